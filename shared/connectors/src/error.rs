@@ -1,0 +1,57 @@
+//! The typed error every connector returns. The import maps it onto an integration status; the API maps it onto
+//! a 422 answer when credentials are checked.
+
+use std::time::Duration;
+
+use acd_domain::FailureReason;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectorError {
+    /// The ACD refused the credentials (wrong user/password, client id/secret, or wrong region).
+    #[error("the ACD rejected the credentials")]
+    CredentialsRejected,
+    /// Authenticated, but the user lacks a role or permission the import needs.
+    #[error("the ACD user lacks a permission: {message}")]
+    PermissionMissing { message: String },
+    /// The ACD's rate limit was hit and the wait would not fit in the deadline.
+    #[error("rate limited by the ACD")]
+    RateLimited { retry_after: Option<Duration> },
+    /// The ACD answered 5xx, refused the connection, or did not answer in time.
+    #[error("the ACD is unavailable: {message}")]
+    Unavailable { message: String },
+    /// The caller's deadline passed before the call could finish (nothing was returned, nothing is lost).
+    #[error("the deadline passed before the ACD call finished")]
+    DeadlineExceeded,
+    /// The ACD answered something we can't read (with context, never with secrets).
+    #[error("the ACD answered something malformed: {context}")]
+    Malformed { context: String },
+    /// The integration's configuration does not fit the ACD account (e.g. a report that does not exist).
+    #[error("the integration's configuration does not fit the ACD: {message}")]
+    Configuration { message: String },
+}
+
+impl ConnectorError {
+    pub fn malformed(context: impl Into<String>) -> Self {
+        Self::Malformed { context: context.into() }
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::Unavailable { message: message.into() }
+    }
+
+    /// The stable failure reason shown on the integration.
+    pub fn reason(&self) -> FailureReason {
+        match self {
+            Self::CredentialsRejected => FailureReason::CredentialsRejected,
+            Self::PermissionMissing { .. } => FailureReason::PermissionMissing,
+            Self::RateLimited { .. } => FailureReason::RateLimited,
+            Self::Unavailable { .. } | Self::DeadlineExceeded => FailureReason::VendorUnavailable,
+            Self::Malformed { .. } => FailureReason::VendorDataMalformed,
+            Self::Configuration { .. } => FailureReason::ConfigurationWrong,
+        }
+    }
+
+    /// Worth trying again within the same call (the retry loop decides whether time allows).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::RateLimited { .. } | Self::Unavailable { .. })
+    }
+}

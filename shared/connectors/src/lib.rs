@@ -1,0 +1,115 @@
+//! ACD connectors: one [`Connector`] trait, one module per vendor.
+//!
+//! Every call takes a [`Deadline`]: retries, back-off and long polls all stay inside it, so an import never runs
+//! past its Lambda's time limit. Vendor hosts come from each vendor's region table; only the environment variables
+//! read by [`Endpoints::from_env`] can redirect them (tests and the local run), never API input.
+
+pub mod error;
+pub mod five9;
+pub mod genesys;
+pub mod http;
+
+use std::time::Duration;
+
+use acd_domain::{AgentSegment, Credentials, ExternalAgent, ExternalStatus, IntervalStats, Queue, Settings, TimeWindow};
+use async_trait::async_trait;
+
+pub use error::ConnectorError;
+pub use http::{CallCounter, Deadline, HttpClient, RetryPolicy, with_retry};
+
+/// What the import (and the credentials check) needs from an ACD.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// A cheap call that proves the credentials work and carry the permissions the import needs.
+    async fn verify(&self, deadline: Deadline) -> Result<(), ConnectorError>;
+
+    /// Every queue of the ACD account (for the integration's grouping).
+    async fn list_queues(&self, deadline: Deadline) -> Result<Vec<Queue>, ConnectorError>;
+
+    /// Statistics per queue and 15-minute UTC interval for `window` (aligned to intervals by the caller).
+    /// Intervals in which a queue had no contacts may be omitted: absent means zero within a window that succeeded.
+    /// `queues` is the result of [`Connector::list_queues`] (some vendors filter their queries by queue).
+    async fn interval_stats(
+        &self,
+        queues: &[Queue],
+        window: TimeWindow,
+        deadline: Deadline,
+    ) -> Result<Vec<IntervalStats>, ConnectorError>;
+
+    /// Every agent identifier of the ACD account.
+    async fn list_agents(&self, deadline: Deadline) -> Result<Vec<ExternalAgent>, ConnectorError>;
+
+    /// Every external status agents can be in (reason codes included as statuses of their own where known).
+    async fn list_statuses(&self, deadline: Deadline) -> Result<Vec<ExternalStatus>, ConnectorError>;
+
+    /// Agent-state segments that overlap `window`. `agents` is the result of [`Connector::list_agents`].
+    async fn agent_segments(
+        &self,
+        agents: &[ExternalAgent],
+        window: TimeWindow,
+        deadline: Deadline,
+    ) -> Result<Vec<AgentSegment>, ConnectorError>;
+
+    /// The longest window one `interval_stats` / `agent_segments` call should be given (the import splits
+    /// longer windows so a single call stays well within vendor limits and the Lambda deadline).
+    fn max_window(&self) -> chrono::Duration;
+
+    /// Vendor HTTP calls made so far by this connector instance (for run records and benchmarks).
+    fn calls_made(&self) -> u64;
+}
+
+/// Base URLs of the vendors' APIs. `None` means "use the region table".
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Endpoints {
+    /// Overrides `https://{five9 host}` (env `FIVE9_BASE_URL`).
+    pub five9_base_url: Option<String>,
+    /// Overrides `https://api.{genesys host}` (env `GENESYS_CLOUD_API_BASE_URL`).
+    pub genesys_api_base_url: Option<String>,
+    /// Overrides `https://login.{genesys host}` (env `GENESYS_CLOUD_LOGIN_BASE_URL`).
+    pub genesys_login_base_url: Option<String>,
+}
+
+impl Endpoints {
+    pub const FIVE9_BASE_URL: &'static str = "FIVE9_BASE_URL";
+    pub const GENESYS_CLOUD_API_BASE_URL: &'static str = "GENESYS_CLOUD_API_BASE_URL";
+    pub const GENESYS_CLOUD_LOGIN_BASE_URL: &'static str = "GENESYS_CLOUD_LOGIN_BASE_URL";
+
+    /// Reads the documented override variables (empty values count as unset).
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+        Self {
+            five9_base_url: var(Self::FIVE9_BASE_URL),
+            genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
+            genesys_login_base_url: var(Self::GENESYS_CLOUD_LOGIN_BASE_URL),
+        }
+    }
+}
+
+/// Builds connectors. One per process: it owns the shared HTTP client.
+#[derive(Clone)]
+pub struct ConnectorFactory {
+    http: HttpClient,
+    endpoints: Endpoints,
+}
+
+impl ConnectorFactory {
+    pub fn new(http: HttpClient, endpoints: Endpoints) -> Self {
+        Self { http, endpoints }
+    }
+
+    /// The connector for one integration. `settings` and `credentials` must be of the same type.
+    pub fn connector(&self, settings: &Settings, credentials: Credentials) -> Result<Box<dyn Connector>, ConnectorError> {
+        match (settings, credentials) {
+            (Settings::Five9(s), Credentials::Five9 { username, password }) => Ok(Box::new(
+                five9::Five9Connector::new(self.http.clone(), &self.endpoints, s.clone(), username, password),
+            )),
+            (Settings::GenesysCloud(s), Credentials::GenesysCloud { client_id, client_secret }) => Ok(Box::new(
+                genesys::GenesysConnector::new(self.http.clone(), &self.endpoints, s.clone(), client_id, client_secret),
+            )),
+            _ => Err(ConnectorError::Configuration { message: "credentials do not match the integration type".into() }),
+        }
+    }
+}
+
+/// Default per-request timeout of vendor calls (a single request; the deadline bounds the whole call).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -1,0 +1,1 @@
+//! Five9 simulator (being built, issue 3).

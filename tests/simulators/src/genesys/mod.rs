@@ -1,0 +1,1 @@
+//! Genesys Cloud simulator (being built, issue 3).

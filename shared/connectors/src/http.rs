@@ -174,7 +174,11 @@ mod tests {
             calls += 1;
             let n = calls;
             async move {
-                if n < 3 { Err(ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(7)) }) } else { Ok(n) }
+                if n < 3 {
+                    Err(ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(7)) })
+                } else {
+                    Ok(n)
+                }
             }
         })
         .await;
@@ -197,20 +201,22 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn does_not_retry_permanent_errors_and_stops_after_max_attempts() {
         let mut calls = 0;
-        let result: Result<(), _> = with_retry(RetryPolicy::default(), Deadline::after(Duration::from_secs(600)), || {
-            calls += 1;
-            async { Err(ConnectorError::CredentialsRejected) }
-        })
-        .await;
+        let result: Result<(), _> =
+            with_retry(RetryPolicy::default(), Deadline::after(Duration::from_secs(600)), || {
+                calls += 1;
+                async { Err(ConnectorError::CredentialsRejected) }
+            })
+            .await;
         assert_eq!(result, Err(ConnectorError::CredentialsRejected));
         assert_eq!(calls, 1);
 
         let mut calls = 0;
-        let result: Result<(), _> = with_retry(RetryPolicy::default(), Deadline::after(Duration::from_secs(600)), || {
-            calls += 1;
-            async { Err(ConnectorError::unavailable("503")) }
-        })
-        .await;
+        let result: Result<(), _> =
+            with_retry(RetryPolicy::default(), Deadline::after(Duration::from_secs(600)), || {
+                calls += 1;
+                async { Err(ConnectorError::unavailable("503")) }
+            })
+            .await;
         assert!(matches!(result, Err(ConnectorError::Unavailable { .. })));
         assert_eq!(calls, RetryPolicy::default().max_attempts);
     }

@@ -11,7 +11,9 @@ pub mod http;
 
 use std::time::Duration;
 
-use acd_domain::{AgentSegment, Credentials, ExternalAgent, ExternalStatus, IntervalStats, Queue, Settings, TimeWindow};
+use acd_domain::{
+    AgentSegment, Credentials, ExternalAgent, ExternalStatus, IntervalStats, Queue, Settings, TimeWindow,
+};
 use async_trait::async_trait;
 
 pub use error::ConnectorError;
@@ -76,7 +78,9 @@ impl Endpoints {
 
     /// Reads the documented override variables (empty values count as unset).
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
+        let var = |name: &str| {
+            std::env::var(name).ok().map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty())
+        };
         Self {
             five9_base_url: var(Self::FIVE9_BASE_URL),
             genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
@@ -98,7 +102,11 @@ impl ConnectorFactory {
     }
 
     /// The connector for one integration. `settings` and `credentials` must be of the same type.
-    pub fn connector(&self, settings: &Settings, credentials: Credentials) -> Result<Box<dyn Connector>, ConnectorError> {
+    pub fn connector(
+        &self,
+        settings: &Settings,
+        credentials: Credentials,
+    ) -> Result<Box<dyn Connector>, ConnectorError> {
         match (settings, credentials) {
             (Settings::Five9(s), Credentials::Five9 { username, password }) => Ok(Box::new(
                 five9::Five9Connector::new(self.http.clone(), &self.endpoints, s.clone(), username, password),

@@ -59,6 +59,12 @@ pub struct IntegrationStatus {
 impl IntegrationStatus {
     /// The status of a newly created integration: its first import is scheduled at once.
     pub fn new_integration() -> Self {
-        Self { state: IntegrationState::Importing, reason: None, message: None, last_success_at: None, last_run_at: None }
+        Self {
+            state: IntegrationState::Importing,
+            reason: None,
+            message: None,
+            last_success_at: None,
+            last_run_at: None,
+        }
     }
 }

@@ -285,7 +285,14 @@ fn parse_credentials(kind: IntegrationType, value: &Value, errors: &mut FieldErr
 }
 
 /// Reports an attempt to change a setting that is fixed after creation.
-fn immutable<T: PartialEq>(obj: &Obj<'_>, key: &str, sent: Option<T>, current: Option<T>, why: &str, errors: &mut FieldErrors) {
+fn immutable<T: PartialEq>(
+    obj: &Obj<'_>,
+    key: &str,
+    sent: Option<T>,
+    current: Option<T>,
+    why: &str,
+    errors: &mut FieldErrors,
+) {
     if let (Some(sent), Some(current)) = (sent, current)
         && sent != current
     {
@@ -293,7 +300,11 @@ fn immutable<T: PartialEq>(obj: &Obj<'_>, key: &str, sent: Option<T>, current: O
     }
 }
 
-fn parse_five9_settings(value: &Value, current: Option<&Five9Settings>, errors: &mut FieldErrors) -> Option<Five9Settings> {
+fn parse_five9_settings(
+    value: &Value,
+    current: Option<&Five9Settings>,
+    errors: &mut FieldErrors,
+) -> Option<Five9Settings> {
     let obj = Obj::new("/settings", value, errors)?;
     obj.reject_unknown(&["region", "grouping", "time_zone", "skill_report", "history_days"], errors);
     let creating = current.is_none();
@@ -301,8 +312,22 @@ fn parse_five9_settings(value: &Value, current: Option<&Five9Settings>, errors: 
     let groupings = names(&Five9Grouping::ALL, Five9Grouping::as_str);
     let region = obj.choice("region", creating, Five9Region::parse, &regions, errors);
     let grouping = obj.choice("grouping", creating, Five9Grouping::parse, &groupings, errors);
-    immutable(&obj, "region", region, current.map(|c| c.region), "the region can't change: it names another Five9 account; create a new integration", errors);
-    immutable(&obj, "grouping", grouping, current.map(|c| c.grouping), "the grouping of an existing integration can't change; create a new integration", errors);
+    immutable(
+        &obj,
+        "region",
+        region,
+        current.map(|c| c.region),
+        "the region can't change: it names another Five9 account; create a new integration",
+        errors,
+    );
+    immutable(
+        &obj,
+        "grouping",
+        grouping,
+        current.map(|c| c.grouping),
+        "the grouping of an existing integration can't change; create a new integration",
+        errors,
+    );
     // Fixed settings keep their current value on a patch (a change was reported above).
     let region = current.map(|c| c.region).or(region);
     let grouping = current.map(|c| c.grouping).or(grouping);
@@ -311,11 +336,17 @@ fn parse_five9_settings(value: &Value, current: Option<&Five9Settings>, errors: 
         Some(tz) => match tz.parse::<chrono_tz::Tz>() {
             Ok(parsed) => Some(parsed.name().to_owned()),
             Err(_) => {
-                errors.push("/settings/time_zone", "invalid_value", "must be an IANA time zone such as America/Los_Angeles");
+                errors.push(
+                    "/settings/time_zone",
+                    "invalid_value",
+                    "must be an IANA time zone such as America/Los_Angeles",
+                );
                 None
             }
         },
-        None => current.map(|c| c.time_zone.clone()).or_else(|| region.map(|r| r.default_time_zone().name().to_owned())),
+        None => {
+            current.map(|c| c.time_zone.clone()).or_else(|| region.map(|r| r.default_time_zone().name().to_owned()))
+        }
     };
 
     let skill_report = match obj.get("skill_report") {
@@ -329,7 +360,11 @@ fn parse_five9_settings(value: &Value, current: Option<&Five9Settings>, errors: 
     };
     match grouping {
         Some(Five9Grouping::Skill) if skill_report.is_none() && obj.get("skill_report").is_none() => {
-            errors.push("/settings/skill_report", "required", "is required when grouping is skill (the copy of the Call Log report with a SKILL column)");
+            errors.push(
+                "/settings/skill_report",
+                "required",
+                "is required when grouping is skill (the copy of the Call Log report with a SKILL column)",
+            );
         }
         Some(Five9Grouping::Campaign) if obj.get("skill_report").is_some() => {
             errors.push("/settings/skill_report", "invalid_value", "is only used when grouping is skill");
@@ -355,8 +390,22 @@ fn parse_genesys_settings(
     let agent_ids = names(&GenesysAgentId::ALL, GenesysAgentId::as_str);
     let region = obj.choice("region", creating, GenesysRegion::parse, &regions, errors);
     let agent_id = obj.choice("agent_id", false, GenesysAgentId::parse, &agent_ids, errors);
-    immutable(&obj, "region", region, current.map(|c| c.region), "the region can't change: it names another Genesys Cloud org; create a new integration", errors);
-    immutable(&obj, "agent_id", agent_id, current.map(|c| c.agent_id), "the agent identifier can't change: existing agent mappings use it", errors);
+    immutable(
+        &obj,
+        "region",
+        region,
+        current.map(|c| c.region),
+        "the region can't change: it names another Genesys Cloud org; create a new integration",
+        errors,
+    );
+    immutable(
+        &obj,
+        "agent_id",
+        agent_id,
+        current.map(|c| c.agent_id),
+        "the agent identifier can't change: existing agent mappings use it",
+        errors,
+    );
     let detailed = obj
         .boolean("detailed_on_queue_statuses", errors)
         .or(current.map(|c| c.detailed_on_queue_statuses))
@@ -513,7 +562,8 @@ mod tests {
     #[test]
     fn patches_keep_fixed_settings_fixed() {
         let current = parse_new_integration(&five9_body()).unwrap().settings;
-        let patch = parse_patch(&json!({"settings": {"history_days": 10, "time_zone": "Europe/Paris"}}), &current).unwrap();
+        let patch =
+            parse_patch(&json!({"settings": {"history_days": 10, "time_zone": "Europe/Paris"}}), &current).unwrap();
         let Some(Settings::Five9(s)) = patch.settings else { panic!() };
         assert_eq!((s.history_days, s.time_zone.as_str(), s.region), (10, "Europe/Paris", Five9Region::Us));
 

@@ -1,6 +1,6 @@
 //! Scaffolding only: the real connector is being written (issue 3). Every call fails with a configuration error.
 
-use acd_domain::{AgentSegment, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow, Five9Settings};
+use acd_domain::{AgentSegment, ExternalAgent, ExternalStatus, Five9Settings, IntervalStats, Queue, TimeWindow};
 use async_trait::async_trait;
 use secrecy::SecretString;
 
@@ -11,7 +11,13 @@ pub struct Five9Connector {
 }
 
 impl Five9Connector {
-    pub fn new(_http: HttpClient, _endpoints: &Endpoints, _settings: Five9Settings, _username: String, _password: SecretString) -> Self {
+    pub fn new(
+        _http: HttpClient,
+        _endpoints: &Endpoints,
+        _settings: Five9Settings,
+        _username: String,
+        _password: SecretString,
+    ) -> Self {
         Self { calls: CallCounter::default() }
     }
 }
@@ -28,7 +34,12 @@ impl Connector for Five9Connector {
     async fn list_queues(&self, _deadline: Deadline) -> Result<Vec<Queue>, ConnectorError> {
         unbuilt()
     }
-    async fn interval_stats(&self, _q: &[Queue], _w: TimeWindow, _d: Deadline) -> Result<Vec<IntervalStats>, ConnectorError> {
+    async fn interval_stats(
+        &self,
+        _q: &[Queue],
+        _w: TimeWindow,
+        _d: Deadline,
+    ) -> Result<Vec<IntervalStats>, ConnectorError> {
         unbuilt()
     }
     async fn list_agents(&self, _deadline: Deadline) -> Result<Vec<ExternalAgent>, ConnectorError> {
@@ -37,7 +48,12 @@ impl Connector for Five9Connector {
     async fn list_statuses(&self, _deadline: Deadline) -> Result<Vec<ExternalStatus>, ConnectorError> {
         unbuilt()
     }
-    async fn agent_segments(&self, _a: &[ExternalAgent], _w: TimeWindow, _d: Deadline) -> Result<Vec<AgentSegment>, ConnectorError> {
+    async fn agent_segments(
+        &self,
+        _a: &[ExternalAgent],
+        _w: TimeWindow,
+        _d: Deadline,
+    ) -> Result<Vec<AgentSegment>, ConnectorError> {
         unbuilt()
     }
     fn max_window(&self) -> chrono::Duration {

@@ -1,1 +1,12 @@
-//! (in progress)
+//! Application layer: the services behind each function and the HTTP edge of the API functions.
+//! Storage, secrets, schedules and ACDs are reached only through the [`ports`] traits and the connector trait.
+
+pub mod cursor;
+pub mod error;
+pub mod http;
+pub mod integrations;
+pub mod ports;
+pub mod telemetry;
+pub mod verifier;
+
+pub use error::ApiError;

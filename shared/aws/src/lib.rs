@@ -1,1 +1,22 @@
-//! (in progress)
+//! AWS implementations of the application's ports: DynamoDB (one table), Secrets Manager and EventBridge
+//! Scheduler. Endpoints follow the SDK's standard `AWS_ENDPOINT_URL` variables (moto in tests and the local run).
+
+pub mod config;
+pub mod dynamo;
+pub mod keys;
+pub mod scheduler;
+pub mod schema;
+pub mod secrets;
+pub mod wiring;
+
+pub use config::{AwsClients, Settings};
+pub use dynamo::DynamoStore;
+pub use scheduler::EventBridgeSchedules;
+pub use secrets::SecretsManagerStore;
+
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+/// Formats an SDK error with its whole source chain (for logs and `StoreError::Backend`).
+pub(crate) fn sdk_error<E: std::error::Error>(operation: &str, error: E) -> acd_app::ports::StoreError {
+    acd_app::ports::StoreError::Backend(format!("{operation}: {}", DisplayErrorContext(error)))
+}

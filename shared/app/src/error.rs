@@ -1,0 +1,78 @@
+//! Errors of the application services, each with a stable code and HTTP status for the problem+json edge.
+
+use acd_connectors::ConnectorError;
+use acd_domain::FieldErrors;
+
+use crate::ports::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request is invalid")]
+    Validation(FieldErrors),
+    #[error("the request body is not valid JSON")]
+    InvalidJson(String),
+    #[error("no tenant in the request's credentials")]
+    Unauthenticated,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("an integration with this name already exists")]
+    NameTaken,
+    #[error("the integration was changed concurrently")]
+    Conflict,
+    /// The ACD refused the credentials check (or it could not be completed).
+    #[error("the credentials check failed: {0}")]
+    CredentialsCheck(ConnectorError),
+    /// A backend (AWS) failure; the message goes to the log only.
+    #[error("backend failure: {0}")]
+    Backend(String),
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(value: FieldErrors) -> Self {
+        ApiError::Validation(value)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(value: StoreError) -> Self {
+        match value {
+            StoreError::NameTaken => ApiError::NameTaken,
+            StoreError::Conflict => ApiError::Conflict,
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Corrupt(m) => ApiError::Backend(format!("corrupt record: {m}")),
+            StoreError::Backend(m) => ApiError::Backend(m),
+        }
+    }
+}
+
+impl ApiError {
+    /// `(status, stable code, title)` of the problem document.
+    pub fn describe(&self) -> (u16, &'static str, &'static str) {
+        match self {
+            ApiError::Validation(_) => (400, "validation-failed", "The request has invalid fields"),
+            ApiError::InvalidJson(_) => (400, "invalid-json", "The request body is not valid JSON"),
+            ApiError::Unauthenticated => (401, "unauthenticated", "No tenant in the request's credentials"),
+            ApiError::NotFound => (404, "not-found", "Not found"),
+            ApiError::MethodNotAllowed => (405, "method-not-allowed", "Method not allowed"),
+            ApiError::NameTaken => (409, "name-taken", "An integration with this name already exists"),
+            ApiError::Conflict => (409, "concurrent-modification", "The integration was changed at the same time; retry"),
+            ApiError::CredentialsCheck(e) => match e {
+                ConnectorError::CredentialsRejected => (422, "credentials-rejected", "The ACD rejected the credentials"),
+                ConnectorError::PermissionMissing { .. } => {
+                    (422, "permission-missing", "The ACD user lacks a permission the import needs")
+                }
+                ConnectorError::Configuration { .. } => {
+                    (422, "configuration-wrong", "The settings do not fit the ACD account")
+                }
+                ConnectorError::Malformed { .. } => (502, "vendor-data-malformed", "The ACD answered something unreadable"),
+                ConnectorError::RateLimited { .. } => (503, "rate-limited", "The ACD is rate limiting; try again later"),
+                ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded => {
+                    (503, "vendor-unavailable", "The ACD could not be reached; try again later")
+                }
+            },
+            ApiError::Backend(_) => (503, "service-unavailable", "A backend service failed; try again later"),
+        }
+    }
+}

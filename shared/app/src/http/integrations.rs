@@ -1,0 +1,104 @@
+//! Routes of the `integrations-api` function.
+
+use lambda_http::http::Method;
+use lambda_http::{Body, Request, Response};
+use serde_json::{Value, json};
+
+use acd_domain::validation::integration_types_catalog;
+use acd_domain::{FieldErrors, Integration, TenantId};
+
+use crate::error::ApiError;
+use crate::http::{TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id};
+use crate::integrations::{DEFAULT_PAGE_SIZE, IntegrationService, MAX_PAGE_SIZE};
+
+/// The integrations API: one value per cold start, shared by every request.
+#[derive(Clone)]
+pub struct IntegrationsApi {
+    pub service: IntegrationService,
+    pub auth: TenantAuth,
+}
+
+impl IntegrationsApi {
+    /// Answers one request. Never fails: every error becomes a problem+json response.
+    pub async fn handle(&self, request: Request) -> Response<Body> {
+        let id = request_id(&request);
+        match self.route(&request).await {
+            Ok(response) => response,
+            Err(error) => problem_response(&error, id.as_deref()),
+        }
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
+        let segments = path_segments(request);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        let method = request.method();
+        // Every route needs a tenant, the catalog included (it is behind the same authorizer).
+        let tenant = self.auth.tenant(request)?;
+        match (segments.as_slice(), method) {
+            (["integration-types"], &Method::GET) => Ok(json_response(200, &integration_types_catalog())),
+            (["integrations"], &Method::GET) => self.list(request, &tenant).await,
+            (["integrations"], &Method::POST) => {
+                let created = self.service.create(&tenant, &json_body(request)?).await?;
+                let mut response = json_response(201, &integration_view(&created));
+                let location = format!("/integrations/{}", created.id);
+                response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
+                Ok(response)
+            }
+            (["integrations", "test-connection"], &Method::POST) => {
+                self.service.test_connection(&json_body(request)?).await?;
+                Ok(json_response(200, &json!({"ok": true})))
+            }
+            (["integrations", id], &Method::GET) => Ok(view(200, &self.service.get(&tenant, id).await?)),
+            (["integrations", id], &Method::PATCH) => {
+                Ok(view(200, &self.service.patch(&tenant, id, &json_body(request)?).await?))
+            }
+            (["integrations", id], &Method::DELETE) => {
+                self.service.delete(&tenant, id).await?;
+                Ok(empty_response(204))
+            }
+            (["integrations", id, "pause"], &Method::POST) => Ok(view(200, &self.service.pause(&tenant, id).await?)),
+            (["integrations", id, "resume"], &Method::POST) => Ok(view(200, &self.service.resume(&tenant, id).await?)),
+            (["integration-types"] | ["integrations"] | ["integrations", _] | ["integrations", _, "pause" | "resume"], _) => {
+                Err(ApiError::MethodNotAllowed)
+            }
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    async fn list(&self, request: &Request, tenant: &TenantId) -> Result<Response<Body>, ApiError> {
+        let limit = parse_limit(query(request, "limit").as_deref(), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
+        let cursor = query(request, "cursor");
+        let (items, next) = self.service.list(tenant, limit, cursor.as_deref()).await?;
+        let items: Vec<Value> = items.iter().map(integration_view).collect();
+        Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
+    }
+}
+
+/// Parses a `limit` query parameter: a whole number from 1 to `max`.
+pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => Ok(n),
+            _ => Err(FieldErrors::single("limit", "invalid_value", format!("must be a whole number from 1 to {max}")).into()),
+        },
+    }
+}
+
+fn view(status: u16, integration: &Integration) -> Response<Body> {
+    json_response(status, &integration_view(integration))
+}
+
+/// The public view of an integration: never any secret material (the record holds none to begin with).
+pub fn integration_view(i: &Integration) -> Value {
+    json!({
+        "id": i.id,
+        "name": i.name,
+        "type": i.kind,
+        "settings": i.settings,
+        "credentials": i.credential_hints,
+        "status": i.status,
+        "created_at": i.created_at,
+        "updated_at": i.updated_at,
+    })
+}

@@ -1,0 +1,182 @@
+//! The integrations service: create, read, change, pause, resume and delete integrations, keeping the record
+//! (DynamoDB), the credentials (Secrets Manager) and the schedules (EventBridge Scheduler) consistent.
+
+use std::sync::Arc;
+
+use acd_domain::validation::{parse_new_integration, parse_patch};
+use acd_domain::{
+    Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId,
+};
+use chrono::Utc;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::ports::{CredentialVerifier, IntegrationRepo, ScheduleStore, SecretStore};
+
+/// Listing bounds for `GET /integrations`.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub const MAX_PAGE_SIZE: usize = 100;
+
+#[derive(Clone)]
+pub struct IntegrationService {
+    pub repo: Arc<dyn IntegrationRepo>,
+    pub secrets: Arc<dyn SecretStore>,
+    pub schedules: Arc<dyn ScheduleStore>,
+    pub verifier: Arc<dyn CredentialVerifier>,
+}
+
+impl IntegrationService {
+    /// Checks a create body and the credentials against the ACD, storing nothing.
+    pub async fn test_connection(&self, body: &Value) -> Result<(), ApiError> {
+        let new = parse_new_integration(body)?;
+        self.verify(&new.settings, &new.credentials).await
+    }
+
+    /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
+    /// schedules. A failure after the record was written removes everything created so far.
+    pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
+        let new = parse_new_integration(body)?;
+        self.verify(&new.settings, &new.credentials).await?;
+        let now = Utc::now();
+        let integration = Integration {
+            id: IntegrationId::new(),
+            tenant_id: tenant.clone(),
+            name: new.name,
+            kind: new.settings.integration_type(),
+            settings: new.settings,
+            credential_hints: new.credentials.hints(),
+            status: IntegrationStatus::new_integration(),
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.repo.create(&integration).await?;
+
+        if let Err(e) = self.secrets.create(tenant, integration.id, &new.credentials).await {
+            self.undo_create(&integration).await;
+            return Err(e.into());
+        }
+        if let Err(e) = self.schedules.create(tenant, integration.id).await {
+            self.undo_create(&integration).await;
+            return Err(e.into());
+        }
+        tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
+        Ok(integration)
+    }
+
+    /// Removes what a failed create made. Each step is idempotent and attempted even if an earlier one fails, so
+    /// nothing is left behind unless the backend itself is down (then the failure is logged for an operator).
+    async fn undo_create(&self, integration: &Integration) {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        if let Err(e) = self.schedules.delete(tenant, id).await {
+            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting schedules failed");
+        }
+        // The secret is deleted even when its creation seemed to fail: the call may have succeeded server-side.
+        if let Err(e) = self.secrets.delete(tenant, id).await {
+            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting the secret failed");
+        }
+        if let Err(e) = self.repo.delete(integration).await {
+            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting the record failed");
+        }
+    }
+
+    pub async fn get(&self, tenant: &TenantId, id: &str) -> Result<Integration, ApiError> {
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        self.repo.get(tenant, id).await?.ok_or(ApiError::NotFound)
+    }
+
+    /// One page of the tenant's integrations and the cursor of the next page, if any.
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<Integration>, Option<String>), ApiError> {
+        let after = cursor.map(|c| crate::cursor::decode::<IntegrationId>(c, "cursor")).transpose()?;
+        let page = self.repo.list(tenant, limit.clamp(1, MAX_PAGE_SIZE), after).await?;
+        let next = if page.more { page.items.last().map(|i| crate::cursor::encode(&i.id)) } else { None };
+        Ok((page.items, next))
+    }
+
+    /// Renames, changes safe settings and/or replaces credentials.
+    pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
+        let current = self.get(tenant, id).await?;
+        let patch = parse_patch(body, &current.settings)?;
+        let settings = patch.settings.clone().unwrap_or_else(|| current.settings.clone());
+        if let Some(credentials) = &patch.credentials {
+            self.verify(&settings, credentials).await?;
+        }
+        let mut updated = current.clone();
+        if let Some(name) = patch.name {
+            updated.name = name;
+        }
+        updated.settings = settings;
+        if let Some(credentials) = &patch.credentials {
+            updated.credential_hints = credentials.hints();
+        }
+        updated.updated_at = Utc::now();
+        updated.version = current.version + 1;
+        self.repo.update(&current, &updated).await?;
+
+        if let Some(credentials) = &patch.credentials
+            && let Err(e) = self.secrets.replace(tenant, current.id, credentials).await
+        {
+            // Put the record back as it was so hints and secret agree; the admin can retry.
+            let mut restored = current.clone();
+            restored.version = updated.version + 1;
+            restored.updated_at = Utc::now();
+            if let Err(undo) = self.repo.update(&updated, &restored).await {
+                tracing::error!(tenant = %tenant, integration = %current.id, error = %undo, "restoring the record after a failed secret update failed");
+            }
+            return Err(e.into());
+        }
+        tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
+        Ok(updated)
+    }
+
+    /// Deletes schedules, secret and record. Imported data stays; the integration's queues become inactive.
+    pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        let current = self.get(tenant, id).await?;
+        self.schedules.delete(tenant, current.id).await?;
+        self.secrets.delete(tenant, current.id).await?;
+        self.repo.delete(&current).await?;
+        tracing::info!(tenant = %tenant, integration = %current.id, "integration deleted");
+        Ok(())
+    }
+
+    /// Disables the schedule. Pausing a paused integration changes nothing.
+    pub async fn pause(&self, tenant: &TenantId, id: &str) -> Result<Integration, ApiError> {
+        let current = self.get(tenant, id).await?;
+        if current.status.state == IntegrationState::Paused {
+            return Ok(current);
+        }
+        self.schedules.set_enabled(tenant, current.id, false).await?;
+        let mut updated = current.clone();
+        updated.status = IntegrationStatus { state: IntegrationState::Paused, reason: None, message: None, ..current.status.clone() };
+        self.save_status(&current, updated).await
+    }
+
+    /// Enables the schedule again and starts an import at once, which re-imports what was missed.
+    pub async fn resume(&self, tenant: &TenantId, id: &str) -> Result<Integration, ApiError> {
+        let current = self.get(tenant, id).await?;
+        if current.status.state != IntegrationState::Paused {
+            return Ok(current);
+        }
+        self.schedules.set_enabled(tenant, current.id, true).await?;
+        self.schedules.run_now(tenant, current.id).await?;
+        let mut updated = current.clone();
+        updated.status = IntegrationStatus { state: IntegrationState::Importing, reason: None, message: None, ..current.status.clone() };
+        self.save_status(&current, updated).await
+    }
+
+    async fn save_status(&self, current: &Integration, mut updated: Integration) -> Result<Integration, ApiError> {
+        updated.updated_at = Utc::now();
+        updated.version = current.version + 1;
+        self.repo.update(current, &updated).await?;
+        Ok(updated)
+    }
+
+    async fn verify(&self, settings: &Settings, credentials: &Credentials) -> Result<(), ApiError> {
+        self.verifier.verify(settings, credentials).await.map_err(ApiError::CredentialsCheck)
+    }
+}

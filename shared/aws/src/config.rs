@@ -1,0 +1,91 @@
+//! Configuration from the environment and the AWS clients, built once per cold start.
+
+use std::time::Duration;
+
+/// Deployment settings (environment variables; see the README's configuration table).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `TABLE_NAME`: the one DynamoDB table.
+    pub table_name: String,
+    /// `SECRET_PREFIX`: every secret is named `{prefix}{tenant}/{integration}` (default `acd-integrations/`).
+    pub secret_prefix: String,
+    /// `SCHEDULE_GROUP`: the Scheduler group of all import schedules.
+    pub schedule_group: String,
+    /// `IMPORT_FUNCTION_ARN`: the import function the schedules invoke.
+    pub import_function_arn: String,
+    /// `SCHEDULER_ROLE_ARN`: the role Scheduler assumes to invoke it.
+    pub scheduler_role_arn: String,
+    /// `IMPORT_SCHEDULE_EXPRESSION`: cadence of the recurring import (default `rate(15 minutes)`).
+    pub schedule_expression: String,
+    /// `SCHEDULE_FLEXIBLE_WINDOW_MINUTES`: Scheduler's flexible time window (default 5; spreads imports out).
+    pub flexible_window_minutes: i32,
+    /// `SCHEDULE_DLQ_ARN` (optional): dead-letter queue for invocations Scheduler could not deliver.
+    pub schedule_dlq_arn: Option<String>,
+}
+
+/// A required variable is missing or empty.
+#[derive(Debug, thiserror::Error)]
+#[error("missing required environment variable {0}")]
+pub struct MissingVariable(pub &'static str);
+
+impl Settings {
+    pub const DEFAULT_SECRET_PREFIX: &'static str = "acd-integrations/";
+    pub const DEFAULT_SCHEDULE_EXPRESSION: &'static str = "rate(15 minutes)";
+
+    /// Reads the variables every function needs (`TABLE_NAME`) and the integrations API needs (the rest).
+    pub fn from_env() -> Result<Self, MissingVariable> {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let required = |name: &'static str| var(name).ok_or(MissingVariable(name));
+        Ok(Self {
+            table_name: required("TABLE_NAME")?,
+            secret_prefix: var("SECRET_PREFIX").unwrap_or_else(|| Self::DEFAULT_SECRET_PREFIX.into()),
+            schedule_group: var("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
+            import_function_arn: var("IMPORT_FUNCTION_ARN").unwrap_or_default(),
+            scheduler_role_arn: var("SCHEDULER_ROLE_ARN").unwrap_or_default(),
+            schedule_expression: var("IMPORT_SCHEDULE_EXPRESSION")
+                .unwrap_or_else(|| Self::DEFAULT_SCHEDULE_EXPRESSION.into()),
+            flexible_window_minutes: var("SCHEDULE_FLEXIBLE_WINDOW_MINUTES").and_then(|v| v.parse().ok()).unwrap_or(5),
+            schedule_dlq_arn: var("SCHEDULE_DLQ_ARN"),
+        })
+    }
+
+    /// Checks the variables only the integrations API needs.
+    pub fn require_scheduler_targets(&self) -> Result<(), MissingVariable> {
+        if self.import_function_arn.is_empty() {
+            return Err(MissingVariable("IMPORT_FUNCTION_ARN"));
+        }
+        if self.scheduler_role_arn.is_empty() {
+            return Err(MissingVariable("SCHEDULER_ROLE_ARN"));
+        }
+        Ok(())
+    }
+}
+
+/// The SDK clients, sharing one HTTP connector and credentials provider.
+#[derive(Clone, Debug)]
+pub struct AwsClients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
+}
+
+impl AwsClients {
+    /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL*`).
+    pub async fn from_env() -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .operation_attempt_timeout(Duration::from_secs(10))
+            .operation_timeout(Duration::from_secs(25))
+            .build();
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+        Self::from_config(&shared)
+    }
+
+    pub fn from_config(shared: &aws_config::SdkConfig) -> Self {
+        Self {
+            dynamodb: aws_sdk_dynamodb::Client::new(shared),
+            secrets: aws_sdk_secretsmanager::Client::new(shared),
+            scheduler: aws_sdk_scheduler::Client::new(shared),
+        }
+    }
+}

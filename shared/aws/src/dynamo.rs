@@ -1,0 +1,243 @@
+//! DynamoDB store: one table, keys in [`crate::keys`].
+
+use std::collections::HashMap;
+
+use acd_app::ports::{IntegrationRepo, Page, StoreError};
+use acd_domain::{Integration, IntegrationId, TenantId};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+
+use crate::keys::{self, PK, SK};
+use crate::sdk_error;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Clone, Debug)]
+pub struct DynamoStore {
+    pub client: Client,
+    pub table: String,
+}
+
+/// The integration record as stored: keys, the lower-cased name it reserves, and the integration itself.
+#[derive(Serialize, Deserialize)]
+struct IntegrationItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    name_key: String,
+    #[serde(flatten)]
+    integration: Integration,
+}
+
+impl IntegrationItem {
+    fn new(integration: &Integration) -> Self {
+        Self {
+            pk: keys::tenant_pk(&integration.tenant_id),
+            sk: keys::integration_sk(integration.id),
+            entity: "integration".into(),
+            name_key: integration.name.uniqueness_key(),
+            integration: integration.clone(),
+        }
+    }
+}
+
+pub fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn item_of(integration: &Integration) -> Result<Item, StoreError> {
+    to_item(IntegrationItem::new(integration)).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
+}
+
+fn integration_of(item: Item) -> Result<Integration, StoreError> {
+    from_item::<IntegrationItem>(item)
+        .map(|i| i.integration)
+        .map_err(|e| StoreError::Corrupt(format!("integration record: {e}")))
+}
+
+fn name_item(integration: &Integration) -> Item {
+    HashMap::from([
+        (PK.to_owned(), s(keys::tenant_pk(&integration.tenant_id))),
+        (SK.to_owned(), s(keys::name_sk(&integration.name.uniqueness_key()))),
+        ("entity".to_owned(), s("name")),
+        ("integration_id".to_owned(), s(integration.id.to_string())),
+    ])
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+/// Which items of a cancelled transaction failed their condition.
+fn failed_conditions<R>(error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+    let service = error.as_service_error()?;
+    match service {
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => Some(
+            e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect(),
+        ),
+        _ => None,
+    }
+}
+
+fn put(table: &str, item: Item, condition: &str, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(table: &str, key: Item, condition: Option<&str>, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {
+    let delete = Delete::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .set_condition_expression(condition.map(str::to_owned))
+        .set_expression_attribute_values(values)
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+#[async_trait]
+impl IntegrationRepo for DynamoStore {
+    async fn create(&self, integration: &Integration) -> Result<(), StoreError> {
+        let items = vec![
+            put(&self.table, item_of(integration)?, "attribute_not_exists(PK)", None)?,
+            put(&self.table, name_item(integration), "attribute_not_exists(PK)", None)?,
+        ];
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match failed_conditions(&e) {
+                Some(failed) if failed.get(1) == Some(&true) => Err(StoreError::NameTaken),
+                Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
+                _ => Err(sdk_error("TransactWriteItems(create integration)", e)),
+            },
+        }
+    }
+
+    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(integration)", e))?;
+        out.item.map(integration_of).transpose()
+    }
+
+    async fn list(&self, tenant: &TenantId, limit: usize, after: Option<IntegrationId>) -> Result<Page<Integration>, StoreError> {
+        let pk = keys::tenant_pk(tenant);
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(after) = after {
+            query = query.set_exclusive_start_key(Some(key(pk, keys::integration_sk(after))));
+        }
+        let out = query.send().await.map_err(|e| sdk_error("Query(integrations)", e))?;
+        let mut items = out.items.unwrap_or_default().into_iter().map(integration_of).collect::<Result<Vec<_>, _>>()?;
+        let more = items.len() > limit;
+        items.truncate(limit);
+        Ok(Page { items, more })
+    }
+
+    async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError> {
+        let version = HashMap::from([(":v".to_owned(), AttributeValue::N(previous.version.to_string()))]);
+        let mut items = vec![put(&self.table, item_of(updated)?, "version = :v", Some(version))?];
+        let renamed = previous.name.uniqueness_key() != updated.name.uniqueness_key();
+        if renamed {
+            let owner = HashMap::from([(":id".to_owned(), s(previous.id.to_string()))]);
+            items.push(delete(
+                &self.table,
+                key(keys::tenant_pk(&previous.tenant_id), keys::name_sk(&previous.name.uniqueness_key())),
+                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                Some(owner),
+            )?);
+            items.push(put(&self.table, name_item(updated), "attribute_not_exists(PK)", None)?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match failed_conditions(&e) {
+                Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
+                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::NameTaken),
+                _ => Err(sdk_error("TransactWriteItems(update integration)", e)),
+            },
+        }
+    }
+
+    async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
+        let tenant_pk = keys::tenant_pk(&integration.tenant_id);
+        let owner = HashMap::from([(":id".to_owned(), s(integration.id.to_string()))]);
+        let items = vec![
+            delete(&self.table, key(tenant_pk.clone(), keys::integration_sk(integration.id)), None, None)?,
+            delete(
+                &self.table,
+                key(tenant_pk, keys::name_sk(&integration.name.uniqueness_key())),
+                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                Some(owner),
+            )?,
+        ];
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(|e| sdk_error("TransactWriteItems(delete integration)", e))?;
+        self.deactivate_queues(&integration.tenant_id, integration.id).await
+    }
+}
+
+impl DynamoStore {
+    /// Marks every queue of an integration inactive (its data stays; workloads keep referring to it).
+    pub async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        let pk = keys::integration_pk(tenant, id);
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":prefix", s(keys::QUEUE_SK_PREFIX))
+                .filter_expression("active = :yes")
+                .expression_attribute_values(":yes", AttributeValue::Bool(true))
+                .projection_expression("PK, SK")
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| sdk_error("Query(queues to deactivate)", e))?;
+            for key in out.items.unwrap_or_default() {
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key))
+                    .update_expression("SET active = :no")
+                    .expression_attribute_values(":no", AttributeValue::Bool(false))
+                    .send()
+                    .await
+                    .map_err(|e| sdk_error("UpdateItem(deactivate queue)", e))?;
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(()),
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+//! The single-table key design. Every partition key starts with the tenant id (`T#{tenant}`), so no access path
+//! can reach another tenant's items. See the README's "Data model" section for the whole table.
+//!
+//! | item | PK | SK |
+//! | --- | --- | --- |
+//! | integration | `T#{tenant}` | `INT#{integration}` |
+//! | name reservation | `T#{tenant}` | `NAME#{lower-cased name}` |
+//! | queue | `T#{tenant}#I#{integration}` | `Q#{external id}` |
+//!
+//! GSI1 (`GSI1PK`, `GSI1SK`) lists a tenant's queues by name: `T#{tenant}#QUEUES` / `{lower name}#{queue id}`.
+
+use acd_domain::{IntegrationId, TenantId};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+
+pub fn tenant_pk(tenant: &TenantId) -> String {
+    format!("T#{tenant}")
+}
+
+pub fn integration_sk(id: IntegrationId) -> String {
+    format!("INT#{id}")
+}
+
+pub const INTEGRATION_SK_PREFIX: &str = "INT#";
+
+pub fn name_sk(uniqueness_key: &str) -> String {
+    format!("NAME#{uniqueness_key}")
+}
+
+/// Partition of everything one integration imports (queues, agents, statuses, runs, lease, cursor).
+pub fn integration_pk(tenant: &TenantId, id: IntegrationId) -> String {
+    format!("T#{tenant}#I#{id}")
+}
+
+pub const QUEUE_SK_PREFIX: &str = "Q#";
+
+pub fn queue_sk(external_id: &str) -> String {
+    format!("{QUEUE_SK_PREFIX}{external_id}")
+}

@@ -1,0 +1,86 @@
+//! Credentials in AWS Secrets Manager: one secret per integration, named `{prefix}{tenant}/{integration}` and
+//! tagged with both ids. The secret value is exposed only here, to hand it to the SDK (whose request types redact
+//! it from `Debug`).
+
+use acd_app::ports::{SecretStore, StoreError};
+use acd_domain::{Credentials, IntegrationId, TenantId};
+use async_trait::async_trait;
+use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::types::Tag;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::sdk_error;
+
+#[derive(Clone, Debug)]
+pub struct SecretsManagerStore {
+    pub client: Client,
+    pub prefix: String,
+}
+
+impl SecretsManagerStore {
+    pub fn secret_name(&self, tenant: &TenantId, id: IntegrationId) -> String {
+        format!("{}{}/{}", self.prefix, tenant, id)
+    }
+}
+
+fn tag(key: &str, value: String) -> Tag {
+    Tag::builder().key(key).value(value).build()
+}
+
+#[async_trait]
+impl SecretStore for SecretsManagerStore {
+    async fn create(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError> {
+        let value = credentials.to_secret_json();
+        self.client
+            .create_secret()
+            .name(self.secret_name(tenant, id))
+            .description("ACD credentials of one integration (managed by the integrations API)")
+            .secret_string(value.expose_secret())
+            .tags(tag("tenant_id", tenant.to_string()))
+            .tags(tag("integration_id", id.to_string()))
+            .tags(tag("managed_by", "acd-integrations".into()))
+            .send()
+            .await
+            .map_err(|e| sdk_error("CreateSecret", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Credentials, StoreError> {
+        let out = self.client.get_secret_value().secret_id(self.secret_name(tenant, id)).send().await.map_err(|e| {
+            if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+                StoreError::NotFound
+            } else {
+                sdk_error("GetSecretValue", e)
+            }
+        })?;
+        let raw = SecretString::from(out.secret_string.unwrap_or_default());
+        Credentials::from_secret_json(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+
+    async fn replace(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError> {
+        let value = credentials.to_secret_json();
+        self.client
+            .put_secret_value()
+            .secret_id(self.secret_name(tenant, id))
+            .secret_string(value.expose_secret())
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutSecretValue", e))?;
+        Ok(())
+    }
+
+    async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        match self
+            .client
+            .delete_secret()
+            .secret_id(self.secret_name(tenant, id))
+            .force_delete_without_recovery(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(sdk_error("DeleteSecret", e)),
+        }
+    }
+}

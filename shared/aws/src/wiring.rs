@@ -1,0 +1,45 @@
+//! Composition: the application services wired to their AWS implementations. Used by the functions' `main`,
+//! the tests and the local run, so all three run the same code.
+
+use std::sync::Arc;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::integrations::IntegrationService;
+use acd_app::ports::CredentialVerifier;
+
+use crate::{AwsClients, DynamoStore, EventBridgeSchedules, SecretsManagerStore, Settings};
+
+pub fn dynamo_store(settings: &Settings, clients: &AwsClients) -> DynamoStore {
+    DynamoStore { client: clients.dynamodb.clone(), table: settings.table_name.clone() }
+}
+
+pub fn secrets_store(settings: &Settings, clients: &AwsClients) -> SecretsManagerStore {
+    SecretsManagerStore { client: clients.secrets.clone(), prefix: settings.secret_prefix.clone() }
+}
+
+pub fn schedules(settings: &Settings, clients: &AwsClients) -> EventBridgeSchedules {
+    EventBridgeSchedules { client: clients.scheduler.clone(), settings: settings.clone() }
+}
+
+pub fn integration_service(
+    settings: &Settings,
+    clients: &AwsClients,
+    verifier: Arc<dyn CredentialVerifier>,
+) -> IntegrationService {
+    IntegrationService {
+        repo: Arc::new(dynamo_store(settings, clients)),
+        secrets: Arc::new(secrets_store(settings, clients)),
+        schedules: Arc::new(schedules(settings, clients)),
+        verifier,
+    }
+}
+
+pub fn integrations_api(
+    settings: &Settings,
+    clients: &AwsClients,
+    verifier: Arc<dyn CredentialVerifier>,
+    auth: TenantAuth,
+) -> IntegrationsApi {
+    IntegrationsApi { service: integration_service(settings, clients, verifier), auth }
+}

@@ -1,0 +1,476 @@
+//! Five9 report CSVs (`getReportResultCsv`): the Call Log aggregated into 15-minute UTC intervals, and Agent State
+//! Details turned into agent segments.
+//!
+//! Parsing is strict where a truncated or corrupt CSV could otherwise yield partial numbers: every row must have
+//! the header's field count, and every value the connector uses must parse. Columns are found by their English
+//! header name (case-insensitive); extra columns are ignored, their order does not matter.
+//!
+//! ## Call Log definitions (documented choices)
+//! - Only rows whose `CALL TYPE` is `Inbound` count (outbound, manual, internal… calls are not queue workload).
+//!   A report without a `CALL TYPE` column counts every row.
+//! - A call counts in the 15-minute UTC interval that contains its `TIMESTAMP` (arrival), only if that instant
+//!   lies in the requested window `[start, end)`.
+//! - `offered`: every counted row of the queue. `abandoned`: `ABANDONED` = 1. `handled`: not abandoned, an agent
+//!   assigned (`AGENT` not empty / `[None]`) and `TALK TIME` > 0. Calls that are neither (IVR-only, voicemail…) count
+//!   only as offered.
+//! - `handle_time_ms`: `TALK TIME` + `AFTER CALL WORK TIME` of handled calls. `TALK TIME` already includes `HOLD TIME`
+//!   (five9.md), so hold is never added again.
+//! - `answer_time_ms`: `QUEUE WAIT TIME` of handled calls.
+//! - `answered_within_sl`: `None` — the Call Log carries no service-level flag and the threshold lives in Five9's
+//!   campaign/skill configuration, which the admin API does not expose per queue.
+
+use std::collections::{BTreeMap, HashMap};
+
+use acd_domain::acd::floor_to_interval;
+use acd_domain::{AgentSegment, TimeWindow};
+use chrono::{DateTime, Duration, NaiveDateTime, Utc};
+use chrono_tz::Tz;
+
+use super::time::{LocalResolver, parse_date_and_time, parse_duration_secs, parse_timestamp};
+
+/// A report CSV that cannot be read; the text names the row/column, never values of other fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportError(pub String);
+
+fn err(msg: impl Into<String>) -> ReportError {
+    ReportError(msg.into())
+}
+
+/// Header name → index (names trimmed and upper-cased).
+struct Columns(HashMap<String, usize>);
+
+impl Columns {
+    fn new(headers: &csv::StringRecord) -> Self {
+        Self(
+            headers
+                .iter()
+                .enumerate()
+                .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}').to_uppercase(), i))
+                .collect(),
+        )
+    }
+    fn get(&self, name: &str) -> Option<usize> {
+        self.0.get(name).copied()
+    }
+    fn require(&self, report: &str, name: &str) -> Result<usize, ReportError> {
+        self.get(name).ok_or_else(|| err(format!("the {report} report has no {name} column")))
+    }
+}
+
+/// Where a row's time comes from: `TIMESTAMP`, or `DATE` + `TIME`.
+enum TimeColumns {
+    Timestamp(usize),
+    DateTime(usize, usize),
+}
+
+impl TimeColumns {
+    fn find(cols: &Columns, report: &str) -> Result<Self, ReportError> {
+        if let Some(i) = cols.get("TIMESTAMP") {
+            return Ok(Self::Timestamp(i));
+        }
+        match (cols.get("DATE"), cols.get("TIME")) {
+            (Some(d), Some(t)) => Ok(Self::DateTime(d, t)),
+            _ => Err(err(format!("the {report} report has no TIMESTAMP column"))),
+        }
+    }
+    fn read(&self, rec: &csv::StringRecord, line: u64) -> Result<NaiveDateTime, ReportError> {
+        let parsed = match *self {
+            Self::Timestamp(i) => parse_timestamp(field(rec, i)),
+            Self::DateTime(d, t) => {
+                // Some reports put the whole timestamp into TIME; accept both.
+                parse_date_and_time(field(rec, d), field(rec, t)).or_else(|| parse_timestamp(field(rec, t)))
+            }
+        };
+        parsed.ok_or_else(|| err(format!("row {line}: unreadable timestamp")))
+    }
+}
+
+fn field(rec: &csv::StringRecord, i: usize) -> &str {
+    rec.get(i).unwrap_or("")
+}
+
+fn reader(csv_text: &str) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(csv_text.as_bytes())
+}
+
+fn csv_error(e: csv::Error) -> ReportError {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { pos, expected_len, len } => err(format!(
+            "row {} has {len} fields where the header has {expected_len} (truncated or corrupt CSV)",
+            pos.as_ref().map(|p| p.line()).unwrap_or(0)
+        )),
+        csv::ErrorKind::Utf8 { pos, .. } => {
+            err(format!("row {} is not valid UTF-8", pos.as_ref().map(|p| p.line()).unwrap_or(0)))
+        }
+        _ => err(format!("unreadable CSV: {e}")),
+    }
+}
+
+fn duration_ms(rec: &csv::StringRecord, i: Option<usize>, name: &str, line: u64) -> Result<u64, ReportError> {
+    match i {
+        None => Ok(0),
+        Some(i) => parse_duration_secs(field(rec, i))
+            .map(|s| s * 1000)
+            .ok_or_else(|| err(format!("row {line}: unreadable {name}"))),
+    }
+}
+
+/// Five9 booleans: `1` / `0` / `-` (false). Anything else (including an empty value, the mark of a cut row) fails.
+fn flag(raw: &str) -> Option<bool> {
+    match raw.trim() {
+        "1" | "true" | "TRUE" | "Yes" => Some(true),
+        "0" | "-" | "false" | "FALSE" | "No" => Some(false),
+        _ => None,
+    }
+}
+
+fn is_no_value(raw: &str) -> bool {
+    let raw = raw.trim();
+    raw.is_empty() || raw == "[None]" || raw == "-"
+}
+
+/// Sums of one queue in one interval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sums {
+    pub offered: u64,
+    pub handled: u64,
+    pub abandoned: u64,
+    pub handle_time_ms: u64,
+    pub answer_time_ms: u64,
+}
+
+impl Sums {
+    fn add(&mut self, o: &Sums) {
+        self.offered += o.offered;
+        self.handled += o.handled;
+        self.abandoned += o.abandoned;
+        self.handle_time_ms += o.handle_time_ms;
+        self.answer_time_ms += o.answer_time_ms;
+    }
+}
+
+/// Call Log sums per queue name (the report's CAMPAIGN or SKILL value) and interval start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallLogSums {
+    pub by_queue: HashMap<String, BTreeMap<DateTime<Utc>, Sums>>,
+}
+
+impl CallLogSums {
+    pub fn merge(&mut self, other: CallLogSums) {
+        for (q, intervals) in other.by_queue {
+            let mine = self.by_queue.entry(q).or_default();
+            for (t, s) in intervals {
+                mine.entry(t).or_default().add(&s);
+            }
+        }
+    }
+}
+
+/// What one Call Log CSV gave.
+#[derive(Debug, Clone, Default)]
+pub struct CallLogResult {
+    pub sums: CallLogSums,
+    /// Data rows in the CSV (all of them, whether counted or not): compared with the report row limit.
+    pub rows: usize,
+    /// Counted rows whose queue column was empty / `[None]` (skill grouping: calls that never reached a skill).
+    pub rows_without_queue: usize,
+}
+
+/// Parses a Call Log CSV and sums its inbound calls per `group_column` value (`CAMPAIGN` or `SKILL`) and 15-minute
+/// UTC interval. `report_window` is the window the report was run for (for wall-time resolution); only calls whose
+/// arrival lies in `keep` are counted.
+pub fn aggregate_call_log(
+    csv_text: &str,
+    group_column: &str,
+    tz: Tz,
+    report_window: TimeWindow,
+    keep: TimeWindow,
+) -> Result<CallLogResult, ReportError> {
+    let mut out = CallLogResult::default();
+    if csv_text.trim().is_empty() {
+        return Ok(out);
+    }
+    let mut rdr = reader(csv_text);
+    let cols = Columns::new(rdr.headers().map_err(csv_error)?);
+    const REPORT: &str = "Call Log";
+    let time = TimeColumns::find(&cols, REPORT)?;
+    let group = cols.require(REPORT, group_column)?;
+    let call_type = cols.get("CALL TYPE");
+    let abandoned = cols.require(REPORT, "ABANDONED")?;
+    let agent = cols.get("AGENT");
+    let talk = cols.require(REPORT, "TALK TIME")?;
+    let acw = cols.get("AFTER CALL WORK TIME");
+    let wait = cols.require(REPORT, "QUEUE WAIT TIME")?;
+    let resolver = LocalResolver::new(tz, report_window);
+    let mut prev: Option<DateTime<Utc>> = None;
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(csv_error)? {
+        out.rows += 1;
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let local = time.read(&rec, line)?;
+        let at = resolver.resolve(local, prev);
+        prev = Some(at);
+        // Validate every used field before deciding to skip the row: a cut row must fail, not vanish.
+        let is_abandoned =
+            flag(field(&rec, abandoned)).ok_or_else(|| err(format!("row {line}: unreadable ABANDONED")))?;
+        let talk_ms = duration_ms(&rec, Some(talk), "TALK TIME", line)?;
+        let acw_ms = duration_ms(&rec, acw, "AFTER CALL WORK TIME", line)?;
+        let wait_ms = duration_ms(&rec, Some(wait), "QUEUE WAIT TIME", line)?;
+        if let Some(ct) = call_type
+            && !field(&rec, ct).trim().eq_ignore_ascii_case("Inbound")
+        {
+            continue;
+        }
+        if !keep.contains(at) {
+            continue;
+        }
+        let queue = field(&rec, group).trim();
+        if is_no_value(queue) {
+            out.rows_without_queue += 1;
+            continue;
+        }
+        let has_agent = agent.is_none_or(|a| !is_no_value(field(&rec, a)));
+        let handled = !is_abandoned && has_agent && talk_ms > 0;
+        let intervals = match out.sums.by_queue.get_mut(queue) {
+            Some(m) => m,
+            None => out.sums.by_queue.entry(queue.to_owned()).or_default(),
+        };
+        let s = intervals.entry(floor_to_interval(at)).or_default();
+        s.offered += 1;
+        if is_abandoned {
+            s.abandoned += 1;
+        }
+        if handled {
+            s.handled += 1;
+            s.handle_time_ms += talk_ms + acw_ms;
+            s.answer_time_ms += wait_ms;
+        }
+    }
+    Ok(out)
+}
+
+/// One row of Agent State Details, time resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRow {
+    pub agent: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub start: DateTime<Utc>,
+    pub duration_secs: u64,
+}
+
+/// Parses an Agent State Details CSV. Rows keep their report order.
+pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<Vec<StateRow>, ReportError> {
+    if csv_text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rdr = reader(csv_text);
+    let cols = Columns::new(rdr.headers().map_err(csv_error)?);
+    const REPORT: &str = "Agent State Details";
+    let time = TimeColumns::find(&cols, REPORT)?;
+    let agent = cols.require(REPORT, "AGENT")?;
+    let state = cols.require(REPORT, "STATE")?;
+    let reason = cols.get("REASON CODE");
+    let duration = cols.require(REPORT, "AGENT STATE TIME")?;
+    let resolver = LocalResolver::new(tz, report_window);
+    // Row order is per agent (rows may be sorted by agent, then time): track the previous instant per agent.
+    let mut prev: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut rows = Vec::new();
+    let mut rec = csv::StringRecord::new();
+    while rdr.read_record(&mut rec).map_err(csv_error)? {
+        let line = rec.position().map(|p| p.line()).unwrap_or(0);
+        let agent = field(&rec, agent).trim();
+        if agent.is_empty() {
+            return Err(err(format!("row {line}: empty AGENT")));
+        }
+        let local = time.read(&rec, line)?;
+        let start = resolver.resolve(local, prev.get(agent).copied());
+        prev.insert(agent.to_owned(), start);
+        let duration_secs = parse_duration_secs(field(&rec, duration))
+            .ok_or_else(|| err(format!("row {line}: unreadable AGENT STATE TIME")))?;
+        let state = field(&rec, state).trim();
+        if state.is_empty() {
+            return Err(err(format!("row {line}: empty STATE")));
+        }
+        let reason = reason.map(|i| field(&rec, i).trim()).filter(|r| !is_no_value(r)).map(str::to_owned);
+        rows.push(StateRow { agent: agent.to_owned(), state: state.to_owned(), reason, start, duration_secs });
+    }
+    Ok(rows)
+}
+
+/// The status id of a state and reason code: `Ready`, `Not Ready: Lunch`, `Logout: End Shift`.
+pub fn status_id(state: &str, reason: Option<&str>) -> String {
+    match reason {
+        Some(r) if !r.is_empty() => format!("{state}: {r}"),
+        _ => state.to_owned(),
+    }
+}
+
+/// Whether a state is the log-out event (a point in time: it ends the agent's previous state).
+fn is_logout(state: &str) -> bool {
+    state.eq_ignore_ascii_case("Logout")
+}
+
+/// Turns state rows into segments overlapping `window`.
+///
+/// - A row is `[TIMESTAMP, TIMESTAMP + AGENT STATE TIME)`.
+/// - Overlap rule (five9.md): two states starting at the same time — the longer starts where the shorter ends.
+///   A state starting inside an earlier, still running one ends that one (the later state supersedes).
+/// - `Logout` rows are kept as zero-length segments (they carry the logout reason code, e.g. `End Shift`).
+/// - The agent's last segment is open (`end` None) only if it is still ongoing: it is not a logout and it reaches
+///   `report_time` (the report's generation time, from the `runReport` response's HTTP `Date`), within 2 s of
+///   rounding. A state that ended earlier without a successor keeps its end.
+pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
+    rows.sort_by(|a, b| (&a.agent, a.start, a.duration_secs).cmp(&(&b.agent, b.start, b.duration_secs)));
+    struct Seg {
+        orig_start: DateTime<Utc>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        row: usize,
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let agent = rows[i].agent.clone();
+        let mut segs: Vec<Seg> = Vec::new();
+        let mut j = i;
+        while j < rows.len() && rows[j].agent == agent {
+            let r = &rows[j];
+            let mut start = r.start;
+            let end = r.start + Duration::seconds(r.duration_secs as i64);
+            if let Some(prev) = segs.last_mut()
+                && start < prev.end
+            {
+                if r.start == prev.orig_start {
+                    start = prev.end;
+                } else {
+                    prev.end = start;
+                }
+            }
+            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(&rows[p.row].state)) {
+                segs.pop();
+            }
+            if end > start || is_logout(&r.state) {
+                segs.push(Seg { orig_start: r.start, start, end: end.max(start), row: j });
+            }
+            j += 1;
+        }
+        let last = segs.len().checked_sub(1);
+        for (k, s) in segs.iter().enumerate() {
+            let row = &rows[s.row];
+            let ongoing = Some(k) == last && !is_logout(&row.state) && s.end + Duration::seconds(2) >= report_time;
+            let end = if ongoing { None } else { Some(s.end) };
+            let overlaps = if s.start == s.end && end.is_some() {
+                window.contains(s.start)
+            } else {
+                s.start < window.end && end.is_none_or(|e| e > window.start)
+            };
+            if overlaps {
+                out.push(AgentSegment {
+                    agent_external_id: row.agent.clone(),
+                    status_id: status_id(&row.state, row.reason.as_deref()),
+                    reason: row.reason.clone(),
+                    start: s.start,
+                    end,
+                });
+            }
+        }
+        i = j;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::America::Los_Angeles;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+    fn win(a: &str, b: &str) -> TimeWindow {
+        TimeWindow::new(utc(a), utc(b)).unwrap()
+    }
+
+    const HEADER: &str = "CALL ID,TIMESTAMP,CAMPAIGN,CALL TYPE,AGENT,AGENT NAME,DISPOSITION,QUEUE WAIT TIME,TALK TIME,HOLD TIME,AFTER CALL WORK TIME,ABANDONED\n";
+
+    #[test]
+    fn call_log_sums_follow_the_documented_definitions() {
+        let csv = format!(
+            "{HEADER}\
+1,\"Mon, 25 Nov 2024 05:00:00\",\"Sales & \"\"Support\"\", Inc\",Inbound,a@x,\"Doe, Jane\",Done,00:00:20,00:05:00,00:01:00,00:00:30,0\n\
+2,\"Mon, 25 Nov 2024 05:14:59\",\"Sales & \"\"Support\"\", Inc\",Inbound,[None],,Abandon,00:01:00,00:00:00,00:00:00,00:00:00,1\n\
+3,\"Mon, 25 Nov 2024 05:15:00\",\"Sales & \"\"Support\"\", Inc\",Inbound,b@x,Bé,Done,00:00:05,00:02:00,00:00:00,00:00:00,0\n\
+4,\"Mon, 25 Nov 2024 05:16:00\",\"Sales & \"\"Support\"\", Inc\",Outbound,b@x,Bé,Done,00:00:00,00:09:00,00:00:00,00:00:00,0\n\
+5,\"Mon, 25 Nov 2024 05:20:00\",\"Sales & \"\"Support\"\", Inc\",Inbound,[None],,IVR,00:00:00,00:00:00,00:00:00,00:00:00,-\n\
+6,\"Mon, 25 Nov 2024 06:00:00\",\"Sales & \"\"Support\"\", Inc\",Inbound,b@x,Bé,Done,00:00:05,00:02:00,00:00:00,00:00:00,0\n"
+        );
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let r = aggregate_call_log(&csv, "CAMPAIGN", Los_Angeles, w, w).unwrap();
+        assert_eq!(r.rows, 6);
+        let q = &r.sums.by_queue["Sales & \"Support\", Inc"];
+        assert_eq!(q.len(), 2, "the 14:00Z call is outside [start, end)");
+        let first = q[&utc("2024-11-25T13:00:00Z")];
+        assert_eq!(
+            first,
+            Sums { offered: 2, handled: 1, abandoned: 1, handle_time_ms: 330_000, answer_time_ms: 20_000 }
+        );
+        let second = q[&utc("2024-11-25T13:15:00Z")];
+        assert_eq!(
+            second,
+            Sums { offered: 2, handled: 1, abandoned: 0, handle_time_ms: 120_000, answer_time_ms: 5_000 }
+        );
+    }
+
+    #[test]
+    fn truncated_or_corrupt_call_logs_fail_whole() {
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let full = format!(
+            "{HEADER}1,\"Mon, 25 Nov 2024 05:00:00\",S,Inbound,a,A,Done,00:00:20,00:05:00,00:01:00,00:00:30,0\n"
+        );
+        for cut in [full.len() - 2, full.len() - 20, HEADER.len() + 30] {
+            assert!(aggregate_call_log(&full[..cut], "CAMPAIGN", Los_Angeles, w, w).is_err(), "cut at {cut}");
+        }
+        assert!(aggregate_call_log(&full, "SKILL", Los_Angeles, w, w).unwrap_err().0.contains("SKILL"));
+        assert_eq!(aggregate_call_log("", "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 0);
+        assert_eq!(aggregate_call_log(HEADER, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 0);
+    }
+
+    fn row(agent: &str, state: &str, reason: Option<&str>, start: &str, secs: u64) -> StateRow {
+        StateRow {
+            agent: agent.into(),
+            state: state.into(),
+            reason: reason.map(Into::into),
+            start: utc(start),
+            duration_secs: secs,
+        }
+    }
+
+    #[test]
+    fn overlapping_states_follow_the_rule_and_only_ongoing_states_stay_open() {
+        let rows = vec![
+            row("a", "On Call", None, "2024-11-25T13:00:00Z", 180),
+            row("a", "Ready", None, "2024-11-25T13:00:00Z", 5),
+            row("a", "After Call Work", None, "2024-11-25T13:03:00Z", 30),
+            row("a", "Not Ready", Some("Lunch"), "2024-11-25T13:03:30Z", 600),
+            row("b", "Ready", None, "2024-11-25T13:00:00Z", 60),
+            row("b", "Logout", Some("End Shift"), "2024-11-25T13:01:00Z", 0),
+        ];
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let segs = build_segments(rows, utc("2024-11-25T13:13:31Z"), w);
+        let got: Vec<_> =
+            segs.iter().map(|s| (s.agent_external_id.as_str(), s.status_id.as_str(), s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "Ready", utc("2024-11-25T13:00:00Z"), Some(utc("2024-11-25T13:00:05Z"))),
+                ("a", "On Call", utc("2024-11-25T13:00:05Z"), Some(utc("2024-11-25T13:03:00Z"))),
+                ("a", "After Call Work", utc("2024-11-25T13:03:00Z"), Some(utc("2024-11-25T13:03:30Z"))),
+                ("a", "Not Ready: Lunch", utc("2024-11-25T13:03:30Z"), None),
+                ("b", "Ready", utc("2024-11-25T13:00:00Z"), Some(utc("2024-11-25T13:01:00Z"))),
+                ("b", "Logout: End Shift", utc("2024-11-25T13:01:00Z"), Some(utc("2024-11-25T13:01:00Z"))),
+            ]
+        );
+        assert_eq!(segs[3].reason.as_deref(), Some("Lunch"));
+    }
+}

@@ -1,0 +1,179 @@
+//! Five9 report times: local wall-clock values without an offset, in the domain's time zone.
+//!
+//! Converting them to UTC is ambiguous in the hour repeated when DST ends. The connector avoids the ambiguity by
+//! never letting one report span a backward transition (see [`backward_transitions`]): every report window lies
+//! entirely before or entirely after it, so exactly one of the two candidate instants falls inside the window.
+//! Should both candidates still fall inside a window, row order decides: the earliest candidate not before the
+//! previous row of the same ordered sequence.
+
+use chrono::{DateTime, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
+use chrono_tz::Tz;
+
+use acd_domain::TimeWindow as Window;
+
+/// Report timestamp formats: `Mon, 25 Nov 2024 13:05:10` (documented) and two plain forms seen in custom reports.
+const TIMESTAMP_FORMATS: [&str; 3] = ["%a, %d %b %Y %H:%M:%S", "%Y/%m/%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"];
+const DATE_FORMATS: [&str; 3] = ["%a, %d %b %Y", "%Y/%m/%d", "%Y-%m-%d"];
+
+pub fn parse_timestamp(raw: &str) -> Option<NaiveDateTime> {
+    let raw = raw.trim();
+    TIMESTAMP_FORMATS.iter().find_map(|f| NaiveDateTime::parse_from_str(raw, f).ok())
+}
+
+/// A `DATE` column value plus a `TIME` column value (reports that split the timestamp).
+pub fn parse_date_and_time(date: &str, time: &str) -> Option<NaiveDateTime> {
+    let date = DATE_FORMATS.iter().find_map(|f| NaiveDate::parse_from_str(date.trim(), f).ok())?;
+    let time = NaiveTime::parse_from_str(time.trim(), "%H:%M:%S").ok()?;
+    Some(date.and_time(time))
+}
+
+/// `HH:MM:SS` (hours may exceed 24) → seconds. Empty and `-` mean zero.
+pub fn parse_duration_secs(raw: &str) -> Option<u64> {
+    let raw = raw.trim();
+    if raw.is_empty() || raw == "-" {
+        return Some(0);
+    }
+    let mut parts = raw.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (h, m, s): (u64, u64, u64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
+    if m >= 60 || s >= 60 {
+        return None;
+    }
+    Some(h * 3600 + m * 60 + s)
+}
+
+/// Formats an instant as the `xs:dateTime` Five9 receives: local wall time of the domain with its explicit
+/// offset, e.g. `2024-11-03T01:30:00.000-08:00`. The offset makes the value unambiguous even in the repeated hour;
+/// a server that ignored it would still read the right wall time outside that hour.
+pub fn format_criteria_time(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
+}
+
+/// Instants within `(start, end)` at which the zone's UTC offset decreases (local time repeats).
+pub fn backward_transitions(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
+    let mut out = Vec::new();
+    let step = Duration::hours(1);
+    let mut t = start;
+    while t < end {
+        let next = (t + step).min(end);
+        if offset(next) < offset(t) {
+            // Binary search the first second with the new offset.
+            let (mut lo, mut hi) = (t, next);
+            while hi - lo > Duration::seconds(1) {
+                let mid = lo + (hi - lo) / 2;
+                if offset(mid) < offset(t) { hi = mid } else { lo = mid }
+            }
+            if hi > start && hi < end {
+                out.push(hi);
+            }
+        }
+        t = next;
+    }
+    out
+}
+
+/// Converts report wall times to UTC for one report window.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalResolver {
+    tz: Tz,
+    window: Window,
+}
+
+impl LocalResolver {
+    pub fn new(tz: Tz, window: Window) -> Self {
+        Self { tz, window }
+    }
+
+    /// The UTC instant of a local wall time. `prev` is the previous row of the same time-ordered sequence
+    /// (used only when both candidates of a repeated-hour time fall inside the window).
+    pub fn resolve(&self, local: NaiveDateTime, prev: Option<DateTime<Utc>>) -> DateTime<Utc> {
+        match self.tz.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.with_timezone(&Utc),
+            LocalResult::Ambiguous(a, b) => {
+                let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
+                let (early, late) = if a <= b { (a, b) } else { (b, a) };
+                // Report windows include their end (Five9's criteria end is treated as inclusive).
+                let inside = |t: DateTime<Utc>| self.window.start <= t && t <= self.window.end;
+                match (inside(early), inside(late)) {
+                    (true, false) => early,
+                    (false, true) => late,
+                    _ => match prev {
+                        Some(p) if early < p => late,
+                        _ => early,
+                    },
+                }
+            }
+            // A wall time inside the spring-forward gap does not exist; Five9 should never write one. Read it
+            // leniently with the offset in force just before the gap (as java.util.Calendar does), i.e. it lands
+            // just after the transition.
+            LocalResult::None => {
+                let before = local - Duration::hours(3);
+                let offset = match self.tz.from_local_datetime(&before) {
+                    LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.offset().fix(),
+                    LocalResult::None => Utc.fix(),
+                };
+                DateTime::<Utc>::from_naive_utc_and_offset(
+                    local - Duration::seconds(offset.local_minus_utc().into()),
+                    Utc,
+                )
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono_tz::America::Los_Angeles;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn parses_five9_values() {
+        let t = parse_timestamp("Mon, 25 Nov 2024 13:05:10").unwrap();
+        assert_eq!(t.to_string(), "2024-11-25 13:05:10");
+        assert_eq!(parse_date_and_time("Mon, 25 Nov 2024", "13:05:10"), Some(t));
+        assert_eq!(parse_duration_secs("01:02:03"), Some(3723));
+        assert_eq!(parse_duration_secs("125:00:01"), Some(450_001));
+        assert_eq!(parse_duration_secs(""), Some(0));
+        assert_eq!(parse_duration_secs("1:2"), None);
+        assert_eq!(parse_duration_secs("00:61:00"), None);
+        assert_eq!(parse_timestamp("25/11/2024 13:05"), None);
+    }
+
+    #[test]
+    fn criteria_carry_the_offset() {
+        assert_eq!(format_criteria_time(utc("2024-11-03T08:30:00Z"), Los_Angeles), "2024-11-03T01:30:00.000-07:00");
+        assert_eq!(format_criteria_time(utc("2024-11-03T09:30:00Z"), Los_Angeles), "2024-11-03T01:30:00.000-08:00");
+    }
+
+    #[test]
+    fn finds_the_fall_back_instant_only() {
+        let t = backward_transitions(Los_Angeles, utc("2024-11-03T00:00:00Z"), utc("2024-11-04T00:00:00Z"));
+        assert_eq!(t, vec![utc("2024-11-03T09:00:00Z")]);
+        let spring = backward_transitions(Los_Angeles, utc("2024-03-10T00:00:00Z"), utc("2024-03-11T00:00:00Z"));
+        assert!(spring.is_empty());
+    }
+
+    #[test]
+    fn repeated_hour_resolves_by_window_then_row_order() {
+        let local = NaiveDateTime::parse_from_str("2024-11-03 01:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        let before = Window { start: utc("2024-11-03T07:00:00Z"), end: utc("2024-11-03T09:00:00Z") };
+        let after = Window { start: utc("2024-11-03T09:00:00Z"), end: utc("2024-11-04T08:00:00Z") };
+        assert_eq!(LocalResolver::new(Los_Angeles, before).resolve(local, None), utc("2024-11-03T08:30:00Z"));
+        assert_eq!(LocalResolver::new(Los_Angeles, after).resolve(local, None), utc("2024-11-03T09:30:00Z"));
+        let both = Window { start: utc("2024-11-03T07:00:00Z"), end: utc("2024-11-04T08:00:00Z") };
+        let r = LocalResolver::new(Los_Angeles, both);
+        assert_eq!(r.resolve(local, Some(utc("2024-11-03T08:10:00Z"))), utc("2024-11-03T08:30:00Z"));
+        assert_eq!(r.resolve(local, Some(utc("2024-11-03T08:50:00Z"))), utc("2024-11-03T09:30:00Z"));
+        // Spring-forward gap: 02:30 does not exist; read with the PST offset.
+        let gap = NaiveDateTime::parse_from_str("2024-03-10 02:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(r.resolve(gap, None), utc("2024-03-10T10:30:00Z"));
+    }
+}

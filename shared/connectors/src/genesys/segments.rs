@@ -1,0 +1,442 @@
+//! External statuses and agent segments.
+//!
+//! Status-id scheme:
+//! - every presence definition (system and custom, active and deactivated) is a status whose id is the definition
+//!   id (the `organizationPresenceId` of analytics records), named by its `en_US` label;
+//! - with "detailed on-queue statuses", every definition whose system presence is On Queue also yields
+//!   `{definitionId}:IDLE`, `{definitionId}:INTERACTING`, `{definitionId}:COMMUNICATING` and
+//!   `{definitionId}:NOT_RESPONDING` (named "On Queue – Idle" …). Time in an On Queue presence that no such routing
+//!   status covers (e.g. `OFF_QUEUE` during the sub-second switch) keeps the plain definition id.
+//!
+//! Segment rules:
+//! - segments are reported with their true bounds, never clipped to the window: every segment (or detailed piece)
+//!   that overlaps `[start, end)` is returned, identically in every window it overlaps, so consecutive and
+//!   overlapping windows (reconciliation) produce the same records and the import can upsert on (agent, start);
+//! - a detailed piece is the intersection of an On Queue presence record with one routing-status record, so its
+//!   bounds do not depend on the window either;
+//! - an open record (no `endTime`) gives `end = None`;
+//! - records repeated across pages or query chunks (Genesys splits records spanning days) are de-duplicated.
+
+use std::collections::{BTreeSet, HashMap};
+
+use acd_domain::{AgentSegment, ExternalStatus, TimeWindow};
+use chrono::{DateTime, Utc};
+
+use super::wire::{UserDetail, WirePresenceDefinition};
+use crate::ConnectorError;
+
+/// The routing statuses that become statuses of their own under the detailed option, with their display names.
+pub const DETAILED_ROUTING_STATUSES: [(&str, &str); 4] = [
+    ("IDLE", "Idle"),
+    ("INTERACTING", "Interacting"),
+    ("COMMUNICATING", "Communicating"),
+    ("NOT_RESPONDING", "Not Responding"),
+];
+
+/// System-presence spellings differ between endpoints (`OnQueue`, `On Queue`, `ON_QUEUE`): compare them
+/// case-insensitively with spaces, underscores and hyphens removed.
+pub fn normalize_presence(raw: &str) -> String {
+    raw.chars().filter(|c| !matches!(c, ' ' | '_' | '-')).flat_map(char::to_lowercase).collect()
+}
+
+pub fn is_on_queue(system_presence: &str) -> bool {
+    normalize_presence(system_presence) == "onqueue"
+}
+
+pub fn detailed_status_id(definition_id: &str, routing_status: &str) -> String {
+    format!("{definition_id}:{routing_status}")
+}
+
+/// A presence definition as the connector keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Definition {
+    pub id: String,
+    pub label: String,
+    pub system_presence: Option<String>,
+    pub deactivated: bool,
+}
+
+impl Definition {
+    /// `None` for an entity without id. Label: `en_US`, else `name`, else any label, else the system presence.
+    pub fn from_wire(w: WirePresenceDefinition) -> Option<Self> {
+        let id = w.id.filter(|id| !id.trim().is_empty())?;
+        let labels = w.language_labels.unwrap_or_default();
+        let label = labels
+            .get("en_US")
+            .or_else(|| labels.get("en"))
+            .cloned()
+            .or(w.name)
+            .or_else(|| labels.values().next().cloned())
+            .or_else(|| w.system_presence.clone())
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| id.clone());
+        Some(Self { id, label, system_presence: w.system_presence, deactivated: w.deactivated.unwrap_or(false) })
+    }
+
+    fn is_on_queue(&self) -> bool {
+        self.system_presence.as_deref().is_some_and(is_on_queue)
+    }
+}
+
+/// The external statuses of a set of definitions (see the module documentation for the id scheme).
+pub fn statuses(definitions: &[Definition], detailed: bool) -> Vec<ExternalStatus> {
+    let mut out = Vec::new();
+    for d in definitions {
+        out.push(ExternalStatus { id: d.id.clone(), name: d.label.clone() });
+        if detailed && d.is_on_queue() {
+            for (code, name) in DETAILED_ROUTING_STATUSES {
+                out.push(ExternalStatus {
+                    id: detailed_status_id(&d.id, code), name: format!("{} – {name}", d.label)
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The definition that stands for a system presence when a record carries no `organizationPresenceId`: the
+/// active definition of that system presence whose label is the system presence itself, else the first active one.
+pub fn definition_for_system_presence<'a>(definitions: &'a [Definition], system: &str) -> Option<&'a Definition> {
+    let wanted = normalize_presence(system);
+    let candidates: Vec<&Definition> = definitions
+        .iter()
+        .filter(|d| !d.deactivated && d.system_presence.as_deref().map(normalize_presence).as_deref() == Some(&wanted))
+        .collect();
+    candidates.iter().find(|d| normalize_presence(&d.label) == wanted).or(candidates.first()).copied()
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Presence {
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    /// The organization presence id; `None` until resolved from the system presence.
+    definition: Option<String>,
+    system: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct Routing {
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    status: String,
+}
+
+/// The records of one user, gathered over pages and chunks and de-duplicated.
+#[derive(Debug, Default)]
+pub struct UserRecords {
+    presence: BTreeSet<Presence>,
+    routing: BTreeSet<Routing>,
+}
+
+/// All users' records of one `agent_segments` call.
+#[derive(Debug, Default)]
+pub struct Records {
+    users: HashMap<String, UserRecords>,
+}
+
+fn time(raw: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, ConnectorError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|_| ConnectorError::malformed(format!("user details: a {what} is not an ISO-8601 time"))),
+    }
+}
+
+impl Records {
+    /// Adds one page of user details.
+    pub fn add(&mut self, details: Vec<UserDetail>) -> Result<(), ConnectorError> {
+        for d in details {
+            let Some(user_id) = d.user_id.filter(|u| !u.is_empty()) else {
+                return Err(ConnectorError::malformed("user details: a row has no userId"));
+            };
+            let records = self.users.entry(user_id).or_default();
+            for p in d.primary_presence {
+                let start = time(p.start_time.as_deref(), "startTime")?
+                    .ok_or_else(|| ConnectorError::malformed("user details: a presence record has no startTime"))?;
+                let end = time(p.end_time.as_deref(), "endTime")?;
+                let definition = p.organization_presence_id.filter(|id| !id.trim().is_empty());
+                let system = p.system_presence.unwrap_or_default();
+                if definition.is_none() && system.trim().is_empty() {
+                    return Err(ConnectorError::malformed("user details: a presence record names no presence"));
+                }
+                records.presence.insert(Presence { start, end, definition, system });
+            }
+            for r in d.routing_status {
+                let start = time(r.start_time.as_deref(), "startTime")?
+                    .ok_or_else(|| ConnectorError::malformed("user details: a routing record has no startTime"))?;
+                let end = time(r.end_time.as_deref(), "endTime")?;
+                let status = r.routing_status.unwrap_or_default().trim().to_ascii_uppercase();
+                records.routing.insert(Routing { start, end, status });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether some presence record lacks an organization presence id (then definitions are needed).
+    pub fn needs_definitions(&self) -> bool {
+        self.users.values().flat_map(|u| &u.presence).any(|p| p.definition.is_none())
+    }
+
+    /// Fills missing organization presence ids from the system presence.
+    pub fn resolve(&mut self, definitions: &[Definition]) -> Result<(), ConnectorError> {
+        for user in self.users.values_mut() {
+            if user.presence.iter().all(|p| p.definition.is_some()) {
+                continue;
+            }
+            let resolved = std::mem::take(&mut user.presence)
+                .into_iter()
+                .map(|mut p| {
+                    if p.definition.is_none() {
+                        let d = definition_for_system_presence(definitions, &p.system).ok_or_else(|| {
+                            ConnectorError::malformed(
+                                "user details: a presence record names an unknown system presence",
+                            )
+                        })?;
+                        p.definition = Some(d.id.clone());
+                    }
+                    Ok(p)
+                })
+                .collect::<Result<BTreeSet<_>, ConnectorError>>()?;
+            user.presence = resolved;
+        }
+        Ok(())
+    }
+
+    /// The segments of one user that overlap `window`.
+    pub fn segments(
+        &self,
+        user_id: &str,
+        agent_external_id: &str,
+        window: TimeWindow,
+        detailed: bool,
+    ) -> Vec<AgentSegment> {
+        let Some(user) = self.users.get(user_id) else { return Vec::new() };
+        let routing: Vec<&Routing> = user.routing.iter().collect();
+        let mut out = Vec::new();
+        let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: String| {
+            let nonempty = end.is_none_or(|e| e > start);
+            let overlaps = start < window.end && end.is_none_or(|e| e > window.start);
+            if nonempty && overlaps {
+                out.push(AgentSegment {
+                    agent_external_id: agent_external_id.to_owned(),
+                    status_id,
+                    reason: None,
+                    start,
+                    end,
+                });
+            }
+        };
+        for p in &user.presence {
+            let Some(definition) = p.definition.as_deref() else { continue };
+            if !(detailed && is_on_queue(&p.system)) {
+                push(p.start, p.end, definition.to_owned());
+                continue;
+            }
+            // Split the On Queue record by the routing records that overlap it.
+            let mut cursor = Some(p.start);
+            let first = routing.partition_point(|r| r.end.is_some_and(|e| e <= p.start));
+            for r in &routing[first..] {
+                let Some(at) = cursor else { break };
+                if p.end.is_some_and(|e| r.start >= e) {
+                    break;
+                }
+                if r.end.is_some_and(|e| e <= p.start) {
+                    continue;
+                }
+                let start = r.start.max(p.start).max(at);
+                let end = min_end(r.end, p.end);
+                if end.is_some_and(|e| e <= start) {
+                    continue;
+                }
+                if start > at {
+                    push(at, Some(start), definition.to_owned());
+                }
+                let status = match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == r.status) {
+                    Some((code, _)) => detailed_status_id(definition, code),
+                    None => definition.to_owned(),
+                };
+                push(start, end, status);
+                cursor = end;
+            }
+            if let Some(at) = cursor
+                && p.end.is_none_or(|e| e > at)
+            {
+                push(at, p.end, definition.to_owned());
+            }
+        }
+        out
+    }
+}
+
+fn min_end(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (Some(a), None) | (None, Some(a)) => Some(a),
+        (None, None) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::genesys::wire::UserDetailsResponse;
+    use chrono::TimeZone;
+
+    const ONQ: &str = "e08eaf1b-ee47-4fa9-a231-1200e284798f";
+    const BRK: &str = "227b37e2-f1d0-4dd0-8f50-badd7cf6d158";
+
+    fn t(h: u32, m: u32, s: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 5, 1, h, m, s).unwrap()
+    }
+
+    fn records(json: &str) -> Records {
+        let resp: UserDetailsResponse = serde_json::from_str(json).unwrap();
+        let mut r = Records::default();
+        r.add(resp.user_details).unwrap();
+        r
+    }
+
+    const DAY: &str = r#"{"userDetails":[{"userId":"u1",
+      "primaryPresence":[
+        {"startTime":"2024-05-01T08:00:00.000Z","endTime":"2024-05-01T10:00:00.000Z","systemPresence":"ON_QUEUE","organizationPresenceId":"e08eaf1b-ee47-4fa9-a231-1200e284798f"},
+        {"startTime":"2024-05-01T10:00:00.000Z","endTime":"2024-05-01T10:15:00.000Z","systemPresence":"BREAK","organizationPresenceId":"227b37e2-f1d0-4dd0-8f50-badd7cf6d158"},
+        {"startTime":"2024-05-01T10:15:00.000Z","systemPresence":"ON_QUEUE","organizationPresenceId":"e08eaf1b-ee47-4fa9-a231-1200e284798f"}],
+      "routingStatus":[
+        {"startTime":"2024-05-01T07:00:00.000Z","endTime":"2024-05-01T08:00:00.500Z","routingStatus":"OFF_QUEUE"},
+        {"startTime":"2024-05-01T08:00:00.500Z","endTime":"2024-05-01T09:00:00.000Z","routingStatus":"IDLE"},
+        {"startTime":"2024-05-01T09:00:00.000Z","endTime":"2024-05-01T10:00:00.200Z","routingStatus":"INTERACTING"},
+        {"startTime":"2024-05-01T10:00:00.200Z","endTime":"2024-05-01T10:15:00.000Z","routingStatus":"OFF_QUEUE"},
+        {"startTime":"2024-05-01T10:15:00.000Z","routingStatus":"NOT_RESPONDING"}]}],"totalHits":1}"#;
+
+    #[test]
+    fn plain_segments_keep_their_bounds_and_open_ends() {
+        let r = records(DAY);
+        let w = TimeWindow::new(t(9, 0, 0), t(12, 0, 0)).unwrap();
+        let segs = r.segments("u1", "ann", w, false);
+        let got: Vec<_> = segs.iter().map(|s| (s.status_id.as_str(), s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ONQ, t(8, 0, 0), Some(t(10, 0, 0))),
+                (BRK, t(10, 0, 0), Some(t(10, 15, 0))),
+                (ONQ, t(10, 15, 0), None)
+            ]
+        );
+        assert!(segs.iter().all(|s| s.agent_external_id == "ann" && s.reason.is_none()));
+        // A window after the break but before nothing: the open segment is still there; earlier ones are not.
+        let w = TimeWindow::new(t(11, 0, 0), t(11, 15, 0)).unwrap();
+        assert_eq!(r.segments("u1", "ann", w, false).len(), 1);
+        assert!(r.segments("nobody", "x", w, false).is_empty());
+    }
+
+    #[test]
+    fn detailed_option_splits_on_queue_by_routing_status() {
+        let r = records(DAY);
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        let segs = r.segments("u1", "ann", w, true);
+        let ms = |h, m, s, milli| t(h, m, s) + chrono::Duration::milliseconds(milli);
+        let got: Vec<_> = segs.iter().map(|s| (s.status_id.clone(), s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ONQ.to_owned(), t(8, 0, 0), Some(ms(8, 0, 0, 500))),
+                (format!("{ONQ}:IDLE"), ms(8, 0, 0, 500), Some(t(9, 0, 0))),
+                (format!("{ONQ}:INTERACTING"), t(9, 0, 0), Some(t(10, 0, 0))),
+                (BRK.to_owned(), t(10, 0, 0), Some(t(10, 15, 0))),
+                (format!("{ONQ}:NOT_RESPONDING"), t(10, 15, 0), None),
+            ]
+        );
+        // Pieces are filtered by the window, never clipped.
+        let w = TimeWindow::new(t(9, 30, 0), t(9, 45, 0)).unwrap();
+        let segs = r.segments("u1", "ann", w, true);
+        assert_eq!(segs.len(), 1);
+        assert_eq!((segs[0].start, segs[0].end), (t(9, 0, 0), Some(t(10, 0, 0))));
+    }
+
+    #[test]
+    fn duplicates_across_pages_collapse_and_missing_ids_resolve_from_system_presence() {
+        let mut r = records(DAY);
+        let again: UserDetailsResponse = serde_json::from_str(DAY).unwrap();
+        r.add(again.user_details).unwrap();
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        assert_eq!(r.segments("u1", "ann", w, false).len(), 3);
+
+        let json = r#"{"userDetails":[{"userId":"u2","primaryPresence":[{"startTime":"2024-05-01T08:00:00Z","endTime":"2024-05-01T09:00:00Z","systemPresence":"BREAK"}]}]}"#;
+        let mut r = records(json);
+        assert!(r.needs_definitions());
+        let defs = vec![
+            Definition {
+                id: "custom".into(),
+                label: "Coffee".into(),
+                system_presence: Some("Break".into()),
+                deactivated: false,
+            },
+            Definition {
+                id: BRK.into(),
+                label: "Break".into(),
+                system_presence: Some("Break".into()),
+                deactivated: false,
+            },
+        ];
+        r.resolve(&defs).unwrap();
+        assert_eq!(r.segments("u2", "bob", w, false)[0].status_id, BRK);
+        let mut r = records(json);
+        assert!(matches!(r.resolve(&[]), Err(ConnectorError::Malformed { .. })));
+    }
+
+    #[test]
+    fn bad_records_are_malformed() {
+        for json in [
+            r#"{"userDetails":[{"primaryPresence":[]}]}"#,
+            r#"{"userDetails":[{"userId":"u","primaryPresence":[{"endTime":"2024-05-01T08:00:00Z","systemPresence":"BREAK"}]}]}"#,
+            r#"{"userDetails":[{"userId":"u","primaryPresence":[{"startTime":"noon","systemPresence":"BREAK"}]}]}"#,
+            r#"{"userDetails":[{"userId":"u","primaryPresence":[{"startTime":"2024-05-01T08:00:00Z"}]}]}"#,
+        ] {
+            let resp: UserDetailsResponse = serde_json::from_str(json).unwrap();
+            assert!(
+                matches!(Records::default().add(resp.user_details), Err(ConnectorError::Malformed { .. })),
+                "{json}"
+            );
+        }
+    }
+
+    #[test]
+    fn statuses_follow_the_id_scheme() {
+        let defs = vec![
+            Definition {
+                id: ONQ.into(),
+                label: "On Queue".into(),
+                system_presence: Some("OnQueue".into()),
+                deactivated: false,
+            },
+            Definition {
+                id: BRK.into(),
+                label: "Break".into(),
+                system_presence: Some("Break".into()),
+                deactivated: false,
+            },
+        ];
+        assert_eq!(statuses(&defs, false).len(), 2);
+        let detailed = statuses(&defs, true);
+        assert_eq!(detailed.len(), 6);
+        assert_eq!(detailed[1].id, format!("{ONQ}:IDLE"));
+        assert_eq!(detailed[4].name, "On Queue – Not Responding");
+        assert!(
+            is_on_queue("On Queue") && is_on_queue("ON_QUEUE") && is_on_queue("onqueue") && !is_on_queue("Offline")
+        );
+    }
+
+    #[test]
+    fn definitions_are_labelled_in_english_first() {
+        let w: WirePresenceDefinition = serde_json::from_str(
+            r#"{"id":"x","name":"Coaching","languageLabels":{"de":"Schulung","en_US":"Coaching session"},"systemPresence":"Busy","type":"User"}"#,
+        )
+        .unwrap();
+        assert_eq!(Definition::from_wire(w).unwrap().label, "Coaching session");
+        let w: WirePresenceDefinition = serde_json::from_str(r#"{"id":"x","languageLabels":{"de":"Pause"}}"#).unwrap();
+        assert_eq!(Definition::from_wire(w).unwrap().label, "Pause");
+        let w: WirePresenceDefinition = serde_json::from_str(r#"{"name":"no id"}"#).unwrap();
+        assert!(Definition::from_wire(w).is_none());
+    }
+}

@@ -1,0 +1,212 @@
+//! Genesys Cloud JSON shapes (from `genesys-cloud.md` and the platform SDK models). Every field is optional or
+//! defaulted: a missing field is handled where it is used, never a panic. Unknown fields are ignored.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A paged listing (`/api/v2/routing/queues`, `/api/v2/users`, `/api/v2/presence/definitions`).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Listing<T> {
+    #[serde(default = "Vec::new")]
+    pub entities: Vec<T>,
+    #[serde(default)]
+    pub next_uri: Option<String>,
+    #[serde(default)]
+    pub page_count: Option<u64>,
+    #[serde(default)]
+    pub page_number: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireQueue {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Keys `call`, `callback`, `chat`, `email`, `message` (SDK `QueueMediaSettings`); values are not needed.
+    #[serde(default)]
+    pub media_settings: Option<BTreeMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WireUser {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WirePresenceDefinition {
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub language_labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub system_presence: Option<String>,
+    #[serde(default)]
+    pub deactivated: Option<bool>,
+}
+
+// ---- conversation aggregates -------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AggregateQuery<'a> {
+    pub interval: String,
+    pub granularity: &'static str,
+    pub time_zone: &'static str,
+    pub group_by: [&'static str; 2],
+    pub filter: Filter<'a>,
+    pub metrics: &'static [&'static str],
+    pub flatten_multivalued_dimensions: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Filter<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub predicates: Vec<Predicate<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Predicate<'a> {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub dimension: &'static str,
+    pub operator: &'static str,
+    pub value: &'a str,
+}
+
+impl<'a> Predicate<'a> {
+    pub fn matches(dimension: &'static str, value: &'a str) -> Self {
+        Self { kind: "dimension", dimension, operator: "matches", value }
+    }
+}
+
+/// The aggregates answer. Borrows strings from the body where it can (the benchmark's hot path).
+#[derive(Debug, Deserialize)]
+pub struct AggregateResponse<'a> {
+    #[serde(default, borrow)]
+    pub results: Vec<AggregateResult<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AggregateResult<'a> {
+    #[serde(default, borrow)]
+    pub group: Group<'a>,
+    #[serde(default, borrow)]
+    pub data: Vec<AggregateData<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Group<'a> {
+    #[serde(default, borrow, rename = "queueId")]
+    pub queue_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "mediaType")]
+    pub media_type: Option<Cow<'a, str>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AggregateData<'a> {
+    #[serde(default, borrow)]
+    pub interval: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub metrics: Vec<MetricValue<'a>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MetricValue<'a> {
+    #[serde(default, borrow)]
+    pub metric: Option<Cow<'a, str>>,
+    #[serde(default)]
+    pub stats: Stats,
+}
+
+/// `StatisticalSummary`: counts and sums of `n*`/`t*` metrics, the ratio parts of `o*` metrics. Numbers are read as
+/// JSON numbers of any form (Genesys has been seen to write integral values as `123.0`).
+#[derive(Debug, Default, Deserialize)]
+pub struct Stats {
+    #[serde(default)]
+    pub count: Option<f64>,
+    #[serde(default)]
+    pub sum: Option<f64>,
+    #[serde(default)]
+    pub numerator: Option<f64>,
+    #[serde(default)]
+    pub denominator: Option<f64>,
+}
+
+// ---- user details -------------------------------------------------------------------------------------------
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetailsQuery<'a> {
+    pub interval: String,
+    pub order: &'static str,
+    pub paging: Paging,
+    pub user_filters: [Filter<'a>; 1],
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Paging {
+    pub page_size: u32,
+    pub page_number: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetailsResponse {
+    #[serde(default)]
+    pub user_details: Vec<UserDetail>,
+    #[serde(default)]
+    pub total_hits: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserDetail {
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub primary_presence: Vec<PresenceRecord>,
+    #[serde(default)]
+    pub routing_status: Vec<RoutingRecord>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceRecord {
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub system_presence: Option<String>,
+    #[serde(default)]
+    pub organization_presence_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RoutingRecord {
+    #[serde(default)]
+    pub start_time: Option<String>,
+    #[serde(default)]
+    pub end_time: Option<String>,
+    #[serde(default)]
+    pub routing_status: Option<String>,
+}

@@ -222,12 +222,7 @@ impl Five9Connector {
 
     /// One operation, retried on transient failures; faults mapped to typed errors. Returns the response element
     /// and the server's `Date` header.
-    async fn call(
-        &self,
-        operation: &str,
-        children: &[Node],
-        deadline: Deadline,
-    ) -> Result<Answer, ConnectorError> {
+    async fn call(&self, operation: &str, children: &[Node], deadline: Deadline) -> Result<Answer, ConnectorError> {
         match self.call_raw(operation, children, deadline).await? {
             Ok(r) => Ok(r),
             Err(fault) => Err(map_fault(&fault)),

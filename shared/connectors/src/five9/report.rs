@@ -350,7 +350,10 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
             if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(&rows[p.row].state)) {
                 segs.pop();
             }
-            if end > start || is_logout(&r.state) {
+            // A zero-length state is dropped unless it is a logout or the agent's last row (a state that has just
+            // begun when the report ran).
+            let is_last = j + 1 == rows.len() || rows[j + 1].agent != agent;
+            if end > start || is_logout(&r.state) || is_last {
                 segs.push(Seg { orig_start: r.start, start, end: end.max(start), row: j });
             }
             j += 1;

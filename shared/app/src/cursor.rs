@@ -16,7 +16,9 @@ pub fn encode<T: Serialize>(key: &T) -> String {
 }
 
 pub fn decode<T: DeserializeOwned>(cursor: &str, parameter: &str) -> Result<T, ApiError> {
-    let bad = || ApiError::Validation(FieldErrors::single(parameter, "invalid_value", "is not a cursor returned by this API"));
+    let bad = || {
+        ApiError::Validation(FieldErrors::single(parameter, "invalid_value", "is not a cursor returned by this API"))
+    };
     if cursor.len() > 2048 {
         return Err(bad());
     }

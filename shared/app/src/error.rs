@@ -57,17 +57,25 @@ impl ApiError {
             ApiError::NotFound => (404, "not-found", "Not found"),
             ApiError::MethodNotAllowed => (405, "method-not-allowed", "Method not allowed"),
             ApiError::NameTaken => (409, "name-taken", "An integration with this name already exists"),
-            ApiError::Conflict => (409, "concurrent-modification", "The integration was changed at the same time; retry"),
+            ApiError::Conflict => {
+                (409, "concurrent-modification", "The integration was changed at the same time; retry")
+            }
             ApiError::CredentialsCheck(e) => match e {
-                ConnectorError::CredentialsRejected => (422, "credentials-rejected", "The ACD rejected the credentials"),
+                ConnectorError::CredentialsRejected => {
+                    (422, "credentials-rejected", "The ACD rejected the credentials")
+                }
                 ConnectorError::PermissionMissing { .. } => {
                     (422, "permission-missing", "The ACD user lacks a permission the import needs")
                 }
                 ConnectorError::Configuration { .. } => {
                     (422, "configuration-wrong", "The settings do not fit the ACD account")
                 }
-                ConnectorError::Malformed { .. } => (502, "vendor-data-malformed", "The ACD answered something unreadable"),
-                ConnectorError::RateLimited { .. } => (503, "rate-limited", "The ACD is rate limiting; try again later"),
+                ConnectorError::Malformed { .. } => {
+                    (502, "vendor-data-malformed", "The ACD answered something unreadable")
+                }
+                ConnectorError::RateLimited { .. } => {
+                    (503, "rate-limited", "The ACD is rate limiting; try again later")
+                }
                 ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded => {
                     (503, "vendor-unavailable", "The ACD could not be reached; try again later")
                 }

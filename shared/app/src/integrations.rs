@@ -4,9 +4,7 @@
 use std::sync::Arc;
 
 use acd_domain::validation::{parse_new_integration, parse_patch};
-use acd_domain::{
-    Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId,
-};
+use acd_domain::{Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId};
 use chrono::Utc;
 use serde_json::Value;
 
@@ -152,7 +150,12 @@ impl IntegrationService {
         }
         self.schedules.set_enabled(tenant, current.id, false).await?;
         let mut updated = current.clone();
-        updated.status = IntegrationStatus { state: IntegrationState::Paused, reason: None, message: None, ..current.status.clone() };
+        updated.status = IntegrationStatus {
+            state: IntegrationState::Paused,
+            reason: None,
+            message: None,
+            ..current.status.clone()
+        };
         self.save_status(&current, updated).await
     }
 
@@ -165,7 +168,12 @@ impl IntegrationService {
         self.schedules.set_enabled(tenant, current.id, true).await?;
         self.schedules.run_now(tenant, current.id).await?;
         let mut updated = current.clone();
-        updated.status = IntegrationStatus { state: IntegrationState::Importing, reason: None, message: None, ..current.status.clone() };
+        updated.status = IntegrationStatus {
+            state: IntegrationState::Importing,
+            reason: None,
+            message: None,
+            ..current.status.clone()
+        };
         self.save_status(&current, updated).await
     }
 

@@ -75,12 +75,14 @@ fn key(pk: String, sk: String) -> Item {
 }
 
 /// Which items of a cancelled transaction failed their condition.
-fn failed_conditions<R>(error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>) -> Option<Vec<bool>> {
+fn failed_conditions<R>(
+    error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
+) -> Option<Vec<bool>> {
     let service = error.as_service_error()?;
     match service {
-        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => Some(
-            e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect(),
-        ),
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(e) => {
+            Some(e.cancellation_reasons().iter().map(|r| r.code() == Some("ConditionalCheckFailed")).collect())
+        }
         _ => None,
     }
 }
@@ -96,7 +98,12 @@ fn put(table: &str, item: Item, condition: &str, values: Option<Item>) -> Result
     Ok(TransactWriteItem::builder().put(put).build())
 }
 
-fn delete(table: &str, key: Item, condition: Option<&str>, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {
+fn delete(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+    values: Option<Item>,
+) -> Result<TransactWriteItem, StoreError> {
     let delete = Delete::builder()
         .table_name(table)
         .set_key(Some(key))
@@ -137,7 +144,12 @@ impl IntegrationRepo for DynamoStore {
         out.item.map(integration_of).transpose()
     }
 
-    async fn list(&self, tenant: &TenantId, limit: usize, after: Option<IntegrationId>) -> Result<Page<Integration>, StoreError> {
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        after: Option<IntegrationId>,
+    ) -> Result<Page<Integration>, StoreError> {
         let pk = keys::tenant_pk(tenant);
         let mut query = self
             .client

@@ -69,7 +69,13 @@ impl EventBridgeSchedules {
         window.build().map_err(|e| StoreError::Backend(e.to_string()))
     }
 
-    async fn write_recurring(&self, tenant: &TenantId, id: IntegrationId, state: ScheduleState, create: bool) -> Result<(), StoreError> {
+    async fn write_recurring(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        state: ScheduleState,
+        create: bool,
+    ) -> Result<(), StoreError> {
         let description = format!("Imports integration {id} of tenant {tenant}");
         if create {
             self.client

@@ -1,1 +1,102 @@
-//! (in progress)
+//! Helpers shared by the end-to-end tests: API Gateway v2 requests built from the recorded fixture, response
+//! decoding, and stub ports for failure injection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
+use acd_connectors::ConnectorError;
+use acd_domain::{Credentials, IntegrationId, Settings, TenantId};
+use async_trait::async_trait;
+use lambda_http::{Body, Request, Response};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+
+/// The API Gateway HTTP API (payload 2.0) request fixture.
+pub const APIGW_V2_FIXTURE: &str = include_str!("../fixtures/apigw-v2-request.json");
+
+/// Builds a request as API Gateway would deliver it: the fixture with method, path, query, body and the tenant
+/// claim replaced (`tenant: None` removes the claim).
+pub fn api_request(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Request {
+    let mut event: Value = serde_json::from_str(APIGW_V2_FIXTURE).expect("fixture is JSON");
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    event["rawPath"] = path.into();
+    event["rawQueryString"] = query.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    if !query.is_empty() {
+        let mut params = serde_json::Map::new();
+        for pair in query.split('&') {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            params.insert(k.to_owned(), Value::String(v.to_owned()));
+        }
+        event["queryStringParameters"] = Value::Object(params);
+    }
+    match tenant {
+        Some(t) => event["requestContext"]["authorizer"]["jwt"]["claims"]["tenant_id"] = t.into(),
+        None => {
+            event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().expect("claims").remove("tenant_id");
+        }
+    }
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+}
+
+/// Status, content type and JSON body (Null when empty) of a response.
+pub fn decode(response: Response<Body>) -> (u16, String, Value) {
+    let status = response.status().as_u16();
+    let content_type =
+        response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let body = match response.body() {
+        Body::Text(t) => serde_json::from_str(t).expect("JSON body"),
+        Body::Binary(b) => serde_json::from_slice(b).expect("JSON body"),
+        _ => Value::Null,
+    };
+    (status, content_type, body)
+}
+
+/// A credentials check standing in for the ACD: rejects the password / client secret `wrong-secret`.
+/// (The real check against the simulators is exercised by the import suite.)
+pub struct FakeAcd;
+
+pub const REJECTED_SECRET: &str = "wrong-secret";
+
+#[async_trait]
+impl CredentialVerifier for FakeAcd {
+    async fn verify(&self, _settings: &Settings, credentials: &Credentials) -> Result<(), ConnectorError> {
+        let secret = match credentials {
+            Credentials::Five9 { password, .. } => password.expose_secret(),
+            Credentials::GenesysCloud { client_secret, .. } => client_secret.expose_secret(),
+        };
+        if secret == REJECTED_SECRET { Err(ConnectorError::CredentialsRejected) } else { Ok(()) }
+    }
+}
+
+/// Wraps the real schedule store and fails `create` *after* the inner call succeeded, when armed: the failure a
+/// create must roll back from (record, secret and a schedule already exist).
+pub struct FailingSchedules {
+    pub inner: Arc<dyn ScheduleStore>,
+    pub fail_create: AtomicBool,
+}
+
+#[async_trait]
+impl ScheduleStore for FailingSchedules {
+    async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.create(tenant, id).await?;
+        if self.fail_create.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: scheduler unavailable".into()));
+        }
+        Ok(())
+    }
+    async fn set_enabled(&self, tenant: &TenantId, id: IntegrationId, enabled: bool) -> Result<(), StoreError> {
+        self.inner.set_enabled(tenant, id, enabled).await
+    }
+    async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.run_now(tenant, id).await
+    }
+    async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.delete(tenant, id).await
+    }
+}

@@ -8,7 +8,9 @@ use acd_domain::validation::integration_types_catalog;
 use acd_domain::{FieldErrors, Integration, TenantId};
 
 use crate::error::ApiError;
-use crate::http::{TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id};
+use crate::http::{
+    TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id,
+};
 use crate::integrations::{DEFAULT_PAGE_SIZE, IntegrationService, MAX_PAGE_SIZE};
 
 /// The integrations API: one value per cold start, shared by every request.
@@ -58,9 +60,13 @@ impl IntegrationsApi {
             }
             (["integrations", id, "pause"], &Method::POST) => Ok(view(200, &self.service.pause(&tenant, id).await?)),
             (["integrations", id, "resume"], &Method::POST) => Ok(view(200, &self.service.resume(&tenant, id).await?)),
-            (["integration-types"] | ["integrations"] | ["integrations", _] | ["integrations", _, "pause" | "resume"], _) => {
-                Err(ApiError::MethodNotAllowed)
-            }
+            (
+                ["integration-types"]
+                | ["integrations"]
+                | ["integrations", _]
+                | ["integrations", _, "pause" | "resume"],
+                _,
+            ) => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
     }
@@ -80,7 +86,10 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usiz
         None => Ok(default),
         Some(raw) => match raw.parse::<usize>() {
             Ok(n) if (1..=max).contains(&n) => Ok(n),
-            _ => Err(FieldErrors::single("limit", "invalid_value", format!("must be a whole number from 1 to {max}")).into()),
+            _ => {
+                Err(FieldErrors::single("limit", "invalid_value", format!("must be a whole number from 1 to {max}"))
+                    .into())
+            }
         },
     }
 }

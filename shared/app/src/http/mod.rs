@@ -30,7 +30,10 @@ impl TenantAuth {
         match std::env::var("TENANT_AUTH").as_deref() {
             Ok("header") => TenantAuth::Header,
             _ => TenantAuth::JwtClaim(
-                std::env::var("TENANT_CLAIM").ok().filter(|c| !c.is_empty()).unwrap_or_else(|| Self::DEFAULT_CLAIM.into()),
+                std::env::var("TENANT_CLAIM")
+                    .ok()
+                    .filter(|c| !c.is_empty())
+                    .unwrap_or_else(|| Self::DEFAULT_CLAIM.into()),
             ),
         }
     }
@@ -60,30 +63,11 @@ pub fn request_id(request: &Request) -> Option<String> {
 
 /// The request path without a trailing slash (API Gateway's `$default` stage: the raw path is the route path).
 pub fn path_segments(request: &Request) -> Vec<String> {
-    request.uri().path().split('/').filter(|s| !s.is_empty()).map(|s| percent_decode(s)).collect()
+    request.uri().path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
 }
 
 fn percent_decode(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && i + 2 < bytes.len()
-            && let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
-        {
-            out.push(h * 16 + l);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
+    percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned()
 }
 
 /// A query parameter (first value).

@@ -1,0 +1,500 @@
+//! The integrations API end to end: the real handler (`IntegrationsApi::handle`) with API Gateway v2 requests,
+//! against DynamoDB, Secrets Manager and EventBridge Scheduler emulated by a moto server started per test.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_aws::wiring;
+use acd_integration_tests::{FailingSchedules, FakeAcd, REJECTED_SECRET, api_request, decode};
+use acd_test_harness::{AwsStack, LogCapture};
+use serde_json::{Value, json};
+
+struct Env {
+    stack: AwsStack,
+    api: IntegrationsApi,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let stack = AwsStack::start().await;
+        let api = wiring::integrations_api(
+            &stack.settings,
+            &stack.clients,
+            Arc::new(FakeAcd),
+            TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into()),
+        );
+        Env { stack, api }
+    }
+
+    async fn call(&self, method: &str, path: &str, tenant: Option<&str>, body: Option<&Value>) -> (u16, String, Value) {
+        decode(self.api.handle(api_request(method, path, tenant, body)).await)
+    }
+
+    async fn table_items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+        let out = self.stack.clients.dynamodb.scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
+        out.items.unwrap_or_default()
+    }
+
+    async fn secret_names(&self) -> Vec<String> {
+        let out = self.stack.clients.secrets.list_secrets().send().await.unwrap();
+        out.secret_list.unwrap_or_default().into_iter().filter_map(|s| s.name).collect()
+    }
+
+    async fn schedule_names(&self) -> Vec<String> {
+        let out = self
+            .stack
+            .clients
+            .scheduler
+            .list_schedules()
+            .group_name(&self.stack.settings.schedule_group)
+            .send()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = out.schedules.into_iter().filter_map(|s| s.name).collect();
+        names.sort();
+        names
+    }
+}
+
+const PASSWORD: &str = "s3cr3t-Pa55w0rd-do-not-log";
+
+fn five9(name: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "five9",
+        "credentials": {"username": "api.user@acme.example", "password": PASSWORD},
+        "settings": {"region": "us", "grouping": "skill", "skill_report": {"folder": "WFM", "name": "Call Log by Skill"}}
+    })
+}
+
+fn genesys(name: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "genesys_cloud",
+        "credentials": {"client_id": "5b1f7c7e-0000-4000-8000-00000000c1d0", "client_secret": PASSWORD},
+        "settings": {"region": "eu_central_1", "detailed_on_queue_statuses": true, "history_days": 14}
+    })
+}
+
+#[tokio::test]
+async fn create_stores_record_secret_and_both_schedules() {
+    let env = Env::start().await;
+    let (status, _, body) =
+        env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("  Five9 – Support "))).await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["name"], "Five9 – Support");
+    assert_eq!(body["type"], "five9");
+    assert_eq!(body["credentials"], json!({"username": "api.user@acme.example"}));
+    assert_eq!(body["status"]["state"], "importing");
+    assert_eq!(body["settings"]["time_zone"], "America/Los_Angeles");
+    assert_eq!(body["settings"]["history_days"], 30);
+    assert_eq!(body["settings"]["skill_report"], json!({"folder": "WFM", "name": "Call Log by Skill"}));
+
+    // Location header.
+    let response = env.api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&five9("Other")))).await;
+    let location = response.headers().get("location").unwrap().to_str().unwrap().to_owned();
+    let (_, _, other) = decode(response);
+    assert_eq!(location, format!("/integrations/{}", other["id"].as_str().unwrap()));
+
+    // The record: keyed under the tenant, no secret material anywhere in it.
+    let items = env.table_items().await;
+    let record = items.iter().find(|i| i["SK"].as_s().unwrap() == &format!("INT#{id}")).expect("record");
+    assert_eq!(record["PK"].as_s().unwrap(), "T#tenant-a");
+    let dump = format!("{items:?}");
+    assert!(!dump.contains(PASSWORD), "secret leaked into the table");
+    assert!(items.iter().any(|i| i["SK"].as_s().unwrap() == "NAME#five9 – support"), "name reservation");
+
+    // The secret: named under the tenant prefix, tagged, holding the credentials.
+    let secret_name = format!("acd-integrations/tenant-a/{id}");
+    let secret = env.stack.clients.secrets.describe_secret().secret_id(&secret_name).send().await.unwrap();
+    let tags: Vec<(String, String)> =
+        secret.tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect();
+    assert!(tags.contains(&("tenant_id".into(), "tenant-a".into())));
+    assert!(tags.contains(&("integration_id".into(), id.clone())));
+    let value = env.stack.clients.secrets.get_secret_value().secret_id(&secret_name).send().await.unwrap();
+    let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+    assert_eq!(stored, json!({"type": "five9", "username": "api.user@acme.example", "password": PASSWORD}));
+
+    // The schedules.
+    let scheduler = &env.stack.clients.scheduler;
+    let group = &env.stack.settings.schedule_group;
+    let recurring = scheduler.get_schedule().name(format!("imp-{id}")).group_name(group).send().await.unwrap();
+    assert_eq!(recurring.schedule_expression(), Some("rate(15 minutes)"));
+    assert_eq!(recurring.state().map(|s| s.as_str()), Some("ENABLED"));
+    let window = recurring.flexible_time_window().unwrap();
+    assert_eq!(window.mode().as_str(), "FLEXIBLE");
+    assert_eq!(window.maximum_window_in_minutes(), Some(5));
+    let target = recurring.target().unwrap();
+    assert_eq!(target.arn(), AwsStack::IMPORT_FUNCTION_ARN);
+    assert_eq!(target.role_arn(), AwsStack::SCHEDULER_ROLE_ARN);
+    let input: Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input, json!({"tenant_id": "tenant-a", "integration_id": id}));
+    assert!(target.dead_letter_config().is_some());
+
+    let once = scheduler.get_schedule().name(format!("now-{id}")).group_name(group).send().await.unwrap();
+    let expression = once.schedule_expression().unwrap();
+    assert!(expression.starts_with("at(") && expression.ends_with(')'), "{expression}");
+    let at = chrono::NaiveDateTime::parse_from_str(&expression[3..expression.len() - 1], "%Y-%m-%dT%H:%M:%S").unwrap();
+    let lead = at.and_utc() - chrono::Utc::now();
+    assert!(lead <= chrono::Duration::seconds(10) && lead >= chrono::Duration::seconds(-60), "first import at {at}");
+    assert_eq!(once.action_after_completion().map(|a| a.as_str()), Some("DELETE"));
+    assert_eq!(serde_json::from_str::<Value>(once.target().unwrap().input().unwrap()).unwrap(), input);
+}
+
+#[tokio::test]
+async fn duplicate_and_case_variant_names_conflict() {
+    let env = Env::start().await;
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Five9 Sales"))).await.0, 201);
+    for variant in ["Five9 Sales", "five9 sales", "  FIVE9   SALES "] {
+        let (status, content_type, body) =
+            env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys(variant))).await;
+        assert_eq!(status, 409, "{variant}: {body}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(body["code"], "name-taken");
+        assert_eq!(body["type"], "urn:acd-integrations:problem:name-taken");
+    }
+    // Another tenant may use the same name.
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-b"), Some(&five9("Five9 Sales"))).await.0, 201);
+    assert_eq!(env.secret_names().await.len(), 2, "no secret left by the refused creates");
+    assert_eq!(env.schedule_names().await.len(), 4);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_creates_with_one_name_make_exactly_one_integration() {
+    let env = Env::start().await;
+    let calls = (0..20).map(|i| {
+        let body = if i % 2 == 0 { five9("Race") } else { genesys("race") };
+        let api = env.api.clone();
+        async move { decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&body))).await).0 }
+    });
+    let statuses = futures::future::join_all(calls).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 409).count(), 19, "{statuses:?}");
+    let (_, _, list) = env.call("GET", "/integrations", Some("tenant-a"), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(env.secret_names().await.len(), 1);
+    assert_eq!(env.schedule_names().await.len(), 2);
+}
+
+#[tokio::test]
+async fn bad_bodies_get_400_naming_every_field_and_write_nothing() {
+    let env = Env::start().await;
+    let cases: Vec<(Value, Vec<&str>)> = vec![
+        (
+            json!({"name": "", "type": "five9", "credentials": {"username": "u"}, "settings": {"region": "mars", "grouping": "skill"}}),
+            vec!["/credentials/password", "/name", "/settings/region", "/settings/skill_report"],
+        ),
+        (
+            json!({"name": "x".repeat(101), "type": "genesys_cloud", "credentials": {"client_id": "c", "client_secret": "s", "extra": 1},
+                "settings": {"region": "us-east-1", "detailed_on_queue_statuses": "yes", "history_days": 9999}}),
+            vec![
+                "/credentials/extra",
+                "/name",
+                "/settings/detailed_on_queue_statuses",
+                "/settings/history_days",
+                "/settings/region",
+            ],
+        ),
+        (json!({"name": "n", "type": "avaya"}), vec!["/type"]),
+        (
+            json!({"name": 7, "type": "five9", "credentials": "u:p", "settings": [], "tenant_id": "tenant-b"}),
+            vec!["/credentials", "/name", "/settings", "/tenant_id"],
+        ),
+        (json!("just a string"), vec!["/"]),
+    ];
+    for (body, mut expected) in cases {
+        let (status, content_type, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&body)).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(content_type, "application/problem+json");
+        assert_eq!(problem["code"], "validation-failed");
+        let mut fields: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
+        fields.sort();
+        expected.sort();
+        assert_eq!(fields, expected, "{body}: {problem}");
+        for error in problem["errors"].as_array().unwrap() {
+            assert!(!error["message"].as_str().unwrap().is_empty());
+        }
+    }
+    // Not JSON at all.
+    let mut request = api_request("POST", "/integrations", Some("tenant-a"), None);
+    *request.body_mut() = lambda_http::Body::Text("{\"name\": ".into());
+    let (status, _, problem) = decode(env.api.handle(request).await);
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid-json")));
+    // Rejected credentials: 422, nothing stored.
+    let mut body = five9("Rejected");
+    body["credentials"]["password"] = REJECTED_SECRET.into();
+    let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("credentials-rejected")));
+
+    assert!(env.table_items().await.is_empty());
+    assert!(env.secret_names().await.is_empty());
+    assert!(env.schedule_names().await.is_empty());
+}
+
+#[tokio::test]
+async fn other_tenants_can_neither_see_nor_change_an_integration() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Mine"))).await;
+    let id = created["id"].as_str().unwrap();
+    let path = format!("/integrations/{id}");
+    let unknown = format!("/integrations/{}", acd_domain::IntegrationId::new());
+    for (method, p, body) in [
+        ("GET", path.clone(), None),
+        ("PATCH", path.clone(), Some(json!({"name": "Stolen"}))),
+        ("DELETE", path.clone(), None),
+        ("POST", format!("{path}/pause"), None),
+        ("POST", format!("{path}/resume"), None),
+    ] {
+        let theirs = env.call(method, &p, Some("tenant-b"), body.as_ref()).await;
+        assert_eq!(theirs.0, 404, "{method} {p}");
+        // Indistinguishable from an id that does not exist at all.
+        let missing = env.call(method, &p.replace(&path, &unknown), Some("tenant-b"), body.as_ref()).await;
+        assert_eq!((theirs.0, theirs.2["code"].clone()), (missing.0, missing.2["code"].clone()));
+    }
+    let (_, _, list) = env.call("GET", "/integrations", Some("tenant-b"), None).await;
+    assert_eq!(list["items"], json!([]));
+    let (status, _, still) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(
+        (status, still["name"].as_str(), still["status"]["state"].as_str()),
+        (200, Some("Mine"), Some("importing"))
+    );
+    assert_eq!(env.schedule_names().await.len(), 2);
+    assert_eq!(env.secret_names().await.len(), 1);
+}
+
+#[tokio::test]
+async fn requests_without_a_tenant_claim_are_401_and_the_header_is_ignored_unless_configured() {
+    let env = Env::start().await;
+    let (status, content_type, problem) = env.call("GET", "/integrations", None, None).await;
+    assert_eq!(
+        (status, content_type.as_str(), problem["code"].as_str()),
+        (401, "application/problem+json", Some("unauthenticated"))
+    );
+    // An X-Tenant-Id header does not count in the default (JWT) mode.
+    let mut request = api_request("GET", "/integrations", None, None);
+    request.headers_mut().insert("x-tenant-id", "tenant-a".parse().unwrap());
+    assert_eq!(decode(env.api.handle(request).await).0, 401);
+    // In header mode (local run only) it does.
+    let header_api = IntegrationsApi { auth: TenantAuth::Header, ..env.api.clone() };
+    let mut request = api_request("GET", "/integrations", None, None);
+    request.headers_mut().insert("x-tenant-id", "tenant-a".parse().unwrap());
+    assert_eq!(decode(header_api.handle(request).await).0, 200);
+    // A malformed tenant id is no tenant.
+    assert_eq!(env.call("GET", "/integrations", Some("a/b"), None).await.0, 401);
+}
+
+#[tokio::test]
+async fn delete_removes_secret_and_schedules_and_frees_the_name() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Doomed"))).await;
+    let (_, _, kept) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Kept"))).await;
+    let id = created["id"].as_str().unwrap();
+    let (status, _, _) = env.call("DELETE", &format!("/integrations/{id}"), Some("tenant-a"), None).await;
+    assert_eq!(status, 204);
+    assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
+    assert_eq!(env.call("DELETE", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
+    let kept_id = kept["id"].as_str().unwrap();
+    assert_eq!(env.secret_names().await, vec![format!("acd-integrations/tenant-a/{kept_id}")]);
+    assert_eq!(env.schedule_names().await, vec![format!("imp-{kept_id}"), format!("now-{kept_id}")]);
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("doomed"))).await.0, 201);
+}
+
+#[tokio::test]
+async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind() {
+    let env = Env::start().await;
+    let schedules = Arc::new(FailingSchedules {
+        inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
+        fail_create: AtomicBool::new(true),
+    });
+    let mut api = env.api.clone();
+    api.service.schedules = schedules;
+    let (status, content_type, problem) =
+        decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&five9("Flaky")))).await);
+    assert_eq!((status, content_type.as_str()), (503, "application/problem+json"));
+    assert_eq!(problem["code"], "service-unavailable");
+    assert!(!problem.to_string().contains("injected"), "backend details stay in the log: {problem}");
+    assert!(env.table_items().await.is_empty(), "record and name reservation rolled back");
+    assert!(env.secret_names().await.is_empty(), "secret rolled back");
+    assert!(env.schedule_names().await.is_empty(), "schedules rolled back");
+    // The name is free again.
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Flaky"))).await.0, 201);
+}
+
+#[tokio::test]
+async fn list_pages_with_a_cursor_without_skipping_or_repeating() {
+    let env = Env::start().await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9(&format!("I{i}")))).await;
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    env.call("POST", "/integrations", Some("tenant-b"), Some(&five9("B"))).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/integrations?limit=3&cursor={c}"),
+            None => "/integrations?limit=3".to_owned(),
+        };
+        let (status, _, page) = env.call("GET", &path, Some("tenant-a"), None).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids, "creation order, each once");
+    for bad in ["/integrations?limit=0", "/integrations?limit=101", "/integrations?limit=x", "/integrations?cursor=%%%"]
+    {
+        let (status, _, problem) = env.call("GET", bad, Some("tenant-a"), None).await;
+        assert_eq!(status, 400, "{bad}");
+        let field = problem["errors"][0]["field"].as_str().unwrap();
+        assert!(bad.contains(field), "{bad}: {problem}");
+    }
+}
+
+#[tokio::test]
+async fn patch_renames_changes_safe_settings_replaces_credentials_and_refuses_the_rest() {
+    let env = Env::start().await;
+    let (_, _, a) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Alpha"))).await;
+    env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Beta"))).await;
+    let path = format!("/integrations/{}", a["id"].as_str().unwrap());
+
+    let (status, _, problem) = env.call("PATCH", &path, Some("tenant-a"), Some(&json!({"name": "BETA"}))).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("name-taken")));
+    let (status, _, problem) =
+        env.call("PATCH", &path, Some("tenant-a"), Some(&json!({"settings": {"grouping": "campaign"}}))).await;
+    assert_eq!(
+        (status, problem["errors"][0]["field"].as_str(), problem["errors"][0]["code"].as_str()),
+        (400, Some("/settings/grouping"), Some("immutable"))
+    );
+
+    let patch = json!({"name": "Alpha (US)", "settings": {"history_days": 7, "time_zone": "America/New_York"},
+                       "credentials": {"username": "new.user", "password": "n3w-pa55"}});
+    let (status, _, updated) = env.call("PATCH", &path, Some("tenant-a"), Some(&patch)).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["name"], "Alpha (US)");
+    assert_eq!(updated["settings"]["history_days"], 7);
+    assert_eq!(updated["settings"]["time_zone"], "America/New_York");
+    assert_eq!(updated["settings"]["grouping"], "skill");
+    assert_eq!(updated["credentials"], json!({"username": "new.user"}));
+    let secret = env
+        .stack
+        .clients
+        .secrets
+        .get_secret_value()
+        .secret_id(format!("acd-integrations/tenant-a/{}", a["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
+    assert!(secret.secret_string().unwrap().contains("n3w-pa55"));
+    // The old name is free, the new one taken; a case change of one's own name is fine.
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("alpha"))).await.0, 201);
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("alpha (us)"))).await.0, 409);
+    assert_eq!(env.call("PATCH", &path, Some("tenant-a"), Some(&json!({"name": "ALPHA (US)"}))).await.0, 200);
+    // Rejected new credentials: 422 and the old ones stay.
+    let (status, _, _) = env
+        .call(
+            "PATCH",
+            &path,
+            Some("tenant-a"),
+            Some(&json!({"credentials": {"username": "x", "password": REJECTED_SECRET}})),
+        )
+        .await;
+    assert_eq!(status, 422);
+    let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(current["credentials"], json!({"username": "new.user"}));
+}
+
+#[tokio::test]
+async fn the_whole_flow_create_list_get_patch_pause_resume_delete() {
+    let env = Env::start().await;
+    let (status, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Genesys EU"))).await;
+    assert_eq!(status, 201);
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    let (_, _, list) = env.call("GET", "/integrations", Some("tenant-a"), None).await;
+    assert_eq!(list["items"][0]["id"], created["id"]);
+    assert_eq!(list["next_cursor"], Value::Null);
+    let (_, _, got) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(got, created);
+    let (status, _, patched) = env
+        .call("PATCH", &path, Some("tenant-a"), Some(&json!({"settings": {"detailed_on_queue_statuses": false}})))
+        .await;
+    assert_eq!((status, &patched["settings"]["detailed_on_queue_statuses"]), (200, &json!(false)));
+
+    let schedule_state = || async {
+        let s = env
+            .stack
+            .clients
+            .scheduler
+            .get_schedule()
+            .name(format!("imp-{id}"))
+            .group_name(&env.stack.settings.schedule_group)
+            .send()
+            .await
+            .unwrap();
+        (s.state().unwrap().as_str().to_owned(), s.target().unwrap().input().unwrap().to_owned())
+    };
+    let (status, _, paused) = env.call("POST", &format!("{path}/pause"), Some("tenant-a"), None).await;
+    assert_eq!((status, paused["status"]["state"].as_str()), (200, Some("paused")));
+    let (state, input) = schedule_state().await;
+    assert_eq!(state, "DISABLED");
+    assert_eq!(serde_json::from_str::<Value>(&input).unwrap(), json!({"tenant_id": "tenant-a", "integration_id": id}));
+    let (_, _, again) = env.call("POST", &format!("{path}/pause"), Some("tenant-a"), None).await;
+    assert_eq!(again["status"]["state"], "paused");
+    let (status, _, resumed) = env.call("POST", &format!("{path}/resume"), Some("tenant-a"), None).await;
+    assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")));
+    assert_eq!(schedule_state().await.0, "ENABLED");
+    assert!(env.schedule_names().await.contains(&format!("now-{id}")), "resume starts a catch-up import");
+
+    assert_eq!(env.call("DELETE", &path, Some("tenant-a"), None).await.0, 204);
+    assert!(env.schedule_names().await.is_empty());
+    assert!(env.secret_names().await.is_empty());
+    assert_eq!(env.call("GET", &path, Some("tenant-a"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn integration_types_and_unknown_routes() {
+    let env = Env::start().await;
+    let (status, _, types) = env.call("GET", "/integration-types", Some("tenant-a"), None).await;
+    assert_eq!(status, 200);
+    let kinds: Vec<&str> = types["items"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, vec!["five9", "genesys_cloud"]);
+    assert_eq!(env.call("GET", "/nope", Some("tenant-a"), None).await.0, 404);
+    assert_eq!(env.call("PUT", "/integrations", Some("tenant-a"), None).await.0, 405);
+    assert_eq!(env.call("GET", "/integrations/not-a-uuid", Some("tenant-a"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn no_secret_reaches_a_response_or_a_log_line() {
+    let logs = LogCapture::install();
+    let env = Env::start().await;
+    let mut bodies = Vec::new();
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Quiet"))).await;
+    let path = format!("/integrations/{}", created["id"].as_str().unwrap());
+    bodies.push(created);
+    bodies.push(env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Quiet GC"))).await.2);
+    bodies.push(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("quiet"))).await.2);
+    bodies.push(env.call("POST", "/integrations/test-connection", Some("tenant-a"), Some(&five9("Probe"))).await.2);
+    let mut bad = five9("");
+    bad["settings"]["region"] = "nowhere".into();
+    bodies.push(env.call("POST", "/integrations", Some("tenant-a"), Some(&bad)).await.2);
+    bodies.push(env.call("GET", "/integrations", Some("tenant-a"), None).await.2);
+    bodies.push(env.call("GET", &path, Some("tenant-a"), None).await.2);
+    let patch = json!({"credentials": {"username": "u2", "password": PASSWORD}});
+    bodies.push(env.call("PATCH", &path, Some("tenant-a"), Some(&patch)).await.2);
+    let text = serde_json::to_string(&bodies).unwrap();
+    assert!(!text.contains(PASSWORD), "a response carried the secret");
+    let captured = logs.contents();
+    assert!(captured.contains("integration created"), "the capture sees the handler's logs");
+    assert!(!captured.contains(PASSWORD), "a log line carried the secret");
+}

@@ -411,6 +411,25 @@ mod tests {
     }
 
     #[test]
+    fn reference_error_bodies_map_onto_typed_errors() {
+        let h = HeaderMap::new();
+        let body = include_bytes!("../../tests/fixtures/genesys/error_429.json");
+        assert_eq!(
+            map_error(StatusCode::TOO_MANY_REQUESTS, &h, body, "x"),
+            ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(3)) }
+        );
+        let body = include_bytes!("../../tests/fixtures/genesys/error_401.json");
+        assert_eq!(map_error(StatusCode::UNAUTHORIZED, &h, body, "x"), ConnectorError::CredentialsRejected);
+        let oauth: OAuthErrorBody =
+            serde_json::from_slice(include_bytes!("../../tests/fixtures/genesys/oauth_error.json")).unwrap();
+        assert_eq!(oauth.error.as_deref(), Some("invalid_client"));
+        let token: TokenAnswer =
+            serde_json::from_slice(include_bytes!("../../tests/fixtures/genesys/oauth_token.json")).unwrap();
+        assert_eq!(token.expires_in, Some(86_399));
+        assert!(!format!("{:?}", token.access_token).contains("EXAMPLE"));
+    }
+
+    #[test]
     fn long_or_controlled_messages_are_cleaned() {
         let long = "x".repeat(1000);
         assert_eq!(clean(&long).chars().count(), MAX_MESSAGE_CHARS + 1);

@@ -95,6 +95,57 @@ struct Member {
     name: Option<String>,
 }
 
+/// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. Entities
+/// without an id are skipped; a missing name falls back to the id.
+pub fn queues_from_entities(entities: Vec<WireQueue>) -> Vec<Queue> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    for q in entities {
+        let Some(id) = q.id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) else {
+            tracing::debug!("skipping a Genesys Cloud queue without an id");
+            continue;
+        };
+        let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
+        let channels: BTreeSet<Channel> = match &q.media_settings {
+            None => [Channel::Calls, Channel::Chats, Channel::Emails].into_iter().collect(),
+            Some(settings) => settings.keys().filter_map(|k| stats::channel_of_media_setting(k)).collect(),
+        };
+        for channel in channels {
+            let external_id = stats::external_queue_id(&id, channel);
+            if seen.insert(external_id.clone()) {
+                out.push(Queue { external_id, name: name.clone(), channel });
+            }
+        }
+    }
+    out
+}
+
+/// Agents of listed Genesys users: `deleted` users and users without the identifying field are skipped;
+/// duplicates are dropped.
+pub fn agents_from_entities(users: Vec<WireUser>, agent_id: GenesysAgentId) -> Vec<(String, ExternalAgent)> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::with_capacity(users.len());
+    for u in users {
+        if u.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("deleted")) {
+            continue;
+        }
+        let Some(id) = u.id.filter(|id| !id.trim().is_empty()) else { continue };
+        let external_id = match agent_id {
+            GenesysAgentId::Id => Some(id.clone()),
+            GenesysAgentId::Username => u.username.filter(|n| !n.trim().is_empty()),
+        };
+        let Some(external_id) = external_id else {
+            tracing::debug!("skipping a Genesys Cloud user without a username");
+            continue;
+        };
+        if seen.insert(external_id.clone()) {
+            let display_name = u.name.filter(|n| !n.trim().is_empty());
+            out.push((id, ExternalAgent { external_id, display_name }));
+        }
+    }
+    out
+}
+
 pub struct GenesysConnector {
     api: Api,
     settings: GenesysSettings,
@@ -168,25 +219,10 @@ impl GenesysConnector {
         }
         let first = format!("/api/v2/users?pageSize={}&pageNumber=1&state=any", self.tuning.page_size);
         let users: Vec<WireUser> = self.all_pages(first, "user listing", deadline).await?;
-        let mut seen = HashSet::new();
-        let mut members = Vec::with_capacity(users.len());
-        for u in users {
-            if u.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("deleted")) {
-                continue;
-            }
-            let Some(id) = u.id.filter(|id| !id.trim().is_empty()) else { continue };
-            let external_id = match self.settings.agent_id {
-                GenesysAgentId::Id => Some(id.clone()),
-                GenesysAgentId::Username => u.username.filter(|n| !n.trim().is_empty()),
-            };
-            let Some(external_id) = external_id else {
-                tracing::debug!("skipping a Genesys Cloud user without a username");
-                continue;
-            };
-            if seen.insert(external_id.clone()) {
-                members.push(Member { id, external_id, name: u.name.filter(|n| !n.trim().is_empty()) });
-            }
-        }
+        let members: Vec<Member> = agents_from_entities(users, self.settings.agent_id)
+            .into_iter()
+            .map(|(id, a)| Member { id, external_id: a.external_id, name: a.display_name })
+            .collect();
         let members = Arc::new(members);
         if let Ok(mut d) = self.directory.lock() {
             *d = Some(members.clone());
@@ -291,26 +327,7 @@ impl Connector for GenesysConnector {
     async fn list_queues(&self, deadline: Deadline) -> Result<Vec<Queue>, ConnectorError> {
         let first = format!("/api/v2/routing/queues?pageSize={}&pageNumber=1", self.tuning.page_size);
         let entities: Vec<WireQueue> = self.all_pages(first, "queue listing", deadline).await?;
-        let mut out = Vec::new();
-        let mut seen = HashSet::new();
-        for q in entities {
-            let Some(id) = q.id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) else {
-                tracing::debug!("skipping a Genesys Cloud queue without an id");
-                continue;
-            };
-            let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
-            let channels: BTreeSet<Channel> = match &q.media_settings {
-                None => [Channel::Calls, Channel::Chats, Channel::Emails].into_iter().collect(),
-                Some(settings) => settings.keys().filter_map(|k| stats::channel_of_media_setting(k)).collect(),
-            };
-            for channel in channels {
-                let external_id = stats::external_queue_id(&id, channel);
-                if seen.insert(external_id.clone()) {
-                    out.push(Queue { external_id, name: name.clone(), channel });
-                }
-            }
-        }
-        Ok(out)
+        Ok(queues_from_entities(entities))
     }
 
     async fn interval_stats(

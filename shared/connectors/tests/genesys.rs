@@ -1,0 +1,633 @@
+//! Genesys Cloud connector: reference payloads, and end-to-end runs against the simulator whose truth the numbers
+//! must match exactly; every fault must map onto its typed error.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use acd_connectors::genesys::segments::Records;
+use acd_connectors::genesys::wire::{Listing, UserDetailsResponse, WirePresenceDefinition, WireQueue, WireUser};
+use acd_connectors::genesys::{
+    AggregateAccumulator, Definition, GenesysConnector, Tuning, agents_from_entities, queues_from_entities,
+};
+use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
+use acd_domain::{
+    AgentSegment, Channel, ExternalAgent, GenesysAgentId, GenesysRegion, GenesysSettings, IntervalStats, Queue,
+    TimeWindow,
+};
+use acd_simulators::genesys::{Correction, Fault, FaultKind, FaultTarget, GenesysSimConfig, GenesysSimulator};
+use chrono::{DateTime, TimeZone, Utc};
+
+// ---- reference payloads ---------------------------------------------------------------------------------------------
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/genesys/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn t(d: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, d, h, m, s).unwrap()
+}
+
+#[test]
+fn queue_listing_yields_one_queue_per_channel() {
+    let page: Listing<WireQueue> = serde_json::from_slice(&fixture("queues_page1.json")).unwrap();
+    assert_eq!(page.next_uri.as_deref(), Some("/api/v2/routing/queues?pageSize=3&pageNumber=2"));
+    let queues = queues_from_entities(page.entities);
+    let got: Vec<(&str, &str, Channel)> =
+        queues.iter().map(|q| (q.external_id.as_str(), q.name.as_str(), q.channel)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("1f2b6a0e-3c1d-4b57-9a8e-0c4d2e7f9a11:calls", "Support", Channel::Calls),
+            ("1f2b6a0e-3c1d-4b57-9a8e-0c4d2e7f9a11:chats", "Support", Channel::Chats),
+            ("1f2b6a0e-3c1d-4b57-9a8e-0c4d2e7f9a11:emails", "Support", Channel::Emails),
+            // `workitem` has no WFM channel.
+            ("7c0e5d44-9b2a-4f3e-8d61-3a9f0b2c4e55:calls", "Sales", Channel::Calls),
+            // No mediaSettings: every channel (documented choice).
+            ("c3d9e8f1-2a4b-4c6d-8e0f-1a2b3c4d5e6f:calls", "Legacy queue without media settings", Channel::Calls),
+            ("c3d9e8f1-2a4b-4c6d-8e0f-1a2b3c4d5e6f:chats", "Legacy queue without media settings", Channel::Chats),
+            ("c3d9e8f1-2a4b-4c6d-8e0f-1a2b3c4d5e6f:emails", "Legacy queue without media settings", Channel::Emails),
+        ]
+    );
+}
+
+#[test]
+fn user_listing_keeps_active_and_inactive_users() {
+    let users = || serde_json::from_slice::<Listing<WireUser>>(&fixture("users_page1.json")).unwrap().entities;
+    let by_name = agents_from_entities(users(), GenesysAgentId::Username);
+    let got: Vec<(&str, Option<&str>)> =
+        by_name.iter().map(|(_, a)| (a.external_id.as_str(), a.display_name.as_deref())).collect();
+    assert_eq!(got, vec![("ann.meyer@example.com", Some("Ann Meyer")), ("bob.smith@example.com", Some("Bob Smith"))]);
+    let by_id = agents_from_entities(users(), GenesysAgentId::Id);
+    assert_eq!(by_id[0].1.external_id, "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6");
+}
+
+#[test]
+fn presence_definitions_become_statuses() {
+    let listing: Listing<WirePresenceDefinition> =
+        serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
+    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    let plain = acd_connectors::genesys::segments::statuses(&defs, false);
+    assert_eq!(plain.len(), 6);
+    assert_eq!(plain[5].name, "Coaching");
+    let detailed = acd_connectors::genesys::segments::statuses(&defs, true);
+    let ids: Vec<&str> = detailed.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(ids.contains(&"e08eaf1b-ee47-4fa9-a231-1200e284798f:COMMUNICATING"));
+    assert!(detailed.iter().any(|s| s.name == "On Queue – Not Responding"));
+}
+
+#[test]
+fn aggregates_map_onto_interval_stats() {
+    let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+    let mut acc = AggregateAccumulator::new(window, None);
+    acc.add_response(&fixture("aggregates.json")).unwrap();
+    let stats = acc.finish();
+    let q = "1f2b6a0e-3c1d-4b57-9a8e-0c4d2e7f9a11";
+    assert_eq!(
+        stats,
+        vec![
+            IntervalStats {
+                queue_external_id: format!("{q}:calls"),
+                interval_start: t(1, 8, 0, 0),
+                offered: 880,
+                handled: 817,
+                abandoned: 57,
+                handle_time_ms: 131_580_101,
+                answer_time_ms: 9_930_000,
+                answered_within_sl: Some(680),
+            },
+            IntervalStats {
+                queue_external_id: format!("{q}:calls"),
+                interval_start: t(1, 8, 15, 0),
+                offered: 0,
+                handled: 1,
+                abandoned: 0,
+                handle_time_ms: 600_000,
+                answer_time_ms: 0,
+                answered_within_sl: None,
+            },
+            IntervalStats {
+                queue_external_id: format!("{q}:chats"),
+                interval_start: t(1, 8, 0, 0),
+                offered: 7,
+                handled: 0,
+                abandoned: 1,
+                handle_time_ms: 0,
+                answer_time_ms: 0,
+                answered_within_sl: None,
+            },
+        ]
+    );
+}
+
+#[test]
+fn user_details_pages_merge_into_segments() {
+    let mut records = Records::default();
+    for page in ["user_details_page1.json", "user_details_page2.json"] {
+        let r: UserDetailsResponse = serde_json::from_slice(&fixture(page)).unwrap();
+        assert_eq!(r.total_hits, Some(2));
+        records.add(r.user_details).unwrap();
+    }
+    // Page 2 repeats the Coaching record and has a record without organizationPresenceId.
+    assert!(records.needs_definitions());
+    let listing: Listing<WirePresenceDefinition> =
+        serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
+    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    records.resolve(&defs).unwrap();
+    let window = TimeWindow::new(t(1, 8, 0, 0), t(1, 12, 0, 0)).unwrap();
+    let user = "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6";
+    let plain = records.segments(user, "ann", window, false);
+    type Row<'a> = (&'a str, DateTime<Utc>, Option<DateTime<Utc>>);
+    let got: Vec<Row> = plain.iter().map(|s| (s.status_id.as_str(), s.start, s.end)).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("e08eaf1b-ee47-4fa9-a231-1200e284798f", t(1, 8, 0, 0), Some(t(1, 10, 0, 0))),
+            ("2fa68d50-5edb-4e01-9390-522615f12243", t(1, 10, 0, 0), Some(t(1, 10, 30, 0))),
+            ("227b37e2-f1d0-4dd0-8f50-badd7cf6d158", t(1, 10, 30, 0), None),
+        ]
+    );
+    let detailed = records.segments(user, "ann", window, true);
+    let statuses: Vec<&str> = detailed.iter().map(|s| s.status_id.as_str()).collect();
+    assert_eq!(
+        statuses,
+        vec![
+            "e08eaf1b-ee47-4fa9-a231-1200e284798f",
+            "e08eaf1b-ee47-4fa9-a231-1200e284798f:IDLE",
+            "e08eaf1b-ee47-4fa9-a231-1200e284798f:NOT_RESPONDING",
+            "e08eaf1b-ee47-4fa9-a231-1200e284798f:INTERACTING",
+            "e08eaf1b-ee47-4fa9-a231-1200e284798f:COMMUNICATING",
+            "2fa68d50-5edb-4e01-9390-522615f12243",
+            "227b37e2-f1d0-4dd0-8f50-badd7cf6d158",
+        ]
+    );
+    // The detailed pieces tile the On Queue record exactly.
+    assert_eq!(detailed[0].start, t(1, 8, 0, 0));
+    assert_eq!(detailed[4].end, Some(t(1, 10, 0, 0)));
+    assert!(detailed.windows(2).take(4).all(|p| p[0].end == Some(p[1].start)));
+}
+
+#[test]
+fn truncated_vendor_input_never_panics() {
+    for name in ["aggregates.json", "user_details_page1.json", "queues_page1.json"] {
+        let body = fixture(name);
+        for cut in 0..body.len() {
+            let part = &body[..cut];
+            let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+            let _ = AggregateAccumulator::new(window, None).add_response(part);
+            if let Ok(r) = serde_json::from_slice::<UserDetailsResponse>(part) {
+                let _ = Records::default().add(r.user_details);
+            }
+            let _ = serde_json::from_slice::<Listing<WireQueue>>(part).map(|l| queues_from_entities(l.entities));
+        }
+    }
+}
+
+// ---- against the simulator ----------------------------------------------------------------------------------------------
+
+/// Wednesday 2024-05-15, 10:07:30 UTC: mid-interval, agents mid-shift, data since 2024-05-01.
+fn now() -> DateTime<Utc> {
+    t(15, 10, 7, 30)
+}
+
+fn config() -> GenesysSimConfig {
+    GenesysSimConfig {
+        now: Some(now()),
+        queues: 5,
+        agents: 8,
+        history_days: 14,
+        contacts_per_interval: 3.0,
+        ..Default::default()
+    }
+}
+
+fn fast_retry() -> RetryPolicy {
+    RetryPolicy { max_attempts: 4, base: Duration::from_millis(10), cap: Duration::from_millis(40) }
+}
+
+fn settings(detailed: bool, agent_id: GenesysAgentId) -> GenesysSettings {
+    GenesysSettings { region: GenesysRegion::EuWest1, detailed_on_queue_statuses: detailed, agent_id, history_days: 14 }
+}
+
+fn endpoints(sim: &GenesysSimulator) -> Endpoints {
+    Endpoints {
+        genesys_api_base_url: Some(sim.base_url()),
+        genesys_login_base_url: Some(sim.base_url()),
+        ..Default::default()
+    }
+}
+
+fn connector_with(sim: &GenesysSimulator, settings: GenesysSettings, tuning: Tuning) -> GenesysConnector {
+    GenesysConnector::new(
+        HttpClient::new().unwrap(),
+        &endpoints(sim),
+        settings,
+        sim.client_id().to_owned(),
+        sim.client_secret().to_owned().into(),
+    )
+    .with_tuning(tuning)
+}
+
+fn connector(sim: &GenesysSimulator) -> GenesysConnector {
+    connector_with(sim, settings(false, GenesysAgentId::Username), Tuning { retry: fast_retry(), ..Tuning::default() })
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(60))
+}
+
+fn sorted_queues(mut q: Vec<Queue>) -> Vec<Queue> {
+    q.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    q
+}
+
+fn sorted_agents(mut a: Vec<ExternalAgent>) -> Vec<ExternalAgent> {
+    a.sort_by(|x, y| x.external_id.cmp(&y.external_id));
+    a
+}
+
+fn day_before_now() -> TimeWindow {
+    TimeWindow::new(now() - chrono::Duration::hours(30), now() + chrono::Duration::minutes(15)).unwrap()
+}
+
+#[tokio::test]
+async fn verify_proves_credentials_and_permissions() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    c.verify(deadline()).await.unwrap();
+    let r = sim.requests();
+    assert_eq!(
+        (r.tokens_issued, r.queues, r.users, r.presence_definitions, r.aggregates, r.user_details),
+        (1, 1, 1, 1, 1, 1)
+    );
+    assert_eq!(c.calls_made(), 6);
+
+    let wrong = GenesysConnector::new(
+        HttpClient::new().unwrap(),
+        &endpoints(&sim),
+        settings(false, GenesysAgentId::Username),
+        sim.client_id().to_owned(),
+        "not-the-secret".to_owned().into(),
+    );
+    assert_eq!(wrong.verify(deadline()).await, Err(ConnectorError::CredentialsRejected));
+
+    sim.set_missing_permissions(&["analytics:userDetail:view"]);
+    match c.verify(deadline()).await {
+        Err(ConnectorError::PermissionMissing { message }) => {
+            assert!(message.contains("analytics:userDetail:view"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn queues_are_listed_per_channel_across_pages_and_follow_renames_and_deletes() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { queues: 7, max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector(&sim);
+    let queues = sorted_queues(c.list_queues(deadline()).await.unwrap());
+    assert_eq!(queues, sim.expected_queues());
+    assert_eq!(sim.requests().queues, 4, "7 queues at 2 a page");
+    // A voice + callback queue is one calls queue; every channel kind occurs.
+    let channels: HashSet<Channel> = queues.iter().map(|q| q.channel).collect();
+    assert_eq!(channels, HashSet::from([Channel::Calls, Channel::Chats, Channel::Emails]));
+    assert!(queues.len() > 7);
+
+    let ids = sim.queue_ids();
+    assert!(sim.rename_queue(&ids[0], "Support – renamed"));
+    assert!(sim.delete_queue(&ids[1]));
+    let after = sorted_queues(c.list_queues(deadline()).await.unwrap());
+    assert_eq!(after, sim.expected_queues());
+    assert!(after.iter().filter(|q| q.external_id.starts_with(&ids[0])).all(|q| q.name == "Support – renamed"));
+    assert!(after.iter().any(|q| q.external_id.starts_with(&ids[0])));
+    assert!(!after.iter().any(|q| q.external_id.starts_with(&ids[1])));
+}
+
+#[tokio::test]
+async fn interval_stats_match_the_simulator_exactly() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = day_before_now();
+    let stats = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    let expected = sim.expected_interval_stats(window);
+    assert_eq!(stats, expected);
+    // The data is not trivial: contacts, abandons, service level, all channels, nothing after now.
+    assert!(stats.iter().map(|s| s.offered).sum::<u64>() > 500);
+    assert!(stats.iter().any(|s| s.abandoned > 0));
+    assert!(stats.iter().any(|s| s.answered_within_sl.is_some()));
+    let channels: HashSet<&str> = stats.iter().filter_map(|s| s.queue_external_id.rsplit(':').next()).collect();
+    assert_eq!(channels.len(), 3);
+    assert!(stats.iter().all(|s| s.interval_start <= now()));
+    assert_eq!(sim.requests().aggregates, 1);
+}
+
+#[tokio::test]
+async fn long_windows_and_many_queues_are_chunked() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { queues: 130, contacts_per_interval: 0.5, ..config() })
+        .await
+        .unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    assert_eq!(sim.requests().queues, 2, "130 queues at 100 a page");
+    let window = TimeWindow::new(t(5, 0, 0, 0), t(14, 0, 0, 0)).unwrap();
+    let stats = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    // 9 days → 2 chunks (7 + 2 days); 130 queues → 2 chunks (100 + 30): 4 queries, all within the limits the
+    // simulator enforces (it answers 400 to more than 7 days or 100 predicates).
+    assert_eq!(sim.requests().aggregates, 4);
+    assert_eq!(stats, sim.expected_interval_stats(window));
+    assert!(
+        stats.iter().any(|s| s.interval_start >= t(12, 0, 0, 0))
+            && stats.iter().any(|s| s.interval_start < t(12, 0, 0, 0))
+    );
+}
+
+#[tokio::test]
+async fn agents_and_statuses_match_the_simulator() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 3, ..config() }).await.unwrap();
+    let by_name = connector(&sim);
+    let agents = sorted_agents(by_name.list_agents(deadline()).await.unwrap());
+    assert_eq!(agents, sim.expected_agents(GenesysAgentId::Username));
+    assert_eq!(agents.len(), 8, "the inactive user is listed too");
+    assert_eq!(sim.requests().users, 3);
+
+    let by_id = connector_with(&sim, settings(true, GenesysAgentId::Id), Tuning::default());
+    assert_eq!(sorted_agents(by_id.list_agents(deadline()).await.unwrap()), sim.expected_agents(GenesysAgentId::Id));
+
+    let mut plain = by_name.list_statuses(deadline()).await.unwrap();
+    plain.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(plain, sim.expected_statuses(false));
+    assert!(plain.iter().any(|s| s.name == "Coaching") && plain.iter().any(|s| s.name == "Lunch (old)"));
+    let mut detailed = by_id.list_statuses(deadline()).await.unwrap();
+    detailed.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(detailed, sim.expected_statuses(true));
+    assert_eq!(detailed.len(), plain.len() + 4);
+}
+
+async fn segments_case(detailed: bool, agent_id: GenesysAgentId) -> (Vec<AgentSegment>, Vec<AgentSegment>, u64) {
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 3, ..config() }).await.unwrap();
+    let tuning = Tuning { details_page_size: 4, retry: fast_retry(), ..Tuning::default() };
+    let c = connector_with(&sim, settings(detailed, agent_id), tuning);
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(13, 22, 0, 0), now() + chrono::Duration::hours(1)).unwrap();
+    let got = c.agent_segments(&agents, window, deadline()).await.unwrap();
+    (got, sim.expected_segments(window, detailed, agent_id), sim.requests().user_details)
+}
+
+#[tokio::test]
+async fn agent_segments_match_the_simulator_exactly() {
+    let (got, expected, pages) = segments_case(false, GenesysAgentId::Username).await;
+    assert_eq!(got, expected);
+    // 8 users × 3 days = 24 hits at 4 a page: 6 pages, most holding fewer than 4 rows.
+    assert_eq!(pages, 6);
+    assert!(got.len() > 8 * 10);
+    assert_eq!(got.iter().filter(|s| s.end.is_none()).count(), 8, "one open segment per agent");
+    assert!(got.iter().any(|s| s.start < t(13, 22, 0, 0)), "segments keep their true start");
+}
+
+#[tokio::test]
+async fn detailed_agent_segments_match_the_simulator_exactly() {
+    let (got, expected, _) = segments_case(true, GenesysAgentId::Id).await;
+    assert_eq!(got, expected);
+    let routing: HashSet<&str> = got.iter().filter_map(|s| s.status_id.split_once(':').map(|(_, r)| r)).collect();
+    assert!(routing.contains("IDLE") && routing.contains("INTERACTING"), "{routing:?}");
+    // The sub-second gap between going On Queue and the first routing status keeps the plain presence id.
+    assert!(got.iter().any(|s| s.status_id == "e08eaf1b-ee47-4fa9-a231-1200e284798f"));
+}
+
+#[tokio::test]
+async fn data_appears_as_the_clock_moves_and_corrections_are_reread() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 9, 0, 0), t(15, 12, 0, 0)).unwrap();
+    let before = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    assert!(before.iter().all(|s| s.interval_start <= t(15, 10, 0, 0)));
+    sim.set_now(t(15, 11, 20, 0));
+    let later = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    assert_eq!(later, sim.expected_interval_stats(window));
+    assert!(later.iter().any(|s| s.interval_start == t(15, 11, 0, 0)));
+    assert_ne!(before, later);
+
+    let first = &later[0];
+    let (queue_id, _) = first.queue_external_id.rsplit_once(':').unwrap();
+    let media = sim.queue_media(queue_id)[0];
+    sim.correct_interval(Correction {
+        queue_id: queue_id.to_owned(),
+        media_type: media,
+        interval_start: first.interval_start,
+        offered: Some(999),
+        handled: None,
+        handle_time_ms: None,
+        abandoned: None,
+        answer_time_ms: None,
+        answered_within_sl: None,
+    });
+    let corrected = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    assert_eq!(corrected, sim.expected_interval_stats(window));
+    assert!(corrected[0].offered >= 999 && corrected[0].offered != first.offered);
+}
+
+// ---- tokens ------------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_token_is_reused_across_connectors_and_refreshed_once_on_401() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let a = connector(&sim);
+    let expected = sim.expected_queues();
+    assert_eq!(sorted_queues(a.list_queues(deadline()).await.unwrap()), expected);
+    // A second connector of the same process (a warm invocation) reuses the cached token.
+    let b = connector(&sim);
+    assert_eq!(sorted_queues(b.list_queues(deadline()).await.unwrap()), expected);
+    assert_eq!(sim.requests().tokens_issued, 1);
+
+    // The token stops working: one 401, one new token, and the call succeeds.
+    sim.revoke_tokens();
+    assert_eq!(sorted_queues(b.list_queues(deadline()).await.unwrap()), expected);
+    let r = sim.requests();
+    assert_eq!((r.tokens_issued, r.api_unauthorized), (2, 1));
+
+    // The API keeps refusing: exactly one refresh, then CredentialsRejected.
+    sim.add_fault(Fault::always(FaultTarget::AnyApi, FaultKind::Unauthorized));
+    assert_eq!(b.list_queues(deadline()).await, Err(ConnectorError::CredentialsRejected));
+    let r = sim.requests();
+    assert_eq!((r.tokens_issued, r.api_unauthorized), (3, 3));
+}
+
+#[tokio::test]
+async fn refused_or_broken_token_answers_are_typed() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::Unauthorized));
+    assert_eq!(connector(&sim).list_queues(deadline()).await, Err(ConnectorError::CredentialsRejected));
+    sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::Malformed));
+    assert!(matches!(connector(&sim).list_queues(deadline()).await, Err(ConnectorError::Malformed { .. })));
+    sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::ServerError { status: 503 }));
+    assert_eq!(sorted_queues(connector(&sim).list_queues(deadline()).await.unwrap()), sim.expected_queues());
+}
+
+// ---- faults -------------------------------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn retry_after_is_honoured_and_the_deadline_respected() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::RateLimited { retry_after_secs: 1 }));
+    let started = std::time::Instant::now();
+    let stats = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    assert_eq!(stats, sim.expected_interval_stats(window));
+    assert_eq!(sim.requests().rate_limited, 1);
+
+    // A Retry-After past the deadline ends the call at once, as rate limited.
+    sim.add_fault(Fault::always(FaultTarget::Aggregates, FaultKind::RateLimited { retry_after_secs: 30 }));
+    let started = std::time::Instant::now();
+    let err = c.interval_stats(&queues, window, Deadline::after(Duration::from_secs(5))).await;
+    assert_eq!(err, Err(ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(30)) }));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[tokio::test]
+async fn server_errors_are_retried_then_reported_unavailable() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    sim.add_fault(Fault::times(FaultTarget::Queues, FaultKind::ServerError { status: 500 }, 2));
+    assert_eq!(sorted_queues(c.list_queues(deadline()).await.unwrap()), sim.expected_queues());
+    let before = sim.requests().queues;
+    sim.add_fault(Fault::always(FaultTarget::Queues, FaultKind::ServerError { status: 503 }));
+    assert!(matches!(c.list_queues(deadline()).await, Err(ConnectorError::Unavailable { .. })));
+    assert_eq!(sim.requests().queues - before, u64::from(fast_retry().max_attempts));
+}
+
+#[tokio::test]
+async fn slow_answers_succeed_and_hanging_ones_end_within_the_deadline() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    sim.add_fault(Fault::once(FaultTarget::Users, FaultKind::Delay { ms: 300 }));
+    assert_eq!(sorted_agents(c.list_agents(deadline()).await.unwrap()), sim.expected_agents(GenesysAgentId::Username));
+    sim.add_fault(Fault::always(FaultTarget::Users, FaultKind::Hang));
+    let started = std::time::Instant::now();
+    let err = c.list_agents(Deadline::after(Duration::from_millis(800))).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn forbidden_bad_requests_and_broken_bodies_are_typed_without_partial_results() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::Forbidden { permission: None }));
+    match c.interval_stats(&queues, window, deadline()).await {
+        Err(ConnectorError::PermissionMissing { message }) => {
+            assert!(message.contains("analytics:conversationAggregate:view"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::BadRequest));
+    assert!(matches!(c.interval_stats(&queues, window, deadline()).await, Err(ConnectorError::Configuration { .. })));
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::Truncated));
+    assert!(matches!(c.interval_stats(&queues, window, deadline()).await, Err(ConnectorError::Malformed { .. })));
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Malformed));
+    assert!(matches!(c.list_queues(deadline()).await, Err(ConnectorError::Malformed { .. })));
+    // The second page of users is cut off: the whole listing fails, nothing half-read is returned.
+    sim.add_fault(Fault::once(FaultTarget::Users, FaultKind::Truncated).after(1));
+    assert!(matches!(c.list_agents(deadline()).await, Err(ConnectorError::Malformed { .. })));
+    // The second page of user details is garbage: no segments at all.
+    let paged = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { details_page_size: 3, retry: fast_retry(), ..Tuning::default() },
+    );
+    let agents = paged.list_agents(deadline()).await.unwrap();
+    let seg_window = TimeWindow::new(t(14, 0, 0, 0), t(15, 0, 0, 0)).unwrap();
+    let pages_before = sim.requests().user_details;
+    sim.add_fault(Fault::once(FaultTarget::UserDetails, FaultKind::Malformed).after(1));
+    let result = paged.agent_segments(&agents, seg_window, deadline()).await;
+    assert!(matches!(result, Err(ConnectorError::Malformed { .. })), "{result:?}");
+    assert_eq!(sim.requests().user_details - pages_before, 2);
+    sim.add_fault(Fault::once(FaultTarget::PresenceDefinitions, FaultKind::ServerError { status: 502 }));
+    let statuses = c.list_statuses(deadline()).await.unwrap();
+    assert_eq!(statuses.len(), sim.expected_statuses(false).len());
+}
+
+#[tokio::test]
+async fn empty_answers_are_empty_results() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::Empty));
+    assert_eq!(c.interval_stats(&queues, window, deadline()).await, Ok(Vec::new()));
+    sim.add_fault(Fault::once(FaultTarget::UserDetails, FaultKind::Empty));
+    assert_eq!(c.agent_segments(&agents, window, deadline()).await, Ok(Vec::new()));
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Empty));
+    assert_eq!(c.list_queues(deadline()).await, Ok(Vec::new()));
+    // Before the data starts there is nothing, and that is not an error either.
+    let early = TimeWindow::new(t(1, 0, 0, 0) - chrono::Duration::days(3), t(1, 0, 0, 0)).unwrap();
+    assert_eq!(c.interval_stats(&queues, early, deadline()).await, Ok(Vec::new()));
+    assert_eq!(c.agent_segments(&agents, early, deadline()).await, Ok(Vec::new()));
+    // Unknown agents and queues are not queried at all.
+    let before = sim.requests();
+    let ghost = [ExternalAgent { external_id: "nobody@example.com".into(), display_name: None }];
+    assert_eq!(c.agent_segments(&ghost, window, deadline()).await, Ok(Vec::new()));
+    assert_eq!(sim.requests().user_details, before.user_details);
+}
+
+// ---- over HTTP: the control routes the local run and the import's end-to-end tests use -------------------------------------
+
+#[tokio::test]
+async fn the_control_routes_drive_the_simulator_over_http() {
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    let info: serde_json::Value = http.get(format!("{base}/__sim/info")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["clientId"], sim.client_id());
+    assert_eq!(info["clientSecret"], sim.client_secret());
+
+    let c = connector(&sim);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let truth: Vec<Queue> = http.get(format!("{base}/__sim/truth/queues")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(sorted_queues(queues.clone()), truth);
+
+    let window = day_before_now();
+    let url = format!(
+        "{base}/__sim/truth/interval-stats?start={}&end={}",
+        window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        window.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let truth: Vec<IntervalStats> = http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(c.interval_stats(&queues, window, deadline()).await.unwrap(), truth);
+
+    let url = format!(
+        "{base}/__sim/truth/agent-segments?start={}&end={}&detailed=true&agent_id=username",
+        window.start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        window.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    let truth: Vec<AgentSegment> = http.get(url).send().await.unwrap().json().await.unwrap();
+    let detailed = connector_with(&sim, settings(true, GenesysAgentId::Username), Tuning::default());
+    let agents = detailed.list_agents(deadline()).await.unwrap();
+    assert_eq!(detailed.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
+
+    let fault =
+        serde_json::json!({"target": "queues", "kind": "forbidden", "permission": "routing:queue:view", "times": 1});
+    let added = http.post(format!("{base}/__sim/faults")).json(&fault).send().await.unwrap();
+    assert!(added.status().is_success());
+    assert!(matches!(c.list_queues(deadline()).await, Err(ConnectorError::PermissionMissing { .. })));
+    let renamed = http
+        .post(format!("{base}/__sim/queues/{}/rename", sim.queue_ids()[0]))
+        .json(&serde_json::json!({"name": "Renamed over HTTP"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(renamed.status().is_success());
+    assert!(c.list_queues(deadline()).await.unwrap().iter().any(|q| q.name == "Renamed over HTTP"));
+    let counts: serde_json::Value =
+        http.get(format!("{base}/__sim/requests")).send().await.unwrap().json().await.unwrap();
+    assert!(counts["queues"].as_u64().unwrap() >= 3);
+}

@@ -231,7 +231,7 @@ impl World {
         let bell = |c: f64, w: f64| (-((h - c) / w).powi(2)).exp();
         let day = bell(10.5, 2.2) + 0.8 * bell(15.0, 2.5);
         let shape = if campaign == 0 {
-            0.12 + day
+            0.35 + day
         } else if (7.0..20.0).contains(&h) {
             0.05 + day
         } else {

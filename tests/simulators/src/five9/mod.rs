@@ -96,7 +96,7 @@ impl Default for Five9SimConfig {
             history_days: 400,
             username: "wfm-api@acme-corp.example".into(),
             password: "s3cret & <pass>".into(),
-            report_running_for: Duration::from_millis(150),
+            report_running_for: Duration::from_millis(40),
             max_long_poll: Duration::from_millis(100),
             row_limit: 50_000,
             limits: Limits::default(),

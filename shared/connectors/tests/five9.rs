@@ -1,0 +1,581 @@
+//! Five9 connector: reference payloads, and end-to-end runs against the simulator compared with its truth.
+
+use std::time::Duration;
+
+use acd_connectors::five9::{Five9Connector, Five9Options, report, soap};
+use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
+use acd_domain::{Five9Grouping, Five9Region, Five9Settings, IntervalStats, SkillReport, TimeWindow};
+use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+
+// ---------- helpers ----------
+
+fn utc(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn window(a: &str, b: &str) -> TimeWindow {
+    TimeWindow::new(utc(a), utc(b)).unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/five9/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn settings(grouping: Five9Grouping) -> Five9Settings {
+    Five9Settings {
+        region: Five9Region::Us,
+        grouping,
+        time_zone: "America/Los_Angeles".into(),
+        skill_report: Some(SkillReport { folder: "Custom Reports".into(), name: "Call Log with Skill".into() }),
+        history_days: 30,
+    }
+}
+
+fn test_options() -> Five9Options {
+    Five9Options {
+        retry: RetryPolicy { max_attempts: 4, base: Duration::from_millis(5), cap: Duration::from_millis(40) },
+        poll_timeout: Duration::from_secs(1),
+        // The simulator's per-minute limits guard the domain in these tests; pacing has its own test.
+        run_reports_per_minute: 100,
+        retrievals_per_minute: 100,
+        ..Five9Options::default()
+    }
+}
+
+fn connector_with(sim: &Five9Simulator, grouping: Five9Grouping, password: &str) -> Five9Connector {
+    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    Five9Connector::new(
+        HttpClient::new().unwrap(),
+        &endpoints,
+        settings(grouping),
+        sim.username(),
+        SecretString::from(password.to_owned()),
+    )
+    .with_options(test_options())
+}
+
+fn connector(sim: &Five9Simulator, grouping: Five9Grouping) -> Five9Connector {
+    connector_with(sim, grouping, &sim.password())
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
+}
+
+async fn start(config: Five9SimConfig) -> Five9Simulator {
+    Five9Simulator::start(config).await.unwrap()
+}
+
+async fn default_sim() -> Five9Simulator {
+    start(Five9SimConfig::default()).await
+}
+
+fn total_offered(stats: &[IntervalStats]) -> u64 {
+    stats.iter().map(|s| s.offered).sum()
+}
+
+/// A Tuesday in the default simulator's past (local day in Los Angeles).
+const DAY: (&str, &str) = ("2024-11-05T08:00:00Z", "2024-11-06T00:00:00Z");
+
+// ---------- reference payloads ----------
+
+#[test]
+fn parses_reference_envelopes_by_namespace_whatever_the_prefixes() {
+    let soap::Reply::Response(r) = soap::parse_reply(&fixture("get_skills_response.xml"), "getSkills").unwrap() else {
+        panic!("expected a response")
+    };
+    let skills: Vec<(&str, &str)> =
+        r.children_named("return").map(|s| (s.child_text("id").unwrap(), s.child_text("name").unwrap())).collect();
+    assert_eq!(
+        skills,
+        vec![("300000000000123", "Billing & Payments"), ("300000000000124", "Support \"VIP\", <Tier 1>")]
+    );
+
+    let soap::Reply::Response(r) =
+        soap::parse_reply(&fixture("get_users_response.xml"), "getUsersGeneralInfo").unwrap()
+    else {
+        panic!("expected a response")
+    };
+    let users: Vec<_> = r.children_named("return").map(|u| u.child_text("fullName").unwrap().to_owned()).collect();
+    assert_eq!(users, vec!["José Müller", "Renée \"Ren\" O'Brien, Jr."]);
+
+    let soap::Reply::Response(r) =
+        soap::parse_reply(&fixture("get_report_result_csv_response.xml"), "getReportResultCsv").unwrap()
+    else {
+        panic!("expected a response")
+    };
+    let csv = r.child_text("return").unwrap();
+    let w = window("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+    let res = report::aggregate_call_log(csv, "CAMPAIGN", chrono_tz::America::Los_Angeles, w, w).unwrap();
+    let names: std::collections::BTreeSet<_> = res.sums.by_queue.keys().cloned().collect();
+    assert_eq!(names, ["Réclamations, \"Priorité\"".to_owned(), "Sales & Support".to_owned()].into());
+}
+
+#[test]
+fn parses_reference_faults() {
+    let soap::Reply::Fault(f) = soap::parse_reply(&fixture("fault_operations_limit.xml"), "runReport").unwrap() else {
+        panic!("expected a fault")
+    };
+    assert_eq!(f.name.as_deref(), Some("OperationsLimitExceededFault"));
+    assert_eq!(f.detail_text("operationType"), Some("ReportRequest"));
+    assert_eq!(f.detail_text("limit"), Some("16"));
+    let soap::Reply::Fault(f) = soap::parse_reply(&fixture("fault_access_disallowed.xml"), "getSkills").unwrap() else {
+        panic!("expected a fault")
+    };
+    assert_eq!(f.name.as_deref(), Some("AccessDisallowedFault"));
+    assert!(f.message().contains("permission"));
+}
+
+#[test]
+fn reference_call_log_csv_with_tricky_names_and_the_repeated_hour() {
+    // 2024-11-03, Los Angeles: 01:00–01:59 happens twice. The fixture's window is the first occurrence only,
+    // then the second only (as the connector splits reports at the transition).
+    let csv = fixture("call_log_fall_back.csv");
+    let tz = chrono_tz::America::Los_Angeles;
+    let first = window("2024-11-03T08:00:00Z", "2024-11-03T09:00:00Z");
+    let second = window("2024-11-03T09:00:00Z", "2024-11-03T10:00:00Z");
+    // What each of the two reports returns: the header plus its two rows (records end with CRLF; the
+    // multi-line note holds a bare LF).
+    let lines: Vec<&str> = csv.split("\r\n").collect();
+    let part = |rows: &[&str]| format!("{}\r\n{}\r\n", lines[0], rows.join("\r\n"));
+    let a = report::aggregate_call_log(&part(&lines[1..3]), "CAMPAIGN", tz, first, first).unwrap();
+    let b = report::aggregate_call_log(&part(&lines[3..5]), "CAMPAIGN", tz, second, second).unwrap();
+    assert_eq!((a.rows, b.rows), (2, 2));
+    let q = "Sales & \"Support\", Inc.";
+    let starts = |r: &report::CallLogResult| r.sums.by_queue[q].keys().map(|t| t.to_rfc3339()).collect::<Vec<_>>();
+    assert_eq!(starts(&a), vec!["2024-11-03T08:15:00+00:00", "2024-11-03T08:45:00+00:00"]);
+    assert_eq!(starts(&b), vec!["2024-11-03T09:15:00+00:00", "2024-11-03T09:45:00+00:00"]);
+    // The same rows read with a window spanning both occurrences: row order separates them.
+    let both = window("2024-11-03T08:00:00Z", "2024-11-03T10:00:00Z");
+    let c = report::aggregate_call_log(&csv, "CAMPAIGN", tz, both, both).unwrap();
+    assert_eq!(starts(&c), [starts(&a), starts(&b)].concat());
+}
+
+#[test]
+fn reference_agent_state_details() {
+    let csv = fixture("agent_state_details.csv");
+    let tz = chrono_tz::America::Los_Angeles;
+    let w = window("2024-11-25T21:00:00Z", "2024-11-25T22:00:00Z");
+    let rows = report::parse_agent_states(&csv, tz, w).unwrap();
+    let segs = report::build_segments(rows, utc("2024-11-26T00:00:00Z"), w);
+    let got: Vec<_> =
+        segs.iter().map(|s| (s.status_id.as_str(), s.start.to_rfc3339(), s.end.map(|e| e.to_rfc3339()))).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("Login", "2024-11-25T21:00:00+00:00".into(), Some("2024-11-25T21:00:10+00:00".into())),
+            ("Ready", "2024-11-25T21:00:10+00:00".into(), Some("2024-11-25T21:00:15+00:00".into())),
+            ("On Call", "2024-11-25T21:00:15+00:00".into(), Some("2024-11-25T21:03:10+00:00".into())),
+            ("After Call Work", "2024-11-25T21:03:10+00:00".into(), Some("2024-11-25T21:04:00+00:00".into())),
+            ("Not Ready: Lunch", "2024-11-25T21:04:00+00:00".into(), Some("2024-11-25T21:34:00+00:00".into())),
+            ("Logout: End Shift", "2024-11-25T21:34:00+00:00".into(), Some("2024-11-25T21:34:00+00:00".into())),
+        ]
+    );
+    assert!(segs.iter().all(|s| s.agent_external_id == "jose.muller@acme.example"));
+}
+
+// ---------- end to end ----------
+
+#[tokio::test]
+async fn lists_queues_agents_and_statuses_like_the_truth() {
+    let sim = default_sim().await;
+    for grouping in [Five9Grouping::Campaign, Five9Grouping::Skill] {
+        let c = connector(&sim, grouping);
+        assert_eq!(c.list_queues(deadline()).await.unwrap(), sim.truth_queues(grouping), "{grouping:?}");
+    }
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let agents = c.list_agents(deadline()).await.unwrap();
+    assert_eq!(agents, sim.truth_agents());
+    assert!(agents.iter().any(|a| a.display_name.as_deref().is_some_and(|n| n.contains('\''))));
+
+    let statuses = c.list_statuses(deadline()).await.unwrap();
+    let now = sim.now();
+    assert_eq!(statuses, sim.truth_statuses(TimeWindow::new(now - chrono::Duration::hours(24), now).unwrap()));
+    assert!(statuses.iter().any(|s| s.id == "Not Ready: Lunch"));
+    c.verify(deadline()).await.unwrap();
+    assert!(c.calls_made() >= 4);
+}
+
+#[tokio::test]
+async fn interval_stats_equal_the_truth_for_both_groupings_and_the_window_is_exact() {
+    let sim = default_sim().await;
+    let w = window(DAY.0, DAY.1);
+    for grouping in [Five9Grouping::Campaign, Five9Grouping::Skill] {
+        let c = connector(&sim, grouping);
+        let queues = c.list_queues(deadline()).await.unwrap();
+        let got = c.interval_stats(&queues, w, deadline()).await.unwrap();
+        let truth = sim.truth_intervals(w, grouping);
+        assert!(total_offered(&truth) > 200, "the day must have traffic");
+        assert_eq!(got, truth, "{grouping:?}");
+    }
+    // The criteria carried an explicit offset and exactly the window.
+    let runs = sim.stats().report_runs;
+    assert_eq!(runs.len(), 2);
+    for run in &runs {
+        assert_eq!((run.start, run.end), (Some(w.start), Some(w.end)));
+        assert!(run.start_raw.ends_with("-08:00"), "{}", run.start_raw);
+    }
+    assert_eq!(runs[1].report, "Call Log with Skill");
+}
+
+#[tokio::test]
+async fn a_call_exactly_at_the_window_end_belongs_to_the_next_window() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    // Consecutive hour windows sum to the day: nothing is counted twice at the (inclusive) report end.
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
+    let mut parts = Vec::new();
+    for p in w.split(chrono::Duration::hours(1)) {
+        parts.extend(c.interval_stats(&[], p, deadline()).await.unwrap());
+    }
+    parts.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
+    assert_eq!(parts, sim.truth_intervals(w, Five9Grouping::Campaign));
+}
+
+#[tokio::test]
+async fn dst_days_of_25_and_23_hours_equal_the_truth() {
+    // Fall back: 2024-11-03 is 25 hours long in Los Angeles; spring forward: 2024-03-10 is 23 hours.
+    let sim = start(Five9SimConfig {
+        now: Some(utc("2024-11-06T00:00:00Z")),
+        calls_per_interval: 12.0,
+        agents: 28, // four night-shift agents
+        ..Five9SimConfig::default()
+    })
+    .await;
+    let fall = window("2024-11-03T07:00:00Z", "2024-11-04T08:00:00Z");
+    assert_eq!(fall.duration(), chrono::Duration::hours(25));
+    for grouping in [Five9Grouping::Campaign, Five9Grouping::Skill] {
+        let c = connector(&sim, grouping);
+        let got = c.interval_stats(&c.list_queues(deadline()).await.unwrap(), fall, deadline()).await.unwrap();
+        let truth = sim.truth_intervals(fall, grouping);
+        let repeated_hour = |s: &&IntervalStats| {
+            s.interval_start >= utc("2024-11-03T08:00:00Z") && s.interval_start < utc("2024-11-03T10:00:00Z")
+        };
+        assert!(truth.iter().filter(repeated_hour).count() >= 4, "calls in both 01:xx hours");
+        assert_eq!(got, truth, "{grouping:?}");
+    }
+    // The fall-back day was split at the transition (09:00Z) into two reports.
+    let runs = sim.stats().report_runs;
+    assert_eq!(runs.len(), 4);
+    assert_eq!(runs[0].end, Some(utc("2024-11-03T09:00:00Z")));
+    assert_eq!(runs[1].start, Some(utc("2024-11-03T09:00:00Z")));
+    assert_eq!(
+        (runs[0].start_raw.as_str(), runs[1].start_raw.as_str()),
+        ("2024-11-03T00:00:00.000-07:00", "2024-11-03T01:00:00.000-08:00")
+    );
+    // Agent segments across the repeated hour (night-shift agents work through it).
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let segs = c.agent_segments(&[], fall, deadline()).await.unwrap();
+    let truth = sim.truth_segments(fall);
+    assert!(truth.iter().any(|s| s.start >= utc("2024-11-03T08:00:00Z") && s.start < utc("2024-11-03T10:00:00Z")));
+    assert_eq!(segs, truth);
+
+    sim.set_now(utc("2024-03-12T00:00:00Z"));
+    let spring = window("2024-03-10T08:00:00Z", "2024-03-11T07:00:00Z");
+    assert_eq!(spring.duration(), chrono::Duration::hours(23));
+    for grouping in [Five9Grouping::Campaign, Five9Grouping::Skill] {
+        let c = connector(&sim, grouping);
+        let got = c.interval_stats(&c.list_queues(deadline()).await.unwrap(), spring, deadline()).await.unwrap();
+        assert_eq!(got, sim.truth_intervals(spring, grouping), "{grouping:?}");
+    }
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert_eq!(c.agent_segments(&[], spring, deadline()).await.unwrap(), sim.truth_segments(spring));
+}
+
+#[tokio::test]
+async fn agent_segments_equal_the_truth_with_open_segments_only_while_ongoing() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let past = window(DAY.0, "2024-11-05T20:00:00Z");
+    let got = c.agent_segments(&[], past, deadline()).await.unwrap();
+    let truth = sim.truth_segments(past);
+    assert!(truth.len() > 100);
+    assert!(truth.iter().all(|s| s.end.is_some()), "a past window has no open segment");
+    assert_eq!(got, truth);
+    assert!(got.iter().any(|s| s.status_id == "Logout: End Shift" && s.reason.as_deref() == Some("End Shift")));
+
+    // A window ending at the simulator's now: ongoing states are open.
+    sim.set_now(utc("2024-11-05T19:37:13Z"));
+    let recent = window("2024-11-05T18:00:00Z", "2024-11-05T19:37:13Z");
+    let truth = sim.truth_segments(recent);
+    assert!(truth.iter().any(|s| s.end.is_none()), "someone is working at 11:37 local");
+    assert_eq!(c.agent_segments(&[], recent, deadline()).await.unwrap(), truth);
+}
+
+#[tokio::test]
+async fn reports_hitting_the_row_limit_are_split_and_never_partial() {
+    let unlimited = Limits { report_request: [1000; 3], retrieve_report: [1000; 3], ..Limits::default() };
+    let sim = start(Five9SimConfig { row_limit: 60, limits: unlimited, ..Five9SimConfig::default() }).await;
+    let opts = Five9Options { row_limit: 60, ..test_options() };
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(opts.clone());
+    let w = window("2024-11-05T15:00:00Z", "2024-11-05T21:00:00Z");
+    let got = c.interval_stats(&[], w, deadline()).await.unwrap();
+    assert_eq!(got, sim.truth_intervals(w, Five9Grouping::Campaign));
+    let runs = sim.stats().report_runs;
+    assert!(runs.len() > 3, "split into {} reports", runs.len());
+    assert!(runs.iter().any(|r| r.rows == 60), "some report hit the limit");
+
+    let segs = c.agent_segments(&[], w, deadline()).await.unwrap();
+    assert_eq!(segs, sim.truth_segments(w));
+
+    // Too many rows in 15 minutes: a configuration error, not partial data.
+    sim.set_row_limit(2);
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 2, ..opts });
+    let err = c.interval_stats(&[], w, deadline()).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Configuration { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn renamed_deleted_and_corrected_queues() {
+    let sim = default_sim().await;
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
+
+    // Skills: a rename keeps the id; stale queue lists are refreshed; a deleted skill's calls are dropped.
+    let c = connector(&sim, Five9Grouping::Skill);
+    let stale = c.list_queues(deadline()).await.unwrap();
+    let before = c.interval_stats(&stale, w, deadline()).await.unwrap();
+    assert!(sim.rename_skill("Billing & Payments", "Billing & Payments (EMEA)"));
+    assert!(sim.delete_skill("Sales"));
+    let after = c.interval_stats(&stale, w, deadline()).await.unwrap();
+    assert_eq!(after, sim.truth_intervals(w, Five9Grouping::Skill));
+    let renamed = stale.iter().find(|q| q.name == "Billing & Payments").unwrap();
+    let of =
+        |v: &[IntervalStats], id: &str| v.iter().filter(|s| s.queue_external_id == id).cloned().collect::<Vec<_>>();
+    assert_eq!(of(&after, &renamed.external_id), of(&before, &renamed.external_id));
+    let queues = c.list_queues(deadline()).await.unwrap();
+    assert!(queues.iter().any(|q| q.external_id == renamed.external_id && q.name == "Billing & Payments (EMEA)"));
+    assert!(!queues.iter().any(|q| q.name == "Sales"));
+
+    // Campaigns: the name is the id.
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert!(sim.rename_campaign("Réclamations", "Réclamations & Litiges"));
+    let got = c.interval_stats(&[], w, deadline()).await.unwrap();
+    assert_eq!(got, sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(got.iter().any(|s| s.queue_external_id == "Réclamations & Litiges"));
+
+    // A corrected past interval: the re-import converges to the new numbers.
+    let interval = utc("2024-11-05T18:00:00Z");
+    let before = c.interval_stats(&[], w, deadline()).await.unwrap();
+    assert!(sim.adjust_calls("Sales & Support", interval, 3));
+    let after = c.interval_stats(&[], w, deadline()).await.unwrap();
+    assert_eq!(after, sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(total_offered(&after), total_offered(&before) + 3);
+}
+
+// ---------- faults ----------
+
+async fn expect_err<T: std::fmt::Debug>(
+    f: impl std::future::Future<Output = Result<T, ConnectorError>>,
+) -> ConnectorError {
+    f.await.expect_err("expected an error")
+}
+
+#[tokio::test]
+async fn credentials_and_permission_faults_are_typed() {
+    let sim = default_sim().await;
+    let wrong = connector_with(&sim, Five9Grouping::Campaign, "wrong password");
+    assert_eq!(expect_err(wrong.verify(deadline())).await, ConnectorError::CredentialsRejected);
+    assert_eq!(expect_err(wrong.list_queues(deadline())).await, ConnectorError::CredentialsRejected);
+
+    let c = connector(&sim, Five9Grouping::Campaign);
+    c.verify(deadline()).await.unwrap();
+    sim.push_fault(FaultRule::new(FaultKind::Forbidden).times(1));
+    assert_eq!(expect_err(c.verify(deadline())).await, ConnectorError::CredentialsRejected);
+    sim.push_fault(FaultRule::new(FaultKind::AccessDisallowed).on("getUsersGeneralInfo").times(1));
+    let err = expect_err(c.verify(deadline())).await;
+    assert!(matches!(err, ConnectorError::PermissionMissing { .. }), "{err:?}");
+    sim.push_fault(FaultRule::new(FaultKind::AccessDisallowed).on("runReport").times(1));
+    let err = expect_err(c.interval_stats(&[], window(DAY.0, DAY.1), deadline())).await;
+    assert!(matches!(err, ConnectorError::PermissionMissing { .. }), "{err:?}");
+    // Nothing leaks the password into errors.
+    assert!(!format!("{err:?} {err}").contains(&sim.password()));
+}
+
+#[tokio::test]
+async fn rate_limits_end_the_call_and_are_not_retried() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    sim.push_fault(FaultRule::new(FaultKind::OperationsLimitExceeded).on("runReport").times(1));
+    assert!(matches!(expect_err(c.interval_stats(&[], w, deadline())).await, ConnectorError::RateLimited { .. }));
+    assert_eq!(sim.stats().operations.get("runReport"), Some(&1), "not retried");
+
+    // The simulator's own counters: one runReport a day.
+    let sim = default_sim().await;
+    sim.set_limits(Limits { report_request: [16, 120, 1], ..Limits::default() });
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(matches!(expect_err(c.interval_stats(&[], w, deadline())).await, ConnectorError::RateLimited { .. }));
+    assert_eq!(sim.stats().rate_limited, 1);
+    let counters = c.call_counters(deadline()).await.unwrap();
+    let day = counters.iter().find(|s| s.window_secs == 86_400 && s.operation_type == "ReportRequest").unwrap();
+    assert_eq!((day.limit, day.value), (1, 1));
+
+    // Pacing inside the connector: a second report within the minute would pass the deadline.
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign)
+        .with_options(Five9Options { run_reports_per_minute: 1, ..test_options() });
+    c.interval_stats(&[], w, deadline()).await.unwrap();
+    let err = expect_err(c.interval_stats(&[], w, Deadline::after(Duration::from_secs(5)))).await;
+    assert!(matches!(err, ConnectorError::RateLimited { retry_after: Some(_) }), "{err:?}");
+}
+
+#[tokio::test]
+async fn configuration_and_unavailability_faults_are_typed() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    sim.push_fault(FaultRule::new(FaultKind::ReportNotFound).on("runReport").times(1));
+    assert!(matches!(expect_err(c.interval_stats(&[], w, deadline())).await, ConnectorError::Configuration { .. }));
+
+    for kind in [FaultKind::Http500, FaultKind::Http503, FaultKind::ServiceUnavailableFault, FaultKind::ServerFault] {
+        sim.set_faults(vec![FaultRule::new(kind.clone())]);
+        let err = expect_err(c.list_queues(deadline())).await;
+        assert!(matches!(err, ConnectorError::Unavailable { .. }), "{kind:?}: {err:?}");
+    }
+    // Transient faults are retried: two failures, then the right answer.
+    sim.set_faults(vec![FaultRule::new(FaultKind::Http503).times(1), FaultRule::new(FaultKind::ServerFault).times(1)]);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    sim.clear_faults();
+
+    // A skill grouping without the skill report's SKILL column: configuration.
+    let mut s = settings(Five9Grouping::Skill);
+    s.skill_report = Some(SkillReport { folder: "Call Log Reports".into(), name: "Call Log".into() });
+    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let c = Five9Connector::new(HttpClient::new().unwrap(), &endpoints, s, sim.username(), sim.password().into())
+        .with_options(test_options());
+    let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+    assert!(matches!(&err, ConnectorError::Configuration { message } if message.contains("SKILL")), "{err:?}");
+}
+
+#[tokio::test]
+async fn malformed_truncated_and_foreign_bodies_never_yield_partial_data() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
+    for (op, kind) in [
+        ("getCampaigns", FaultKind::MalformedXml),
+        ("getCampaigns", FaultKind::TruncatedBody),
+        ("getCampaigns", FaultKind::WrongNamespace),
+        ("getReportResultCsv", FaultKind::TruncatedCsv),
+        ("getReportResultCsv", FaultKind::TruncatedBody),
+        ("runReport", FaultKind::MalformedXml),
+    ] {
+        sim.set_faults(vec![FaultRule::new(kind.clone()).on(op)]);
+        let err = if op == "getCampaigns" {
+            expect_err(c.list_queues(deadline())).await
+        } else {
+            expect_err(c.interval_stats(&[], w, deadline())).await
+        };
+        assert!(matches!(err, ConnectorError::Malformed { .. }), "{op} {kind:?}: {err:?}");
+    }
+    sim.set_faults(vec![FaultRule::new(FaultKind::TruncatedCsv).on("getReportResultCsv")]);
+    let err = expect_err(c.agent_segments(&[], w, deadline())).await;
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err:?}");
+
+    // Empty results are valid and empty.
+    sim.set_faults(vec![FaultRule::new(FaultKind::EmptyResult)]);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), vec![]);
+    assert_eq!(c.list_queues(deadline()).await.unwrap(), vec![]);
+    assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), vec![]);
+}
+
+#[tokio::test]
+async fn slow_vendors_and_unfinished_reports_hit_the_deadline_not_no_data() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    sim.set_faults(vec![FaultRule::new(FaultKind::ReportRunningForever).on("runReport")]);
+    let err = expect_err(c.interval_stats(&[], w, Deadline::after(Duration::from_secs(2)))).await;
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
+
+    sim.set_faults(vec![FaultRule::new(FaultKind::Delay { ms: 3_000 })]);
+    let err = expect_err(c.list_queues(Deadline::after(Duration::from_millis(500)))).await;
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
+
+    // Slow but within the deadline: correct.
+    sim.set_faults(vec![FaultRule::new(FaultKind::Delay { ms: 50 })]);
+    sim.set_report_running_for(Duration::from_millis(400));
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+}
+
+#[tokio::test]
+async fn one_connector_never_sends_concurrent_requests() {
+    let sim = default_sim().await;
+    sim.set_faults(vec![FaultRule::new(FaultKind::Delay { ms: 20 })]);
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T18:00:00Z");
+    let (q, a, s, g) = tokio::join!(
+        c.list_queues(deadline()),
+        c.list_agents(deadline()),
+        c.interval_stats(&[], w, deadline()),
+        c.agent_segments(&[], w, deadline())
+    );
+    assert_eq!(q.unwrap(), sim.truth_queues(Five9Grouping::Campaign));
+    assert_eq!(a.unwrap(), sim.truth_agents());
+    assert_eq!(s.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(g.unwrap(), sim.truth_segments(w));
+    assert_eq!(sim.stats().refused_concurrent, 0);
+
+    // Control: two connectors of the same user do collide; the refusal is transient and retried.
+    let other = connector(&sim, Five9Grouping::Campaign);
+    let (x, y) = tokio::join!(c.list_agents(deadline()), other.list_agents(deadline()));
+    assert_eq!(x.unwrap(), sim.truth_agents());
+    assert_eq!(y.unwrap(), sim.truth_agents());
+    assert!(sim.stats().refused_concurrent > 0);
+}
+
+#[tokio::test]
+async fn the_simulator_is_driven_over_http_too() {
+    let sim = default_sim().await;
+    let http = reqwest::Client::new();
+    let base = sim.base_url();
+    let info: serde_json::Value = http.get(format!("{base}/__sim/info")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(info["username"], sim.username());
+    let r = http
+        .post(format!("{base}/__sim/faults"))
+        .json(&serde_json::json!({"kind": "access_disallowed", "operation": "getCampaigns", "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert!(matches!(expect_err(c.list_queues(deadline())).await, ConnectorError::PermissionMissing { .. }));
+
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T18:00:00Z");
+    let truth: Vec<IntervalStats> = http
+        .get(format!("{base}/__sim/truth/intervals"))
+        .query(&[("start", w.start.to_rfc3339()), ("end", w.end.to_rfc3339()), ("grouping", "skill".into())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = connector(&sim, Five9Grouping::Skill);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), truth);
+    let r = http
+        .post(format!("{base}/__sim/mutate"))
+        .json(&serde_json::json!({"action": "rename_campaign", "from": "Sales & Support", "to": "Sales"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    assert!(sim.campaign_names().contains(&"Sales".to_owned()));
+}
+
+#[test]
+fn region_table_and_override() {
+    use acd_connectors::five9::service_url;
+    let none = Endpoints::default();
+    assert_eq!(service_url(Five9Region::Us, &none), "https://api.five9.com/wsadmin/v13/AdminWebService");
+    assert_eq!(service_url(Five9Region::Ca, &none), "https://api.five9.ca/wsadmin/v13/AdminWebService");
+    assert_eq!(service_url(Five9Region::Uk, &none), "https://api.five9.eu/wsadmin/v13/AdminWebService");
+    assert_eq!(service_url(Five9Region::Eu, &none), "https://api.eu.five9.com/wsadmin/v13/AdminWebService");
+    assert_eq!(service_url(Five9Region::In, &none), "https://api.in.five9.com/wsadmin/v13/AdminWebService");
+    let local = Endpoints { five9_base_url: Some("http://127.0.0.1:9101/".into()), ..Endpoints::default() };
+    assert_eq!(service_url(Five9Region::Us, &local), "http://127.0.0.1:9101/wsadmin/v13/AdminWebService");
+}

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests: API Gateway v2 requests built from the recorded fixture, response
 //! decoding, and stub ports for failure injection.
 
+pub mod openapi;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 

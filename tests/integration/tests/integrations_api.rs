@@ -7,6 +7,7 @@ use std::sync::atomic::AtomicBool;
 use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
 use acd_aws::wiring;
+use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{FailingSchedules, FakeAcd, REJECTED_SECRET, api_request, decode};
 use acd_test_harness::{AwsStack, LogCapture};
 use serde_json::{Value, json};
@@ -28,8 +29,11 @@ impl Env {
         Env { stack, api }
     }
 
+    /// Calls the handler and checks the answer against the OpenAPI spec.
     async fn call(&self, method: &str, path: &str, tenant: Option<&str>, body: Option<&Value>) -> (u16, String, Value) {
-        decode(self.api.handle(api_request(method, path, tenant, body)).await)
+        let answer = decode(self.api.handle(api_request(method, path, tenant, body)).await);
+        spec().check(method, path, answer.0, &answer.1, &answer.2);
+        answer
     }
 
     async fn table_items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {

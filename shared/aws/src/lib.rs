@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod dynamo;
+pub mod items;
 pub mod keys;
 pub mod scheduler;
 pub mod schema;

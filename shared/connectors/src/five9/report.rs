@@ -287,6 +287,7 @@ pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> 
         let start = resolver.resolve(local, prev.get(agent).copied());
         prev.insert(agent.to_owned(), start);
         let duration_secs = parse_duration_secs(field(&rec, duration))
+            .filter(|d| start.checked_add_signed(Duration::seconds(*d as i64)).is_some())
             .ok_or_else(|| err(format!("row {line}: unreadable AGENT STATE TIME")))?;
         let state = field(&rec, state).trim();
         if state.is_empty() {
@@ -337,7 +338,10 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
         while j < rows.len() && rows[j].agent == agent {
             let r = &rows[j];
             let mut start = r.start;
-            let end = r.start + Duration::seconds(r.duration_secs as i64);
+            let end = i64::try_from(r.duration_secs)
+                .ok()
+                .and_then(|d| r.start.checked_add_signed(Duration::try_seconds(d)?))
+                .unwrap_or(r.start);
             if let Some(prev) = segs.last_mut()
                 && start < prev.end
             {
@@ -361,7 +365,9 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
         let last = segs.len().checked_sub(1);
         for (k, s) in segs.iter().enumerate() {
             let row = &rows[s.row];
-            let ongoing = Some(k) == last && !is_logout(&row.state) && s.end + Duration::seconds(2) >= report_time;
+            let ongoing = Some(k) == last
+                && !is_logout(&row.state)
+                && s.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time);
             let end = if ongoing { None } else { Some(s.end) };
             let overlaps = if s.start == s.end && end.is_some() {
                 window.contains(s.start)

@@ -137,21 +137,23 @@ pub struct ParseError(pub String);
 
 /// Parses a response envelope and returns the body's response or fault element.
 pub fn parse_reply(body: &str, operation: &str) -> Result<Reply, ParseError> {
-    let root = parse_document(body)?;
+    let mut root = parse_document(body)?;
     if !root.is(SOAP_ENV_NS, "Envelope") {
         return Err(ParseError(format!("expected a SOAP Envelope, found <{}>", root.local)));
     }
-    let body_el = root
+    let body_at = root
         .children
         .iter()
-        .find(|c| c.is(SOAP_ENV_NS, "Body"))
+        .position(|c| c.is(SOAP_ENV_NS, "Body"))
         .ok_or_else(|| ParseError("the SOAP envelope has no Body".into()))?;
+    // Moved out, not cloned: a report result holds the whole CSV.
+    let mut body_el = root.children.swap_remove(body_at);
     if let Some(f) = body_el.children.iter().find(|c| c.is(SOAP_ENV_NS, "Fault")) {
         return Ok(Reply::Fault(read_fault(f)));
     }
     let expected = format!("{operation}Response");
-    match body_el.children.iter().find(|c| c.is(ADMIN_NS, &expected)) {
-        Some(r) => Ok(Reply::Response(r.clone())),
+    match body_el.children.iter().position(|c| c.is(ADMIN_NS, &expected)) {
+        Some(i) => Ok(Reply::Response(body_el.children.swap_remove(i))),
         None => Err(ParseError(format!(
             "the SOAP body holds no {expected} (found {})",
             body_el.children.first().map(|c| c.local.as_str()).unwrap_or("nothing")

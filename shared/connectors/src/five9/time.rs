@@ -27,6 +27,8 @@ pub fn parse_date_and_time(date: &str, time: &str) -> Option<NaiveDateTime> {
     Some(date.and_time(time))
 }
 
+const MAX_DURATION_HOURS: u64 = 24 * 366;
+
 /// `HH:MM:SS` (hours may exceed 24) → seconds. Empty and `-` mean zero.
 pub fn parse_duration_secs(raw: &str) -> Option<u64> {
     let raw = raw.trim();
@@ -39,7 +41,8 @@ pub fn parse_duration_secs(raw: &str) -> Option<u64> {
         return None;
     }
     let (h, m, s): (u64, u64, u64) = (h.parse().ok()?, m.parse().ok()?, s.parse().ok()?);
-    if m >= 60 || s >= 60 {
+    // Beyond a year a value is corrupt (and large ones would overflow the arithmetic downstream).
+    if m >= 60 || s >= 60 || h > MAX_DURATION_HOURS {
         return None;
     }
     Some(h * 3600 + m * 60 + s)
@@ -111,15 +114,13 @@ impl LocalResolver {
             // leniently with the offset in force just before the gap (as java.util.Calendar does), i.e. it lands
             // just after the transition.
             LocalResult::None => {
-                let before = local - Duration::hours(3);
+                let before = local.checked_sub_signed(Duration::hours(3)).unwrap_or(local);
                 let offset = match self.tz.from_local_datetime(&before) {
                     LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t.offset().fix(),
                     LocalResult::None => Utc.fix(),
                 };
-                DateTime::<Utc>::from_naive_utc_and_offset(
-                    local - Duration::seconds(offset.local_minus_utc().into()),
-                    Utc,
-                )
+                let utc = local.checked_sub_signed(Duration::seconds(offset.local_minus_utc().into())).unwrap_or(local);
+                DateTime::<Utc>::from_naive_utc_and_offset(utc, Utc)
             }
         }
     }
@@ -144,6 +145,7 @@ mod tests {
         assert_eq!(parse_duration_secs(""), Some(0));
         assert_eq!(parse_duration_secs("1:2"), None);
         assert_eq!(parse_duration_secs("00:61:00"), None);
+        assert_eq!(parse_duration_secs("18446744073709551615:00:00"), None);
         assert_eq!(parse_timestamp("25/11/2024 13:05"), None);
     }
 

@@ -5,7 +5,9 @@ pub mod cursor;
 pub mod error;
 pub mod http;
 pub mod integrations;
+pub mod mappings;
 pub mod ports;
+pub mod query;
 pub mod telemetry;
 pub mod verifier;
 

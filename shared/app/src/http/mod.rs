@@ -2,6 +2,7 @@
 //! responses, query parameters.
 
 pub mod integrations;
+pub mod queries;
 
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};

@@ -1,0 +1,395 @@
+//! Mappings of an integration's external agent ids to employees and of its external statuses to activities
+//! (routes under `/integrations/{id}/external-agents` and `/external-statuses`, served by `queues-query`).
+//!
+//! Identifiers are matched exactly (case, white space, every character): the views echo them verbatim and flag
+//! what usually is a typo ([`identifier_warnings`]). Only identifiers the import has seen can be mapped — an
+//! unknown one is a 404 — so a mistyped id can never become a mapping that silently matches nothing.
+
+use std::sync::Arc;
+
+use acd_domain::{FieldErrors, IntegrationId, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::ports::{Page, StoreError};
+
+/// The activity every external status maps to until an admin maps it.
+pub const DEFAULT_ACTIVITY: &str = "present";
+/// Longest employee or activity id.
+pub const MAX_ID_CHARS: usize = 255;
+/// How many of an integration's agent ids a mapping change compares against for look-alikes.
+const MAX_COMPARED_AGENTS: usize = 20_000;
+
+/// An external agent id seen by the import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalAgentRecord {
+    pub integration_id: IntegrationId,
+    pub external_id: String,
+    pub display_name: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub employee_id: Option<String>,
+}
+
+/// An external status seen by the import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalStatusRecord {
+    pub integration_id: IntegrationId,
+    pub status_id: String,
+    pub name: String,
+    pub activity_id: String,
+    /// Mapped by an admin (false: still on the default activity).
+    pub mapped: bool,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+}
+
+/// Storage of the discovered identifiers and their mappings.
+#[async_trait]
+pub trait MappingStore: Send + Sync {
+    /// Whether the integration exists for the tenant (deleted ones do not).
+    async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError>;
+
+    /// Agents by external id, after `after` (an external id), optionally only unmapped ones.
+    async fn list_agents(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalAgentRecord>, StoreError>;
+
+    /// Maps (`Some`) or unmaps (`None`) an agent; `None` when the import never saw the external id.
+    async fn set_agent_employee(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        external_id: &str,
+        employee_id: Option<&str>,
+    ) -> Result<Option<ExternalAgentRecord>, StoreError>;
+
+    /// Statuses by status id, after `after`, optionally only those still on the default.
+    async fn list_statuses(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalStatusRecord>, StoreError>;
+
+    /// Maps a status to an activity (`Some`) or back to the default (`None`); `None` when never seen.
+    async fn set_status_activity(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status_id: &str,
+        activity_id: Option<&str>,
+    ) -> Result<Option<ExternalStatusRecord>, StoreError>;
+}
+
+/// Something about an identifier an admin should look at (it is accepted as it is).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// `external_id`, `employee_id`, `status_id` or `activity_id`.
+    pub field: &'static str,
+    /// `leading_whitespace`, `trailing_whitespace`, `repeated_whitespace`, `invisible_character`, `non_ascii`,
+    /// `similar_identifier`.
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{00A0}' | '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || (c.is_whitespace() && c != ' ')
+        || c.is_control()
+}
+
+/// What in an identifier is usually a typo: surrounding or doubled white space, invisible or non-ASCII
+/// characters (look-alikes such as a Cyrillic `а` for a Latin `a`). Identifiers still match exactly.
+pub fn identifier_warnings(field: &'static str, value: &str) -> Vec<Warning> {
+    let mut out = Vec::new();
+    if value.starts_with(char::is_whitespace) {
+        out.push(Warning { field, code: "leading_whitespace", message: "starts with white space".into() });
+    }
+    if value.ends_with(char::is_whitespace) {
+        out.push(Warning { field, code: "trailing_whitespace", message: "ends with white space".into() });
+    }
+    if value.trim().contains("  ") {
+        out.push(Warning { field, code: "repeated_whitespace", message: "contains two spaces in a row".into() });
+    }
+    let invisible: Vec<String> = value.chars().filter(|c| is_invisible(*c)).map(code_point).collect();
+    if !invisible.is_empty() {
+        out.push(Warning {
+            field,
+            code: "invisible_character",
+            message: format!("contains invisible or special white-space characters: {}", dedup(invisible).join(", ")),
+        });
+    }
+    let non_ascii: Vec<String> = value.chars().filter(|c| !c.is_ascii() && !is_invisible(*c)).map(code_point).collect();
+    if !non_ascii.is_empty() {
+        out.push(Warning {
+            field,
+            code: "non_ascii",
+            message: format!(
+                "contains non-ASCII characters (check for look-alikes of Latin letters): {}",
+                dedup(non_ascii).join(", ")
+            ),
+        });
+    }
+    out
+}
+
+fn code_point(c: char) -> String {
+    if c.is_control() || is_invisible(c) { format!("U+{:04X}", c as u32) } else { format!("'{c}' U+{:04X}", c as u32) }
+}
+
+fn dedup(mut v: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    v.retain(|s| seen.insert(s.clone()));
+    v
+}
+
+/// The form under which two identifiers look the same to a person: white space folded, lower-cased.
+fn looks_like(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| !matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}' | '\u{00AD}'))
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A validated `{employee_id}` / `{activity_id}` body: an object with exactly that one member, a string of 1 to
+/// 255 characters that is not blank and has no control characters.
+pub fn parse_mapping_body(body: &Value, member: &'static str) -> Result<String, ApiError> {
+    let pointer = format!("/{member}");
+    let Value::Object(map) = body else {
+        return Err(FieldErrors::single("/", "invalid_type", format!("must be a JSON object with {member}")).into());
+    };
+    let mut errors = FieldErrors::default();
+    for key in map.keys().filter(|k| k.as_str() != member) {
+        errors.push(format!("/{key}"), "unknown_field", format!("unknown field; allowed: {member}"));
+    }
+    let value = match map.get(member) {
+        None | Some(Value::Null) => {
+            errors.push(&pointer, "required", "is required");
+            None
+        }
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            errors.push(&pointer, "invalid_value", "must not be empty or blank");
+            None
+        }
+        Some(Value::String(s)) if s.chars().count() > MAX_ID_CHARS => {
+            errors.push(&pointer, "too_long", format!("must be at most {MAX_ID_CHARS} characters"));
+            None
+        }
+        Some(Value::String(s)) if s.chars().any(char::is_control) => {
+            errors.push(&pointer, "invalid_value", "must not contain control characters");
+            None
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => {
+            errors.push(&pointer, "invalid_type", "must be a string");
+            None
+        }
+    };
+    match value {
+        Some(v) if errors.is_empty() => Ok(v),
+        _ => Err(errors.into()),
+    }
+}
+
+/// An agent and what an admin should know about its identifiers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    pub agent: ExternalAgentRecord,
+    pub warnings: Vec<Warning>,
+}
+
+#[derive(Clone)]
+pub struct MappingService {
+    pub store: Arc<dyn MappingStore>,
+}
+
+impl MappingService {
+    async fn integration(&self, tenant: &TenantId, id: &str) -> Result<IntegrationId, ApiError> {
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        if self.store.integration_exists(tenant, id).await? { Ok(id) } else { Err(ApiError::NotFound) }
+    }
+
+    pub async fn list_agents(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        unmapped_only: bool,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<AgentView>, Option<String>), ApiError> {
+        let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let id = self.integration(tenant, id).await?;
+        let page = self.store.list_agents(tenant, id, unmapped_only, limit, after.as_deref()).await?;
+        let next = next_cursor(&page, |a| &a.external_id);
+        let items = page.items.into_iter().map(|agent| AgentView { warnings: agent_warnings(&agent), agent }).collect();
+        Ok((items, next))
+    }
+
+    /// Maps an external agent id to an employee (`Some`) or removes its mapping (`None`). The answer flags
+    /// look-alike identifiers, including other ids of the integration that differ only in case or white space.
+    pub async fn set_agent(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        external_id: &str,
+        body: Option<&Value>,
+    ) -> Result<AgentView, ApiError> {
+        let employee = body.map(|b| parse_mapping_body(b, "employee_id")).transpose()?;
+        let id = self.integration(tenant, id).await?;
+        let agent = self
+            .store
+            .set_agent_employee(tenant, id, external_id, employee.as_deref())
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        let mut warnings = agent_warnings(&agent);
+        if employee.is_some() {
+            warnings.extend(self.similar_agents(tenant, id, external_id).await?);
+        }
+        tracing::info!(tenant = %tenant, integration = %id, mapped = employee.is_some(), "external agent mapping changed");
+        Ok(AgentView { agent, warnings })
+    }
+
+    /// Other seen ids of the integration that a person would read as this one.
+    async fn similar_agents(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        external_id: &str,
+    ) -> Result<Vec<Warning>, ApiError> {
+        let target = looks_like(external_id);
+        let mut similar = Vec::new();
+        let (mut after, mut compared) = (None::<String>, 0);
+        loop {
+            let page = self.store.list_agents(tenant, id, false, 1000, after.as_deref()).await?;
+            compared += page.items.len();
+            for other in &page.items {
+                if other.external_id != external_id && looks_like(&other.external_id) == target {
+                    let mapped =
+                        other.employee_id.as_deref().map_or("unmapped".to_owned(), |e| format!("mapped to {e:?}"));
+                    similar.push(Warning {
+                        field: "external_id",
+                        code: "similar_identifier",
+                        message: format!(
+                            "the import also saw {:?} ({mapped}); identifiers match exactly",
+                            other.external_id
+                        ),
+                    });
+                }
+            }
+            match page.items.last() {
+                Some(last) if page.more && compared < MAX_COMPARED_AGENTS => after = Some(last.external_id.clone()),
+                _ => return Ok(similar),
+            }
+        }
+    }
+
+    pub async fn list_statuses(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        unmapped_only: bool,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<ExternalStatusRecord>, Option<String>), ApiError> {
+        let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let id = self.integration(tenant, id).await?;
+        let page = self.store.list_statuses(tenant, id, unmapped_only, limit, after.as_deref()).await?;
+        let next = next_cursor(&page, |s| &s.status_id);
+        Ok((page.items, next))
+    }
+
+    /// Maps a status to an activity (`Some`), or back to the default `present` (`None`).
+    pub async fn set_status(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        status_id: &str,
+        body: Option<&Value>,
+    ) -> Result<ExternalStatusRecord, ApiError> {
+        let activity = body.map(|b| parse_mapping_body(b, "activity_id")).transpose()?;
+        let id = self.integration(tenant, id).await?;
+        let status = self
+            .store
+            .set_status_activity(tenant, id, status_id, activity.as_deref())
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        tracing::info!(tenant = %tenant, integration = %id, mapped = activity.is_some(), "external status mapping changed");
+        Ok(status)
+    }
+}
+
+fn agent_warnings(agent: &ExternalAgentRecord) -> Vec<Warning> {
+    let mut out = identifier_warnings("external_id", &agent.external_id);
+    if let Some(employee) = &agent.employee_id {
+        out.extend(identifier_warnings("employee_id", employee));
+    }
+    out
+}
+
+fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String) -> Option<String> {
+    if page.more { page.items.last().map(|item| crate::cursor::encode(key(item))) } else { None }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn codes(value: &str) -> Vec<&'static str> {
+        identifier_warnings("external_id", value).into_iter().map(|w| w.code).collect::<Vec<_>>()
+    }
+
+    #[test]
+    fn typos_are_flagged_but_plain_ids_are_not() {
+        assert!(codes("jane.doe@acme.com").is_empty());
+        assert!(codes("Not Ready: Lunch").is_empty());
+        assert_eq!(codes(" jane"), ["leading_whitespace"]);
+        assert_eq!(codes("jane "), ["trailing_whitespace"]);
+        assert_eq!(codes("Jane  Doe"), ["repeated_whitespace"]);
+        assert_eq!(codes("j\u{0430}ne"), ["non_ascii"], "Cyrillic a");
+        assert_eq!(codes("jane\u{200B}"), ["invisible_character"]);
+        assert_eq!(codes("Jane\u{00A0}Doe"), ["invisible_character"]);
+        let message = &identifier_warnings("external_id", "j\u{0430}ne")[0].message;
+        assert!(message.contains("U+0430"), "{message}");
+    }
+
+    #[test]
+    fn look_alikes_fold_case_and_white_space() {
+        assert_eq!(looks_like(" Jane  Doe\u{200B}"), looks_like("jane doe"));
+        assert_ne!(looks_like("jane.doe"), looks_like("jane_doe"));
+    }
+
+    #[test]
+    fn bodies_name_every_bad_member() {
+        assert_eq!(parse_mapping_body(&json!({"employee_id": " e-1 "}), "employee_id").unwrap(), " e-1 ");
+        let fields = |body: Value| match parse_mapping_body(&body, "employee_id") {
+            Err(ApiError::Validation(e)) => e.0.into_iter().map(|e| (e.field, e.code)).collect::<Vec<_>>(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(fields(json!({})), [("/employee_id".into(), "required")]);
+        assert_eq!(fields(json!({"employee_id": ""})), [("/employee_id".into(), "invalid_value")]);
+        assert_eq!(fields(json!({"employee_id": "   "})), [("/employee_id".into(), "invalid_value")]);
+        assert_eq!(fields(json!({"employee_id": 7})), [("/employee_id".into(), "invalid_type")]);
+        assert_eq!(fields(json!({"employee_id": "x".repeat(256)})), [("/employee_id".into(), "too_long")]);
+        assert_eq!(fields(json!({"employee_id": "a\nb"})), [("/employee_id".into(), "invalid_value")]);
+        assert_eq!(fields(json!({"employee": "e", "employee_id": "e"})), [("/employee".into(), "unknown_field")]);
+        assert_eq!(fields(json!(["e"])), [("/".into(), "invalid_type")]);
+        assert_eq!(fields(Value::Null), [("/".into(), "invalid_type")]);
+        assert!(parse_mapping_body(&json!({"employee_id": "x".repeat(255)}), "employee_id").is_ok());
+    }
+}

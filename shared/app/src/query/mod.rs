@@ -1,0 +1,535 @@
+//! The read side: mappable queues, their 15-minute statistics and the agent states of mapped agents (function
+//! `queues-query`). Storage is reached through [`QueryStore`]; everything here is pure logic and orchestration.
+
+pub mod cost;
+pub mod params;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use acd_domain::{Channel, INTERVAL_MINUTES, IntegrationId, QueueId, TenantId};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+use crate::mappings::{DEFAULT_ACTIVITY, ExternalStatusRecord};
+use crate::ports::{Page, StoreError};
+
+/// Page sizes of `GET /queues` (and of the mapping listings).
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+pub const MAX_PAGE_SIZE: usize = 500;
+/// Page sizes of `GET /agent-states` (segments per page).
+pub const DEFAULT_STATES_PAGE_SIZE: usize = 1000;
+pub const MAX_STATES_PAGE_SIZE: usize = 5000;
+/// Mapped agents read per round while filling a page of agent states, and how many of them are read concurrently.
+const AGENT_BATCH: usize = 50;
+const CONCURRENT_AGENT_READS: usize = 8;
+
+/// A queue as stored by the import.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub queue_id: QueueId,
+    pub integration_id: IntegrationId,
+    /// The stored name (of the integration at the queue's last import); the service overlays the current one.
+    pub integration_name: String,
+    pub external_id: String,
+    pub name: String,
+    pub channel: Channel,
+    pub interval_minutes: u32,
+    pub active: bool,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub data_from: Option<DateTime<Utc>>,
+    pub data_to: Option<DateTime<Utc>>,
+    /// The listing's sort key: `{lower-cased name}#{queue id}` (what cursors are made of).
+    pub sort_key: String,
+}
+
+/// Statistics of one stored interval (durations in milliseconds, as stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalRecord {
+    pub start: DateTime<Utc>,
+    pub offered: u64,
+    pub handled: u64,
+    pub abandoned: u64,
+    pub handle_ms: u64,
+    pub answer_ms: u64,
+    pub answered_within_sl: Option<u64>,
+}
+
+/// A mapped external agent (from the employees index), which is also the position of agent-state listings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappedAgent {
+    #[serde(rename = "e")]
+    pub employee_id: String,
+    #[serde(rename = "i")]
+    pub integration_id: IntegrationId,
+    #[serde(rename = "x")]
+    pub external_id: String,
+}
+
+/// A stored agent-state segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentRecord {
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub status_id: String,
+    pub reason: Option<String>,
+}
+
+/// Where a listing of mapped agents starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentsFrom {
+    pub agent: MappedAgent,
+    pub inclusive: bool,
+}
+
+/// The text filter `q`: a case-insensitive substring of the queue's name or of its integration's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextFilter {
+    /// Lower-cased.
+    pub needle: String,
+    /// The tenant's current integrations whose (current) name contains the needle.
+    pub matching_integrations: BTreeSet<IntegrationId>,
+    /// Every current integration of the tenant. Queues of other integrations belong to deleted ones: for those the
+    /// integration name stored on the queue is matched.
+    pub current_integrations: BTreeSet<IntegrationId>,
+}
+
+/// The filters of `GET /queues`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct QueueQuery {
+    pub channel: Option<Channel>,
+    pub integration_id: Option<IntegrationId>,
+    pub include_inactive: bool,
+    pub text: Option<TextFilter>,
+}
+
+impl QueueQuery {
+    /// The whole predicate. Stores may pre-filter with something broader, but must apply this to every item.
+    pub fn matches(&self, queue: &QueueRecord) -> bool {
+        if !self.include_inactive && !queue.active {
+            return false;
+        }
+        if self.channel.is_some_and(|c| c != queue.channel) {
+            return false;
+        }
+        if self.integration_id.is_some_and(|i| i != queue.integration_id) {
+            return false;
+        }
+        match &self.text {
+            None => true,
+            Some(text) => {
+                queue.name.to_lowercase().contains(&text.needle)
+                    || text.matching_integrations.contains(&queue.integration_id)
+                    || (!text.current_integrations.contains(&queue.integration_id)
+                        && queue.integration_name.to_lowercase().contains(&text.needle))
+            }
+        }
+    }
+}
+
+/// One page of queues. `next_after` is the sort key to continue after (`None`: the listing is complete).
+#[derive(Debug, Clone)]
+pub struct QueuePage {
+    pub items: Vec<QueueRecord>,
+    pub next_after: Option<String>,
+}
+
+/// Read access to imported data.
+#[async_trait]
+pub trait QueryStore: Send + Sync {
+    /// Current names of the tenant's integrations (deleted ones are absent).
+    async fn integration_names(&self, tenant: &TenantId) -> Result<HashMap<IntegrationId, String>, StoreError>;
+
+    /// The current name of one integration, `None` when it does not exist (deleted or another tenant's).
+    async fn integration_name(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<String>, StoreError>;
+
+    /// Up to `limit` queues matching `query`, in sort-key order, starting after the sort key `after`. Keeps reading
+    /// until the page is full or the queues are exhausted; a store may stop early after reading a bounded amount,
+    /// returning fewer items with a `next_after`.
+    async fn list_queues(
+        &self,
+        tenant: &TenantId,
+        query: &QueueQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<QueuePage, StoreError>;
+
+    async fn get_queue(&self, tenant: &TenantId, id: &QueueId) -> Result<Option<QueueRecord>, StoreError>;
+
+    /// Stored intervals of a queue starting in `[from, to)`, by start.
+    async fn intervals(
+        &self,
+        tenant: &TenantId,
+        id: &QueueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<IntervalRecord>, StoreError>;
+
+    /// The integration's `complete_through` (interval data before it is complete), `None` before any import.
+    async fn complete_through(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+
+    /// Mapped agents in (employee, integration, external id) order, optionally only one employee's, starting at
+    /// `from`. `more` tells whether agents follow.
+    async fn mapped_agents(
+        &self,
+        tenant: &TenantId,
+        employee: Option<&str>,
+        from: Option<&AgentsFrom>,
+        limit: usize,
+    ) -> Result<Page<MappedAgent>, StoreError>;
+
+    /// Segments of one external agent that may overlap `[from, to)` (the store looks back as far as a stored
+    /// segment can last), by start.
+    async fn segments(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+        agent_external_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SegmentRecord>, StoreError>;
+
+    /// Every external status of an integration.
+    async fn statuses(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+    ) -> Result<Vec<ExternalStatusRecord>, StoreError>;
+}
+
+/// One 15-minute interval of a queue as the API returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalView {
+    pub start: DateTime<Utc>,
+    /// The import has completed this interval: absent data is zero. Otherwise the numbers are preliminary
+    /// (`stats: Some`) or not there at all (`None`).
+    pub complete: bool,
+    pub stats: Option<IntervalRecord>,
+}
+
+/// The intervals of one queue and range.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueIntervals {
+    pub queue: QueueRecord,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub complete_through: Option<DateTime<Utc>>,
+    pub intervals: Vec<IntervalView>,
+}
+
+/// Every interval of `[from, to)` (quarter-hour aligned): stored ones as stored, absent complete ones zero, and
+/// absent incomplete ones without numbers. An interval is complete when it ends at or before `complete_through`.
+pub fn fill_intervals(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    stored: Vec<IntervalRecord>,
+    complete_through: Option<DateTime<Utc>>,
+) -> Vec<IntervalView> {
+    let step = Duration::minutes(INTERVAL_MINUTES);
+    let mut stored: HashMap<DateTime<Utc>, IntervalRecord> = stored.into_iter().map(|i| (i.start, i)).collect();
+    let mut out = Vec::new();
+    let mut start = from;
+    while start < to {
+        let complete = complete_through.is_some_and(|done| start + step <= done);
+        let stats = match stored.remove(&start) {
+            Some(found) => Some(found),
+            None if complete => Some(IntervalRecord {
+                start,
+                offered: 0,
+                handled: 0,
+                abandoned: 0,
+                handle_ms: 0,
+                answer_ms: 0,
+                answered_within_sl: None,
+            }),
+            None => None,
+        };
+        out.push(IntervalView { start, complete, stats });
+        start += step;
+    }
+    out
+}
+
+/// One agent-state segment of a mapped agent, with its status and activity resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentState {
+    pub agent: MappedAgent,
+    pub status_id: String,
+    /// `None` when the import has not listed the status (its activity is then the default).
+    pub status_name: Option<String>,
+    pub reason: Option<String>,
+    pub activity_id: String,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// Position in an agent-state listing: after segment `start` of `agent`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatesCursor {
+    #[serde(rename = "a")]
+    pub agent: MappedAgent,
+    #[serde(rename = "s")]
+    pub start: DateTime<Utc>,
+}
+
+/// Whether a segment overlaps `[from, to)`.
+pub fn overlaps(segment: &SegmentRecord, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+    segment.start < to && segment.end.is_none_or(|end| end > from)
+}
+
+#[derive(Clone)]
+pub struct QueryService {
+    pub store: Arc<dyn QueryStore>,
+}
+
+impl QueryService {
+    /// A page of the tenant's queues and the cursor of the next page.
+    pub async fn list_queues(
+        &self,
+        tenant: &TenantId,
+        mut query: QueueQuery,
+        needle: Option<String>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<QueueRecord>, Option<String>), ApiError> {
+        let after = cursor.map(decode_queue_cursor).transpose()?;
+        let names = self.store.integration_names(tenant).await?;
+        query.text = needle.map(|needle| TextFilter {
+            matching_integrations: names
+                .iter()
+                .filter(|(_, name)| name.to_lowercase().contains(&needle))
+                .map(|(id, _)| *id)
+                .collect(),
+            current_integrations: names.keys().copied().collect(),
+            needle,
+        });
+        let page = self.store.list_queues(tenant, &query, limit.clamp(1, MAX_PAGE_SIZE), after.as_deref()).await?;
+        let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
+        Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))))
+    }
+
+    pub async fn get_queue(&self, tenant: &TenantId, id: &str) -> Result<QueueRecord, ApiError> {
+        let id: QueueId = id.parse().map_err(|_| ApiError::NotFound)?;
+        let queue = self.store.get_queue(tenant, &id).await?.ok_or(ApiError::NotFound)?;
+        let current = self.store.integration_name(tenant, id.integration_id).await?;
+        Ok(QueueRecord { integration_name: current.unwrap_or(queue.integration_name.clone()), ..queue })
+    }
+
+    /// Every interval of `[from, to)` of one queue (see [`fill_intervals`]).
+    pub async fn intervals(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<QueueIntervals, ApiError> {
+        let queue = self.get_queue(tenant, id).await?;
+        let (stored, complete_through) = futures::try_join!(
+            self.store.intervals(tenant, &queue.queue_id, from, to),
+            self.store.complete_through(tenant, queue.integration_id),
+        )?;
+        let intervals = fill_intervals(from, to, stored, complete_through);
+        Ok(QueueIntervals { queue, from, to, complete_through, intervals })
+    }
+
+    /// Up to `limit` segments of mapped agents overlapping `[from, to)`, ordered by agent (employee, integration,
+    /// external id) then start, and the cursor of the next page. Mappings are resolved now, so a new mapping shows
+    /// data imported before it.
+    pub async fn agent_states(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        employee: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<AgentState>, Option<String>), ApiError> {
+        let limit = limit.clamp(1, MAX_STATES_PAGE_SIZE);
+        let cursor: Option<StatesCursor> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let mut position = cursor.as_ref().map(|c| AgentsFrom { agent: c.agent.clone(), inclusive: true });
+        let mut statuses: HashMap<IntegrationId, HashMap<String, ExternalStatusRecord>> = HashMap::new();
+        let mut out: Vec<AgentState> = Vec::new();
+        loop {
+            let agents = self.store.mapped_agents(tenant, employee, position.as_ref(), AGENT_BATCH).await?;
+            let read_up_to = agents.items.last().cloned();
+            // A mapping names one employee exactly: an index prefix `{employee}#` also matches longer ids.
+            let batch: Vec<MappedAgent> =
+                agents.items.into_iter().filter(|a| employee.is_none_or(|e| a.employee_id == e)).collect();
+            for integration in batch.iter().map(|a| a.integration_id).collect::<BTreeSet<_>>() {
+                if !statuses.contains_key(&integration) {
+                    let list = self.store.statuses(tenant, integration).await?;
+                    statuses.insert(integration, list.into_iter().map(|s| (s.status_id.clone(), s)).collect());
+                }
+            }
+            let store = &self.store;
+            let mut reads = futures::stream::iter(batch)
+                .map(|agent| async move {
+                    let segments = store.segments(tenant, agent.integration_id, &agent.external_id, from, to).await?;
+                    Ok::<_, StoreError>((agent, segments))
+                })
+                .buffered(CONCURRENT_AGENT_READS);
+            while let Some(read) = reads.next().await {
+                let (agent, segments) = read?;
+                let after = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);
+                for segment in segments {
+                    if !overlaps(&segment, from, to) || after.is_some_and(|after| segment.start <= after) {
+                        continue;
+                    }
+                    if out.len() == limit {
+                        // One more segment exists: the page ends with the previous one.
+                        let last = out.last().expect("a full page is not empty");
+                        let next = StatesCursor { agent: last.agent.clone(), start: last.start };
+                        return Ok((out, Some(crate::cursor::encode(&next))));
+                    }
+                    let status = statuses.get(&agent.integration_id).and_then(|m| m.get(&segment.status_id));
+                    out.push(AgentState {
+                        agent: agent.clone(),
+                        status_name: status.map(|s| s.name.clone()),
+                        activity_id: status.map_or_else(|| DEFAULT_ACTIVITY.to_owned(), |s| s.activity_id.clone()),
+                        status_id: segment.status_id,
+                        reason: segment.reason,
+                        start: segment.start,
+                        end: segment.end,
+                    });
+                }
+            }
+            match read_up_to {
+                Some(last) if agents.more => position = Some(AgentsFrom { agent: last, inclusive: false }),
+                _ => return Ok((out, None)),
+            }
+        }
+    }
+}
+
+fn overlay(queue: QueueRecord, names: &HashMap<IntegrationId, String>) -> QueueRecord {
+    match names.get(&queue.integration_id) {
+        Some(current) => QueueRecord { integration_name: current.clone(), ..queue },
+        None => queue,
+    }
+}
+
+/// A queue cursor is the sort key of the last queue returned: `{lower-cased name}#{queue id}`.
+fn decode_queue_cursor(cursor: &str) -> Result<String, ApiError> {
+    let key: String = crate::cursor::decode(cursor, "cursor")?;
+    let valid = key.rsplit_once('#').is_some_and(|(_, id)| id.parse::<QueueId>().is_ok());
+    if valid {
+        Ok(key)
+    } else {
+        Err(acd_domain::FieldErrors::single("cursor", "invalid_value", "is not a cursor returned by this API").into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 3, 1, h, m, 0).unwrap()
+    }
+
+    fn stored(start: DateTime<Utc>, offered: u64) -> IntervalRecord {
+        IntervalRecord {
+            start,
+            offered,
+            handled: offered,
+            abandoned: 0,
+            handle_ms: 1000 * offered,
+            answer_ms: 0,
+            answered_within_sl: Some(offered),
+        }
+    }
+
+    #[test]
+    fn intervals_are_zero_up_to_complete_through_and_missing_after() {
+        let out = fill_intervals(t(10, 0), t(11, 0), vec![stored(t(10, 15), 3), stored(t(10, 45), 2)], Some(t(10, 30)));
+        assert_eq!(out.len(), 4);
+        assert_eq!(out.iter().map(|i| i.start).collect::<Vec<_>>(), [t(10, 0), t(10, 15), t(10, 30), t(10, 45)]);
+        assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [true, true, false, false]);
+        assert_eq!(out[0].stats.as_ref().unwrap().offered, 0, "complete and absent: zero");
+        assert_eq!(out[0].stats.as_ref().unwrap().answered_within_sl, None);
+        assert_eq!(out[1].stats.as_ref().unwrap().offered, 3);
+        assert_eq!(out[2].stats, None, "incomplete and absent: missing, not zero");
+        assert_eq!(out[3].stats.as_ref().unwrap().offered, 2, "incomplete but stored: preliminary numbers");
+    }
+
+    #[test]
+    fn nothing_is_complete_before_the_first_import_and_a_partial_quarter_is_not_complete() {
+        let out = fill_intervals(t(10, 0), t(10, 30), vec![], None);
+        assert!(out.iter().all(|i| !i.complete && i.stats.is_none()));
+        let out = fill_intervals(t(10, 0), t(10, 30), vec![], Some(t(10, 20)));
+        assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [true, false]);
+    }
+
+    #[test]
+    fn segments_overlap_half_open_ranges() {
+        let seg = |s, e: Option<DateTime<Utc>>| SegmentRecord { start: s, end: e, status_id: "x".into(), reason: None };
+        assert!(overlaps(&seg(t(9, 0), Some(t(10, 1))), t(10, 0), t(11, 0)));
+        assert!(!overlaps(&seg(t(9, 0), Some(t(10, 0))), t(10, 0), t(11, 0)), "ends exactly at from");
+        assert!(!overlaps(&seg(t(11, 0), None), t(10, 0), t(11, 0)), "starts exactly at to");
+        assert!(overlaps(&seg(t(1, 0), None), t(10, 0), t(11, 0)), "open");
+    }
+
+    fn queue(name: &str, integration: IntegrationId, integration_name: &str, channel: Channel) -> QueueRecord {
+        let id = QueueId::new(integration, name);
+        QueueRecord {
+            sort_key: format!("{}#{id}", name.to_lowercase()),
+            queue_id: id,
+            integration_id: integration,
+            integration_name: integration_name.into(),
+            external_id: name.into(),
+            name: name.into(),
+            channel,
+            interval_minutes: 15,
+            active: true,
+            first_seen: t(0, 0),
+            last_seen: t(0, 0),
+            data_from: None,
+            data_to: None,
+        }
+    }
+
+    #[test]
+    fn text_filter_matches_queue_names_current_integration_names_and_stored_names_of_deleted_ones() {
+        let (current, deleted) = (IntegrationId::new(), IntegrationId::new());
+        let text = |needle: &str, matching: &[IntegrationId]| TextFilter {
+            needle: needle.into(),
+            matching_integrations: matching.iter().copied().collect(),
+            current_integrations: [current].into_iter().collect(),
+        };
+        let q = |needle: &str, matching: &[IntegrationId]| QueueQuery {
+            text: Some(text(needle, matching)),
+            ..Default::default()
+        };
+        let renamed = queue("Billing", current, "Old Five9 name", Channel::Calls);
+        let orphan = queue("Billing", deleted, "Genesys EU", Channel::Chats);
+        assert!(q("bill", &[]).matches(&renamed));
+        assert!(q("five9", &[current]).matches(&renamed), "current name matched (by the service)");
+        assert!(!q("old five9", &[]).matches(&renamed), "a stale stored name of a current integration is not");
+        assert!(q("genesys eu", &[]).matches(&orphan), "stored name of a deleted integration");
+        let mut inactive = orphan.clone();
+        inactive.active = false;
+        assert!(!QueueQuery::default().matches(&inactive));
+        assert!(QueueQuery { include_inactive: true, ..Default::default() }.matches(&inactive));
+        assert!(!QueueQuery { channel: Some(Channel::Calls), ..Default::default() }.matches(&orphan));
+        assert!(!QueueQuery { integration_id: Some(current), ..Default::default() }.matches(&orphan));
+    }
+
+    #[test]
+    fn queue_cursors_must_end_in_a_queue_id() {
+        let id = QueueId::new(IntegrationId::new(), "Sales # 1");
+        let key = format!("sales # 1#{id}");
+        assert_eq!(decode_queue_cursor(&crate::cursor::encode(&key)).unwrap(), key);
+        for bad in [crate::cursor::encode(&"sales"), crate::cursor::encode(&"a#b"), "%%%".into()] {
+            assert!(matches!(decode_queue_cursor(&bad), Err(ApiError::Validation(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,593 @@
+//! Checks the deployment template (`infra/template.yaml`) against the code and the API contract, so that the three
+//! cannot drift apart unnoticed:
+//!
+//! 1. `TENANT_AUTH` (the local-only header authentication switch) appears nowhere in the template.
+//! 2. The HTTP API's routes are exactly the operations of `infra/openapi.yaml`, each served by the right function.
+//!    Convention: paths under `/queues` and `/agent-states` go to `queues-query`, every other path to
+//!    `integrations-api`. Adding an operation to the OpenAPI file without its route in the template (or the
+//!    reverse) fails here, with the YAML to add.
+//! 3. The DynamoDB table declares exactly the keys and indexes of `acd_aws::schema` (what the code and the local run
+//!    create), on-demand, with point-in-time recovery, encryption and TTL on `ttl`.
+//! 4. Every function is `provided.al2023` on arm64, built by cargo-lambda from one binary of `functions/`, with the
+//!    timeouts and memory the design requires, and the environment its code reads.
+//! 5. No IAM statement uses `"*"` as an action or a resource (nor `NotAction`/`NotResource`, nor an action wildcard)
+//!    except the statements listed in [`STAR_RESOURCE_EXCEPTIONS`], each with its reason; each role's actions are
+//!    exactly the ones its function calls ([`ROLE_ACTIONS`]).
+//!
+//! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) arrive from YAML as tagged values; they are
+//! rewritten to their long form (`{"Ref": ..}`, `{"Fn::GetAtt": [..]}`) before any check.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use acd_aws::keys::{PK, SK};
+use acd_aws::schema::{GLOBAL_INDEXES, key_attributes};
+use serde_json::{Map, Value, json};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Expectations
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The function serving an API path, by the routing convention (see the module docs and infra/README.md).
+fn function_for_path(path: &str) -> &'static str {
+    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
+    if under("/queues") || under("/agent-states") { "queues-query" } else { "integrations-api" }
+}
+
+/// The functions (binary = crate name in `functions/`).
+const FUNCTIONS: &[&str] = &["integrations-api", "import", "queues-query"];
+const API_FUNCTIONS: &[&str] = &["integrations-api", "queues-query"];
+
+/// Statements allowed to use `Resource: "*"`: (resource logical id, statement Sid, the only actions it may grant,
+/// why). Every entry must match a statement of the template, so the list cannot go stale.
+const STAR_RESOURCE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
+    ("IntegrationsApiRole", "Tracing", XRAY, XRAY_WHY),
+    ("QueuesQueryRole", "Tracing", XRAY, XRAY_WHY),
+    ("ImportRole", "Tracing", XRAY, XRAY_WHY),
+];
+const XRAY: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+const XRAY_WHY: &str = "X-Ray trace submission has no resource-level permissions (Tracing: Active on every function)";
+
+/// Every action each role may grant: what its function calls, and nothing else. A new call needs a new action
+/// here and in the template, on purpose.
+const ROLE_ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "IntegrationsApiRole",
+        &[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            // Transactions (TransactWriteItems) are authorised per contained action.
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:ConditionCheckItem",
+            "secretsmanager:CreateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:DescribeSecret",
+            "scheduler:CreateSchedule",
+            "scheduler:UpdateSchedule",
+            "scheduler:DeleteSchedule",
+            "scheduler:GetSchedule",
+            "iam:PassRole",
+        ],
+    ),
+    (
+        "ImportRole",
+        &[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:ConditionCheckItem",
+            "secretsmanager:GetSecretValue",
+        ],
+    ),
+    (
+        "QueuesQueryRole",
+        &[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+        ],
+    ),
+    // kms:* only when the KmsKeyArn parameter is set (the dead-letter queue is then encrypted with that key).
+    ("SchedulerRole", &["lambda:InvokeFunction", "sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"]),
+];
+
+/// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs).
+const ENVIRONMENT: &[(&str, &[&str])] = &[
+    (
+        "integrations-api",
+        &[
+            "TABLE_NAME",
+            "SECRET_PREFIX",
+            "SCHEDULE_GROUP",
+            "IMPORT_FUNCTION_ARN",
+            "SCHEDULER_ROLE_ARN",
+            "IMPORT_SCHEDULE_EXPRESSION",
+            "SCHEDULE_DLQ_ARN",
+            "TENANT_CLAIM",
+        ],
+    ),
+    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "DEFAULT_HISTORY_DAYS"]),
+    ("queues-query", &["TABLE_NAME", "TENANT_CLAIM"]),
+];
+
+// ---------------------------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------------------------
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(relative: &str) -> String {
+    let path = repo_root().join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+/// Parses YAML into JSON, rewriting CloudFormation short-form tags to their long form.
+fn parse_yaml(relative: &str) -> Value {
+    let yaml: serde_norway::Value =
+        serde_norway::from_str(&read(relative)).unwrap_or_else(|e| panic!("{relative} is not valid YAML: {e}"));
+    to_json(yaml)
+}
+
+fn to_json(value: serde_norway::Value) -> Value {
+    use serde_norway::Value as Y;
+    match value {
+        Y::Null => Value::Null,
+        Y::Bool(b) => Value::Bool(b),
+        Y::Number(n) => serde_json::to_value(&n).expect("YAML number"),
+        Y::String(s) => Value::String(s),
+        Y::Sequence(items) => Value::Array(items.into_iter().map(to_json).collect()),
+        Y::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(k, v)| {
+                    let key = match to_json(k) {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    (key, to_json(v))
+                })
+                .collect(),
+        ),
+        Y::Tagged(tagged) => {
+            let name = tagged.tag.to_string().trim_start_matches('!').to_owned();
+            let inner = to_json(tagged.value);
+            match name.as_str() {
+                "Ref" | "Condition" => json!({ name: inner }),
+                // `!GetAtt Resource.Attribute` is the string form of `Fn::GetAtt: [Resource, Attribute]`.
+                "GetAtt" => match inner {
+                    Value::String(s) => {
+                        let (resource, attribute) = s.split_once('.').unwrap_or((&s, ""));
+                        json!({ "Fn::GetAtt": [resource, attribute] })
+                    }
+                    other => json!({ "Fn::GetAtt": other }),
+                },
+                _ => json!({ format!("Fn::{name}"): inner }),
+            }
+        }
+    }
+}
+
+struct Template {
+    root: Value,
+}
+
+impl Template {
+    fn load() -> Template {
+        Template { root: parse_yaml("infra/template.yaml") }
+    }
+
+    fn resources(&self) -> &Map<String, Value> {
+        self.root["Resources"].as_object().expect("template has Resources")
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(&str, &Value)> {
+        self.resources().iter().filter(|(_, r)| r["Type"] == kind).map(|(name, r)| (name.as_str(), r)).collect()
+    }
+
+    /// A function property, falling back to `Globals.Function` as SAM does.
+    fn function_property<'a>(&'a self, function: &'a Value, property: &str) -> &'a Value {
+        let own = &function["Properties"][property];
+        if own.is_null() { &self.root["Globals"]["Function"][property] } else { own }
+    }
+
+    /// `(logical id, binary, resource)` of every SAM function.
+    fn functions(&self) -> Vec<(&str, String, &Value)> {
+        self.of_type("AWS::Serverless::Function")
+            .into_iter()
+            .map(|(name, f)| {
+                let binary = f["Metadata"]["BuildProperties"]["Binary"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{name}: Metadata.BuildProperties.Binary (the cargo binary) is missing"));
+                (name, binary.to_owned(), f)
+            })
+            .collect()
+    }
+
+    fn function(&self, binary: &str) -> &Value {
+        self.functions()
+            .into_iter()
+            .find(|(_, b, _)| b == binary)
+            .map(|(_, _, f)| f)
+            .unwrap_or_else(|| panic!("no function builds binary {binary}"))
+    }
+}
+
+/// `{"Ref": name}` → name.
+fn ref_target(value: &Value) -> Option<&str> {
+    value.get("Ref").and_then(Value::as_str)
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    match value {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(items) => items.iter().flat_map(strings).collect(),
+        _ => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 1. TENANT_AUTH
+// ---------------------------------------------------------------------------------------------------------------
+
+fn find_text<'a>(value: &'a Value, needle: &str, path: String, found: &mut Vec<String>) {
+    match value {
+        Value::String(s) if s.contains(needle) => found.push(format!("{path} = {s:?}")),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                find_text(item, needle, format!("{path}[{i}]"), found);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map {
+                if key.contains(needle) {
+                    found.push(format!("{path}.{key} (key)"));
+                }
+                find_text(item, needle, format!("{path}.{key}"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn tenant_auth_is_never_set() {
+    let template = Template::load();
+    let mut found = Vec::new();
+    find_text(&template.root, "TENANT_AUTH", String::new(), &mut found);
+    assert!(
+        found.is_empty(),
+        "TENANT_AUTH switches on header authentication (local run only) and must never be in the template: {found:#?}"
+    );
+    // And no function environment anywhere (Globals included) carries a variable of that name in any case.
+    let globals = &template.root["Globals"]["Function"]["Environment"]["Variables"];
+    for (name, _, function) in template.functions() {
+        for variables in [&function["Properties"]["Environment"]["Variables"], globals] {
+            if let Some(vars) = variables.as_object() {
+                assert!(!vars.keys().any(|k| k.eq_ignore_ascii_case("TENANT_AUTH")), "{name} sets TENANT_AUTH");
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 2. Routes = OpenAPI operations
+// ---------------------------------------------------------------------------------------------------------------
+
+const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+
+/// `(METHOD, path)` → binary, from the functions' `HttpApi` events.
+fn template_routes(template: &Template) -> BTreeMap<(String, String), String> {
+    let apis: BTreeSet<&str> = template.of_type("AWS::Serverless::HttpApi").into_iter().map(|(n, _)| n).collect();
+    assert_eq!(apis.len(), 1, "exactly one AWS::Serverless::HttpApi expected, found {apis:?}");
+    let mut routes = BTreeMap::new();
+    for (name, binary, function) in template.functions() {
+        let Some(events) = function["Properties"]["Events"].as_object() else { continue };
+        for (event, definition) in events {
+            if definition["Type"] != "HttpApi" {
+                continue;
+            }
+            let properties = &definition["Properties"];
+            let api = ref_target(&properties["ApiId"]);
+            assert!(
+                api.is_some_and(|a| apis.contains(a)),
+                "{name}.{event}: ApiId must be !Ref of the template's HttpApi (else SAM creates another, implicit API)"
+            );
+            // An event without Path/Method is SAM's `$default` catch-all route: not an OpenAPI operation.
+            let method = properties["Method"].as_str().unwrap_or("$default").to_ascii_uppercase();
+            let path = properties["Path"].as_str().unwrap_or("$default").to_owned();
+            assert!(
+                properties["Auth"].is_null(),
+                "{name}.{event}: routes keep the API's default JWT authorizer (no per-route Auth)"
+            );
+            if let Some(previous) = routes.insert((method.clone(), path.clone()), binary.clone()) {
+                panic!("route {method} {path} is declared twice ({previous} and {binary})");
+            }
+        }
+    }
+    routes
+}
+
+/// `(METHOD, path)` of every OpenAPI operation.
+fn openapi_operations() -> BTreeSet<(String, String)> {
+    let openapi = parse_yaml("infra/openapi.yaml");
+    let paths = openapi["paths"].as_object().expect("infra/openapi.yaml has paths");
+    let mut operations = BTreeSet::new();
+    for (path, item) in paths {
+        let item = item.as_object().unwrap_or_else(|| panic!("{path}: path item is not a mapping"));
+        for method in item.keys().filter(|k| HTTP_METHODS.contains(&k.as_str())) {
+            operations.insert((method.to_ascii_uppercase(), path.clone()));
+        }
+    }
+    assert!(!operations.is_empty(), "infra/openapi.yaml lists no operation");
+    operations
+}
+
+#[test]
+fn routes_are_exactly_the_openapi_operations_each_on_its_function() {
+    let template = Template::load();
+    let routes = template_routes(&template);
+    let operations = openapi_operations();
+
+    let mut problems = Vec::new();
+    for (method, path) in &operations {
+        let expected = function_for_path(path);
+        match routes.get(&(method.clone(), path.clone())) {
+            None => problems.push(format!(
+                "missing route {method} {path} (in infra/openapi.yaml): add to the Events of the {expected} \
+                 function:\n    SomeName:\n      Type: HttpApi\n      Properties: {{ApiId: !Ref HttpApi, Method: \
+                 {method}, Path: \"{path}\", PayloadFormatVersion: \"2.0\"}}"
+            )),
+            Some(actual) if actual != expected => {
+                problems.push(format!("route {method} {path} is served by {actual}; the convention says {expected}"))
+            }
+            Some(_) => {}
+        }
+    }
+    for ((method, path), function) in &routes {
+        if !operations.contains(&(method.clone(), path.clone())) {
+            problems.push(format!(
+                "route {method} {path} ({function}) is not an operation of infra/openapi.yaml: document it there \
+                 or remove it"
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "template routes and infra/openapi.yaml disagree:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn routing_convention() {
+    assert_eq!(function_for_path("/queues"), "queues-query");
+    assert_eq!(function_for_path("/queues/{id}/intervals"), "queues-query");
+    assert_eq!(function_for_path("/agent-states"), "queues-query");
+    assert_eq!(function_for_path("/queuesx"), "integrations-api");
+    assert_eq!(function_for_path("/integrations/{id}/runs"), "integrations-api");
+    assert_eq!(function_for_path("/external-agents"), "integrations-api");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 3. The table = acd_aws::schema
+// ---------------------------------------------------------------------------------------------------------------
+
+fn key_schema(value: &Value) -> Vec<(String, String)> {
+    value
+        .as_array()
+        .expect("KeySchema is a list")
+        .iter()
+        .map(|k| (k["AttributeName"].as_str().unwrap().to_owned(), k["KeyType"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[test]
+fn table_matches_the_schema_in_code() {
+    let template = Template::load();
+    let tables = template.of_type("AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "exactly one table expected");
+    let (_, table) = tables[0];
+    let p = &table["Properties"];
+
+    assert_eq!(key_schema(&p["KeySchema"]), vec![(PK.into(), "HASH".into()), (SK.into(), "RANGE".into())]);
+
+    let attributes: BTreeSet<(String, String)> = p["AttributeDefinitions"]
+        .as_array()
+        .expect("AttributeDefinitions")
+        .iter()
+        .map(|a| (a["AttributeName"].as_str().unwrap().to_owned(), a["AttributeType"].as_str().unwrap().to_owned()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = key_attributes().into_iter().map(|n| (n.into(), "S".into())).collect();
+    assert_eq!(attributes, expected, "AttributeDefinitions must be exactly the key attributes, all strings");
+
+    let indexes: BTreeSet<(String, Vec<(String, String)>, String)> = p["GlobalSecondaryIndexes"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|i| {
+            (
+                i["IndexName"].as_str().unwrap().to_owned(),
+                key_schema(&i["KeySchema"]),
+                i["Projection"]["ProjectionType"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, Vec<(String, String)>, String)> = GLOBAL_INDEXES
+        .iter()
+        .map(|(name, pk, sk)| {
+            ((*name).into(), vec![((*pk).into(), "HASH".into()), ((*sk).into(), "RANGE".into())], "ALL".into())
+        })
+        .collect();
+    assert_eq!(indexes, expected, "GlobalSecondaryIndexes must be exactly acd_aws::schema::GLOBAL_INDEXES");
+    assert!(p["LocalSecondaryIndexes"].is_null(), "the schema has no local secondary index");
+
+    assert_eq!(p["BillingMode"], "PAY_PER_REQUEST", "on-demand billing");
+    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true, "PITR on");
+    assert_eq!(p["SSESpecification"]["SSEEnabled"], true, "encryption with a KMS key (AWS managed or the CMK)");
+    assert_eq!(p["TimeToLiveSpecification"], json!({"AttributeName": "ttl", "Enabled": true}), "TTL on `ttl`");
+    assert!(!p["DeletionProtectionEnabled"].is_null(), "deletion protection is set (parameter)");
+    assert_eq!(table["DeletionPolicy"], "Retain", "imported data survives a stack deletion");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 4. Functions
+// ---------------------------------------------------------------------------------------------------------------
+
+#[test]
+fn functions_are_arm64_al2023_built_by_cargo_lambda() {
+    let template = Template::load();
+    assert!(template.of_type("AWS::Lambda::Function").is_empty(), "functions are AWS::Serverless::Function");
+    let functions = template.functions();
+    let binaries: BTreeSet<&str> = functions.iter().map(|(_, b, _)| b.as_str()).collect();
+    assert_eq!(binaries, FUNCTIONS.iter().copied().collect(), "one function per binary of functions/");
+
+    for (name, binary, function) in &functions {
+        assert_eq!(template.function_property(function, "Runtime"), "provided.al2023", "{name}: Runtime");
+        assert_eq!(template.function_property(function, "Architectures"), &json!(["arm64"]), "{name}: Architectures");
+        assert_eq!(template.function_property(function, "Handler"), "bootstrap", "{name}: Handler");
+        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}: Metadata.BuildMethod");
+        // The CodeUri is the workspace root (the template's parent directory) and the binary a workspace crate.
+        let code_uri = template.function_property(function, "CodeUri").as_str().expect("CodeUri");
+        let workspace = repo_root().join("infra").join(code_uri);
+        assert!(workspace.join("Cargo.toml").is_file(), "{name}: CodeUri {code_uri} is not the workspace root");
+        let manifest = read(&format!("functions/{binary}/Cargo.toml"));
+        assert!(manifest.contains(&format!("name = \"{binary}\"")), "{name}: functions/{binary} is not crate {binary}");
+    }
+
+    for binary in API_FUNCTIONS {
+        let timeout = template.function_property(template.function(binary), "Timeout").as_u64().expect("Timeout");
+        assert!(timeout <= 29, "{binary}: API functions answer within API Gateway's 30 s (Timeout {timeout})");
+    }
+    let import = template.function("import");
+    assert_eq!(template.function_property(import, "Timeout"), 900, "import: Timeout 900 s");
+    assert_eq!(template.function_property(import, "MemorySize"), 128, "import: must stay within 128 MB");
+}
+
+#[test]
+fn functions_get_the_environment_their_code_reads() {
+    let template = Template::load();
+    for (binary, variables) in ENVIRONMENT {
+        let function = template.function(binary);
+        let environment = &template.function_property(function, "Environment")["Variables"];
+        for variable in *variables {
+            assert!(!environment[variable].is_null(), "{binary}: environment variable {variable} is not set");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 5. IAM
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Every IAM statement (a mapping with `Effect`) under `value`, wherever it sits (role policies, trust policies,
+/// resource policies, inside `Fn::If`).
+fn statements<'a>(value: &'a Value, found: &mut Vec<&'a Map<String, Value>>) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("Effect") {
+                found.push(map);
+            }
+            map.values().for_each(|v| statements(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| statements(v, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_iam_wildcards_except_the_listed_ones() {
+    let template = Template::load();
+    let mut problems = Vec::new();
+    let mut used_exceptions = BTreeSet::new();
+    for (resource, definition) in template.resources() {
+        let mut found = Vec::new();
+        statements(definition, &mut found);
+        for statement in found {
+            let sid = statement.get("Sid").and_then(Value::as_str).unwrap_or("(no Sid)");
+            let at = format!("{resource} / {sid}");
+            for key in ["NotAction", "NotResource", "NotPrincipal"] {
+                if statement.contains_key(key) {
+                    problems.push(format!("{at}: {key} grants everything else"));
+                }
+            }
+            let actions = strings(statement.get("Action").unwrap_or(&Value::Null));
+            for action in &actions {
+                if action.contains('*') {
+                    problems.push(format!("{at}: wildcard action {action:?}"));
+                }
+            }
+            if strings(statement.get("Resource").unwrap_or(&Value::Null)).iter().any(|r| r == "*") {
+                match STAR_RESOURCE_EXCEPTIONS.iter().find(|(r, s, _, _)| r == resource && *s == sid) {
+                    Some((_, _, allowed, _)) => {
+                        used_exceptions.insert((resource.as_str(), sid));
+                        for action in actions.iter().filter(|a| !allowed.contains(&a.as_str())) {
+                            problems
+                                .push(format!("{at}: Resource \"*\" is excepted for {allowed:?} only, not {action}"));
+                        }
+                    }
+                    None => problems.push(format!("{at}: Resource \"*\" (not a listed exception)")),
+                }
+            }
+        }
+    }
+    for (resource, sid, _, why) in STAR_RESOURCE_EXCEPTIONS {
+        if !used_exceptions.contains(&(*resource, *sid)) {
+            problems.push(format!("stale exception {resource} / {sid} ({why}): no such statement uses Resource \"*\""));
+        }
+    }
+    assert!(problems.is_empty(), "IAM wildcards:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn each_role_grants_only_what_its_function_calls() {
+    let template = Template::load();
+    let roles: BTreeSet<&str> = template.of_type("AWS::IAM::Role").into_iter().map(|(n, _)| n).collect();
+    let listed: BTreeSet<&str> = ROLE_ACTIONS.iter().map(|(r, _)| *r).collect();
+    assert_eq!(roles, listed, "every role of the template is listed in ROLE_ACTIONS");
+    for (role, expected) in ROLE_ACTIONS {
+        let definition = &template.resources()[*role];
+        let mut found = Vec::new();
+        statements(&definition["Properties"]["Policies"], &mut found);
+        let granted: BTreeSet<String> = found
+            .iter()
+            .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+            .flat_map(|s| strings(s.get("Action").unwrap_or(&Value::Null)))
+            .collect();
+        let expected: BTreeSet<String> = expected.iter().map(|a| (*a).to_owned()).collect();
+        assert_eq!(granted, expected, "{role}: granted actions differ from what its function calls");
+        assert!(definition["Properties"]["ManagedPolicyArns"].is_null(), "{role}: no managed policies");
+    }
+    // SAM functions use these roles, not SAM-generated ones (which would add AWS managed policies).
+    for (name, _, function) in template.functions() {
+        assert!(ref_target(&function["Properties"]["Role"]).is_none(), "{name}: Role is the role's ARN");
+        assert!(function["Properties"]["Role"].get("Fn::GetAtt").is_some(), "{name}: Role must be an explicit role");
+        assert!(function["Properties"]["Policies"].is_null(), "{name}: Policies are ignored with an explicit Role");
+    }
+}
+
+#[test]
+fn scheduler_role_trusts_only_this_accounts_schedule_group() {
+    let template = Template::load();
+    let trust = &template.resources()["SchedulerRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"], "scheduler.amazonaws.com");
+    assert_eq!(trust["Condition"]["StringEquals"]["aws:SourceAccount"], json!({"Ref": "AWS::AccountId"}));
+    assert_eq!(trust["Condition"]["ArnEquals"]["aws:SourceArn"], json!({"Fn::GetAtt": ["ScheduleGroup", "Arn"]}));
+}

@@ -631,3 +631,56 @@ async fn the_control_routes_drive_the_simulator_over_http() {
         http.get(format!("{base}/__sim/requests")).send().await.unwrap().json().await.unwrap();
     assert!(counts["queues"].as_u64().unwrap() >= 3);
 }
+
+#[tokio::test]
+async fn tokens_are_renewed_before_they_expire() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { token_ttl_secs: 2, ..config() }).await.unwrap();
+    let c = connector(&sim);
+    c.list_queues(deadline()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(sorted_queues(c.list_queues(deadline()).await.unwrap()), sim.expected_queues());
+    let r = sim.requests();
+    // The connector took a new token on its own: the simulator never had to refuse an expired one.
+    assert_eq!((r.tokens_issued, r.api_unauthorized), (2, 0));
+}
+
+#[tokio::test]
+async fn the_simulator_enforces_the_query_limits_the_connector_keeps() {
+    let sim = GenesysSimulator::start(GenesysSimConfig { queues: 130, contacts_per_interval: 0.2, ..config() })
+        .await
+        .unwrap();
+    // A connector that ignores the limits is refused with 400, as Genesys does.
+    let reckless = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { max_predicates: 500, max_query_days: 40, retry: fast_retry(), ..Tuning::default() },
+    );
+    let queues = reckless.list_queues(deadline()).await.unwrap();
+    let day = TimeWindow::new(t(14, 0, 0, 0), t(15, 0, 0, 0)).unwrap();
+    match reckless.interval_stats(&queues, day, deadline()).await {
+        Err(ConnectorError::Configuration { message }) => assert!(message.contains("bad.request"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    let few: Vec<Queue> = queues.iter().take(3).cloned().collect();
+    let long = TimeWindow::new(t(3, 0, 0, 0), t(12, 0, 0, 0)).unwrap();
+    assert!(matches!(reckless.interval_stats(&few, long, deadline()).await, Err(ConnectorError::Configuration { .. })));
+    let agents = reckless.list_agents(deadline()).await.unwrap();
+    let too_long = TimeWindow::new(t(1, 0, 0, 0) - chrono::Duration::days(20), t(15, 0, 0, 0)).unwrap();
+    assert!(matches!(
+        reckless.agent_segments(&agents, too_long, deadline()).await,
+        Err(ConnectorError::Configuration { .. })
+    ));
+    // The same calls within the limits succeed.
+    let careful = connector(&sim);
+    assert_eq!(careful.interval_stats(&queues, day, deadline()).await.unwrap(), sim.expected_interval_stats(day));
+    assert_eq!(
+        careful.interval_stats(&few, long, deadline()).await.unwrap(),
+        sim.expected_interval_stats_for(
+            &few.iter().map(|q| q.external_id.rsplit_once(':').unwrap().0.to_owned()).collect::<Vec<_>>(),
+            long,
+        )
+        .into_iter()
+        .filter(|s| few.iter().any(|q| q.external_id == s.queue_external_id))
+        .collect::<Vec<_>>()
+    );
+}

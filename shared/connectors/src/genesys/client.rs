@@ -444,6 +444,32 @@ mod tests {
     }
 
     #[test]
+    fn paging_links_cannot_leave_the_api() {
+        let api = Api::new(
+            HttpClient::new().unwrap(),
+            "https://api.mypurecloud.ie/".into(),
+            "https://login.mypurecloud.ie".into(),
+            "client".into(),
+            SecretString::from("secret"),
+            RetryPolicy::default(),
+        );
+        assert_eq!(api.resolve_next("/api/v2/users?pageNumber=2").unwrap(), "/api/v2/users?pageNumber=2");
+        assert_eq!(
+            api.resolve_next("https://api.mypurecloud.ie/api/v2/users?pageNumber=2").unwrap(),
+            "/api/v2/users?pageNumber=2"
+        );
+        for bad in [
+            "https://evil.example/api/v2/users",
+            "//evil.example/api/v2/users",
+            "https://api.mypurecloud.ie.evil.example/api/v2/users",
+            "/oauth/token",
+            "/api/v2/users?next=http://evil.example",
+        ] {
+            assert!(matches!(api.resolve_next(bad), Err(ConnectorError::Malformed { .. })), "{bad}");
+        }
+    }
+
+    #[test]
     fn secret_fingerprints_differ_by_secret_and_client() {
         let a = fingerprint("c", &SecretString::from("s1"));
         assert_eq!(a, fingerprint("c", &SecretString::from("s1")));

@@ -235,11 +235,27 @@ impl Shared {
         }
         s.rate_window.1 += 1;
         let reset = 60u64.saturating_sub(now.duration_since(s.rate_window.0).as_secs()).max(1);
-        if s.rate_window.1 > allowed {
+        let count = s.rate_window.1;
+        if count > allowed {
             s.counts.rate_limited += 1;
-            return Err(rate_limited(reset));
+            let mut r = rate_limited(reset);
+            rate_headers(&mut r, count, allowed, reset);
+            return Err(r);
         }
-        Ok(Some((s.rate_window.1, allowed, reset)))
+        Ok(Some((count, allowed, reset)))
+    }
+}
+
+fn rate_headers(response: &mut Response, count: u32, allowed: u32, reset: u64) {
+    let h = response.headers_mut();
+    for (name, value) in [
+        ("inin-ratelimit-count", u64::from(count)),
+        ("inin-ratelimit-allowed", u64::from(allowed)),
+        ("inin-ratelimit-reset", reset),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
+            h.insert(name, v);
+        }
     }
 }
 
@@ -312,16 +328,7 @@ async fn pipeline(
         },
     };
     if let Some((count, allowed, reset)) = rate {
-        let h = response.headers_mut();
-        for (name, value) in [
-            ("inin-ratelimit-count", count as u64),
-            ("inin-ratelimit-allowed", allowed as u64),
-            ("inin-ratelimit-reset", reset),
-        ] {
-            if let Ok(v) = HeaderValue::from_str(&value.to_string()) {
-                h.insert(name, v);
-            }
-        }
+        rate_headers(&mut response, count, allowed, reset);
     }
     response
 }

@@ -169,18 +169,27 @@ fn user_details_pages_merge_into_segments() {
 }
 
 #[test]
-fn truncated_vendor_input_never_panics() {
-    for name in ["aggregates.json", "user_details_page1.json", "queues_page1.json"] {
+fn truncated_vendor_input_is_malformed_never_a_panic_or_a_partial_result() {
+    let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+    let body = fixture("aggregates.json");
+    let whole = body.trim_ascii_end().len();
+    let mut acc = AggregateAccumulator::new(window, None);
+    acc.add_response(&body).unwrap();
+    assert_eq!(acc.finish().len(), 3);
+    for cut in 0..whole {
+        let mut acc = AggregateAccumulator::new(window, None);
+        let result = acc.add_response(&body[..cut]);
+        assert!(matches!(result, Err(ConnectorError::Malformed { .. })), "cut at {cut}: {result:?}");
+    }
+    for name in ["user_details_page1.json", "queues_page1.json", "users_page1.json", "presence_definitions.json"] {
         let body = fixture(name);
-        for cut in 0..body.len() {
+        let whole = body.trim_ascii_end().len();
+        for cut in 0..whole {
             let part = &body[..cut];
-            let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
-            let _ = AggregateAccumulator::new(window, None).add_response(part);
-            if let Ok(r) = serde_json::from_slice::<UserDetailsResponse>(part) {
-                let _ = Records::default().add(r.user_details);
-            }
-            let _ = serde_json::from_slice::<Listing<WireQueue>>(part).map(|l| queues_from_entities(l.entities));
+            assert!(serde_json::from_slice::<UserDetailsResponse>(part).is_err() || name != "user_details_page1.json");
+            assert!(serde_json::from_slice::<Listing<WireQueue>>(part).is_err() || name == "user_details_page1.json");
         }
+        assert!(serde_json::from_slice::<serde_json::Value>(&body).is_ok(), "{name}");
     }
 }
 

@@ -633,3 +633,65 @@ impl Drop for GenesysSimulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_documents_have_a_stable_json_form() {
+        let f: Fault =
+            serde_json::from_str(r#"{"target":"aggregates","kind":"rate_limited","retry_after_secs":2,"times":1}"#)
+                .unwrap();
+        assert_eq!(f, Fault::once(FaultTarget::Aggregates, FaultKind::RateLimited { retry_after_secs: 2 }));
+        let f: Fault = serde_json::from_str(r#"{"target":"user_details","kind":"malformed","skip":1}"#).unwrap();
+        assert_eq!(f, Fault::always(FaultTarget::UserDetails, FaultKind::Malformed).after(1));
+        let f: Fault = serde_json::from_str(r#"{"target":"any_api","kind":"server_error","status":503}"#).unwrap();
+        assert_eq!(f.kind, FaultKind::ServerError { status: 503 });
+        let back: Fault = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(back, f);
+        let c: Correction = serde_json::from_str(
+            r#"{"queue_id":"q","media_type":"voice","interval_start":"2024-05-15T08:00:00Z","offered":12}"#,
+        )
+        .unwrap();
+        assert_eq!((c.media_type, c.offered, c.handled), (MediaType::Voice, Some(12), None));
+    }
+
+    #[tokio::test]
+    async fn truth_reflects_mutations() {
+        let now = Utc.with_ymd_and_hms(2024, 5, 15, 10, 7, 30).unwrap();
+        let sim = GenesysSimulator::start(GenesysSimConfig { now: Some(now), ..Default::default() }).await.unwrap();
+        let ids = sim.queue_ids();
+        let before = sim.expected_queues().len();
+        assert!(sim.delete_queue(&ids[0]));
+        assert!(sim.expected_queues().len() < before);
+        assert!(sim.rename_queue(&ids[1], "Renamed"));
+        assert!(
+            sim.expected_queues().iter().filter(|q| q.external_id.starts_with(&ids[1])).all(|q| q.name == "Renamed")
+        );
+        assert!(!sim.rename_queue("no-such-queue", "x"));
+        let window = TimeWindow::new(now - chrono::Duration::hours(4), now).unwrap();
+        let media = sim.queue_media(&ids[1])[0];
+        let at = Utc.with_ymd_and_hms(2024, 5, 15, 8, 0, 0).unwrap();
+        sim.correct_interval(Correction {
+            queue_id: ids[1].clone(),
+            media_type: media,
+            interval_start: at,
+            offered: Some(4242),
+            handled: None,
+            handle_time_ms: None,
+            abandoned: None,
+            answer_time_ms: None,
+            answered_within_sl: None,
+        });
+        let stats = sim.expected_interval_stats(window);
+        let corrected = stats
+            .iter()
+            .find(|s| {
+                s.interval_start == at && s.queue_external_id == format!("{}:{}", ids[1], media.channel().as_str())
+            })
+            .unwrap();
+        assert!(corrected.offered >= 4242);
+        assert!(stats.iter().all(|s| s.interval_start < now));
+    }
+}

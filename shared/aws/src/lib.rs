@@ -5,6 +5,7 @@ pub mod config;
 pub mod dynamo;
 pub mod items;
 pub mod keys;
+pub mod query_store;
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;

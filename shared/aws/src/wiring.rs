@@ -43,3 +43,18 @@ pub fn integrations_api(
 ) -> IntegrationsApi {
     IntegrationsApi { service: integration_service(settings, clients, verifier), auth }
 }
+
+/// The `queues-query` API: queues, intervals, agent states and mappings, all read from (and mappings written to)
+/// the one table.
+pub fn queues_query_api(
+    settings: &Settings,
+    clients: &AwsClients,
+    auth: TenantAuth,
+) -> acd_app::http::queries::QueriesApi {
+    let store = Arc::new(dynamo_store(settings, clients));
+    acd_app::http::queries::QueriesApi {
+        queries: acd_app::query::QueryService { store: store.clone() },
+        mappings: acd_app::mappings::MappingService { store },
+        auth,
+    }
+}

@@ -1,0 +1,775 @@
+//! DynamoDB implementation of the read side ([`QueryStore`]) and of the mappings ([`MappingStore`]), on the same
+//! [`DynamoStore`] (one table, keys in [`crate::keys`] and [`crate::items`]).
+//!
+//! Every read is a GetItem or a Query — never a Scan — with `ReturnConsumedCapacity=TOTAL`; what each request read
+//! is added to its [`acd_app::query::cost`] total. Listings that filter keep querying until the page is full
+//! (DynamoDB's `Limit` counts items before the filter) and continue from the last item returned, by sort key, so a
+//! page never skips or repeats an item while the import adds others.
+
+use std::collections::HashMap;
+
+use acd_app::mappings::{DEFAULT_ACTIVITY, ExternalAgentRecord, ExternalStatusRecord, MappingStore};
+use acd_app::ports::{Page, StoreError};
+use acd_app::query::cost::{self, ReadCost, estimate_units};
+use acd_app::query::{
+    AgentsFrom, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord, SegmentRecord,
+};
+use acd_domain::{INTERVAL_MINUTES, IntegrationId, QueueId, TenantId};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
+use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
+use chrono::{DateTime, Duration, Utc};
+use serde_dynamo::aws_sdk_dynamodb_1::from_item;
+
+use crate::dynamo::{DynamoStore, Item, s};
+use crate::items::{
+    self, AGENT_SK_PREFIX, AgentItem, IntervalItem, MAX_SEGMENT_HOURS, QueueItem, STATE_SK, STATUS_SK_PREFIX,
+    SegmentItem, StatusItem,
+};
+use crate::keys::{self, GSI1, GSI1SK, PK, SK};
+use crate::sdk_error;
+
+/// A listing reads at most this many items for one page; a page that is still not full then ends early, with a
+/// cursor (a filter that matches almost nothing must not read a huge partition in one request).
+const MAX_ITEMS_EVALUATED_PER_PAGE: u64 = 40_000;
+/// Largest `Limit` of one Query call of a filtered listing (about 1 MB of queue items).
+const MAX_QUERY_LIMIT: usize = 2_000;
+/// Sizes used to estimate what filtered-out items cost when a Query returned none to measure.
+const TYPICAL_QUEUE_BYTES: u64 = 450;
+const TYPICAL_AGENT_BYTES: u64 = 250;
+
+/// Bytes DynamoDB counts for an item (attribute names + values; numbers approximated).
+fn item_bytes(item: &Item) -> u64 {
+    item.iter().map(|(name, value)| name.len() as u64 + value_bytes(value)).sum()
+}
+
+fn value_bytes(value: &AttributeValue) -> u64 {
+    match value {
+        AttributeValue::S(v) => v.len() as u64,
+        AttributeValue::N(v) => (v.len() as u64).div_ceil(2) + 1,
+        AttributeValue::B(v) => v.as_ref().len() as u64,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::Ss(v) => v.iter().map(|s| s.len() as u64).sum(),
+        AttributeValue::Ns(v) => v.iter().map(|n| (n.len() as u64).div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(v) => v.iter().map(|b| b.as_ref().len() as u64).sum(),
+        AttributeValue::L(v) => 3 + v.iter().map(|x| 1 + value_bytes(x)).sum::<u64>(),
+        AttributeValue::M(v) => 3 + v.iter().map(|(k, x)| 1 + k.len() as u64 + value_bytes(x)).sum::<u64>(),
+        _ => 1,
+    }
+}
+
+/// Sends a Query with `ReturnConsumedCapacity=TOTAL` and records what it read.
+async fn query(builder: QueryFluentBuilder, what: &str, typical_bytes: u64) -> Result<QueryOutput, StoreError> {
+    let out = builder
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("Query({what})"), e))?;
+    let items = out.items();
+    let returned_bytes: u64 = items.iter().map(item_bytes).sum();
+    let returned = items.len() as u64;
+    let scanned = (out.scanned_count().max(0) as u64).max(returned);
+    let average = if returned > 0 { returned_bytes / returned } else { typical_bytes };
+    cost::record(ReadCost {
+        calls: 1,
+        consumed_units: out.consumed_capacity().and_then(|c| c.capacity_units()).unwrap_or(0.0),
+        scanned_items: scanned,
+        returned_items: returned,
+        estimated_units: estimate_units(returned_bytes + (scanned - returned) * average, false),
+    });
+    Ok(out)
+}
+
+/// Sends a GetItem with `ReturnConsumedCapacity=TOTAL` and records what it read.
+async fn get(builder: GetItemFluentBuilder, what: &str, consistent: bool) -> Result<GetItemOutput, StoreError> {
+    let out = builder
+        .consistent_read(consistent)
+        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+        .send()
+        .await
+        .map_err(|e| sdk_error(&format!("GetItem({what})"), e))?;
+    let bytes = out.item().map(item_bytes).unwrap_or(0);
+    cost::record(ReadCost {
+        calls: 1,
+        consumed_units: out.consumed_capacity().and_then(|c| c.capacity_units()).unwrap_or(0.0),
+        scanned_items: u64::from(out.item().is_some()),
+        returned_items: u64::from(out.item().is_some()),
+        estimated_units: estimate_units(bytes, consistent),
+    });
+    Ok(out)
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn more(out: &QueryOutput) -> Option<Item> {
+    out.last_evaluated_key.clone().filter(|k| !k.is_empty())
+}
+
+fn queue_record(item: QueueItem) -> QueueRecord {
+    QueueRecord {
+        queue_id: item.queue_id,
+        integration_id: item.integration_id,
+        integration_name: item.integration_name,
+        external_id: item.external_id,
+        name: item.name,
+        channel: item.channel,
+        interval_minutes: item.interval_minutes,
+        active: item.active,
+        first_seen: item.first_seen,
+        last_seen: item.last_seen,
+        data_from: item.data_from,
+        data_to: item.data_to,
+        sort_key: item.gsi1sk,
+    }
+}
+
+fn agent_record(item: AgentItem) -> ExternalAgentRecord {
+    ExternalAgentRecord {
+        integration_id: item.integration_id,
+        external_id: item.external_id,
+        display_name: item.display_name,
+        first_seen: item.first_seen,
+        last_seen: item.last_seen,
+        employee_id: item.employee_id,
+    }
+}
+
+fn status_record(item: StatusItem) -> ExternalStatusRecord {
+    ExternalStatusRecord {
+        integration_id: item.integration_id,
+        status_id: item.status_id,
+        name: item.name,
+        activity_id: item.activity_id,
+        mapped: item.mapped,
+        first_seen: item.first_seen,
+        last_seen: item.last_seen,
+    }
+}
+
+/// Reads an item of a listing; an unreadable one is logged and left out rather than failing the whole listing.
+fn readable<T: serde::de::DeserializeOwned>(item: Item, what: &str) -> Option<T> {
+    let keys = (item.get(PK).cloned(), item.get(SK).cloned());
+    match from_item::<T>(item) {
+        Ok(value) => Some(value),
+        Err(e) => {
+            tracing::error!(error = %e, key = ?keys, "unreadable {what} item left out");
+            None
+        }
+    }
+}
+
+/// A filter expression and its placeholders.
+#[derive(Default)]
+struct Filter {
+    parts: Vec<String>,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl Filter {
+    fn expression(&self) -> Option<String> {
+        if self.parts.is_empty() { None } else { Some(self.parts.join(" AND ")) }
+    }
+
+    fn apply(&self, mut builder: QueryFluentBuilder) -> QueryFluentBuilder {
+        if let Some(expression) = self.expression() {
+            builder = builder.filter_expression(expression);
+        }
+        for (k, v) in &self.names {
+            builder = builder.expression_attribute_names(k, v);
+        }
+        for (k, v) in &self.values {
+            builder = builder.expression_attribute_values(k, v.clone());
+        }
+        builder
+    }
+}
+
+/// DynamoDB's pre-filter for a queue listing: a superset of [`QueueQuery::matches`], which is applied afterwards.
+fn queue_filter(query: &QueueQuery) -> Filter {
+    let mut f = Filter::default();
+    if !query.include_inactive {
+        f.parts.push("#active = :active".into());
+        f.names.insert("#active".into(), "active".into());
+        f.values.insert(":active".into(), AttributeValue::Bool(true));
+    }
+    if let Some(channel) = query.channel {
+        f.parts.push("#channel = :channel".into());
+        f.names.insert("#channel".into(), "channel".into());
+        f.values.insert(":channel".into(), s(channel.as_str()));
+    }
+    if query.integration_id.is_some() || query.text.is_some() {
+        f.names.insert("#integration".into(), "integration_id".into());
+    }
+    if let Some(integration) = query.integration_id {
+        f.parts.push("#integration = :integration".into());
+        f.values.insert(":integration".into(), s(integration.to_string()));
+    }
+    // The text filter narrows in DynamoDB only while the id lists fit one IN each (100 operands); beyond that the
+    // exact predicate alone applies. With no current integration every queue may match by its stored name.
+    if let Some(text) = &query.text
+        && !text.current_integrations.is_empty()
+        && text.current_integrations.len() <= 100
+    {
+        f.names.insert("#name_lower".into(), "name_lower".into());
+        f.values.insert(":needle".into(), s(text.needle.clone()));
+        let mut alternatives = vec!["contains(#name_lower, :needle)".to_owned()];
+        let list = |prefix: &str, ids: &mut dyn Iterator<Item = &IntegrationId>, f: &mut Filter| -> String {
+            let placeholders: Vec<String> = ids
+                .enumerate()
+                .map(|(i, id)| {
+                    let p = format!(":{prefix}{i}");
+                    f.values.insert(p.clone(), s(id.to_string()));
+                    p
+                })
+                .collect();
+            placeholders.join(", ")
+        };
+        if !text.matching_integrations.is_empty() {
+            let ids = list("m", &mut text.matching_integrations.iter(), &mut f);
+            alternatives.push(format!("#integration IN ({ids})"));
+        }
+        let ids = list("c", &mut text.current_integrations.iter(), &mut f);
+        alternatives.push(format!("NOT (#integration IN ({ids}))"));
+        f.parts.push(format!("({})", alternatives.join(" OR ")));
+    }
+    f
+}
+
+/// How many items to ask for next: enough to fill the rest of the page at the selectivity seen so far.
+fn next_limit(wanted: usize, evaluated: u64, matched: u64, filtered: bool) -> usize {
+    let estimate = if !filtered {
+        wanted
+    } else if evaluated == 0 {
+        wanted.saturating_mul(4).max(100)
+    } else if matched == 0 {
+        (evaluated as usize).saturating_mul(2)
+    } else {
+        (wanted as f64 * evaluated as f64 / matched as f64 * 1.2) as usize + 10
+    };
+    estimate.clamp(wanted, MAX_QUERY_LIMIT.max(wanted))
+}
+
+impl DynamoStore {
+    /// Items of one partition whose sort keys start with `prefix`, in order, after the sort key `{prefix}{after}`,
+    /// up to `limit`, optionally filtered. Reads until the page is full (one item more to know whether more follow).
+    async fn list_prefix<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        after: Option<&str>,
+        filter: Filter,
+        limit: usize,
+        what: &str,
+    ) -> Result<Page<T>, StoreError> {
+        // `{prefix}` ends in `#`; every key with the prefix sorts below the prefix with `#` raised to `$`.
+        let lower = format!("{prefix}{}", after.unwrap_or_default());
+        let upper = format!("{}$", prefix.trim_end_matches('#'));
+        let skip = after.map(|_| lower.clone());
+        let filtered = filter.expression().is_some();
+        let (mut out, mut start, mut evaluated) = (Vec::new(), None::<Item>, 0u64);
+        loop {
+            let wanted = limit + 1 - out.len() + usize::from(skip.is_some() && start.is_none());
+            let builder = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND SK BETWEEN :lower AND :upper")
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":lower", s(lower.clone()))
+                .expression_attribute_values(":upper", s(upper.clone()))
+                .limit(i32::try_from(next_limit(wanted, evaluated, out.len() as u64, filtered)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            let page = query(filter.apply(builder), what, TYPICAL_AGENT_BYTES).await?;
+            evaluated += page.scanned_count().max(0) as u64;
+            let next = more(&page);
+            for item in page.items.unwrap_or_default() {
+                if skip.is_some() && item.get(SK).and_then(|v| v.as_s().ok()) == skip.as_ref() {
+                    continue;
+                }
+                if let Some(value) = readable::<T>(item, what) {
+                    out.push(value);
+                }
+                if out.len() > limit {
+                    out.truncate(limit);
+                    return Ok(Page { items: out, more: true });
+                }
+            }
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(Page { items: out, more: false }),
+            }
+        }
+    }
+
+    /// Queries to the end of a partition range (no page size: used for bounded ranges).
+    async fn query_all(&self, builder: QueryFluentBuilder, what: &str) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let page = query(builder.clone().set_exclusive_start_key(start.take()), what, TYPICAL_AGENT_BYTES).await?;
+            let next = more(&page);
+            out.extend(page.items.unwrap_or_default());
+            match next {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl QueryStore for DynamoStore {
+    async fn integration_names(&self, tenant: &TenantId) -> Result<HashMap<IntegrationId, String>, StoreError> {
+        let builder = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+            .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+            .projection_expression("#id, #name")
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#name", "name");
+        let mut names = HashMap::new();
+        for item in self.query_all(builder, "integration names").await? {
+            let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
+            let name = item.get("name").and_then(|v| v.as_s().ok());
+            if let (Some(id), Some(name)) = (id, name) {
+                names.insert(id, name.clone());
+            }
+        }
+        Ok(names)
+    }
+
+    async fn integration_name(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<String>, StoreError> {
+        let builder = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .projection_expression("#name")
+            .expression_attribute_names("#name", "name");
+        let out = get(builder, "integration name", false).await?;
+        Ok(out.item.and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned()))
+    }
+
+    async fn list_queues(
+        &self,
+        tenant: &TenantId,
+        query_filter: &QueueQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<QueuePage, StoreError> {
+        let filter = queue_filter(query_filter);
+        let filtered =
+            query_filter.channel.is_some() || query_filter.integration_id.is_some() || query_filter.text.is_some();
+        let pk = items::queues_gsi_pk(tenant);
+        let (mut out, mut start, mut evaluated) = (Vec::<QueueRecord>::new(), None::<Item>, 0u64);
+        loop {
+            let wanted = limit + 1 - out.len();
+            let mut builder = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .limit(i32::try_from(next_limit(wanted, evaluated, out.len() as u64, filtered)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            builder = match after {
+                Some(after) => builder
+                    .key_condition_expression("GSI1PK = :pk AND GSI1SK > :after")
+                    .expression_attribute_values(":after", s(after)),
+                None => builder.key_condition_expression("GSI1PK = :pk"),
+            };
+            let page = query(filter.apply(builder), "queues", TYPICAL_QUEUE_BYTES).await?;
+            evaluated += page.scanned_count().max(0) as u64;
+            let next = more(&page);
+            for item in page.items.unwrap_or_default() {
+                let Some(queue) = readable::<QueueItem>(item, "queue").map(queue_record) else { continue };
+                if !query_filter.matches(&queue) {
+                    continue;
+                }
+                out.push(queue);
+                if out.len() > limit {
+                    out.truncate(limit);
+                    let next_after = out.last().map(|q| q.sort_key.clone());
+                    return Ok(QueuePage { items: out, next_after });
+                }
+            }
+            match next {
+                None => return Ok(QueuePage { items: out, next_after: None }),
+                Some(k) if evaluated >= MAX_ITEMS_EVALUATED_PER_PAGE => {
+                    // Everything up to the last key read has been looked at: continue after it.
+                    let next_after = k.get(GSI1SK).and_then(|v| v.as_s().ok()).cloned();
+                    tracing::warn!(evaluated, returned = out.len(), "queue page ended early after a long read");
+                    return Ok(QueuePage { items: out, next_after });
+                }
+                Some(k) => start = Some(k),
+            }
+        }
+    }
+
+    async fn get_queue(&self, tenant: &TenantId, id: &QueueId) -> Result<Option<QueueRecord>, StoreError> {
+        let builder = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, id.integration_id), keys::queue_sk(&id.external_id))));
+        let out = get(builder, "queue", false).await?;
+        out.item
+            .map(|item| from_item::<QueueItem>(item).map(queue_record))
+            .transpose()
+            .map_err(|e| StoreError::Corrupt(format!("queue item: {e}")))
+    }
+
+    async fn intervals(
+        &self,
+        tenant: &TenantId,
+        id: &QueueId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<IntervalRecord>, StoreError> {
+        let last = to - Duration::minutes(INTERVAL_MINUTES);
+        if last < from {
+            return Ok(Vec::new());
+        }
+        let builder = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :last")
+            .expression_attribute_values(":pk", s(items::queue_data_pk(tenant, id)))
+            .expression_attribute_values(":from", s(items::interval_sk(from)))
+            .expression_attribute_values(":last", s(items::interval_sk(last)));
+        let mut out = Vec::new();
+        for item in self.query_all(builder, "intervals").await? {
+            let i: IntervalItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("interval item: {e}")))?;
+            out.push(IntervalRecord {
+                start: i.start,
+                offered: i.offered,
+                handled: i.handled,
+                abandoned: i.abandoned,
+                handle_ms: i.handle_ms,
+                answer_ms: i.answer_ms,
+                answered_within_sl: i.sl,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn complete_through(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let builder = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, integration), STATE_SK.to_owned())))
+            .projection_expression("complete_through");
+        let out = get(builder, "import state", false).await?;
+        match out.item.as_ref().and_then(|i| i.get("complete_through")) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(AttributeValue::S(raw)) => DateTime::parse_from_rfc3339(raw)
+                .map(|t| Some(t.with_timezone(&Utc)))
+                .map_err(|e| StoreError::Corrupt(format!("complete_through {raw:?}: {e}"))),
+            Some(other) => Err(StoreError::Corrupt(format!("complete_through is not a string: {other:?}"))),
+        }
+    }
+
+    async fn mapped_agents(
+        &self,
+        tenant: &TenantId,
+        employee: Option<&str>,
+        from: Option<&AgentsFrom>,
+        limit: usize,
+    ) -> Result<Page<MappedAgent>, StoreError> {
+        let position =
+            from.map(|f| items::employees_gsi_sk(&f.agent.employee_id, f.agent.integration_id, &f.agent.external_id));
+        let exclusive = from.filter(|f| !f.inclusive).and(position.clone());
+        let mut builder = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(GSI1)
+            .expression_attribute_values(":pk", s(items::employees_gsi_pk(tenant)))
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        builder = match (employee, &position) {
+            (None, None) => builder.key_condition_expression("GSI1PK = :pk"),
+            (None, Some(position)) => builder
+                .key_condition_expression(if exclusive.is_some() {
+                    "GSI1PK = :pk AND GSI1SK > :from"
+                } else {
+                    "GSI1PK = :pk AND GSI1SK >= :from"
+                })
+                .expression_attribute_values(":from", s(position.clone())),
+            (Some(employee), position) => {
+                let prefix = format!("{employee}#");
+                let lower = position.clone().filter(|p| *p > prefix).unwrap_or(prefix.clone());
+                let upper = format!("{prefix}{}", char::MAX);
+                if lower > upper {
+                    return Ok(Page { items: Vec::new(), more: false });
+                }
+                builder
+                    .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lower AND :upper")
+                    .expression_attribute_values(":lower", s(lower))
+                    .expression_attribute_values(":upper", s(upper))
+            }
+        };
+        let page = query(builder, "mapped agents", TYPICAL_AGENT_BYTES).await?;
+        let has_more = more(&page).is_some();
+        let mut agents = Vec::new();
+        for item in page.items.unwrap_or_default() {
+            let Some(agent) = readable::<AgentItem>(item, "agent") else { continue };
+            if exclusive.is_some() && agent.gsi1sk.as_ref() == exclusive.as_ref() {
+                continue;
+            }
+            if let Some(employee_id) = agent.employee_id {
+                agents.push(MappedAgent {
+                    employee_id,
+                    integration_id: agent.integration_id,
+                    external_id: agent.external_id,
+                });
+            }
+        }
+        let more = has_more || agents.len() > limit;
+        agents.truncate(limit);
+        Ok(Page { items: agents, more })
+    }
+
+    async fn segments(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+        agent_external_id: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<SegmentRecord>, StoreError> {
+        let builder = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND SK BETWEEN :lower AND :upper")
+            .expression_attribute_values(":pk", s(items::segment_pk(tenant, integration, agent_external_id)))
+            .expression_attribute_values(":lower", s(items::segment_sk(from - Duration::hours(MAX_SEGMENT_HOURS))))
+            .expression_attribute_values(":upper", s(items::segment_sk(to)));
+        let mut out = Vec::new();
+        for item in self.query_all(builder, "segments").await? {
+            let segment: SegmentItem =
+                from_item(item).map_err(|e| StoreError::Corrupt(format!("segment item: {e}")))?;
+            out.push(SegmentRecord {
+                start: segment.start,
+                end: segment.end,
+                status_id: segment.status_id,
+                reason: segment.reason,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn statuses(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+    ) -> Result<Vec<ExternalStatusRecord>, StoreError> {
+        let builder = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(keys::integration_pk(tenant, integration)))
+            .expression_attribute_values(":prefix", s(STATUS_SK_PREFIX));
+        Ok(self
+            .query_all(builder, "statuses")
+            .await?
+            .into_iter()
+            .filter_map(|item| readable::<StatusItem>(item, "status").map(status_record))
+            .collect())
+    }
+}
+
+fn condition_failed<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl MappingStore for DynamoStore {
+    async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError> {
+        let builder = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .projection_expression("PK");
+        Ok(get(builder, "integration", true).await?.item.is_some())
+    }
+
+    async fn list_agents(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalAgentRecord>, StoreError> {
+        let mut filter = Filter::default();
+        if unmapped_only {
+            filter.parts.push("attribute_not_exists(#employee)".into());
+            filter.names.insert("#employee".into(), "employee_id".into());
+        }
+        let page: Page<AgentItem> =
+            self.list_prefix(keys::integration_pk(tenant, id), AGENT_SK_PREFIX, after, filter, limit, "agents").await?;
+        Ok(Page { items: page.items.into_iter().map(agent_record).collect(), more: page.more })
+    }
+
+    async fn set_agent_employee(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        external_id: &str,
+        employee_id: Option<&str>,
+    ) -> Result<Option<ExternalAgentRecord>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, id), items::agent_sk(external_id))))
+            .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllNew);
+        update = match employee_id {
+            Some(employee) => update
+                .update_expression("SET employee_id = :employee, GSI1PK = :gsi1pk, GSI1SK = :gsi1sk")
+                .expression_attribute_values(":employee", s(employee))
+                .expression_attribute_values(":gsi1pk", s(items::employees_gsi_pk(tenant)))
+                .expression_attribute_values(":gsi1sk", s(items::employees_gsi_sk(employee, id, external_id))),
+            None => update.update_expression("REMOVE employee_id, GSI1PK, GSI1SK"),
+        };
+        match update.send().await {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let agent: AgentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("agent item: {e}")))?;
+                Ok(Some(agent_record(agent)))
+            }
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error("UpdateItem(agent mapping)", e)),
+        }
+    }
+
+    async fn list_statuses(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalStatusRecord>, StoreError> {
+        let mut filter = Filter::default();
+        if unmapped_only {
+            filter.parts.push("#mapped = :no".into());
+            filter.names.insert("#mapped".into(), "mapped".into());
+            filter.values.insert(":no".into(), AttributeValue::Bool(false));
+        }
+        let page: Page<StatusItem> = self
+            .list_prefix(keys::integration_pk(tenant, id), STATUS_SK_PREFIX, after, filter, limit, "statuses")
+            .await?;
+        Ok(Page { items: page.items.into_iter().map(status_record).collect(), more: page.more })
+    }
+
+    async fn set_status_activity(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status_id: &str,
+        activity_id: Option<&str>,
+    ) -> Result<Option<ExternalStatusRecord>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, id), items::status_sk(status_id))))
+            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET activity_id = :activity, #mapped = :mapped")
+            .expression_attribute_names("#mapped", "mapped")
+            .expression_attribute_values(":activity", s(activity_id.unwrap_or(DEFAULT_ACTIVITY)))
+            .expression_attribute_values(":mapped", AttributeValue::Bool(activity_id.is_some()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let status: StatusItem =
+                    from_item(item).map_err(|e| StoreError::Corrupt(format!("status item: {e}")))?;
+                Ok(Some(status_record(status)))
+            }
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error("UpdateItem(status mapping)", e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acd_app::query::TextFilter;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn text_prefilter_lists_ids_only_while_they_fit() {
+        let ids: BTreeSet<IntegrationId> = (0..3).map(|_| IntegrationId::new()).collect();
+        let first = *ids.iter().next().unwrap();
+        let query = QueueQuery {
+            text: Some(TextFilter {
+                needle: "sales".into(),
+                matching_integrations: [first].into_iter().collect(),
+                current_integrations: ids.clone(),
+            }),
+            ..Default::default()
+        };
+        let f = queue_filter(&query);
+        let expression = f.expression().unwrap();
+        assert!(
+            expression.starts_with("#active = :active AND (contains(#name_lower, :needle) OR #integration IN (:m0)")
+        );
+        assert!(expression.ends_with("NOT (#integration IN (:c0, :c1, :c2)))"), "{expression}");
+        assert_eq!(f.values.len(), 1 + 1 + 1 + 3);
+
+        let many: BTreeSet<IntegrationId> = (0..101).map(|_| IntegrationId::new()).collect();
+        let query = QueueQuery {
+            include_inactive: true,
+            text: Some(TextFilter {
+                needle: "x".into(),
+                matching_integrations: BTreeSet::new(),
+                current_integrations: many,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(queue_filter(&query).expression(), None, "too many ids: exact predicate only");
+    }
+
+    #[test]
+    fn next_limits_follow_selectivity_within_bounds() {
+        assert_eq!(next_limit(101, 0, 0, false), 101);
+        assert_eq!(next_limit(101, 0, 0, true), 404);
+        assert_eq!(next_limit(50, 1000, 50, true), 1210);
+        assert_eq!(next_limit(50, 1500, 0, true), 2000);
+        assert_eq!(next_limit(3000, 10, 10, true), 3000);
+    }
+
+    #[test]
+    fn item_sizes_count_names_and_values() {
+        let item: Item =
+            HashMap::from([("PK".to_owned(), s("abc")), ("active".to_owned(), AttributeValue::Bool(true))]);
+        assert_eq!(item_bytes(&item), 2 + 3 + 6 + 1);
+    }
+}

@@ -3,7 +3,10 @@
 //!
 //! 1. `TENANT_AUTH` (the local-only header authentication switch) appears nowhere in the template.
 //! 2. The HTTP API's routes are exactly the operations of `infra/openapi.yaml`, each served by the right function.
-//!    Convention: paths under `/queues` and `/agent-states` go to `queues-query`, every other path to
+//!    Convention (it follows the HTTP handlers: `shared/app/src/http/queries.rs` serves the first group,
+//!    `shared/app/src/http/integrations.rs` the rest): paths under `/queues` and `/agent-states`, and the mapping
+//!    sub-resources `/integrations/{id}/external-agents…` and `/integrations/{id}/external-statuses…`, go to
+//!    `queues-query`; every other path (`/integration-types`, `/integrations…` including `/runs` and `/import`) to
 //!    `integrations-api`. Adding an operation to the OpenAPI file without its route in the template (or the
 //!    reverse) fails here, with the YAML to add.
 //! 3. The DynamoDB table declares exactly the keys and indexes of `acd_aws::schema` (what the code and the local run
@@ -30,8 +33,12 @@ use serde_json::{Map, Value, json};
 
 /// The function serving an API path, by the routing convention (see the module docs and infra/README.md).
 fn function_for_path(path: &str) -> &'static str {
-    let under = |prefix: &str| path == prefix || path.starts_with(&format!("{prefix}/"));
-    if under("/queues") || under("/agent-states") { "queues-query" } else { "integrations-api" }
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["queues", ..] | ["agent-states", ..] => "queues-query",
+        ["integrations", _, "external-agents" | "external-statuses", ..] => "queues-query",
+        _ => "integrations-api",
+    }
 }
 
 /// The functions (binary = crate name in `functions/`).
@@ -92,6 +99,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:BatchWriteItem",
             "dynamodb:ConditionCheckItem",
             "secretsmanager:GetSecretValue",
+            // Its DeadLetterQueue (failed asynchronous invocations).
+            "sqs:SendMessage",
         ],
     ),
     (
@@ -104,10 +113,17 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:GetItem",
             "dynamodb:Query",
             "dynamodb:BatchGetItem",
+            // The external agent / status mapping routes (conditional updates of existing items).
+            "dynamodb:UpdateItem",
         ],
     ),
-    // kms:* only when the KmsKeyArn parameter is set (the dead-letter queue is then encrypted with that key).
-    ("SchedulerRole", &["lambda:InvokeFunction", "sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"]),
+    ("SchedulerRole", &["lambda:InvokeFunction", "sqs:SendMessage"]),
+];
+
+/// Stand-alone policies: (logical id, roles it attaches to, every action it grants).
+const POLICY_RESOURCES: &[(&str, &[&str], &[&str])] = &[
+    // Only with the KmsKeyArn parameter: both senders to the dead-letter queue need the key then.
+    ("DeadLetterKeyAccess", &["SchedulerRole", "ImportRole"], &["kms:GenerateDataKey", "kms:Decrypt"]),
 ];
 
 /// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs).
@@ -328,30 +344,46 @@ fn template_routes(template: &Template) -> BTreeMap<(String, String), String> {
     routes
 }
 
-/// `(METHOD, path)` of every OpenAPI operation.
-fn openapi_operations() -> BTreeSet<(String, String)> {
+/// `(METHOD, path)` → tags of every OpenAPI operation, and tag → the function its description names
+/// ("Served by the `queues-query` function…").
+fn openapi_operations() -> (BTreeMap<(String, String), Vec<String>>, BTreeMap<String, String>) {
     let openapi = parse_yaml("infra/openapi.yaml");
     let paths = openapi["paths"].as_object().expect("infra/openapi.yaml has paths");
-    let mut operations = BTreeSet::new();
+    let mut operations = BTreeMap::new();
     for (path, item) in paths {
         let item = item.as_object().unwrap_or_else(|| panic!("{path}: path item is not a mapping"));
-        for method in item.keys().filter(|k| HTTP_METHODS.contains(&k.as_str())) {
-            operations.insert((method.to_ascii_uppercase(), path.clone()));
+        for (method, operation) in item.iter().filter(|(k, _)| HTTP_METHODS.contains(&k.as_str())) {
+            operations.insert((method.to_ascii_uppercase(), path.clone()), strings(&operation["tags"]));
         }
     }
     assert!(!operations.is_empty(), "infra/openapi.yaml lists no operation");
-    operations
+    let mut tag_functions = BTreeMap::new();
+    for tag in openapi["tags"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let (Some(name), Some(description)) = (tag["name"].as_str(), tag["description"].as_str()) else { continue };
+        if let Some(function) = FUNCTIONS.iter().find(|f| description.contains(&format!("`{f}` function"))) {
+            tag_functions.insert(name.to_owned(), (*function).to_owned());
+        }
+    }
+    (operations, tag_functions)
 }
 
 #[test]
 fn routes_are_exactly_the_openapi_operations_each_on_its_function() {
     let template = Template::load();
     let routes = template_routes(&template);
-    let operations = openapi_operations();
+    let (operations, tag_functions) = openapi_operations();
 
     let mut problems = Vec::new();
-    for (method, path) in &operations {
+    for ((method, path), tags) in &operations {
         let expected = function_for_path(path);
+        // The OpenAPI tags name the serving function too: they must agree with the path convention.
+        for tag in tags {
+            if let Some(function) = tag_functions.get(tag).filter(|f| *f != expected) {
+                problems.push(format!(
+                    "{method} {path}: its tag `{tag}` says {function}, the path convention says {expected}"
+                ));
+            }
+        }
         match routes.get(&(method.clone(), path.clone())) {
             None => problems.push(format!(
                 "missing route {method} {path} (in infra/openapi.yaml): add to the Events of the {expected} \
@@ -365,7 +397,7 @@ fn routes_are_exactly_the_openapi_operations_each_on_its_function() {
         }
     }
     for ((method, path), function) in &routes {
-        if !operations.contains(&(method.clone(), path.clone())) {
+        if !operations.contains_key(&(method.clone(), path.clone())) {
             problems.push(format!(
                 "route {method} {path} ({function}) is not an operation of infra/openapi.yaml: document it there \
                  or remove it"
@@ -381,8 +413,12 @@ fn routing_convention() {
     assert_eq!(function_for_path("/queues/{id}/intervals"), "queues-query");
     assert_eq!(function_for_path("/agent-states"), "queues-query");
     assert_eq!(function_for_path("/queuesx"), "integrations-api");
+    assert_eq!(function_for_path("/integrations/{id}/external-agents"), "queues-query");
+    assert_eq!(function_for_path("/integrations/{id}/external-statuses/{status}"), "queues-query");
     assert_eq!(function_for_path("/integrations/{id}/runs"), "integrations-api");
-    assert_eq!(function_for_path("/external-agents"), "integrations-api");
+    assert_eq!(function_for_path("/integrations/{id}/import"), "integrations-api");
+    assert_eq!(function_for_path("/integrations/external-agents"), "integrations-api");
+    assert_eq!(function_for_path("/integration-types"), "integrations-api");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -574,6 +610,23 @@ fn each_role_grants_only_what_its_function_calls() {
         let expected: BTreeSet<String> = expected.iter().map(|a| (*a).to_owned()).collect();
         assert_eq!(granted, expected, "{role}: granted actions differ from what its function calls");
         assert!(definition["Properties"]["ManagedPolicyArns"].is_null(), "{role}: no managed policies");
+    }
+    for kind in ["AWS::IAM::ManagedPolicy", "AWS::IAM::RolePolicy", "AWS::IAM::User", "AWS::IAM::Group"] {
+        assert!(template.of_type(kind).is_empty(), "no {kind} expected (add it to this test with its reason)");
+    }
+    let policies: BTreeSet<&str> = template.of_type("AWS::IAM::Policy").into_iter().map(|(n, _)| n).collect();
+    let listed: BTreeSet<&str> = POLICY_RESOURCES.iter().map(|(p, _, _)| *p).collect();
+    assert_eq!(policies, listed, "every AWS::IAM::Policy of the template is listed in POLICY_RESOURCES");
+    for (policy, roles, actions) in POLICY_RESOURCES {
+        let definition = &template.resources()[*policy]["Properties"];
+        let attached: BTreeSet<String> =
+            definition["Roles"].as_array().expect("Roles").iter().filter_map(ref_target).map(str::to_owned).collect();
+        assert_eq!(attached, roles.iter().map(|r| (*r).to_owned()).collect(), "{policy}: attached roles");
+        let mut found = Vec::new();
+        statements(&definition["PolicyDocument"], &mut found);
+        let granted: BTreeSet<String> =
+            found.iter().flat_map(|s| strings(s.get("Action").unwrap_or(&Value::Null))).collect();
+        assert_eq!(granted, actions.iter().map(|a| (*a).to_owned()).collect(), "{policy}: granted actions");
     }
     // SAM functions use these roles, not SAM-generated ones (which would add AWS managed policies).
     for (name, _, function) in template.functions() {

@@ -1,0 +1,1 @@
+//! Local-only pieces of `scripts/run-local`; nothing here is deployed.

@@ -266,7 +266,7 @@ fn strings(value: &Value) -> Vec<String> {
 // 1. TENANT_AUTH
 // ---------------------------------------------------------------------------------------------------------------
 
-fn find_text<'a>(value: &'a Value, needle: &str, path: String, found: &mut Vec<String>) {
+fn find_text(value: &Value, needle: &str, path: String, found: &mut Vec<String>) {
     match value {
         Value::String(s) if s.contains(needle) => found.push(format!("{path} = {s:?}")),
         Value::Array(items) => {
@@ -313,7 +313,7 @@ fn tenant_auth_is_never_set() {
 const HTTP_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 /// `(METHOD, path)` → binary, from the functions' `HttpApi` events.
-fn template_routes(template: &Template) -> BTreeMap<(String, String), String> {
+fn template_routes(template: &Template) -> BTreeMap<Route, String> {
     let apis: BTreeSet<&str> = template.of_type("AWS::Serverless::HttpApi").into_iter().map(|(n, _)| n).collect();
     assert_eq!(apis.len(), 1, "exactly one AWS::Serverless::HttpApi expected, found {apis:?}");
     let mut routes = BTreeMap::new();
@@ -344,9 +344,14 @@ fn template_routes(template: &Template) -> BTreeMap<(String, String), String> {
     routes
 }
 
+/// `(METHOD, path)`.
+type Route = (String, String);
+/// `(index name, key schema, projection type)`.
+type Index = (String, Vec<(String, String)>, String);
+
 /// `(METHOD, path)` → tags of every OpenAPI operation, and tag → the function its description names
 /// ("Served by the `queues-query` function…").
-fn openapi_operations() -> (BTreeMap<(String, String), Vec<String>>, BTreeMap<String, String>) {
+fn openapi_operations() -> (BTreeMap<Route, Vec<String>>, BTreeMap<String, String>) {
     let openapi = parse_yaml("infra/openapi.yaml");
     let paths = openapi["paths"].as_object().expect("infra/openapi.yaml has paths");
     let mut operations = BTreeMap::new();
@@ -453,7 +458,7 @@ fn table_matches_the_schema_in_code() {
     let expected: BTreeSet<(String, String)> = key_attributes().into_iter().map(|n| (n.into(), "S".into())).collect();
     assert_eq!(attributes, expected, "AttributeDefinitions must be exactly the key attributes, all strings");
 
-    let indexes: BTreeSet<(String, Vec<(String, String)>, String)> = p["GlobalSecondaryIndexes"]
+    let indexes: BTreeSet<Index> = p["GlobalSecondaryIndexes"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
@@ -466,7 +471,7 @@ fn table_matches_the_schema_in_code() {
             )
         })
         .collect();
-    let expected: BTreeSet<(String, Vec<(String, String)>, String)> = GLOBAL_INDEXES
+    let expected: BTreeSet<Index> = GLOBAL_INDEXES
         .iter()
         .map(|(name, pk, sk)| {
             ((*name).into(), vec![((*pk).into(), "HASH".into()), ((*sk).into(), "RANGE".into())], "ALL".into())

@@ -1,1 +1,14 @@
 //! Local-only pieces of `scripts/run-local`; nothing here is deployed.
+//!
+//! - [`gateway`]: the API on one port (default 9000), forwarding each path to the function that serves it under
+//!   `cargo lambda watch`;
+//! - [`player`]: plays EventBridge Scheduler (moto stores schedules but never fires them);
+//! - [`setup`]: the table and schedule group the template would create;
+//! - [`demo`]: the demo integration the command creates and prints;
+//! - [`client`]: the small HTTP client the demo and the end-to-end test share.
+
+pub mod client;
+pub mod demo;
+pub mod gateway;
+pub mod player;
+pub mod setup;

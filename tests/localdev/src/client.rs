@@ -1,0 +1,60 @@
+//! A small JSON client of the local API (the demo and the end-to-end test use it): the tenant goes in the
+//! `X-Tenant-Id` header, as the local run's `TENANT_AUTH=header` expects.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+#[derive(Clone)]
+pub struct Api {
+    pub base: String,
+    pub tenant: String,
+    client: reqwest::Client,
+}
+
+/// Percent-encodes one path segment (everything but unreserved characters).
+pub fn segment(raw: &str) -> String {
+    let mut out = String::new();
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Api {
+    pub fn new(base: &str, tenant: &str) -> Self {
+        let client = reqwest::Client::builder()
+            // The first call of a function under cargo lambda watch waits for `cargo run`.
+            .timeout(Duration::from_secs(300))
+            .build()
+            .expect("HTTP client");
+        Self { base: base.trim_end_matches('/').to_owned(), tenant: tenant.to_owned(), client }
+    }
+
+    /// Status and JSON body (`Null` when empty, a string when not JSON).
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+        let method: reqwest::Method = method.parse().map_err(|_| format!("bad method {method}"))?;
+        let mut request =
+            self.client.request(method.clone(), format!("{}{path}", self.base)).header("x-tenant-id", &self.tenant);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let answer = request.send().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = answer.status().as_u16();
+        let text = answer.text().await.map_err(|e| format!("{method} {path}: {e}"))?;
+        let body = if text.trim().is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, body))
+    }
+
+    pub async fn get(&self, path: &str) -> Result<(u16, Value), String> {
+        self.call("GET", path, None).await
+    }
+}

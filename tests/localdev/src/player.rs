@@ -1,0 +1,346 @@
+//! The scheduler player: plays EventBridge Scheduler for the local run. moto stores schedules but never fires them,
+//! so every few seconds the player lists the schedules of the group (ListSchedules + GetSchedule) and invokes the
+//! target function through `cargo lambda watch`'s invoke API
+//! (`POST {lambda}/2015-03-31/functions/{name}/invocations`, the function name taken from the target ARN) with the
+//! target's input:
+//!
+//! - one-time `at(...)` schedules once their time (in their time zone) has passed; with `ActionAfterCompletion`
+//!   `DELETE` the player deletes the schedule when it fires, as Scheduler does;
+//! - `rate(N minutes|hours|days)` schedules every N from their creation, while ENABLED; DISABLED ones never
+//!   (a tick missed while disabled is not made up);
+//! - `cron(...)` is not played (logged once).
+//!
+//! Differences from Scheduler, on purpose: one invocation per integration (the target input's `integration_id`)
+//! at a time — a one-time schedule that comes due while its integration is importing waits for that import to end,
+//! a recurring tick that comes due then is skipped; the flexible time window is ignored (fires at its start);
+//! invocations are synchronous calls whose result is logged, with no retry policy and no dead-letter queue.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::types::{ActionAfterCompletion, ScheduleState};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+
+/// A schedule expression the player understands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expression {
+    /// `at(yyyy-mm-ddThh:mm:ss)`, resolved in the schedule's time zone.
+    At(DateTime<Utc>),
+    /// `rate(N unit)`.
+    Rate(chrono::Duration),
+}
+
+/// Parses `at(...)` (in `time_zone`, an IANA name; UTC when empty) and `rate(...)`; anything else is `Err`.
+pub fn parse_expression(expression: &str, time_zone: &str) -> Result<Expression, String> {
+    let expression = expression.trim();
+    if let Some(at) = expression.strip_prefix("at(").and_then(|r| r.strip_suffix(')')) {
+        let local = NaiveDateTime::parse_from_str(at.trim(), "%Y-%m-%dT%H:%M:%S")
+            .map_err(|e| format!("{expression}: bad at() time: {e}"))?;
+        let zone: chrono_tz::Tz = if time_zone.trim().is_empty() {
+            chrono_tz::UTC
+        } else {
+            time_zone.trim().parse().map_err(|_| format!("unknown time zone {time_zone}"))?
+        };
+        // A local time skipped by a DST change has no instant; Scheduler would fire at the next valid one.
+        let instant = zone
+            .from_local_datetime(&local)
+            .earliest()
+            .or_else(|| zone.from_local_datetime(&(local + chrono::Duration::hours(1))).earliest())
+            .ok_or_else(|| format!("{expression}: no such local time in {zone}"))?;
+        return Ok(Expression::At(instant.with_timezone(&Utc)));
+    }
+    if let Some(rate) = expression.strip_prefix("rate(").and_then(|r| r.strip_suffix(')')) {
+        let mut parts = rate.split_whitespace();
+        let (Some(value), Some(unit), None) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(format!("{expression}: expected rate(N unit)"));
+        };
+        let value: i64 = value.parse().map_err(|_| format!("{expression}: bad number"))?;
+        if value <= 0 {
+            return Err(format!("{expression}: the rate must be positive"));
+        }
+        let every = match unit {
+            "minute" | "minutes" => chrono::Duration::minutes(value),
+            "hour" | "hours" => chrono::Duration::hours(value),
+            "day" | "days" => chrono::Duration::days(value),
+            _ => return Err(format!("{expression}: unknown unit {unit}")),
+        };
+        return Ok(Expression::Rate(every));
+    }
+    Err(format!("{expression}: not played locally (only at() and rate())"))
+}
+
+/// The first tick of a `rate` schedule created at `created` that is strictly after `after`.
+pub fn next_tick(created: DateTime<Utc>, every: chrono::Duration, after: DateTime<Utc>) -> DateTime<Utc> {
+    if after < created {
+        return created + every;
+    }
+    let every_ms = every.num_milliseconds().max(1);
+    let elapsed_ms = (after - created).num_milliseconds();
+    created + chrono::Duration::milliseconds((elapsed_ms / every_ms + 1) * every_ms)
+}
+
+/// The Lambda function name of a target ARN (`arn:aws:lambda:region:account:function:name[:qualifier]`), or the
+/// string itself when it is a bare name.
+pub fn function_name(arn: &str) -> String {
+    let parts: Vec<&str> = arn.split(':').collect();
+    match parts.iter().position(|p| *p == "function") {
+        Some(i) if i + 1 < parts.len() => parts[i + 1].to_owned(),
+        _ => arn.to_owned(),
+    }
+}
+
+#[derive(Clone)]
+pub struct Player {
+    pub scheduler: Client,
+    pub group: String,
+    /// Base URL of `cargo lambda watch`.
+    pub lambda_url: String,
+    pub poll: Duration,
+    http: reqwest::Client,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Integrations (or schedule names when the input names none) with an invocation in flight.
+    busy: HashSet<String>,
+    /// Next tick of each recurring schedule, keyed by name and creation time.
+    next_ticks: HashMap<(String, i64), DateTime<Utc>>,
+    /// Schedules already reported (unsupported, waiting), so each is logged once.
+    reported: HashSet<String>,
+    /// One-time schedules without DELETE after completion that already fired (name, last modification).
+    fired_once: HashSet<(String, i64)>,
+}
+
+/// One schedule as the player needs it.
+struct Due {
+    name: String,
+    key: String,
+    function: String,
+    input: String,
+    delete_after: bool,
+}
+
+impl Player {
+    pub fn new(scheduler: Client, group: &str, lambda_url: &str, poll: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            // An import may run up to the Lambda timeout (15 minutes), plus a build on the first call.
+            .timeout(Duration::from_secs(30 * 60))
+            .build()
+            .expect("HTTP client");
+        Self {
+            scheduler,
+            group: group.to_owned(),
+            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            poll,
+            http,
+            state: Arc::default(),
+        }
+    }
+
+    /// Polls forever.
+    pub async fn run(self) {
+        tracing::info!(group = %self.group, every_ms = self.poll.as_millis() as u64, "scheduler player started");
+        loop {
+            if let Err(error) = self.tick(Utc::now()).await {
+                tracing::warn!(%error, "scheduler player: listing schedules failed (retrying)");
+            }
+            tokio::time::sleep(self.poll).await;
+        }
+    }
+
+    fn report_once(&self, key: String, message: impl FnOnce() -> String) {
+        if self.state.lock().expect("player state").reported.insert(key) {
+            tracing::info!("scheduler player: {}", message());
+        }
+    }
+
+    /// One pass: fires what is due at `now`.
+    pub async fn tick(&self, now: DateTime<Utc>) -> Result<(), String> {
+        let mut names = Vec::new();
+        let mut pages = self.scheduler.list_schedules().group_name(&self.group).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_smithy_types::error::display::DisplayErrorContext(e).to_string())?;
+            names.extend(page.schedules().iter().filter_map(|s| s.name().map(str::to_owned)));
+        }
+        let mut seen = HashSet::new();
+        for name in names {
+            let schedule = match self.scheduler.get_schedule().group_name(&self.group).name(&name).send().await {
+                Ok(s) => s,
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => continue,
+                Err(e) => return Err(aws_smithy_types::error::display::DisplayErrorContext(e).to_string()),
+            };
+            let created = schedule.creation_date().map(|d| d.secs()).unwrap_or_default();
+            let modified = schedule.last_modification_date().map(|d| d.secs()).unwrap_or(created);
+            seen.insert((name.clone(), created));
+            let enabled = schedule.state() != Some(&ScheduleState::Disabled);
+            let Some(target) = schedule.target() else { continue };
+            let input = target.input().unwrap_or("{}").to_owned();
+            let key = serde_json::from_str::<serde_json::Value>(&input)
+                .ok()
+                .and_then(|v| v.get("integration_id").and_then(|i| i.as_str()).map(str::to_owned))
+                .unwrap_or_else(|| name.clone());
+            let expression = schedule.schedule_expression().unwrap_or_default();
+            let zone = schedule.schedule_expression_timezone().unwrap_or("UTC");
+            let due = Due {
+                name: name.clone(),
+                key: key.clone(),
+                function: function_name(target.arn()),
+                input,
+                delete_after: schedule.action_after_completion() == Some(&ActionAfterCompletion::Delete),
+            };
+            match parse_expression(expression, zone) {
+                Err(error) => self.report_once(format!("unsupported {name} {expression}"), || error),
+                Ok(Expression::At(at)) => {
+                    if !enabled || at > now {
+                        continue;
+                    }
+                    if !due.delete_after
+                        && self.state.lock().expect("player state").fired_once.contains(&(name.clone(), modified))
+                    {
+                        continue;
+                    }
+                    if self.is_busy(&key) {
+                        self.report_once(format!("waiting {name} {modified}"), || {
+                            format!("{name} is due but integration {key} is importing: it fires when that import ends")
+                        });
+                        continue;
+                    }
+                    if due.delete_after {
+                        // Deleted as it fires, like ActionAfterCompletion DELETE: a "sync now" that replaces it
+                        // while the import runs is a new schedule and fires again.
+                        match self.scheduler.delete_schedule().group_name(&self.group).name(&name).send().await {
+                            Ok(_) => {}
+                            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                                continue;
+                            }
+                            Err(e) => return Err(aws_smithy_types::error::display::DisplayErrorContext(e).to_string()),
+                        }
+                    } else {
+                        self.state.lock().expect("player state").fired_once.insert((name.clone(), modified));
+                    }
+                    self.fire(due, format!("{expression}, due {}", at.to_rfc3339()));
+                }
+                Ok(Expression::Rate(every)) => {
+                    let created_at = Utc.timestamp_opt(created, 0).single().unwrap_or(now);
+                    let tick = *self
+                        .state
+                        .lock()
+                        .expect("player state")
+                        .next_ticks
+                        .entry((name.clone(), created))
+                        .or_insert_with(|| next_tick(created_at, every, now));
+                    if tick > now {
+                        continue;
+                    }
+                    self.state
+                        .lock()
+                        .expect("player state")
+                        .next_ticks
+                        .insert((name.clone(), created), next_tick(created_at, every, now));
+                    if !enabled {
+                        continue;
+                    }
+                    if self.is_busy(&key) {
+                        tracing::info!(schedule = %name, integration = %key, "scheduler player: tick skipped, an import of this integration is still running");
+                        continue;
+                    }
+                    self.fire(due, format!("{expression}, tick {}", tick.to_rfc3339()));
+                }
+            }
+        }
+        // Forget recurring schedules that are gone (deleted integrations).
+        self.state.lock().expect("player state").next_ticks.retain(|k, _| seen.contains(k));
+        Ok(())
+    }
+
+    fn is_busy(&self, key: &str) -> bool {
+        self.state.lock().expect("player state").busy.contains(key)
+    }
+
+    /// Invokes the target in the background; the integration stays busy until the invocation answered.
+    fn fire(&self, due: Due, why: String) {
+        self.state.lock().expect("player state").busy.insert(due.key.clone());
+        let player = self.clone();
+        tokio::spawn(async move {
+            tracing::info!(schedule = %due.name, function = %due.function, input = %due.input, "scheduler player: invoking ({why})");
+            let started = Instant::now();
+            let url = format!("{}/2015-03-31/functions/{}/invocations", player.lambda_url, due.function);
+            let result = player.http.post(&url).body(due.input.clone()).send().await;
+            let seconds = started.elapsed().as_secs_f64();
+            match result {
+                Ok(answer) => {
+                    let status = answer.status().as_u16();
+                    let body = answer.text().await.unwrap_or_default();
+                    let body: String = body.chars().take(600).collect();
+                    if status == 200 {
+                        tracing::info!(schedule = %due.name, status, seconds, result = %body, "scheduler player: invocation ended");
+                    } else {
+                        tracing::warn!(schedule = %due.name, status, seconds, result = %body, "scheduler player: invocation failed");
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(schedule = %due.name, seconds, %error, "scheduler player: invocation failed")
+                }
+            }
+            player.state.lock().expect("player state").busy.remove(&due.key);
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn at_expressions_resolve_in_their_time_zone() {
+        assert_eq!(parse_expression("at(2024-03-01T10:00:05)", "UTC"), Ok(Expression::At(t("2024-03-01T10:00:05Z"))));
+        assert_eq!(parse_expression("at(2024-03-01T10:00:05)", ""), Ok(Expression::At(t("2024-03-01T10:00:05Z"))));
+        assert_eq!(
+            parse_expression("at(2024-07-01T10:00:00)", "Europe/Berlin"),
+            Ok(Expression::At(t("2024-07-01T08:00:00Z")))
+        );
+        // 02:30 does not exist in Berlin on 2024-03-31: the next valid local time.
+        assert_eq!(
+            parse_expression("at(2024-03-31T02:30:00)", "Europe/Berlin"),
+            Ok(Expression::At(t("2024-03-31T01:30:00Z")))
+        );
+        assert!(parse_expression("at(2024-03-01 10:00)", "UTC").is_err());
+        assert!(parse_expression("at(2024-03-01T10:00:00)", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn rate_expressions() {
+        assert_eq!(parse_expression("rate(15 minutes)", "UTC"), Ok(Expression::Rate(chrono::Duration::minutes(15))));
+        assert_eq!(parse_expression("rate(1 minute)", "UTC"), Ok(Expression::Rate(chrono::Duration::minutes(1))));
+        assert_eq!(parse_expression("rate(2 hours)", "UTC"), Ok(Expression::Rate(chrono::Duration::hours(2))));
+        assert_eq!(parse_expression("rate(1 day)", "UTC"), Ok(Expression::Rate(chrono::Duration::days(1))));
+        for bad in ["rate(0 minutes)", "rate(-1 minutes)", "rate(5 fortnights)", "rate(5)", "cron(0 * * * ? *)"] {
+            assert!(parse_expression(bad, "UTC").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ticks_count_from_creation() {
+        let created = t("2024-03-01T10:00:00Z");
+        let every = chrono::Duration::minutes(15);
+        assert_eq!(next_tick(created, every, t("2024-03-01T09:00:00Z")), t("2024-03-01T10:15:00Z"));
+        assert_eq!(next_tick(created, every, created), t("2024-03-01T10:15:00Z"));
+        assert_eq!(next_tick(created, every, t("2024-03-01T10:14:59Z")), t("2024-03-01T10:15:00Z"));
+        assert_eq!(next_tick(created, every, t("2024-03-01T10:15:00Z")), t("2024-03-01T10:30:00Z"));
+        assert_eq!(next_tick(created, every, t("2024-03-01T12:07:00Z")), t("2024-03-01T12:15:00Z"));
+    }
+
+    #[test]
+    fn function_names_come_from_the_target_arn() {
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:000000000000:function:import"), "import");
+        assert_eq!(function_name("arn:aws:lambda:us-east-1:000000000000:function:import:live"), "import");
+        assert_eq!(function_name("import"), "import");
+    }
+}

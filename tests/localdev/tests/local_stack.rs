@@ -1,0 +1,337 @@
+//! The local stack end to end, the way the README runs it: `scripts/run-local --no-demo` on free ports (through
+//! its documented variables), then HTTP only, as a front end would: create a Five9 and a Genesys Cloud
+//! integration against the simulators, wait for their first imports (fired by the scheduler player, run by the
+//! import function under cargo lambda watch), read mappable queues and intervals, map an agent and a status, read
+//! agent states, pause, resume, delete. The stack is stopped (SIGTERM to the script, which stops everything it
+//! started) when the test ends, passes or fails; every wait is bounded. Only 127.0.0.1 is contacted.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use acd_localdev::client::{Api, segment};
+use chrono::{DurationRound, Utc};
+use serde_json::{Value, json};
+
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+/// Distinct free loopback ports (held together while choosing, so they differ).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+    listeners.iter().map(|l| l.local_addr().expect("addr").port()).collect()
+}
+
+fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
+}
+
+/// `scripts/run-local` running in its own process group; stopped (and waited for) on drop.
+struct LocalStack {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    run_dir: PathBuf,
+    ports: Vec<u16>,
+    api: String,
+}
+
+impl LocalStack {
+    fn start() -> LocalStack {
+        let root = repo_root();
+        let ports = free_ports(5);
+        let run_dir = root.join(format!(".local/e2e-{}", std::process::id()));
+        let mut command = Command::new(root.join("scripts/run-local"));
+        command
+            .arg("--no-demo")
+            .current_dir(&root)
+            .env("API_PORT", ports[0].to_string())
+            .env("FIVE9_SIM_PORT", ports[1].to_string())
+            .env("GENESYS_SIM_PORT", ports[2].to_string())
+            .env("AWS_EMULATOR_PORT", ports[3].to_string())
+            .env("LAMBDA_PORT", ports[4].to_string())
+            .env("LOCAL_RUN_DIR", &run_dir)
+            .env("CARGO_TERM_COLOR", "never")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for inherited in ["FIVE9_BASE_URL", "GENESYS_CLOUD_API_BASE_URL", "GENESYS_CLOUD_LOGIN_BASE_URL", "NO_DEMO"] {
+            command.env_remove(inherited);
+        }
+        let mut child = command.spawn().expect("spawn scripts/run-local");
+        let (tx, lines) = mpsc::channel();
+        for stream in [
+            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
+            Box::new(child.stderr.take().expect("stderr")),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    eprintln!("[run-local] {line}");
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        LocalStack { child, lines, run_dir, api: format!("http://127.0.0.1:{}", ports[0]), ports }
+    }
+
+    /// Waits for the script's ready line (it builds first: bounded generously).
+    fn wait_ready(&mut self, limit: Duration) {
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("scripts/run-local exited before it was ready: {status}");
+            }
+            match self.lines.recv_timeout(Duration::from_millis(500)) {
+                Ok(line) if line.starts_with("run-local: ready —") => return,
+                _ if started.elapsed() > limit => panic!("scripts/run-local not ready within {limit:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The Genesys simulator's credentials, from its log in the run directory.
+    fn genesys_credentials(&self) -> (String, String) {
+        let log = std::fs::read_to_string(self.run_dir.join("genesys-sim.log")).expect("genesys-sim.log");
+        let field = |name: &str| {
+            log.lines()
+                .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
+                .unwrap_or_else(|| panic!("{name} not in genesys-sim.log"))
+        };
+        (field("client id:"), field("client secret:"))
+    }
+}
+
+impl Drop for LocalStack {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+            let started = Instant::now();
+            while self.child.try_wait().ok().flatten().is_none() {
+                if started.elapsed() > Duration::from_secs(30) {
+                    eprintln!("scripts/run-local did not stop within 30s: killing it");
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+/// Polls the integration until its status is `want` (bounded); returns it.
+async fn wait_for_state(api: &Api, id: &str, want: &str, limit: Duration) -> Value {
+    let started = Instant::now();
+    loop {
+        let (status, integration) = api.get(&format!("/integrations/{id}")).await.unwrap();
+        assert_eq!(status, 200, "{integration}");
+        let state = integration["status"]["state"].as_str().unwrap_or_default().to_owned();
+        if state == want {
+            return integration;
+        }
+        assert_ne!(state, "failing", "integration {id} failed: {integration}");
+        assert!(started.elapsed() < limit, "integration {id} not {want} within {limit:?}: {integration}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+async fn call(api: &Api, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    api.call(method, path, body.as_ref()).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn first_page(api: &Api, path: &str) -> Vec<Value> {
+    let (status, page) = call(api, "GET", path, None).await;
+    assert_eq!(status, 200, "GET {path}: {page}");
+    page["items"].as_array().unwrap_or_else(|| panic!("GET {path}: no items: {page}")).clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_local_stack_serves_the_whole_journey_over_http() {
+    let started = Instant::now();
+    let mut stack = LocalStack::start();
+    stack.wait_ready(Duration::from_secs(900));
+    eprintln!("local stack ready after {:.0}s", started.elapsed().as_secs_f64());
+    let api = Api::new(&stack.api, &format!("e2e-{}", std::process::id()));
+
+    // Unknown routes are API Gateway's 404; a request without tenant is the functions' 401.
+    let (status, _) = call(&api, "GET", "/nothing-here", None).await;
+    assert_eq!(status, 404);
+    let (status, body) = Api::new(&stack.api, "").get("/integrations").await.unwrap();
+    assert_eq!(status, 401, "{body}");
+    let (status, types) = call(&api, "GET", "/integration-types", None).await;
+    assert_eq!(status, 200, "{types}");
+
+    // Create one integration of each type against the simulators.
+    let (client_id, client_secret) = stack.genesys_credentials();
+    let (status, five9) = call(
+        &api,
+        "POST",
+        "/integrations",
+        Some(json!({
+            "name": "Five9 – E2E",
+            "type": "five9",
+            "credentials": {"username": "wfm-api@acme-corp.example", "password": "s3cret & <pass>"},
+            "settings": {"region": "us", "grouping": "campaign", "history_days": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{five9}");
+    let (status, genesys) = call(
+        &api,
+        "POST",
+        "/integrations",
+        Some(json!({
+            "name": "Genesys Cloud – E2E",
+            "type": "genesys_cloud",
+            "credentials": {"client_id": client_id, "client_secret": client_secret},
+            "settings": {"region": "us_east_1", "history_days": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{genesys}");
+    let (status, refused) = call(
+        &api,
+        "POST",
+        "/integrations",
+        Some(json!({
+            "name": "Wrong password",
+            "type": "five9",
+            "credentials": {"username": "wfm-api@acme-corp.example", "password": "wrong"},
+            "settings": {"region": "us", "grouping": "campaign"},
+        })),
+    )
+    .await;
+    assert_eq!(status, 422, "credentials are checked against the simulator: {refused}");
+    let ids: Vec<String> = [&five9, &genesys].iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+
+    // First imports: fired by the scheduler player from the one-time schedules.
+    for id in &ids {
+        let integration = wait_for_state(&api, id, "operational", Duration::from_secs(240)).await;
+        assert!(integration["status"]["last_success_at"].is_string(), "{integration}");
+        let runs = first_page(&api, &format!("/integrations/{id}/runs")).await;
+        assert_eq!(runs[0]["outcome"], "succeeded", "{runs:?}");
+    }
+    eprintln!("first imports done after {:.0}s", started.elapsed().as_secs_f64());
+
+    // Mappable queues and their intervals.
+    let to = Utc::now().duration_trunc(chrono::Duration::minutes(15)).unwrap();
+    let from = to - chrono::Duration::hours(2);
+    let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    for id in &ids {
+        let queues = first_page(&api, &format!("/queues?integration_id={id}")).await;
+        assert!(!queues.is_empty(), "integration {id} has no queues");
+        for q in &queues {
+            assert_eq!(q["integration_id"], id.as_str());
+            assert_eq!(q["interval_minutes"], 15);
+            assert_eq!(q["active"], true);
+        }
+        let queue = &queues[0];
+        let path =
+            format!("/queues/{}/intervals?from={}&to={}", segment(queue["id"].as_str().unwrap()), fmt(from), fmt(to));
+        let (status, intervals) = call(&api, "GET", &path, None).await;
+        assert_eq!(status, 200, "{intervals}");
+        let items = intervals["items"].as_array().unwrap();
+        assert_eq!(items.len(), 8, "every interval of the range: {intervals}");
+        assert!(intervals["complete_through"].is_string(), "{intervals}");
+    }
+    let (status, all) = call(&api, "GET", "/queues?limit=500", None).await;
+    assert_eq!(status, 200, "{all}");
+    let tenant_queues = all["items"].as_array().unwrap();
+    for id in &ids {
+        assert!(tenant_queues.iter().any(|q| q["integration_id"] == id.as_str()), "/queues lists {id}'s queues");
+    }
+
+    // Map an agent to an employee and a status to an activity, then read the agent's states.
+    for (n, id) in ids.iter().enumerate() {
+        let employee = format!("employee-{n}");
+        let agents = first_page(&api, &format!("/integrations/{id}/external-agents")).await;
+        assert!(!agents.is_empty(), "the import discovered no agents of {id}");
+        let agent = agents[0]["external_id"].as_str().unwrap().to_owned();
+        let (status, mapped) = call(
+            &api,
+            "PUT",
+            &format!("/integrations/{id}/external-agents/{}", segment(&agent)),
+            Some(json!({"employee_id": employee})),
+        )
+        .await;
+        assert_eq!(status, 200, "{mapped}");
+        assert_eq!(mapped["employee_id"], employee.as_str());
+
+        let statuses = first_page(&api, &format!("/integrations/{id}/external-statuses")).await;
+        assert!(!statuses.is_empty(), "the import discovered no statuses of {id}");
+        let status_id = statuses[0]["status_id"].as_str().unwrap().to_owned();
+        let (status, mapped) = call(
+            &api,
+            "PUT",
+            &format!("/integrations/{id}/external-statuses/{}", segment(&status_id)),
+            Some(json!({"activity_id": "e2e-activity"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{mapped}");
+        assert_eq!(mapped["activity_id"], "e2e-activity");
+        assert_eq!(mapped["mapped"], true);
+
+        let (status, page) = call(
+            &api,
+            "GET",
+            &format!(
+                "/agent-states?from={}&to={}&employee_id={employee}",
+                fmt(to - chrono::Duration::hours(30)),
+                fmt(to + chrono::Duration::hours(1))
+            ),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{page}");
+        for state in page["items"].as_array().unwrap() {
+            assert_eq!(state["employee_id"], employee.as_str(), "{state}");
+            assert_eq!(state["external_agent_id"], agent.as_str(), "{state}");
+            if state["status_id"] == status_id.as_str() {
+                assert_eq!(state["activity_id"], "e2e-activity", "{state}");
+            }
+        }
+        eprintln!(
+            "{id}: agent {agent:?} → {employee}: {} agent-state segments",
+            page["items"].as_array().unwrap().len()
+        );
+    }
+
+    // Pause, resume (which imports again at once), delete.
+    let five9_id = &ids[0];
+    let (status, paused) = call(&api, "POST", &format!("/integrations/{five9_id}/pause"), None).await;
+    assert_eq!(status, 200, "{paused}");
+    assert_eq!(paused["status"]["state"], "paused");
+    let (status, refused) = call(&api, "POST", &format!("/integrations/{five9_id}/import"), None).await;
+    assert_eq!(status, 409, "no sync while paused: {refused}");
+    let (status, resumed) = call(&api, "POST", &format!("/integrations/{five9_id}/resume"), None).await;
+    assert_eq!(status, 200, "{resumed}");
+    assert_eq!(resumed["status"]["state"], "importing");
+    wait_for_state(&api, five9_id, "operational", Duration::from_secs(180)).await;
+    let runs = first_page(&api, &format!("/integrations/{five9_id}/runs")).await;
+    assert!(runs.len() >= 2, "resume ran an import: {runs:?}");
+
+    for id in &ids {
+        let (status, body) = call(&api, "DELETE", &format!("/integrations/{id}"), None).await;
+        assert_eq!(status, 204, "{body}");
+        let (status, _) = call(&api, "GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(status, 404);
+        let queues = first_page(&api, &format!("/queues?integration_id={id}&include_inactive=true")).await;
+        assert!(!queues.is_empty() && queues.iter().all(|q| q["active"] == false), "kept, inactive: {queues:?}");
+    }
+    let (status, page) = call(&api, "GET", "/integrations", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"], json!([]));
+
+    // Stopping frees every port.
+    let ports = stack.ports.clone();
+    drop(stack);
+    for port in ports {
+        assert!(!port_open(port), "port {port} still open after the stack stopped");
+    }
+    eprintln!("local stack end to end: {:.0}s", started.elapsed().as_secs_f64());
+}

@@ -1,1 +1,34 @@
-fn main() {}
+//! `import`: invoked by EventBridge Scheduler with `{"tenant_id", "integration_id"}`. Composition root only.
+//!
+//! A failing ACD is not a failed invocation (the run is recorded and the integration's status says why); only a
+//! storage failure fails the invocation. Scheduler invokes the function asynchronously, so Lambda's own retries
+//! (two, set in the template) and then its dead-letter queue handle those.
+
+use acd_app::import::{ImportConfig, ImportEvent, deadline_from_epoch_ms};
+use acd_aws::{AwsClients, Settings, wiring};
+use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    acd_app::telemetry::init();
+    let settings = Settings::from_env()?;
+    let clients = AwsClients::from_env().await;
+    let connectors = ConnectorFactory::new(HttpClient::new()?, Endpoints::from_env());
+    let service = wiring::import_service(&settings, &clients, connectors, ImportConfig::from_env());
+    let service = &service;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let deadline = deadline_from_epoch_ms(event.context.deadline);
+        let payload: ImportEvent = match serde_json::from_value(event.payload) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "not an import event: ignored");
+                return Ok::<Value, Error>(serde_json::json!({"outcome": "skipped", "detail": "malformed event"}));
+            }
+        };
+        let summary = service.run(&payload, deadline).await?;
+        Ok(serde_json::to_value(summary)?)
+    }))
+    .await
+}

@@ -21,6 +21,8 @@ pub enum ApiError {
     NameTaken,
     #[error("the integration was changed concurrently")]
     Conflict,
+    #[error("the integration is paused")]
+    Paused,
     /// The ACD refused the credentials check (or it could not be completed).
     #[error("the credentials check failed: {0}")]
     CredentialsCheck(ConnectorError),
@@ -60,6 +62,7 @@ impl ApiError {
             ApiError::Conflict => {
                 (409, "concurrent-modification", "The integration was changed at the same time; retry")
             }
+            ApiError::Paused => (409, "integration-paused", "The integration is paused; resume it first"),
             ApiError::CredentialsCheck(e) => match e {
                 ConnectorError::CredentialsRejected => {
                     (422, "credentials-rejected", "The ACD rejected the credentials")

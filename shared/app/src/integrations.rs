@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use acd_domain::validation::{parse_new_integration, parse_patch};
+use acd_domain::validation::{parse_new_integration_with, parse_patch};
 use acd_domain::{Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId};
 use chrono::Utc;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::ports::{CredentialVerifier, IntegrationRepo, ScheduleStore, SecretStore};
+use crate::import::RunRecord;
+use crate::ports::{CredentialVerifier, IntegrationRepo, RunLog, ScheduleStore, SecretStore};
 
 /// Listing bounds for `GET /integrations`.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -21,19 +22,22 @@ pub struct IntegrationService {
     pub secrets: Arc<dyn SecretStore>,
     pub schedules: Arc<dyn ScheduleStore>,
     pub verifier: Arc<dyn CredentialVerifier>,
+    pub runs: Arc<dyn RunLog>,
+    /// `history_days` of new integrations that set none (`DEFAULT_HISTORY_DAYS`, default 30).
+    pub default_history_days: u32,
 }
 
 impl IntegrationService {
     /// Checks a create body and the credentials against the ACD, storing nothing.
     pub async fn test_connection(&self, body: &Value) -> Result<(), ApiError> {
-        let new = parse_new_integration(body)?;
+        let new = parse_new_integration_with(body, self.default_history_days)?;
         self.verify(&new.settings, &new.credentials).await
     }
 
     /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
     /// schedules. A failure after the record was written removes everything created so far.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
-        let new = parse_new_integration(body)?;
+        let new = parse_new_integration_with(body, self.default_history_days)?;
         self.verify(&new.settings, &new.credentials).await?;
         let now = Utc::now();
         let integration = Integration {
@@ -177,6 +181,38 @@ impl IntegrationService {
         self.save_status(&current, updated).await
     }
 
+    /// "Sync now": starts an import at once (refused while paused).
+    pub async fn import_now(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
+        let current = self.get(tenant, id).await?;
+        if current.status.state == IntegrationState::Paused {
+            return Err(ApiError::Paused);
+        }
+        self.schedules.run_now(tenant, current.id).await?;
+        Ok(())
+    }
+
+    /// The integration's recent runs, newest first, and the cursor of the next page.
+    pub async fn runs(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<RunRecord>, Option<String>), ApiError> {
+        let current = self.get(tenant, id).await?;
+        let before = cursor.map(|c| crate::cursor::decode::<String>(c, "cursor")).transpose()?;
+        let page = self.runs.list_runs(tenant, current.id, limit, before).await.map_err(|e| match e {
+            crate::ports::StoreError::NotFound => ApiError::Validation(acd_domain::FieldErrors::single(
+                "cursor",
+                "invalid_value",
+                "is not a cursor returned by this API",
+            )),
+            other => other.into(),
+        })?;
+        let next = if page.more { page.items.last().map(|r| crate::cursor::encode(&run_sort_key(r))) } else { None };
+        Ok((page.items, next))
+    }
+
     async fn save_status(&self, current: &Integration, mut updated: Integration) -> Result<Integration, ApiError> {
         updated.updated_at = Utc::now();
         updated.version = current.version + 1;
@@ -187,4 +223,9 @@ impl IntegrationService {
     async fn verify(&self, settings: &Settings, credentials: &Credentials) -> Result<(), ApiError> {
         self.verifier.verify(settings, credentials).await.map_err(ApiError::CredentialsCheck)
     }
+}
+
+/// The sort key of a run in the run log (`RUN#{started}#{run id}`), used as the cursor position.
+pub fn run_sort_key(run: &RunRecord) -> String {
+    format!("RUN#{}#{}", run.started_at.format("%Y-%m-%dT%H:%M:%SZ"), run.run_id)
 }

@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod error;
 pub mod http;
+pub mod import;
 pub mod integrations;
 pub mod mappings;
 pub mod ports;

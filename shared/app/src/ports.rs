@@ -85,3 +85,131 @@ pub trait ScheduleStore: Send + Sync {
 pub trait CredentialVerifier: Send + Sync {
     async fn verify(&self, settings: &Settings, credentials: &Credentials) -> Result<(), ConnectorError>;
 }
+
+/// Progress of an integration's import, kept between runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImportState {
+    /// Interval data is complete (absent intervals are zero) before this point; after it, not fetched yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_through: Option<chrono::DateTime<chrono::Utc>>,
+    /// Where the current pass (back-fill or reconciliation re-read) stopped, when a run ran out of time or failed
+    /// before reaching "now": the next run resumes there instead of starting the pass again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_cursor: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a write step did. `write_requests` counts items sent to DynamoDB (puts + deletes), `batches` the
+/// BatchWriteItem calls (retries of unprocessed items included).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WriteCounts {
+    pub written: u64,
+    pub deleted: u64,
+    pub unchanged: u64,
+    pub write_requests: u64,
+    pub batches: u64,
+}
+
+impl std::ops::AddAssign for WriteCounts {
+    fn add_assign(&mut self, other: Self) {
+        self.written += other.written;
+        self.deleted += other.deleted;
+        self.unchanged += other.unchanged;
+        self.write_requests += other.write_requests;
+        self.batches += other.batches;
+    }
+}
+
+/// The interval-data range a queue item records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRange {
+    pub external_id: String,
+    pub data_from: Option<chrono::DateTime<chrono::Utc>>,
+    pub data_to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Storage of imported data (DynamoDB). Every write of imported data is idempotent: keys are deterministic and
+/// unchanged items are not rewritten.
+#[async_trait]
+pub trait ImportStore: Send + Sync {
+    /// Takes the integration's import lease unless another unexpired run holds it.
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+        now: chrono::DateTime<chrono::Utc>,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn release_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+    ) -> Result<(), StoreError>;
+    async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
+    async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError>;
+
+    /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive, and returns the
+    /// data range of every queue of the integration.
+    async fn sync_queues(
+        &self,
+        integration: &Integration,
+        queues: &[acd_domain::Queue],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError>;
+    /// Records new interval-data ranges of queues.
+    async fn extend_queue_ranges(
+        &self,
+        integration: &Integration,
+        ranges: &[QueueRange],
+    ) -> Result<WriteCounts, StoreError>;
+    async fn sync_agents(
+        &self,
+        integration: &Integration,
+        agents: &[acd_domain::ExternalAgent],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WriteCounts, StoreError>;
+    async fn sync_statuses(
+        &self,
+        integration: &Integration,
+        statuses: &[acd_domain::ExternalStatus],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<WriteCounts, StoreError>;
+    /// Makes the stored intervals of `queue_external_ids` inside `chunk` equal `stats` (non-zero intervals are
+    /// stored; vanished ones deleted; equal ones left alone).
+    async fn write_intervals(
+        &self,
+        integration: &Integration,
+        chunk: acd_domain::TimeWindow,
+        queue_external_ids: &[String],
+        stats: &[acd_domain::IntervalStats],
+    ) -> Result<WriteCounts, StoreError>;
+    /// Makes the stored segments of `agent_external_ids` that start inside `chunk` equal `pieces`.
+    async fn write_segments(
+        &self,
+        integration: &Integration,
+        chunk: acd_domain::TimeWindow,
+        agent_external_ids: &[String],
+        pieces: &[acd_domain::AgentSegment],
+    ) -> Result<WriteCounts, StoreError>;
+    async fn record_run(&self, run: &crate::import::RunRecord) -> Result<(), StoreError>;
+    /// Sets the integration's status unless it was deleted or paused meanwhile.
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status: &acd_domain::IntegrationStatus,
+    ) -> Result<(), StoreError>;
+}
+
+/// Read access to the run log (newest first), for the API.
+#[async_trait]
+pub trait RunLog: Send + Sync {
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        limit: usize,
+        before: Option<String>,
+    ) -> Result<Page<crate::import::RunRecord>, StoreError>;
+}

@@ -21,6 +21,8 @@ pub struct Settings {
     pub flexible_window_minutes: i32,
     /// `SCHEDULE_DLQ_ARN` (optional): dead-letter queue for invocations Scheduler could not deliver.
     pub schedule_dlq_arn: Option<String>,
+    /// `DEFAULT_HISTORY_DAYS`: back-fill of new integrations that set no `history_days` (default 30, 1–365).
+    pub default_history_days: u32,
 }
 
 /// A required variable is missing or empty.
@@ -46,6 +48,10 @@ impl Settings {
                 .unwrap_or_else(|| Self::DEFAULT_SCHEDULE_EXPRESSION.into()),
             flexible_window_minutes: var("SCHEDULE_FLEXIBLE_WINDOW_MINUTES").and_then(|v| v.parse().ok()).unwrap_or(5),
             schedule_dlq_arn: var("SCHEDULE_DLQ_ARN"),
+            default_history_days: var("DEFAULT_HISTORY_DAYS")
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|d| (1..=acd_domain::validation::MAX_HISTORY_DAYS).contains(d))
+                .unwrap_or(acd_domain::validation::DEFAULT_HISTORY_DAYS),
         })
     }
 

@@ -6,7 +6,7 @@
 //! | queue | `T#{t}#I#{int}` | `Q#{external id}` | `T#{t}#QUEUES` / `{lower name}#{queue id}` |
 //! | interval | `T#{t}#Q#{queue id}` | `IV#{YYYY-MM-DDTHH:MMZ}` | — |
 //! | external agent | `T#{t}#I#{int}` | `A#{external id}` | mapped only: `T#{t}#EMP` / `{employee}#{int}#{external id}` |
-//! | agent segment | `T#{t}#I#{int}#A#{external id}` | `S#{start, RFC 3339 UTC, seconds}` | — |
+//! | agent segment | `T#{t}#I#{int}#A#{external id}` | `S#{start, RFC 3339 UTC, milliseconds}` | — |
 //! | external status | `T#{t}#I#{int}` | `ST#{status id}` | — |
 //! | import run | `T#{t}#I#{int}` | `RUN#{started at}#{run id}` | — |
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
@@ -59,8 +59,9 @@ pub fn segment_pk(tenant: &TenantId, integration: IntegrationId, agent_external_
     format!("{}#A#{}", integration_pk(tenant, integration), agent_external_id)
 }
 
+/// Millisecond precision: vendors report sub-second state changes, and two segments may start in one second.
 pub fn segment_sk(start: DateTime<Utc>) -> String {
-    format!("{SEGMENT_SK_PREFIX}{}", sort_time(start))
+    format!("{SEGMENT_SK_PREFIX}{}", start.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
 }
 
 pub fn employees_gsi_pk(tenant: &TenantId) -> String {

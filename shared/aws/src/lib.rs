@@ -1,8 +1,10 @@
 //! AWS implementations of the application's ports: DynamoDB (one table), Secrets Manager and EventBridge
 //! Scheduler. Endpoints follow the SDK's standard `AWS_ENDPOINT_URL` variables (moto in tests and the local run).
 
+pub mod batch;
 pub mod config;
 pub mod dynamo;
+pub mod import_store;
 pub mod items;
 pub mod keys;
 pub mod query_store;

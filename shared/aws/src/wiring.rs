@@ -5,8 +5,12 @@ use std::sync::Arc;
 
 use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
+use acd_app::import::{ImportConfig, ImportService};
 use acd_app::integrations::IntegrationService;
 use acd_app::ports::CredentialVerifier;
+use acd_connectors::ConnectorFactory;
+
+use crate::import_store::DynamoImportStore;
 
 use crate::{AwsClients, DynamoStore, EventBridgeSchedules, SecretsManagerStore, Settings};
 
@@ -22,6 +26,30 @@ pub fn schedules(settings: &Settings, clients: &AwsClients) -> EventBridgeSchedu
     EventBridgeSchedules { client: clients.scheduler.clone(), settings: settings.clone() }
 }
 
+pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportStore {
+    DynamoImportStore::new(clients.dynamodb.clone(), settings.table_name.clone())
+}
+
+/// The import service with its AWS stores and the process's connector factory.
+pub fn import_service(
+    settings: &Settings,
+    clients: &AwsClients,
+    connectors: ConnectorFactory,
+    config: ImportConfig,
+) -> ImportService {
+    let mut store = import_store(settings, clients);
+    if let Some(n) = config.abort_after_batches {
+        store.abort = crate::batch::AbortAfter::after(n);
+    }
+    ImportService::new(
+        Arc::new(dynamo_store(settings, clients)),
+        Arc::new(secrets_store(settings, clients)),
+        Arc::new(store),
+        connectors,
+        config,
+    )
+}
+
 pub fn integration_service(
     settings: &Settings,
     clients: &AwsClients,
@@ -32,6 +60,8 @@ pub fn integration_service(
         secrets: Arc::new(secrets_store(settings, clients)),
         schedules: Arc::new(schedules(settings, clients)),
         verifier,
+        runs: Arc::new(import_store(settings, clients)),
+        default_history_days: settings.default_history_days,
     }
 }
 

@@ -179,8 +179,13 @@ fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str>
     all.iter().map(|t| f(*t)).collect()
 }
 
-/// Validates a create (or test-connection) body.
+/// Validates a create (or test-connection) body, with the built-in default history.
 pub fn parse_new_integration(body: &Value) -> Result<NewIntegration, FieldErrors> {
+    parse_new_integration_with(body, DEFAULT_HISTORY_DAYS)
+}
+
+/// Validates a create (or test-connection) body; `default_history_days` applies when the body sets none.
+pub fn parse_new_integration_with(body: &Value, default_history_days: u32) -> Result<NewIntegration, FieldErrors> {
     let mut errors = FieldErrors::default();
     let Some(root) = Obj::new("", body, &mut errors) else { return Err(errors) };
     root.reject_unknown(&["name", "type", "credentials", "settings"], &mut errors);
@@ -201,9 +206,12 @@ pub fn parse_new_integration(body: &Value) -> Result<NewIntegration, FieldErrors
             let empty = Value::Object(Map::new());
             let settings_value = root.get("settings").unwrap_or(&empty);
             let settings = match kind {
-                IntegrationType::Five9 => parse_five9_settings(settings_value, None, &mut errors).map(Settings::Five9),
+                IntegrationType::Five9 => {
+                    parse_five9_settings(settings_value, None, default_history_days, &mut errors).map(Settings::Five9)
+                }
                 IntegrationType::GenesysCloud => {
-                    parse_genesys_settings(settings_value, None, &mut errors).map(Settings::GenesysCloud)
+                    parse_genesys_settings(settings_value, None, default_history_days, &mut errors)
+                        .map(Settings::GenesysCloud)
                 }
             };
             (credentials, settings)
@@ -232,8 +240,10 @@ pub fn parse_patch(body: &Value, current: &Settings) -> Result<IntegrationPatch,
     let kind = current.integration_type();
     let credentials = root.get("credentials").and_then(|v| parse_credentials(kind, v, &mut errors));
     let settings = root.get("settings").and_then(|v| match current {
-        Settings::Five9(cur) => parse_five9_settings(v, Some(cur), &mut errors).map(Settings::Five9),
-        Settings::GenesysCloud(cur) => parse_genesys_settings(v, Some(cur), &mut errors).map(Settings::GenesysCloud),
+        Settings::Five9(cur) => parse_five9_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::Five9),
+        Settings::GenesysCloud(cur) => {
+            parse_genesys_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::GenesysCloud)
+        }
     });
     if errors.is_empty() && name.is_none() && credentials.is_none() && settings.is_none() {
         errors.push("/", "required", "send at least one of: name, credentials, settings");
@@ -303,6 +313,7 @@ fn immutable<T: PartialEq>(
 fn parse_five9_settings(
     value: &Value,
     current: Option<&Five9Settings>,
+    default_history_days: u32,
     errors: &mut FieldErrors,
 ) -> Option<Five9Settings> {
     let obj = Obj::new("/settings", value, errors)?;
@@ -374,13 +385,14 @@ fn parse_five9_settings(
     let history_days = obj
         .integer("history_days", 1, MAX_HISTORY_DAYS, errors)
         .or(current.map(|c| c.history_days))
-        .unwrap_or(DEFAULT_HISTORY_DAYS);
+        .unwrap_or(default_history_days);
     Some(Five9Settings { region: region?, grouping: grouping?, time_zone: time_zone?, skill_report, history_days })
 }
 
 fn parse_genesys_settings(
     value: &Value,
     current: Option<&GenesysSettings>,
+    default_history_days: u32,
     errors: &mut FieldErrors,
 ) -> Option<GenesysSettings> {
     let obj = Obj::new("/settings", value, errors)?;
@@ -413,7 +425,7 @@ fn parse_genesys_settings(
     let history_days = obj
         .integer("history_days", 1, MAX_HISTORY_DAYS, errors)
         .or(current.map(|c| c.history_days))
-        .unwrap_or(DEFAULT_HISTORY_DAYS);
+        .unwrap_or(default_history_days);
     Some(GenesysSettings {
         region: current.map(|c| c.region).or(region)?,
         detailed_on_queue_statuses: detailed,
@@ -422,8 +434,13 @@ fn parse_genesys_settings(
     })
 }
 
-/// What `GET /integration-types` answers: enough for a front end to draw the form of each type.
+/// What `GET /integration-types` answers, with the built-in default history.
 pub fn integration_types_catalog() -> Value {
+    integration_types_catalog_with(DEFAULT_HISTORY_DAYS)
+}
+
+/// What `GET /integration-types` answers: enough for a front end to draw the form of each type.
+pub fn integration_types_catalog_with(default_history_days: u32) -> Value {
     let five9_regions: Vec<Value> = Five9Region::ALL
         .iter()
         .map(|r| json!({"value": r.as_str(), "default_time_zone": r.default_time_zone().name()}))
@@ -451,7 +468,7 @@ pub fn integration_types_catalog() -> Value {
                  "fields": [{"name": "folder", "kind": "string", "required": true}, {"name": "name", "kind": "string", "required": true}],
                  "description": "Folder and name of the copy of the Call Log report that has a SKILL column"},
                 {"name": "history_days", "kind": "integer", "required": false, "mutable": true,
-                 "default": DEFAULT_HISTORY_DAYS, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
+                 "default": default_history_days, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
             ]
         },
         {
@@ -470,7 +487,7 @@ pub fn integration_types_catalog() -> Value {
                  "values": names(&GenesysAgentId::ALL, GenesysAgentId::as_str),
                  "description": "Which Genesys Cloud user field identifies an agent"},
                 {"name": "history_days", "kind": "integer", "required": false, "mutable": true,
-                 "default": DEFAULT_HISTORY_DAYS, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
+                 "default": default_history_days, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
             ]
         }
     ]})

@@ -113,6 +113,7 @@ impl AwsStack {
             schedule_expression: Settings::DEFAULT_SCHEDULE_EXPRESSION.into(),
             flexible_window_minutes: 5,
             schedule_dlq_arn: Some("arn:aws:sqs:us-east-1:123456789012:acd-schedule-dlq".into()),
+            default_history_days: 30,
         };
         acd_aws::schema::create_table(&clients.dynamodb, &settings.table_name).await.expect("create table");
         clients

@@ -138,10 +138,11 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "SCHEDULER_ROLE_ARN",
             "IMPORT_SCHEDULE_EXPRESSION",
             "SCHEDULE_DLQ_ARN",
+            "DEFAULT_HISTORY_DAYS",
             "TENANT_CLAIM",
         ],
     ),
-    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "DEFAULT_HISTORY_DAYS"]),
+    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS"]),
     ("queues-query", &["TABLE_NAME", "TENANT_CLAIM"]),
 ];
 

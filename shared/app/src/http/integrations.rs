@@ -4,7 +4,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use acd_domain::validation::integration_types_catalog;
+use acd_domain::validation::integration_types_catalog_with;
 use acd_domain::{FieldErrors, Integration, TenantId};
 
 use crate::error::ApiError;
@@ -37,7 +37,9 @@ impl IntegrationsApi {
         // Every route needs a tenant, the catalog included (it is behind the same authorizer).
         let tenant = self.auth.tenant(request)?;
         match (segments.as_slice(), method) {
-            (["integration-types"], &Method::GET) => Ok(json_response(200, &integration_types_catalog())),
+            (["integration-types"], &Method::GET) => {
+                Ok(json_response(200, &integration_types_catalog_with(self.service.default_history_days)))
+            }
             (["integrations"], &Method::GET) => self.list(request, &tenant).await,
             (["integrations"], &Method::POST) => {
                 let created = self.service.create(&tenant, &json_body(request)?).await?;
@@ -60,6 +62,17 @@ impl IntegrationsApi {
             }
             (["integrations", id, "pause"], &Method::POST) => Ok(view(200, &self.service.pause(&tenant, id).await?)),
             (["integrations", id, "resume"], &Method::POST) => Ok(view(200, &self.service.resume(&tenant, id).await?)),
+            (["integrations", id, "import"], &Method::POST) => {
+                self.service.import_now(&tenant, id).await?;
+                Ok(json_response(202, &json!({"scheduled": true})))
+            }
+            (["integrations", id, "runs"], &Method::GET) => {
+                let limit = parse_limit(query(request, "limit").as_deref(), 20, MAX_PAGE_SIZE)?;
+                let cursor = query(request, "cursor");
+                let (runs, next) = self.service.runs(&tenant, id, limit, cursor.as_deref()).await?;
+                let items: Vec<Value> = runs.iter().map(run_view).collect();
+                Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
+            }
             (
                 ["integration-types"]
                 | ["integrations"]
@@ -92,6 +105,15 @@ pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usiz
             }
         },
     }
+}
+
+/// The public view of an import run.
+pub fn run_view(run: &crate::import::RunRecord) -> Value {
+    let mut value = serde_json::to_value(run).expect("runs serialize");
+    if let Some(object) = value.as_object_mut() {
+        object.remove("tenant_id");
+    }
+    value
 }
 
 fn view(status: u16, integration: &Integration) -> Response<Body> {

@@ -1,0 +1,147 @@
+//! Pure planning of an import run: which window to read, in which chunks, and how agent segments are cut so that
+//! their keys are stable across runs.
+//!
+//! Chunks are whole UTC days (the last one ends at the current quarter hour). Segments are split at UTC midnights
+//! and each piece belongs to the chunk that contains its start, so a re-read of any window produces exactly the
+//! same pieces and keys, whatever windows earlier runs used.
+
+use acd_domain::acd::floor_to_interval;
+use acd_domain::{AgentSegment, TimeWindow};
+use chrono::{DateTime, Duration, DurationRound, Utc};
+
+/// Start of the UTC day containing `t`.
+pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::days(1)).unwrap_or(t)
+}
+
+/// The window a run reads, to the current quarter hour. A pass that an earlier run left unfinished resumes where
+/// it stopped (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first
+/// run), pulled back to cover the reconciliation window. The start is widened to a UTC midnight.
+pub fn run_window(
+    now: DateTime<Utc>,
+    complete_through: Option<DateTime<Utc>>,
+    pass_cursor: Option<DateTime<Utc>>,
+    history_days: u32,
+    reconciliation: Duration,
+) -> Option<TimeWindow> {
+    let end = floor_to_interval(now);
+    let start = match (pass_cursor, complete_through) {
+        (Some(cursor), _) => cursor,
+        (None, None) => end - Duration::days(i64::from(history_days)),
+        (None, Some(done)) => done.min(end - reconciliation),
+    };
+    TimeWindow::new(day_start(start), end).ok()
+}
+
+/// The window cut at UTC midnights.
+pub fn day_chunks(window: TimeWindow) -> Vec<TimeWindow> {
+    let mut out = Vec::new();
+    let mut start = window.start;
+    while start < window.end {
+        let end = (day_start(start) + Duration::days(1)).min(window.end);
+        out.push(TimeWindow { start, end });
+        start = end;
+    }
+    out
+}
+
+/// The pieces of `segments` that a chunk owns: each segment split at UTC midnights, keeping the pieces that start
+/// inside the chunk. An open segment (no end) stays open in its last piece.
+pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSegment> {
+    let mut out = Vec::new();
+    for segment in segments {
+        if segment.end.is_some_and(|end| end <= segment.start) {
+            continue; // empty or inverted: nothing to store
+        }
+        let mut start = segment.start;
+        loop {
+            let midnight = day_start(start) + Duration::days(1);
+            let (end, last) = match segment.end {
+                Some(end) if end <= midnight => (Some(end), true),
+                Some(_) => (Some(midnight), false),
+                // Open: split at the midnights up to the chunk's end (time that has passed).
+                None if midnight <= chunk.end.max(start) => (Some(midnight), false),
+                None => (None, true),
+            };
+            if chunk.contains(start) {
+                out.push(AgentSegment { start, end, ..segment.clone() });
+            }
+            if last || start >= chunk.end {
+                break;
+            }
+            start = end.expect("a non-last piece has an end");
+        }
+    }
+    out.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    // One piece per (agent, start): keep the longest if the vendor reported duplicates.
+    out.dedup_by(|later, kept| {
+        if later.agent_external_id == kept.agent_external_id && later.start == kept.start {
+            if later.end.is_none() || kept.end.is_some_and(|k| later.end.is_some_and(|l| l > k)) {
+                kept.end = later.end;
+                kept.status_id.clone_from(&later.status_id);
+                kept.reason.clone_from(&later.reason);
+            }
+            true
+        } else {
+            false
+        }
+    });
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(d: u32, h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2024, 11, d, h, m, 0).unwrap()
+    }
+
+    fn seg(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> AgentSegment {
+        AgentSegment { agent_external_id: "a".into(), status_id: "Ready".into(), reason: None, start, end }
+    }
+
+    #[test]
+    fn first_runs_back_fill_and_later_runs_reconcile() {
+        let now = t(10, 13, 7);
+        let first = run_window(now, None, None, 3, Duration::hours(24)).unwrap();
+        assert_eq!((first.start, first.end), (t(7, 0, 0), t(10, 13, 0)));
+        assert_eq!(day_chunks(first).len(), 4);
+        // Caught up: re-read the last 24 hours, from midnight.
+        let steady = run_window(now, Some(t(10, 13, 0)), None, 3, Duration::hours(24)).unwrap();
+        assert_eq!((steady.start, steady.end), (t(9, 0, 0), t(10, 13, 0)));
+        // Behind (a paused week): continue from where it stopped.
+        let behind = run_window(now, Some(t(2, 6, 0)), None, 3, Duration::hours(24)).unwrap();
+        assert_eq!(behind.start, t(2, 0, 0));
+        let chunks = day_chunks(behind);
+        assert_eq!(chunks.first().unwrap().start, t(2, 0, 0));
+        assert_eq!(chunks.last().unwrap().end, t(10, 13, 0));
+        assert!(chunks.windows(2).all(|w| w[0].end == w[1].start && w[1].start == day_start(w[1].start)));
+        // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
+        let resumed = run_window(now, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
+        assert_eq!(resumed.start, t(9, 0, 0));
+    }
+
+    #[test]
+    fn segments_split_at_midnight_and_belong_to_the_chunk_of_their_start() {
+        let day9 = TimeWindow::new(t(9, 0, 0), t(10, 0, 0)).unwrap();
+        let day10 = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
+        let crossing = seg(t(9, 23, 50), Some(t(10, 0, 10)));
+        let a = owned_pieces(std::slice::from_ref(&crossing), day9);
+        let b = owned_pieces(std::slice::from_ref(&crossing), day10);
+        assert_eq!(a, vec![seg(t(9, 23, 50), Some(t(10, 0, 0)))]);
+        assert_eq!(b, vec![seg(t(10, 0, 0), Some(t(10, 0, 10)))]);
+        // An open segment spanning two midnights: closed pieces for past days, open in the last.
+        let open = seg(t(8, 22, 0), None);
+        assert_eq!(owned_pieces(std::slice::from_ref(&open), day9), vec![seg(t(9, 0, 0), Some(t(10, 0, 0)))]);
+        assert_eq!(owned_pieces(std::slice::from_ref(&open), day10), vec![seg(t(10, 0, 0), None)]);
+        // Inverted or empty segments are dropped; duplicates keep the longest.
+        let dup = vec![
+            seg(t(9, 1, 0), Some(t(9, 1, 5))),
+            seg(t(9, 1, 0), Some(t(9, 2, 0))),
+            seg(t(9, 3, 0), Some(t(9, 3, 0))),
+        ];
+        assert_eq!(owned_pieces(&dup, day9), vec![seg(t(9, 1, 0), Some(t(9, 2, 0)))]);
+    }
+}

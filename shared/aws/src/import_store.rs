@@ -1,0 +1,609 @@
+//! DynamoDB implementation of the import's store. Item shapes in [`crate::items`].
+//!
+//! Writes of imported data are diffs: the items of a chunk are read first (a Query per queue or agent partition,
+//! a few at a time), compared with what the ACD returned, and only new or changed items are put, vanished ones
+//! deleted. Re-importing an unchanged window therefore writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use acd_app::import::RunRecord;
+use acd_app::ports::{ImportState, ImportStore, QueueRange, RunLog, StoreError, WriteCounts};
+use acd_domain::{
+    AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
+    QueueId, RunId, TenantId, TimeWindow,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, from_items, to_attribute_value, to_item};
+
+use crate::batch::{AbortAfter, write_all};
+use crate::dynamo::{Item, s};
+use crate::items::{
+    self, AgentItem, DEFAULT_ACTIVITY, IntervalItem, QueueItem, SegmentItem, StatusItem, interval_sk, segment_pk,
+    segment_sk,
+};
+use crate::keys::{self, PK, SK, integration_pk};
+use crate::sdk_error;
+
+/// Reads of partitions run this many at a time.
+const READ_CONCURRENCY: usize = 8;
+/// Runs are kept this long (DynamoDB TTL on `ttl`).
+const RUN_RETENTION_DAYS: i64 = 90;
+
+#[derive(Clone, Debug)]
+pub struct DynamoImportStore {
+    pub client: Client,
+    pub table: String,
+    pub abort: AbortAfter,
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn ser<T: Serialize>(value: T) -> Result<Item, StoreError> {
+    to_item(value).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
+}
+
+fn de<T: for<'de> Deserialize<'de>>(items: Vec<Item>, what: &str) -> Result<Vec<T>, StoreError> {
+    from_items(items).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+impl DynamoImportStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { client, table, abort: AbortAfter::default() }
+    }
+
+    /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None).
+    async fn query_range(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk.clone()));
+            q = match &to {
+                Some(to) => q
+                    .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                    .expression_attribute_values(":from", s(from.clone()))
+                    .expression_attribute_values(":to", s(to.clone())),
+                None => q
+                    .key_condition_expression("PK = :pk AND begins_with(SK, :from)")
+                    .expression_attribute_values(":from", s(from.clone())),
+            };
+            let page = q.set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error("Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn write(&self, puts: Vec<Item>, deletes: Vec<Item>, unchanged: u64) -> Result<WriteCounts, StoreError> {
+        let (written, deleted) = (puts.len() as u64, deletes.len() as u64);
+        let counts = write_all(&self.client, &self.table, puts, deletes, &self.abort).await?;
+        Ok(WriteCounts { written, deleted, unchanged, write_requests: counts.requests, batches: counts.calls })
+    }
+
+    /// Puts the `desired` items of each partition and deletes the `existing` ones not desired, leaving equal
+    /// items alone. `read` gives the existing items of one partition.
+    async fn diff_partitions<T, F, Fut>(
+        &self,
+        desired: BTreeMap<String, Vec<T>>,
+        read: F,
+    ) -> Result<WriteCounts, StoreError>
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed,
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<Item>, StoreError>>,
+    {
+        let existing: Vec<(String, Vec<Item>)> = stream::iter(desired.keys().cloned().map(|pk| {
+            let fut = read(pk.clone());
+            async move { fut.await.map(|items| (pk, items)) }
+        }))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+        let mut existing: HashMap<String, Vec<Item>> = existing.into_iter().collect();
+        let (mut puts, mut deletes, mut unchanged) = (Vec::new(), Vec::new(), 0u64);
+        for (pk, wanted) in desired {
+            let mut old: HashMap<String, T> = HashMap::new();
+            for item in existing.remove(&pk).unwrap_or_default() {
+                match from_item::<T>(item) {
+                    Ok(t) => {
+                        old.insert(t.sk().to_owned(), t);
+                    }
+                    Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"),
+                }
+            }
+            for item in wanted {
+                match old.remove(item.sk()) {
+                    Some(previous) if previous == item => unchanged += 1,
+                    _ => puts.push(ser(&item)?),
+                }
+            }
+            deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
+        }
+        self.write(puts, deletes, unchanged).await
+    }
+}
+
+/// Items with a sort key (for diffing).
+trait Keyed {
+    fn sk(&self) -> &str;
+}
+impl Keyed for IntervalItem {
+    fn sk(&self) -> &str {
+        &self.sk
+    }
+}
+impl Keyed for SegmentItem {
+    fn sk(&self) -> &str {
+        &self.sk
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct LeaseItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    run_id: RunId,
+    expires_at: DateTime<Utc>,
+    ttl: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StateItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    state: ImportState,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RunItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    ttl: i64,
+    #[serde(flatten)]
+    run: RunRecord,
+}
+
+fn run_sk(run: &RunRecord) -> String {
+    format!("{}{}#{}", items::RUN_SK_PREFIX, items::sort_time(run.started_at), run.run_id)
+}
+
+fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl ImportStore for DynamoImportStore {
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let item = ser(LeaseItem {
+            pk: integration_pk(tenant, id),
+            sk: items::LEASE_SK.into(),
+            run_id: run,
+            expires_at: expires,
+            ttl: (expires + Duration::days(1)).timestamp(),
+        })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("PutItem(lease)", e)),
+        }
+    }
+
+    async fn release_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(tenant, id), items::LEASE_SK.into())))
+            .condition_expression("run_id = :run")
+            .expression_attribute_values(":run", s(run.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()), // someone else's lease by now: leave it
+            Err(e) => Err(sdk_error("DeleteItem(lease)", e)),
+        }
+    }
+
+    async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(tenant, id), items::STATE_SK.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(state)", e))?;
+        match out.item {
+            Some(item) => {
+                from_item::<StateItem>(item).map(|s| s.state).map_err(|e| StoreError::Corrupt(format!("state: {e}")))
+            }
+            None => Ok(ImportState::default()),
+        }
+    }
+
+    async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError> {
+        let item = ser(StateItem { pk: integration_pk(tenant, id), sk: items::STATE_SK.into(), state: state.clone() })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(state)", e))?;
+        Ok(())
+    }
+
+    async fn sync_queues(
+        &self,
+        integration: &Integration,
+        queues: &[Queue],
+        now: DateTime<Utc>,
+    ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError> {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let pk = integration_pk(tenant, id);
+        let existing: Vec<QueueItem> =
+            de(self.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?, "queue")?;
+        let mut existing: HashMap<String, QueueItem> =
+            existing.into_iter().map(|q| (q.external_id.clone(), q)).collect();
+        let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        let mut ranges = Vec::new();
+        // The `last_seen` of a queue moves at most once a day, so a steady import does not rewrite every queue.
+        let seen_recently = |q: &QueueItem| now - q.last_seen < Duration::days(1);
+        for queue in queues {
+            let queue_id = QueueId::new(id, queue.external_id.clone());
+            let previous = existing.remove(&queue.external_id);
+            let item = QueueItem {
+                pk: pk.clone(),
+                sk: keys::queue_sk(&queue.external_id),
+                gsi1pk: items::queues_gsi_pk(tenant),
+                gsi1sk: items::queues_gsi_sk(&queue.name, &queue_id),
+                entity: "queue".into(),
+                queue_id,
+                integration_id: id,
+                integration_name: integration.name.as_str().to_owned(),
+                external_id: queue.external_id.clone(),
+                name: queue.name.clone(),
+                name_lower: queue.name.to_lowercase(),
+                channel: queue.channel,
+                interval_minutes: acd_domain::INTERVAL_MINUTES as u32,
+                active: true,
+                first_seen: previous.as_ref().map_or(now, |p| p.first_seen),
+                last_seen: match &previous {
+                    Some(p) if seen_recently(p) => p.last_seen,
+                    _ => now,
+                },
+                data_from: previous.as_ref().and_then(|p| p.data_from),
+                data_to: previous.as_ref().and_then(|p| p.data_to),
+            };
+            ranges.push(QueueRange {
+                external_id: queue.external_id.clone(),
+                data_from: item.data_from,
+                data_to: item.data_to,
+            });
+            if previous.as_ref() == Some(&item) {
+                unchanged += 1;
+            } else {
+                puts.push(ser(&item)?);
+            }
+        }
+        // Queues the ACD no longer lists: inactive, never deleted.
+        for (_, mut gone) in existing {
+            ranges.push(QueueRange {
+                external_id: gone.external_id.clone(),
+                data_from: gone.data_from,
+                data_to: gone.data_to,
+            });
+            if gone.active {
+                gone.active = false;
+                puts.push(ser(&gone)?);
+            } else {
+                unchanged += 1;
+            }
+        }
+        Ok((self.write(puts, vec![], unchanged).await?, ranges))
+    }
+
+    async fn extend_queue_ranges(
+        &self,
+        integration: &Integration,
+        ranges: &[QueueRange],
+    ) -> Result<WriteCounts, StoreError> {
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let mut counts = WriteCounts::default();
+        for range in ranges {
+            let (Some(from), Some(to)) = (range.data_from, range.data_to) else { continue };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), keys::queue_sk(&range.external_id))))
+                .update_expression("SET data_from = :f, data_to = :t")
+                .condition_expression("attribute_exists(PK)")
+                .expression_attribute_values(
+                    ":f",
+                    to_attribute_value(from).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .expression_attribute_values(
+                    ":t",
+                    to_attribute_value(to).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                )
+                .send()
+                .await;
+            match result {
+                Ok(_) => {
+                    counts.written += 1;
+                    counts.write_requests += 1;
+                }
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_error("UpdateItem(queue range)", e)),
+            }
+        }
+        Ok(counts)
+    }
+
+    async fn sync_agents(
+        &self,
+        integration: &Integration,
+        agents: &[ExternalAgent],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError> {
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let existing: Vec<AgentItem> =
+            de(self.query_range(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?, "agent")?;
+        let mut existing: HashMap<String, AgentItem> =
+            existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
+        let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        for agent in agents {
+            let previous = existing.remove(&agent.external_id);
+            let item = AgentItem {
+                pk: pk.clone(),
+                sk: items::agent_sk(&agent.external_id),
+                entity: "agent".into(),
+                integration_id: integration.id,
+                external_id: agent.external_id.clone(),
+                display_name: agent.display_name.clone(),
+                first_seen: previous.as_ref().map_or(now, |p| p.first_seen),
+                last_seen: match &previous {
+                    Some(p) if now - p.last_seen < Duration::days(1) => p.last_seen,
+                    _ => now,
+                },
+                // Mappings are the admin's: kept as they are.
+                employee_id: previous.as_ref().and_then(|p| p.employee_id.clone()),
+                gsi1pk: previous.as_ref().and_then(|p| p.gsi1pk.clone()),
+                gsi1sk: previous.as_ref().and_then(|p| p.gsi1sk.clone()),
+            };
+            if previous.as_ref() == Some(&item) {
+                unchanged += 1;
+            } else {
+                puts.push(ser(&item)?);
+            }
+        }
+        self.write(puts, vec![], unchanged).await
+    }
+
+    async fn sync_statuses(
+        &self,
+        integration: &Integration,
+        statuses: &[ExternalStatus],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError> {
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let existing: Vec<StatusItem> =
+            de(self.query_range(pk.clone(), items::STATUS_SK_PREFIX.into(), None).await?, "status")?;
+        let mut existing: HashMap<String, StatusItem> =
+            existing.into_iter().map(|s| (s.status_id.clone(), s)).collect();
+        let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        for status in statuses {
+            let previous = existing.remove(&status.id);
+            let item = StatusItem {
+                pk: pk.clone(),
+                sk: items::status_sk(&status.id),
+                entity: "status".into(),
+                integration_id: integration.id,
+                status_id: status.id.clone(),
+                name: status.name.clone(),
+                activity_id: previous.as_ref().map_or_else(|| DEFAULT_ACTIVITY.to_owned(), |p| p.activity_id.clone()),
+                mapped: previous.as_ref().is_some_and(|p| p.mapped),
+                first_seen: previous.as_ref().map_or(now, |p| p.first_seen),
+                last_seen: match &previous {
+                    Some(p) if now - p.last_seen < Duration::days(1) => p.last_seen,
+                    _ => now,
+                },
+            };
+            if previous.as_ref() == Some(&item) {
+                unchanged += 1;
+            } else {
+                puts.push(ser(&item)?);
+            }
+        }
+        self.write(puts, vec![], unchanged).await
+    }
+
+    async fn write_intervals(
+        &self,
+        integration: &Integration,
+        chunk: TimeWindow,
+        queue_external_ids: &[String],
+        stats: &[IntervalStats],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut desired: BTreeMap<String, Vec<IntervalItem>> = queue_external_ids
+            .iter()
+            .map(|q| (items::queue_data_pk(tenant, &QueueId::new(integration.id, q.clone())), Vec::new()))
+            .collect();
+        for s in stats {
+            if !chunk.contains(s.interval_start) {
+                continue;
+            }
+            let zero = s.offered == 0
+                && s.handled == 0
+                && s.abandoned == 0
+                && s.handle_time_ms == 0
+                && s.answer_time_ms == 0
+                && s.answered_within_sl.unwrap_or(0) == 0;
+            if zero {
+                continue; // within a completed window, an absent interval is zero
+            }
+            let pk = items::queue_data_pk(tenant, &QueueId::new(integration.id, s.queue_external_id.clone()));
+            desired.entry(pk.clone()).or_default().push(IntervalItem {
+                pk,
+                sk: interval_sk(s.interval_start),
+                start: s.interval_start,
+                offered: s.offered,
+                handled: s.handled,
+                abandoned: s.abandoned,
+                handle_ms: s.handle_time_ms,
+                answer_ms: s.answer_time_ms,
+                sl: s.answered_within_sl,
+            });
+        }
+        let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
+        self.diff_partitions(desired, |pk| self.query_range(pk, from.clone(), Some(to.clone()))).await
+    }
+
+    async fn write_segments(
+        &self,
+        integration: &Integration,
+        chunk: TimeWindow,
+        agent_external_ids: &[String],
+        pieces: &[AgentSegment],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut desired: BTreeMap<String, Vec<SegmentItem>> =
+            agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
+        for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
+            let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+            desired.entry(pk.clone()).or_default().push(SegmentItem {
+                pk,
+                sk: segment_sk(p.start),
+                start: p.start,
+                end: p.end,
+                status_id: p.status_id.clone(),
+                reason: p.reason.clone(),
+            });
+        }
+        let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
+        self.diff_partitions(desired, |pk| self.query_range(pk, from.clone(), Some(to.clone()))).await
+    }
+
+    async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
+        let item = ser(RunItem {
+            pk: integration_pk(&run.tenant_id, run.integration_id),
+            sk: run_sk(run),
+            entity: "run".into(),
+            ttl: (run.started_at + Duration::days(RUN_RETENTION_DAYS)).timestamp(),
+            run: run.clone(),
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(run)", e))?;
+        Ok(())
+    }
+
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status: &IntegrationStatus,
+    ) -> Result<(), StoreError> {
+        let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .update_expression("SET #status = :status, version = version + :one")
+            .condition_expression("attribute_exists(PK) AND #status.#state <> :paused")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":status", value)
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":paused", s("paused"))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Deleted or paused while the run was going: leave the record as the admin made it.
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("UpdateItem(status)", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl RunLog for DynamoImportStore {
+    async fn list_runs(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        limit: usize,
+        before: Option<String>,
+    ) -> Result<acd_app::ports::Page<RunRecord>, StoreError> {
+        let pk = integration_pk(tenant, id);
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(items::RUN_SK_PREFIX))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+        if let Some(before) = before {
+            if !before.starts_with(items::RUN_SK_PREFIX) {
+                return Err(StoreError::NotFound);
+            }
+            q = q.exclusive_start_key(PK, s(pk)).exclusive_start_key(SK, s(before));
+        }
+        let out = q.send().await.map_err(|e| sdk_error("Query(runs)", e))?;
+        let mut runs: Vec<RunItem> = de(out.items.unwrap_or_default(), "run")?;
+        let more = runs.len() > limit;
+        runs.truncate(limit);
+        Ok(acd_app::ports::Page { items: runs.into_iter().map(|r| r.run).collect(), more })
+    }
+}
+
+/// The sort key of a run, for cursors.
+pub fn run_cursor_key(run: &RunRecord) -> String {
+    run_sk(run)
+}

@@ -1,0 +1,529 @@
+//! The import end to end: integrations created through the real API handler (credentials checked against the
+//! simulator), the real import service against moto and the Five9 / Genesys Cloud simulators, and the table
+//! compared with the simulators' truth.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::import::plan::{day_chunks, owned_pieces};
+use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome};
+use acd_app::verifier::ConnectorVerifier;
+use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
+use acd_aws::wiring;
+use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+use acd_domain::{AgentSegment, Five9Grouping, IntervalStats, Queue, TimeWindow};
+use acd_integration_tests::openapi::spec;
+use acd_integration_tests::{api_request, decode};
+use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
+use acd_test_harness::AwsStack;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde_dynamo::aws_sdk_dynamodb_1::from_items;
+use serde_json::{Value, json};
+
+const TENANT: &str = "tenant-a";
+
+struct Env {
+    stack: AwsStack,
+    api: IntegrationsApi,
+    factory: ConnectorFactory,
+}
+
+impl Env {
+    async fn start(endpoints: Endpoints) -> Env {
+        let stack = AwsStack::start().await;
+        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
+        let verifier = Arc::new(ConnectorVerifier { factory: factory.clone() });
+        let api = wiring::integrations_api(
+            &stack.settings,
+            &stack.clients,
+            verifier,
+            TenantAuth::JwtClaim("tenant_id".into()),
+        );
+        Env { stack, api, factory }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, content_type, body) = decode(self.api.handle(api_request(method, path, Some(TENANT), body)).await);
+        spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+
+    fn importer(&self, config: ImportConfig) -> ImportService {
+        wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
+    }
+
+    async fn query(&self, pk: String) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .stack
+                .clients
+                .dynamodb
+                .query()
+                .table_name(&self.stack.settings.table_name)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return out,
+            }
+        }
+    }
+
+    async fn queues(&self, integration: &str) -> Vec<QueueItem> {
+        let items = self.query(format!("T#{TENANT}#I#{integration}")).await;
+        let items = items.into_iter().filter(|i| i["SK"].as_s().unwrap().starts_with("Q#")).collect();
+        from_items(items).unwrap()
+    }
+
+    /// Every stored interval of the integration's queues, as the connector's records.
+    async fn intervals(&self, integration: &str) -> Vec<IntervalStats> {
+        let mut out = Vec::new();
+        for q in self.queues(integration).await {
+            let items: Vec<IntervalItem> =
+                from_items(self.query(format!("T#{TENANT}#Q#{}", q.queue_id)).await).unwrap();
+            out.extend(items.into_iter().map(|i| IntervalStats {
+                queue_external_id: q.external_id.clone(),
+                interval_start: i.start,
+                offered: i.offered,
+                handled: i.handled,
+                abandoned: i.abandoned,
+                handle_time_ms: i.handle_ms,
+                answer_time_ms: i.answer_ms,
+                answered_within_sl: i.sl,
+            }));
+        }
+        sorted_stats(out)
+    }
+
+    async fn segments(&self, integration: &str, agents: &[String]) -> Vec<AgentSegment> {
+        let mut out = Vec::new();
+        for agent in agents {
+            let items: Vec<SegmentItem> =
+                from_items(self.query(format!("T#{TENANT}#I#{integration}#A#{agent}")).await).unwrap();
+            out.extend(items.into_iter().map(|s| AgentSegment {
+                agent_external_id: agent.clone(),
+                status_id: s.status_id,
+                reason: s.reason,
+                start: s.start,
+                end: s.end,
+            }));
+        }
+        sorted_segments(out)
+    }
+
+    /// Everything imported for an integration (queues, agents, statuses, intervals, segments), for equality checks.
+    async fn snapshot(
+        &self,
+        integration: &str,
+        agents: &[String],
+    ) -> (Vec<QueueItem>, Vec<IntervalStats>, Vec<AgentSegment>) {
+        let mut queues = self.queues(integration).await;
+        queues.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        (queues, self.intervals(integration).await, self.segments(integration, agents).await)
+    }
+}
+
+/// Equality with a readable first difference (the vectors are long).
+#[track_caller]
+fn assert_same<T: PartialEq + std::fmt::Debug>(actual: &[T], expected: &[T], what: &str) {
+    if let Some(i) = (0..actual.len().max(expected.len())).find(|&i| actual.get(i) != expected.get(i)) {
+        panic!(
+            "{what}: {} stored vs {} expected; first difference at {i}:\n stored:   {:?}\n expected: {:?}",
+            actual.len(),
+            expected.len(),
+            actual.get(i),
+            expected.get(i)
+        );
+    }
+}
+
+fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
+    v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
+    v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
+    v
+}
+
+fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
+    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    v
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(600))
+}
+
+fn event(id: &str) -> ImportEvent {
+    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() }
+}
+
+fn config(now: DateTime<Utc>) -> ImportConfig {
+    ImportConfig { now: Some(now), ..ImportConfig::default() }
+}
+
+async fn five9_env(sim_config: Five9SimConfig) -> (Env, Five9Simulator) {
+    let sim = Five9Simulator::start(sim_config).await.unwrap();
+    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    (env, sim)
+}
+
+fn five9_body(sim: &Five9Simulator, grouping: &str, history_days: u32) -> Value {
+    let mut settings = json!({"region": "us", "grouping": grouping, "history_days": history_days});
+    if grouping == "skill" {
+        settings["skill_report"] = json!({"folder": "Custom Reports", "name": "Call Log with Skill"});
+    }
+    json!({"name": format!("Five9 {grouping}"), "type": "five9",
+           "credentials": {"username": sim.username(), "password": sim.password()}, "settings": settings})
+}
+
+/// The truth for the run window: statistics and owned segment pieces day by day.
+fn five9_truth(
+    sim: &Five9Simulator,
+    window: TimeWindow,
+    grouping: Five9Grouping,
+) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
+    let mut stats = Vec::new();
+    let mut segments = Vec::new();
+    for chunk in day_chunks(window) {
+        stats.extend(sim.truth_intervals(chunk, grouping));
+        segments.extend(owned_pieces(&sim.truth_segments(chunk), chunk));
+    }
+    (sorted_stats(stats), sorted_segments(segments))
+}
+
+async fn create(env: &Env, body: &Value) -> String {
+    let (status, created) = env.call("POST", "/integrations", Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    created["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothing() {
+    // Two days back from 2024-11-04 12:00 UTC: the window includes the 25-hour DST day (2024-11-03, Los Angeles).
+    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "skill", 2)).await;
+    let import = env.importer(config(sim.now()));
+    let first = import.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    let run = first.run.unwrap();
+    let window = run.window.unwrap();
+    assert_eq!(window.start, "2024-11-02T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(run.complete_through, Some(window.end));
+
+    let queues: Vec<Queue> = sim.truth_queues(Five9Grouping::Skill);
+    let mut stored: Vec<Queue> = env
+        .queues(&id)
+        .await
+        .into_iter()
+        .map(|q| Queue { external_id: q.external_id, name: q.name, channel: q.channel })
+        .collect();
+    stored.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    let mut expected = queues.clone();
+    expected.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    assert_eq!(stored, expected);
+
+    let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Skill);
+    assert!(stats.len() > 100 && segments.len() > 100, "meaningful data: {} / {}", stats.len(), segments.len());
+    assert_same(&env.intervals(&id).await, &stats, "every interval number equals the truth");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth");
+    assert_eq!(run.counts.interval_writes.written as usize, stats.len());
+
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "operational");
+    assert!(integration["status"]["last_success_at"].is_string());
+
+    // The same window again: identical table, no interval or segment written.
+    let before = env.snapshot(&id, &agents).await;
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Succeeded);
+    assert_eq!(env.snapshot(&id, &agents).await, before);
+    assert_eq!(second.counts.interval_writes.write_requests, 0, "{:?}", second.counts);
+    assert_eq!(second.counts.segment_writes.write_requests, 0, "{:?}", second.counts);
+    assert!(second.counts.interval_writes.unchanged > 0);
+
+    let (status, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(runs["items"][0]["run_id"], json!(second.run_id));
+    let (_, older) = env
+        .call("GET", &format!("/integrations/{id}/runs?cursor={}", runs["next_cursor"].as_str().unwrap()), None)
+        .await;
+    assert_eq!(older["items"][0]["run_id"], json!(run.run_id));
+    assert_eq!(older["next_cursor"], Value::Null);
+}
+
+#[tokio::test]
+async fn a_corrected_number_a_renamed_and_a_removed_queue_converge() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let import = env.importer(config(sim.now()));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+
+    let campaigns = sim.campaign_names();
+    let interval: DateTime<Utc> = "2024-11-05T18:00:00Z".parse().unwrap();
+    assert!(sim.adjust_calls(&campaigns[0], interval, 3));
+    assert!(sim.delete_campaign(&campaigns[1]));
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    let window = run.window.unwrap();
+    assert!(window.contains(interval), "the correction lies in the reconciliation window {window:?}");
+    let truth: Vec<IntervalStats> = sim
+        .truth_intervals(
+            TimeWindow::new(interval, interval + chrono::Duration::minutes(15)).unwrap(),
+            Five9Grouping::Campaign,
+        )
+        .into_iter()
+        .filter(|s| s.queue_external_id == campaigns[0])
+        .collect();
+    let stored: Vec<IntervalStats> = env
+        .intervals(&id)
+        .await
+        .into_iter()
+        .filter(|s| s.queue_external_id == campaigns[0] && s.interval_start == interval)
+        .collect();
+    assert_eq!(stored, sorted_stats(truth), "the corrected interval was rewritten");
+    assert!(run.counts.interval_writes.written >= 1 && run.counts.interval_writes.written < 20, "{:?}", run.counts);
+
+    let queues = env.queues(&id).await;
+    let removed = queues.iter().find(|q| q.external_id == campaigns[1]).expect("removed queue kept");
+    assert!(!removed.active, "a queue gone from the ACD is inactive, never deleted");
+    assert!(queues.iter().filter(|q| q.external_id != campaigns[1]).all(|q| q.active));
+}
+
+#[tokio::test]
+async fn a_renamed_skill_keeps_its_queue_id() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "skill", 1)).await;
+    let import = env.importer(config(sim.now()));
+    import.run(&event(&id), deadline()).await.unwrap();
+    let before = env.queues(&id).await;
+    let skill = sim.skill_names()[0].clone();
+    assert!(sim.rename_skill(&skill, "Renamed & Co"));
+    import.run(&event(&id), deadline()).await.unwrap();
+    let after = env.queues(&id).await;
+    assert_eq!(after.len(), before.len(), "a rename does not make a new queue");
+    let old = before.iter().find(|q| q.name == skill).unwrap();
+    let renamed = after.iter().find(|q| q.queue_id == old.queue_id).unwrap();
+    assert_eq!(renamed.name, "Renamed & Co");
+    assert_eq!(renamed.first_seen, old.first_seen);
+    assert!(renamed.gsi1sk.starts_with("renamed & co#"));
+}
+
+#[tokio::test]
+async fn a_run_killed_mid_way_is_completed_by_the_next_run() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let crash = env.importer(ImportConfig { abort_after_batches: Some(3), ..config(sim.now()) });
+    let err = crash.run(&event(&id), deadline()).await.unwrap_err();
+    assert!(err.to_string().contains("aborted"), "{err}");
+    // A killed process keeps its lease until it expires; expire it.
+    env.stack
+        .clients
+        .dynamodb
+        .delete_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", AttributeValue::S(format!("T#{TENANT}#I#{id}")))
+        .key("SK", AttributeValue::S("LEASE".into()))
+        .send()
+        .await
+        .unwrap();
+    let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    let (stats, segments) = five9_truth(&sim, run.window.unwrap(), Five9Grouping::Campaign);
+    assert_eq!(env.intervals(&id).await, stats);
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_eq!(env.segments(&id, &agents).await, segments);
+}
+
+#[tokio::test]
+async fn an_overlapping_run_exits_without_work() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let import = env.importer(config(sim.now()));
+    let e = event(&id);
+    let (a, b) = tokio::join!(import.run(&e, deadline()), import.run(&e, deadline()));
+    let outcomes = [a.unwrap().outcome, b.unwrap().outcome];
+    assert!(outcomes.contains(&RunOutcome::Skipped) && outcomes.contains(&RunOutcome::Succeeded), "{outcomes:?}");
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
+    assert_eq!(runs["items"].as_array().unwrap().len(), 1, "the skipped run is not recorded");
+}
+
+#[tokio::test]
+async fn each_vendor_fault_sets_the_matching_status_and_loses_nothing() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let import = env.importer(config(sim.now()));
+    import.run(&event(&id), deadline()).await.unwrap();
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    let good = env.snapshot(&id, &agents).await;
+    let cases = [
+        (FaultRule::new(FaultKind::Unauthorized), "credentials_rejected"),
+        (FaultRule::new(FaultKind::AccessDisallowed).on("getCampaigns"), "permission_missing"),
+        (FaultRule::new(FaultKind::OperationsLimitExceeded).on("runReport"), "rate_limited"),
+        (FaultRule::new(FaultKind::Http503), "vendor_unavailable"),
+        (FaultRule::new(FaultKind::MalformedXml).on("getCampaigns"), "vendor_data_malformed"),
+        (FaultRule::new(FaultKind::ReportNotFound).on("runReport"), "configuration_wrong"),
+    ];
+    for (fault, reason) in cases {
+        sim.set_faults(vec![fault]);
+        let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Failed, "{reason}");
+        assert_eq!(run.reason.map(|r| r.as_str()), Some(reason));
+        let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+        assert_eq!(integration["status"]["state"], "failing", "{reason}");
+        assert_eq!(integration["status"]["reason"], reason);
+        assert!(integration["status"]["last_success_at"].is_string(), "the last success stays visible");
+        assert_eq!(env.snapshot(&id, &agents).await, good, "{reason}: nothing lost or duplicated");
+    }
+    sim.clear_faults();
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "operational");
+}
+
+#[tokio::test]
+async fn a_back_fill_under_a_short_deadline_continues_across_runs_and_ends_complete() {
+    // Genesys Cloud with slow analytics answers (1 s each, the credentials check included): a run has 8 s and stops
+    // starting days with 3 s left, so it completes a few days and the next run continues.
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 6,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::Delay { ms: 1000 }));
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 4)).await;
+    let import = env.importer(ImportConfig { safety_margin: Duration::from_secs(3), ..config(now) });
+    let mut outcomes = Vec::new();
+    let mut last = None;
+    for _ in 0..12 {
+        let run = import.run(&event(&id), Deadline::after(Duration::from_secs(8))).await.unwrap().run.unwrap();
+        outcomes.push(run.outcome);
+        if run.outcome == RunOutcome::Partial {
+            let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+            assert_eq!(integration["status"]["state"], "importing");
+        }
+        let done = run.outcome == RunOutcome::Succeeded;
+        last = Some(run);
+        if done {
+            break;
+        }
+    }
+    let last = last.unwrap();
+    assert!(outcomes.len() > 1 && outcomes[0] == RunOutcome::Partial, "{outcomes:?} {:?}", last.message);
+    assert!(!outcomes.contains(&RunOutcome::Failed), "{outcomes:?}");
+    assert_eq!(outcomes.last(), Some(&RunOutcome::Succeeded), "{outcomes:?}");
+    let full = TimeWindow::new("2024-05-06T00:00:00Z".parse().unwrap(), last.complete_through.unwrap()).unwrap();
+    let stats: Vec<IntervalStats> = day_chunks(full).into_iter().flat_map(|c| sim.expected_interval_stats(c)).collect();
+    assert_same(&env.intervals(&id).await, &sorted_stats(stats), "back-filled intervals");
+}
+
+#[tokio::test]
+async fn paused_and_deleted_integrations_are_not_imported() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let import = env.importer(config(sim.now()));
+    env.call("POST", &format!("/integrations/{id}/pause"), None).await;
+    let summary = import.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!((summary.outcome, summary.detail.as_str()), (RunOutcome::Skipped, "integration paused"));
+    let (status, problem) = env.call("POST", &format!("/integrations/{id}/import"), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("integration-paused")));
+    env.call("POST", &format!("/integrations/{id}/resume"), None).await;
+    let (status, _) = env.call("POST", &format!("/integrations/{id}/import"), None).await;
+    assert_eq!(status, 202);
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    assert!(env.queues(&id).await.iter().all(|q| q.active));
+    env.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().detail, "integration deleted");
+    let queues = env.queues(&id).await;
+    assert!(!queues.is_empty() && queues.iter().all(|q| !q.active), "data kept, queues inactive");
+}
+
+#[tokio::test]
+async fn wrong_credentials_are_refused_at_creation_and_nothing_is_stored() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let mut body = five9_body(&sim, "campaign", 1);
+    body["credentials"]["password"] = "not-the-password".into();
+    let (status, problem) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("credentials-rejected")));
+    let (status, problem) = env.call("POST", "/integrations/test-connection", Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("credentials-rejected")));
+    let (status, ok) = env.call("POST", "/integrations/test-connection", Some(&five9_body(&sim, "campaign", 1))).await;
+    assert_eq!((status, ok), (200, json!({"ok": true})));
+    let (_, list) = env.call("GET", "/integrations", None).await;
+    assert_eq!(list["items"], json!([]));
+}
+
+async fn genesys_env(sim: &GenesysSimulator) -> Env {
+    Env::start(Endpoints {
+        genesys_api_base_url: Some(sim.base_url()),
+        genesys_login_base_url: Some(sim.base_url()),
+        ..Endpoints::default()
+    })
+    .await
+}
+
+fn genesys_body(sim: &GenesysSimulator, history_days: u32) -> Value {
+    json!({"name": "Genesys", "type": "genesys_cloud",
+           "credentials": {"client_id": sim.client_id(), "client_secret": sim.client_secret()},
+           "settings": {"region": "eu_central_1", "detailed_on_queue_statuses": true, "history_days": history_days}})
+}
+
+#[tokio::test]
+async fn genesys_import_equals_the_simulators_truth() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 5,
+        max_page_size: 2,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 3)).await;
+    let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let window = run.window.unwrap();
+    let mut stored: Vec<String> = env.queues(&id).await.into_iter().map(|q| q.external_id).collect();
+    stored.sort();
+    let mut expected: Vec<String> = sim.expected_queues().into_iter().map(|q| q.external_id).collect();
+    expected.sort();
+    assert_eq!(stored, expected);
+    let mut stats = Vec::new();
+    let mut segments = Vec::new();
+    for chunk in day_chunks(window) {
+        stats.extend(sim.expected_interval_stats(chunk));
+        segments.extend(owned_pieces(&sim.expected_segments(chunk, true, acd_domain::GenesysAgentId::Username), chunk));
+    }
+    assert_same(&env.intervals(&id).await, &sorted_stats(stats), "intervals");
+    let agents: Vec<String> =
+        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    let segments = sorted_segments(segments);
+    assert!(!segments.is_empty());
+    assert_same(&env.segments(&id, &agents).await, &segments, "segments");
+    let statuses: BTreeMap<String, String> = sim.expected_statuses(true).into_iter().map(|s| (s.id, s.name)).collect();
+    let stored: BTreeMap<String, String> = env
+        .query(format!("T#{TENANT}#I#{id}"))
+        .await
+        .into_iter()
+        .filter(|i| i["SK"].as_s().unwrap().starts_with("ST#"))
+        .map(|i| (i["status_id"].as_s().unwrap().clone(), i["name"].as_s().unwrap().clone()))
+        .collect();
+    assert_eq!(stored, statuses);
+}

@@ -72,7 +72,7 @@ async fn query(builder: QueryFluentBuilder, what: &str, typical_bytes: u64) -> R
     let returned_bytes: u64 = items.iter().map(item_bytes).sum();
     let returned = items.len() as u64;
     let scanned = (out.scanned_count().max(0) as u64).max(returned);
-    let average = if returned > 0 { returned_bytes / returned } else { typical_bytes };
+    let average = returned_bytes.checked_div(returned).unwrap_or(typical_bytes);
     cost::record(ReadCost {
         calls: 1,
         consumed_units: out.consumed_capacity().and_then(|c| c.capacity_units()).unwrap_or(0.0),
@@ -551,14 +551,16 @@ impl QueryStore for DynamoStore {
         agent_external_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        not_before: Option<DateTime<Utc>>,
     ) -> Result<Vec<SegmentRecord>, StoreError> {
+        let lower = (from - Duration::hours(MAX_SEGMENT_HOURS)).max(not_before.unwrap_or(DateTime::<Utc>::MIN_UTC));
         let builder = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("PK = :pk AND SK BETWEEN :lower AND :upper")
             .expression_attribute_values(":pk", s(items::segment_pk(tenant, integration, agent_external_id)))
-            .expression_attribute_values(":lower", s(items::segment_sk(from - Duration::hours(MAX_SEGMENT_HOURS))))
+            .expression_attribute_values(":lower", s(items::segment_sk(lower)))
             .expression_attribute_values(":upper", s(items::segment_sk(to)));
         let mut out = Vec::new();
         for item in self.query_all(builder, "segments").await? {

@@ -214,7 +214,7 @@ pub fn queue_view(q: &QueueRecord) -> Value {
 }
 
 fn seconds(ms: u64) -> Value {
-    if ms % 1000 == 0 { json!(ms / 1000) } else { json!(ms as f64 / 1000.0) }
+    if ms.is_multiple_of(1000) { json!(ms / 1000) } else { json!(ms as f64 / 1000.0) }
 }
 
 fn intervals_view(r: &QueueIntervals) -> Value {

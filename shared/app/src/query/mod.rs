@@ -4,6 +4,7 @@
 pub mod cost;
 pub mod params;
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -187,7 +188,7 @@ pub trait QueryStore: Send + Sync {
     ) -> Result<Page<MappedAgent>, StoreError>;
 
     /// Segments of one external agent that may overlap `[from, to)` (the store looks back as far as a stored
-    /// segment can last), by start.
+    /// segment can last), by start; with `not_before`, none starting before it.
     async fn segments(
         &self,
         tenant: &TenantId,
@@ -195,6 +196,7 @@ pub trait QueryStore: Send + Sync {
         agent_external_id: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        not_before: Option<DateTime<Utc>>,
     ) -> Result<Vec<SegmentRecord>, StoreError>;
 
     /// Every external status of an integration.
@@ -364,18 +366,23 @@ impl QueryService {
             let batch: Vec<MappedAgent> =
                 agents.items.into_iter().filter(|a| employee.is_none_or(|e| a.employee_id == e)).collect();
             for integration in batch.iter().map(|a| a.integration_id).collect::<BTreeSet<_>>() {
-                if !statuses.contains_key(&integration) {
+                if let Entry::Vacant(entry) = statuses.entry(integration) {
                     let list = self.store.statuses(tenant, integration).await?;
-                    statuses.insert(integration, list.into_iter().map(|s| (s.status_id.clone(), s)).collect());
+                    entry.insert(list.into_iter().map(|s| (s.status_id.clone(), s)).collect());
                 }
             }
             let store = &self.store;
+            let cursor = &cursor;
+            // Read ahead only as far as the rest of the page can plausibly use.
+            let concurrency = ((limit - out.len()) / 100).clamp(1, CONCURRENT_AGENT_READS);
             let mut reads = futures::stream::iter(batch)
                 .map(|agent| async move {
-                    let segments = store.segments(tenant, agent.integration_id, &agent.external_id, from, to).await?;
+                    let not_before = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);
+                    let segments =
+                        store.segments(tenant, agent.integration_id, &agent.external_id, from, to, not_before).await?;
                     Ok::<_, StoreError>((agent, segments))
                 })
-                .buffered(CONCURRENT_AGENT_READS);
+                .buffered(concurrency);
             while let Some(read) = reads.next().await {
                 let (agent, segments) = read?;
                 let after = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);

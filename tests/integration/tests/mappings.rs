@@ -1,0 +1,412 @@
+//! Mappings (external agent → employee, external status → activity) and agent states end to end: the real
+//! queues-query handler against moto, data written through the import's item shapes, every answer checked against
+//! infra/openapi.yaml.
+
+mod query_support;
+
+use std::collections::HashSet;
+
+use acd_domain::IntegrationId;
+use query_support::*;
+use serde_json::{Value, json};
+
+const T: &str = "tenant-a";
+
+fn agents_path(integration: IntegrationId) -> String {
+    format!("/integrations/{integration}/external-agents")
+}
+
+fn agent_path(integration: IntegrationId, external_id: &str) -> String {
+    format!("/integrations/{integration}/external-agents/{}", enc(external_id))
+}
+
+fn status_path(integration: IntegrationId, status_id: &str) -> String {
+    format!("/integrations/{integration}/external-statuses/{}", enc(status_id))
+}
+
+async fn map(env: &Env, integration: IntegrationId, external_id: &str, employee: &str) -> Value {
+    let (status, body) =
+        env.call("PUT", &agent_path(integration, external_id), Some(T), Some(&json!({"employee_id": employee}))).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+fn external_ids(items: &Value) -> Vec<String> {
+    items["items"].as_array().unwrap().iter().map(|a| a["external_id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn states_of(page: &Value) -> Vec<(String, String, String, String)> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["employee_id"].as_str().unwrap().to_owned(),
+                s["external_agent_id"].as_str().unwrap().to_owned(),
+                s["start"].as_str().unwrap().to_owned(),
+                s["activity_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn agents_are_listed_mapped_remapped_and_unmapped() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    let ids = ["jane.doe@acme.com", "Ägnes Ström", "bob", "carol:1", "zed"];
+    env.put_items(ids.iter().map(|id| item(agent(T, integration, id, Some(&format!("Name of {id}"))))).collect()).await;
+
+    let list = env.get(&agents_path(integration), T).await;
+    // By external id (byte order: upper-case before lower-case, non-ASCII last).
+    assert_eq!(external_ids(&list), ["bob", "carol:1", "jane.doe@acme.com", "zed", "Ägnes Ström"]);
+    assert!(list["items"].as_array().unwrap().iter().all(|a| a["employee_id"].is_null()));
+    assert_eq!(list["items"][0]["display_name"], "Name of bob");
+    assert_eq!(list["items"][0]["first_seen"], "2024-03-01T00:00:00Z");
+
+    let mapped = map(&env, integration, "jane.doe@acme.com", "emp-17").await;
+    assert_eq!(mapped["external_id"], "jane.doe@acme.com");
+    assert_eq!(mapped["employee_id"], "emp-17");
+    assert_eq!(mapped["warnings"], json!([]));
+    let mapped = map(&env, integration, "Ägnes Ström", "emp-18").await;
+    assert_eq!(mapped["external_id"], "Ägnes Ström", "percent-encoded path decoded to the exact id");
+    assert_eq!(mapped["warnings"][0]["code"], "non_ascii");
+
+    let unmapped = env.get(&format!("{}?unmapped=true", agents_path(integration)), T).await;
+    assert_eq!(external_ids(&unmapped), ["bob", "carol:1", "zed"]);
+
+    // Remap: the id moves to the other employee (at most one employee per id).
+    let remapped = map(&env, integration, "jane.doe@acme.com", "emp-99").await;
+    assert_eq!(remapped["employee_id"], "emp-99");
+    let list = env.get(&agents_path(integration), T).await;
+    let jane = list["items"].as_array().unwrap().iter().find(|a| a["external_id"] == "jane.doe@acme.com").unwrap();
+    assert_eq!(jane["employee_id"], "emp-99");
+
+    // Unmap (idempotent).
+    for _ in 0..2 {
+        let (status, body) = env.call("DELETE", &agent_path(integration, "jane.doe@acme.com"), Some(T), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["employee_id"], Value::Null);
+    }
+    let unmapped = env.get(&format!("{}?unmapped=true", agents_path(integration)), T).await;
+    assert_eq!(external_ids(&unmapped), ["bob", "carol:1", "jane.doe@acme.com", "zed"]);
+
+    // Pages of 2 cover everything once, filtered or not.
+    let (paged, pages) = all_pages(&env, &format!("{}?limit=2", agents_path(integration)), T).await;
+    assert_eq!(pages, 3);
+    let paged: Vec<&str> = paged.iter().map(|a| a["external_id"].as_str().unwrap()).collect();
+    assert_eq!(paged, ["bob", "carol:1", "jane.doe@acme.com", "zed", "Ägnes Ström"]);
+    let (paged, _) = all_pages(&env, &format!("{}?limit=1&unmapped=true", agents_path(integration)), T).await;
+    assert_eq!(paged.len(), 4);
+}
+
+#[tokio::test]
+async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
+    let env = Env::start().await;
+    let mine = env.create_integration(T, "Mine").await;
+    let theirs = env.create_integration("tenant-b", "Theirs").await;
+    let doomed = env.create_integration(T, "Doomed").await;
+    env.put_items(vec![
+        item(agent(T, mine, "alice", None)),
+        item(agent("tenant-b", theirs, "alice", None)),
+        item(agent(T, doomed, "alice", None)),
+        item(status(T, mine, "Ready", "Ready")),
+        item(status("tenant-b", theirs, "Ready", "Ready")),
+    ])
+    .await;
+    let (status, _) = env.admin("DELETE", &format!("/integrations/{doomed}"), T, None).await;
+    assert_eq!(status, 204);
+
+    let body = json!({"employee_id": "emp-1"});
+    let activity = json!({"activity_id": "break"});
+    let cases: Vec<(&str, String, Option<&Value>)> = vec![
+        // Never seen by the import: no pre-mapping.
+        ("PUT", agent_path(mine, "alice "), Some(&body)),
+        ("PUT", agent_path(mine, "Alice"), Some(&body)),
+        ("DELETE", agent_path(mine, "nobody"), None),
+        ("PUT", status_path(mine, "Lunch"), Some(&activity)),
+        ("DELETE", status_path(mine, "Lunch"), None),
+        // Another tenant's integration.
+        ("GET", agents_path(theirs), None),
+        ("PUT", agent_path(theirs, "alice"), Some(&body)),
+        ("GET", format!("/integrations/{theirs}/external-statuses"), None),
+        ("PUT", status_path(theirs, "Ready"), Some(&activity)),
+        // A deleted integration.
+        ("GET", agents_path(doomed), None),
+        ("PUT", agent_path(doomed, "alice"), Some(&body)),
+        // Not an integration id.
+        ("GET", "/integrations/not-a-uuid/external-agents".to_owned(), None),
+        ("PUT", "/integrations/not-a-uuid/external-statuses/Ready".to_owned(), Some(&activity)),
+    ];
+    for (method, path, body) in cases {
+        let (status, problem) = env.call(method, &path, Some(T), body).await;
+        assert_eq!(status, 404, "{method} {path}: {problem}");
+        assert_eq!(problem["code"], "not-found");
+    }
+    // Nothing changed in the other tenant.
+    let theirs_agents = env.get(&agents_path(theirs), "tenant-b").await;
+    assert_eq!(theirs_agents["items"][0]["employee_id"], Value::Null);
+    // A mapping of tenant A never appears in tenant B's agent states.
+    map(&env, mine, "alice", "emp-1").await;
+    env.put_items(vec![item(segment(T, mine, "alice", at(1, 8, 0), Some(at(1, 9, 0)), "Ready"))]).await;
+    let b_states = env.get("/agent-states?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z", "tenant-b").await;
+    assert_eq!(b_states["items"], json!([]));
+    let a_states = env.get("/agent-states?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z", T).await;
+    assert_eq!(a_states["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn agent_states_appear_for_past_data_once_mapped_with_their_activities() {
+    let env = Env::start().await;
+    let five9 = env.create_integration(T, "Five9").await;
+    let genesys = env.create_integration(T, "Genesys").await;
+    let day = |h, m| at(5, h, m);
+    env.put_items(vec![
+        item(agent(T, five9, "jane.doe@acme.com", None)),
+        item(agent(T, genesys, "jdoe", None)),
+        item(agent(T, five9, "bob", None)),
+        item(agent(T, five9, "pat", None)),
+        item(status(T, five9, "Ready", "Ready")),
+        item(status(T, five9, "Not Ready: Lunch", "Not Ready – Lunch")),
+        item(status(T, genesys, "ON_QUEUE", "On Queue")),
+        // Jane in Five9: one piece that started the day before (split at midnight by the import), a lunch, one open.
+        item(segment(T, five9, "jane.doe@acme.com", at(4, 20, 0), Some(day(0, 0)), "Ready")),
+        item(segment(T, five9, "jane.doe@acme.com", day(0, 0), Some(day(12, 0)), "Ready")),
+        item(segment(T, five9, "jane.doe@acme.com", day(12, 0), Some(day(12, 30)), "Not Ready: Lunch")),
+        item(segment(T, five9, "jane.doe@acme.com", day(12, 30), None, "Unlisted")),
+        // Jane in Genesys.
+        item(segment(T, genesys, "jdoe", day(9, 0), Some(day(10, 0)), "ON_QUEUE")),
+        // Bob: ended before the range, started after it.
+        item(segment(T, five9, "bob", day(1, 0), Some(day(2, 0)), "Ready")),
+        item(segment(T, five9, "bob", day(18, 0), Some(day(19, 0)), "Ready")),
+        // Pat: unmapped, never shown.
+        item(segment(T, five9, "pat", day(9, 0), Some(day(10, 0)), "Ready")),
+    ])
+    .await;
+    let range = "from=2024-03-05T06:00:00Z&to=2024-03-05T18:00:00Z";
+    let states = env.get(&format!("/agent-states?{range}"), T).await;
+    assert_eq!(states["items"], json!([]), "nothing mapped yet");
+    assert_eq!(states["from"], "2024-03-05T06:00:00Z");
+
+    // Map both identifiers of one employee, and Bob; map the lunch status.
+    map(&env, five9, "jane.doe@acme.com", "emp-jane").await;
+    map(&env, genesys, "jdoe", "emp-jane").await;
+    map(&env, five9, "bob", "emp-bob").await;
+    let (status, lunch) =
+        env.call("PUT", &status_path(five9, "Not Ready: Lunch"), Some(T), Some(&json!({"activity_id": "lunch"}))).await;
+    assert_eq!(status, 200, "{lunch}");
+    assert_eq!((lunch["activity_id"].as_str(), lunch["mapped"].as_bool()), (Some("lunch"), Some(true)));
+
+    let states = env.get(&format!("/agent-states?{range}"), T).await;
+    let items = states["items"].as_array().unwrap();
+    assert_eq!(
+        states_of(&states),
+        [
+            ("emp-jane", "jane.doe@acme.com", "2024-03-05T00:00:00Z", "present"),
+            ("emp-jane", "jane.doe@acme.com", "2024-03-05T12:00:00Z", "lunch"),
+            ("emp-jane", "jane.doe@acme.com", "2024-03-05T12:30:00Z", "present"),
+            ("emp-jane", "jdoe", "2024-03-05T09:00:00Z", "present"),
+        ]
+        .map(|(a, b, c, d): (&str, &str, &str, &str)| (a.to_owned(), b.to_owned(), c.to_owned(), d.to_owned()))
+    );
+    let lunch = &items[1];
+    assert_eq!(lunch["integration_id"], five9.to_string());
+    assert_eq!(lunch["status_id"], "Not Ready: Lunch");
+    assert_eq!(lunch["status_name"], "Not Ready – Lunch");
+    assert_eq!(lunch["reason"], "Lunch");
+    assert_eq!(lunch["end"], "2024-03-05T12:30:00Z");
+    assert_eq!(items[2]["end"], Value::Null, "open segment");
+    assert_eq!(items[2]["status_name"], Value::Null, "status not listed by the import");
+    assert_eq!(items[3]["integration_id"], genesys.to_string());
+
+    // One employee only (exact, even with another employee id sharing the prefix and a `#`).
+    env.put_items(vec![item(agent(T, genesys, "jane2", None))]).await;
+    map(&env, genesys, "jane2", "emp-jane#2").await;
+    env.put_items(vec![item(segment(T, genesys, "jane2", day(7, 0), Some(day(8, 0)), "ON_QUEUE"))]).await;
+    let jane = env.get(&format!("/agent-states?{range}&employee_id=emp-jane"), T).await;
+    assert_eq!(jane["items"].as_array().unwrap().len(), 4);
+    assert!(jane["items"].as_array().unwrap().iter().all(|s| s["employee_id"] == "emp-jane"));
+    let all = env.get(&format!("/agent-states?{range}"), T).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 5);
+    assert_eq!(env.get(&format!("/agent-states?{range}&employee_id=emp-bob"), T).await["items"], json!([]));
+
+    // Status mapped back to the default: read-time resolution again.
+    let (status, reset) = env.call("DELETE", &status_path(five9, "Not Ready: Lunch"), Some(T), None).await;
+    assert_eq!(status, 200);
+    assert_eq!((reset["activity_id"].as_str(), reset["mapped"].as_bool()), (Some("present"), Some(false)));
+    let jane = env.get(&format!("/agent-states?{range}&employee_id=emp-jane"), T).await;
+    assert!(jane["items"].as_array().unwrap().iter().all(|s| s["activity_id"] == "present"));
+
+    // Unmapping hides the agent's states again (they are kept).
+    env.call("DELETE", &agent_path(genesys, "jdoe"), Some(T), None).await;
+    let jane = env.get(&format!("/agent-states?{range}&employee_id=emp-jane"), T).await;
+    assert_eq!(jane["items"].as_array().unwrap().len(), 3);
+    map(&env, genesys, "jdoe", "emp-jane").await;
+    assert_eq!(
+        env.get(&format!("/agent-states?{range}&employee_id=emp-jane"), T).await["items"].as_array().unwrap().len(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn agent_state_pages_never_skip_or_repeat() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Genesys").await;
+    let mut items = vec![item(status(T, integration, "ON_QUEUE", "On Queue"))];
+    let mut expected = HashSet::new();
+    for a in 0..12 {
+        let id = format!("agent-{a:02}");
+        items.push(item(agent(T, integration, &id, None)));
+        for s in 0..(a * 3) {
+            let start = at(5, 0, 0) + chrono::Duration::minutes(20 * s);
+            items.push(item(segment(
+                T,
+                integration,
+                &id,
+                start,
+                Some(start + chrono::Duration::minutes(20)),
+                "ON_QUEUE",
+            )));
+            if a % 4 != 3 {
+                expected.insert((id.clone(), start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            }
+        }
+    }
+    env.put_items(items).await;
+    for a in 0..12 {
+        if a % 4 != 3 {
+            // Several agents per employee.
+            map(&env, integration, &format!("agent-{a:02}"), &format!("emp-{}", a % 5)).await;
+        }
+    }
+    let range = "from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z";
+    for limit in [5, 40, 5000] {
+        let (pages, n) = all_pages(&env, &format!("/agent-states?{range}&limit={limit}"), T).await;
+        let got: Vec<(String, String)> = pages
+            .iter()
+            .map(|s| (s["external_agent_id"].as_str().unwrap().to_owned(), s["start"].as_str().unwrap().to_owned()))
+            .collect();
+        assert_eq!(got.len(), expected.len(), "limit {limit}: no repeats");
+        assert_eq!(got.iter().cloned().collect::<HashSet<_>>(), expected, "limit {limit}: no skips");
+        assert_eq!(n, expected.len().div_ceil(limit), "limit {limit}: full pages");
+        // Stable order: employee, integration, agent, start.
+        let keys: Vec<(String, String, String)> = pages
+            .iter()
+            .map(|s| {
+                (
+                    s["employee_id"].as_str().unwrap().to_owned(),
+                    s["external_agent_id"].as_str().unwrap().to_owned(),
+                    s["start"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn typos_in_identifiers_are_visible() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    let ids = ["jane.doe@acme.com", "Jane.Doe@acme.com ", "j\u{0430}ne", "Jane  Doe", "\u{200B}bob"];
+    env.put_items(ids.iter().map(|id| item(agent(T, integration, id, None))).collect()).await;
+
+    let mapped = map(&env, integration, "Jane.Doe@acme.com ", "emp-1").await;
+    assert_eq!(mapped["external_id"], "Jane.Doe@acme.com ", "echoed verbatim");
+    let codes: Vec<&str> = mapped["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["trailing_whitespace", "similar_identifier"], "{mapped}");
+    let similar = mapped["warnings"][1]["message"].as_str().unwrap();
+    assert!(similar.contains("\"jane.doe@acme.com\""), "{similar}");
+
+    let list = env.get(&agents_path(integration), T).await;
+    let warnings = |id: &str| -> Vec<String> {
+        let agent = list["items"].as_array().unwrap().iter().find(|a| a["external_id"] == id).unwrap();
+        agent["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(warnings("jane.doe@acme.com"), Vec::<String>::new());
+    assert_eq!(warnings("j\u{0430}ne"), ["non_ascii"]);
+    assert_eq!(warnings("Jane  Doe"), ["repeated_whitespace"]);
+    assert_eq!(warnings("\u{200B}bob"), ["invisible_character"]);
+
+    // The employee id is stored exactly too, and flagged.
+    let mapped = map(&env, integration, "jane.doe@acme.com", " emp-2").await;
+    assert_eq!(mapped["employee_id"], " emp-2");
+    assert_eq!(mapped["warnings"][0]["field"], "employee_id");
+    assert_eq!(mapped["warnings"][0]["code"], "leading_whitespace");
+    let codes: Vec<&str> = mapped["warnings"].as_array().unwrap().iter().map(|w| w["code"].as_str().unwrap()).collect();
+    assert!(codes.contains(&"similar_identifier"), "{mapped}");
+}
+
+#[tokio::test]
+async fn statuses_are_listed_on_the_default_until_mapped() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    env.put_items(vec![
+        item(status(T, integration, "Ready", "Ready")),
+        item(status(T, integration, "Not Ready: Lunch", "Not Ready – Lunch")),
+        item(status(T, integration, "Not Ready: Café", "Not Ready – Café")),
+        item(status(T, integration, "On Call", "On Call")),
+    ])
+    .await;
+    let path = format!("/integrations/{integration}/external-statuses");
+    let list = env.get(&path, T).await;
+    let ids: Vec<&str> = list["items"].as_array().unwrap().iter().map(|s| s["status_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["Not Ready: Café", "Not Ready: Lunch", "On Call", "Ready"]);
+    assert!(list["items"].as_array().unwrap().iter().all(|s| s["activity_id"] == "present" && s["mapped"] == false));
+
+    for (id, activity) in [("Not Ready: Lunch", "lunch"), ("Not Ready: Café", "break"), ("Ready", "present")] {
+        let (status, body) =
+            env.call("PUT", &status_path(integration, id), Some(T), Some(&json!({"activity_id": activity}))).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!((body["status_id"].as_str(), body["activity_id"].as_str()), (Some(id), Some(activity)));
+    }
+    let unmapped = env.get(&format!("{path}?unmapped=true"), T).await;
+    let ids: Vec<&str> =
+        unmapped["items"].as_array().unwrap().iter().map(|s| s["status_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["On Call"], "explicitly mapped to present counts as mapped");
+    let (pages, n) = all_pages(&env, &format!("{path}?limit=3"), T).await;
+    assert_eq!((pages.len(), n), (4, 2));
+}
+
+#[tokio::test]
+async fn bad_mapping_requests_are_400_naming_each_field() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    env.put_items(vec![item(agent(T, integration, "alice", None)), item(status(T, integration, "Ready", "Ready"))])
+        .await;
+    let agent = agent_path(integration, "alice");
+    let status = status_path(integration, "Ready");
+    env.bad("PUT", &agent, T, Some(&json!({})), &["/employee_id"]).await;
+    env.bad("PUT", &agent, T, Some(&json!({"employee_id": ""})), &["/employee_id"]).await;
+    env.bad("PUT", &agent, T, Some(&json!({"employee_id": "  "})), &["/employee_id"]).await;
+    env.bad("PUT", &agent, T, Some(&json!({"employee_id": 42})), &["/employee_id"]).await;
+    env.bad("PUT", &agent, T, Some(&json!({"employee_id": "e".repeat(256)})), &["/employee_id"]).await;
+    env.bad("PUT", &agent, T, Some(&json!({"employee_id": "e", "note": "x"})), &["/note"]).await;
+    env.bad("PUT", &agent, T, Some(&json!(["e"])), &["/"]).await;
+    env.bad("PUT", &agent, T, None, &["/"]).await;
+    env.bad("PUT", &status, T, Some(&json!({"activity": "lunch"})), &["/activity", "/activity_id"]).await;
+    env.bad("PUT", &status, T, Some(&json!({"activity_id": null})), &["/activity_id"]).await;
+    env.bad("GET", &format!("{}?unmapped=maybe", agents_path(integration)), T, None, &["unmapped"]).await;
+    env.bad("GET", &format!("{}?limit=0&unmapped=1", agents_path(integration)), T, None, &["limit", "unmapped"]).await;
+    env.bad("GET", &format!("{}?cursor=%21%21", agents_path(integration)), T, None, &["cursor"]).await;
+    // Not JSON at all.
+    let request = acd_integration_tests::api_request("PUT", &agent, Some(T), None);
+    let (parts, _) = request.into_parts();
+    let request = lambda_http::Request::from_parts(parts, lambda_http::Body::Text("{nope".into()));
+    let (code, content_type, problem) = acd_integration_tests::decode(env.api.handle(request).await);
+    acd_integration_tests::openapi::spec().check("PUT", &agent, code, &content_type, &problem);
+    assert_eq!((code, problem["code"].as_str()), (400, Some("invalid-json")));
+    // Nothing was mapped by any of it; max length is fine.
+    let list = env.get(&agents_path(integration), T).await;
+    assert_eq!(list["items"][0]["employee_id"], Value::Null);
+    let mapped = map(&env, integration, "alice", &"e".repeat(255)).await;
+    assert_eq!(mapped["employee_id"].as_str().unwrap().len(), 255);
+    // Methods.
+    let (code, _) = env.call("POST", &agent, Some(T), None).await;
+    assert_eq!(code, 405);
+    let (code, _) = env.call("DELETE", &agents_path(integration), Some(T), None).await;
+    assert_eq!(code, 405);
+}

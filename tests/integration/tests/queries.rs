@@ -1,0 +1,482 @@
+//! The queues-query read routes end to end: the real handler with API Gateway v2 requests against DynamoDB
+//! emulated by moto, with imported data written through the item shapes the import writes. Every answer is checked
+//! against infra/openapi.yaml.
+
+mod query_support;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use acd_aws::items::QueueItem;
+use acd_domain::{Channel, QueueId};
+use query_support::*;
+use serde_json::Value;
+
+fn ids(items: &[Value]) -> Vec<String> {
+    items.iter().map(|q| q["id"].as_str().unwrap().to_owned()).collect()
+}
+
+fn names(items: &[Value]) -> Vec<String> {
+    items.iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The listing's order: lower-cased name, then queue id (the index's sort key).
+fn assert_sorted(items: &[Value]) {
+    let keys: Vec<String> = items
+        .iter()
+        .map(|q| format!("{}#{}", q["name"].as_str().unwrap().to_lowercase(), q["id"].as_str().unwrap()))
+        .collect();
+    for pair in keys.windows(2) {
+        assert!(pair[0] < pair[1], "out of order: {} then {}", pair[0], pair[1]);
+    }
+}
+
+fn spec_queue(
+    t: &str,
+    integration: acd_domain::IntegrationId,
+    integration_name: &str,
+    ext: &str,
+    name: &str,
+    channel: Channel,
+    active: bool,
+) -> QueueItem {
+    queue(QueueSpec {
+        tenant: t,
+        integration,
+        integration_name,
+        external_id: ext.into(),
+        name: name.into(),
+        channel,
+        active,
+    })
+}
+
+#[tokio::test]
+async fn queue_listing_filters_sorts_and_shows_current_integration_names() {
+    let env = Env::start().await;
+    let five9 = env.create_integration("tenant-a", "Five9 Support").await;
+    let genesys = env.create_integration("tenant-a", "Genesys EU").await;
+    let queues = vec![
+        spec_queue("tenant-a", five9, "Five9 Support", "Sales", "Sales", Channel::Calls, true),
+        spec_queue("tenant-a", five9, "Five9 Support", "billing", "billing", Channel::Calls, true),
+        spec_queue("tenant-a", five9, "Five9 Support", "Old", "Archived", Channel::Calls, false),
+        spec_queue("tenant-a", genesys, "Genesys EU", "q1:chat", "Sales", Channel::Chats, true),
+        spec_queue("tenant-a", genesys, "Genesys EU", "q2:email", "Réclamations", Channel::Emails, true),
+        spec_queue("tenant-a", genesys, "Genesys EU", "q3:call", "Support Tier 2", Channel::Calls, true),
+    ];
+    env.put_items(queues.into_iter().map(item).collect()).await;
+
+    let page = env.get("/queues", "tenant-a").await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(names(items), ["billing", "Réclamations", "Sales", "Sales", "Support Tier 2"], "inactive left out");
+    assert_sorted(items);
+    assert_eq!(page["next_cursor"], Value::Null);
+    let sales_chat = items.iter().find(|q| q["channel"] == "chats").unwrap();
+    assert_eq!(sales_chat["id"], QueueId::new(genesys, "q1:chat").to_string());
+    assert_eq!(sales_chat["integration_id"], genesys.to_string());
+    assert_eq!(sales_chat["integration_name"], "Genesys EU");
+    assert_eq!(sales_chat["external_id"], "q1:chat");
+    assert_eq!(sales_chat["interval_minutes"], 15);
+    assert_eq!(sales_chat["active"], true);
+    assert_eq!(sales_chat["first_seen"], "2024-03-01T00:00:00Z");
+    assert_eq!(sales_chat["data_to"], "2024-03-02T00:00:00Z");
+
+    let all = env.get("/queues?include_inactive=true", "tenant-a").await;
+    let archived = all["items"].as_array().unwrap().iter().find(|q| q["name"] == "Archived").expect("inactive listed");
+    assert_eq!(archived["active"], false);
+    assert_eq!(env.get("/queues?include_inactive=false", "tenant-a").await["items"].as_array().unwrap().len(), 5);
+
+    let calls = env.get("/queues?channel=calls", "tenant-a").await;
+    assert_eq!(names(calls["items"].as_array().unwrap()), ["billing", "Sales", "Support Tier 2"]);
+    assert_eq!(env.get("/queues?channel=social_media", "tenant-a").await["items"], Value::Array(vec![]));
+
+    let of_five9 = env.get(&format!("/queues?integration_id={five9}"), "tenant-a").await;
+    assert_eq!(names(of_five9["items"].as_array().unwrap()), ["billing", "Sales"]);
+    let both = env.get(&format!("/queues?integration_id={genesys}&channel=calls"), "tenant-a").await;
+    assert_eq!(names(both["items"].as_array().unwrap()), ["Support Tier 2"]);
+
+    // q: case-insensitive substring of the queue's name…
+    assert_eq!(names(env.get("/queues?q=SALES", "tenant-a").await["items"].as_array().unwrap()), ["Sales", "Sales"]);
+    assert_eq!(names(env.get("/queues?q=récla", "tenant-a").await["items"].as_array().unwrap()), ["Réclamations"]);
+    assert_eq!(names(env.get("/queues?q=TIER", "tenant-a").await["items"].as_array().unwrap()), ["Support Tier 2"]);
+    // …or of the integration's name.
+    let genesys_named = env.get("/queues?q=genesys", "tenant-a").await;
+    assert_eq!(names(genesys_named["items"].as_array().unwrap()), ["Réclamations", "Sales", "Support Tier 2"]);
+    let combined = env.get("/queues?q=sales&channel=calls", "tenant-a").await;
+    assert_eq!(ids(combined["items"].as_array().unwrap()), [QueueId::new(five9, "Sales").to_string()]);
+
+    // Renaming the integration shows at once, and q matches the current name, not the stored one.
+    let (status, _) = env
+        .admin(
+            "PATCH",
+            &format!("/integrations/{genesys}"),
+            "tenant-a",
+            Some(&serde_json::json!({"name": "Cloud Center"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let renamed = env.get("/queues?q=cloud", "tenant-a").await;
+    let renamed = renamed["items"].as_array().unwrap();
+    assert_eq!(renamed.len(), 3);
+    assert!(renamed.iter().all(|q| q["integration_name"] == "Cloud Center"), "{renamed:?}");
+    assert!(
+        env.get("/queues?q=genesys", "tenant-a").await["items"].as_array().unwrap().is_empty(),
+        "stale stored name"
+    );
+    let one = env.get(&format!("/queues/{}", QueueId::new(genesys, "q3:call")), "tenant-a").await;
+    assert_eq!(one["integration_name"], "Cloud Center");
+    assert_eq!(one["name"], "Support Tier 2");
+}
+
+#[tokio::test]
+async fn queues_of_a_deleted_integration_stay_readable_as_inactive_under_their_last_name() {
+    let env = Env::start().await;
+    let gone = env.create_integration("tenant-a", "Five9 Legacy").await;
+    let kept = env.create_integration("tenant-a", "Genesys").await;
+    let mut items: Vec<_> = queues("tenant-a", gone, "Five9 Legacy", "Legacy", 3).into_iter().map(item).collect();
+    items.extend(queues("tenant-a", kept, "Genesys", "Kept", 2).into_iter().map(item));
+    let legacy_queue = QueueId::new(gone, "Legacy-ext-00000");
+    items.push(item(interval("tenant-a", &legacy_queue, at(1, 10, 0), 4, 4, 60_000, None)));
+    items.push(state("tenant-a", gone, at(3, 0, 0)));
+    env.put_items(items).await;
+    assert_eq!(env.get("/queues", "tenant-a").await["items"].as_array().unwrap().len(), 5);
+
+    let (status, _) = env.admin("DELETE", &format!("/integrations/{gone}"), "tenant-a", None).await;
+    assert_eq!(status, 204);
+
+    let active = env.get("/queues", "tenant-a").await;
+    assert_eq!(names(active["items"].as_array().unwrap()), ["Kept 00000", "Kept 00001"]);
+    let all = env.get("/queues?include_inactive=true", "tenant-a").await;
+    let legacy: Vec<&Value> =
+        all["items"].as_array().unwrap().iter().filter(|q| q["integration_id"] == gone.to_string()).collect();
+    assert_eq!(legacy.len(), 3);
+    assert!(legacy.iter().all(|q| q["active"] == false && q["integration_name"] == "Five9 Legacy"), "{legacy:?}");
+    // The stored name still finds them, the integration filter too.
+    let by_name = env.get("/queues?q=FIVE9&include_inactive=true", "tenant-a").await;
+    assert_eq!(by_name["items"].as_array().unwrap().len(), 3);
+    let by_integration = env.get(&format!("/queues?integration_id={gone}&include_inactive=true"), "tenant-a").await;
+    assert_eq!(by_integration["items"].as_array().unwrap().len(), 3);
+    assert!(
+        env.get(&format!("/queues?integration_id={gone}"), "tenant-a").await["items"].as_array().unwrap().is_empty()
+    );
+
+    // One queue and its data are still there.
+    let one = env.get(&format!("/queues/{legacy_queue}"), "tenant-a").await;
+    assert_eq!((one["active"].clone(), one["integration_name"].clone()), (Value::Bool(false), "Five9 Legacy".into()));
+    let stats = env
+        .get(&format!("/queues/{legacy_queue}/intervals?from=2024-03-01T10:00:00Z&to=2024-03-01T10:30:00Z"), "tenant-a")
+        .await;
+    assert_eq!(stats["items"][0]["offered"], 4);
+    assert_eq!(stats["items"][1]["offered"], 0);
+}
+
+#[tokio::test]
+async fn intervals_are_zero_filled_while_complete_and_missing_after() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let other = env.create_integration("tenant-a", "Not imported yet").await;
+    let q = QueueId::new(integration, "q:call");
+    let fresh = QueueId::new(other, "new:call");
+    env.put_items(vec![
+        item(spec_queue("tenant-a", integration, "Genesys", "q:call", "Calls", Channel::Calls, true)),
+        item(spec_queue("tenant-a", other, "Not imported yet", "new:call", "New", Channel::Calls, true)),
+        item(interval("tenant-a", &q, at(1, 9, 45), 9, 9, 9_000, Some(9))), // before the range
+        item(interval("tenant-a", &q, at(1, 10, 0), 5, 4, 123_456, Some(3))),
+        item(interval("tenant-a", &q, at(1, 10, 30), 2, 2, 60_000, None)),
+        item(interval("tenant-a", &q, at(1, 11, 0), 1, 1, 1_000, None)), // after complete_through: preliminary
+        item(interval("tenant-a", &q, at(1, 11, 30), 7, 7, 7_000, None)), // `to` is exclusive
+        state("tenant-a", integration, at(1, 10, 45)),
+    ])
+    .await;
+
+    let body =
+        env.get(&format!("/queues/{q}/intervals?from=2024-03-01T10:00:00Z&to=2024-03-01T11:30:00Z"), "tenant-a").await;
+    assert_eq!(body["queue_id"], q.to_string());
+    assert_eq!(body["channel"], "calls");
+    assert_eq!(body["complete_through"], "2024-03-01T10:45:00Z");
+    let items = body["items"].as_array().unwrap();
+    let starts: Vec<&str> = items.iter().map(|i| i["start"].as_str().unwrap()).collect();
+    assert_eq!(
+        starts,
+        [
+            "2024-03-01T10:00:00Z",
+            "2024-03-01T10:15:00Z",
+            "2024-03-01T10:30:00Z",
+            "2024-03-01T10:45:00Z",
+            "2024-03-01T11:00:00Z",
+            "2024-03-01T11:15:00Z"
+        ]
+    );
+    let complete: Vec<bool> = items.iter().map(|i| i["complete"].as_bool().unwrap()).collect();
+    assert_eq!(complete, [true, true, true, false, false, false]);
+    // Stored: numbers, durations in seconds.
+    assert_eq!(items[0]["offered"], 5);
+    assert_eq!(items[0]["handled"], 4);
+    assert_eq!(items[0]["abandoned"], 1);
+    assert_eq!(items[0]["handle_time_seconds"], 123.456);
+    assert_eq!(items[0]["answer_time_seconds"], 6);
+    assert_eq!(items[0]["answered_within_sl"], 3);
+    // Complete and absent: zero, not missing.
+    assert_eq!(items[1]["offered"], 0);
+    assert_eq!(items[1]["handle_time_seconds"], 0);
+    assert_eq!(items[1]["answered_within_sl"], Value::Null);
+    assert_eq!(items[2]["offered"], 2);
+    // Not complete and absent: missing, never zero.
+    assert_eq!(items[3]["offered"], Value::Null);
+    assert_eq!(items[3]["handled"], Value::Null);
+    // Not complete but stored: preliminary numbers.
+    assert_eq!(items[4]["offered"], 1);
+    assert_eq!(items[5]["offered"], Value::Null);
+
+    // An integration without a completed import: every interval missing.
+    let body = env
+        .get(&format!("/queues/{fresh}/intervals?from=2024-03-01T10:00:00Z&to=2024-03-01T11:00:00Z"), "tenant-a")
+        .await;
+    assert_eq!(body["complete_through"], Value::Null);
+    assert!(body["items"].as_array().unwrap().iter().all(|i| i["complete"] == false && i["offered"].is_null()));
+    assert_eq!(body["items"].as_array().unwrap().len(), 4);
+
+    // A whole 31-day range: 2,976 intervals, offsets accepted.
+    let body = env
+        .get(&format!("/queues/{q}/intervals?from=2024-02-01T00:00:00Z&to=2024-03-03T01:00:00+01:00"), "tenant-a")
+        .await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 31 * 96);
+}
+
+#[tokio::test]
+async fn other_tenants_ids_are_not_found_and_never_listed() {
+    let env = Env::start().await;
+    let a = env.create_integration("tenant-a", "Shared Name").await;
+    let b = env.create_integration("tenant-b", "Shared Name").await;
+    let mut items: Vec<_> = queues("tenant-a", a, "Shared Name", "Alpha", 5).into_iter().map(item).collect();
+    items.extend(queues("tenant-b", b, "Shared Name", "Beta", 3).into_iter().map(item));
+    // The same external id in both tenants.
+    items.push(item(spec_queue("tenant-b", b, "Shared Name", "Alpha-ext-00000", "Beta twin", Channel::Calls, true)));
+    let a_queue = QueueId::new(a, "Alpha-ext-00000");
+    items.push(item(interval("tenant-a", &a_queue, at(1, 10, 0), 4, 4, 1, None)));
+    items.push(state("tenant-a", a, at(2, 0, 0)));
+    env.put_items(items).await;
+
+    let a_list = env.get("/queues?limit=2", "tenant-a").await;
+    assert!(names(a_list["items"].as_array().unwrap()).iter().all(|n| n.starts_with("Alpha")));
+    let b_all = all_pages(&env, "/queues?include_inactive=true", "tenant-b").await.0;
+    assert_eq!(b_all.len(), 4);
+    assert!(b_all.iter().all(|q| q["integration_id"] == b.to_string()));
+
+    for path in [
+        format!("/queues/{a_queue}"),
+        format!("/queues/{a_queue}/intervals?from=2024-03-01T10:00:00Z&to=2024-03-01T11:00:00Z"),
+        format!("/queues/{}", QueueId::new(a, "no-such-queue")),
+        "/queues/not-a-queue-id".to_owned(),
+        format!("/queues/{a}.%2A%2A"),
+    ] {
+        let (status, problem) = env.call("GET", &path, Some("tenant-b"), None).await;
+        assert_eq!(status, 404, "{path}: {problem}");
+        assert_eq!(problem["code"], "not-found");
+    }
+    // Filtering by another tenant's integration finds nothing.
+    assert!(env.get(&format!("/queues?integration_id={a}"), "tenant-b").await["items"].as_array().unwrap().is_empty());
+    // A cursor carries no tenant: tenant A's cursor used by tenant B pages through B's queues only.
+    let cursor = a_list["next_cursor"].as_str().unwrap();
+    let b_page = env.get(&format!("/queues?cursor={cursor}"), "tenant-b").await;
+    assert!(b_page["items"].as_array().unwrap().iter().all(|q| q["integration_id"] == b.to_string()));
+    // No tenant claim: 401.
+    let (status, problem) = env.call("GET", "/queues", None, None).await;
+    assert_eq!((status, problem["code"].as_str()), (401, Some("unauthenticated")));
+}
+
+#[tokio::test]
+async fn pagination_over_2500_queues_never_skips_or_repeats() {
+    let env = Env::start().await;
+    let mut expected: Vec<QueueItem> = Vec::new();
+    for (i, name) in ["Five9 US", "Five9 EU", "Genesys A", "Genesys B", "Genesys C"].iter().enumerate() {
+        let integration = env.create_integration("tenant-a", name).await;
+        // Interleaved names across integrations (and duplicate names within the tenant).
+        expected.extend(queues("tenant-a", integration, name, &format!("Queue {}", i % 3), 500));
+    }
+    // A few inactive ones that must never show without include_inactive.
+    for q in expected.iter_mut().step_by(97) {
+        q.active = false;
+    }
+    env.put_items(expected.iter().cloned().map(item).collect()).await;
+    let active: Vec<&QueueItem> = expected.iter().filter(|q| q.active).collect();
+
+    let (pages_500, n) = all_pages(&env, "/queues?limit=500", "tenant-a").await;
+    assert_eq!(n, active.len().div_ceil(500));
+    assert_sorted(&pages_500);
+    let got: HashSet<String> = ids(&pages_500).into_iter().collect();
+    assert_eq!(got.len(), pages_500.len(), "no repeats");
+    let want: HashSet<String> = active.iter().map(|q| q.queue_id.to_string()).collect();
+    assert_eq!(got, want, "no skips");
+
+    // Pages that filters fill although DynamoDB's Limit counts items before the filter: the exact sequence, no
+    // skip, no repeat. (Page sizes are chosen for moto, whose every Query sorts the whole index partition.)
+    let expected_sequence = |keep: &dyn Fn(&QueueItem) -> bool| -> Vec<String> {
+        let mut v: Vec<(String, String)> =
+            active.iter().filter(|q| keep(q)).map(|q| (q.gsi1sk.clone(), q.queue_id.to_string())).collect();
+        v.sort();
+        v.into_iter().map(|(_, id)| id).collect()
+    };
+    let want_chats = expected_sequence(&|q| q.channel == Channel::Chats);
+    let (chats, pages) = all_pages(&env, "/queues?channel=chats&limit=150", "tenant-a").await;
+    assert_eq!(ids(&chats), want_chats);
+    assert_eq!(pages, want_chats.len().div_ceil(150));
+
+    let want_fives = expected_sequence(&|q| q.name.contains("0049")); // `…00049`, `…00490`–`…00499`
+    let (fives, pages) = all_pages(&env, "/queues?q=0049&limit=20", "tenant-a").await;
+    assert_eq!(ids(&fives), want_fives);
+    assert_eq!(pages, want_fives.len().div_ceil(20));
+
+    let genesys_b = expected[1500].integration_id;
+    let want_b_emails = expected_sequence(&|q| q.integration_id == genesys_b && q.channel == Channel::Emails);
+    let (b_emails, _) =
+        all_pages(&env, &format!("/queues?integration_id={genesys_b}&channel=emails&limit=30"), "tenant-a").await;
+    assert_eq!(ids(&b_emails), want_b_emails);
+}
+
+#[tokio::test]
+async fn pagination_stays_exact_while_queues_are_imported_concurrently() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Five9").await;
+    let original = queues("tenant-a", integration, "Five9", "Queue", 300);
+    env.put_items(original.iter().cloned().map(item).collect()).await;
+
+    // While a client pages through, the import adds queues whose names sort everywhere in the listing.
+    let client = env.stack.clients.dynamodb.clone();
+    let table = env.stack.settings.table_name.clone();
+    let added = queues("tenant-a", integration, "Five9", "Queue 0", 150)
+        .into_iter()
+        .map(|mut q| {
+            q.name = format!("{} new", q.name);
+            q.name_lower = q.name.to_lowercase();
+            q.gsi1sk = acd_aws::items::queues_gsi_sk(&q.name, &q.queue_id);
+            q
+        })
+        .collect::<Vec<_>>();
+    let added_ids: HashSet<String> = added.iter().map(|q| q.queue_id.to_string()).collect();
+    let writer = tokio::spawn(async move {
+        for chunk in added.chunks(10) {
+            put_items(&client, &table, chunk.iter().cloned().map(item).collect()).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+
+    let mut seen: Vec<Value> = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => "/queues?limit=20".to_owned(),
+            Some(c) => format!("/queues?limit=20&cursor={c}"),
+        };
+        let page = env.get(&path, "tenant-a").await;
+        seen.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    writer.await.unwrap();
+
+    assert_sorted(&seen); // strictly increasing: no repeats, no going back
+    let seen_ids: HashSet<String> = ids(&seen).into_iter().collect();
+    for q in &original {
+        assert!(seen_ids.contains(&q.queue_id.to_string()), "skipped {}", q.name);
+    }
+    assert!(seen_ids.iter().all(|id| added_ids.contains(id) || original.iter().any(|q| q.queue_id.to_string() == *id)));
+    // The finished import is listed completely.
+    let (after, _) = all_pages(&env, "/queues?limit=500", "tenant-a").await;
+    assert_eq!(after.len(), 450);
+}
+
+#[tokio::test]
+async fn first_pages_read_little_and_report_their_read_units() {
+    let env = Env::start().await;
+    let mut items = Vec::new();
+    for i in 0..4 {
+        let integration = env.create_integration("tenant-a", &format!("Integration {i}")).await;
+        items.extend(queues("tenant-a", integration, &format!("Integration {i}"), &format!("Q{i}"), 300));
+    }
+    env.put_items(items.into_iter().map(item).collect()).await;
+
+    let (status, body, cost) = env.measured("/queues?limit=50", "tenant-a").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["items"].as_array().unwrap().len(), 50);
+    // One Query of the integrations (4 items) and one of the index (51 items: the page and one more).
+    assert_eq!(cost.calls, 2, "{cost:?}");
+    assert_eq!(cost.scanned_items, 4 + 51, "{cost:?}");
+    assert!(cost.consumed_units > 0.0 && cost.estimated_units >= 1.0, "{cost:?}");
+
+    assert_eq!(env.get("/queues", "tenant-a").await["items"].as_array().unwrap().len(), 100, "default page size");
+    let (_, body, filtered) = env.measured("/queues?limit=50&channel=chats", "tenant-a").await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 50);
+    assert!(filtered.scanned_items > 300 && filtered.scanned_items < 1200, "{filtered:?}");
+    assert!(filtered.estimated_units > cost.estimated_units, "{filtered:?} vs {cost:?}");
+}
+
+#[tokio::test]
+async fn bad_parameters_are_400_naming_each_parameter() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let q = QueueId::new(integration, "q:call");
+    env.put_items(vec![item(spec_queue("tenant-a", integration, "Genesys", "q:call", "Calls", Channel::Calls, true))])
+        .await;
+    let t = "tenant-a";
+    env.bad("GET", "/queues?channel=fax", t, None, &["channel"]).await;
+    env.bad("GET", "/queues?channel=Calls", t, None, &["channel"]).await;
+    env.bad("GET", "/queues?limit=0", t, None, &["limit"]).await;
+    env.bad("GET", "/queues?limit=501", t, None, &["limit"]).await;
+    env.bad("GET", "/queues?limit=ten", t, None, &["limit"]).await;
+    env.bad("GET", "/queues?cursor=garbage!", t, None, &["cursor"]).await;
+    env.bad("GET", "/queues?cursor=InNhbGVzIg", t, None, &["cursor"]).await; // "sales": no queue id
+    env.bad("GET", "/queues?include_inactive=yes", t, None, &["include_inactive"]).await;
+    env.bad("GET", "/queues?integration_id=abc", t, None, &["integration_id"]).await;
+    env.bad("GET", &format!("/queues?q={}", "x".repeat(256)), t, None, &["q"]).await;
+    env.bad(
+        "GET",
+        "/queues?channel=fax&limit=0&include_inactive=1",
+        t,
+        None,
+        &["channel", "include_inactive", "limit"],
+    )
+    .await;
+    // An unknown parameter is ignored.
+    assert_eq!(env.get("/queues?colour=blue", t).await["items"].as_array().unwrap().len(), 1);
+
+    let iv = format!("/queues/{q}/intervals");
+    env.bad("GET", &iv, t, None, &["from", "to"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01T00:00:00Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{iv}?from=yesterday&to=2024-03-01T00:00:00Z"), t, None, &["from"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01&to=2024-03-02"), t, None, &["from", "to"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01T00:10:00Z&to=2024-03-01T01:00:00Z"), t, None, &["from"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01T00:00:00Z&to=2024-03-01T01:00:30Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-02T00:00:00Z&to=2024-03-01T00:00:00Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01T00:00:00Z&to=2024-03-01T00:00:00Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{iv}?from=2024-03-01T00:00:00Z&to=2024-04-01T00:15:00Z"), t, None, &["to"]).await;
+
+    let st = "/agent-states";
+    env.bad("GET", st, t, None, &["from", "to"]).await;
+    env.bad("GET", &format!("{st}?from=2024-03-01T00:00:00Z&to=2024-02-01T00:00:00Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{st}?from=2024-01-01T00:00:00Z&to=2024-03-01T00:00:00Z"), t, None, &["to"]).await;
+    env.bad("GET", &format!("{st}?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z&limit=5001"), t, None, &["limit"])
+        .await;
+    env.bad(
+        "GET",
+        &format!("{st}?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z&employee_id="),
+        t,
+        None,
+        &["employee_id"],
+    )
+    .await;
+    env.bad("GET", &format!("{st}?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z&cursor=xyz"), t, None, &["cursor"])
+        .await;
+    env.bad("GET", &format!("{st}?from=x&to=2024-03-02T00:00:00Z&limit=0"), t, None, &["from", "limit"]).await;
+
+    // Other methods on these paths: 405; unknown paths: 404.
+    let (status, _) = env.call("POST", "/queues", Some(t), None).await;
+    assert_eq!(status, 405);
+    let (status, _) = env.call("DELETE", &format!("/queues/{q}"), Some(t), None).await;
+    assert_eq!(status, 405);
+    let (status, _) = env.call("GET", "/queues-and-more", Some(t), None).await;
+    assert_eq!(status, 404);
+}

@@ -1,0 +1,308 @@
+//! Shared by the query and mapping suites and the `bench_queries` example: a moto stack with the integrations
+//! API (to create and delete integrations) and the queues-query API, and imported data written directly through
+//! the item shapes of `acd_aws::items` (the contract with the import).
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::http::queries::QueriesApi;
+use acd_app::query::cost::ReadCost;
+use acd_aws::items::{self, AgentItem, IntervalItem, QueueItem, SegmentItem, StatusItem};
+use acd_aws::{keys, wiring};
+use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
+use acd_integration_tests::openapi::spec;
+use acd_integration_tests::{FakeAcd, api_request, decode};
+use acd_test_harness::AwsStack;
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use chrono::{DateTime, TimeZone, Utc};
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+pub type Item = HashMap<String, AttributeValue>;
+
+pub struct Env {
+    pub stack: AwsStack,
+    pub api: QueriesApi,
+    pub integrations: IntegrationsApi,
+}
+
+impl Env {
+    pub async fn start() -> Env {
+        let stack = AwsStack::start().await;
+        let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
+        let api = wiring::queues_query_api(&stack.settings, &stack.clients, auth.clone());
+        let integrations = wiring::integrations_api(&stack.settings, &stack.clients, Arc::new(FakeAcd), auth);
+        Env { stack, api, integrations }
+    }
+
+    /// Calls the queues-query handler and checks the answer against the OpenAPI spec.
+    pub async fn call(&self, method: &str, path: &str, tenant: Option<&str>, body: Option<&Value>) -> (u16, Value) {
+        let (status, content_type, body) = decode(self.api.handle(api_request(method, path, tenant, body)).await);
+        spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+
+    /// A GET that must succeed.
+    pub async fn get(&self, path: &str, tenant: &str) -> Value {
+        let (status, body) = self.call("GET", path, Some(tenant), None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    /// A call that must be a 400 naming exactly `fields`.
+    pub async fn bad(&self, method: &str, path: &str, tenant: &str, body: Option<&Value>, fields: &[&str]) {
+        let (status, problem) = self.call(method, path, Some(tenant), body).await;
+        assert_eq!(status, 400, "{method} {path}: {problem}");
+        assert!(["validation-failed", "invalid-json"].contains(&problem["code"].as_str().unwrap()), "{problem}");
+        let mut named: Vec<&str> = problem["errors"]
+            .as_array()
+            .map(|e| e.iter().map(|e| e["field"].as_str().unwrap()).collect())
+            .unwrap_or_default();
+        named.sort();
+        let mut expected = fields.to_vec();
+        expected.sort();
+        assert_eq!(named, expected, "{method} {path}: {problem}");
+    }
+
+    /// The handler's answer and what it read from DynamoDB.
+    pub async fn measured(&self, path: &str, tenant: &str) -> (u16, Value, ReadCost) {
+        let (response, cost) = self.api.handle_measured(api_request("GET", path, Some(tenant), None)).await;
+        let (status, content_type, body) = decode(response);
+        spec().check("GET", path, status, &content_type, &body);
+        (status, body, cost)
+    }
+
+    /// Calls the integrations API (spec-checked).
+    pub async fn admin(&self, method: &str, path: &str, tenant: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, content_type, body) =
+            decode(self.integrations.handle(api_request(method, path, Some(tenant), body)).await);
+        spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+
+    /// Creates an integration through the integrations API.
+    pub async fn create_integration(&self, tenant: &str, name: &str) -> IntegrationId {
+        let body = json!({
+            "name": name,
+            "type": "genesys_cloud",
+            "credentials": {"client_id": "client", "client_secret": "secret"},
+            "settings": {"region": "eu_central_1"}
+        });
+        let (status, created) = self.admin("POST", "/integrations", tenant, Some(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    pub async fn put_items(&self, items: Vec<Item>) {
+        put_items(&self.stack.clients.dynamodb, &self.stack.settings.table_name, items).await;
+    }
+}
+
+pub fn tenant(t: &str) -> TenantId {
+    TenantId::parse(t).unwrap()
+}
+
+pub fn at(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, day, hour, minute, 0).unwrap()
+}
+
+pub fn item<T: serde::Serialize>(value: T) -> Item {
+    serde_dynamo::aws_sdk_dynamodb_1::to_item(value).expect("item serializes")
+}
+
+/// Writes items with BatchWriteItem (25 per call, a few calls at a time), retrying unprocessed ones.
+pub async fn put_items(client: &aws_sdk_dynamodb::Client, table: &str, items: Vec<Item>) {
+    let chunks: Vec<Vec<Item>> = items.chunks(25).map(<[Item]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .for_each_concurrent(6, |chunk| async move {
+            let mut requests: Vec<WriteRequest> = chunk
+                .into_iter()
+                .map(|i| {
+                    WriteRequest::builder()
+                        .put_request(PutRequest::builder().set_item(Some(i)).build().unwrap())
+                        .build()
+                })
+                .collect();
+            while !requests.is_empty() {
+                let out =
+                    client.batch_write_item().request_items(table, requests).send().await.expect("BatchWriteItem");
+                requests = out.unprocessed_items.and_then(|mut u| u.remove(table)).unwrap_or_default();
+            }
+        })
+        .await;
+}
+
+/// A queue item as the import writes it.
+pub struct QueueSpec<'a> {
+    pub tenant: &'a str,
+    pub integration: IntegrationId,
+    pub integration_name: &'a str,
+    pub external_id: String,
+    pub name: String,
+    pub channel: Channel,
+    pub active: bool,
+}
+
+pub fn queue(spec: QueueSpec<'_>) -> QueueItem {
+    let tenant = tenant(spec.tenant);
+    let queue_id = QueueId::new(spec.integration, spec.external_id.clone());
+    QueueItem {
+        pk: keys::integration_pk(&tenant, spec.integration),
+        sk: keys::queue_sk(&spec.external_id),
+        gsi1pk: items::queues_gsi_pk(&tenant),
+        gsi1sk: items::queues_gsi_sk(&spec.name, &queue_id),
+        entity: "queue".into(),
+        queue_id,
+        integration_id: spec.integration,
+        integration_name: spec.integration_name.into(),
+        external_id: spec.external_id,
+        name_lower: spec.name.to_lowercase(),
+        name: spec.name,
+        channel: spec.channel,
+        interval_minutes: 15,
+        active: spec.active,
+        first_seen: at(1, 0, 0),
+        last_seen: at(2, 0, 0),
+        data_from: Some(at(1, 0, 0)),
+        data_to: Some(at(2, 0, 0)),
+    }
+}
+
+/// `n` queues of one integration named `{prefix} {i}`, channels cycling through all six.
+pub fn queues(t: &str, integration: IntegrationId, integration_name: &str, prefix: &str, n: usize) -> Vec<QueueItem> {
+    (0..n)
+        .map(|i| {
+            queue(QueueSpec {
+                tenant: t,
+                integration,
+                integration_name,
+                external_id: format!("{prefix}-ext-{i:05}"),
+                name: format!("{prefix} {i:05}"),
+                channel: Channel::ALL[i % Channel::ALL.len()],
+                active: true,
+            })
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn interval(
+    t: &str,
+    queue: &QueueId,
+    start: DateTime<Utc>,
+    offered: u64,
+    handled: u64,
+    handle_ms: u64,
+    sl: Option<u64>,
+) -> IntervalItem {
+    IntervalItem {
+        pk: items::queue_data_pk(&tenant(t), queue),
+        sk: items::interval_sk(start),
+        start,
+        offered,
+        handled,
+        abandoned: offered - handled,
+        handle_ms,
+        answer_ms: 1500 * handled,
+        sl,
+    }
+}
+
+/// The import's state item with `complete_through`.
+pub fn state(t: &str, integration: IntegrationId, complete_through: DateTime<Utc>) -> Item {
+    HashMap::from([
+        ("PK".to_owned(), AttributeValue::S(keys::integration_pk(&tenant(t), integration))),
+        ("SK".to_owned(), AttributeValue::S(items::STATE_SK.into())),
+        (
+            "complete_through".to_owned(),
+            AttributeValue::S(complete_through.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+    ])
+}
+
+pub fn agent(t: &str, integration: IntegrationId, external_id: &str, display_name: Option<&str>) -> AgentItem {
+    AgentItem {
+        pk: keys::integration_pk(&tenant(t), integration),
+        sk: items::agent_sk(external_id),
+        entity: "agent".into(),
+        integration_id: integration,
+        external_id: external_id.into(),
+        display_name: display_name.map(str::to_owned),
+        first_seen: at(1, 0, 0),
+        last_seen: at(2, 0, 0),
+        employee_id: None,
+        gsi1pk: None,
+        gsi1sk: None,
+    }
+}
+
+pub fn status(t: &str, integration: IntegrationId, status_id: &str, name: &str) -> StatusItem {
+    StatusItem {
+        pk: keys::integration_pk(&tenant(t), integration),
+        sk: items::status_sk(status_id),
+        entity: "status".into(),
+        integration_id: integration,
+        status_id: status_id.into(),
+        name: name.into(),
+        activity_id: items::DEFAULT_ACTIVITY.into(),
+        mapped: false,
+        first_seen: at(1, 0, 0),
+        last_seen: at(2, 0, 0),
+    }
+}
+
+pub fn segment(
+    t: &str,
+    integration: IntegrationId,
+    agent: &str,
+    start: DateTime<Utc>,
+    end: Option<DateTime<Utc>>,
+    status_id: &str,
+) -> SegmentItem {
+    SegmentItem {
+        pk: items::segment_pk(&tenant(t), integration, agent),
+        sk: items::segment_sk(start),
+        start,
+        end,
+        status_id: status_id.into(),
+        reason: status_id.split_once(": ").map(|(_, r)| r.to_owned()),
+    }
+}
+
+/// Percent-encodes a path segment (everything but unreserved characters).
+pub fn enc(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Follows `next_cursor` from `first` (a path with a query, without cursor) to the end; returns every item.
+pub async fn all_pages(env: &Env, first: &str, t: &str) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            None => first.to_owned(),
+            Some(c) => format!("{first}{}cursor={c}", if first.contains('?') { '&' } else { '?' }),
+        };
+        let page = env.get(&path, t).await;
+        pages += 1;
+        items.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (items, pages),
+        }
+    }
+}

@@ -2,7 +2,7 @@
 //! latency (p50/p99) and the DynamoDB reads per request for a first page and for filtered pages.
 //!
 //! `cargo run --release -p acd-integration-tests --example bench_queries [-- --queues 10000 --integrations 20
-//! --requests 50]`
+//! --requests 10]`
 //!
 //! moto is not DynamoDB: its latencies are those of a Python emulator scanning its own data structures, and it
 //! reports a flat 1 read unit per Query whatever was read. The "estimated RU" column applies DynamoDB's rule
@@ -31,7 +31,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let total = arg("--queues", 10_000);
     let integrations = arg("--integrations", 20).max(1);
-    let requests = arg("--requests", 50).max(1);
+    let requests = arg("--requests", 10).max(1);
     let env = Env::start().await;
 
     let started = Instant::now();

@@ -410,3 +410,49 @@ async fn bad_mapping_requests_are_400_naming_each_field() {
     let (code, _) = env.call("DELETE", &agents_path(integration), Some(T), None).await;
     assert_eq!(code, 405);
 }
+
+#[tokio::test]
+async fn mappings_survive_the_import_rediscovering_agents_and_statuses() {
+    use acd_app::ports::{ImportStore, IntegrationRepo};
+    let env = Env::start().await;
+    let id = env.create_integration(T, "Five9").await;
+    let store = acd_aws::wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let integration = store.get(&tenant(T), id).await.unwrap().unwrap();
+    let import = acd_aws::import_store::DynamoImportStore::new(
+        env.stack.clients.dynamodb.clone(),
+        env.stack.settings.table_name.clone(),
+    );
+    let agents = |name: &str| {
+        vec![acd_domain::ExternalAgent { external_id: "jane.doe@acme.com".into(), display_name: Some(name.into()) }]
+    };
+    let statuses = |name: &str| vec![acd_domain::ExternalStatus { id: "Not Ready: Lunch".into(), name: name.into() }];
+    let now = chrono::Utc::now();
+    import.sync_agents(&integration, &agents("Jane"), now).await.unwrap();
+    import.sync_statuses(&integration, &statuses("Lunch"), now).await.unwrap();
+    env.put_items(vec![item(segment(
+        T,
+        id,
+        "jane.doe@acme.com",
+        at(5, 12, 0),
+        Some(at(5, 13, 0)),
+        "Not Ready: Lunch",
+    ))])
+    .await;
+
+    map(&env, id, "jane.doe@acme.com", "emp-1").await;
+    let (status, _) =
+        env.call("PUT", &status_path(id, "Not Ready: Lunch"), Some(T), Some(&json!({"activity_id": "lunch"}))).await;
+    assert_eq!(status, 200);
+
+    // The next imports see the same ids with changed names (so they rewrite the items).
+    let later = now + chrono::Duration::days(2);
+    import.sync_agents(&integration, &agents("Jane Doe"), later).await.unwrap();
+    import.sync_statuses(&integration, &statuses("Lunch break"), later).await.unwrap();
+
+    let list = env.get(&agents_path(id), T).await;
+    assert_eq!(list["items"][0]["display_name"], "Jane Doe");
+    assert_eq!(list["items"][0]["employee_id"], "emp-1", "the import keeps the mapping");
+    let states = env.get("/agent-states?from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z&employee_id=emp-1", T).await;
+    assert_eq!(states["items"][0]["activity_id"], "lunch");
+    assert_eq!(states["items"][0]["status_name"], "Lunch break");
+}

@@ -17,6 +17,17 @@ pub struct DemoOptions {
     pub five9_password: String,
     pub history_days: u32,
     pub wait: Duration,
+    /// Where to write `INTEGRATION_ID=…` and `QUEUE_ID=…` (the script's curl examples use them).
+    pub ids_file: Option<std::path::PathBuf>,
+}
+
+fn write_ids(options: &DemoOptions, integration: &str, queue: Option<&str>) {
+    if let Some(path) = &options.ids_file {
+        let text = format!("INTEGRATION_ID={integration}\nQUEUE_ID={}\n", queue.unwrap_or_default());
+        if let Err(e) = std::fs::write(path, text) {
+            say(format!("cannot write {}: {e}", path.display()));
+        }
+    }
 }
 
 fn say(line: impl AsRef<str>) {
@@ -65,6 +76,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
         return Err(format!("POST /integrations answered {status}: {}", short(&created)));
     }
     let id = created["id"].as_str().ok_or("the created integration has no id")?.to_owned();
+    write_ids(&options, &id, None);
     say(format!("{} created integration {id} \"{}\": {}", elapsed(), options.name, status_line(&created)));
     say("waiting for its first import (the scheduler player fires the one-time schedule a few seconds after creation)");
 
@@ -140,6 +152,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
         return Ok(());
     };
     let queue_id = queue["id"].as_str().unwrap_or_default();
+    write_ids(&options, &id, Some(queue_id));
     let to = Utc::now().duration_trunc(chrono::Duration::minutes(15)).map_err(|e| e.to_string())?;
     let from = to - chrono::Duration::hours(2);
     let fmt = |t: chrono::DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();

@@ -274,9 +274,22 @@ impl Player {
                 Ok(answer) => {
                     let status = answer.status().as_u16();
                     let body = answer.text().await.unwrap_or_default();
+                    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
                     let body: String = body.chars().take(600).collect();
                     if status == 200 {
-                        tracing::info!(schedule = %due.name, status, seconds, result = %body, "scheduler player: invocation ended");
+                        let run = &parsed["run"];
+                        let counts = &run["counts"];
+                        tracing::info!(
+                            schedule = %due.name,
+                            seconds,
+                            outcome = %parsed["outcome"].as_str().unwrap_or("?"),
+                            detail = %parsed["detail"].as_str().unwrap_or_default(),
+                            queues = %counts["queues"],
+                            intervals = %counts["intervals"],
+                            segments = %counts["segments"],
+                            complete_through = %run["complete_through"].as_str().unwrap_or("-"),
+                            "scheduler player: invocation ended"
+                        );
                     } else {
                         tracing::warn!(schedule = %due.name, status, seconds, result = %body, "scheduler player: invocation failed");
                     }

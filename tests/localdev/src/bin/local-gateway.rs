@@ -4,7 +4,7 @@
 //! local-gateway init                 create the table (acd_aws::schema) and the schedule group, then exit
 //! local-gateway serve [--port N] [--lambda-url URL] [--poll-ms N] [--no-scheduler]
 //! local-gateway demo [--api URL] [--tenant T] [--five9-username U] [--five9-password P]
-//!                    [--history-days N] [--wait-secs N] [--name NAME]
+//!                    [--history-days N] [--wait-secs N] [--name NAME] [--write-ids FILE]
 //! ```
 //! AWS settings come from the standard variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials); `TABLE_NAME` and
 //! `SCHEDULE_GROUP` name the table and group (defaults `acd-local`, `acd-imports`). Ports default to `API_PORT`
@@ -21,7 +21,7 @@ fn usage() -> ! {
     eprintln!(
         "usage: local-gateway init\n       local-gateway serve [--port N] [--lambda-url URL] [--poll-ms N] [--no-scheduler]\n       \
          local-gateway demo [--api URL] [--tenant T] [--five9-username U] [--five9-password P] [--history-days N] \
-         [--wait-secs N] [--name NAME]"
+         [--wait-secs N] [--name NAME] [--write-ids FILE]"
     );
     std::process::exit(2)
 }
@@ -95,6 +95,7 @@ async fn main() {
                 five9_password: env_or("DEMO_FIVE9_PASSWORD", "s3cret & <pass>"),
                 history_days: 1,
                 wait: Duration::from_secs(180),
+                ids_file: None,
             };
             while let Some(flag) = args.next() {
                 match flag.as_str() {
@@ -105,6 +106,7 @@ async fn main() {
                     "--five9-password" => options.five9_password = value(&flag, &mut args),
                     "--history-days" => options.history_days = value(&flag, &mut args),
                     "--wait-secs" => options.wait = Duration::from_secs(value(&flag, &mut args)),
+                    "--write-ids" => options.ids_file = Some(value::<String>(&flag, &mut args).into()),
                     _ => usage(),
                 }
             }

@@ -134,7 +134,16 @@ async fn wait_for_state(api: &Api, id: &str, want: &str, limit: Duration) -> Val
         if state == want {
             return integration;
         }
-        assert_ne!(state, "failing", "integration {id} failed: {integration}");
+        if state == "failing" {
+            let message = integration["status"]["message"].as_str().unwrap_or_default();
+            let hint = if message.contains("deadline") {
+                " — cargo lambda watch (1.9) sends Lambda-Runtime-Deadline-Ms: 600000, a duration rather than an \
+                 instant: the import must read such a value as \"10 minutes from now\" (deadline_from_epoch_ms)"
+            } else {
+                ""
+            };
+            panic!("integration {id} failed: {integration}{hint}");
+        }
         assert!(started.elapsed() < limit, "integration {id} not {want} within {limit:?}: {integration}");
         tokio::time::sleep(Duration::from_secs(2)).await;
     }

@@ -37,8 +37,9 @@ impl Channel {
 
 /// A queue as the ACD lists it.
 ///
-/// `external_id` is the vendor's stable identifier (Five9: the campaign or skill name — Five9 has no other stable
-/// key for campaigns; Genesys Cloud: `{queue uuid}:{channel}`, one WFM queue per Genesys queue and channel).
+/// `external_id` is the vendor's most stable identifier (Five9: the campaign name — the WSDL gives campaigns no
+/// other key — or the skill's numeric id; Genesys Cloud: `{queue uuid}:{channel}`, one WFM queue per Genesys queue
+/// and channel).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Queue {
     pub external_id: String,

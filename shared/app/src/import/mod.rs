@@ -430,11 +430,31 @@ fn extend_ranges(ranges: &mut HashMap<String, QueueRange>, stats: &[acd_domain::
 
 /// The deadline of a Lambda invocation (`Context::deadline`, milliseconds since the epoch) as a [`Deadline`].
 pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
+    // `cargo lambda watch` (1.9) sends `Lambda-Runtime-Deadline-Ms: 600000`: a duration, not an instant. Any value
+    // before 2000-01-01 is read that way (Lambda itself always sends an instant).
+    if deadline_ms < 946_684_800_000 {
+        return Deadline::after(StdDuration::from_millis(deadline_ms));
+    }
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or_default();
     Deadline::after(StdDuration::from_millis(deadline_ms.saturating_sub(now_ms)))
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use super::*;
+
+    #[test]
+    fn lambda_deadlines_are_instants_and_local_ones_durations() {
+        let in_ten_minutes = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 600_000;
+        let remaining = deadline_from_epoch_ms(in_ten_minutes).remaining();
+        assert!(remaining > StdDuration::from_secs(590) && remaining <= StdDuration::from_secs(600), "{remaining:?}");
+        let local = deadline_from_epoch_ms(600_000).remaining();
+        assert!(local > StdDuration::from_secs(590) && local <= StdDuration::from_secs(600), "{local:?}");
+        assert!(deadline_from_epoch_ms(1_000_000_000_000).is_past());
+    }
 }
 
 /// The integration's status after a run.

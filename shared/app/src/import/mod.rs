@@ -448,7 +448,8 @@ mod deadline_tests {
 
     #[test]
     fn lambda_deadlines_are_instants_and_local_ones_durations() {
-        let in_ten_minutes = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 600_000;
+        let in_ten_minutes =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 + 600_000;
         let remaining = deadline_from_epoch_ms(in_ten_minutes).remaining();
         assert!(remaining > StdDuration::from_secs(590) && remaining <= StdDuration::from_secs(600), "{remaining:?}");
         let local = deadline_from_epoch_ms(600_000).remaining();

@@ -442,6 +442,20 @@ pub fn deadline_from_epoch_ms(deadline_ms: u64) -> Deadline {
     Deadline::after(StdDuration::from_millis(deadline_ms.saturating_sub(now_ms)))
 }
 
+/// The integration's status after a run.
+pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> IntegrationStatus {
+    let last_success_at = match run.outcome {
+        RunOutcome::Succeeded => Some(run.ended_at),
+        _ => previous.last_success_at,
+    };
+    let (state, reason, message) = match run.outcome {
+        RunOutcome::Succeeded => (IntegrationState::Operational, None, None),
+        RunOutcome::Partial | RunOutcome::Skipped => (IntegrationState::Importing, None, None),
+        RunOutcome::Failed => (IntegrationState::Failing, run.reason, run.message.clone()),
+    };
+    IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
+}
+
 #[cfg(test)]
 mod deadline_tests {
     use super::*;
@@ -456,18 +470,4 @@ mod deadline_tests {
         assert!(local > StdDuration::from_secs(590) && local <= StdDuration::from_secs(600), "{local:?}");
         assert!(deadline_from_epoch_ms(1_000_000_000_000).is_past());
     }
-}
-
-/// The integration's status after a run.
-pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> IntegrationStatus {
-    let last_success_at = match run.outcome {
-        RunOutcome::Succeeded => Some(run.ended_at),
-        _ => previous.last_success_at,
-    };
-    let (state, reason, message) = match run.outcome {
-        RunOutcome::Succeeded => (IntegrationState::Operational, None, None),
-        RunOutcome::Partial | RunOutcome::Skipped => (IntegrationState::Importing, None, None),
-        RunOutcome::Failed => (IntegrationState::Failing, run.reason, run.message.clone()),
-    };
-    IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
 }

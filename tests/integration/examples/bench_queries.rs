@@ -53,7 +53,7 @@ async fn main() {
         ("first page (limit 500)", "/queues?limit=500".to_owned()),
         ("filtered: channel=chats (limit 100)", "/queues?channel=chats".to_owned()),
         ("filtered: one integration (limit 100)", format!("/queues?integration_id={}", first_integration.unwrap())),
-        ("filtered: q=queue 3 0012 (~1/1000)", "/queues?q=0012".to_owned()),
+        ("filtered: q=0012 (~2% of queues match)", "/queues?q=0012".to_owned()),
     ];
     println!();
     println!(

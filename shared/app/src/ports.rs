@@ -89,6 +89,9 @@ pub trait CredentialVerifier: Send + Sync {
 /// Progress of an integration's import, kept between runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImportState {
+    /// Where the first back-fill started: nothing before it was ever fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_from: Option<chrono::DateTime<chrono::Utc>>,
     /// Interval data is complete (absent intervals are zero) before this point; after it, not fetched yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_through: Option<chrono::DateTime<chrono::Utc>>,

@@ -53,7 +53,38 @@ fn de<T: for<'de> Deserialize<'de>>(items: Vec<Item>, what: &str) -> Result<Vec<
     from_items(items).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
 }
 
+fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
+    to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// One UpdateItem: key, update expression, values.
+type Upsert = (Item, String, Item);
+
 impl DynamoImportStore {
+    /// Applies catalog updates (agents, statuses) with UpdateItem, a few at a time. UpdateItem (not a put) because
+    /// these items also hold the admin's mappings, which the import must never overwrite, even when an admin maps
+    /// an agent while a run is going.
+    async fn upsert(&self, updates: Vec<Upsert>, unchanged: u64) -> Result<WriteCounts, StoreError> {
+        let written = updates.len() as u64;
+        stream::iter(updates.into_iter().map(|(key, expression, values)| {
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key))
+                .update_expression(expression.clone())
+                .set_expression_attribute_values(Some(values));
+            if expression.contains("#name") {
+                request = request.expression_attribute_names("#name", "name");
+            }
+            async move { request.send().await.map_err(|e| sdk_error("UpdateItem(catalog)", e)) }
+        }))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect::<Vec<_>>()
+        .await?;
+        Ok(WriteCounts { written, deleted: 0, unchanged, write_requests: written, batches: 0 })
+    }
+
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table, abort: AbortAfter::default() }
     }
@@ -386,35 +417,37 @@ impl ImportStore for DynamoImportStore {
         let pk = integration_pk(&integration.tenant_id, integration.id);
         let existing: Vec<AgentItem> =
             de(self.query_range(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?, "agent")?;
-        let mut existing: HashMap<String, AgentItem> =
-            existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
-        let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        let existing: HashMap<String, AgentItem> = existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
+        let mut updates = Vec::new();
+        let mut unchanged = 0;
         for agent in agents {
-            let previous = existing.remove(&agent.external_id);
-            let item = AgentItem {
-                pk: pk.clone(),
-                sk: items::agent_sk(&agent.external_id),
-                entity: "agent".into(),
-                integration_id: integration.id,
-                external_id: agent.external_id.clone(),
-                display_name: agent.display_name.clone(),
-                first_seen: previous.as_ref().map_or(now, |p| p.first_seen),
-                last_seen: match &previous {
-                    Some(p) if now - p.last_seen < Duration::days(1) => p.last_seen,
-                    _ => now,
-                },
-                // Mappings are the admin's: kept as they are.
-                employee_id: previous.as_ref().and_then(|p| p.employee_id.clone()),
-                gsi1pk: previous.as_ref().and_then(|p| p.gsi1pk.clone()),
-                gsi1sk: previous.as_ref().and_then(|p| p.gsi1sk.clone()),
-            };
-            if previous.as_ref() == Some(&item) {
+            let previous = existing.get(&agent.external_id);
+            let stale =
+                previous.is_none_or(|p| p.display_name != agent.display_name || now - p.last_seen >= Duration::days(1));
+            if !stale {
                 unchanged += 1;
-            } else {
-                puts.push(ser(&item)?);
+                continue;
             }
+            let mut values = HashMap::from([
+                (":entity".to_owned(), s("agent")),
+                (":integration".to_owned(), s(integration.id.to_string())),
+                (":external".to_owned(), s(agent.external_id.clone())),
+                (":now".to_owned(), attribute(now)?),
+            ]);
+            let display = match &agent.display_name {
+                Some(name) => {
+                    values.insert(":display".to_owned(), s(name.clone()));
+                    "SET display_name = :display, "
+                }
+                None => "REMOVE display_name SET ",
+            };
+            let expression = format!(
+                "{display}entity = :entity, integration_id = :integration, external_id = :external, \
+                 last_seen = :now, first_seen = if_not_exists(first_seen, :now)"
+            );
+            updates.push((key(pk.clone(), items::agent_sk(&agent.external_id)), expression, values));
         }
-        self.write(puts, vec![], unchanged).await
+        self.upsert(updates, unchanged).await
     }
 
     async fn sync_statuses(
@@ -426,33 +459,32 @@ impl ImportStore for DynamoImportStore {
         let pk = integration_pk(&integration.tenant_id, integration.id);
         let existing: Vec<StatusItem> =
             de(self.query_range(pk.clone(), items::STATUS_SK_PREFIX.into(), None).await?, "status")?;
-        let mut existing: HashMap<String, StatusItem> =
-            existing.into_iter().map(|s| (s.status_id.clone(), s)).collect();
-        let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        let existing: HashMap<String, StatusItem> = existing.into_iter().map(|s| (s.status_id.clone(), s)).collect();
+        let mut updates = Vec::new();
+        let mut unchanged = 0;
         for status in statuses {
-            let previous = existing.remove(&status.id);
-            let item = StatusItem {
-                pk: pk.clone(),
-                sk: items::status_sk(&status.id),
-                entity: "status".into(),
-                integration_id: integration.id,
-                status_id: status.id.clone(),
-                name: status.name.clone(),
-                activity_id: previous.as_ref().map_or_else(|| DEFAULT_ACTIVITY.to_owned(), |p| p.activity_id.clone()),
-                mapped: previous.as_ref().is_some_and(|p| p.mapped),
-                first_seen: previous.as_ref().map_or(now, |p| p.first_seen),
-                last_seen: match &previous {
-                    Some(p) if now - p.last_seen < Duration::days(1) => p.last_seen,
-                    _ => now,
-                },
-            };
-            if previous.as_ref() == Some(&item) {
+            let previous = existing.get(&status.id);
+            let stale = previous.is_none_or(|p| p.name != status.name || now - p.last_seen >= Duration::days(1));
+            if !stale {
                 unchanged += 1;
-            } else {
-                puts.push(ser(&item)?);
+                continue;
             }
+            let values = HashMap::from([
+                (":entity".to_owned(), s("status")),
+                (":integration".to_owned(), s(integration.id.to_string())),
+                (":status".to_owned(), s(status.id.clone())),
+                (":name".to_owned(), s(status.name.clone())),
+                (":now".to_owned(), attribute(now)?),
+                (":present".to_owned(), s(DEFAULT_ACTIVITY)),
+                (":no".to_owned(), AttributeValue::Bool(false)),
+            ]);
+            let expression = "SET entity = :entity, integration_id = :integration, status_id = :status, \
+                              #name = :name, last_seen = :now, first_seen = if_not_exists(first_seen, :now), \
+                              activity_id = if_not_exists(activity_id, :present), mapped = if_not_exists(mapped, :no)"
+                .to_owned();
+            updates.push((key(pk.clone(), items::status_sk(&status.id)), expression, values));
         }
-        self.write(puts, vec![], unchanged).await
+        self.upsert(updates, unchanged).await
     }
 
     async fn write_intervals(

@@ -12,7 +12,8 @@ use acd_app::mappings::{DEFAULT_ACTIVITY, ExternalAgentRecord, ExternalStatusRec
 use acd_app::ports::{Page, StoreError};
 use acd_app::query::cost::{self, ReadCost, estimate_units};
 use acd_app::query::{
-    AgentsFrom, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord, SegmentRecord,
+    AgentsFrom, Completeness, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord,
+    SegmentRecord,
 };
 use acd_domain::{INTERVAL_MINUTES, IntegrationId, QueueId, TenantId};
 use async_trait::async_trait;
@@ -463,25 +464,22 @@ impl QueryStore for DynamoStore {
         Ok(out)
     }
 
-    async fn complete_through(
-        &self,
-        tenant: &TenantId,
-        integration: IntegrationId,
-    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+    async fn completeness(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Completeness, StoreError> {
         let builder = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::integration_pk(tenant, integration), STATE_SK.to_owned())))
-            .projection_expression("complete_through");
+            .projection_expression("complete_from, complete_through");
         let out = get(builder, "import state", false).await?;
-        match out.item.as_ref().and_then(|i| i.get("complete_through")) {
+        let time = |name: &str| match out.item.as_ref().and_then(|i| i.get(name)) {
             None | Some(AttributeValue::Null(_)) => Ok(None),
             Some(AttributeValue::S(raw)) => DateTime::parse_from_rfc3339(raw)
                 .map(|t| Some(t.with_timezone(&Utc)))
-                .map_err(|e| StoreError::Corrupt(format!("complete_through {raw:?}: {e}"))),
-            Some(other) => Err(StoreError::Corrupt(format!("complete_through is not a string: {other:?}"))),
-        }
+                .map_err(|e| StoreError::Corrupt(format!("{name} {raw:?}: {e}"))),
+            Some(other) => Err(StoreError::Corrupt(format!("{name} is not a string: {other:?}"))),
+        };
+        Ok(Completeness { from: time("complete_from")?, through: time("complete_through")? })
     }
 
     async fn mapped_agents(

@@ -240,6 +240,15 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
     assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth");
     assert_eq!(run.counts.interval_writes.written as usize, stats.len());
+    let state =
+        env.query(format!("T#{TENANT}#I#{id}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == "STATE").unwrap();
+    let recorded = |name: &str| state[name].as_s().unwrap().parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(
+        (recorded("complete_from"), recorded("complete_through")),
+        (window.start, window.end),
+        "completed range"
+    );
+    assert!(!state.contains_key("pass_cursor"), "the pass is over");
 
     let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(integration["status"]["state"], "operational");

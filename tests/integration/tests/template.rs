@@ -112,7 +112,6 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "xray:PutTelemetryRecords",
             "dynamodb:GetItem",
             "dynamodb:Query",
-            "dynamodb:BatchGetItem",
             // The external agent / status mapping routes (conditional updates of existing items).
             "dynamodb:UpdateItem",
         ],

@@ -397,6 +397,9 @@ impl ImportService {
             if state.complete_through.is_none_or(|done| done < chunk.end) {
                 state.complete_through = Some(chunk.end);
             }
+            if state.complete_from.is_none_or(|first| chunk.start < first) {
+                state.complete_from = Some(chunk.start);
+            }
             // The pass is over when the window's end is reached; until then a later run resumes here.
             state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
             self.store.save_state(tenant, id, &state).await?;

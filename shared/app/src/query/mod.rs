@@ -170,12 +170,8 @@ pub trait QueryStore: Send + Sync {
         to: DateTime<Utc>,
     ) -> Result<Vec<IntervalRecord>, StoreError>;
 
-    /// The integration's `complete_through` (interval data before it is complete), `None` before any import.
-    async fn complete_through(
-        &self,
-        tenant: &TenantId,
-        integration: IntegrationId,
-    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The range of the integration's complete interval data (`None`s before any import).
+    async fn completeness(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Completeness, StoreError>;
 
     /// Mapped agents in (employee, integration, external id) order, optionally only one employee's, starting at
     /// `from`. `more` tells whether agents follow.
@@ -207,6 +203,15 @@ pub trait QueryStore: Send + Sync {
     ) -> Result<Vec<ExternalStatusRecord>, StoreError>;
 }
 
+/// Interval data of an integration is complete (absent = zero) in `[from, through)`: `from` is where its first
+/// back-fill started (`None`: from the beginning, for state written before it was recorded), `through` the point
+/// the import has completed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Completeness {
+    pub from: Option<DateTime<Utc>>,
+    pub through: Option<DateTime<Utc>>,
+}
+
 /// One 15-minute interval of a queue as the API returns it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IntervalView {
@@ -228,19 +233,22 @@ pub struct QueueIntervals {
 }
 
 /// Every interval of `[from, to)` (quarter-hour aligned): stored ones as stored, absent complete ones zero, and
-/// absent incomplete ones without numbers. An interval is complete when it ends at or before `complete_through`.
+/// absent incomplete ones without numbers. An interval is complete when it lies inside the completed range: it
+/// ends at or before `through` and does not start before the first back-fill's start.
 pub fn fill_intervals(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     stored: Vec<IntervalRecord>,
-    complete_through: Option<DateTime<Utc>>,
+    completeness: Completeness,
 ) -> Vec<IntervalView> {
+    let Completeness { from: complete_from, through: complete_through } = completeness;
     let step = Duration::minutes(INTERVAL_MINUTES);
     let mut stored: HashMap<DateTime<Utc>, IntervalRecord> = stored.into_iter().map(|i| (i.start, i)).collect();
     let mut out = Vec::new();
     let mut start = from;
     while start < to {
-        let complete = complete_through.is_some_and(|done| start + step <= done);
+        let complete = complete_through.is_some_and(|done| start + step <= done)
+            && complete_from.is_none_or(|first| start >= first);
         let stats = match stored.remove(&start) {
             Some(found) => Some(found),
             None if complete => Some(IntervalRecord {
@@ -334,12 +342,12 @@ impl QueryService {
         to: DateTime<Utc>,
     ) -> Result<QueueIntervals, ApiError> {
         let queue = self.get_queue(tenant, id).await?;
-        let (stored, complete_through) = futures::try_join!(
+        let (stored, completeness) = futures::try_join!(
             self.store.intervals(tenant, &queue.queue_id, from, to),
-            self.store.complete_through(tenant, queue.integration_id),
+            self.store.completeness(tenant, queue.integration_id),
         )?;
-        let intervals = fill_intervals(from, to, stored, complete_through);
-        Ok(QueueIntervals { queue, from, to, complete_through, intervals })
+        let intervals = fill_intervals(from, to, stored, completeness);
+        Ok(QueueIntervals { queue, from, to, complete_through: completeness.through, intervals })
     }
 
     /// Up to `limit` segments of mapped agents overlapping `[from, to)`, ordered by agent (employee, integration,
@@ -457,7 +465,8 @@ mod tests {
 
     #[test]
     fn intervals_are_zero_up_to_complete_through_and_missing_after() {
-        let out = fill_intervals(t(10, 0), t(11, 0), vec![stored(t(10, 15), 3), stored(t(10, 45), 2)], Some(t(10, 30)));
+        let out =
+            fill_intervals(t(10, 0), t(11, 0), vec![stored(t(10, 15), 3), stored(t(10, 45), 2)], done(Some(t(10, 30))));
         assert_eq!(out.len(), 4);
         assert_eq!(out.iter().map(|i| i.start).collect::<Vec<_>>(), [t(10, 0), t(10, 15), t(10, 30), t(10, 45)]);
         assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [true, true, false, false]);
@@ -468,11 +477,24 @@ mod tests {
         assert_eq!(out[3].stats.as_ref().unwrap().offered, 2, "incomplete but stored: preliminary numbers");
     }
 
+    fn done(through: Option<DateTime<Utc>>) -> Completeness {
+        Completeness { from: None, through }
+    }
+
+    #[test]
+    fn history_before_the_first_back_fill_is_missing_not_zero() {
+        let range = Completeness { from: Some(t(10, 15)), through: Some(t(11, 0)) };
+        let out = fill_intervals(t(10, 0), t(10, 30), vec![], range);
+        assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(out[0].stats, None, "never fetched: missing");
+        assert_eq!(out[1].stats.as_ref().unwrap().offered, 0);
+    }
+
     #[test]
     fn nothing_is_complete_before_the_first_import_and_a_partial_quarter_is_not_complete() {
-        let out = fill_intervals(t(10, 0), t(10, 30), vec![], None);
+        let out = fill_intervals(t(10, 0), t(10, 30), vec![], done(None));
         assert!(out.iter().all(|i| !i.complete && i.stats.is_none()));
-        let out = fill_intervals(t(10, 0), t(10, 30), vec![], Some(t(10, 20)));
+        let out = fill_intervals(t(10, 0), t(10, 30), vec![], done(Some(t(10, 20))));
         assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [true, false]);
     }
 

@@ -10,11 +10,13 @@ use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::import::RunRecord;
-use crate::ports::{CredentialVerifier, IntegrationRepo, RunLog, ScheduleStore, SecretStore};
+use crate::ports::{CredentialVerifier, IntegrationRepo, RunLog, ScheduleStore, SecretStore, StoreError};
 
 /// Listing bounds for `GET /integrations`.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 100;
+/// How often a change that lost a race with an import's status update is retried on a fresh read.
+const CONFLICT_RETRIES: usize = 3;
 
 #[derive(Clone)]
 pub struct IntegrationService {
@@ -102,23 +104,37 @@ impl IntegrationService {
 
     /// Renames, changes safe settings and/or replaces credentials.
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
-        let current = self.get(tenant, id).await?;
-        let patch = parse_patch(body, &current.settings)?;
-        let settings = patch.settings.clone().unwrap_or_else(|| current.settings.clone());
+        let first = self.get(tenant, id).await?;
+        let patch = parse_patch(body, &first.settings)?;
         if let Some(credentials) = &patch.credentials {
+            let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
             self.verify(&settings, credentials).await?;
         }
-        let mut updated = current.clone();
-        if let Some(name) = patch.name {
-            updated.name = name;
-        }
-        updated.settings = settings;
-        if let Some(credentials) = &patch.credentials {
-            updated.credential_hints = credentials.hints();
-        }
-        updated.updated_at = Utc::now();
-        updated.version = current.version + 1;
-        self.repo.update(&current, &updated).await?;
+        // An import that finishes meanwhile bumps the record's version: apply the patch again on a fresh read.
+        let mut current = first;
+        let mut attempt = 0;
+        let updated = loop {
+            let mut updated = current.clone();
+            if let Some(name) = &patch.name {
+                updated.name = name.clone();
+            }
+            if let Some(settings) = &patch.settings {
+                updated.settings = settings.clone();
+            }
+            if let Some(credentials) = &patch.credentials {
+                updated.credential_hints = credentials.hints();
+            }
+            updated.updated_at = Utc::now();
+            updated.version = current.version + 1;
+            match self.repo.update(&current, &updated).await {
+                Ok(()) => break updated,
+                Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    current = self.get(tenant, id).await?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
 
         if let Some(credentials) = &patch.credentials
             && let Err(e) = self.secrets.replace(tenant, current.id, credentials).await
@@ -148,37 +164,39 @@ impl IntegrationService {
 
     /// Disables the schedule. Pausing a paused integration changes nothing.
     pub async fn pause(&self, tenant: &TenantId, id: &str) -> Result<Integration, ApiError> {
-        let current = self.get(tenant, id).await?;
-        if current.status.state == IntegrationState::Paused {
-            return Ok(current);
-        }
-        self.schedules.set_enabled(tenant, current.id, false).await?;
-        let mut updated = current.clone();
-        updated.status = IntegrationStatus {
-            state: IntegrationState::Paused,
-            reason: None,
-            message: None,
-            ..current.status.clone()
-        };
-        self.save_status(&current, updated).await
+        self.change_state(tenant, id, true).await
     }
 
     /// Enables the schedule again and starts an import at once, which re-imports what was missed.
     pub async fn resume(&self, tenant: &TenantId, id: &str) -> Result<Integration, ApiError> {
-        let current = self.get(tenant, id).await?;
-        if current.status.state != IntegrationState::Paused {
-            return Ok(current);
+        self.change_state(tenant, id, false).await
+    }
+
+    /// Pauses or resumes. An import that finishes meanwhile updates the status (and the record's version), so a
+    /// conflict is retried on a fresh read a few times before it reaches the admin.
+    async fn change_state(&self, tenant: &TenantId, id: &str, pause: bool) -> Result<Integration, ApiError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let current = self.get(tenant, id).await?;
+            if (current.status.state == IntegrationState::Paused) == pause {
+                return Ok(current);
+            }
+            self.schedules.set_enabled(tenant, current.id, !pause).await?;
+            if !pause {
+                self.schedules.run_now(tenant, current.id).await?;
+            }
+            let mut updated = current.clone();
+            updated.status = IntegrationStatus {
+                state: if pause { IntegrationState::Paused } else { IntegrationState::Importing },
+                reason: None,
+                message: None,
+                ..current.status.clone()
+            };
+            match self.save_status(&current, updated).await {
+                Err(ApiError::Conflict) => continue,
+                other => return other,
+            }
         }
-        self.schedules.set_enabled(tenant, current.id, true).await?;
-        self.schedules.run_now(tenant, current.id).await?;
-        let mut updated = current.clone();
-        updated.status = IntegrationStatus {
-            state: IntegrationState::Importing,
-            reason: None,
-            message: None,
-            ..current.status.clone()
-        };
-        self.save_status(&current, updated).await
+        Err(ApiError::Conflict)
     }
 
     /// "Sync now": starts an import at once (refused while paused).

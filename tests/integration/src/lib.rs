@@ -6,9 +6,9 @@ pub mod openapi;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
+use acd_app::ports::{CredentialVerifier, IntegrationRepo, Page, ScheduleStore, StoreError};
 use acd_connectors::ConnectorError;
-use acd_domain::{Credentials, IntegrationId, Settings, TenantId};
+use acd_domain::{Credentials, Integration, IntegrationId, Settings, TenantId};
 use async_trait::async_trait;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
@@ -100,5 +100,43 @@ impl ScheduleStore for FailingSchedules {
     }
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
+    }
+}
+
+/// Wraps the real integration store and, for the next `updates_to_race` updates, changes the record (as an
+/// import's status update would) right before the caller's conditional write, which then fails for real.
+pub struct RacingRepo {
+    pub inner: Arc<dyn IntegrationRepo>,
+    pub updates_to_race: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl IntegrationRepo for RacingRepo {
+    async fn create(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.inner.create(integration).await
+    }
+    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.inner.get(tenant, id).await
+    }
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        limit: usize,
+        after: Option<IntegrationId>,
+    ) -> Result<Page<Integration>, StoreError> {
+        self.inner.list(tenant, limit, after).await
+    }
+    async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError> {
+        let race = self.updates_to_race.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+        if race {
+            let mut theirs = previous.clone();
+            theirs.version += 1;
+            theirs.status.last_run_at = Some(chrono::Utc::now());
+            self.inner.update(previous, &theirs).await?;
+        }
+        self.inner.update(previous, updated).await
+    }
+    async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.inner.delete(integration).await
     }
 }

@@ -8,7 +8,7 @@ use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
 use acd_aws::wiring;
 use acd_integration_tests::openapi::spec;
-use acd_integration_tests::{FailingSchedules, FakeAcd, REJECTED_SECRET, api_request, decode};
+use acd_integration_tests::{FailingSchedules, FakeAcd, REJECTED_SECRET, RacingRepo, api_request, decode};
 use acd_test_harness::{AwsStack, LogCapture};
 use serde_json::{Value, json};
 
@@ -501,4 +501,37 @@ async fn no_secret_reaches_a_response_or_a_log_line() {
     let captured = logs.contents();
     assert!(captured.contains("integration created"), "the capture sees the handler's logs");
     assert!(!captured.contains(PASSWORD), "a log line carried the secret");
+}
+
+#[tokio::test]
+async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Busy"))).await;
+    let path = format!("/integrations/{}", created["id"].as_str().unwrap());
+    let repo = Arc::new(RacingRepo {
+        inner: Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients)),
+        updates_to_race: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let mut api = env.api.clone();
+    api.service.repo = repo.clone();
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let api = api.clone();
+        async move { decode(api.handle(api_request(method, &path, Some("tenant-a"), body.as_ref())).await) }
+    };
+    // An import finishes right before each write: the change is re-applied on a fresh read.
+    repo.updates_to_race.store(2, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, paused) = call("POST", format!("{path}/pause"), None).await;
+    assert_eq!((status, paused["status"]["state"].as_str()), (200, Some("paused")), "{paused}");
+    repo.updates_to_race.store(1, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, resumed) = call("POST", format!("{path}/resume"), None).await;
+    assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")));
+    repo.updates_to_race.store(2, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, patched) = call("PATCH", path.clone(), Some(json!({"name": "Busy (renamed)"}))).await;
+    assert_eq!((status, patched["name"].as_str()), (200, Some("Busy (renamed)")));
+    // A record that keeps changing still ends in a clear 409 rather than a lost update.
+    repo.updates_to_race.store(100, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, problem) = call("POST", format!("{path}/pause"), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("concurrent-modification")));
+    let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(current["name"], "Busy (renamed)");
 }

@@ -76,32 +76,27 @@ impl EventBridgeSchedules {
         state: ScheduleState,
         create: bool,
     ) -> Result<(), StoreError> {
-        let description = format!("Imports integration {id} of tenant {tenant}");
+        // Create and update take the same complete definition; only the builder type differs.
+        macro_rules! recurring {
+            ($builder:expr) => {
+                $builder
+                    .name(recurring_name(id))
+                    .group_name(&self.settings.schedule_group)
+                    .description(format!("Imports integration {id} of tenant {tenant}"))
+                    .schedule_expression(&self.settings.schedule_expression)
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(self.flexible()?)
+                    .target(self.target(tenant, id)?)
+                    .state(state)
+            };
+        }
         if create {
-            self.client
-                .create_schedule()
-                .name(recurring_name(id))
-                .group_name(&self.settings.schedule_group)
-                .description(description)
-                .schedule_expression(&self.settings.schedule_expression)
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(self.flexible()?)
-                .target(self.target(tenant, id)?)
-                .state(state)
+            recurring!(self.client.create_schedule())
                 .send()
                 .await
                 .map_err(|e| sdk_error("CreateSchedule(recurring)", e))?;
         } else {
-            self.client
-                .update_schedule()
-                .name(recurring_name(id))
-                .group_name(&self.settings.schedule_group)
-                .description(description)
-                .schedule_expression(&self.settings.schedule_expression)
-                .schedule_expression_timezone("UTC")
-                .flexible_time_window(self.flexible()?)
-                .target(self.target(tenant, id)?)
-                .state(state)
+            recurring!(self.client.update_schedule())
                 .send()
                 .await
                 .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))?;

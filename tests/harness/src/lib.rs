@@ -1,8 +1,9 @@
 //! Test harness: a moto server (AWS emulator) started on a free port for the life of a test, with the table and
 //! schedule group created the way the stack creates them, and a log capture to check what reaches the logs.
 //!
-//! moto comes from the project's pinned tool environment (`.tools/venv`, made by `scripts/bootstrap`); set
-//! `MOTO_SERVER` to use another binary.
+//! moto comes from the project's pinned tool environment (`.tools/venv`, made by `scripts/bootstrap`), started
+//! through `tools/moto_serial.py`, which handles one request at a time (moto's backends are not thread-safe, and
+//! DynamoDB serialises conflicting conditional writes). Set `MOTO_SERVER` to use another `moto_server` binary.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -33,23 +34,29 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free port and waits until it answers.
     pub async fn start() -> Moto {
-        let binary = std::env::var("MOTO_SERVER")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| repo_root().join(".tools/venv/bin/moto_server"));
+        let root = repo_root();
+        let (program, prefix): (PathBuf, Vec<String>) = match std::env::var("MOTO_SERVER") {
+            Ok(binary) => (PathBuf::from(binary), vec![]),
+            Err(_) => (
+                root.join(".tools/venv/bin/python"),
+                vec![root.join("tools/moto_serial.py").to_string_lossy().into_owned()],
+            ),
+        };
         assert!(
-            binary.exists(),
+            program.exists(),
             "{} not found: run scripts/bootstrap (the README's test command does) or set MOTO_SERVER",
-            binary.display()
+            program.display()
         );
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new(&binary)
+            let child = Command::new(&program)
+                .args(&prefix)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
                 .spawn()
-                .expect("spawn moto_server");
+                .expect("spawn moto");
             let endpoint = format!("http://127.0.0.1:{port}");
             let mut moto = Moto { endpoint, child };
             if moto.wait_ready(Duration::from_secs(20)).await {
@@ -57,7 +64,7 @@ impl Moto {
             }
             let _ = moto.child.kill().await; // lost the port race or failed: try another port
         }
-        panic!("moto_server did not start");
+        panic!("moto did not start");
     }
 
     async fn wait_ready(&mut self, timeout: Duration) -> bool {

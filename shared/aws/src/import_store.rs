@@ -85,6 +85,18 @@ impl DynamoImportStore {
         Ok(WriteCounts { written, deleted: 0, unchanged, write_requests: written, batches: 0 })
     }
 
+    /// An unconditional PutItem.
+    async fn put(&self, item: Item, operation: &str) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error(operation, e))?;
+        Ok(())
+    }
+
     pub fn new(client: Client, table: String) -> Self {
         Self { client, table, abort: AbortAfter::default() }
     }
@@ -290,14 +302,7 @@ impl ImportStore for DynamoImportStore {
 
     async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError> {
         let item = ser(StateItem { pk: integration_pk(tenant, id), sk: items::STATE_SK.into(), state: state.clone() })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem(state)", e))?;
-        Ok(())
+        self.put(item, "PutItem(state)").await
     }
 
     async fn sync_queues(
@@ -562,14 +567,7 @@ impl ImportStore for DynamoImportStore {
             ttl: (run.started_at + Duration::days(RUN_RETENTION_DAYS)).timestamp(),
             run: run.clone(),
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem(run)", e))?;
-        Ok(())
+        self.put(item, "PutItem(run)").await
     }
 
     async fn set_status(

@@ -58,6 +58,27 @@ pub trait Connector: Send + Sync {
 
     /// Vendor HTTP calls made so far by this connector instance (for run records and benchmarks).
     fn calls_made(&self) -> u64;
+
+    /// Whether the vendor's shared hourly and daily API budget leaves room for one more day of import (one
+    /// [`Connector::interval_stats`] and one [`Connector::agent_segments`] call over at most a UTC day) while keeping
+    /// a share of it free for the customer's other API users. The import asks before each back-fill day and, on
+    /// [`Pace::Wait`], ends the run as partial so a later run continues.
+    ///
+    /// The default is [`Pace::Go`]: vendors without a readable budget (Genesys Cloud) pace themselves through their
+    /// 429 answers, which the connector retries.
+    async fn pace_next_day(&self, _deadline: Deadline) -> Result<Pace, ConnectorError> {
+        Ok(Pace::Go)
+    }
+}
+
+/// The answer of [`Connector::pace_next_day`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pace {
+    /// The budget has room for another day.
+    Go,
+    /// Stop for now; `reason` names the counter that is short (for the log and the run record), e.g.
+    /// `"ReportRequest: 95 of 120 per hour used …"`.
+    Wait { reason: String },
 }
 
 /// Base URLs of the vendors' APIs. `None` means "use the region table".

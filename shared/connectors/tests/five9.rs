@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use acd_connectors::five9::{Five9Connector, Five9Options, report, soap};
-use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
+use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy};
 use acd_domain::{Five9Grouping, Five9Region, Five9Settings, IntervalStats, SkillReport, TimeWindow};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use chrono::{DateTime, Utc};
@@ -423,6 +423,73 @@ async fn rate_limits_end_the_call_and_are_not_retried() {
     assert!(matches!(err, ConnectorError::RateLimited { retry_after: Some(_) }), "{err:?}");
 }
 
+/// Sleeps past the next hour when it is less than `margin` away: the simulator's hourly and daily counters reset on
+/// the real clock's hours, which would empty counts a test relies on.
+async fn clear_of_an_hour_boundary(margin: Duration) {
+    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
+    if left < margin {
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+}
+
+/// What the import asks of a connector for one day.
+async fn import_day(c: &Five9Connector, day: TimeWindow) {
+    c.interval_stats(&[], day, deadline()).await.unwrap();
+    c.agent_segments(&[], day, deadline()).await.unwrap();
+}
+
+#[tokio::test]
+async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
+    clear_of_an_hour_boundary(Duration::from_secs(30)).await;
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    // Ample budget (Five9's default limits, nothing used yet).
+    assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+
+    // One UTC day of import calls what the day cost estimates: three reports (the call log, and 36 hours of agent
+    // states in two), each polled and retrieved once here.
+    let cost = Five9Options::default().day_cost;
+    let day = window("2024-11-04T00:00:00Z", "2024-11-05T00:00:00Z");
+    let before = sim.stats().operations;
+    import_day(&c, day).await;
+    let after = sim.stats().operations;
+    let calls = |op: &str| after.get(op).copied().unwrap_or(0) - before.get(op).copied().unwrap_or(0);
+    assert_eq!((calls("runReport"), calls("getReportResultCsv")), (cost.report_request, cost.retrieve_report));
+    let queries = calls("isReportRunning");
+    assert!(queries >= cost.report_request && queries < cost.query, "{queries} isReportRunning");
+
+    // An hourly limit of 10 runReport keeps 2 free: with 3 used, 7 left ≥ 3 + 2 (go); with 6 used, 4 (wait).
+    sim.set_limits(Limits { report_request: [16, 10, 800], ..Limits::default() });
+    assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+    import_day(&c, day).await;
+    let Pace::Wait { reason } = c.pace_next_day(deadline()).await.unwrap() else { panic!("expected a wait") };
+    assert_eq!(reason, "ReportRequest: 6 of 10 per hour used (one more day needs 3, 2 stay free for other API users)");
+    // Without a reserve the day would fit: the reserve is what keeps the customer's other tools going.
+    let greedy = connector(&sim, Five9Grouping::Campaign)
+        .with_options(Five9Options { budget_reserve_percent: 0, ..test_options() });
+    assert_eq!(greedy.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+
+    // Daily limits count too, and so do retrievals.
+    sim.set_limits(Limits { retrieve_report: [20, 200, 9], ..Limits::default() });
+    let Pace::Wait { reason } = c.pace_next_day(deadline()).await.unwrap() else { panic!("expected a wait") };
+    assert!(reason.starts_with("RetrieveReport: 6 of 9 per day used"), "{reason}");
+
+    // Reading the counters costs no budget (the simulator agrees with the documentation), nothing was refused, and
+    // the Query counter holds exactly the Query operations.
+    let counters = c.call_counters(deadline()).await.unwrap();
+    let stats = sim.stats();
+    assert!(stats.operations["getCallCountersState"] >= 5);
+    let query_ops: u64 = stats
+        .operations
+        .iter()
+        .filter(|(op, _)| !["runReport", "getReportResultCsv", "getCallCountersState"].contains(&op.as_str()))
+        .map(|(_, n)| n)
+        .sum();
+    let hourly = |ty: &str| counters.iter().find(|s| s.window_secs == 3_600 && s.operation_type == ty).unwrap().value;
+    assert_eq!((hourly("Query"), hourly("ReportRequest"), hourly("RetrieveReport")), (query_ops, 6, 6));
+    assert_eq!(stats.rate_limited, 0);
+}
+
 #[tokio::test]
 async fn configuration_and_unavailability_faults_are_typed() {
     let sim = default_sim().await;
@@ -520,9 +587,18 @@ async fn one_connector_never_sends_concurrent_requests() {
     assert_eq!(g.unwrap(), sim.truth_segments(w));
     assert_eq!(sim.stats().refused_concurrent, 0);
 
-    // Control: two connectors of the same user do collide; the refusal is transient and retried.
-    let other = connector(&sim, Five9Grouping::Campaign);
-    let (x, y) = tokio::join!(c.list_agents(deadline()), other.list_agents(deadline()));
+    // Control: two connectors of the same user do collide; the refusal is transient and retried. The first request
+    // to arrive is held 150 ms, so the other surely arrives while it runs however loaded the machine is, and is
+    // refused until it is done (patient retries, so the refused one gets through).
+    sim.set_faults(vec![FaultRule::new(FaultKind::Delay { ms: 150 }).times(1)]);
+    let patient = || {
+        connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+            retry: RetryPolicy { max_attempts: 12, base: Duration::from_millis(20), cap: Duration::from_millis(200) },
+            ..test_options()
+        })
+    };
+    let (one, other) = (patient(), patient());
+    let (x, y) = tokio::join!(one.list_agents(deadline()), other.list_agents(deadline()));
     assert_eq!(x.unwrap(), sim.truth_agents());
     assert_eq!(y.unwrap(), sim.truth_agents());
     assert!(sim.stats().refused_concurrent > 0);

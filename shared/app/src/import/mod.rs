@@ -4,7 +4,8 @@
 //! nothing to do), check the credentials once (cheap; a rejected secret is re-read once to honour rotation),
 //! sync queues, agents and statuses, then read the run window day by day — statistics and agent segments — and
 //! write only what changed. The completed point advances after each day that succeeded, never past a day that
-//! failed; when the Lambda deadline comes close the run stops and the next one continues. Every run is recorded
+//! failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days are also
+//! paced within the vendor's hourly and daily API budget (see [`ImportService::import_days`]). Every run is recorded
 //! and the integration's status derived from it.
 
 pub mod plan;
@@ -13,7 +14,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use acd_connectors::{Connector, ConnectorError, ConnectorFactory, Deadline};
+use acd_connectors::{Connector, ConnectorError, ConnectorFactory, Deadline, Pace};
 use acd_domain::{
     Credentials, FailureReason, Integration, IntegrationId, IntegrationState, IntegrationStatus, RunId, TenantId,
     TimeWindow,
@@ -78,7 +79,8 @@ impl ImportConfig {
 pub enum RunOutcome {
     /// Everything up to now is imported.
     Succeeded,
-    /// Part of the window was imported before the deadline; the next run continues.
+    /// Part of the window was imported before the deadline, or before a back-fill would have eaten into the
+    /// vendor's shared API budget; the next run continues.
     Partial,
     Failed,
     /// Nothing to do (paused, deleted, or another run holds the lease). Not recorded.
@@ -323,7 +325,7 @@ impl ImportService {
         record.counts.agents = agents.len() as u64;
         let outcome = self.import_days(integration, connector, &queues, &agents, ranges, now, deadline, record).await?;
         if outcome == RunOutcome::Partial {
-            return Ok(outcome); // out of time: statuses are listed by the run that completes the window
+            return Ok(outcome); // out of time or budget: statuses are listed by the run that completes the window
         }
         // Statuses last: Five9 discovers reason codes from the agent-state reports the days just ran.
         let statuses = connector.list_statuses(deadline).await?;
@@ -333,6 +335,16 @@ impl ImportService {
     }
 
     /// Reads and writes the run window day by day, advancing the completed point after each day.
+    ///
+    /// Before each day older than the reconciliation re-read ([`plan::reconciliation_start`]) — a back-fill or a
+    /// catch-up after a pause — the connector is asked whether the vendor's hourly and daily API budget has room
+    /// for it ([`Connector::pace_next_day`]). On [`Pace::Wait`] the run ends `Partial` exactly as when the deadline
+    /// is near: every finished day is saved and the pass cursor lets the next scheduled run continue, by which time
+    /// the vendor's hourly window may have reset. The days of the reconciliation re-read (what a caught-up run
+    /// reads every time: two days with Five9's default 24 hours) are never held back: they are the integration's
+    /// steady-state cost, bounded, and pacing them would leave a caught-up integration stale, without an error,
+    /// for as long as the customer's other tools use the budget; should they really exhaust a limit, that run
+    /// fails `rate_limited`, which is visible. A paced run keeps the reason in its record's `message`.
     #[allow(clippy::too_many_arguments)]
     async fn import_days(
         &self,
@@ -362,12 +374,32 @@ impl ImportService {
         let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
         let mut ranges: HashMap<String, QueueRange> = ranges.into_iter().map(|r| (r.external_id.clone(), r)).collect();
         let known: BTreeSet<&str> = queue_ids.iter().map(String::as_str).collect();
+        let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
 
         for chunk in plan::day_chunks(window) {
             if deadline.remaining() < self.config.safety_margin {
                 tracing::info!(tenant = %tenant, integration = %id, next = %chunk.start, "deadline near: the next run continues");
                 record.complete_through = state.complete_through;
                 return Ok(RunOutcome::Partial);
+            }
+            if chunk.start < reconciliation_start {
+                match connector.pace_next_day(deadline).await {
+                    Ok(Pace::Go) => {}
+                    Ok(Pace::Wait { reason }) => {
+                        tracing::info!(
+                            tenant = %tenant, integration = %id, next = %chunk.start, reason = %reason,
+                            "vendor API budget low: the next run continues"
+                        );
+                        record.complete_through = state.complete_through;
+                        record.message = Some(format!("paced within the vendor's API budget: {reason}"));
+                        return Ok(RunOutcome::Partial);
+                    }
+                    Err(ConnectorError::DeadlineExceeded) => {
+                        record.complete_through = state.complete_through;
+                        return Ok(RunOutcome::Partial);
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
             let stats = match connector.interval_stats(queues, chunk, deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {

@@ -33,6 +33,13 @@ pub fn run_window(
     TimeWindow::new(day_start(start), end).ok()
 }
 
+/// Where the reconciliation re-read of a run ending at `window_end` starts: the UTC midnight before
+/// `window_end - reconciliation` (what a caught-up run reads, see [`run_window`]). Days before it are back-fill or
+/// catch-up.
+pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration) -> DateTime<Utc> {
+    day_start(window_end - reconciliation)
+}
+
 /// The window cut at UTC midnights.
 pub fn day_chunks(window: TimeWindow) -> Vec<TimeWindow> {
     let mut out = Vec::new();
@@ -118,6 +125,8 @@ mod tests {
         assert_eq!(chunks.first().unwrap().start, t(2, 0, 0));
         assert_eq!(chunks.last().unwrap().end, t(10, 13, 0));
         assert!(chunks.windows(2).all(|w| w[0].end == w[1].start && w[1].start == day_start(w[1].start)));
+        assert_eq!(reconciliation_start(steady.end, Duration::hours(24)), steady.start);
+        assert_eq!(reconciliation_start(first.end, Duration::hours(24)), t(9, 0, 0));
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
         let resumed = run_window(now, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));

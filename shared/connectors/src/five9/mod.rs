@@ -22,6 +22,10 @@
 //! - Report calls are paced per connector: at most [`Five9Options::run_reports_per_minute`] `runReport` and
 //!   [`Five9Options::retrievals_per_minute`] `getReportResultCsv` in any 60 s (below Five9's default 16 / 20).
 //!   If pacing would pass the deadline the call fails with `RateLimited { retry_after }`.
+//! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
+//!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
+//!   less left than one more import day costs ([`Five9Options::day_cost`]) plus
+//!   [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
@@ -47,7 +51,7 @@ use tokio::time::Instant;
 
 use self::report::{CallLogSums, StateRow};
 use self::soap::{Element, Fault, Node, Reply};
-use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy, with_retry};
+use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy, with_retry};
 
 /// The admin web service path; the version is pinned here (v13 is the WSDL this connector is written against).
 pub const SERVICE_PATH: &str = "/wsadmin/v13/AdminWebService";
@@ -108,19 +112,66 @@ pub struct Five9Options {
     pub segment_lookback: Duration,
     /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
     pub status_discovery_window: Duration,
+    /// What one UTC day of import is expected to cost per operation type (see [`CallCost::day`]); the budget check
+    /// of [`Connector::pace_next_day`] asks the hourly and daily counters for this much room.
+    pub day_cost: CallCost,
+    /// Share of each hourly and daily limit (percent, rounded up to whole calls) that back-fills leave free for the
+    /// domain's other API users.
+    pub budget_reserve_percent: u8,
 }
 
 impl Default for Five9Options {
     fn default() -> Self {
+        let max_report_span = Duration::days(1);
+        let segment_lookback = Duration::hours(12);
         Self {
             retry: RetryPolicy::default(),
             poll_timeout: StdDuration::from_secs(10),
             row_limit: 50_000,
             run_reports_per_minute: 12,
             retrievals_per_minute: 15,
-            max_report_span: Duration::days(1),
-            segment_lookback: Duration::hours(12),
+            max_report_span,
+            segment_lookback,
             status_discovery_window: Duration::hours(24),
+            // 3 runReport, 3 getReportResultCsv, 13 Query.
+            day_cost: CallCost::day(max_report_span, segment_lookback, 4),
+            budget_reserve_percent: 20,
+        }
+    }
+}
+
+/// Calls per Five9 operation type, the types `getCallCountersState` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallCost {
+    /// `Query`: every operation that is no report request or retrieval (`isReportRunning`, `getSkills`, …).
+    pub query: u64,
+    /// `ReportRequest`: `runReport`.
+    pub report_request: u64,
+    /// `RetrieveReport`: `getReportResult` / `getReportResultCsv`.
+    pub retrieve_report: u64,
+}
+
+impl CallCost {
+    /// What one UTC day of import calls (`interval_stats` then `agent_segments`): one Call Log report per
+    /// `max_report_span` of the day, one Agent State Details report per `max_report_span` of the day plus
+    /// `segment_lookback`; each report is one `runReport`, one `getReportResultCsv` and up to `polls_per_report`
+    /// `isReportRunning` long polls; plus one `getSkills` (the refresh after a skill rename). With the defaults:
+    /// 1 + 2 reports. A day with a backward DST transition or a report over the row limit runs one or two reports
+    /// more; that comes out of the reserve.
+    pub fn day(max_report_span: Duration, segment_lookback: Duration, polls_per_report: u64) -> Self {
+        let span = max_report_span.num_seconds().max(1).unsigned_abs();
+        let reports = |d: Duration| d.num_seconds().max(1).unsigned_abs().div_ceil(span);
+        let reports = reports(Duration::days(1)) + reports(Duration::days(1) + segment_lookback);
+        Self { query: reports * polls_per_report + 1, report_request: reports, retrieve_report: reports }
+    }
+
+    /// The cost for a `getCallCountersState` operation type; `None` for types the import does not use.
+    pub fn of(&self, operation_type: &str) -> Option<u64> {
+        match operation_type {
+            "Query" => Some(self.query),
+            "ReportRequest" => Some(self.report_request),
+            "RetrieveReport" => Some(self.retrieve_report),
+            _ => None,
         }
     }
 }
@@ -480,6 +531,28 @@ impl Five9Connector {
     }
 }
 
+/// [`Pace::Wait`] when an hourly or daily counter has less left than `cost` plus `reserve_percent` of its limit
+/// (the reason names every such counter); per-minute counters are left to the connector's pacers.
+fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_percent: u8) -> Pace {
+    let mut short = Vec::new();
+    for c in counters {
+        let per = match c.window_secs {
+            3_600 => "hour",
+            86_400 => "day",
+            _ => continue,
+        };
+        let Some(need) = cost.of(&c.operation_type) else { continue };
+        let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
+        if c.limit.saturating_sub(c.value) < need.saturating_add(reserve) {
+            short.push(format!(
+                "{}: {} of {} per {per} used (one more day needs {need}, {reserve} stay free for other API users)",
+                c.operation_type, c.value, c.limit
+            ));
+        }
+    }
+    if short.is_empty() { Pace::Go } else { Pace::Wait { reason: short.join("; ") } }
+}
+
 fn parse_u64(raw: Option<&str>, what: &str) -> Result<u64, ConnectorError> {
     raw.and_then(|v| v.trim().parse().ok()).ok_or_else(|| ConnectorError::malformed(format!("{what} is not a number")))
 }
@@ -715,6 +788,13 @@ impl Connector for Five9Connector {
     fn calls_made(&self) -> u64 {
         self.calls.get()
     }
+
+    /// `getCallCountersState` (itself free of limits) checked by `day_pace` against
+    /// [`Five9Options::day_cost`] and [`Five9Options::budget_reserve_percent`].
+    async fn pace_next_day(&self, deadline: Deadline) -> Result<Pace, ConnectorError> {
+        let counters = self.call_counters(deadline).await?;
+        Ok(day_pace(&counters, self.opts.day_cost, self.opts.budget_reserve_percent))
+    }
 }
 
 /// Escapes regex metacharacters (Five9 patterns are Java regular expressions).
@@ -727,4 +807,50 @@ fn regex_escape(s: &str) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    fn counter(window_secs: u64, operation_type: &str, limit: u64, value: u64) -> CallCounterState {
+        CallCounterState { window_secs, operation_type: operation_type.into(), limit, value }
+    }
+
+    #[test]
+    fn the_default_day_cost_is_what_a_day_calls() {
+        let opts = Five9Options::default();
+        assert_eq!(opts.day_cost, CallCost { query: 13, report_request: 3, retrieve_report: 3 });
+        // Two-day reports: one for the call log, one for the 36 hours of agent states.
+        assert_eq!(CallCost::day(Duration::days(2), Duration::hours(12), 1).report_request, 2);
+    }
+
+    #[test]
+    fn hourly_and_daily_counters_keep_the_reserve_free() {
+        let cost = CallCost { query: 13, report_request: 3, retrieve_report: 3 };
+        // 120 per hour, 20 % reserve = 24: 93 used leaves 27 = 3 + 24 (go), 94 used leaves 26 (wait).
+        assert_eq!(day_pace(&[counter(3_600, "ReportRequest", 120, 93)], cost, 20), Pace::Go);
+        let Pace::Wait { reason } = day_pace(&[counter(3_600, "ReportRequest", 120, 94)], cost, 20) else {
+            panic!("expected a wait")
+        };
+        assert!(reason.starts_with("ReportRequest: 94 of 120 per hour used"), "{reason}");
+        // The reserve rounds up (20 % of 7 = 2), a counter over its limit is simply short, per-minute counters and
+        // unknown types are not this check's business, and every short counter is named.
+        assert_eq!(day_pace(&[counter(86_400, "RetrieveReport", 7, 2)], cost, 20), Pace::Go);
+        assert!(matches!(day_pace(&[counter(86_400, "RetrieveReport", 7, 3)], cost, 20), Pace::Wait { .. }));
+        let counters = [
+            counter(60, "ReportRequest", 16, 16),
+            counter(3_600, "Other", 1, 1),
+            counter(86_400, "ReportRequest", 800, 900),
+            counter(3_600, "Query", 15_000, 14_990),
+        ];
+        let Pace::Wait { reason } = day_pace(&counters, cost, 20) else { panic!("expected a wait") };
+        assert_eq!(
+            reason,
+            "ReportRequest: 900 of 800 per day used (one more day needs 3, 160 stay free for other API users); \
+             Query: 14990 of 15000 per hour used (one more day needs 13, 3000 stay free for other API users)"
+        );
+        assert_eq!(day_pace(&[counter(86_400, "ReportRequest", 10, 7)], cost, 0), Pace::Go);
+        assert_eq!(day_pace(&[], cost, 20), Pace::Go);
+    }
 }

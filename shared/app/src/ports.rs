@@ -101,8 +101,9 @@ pub struct ImportState {
     pub pass_cursor: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// What a write step did. `write_requests` counts items sent to DynamoDB (puts + deletes), `batches` the
-/// BatchWriteItem calls (retries of unprocessed items included).
+/// What a write step did. `write_requests` counts the write requests sent to DynamoDB (item puts and deletes,
+/// bookkeeping items included), `batches` the BatchWriteItem calls (retries of unprocessed items included),
+/// `reads` the Query and GetItem calls made to compare with what is stored.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct WriteCounts {
     pub written: u64,
@@ -110,6 +111,8 @@ pub struct WriteCounts {
     pub unchanged: u64,
     pub write_requests: u64,
     pub batches: u64,
+    #[serde(default)]
+    pub reads: u64,
 }
 
 impl std::ops::AddAssign for WriteCounts {
@@ -119,6 +122,7 @@ impl std::ops::AddAssign for WriteCounts {
         self.unchanged += other.unchanged;
         self.write_requests += other.write_requests;
         self.batches += other.batches;
+        self.reads += other.reads;
     }
 }
 

@@ -14,6 +14,7 @@ use acd_domain::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -21,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
+use crate::digest::{self, ChunkDigest};
 use crate::dynamo::{Item, s};
 use crate::items::{
     self, AgentItem, DEFAULT_ACTIVITY, IntervalItem, QueueItem, SegmentItem, StatusItem, interval_sk, segment_pk,
@@ -33,6 +35,8 @@ use crate::sdk_error;
 const READ_CONCURRENCY: usize = 8;
 /// Runs are kept this long (DynamoDB TTL on `ttl`).
 const RUN_RETENTION_DAYS: i64 = 90;
+/// Chunk digests are kept this long after the chunk's end: re-reads happen within the reconciliation window.
+const DIGEST_RETENTION_DAYS: i64 = 35;
 
 #[derive(Clone, Debug)]
 pub struct DynamoImportStore {
@@ -82,7 +86,7 @@ impl DynamoImportStore {
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect::<Vec<_>>()
         .await?;
-        Ok(WriteCounts { written, deleted: 0, unchanged, write_requests: written, batches: 0 })
+        Ok(WriteCounts { written, deleted: 0, unchanged, write_requests: written, batches: 0, reads: 0 })
     }
 
     /// An unconditional PutItem.
@@ -101,10 +105,12 @@ impl DynamoImportStore {
         Self { client, table, abort: AbortAfter::default() }
     }
 
-    /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None).
-    async fn query_range(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
+    /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None), and
+    /// the number of Query calls it took.
+    async fn query_range(&self, pk: String, from: String, to: Option<String>) -> Result<(Vec<Item>, u64), StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
+        let mut calls = 0;
         loop {
             let mut q = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk.clone()));
             q = match &to {
@@ -117,10 +123,11 @@ impl DynamoImportStore {
                     .expression_attribute_values(":from", s(from.clone())),
             };
             let page = q.set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error("Query", e))?;
+            calls += 1;
             out.extend(page.items.unwrap_or_default());
             match page.last_evaluated_key {
                 Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
+                _ => return Ok((out, calls)),
             }
         }
     }
@@ -128,30 +135,92 @@ impl DynamoImportStore {
     async fn write(&self, puts: Vec<Item>, deletes: Vec<Item>, unchanged: u64) -> Result<WriteCounts, StoreError> {
         let (written, deleted) = (puts.len() as u64, deletes.len() as u64);
         let counts = write_all(&self.client, &self.table, puts, deletes, &self.abort).await?;
-        Ok(WriteCounts { written, deleted, unchanged, write_requests: counts.requests, batches: counts.calls })
+        Ok(WriteCounts {
+            written,
+            deleted,
+            unchanged,
+            write_requests: counts.requests,
+            batches: counts.calls,
+            reads: 0,
+        })
     }
 
-    /// Puts the `desired` items of each partition and deletes the `existing` ones not desired, leaving equal
-    /// items alone. `read` gives the existing items of one partition.
+    /// The stored digest of a chunk, if it covers exactly `[chunk.start, chunk.end)`.
+    async fn load_digest(
+        &self,
+        pk: &str,
+        sk: &str,
+        chunk_end: DateTime<Utc>,
+    ) -> Result<Option<ChunkDigest>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(digest)", e))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let end = item.get("end").and_then(|v| v.as_s().ok()).and_then(|v| DateTime::parse_from_rfc3339(v).ok());
+        if end.is_none_or(|end| end != chunk_end) {
+            return Ok(Some(ChunkDigest::default())); // another chunk shape: present (to delete), matching nothing
+        }
+        let parts = item.get("parts").and_then(|v| v.as_b().ok()).and_then(|b| ChunkDigest::decode(b.as_ref()));
+        Ok(Some(parts.unwrap_or_default()))
+    }
+
+    /// Puts the `desired` items of each partition of `chunk` and deletes the `existing` ones not desired, leaving
+    /// equal items alone. Partitions whose content the chunk's digest (`digest_sk`) already records are not read
+    /// at all; `read` gives the existing items of one partition (and the Query calls it took).
     async fn diff_partitions<T, F, Fut>(
         &self,
-        desired: BTreeMap<String, Vec<T>>,
+        integration: &Integration,
+        chunk: TimeWindow,
+        digest_sk: String,
+        mut desired: BTreeMap<String, Vec<T>>,
         read: F,
     ) -> Result<WriteCounts, StoreError>
     where
         T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed,
         F: Fn(String) -> Fut,
-        Fut: std::future::Future<Output = Result<Vec<Item>, StoreError>>,
+        Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
     {
-        let existing: Vec<(String, Vec<Item>)> = stream::iter(desired.keys().cloned().map(|pk| {
+        let digest_pk = integration_pk(&integration.tenant_id, integration.id);
+        let mut digest = ChunkDigest::default();
+        for (pk, items) in desired.iter_mut() {
+            items.sort_by(|a, b| a.sk().cmp(b.sk()));
+            digest.insert(pk, items).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
+        }
+        let use_digest = desired.len() <= digest::MAX_PARTITIONS;
+        let stored = self.load_digest(&digest_pk, &digest_sk, chunk.end).await?;
+        let mut reads = 1;
+        let mut unchanged = 0u64;
+        if use_digest && let Some(stored) = &stored {
+            desired.retain(|pk, items| {
+                let known = digest.agrees(stored, pk);
+                if known {
+                    unchanged += items.len() as u64;
+                }
+                !known
+            });
+        }
+
+        let existing: Vec<(String, Vec<Item>, u64)> = stream::iter(desired.keys().cloned().map(|pk| {
             let fut = read(pk.clone());
-            async move { fut.await.map(|items| (pk, items)) }
+            async move { fut.await.map(|(items, calls)| (pk, items, calls)) }
         }))
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-        let mut existing: HashMap<String, Vec<Item>> = existing.into_iter().collect();
-        let (mut puts, mut deletes, mut unchanged) = (Vec::new(), Vec::new(), 0u64);
+        let mut existing: HashMap<String, Vec<Item>> = existing
+            .into_iter()
+            .map(|(pk, items, calls)| {
+                reads += calls;
+                (pk, items)
+            })
+            .collect();
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         for (pk, wanted) in desired {
             let mut old: HashMap<String, T> = HashMap::new();
             for item in existing.remove(&pk).unwrap_or_default() {
@@ -170,7 +239,40 @@ impl DynamoImportStore {
             }
             deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
         }
-        self.write(puts, deletes, unchanged).await
+
+        let mut bookkeeping = 0;
+        let changes = !puts.is_empty() || !deletes.is_empty();
+        if changes && stored.is_some() {
+            // The digest must never claim content that is not stored: gone before the first item changes.
+            self.client
+                .delete_item()
+                .table_name(&self.table)
+                .set_key(Some(key(digest_pk.clone(), digest_sk.clone())))
+                .send()
+                .await
+                .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
+            bookkeeping += 1;
+        }
+        let mut counts = self.write(puts, deletes, unchanged).await?;
+        let current = stored.as_ref().is_some_and(|s| *s == digest) && !changes;
+        if use_digest && !current {
+            let item = HashMap::from([
+                (PK.to_owned(), s(digest_pk)),
+                (SK.to_owned(), s(digest_sk)),
+                ("entity".to_owned(), s("digest")),
+                ("end".to_owned(), s(chunk.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+                ("parts".to_owned(), AttributeValue::B(Blob::new(digest.encode()))),
+                (
+                    "ttl".to_owned(),
+                    AttributeValue::N((chunk.end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
+                ),
+            ]);
+            self.put(item, "PutItem(digest)").await?;
+            bookkeeping += 1;
+        }
+        counts.write_requests += bookkeeping;
+        counts.reads = reads;
+        Ok(counts)
     }
 }
 
@@ -313,8 +415,8 @@ impl ImportStore for DynamoImportStore {
     ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let pk = integration_pk(tenant, id);
-        let existing: Vec<QueueItem> =
-            de(self.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?, "queue")?;
+        let (stored, reads) = self.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?;
+        let existing: Vec<QueueItem> = de(stored, "queue")?;
         let mut existing: HashMap<String, QueueItem> =
             existing.into_iter().map(|q| (q.external_id.clone(), q)).collect();
         let (mut puts, mut unchanged) = (Vec::new(), 0u64);
@@ -372,7 +474,9 @@ impl ImportStore for DynamoImportStore {
                 unchanged += 1;
             }
         }
-        Ok((self.write(puts, vec![], unchanged).await?, ranges))
+        let mut counts = self.write(puts, vec![], unchanged).await?;
+        counts.reads = reads;
+        Ok((counts, ranges))
     }
 
     async fn extend_queue_ranges(
@@ -420,8 +524,8 @@ impl ImportStore for DynamoImportStore {
         now: DateTime<Utc>,
     ) -> Result<WriteCounts, StoreError> {
         let pk = integration_pk(&integration.tenant_id, integration.id);
-        let existing: Vec<AgentItem> =
-            de(self.query_range(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?, "agent")?;
+        let (stored, reads) = self.query_range(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?;
+        let existing: Vec<AgentItem> = de(stored, "agent")?;
         let existing: HashMap<String, AgentItem> = existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
         let mut updates = Vec::new();
         let mut unchanged = 0;
@@ -452,7 +556,9 @@ impl ImportStore for DynamoImportStore {
             );
             updates.push((key(pk.clone(), items::agent_sk(&agent.external_id)), expression, values));
         }
-        self.upsert(updates, unchanged).await
+        let mut counts = self.upsert(updates, unchanged).await?;
+        counts.reads = reads;
+        Ok(counts)
     }
 
     async fn sync_statuses(
@@ -462,8 +568,8 @@ impl ImportStore for DynamoImportStore {
         now: DateTime<Utc>,
     ) -> Result<WriteCounts, StoreError> {
         let pk = integration_pk(&integration.tenant_id, integration.id);
-        let existing: Vec<StatusItem> =
-            de(self.query_range(pk.clone(), items::STATUS_SK_PREFIX.into(), None).await?, "status")?;
+        let (stored, reads) = self.query_range(pk.clone(), items::STATUS_SK_PREFIX.into(), None).await?;
+        let existing: Vec<StatusItem> = de(stored, "status")?;
         let existing: HashMap<String, StatusItem> = existing.into_iter().map(|s| (s.status_id.clone(), s)).collect();
         let mut updates = Vec::new();
         let mut unchanged = 0;
@@ -489,7 +595,9 @@ impl ImportStore for DynamoImportStore {
                 .to_owned();
             updates.push((key(pk.clone(), items::status_sk(&status.id)), expression, values));
         }
-        self.upsert(updates, unchanged).await
+        let mut counts = self.upsert(updates, unchanged).await?;
+        counts.reads = reads;
+        Ok(counts)
     }
 
     async fn write_intervals(
@@ -531,7 +639,11 @@ impl ImportStore for DynamoImportStore {
             });
         }
         let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
-        self.diff_partitions(desired, |pk| self.query_range(pk, from.clone(), Some(to.clone()))).await
+        let digest_sk = items::digest_sk("IV", chunk.start);
+        self.diff_partitions(integration, chunk, digest_sk, desired, |pk| {
+            self.query_range(pk, from.clone(), Some(to.clone()))
+        })
+        .await
     }
 
     async fn write_segments(
@@ -556,7 +668,11 @@ impl ImportStore for DynamoImportStore {
             });
         }
         let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
-        self.diff_partitions(desired, |pk| self.query_range(pk, from.clone(), Some(to.clone()))).await
+        let digest_sk = items::digest_sk("S", chunk.start);
+        self.diff_partitions(integration, chunk, digest_sk, desired, |pk| {
+            self.query_range(pk, from.clone(), Some(to.clone()))
+        })
+        .await
     }
 
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {

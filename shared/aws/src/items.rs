@@ -11,6 +11,7 @@
 //! | import run | `T#{t}#I#{int}` | `RUN#{started at}#{run id}` | — |
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
+//! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
 
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
 use chrono::{DateTime, Utc};
@@ -46,6 +47,12 @@ pub const RUN_SK_PREFIX: &str = "RUN#";
 pub const SEGMENT_SK_PREFIX: &str = "S#";
 pub const LEASE_SK: &str = "LEASE";
 pub const STATE_SK: &str = "STATE";
+pub const DIGEST_SK_PREFIX: &str = "DIG#";
+
+/// The digest of one day chunk of interval (`IV`) or segment (`S`) data.
+pub fn digest_sk(kind: &str, chunk_start: DateTime<Utc>) -> String {
+    format!("{DIGEST_SK_PREFIX}{kind}#{}", sort_time(chunk_start))
+}
 
 pub fn agent_sk(external_id: &str) -> String {
     format!("{AGENT_SK_PREFIX}{external_id}")

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod digest;
 pub mod dynamo;
 pub mod import_store;
 pub mod items;

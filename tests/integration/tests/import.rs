@@ -17,9 +17,9 @@ use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
 use acd_domain::{AgentSegment, Five9Grouping, IntervalStats, Queue, TimeWindow};
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{api_request, decode};
-use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
-use acd_test_harness::AwsStack;
+use acd_test_harness::{AwsStack, LogCapture};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::from_items;
@@ -262,6 +262,9 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     assert_eq!(second.counts.interval_writes.write_requests, 0, "{:?}", second.counts);
     assert_eq!(second.counts.segment_writes.write_requests, 0, "{:?}", second.counts);
     assert!(second.counts.interval_writes.unchanged > 0);
+    // Every day's digest recorded what is stored: one GetItem a day, no partition read.
+    assert_eq!(second.counts.interval_writes.reads, second.counts.days, "{:?}", second.counts);
+    assert_eq!(second.counts.segment_writes.reads, second.counts.days, "{:?}", second.counts);
 
     let (status, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
     assert_eq!(status, 200);
@@ -303,6 +306,8 @@ async fn a_corrected_number_a_renamed_and_a_removed_queue_converge() {
         .collect();
     assert_eq!(stored, sorted_stats(truth), "the corrected interval was rewritten");
     assert!(run.counts.interval_writes.written >= 1 && run.counts.interval_writes.written < 20, "{:?}", run.counts);
+    // Only the corrected queue's partition was read back (besides one digest a day).
+    assert_eq!(run.counts.interval_writes.reads, run.counts.days + 1, "{:?}", run.counts);
 
     let queues = env.queues(&id).await;
     let removed = queues.iter().find(|q| q.external_id == campaigns[1]).expect("removed queue kept");
@@ -337,6 +342,16 @@ async fn a_run_killed_mid_way_is_completed_by_the_next_run() {
     let err = crash.run(&event(&id), deadline()).await.unwrap_err();
     assert!(err.to_string().contains("aborted"), "{err}");
     // A killed process keeps its lease until it expires; expire it.
+    expire_lease(&env, &id).await;
+    let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded);
+    let (stats, segments) = five9_truth(&sim, run.window.unwrap(), Five9Grouping::Campaign);
+    assert_eq!(env.intervals(&id).await, stats);
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_eq!(env.segments(&id, &agents).await, segments);
+}
+
+async fn expire_lease(env: &Env, id: &str) {
     env.stack
         .clients
         .dynamodb
@@ -347,12 +362,41 @@ async fn a_run_killed_mid_way_is_completed_by_the_next_run() {
         .send()
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_change_a_killed_run_left_half_written_is_repaired_even_when_the_acd_reverts_it() {
+    // The digest of a day must never vouch for content the table does not hold: a run killed between two batches
+    // of a day leaves some items changed; when the ACD then goes back to the old numbers, the next run must still
+    // compare that day with the table and repair it.
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    assert_eq!(
+        env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().outcome,
+        RunOutcome::Succeeded
+    );
+    let clean = env.intervals(&id).await;
+
+    let campaign = sim.campaign_names()[0].clone();
+    let first: DateTime<Utc> = "2024-11-05T10:00:00Z".parse().unwrap();
+    let intervals: Vec<DateTime<Utc>> = (0..30).map(|i| first + chrono::Duration::minutes(15 * i)).collect();
+    for t in &intervals {
+        assert!(sim.adjust_calls(&campaign, *t, 3));
+    }
+    let crash = env.importer(ImportConfig { abort_after_batches: Some(1), ..config(sim.now()) });
+    let err = crash.run(&event(&id), deadline()).await.unwrap_err();
+    assert!(err.to_string().contains("aborted"), "{err}");
+    let half_written = env.intervals(&id).await;
+    assert_ne!(half_written, clean, "the first batch of the changes landed before the crash");
+
+    for t in &intervals {
+        assert!(sim.adjust_calls(&campaign, *t, -3));
+    }
+    expire_lease(&env, &id).await;
     let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded);
-    let (stats, segments) = five9_truth(&sim, run.window.unwrap(), Five9Grouping::Campaign);
-    assert_eq!(env.intervals(&id).await, stats);
-    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
-    assert_eq!(env.segments(&id, &agents).await, segments);
+    assert_same(&env.intervals(&id).await, &clean, "the table is back to the ACD's numbers");
+    assert!(run.counts.interval_writes.written >= 25, "{:?}", run.counts);
 }
 
 #[tokio::test]
@@ -440,6 +484,63 @@ async fn a_back_fill_under_a_short_deadline_continues_across_runs_and_ends_compl
     let full = TimeWindow::new("2024-05-06T00:00:00Z".parse().unwrap(), last.complete_through.unwrap()).unwrap();
     let stats: Vec<IntervalStats> = day_chunks(full).into_iter().flat_map(|c| sim.expected_interval_stats(c)).collect();
     assert_same(&env.intervals(&id).await, &sorted_stats(stats), "back-filled intervals");
+}
+
+#[tokio::test]
+async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_later() {
+    // The simulator's hourly counters reset on the real clock's hours: keep the first two runs inside one hour.
+    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
+    if left < Duration::from_secs(90) {
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+    let logs = LogCapture::install();
+    // Five days back from 2024-11-20 12:00 UTC: four back-fill days (15–18 November), then the reconciliation re-read
+    // (19 and 20). A day costs three runReport; 10 per hour with 20 % kept free lets two days through per hour.
+    let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
+    let tight = Limits { report_request: [16, 10, 800], ..Limits::default() };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: tight, ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 5)).await;
+    let import = env.importer(config(now));
+
+    let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Partial, 2), "{first:?}");
+    let window = first.window.unwrap();
+    assert_eq!(window.start, "2024-11-15T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(first.complete_through, Some("2024-11-17T00:00:00Z".parse().unwrap()));
+    let reason = "ReportRequest: 6 of 10 per hour used (one more day needs 3, 2 stay free for other API users)";
+    assert_eq!(first.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
+    assert!(logs.contents().lines().any(|l| l.contains("INFO") && l.contains(reason)), "the pause is logged");
+    let stats = sim.stats();
+    assert_eq!(stats.rate_limited, 0, "paced before Five9's limit, never refused by it");
+    assert_eq!(stats.operations["runReport"], 6);
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "importing", "{integration}");
+    assert_eq!(integration["status"]["reason"], Value::Null);
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
+    assert_eq!(runs["items"][0]["outcome"], "partial");
+
+    // Within the same hour the next run starts no day and runs no report.
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((second.outcome, second.counts.days), (RunOutcome::Partial, 0), "{second:?}");
+    assert_eq!(second.complete_through, first.complete_through);
+    assert_eq!(sim.stats().operations["runReport"], 6);
+
+    // More budget (the next hour, or a higher limit): the pass resumes where it stopped and completes.
+    sim.set_limits(Limits { report_request: [100, 1_000, 10_000], retrieve_report: [100, 1_000, 10_000], ..tight });
+    let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
+    assert_eq!(third.window.unwrap().start, "2024-11-17T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(third.complete_through, Some(window.end));
+    assert_eq!(sim.stats().rate_limited, 0);
+
+    // The table is what one unpaced run would have written: the truth of the whole window.
+    let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Campaign);
+    assert!(stats.len() > 100 && segments.len() > 100, "meaningful data: {} / {}", stats.len(), segments.len());
+    assert_same(&env.intervals(&id).await, &stats, "paced intervals");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &segments, "paced segments");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "operational");
 }
 
 #[tokio::test]

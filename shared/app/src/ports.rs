@@ -99,6 +99,10 @@ pub struct ImportState {
     /// before reaching "now": the next run resumes there instead of starting the pass again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_cursor: Option<chrono::DateTime<chrono::Utc>>,
+    /// The start of the latest UTC day whose interval or segment items were ever written, recorded before they
+    /// are: a later day has nothing stored, so its first import skips reading the table back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_day: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What a write step did. `write_requests` counts the write requests sent to DynamoDB (item puts and deletes,
@@ -183,21 +187,25 @@ pub trait ImportStore: Send + Sync {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<WriteCounts, StoreError>;
     /// Makes the stored intervals of `queue_external_ids` inside `chunk` equal `stats` (non-zero intervals are
-    /// stored; vanished ones deleted; equal ones left alone).
+    /// stored; vanished ones deleted; equal ones left alone). `fresh`: no item of the chunk was ever written, so
+    /// there is nothing to read back first.
     async fn write_intervals(
         &self,
         integration: &Integration,
         chunk: acd_domain::TimeWindow,
         queue_external_ids: &[String],
         stats: &[acd_domain::IntervalStats],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
-    /// Makes the stored segments of `agent_external_ids` that start inside `chunk` equal `pieces`.
+    /// Makes the stored segments of `agent_external_ids` that start inside `chunk` equal `pieces` (`fresh` as
+    /// for [`ImportStore::write_intervals`]).
     async fn write_segments(
         &self,
         integration: &Integration,
         chunk: acd_domain::TimeWindow,
         agent_external_ids: &[String],
         pieces: &[acd_domain::AgentSegment],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &crate::import::RunRecord) -> Result<(), StoreError>;
     /// Sets the integration's status unless it was deleted or paused meanwhile.

@@ -35,6 +35,10 @@ use crate::sdk_error;
 const READ_CONCURRENCY: usize = 8;
 /// Runs are kept this long (DynamoDB TTL on `ttl`).
 const RUN_RETENTION_DAYS: i64 = 90;
+/// Partitions compared at a time, and the number of pending writes that triggers a flush (a multiple of 25, so
+/// batches stay full).
+const DIFF_GROUP: usize = 64;
+const WRITE_FLUSH: usize = 1_000;
 /// Chunk digests are kept this long after the chunk's end: re-reads happen within the reconciliation window.
 const DIGEST_RETENTION_DAYS: i64 = 35;
 
@@ -172,11 +176,14 @@ impl DynamoImportStore {
 
     /// Puts the `desired` items of each partition of `chunk` and deletes the `existing` ones not desired, leaving
     /// equal items alone. Partitions whose content the chunk's digest (`digest_sk`) already records are not read
-    /// at all; `read` gives the existing items of one partition (and the Query calls it took).
+    /// at all, nor is anything when the chunk is `fresh` (none of its items was ever written); `read` gives the
+    /// existing items of one partition (and the Query calls it took). Partitions are compared a group at a time and
+    /// writes flushed as they accumulate, so memory stays bounded however large the chunk.
     async fn diff_partitions<T, F, Fut>(
         &self,
         integration: &Integration,
         chunk: TimeWindow,
+        fresh: bool,
         digest_sk: String,
         mut desired: BTreeMap<String, Vec<T>>,
         read: F,
@@ -193,67 +200,81 @@ impl DynamoImportStore {
             digest.insert(pk, items).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
         }
         let use_digest = desired.len() <= digest::MAX_PARTITIONS;
-        let stored = self.load_digest(&digest_pk, &digest_sk, chunk.end).await?;
-        let mut reads = 1;
-        let mut unchanged = 0u64;
+        let mut counts = WriteCounts::default();
+        let stored = if fresh {
+            None
+        } else {
+            counts.reads += 1;
+            self.load_digest(&digest_pk, &digest_sk, chunk.end).await?
+        };
         if use_digest && let Some(stored) = &stored {
             desired.retain(|pk, items| {
                 let known = digest.agrees(stored, pk);
                 if known {
-                    unchanged += items.len() as u64;
+                    counts.unchanged += items.len() as u64;
                 }
                 !known
             });
         }
 
-        let existing: Vec<(String, Vec<Item>, u64)> = stream::iter(desired.keys().cloned().map(|pk| {
-            let fut = read(pk.clone());
-            async move { fut.await.map(|(items, calls)| (pk, items, calls)) }
-        }))
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-        let mut existing: HashMap<String, Vec<Item>> = existing
-            .into_iter()
-            .map(|(pk, items, calls)| {
-                reads += calls;
-                (pk, items)
-            })
-            .collect();
+        let mut digest_present = stored.is_some();
+        let mut changes = false;
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
-        for (pk, wanted) in desired {
-            let mut old: HashMap<String, T> = HashMap::new();
-            for item in existing.remove(&pk).unwrap_or_default() {
-                match from_item::<T>(item) {
-                    Ok(t) => {
-                        old.insert(t.sk().to_owned(), t);
+        let mut partitions = desired.into_iter().peekable();
+        while partitions.peek().is_some() {
+            let group: Vec<(String, Vec<T>)> = partitions.by_ref().take(DIFF_GROUP).collect();
+            let mut existing: HashMap<String, Vec<Item>> = HashMap::new();
+            if !fresh {
+                let pks: Vec<String> = group.iter().map(|(pk, _)| pk.clone()).collect();
+                let read: Vec<(String, Vec<Item>, u64)> = stream::iter(pks.into_iter().map(|pk| {
+                    let fut = read(pk.clone());
+                    async move { fut.await.map(|(items, calls)| (pk, items, calls)) }
+                }))
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+                for (pk, items, calls) in read {
+                    counts.reads += calls;
+                    existing.insert(pk, items);
+                }
+            }
+            for (pk, wanted) in group {
+                let mut old: HashMap<String, T> = HashMap::new();
+                for item in existing.remove(&pk).unwrap_or_default() {
+                    match from_item::<T>(item) {
+                        Ok(t) => {
+                            old.insert(t.sk().to_owned(), t);
+                        }
+                        Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"),
                     }
-                    Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"),
                 }
-            }
-            for item in wanted {
-                match old.remove(item.sk()) {
-                    Some(previous) if previous == item => unchanged += 1,
-                    _ => puts.push(ser(&item)?),
+                for item in wanted {
+                    match old.remove(item.sk()) {
+                        Some(previous) if previous == item => counts.unchanged += 1,
+                        _ => puts.push(ser(&item)?),
+                    }
                 }
+                deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
             }
-            deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
+            let last = partitions.peek().is_none();
+            if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
+                changes = true;
+                if digest_present {
+                    // The digest must never claim content that is not stored: gone before the first item changes.
+                    self.client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .set_key(Some(key(digest_pk.clone(), digest_sk.clone())))
+                        .send()
+                        .await
+                        .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
+                    counts.write_requests += 1;
+                    digest_present = false;
+                }
+                counts += self.write(std::mem::take(&mut puts), std::mem::take(&mut deletes), 0).await?;
+            }
         }
 
-        let mut bookkeeping = 0;
-        let changes = !puts.is_empty() || !deletes.is_empty();
-        if changes && stored.is_some() {
-            // The digest must never claim content that is not stored: gone before the first item changes.
-            self.client
-                .delete_item()
-                .table_name(&self.table)
-                .set_key(Some(key(digest_pk.clone(), digest_sk.clone())))
-                .send()
-                .await
-                .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
-            bookkeeping += 1;
-        }
-        let mut counts = self.write(puts, deletes, unchanged).await?;
         let current = stored.as_ref().is_some_and(|s| *s == digest) && !changes;
         if use_digest && !current {
             let item = HashMap::from([
@@ -268,10 +289,8 @@ impl DynamoImportStore {
                 ),
             ]);
             self.put(item, "PutItem(digest)").await?;
-            bookkeeping += 1;
+            counts.write_requests += 1;
         }
-        counts.write_requests += bookkeeping;
-        counts.reads = reads;
         Ok(counts)
     }
 }
@@ -606,6 +625,7 @@ impl ImportStore for DynamoImportStore {
         chunk: TimeWindow,
         queue_external_ids: &[String],
         stats: &[IntervalStats],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError> {
         let tenant = &integration.tenant_id;
         let mut desired: BTreeMap<String, Vec<IntervalItem>> = queue_external_ids
@@ -640,7 +660,7 @@ impl ImportStore for DynamoImportStore {
         }
         let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
         let digest_sk = items::digest_sk("IV", chunk.start);
-        self.diff_partitions(integration, chunk, digest_sk, desired, |pk| {
+        self.diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
             self.query_range(pk, from.clone(), Some(to.clone()))
         })
         .await
@@ -652,6 +672,7 @@ impl ImportStore for DynamoImportStore {
         chunk: TimeWindow,
         agent_external_ids: &[String],
         pieces: &[AgentSegment],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError> {
         let tenant = &integration.tenant_id;
         let mut desired: BTreeMap<String, Vec<SegmentItem>> =
@@ -669,7 +690,7 @@ impl ImportStore for DynamoImportStore {
         }
         let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
         let digest_sk = items::digest_sk("S", chunk.start);
-        self.diff_partitions(integration, chunk, digest_sk, desired, |pk| {
+        self.diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
             self.query_range(pk, from.clone(), Some(to.clone()))
         })
         .await

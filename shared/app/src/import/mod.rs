@@ -375,6 +375,10 @@ impl ImportService {
         let mut ranges: HashMap<String, QueueRange> = ranges.into_iter().map(|r| (r.external_id.clone(), r)).collect();
         let known: BTreeSet<&str> = queue_ids.iter().map(String::as_str).collect();
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
+        if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
+            // State from before `written_day` existed: any day up to now may hold items.
+            state.written_day = Some(plan::day_start(window.end));
+        }
 
         for chunk in plan::day_chunks(window) {
             if deadline.remaining() < self.config.safety_margin {
@@ -417,10 +421,19 @@ impl ImportService {
             };
             let stats: Vec<_> = stats.into_iter().filter(|s| known.contains(s.queue_external_id.as_str())).collect();
             record.counts.intervals += stats.len() as u64;
-            record.counts.interval_writes += self.store.write_intervals(integration, chunk, &queue_ids, &stats).await?;
+            // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
+            // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
+            let fresh = state.written_day.is_none_or(|day| chunk.start > day);
+            if fresh {
+                state.written_day = Some(chunk.start);
+                self.store.save_state(tenant, id, &state).await?;
+            }
+            record.counts.interval_writes +=
+                self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
             let pieces = plan::owned_pieces(&segments, chunk);
             record.counts.segments += pieces.len() as u64;
-            record.counts.segment_writes += self.store.write_segments(integration, chunk, &agent_ids, &pieces).await?;
+            record.counts.segment_writes +=
+                self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
 
             let extended = extend_ranges(&mut ranges, &stats);
             if !extended.is_empty() {

@@ -149,7 +149,7 @@ impl DynamoImportStore {
         })
     }
 
-    /// The stored digest of a chunk, if it covers exactly `[chunk.start, chunk.end)`.
+    /// The stored digest of a chunk starting at the same day, if it ends no later than `chunk_end`.
     async fn load_digest(
         &self,
         pk: &str,
@@ -167,8 +167,11 @@ impl DynamoImportStore {
             .map_err(|e| sdk_error("GetItem(digest)", e))?;
         let Some(item) = out.item else { return Ok(None) };
         let end = item.get("end").and_then(|v| v.as_s().ok()).and_then(|v| DateTime::parse_from_rfc3339(v).ok());
-        if end.is_none_or(|end| end != chunk_end) {
-            return Ok(Some(ChunkDigest::default())); // another chunk shape: present (to delete), matching nothing
+        // A digest made when the day's chunk ended earlier (today's chunk grows every run) still holds: nothing was
+        // written after its end (a later write would have replaced or deleted it), so a partition whose new content
+        // hashes the same has no items after that end either. A digest reaching past the chunk matches nothing.
+        if end.is_none_or(|end| end > chunk_end) {
+            return Ok(Some(ChunkDigest::default())); // present (to delete before writing), matching nothing
         }
         let parts = item.get("parts").and_then(|v| v.as_b().ok()).and_then(|b| ChunkDigest::decode(b.as_ref()));
         Ok(Some(parts.unwrap_or_default()))

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
-use acd_app::import::plan::{day_chunks, owned_pieces};
+use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome};
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
@@ -212,7 +212,9 @@ async fn create(env: &Env, body: &Value) -> String {
 async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothing() {
     // Two days back from 2024-11-04 12:00 UTC: the window includes the 25-hour DST day (2024-11-03, Los Angeles).
     let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), ..Five9SimConfig::default() }).await;
+    // Three runs follow each other within a minute here (15 minutes apart in production): per-minute limits raised.
+    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
     let id = create(&env, &five9_body(&sim, "skill", 2)).await;
     let import = env.importer(config(sim.now()));
     let first = import.run(&event(&id), deadline()).await.unwrap();
@@ -276,6 +278,30 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
         .await;
     assert_eq!(older["items"][0]["run_id"], json!(run.run_id));
     assert_eq!(older["next_cursor"], Value::Null);
+
+    // Fifteen minutes later: today's chunk grew; only the queues whose numbers changed are read back and written.
+    let later = now + chrono::Duration::minutes(15);
+    let today = day_start(now);
+    let truth_by_queue = |end: DateTime<Utc>| {
+        let mut by_queue: BTreeMap<String, Vec<IntervalStats>> = BTreeMap::new();
+        for s in sim.truth_intervals(TimeWindow::new(today, end).unwrap(), Five9Grouping::Skill) {
+            by_queue.entry(s.queue_external_id.clone()).or_default().push(s);
+        }
+        by_queue
+    };
+    let before_by_queue = truth_by_queue(now);
+    sim.set_now(later);
+    let after_by_queue = truth_by_queue(later);
+    let changed = queues.iter().filter(|q| before_by_queue.get(&q.external_id) != after_by_queue.get(&q.external_id));
+    let changed = changed.count() as u64;
+    assert!(changed > 0 && changed < queues.len() as u64, "a meaningful mix: {changed} of {}", queues.len());
+    let third = env.importer(config(later)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
+    assert_eq!(third.counts.interval_writes.reads, third.counts.days + changed, "{:?}", third.counts);
+    let whole = TimeWindow::new(window.start, third.window.unwrap().end).unwrap();
+    let (stats, segments) = five9_truth(&sim, whole, Five9Grouping::Skill);
+    assert_same(&env.intervals(&id).await, &stats, "every interval equals the truth 15 minutes later");
+    assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth 15 minutes later");
 }
 
 #[tokio::test]

@@ -52,17 +52,18 @@ pub trait Connector: Send + Sync {
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError>;
 
-    /// The longest window one `interval_stats` / `agent_segments` call should be given (the import splits
-    /// longer windows so a single call stays well within vendor limits and the Lambda deadline).
+    /// The longest window one `interval_stats` / `agent_segments` call should be given: the import asks for as
+    /// many consecutive UTC days at once as fit (a whole number of days; at least one), so a single call stays
+    /// within vendor limits and the Lambda deadline while costing as few vendor calls as possible.
     fn max_window(&self) -> chrono::Duration;
 
     /// Vendor HTTP calls made so far by this connector instance (for run records and benchmarks).
     fn calls_made(&self) -> u64;
 
-    /// Whether the vendor's shared hourly and daily API budget leaves room for one more day of import (one
-    /// [`Connector::interval_stats`] and one [`Connector::agent_segments`] call over at most a UTC day) while keeping
-    /// a share of it free for the customer's other API users. The import asks before each back-fill day and, on
-    /// [`Pace::Wait`], ends the run as partial so a later run continues.
+    /// Whether the vendor's shared hourly and daily API budget leaves room for one more fetch of import days (one
+    /// [`Connector::interval_stats`] and one [`Connector::agent_segments`] call over at most
+    /// [`Connector::max_window`]) while keeping a share of it free for the customer's other API users. The import
+    /// asks before each back-fill fetch and, on [`Pace::Wait`], ends the run as partial so a later run continues.
     ///
     /// The default is [`Pace::Go`]: vendors without a readable budget (Genesys Cloud) pace themselves through their
     /// 429 answers, which the connector retries.

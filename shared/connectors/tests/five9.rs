@@ -446,10 +446,10 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     // Ample budget (Five9's default limits, nothing used yet).
     assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
 
-    // One UTC day of import calls what the day cost estimates: three reports (the call log, and 36 hours of agent
-    // states in two), each polled and retrieved once here.
+    // One import fetch (two UTC days) calls what the cost estimates: three reports (the call log, and 60 hours of
+    // agent states in two), each polled and retrieved once here.
     let cost = Five9Options::default().day_cost;
-    let day = window("2024-11-04T00:00:00Z", "2024-11-05T00:00:00Z");
+    let day = window("2024-11-04T00:00:00Z", "2024-11-06T00:00:00Z");
     let before = sim.stats().operations;
     import_day(&c, day).await;
     let after = sim.stats().operations;
@@ -463,7 +463,10 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
     import_day(&c, day).await;
     let Pace::Wait { reason } = c.pace_next_day(deadline()).await.unwrap() else { panic!("expected a wait") };
-    assert_eq!(reason, "ReportRequest: 6 of 10 per hour used (one more day needs 3, 2 stay free for other API users)");
+    assert_eq!(
+        reason,
+        "ReportRequest: 6 of 10 per hour used (the next import days need 3, 2 stay free for other API users)"
+    );
     // Without a reserve the day would fit: the reserve is what keeps the customer's other tools going.
     let greedy = connector(&sim, Five9Grouping::Campaign)
         .with_options(Five9Options { budget_reserve_percent: 0, ..test_options() });

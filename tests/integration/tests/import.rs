@@ -524,20 +524,21 @@ async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_l
         tokio::time::sleep(left + Duration::from_secs(1)).await;
     }
     let logs = LogCapture::install();
-    // Five days back from 2024-11-20 12:00 UTC: four back-fill days (15–18 November), then the reconciliation re-read
-    // (19 and 20). A day costs three runReport; 10 per hour with 20 % kept free lets two days through per hour.
+    // Nine days back from 2024-11-20 12:00 UTC: eight back-fill days (11–18 November), then the reconciliation re-read
+    // (19 and 20). Days are fetched two at a time, three runReport a fetch; 10 per hour with 20 % kept free lets two
+    // fetches (four days) through per hour.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
     let tight = Limits { report_request: [16, 10, 800], ..Limits::default() };
     let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: tight, ..Five9SimConfig::default() }).await;
-    let id = create(&env, &five9_body(&sim, "campaign", 5)).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 9)).await;
     let import = env.importer(config(now));
 
     let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
-    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Partial, 2), "{first:?}");
+    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Partial, 4), "{first:?}");
     let window = first.window.unwrap();
-    assert_eq!(window.start, "2024-11-15T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
-    assert_eq!(first.complete_through, Some("2024-11-17T00:00:00Z".parse().unwrap()));
-    let reason = "ReportRequest: 6 of 10 per hour used (one more day needs 3, 2 stay free for other API users)";
+    assert_eq!(window.start, "2024-11-11T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(first.complete_through, Some("2024-11-15T00:00:00Z".parse().unwrap()));
+    let reason = "ReportRequest: 6 of 10 per hour used (the next import days need 3, 2 stay free for other API users)";
     assert_eq!(first.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
     assert!(logs.contents().lines().any(|l| l.contains("INFO") && l.contains(reason)), "the pause is logged");
     let stats = sim.stats();
@@ -559,9 +560,12 @@ async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_l
     sim.set_limits(Limits { report_request: [100, 1_000, 10_000], retrieve_report: [100, 1_000, 10_000], ..tight });
     let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
-    assert_eq!(third.window.unwrap().start, "2024-11-17T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert_eq!(third.window.unwrap().start, "2024-11-15T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
     assert_eq!(third.complete_through, Some(window.end));
     assert_eq!(sim.stats().rate_limited, 0);
+    // Six days (15–20 November) in three fetches: 3 + 3 + 2 reports (the last one is 36 hours, whose agent states
+    // fit one report); fetched day by day they would have cost 17.
+    assert_eq!(sim.stats().operations["runReport"] - 6, 8);
 
     // The table is what one unpaced run would have written: the truth of the whole window.
     let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Campaign);

@@ -380,18 +380,21 @@ impl ImportService {
             state.written_day = Some(plan::day_start(window.end));
         }
 
-        for chunk in plan::day_chunks(window) {
+        // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
+        // covers two Five9 days), then written and completed one day at a time.
+        for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
+            let (first, span) = (group[0], TimeWindow { start: group[0].start, end: group[group.len() - 1].end });
             if deadline.remaining() < self.config.safety_margin {
-                tracing::info!(tenant = %tenant, integration = %id, next = %chunk.start, "deadline near: the next run continues");
+                tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
                 record.complete_through = state.complete_through;
                 return Ok(RunOutcome::Partial);
             }
-            if chunk.start < reconciliation_start {
+            if first.start < reconciliation_start {
                 match connector.pace_next_day(deadline).await {
                     Ok(Pace::Go) => {}
                     Ok(Pace::Wait { reason }) => {
                         tracing::info!(
-                            tenant = %tenant, integration = %id, next = %chunk.start, reason = %reason,
+                            tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
                             "vendor API budget low: the next run continues"
                         );
                         record.complete_through = state.complete_through;
@@ -405,50 +408,56 @@ impl ImportService {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let stats = match connector.interval_stats(queues, chunk, deadline).await {
+            let stats = match connector.interval_stats(queues, span, deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
                     record.complete_through = state.complete_through;
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
             };
-            let segments = match connector.agent_segments(agents, chunk, deadline).await {
+            let segments = match connector.agent_segments(agents, span, deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
                     record.complete_through = state.complete_through;
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
             };
-            let stats: Vec<_> = stats.into_iter().filter(|s| known.contains(s.queue_external_id.as_str())).collect();
-            record.counts.intervals += stats.len() as u64;
-            // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
-            // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
-            let fresh = state.written_day.is_none_or(|day| chunk.start > day);
-            if fresh {
-                state.written_day = Some(chunk.start);
-                self.store.save_state(tenant, id, &state).await?;
-            }
-            record.counts.interval_writes +=
-                self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
-            let pieces = plan::owned_pieces(&segments, chunk);
-            record.counts.segments += pieces.len() as u64;
-            record.counts.segment_writes +=
-                self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
+            for chunk in group {
+                let stats: Vec<_> = stats
+                    .iter()
+                    .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
+                    .cloned()
+                    .collect();
+                record.counts.intervals += stats.len() as u64;
+                // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
+                // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
+                let fresh = state.written_day.is_none_or(|day| chunk.start > day);
+                if fresh {
+                    state.written_day = Some(chunk.start);
+                    self.store.save_state(tenant, id, &state).await?;
+                }
+                record.counts.interval_writes +=
+                    self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
+                let pieces = plan::owned_pieces(&segments, chunk);
+                record.counts.segments += pieces.len() as u64;
+                record.counts.segment_writes +=
+                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
 
-            let extended = extend_ranges(&mut ranges, &stats);
-            if !extended.is_empty() {
-                record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
+                let extended = extend_ranges(&mut ranges, &stats);
+                if !extended.is_empty() {
+                    record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
+                }
+                if state.complete_through.is_none_or(|done| done < chunk.end) {
+                    state.complete_through = Some(chunk.end);
+                }
+                if state.complete_from.is_none_or(|first| chunk.start < first) {
+                    state.complete_from = Some(chunk.start);
+                }
+                // The pass is over when the window's end is reached; until then a later run resumes here.
+                state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
+                self.store.save_state(tenant, id, &state).await?;
+                record.counts.days += 1;
             }
-            if state.complete_through.is_none_or(|done| done < chunk.end) {
-                state.complete_through = Some(chunk.end);
-            }
-            if state.complete_from.is_none_or(|first| chunk.start < first) {
-                state.complete_from = Some(chunk.start);
-            }
-            // The pass is over when the window's end is reached; until then a later run resumes here.
-            state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
-            self.store.save_state(tenant, id, &state).await?;
-            record.counts.days += 1;
         }
         record.complete_through = state.complete_through;
         Ok(RunOutcome::Succeeded)

@@ -52,6 +52,19 @@ pub fn day_chunks(window: TimeWindow) -> Vec<TimeWindow> {
     out
 }
 
+/// Consecutive chunks grouped so that each group spans at most `max_window` (a chunk longer than that stands
+/// alone): the connector is asked once per group, and the group's days are written one by one.
+pub fn fetch_groups(chunks: &[TimeWindow], max_window: Duration) -> Vec<Vec<TimeWindow>> {
+    let mut groups: Vec<Vec<TimeWindow>> = Vec::new();
+    for chunk in chunks {
+        match groups.last_mut() {
+            Some(group) if chunk.end - group[0].start <= max_window => group.push(*chunk),
+            _ => groups.push(vec![*chunk]),
+        }
+    }
+    groups
+}
+
 /// The pieces of `segments` that a chunk owns: each segment split at UTC midnights, keeping the pieces that start
 /// inside the chunk. An open segment (no end) stays open in its last piece.
 pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSegment> {
@@ -107,6 +120,27 @@ mod tests {
 
     fn seg(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> AgentSegment {
         AgentSegment { agent_external_id: "a".into(), status_id: "Ready".into(), reason: None, start, end }
+    }
+
+    #[test]
+    fn chunks_are_fetched_in_groups_no_longer_than_the_connectors_window() {
+        let window = TimeWindow::new(t(2, 0, 0), t(6, 10, 15)).unwrap();
+        let chunks = day_chunks(window);
+        assert_eq!(chunks.len(), 5);
+        let spans = |max: Duration| -> Vec<(DateTime<Utc>, DateTime<Utc>, usize)> {
+            fetch_groups(&chunks, max).iter().map(|g| (g[0].start, g[g.len() - 1].end, g.len())).collect()
+        };
+        assert_eq!(spans(Duration::days(1)).len(), 5, "one day at a time");
+        assert_eq!(
+            spans(Duration::days(2)),
+            vec![(t(2, 0, 0), t(4, 0, 0), 2), (t(4, 0, 0), t(6, 0, 0), 2), (t(6, 0, 0), t(6, 10, 15), 1)]
+        );
+        // The steady-state window of a 24-hour re-read (yesterday and today so far) is one fetch of two days.
+        let steady = day_chunks(TimeWindow::new(t(5, 0, 0), t(6, 10, 15)).unwrap());
+        assert_eq!(fetch_groups(&steady, Duration::days(2)), vec![steady.clone()]);
+        // A window shorter than a chunk still forms a group; every chunk is in exactly one group, in order.
+        assert_eq!(fetch_groups(&chunks, Duration::hours(1)).concat(), chunks);
+        assert!(fetch_groups(&[], Duration::days(2)).is_empty());
     }
 
     #[test]

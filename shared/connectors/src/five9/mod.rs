@@ -24,7 +24,7 @@
 //!   If pacing would pass the deadline the call fails with `RateLimited { retry_after }`.
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
-//!   less left than one more import day costs ([`Five9Options::day_cost`]) plus
+//!   less left than one more import fetch (two days) costs ([`Five9Options::day_cost`]) plus
 //!   [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
@@ -105,15 +105,18 @@ pub struct Five9Options {
     pub row_limit: usize,
     pub run_reports_per_minute: usize,
     pub retrievals_per_minute: usize,
-    /// Longest window of one report.
+    /// Longest window of one report, and the connector's [`Connector::max_window`]: two days by default, so the
+    /// import's usual 24-hour re-read (yesterday and today so far) costs one Call Log and two Agent State
+    /// Details reports a run instead of five or six. A report that reaches the row limit is halved anyway.
     pub max_report_span: Duration,
     /// How far before the window the Agent State Details report starts, so states begun earlier but still
     /// running inside the window are found (a state longer than this that began before it is missed).
     pub segment_lookback: Duration,
     /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
     pub status_discovery_window: Duration,
-    /// What one UTC day of import is expected to cost per operation type (see [`CallCost::day`]); the budget check
-    /// of [`Connector::pace_next_day`] asks the hourly and daily counters for this much room.
+    /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
+    /// type (see [`CallCost::day`]); the budget check of [`Connector::pace_next_day`] asks the hourly and daily
+    /// counters for this much room.
     pub day_cost: CallCost,
     /// Share of each hourly and daily limit (percent, rounded up to whole calls) that back-fills leave free for the
     /// domain's other API users.
@@ -122,7 +125,7 @@ pub struct Five9Options {
 
 impl Default for Five9Options {
     fn default() -> Self {
-        let max_report_span = Duration::days(1);
+        let max_report_span = Duration::days(2);
         let segment_lookback = Duration::hours(12);
         Self {
             retry: RetryPolicy::default(),
@@ -152,16 +155,16 @@ pub struct CallCost {
 }
 
 impl CallCost {
-    /// What one UTC day of import calls (`interval_stats` then `agent_segments`): one Call Log report per
-    /// `max_report_span` of the day, one Agent State Details report per `max_report_span` of the day plus
-    /// `segment_lookback`; each report is one `runReport`, one `getReportResultCsv` and up to `polls_per_report`
-    /// `isReportRunning` long polls; plus one `getSkills` (the refresh after a skill rename). With the defaults:
-    /// 1 + 2 reports. A day with a backward DST transition or a report over the row limit runs one or two reports
-    /// more; that comes out of the reserve.
+    /// What one import fetch of `max_report_span` (the import asks for that many UTC days at once, see
+    /// [`Connector::max_window`]) calls — `interval_stats` then `agent_segments`: one Call Log report, and Agent
+    /// State Details over the window plus `segment_lookback` in reports of at most `max_report_span`; each report is
+    /// one `runReport`, one `getReportResultCsv` and up to `polls_per_report` `isReportRunning` long polls; plus one
+    /// `getSkills` (the refresh after a skill rename). With the defaults (two days): 1 + 2 reports. A fetch across a
+    /// backward DST transition or over the row limit runs one or two reports more; that comes out of the reserve.
     pub fn day(max_report_span: Duration, segment_lookback: Duration, polls_per_report: u64) -> Self {
         let span = max_report_span.num_seconds().max(1).unsigned_abs();
         let reports = |d: Duration| d.num_seconds().max(1).unsigned_abs().div_ceil(span);
-        let reports = reports(Duration::days(1)) + reports(Duration::days(1) + segment_lookback);
+        let reports = reports(max_report_span) + reports(max_report_span + segment_lookback);
         Self { query: reports * polls_per_report + 1, report_request: reports, retrieve_report: reports }
     }
 
@@ -545,7 +548,7 @@ fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_percent: u8) 
         let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
         if c.limit.saturating_sub(c.value) < need.saturating_add(reserve) {
             short.push(format!(
-                "{}: {} of {} per {per} used (one more day needs {need}, {reserve} stay free for other API users)",
+                "{}: {} of {} per {per} used (the next import days need {need}, {reserve} stay free for other API users)",
                 c.operation_type, c.value, c.limit
             ));
         }
@@ -782,7 +785,7 @@ impl Connector for Five9Connector {
     }
 
     fn max_window(&self) -> Duration {
-        Duration::days(1)
+        self.opts.max_report_span
     }
 
     fn calls_made(&self) -> u64 {
@@ -821,8 +824,10 @@ mod budget_tests {
     fn the_default_day_cost_is_what_a_day_calls() {
         let opts = Five9Options::default();
         assert_eq!(opts.day_cost, CallCost { query: 13, report_request: 3, retrieve_report: 3 });
-        // Two-day reports: one for the call log, one for the 36 hours of agent states.
-        assert_eq!(CallCost::day(Duration::days(2), Duration::hours(12), 1).report_request, 2);
+        // One-day reports over one day: one for the call log, two for the 36 hours of agent states.
+        assert_eq!(CallCost::day(Duration::days(1), Duration::hours(12), 1).report_request, 3);
+        // A lookback within the span: one report each.
+        assert_eq!(CallCost::day(Duration::days(2), Duration::zero(), 1).report_request, 2);
     }
 
     #[test]
@@ -847,8 +852,8 @@ mod budget_tests {
         let Pace::Wait { reason } = day_pace(&counters, cost, 20) else { panic!("expected a wait") };
         assert_eq!(
             reason,
-            "ReportRequest: 900 of 800 per day used (one more day needs 3, 160 stay free for other API users); \
-             Query: 14990 of 15000 per hour used (one more day needs 13, 3000 stay free for other API users)"
+            "ReportRequest: 900 of 800 per day used (the next import days need 3, 160 stay free for other API users); \
+             Query: 14990 of 15000 per hour used (the next import days need 13, 3000 stay free for other API users)"
         );
         assert_eq!(day_pace(&[counter(86_400, "ReportRequest", 10, 7)], cost, 0), Pace::Go);
         assert_eq!(day_pace(&[], cost, 20), Pace::Go);

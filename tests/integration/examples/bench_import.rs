@@ -1,5 +1,6 @@
-//! Import benchmark: a large Genesys Cloud integration (default 200 queues, 300 agents, 7 days) imported from the
-//! `genesys-sim` process into moto through the real import service, then a steady-state 15-minute run.
+//! Import benchmark: a large Genesys Cloud (or, `--vendor five9`, Five9) integration (default 200 queues, 300
+//! agents, 7 days) imported from the simulator process into moto through the real import service, then a
+//! steady-state 15-minute run.
 //!
 //! Run it with `scripts/bench-import` (starts the simulator as its own process, so the numbers below are the
 //! import's alone). Prints wall time, CPU time and peak RSS of this process, vendor calls, DynamoDB write
@@ -84,16 +85,36 @@ fn report(label: &str, run: &RunRecord, wall: Duration, cpu: f64) {
 #[tokio::main]
 async fn main() {
     let sim = arg("--sim-url").expect("--sim-url (scripts/bench-import passes it)");
-    let client_id = arg("--client-id").expect("--client-id");
-    let client_secret = arg("--client-secret").expect("--client-secret");
+    let vendor = arg("--vendor").unwrap_or_else(|| "genesys".into());
     let now: DateTime<Utc> = arg("--now").expect("--now").parse().expect("RFC 3339 --now");
     let days: u32 = arg("--days").map_or(7, |d| d.parse().expect("--days"));
 
     let stack = AwsStack::start().await;
-    let endpoints = Endpoints {
-        genesys_api_base_url: Some(sim.clone()),
-        genesys_login_base_url: Some(sim.clone()),
-        ..Endpoints::default()
+    let (endpoints, body, clock_route) = match vendor.as_str() {
+        "genesys" => {
+            let client_id = arg("--client-id").expect("--client-id");
+            let client_secret = arg("--client-secret").expect("--client-secret");
+            let endpoints = Endpoints {
+                genesys_api_base_url: Some(sim.clone()),
+                genesys_login_base_url: Some(sim.clone()),
+                ..Endpoints::default()
+            };
+            let body = json!({"name": "Benchmark", "type": "genesys_cloud",
+                              "credentials": {"client_id": client_id, "client_secret": client_secret},
+                              "settings": {"region": "us_east_1", "detailed_on_queue_statuses": true,
+                                           "history_days": days}});
+            (endpoints, body, "/__sim/clock")
+        }
+        "five9" => {
+            let info: serde_json::Value =
+                reqwest::get(format!("{sim}/__sim/info")).await.unwrap().json().await.expect("five9-sim info");
+            let endpoints = Endpoints { five9_base_url: Some(sim.clone()), ..Endpoints::default() };
+            let body = json!({"name": "Benchmark", "type": "five9",
+                              "credentials": {"username": info["username"], "password": info["password"]},
+                              "settings": {"region": "us", "grouping": "campaign", "history_days": days}});
+            (endpoints, body, "/__sim/now")
+        }
+        other => panic!("--vendor {other}: genesys or five9"),
     };
     let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
     let api = wiring::integrations_api(
@@ -102,9 +123,6 @@ async fn main() {
         Arc::new(ConnectorVerifier { factory: factory.clone() }),
         TenantAuth::Header,
     );
-    let body = json!({"name": "Benchmark", "type": "genesys_cloud",
-                      "credentials": {"client_id": client_id, "client_secret": client_secret},
-                      "settings": {"region": "us_east_1", "detailed_on_queue_statuses": true, "history_days": days}});
     let mut request = api_request("POST", "/integrations", None, Some(&body));
     request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
     let (status, created) = {
@@ -127,6 +145,7 @@ async fn main() {
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let run = import.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
         report(&format!("back-fill of {days} days, run {n}"), &run, t0.elapsed(), cpu_seconds() - cpu0);
+        print_reports(&sim, &vendor).await;
         if run.outcome != RunOutcome::Partial || n == 10 {
             break;
         }
@@ -137,7 +156,8 @@ async fn main() {
 
     // Fifteen minutes later: the simulator's clock and the import's move on together.
     let later = now + chrono::Duration::minutes(15);
-    reqwest::Client::new().post(format!("{sim}/__sim/clock")).json(&json!({"now": later})).send().await.unwrap();
+    let answer = reqwest::Client::new().post(format!("{sim}{clock_route}")).json(&json!({"now": later})).send().await;
+    assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
     let steady = wiring::import_service(
         &stack.settings,
         &stack.clients,
@@ -151,5 +171,19 @@ async fn main() {
         &run,
         t0.elapsed(),
         cpu_seconds() - cpu0,
+    );
+    print_reports(&sim, &vendor).await;
+}
+
+/// Five9 only: the reports run so far (what the domain's ReportRequest budget counts).
+async fn print_reports(sim: &str, vendor: &str) {
+    if vendor != "five9" {
+        return;
+    }
+    let stats: serde_json::Value =
+        reqwest::get(format!("{sim}/__sim/stats")).await.unwrap().json().await.expect("five9-sim stats");
+    println!(
+        "   Five9 runReport    {} so far (rate-limited: {})",
+        stats["operations"]["runReport"], stats["rate_limited"]
     );
 }

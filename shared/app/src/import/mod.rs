@@ -2,7 +2,7 @@
 //!
 //! One run: load the integration (deleted or paused → nothing to do), take the lease (another run holds it →
 //! nothing to do), check the credentials once (cheap; a rejected secret is re-read once to honour rotation),
-//! sync queues, agents and statuses, then read the run window day by day — statistics and agent segments — and
+//! sync queues, agents and statuses, then read the run window in UTC days — statistics and agent segments — and
 //! write only what changed. The completed point advances after each day that succeeded, never past a day that
 //! failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days are also
 //! paced within the vendor's hourly and daily API budget (see [`ImportService::import_days`]). Every run is recorded
@@ -334,7 +334,8 @@ impl ImportService {
         Ok(outcome)
     }
 
-    /// Reads and writes the run window day by day, advancing the completed point after each day.
+    /// Reads the run window a few UTC days at a time ([`plan::fetch_groups`]) and writes it day by day, advancing
+    /// the completed point after each day.
     ///
     /// Before each day older than the reconciliation re-read ([`plan::reconciliation_start`]) — a back-fill or a
     /// catch-up after a pause — the connector is asked whether the vendor's hourly and daily API budget has room

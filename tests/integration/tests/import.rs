@@ -649,16 +649,10 @@ async fn genesys_import_equals_the_simulators_truth() {
     let mut expected: Vec<String> = sim.expected_queues().into_iter().map(|q| q.external_id).collect();
     expected.sort();
     assert_eq!(stored, expected);
-    let mut stats = Vec::new();
-    let mut segments = Vec::new();
-    for chunk in day_chunks(window) {
-        stats.extend(sim.expected_interval_stats(chunk));
-        segments.extend(owned_pieces(&sim.expected_segments(chunk, true, acd_domain::GenesysAgentId::Username), chunk));
-    }
-    assert_same(&env.intervals(&id).await, &sorted_stats(stats), "intervals");
+    let (stats, segments) = genesys_truth(&sim, window);
+    assert_same(&env.intervals(&id).await, &stats, "intervals");
     let agents: Vec<String> =
         sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
-    let segments = sorted_segments(segments);
     assert!(!segments.is_empty());
     assert_same(&env.segments(&id, &agents).await, &segments, "segments");
     let statuses: BTreeMap<String, String> = sim.expected_statuses(true).into_iter().map(|s| (s.id, s.name)).collect();
@@ -670,4 +664,64 @@ async fn genesys_import_equals_the_simulators_truth() {
         .map(|i| (i["status_id"].as_s().unwrap().clone(), i["name"].as_s().unwrap().clone()))
         .collect();
     assert_eq!(stored, statuses);
+}
+
+/// The Genesys simulator's truth for a run window: statistics and owned segment pieces day by day.
+fn genesys_truth(sim: &GenesysSimulator, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
+    let mut stats = Vec::new();
+    let mut segments = Vec::new();
+    for chunk in day_chunks(window) {
+        stats.extend(sim.expected_interval_stats(chunk));
+        segments.extend(owned_pieces(&sim.expected_segments(chunk, true, acd_domain::GenesysAgentId::Username), chunk));
+    }
+    (sorted_stats(stats), sorted_segments(segments))
+}
+
+#[tokio::test]
+async fn a_large_integration_is_compared_in_groups_and_written_in_flushes() {
+    // More queue partitions than one comparison group (64) and more changed items a day than one flush (1,000).
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let config_sim =
+        GenesysSimConfig { now: Some(now), history_days: 4, queues: 40, agents: 8, ..GenesysSimConfig::default() };
+    let sim = GenesysSimulator::start(config_sim).await.unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 3)).await;
+    let import = env.importer(config(now));
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let queues = env.queues(&id).await.len() as u64;
+    assert!(queues > 64, "{queues} queue partitions");
+    assert_eq!(run.window.unwrap().start, "2024-05-07T00:00:00Z".parse::<DateTime<Utc>>().unwrap());
+    assert!(run.counts.interval_writes.written > 1_000 * run.counts.days, "{:?}", run.counts);
+
+    // Without the digests the next run compares every partition of every re-read day, 64 at a time, and finds
+    // nothing to write but the digests themselves.
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let digests: Vec<_> = partition.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("DIG#")).collect();
+    assert_eq!(digests.len() as u64, 2 * run.counts.days, "one digest per day and kind");
+    for digest in digests {
+        env.stack
+            .clients
+            .dynamodb
+            .delete_item()
+            .table_name(&env.stack.settings.table_name)
+            .key("PK", digest["PK"].clone())
+            .key("SK", digest["SK"].clone())
+            .send()
+            .await
+            .unwrap();
+    }
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Succeeded, "{second:?}");
+    let c = &second.counts;
+    assert_eq!((c.interval_writes.written, c.interval_writes.deleted), (0, 0), "{c:?}");
+    assert_eq!((c.segment_writes.written, c.segment_writes.deleted), (0, 0), "{c:?}");
+    assert_eq!(c.interval_writes.write_requests, c.days, "only the digests: {c:?}");
+    assert!(c.interval_writes.reads >= c.days * (queues + 1), "every partition read back: {c:?}");
+    // Nothing was written, so this also shows the first run's flushed writes were complete.
+    let agents: Vec<String> =
+        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    let (stats, segments) = genesys_truth(&sim, run.window.unwrap());
+    assert_same(&env.intervals(&id).await, &stats, "intervals");
+    assert_same(&env.segments(&id, &agents).await, &segments, "segments");
 }

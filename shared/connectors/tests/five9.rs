@@ -329,6 +329,43 @@ async fn reports_hitting_the_row_limit_are_split_and_never_partial() {
 }
 
 #[tokio::test]
+async fn agent_state_reports_are_cut_up_front_when_many_rows_are_expected() {
+    let unlimited = Limits { report_request: [1000; 3], retrieve_report: [1000; 3], ..Limits::default() };
+    let sim = start(Five9SimConfig { row_limit: 200, limits: unlimited, ..Five9SimConfig::default() }).await;
+    let agents = sim.truth_agents();
+    let day = window("2024-11-04T00:00:00Z", "2024-11-05T00:00:00Z");
+    let truth = sim.truth_segments(day);
+    let runs = |from: usize| -> Vec<usize> {
+        sim.stats().report_runs[from..].iter().filter(|r| r.report == "Agent State Details").map(|r| r.rows).collect()
+    };
+
+    // Without an estimate the 36-hour report comes back cut off and is halved until the parts fit.
+    let blind = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        row_limit: 200,
+        state_rows_per_agent_hour: 0.0,
+        ..test_options()
+    });
+    assert_eq!(blind.agent_segments(&agents, day, deadline()).await.unwrap(), truth);
+    let blind_runs = runs(0);
+    assert!(blind_runs.iter().any(|rows| *rows >= 200), "some report hit the limit: {blind_runs:?}");
+
+    // With one (the simulator's agents make about 3 rows an hour over a day, more at its peak), the window is cut
+    // into parts expected to fit: fewer reports are wasted, and no more run.
+    let before = sim.stats().report_runs.len();
+    let informed = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        row_limit: 200,
+        state_rows_per_agent_hour: 6.0,
+        ..test_options()
+    });
+    assert_eq!(informed.agent_segments(&agents, day, deadline()).await.unwrap(), truth);
+    let informed_runs = runs(before);
+    let hits = |runs: &[usize]| runs.iter().filter(|rows| **rows >= 200).count();
+    // The estimate is an average: the busiest hours can still hit the limit and be halved, but far less often.
+    assert!(hits(&informed_runs) * 2 < hits(&blind_runs), "{informed_runs:?} vs {blind_runs:?}");
+    assert!(informed_runs.len() <= blind_runs.len(), "{informed_runs:?} vs {blind_runs:?}");
+}
+
+#[tokio::test]
 async fn renamed_deleted_and_corrected_queues() {
     let sim = default_sim().await;
     let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");

@@ -114,6 +114,10 @@ pub struct Five9Options {
     pub segment_lookback: Duration,
     /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
     pub status_discovery_window: Duration,
+    /// Expected Agent State Details rows per agent and hour (averaged over whole days). An agent-state window whose
+    /// estimate (agents × hours × this) passes 80 % of `row_limit` is split up front, instead of running a report
+    /// that comes back cut off and is thrown away. 0 turns the estimate off.
+    pub state_rows_per_agent_hour: f64,
     /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
     /// type (see [`CallCost::day`]); the budget check of [`Connector::pace_next_day`] asks the hourly and daily
     /// counters for this much room.
@@ -136,6 +140,9 @@ impl Default for Five9Options {
             max_report_span,
             segment_lookback,
             status_discovery_window: Duration::hours(24),
+            // About 8 state changes an hour over an 8-hour shift, spread over the day (an assumption: Five9
+            // publishes no figure; the simulator's agents, busier, make about 3.2).
+            state_rows_per_agent_hour: 3.0,
             // 3 runReport, 3 getReportResultCsv, 13 Query.
             day_cost: CallCost::day(max_report_span, segment_lookback, 4),
             budget_reserve_percent: 20,
@@ -433,15 +440,15 @@ impl Five9Connector {
         }
     }
 
-    /// Report windows for `window`: at most `max_report_span` each, split at backward DST transitions.
-    fn plan(&self, window: TimeWindow) -> Vec<TimeWindow> {
+    /// Report windows for `window`: at most `span` each, split at backward DST transitions.
+    fn plan(&self, window: TimeWindow, span: Duration) -> Vec<TimeWindow> {
         let mut cuts = time::backward_transitions(self.tz, window.start, window.end);
         cuts.push(window.end);
         let mut out = Vec::new();
         let mut start = window.start;
         for cut in cuts {
             if cut > start {
-                out.extend(TimeWindow { start, end: cut }.split(self.opts.max_report_span));
+                out.extend(TimeWindow { start, end: cut }.split(span));
                 start = cut;
             }
         }
@@ -476,7 +483,7 @@ impl Five9Connector {
     async fn call_log_sums(&self, window: TimeWindow, deadline: Deadline) -> Result<CallLogSums, ConnectorError> {
         let (folder, name, column) = self.call_log_report();
         let mut sums = CallLogSums::default();
-        let mut todo: VecDeque<TimeWindow> = self.plan(window).into();
+        let mut todo: VecDeque<TimeWindow> = self.plan(window, self.opts.max_report_span).into();
         while let Some(w) = todo.pop_front() {
             let (csv, _) = self.run_report((&folder, &name), w, deadline).await?;
             let result = report::aggregate_call_log(&csv, column, self.tz, w, w).map_err(|e| {
@@ -501,14 +508,29 @@ impl Five9Connector {
         Ok(self.list_queues(deadline).await?.into_iter().map(|q| (q.name, q.external_id)).collect())
     }
 
+    /// The longest Agent State Details report for `agents` agents over `window`: the window cut into as few equal
+    /// parts (whole quarter hours) as `max_report_span` allows, or more when the expected rows
+    /// ([`Five9Options::state_rows_per_agent_hour`]) of a part would pass 80 % of the row limit.
+    fn state_span(&self, agents: usize, window: TimeWindow) -> Duration {
+        let max = self.opts.max_report_span;
+        let minutes = window.duration().num_minutes().max(0).unsigned_abs();
+        let expected = agents as f64 * minutes as f64 / 60.0 * self.opts.state_rows_per_agent_hour;
+        let by_rows = (expected / (self.opts.row_limit as f64 * 0.8)).ceil() as u64;
+        let by_span = minutes.div_ceil(max.num_minutes().max(1).unsigned_abs());
+        let parts = by_rows.max(by_span).max(1);
+        let part = minutes.div_ceil(parts);
+        Duration::minutes((part.div_ceil(15) * 15).max(15) as i64).min(max)
+    }
+
     async fn state_rows(
         &self,
         window: TimeWindow,
+        span: Duration,
         deadline: Deadline,
     ) -> Result<(Vec<StateRow>, DateTime<Utc>), ConnectorError> {
         let mut rows = Vec::new();
         let mut generated_at = None;
-        let mut todo: VecDeque<TimeWindow> = self.plan(window).into();
+        let mut todo: VecDeque<TimeWindow> = self.plan(window, span).into();
         while let Some(w) = todo.pop_front() {
             let (csv, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
             let part = report::parse_agent_states(&csv, self.tz, w)
@@ -763,7 +785,7 @@ impl Connector for Five9Connector {
             let (_, date) = self.call("getCallCountersState", &[], deadline).await?;
             let now = date.unwrap_or_else(Utc::now);
             let window = TimeWindow { start: now - self.opts.status_discovery_window, end: now };
-            self.state_rows(window, deadline).await?;
+            self.state_rows(window, self.opts.max_report_span, deadline).await?;
         }
         let seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
         let mut ids: BTreeSet<String> = BASE_STATES.iter().map(|s| s.to_string()).collect();
@@ -775,12 +797,13 @@ impl Connector for Five9Connector {
 
     async fn agent_segments(
         &self,
-        _agents: &[ExternalAgent],
+        agents: &[ExternalAgent],
         window: TimeWindow,
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
         let report_window = TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end };
-        let (rows, generated_at) = self.state_rows(report_window, deadline).await?;
+        let span = self.state_span(agents.len(), report_window);
+        let (rows, generated_at) = self.state_rows(report_window, span, deadline).await?;
         Ok(report::build_segments(rows, generated_at, window))
     }
 
@@ -818,6 +841,36 @@ mod budget_tests {
 
     fn counter(window_secs: u64, operation_type: &str, limit: u64, value: u64) -> CallCounterState {
         CallCounterState { window_secs, operation_type: operation_type.into(), limit, value }
+    }
+
+    #[test]
+    fn agent_state_reports_are_cut_by_the_expected_rows() {
+        let c = Five9Connector::new(
+            crate::HttpClient::new().unwrap(),
+            &crate::Endpoints::default(),
+            Five9Settings {
+                region: acd_domain::Five9Region::Us,
+                grouping: Five9Grouping::Campaign,
+                time_zone: "UTC".into(),
+                skill_report: None,
+                history_days: 30,
+            },
+            "user".into(),
+            SecretString::from("pw".to_owned()),
+        );
+        let start: DateTime<Utc> = "2024-05-13T12:00:00Z".parse().unwrap();
+        let hours = |h: i64| TimeWindow { start, end: start + Duration::hours(h) };
+        // 60 hours (a two-day fetch and its lookback): two equal reports for a small domain...
+        assert_eq!(c.state_span(20, hours(60)), Duration::hours(30));
+        // ...and for 300 agents too (54,000 rows expected, 27,000 a report), but three for 500 (90,000).
+        assert_eq!(c.state_span(300, hours(60)), Duration::hours(30));
+        assert_eq!(c.state_span(500, hours(60)), Duration::hours(20));
+        // A steady-state window of 46 hours: one report, up to the span.
+        assert_eq!(c.state_span(200, hours(46)), Duration::hours(46));
+        // Parts are whole quarter hours; an estimate of 0 per hour only follows the span.
+        assert_eq!(c.state_span(10_000, hours(10)), Duration::minutes(75));
+        let off = c.with_options(Five9Options { state_rows_per_agent_hour: 0.0, ..Five9Options::default() });
+        assert_eq!(off.state_span(10_000, hours(10)), Duration::hours(10));
     }
 
     #[test]

@@ -264,13 +264,7 @@ impl DynamoImportStore {
                 changes = true;
                 if digest_present {
                     // The digest must never claim content that is not stored: gone before the first item changes.
-                    self.client
-                        .delete_item()
-                        .table_name(&self.table)
-                        .set_key(Some(key(digest_pk.clone(), digest_sk.clone())))
-                        .send()
-                        .await
-                        .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
+                    self.delete_digest(&digest_pk, &digest_sk).await?;
                     counts.write_requests += 1;
                     digest_present = false;
                 }
@@ -280,21 +274,42 @@ impl DynamoImportStore {
 
         let current = stored.as_ref().is_some_and(|s| *s == digest) && !changes;
         if use_digest && !current {
-            let item = HashMap::from([
-                (PK.to_owned(), s(digest_pk)),
-                (SK.to_owned(), s(digest_sk)),
-                ("entity".to_owned(), s("digest")),
-                ("end".to_owned(), s(chunk.end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
-                ("parts".to_owned(), AttributeValue::B(Blob::new(digest.encode()))),
-                (
-                    "ttl".to_owned(),
-                    AttributeValue::N((chunk.end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
-                ),
-            ]);
-            self.put(item, "PutItem(digest)").await?;
+            self.put_digest(digest_pk, digest_sk, chunk.end, &digest).await?;
             counts.write_requests += 1;
         }
         Ok(counts)
+    }
+
+    async fn put_digest(
+        &self,
+        pk: String,
+        sk: String,
+        chunk_end: DateTime<Utc>,
+        digest: &ChunkDigest,
+    ) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(pk)),
+            (SK.to_owned(), s(sk)),
+            ("entity".to_owned(), s("digest")),
+            ("end".to_owned(), s(chunk_end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            ("parts".to_owned(), AttributeValue::B(Blob::new(digest.encode()))),
+            (
+                "ttl".to_owned(),
+                AttributeValue::N((chunk_end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
+            ),
+        ]);
+        self.put(item, "PutItem(digest)").await
+    }
+
+    async fn delete_digest(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
+        Ok(())
     }
 }
 

@@ -381,13 +381,14 @@ impl ImportService {
             state.written_day = Some(plan::day_start(window.end));
         }
 
+        // The run reports the completed point as saved; early returns (deadline, budget) leave it as it is.
+        record.complete_through = state.complete_through;
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
         // covers two Five9 days), then written and completed one day at a time.
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
             let (first, span) = (group[0], TimeWindow { start: group[0].start, end: group[group.len() - 1].end });
             if deadline.remaining() < self.config.safety_margin {
                 tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
-                record.complete_through = state.complete_through;
                 return Ok(RunOutcome::Partial);
             }
             if first.start < reconciliation_start {
@@ -398,12 +399,10 @@ impl ImportService {
                             tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
                             "vendor API budget low: the next run continues"
                         );
-                        record.complete_through = state.complete_through;
                         record.message = Some(format!("paced within the vendor's API budget: {reason}"));
                         return Ok(RunOutcome::Partial);
                     }
                     Err(ConnectorError::DeadlineExceeded) => {
-                        record.complete_through = state.complete_through;
                         return Ok(RunOutcome::Partial);
                     }
                     Err(e) => return Err(e.into()),
@@ -411,14 +410,12 @@ impl ImportService {
             }
             let stats = match connector.interval_stats(queues, span, deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
-                    record.complete_through = state.complete_through;
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
             };
             let segments = match connector.agent_segments(agents, span, deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
-                    record.complete_through = state.complete_through;
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
@@ -457,10 +454,10 @@ impl ImportService {
                 // The pass is over when the window's end is reached; until then a later run resumes here.
                 state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
                 self.store.save_state(tenant, id, &state).await?;
+                record.complete_through = state.complete_through;
                 record.counts.days += 1;
             }
         }
-        record.complete_through = state.complete_through;
         Ok(RunOutcome::Succeeded)
     }
 }

@@ -337,9 +337,9 @@ impl ImportService {
     /// Reads the run window a few UTC days at a time ([`plan::fetch_groups`]) and writes it day by day, advancing
     /// the completed point after each day.
     ///
-    /// Before each day older than the reconciliation re-read ([`plan::reconciliation_start`]) — a back-fill or a
-    /// catch-up after a pause — the connector is asked whether the vendor's hourly and daily API budget has room
-    /// for it ([`Connector::pace_next_day`]). On [`Pace::Wait`] the run ends `Partial` exactly as when the deadline
+    /// Before each fetch of days older than the reconciliation re-read ([`plan::reconciliation_start`]) — a
+    /// back-fill or a catch-up after a pause — the connector is asked whether the vendor's hourly and daily API
+    /// budget has room for it ([`Connector::pace_next_day`]). On [`Pace::Wait`] the run ends `Partial` exactly as when the deadline
     /// is near: every finished day is saved and the pass cursor lets the next scheduled run continue, by which time
     /// the vendor's hourly window may have reset. The days of the reconciliation re-read (what a caught-up run
     /// reads every time: two days with Five9's default 24 hours) are never held back: they are the integration's

@@ -838,3 +838,39 @@ async fn a_write_step_that_stalls_is_rolled_back_within_the_budget() {
     assert!(env.schedule_names().await.is_empty());
     assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Stuck"))).await.0, 201);
 }
+
+/// The same against the Five9 simulator through the real connector: the ACD accepts the connection and answers
+/// after a minute. The create answers 503 within the check budget and saves nothing; the keyed retry once the ACD
+/// answers again creates the integration once.
+#[tokio::test]
+async fn a_create_against_a_five9_that_stalls_is_503_within_the_check_budget() {
+    use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+    let env = Env::start().await;
+    let factory = acd_connectors::ConnectorFactory::new(
+        acd_connectors::HttpClient::new().unwrap(),
+        acd_connectors::Endpoints { five9_base_url: Some(sim.base_url()), ..Default::default() },
+    );
+    let mut api = env.api.clone();
+    api.service.verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory });
+    api.service.budgets.check = Duration::from_secs(1);
+    sim.push_fault(FaultRule::new(FaultKind::Delay { ms: 60_000 }));
+    let mut body = five9("Five9 stalled");
+    body["credentials"] = json!({"username": sim.username(), "password": sim.password()});
+
+    let started = Instant::now();
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!((status, problem["code"].as_str()), (503, Some("vendor-unavailable")), "{problem}");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(env.table_items().await.is_empty());
+    assert!(env.secret_names().await.is_empty());
+    assert!(env.schedule_names().await.is_empty());
+
+    sim.clear_faults();
+    let (status, created, _) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, again, replayed) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!((status, replayed, &again["id"]), (201, true, &created["id"]));
+    assert_eq!(env.secret_names().await.len(), 1);
+    assert_eq!(env.schedule_names().await.len(), 2);
+}

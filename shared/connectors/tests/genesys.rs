@@ -32,7 +32,7 @@ fn t(d: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
 fn queue_listing_yields_one_queue_per_channel() {
     let page: Listing<WireQueue> = serde_json::from_slice(&fixture("queues_page1.json")).unwrap();
     assert_eq!(page.next_uri.as_deref(), Some("/api/v2/routing/queues?pageSize=3&pageNumber=2"));
-    let queues = queues_from_entities(page.entities);
+    let queues = queues_from_entities(page.entities.unwrap()).unwrap();
     let got: Vec<(&str, &str, Channel)> =
         queues.iter().map(|q| (q.external_id.as_str(), q.name.as_str(), q.channel)).collect();
     assert_eq!(
@@ -53,12 +53,12 @@ fn queue_listing_yields_one_queue_per_channel() {
 
 #[test]
 fn user_listing_keeps_active_and_inactive_users() {
-    let users = || serde_json::from_slice::<Listing<WireUser>>(&fixture("users_page1.json")).unwrap().entities;
-    let by_name = agents_from_entities(users(), GenesysAgentId::Username);
+    let users = || serde_json::from_slice::<Listing<WireUser>>(&fixture("users_page1.json")).unwrap().entities.unwrap();
+    let by_name = agents_from_entities(users(), GenesysAgentId::Username).unwrap();
     let got: Vec<(&str, Option<&str>)> =
         by_name.iter().map(|(_, a)| (a.external_id.as_str(), a.display_name.as_deref())).collect();
     assert_eq!(got, vec![("ann.meyer@example.com", Some("Ann Meyer")), ("bob.smith@example.com", Some("Bob Smith"))]);
-    let by_id = agents_from_entities(users(), GenesysAgentId::Id);
+    let by_id = agents_from_entities(users(), GenesysAgentId::Id).unwrap();
     assert_eq!(by_id[0].1.external_id, "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6");
 }
 
@@ -66,7 +66,7 @@ fn user_listing_keeps_active_and_inactive_users() {
 fn presence_definitions_become_statuses() {
     let listing: Listing<WirePresenceDefinition> =
         serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
-    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    let defs: Vec<Definition> = listing.entities.unwrap().into_iter().filter_map(Definition::from_wire).collect();
     let plain = acd_connectors::genesys::segments::statuses(&defs, false);
     assert_eq!(plain.len(), 6);
     assert_eq!(plain[5].name, "Coaching");
@@ -133,7 +133,7 @@ fn user_details_pages_merge_into_segments() {
     assert!(records.needs_definitions());
     let listing: Listing<WirePresenceDefinition> =
         serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
-    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    let defs: Vec<Definition> = listing.entities.unwrap().into_iter().filter_map(Definition::from_wire).collect();
     records.resolve(&defs).unwrap();
     let window = TimeWindow::new(t(1, 8, 0, 0), t(1, 12, 0, 0)).unwrap();
     let user = "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6";

@@ -49,7 +49,7 @@ use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use self::report::{CallLogSums, StateRow};
+use self::report::{CallLogSums, StateRows};
 use self::soap::{Element, Fault, Node, Reply};
 use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy, with_retry};
 
@@ -595,19 +595,19 @@ impl Five9Connector {
         window: TimeWindow,
         span: Duration,
         deadline: Deadline,
-    ) -> Result<(Vec<StateRow>, DateTime<Utc>), ConnectorError> {
-        let mut rows = Vec::new();
-        let mut strings = report::Interner::default();
+    ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
+        let mut all = StateRows::default();
         let mut generated_at = None;
         let mut todo: VecDeque<TimeWindow> = self.plan(window, span).into();
         while let Some(w) = todo.pop_front() {
             let (body, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
-            let mut part = Vec::new();
+            let before = all.rows.len();
             read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
-                report::parse_agent_states_into(csv, self.tz, w, &mut strings, &mut part)
+                report::parse_agent_states_into(csv, self.tz, w, &mut all)
             })?;
             drop(body);
-            if part.len() >= self.opts.row_limit {
+            if all.rows.len() - before >= self.opts.row_limit {
+                all.rows.truncate(before);
                 let (a, b) = self.halve(w)?;
                 todo.push_front(b);
                 todo.push_front(a);
@@ -617,16 +617,23 @@ impl Five9Connector {
             generated_at = Some(at);
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
             // window, no duplicates across consecutive reports. The end is exclusive.
-            rows.extend(part.into_iter().filter(|r| w.contains(r.start)));
+            let mut kept = before;
+            for i in before..all.rows.len() {
+                if w.contains(all.rows[i].start) {
+                    all.rows.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            all.rows.truncate(kept);
         }
-        let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = seen.get_or_insert_with(BTreeSet::new);
-        let distinct: std::collections::HashSet<(&str, Option<&str>)> =
-            rows.iter().map(|r| (&*r.state, r.reason.as_deref())).collect();
-        for (state, reason) in distinct {
-            seen.insert((state.to_owned(), reason.map(str::to_owned)));
+        {
+            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = seen.get_or_insert_with(BTreeSet::new);
+            for (state, reason) in all.statuses() {
+                seen.insert((state.to_owned(), reason.map(str::to_owned)));
+            }
         }
-        Ok((rows, generated_at.unwrap_or_else(Utc::now)))
+        Ok((all, generated_at.unwrap_or_else(Utc::now)))
     }
 }
 

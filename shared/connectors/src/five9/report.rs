@@ -285,47 +285,94 @@ pub fn aggregate_call_log_into<R: Read>(
     Ok(())
 }
 
-/// One row of Agent State Details, time resolved. Agent, state and reason are shared between rows (a report has
-/// a few thousand distinct values and hundreds of thousands of rows).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of Agent State Details, time resolved: 28 bytes. Agent, state and reason are ids into the
+/// [`StateRows::strings`] of the rows (a report has a few thousand distinct values and hundreds of thousands of rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateRow {
-    pub agent: Arc<str>,
-    pub state: Arc<str>,
-    pub reason: Option<Arc<str>>,
+    pub agent: u32,
+    pub state: u32,
+    /// [`Strings::NONE`] when the row has no reason code.
+    pub reason: u32,
     pub start: DateTime<Utc>,
-    pub duration_secs: u64,
+    pub duration_secs: u32,
 }
 
-/// One shared copy of each agent, state and reason string.
-#[derive(Debug, Default)]
-pub struct Interner(HashSet<Arc<str>>);
+/// Each agent, state and reason string once; rows refer to them by id.
+#[derive(Debug, Clone)]
+pub struct Strings {
+    list: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+}
 
-impl Interner {
-    pub fn get(&mut self, s: &str) -> Arc<str> {
-        if let Some(v) = self.0.get(s) {
-            return v.clone();
+impl Default for Strings {
+    fn default() -> Self {
+        let none: Arc<str> = Arc::from("");
+        Self { list: vec![none.clone()], index: HashMap::from([(none, Self::NONE)]) }
+    }
+}
+
+impl Strings {
+    /// The id of the empty string: "no reason code".
+    pub const NONE: u32 = 0;
+
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.index.get(s) {
+            return *id;
         }
+        let id = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
         let v: Arc<str> = Arc::from(s);
-        self.0.insert(v.clone());
-        v
+        self.list.push(v.clone());
+        self.index.insert(v, id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &str {
+        self.list.get(id as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    /// `None` for [`Strings::NONE`].
+    pub fn get_opt(&self, id: u32) -> Option<&str> {
+        (id != Self::NONE).then(|| self.get(id))
+    }
+}
+
+/// Agent State Details rows and the strings they refer to.
+#[derive(Debug, Clone, Default)]
+pub struct StateRows {
+    pub strings: Strings,
+    pub rows: Vec<StateRow>,
+}
+
+impl StateRows {
+    /// A row from strings (tests and callers that build rows by hand).
+    pub fn push(&mut self, agent: &str, state: &str, reason: Option<&str>, start: DateTime<Utc>, duration_secs: u32) {
+        let agent = self.strings.id(agent);
+        let state = self.strings.id(state);
+        let reason = reason.filter(|r| !r.is_empty()).map_or(Strings::NONE, |r| self.strings.id(r));
+        self.rows.push(StateRow { agent, state, reason, start, duration_secs });
+    }
+
+    /// The distinct `(state, reason code)` pairs of the rows.
+    pub fn statuses(&self) -> HashSet<(&str, Option<&str>)> {
+        let ids: HashSet<(u32, u32)> = self.rows.iter().map(|r| (r.state, r.reason)).collect();
+        ids.into_iter().map(|(s, r)| (self.strings.get(s), self.strings.get_opt(r))).collect()
     }
 }
 
 /// Parses an Agent State Details CSV. Rows keep their report order.
-pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<Vec<StateRow>, ReportError> {
-    let mut rows = Vec::new();
-    parse_agent_states_into(csv_text.as_bytes(), tz, report_window, &mut Interner::default(), &mut rows)?;
+pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<StateRows, ReportError> {
+    let mut rows = StateRows::default();
+    parse_agent_states_into(csv_text.as_bytes(), tz, report_window, &mut rows)?;
     Ok(rows)
 }
 
-/// [`parse_agent_states`] reading from `input` as it comes, appending to `rows`. On an error `rows` holds part of
-/// the report and must be discarded.
+/// [`parse_agent_states`] reading from `input` as it comes, appending to `out` (its strings are shared with the rows
+/// already there). On an error `out` holds part of the report and must be discarded.
 pub fn parse_agent_states_into<R: Read>(
     input: R,
     tz: Tz,
     report_window: TimeWindow,
-    strings: &mut Interner,
-    rows: &mut Vec<StateRow>,
+    out: &mut StateRows,
 ) -> Result<(), ReportError> {
     let mut rdr = reader(input);
     const REPORT: &str = "Agent State Details";
@@ -337,7 +384,7 @@ pub fn parse_agent_states_into<R: Read>(
     let duration = cols.require(REPORT, "AGENT STATE TIME")?;
     let resolver = LocalResolver::new(tz, report_window);
     // Row order is per agent (rows may be sorted by agent, then time): track the previous instant per agent.
-    let mut prev: HashMap<Arc<str>, DateTime<Utc>> = HashMap::new();
+    let mut prev: HashMap<u32, DateTime<Utc>> = HashMap::new();
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
@@ -346,18 +393,21 @@ pub fn parse_agent_states_into<R: Read>(
             return Err(err(format!("row {line}: empty AGENT")));
         }
         let local = time.read(&rec, line)?;
-        let agent = strings.get(agent);
+        let agent = out.strings.id(agent);
         let start = resolver.resolve(local, prev.get(&agent).copied());
-        prev.insert(agent.clone(), start);
+        prev.insert(agent, start);
         let duration_secs = parse_duration_secs(field(&rec, duration))
-            .filter(|d| start.checked_add_signed(Duration::seconds(*d as i64)).is_some())
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| start.checked_add_signed(Duration::seconds(i64::from(*d))).is_some())
             .ok_or_else(|| err(format!("row {line}: unreadable AGENT STATE TIME")))?;
         let state = field(&rec, state).trim();
         if state.is_empty() {
             return Err(err(format!("row {line}: empty STATE")));
         }
-        let reason = Some(field(&rec, reason).trim()).filter(|r| !is_no_value(r)).map(|r| strings.get(r));
-        rows.push(StateRow { agent, state: strings.get(state), reason, start, duration_secs });
+        let state = out.strings.id(state);
+        let reason =
+            Some(field(&rec, reason).trim()).filter(|r| !is_no_value(r)).map_or(Strings::NONE, |r| out.strings.id(r));
+        out.rows.push(StateRow { agent, state, reason, start, duration_secs });
     }
     Ok(())
 }
@@ -384,8 +434,10 @@ fn is_logout(state: &str) -> bool {
 /// - The agent's last segment is open (`end` None) only if it is still ongoing: it is not a logout and it reaches
 ///   `report_time` (the report's generation time, from the `runReport` response's HTTP `Date`), within 2 s of
 ///   rounding. A state that ended earlier without a successor keeps its end.
-pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
-    rows.sort_by(|a, b| (&a.agent, a.start, a.duration_secs).cmp(&(&b.agent, b.start, b.duration_secs)));
+pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
+    let StateRows { strings, mut rows } = rows;
+    let name = |id: u32| strings.get(id);
+    rows.sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
     struct Seg {
         orig_start: DateTime<Utc>,
         start: DateTime<Utc>,
@@ -395,7 +447,7 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        let agent = rows[i].agent.clone();
+        let agent = rows[i].agent;
         let mut segs: Vec<Seg> = Vec::new();
         let mut j = i;
         while j < rows.len() && rows[j].agent == agent {
@@ -414,13 +466,13 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
                     prev.end = start;
                 }
             }
-            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(&rows[p.row].state)) {
+            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(name(rows[p.row].state))) {
                 segs.pop();
             }
             // A zero-length state is dropped unless it is a logout or the agent's last row (a state that has just
             // begun when the report ran).
             let is_last = j + 1 == rows.len() || rows[j + 1].agent != agent;
-            if end > start || is_logout(&r.state) || is_last {
+            if end > start || is_logout(name(r.state)) || is_last {
                 segs.push(Seg { orig_start: r.start, start, end: end.max(start), row: j });
             }
             j += 1;
@@ -429,7 +481,7 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
         for (k, s) in segs.iter().enumerate() {
             let row = &rows[s.row];
             let ongoing = Some(k) == last
-                && !is_logout(&row.state)
+                && !is_logout(name(row.state))
                 && s.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time);
             let end = if ongoing { None } else { Some(s.end) };
             let overlaps = if s.start == s.end && end.is_some() {
@@ -439,9 +491,9 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
             };
             if overlaps {
                 out.push(AgentSegment {
-                    agent_external_id: row.agent.to_string(),
-                    status_id: status_id(&row.state, row.reason.as_deref()),
-                    reason: row.reason.as_deref().map(str::to_owned),
+                    agent_external_id: name(row.agent).to_owned(),
+                    status_id: status_id(name(row.state), strings.get_opt(row.reason)),
+                    reason: strings.get_opt(row.reason).map(str::to_owned),
                     start: s.start,
                     end,
                 });
@@ -533,26 +585,24 @@ mod tests {
         assert_eq!((e.0.contains("REASON CODE"), e.1), (true, ReportErrorKind::MissingColumn), "{e:?}");
     }
 
-    fn row(agent: &str, state: &str, reason: Option<&str>, start: &str, secs: u64) -> StateRow {
-        StateRow {
-            agent: agent.into(),
-            state: state.into(),
-            reason: reason.map(Into::into),
-            start: utc(start),
-            duration_secs: secs,
+    fn rows(spec: &[(&str, &str, Option<&str>, &str, u32)]) -> StateRows {
+        let mut rows = StateRows::default();
+        for (agent, state, reason, start, secs) in spec {
+            rows.push(agent, state, *reason, utc(start), *secs);
         }
+        rows
     }
 
     #[test]
     fn overlapping_states_follow_the_rule_and_only_ongoing_states_stay_open() {
-        let rows = vec![
-            row("a", "On Call", None, "2024-11-25T13:00:00Z", 180),
-            row("a", "Ready", None, "2024-11-25T13:00:00Z", 5),
-            row("a", "After Call Work", None, "2024-11-25T13:03:00Z", 30),
-            row("a", "Not Ready", Some("Lunch"), "2024-11-25T13:03:30Z", 600),
-            row("b", "Ready", None, "2024-11-25T13:00:00Z", 60),
-            row("b", "Logout", Some("End Shift"), "2024-11-25T13:01:00Z", 0),
-        ];
+        let rows = rows(&[
+            ("a", "On Call", None, "2024-11-25T13:00:00Z", 180),
+            ("a", "Ready", None, "2024-11-25T13:00:00Z", 5),
+            ("a", "After Call Work", None, "2024-11-25T13:03:00Z", 30),
+            ("a", "Not Ready", Some("Lunch"), "2024-11-25T13:03:30Z", 600),
+            ("b", "Ready", None, "2024-11-25T13:00:00Z", 60),
+            ("b", "Logout", Some("End Shift"), "2024-11-25T13:01:00Z", 0),
+        ]);
         let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
         let segs = build_segments(rows, utc("2024-11-25T13:13:31Z"), w);
         let got: Vec<_> =

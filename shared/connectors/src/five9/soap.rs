@@ -298,6 +298,7 @@ pub fn open_report_csv(body: &str) -> Result<ReportReply<'_>, ParseError> {
                 }));
             }
             Event::Eof => return Err(ParseError("the XML ends before the report result (truncated body)".into())),
+            Event::Text(t) if depth == 0 && t.trim_ascii().is_empty() => continue,
             Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if depth == 0 => {
                 return Err(ParseError("content outside the document's root element".into()));
             }
@@ -406,6 +407,7 @@ impl<'a> CsvText<'a> {
                 Event::End(_) => open -= 1,
                 Event::Eof if open > 0 => return Err(ParseError("the XML ends early (truncated body)".into())),
                 Event::Eof => return Ok(()),
+                Event::Text(t) if open == 0 && t.trim_ascii().is_empty() => {}
                 Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if open == 0 => {
                     return Err(ParseError("content after the document's root element".into()));
                 }

@@ -485,9 +485,10 @@ impl Five9Connector {
                 _ => return Err(ConnectorError::malformed("isReportRunning returned no boolean")),
             };
             if running {
-                if poll.is_zero() {
-                    // No time left to wait server-side: pause briefly rather than spin.
-                    tokio::time::sleep(StdDuration::from_millis(200).min(deadline.remaining())).await;
+                if poll.as_secs() == 0 {
+                    // Less than a whole second to wait server-side (the timeout is sent in whole seconds, so this
+                    // poll came back at once): pause rather than spin until the deadline.
+                    tokio::time::sleep(StdDuration::from_millis(500).min(deadline.remaining())).await;
                 }
                 continue;
             }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod config;
 pub mod digest;
 pub mod dynamo;
+pub mod idempotency;
 pub mod import_store;
 pub mod items;
 pub mod keys;

@@ -1,5 +1,7 @@
 //! Routes of the `integrations-api` function.
 
+use std::sync::Arc;
+
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -12,12 +14,15 @@ use crate::http::{
     TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id,
 };
 use crate::integrations::{DEFAULT_PAGE_SIZE, IntegrationService, MAX_PAGE_SIZE};
+use crate::ports::IdempotencyStore;
 
 /// The integrations API: one value per cold start, shared by every request.
 #[derive(Clone)]
 pub struct IntegrationsApi {
     pub service: IntegrationService,
     pub auth: TenantAuth,
+    /// Where `Idempotency-Key`s of `POST /integrations` are kept.
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 impl IntegrationsApi {
@@ -42,11 +47,18 @@ impl IntegrationsApi {
             }
             (["integrations"], &Method::GET) => self.list(request, &tenant).await,
             (["integrations"], &Method::POST) => {
-                let created = self.service.create(&tenant, &json_body(request)?).await?;
-                let mut response = json_response(201, &integration_view(&created));
-                let location = format!("/integrations/{}", created.id);
-                response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
-                Ok(response)
+                let key = super::idempotency::key(request)?;
+                let body = json_body(request)?;
+                match key {
+                    None => self.create(&tenant, &body).await,
+                    Some(key) => {
+                        // A bad body is refused before the key is claimed: nothing is written for it.
+                        self.service.validate_create(&body)?;
+                        let create = self.create(&tenant, &body);
+                        super::idempotency::once(&*self.idempotency, &tenant, &key, "POST /integrations", &body, create)
+                            .await
+                    }
+                }
             }
             (["integrations", "test-connection"], &Method::POST) => {
                 self.service.test_connection(&json_body(request)?).await?;
@@ -82,6 +94,14 @@ impl IntegrationsApi {
             ) => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
+    }
+
+    async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Response<Body>, ApiError> {
+        let created = self.service.create(tenant, body).await?;
+        let mut response = json_response(201, &integration_view(&created));
+        let location = format!("/integrations/{}", created.id);
+        response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
+        Ok(response)
     }
 
     async fn list(&self, request: &Request, tenant: &TenantId) -> Result<Response<Body>, ApiError> {

@@ -1,6 +1,7 @@
 //! The HTTP edge shared by the API functions: tenant resolution, JSON and `application/problem+json` (RFC 9457)
 //! responses, query parameters.
 
+pub mod idempotency;
 pub mod integrations;
 pub mod queries;
 

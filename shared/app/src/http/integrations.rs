@@ -12,6 +12,7 @@ use acd_domain::{FieldErrors, Integration, TenantId};
 use crate::error::ApiError;
 use crate::http::{
     TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id,
+    with_allow,
 };
 use crate::integrations::{DEFAULT_PAGE_SIZE, IntegrationService, MAX_PAGE_SIZE};
 use crate::ports::IdempotencyStore;
@@ -29,10 +30,11 @@ impl IntegrationsApi {
     /// Answers one request. Never fails: every error becomes a problem+json response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let id = request_id(&request);
-        match self.route(&request).await {
+        let response = match self.route(&request).await {
             Ok(response) => response,
             Err(error) => problem_response(&error, id.as_deref()),
-        }
+        };
+        with_allow(response, &request, allowed_methods)
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
@@ -64,6 +66,8 @@ impl IntegrationsApi {
                 self.service.test_connection(&json_body(request)?).await?;
                 Ok(json_response(200, &json!({"ok": true})))
             }
+            // Not `/integrations/{id}` with the id "test-connection".
+            (["integrations", "test-connection"], _) => Err(ApiError::MethodNotAllowed),
             (["integrations", id], &Method::GET) => Ok(view(200, &self.service.get(&tenant, id).await?)),
             (["integrations", id], &Method::PATCH) => {
                 Ok(view(200, &self.service.patch(&tenant, id, &json_body(request)?).await?))
@@ -85,13 +89,7 @@ impl IntegrationsApi {
                 let items: Vec<Value> = runs.iter().map(run_view).collect();
                 Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
             }
-            (
-                ["integration-types"]
-                | ["integrations"]
-                | ["integrations", _]
-                | ["integrations", _, "pause" | "resume"],
-                _,
-            ) => Err(ApiError::MethodNotAllowed),
+            (path, _) if allowed_methods(path).is_some() => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
     }
@@ -110,6 +108,19 @@ impl IntegrationsApi {
         let (items, next) = self.service.list(tenant, limit, cursor.as_deref()).await?;
         let items: Vec<Value> = items.iter().map(integration_view).collect();
         Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
+    }
+}
+
+/// The methods of a path of this function (its `Allow` header on a 405), or `None` for an unknown path.
+pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
+    match path {
+        ["integration-types"] => Some("GET"),
+        ["integrations"] => Some("GET, POST"),
+        ["integrations", "test-connection"] => Some("POST"),
+        ["integrations", _] => Some("GET, PATCH, DELETE"),
+        ["integrations", _, "pause" | "resume" | "import"] => Some("POST"),
+        ["integrations", _, "runs"] => Some("GET"),
+        _ => None,
     }
 }
 

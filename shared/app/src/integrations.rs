@@ -27,6 +27,8 @@ pub struct IntegrationService {
     pub runs: Arc<dyn RunLog>,
     /// `history_days` of new integrations that set none (`DEFAULT_HISTORY_DAYS`, default 30).
     pub default_history_days: u32,
+    /// Where `integration.deleted` goes (none: not published).
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 impl IntegrationService {
@@ -159,6 +161,7 @@ impl IntegrationService {
         self.secrets.delete(tenant, current.id).await?;
         self.repo.delete(&current).await?;
         tracing::info!(tenant = %tenant, integration = %current.id, "integration deleted");
+        crate::events::deleted(self.events.as_deref(), &current).await;
         Ok(())
     }
 

@@ -34,8 +34,12 @@ impl IntegrationsApi {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        // Every route needs a tenant, the catalog included (it is behind the same authorizer).
-        let tenant = self.auth.tenant(request)?;
+        // `GET /health` is the one route without credentials (no authorizer in the template): no tenant data.
+        if let (["health"], &Method::GET) = (segments.as_slice(), method) {
+            return Ok(json_response(200, &crate::http::health()));
+        }
+        // Every other route needs a tenant, the catalog included (it is behind the same authorizer).
+        let tenant = self.auth.authorize(request)?;
         match (segments.as_slice(), method) {
             (["integration-types"], &Method::GET) => {
                 Ok(json_response(200, &integration_types_catalog_with(self.service.default_history_days)))
@@ -75,6 +79,7 @@ impl IntegrationsApi {
             }
             (
                 ["integration-types"]
+                | ["health"]
                 | ["integrations"]
                 | ["integrations", _]
                 | ["integrations", _, "pause" | "resume"],

@@ -25,12 +25,15 @@ use crate::import::{RunOutcome, RunRecord};
 
 pub const NAMESPACE: &str = "AcdIntegrations";
 
-/// The EMF document of one run (`integration` as loaded at the run's start, `status` as the run left it).
+/// The EMF document of one run (`integration` as loaded at the run's start, `status` as the run left it). `now`
+/// stamps the line and measures `FailingFor` (status times are wall-clock); `data_now` is the import's own clock,
+/// against which `complete_through` was set (the same, except in tests and benchmarks with a fixed clock).
 pub fn run_metrics(
     integration: &Integration,
     run: &RunRecord,
     status: &IntegrationStatus,
     now: DateTime<Utc>,
+    data_now: DateTime<Utc>,
 ) -> Value {
     let outcome = match run.outcome {
         RunOutcome::Succeeded => "succeeded",
@@ -67,7 +70,7 @@ pub fn run_metrics(
     if status.last_success_at.is_some()
         && let Some(through) = run.complete_through
     {
-        doc["DataLag"] = json!((now - through).num_seconds().max(0));
+        doc["DataLag"] = json!((data_now - through).num_seconds().max(0));
         alarmed.push(json!({"Name": "DataLag", "Unit": "Seconds"}));
     }
     if run.outcome == RunOutcome::Failed {
@@ -94,8 +97,8 @@ pub fn run_metrics(
 
 /// Writes the run's EMF line to stdout (in Lambda, stdout is the function's log stream, where CloudWatch Logs
 /// extracts the metrics). Outside Lambda it goes to the debug log instead, so local output stays readable.
-pub fn emit_run(integration: &Integration, run: &RunRecord, status: &IntegrationStatus) {
-    let doc = run_metrics(integration, run, status, Utc::now());
+pub fn emit_run(integration: &Integration, run: &RunRecord, status: &IntegrationStatus, data_now: DateTime<Utc>) {
+    let doc = run_metrics(integration, run, status, Utc::now(), data_now);
     if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
         println!("{doc}");
     } else {
@@ -200,7 +203,7 @@ mod tests {
             last_success_at: Some(now),
             last_run_at: Some(now),
         };
-        let doc = run_metrics(&integration, &record, &status, now);
+        let doc = run_metrics(&integration, &record, &status, now, now);
         assert_valid_emf(&doc);
         assert_eq!(doc["IntegrationType"], "genesys_cloud");
         assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("succeeded"), Some("none")));
@@ -232,7 +235,7 @@ mod tests {
             last_success_at: Some(last_success),
             last_run_at: Some(now),
         };
-        let doc = run_metrics(&integration, &record, &status, now);
+        let doc = run_metrics(&integration, &record, &status, now, now);
         assert_valid_emf(&doc);
         assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("failed"), Some("credentials_rejected")));
         assert_eq!(doc["FailingFor"], 90 * 60);
@@ -249,7 +252,7 @@ mod tests {
 
         // Never succeeded: failing since creation, and no data lag (the first back-fill is not lag).
         let fresh = IntegrationStatus { last_success_at: None, ..status };
-        let doc = run_metrics(&integration, &record, &fresh, now);
+        let doc = run_metrics(&integration, &record, &fresh, now, now);
         assert_valid_emf(&doc);
         assert_eq!(doc["FailingFor"], (now - integration.created_at).num_seconds());
         assert!(doc.get("DataLag").is_none());

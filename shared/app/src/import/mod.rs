@@ -264,7 +264,8 @@ impl ImportService {
             "import run finished"
         );
         // Metrics (EMF line) and the status-change event, if any.
-        crate::events::after_run(self.events.as_deref(), &integration, &record, &status).await;
+        let data_now = self.config.now.unwrap_or(record.ended_at);
+        crate::events::after_run(self.events.as_deref(), &integration, &record, &status, data_now).await;
         if let Some(e) = store_failure {
             return Err(e);
         }

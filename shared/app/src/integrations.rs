@@ -77,6 +77,8 @@ pub struct IntegrationService {
     pub default_history_days: u32,
     /// Time budgets of a create (and of the credentials check of test-connection and patch).
     pub budgets: CreateBudgets,
+    /// Where `integration.deleted` goes (none: not published).
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 impl IntegrationService {
@@ -231,6 +233,7 @@ impl IntegrationService {
         self.secrets.delete(tenant, current.id).await?;
         self.repo.delete(&current).await?;
         tracing::info!(tenant = %tenant, integration = %current.id, "integration deleted");
+        crate::events::deleted(self.events.as_deref(), &current).await;
         Ok(())
     }
 

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The record changed since it was read (optimistic concurrency), or does not exist any more.
     #[error("the record changed concurrently")]
     Conflict,
+    /// The tenant already has the maximum number of integrations (the limit).
+    #[error("integration quota of {0} reached")]
+    QuotaExceeded(u32),
     /// The record does not exist (or belongs to another tenant, which is the same thing to a caller).
     #[error("not found")]
     NotFound,
@@ -282,4 +285,50 @@ pub trait IdempotencyStore: Send + Sync {
     ) -> Result<(), StoreError>;
     /// Forgets the claim `token` (its request failed and changed nothing: a retry runs again).
     async fn release(&self, tenant: &TenantId, key: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// What a status-change event says happened to an integration (the event's `detail-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StatusEventKind {
+    /// A run failed after the integration was not failing, or failed for another reason than before.
+    #[serde(rename = "integration.failing")]
+    Failing,
+    /// A run succeeded (or imported part of its window) after the integration was failing.
+    #[serde(rename = "integration.recovered")]
+    Recovered,
+    /// The integration was deleted.
+    #[serde(rename = "integration.deleted")]
+    Deleted,
+}
+
+impl StatusEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "integration.failing",
+            Self::Recovered => "integration.recovered",
+            Self::Deleted => "integration.deleted",
+        }
+    }
+}
+
+/// A status-change event (the `detail` of the EventBridge event). No credentials, no imported data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusEvent {
+    #[serde(rename = "type")]
+    pub kind: StatusEventKind,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub integration_type: String,
+    /// Why it is failing (`integration.failing`), or why it failed before it recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<acd_domain::FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where status-change events go (an EventBridge bus).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, event: &StatusEvent) -> Result<(), StoreError>;
 }

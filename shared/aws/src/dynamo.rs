@@ -20,6 +20,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     pub client: Client,
     pub table: String,
+    /// Integrations per tenant (`MAX_INTEGRATIONS_PER_TENANT`; enforced by [`crate::quota`] in `create`).
+    pub max_integrations: u32,
 }
 
 /// The integration record as stored: keys, the lower-cased name it reserves, and the integration itself.
@@ -141,9 +143,12 @@ fn delete(
 #[async_trait]
 impl IntegrationRepo for DynamoStore {
     async fn create(&self, integration: &Integration) -> Result<(), StoreError> {
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Items: 0 the record, 1 the name, 2 the quota place, 3.. legacy name keys that must be free.
         let mut items = vec![
             put(&self.table, item_of(integration)?, "attribute_not_exists(PK)", None)?,
             put(&self.table, name_item(integration), "attribute_not_exists(PK)", None)?,
+            crate::quota::take_place(&self.table, &integration.tenant_id, self.max_integrations)?,
         ];
         // A record from before NFKC keys may hold this name under its old key.
         for legacy in reservation_keys(&integration.name).into_iter().skip(1) {
@@ -152,8 +157,11 @@ impl IntegrationRepo for DynamoStore {
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match failed_conditions(&e) {
-                Some(failed) if failed.iter().skip(1).any(|f| *f) => Err(StoreError::NameTaken),
+                Some(failed) if failed.get(1) == Some(&true) || failed.iter().skip(3).any(|f| *f) => {
+                    Err(StoreError::NameTaken)
+                }
                 Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
+                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::QuotaExceeded(self.max_integrations)),
                 _ => Err(sdk_error("TransactWriteItems(create integration)", e)),
             },
         }
@@ -238,8 +246,17 @@ impl IntegrationRepo for DynamoStore {
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         let tenant_pk = keys::tenant_pk(&integration.tenant_id);
         let owner = HashMap::from([(":id".to_owned(), s(integration.id.to_string()))]);
-        let mut items =
-            vec![delete(&self.table, key(tenant_pk.clone(), keys::integration_sk(integration.id)), None, None)?];
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Conditional, so that only the delete that removed the record gives its quota place back.
+        let mut items = vec![
+            delete(
+                &self.table,
+                key(tenant_pk.clone(), keys::integration_sk(integration.id)),
+                Some("attribute_exists(PK)"),
+                None,
+            )?,
+            crate::quota::give_place(&self.table, &integration.tenant_id)?,
+        ];
         for name_key in self.held_reservations(integration).await? {
             items.push(delete(
                 &self.table,
@@ -248,12 +265,12 @@ impl IntegrationRepo for DynamoStore {
                 Some(owner.clone()),
             )?);
         }
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems(delete integration)", e))?;
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => {}
+            // Already deleted (a repeated delete): nothing to give back; the queues are still made inactive.
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {}
+            Err(e) => return Err(sdk_error("TransactWriteItems(delete integration)", e)),
+        }
         self.deactivate_queues(&integration.tenant_id, integration.id).await
     }
 }

@@ -323,7 +323,13 @@ async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind(
     assert_eq!((status, content_type.as_str()), (503, "application/problem+json"));
     assert_eq!(problem["code"], "service-unavailable");
     assert!(!problem.to_string().contains("injected"), "backend details stay in the log: {problem}");
-    assert!(env.table_items().await.is_empty(), "record and name reservation rolled back");
+    // Record and name reservation rolled back; the tenant's quota counter gave the place back.
+    let items = env.table_items().await;
+    assert_eq!(items.len(), 1, "only the quota counter stays: {items:?}");
+    assert_eq!(
+        (items[0]["SK"].as_s().unwrap().as_str(), items[0]["integrations"].as_n().unwrap().as_str()),
+        ("QUOTA", "0")
+    );
     assert!(env.secret_names().await.is_empty(), "secret rolled back");
     assert!(env.schedule_names().await.is_empty(), "schedules rolled back");
     // The name is free again.

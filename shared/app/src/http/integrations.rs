@@ -41,8 +41,12 @@ impl IntegrationsApi {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        // Every route needs a tenant, the catalog included (it is behind the same authorizer).
-        let tenant = self.auth.tenant(request)?;
+        // `GET /health` is the one route without credentials (no authorizer in the template): no tenant data.
+        if let (["health"], &Method::GET) = (segments.as_slice(), method) {
+            return Ok(json_response(200, &crate::http::health()));
+        }
+        // Every other route needs a tenant, the catalog included (it is behind the same authorizer).
+        let tenant = self.auth.authorize(request)?;
         match (segments.as_slice(), method) {
             (["integration-types"], &Method::GET) => {
                 Ok(json_response(200, &integration_types_catalog_with(self.service.default_history_days)))
@@ -114,7 +118,7 @@ impl IntegrationsApi {
 /// The methods of a path of this function (its `Allow` header on a 405), or `None` for an unknown path.
 pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
     match path {
-        ["integration-types"] => Some("GET"),
+        ["integration-types"] | ["health"] => Some("GET"),
         ["integrations"] => Some("GET, POST"),
         ["integrations", "test-connection"] => Some("POST"),
         ["integrations", _] => Some("GET, PATCH, DELETE"),

@@ -40,6 +40,17 @@ pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration)
     day_start(window_end - reconciliation)
 }
 
+/// The smallest number of known items from which a listing that drops more than half of them counts as collapsed.
+pub const COLLAPSE_MIN_KNOWN: u64 = 4;
+
+/// Whether a listing that no longer shows `missing` of the `known` (active) queues or agents looks collapsed rather
+/// than like a genuine removal: it drops every known item, or more than half of at least [`COLLAPSE_MIN_KNOWN`].
+/// A collapsed listing is not trusted on its own: its items stay active until the next run's listing confirms.
+/// One queue of sixteen removed is a removal (applied at once); nine of sixteen, or all of them, a collapse.
+pub fn listing_collapsed(known: u64, missing: u64) -> bool {
+    missing > 0 && (missing >= known || (known >= COLLAPSE_MIN_KNOWN && missing * 2 > known))
+}
+
 /// The window cut at UTC midnights.
 pub fn day_chunks(window: TimeWindow) -> Vec<TimeWindow> {
     let mut out = Vec::new();
@@ -164,6 +175,19 @@ mod tests {
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
         let resumed = run_window(now, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));
+    }
+
+    #[test]
+    fn a_listing_that_drops_every_or_most_known_items_is_collapsed_a_small_removal_is_not() {
+        assert!(!listing_collapsed(0, 0), "nothing known yet: a first listing");
+        assert!(!listing_collapsed(16, 0));
+        assert!(!listing_collapsed(16, 1), "one of sixteen removed");
+        assert!(!listing_collapsed(16, 8), "exactly half");
+        assert!(listing_collapsed(16, 9), "more than half");
+        assert!(listing_collapsed(16, 16), "an empty listing");
+        assert!(listing_collapsed(1, 1) && listing_collapsed(3, 3), "every known item dropped");
+        assert!(!listing_collapsed(3, 2), "fewer than four known: only dropping all of them is a collapse");
+        assert!(listing_collapsed(4, 3));
     }
 
     #[test]

@@ -449,16 +449,42 @@ impl ImportService {
             );
             return Ok(RunOutcome::Partial);
         }
-        let outcome =
-            self.import_days(integration, connector, &queues, &agents, ranges, state, now, deadline, record).await?;
-        if outcome == RunOutcome::Partial {
-            return Ok(outcome); // out of time or budget: statuses are listed by the run that completes the window
+        let mut statuses_synced = false;
+        let outcome = self
+            .import_days(
+                integration,
+                connector,
+                &queues,
+                &agents,
+                ranges,
+                state,
+                now,
+                deadline,
+                record,
+                &mut statuses_synced,
+            )
+            .await?;
+        if outcome == RunOutcome::Partial || statuses_synced {
+            return Ok(outcome);
         }
-        // Statuses last: Five9 discovers reason codes from the agent-state reports the days just ran.
+        // No day referred to a status this run had not stored yet: list them once at the end.
+        self.sync_statuses(integration, connector, now, vendor_deadline, record).await?;
+        Ok(outcome)
+    }
+
+    /// Lists and stores the ACD's statuses (Five9 adds the reason codes its agent-state reports showed so far).
+    async fn sync_statuses(
+        &self,
+        integration: &Integration,
+        connector: &dyn Connector,
+        now: DateTime<Utc>,
+        vendor_deadline: Deadline,
+        record: &mut RunRecord,
+    ) -> Result<BTreeSet<String>, ImportError> {
         let statuses = connector.list_statuses(vendor_deadline).await?;
         record.counts.catalog_writes += self.store.sync_statuses(integration, &statuses, now).await?;
         record.counts.statuses = statuses.len() as u64;
-        Ok(outcome)
+        Ok(statuses.into_iter().map(|s| s.id).collect())
     }
 
     /// Reads the run window a few UTC days at a time ([`plan::fetch_groups`]) and writes it day by day, advancing
@@ -485,14 +511,19 @@ impl ImportService {
         now: DateTime<Utc>,
         deadline: Deadline,
         record: &mut RunRecord,
+        statuses_synced: &mut bool,
     ) -> Result<RunOutcome, ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let vendor_deadline = self.vendor_deadline(deadline);
+        // Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
+        // are written, so a completed day's statuses are stored even if the run dies before its end.
+        let mut known_statuses: Option<BTreeSet<String>> = None;
         // The slowest write pace seen in this run, per item (see `ImportConfig::write_time_per_item`).
         let mut measured_per_item = StdDuration::ZERO;
         let reconciliation = self.config.reconciliation_for(integration);
         let Some(window) = plan::run_window(
             now,
+            state.complete_from,
             state.complete_through,
             state.pass_cursor,
             integration.settings.history_days(),
@@ -550,6 +581,14 @@ impl ImportService {
                 }
                 other => other?,
             };
+            let unknown = segments.iter().any(|s| known_statuses.as_ref().is_none_or(|k| !k.contains(&s.status_id)));
+            if unknown {
+                match self.sync_statuses(integration, connector, now, vendor_deadline, record).await {
+                    Err(ImportError::Vendor(ConnectorError::DeadlineExceeded)) => return Ok(RunOutcome::Partial),
+                    other => known_statuses = Some(other?),
+                }
+                *statuses_synced = true;
+            }
             for chunk in group {
                 let stats: Vec<_> = stats
                     .iter()

@@ -26,6 +26,12 @@ pub enum ApiError {
     Conflict,
     #[error("the integration is paused")]
     Paused,
+    /// An `Idempotency-Key` already used with another body or route.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
+    /// The request first sent with this `Idempotency-Key` is still running.
+    #[error("a request with this idempotency key is still running")]
+    IdempotencyInProgress,
     /// The tenant already has as many integrations as its quota allows.
     #[error("the tenant's integration quota ({0}) is used up")]
     QuotaExceeded(u32),
@@ -71,6 +77,16 @@ impl ApiError {
                 (409, "concurrent-modification", "The integration was changed at the same time; retry")
             }
             ApiError::Paused => (409, "integration-paused", "The integration is paused; resume it first"),
+            ApiError::IdempotencyKeyReused => (
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with another request body; use a new key for a new request",
+            ),
+            ApiError::IdempotencyInProgress => (
+                409,
+                "idempotency-request-in-progress",
+                "The first request with this Idempotency-Key is still running; retry in a few seconds",
+            ),
             ApiError::QuotaExceeded(_) => {
                 (409, "integration-quota-exceeded", "The tenant has as many integrations as its quota allows")
             }

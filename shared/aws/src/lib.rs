@@ -6,6 +6,7 @@ pub mod config;
 pub mod digest;
 pub mod dynamo;
 pub mod events;
+pub mod idempotency;
 pub mod import_store;
 pub mod items;
 pub mod keys;

@@ -72,6 +72,7 @@ pub fn integration_service(
         verifier,
         runs: Arc::new(import_store(settings, clients)),
         default_history_days: settings.default_history_days,
+        budgets: Default::default(),
         events: Some(Arc::new(event_publisher(settings, clients))),
     }
 }
@@ -82,7 +83,11 @@ pub fn integrations_api(
     verifier: Arc<dyn CredentialVerifier>,
     auth: TenantAuth,
 ) -> IntegrationsApi {
-    IntegrationsApi { service: integration_service(settings, clients, verifier), auth }
+    IntegrationsApi {
+        service: integration_service(settings, clients, verifier),
+        auth,
+        idempotency: Arc::new(dynamo_store(settings, clients)),
+    }
 }
 
 /// The `queues-query` API: queues, intervals, agent states and mappings, all read from (and mappings written to)
@@ -94,7 +99,7 @@ pub fn queues_query_api(
 ) -> acd_app::http::queries::QueriesApi {
     let store = Arc::new(dynamo_store(settings, clients));
     acd_app::http::queries::QueriesApi {
-        queries: acd_app::query::QueryService { store: store.clone() },
+        queries: acd_app::query::QueryService::new(store.clone()),
         mappings: acd_app::mappings::MappingService { store },
         auth,
     }

@@ -1,6 +1,7 @@
 //! The HTTP edge shared by the API functions: tenant resolution, JSON and `application/problem+json` (RFC 9457)
 //! responses, query parameters.
 
+pub mod idempotency;
 pub mod integrations;
 pub mod queries;
 
@@ -208,6 +209,22 @@ pub fn json_body(request: &Request) -> Result<Value, ApiError> {
         return Ok(Value::Null);
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
+}
+
+/// Adds `Allow` (the methods of the request's path, from `allowed`) to a 405 answer (RFC 9110 §15.5.6).
+pub fn with_allow(
+    mut response: Response<Body>,
+    request: &Request,
+    allowed: fn(&[&str]) -> Option<&'static str>,
+) -> Response<Body> {
+    if response.status() == 405 {
+        let segments = path_segments(request);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(methods) = allowed(&segments) {
+            response.headers_mut().insert("allow", methods.parse().expect("static method list"));
+        }
+    }
+    response
 }
 
 /// A JSON response.

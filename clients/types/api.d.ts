@@ -52,8 +52,22 @@ export interface paths {
          * Create an integration.
          * @description Validates the body, checks the credentials against the ACD, then stores the credentials in AWS Secrets
          *     Manager, the integration in DynamoDB, and creates its import schedules (every 15 minutes, plus a first
-         *     import at once). If any step fails, nothing is left behind. Names are unique per tenant, compared trimmed,
-         *     case-insensitively and with inner white space folded.
+         *     import at once). If any step fails, nothing is left behind. Names are unique per tenant, compared after
+         *     Unicode NFKC normalisation, trimmed, case-insensitively and with inner white space folded (`Ｓａｌｅｓ`,
+         *     `sales` and ` SALES ` are one name); names with invisible format characters (Unicode category Cf: zero-width
+         *     space or joiner, word joiner, byte-order mark, bidi controls, soft hyphen) are refused.
+         *
+         *     Time budget (API Gateway answers 504 after 29 s): the credentials check gets 10 s — an ACD that does not
+         *     answer in time is 503 `vendor-unavailable` with nothing saved; the record, the secret and the schedules get
+         *     8 s (each step at most 4 s) and a failure or timeout among them is rolled back within 4 s; the idempotency
+         *     key's two calls 2 s each. The whole request ends within 26 s.
+         *
+         *     Send an `Idempotency-Key` to retry safely after a timeout or a lost answer: the same key with the same body
+         *     returns the first 201 (same id and body, header `Idempotent-Replayed: true`) instead of a 409 or a second
+         *     integration; keys are per tenant and expire after 24 hours; only a success is remembered (a failed create
+         *     releases its key); the same key with another body is 422 `idempotency-key-reused`; a retry while the first
+         *     request still runs is 409 `idempotency-request-in-progress`. Secret members (`password`, `client_secret`)
+         *     are not part of the comparison (no hash of a secret is stored).
          */
         post: operations["createIntegration"];
         delete?: never;
@@ -180,7 +194,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description `{integration id}.{base64url of the external id}` (stable across renames). */
+                /** @description `{integration id}.{base64url of the external id}` (stable across renames), at most 1,022 characters (a longer id cannot exist: 404). */
                 id: components["parameters"]["QueueId"];
             };
             cookie?: never;
@@ -200,7 +214,7 @@ export interface paths {
             query?: never;
             header?: never;
             path: {
-                /** @description `{integration id}.{base64url of the external id}` (stable across renames). */
+                /** @description `{integration id}.{base64url of the external id}` (stable across renames), at most 1,022 characters (a longer id cannot exist: 404). */
                 id: components["parameters"]["QueueId"];
             };
             cookie?: never;
@@ -284,7 +298,7 @@ export interface paths {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -336,7 +350,7 @@ export interface paths {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). */
+                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;
@@ -459,7 +473,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable";
+            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress";
             detail?: string;
             instance?: string;
             errors?: components["schemas"]["FieldError"][];
@@ -559,7 +573,7 @@ export interface components {
             settings?: Record<string, never>;
             type?: components["schemas"]["IntegrationType"];
         };
-        /** @description Trimmed; 1 to 100 characters; no control characters; unique per tenant (case-insensitive). */
+        /** @description Trimmed; 1 to 100 characters, not blank; no control characters (Cc) and no invisible format characters (Cf, e.g. U+200B, U+200D, U+2060, U+FEFF, bidi controls, U+00AD; the pattern lists those of the Basic Multilingual Plane, the few others are refused too); unique per tenant after NFKC normalisation, case folding and white-space folding. A name whose NFKC form exceeds 1,000 bytes of UTF-8 (only possible with characters NFKC expands many-fold, such as U+FDFA) is refused as `too_long`. */
         Name: string;
         Status: {
             /** @enum {string} */
@@ -770,7 +784,7 @@ export interface components {
             next_cursor: string | null;
         };
         EmployeeMapping: {
-            /** @description Not blank, no control characters; stored exactly as sent. */
+            /** @description Not blank, no control characters; stored exactly as sent. At most 255 characters and 985 bytes of UTF-8, and together with the external agent id at most 986 bytes (the mapping is an index key `{employee}#{integration}#{external id}`, which DynamoDB limits to 1,024 bytes): longer is a 400 `too_long`. */
             employee_id: string;
         };
         ActivityMapping: {
@@ -824,7 +838,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `name-taken`: another integration of the tenant has this name; `concurrent-modification`: changed at the same time, retry; `integration-quota-exceeded` (create): the tenant has as many integrations as its quota allows (default 25). */
+        /** @description `name-taken`: another integration of the tenant has this name; `concurrent-modification`: changed at the same time, retry; `idempotency-request-in-progress` (create only): the first request with this `Idempotency-Key` is still running, retry in a few seconds; `integration-quota-exceeded` (create): the tenant has as many integrations as its quota allows (default 25). */
         Conflict: {
             headers: {
                 [name: string]: unknown;
@@ -833,7 +847,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `credentials-rejected`, `permission-missing` or `configuration-wrong`: the ACD refused the check; nothing was saved. */
+        /** @description `credentials-rejected`, `permission-missing` or `configuration-wrong`: the ACD refused the check; nothing was saved. `idempotency-key-reused` (create only): the `Idempotency-Key` was used with another body. */
         CredentialsRefused: {
             headers: {
                 [name: string]: unknown;
@@ -865,10 +879,12 @@ export interface components {
         IntegrationId: string;
         /** @description Page size, 1 to 100 (default 50). */
         Limit100: number;
-        /** @description The `next_cursor` of the previous page (opaque). */
+        /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
         Cursor: string;
-        /** @description `{integration id}.{base64url of the external id}` (stable across renames). */
+        /** @description `{integration id}.{base64url of the external id}` (stable across renames), at most 1,022 characters (a longer id cannot exist: 404). */
         QueueId: string;
+        /** @description 1 to 255 visible ASCII characters (e.g. a UUID), chosen by the client per create; see the operation. Anything else is a 400 naming `Idempotency-Key`. */
+        IdempotencyKey: string;
         /** @description Page size, 1 to 500 (default 100). */
         Limit500: number;
     };
@@ -936,7 +952,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 100 (default 50). */
                 limit?: components["parameters"]["Limit100"];
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -963,7 +979,10 @@ export interface operations {
     createIntegration: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1 to 255 visible ASCII characters (e.g. a UUID), chosen by the client per create; see the operation. Anything else is a 400 naming `Idempotency-Key`. */
+                "Idempotency-Key"?: components["parameters"]["IdempotencyKey"];
+            };
             path?: never;
             cookie?: never;
         };
@@ -973,11 +992,13 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created. */
+            /** @description Created (or, for a repeated `Idempotency-Key`, the first answer again). */
             201: {
                 headers: {
                     /** @description Path of the new integration. */
                     Location?: string;
+                    /** @description `true` when this is the remembered answer of an earlier request with the same `Idempotency-Key`. */
+                    "Idempotent-Replayed"?: "true";
                     [name: string]: unknown;
                 };
                 content: {
@@ -1177,7 +1198,7 @@ export interface operations {
                 include_inactive?: boolean;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["Limit500"];
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1206,7 +1227,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
-                /** @description `{integration id}.{base64url of the external id}` (stable across renames). */
+                /** @description `{integration id}.{base64url of the external id}` (stable across renames), at most 1,022 characters (a longer id cannot exist: 404). */
                 id: components["parameters"]["QueueId"];
             };
             cookie?: never;
@@ -1238,7 +1259,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                /** @description `{integration id}.{base64url of the external id}` (stable across renames). */
+                /** @description `{integration id}.{base64url of the external id}` (stable across renames), at most 1,022 characters (a longer id cannot exist: 404). */
                 id: components["parameters"]["QueueId"];
             };
             cookie?: never;
@@ -1266,11 +1287,11 @@ export interface operations {
             query: {
                 from: string;
                 to: string;
-                /** @description Only this employee's agents (exact match). */
+                /** @description Only this employee's agents (exact match). At most 255 characters and 985 bytes of UTF-8 (no longer id can be mapped); longer is a 400. */
                 employee_id?: string;
                 /** @description Segments per page, 1 to 5000 (default 1000). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1301,7 +1322,7 @@ export interface operations {
                 unmapped?: boolean;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["Limit500"];
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1334,7 +1355,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -1367,7 +1388,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -1396,7 +1417,7 @@ export interface operations {
                 unmapped?: boolean;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["Limit500"];
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;
@@ -1429,7 +1450,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). */
+                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;
@@ -1462,7 +1483,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). */
+                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;
@@ -1527,7 +1548,7 @@ export interface operations {
             query?: {
                 /** @description Page size, 1 to 100 (default 20). */
                 limit?: number;
-                /** @description The `next_cursor` of the previous page (opaque). */
+                /** @description The `next_cursor` of the previous page (opaque, at most 2,048 characters). Anything this API did not return for the same listing (and, for agent states, the same employee and range) is a 400 naming `cursor`. */
                 cursor?: components["parameters"]["Cursor"];
             };
             header?: never;

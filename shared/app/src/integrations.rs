@@ -226,9 +226,31 @@ impl IntegrationService {
         Ok(updated)
     }
 
-    /// Deletes schedules, secret and record. Imported data stays; the integration's queues become inactive.
+    /// Deletes an integration. Imported data stays; its queues become inactive.
+    ///
+    /// The record first becomes a tombstone (invisible to GET and lists, its name still reserved, no import writes
+    /// its queues any more), then the queues are made inactive, the schedules and the secret deleted, and last the
+    /// record and its name go. Every step is idempotent, so a DELETE that failed half-way is finished by the
+    /// client's retry, which answers 204 as long as the tombstone exists (404 once the delete is done); the next
+    /// import of a tombstone also makes its queues inactive and stops.
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
-        let current = self.get(tenant, id).await?;
+        let parsed: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        let mut attempt = 0;
+        let current = loop {
+            match self.repo.get(tenant, parsed).await? {
+                Some(current) => match self.repo.mark_deleting(&current).await {
+                    Ok(()) => break current,
+                    // An import's status update (or a PATCH) changed the record meanwhile: read it again.
+                    Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => attempt += 1,
+                    Err(e) => return Err(e.into()),
+                },
+                None => match self.repo.get_deleting(tenant, parsed).await? {
+                    Some(tombstone) => break tombstone,
+                    None => return Err(ApiError::NotFound),
+                },
+            }
+        };
+        self.repo.deactivate_queues(tenant, current.id).await?;
         self.schedules.delete(tenant, current.id).await?;
         self.secrets.delete(tenant, current.id).await?;
         self.repo.delete(&current).await?;

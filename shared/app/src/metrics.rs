@@ -156,6 +156,7 @@ mod tests {
             vendor_calls: 19,
             reason: (outcome == RunOutcome::Failed).then_some(FailureReason::CredentialsRejected),
             message: None,
+            warnings: Vec::new(),
         }
     }
 

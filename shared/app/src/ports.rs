@@ -58,6 +58,17 @@ pub trait IntegrationRepo: Send + Sync {
 
     /// Removes the record and its name reservation (the imported data stays; its queues become inactive).
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError>;
+
+    /// Turns the record into a tombstone (the first step of a delete): from then on `get` and `list` do not see
+    /// it, its name stays reserved until [`IntegrationRepo::delete`] finishes, and no import writes its queues.
+    /// `Conflict` if the record changed since `integration` was read (or is gone).
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError>;
+
+    /// The record of an integration whose delete started but did not finish (a tombstone), if any.
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError>;
+
+    /// Marks every queue of the integration inactive (its data stays). Idempotent.
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }
 
 /// Where credentials live (Secrets Manager). Nothing else ever stores them.
@@ -106,6 +117,24 @@ pub struct ImportState {
     /// are: a later day has nothing stored, so its first import skips reading the table back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_day: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a queue listing that dropped most known queues was first seen and held (queues kept active): the next
+    /// run's listing confirms or clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+    /// The same for the agent listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a catalog sync (queues or agents) found: `known` items were active before it, `missing` of them are not
+/// in the listing. A collapsed listing ([`crate::import::plan::listing_collapsed`]) that no earlier listing
+/// confirmed is `held`: nothing is marked inactive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListingCheck {
+    pub known: u64,
+    pub missing: u64,
+    pub collapsed: bool,
+    pub held: bool,
 }
 
 /// What a write step did. `write_requests` counts the write requests sent to DynamoDB (item puts and deletes,
@@ -163,26 +192,32 @@ pub trait ImportStore: Send + Sync {
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
     async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError>;
 
-    /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive, and returns the
-    /// data range of every queue of the integration.
+    /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive — unless the
+    /// listing collapsed and `confirmed` is false (no earlier listing saw the collapse): then they stay active —
+    /// and returns the data range of every queue of the integration. Every queue write is conditional on the
+    /// integration record existing and not being deleted: `NotFound` when it is.
     async fn sync_queues(
         &self,
         integration: &Integration,
         queues: &[acd_domain::Queue],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError>;
+        confirmed: bool,
+    ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;
     /// Records new interval-data ranges of queues.
     async fn extend_queue_ranges(
         &self,
         integration: &Integration,
         ranges: &[QueueRange],
     ) -> Result<WriteCounts, StoreError>;
+    /// Upserts the agents (never touching their mappings) and marks agents no longer listed inactive, with the
+    /// same collapse rule as [`ImportStore::sync_queues`].
     async fn sync_agents(
         &self,
         integration: &Integration,
         agents: &[acd_domain::ExternalAgent],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<WriteCounts, StoreError>;
+        confirmed: bool,
+    ) -> Result<(WriteCounts, ListingCheck), StoreError>;
     async fn sync_statuses(
         &self,
         integration: &Integration,

@@ -33,6 +33,9 @@ struct IntegrationItem {
     sk: String,
     entity: String,
     name_key: String,
+    /// Set when a delete started (a tombstone): hidden from `get` and `list` until the delete finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleting_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(flatten)]
     integration: Integration,
 }
@@ -44,6 +47,7 @@ impl IntegrationItem {
             sk: keys::integration_sk(integration.id),
             entity: "integration".into(),
             name_key: integration.name.uniqueness_key(),
+            deleting_at: None,
             integration: integration.clone(),
         }
     }
@@ -57,9 +61,10 @@ fn item_of(integration: &Integration) -> Result<Item, StoreError> {
     to_item(IntegrationItem::new(integration)).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
 }
 
-fn integration_of(item: Item) -> Result<Integration, StoreError> {
+/// The integration and whether it is a tombstone (its delete started).
+fn record_of(item: Item) -> Result<(Integration, bool), StoreError> {
     from_item::<IntegrationItem>(item)
-        .map(|i| i.integration)
+        .map(|i| (i.integration, i.deleting_at.is_some()))
         .map_err(|e| StoreError::Corrupt(format!("integration record: {e}")))
 }
 
@@ -168,16 +173,7 @@ impl IntegrationRepo for DynamoStore {
     }
 
     async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(integration)", e))?;
-        out.item.map(integration_of).transpose()
+        Ok(self.record(tenant, id).await?.filter(|(_, deleting)| !deleting).map(|(integration, _)| integration))
     }
 
     async fn list(
@@ -198,8 +194,21 @@ impl IntegrationRepo for DynamoStore {
         if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(key(pk, keys::integration_sk(after))));
         }
-        let out = query.send().await.map_err(|e| sdk_error("Query(integrations)", e))?;
-        let mut items = out.items.unwrap_or_default().into_iter().map(integration_of).collect::<Result<Vec<_>, _>>()?;
+        // Tombstones (deletes under way) are skipped, so a page is read until it is full or the listing ends.
+        let mut items = Vec::new();
+        loop {
+            let out = query.clone().send().await.map_err(|e| sdk_error("Query(integrations)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let (integration, deleting) = record_of(item)?;
+                if !deleting {
+                    items.push(integration);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() && items.len() <= limit => query = query.set_exclusive_start_key(Some(k)),
+                _ => break,
+            }
+        }
         let more = items.len() > limit;
         items.truncate(limit);
         Ok(Page { items, more })
@@ -207,7 +216,12 @@ impl IntegrationRepo for DynamoStore {
 
     async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError> {
         let version = HashMap::from([(":v".to_owned(), AttributeValue::N(previous.version.to_string()))]);
-        let mut items = vec![put(&self.table, item_of(updated)?, "version = :v", Some(version))?];
+        let mut items = vec![put(
+            &self.table,
+            item_of(updated)?,
+            "version = :v AND attribute_not_exists(deleting_at)",
+            Some(version),
+        )?];
         let renamed = previous.name.uniqueness_key() != updated.name.uniqueness_key();
         if renamed {
             let owner = HashMap::from([(":id".to_owned(), s(previous.id.to_string()))]);
@@ -273,38 +287,37 @@ impl IntegrationRepo for DynamoStore {
         }
         self.deactivate_queues(&integration.tenant_id, integration.id).await
     }
-}
 
-impl DynamoStore {
-    /// The reservation keys an integration's name may hold: its NFKC key, and for a name whose pre-NFKC key differs
-    /// those of the two keys that really are this integration's (read first: under a record older than NFKC keys
-    /// another integration may own the NFKC key, and releasing must not fail on, or remove, its reservation).
-    async fn held_reservations(&self, integration: &Integration) -> Result<Vec<String>, StoreError> {
-        let keys_of_name = reservation_keys(&integration.name);
-        if keys_of_name.len() == 1 {
-            return Ok(keys_of_name);
-        }
-        let mut held = Vec::new();
-        for name_key in keys_of_name {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&self.table)
-                .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::name_sk(&name_key))))
-                .consistent_read(true)
-                .send()
-                .await
-                .map_err(|e| sdk_error("GetItem(name reservation)", e))?;
-            let owner = out.item.as_ref().and_then(|i| i.get("integration_id")).and_then(|v| v.as_s().ok());
-            if owner.is_some_and(|o| *o == integration.id.to_string()) {
-                held.push(name_key);
-            }
-        }
-        Ok(held)
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        Ok(self.record(tenant, id).await?.filter(|(_, deleting)| *deleting).map(|(integration, _)| integration))
     }
 
-    /// Marks every queue of an integration inactive (its data stays; workloads keep referring to it).
-    pub async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id))))
+            .update_expression("SET deleting_at = :now, version = version + :one")
+            .condition_expression("version = :v AND attribute_not_exists(deleting_at)")
+            .expression_attribute_values(
+                ":now",
+                s(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":v", AttributeValue::N(integration.version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(sdk_error("UpdateItem(integration tombstone)", e)),
+        }
+    }
+
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         let pk = keys::integration_pk(tenant, id);
         let mut start: Option<Item> = None;
         loop {
@@ -338,5 +351,48 @@ impl DynamoStore {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// The reservation keys an integration's name may hold: its NFKC key, and for a name whose pre-NFKC key differs
+    /// those of the two keys that really are this integration's (read first: under a record older than NFKC keys
+    /// another integration may own the NFKC key, and releasing must not fail on, or remove, its reservation).
+    async fn held_reservations(&self, integration: &Integration) -> Result<Vec<String>, StoreError> {
+        let keys_of_name = reservation_keys(&integration.name);
+        if keys_of_name.len() == 1 {
+            return Ok(keys_of_name);
+        }
+        let mut held = Vec::new();
+        for name_key in keys_of_name {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::name_sk(&name_key))))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem(name reservation)", e))?;
+            let owner = out.item.as_ref().and_then(|i| i.get("integration_id")).and_then(|v| v.as_s().ok());
+            if owner.is_some_and(|o| *o == integration.id.to_string()) {
+                held.push(name_key);
+            }
+        }
+        Ok(held)
+    }
+
+    /// The stored record, tombstone or not.
+    async fn record(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<(Integration, bool)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(integration)", e))?;
+        out.item.map(record_of).transpose()
     }
 }

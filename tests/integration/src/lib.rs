@@ -162,4 +162,13 @@ impl IntegrationRepo for RacingRepo {
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         self.inner.delete(integration).await
     }
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.inner.mark_deleting(integration).await
+    }
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.inner.get_deleting(tenant, id).await
+    }
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.deactivate_queues(tenant, id).await
+    }
 }

@@ -110,6 +110,10 @@ export interface paths {
          * Delete an integration.
          * @description Deletes its schedules and its credentials (the secret, at once). Imported data is kept; the integration's
          *     queues become inactive. The name can be used again.
+         *
+         *     The first step makes the integration invisible (GET and lists answer as if it were gone, no import writes its
+         *     queues any more) while its name stays reserved; the last step releases the name. A DELETE that failed
+         *     half-way (503) is finished by repeating it: the repeat answers 204 until the delete is done, 404 after.
          */
         delete: operations["deleteIntegration"];
         options?: never;
@@ -434,7 +438,7 @@ export interface components {
             /** Format: date-time */
             ended_at: string;
             /**
-             * @description `partial`: the run stopped before its deadline, or to stay within the vendor's API budget (then `message` says which); the next run continues where it stopped.
+             * @description `partial`: the run stopped before its deadline (with time kept for the day's writes and this record), to stay within the vendor's API budget, or because a queue or agent listing collapsed and is held until the next run's listing confirms it (`message` and `warnings` say which); the next run continues where it stopped.
              * @enum {string}
              */
             outcome: "succeeded" | "partial" | "failed";
@@ -464,9 +468,14 @@ export interface components {
                 catalog_writes: components["schemas"]["WriteCounts"];
             };
             vendor_calls: number;
-            /** @enum {string} */
+            /**
+             * @description `configuration_wrong` also when the integration's credentials secret is missing or unreadable (enter the credentials again with PATCH).
+             * @enum {string}
+             */
             reason?: "credentials_rejected" | "permission_missing" | "rate_limited" | "vendor_unavailable" | "vendor_data_malformed" | "configuration_wrong" | "internal";
             message?: string;
+            /** @description What the run did not trust, e.g. a queue or agent listing that dropped every or most known ones (more than half of at least 4): they stay active until the next run's listing confirms it. Absent when none. */
+            warnings?: string[];
         };
         Problem: {
             type: string;
@@ -1084,7 +1093,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Deleted. */
+            /** @description Deleted (or a delete that had failed half-way finished). */
             204: {
                 headers: {
                     [name: string]: unknown;

@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The record changed since it was read (optimistic concurrency), or does not exist any more.
     #[error("the record changed concurrently")]
     Conflict,
+    /// The tenant already has the maximum number of integrations (the limit).
+    #[error("integration quota of {0} reached")]
+    QuotaExceeded(u32),
     /// The record does not exist (or belongs to another tenant, which is the same thing to a caller).
     #[error("not found")]
     NotFound,
@@ -262,4 +265,105 @@ pub trait RunLog: Send + Sync {
         limit: usize,
         before: Option<String>,
     ) -> Result<Page<crate::import::RunRecord>, StoreError>;
+}
+
+/// A request remembered under an `Idempotency-Key` (per tenant, until `expires_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The operation (`POST /integrations`) and a hash of the request body it was first sent with.
+    pub operation: String,
+    pub fingerprint: String,
+    /// The claim of the request that runs (or ran) under the key.
+    pub token: String,
+    /// The answer, once the request succeeded; `None` while it is still running (until `lease_until`).
+    pub response: Option<StoredResponse>,
+    pub lease_until: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An answer kept to be replayed: status, JSON body and `Location` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is now this request's (new, expired, or abandoned by a request whose lease ran out).
+    Claimed,
+    /// Another request holds or completed the key.
+    Held(IdempotencyRecord),
+}
+
+/// Where `Idempotency-Key`s and the answers they replay are kept (the DynamoDB table, with a TTL).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `record` (whose `response` is `None`) unless an unexpired record holds it whose request
+    /// finished or is still within its lease.
+    async fn claim(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        record: &IdempotencyRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claim, StoreError>;
+    /// Stores the answer of the request holding the claim `token`.
+    async fn complete(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        token: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Forgets the claim `token` (its request failed and changed nothing: a retry runs again).
+    async fn release(&self, tenant: &TenantId, key: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// What a status-change event says happened to an integration (the event's `detail-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StatusEventKind {
+    /// A run failed after the integration was not failing, or failed for another reason than before.
+    #[serde(rename = "integration.failing")]
+    Failing,
+    /// A run succeeded (or imported part of its window) after the integration was failing.
+    #[serde(rename = "integration.recovered")]
+    Recovered,
+    /// The integration was deleted.
+    #[serde(rename = "integration.deleted")]
+    Deleted,
+}
+
+impl StatusEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "integration.failing",
+            Self::Recovered => "integration.recovered",
+            Self::Deleted => "integration.deleted",
+        }
+    }
+}
+
+/// A status-change event (the `detail` of the EventBridge event). No credentials, no imported data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusEvent {
+    #[serde(rename = "type")]
+    pub kind: StatusEventKind,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub integration_type: String,
+    /// Why it is failing (`integration.failing`), or why it failed before it recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<acd_domain::FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where status-change events go (an EventBridge bus).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, event: &StatusEvent) -> Result<(), StoreError>;
 }

@@ -7,7 +7,7 @@ use acd_domain::{Integration, IntegrationId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
@@ -20,6 +20,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     pub client: Client,
     pub table: String,
+    /// Integrations per tenant (`MAX_INTEGRATIONS_PER_TENANT`; enforced by [`crate::quota`] in `create`).
+    pub max_integrations: u32,
 }
 
 /// The integration record as stored: keys, the lower-cased name it reserves, and the integration itself.
@@ -75,6 +77,30 @@ fn name_item(integration: &Integration) -> Item {
     ])
 }
 
+/// The name reservation keys of a name: its NFKC key, and the pre-NFKC key when that differs (a record created
+/// before names were NFKC-normalised holds its reservation under the old key).
+fn reservation_keys(name: &acd_domain::IntegrationName) -> Vec<String> {
+    let (key, legacy) = (name.uniqueness_key(), name.legacy_uniqueness_key());
+    if key == legacy { vec![key] } else { vec![key, legacy] }
+}
+
+/// Fails the transaction when another integration holds the reservation `uniqueness_key`.
+fn name_free(
+    table: &str,
+    tenant: &TenantId,
+    uniqueness_key: &str,
+    owner: IntegrationId,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::tenant_pk(tenant), keys::name_sk(uniqueness_key))))
+        .condition_expression("attribute_not_exists(PK) OR integration_id = :id")
+        .expression_attribute_values(":id", s(owner.to_string()))
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
 fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
@@ -122,15 +148,25 @@ fn delete(
 #[async_trait]
 impl IntegrationRepo for DynamoStore {
     async fn create(&self, integration: &Integration) -> Result<(), StoreError> {
-        let items = vec![
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Items: 0 the record, 1 the name, 2 the quota place, 3.. legacy name keys that must be free.
+        let mut items = vec![
             put(&self.table, item_of(integration)?, "attribute_not_exists(PK)", None)?,
             put(&self.table, name_item(integration), "attribute_not_exists(PK)", None)?,
+            crate::quota::take_place(&self.table, &integration.tenant_id, self.max_integrations)?,
         ];
+        // A record from before NFKC keys may hold this name under its old key.
+        for legacy in reservation_keys(&integration.name).into_iter().skip(1) {
+            items.push(name_free(&self.table, &integration.tenant_id, &legacy, integration.id)?);
+        }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match failed_conditions(&e) {
-                Some(failed) if failed.get(1) == Some(&true) => Err(StoreError::NameTaken),
+                Some(failed) if failed.get(1) == Some(&true) || failed.iter().skip(3).any(|f| *f) => {
+                    Err(StoreError::NameTaken)
+                }
                 Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
+                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::QuotaExceeded(self.max_integrations)),
                 _ => Err(sdk_error("TransactWriteItems(create integration)", e)),
             },
         }
@@ -189,19 +225,33 @@ impl IntegrationRepo for DynamoStore {
         let renamed = previous.name.uniqueness_key() != updated.name.uniqueness_key();
         if renamed {
             let owner = HashMap::from([(":id".to_owned(), s(previous.id.to_string()))]);
-            items.push(delete(
+            let new_key = updated.name.uniqueness_key();
+            let old_keys = self.held_reservations(previous).await?;
+            // Release the old reservation(s) (a pre-NFKC record may hold its name under the old key too).
+            for old in old_keys.iter().filter(|k| **k != new_key) {
+                items.push(delete(
+                    &self.table,
+                    key(keys::tenant_pk(&previous.tenant_id), keys::name_sk(old)),
+                    Some("attribute_not_exists(PK) OR integration_id = :id"),
+                    Some(owner.clone()),
+                )?);
+            }
+            items.push(put(
                 &self.table,
-                key(keys::tenant_pk(&previous.tenant_id), keys::name_sk(&previous.name.uniqueness_key())),
-                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                name_item(updated),
+                "attribute_not_exists(PK) OR integration_id = :id",
                 Some(owner),
             )?);
-            items.push(put(&self.table, name_item(updated), "attribute_not_exists(PK)", None)?);
+            let checked = reservation_keys(&previous.name);
+            for legacy in reservation_keys(&updated.name).into_iter().skip(1).filter(|k| !checked.contains(k)) {
+                items.push(name_free(&self.table, &updated.tenant_id, &legacy, updated.id)?);
+            }
         }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match failed_conditions(&e) {
                 Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
-                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::NameTaken),
+                Some(failed) if failed.iter().skip(1).any(|f| *f) => Err(StoreError::NameTaken),
                 _ => Err(sdk_error("TransactWriteItems(update integration)", e)),
             },
         }
@@ -210,21 +260,31 @@ impl IntegrationRepo for DynamoStore {
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         let tenant_pk = keys::tenant_pk(&integration.tenant_id);
         let owner = HashMap::from([(":id".to_owned(), s(integration.id.to_string()))]);
-        let items = vec![
-            delete(&self.table, key(tenant_pk.clone(), keys::integration_sk(integration.id)), None, None)?,
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Conditional, so that only the delete that removed the record gives its quota place back.
+        let mut items = vec![
             delete(
                 &self.table,
-                key(tenant_pk, keys::name_sk(&integration.name.uniqueness_key())),
-                Some("attribute_not_exists(PK) OR integration_id = :id"),
-                Some(owner),
+                key(tenant_pk.clone(), keys::integration_sk(integration.id)),
+                Some("attribute_exists(PK)"),
+                None,
             )?,
+            crate::quota::give_place(&self.table, &integration.tenant_id)?,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems(delete integration)", e))?;
+        for name_key in self.held_reservations(integration).await? {
+            items.push(delete(
+                &self.table,
+                key(tenant_pk.clone(), keys::name_sk(&name_key)),
+                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                Some(owner.clone()),
+            )?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => {}
+            // Already deleted (a repeated delete): nothing to give back; the queues are still made inactive.
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {}
+            Err(e) => return Err(sdk_error("TransactWriteItems(delete integration)", e)),
+        }
         self.deactivate_queues(&integration.tenant_id, integration.id).await
     }
 
@@ -295,6 +355,33 @@ impl IntegrationRepo for DynamoStore {
 }
 
 impl DynamoStore {
+    /// The reservation keys an integration's name may hold: its NFKC key, and for a name whose pre-NFKC key differs
+    /// those of the two keys that really are this integration's (read first: under a record older than NFKC keys
+    /// another integration may own the NFKC key, and releasing must not fail on, or remove, its reservation).
+    async fn held_reservations(&self, integration: &Integration) -> Result<Vec<String>, StoreError> {
+        let keys_of_name = reservation_keys(&integration.name);
+        if keys_of_name.len() == 1 {
+            return Ok(keys_of_name);
+        }
+        let mut held = Vec::new();
+        for name_key in keys_of_name {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::name_sk(&name_key))))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem(name reservation)", e))?;
+            let owner = out.item.as_ref().and_then(|i| i.get("integration_id")).and_then(|v| v.as_s().ok());
+            if owner.is_some_and(|o| *o == integration.id.to_string()) {
+                held.push(name_key);
+            }
+        }
+        Ok(held)
+    }
+
     /// The stored record, tombstone or not.
     async fn record(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<(Integration, bool)>, StoreError> {
         let out = self

@@ -199,6 +199,8 @@ pub struct ImportService {
     pub config: ImportConfig,
     /// Credentials read in this warm container, by integration, valid for one `updated_at` of its record.
     credentials: Arc<Mutex<HashMap<IntegrationId, CachedCredentials>>>,
+    /// Where status-change events go (none: not published). See [`crate::events`].
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 impl ImportService {
@@ -209,7 +211,13 @@ impl ImportService {
         connectors: ConnectorFactory,
         config: ImportConfig,
     ) -> Self {
-        Self { repo, secrets, store, connectors, config, credentials: Arc::default() }
+        Self { repo, secrets, store, connectors, config, credentials: Arc::default(), events: None }
+    }
+
+    /// Publishes status-change events (`integration.failing`, `integration.recovered`) to `events`.
+    pub fn with_events(mut self, events: Arc<dyn crate::ports::EventPublisher>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Runs one import for the event, stopping before `deadline`. `Err` only for store failures.
@@ -310,6 +318,9 @@ impl ImportService {
             write_requests = record.counts.write_requests(), vendor_calls = record.vendor_calls,
             "import run finished"
         );
+        // Metrics (EMF line) and the status-change event, if any.
+        let data_now = self.config.now.unwrap_or(record.ended_at);
+        crate::events::after_run(self.events.as_deref(), &integration, &record, &status, data_now).await;
         if let Some(e) = store_failure {
             return Err(e);
         }

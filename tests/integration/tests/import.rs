@@ -378,9 +378,10 @@ async fn a_renamed_skill_keeps_its_queue_id() {
 async fn a_run_killed_mid_way_is_completed_by_the_next_run() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
-    // Every write request counts: the queue transaction, 13 agent upserts, the day's `written_day` mark, then the
-    // day's batches — the crash falls among the first day's interval batches.
-    let crash = env.importer(ImportConfig { abort_after_batches: Some(20), ..config(sim.now()) });
+    // Every write request counts: the queue transaction, 13 agent upserts, 15 status upserts (before the first day
+    // that refers to them), the day's `written_day` mark, then the day's batches — the crash falls among the first
+    // day's interval batches.
+    let crash = env.importer(ImportConfig { abort_after_batches: Some(33), ..config(sim.now()) });
     let err = crash.run(&event(&id), deadline()).await.unwrap_err();
     assert!(err.to_string().contains("aborted"), "{err}");
     // A killed process keeps its lease until it expires; expire it.

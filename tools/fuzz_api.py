@@ -104,6 +104,7 @@ def main():
     args = parser.parse_args()
 
     tenant = f"fuzz-{uuid.uuid4().hex[:12]}"
+    args.report_dir = os.path.abspath(args.report_dir)
     os.makedirs(args.report_dir, exist_ok=True)
     har = os.path.join(args.report_dir, "fuzz.har")
     spec = yaml.safe_load(open(args.spec))
@@ -139,7 +140,10 @@ def main():
     if args.seed is not None:
         command += ["--seed", str(args.seed)]
     print("fuzz-api: " + " ".join(command), flush=True)
-    schemathesis_status = subprocess.call(command, env={**os.environ, "SCHEMATHESIS_HOOKS": hooks})
+    # In the report directory: schemathesis keeps its example database in `.schemathesis/` of its working directory.
+    schemathesis_status = subprocess.call(
+        command, env={**os.environ, "SCHEMATHESIS_HOOKS": hooks}, cwd=os.path.abspath(args.report_dir)
+    )
 
     operations = spec_operations(args.spec)
     entries = json.load(open(har))["log"]["entries"]

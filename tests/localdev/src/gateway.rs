@@ -117,12 +117,19 @@ impl Cors {
     }
 }
 
+/// Invocations of one function in flight at once. cargo lambda watch queues at most 100 invocations per function
+/// and, once that queue is full, stops serving every function (its queue push waits while holding the lock the
+/// functions need to take work): 750 concurrent creates froze the whole local stack. Beyond this many, requests
+/// wait in the gateway, as they would queue for Lambda's concurrency.
+pub const MAX_IN_FLIGHT_PER_FUNCTION: usize = 64;
+
 #[derive(Clone)]
 pub struct Gateway {
     /// Base URL of `cargo lambda watch` (e.g. `http://127.0.0.1:9104`).
     pub lambda_url: String,
     pub client: reqwest::Client,
     pub cors: Cors,
+    in_flight: std::sync::Arc<[(&'static str, std::sync::Arc<tokio::sync::Semaphore>); 2]>,
 }
 
 /// The API Gateway HTTP API payload 2.0 event of one request.
@@ -328,7 +335,13 @@ impl Gateway {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Self { lambda_url: lambda_url.trim_end_matches('/').to_owned(), client, cors: Cors::default() }
+        let slots = || std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_FUNCTION));
+        Self {
+            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            client,
+            cors: Cors::default(),
+            in_flight: std::sync::Arc::new([(INTEGRATIONS_API, slots()), (QUEUES_QUERY, slots())]),
+        }
     }
 
     pub fn with_cors(mut self, cors: Cors) -> Self {
@@ -342,6 +355,10 @@ impl Gateway {
 
     /// Invokes `function` with `event` and returns its answer (the payload 2.0 response document).
     pub async fn invoke(&self, function: &str, event: &Value) -> Result<Bytes, Failure> {
+        let _slot = match self.in_flight.iter().find(|(name, _)| *name == function) {
+            Some((_, slots)) => Some(slots.clone().acquire_owned().await.expect("never closed")),
+            None => None,
+        };
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
         let answer = self
             .client

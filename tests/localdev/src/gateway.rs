@@ -12,9 +12,9 @@
 //!
 //! Routing follows the template's routes and `infra/openapi.yaml`'s tags: `queues-query` serves `/queues…`,
 //! `/agent-states` and the external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves
-//! every other path under `/integration-types` and `/integrations`. Anything else is answered like API Gateway
-//! answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function answers a
-//! wrong method (405 with `Allow`), where API Gateway would answer 404.
+//! `/health` and every other path under `/integration-types` and `/integrations`. Anything else is answered like
+//! API Gateway answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function
+//! answers a wrong method (405 with `Allow`), where API Gateway would answer 404.
 //!
 //! CORS is answered like the template's `CorsConfiguration` makes API Gateway answer it: a preflight (`OPTIONS` with
 //! `Origin` and `Access-Control-Request-Method`) on any path gets `204` with the allowed origin, methods, headers and
@@ -48,7 +48,7 @@ pub fn route(path: &str) -> Option<&'static str> {
     match segments.as_slice() {
         ["queues", ..] | ["agent-states"] => Some(QUEUES_QUERY),
         ["integrations", _, "external-agents" | "external-statuses", ..] => Some(QUEUES_QUERY),
-        ["integration-types"] => Some(INTEGRATIONS_API),
+        ["integration-types"] | ["health"] => Some(INTEGRATIONS_API),
         ["integrations", ..] => Some(INTEGRATIONS_API),
         _ => None,
     }
@@ -71,7 +71,7 @@ impl Default for Cors {
             allow_origin: "*".into(),
             allow_methods: vec!["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id"],
-            expose_headers: vec!["location"],
+            expose_headers: vec!["location", "idempotent-replayed"],
             max_age_secs: 600,
         }
     }
@@ -449,6 +449,7 @@ mod tests {
     fn routes_follow_the_openapi_tags() {
         for (path, function) in [
             ("/integration-types", Some(INTEGRATIONS_API)),
+            ("/health", Some(INTEGRATIONS_API)),
             ("/integrations", Some(INTEGRATIONS_API)),
             ("/integrations/", Some(INTEGRATIONS_API)),
             ("/integrations/test-connection", Some(INTEGRATIONS_API)),
@@ -591,7 +592,7 @@ mod tests {
         assert!(one.preflight("http://evil.example").headers().get("access-control-allow-origin").is_none());
         let mut headers = HeaderMap::new();
         one.decorate(Some("http://localhost:5173"), &mut headers);
-        assert_eq!(headers["access-control-expose-headers"], "location");
+        assert_eq!(headers["access-control-expose-headers"], "location,idempotent-replayed");
         let mut headers = HeaderMap::new();
         one.decorate(None, &mut headers);
         assert!(headers.is_empty());

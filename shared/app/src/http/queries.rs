@@ -74,7 +74,7 @@ impl QueriesApi {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        let tenant = self.auth.tenant(request)?;
+        let tenant = self.auth.authorize(request)?;
         match (segments.as_slice(), method) {
             (["queues"], &Method::GET) => self.list_queues(request, &tenant).await,
             (["queues", id], &Method::GET) => {

@@ -63,15 +63,21 @@ def audit(endpoint, tenant, created_ids, table, group):
         for item in page["Items"]:
             pk = item["PK"]["S"]
             if pk == prefix or pk.startswith(prefix + "#"):
-                items.append((pk, item["SK"]["S"]))
-    names = sum(1 for pk, sk in items if pk == prefix and sk.startswith("NAME#"))
-    records = sum(1 for pk, sk in items if pk == prefix and sk.startswith("INT#"))
-    for pk, sk in items:
+                items.append((pk, item["SK"]["S"], item))
+    names = sum(1 for pk, sk, _ in items if pk == prefix and sk.startswith("NAME#"))
+    records = sum(1 for pk, sk, _ in items if pk == prefix and sk.startswith("INT#"))
+    for pk, sk, item in items:
         if pk == prefix and sk.startswith("NAME#"):
             if names > records:
                 stray.append(f"item {pk} {sk} (more name reservations than integrations)")
             continue
-        if not any(i in pk or i in sk for i in created_ids):
+        if pk == prefix and sk == "QUOTA":
+            # The tenant's integration count: it must count exactly the integrations that exist.
+            count = item.get("integrations", {}).get("N")
+            if count is not None and int(count) != records:
+                stray.append(f"item {pk} {sk} counts {count} integrations, {records} exist")
+            continue
+        if not any(i in pk or i in sk or i in json.dumps(item) for i in created_ids):
             stray.append(f"item {pk} {sk}")
     secrets = session.client("secretsmanager", endpoint_url=endpoint)
     for page in secrets.get_paginator("list_secrets").paginate():

@@ -54,7 +54,7 @@ pub fn route(path: &str) -> Option<&'static str> {
     }
 }
 
-/// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` header.
+/// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` and `X-Scopes` headers.
 #[derive(Clone, Debug)]
 pub struct Cors {
     /// `*` or one origin (`scheme://host[:port]`), like the template's `CorsAllowedOrigin`.
@@ -70,7 +70,7 @@ impl Default for Cors {
         Cors {
             allow_origin: "*".into(),
             allow_methods: vec!["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id"],
+            allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id", "x-scopes"],
             expose_headers: vec!["location", "idempotent-replayed"],
             max_age_secs: 600,
         }

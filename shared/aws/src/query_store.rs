@@ -204,10 +204,10 @@ fn queue_filter(query: &QueueQuery) -> Filter {
         f.names.insert("#channel".into(), "channel".into());
         f.values.insert(":channel".into(), s(channel.as_str()));
     }
-    if query.integration_id.is_some() || query.text.is_some() {
-        f.names.insert("#integration".into(), "integration_id".into());
-    }
+    // Named only where an expression uses it: DynamoDB refuses unused ExpressionAttributeNames (a text search of a
+    // tenant without integrations, or with more than 100, used to get that ValidationException as a 503).
     if let Some(integration) = query.integration_id {
+        f.names.insert("#integration".into(), "integration_id".into());
         f.parts.push("#integration = :integration".into());
         f.values.insert(":integration".into(), s(integration.to_string()));
     }
@@ -218,6 +218,7 @@ fn queue_filter(query: &QueueQuery) -> Filter {
         && text.current_integrations.len() <= 100
     {
         f.names.insert("#name_lower".into(), "name_lower".into());
+        f.names.insert("#integration".into(), "integration_id".into());
         f.values.insert(":needle".into(), s(text.needle.clone()));
         let mut alternatives = vec!["contains(#name_lower, :needle)".to_owned()];
         let list = |prefix: &str, ids: &mut dyn Iterator<Item = &IntegrationId>, f: &mut Filter| -> String {
@@ -758,7 +759,24 @@ mod tests {
             }),
             ..Default::default()
         };
-        assert_eq!(queue_filter(&query).expression(), None, "too many ids: exact predicate only");
+        let f = queue_filter(&query);
+        assert_eq!(f.expression(), None, "too many ids: exact predicate only");
+        assert!(f.names.is_empty(), "DynamoDB refuses unused attribute names: {:?}", f.names);
+
+        // A tenant without integrations: no id list, no unused name (found by scripts/fuzz-api: `GET /queues?q=x`).
+        let query = QueueQuery {
+            text: Some(TextFilter {
+                needle: "x".into(),
+                matching_integrations: BTreeSet::new(),
+                current_integrations: BTreeSet::new(),
+            }),
+            ..Default::default()
+        };
+        let f = queue_filter(&query);
+        let expression = f.expression().unwrap_or_default();
+        for name in f.names.keys() {
+            assert!(expression.contains(name.as_str()), "{name} unused in {expression:?}");
+        }
     }
 
     #[test]

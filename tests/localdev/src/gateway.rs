@@ -12,9 +12,9 @@
 //!
 //! Routing follows the template's routes and `infra/openapi.yaml`'s tags: `queues-query` serves `/queues…`,
 //! `/agent-states` and the external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves
-//! every other path under `/integration-types` and `/integrations`. Anything else is answered like API Gateway
-//! answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function answers a
-//! wrong method (405 with `Allow`), where API Gateway would answer 404.
+//! `/health` and every other path under `/integration-types` and `/integrations`. Anything else is answered like
+//! API Gateway answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function
+//! answers a wrong method (405 with `Allow`), where API Gateway would answer 404.
 //!
 //! CORS is answered like the template's `CorsConfiguration` makes API Gateway answer it: a preflight (`OPTIONS` with
 //! `Origin` and `Access-Control-Request-Method`) on any path gets `204` with the allowed origin, methods, headers and
@@ -48,13 +48,13 @@ pub fn route(path: &str) -> Option<&'static str> {
     match segments.as_slice() {
         ["queues", ..] | ["agent-states"] => Some(QUEUES_QUERY),
         ["integrations", _, "external-agents" | "external-statuses", ..] => Some(QUEUES_QUERY),
-        ["integration-types"] => Some(INTEGRATIONS_API),
+        ["integration-types"] | ["health"] => Some(INTEGRATIONS_API),
         ["integrations", ..] => Some(INTEGRATIONS_API),
         _ => None,
     }
 }
 
-/// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` header.
+/// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` and `X-Scopes` headers.
 #[derive(Clone, Debug)]
 pub struct Cors {
     /// `*` or one origin (`scheme://host[:port]`), like the template's `CorsAllowedOrigin`.
@@ -70,7 +70,7 @@ impl Default for Cors {
         Cors {
             allow_origin: "*".into(),
             allow_methods: vec!["GET", "POST", "PUT", "PATCH", "DELETE"],
-            allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id"],
+            allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id", "x-scopes"],
             expose_headers: vec!["location", "idempotent-replayed"],
             max_age_secs: 600,
         }
@@ -117,12 +117,19 @@ impl Cors {
     }
 }
 
+/// Invocations of one function in flight at once. cargo lambda watch queues at most 100 invocations per function
+/// and, once that queue is full, stops serving every function (its queue push waits while holding the lock the
+/// functions need to take work): 750 concurrent creates froze the whole local stack. Beyond this many, requests
+/// wait in the gateway, as they would queue for Lambda's concurrency.
+pub const MAX_IN_FLIGHT_PER_FUNCTION: usize = 64;
+
 #[derive(Clone)]
 pub struct Gateway {
     /// Base URL of `cargo lambda watch` (e.g. `http://127.0.0.1:9104`).
     pub lambda_url: String,
     pub client: reqwest::Client,
     pub cors: Cors,
+    in_flight: std::sync::Arc<[(&'static str, std::sync::Arc<tokio::sync::Semaphore>); 2]>,
 }
 
 /// The API Gateway HTTP API payload 2.0 event of one request.
@@ -328,7 +335,13 @@ impl Gateway {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Self { lambda_url: lambda_url.trim_end_matches('/').to_owned(), client, cors: Cors::default() }
+        let slots = || std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT_PER_FUNCTION));
+        Self {
+            lambda_url: lambda_url.trim_end_matches('/').to_owned(),
+            client,
+            cors: Cors::default(),
+            in_flight: std::sync::Arc::new([(INTEGRATIONS_API, slots()), (QUEUES_QUERY, slots())]),
+        }
     }
 
     pub fn with_cors(mut self, cors: Cors) -> Self {
@@ -342,6 +355,10 @@ impl Gateway {
 
     /// Invokes `function` with `event` and returns its answer (the payload 2.0 response document).
     pub async fn invoke(&self, function: &str, event: &Value) -> Result<Bytes, Failure> {
+        let _slot = match self.in_flight.iter().find(|(name, _)| *name == function) {
+            Some((_, slots)) => Some(slots.clone().acquire_owned().await.expect("never closed")),
+            None => None,
+        };
         let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
         let answer = self
             .client
@@ -432,6 +449,7 @@ mod tests {
     fn routes_follow_the_openapi_tags() {
         for (path, function) in [
             ("/integration-types", Some(INTEGRATIONS_API)),
+            ("/health", Some(INTEGRATIONS_API)),
             ("/integrations", Some(INTEGRATIONS_API)),
             ("/integrations/", Some(INTEGRATIONS_API)),
             ("/integrations/test-connection", Some(INTEGRATIONS_API)),

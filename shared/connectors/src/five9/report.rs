@@ -453,9 +453,8 @@ pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeW
         while j < rows.len() && rows[j].agent == agent {
             let r = &rows[j];
             let mut start = r.start;
-            let end = i64::try_from(r.duration_secs)
-                .ok()
-                .and_then(|d| r.start.checked_add_signed(Duration::try_seconds(d)?))
+            let end = Duration::try_seconds(i64::from(r.duration_secs))
+                .and_then(|d| r.start.checked_add_signed(d))
                 .unwrap_or(r.start);
             if let Some(prev) = segs.last_mut()
                 && start < prev.end

@@ -23,6 +23,10 @@ pub struct Settings {
     pub schedule_dlq_arn: Option<String>,
     /// `DEFAULT_HISTORY_DAYS`: back-fill of new integrations that set no `history_days` (default 30, 1–365).
     pub default_history_days: u32,
+    /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
+    pub max_integrations_per_tenant: u32,
+    /// `EVENT_BUS_NAME`: the EventBridge bus of status-change events (default: the account's `default` bus).
+    pub event_bus_name: String,
 }
 
 /// A required variable is missing or empty.
@@ -33,6 +37,7 @@ pub struct MissingVariable(pub &'static str);
 impl Settings {
     pub const DEFAULT_SECRET_PREFIX: &'static str = "acd-integrations/";
     pub const DEFAULT_SCHEDULE_EXPRESSION: &'static str = "rate(15 minutes)";
+    pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
 
     /// Reads the variables every function needs (`TABLE_NAME`) and the integrations API needs (the rest).
     pub fn from_env() -> Result<Self, MissingVariable> {
@@ -52,6 +57,11 @@ impl Settings {
                 .and_then(|v| v.parse::<u32>().ok())
                 .filter(|d| (1..=acd_domain::validation::MAX_HISTORY_DAYS).contains(d))
                 .unwrap_or(acd_domain::validation::DEFAULT_HISTORY_DAYS),
+            max_integrations_per_tenant: var("MAX_INTEGRATIONS_PER_TENANT")
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),
+            event_bus_name: var("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
         })
     }
 
@@ -73,6 +83,7 @@ pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl AwsClients {
@@ -92,6 +103,7 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::new(shared),
             secrets: aws_sdk_secretsmanager::Client::new(shared),
             scheduler: aws_sdk_scheduler::Client::new(shared),
+            events: aws_sdk_eventbridge::Client::new(shared),
         }
     }
 }

@@ -118,7 +118,9 @@ impl IntegrationService {
         match within(step(), "creating the record", self.repo.create(&integration)).await {
             Ok(()) => {}
             // Nothing was written: the transaction was refused.
-            Err(e @ (StoreError::NameTaken | StoreError::Conflict)) => return Err(e.into()),
+            Err(e @ (StoreError::NameTaken | StoreError::Conflict | StoreError::QuotaExceeded(_))) => {
+                return Err(e.into());
+            }
             // A timeout or failure may still have written it.
             Err(e) => {
                 self.undo_create(&integration).await;

@@ -839,7 +839,13 @@ async fn a_write_step_that_stalls_is_rolled_back_within_the_budget() {
     assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
     assert!(took < budgets.step + budgets.rollback + Duration::from_secs(2), "{took:?}");
     assert!(budgets.total() <= Duration::from_secs(29), "the whole default budget fits API Gateway's 29 s");
-    assert!(env.table_items().await.is_empty(), "record, name and idempotency key removed");
+    // Record, name and idempotency key removed; the tenant's quota counter gave the place back.
+    let items = env.table_items().await;
+    assert_eq!(items.len(), 1, "only the quota counter stays: {items:?}");
+    assert_eq!(
+        (items[0]["SK"].as_s().unwrap().as_str(), items[0]["integrations"].as_n().unwrap().as_str()),
+        ("QUOTA", "0")
+    );
     assert!(env.secret_names().await.is_empty(), "the secret the stalled call did create is removed");
     assert!(env.schedule_names().await.is_empty());
     assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Stuck"))).await.0, 201);

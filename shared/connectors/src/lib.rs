@@ -82,7 +82,8 @@ pub enum Pace {
     Wait { reason: String },
 }
 
-/// Base URLs of the vendors' APIs. `None` means "use the region table".
+/// Base URLs of the vendors' APIs. `None` means "use the region table". An override may be plain `http://` only to
+/// a loopback host (tests and the local run); anything else must be HTTPS ([`http::check_transport`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
     /// Overrides `https://{five9 host}` (env `FIVE9_BASE_URL`).

@@ -298,14 +298,21 @@ impl Api {
     }
 }
 
-async fn read_body(response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
-    response.bytes().await.map(|b| b.to_vec()).map_err(|e| {
+/// The body in one buffer (sized by Content-Length when given; an aggregates answer can be several MB: no second
+/// copy).
+async fn read_body(mut response: reqwest::Response) -> Result<Vec<u8>, ConnectorError> {
+    let failed = |e: reqwest::Error| {
         if e.is_timeout() {
             ConnectorError::unavailable("the ACD did not answer in time")
         } else {
             ConnectorError::unavailable("the ACD's answer was cut off")
         }
-    })
+    };
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0).min(256 << 20) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(failed)? {
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// Parses a JSON answer. The error keeps serde's category and position only, never quoted vendor data.

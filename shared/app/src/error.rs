@@ -13,6 +13,9 @@ pub enum ApiError {
     InvalidJson(String),
     #[error("no tenant in the request's credentials")]
     Unauthenticated,
+    /// The credentials lack the scope the route needs (`acd:read` for reads, `acd:admin` for writes).
+    #[error("the credentials lack the scope {0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -23,6 +26,15 @@ pub enum ApiError {
     Conflict,
     #[error("the integration is paused")]
     Paused,
+    /// An `Idempotency-Key` already used with another body or route.
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
+    /// The request first sent with this `Idempotency-Key` is still running.
+    #[error("a request with this idempotency key is still running")]
+    IdempotencyInProgress,
+    /// The tenant already has as many integrations as its quota allows.
+    #[error("the tenant's integration quota ({0}) is used up")]
+    QuotaExceeded(u32),
     /// The ACD refused the credentials check (or it could not be completed).
     #[error("the credentials check failed: {0}")]
     CredentialsCheck(ConnectorError),
@@ -43,6 +55,7 @@ impl From<StoreError> for ApiError {
             StoreError::NameTaken => ApiError::NameTaken,
             StoreError::Conflict => ApiError::Conflict,
             StoreError::NotFound => ApiError::NotFound,
+            StoreError::QuotaExceeded(limit) => ApiError::QuotaExceeded(limit),
             StoreError::Corrupt(m) => ApiError::Backend(format!("corrupt record: {m}")),
             StoreError::Backend(m) => ApiError::Backend(m),
         }
@@ -56,6 +69,7 @@ impl ApiError {
             ApiError::Validation(_) => (400, "validation-failed", "The request has invalid fields"),
             ApiError::InvalidJson(_) => (400, "invalid-json", "The request body is not valid JSON"),
             ApiError::Unauthenticated => (401, "unauthenticated", "No tenant in the request's credentials"),
+            ApiError::Forbidden(_) => (403, "insufficient-scope", "The credentials lack the scope this route needs"),
             ApiError::NotFound => (404, "not-found", "Not found"),
             ApiError::MethodNotAllowed => (405, "method-not-allowed", "Method not allowed"),
             ApiError::NameTaken => (409, "name-taken", "An integration with this name already exists"),
@@ -63,6 +77,19 @@ impl ApiError {
                 (409, "concurrent-modification", "The integration was changed at the same time; retry")
             }
             ApiError::Paused => (409, "integration-paused", "The integration is paused; resume it first"),
+            ApiError::IdempotencyKeyReused => (
+                422,
+                "idempotency-key-reused",
+                "This Idempotency-Key was used with another request body; use a new key for a new request",
+            ),
+            ApiError::IdempotencyInProgress => (
+                409,
+                "idempotency-request-in-progress",
+                "The first request with this Idempotency-Key is still running; retry in a few seconds",
+            ),
+            ApiError::QuotaExceeded(_) => {
+                (409, "integration-quota-exceeded", "The tenant has as many integrations as its quota allows")
+            }
             ApiError::CredentialsCheck(e) => match e {
                 ConnectorError::CredentialsRejected => {
                     (422, "credentials-rejected", "The ACD rejected the credentials")

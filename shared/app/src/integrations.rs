@@ -1,12 +1,16 @@
 //! The integrations service: create, read, change, pause, resume and delete integrations, keeping the record
 //! (DynamoDB), the credentials (Secrets Manager) and the schedules (EventBridge Scheduler) consistent.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
+use acd_connectors::ConnectorError;
 use acd_domain::validation::{parse_new_integration_with, parse_patch};
 use acd_domain::{Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId};
 use chrono::Utc;
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::import::RunRecord;
@@ -18,6 +22,50 @@ pub const MAX_PAGE_SIZE: usize = 100;
 /// How often a change that lost a race with an import's status update is retried on a fresh read.
 const CONFLICT_RETRIES: usize = 3;
 
+/// Time budgets of a create, so that it answers within API Gateway's 29 s whatever hangs, and a failure after
+/// the first write still has time to remove everything it made. Worst case: idempotency claim 2 s + credentials
+/// check 10 s + writes 8 s + rollback 4 s + idempotency answer 2 s = 26 s.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateBudgets {
+    /// The credentials check against the ACD; past it: 503 `vendor-unavailable`, nothing saved.
+    pub check: Duration,
+    /// Record + name transaction, secret, schedules together; each step also at most `step`.
+    pub writes: Duration,
+    pub step: Duration,
+    /// Removing what a failed or timed-out create made (schedules, secret, record and name, concurrently).
+    pub rollback: Duration,
+}
+
+impl Default for CreateBudgets {
+    fn default() -> Self {
+        Self {
+            check: Duration::from_secs(10),
+            writes: Duration::from_secs(8),
+            step: Duration::from_secs(4),
+            rollback: Duration::from_secs(4),
+        }
+    }
+}
+
+impl CreateBudgets {
+    /// The longest a create can take, idempotency calls included.
+    pub fn total(&self) -> Duration {
+        self.check + self.writes + self.rollback + 2 * crate::http::idempotency::STORE_TIMEOUT
+    }
+}
+
+/// Runs a storage step within `limit`; past it the step counts as failed (it may still have happened: the rollback
+/// removes its result either way).
+async fn within<T>(
+    limit: Duration,
+    what: &str,
+    step: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, StoreError> {
+    tokio::time::timeout(limit, step)
+        .await
+        .unwrap_or_else(|_| Err(StoreError::Backend(format!("{what}: no answer within {limit:?}"))))
+}
+
 #[derive(Clone)]
 pub struct IntegrationService {
     pub repo: Arc<dyn IntegrationRepo>,
@@ -27,6 +75,10 @@ pub struct IntegrationService {
     pub runs: Arc<dyn RunLog>,
     /// `history_days` of new integrations that set none (`DEFAULT_HISTORY_DAYS`, default 30).
     pub default_history_days: u32,
+    /// Time budgets of a create (and of the credentials check of test-connection and patch).
+    pub budgets: CreateBudgets,
+    /// Where `integration.deleted` goes (none: not published).
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 impl IntegrationService {
@@ -36,11 +88,20 @@ impl IntegrationService {
         self.verify(&new.settings, &new.credentials).await
     }
 
+    /// Checks a create body without doing anything.
+    pub fn validate_create(&self, body: &Value) -> Result<(), ApiError> {
+        parse_new_integration_with(body, self.default_history_days)?;
+        Ok(())
+    }
+
     /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
-    /// schedules. A failure after the record was written removes everything created so far.
+    /// schedules, each within its [`CreateBudgets`]. A failure or timeout after the first write removes everything
+    /// created so far (within the rollback budget), so a create that answers with an error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let new = parse_new_integration_with(body, self.default_history_days)?;
         self.verify(&new.settings, &new.credentials).await?;
+        let deadline = Instant::now() + self.budgets.writes;
+        let step = || self.budgets.step.min(deadline.saturating_duration_since(Instant::now()));
         let now = Utc::now();
         let integration = Integration {
             id: IntegrationId::new(),
@@ -54,13 +115,23 @@ impl IntegrationService {
             updated_at: now,
             version: 1,
         };
-        self.repo.create(&integration).await?;
-
-        if let Err(e) = self.secrets.create(tenant, integration.id, &new.credentials).await {
+        match within(step(), "creating the record", self.repo.create(&integration)).await {
+            Ok(()) => {}
+            // Nothing was written: the transaction was refused.
+            Err(e @ (StoreError::NameTaken | StoreError::Conflict)) => return Err(e.into()),
+            // A timeout or failure may still have written it.
+            Err(e) => {
+                self.undo_create(&integration).await;
+                return Err(e.into());
+            }
+        }
+        if let Err(e) =
+            within(step(), "creating the secret", self.secrets.create(tenant, integration.id, &new.credentials)).await
+        {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
-        if let Err(e) = self.schedules.create(tenant, integration.id).await {
+        if let Err(e) = within(step(), "creating the schedules", self.schedules.create(tenant, integration.id)).await {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
@@ -68,19 +139,22 @@ impl IntegrationService {
         Ok(integration)
     }
 
-    /// Removes what a failed create made. Each step is idempotent and attempted even if an earlier one fails, so
-    /// nothing is left behind unless the backend itself is down (then the failure is logged for an operator).
+    /// Removes what a failed create made, within the rollback budget. The three removals are idempotent and run
+    /// concurrently, each attempted whatever the others do, so nothing is left behind unless the backend itself
+    /// fails or stalls for the whole budget (then the failure is logged with the ids for an operator).
     async fn undo_create(&self, integration: &Integration) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
-        if let Err(e) = self.schedules.delete(tenant, id).await {
-            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting schedules failed");
-        }
+        let limit = self.budgets.rollback;
         // The secret is deleted even when its creation seemed to fail: the call may have succeeded server-side.
-        if let Err(e) = self.secrets.delete(tenant, id).await {
-            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting the secret failed");
-        }
-        if let Err(e) = self.repo.delete(integration).await {
-            tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback: deleting the record failed");
+        let (schedules, secret, record) = futures::join!(
+            within(limit, "deleting the schedules", self.schedules.delete(tenant, id)),
+            within(limit, "deleting the secret", self.secrets.delete(tenant, id)),
+            within(limit, "deleting the record", self.repo.delete(integration)),
+        );
+        for (what, result) in [("schedules", schedules), ("secret", secret), ("record and name", record)] {
+            if let Err(e) = result {
+                tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback of a failed create: deleting the {what} failed");
+            }
         }
     }
 
@@ -152,13 +226,36 @@ impl IntegrationService {
         Ok(updated)
     }
 
-    /// Deletes schedules, secret and record. Imported data stays; the integration's queues become inactive.
+    /// Deletes an integration. Imported data stays; its queues become inactive.
+    ///
+    /// The record first becomes a tombstone (invisible to GET and lists, its name still reserved, no import writes
+    /// its queues any more), then the queues are made inactive, the schedules and the secret deleted, and last the
+    /// record and its name go. Every step is idempotent, so a DELETE that failed half-way is finished by the
+    /// client's retry, which answers 204 as long as the tombstone exists (404 once the delete is done); the next
+    /// import of a tombstone also makes its queues inactive and stops.
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
-        let current = self.get(tenant, id).await?;
+        let parsed: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        let mut attempt = 0;
+        let current = loop {
+            match self.repo.get(tenant, parsed).await? {
+                Some(current) => match self.repo.mark_deleting(&current).await {
+                    Ok(()) => break current,
+                    // An import's status update (or a PATCH) changed the record meanwhile: read it again.
+                    Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => attempt += 1,
+                    Err(e) => return Err(e.into()),
+                },
+                None => match self.repo.get_deleting(tenant, parsed).await? {
+                    Some(tombstone) => break tombstone,
+                    None => return Err(ApiError::NotFound),
+                },
+            }
+        };
+        self.repo.deactivate_queues(tenant, current.id).await?;
         self.schedules.delete(tenant, current.id).await?;
         self.secrets.delete(tenant, current.id).await?;
         self.repo.delete(&current).await?;
         tracing::info!(tenant = %tenant, integration = %current.id, "integration deleted");
+        crate::events::deleted(self.events.as_deref(), &current).await;
         Ok(())
     }
 
@@ -217,8 +314,16 @@ impl IntegrationService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<RunRecord>, Option<String>), ApiError> {
-        let current = self.get(tenant, id).await?;
         let before = cursor.map(|c| crate::cursor::decode::<String>(c, "cursor")).transpose()?;
+        // A run cursor is a run's sort key; anything else would reach the table as a key.
+        if before.as_deref().is_some_and(|b| !is_run_sort_key(b)) {
+            return Err(ApiError::Validation(acd_domain::FieldErrors::single(
+                "cursor",
+                "invalid_value",
+                "is not a cursor returned by this API",
+            )));
+        }
+        let current = self.get(tenant, id).await?;
         let page = self.runs.list_runs(tenant, current.id, limit, before).await.map_err(|e| match e {
             crate::ports::StoreError::NotFound => ApiError::Validation(acd_domain::FieldErrors::single(
                 "cursor",
@@ -238,9 +343,23 @@ impl IntegrationService {
         Ok(updated)
     }
 
+    /// The credentials check, within its budget: an ACD that does not answer in time is `vendor-unavailable`.
     async fn verify(&self, settings: &Settings, credentials: &Credentials) -> Result<(), ApiError> {
-        self.verifier.verify(settings, credentials).await.map_err(ApiError::CredentialsCheck)
+        match tokio::time::timeout(self.budgets.check, self.verifier.verify(settings, credentials)).await {
+            Ok(result) => result.map_err(ApiError::CredentialsCheck),
+            Err(_) => {
+                tracing::warn!(budget = ?self.budgets.check, "the credentials check did not finish in time");
+                Err(ApiError::CredentialsCheck(ConnectorError::DeadlineExceeded))
+            }
+        }
     }
+}
+
+/// Whether `key` has the shape of [`run_sort_key`]: `RUN#{YYYY-MM-DDTHH:MM:SSZ}#{uuid}`.
+fn is_run_sort_key(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix("RUN#") else { return false };
+    let Some((time, id)) = rest.split_once('#') else { return false };
+    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%SZ").is_ok() && id.parse::<acd_domain::RunId>().is_ok()
 }
 
 /// The sort key of a run in the run log (`RUN#{started}#{run id}`), used as the cursor position.

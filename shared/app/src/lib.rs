@@ -3,10 +3,12 @@
 
 pub mod cursor;
 pub mod error;
+pub mod events;
 pub mod http;
 pub mod import;
 pub mod integrations;
 pub mod mappings;
+pub mod metrics;
 pub mod ports;
 pub mod query;
 pub mod telemetry;

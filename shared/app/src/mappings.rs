@@ -7,6 +7,9 @@
 
 use std::sync::Arc;
 
+use acd_domain::validation::{
+    MAPPING_KEY_OVERHEAD_BYTES, MAX_AGENT_ID_BYTES, MAX_EMPLOYEE_ID_BYTES, MAX_SORT_KEY_BYTES, MAX_STATUS_ID_BYTES,
+};
 use acd_domain::{FieldErrors, IntegrationId, TenantId};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -190,6 +193,10 @@ pub fn parse_mapping_body(body: &Value, member: &'static str) -> Result<String, 
             errors.push(&pointer, "too_long", format!("must be at most {MAX_ID_CHARS} characters"));
             None
         }
+        Some(Value::String(s)) if member == "employee_id" && s.len() > MAX_EMPLOYEE_ID_BYTES => {
+            errors.push(&pointer, "too_long", format!("must be at most {MAX_EMPLOYEE_ID_BYTES} bytes in UTF-8"));
+            None
+        }
         Some(Value::String(s)) if s.chars().any(char::is_control) => {
             errors.push(&pointer, "invalid_value", "must not contain control characters");
             None
@@ -232,7 +239,7 @@ impl MappingService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<AgentView>, Option<String>), ApiError> {
-        let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let after = listing_cursor(cursor, MAX_AGENT_ID_BYTES)?;
         let id = self.integration(tenant, id).await?;
         let page = self.store.list_agents(tenant, id, unmapped_only, limit, after.as_deref()).await?;
         let next = next_cursor(&page, |a| &a.external_id);
@@ -250,6 +257,22 @@ impl MappingService {
         body: Option<&Value>,
     ) -> Result<AgentView, ApiError> {
         let employee = body.map(|b| parse_mapping_body(b, "employee_id")).transpose()?;
+        // No stored agent can have a longer id (`A#{id}` is a sort key): unknown, before any storage call.
+        if external_id.len() > MAX_AGENT_ID_BYTES {
+            return Err(ApiError::NotFound);
+        }
+        // The mapping's index sort key `{employee}#{integration}#{external id}` must fit DynamoDB's 1,024 bytes.
+        if let Some(employee) = &employee
+            && employee.len() + MAPPING_KEY_OVERHEAD_BYTES + external_id.len() > MAX_SORT_KEY_BYTES
+        {
+            let room = MAX_SORT_KEY_BYTES - MAPPING_KEY_OVERHEAD_BYTES - external_id.len();
+            return Err(FieldErrors::single(
+                "/employee_id",
+                "too_long",
+                format!("with this agent's external id it must be at most {room} bytes in UTF-8"),
+            )
+            .into());
+        }
         let id = self.integration(tenant, id).await?;
         let agent = self
             .store
@@ -306,7 +329,7 @@ impl MappingService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<ExternalStatusRecord>, Option<String>), ApiError> {
-        let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let after = listing_cursor(cursor, MAX_STATUS_ID_BYTES)?;
         let id = self.integration(tenant, id).await?;
         let page = self.store.list_statuses(tenant, id, unmapped_only, limit, after.as_deref()).await?;
         let next = next_cursor(&page, |s| &s.status_id);
@@ -322,6 +345,10 @@ impl MappingService {
         body: Option<&Value>,
     ) -> Result<ExternalStatusRecord, ApiError> {
         let activity = body.map(|b| parse_mapping_body(b, "activity_id")).transpose()?;
+        // No stored status can have a longer id (`ST#{id}` is a sort key): unknown, before any storage call.
+        if status_id.len() > MAX_STATUS_ID_BYTES {
+            return Err(ApiError::NotFound);
+        }
         let id = self.integration(tenant, id).await?;
         let status = self
             .store
@@ -339,6 +366,17 @@ fn agent_warnings(agent: &ExternalAgentRecord) -> Vec<Warning> {
         out.extend(identifier_warnings("employee_id", employee));
     }
     out
+}
+
+/// The id a mapping listing continues after: one that fits its sort key, or a 400 naming the cursor.
+fn listing_cursor(cursor: Option<&str>, max_bytes: usize) -> Result<Option<String>, ApiError> {
+    let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+    match after {
+        Some(after) if after.is_empty() || after.len() > max_bytes => {
+            Err(FieldErrors::single("cursor", "invalid_value", "is not a cursor returned by this API").into())
+        }
+        after => Ok(after),
+    }
 }
 
 fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String) -> Option<String> {

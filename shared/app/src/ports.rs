@@ -14,6 +14,9 @@ pub enum StoreError {
     /// The record changed since it was read (optimistic concurrency), or does not exist any more.
     #[error("the record changed concurrently")]
     Conflict,
+    /// The tenant already has the maximum number of integrations (the limit).
+    #[error("integration quota of {0} reached")]
+    QuotaExceeded(u32),
     /// The record does not exist (or belongs to another tenant, which is the same thing to a caller).
     #[error("not found")]
     NotFound,
@@ -55,6 +58,17 @@ pub trait IntegrationRepo: Send + Sync {
 
     /// Removes the record and its name reservation (the imported data stays; its queues become inactive).
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError>;
+
+    /// Turns the record into a tombstone (the first step of a delete): from then on `get` and `list` do not see
+    /// it, its name stays reserved until [`IntegrationRepo::delete`] finishes, and no import writes its queues.
+    /// `Conflict` if the record changed since `integration` was read (or is gone).
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError>;
+
+    /// The record of an integration whose delete started but did not finish (a tombstone), if any.
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError>;
+
+    /// Marks every queue of the integration inactive (its data stays). Idempotent.
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }
 
 /// Where credentials live (Secrets Manager). Nothing else ever stores them.
@@ -103,6 +117,24 @@ pub struct ImportState {
     /// are: a later day has nothing stored, so its first import skips reading the table back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub written_day: Option<chrono::DateTime<chrono::Utc>>,
+    /// When a queue listing that dropped most known queues was first seen and held (queues kept active): the next
+    /// run's listing confirms or clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+    /// The same for the agent listing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a catalog sync (queues or agents) found: `known` items were active before it, `missing` of them are not
+/// in the listing. A collapsed listing ([`crate::import::plan::listing_collapsed`]) that no earlier listing
+/// confirmed is `held`: nothing is marked inactive.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ListingCheck {
+    pub known: u64,
+    pub missing: u64,
+    pub collapsed: bool,
+    pub held: bool,
 }
 
 /// What a write step did. `write_requests` counts the write requests sent to DynamoDB (item puts and deletes,
@@ -160,26 +192,32 @@ pub trait ImportStore: Send + Sync {
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
     async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError>;
 
-    /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive, and returns the
-    /// data range of every queue of the integration.
+    /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive — unless the
+    /// listing collapsed and `confirmed` is false (no earlier listing saw the collapse): then they stay active —
+    /// and returns the data range of every queue of the integration. Every queue write is conditional on the
+    /// integration record existing and not being deleted: `NotFound` when it is.
     async fn sync_queues(
         &self,
         integration: &Integration,
         queues: &[acd_domain::Queue],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError>;
+        confirmed: bool,
+    ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;
     /// Records new interval-data ranges of queues.
     async fn extend_queue_ranges(
         &self,
         integration: &Integration,
         ranges: &[QueueRange],
     ) -> Result<WriteCounts, StoreError>;
+    /// Upserts the agents (never touching their mappings) and marks agents no longer listed inactive, with the
+    /// same collapse rule as [`ImportStore::sync_queues`].
     async fn sync_agents(
         &self,
         integration: &Integration,
         agents: &[acd_domain::ExternalAgent],
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<WriteCounts, StoreError>;
+        confirmed: bool,
+    ) -> Result<(WriteCounts, ListingCheck), StoreError>;
     async fn sync_statuses(
         &self,
         integration: &Integration,
@@ -227,4 +265,105 @@ pub trait RunLog: Send + Sync {
         limit: usize,
         before: Option<String>,
     ) -> Result<Page<crate::import::RunRecord>, StoreError>;
+}
+
+/// A request remembered under an `Idempotency-Key` (per tenant, until `expires_at`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyRecord {
+    /// The operation (`POST /integrations`) and a hash of the request body it was first sent with.
+    pub operation: String,
+    pub fingerprint: String,
+    /// The claim of the request that runs (or ran) under the key.
+    pub token: String,
+    /// The answer, once the request succeeded; `None` while it is still running (until `lease_until`).
+    pub response: Option<StoredResponse>,
+    pub lease_until: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An answer kept to be replayed: status, JSON body and `Location` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    pub status: u16,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+/// The outcome of claiming an idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is now this request's (new, expired, or abandoned by a request whose lease ran out).
+    Claimed,
+    /// Another request holds or completed the key.
+    Held(IdempotencyRecord),
+}
+
+/// Where `Idempotency-Key`s and the answers they replay are kept (the DynamoDB table, with a TTL).
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Claims `key` for `record` (whose `response` is `None`) unless an unexpired record holds it whose request
+    /// finished or is still within its lease.
+    async fn claim(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        record: &IdempotencyRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Claim, StoreError>;
+    /// Stores the answer of the request holding the claim `token`.
+    async fn complete(
+        &self,
+        tenant: &TenantId,
+        key: &str,
+        token: &str,
+        response: &StoredResponse,
+    ) -> Result<(), StoreError>;
+    /// Forgets the claim `token` (its request failed and changed nothing: a retry runs again).
+    async fn release(&self, tenant: &TenantId, key: &str, token: &str) -> Result<(), StoreError>;
+}
+
+/// What a status-change event says happened to an integration (the event's `detail-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StatusEventKind {
+    /// A run failed after the integration was not failing, or failed for another reason than before.
+    #[serde(rename = "integration.failing")]
+    Failing,
+    /// A run succeeded (or imported part of its window) after the integration was failing.
+    #[serde(rename = "integration.recovered")]
+    Recovered,
+    /// The integration was deleted.
+    #[serde(rename = "integration.deleted")]
+    Deleted,
+}
+
+impl StatusEventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "integration.failing",
+            Self::Recovered => "integration.recovered",
+            Self::Deleted => "integration.deleted",
+        }
+    }
+}
+
+/// A status-change event (the `detail` of the EventBridge event). No credentials, no imported data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatusEvent {
+    #[serde(rename = "type")]
+    pub kind: StatusEventKind,
+    pub tenant_id: TenantId,
+    pub integration_id: IntegrationId,
+    pub integration_type: String,
+    /// Why it is failing (`integration.failing`), or why it failed before it recovered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<acd_domain::FailureReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Where status-change events go (an EventBridge bus).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, event: &StatusEvent) -> Result<(), StoreError>;
 }

@@ -1,5 +1,5 @@
-//! The credentials check used by the API: the ACD's own connector, bounded by a deadline that fits in an API
-//! Gateway request (29 s).
+//! The credentials check used by the API: the ACD's own connector, bounded by a deadline that fits in a create's
+//! budget ([`crate::integrations::CreateBudgets::check`], 10 s, of API Gateway's 29 s).
 
 use std::time::Duration;
 
@@ -9,8 +9,9 @@ use async_trait::async_trait;
 
 use crate::ports::CredentialVerifier;
 
-/// How long a credentials check may take (API Gateway HTTP APIs time out at 30 s).
-pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the connector's credentials check may take: just under the create's 10 s check budget, so the
+/// connector reports its own timeout before the service cuts it off.
+pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(9);
 
 pub struct ConnectorVerifier {
     pub factory: ConnectorFactory,

@@ -26,6 +26,10 @@ pub struct Settings {
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
     /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
     pub writes_in_flight: usize,
+    /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
+    pub max_integrations_per_tenant: u32,
+    /// `EVENT_BUS_NAME`: the EventBridge bus of status-change events (default: the account's `default` bus).
+    pub event_bus_name: String,
 }
 
 /// A required variable is missing or empty.
@@ -36,6 +40,7 @@ pub struct MissingVariable(pub &'static str);
 impl Settings {
     pub const DEFAULT_SECRET_PREFIX: &'static str = "acd-integrations/";
     pub const DEFAULT_SCHEDULE_EXPRESSION: &'static str = "rate(15 minutes)";
+    pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
 
     /// Reads the variables every function needs (`TABLE_NAME`) and the integrations API needs (the rest).
     pub fn from_env() -> Result<Self, MissingVariable> {
@@ -59,6 +64,11 @@ impl Settings {
                 .and_then(|v| v.parse::<usize>().ok())
                 .filter(|n| (1..=crate::batch::MAX_IN_FLIGHT).contains(n))
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
+            max_integrations_per_tenant: var("MAX_INTEGRATIONS_PER_TENANT")
+                .and_then(|v| v.parse::<u32>().ok())
+                .filter(|n| *n >= 1)
+                .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),
+            event_bus_name: var("EVENT_BUS_NAME").unwrap_or_else(|| "default".into()),
         })
     }
 
@@ -95,6 +105,7 @@ pub struct AwsClients {
     pub scheduler: aws_sdk_scheduler::Client,
     /// Starts imports at once (asynchronous invoke of the import function).
     pub lambda: aws_sdk_lambda::Client,
+    pub events: aws_sdk_eventbridge::Client,
 }
 
 impl AwsClients {
@@ -117,6 +128,7 @@ impl AwsClients {
             secrets: aws_sdk_secretsmanager::Client::new(shared),
             scheduler: aws_sdk_scheduler::Client::new(shared),
             lambda: aws_sdk_lambda::Client::new(shared),
+            events: aws_sdk_eventbridge::Client::new(shared),
         }
     }
 }

@@ -7,7 +7,7 @@ use acd_domain::{Integration, IntegrationId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
 
@@ -20,6 +20,8 @@ pub type Item = HashMap<String, AttributeValue>;
 pub struct DynamoStore {
     pub client: Client,
     pub table: String,
+    /// Integrations per tenant (`MAX_INTEGRATIONS_PER_TENANT`; enforced by [`crate::quota`] in `create`).
+    pub max_integrations: u32,
 }
 
 /// The integration record as stored: keys, the lower-cased name it reserves, and the integration itself.
@@ -31,6 +33,9 @@ struct IntegrationItem {
     sk: String,
     entity: String,
     name_key: String,
+    /// Set when a delete started (a tombstone): hidden from `get` and `list` until the delete finishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    deleting_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(flatten)]
     integration: Integration,
 }
@@ -42,6 +47,7 @@ impl IntegrationItem {
             sk: keys::integration_sk(integration.id),
             entity: "integration".into(),
             name_key: integration.name.uniqueness_key(),
+            deleting_at: None,
             integration: integration.clone(),
         }
     }
@@ -55,9 +61,10 @@ fn item_of(integration: &Integration) -> Result<Item, StoreError> {
     to_item(IntegrationItem::new(integration)).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
 }
 
-fn integration_of(item: Item) -> Result<Integration, StoreError> {
+/// The integration and whether it is a tombstone (its delete started).
+fn record_of(item: Item) -> Result<(Integration, bool), StoreError> {
     from_item::<IntegrationItem>(item)
-        .map(|i| i.integration)
+        .map(|i| (i.integration, i.deleting_at.is_some()))
         .map_err(|e| StoreError::Corrupt(format!("integration record: {e}")))
 }
 
@@ -68,6 +75,30 @@ fn name_item(integration: &Integration) -> Item {
         ("entity".to_owned(), s("name")),
         ("integration_id".to_owned(), s(integration.id.to_string())),
     ])
+}
+
+/// The name reservation keys of a name: its NFKC key, and the pre-NFKC key when that differs (a record created
+/// before names were NFKC-normalised holds its reservation under the old key).
+fn reservation_keys(name: &acd_domain::IntegrationName) -> Vec<String> {
+    let (key, legacy) = (name.uniqueness_key(), name.legacy_uniqueness_key());
+    if key == legacy { vec![key] } else { vec![key, legacy] }
+}
+
+/// Fails the transaction when another integration holds the reservation `uniqueness_key`.
+fn name_free(
+    table: &str,
+    tenant: &TenantId,
+    uniqueness_key: &str,
+    owner: IntegrationId,
+) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::tenant_pk(tenant), keys::name_sk(uniqueness_key))))
+        .condition_expression("attribute_not_exists(PK) OR integration_id = :id")
+        .expression_attribute_values(":id", s(owner.to_string()))
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
 fn key(pk: String, sk: String) -> Item {
@@ -117,31 +148,32 @@ fn delete(
 #[async_trait]
 impl IntegrationRepo for DynamoStore {
     async fn create(&self, integration: &Integration) -> Result<(), StoreError> {
-        let items = vec![
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Items: 0 the record, 1 the name, 2 the quota place, 3.. legacy name keys that must be free.
+        let mut items = vec![
             put(&self.table, item_of(integration)?, "attribute_not_exists(PK)", None)?,
             put(&self.table, name_item(integration), "attribute_not_exists(PK)", None)?,
+            crate::quota::take_place(&self.table, &integration.tenant_id, self.max_integrations)?,
         ];
+        // A record from before NFKC keys may hold this name under its old key.
+        for legacy in reservation_keys(&integration.name).into_iter().skip(1) {
+            items.push(name_free(&self.table, &integration.tenant_id, &legacy, integration.id)?);
+        }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match failed_conditions(&e) {
-                Some(failed) if failed.get(1) == Some(&true) => Err(StoreError::NameTaken),
+                Some(failed) if failed.get(1) == Some(&true) || failed.iter().skip(3).any(|f| *f) => {
+                    Err(StoreError::NameTaken)
+                }
                 Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
+                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::QuotaExceeded(self.max_integrations)),
                 _ => Err(sdk_error("TransactWriteItems(create integration)", e)),
             },
         }
     }
 
     async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(integration)", e))?;
-        out.item.map(integration_of).transpose()
+        Ok(self.record(tenant, id).await?.filter(|(_, deleting)| !deleting).map(|(integration, _)| integration))
     }
 
     async fn list(
@@ -162,8 +194,21 @@ impl IntegrationRepo for DynamoStore {
         if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(key(pk, keys::integration_sk(after))));
         }
-        let out = query.send().await.map_err(|e| sdk_error("Query(integrations)", e))?;
-        let mut items = out.items.unwrap_or_default().into_iter().map(integration_of).collect::<Result<Vec<_>, _>>()?;
+        // Tombstones (deletes under way) are skipped, so a page is read until it is full or the listing ends.
+        let mut items = Vec::new();
+        loop {
+            let out = query.clone().send().await.map_err(|e| sdk_error("Query(integrations)", e))?;
+            for item in out.items.unwrap_or_default() {
+                let (integration, deleting) = record_of(item)?;
+                if !deleting {
+                    items.push(integration);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() && items.len() <= limit => query = query.set_exclusive_start_key(Some(k)),
+                _ => break,
+            }
+        }
         let more = items.len() > limit;
         items.truncate(limit);
         Ok(Page { items, more })
@@ -171,23 +216,42 @@ impl IntegrationRepo for DynamoStore {
 
     async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError> {
         let version = HashMap::from([(":v".to_owned(), AttributeValue::N(previous.version.to_string()))]);
-        let mut items = vec![put(&self.table, item_of(updated)?, "version = :v", Some(version))?];
+        let mut items = vec![put(
+            &self.table,
+            item_of(updated)?,
+            "version = :v AND attribute_not_exists(deleting_at)",
+            Some(version),
+        )?];
         let renamed = previous.name.uniqueness_key() != updated.name.uniqueness_key();
         if renamed {
             let owner = HashMap::from([(":id".to_owned(), s(previous.id.to_string()))]);
-            items.push(delete(
+            let new_key = updated.name.uniqueness_key();
+            let old_keys = self.held_reservations(previous).await?;
+            // Release the old reservation(s) (a pre-NFKC record may hold its name under the old key too).
+            for old in old_keys.iter().filter(|k| **k != new_key) {
+                items.push(delete(
+                    &self.table,
+                    key(keys::tenant_pk(&previous.tenant_id), keys::name_sk(old)),
+                    Some("attribute_not_exists(PK) OR integration_id = :id"),
+                    Some(owner.clone()),
+                )?);
+            }
+            items.push(put(
                 &self.table,
-                key(keys::tenant_pk(&previous.tenant_id), keys::name_sk(&previous.name.uniqueness_key())),
-                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                name_item(updated),
+                "attribute_not_exists(PK) OR integration_id = :id",
                 Some(owner),
             )?);
-            items.push(put(&self.table, name_item(updated), "attribute_not_exists(PK)", None)?);
+            let checked = reservation_keys(&previous.name);
+            for legacy in reservation_keys(&updated.name).into_iter().skip(1).filter(|k| !checked.contains(k)) {
+                items.push(name_free(&self.table, &updated.tenant_id, &legacy, updated.id)?);
+            }
         }
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(()),
             Err(e) => match failed_conditions(&e) {
                 Some(failed) if failed.first() == Some(&true) => Err(StoreError::Conflict),
-                Some(failed) if failed.get(2) == Some(&true) => Err(StoreError::NameTaken),
+                Some(failed) if failed.iter().skip(1).any(|f| *f) => Err(StoreError::NameTaken),
                 _ => Err(sdk_error("TransactWriteItems(update integration)", e)),
             },
         }
@@ -196,28 +260,64 @@ impl IntegrationRepo for DynamoStore {
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         let tenant_pk = keys::tenant_pk(&integration.tenant_id);
         let owner = HashMap::from([(":id".to_owned(), s(integration.id.to_string()))]);
-        let items = vec![
-            delete(&self.table, key(tenant_pk.clone(), keys::integration_sk(integration.id)), None, None)?,
+        crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // Conditional, so that only the delete that removed the record gives its quota place back.
+        let mut items = vec![
             delete(
                 &self.table,
-                key(tenant_pk, keys::name_sk(&integration.name.uniqueness_key())),
-                Some("attribute_not_exists(PK) OR integration_id = :id"),
-                Some(owner),
+                key(tenant_pk.clone(), keys::integration_sk(integration.id)),
+                Some("attribute_exists(PK)"),
+                None,
             )?,
+            crate::quota::give_place(&self.table, &integration.tenant_id)?,
         ];
-        self.client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-            .map_err(|e| sdk_error("TransactWriteItems(delete integration)", e))?;
+        for name_key in self.held_reservations(integration).await? {
+            items.push(delete(
+                &self.table,
+                key(tenant_pk.clone(), keys::name_sk(&name_key)),
+                Some("attribute_not_exists(PK) OR integration_id = :id"),
+                Some(owner.clone()),
+            )?);
+        }
+        match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+            Ok(_) => {}
+            // Already deleted (a repeated delete): nothing to give back; the queues are still made inactive.
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {}
+            Err(e) => return Err(sdk_error("TransactWriteItems(delete integration)", e)),
+        }
         self.deactivate_queues(&integration.tenant_id, integration.id).await
     }
-}
 
-impl DynamoStore {
-    /// Marks every queue of an integration inactive (its data stays; workloads keep referring to it).
-    pub async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        Ok(self.record(tenant, id).await?.filter(|(_, deleting)| *deleting).map(|(integration, _)| integration))
+    }
+
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id))))
+            .update_expression("SET deleting_at = :now, version = version + :one")
+            .condition_expression("version = :v AND attribute_not_exists(deleting_at)")
+            .expression_attribute_values(
+                ":now",
+                s(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":v", AttributeValue::N(integration.version.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                Err(StoreError::Conflict)
+            }
+            Err(e) => Err(sdk_error("UpdateItem(integration tombstone)", e)),
+        }
+    }
+
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         let pk = keys::integration_pk(tenant, id);
         let mut start: Option<Item> = None;
         loop {
@@ -251,5 +351,48 @@ impl DynamoStore {
                 _ => return Ok(()),
             }
         }
+    }
+}
+
+impl DynamoStore {
+    /// The reservation keys an integration's name may hold: its NFKC key, and for a name whose pre-NFKC key differs
+    /// those of the two keys that really are this integration's (read first: under a record older than NFKC keys
+    /// another integration may own the NFKC key, and releasing must not fail on, or remove, its reservation).
+    async fn held_reservations(&self, integration: &Integration) -> Result<Vec<String>, StoreError> {
+        let keys_of_name = reservation_keys(&integration.name);
+        if keys_of_name.len() == 1 {
+            return Ok(keys_of_name);
+        }
+        let mut held = Vec::new();
+        for name_key in keys_of_name {
+            let out = self
+                .client
+                .get_item()
+                .table_name(&self.table)
+                .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::name_sk(&name_key))))
+                .consistent_read(true)
+                .send()
+                .await
+                .map_err(|e| sdk_error("GetItem(name reservation)", e))?;
+            let owner = out.item.as_ref().and_then(|i| i.get("integration_id")).and_then(|v| v.as_s().ok());
+            if owner.is_some_and(|o| *o == integration.id.to_string()) {
+                held.push(name_key);
+            }
+        }
+        Ok(held)
+    }
+
+    /// The stored record, tombstone or not.
+    async fn record(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<(Integration, bool)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(integration)", e))?;
+        out.item.map(record_of).transpose()
     }
 }

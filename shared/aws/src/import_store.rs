@@ -4,10 +4,11 @@
 //! a few at a time), compared with what the ACD returned, and only new or changed items are put, vanished ones
 //! deleted. Re-importing an unchanged window therefore writes nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acd_app::import::RunRecord;
-use acd_app::ports::{ImportState, ImportStore, QueueRange, RunLog, StoreError, WriteCounts};
+use acd_app::import::plan::listing_collapsed;
+use acd_app::ports::{ImportState, ImportStore, ListingCheck, QueueRange, RunLog, StoreError, WriteCounts};
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
     QueueId, RunId, TenantId, TimeWindow,
@@ -15,7 +16,7 @@ use acd_domain::{
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -25,8 +26,7 @@ use crate::batch::{AbortAfter, write_all};
 use crate::digest::{self, ChunkDigest};
 use crate::dynamo::{Item, s};
 use crate::items::{
-    self, AgentItem, DEFAULT_ACTIVITY, IntervalItem, QueueItem, SegmentItem, StatusItem, interval_sk, segment_pk,
-    segment_sk,
+    self, DEFAULT_ACTIVITY, IntervalItem, QueueItem, SegmentItem, StatusItem, interval_sk, segment_pk, segment_sk,
 };
 use crate::keys::{self, PK, SK, integration_pk};
 use crate::sdk_error;
@@ -70,12 +70,89 @@ fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
 /// One UpdateItem: key, update expression, values.
 type Upsert = (Item, String, Item);
 
+/// Queue items written in one transaction, next to the check of the integration record (DynamoDB allows 100
+/// actions a transaction).
+const QUEUE_TRANSACTION: usize = 99;
+/// An agent that was listed within this long counts as known to a listing check even without an `active` flag
+/// (items written before the flag existed; `last_seen` moves once a day).
+const AGENT_RECENTLY_SEEN_DAYS: i64 = 2;
+
+/// What the import reads of a stored agent: its `active` flag (absent on items older than the flag) and when it was
+/// last listed. The item's other attributes (mappings) are the mapping routes'.
+#[derive(Deserialize)]
+struct AgentSeen {
+    external_id: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    last_seen: DateTime<Utc>,
+    #[serde(default)]
+    active: Option<bool>,
+}
+
 impl DynamoImportStore {
+    /// The crash-simulation hook (`ImportConfig::abort_after_batches`) for writes other than BatchWriteItem calls:
+    /// every write request of the import counts, so a simulated crash can fall on any of them.
+    fn crash_point(&self) -> Result<(), StoreError> {
+        if let Some(left) = &self.abort.0
+            && left.fetch_sub(1, std::sync::atomic::Ordering::SeqCst) <= 0
+        {
+            return Err(StoreError::Backend("aborted by the test hook (simulated crash)".into()));
+        }
+        Ok(())
+    }
+
+    /// Puts queue items, each transaction conditional on the integration record existing and not being deleted
+    /// (a tombstone): an import that overlaps a DELETE can never make a deleted integration's queues active
+    /// again. `NotFound` when the record is gone or deleting.
+    async fn put_queues(&self, integration: &Integration, puts: Vec<Item>) -> Result<(u64, u64), StoreError> {
+        let (mut requests, mut calls) = (0, 0);
+        let record_key = key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id));
+        for chunk in puts.chunks(QUEUE_TRANSACTION) {
+            self.crash_point()?;
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(record_key.clone()))
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+            for item in chunk {
+                let put = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                items.push(TransactWriteItem::builder().put(put).build());
+            }
+            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                Ok(_) => {}
+                Err(e) => {
+                    let deleted = e.as_service_error().is_some_and(|s| match s {
+                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
+                            c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                        }
+                        _ => false,
+                    });
+                    if deleted {
+                        return Err(StoreError::NotFound);
+                    }
+                    return Err(sdk_error("TransactWriteItems(queues)", e));
+                }
+            }
+            requests += chunk.len() as u64 + 1;
+            calls += 1;
+        }
+        Ok((requests, calls))
+    }
+
     /// Applies catalog updates (agents, statuses) with UpdateItem, a few at a time. UpdateItem (not a put) because
     /// these items also hold the admin's mappings, which the import must never overwrite, even when an admin maps
     /// an agent while a run is going.
     async fn upsert(&self, updates: Vec<Upsert>, unchanged: u64) -> Result<WriteCounts, StoreError> {
         let written = updates.len() as u64;
+        for _ in 0..written {
+            self.crash_point()?;
+        }
         stream::iter(updates.into_iter().map(|(key, expression, values)| {
             let mut request = self
                 .client
@@ -97,6 +174,7 @@ impl DynamoImportStore {
 
     /// An unconditional PutItem.
     async fn put(&self, item: Item, operation: &str) -> Result<(), StoreError> {
+        self.crash_point()?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -304,6 +382,7 @@ impl DynamoImportStore {
     }
 
     async fn delete_digest(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.crash_point()?;
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -451,13 +530,19 @@ impl ImportStore for DynamoImportStore {
         integration: &Integration,
         queues: &[Queue],
         now: DateTime<Utc>,
-    ) -> Result<(WriteCounts, Vec<QueueRange>), StoreError> {
+        confirmed: bool,
+    ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let pk = integration_pk(tenant, id);
         let (stored, reads) = self.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?;
         let existing: Vec<QueueItem> = de(stored, "queue")?;
         let mut existing: HashMap<String, QueueItem> =
             existing.into_iter().map(|q| (q.external_id.clone(), q)).collect();
+        let listed: HashSet<&str> = queues.iter().map(|q| q.external_id.as_str()).collect();
+        let known = existing.values().filter(|q| q.active).count() as u64;
+        let missing = existing.values().filter(|q| q.active && !listed.contains(q.external_id.as_str())).count() as u64;
+        let collapsed = listing_collapsed(known, missing);
+        let check = ListingCheck { known, missing, collapsed, held: collapsed && !confirmed };
         let (mut puts, mut unchanged) = (Vec::new(), 0u64);
         let mut ranges = Vec::new();
         // The `last_seen` of a queue moves at most once a day, so a steady import does not rewrite every queue.
@@ -499,23 +584,24 @@ impl ImportStore for DynamoImportStore {
                 puts.push(ser(&item)?);
             }
         }
-        // Queues the ACD no longer lists: inactive, never deleted.
+        // Queues the ACD no longer lists: inactive, never deleted (kept active while a collapsed listing is held).
         for (_, mut gone) in existing {
             ranges.push(QueueRange {
                 external_id: gone.external_id.clone(),
                 data_from: gone.data_from,
                 data_to: gone.data_to,
             });
-            if gone.active {
+            if gone.active && !check.held {
                 gone.active = false;
                 puts.push(ser(&gone)?);
             } else {
                 unchanged += 1;
             }
         }
-        let mut counts = self.write(puts, vec![], unchanged).await?;
-        counts.reads = reads;
-        Ok((counts, ranges))
+        let written = puts.len() as u64;
+        let (write_requests, batches) = self.put_queues(integration, puts).await?;
+        let counts = WriteCounts { written, deleted: 0, unchanged, write_requests, batches, reads };
+        Ok((counts, ranges, check))
     }
 
     async fn extend_queue_ranges(
@@ -558,22 +644,44 @@ impl ImportStore for DynamoImportStore {
         integration: &Integration,
         agents: &[ExternalAgent],
         now: DateTime<Utc>,
-    ) -> Result<WriteCounts, StoreError> {
+        confirmed: bool,
+    ) -> Result<(WriteCounts, ListingCheck), StoreError> {
         let pk = integration_pk(&integration.tenant_id, integration.id);
         let (stored, reads) = self.query_range(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?;
-        let existing: Vec<AgentItem> = de(stored, "agent")?;
-        let existing: HashMap<String, AgentItem> = existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
+        let existing: Vec<AgentSeen> = de(stored, "agent")?;
+        let existing: HashMap<String, AgentSeen> = existing.into_iter().map(|a| (a.external_id.clone(), a)).collect();
+        // Known: active, or (items from before the flag) listed in the last days.
+        let is_known =
+            |a: &AgentSeen| a.active.unwrap_or_else(|| now - a.last_seen < Duration::days(AGENT_RECENTLY_SEEN_DAYS));
+        let listed: HashSet<&str> = agents.iter().map(|a| a.external_id.as_str()).collect();
+        let known = existing.values().filter(|a| is_known(a)).count() as u64;
+        let gone: Vec<&AgentSeen> =
+            existing.values().filter(|a| is_known(a) && !listed.contains(a.external_id.as_str())).collect();
+        let collapsed = listing_collapsed(known, gone.len() as u64);
+        let check = ListingCheck { known, missing: gone.len() as u64, collapsed, held: collapsed && !confirmed };
         let mut updates = Vec::new();
         let mut unchanged = 0;
+        if !check.held {
+            for agent in gone {
+                let values = HashMap::from([(":no".to_owned(), AttributeValue::Bool(false))]);
+                updates.push((
+                    key(pk.clone(), items::agent_sk(&agent.external_id)),
+                    "SET active = :no".to_owned(),
+                    values,
+                ));
+            }
+        }
         for agent in agents {
             let previous = existing.get(&agent.external_id);
-            let stale =
-                previous.is_none_or(|p| p.display_name != agent.display_name || now - p.last_seen >= Duration::days(1));
+            let stale = previous.is_none_or(|p| {
+                p.display_name != agent.display_name || now - p.last_seen >= Duration::days(1) || p.active != Some(true)
+            });
             if !stale {
                 unchanged += 1;
                 continue;
             }
             let mut values = HashMap::from([
+                (":yes".to_owned(), AttributeValue::Bool(true)),
                 (":entity".to_owned(), s("agent")),
                 (":integration".to_owned(), s(integration.id.to_string())),
                 (":external".to_owned(), s(agent.external_id.clone())),
@@ -588,13 +696,13 @@ impl ImportStore for DynamoImportStore {
             };
             let expression = format!(
                 "{display}entity = :entity, integration_id = :integration, external_id = :external, \
-                 last_seen = :now, first_seen = if_not_exists(first_seen, :now)"
+                 last_seen = :now, first_seen = if_not_exists(first_seen, :now), active = :yes"
             );
             updates.push((key(pk.clone(), items::agent_sk(&agent.external_id)), expression, values));
         }
         let mut counts = self.upsert(updates, unchanged).await?;
         counts.reads = reads;
-        Ok(counts)
+        Ok((counts, check))
     }
 
     async fn sync_statuses(
@@ -737,7 +845,9 @@ impl ImportStore for DynamoImportStore {
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
             .update_expression("SET #status = :status, version = version + :one")
-            .condition_expression("attribute_exists(PK) AND #status.#state <> :paused")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(deleting_at) AND #status.#state <> :paused",
+            )
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":status", value)
@@ -747,7 +857,7 @@ impl ImportStore for DynamoImportStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            // Deleted or paused while the run was going: leave the record as the admin made it.
+            // Deleted (or deleting) or paused while the run was going: leave the record as the admin made it.
             Err(e) if is_conditional_failure(&e) => Ok(()),
             Err(e) => Err(sdk_error("UpdateItem(status)", e)),
         }

@@ -4,7 +4,8 @@
 //! | item | PK | SK |
 //! | --- | --- | --- |
 //! | integration | `T#{tenant}` | `INT#{integration}` |
-//! | name reservation | `T#{tenant}` | `NAME#{lower-cased name}` |
+//! | name reservation | `T#{tenant}` | `NAME#{NFKC, lower-cased, white space folded name}` |
+//! | idempotency key | `T#{tenant}` | `IDEM#{Idempotency-Key}` |
 //! | queue | `T#{tenant}#I#{integration}` | `Q#{external id}` |
 //!
 //! GSI1 (`GSI1PK`, `GSI1SK`) lists a tenant's queues by name: `T#{tenant}#QUEUES` / `{lower name}#{queue id}`.
@@ -29,6 +30,12 @@ pub const INTEGRATION_SK_PREFIX: &str = "INT#";
 
 pub fn name_sk(uniqueness_key: &str) -> String {
     format!("NAME#{uniqueness_key}")
+}
+
+/// A request remembered under its `Idempotency-Key` (keys are per tenant; the header allows 1–255 visible ASCII
+/// characters, so the sort key stays far below 1,024 bytes).
+pub fn idempotency_sk(key: &str) -> String {
+    format!("IDEM#{key}")
 }
 
 /// Partition of everything one integration imports (queues, agents, statuses, runs, lease, cursor).

@@ -552,6 +552,10 @@ impl QueryStore for DynamoStore {
         not_before: Option<DateTime<Utc>>,
     ) -> Result<Vec<SegmentRecord>, StoreError> {
         let lower = (from - Duration::hours(MAX_SEGMENT_HOURS)).max(not_before.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        if lower > to {
+            // BETWEEN with its bounds reversed is a DynamoDB validation error; nothing can be in between.
+            return Ok(Vec::new());
+        }
         let builder = self
             .client
             .query()

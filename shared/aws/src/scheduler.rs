@@ -234,6 +234,8 @@ mod tests {
             schedule_dlq_arn: None,
             default_history_days: 30,
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
+            max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
+            event_bus_name: "default".into(),
         }
     }
 

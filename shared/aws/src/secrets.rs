@@ -6,6 +6,7 @@ use acd_app::ports::{SecretStore, StoreError};
 use acd_domain::{Credentials, IntegrationId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::types::Tag;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -21,6 +22,11 @@ impl SecretsManagerStore {
     pub fn secret_name(&self, tenant: &TenantId, id: IntegrationId) -> String {
         format!("{}{}/{}", self.prefix, tenant, id)
     }
+}
+
+/// The error code of a Secrets Manager answer (never its message, which could quote the request).
+fn s_code<E: ProvideErrorMetadata>(service: Option<&E>) -> String {
+    service.and_then(|s| s.code()).unwrap_or("unknown error").to_owned()
 }
 
 fn tag(key: &str, value: String) -> Tag {
@@ -45,10 +51,17 @@ impl SecretStore for SecretsManagerStore {
         Ok(())
     }
 
+    /// `NotFound`: the secret does not exist or is scheduled for deletion; `Corrupt`: it exists but cannot be
+    /// read as this integration's credentials (its KMS key cannot decrypt it, access to it is denied, or its value
+    /// is not the credentials' JSON). Both need an admin, not a retry. Anything else (throttling, a 5xx, the
+    /// network) is a `Backend` failure that a retry may cure.
     async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Credentials, StoreError> {
         let out = self.client.get_secret_value().secret_id(self.secret_name(tenant, id)).send().await.map_err(|e| {
-            if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) {
+            let service = e.as_service_error();
+            if service.is_some_and(|s| s.is_resource_not_found_exception() || s.is_invalid_request_exception()) {
                 StoreError::NotFound
+            } else if service.is_some_and(|s| s.is_decryption_failure() || s.code() == Some("AccessDeniedException")) {
+                StoreError::Corrupt(format!("GetSecretValue: {}", s_code(service)))
             } else {
                 sdk_error("GetSecretValue", e)
             }

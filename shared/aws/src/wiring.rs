@@ -15,7 +15,11 @@ use crate::import_store::DynamoImportStore;
 use crate::{AwsClients, DynamoStore, EventBridgeSchedules, SecretsManagerStore, Settings};
 
 pub fn dynamo_store(settings: &Settings, clients: &AwsClients) -> DynamoStore {
-    DynamoStore { client: clients.dynamodb.clone(), table: settings.table_name.clone() }
+    DynamoStore {
+        client: clients.dynamodb.clone(),
+        table: settings.table_name.clone(),
+        max_integrations: settings.max_integrations_per_tenant,
+    }
 }
 
 pub fn secrets_store(settings: &Settings, clients: &AwsClients) -> SecretsManagerStore {
@@ -54,6 +58,12 @@ pub fn import_service(
         connectors,
         config,
     )
+    .with_events(Arc::new(event_publisher(settings, clients)))
+}
+
+/// Status-change events on the bus `EVENT_BUS_NAME` (default `default`).
+pub fn event_publisher(settings: &Settings, clients: &AwsClients) -> crate::events::EventBridgePublisher {
+    crate::events::EventBridgePublisher { client: clients.events.clone(), bus: settings.event_bus_name.clone() }
 }
 
 pub fn integration_service(
@@ -68,6 +78,8 @@ pub fn integration_service(
         verifier,
         runs: Arc::new(import_store(settings, clients)),
         default_history_days: settings.default_history_days,
+        budgets: Default::default(),
+        events: Some(Arc::new(event_publisher(settings, clients))),
     }
 }
 
@@ -77,7 +89,11 @@ pub fn integrations_api(
     verifier: Arc<dyn CredentialVerifier>,
     auth: TenantAuth,
 ) -> IntegrationsApi {
-    IntegrationsApi { service: integration_service(settings, clients, verifier), auth }
+    IntegrationsApi {
+        service: integration_service(settings, clients, verifier),
+        auth,
+        idempotency: Arc::new(dynamo_store(settings, clients)),
+    }
 }
 
 /// The `queues-query` API: queues, intervals, agent states and mappings, all read from (and mappings written to)
@@ -89,7 +105,7 @@ pub fn queues_query_api(
 ) -> acd_app::http::queries::QueriesApi {
     let store = Arc::new(dynamo_store(settings, clients));
     acd_app::http::queries::QueriesApi {
-        queries: acd_app::query::QueryService { store: store.clone() },
+        queries: acd_app::query::QueryService::new(store.clone()),
         mappings: acd_app::mappings::MappingService { store },
         auth,
     }

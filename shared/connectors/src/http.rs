@@ -37,6 +37,11 @@ impl Deadline {
 }
 
 /// A process-wide HTTP client (reqwest + rustls): connection pools are reused across calls and warm invocations.
+///
+/// Vendor calls follow no redirects (a 3xx answer is [`ConnectorError::Configuration`] naming the status: a moved or
+/// wrong endpoint must be fixed, never followed with credentials attached) and go over HTTPS only. Plain `http://`
+/// is allowed to loopback hosts alone (`127.0.0.0/8`, `::1`, `localhost`): the documented local base-URL overrides
+/// (`FIVE9_BASE_URL`, `GENESYS_CLOUD_*_BASE_URL`) of tests and the local run point there.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
     inner: reqwest::Client,
@@ -48,6 +53,7 @@ impl HttpClient {
             .connect_timeout(Duration::from_secs(10))
             .timeout(crate::REQUEST_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("acd-integrations/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ConnectorError::unavailable(format!("cannot build the HTTP client: {e}")))?;
@@ -70,16 +76,58 @@ impl HttpClient {
         if remaining.is_zero() {
             return Err(ConnectorError::DeadlineExceeded);
         }
+        let request = request.timeout(remaining.min(crate::REQUEST_TIMEOUT)).build().map_err(|e| {
+            ConnectorError::Configuration { message: format!("invalid ACD request: {}", without_url(&e)) }
+        })?;
+        check_transport(request.url())?;
         calls.increment();
-        let request = request.timeout(remaining.min(crate::REQUEST_TIMEOUT));
-        request.send().await.map_err(|e| {
+        let response = self.inner.execute(request).await.map_err(|e| {
             // reqwest's Display of an error may carry the URL, never headers or bodies: safe to keep.
             if e.is_timeout() {
                 ConnectorError::unavailable("the ACD did not answer in time")
             } else {
                 ConnectorError::unavailable(format!("request failed: {}", without_url(&e)))
             }
-        })
+        })?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(ConnectorError::Configuration {
+                message: format!(
+                    "the ACD answered HTTP {status} (a redirect{}); redirects are not followed: check the region",
+                    response
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .and_then(|l| url::Url::parse(l).ok())
+                        .and_then(|u| u.host_str().map(|h| format!(" to {h}")))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        Ok(response)
+    }
+}
+
+/// HTTPS, or plain HTTP to a loopback host (the local base-URL overrides). Checked before anything is sent.
+pub fn check_transport(url: &url::Url) -> Result<(), ConnectorError> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback(url) => Ok(()),
+        scheme => Err(ConnectorError::Configuration {
+            message: format!(
+                "refusing {scheme}:// to {}: ACD calls use HTTPS (plain HTTP only to a local override on 127.0.0.1)",
+                url.host_str().unwrap_or("?")
+            ),
+        }),
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
     }
 }
 
@@ -219,5 +267,87 @@ mod tests {
             .await;
         assert!(matches!(result, Err(ConnectorError::Unavailable { .. })));
         assert_eq!(calls, RetryPolicy::default().max_attempts);
+    }
+
+    /// A local server that answers every request with `answer` and counts the requests (paths) it saw.
+    async fn answering(answer: &'static str) -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                log.lock().unwrap().push(head.split_whitespace().nth(1).unwrap_or("").to_owned());
+                let _ = socket.write_all(answer.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        (base, seen)
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_an_error_naming_the_status_and_is_never_followed() {
+        let (base, seen) = answering(
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/elsewhere\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let http = HttpClient::new().unwrap();
+        let calls = CallCounter::default();
+        let request = http.reqwest().get(format!("{base}/api/v2/users"));
+        let err = http.send(request, Deadline::after(Duration::from_secs(10)), &calls).await.unwrap_err();
+        match &err {
+            ConnectorError::Configuration { message } => {
+                assert!(message.contains("302"), "{message}");
+                assert!(message.contains("redirect"), "{message}");
+            }
+            other => panic!("expected a configuration error, got {other:?}"),
+        }
+        assert!(!err.is_transient(), "a redirect is not retried");
+        assert_eq!(*seen.lock().unwrap(), vec!["/api/v2/users".to_owned()], "the Location was not requested");
+        assert_eq!(calls.get(), 1);
+
+        // A 301 and a 307 as well (any 3xx).
+        for status in ["301 Moved Permanently", "307 Temporary Redirect"] {
+            let answer: &'static str = Box::leak(
+                format!("HTTP/1.1 {status}\r\nLocation: /x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .into_boxed_str(),
+            );
+            let (base, _) = answering(answer).await;
+            let err = http
+                .send(http.reqwest().post(format!("{base}/y")), Deadline::after(Duration::from_secs(10)), &calls)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains(&status[..3]), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn plain_http_is_refused_unless_to_a_loopback_override() {
+        let (base, seen) = answering("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok").await;
+        let http = HttpClient::new().unwrap();
+        let calls = CallCounter::default();
+        let deadline = Deadline::after(Duration::from_secs(10));
+        let ok = http.send(http.reqwest().get(format!("{base}/ok")), deadline, &calls).await.unwrap();
+        assert_eq!(ok.status(), 200);
+        let port = base.rsplit(':').next().unwrap();
+        let ok = http.send(http.reqwest().get(format!("http://localhost:{port}/ok")), deadline, &calls).await;
+        assert_eq!(ok.unwrap().status(), 200);
+        assert_eq!(calls.get(), 2);
+
+        for url in ["http://api.five9.com/wsadmin", "http://10.0.0.1/x", "ftp://127.0.0.1/x", "http://[::2]/x"] {
+            let err = http.send(http.reqwest().get(url), deadline, &calls).await.unwrap_err();
+            assert!(
+                matches!(&err, ConnectorError::Configuration { message } if message.contains("HTTPS")),
+                "{url}: {err:?}"
+            );
+        }
+        assert_eq!(calls.get(), 2, "nothing was sent");
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert!(check_transport(&"https://api.mypurecloud.ie/api/v2".parse().unwrap()).is_ok());
+        assert!(check_transport(&"http://[::1]:8080/".parse().unwrap()).is_ok());
     }
 }

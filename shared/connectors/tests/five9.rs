@@ -590,6 +590,63 @@ async fn malformed_truncated_and_foreign_bodies_never_yield_partial_data() {
     assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), vec![]);
 }
 
+#[test]
+fn report_results_without_return_header_or_columns_are_malformed_fixtures() {
+    let w = window("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+    let tz = chrono_tz::America::Los_Angeles;
+    // No `return` at all: no answer, never an empty report.
+    let body = fixture("report_result_without_return.xml");
+    let err = soap::open_report_csv(&body).err().expect("no return element is an error");
+    assert!(err.0.contains("no return element"), "{err:?}");
+    // An empty `return` and a CSV without its header line open, but the parsers refuse them.
+    for name in ["report_result_empty_return.xml", "report_result_headerless.xml"] {
+        let body = fixture(name);
+        let Ok(soap::ReportReply::Csv(mut csv)) = soap::open_report_csv(&body) else { panic!("{name}: a result") };
+        let mut out = report::CallLogResult::default();
+        let e = report::aggregate_call_log_into(&mut csv, "CAMPAIGN", tz, w, w, &mut out).unwrap_err();
+        assert_eq!(e.1, report::ReportErrorKind::Malformed, "{name}: {e:?}");
+        assert!(e.0.contains("no header line"), "{name}: {e:?}");
+        let Ok(soap::ReportReply::Csv(mut csv)) = soap::open_report_csv(&body) else { panic!("{name}: a result") };
+        let e = report::parse_agent_states_into(&mut csv, tz, w, &mut report::StateRows::default());
+        assert!(e.unwrap_err().0.contains("no header line"), "{name}");
+    }
+    // The reference result read in place equals the tree parser's text, and the document is checked to its end.
+    let body = fixture("get_report_result_csv_response.xml");
+    let soap::Reply::Response(r) = soap::parse_reply(&body, "getReportResultCsv").unwrap() else { panic!() };
+    let Ok(soap::ReportReply::Csv(mut csv)) = soap::open_report_csv(&body) else { panic!("a result") };
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut csv, &mut text).unwrap();
+    assert_eq!(text, r.child_text("return").unwrap());
+    csv.finish().unwrap();
+    let cut = &body[..body.rfind("</return>").unwrap() + 12];
+    let Ok(soap::ReportReply::Csv(mut csv)) = soap::open_report_csv(cut) else { panic!("a result") };
+    std::io::Read::read_to_string(&mut csv, &mut String::new()).unwrap();
+    assert!(csv.finish().is_err(), "a body cut after the CSV is refused");
+}
+
+#[tokio::test]
+async fn an_empty_or_headerless_report_result_is_malformed_never_no_data() {
+    // Defect 1 of issue 10: `getReportResultCsv` without `return` (or with an empty one) read as "no calls, no
+    // states" and deleted the stored window. Each must fail the call as malformed.
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
+    assert!(!c.interval_stats(&[], w, deadline()).await.unwrap().is_empty(), "the window has calls");
+    for kind in [FaultKind::MissingReturn, FaultKind::EmptyReturn, FaultKind::HeaderlessCsv] {
+        sim.set_faults(vec![FaultRule::new(kind.clone()).on("getReportResultCsv")]);
+        let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+        assert!(matches!(err, ConnectorError::Malformed { .. }), "{kind:?}: {err:?}");
+        assert_eq!(err.reason().as_str(), "vendor_data_malformed");
+        let err = expect_err(c.agent_segments(&[], w, deadline())).await;
+        assert!(matches!(err, ConnectorError::Malformed { .. }), "{kind:?}: {err:?}");
+    }
+    // A listing element without the fields the connector needs is malformed too; without entries it is empty.
+    sim.set_faults(vec![FaultRule::new(FaultKind::MissingReturn).on("getCampaigns")]);
+    assert_eq!(c.list_queues(deadline()).await.unwrap(), vec![]);
+    sim.clear_faults();
+    assert!(!c.interval_stats(&[], w, deadline()).await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn slow_vendors_and_unfinished_reports_hit_the_deadline_not_no_data() {
     let sim = default_sim().await;

@@ -32,7 +32,7 @@ fn t(d: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
 fn queue_listing_yields_one_queue_per_channel() {
     let page: Listing<WireQueue> = serde_json::from_slice(&fixture("queues_page1.json")).unwrap();
     assert_eq!(page.next_uri.as_deref(), Some("/api/v2/routing/queues?pageSize=3&pageNumber=2"));
-    let queues = queues_from_entities(page.entities);
+    let queues = queues_from_entities(page.entities.unwrap()).unwrap();
     let got: Vec<(&str, &str, Channel)> =
         queues.iter().map(|q| (q.external_id.as_str(), q.name.as_str(), q.channel)).collect();
     assert_eq!(
@@ -53,12 +53,12 @@ fn queue_listing_yields_one_queue_per_channel() {
 
 #[test]
 fn user_listing_keeps_active_and_inactive_users() {
-    let users = || serde_json::from_slice::<Listing<WireUser>>(&fixture("users_page1.json")).unwrap().entities;
-    let by_name = agents_from_entities(users(), GenesysAgentId::Username);
+    let users = || serde_json::from_slice::<Listing<WireUser>>(&fixture("users_page1.json")).unwrap().entities.unwrap();
+    let by_name = agents_from_entities(users(), GenesysAgentId::Username).unwrap();
     let got: Vec<(&str, Option<&str>)> =
         by_name.iter().map(|(_, a)| (a.external_id.as_str(), a.display_name.as_deref())).collect();
     assert_eq!(got, vec![("ann.meyer@example.com", Some("Ann Meyer")), ("bob.smith@example.com", Some("Bob Smith"))]);
-    let by_id = agents_from_entities(users(), GenesysAgentId::Id);
+    let by_id = agents_from_entities(users(), GenesysAgentId::Id).unwrap();
     assert_eq!(by_id[0].1.external_id, "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6");
 }
 
@@ -66,7 +66,7 @@ fn user_listing_keeps_active_and_inactive_users() {
 fn presence_definitions_become_statuses() {
     let listing: Listing<WirePresenceDefinition> =
         serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
-    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    let defs: Vec<Definition> = listing.entities.unwrap().into_iter().filter_map(Definition::from_wire).collect();
     let plain = acd_connectors::genesys::segments::statuses(&defs, false);
     assert_eq!(plain.len(), 6);
     assert_eq!(plain[5].name, "Coaching");
@@ -133,7 +133,7 @@ fn user_details_pages_merge_into_segments() {
     assert!(records.needs_definitions());
     let listing: Listing<WirePresenceDefinition> =
         serde_json::from_slice(&fixture("presence_definitions.json")).unwrap();
-    let defs: Vec<Definition> = listing.entities.into_iter().filter_map(Definition::from_wire).collect();
+    let defs: Vec<Definition> = listing.entities.unwrap().into_iter().filter_map(Definition::from_wire).collect();
     records.resolve(&defs).unwrap();
     let window = TimeWindow::new(t(1, 8, 0, 0), t(1, 12, 0, 0)).unwrap();
     let user = "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6";
@@ -519,7 +519,8 @@ async fn slow_answers_succeed_and_hanging_ones_end_within_the_deadline() {
     sim.add_fault(Fault::always(FaultTarget::Users, FaultKind::Hang));
     let started = std::time::Instant::now();
     let err = c.list_agents(Deadline::after(Duration::from_millis(800))).await.unwrap_err();
-    assert!(matches!(err, ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded), "{err:?}");
+    // Cut off by the caller's deadline: the deadline's doing (the import ends the run partial), not an outage.
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
 }
 
@@ -586,6 +587,86 @@ async fn empty_answers_are_empty_results() {
     let ghost = [ExternalAgent { external_id: "nobody@example.com".into(), display_name: None }];
     assert_eq!(c.agent_segments(&ghost, window, deadline()).await, Ok(Vec::new()));
     assert_eq!(sim.requests().user_details, before.user_details);
+}
+
+#[test]
+fn listings_and_details_without_paging_fields_or_required_fields_are_malformed_fixtures() {
+    use acd_connectors::genesys::next_page;
+    let page: Listing<WireUser> = serde_json::from_slice(&fixture("users_page_without_paging.json")).unwrap();
+    let err = next_page(&page, 1, "user listing").unwrap_err();
+    assert!(err.to_string().contains("pageNumber or pageCount"), "{err}");
+    // Contradictions: a next page beyond the count, the wrong page, a page announcing more but empty, an early end.
+    let listing = |v: serde_json::Value| serde_json::from_value::<Listing<serde_json::Value>>(v).unwrap();
+    let ok = listing(
+        serde_json::json!({"entities": [1], "pageNumber": 1, "pageCount": 2, "nextUri": "/api/v2/users?pageNumber=2"}),
+    );
+    assert_eq!(next_page(&ok, 1, "x").unwrap(), Some("/api/v2/users?pageNumber=2"));
+    assert_eq!(
+        next_page(&listing(serde_json::json!({"entities": [], "pageNumber": 1, "pageCount": 0})), 1, "x"),
+        Ok(None)
+    );
+    for (expected, bad) in [
+        (1, serde_json::json!({"pageNumber": 1, "pageCount": 1})),
+        (1, serde_json::json!({"entities": [1], "pageNumber": 2, "pageCount": 2})),
+        (1, serde_json::json!({"entities": [1], "pageNumber": 1, "pageCount": 2})),
+        (
+            2,
+            serde_json::json!({"entities": [1], "pageNumber": 2, "pageCount": 2, "nextUri": "/api/v2/users?pageNumber=3"}),
+        ),
+        (
+            1,
+            serde_json::json!({"entities": [], "pageNumber": 1, "pageCount": 3, "nextUri": "/api/v2/users?pageNumber=2"}),
+        ),
+        (1, serde_json::json!({"entities": [1], "pageNumber": 1, "pageCount": 0})),
+    ] {
+        let page = listing(bad.clone());
+        let result = next_page(&page, expected, "x");
+        assert!(matches!(result, Err(ConnectorError::Malformed { .. })), "{bad}: {result:?}");
+    }
+    let details: UserDetailsResponse =
+        serde_json::from_slice(&fixture("user_details_without_total_hits.json")).unwrap();
+    assert_eq!((details.user_details.len(), details.total_hits), (1, None));
+    // Aggregates: a group without queueId, a tHandle without its sum, an nOffered without stats.
+    let body: serde_json::Value = serde_json::from_slice(&fixture("aggregates_missing_fields.json")).unwrap();
+    let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+    for (i, what) in [(0, "queueId"), (1, "sum"), (2, "count")] {
+        let one = serde_json::json!({"results": [body["results"][i].clone()]});
+        let mut acc = AggregateAccumulator::new(window, None);
+        let err = acc.add_response(one.to_string().as_bytes()).unwrap_err();
+        assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains(what)), "{i}: {err:?}");
+    }
+}
+
+#[tokio::test]
+async fn missing_paging_fields_and_empty_objects_are_malformed_never_fewer_agents() {
+    // Defect 1 of issue 10: `totalHits` absent ended paging after page 1 and the later pages' agents lost their
+    // segments. Paging that cannot be trusted fails the call.
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { retry: fast_retry(), page_size: 2, details_page_size: 2, ..Tuning::default() },
+    );
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+    assert!(!c.agent_segments(&agents, window, deadline()).await.unwrap().is_empty());
+    for target in [FaultTarget::Queues, FaultTarget::Users, FaultTarget::UserDetails] {
+        for kind in [FaultKind::MissingPaging, FaultKind::EmptyObject] {
+            sim.clear_faults();
+            sim.add_fault(Fault::always(target, kind.clone()));
+            let err = match target {
+                FaultTarget::Queues => c.list_queues(deadline()).await.map(|_| ()),
+                FaultTarget::Users => c.list_agents(deadline()).await.map(|_| ()),
+                _ => c.agent_segments(&agents, window, deadline()).await.map(|_| ()),
+            };
+            assert!(matches!(err, Err(ConnectorError::Malformed { .. })), "{target:?} {kind:?}: {err:?}");
+        }
+    }
+    // `{}` is the documented "no data" answer of the aggregates query: empty, not malformed.
+    sim.clear_faults();
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::EmptyObject));
+    assert_eq!(c.interval_stats(&queues, window, deadline()).await, Ok(Vec::new()));
 }
 
 // ---- over HTTP: the control routes the local run and the import's end-to-end tests use -------------------------------------

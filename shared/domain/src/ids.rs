@@ -106,6 +106,10 @@ pub struct QueueId {
 }
 
 impl QueueId {
+    /// Longest queue id text in bytes: the queue listing's index sort key is `{lower-cased name}#{queue id}`
+    /// (at most 1,024 bytes), so no stored queue has a longer one.
+    pub const MAX_TEXT_BYTES: usize = 1022;
+
     pub fn new(integration_id: IntegrationId, external_id: impl Into<String>) -> Self {
         Self { integration_id, external_id: external_id.into() }
     }
@@ -125,6 +129,9 @@ pub struct InvalidQueueId;
 impl FromStr for QueueId {
     type Err = InvalidQueueId;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() > Self::MAX_TEXT_BYTES {
+            return Err(InvalidQueueId);
+        }
         let (integration, external) = s.split_once('.').ok_or(InvalidQueueId)?;
         let integration_id = integration.parse().map_err(|_| InvalidQueueId)?;
         let bytes = URL_SAFE_NO_PAD.decode(external).map_err(|_| InvalidQueueId)?;
@@ -174,7 +181,9 @@ mod tests {
     #[test]
     fn malformed_queue_ids_are_refused() {
         let integration = IntegrationId::new();
-        for bad in ["", "nodot", "not-a-uuid.YQ", &format!("{integration}."), &format!("{integration}.***")] {
+        let too_long = format!("{integration}.{}", "YWFh".repeat(250));
+        for bad in ["", "nodot", "not-a-uuid.YQ", &format!("{integration}."), &format!("{integration}.***"), &too_long]
+        {
             assert_eq!(bad.parse::<QueueId>(), Err(InvalidQueueId), "{bad:?}");
         }
     }

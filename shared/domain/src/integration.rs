@@ -261,38 +261,82 @@ impl Settings {
     }
 }
 
-/// A validated integration name: trimmed, 1 to [`IntegrationName::MAX_CHARS`] characters, no control characters.
+/// A validated integration name: trimmed, 1 to [`IntegrationName::MAX_CHARS`] characters, no control characters
+/// and no invisible format characters (Unicode category Cf: zero-width space and joiners, word joiner, byte-order
+/// mark, bidi controls, soft hyphen…), which would let two names that read the same be different names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct IntegrationName(String);
 
+/// Why a name was refused: the message for the admin and whether it is a length problem (`too_long`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidName {
+    pub message: &'static str,
+    pub too_long: bool,
+}
+
 impl IntegrationName {
     pub const MAX_CHARS: usize = 100;
+    /// Longest uniqueness key in UTF-8 bytes: it is part of the name reservation's sort key (`NAME#{key}`), which
+    /// DynamoDB limits to 1,024 bytes. NFKC can expand a character (U+FDFA becomes 18), so 100 characters can
+    /// exceed it.
+    pub const MAX_KEY_BYTES: usize = 1000;
 
     /// Checks and normalises a name (surrounding white space is dropped).
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, InvalidName> {
+        let bad = |message| InvalidName { message, too_long: false };
         let trimmed = raw.trim();
         if trimmed.is_empty() {
-            return Err("must not be empty");
+            return Err(bad("must not be empty"));
         }
         if trimmed.chars().count() > Self::MAX_CHARS {
-            return Err("must be at most 100 characters");
+            return Err(InvalidName { message: "must be at most 100 characters", too_long: true });
         }
         if trimmed.chars().any(char::is_control) {
-            return Err("must not contain control characters");
+            return Err(bad("must not contain control characters"));
         }
-        Ok(Self(trimmed.to_owned()))
+        if trimmed.chars().any(is_format_char) {
+            return Err(bad(
+                "must not contain invisible formatting characters (zero-width spaces or joiners, bidi controls, \
+                 soft hyphens, byte-order marks: Unicode category Cf)",
+            ));
+        }
+        let name = Self(trimmed.to_owned());
+        if name.uniqueness_key().len() > Self::MAX_KEY_BYTES {
+            return Err(InvalidName {
+                message: "is too long once normalised (NFKC expands some characters)",
+                too_long: true,
+            });
+        }
+        Ok(name)
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The key under which names are unique within a tenant: case-insensitive (Unicode lower case) and with
-    /// runs of inner white space folded to one space, so "Five9  Sales" and "five9 sales" collide.
+    /// The key under which names are unique within a tenant: Unicode NFKC (full-width, ligature and other
+    /// compatibility forms become their plain letters), lower case, NFKC again (lower-casing can denormalise), and
+    /// runs of white space folded to one space — so "Five9  Sales", "five9 sales" and "Ｆｉｖｅ９ Ｓａｌｅｓ"
+    /// collide.
     pub fn uniqueness_key(&self) -> String {
+        use unicode_normalization::UnicodeNormalization as _;
+        let folded: String = self.0.nfkc().collect::<String>().to_lowercase().nfkc().collect();
+        folded.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The key names were reserved under before NFKC normalisation (lower case, white space folded). A name whose
+    /// legacy key differs from [`Self::uniqueness_key`] (only names with compatibility characters) may still be
+    /// reserved under it: renames and deletes release both, creates check both.
+    pub fn legacy_uniqueness_key(&self) -> String {
         self.0.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
     }
+}
+
+/// Unicode category Cf (format characters: invisible, they change how text renders or joins).
+pub fn is_format_char(c: char) -> bool {
+    use unicode_general_category::{GeneralCategory, get_general_category};
+    get_general_category(c) == GeneralCategory::Format
 }
 
 /// An integration as stored and shown (never with secret material).
@@ -332,6 +376,28 @@ mod tests {
         assert!(IntegrationName::parse(&"é".repeat(100)).is_ok());
         assert!(IntegrationName::parse("a\u{0}b").is_err());
         assert!(IntegrationName::parse("a\nb").is_err());
+    }
+
+    #[test]
+    fn names_collide_after_nfkc_and_invisible_characters_are_refused() {
+        let key = |n: &str| IntegrationName::parse(n).unwrap().uniqueness_key();
+        assert_eq!(key("\u{FF33}\u{FF41}\u{FF4C}\u{FF45}\u{FF53}"), key("Sales"), "full-width");
+        assert_eq!(key("\u{FB01}nance"), key("Finance"), "ligature fi");
+        assert_eq!(key("Sales\u{3000}Team"), key("sales team"), "ideographic space");
+        assert_eq!(key("Cafe\u{301}"), key("Caf\u{E9}"), "combining accent");
+        assert_ne!(key("Sales"), key("Sale"));
+        for invisible in
+            ["Sa\u{200B}les", "Sa\u{200D}les", "\u{FEFF}Sales", "Sa\u{2060}les", "Sales\u{202E}", "Sa\u{AD}les"]
+        {
+            let err = IntegrationName::parse(invisible).unwrap_err();
+            assert!(!err.too_long && err.message.contains("Cf"), "{invisible:?}");
+        }
+        // 100 characters that NFKC expands eighteen-fold do not fit a reservation key.
+        assert!(IntegrationName::parse(&"\u{FDFA}".repeat(100)).unwrap_err().too_long);
+        let plain = IntegrationName::parse("Five9 Sales").unwrap();
+        assert_eq!(plain.legacy_uniqueness_key(), plain.uniqueness_key());
+        let wide = IntegrationName::parse("\u{FF33}ales").unwrap();
+        assert_ne!(wide.legacy_uniqueness_key(), wide.uniqueness_key());
     }
 
     #[test]

@@ -18,6 +18,20 @@ pub const MAX_HISTORY_DAYS: u32 = 365;
 pub const MAX_TEXT_CHARS: usize = 255;
 pub const MAX_SECRET_CHARS: usize = 1024;
 
+/// DynamoDB key limits, in UTF-8 bytes: a sort key (and an index sort key) holds at most 1,024, a partition key
+/// 2,048. Every request value that becomes part of a key is checked against them before any storage call, so an
+/// over-long value is a 400 (or a 404 for an id that cannot exist), never a storage failure.
+pub const MAX_SORT_KEY_BYTES: usize = 1024;
+pub const MAX_PARTITION_KEY_BYTES: usize = 2048;
+/// Longest external agent id that can be stored (`A#{id}` is a sort key).
+pub const MAX_AGENT_ID_BYTES: usize = MAX_SORT_KEY_BYTES - 2;
+/// Longest external status id that can be stored (`ST#{id}` is a sort key).
+pub const MAX_STATUS_ID_BYTES: usize = MAX_SORT_KEY_BYTES - 3;
+/// What a mapping's index sort key `{employee}#{integration id}#{external id}` adds to the two ids.
+pub const MAPPING_KEY_OVERHEAD_BYTES: usize = 2 + 36;
+/// Longest employee id, in UTF-8 bytes (it must fit the mapping's index sort key with a one-byte external id).
+pub const MAX_EMPLOYEE_ID_BYTES: usize = MAX_SORT_KEY_BYTES - MAPPING_KEY_OVERHEAD_BYTES - 1;
+
 /// One problem with one field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
@@ -261,8 +275,7 @@ fn parse_name(root: &Obj<'_>, required: bool, errors: &mut FieldErrors) -> Optio
         Some(Value::String(raw)) => match IntegrationName::parse(raw) {
             Ok(name) => Some(name),
             Err(why) => {
-                let code = if why.contains("at most") { "too_long" } else { "invalid_value" };
-                errors.push("/name", code, why);
+                errors.push("/name", if why.too_long { "too_long" } else { "invalid_value" }, why.message);
                 None
             }
         },

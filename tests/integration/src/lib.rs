@@ -20,6 +20,29 @@ pub const APIGW_V2_FIXTURE: &str = include_str!("../fixtures/apigw-v2-request.js
 /// Builds a request as API Gateway would deliver it: the fixture with method, path, query, body and the tenant
 /// claim replaced (`tenant: None` removes the claim).
 pub fn api_request(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Request {
+    lambda_http::request::from_str(&api_event(method, path_and_query, tenant, body).to_string())
+        .expect("valid API Gateway v2 event")
+}
+
+/// [`api_request`] with the token's `scope` claim replaced (`None` removes it; the fixture has
+/// `openid acd:admin`).
+pub fn api_request_scoped(
+    method: &str,
+    path_and_query: &str,
+    tenant: Option<&str>,
+    scope: Option<&str>,
+    body: Option<&Value>,
+) -> Request {
+    let mut event = api_event(method, path_and_query, tenant, body);
+    let claims = event["requestContext"]["authorizer"]["jwt"]["claims"].as_object_mut().expect("claims");
+    match scope {
+        Some(scope) => claims.insert("scope".into(), scope.into()),
+        None => claims.remove("scope"),
+    };
+    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+}
+
+fn api_event(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Value {
     let mut event: Value = serde_json::from_str(APIGW_V2_FIXTURE).expect("fixture is JSON");
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     event["rawPath"] = path.into();
@@ -43,7 +66,7 @@ pub fn api_request(method: &str, path_and_query: &str, tenant: Option<&str>, bod
     if let Some(body) = body {
         event["body"] = Value::String(body.to_string());
     }
-    lambda_http::request::from_str(&event.to_string()).expect("valid API Gateway v2 event")
+    event
 }
 
 /// Status, content type and JSON body (Null when empty) of a response.
@@ -138,5 +161,14 @@ impl IntegrationRepo for RacingRepo {
     }
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         self.inner.delete(integration).await
+    }
+    async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError> {
+        self.inner.mark_deleting(integration).await
+    }
+    async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
+        self.inner.get_deleting(tenant, id).await
+    }
+    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.deactivate_queues(tenant, id).await
     }
 }

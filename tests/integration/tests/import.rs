@@ -10,13 +10,14 @@ use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome};
+use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
 use acd_aws::wiring;
 use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
-use acd_domain::{AgentSegment, Five9Grouping, IntervalStats, Queue, TimeWindow};
+use acd_domain::{AgentSegment, Five9Grouping, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
 use acd_integration_tests::openapi::spec;
-use acd_integration_tests::{api_request, decode};
+use acd_integration_tests::{FakeAcd, api_request, decode};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use acd_test_harness::{AwsStack, LogCapture};
@@ -35,9 +36,14 @@ struct Env {
 
 impl Env {
     async fn start(endpoints: Endpoints) -> Env {
+        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints.clone());
+        Env::start_with(endpoints, Arc::new(ConnectorVerifier { factory })).await
+    }
+
+    /// With another credentials check at the API (the import always checks against the ACD).
+    async fn start_with(endpoints: Endpoints, verifier: Arc<dyn CredentialVerifier>) -> Env {
         let stack = AwsStack::start().await;
         let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
-        let verifier = Arc::new(ConnectorVerifier { factory: factory.clone() });
         let api = wiring::integrations_api(
             &stack.settings,
             &stack.clients,
@@ -372,7 +378,9 @@ async fn a_renamed_skill_keeps_its_queue_id() {
 async fn a_run_killed_mid_way_is_completed_by_the_next_run() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
-    let crash = env.importer(ImportConfig { abort_after_batches: Some(3), ..config(sim.now()) });
+    // Every write request counts: the queue transaction, 13 agent upserts, the day's `written_day` mark, then the
+    // day's batches — the crash falls among the first day's interval batches.
+    let crash = env.importer(ImportConfig { abort_after_batches: Some(20), ..config(sim.now()) });
     let err = crash.run(&event(&id), deadline()).await.unwrap_err();
     assert!(err.to_string().contains("aborted"), "{err}");
     // A killed process keeps its lease until it expires; expire it.
@@ -410,7 +418,8 @@ async fn a_change_a_killed_run_left_half_written_is_repaired_even_when_the_acd_r
     for t in &intervals {
         assert!(sim.adjust_calls(&campaign, *t, 3));
     }
-    let crash = env.importer(ImportConfig { abort_after_batches: Some(1), ..config(sim.now()) });
+    // The day's digest is deleted (write 1), the first batch lands (write 2), the next dies.
+    let crash = env.importer(ImportConfig { abort_after_batches: Some(2), ..config(sim.now()) });
     let err = crash.run(&event(&id), deadline()).await.unwrap_err();
     assert!(err.to_string().contains("aborted"), "{err}");
     let half_written = env.intervals(&id).await;
@@ -488,7 +497,11 @@ async fn a_back_fill_under_a_short_deadline_continues_across_runs_and_ends_compl
     sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::Delay { ms: 1000 }));
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, 4)).await;
-    let import = env.importer(ImportConfig { safety_margin: Duration::from_secs(3), ..config(now) });
+    let import = env.importer(ImportConfig {
+        safety_margin: Duration::from_secs(3),
+        record_reserve: Duration::from_secs(1),
+        ..config(now)
+    });
     let mut outcomes = Vec::new();
     let mut last = None;
     for _ in 0..12 {
@@ -712,4 +725,284 @@ async fn a_large_integration_is_compared_in_groups_and_written_in_flushes() {
     let (stats, segments) = genesys_truth(&sim, run.window.unwrap());
     assert_same(&env.intervals(&id).await, &stats, "intervals");
     assert_same(&env.segments(&id, &agents).await, &segments, "segments");
+}
+
+/// The table's agent items of an integration: external id → `active` (absent on items written before the flag).
+async fn agents_active(env: &Env, id: &str) -> BTreeMap<String, Option<bool>> {
+    env.query(format!("T#{TENANT}#I#{id}"))
+        .await
+        .into_iter()
+        .filter(|i| i["SK"].as_s().unwrap().starts_with("A#"))
+        .map(|i| (i["external_id"].as_s().unwrap().clone(), i.get("active").map(|a| *a.as_bool().unwrap())))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_small_removal_applies_at_once() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 3,
+        queues: 11,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let import = env.importer(config(now));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let queues = env.queues(&id).await;
+    assert!(queues.len() >= 16 && queues.iter().all(|q| q.active), "{} queues", queues.len());
+    let agents: Vec<String> =
+        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    assert!(agents_active(&env, &id).await.values().all(|a| *a == Some(true)));
+    let stored = env.snapshot(&id, &agents).await;
+    let all_active = |qs: &[QueueItem]| qs.iter().all(|q| q.active);
+
+    // One empty queue listing (the credentials check's own one-queue listing goes first): nothing deactivated,
+    // nothing read or written for the days, a warning on the run.
+    let empty_listing = |target| Fault::once(target, GenesysFault::Empty).after(1);
+    sim.add_fault(empty_listing(FaultTarget::Queues));
+    let held = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(held.outcome, RunOutcome::Partial, "{held:?}");
+    assert_eq!(held.counts.days, 0);
+    assert!(held.warnings.iter().any(|w| w.contains("queue listing dropped") && w.contains("stay active")), "{held:?}");
+    assert!(all_active(&env.queues(&id).await), "held: still active");
+    assert_eq!(env.snapshot(&id, &agents).await, stored, "intervals and segments untouched");
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
+    assert!(runs["items"][0]["warnings"][0].as_str().unwrap().contains("queue listing dropped"), "{runs}");
+
+    // The next listing is whole again: the collapse is forgotten, the run imports as usual.
+    let whole = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(whole.outcome, RunOutcome::Succeeded, "{whole:?}");
+    assert!(whole.warnings.iter().any(|w| w.contains("not confirmed")), "{whole:?}");
+    assert!(all_active(&env.queues(&id).await));
+
+    // The same for agents: an empty user listing marks no agent inactive.
+    sim.add_fault(empty_listing(FaultTarget::Users));
+    let held = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(held.outcome, RunOutcome::Partial, "{held:?}");
+    assert!(held.warnings.iter().any(|w| w.contains("agent listing dropped")), "{held:?}");
+    assert!(agents_active(&env, &id).await.values().all(|a| *a == Some(true)), "held: agents still active");
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+
+    // A small genuine removal (one queue of 16 or more) applies at once.
+    let removed = sim.queue_ids()[0].clone();
+    assert!(sim.delete_queue(&removed));
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert!(run.warnings.is_empty(), "{run:?}");
+    let after = env.queues(&id).await;
+    let gone: Vec<&QueueItem> = after.iter().filter(|q| !q.active).collect();
+    assert!(!gone.is_empty() && gone.iter().all(|q| q.external_id.starts_with(&removed)), "{gone:?}");
+    assert_eq!(after.len(), queues.len(), "inactive, never deleted");
+
+    // A collapse that the next listing confirms: the queues become inactive then, their data stays.
+    let intervals = env.intervals(&id).await;
+    sim.add_fault(empty_listing(FaultTarget::Queues));
+    let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Partial);
+    assert_eq!(env.queues(&id).await.iter().filter(|q| q.active).count(), after.len() - gone.len());
+    sim.add_fault(empty_listing(FaultTarget::Queues));
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert!(second.warnings.iter().any(|w| w.contains("confirmed")), "{second:?}");
+    assert!(env.queues(&id).await.iter().all(|q| !q.active), "confirmed by a second listing");
+    let kept = env.intervals(&id).await;
+    assert!(!kept.is_empty(), "data stays");
+    assert!(intervals.iter().all(|s| kept.contains(s)), "no stored interval removed by the listings");
+}
+
+#[tokio::test]
+async fn a_fetch_that_returns_late_ends_the_run_partial_with_its_record_and_the_lease_released() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 3,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    // The statistics answer after 3 s of a 10 s run: the day's writes (hundreds of items at 50 ms each, as this
+    // test states the pace) and the 2 s bookkeeping reserve no longer fit in what is left.
+    sim.add_fault(Fault::once(FaultTarget::Aggregates, GenesysFault::Delay { ms: 3_000 }).after(1));
+    let tight = ImportConfig {
+        safety_margin: Duration::from_secs(1),
+        record_reserve: Duration::from_secs(2),
+        write_time_per_item: Duration::from_millis(50),
+        ..config(now)
+    };
+    let limit = Duration::from_secs(10);
+    let started = std::time::Instant::now();
+    let run = env.importer(tight).run(&event(&id), Deadline::after(limit)).await.unwrap().run.unwrap();
+    assert!(started.elapsed() < limit, "the run ended before its deadline: {:?}", started.elapsed());
+    assert_eq!(run.outcome, RunOutcome::Partial, "{run:?}");
+    assert_eq!(run.counts.days, 0, "no day written after the late answer: {run:?}");
+    assert!(run.message.as_deref().is_some_and(|m| m.starts_with("stopped before writing")), "{run:?}");
+    assert!(env.intervals(&id).await.is_empty());
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
+    assert_eq!(runs["items"][0]["outcome"], "partial", "the run is recorded");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "importing");
+
+    // The lease was released: the next run starts at once and completes the window.
+    let next = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(next.outcome, RunOutcome::Succeeded, "{next:?}");
+    assert_same(&env.intervals(&id).await, &genesys_truth(&sim, next.window.unwrap()).0, "intervals");
+}
+
+#[tokio::test]
+async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
+    // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
+    // next run must use them — and fail — instead of the old ones still cached in the warm container.
+    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let env = Env::start_with(endpoints, Arc::new(FakeAcd)).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let import = env.importer(config(sim.now()));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+
+    let patch = |password: String| json!({"credentials": {"username": sim.username(), "password": password}});
+    let (status, _) =
+        env.call("PATCH", &format!("/integrations/{id}"), Some(&patch("changed by the admin".into()))).await;
+    assert_eq!(status, 200);
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed, "the new credentials were used: {run:?}");
+    assert_eq!(run.reason.map(|r| r.as_str()), Some("credentials_rejected"));
+
+    let (status, _) = env.call("PATCH", &format!("/integrations/{id}"), Some(&patch(sim.password()))).await;
+    assert_eq!(status, 200);
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+}
+
+#[tokio::test]
+async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem_not_the_invocation() {
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let secrets = &env.stack.clients.secrets;
+    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
+        .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
+    let import = env.importer(config(sim.now()));
+
+    secrets.put_secret_value().secret_id(&name).secret_string("not the credentials").send().await.unwrap();
+    let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
+    assert_eq!((run.outcome, run.reason.map(|r| r.as_str())), (RunOutcome::Failed, Some("configuration_wrong")));
+    assert!(run.message.as_deref().unwrap().contains("cannot be read"), "{run:?}");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "failing");
+    assert_eq!(integration["status"]["reason"], "configuration_wrong");
+
+    secrets.delete_secret().secret_id(&name).force_delete_without_recovery(true).send().await.unwrap();
+    let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
+    assert_eq!((run.outcome, run.reason.map(|r| r.as_str())), (RunOutcome::Failed, Some("configuration_wrong")));
+    assert!(run.message.as_deref().unwrap().contains("missing"), "{run:?}");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["message"], json!(run.message));
+}
+
+/// The real schedules, whose `delete` fails while armed (after nothing was deleted).
+struct FlakySchedules {
+    inner: Arc<dyn ScheduleStore>,
+    fail_delete: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl ScheduleStore for FlakySchedules {
+    async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.create(tenant, id).await
+    }
+    async fn set_enabled(&self, tenant: &TenantId, id: IntegrationId, enabled: bool) -> Result<(), StoreError> {
+        self.inner.set_enabled(tenant, id, enabled).await
+    }
+    async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.inner.run_now(tenant, id).await
+    }
+    async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        if self.fail_delete.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: scheduler unavailable".into()));
+        }
+        self.inner.delete(tenant, id).await
+    }
+}
+
+#[tokio::test]
+async fn a_delete_that_failed_half_way_is_a_tombstone_that_a_retry_and_the_next_import_finish() {
+    let (mut env, sim) = five9_env(Five9SimConfig::default()).await;
+    let schedules = Arc::new(FlakySchedules {
+        inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
+        fail_delete: true.into(),
+    });
+    env.api.service.schedules = schedules.clone();
+    let body = five9_body(&sim, "campaign", 1);
+    let id = create(&env, &body).await;
+    let import = env.importer(config(sim.now()));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let intervals = env.intervals(&id).await;
+    assert!(!intervals.is_empty());
+
+    let (status, _) = env.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(status, 503, "the schedules could not be deleted");
+    let (status, _) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(status, 404, "a tombstone is invisible");
+    let (_, list) = env.call("GET", "/integrations", None).await;
+    assert_eq!(list["items"], json!([]));
+    assert!(env.queues(&id).await.iter().all(|q| !q.active), "queues inactive before the schedules go");
+    let (status, problem) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("name-taken")), "the name stays reserved");
+
+    // The schedule still fires: the import stops at the tombstone and re-activates nothing.
+    let summary = import.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!((summary.outcome, summary.detail.as_str()), (RunOutcome::Skipped, "integration deleted"));
+    assert!(env.queues(&id).await.iter().all(|q| !q.active));
+
+    // The client's retry finishes the delete (204, not 404); after that it is gone and the name free.
+    schedules.fail_delete.store(false, std::sync::atomic::Ordering::SeqCst);
+    let (status, _) = env.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(status, 204);
+    let (status, _) = env.call("DELETE", &format!("/integrations/{id}"), None).await;
+    assert_eq!(status, 404);
+    assert_eq!(env.intervals(&id).await, intervals, "imported data stays");
+    let (status, _) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201);
+}
+
+#[tokio::test]
+async fn an_import_overlapping_a_delete_never_makes_the_deleted_integrations_queues_active_again() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 3,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let import = env.importer(config(now));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let intervals = env.intervals(&id).await;
+
+    // The next run reads the integration and takes its lease, then waits 3 s for the queue listing; the DELETE
+    // lands meanwhile (queues inactive, record gone). The run then upserts the listed queues.
+    sim.add_fault(Fault::once(FaultTarget::Queues, GenesysFault::Delay { ms: 3_000 }).after(1));
+    let e = event(&id);
+    let running = import.run(&e, deadline());
+    let delete = async {
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+        env.call("DELETE", &format!("/integrations/{id}"), None).await
+    };
+    let (summary, (status, _)) = tokio::join!(running, delete);
+    assert_eq!(status, 204);
+    let summary = summary.unwrap();
+    assert_eq!((summary.outcome, summary.detail.as_str()), (RunOutcome::Skipped, "integration deleted"), "{summary:?}");
+    let queues = env.queues(&id).await;
+    assert!(!queues.is_empty() && queues.iter().all(|q| !q.active), "{queues:?}");
+    assert_eq!(env.intervals(&id).await, intervals, "data stays");
+    let (status, _) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(status, 404);
 }

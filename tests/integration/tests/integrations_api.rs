@@ -2,10 +2,12 @@
 //! against DynamoDB, Secrets Manager and EventBridge Scheduler emulated by a moto server started per test.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
+use acd_app::ports::{CredentialVerifier, SecretStore, StoreError};
 use acd_aws::wiring;
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{FailingSchedules, FakeAcd, REJECTED_SECRET, RacingRepo, api_request, decode};
@@ -321,7 +323,13 @@ async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind(
     assert_eq!((status, content_type.as_str()), (503, "application/problem+json"));
     assert_eq!(problem["code"], "service-unavailable");
     assert!(!problem.to_string().contains("injected"), "backend details stay in the log: {problem}");
-    assert!(env.table_items().await.is_empty(), "record and name reservation rolled back");
+    // Record and name reservation rolled back; the tenant's quota counter gave the place back.
+    let items = env.table_items().await;
+    assert_eq!(items.len(), 1, "only the quota counter stays: {items:?}");
+    assert_eq!(
+        (items[0]["SK"].as_s().unwrap().as_str(), items[0]["integrations"].as_n().unwrap().as_str()),
+        ("QUOTA", "0")
+    );
     assert!(env.secret_names().await.is_empty(), "secret rolled back");
     assert!(env.schedule_names().await.is_empty(), "schedules rolled back");
     // The name is free again.
@@ -534,4 +542,341 @@ async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
     assert_eq!((status, problem["code"].as_str()), (409, Some("concurrent-modification")));
     let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
     assert_eq!(current["name"], "Busy (renamed)");
+}
+
+#[tokio::test]
+async fn names_collide_after_nfkc_and_invisible_characters_are_refused() {
+    let env = Env::start().await;
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Sales"))).await.0, 201);
+    // Invisible format characters (Unicode Cf) are refused with a field error, never a second "Sales".
+    for invisible in ["Sa\u{200B}les", "Sa\u{200D}les", "\u{FEFF}Sales", "Sa\u{2060}les", "Sales\u{202E}"] {
+        let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9(invisible))).await;
+        assert_eq!(status, 400, "{invisible:?}: {problem}");
+        assert_eq!(problem["errors"][0]["field"], "/name");
+        assert_eq!(problem["errors"][0]["code"], "invalid_value");
+    }
+    // Compatibility forms collide with their plain letters.
+    for variant in ["\u{FF33}\u{FF41}\u{FF4C}\u{FF45}\u{FF53}", "\u{FF53}ALES", "sales"] {
+        let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys(variant))).await;
+        assert_eq!((status, problem["code"].as_str()), (409, Some("name-taken")), "{variant:?}");
+    }
+    let (_, _, other) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("\u{FB01}nance"))).await;
+    let path = format!("/integrations/{}", other["id"].as_str().unwrap());
+    let (status, _, _) = env.call("PATCH", &path, Some("tenant-a"), Some(&json!({"name": "\u{FF33}ales"}))).await;
+    assert_eq!(status, 409, "a rename is compared the same way");
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Finance"))).await.0, 409);
+    // 100 characters that NFKC expands eighteen-fold: a field error, not a storage failure.
+    let (status, _, problem) =
+        env.call("POST", "/integrations", Some("tenant-a"), Some(&five9(&"\u{FDFA}".repeat(100)))).await;
+    assert_eq!((status, problem["errors"][0]["code"].as_str()), (400, Some("too_long")), "{problem}");
+    assert_eq!(env.secret_names().await.len(), 2);
+}
+
+/// Records created before NFKC keys hold their reservation under the old key (lower case, white space folded).
+#[tokio::test]
+async fn records_reserved_under_the_pre_nfkc_key_keep_working() {
+    let env = Env::start().await;
+    let dynamodb = &env.stack.clients.dynamodb;
+    let table = &env.stack.settings.table_name;
+    // "Ｓａｌｅｓ" created before the change: its reservation is NAME#ｓａｌｅｓ. "Sales" exists too (it could, then).
+    let (_, _, legacy) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("\u{FF33}ales"))).await;
+    let legacy_id = legacy["id"].as_str().unwrap().to_owned();
+    let name_key = |k: &str| {
+        std::collections::HashMap::from([
+            ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into())),
+            ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(format!("NAME#{k}"))),
+        ])
+    };
+    dynamodb.delete_item().table_name(table).set_key(Some(name_key("sales"))).send().await.unwrap();
+    let mut old = name_key("\u{FF53}ales");
+    old.insert("entity".into(), aws_sdk_dynamodb::types::AttributeValue::S("name".into()));
+    old.insert("integration_id".into(), aws_sdk_dynamodb::types::AttributeValue::S(legacy_id.clone()));
+    dynamodb.put_item().table_name(table).set_item(Some(old)).send().await.unwrap();
+    let (status, _, plain) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Sales"))).await;
+    assert_eq!(status, 201, "the old reservation key differs: this pair existed before the change");
+    let reservations = || async {
+        let mut keys: Vec<(String, String)> = env
+            .table_items()
+            .await
+            .into_iter()
+            .filter(|i| i["SK"].as_s().unwrap().starts_with("NAME#"))
+            .map(|i| (i["SK"].as_s().unwrap().clone(), i["integration_id"].as_s().unwrap().clone()))
+            .collect();
+        keys.sort();
+        keys
+    };
+    let plain_id = plain["id"].as_str().unwrap().to_owned();
+    // The same spelling is still refused under the old key.
+    let (status, _, _) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("\u{FF33}ALES"))).await;
+    assert_eq!(status, 409);
+    // Renaming the old record releases its old key and leaves the other integration's reservation alone.
+    let legacy_path = format!("/integrations/{legacy_id}");
+    let (status, _, renamed) =
+        env.call("PATCH", &legacy_path, Some("tenant-a"), Some(&json!({"name": "Sales EU"}))).await;
+    assert_eq!(status, 200, "{renamed}");
+    assert_eq!(
+        reservations().await,
+        vec![("NAME#sales".into(), plain_id.clone()), ("NAME#sales eu".into(), legacy_id.clone())]
+    );
+    // Deleting an old record whose NFKC key belongs to another integration removes only its own reservation.
+    let (_, _, second) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Support"))).await;
+    let second_id = second["id"].as_str().unwrap().to_owned();
+    dynamodb.delete_item().table_name(table).set_key(Some(name_key("support"))).send().await.unwrap();
+    let mut old = name_key("\u{FF53}upport");
+    old.insert("integration_id".into(), aws_sdk_dynamodb::types::AttributeValue::S(second_id.clone()));
+    dynamodb.put_item().table_name(table).set_item(Some(old)).send().await.unwrap();
+    // Pretend its stored name is the full-width one it was created with.
+    dynamodb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(std::collections::HashMap::from([
+            ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into())),
+            ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S(format!("INT#{second_id}"))),
+        ])))
+        .update_expression("SET #n = :n")
+        .expression_attribute_names("#n", "name")
+        .expression_attribute_values(":n", aws_sdk_dynamodb::types::AttributeValue::S("\u{FF33}upport".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("support"))).await.0, 201);
+    assert_eq!(env.call("DELETE", &format!("/integrations/{second_id}"), Some("tenant-a"), None).await.0, 204);
+    let left = reservations().await;
+    assert!(left.iter().any(|(k, _)| k == "NAME#support"), "the other integration keeps its name: {left:?}");
+    assert!(!left.iter().any(|(k, _)| k.contains('\u{FF53}')), "the old key is released: {left:?}");
+}
+
+/// The ACD stand-in that never answers the credentials check while `hang` is set (like a vendor endpoint that
+/// accepts the connection and stalls), and otherwise answers like [`FakeAcd`].
+struct StallingAcd {
+    hang: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl CredentialVerifier for StallingAcd {
+    async fn verify(
+        &self,
+        settings: &acd_domain::Settings,
+        credentials: &acd_domain::Credentials,
+    ) -> Result<(), acd_connectors::ConnectorError> {
+        if self.hang.load(Ordering::SeqCst) {
+            futures::future::pending::<()>().await;
+        }
+        FakeAcd.verify(settings, credentials).await
+    }
+}
+
+/// The real secret store, whose `create` stores the secret and then never answers (a response lost on the way).
+struct StallingSecrets {
+    inner: Arc<dyn SecretStore>,
+}
+
+#[async_trait::async_trait]
+impl SecretStore for StallingSecrets {
+    async fn create(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        credentials: &acd_domain::Credentials,
+    ) -> Result<(), StoreError> {
+        self.inner.create(tenant, id, credentials).await?;
+        futures::future::pending::<()>().await;
+        Ok(())
+    }
+    async fn get(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+    ) -> Result<acd_domain::Credentials, StoreError> {
+        self.inner.get(tenant, id).await
+    }
+    async fn replace(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        credentials: &acd_domain::Credentials,
+    ) -> Result<(), StoreError> {
+        self.inner.replace(tenant, id, credentials).await
+    }
+    async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
+        self.inner.delete(tenant, id).await
+    }
+}
+
+/// `POST /integrations` with an optional `Idempotency-Key`, spec-checked; also returns whether it was a replay.
+async fn create_with_key(api: &IntegrationsApi, tenant: &str, key: Option<&str>, body: &Value) -> (u16, Value, bool) {
+    let mut request = api_request("POST", "/integrations", Some(tenant), Some(body));
+    if let Some(key) = key {
+        request.headers_mut().insert("idempotency-key", key.parse().unwrap());
+    }
+    let response = api.handle(request).await;
+    let replayed = response.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    let (status, content_type, body) = decode(response);
+    spec().check("POST", "/integrations", status, &content_type, &body);
+    (status, body, replayed)
+}
+
+#[tokio::test]
+async fn a_create_whose_vendor_check_hangs_is_503_in_time_saves_nothing_and_a_keyed_retry_creates_once() {
+    let env = Env::start().await;
+    let acd = Arc::new(StallingAcd { hang: AtomicBool::new(true) });
+    let mut api = env.api.clone();
+    api.service.verifier = acd.clone();
+    api.service.budgets.check = Duration::from_millis(400);
+    let body = five9("Stalled");
+
+    let started = Instant::now();
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("retry-1"), &body).await;
+    assert_eq!((status, problem["code"].as_str()), (503, Some("vendor-unavailable")), "{problem}");
+    assert!(started.elapsed() < Duration::from_secs(3), "answered within the check budget: {:?}", started.elapsed());
+    assert!(env.table_items().await.is_empty(), "no record, name or idempotency key left");
+    assert!(env.secret_names().await.is_empty());
+    assert!(env.schedule_names().await.is_empty());
+
+    // The ACD answers again; the client retries with the same key: one integration, then the same answer again.
+    acd.hang.store(false, Ordering::SeqCst);
+    let (status, first, replayed) = create_with_key(&api, "tenant-a", Some("retry-1"), &body).await;
+    assert_eq!((status, replayed), (201, false), "{first}");
+    let (status, again, replayed) = create_with_key(&api, "tenant-a", Some("retry-1"), &body).await;
+    assert_eq!((status, replayed), (201, true), "{again}");
+    assert_eq!(again, first, "the same id and body");
+    // Member order does not matter; a changed secret is not compared (no hash of it is stored).
+    let mut reordered: Value = serde_json::from_str(&body.to_string()).unwrap();
+    reordered["credentials"]["password"] = "another-password".into();
+    let (status, same, _) = create_with_key(&api, "tenant-a", Some("retry-1"), &reordered).await;
+    assert_eq!((status, &same["id"]), (201, &first["id"]));
+    // Without a key the same body is a second create: refused for its name.
+    assert_eq!(create_with_key(&api, "tenant-a", None, &body).await.0, 409);
+    // The same key with another body: 422, nothing created.
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("retry-1"), &five9("Other")).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("idempotency-key-reused")), "{problem}");
+    // Keys are per tenant.
+    let (status, theirs, replayed) = create_with_key(&api, "tenant-b", Some("retry-1"), &body).await;
+    assert_eq!((status, replayed), (201, false));
+    assert_ne!(theirs["id"], first["id"]);
+    let (_, _, list) = env.call("GET", "/integrations", Some("tenant-a"), None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    assert_eq!(env.secret_names().await.len(), 2);
+    assert_eq!(env.schedule_names().await.len(), 4);
+    // The remembered answer expires after 24 hours (TTL attribute).
+    let keys: Vec<_> =
+        env.table_items().await.into_iter().filter(|i| i["SK"].as_s().unwrap().starts_with("IDEM#")).collect();
+    assert_eq!(keys.len(), 2);
+    for key in &keys {
+        let ttl: i64 = key["ttl"].as_n().unwrap().parse().unwrap();
+        let left = ttl - chrono::Utc::now().timestamp();
+        assert!((23 * 3600..=24 * 3600).contains(&left), "{left}");
+        assert!(!format!("{key:?}").contains(PASSWORD), "no secret in the idempotency item");
+    }
+
+    // A bad key is a 400 naming the header, and writes nothing.
+    let before = env.table_items().await.len();
+    for bad in ["", "with space", &"k".repeat(256), "caf\u{e9}"] {
+        let mut request = api_request("POST", "/integrations", Some("tenant-a"), Some(&five9("Bad key")));
+        let Ok(value) = lambda_http::http::HeaderValue::from_bytes(bad.as_bytes()) else { continue };
+        request.headers_mut().insert("idempotency-key", value);
+        let (status, _, problem) = decode(api.handle(request).await);
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("Idempotency-Key")), "{bad:?}");
+    }
+    assert_eq!(env.table_items().await.len(), before);
+}
+
+#[tokio::test]
+async fn a_retry_while_the_first_request_runs_is_409_and_an_expired_key_runs_again() {
+    let env = Env::start().await;
+    let acd = Arc::new(StallingAcd { hang: AtomicBool::new(true) });
+    let mut api = env.api.clone();
+    api.service.verifier = acd.clone();
+    api.service.budgets.check = Duration::from_millis(1500);
+    let body = genesys("Slow");
+    let first = tokio::spawn({
+        let (api, body) = (api.clone(), body.clone());
+        async move { create_with_key(&api, "tenant-a", Some("k-2"), &body).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("k-2"), &body).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("idempotency-request-in-progress")), "{problem}");
+    let (status, _, _) = first.await.unwrap();
+    assert_eq!(status, 503);
+    // The failed request released its key: the retry runs.
+    acd.hang.store(false, Ordering::SeqCst);
+    let (status, created, _) = create_with_key(&api, "tenant-a", Some("k-2"), &body).await;
+    assert_eq!(status, 201, "{created}");
+
+    // A remembered answer past its expiry (DynamoDB's TTL deletes lazily) no longer counts.
+    let table = &env.stack.settings.table_name;
+    env.stack
+        .clients
+        .dynamodb
+        .update_item()
+        .table_name(table)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into()))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S("IDEM#k-2".into()))
+        .update_expression("SET #ttl = :past")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(
+            ":past",
+            aws_sdk_dynamodb::types::AttributeValue::N((chrono::Utc::now().timestamp() - 1).to_string()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let (status, problem, replayed) = create_with_key(&api, "tenant-a", Some("k-2"), &body).await;
+    assert_eq!((status, problem["code"].as_str(), replayed), (409, Some("name-taken"), false), "ran again");
+}
+
+#[tokio::test]
+async fn a_write_step_that_stalls_is_rolled_back_within_the_budget() {
+    let env = Env::start().await;
+    let mut api = env.api.clone();
+    api.service.secrets =
+        Arc::new(StallingSecrets { inner: Arc::new(wiring::secrets_store(&env.stack.settings, &env.stack.clients)) });
+    api.service.budgets.step = Duration::from_millis(800);
+    let budgets = api.service.budgets;
+    let started = Instant::now();
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("k-3"), &five9("Stuck")).await;
+    let took = started.elapsed();
+    assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
+    assert!(took < budgets.step + budgets.rollback + Duration::from_secs(2), "{took:?}");
+    assert!(budgets.total() <= Duration::from_secs(29), "the whole default budget fits API Gateway's 29 s");
+    assert!(env.table_items().await.is_empty(), "record, name and idempotency key removed");
+    assert!(env.secret_names().await.is_empty(), "the secret the stalled call did create is removed");
+    assert!(env.schedule_names().await.is_empty());
+    assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Stuck"))).await.0, 201);
+}
+
+/// The same against the Five9 simulator through the real connector: the ACD accepts the connection and answers
+/// after a minute. The create answers 503 within the check budget and saves nothing; the keyed retry once the ACD
+/// answers again creates the integration once.
+#[tokio::test]
+async fn a_create_against_a_five9_that_stalls_is_503_within_the_check_budget() {
+    use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+    let env = Env::start().await;
+    let factory = acd_connectors::ConnectorFactory::new(
+        acd_connectors::HttpClient::new().unwrap(),
+        acd_connectors::Endpoints { five9_base_url: Some(sim.base_url()), ..Default::default() },
+    );
+    let mut api = env.api.clone();
+    api.service.verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory });
+    api.service.budgets.check = Duration::from_secs(1);
+    sim.push_fault(FaultRule::new(FaultKind::Delay { ms: 60_000 }));
+    let mut body = five9("Five9 stalled");
+    body["credentials"] = json!({"username": sim.username(), "password": sim.password()});
+
+    let started = Instant::now();
+    let (status, problem, _) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!((status, problem["code"].as_str()), (503, Some("vendor-unavailable")), "{problem}");
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(env.table_items().await.is_empty());
+    assert!(env.secret_names().await.is_empty());
+    assert!(env.schedule_names().await.is_empty());
+
+    sim.clear_faults();
+    let (status, created, _) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, again, replayed) = create_with_key(&api, "tenant-a", Some("stall-1"), &body).await;
+    assert_eq!((status, replayed, &again["id"]), (201, true, &created["id"]));
+    assert_eq!(env.secret_names().await.len(), 1);
+    assert_eq!(env.schedule_names().await.len(), 2);
 }

@@ -427,7 +427,7 @@ async fn mappings_survive_the_import_rediscovering_agents_and_statuses() {
     };
     let statuses = |name: &str| vec![acd_domain::ExternalStatus { id: "Not Ready: Lunch".into(), name: name.into() }];
     let now = chrono::Utc::now();
-    import.sync_agents(&integration, &agents("Jane"), now).await.unwrap();
+    import.sync_agents(&integration, &agents("Jane"), now, false).await.unwrap();
     import.sync_statuses(&integration, &statuses("Lunch"), now).await.unwrap();
     env.put_items(vec![item(segment(
         T,
@@ -446,7 +446,7 @@ async fn mappings_survive_the_import_rediscovering_agents_and_statuses() {
 
     // The next imports see the same ids with changed names (so they rewrite the items).
     let later = now + chrono::Duration::days(2);
-    import.sync_agents(&integration, &agents("Jane Doe"), later).await.unwrap();
+    import.sync_agents(&integration, &agents("Jane Doe"), later, false).await.unwrap();
     import.sync_statuses(&integration, &statuses("Lunch break"), later).await.unwrap();
 
     let list = env.get(&agents_path(id), T).await;

@@ -480,3 +480,238 @@ async fn bad_parameters_are_400_naming_each_parameter() {
     let (status, _) = env.call("GET", "/queues-and-more", Some(t), None).await;
     assert_eq!(status, 404);
 }
+
+/// Calls the queues-query handler, spec-checked, and returns what it read from DynamoDB.
+async fn measured_call(
+    api: &acd_app::http::queries::QueriesApi,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, Value, acd_app::query::cost::ReadCost) {
+    let request = acd_integration_tests::api_request(method, path, Some("tenant-a"), body);
+    let (response, cost) = api.handle_measured(request).await;
+    let (status, content_type, body) = acd_integration_tests::decode(response);
+    acd_integration_tests::openapi::spec().check(method, path, status, &content_type, &body);
+    (status, body, cost)
+}
+
+async fn whole_table(env: &Env) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
+    let out = env.stack.clients.dynamodb.scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
+    let mut items = out.items.unwrap_or_default();
+    items.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
+    items
+}
+
+/// Values that would exceed DynamoDB's key sizes (1,024 bytes a sort key, 2,048 a partition key) or that no page of
+/// this API returns: each is a 400 or 404 answered before any storage call, and nothing is written.
+#[tokio::test]
+async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    env.put_items(vec![
+        item(spec_queue("tenant-a", integration, "Genesys", "q:call", "Calls", Channel::Calls, true)),
+        item(agent("tenant-a", integration, "jane", None)),
+        item(status("tenant-a", integration, "ON_QUEUE", "On Queue")),
+    ])
+    .await;
+    let before = whole_table(&env).await;
+    let api = env.api.clone();
+    let long_queue = QueueId::new(integration, "q".repeat(800)).to_string(); // 1,104 characters
+    assert!(long_queue.len() > 1024);
+    let four_byte_employee = "\u{1F600}".repeat(255); // 255 characters, 1,020 bytes
+    let long_ascii = "x".repeat(1100);
+    let enc_cursor = |v: &Value| acd_app::cursor::encode(v);
+    let range = "from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z";
+    let states_cursor =
+        |e: &str, x: &str, s: &str| enc_cursor(&serde_json::json!({"a": {"e": e, "i": integration, "x": x}, "s": s}));
+    let agents = format!("/integrations/{integration}/external-agents");
+    let statuses = format!("/integrations/{integration}/external-statuses");
+    // (method, path, body, status, field named by the 400)
+    type Case<'a> = (&'a str, String, Option<Value>, u16, Option<&'a str>);
+    let cases: Vec<Case> = vec![
+        ("GET", format!("/queues/{long_queue}"), None, 404, None),
+        (
+            "GET",
+            format!("/queues/{long_queue}/intervals?from=2024-03-05T00:00:00Z&to=2024-03-05T01:00:00Z"),
+            None,
+            404,
+            None,
+        ),
+        (
+            "GET",
+            format!(
+                "/queues?cursor={}",
+                enc_cursor(&Value::String(format!("{long_ascii}#{}", QueueId::new(integration, "q:call")))).as_str()
+            ),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!("/agent-states?{range}&employee_id={}", enc(&four_byte_employee)),
+            None,
+            400,
+            Some("employee_id"),
+        ),
+        (
+            "GET",
+            format!("/agent-states?{range}&cursor={}", states_cursor("emp", "jane", "2024-03-06T01:00:00Z")),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!("/agent-states?{range}&cursor={}", states_cursor("emp", "jane", "2024-03-03T00:00:00Z")),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!("/agent-states?{range}&cursor={}", states_cursor("emp", &"x".repeat(1000), "2024-03-05T01:00:00Z")),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!(
+                "/agent-states?{range}&employee_id=emp-2&cursor={}",
+                states_cursor("emp-1", "jane", "2024-03-05T01:00:00Z")
+            ),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!("{agents}?cursor={}", enc_cursor(&Value::String(long_ascii.clone()))),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        (
+            "GET",
+            format!("{statuses}?cursor={}", enc_cursor(&Value::String(long_ascii.clone()))),
+            None,
+            400,
+            Some("cursor"),
+        ),
+        ("PUT", format!("{agents}/{}", enc(&long_ascii)), Some(serde_json::json!({"employee_id": "e-1"})), 404, None),
+        ("DELETE", format!("{agents}/{}", enc(&long_ascii)), None, 404, None),
+        (
+            "PUT",
+            format!("{agents}/jane"),
+            Some(serde_json::json!({"employee_id": four_byte_employee})),
+            400,
+            Some("/employee_id"),
+        ),
+        (
+            "PUT",
+            format!("{agents}/{}", enc(&"j".repeat(500))),
+            Some(serde_json::json!({"employee_id": "\u{20AC}".repeat(200)})),
+            400,
+            Some("/employee_id"),
+        ),
+        (
+            "PUT",
+            format!("{statuses}/{}", enc(&long_ascii)),
+            Some(serde_json::json!({"activity_id": "work"})),
+            404,
+            None,
+        ),
+        ("DELETE", format!("{statuses}/{}", enc(&long_ascii)), None, 404, None),
+    ];
+    for (method, path, body, expected, field) in cases {
+        let (status, problem, cost) = measured_call(&api, method, &path, body.as_ref()).await;
+        let shown = &path[..path.len().min(120)];
+        assert_eq!(status, expected, "{method} {shown}: {problem}");
+        assert_eq!(cost.calls, 0, "{method} {shown}: answered before any storage call");
+        if let Some(field) = field {
+            assert_eq!(problem["errors"][0]["field"], field, "{method} {shown}: {problem}");
+        }
+    }
+    // The integrations API: over-long ids and crafted run cursors.
+    let long_id = format!("/integrations/{long_ascii}");
+    assert_eq!(env.admin("GET", &long_id, "tenant-a", None).await.0, 404);
+    assert_eq!(env.admin("PATCH", &long_id, "tenant-a", Some(&serde_json::json!({"name": "x"}))).await.0, 404);
+    for crafted in [
+        Value::String("RUN#x".into()),
+        Value::String(format!("RUN#{}", "9".repeat(1100))),
+        Value::String(long_ascii.clone()),
+    ] {
+        let path = format!("/integrations/{integration}/runs?cursor={}", enc_cursor(&crafted));
+        let (status, problem) = env.admin("GET", &path, "tenant-a", None).await;
+        assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("cursor")), "{problem}");
+    }
+    assert_eq!(whole_table(&env).await, before, "nothing was written");
+}
+
+/// `GET /agent-states` reads a bounded amount per request: many mapped agents with little data end a page early
+/// with a cursor, and the pages still list every segment once.
+#[tokio::test]
+async fn agent_state_pages_read_a_bounded_amount() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let t = tenant("tenant-a");
+    let mut items = vec![item(status("tenant-a", integration, "ON_QUEUE", "On Queue"))];
+    let mut expected = HashSet::new();
+    for a in 0..80 {
+        let id = format!("agent-{a:02}");
+        let mut mapped = agent("tenant-a", integration, &id, None);
+        let employee = format!("emp-{a:02}");
+        mapped.gsi1pk = Some(acd_aws::items::employees_gsi_pk(&t));
+        mapped.gsi1sk = Some(acd_aws::items::employees_gsi_sk(&employee, integration, &id));
+        mapped.employee_id = Some(employee);
+        items.push(item(mapped));
+        if a % 10 == 0 {
+            for s in 0..2 {
+                let start = at(5, 1, 0) + chrono::Duration::minutes(30 * s);
+                items.push(item(segment(
+                    "tenant-a",
+                    integration,
+                    &id,
+                    start,
+                    Some(start + chrono::Duration::minutes(30)),
+                    "ON_QUEUE",
+                )));
+                expected.insert((id.clone(), start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
+            }
+        }
+    }
+    env.put_items(items).await;
+    let first = "/agent-states?from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z&limit=1000";
+
+    // Unbounded by items (the default budget is far above this data): one page reads every agent.
+    let (status, page, cost) = measured_call(&env.api, "GET", first, None).await;
+    assert_eq!((status, page["items"].as_array().unwrap().len(), &page["next_cursor"]), (200, 16, &Value::Null));
+    assert!(cost.scanned_items >= 80 + 16, "{cost:?}");
+
+    let budget = 60;
+    let mut api = env.api.clone();
+    api.queries.max_state_items_read = budget;
+    let (mut got, mut pages, mut cursor) = (Vec::new(), 0, None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{first}&cursor={c}"),
+            None => first.to_owned(),
+        };
+        let (status, page, cost) = measured_call(&api, "GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        // The budget, plus at most one index read (51) and the agents read ahead (8, two segments each).
+        assert!(cost.scanned_items <= budget + 51 + 8 * 2 + 1, "page {pages}: {cost:?}");
+        for s in page["items"].as_array().unwrap() {
+            got.push((s["external_agent_id"].as_str().unwrap().to_owned(), s["start"].as_str().unwrap().to_owned()));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert!(pages > 1, "the pages ended early");
+    assert_eq!(got.len(), expected.len(), "no repeats");
+    assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected, "no skips");
+}

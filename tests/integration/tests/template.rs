@@ -82,6 +82,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "scheduler:DeleteSchedule",
             "scheduler:GetSchedule",
             "iam:PassRole",
+            // integration.deleted events.
+            "events:PutEvents",
         ],
     ),
     (
@@ -101,6 +103,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "secretsmanager:GetSecretValue",
             // Its DeadLetterQueue (failed asynchronous invocations).
             "sqs:SendMessage",
+            // Status-change events (integration.failing / integration.recovered).
+            "events:PutEvents",
         ],
     ),
     (
@@ -139,10 +143,15 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "SCHEDULE_DLQ_ARN",
             "DEFAULT_HISTORY_DAYS",
             "TENANT_CLAIM",
+            "SCOPE_CLAIM",
+            "READ_SCOPE",
+            "ADMIN_SCOPE",
+            "MAX_INTEGRATIONS_PER_TENANT",
+            "EVENT_BUS_NAME",
         ],
     ),
-    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS"]),
-    ("queues-query", &["TABLE_NAME", "TENANT_CLAIM"]),
+    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "EVENT_BUS_NAME"]),
+    ("queues-query", &["TABLE_NAME", "TENANT_CLAIM", "SCOPE_CLAIM", "READ_SCOPE", "ADMIN_SCOPE"]),
 ];
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -332,9 +341,11 @@ fn template_routes(template: &Template) -> BTreeMap<Route, String> {
             // An event without Path/Method is SAM's `$default` catch-all route: not an OpenAPI operation.
             let method = properties["Method"].as_str().unwrap_or("$default").to_ascii_uppercase();
             let path = properties["Path"].as_str().unwrap_or("$default").to_owned();
+            // Only `GET /health` opts out of the authorizer (it answers version and build, no tenant data).
+            let public = method == "GET" && path == "/health";
             assert!(
-                properties["Auth"].is_null(),
-                "{name}.{event}: routes keep the API's default JWT authorizer (no per-route Auth)"
+                if public { properties["Auth"] == json!({"Authorizer": "NONE"}) } else { properties["Auth"].is_null() },
+                "{name}.{event}: routes keep the API's default JWT authorizer (no per-route Auth), GET /health has none"
             );
             if let Some(previous) = routes.insert((method.clone(), path.clone()), binary.clone()) {
                 panic!("route {method} {path} is declared twice ({previous} and {binary})");

@@ -1,23 +1,46 @@
 //! The local API gateway: one port with the HTTP API's paths, each forwarded to the function that serves it in the
-//! deployed stack, reached through its function URL under `cargo lambda watch`
-//! (`{lambda}/lambda-url/{function}/{path}`; cargo lambda strips the prefix and hands the function an API Gateway
-//! payload 2.0 event with the original path, query, headers and body).
+//! deployed stack. Like API Gateway, the gateway builds the HTTP API payload 2.0 event itself and invokes the function
+//! through `cargo lambda watch`'s invoke API (`POST {lambda}/2015-03-31/functions/{name}/invocations`), then turns
+//! the function's answer (`statusCode`, `headers`, `multiValueHeaders`, `cookies`, `body`, `isBase64Encoded`) into
+//! the HTTP response.
 //!
-//! Routing follows `infra/openapi.yaml`'s tags (and the template's routes): `queues-query` serves `/queues…`,
+//! Why not cargo lambda's function-URL emulation (`/lambda-url/{name}/…`, used until now): it turns every request
+//! body without a content type, or with a `text/*` or `application/json` one, into a `String` and answers its own
+//! `500 {"type":"https://httpstatuses.com/500",…}` when the bytes are not UTF-8 (API Gateway passes such a body
+//! base64-encoded), and it parses the function's answer itself. Here a body that is not UTF-8 is passed
+//! base64-encoded with `isBase64Encoded: true`, as API Gateway does, and the function answers it (400).
+//!
+//! Routing follows the template's routes and `infra/openapi.yaml`'s tags: `queues-query` serves `/queues…`,
 //! `/agent-states` and the external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves
 //! every other path under `/integration-types` and `/integrations`. Anything else is answered like API Gateway
 //! answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function answers a
-//! wrong method (405), where API Gateway would answer 404.
+//! wrong method (405 with `Allow`), where API Gateway would answer 404.
+//!
+//! CORS is answered like the template's `CorsConfiguration` makes API Gateway answer it: a preflight (`OPTIONS` with
+//! `Origin` and `Access-Control-Request-Method`) on any path gets `204` with the allowed origin, methods, headers and
+//! max age, without reaching a function; every other answer to an allowed origin carries
+//! `Access-Control-Allow-Origin` and `Access-Control-Expose-Headers` (`Location`). The allowed origin is
+//! `CORS_ALLOWED_ORIGIN` (default `*`, any origin: a local dev server on any port).
+//!
+//! A failure between the gateway and the function is never passed on as the emulator's own body: the function
+//! unreachable (or the emulator failing before it answers) is `503`, a function error or an unreadable answer
+//! `502`, both `application/problem+json` naming the function.
 
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
-use http::{HeaderMap, HeaderName, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use serde_json::{Map, Value, json};
 
 pub const INTEGRATIONS_API: &str = "integrations-api";
 pub const QUEUES_QUERY: &str = "queues-query";
+
+/// The largest request body API Gateway accepts (HTTP APIs: 10 MB).
+const MAX_BODY: usize = 10 * 1024 * 1024;
 
 /// The function that serves `path` (no query string), or `None` for an unknown route.
 pub fn route(path: &str) -> Option<&'static str> {
@@ -31,14 +54,228 @@ pub fn route(path: &str) -> Option<&'static str> {
     }
 }
 
+/// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` header.
+#[derive(Clone, Debug)]
+pub struct Cors {
+    /// `*` or one origin (`scheme://host[:port]`), like the template's `CorsAllowedOrigin`.
+    pub allow_origin: String,
+    pub allow_methods: Vec<&'static str>,
+    pub allow_headers: Vec<&'static str>,
+    pub expose_headers: Vec<&'static str>,
+    pub max_age_secs: u32,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors {
+            allow_origin: "*".into(),
+            allow_methods: vec!["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers: vec!["authorization", "content-type", "idempotency-key", "x-tenant-id"],
+            expose_headers: vec!["location", "idempotent-replayed"],
+            max_age_secs: 600,
+        }
+    }
+}
+
+impl Cors {
+    /// The value of `Access-Control-Allow-Origin` for a request from `origin`, or `None` when it is not allowed.
+    fn allowed(&self, origin: &str) -> Option<String> {
+        if self.allow_origin == "*" {
+            Some("*".into())
+        } else if origin.eq_ignore_ascii_case(self.allow_origin.trim_end_matches('/')) {
+            Some(origin.to_owned())
+        } else {
+            None
+        }
+    }
+
+    /// API Gateway's answer to a preflight: 204, with the CORS headers when the origin is allowed.
+    fn preflight(&self, origin: &str) -> Response {
+        let mut response = Response::builder().status(StatusCode::NO_CONTENT);
+        if let Some(allowed) = self.allowed(origin) {
+            response = response
+                .header(header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed)
+                .header(header::ACCESS_CONTROL_ALLOW_METHODS, self.allow_methods.join(","))
+                .header(header::ACCESS_CONTROL_ALLOW_HEADERS, self.allow_headers.join(","))
+                .header(header::ACCESS_CONTROL_MAX_AGE, self.max_age_secs.to_string());
+        }
+        response.body(Body::empty()).expect("static response")
+    }
+
+    /// Adds the CORS headers of an actual (non-preflight) answer.
+    fn decorate(&self, origin: Option<&str>, headers: &mut HeaderMap) {
+        let Some(allowed) = origin.and_then(|o| self.allowed(o)) else { return };
+        if let Ok(value) = HeaderValue::from_str(&allowed) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        }
+        if !self.expose_headers.is_empty() {
+            headers.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_str(&self.expose_headers.join(",")).expect("static header names"),
+            );
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Gateway {
     /// Base URL of `cargo lambda watch` (e.g. `http://127.0.0.1:9104`).
     pub lambda_url: String,
     pub client: reqwest::Client,
+    pub cors: Cors,
 }
 
-/// Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus those the client library recomputes.
+/// The API Gateway HTTP API payload 2.0 event of one request.
+pub fn http_api_event(
+    method: &Method,
+    uri: &http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+    request_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Value {
+    // Header names are lower-case (HeaderMap's already are); repeated headers are joined with commas; cookies go
+    // to `cookies`, one entry per cookie.
+    let mut event_headers = Map::new();
+    let mut cookies = Vec::new();
+    for name in headers.keys() {
+        let values: Vec<String> =
+            headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+        if name == header::COOKIE {
+            cookies.extend(
+                values
+                    .iter()
+                    .flat_map(|v| v.split(';'))
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
+                    .map(|c| Value::String(c.to_owned())),
+            );
+            continue;
+        }
+        event_headers.insert(name.as_str().to_owned(), Value::String(values.join(",")));
+    }
+    event_headers.entry("x-forwarded-proto").or_insert_with(|| Value::String("http".into()));
+
+    // Query parameters: decoded, repeated names joined with commas.
+    let raw_query = uri.query().unwrap_or_default();
+    let mut query = Map::new();
+    for (name, value) in url::form_urlencoded::parse(raw_query.as_bytes()) {
+        match query.get_mut(name.as_ref()) {
+            Some(Value::String(joined)) => {
+                joined.push(',');
+                joined.push_str(&value);
+            }
+            _ => {
+                query.insert(name.into_owned(), Value::String(value.into_owned()));
+            }
+        }
+    }
+
+    let path = uri.path();
+    let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let mut event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        "headers": event_headers,
+        "requestContext": {
+            "accountId": "000000000000",
+            "apiId": "local",
+            "domainName": headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost"),
+            "domainPrefix": "local",
+            "http": {
+                "method": method.as_str(),
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": user_agent.unwrap_or_default(),
+            },
+            "requestId": request_id,
+            "routeKey": "$default",
+            "stage": "$default",
+            "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
+            "timeEpoch": now.timestamp_millis(),
+        },
+        "isBase64Encoded": false,
+    });
+    if !cookies.is_empty() {
+        event["cookies"] = Value::Array(cookies);
+    }
+    if !query.is_empty() {
+        event["queryStringParameters"] = Value::Object(query);
+    }
+    if !body.is_empty() {
+        // API Gateway passes text as text and anything else base64-encoded.
+        match std::str::from_utf8(body) {
+            Ok(text) => event["body"] = Value::String(text.to_owned()),
+            Err(_) => {
+                event["body"] = Value::String(BASE64.encode(body));
+                event["isBase64Encoded"] = Value::Bool(true);
+            }
+        }
+    }
+    event
+}
+
+/// Why a request did not get the function's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The function could not be reached or did not answer (503).
+    Unavailable(String),
+    /// The function failed or answered something that is not an HTTP API response (502).
+    BadAnswer(String),
+}
+
+/// The HTTP response of a function's payload 2.0 answer (API Gateway's reading of it).
+pub fn function_response(function: &str, answer: &[u8]) -> Result<Response, Failure> {
+    let bad =
+        |why: String| Failure::BadAnswer(format!("{function} answered something that is not an HTTP response: {why}"));
+    let value: Value = serde_json::from_slice(answer).map_err(|e| bad(e.to_string()))?;
+    let status = value
+        .get("statusCode")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or_else(|| bad("no valid statusCode".into()))?;
+    let mut response = Response::builder().status(status);
+    let headers = response.headers_mut().expect("builder without error");
+    let mut add = |name: &str, value: &str| -> Result<(), Failure> {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| bad(format!("header {name}: {e}")))?;
+        if hop_by_hop(&name) {
+            return Ok(());
+        }
+        let value = HeaderValue::from_str(value).map_err(|e| bad(format!("header {name}: {e}")))?;
+        headers.append(name, value);
+        Ok(())
+    };
+    if let Some(map) = value.get("headers").and_then(Value::as_object) {
+        for (name, v) in map {
+            add(name, v.as_str().ok_or_else(|| bad(format!("header {name} is not a string")))?)?;
+        }
+    }
+    if let Some(map) = value.get("multiValueHeaders").and_then(Value::as_object) {
+        for (name, values) in map {
+            for v in values.as_array().into_iter().flatten() {
+                add(name, v.as_str().ok_or_else(|| bad(format!("header {name} is not a string")))?)?;
+            }
+        }
+    }
+    for cookie in value.get("cookies").and_then(Value::as_array).into_iter().flatten() {
+        add("set-cookie", cookie.as_str().ok_or_else(|| bad("a cookie is not a string".into()))?)?;
+    }
+    let body = match value.get("body") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(text)) if value.get("isBase64Encoded") == Some(&Value::Bool(true)) => {
+            BASE64.decode(text).map_err(|e| bad(format!("body is not base64: {e}")))?
+        }
+        Some(Value::String(text)) => text.clone().into_bytes(),
+        Some(_) => return Err(bad("body is not a string".into())),
+    };
+    Ok(response.body(Body::from(body)).expect("valid parts"))
+}
+
+/// Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus those recomputed for the new body.
 fn hop_by_hop(name: &HeaderName) -> bool {
     matches!(
         name.as_str(),
@@ -49,25 +286,38 @@ fn hop_by_hop(name: &HeaderName) -> bool {
             | "te"
             | "trailer"
             | "upgrade"
-            | "host"
             | "content-length"
     )
 }
 
-fn copy_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    for (name, value) in from {
-        if !hop_by_hop(name) {
-            to.append(name.clone(), value.clone());
-        }
-    }
-}
-
-fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+fn json_response(status: StatusCode, content_type: &str, body: Value) -> Response {
     Response::builder()
         .status(status)
-        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_TYPE, content_type)
         .body(Body::from(body.to_string()))
         .expect("static response")
+}
+
+/// The problem+json answer of a failure between the gateway and `function`.
+pub fn failure_response(function: &str, failure: &Failure) -> Response {
+    let (status, code, title, detail) = match failure {
+        Failure::Unavailable(d) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "function-unavailable", "The function is unavailable", d)
+        }
+        Failure::BadAnswer(d) => (StatusCode::BAD_GATEWAY, "function-failed", "The function failed", d),
+    };
+    json_response(
+        status,
+        "application/problem+json",
+        json!({
+            "type": format!("urn:acd-integrations:problem:{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "code": code,
+            "function": function,
+            "detail": detail,
+        }),
+    )
 }
 
 impl Gateway {
@@ -78,56 +328,100 @@ impl Gateway {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("HTTP client");
-        Self { lambda_url: lambda_url.trim_end_matches('/').to_owned(), client }
+        Self { lambda_url: lambda_url.trim_end_matches('/').to_owned(), client, cors: Cors::default() }
+    }
+
+    pub fn with_cors(mut self, cors: Cors) -> Self {
+        self.cors = cors;
+        self
     }
 
     pub fn router(self) -> axum::Router {
         axum::Router::new().fallback(proxy).with_state(self)
     }
 
-    async fn forward(&self, function: &str, request: Request) -> Result<Response, String> {
-        let (parts, body) = request.into_parts();
-        let body: Bytes = axum::body::to_bytes(body, 10 * 1024 * 1024).await.map_err(|e| e.to_string())?;
-        let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-        let url = format!("{}/lambda-url/{function}{path_and_query}", self.lambda_url);
-        let mut headers = HeaderMap::new();
-        copy_headers(&parts.headers, &mut headers);
+    /// Invokes `function` with `event` and returns its answer (the payload 2.0 response document).
+    pub async fn invoke(&self, function: &str, event: &Value) -> Result<Bytes, Failure> {
+        let url = format!("{}/2015-03-31/functions/{function}/invocations", self.lambda_url);
         let answer = self
             .client
-            .request(parts.method.clone(), &url)
-            .headers(headers)
-            .body(body)
+            .post(&url)
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(event.to_string())
             .send()
             .await
-            .map_err(|e| format!("{function} unreachable: {e}"))?;
-        let mut response = Response::builder().status(answer.status());
-        if let Some(headers) = response.headers_mut() {
-            copy_headers(answer.headers(), headers);
+            .map_err(|e| Failure::Unavailable(format!("{function} unreachable through the Lambda emulator: {e}")))?;
+        let status = answer.status();
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| Failure::Unavailable(format!("{function}: reading its answer failed: {e}")))?;
+        if status == StatusCode::OK {
+            return Ok(body);
         }
-        let body = answer.bytes().await.map_err(|e| format!("{function}: reading the answer: {e}"))?;
-        response.body(Body::from(body)).map_err(|e| e.to_string())
+        let text = String::from_utf8_lossy(&body);
+        let text = text.chars().take(500).collect::<String>();
+        // The function's own error (`errorType`/`errorMessage`) or the emulator's problem document.
+        match serde_json::from_slice::<Value>(&body) {
+            Ok(v) if v.get("errorType").is_some() || v.get("errorMessage").is_some() => {
+                Err(Failure::BadAnswer(format!("{function} failed: {text}")))
+            }
+            _ => Err(Failure::Unavailable(format!("the Lambda emulator answered {status} for {function}: {text}"))),
+        }
+    }
+
+    async fn forward(&self, function: &str, request: Request) -> Result<Response, Failure> {
+        let (parts, body) = request.into_parts();
+        let body: Bytes = axum::body::to_bytes(body, MAX_BODY)
+            .await
+            .map_err(|e| Failure::BadAnswer(format!("reading the request body: {e}")))?;
+        let event = http_api_event(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            &uuid::Uuid::new_v4().to_string(),
+            chrono::Utc::now(),
+        );
+        let answer = self.invoke(function, &event).await?;
+        function_response(function, &answer)
     }
 }
 
 async fn proxy(State(gateway): State<Gateway>, request: Request) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let Some(function) = route(&path) else {
-        tracing::info!(%method, %path, "404: no route");
-        return json_response(StatusCode::NOT_FOUND, serde_json::json!({"message": "Not Found"}));
-    };
-    let started = std::time::Instant::now();
-    match gateway.forward(function, request).await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            tracing::info!(%method, %path, function, status, ms = started.elapsed().as_millis() as u64, "proxied");
-            response
-        }
-        Err(error) => {
-            tracing::warn!(%method, %path, function, %error, "502: function unreachable");
-            json_response(StatusCode::BAD_GATEWAY, serde_json::json!({"message": "Bad Gateway", "detail": error}))
-        }
+    let origin = request.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_owned);
+    if method == Method::OPTIONS
+        && let Some(origin) = origin.as_deref()
+        && request.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        tracing::info!(%method, %path, origin, "204: CORS preflight");
+        return gateway.cors.preflight(origin);
     }
+    let mut response = match route(&path) {
+        None => {
+            tracing::info!(%method, %path, "404: no route");
+            json_response(StatusCode::NOT_FOUND, "application/json", json!({"message": "Not Found"}))
+        }
+        Some(function) => {
+            let started = std::time::Instant::now();
+            match gateway.forward(function, request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let ms = started.elapsed().as_millis() as u64;
+                    tracing::info!(%method, %path, function, status, ms, "invoked");
+                    response
+                }
+                Err(failure) => {
+                    tracing::warn!(%method, %path, function, ?failure, "function failed");
+                    failure_response(function, &failure)
+                }
+            }
+        }
+    };
+    gateway.cors.decorate(origin.as_deref(), response.headers_mut());
+    response
 }
 
 #[cfg(test)]
@@ -162,5 +456,127 @@ mod tests {
         ] {
             assert_eq!(route(path), function, "{path}");
         }
+    }
+
+    fn event_of(method: &str, uri: &str, headers: &[(&str, &str)], body: &[u8]) -> Value {
+        let mut map = HeaderMap::new();
+        for (n, v) in headers {
+            map.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
+        }
+        let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:11:12.345Z").unwrap().to_utc();
+        http_api_event(&method.parse().unwrap(), &uri.parse().unwrap(), &map, body, "req-1", now)
+    }
+
+    #[test]
+    fn the_event_is_api_gateways_payload_2_0() {
+        let event = event_of(
+            "GET",
+            "/queues/q%201/intervals?from=2026-11-30T00%3A00%3A00Z&to=x&to=y&q=a+b",
+            &[("X-Tenant-Id", "t1"), ("Accept", "a"), ("accept", "b"), ("Cookie", "c1=1; c2=2"), ("host", "h:1")],
+            b"",
+        );
+        assert_eq!(event["version"], "2.0");
+        assert_eq!(event["rawPath"], "/queues/q%201/intervals");
+        assert_eq!(event["rawQueryString"], "from=2026-11-30T00%3A00%3A00Z&to=x&to=y&q=a+b");
+        assert_eq!(event["queryStringParameters"], json!({"from": "2026-11-30T00:00:00Z", "to": "x,y", "q": "a b"}));
+        assert_eq!(event["headers"]["x-tenant-id"], "t1");
+        assert_eq!(event["headers"]["accept"], "a,b");
+        assert!(event["headers"].get("cookie").is_none());
+        assert_eq!(event["cookies"], json!(["c1=1", "c2=2"]));
+        assert_eq!(event["requestContext"]["http"]["method"], "GET");
+        assert_eq!(event["requestContext"]["requestId"], "req-1");
+        assert_eq!(event["requestContext"]["timeEpoch"], 1_796_033_472_345_i64);
+        assert_eq!(event["isBase64Encoded"], false);
+        assert!(event.get("body").is_none(), "an empty body is absent: {event}");
+        // lambda_http reads it as the functions will.
+        let request = lambda_http::request::from_str(&event.to_string()).expect("lambda_http reads the event");
+        assert_eq!(request.uri().path(), "/queues/q%201/intervals");
+        assert_eq!(request.headers()["x-tenant-id"], "t1");
+    }
+
+    #[test]
+    fn a_body_that_is_not_utf8_is_passed_base64_encoded() {
+        let text = event_of("POST", "/integrations", &[("content-type", "application/json")], b"{\"a\":\"\xc3\xa9\"}");
+        assert_eq!(text["body"], "{\"a\":\"é\"}");
+        assert_eq!(text["isBase64Encoded"], false);
+        let binary =
+            event_of("POST", "/integrations", &[("content-type", "application/json")], b"{\"a\":\"\xff\xfe\"}");
+        assert_eq!(binary["isBase64Encoded"], true);
+        assert_eq!(BASE64.decode(binary["body"].as_str().unwrap()).unwrap(), b"{\"a\":\"\xff\xfe\"}");
+        let request = lambda_http::request::from_str(&binary.to_string()).expect("lambda_http reads the event");
+        assert_eq!(request.body().as_ref(), b"{\"a\":\"\xff\xfe\"}");
+    }
+
+    #[tokio::test]
+    async fn the_functions_answer_becomes_the_response() {
+        let answer = json!({
+            "statusCode": 201,
+            "headers": {"content-type": "application/json", "location": "/integrations/1", "content-length": "999"},
+            "multiValueHeaders": {"x-many": ["1", "2"]},
+            "cookies": ["a=1"],
+            "body": "{\"id\":\"1\"}",
+            "isBase64Encoded": false,
+        });
+        let response = function_response("f", answer.to_string().as_bytes()).unwrap();
+        assert_eq!(response.status(), 201);
+        assert_eq!(response.headers()["location"], "/integrations/1");
+        assert!(response.headers().get("content-length").is_none(), "recomputed for the body");
+        assert_eq!(response.headers().get_all("x-many").iter().count(), 2);
+        assert_eq!(response.headers()["set-cookie"], "a=1");
+        let body = axum::body::to_bytes(response.into_body(), 1000).await.unwrap();
+        assert_eq!(&body[..], b"{\"id\":\"1\"}");
+
+        let binary = json!({"statusCode": 200, "body": BASE64.encode(b"\xff\x00"), "isBase64Encoded": true});
+        let response = function_response("f", binary.to_string().as_bytes()).unwrap();
+        assert_eq!(&axum::body::to_bytes(response.into_body(), 1000).await.unwrap()[..], b"\xff\x00");
+
+        for broken in
+            [&b"not json"[..], b"{\"body\":\"x\"}", b"{\"statusCode\":99}", b"{\"statusCode\":200,\"body\":1}"]
+        {
+            match function_response("queues-query", broken) {
+                Err(Failure::BadAnswer(why)) => assert!(why.contains("queues-query"), "{why}"),
+                other => panic!("{:?}: {:?}", String::from_utf8_lossy(broken), other.map(|r| r.status())),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn failures_are_problem_documents_naming_the_function() {
+        for (failure, status) in
+            [(Failure::Unavailable("down".into()), 503), (Failure::BadAnswer("panicked".into()), 502)]
+        {
+            let response = failure_response("integrations-api", &failure);
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()["content-type"], "application/problem+json");
+            let body = axum::body::to_bytes(response.into_body(), 10_000).await.unwrap();
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["status"], status);
+            assert_eq!(body["function"], "integrations-api");
+        }
+    }
+
+    #[tokio::test]
+    async fn cors_is_answered_like_the_templates_configuration() {
+        let cors = Cors::default();
+        let preflight = cors.preflight("http://localhost:5173");
+        assert_eq!(preflight.status(), 204);
+        let h = preflight.headers();
+        assert_eq!(h["access-control-allow-origin"], "*");
+        assert_eq!(h["access-control-allow-methods"], "GET,POST,PUT,PATCH,DELETE");
+        assert!(h["access-control-allow-headers"].to_str().unwrap().contains("x-tenant-id"));
+        assert_eq!(h["access-control-max-age"], "600");
+
+        let one = Cors { allow_origin: "http://localhost:5173".into(), ..Cors::default() };
+        assert_eq!(
+            one.preflight("http://localhost:5173").headers()["access-control-allow-origin"],
+            "http://localhost:5173"
+        );
+        assert!(one.preflight("http://evil.example").headers().get("access-control-allow-origin").is_none());
+        let mut headers = HeaderMap::new();
+        one.decorate(Some("http://localhost:5173"), &mut headers);
+        assert_eq!(headers["access-control-expose-headers"], "location,idempotent-replayed");
+        let mut headers = HeaderMap::new();
+        one.decorate(None, &mut headers);
+        assert!(headers.is_empty());
     }
 }

@@ -10,6 +10,11 @@
 //!   (a tick missed while disabled is not made up);
 //! - `cron(...)` is not played (logged once).
 //!
+//! At most `max_in_flight` invocations run at once (`PLAYER_MAX_IN_FLIGHT`, like the import's reserved
+//! concurrency); what comes due beyond that waits for a later pass, as Scheduler's retries of a throttled invoke do.
+//! (cargo lambda watch queues at most 100 invocations per function and stops serving every function when that queue is
+//! full.)
+//!
 //! Differences from Scheduler, on purpose: one invocation per integration (the target input's `integration_id`)
 //! at a time — a one-time schedule that comes due while its integration is importing waits for that import to end,
 //! a recurring tick that comes due then is skipped; the flexible time window is ignored (fires at its start);
@@ -100,7 +105,11 @@ pub struct Player {
     pub poll: Duration,
     http: reqwest::Client,
     state: Arc<Mutex<State>>,
+    slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Invocations in flight at once unless [`Player::with_max_in_flight`] says otherwise.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
 
 #[derive(Default)]
 struct State {
@@ -137,7 +146,19 @@ impl Player {
             poll,
             http,
             state: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
         }
+    }
+
+    /// At most `n` (at least 1) invocations in flight at once.
+    pub fn with_max_in_flight(mut self, n: usize) -> Self {
+        self.slots = Arc::new(tokio::sync::Semaphore::new(n.max(1)));
+        self
+    }
+
+    /// Whether an invocation could start now.
+    fn has_slot(&self) -> bool {
+        self.slots.available_permits() > 0
     }
 
     /// Polls forever.
@@ -202,6 +223,9 @@ impl Player {
                     {
                         continue;
                     }
+                    if !self.has_slot() {
+                        continue;
+                    }
                     if self.is_busy(&key) {
                         self.report_once(format!("waiting {name} {modified}"), || {
                             format!("{name} is due but integration {key} is importing: it fires when that import ends")
@@ -243,6 +267,10 @@ impl Player {
                     if !enabled {
                         continue;
                     }
+                    if !self.has_slot() {
+                        tracing::info!(schedule = %name, "scheduler player: tick skipped, every invocation slot is busy");
+                        continue;
+                    }
                     if self.is_busy(&key) {
                         tracing::info!(schedule = %name, integration = %key, "scheduler player: tick skipped, an import of this integration is still running");
                         continue;
@@ -262,9 +290,11 @@ impl Player {
 
     /// Invokes the target in the background; the integration stays busy until the invocation answered.
     fn fire(&self, due: Due, why: String) {
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else { return };
         self.state.lock().expect("player state").busy.insert(due.key.clone());
         let player = self.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             tracing::info!(schedule = %due.name, function = %due.function, input = %due.input, "scheduler player: invoking ({why})");
             let started = Instant::now();
             let url = format!("{}/2015-03-31/functions/{}/invocations", player.lambda_url, due.function);

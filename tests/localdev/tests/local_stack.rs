@@ -5,124 +5,12 @@
 //! agent states, pause, resume, delete. The stack is stopped (SIGTERM to the script, which stops everything it
 //! started) when the test ends, passes or fails; every wait is bounded. Only 127.0.0.1 is contacted.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use acd_localdev::client::{Api, segment};
+use acd_localdev::stack::{LocalStack, port_open};
 use chrono::{DurationRound, Utc};
 use serde_json::{Value, json};
-
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
-}
-
-/// Distinct free loopback ports (held together while choosing, so they differ).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("addr").port()).collect()
-}
-
-fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(200)).is_ok()
-}
-
-/// `scripts/run-local` running in its own process group; stopped (and waited for) on drop.
-struct LocalStack {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    run_dir: PathBuf,
-    ports: Vec<u16>,
-    api: String,
-}
-
-impl LocalStack {
-    fn start() -> LocalStack {
-        let root = repo_root();
-        let ports = free_ports(5);
-        let run_dir = root.join(format!(".local/e2e-{}", std::process::id()));
-        let mut command = Command::new(root.join("scripts/run-local"));
-        command
-            .arg("--no-demo")
-            .current_dir(&root)
-            .env("API_PORT", ports[0].to_string())
-            .env("FIVE9_SIM_PORT", ports[1].to_string())
-            .env("GENESYS_SIM_PORT", ports[2].to_string())
-            .env("AWS_EMULATOR_PORT", ports[3].to_string())
-            .env("LAMBDA_PORT", ports[4].to_string())
-            .env("LOCAL_RUN_DIR", &run_dir)
-            .env("CARGO_TERM_COLOR", "never")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for inherited in ["FIVE9_BASE_URL", "GENESYS_CLOUD_API_BASE_URL", "GENESYS_CLOUD_LOGIN_BASE_URL", "NO_DEMO"] {
-            command.env_remove(inherited);
-        }
-        let mut child = command.spawn().expect("spawn scripts/run-local");
-        let (tx, lines) = mpsc::channel();
-        for stream in [
-            Box::new(child.stdout.take().expect("stdout")) as Box<dyn std::io::Read + Send>,
-            Box::new(child.stderr.take().expect("stderr")),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    eprintln!("[run-local] {line}");
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        LocalStack { child, lines, run_dir, api: format!("http://127.0.0.1:{}", ports[0]), ports }
-    }
-
-    /// Waits for the script's ready line (it builds first: bounded generously).
-    fn wait_ready(&mut self, limit: Duration) {
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("scripts/run-local exited before it was ready: {status}");
-            }
-            match self.lines.recv_timeout(Duration::from_millis(500)) {
-                Ok(line) if line.starts_with("run-local: ready —") => return,
-                _ if started.elapsed() > limit => panic!("scripts/run-local not ready within {limit:?}"),
-                _ => {}
-            }
-        }
-    }
-
-    /// The Genesys simulator's credentials, from its log in the run directory.
-    fn genesys_credentials(&self) -> (String, String) {
-        let log = std::fs::read_to_string(self.run_dir.join("genesys-sim.log")).expect("genesys-sim.log");
-        let field = |name: &str| {
-            log.lines()
-                .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
-                .unwrap_or_else(|| panic!("{name} not in genesys-sim.log"))
-        };
-        (field("client id:"), field("client secret:"))
-    }
-}
-
-impl Drop for LocalStack {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
-            let started = Instant::now();
-            while self.child.try_wait().ok().flatten().is_none() {
-                if started.elapsed() > Duration::from_secs(30) {
-                    eprintln!("scripts/run-local did not stop within 30s: killing it");
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.run_dir);
-    }
-}
 
 /// Polls the integration until its status is `want` (bounded); returns it.
 async fn wait_for_state(api: &Api, id: &str, want: &str, limit: Duration) -> Value {
@@ -162,7 +50,7 @@ async fn first_page(api: &Api, path: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_stack_serves_the_whole_journey_over_http() {
     let started = Instant::now();
-    let mut stack = LocalStack::start();
+    let mut stack = LocalStack::start(&[]);
     stack.wait_ready(Duration::from_secs(900));
     eprintln!("local stack ready after {:.0}s", started.elapsed().as_secs_f64());
     let api = Api::new(&stack.api, &format!("e2e-{}", std::process::id()));

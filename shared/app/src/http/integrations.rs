@@ -1,5 +1,7 @@
 //! Routes of the `integrations-api` function.
 
+use std::sync::Arc;
+
 use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
@@ -10,48 +12,66 @@ use acd_domain::{FieldErrors, Integration, TenantId};
 use crate::error::ApiError;
 use crate::http::{
     TenantAuth, empty_response, json_body, json_response, path_segments, problem_response, query, request_id,
+    with_allow,
 };
 use crate::integrations::{DEFAULT_PAGE_SIZE, IntegrationService, MAX_PAGE_SIZE};
+use crate::ports::IdempotencyStore;
 
 /// The integrations API: one value per cold start, shared by every request.
 #[derive(Clone)]
 pub struct IntegrationsApi {
     pub service: IntegrationService,
     pub auth: TenantAuth,
+    /// Where `Idempotency-Key`s of `POST /integrations` are kept.
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 impl IntegrationsApi {
     /// Answers one request. Never fails: every error becomes a problem+json response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let id = request_id(&request);
-        match self.route(&request).await {
+        let response = match self.route(&request).await {
             Ok(response) => response,
             Err(error) => problem_response(&error, id.as_deref()),
-        }
+        };
+        with_allow(response, &request, allowed_methods)
     }
 
     async fn route(&self, request: &Request) -> Result<Response<Body>, ApiError> {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        // Every route needs a tenant, the catalog included (it is behind the same authorizer).
-        let tenant = self.auth.tenant(request)?;
+        // `GET /health` is the one route without credentials (no authorizer in the template): no tenant data.
+        if let (["health"], &Method::GET) = (segments.as_slice(), method) {
+            return Ok(json_response(200, &crate::http::health()));
+        }
+        // Every other route needs a tenant, the catalog included (it is behind the same authorizer).
+        let tenant = self.auth.authorize(request)?;
         match (segments.as_slice(), method) {
             (["integration-types"], &Method::GET) => {
                 Ok(json_response(200, &integration_types_catalog_with(self.service.default_history_days)))
             }
             (["integrations"], &Method::GET) => self.list(request, &tenant).await,
             (["integrations"], &Method::POST) => {
-                let created = self.service.create(&tenant, &json_body(request)?).await?;
-                let mut response = json_response(201, &integration_view(&created));
-                let location = format!("/integrations/{}", created.id);
-                response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
-                Ok(response)
+                let key = super::idempotency::key(request)?;
+                let body = json_body(request)?;
+                match key {
+                    None => self.create(&tenant, &body).await,
+                    Some(key) => {
+                        // A bad body is refused before the key is claimed: nothing is written for it.
+                        self.service.validate_create(&body)?;
+                        let create = self.create(&tenant, &body);
+                        super::idempotency::once(&*self.idempotency, &tenant, &key, "POST /integrations", &body, create)
+                            .await
+                    }
+                }
             }
             (["integrations", "test-connection"], &Method::POST) => {
                 self.service.test_connection(&json_body(request)?).await?;
                 Ok(json_response(200, &json!({"ok": true})))
             }
+            // Not `/integrations/{id}` with the id "test-connection".
+            (["integrations", "test-connection"], _) => Err(ApiError::MethodNotAllowed),
             (["integrations", id], &Method::GET) => Ok(view(200, &self.service.get(&tenant, id).await?)),
             (["integrations", id], &Method::PATCH) => {
                 Ok(view(200, &self.service.patch(&tenant, id, &json_body(request)?).await?))
@@ -73,15 +93,17 @@ impl IntegrationsApi {
                 let items: Vec<Value> = runs.iter().map(run_view).collect();
                 Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
             }
-            (
-                ["integration-types"]
-                | ["integrations"]
-                | ["integrations", _]
-                | ["integrations", _, "pause" | "resume"],
-                _,
-            ) => Err(ApiError::MethodNotAllowed),
+            (path, _) if allowed_methods(path).is_some() => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
+    }
+
+    async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Response<Body>, ApiError> {
+        let created = self.service.create(tenant, body).await?;
+        let mut response = json_response(201, &integration_view(&created));
+        let location = format!("/integrations/{}", created.id);
+        response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
+        Ok(response)
     }
 
     async fn list(&self, request: &Request, tenant: &TenantId) -> Result<Response<Body>, ApiError> {
@@ -90,6 +112,19 @@ impl IntegrationsApi {
         let (items, next) = self.service.list(tenant, limit, cursor.as_deref()).await?;
         let items: Vec<Value> = items.iter().map(integration_view).collect();
         Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
+    }
+}
+
+/// The methods of a path of this function (its `Allow` header on a 405), or `None` for an unknown path.
+pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
+    match path {
+        ["integration-types"] | ["health"] => Some("GET"),
+        ["integrations"] => Some("GET, POST"),
+        ["integrations", "test-connection"] => Some("POST"),
+        ["integrations", _] => Some("GET, PATCH, DELETE"),
+        ["integrations", _, "pause" | "resume" | "import"] => Some("POST"),
+        ["integrations", _, "runs"] => Some("GET"),
+        _ => None,
     }
 }
 

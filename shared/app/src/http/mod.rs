@@ -1,6 +1,7 @@
 //! The HTTP edge shared by the API functions: tenant resolution, JSON and `application/problem+json` (RFC 9457)
 //! responses, query parameters.
 
+pub mod idempotency;
 pub mod integrations;
 pub mod queries;
 
@@ -54,6 +55,126 @@ impl TenantAuth {
     }
 }
 
+/// What a route needs: `Read` for GET routes, `Admin` for every other method (create, patch, delete, pause,
+/// resume, sync now, test connection, mapping writes). `Admin` implies `Read`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    Admin,
+}
+
+impl Access {
+    /// The access a request's method needs.
+    pub fn of(request: &Request) -> Self {
+        if request.method() == lambda_http::http::Method::GET { Access::Read } else { Access::Admin }
+    }
+}
+
+/// Which scopes grant which access, and where they are found (`SCOPE_CLAIM`, `ADMIN_SCOPE`, `READ_SCOPE`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopePolicy {
+    /// The JWT claim holding the scopes (default `scope`, the OAuth 2.0 claim: space-separated).
+    pub claim: String,
+    pub admin: String,
+    pub read: String,
+}
+
+impl Default for ScopePolicy {
+    fn default() -> Self {
+        Self { claim: "scope".into(), admin: "acd:admin".into(), read: "acd:read".into() }
+    }
+}
+
+impl ScopePolicy {
+    /// The header that carries the scopes in the local run (`TENANT_AUTH=header`).
+    pub const HEADER: &'static str = "x-scopes";
+
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let default = Self::default();
+        Self {
+            claim: var("SCOPE_CLAIM").unwrap_or(default.claim),
+            admin: var("ADMIN_SCOPE").unwrap_or(default.admin),
+            read: var("READ_SCOPE").unwrap_or(default.read),
+        }
+    }
+
+    /// Splits a scope claim as API Gateway hands it over: a space-separated string (`scope`), a JSON array, or an
+    /// array API Gateway flattened to `[a b]` (`scp` of some identity providers); commas separate too.
+    pub fn parse(raw: &str) -> Vec<String> {
+        if let Ok(serde_json::Value::Array(items)) = serde_json::from_str::<serde_json::Value>(raw) {
+            return items.iter().filter_map(|v| v.as_str()).map(str::to_owned).collect();
+        }
+        raw.trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .split(|c: char| c.is_whitespace() || c == ',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `Ok` when `scopes` grant `access`, else the 403 naming the scope that is needed.
+    pub fn check(&self, scopes: &[String], access: Access) -> Result<(), ApiError> {
+        let has = |s: &str| scopes.iter().any(|g| g == s);
+        let granted = match access {
+            Access::Admin => has(&self.admin),
+            Access::Read => has(&self.read) || has(&self.admin),
+        };
+        if granted {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(match access {
+                Access::Admin => self.admin.clone(),
+                Access::Read => self.read.clone(),
+            }))
+        }
+    }
+}
+
+impl TenantAuth {
+    /// The tenant of a request whose credentials also grant the access its method needs: 401 without a tenant,
+    /// 403 `insufficient-scope` without the scope. JWT: the scopes are the claim [`ScopePolicy::claim`]. Local
+    /// header mode: the `X-Scopes` header (same syntax); without that header every scope is granted, so local
+    /// tools and scripts work unchanged — send `X-Scopes` to try a restricted token.
+    pub fn authorize(&self, request: &Request) -> Result<TenantId, ApiError> {
+        self.authorize_with(request, &ScopePolicy::from_env())
+    }
+
+    pub fn authorize_with(&self, request: &Request, policy: &ScopePolicy) -> Result<TenantId, ApiError> {
+        let tenant = self.tenant(request)?;
+        let raw = match self {
+            TenantAuth::Header => match request.headers().get(ScopePolicy::HEADER) {
+                None => return Ok(tenant),
+                Some(v) => v.to_str().ok().map(str::to_owned),
+            },
+            TenantAuth::JwtClaim(_) => match request.request_context_ref() {
+                Some(RequestContext::ApiGatewayV2(ctx)) => ctx
+                    .authorizer
+                    .as_ref()
+                    .and_then(|a| a.jwt.as_ref())
+                    .and_then(|jwt| jwt.claims.get(&policy.claim))
+                    .cloned(),
+                _ => None,
+            },
+        };
+        let scopes = raw.as_deref().map(ScopePolicy::parse).unwrap_or_default();
+        policy.check(&scopes, Access::of(request))?;
+        Ok(tenant)
+    }
+}
+
+/// The body of `GET /health`: the service, its version (the crates' version) and its build (`ACD_BUILD_ID` at
+/// compile time, set by `scripts/build-lambdas` to the git commit; `dev` otherwise). Nothing about any tenant.
+pub fn health() -> Value {
+    json!({
+        "status": "ok",
+        "service": "acd-integrations",
+        "version": env!("CARGO_PKG_VERSION"),
+        "build": option_env!("ACD_BUILD_ID").unwrap_or("dev"),
+    })
+}
+
 /// The request id API Gateway gave the request, for the problem's `instance` and the logs.
 pub fn request_id(request: &Request) -> Option<String> {
     match request.request_context_ref() {
@@ -90,6 +211,22 @@ pub fn json_body(request: &Request) -> Result<Value, ApiError> {
     serde_json::from_slice(bytes).map_err(|e| ApiError::InvalidJson(e.to_string()))
 }
 
+/// Adds `Allow` (the methods of the request's path, from `allowed`) to a 405 answer (RFC 9110 §15.5.6).
+pub fn with_allow(
+    mut response: Response<Body>,
+    request: &Request,
+    allowed: fn(&[&str]) -> Option<&'static str>,
+) -> Response<Body> {
+    if response.status() == 405 {
+        let segments = path_segments(request);
+        let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+        if let Some(methods) = allowed(&segments) {
+            response.headers_mut().insert("allow", methods.parse().expect("static method list"));
+        }
+    }
+    response
+}
+
 /// A JSON response.
 pub fn json_response(status: u16, value: &Value) -> Response<Body> {
     Response::builder()
@@ -123,6 +260,10 @@ pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<
         }
         ApiError::InvalidJson(why) => Some(why.clone()),
         ApiError::CredentialsCheck(e) => Some(e.to_string()),
+        ApiError::Forbidden(scope) => Some(format!("this route needs the scope {scope}")),
+        ApiError::QuotaExceeded(limit) => {
+            Some(format!("a tenant may have at most {limit} integrations; delete one before creating another"))
+        }
         ApiError::Backend(why) => {
             tracing::error!(error = %why, request_id, "backend failure");
             None
@@ -143,6 +284,34 @@ pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scopes_parse_from_every_shape_a_claim_arrives_in() {
+        let want = vec!["acd:read".to_owned(), "acd:admin".to_owned()];
+        assert_eq!(ScopePolicy::parse("acd:read acd:admin"), want);
+        assert_eq!(ScopePolicy::parse("[acd:read acd:admin]"), want);
+        assert_eq!(ScopePolicy::parse(r#"["acd:read","acd:admin"]"#), want);
+        assert_eq!(ScopePolicy::parse("acd:read, acd:admin"), want);
+        assert!(ScopePolicy::parse("  ").is_empty());
+    }
+
+    #[test]
+    fn admin_implies_read_and_nothing_implies_admin() {
+        let policy = ScopePolicy::default();
+        let scopes = |s: &str| ScopePolicy::parse(s);
+        assert!(policy.check(&scopes("acd:admin"), Access::Read).is_ok());
+        assert!(policy.check(&scopes("acd:admin"), Access::Admin).is_ok());
+        assert!(policy.check(&scopes("openid acd:read"), Access::Read).is_ok());
+        assert!(
+            matches!(policy.check(&scopes("acd:read"), Access::Admin), Err(ApiError::Forbidden(s)) if s == "acd:admin")
+        );
+        assert!(matches!(policy.check(&[], Access::Read), Err(ApiError::Forbidden(s)) if s == "acd:read"));
+        // Exact match only: no prefix or substring grants anything.
+        assert!(policy.check(&scopes("acd:admins acd:rea"), Access::Read).is_err());
+        let custom = ScopePolicy { claim: "scp".into(), admin: "wfm/admin".into(), read: "wfm/read".into() };
+        assert!(custom.check(&scopes("wfm/admin"), Access::Read).is_ok());
+        assert!(custom.check(&scopes("acd:admin"), Access::Admin).is_err());
+    }
 
     #[test]
     fn percent_decoding_handles_escapes_and_garbage() {

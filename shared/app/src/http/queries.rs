@@ -9,7 +9,9 @@ use acd_domain::TenantId;
 
 use crate::error::ApiError;
 use crate::http::integrations::parse_limit;
-use crate::http::{TenantAuth, json_body, json_response, path_segments, problem_response, query, request_id};
+use crate::http::{
+    TenantAuth, json_body, json_response, path_segments, problem_response, query, request_id, with_allow,
+};
 use crate::mappings::{AgentView, ExternalStatusRecord, MappingService};
 use crate::query::cost::{self, ReadCost};
 use crate::query::params::{
@@ -19,6 +21,16 @@ use crate::query::{
     AgentState, DEFAULT_PAGE_SIZE, DEFAULT_STATES_PAGE_SIZE, MAX_PAGE_SIZE, MAX_STATES_PAGE_SIZE, QueryService,
     QueueIntervals, QueueQuery, QueueRecord,
 };
+
+/// The methods of a path of this function (its `Allow` header on a 405), or `None` for an unknown path.
+pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
+    match path {
+        ["queues"] | ["queues", _] | ["queues", _, "intervals"] | ["agent-states"] => Some("GET"),
+        ["integrations", _, "external-agents" | "external-statuses"] => Some("GET"),
+        ["integrations", _, "external-agents" | "external-statuses", _] => Some("PUT, DELETE"),
+        _ => None,
+    }
+}
 
 /// The queues-query API: one value per cold start, shared by every request.
 #[derive(Clone)]
@@ -43,6 +55,7 @@ impl QueriesApi {
             Ok(response) => response,
             Err(error) => problem_response(&error, id.as_deref()),
         };
+        let response = with_allow(response, &request, allowed_methods);
         tracing::info!(
             method = %request.method(),
             status = response.status().as_u16(),
@@ -61,7 +74,7 @@ impl QueriesApi {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        let tenant = self.auth.tenant(request)?;
+        let tenant = self.auth.authorize(request)?;
         match (segments.as_slice(), method) {
             (["queues"], &Method::GET) => self.list_queues(request, &tenant).await,
             (["queues", id], &Method::GET) => {
@@ -105,15 +118,7 @@ impl QueriesApi {
             (["integrations", id, "external-statuses", status_id], &Method::DELETE) => {
                 Ok(json_response(200, &status_view(&self.mappings.set_status(&tenant, id, status_id, None).await?)))
             }
-            (
-                ["queues"]
-                | ["queues", _]
-                | ["queues", _, "intervals"]
-                | ["agent-states"]
-                | ["integrations", _, "external-agents" | "external-statuses"]
-                | ["integrations", _, "external-agents" | "external-statuses", _],
-                _,
-            ) => Err(ApiError::MethodNotAllowed),
+            (path, _) if allowed_methods(path).is_some() => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
     }

@@ -22,7 +22,9 @@ use acd_domain::{
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{ImportStore, IntegrationRepo, QueueRange, SecretStore, StoreError, WriteCounts};
+use crate::ports::{
+    ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError, WriteCounts,
+};
 
 /// What every schedule sends the import function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +39,17 @@ pub struct ImportConfig {
     /// How far back every run re-reads (`RECONCILIATION_HOURS`; default 24 for Five9). Genesys Cloud always
     /// re-reads at least 72 hours (its analytics change up to three days later).
     pub reconciliation: Duration,
-    /// Stop starting new work when less than this is left before the Lambda deadline.
+    /// Stop starting new work (a fetch) when less than this is left before the Lambda deadline.
     pub safety_margin: StdDuration,
-    /// Test hook: make the store fail after this many write batches (simulates a run killed mid-way).
+    /// Always kept free at the end of a run for its bookkeeping: the import state, the run record, the status and
+    /// the lease (four small requests; the rest covers SDK retries). The ACD is given the deadline minus this.
+    pub record_reserve: StdDuration,
+    /// Estimated time to write (or read back) one item of a day: before a day's writes start, the time left must
+    /// cover `record_reserve` + this × (intervals + segments + queue and agent partitions). The run measures its
+    /// own pace as it writes and uses 1.5 × the slowest day per item when that is more.
+    pub write_time_per_item: StdDuration,
+    /// Test hook: make the store fail every write request after this many (BatchWriteItem calls, queue
+    /// transactions, catalog updates, digest, state and run-record writes): a run killed mid-way.
     pub abort_after_batches: Option<u64>,
     /// A fixed clock (tests and benchmarks against simulators with a fixed clock); `None` is the real clock.
     pub now: Option<DateTime<Utc>>,
@@ -50,6 +60,8 @@ impl Default for ImportConfig {
         Self {
             reconciliation: Duration::hours(24),
             safety_margin: StdDuration::from_secs(90),
+            record_reserve: StdDuration::from_secs(10),
+            write_time_per_item: StdDuration::from_millis(2),
             abort_after_batches: None,
             now: None,
         }
@@ -127,6 +139,10 @@ pub struct RunRecord {
     pub reason: Option<FailureReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Things the run noticed and did not trust, e.g. a queue listing that dropped most known queues (held until
+    /// the next run's listing confirms it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// The answer of one invocation.
@@ -144,15 +160,35 @@ impl RunSummary {
     }
 }
 
-/// Errors that end a run: the ACD's (recorded on the integration) or the store's (the invocation fails, so
-/// Scheduler retries it and, in the end, dead-letters it).
+/// Errors that end a run: the ACD's and the integration's configuration (recorded on the integration), a delete
+/// that started meanwhile (the run stops), or the store's (the invocation fails, so Lambda retries it and, in the
+/// end, dead-letters it).
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error(transparent)]
     Vendor(#[from] ConnectorError),
+    /// The integration cannot run as configured (its credentials secret is missing or unreadable): retrying the
+    /// invocation cannot help, the admin must act.
+    #[error("{0}")]
+    Configuration(String),
+    /// The integration was deleted while the run was going.
+    #[error("the integration was deleted")]
+    Deleted,
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
+
+/// Credentials read in a warm container, with the record's `updated_at` they were read for.
+#[derive(Clone)]
+struct CachedCredentials {
+    credentials: Credentials,
+    record_updated_at: DateTime<Utc>,
+    read_at: DateTime<Utc>,
+}
+
+/// A PATCH writes the record (new `updated_at`) and then the secret, within the API function's 29 s timeout:
+/// credentials read less than this after the record changed may predate the new secret and are not reused.
+const PATCH_SETTLE: Duration = Duration::seconds(30);
 
 #[derive(Clone)]
 pub struct ImportService {
@@ -161,8 +197,10 @@ pub struct ImportService {
     pub store: Arc<dyn ImportStore>,
     pub connectors: ConnectorFactory,
     pub config: ImportConfig,
-    /// Credentials read in this warm container, by integration.
-    credentials: Arc<Mutex<HashMap<IntegrationId, Credentials>>>,
+    /// Credentials read in this warm container, by integration, valid for one `updated_at` of its record.
+    credentials: Arc<Mutex<HashMap<IntegrationId, CachedCredentials>>>,
+    /// Where status-change events go (none: not published). See [`crate::events`].
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 impl ImportService {
@@ -173,7 +211,13 @@ impl ImportService {
         connectors: ConnectorFactory,
         config: ImportConfig,
     ) -> Self {
-        Self { repo, secrets, store, connectors, config, credentials: Arc::default() }
+        Self { repo, secrets, store, connectors, config, credentials: Arc::default(), events: None }
+    }
+
+    /// Publishes status-change events (`integration.failing`, `integration.recovered`) to `events`.
+    pub fn with_events(mut self, events: Arc<dyn crate::ports::EventPublisher>) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Runs one import for the event, stopping before `deadline`. `Err` only for store failures.
@@ -184,8 +228,7 @@ impl ImportService {
             return Ok(RunSummary::skipped("malformed event"));
         };
         let Some(integration) = self.repo.get(&tenant, id).await? else {
-            tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import");
-            return Ok(RunSummary::skipped("integration deleted"));
+            return self.stop_deleted(&tenant, id).await;
         };
         if integration.status.state == IntegrationState::Paused {
             tracing::info!(tenant = %tenant, integration = %id, "integration paused: nothing to import");
@@ -198,6 +241,12 @@ impl ImportService {
         if !self.store.acquire_lease(&tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(RunSummary::skipped("another run is in progress"));
+        }
+        // A DELETE may have started between the read above and the lease: look again with the lease held. (Queue
+        // writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
+        if self.repo.get(&tenant, id).await?.is_none() {
+            self.store.release_lease(&tenant, id, run_id).await?;
+            return self.stop_deleted(&tenant, id).await;
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
 
@@ -214,6 +263,7 @@ impl ImportService {
             vendor_calls: 0,
             reason: None,
             message: None,
+            warnings: Vec::new(),
         };
         let result = self.import(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
@@ -227,6 +277,19 @@ impl ImportService {
                 record.reason = Some(e.reason());
                 record.message = Some(e.to_string());
                 None
+            }
+            Err(ImportError::Configuration(message)) => {
+                tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, message = %message, "configuration problem");
+                record.outcome = RunOutcome::Failed;
+                record.reason = Some(FailureReason::ConfigurationWrong);
+                record.message = Some(message);
+                None
+            }
+            Err(ImportError::Deleted) => {
+                // Nothing to record on a deleted integration: let the lease go and stop.
+                self.store.release_lease(&tenant, id, run_id).await?;
+                tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "integration deleted during the run: stopped");
+                return Ok(RunSummary::skipped("integration deleted"));
             }
             Err(ImportError::Store(e)) => {
                 record.outcome = RunOutcome::Failed;
@@ -255,6 +318,9 @@ impl ImportService {
             write_requests = record.counts.write_requests(), vendor_calls = record.vendor_calls,
             "import run finished"
         );
+        // Metrics (EMF line) and the status-change event, if any.
+        let data_now = self.config.now.unwrap_or(record.ended_at);
+        crate::events::after_run(self.events.as_deref(), &integration, &record, &status, data_now).await;
         if let Some(e) = store_failure {
             return Err(e);
         }
@@ -265,13 +331,54 @@ impl ImportService {
         })
     }
 
-    async fn credentials(&self, integration: &Integration, fresh: bool) -> Result<Credentials, StoreError> {
-        if !fresh && let Some(c) = self.credentials.lock().expect("credentials cache").get(&integration.id) {
-            return Ok(c.clone());
+    /// The deadline the ACD's calls get: the run's minus the bookkeeping reserve.
+    fn vendor_deadline(&self, deadline: Deadline) -> Deadline {
+        Deadline::at(deadline.instant().checked_sub(self.config.record_reserve).unwrap_or(deadline.instant()))
+    }
+
+    /// A deleted integration has nothing to import; one whose delete started and did not finish (a tombstone) has
+    /// its queues made inactive here, so a DELETE that failed half-way never leaves them active. The secret,
+    /// the schedules and the record are removed by the DELETE (retried by the client: it answers 204 until done).
+    async fn stop_deleted(&self, tenant: &TenantId, id: IntegrationId) -> Result<RunSummary, StoreError> {
+        if self.repo.get_deleting(tenant, id).await?.is_some() {
+            self.repo.deactivate_queues(tenant, id).await?;
+            tracing::info!(tenant = %tenant, integration = %id, "integration being deleted: queues inactive, nothing imported");
+        } else {
+            tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import");
         }
-        let c = self.secrets.get(&integration.tenant_id, integration.id).await?;
-        self.credentials.lock().expect("credentials cache").insert(integration.id, c.clone());
-        Ok(c)
+        Ok(RunSummary::skipped("integration deleted"))
+    }
+
+    /// The integration's credentials: from this container's cache when they were read for the record's current
+    /// `updated_at` (a PATCH of the credentials changes it) and after the PATCH settled, otherwise from the secret.
+    /// A missing or unreadable secret is a configuration problem of the integration, not a storage failure.
+    async fn credentials(&self, integration: &Integration, fresh: bool) -> Result<Credentials, ImportError> {
+        if !fresh
+            && let Some(c) = self.credentials.lock().expect("credentials cache").get(&integration.id)
+            && c.record_updated_at == integration.updated_at
+            && c.read_at >= integration.updated_at + PATCH_SETTLE
+        {
+            return Ok(c.credentials.clone());
+        }
+        let read_at = Utc::now();
+        let credentials = match self.secrets.get(&integration.tenant_id, integration.id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => {
+                return Err(ImportError::Configuration(
+                    "the integration's credentials secret is missing: enter the credentials again (PATCH)".into(),
+                ));
+            }
+            Err(StoreError::Corrupt(e)) => {
+                return Err(ImportError::Configuration(format!(
+                    "the integration's credentials secret cannot be read ({e}): enter the credentials again (PATCH)"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let cached =
+            CachedCredentials { credentials: credentials.clone(), record_updated_at: integration.updated_at, read_at };
+        self.credentials.lock().expect("credentials cache").insert(integration.id, cached);
+        Ok(credentials)
     }
 
     /// A verified connector: the credentials are checked once per run (cheap), and on rejection the secret is
@@ -302,7 +409,10 @@ impl ImportService {
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
         let now = self.config.now.unwrap_or_else(Utc::now);
-        let connector = self.connector(integration, deadline).await?;
+        // The ACD gets the deadline minus the bookkeeping reserve: a call it cannot finish by then ends the run
+        // `partial`, with time left to record it.
+        let vendor_deadline = self.vendor_deadline(deadline);
+        let connector = self.connector(integration, vendor_deadline).await?;
         let outcome = self.import_with(integration, connector.as_ref(), now, deadline, record).await;
         record.vendor_calls = connector.calls_made();
         outcome
@@ -316,16 +426,56 @@ impl ImportService {
         deadline: Deadline,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
-        let queues = connector.list_queues(deadline).await?;
-        let (writes, ranges) = self.store.sync_queues(integration, &queues, now).await?;
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let vendor_deadline = self.vendor_deadline(deadline);
+        let mut state = self.store.load_state(tenant, id).await?;
+        let queues = connector.list_queues(vendor_deadline).await?;
+        let (writes, ranges, queue_check) =
+            match self.store.sync_queues(integration, &queues, now, state.queue_listing_held.is_some()).await {
+                Err(StoreError::NotFound) => return Err(ImportError::Deleted),
+                other => other?,
+            };
         record.counts.queues = queues.len() as u64;
         record.counts.catalog_writes += writes;
-        let agents = connector.list_agents(deadline).await?;
-        record.counts.catalog_writes += self.store.sync_agents(integration, &agents, now).await?;
+        let agents = connector.list_agents(vendor_deadline).await?;
+        let (writes, agent_check) =
+            self.store.sync_agents(integration, &agents, now, state.agent_listing_held.is_some()).await?;
+        record.counts.catalog_writes += writes;
         record.counts.agents = agents.len() as u64;
+
+        // A listing that suddenly dropped most known queues or agents is held: they stay active, the days wait
+        // (nothing is read, so nothing is claimed complete on a doubtful listing) and the next run's listing decides.
+        let held_before = (state.queue_listing_held, state.agent_listing_held);
+        state.queue_listing_held = held_listing("queue", queue_check, state.queue_listing_held, now, record);
+        state.agent_listing_held = held_listing("agent", agent_check, state.agent_listing_held, now, record);
+        if (state.queue_listing_held, state.agent_listing_held) != held_before {
+            self.store.save_state(tenant, id, &state).await?;
+        }
+        if queue_check.held || agent_check.held {
+            tracing::warn!(tenant = %tenant, integration = %id, warnings = ?record.warnings, "collapsed listing held");
+            record.message = Some(
+                "a listing dropped most known queues or agents: they stay active and the days wait for the next \
+                 run's listing to confirm it"
+                    .into(),
+            );
+            return Ok(RunOutcome::Partial);
+        }
+        let mut statuses_synced = false;
         let mut unsaved = BTreeMap::new();
         let outcome = self
-            .import_days(integration, connector, &queues, &agents, ranges, &mut unsaved, now, deadline, record)
+            .import_days(
+                integration,
+                connector,
+                &queues,
+                &agents,
+                ranges,
+                &mut unsaved,
+                state,
+                now,
+                deadline,
+                record,
+                &mut statuses_synced,
+            )
             .await;
         // The data ranges the days written moved: saved once per run, after the data, whatever the outcome.
         if !unsaved.is_empty() {
@@ -337,14 +487,27 @@ impl ImportService {
             }
         }
         let outcome = outcome?;
-        if outcome == RunOutcome::Partial {
-            return Ok(outcome); // out of time or budget: statuses are listed by the run that completes the window
+        if outcome == RunOutcome::Partial || statuses_synced {
+            return Ok(outcome);
         }
-        // Statuses last: Five9 discovers reason codes from the agent-state reports the days just ran.
-        let statuses = connector.list_statuses(deadline).await?;
+        // No day referred to a status this run had not stored yet: list them once at the end.
+        self.sync_statuses(integration, connector, now, vendor_deadline, record).await?;
+        Ok(outcome)
+    }
+
+    /// Lists and stores the ACD's statuses (Five9 adds the reason codes its agent-state reports showed so far).
+    async fn sync_statuses(
+        &self,
+        integration: &Integration,
+        connector: &dyn Connector,
+        now: DateTime<Utc>,
+        vendor_deadline: Deadline,
+        record: &mut RunRecord,
+    ) -> Result<BTreeSet<String>, ImportError> {
+        let statuses = connector.list_statuses(vendor_deadline).await?;
         record.counts.catalog_writes += self.store.sync_statuses(integration, &statuses, now).await?;
         record.counts.statuses = statuses.len() as u64;
-        Ok(outcome)
+        Ok(statuses.into_iter().map(|s| s.id).collect())
     }
 
     /// Reads the run window a few UTC days at a time ([`plan::fetch_groups`]) and writes it day by day, advancing
@@ -368,15 +531,23 @@ impl ImportService {
         agents: &[acd_domain::ExternalAgent],
         ranges: Vec<QueueRange>,
         unsaved: &mut BTreeMap<String, QueueRange>,
+        mut state: ImportState,
         now: DateTime<Utc>,
         deadline: Deadline,
         record: &mut RunRecord,
+        statuses_synced: &mut bool,
     ) -> Result<RunOutcome, ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
-        let mut state = self.store.load_state(tenant, id).await?;
+        let vendor_deadline = self.vendor_deadline(deadline);
+        // Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
+        // are written, so a completed day's statuses are stored even if the run dies before its end.
+        let mut known_statuses: Option<BTreeSet<String>> = None;
+        // The slowest write pace seen in this run, per item (see `ImportConfig::write_time_per_item`).
+        let mut measured_per_item = StdDuration::ZERO;
         let reconciliation = self.config.reconciliation_for(integration);
         let Some(window) = plan::run_window(
             now,
+            state.complete_from,
             state.complete_through,
             state.pass_cursor,
             integration.settings.history_days(),
@@ -406,7 +577,7 @@ impl ImportService {
                 return Ok(RunOutcome::Partial);
             }
             if first.start < reconciliation_start {
-                match connector.pace_next_day(deadline).await {
+                match connector.pace_next_day(vendor_deadline).await {
                     Ok(Pace::Go) => {}
                     Ok(Pace::Wait { reason }) => {
                         tracing::info!(
@@ -422,24 +593,53 @@ impl ImportService {
                     Err(e) => return Err(e.into()),
                 }
             }
-            let stats = match connector.interval_stats(queues, span, deadline).await {
+            let stats = match connector.interval_stats(queues, span, vendor_deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
             };
-            let segments = match connector.agent_segments(agents, span, deadline).await {
+            let segments = match connector.agent_segments(agents, span, vendor_deadline).await {
                 Err(ConnectorError::DeadlineExceeded) => {
                     return Ok(RunOutcome::Partial);
                 }
                 other => other?,
             };
+            let unknown = segments.iter().any(|s| known_statuses.as_ref().is_none_or(|k| !k.contains(&s.status_id)));
+            if unknown {
+                match self.sync_statuses(integration, connector, now, vendor_deadline, record).await {
+                    Err(ImportError::Vendor(ConnectorError::DeadlineExceeded)) => return Ok(RunOutcome::Partial),
+                    other => known_statuses = Some(other?),
+                }
+                *statuses_synced = true;
+            }
             for chunk in group {
                 let stats: Vec<_> = stats
                     .iter()
                     .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
                     .cloned()
                     .collect();
+                let pieces = plan::owned_pieces(&segments, chunk);
+                // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
+                // before the deadline (a run killed mid-write would leave no record and hold the lease).
+                let items = (stats.len() + pieces.len() + queue_ids.len() + agent_ids.len()) as u32;
+                let per_item = self.config.write_time_per_item.max(measured_per_item.mul_f64(1.5));
+                let needed = self.config.record_reserve + per_item * items;
+                if deadline.remaining() < needed {
+                    tracing::info!(
+                        tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
+                        left_ms = deadline.remaining().as_millis() as u64, "too close to the deadline to write the day: the next run continues"
+                    );
+                    record.message = Some(format!(
+                        "stopped before writing {}: {} ms left, {} ms needed for its {items} items and the run record; \
+                         the next run continues",
+                        chunk.start.format("%Y-%m-%d"),
+                        deadline.remaining().as_millis(),
+                        needed.as_millis()
+                    ));
+                    return Ok(RunOutcome::Partial);
+                }
+                let writing = std::time::Instant::now();
                 record.counts.intervals += stats.len() as u64;
                 // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
                 // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
@@ -450,7 +650,6 @@ impl ImportService {
                 }
                 record.counts.interval_writes +=
                     self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
-                let pieces = plan::owned_pieces(&segments, chunk);
                 record.counts.segments += pieces.len() as u64;
                 record.counts.segment_writes +=
                     self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
@@ -473,12 +672,42 @@ impl ImportService {
                 // The pass is over when the window's end is reached; until then a later run resumes here.
                 state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
                 self.store.save_state(tenant, id, &state).await?;
+                measured_per_item = measured_per_item.max(writing.elapsed() / items.max(1));
                 record.complete_through = state.complete_through;
                 record.counts.days += 1;
             }
         }
         Ok(RunOutcome::Succeeded)
     }
+}
+
+/// The warning a queue or agent listing check adds to the run, and when the held listing was first seen (`None`:
+/// nothing held).
+fn held_listing(
+    kind: &str,
+    check: ListingCheck,
+    held_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    record: &mut RunRecord,
+) -> Option<DateTime<Utc>> {
+    if check.held {
+        record.warnings.push(format!(
+            "the {kind} listing dropped {} of {} known {kind}s: they stay active until the next run's listing confirms it",
+            check.missing, check.known
+        ));
+        return Some(held_since.unwrap_or(now));
+    }
+    if check.collapsed {
+        record.warnings.push(format!(
+            "a second {kind} listing confirmed that {} of {} known {kind}s are gone: they are inactive now",
+            check.missing, check.known
+        ));
+    } else if held_since.is_some() {
+        record.warnings.push(format!(
+            "the {kind} listing is whole again: the earlier collapsed listing was not confirmed, nothing was deactivated"
+        ));
+    }
+    None
 }
 
 /// Widens the known data ranges by the intervals with contacts; returns the ranges that changed, and whether the

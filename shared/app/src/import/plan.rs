@@ -16,9 +16,13 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// The window a run reads, to the current quarter hour. A pass that an earlier run left unfinished resumes where
 /// it stopped (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first
-/// run), pulled back to cover the reconciliation window. The start is widened to a UTC midnight.
+/// run), pulled back to cover the reconciliation window — but never before `complete_from`, where the first
+/// back-fill started: a re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill
+/// would otherwise import days before the configured history, so a second run would not write what a first one
+/// did). The start is widened to a UTC midnight.
 pub fn run_window(
     now: DateTime<Utc>,
+    complete_from: Option<DateTime<Utc>>,
     complete_through: Option<DateTime<Utc>>,
     pass_cursor: Option<DateTime<Utc>>,
     history_days: u32,
@@ -28,7 +32,10 @@ pub fn run_window(
     let start = match (pass_cursor, complete_through) {
         (Some(cursor), _) => cursor,
         (None, None) => end - Duration::days(i64::from(history_days)),
-        (None, Some(done)) => done.min(end - reconciliation),
+        (None, Some(done)) => {
+            let start = done.min(end - reconciliation);
+            complete_from.map_or(start, |first| start.max(first.min(done)))
+        }
     };
     TimeWindow::new(day_start(start), end).ok()
 }
@@ -38,6 +45,17 @@ pub fn run_window(
 /// catch-up.
 pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration) -> DateTime<Utc> {
     day_start(window_end - reconciliation)
+}
+
+/// The smallest number of known items from which a listing that drops more than half of them counts as collapsed.
+pub const COLLAPSE_MIN_KNOWN: u64 = 4;
+
+/// Whether a listing that no longer shows `missing` of the `known` (active) queues or agents looks collapsed rather
+/// than like a genuine removal: it drops every known item, or more than half of at least [`COLLAPSE_MIN_KNOWN`].
+/// A collapsed listing is not trusted on its own: its items stay active until the next run's listing confirms.
+/// One queue of sixteen removed is a removal (applied at once); nine of sixteen, or all of them, a collapse.
+pub fn listing_collapsed(known: u64, missing: u64) -> bool {
+    missing > 0 && (missing >= known || (known >= COLLAPSE_MIN_KNOWN && missing * 2 > known))
 }
 
 /// The window cut at UTC midnights.
@@ -146,14 +164,14 @@ mod tests {
     #[test]
     fn first_runs_back_fill_and_later_runs_reconcile() {
         let now = t(10, 13, 7);
-        let first = run_window(now, None, None, 3, Duration::hours(24)).unwrap();
+        let first = run_window(now, None, None, None, 3, Duration::hours(24)).unwrap();
         assert_eq!((first.start, first.end), (t(7, 0, 0), t(10, 13, 0)));
         assert_eq!(day_chunks(first).len(), 4);
         // Caught up: re-read the last 24 hours, from midnight.
-        let steady = run_window(now, Some(t(10, 13, 0)), None, 3, Duration::hours(24)).unwrap();
+        let steady = run_window(now, None, Some(t(10, 13, 0)), None, 3, Duration::hours(24)).unwrap();
         assert_eq!((steady.start, steady.end), (t(9, 0, 0), t(10, 13, 0)));
         // Behind (a paused week): continue from where it stopped.
-        let behind = run_window(now, Some(t(2, 6, 0)), None, 3, Duration::hours(24)).unwrap();
+        let behind = run_window(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24)).unwrap();
         assert_eq!(behind.start, t(2, 0, 0));
         let chunks = day_chunks(behind);
         assert_eq!(chunks.first().unwrap().start, t(2, 0, 0));
@@ -161,9 +179,25 @@ mod tests {
         assert!(chunks.windows(2).all(|w| w[0].end == w[1].start && w[1].start == day_start(w[1].start)));
         assert_eq!(reconciliation_start(steady.end, Duration::hours(24)), steady.start);
         assert_eq!(reconciliation_start(first.end, Duration::hours(24)), t(9, 0, 0));
+        // A re-read never reaches before the first back-fill's start.
+        let clamped = run_window(now, Some(t(9, 0, 0)), Some(t(10, 13, 0)), None, 1, Duration::hours(72)).unwrap();
+        assert_eq!(clamped.start, t(9, 0, 0));
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
-        let resumed = run_window(now, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
+        let resumed = run_window(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));
+    }
+
+    #[test]
+    fn a_listing_that_drops_every_or_most_known_items_is_collapsed_a_small_removal_is_not() {
+        assert!(!listing_collapsed(0, 0), "nothing known yet: a first listing");
+        assert!(!listing_collapsed(16, 0));
+        assert!(!listing_collapsed(16, 1), "one of sixteen removed");
+        assert!(!listing_collapsed(16, 8), "exactly half");
+        assert!(listing_collapsed(16, 9), "more than half");
+        assert!(listing_collapsed(16, 16), "an empty listing");
+        assert!(listing_collapsed(1, 1) && listing_collapsed(3, 3), "every known item dropped");
+        assert!(!listing_collapsed(3, 2), "fewer than four known: only dropping all of them is a collapse");
+        assert!(listing_collapsed(4, 3));
     }
 
     #[test]

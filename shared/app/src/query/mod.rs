@@ -26,6 +26,11 @@ pub const DEFAULT_STATES_PAGE_SIZE: usize = 1000;
 pub const MAX_STATES_PAGE_SIZE: usize = 5000;
 /// Mapped agents read per round while filling a page of agent states, and how many of them are read concurrently.
 const AGENT_BATCH: usize = 50;
+/// A page of agent states reads at most about this many items (mapped agents, and segments, each agent's Query
+/// counting at least one) and this many agents' segments; a page that is still not full then ends early, after a
+/// whole agent, with a cursor — like `/queues`, a sparse request must not read a whole tenant in one request.
+pub const MAX_STATE_ITEMS_READ_PER_PAGE: u64 = 20_000;
+pub const MAX_STATE_AGENTS_READ_PER_PAGE: u64 = 1_000;
 const CONCURRENT_AGENT_READS: usize = 8;
 
 /// A queue as stored by the import.
@@ -298,7 +303,47 @@ pub fn overlaps(segment: &SegmentRecord, from: DateTime<Utc>, to: DateTime<Utc>)
 #[derive(Clone)]
 pub struct QueryService {
     pub store: Arc<dyn QueryStore>,
+    /// Read bound of one agent-states page ([`MAX_STATE_ITEMS_READ_PER_PAGE`]; smaller in tests).
+    pub max_state_items_read: u64,
 }
+
+impl QueryService {
+    pub fn new(store: Arc<dyn QueryStore>) -> Self {
+        Self { store, max_state_items_read: MAX_STATE_ITEMS_READ_PER_PAGE }
+    }
+}
+
+/// Checks a decoded agent-states cursor against the request before it reaches a key: its ids must fit the index
+/// and segment keys, its agent must belong to the requested employee, and its position must lie in the range a
+/// page of `[from, to)` can stop at (a segment overlapping it starts at most a day before `from`).
+fn check_states_cursor(
+    cursor: &StatesCursor,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    employee: Option<&str>,
+) -> Result<(), ApiError> {
+    use acd_domain::validation::{MAPPING_KEY_OVERHEAD_BYTES, MAX_EMPLOYEE_ID_BYTES, MAX_SORT_KEY_BYTES};
+    let a = &cursor.agent;
+    let fits = !a.employee_id.is_empty()
+        && !a.external_id.is_empty()
+        && a.employee_id.len() <= MAX_EMPLOYEE_ID_BYTES
+        && a.employee_id.len() + MAPPING_KEY_OVERHEAD_BYTES + a.external_id.len() <= MAX_SORT_KEY_BYTES;
+    let in_range = cursor.start >= from - Duration::hours(MAX_SEGMENT_LOOKBACK_HOURS) && cursor.start <= to;
+    let same_query = employee.is_none_or(|e| e == a.employee_id);
+    if fits && in_range && same_query {
+        Ok(())
+    } else {
+        Err(acd_domain::FieldErrors::single(
+            "cursor",
+            "invalid_value",
+            "is not a cursor returned by this API for this employee and range",
+        )
+        .into())
+    }
+}
+
+/// How long before `from` a segment overlapping `[from, to)` may start (segments are split at UTC midnights).
+const MAX_SEGMENT_LOOKBACK_HOURS: i64 = 24;
 
 impl QueryService {
     /// A page of the tenant's queues and the cursor of the next page.
@@ -364,11 +409,17 @@ impl QueryService {
     ) -> Result<(Vec<AgentState>, Option<String>), ApiError> {
         let limit = limit.clamp(1, MAX_STATES_PAGE_SIZE);
         let cursor: Option<StatesCursor> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        if let Some(c) = &cursor {
+            check_states_cursor(c, from, to, employee)?;
+        }
+        // What this page has read (see MAX_STATE_ITEMS_READ_PER_PAGE).
+        let (mut items_read, mut agents_read) = (0u64, 0u64);
         let mut position = cursor.as_ref().map(|c| AgentsFrom { agent: c.agent.clone(), inclusive: true });
         let mut statuses: HashMap<IntegrationId, HashMap<String, ExternalStatusRecord>> = HashMap::new();
         let mut out: Vec<AgentState> = Vec::new();
         loop {
             let agents = self.store.mapped_agents(tenant, employee, position.as_ref(), AGENT_BATCH).await?;
+            items_read += agents.items.len() as u64 + u64::from(agents.more);
             let read_up_to = agents.items.last().cloned();
             // A mapping names one employee exactly: an index prefix `{employee}#` also matches longer ids.
             let batch: Vec<MappedAgent> =
@@ -383,6 +434,7 @@ impl QueryService {
             let cursor = &cursor;
             // Read ahead only as far as the rest of the page can plausibly use.
             let concurrency = ((limit - out.len()) / 100).clamp(1, CONCURRENT_AGENT_READS);
+            let batch_len = batch.len();
             let mut reads = futures::stream::iter(batch)
                 .map(|agent| async move {
                     let not_before = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);
@@ -391,8 +443,12 @@ impl QueryService {
                     Ok::<_, StoreError>((agent, segments))
                 })
                 .buffered(concurrency);
+            let mut served = 0;
             while let Some(read) = reads.next().await {
                 let (agent, segments) = read?;
+                served += 1;
+                agents_read += 1;
+                items_read += (segments.len() as u64).max(1);
                 let after = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);
                 for segment in segments {
                     if !overlaps(&segment, from, to) || after.is_some_and(|after| segment.start <= after) {
@@ -415,6 +471,16 @@ impl QueryService {
                         end: segment.end,
                     });
                 }
+                let last_agent = served == batch_len && !agents.more;
+                if !last_agent
+                    && (items_read >= self.max_state_items_read || agents_read >= MAX_STATE_AGENTS_READ_PER_PAGE)
+                {
+                    // Read enough for one request: the page ends after this agent (all its segments served; a
+                    // cursor at `to` resumes with the next agent).
+                    tracing::warn!(items_read, agents_read, returned = out.len(), "agent-states page ended early");
+                    let next = StatesCursor { agent, start: to };
+                    return Ok((out, Some(crate::cursor::encode(&next))));
+                }
             }
             match read_up_to {
                 Some(last) if agents.more => position = Some(AgentsFrom { agent: last, inclusive: false }),
@@ -434,7 +500,8 @@ fn overlay(queue: QueueRecord, names: &HashMap<IntegrationId, String>) -> QueueR
 /// A queue cursor is the sort key of the last queue returned: `{lower-cased name}#{queue id}`.
 fn decode_queue_cursor(cursor: &str) -> Result<String, ApiError> {
     let key: String = crate::cursor::decode(cursor, "cursor")?;
-    let valid = key.rsplit_once('#').is_some_and(|(_, id)| id.parse::<QueueId>().is_ok());
+    let valid = key.len() <= acd_domain::validation::MAX_SORT_KEY_BYTES
+        && key.rsplit_once('#').is_some_and(|(_, id)| id.parse::<QueueId>().is_ok());
     if valid {
         Ok(key)
     } else {

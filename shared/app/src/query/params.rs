@@ -1,5 +1,6 @@
 //! Query-parameter parsing of the query routes. Every error is a 400 whose field is the parameter's name.
 
+use acd_domain::validation::MAX_EMPLOYEE_ID_BYTES;
 use acd_domain::{Channel, FieldErrors, INTERVAL_MINUTES, IntegrationId};
 use chrono::{DateTime, Duration, Utc};
 
@@ -112,7 +113,8 @@ pub fn parse_text(raw: Option<&str>) -> Result<Option<String>, ApiError> {
     Ok(if needle.is_empty() { None } else { Some(needle) })
 }
 
-/// A non-empty identifier parameter (`employee_id`).
+/// A non-empty employee id parameter (`employee_id`): at most 255 characters and
+/// [`MAX_EMPLOYEE_ID_BYTES`] bytes of UTF-8 (a longer one can never be mapped: it would not fit the index key).
 pub fn parse_identifier(raw: Option<&str>, parameter: &str) -> Result<Option<String>, ApiError> {
     match raw {
         None => Ok(None),
@@ -120,6 +122,12 @@ pub fn parse_identifier(raw: Option<&str>, parameter: &str) -> Result<Option<Str
         Some(raw) if raw.chars().count() > 255 => {
             Err(FieldErrors::single(parameter, "too_long", "must be at most 255 characters").into())
         }
+        Some(raw) if raw.len() > MAX_EMPLOYEE_ID_BYTES => Err(FieldErrors::single(
+            parameter,
+            "too_long",
+            format!("must be at most {MAX_EMPLOYEE_ID_BYTES} bytes in UTF-8"),
+        )
+        .into()),
         Some(raw) => Ok(Some(raw.to_owned())),
     }
 }
@@ -181,5 +189,10 @@ mod tests {
         assert_eq!(fields(parse_text(Some(&"x".repeat(256))).unwrap_err()), ["q"]);
         assert_eq!(fields(parse_integration_id(Some("nope"), "integration_id").unwrap_err()), ["integration_id"]);
         assert_eq!(fields(parse_identifier(Some(""), "employee_id").unwrap_err()), ["employee_id"]);
+        assert_eq!(
+            fields(parse_identifier(Some(&"\u{1F600}".repeat(255)), "employee_id").unwrap_err()),
+            ["employee_id"]
+        );
+        assert!(parse_identifier(Some(&"\u{1F600}".repeat(246)), "employee_id").is_ok());
     }
 }

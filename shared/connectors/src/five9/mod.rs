@@ -49,7 +49,7 @@ use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
-use self::report::{CallLogSums, StateRow};
+use self::report::{CallLogSums, StateRows};
 use self::soap::{Element, Fault, Node, Reply};
 use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy, with_retry};
 
@@ -320,12 +320,77 @@ impl Five9Connector {
         }
     }
 
+    /// [`Self::fetch_report_once`] retried like [`Self::call_raw`].
+    async fn fetch_report(
+        &self,
+        identifier: &str,
+        deadline: Deadline,
+    ) -> Result<Result<String, Fault>, ConnectorError> {
+        let outcome = with_retry(self.opts.retry, deadline, || async move {
+            match self.fetch_report_once(identifier, deadline).await {
+                Ok(Ok(body)) => Ok(Ok(Ok(body))),
+                Ok(Err(fault)) => match map_fault(&fault) {
+                    e @ ConnectorError::Unavailable { .. } => Err(e),
+                    _ => Ok(Ok(Err(fault))),
+                },
+                Err(e @ ConnectorError::RateLimited { .. }) => Ok(Err(e)),
+                Err(e) => Err(e),
+            }
+        })
+        .await;
+        match outcome {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) | Err(e) => Err(e),
+        }
+    }
+
     async fn send_once(
         &self,
         operation: &str,
         body: String,
         deadline: Deadline,
     ) -> Result<Result<Answer, Fault>, ConnectorError> {
+        let (status, date, text) = self.exchange(operation, body, deadline).await?;
+        match soap::parse_reply(&text, operation) {
+            Ok(Reply::Response(el)) if status.is_success() => Ok(Ok((el, date))),
+            Ok(Reply::Response(_)) => Err(ConnectorError::unavailable(format!("{operation}: HTTP {status}"))),
+            Ok(Reply::Fault(f)) => Ok(Err(f)),
+            Err(e) if status.is_success() => Err(ConnectorError::malformed(format!("{operation} response: {}", e.0))),
+            Err(_) => Err(ConnectorError::unavailable(format!("{operation}: HTTP {status} without a SOAP fault"))),
+        }
+    }
+
+    /// `getReportResultCsv` once: the whole body (one buffer, read in place later by [`soap::open_report_csv`]), or
+    /// the fault. Only the start of the body is looked at here (to tell a fault from a result).
+    async fn fetch_report_once(
+        &self,
+        identifier: &str,
+        deadline: Deadline,
+    ) -> Result<Result<String, Fault>, ConnectorError> {
+        const OPERATION: &str = "getReportResultCsv";
+        let body = soap::envelope(OPERATION, &[Node::text("identifier", identifier)]);
+        let (status, _, text) = self.exchange(OPERATION, body, deadline).await?;
+        if !status.is_success() {
+            return match soap::parse_reply(&text, OPERATION) {
+                Ok(Reply::Fault(f)) => Ok(Err(f)),
+                _ => Err(ConnectorError::unavailable(format!("{OPERATION}: HTTP {status} without a SOAP fault"))),
+            };
+        }
+        match soap::open_report_csv(&text) {
+            Ok(soap::ReportReply::Csv(_)) => Ok(Ok(text)),
+            Ok(soap::ReportReply::Fault(f)) => Ok(Err(f)),
+            Err(e) => Err(ConnectorError::malformed(format!("{OPERATION} response: {}", e.0))),
+        }
+    }
+
+    /// One HTTP exchange under the connector's lock: the status, the `Date` header and the body (read into one
+    /// buffer). Statuses that carry no SOAP answer (401, 403, 429, other non-2xx but 500) are mapped to errors here.
+    async fn exchange(
+        &self,
+        operation: &str,
+        body: String,
+        deadline: Deadline,
+    ) -> Result<(reqwest::StatusCode, Option<DateTime<Utc>>, String), ConnectorError> {
         let guard = tokio::time::timeout(deadline.remaining(), self.lock.lock())
             .await
             .map_err(|_| ConnectorError::DeadlineExceeded)?;
@@ -347,10 +412,16 @@ impl Five9Connector {
             .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
             .map(|d| d.with_timezone(&Utc));
         let retry_after = crate::http::retry_after(response.headers());
-        let text = response.text().await.map_err(|_| {
-            past_deadline(ConnectorError::unavailable(format!("reading the {operation} response failed")))
-        })?;
+        let read_failed =
+            |_| past_deadline(ConnectorError::unavailable(format!("reading the {operation} response failed")));
+        // One buffer, sized by Content-Length when given (a report result can be tens of MB: no second copy).
+        let mut response = response;
+        let mut buf = Vec::with_capacity(response.content_length().unwrap_or(0).min(256 << 20) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(read_failed)? {
+            buf.extend_from_slice(&chunk);
+        }
         drop(guard);
+        let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
 
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(ConnectorError::CredentialsRejected);
@@ -359,15 +430,7 @@ impl Five9Connector {
             return Err(ConnectorError::RateLimited { retry_after });
         }
         if status.is_success() || status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
-            return match soap::parse_reply(&text, operation) {
-                Ok(Reply::Response(el)) if status.is_success() => Ok(Ok((el, date))),
-                Ok(Reply::Response(_)) => Err(ConnectorError::unavailable(format!("{operation}: HTTP {status}"))),
-                Ok(Reply::Fault(f)) => Ok(Err(f)),
-                Err(e) if status.is_success() => {
-                    Err(ConnectorError::malformed(format!("{operation} response: {}", e.0)))
-                }
-                Err(_) => Err(ConnectorError::unavailable(format!("{operation}: HTTP {status} without a SOAP fault"))),
-            };
+            return Ok((status, date, text));
         }
         if status.is_server_error() {
             return Err(ConnectorError::unavailable(format!("{operation}: HTTP {status}")));
@@ -377,8 +440,9 @@ impl Five9Connector {
 
     // ---- reports ----
 
-    /// runReport → isReportRunning (long poll) → getReportResultCsv. Returns the CSV and the report's generation
-    /// time (the `Date` of the runReport response, else the local clock).
+    /// runReport → isReportRunning (long poll) → getReportResultCsv. Returns the result's whole response body (read
+    /// the CSV in place with [`read_report`]) and the report's generation time (the `Date` of the runReport response,
+    /// else the local clock).
     async fn run_report(
         &self,
         (folder, name): (&str, &str),
@@ -421,18 +485,16 @@ impl Five9Connector {
                 _ => return Err(ConnectorError::malformed("isReportRunning returned no boolean")),
             };
             if running {
-                if poll.is_zero() {
-                    // No time left to wait server-side: pause briefly rather than spin.
-                    tokio::time::sleep(StdDuration::from_millis(200).min(deadline.remaining())).await;
+                if poll.as_secs() == 0 {
+                    // Less than a whole second to wait server-side (the timeout is sent in whole seconds, so this
+                    // poll came back at once): pause rather than spin until the deadline.
+                    tokio::time::sleep(StdDuration::from_millis(500).min(deadline.remaining())).await;
                 }
                 continue;
             }
             pace(&self.retrieve_pacer, deadline).await?;
-            match self.call_raw("getReportResultCsv", &[Node::text("identifier", id.clone())], deadline).await? {
-                Ok((resp, _)) => {
-                    let csv = resp.child_text("return").unwrap_or_default().to_owned();
-                    return Ok((csv, generated_at));
-                }
+            match self.fetch_report(&id, deadline).await? {
+                Ok(body) => return Ok((body, generated_at)),
                 // Finished per isReportRunning but not ready yet: poll again (bounded by the deadline).
                 Err(f) if f.name.as_deref() == Some("ResultIsNotReadyFault") => continue,
                 Err(f) => return Err(map_fault(&f)),
@@ -484,15 +546,22 @@ impl Five9Connector {
         let (folder, name, column) = self.call_log_report();
         let mut sums = CallLogSums::default();
         let mut todo: VecDeque<TimeWindow> = self.plan(window, self.opts.max_report_span).into();
+        // A missing column in the customer's own skill report is its configuration; in Five9's stock Call Log it
+        // is a malformed answer.
+        let custom = self.settings.grouping == Five9Grouping::Skill && self.settings.skill_report.is_some();
         while let Some(w) = todo.pop_front() {
-            let (csv, _) = self.run_report((&folder, &name), w, deadline).await?;
-            let result = report::aggregate_call_log(&csv, column, self.tz, w, w).map_err(|e| {
-                if e.0.contains(" column") && e.0.contains("has no") {
-                    ConnectorError::Configuration { message: format!("report {folder}/{name}: {}", e.0) }
-                } else {
-                    ConnectorError::malformed(format!("{name} report: {}", e.0))
+            let (body, _) = self.run_report((&folder, &name), w, deadline).await?;
+            let mut result = report::CallLogResult::default();
+            read_report(&body, &name, custom, |csv| {
+                report::aggregate_call_log_into(csv, column, self.tz, w, w, &mut result)
+            })
+            .map_err(|e| match e {
+                ConnectorError::Configuration { message } => {
+                    ConnectorError::Configuration { message: format!("report {folder}/{name}: {message}") }
                 }
+                other => other,
             })?;
+            drop(body);
             if result.rows >= self.opts.row_limit {
                 let (a, b) = self.halve(w)?;
                 todo.push_front(b);
@@ -527,15 +596,19 @@ impl Five9Connector {
         window: TimeWindow,
         span: Duration,
         deadline: Deadline,
-    ) -> Result<(Vec<StateRow>, DateTime<Utc>), ConnectorError> {
-        let mut rows = Vec::new();
+    ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
+        let mut all = StateRows::default();
         let mut generated_at = None;
         let mut todo: VecDeque<TimeWindow> = self.plan(window, span).into();
         while let Some(w) = todo.pop_front() {
-            let (csv, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
-            let part = report::parse_agent_states(&csv, self.tz, w)
-                .map_err(|e| ConnectorError::malformed(format!("Agent State Details report: {}", e.0)))?;
-            if part.len() >= self.opts.row_limit {
+            let (body, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
+            let before = all.rows.len();
+            read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
+                report::parse_agent_states_into(csv, self.tz, w, &mut all)
+            })?;
+            drop(body);
+            if all.rows.len() - before >= self.opts.row_limit {
+                all.rows.truncate(before);
                 let (a, b) = self.halve(w)?;
                 todo.push_front(b);
                 todo.push_front(a);
@@ -545,15 +618,46 @@ impl Five9Connector {
             generated_at = Some(at);
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
             // window, no duplicates across consecutive reports. The end is exclusive.
-            rows.extend(part.into_iter().filter(|r| w.contains(r.start)));
+            let mut kept = before;
+            for i in before..all.rows.len() {
+                if w.contains(all.rows[i].start) {
+                    all.rows.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            all.rows.truncate(kept);
         }
-        let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
-        let seen = seen.get_or_insert_with(BTreeSet::new);
-        for r in &rows {
-            seen.insert((r.state.clone(), r.reason.clone()));
+        {
+            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = seen.get_or_insert_with(BTreeSet::new);
+            for (state, reason) in all.statuses() {
+                seen.insert((state.to_owned(), reason.map(str::to_owned)));
+            }
         }
-        Ok((rows, generated_at.unwrap_or_else(Utc::now)))
+        Ok((all, generated_at.unwrap_or_else(Utc::now)))
     }
+}
+
+/// Reads the CSV of a `getReportResultCsv` body in place with `parse`, then checks that the body is complete. A
+/// CSV problem is [`ConnectorError::Malformed`]; a missing column is [`ConnectorError::Configuration`] when the
+/// report is the customer's own (`custom`).
+fn read_report(
+    body: &str,
+    report_name: &str,
+    custom: bool,
+    parse: impl FnOnce(&mut soap::CsvText<'_>) -> Result<(), report::ReportError>,
+) -> Result<(), ConnectorError> {
+    let malformed = |m: String| ConnectorError::malformed(format!("{report_name} report: {m}"));
+    let mut csv = match soap::open_report_csv(body) {
+        Ok(soap::ReportReply::Csv(csv)) => csv,
+        Ok(soap::ReportReply::Fault(f)) => return Err(map_fault(&f)),
+        Err(e) => return Err(malformed(format!("getReportResultCsv response: {}", e.0))),
+    };
+    parse(&mut csv).map_err(|e| match e.1 {
+        report::ReportErrorKind::MissingColumn if custom => ConnectorError::Configuration { message: e.0 },
+        _ => malformed(e.0),
+    })?;
+    csv.finish().map_err(|e| malformed(format!("getReportResultCsv response: {}", e.0)))
 }
 
 /// [`Pace::Wait`] when an hourly or daily counter has less left than `cost` plus `reserve_percent` of its limit

@@ -5,9 +5,16 @@
 //! the header's field count, and every value the connector uses must parse. Columns are found by their English
 //! header name (case-insensitive); extra columns are ignored, their order does not matter.
 //!
+//! A report always has a header line: a CSV without one (empty, or whose first line is no header) is malformed,
+//! never "no calls" — an empty answer must not read as an empty day. Every column the definitions below use is
+//! required; a header without one is an error ([`ReportErrorKind::MissingColumn`]).
+//!
+//! Parsers read from any [`std::io::Read`] (the connector streams the CSV out of the SOAP body, see
+//! [`super::soap::open_report_csv`]) and aggregate row by row: no copy of the CSV, no per-row allocation for the
+//! Call Log; Agent State rows share their agent, state and reason strings.
+//!
 //! ## Call Log definitions (documented choices)
 //! - Only rows whose `CALL TYPE` is `Inbound` count (outbound, manual, internal… calls are not queue workload).
-//!   A report without a `CALL TYPE` column counts every row.
 //! - A call counts in the 15-minute UTC interval that contains its `TIMESTAMP` (arrival), only if that instant
 //!   lies in the requested window `[start, end)`.
 //! - `offered`: every counted row of the queue. `abandoned`: `ABANDONED` = 1. `handled`: not abandoned, an agent
@@ -19,7 +26,9 @@
 //! - `answered_within_sl`: `None` — the Call Log carries no service-level flag and the threshold lives in Five9's
 //!   campaign/skill configuration, which the admin API does not expose per queue.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Read;
+use std::sync::Arc;
 
 use acd_domain::acd::floor_to_interval;
 use acd_domain::{AgentSegment, TimeWindow};
@@ -30,30 +39,45 @@ use super::time::{LocalResolver, parse_date_and_time, parse_duration_secs, parse
 
 /// A report CSV that cannot be read; the text names the row/column, never values of other fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReportError(pub String);
+pub struct ReportError(pub String, pub ReportErrorKind);
+
+/// What is wrong with a report CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportErrorKind {
+    /// Unreadable, cut off, no header line, a value that does not parse.
+    Malformed,
+    /// A header line without a column the connector needs (for a customer's own report: its configuration).
+    MissingColumn,
+}
 
 fn err(msg: impl Into<String>) -> ReportError {
-    ReportError(msg.into())
+    ReportError(msg.into(), ReportErrorKind::Malformed)
 }
 
 /// Header name → index (names trimmed and upper-cased).
 struct Columns(HashMap<String, usize>);
 
 impl Columns {
-    fn new(headers: &csv::StringRecord) -> Self {
-        Self(
+    /// The header line; an empty CSV has none (malformed: a report always has its header).
+    fn new(headers: &csv::StringRecord, report: &str) -> Result<Self, ReportError> {
+        if headers.iter().all(|h| h.trim().trim_start_matches('\u{feff}').is_empty()) {
+            return Err(err(format!("the {report} report has no header line (an empty result)")));
+        }
+        Ok(Self(
             headers
                 .iter()
                 .enumerate()
                 .map(|(i, h)| (h.trim().trim_start_matches('\u{feff}').to_uppercase(), i))
                 .collect(),
-        )
+        ))
     }
     fn get(&self, name: &str) -> Option<usize> {
         self.0.get(name).copied()
     }
     fn require(&self, report: &str, name: &str) -> Result<usize, ReportError> {
-        self.get(name).ok_or_else(|| err(format!("the {report} report has no {name} column")))
+        self.get(name).ok_or_else(|| {
+            ReportError(format!("the {report} report has no {name} column"), ReportErrorKind::MissingColumn)
+        })
     }
 }
 
@@ -70,7 +94,9 @@ impl TimeColumns {
         }
         match (cols.get("DATE"), cols.get("TIME")) {
             (Some(d), Some(t)) => Ok(Self::DateTime(d, t)),
-            _ => Err(err(format!("the {report} report has no TIMESTAMP column"))),
+            // Every Five9 report has a time: a first line without one is no header (data where the header
+            // should be).
+            _ => Err(err(format!("the {report} report has no header line (no TIMESTAMP or DATE and TIME column)"))),
         }
     }
     fn read(&self, rec: &csv::StringRecord, line: u64) -> Result<NaiveDateTime, ReportError> {
@@ -89,8 +115,8 @@ fn field(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("")
 }
 
-fn reader(csv_text: &str) -> csv::Reader<&[u8]> {
-    csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(csv_text.as_bytes())
+fn reader<R: Read>(input: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input)
 }
 
 fn csv_error(e: csv::Error) -> ReportError {
@@ -102,6 +128,7 @@ fn csv_error(e: csv::Error) -> ReportError {
         csv::ErrorKind::Utf8 { pos, .. } => {
             err(format!("row {} is not valid UTF-8", pos.as_ref().map(|p| p.line()).unwrap_or(0)))
         }
+        csv::ErrorKind::Io(io) => err(format!("the CSV could not be read: {io}")),
         _ => err(format!("unreadable CSV: {e}")),
     }
 }
@@ -187,19 +214,30 @@ pub fn aggregate_call_log(
     keep: TimeWindow,
 ) -> Result<CallLogResult, ReportError> {
     let mut out = CallLogResult::default();
-    if csv_text.trim().is_empty() {
-        return Ok(out);
-    }
-    let mut rdr = reader(csv_text);
-    let cols = Columns::new(rdr.headers().map_err(csv_error)?);
+    aggregate_call_log_into(csv_text.as_bytes(), group_column, tz, report_window, keep, &mut out)?;
+    Ok(out)
+}
+
+/// [`aggregate_call_log`] reading the CSV from `input` as it comes, adding to `out` (row by row: nothing but the
+/// sums is kept). On an error `out` holds part of the report and must be discarded.
+pub fn aggregate_call_log_into<R: Read>(
+    input: R,
+    group_column: &str,
+    tz: Tz,
+    report_window: TimeWindow,
+    keep: TimeWindow,
+    out: &mut CallLogResult,
+) -> Result<(), ReportError> {
+    let mut rdr = reader(input);
     const REPORT: &str = "Call Log";
+    let cols = Columns::new(rdr.headers().map_err(csv_error)?, REPORT)?;
     let time = TimeColumns::find(&cols, REPORT)?;
     let group = cols.require(REPORT, group_column)?;
-    let call_type = cols.get("CALL TYPE");
+    let call_type = cols.require(REPORT, "CALL TYPE")?;
     let abandoned = cols.require(REPORT, "ABANDONED")?;
-    let agent = cols.get("AGENT");
+    let agent = cols.require(REPORT, "AGENT")?;
     let talk = cols.require(REPORT, "TALK TIME")?;
-    let acw = cols.get("AFTER CALL WORK TIME");
+    let acw = cols.require(REPORT, "AFTER CALL WORK TIME")?;
     let wait = cols.require(REPORT, "QUEUE WAIT TIME")?;
     let resolver = LocalResolver::new(tz, report_window);
     let mut prev: Option<DateTime<Utc>> = None;
@@ -214,11 +252,9 @@ pub fn aggregate_call_log(
         let is_abandoned =
             flag(field(&rec, abandoned)).ok_or_else(|| err(format!("row {line}: unreadable ABANDONED")))?;
         let talk_ms = duration_ms(&rec, Some(talk), "TALK TIME", line)?;
-        let acw_ms = duration_ms(&rec, acw, "AFTER CALL WORK TIME", line)?;
+        let acw_ms = duration_ms(&rec, Some(acw), "AFTER CALL WORK TIME", line)?;
         let wait_ms = duration_ms(&rec, Some(wait), "QUEUE WAIT TIME", line)?;
-        if let Some(ct) = call_type
-            && !field(&rec, ct).trim().eq_ignore_ascii_case("Inbound")
-        {
+        if !field(&rec, call_type).trim().eq_ignore_ascii_case("Inbound") {
             continue;
         }
         if !keep.contains(at) {
@@ -229,7 +265,7 @@ pub fn aggregate_call_log(
             out.rows_without_queue += 1;
             continue;
         }
-        let has_agent = agent.is_none_or(|a| !is_no_value(field(&rec, a)));
+        let has_agent = !is_no_value(field(&rec, agent));
         let handled = !is_abandoned && has_agent && talk_ms > 0;
         let intervals = match out.sums.by_queue.get_mut(queue) {
             Some(m) => m,
@@ -246,36 +282,109 @@ pub fn aggregate_call_log(
             s.answer_time_ms += wait_ms;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
-/// One row of Agent State Details, time resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One row of Agent State Details, time resolved: 28 bytes. Agent, state and reason are ids into the
+/// [`StateRows::strings`] of the rows (a report has a few thousand distinct values and hundreds of thousands of rows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StateRow {
-    pub agent: String,
-    pub state: String,
-    pub reason: Option<String>,
+    pub agent: u32,
+    pub state: u32,
+    /// [`Strings::NONE`] when the row has no reason code.
+    pub reason: u32,
     pub start: DateTime<Utc>,
-    pub duration_secs: u64,
+    pub duration_secs: u32,
+}
+
+/// Each agent, state and reason string once; rows refer to them by id.
+#[derive(Debug, Clone)]
+pub struct Strings {
+    list: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, u32>,
+}
+
+impl Default for Strings {
+    fn default() -> Self {
+        let none: Arc<str> = Arc::from("");
+        Self { list: vec![none.clone()], index: HashMap::from([(none, Self::NONE)]) }
+    }
+}
+
+impl Strings {
+    /// The id of the empty string: "no reason code".
+    pub const NONE: u32 = 0;
+
+    pub fn id(&mut self, s: &str) -> u32 {
+        if let Some(id) = self.index.get(s) {
+            return *id;
+        }
+        let id = u32::try_from(self.list.len()).unwrap_or(u32::MAX);
+        let v: Arc<str> = Arc::from(s);
+        self.list.push(v.clone());
+        self.index.insert(v, id);
+        id
+    }
+
+    pub fn get(&self, id: u32) -> &str {
+        self.list.get(id as usize).map(|s| &**s).unwrap_or("")
+    }
+
+    /// `None` for [`Strings::NONE`].
+    pub fn get_opt(&self, id: u32) -> Option<&str> {
+        (id != Self::NONE).then(|| self.get(id))
+    }
+}
+
+/// Agent State Details rows and the strings they refer to.
+#[derive(Debug, Clone, Default)]
+pub struct StateRows {
+    pub strings: Strings,
+    pub rows: Vec<StateRow>,
+}
+
+impl StateRows {
+    /// A row from strings (tests and callers that build rows by hand).
+    pub fn push(&mut self, agent: &str, state: &str, reason: Option<&str>, start: DateTime<Utc>, duration_secs: u32) {
+        let agent = self.strings.id(agent);
+        let state = self.strings.id(state);
+        let reason = reason.filter(|r| !r.is_empty()).map_or(Strings::NONE, |r| self.strings.id(r));
+        self.rows.push(StateRow { agent, state, reason, start, duration_secs });
+    }
+
+    /// The distinct `(state, reason code)` pairs of the rows.
+    pub fn statuses(&self) -> HashSet<(&str, Option<&str>)> {
+        let ids: HashSet<(u32, u32)> = self.rows.iter().map(|r| (r.state, r.reason)).collect();
+        ids.into_iter().map(|(s, r)| (self.strings.get(s), self.strings.get_opt(r))).collect()
+    }
 }
 
 /// Parses an Agent State Details CSV. Rows keep their report order.
-pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<Vec<StateRow>, ReportError> {
-    if csv_text.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut rdr = reader(csv_text);
-    let cols = Columns::new(rdr.headers().map_err(csv_error)?);
+pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<StateRows, ReportError> {
+    let mut rows = StateRows::default();
+    parse_agent_states_into(csv_text.as_bytes(), tz, report_window, &mut rows)?;
+    Ok(rows)
+}
+
+/// [`parse_agent_states`] reading from `input` as it comes, appending to `out` (its strings are shared with the rows
+/// already there). On an error `out` holds part of the report and must be discarded.
+pub fn parse_agent_states_into<R: Read>(
+    input: R,
+    tz: Tz,
+    report_window: TimeWindow,
+    out: &mut StateRows,
+) -> Result<(), ReportError> {
+    let mut rdr = reader(input);
     const REPORT: &str = "Agent State Details";
+    let cols = Columns::new(rdr.headers().map_err(csv_error)?, REPORT)?;
     let time = TimeColumns::find(&cols, REPORT)?;
     let agent = cols.require(REPORT, "AGENT")?;
     let state = cols.require(REPORT, "STATE")?;
-    let reason = cols.get("REASON CODE");
+    let reason = cols.require(REPORT, "REASON CODE")?;
     let duration = cols.require(REPORT, "AGENT STATE TIME")?;
     let resolver = LocalResolver::new(tz, report_window);
     // Row order is per agent (rows may be sorted by agent, then time): track the previous instant per agent.
-    let mut prev: HashMap<String, DateTime<Utc>> = HashMap::new();
-    let mut rows = Vec::new();
+    let mut prev: HashMap<u32, DateTime<Utc>> = HashMap::new();
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
@@ -284,19 +393,23 @@ pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> 
             return Err(err(format!("row {line}: empty AGENT")));
         }
         let local = time.read(&rec, line)?;
-        let start = resolver.resolve(local, prev.get(agent).copied());
-        prev.insert(agent.to_owned(), start);
+        let agent = out.strings.id(agent);
+        let start = resolver.resolve(local, prev.get(&agent).copied());
+        prev.insert(agent, start);
         let duration_secs = parse_duration_secs(field(&rec, duration))
-            .filter(|d| start.checked_add_signed(Duration::seconds(*d as i64)).is_some())
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| start.checked_add_signed(Duration::seconds(i64::from(*d))).is_some())
             .ok_or_else(|| err(format!("row {line}: unreadable AGENT STATE TIME")))?;
         let state = field(&rec, state).trim();
         if state.is_empty() {
             return Err(err(format!("row {line}: empty STATE")));
         }
-        let reason = reason.map(|i| field(&rec, i).trim()).filter(|r| !is_no_value(r)).map(str::to_owned);
-        rows.push(StateRow { agent: agent.to_owned(), state: state.to_owned(), reason, start, duration_secs });
+        let state = out.strings.id(state);
+        let reason =
+            Some(field(&rec, reason).trim()).filter(|r| !is_no_value(r)).map_or(Strings::NONE, |r| out.strings.id(r));
+        out.rows.push(StateRow { agent, state, reason, start, duration_secs });
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// The status id of a state and reason code: `Ready`, `Not Ready: Lunch`, `Logout: End Shift`.
@@ -321,8 +434,10 @@ fn is_logout(state: &str) -> bool {
 /// - The agent's last segment is open (`end` None) only if it is still ongoing: it is not a logout and it reaches
 ///   `report_time` (the report's generation time, from the `runReport` response's HTTP `Date`), within 2 s of
 ///   rounding. A state that ended earlier without a successor keeps its end.
-pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
-    rows.sort_by(|a, b| (&a.agent, a.start, a.duration_secs).cmp(&(&b.agent, b.start, b.duration_secs)));
+pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
+    let StateRows { strings, mut rows } = rows;
+    let name = |id: u32| strings.get(id);
+    rows.sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
     struct Seg {
         orig_start: DateTime<Utc>,
         start: DateTime<Utc>,
@@ -332,7 +447,7 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        let agent = rows[i].agent.clone();
+        let agent = rows[i].agent;
         let mut segs: Vec<Seg> = Vec::new();
         let mut j = i;
         while j < rows.len() && rows[j].agent == agent {
@@ -351,13 +466,13 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
                     prev.end = start;
                 }
             }
-            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(&rows[p.row].state)) {
+            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(name(rows[p.row].state))) {
                 segs.pop();
             }
             // A zero-length state is dropped unless it is a logout or the agent's last row (a state that has just
             // begun when the report ran).
             let is_last = j + 1 == rows.len() || rows[j + 1].agent != agent;
-            if end > start || is_logout(&r.state) || is_last {
+            if end > start || is_logout(name(r.state)) || is_last {
                 segs.push(Seg { orig_start: r.start, start, end: end.max(start), row: j });
             }
             j += 1;
@@ -366,7 +481,7 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
         for (k, s) in segs.iter().enumerate() {
             let row = &rows[s.row];
             let ongoing = Some(k) == last
-                && !is_logout(&row.state)
+                && !is_logout(name(row.state))
                 && s.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time);
             let end = if ongoing { None } else { Some(s.end) };
             let overlaps = if s.start == s.end && end.is_some() {
@@ -376,9 +491,9 @@ pub fn build_segments(mut rows: Vec<StateRow>, report_time: DateTime<Utc>, windo
             };
             if overlaps {
                 out.push(AgentSegment {
-                    agent_external_id: row.agent.clone(),
-                    status_id: status_id(&row.state, row.reason.as_deref()),
-                    reason: row.reason.clone(),
+                    agent_external_id: name(row.agent).to_owned(),
+                    status_id: status_id(name(row.state), strings.get_opt(row.reason)),
+                    reason: strings.get_opt(row.reason).map(str::to_owned),
                     start: s.start,
                     end,
                 });
@@ -440,31 +555,54 @@ mod tests {
         for cut in [full.len() - 2, full.len() - 20, HEADER.len() + 30] {
             assert!(aggregate_call_log(&full[..cut], "CAMPAIGN", Los_Angeles, w, w).is_err(), "cut at {cut}");
         }
-        assert!(aggregate_call_log(&full, "SKILL", Los_Angeles, w, w).unwrap_err().0.contains("SKILL"));
-        assert_eq!(aggregate_call_log("", "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 0);
+        let missing = aggregate_call_log(&full, "SKILL", Los_Angeles, w, w).unwrap_err();
+        assert!(missing.0.contains("SKILL") && missing.1 == ReportErrorKind::MissingColumn, "{missing:?}");
         assert_eq!(aggregate_call_log(HEADER, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 0);
     }
 
-    fn row(agent: &str, state: &str, reason: Option<&str>, start: &str, secs: u64) -> StateRow {
-        StateRow {
-            agent: agent.into(),
-            state: state.into(),
-            reason: reason.map(Into::into),
-            start: utc(start),
-            duration_secs: secs,
+    #[test]
+    fn a_report_without_its_header_line_is_malformed_never_empty() {
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let row = "1,\"Mon, 25 Nov 2024 05:00:00\",S,Inbound,a,A,Done,00:00:20,00:05:00,00:01:00,00:00:30,0\n";
+        for csv in ["", "\n", "  \r\n", "\u{feff}", row] {
+            let e = aggregate_call_log(csv, "CAMPAIGN", Los_Angeles, w, w).unwrap_err();
+            assert_eq!(e.1, ReportErrorKind::Malformed, "{csv:?}: {e:?}");
+            assert!(e.0.contains("no header line"), "{csv:?}: {e:?}");
+            let e = parse_agent_states(csv, Los_Angeles, w).unwrap_err();
+            assert!(e.0.contains("no header line"), "{csv:?}: {e:?}");
         }
+        // Every column a definition uses is required (no silent "counts every row" or "no after-call work").
+        for column in ["CALL TYPE", "AGENT", "AFTER CALL WORK TIME", "ABANDONED", "TALK TIME", "QUEUE WAIT TIME"] {
+            let header: Vec<&str> =
+                HEADER.trim_end().split(',').map(|h| if h == column { "OTHER" } else { h }).collect();
+            let header = format!("{}\n", header.join(","));
+            let e = aggregate_call_log(&format!("{header}{row}"), "CAMPAIGN", Los_Angeles, w, w).unwrap_err();
+            assert_eq!(e.1, ReportErrorKind::MissingColumn, "{column}");
+            assert!(e.0.contains(column), "{e:?}");
+        }
+        let states = "AGENT,DATE,TIME,STATE,AGENT STATE TIME\na,\"Mon, 25 Nov 2024\",05:00:00,Ready,00:00:10\n";
+        let e = parse_agent_states(states, Los_Angeles, w).unwrap_err();
+        assert_eq!((e.0.contains("REASON CODE"), e.1), (true, ReportErrorKind::MissingColumn), "{e:?}");
+    }
+
+    fn rows(spec: &[(&str, &str, Option<&str>, &str, u32)]) -> StateRows {
+        let mut rows = StateRows::default();
+        for (agent, state, reason, start, secs) in spec {
+            rows.push(agent, state, *reason, utc(start), *secs);
+        }
+        rows
     }
 
     #[test]
     fn overlapping_states_follow_the_rule_and_only_ongoing_states_stay_open() {
-        let rows = vec![
-            row("a", "On Call", None, "2024-11-25T13:00:00Z", 180),
-            row("a", "Ready", None, "2024-11-25T13:00:00Z", 5),
-            row("a", "After Call Work", None, "2024-11-25T13:03:00Z", 30),
-            row("a", "Not Ready", Some("Lunch"), "2024-11-25T13:03:30Z", 600),
-            row("b", "Ready", None, "2024-11-25T13:00:00Z", 60),
-            row("b", "Logout", Some("End Shift"), "2024-11-25T13:01:00Z", 0),
-        ];
+        let rows = rows(&[
+            ("a", "On Call", None, "2024-11-25T13:00:00Z", 180),
+            ("a", "Ready", None, "2024-11-25T13:00:00Z", 5),
+            ("a", "After Call Work", None, "2024-11-25T13:03:00Z", 30),
+            ("a", "Not Ready", Some("Lunch"), "2024-11-25T13:03:30Z", 600),
+            ("b", "Ready", None, "2024-11-25T13:00:00Z", 60),
+            ("b", "Logout", Some("End Shift"), "2024-11-25T13:01:00Z", 0),
+        ]);
         let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
         let segs = build_segments(rows, utc("2024-11-25T13:13:31Z"), w);
         let got: Vec<_> =

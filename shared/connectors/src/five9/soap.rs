@@ -2,7 +2,10 @@
 //! `xs:sequence` order) and reading responses by namespace + local name (never by prefix).
 //!
 //! The reader turns the `Body` into a small element tree. Responses are small except `getReportResultCsv`, whose
-//! single `return` text holds the whole CSV; it is kept as one `String` (no per-row XML work).
+//! single `return` text holds the whole CSV: [`open_report_csv`] reads that one in place, as a byte stream the CSV
+//! parser consumes while unescaping (no copy of the CSV, no tree).
+
+use std::borrow::Cow;
 
 use quick_xml::escape::{escape, resolve_predefined_entity};
 use quick_xml::events::Event;
@@ -253,6 +256,184 @@ pub fn parse_document(xml: &str) -> Result<Element, ParseError> {
         return Err(ParseError(format!("the XML ends inside <{}> (truncated body)", stack[stack.len() - 1].local)));
     }
     root.ok_or_else(|| ParseError("empty XML document".into()))
+}
+
+/// What a `getReportResultCsv` answer turned out to be: the report CSV (read in place) or a fault.
+pub enum ReportReply<'a> {
+    Csv(CsvText<'a>),
+    Fault(Fault),
+}
+
+/// The operation whose answer [`open_report_csv`] reads.
+const REPORT_RESULT: &str = "getReportResultCsvResponse";
+
+/// Opens the CSV of a `getReportResultCsv` response envelope *in place*: the returned [`CsvText`] is an
+/// [`std::io::Read`] over the `return` element's text, unescaped as it is read, so the CSV is never copied out of
+/// the body (a report result can be tens of MB). A response without a `return` element is an error (a report
+/// always has at least its header line: no `return` is no answer, never an empty report). An empty `return` reads as
+/// an empty CSV, which the report parsers refuse for want of a header. Call [`CsvText::finish`] after reading to
+/// check the rest of the document (a truncated body fails there or while reading).
+pub fn open_report_csv(body: &str) -> Result<ReportReply<'_>, ParseError> {
+    let mut reader = NsReader::from_str(body);
+    reader.config_mut().check_end_names = true;
+    // Depth of the open elements: 1 = Envelope, 2 = Body, 3 = the response.
+    let mut depth = 0usize;
+    loop {
+        let pos = reader.buffer_position();
+        let (ns, event) =
+            reader.read_resolved_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))?;
+        let ns = match ns {
+            ResolveResult::Bound(n) => Some(AsRef::<str>::as_ref(&n).to_owned()),
+            ResolveResult::Unbound => None,
+            ResolveResult::Unknown(p) => return Err(ParseError(format!("undeclared namespace prefix {p:?}"))),
+        };
+        let (start, empty) = match event {
+            Event::Start(e) => (e, false),
+            Event::Empty(e) => (e, true),
+            Event::End(_) => {
+                return Err(ParseError(match depth {
+                    3 => format!("the {REPORT_RESULT} has no return element (no report result)"),
+                    2 => format!("the SOAP body holds no {REPORT_RESULT} (found nothing)"),
+                    _ => "the SOAP envelope has no Body".into(),
+                }));
+            }
+            Event::Eof => return Err(ParseError("the XML ends before the report result (truncated body)".into())),
+            Event::Text(t) if depth == 0 && t.trim_ascii().is_empty() => continue,
+            Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if depth == 0 => {
+                return Err(ParseError("content outside the document's root element".into()));
+            }
+            _ => continue,
+        };
+        let local = AsRef::<str>::as_ref(&start.local_name()).to_owned();
+        let is = |want_ns: &str, want: &str| ns.as_deref() == Some(want_ns) && local == want;
+        match depth {
+            0 if is(SOAP_ENV_NS, "Envelope") && !empty => depth = 1,
+            0 => return Err(ParseError(format!("expected a SOAP Envelope, found <{local}>"))),
+            1 if is(SOAP_ENV_NS, "Body") && !empty => depth = 2,
+            1 if is(SOAP_ENV_NS, "Body") => return Err(ParseError("the SOAP Body is empty".into())),
+            2 if is(SOAP_ENV_NS, "Fault") => {
+                // Faults are small: read them with the tree parser.
+                return match parse_reply(body, "getReportResultCsv")? {
+                    Reply::Fault(f) => Ok(ReportReply::Fault(f)),
+                    Reply::Response(_) => Err(ParseError("the SOAP body holds a Fault and a response".into())),
+                };
+            }
+            2 if is(ADMIN_NS, REPORT_RESULT) && empty => {
+                return Err(ParseError(format!("the {REPORT_RESULT} has no return element (no report result)")));
+            }
+            2 if is(ADMIN_NS, REPORT_RESULT) => depth = 3,
+            2 => return Err(ParseError(format!("the SOAP body holds no {REPORT_RESULT} (found {local})"))),
+            3 if local == "return" && ns.as_deref().is_none_or(|n| n == ADMIN_NS) => {
+                return Ok(ReportReply::Csv(CsvText {
+                    reader,
+                    pending: Cow::Borrowed(""),
+                    offset: 0,
+                    // After `return` closes, the response, the Body and the Envelope are still open.
+                    open_after: 3,
+                    done: empty,
+                }));
+            }
+            _ if empty => {}
+            _ => {
+                let end = start.to_end().into_owned();
+                reader.read_to_end(end.name()).map_err(|e| ParseError(format!("invalid XML: {e}")))?;
+            }
+        }
+    }
+}
+
+/// The text of a report result's `return` element as a byte stream (see [`open_report_csv`]).
+pub struct CsvText<'a> {
+    reader: NsReader<&'a [u8]>,
+    /// Unescaped text not yet handed out: borrowed from the body, or one resolved character reference.
+    pending: Cow<'a, str>,
+    offset: usize,
+    open_after: usize,
+    done: bool,
+}
+
+impl<'a> CsvText<'a> {
+    fn next_piece(&mut self) -> Result<bool, ParseError> {
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            let pos = self.reader.buffer_position();
+            let event =
+                self.reader.read_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))?;
+            let piece: Cow<'a, str> = match event {
+                Event::Text(t) => t.into_inner(),
+                Event::CData(t) => t.into_inner(),
+                Event::GeneralRef(r) => Cow::Owned(if r.is_char_ref() {
+                    match r.resolve_char_ref() {
+                        Ok(Some(c)) => c.to_string(),
+                        _ => return Err(ParseError("invalid character reference".into())),
+                    }
+                } else {
+                    match resolve_predefined_entity(&r) {
+                        Some(s) => s.to_owned(),
+                        None => return Err(ParseError(format!("unknown entity &{};", &*r))),
+                    }
+                }),
+                Event::End(_) => {
+                    self.done = true;
+                    return Ok(false);
+                }
+                Event::Start(_) | Event::Empty(_) => {
+                    return Err(ParseError("an element inside the report result's text".into()));
+                }
+                Event::Eof => return Err(ParseError("the XML ends inside the report result (truncated body)".into())),
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_) => continue,
+            };
+            if piece.is_empty() {
+                continue;
+            }
+            self.pending = piece;
+            self.offset = 0;
+            return Ok(true);
+        }
+    }
+
+    /// Reads past the end of the result and checks that the document closes properly (a body cut after the CSV
+    /// fails here).
+    pub fn finish(mut self) -> Result<(), ParseError> {
+        while self.next_piece()? {}
+        let mut open = self.open_after;
+        loop {
+            let pos = self.reader.buffer_position();
+            match self.reader.read_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))? {
+                Event::Start(_) => open += 1,
+                Event::End(_) if open == 0 => return Err(ParseError("unbalanced end tag".into())),
+                Event::End(_) => open -= 1,
+                Event::Eof if open > 0 => return Err(ParseError("the XML ends early (truncated body)".into())),
+                Event::Eof => return Ok(()),
+                Event::Text(t) if open == 0 && t.trim_ascii().is_empty() => {}
+                Event::Text(_) | Event::GeneralRef(_) | Event::CData(_) if open == 0 => {
+                    return Err(ParseError("content after the document's root element".into()));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl std::io::Read for CsvText<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if out.is_empty() {
+            return Ok(0);
+        }
+        if self.offset >= self.pending.len() {
+            let more = self.next_piece().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.0))?;
+            if !more {
+                return Ok(0);
+            }
+        }
+        let rest = &self.pending.as_bytes()[self.offset..];
+        let n = rest.len().min(out.len());
+        out[..n].copy_from_slice(&rest[..n]);
+        self.offset += n;
+        Ok(n)
+    }
 }
 
 #[cfg(test)]

@@ -236,6 +236,12 @@ impl Api {
         let refreshed = AtomicBool::new(false);
         with_retry(self.retry, deadline, || self.attempt(&method, &url, body.as_deref(), &refreshed, what, deadline))
             .await
+            .map_err(|e| match e {
+                // An answer cut off by the caller's deadline is the deadline's doing (the import ends the run
+                // partial and continues next time), not the vendor being down.
+                ConnectorError::Unavailable { .. } if deadline.is_past() => ConnectorError::DeadlineExceeded,
+                e => e,
+            })
     }
 
     async fn attempt(

@@ -95,15 +95,14 @@ struct Member {
     name: Option<String>,
 }
 
-/// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. Entities
-/// without an id are skipped; a missing name falls back to the id.
-pub fn queues_from_entities(entities: Vec<WireQueue>) -> Vec<Queue> {
+/// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. An entity
+/// without an id makes the listing malformed; a missing name falls back to the id.
+pub fn queues_from_entities(entities: Vec<WireQueue>) -> Result<Vec<Queue>, ConnectorError> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
     for q in entities {
         let Some(id) = q.id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) else {
-            tracing::debug!("skipping a Genesys Cloud queue without an id");
-            continue;
+            return Err(ConnectorError::malformed("queue listing: a queue has no id"));
         };
         let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
         let channels: BTreeSet<Channel> = match &q.media_settings {
@@ -117,33 +116,60 @@ pub fn queues_from_entities(entities: Vec<WireQueue>) -> Vec<Queue> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
-/// Agents of listed Genesys users: `deleted` users and users without the identifying field are skipped;
-/// duplicates are dropped.
-pub fn agents_from_entities(users: Vec<WireUser>, agent_id: GenesysAgentId) -> Vec<(String, ExternalAgent)> {
+/// Agents of listed Genesys users: `deleted` users are skipped, duplicates dropped; a (not deleted) user without an
+/// id or without the identifying field makes the listing malformed.
+pub fn agents_from_entities(
+    users: Vec<WireUser>,
+    agent_id: GenesysAgentId,
+) -> Result<Vec<(String, ExternalAgent)>, ConnectorError> {
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(users.len());
     for u in users {
         if u.state.as_deref().is_some_and(|s| s.eq_ignore_ascii_case("deleted")) {
             continue;
         }
-        let Some(id) = u.id.filter(|id| !id.trim().is_empty()) else { continue };
+        let Some(id) = u.id.filter(|id| !id.trim().is_empty()) else {
+            return Err(ConnectorError::malformed("user listing: a user has no id"));
+        };
         let external_id = match agent_id {
             GenesysAgentId::Id => Some(id.clone()),
             GenesysAgentId::Username => u.username.filter(|n| !n.trim().is_empty()),
         };
         let Some(external_id) = external_id else {
-            tracing::debug!("skipping a Genesys Cloud user without a username");
-            continue;
+            return Err(ConnectorError::malformed("user listing: a user has no username"));
         };
         if seen.insert(external_id.clone()) {
             let display_name = u.name.filter(|n| !n.trim().is_empty());
             out.push((id, ExternalAgent { external_id, display_name }));
         }
     }
-    out
+    Ok(out)
+}
+
+/// What one page of a listing says about the next: follow `Some(next)`, stop on `None`. The paging fields must be
+/// present and agree (`pageNumber` is the page asked for, `pageCount` and `nextUri` agree, a page announcing more
+/// is not empty): a listing whose paging cannot be trusted is malformed, never cut short — a missing page would
+/// read as agents or queues gone.
+pub fn next_page<'a, T>(page: &'a Listing<T>, expected: u64, what: &str) -> Result<Option<&'a str>, ConnectorError> {
+    let bad = |m: String| Err(ConnectorError::malformed(format!("{what}: {m}")));
+    let Some(entities) = &page.entities else { return bad("the answer has no entities".into()) };
+    let (Some(number), Some(count)) = (page.page_number, page.page_count) else {
+        return bad("the answer has no pageNumber or pageCount".into());
+    };
+    if number != expected {
+        return bad(format!("asked for page {expected}, got page {number}"));
+    }
+    let next = page.next_uri.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    match next {
+        Some(_) if number >= count => bad(format!("page {number} of {count} links a next page")),
+        Some(_) if entities.is_empty() => bad(format!("page {number} of {count} is empty but links a next page")),
+        None if number < count => bad(format!("page {number} of {count} links no next page")),
+        None if count == 0 && !entities.is_empty() => bad("a listing of 0 pages holds entities".into()),
+        next => Ok(next),
+    }
 }
 
 pub struct GenesysConnector {
@@ -198,16 +224,16 @@ impl GenesysConnector {
         let mut url = first;
         let mut seen = HashSet::new();
         let mut all = Vec::new();
-        for _ in 0..MAX_PAGES {
+        for number in 1..=u64::from(MAX_PAGES) {
             if !seen.insert(url.clone()) {
                 return Err(ConnectorError::malformed(format!("{what}: paging returned to a page already read")));
             }
             let page: Listing<T> = self.api.get_json(&url, what, deadline).await?;
-            let empty = page.entities.is_empty();
-            all.extend(page.entities);
-            match page.next_uri.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
-                Some(next) if !empty => url = self.api.resolve_next(next)?,
-                _ => return Ok(all),
+            let next = next_page(&page, number, what)?.map(|n| self.api.resolve_next(n)).transpose()?;
+            all.extend(page.entities.unwrap_or_default());
+            match next {
+                Some(next) => url = next,
+                None => return Ok(all),
             }
         }
         Err(ConnectorError::malformed(format!("{what}: more than {MAX_PAGES} pages")))
@@ -219,7 +245,7 @@ impl GenesysConnector {
         }
         let first = format!("/api/v2/users?pageSize={}&pageNumber=1&state=any", self.tuning.page_size);
         let users: Vec<WireUser> = self.all_pages(first, "user listing", deadline).await?;
-        let members: Vec<Member> = agents_from_entities(users, self.settings.agent_id)
+        let members: Vec<Member> = agents_from_entities(users, self.settings.agent_id)?
             .into_iter()
             .map(|(id, a)| Member { id, external_id: a.external_id, name: a.display_name })
             .collect();
@@ -239,7 +265,11 @@ impl GenesysConnector {
         for path in ["/api/v2/presence/definitions", "/api/v2/presence/definitions?deactivated=true"] {
             let listing: Listing<WirePresenceDefinition> =
                 self.api.get_json(path, "presence definitions", deadline).await?;
-            for d in listing.entities.into_iter().filter_map(Definition::from_wire) {
+            let entities = listing
+                .entities
+                .ok_or_else(|| ConnectorError::malformed("presence definitions: the answer has no entities"))?;
+            for d in entities.into_iter().map(Definition::from_wire) {
+                let d = d.ok_or_else(|| ConnectorError::malformed("presence definitions: a definition has no id"))?;
                 if ids.insert(d.id.clone()) {
                     defs.push(d);
                 }
@@ -275,7 +305,17 @@ impl GenesysConnector {
             let raw = self.api.post_raw(USER_DETAILS_PATH, &query, WHAT, deadline).await?;
             let page: UserDetailsResponse = parse_json(&raw, WHAT)?;
             let rows = page.user_details.len();
-            let total = page.total_hits.unwrap_or(0);
+            // `totalHits` is always there (no results is `{"totalHits":0}`): without it, or when it contradicts the
+            // rows, the pages left are unknown — malformed, never "no more agents".
+            let Some(total) = page.total_hits else {
+                return Err(ConnectorError::malformed(format!("{WHAT}: the answer has no totalHits")));
+            };
+            if rows > 0 && total == 0 {
+                return Err(ConnectorError::malformed(format!("{WHAT}: rows on a page of 0 totalHits")));
+            }
+            if rows == 0 && page_number == 1 && total > 0 {
+                return Err(ConnectorError::malformed(format!("{WHAT}: an empty first page of {total} totalHits")));
+            }
             records.add(page.user_details)?;
             // Pages can hold fewer rows than the page size (Genesys merges records spanning days): stop on an empty
             // page or once the pages read cover `totalHits`, never on a short page.
@@ -327,7 +367,7 @@ impl Connector for GenesysConnector {
     async fn list_queues(&self, deadline: Deadline) -> Result<Vec<Queue>, ConnectorError> {
         let first = format!("/api/v2/routing/queues?pageSize={}&pageNumber=1", self.tuning.page_size);
         let entities: Vec<WireQueue> = self.all_pages(first, "queue listing", deadline).await?;
-        Ok(queues_from_entities(entities))
+        queues_from_entities(entities)
     }
 
     async fn interval_stats(

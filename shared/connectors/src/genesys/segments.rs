@@ -166,7 +166,11 @@ impl Records {
                 let start = time(r.start_time.as_deref(), "startTime")?
                     .ok_or_else(|| ConnectorError::malformed("user details: a routing record has no startTime"))?;
                 let end = time(r.end_time.as_deref(), "endTime")?;
-                let status = r.routing_status.unwrap_or_default().trim().to_ascii_uppercase();
+                let status =
+                    r.routing_status.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
+                        ConnectorError::malformed("user details: a routing record has no routingStatus")
+                    })?;
+                let status = status.to_ascii_uppercase();
                 records.routing.insert(Routing { start, end, status });
             }
         }

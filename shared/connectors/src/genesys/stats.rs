@@ -10,7 +10,9 @@
 //!   the target, and whether it includes abandons is not documented.
 //!
 //! A metric without data is omitted by Genesys and reads as zero; a bucket without data is omitted and the import
-//! reads the absent interval as zero within a window that succeeded.
+//! reads the absent interval as zero within a window that succeeded. What is there must be whole: a result group
+//! without `queueId` or `mediaType`, a bucket without `interval`, a metric without its name or without the stat that
+//! defines it (`count`, `sum`, `numerator` above) makes the answer malformed.
 
 use std::collections::{HashMap, HashSet};
 
@@ -124,11 +126,11 @@ impl AggregateAccumulator {
         const WHAT: &str = "conversation aggregates";
         let response: AggregateResponse<'_> = serde_json::from_slice(body).map_err(|e| json_error(&e, WHAT))?;
         for result in response.results {
+            // The query groups by queue and media type: a group without either cannot be placed (malformed).
             let (Some(queue_id), Some(media_type)) =
                 (result.group.queue_id.as_deref(), result.group.media_type.as_deref())
             else {
-                self.skipped_groups += 1;
-                continue;
+                return Err(ConnectorError::malformed(format!("{WHAT}: a result group has no queueId or mediaType")));
             };
             let Some(channel) = channel_of_media_type(media_type) else {
                 self.skipped_groups += 1;
@@ -153,18 +155,26 @@ impl AggregateAccumulator {
                 }
                 let acc = group.entry(start).or_default();
                 for m in data.metrics {
-                    let Some(name) = m.metric.as_deref() else { continue };
-                    let s = &m.stats;
+                    let Some(name) = m.metric.as_deref() else {
+                        return Err(ConnectorError::malformed(format!("{WHAT}: a metric has no name")));
+                    };
+                    // A metric Genesys lists carries the stats that define it: a missing one is malformed, not 0.
+                    let s = m.stats.as_ref();
+                    let field = |v: fn(&super::wire::Stats) -> Option<f64>, part: &str| {
+                        count(s.and_then(v), name).and_then(|c| {
+                            c.ok_or_else(|| ConnectorError::malformed(format!("{WHAT}: {name} has no {part}")))
+                        })
+                    };
                     match name {
-                        "nOffered" => acc.offered += count(s.count, name)?,
+                        "nOffered" => acc.offered += field(|s| s.count, "count")?,
                         "tHandle" => {
-                            acc.handled += count(s.count, name)?;
-                            acc.handle_ms += count(s.sum, name)?;
+                            acc.handled += field(|s| s.count, "count")?;
+                            acc.handle_ms += field(|s| s.sum, "sum")?;
                         }
-                        "tAbandon" => acc.abandoned += count(s.count, name)?,
-                        "tAnswered" => acc.answer_ms += count(s.sum, name)?,
+                        "tAbandon" => acc.abandoned += field(|s| s.count, "count")?,
+                        "tAnswered" => acc.answer_ms += field(|s| s.sum, "sum")?,
                         "oServiceLevel" => {
-                            acc.within_sl = Some(acc.within_sl.unwrap_or(0) + count(s.numerator, name)?);
+                            acc.within_sl = Some(acc.within_sl.unwrap_or(0) + field(|s| s.numerator, "numerator")?);
                         }
                         _ => {}
                     }
@@ -229,10 +239,10 @@ impl AggregateAccumulator {
 }
 
 /// A count or a sum: a non-negative JSON number (integral values written as floats are accepted and rounded).
-fn count(value: Option<f64>, metric: &str) -> Result<u64, ConnectorError> {
+fn count(value: Option<f64>, metric: &str) -> Result<Option<u64>, ConnectorError> {
     match value {
-        None => Ok(0),
-        Some(v) if (0.0..1.8e19).contains(&v) => Ok(v.round() as u64),
+        None => Ok(None),
+        Some(v) if (0.0..1.8e19).contains(&v) => Ok(Some(v.round() as u64)),
         Some(_) => {
             Err(ConnectorError::malformed(format!("conversation aggregates: {metric} is not a non-negative number")))
         }

@@ -1,5 +1,7 @@
 //! Genesys Cloud JSON shapes (from `genesys-cloud.md` and the platform SDK models). Every field is optional or
-//! defaulted: a missing field is handled where it is used, never a panic. Unknown fields are ignored.
+//! defaulted so that a missing field is handled where it is used, never a panic: there, a field the connector needs
+//! (ids, paging fields, metric stats) that is absent makes the answer malformed — never "empty". Unknown fields are
+//! ignored.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -45,8 +47,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Listing<T> {
-    #[serde(default = "Vec::new")]
-    pub entities: Vec<T>,
+    /// Required: an answer without `entities` is malformed, never an empty listing.
+    #[serde(default = "Option::default")]
+    pub entities: Option<Vec<T>>,
     #[serde(default)]
     pub next_uri: Option<String>,
     #[serde(default)]
@@ -167,7 +170,7 @@ pub struct MetricValue<'a> {
     #[serde(default, borrow)]
     pub metric: Option<Str<'a>>,
     #[serde(default)]
-    pub stats: Stats,
+    pub stats: Option<Stats>,
 }
 
 /// `StatisticalSummary`: counts and sums of `n*`/`t*` metrics, the ratio parts of `o*` metrics. Numbers are read as
@@ -207,6 +210,7 @@ pub struct Paging {
 pub struct UserDetailsResponse {
     #[serde(default)]
     pub user_details: Vec<UserDetail>,
+    /// Required (no results is `{"totalHits":0}`): without it, paging cannot know whether pages are left.
     #[serde(default)]
     pub total_hits: Option<u64>,
 }

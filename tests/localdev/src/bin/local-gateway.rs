@@ -8,7 +8,8 @@
 //! ```
 //! AWS settings come from the standard variables (`AWS_ENDPOINT_URL`, `AWS_REGION`, credentials); `TABLE_NAME` and
 //! `SCHEDULE_GROUP` name the table and group (defaults `acd-local`, `acd-imports`). Ports default to `API_PORT`
-//! (9000) and `LAMBDA_PORT` (9104, where `cargo lambda watch` listens).
+//! (9000) and `LAMBDA_PORT` (9104, where `cargo lambda watch` listens). `CORS_ALLOWED_ORIGIN` is the origin the API
+//! answers CORS requests for (default `*`; the template's `CorsAllowedOrigin`).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -134,10 +135,15 @@ async fn serve(port: u16, lambda_url: &str, scheduler: Option<(String, Duration)
     };
     if let Some((group, poll)) = scheduler {
         let clients = acd_aws::AwsClients::from_env().await;
-        tokio::spawn(player::Player::new(clients.scheduler, &group, lambda_url, poll).run());
+        let max_in_flight = env_or("PLAYER_MAX_IN_FLIGHT", "").parse().unwrap_or(player::DEFAULT_MAX_IN_FLIGHT);
+        tokio::spawn(
+            player::Player::new(clients.scheduler, &group, lambda_url, poll).with_max_in_flight(max_in_flight).run(),
+        );
     }
     tracing::info!("local API on http://{address} → functions under cargo lambda watch at {lambda_url}");
-    let app = gateway::Gateway::new(lambda_url).router();
+    let cors = gateway::Cors { allow_origin: env_or("CORS_ALLOWED_ORIGIN", "*"), ..gateway::Cors::default() };
+    tracing::info!(origin = %cors.allow_origin, "CORS answered for this origin");
+    let app = gateway::Gateway::new(lambda_url).with_cors(cors).router();
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

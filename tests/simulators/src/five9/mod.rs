@@ -140,6 +140,17 @@ pub enum FaultKind {
     ReportNotFound,
     /// A response in a different namespace than Five9's (a wrong service behind the URL).
     WrongNamespace,
+    /// HTTP 429 with `Retry-After` (a throttling proxy in front of Five9).
+    TooManyRequests {
+        retry_after_secs: u64,
+    },
+    /// A well-formed response element without any child: `getReportResultCsvResponse` without `return`, listings
+    /// without entries, `getCallCountersState` without counters.
+    MissingReturn,
+    /// getReportResultCsv: `<return></return>` — an empty CSV, not even the header line.
+    EmptyReturn,
+    /// getReportResultCsv: the CSV without its header line.
+    HeaderlessCsv,
 }
 
 /// A fault for one operation (or all), optionally only the next `times` matching requests.

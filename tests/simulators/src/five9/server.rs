@@ -164,6 +164,12 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Some(FaultKind::Forbidden) => return html(StatusCode::FORBIDDEN, now),
         Some(FaultKind::Http500) => return html(StatusCode::INTERNAL_SERVER_ERROR, now),
         Some(FaultKind::Http503) => return html(StatusCode::SERVICE_UNAVAILABLE, now),
+        Some(FaultKind::TooManyRequests { retry_after_secs }) => {
+            let mut r = html(StatusCode::TOO_MANY_REQUESTS, now);
+            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            return r;
+        }
+        Some(FaultKind::MissingReturn) => return xml(StatusCode::OK, wire::response(&op.local, &[]), now),
         Some(FaultKind::AccessDisallowed) => {
             let msg = format!("User {user} does not have permission to execute {}", op.local);
             return fault_response(wire::simple_fault("AccessDisallowedFault", &msg), now);
@@ -418,8 +424,13 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
                 ));
             }
             let mut csv = r.csv.clone();
-            if matches!(fault, Some(FaultKind::TruncatedCsv)) {
-                csv = truncate_csv(&csv);
+            match fault {
+                Some(FaultKind::TruncatedCsv) => csv = truncate_csv(&csv),
+                Some(FaultKind::EmptyReturn) => csv.clear(),
+                Some(FaultKind::HeaderlessCsv) => {
+                    csv = csv.split_once('\n').map(|(_, rest)| rest.to_owned()).unwrap_or_default()
+                }
+                _ => {}
             }
             Ok(wire::response("getReportResultCsv", &[Out::text("return", csv)]))
         }

@@ -131,6 +131,11 @@ pub enum FaultKind {
     Truncated,
     /// 200 with an empty result of the route's shape.
     Empty,
+    /// 200 with the real body minus the paging fields: listings without `pageNumber`, `pageCount`, `nextUri` (and
+    /// `total`), user details without `totalHits`. Other routes answer normally.
+    MissingPaging,
+    /// 200 with a well-formed `{}`: no `entities`, no `totalHits`, no `results` (a structurally empty answer).
+    EmptyObject,
 }
 
 /// A fault: applies to the next `times` matching requests (after letting `skip` of them through); `times: None`

@@ -272,7 +272,13 @@ async fn pipeline(
         None => {}
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::Hang) => tokio::time::sleep(Duration::from_secs(3600)).await,
-        Some(k @ (FaultKind::Malformed | FaultKind::Truncated | FaultKind::Empty)) => after = Some(k),
+        Some(
+            k @ (FaultKind::Malformed
+            | FaultKind::Truncated
+            | FaultKind::Empty
+            | FaultKind::MissingPaging
+            | FaultKind::EmptyObject),
+        ) => after = Some(k),
         Some(FaultKind::Unauthorized) => {
             s.lock().counts.api_unauthorized += 1;
             return api_error(StatusCode::UNAUTHORIZED, "bad.credentials", "Invalid login credentials.");
@@ -310,6 +316,8 @@ async fn pipeline(
     }
     let body = match after {
         Some(FaultKind::Empty) => Ok(empty_body(route)),
+        Some(FaultKind::EmptyObject) => Ok(b"{}".to_vec()),
+        Some(FaultKind::MissingPaging) => handle(&s).map(without_paging),
         _ => handle(&s),
     };
     let mut response = match body {
@@ -331,6 +339,17 @@ async fn pipeline(
         rate_headers(&mut response, count, allowed, reset);
     }
     response
+}
+
+/// The body without its paging fields (listings) and `totalHits` (user details).
+fn without_paging(body: Vec<u8>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else { return body };
+    if let Some(o) = v.as_object_mut() {
+        for field in ["pageNumber", "pageCount", "nextUri", "total", "totalHits", "lastUri"] {
+            o.remove(field);
+        }
+    }
+    v.to_string().into_bytes()
 }
 
 fn empty_body(route: Route) -> Vec<u8> {
@@ -358,7 +377,9 @@ async fn token(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response 
         }
         Some(FaultKind::Malformed) => return (StatusCode::OK, "<html>login</html>").into_response(),
         Some(FaultKind::Truncated) => return json_response(StatusCode::OK, br#"{"access_token":"abc"#.to_vec()),
-        Some(FaultKind::Empty) => return json_response(StatusCode::OK, b"{}".to_vec()),
+        Some(FaultKind::Empty | FaultKind::EmptyObject | FaultKind::MissingPaging) => {
+            return json_response(StatusCode::OK, b"{}".to_vec());
+        }
         Some(FaultKind::RateLimited { retry_after_secs }) => {
             s.lock().counts.rate_limited += 1;
             return rate_limited(retry_after_secs);

@@ -1,0 +1,261 @@
+//! Import metrics in CloudWatch Embedded Metric Format (EMF): one JSON log line per recorded run, which CloudWatch
+//! Logs turns into metrics of the namespace [`NAMESPACE`] without any API call (no latency, no extra IAM).
+//!
+//! Dimensions are low-cardinality only: the integration type, the outcome and the failure reason. Tenant,
+//! integration and run ids are properties of the line (searchable with Logs Insights), never dimensions.
+//!
+//! | metric | unit | dimensions | what |
+//! | --- | --- | --- | --- |
+//! | `Runs` | Count | type+outcome+reason, outcome | one per recorded run |
+//! | `RunDuration` | Milliseconds | type | wall time of the run |
+//! | `VendorCalls` | Count | type | ACD API calls of the run |
+//! | `ItemsWritten` | Count | type | DynamoDB write requests (puts and deletes) |
+//! | `DataLag` | Seconds | type, none | now − `complete_through`, once the integration has completed its first import |
+//! | `FailingFor` | Seconds | type, none | failed runs only: now − last success (or creation) |
+//!
+//! `DataLag` is left out while an integration has never succeeded (its first back-fill is not "lag"), so the
+//! data-lag alarm fires for integrations that were up to date and fell behind. `FailingFor` drives the
+//! "failing for more than an hour" alarm: its maximum over all integrations.
+
+use acd_domain::{Integration, IntegrationStatus};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::import::{RunOutcome, RunRecord};
+
+pub const NAMESPACE: &str = "AcdIntegrations";
+
+/// The EMF document of one run (`integration` as loaded at the run's start, `status` as the run left it). `now`
+/// stamps the line and measures `FailingFor` (status times are wall-clock); `data_now` is the import's own clock,
+/// against which `complete_through` was set (the same, except in tests and benchmarks with a fixed clock).
+pub fn run_metrics(
+    integration: &Integration,
+    run: &RunRecord,
+    status: &IntegrationStatus,
+    now: DateTime<Utc>,
+    data_now: DateTime<Utc>,
+) -> Value {
+    let outcome = match run.outcome {
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Partial => "partial",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Skipped => "skipped",
+    };
+    let reason = run.reason.map(|r| r.as_str()).unwrap_or("none");
+    let duration_ms = (run.ended_at - run.started_at).num_milliseconds().max(0);
+    let counts = &run.counts;
+    let items_written = counts.interval_writes.write_requests
+        + counts.segment_writes.write_requests
+        + counts.catalog_writes.write_requests;
+
+    let mut per_type = vec![
+        json!({"Name": "RunDuration", "Unit": "Milliseconds"}),
+        json!({"Name": "VendorCalls", "Unit": "Count"}),
+        json!({"Name": "ItemsWritten", "Unit": "Count"}),
+    ];
+    let mut alarmed = Vec::new();
+    let mut doc = json!({
+        "IntegrationType": integration.kind.as_str(),
+        "Outcome": outcome,
+        "Reason": reason,
+        "Runs": 1,
+        "RunDuration": duration_ms,
+        "VendorCalls": run.vendor_calls,
+        "ItemsWritten": items_written,
+        "tenant_id": run.tenant_id.to_string(),
+        "integration_id": run.integration_id.to_string(),
+        "run_id": run.run_id.to_string(),
+        "message": "import run metrics",
+    });
+    if status.last_success_at.is_some()
+        && let Some(through) = run.complete_through
+    {
+        doc["DataLag"] = json!((data_now - through).num_seconds().max(0));
+        alarmed.push(json!({"Name": "DataLag", "Unit": "Seconds"}));
+    }
+    if run.outcome == RunOutcome::Failed {
+        let since = status.last_success_at.unwrap_or(integration.created_at);
+        doc["FailingFor"] = json!((now - since).num_seconds().max(0));
+        alarmed.push(json!({"Name": "FailingFor", "Unit": "Seconds"}));
+    }
+    per_type.extend(alarmed.iter().cloned());
+    let mut directives = vec![
+        json!({
+            "Namespace": NAMESPACE,
+            "Dimensions": [["IntegrationType", "Outcome", "Reason"], ["Outcome"]],
+            "Metrics": [{"Name": "Runs", "Unit": "Count"}],
+        }),
+        json!({"Namespace": NAMESPACE, "Dimensions": [["IntegrationType"]], "Metrics": per_type}),
+    ];
+    if !alarmed.is_empty() {
+        // Without dimensions too: one alarm covers every integration type.
+        directives.push(json!({"Namespace": NAMESPACE, "Dimensions": [[]], "Metrics": alarmed}));
+    }
+    doc["_aws"] = json!({"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": directives});
+    doc
+}
+
+/// Writes the run's EMF line to stdout (in Lambda, stdout is the function's log stream, where CloudWatch Logs
+/// extracts the metrics). Outside Lambda it goes to the debug log instead, so local output stays readable.
+pub fn emit_run(integration: &Integration, run: &RunRecord, status: &IntegrationStatus, data_now: DateTime<Utc>) {
+    let doc = run_metrics(integration, run, status, Utc::now(), data_now);
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{doc}");
+    } else {
+        tracing::debug!(emf = %doc, "import run metrics");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::import::RunCounts;
+    use crate::ports::WriteCounts;
+    use acd_domain::{FailureReason, IntegrationState, RunId, TenantId};
+    use chrono::TimeZone;
+
+    fn integration() -> Integration {
+        let body = json!({
+            "name": "Sales", "type": "genesys_cloud",
+            "credentials": {"client_id": "c", "client_secret": "s"},
+            "settings": {"region": "eu_central_1"}
+        });
+        let new = acd_domain::validation::parse_new_integration_with(&body, 30).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+        Integration {
+            id: acd_domain::IntegrationId::new(),
+            tenant_id: TenantId::parse("tenant-a").unwrap(),
+            name: new.name,
+            kind: new.settings.integration_type(),
+            settings: new.settings,
+            credential_hints: new.credentials.hints(),
+            status: IntegrationStatus::new_integration(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    fn run(integration: &Integration, outcome: RunOutcome, now: DateTime<Utc>) -> RunRecord {
+        let writes = |n| WriteCounts { write_requests: n, ..WriteCounts::default() };
+        RunRecord {
+            run_id: RunId::new(),
+            tenant_id: integration.tenant_id.clone(),
+            integration_id: integration.id,
+            started_at: now - chrono::Duration::milliseconds(9_400),
+            ended_at: now,
+            outcome,
+            window: None,
+            complete_through: Some(now - chrono::Duration::minutes(25)),
+            counts: RunCounts {
+                interval_writes: writes(100),
+                segment_writes: writes(20),
+                catalog_writes: writes(3),
+                ..RunCounts::default()
+            },
+            vendor_calls: 19,
+            reason: (outcome == RunOutcome::Failed).then_some(FailureReason::CredentialsRejected),
+            message: None,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Every metric named by a directive is a number at the root; every dimension a string at the root.
+    fn assert_valid_emf(doc: &Value) {
+        let aws = &doc["_aws"];
+        assert!(aws["Timestamp"].as_i64().is_some());
+        for directive in aws["CloudWatchMetrics"].as_array().unwrap() {
+            assert_eq!(directive["Namespace"], NAMESPACE);
+            for set in directive["Dimensions"].as_array().unwrap() {
+                for dimension in set.as_array().unwrap() {
+                    assert!(doc[dimension.as_str().unwrap()].is_string(), "dimension {dimension} missing");
+                }
+            }
+            for metric in directive["Metrics"].as_array().unwrap() {
+                let name = metric["Name"].as_str().unwrap();
+                assert!(doc[name].is_number(), "metric {name} missing");
+                assert!(["Count", "Milliseconds", "Seconds"].contains(&metric["Unit"].as_str().unwrap()));
+            }
+        }
+    }
+
+    fn dimension_names(doc: &Value) -> Vec<String> {
+        let mut names: Vec<String> = doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["Dimensions"].as_array().unwrap().iter().flat_map(|s| s.as_array().unwrap().clone()))
+            .map(|d| d.as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
+    #[test]
+    fn a_successful_run_reports_duration_calls_writes_and_lag_with_ids_as_properties() {
+        let integration = integration();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let record = run(&integration, RunOutcome::Succeeded, now);
+        let status = IntegrationStatus {
+            state: IntegrationState::Operational,
+            reason: None,
+            message: None,
+            last_success_at: Some(now),
+            last_run_at: Some(now),
+        };
+        let doc = run_metrics(&integration, &record, &status, now, now);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["IntegrationType"], "genesys_cloud");
+        assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("succeeded"), Some("none")));
+        assert_eq!(doc["Runs"], 1);
+        assert_eq!(doc["RunDuration"], 9_400);
+        assert_eq!(doc["VendorCalls"], 19);
+        assert_eq!(doc["ItemsWritten"], 123);
+        assert_eq!(doc["DataLag"], 25 * 60);
+        assert!(doc.get("FailingFor").is_none());
+        assert_eq!(doc["_aws"]["Timestamp"], now.timestamp_millis());
+        // Ids are properties, never dimensions.
+        assert_eq!(doc["tenant_id"], "tenant-a");
+        assert_eq!(doc["integration_id"], integration.id.to_string());
+        assert_eq!(dimension_names(&doc), ["IntegrationType", "Outcome", "Reason"]);
+        // One line of JSON (what CloudWatch Logs parses).
+        assert!(!doc.to_string().contains('\n'));
+    }
+
+    #[test]
+    fn a_failed_run_reports_its_reason_and_how_long_the_integration_has_been_failing() {
+        let integration = integration();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let record = run(&integration, RunOutcome::Failed, now);
+        let last_success = now - chrono::Duration::minutes(90);
+        let status = IntegrationStatus {
+            state: IntegrationState::Failing,
+            reason: Some(FailureReason::CredentialsRejected),
+            message: None,
+            last_success_at: Some(last_success),
+            last_run_at: Some(now),
+        };
+        let doc = run_metrics(&integration, &record, &status, now, now);
+        assert_valid_emf(&doc);
+        assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("failed"), Some("credentials_rejected")));
+        assert_eq!(doc["FailingFor"], 90 * 60);
+        // The alarm metrics are also published without dimensions (one alarm for all types).
+        let undimensioned: Vec<&Value> = doc["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["Dimensions"] == json!([[]]))
+            .flat_map(|d| d["Metrics"].as_array().unwrap())
+            .collect();
+        let names: Vec<&str> = undimensioned.iter().map(|m| m["Name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["DataLag", "FailingFor"]);
+
+        // Never succeeded: failing since creation, and no data lag (the first back-fill is not lag).
+        let fresh = IntegrationStatus { last_success_at: None, ..status };
+        let doc = run_metrics(&integration, &record, &fresh, now, now);
+        assert_valid_emf(&doc);
+        assert_eq!(doc["FailingFor"], (now - integration.created_at).num_seconds());
+        assert!(doc.get("DataLag").is_none());
+    }
+}

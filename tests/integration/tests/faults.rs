@@ -1,0 +1,595 @@
+//! The fault matrix (issue 10): one table of vendor faults drives both ACDs. For each vendor an integration is
+//! created through the real API (credentials checked against the simulator) and imported cleanly into moto, so the
+//! table equals the simulator's truth. Then, fault by fault: the fault is injected, the import runs, and the test
+//! checks the run's outcome and reason, the integration's status, the vendor calls spent (no retry storm) and —
+//! the main assertion — that the stored table still equals the truth from before the fault (nothing deleted,
+//! zeroed or invented); then the fault is cleared, the import runs again and the table equals the truth after
+//! recovery.
+//!
+//! The simulators' clocks are fixed, so "the truth before the fault" and "the truth after recovery" are the same
+//! table: any item a faulted run deleted, zeroed or faked shows up as a difference, and so does one a recovery run
+//! failed to restore.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::import::plan::{day_chunks, owned_pieces};
+use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome, RunRecord};
+use acd_app::verifier::ConnectorVerifier;
+use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
+use acd_aws::wiring;
+use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient, RetryPolicy};
+use acd_domain::{AgentSegment, Five9Grouping, GenesysAgentId, IntervalStats, TimeWindow};
+use acd_integration_tests::openapi::spec;
+use acd_integration_tests::{api_request, decode};
+use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
+use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
+use acd_test_harness::AwsStack;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Utc};
+use serde_dynamo::aws_sdk_dynamodb_1::from_items;
+use serde_json::{Value, json};
+
+const TENANT: &str = "tenant-faults";
+
+/// The faults every vendor is tried with (issue 10's list).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum VendorFault {
+    /// 401 on every request.
+    Unauthorized,
+    /// 403 / a permission refused on the statistics.
+    Forbidden,
+    /// One 429 (or the vendor's rate-limit fault) on the statistics.
+    RateLimitedOnce,
+    /// 429 on every statistics request.
+    RateLimitedAlways,
+    /// One 5xx on the statistics.
+    ServerErrorOnce,
+    /// 5xx on every statistics request.
+    ServerErrorAlways,
+    /// The statistics answer comes after the run's deadline.
+    SlowPastDeadline,
+    /// The statistics body is cut in half.
+    TruncatedBody,
+    /// A well-formed answer without the element that carries the data (Five9: `getReportResultCsvResponse`
+    /// without `return`; Genesys Cloud: `{}` from the user-details query).
+    MissingElement,
+    /// One empty queue listing.
+    EmptyListing,
+    /// Paging fields absent (Genesys Cloud: the user listing; Five9 has no paging: a report CSV without its
+    /// header line, the same "structure missing" case).
+    MissingPaging,
+    /// A report that never finishes (Genesys Cloud: an analytics query that never answers).
+    ReportNeverFinishes,
+    /// The vendor's hourly API budget is used up (Five9: the hourly `ReportRequest` limit; Genesys Cloud, which has
+    /// no hourly budget, a 429 whose Retry-After is an hour).
+    BudgetExhausted,
+}
+
+const FAULTS: [VendorFault; 13] = [
+    VendorFault::Unauthorized,
+    VendorFault::Forbidden,
+    VendorFault::RateLimitedOnce,
+    VendorFault::RateLimitedAlways,
+    VendorFault::ServerErrorOnce,
+    VendorFault::ServerErrorAlways,
+    VendorFault::SlowPastDeadline,
+    VendorFault::TruncatedBody,
+    VendorFault::MissingElement,
+    VendorFault::EmptyListing,
+    VendorFault::MissingPaging,
+    VendorFault::ReportNeverFinishes,
+    VendorFault::BudgetExhausted,
+];
+
+/// What a faulted run must end with.
+#[derive(Debug, Clone, Copy)]
+struct Expected {
+    outcome: RunOutcome,
+    /// The run's (and the integration's) failure reason.
+    reason: Option<&'static str>,
+    /// The integration's status after the run.
+    state: &'static str,
+    /// At most this many vendor calls more than a clean run makes.
+    extra_calls: u64,
+}
+
+const fn failed(reason: &'static str, extra_calls: u64) -> Expected {
+    Expected { outcome: RunOutcome::Failed, reason: Some(reason), state: "failing", extra_calls }
+}
+const fn succeeded(extra_calls: u64) -> Expected {
+    Expected { outcome: RunOutcome::Succeeded, reason: None, state: "operational", extra_calls }
+}
+const fn partial(extra_calls: u64) -> Expected {
+    Expected { outcome: RunOutcome::Partial, reason: None, state: "importing", extra_calls }
+}
+
+/// Retries of one call are bounded by the retry policy (`RetryPolicy::default().max_attempts`, checked below).
+const RETRIES: u64 = 5;
+
+/// The deadline of runs whose fault is about time (short, so the test stays fast) and of the others.
+const SHORT: Duration = Duration::from_secs(5);
+const LONG: Duration = Duration::from_secs(120);
+
+/// One ACD under test: its simulator, how each fault is injected and what each must give.
+trait Vendor {
+    fn name(&self) -> &'static str;
+    /// Injects the fault; returns the run's deadline.
+    fn inject(&self, fault: VendorFault) -> Duration;
+    fn clear(&self);
+    fn expected(&self, fault: VendorFault) -> Expected;
+    /// The truth the table must hold after a clean run over `window`: intervals and owned segment pieces.
+    fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>);
+    fn queue_ids(&self) -> Vec<String>;
+    fn agent_ids(&self) -> Vec<String>;
+    /// How long the simulator may still be busy with a request the client gave up on (Five9 refuses a second
+    /// request of the user while one is in flight).
+    fn settle(&self, fault: VendorFault) -> Duration {
+        let _ = fault;
+        Duration::ZERO
+    }
+}
+
+struct Five9(Five9Simulator);
+
+impl Vendor for Five9 {
+    fn name(&self) -> &'static str {
+        "five9"
+    }
+    fn inject(&self, fault: VendorFault) -> Duration {
+        let sim = &self.0;
+        let rule = |k: F9, op: &str| FaultRule::new(k).on(op);
+        let (rules, deadline) = match fault {
+            VendorFault::Unauthorized => (vec![FaultRule::new(F9::Unauthorized)], LONG),
+            VendorFault::Forbidden => (vec![rule(F9::AccessDisallowed, "runReport")], LONG),
+            VendorFault::RateLimitedOnce => (vec![rule(F9::OperationsLimitExceeded, "runReport").times(1)], LONG),
+            VendorFault::RateLimitedAlways => {
+                (vec![rule(F9::TooManyRequests { retry_after_secs: 1 }, "runReport")], LONG)
+            }
+            VendorFault::ServerErrorOnce => (vec![rule(F9::Http503, "runReport").times(1)], LONG),
+            VendorFault::ServerErrorAlways => (vec![rule(F9::Http503, "runReport")], LONG),
+            VendorFault::SlowPastDeadline => {
+                (vec![rule(F9::Delay { ms: SHORT.as_millis() as u64 + 1_000 }, "runReport").times(1)], SHORT)
+            }
+            VendorFault::TruncatedBody => (vec![rule(F9::TruncatedBody, "getReportResultCsv")], LONG),
+            VendorFault::MissingElement => (vec![rule(F9::MissingReturn, "getReportResultCsv")], LONG),
+            VendorFault::EmptyListing => (vec![rule(F9::EmptyResult, "getCampaigns").times(1)], LONG),
+            VendorFault::MissingPaging => (vec![rule(F9::HeaderlessCsv, "getReportResultCsv")], LONG),
+            VendorFault::ReportNeverFinishes => (vec![rule(F9::ReportRunningForever, "runReport")], SHORT),
+            VendorFault::BudgetExhausted => {
+                sim.set_limits(Limits { report_request: [16, 0, 800], ..generous_limits() });
+                (vec![], LONG)
+            }
+        };
+        sim.set_faults(rules);
+        deadline
+    }
+    fn clear(&self) {
+        self.0.clear_faults();
+        self.0.set_limits(generous_limits());
+    }
+    fn expected(&self, fault: VendorFault) -> Expected {
+        match fault {
+            VendorFault::Unauthorized => failed("credentials_rejected", 0),
+            VendorFault::Forbidden => failed("permission_missing", 0),
+            // Five9's limits are shared with the customer's other tools: a refusal ends the run, never retried.
+            VendorFault::RateLimitedOnce | VendorFault::RateLimitedAlways => failed("rate_limited", 0),
+            VendorFault::ServerErrorOnce => succeeded(1),
+            VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
+            VendorFault::SlowPastDeadline => partial(0),
+            // runReport, then long polls of isReportRunning until the deadline (a few, not a spin).
+            VendorFault::ReportNeverFinishes => partial(8),
+            VendorFault::TruncatedBody | VendorFault::MissingElement | VendorFault::MissingPaging => {
+                failed("vendor_data_malformed", 0)
+            }
+            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive.
+            VendorFault::EmptyListing => succeeded(0),
+            VendorFault::BudgetExhausted => failed("rate_limited", 0),
+        }
+    }
+    fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
+        let mut stats = Vec::new();
+        let mut segments = Vec::new();
+        for chunk in day_chunks(window) {
+            stats.extend(self.0.truth_intervals(chunk, Five9Grouping::Campaign));
+            segments.extend(owned_pieces(&self.0.truth_segments(chunk), chunk));
+        }
+        (stats, segments)
+    }
+    fn queue_ids(&self) -> Vec<String> {
+        self.0.truth_queues(Five9Grouping::Campaign).into_iter().map(|q| q.external_id).collect()
+    }
+    fn agent_ids(&self) -> Vec<String> {
+        self.0.truth_agents().into_iter().map(|a| a.external_id).collect()
+    }
+    fn settle(&self, fault: VendorFault) -> Duration {
+        match fault {
+            VendorFault::SlowPastDeadline => Duration::from_millis(2_500),
+            _ => Duration::ZERO,
+        }
+    }
+}
+
+/// Per-minute limits high enough for runs that follow each other within seconds.
+fn generous_limits() -> Limits {
+    Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] }
+}
+
+struct Genesys(GenesysSimulator);
+
+impl Vendor for Genesys {
+    fn name(&self) -> &'static str {
+        "genesys_cloud"
+    }
+    fn inject(&self, fault: VendorFault) -> Duration {
+        // The credentials check reads each route once (queues, users, presence, aggregates, user details): faults
+        // meant for the import's own reads let that first request through.
+        let data = |k: Gc| Fault::always(Target::Aggregates, k).after(1);
+        let (fault, deadline) = match fault {
+            VendorFault::Unauthorized => (Fault::always(Target::Token, Gc::Unauthorized), LONG),
+            VendorFault::Forbidden => (data(Gc::Forbidden { permission: None }), LONG),
+            VendorFault::RateLimitedOnce => {
+                (Fault::once(Target::Aggregates, Gc::RateLimited { retry_after_secs: 1 }).after(1), LONG)
+            }
+            VendorFault::RateLimitedAlways => (data(Gc::RateLimited { retry_after_secs: 1 }), LONG),
+            VendorFault::ServerErrorOnce => {
+                (Fault::once(Target::Aggregates, Gc::ServerError { status: 503 }).after(1), LONG)
+            }
+            VendorFault::ServerErrorAlways => (data(Gc::ServerError { status: 503 }), LONG),
+            VendorFault::SlowPastDeadline => (data(Gc::Delay { ms: SHORT.as_millis() as u64 + 1_000 }), SHORT),
+            VendorFault::TruncatedBody => (data(Gc::Truncated), LONG),
+            VendorFault::MissingElement => (Fault::always(Target::UserDetails, Gc::EmptyObject).after(1), LONG),
+            VendorFault::EmptyListing => (Fault::once(Target::Queues, Gc::Empty).after(1), LONG),
+            VendorFault::MissingPaging => (Fault::always(Target::Users, Gc::MissingPaging).after(1), LONG),
+            VendorFault::ReportNeverFinishes => (Fault::always(Target::UserDetails, Gc::Hang).after(1), SHORT),
+            VendorFault::BudgetExhausted => (data(Gc::RateLimited { retry_after_secs: 3_600 }), LONG),
+        };
+        self.0.add_fault(fault);
+        deadline
+    }
+    fn clear(&self) {
+        self.0.clear_faults();
+    }
+    fn expected(&self, fault: VendorFault) -> Expected {
+        match fault {
+            VendorFault::Unauthorized => failed("credentials_rejected", RETRIES),
+            VendorFault::Forbidden => failed("permission_missing", 0),
+            // Genesys paces with 429 + Retry-After: retried within the deadline, a bounded number of times.
+            VendorFault::RateLimitedOnce | VendorFault::ServerErrorOnce => succeeded(1),
+            VendorFault::RateLimitedAlways => failed("rate_limited", RETRIES),
+            VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
+            VendorFault::SlowPastDeadline | VendorFault::ReportNeverFinishes => partial(0),
+            VendorFault::TruncatedBody | VendorFault::MissingElement | VendorFault::MissingPaging => {
+                failed("vendor_data_malformed", 0)
+            }
+            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive.
+            VendorFault::EmptyListing => succeeded(0),
+            VendorFault::BudgetExhausted => failed("rate_limited", 0),
+        }
+    }
+    fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
+        let mut stats = Vec::new();
+        let mut segments = Vec::new();
+        for chunk in day_chunks(window) {
+            stats.extend(self.0.expected_interval_stats(chunk));
+            segments.extend(owned_pieces(&self.0.expected_segments(chunk, true, GenesysAgentId::Username), chunk));
+        }
+        (stats, segments)
+    }
+    fn queue_ids(&self) -> Vec<String> {
+        self.0.expected_queues().into_iter().map(|q| q.external_id).collect()
+    }
+    fn agent_ids(&self) -> Vec<String> {
+        self.0.expected_agents(GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect()
+    }
+}
+
+struct Env {
+    stack: AwsStack,
+    api: IntegrationsApi,
+    factory: ConnectorFactory,
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Everything the import writes that a fault must leave alone: the catalog items (queues with their `active`
+/// flags, agents, statuses), every interval and every segment.
+#[derive(Debug, PartialEq)]
+struct Table {
+    catalog: Vec<Item>,
+    intervals: Vec<IntervalStats>,
+    segments: Vec<AgentSegment>,
+}
+
+impl Env {
+    async fn start(endpoints: Endpoints) -> Env {
+        let stack = AwsStack::start().await;
+        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
+        let verifier = Arc::new(ConnectorVerifier { factory: factory.clone() });
+        let api = wiring::integrations_api(
+            &stack.settings,
+            &stack.clients,
+            verifier,
+            TenantAuth::JwtClaim("tenant_id".into()),
+        );
+        Env { stack, api, factory }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, content_type, body) = decode(self.api.handle(api_request(method, path, Some(TENANT), body)).await);
+        spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+
+    fn importer(&self, config: ImportConfig) -> ImportService {
+        wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
+    }
+
+    async fn query(&self, pk: String) -> Vec<Item> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .stack
+                .clients
+                .dynamodb
+                .query()
+                .table_name(&self.stack.settings.table_name)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return out,
+            }
+        }
+    }
+
+    async fn table(&self, integration: &str, agents: &[String]) -> Table {
+        let partition = self.query(format!("T#{TENANT}#I#{integration}")).await;
+        let sk = |i: &Item| i["SK"].as_s().unwrap().clone();
+        // Run records, the lease, the run state and the day digests are the import's bookkeeping, not data.
+        let mut catalog: Vec<Item> = partition
+            .into_iter()
+            .filter(|i| !["RUN", "LEASE", "STATE", "DIG#"].iter().any(|p| sk(i).starts_with(p)))
+            .collect();
+        catalog.sort_by_key(sk);
+        let queues: Vec<QueueItem> =
+            from_items(catalog.iter().filter(|i| sk(i).starts_with("Q#")).cloned().collect()).unwrap();
+        let mut intervals = Vec::new();
+        for q in &queues {
+            let items: Vec<IntervalItem> =
+                from_items(self.query(format!("T#{TENANT}#Q#{}", q.queue_id)).await).unwrap();
+            intervals.extend(items.into_iter().map(|i| IntervalStats {
+                queue_external_id: q.external_id.clone(),
+                interval_start: i.start,
+                offered: i.offered,
+                handled: i.handled,
+                abandoned: i.abandoned,
+                handle_time_ms: i.handle_ms,
+                answer_time_ms: i.answer_ms,
+                answered_within_sl: i.sl,
+            }));
+        }
+        let mut segments = Vec::new();
+        for agent in agents {
+            let items: Vec<SegmentItem> =
+                from_items(self.query(format!("T#{TENANT}#I#{integration}#A#{agent}")).await).unwrap();
+            segments.extend(items.into_iter().map(|s| AgentSegment {
+                agent_external_id: agent.clone(),
+                status_id: s.status_id,
+                reason: s.reason,
+                start: s.start,
+                end: s.end,
+            }));
+        }
+        Table { catalog, intervals: sorted_stats(intervals), segments: sorted_segments(segments) }
+    }
+
+    /// Queue external ids with their `active` flag.
+    fn active_queues(table: &Table) -> Vec<(String, bool)> {
+        let queues: Vec<QueueItem> =
+            from_items(table.catalog.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("Q#")).cloned().collect())
+                .unwrap();
+        let mut out: Vec<(String, bool)> = queues.into_iter().map(|q| (q.external_id, q.active)).collect();
+        out.sort();
+        out
+    }
+}
+
+fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
+    v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
+    v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
+    v
+}
+
+fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
+    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    v
+}
+
+/// Equality with a readable first difference.
+#[track_caller]
+fn assert_same<T: PartialEq + std::fmt::Debug>(actual: &[T], expected: &[T], what: &str) {
+    if let Some(i) = (0..actual.len().max(expected.len())).find(|&i| actual.get(i) != expected.get(i)) {
+        panic!(
+            "{what}: {} stored vs {} expected; first difference at {i}:\n stored:   {:?}\n expected: {:?}",
+            actual.len(),
+            expected.len(),
+            actual.get(i),
+            expected.get(i)
+        );
+    }
+}
+
+/// The first difference of two tables, readable.
+fn difference(actual: &Table, expected: &Table) -> String {
+    fn first<T: PartialEq + std::fmt::Debug>(what: &str, a: &[T], e: &[T]) -> Option<String> {
+        let i = (0..a.len().max(e.len())).find(|&i| a.get(i) != e.get(i))?;
+        Some(format!(
+            "{what}: {} stored vs {} expected; first difference at {i}:\n      stored:   {:?}\n      expected: {:?}",
+            a.len(),
+            e.len(),
+            a.get(i),
+            e.get(i)
+        ))
+    }
+    first("catalog (queues, agents, statuses)", &actual.catalog, &expected.catalog)
+        .or_else(|| first("intervals", &actual.intervals, &expected.intervals))
+        .or_else(|| first("segments", &actual.segments, &expected.segments))
+        .unwrap_or_default()
+}
+
+/// Runs the whole matrix for one vendor; returns the failures (all faults are tried, then the test reports them
+/// together, so one failing case does not hide the others).
+async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>) -> Vec<String> {
+    assert_eq!(u64::from(RetryPolicy::default().max_attempts), RETRIES);
+    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
+    // A short safety margin: the runs with a 5 s deadline still start their fetches.
+    let import =
+        env.importer(ImportConfig { now: Some(now), safety_margin: Duration::from_secs(1), ..ImportConfig::default() });
+    let run = |deadline: Duration| {
+        let import = &import;
+        let event = &event;
+        async move { import.run(event, Deadline::after(deadline)).await.expect("no storage failure").run.unwrap() }
+    };
+
+    // A clean start: the table equals the simulator's truth.
+    let clean: RunRecord = run(LONG).await;
+    assert_eq!(clean.outcome, RunOutcome::Succeeded, "{}: clean run {clean:?}", vendor.name());
+    let window = clean.window.unwrap();
+    let agents = vendor.agent_ids();
+    let truth = env.table(&id, &agents).await;
+    let (stats, segments) = vendor.truth(window);
+    assert!(stats.len() > 20 && segments.len() > 20, "meaningful data: {} / {}", stats.len(), segments.len());
+    assert_same(&truth.intervals, &sorted_stats(stats), "clean import: intervals equal the truth");
+    assert_same(&truth.segments, &sorted_segments(segments), "clean import: segments equal the truth");
+    let mut queue_ids = vendor.queue_ids();
+    queue_ids.sort();
+    let active: Vec<(String, bool)> = queue_ids.iter().map(|q| (q.clone(), true)).collect();
+    assert_eq!(Env::active_queues(&truth), active, "clean import: every queue of the ACD, active");
+    let baseline = clean.vendor_calls;
+
+    let mut failures = Vec::new();
+    for fault in FAULTS {
+        let case = format!("{} {fault:?}", vendor.name());
+        let expected = vendor.expected(fault);
+        let deadline = vendor.inject(fault);
+        let started = std::time::Instant::now();
+        let faulted = run(deadline).await;
+        let elapsed = started.elapsed();
+        vendor.clear();
+        tokio::time::sleep(vendor.settle(fault)).await;
+        let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+        let after_fault = env.table(&id, &agents).await;
+
+        let mut problems = Vec::new();
+        if faulted.outcome != expected.outcome {
+            problems.push(format!(
+                "outcome {:?}, expected {:?} ({:?})",
+                faulted.outcome, expected.outcome, faulted.message
+            ));
+        }
+        if faulted.reason.map(|r| r.as_str()) != expected.reason {
+            problems
+                .push(format!("reason {:?}, expected {:?} ({:?})", faulted.reason, expected.reason, faulted.message));
+        }
+        if integration["status"]["state"] != expected.state {
+            problems.push(format!("status {}, expected {}", integration["status"]["state"], expected.state));
+        }
+        if integration["status"]["reason"] != json!(expected.reason) {
+            problems.push(format!("status reason {}, expected {:?}", integration["status"]["reason"], expected.reason));
+        }
+        if faulted.vendor_calls > baseline + expected.extra_calls {
+            problems.push(format!(
+                "{} vendor calls, a clean run makes {baseline} (at most {} more expected)",
+                faulted.vendor_calls, expected.extra_calls
+            ));
+        }
+        if elapsed > deadline + Duration::from_secs(2) {
+            problems.push(format!("the run took {elapsed:?}, past its deadline of {deadline:?}"));
+        }
+        if after_fault != truth {
+            problems.push(format!("the table changed under the fault: {}", difference(&after_fault, &truth)));
+        }
+
+        // Recovery: the fault cleared, the next run succeeds and the table equals the truth.
+        let recovered = run(LONG).await;
+        let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+        if recovered.outcome != RunOutcome::Succeeded || integration["status"]["state"] != "operational" {
+            problems.push(format!(
+                "recovery: {:?} {:?}, status {}",
+                recovered.outcome, recovered.message, integration["status"]["state"]
+            ));
+        }
+        let after_recovery = env.table(&id, &agents).await;
+        if after_recovery != truth {
+            problems
+                .push(format!("after recovery the table is not the truth: {}", difference(&after_recovery, &truth)));
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{case}:\n    {}", problems.join("\n    ")));
+        }
+    }
+    failures
+}
+
+#[tokio::test]
+async fn five9_faults_delay_data_and_never_delete_or_fake_it() {
+    let now: DateTime<Utc> = "2024-11-05T20:00:00Z".parse().unwrap();
+    let sim = Five9Simulator::start(Five9SimConfig {
+        now: Some(now),
+        agents: 6,
+        limits: generous_limits(),
+        // Long polls as long as the connector asks (10 s): a report that never finishes costs a few polls.
+        max_long_poll: Duration::from_secs(10),
+        ..Five9SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    let body = json!({"name": "Five9 faults", "type": "five9",
+        "credentials": {"username": sim.username(), "password": sim.password()},
+        "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
+    let vendor = Five9(sim);
+    let failures = matrix(&vendor, &env, body, now).await;
+    assert!(failures.is_empty(), "{} of {} faults failed:\n{}", failures.len(), FAULTS.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn genesys_faults_delay_data_and_never_delete_or_fake_it() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 4,
+        queues: 3,
+        agents: 5,
+        max_page_size: 2,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = Env::start(Endpoints {
+        genesys_api_base_url: Some(sim.base_url()),
+        genesys_login_base_url: Some(sim.base_url()),
+        ..Endpoints::default()
+    })
+    .await;
+    let body = json!({"name": "Genesys faults", "type": "genesys_cloud",
+        "credentials": {"client_id": sim.client_id(), "client_secret": sim.client_secret()},
+        "settings": {"region": "eu_central_1", "detailed_on_queue_statuses": true, "history_days": 3}});
+    let vendor = Genesys(sim);
+    let failures = matrix(&vendor, &env, body, now).await;
+    assert!(failures.is_empty(), "{} of {} faults failed:\n{}", failures.len(), FAULTS.len(), failures.join("\n"));
+}

@@ -1,0 +1,391 @@
+//! Operations and access control end to end (real handlers, moto): scopes on every route, the per-tenant
+//! integration quota, `GET /health`, and the status-change events on EventBridge.
+
+use std::sync::Arc;
+
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::http::queries::QueriesApi;
+use acd_aws::wiring;
+use acd_integration_tests::openapi::spec;
+use acd_integration_tests::{FakeAcd, api_request, api_request_scoped, decode};
+use acd_test_harness::AwsStack;
+use serde_json::{Value, json};
+
+struct Env {
+    stack: AwsStack,
+    api: IntegrationsApi,
+    queries: QueriesApi,
+}
+
+impl Env {
+    async fn start() -> Env {
+        Self::with_stack(AwsStack::start().await)
+    }
+
+    fn with_stack(stack: AwsStack) -> Env {
+        let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
+        let api = wiring::integrations_api(&stack.settings, &stack.clients, Arc::new(FakeAcd), auth.clone());
+        let queries = wiring::queues_query_api(&stack.settings, &stack.clients, auth);
+        Env { stack, api, queries }
+    }
+
+    /// Calls the function that serves `path` with a token of `tenant-a` carrying `scope`, and checks the answer
+    /// against the OpenAPI spec.
+    async fn call(&self, method: &str, path: &str, scope: Option<&str>, body: Option<&Value>) -> (u16, String, Value) {
+        let request = api_request_scoped(method, path, Some("tenant-a"), scope, body);
+        let queries = path.starts_with("/queues")
+            || path.starts_with("/agent-states")
+            || path.contains("/external-agents")
+            || path.contains("/external-statuses");
+        let response = if queries { self.queries.handle(request).await } else { self.api.handle(request).await };
+        let answer = decode(response);
+        spec().check(method, path, answer.0, &answer.1, &answer.2);
+        answer
+    }
+
+    async fn create(&self, name: &str) -> (u16, Value) {
+        let (status, _, body) = self.call("POST", "/integrations", Some("acd:admin"), Some(&five9(name))).await;
+        (status, body)
+    }
+
+    async fn count(&self, prefix: &str) -> usize {
+        let out = self.stack.clients.dynamodb.scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
+        out.items().iter().filter(|i| i["SK"].as_s().unwrap().starts_with(prefix)).count()
+    }
+}
+
+fn five9(name: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "five9",
+        "credentials": {"username": "api.user@acme.example", "password": "pw"},
+        "settings": {"region": "us", "grouping": "skill", "skill_report": {"folder": "WFM", "name": "Call Log"}}
+    })
+}
+
+#[tokio::test]
+async fn read_scope_reads_admin_scope_writes_and_anything_else_is_403() {
+    let env = Env::start().await;
+    let (status, created) = env.create("Sales").await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // Every write route (and the credentials check) with a read-only token: 403 problem+json, nothing changes.
+    let writes: Vec<(&str, String, Option<Value>)> = vec![
+        ("POST", "/integrations".into(), Some(five9("Other"))),
+        ("POST", "/integrations/test-connection".into(), Some(five9("Other"))),
+        ("PATCH", format!("/integrations/{id}"), Some(json!({"name": "Renamed"}))),
+        ("DELETE", format!("/integrations/{id}"), None),
+        ("POST", format!("/integrations/{id}/pause"), None),
+        ("POST", format!("/integrations/{id}/resume"), None),
+        ("POST", format!("/integrations/{id}/import"), None),
+        ("PUT", format!("/integrations/{id}/external-agents/a1"), Some(json!({"employee_id": "e1"}))),
+        ("DELETE", format!("/integrations/{id}/external-agents/a1"), None),
+        ("PUT", format!("/integrations/{id}/external-statuses/Ready"), Some(json!({"activity": "available"}))),
+        ("DELETE", format!("/integrations/{id}/external-statuses/Ready"), None),
+    ];
+    for scope in ["acd:read", "openid profile", "acd:admins"] {
+        for (method, path, body) in &writes {
+            let (status, content_type, problem) = env.call(method, path, Some(scope), body.as_ref()).await;
+            assert_eq!(
+                (status, content_type.as_str(), problem["code"].as_str()),
+                (403, "application/problem+json", Some("insufficient-scope")),
+                "{method} {path} with scope {scope:?}: {problem}"
+            );
+            assert_eq!(problem["detail"], "this route needs the scope acd:admin");
+        }
+    }
+    let (_, _, unchanged) = env.call("GET", &format!("/integrations/{id}"), Some("acd:read"), None).await;
+    assert_eq!((unchanged["name"].as_str(), unchanged["status"]["state"].as_str()), (Some("Sales"), Some("importing")));
+    assert_eq!(env.count("INT#").await, 1);
+
+    // Every read route: 200 with acd:read, 200 with acd:admin alone (admin implies read), 403 without either.
+    let reads = [
+        "/integration-types".to_owned(),
+        "/integrations".into(),
+        format!("/integrations/{id}"),
+        format!("/integrations/{id}/runs"),
+        "/queues".into(),
+        "/agent-states?from=2026-11-01T00:00:00Z&to=2026-11-01T01:00:00Z".into(),
+        format!("/integrations/{id}/external-agents"),
+        format!("/integrations/{id}/external-statuses"),
+    ];
+    for path in &reads {
+        assert_eq!(env.call("GET", path, Some("acd:read"), None).await.0, 200, "GET {path} (read)");
+        assert_eq!(env.call("GET", path, Some("acd:admin"), None).await.0, 200, "GET {path} (admin)");
+        for scope in [None, Some(""), Some("openid")] {
+            let (status, _, problem) = env.call("GET", path, scope, None).await;
+            assert_eq!((status, problem["code"].as_str()), (403, Some("insufficient-scope")), "GET {path} {scope:?}");
+            assert_eq!(problem["detail"], "this route needs the scope acd:read");
+        }
+    }
+    // A scope array as some identity providers send it (API Gateway renders arrays as "[a b]").
+    assert_eq!(env.call("GET", "/integrations", Some("[openid acd:read]"), None).await.0, 200);
+
+    // Writes with acd:admin work.
+    let path = format!("/integrations/{id}/pause");
+    assert_eq!(env.call("POST", &path, Some("openid acd:admin"), None).await.0, 200);
+    // 401 (no tenant) is still answered before the scope check.
+    let (status, _, _) = decode(env.api.handle(api_request_scoped("GET", "/integrations", None, None, None)).await);
+    assert_eq!(status, 401);
+}
+
+#[tokio::test]
+async fn local_header_mode_grants_every_scope_unless_x_scopes_narrows_them() {
+    let env = Env::start().await;
+    let api = IntegrationsApi { auth: TenantAuth::Header, ..env.api.clone() };
+    let request = |method: &str, path: &str, scopes: Option<&str>, body: Option<&Value>| {
+        let mut request = api_request(method, path, None, body);
+        request.headers_mut().insert("x-tenant-id", "tenant-h".parse().unwrap());
+        if let Some(scopes) = scopes {
+            request.headers_mut().insert("x-scopes", scopes.parse().unwrap());
+        }
+        request
+    };
+    let (status, _, _) = decode(api.handle(request("POST", "/integrations", None, Some(&five9("Local")))).await);
+    assert_eq!(status, 201, "no X-Scopes: every scope (the local tools send none)");
+    let (status, _, problem) =
+        decode(api.handle(request("POST", "/integrations", Some("acd:read"), Some(&five9("Local 2")))).await);
+    assert_eq!((status, problem["code"].as_str()), (403, Some("insufficient-scope")));
+    let (status, _, _) = decode(api.handle(request("GET", "/integrations", Some("acd:read"), None)).await);
+    assert_eq!(status, 200);
+    let (status, _, _) = decode(api.handle(request("GET", "/integrations", Some(""), None)).await);
+    assert_eq!(status, 403, "an empty X-Scopes grants nothing");
+}
+
+#[tokio::test]
+async fn health_needs_no_token_and_tells_version_and_build_only() {
+    let env = Env::start().await;
+    for scope in [None, Some("acd:read")] {
+        let (status, content_type, body) = env.call("GET", "/health", scope, None).await;
+        assert_eq!((status, content_type.as_str()), (200, "application/json"));
+        assert_eq!(body["status"], "ok");
+        assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+        assert!(body["build"].as_str().is_some_and(|b| !b.is_empty()), "{body}");
+    }
+    // Without any tenant either.
+    let (status, _, body) = decode(env.api.handle(api_request("GET", "/health", None, None)).await);
+    assert_eq!(status, 200);
+    assert_eq!(body.as_object().unwrap().keys().collect::<Vec<_>>(), ["build", "service", "status", "version"]);
+    let (status, _, _) = decode(env.api.handle(api_request("POST", "/health", Some("tenant-a"), None)).await);
+    assert_eq!(status, 405);
+}
+
+#[tokio::test]
+async fn the_integration_quota_holds_under_concurrent_creates_and_deletes_give_places_back() {
+    let mut stack = AwsStack::start().await;
+    stack.settings.max_integrations_per_tenant = 3;
+    let env = Env::with_stack(stack);
+
+    // Eight concurrent creates with different names: exactly three succeed, five get 409.
+    let results = futures::future::join_all((0..8).map(|i| {
+        let env = &env;
+        async move { env.create(&format!("Quota {i}")).await }
+    }))
+    .await;
+    let created: Vec<&Value> = results.iter().filter(|(s, _)| *s == 201).map(|(_, b)| b).collect();
+    let refused: Vec<&Value> = results.iter().filter(|(s, _)| *s == 409).map(|(_, b)| b).collect();
+    assert_eq!((created.len(), refused.len()), (3, 5), "{results:?}");
+    for problem in refused {
+        assert_eq!(problem["code"], "integration-quota-exceeded");
+        assert!(problem["detail"].as_str().unwrap().contains("at most 3 integrations"), "{problem}");
+    }
+    assert_eq!(env.count("INT#").await, 3);
+    assert_eq!(env.count("NAME#").await, 3, "refused creates reserve no name");
+    assert_eq!(env.stack.clients.secrets.list_secrets().send().await.unwrap().secret_list().len(), 3);
+
+    // Another tenant has its own quota.
+    let other = api_request("POST", "/integrations", Some("tenant-b"), Some(&five9("Quota 0")));
+    assert_eq!(decode(env.api.handle(other).await).0, 201);
+
+    // A delete gives its place back (a repeated delete gives nothing more), then one create fits again.
+    let id = created[0]["id"].as_str().unwrap();
+    assert_eq!(env.call("DELETE", &format!("/integrations/{id}"), Some("acd:admin"), None).await.0, 204);
+    assert_eq!(env.call("DELETE", &format!("/integrations/{id}"), Some("acd:admin"), None).await.0, 404);
+    assert_eq!(env.create("After delete").await.0, 201);
+    let (status, problem) = env.create("One too many").await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("integration-quota-exceeded")));
+}
+
+#[tokio::test]
+async fn a_table_from_before_the_quota_is_counted_on_first_use() {
+    let mut stack = AwsStack::start().await;
+    stack.settings.max_integrations_per_tenant = 2;
+    let env = Env::with_stack(stack);
+    assert_eq!(env.create("Old 1").await.0, 201);
+    assert_eq!(env.create("Old 2").await.0, 201);
+    // Remove the counter, as if both records had been written by a version without quotas.
+    let key = std::collections::HashMap::from([
+        ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into())),
+        ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("QUOTA".into())),
+    ]);
+    let dynamodb = &env.stack.clients.dynamodb;
+    dynamodb.delete_item().table_name(&env.stack.settings.table_name).set_key(Some(key)).send().await.unwrap();
+    let (status, problem) = env.create("New").await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("integration-quota-exceeded")), "{problem}");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Status-change events: the real publisher against moto's EventBridge; a rule forwards the bus's events to an SQS
+// queue of the same moto, read back over moto's SQS query API.
+// ---------------------------------------------------------------------------------------------------------------
+
+/// One SQS query-API call to moto (unsigned; moto routes by the credential scope and checks no signature).
+async fn sqs(endpoint: &str, params: &[(&str, &str)]) -> String {
+    let mut form: Vec<(&str, &str)> = vec![("Version", "2012-11-05")];
+    form.extend_from_slice(params);
+    let response = reqwest::Client::new()
+        .post(endpoint)
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "SQS {params:?}: {}", response.status());
+    response.text().await.unwrap()
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&lt;", "<").replace("&gt;", ">").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// A queue receiving every event of the default bus with source `acd-integrations`.
+async fn event_queue(stack: &AwsStack) -> String {
+    let endpoint = &stack.moto.endpoint;
+    let created = sqs(endpoint, &[("Action", "CreateQueue"), ("QueueName", "status-events")]).await;
+    let url = created.split("<QueueUrl>").nth(1).and_then(|s| s.split("</QueueUrl>").next()).unwrap().to_owned();
+    let events = &stack.clients.events;
+    events
+        .put_rule()
+        .name("acd-status")
+        .event_bus_name("default")
+        .event_pattern(json!({"source": [acd_aws::events::SOURCE]}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let target = aws_sdk_eventbridge::types::Target::builder()
+        .id("queue")
+        .arn("arn:aws:sqs:us-east-1:123456789012:status-events")
+        .build()
+        .unwrap();
+    events.put_targets().rule("acd-status").event_bus_name("default").targets(target).send().await.unwrap();
+    url
+}
+
+/// The events delivered to the queue so far (EventBridge envelopes), oldest first.
+async fn received(stack: &AwsStack, queue_url: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    loop {
+        let params = [("Action", "ReceiveMessage"), ("QueueUrl", queue_url), ("MaxNumberOfMessages", "10")];
+        let xml = sqs(&stack.moto.endpoint, &params).await;
+        let bodies: Vec<Value> = xml
+            .split("<Body>")
+            .skip(1)
+            .map(|s| serde_json::from_str(&xml_unescape(s.split("</Body>").next().unwrap())).unwrap())
+            .collect();
+        if bodies.is_empty() {
+            return out;
+        }
+        out.extend(bodies);
+    }
+}
+
+#[tokio::test]
+async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant_integration_and_reason() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+    use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+
+    let logs = acd_test_harness::LogCapture::install();
+    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+    let stack = AwsStack::start().await;
+    let queue = event_queue(&stack).await;
+    let factory = ConnectorFactory::new(
+        HttpClient::new().unwrap(),
+        Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() },
+    );
+    let verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() });
+    let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
+    let api = wiring::integrations_api(&stack.settings, &stack.clients, verifier, auth);
+    let body = json!({"name": "Evented", "type": "five9",
+        "credentials": {"username": sim.username(), "password": sim.password()},
+        "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
+    let (status, _, created) =
+        decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&body))).await);
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let import = wiring::import_service(
+        &stack.settings,
+        &stack.clients,
+        factory,
+        ImportConfig { now: Some(sim.now()), ..ImportConfig::default() },
+    );
+    let run = |import: &acd_app::import::ImportService| {
+        let event = ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.clone() };
+        let import = import.clone();
+        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(600))).await.unwrap() }
+    };
+
+    assert_eq!(run(&import).await.outcome, RunOutcome::Succeeded);
+    assert!(received(&stack, &queue).await.is_empty(), "importing -> operational is no status event");
+
+    sim.set_faults(vec![FaultRule::new(FaultKind::Unauthorized)]);
+    assert_eq!(run(&import).await.outcome, RunOutcome::Failed);
+    assert_eq!(run(&import).await.outcome, RunOutcome::Failed);
+    let failing = received(&stack, &queue).await;
+    assert_eq!(failing.len(), 1, "one event for the change, none for the repeat: {failing:?}");
+    let e = &failing[0];
+    assert_eq!(
+        (e["source"].as_str(), e["detail-type"].as_str()),
+        (Some("acd-integrations"), Some("integration.failing"))
+    );
+    assert_eq!(e["detail"]["tenant_id"], "tenant-a");
+    assert_eq!(e["detail"]["integration_id"], id.as_str());
+    assert_eq!(e["detail"]["integration_type"], "five9");
+    assert_eq!(e["detail"]["reason"], "credentials_rejected");
+    assert_eq!(e["detail"]["type"], "integration.failing");
+
+    sim.clear_faults();
+    assert_eq!(run(&import).await.outcome, RunOutcome::Succeeded);
+    let recovered = received(&stack, &queue).await;
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(recovered[0]["detail-type"], "integration.recovered");
+    assert_eq!(recovered[0]["detail"]["reason"], "credentials_rejected", "what it recovered from");
+
+    let (status, _, _) =
+        decode(api.handle(api_request("DELETE", &format!("/integrations/{id}"), Some("tenant-a"), None)).await);
+    assert_eq!(status, 204);
+    let deleted = received(&stack, &queue).await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0]["detail-type"], "integration.deleted");
+    assert_eq!(deleted[0]["detail"]["integration_id"], id.as_str());
+    assert!(!deleted[0].to_string().contains(&sim.password()), "no credentials in events");
+
+    // Each of the four runs wrote its EMF line (the debug log outside Lambda), with the ids as properties.
+    let emf: Vec<Value> = logs
+        .contents()
+        .lines()
+        .filter(|l| l.contains("import run metrics") && l.contains(&id))
+        .map(|l| {
+            let start = l.find("emf=").unwrap() + 4;
+            serde_json::from_str(&l[start..]).unwrap()
+        })
+        .collect();
+    let outcomes: Vec<&str> = emf.iter().map(|d| d["Outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["succeeded", "failed", "failed", "succeeded"]);
+    assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"].is_array() && d["integration_id"] == id.as_str()));
+    // The simulator's clock is the import's: its data is complete up to the last quarter hour before it.
+    assert!((0..=900).contains(&emf[0]["DataLag"].as_i64().unwrap()), "{}", emf[0]);
+    assert!((0..=900).contains(&emf[3]["DataLag"].as_i64().unwrap()), "{}", emf[3]);
+    // Failing since the first run's success, a few seconds ago (wall clock).
+    assert!((0..=60).contains(&emf[1]["FailingFor"].as_i64().unwrap()), "{}", emf[1]);
+    // `ACD_EMF_SAMPLE=path`: keep these lines (infra/dashboard/render.py draws the dashboard mock-up from them).
+    if let Ok(path) = std::env::var("ACD_EMF_SAMPLE") {
+        let lines: Vec<String> = emf.iter().map(Value::to_string).collect();
+        std::fs::write(path, lines.join("\n") + "\n").unwrap();
+    }
+}

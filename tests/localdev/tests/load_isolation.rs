@@ -1,0 +1,205 @@
+//! Load and isolation (issue 10) against the local stack (`scripts/run-local` on free ports, each function with
+//! `LAMBDA_CONCURRENCY` instances under cargo lambda watch, like concurrent Lambda containers):
+//!
+//! 1. `LOAD_TENANTS` tenants × `LOAD_INTEGRATIONS` integrations (Five9 and Genesys Cloud alternately, against the
+//!    simulators) created all at once, every tenant using the same names; plus, per tenant, four concurrent
+//!    creates of one contested name in different spellings (case, spaces) — exactly one may win, the others 409.
+//! 2. The scheduler player fires every first import (several at a time); each integration must end
+//!    `operational` with a succeeded run: no status update lost.
+//! 3. Everything a tenant reads through the API (integrations, queues, agents, statuses, runs) belongs to that
+//!    tenant's integrations; another tenant's ids are 404 and filter to nothing.
+//!
+//! Defaults (CI): 6 tenants × 3 integrations, 2 instances. `scripts/load-test` runs 50 × 10 with 4 instances and
+//! prints the same figures.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use acd_localdev::client::{Api, segment};
+use acd_localdev::stack::LocalStack;
+use futures::future::join_all;
+use serde_json::{Value, json};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
+}
+
+/// Every item of a cursor-paginated listing.
+async fn all_pages(api: &Api, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let url = match &cursor {
+            Some(c) => format!("{path}{sep}cursor={}", segment(c)),
+            None => path.to_owned(),
+        };
+        let (status, page) = api.get(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(status, 200, "GET {url}: {page}");
+        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return items,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_tenants_created_and_imported_at_once_stay_isolated() {
+    let tenants = env_number("LOAD_TENANTS", 6);
+    let per_tenant = env_number("LOAD_INTEGRATIONS", 3);
+    let instances = env_number("LOAD_LAMBDA_CONCURRENCY", 2).to_string();
+    let started = Instant::now();
+    let mut stack = LocalStack::start(&[("LAMBDA_CONCURRENCY", &instances)]);
+    stack.wait_ready(Duration::from_secs(900));
+    let (client_id, client_secret) = stack.genesys_credentials();
+    let run = std::process::id();
+    let apis: Vec<Api> = (0..tenants).map(|t| Api::new(&stack.api, &format!("load-{run}-t{t:02}"))).collect();
+
+    // 1. Everything created at once.
+    let body = |i: usize, name: String| {
+        if i % 2 == 0 {
+            json!({
+                "name": name, "type": "five9",
+                "credentials": {"username": "wfm-api@acme-corp.example", "password": "s3cret & <pass>"},
+                "settings": {"region": "us", "grouping": "campaign", "history_days": 1},
+            })
+        } else {
+            json!({
+                "name": name, "type": "genesys_cloud",
+                "credentials": {"client_id": client_id, "client_secret": client_secret},
+                "settings": {"region": "us_east_1", "history_days": 1},
+            })
+        }
+    };
+    let mut requests = Vec::new();
+    for (t, api) in apis.iter().enumerate() {
+        for i in 0..per_tenant {
+            requests.push((t, false, api.clone(), body(i, format!("Integration {i}"))));
+        }
+        for (k, spelling) in ["Contested", "contested", "  Contested ", "CONTESTED"].iter().enumerate() {
+            requests.push((t, true, api.clone(), body(k, (*spelling).to_owned())));
+        }
+    }
+    let creating = Instant::now();
+    let answers = join_all(requests.into_iter().map(|(t, contested, api, body)| async move {
+        let answer = api.call("POST", "/integrations", Some(&body)).await.unwrap_or_else(|e| panic!("{e}"));
+        (t, contested, answer)
+    }))
+    .await;
+    let create_seconds = creating.elapsed().as_secs_f64();
+    let mut ids: Vec<BTreeSet<String>> = vec![BTreeSet::new(); tenants];
+    let mut contested_wins = vec![0usize; tenants];
+    let mut by_status: BTreeMap<u16, usize> = BTreeMap::new();
+    for (t, contested, (status, body)) in &answers {
+        *by_status.entry(*status).or_default() += 1;
+        match (contested, status) {
+            (_, 201) => {
+                ids[*t].insert(body["id"].as_str().expect("an id").to_owned());
+                if *contested {
+                    contested_wins[*t] += 1;
+                }
+            }
+            (true, 409) => assert_eq!(body["code"], "name-taken", "{body}"),
+            _ => panic!("tenant {t}: create answered {status}: {body}"),
+        }
+    }
+    for (t, wins) in contested_wins.iter().enumerate() {
+        assert_eq!(*wins, 1, "tenant {t}: exactly one integration per contested name");
+        assert_eq!(ids[t].len(), per_tenant + 1, "tenant {t}: every uncontested create succeeded");
+    }
+    let total: usize = ids.iter().map(BTreeSet::len).sum();
+    eprintln!("load: {} creates in {create_seconds:.1}s: {by_status:?}", answers.len());
+
+    // 2. Every first import, fired by the scheduler player, ends operational with a succeeded run.
+    let importing = Instant::now();
+    let limit = Duration::from_secs(240 + 20 * total as u64);
+    let mut pending: Vec<(usize, String)> =
+        ids.iter().enumerate().flat_map(|(t, set)| set.iter().map(move |id| (t, id.clone()))).collect();
+    while !pending.is_empty() {
+        let states = join_all(pending.iter().map(|(t, id)| {
+            let api = apis[*t].clone();
+            let id = id.clone();
+            async move {
+                let (status, integration) = api.get(&format!("/integrations/{id}")).await.unwrap();
+                assert_eq!(status, 200, "{integration}");
+                integration
+            }
+        }))
+        .await;
+        let mut still = Vec::new();
+        for ((t, id), integration) in pending.into_iter().zip(states) {
+            match integration["status"]["state"].as_str() {
+                Some("operational") => {}
+                Some("failing") => panic!("tenant {t}: integration {id} failed: {integration}"),
+                _ => still.push((t, id)),
+            }
+        }
+        pending = still;
+        assert!(importing.elapsed() < limit, "{} integrations not operational within {limit:?}", pending.len());
+        if !pending.is_empty() {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    }
+    let import_seconds = importing.elapsed().as_secs_f64();
+
+    // 3. Each tenant reads only its own.
+    let checks = join_all(apis.iter().enumerate().map(|(t, api)| {
+        let mine = ids[t].clone();
+        let other = ids[(t + 1) % tenants].iter().next().cloned().expect("another tenant's integration");
+        async move {
+            let mut read = 0usize;
+            let listed: BTreeSet<String> = all_pages(api, "/integrations?limit=7")
+                .await
+                .iter()
+                .map(|i| i["id"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(listed, mine, "tenant {t} lists exactly its integrations");
+            read += listed.len();
+            let queues = all_pages(api, "/queues?limit=50").await;
+            assert!(!queues.is_empty(), "tenant {t} has queues");
+            for q in &queues {
+                assert!(mine.contains(q["integration_id"].as_str().unwrap()), "tenant {t} sees a foreign queue {q}");
+            }
+            read += queues.len();
+            for id in &mine {
+                let (status, integration) = api.get(&format!("/integrations/{id}")).await.unwrap();
+                assert_eq!(status, 200);
+                assert_eq!(integration["status"]["state"], "operational", "{integration}");
+                assert!(integration["status"]["last_success_at"].is_string(), "{integration}");
+                let runs = all_pages(api, &format!("/integrations/{id}/runs")).await;
+                assert!(runs.iter().any(|r| r["outcome"] == "succeeded"), "a succeeded run of {id}: {runs:?}");
+                read += runs.len() + 1;
+                for listing in ["external-agents", "external-statuses"] {
+                    let items = all_pages(api, &format!("/integrations/{id}/{listing}?limit=100")).await;
+                    assert!(!items.is_empty(), "{id} has {listing}");
+                    for item in &items {
+                        assert_eq!(item["integration_id"], id.as_str(), "tenant {t}: {listing} of {id}: {item}");
+                    }
+                    read += items.len();
+                }
+                let own = all_pages(api, &format!("/queues?integration_id={id}&include_inactive=true")).await;
+                assert!(own.iter().all(|q| q["integration_id"] == id.as_str()));
+            }
+            // Another tenant's ids are unknown here.
+            let (status, _) = api.get(&format!("/integrations/{other}")).await.unwrap();
+            assert_eq!(status, 404, "tenant {t} reads another tenant's integration");
+            let (status, _) = api.get(&format!("/integrations/{other}/runs")).await.unwrap();
+            assert_eq!(status, 404, "tenant {t} reads another tenant's runs");
+            let (status, page) = api.get(&format!("/queues?integration_id={other}")).await.unwrap();
+            assert!(status == 404 || page["items"] == json!([]), "tenant {t} filters on a foreign id: {page}");
+            let (status, page) = api.get(&format!("/integrations/{other}/external-agents")).await.unwrap();
+            assert!(status == 404 || page["items"] == json!([]), "tenant {t} lists foreign agents: {page}");
+            read
+        }
+    }))
+    .await;
+    let items_read: usize = checks.iter().sum();
+    eprintln!(
+        "load: {tenants} tenants x {per_tenant} integrations (+1 contested name each, 4 spellings): {total} created in \
+         {create_seconds:.1}s, all imported and operational in {import_seconds:.0}s with {instances} instances per \
+         function; {items_read} items read back, 0 foreign, 0 statuses lost, 1 winner per contested name; total \
+         {:.0}s",
+        started.elapsed().as_secs_f64()
+    );
+}

@@ -1,0 +1,166 @@
+"""API fuzzing: schemathesis drives the local stack from infra/openapi.yaml, then the table is audited.
+
+Run through scripts/fuzz-api (which starts the stack when no --api is given). Steps:
+1. `schemathesis run infra/openapi.yaml` against the API (tenant from X-Tenant-Id, a fresh one per run), with
+   every check but `ignored_auth` (the local run takes the tenant from a header, not the spec's JWT), writing a HAR
+   file of every request and answer.
+2. From the HAR: requests sent, operations covered (method + path template of the spec), answers >= 500.
+3. Nothing written by a rejected request: every DynamoDB item, secret and schedule of the run's tenant belongs to
+   an integration whose create was answered 201 (an integration, its name reservation, its import data), and
+   nothing else exists for the tenant.
+
+Prints one summary line `fuzz-api: N requests, M/M operations, K responses >= 500, ...` and exits 1 when
+schemathesis found a failure, an answer was >= 500, an operation was never called, or the audit found a stray
+write.
+"""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import yaml
+
+
+def spec_operations(spec_path):
+    spec = yaml.safe_load(open(spec_path))
+    operations = []
+    for path, item in spec["paths"].items():
+        for method in ("get", "put", "post", "patch", "delete"):
+            if method in item:
+                pattern = "^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "/?$"
+                operations.append((method.upper(), path, re.compile(pattern)))
+    # Literal paths first (API Gateway's route precedence: /integrations/test-connection before /integrations/{id}).
+    operations.sort(key=lambda op: op[1].count("{"))
+    return operations
+
+
+def operation_of(operations, method, path):
+    for op_method, template, pattern in operations:
+        if op_method == method and pattern.match(path):
+            return f"{op_method} {template}"
+    return None
+
+
+def audit(endpoint, tenant, created_ids, table, group):
+    """Items, secrets and schedules of `tenant` that no accepted create explains."""
+    import boto3
+
+    session = boto3.session.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+    )
+    stray = []
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    prefix = f"T#{tenant}"
+    items = []
+    for page in dynamodb.get_paginator("scan").paginate(TableName=table):
+        for item in page["Items"]:
+            pk = item["PK"]["S"]
+            if pk == prefix or pk.startswith(prefix + "#"):
+                items.append((pk, item["SK"]["S"]))
+    names = sum(1 for pk, sk in items if pk == prefix and sk.startswith("NAME#"))
+    records = sum(1 for pk, sk in items if pk == prefix and sk.startswith("INT#"))
+    for pk, sk in items:
+        if pk == prefix and sk.startswith("NAME#"):
+            if names > records:
+                stray.append(f"item {pk} {sk} (more name reservations than integrations)")
+            continue
+        if not any(i in pk or i in sk for i in created_ids):
+            stray.append(f"item {pk} {sk}")
+    secrets = session.client("secretsmanager", endpoint_url=endpoint)
+    for page in secrets.get_paginator("list_secrets").paginate():
+        for secret in page["SecretList"]:
+            name = secret["Name"]
+            if tenant in name and not any(i in name for i in created_ids):
+                stray.append(f"secret {name}")
+    scheduler = session.client("scheduler", endpoint_url=endpoint)
+    schedules = scheduler.list_schedules(GroupName=group).get("Schedules", [])
+    for schedule in schedules:
+        detail = scheduler.get_schedule(GroupName=group, Name=schedule["Name"])
+        target_input = detail.get("Target", {}).get("Input", "")
+        if tenant in target_input and not any(i in schedule["Name"] for i in created_ids):
+            stray.append(f"schedule {schedule['Name']}")
+    return stray, len(items)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--api", required=True)
+    parser.add_argument("--aws-endpoint", required=True)
+    parser.add_argument("--spec", required=True)
+    parser.add_argument("--examples", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--workers", default="2")
+    parser.add_argument("--report-dir", required=True)
+    parser.add_argument("--table", default="acd-local")
+    parser.add_argument("--group", default="acd-imports")
+    parser.add_argument("--schemathesis", required=True)
+    args = parser.parse_args()
+
+    tenant = f"fuzz-{uuid.uuid4().hex[:12]}"
+    os.makedirs(args.report_dir, exist_ok=True)
+    har = os.path.join(args.report_dir, "fuzz.har")
+    command = [
+        args.schemathesis, "run", args.spec,
+        "--url", args.api,
+        "--header", f"X-Tenant-Id: {tenant}",
+        "--checks", "all",
+        "--exclude-checks", "ignored_auth",
+        "--max-examples", str(args.examples),
+        "--workers", str(args.workers),
+        "--phases", "examples,coverage,fuzzing",
+        "--report", "har",
+        "--report-har-path", har,
+        "--request-timeout", "60",
+        "--suppress-health-check", "all",
+        "--no-color",
+    ]
+    if args.seed is not None:
+        command += ["--seed", str(args.seed)]
+    print("fuzz-api: " + " ".join(command), flush=True)
+    schemathesis_status = subprocess.call(command)
+
+    operations = spec_operations(args.spec)
+    entries = json.load(open(har))["log"]["entries"]
+    covered, server_errors, created = set(), [], set()
+    for entry in entries:
+        request, response = entry["request"], entry["response"]
+        path = re.sub(r"^[a-z]+://[^/]+", "", request["url"]).split("?")[0]
+        op = operation_of(operations, request["method"], path)
+        if op:
+            covered.add(op)
+        status = response["status"]
+        if status >= 500:
+            server_errors.append(f"{request['method']} {request['url']} -> {status}")
+        if op == "POST /integrations" and status == 201:
+            body = response.get("content", {}).get("text", "")
+            try:
+                created.add(json.loads(body)["id"])
+            except (ValueError, KeyError, TypeError):
+                server_errors.append(f"201 without an id: {body[:200]}")
+    all_ops = {f"{m} {p}" for m, p, _ in operations}
+    missing = sorted(all_ops - covered)
+    stray, tenant_items = audit(args.aws_endpoint, tenant, created, args.table, args.group)
+
+    for line in server_errors[:20]:
+        print(f"fuzz-api: >= 500: {line}")
+    for op in missing:
+        print(f"fuzz-api: never called: {op}")
+    for line in stray[:20]:
+        print(f"fuzz-api: written by a rejected request: {line}")
+    print(
+        f"fuzz-api: {len(entries)} requests, {len(covered)}/{len(all_ops)} operations, "
+        f"{len(server_errors)} responses >= 500, {len(created)} integrations created, "
+        f"{tenant_items} items of tenant {tenant}, {len(stray)} written by rejected requests, "
+        f"schemathesis exit {schemathesis_status}",
+        flush=True,
+    )
+    ok = schemathesis_status == 0 and not server_errors and not missing and not stray
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    main()

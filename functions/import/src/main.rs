@@ -10,7 +10,7 @@ use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     acd_app::telemetry::init();
     let settings = Settings::from_env()?;

@@ -9,7 +9,7 @@ use acd_aws::{AwsClients, Settings, wiring};
 use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
 use lambda_http::{Error, Request, run, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     acd_app::telemetry::init();
     let settings = Settings::from_env()?;

@@ -7,7 +7,7 @@ use acd_app::http::TenantAuth;
 use acd_aws::{AwsClients, Settings, wiring};
 use lambda_http::{Error, Request, run, service_fn};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     acd_app::telemetry::init();
     let settings = Settings::from_env()?;

@@ -23,6 +23,9 @@ pub struct Settings {
     pub schedule_dlq_arn: Option<String>,
     /// `DEFAULT_HISTORY_DAYS`: back-fill of new integrations that set no `history_days` (default 30, 1–365).
     pub default_history_days: u32,
+    /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
+    /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
+    pub writes_in_flight: usize,
     /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
     pub max_integrations_per_tenant: u32,
     /// `EVENT_BUS_NAME`: the EventBridge bus of status-change events (default: the account's `default` bus).
@@ -57,6 +60,10 @@ impl Settings {
                 .and_then(|v| v.parse::<u32>().ok())
                 .filter(|d| (1..=acd_domain::validation::MAX_HISTORY_DAYS).contains(d))
                 .unwrap_or(acd_domain::validation::DEFAULT_HISTORY_DAYS),
+            writes_in_flight: var("DYNAMODB_WRITES_IN_FLIGHT")
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|n| (1..=crate::batch::MAX_IN_FLIGHT).contains(n))
+                .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
             max_integrations_per_tenant: var("MAX_INTEGRATIONS_PER_TENANT")
                 .and_then(|v| v.parse::<u32>().ok())
                 .filter(|n| *n >= 1)
@@ -77,12 +84,27 @@ impl Settings {
     }
 }
 
+/// Attempts per DynamoDB call (the first included). DynamoDB throttles with `ProvisionedThroughputExceeded`,
+/// `ThrottlingException` or `RequestLimitExceeded`, which the SDK's standard strategy retries with exponential
+/// back-off and jitter; the AWS default of 3 attempts is short for an import writing thousands of batches
+/// (the Java SDK used 10 for DynamoDB).
+pub const DYNAMODB_MAX_ATTEMPTS: u32 = 8;
+
+/// The retry configuration of the DynamoDB client.
+pub fn dynamodb_retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+        .with_max_attempts(DYNAMODB_MAX_ATTEMPTS)
+        .with_max_backoff(Duration::from_secs(5))
+}
+
 /// The SDK clients, sharing one HTTP connector and credentials provider.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    /// Starts imports at once (asynchronous invoke of the import function).
+    pub lambda: aws_sdk_lambda::Client,
     pub events: aws_sdk_eventbridge::Client,
 }
 
@@ -100,9 +122,12 @@ impl AwsClients {
 
     pub fn from_config(shared: &aws_config::SdkConfig) -> Self {
         Self {
-            dynamodb: aws_sdk_dynamodb::Client::new(shared),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(
+                aws_sdk_dynamodb::config::Builder::from(shared).retry_config(dynamodb_retry_config()).build(),
+            ),
             secrets: aws_sdk_secretsmanager::Client::new(shared),
             scheduler: aws_sdk_scheduler::Client::new(shared),
+            lambda: aws_sdk_lambda::Client::new(shared),
             events: aws_sdk_eventbridge::Client::new(shared),
         }
     }

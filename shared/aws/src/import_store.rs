@@ -47,6 +47,8 @@ pub struct DynamoImportStore {
     pub client: Client,
     pub table: String,
     pub abort: AbortAfter,
+    /// BatchWriteItem calls in flight at once (`Settings::writes_in_flight`).
+    pub writes_in_flight: usize,
 }
 
 fn key(pk: String, sk: String) -> Item {
@@ -184,7 +186,7 @@ impl DynamoImportStore {
     }
 
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table, abort: AbortAfter::default() }
+        Self { client, table, abort: AbortAfter::default(), writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT }
     }
 
     /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None), and
@@ -216,7 +218,7 @@ impl DynamoImportStore {
 
     async fn write(&self, puts: Vec<Item>, deletes: Vec<Item>, unchanged: u64) -> Result<WriteCounts, StoreError> {
         let (written, deleted) = (puts.len() as u64, deletes.len() as u64);
-        let counts = write_all(&self.client, &self.table, puts, deletes, &self.abort).await?;
+        let counts = write_all(&self.client, &self.table, puts, deletes, self.writes_in_flight, &self.abort).await?;
         Ok(WriteCounts {
             written,
             deleted,
@@ -608,36 +610,33 @@ impl ImportStore for DynamoImportStore {
         ranges: &[QueueRange],
     ) -> Result<WriteCounts, StoreError> {
         let pk = integration_pk(&integration.tenant_id, integration.id);
-        let mut counts = WriteCounts::default();
+        let mut requests = Vec::with_capacity(ranges.len());
         for range in ranges {
             let (Some(from), Some(to)) = (range.data_from, range.data_to) else { continue };
-            let result = self
-                .client
-                .update_item()
-                .table_name(&self.table)
-                .set_key(Some(key(pk.clone(), keys::queue_sk(&range.external_id))))
-                .update_expression("SET data_from = :f, data_to = :t")
-                .condition_expression("attribute_exists(PK)")
-                .expression_attribute_values(
-                    ":f",
-                    to_attribute_value(from).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                )
-                .expression_attribute_values(
-                    ":t",
-                    to_attribute_value(to).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                )
-                .send()
-                .await;
-            match result {
-                Ok(_) => {
-                    counts.written += 1;
-                    counts.write_requests += 1;
-                }
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(sdk_error("UpdateItem(queue range)", e)),
-            }
+            requests.push(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk.clone(), keys::queue_sk(&range.external_id))))
+                    .update_expression("SET data_from = :f, data_to = :t")
+                    .condition_expression("attribute_exists(PK)")
+                    .expression_attribute_values(":f", attribute(from)?)
+                    .expression_attribute_values(":t", attribute(to)?),
+            );
         }
-        Ok(counts)
+        // One UpdateItem per queue whose range moved, a few in flight (each is independent).
+        let updated: Vec<bool> = stream::iter(requests.into_iter().map(|request| async move {
+            match request.send().await {
+                Ok(_) => Ok(true),
+                Err(e) if is_conditional_failure(&e) => Ok(false),
+                Err(e) => Err(sdk_error("UpdateItem(queue range)", e)),
+            }
+        }))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+        let written = updated.into_iter().filter(|u| *u).count() as u64;
+        Ok(WriteCounts { written, write_requests: written, ..WriteCounts::default() })
     }
 
     async fn sync_agents(

@@ -4,6 +4,11 @@
 //!
 //! Both invoke the import function with `{"tenant_id", "integration_id"}`. The definition is rebuilt from
 //! configuration whenever it is written, so create, pause and resume are idempotent.
+//!
+//! "At once" is first an asynchronous Lambda invoke (`InvocationType::Event`) of the import function: Scheduler
+//! fires one-time schedules with one-minute precision, so a first import started by one begins up to a minute
+//! late. Only when the invoke is not accepted (no Lambda client, an error, throttling) is the one-time schedule
+//! written instead; an import started twice is harmless (the run lease lets one run at a time).
 
 use acd_app::ports::{ScheduleStore, StoreError};
 use acd_domain::{IntegrationId, TenantId};
@@ -22,6 +27,8 @@ use crate::sdk_error;
 pub struct EventBridgeSchedules {
     pub client: Client,
     pub settings: Settings,
+    /// Starts imports at once by an asynchronous invoke; `None`: by the one-time schedule only.
+    pub lambda: Option<aws_sdk_lambda::Client>,
 }
 
 pub fn recurring_name(id: IntegrationId) -> String {
@@ -104,28 +111,34 @@ impl EventBridgeSchedules {
         Ok(())
     }
 
-    async fn delete_one(&self, name: String) -> Result<(), StoreError> {
-        match self.client.delete_schedule().name(&name).group_name(&self.settings.schedule_group).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
-            Err(e) => Err(sdk_error("DeleteSchedule", e)),
+    /// Starts an import now with an asynchronous invoke; `false` when it was not accepted (logged).
+    async fn invoke(&self, tenant: &TenantId, id: IntegrationId) -> bool {
+        let Some(lambda) = &self.lambda else { return false };
+        let sent = lambda
+            .invoke()
+            .function_name(&self.settings.import_function_arn)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(aws_smithy_types::Blob::new(import_input(tenant, id)))
+            .send()
+            .await;
+        match sent {
+            Ok(out) if out.status_code() == 202 => true,
+            Ok(out) => {
+                tracing::warn!(tenant = %tenant, integration = %id, status = out.status_code(),
+                    "import invoke not accepted: starting it by a one-time schedule");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, integration = %id,
+                    error = %aws_smithy_types::error::display::DisplayErrorContext(&e),
+                    "import invoke failed: starting it by a one-time schedule");
+                false
+            }
         }
     }
-}
 
-#[async_trait]
-impl ScheduleStore for EventBridgeSchedules {
-    async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
-        self.write_recurring(tenant, id, ScheduleState::Enabled, true).await?;
-        self.run_now(tenant, id).await
-    }
-
-    async fn set_enabled(&self, tenant: &TenantId, id: IntegrationId, enabled: bool) -> Result<(), StoreError> {
-        let state = if enabled { ScheduleState::Enabled } else { ScheduleState::Disabled };
-        self.write_recurring(tenant, id, state, false).await
-    }
-
-    async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+    /// The one-time "at once" schedule (created, or moved to now when one is pending).
+    async fn one_time(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         let off = FlexibleTimeWindow::builder()
             .mode(FlexibleTimeWindowMode::Off)
             .build()
@@ -165,8 +178,140 @@ impl ScheduleStore for EventBridgeSchedules {
         }
     }
 
+    async fn delete_one(&self, name: String) -> Result<(), StoreError> {
+        match self.client.delete_schedule().name(&name).group_name(&self.settings.schedule_group).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(sdk_error("DeleteSchedule", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl ScheduleStore for EventBridgeSchedules {
+    async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.write_recurring(tenant, id, ScheduleState::Enabled, true).await?;
+        self.run_now(tenant, id).await
+    }
+
+    async fn set_enabled(&self, tenant: &TenantId, id: IntegrationId, enabled: bool) -> Result<(), StoreError> {
+        let state = if enabled { ScheduleState::Enabled } else { ScheduleState::Disabled };
+        self.write_recurring(tenant, id, state, false).await
+    }
+
+    async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        if self.invoke(tenant, id).await {
+            return Ok(());
+        }
+        self.one_time(tenant, id).await
+    }
+
     async fn delete(&self, _tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.delete_one(recurring_name(id)).await?;
         self.delete_one(one_time_name(id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
+    use aws_sdk_lambda::types::InvocationType;
+    use aws_sdk_scheduler::operation::create_schedule::CreateScheduleOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    const IMPORT_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:acd-import";
+
+    fn settings() -> Settings {
+        Settings {
+            table_name: "t".into(),
+            secret_prefix: Settings::DEFAULT_SECRET_PREFIX.into(),
+            schedule_group: "g".into(),
+            import_function_arn: IMPORT_ARN.into(),
+            scheduler_role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+            schedule_expression: Settings::DEFAULT_SCHEDULE_EXPRESSION.into(),
+            flexible_window_minutes: 5,
+            schedule_dlq_arn: None,
+            default_history_days: 30,
+            writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
+            max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
+            event_bus_name: "default".into(),
+        }
+    }
+
+    fn one_time_rule() -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_scheduler::Client::create_schedule)
+            .match_requests(|r| r.name().is_some_and(|n| n.starts_with("now-")))
+            .then_output(|| {
+                CreateScheduleOutput::builder().schedule_arn("arn:aws:scheduler:::schedule/g/now").build().unwrap()
+            })
+    }
+
+    #[tokio::test]
+    async fn run_now_invokes_the_import_asynchronously_and_writes_no_schedule() {
+        let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
+        let expected = import_input(&tenant, id);
+        let invoke = mock!(aws_sdk_lambda::Client::invoke)
+            .match_requests(move |r| {
+                r.function_name() == Some(IMPORT_ARN)
+                    && r.invocation_type() == Some(&InvocationType::Event)
+                    && r.payload().map(|p| p.as_ref()) == Some(expected.as_bytes())
+            })
+            .then_output(|| InvokeOutput::builder().status_code(202).build());
+        let schedule = one_time_rule();
+        let schedules = EventBridgeSchedules {
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            settings: settings(),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])),
+        };
+        schedules.run_now(&tenant, id).await.unwrap();
+        assert_eq!(invoke.num_calls(), 1, "the import was invoked with its event");
+        assert_eq!(schedule.num_calls(), 0, "no one-time schedule when the invoke was accepted");
+    }
+
+    #[tokio::test]
+    async fn a_failed_invoke_falls_back_to_the_one_time_schedule() {
+        let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
+        let invoke = mock!(aws_sdk_lambda::Client::invoke).then_error(|| {
+            InvokeError::TooManyRequestsException(
+                aws_sdk_lambda::types::error::TooManyRequestsException::builder().message("Rate exceeded").build(),
+            )
+        });
+        let expected = import_input(&tenant, id);
+        let schedule = mock!(aws_sdk_scheduler::Client::create_schedule)
+            .match_requests(move |r| {
+                r.name() == Some(one_time_name(id).as_str())
+                    && r.target().is_some_and(|t| t.arn() == IMPORT_ARN && t.input() == Some(expected.as_str()))
+            })
+            .then_output(|| {
+                CreateScheduleOutput::builder().schedule_arn("arn:aws:scheduler:::schedule/g/now").build().unwrap()
+            });
+        let schedules = EventBridgeSchedules {
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            settings: settings(),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke], |c| c
+                .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()))),
+        };
+        schedules.run_now(&tenant, id).await.unwrap();
+        assert_eq!(invoke.num_calls(), 1);
+        assert_eq!(schedule.num_calls(), 1, "the one-time schedule starts the import instead");
+    }
+
+    #[tokio::test]
+    async fn an_invoke_answered_without_202_falls_back_and_no_lambda_client_means_the_schedule() {
+        let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
+        let invoke =
+            mock!(aws_sdk_lambda::Client::invoke).then_output(|| InvokeOutput::builder().status_code(200).build());
+        let schedule = one_time_rule();
+        let mut schedules = EventBridgeSchedules {
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            settings: settings(),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])),
+        };
+        schedules.run_now(&tenant, id).await.unwrap();
+        assert_eq!((invoke.num_calls(), schedule.num_calls()), (1, 1));
+        schedules.lambda = None;
+        schedules.run_now(&tenant, id).await.unwrap();
+        assert_eq!((invoke.num_calls(), schedule.num_calls()), (1, 2));
     }
 }

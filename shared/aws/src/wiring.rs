@@ -27,11 +27,17 @@ pub fn secrets_store(settings: &Settings, clients: &AwsClients) -> SecretsManage
 }
 
 pub fn schedules(settings: &Settings, clients: &AwsClients) -> EventBridgeSchedules {
-    EventBridgeSchedules { client: clients.scheduler.clone(), settings: settings.clone() }
+    EventBridgeSchedules {
+        client: clients.scheduler.clone(),
+        settings: settings.clone(),
+        lambda: Some(clients.lambda.clone()),
+    }
 }
 
 pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportStore {
-    DynamoImportStore::new(clients.dynamodb.clone(), settings.table_name.clone())
+    let mut store = DynamoImportStore::new(clients.dynamodb.clone(), settings.table_name.clone());
+    store.writes_in_flight = settings.writes_in_flight;
+    store
 }
 
 /// The import service with its AWS stores and the process's connector factory.

@@ -121,6 +121,7 @@ impl AwsStack {
             flexible_window_minutes: 5,
             schedule_dlq_arn: Some("arn:aws:sqs:us-east-1:123456789012:acd-schedule-dlq".into()),
             default_history_days: 30,
+            writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
         };

@@ -4,9 +4,14 @@
 //!
 //! Run it with `scripts/bench-import` (starts the simulator as its own process, so the numbers below are the
 //! import's alone). Prints wall time, CPU time and peak RSS of this process, vendor calls, DynamoDB write
-//! requests and items written.
+//! requests and items written, and the DynamoDB capacity units the same requests would consume in AWS (computed
+//! from the items' sizes by DynamoDB's documented rules: moto's `ConsumedCapacity` is a fixed placeholder).
+//!
+//! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
+//! BatchWriteItem calls in flight (default: the functions' default).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use acd_app::http::TenantAuth;
@@ -16,6 +21,11 @@ use acd_aws::wiring;
 use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
 use acd_integration_tests::{api_request, decode};
 use acd_test_harness::AwsStack;
+use aws_sdk_dynamodb::config::interceptors::{
+    AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
+};
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -41,6 +51,109 @@ fn peak_rss_mib() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// DynamoDB's item size: attribute names plus values (strings and binaries by length, numbers about one byte per
+/// two digits plus one, lists and maps 3 bytes plus one per element).
+fn value_size(v: &AttributeValue) -> u64 {
+    match v {
+        AttributeValue::S(s) => s.len() as u64,
+        AttributeValue::N(n) => (n.trim_start_matches('-').len() as u64).div_ceil(2) + 1,
+        AttributeValue::B(b) => b.as_ref().len() as u64,
+        AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+        AttributeValue::L(l) => 3 + l.iter().map(|x| 1 + value_size(x)).sum::<u64>(),
+        AttributeValue::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() as u64 + value_size(x)).sum::<u64>(),
+        AttributeValue::Ss(l) => l.iter().map(|x| x.len() as u64).sum(),
+        AttributeValue::Ns(l) => l.iter().map(|x| (x.len() as u64).div_ceil(2) + 1).sum(),
+        AttributeValue::Bs(l) => l.iter().map(|x| x.as_ref().len() as u64).sum(),
+        _ => 0,
+    }
+}
+
+fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> u64 {
+    item.iter().map(|(k, v)| k.len() as u64 + value_size(v)).sum()
+}
+
+/// Capacity units the requests would consume in AWS, in hundredths (on-demand: 1 WRU per started KiB written per
+/// item, 1 RRU per started 4 KiB read by a consistent read, half of it eventually consistent).
+#[derive(Debug, Default)]
+struct Capacity {
+    write_centi: AtomicU64,
+    read_centi: AtomicU64,
+    calls: AtomicU64,
+}
+
+impl Capacity {
+    fn write(&self, bytes: u64) {
+        self.write_centi.fetch_add(100 * bytes.div_ceil(1024).max(1), Ordering::Relaxed);
+    }
+    fn read(&self, bytes: u64, consistent: bool) {
+        let units = bytes.div_ceil(4096).max(1) * 100;
+        self.read_centi.fetch_add(if consistent { units } else { units / 2 }, Ordering::Relaxed);
+    }
+    fn units(&self) -> (f64, f64) {
+        (
+            self.write_centi.load(Ordering::Relaxed) as f64 / 100.0,
+            self.read_centi.load(Ordering::Relaxed) as f64 / 100.0,
+        )
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CapacityMeter(Arc<Capacity>);
+
+impl Intercept for CapacityMeter {
+    fn name(&self) -> &'static str {
+        "CapacityMeter"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        let input = context.input();
+        let c = &self.0;
+        c.calls.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
+            for request in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
+                match (request.put_request(), request.delete_request()) {
+                    (Some(put), _) => c.write(item_size(put.item())),
+                    (None, Some(_)) => c.write(1), // a delete costs the deleted item's size: ours are < 1 KiB
+                    _ => {}
+                }
+            }
+        } else if let Some(i) = input.downcast_ref::<op::put_item::PutItemInput>() {
+            c.write(i.item().map_or(0, item_size));
+        } else if input.downcast_ref::<op::update_item::UpdateItemInput>().is_some()
+            || input.downcast_ref::<op::delete_item::DeleteItemInput>().is_some()
+        {
+            c.write(1); // catalog, lease and digest items are < 1 KiB
+        } else if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
+            for _ in i.transact_items() {
+                c.write(1);
+                c.write(1); // transactions cost twice
+            }
+        }
+        Ok(())
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation as op;
+        let Ok(output) = context.output_or_error() else { return Ok(()) };
+        if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
+            self.0.read(o.items().iter().map(item_size).sum(), false);
+        } else if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
+            self.0.read(o.item().map_or(0, item_size), true); // the import's GetItems are consistent reads
+        }
+        Ok(())
+    }
 }
 
 fn report(label: &str, run: &RunRecord, wall: Duration, cpu: f64) {
@@ -82,14 +195,34 @@ fn report(label: &str, run: &RunRecord, wall: Duration, cpu: f64) {
     );
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    let mut runtime = match arg("--runtime").as_deref() {
+        None | Some("current") => tokio::runtime::Builder::new_current_thread(),
+        Some("multi") => tokio::runtime::Builder::new_multi_thread(),
+        Some(other) => panic!("--runtime {other}: current or multi"),
+    };
+    runtime.enable_all().build().expect("tokio runtime").block_on(bench());
+}
+
+async fn bench() {
     let sim = arg("--sim-url").expect("--sim-url (scripts/bench-import passes it)");
     let vendor = arg("--vendor").unwrap_or_else(|| "genesys".into());
     let now: DateTime<Utc> = arg("--now").expect("--now").parse().expect("RFC 3339 --now");
     let days: u32 = arg("--days").map_or(7, |d| d.parse().expect("--days"));
 
-    let stack = AwsStack::start().await;
+    let mut stack = AwsStack::start().await;
+    if let Some(n) = arg("--in-flight") {
+        stack.settings.writes_in_flight = n.parse().expect("--in-flight");
+    }
+    let capacity = Arc::new(Capacity::default());
+    stack.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        stack.clients.dynamodb.config().to_builder().interceptor(CapacityMeter(capacity.clone())).build(),
+    );
+    println!(
+        "runtime {}, {} BatchWriteItem calls in flight",
+        arg("--runtime").unwrap_or_else(|| "current".into()),
+        stack.settings.writes_in_flight
+    );
     let (endpoints, body, clock_route) = match vendor.as_str() {
         "genesys" => {
             let client_id = arg("--client-id").expect("--client-id");
@@ -141,16 +274,28 @@ async fn main() {
     );
     // Like the schedule: runs of at most 14 minutes (Lambda allows 15) until the back-fill is complete.
     let (cpu_start, start) = (cpu_seconds(), Instant::now());
+    let mut written_total = 0u64;
     for n in 1.. {
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let run = import.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
         report(&format!("back-fill of {days} days, run {n}"), &run, t0.elapsed(), cpu_seconds() - cpu0);
+        written_total += run.counts.interval_writes.written + run.counts.segment_writes.written;
         print_reports(&sim, &vendor).await;
         if run.outcome != RunOutcome::Partial || n == 10 {
             break;
         }
     }
-    println!("== back-fill total: wall {:.1} s, CPU {:.1} s", start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start);
+    let cpu_total = cpu_seconds() - cpu_start;
+    println!("== back-fill total: wall {:.1} s, CPU {cpu_total:.1} s", start.elapsed().as_secs_f64());
+    println!(
+        "   CPU per item       {:.1} µs per interval or segment item written ({written_total} items)",
+        cpu_total * 1e6 / written_total.max(1) as f64
+    );
+    let (wru, rru) = capacity.units();
+    println!(
+        "   capacity (AWS)     {wru:.0} write units, {rru:.0} read units in {} DynamoDB calls (on-demand request units)",
+        capacity.calls.load(Ordering::Relaxed)
+    );
     let peak = peak_rss_mib();
     println!("   128 MB budget      {}", if peak < 128.0 { "within" } else { "EXCEEDED" });
 
@@ -165,6 +310,7 @@ async fn main() {
         ImportConfig { now: Some(later), ..ImportConfig::default() },
     );
     let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let (w0, r0) = capacity.units();
     let run = steady.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
     report(
         "steady-state run 15 minutes later (re-reads the reconciliation window)",
@@ -172,6 +318,8 @@ async fn main() {
         t0.elapsed(),
         cpu_seconds() - cpu0,
     );
+    let (w1, r1) = capacity.units();
+    println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
     print_reports(&sim, &vendor).await;
 }
 

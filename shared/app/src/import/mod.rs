@@ -10,7 +10,7 @@
 
 pub mod plan;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -461,6 +461,7 @@ impl ImportService {
             return Ok(RunOutcome::Partial);
         }
         let mut statuses_synced = false;
+        let mut unsaved = BTreeMap::new();
         let outcome = self
             .import_days(
                 integration,
@@ -468,13 +469,24 @@ impl ImportService {
                 &queues,
                 &agents,
                 ranges,
+                &mut unsaved,
                 state,
                 now,
                 deadline,
                 record,
                 &mut statuses_synced,
             )
-            .await?;
+            .await;
+        // The data ranges the days written moved: saved once per run, after the data, whatever the outcome.
+        if !unsaved.is_empty() {
+            let unsaved: Vec<QueueRange> = unsaved.into_values().collect();
+            match self.store.extend_queue_ranges(integration, &unsaved).await {
+                Ok(writes) => record.counts.catalog_writes += writes,
+                Err(e) if outcome.is_err() => tracing::warn!(error = %e, "queue data ranges not saved"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let outcome = outcome?;
         if outcome == RunOutcome::Partial || statuses_synced {
             return Ok(outcome);
         }
@@ -518,6 +530,7 @@ impl ImportService {
         queues: &[acd_domain::Queue],
         agents: &[acd_domain::ExternalAgent],
         ranges: Vec<QueueRange>,
+        unsaved: &mut BTreeMap<String, QueueRange>,
         mut state: ImportState,
         now: DateTime<Utc>,
         deadline: Deadline,
@@ -641,8 +654,13 @@ impl ImportService {
                 record.counts.segment_writes +=
                     self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
 
-                let extended = extend_ranges(&mut ranges, &stats);
-                if !extended.is_empty() {
+                // A range may only claim data that is written: ranges move after the day's writes. A later
+                // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
+                // queue's first data (`data_from`) is saved at once, so a crash never leaves it unset for good.
+                let (extended, from_moved) = extend_ranges(&mut ranges, &stats);
+                unsaved.extend(extended.into_iter().map(|r| (r.external_id.clone(), r)));
+                if from_moved {
+                    let extended: Vec<QueueRange> = std::mem::take(unsaved).into_values().collect();
                     record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
                 }
                 if state.complete_through.is_none_or(|done| done < chunk.end) {
@@ -692,9 +710,14 @@ fn held_listing(
     None
 }
 
-/// Widens the known data ranges by the intervals with contacts; returns the ranges that changed.
-fn extend_ranges(ranges: &mut HashMap<String, QueueRange>, stats: &[acd_domain::IntervalStats]) -> Vec<QueueRange> {
+/// Widens the known data ranges by the intervals with contacts; returns the ranges that changed, and whether the
+/// start of one moved.
+fn extend_ranges(
+    ranges: &mut HashMap<String, QueueRange>,
+    stats: &[acd_domain::IntervalStats],
+) -> (Vec<QueueRange>, bool) {
     let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut from_moved = false;
     for s in stats {
         let range = ranges.entry(s.queue_external_id.clone()).or_insert_with(|| QueueRange {
             external_id: s.queue_external_id.clone(),
@@ -704,13 +727,14 @@ fn extend_ranges(ranges: &mut HashMap<String, QueueRange>, stats: &[acd_domain::
         if range.data_from.is_none_or(|f| s.interval_start < f) {
             range.data_from = Some(s.interval_start);
             changed.insert(s.queue_external_id.clone());
+            from_moved = true;
         }
         if range.data_to.is_none_or(|t| s.interval_start > t) {
             range.data_to = Some(s.interval_start);
             changed.insert(s.queue_external_id.clone());
         }
     }
-    changed.into_iter().filter_map(|q| ranges.get(&q).cloned()).collect()
+    (changed.into_iter().filter_map(|q| ranges.get(&q).cloned()).collect(), from_moved)
 }
 
 /// The deadline of a Lambda invocation (`Context::deadline`, milliseconds since the epoch) as a [`Deadline`].

@@ -1,0 +1,250 @@
+//! Cold-start benchmark: starts each release binary of the functions (and a hello-world `lambda_runtime`
+//! function built with the same profile) against a minimal Lambda runtime API emulator and measures
+//! - init: process start → its first `GET /2018-06-01/runtime/invocation/next` (what Lambda bills as Init);
+//! - first event: the event handed out → its `POST …/response` (the first invocation of a fresh container,
+//!   including its first connection to DynamoDB — moto here, started by the benchmark).
+//!
+//! Run it with `scripts/bench-cold-start` (builds the binaries). Prints the median of `--runs` (default 15)
+//! starts of each binary and the ratio to hello-world, and each process's peak RSS.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use acd_test_harness::{AwsStack, repo_root};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, oneshot};
+
+/// What the emulator saw of one process.
+#[derive(Debug)]
+enum Seen {
+    Next(Instant),
+    Response(Instant, Value),
+    Error(String),
+}
+
+#[derive(Clone)]
+struct Emulator {
+    event: Arc<Mutex<Option<Value>>>,
+    seen: mpsc::UnboundedSender<Seen>,
+}
+
+async fn next(State(emu): State<Emulator>) -> Result<(HeaderMap, axum::Json<Value>), StatusCode> {
+    let _ = emu.seen.send(Seen::Next(Instant::now()));
+    let event = emu.event.lock().unwrap().take();
+    let Some(event) = event else {
+        // The first event was served: hold this poll (as Lambda does between invocations) until killed.
+        tokio::time::sleep(Duration::from_secs(600)).await;
+        return Err(StatusCode::SERVICE_UNAVAILABLE);
+    };
+    let mut headers = HeaderMap::new();
+    let deadline =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + Duration::from_secs(60);
+    headers.insert("lambda-runtime-aws-request-id", "req-1".parse().unwrap());
+    headers.insert("lambda-runtime-deadline-ms", deadline.as_millis().to_string().parse().unwrap());
+    headers.insert(
+        "lambda-runtime-invoked-function-arn",
+        "arn:aws:lambda:us-east-1:123456789012:function:bench".parse().unwrap(),
+    );
+    headers.insert("lambda-runtime-trace-id", "Root=1-00000000-000000000000000000000000;Sampled=0".parse().unwrap());
+    Ok((headers, axum::Json(event)))
+}
+
+async fn response(State(emu): State<Emulator>, Path(_id): Path<String>, body: axum::body::Bytes) -> StatusCode {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let _ = emu.seen.send(Seen::Response(Instant::now(), value));
+    StatusCode::ACCEPTED
+}
+
+async fn error(State(emu): State<Emulator>, body: axum::body::Bytes) -> StatusCode {
+    let _ = emu.seen.send(Seen::Error(String::from_utf8_lossy(&body).into_owned()));
+    StatusCode::ACCEPTED
+}
+
+/// An API Gateway HTTP API (payload 2.0) GET event.
+fn http_event(path: &str) -> Value {
+    json!({
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
+        "headers": {"x-tenant-id": "bench", "host": "localhost", "accept": "application/json"},
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "bench", "domainName": "localhost", "domainPrefix": "localhost",
+            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "requestId": "req-1", "routeKey": "$default", "stage": "$default",
+            "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    })
+}
+
+struct Sample {
+    init: Duration,
+    first_event: Duration,
+    peak_rss_kib: u64,
+    answer: Value,
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn start_once(binary: &PathBuf, event: Value, env: &[(String, String)]) -> Sample {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let emu = Emulator { event: Arc::new(Mutex::new(Some(event))), seen: tx };
+    let app = Router::new()
+        .route("/2018-06-01/runtime/invocation/next", get(next))
+        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+        .route("/2018-06-01/runtime/init/error", post(error))
+        .with_state(emu);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = listener.local_addr().unwrap().to_string();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                stopped.await.ok();
+            })
+            .await
+    });
+    let started = Instant::now();
+    let mut child = tokio::process::Command::new(binary)
+        .envs(env.iter().cloned())
+        .env("AWS_LAMBDA_RUNTIME_API", &api)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+    let pid = child.id().unwrap_or(0);
+    let mut polled = None;
+    let sample = loop {
+        match tokio::time::timeout(Duration::from_secs(30), rx.recv()).await {
+            Ok(Some(Seen::Next(at))) => {
+                polled.get_or_insert(at);
+            }
+            Ok(Some(Seen::Response(at, answer))) => {
+                let first = polled.expect("a response follows a poll");
+                // Give the runtime its next poll, so the RSS includes the whole first invocation.
+                let _ = tokio::time::timeout(Duration::from_secs(2), rx.recv()).await;
+                break Sample {
+                    init: first - started,
+                    first_event: at - first,
+                    peak_rss_kib: peak_rss_kib(pid),
+                    answer,
+                };
+            }
+            Ok(Some(Seen::Error(e))) => panic!("{}: error reported to the runtime API: {e}", binary.display()),
+            Ok(None) | Err(_) => panic!("{}: no response within 30 s", binary.display()),
+        }
+    };
+    let _ = child.kill().await;
+    let _ = stop.send(());
+    server.abort();
+    sample
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let runs: usize = args
+        .iter()
+        .position(|a| a == "--runs")
+        .and_then(|i| args.get(i + 1))
+        .map_or(15, |r| r.parse().expect("--runs"));
+    let stack = AwsStack::start().await;
+    let release = repo_root().join("target/release");
+    let mut env: Vec<(String, String)> = [
+        ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", stack.moto.endpoint.as_str()),
+        ("TABLE_NAME", stack.settings.table_name.as_str()),
+        ("SCHEDULE_GROUP", stack.settings.schedule_group.as_str()),
+        ("IMPORT_FUNCTION_ARN", AwsStack::IMPORT_FUNCTION_ARN),
+        ("SCHEDULER_ROLE_ARN", AwsStack::SCHEDULER_ROLE_ARN),
+        ("TENANT_AUTH", "header"),
+        ("RUST_LOG", "info"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.push(("AWS_CONFIG_FILE".into(), "/dev/null".into()));
+    env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()));
+
+    // Each binary and its first event: the API functions answer a listing (one DynamoDB Query), the import an
+    // event for an integration that does not exist (one GetItem, then it exits as for a deleted integration).
+    let binaries: [(&str, Value); 4] = [
+        ("hello_lambda", json!({"name": "bench"})),
+        ("integrations-api", http_event("/integrations")),
+        ("queues-query", http_event("/queues")),
+        ("import", json!({"tenant_id": "bench", "integration_id": "0190c3e2-6b7d-7cc0-9f4e-1a2b3c4d5e6f"})),
+    ];
+    let mut results: BTreeMap<&str, (Duration, Duration, u64)> = BTreeMap::new();
+    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
+    for (name, event) in &binaries {
+        let path = if *name == "hello_lambda" { release.join("examples").join(name) } else { release.join(name) };
+        let (mut inits, mut firsts, mut rss) = (Vec::new(), Vec::new(), 0);
+        for i in 0..runs {
+            let s = start_once(&path, event.clone(), &env).await;
+            if i == 0 {
+                let status = s.answer.get("statusCode").cloned().unwrap_or(Value::Null);
+                println!("   {name:<17} first answer: statusCode {status} / {}", truncate(&s.answer.to_string(), 90));
+            }
+            inits.push(s.init);
+            firsts.push(s.first_event);
+            rss = rss.max(s.peak_rss_kib);
+        }
+        results.insert(name, (median(inits), median(firsts), rss));
+    }
+    let (hello_init, hello_first, _) = results["hello_lambda"];
+    println!("| binary | init (start → first /next) | × hello-world | first event → response | peak RSS |");
+    println!("| --- | --- | --- | --- | --- |");
+    for (name, _) in &binaries {
+        let (init, first, rss) = results[name];
+        println!(
+            "| {name} | {:.2} ms | {:.2}× | {:.2} ms{} | {:.1} MiB |",
+            ms(init),
+            ms(init) / ms(hello_init),
+            ms(first),
+            if *name == "hello_lambda" {
+                String::new()
+            } else {
+                format!(" ({:.1}× hello)", ms(first) / ms(hello_first))
+            },
+            rss as f64 / 1024.0
+        );
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.len() <= n {
+        s.to_owned()
+    } else {
+        format!("{}…", &s[..s.char_indices().take(n).last().map_or(0, |(i, _)| i)])
+    }
+}

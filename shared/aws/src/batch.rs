@@ -263,7 +263,7 @@ mod tests {
     /// The keys of a batch's put requests, sorted.
     fn put_keys(requests: &[WriteRequest]) -> Vec<String> {
         let mut keys: Vec<String> =
-            requests.iter().filter_map(|w| w.put_request()).map(|p| format!("{}", key_of(p.item()).1)).collect();
+            requests.iter().filter_map(|w| w.put_request()).map(|p| key_of(p.item()).1.to_string()).collect();
         keys.sort();
         keys
     }

@@ -185,8 +185,9 @@ impl Vendor for Five9 {
             VendorFault::TruncatedBody | VendorFault::MissingElement | VendorFault::MissingPaging => {
                 failed("vendor_data_malformed", 0)
             }
-            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive.
-            VendorFault::EmptyListing => succeeded(0),
+            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive; the run waits for
+            // the next listing to confirm it (partial, with a warning), and the table is untouched.
+            VendorFault::EmptyListing => partial(0),
             VendorFault::BudgetExhausted => failed("rate_limited", 0),
         }
     }
@@ -265,8 +266,9 @@ impl Vendor for Genesys {
             VendorFault::TruncatedBody | VendorFault::MissingElement | VendorFault::MissingPaging => {
                 failed("vendor_data_malformed", 0)
             }
-            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive.
-            VendorFault::EmptyListing => succeeded(0),
+            // Issue 10, defect 2 (h2-import): one empty listing never marks every queue inactive; the run waits for
+            // the next listing to confirm it (partial, with a warning), and the table is untouched.
+            VendorFault::EmptyListing => partial(0),
             VendorFault::BudgetExhausted => failed("rate_limited", 0),
         }
     }

@@ -457,9 +457,14 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
-    // A short safety margin: the runs with a 5 s deadline still start their fetches.
-    let import =
-        env.importer(ImportConfig { now: Some(now), safety_margin: Duration::from_secs(1), ..ImportConfig::default() });
+    // A short safety margin and bookkeeping reserve, scaled to the 5 s deadline as the defaults (90 s, 10 s) are to
+    // Lambda's 15 minutes: the runs with a 5 s deadline still start their fetches and run into the fault.
+    let import = env.importer(ImportConfig {
+        now: Some(now),
+        safety_margin: Duration::from_secs(1),
+        record_reserve: Duration::from_secs(1),
+        ..ImportConfig::default()
+    });
     let run = |deadline: Duration| {
         let import = &import;
         let event = &event;

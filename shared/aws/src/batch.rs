@@ -13,7 +13,7 @@ use std::time::Duration;
 use acd_app::ports::StoreError;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream};
 
 use crate::dynamo::Item;
 use crate::keys::{PK, SK};
@@ -23,7 +23,7 @@ use crate::sdk_error;
 pub const MAX_BATCH: usize = 25;
 /// BatchWriteItem calls in flight at once unless configured (`DYNAMODB_WRITES_IN_FLIGHT`); see the README's
 /// benchmark section for how it was chosen.
-pub const DEFAULT_IN_FLIGHT: usize = 4;
+pub const DEFAULT_IN_FLIGHT: usize = 1;
 /// The most calls in flight that may be configured (a Lambda of 128–512 MB has a fraction of a vCPU).
 pub const MAX_IN_FLIGHT: usize = 32;
 const MAX_ATTEMPTS: u32 = 10;
@@ -119,10 +119,27 @@ pub async fn write_all(
         }
         chunks.push(chunk);
     }
-    let calls = stream::iter(chunks.into_iter().map(|chunk| write_chunk(client, table, chunk, abort)))
-        .buffer_unordered(in_flight.clamp(1, MAX_IN_FLIGHT))
-        .try_fold(0u64, |sum, calls| async move { Ok(sum + calls) })
-        .await?;
+    // After a failure no new call starts, but the calls in flight are awaited: when this returns, nothing of it
+    // can still land in the table (a dropped request may already be on its way).
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    let failed = &failed;
+    let results: Vec<Result<u64, StoreError>> = stream::iter(chunks.into_iter().map(|chunk| async move {
+        if failed.load(std::sync::atomic::Ordering::SeqCst) {
+            return Ok(0);
+        }
+        let result = write_chunk(client, table, chunk, abort).await;
+        if result.is_err() {
+            failed.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+        result
+    }))
+    .buffer_unordered(in_flight.clamp(1, MAX_IN_FLIGHT))
+    .collect()
+    .await;
+    let mut calls = 0;
+    for result in results {
+        calls += result?;
+    }
     Ok(BatchCounts { requests: total, calls })
 }
 

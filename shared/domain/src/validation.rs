@@ -170,7 +170,8 @@ impl<'a> Obj<'a> {
     fn integer(&self, key: &str, min: u32, max: u32, errors: &mut FieldErrors) -> Option<u32> {
         match self.get(key) {
             None => None,
-            Some(Value::Number(n)) => match n.as_u64() {
+            // JSON Schema (and so the OpenAPI spec) counts 182.0 as an integer: a whole value is one, however written.
+            Some(Value::Number(n)) => match n.as_u64().or_else(|| whole(n.as_f64()?)) {
                 Some(v) if (u64::from(min)..=u64::from(max)).contains(&v) => Some(v as u32),
                 _ => {
                     errors.push(self.at(key), "invalid_value", format!("must be a whole number from {min} to {max}"));
@@ -506,6 +507,11 @@ pub fn integration_types_catalog_with(default_history_days: u32) -> Value {
     ]})
 }
 
+/// The value of a JSON number with no fractional part (`182.0`), if it is a non-negative whole number.
+fn whole(f: f64) -> Option<u64> {
+    (f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64).then_some(f as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -587,6 +593,19 @@ mod tests {
         assert_eq!(parse_new_integration(&json!([1])).unwrap_err().fields(), vec!["/"]);
         let errors = parse_new_integration(&json!({"name": "x", "type": "avaya", "credentials": {}})).unwrap_err();
         assert_eq!(errors.fields(), vec!["/type"]);
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer_and_a_real_fraction_is_not() {
+        let current = parse_new_integration(&five9_body()).unwrap().settings;
+        // JSON Schema's integer: 182.0 is one (schemathesis sends it), 182.5 and -1.0 are not.
+        let patch = parse_patch(&json!({"settings": {"history_days": 182.0}}), &current).unwrap();
+        let Some(Settings::Five9(s)) = patch.settings else { panic!() };
+        assert_eq!(s.history_days, 182);
+        for bad in [json!(182.5), json!(-1.0), json!(1e300)] {
+            let errors = parse_patch(&json!({"settings": {"history_days": bad}}), &current).unwrap_err();
+            assert_eq!(errors.fields(), vec!["/settings/history_days"], "{bad}");
+        }
     }
 
     #[test]

@@ -72,6 +72,7 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:DeleteItem",
             "dynamodb:Query",
             "dynamodb:ConditionCheckItem",
+            "lambda:InvokeFunction", // the first import, resume and sync-now start at once (async invoke)
             "secretsmanager:CreateSecret",
             "secretsmanager:TagResource",
             "secretsmanager:PutSecretValue",

@@ -143,7 +143,7 @@ async fn thousands_of_mixed_requests_through_the_gateway_get_no_5xx() {
         },
         Case {
             headers: vec![("origin", "http://localhost:5173".into())],
-            expect_header: Some(("access-control-expose-headers", "location")),
+            expect_header: Some(("access-control-expose-headers", "location,idempotent-replayed")),
             ..case("GET", "/integrations", Some(200))
         },
     ];

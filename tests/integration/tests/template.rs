@@ -661,3 +661,19 @@ fn scheduler_role_trusts_only_this_accounts_schedule_group() {
     assert_eq!(trust["Condition"]["StringEquals"]["aws:SourceAccount"], json!({"Ref": "AWS::AccountId"}));
     assert_eq!(trust["Condition"]["ArnEquals"]["aws:SourceArn"], json!({"Fn::GetAtt": ["ScheduleGroup", "Arn"]}));
 }
+
+/// The spec's `TimeZone` enum is exactly the zones the API accepts (chrono-tz's names), so a client generated from
+/// the spec offers every valid zone and no invalid one.
+#[test]
+fn the_spec_lists_exactly_the_time_zones_the_api_accepts() {
+    let openapi = parse_yaml("infra/openapi.yaml");
+    let listed: BTreeSet<String> = openapi["components"]["schemas"]["TimeZone"]["enum"]
+        .as_array()
+        .expect("TimeZone is an enum")
+        .iter()
+        .map(|v| v.as_str().expect("zone names are strings").to_owned())
+        .collect();
+    let accepted: BTreeSet<String> = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name().to_owned()).collect();
+    assert_eq!(listed, accepted);
+    assert!(listed.iter().all(|name| name.parse::<chrono_tz::Tz>().is_ok()));
+}

@@ -298,16 +298,26 @@ impl Five9Connector {
         deadline: Deadline,
     ) -> Result<Result<Answer, Fault>, ConnectorError> {
         let body = soap::envelope(operation, children);
+        self.retried(deadline, || self.send_once(operation, body.clone(), deadline)).await
+    }
+
+    /// One SOAP exchange retried within the deadline: transient failures and faults that map to `Unavailable` are
+    /// retried; other faults come back as `Ok(Err(fault))`; rate limits end the call, never retried here (see
+    /// module docs).
+    async fn retried<T, F, Fut>(&self, deadline: Deadline, attempt: F) -> Result<Result<T, Fault>, ConnectorError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Result<T, Fault>, ConnectorError>>,
+    {
         let outcome = with_retry(self.opts.retry, deadline, || {
-            let body = body.clone();
+            let exchange = attempt();
             async move {
-                match self.send_once(operation, body, deadline).await {
+                match exchange.await {
                     Ok(Ok(r)) => Ok(Ok(Ok(r))),
                     Ok(Err(fault)) => match map_fault(&fault) {
                         e @ ConnectorError::Unavailable { .. } => Err(e),
                         _ => Ok(Ok(Err(fault))),
                     },
-                    // Rate limits end the call: never retried here (see module docs).
                     Err(e @ ConnectorError::RateLimited { .. }) => Ok(Err(e)),
                     Err(e) => Err(e),
                 }
@@ -326,22 +336,7 @@ impl Five9Connector {
         identifier: &str,
         deadline: Deadline,
     ) -> Result<Result<String, Fault>, ConnectorError> {
-        let outcome = with_retry(self.opts.retry, deadline, || async move {
-            match self.fetch_report_once(identifier, deadline).await {
-                Ok(Ok(body)) => Ok(Ok(Ok(body))),
-                Ok(Err(fault)) => match map_fault(&fault) {
-                    e @ ConnectorError::Unavailable { .. } => Err(e),
-                    _ => Ok(Ok(Err(fault))),
-                },
-                Err(e @ ConnectorError::RateLimited { .. }) => Ok(Err(e)),
-                Err(e) => Err(e),
-            }
-        })
-        .await;
-        match outcome {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) | Err(e) => Err(e),
-        }
+        self.retried(deadline, || self.fetch_report_once(identifier, deadline)).await
     }
 
     async fn send_once(

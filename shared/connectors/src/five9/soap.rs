@@ -181,6 +181,20 @@ fn read_fault(f: &Element) -> Fault {
     }
 }
 
+/// The next event of `reader` with its element's namespace URI resolved; an undeclared prefix or ill-formed XML is an
+/// error naming the byte position.
+fn next_event<'a>(reader: &mut NsReader<&'a [u8]>) -> Result<(Option<String>, Event<'a>), ParseError> {
+    let pos = reader.buffer_position();
+    let (ns, event) =
+        reader.read_resolved_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))?;
+    let ns = match ns {
+        ResolveResult::Bound(n) => Some(AsRef::<str>::as_ref(&n).to_owned()),
+        ResolveResult::Unbound => None,
+        ResolveResult::Unknown(p) => return Err(ParseError(format!("undeclared namespace prefix {p:?}"))),
+    };
+    Ok((ns, event))
+}
+
 /// Parses a whole XML document into its root element (namespaces resolved). Rejects truncated or ill-formed input.
 pub fn parse_document(xml: &str) -> Result<Element, ParseError> {
     let mut reader = NsReader::from_str(xml);
@@ -188,14 +202,7 @@ pub fn parse_document(xml: &str) -> Result<Element, ParseError> {
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     loop {
-        let pos = reader.buffer_position();
-        let (ns, event) =
-            reader.read_resolved_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))?;
-        let ns = match ns {
-            ResolveResult::Bound(n) => Some(AsRef::<str>::as_ref(&n).to_owned()),
-            ResolveResult::Unbound => None,
-            ResolveResult::Unknown(p) => return Err(ParseError(format!("undeclared namespace prefix {p:?}"))),
-        };
+        let (ns, event) = next_event(&mut reader)?;
         match event {
             Event::Start(e) | Event::Empty(e) if root.is_some() => {
                 let _ = e;
@@ -279,14 +286,7 @@ pub fn open_report_csv(body: &str) -> Result<ReportReply<'_>, ParseError> {
     // Depth of the open elements: 1 = Envelope, 2 = Body, 3 = the response.
     let mut depth = 0usize;
     loop {
-        let pos = reader.buffer_position();
-        let (ns, event) =
-            reader.read_resolved_event().map_err(|e| ParseError(format!("invalid XML after byte {pos}: {e}")))?;
-        let ns = match ns {
-            ResolveResult::Bound(n) => Some(AsRef::<str>::as_ref(&n).to_owned()),
-            ResolveResult::Unbound => None,
-            ResolveResult::Unknown(p) => return Err(ParseError(format!("undeclared namespace prefix {p:?}"))),
-        };
+        let (ns, event) = next_event(&mut reader)?;
         let (start, empty) = match event {
             Event::Start(e) => (e, false),
             Event::Empty(e) => (e, true),

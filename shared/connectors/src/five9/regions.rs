@@ -3,6 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::SERVICE_PATH;
+use crate::Endpoints;
+
 /// Five9 data centers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,6 +54,15 @@ pub fn region_host(region: Five9Region) -> &'static str {
         Five9Region::Eu => "api.eu.five9.com",
         Five9Region::In => "api.in.five9.com",
     }
+}
+
+/// The service URL: the region table, unless `Endpoints.five9_base_url` (env `FIVE9_BASE_URL`) overrides the host.
+pub fn service_url(region: Five9Region, endpoints: &Endpoints) -> String {
+    let base = match &endpoints.five9_base_url {
+        Some(base) => base.trim_end_matches('/').to_owned(),
+        None => format!("https://{}", region_host(region)),
+    };
+    format!("{base}{SERVICE_PATH}")
 }
 
 #[cfg(test)]

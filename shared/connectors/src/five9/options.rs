@@ -1,0 +1,63 @@
+//! Tunables of the Five9 connector (defaults suit production; tests and benchmarks shorten the waits).
+
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+
+use super::CallCost;
+use crate::RetryPolicy;
+
+/// Tunables (defaults suit production; tests shorten the waits).
+#[derive(Debug, Clone)]
+pub struct Five9Options {
+    pub retry: RetryPolicy,
+    /// `timeout` of each `isReportRunning` long poll (Five9 recommends ≥ 5 s). Capped by the deadline.
+    pub poll_timeout: StdDuration,
+    /// Five9's report row limit: a report returning this many rows is taken as cut off and split.
+    pub row_limit: usize,
+    pub run_reports_per_minute: usize,
+    pub retrievals_per_minute: usize,
+    /// Longest window of one report, and the connector's [`Connector::max_window`]: two days by default, so the
+    /// import's usual 24-hour re-read (yesterday and today so far) costs one Call Log and two Agent State
+    /// Details reports a run instead of five or six. A report that reaches the row limit is halved anyway.
+    pub max_report_span: Duration,
+    /// How far before the window the Agent State Details report starts, so states begun earlier but still
+    /// running inside the window are found (a state longer than this that began before it is missed).
+    pub segment_lookback: Duration,
+    /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
+    pub status_discovery_window: Duration,
+    /// Expected Agent State Details rows per agent and hour (averaged over whole days). An agent-state window whose
+    /// estimate (agents × hours × this) passes 80 % of `row_limit` is split up front, instead of running a report
+    /// that comes back cut off and is thrown away. 0 turns the estimate off.
+    pub state_rows_per_agent_hour: f64,
+    /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
+    /// type (see [`CallCost::day`]); the budget check of [`Connector::pace_next_day`] asks the hourly and daily
+    /// counters for this much room.
+    pub day_cost: CallCost,
+    /// Share of each hourly and daily limit (percent, rounded up to whole calls) that back-fills leave free for the
+    /// domain's other API users.
+    pub budget_reserve_percent: u8,
+}
+
+impl Default for Five9Options {
+    fn default() -> Self {
+        let max_report_span = Duration::days(2);
+        let segment_lookback = Duration::hours(12);
+        Self {
+            retry: RetryPolicy::default(),
+            poll_timeout: StdDuration::from_secs(10),
+            row_limit: 50_000,
+            run_reports_per_minute: 12,
+            retrievals_per_minute: 15,
+            max_report_span,
+            segment_lookback,
+            status_discovery_window: Duration::hours(24),
+            // About 8 state changes an hour over an 8-hour shift, spread over the day (an assumption: Five9
+            // publishes no figure; the simulator's agents, busier, make about 3.2).
+            state_rows_per_agent_hour: 3.0,
+            // 3 runReport, 3 getReportResultCsv, 13 Query.
+            day_cost: CallCost::day(max_report_span, segment_lookback, 4),
+            budget_reserve_percent: 20,
+        }
+    }
+}

@@ -1,0 +1,263 @@
+//! Report orchestration: a window planned into reports (span, DST, row limit), each run, polled and read in place,
+//! halved when it reaches the row limit; Call Log sums and Agent State rows.
+
+use super::*;
+
+impl Five9Connector {
+    /// runReport → isReportRunning (long poll) → getReportResultCsv. Returns the result's whole response body (read
+    /// the CSV in place with [`read_report`]) and the report's generation time (the `Date` of the runReport response,
+    /// else the local clock).
+    pub(super) async fn run_report(
+        &self,
+        (folder, name): (&str, &str),
+        window: TimeWindow,
+        deadline: Deadline,
+    ) -> Result<(String, DateTime<Utc>), ConnectorError> {
+        pace(&self.run_pacer, deadline).await?;
+        let criteria = Node::Elem(
+            "criteria",
+            vec![Node::Elem(
+                "time",
+                // Schema order (reportTimeCriteria): end, then start.
+                vec![
+                    Node::text("end", time::format_criteria_time(window.end, self.tz)),
+                    Node::text("start", time::format_criteria_time(window.start, self.tz)),
+                ],
+            )],
+        );
+        let children = [Node::text("folderName", folder), Node::text("reportName", name), criteria];
+        let (resp, date) = self.call("runReport", &children, deadline).await?;
+        let generated_at = date.unwrap_or_else(Utc::now);
+        let id = resp
+            .child_text("return")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| ConnectorError::malformed("runReport returned no report identifier"))?
+            .to_owned();
+        loop {
+            // Long-poll until done. The request timeout is bounded by the deadline; keep 2 s for the answer.
+            let remaining = deadline.remaining();
+            if remaining < StdDuration::from_secs(1) {
+                return Err(ConnectorError::DeadlineExceeded);
+            }
+            let poll = self.opts.poll_timeout.min(remaining.saturating_sub(StdDuration::from_secs(2)));
+            let children = [Node::text("identifier", id.clone()), Node::text("timeout", poll.as_secs().to_string())];
+            let (resp, _) = self.call("isReportRunning", &children, deadline).await?;
+            let running = match resp.child_text("return").map(str::trim) {
+                Some("true") | Some("1") => true,
+                Some("false") | Some("0") => false,
+                _ => return Err(ConnectorError::malformed("isReportRunning returned no boolean")),
+            };
+            if running {
+                if poll.as_secs() == 0 {
+                    // Less than a whole second to wait server-side (the timeout is sent in whole seconds, so this
+                    // poll came back at once): pause rather than spin until the deadline.
+                    tokio::time::sleep(StdDuration::from_millis(500).min(deadline.remaining())).await;
+                }
+                continue;
+            }
+            pace(&self.retrieve_pacer, deadline).await?;
+            match self.fetch_report(&id, deadline).await? {
+                Ok(body) => return Ok((body, generated_at)),
+                // Finished per isReportRunning but not ready yet: poll again (bounded by the deadline).
+                Err(f) if f.name.as_deref() == Some("ResultIsNotReadyFault") => continue,
+                Err(f) => return Err(map_fault(&f)),
+            }
+        }
+    }
+
+    /// Report windows for `window`: at most `span` each, split at backward DST transitions.
+    pub(super) fn plan(&self, window: TimeWindow, span: Duration) -> Vec<TimeWindow> {
+        let mut cuts = time::backward_transitions(self.tz, window.start, window.end);
+        cuts.push(window.end);
+        let mut out = Vec::new();
+        let mut start = window.start;
+        for cut in cuts {
+            if cut > start {
+                out.extend(TimeWindow { start, end: cut }.split(span));
+                start = cut;
+            }
+        }
+        out
+    }
+
+    /// Halves a window that hit the row limit (cut on a 15-minute boundary when possible).
+    pub(super) fn halve(&self, w: TimeWindow) -> Result<(TimeWindow, TimeWindow), ConnectorError> {
+        if w.duration() <= Duration::minutes(15) {
+            return Err(ConnectorError::Configuration {
+                message: format!(
+                    "more than {} report rows in 15 minutes: raise the domain's report row limit",
+                    self.opts.row_limit
+                ),
+            });
+        }
+        let mid = w.start + w.duration() / 2;
+        let mid = mid.duration_trunc(Duration::minutes(15)).ok().filter(|m| *m > w.start).unwrap_or(mid);
+        Ok((TimeWindow { start: w.start, end: mid }, TimeWindow { start: mid, end: w.end }))
+    }
+
+    pub(super) fn call_log_report(&self) -> (String, String, &'static str) {
+        match (self.settings.grouping, &self.settings.skill_report) {
+            (Five9Grouping::Skill, Some(r)) => (r.folder.clone(), r.name.clone(), "SKILL"),
+            // Validation requires the skill report when grouping by skill; without one the stock Call Log is
+            // tried and its lack of a SKILL column reported as a configuration error.
+            (Five9Grouping::Skill, None) => (CALL_LOG_REPORT.0.into(), CALL_LOG_REPORT.1.into(), "SKILL"),
+            (Five9Grouping::Campaign, _) => (CALL_LOG_REPORT.0.into(), CALL_LOG_REPORT.1.into(), "CAMPAIGN"),
+        }
+    }
+
+    pub(super) async fn call_log_sums(
+        &self,
+        window: TimeWindow,
+        deadline: Deadline,
+    ) -> Result<CallLogSums, ConnectorError> {
+        let (folder, name, column) = self.call_log_report();
+        let mut sums = CallLogSums::default();
+        let mut todo: VecDeque<TimeWindow> = self.plan(window, self.opts.max_report_span).into();
+        // A missing column in the customer's own skill report is its configuration; in Five9's stock Call Log it
+        // is a malformed answer.
+        let custom = self.settings.grouping == Five9Grouping::Skill && self.settings.skill_report.is_some();
+        while let Some(w) = todo.pop_front() {
+            let (body, _) = self.run_report((&folder, &name), w, deadline).await?;
+            let mut result = report::CallLogResult::default();
+            read_report(&body, &name, custom, |csv| {
+                report::aggregate_call_log_into(csv, column, self.tz, w, w, &mut result)
+            })
+            .map_err(|e| match e {
+                ConnectorError::Configuration { message } => {
+                    ConnectorError::Configuration { message: format!("report {folder}/{name}: {message}") }
+                }
+                other => other,
+            })?;
+            drop(body);
+            if result.rows >= self.opts.row_limit {
+                let (a, b) = self.halve(w)?;
+                todo.push_front(b);
+                todo.push_front(a);
+                continue;
+            }
+            sums.merge(result.sums);
+        }
+        Ok(sums)
+    }
+
+    pub(super) async fn skill_ids(&self, deadline: Deadline) -> Result<HashMap<String, String>, ConnectorError> {
+        Ok(self.list_queues(deadline).await?.into_iter().map(|q| (q.name, q.external_id)).collect())
+    }
+
+    /// The longest Agent State Details report for `agents` agents over `window`: the window cut into as few equal
+    /// parts (whole quarter hours) as `max_report_span` allows, or more when the expected rows
+    /// ([`Five9Options::state_rows_per_agent_hour`]) of a part would pass 80 % of the row limit.
+    pub(super) fn state_span(&self, agents: usize, window: TimeWindow) -> Duration {
+        let max = self.opts.max_report_span;
+        let minutes = window.duration().num_minutes().max(0).unsigned_abs();
+        let expected = agents as f64 * minutes as f64 / 60.0 * self.opts.state_rows_per_agent_hour;
+        let by_rows = (expected / (self.opts.row_limit as f64 * 0.8)).ceil() as u64;
+        let by_span = minutes.div_ceil(max.num_minutes().max(1).unsigned_abs());
+        let parts = by_rows.max(by_span).max(1);
+        let part = minutes.div_ceil(parts);
+        Duration::minutes((part.div_ceil(15) * 15).max(15) as i64).min(max)
+    }
+
+    pub(super) async fn state_rows(
+        &self,
+        window: TimeWindow,
+        span: Duration,
+        deadline: Deadline,
+    ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
+        let mut all = StateRows::default();
+        let mut generated_at = None;
+        let mut todo: VecDeque<TimeWindow> = self.plan(window, span).into();
+        while let Some(w) = todo.pop_front() {
+            let (body, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
+            let before = all.rows.len();
+            read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
+                report::parse_agent_states_into(csv, self.tz, w, &mut all)
+            })?;
+            drop(body);
+            if all.rows.len() - before >= self.opts.row_limit {
+                all.rows.truncate(before);
+                let (a, b) = self.halve(w)?;
+                todo.push_front(b);
+                todo.push_front(a);
+                continue;
+            }
+            // Rows of the last report decide whether a state is still ongoing.
+            generated_at = Some(at);
+            // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
+            // window, no duplicates across consecutive reports. The end is exclusive.
+            let mut kept = before;
+            for i in before..all.rows.len() {
+                if w.contains(all.rows[i].start) {
+                    all.rows.swap(kept, i);
+                    kept += 1;
+                }
+            }
+            all.rows.truncate(kept);
+        }
+        {
+            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = seen.get_or_insert_with(BTreeSet::new);
+            for (state, reason) in all.statuses() {
+                seen.insert((state.to_owned(), reason.map(str::to_owned)));
+            }
+        }
+        Ok((all, generated_at.unwrap_or_else(Utc::now)))
+    }
+}
+
+/// Reads the CSV of a `getReportResultCsv` body in place with `parse`, then checks that the body is complete. A
+/// CSV problem is [`ConnectorError::Malformed`]; a missing column is [`ConnectorError::Configuration`] when the
+/// report is the customer's own (`custom`).
+fn read_report(
+    body: &str,
+    report_name: &str,
+    custom: bool,
+    parse: impl FnOnce(&mut soap::CsvText<'_>) -> Result<(), report::ReportError>,
+) -> Result<(), ConnectorError> {
+    let malformed = |m: String| ConnectorError::malformed(format!("{report_name} report: {m}"));
+    let mut csv = match soap::open_report_csv(body) {
+        Ok(soap::ReportReply::Csv(csv)) => csv,
+        Ok(soap::ReportReply::Fault(f)) => return Err(map_fault(&f)),
+        Err(e) => return Err(malformed(format!("getReportResultCsv response: {}", e.0))),
+    };
+    parse(&mut csv).map_err(|e| match e.1 {
+        report::ReportErrorKind::MissingColumn if custom => ConnectorError::Configuration { message: e.0 },
+        _ => malformed(e.0),
+    })?;
+    csv.finish().map_err(|e| malformed(format!("getReportResultCsv response: {}", e.0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_state_reports_are_cut_by_the_expected_rows() {
+        let c = Five9Connector::new(
+            crate::HttpClient::new().unwrap(),
+            &crate::Endpoints::default(),
+            Five9Settings {
+                region: Five9Region::Us,
+                grouping: Five9Grouping::Campaign,
+                time_zone: "UTC".into(),
+                skill_report: None,
+            },
+            "user".into(),
+            SecretString::from("pw".to_owned()),
+        );
+        let start: DateTime<Utc> = "2024-05-13T12:00:00Z".parse().unwrap();
+        let hours = |h: i64| TimeWindow { start, end: start + Duration::hours(h) };
+        // 60 hours (a two-day fetch and its lookback): two equal reports for a small domain...
+        assert_eq!(c.state_span(20, hours(60)), Duration::hours(30));
+        // ...and for 300 agents too (54,000 rows expected, 27,000 a report), but three for 500 (90,000).
+        assert_eq!(c.state_span(300, hours(60)), Duration::hours(30));
+        assert_eq!(c.state_span(500, hours(60)), Duration::hours(20));
+        // A steady-state window of 46 hours: one report, up to the span.
+        assert_eq!(c.state_span(200, hours(46)), Duration::hours(46));
+        // Parts are whole quarter hours; an estimate of 0 per hour only follows the span.
+        assert_eq!(c.state_span(10_000, hours(10)), Duration::minutes(75));
+        let off = c.with_options(Five9Options { state_rows_per_agent_hour: 0.0, ..Five9Options::default() });
+        assert_eq!(off.state_span(10_000, hours(10)), Duration::hours(10));
+    }
+}

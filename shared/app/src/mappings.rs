@@ -11,13 +11,11 @@ use acd_domain::validation::{
     MAPPING_KEY_OVERHEAD_BYTES, MAX_AGENT_ID_BYTES, MAX_EMPLOYEE_ID_BYTES, MAX_SORT_KEY_BYTES, MAX_STATUS_ID_BYTES,
 };
 use acd_domain::{FieldErrors, IntegrationId, TenantId};
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::ports::{Page, StoreError};
+use crate::ports::Page;
 
 /// The activity every external status maps to until an admin maps it.
 pub const DEFAULT_ACTIVITY: &str = "present";
@@ -26,74 +24,7 @@ pub const MAX_ID_CHARS: usize = 255;
 /// How many of an integration's agent ids a mapping change compares against for look-alikes.
 const MAX_COMPARED_AGENTS: usize = 20_000;
 
-/// An external agent id seen by the import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalAgentRecord {
-    pub integration_id: IntegrationId,
-    pub external_id: String,
-    pub display_name: Option<String>,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-    pub employee_id: Option<String>,
-}
-
-/// An external status seen by the import.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExternalStatusRecord {
-    pub integration_id: IntegrationId,
-    pub status_id: String,
-    pub name: String,
-    pub activity_id: String,
-    /// Mapped by an admin (false: still on the default activity).
-    pub mapped: bool,
-    pub first_seen: DateTime<Utc>,
-    pub last_seen: DateTime<Utc>,
-}
-
-/// Storage of the discovered identifiers and their mappings.
-#[async_trait]
-pub trait MappingStore: Send + Sync {
-    /// Whether the integration exists for the tenant (deleted ones do not).
-    async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError>;
-
-    /// Agents by external id, after `after` (an external id), optionally only unmapped ones.
-    async fn list_agents(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        unmapped_only: bool,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<ExternalAgentRecord>, StoreError>;
-
-    /// Maps (`Some`) or unmaps (`None`) an agent; `None` when the import never saw the external id.
-    async fn set_agent_employee(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        external_id: &str,
-        employee_id: Option<&str>,
-    ) -> Result<Option<ExternalAgentRecord>, StoreError>;
-
-    /// Statuses by status id, after `after`, optionally only those still on the default.
-    async fn list_statuses(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        unmapped_only: bool,
-        limit: usize,
-        after: Option<&str>,
-    ) -> Result<Page<ExternalStatusRecord>, StoreError>;
-
-    /// Maps a status to an activity (`Some`) or back to the default (`None`); `None` when never seen.
-    async fn set_status_activity(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        status_id: &str,
-        activity_id: Option<&str>,
-    ) -> Result<Option<ExternalStatusRecord>, StoreError>;
-}
+pub use crate::ports::mappings::{ExternalAgentRecord, ExternalStatusRecord, MappingStore};
 
 /// Something about an identifier an admin should look at (it is accepted as it is).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,9 +1,22 @@
 //! Ports: the small traits behind which storage, secrets and schedules sit. Each has one AWS implementation
-//! (crate `acd-aws`); tests can also use them against moto, or stub them to inject failures.
+//! (crate `acd-aws`); tests can also use them against moto, or stub them to inject failures. Every port is here
+//! (the read side's [`QueryStore`] and the mappings' [`MappingStore`] with their records in submodules); the
+//! modules that use them re-export them under their old paths.
+
+pub mod mappings;
+pub mod query;
+pub mod runs;
 
 use acd_connectors::ConnectorError;
 use acd_domain::{Credentials, Integration, IntegrationId, Settings, TenantId};
 use async_trait::async_trait;
+
+pub use self::mappings::{ExternalAgentRecord, ExternalStatusRecord, MappingStore};
+pub use self::query::{
+    AgentsFrom, Completeness, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord,
+    SegmentRecord, TextFilter,
+};
+pub use self::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// Failures of the infrastructure behind a port. The message is for logs, never for a client.
 #[derive(Debug, thiserror::Error)]
@@ -245,7 +258,7 @@ pub trait ImportStore: Send + Sync {
         pieces: &[acd_domain::AgentSegment],
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
-    async fn record_run(&self, run: &crate::import::RunRecord) -> Result<(), StoreError>;
+    async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Sets the integration's status unless it was deleted or paused meanwhile.
     async fn set_status(
         &self,
@@ -264,7 +277,7 @@ pub trait RunLog: Send + Sync {
         id: IntegrationId,
         limit: usize,
         before: Option<String>,
-    ) -> Result<Page<crate::import::RunRecord>, StoreError>;
+    ) -> Result<Page<RunRecord>, StoreError>;
 }
 
 /// A request remembered under an `Idempotency-Key` (per tenant, until `expires_at`).

@@ -22,9 +22,7 @@ use acd_domain::{
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{
-    ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError, WriteCounts,
-};
+use crate::ports::{ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError};
 
 /// What every schedule sends the import function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,64 +78,7 @@ impl ImportConfig {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunOutcome {
-    /// Everything up to now is imported.
-    Succeeded,
-    /// Part of the window was imported before the deadline, or before a back-fill would have eaten into the
-    /// vendor's shared API budget; the next run continues.
-    Partial,
-    Failed,
-    /// Nothing to do (paused, deleted, or another run holds the lease). Not recorded.
-    Skipped,
-}
-
-/// Counts of one run, per kind.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunCounts {
-    pub queues: u64,
-    pub agents: u64,
-    pub statuses: u64,
-    pub intervals: u64,
-    pub segments: u64,
-    pub days: u64,
-    pub interval_writes: WriteCounts,
-    pub segment_writes: WriteCounts,
-    pub catalog_writes: WriteCounts,
-}
-
-impl RunCounts {
-    pub fn write_requests(&self) -> u64 {
-        self.interval_writes.write_requests + self.segment_writes.write_requests + self.catalog_writes.write_requests
-    }
-}
-
-/// The record of one run (kept in the table, listed by `GET /integrations/{id}/runs`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub run_id: RunId,
-    pub tenant_id: TenantId,
-    pub integration_id: IntegrationId,
-    pub started_at: DateTime<Utc>,
-    pub ended_at: DateTime<Utc>,
-    pub outcome: RunOutcome,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub window: Option<TimeWindow>,
-    /// Interval data is complete up to here after the run.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub complete_through: Option<DateTime<Utc>>,
-    pub counts: RunCounts,
-    pub vendor_calls: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<FailureReason>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// Things the run noticed and did not trust, e.g. a queue listing that dropped most known queues (held until
-    /// the next run's listing confirms it).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
+pub use crate::ports::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// The answer of one invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

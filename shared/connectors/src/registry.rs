@@ -38,6 +38,14 @@ pub fn credentials_from_secret_json(raw: &SecretString) -> Result<Credentials, M
     Credentials::from_secret_json(raw, |kind| vendor(kind).map(|v| v.credential_fields()))
 }
 
+/// The settings of an integration as the API shows them (its vendor fills in fields newer than the record).
+pub fn shown_settings(kind: &IntegrationType, settings: &Settings) -> Settings {
+    match vendor(kind.as_str()) {
+        Some(v) => v.shown_settings(settings),
+        None => settings.clone(),
+    }
+}
+
 /// Validates a create (or test-connection) body, with the built-in default history.
 pub fn parse_new_integration(body: &Value) -> Result<NewIntegration, FieldErrors> {
     parse_new_integration_with(body, DEFAULT_HISTORY_DAYS)
@@ -332,6 +340,21 @@ mod tests {
         for item in items {
             assert_eq!(item["settings"].as_array().unwrap().last().unwrap()["name"], "history_days");
         }
+    }
+
+    #[test]
+    fn genesys_records_from_before_agent_id_show_its_default() {
+        let stored: Settings = serde_json::from_value(
+            json!({"region": "eu_west_1", "detailed_on_queue_statuses": false, "history_days": 9}),
+        )
+        .unwrap();
+        let shown = serde_json::to_value(shown_settings(&IntegrationType::new("genesys_cloud"), &stored)).unwrap();
+        assert_eq!(
+            shown,
+            json!({"region": "eu_west_1", "detailed_on_queue_statuses": false, "agent_id": "username", "history_days": 9})
+        );
+        let five9 = parse_new_integration(&five9_body()).unwrap().settings;
+        assert_eq!(shown_settings(&IntegrationType::new("five9"), &five9), five9);
     }
 
     #[test]

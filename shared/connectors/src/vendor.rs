@@ -54,6 +54,12 @@ pub trait Vendor: Send + Sync + 'static {
         errors: &mut FieldErrors,
     ) -> Option<Map<String, Value>>;
 
+    /// The settings as shown by the API, from the stored ones: a vendor whose settings gained a field with a default
+    /// fills it in here for records written before (the default keeps the stored vendor part as it is).
+    fn shown_settings(&self, settings: &Settings) -> Settings {
+        settings.clone()
+    }
+
     /// The most days of history this vendor can serve.
     fn max_history_days(&self) -> u32 {
         MAX_HISTORY_DAYS

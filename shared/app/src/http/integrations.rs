@@ -161,7 +161,7 @@ pub fn integration_view(i: &Integration) -> Value {
         "id": i.id,
         "name": i.name,
         "type": i.kind,
-        "settings": i.settings,
+        "settings": acd_connectors::registry::shown_settings(&i.kind, &i.settings),
         "credentials": i.credential_hints,
         "status": i.status,
         "created_at": i.created_at,

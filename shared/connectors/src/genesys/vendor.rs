@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::GenesysConnector;
 use super::settings::{self, GenesysSettings};
-use crate::vendor::{ConnectorContext, Vendor, credential_field, credential_secret, typed_settings};
+use crate::vendor::{ConnectorContext, Vendor, credential_field, credential_secret, settings_map, typed_settings};
 use crate::{Connector, ConnectorError};
 
 pub const TYPE: IntegrationType = IntegrationType::new("genesys_cloud");
@@ -50,6 +50,13 @@ impl Vendor for GenesysCloud {
         errors: &mut FieldErrors,
     ) -> Option<Map<String, Value>> {
         settings::parse(obj, current, errors)
+    }
+    /// Records written before `agent_id` existed show its default (`username`), as the spec requires it.
+    fn shown_settings(&self, settings: &Settings) -> Settings {
+        match typed_settings::<GenesysSettings>(settings) {
+            Ok(typed) => Settings { history_days: settings.history_days, vendor: settings_map(&typed) },
+            Err(_) => settings.clone(),
+        }
     }
     fn min_reconciliation(&self) -> chrono::Duration {
         chrono::Duration::hours(MIN_RECONCILIATION_HOURS)

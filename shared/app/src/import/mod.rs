@@ -519,9 +519,12 @@ impl ImportService {
                 return Ok(RunOutcome::Partial);
             }
             if first.start < reconciliation_start {
-                match connector.pace_next_day(vendor_deadline).await {
-                    Ok(Pace::Go) => {}
-                    Ok(Pace::Wait { reason }) => {
+                let Some(pace) = within_deadline(connector.pace_next_day(vendor_deadline).await)? else {
+                    return Ok(RunOutcome::Partial);
+                };
+                match pace {
+                    Pace::Go => {}
+                    Pace::Wait { reason } => {
                         tracing::info!(
                             tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
                             "vendor API budget low: the next run continues"
@@ -529,23 +532,14 @@ impl ImportService {
                         record.message = Some(format!("paced within the vendor's API budget: {reason}"));
                         return Ok(RunOutcome::Partial);
                     }
-                    Err(ConnectorError::DeadlineExceeded) => {
-                        return Ok(RunOutcome::Partial);
-                    }
-                    Err(e) => return Err(e.into()),
                 }
             }
-            let stats = match connector.interval_stats(queues, span, vendor_deadline).await {
-                Err(ConnectorError::DeadlineExceeded) => {
-                    return Ok(RunOutcome::Partial);
-                }
-                other => other?,
+            // A vendor call cut off by the deadline ends the run `Partial`: finished days are saved, the next continues.
+            let Some(stats) = within_deadline(connector.interval_stats(queues, span, vendor_deadline).await)? else {
+                return Ok(RunOutcome::Partial);
             };
-            let segments = match connector.agent_segments(agents, span, vendor_deadline).await {
-                Err(ConnectorError::DeadlineExceeded) => {
-                    return Ok(RunOutcome::Partial);
-                }
-                other => other?,
+            let Some(segments) = within_deadline(connector.agent_segments(agents, span, vendor_deadline).await)? else {
+                return Ok(RunOutcome::Partial);
             };
             let unknown = segments.iter().any(|s| known_statuses.as_ref().is_none_or(|k| !k.contains(&s.status_id)));
             if unknown {
@@ -705,6 +699,15 @@ pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> Integrati
         RunOutcome::Failed => (IntegrationState::Failing, run.reason, run.message.clone()),
     };
     IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
+}
+
+/// A vendor call's result: `None` when the run's deadline cut it off (the run ends `Partial`), its error otherwise.
+fn within_deadline<T>(result: Result<T, ConnectorError>) -> Result<Option<T>, ImportError> {
+    match result {
+        Ok(value) => Ok(Some(value)),
+        Err(ConnectorError::DeadlineExceeded) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 #[cfg(test)]

@@ -358,8 +358,19 @@ impl QueryService {
         cursor: Option<&str>,
     ) -> Result<(Vec<QueueRecord>, Option<String>), ApiError> {
         let after = cursor.map(decode_queue_cursor).transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let Some(needle) = needle else {
+            // Without a text filter the page does not depend on the names: both reads go out together (one round
+            // trip of latency), and the current names are laid over the queues afterwards.
+            let (names, page) = futures::try_join!(
+                self.store.integration_names(tenant),
+                self.store.list_queues(tenant, &query, limit, after.as_deref()),
+            )?;
+            let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
+            return Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))));
+        };
         let names = self.store.integration_names(tenant).await?;
-        query.text = needle.map(|needle| TextFilter {
+        query.text = Some(TextFilter {
             matching_integrations: names
                 .iter()
                 .filter(|(_, name)| name.to_lowercase().contains(&needle))
@@ -368,7 +379,7 @@ impl QueryService {
             current_integrations: names.keys().copied().collect(),
             needle,
         });
-        let page = self.store.list_queues(tenant, &query, limit.clamp(1, MAX_PAGE_SIZE), after.as_deref()).await?;
+        let page = self.store.list_queues(tenant, &query, limit, after.as_deref()).await?;
         let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
         Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))))
     }

@@ -135,19 +135,27 @@ async fn many_tenants_created_and_imported_at_once_stay_isolated() {
     let limit = Duration::from_secs(240 + 20 * total as u64);
     let mut pending: Vec<(usize, String)> =
         ids.iter().enumerate().flat_map(|(t, set)| set.iter().map(move |id| (t, id.clone()))).collect();
+    // A poll answered 503 (the one-threaded moto saturated by the imports' writes: a read's budget spent) is asked
+    // again at the next poll, and counted: the figure is printed, not hidden.
+    let mut polls_unavailable = 0usize;
     while !pending.is_empty() {
         let states = join_all(pending.iter().map(|(t, id)| {
             let api = apis[*t].clone();
             let id = id.clone();
             async move {
                 let (status, integration) = api.get(&format!("/integrations/{id}")).await.unwrap();
-                assert_eq!(status, 200, "{integration}");
-                integration
+                assert!(status == 200 || status == 503, "GET /integrations/{id}: {status} {integration}");
+                (status, integration)
             }
         }))
         .await;
         let mut still = Vec::new();
-        for ((t, id), integration) in pending.into_iter().zip(states) {
+        for ((t, id), (status, integration)) in pending.into_iter().zip(states) {
+            if status == 503 {
+                polls_unavailable += 1;
+                still.push((t, id));
+                continue;
+            }
             match integration["status"]["state"].as_str() {
                 Some("operational") => {}
                 Some("failing") => panic!("tenant {t}: integration {id} failed: {integration}"),
@@ -217,8 +225,8 @@ async fn many_tenants_created_and_imported_at_once_stay_isolated() {
     eprintln!(
         "load: {tenants} tenants x {per_tenant} integrations (+1 contested name each, 4 spellings): {total} created in \
          {create_seconds:.1}s, all imported and operational in {import_seconds:.0}s with {instances} instances per \
-         function; {items_read} items read back, 0 foreign, 0 statuses lost, 1 winner per contested name; total \
-         {:.0}s",
+         function ({polls_unavailable} status polls answered 503 meanwhile); {items_read} items read back, 0 foreign, 0 \
+         statuses lost, 1 winner per contested name; total {:.0}s",
         started.elapsed().as_secs_f64()
     );
 }

@@ -124,8 +124,12 @@ def main():
         yaml.safe_dump(spec, out, sort_keys=False, allow_unicode=True)
     hooks = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz_hooks.py")
     config = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schemathesis.toml")
-    command = [
-        args.schemathesis, "--config-file", config, "run", local_spec,
+    # Through the venv's own python: a venv's console scripts name the interpreter by the absolute path the venv was
+    # created at (their `#!` line), which no longer exists when .tools is reached through another worktree's link.
+    interpreter = os.path.join(os.path.dirname(args.schemathesis), "python")
+    launcher = [interpreter, args.schemathesis] if os.path.exists(interpreter) else [args.schemathesis]
+    command = launcher + [
+        "--config-file", config, "run", local_spec,
         "--url", args.api,
         "--header", f"X-Tenant-Id: {tenant}",
         "--checks", "all",

@@ -5,7 +5,7 @@
 - `from` < `to` <= `from` + 31 days (GET /queues/{id}/intervals, GET /agent-states; the spec says so in words). A
 generated pair of valid date-times gets `to` moved to the first day on which it falls after `from`, keeping its own
 time of day and offset, so whatever else makes it valid or invalid (the quarter-hour pattern, the format) stays as
-generated.
+generated; when no such day exists (`from` late on 9999-12-31), `from` is moved before `to` instead.
 """
 
 from datetime import datetime, timedelta
@@ -33,13 +33,31 @@ def map_query(context, query):
     start, end = _parse(query["from"]), _parse(query["to"])
     if start is None or end is None or start.tzinfo is None or end.tzinfo is None or len(query["to"]) < 10:
         return query
-    try:
-        day = start.astimezone(end.tzinfo).date() - timedelta(days=1)
-        for _ in range(4):
-            candidate = datetime.fromisoformat(day.isoformat() + query["to"][10:].replace("z", "Z"))
-            if candidate > start:
-                return {**query, "to": day.isoformat() + query["to"][10:]}
-            day += timedelta(days=1)
-    except (ValueError, OverflowError):
-        pass
+    moved = _moved_after(query["to"], end.tzinfo, start, +1)
+    if moved is not None:
+        return {**query, "to": moved}
+    # No `to` after `from` in the calendar (`from` late on 9999-12-31): move `from` before `to` the same way.
+    moved = _moved_after(query["from"], start.tzinfo, end, -1)
+    if moved is not None:
+        return {**query, "from": moved}
     return query
+
+
+def _moved_after(raw, tz, other, direction):
+    """`raw` on the day nearest to `other` (in `raw`'s own offset `tz`) on which it falls after `other`
+    (`direction` +1) or before it (-1), keeping its time of day and offset text; None when no such day exists."""
+    try:
+        base = other.astimezone(tz).date()
+    except (ValueError, OverflowError):
+        base = other.date()
+    # Each day on its own: at the ends of the calendar (0001-01-01, 9999-12-31) a neighbouring day does not exist,
+    # and one that does not must not end the search (a `from` of 0001-01-01T00:00:00-00:00 once kept a `to` of 2000).
+    for shift in (-2, -1, 0, 1, 2)[::direction]:
+        try:
+            day = base + timedelta(days=shift)
+            candidate = datetime.fromisoformat(day.isoformat() + raw[10:].replace("z", "Z"))
+        except (ValueError, OverflowError):
+            continue
+        if (candidate > other) if direction > 0 else (candidate < other):
+            return day.isoformat() + raw[10:]
+    return None

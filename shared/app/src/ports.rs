@@ -69,7 +69,8 @@ pub trait IntegrationRepo: Send + Sync {
     /// name changed (`NameTaken` if the new name is in use), all atomically.
     async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError>;
 
-    /// Removes the record and its name reservation (the imported data stays; its queues become inactive).
+    /// Removes the record and its name reservation (the imported data stays; the queues are left as they are: a
+    /// delete makes them inactive first with [`IntegrationRepo::deactivate_queues`]).
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError>;
 
     /// Turns the record into a tombstone (the first step of a delete): from then on `get` and `list` do not see

@@ -279,13 +279,14 @@ impl IntegrationRepo for DynamoStore {
                 Some(owner.clone()),
             )?);
         }
+        // The queues are not touched here: a delete makes them inactive (`deactivate_queues`) before it gets this far,
+        // and a rolled-back create has none.
         match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-            Ok(_) => {}
-            // Already deleted (a repeated delete): nothing to give back; the queues are still made inactive.
-            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {}
-            Err(e) => return Err(sdk_error("TransactWriteItems(delete integration)", e)),
+            Ok(_) => Ok(()),
+            // Already deleted (a repeated delete): nothing to give back.
+            Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => Ok(()),
+            Err(e) => Err(sdk_error("TransactWriteItems(delete integration)", e)),
         }
-        self.deactivate_queues(&integration.tenant_id, integration.id).await
     }
 
     async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {

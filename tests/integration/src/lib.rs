@@ -1,15 +1,24 @@
 //! Helpers shared by the end-to-end tests: API Gateway v2 requests built from the recorded fixture, response
-//! decoding, and stub ports for failure injection.
+//! decoding, the import environment (moto, the real API handler and import service) and stub ports for failure
+//! injection.
 
 pub mod openapi;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use acd_app::http::TenantAuth;
+use acd_app::http::integrations::IntegrationsApi;
+use acd_app::import::{ImportConfig, ImportService};
 use acd_app::ports::{CredentialVerifier, IntegrationRepo, Page, ScheduleStore, StoreError};
-use acd_connectors::ConnectorError;
+use acd_app::verifier::ConnectorVerifier;
+use acd_aws::wiring;
+use acd_connectors::{ConnectorError, ConnectorFactory, Endpoints, HttpClient};
 use acd_domain::{Credentials, Integration, IntegrationId, Settings, TenantId};
+use acd_test_harness::AwsStack;
 use async_trait::async_trait;
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Request, Response};
 use secrecy::ExposeSecret;
 use serde_json::Value;
@@ -80,6 +89,87 @@ pub fn decode(response: Response<Body>) -> (u16, String, Value) {
         _ => Value::Null,
     };
     (status, content_type, body)
+}
+
+/// One DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// The import suites' environment: moto (the harness's stack), the real integrations API handler (JWT tenant
+/// claim) whose credentials check goes to the ACD endpoints given, and the real import service against the same
+/// endpoints. Every request is made as `tenant` and its answer checked against the OpenAPI spec.
+pub struct ImportEnv {
+    pub stack: AwsStack,
+    pub api: IntegrationsApi,
+    pub factory: ConnectorFactory,
+    pub tenant: &'static str,
+}
+
+impl ImportEnv {
+    /// The credentials check of the API is the real one, against `endpoints`.
+    pub async fn start(tenant: &'static str, endpoints: Endpoints) -> ImportEnv {
+        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints.clone());
+        ImportEnv::start_with(tenant, endpoints, Arc::new(ConnectorVerifier { factory })).await
+    }
+
+    /// With another credentials check at the API (the import always checks against the ACD).
+    pub async fn start_with(
+        tenant: &'static str,
+        endpoints: Endpoints,
+        verifier: Arc<dyn CredentialVerifier>,
+    ) -> ImportEnv {
+        let stack = AwsStack::start().await;
+        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints);
+        let api = wiring::integrations_api(
+            &stack.settings,
+            &stack.clients,
+            verifier,
+            TenantAuth::JwtClaim("tenant_id".into()),
+        );
+        ImportEnv { stack, api, factory, tenant }
+    }
+
+    /// One API request as the environment's tenant: status and JSON body, checked against the spec.
+    pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, content_type, body) =
+            decode(self.api.handle(api_request(method, path, Some(self.tenant), body)).await);
+        openapi::spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+
+    pub fn importer(&self, config: ImportConfig) -> ImportService {
+        wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
+    }
+
+    /// Every item of one partition, all pages.
+    pub async fn query(&self, pk: String) -> Vec<Item> {
+        let mut out = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .stack
+                .clients
+                .dynamodb
+                .query()
+                .table_name(&self.stack.settings.table_name)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("Query");
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return out,
+            }
+        }
+    }
+
+    /// Removes one item behind the import's back (a crashed run's lease, a lost digest).
+    pub async fn delete(&self, pk: AttributeValue, sk: AttributeValue) {
+        let table = &self.stack.settings.table_name;
+        self.stack.clients.dynamodb.delete_item().table_name(table).key("PK", pk).key("SK", sk).send().await.unwrap();
+    }
 }
 
 /// A credentials check standing in for the ACD: rejects the password / client secret `wrong-secret`.

@@ -10,27 +10,18 @@
 //! table: any item a faulted run deleted, zeroed or faked shows up as a difference, and so does one a recovery run
 //! failed to restore.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
-use acd_app::http::TenantAuth;
-use acd_app::http::integrations::IntegrationsApi;
 use acd_app::import::plan::{day_chunks, owned_pieces};
-use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome, RunRecord};
-use acd_app::verifier::ConnectorVerifier;
+use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunRecord};
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
-use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
-use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient, RetryPolicy};
+use acd_connectors::{Deadline, Endpoints, RetryPolicy};
 use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
-use acd_integration_tests::openapi::spec;
-use acd_integration_tests::{api_request, decode};
+use acd_integration_tests::{ImportEnv, Item};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
-use acd_test_harness::AwsStack;
-use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::from_items;
 use serde_json::{Value, json};
@@ -291,13 +282,15 @@ impl Vendor for Genesys {
     }
 }
 
-struct Env {
-    stack: AwsStack,
-    api: IntegrationsApi,
-    factory: ConnectorFactory,
-}
+/// The shared import environment, as this suite's tenant, with the table reads of this suite.
+struct Env(ImportEnv);
 
-type Item = HashMap<String, AttributeValue>;
+impl std::ops::Deref for Env {
+    type Target = ImportEnv;
+    fn deref(&self) -> &ImportEnv {
+        &self.0
+    }
+}
 
 /// Everything the import writes that a fault must leave alone: the catalog items (queues with their `active`
 /// flags, agents, statuses), every interval and every segment.
@@ -310,50 +303,7 @@ struct Table {
 
 impl Env {
     async fn start(endpoints: Endpoints) -> Env {
-        let stack = AwsStack::start().await;
-        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
-        let verifier = Arc::new(ConnectorVerifier { factory: factory.clone() });
-        let api = wiring::integrations_api(
-            &stack.settings,
-            &stack.clients,
-            verifier,
-            TenantAuth::JwtClaim("tenant_id".into()),
-        );
-        Env { stack, api, factory }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let (status, content_type, body) = decode(self.api.handle(api_request(method, path, Some(TENANT), body)).await);
-        spec().check(method, path, status, &content_type, &body);
-        (status, body)
-    }
-
-    fn importer(&self, config: ImportConfig) -> ImportService {
-        wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
-    }
-
-    async fn query(&self, pk: String) -> Vec<Item> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .stack
-                .clients
-                .dynamodb
-                .query()
-                .table_name(&self.stack.settings.table_name)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return out,
-            }
-        }
+        Env(ImportEnv::start(TENANT, endpoints).await)
     }
 
     async fn table(&self, integration: &str, agents: &[String]) -> Table {

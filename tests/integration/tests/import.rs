@@ -6,22 +6,18 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use acd_app::http::TenantAuth;
-use acd_app::http::integrations::IntegrationsApi;
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
-use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome};
+use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
 use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
-use acd_app::verifier::ConnectorVerifier;
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
 use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
-use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
-use acd_integration_tests::openapi::spec;
-use acd_integration_tests::{FakeAcd, api_request, decode};
+use acd_integration_tests::{FakeAcd, ImportEnv};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
-use acd_test_harness::{AwsStack, LogCapture};
+use acd_test_harness::LogCapture;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::from_items;
@@ -29,69 +25,30 @@ use serde_json::{Value, json};
 
 const TENANT: &str = "tenant-a";
 
-struct Env {
-    stack: AwsStack,
-    api: IntegrationsApi,
-    factory: ConnectorFactory,
+/// The shared import environment, as this suite's tenant, with the table reads of this suite.
+struct Env(ImportEnv);
+
+impl std::ops::Deref for Env {
+    type Target = ImportEnv;
+    fn deref(&self) -> &ImportEnv {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut ImportEnv {
+        &mut self.0
+    }
 }
 
 impl Env {
     async fn start(endpoints: Endpoints) -> Env {
-        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints.clone());
-        Env::start_with(endpoints, Arc::new(ConnectorVerifier { factory })).await
+        Env(ImportEnv::start(TENANT, endpoints).await)
     }
 
     /// With another credentials check at the API (the import always checks against the ACD).
     async fn start_with(endpoints: Endpoints, verifier: Arc<dyn CredentialVerifier>) -> Env {
-        let stack = AwsStack::start().await;
-        let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
-        let api = wiring::integrations_api(
-            &stack.settings,
-            &stack.clients,
-            verifier,
-            TenantAuth::JwtClaim("tenant_id".into()),
-        );
-        Env { stack, api, factory }
-    }
-
-    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let (status, content_type, body) = decode(self.api.handle(api_request(method, path, Some(TENANT), body)).await);
-        spec().check(method, path, status, &content_type, &body);
-        (status, body)
-    }
-
-    fn importer(&self, config: ImportConfig) -> ImportService {
-        wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
-    }
-
-    async fn query(&self, pk: String) -> Vec<std::collections::HashMap<String, AttributeValue>> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .stack
-                .clients
-                .dynamodb
-                .query()
-                .table_name(&self.stack.settings.table_name)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .unwrap();
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return out,
-            }
-        }
-    }
-
-    /// Removes one item behind the import's back (a crashed run's lease, a lost digest).
-    async fn delete(&self, pk: AttributeValue, sk: AttributeValue) {
-        let table = &self.stack.settings.table_name;
-        self.stack.clients.dynamodb.delete_item().table_name(table).key("PK", pk).key("SK", sk).send().await.unwrap();
+        Env(ImportEnv::start_with(TENANT, endpoints, verifier).await)
     }
 
     async fn queues(&self, integration: &str) -> Vec<QueueItem> {

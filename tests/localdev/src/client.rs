@@ -37,9 +37,23 @@ impl Api {
 
     /// Status and JSON body (`Null` when empty, a string when not JSON).
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Result<(u16, Value), String> {
+        self.call_with(method, path, body, &[]).await
+    }
+
+    /// [`Api::call`] with more request headers (e.g. `Idempotency-Key`).
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Result<(u16, Value), String> {
         let method: reqwest::Method = method.parse().map_err(|_| format!("bad method {method}"))?;
         let mut request =
             self.client.request(method.clone(), format!("{}{path}", self.base)).header("x-tenant-id", &self.tenant);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         if let Some(body) = body {
             request = request.header("content-type", "application/json").body(body.to_string());
         }

@@ -17,8 +17,14 @@ pub enum Credentials {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CredentialHints {
-    Five9 { username: String },
-    GenesysCloud { client_id: String },
+    Five9 {
+        username: String,
+    },
+    GenesysCloud {
+        client_id: String,
+    },
+    /// A `push` integration has no vendor credentials: its senders use ingest keys (listed by their own route).
+    Push {},
 }
 
 impl Credentials {

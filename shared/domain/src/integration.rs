@@ -13,6 +13,8 @@ use crate::status::IntegrationStatus;
 pub enum IntegrationType {
     Five9,
     GenesysCloud,
+    /// Any ACD that pushes its data to the ingest API (no connector, no credentials; see `acd_app::ingest`).
+    Push,
 }
 
 impl IntegrationType {
@@ -22,6 +24,7 @@ impl IntegrationType {
         match self {
             IntegrationType::Five9 => "five9",
             IntegrationType::GenesysCloud => "genesys_cloud",
+            IntegrationType::Push => "push",
         }
     }
     pub fn parse(raw: &str) -> Option<Self> {
@@ -31,6 +34,7 @@ impl IntegrationType {
         match self {
             IntegrationType::Five9 => "Five9",
             IntegrationType::GenesysCloud => "Genesys Cloud",
+            IntegrationType::Push => "Any ACD (push API)",
         }
     }
 }
@@ -238,12 +242,25 @@ pub struct GenesysSettings {
     pub history_days: u32,
 }
 
+/// Settings of a `push` integration (created by `acd_app::ingest`, not by the vendor create path).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushSettings {
+    /// How far back the sender may send intervals it declares complete (informational for the front end).
+    pub history_days: u32,
+    /// After this many minutes without a push the integration is `failing` with reason `no_data`.
+    pub no_data_after_minutes: u32,
+    /// The channels the sender will push queues for (informational; a queue of another channel is accepted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub channels: Vec<crate::acd::Channel>,
+}
+
 /// Settings of an integration, by type.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Settings {
     Five9(Five9Settings),
     GenesysCloud(GenesysSettings),
+    Push(PushSettings),
 }
 
 impl Settings {
@@ -251,12 +268,14 @@ impl Settings {
         match self {
             Settings::Five9(_) => IntegrationType::Five9,
             Settings::GenesysCloud(_) => IntegrationType::GenesysCloud,
+            Settings::Push(_) => IntegrationType::Push,
         }
     }
     pub fn history_days(&self) -> u32 {
         match self {
             Settings::Five9(s) => s.history_days,
             Settings::GenesysCloud(s) => s.history_days,
+            Settings::Push(s) => s.history_days,
         }
     }
 }

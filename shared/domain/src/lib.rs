@@ -15,7 +15,7 @@ pub use credentials::{CredentialHints, Credentials};
 pub use ids::{IntegrationId, QueueId, RunId, TenantId};
 pub use integration::{
     Five9Grouping, Five9Region, Five9Settings, GenesysAgentId, GenesysRegion, GenesysSettings, Integration,
-    IntegrationName, IntegrationType, Settings, SkillReport,
+    IntegrationName, IntegrationType, PushSettings, Settings, SkillReport,
 };
 pub use status::{FailureReason, IntegrationState, IntegrationStatus};
 pub use validation::{FieldError, FieldErrors};

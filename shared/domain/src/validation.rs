@@ -228,6 +228,8 @@ pub fn parse_new_integration_with(body: &Value, default_history_days: u32) -> Re
                     parse_genesys_settings(settings_value, None, default_history_days, &mut errors)
                         .map(Settings::GenesysCloud)
                 }
+                // push: created by `acd_app::ingest::create` (the create route branches before this parser).
+                IntegrationType::Push => None,
             };
             (credentials, settings)
         }
@@ -258,6 +260,10 @@ pub fn parse_patch(body: &Value, current: &Settings) -> Result<IntegrationPatch,
         Settings::Five9(cur) => parse_five9_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::Five9),
         Settings::GenesysCloud(cur) => {
             parse_genesys_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::GenesysCloud)
+        }
+        Settings::Push(_) => {
+            errors.push("/settings", "immutable", "the settings of a push integration can't be changed yet");
+            None
         }
     });
     if errors.is_empty() && name.is_none() && credentials.is_none() && settings.is_none() {
@@ -304,6 +310,10 @@ fn parse_credentials(kind: IntegrationType, value: &Value, errors: &mut FieldErr
                 client_id: client_id?.trim().to_owned(),
                 client_secret: client_secret?.to_owned().into(),
             })
+        }
+        IntegrationType::Push => {
+            errors.push("/credentials", "unknown_field", "a push integration has no vendor credentials (ingest keys)");
+            None
         }
     }
 }

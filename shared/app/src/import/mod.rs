@@ -81,7 +81,7 @@ impl ImportConfig {
             acd_domain::IntegrationType::GenesysCloud => {
                 self.reconciliation.max(Duration::hours(Self::GENESYS_MIN_RECONCILIATION_HOURS))
             }
-            acd_domain::IntegrationType::Five9 => self.reconciliation,
+            acd_domain::IntegrationType::Five9 | acd_domain::IntegrationType::Push => self.reconciliation,
         }
     }
 }
@@ -230,6 +230,11 @@ impl ImportService {
         let Some(integration) = self.repo.get(&tenant, id).await? else {
             return self.stop_deleted(&tenant, id).await;
         };
+        // A push integration has no connector: its data arrives through the ingest API.
+        if integration.kind == acd_domain::IntegrationType::Push {
+            tracing::info!(tenant = %tenant, integration = %id, "push integration: nothing to import");
+            return Ok(RunSummary::skipped("push integration: data arrives through the ingest API"));
+        }
         if integration.status.state == IntegrationState::Paused {
             tracing::info!(tenant = %tenant, integration = %id, "integration paused: nothing to import");
             return Ok(RunSummary::skipped("integration paused"));

@@ -17,6 +17,9 @@ use serde_json::{Value, json};
 
 const T: &str = "tenant-push";
 
+/// start, end, status id, activity id of one agent state.
+type State = (DateTime<Utc>, Option<DateTime<Utc>>, String, String);
+
 async fn push(api: &IngestApi, key: Option<&str>, route: &str, body: &Value) -> (u16, Value) {
     push_raw(api, key, route, body.to_string()).await
 }
@@ -161,7 +164,7 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
         iso(base + Duration::hours(2)).replace(".000", "")
     );
     let states = env.get(&states_path, T).await;
-    let got: Vec<(DateTime<Utc>, Option<DateTime<Utc>>, String, String)> = states["items"]
+    let got: Vec<State> = states["items"]
         .as_array()
         .unwrap()
         .iter()

@@ -69,6 +69,12 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
     assert!(read.get("ingest_key").is_none() && !read.to_string().contains(&key));
     assert_eq!(read["status"]["state"], "importing");
+    assert_eq!(read["settings"]["no_data_after_minutes"], 60);
+    let patch = json!({"settings": {"no_data_after_minutes": 30}});
+    let (status, patched) = env.admin("PATCH", &format!("/integrations/{id}"), T, Some(&patch)).await;
+    assert_eq!((status, patched["settings"]["no_data_after_minutes"].as_u64()), (200, Some(30)), "{patched}");
+    let (_, types) = env.admin("GET", "/integration-types", T, None).await;
+    assert!(types["items"].as_array().unwrap().iter().any(|t| t["type"] == "push" && t["credentials"] == json!([])));
     // The table holds only a hash of the key's secret.
     let scan = env.stack.clients.dynamodb.scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
     let secret = key.rsplit('.').next().unwrap();

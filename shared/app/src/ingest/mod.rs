@@ -15,10 +15,10 @@ pub mod segments;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use acd_connectors::push::vendor::{TYPE as PUSH, no_data_after_minutes};
 use acd_domain::{
-    Channel, CredentialHints, ExternalAgent, ExternalStatus, FailureReason, FieldErrors, Integration, IntegrationId,
-    IntegrationName, IntegrationState, IntegrationStatus, IntegrationType, IntervalStats, PushSettings, Settings,
-    TenantId,
+    Channel, ExternalAgent, ExternalStatus, FailureReason, Integration, IntegrationId, IntegrationState,
+    IntegrationStatus, IntervalStats, TenantId,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound as _, Utc};
@@ -30,8 +30,6 @@ use crate::ports::{IntegrationRepo, StoreError, WriteCounts};
 use key::KeyLocator;
 use records::{AgentEvent, BatchError, QueueRecord, RecordError};
 
-/// Default silence after which a push integration is `failing` with reason `no_data`.
-pub const DEFAULT_NO_DATA_MINUTES: u32 = 60;
 /// How long the previous key keeps working after a new one is issued.
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 /// Calls per key and minute (`INGEST_CALLS_PER_MINUTE`).
@@ -228,7 +226,7 @@ impl IngestService {
             .repo
             .get(&locator.tenant, locator.integration)
             .await?
-            .filter(|i| i.kind == IntegrationType::Push)
+            .filter(|i| i.kind == PUSH)
             .ok_or(IngestError::Unauthorized)?;
         if integration.status.state == IntegrationState::Paused {
             return Err(IngestError::Paused);
@@ -387,11 +385,11 @@ impl IngestService {
 /// status changes back to `operational` with the next push).
 pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> IntegrationStatus {
     let status = integration.status.clone();
-    let Settings::Push(settings) = &integration.settings else { return status };
-    if status.state == IntegrationState::Paused {
+    if integration.kind != PUSH || status.state == IntegrationState::Paused {
         return status;
     }
-    let silence = Duration::minutes(i64::from(settings.no_data_after_minutes));
+    let limit = no_data_after_minutes(&integration.settings);
+    let silence = Duration::minutes(i64::from(limit));
     let since = status.last_success_at.unwrap_or(integration.created_at);
     if now - since >= silence {
         IntegrationStatus {
@@ -400,7 +398,7 @@ pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> Integr
             message: Some(format!(
                 "nothing was pushed for {} minutes (the silence limit is {})",
                 (now - since).num_minutes(),
-                settings.no_data_after_minutes
+                limit
             )),
             ..status
         }
@@ -428,95 +426,7 @@ pub struct IngestAdmin {
 
 /// Whether a create body asks for a push integration (the create route branches on it).
 pub fn is_push_create(body: &Value) -> bool {
-    body.get("type").and_then(Value::as_str) == Some(IntegrationType::Push.as_str())
-}
-
-/// Validates a push create body: `{"name", "type": "push", "settings"?: {"history_days"?, "no_data_after_minutes"?,
-/// "channels"?}}`; no `credentials`.
-pub fn parse_push_create(
-    body: &Value,
-    default_history_days: u32,
-) -> Result<(IntegrationName, PushSettings), FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let Some(root) = body.as_object() else {
-        return Err(FieldErrors::single("/", "invalid_type", "must be a JSON object"));
-    };
-    for k in root.keys().filter(|k| !["name", "type", "settings"].contains(&k.as_str())) {
-        let why = if k == "credentials" { "a push integration has no vendor credentials" } else { "unknown field" };
-        errors.push(format!("/{k}"), "unknown_field", why);
-    }
-    let name = match root.get("name") {
-        Some(Value::String(raw)) => match IntegrationName::parse(raw) {
-            Ok(n) => Some(n),
-            Err(why) => {
-                errors.push("/name", if why.too_long { "too_long" } else { "invalid_value" }, why.message);
-                None
-            }
-        },
-        Some(_) => {
-            errors.push("/name", "invalid_type", "must be a string");
-            None
-        }
-        None => {
-            errors.push("/name", "required", "is required");
-            None
-        }
-    };
-    let mut settings = PushSettings {
-        history_days: default_history_days,
-        no_data_after_minutes: DEFAULT_NO_DATA_MINUTES,
-        channels: vec![],
-    };
-    match root.get("settings") {
-        None => {}
-        Some(Value::Object(s)) => {
-            for k in s.keys().filter(|k| !["history_days", "no_data_after_minutes", "channels"].contains(&k.as_str())) {
-                errors.push(format!("/settings/{k}"), "unknown_field", "unknown field");
-            }
-            let int = |k: &str, min: u64, max: u64, errors: &mut FieldErrors| match s.get(k) {
-                None => None,
-                Some(v) => {
-                    match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64))
-                    {
-                        Some(n) if (min..=max).contains(&n) => Some(n as u32),
-                        _ => {
-                            errors.push(
-                                format!("/settings/{k}"),
-                                "invalid_value",
-                                format!("must be a whole number from {min} to {max}"),
-                            );
-                            None
-                        }
-                    }
-                }
-            };
-            if let Some(n) = int("history_days", 1, 365, &mut errors) {
-                settings.history_days = n;
-            }
-            if let Some(n) = int("no_data_after_minutes", 5, 10_080, &mut errors) {
-                settings.no_data_after_minutes = n;
-            }
-            match s.get("channels") {
-                None => {}
-                Some(Value::Array(items)) => {
-                    for (i, item) in items.iter().enumerate() {
-                        match item.as_str().and_then(Channel::parse) {
-                            Some(c) if !settings.channels.contains(&c) => settings.channels.push(c),
-                            Some(_) => {}
-                            None => errors.push(
-                                format!("/settings/channels/{i}"),
-                                "invalid_value",
-                                "is not a known channel",
-                            ),
-                        }
-                    }
-                }
-                Some(_) => errors.push("/settings/channels", "invalid_type", "must be an array of channels"),
-            }
-        }
-        Some(_) => errors.push("/settings", "invalid_type", "must be an object"),
-    }
-    if errors.is_empty() { Ok((name.expect("no errors means a name"), settings)) } else { Err(errors) }
+    body.get("type").and_then(Value::as_str) == Some(PUSH.as_str())
 }
 
 impl IngestAdmin {
@@ -528,14 +438,18 @@ impl IngestAdmin {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<(Integration, NewKey), crate::error::ApiError> {
-        let (name, settings) = parse_push_create(body, self.default_history_days)?;
+        // Validated through the vendor registry like every type (push: no credentials, its own settings).
+        let new = acd_connectors::registry::parse_new_integration_with(body, self.default_history_days)?;
+        if new.kind != PUSH {
+            return Err(crate::error::ApiError::NotFound);
+        }
         let integration = Integration {
             id: IntegrationId::new(),
             tenant_id: tenant.clone(),
-            name,
-            kind: IntegrationType::Push,
-            settings: Settings::Push(settings),
-            credential_hints: CredentialHints::Push {},
+            name: new.name,
+            kind: PUSH,
+            credential_hints: new.credentials.hints(),
+            settings: new.settings,
             status: IntegrationStatus {
                 state: IntegrationState::Importing,
                 reason: None,
@@ -568,11 +482,7 @@ impl IngestAdmin {
 
     async fn push_integration(&self, tenant: &TenantId, id: &str) -> Result<Integration, crate::error::ApiError> {
         let id: IntegrationId = id.parse().map_err(|_| crate::error::ApiError::NotFound)?;
-        self.repo
-            .get(tenant, id)
-            .await?
-            .filter(|i| i.kind == IntegrationType::Push)
-            .ok_or(crate::error::ApiError::NotFound)
+        self.repo.get(tenant, id).await?.filter(|i| i.kind == PUSH).ok_or(crate::error::ApiError::NotFound)
     }
 
     /// A new key; the integration's other keys keep working for the grace period.
@@ -610,13 +520,14 @@ mod tests {
 
     fn push_integration(last: Option<DateTime<Utc>>, state: IntegrationState) -> Integration {
         let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let new = acd_connectors::registry::parse_new_integration(&json!({"name": "Dialer", "type": "push"})).unwrap();
         Integration {
             id: IntegrationId::new(),
             tenant_id: TenantId::parse("t").unwrap(),
-            name: IntegrationName::parse("Dialer").unwrap(),
-            kind: IntegrationType::Push,
-            settings: Settings::Push(PushSettings { history_days: 30, no_data_after_minutes: 60, channels: vec![] }),
-            credential_hints: CredentialHints::Push {},
+            name: new.name,
+            kind: PUSH,
+            settings: new.settings,
+            credential_hints: new.credentials.hints(),
             status: IntegrationStatus { state, reason: None, message: None, last_success_at: last, last_run_at: last },
             created_at: t0,
             updated_at: t0,
@@ -640,24 +551,19 @@ mod tests {
     }
 
     #[test]
-    fn push_create_bodies_are_checked() {
-        let (name, settings) = parse_push_create(&json!({"name": "Dialer", "type": "push"}), 30).unwrap();
-        assert_eq!((name.as_str(), settings.history_days, settings.no_data_after_minutes), ("Dialer", 30, 60));
-        let (_, s) = parse_push_create(
-            &json!({"name": "D", "type": "push", "settings": {"no_data_after_minutes": 15, "channels": ["calls", "chats"]}}),
-            30,
-        )
-        .unwrap();
-        assert_eq!((s.no_data_after_minutes, s.channels.len()), (15, 2));
-        let errors = parse_push_create(
-            &json!({"type": "push", "credentials": {}, "settings": {"no_data_after_minutes": 1, "channels": ["fax"], "x": 1}}),
-            30,
+    fn push_create_bodies_go_through_the_registry() {
+        let parse = |b: Value| acd_connectors::registry::parse_new_integration_with(&b, 30);
+        let new = parse(json!({"name": "D", "type": "push", "settings": {"no_data_after_minutes": 15}})).unwrap();
+        assert_eq!((no_data_after_minutes(&new.settings), new.settings.history_days), (15, 30));
+        assert!(new.credentials.is_empty());
+        assert_eq!(no_data_after_minutes(&parse(json!({"name": "D", "type": "push"})).unwrap().settings), 60);
+        let errors = parse(
+            json!({"name": "D", "type": "push", "credentials": {"x": 1}, "settings": {"no_data_after_minutes": 1}}),
         )
         .unwrap_err();
         let fields = errors.fields();
-        for f in ["/name", "/credentials", "/settings/no_data_after_minutes", "/settings/channels/0", "/settings/x"] {
-            assert!(fields.contains(&f), "{f} in {fields:?}");
-        }
+        assert!(fields.contains(&"/settings/no_data_after_minutes"), "{fields:?}");
+        assert!(fields.iter().any(|f| f.starts_with("/credentials")), "{fields:?}");
         assert!(is_push_create(&json!({"type": "push"})) && !is_push_create(&json!({"type": "five9"})));
     }
 }

@@ -417,10 +417,160 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/integrations/{id}/ingest-keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IntegrationId"];
+            };
+            cookie?: never;
+        };
+        /** The ingest keys of a push integration (ids and dates; never a key or its hash). */
+        get: operations["listIngestKeys"];
+        put?: never;
+        /** Issue a new ingest key (rotation); the other keys keep working for the grace period (24 h). */
+        post: operations["issueIngestKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/integrations/{id}/ingest-keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IntegrationId"];
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an ingest key at once (its calls are 401 from now on). */
+        delete: operations["revokeIngestKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ingest/queues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upsert queues (a rename keeps the queue's id); `active false` deactivates a queue explicitly. */
+        post: operations["ingestQueues"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ingest/intervals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write 15-minute statistics per queue (idempotent per queue and start; a later record corrects an earlier one).
+         * @description The fields are those `GET /queues/{id}/intervals` answers. The queue must have been pushed (else the record
+         *     is invalid) and `channel` must be its channel. `complete_through` (optional, a quarter hour not in the
+         *     future) declares every interval before it complete: an interval absent there reads as zero, exactly as for
+         *     pulled data. It only moves forward; the first declaration also fixes `complete_from` (the earliest interval
+         *     of that call).
+         */
+        post: operations["ingestIntervals"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/ingest/agent-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Agent state changes; segments are built server-side (each event opens a segment the next one closes).
+         * @description Events are kept per agent and UTC day; a repeated `event_id` (same agent and day) is ignored and counted in
+         *     `duplicates`. Events may arrive out of order up to 7 days late: the segments of the days they touch are
+         *     rebuilt, so the result does not depend on arrival order. The last segment stays open (`end: null`) until the
+         *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own). Agents and
+         *     statuses are discovered and mapped exactly as for the other integration types.
+         */
+        post: operations["ingestAgentEvents"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        IngestResult: {
+            /** @description Records applied. */
+            accepted: number;
+            /** @description Agent events only: events already stored (same agent, day and `event_id`), ignored. */
+            duplicates?: number;
+            /** @description DynamoDB write requests the call made. */
+            write_requests: number;
+        };
+        IngestKeyInfo: {
+            key_id: string;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description Set when a newer key was issued (end of the grace period).
+             */
+            expires_at: string | null;
+        };
+        NewIngestKey: {
+            key_id: string;
+            /** @description The key */
+            ingest_key: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        RecordError: {
+            /** @description Index of the record in the call's array. */
+            index: number;
+            reason: string;
+        };
+        PushSettings: {
+            /** @default 30 */
+            history_days: number;
+            /**
+             * @description After this silence the status is `failing`, reason `no_data`.
+             * @default 60
+             */
+            no_data_after_minutes: number;
+        };
+        PushSettingsInput: {
+            /** @default 30 */
+            history_days: number;
+            /** @default 60 */
+            no_data_after_minutes: number;
+        };
         /**
          * @description An IANA time zone name, exactly as the tz database spells it (the names chrono-tz 0.10 knows; a test keeps this list equal to them).
          * @enum {string}
@@ -493,10 +643,10 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress";
+            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records";
             detail?: string;
             instance?: string;
-            errors?: components["schemas"]["FieldError"][];
+            errors?: (components["schemas"]["FieldError"] | components["schemas"]["RecordError"])[];
         };
         FieldError: {
             /** @description JSON pointer of a body field (`/settings/region`), or a query parameter name. */
@@ -506,7 +656,7 @@ export interface components {
             message: string;
         };
         /** @enum {string} */
-        IntegrationType: "five9" | "genesys_cloud";
+        IntegrationType: "five9" | "genesys_cloud" | "push";
         /** @enum {string} */
         Five9Region: "us" | "ca" | "uk" | "eu" | "in";
         /** @enum {string} */
@@ -600,6 +750,11 @@ export interface components {
             type: "genesys_cloud";
             credentials: components["schemas"]["GenesysCredentials"];
             settings: components["schemas"]["GenesysSettingsInput"];
+        } | {
+            name: components["schemas"]["Name"];
+            /** @constant */
+            type: "push";
+            settings?: components["schemas"]["PushSettingsInput"];
         };
         IntegrationPatch: {
             name?: components["schemas"]["Name"];
@@ -614,7 +769,7 @@ export interface components {
             /** @enum {string} */
             state: "importing" | "operational" | "paused" | "failing";
             /** @enum {string} */
-            reason?: "credentials_rejected" | "permission_missing" | "rate_limited" | "vendor_unavailable" | "vendor_data_malformed" | "configuration_wrong" | "internal";
+            reason?: "credentials_rejected" | "permission_missing" | "rate_limited" | "vendor_unavailable" | "vendor_data_malformed" | "configuration_wrong" | "internal" | "no_data";
             message?: string;
             /** Format: date-time */
             last_success_at?: string;
@@ -626,14 +781,16 @@ export interface components {
             id: string;
             name: string;
             type: components["schemas"]["IntegrationType"];
-            settings: components["schemas"]["Five9Settings"] | components["schemas"]["GenesysSettings"];
+            settings: components["schemas"]["Five9Settings"] | components["schemas"]["GenesysSettings"] | components["schemas"]["PushSettings"];
             /** @description The non-secret part of the credentials only. */
             credentials: {
                 username: string;
             } | {
                 client_id: string;
-            };
+            } | Record<string, never>;
             status: components["schemas"]["Status"];
+            /** @description Only in the 201 answer of a push create: the first ingest key, in clear this once. */
+            ingest_key?: components["schemas"]["NewIngestKey"];
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -902,6 +1059,35 @@ export interface components {
         /** @description `vendor-unavailable`, `rate-limited` or `service-unavailable`: try again later; nothing was left half-made. */
         Unavailable: {
             headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record). Nothing of the call was applied. */
+        IngestInvalid: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `invalid-ingest-key`: missing, unknown, revoked or expired key (or one of a deleted integration). Nothing was written. */
+        IngestUnauthorized: {
+            headers: {
+                "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `rate-limited`: more calls with this key in this minute than allowed; retry after `Retry-After` seconds. */
+        IngestRateLimited: {
+            headers: {
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -1609,6 +1795,215 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listIngestKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IntegrationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The keys. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: components["schemas"]["IngestKeyInfo"][];
+                    };
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    issueIngestKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IntegrationId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The new key, shown this once (only its SHA-256 is stored). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewIngestKey"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    revokeIngestKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: components["parameters"]["IntegrationId"];
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ingestQueues: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    queues: {
+                        /** @description The sender's stable id of the queue (at most 512 bytes). */
+                        external_id: string;
+                        name: string;
+                        channel: components["schemas"]["Channel"];
+                        /** @default true */
+                        active?: boolean;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Every record was applied. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestResult"];
+                };
+            };
+            400: components["responses"]["IngestInvalid"];
+            401: components["responses"]["IngestUnauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["IngestInvalid"];
+            422: components["responses"]["IngestInvalid"];
+            429: components["responses"]["IngestRateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ingestIntervals: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    complete_through?: components["schemas"]["QuarterHour"];
+                    intervals: {
+                        queue_external_id: string;
+                        channel: components["schemas"]["Channel"];
+                        start: components["schemas"]["QuarterHour"];
+                        offered: number;
+                        handled: number;
+                        abandoned: number;
+                        handle_time_seconds: number;
+                        answer_time_seconds: number;
+                        answered_within_sl?: number | null;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Every record was applied. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestResult"];
+                };
+            };
+            400: components["responses"]["IngestInvalid"];
+            401: components["responses"]["IngestUnauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["IngestInvalid"];
+            422: components["responses"]["IngestInvalid"];
+            429: components["responses"]["IngestRateLimited"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    ingestAgentEvents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    events: {
+                        /** @description At most 255 bytes; unique per agent and day. */
+                        event_id: string;
+                        /** @description The sender's agent id (at most 512 bytes). */
+                        agent: string;
+                        agent_name?: string;
+                        status: string;
+                        reason?: string;
+                        /**
+                         * Format: date-time
+                         * @description An instant with its offset (prefer UTC); at most 5 minutes in the future
+                         */
+                        at: string;
+                    }[];
+                };
+            };
+        };
+        responses: {
+            /** @description Every record was applied. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestResult"];
+                };
+            };
+            400: components["responses"]["IngestInvalid"];
+            401: components["responses"]["IngestUnauthorized"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["IngestInvalid"];
+            422: components["responses"]["IngestInvalid"];
+            429: components["responses"]["IngestRateLimited"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -6,6 +6,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod import;
+pub mod ingest;
 pub mod integrations;
 pub mod mappings;
 pub mod metrics;

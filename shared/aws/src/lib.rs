@@ -8,6 +8,7 @@ pub mod dynamo;
 pub mod events;
 pub mod idempotency;
 pub mod import_store;
+pub mod ingest_store;
 pub mod items;
 pub mod keys;
 pub mod query_store;

@@ -93,6 +93,32 @@ pub fn integrations_api(
         service: integration_service(settings, clients, verifier),
         auth,
         idempotency: Arc::new(dynamo_store(settings, clients)),
+        ingest: ingest_admin(settings, clients),
+    }
+}
+
+pub fn ingest_store(settings: &Settings, clients: &AwsClients) -> crate::ingest_store::DynamoIngestStore {
+    crate::ingest_store::DynamoIngestStore::new(clients.dynamodb.clone(), settings.table_name.clone())
+}
+
+/// Creating `push` integrations and managing their ingest keys (routes of the integrations API).
+pub fn ingest_admin(settings: &Settings, clients: &AwsClients) -> acd_app::ingest::IngestAdmin {
+    acd_app::ingest::IngestAdmin {
+        repo: Arc::new(dynamo_store(settings, clients)),
+        store: Arc::new(ingest_store(settings, clients)),
+        config: acd_app::ingest::IngestConfig::from_env(),
+        default_history_days: settings.default_history_days,
+    }
+}
+
+/// The `ingest` function's API: pushed queues, intervals and agent events, authenticated by ingest keys.
+pub fn ingest_api(settings: &Settings, clients: &AwsClients) -> acd_app::ingest::http::IngestApi {
+    acd_app::ingest::http::IngestApi {
+        service: acd_app::ingest::IngestService {
+            repo: Arc::new(dynamo_store(settings, clients)),
+            store: Arc::new(ingest_store(settings, clients)),
+            config: acd_app::ingest::IngestConfig::from_env(),
+        },
     }
 }
 

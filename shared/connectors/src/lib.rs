@@ -8,6 +8,7 @@ pub mod error;
 pub mod five9;
 pub mod genesys;
 pub mod http;
+pub mod push;
 pub mod registry;
 pub mod vendor;
 

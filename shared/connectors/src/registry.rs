@@ -14,7 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::vendor::Vendor;
 
 /// Every vendor, in the order the catalogue lists them.
-pub static VENDORS: &[&dyn Vendor] = &[&crate::five9::vendor::Five9, &crate::genesys::vendor::GenesysCloud];
+pub static VENDORS: &[&dyn Vendor] =
+    &[&crate::five9::vendor::Five9, &crate::genesys::vendor::GenesysCloud, &crate::push::vendor::Push];
 
 /// The vendor of a type string (`"five9"`).
 pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {

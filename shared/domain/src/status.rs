@@ -27,6 +27,8 @@ pub enum FailureReason {
     VendorDataMalformed,
     ConfigurationWrong,
     Internal,
+    /// A `push` integration received nothing for longer than its silence setting.
+    NoData,
 }
 
 impl FailureReason {
@@ -39,6 +41,7 @@ impl FailureReason {
             Self::VendorDataMalformed => "vendor_data_malformed",
             Self::ConfigurationWrong => "configuration_wrong",
             Self::Internal => "internal",
+            Self::NoData => "no_data",
         }
     }
 }

@@ -480,7 +480,7 @@ async fn integration_types_and_unknown_routes() {
     let (status, _, types) = env.call("GET", "/integration-types", Some("tenant-a"), None).await;
     assert_eq!(status, 200);
     let kinds: Vec<&str> = types["items"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["five9", "genesys_cloud"]);
+    assert_eq!(kinds, vec!["five9", "genesys_cloud", "push"]);
     assert_eq!(env.call("GET", "/nope", Some("tenant-a"), None).await.0, 404);
     assert_eq!(env.call("PUT", "/integrations", Some("tenant-a"), None).await.0, 405);
     assert_eq!(env.call("GET", "/integrations/not-a-uuid", Some("tenant-a"), None).await.0, 404);

@@ -37,13 +37,14 @@ fn function_for_path(path: &str) -> &'static str {
     match segments.as_slice() {
         ["queues", ..] | ["agent-states", ..] => "queues-query",
         ["integrations", _, "external-agents" | "external-statuses", ..] => "queues-query",
+        ["ingest", ..] => "ingest",
         _ => "integrations-api",
     }
 }
 
 /// The functions (binary = crate name in `functions/`).
-const FUNCTIONS: &[&str] = &["integrations-api", "import", "queues-query"];
-const API_FUNCTIONS: &[&str] = &["integrations-api", "queues-query"];
+const FUNCTIONS: &[&str] = &["integrations-api", "import", "queues-query", "ingest"];
+const API_FUNCTIONS: &[&str] = &["integrations-api", "queues-query", "ingest"];
 
 /// Statements allowed to use `Resource: "*"`: (resource logical id, statement Sid, the only actions it may grant,
 /// why). Every entry must match a statement of the template, so the list cannot go stale.
@@ -51,6 +52,7 @@ const STAR_RESOURCE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
     ("IntegrationsApiRole", "Tracing", XRAY, XRAY_WHY),
     ("QueuesQueryRole", "Tracing", XRAY, XRAY_WHY),
     ("ImportRole", "Tracing", XRAY, XRAY_WHY),
+    ("IngestRole", "Tracing", XRAY, XRAY_WHY),
 ];
 const XRAY: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
 const XRAY_WHY: &str = "X-Ray trace submission has no resource-level permissions (Tracing: Active on every function)";
@@ -58,6 +60,19 @@ const XRAY_WHY: &str = "X-Ray trace submission has no resource-level permissions
 /// Every action each role may grant: what its function calls, and nothing else. A new call needs a new action
 /// here and in the template, on purpose.
 const ROLE_ACTIONS: &[(&str, &[&str])] = &[
+    (
+        "IngestRole",
+        &[
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "xray:PutTraceSegments",
+            "xray:PutTelemetryRecords",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+        ],
+    ),
     (
         "IntegrationsApiRole",
         &[
@@ -132,6 +147,7 @@ const POLICY_RESOURCES: &[(&str, &[&str], &[&str])] = &[
 
 /// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs).
 const ENVIRONMENT: &[(&str, &[&str])] = &[
+    ("ingest", &["TABLE_NAME"]),
     (
         "integrations-api",
         &[
@@ -342,11 +358,12 @@ fn template_routes(template: &Template) -> BTreeMap<Route, String> {
             // An event without Path/Method is SAM's `$default` catch-all route: not an OpenAPI operation.
             let method = properties["Method"].as_str().unwrap_or("$default").to_ascii_uppercase();
             let path = properties["Path"].as_str().unwrap_or("$default").to_owned();
-            // Only `GET /health` opts out of the authorizer (it answers version and build, no tenant data).
-            let public = method == "GET" && path == "/health";
+            // Only `GET /health` (version and build, no tenant data) and the ingest routes (the ingest key is the
+            // credential, checked by the function) opt out of the authorizer.
+            let public = (method == "GET" && path == "/health") || path.starts_with("/ingest/");
             assert!(
                 if public { properties["Auth"] == json!({"Authorizer": "NONE"}) } else { properties["Auth"].is_null() },
-                "{name}.{event}: routes keep the API's default JWT authorizer (no per-route Auth), GET /health has none"
+                "{name}.{event}: routes keep the API's default JWT authorizer (no per-route Auth), GET /health and /ingest/* have none"
             );
             if let Some(previous) = routes.insert((method.clone(), path.clone()), binary.clone()) {
                 panic!("route {method} {path} is declared twice ({previous} and {binary})");
@@ -436,6 +453,8 @@ fn routing_convention() {
     assert_eq!(function_for_path("/integrations/{id}/import"), "integrations-api");
     assert_eq!(function_for_path("/integrations/external-agents"), "integrations-api");
     assert_eq!(function_for_path("/integration-types"), "integrations-api");
+    assert_eq!(function_for_path("/ingest/agent-events"), "ingest");
+    assert_eq!(function_for_path("/integrations/{id}/ingest-keys"), "integrations-api");
 }
 
 // ---------------------------------------------------------------------------------------------------------------

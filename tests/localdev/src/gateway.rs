@@ -12,7 +12,8 @@
 //!
 //! Routing follows the template's routes and `infra/openapi.yaml`'s tags: `queues-query` serves `/queues…`,
 //! `/agent-states` and the external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves
-//! `/health` and every other path under `/integration-types` and `/integrations`. Anything else is answered like
+//! `/health` and every other path under `/integration-types` and `/integrations`; `ingest` serves `/ingest/…` (push
+//! integrations; the ingest key is the credential, passed through untouched). Anything else is answered like
 //! API Gateway answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function
 //! answers a wrong method (405 with `Allow`), where API Gateway would answer 404.
 //!
@@ -43,6 +44,7 @@ use serde_json::{Map, Value, json};
 
 pub const INTEGRATIONS_API: &str = "integrations-api";
 pub const QUEUES_QUERY: &str = "queues-query";
+pub const INGEST: &str = "ingest";
 
 /// The largest request body API Gateway accepts (HTTP APIs: 10 MB).
 const MAX_BODY: usize = 10 * 1024 * 1024;
@@ -55,6 +57,7 @@ pub fn route(path: &str) -> Option<&'static str> {
         ["integrations", _, "external-agents" | "external-statuses", ..] => Some(QUEUES_QUERY),
         ["integration-types"] | ["health"] => Some(INTEGRATIONS_API),
         ["integrations", ..] => Some(INTEGRATIONS_API),
+        ["ingest", ..] => Some(INGEST),
         _ => None,
     }
 }
@@ -544,6 +547,8 @@ mod tests {
             ("/queues/q1", Some(QUEUES_QUERY)),
             ("/queues/q1/intervals", Some(QUEUES_QUERY)),
             ("/agent-states", Some(QUEUES_QUERY)),
+            ("/ingest/agent-events", Some(INGEST)),
+            ("/integrations/x/ingest-keys", Some(INTEGRATIONS_API)),
             ("/", None),
             ("/agent-states/x", None),
             ("/integration-types/x", None),

@@ -24,6 +24,8 @@ pub struct IntegrationsApi {
     pub auth: TenantAuth,
     /// Where `Idempotency-Key`s of `POST /integrations` are kept.
     pub idempotency: Arc<dyn IdempotencyStore>,
+    /// `push` integrations: their create branch and their ingest keys.
+    pub ingest: crate::ingest::IngestAdmin,
 }
 
 impl IntegrationsApi {
@@ -55,6 +57,11 @@ impl IntegrationsApi {
             (["integrations"], &Method::POST) => {
                 let key = super::idempotency::key(request)?;
                 let body = json_body(request)?;
+                // push (issue 12): its own create path, until it moves behind the vendor registry. No
+                // Idempotency-Key replay: the remembered answer would hold the ingest key in clear.
+                if crate::ingest::is_push_create(&body) {
+                    return self.create_push(&tenant, &body).await;
+                }
                 match key {
                     None => self.create(&tenant, &body).await,
                     Some(key) => {
@@ -93,6 +100,19 @@ impl IntegrationsApi {
                 let items: Vec<Value> = runs.iter().map(run_view).collect();
                 Ok(json_response(200, &json!({"items": items, "next_cursor": next})))
             }
+            (["integrations", id, "ingest-keys"], &Method::GET) => {
+                let keys = self.ingest.list(&tenant, id).await?;
+                let items: Vec<Value> = keys.iter().map(crate::ingest::http::key_view).collect();
+                Ok(json_response(200, &json!({"items": items})))
+            }
+            (["integrations", id, "ingest-keys"], &Method::POST) => {
+                let key = self.ingest.rotate(&tenant, id, chrono::Utc::now()).await?;
+                Ok(json_response(201, &crate::ingest::http::new_key_view(&key)))
+            }
+            (["integrations", id, "ingest-keys", key_id], &Method::DELETE) => {
+                self.ingest.revoke(&tenant, id, key_id).await?;
+                Ok(empty_response(204))
+            }
             (path, _) if allowed_methods(path).is_some() => Err(ApiError::MethodNotAllowed),
             _ => Err(ApiError::NotFound),
         }
@@ -101,6 +121,16 @@ impl IntegrationsApi {
     async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Response<Body>, ApiError> {
         let created = self.service.create(tenant, body).await?;
         let mut response = json_response(201, &integration_view(&created));
+        let location = format!("/integrations/{}", created.id);
+        response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
+        Ok(response)
+    }
+
+    async fn create_push(&self, tenant: &TenantId, body: &Value) -> Result<Response<Body>, ApiError> {
+        let (created, key) = self.ingest.create(tenant, body, chrono::Utc::now()).await?;
+        let mut view = integration_view(&created);
+        view["ingest_key"] = crate::ingest::http::new_key_view(&key);
+        let mut response = json_response(201, &view);
         let location = format!("/integrations/{}", created.id);
         response.headers_mut().insert("location", location.parse().expect("ids are header-safe"));
         Ok(response)
@@ -124,6 +154,8 @@ pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["integrations", _] => Some("GET, PATCH, DELETE"),
         ["integrations", _, "pause" | "resume" | "import"] => Some("POST"),
         ["integrations", _, "runs"] => Some("GET"),
+        ["integrations", _, "ingest-keys"] => Some("GET, POST"),
+        ["integrations", _, "ingest-keys", _] => Some("DELETE"),
         _ => None,
     }
 }
@@ -163,7 +195,7 @@ pub fn integration_view(i: &Integration) -> Value {
         "type": i.kind,
         "settings": acd_connectors::registry::shown_settings(&i.kind, &i.settings),
         "credentials": i.credential_hints,
-        "status": i.status,
+        "status": crate::ingest::effective_status(i, chrono::Utc::now()),
         "created_at": i.created_at,
         "updated_at": i.updated_at,
     })

@@ -1,0 +1,569 @@
+//! The `push` integration type: an ACD without a connector pushes queues, interval statistics and agent state
+//! changes to the ingest API with an ingest key. See the README's "Push integrations (ingest API)" section.
+//!
+//! - [`key`]: the key format (locates its item without a Scan; only a hash is stored);
+//! - [`records`]: parsing and validation of the pushed records (index + reason for each bad one);
+//! - [`segments`]: agent-state segments built from events (a pure function);
+//! - [`http`]: the ingest routes (function `ingest`) and the key routes of the integrations API;
+//! - [`IngestStore`]: what the service needs from storage (`acd_aws::ingest_store`).
+
+pub mod http;
+pub mod key;
+pub mod records;
+pub mod segments;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use acd_connectors::push::vendor::{TYPE as PUSH, no_data_after_minutes};
+use acd_domain::{
+    Channel, ExternalAgent, ExternalStatus, FailureReason, Integration, IntegrationId, IntegrationState,
+    IntegrationStatus, IntervalStats, TenantId,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::ports::{IntegrationRepo, StoreError, WriteCounts};
+use key::KeyLocator;
+use records::{AgentEvent, BatchError, QueueRecord, RecordError};
+
+/// How long the previous key keeps working after a new one is issued.
+pub const DEFAULT_GRACE_HOURS: i64 = 24;
+/// Calls per key and minute (`INGEST_CALLS_PER_MINUTE`).
+pub const DEFAULT_CALLS_PER_MINUTE: u32 = 600;
+/// The integration's `last_success_at` is moved at most this often (a push does not rewrite the record each time).
+pub const STATUS_REFRESH_SECONDS: i64 = 60;
+
+/// An ingest key as stored (the hash of its secret, never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredKey {
+    pub key_id: String,
+    pub secret_hash: String,
+    pub created_at: DateTime<Utc>,
+    /// Set when a newer key was issued: the key works until then (the grace period).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl StoredKey {
+    pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|end| now < end)
+    }
+}
+
+/// Storage of keys and pushed data (DynamoDB: `acd_aws::ingest_store`).
+#[async_trait]
+pub trait IngestStore: Send + Sync {
+    async fn put_key(&self, locator: &KeyLocator, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    async fn get_key(&self, locator: &KeyLocator) -> Result<Option<StoredKey>, StoreError>;
+    async fn list_keys(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Vec<StoredKey>, StoreError>;
+    /// Gives every key of the integration but `keep` that has no end yet the end `at`.
+    async fn expire_keys(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+        keep: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Removes a key; false when there was none.
+    async fn delete_key(&self, locator: &KeyLocator) -> Result<bool, StoreError>;
+    /// Counts one call of the key in the minute starting at `window`; false when `limit` calls were counted.
+    async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
+    /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept).
+    async fn upsert_queues(
+        &self,
+        integration: &Integration,
+        queues: &[QueueRecord],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError>;
+    /// The channel of every queue of the integration, by external id.
+    async fn queue_channels(&self, integration: &Integration) -> Result<HashMap<String, Channel>, StoreError>;
+    /// Writes intervals (an all-zero one deletes the stored item: absent means zero) and extends the queues'
+    /// data ranges.
+    async fn put_intervals(
+        &self,
+        integration: &Integration,
+        stats: &[IntervalStats],
+    ) -> Result<WriteCounts, StoreError>;
+    /// Moves `complete_through` forward to `through` (never back); the first declaration also sets
+    /// `complete_from` to `first`.
+    async fn declare_complete(
+        &self,
+        integration: &Integration,
+        first: DateTime<Utc>,
+        through: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Stores events that are not stored yet (by agent, UTC day and `event_id`) and returns those it stored.
+    async fn insert_events(
+        &self,
+        integration: &Integration,
+        events: &[AgentEvent],
+    ) -> Result<(Vec<AgentEvent>, WriteCounts), StoreError>;
+    /// Every stored event of one agent and UTC day.
+    async fn day_events(
+        &self,
+        integration: &Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+    ) -> Result<Vec<AgentEvent>, StoreError>;
+    /// Makes the stored segments of one agent that start on `day` equal `segments`.
+    async fn write_day_segments(
+        &self,
+        integration: &Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+        segments: &[acd_domain::AgentSegment],
+    ) -> Result<WriteCounts, StoreError>;
+    /// Records agents and statuses seen in events (never marks any inactive, never touches mappings).
+    async fn discover(
+        &self,
+        integration: &Integration,
+        agents: &[ExternalAgent],
+        statuses: &[ExternalStatus],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError>;
+    /// Sets the integration's status (unless deleted or paused meanwhile).
+    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError>;
+}
+
+/// Why an ingest call was refused.
+#[derive(Debug)]
+pub enum IngestError {
+    /// No key, an unknown, revoked or expired key, or one of a deleted integration (401).
+    Unauthorized,
+    Paused,
+    RateLimited {
+        retry_after_seconds: i64,
+    },
+    TooLarge,
+    InvalidJson(String),
+    Batch(BatchError),
+    NotFound,
+    MethodNotAllowed,
+    Backend(String),
+}
+
+impl From<StoreError> for IngestError {
+    fn from(value: StoreError) -> Self {
+        IngestError::Backend(value.to_string())
+    }
+}
+
+impl From<BatchError> for IngestError {
+    fn from(value: BatchError) -> Self {
+        IngestError::Batch(value)
+    }
+}
+
+/// What an accepted call did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    pub accepted: usize,
+    /// Events already stored (same agent, day and `event_id`): ignored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplicates: Option<usize>,
+    /// DynamoDB write requests the call made (for the benchmark; also logged).
+    pub write_requests: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    pub calls_per_minute: u32,
+    pub grace: Duration,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self { calls_per_minute: DEFAULT_CALLS_PER_MINUTE, grace: Duration::hours(DEFAULT_GRACE_HOURS) }
+    }
+}
+
+impl IngestConfig {
+    /// `INGEST_CALLS_PER_MINUTE` (1–100,000) and `INGEST_KEY_GRACE_HOURS` (0–720).
+    pub fn from_env() -> Self {
+        let var = |n: &str| std::env::var(n).ok().and_then(|v| v.trim().parse::<i64>().ok());
+        let default = Self::default();
+        Self {
+            calls_per_minute: var("INGEST_CALLS_PER_MINUTE")
+                .filter(|n| (1..=100_000).contains(n))
+                .map_or(default.calls_per_minute, |n| n as u32),
+            grace: var("INGEST_KEY_GRACE_HOURS")
+                .filter(|h| (0..=720).contains(h))
+                .map_or(default.grace, Duration::hours),
+        }
+    }
+}
+
+/// The ingest service: authenticates a key and applies one call's records.
+#[derive(Clone)]
+pub struct IngestService {
+    pub repo: Arc<dyn IntegrationRepo>,
+    pub store: Arc<dyn IngestStore>,
+    pub config: IngestConfig,
+}
+
+fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::days(1)).unwrap_or(t)
+}
+
+impl IngestService {
+    /// The integration a key belongs to, once the key is checked and the call counted.
+    pub async fn authenticate(
+        &self,
+        raw: Option<SecretString>,
+        now: DateTime<Utc>,
+    ) -> Result<Integration, IngestError> {
+        let presented = raw.as_ref().and_then(key::parse).ok_or(IngestError::Unauthorized)?;
+        let stored = self.store.get_key(&presented.locator).await?.ok_or(IngestError::Unauthorized)?;
+        if !key::hashes_match(&stored.secret_hash, &presented.secret_hash) || !stored.valid_at(now) {
+            return Err(IngestError::Unauthorized);
+        }
+        let locator = &presented.locator;
+        let integration = self
+            .repo
+            .get(&locator.tenant, locator.integration)
+            .await?
+            .filter(|i| i.kind == PUSH)
+            .ok_or(IngestError::Unauthorized)?;
+        if integration.status.state == IntegrationState::Paused {
+            return Err(IngestError::Paused);
+        }
+        let window = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
+        if !self.store.take_call(locator, window, self.config.calls_per_minute).await? {
+            let retry = (window + Duration::minutes(1) - now).num_seconds().max(1);
+            return Err(IngestError::RateLimited { retry_after_seconds: retry });
+        }
+        Ok(integration)
+    }
+
+    pub async fn queues(
+        &self,
+        integration: &Integration,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let queues = records::parse_queues(body)?;
+        let counts = self.store.upsert_queues(integration, &queues, now).await?;
+        self.received(integration, now).await?;
+        Ok(IngestOutcome { accepted: queues.len(), duplicates: None, write_requests: counts.write_requests })
+    }
+
+    pub async fn intervals(
+        &self,
+        integration: &Integration,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let batch = records::parse_intervals(body, now)?;
+        let channels = self.store.queue_channels(integration).await?;
+        let mut errors = Vec::new();
+        for (index, stats, channel) in &batch.intervals {
+            match channels.get(&stats.queue_external_id) {
+                None => errors.push(RecordError {
+                    index: *index,
+                    reason: "unknown queue: push it to /ingest/queues first".into(),
+                }),
+                Some(c) if c != channel => errors.push(RecordError {
+                    index: *index,
+                    reason: format!("the queue's channel is {}, not {}", c.as_str(), channel.as_str()),
+                }),
+                Some(_) => {}
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.index);
+            return Err(BatchError::Records(errors).into());
+        }
+        let stats: Vec<IntervalStats> = batch.intervals.iter().map(|(_, s, _)| s.clone()).collect();
+        let counts = self.store.put_intervals(integration, &stats).await?;
+        if let Some(through) = batch.complete_through {
+            let first = stats.iter().map(|s| s.interval_start).min().unwrap_or(through).min(through);
+            self.store.declare_complete(integration, first, through).await?;
+        }
+        self.received(integration, now).await?;
+        Ok(IngestOutcome { accepted: stats.len(), duplicates: None, write_requests: counts.write_requests })
+    }
+
+    /// Stores new events and rebuilds the segments of every agent and day they touch: the day of each new event,
+    /// and the day before when a new event became the first of its day (the previous day's last segment ends
+    /// there).
+    pub async fn events(
+        &self,
+        integration: &Integration,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<IngestOutcome, IngestError> {
+        let events = records::parse_events(body, now)?;
+        let (inserted, mut counts) = self.store.insert_events(integration, &events).await?;
+        let duplicates = events.len() - inserted.len();
+        // Agents and statuses first, so a segment never refers to a status the API does not list.
+        let mut agents: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut statuses: BTreeSet<String> = BTreeSet::new();
+        for e in &inserted {
+            let name = agents.entry(e.agent.clone()).or_default();
+            if e.agent_name.is_some() {
+                *name = e.agent_name.clone();
+            }
+            statuses.insert(e.status_id());
+        }
+        let agents: Vec<ExternalAgent> =
+            agents.into_iter().map(|(external_id, display_name)| ExternalAgent { external_id, display_name }).collect();
+        let statuses: Vec<ExternalStatus> =
+            statuses.into_iter().map(|id| ExternalStatus { name: id.clone(), id }).collect();
+        if !agents.is_empty() {
+            counts += self.store.discover(integration, &agents, &statuses, now).await?;
+        }
+        // Earliest new event per agent and day.
+        let mut touched: BTreeMap<(String, DateTime<Utc>), DateTime<Utc>> = BTreeMap::new();
+        for e in &inserted {
+            let entry = touched.entry((e.agent.clone(), day_of(e.at))).or_insert(e.at);
+            *entry = (*entry).min(e.at);
+        }
+        let mut cache: HashMap<(String, DateTime<Utc>), Vec<AgentEvent>> = HashMap::new();
+        let mut rebuild: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
+        for ((agent, day), earliest) in &touched {
+            rebuild.insert((agent.clone(), *day));
+            let events = self.cached(&mut cache, integration, agent, *day).await?;
+            if events.iter().all(|e| e.at >= *earliest) {
+                rebuild.insert((agent.clone(), *day - Duration::days(1)));
+            }
+        }
+        for (agent, day) in rebuild {
+            let events = self.cached(&mut cache, integration, &agent, day).await?;
+            let next_day = self.cached(&mut cache, integration, &agent, day + Duration::days(1)).await?;
+            let next = next_day.iter().map(|e| e.at).min();
+            let built = segments::build_day(&events, next);
+            counts += self.store.write_day_segments(integration, &agent, day, &built).await?;
+        }
+        self.received(integration, now).await?;
+        Ok(IngestOutcome {
+            accepted: events.len(),
+            duplicates: Some(duplicates),
+            write_requests: counts.write_requests,
+        })
+    }
+
+    async fn cached(
+        &self,
+        cache: &mut HashMap<(String, DateTime<Utc>), Vec<AgentEvent>>,
+        integration: &Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+    ) -> Result<Vec<AgentEvent>, IngestError> {
+        let key = (agent.to_owned(), day);
+        if let Some(found) = cache.get(&key) {
+            return Ok(found.clone());
+        }
+        let events = self.store.day_events(integration, agent, day).await?;
+        cache.insert(key, events.clone());
+        Ok(events)
+    }
+
+    /// Data arrived: `operational`, with `last_success_at` moved at most once a minute.
+    async fn received(&self, integration: &Integration, now: DateTime<Utc>) -> Result<(), IngestError> {
+        let fresh = integration.status.state == IntegrationState::Operational
+            && integration.status.last_success_at.is_some_and(|t| now - t < Duration::seconds(STATUS_REFRESH_SECONDS));
+        if !fresh {
+            let status = IntegrationStatus {
+                state: IntegrationState::Operational,
+                reason: None,
+                message: None,
+                last_success_at: Some(now),
+                last_run_at: Some(now),
+            };
+            self.store.set_status(integration, &status).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The status shown for an integration at `now`: a push integration that received nothing for longer than its
+/// silence setting is `failing` with reason `no_data` (evaluated on read: no schedule, no Scan; the stored
+/// status changes back to `operational` with the next push).
+pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> IntegrationStatus {
+    let status = integration.status.clone();
+    if integration.kind != PUSH || status.state == IntegrationState::Paused {
+        return status;
+    }
+    let limit = no_data_after_minutes(&integration.settings);
+    let silence = Duration::minutes(i64::from(limit));
+    let since = status.last_success_at.unwrap_or(integration.created_at);
+    if now - since >= silence {
+        IntegrationStatus {
+            state: IntegrationState::Failing,
+            reason: Some(FailureReason::NoData),
+            message: Some(format!(
+                "nothing was pushed for {} minutes (the silence limit is {})",
+                (now - since).num_minutes(),
+                limit
+            )),
+            ..status
+        }
+    } else {
+        status
+    }
+}
+
+/// A newly issued key as the API shows it, once.
+#[derive(Debug)]
+pub struct NewKey {
+    pub key_id: String,
+    pub key: SecretString,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Creating push integrations and managing their keys (routes of the integrations API).
+#[derive(Clone)]
+pub struct IngestAdmin {
+    pub repo: Arc<dyn IntegrationRepo>,
+    pub store: Arc<dyn IngestStore>,
+    pub config: IngestConfig,
+    pub default_history_days: u32,
+}
+
+/// Whether a create body asks for a push integration (the create route branches on it).
+pub fn is_push_create(body: &Value) -> bool {
+    body.get("type").and_then(Value::as_str) == Some(PUSH.as_str())
+}
+
+impl IngestAdmin {
+    /// Creates a push integration (record + unique name + quota, atomically) and its first key. No secret, no
+    /// schedule. A failure to store the key removes the record again.
+    pub async fn create(
+        &self,
+        tenant: &TenantId,
+        body: &Value,
+        now: DateTime<Utc>,
+    ) -> Result<(Integration, NewKey), crate::error::ApiError> {
+        // Validated through the vendor registry like every type (push: no credentials, its own settings).
+        let new = acd_connectors::registry::parse_new_integration_with(body, self.default_history_days)?;
+        if new.kind != PUSH {
+            return Err(crate::error::ApiError::NotFound);
+        }
+        let integration = Integration {
+            id: IntegrationId::new(),
+            tenant_id: tenant.clone(),
+            name: new.name,
+            kind: PUSH,
+            credential_hints: new.credentials.hints(),
+            settings: new.settings,
+            status: IntegrationStatus {
+                state: IntegrationState::Importing,
+                reason: None,
+                message: Some("waiting for the first push".into()),
+                last_success_at: None,
+                last_run_at: None,
+            },
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        self.repo.create(&integration).await?;
+        match self.issue(&integration, now).await {
+            Ok(key) => Ok((integration, key)),
+            Err(e) => {
+                if let Err(undo) = self.repo.delete(&integration).await {
+                    tracing::error!(tenant = %tenant, integration = %integration.id, error = %undo,
+                        "a push integration whose key could not be stored could not be removed");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    async fn issue(&self, integration: &Integration, now: DateTime<Utc>) -> Result<NewKey, StoreError> {
+        let issued = key::issue(&integration.tenant_id, integration.id);
+        self.store.put_key(&issued.locator, &issued.secret_hash, now).await?;
+        Ok(NewKey { key_id: issued.locator.key_id, key: issued.key, created_at: now })
+    }
+
+    async fn push_integration(&self, tenant: &TenantId, id: &str) -> Result<Integration, crate::error::ApiError> {
+        let id: IntegrationId = id.parse().map_err(|_| crate::error::ApiError::NotFound)?;
+        self.repo.get(tenant, id).await?.filter(|i| i.kind == PUSH).ok_or(crate::error::ApiError::NotFound)
+    }
+
+    /// A new key; the integration's other keys keep working for the grace period.
+    pub async fn rotate(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NewKey, crate::error::ApiError> {
+        let integration = self.push_integration(tenant, id).await?;
+        let new = self.issue(&integration, now).await?;
+        self.store.expire_keys(tenant, integration.id, &new.key_id, now + self.config.grace).await?;
+        Ok(new)
+    }
+
+    pub async fn list(&self, tenant: &TenantId, id: &str) -> Result<Vec<StoredKey>, crate::error::ApiError> {
+        let integration = self.push_integration(tenant, id).await?;
+        Ok(self.store.list_keys(tenant, integration.id).await?)
+    }
+
+    /// Revokes a key at once (404 when the integration has no such key).
+    pub async fn revoke(&self, tenant: &TenantId, id: &str, key_id: &str) -> Result<(), crate::error::ApiError> {
+        let integration = self.push_integration(tenant, id).await?;
+        let hex16 = key_id.len() == 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
+        let locator = KeyLocator { tenant: tenant.clone(), integration: integration.id, key_id: key_id.to_owned() };
+        if hex16 && self.store.delete_key(&locator).await? { Ok(()) } else { Err(crate::error::ApiError::NotFound) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+    use serde_json::json;
+
+    fn push_integration(last: Option<DateTime<Utc>>, state: IntegrationState) -> Integration {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let new = acd_connectors::registry::parse_new_integration(&json!({"name": "Dialer", "type": "push"})).unwrap();
+        Integration {
+            id: IntegrationId::new(),
+            tenant_id: TenantId::parse("t").unwrap(),
+            name: new.name,
+            kind: PUSH,
+            settings: new.settings,
+            credential_hints: new.credentials.hints(),
+            status: IntegrationStatus { state, reason: None, message: None, last_success_at: last, last_run_at: last },
+            created_at: t0,
+            updated_at: t0,
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn silence_longer_than_the_setting_reads_as_failing_no_data() {
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap();
+        let i = push_integration(Some(t0), IntegrationState::Operational);
+        assert_eq!(effective_status(&i, t0 + Duration::minutes(59)).state, IntegrationState::Operational);
+        let late = effective_status(&i, t0 + Duration::minutes(60));
+        assert_eq!((late.state, late.reason), (IntegrationState::Failing, Some(FailureReason::NoData)));
+        assert_eq!(late.last_success_at, Some(t0));
+        // Never pushed: counted from creation. Paused: shown as paused.
+        let new = push_integration(None, IntegrationState::Importing);
+        assert_eq!(effective_status(&new, t0 + Duration::minutes(61)).reason, Some(FailureReason::NoData));
+        let paused = push_integration(Some(t0), IntegrationState::Paused);
+        assert_eq!(effective_status(&paused, t0 + Duration::days(3)).state, IntegrationState::Paused);
+    }
+
+    #[test]
+    fn push_create_bodies_go_through_the_registry() {
+        let parse = |b: Value| acd_connectors::registry::parse_new_integration_with(&b, 30);
+        let new = parse(json!({"name": "D", "type": "push", "settings": {"no_data_after_minutes": 15}})).unwrap();
+        assert_eq!((no_data_after_minutes(&new.settings), new.settings.history_days), (15, 30));
+        assert!(new.credentials.is_empty());
+        assert_eq!(no_data_after_minutes(&parse(json!({"name": "D", "type": "push"})).unwrap().settings), 60);
+        let errors = parse(
+            json!({"name": "D", "type": "push", "credentials": {"x": 1}, "settings": {"no_data_after_minutes": 1}}),
+        )
+        .unwrap_err();
+        let fields = errors.fields();
+        assert!(fields.contains(&"/settings/no_data_after_minutes"), "{fields:?}");
+        assert!(fields.iter().any(|f| f.starts_with("/credentials")), "{fields:?}");
+        assert!(is_push_create(&json!({"type": "push"})) && !is_push_create(&json!({"type": "five9"})));
+    }
+}

@@ -1,0 +1,397 @@
+//! The records a sender pushes, parsed and checked one by one. Every problem is reported with the record's index
+//! and a reason; the service applies a call only when every record is valid (all or nothing).
+
+use std::collections::HashMap;
+
+use acd_domain::{Channel, IntervalStats, Queue};
+use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// At most this many records in one call (queues, intervals or events).
+pub const MAX_RECORDS: usize = 1000;
+/// Largest request body, in bytes.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// An agent event may arrive up to this late (its `at` this far in the past) and is still placed in its day.
+pub const MAX_EVENT_LATENESS_DAYS: i64 = 7;
+/// Clock skew tolerated for instants "in the future".
+pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
+/// Intervals older than this are refused (older data would be outside every history setting).
+pub const MAX_INTERVAL_AGE_DAYS: i64 = 366;
+/// Key limits (DynamoDB sort/partition keys and the queue listing index): see the README's push section.
+pub const MAX_QUEUE_EXTERNAL_ID_BYTES: usize = 512;
+pub const MAX_QUEUE_NAME_CHARS: usize = 200;
+pub const MAX_QUEUE_NAME_BYTES: usize = 300;
+pub const MAX_AGENT_ID_BYTES: usize = 512;
+pub const MAX_STATUS_ID_BYTES: usize = 500;
+pub const MAX_EVENT_ID_BYTES: usize = 255;
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// One invalid record: its index in the call's array and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordError {
+    pub index: usize,
+    pub reason: String,
+}
+
+/// Why a whole call was refused before its records were looked at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchError {
+    /// Not an object with the expected array member (400).
+    Shape(String),
+    /// More than [`MAX_RECORDS`] records (422).
+    TooMany(usize),
+    /// Some records are invalid (422); nothing is applied.
+    Records(Vec<RecordError>),
+}
+
+/// A queue record: upsert (`active` true, the default) or explicit deactivation (`active: false`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueRecord {
+    pub queue: Queue,
+    pub active: bool,
+}
+
+/// An agent state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentEvent {
+    pub event_id: String,
+    pub agent: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+impl AgentEvent {
+    /// The external status id of the event: a reason code is a status of its own (`{status}: {reason}`), like
+    /// Five9's `Not Ready: Lunch`, so it can be mapped to its own activity.
+    pub fn status_id(&self) -> String {
+        match &self.reason {
+            Some(reason) => format!("{}: {reason}", self.status),
+            None => self.status.clone(),
+        }
+    }
+}
+
+/// The intervals of one call and the completeness it declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalBatch {
+    /// With the record's index and the channel it named (checked against the queue's by the service).
+    pub intervals: Vec<(usize, IntervalStats, Channel)>,
+    pub complete_through: Option<DateTime<Utc>>,
+}
+
+fn records<'a>(body: &'a Value, member: &str) -> Result<&'a Vec<Value>, BatchError> {
+    let array = body
+        .as_object()
+        .and_then(|o| o.get(member))
+        .and_then(Value::as_array)
+        .ok_or_else(|| BatchError::Shape(format!("the body must be a JSON object with an array `{member}`")))?;
+    if array.len() > MAX_RECORDS {
+        return Err(BatchError::TooMany(array.len()));
+    }
+    Ok(array)
+}
+
+fn finish<T>(out: Vec<T>, errors: Vec<RecordError>) -> Result<Vec<T>, BatchError> {
+    if errors.is_empty() { Ok(out) } else { Err(BatchError::Records(errors)) }
+}
+
+fn text(field: &str, value: &str, max_bytes: usize) -> Result<(), String> {
+    if value.trim().is_empty() {
+        return Err(format!("{field} must not be empty"));
+    }
+    if value.len() > max_bytes {
+        return Err(format!("{field} must be at most {max_bytes} bytes"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(format!("{field} must not contain control characters"));
+    }
+    Ok(())
+}
+
+fn name(field: &str, value: &str) -> Result<(), String> {
+    text(field, value, MAX_NAME_CHARS * 4)?;
+    if value.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("{field} must be at most {MAX_NAME_CHARS} characters"));
+    }
+    Ok(())
+}
+
+fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
+    serde_json::from_value(value.clone()).map_err(|e| e.to_string())
+}
+
+/// `{"queues": [{"external_id", "name", "channel", "active"?}]}`.
+pub fn parse_queues(body: &Value) -> Result<Vec<QueueRecord>, BatchError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        external_id: String,
+        name: String,
+        channel: String,
+        #[serde(default = "yes")]
+        active: bool,
+    }
+    fn yes() -> bool {
+        true
+    }
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    for (index, value) in records(body, "queues")?.iter().enumerate() {
+        let checked = typed::<Raw>(value).and_then(|raw| {
+            text("external_id", &raw.external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
+            name("name", &raw.name)?;
+            if raw.name.to_lowercase().len() > MAX_QUEUE_NAME_BYTES {
+                return Err(format!("name must be at most {MAX_QUEUE_NAME_BYTES} bytes"));
+            }
+            let channel = Channel::parse(&raw.channel).ok_or_else(|| {
+                let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+                format!("channel must be one of {}", all.join(", "))
+            })?;
+            Ok(QueueRecord {
+                queue: Queue { external_id: raw.external_id, name: raw.name.trim().to_owned(), channel },
+                active: raw.active,
+            })
+        });
+        match checked {
+            Ok(record) => out.push(record),
+            Err(reason) => errors.push(RecordError { index, reason }),
+        }
+    }
+    finish(out, errors)
+}
+
+fn milliseconds(field: &str, seconds: f64) -> Result<u64, String> {
+    // At most ten years of handle time in one interval: anything larger is a unit mistake.
+    if !seconds.is_finite() || !(0.0..=315_360_000.0).contains(&seconds) {
+        return Err(format!("{field} must be a number of seconds, 0 or more"));
+    }
+    Ok((seconds * 1000.0).round() as u64)
+}
+
+/// `{"intervals": [{"queue_external_id", "channel", "start", "offered", "handled", "abandoned",
+/// "handle_time_seconds", "answer_time_seconds", "answered_within_sl"?}], "complete_through"?}`. Two records of
+/// one queue and start in one call: the later one wins (a correction).
+pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch, BatchError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        queue_external_id: String,
+        channel: String,
+        start: DateTime<Utc>,
+        offered: u64,
+        handled: u64,
+        abandoned: u64,
+        handle_time_seconds: f64,
+        answer_time_seconds: f64,
+        #[serde(default)]
+        answered_within_sl: Option<u64>,
+    }
+    let step = Duration::minutes(acd_domain::INTERVAL_MINUTES);
+    let aligned = |t: DateTime<Utc>| t.duration_trunc(step).is_ok_and(|f| f == t);
+    let current = now.duration_trunc(step).unwrap_or(now);
+    let mut errors = Vec::new();
+    let complete_through = match body.get("complete_through") {
+        None | Some(Value::Null) => None,
+        Some(raw) => match typed::<DateTime<Utc>>(raw) {
+            Ok(t) if aligned(t) && t <= current => Some(t),
+            Ok(_) => {
+                return Err(BatchError::Shape(
+                    "complete_through must be a UTC quarter hour that is not in the future".into(),
+                ));
+            }
+            Err(e) => return Err(BatchError::Shape(format!("complete_through: {e}"))),
+        },
+    };
+    let mut latest: HashMap<(String, DateTime<Utc>), usize> = HashMap::new();
+    let mut out: Vec<(usize, IntervalStats, Channel)> = Vec::new();
+    for (index, value) in records(body, "intervals")?.iter().enumerate() {
+        let checked = typed::<Raw>(value).and_then(|raw| {
+            text("queue_external_id", &raw.queue_external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
+            let channel = Channel::parse(&raw.channel).ok_or("channel is not a known channel")?;
+            if !aligned(raw.start) {
+                return Err("start must be a UTC quarter hour (:00, :15, :30 or :45, no seconds)".into());
+            }
+            if raw.start > current {
+                return Err("start is in the future: only started intervals can be sent".into());
+            }
+            if raw.start < now - Duration::days(MAX_INTERVAL_AGE_DAYS) {
+                return Err(format!("start is more than {MAX_INTERVAL_AGE_DAYS} days in the past"));
+            }
+            if raw.answered_within_sl.is_some_and(|sl| sl > raw.offered) {
+                return Err("answered_within_sl must not exceed offered".into());
+            }
+            Ok((
+                index,
+                IntervalStats {
+                    queue_external_id: raw.queue_external_id,
+                    interval_start: raw.start,
+                    offered: raw.offered,
+                    handled: raw.handled,
+                    abandoned: raw.abandoned,
+                    handle_time_ms: milliseconds("handle_time_seconds", raw.handle_time_seconds)?,
+                    answer_time_ms: milliseconds("answer_time_seconds", raw.answer_time_seconds)?,
+                    answered_within_sl: raw.answered_within_sl,
+                },
+                channel,
+            ))
+        });
+        match checked {
+            Ok(record) => {
+                let key = (record.1.queue_external_id.clone(), record.1.interval_start);
+                match latest.get(&key) {
+                    Some(&at) => out[at] = record,
+                    None => {
+                        latest.insert(key, out.len());
+                        out.push(record);
+                    }
+                }
+            }
+            Err(reason) => errors.push(RecordError { index, reason }),
+        }
+    }
+    let intervals = finish(out, errors)?;
+    Ok(IntervalBatch { intervals, complete_through })
+}
+
+/// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`. A repeated `event_id` of
+/// the same agent within one call keeps its first occurrence (the store ignores repeats across calls).
+pub fn parse_events(body: &Value, now: DateTime<Utc>) -> Result<Vec<AgentEvent>, BatchError> {
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    let mut seen = std::collections::HashSet::new();
+    for (index, value) in records(body, "events")?.iter().enumerate() {
+        let checked = (|| {
+            if let Some(extra) = value.as_object().and_then(|o| {
+                o.keys().find(|k| !["event_id", "agent", "agent_name", "status", "reason", "at"].contains(&k.as_str()))
+            }) {
+                return Err(format!("unknown field `{extra}`"));
+            }
+            let event: AgentEvent = typed(value)?;
+            text("event_id", &event.event_id, MAX_EVENT_ID_BYTES)?;
+            text("agent", &event.agent, MAX_AGENT_ID_BYTES)?;
+            if let Some(n) = &event.agent_name {
+                name("agent_name", n)?;
+            }
+            name("status", &event.status)?;
+            if let Some(r) = &event.reason {
+                name("reason", r)?;
+            }
+            if event.status_id().len() > MAX_STATUS_ID_BYTES {
+                return Err(format!("status and reason together must be at most {MAX_STATUS_ID_BYTES} bytes"));
+            }
+            if event.at > now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES) {
+                return Err("at is in the future".into());
+            }
+            if event.at < now - Duration::days(MAX_EVENT_LATENESS_DAYS) {
+                return Err(format!("at is more than {MAX_EVENT_LATENESS_DAYS} days in the past (too late to place)"));
+            }
+            Ok(event)
+        })();
+        match checked {
+            Ok(event) => {
+                if seen.insert((event.agent.clone(), event.event_id.clone())) {
+                    out.push(event);
+                }
+            }
+            Err(reason) => errors.push(RecordError { index, reason }),
+        }
+    }
+    finish(out, errors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone as _;
+    use serde_json::json;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, 12, 7, 0).unwrap()
+    }
+
+    #[test]
+    fn queues_parse_and_every_bad_record_is_reported_with_its_index() {
+        let body = json!({"queues": [
+            {"external_id": "q1", "name": " Sales ", "channel": "calls"},
+            {"external_id": "", "name": "x", "channel": "calls"},
+            {"external_id": "q3", "name": "x", "channel": "fax"},
+            {"external_id": "q4", "name": "x", "channel": "chats", "active": false},
+            {"external_id": "q5", "name": "x", "channel": "chats", "colour": "red"},
+        ]});
+        match parse_queues(&body) {
+            Err(BatchError::Records(errors)) => {
+                let indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
+                assert_eq!(indexes, vec![1, 2, 4]);
+                assert!(errors[0].reason.contains("external_id"));
+                assert!(errors[1].reason.contains("channel"));
+                assert!(errors[2].reason.contains("colour"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let good = json!({"queues": [{"external_id": "q1", "name": " Sales ", "channel": "calls"},
+                                     {"external_id": "q4", "name": "x", "channel": "chats", "active": false}]});
+        let parsed = parse_queues(&good).unwrap();
+        assert_eq!(parsed[0].queue.name, "Sales");
+        assert!(parsed[0].active && !parsed[1].active);
+    }
+
+    #[test]
+    fn shape_and_count_limits() {
+        assert!(matches!(parse_queues(&json!([])), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_queues(&json!({"queue": []})), Err(BatchError::Shape(_))));
+        let many: Vec<Value> = (0..=MAX_RECORDS).map(|i| json!({"external_id": i.to_string()})).collect();
+        assert_eq!(parse_queues(&json!({"queues": many})), Err(BatchError::TooMany(MAX_RECORDS + 1)));
+    }
+
+    #[test]
+    fn intervals_must_be_aligned_started_and_later_records_correct_earlier_ones() {
+        let rec = |start: &str, offered: u64| {
+            json!({"queue_external_id": "q1", "channel": "calls", "start": start, "offered": offered,
+                   "handled": 1, "abandoned": 0, "handle_time_seconds": 12.5, "answer_time_seconds": 3})
+        };
+        let body = json!({"intervals": [rec("2026-11-30T11:45:00Z", 3), rec("2026-11-30T11:45:00+00:00", 4),
+                                         rec("2026-11-30T12:00:00Z", 1)],
+                          "complete_through": "2026-11-30T12:00:00Z"});
+        let batch = parse_intervals(&body, now()).unwrap();
+        assert_eq!(batch.intervals.len(), 2);
+        assert_eq!(batch.intervals[0].1.offered, 4, "the later record of the same interval wins");
+        assert_eq!(batch.intervals[0].1.handle_time_ms, 12_500);
+        assert_eq!(batch.complete_through, Some(Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap()));
+        let bad = json!({"intervals": [rec("2026-11-30T11:40:00Z", 1), rec("2026-11-30T12:15:00Z", 1),
+                                       rec("2025-01-01T00:00:00Z", 1), {"queue_external_id": "q1"}]});
+        match parse_intervals(&bad, now()) {
+            Err(BatchError::Records(e)) => {
+                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+                assert!(e[0].reason.contains("quarter hour") && e[1].reason.contains("future"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let future = json!({"intervals": [], "complete_through": "2026-11-30T12:15:00Z"});
+        assert!(matches!(parse_intervals(&future, now()), Err(BatchError::Shape(_))));
+    }
+
+    #[test]
+    fn events_are_checked_and_repeats_in_one_call_dropped() {
+        let ev = |id: &str, at: &str| json!({"event_id": id, "agent": "a1", "status": "Not Ready", "reason": "Lunch", "at": at});
+        let body = json!({"events": [ev("e1", "2026-11-30T12:00:00Z"), ev("e1", "2026-11-30T12:00:00Z"),
+                                     ev("e2", "2026-11-30T12:01:00.250+01:00")]});
+        let events = parse_events(&body, now()).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].status_id(), "Not Ready: Lunch");
+        assert_eq!(events[1].at, Utc.with_ymd_and_hms(2026, 11, 30, 11, 1, 0).unwrap() + Duration::milliseconds(250));
+        let bad = json!({"events": [ev("e3", "2026-11-30T12:30:00Z"), ev("e4", "2026-11-20T12:00:00Z"),
+                                    ev("", "2026-11-30T12:00:00Z"), {"event_id": "e5", "agent": "a1", "status": "x", "at": "noon"},
+                                    {"event_id": "e6", "agent": "a1", "status": "x", "at": "2026-11-30T12:00:00Z", "tenant": "other"}]});
+        match parse_events(&bad, now()) {
+            Err(BatchError::Records(e)) => {
+                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+                assert!(e[0].reason.contains("future") && e[1].reason.contains("too late"));
+                assert!(e[4].reason.contains("tenant"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}

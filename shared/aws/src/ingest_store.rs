@@ -1,0 +1,598 @@
+//! DynamoDB storage of the ingest API (`push` integrations). Item shapes (all in the one table; every partition
+//! key starts with the tenant):
+//!
+//! | item | PK | SK | |
+//! | --- | --- | --- | --- |
+//! | ingest key | `T#{t}#I#{int}` | `IKEY#{key id}` | SHA-256 of the secret, created, expires (grace) |
+//! | call counter | `T#{t}#I#{int}` | `IRATE#{key id}#{minute}` | calls in that minute (TTL 1 h) |
+//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{event id}` | status, reason, at (TTL: day + 10 days) |
+//!
+//! Queues, intervals, agents, statuses, segments and the import state are the import's items
+//! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.
+
+use std::collections::{BTreeMap, HashMap};
+
+use acd_app::ingest::key::KeyLocator;
+use acd_app::ingest::records::{AgentEvent, QueueRecord};
+use acd_app::ingest::{IngestStore, StoredKey};
+use acd_app::ports::{ImportStore, StoreError, WriteCounts};
+use acd_domain::{
+    AgentSegment, Channel, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats,
+    QueueId, TenantId,
+};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
+
+use crate::batch::{AbortAfter, write_all};
+use crate::dynamo::{Item, s};
+use crate::import_store::DynamoImportStore;
+use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
+use crate::keys::{self, PK, SK, integration_pk};
+use crate::sdk_error;
+
+const KEY_SK_PREFIX: &str = "IKEY#";
+const RATE_SK_PREFIX: &str = "IRATE#";
+const EVENT_SK_PREFIX: &str = "E#";
+/// Events are needed while a late event can still touch their day or the day after it.
+const EVENT_RETENTION_DAYS: i64 = acd_app::ingest::records::MAX_EVENT_LATENESS_DAYS + 3;
+const CONCURRENCY: usize = 8;
+
+pub fn key_sk(key_id: &str) -> String {
+    format!("{KEY_SK_PREFIX}{key_id}")
+}
+
+pub fn event_pk(tenant: &TenantId, integration: IntegrationId, agent: &str, day: DateTime<Utc>) -> String {
+    format!("{}#EV#{agent}#{}", integration_pk(tenant, integration), day.format("%Y-%m-%d"))
+}
+
+fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::DurationRound as _;
+    t.duration_trunc(Duration::days(1)).unwrap_or(t)
+}
+
+fn key(pk: String, sk: String) -> Item {
+    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
+}
+
+fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
+    to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn ser<T: Serialize>(value: T) -> Result<Item, StoreError> {
+    to_item(value).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
+}
+
+fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
+) -> bool {
+    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    #[serde(flatten)]
+    key: StoredKey,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EventItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    ttl: i64,
+    #[serde(flatten)]
+    event: AgentEvent,
+}
+
+#[derive(Clone, Debug)]
+pub struct DynamoIngestStore {
+    pub client: Client,
+    pub table: String,
+    /// The import's store: agents, statuses and status updates are written exactly as the import writes them.
+    pub imports: DynamoImportStore,
+}
+
+impl DynamoIngestStore {
+    pub fn new(client: Client, table: String) -> Self {
+        Self { imports: DynamoImportStore::new(client.clone(), table.clone()), client, table }
+    }
+
+    async fn query_all(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .expression_attribute_values(":from", s(from.clone()));
+            q = match &to {
+                Some(to) => q
+                    .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                    .expression_attribute_values(":to", s(to.clone())),
+                None => q.key_condition_expression("PK = :pk AND begins_with(SK, :from)"),
+            };
+            let page = q.set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error("Query", e))?;
+            out.extend(page.items.unwrap_or_default());
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    async fn write(&self, puts: Vec<Item>, deletes: Vec<Item>) -> Result<WriteCounts, StoreError> {
+        let (written, deleted) = (puts.len() as u64, deletes.len() as u64);
+        if written + deleted == 0 {
+            return Ok(WriteCounts::default());
+        }
+        let counts = write_all(&self.client, &self.table, puts, deletes, 2, &AbortAfter::default()).await?;
+        Ok(WriteCounts {
+            written,
+            deleted,
+            write_requests: counts.requests,
+            batches: counts.calls,
+            ..Default::default()
+        })
+    }
+
+    /// Moves a queue's data range out to `[from, to]` (two conditional updates; a failed condition means the range
+    /// already covers it).
+    async fn extend_range(
+        &self,
+        pk: &str,
+        sk: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut writes = 0;
+        for (attr, value, cmp) in [("data_from", from, ">"), ("data_to", to, "<")] {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+                .update_expression(format!("SET {attr} = :v"))
+                .condition_expression(format!(
+                    "attribute_exists(PK) AND (attribute_not_exists({attr}) OR {attr} {cmp} :v)"
+                ))
+                .expression_attribute_values(":v", attribute(value)?)
+                .send()
+                .await;
+            writes += 1;
+            match result {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_error("UpdateItem(queue range)", e)),
+            }
+        }
+        Ok(writes)
+    }
+}
+
+#[async_trait]
+impl IngestStore for DynamoIngestStore {
+    async fn put_key(&self, locator: &KeyLocator, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let item = ser(KeyItem {
+            pk: integration_pk(&locator.tenant, locator.integration),
+            sk: key_sk(&locator.key_id),
+            entity: "ingest_key".into(),
+            key: StoredKey {
+                key_id: locator.key_id.clone(),
+                secret_hash: secret_hash.to_owned(),
+                created_at: now,
+                expires_at: None,
+            },
+        })?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await
+            .map_err(|e| sdk_error("PutItem(ingest key)", e))?;
+        Ok(())
+    }
+
+    async fn get_key(&self, locator: &KeyLocator) -> Result<Option<StoredKey>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(&locator.tenant, locator.integration), key_sk(&locator.key_id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(ingest key)", e))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => {
+                let parsed: Vec<KeyItem> = from_items(vec![item]).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                Ok(parsed.into_iter().next().map(|k| k.key))
+            }
+        }
+    }
+
+    async fn list_keys(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Vec<StoredKey>, StoreError> {
+        let items = self.query_all(integration_pk(tenant, integration), KEY_SK_PREFIX.into(), None).await?;
+        let keys: Vec<KeyItem> = from_items(items).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        Ok(keys.into_iter().map(|k| k.key).collect())
+    }
+
+    async fn expire_keys(
+        &self,
+        tenant: &TenantId,
+        integration: IntegrationId,
+        keep: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        for k in self.list_keys(tenant, integration).await? {
+            if k.key_id == keep || k.expires_at.is_some() {
+                continue;
+            }
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(integration_pk(tenant, integration), key_sk(&k.key_id))))
+                .update_expression("SET expires_at = :at")
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(expires_at)")
+                .expression_attribute_values(":at", attribute(at)?)
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if is_conditional_failure(&e) => {}
+                Err(e) => return Err(sdk_error("UpdateItem(ingest key expiry)", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_key(&self, locator: &KeyLocator) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(&locator.tenant, locator.integration), key_sk(&locator.key_id))))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(ingest key)", e))?;
+        Ok(out.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+        let sk = format!("{RATE_SK_PREFIX}{}#{}", locator.key_id, window.format("%Y-%m-%dT%H:%MZ"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(&locator.tenant, locator.integration), sk)))
+            .update_expression("ADD calls :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(calls) OR calls < :limit")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((window + Duration::hours(1)).timestamp().to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem(ingest rate)", e)),
+        }
+    }
+
+    async fn upsert_queues(
+        &self,
+        integration: &Integration,
+        queues: &[QueueRecord],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError> {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let pk = integration_pk(tenant, id);
+        let mut requests = Vec::with_capacity(queues.len());
+        for record in queues {
+            let q = &record.queue;
+            let queue_id = QueueId::new(id, q.external_id.clone());
+            let values = HashMap::from([
+                (":gpk".to_owned(), s(items::queues_gsi_pk(tenant))),
+                (":gsk".to_owned(), s(items::queues_gsi_sk(&q.name, &queue_id))),
+                (":entity".to_owned(), s("queue")),
+                (":qid".to_owned(), s(queue_id.to_string())),
+                (":int".to_owned(), s(id.to_string())),
+                (":iname".to_owned(), s(integration.name.as_str())),
+                (":ext".to_owned(), s(q.external_id.clone())),
+                (":name".to_owned(), s(q.name.clone())),
+                (":lower".to_owned(), s(q.name.to_lowercase())),
+                (":channel".to_owned(), attribute(q.channel)?),
+                (":minutes".to_owned(), AttributeValue::N(acd_domain::INTERVAL_MINUTES.to_string())),
+                (":active".to_owned(), AttributeValue::Bool(record.active)),
+                (":now".to_owned(), attribute(now)?),
+            ]);
+            requests.push(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk.clone(), keys::queue_sk(&q.external_id))))
+                    .update_expression(
+                        "SET GSI1PK = :gpk, GSI1SK = :gsk, entity = :entity, queue_id = :qid, integration_id = :int, \
+                         integration_name = :iname, external_id = :ext, #name = :name, name_lower = :lower, \
+                         channel = :channel, interval_minutes = :minutes, active = :active, last_seen = :now, \
+                         first_seen = if_not_exists(first_seen, :now)",
+                    )
+                    .expression_attribute_names("#name", "name")
+                    .set_expression_attribute_values(Some(values)),
+            );
+        }
+        let n = requests.len() as u64;
+        stream::iter(
+            requests.into_iter().map(|r| async move {
+                r.send().await.map(|_| ()).map_err(|e| sdk_error("UpdateItem(pushed queue)", e))
+            }),
+        )
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        Ok(WriteCounts { written: n, write_requests: n, ..Default::default() })
+    }
+
+    async fn queue_channels(&self, integration: &Integration) -> Result<HashMap<String, Channel>, StoreError> {
+        #[derive(Deserialize)]
+        struct Seen {
+            external_id: String,
+            channel: Channel,
+        }
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let items = self.query_all(pk, keys::QUEUE_SK_PREFIX.into(), None).await?;
+        let seen: Vec<Seen> = from_items(items).map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
+        Ok(seen.into_iter().map(|q| (q.external_id, q.channel)).collect())
+    }
+
+    async fn put_intervals(
+        &self,
+        integration: &Integration,
+        stats: &[IntervalStats],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        let mut ranges: BTreeMap<&str, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+        for st in stats {
+            let pk = items::queue_data_pk(tenant, &QueueId::new(integration.id, st.queue_external_id.clone()));
+            let zero = st.offered == 0
+                && st.handled == 0
+                && st.abandoned == 0
+                && st.handle_time_ms == 0
+                && st.answer_time_ms == 0
+                && st.answered_within_sl.unwrap_or(0) == 0;
+            if zero {
+                // Absent means zero inside the completed range: a correction to zero removes the item.
+                deletes.push(key(pk, interval_sk(st.interval_start)));
+            } else {
+                puts.push(ser(IntervalItem {
+                    sk: interval_sk(st.interval_start),
+                    pk,
+                    start: st.interval_start,
+                    offered: st.offered,
+                    handled: st.handled,
+                    abandoned: st.abandoned,
+                    handle_ms: st.handle_time_ms,
+                    answer_ms: st.answer_time_ms,
+                    sl: st.answered_within_sl,
+                })?);
+            }
+            let range = ranges.entry(&st.queue_external_id).or_insert((st.interval_start, st.interval_start));
+            range.0 = range.0.min(st.interval_start);
+            range.1 = range.1.max(st.interval_start);
+        }
+        let mut counts = self.write(puts, deletes).await?;
+        let pk = integration_pk(tenant, integration.id);
+        for (queue, (from, to)) in ranges {
+            counts.write_requests += self.extend_range(&pk, &keys::queue_sk(queue), from, to).await?;
+        }
+        Ok(counts)
+    }
+
+    async fn declare_complete(
+        &self,
+        integration: &Integration,
+        first: DateTime<Utc>,
+        through: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into())))
+            .update_expression("SET complete_through = :t, complete_from = if_not_exists(complete_from, :f)")
+            .condition_expression("attribute_not_exists(complete_through) OR complete_through < :t")
+            .expression_attribute_values(":t", attribute(through)?)
+            .expression_attribute_values(":f", attribute(first)?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()), // never moves back
+            Err(e) => Err(sdk_error("UpdateItem(push completeness)", e)),
+        }
+    }
+
+    async fn insert_events(
+        &self,
+        integration: &Integration,
+        events: &[AgentEvent],
+    ) -> Result<(Vec<AgentEvent>, WriteCounts), StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut by_partition: BTreeMap<String, Vec<&AgentEvent>> = BTreeMap::new();
+        for e in events {
+            by_partition.entry(event_pk(tenant, integration.id, &e.agent, day_of(e.at))).or_default().push(e);
+        }
+        let pks: Vec<String> = by_partition.keys().cloned().collect();
+        let stored: Vec<(String, Vec<Item>)> = stream::iter(pks.into_iter().map(|pk| async move {
+            self.query_all(pk.clone(), EVENT_SK_PREFIX.into(), None).await.map(|items| (pk, items))
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect()
+        .await?;
+        let reads = stored.len() as u64;
+        let stored: HashMap<String, std::collections::HashSet<String>> = stored
+            .into_iter()
+            .map(|(pk, items)| {
+                let sks = items.iter().filter_map(|i| i.get(SK).and_then(|v| v.as_s().ok()).cloned()).collect();
+                (pk, sks)
+            })
+            .collect();
+        let (mut inserted, mut puts) = (Vec::new(), Vec::new());
+        for (pk, group) in by_partition {
+            for e in group {
+                let sk = format!("{EVENT_SK_PREFIX}{}", e.event_id);
+                if stored.get(&pk).is_some_and(|s| s.contains(&sk)) {
+                    continue; // a duplicate: ignored
+                }
+                let ttl = (day_of(e.at) + Duration::days(EVENT_RETENTION_DAYS + 1)).timestamp();
+                puts.push(ser(EventItem { pk: pk.clone(), sk, ttl, event: e.clone() })?);
+                inserted.push(e.clone());
+            }
+        }
+        let mut counts = self.write(puts, Vec::new()).await?;
+        counts.reads += reads;
+        Ok((inserted, counts))
+    }
+
+    async fn day_events(
+        &self,
+        integration: &Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+    ) -> Result<Vec<AgentEvent>, StoreError> {
+        let pk = event_pk(&integration.tenant_id, integration.id, agent, day);
+        let items = self.query_all(pk, EVENT_SK_PREFIX.into(), None).await?;
+        let events: Vec<EventItem> = from_items(items).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
+        Ok(events.into_iter().map(|e| e.event).collect())
+    }
+
+    async fn write_day_segments(
+        &self,
+        integration: &Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+        segments: &[AgentSegment],
+    ) -> Result<WriteCounts, StoreError> {
+        let pk = segment_pk(&integration.tenant_id, integration.id, agent);
+        let end = day + Duration::days(1) - Duration::milliseconds(1);
+        let stored = self.query_all(pk.clone(), segment_sk(day), Some(segment_sk(end))).await?;
+        let stored: Vec<SegmentItem> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("segment: {e}")))?;
+        let mut old: HashMap<String, SegmentItem> = stored.into_iter().map(|s| (s.sk.clone(), s)).collect();
+        let (mut puts, mut unchanged) = (Vec::new(), 0);
+        for p in segments.iter().filter(|p| p.start >= day && p.start <= end) {
+            let item = SegmentItem {
+                pk: pk.clone(),
+                sk: segment_sk(p.start),
+                start: p.start,
+                end: p.end,
+                status_id: p.status_id.clone(),
+                reason: p.reason.clone(),
+            };
+            match old.remove(&item.sk) {
+                Some(previous) if previous == item => unchanged += 1,
+                _ => puts.push(ser(&item)?),
+            }
+        }
+        let deletes: Vec<Item> = old.into_keys().map(|sk| key(pk.clone(), sk)).collect();
+        let mut counts = self.write(puts, deletes).await?;
+        counts.unchanged = unchanged;
+        counts.reads += 1;
+        Ok(counts)
+    }
+
+    async fn discover(
+        &self,
+        integration: &Integration,
+        agents: &[ExternalAgent],
+        statuses: &[ExternalStatus],
+        now: DateTime<Utc>,
+    ) -> Result<WriteCounts, StoreError> {
+        // Agents: upserted like the import does, but never marked inactive (a push lists no full catalogue).
+        #[derive(Deserialize)]
+        struct Seen {
+            external_id: String,
+            #[serde(default)]
+            display_name: Option<String>,
+            last_seen: DateTime<Utc>,
+        }
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let stored = self.query_all(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?;
+        let stored: Vec<Seen> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("agent: {e}")))?;
+        let stored: HashMap<String, Seen> = stored.into_iter().map(|a| (a.external_id.clone(), a)).collect();
+        let mut requests = Vec::new();
+        for agent in agents {
+            let known = stored.get(&agent.external_id);
+            let stale = known.is_none_or(|k| {
+                (agent.display_name.is_some() && k.display_name != agent.display_name)
+                    || now - k.last_seen >= Duration::days(1)
+            });
+            if !stale {
+                continue;
+            }
+            let mut values = HashMap::from([
+                (":yes".to_owned(), AttributeValue::Bool(true)),
+                (":entity".to_owned(), s("agent")),
+                (":integration".to_owned(), s(integration.id.to_string())),
+                (":external".to_owned(), s(agent.external_id.clone())),
+                (":now".to_owned(), attribute(now)?),
+            ]);
+            let display = match &agent.display_name {
+                Some(name) => {
+                    values.insert(":display".to_owned(), s(name.clone()));
+                    "display_name = :display, "
+                }
+                None => "",
+            };
+            requests.push(
+                self.client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(key(pk.clone(), items::agent_sk(&agent.external_id))))
+                    .update_expression(format!(
+                        "SET {display}entity = :entity, integration_id = :integration, external_id = :external, \
+                         last_seen = :now, first_seen = if_not_exists(first_seen, :now), active = :yes"
+                    ))
+                    .set_expression_attribute_values(Some(values)),
+            );
+        }
+        let n = requests.len() as u64;
+        stream::iter(
+            requests.into_iter().map(|r| async move {
+                r.send().await.map(|_| ()).map_err(|e| sdk_error("UpdateItem(pushed agent)", e))
+            }),
+        )
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<Vec<()>>()
+        .await?;
+        let mut counts = WriteCounts { written: n, write_requests: n, reads: 1, ..Default::default() };
+        counts += self.imports.sync_statuses(integration, statuses, now).await?;
+        Ok(counts)
+    }
+
+    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError> {
+        self.imports.set_status(&integration.tenant_id, integration.id, status).await
+    }
+}

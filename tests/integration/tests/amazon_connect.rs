@@ -129,6 +129,21 @@ async fn verify_names_the_missing_permission_and_rides_out_throttling() {
 }
 
 #[tokio::test]
+async fn a_refused_assume_role_is_credentials_rejected() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    let mut c = env.connector(Tuning::default());
+    // STS answering as for a role that does not trust us (or another external id): the simulator's STS fault.
+    c = c.with_endpoints(AwsEndpoints {
+        connect: Some(env.sim.base_url()),
+        sts: Some(env.sim.base_url()),
+        kinesis: Some(env.moto.endpoint.clone()),
+    });
+    assert_eq!(c.verify(deadline()).await.unwrap_err(), ConnectorError::CredentialsRejected);
+    assert_eq!(env.sim.calls("sts:AssumeRole"), 1, "a trust failure is not retried");
+    assert_eq!(env.sim.calls("DescribeInstance"), 0);
+}
+
+#[tokio::test]
 async fn a_null_metric_in_a_row_with_contacts_is_malformed_not_zero() {
     let env = env(ConnectSimConfig::default(), 1).await;
     env.sim.add_fault(Fault::NullAnswerTime);
@@ -226,5 +241,8 @@ async fn settings_are_checked() {
     assert!(s.problems().is_empty());
     assert!(AmazonConnectCredentials::role_arn_problem(ROLE).is_none());
     assert!(AmazonConnectCredentials::role_arn_problem("arn:aws:iam::1:user/x").is_some());
+    let (a, b) = (AmazonConnectCredentials::new_external_id(), AmazonConnectCredentials::new_external_id());
+    assert_ne!(a, b);
+    assert!(a.len() == 36 && a.starts_with("acd-") && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
     let _ = Utc.timestamp_opt(0, 0);
 }

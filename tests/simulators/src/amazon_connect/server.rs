@@ -22,6 +22,9 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/users-summary/{id}", get(list_users))
         .route("/agent-status/{id}", get(list_agent_statuses))
         .route("/metrics/data", post(get_metric_data_v2))
+        // Fault "trust failure": pointed at as the STS endpoint, the simulator refuses every AssumeRole the way STS
+        // does when the role does not trust the caller or the external id differs (query protocol, XML error).
+        .route("/", post(refuse_assume_role))
         .with_state(shared)
 }
 
@@ -53,12 +56,10 @@ fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Resp
 }
 
 /// `(start, end)` of one page of `len` items from the `nextToken` (an offset) and `maxResults`.
-fn page(params: &HashMap<String, String>, len: usize, cap: usize) -> Result<(usize, usize), Response> {
+fn page(params: &HashMap<String, String>, len: usize, cap: usize) -> Result<(usize, usize), Box<Response>> {
     let start: usize = match params.get("nextToken") {
         None => 0,
-        Some(t) => {
-            t.parse().map_err(|_| error(StatusCode::BAD_REQUEST, "InvalidParameterException", "bad nextToken"))?
-        }
+        Some(t) => t.parse().map_err(|_| Box::new(bad("bad nextToken")))?,
     };
     let max: usize = params.get("maxResults").and_then(|m| m.parse().ok()).unwrap_or(100).clamp(1, 1000).min(cap);
     Ok((start.min(len), (start + max).min(len)))
@@ -100,7 +101,7 @@ async fn list_queues(
     }
     let (start, end) = match page(&params, all.len(), shared.config.page_size) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     with_token(json!({"QueueSummaryList": all[start..end]}), end, all.len())
 }
@@ -118,7 +119,7 @@ async fn list_users(
         .collect();
     let (start, end) = match page(&params, all.len(), shared.config.page_size) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     with_token(json!({"UserSummaryList": all[start..end]}), end, all.len())
 }
@@ -137,7 +138,7 @@ async fn list_agent_statuses(
         .collect();
     let (start, end) = match page(&params, all.len(), shared.config.page_size) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     with_token(json!({"AgentStatusSummaryList": all[start..end]}), end, all.len())
 }
@@ -237,4 +238,13 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
     let from = offset.min(len);
     let to = (offset + max).min(len);
     with_token(json!({"MetricResults": results[from..to]}), to, len)
+}
+
+async fn refuse_assume_role(State(shared): State<Arc<Shared>>) -> Response {
+    *shared.lock().calls.entry("sts:AssumeRole".to_owned()).or_default() += 1;
+    let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+                <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/acd-import is not \
+                authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/acd-connect-read\
+                </Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>";
+    (StatusCode::FORBIDDEN, [("content-type", "text/xml")], body).into_response()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use acd_connectors::ConnectorError;
-use acd_domain::validation::{parse_new_integration_with, parse_patch};
+use acd_connectors::registry::{parse_new_integration_with, parse_patch};
 use acd_domain::{Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId};
 use chrono::Utc;
 use serde_json::Value;
@@ -107,7 +107,7 @@ impl IntegrationService {
             id: IntegrationId::new(),
             tenant_id: tenant.clone(),
             name: new.name,
-            kind: new.settings.integration_type(),
+            kind: new.kind.clone(),
             settings: new.settings,
             credential_hints: new.credentials.hints(),
             status: IntegrationStatus::new_integration(),
@@ -181,7 +181,7 @@ impl IntegrationService {
     /// Renames, changes safe settings and/or replaces credentials.
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
         let first = self.get(tenant, id).await?;
-        let patch = parse_patch(body, &first.settings)?;
+        let patch = parse_patch(body, &first.kind, &first.settings)?;
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
             self.verify(&settings, credentials).await?;

@@ -120,13 +120,13 @@ mod tests {
             "credentials": {"client_id": "c", "client_secret": "s"},
             "settings": {"region": "eu_central_1"}
         });
-        let new = acd_domain::validation::parse_new_integration_with(&body, 30).unwrap();
+        let new = acd_connectors::registry::parse_new_integration_with(&body, 30).unwrap();
         let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
         Integration {
             id: acd_domain::IntegrationId::new(),
             tenant_id: TenantId::parse("tenant-a").unwrap(),
             name: new.name,
-            kind: new.settings.integration_type(),
+            kind: new.kind.clone(),
             settings: new.settings,
             credential_hints: new.credentials.hints(),
             status: IntegrationStatus::new_integration(),

@@ -67,7 +67,7 @@ impl SecretStore for SecretsManagerStore {
             }
         })?;
         let raw = SecretString::from(out.secret_string.unwrap_or_default());
-        Credentials::from_secret_json(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
+        acd_connectors::registry::credentials_from_secret_json(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
     async fn replace(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError> {

@@ -9,16 +9,21 @@ pub mod error;
 pub mod five9;
 pub mod genesys;
 pub mod http;
+pub mod registry;
+pub mod vendor;
 
 use std::time::Duration;
 
 use acd_domain::{
-    AgentSegment, Credentials, ExternalAgent, ExternalStatus, IntervalStats, Queue, Settings, TimeWindow,
+    AgentSegment, Credentials, ExternalAgent, ExternalStatus, IntegrationType, IntervalStats, Queue, Settings,
+    TimeWindow,
 };
 use async_trait::async_trait;
 
 pub use error::ConnectorError;
 pub use http::{CallCounter, Deadline, HttpClient, RetryPolicy, with_retry};
+pub use registry::{VENDORS, vendor_of};
+pub use vendor::{ConnectorContext, Vendor};
 
 /// What the import (and the credentials check) needs from an ACD.
 #[async_trait]
@@ -131,33 +136,31 @@ impl Endpoints {
     }
 }
 
-/// Builds connectors. One per process: it owns the shared HTTP client.
+/// Builds connectors through the vendor registry. One per process: it owns the shared HTTP client.
 #[derive(Clone)]
 pub struct ConnectorFactory {
-    http: HttpClient,
-    endpoints: Endpoints,
+    ctx: ConnectorContext,
 }
 
 impl ConnectorFactory {
     pub fn new(http: HttpClient, endpoints: Endpoints) -> Self {
-        Self { http, endpoints }
+        Self { ctx: ConnectorContext { http, endpoints } }
     }
 
-    /// The connector for one integration. `settings` and `credentials` must be of the same type.
+    /// The connector for one integration of type `kind`, or `None` for a type without one (a push type).
+    /// `credentials` must be of the same type.
     pub fn connector(
         &self,
+        kind: &IntegrationType,
         settings: &Settings,
         credentials: Credentials,
-    ) -> Result<Box<dyn Connector>, ConnectorError> {
-        match (settings, credentials) {
-            (Settings::Five9(s), Credentials::Five9 { username, password }) => Ok(Box::new(
-                five9::Five9Connector::new(self.http.clone(), &self.endpoints, s.clone(), username, password),
-            )),
-            (Settings::GenesysCloud(s), Credentials::GenesysCloud { client_id, client_secret }) => Ok(Box::new(
-                genesys::GenesysConnector::new(self.http.clone(), &self.endpoints, s.clone(), client_id, client_secret),
-            )),
-            _ => Err(ConnectorError::Configuration { message: "credentials do not match the integration type".into() }),
+    ) -> Result<Option<Box<dyn Connector>>, ConnectorError> {
+        if credentials.integration_type() != kind {
+            return Err(ConnectorError::Configuration {
+                message: "credentials do not match the integration type".into(),
+            });
         }
+        vendor_of(kind)?.connector(&self.ctx, settings, credentials)
     }
 }
 

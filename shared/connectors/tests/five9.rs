@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use acd_connectors::five9::{Five9Connector, Five9Options, report, soap};
+use acd_connectors::five9::{
+    Five9Connector, Five9Grouping, Five9Options, Five9Region, Five9Settings, SkillReport, report, soap,
+};
 use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy};
-use acd_domain::{Five9Grouping, Five9Region, Five9Settings, IntervalStats, SkillReport, TimeWindow};
+use acd_domain::{IntervalStats, TimeWindow};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -30,7 +32,6 @@ fn settings(grouping: Five9Grouping) -> Five9Settings {
         grouping,
         time_zone: "America/Los_Angeles".into(),
         skill_report: Some(SkillReport { folder: "Custom Reports".into(), name: "Call Log with Skill".into() }),
-        history_days: 30,
     }
 }
 

@@ -7,13 +7,11 @@ use std::time::Duration;
 use acd_connectors::genesys::segments::Records;
 use acd_connectors::genesys::wire::{Listing, UserDetailsResponse, WirePresenceDefinition, WireQueue, WireUser};
 use acd_connectors::genesys::{
-    AggregateAccumulator, Definition, GenesysConnector, Tuning, agents_from_entities, queues_from_entities,
+    AggregateAccumulator, Definition, GenesysAgentId, GenesysConnector, GenesysRegion, GenesysSettings, Tuning,
+    agents_from_entities, queues_from_entities,
 };
 use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
-use acd_domain::{
-    AgentSegment, Channel, ExternalAgent, GenesysAgentId, GenesysRegion, GenesysSettings, IntervalStats, Queue,
-    TimeWindow,
-};
+use acd_domain::{AgentSegment, Channel, ExternalAgent, IntervalStats, Queue, TimeWindow};
 use acd_simulators::genesys::{Correction, Fault, FaultKind, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, TimeZone, Utc};
 
@@ -216,7 +214,7 @@ fn fast_retry() -> RetryPolicy {
 }
 
 fn settings(detailed: bool, agent_id: GenesysAgentId) -> GenesysSettings {
-    GenesysSettings { region: GenesysRegion::EuWest1, detailed_on_queue_statuses: detailed, agent_id, history_days: 14 }
+    GenesysSettings { region: GenesysRegion::EuWest1, detailed_on_queue_statuses: detailed, agent_id }
 }
 
 fn endpoints(sim: &GenesysSimulator) -> Endpoints {

@@ -1,263 +1,68 @@
 //! Integrations: their types, settings and names.
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 use crate::credentials::CredentialHints;
 use crate::ids::{IntegrationId, TenantId};
 use crate::status::IntegrationStatus;
 
-/// The ACDs this back end can connect to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IntegrationType {
-    Five9,
-    GenesysCloud,
-}
+/// The type of an integration: the id of a vendor of the registry (`acd_connectors::VENDORS`), e.g. `"five9"`.
+/// It is the API's and the table's `type` string. The domain treats it as opaque: the API edge parses it against
+/// the registry; a stored record's type is trusted as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IntegrationType(Cow<'static, str>);
 
 impl IntegrationType {
-    pub const ALL: [IntegrationType; 2] = [IntegrationType::Five9, IntegrationType::GenesysCloud];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationType::Five9 => "five9",
-            IntegrationType::GenesysCloud => "genesys_cloud",
-        }
+    /// A vendor's id (vendors declare theirs as a constant).
+    pub const fn new(id: &'static str) -> Self {
+        Self(Cow::Borrowed(id))
     }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|t| t.as_str() == raw)
+    /// A type as read from a stored record or secret (trusted; API input is parsed against the registry).
+    pub fn from_stored(raw: &str) -> Self {
+        Self(Cow::Owned(raw.to_owned()))
     }
-    pub fn display_name(self) -> &'static str {
-        match self {
-            IntegrationType::Five9 => "Five9",
-            IntegrationType::GenesysCloud => "Genesys Cloud",
-        }
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-/// Five9 data centers. The user picks one of these; the host comes from the connector's region table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Five9Region {
-    Us,
-    Ca,
-    Uk,
-    Eu,
-    In,
-}
-
-impl Five9Region {
-    pub const ALL: [Five9Region; 5] = [Self::Us, Self::Ca, Self::Uk, Self::Eu, Self::In];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Us => "us",
-            Self::Ca => "ca",
-            Self::Uk => "uk",
-            Self::Eu => "eu",
-            Self::In => "in",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
-    }
-    /// The time zone Five9 domains of this data center usually report in; the user can override it.
-    /// (US domains report in Pacific time; the others are assumptions documented in the README.)
-    pub fn default_time_zone(self) -> chrono_tz::Tz {
-        match self {
-            Self::Us => chrono_tz::America::Los_Angeles,
-            Self::Ca => chrono_tz::America::Toronto,
-            Self::Uk => chrono_tz::Europe::London,
-            Self::Eu => chrono_tz::Europe::Berlin,
-            Self::In => chrono_tz::Asia::Kolkata,
-        }
+impl std::fmt::Display for IntegrationType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }
 
-/// Genesys Cloud regions (AWS region codes, as Genesys names them).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum GenesysRegion {
-    #[serde(rename = "us_east_1")]
-    UsEast1,
-    #[serde(rename = "eu_west_1")]
-    EuWest1,
-    #[serde(rename = "ap_southeast_2")]
-    ApSoutheast2,
-    #[serde(rename = "ap_northeast_1")]
-    ApNortheast1,
-    #[serde(rename = "eu_central_1")]
-    EuCentral1,
-    #[serde(rename = "us_west_2")]
-    UsWest2,
-    #[serde(rename = "ca_central_1")]
-    CaCentral1,
-    #[serde(rename = "ap_northeast_2")]
-    ApNortheast2,
-    #[serde(rename = "eu_west_2")]
-    EuWest2,
-    #[serde(rename = "ap_south_1")]
-    ApSouth1,
-    #[serde(rename = "us_east_2")]
-    UsEast2,
-    #[serde(rename = "sa_east_1")]
-    SaEast1,
-    #[serde(rename = "me_central_1")]
-    MeCentral1,
-    #[serde(rename = "ap_northeast_3")]
-    ApNortheast3,
-    #[serde(rename = "eu_central_2")]
-    EuCentral2,
-    #[serde(rename = "mx_central_1")]
-    MxCentral1,
-    #[serde(rename = "ap_southeast_1")]
-    ApSoutheast1,
-}
-
-impl GenesysRegion {
-    pub const ALL: [GenesysRegion; 17] = [
-        Self::UsEast1,
-        Self::EuWest1,
-        Self::ApSoutheast2,
-        Self::ApNortheast1,
-        Self::EuCentral1,
-        Self::UsWest2,
-        Self::CaCentral1,
-        Self::ApNortheast2,
-        Self::EuWest2,
-        Self::ApSouth1,
-        Self::UsEast2,
-        Self::SaEast1,
-        Self::MeCentral1,
-        Self::ApNortheast3,
-        Self::EuCentral2,
-        Self::MxCentral1,
-        Self::ApSoutheast1,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::UsEast1 => "us_east_1",
-            Self::EuWest1 => "eu_west_1",
-            Self::ApSoutheast2 => "ap_southeast_2",
-            Self::ApNortheast1 => "ap_northeast_1",
-            Self::EuCentral1 => "eu_central_1",
-            Self::UsWest2 => "us_west_2",
-            Self::CaCentral1 => "ca_central_1",
-            Self::ApNortheast2 => "ap_northeast_2",
-            Self::EuWest2 => "eu_west_2",
-            Self::ApSouth1 => "ap_south_1",
-            Self::UsEast2 => "us_east_2",
-            Self::SaEast1 => "sa_east_1",
-            Self::MeCentral1 => "me_central_1",
-            Self::ApNortheast3 => "ap_northeast_3",
-            Self::EuCentral2 => "eu_central_2",
-            Self::MxCentral1 => "mx_central_1",
-            Self::ApSoutheast1 => "ap_southeast_1",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|r| r.as_str() == raw)
+impl Serialize for IntegrationType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
     }
 }
 
-/// How Five9 calls are grouped into queues.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Five9Grouping {
-    Campaign,
-    Skill,
-}
-
-impl Five9Grouping {
-    pub const ALL: [Five9Grouping; 2] = [Self::Campaign, Self::Skill];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Campaign => "campaign",
-            Self::Skill => "skill",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.as_str() == raw)
+impl<'de> Deserialize<'de> for IntegrationType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(|s| Self(Cow::Owned(s)))
     }
 }
 
-/// The customer's copy of the Call Log report that carries a SKILL column (needed when grouping by skill).
+/// Settings of an integration: what every vendor shares (`history_days`) plus the vendor's own fields, kept as the
+/// JSON object its vendor module validated (and reads back into its own settings type). Stored and shown as one
+/// flat object: `{"region": "us", …, "history_days": 30}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SkillReport {
-    pub folder: String,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Five9Settings {
-    pub region: Five9Region,
-    pub grouping: Five9Grouping,
-    /// IANA time zone of the Five9 domain's reports.
-    pub time_zone: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub skill_report: Option<SkillReport>,
+pub struct Settings {
+    /// Days of history the first import back-fills.
     pub history_days: u32,
-}
-
-impl Five9Settings {
-    /// The report time zone. Validation guarantees the stored name parses; a corrupted record falls back to the
-    /// region's default rather than failing.
-    pub fn tz(&self) -> chrono_tz::Tz {
-        self.time_zone.parse().unwrap_or_else(|_| self.region.default_time_zone())
-    }
-}
-
-/// Which Genesys Cloud user field identifies an agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum GenesysAgentId {
-    #[default]
-    Username,
-    Id,
-}
-
-impl GenesysAgentId {
-    pub const ALL: [GenesysAgentId; 2] = [Self::Username, Self::Id];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Username => "username",
-            Self::Id => "id",
-        }
-    }
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.as_str() == raw)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GenesysSettings {
-    pub region: GenesysRegion,
-    pub detailed_on_queue_statuses: bool,
-    #[serde(default)]
-    pub agent_id: GenesysAgentId,
-    pub history_days: u32,
-}
-
-/// Settings of an integration, by type.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Settings {
-    Five9(Five9Settings),
-    GenesysCloud(GenesysSettings),
+    /// The vendor's own settings (never `history_days`).
+    #[serde(flatten)]
+    pub vendor: Map<String, Value>,
 }
 
 impl Settings {
-    pub fn integration_type(&self) -> IntegrationType {
-        match self {
-            Settings::Five9(_) => IntegrationType::Five9,
-            Settings::GenesysCloud(_) => IntegrationType::GenesysCloud,
-        }
-    }
     pub fn history_days(&self) -> u32 {
-        match self {
-            Settings::Five9(s) => s.history_days,
-            Settings::GenesysCloud(s) => s.history_days,
-        }
+        self.history_days
     }
 }
 
@@ -401,15 +206,14 @@ mod tests {
     }
 
     #[test]
-    fn region_tables_are_complete_and_round_trip() {
-        assert_eq!(GenesysRegion::ALL.len(), 17);
-        for r in GenesysRegion::ALL {
-            assert_eq!(GenesysRegion::parse(r.as_str()), Some(r));
-            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
-        }
-        for r in Five9Region::ALL {
-            assert_eq!(Five9Region::parse(r.as_str()), Some(r));
-            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
-        }
+    fn settings_are_one_flat_object_and_types_a_plain_string() {
+        let raw = serde_json::json!({"region": "us", "skill_report": {"folder": "f", "name": "n"}, "history_days": 14});
+        let settings: Settings = serde_json::from_value(raw.clone()).unwrap();
+        assert_eq!(settings.history_days, 14);
+        assert_eq!(settings.vendor.len(), 2);
+        assert_eq!(serde_json::to_value(&settings).unwrap(), raw);
+        let kind: IntegrationType = serde_json::from_value(serde_json::json!("five9")).unwrap();
+        assert_eq!(kind, IntegrationType::new("five9"));
+        assert_eq!(serde_json::to_value(&kind).unwrap(), "five9");
     }
 }

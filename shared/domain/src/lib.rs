@@ -11,12 +11,9 @@ pub mod status;
 pub mod validation;
 
 pub use acd::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
-pub use credentials::{CredentialHints, Credentials};
+pub use credentials::{CredentialField, CredentialHints, Credentials};
 pub use ids::{IntegrationId, QueueId, RunId, TenantId};
-pub use integration::{
-    Five9Grouping, Five9Region, Five9Settings, GenesysAgentId, GenesysRegion, GenesysSettings, Integration,
-    IntegrationName, IntegrationType, Settings, SkillReport,
-};
+pub use integration::{Integration, IntegrationName, IntegrationType, Settings};
 pub use status::{FailureReason, IntegrationState, IntegrationStatus};
 pub use validation::{FieldError, FieldErrors};
 

@@ -2,15 +2,15 @@
 //!
 //! Bodies are checked field by field from raw JSON so that one answer names every bad field at once (serde would
 //! stop at the first), with unknown fields, wrong types, missing fields and bad values all reported by JSON pointer.
+//! This module holds what every vendor shares (the [`Obj`] reader, names, credentials fields, `history_days`);
+//! each vendor module validates its own settings with it, and the registry (`acd_connectors::registry`) puts a
+//! whole body together.
 
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::credentials::Credentials;
-use crate::integration::{
-    Five9Grouping, Five9Region, Five9Settings, GenesysAgentId, GenesysRegion, GenesysSettings, IntegrationName,
-    IntegrationType, Settings, SkillReport,
-};
+use crate::credentials::{CredentialField, Credentials};
+use crate::integration::{IntegrationName, Settings};
 
 /// Bounds and defaults, in one place so the catalog and the checks agree.
 pub const DEFAULT_HISTORY_DAYS: u32 = 30;
@@ -62,7 +62,7 @@ impl FieldErrors {
     pub fn fields(&self) -> Vec<&str> {
         self.0.iter().map(|e| e.field.as_str()).collect()
     }
-    fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
+    pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
         if self.is_empty() { Ok(value()) } else { Err(self) }
     }
 }
@@ -71,6 +71,8 @@ impl FieldErrors {
 #[derive(Debug, Clone)]
 pub struct NewIntegration {
     pub name: IntegrationName,
+    /// The type, parsed against the vendor registry.
+    pub kind: crate::IntegrationType,
     pub credentials: Credentials,
     pub settings: Settings,
 }
@@ -90,14 +92,14 @@ impl IntegrationPatch {
     }
 }
 
-/// Reads one JSON object field by field, remembering which keys were looked at.
-struct Obj<'a> {
+/// Reads one JSON object field by field, reporting every problem into a [`FieldErrors`].
+pub struct Obj<'a> {
     path: String,
     map: &'a Map<String, Value>,
 }
 
 impl<'a> Obj<'a> {
-    fn new(path: &str, value: &'a Value, errors: &mut FieldErrors) -> Option<Self> {
+    pub fn new(path: &str, value: &'a Value, errors: &mut FieldErrors) -> Option<Self> {
         match value {
             Value::Object(map) => Some(Self { path: path.to_owned(), map }),
             _ => {
@@ -106,20 +108,20 @@ impl<'a> Obj<'a> {
             }
         }
     }
-    fn at(&self, key: &str) -> String {
+    pub fn at(&self, key: &str) -> String {
         format!("{}/{}", self.path, key)
     }
-    fn reject_unknown(&self, allowed: &[&str], errors: &mut FieldErrors) {
+    pub fn reject_unknown(&self, allowed: &[&str], errors: &mut FieldErrors) {
         let mut unknown: Vec<&String> = self.map.keys().filter(|k| !allowed.contains(&k.as_str())).collect();
         unknown.sort();
         for key in unknown {
             errors.push(self.at(key), "unknown_field", format!("unknown field; allowed: {}", allowed.join(", ")));
         }
     }
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    pub fn get(&self, key: &str) -> Option<&'a Value> {
         self.map.get(key).filter(|v| !v.is_null())
     }
-    fn string(&self, key: &str, required: bool, max: usize, errors: &mut FieldErrors) -> Option<&'a str> {
+    pub fn string(&self, key: &str, required: bool, max: usize, errors: &mut FieldErrors) -> Option<&'a str> {
         match self.get(key) {
             None => {
                 if required {
@@ -142,7 +144,7 @@ impl<'a> Obj<'a> {
             }
         }
     }
-    fn choice<T: Copy>(
+    pub fn choice<T: Copy>(
         &self,
         key: &str,
         required: bool,
@@ -157,7 +159,7 @@ impl<'a> Obj<'a> {
         }
         parsed
     }
-    fn boolean(&self, key: &str, errors: &mut FieldErrors) -> Option<bool> {
+    pub fn boolean(&self, key: &str, errors: &mut FieldErrors) -> Option<bool> {
         match self.get(key) {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
@@ -167,7 +169,7 @@ impl<'a> Obj<'a> {
             }
         }
     }
-    fn integer(&self, key: &str, min: u32, max: u32, errors: &mut FieldErrors) -> Option<u32> {
+    pub fn integer(&self, key: &str, min: u32, max: u32, errors: &mut FieldErrors) -> Option<u32> {
         match self.get(key) {
             None => None,
             // JSON Schema (and so the OpenAPI spec) counts 182.0 as an integer: a whole value is one, however written.
@@ -190,83 +192,13 @@ fn display_path(path: &str) -> String {
     if path.is_empty() { "/".to_owned() } else { path.to_owned() }
 }
 
-fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
+/// The names of a list of choices (for [`Obj::choice`]'s `allowed`).
+pub fn names<T: Copy>(all: &[T], f: impl Fn(T) -> &'static str) -> Vec<&'static str> {
     all.iter().map(|t| f(*t)).collect()
 }
 
-/// Validates a create (or test-connection) body, with the built-in default history.
-pub fn parse_new_integration(body: &Value) -> Result<NewIntegration, FieldErrors> {
-    parse_new_integration_with(body, DEFAULT_HISTORY_DAYS)
-}
-
-/// Validates a create (or test-connection) body; `default_history_days` applies when the body sets none.
-pub fn parse_new_integration_with(body: &Value, default_history_days: u32) -> Result<NewIntegration, FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let Some(root) = Obj::new("", body, &mut errors) else { return Err(errors) };
-    root.reject_unknown(&["name", "type", "credentials", "settings"], &mut errors);
-
-    let name = parse_name(&root, true, &mut errors);
-    let types = names(&IntegrationType::ALL, IntegrationType::as_str);
-    let kind = root.choice("type", true, IntegrationType::parse, &types, &mut errors);
-
-    let (credentials, settings) = match kind {
-        Some(kind) => {
-            let credentials = match root.get("credentials") {
-                Some(v) => parse_credentials(kind, v, &mut errors),
-                None => {
-                    errors.push("/credentials", "required", "is required");
-                    None
-                }
-            };
-            let empty = Value::Object(Map::new());
-            let settings_value = root.get("settings").unwrap_or(&empty);
-            let settings = match kind {
-                IntegrationType::Five9 => {
-                    parse_five9_settings(settings_value, None, default_history_days, &mut errors).map(Settings::Five9)
-                }
-                IntegrationType::GenesysCloud => {
-                    parse_genesys_settings(settings_value, None, default_history_days, &mut errors)
-                        .map(Settings::GenesysCloud)
-                }
-            };
-            (credentials, settings)
-        }
-        // Without a valid type the credentials and settings can't be checked; say so once rather than guess.
-        None => (None, None),
-    };
-    errors.into_result(|| NewIntegration {
-        name: name.expect("no errors means a name"),
-        credentials: credentials.expect("no errors means credentials"),
-        settings: settings.expect("no errors means settings"),
-    })
-}
-
-/// Validates a patch body against the integration's current settings.
-pub fn parse_patch(body: &Value, current: &Settings) -> Result<IntegrationPatch, FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let Some(root) = Obj::new("", body, &mut errors) else { return Err(errors) };
-    root.reject_unknown(&["name", "credentials", "settings", "type"], &mut errors);
-    if let Some(t) = root.get("type")
-        && t.as_str() != Some(current.integration_type().as_str())
-    {
-        errors.push("/type", "immutable", "the type of an integration can't change; create a new integration");
-    }
-    let name = if root.get("name").is_some() { parse_name(&root, false, &mut errors) } else { None };
-    let kind = current.integration_type();
-    let credentials = root.get("credentials").and_then(|v| parse_credentials(kind, v, &mut errors));
-    let settings = root.get("settings").and_then(|v| match current {
-        Settings::Five9(cur) => parse_five9_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::Five9),
-        Settings::GenesysCloud(cur) => {
-            parse_genesys_settings(v, Some(cur), cur.history_days, &mut errors).map(Settings::GenesysCloud)
-        }
-    });
-    if errors.is_empty() && name.is_none() && credentials.is_none() && settings.is_none() {
-        errors.push("/", "required", "send at least one of: name, credentials, settings");
-    }
-    errors.into_result(|| IntegrationPatch { name, credentials, settings })
-}
-
-fn parse_name(root: &Obj<'_>, required: bool, errors: &mut FieldErrors) -> Option<IntegrationName> {
+/// Reads the body's `name` (required on create).
+pub fn parse_name(root: &Obj<'_>, required: bool, errors: &mut FieldErrors) -> Option<IntegrationName> {
     match root.get("name") {
         None if required => {
             errors.push("/name", "required", "is required");
@@ -287,29 +219,30 @@ fn parse_name(root: &Obj<'_>, required: bool, errors: &mut FieldErrors) -> Optio
     }
 }
 
-fn parse_credentials(kind: IntegrationType, value: &Value, errors: &mut FieldErrors) -> Option<Credentials> {
+/// Reads `/credentials` against a vendor's fields: each a required string (non-secret ones trimmed), nothing else.
+pub fn parse_credentials(
+    kind: &crate::IntegrationType,
+    fields: &[CredentialField],
+    value: &Value,
+    errors: &mut FieldErrors,
+) -> Option<Credentials> {
     let obj = Obj::new("/credentials", value, errors)?;
-    match kind {
-        IntegrationType::Five9 => {
-            obj.reject_unknown(&["username", "password"], errors);
-            let username = obj.string("username", true, MAX_TEXT_CHARS, errors);
-            let password = obj.string("password", true, MAX_SECRET_CHARS, errors);
-            Some(Credentials::Five9 { username: username?.trim().to_owned(), password: password?.to_owned().into() })
-        }
-        IntegrationType::GenesysCloud => {
-            obj.reject_unknown(&["client_id", "client_secret"], errors);
-            let client_id = obj.string("client_id", true, MAX_TEXT_CHARS, errors);
-            let client_secret = obj.string("client_secret", true, MAX_SECRET_CHARS, errors);
-            Some(Credentials::GenesysCloud {
-                client_id: client_id?.trim().to_owned(),
-                client_secret: client_secret?.to_owned().into(),
-            })
-        }
+    let allowed: Vec<&str> = fields.iter().map(|f| f.name).collect();
+    obj.reject_unknown(&allowed, errors);
+    let mut creds = Some(Credentials::new(kind.clone()));
+    for field in fields {
+        let value = obj.string(field.name, true, field.max_chars, errors);
+        creds = match (creds, value) {
+            (Some(c), Some(v)) if field.secret => Some(c.with_secret(field.name, v.to_owned())),
+            (Some(c), Some(v)) => Some(c.with_field(field.name, v.trim())),
+            _ => None,
+        };
     }
+    creds
 }
 
 /// Reports an attempt to change a setting that is fixed after creation.
-fn immutable<T: PartialEq>(
+pub fn immutable<T: PartialEq>(
     obj: &Obj<'_>,
     key: &str,
     sent: Option<T>,
@@ -324,187 +257,17 @@ fn immutable<T: PartialEq>(
     }
 }
 
-fn parse_five9_settings(
-    value: &Value,
-    current: Option<&Five9Settings>,
+/// Reads the shared `history_days` setting (1 to `max`): the sent value, else the current one, else the default.
+pub fn history_days(
+    obj: &Obj<'_>,
+    current: Option<&Settings>,
     default_history_days: u32,
+    max: u32,
     errors: &mut FieldErrors,
-) -> Option<Five9Settings> {
-    let obj = Obj::new("/settings", value, errors)?;
-    obj.reject_unknown(&["region", "grouping", "time_zone", "skill_report", "history_days"], errors);
-    let creating = current.is_none();
-    let regions = names(&Five9Region::ALL, Five9Region::as_str);
-    let groupings = names(&Five9Grouping::ALL, Five9Grouping::as_str);
-    let region = obj.choice("region", creating, Five9Region::parse, &regions, errors);
-    let grouping = obj.choice("grouping", creating, Five9Grouping::parse, &groupings, errors);
-    immutable(
-        &obj,
-        "region",
-        region,
-        current.map(|c| c.region),
-        "the region can't change: it names another Five9 account; create a new integration",
-        errors,
-    );
-    immutable(
-        &obj,
-        "grouping",
-        grouping,
-        current.map(|c| c.grouping),
-        "the grouping of an existing integration can't change; create a new integration",
-        errors,
-    );
-    // Fixed settings keep their current value on a patch (a change was reported above).
-    let region = current.map(|c| c.region).or(region);
-    let grouping = current.map(|c| c.grouping).or(grouping);
-
-    let time_zone = match obj.string("time_zone", false, MAX_TEXT_CHARS, errors) {
-        Some(tz) => match tz.parse::<chrono_tz::Tz>() {
-            Ok(parsed) => Some(parsed.name().to_owned()),
-            Err(_) => {
-                errors.push(
-                    "/settings/time_zone",
-                    "invalid_value",
-                    "must be an IANA time zone such as America/Los_Angeles",
-                );
-                None
-            }
-        },
-        None => {
-            current.map(|c| c.time_zone.clone()).or_else(|| region.map(|r| r.default_time_zone().name().to_owned()))
-        }
-    };
-
-    let skill_report = match obj.get("skill_report") {
-        Some(v) => Obj::new("/settings/skill_report", v, errors).and_then(|sr| {
-            sr.reject_unknown(&["folder", "name"], errors);
-            let folder = sr.string("folder", true, MAX_TEXT_CHARS, errors);
-            let name = sr.string("name", true, MAX_TEXT_CHARS, errors);
-            Some(SkillReport { folder: folder?.trim().to_owned(), name: name?.trim().to_owned() })
-        }),
-        None => current.and_then(|c| c.skill_report.clone()),
-    };
-    match grouping {
-        Some(Five9Grouping::Skill) if skill_report.is_none() && obj.get("skill_report").is_none() => {
-            errors.push(
-                "/settings/skill_report",
-                "required",
-                "is required when grouping is skill (the copy of the Call Log report with a SKILL column)",
-            );
-        }
-        Some(Five9Grouping::Campaign) if obj.get("skill_report").is_some() => {
-            errors.push("/settings/skill_report", "invalid_value", "is only used when grouping is skill");
-        }
-        _ => {}
-    }
-    let history_days = obj
-        .integer("history_days", 1, MAX_HISTORY_DAYS, errors)
+) -> u32 {
+    obj.integer("history_days", 1, max, errors)
         .or(current.map(|c| c.history_days))
-        .unwrap_or(default_history_days);
-    Some(Five9Settings { region: region?, grouping: grouping?, time_zone: time_zone?, skill_report, history_days })
-}
-
-fn parse_genesys_settings(
-    value: &Value,
-    current: Option<&GenesysSettings>,
-    default_history_days: u32,
-    errors: &mut FieldErrors,
-) -> Option<GenesysSettings> {
-    let obj = Obj::new("/settings", value, errors)?;
-    obj.reject_unknown(&["region", "detailed_on_queue_statuses", "agent_id", "history_days"], errors);
-    let creating = current.is_none();
-    let regions = names(&GenesysRegion::ALL, GenesysRegion::as_str);
-    let agent_ids = names(&GenesysAgentId::ALL, GenesysAgentId::as_str);
-    let region = obj.choice("region", creating, GenesysRegion::parse, &regions, errors);
-    let agent_id = obj.choice("agent_id", false, GenesysAgentId::parse, &agent_ids, errors);
-    immutable(
-        &obj,
-        "region",
-        region,
-        current.map(|c| c.region),
-        "the region can't change: it names another Genesys Cloud org; create a new integration",
-        errors,
-    );
-    immutable(
-        &obj,
-        "agent_id",
-        agent_id,
-        current.map(|c| c.agent_id),
-        "the agent identifier can't change: existing agent mappings use it",
-        errors,
-    );
-    let detailed = obj
-        .boolean("detailed_on_queue_statuses", errors)
-        .or(current.map(|c| c.detailed_on_queue_statuses))
-        .unwrap_or(false);
-    let history_days = obj
-        .integer("history_days", 1, MAX_HISTORY_DAYS, errors)
-        .or(current.map(|c| c.history_days))
-        .unwrap_or(default_history_days);
-    Some(GenesysSettings {
-        region: current.map(|c| c.region).or(region)?,
-        detailed_on_queue_statuses: detailed,
-        agent_id: current.map(|c| c.agent_id).or(agent_id).unwrap_or_default(),
-        history_days,
-    })
-}
-
-/// What `GET /integration-types` answers, with the built-in default history.
-pub fn integration_types_catalog() -> Value {
-    integration_types_catalog_with(DEFAULT_HISTORY_DAYS)
-}
-
-/// What `GET /integration-types` answers: enough for a front end to draw the form of each type.
-pub fn integration_types_catalog_with(default_history_days: u32) -> Value {
-    let five9_regions: Vec<Value> = Five9Region::ALL
-        .iter()
-        .map(|r| json!({"value": r.as_str(), "default_time_zone": r.default_time_zone().name()}))
-        .collect();
-    let genesys_regions = names(&GenesysRegion::ALL, GenesysRegion::as_str);
-    json!({ "items": [
-        {
-            "type": "five9",
-            "display_name": IntegrationType::Five9.display_name(),
-            "credentials": [
-                {"name": "username", "kind": "string", "required": true, "secret": false, "max_length": MAX_TEXT_CHARS,
-                 "description": "User name of a Five9 user with the ADMIN and REPORTING roles"},
-                {"name": "password", "kind": "string", "required": true, "secret": true, "max_length": MAX_SECRET_CHARS}
-            ],
-            "settings": [
-                {"name": "region", "kind": "enum", "required": true, "mutable": false,
-                 "values": names(&Five9Region::ALL, Five9Region::as_str), "value_details": five9_regions},
-                {"name": "grouping", "kind": "enum", "required": true, "mutable": false,
-                 "values": names(&Five9Grouping::ALL, Five9Grouping::as_str),
-                 "description": "Group calls into queues by campaign or by skill"},
-                {"name": "time_zone", "kind": "time_zone", "required": false, "mutable": true,
-                 "default": "per region (see region value_details)",
-                 "description": "IANA time zone of the Five9 domain's reports"},
-                {"name": "skill_report", "kind": "object", "required": false, "required_when": {"grouping": "skill"}, "mutable": true,
-                 "fields": [{"name": "folder", "kind": "string", "required": true}, {"name": "name", "kind": "string", "required": true}],
-                 "description": "Folder and name of the copy of the Call Log report that has a SKILL column"},
-                {"name": "history_days", "kind": "integer", "required": false, "mutable": true,
-                 "default": default_history_days, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
-            ]
-        },
-        {
-            "type": "genesys_cloud",
-            "display_name": IntegrationType::GenesysCloud.display_name(),
-            "credentials": [
-                {"name": "client_id", "kind": "string", "required": true, "secret": false, "max_length": MAX_TEXT_CHARS,
-                 "description": "OAuth client id (client credentials grant)"},
-                {"name": "client_secret", "kind": "string", "required": true, "secret": true, "max_length": MAX_SECRET_CHARS}
-            ],
-            "settings": [
-                {"name": "region", "kind": "enum", "required": true, "mutable": false, "values": genesys_regions},
-                {"name": "detailed_on_queue_statuses", "kind": "boolean", "required": false, "mutable": true, "default": false,
-                 "description": "Split On Queue time by routing status (idle, interacting, communicating, not responding)"},
-                {"name": "agent_id", "kind": "enum", "required": false, "mutable": false, "default": "username",
-                 "values": names(&GenesysAgentId::ALL, GenesysAgentId::as_str),
-                 "description": "Which Genesys Cloud user field identifies an agent"},
-                {"name": "history_days", "kind": "integer", "required": false, "mutable": true,
-                 "default": default_history_days, "minimum": 1, "maximum": MAX_HISTORY_DAYS}
-            ]
-        }
-    ]})
+        .unwrap_or(default_history_days.min(max))
 }
 
 /// The value of a JSON number with no fractional part (`182.0`), if it is a non-negative whole number.
@@ -515,121 +278,46 @@ fn whole(f: f64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::IntegrationType;
     use secrecy::ExposeSecret;
+    use serde_json::json;
 
-    fn five9_body() -> Value {
-        json!({"name": " Five9 Sales ", "type": "five9",
-               "credentials": {"username": "api@acme", "password": "pw"},
-               "settings": {"region": "us", "grouping": "campaign"}})
-    }
-
-    #[test]
-    fn a_minimal_five9_body_gets_defaults() {
-        let parsed = parse_new_integration(&five9_body()).unwrap();
-        assert_eq!(parsed.name.as_str(), "Five9 Sales");
-        let Settings::Five9(s) = parsed.settings else { panic!() };
-        assert_eq!(s.time_zone, "America/Los_Angeles");
-        assert_eq!(s.history_days, DEFAULT_HISTORY_DAYS);
-        assert_eq!(s.skill_report, None);
-        let Credentials::Five9 { password, .. } = parsed.credentials else { panic!() };
-        assert_eq!(password.expose_secret(), "pw");
-    }
+    const FIELDS: &[CredentialField] = &[
+        CredentialField { name: "client_id", secret: false, max_chars: 10, description: None },
+        CredentialField { name: "client_secret", secret: true, max_chars: 10, description: None },
+    ];
 
     #[test]
-    fn every_bad_field_is_named_at_once() {
-        let body = json!({"name": "", "type": "five9", "extra": 1,
-                          "credentials": {"username": 5, "token": "x"},
-                          "settings": {"region": "mars", "grouping": "skill", "time_zone": "Mars/Olympus", "history_days": 0}});
-        let errors = parse_new_integration(&body).unwrap_err();
+    fn credentials_are_read_against_the_vendor_fields() {
+        let kind = IntegrationType::new("genesys_cloud");
+        let mut errors = FieldErrors::default();
+        let creds =
+            parse_credentials(&kind, FIELDS, &json!({"client_id": " id ", "client_secret": " s "}), &mut errors);
+        let creds = creds.unwrap();
+        assert!(errors.is_empty());
+        assert_eq!(creds.field("client_id"), Some("id"));
+        assert_eq!(creds.secret("client_secret").unwrap().expose_secret(), " s ");
+
+        let mut errors = FieldErrors::default();
+        let body = json!({"client_id": 5, "client_secret": "01234567890", "x": 1});
+        assert!(parse_credentials(&kind, FIELDS, &body, &mut errors).is_none());
         let mut fields = errors.fields();
         fields.sort();
-        assert_eq!(
-            fields,
-            vec![
-                "/credentials/password",
-                "/credentials/token",
-                "/credentials/username",
-                "/extra",
-                "/name",
-                "/settings/history_days",
-                "/settings/region",
-                "/settings/skill_report",
-                "/settings/time_zone",
-            ]
-        );
+        assert_eq!(fields, vec!["/credentials/client_id", "/credentials/client_secret", "/credentials/x"]);
     }
 
     #[test]
-    fn skill_grouping_needs_the_skill_report_and_campaign_grouping_refuses_it() {
-        let mut body = five9_body();
-        body["settings"]["grouping"] = json!("skill");
-        assert_eq!(parse_new_integration(&body).unwrap_err().fields(), vec!["/settings/skill_report"]);
-        body["settings"]["skill_report"] = json!({"folder": "My Reports", "name": "Call Log by Skill"});
-        assert!(parse_new_integration(&body).is_ok());
-        body["settings"]["grouping"] = json!("campaign");
-        assert_eq!(parse_new_integration(&body).unwrap_err().fields(), vec!["/settings/skill_report"]);
-    }
-
-    #[test]
-    fn genesys_bodies_check_the_region_table() {
-        let body = json!({"name": "GC", "type": "genesys_cloud",
-                          "credentials": {"client_id": "id", "client_secret": "s"},
-                          "settings": {"region": "eu_central_2", "detailed_on_queue_statuses": true}});
-        let parsed = parse_new_integration(&body).unwrap();
-        let Settings::GenesysCloud(s) = parsed.settings else { panic!() };
-        assert_eq!(s.region, GenesysRegion::EuCentral2);
-        assert!(s.detailed_on_queue_statuses);
-        let mut bad = body.clone();
-        bad["settings"]["region"] = json!("us-east-1");
-        bad["settings"]["detailed_on_queue_statuses"] = json!("yes");
-        let errors = parse_new_integration(&bad).unwrap_err();
-        let mut fields = errors.fields();
-        fields.sort();
-        assert_eq!(fields, vec!["/settings/detailed_on_queue_statuses", "/settings/region"]);
-    }
-
-    #[test]
-    fn wrong_root_types_and_unknown_types_are_reported() {
-        assert_eq!(parse_new_integration(&json!([1])).unwrap_err().fields(), vec!["/"]);
-        let errors = parse_new_integration(&json!({"name": "x", "type": "avaya", "credentials": {}})).unwrap_err();
-        assert_eq!(errors.fields(), vec!["/type"]);
-    }
-
-    #[test]
-    fn a_whole_number_written_with_a_fraction_is_an_integer_and_a_real_fraction_is_not() {
-        let current = parse_new_integration(&five9_body()).unwrap().settings;
-        // JSON Schema's integer: 182.0 is one (schemathesis sends it), 182.5 and -1.0 are not.
-        let patch = parse_patch(&json!({"settings": {"history_days": 182.0}}), &current).unwrap();
-        let Some(Settings::Five9(s)) = patch.settings else { panic!() };
-        assert_eq!(s.history_days, 182);
-        for bad in [json!(182.5), json!(-1.0), json!(1e300)] {
-            let errors = parse_patch(&json!({"settings": {"history_days": bad}}), &current).unwrap_err();
-            assert_eq!(errors.fields(), vec!["/settings/history_days"], "{bad}");
+    fn history_days_accepts_a_whole_number_written_with_a_fraction_only() {
+        for (raw, want) in [(json!(182.0), Some(182)), (json!(182.5), None), (json!(-1.0), None), (json!(1e300), None)]
+        {
+            let body = json!({"history_days": raw});
+            let mut errors = FieldErrors::default();
+            let obj = Obj::new("/settings", &body, &mut errors).unwrap();
+            let days = history_days(&obj, None, 30, 365, &mut errors);
+            match want {
+                Some(d) => assert_eq!((days, errors.is_empty()), (d, true)),
+                None => assert_eq!(errors.fields(), vec!["/settings/history_days"]),
+            }
         }
-    }
-
-    #[test]
-    fn patches_keep_fixed_settings_fixed() {
-        let current = parse_new_integration(&five9_body()).unwrap().settings;
-        let patch =
-            parse_patch(&json!({"settings": {"history_days": 10, "time_zone": "Europe/Paris"}}), &current).unwrap();
-        let Some(Settings::Five9(s)) = patch.settings else { panic!() };
-        assert_eq!((s.history_days, s.time_zone.as_str(), s.region), (10, "Europe/Paris", Five9Region::Us));
-
-        let errors = parse_patch(&json!({"settings": {"grouping": "skill", "region": "eu"}}), &current).unwrap_err();
-        assert_eq!(errors.fields(), vec!["/settings/region", "/settings/grouping"]);
-        assert!(errors.0.iter().all(|e| e.code == "immutable"));
-        // Sending the current value of a fixed setting is fine.
-        assert!(parse_patch(&json!({"settings": {"grouping": "campaign"}}), &current).is_ok());
-        assert_eq!(parse_patch(&json!({}), &current).unwrap_err().fields(), vec!["/"]);
-        assert_eq!(parse_patch(&json!({"type": "genesys_cloud"}), &current).unwrap_err().fields(), vec!["/type"]);
-    }
-
-    #[test]
-    fn the_catalog_lists_both_types_with_their_allowed_values() {
-        let catalog = integration_types_catalog();
-        let items = catalog["items"].as_array().unwrap();
-        assert_eq!(items.len(), 2);
-        assert_eq!(items[1]["settings"][0]["values"].as_array().unwrap().len(), 17);
     }
 }

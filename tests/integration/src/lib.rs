@@ -91,11 +91,8 @@ pub const REJECTED_SECRET: &str = "wrong-secret";
 #[async_trait]
 impl CredentialVerifier for FakeAcd {
     async fn verify(&self, _settings: &Settings, credentials: &Credentials) -> Result<(), ConnectorError> {
-        let secret = match credentials {
-            Credentials::Five9 { password, .. } => password.expose_secret(),
-            Credentials::GenesysCloud { client_secret, .. } => client_secret.expose_secret(),
-        };
-        if secret == REJECTED_SECRET { Err(ConnectorError::CredentialsRejected) } else { Ok(()) }
+        let rejected = credentials.secrets().any(|s| s.expose_secret() == REJECTED_SECRET);
+        if rejected { Err(ConnectorError::CredentialsRejected) } else { Ok(()) }
     }
 }
 

@@ -21,8 +21,10 @@ use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome, RunR
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
 use acd_aws::wiring;
+use acd_connectors::five9::Five9Grouping;
+use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient, RetryPolicy};
-use acd_domain::{AgentSegment, Five9Grouping, GenesysAgentId, IntervalStats, TimeWindow};
+use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{api_request, decode};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};

@@ -14,8 +14,9 @@ use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
 use acd_aws::wiring;
+use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
-use acd_domain::{AgentSegment, Five9Grouping, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
+use acd_domain::{AgentSegment, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{FakeAcd, api_request, decode};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
@@ -662,8 +663,11 @@ async fn genesys_import_equals_the_simulators_truth() {
     assert_eq!(stored, expected);
     let (stats, segments) = genesys_truth(&sim, window);
     assert_same(&env.intervals(&id).await, &stats, "intervals");
-    let agents: Vec<String> =
-        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    let agents: Vec<String> = sim
+        .expected_agents(acd_connectors::genesys::GenesysAgentId::Username)
+        .into_iter()
+        .map(|a| a.external_id)
+        .collect();
     assert!(!segments.is_empty());
     assert_same(&env.segments(&id, &agents).await, &segments, "segments");
     let statuses: BTreeMap<String, String> = sim.expected_statuses(true).into_iter().map(|s| (s.id, s.name)).collect();
@@ -683,7 +687,10 @@ fn genesys_truth(sim: &GenesysSimulator, window: TimeWindow) -> (Vec<IntervalSta
     let mut segments = Vec::new();
     for chunk in day_chunks(window) {
         stats.extend(sim.expected_interval_stats(chunk));
-        segments.extend(owned_pieces(&sim.expected_segments(chunk, true, acd_domain::GenesysAgentId::Username), chunk));
+        segments.extend(owned_pieces(
+            &sim.expected_segments(chunk, true, acd_connectors::genesys::GenesysAgentId::Username),
+            chunk,
+        ));
     }
     (sorted_stats(stats), sorted_segments(segments))
 }
@@ -721,8 +728,11 @@ async fn a_large_integration_is_compared_in_groups_and_written_in_flushes() {
     assert_eq!(c.interval_writes.write_requests, c.days, "only the digests: {c:?}");
     assert!(c.interval_writes.reads >= c.days * (queues + 1), "every partition read back: {c:?}");
     // Nothing was written, so this also shows the first run's flushed writes were complete.
-    let agents: Vec<String> =
-        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    let agents: Vec<String> = sim
+        .expected_agents(acd_connectors::genesys::GenesysAgentId::Username)
+        .into_iter()
+        .map(|a| a.external_id)
+        .collect();
     let (stats, segments) = genesys_truth(&sim, run.window.unwrap());
     assert_same(&env.intervals(&id).await, &stats, "intervals");
     assert_same(&env.segments(&id, &agents).await, &segments, "segments");
@@ -756,8 +766,11 @@ async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_sm
     assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
     let queues = env.queues(&id).await;
     assert!(queues.len() >= 16 && queues.iter().all(|q| q.active), "{} queues", queues.len());
-    let agents: Vec<String> =
-        sim.expected_agents(acd_domain::GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect();
+    let agents: Vec<String> = sim
+        .expected_agents(acd_connectors::genesys::GenesysAgentId::Username)
+        .into_iter()
+        .map(|a| a.external_id)
+        .collect();
     assert!(agents_active(&env, &id).await.values().all(|a| *a == Some(true)));
     let stored = env.snapshot(&id, &agents).await;
     let all_active = |qs: &[QueueItem]| qs.iter().all(|q| q.active);

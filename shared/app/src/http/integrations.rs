@@ -6,7 +6,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use acd_domain::validation::integration_types_catalog_with;
+use acd_connectors::registry::integration_types_catalog_with;
 use acd_domain::{FieldErrors, Integration, TenantId};
 
 use crate::error::ApiError;

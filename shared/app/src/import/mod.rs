@@ -69,20 +69,14 @@ impl Default for ImportConfig {
 }
 
 impl ImportConfig {
-    pub const GENESYS_MIN_RECONCILIATION_HOURS: i64 = 72;
-
     pub fn from_env() -> Self {
         let hours = std::env::var("RECONCILIATION_HOURS").ok().and_then(|v| v.trim().parse::<i64>().ok());
         Self { reconciliation: Duration::hours(hours.filter(|h| *h > 0).unwrap_or(24)), ..Self::default() }
     }
 
-    fn reconciliation_for(&self, integration: &Integration) -> Duration {
-        match integration.kind {
-            acd_domain::IntegrationType::GenesysCloud => {
-                self.reconciliation.max(Duration::hours(Self::GENESYS_MIN_RECONCILIATION_HOURS))
-            }
-            acd_domain::IntegrationType::Five9 => self.reconciliation,
-        }
+    /// The reconciliation window of one integration: the configured one, or its vendor's minimum if longer.
+    fn reconciliation_for(&self, vendor: &dyn acd_connectors::Vendor) -> Duration {
+        self.reconciliation.max(vendor.min_reconciliation())
     }
 }
 
@@ -233,6 +227,10 @@ impl ImportService {
         if integration.status.state == IntegrationState::Paused {
             tracing::info!(tenant = %tenant, integration = %id, "integration paused: nothing to import");
             return Ok(RunSummary::skipped("integration paused"));
+        }
+        if acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| !v.pulls()) {
+            tracing::info!(tenant = %tenant, integration = %id, kind = %integration.kind, "data of this type is pushed: nothing to import");
+            return Ok(RunSummary::skipped("data of this type is pushed, not imported"));
         }
         let run_id = RunId::new();
         let started_at = Utc::now();
@@ -388,13 +386,16 @@ impl ImportService {
         integration: &Integration,
         deadline: Deadline,
     ) -> Result<Box<dyn Connector>, ImportError> {
-        let credentials = self.credentials(integration, false).await?;
-        let connector = self.connectors.connector(&integration.settings, credentials)?;
+        let build = |credentials| -> Result<Box<dyn Connector>, ImportError> {
+            self.connectors.connector(&integration.kind, &integration.settings, credentials)?.ok_or_else(|| {
+                ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
+            })
+        };
+        let connector = build(self.credentials(integration, false).await?)?;
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                let credentials = self.credentials(integration, true).await?;
-                let connector = self.connectors.connector(&integration.settings, credentials)?;
+                let connector = build(self.credentials(integration, true).await?)?;
                 connector.verify(deadline).await?;
                 Ok(connector)
             }
@@ -545,7 +546,7 @@ impl ImportService {
         let mut known_statuses: Option<BTreeSet<String>> = None;
         // The slowest write pace seen in this run, per item (see `ImportConfig::write_time_per_item`).
         let mut measured_per_item = StdDuration::ZERO;
-        let reconciliation = self.config.reconciliation_for(integration);
+        let reconciliation = self.config.reconciliation_for(acd_connectors::vendor_of(&integration.kind)?);
         let Some(window) = plan::run_window(
             now,
             state.complete_from,

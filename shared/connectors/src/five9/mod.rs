@@ -31,25 +31,27 @@
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
 //!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated.
 
+pub mod regions;
 pub mod report;
+pub mod settings;
 pub mod soap;
 pub mod time;
+pub mod vendor;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex as StdMutex;
 use std::time::Duration as StdDuration;
 
-use acd_domain::{
-    AgentSegment, Channel, ExternalAgent, ExternalStatus, Five9Grouping, Five9Region, Five9Settings, IntervalStats,
-    Queue, TimeWindow,
-};
+use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use chrono_tz::Tz;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
+pub use self::regions::{Five9Region, region_host};
 use self::report::{CallLogSums, StateRows};
+pub use self::settings::{Five9Grouping, Five9Settings, SkillReport};
 use self::soap::{Element, Fault, Node, Reply};
 use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy, with_retry};
 
@@ -74,17 +76,6 @@ pub const BASE_STATES: [&str; 10] = [
     "After Call Work",
     "Logout",
 ];
-
-/// `https://{host}` of a Five9 data center.
-pub fn region_host(region: Five9Region) -> &'static str {
-    match region {
-        Five9Region::Us => "api.five9.com",
-        Five9Region::Ca => "api.five9.ca",
-        Five9Region::Uk => "api.five9.eu",
-        Five9Region::Eu => "api.eu.five9.com",
-        Five9Region::In => "api.in.five9.com",
-    }
-}
 
 /// The service URL: the region table, unless `Endpoints.five9_base_url` (env `FIVE9_BASE_URL`) overrides the host.
 pub fn service_url(region: Five9Region, endpoints: &Endpoints) -> String {
@@ -948,11 +939,10 @@ mod budget_tests {
             crate::HttpClient::new().unwrap(),
             &crate::Endpoints::default(),
             Five9Settings {
-                region: acd_domain::Five9Region::Us,
+                region: Five9Region::Us,
                 grouping: Five9Grouping::Campaign,
                 time_zone: "UTC".into(),
                 skill_report: None,
-                history_days: 30,
             },
             "user".into(),
             SecretString::from("pw".to_owned()),

@@ -26,7 +26,9 @@
 
 pub mod regions;
 pub mod segments;
+pub mod settings;
 pub mod stats;
+pub mod vendor;
 pub mod wire;
 
 mod client;
@@ -34,11 +36,11 @@ mod client;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use acd_domain::{
-    AgentSegment, Channel, ExternalAgent, ExternalStatus, GenesysAgentId, GenesysSettings, IntervalStats, Queue,
-    TimeWindow,
-};
+use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 use async_trait::async_trait;
+
+pub use self::regions::GenesysRegion;
+pub use self::settings::{GenesysAgentId, GenesysSettings};
 use chrono::{Duration, DurationRound, Utc};
 use secrecy::SecretString;
 use serde::de::IgnoredAny;

@@ -12,10 +12,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use acd_connectors::five9::Five9Grouping;
 use acd_domain::acd::floor_to_interval;
-use acd_domain::{
-    AgentSegment, Channel, ExternalAgent, ExternalStatus, Five9Grouping, IntervalStats, Queue, TimeWindow,
-};
+use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 

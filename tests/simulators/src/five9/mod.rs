@@ -35,7 +35,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use acd_domain::{AgentSegment, ExternalAgent, ExternalStatus, Five9Grouping, IntervalStats, Queue, TimeWindow};
+use acd_connectors::five9::Five9Grouping;
+use acd_domain::{AgentSegment, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 use chrono::{DateTime, DurationRound, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use acd_domain::{Five9Grouping, TimeWindow};
+use acd_connectors::five9::Five9Grouping;
+use acd_domain::TimeWindow;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;

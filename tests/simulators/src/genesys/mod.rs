@@ -39,9 +39,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use acd_domain::{
-    AgentSegment, Channel, ExternalAgent, ExternalStatus, GenesysAgentId, IntervalStats, Queue, TimeWindow,
-};
+use acd_connectors::genesys::GenesysAgentId;
+use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use acd_domain::{GenesysAgentId, TimeWindow};
+use acd_connectors::genesys::GenesysAgentId;
+use acd_domain::TimeWindow;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};

@@ -1,0 +1,61 @@
+//! Five9 in the vendor registry.
+
+use acd_domain::validation::{FieldErrors, MAX_SECRET_CHARS, MAX_TEXT_CHARS, Obj};
+use acd_domain::{CredentialField, Credentials, IntegrationType, Settings};
+use serde_json::{Map, Value};
+
+use super::Five9Connector;
+use super::settings::{self, Five9Settings};
+use crate::vendor::{ConnectorContext, Vendor, credential_field, credential_secret, typed_settings};
+use crate::{Connector, ConnectorError};
+
+pub const TYPE: IntegrationType = IntegrationType::new("five9");
+
+const CREDENTIALS: &[CredentialField] = &[
+    CredentialField {
+        name: "username",
+        secret: false,
+        max_chars: MAX_TEXT_CHARS,
+        description: Some("User name of a Five9 user with the ADMIN and REPORTING roles"),
+    },
+    CredentialField { name: "password", secret: true, max_chars: MAX_SECRET_CHARS, description: None },
+];
+
+pub struct Five9;
+
+impl Vendor for Five9 {
+    fn id(&self) -> IntegrationType {
+        TYPE
+    }
+    fn display_name(&self) -> &'static str {
+        "Five9"
+    }
+    fn spec_name(&self) -> &'static str {
+        "Five9"
+    }
+    fn credential_fields(&self) -> &'static [CredentialField] {
+        CREDENTIALS
+    }
+    fn settings_form(&self) -> Vec<Value> {
+        settings::form()
+    }
+    fn parse_settings(
+        &self,
+        obj: &Obj<'_>,
+        current: Option<&Settings>,
+        errors: &mut FieldErrors,
+    ) -> Option<Map<String, Value>> {
+        settings::parse(obj, current, errors)
+    }
+    fn connector(
+        &self,
+        ctx: &ConnectorContext,
+        settings: &Settings,
+        credentials: Credentials,
+    ) -> Result<Option<Box<dyn Connector>>, ConnectorError> {
+        let typed: Five9Settings = typed_settings(settings)?;
+        let username = credential_field(&credentials, "username")?.to_owned();
+        let password = credential_secret(&credentials, "password")?;
+        Ok(Some(Box::new(Five9Connector::new(ctx.http.clone(), &ctx.endpoints, typed, username, password))))
+    }
+}

@@ -1,0 +1,111 @@
+//! What a vendor (an ACD, or a push type) is to the rest of the code: one [`Vendor`] implementation in the vendor's
+//! own folder, listed once in [`crate::registry::VENDORS`]. Everything vendor-specific goes through it: the form
+//! `GET /integration-types` shows, credentials and settings validation (create and PATCH), the history cap, the
+//! minimum reconciliation window, and how to build the vendor's connector.
+
+use acd_domain::validation::{FieldErrors, Obj};
+use acd_domain::{CredentialField, Credentials, IntegrationType, Settings};
+use serde_json::{Map, Value};
+
+use crate::{Connector, ConnectorError, Endpoints, HttpClient};
+
+/// Longest history any vendor may back-fill (a vendor may cap it lower with [`Vendor::max_history_days`]).
+pub const MAX_HISTORY_DAYS: u32 = acd_domain::validation::MAX_HISTORY_DAYS;
+
+/// What the server hands every vendor's connector builder: the shared HTTP client and the endpoint overrides.
+/// Vendor-wide state a connector needs beyond this (an AWS SDK configuration, a token cache) lives in the vendor's
+/// own module (a `OnceLock`/`tokio::sync::OnceCell` it fills on first use), so adding it touches no shared code.
+#[derive(Clone)]
+pub struct ConnectorContext {
+    pub http: HttpClient,
+    pub endpoints: Endpoints,
+}
+
+/// One vendor. Implementations are unit structs in the vendor's folder (`five9::vendor::Five9`).
+pub trait Vendor: Send + Sync + 'static {
+    /// The API's and the table's `type` string (`"five9"`). Never changes once integrations exist.
+    fn id(&self) -> IntegrationType;
+
+    /// The name a front end shows (`"Five9"`).
+    fn display_name(&self) -> &'static str;
+
+    /// The prefix of the vendor's schemas in `infra/openapi.yaml`: `{prefix}Credentials` (absent for a type
+    /// without credentials), `{prefix}SettingsInput` (create) and `{prefix}Settings` (as shown), e.g. `"Five9"`.
+    fn spec_name(&self) -> &'static str;
+
+    /// The credentials fields (each a required string). Empty for a type without credentials (a push type):
+    /// then the body must not send `credentials` and nothing is verified on creation.
+    fn credential_fields(&self) -> &'static [CredentialField];
+
+    /// The vendor's settings fields as the form shows them (`GET /integration-types`), in order, without the
+    /// shared `history_days` (the registry adds it). Each is an object with at least `name`, `kind`, `required`
+    /// and `mutable`; enums carry `values`, defaults `default`. Their names are the settings keys the vendor
+    /// accepts; the OpenAPI spec is checked against this list by `tests/integration/tests/vendor_schemas.rs`.
+    fn settings_form(&self) -> Vec<Value>;
+
+    /// Validates the vendor's own settings (every key of [`Vendor::settings_form`]; unknown keys and
+    /// `history_days` are handled by the registry) of a create (`current` is `None`) or a PATCH (`current` is the
+    /// stored settings: fields fixed after creation must report `immutable` when changed, absent fields keep
+    /// their current value). Every problem goes into `errors`; the result is the vendor part of the settings.
+    fn parse_settings(
+        &self,
+        obj: &Obj<'_>,
+        current: Option<&Settings>,
+        errors: &mut FieldErrors,
+    ) -> Option<Map<String, Value>>;
+
+    /// The most days of history this vendor can serve.
+    fn max_history_days(&self) -> u32 {
+        MAX_HISTORY_DAYS
+    }
+
+    /// The shortest reconciliation window (how far back each run re-reads) this vendor's data needs; the import
+    /// uses the larger of this and its configured window.
+    fn min_reconciliation(&self) -> chrono::Duration {
+        chrono::Duration::zero()
+    }
+
+    /// Whether integrations of this type are pulled by the import through a connector. `false` for a push type:
+    /// the import skips it without reading credentials, and [`Vendor::connector`] answers `None`.
+    fn pulls(&self) -> bool {
+        true
+    }
+
+    /// The connector for one integration of this vendor, or `None` for a type that has no connector (a push
+    /// type: nothing to verify on creation, nothing for the import to pull).
+    fn connector(
+        &self,
+        ctx: &ConnectorContext,
+        settings: &Settings,
+        credentials: Credentials,
+    ) -> Result<Option<Box<dyn Connector>>, ConnectorError>;
+}
+
+/// Reads a vendor's typed settings back from the stored vendor part (for connectors and PATCH checks).
+pub fn typed_settings<T: serde::de::DeserializeOwned>(settings: &Settings) -> Result<T, ConnectorError> {
+    serde_json::from_value(Value::Object(settings.vendor.clone()))
+        .map_err(|e| ConnectorError::Configuration { message: format!("the stored settings cannot be read: {e}") })
+}
+
+/// The vendor part of the settings from a vendor's typed settings.
+pub fn settings_map<T: serde::Serialize>(typed: &T) -> Map<String, Value> {
+    match serde_json::to_value(typed) {
+        Ok(Value::Object(map)) => map,
+        _ => unreachable!("vendor settings serialize to a JSON object"),
+    }
+}
+
+/// A required string credential field, or a configuration error naming it.
+pub fn credential_field<'a>(credentials: &'a Credentials, name: &str) -> Result<&'a str, ConnectorError> {
+    credentials
+        .field(name)
+        .ok_or_else(|| ConnectorError::Configuration { message: format!("the credentials have no {name}") })
+}
+
+/// A required secret credential field, or a configuration error naming it.
+pub fn credential_secret(credentials: &Credentials, name: &str) -> Result<secrecy::SecretString, ConnectorError> {
+    credentials
+        .secret(name)
+        .cloned()
+        .ok_or_else(|| ConnectorError::Configuration { message: format!("the credentials have no {name}") })
+}

@@ -41,7 +41,6 @@ impl Env {
             instance_id: sim::INSTANCE_ID.into(),
             agent_event_stream_arn: self.stream_arn.clone(),
             service_level_seconds: 20,
-            history_days: 30,
         };
         assert!(settings.problems().is_empty(), "{:?}", settings.problems());
         let endpoints = AwsEndpoints {
@@ -230,14 +229,12 @@ async fn settings_are_checked() {
         instance_id: "nope".into(),
         agent_event_stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/x".into(),
         service_level_seconds: 0,
-        history_days: 91,
     };
     let fields: Vec<_> = s.problems().into_iter().map(|(f, _)| f).collect();
-    assert_eq!(fields, ["region", "instance_id", "agent_event_stream_arn", "service_level_seconds", "history_days"]);
+    assert_eq!(fields, ["region", "instance_id", "agent_event_stream_arn", "service_level_seconds"]);
     s.region = "us-east-1".into();
     s.instance_id = sim::INSTANCE_ID.into();
     s.service_level_seconds = 20;
-    s.history_days = 90;
     assert!(s.problems().is_empty());
     assert!(AmazonConnectCredentials::role_arn_problem(ROLE).is_none());
     assert!(AmazonConnectCredentials::role_arn_problem("arn:aws:iam::1:user/x").is_some());

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod regions;
 pub mod sdk;
 pub mod stream;
+pub mod vendor;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
@@ -43,7 +44,8 @@ use stream::StreamCursor;
 
 use crate::{CallCounter, Connector, ConnectorError, Deadline};
 
-/// History Connect keeps for `GetMetricDataV2` (3 months): `history_days` is capped here for this type.
+/// History Connect keeps for `GetMetricDataV2` (3 months): `history_days` is capped here for this type
+/// ([`vendor::AmazonConnect`]'s `max_history_days`).
 pub const MAX_HISTORY_DAYS: u32 = 90;
 /// Service-level threshold when the settings give none (seconds).
 pub const DEFAULT_SERVICE_LEVEL_SECONDS: u32 = 20;
@@ -59,7 +61,6 @@ pub struct AmazonConnectSettings {
     pub agent_event_stream_arn: String,
     #[serde(default = "default_service_level")]
     pub service_level_seconds: u32,
-    pub history_days: u32,
 }
 
 fn default_service_level() -> u32 {
@@ -88,12 +89,6 @@ impl AmazonConnectSettings {
         }
         if !(1..=604_800).contains(&self.service_level_seconds) {
             out.push(("service_level_seconds", "must be 1 to 604800 seconds (the metric's threshold range)".into()));
-        }
-        if !(1..=MAX_HISTORY_DAYS).contains(&self.history_days) {
-            out.push((
-                "history_days",
-                format!("must be 1 to {MAX_HISTORY_DAYS}: Amazon Connect keeps 3 months of metrics"),
-            ));
         }
         out
     }
@@ -211,7 +206,8 @@ struct StreamState {
 }
 
 pub struct AmazonConnectConnector {
-    base: SdkConfig,
+    /// Our own identity for STS; `None`: the process's default configuration, loaded on first use.
+    base: Option<SdkConfig>,
     endpoints: AwsEndpoints,
     settings: AmazonConnectSettings,
     credentials: AmazonConnectCredentials,
@@ -231,7 +227,7 @@ impl AmazonConnectConnector {
         credentials: AmazonConnectCredentials,
     ) -> Self {
         Self {
-            base,
+            base: Some(base),
             endpoints,
             settings,
             credentials,
@@ -240,6 +236,24 @@ impl AmazonConnectConnector {
             session: tokio::sync::Mutex::new(None),
             stream: tokio::sync::Mutex::new(StreamState::default()),
             warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// A connector using the process's default AWS configuration (the function's role), loaded on first use.
+    pub fn lazy(
+        endpoints: AwsEndpoints,
+        settings: AmazonConnectSettings,
+        credentials: AmazonConnectCredentials,
+    ) -> Self {
+        let mut c = Self::new(SdkConfig::builder().build(), endpoints, settings, credentials);
+        c.base = None;
+        c
+    }
+
+    async fn base(&self) -> SdkConfig {
+        match &self.base {
+            Some(b) => b.clone(),
+            None => (*vendor::base_config().await).clone(),
         }
     }
 
@@ -254,7 +268,8 @@ impl AmazonConnectConnector {
     }
 
     async fn assume_role(&self, deadline: Deadline) -> Result<AwsCredentials, ConnectorError> {
-        let mut sts = aws_sdk_sts::config::Builder::from(&self.base)
+        let base = self.base().await;
+        let mut sts = aws_sdk_sts::config::Builder::from(&base)
             .region(aws_sdk_sts::config::Region::new(self.settings.region.clone()))
             .retry_config(client_retry_config())
             .timeout_config(client_timeout_config());
@@ -298,7 +313,8 @@ impl AmazonConnectConnector {
         }
         let creds = self.assume_role(deadline).await?;
         let region = aws_sdk_connect::config::Region::new(self.settings.region.clone());
-        let mut connect = aws_sdk_connect::config::Builder::from(&self.base)
+        let base = self.base().await;
+        let mut connect = aws_sdk_connect::config::Builder::from(&base)
             .region(region.clone())
             .credentials_provider(creds.clone())
             .retry_config(client_retry_config())
@@ -306,7 +322,7 @@ impl AmazonConnectConnector {
         if let Some(url) = AwsEndpoints::checked(&self.endpoints.connect)? {
             connect = connect.endpoint_url(url);
         }
-        let mut kinesis = aws_sdk_kinesis::config::Builder::from(&self.base)
+        let mut kinesis = aws_sdk_kinesis::config::Builder::from(&base)
             .region(region)
             .credentials_provider(creds)
             .retry_config(client_retry_config())

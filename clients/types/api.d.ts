@@ -259,9 +259,11 @@ export interface paths {
          * Agent-state segments of mapped agents overlapping a time range, cursor-paginated.
          * @description Only agents mapped to an employee are listed; mappings (agent → employee, status → activity) are resolved
          *     when the request is served, so a new mapping shows data imported before it. Segments overlapping
-         *     `[from, to)` are returned unclipped (a segment that started before `from` keeps its start); the import
-         *     splits segments at UTC midnights, so one stretch of time can come as consecutive pieces. `end` is null while
-         *     the segment is open. Sorted by employee, integration and external agent id (the index order), then start.
+         *     `[from, to)` are returned unclipped (a segment that started before `from` keeps its start) and whole: the
+         *     import stores segments split at UTC midnights, and the pieces are joined back when read (followed up to 7
+         *     days beyond the range on either side; a longer segment starts or ends at the midnight where that stops).
+         *     Two segments that merely touch, with the same status, stay two when the ACD reported two. `end` is null
+         *     while the segment is open. Sorted by employee, integration and external agent id (the index order), then start.
          *     `from < to`, at most 31 days apart (any instants; not restricted to quarter hours). A page reads at most
          *     about 20,000 items (mapped agents and segments) or 1,000 agents' segments: it may hold fewer than `limit`
          *     segments, or none, with a non-null `next_cursor` after a long read (follow `next_cursor` until it is null).

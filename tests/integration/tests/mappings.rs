@@ -203,7 +203,8 @@ async fn agent_states_appear_for_past_data_once_mapped_with_their_activities() {
     assert_eq!(
         states_of(&states),
         [
-            ("emp-jane", "jane.doe@acme.com", "2024-03-05T00:00:00Z", "present"),
+            // The two pieces the import split at midnight come back as one segment.
+            ("emp-jane", "jane.doe@acme.com", "2024-03-04T20:00:00Z", "present"),
             ("emp-jane", "jane.doe@acme.com", "2024-03-05T12:00:00Z", "lunch"),
             ("emp-jane", "jane.doe@acme.com", "2024-03-05T12:30:00Z", "present"),
             ("emp-jane", "jdoe", "2024-03-05T09:00:00Z", "present"),
@@ -304,6 +305,60 @@ async fn agent_state_pages_never_skip_or_repeat() {
         let mut sorted = keys.clone();
         sorted.sort();
         assert_eq!(keys, sorted, "limit {limit}");
+    }
+}
+
+#[tokio::test]
+async fn segments_split_at_midnights_come_back_whole_beyond_the_range_and_across_pages() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Genesys").await;
+    let mut items = vec![
+        item(agent(T, integration, "ann", None)),
+        item(status(T, integration, "OFFLINE", "Offline")),
+        item(status(T, integration, "ON_QUEUE", "On Queue")),
+    ];
+    // Offline from the 1st 18:00 to the 7th 08:00 (six midnights), stored as the import stores it: one piece a day.
+    let mut start = at(1, 18, 0);
+    for end in [at(2, 0, 0), at(3, 0, 0), at(4, 0, 0), at(5, 0, 0), at(6, 0, 0), at(7, 0, 0), at(7, 8, 0)] {
+        items.push(item(segment(T, integration, "ann", start, Some(end), "OFFLINE")));
+        start = end;
+    }
+    // Then on queue until the 9th 02:00 (one midnight), and two touching on-queue segments the ACD reported apart.
+    items.push(item(segment(T, integration, "ann", at(7, 8, 0), Some(at(8, 0, 0)), "ON_QUEUE")));
+    items.push(item(segment(T, integration, "ann", at(8, 0, 0), Some(at(9, 2, 0)), "ON_QUEUE")));
+    items.push(item(segment(T, integration, "ann", at(9, 2, 0), Some(at(9, 3, 0)), "ON_QUEUE")));
+    env.put_items(items).await;
+    map(&env, integration, "ann", "emp-ann").await;
+
+    let spans = |page: &[Value]| -> Vec<(String, String, String)> {
+        page.iter()
+            .map(|s| {
+                let text = |k: &str| s[k].as_str().unwrap().to_owned();
+                (text("status_id"), text("start"), text("end"))
+            })
+            .collect()
+    };
+    let whole = [
+        ("OFFLINE", "2024-03-01T18:00:00Z", "2024-03-07T08:00:00Z"),
+        ("ON_QUEUE", "2024-03-07T08:00:00Z", "2024-03-09T02:00:00Z"),
+        ("ON_QUEUE", "2024-03-09T02:00:00Z", "2024-03-09T03:00:00Z"),
+    ]
+    .map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    // A range inside the offline stretch sees it whole: followed back four midnights and forward two.
+    let (inside, _) = all_pages(&env, "/agent-states?from=2024-03-05T06:00:00Z&to=2024-03-05T07:00:00Z", T).await;
+    assert_eq!(spans(&inside), whole[..1]);
+    // A range ending mid-day on the 8th sees the on-queue segment to its real end on the 9th.
+    let (both, _) = all_pages(&env, "/agent-states?from=2024-03-06T12:00:00Z&to=2024-03-08T12:00:00Z", T).await;
+    assert_eq!(spans(&both), whole[..2]);
+    // Page by page (one segment a page) nothing is skipped or repeated, and each cursor is accepted.
+    for limit in [1, 2, 100] {
+        let (pages, _) = all_pages(
+            &env,
+            &format!("/agent-states?from=2024-03-03T00:00:00Z&to=2024-03-10T00:00:00Z&limit={limit}"),
+            T,
+        )
+        .await;
+        assert_eq!(spans(&pages), whole, "limit {limit}");
     }
 }
 

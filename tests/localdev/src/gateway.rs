@@ -22,10 +22,15 @@
 //! `Access-Control-Allow-Origin` and `Access-Control-Expose-Headers` (`Location`). The allowed origin is
 //! `CORS_ALLOWED_ORIGIN` (default `*`, any origin: a local dev server on any port).
 //!
+//! The gateway also serves the rendered API docs (local only; the deployed API has no such route): `GET /docs` is
+//! the page `scripts/api-kit` renders (`clients/docs/index.html`, git-ignored) and `GET /docs/openapi.yaml` the spec
+//! it was rendered from. A page not rendered yet is a 404 problem naming the command that renders it.
+//!
 //! A failure between the gateway and the function is never passed on as the emulator's own body: the function
 //! unreachable (or the emulator failing before it answers) is `503`, a function error or an unreadable answer
 //! `502`, both `application/problem+json` naming the function.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -129,6 +134,7 @@ pub struct Gateway {
     pub lambda_url: String,
     pub client: reqwest::Client,
     pub cors: Cors,
+    docs: Option<Docs>,
     in_flight: std::sync::Arc<[(&'static str, std::sync::Arc<tokio::sync::Semaphore>); 2]>,
 }
 
@@ -327,6 +333,62 @@ pub fn failure_response(function: &str, failure: &Failure) -> Response {
     )
 }
 
+/// The files behind `GET /docs` and `GET /docs/openapi.yaml`.
+#[derive(Debug, Clone)]
+pub struct Docs {
+    pub page: PathBuf,
+    pub spec: PathBuf,
+}
+
+impl Docs {
+    /// The repository's files, relative to `root`.
+    pub fn in_repo(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        Self { page: root.join("clients/docs/index.html"), spec: root.join("infra/openapi.yaml") }
+    }
+
+    /// The answer to `path` when it is a docs path (`None` otherwise).
+    pub async fn serve(&self, method: &Method, path: &str) -> Option<Response> {
+        let (file, content_type) = match path.trim_end_matches('/') {
+            "/docs" => (&self.page, "text/html; charset=utf-8"),
+            "/docs/openapi.yaml" => (&self.spec, "application/yaml"),
+            _ => return None,
+        };
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = problem(StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed", "Only GET", "");
+            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Some(response);
+        }
+        Some(match tokio::fs::read(file).await {
+            Ok(bytes) => Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, content_type)
+                .body(if method == Method::HEAD { Body::empty() } else { Body::from(bytes) })
+                .expect("static response"),
+            Err(e) => problem(
+                StatusCode::NOT_FOUND,
+                "docs-not-rendered",
+                "The API docs are not rendered",
+                &format!("{}: {e}; `scripts/api-kit` renders them", file.display()),
+            ),
+        })
+    }
+}
+
+fn problem(status: StatusCode, code: &str, title: &str, detail: &str) -> Response {
+    json_response(
+        status,
+        "application/problem+json",
+        json!({
+            "type": format!("urn:acd-integrations:problem:{code}"),
+            "title": title,
+            "status": status.as_u16(),
+            "code": code,
+            "detail": detail,
+        }),
+    )
+}
+
 impl Gateway {
     pub fn new(lambda_url: &str) -> Self {
         let client = reqwest::Client::builder()
@@ -340,12 +402,19 @@ impl Gateway {
             lambda_url: lambda_url.trim_end_matches('/').to_owned(),
             client,
             cors: Cors::default(),
+            docs: None,
             in_flight: std::sync::Arc::new([(INTEGRATIONS_API, slots()), (QUEUES_QUERY, slots())]),
         }
     }
 
     pub fn with_cors(mut self, cors: Cors) -> Self {
         self.cors = cors;
+        self
+    }
+
+    /// Serves `GET /docs` and `GET /docs/openapi.yaml` from `docs`.
+    pub fn with_docs(mut self, docs: Docs) -> Self {
+        self.docs = Some(docs);
         self
     }
 
@@ -416,23 +485,32 @@ async fn proxy(State(gateway): State<Gateway>, request: Request) -> Response {
         tracing::info!(%method, %path, origin, "204: CORS preflight");
         return gateway.cors.preflight(origin);
     }
-    let mut response = match route(&path) {
-        None => {
-            tracing::info!(%method, %path, "404: no route");
-            json_response(StatusCode::NOT_FOUND, "application/json", json!({"message": "Not Found"}))
-        }
-        Some(function) => {
-            let started = std::time::Instant::now();
-            match gateway.forward(function, request).await {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let ms = started.elapsed().as_millis() as u64;
-                    tracing::info!(%method, %path, function, status, ms, "invoked");
-                    response
-                }
-                Err(failure) => {
-                    tracing::warn!(%method, %path, function, ?failure, "function failed");
-                    failure_response(function, &failure)
+    let docs = match &gateway.docs {
+        Some(docs) => docs.serve(&method, &path).await,
+        None => None,
+    };
+    let mut response = if let Some(response) = docs {
+        tracing::info!(%method, %path, status = response.status().as_u16(), "docs");
+        response
+    } else {
+        match route(&path) {
+            None => {
+                tracing::info!(%method, %path, "404: no route");
+                json_response(StatusCode::NOT_FOUND, "application/json", json!({"message": "Not Found"}))
+            }
+            Some(function) => {
+                let started = std::time::Instant::now();
+                match gateway.forward(function, request).await {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let ms = started.elapsed().as_millis() as u64;
+                        tracing::info!(%method, %path, function, status, ms, "invoked");
+                        response
+                    }
+                    Err(failure) => {
+                        tracing::warn!(%method, %path, function, ?failure, "function failed");
+                        failure_response(function, &failure)
+                    }
                 }
             }
         }
@@ -596,5 +674,39 @@ mod tests {
         let mut headers = HeaderMap::new();
         one.decorate(None, &mut headers);
         assert!(headers.is_empty());
+    }
+
+    #[tokio::test]
+    async fn docs_are_served_from_the_rendered_page_and_the_spec() {
+        let dir = std::env::temp_dir().join(format!("gateway-docs-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(dir.join("infra")).unwrap();
+        std::fs::write(dir.join("infra/openapi.yaml"), "openapi: 3.1.0\n").unwrap();
+        let docs = Docs::in_repo(&dir);
+        let body = |r: Response| async { axum::body::to_bytes(r.into_body(), 100_000).await.unwrap() };
+
+        // Not rendered yet: a 404 problem naming the command.
+        let missing = docs.serve(&Method::GET, "/docs").await.expect("a docs path");
+        assert_eq!(missing.status(), 404);
+        let problem: Value = serde_json::from_slice(&body(missing).await).unwrap();
+        assert_eq!(problem["code"], "docs-not-rendered");
+        assert!(problem["detail"].as_str().unwrap().contains("scripts/api-kit"));
+
+        std::fs::create_dir_all(dir.join("clients/docs")).unwrap();
+        std::fs::write(dir.join("clients/docs/index.html"), "<html>redoc</html>").unwrap();
+        for path in ["/docs", "/docs/"] {
+            let page = docs.serve(&Method::GET, path).await.expect("a docs path");
+            assert_eq!(page.status(), 200);
+            assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+            assert_eq!(&body(page).await[..], b"<html>redoc</html>");
+        }
+        let spec = docs.serve(&Method::GET, "/docs/openapi.yaml").await.expect("a docs path");
+        assert_eq!((spec.status().as_u16(), &body(spec).await[..]), (200, &b"openapi: 3.1.0\n"[..]));
+        let post = docs.serve(&Method::POST, "/docs").await.expect("a docs path");
+        assert_eq!((post.status().as_u16(), post.headers()["allow"].to_str().unwrap()), (405, "GET, HEAD"));
+        // Everything else goes to the functions.
+        for other in ["/", "/documents", "/docs/x", "/integrations"] {
+            assert!(docs.serve(&Method::GET, other).await.is_none(), "{other}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

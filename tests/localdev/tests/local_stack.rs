@@ -2,8 +2,9 @@
 //! its documented variables), then HTTP only, as a front end would: create a Five9 and a Genesys Cloud
 //! integration against the simulators, wait for their first imports (fired by the scheduler player, run by the
 //! import function under cargo lambda watch), read mappable queues and intervals, map an agent and a status, read
-//! agent states, pause, resume, delete. The stack is stopped (SIGTERM to the script, which stops everything it
-//! started) when the test ends, passes or fails; every wait is bounded. Only 127.0.0.1 is contacted.
+//! agent states, pause, resume, delete; then the request collection (`scripts/try-requests`). The stack is stopped
+//! (SIGTERM to the script, which stops everything it started) when the test ends, passes or fails; every wait is
+//! bounded. Only 127.0.0.1 is contacted.
 
 use std::time::{Duration, Instant};
 
@@ -223,6 +224,23 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
     let (status, page) = call(&api, "GET", "/integrations", None).await;
     assert_eq!(status, 200);
     assert_eq!(page["items"], json!([]));
+
+    // The request collection (clients/requests, httpyac) passes against the same stack, as a front-end developer
+    // would run it. It needs npm's tools (scripts/bootstrap installs them); CI has them, so there it is required.
+    let httpyac = acd_localdev::stack::repo_root().join("clients/node_modules/.bin/httpyac");
+    if httpyac.exists() || std::env::var_os("CI").is_some() {
+        let tenant = format!("e2e-requests-{}", std::process::id());
+        let out = std::process::Command::new(acd_localdev::stack::repo_root().join("scripts/try-requests"))
+            .args([stack.api.as_str(), tenant.as_str()])
+            .output()
+            .expect("scripts/try-requests runs");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let errors = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "request collection failed ({}):\n{text}\n{errors}", out.status);
+        assert!(text.contains("requests processed") && !text.contains("failed"), "{text}");
+    } else {
+        eprintln!("request collection skipped: no clients/node_modules (npm); scripts/bootstrap installs it");
+    }
 
     // Stopping frees every port.
     let ports = stack.ports.clone();

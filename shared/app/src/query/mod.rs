@@ -315,7 +315,8 @@ impl QueryService {
 
 /// Checks a decoded agent-states cursor against the request before it reaches a key: its ids must fit the index
 /// and segment keys, its agent must belong to the requested employee, and its position must lie in the range a
-/// page of `[from, to)` can stop at (a segment overlapping it starts at most a day before `from`).
+/// page of `[from, to)` can stop at (a stored piece overlapping it starts at most a day before `from`, and the
+/// segment it is joined into at most [`MAX_JOIN_DAYS`] more).
 fn check_states_cursor(
     cursor: &StatesCursor,
     from: DateTime<Utc>,
@@ -328,7 +329,8 @@ fn check_states_cursor(
         && !a.external_id.is_empty()
         && a.employee_id.len() <= MAX_EMPLOYEE_ID_BYTES
         && a.employee_id.len() + MAPPING_KEY_OVERHEAD_BYTES + a.external_id.len() <= MAX_SORT_KEY_BYTES;
-    let in_range = cursor.start >= from - Duration::hours(MAX_SEGMENT_LOOKBACK_HOURS) && cursor.start <= to;
+    let earliest = from - Duration::hours(MAX_SEGMENT_LOOKBACK_HOURS) - Duration::days(i64::from(MAX_JOIN_DAYS));
+    let in_range = cursor.start >= earliest && cursor.start <= to;
     let same_query = employee.is_none_or(|e| e == a.employee_id);
     if fits && in_range && same_query {
         Ok(())
@@ -356,8 +358,19 @@ impl QueryService {
         cursor: Option<&str>,
     ) -> Result<(Vec<QueueRecord>, Option<String>), ApiError> {
         let after = cursor.map(decode_queue_cursor).transpose()?;
+        let limit = limit.clamp(1, MAX_PAGE_SIZE);
+        let Some(needle) = needle else {
+            // Without a text filter the page does not depend on the names: both reads go out together (one round
+            // trip of latency), and the current names are laid over the queues afterwards.
+            let (names, page) = futures::try_join!(
+                self.store.integration_names(tenant),
+                self.store.list_queues(tenant, &query, limit, after.as_deref()),
+            )?;
+            let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
+            return Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))));
+        };
         let names = self.store.integration_names(tenant).await?;
-        query.text = needle.map(|needle| TextFilter {
+        query.text = Some(TextFilter {
             matching_integrations: names
                 .iter()
                 .filter(|(_, name)| name.to_lowercase().contains(&needle))
@@ -366,7 +379,7 @@ impl QueryService {
             current_integrations: names.keys().copied().collect(),
             needle,
         });
-        let page = self.store.list_queues(tenant, &query, limit.clamp(1, MAX_PAGE_SIZE), after.as_deref()).await?;
+        let page = self.store.list_queues(tenant, &query, limit, after.as_deref()).await?;
         let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
         Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))))
     }
@@ -445,10 +458,12 @@ impl QueryService {
                 .buffered(concurrency);
             let mut served = 0;
             while let Some(read) = reads.next().await {
-                let (agent, segments) = read?;
+                let (agent, pieces) = read?;
                 served += 1;
                 agents_read += 1;
-                items_read += (segments.len() as u64).max(1);
+                items_read += (pieces.len() as u64).max(1);
+                let (segments, extra_reads) = self.whole_segments(tenant, &agent, pieces, from, to).await?;
+                items_read += extra_reads;
                 let after = cursor.as_ref().filter(|c| c.agent == agent).map(|c| c.start);
                 for segment in segments {
                     if !overlaps(&segment, from, to) || after.is_some_and(|after| segment.start <= after) {
@@ -488,6 +503,85 @@ impl QueryService {
             }
         }
     }
+}
+
+/// How far beyond the requested range a segment is followed when its stored pieces are joined (one Query per day).
+pub const MAX_JOIN_DAYS: u32 = 7;
+
+impl QueryService {
+    /// Joins an agent's stored pieces (split at UTC midnights by the import) back into whole segments, following
+    /// a segment that crosses a midnight outside the read pieces at most [`MAX_JOIN_DAYS`] days back (before
+    /// `from`) and forward (after `to`). Returns the segments and the number of items the extra reads cost.
+    async fn whole_segments(
+        &self,
+        tenant: &TenantId,
+        agent: &MappedAgent,
+        pieces: Vec<SegmentRecord>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<(Vec<SegmentRecord>, u64), StoreError> {
+        let mut segments = join_pieces(pieces);
+        let mut extra = 0u64;
+        let read = |at: DateTime<Utc>, not_before: Option<DateTime<Utc>>| {
+            self.store.segments(tenant, agent.integration_id, &agent.external_id, at, at, not_before)
+        };
+        if let Some(first) = segments.first_mut().filter(|s| overlaps(s, from, to)) {
+            for _ in 0..MAX_JOIN_DAYS {
+                if !is_midnight(first.start) {
+                    break;
+                }
+                // Pieces starting in the day before `first` (the store's look-back) up to it.
+                let before = read(first.start, None).await?;
+                extra += (before.len() as u64).max(1);
+                match before.into_iter().find(|p| p.end == Some(first.start) && continues(p, first)) {
+                    Some(piece) => first.start = piece.start,
+                    None => break,
+                }
+            }
+        }
+        if let Some(last) = segments.last_mut().filter(|s| overlaps(s, from, to)) {
+            for _ in 0..MAX_JOIN_DAYS {
+                // A piece starting at `to` or before was read with the others.
+                let Some(end) = last.end.filter(|end| is_midnight(*end) && *end > to) else { break };
+                let next = read(end, Some(end)).await?;
+                extra += (next.len() as u64).max(1);
+                match next.into_iter().find(|p| p.start == end && continues(last, p)) {
+                    Some(piece) => last.end = piece.end,
+                    None => break,
+                }
+            }
+        }
+        Ok((segments, extra))
+    }
+}
+
+fn is_midnight(at: DateTime<Utc>) -> bool {
+    at.timestamp().rem_euclid(86_400) == 0 && at.timestamp_subsec_nanos() == 0
+}
+
+/// Whether `next` continues `prev` (same status and reason) — checked where `prev` ends at `next`'s start.
+fn continues(prev: &SegmentRecord, next: &SegmentRecord) -> bool {
+    prev.status_id == next.status_id && prev.reason == next.reason
+}
+
+/// Sorts pieces by start and joins those the import split at a UTC midnight: a piece ending at a midnight where
+/// the next piece starts with the same status and reason is one segment with it. Pieces that merely touch at
+/// another instant stay apart (the ACD reported two segments).
+pub fn join_pieces(mut pieces: Vec<SegmentRecord>) -> Vec<SegmentRecord> {
+    pieces.sort_by_key(|p| p.start);
+    let mut out: Vec<SegmentRecord> = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        if let Some(prev) = out.last_mut()
+            && prev.end == Some(piece.start)
+            && is_midnight(piece.start)
+            && continues(prev, &piece)
+        {
+            prev.end = piece.end;
+            continue;
+        }
+        out.push(piece);
+    }
+    out
 }
 
 fn overlay(queue: QueueRecord, names: &HashMap<IntegrationId, String>) -> QueueRecord {
@@ -563,6 +657,40 @@ mod tests {
         assert!(out.iter().all(|i| !i.complete && i.stats.is_none()));
         let out = fill_intervals(t(10, 0), t(10, 30), vec![], done(Some(t(10, 20))));
         assert_eq!(out.iter().map(|i| i.complete).collect::<Vec<_>>(), [true, false]);
+    }
+
+    fn piece(start: DateTime<Utc>, end: Option<DateTime<Utc>>, status: &str) -> SegmentRecord {
+        SegmentRecord { start, end, status_id: status.into(), reason: None }
+    }
+
+    #[test]
+    fn pieces_split_at_midnight_are_joined_and_nothing_else_is() {
+        let day = |d: u32, h: u32| Utc.with_ymd_and_hms(2024, 3, d, h, 0, 0).unwrap();
+        let joined = join_pieces(vec![
+            piece(day(5, 0), Some(day(5, 9)), "Ready"),
+            piece(day(4, 20), Some(day(5, 0)), "Ready"),
+            // Touching at 09:00 with the same status: two segments the ACD reported, kept apart.
+            piece(day(5, 9), Some(day(5, 10)), "Ready"),
+            // Across the next midnight with another status: apart.
+            piece(day(5, 10), Some(day(6, 0)), "Ready"),
+            piece(day(6, 0), Some(day(6, 1)), "Lunch"),
+            // An open segment continuing over midnight.
+            piece(day(6, 1), Some(day(7, 0)), "Ready"),
+            piece(day(7, 0), None, "Ready"),
+        ]);
+        assert_eq!(
+            joined,
+            vec![
+                piece(day(4, 20), Some(day(5, 9)), "Ready"),
+                piece(day(5, 9), Some(day(5, 10)), "Ready"),
+                piece(day(5, 10), Some(day(6, 0)), "Ready"),
+                piece(day(6, 0), Some(day(6, 1)), "Lunch"),
+                piece(day(6, 1), None, "Ready"),
+            ]
+        );
+        let mut with_reason = piece(day(7, 0), Some(day(7, 2)), "Ready");
+        with_reason.reason = Some("Break".into());
+        assert_eq!(join_pieces(vec![piece(day(6, 1), Some(day(7, 0)), "Ready"), with_reason]).len(), 2);
     }
 
     #[test]

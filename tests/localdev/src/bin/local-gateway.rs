@@ -143,7 +143,10 @@ async fn serve(port: u16, lambda_url: &str, scheduler: Option<(String, Duration)
     tracing::info!("local API on http://{address} → functions under cargo lambda watch at {lambda_url}");
     let cors = gateway::Cors { allow_origin: env_or("CORS_ALLOWED_ORIGIN", "*"), ..gateway::Cors::default() };
     tracing::info!(origin = %cors.allow_origin, "CORS answered for this origin");
-    let app = gateway::Gateway::new(lambda_url).with_cors(cors).router();
+    // Run from the repository (scripts/run-local does): /docs serves what scripts/api-kit rendered.
+    let docs = gateway::Docs::in_repo(env_or("REPO_ROOT", "."));
+    tracing::info!(page = %docs.page.display(), "API docs at http://{address}/docs");
+    let app = gateway::Gateway::new(lambda_url).with_cors(cors).with_docs(docs).router();
     let shutdown = async {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");

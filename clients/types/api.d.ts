@@ -183,6 +183,8 @@ export interface paths {
          *     skips or repeats a queue while imports add others; a queue renamed between two page requests moves in the
          *     order and may be seen twice or not at all. A page may hold fewer than `limit` queues only when
          *     `next_cursor` is null, or after an unusually long read (follow `next_cursor` until it is null).
+         *     A channel the ACD lists for every queue whether or not the queue serves it (Genesys Cloud chats and emails)
+         *     is listed once traffic has been imported for it, and from then on; `GET /queues/{id}` finds it before.
          */
         get: operations["listQueues"];
         put?: never;

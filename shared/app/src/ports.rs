@@ -199,11 +199,13 @@ pub trait ImportStore: Send + Sync {
     /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive — unless the
     /// listing collapsed and `confirmed` is false (no earlier listing saw the collapse): then they stay active —
     /// and returns the data range of every queue of the integration. Every queue write is conditional on the
-    /// integration record existing and not being deleted: `NotFound` when it is.
+    /// integration record existing and not being deleted: `NotFound` when it is. Queues in `once_seen` (external
+    /// ids) are stored as listed only once data has been imported for them.
     async fn sync_queues(
         &self,
         integration: &Integration,
         queues: &[acd_domain::Queue],
+        once_seen: &std::collections::HashSet<String>,
         now: chrono::DateTime<chrono::Utc>,
         confirmed: bool,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;

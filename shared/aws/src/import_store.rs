@@ -529,6 +529,7 @@ impl ImportStore for DynamoImportStore {
         &self,
         integration: &Integration,
         queues: &[Queue],
+        once_seen: &HashSet<String>,
         now: DateTime<Utc>,
         confirmed: bool,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
@@ -572,6 +573,7 @@ impl ImportStore for DynamoImportStore {
                 },
                 data_from: previous.as_ref().and_then(|p| p.data_from),
                 data_to: previous.as_ref().and_then(|p| p.data_to),
+                once_seen: once_seen.contains(&queue.external_id),
             };
             ranges.push(QueueRange {
                 external_id: queue.external_id.clone(),

@@ -109,6 +109,10 @@ pub struct QueueItem {
     pub data_from: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_to: Option<DateTime<Utc>>,
+    /// Listed (GET /queues) only once data has been imported for it (`data_from` set): a channel the ACD's listing
+    /// names without knowing whether the queue carries it (see `Connector::listed_once_seen`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub once_seen: bool,
 }
 
 /// Statistics of one queue and 15-minute interval. Intervals without contacts are not stored: within the range

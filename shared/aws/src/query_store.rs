@@ -125,6 +125,7 @@ fn queue_record(item: QueueItem) -> QueueRecord {
         last_seen: item.last_seen,
         data_from: item.data_from,
         data_to: item.data_to,
+        awaiting_traffic: item.once_seen && item.data_from.is_none(),
         sort_key: item.gsi1sk,
     }
 }
@@ -194,6 +195,10 @@ impl Filter {
 /// DynamoDB's pre-filter for a queue listing: a superset of [`QueueQuery::matches`], which is applied afterwards.
 fn queue_filter(query: &QueueQuery) -> Filter {
     let mut f = Filter::default();
+    // Queues listed once seen, without data yet, are never listed.
+    f.parts.push("(attribute_not_exists(#once_seen) OR attribute_exists(#data_from))".into());
+    f.names.insert("#once_seen".into(), "once_seen".into());
+    f.names.insert("#data_from".into(), "data_from".into());
     if !query.include_inactive {
         f.parts.push("#active = :active".into());
         f.names.insert("#active".into(), "active".into());

@@ -94,6 +94,13 @@ pub trait Connector: Send + Sync {
     fn warnings(&self) -> Vec<String> {
         Vec::new()
     }
+
+    /// Whether `queue` (from [`Connector::list_queues`]) stays off the mappable-queue listing until the ACD has
+    /// shown traffic for it. For vendors whose listings name channels a queue may never carry (every Genesys Cloud
+    /// queue has settings for every media type). Once data was imported the queue is listed for good.
+    fn listed_once_seen(&self, _queue: &Queue) -> bool {
+        false
+    }
 }
 
 /// The answer of [`Connector::pace_next_day`].

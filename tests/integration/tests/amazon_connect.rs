@@ -73,6 +73,10 @@ async fn queues_statistics_agents_and_statuses_map_and_page() {
     assert_eq!(queues.len(), 20);
     assert!(queues.iter().any(|q| q.external_id == format!("{}:calls", sim::queue_id(4)) && q.name == "Queue 4"));
     assert!(queues.iter().any(|q| q.external_id == format!("{}:cases", sim::queue_id(0))));
+    // Calls are always mappable; the other channels once traffic was imported for them.
+    for q in &queues {
+        assert_eq!(c.listed_once_seen(q), q.channel != acd_domain::Channel::Calls, "{}", q.external_id);
+    }
 
     let window = TimeWindow::new(day(), day() + c.max_window()).unwrap();
     let mut stats = c.interval_stats(&queues, window, deadline()).await.unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use acd_aws::items::QueueItem;
 use acd_domain::{Channel, QueueId};
 use query_support::*;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn ids(items: &[Value]) -> Vec<String> {
     items.iter().map(|q| q["id"].as_str().unwrap().to_owned()).collect()
@@ -49,6 +49,39 @@ fn spec_queue(
         channel,
         active,
     })
+}
+
+#[tokio::test]
+async fn channels_listed_once_seen_appear_only_with_data_and_then_stay() {
+    let env = Env::start().await;
+    let genesys = env.create_integration("tenant-a", "Genesys EU").await;
+    let with = |ext: &str, channel, data: bool, once_seen: bool| {
+        let mut q = spec_queue("tenant-a", genesys, "Genesys EU", ext, "Support", channel, true);
+        q.once_seen = once_seen;
+        if !data {
+            (q.data_from, q.data_to) = (None, None);
+        }
+        q
+    };
+    env.put_items(vec![
+        item(with("support:calls", Channel::Calls, false, false)),
+        item(with("support:chats", Channel::Chats, false, true)),
+        item(with("support:emails", Channel::Emails, true, true)),
+    ])
+    .await;
+    let listed = |page: &Value| -> Vec<String> {
+        page["items"].as_array().unwrap().iter().map(|q| q["external_id"].as_str().unwrap().to_owned()).collect()
+    };
+    for query in ["/queues", "/queues?include_inactive=true", "/queues?q=support"] {
+        let page = env.get(query, "tenant-a").await;
+        assert_eq!(listed(&page), ["support:calls", "support:emails"], "{query}: {page}");
+    }
+    let chats = env.get("/queues?channel=chats", "tenant-a").await;
+    assert_eq!(chats["items"], json!([]), "a chat queue without traffic is not offered");
+    // Its first data: listed from then on.
+    env.put_items(vec![item(with("support:chats", Channel::Chats, true, true))]).await;
+    let page = env.get("/queues", "tenant-a").await;
+    assert_eq!(listed(&page), ["support:calls", "support:chats", "support:emails"]);
 }
 
 #[tokio::test]

@@ -431,8 +431,11 @@ impl ImportService {
         let vendor_deadline = self.vendor_deadline(deadline);
         let mut state = self.store.load_state(tenant, id).await?;
         let queues = connector.list_queues(vendor_deadline).await?;
+        let once_seen: std::collections::HashSet<String> =
+            queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
+        let held = state.queue_listing_held.is_some();
         let (writes, ranges, queue_check) =
-            match self.store.sync_queues(integration, &queues, now, state.queue_listing_held.is_some()).await {
+            match self.store.sync_queues(integration, &queues, &once_seen, now, held).await {
                 Err(StoreError::NotFound) => return Err(ImportError::Deleted),
                 other => other?,
             };

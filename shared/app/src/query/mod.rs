@@ -51,6 +51,9 @@ pub struct QueueRecord {
     pub data_to: Option<DateTime<Utc>>,
     /// The listing's sort key: `{lower-cased name}#{queue id}` (what cursors are made of).
     pub sort_key: String,
+    /// The ACD's listing names this queue's channel without knowing whether it carries it, and no data has been
+    /// imported for it yet: it is not listed (see `Connector::listed_once_seen`).
+    pub awaiting_traffic: bool,
 }
 
 /// Statistics of one stored interval (durations in milliseconds, as stored).
@@ -116,6 +119,9 @@ pub struct QueueQuery {
 impl QueueQuery {
     /// The whole predicate. Stores may pre-filter with something broader, but must apply this to every item.
     pub fn matches(&self, queue: &QueueRecord) -> bool {
+        if queue.awaiting_traffic {
+            return false;
+        }
         if !self.include_inactive && !queue.active {
             return false;
         }
@@ -706,6 +712,7 @@ mod tests {
         let id = QueueId::new(integration, name);
         QueueRecord {
             sort_key: format!("{}#{id}", name.to_lowercase()),
+            awaiting_traffic: false,
             queue_id: id,
             integration_id: integration,
             integration_name: integration_name.into(),

@@ -10,7 +10,8 @@
 //!   inside the [`Deadline`], then `rate_limited`.
 //! - **Queues.** `ListQueues` (`STANDARD`), one WFM queue per queue and channel: `{queueId}:{channel}` for VOICE →
 //!   calls, CHAT → chats, EMAIL → emails, TASK → cases. `ListQueues` does not say which channels a queue serves
-//!   (routing profiles do), so every queue yields all four; ids stay stable whatever traffic a channel sees.
+//!   (routing profiles do), so every queue yields all four; ids stay stable whatever traffic a channel sees, and
+//!   chats/emails/cases are offered as mappable only once traffic was imported ([`Connector::listed_once_seen`]).
 //! - **Statistics.** [`metrics`]: `GetMetricDataV2`, FIFTEEN_MIN, UTC, grouped by QUEUE and CHANNEL, ≤ 100 queues per
 //!   filter, `NextToken` paging, [`Connector::max_window`] = 2 days (the model: FIFTEEN_MIN spans < 3 days).
 //! - **Agents / statuses.** `ListUsers` (`Id` = external id, `Username` = display name), `ListAgentStatuses` (`Id`).
@@ -653,6 +654,12 @@ impl Connector for AmazonConnectConnector {
 
     fn calls_made(&self) -> u64 {
         self.calls.get()
+    }
+
+    /// Every queue yields all four channels (the listing does not say which it carries); chats, emails and cases
+    /// join the mappable queues once traffic was imported for them, calls always (as for Genesys Cloud).
+    fn listed_once_seen(&self, queue: &Queue) -> bool {
+        queue.channel != Channel::Calls
     }
 
     fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {

@@ -335,6 +335,13 @@ impl GenesysConnector {
 
 #[async_trait]
 impl Connector for GenesysConnector {
+    /// Every Genesys queue has media settings for calls, chats and emails, so its listing cannot tell which it
+    /// carries: the chat and email queues are listed once they have had traffic; calls always (every queue stays
+    /// visible and mappable before its first contact).
+    fn listed_once_seen(&self, queue: &Queue) -> bool {
+        queue.channel != Channel::Calls
+    }
+
     /// A new token, then one cheap call per permission the import needs: queues, users, presence definitions,
     /// conversation aggregates and user details (the analytics queries match a nil id, so they read no data).
     async fn verify(&self, deadline: Deadline) -> Result<(), ConnectorError> {

@@ -138,6 +138,10 @@ pub struct ImportState {
     /// The same for the agent listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+    /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
+    /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_cursor: Option<serde_json::Value>,
 }
 
 /// What a catalog sync (queues or agents) found: `known` items were active before it, `missing` of them are not

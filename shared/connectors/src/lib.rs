@@ -4,6 +4,7 @@
 //! past its Lambda's time limit. Vendor hosts come from each vendor's region table; only the environment variables
 //! read by [`Endpoints::from_env`] can redirect them (tests and the local run), never API input.
 
+pub mod amazon_connect;
 pub mod error;
 pub mod five9;
 pub mod genesys;
@@ -75,6 +76,24 @@ pub trait Connector: Send + Sync {
     /// 429 answers, which the connector retries.
     async fn pace_next_day(&self, _deadline: Deadline) -> Result<Pace, ConnectorError> {
         Ok(Pace::Go)
+    }
+
+    /// Restores an opaque position in a vendor feed saved by an earlier run ([`Connector::vendor_cursor`]), before
+    /// any other call. Vendors without one ignore it (the default). Amazon Connect: per-shard checkpoints of the
+    /// agent event stream.
+    fn restore_vendor_cursor(&self, _cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
+    /// The position to save after the run's data is written (`None`: nothing to save). Saved only when every day
+    /// the run read was written, so a record is read once and never skipped.
+    fn vendor_cursor(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// What the connector noticed and the run record should say (e.g. a gap in a vendor feed).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
     }
 
     /// Whether `queue` (from [`Connector::list_queues`]) stays off the mappable-queue listing until the ACD has

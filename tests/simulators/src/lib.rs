@@ -3,5 +3,6 @@
 //! compare imported numbers, and can inject faults per test. Started in-process by tests on a free port, or as the
 //! binaries `five9-sim` / `genesys-sim` for the local run.
 
+pub mod amazon_connect;
 pub mod five9;
 pub mod genesys;

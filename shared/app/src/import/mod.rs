@@ -484,6 +484,7 @@ impl ImportService {
     ) -> Result<RunOutcome, ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let vendor_deadline = self.vendor_deadline(deadline);
+        connector.restore_vendor_cursor(state.vendor_cursor.clone())?;
         // Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
         // are written, so a completed day's statuses are stored even if the run dies before its end.
         let mut known_statuses: Option<BTreeSet<String>> = None;
@@ -615,6 +616,13 @@ impl ImportService {
                 record.complete_through = state.complete_through;
                 record.counts.days += 1;
             }
+        }
+        // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
+        // one, which is idempotent), and what the connector noticed (feed gaps) goes on the record.
+        record.warnings.extend(connector.warnings());
+        if let Some(cursor) = connector.vendor_cursor() {
+            state.vendor_cursor = Some(cursor);
+            self.store.save_state(tenant, id, &state).await?;
         }
         Ok(RunOutcome::Succeeded)
     }

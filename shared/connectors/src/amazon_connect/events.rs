@@ -1,0 +1,247 @@
+//! Agent event stream records → agent-state segments (pure; no I/O).
+//!
+//! Wire format (Admin Guide, "Agent event streams data model"; not in the SDK models): one JSON object per Kinesis
+//! record, `{EventId, EventType, EventTimestamp, AgentARN, CurrentAgentSnapshot, PreviousAgentSnapshot}` with
+//! `AgentStatus {ARN, Name, StartTimestamp, Type}` in each snapshot.
+//!
+//! Rules:
+//! - A segment is keyed by (agent, `AgentStatus.StartTimestamp`): the status's own start, never the event time, so
+//!   reading a record twice, or reading the event that closes a segment in a later run, yields the same key (the
+//!   closed version replaces the open one).
+//! - Every `STATE_CHANGE`, `LOGIN`, `LOGOUT` and `HEART_BEAT` with a current status opens (or confirms) a segment for
+//!   it. When the previous snapshot's status differs from the current one (another status ARN or another start), the
+//!   previous status becomes a closed segment ending where the current one starts. A configuration-only
+//!   `STATE_CHANGE` (same status, same start) therefore changes nothing.
+//! - `LOGOUT` without a current status closes the previous status at the event time.
+//! - Status id = the agent-status id (last path element of its ARN; `ListAgentStatuses` lists the same ids); agent
+//!   id = the user id (last path element of `AgentARN`; `ListUsers`' `Id`).
+//! - A record that is not such an object, or whose fields do not parse, is malformed: the read fails rather than
+//!   silently skipping states (data-safety rule). Unknown event types (`CONTACT…`) are ignored.
+
+use std::collections::BTreeMap;
+
+use acd_domain::AgentSegment;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::ConnectorError;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireEvent {
+    event_type: String,
+    event_timestamp: Option<String>,
+    #[serde(rename = "AgentARN")]
+    agent_arn: Option<String>,
+    current_agent_snapshot: Option<WireSnapshot>,
+    previous_agent_snapshot: Option<WireSnapshot>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireSnapshot {
+    agent_status: Option<WireStatus>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct WireStatus {
+    #[serde(rename = "ARN")]
+    arn: Option<String>,
+    name: Option<String>,
+    start_timestamp: Option<String>,
+}
+
+/// One status an agent was in, as read from a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Status {
+    id: String,
+    start: DateTime<Utc>,
+}
+
+/// Segments built from the records read so far, keyed by (agent id, start).
+#[derive(Debug, Default, Clone)]
+pub struct SegmentBook {
+    segments: BTreeMap<(String, DateTime<Utc>), AgentSegment>,
+}
+
+impl SegmentBook {
+    /// Applies one record (its data bytes). Idempotent: applying a record twice changes nothing.
+    pub fn apply(&mut self, data: &[u8]) -> Result<(), ConnectorError> {
+        let event: WireEvent = serde_json::from_slice(data).map_err(|e| {
+            ConnectorError::malformed(format!("agent event stream: a record is not an agent event: {e}"))
+        })?;
+        if !matches!(event.event_type.as_str(), "STATE_CHANGE" | "LOGIN" | "LOGOUT" | "HEART_BEAT") {
+            return Ok(());
+        }
+        let agent = event
+            .agent_arn
+            .as_deref()
+            .and_then(last_path_element)
+            .ok_or_else(|| ConnectorError::malformed("agent event stream: an agent event has no AgentARN"))?
+            .to_owned();
+        let current = snapshot_status(event.current_agent_snapshot.as_ref())?;
+        let previous = snapshot_status(event.previous_agent_snapshot.as_ref())?;
+        match (&previous, &current) {
+            (Some(prev), Some(cur)) if prev != cur => self.close(&agent, prev, cur.start),
+            (Some(prev), None) if event.event_type == "LOGOUT" => {
+                let at = parse_time(event.event_timestamp.as_deref(), "EventTimestamp")?;
+                self.close(&agent, prev, at.max(prev.start));
+            }
+            _ => {}
+        }
+        if let Some(cur) = current {
+            self.open(&agent, &cur);
+        }
+        Ok(())
+    }
+
+    fn close(&mut self, agent: &str, status: &Status, end: DateTime<Utc>) {
+        let segment = AgentSegment {
+            agent_external_id: agent.to_owned(),
+            status_id: status.id.clone(),
+            reason: None,
+            start: status.start,
+            end: Some(end),
+        };
+        self.segments.insert((agent.to_owned(), status.start), segment);
+    }
+
+    /// Opens a segment unless a closed one with that key is known (a later event already ended it).
+    fn open(&mut self, agent: &str, status: &Status) {
+        self.segments.entry((agent.to_owned(), status.start)).or_insert_with(|| AgentSegment {
+            agent_external_id: agent.to_owned(),
+            status_id: status.id.clone(),
+            reason: None,
+            start: status.start,
+            end: None,
+        });
+    }
+
+    /// Segments that overlap `[start, end)` (open segments overlap everything after their start).
+    pub fn overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<AgentSegment> {
+        self.segments.values().filter(|s| s.start < end && s.end.is_none_or(|e| e > start)).cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.segments.is_empty()
+    }
+}
+
+fn snapshot_status(snapshot: Option<&WireSnapshot>) -> Result<Option<Status>, ConnectorError> {
+    let Some(status) = snapshot.and_then(|s| s.agent_status.as_ref()) else {
+        return Ok(None);
+    };
+    let id = status
+        .arn
+        .as_deref()
+        .and_then(last_path_element)
+        .or(status.name.as_deref().filter(|n| !n.trim().is_empty()))
+        .ok_or_else(|| ConnectorError::malformed("agent event stream: an AgentStatus has neither ARN nor Name"))?
+        .to_owned();
+    let start = parse_time(status.start_timestamp.as_deref(), "AgentStatus.StartTimestamp")?;
+    Ok(Some(Status { id, start }))
+}
+
+fn parse_time(raw: Option<&str>, field: &str) -> Result<DateTime<Utc>, ConnectorError> {
+    let raw = raw.ok_or_else(|| ConnectorError::malformed(format!("agent event stream: {field} is missing")))?;
+    DateTime::parse_from_rfc3339(raw)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| ConnectorError::malformed(format!("agent event stream: {field} {raw:?} is not an ISO 8601 time")))
+}
+
+/// `arn:aws:connect:…:instance/{instance}/agent/{id}` → `{id}`.
+pub fn last_path_element(arn: &str) -> Option<&str> {
+    arn.rsplit('/').next().map(str::trim).filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    const AGENT: &str = "arn:aws:connect:us-east-1:111122223333:instance/i-1/agent/u-1";
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap()
+    }
+    fn status(id: &str, start: DateTime<Utc>) -> serde_json::Value {
+        json!({"AgentStatus": {"ARN": format!("arn:aws:connect:us-east-1:111122223333:instance/i-1/agent-state/{id}"),
+            "Name": id.to_uppercase(), "StartTimestamp": start.to_rfc3339(), "Type": "ROUTABLE"},
+            "Configuration": {"Username": "ann"}})
+    }
+    fn event(
+        kind: &str,
+        at: DateTime<Utc>,
+        prev: Option<serde_json::Value>,
+        cur: Option<serde_json::Value>,
+    ) -> Vec<u8> {
+        let mut e = json!({"EventId": "e", "EventType": kind, "EventTimestamp": at.to_rfc3339(), "AgentARN": AGENT});
+        if let Some(p) = prev {
+            e["PreviousAgentSnapshot"] = p;
+        }
+        if let Some(c) = cur {
+            e["CurrentAgentSnapshot"] = c;
+        }
+        serde_json::to_vec(&e).unwrap()
+    }
+
+    #[test]
+    fn state_changes_close_the_previous_status_and_open_the_current_one() {
+        let mut book = SegmentBook::default();
+        book.apply(&event("LOGIN", t(8, 0), None, Some(status("available", t(8, 0))))).unwrap();
+        book.apply(&event("STATE_CHANGE", t(9, 0), Some(status("available", t(8, 0))), Some(status("lunch", t(9, 0)))))
+            .unwrap();
+        let all = book.overlapping(t(0, 0), t(23, 0));
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].status_id.as_str(), all[0].start, all[0].end), ("available", t(8, 0), Some(t(9, 0))));
+        assert_eq!((all[1].status_id.as_str(), all[1].start, all[1].end), ("lunch", t(9, 0), None));
+        assert_eq!(all[0].agent_external_id, "u-1");
+    }
+
+    #[test]
+    fn a_configuration_only_change_does_not_split_and_replays_are_idempotent() {
+        let mut book = SegmentBook::default();
+        let login = event("LOGIN", t(8, 0), None, Some(status("available", t(8, 0))));
+        let config =
+            event("STATE_CHANGE", t(8, 30), Some(status("available", t(8, 0))), Some(status("available", t(8, 0))));
+        for record in [&login, &config, &login, &config] {
+            book.apply(record).unwrap();
+        }
+        let all = book.overlapping(t(0, 0), t(23, 0));
+        assert_eq!(all.len(), 1);
+        assert_eq!((all[0].start, all[0].end), (t(8, 0), None));
+        // A replayed older event never reopens a closed segment.
+        let change = event("STATE_CHANGE", t(9, 0), Some(status("available", t(8, 0))), Some(status("lunch", t(9, 0))));
+        book.apply(&change).unwrap();
+        book.apply(&login).unwrap();
+        assert_eq!(book.overlapping(t(0, 0), t(23, 0))[0].end, Some(t(9, 0)));
+    }
+
+    #[test]
+    fn logout_without_a_current_status_closes_at_the_event_time() {
+        let mut book = SegmentBook::default();
+        book.apply(&event("LOGOUT", t(17, 5), Some(status("available", t(16, 0))), None)).unwrap();
+        let all = book.overlapping(t(0, 0), t(23, 0));
+        assert_eq!((all[0].start, all[0].end), (t(16, 0), Some(t(17, 5))));
+        // Windows: a segment is returned when it overlaps.
+        assert!(book.overlapping(t(17, 5), t(18, 0)).is_empty());
+        assert_eq!(book.overlapping(t(17, 0), t(18, 0)).len(), 1);
+    }
+
+    #[test]
+    fn unreadable_records_are_malformed_and_other_event_types_ignored() {
+        let mut book = SegmentBook::default();
+        assert!(matches!(book.apply(b"not json"), Err(ConnectorError::Malformed { .. })));
+        let no_start = serde_json::to_vec(&json!({"EventType": "STATE_CHANGE", "AgentARN": AGENT,
+            "CurrentAgentSnapshot": {"AgentStatus": {"ARN": "x/agent-state/s"}}}))
+        .unwrap();
+        assert!(matches!(book.apply(&no_start), Err(ConnectorError::Malformed { .. })));
+        book.apply(br#"{"EventType":"CONTACT_EVENT"}"#).unwrap();
+        assert!(book.is_empty());
+    }
+}

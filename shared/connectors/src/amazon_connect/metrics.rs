@@ -1,0 +1,264 @@
+//! `GetMetricDataV2` rows → [`IntervalStats`] (pure; the request is built in `mod.rs`).
+//!
+//! Metric choices (names and units from the documentation of `GetMetricDataV2Request.Metrics` in the service
+//! model `connect/2017-08-08`; all valid with the QUEUE and CHANNEL groupings):
+
+use std::collections::BTreeMap;
+
+use acd_domain::acd::floor_to_interval;
+use acd_domain::{Channel, IntervalStats, TimeWindow};
+use aws_sdk_connect::types::MetricResultV2;
+use chrono::{DateTime, Utc};
+
+use crate::ConnectorError;
+
+/// offered ← "Contacts queued (enqueue timestamp)", Count: contacts counted in the interval they entered the queue,
+/// which is what `IntervalStats::offered` means (`CONTACTS_QUEUED` counts by another timestamp).
+pub const OFFERED: &str = "CONTACTS_QUEUED_BY_ENQUEUE";
+/// handled ← "Contacts handled", Count.
+pub const HANDLED: &str = "CONTACTS_HANDLED";
+/// abandoned ← "Contact abandoned", Count.
+pub const ABANDONED: &str = "CONTACTS_ABANDONED";
+/// handle_time_ms ← "Contact handle time", Seconds (total; talk + hold + after-contact work).
+pub const HANDLE_TIME: &str = "SUM_HANDLE_TIME";
+/// answer_time_ms ← "Average queue answer time", Seconds, × handled. The model offers no sum of queue answer time;
+/// *assumption:* the average is over the same contacts `CONTACTS_HANDLED` counts (answered from the queue), so the
+/// product is the total to within rounding.
+pub const AVG_ANSWER_TIME: &str = "AVG_QUEUE_ANSWER_TIME";
+/// answered_within_sl ← "Contacts answered in X seconds", Count, with `Threshold {Comparison: LTE, ThresholdValue:
+/// settings.service_level_seconds}`.
+pub const ANSWERED_IN_X: &str = "SUM_CONTACTS_ANSWERED_IN_X";
+
+pub const ALL: [&str; 6] = [OFFERED, HANDLED, ABANDONED, HANDLE_TIME, AVG_ANSWER_TIME, ANSWERED_IN_X];
+
+/// Connect's `Channel` enum (VOICE | CHAT | TASK | EMAIL) → the WFM channel. TASK is a work item routed like a case.
+pub fn channel_of(raw: &str) -> Option<Channel> {
+    match raw {
+        "VOICE" => Some(Channel::Calls),
+        "CHAT" => Some(Channel::Chats),
+        "TASK" => Some(Channel::Cases),
+        "EMAIL" => Some(Channel::Emails),
+        _ => None,
+    }
+}
+
+/// The WFM queue id of a Connect queue and channel: `{queueId}:{channel}` (the queue id is stable across renames).
+pub fn external_queue_id(queue_id: &str, channel: Channel) -> String {
+    format!("{queue_id}:{}", channel.as_str())
+}
+
+/// Values of one (queue, channel, interval) row; `None` = the metric was absent or null ("cannot be computed").
+#[derive(Debug, Default, Clone)]
+struct Row {
+    values: BTreeMap<&'static str, Option<f64>>,
+}
+
+/// Accumulates the rows of every page of one request.
+#[derive(Debug, Default)]
+pub struct MetricRows {
+    rows: BTreeMap<(String, DateTime<Utc>), Row>,
+}
+
+impl MetricRows {
+    /// Adds one page of results. Rows of queues or channels not asked for are ignored; a row without its
+    /// dimensions or interval, or an interval not on a quarter hour inside `window`, is malformed.
+    pub fn add(
+        &mut self,
+        results: &[MetricResultV2],
+        wanted: &std::collections::HashSet<String>,
+        window: TimeWindow,
+    ) -> Result<(), ConnectorError> {
+        for r in results {
+            let dims = r
+                .dimensions()
+                .ok_or_else(|| ConnectorError::malformed("GetMetricDataV2: a result has no Dimensions"))?;
+            let (Some(queue), Some(channel)) = (dims.get("QUEUE"), dims.get("CHANNEL")) else {
+                return Err(ConnectorError::malformed(
+                    "GetMetricDataV2: a result lacks the QUEUE or CHANNEL dimension",
+                ));
+            };
+            let queue_id = super::events::last_path_element(queue).unwrap_or(queue);
+            let Some(channel) = channel_of(channel) else { continue };
+            let id = external_queue_id(queue_id, channel);
+            if !wanted.contains(&id) {
+                continue;
+            }
+            let start = r
+                .metric_interval()
+                .and_then(|i| i.start_time())
+                .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos()))
+                .ok_or_else(|| {
+                    ConnectorError::malformed("GetMetricDataV2: a result has no MetricInterval.StartTime")
+                })?;
+            if floor_to_interval(start) != start || !window.contains(start) {
+                return Err(ConnectorError::malformed(format!(
+                    "GetMetricDataV2: interval {start} is not a quarter hour inside the requested window"
+                )));
+            }
+            let row = self.rows.entry((id, start)).or_default();
+            for c in r.collections() {
+                let Some(name) = c.metric().and_then(|m| m.name()) else { continue };
+                let Some(&known) = ALL.iter().find(|n| **n == name) else { continue };
+                let value = c.value();
+                if let Some(v) = value
+                    && (!v.is_finite() || v < 0.0)
+                {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {name} = {v} is not a valid value"
+                    )));
+                }
+                if let Some(Some(before)) = row.values.get(known)
+                    && value.is_some_and(|v| (v - before).abs() > 1e-9)
+                {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {name} given twice with different values for one queue and interval"
+                    )));
+                }
+                row.values.insert(known, value);
+            }
+        }
+        Ok(())
+    }
+
+    /// The statistics, one per row. A row exists only where Connect had data (an empty result = no contacts = zero,
+    /// the trait's "absent means zero"); inside a row a null or missing count cannot be right, so it is malformed.
+    pub fn into_stats(self) -> Result<Vec<IntervalStats>, ConnectorError> {
+        let mut out = Vec::with_capacity(self.rows.len());
+        for ((queue, start), row) in self.rows {
+            let get = |name: &str| row.values.get(name).copied().flatten();
+            let count = |name: &str| -> Result<u64, ConnectorError> {
+                let v = get(name).ok_or_else(|| {
+                    ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {name} is null or missing for {queue} at {start}"
+                    ))
+                })?;
+                if (v - v.round()).abs() > 1e-6 {
+                    return Err(ConnectorError::malformed(format!("GetMetricDataV2: {name} = {v} is not a count")));
+                }
+                Ok(v.round() as u64)
+            };
+            let handled = count(HANDLED)?;
+            // Times are "cannot be computed" (null) when nothing was handled; with handled contacts they must exist.
+            let seconds_ms = |name: &str, factor: f64| -> Result<u64, ConnectorError> {
+                match get(name) {
+                    Some(v) => Ok((v * factor * 1000.0).round() as u64),
+                    None if handled == 0 => Ok(0),
+                    None => Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {name} is null for {queue} at {start} although {handled} contacts were handled"
+                    ))),
+                }
+            };
+            out.push(IntervalStats {
+                offered: count(OFFERED)?,
+                handled,
+                abandoned: count(ABANDONED)?,
+                handle_time_ms: seconds_ms(HANDLE_TIME, 1.0)?,
+                answer_time_ms: seconds_ms(AVG_ANSWER_TIME, handled as f64)?,
+                answered_within_sl: get(ANSWERED_IN_X).map(|v| v.round() as u64),
+                queue_external_id: queue,
+                interval_start: start,
+            });
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_connect::types::{MetricDataV2, MetricInterval, MetricV2};
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 30, h, m, 0).unwrap()
+    }
+    fn row(queue: &str, channel: &str, start: DateTime<Utc>, values: &[(&str, Option<f64>)]) -> MetricResultV2 {
+        let mut b =
+            MetricResultV2::builder().dimensions("QUEUE", queue).dimensions("CHANNEL", channel).metric_interval(
+                MetricInterval::builder().start_time(aws_smithy_types::DateTime::from_secs(start.timestamp())).build(),
+            );
+        for (name, value) in values {
+            b = b.collections(
+                MetricDataV2::builder().metric(MetricV2::builder().name(*name).build()).set_value(*value).build(),
+            );
+        }
+        b.build()
+    }
+    fn wanted() -> std::collections::HashSet<String> {
+        ["q1:calls".to_owned(), "q1:chats".to_owned()].into()
+    }
+    fn window() -> TimeWindow {
+        TimeWindow::new(t(0, 0), t(23, 0)).unwrap()
+    }
+
+    #[test]
+    fn rows_become_stats_with_the_documented_units() {
+        let mut rows = MetricRows::default();
+        let values = [
+            (OFFERED, Some(10.0)),
+            (HANDLED, Some(8.0)),
+            (ABANDONED, Some(2.0)),
+            (HANDLE_TIME, Some(1600.0)),
+            (AVG_ANSWER_TIME, Some(12.5)),
+            (ANSWERED_IN_X, Some(6.0)),
+        ];
+        rows.add(
+            &[row("arn:aws:connect:us-east-1:1:instance/i/queue/q1", "VOICE", t(9, 15), &values)],
+            &wanted(),
+            window(),
+        )
+        .unwrap();
+        // Unknown queue and unknown channel: ignored.
+        rows.add(&[row("q9", "VOICE", t(9, 15), &values), row("q1", "VIDEO", t(9, 15), &values)], &wanted(), window())
+            .unwrap();
+        let stats = rows.into_stats().unwrap();
+        assert_eq!(stats.len(), 1);
+        let s = &stats[0];
+        assert_eq!((s.queue_external_id.as_str(), s.interval_start), ("q1:calls", t(9, 15)));
+        assert_eq!((s.offered, s.handled, s.abandoned), (10, 8, 2));
+        assert_eq!((s.handle_time_ms, s.answer_time_ms, s.answered_within_sl), (1_600_000, 100_000, Some(6)));
+    }
+
+    #[test]
+    fn null_means_cannot_be_computed_not_zero() {
+        // A null average with nothing handled is zero time; with handled contacts it is malformed.
+        let ok = [
+            (OFFERED, Some(3.0)),
+            (HANDLED, Some(0.0)),
+            (ABANDONED, Some(3.0)),
+            (HANDLE_TIME, None),
+            (AVG_ANSWER_TIME, None),
+        ];
+        let mut rows = MetricRows::default();
+        rows.add(&[row("q1", "CHAT", t(9, 0), &ok)], &wanted(), window()).unwrap();
+        let s = rows.into_stats().unwrap();
+        assert_eq!((s[0].handle_time_ms, s[0].answer_time_ms, s[0].answered_within_sl), (0, 0, None));
+
+        let bad = [
+            (OFFERED, Some(3.0)),
+            (HANDLED, Some(2.0)),
+            (ABANDONED, Some(1.0)),
+            (HANDLE_TIME, Some(60.0)),
+            (AVG_ANSWER_TIME, None),
+        ];
+        let mut rows = MetricRows::default();
+        rows.add(&[row("q1", "CHAT", t(9, 0), &bad)], &wanted(), window()).unwrap();
+        assert!(matches!(rows.into_stats(), Err(ConnectorError::Malformed { .. })));
+
+        let null_count = [(OFFERED, None), (HANDLED, Some(0.0)), (ABANDONED, Some(0.0))];
+        let mut rows = MetricRows::default();
+        rows.add(&[row("q1", "CHAT", t(9, 0), &null_count)], &wanted(), window()).unwrap();
+        assert!(matches!(rows.into_stats(), Err(ConnectorError::Malformed { .. })));
+        // No rows at all is no data: zero stats, not an error.
+        assert!(MetricRows::default().into_stats().unwrap().is_empty());
+    }
+
+    #[test]
+    fn off_grid_or_out_of_window_intervals_are_malformed() {
+        let v = [(OFFERED, Some(1.0)), (HANDLED, Some(1.0)), (ABANDONED, Some(0.0))];
+        let mut rows = MetricRows::default();
+        let off = t(9, 0) + chrono::Duration::minutes(7);
+        assert!(rows.add(&[row("q1", "VOICE", off, &v)], &wanted(), window()).is_err());
+        assert!(rows.add(&[row("q1", "VOICE", t(23, 15), &v)], &wanted(), window()).is_err());
+    }
+}

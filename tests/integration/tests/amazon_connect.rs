@@ -1,0 +1,249 @@
+//! The Amazon Connect connector against the Connect simulator (REST-JSON through the real SDK) and moto (STS for the
+//! role, Kinesis for the agent event stream): mapping, paging, permissions, throttling, the stream's checkpoints,
+//! resharding and gaps.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use acd_connectors::amazon_connect::{
+    AmazonConnectConnector, AmazonConnectCredentials, AmazonConnectSettings, AwsEndpoints, Tuning,
+};
+use acd_connectors::{Connector, ConnectorError, Deadline};
+use acd_domain::{AgentSegment, TimeWindow};
+use acd_simulators::amazon_connect::{self as sim, ConnectSimConfig, ConnectSimulator, Fault};
+use acd_test_harness::Moto;
+use chrono::{DateTime, Duration as Days, TimeZone, Utc};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
+const STREAM: &str = "connect-agent-events";
+
+struct Env {
+    moto: Moto,
+    sim: ConnectSimulator,
+    base: aws_config::SdkConfig,
+    kinesis: aws_sdk_kinesis::Client,
+    stream_arn: String,
+}
+
+async fn env(config: ConnectSimConfig, shards: i32) -> Env {
+    let moto = Moto::start().await;
+    let sim = ConnectSimulator::start(config).await.expect("start the Connect simulator");
+    let base = moto.sdk_config().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&base);
+    let stream_arn = ConnectSimulator::create_stream(&kinesis, STREAM, shards).await.expect("create the stream");
+    Env { moto, sim, base, kinesis, stream_arn }
+}
+
+impl Env {
+    fn connector(&self, tuning: Tuning) -> AmazonConnectConnector {
+        let settings = AmazonConnectSettings {
+            region: sim::REGION.into(),
+            instance_id: sim::INSTANCE_ID.into(),
+            agent_event_stream_arn: self.stream_arn.clone(),
+            service_level_seconds: 20,
+        };
+        assert!(settings.problems().is_empty(), "{:?}", settings.problems());
+        let endpoints = AwsEndpoints {
+            connect: Some(self.sim.base_url()),
+            sts: Some(self.moto.endpoint.clone()),
+            kinesis: Some(self.moto.endpoint.clone()),
+        };
+        let credentials =
+            AmazonConnectCredentials { role_arn: ROLE.into(), external_id: "acd-ext-0123456789abcdef".into() };
+        AmazonConnectConnector::new(self.base.clone(), endpoints, settings, credentials).with_tuning(tuning)
+    }
+}
+
+fn deadline() -> Deadline {
+    Deadline::after(Duration::from_secs(30))
+}
+
+fn day() -> DateTime<Utc> {
+    sim::midnight(Utc::now()) - Days::days(1)
+}
+
+#[tokio::test]
+async fn queues_statistics_agents_and_statuses_map_and_page() {
+    let env = env(ConnectSimConfig { queues: 5, agents: 5, page_size: 2, ..Default::default() }, 1).await;
+    let tuning = Tuning { page_size: 2, queues_per_filter: 2, metric_page_size: 7 };
+    let c = env.connector(tuning);
+
+    let queues = c.list_queues(deadline()).await.unwrap();
+    // 5 STANDARD queues × 4 channels; the AGENT queue is not listed.
+    assert_eq!(queues.len(), 20);
+    assert!(queues.iter().any(|q| q.external_id == format!("{}:calls", sim::queue_id(4)) && q.name == "Queue 4"));
+    assert!(queues.iter().any(|q| q.external_id == format!("{}:cases", sim::queue_id(0))));
+    // Calls are always mappable; the other channels once traffic was imported for them.
+    for q in &queues {
+        assert_eq!(c.listed_once_seen(q), q.channel != acd_domain::Channel::Calls, "{}", q.external_id);
+    }
+
+    let window = TimeWindow::new(day(), day() + c.max_window()).unwrap();
+    let mut stats = c.interval_stats(&queues, window, deadline()).await.unwrap();
+    let mut truth = env.sim.truth(window.start, window.end);
+    let key = |s: &acd_domain::IntervalStats| (s.queue_external_id.clone(), s.interval_start);
+    stats.sort_by_key(key);
+    truth.sort_by_key(key);
+    assert!(truth.len() > 100, "the simulator should have data: {}", truth.len());
+    assert_eq!(stats, truth);
+    // ≤ 2 queues per filter: 3 filters, each paged by 7 rows.
+    assert!(env.sim.calls("GetMetricDataV2") as usize >= truth.len() / 7, "{}", env.sim.calls("GetMetricDataV2"));
+
+    let agents = c.list_agents(deadline()).await.unwrap();
+    assert_eq!(agents.len(), 5);
+    assert_eq!(agents[0].external_id, sim::user_id(0));
+    assert_eq!(agents[0].display_name.as_deref(), Some("agent0@example.com"));
+    let statuses = c.list_statuses(deadline()).await.unwrap();
+    assert_eq!(statuses.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["Available", "Lunch", "Offline"]);
+    assert_eq!(env.sim.calls("ListUsers"), 3, "5 users in pages of 2");
+
+    // A subset of queues: only those come back.
+    let one: Vec<_> = queues.iter().filter(|q| q.external_id.starts_with(&sim::queue_id(1))).cloned().collect();
+    let stats = c.interval_stats(&one, window, deadline()).await.unwrap();
+    assert!(!stats.is_empty() && stats.iter().all(|s| s.queue_external_id.starts_with(&sim::queue_id(1))));
+}
+
+#[tokio::test]
+async fn verify_names_the_missing_permission_and_rides_out_throttling() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    env.connector(Tuning::default()).verify(deadline()).await.expect("verify");
+
+    env.sim.add_fault(Fault::Deny { operation: "ListUsers".into() });
+    match env.connector(Tuning::default()).verify(deadline()).await {
+        Err(ConnectorError::PermissionMissing { message }) => {
+            assert!(message.contains("connect:ListUsers"), "{message}")
+        }
+        other => panic!("expected permission-missing, got {other:?}"),
+    }
+    env.sim.clear_faults();
+
+    // Two throttled answers are retried within the deadline.
+    env.sim.add_fault(Fault::Throttle { n: 2 });
+    let c = env.connector(Tuning::default());
+    let statuses = c.list_statuses(deadline()).await.expect("retried past throttling");
+    assert_eq!(statuses.len(), 3);
+    // Throttling that outlasts the deadline ends as rate_limited.
+    env.sim.add_fault(Fault::Throttle { n: 1000 });
+    let c = env.connector(Tuning::default());
+    let _ = c.list_statuses(deadline()).await; // the session (DescribeInstance) is throttled as well
+    let err = c.list_statuses(Deadline::after(Duration::from_millis(1500))).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::RateLimited { .. }), "{err:?}");
+    assert_eq!(err.reason().as_str(), "rate_limited");
+}
+
+#[tokio::test]
+async fn a_refused_assume_role_is_credentials_rejected() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    let mut c = env.connector(Tuning::default());
+    // STS answering as for a role that does not trust us (or another external id): the simulator's STS fault.
+    c = c.with_endpoints(AwsEndpoints {
+        connect: Some(env.sim.base_url()),
+        sts: Some(env.sim.base_url()),
+        kinesis: Some(env.moto.endpoint.clone()),
+    });
+    assert_eq!(c.verify(deadline()).await.unwrap_err(), ConnectorError::CredentialsRejected);
+    assert_eq!(env.sim.calls("sts:AssumeRole"), 1, "a trust failure is not retried");
+    assert_eq!(env.sim.calls("DescribeInstance"), 0);
+}
+
+#[tokio::test]
+async fn a_null_metric_in_a_row_with_contacts_is_malformed_not_zero() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    env.sim.add_fault(Fault::NullAnswerTime);
+    let c = env.connector(Tuning::default());
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(day(), day() + Days::days(1)).unwrap();
+    let err = c.interval_stats(&queues, window, deadline()).await.unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err:?}");
+}
+
+/// Upserts segments by (agent, start) as the table does.
+fn store(table: &mut BTreeMap<(String, DateTime<Utc>), AgentSegment>, segments: Vec<AgentSegment>) {
+    for s in segments {
+        table.insert((s.agent_external_id.clone(), s.start), s);
+    }
+}
+
+#[tokio::test]
+async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_reported() {
+    let env = env(ConnectSimConfig::default(), 2).await;
+    let (events, truth) = sim::agent_events(3, day());
+    let window = TimeWindow::new(day(), day() + Days::days(2)).unwrap();
+    let half = events.len() / 2;
+    ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &events[..half]).await.unwrap();
+
+    // Run 1: the first half.
+    let c1 = env.connector(Tuning::default());
+    c1.restore_vendor_cursor(None).unwrap();
+    let mut table = BTreeMap::new();
+    store(&mut table, c1.agent_segments(&[], window, deadline()).await.unwrap());
+    let cursor1 = c1.vendor_cursor().expect("a cursor after a read");
+    assert!(c1.warnings().is_empty(), "{:?}", c1.warnings());
+    assert!(table.values().any(|s| s.end.is_none()), "open segments while agents are in a state");
+
+    // The stream is resharded, the second half arrives (partly on the children).
+    ConnectSimulator::reshard(&env.kinesis, STREAM).await.unwrap();
+    ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &events[half..]).await.unwrap();
+    let c2 = env.connector(Tuning::default());
+    c2.restore_vendor_cursor(Some(cursor1.clone())).unwrap();
+    store(&mut table, c2.agent_segments(&[], window, deadline()).await.unwrap());
+    let cursor2 = c2.vendor_cursor().unwrap();
+    let mut expected: Vec<_> = truth.clone();
+    expected.sort_by_key(|s| (s.agent_external_id.clone(), s.start));
+    assert_eq!(table.into_values().collect::<Vec<_>>(), expected);
+    assert!(cursor2["shards"].as_object().unwrap().len() > 2, "children are tracked: {cursor2}");
+
+    // Run 3: nothing new → nothing read again.
+    let c3 = env.connector(Tuning::default());
+    c3.restore_vendor_cursor(Some(cursor2.clone())).unwrap();
+    assert_eq!(c3.agent_segments(&[], window, deadline()).await.unwrap(), vec![]);
+    assert!(c3.warnings().is_empty());
+    // Reading the same records twice (an old cursor) yields the same segments: idempotent.
+    let again = env.connector(Tuning::default());
+    again.restore_vendor_cursor(Some(cursor1)).unwrap();
+    let mut replay = BTreeMap::new();
+    store(&mut replay, again.agent_segments(&[], window, deadline()).await.unwrap());
+    assert!(replay.values().all(|s| expected.contains(s)), "a replay agrees with the truth");
+
+    // A checkpoint older than the stream's retention: a gap is reported, not hidden.
+    let mut stale = cursor2.clone();
+    for shard in stale["shards"].as_object_mut().unwrap().values_mut() {
+        shard["read_through"] = serde_json::json!((Utc::now() - Days::hours(30)).to_rfc3339());
+    }
+    let c4 = env.connector(Tuning::default());
+    c4.restore_vendor_cursor(Some(stale)).unwrap();
+    c4.agent_segments(&[], window, deadline()).await.unwrap();
+    assert!(c4.warnings().iter().any(|w| w.contains("keeps 24 h")), "{:?}", c4.warnings());
+
+    // The stream was trimmed/re-created past the checkpoint: a gap, and the new stream is read from its start.
+    ConnectSimulator::recreate_stream(&env.kinesis, STREAM, 1).await.unwrap();
+    let later = sim::agent_events(1, day() + Days::days(1)).0;
+    ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &later).await.unwrap();
+    let c5 = env.connector(Tuning::default());
+    c5.restore_vendor_cursor(Some(cursor2)).unwrap();
+    let segments = c5.agent_segments(&[], window, deadline()).await.unwrap();
+    assert_eq!(segments.len(), 4);
+    assert!(c5.warnings().iter().any(|w| w.contains("re-created")), "{:?}", c5.warnings());
+}
+
+#[tokio::test]
+async fn settings_are_checked() {
+    let mut s = AmazonConnectSettings {
+        region: "eu-west-1".into(),
+        instance_id: "nope".into(),
+        agent_event_stream_arn: "arn:aws:kinesis:us-east-1:123456789012:stream/x".into(),
+        service_level_seconds: 0,
+    };
+    let fields: Vec<_> = s.problems().into_iter().map(|(f, _)| f).collect();
+    assert_eq!(fields, ["region", "instance_id", "agent_event_stream_arn", "service_level_seconds"]);
+    s.region = "us-east-1".into();
+    s.instance_id = sim::INSTANCE_ID.into();
+    s.service_level_seconds = 20;
+    assert!(s.problems().is_empty());
+    assert!(AmazonConnectCredentials::role_arn_problem(ROLE).is_none());
+    assert!(AmazonConnectCredentials::role_arn_problem("arn:aws:iam::1:user/x").is_some());
+    let (a, b) = (AmazonConnectCredentials::new_external_id(), AmazonConnectCredentials::new_external_id());
+    assert_ne!(a, b);
+    assert!(a.len() == 36 && a.starts_with("acd-") && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
+    let _ = Utc.timestamp_opt(0, 0);
+}

@@ -1,0 +1,250 @@
+//! The simulator's HTTP routes (Connect REST-JSON; errors carry `x-amzn-ErrorType` and a `{"__type", "Message"}`
+//! body, as the SDK's rest-json error parser expects).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+
+use super::{INSTANCE_ID, STATUSES, Shared, instance_arn, queue_id, row, user_id};
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/instance/{id}", get(describe_instance))
+        .route("/queues-summary/{id}", get(list_queues))
+        .route("/users-summary/{id}", get(list_users))
+        .route("/agent-status/{id}", get(list_agent_statuses))
+        .route("/metrics/data", post(get_metric_data_v2))
+        // Fault "trust failure": pointed at as the STS endpoint, the simulator refuses every AssumeRole the way STS
+        // does when the role does not trust the caller or the external id differs (query protocol, XML error).
+        .route("/", post(refuse_assume_role))
+        .with_state(shared)
+}
+
+fn error(status: StatusCode, kind: &str, message: &str) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert("x-amzn-ErrorType", kind.parse().expect("header"));
+    (status, headers, Json(json!({"__type": kind, "Message": message}))).into_response()
+}
+
+/// Counts the call and applies the faults; `Some` = the fault's answer.
+fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Response> {
+    let mut s = shared.lock();
+    *s.calls.entry(operation.to_owned()).or_default() += 1;
+    if s.throttle > 0 {
+        s.throttle -= 1;
+        return Some(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
+    }
+    if s.denied.contains(operation) {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "AccessDeniedException",
+            &format!("User is not authorized to perform: connect:{operation}"),
+        ));
+    }
+    if instance.is_some_and(|i| i != INSTANCE_ID) {
+        return Some(error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "Instance not found"));
+    }
+    None
+}
+
+/// `(start, end)` of one page of `len` items from the `nextToken` (an offset) and `maxResults`.
+fn page(params: &HashMap<String, String>, len: usize, cap: usize) -> Result<(usize, usize), Box<Response>> {
+    let start: usize = match params.get("nextToken") {
+        None => 0,
+        Some(t) => t.parse().map_err(|_| Box::new(bad("bad nextToken")))?,
+    };
+    let max: usize = params.get("maxResults").and_then(|m| m.parse().ok()).unwrap_or(100).clamp(1, 1000).min(cap);
+    Ok((start.min(len), (start + max).min(len)))
+}
+
+fn with_token(mut body: Value, end: usize, len: usize) -> Response {
+    if end < len {
+        body["NextToken"] = json!(end.to_string());
+    }
+    Json(body).into_response()
+}
+
+async fn describe_instance(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
+    if let Some(r) = gate(&shared, "DescribeInstance", Some(&id)) {
+        return r;
+    }
+    Json(json!({"Instance": {"Id": INSTANCE_ID, "Arn": instance_arn(), "IdentityManagementType": "CONNECT_MANAGED",
+        "InstanceAlias": "acd-sim", "InstanceStatus": "ACTIVE", "InboundCallsEnabled": true, "OutboundCallsEnabled": true}}))
+    .into_response()
+}
+
+async fn list_queues(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = gate(&shared, "ListQueues", Some(&id)) {
+        return r;
+    }
+    let mut all: Vec<Value> = (0..shared.config.queues)
+        .map(|q| {
+            json!({"Id": queue_id(q), "Arn": format!("{}/queue/{}", instance_arn(), queue_id(q)),
+                "Name": format!("Queue {q}"), "QueueType": "STANDARD", "LastModifiedTime": 1.7e9})
+        })
+        .collect();
+    all.push(json!({"Id": "a6e47000-0000-4000-8000-000000000000", "Name": "Agent queue", "QueueType": "AGENT"}));
+    if params.get("queueTypes").is_some_and(|t| t == "STANDARD") {
+        all.retain(|q| q["QueueType"] == "STANDARD");
+    }
+    let (start, end) = match page(&params, all.len(), shared.config.page_size) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    with_token(json!({"QueueSummaryList": all[start..end]}), end, all.len())
+}
+
+async fn list_users(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = gate(&shared, "ListUsers", Some(&id)) {
+        return r;
+    }
+    let all: Vec<Value> = (0..shared.config.agents)
+        .map(|a| json!({"Id": user_id(a), "Arn": format!("{}/agent/{}", instance_arn(), user_id(a)), "Username": format!("agent{a}@example.com")}))
+        .collect();
+    let (start, end) = match page(&params, all.len(), shared.config.page_size) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    with_token(json!({"UserSummaryList": all[start..end]}), end, all.len())
+}
+
+async fn list_agent_statuses(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = gate(&shared, "ListAgentStatuses", Some(&id)) {
+        return r;
+    }
+    let all: Vec<Value> = STATUSES
+        .iter()
+        .map(|(id, name, kind)| json!({"Id": id, "Arn": format!("{}/agent-state/{id}", instance_arn()), "Name": name, "Type": kind}))
+        .collect();
+    let (start, end) = match page(&params, all.len(), shared.config.page_size) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    with_token(json!({"AgentStatusSummaryList": all[start..end]}), end, all.len())
+}
+
+fn bad(message: &str) -> Response {
+    error(StatusCode::BAD_REQUEST, "InvalidParameterException", message)
+}
+
+async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    if let Some(r) = gate(&shared, "GetMetricDataV2", None) {
+        return r;
+    }
+    if body["ResourceArn"].as_str() != Some(instance_arn().as_str()) {
+        return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "ResourceArn is not an instance");
+    }
+    let time = |k: &str| body[k].as_f64().and_then(|s| DateTime::<Utc>::from_timestamp(s as i64, 0));
+    let (Some(start), Some(end)) = (time("StartTime"), time("EndTime")) else {
+        return bad("StartTime and EndTime are required (epoch seconds)");
+    };
+    if body["Interval"]["IntervalPeriod"] != "FIFTEEN_MIN" {
+        return bad("the simulator serves IntervalPeriod FIFTEEN_MIN only");
+    }
+    if end <= start || end - start >= Duration::days(3) {
+        return bad("the difference between StartTime and EndTime must be less than 3 days for FIFTEEN_MIN");
+    }
+    if start.timestamp() % 900 != 0 || end.timestamp() % 900 != 0 {
+        return bad("StartTime and EndTime must be on 15-minute boundaries");
+    }
+    let groupings: Vec<&str> =
+        body["Groupings"].as_array().map(|g| g.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    if groupings != ["QUEUE", "CHANNEL"] {
+        return bad("the simulator serves Groupings [QUEUE, CHANNEL] only");
+    }
+    let Some(filters) = body["Filters"].as_array() else { return bad("Filters are required") };
+    let mut queues: Vec<String> = Vec::new();
+    for f in filters {
+        if f["FilterKey"] == "QUEUE" {
+            let values = f["FilterValues"].as_array().cloned().unwrap_or_default();
+            if values.len() > 100 {
+                return bad("at most 100 filter values");
+            }
+            queues.extend(values.iter().filter_map(|v| v.as_str().map(str::to_owned)));
+        }
+    }
+    let metrics: Vec<Value> = body["Metrics"].as_array().cloned().unwrap_or_default();
+    let max: usize = body["MaxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
+    let offset: usize = match body["NextToken"].as_str() {
+        None => 0,
+        Some(t) => match t.parse() {
+            Ok(o) => o,
+            Err(_) => return bad("bad NextToken"),
+        },
+    };
+    let null_answer = shared.lock().null_answer_time;
+    let mut results = Vec::new();
+    for q in 0..shared.config.queues {
+        if !queues.contains(&queue_id(q)) {
+            continue;
+        }
+        for channel in ["VOICE", "CHAT"] {
+            let mut t = start;
+            while t < end {
+                if let Some(r) = row(shared.config.seed, q, channel, t) {
+                    let collections: Vec<Value> = metrics
+                        .iter()
+                        .map(|m| {
+                            let name = m["Name"].as_str().unwrap_or("");
+                            let value = match name {
+                                "CONTACTS_QUEUED_BY_ENQUEUE" => json!(r.offered),
+                                "CONTACTS_HANDLED" => json!(r.handled),
+                                "CONTACTS_ABANDONED" => json!(r.abandoned),
+                                "SUM_HANDLE_TIME" if r.handled == 0 => Value::Null,
+                                "SUM_HANDLE_TIME" => json!(r.handle_s),
+                                "AVG_QUEUE_ANSWER_TIME" if r.handled == 0 || null_answer => Value::Null,
+                                "AVG_QUEUE_ANSWER_TIME" => json!(r.avg_answer_ms as f64 / 1000.0),
+                                "SUM_CONTACTS_ANSWERED_IN_X" => json!(r.within_sl),
+                                _ => Value::Null,
+                            };
+                            let mut c = json!({"Metric": m});
+                            if !value.is_null() {
+                                c["Value"] = value;
+                            }
+                            c
+                        })
+                        .collect();
+                    results.push(json!({
+                        "Dimensions": {"QUEUE": queue_id(q), "CHANNEL": channel},
+                        "MetricInterval": {"Interval": "FIFTEEN_MIN", "StartTime": t.timestamp(), "EndTime": (t + Duration::minutes(15)).timestamp()},
+                        "Collections": collections,
+                    }));
+                }
+                t += Duration::minutes(15);
+            }
+        }
+    }
+    let len = results.len();
+    let from = offset.min(len);
+    let to = (offset + max).min(len);
+    with_token(json!({"MetricResults": results[from..to]}), to, len)
+}
+
+async fn refuse_assume_role(State(shared): State<Arc<Shared>>) -> Response {
+    *shared.lock().calls.entry("sts:AssumeRole".to_owned()).or_default() += 1;
+    let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+                <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/acd-import is not \
+                authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/acd-connect-read\
+                </Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>";
+    (StatusCode::FORBIDDEN, [("content-type", "text/xml")], body).into_response()
+}

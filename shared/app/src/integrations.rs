@@ -279,9 +279,12 @@ impl IntegrationService {
             if (current.status.state == IntegrationState::Paused) == pause {
                 return Ok(current);
             }
-            self.schedules.set_enabled(tenant, current.id, !pause).await?;
-            if !pause {
-                self.schedules.run_now(tenant, current.id).await?;
+            // A type that does not pull (push) has no schedules: pausing only changes its state.
+            if pulls(&current) {
+                self.schedules.set_enabled(tenant, current.id, !pause).await?;
+                if !pause {
+                    self.schedules.run_now(tenant, current.id).await?;
+                }
             }
             let mut updated = current.clone();
             updated.status = IntegrationStatus {
@@ -304,7 +307,10 @@ impl IntegrationService {
         if current.status.state == IntegrationState::Paused {
             return Err(ApiError::Paused);
         }
-        self.schedules.run_now(tenant, current.id).await?;
+        // A push integration has nothing to import: its data arrives through the ingest API.
+        if pulls(&current) {
+            self.schedules.run_now(tenant, current.id).await?;
+        }
         Ok(())
     }
 
@@ -367,4 +373,10 @@ fn is_run_sort_key(key: &str) -> bool {
 /// The sort key of a run in the run log (`RUN#{started}#{run id}`), used as the cursor position.
 pub fn run_sort_key(run: &RunRecord) -> String {
     format!("RUN#{}#{}", run.started_at.format("%Y-%m-%dT%H:%M:%SZ"), run.run_id)
+}
+
+/// Whether the integration's type pulls from its ACD (and so has import schedules); unknown types are treated as
+/// pulling, so their schedules are never silently skipped.
+fn pulls(integration: &Integration) -> bool {
+    acd_connectors::registry::vendor_of(&integration.kind).map_or(true, |v| v.pulls())
 }

@@ -749,7 +749,11 @@ mod tests {
         let f = queue_filter(&query);
         let expression = f.expression().unwrap();
         assert!(
-            expression.starts_with("#active = :active AND (contains(#name_lower, :needle) OR #integration IN (:m0)")
+            expression.starts_with(
+                "(attribute_not_exists(#once_seen) OR attribute_exists(#data_from)) AND #active = :active AND \
+                 (contains(#name_lower, :needle) OR #integration IN (:m0)"
+            ),
+            "{expression}"
         );
         assert!(expression.ends_with("NOT (#integration IN (:c0, :c1, :c2)))"), "{expression}");
         assert_eq!(f.values.len(), 1 + 1 + 1 + 3);
@@ -765,8 +769,11 @@ mod tests {
             ..Default::default()
         };
         let f = queue_filter(&query);
-        assert_eq!(f.expression(), None, "too many ids: exact predicate only");
-        assert!(f.names.is_empty(), "DynamoDB refuses unused attribute names: {:?}", f.names);
+        let only_seen = "(attribute_not_exists(#once_seen) OR attribute_exists(#data_from))";
+        assert_eq!(f.expression().as_deref(), Some(only_seen), "too many ids: exact predicate only");
+        let mut names: Vec<&str> = f.names.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        assert_eq!(names, ["#data_from", "#once_seen"], "DynamoDB refuses unused attribute names");
 
         // A tenant without integrations: no id list, no unused name (found by scripts/fuzz-api: `GET /queues?q=x`).
         let query = QueueQuery {

@@ -71,8 +71,19 @@ impl Env {
             verifier,
             TenantAuth::JwtClaim("tenant_id".into()),
         );
-        let (status, _, created) =
-            decode(api.handle(api_request("POST", "/integrations", Some(TENANT), Some(&self.body))).await);
+        // The cut points' imports share the simulator's one API user, and Five9 refuses a user's concurrent
+        // requests: the create's credential check may then answer 503 vendor-unavailable ("try again later"),
+        // and a client retries it, as here.
+        let mut attempt = 0;
+        let (status, created) = loop {
+            let (status, _, created) =
+                decode(api.handle(api_request("POST", "/integrations", Some(TENANT), Some(&self.body))).await);
+            attempt += 1;
+            if status != 503 || attempt == 5 {
+                break (status, created);
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        };
         assert_eq!(status, 201, "{created}");
         created["id"].as_str().unwrap().to_owned()
     }

@@ -68,7 +68,46 @@ fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
 }
 
 /// One UpdateItem: key, update expression, values.
-type Upsert = (Item, String, Item);
+pub(crate) type Upsert = (Item, String, Item);
+
+/// What an agent upsert does with the stored display name when the listed agent has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MissingName {
+    /// The ACD's listing is the whole truth: no name now means none.
+    Remove,
+    /// A pushed record may simply not carry it: keep the stored one.
+    Keep,
+}
+
+/// The UpdateItem of one seen agent: active, `last_seen` now, `first_seen` kept, never touching its mapping.
+pub(crate) fn agent_upsert(
+    pk: &str,
+    integration: &Integration,
+    agent: &ExternalAgent,
+    now: DateTime<Utc>,
+    missing: MissingName,
+) -> Result<Upsert, StoreError> {
+    let mut values = HashMap::from([
+        (":yes".to_owned(), AttributeValue::Bool(true)),
+        (":entity".to_owned(), s("agent")),
+        (":integration".to_owned(), s(integration.id.to_string())),
+        (":external".to_owned(), s(agent.external_id.clone())),
+        (":now".to_owned(), attribute(now)?),
+    ]);
+    let display = match (&agent.display_name, missing) {
+        (Some(name), _) => {
+            values.insert(":display".to_owned(), s(name.clone()));
+            "SET display_name = :display, "
+        }
+        (None, MissingName::Remove) => "REMOVE display_name SET ",
+        (None, MissingName::Keep) => "SET ",
+    };
+    let expression = format!(
+        "{display}entity = :entity, integration_id = :integration, external_id = :external, \
+         last_seen = :now, first_seen = if_not_exists(first_seen, :now), active = :yes"
+    );
+    Ok((key(pk.to_owned(), items::agent_sk(&agent.external_id)), expression, values))
+}
 
 /// Queue items written in one transaction, next to the check of the integration record (DynamoDB allows 100
 /// actions a transaction).
@@ -148,7 +187,7 @@ impl DynamoImportStore {
     /// Applies catalog updates (agents, statuses) with UpdateItem, a few at a time. UpdateItem (not a put) because
     /// these items also hold the admin's mappings, which the import must never overwrite, even when an admin maps
     /// an agent while a run is going.
-    async fn upsert(&self, updates: Vec<Upsert>, unchanged: u64) -> Result<WriteCounts, StoreError> {
+    pub(crate) async fn upsert(&self, updates: Vec<Upsert>, unchanged: u64) -> Result<WriteCounts, StoreError> {
         let written = updates.len() as u64;
         for _ in 0..written {
             self.crash_point()?;
@@ -682,25 +721,7 @@ impl ImportStore for DynamoImportStore {
                 unchanged += 1;
                 continue;
             }
-            let mut values = HashMap::from([
-                (":yes".to_owned(), AttributeValue::Bool(true)),
-                (":entity".to_owned(), s("agent")),
-                (":integration".to_owned(), s(integration.id.to_string())),
-                (":external".to_owned(), s(agent.external_id.clone())),
-                (":now".to_owned(), attribute(now)?),
-            ]);
-            let display = match &agent.display_name {
-                Some(name) => {
-                    values.insert(":display".to_owned(), s(name.clone()));
-                    "SET display_name = :display, "
-                }
-                None => "REMOVE display_name SET ",
-            };
-            let expression = format!(
-                "{display}entity = :entity, integration_id = :integration, external_id = :external, \
-                 last_seen = :now, first_seen = if_not_exists(first_seen, :now), active = :yes"
-            );
-            updates.push((key(pk.clone(), items::agent_sk(&agent.external_id)), expression, values));
+            updates.push(agent_upsert(&pk, integration, agent, now, MissingName::Remove)?);
         }
         let mut counts = self.upsert(updates, unchanged).await?;
         counts.reads = reads;

@@ -30,7 +30,7 @@ use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
 use crate::dynamo::{Item, s};
-use crate::import_store::DynamoImportStore;
+use crate::import_store::{DynamoImportStore, MissingName, agent_upsert};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{self, PK, SK, integration_pk};
 use crate::sdk_error;
@@ -542,52 +542,19 @@ impl IngestStore for DynamoIngestStore {
         let stored = self.query_all(pk.clone(), items::AGENT_SK_PREFIX.into(), None).await?;
         let stored: Vec<Seen> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("agent: {e}")))?;
         let stored: HashMap<String, Seen> = stored.into_iter().map(|a| (a.external_id.clone(), a)).collect();
-        let mut requests = Vec::new();
+        let mut updates = Vec::new();
         for agent in agents {
             let known = stored.get(&agent.external_id);
             let stale = known.is_none_or(|k| {
                 (agent.display_name.is_some() && k.display_name != agent.display_name)
                     || now - k.last_seen >= Duration::days(1)
             });
-            if !stale {
-                continue;
+            if stale {
+                updates.push(agent_upsert(&pk, integration, agent, now, MissingName::Keep)?);
             }
-            let mut values = HashMap::from([
-                (":yes".to_owned(), AttributeValue::Bool(true)),
-                (":entity".to_owned(), s("agent")),
-                (":integration".to_owned(), s(integration.id.to_string())),
-                (":external".to_owned(), s(agent.external_id.clone())),
-                (":now".to_owned(), attribute(now)?),
-            ]);
-            let display = match &agent.display_name {
-                Some(name) => {
-                    values.insert(":display".to_owned(), s(name.clone()));
-                    "display_name = :display, "
-                }
-                None => "",
-            };
-            requests.push(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(key(pk.clone(), items::agent_sk(&agent.external_id))))
-                    .update_expression(format!(
-                        "SET {display}entity = :entity, integration_id = :integration, external_id = :external, \
-                         last_seen = :now, first_seen = if_not_exists(first_seen, :now), active = :yes"
-                    ))
-                    .set_expression_attribute_values(Some(values)),
-            );
         }
-        let n = requests.len() as u64;
-        stream::iter(
-            requests.into_iter().map(|r| async move {
-                r.send().await.map(|_| ()).map_err(|e| sdk_error("UpdateItem(pushed agent)", e))
-            }),
-        )
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
-        let mut counts = WriteCounts { written: n, write_requests: n, reads: 1, ..Default::default() };
+        let mut counts = self.imports.upsert(updates, 0).await?;
+        counts.reads = 1;
         counts += self.imports.sync_statuses(integration, statuses, now).await?;
         Ok(counts)
     }

@@ -93,6 +93,26 @@ pub fn typed_settings<T: serde::de::DeserializeOwned>(settings: &Settings) -> Re
         .map_err(|e| ConnectorError::Configuration { message: format!("the stored settings cannot be read: {e}") })
 }
 
+/// The stored settings a PATCH is checked against could not be read (an `invalid_value` error was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnreadableSettings;
+
+/// A vendor's typed settings for settings parsing: `None` on a create (`current` is `None`), the stored settings on
+/// a PATCH, or [`UnreadableSettings`] (with an error recorded under `/settings`) when they cannot be read.
+pub fn current_settings<T: serde::de::DeserializeOwned>(
+    current: Option<&Settings>,
+    errors: &mut FieldErrors,
+) -> Result<Option<T>, UnreadableSettings> {
+    match current.map(typed_settings) {
+        Some(Ok(c)) => Ok(Some(c)),
+        Some(Err(_)) => {
+            errors.push("/settings", "invalid_value", "the stored settings of this integration cannot be read");
+            Err(UnreadableSettings)
+        }
+        None => Ok(None),
+    }
+}
+
 /// The vendor part of the settings from a vendor's typed settings.
 pub fn settings_map<T: serde::Serialize>(typed: &T) -> Map<String, Value> {
     match serde_json::to_value(typed) {

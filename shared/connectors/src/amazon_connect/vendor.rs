@@ -14,7 +14,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 
 use super::{AmazonConnectConnector, AmazonConnectCredentials, AmazonConnectSettings, AwsEndpoints, MAX_HISTORY_DAYS};
-use crate::vendor::{ConnectorContext, Vendor, credential_field, settings_map, typed_settings};
+use crate::vendor::{ConnectorContext, Vendor, credential_field, current_settings, settings_map, typed_settings};
 use crate::{Connector, ConnectorError};
 
 pub const TYPE: IntegrationType = IntegrationType::new("amazon_connect");
@@ -64,14 +64,7 @@ pub fn form() -> Vec<Value> {
 
 /// Validates the settings of a create (`current` is `None`) or a PATCH.
 pub fn parse(obj: &Obj<'_>, current: Option<&Settings>, errors: &mut FieldErrors) -> Option<Map<String, Value>> {
-    let current: Option<AmazonConnectSettings> = match current.map(typed_settings) {
-        Some(Ok(c)) => Some(c),
-        Some(Err(_)) => {
-            errors.push("/settings", "invalid_value", "the stored settings of this integration cannot be read");
-            return None;
-        }
-        None => None,
-    };
+    let current: Option<AmazonConnectSettings> = current_settings(current, errors).ok()?;
     let current = current.as_ref();
     let creating = current.is_none();
     let region = obj.choice(

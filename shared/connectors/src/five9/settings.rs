@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub use super::regions::Five9Region;
-use crate::vendor::{settings_map, typed_settings};
+use crate::vendor::{current_settings, settings_map};
 
 /// How Five9 calls are grouped into queues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,14 +80,7 @@ pub fn form() -> Vec<Value> {
 
 /// Validates the Five9 settings of a create (`current` is `None`) or a PATCH.
 pub fn parse(obj: &Obj<'_>, current: Option<&Settings>, errors: &mut FieldErrors) -> Option<Map<String, Value>> {
-    let current: Option<Five9Settings> = match current.map(typed_settings) {
-        Some(Ok(c)) => Some(c),
-        Some(Err(_)) => {
-            errors.push("/settings", "invalid_value", "the stored settings of this integration cannot be read");
-            return None;
-        }
-        None => None,
-    };
+    let current: Option<Five9Settings> = current_settings(current, errors).ok()?;
     let current = current.as_ref();
     let creating = current.is_none();
     let regions = names(&Five9Region::ALL, Five9Region::as_str);

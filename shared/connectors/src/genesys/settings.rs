@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 pub use super::regions::GenesysRegion;
-use crate::vendor::{settings_map, typed_settings};
+use crate::vendor::{current_settings, settings_map};
 
 /// Which Genesys Cloud user field identifies an agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
@@ -56,14 +56,7 @@ pub fn form() -> Vec<Value> {
 
 /// Validates the Genesys Cloud settings of a create (`current` is `None`) or a PATCH.
 pub fn parse(obj: &Obj<'_>, current: Option<&Settings>, errors: &mut FieldErrors) -> Option<Map<String, Value>> {
-    let current: Option<GenesysSettings> = match current.map(typed_settings) {
-        Some(Ok(c)) => Some(c),
-        Some(Err(_)) => {
-            errors.push("/settings", "invalid_value", "the stored settings of this integration cannot be read");
-            return None;
-        }
-        None => None,
-    };
+    let current: Option<GenesysSettings> = current_settings(current, errors).ok()?;
     let current = current.as_ref();
     let creating = current.is_none();
     let regions = names(&GenesysRegion::ALL, GenesysRegion::as_str);

@@ -23,7 +23,7 @@ use crate::sdk_error;
 pub const MAX_BATCH: usize = 25;
 /// BatchWriteItem calls in flight at once unless configured (`DYNAMODB_WRITES_IN_FLIGHT`); see the README's
 /// benchmark section for how it was chosen.
-pub const DEFAULT_IN_FLIGHT: usize = 1;
+pub const DEFAULT_IN_FLIGHT: usize = 4;
 /// The most calls in flight that may be configured (a Lambda of 128–512 MB has a fraction of a vCPU).
 pub const MAX_IN_FLIGHT: usize = 32;
 const MAX_ATTEMPTS: u32 = 10;

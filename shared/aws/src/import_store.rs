@@ -184,6 +184,30 @@ impl DynamoImportStore {
         Ok((requests, calls))
     }
 
+    /// Marks the integration record: every queue of it is in the queue name index (`items::SEARCH_INDEXED`). A
+    /// record being deleted, gone, or already marked is left as it is (a PATCH rewrites the record without the mark;
+    /// the next run sets it again).
+    async fn mark_queue_search(&self, integration: &Integration) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id))))
+            .update_expression("SET #indexed = :yes")
+            .condition_expression(
+                "attribute_exists(PK) AND attribute_not_exists(deleting_at) AND attribute_not_exists(#indexed)",
+            )
+            .expression_attribute_names("#indexed", items::SEARCH_INDEXED)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("UpdateItem(integration search mark)", e)),
+        }
+    }
+
     /// Applies catalog updates (agents, statuses) with UpdateItem, a few at a time. UpdateItem (not a put) because
     /// these items also hold the admin's mappings, which the import must never overwrite, even when an admin maps
     /// an agent while a run is going.
@@ -584,6 +608,7 @@ impl ImportStore for DynamoImportStore {
         let collapsed = listing_collapsed(known, missing);
         let check = ListingCheck { known, missing, collapsed, held: collapsed && !confirmed };
         let (mut puts, mut unchanged) = (Vec::new(), 0u64);
+        let (mut index_puts, mut index_deletes) = (Vec::new(), Vec::new());
         let mut ranges = Vec::new();
         // The `last_seen` of a queue moves at most once a day, so a steady import does not rewrite every queue.
         let seen_recently = |q: &QueueItem| now - q.last_seen < Duration::days(1);
@@ -613,6 +638,7 @@ impl ImportStore for DynamoImportStore {
                 data_from: previous.as_ref().and_then(|p| p.data_from),
                 data_to: previous.as_ref().and_then(|p| p.data_to),
                 once_seen: once_seen.contains(&queue.external_id),
+                search_indexed: true,
             };
             ranges.push(QueueRange {
                 external_id: queue.external_id.clone(),
@@ -622,6 +648,15 @@ impl ImportStore for DynamoImportStore {
             if previous.as_ref() == Some(&item) {
                 unchanged += 1;
             } else {
+                // The name index first (a queue item flagged `search_indexed` always has its pieces written).
+                let indexed = previous.as_ref().filter(|p| p.search_indexed);
+                if indexed.is_none_or(|p| p.name_lower != item.name_lower) {
+                    index_puts.extend(items::queue_search_items(tenant, &item.name, &item.queue_id));
+                }
+                // Renamed: every entry of the old name has the old sort key.
+                if let Some(p) = indexed.filter(|p| p.name_lower != item.name_lower) {
+                    index_deletes.extend(items::queue_search_items(tenant, &p.name, &p.queue_id));
+                }
                 puts.push(ser(&item)?);
             }
         }
@@ -632,16 +667,32 @@ impl ImportStore for DynamoImportStore {
                 data_from: gone.data_from,
                 data_to: gone.data_to,
             });
-            if gone.active && !check.held {
-                gone.active = false;
+            let deactivate = gone.active && !check.held;
+            if deactivate || !gone.search_indexed {
+                gone.active &= !deactivate;
+                if !gone.search_indexed {
+                    index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id));
+                    gone.search_indexed = true;
+                }
                 puts.push(ser(&gone)?);
             } else {
                 unchanged += 1;
             }
         }
         let written = puts.len() as u64;
+        let index =
+            write_all(&self.client, &self.table, index_puts, index_deletes, self.writes_in_flight, &self.abort).await?;
         let (write_requests, batches) = self.put_queues(integration, puts).await?;
-        let counts = WriteCounts { written, deleted: 0, unchanged, write_requests, batches, reads };
+        // Every queue of the integration is now in the name index: text filters of the tenant may use it.
+        self.mark_queue_search(integration).await?;
+        let counts = WriteCounts {
+            written,
+            deleted: 0,
+            unchanged,
+            write_requests: write_requests + index.requests,
+            batches: batches + index.calls,
+            reads,
+        };
         Ok((counts, ranges, check))
     }
 

@@ -12,6 +12,7 @@
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
 //! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
+//! | queue name index | `T#{t}#QS#{3 characters of the lower name}` | the queue's `GSI1SK` | — |
 
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
 use chrono::{DateTime, Utc};
@@ -39,6 +40,45 @@ pub fn queues_gsi_pk(tenant: &TenantId) -> String {
 
 pub fn queues_gsi_sk(name: &str, queue: &QueueId) -> String {
     format!("{}#{}", name.to_lowercase(), queue)
+}
+
+/// Length (in characters) of the name pieces the queue name index is keyed by.
+pub const SEARCH_GRAM_CHARS: usize = 3;
+/// Set on a queue item once its name pieces are in the index, and on an integration record once every queue of
+/// it is: a text filter reads the index only when every current integration of the tenant carries it.
+pub const SEARCH_INDEXED: &str = "search_indexed";
+
+/// The partition of the queue name index holding every queue whose lower-cased name contains `gram`; its sort keys
+/// are the queues' `GSI1SK` (`{lower name}#{queue id}`), so it lists them in the order of `GET /queues`.
+pub fn queue_search_pk(tenant: &TenantId, gram: &str) -> String {
+    format!("{}#QS#{gram}", tenant_pk(tenant))
+}
+
+/// The distinct pieces of [`SEARCH_GRAM_CHARS`] characters of a lower-cased name (none for shorter names).
+pub fn search_grams(lower: &str) -> std::collections::BTreeSet<String> {
+    let chars: Vec<char> = lower.chars().collect();
+    chars.windows(SEARCH_GRAM_CHARS).map(|w| w.iter().collect()).collect()
+}
+
+/// The index items of a queue named `name` (one per distinct piece of its lower-cased name): keys only.
+pub fn queue_search_items(tenant: &TenantId, name: &str, queue: &QueueId) -> Vec<crate::dynamo::Item> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let sort_key = queues_gsi_sk(name, queue);
+    search_grams(&name.to_lowercase())
+        .into_iter()
+        .map(|gram| {
+            crate::dynamo::Item::from([
+                (crate::keys::PK.to_owned(), AttributeValue::S(queue_search_pk(tenant, &gram))),
+                (crate::keys::SK.to_owned(), AttributeValue::S(sort_key.clone())),
+            ])
+        })
+        .collect()
+}
+
+/// The lower-cased name and queue id of an index sort key (`{lower name}#{queue id}`; ids contain no `#`).
+pub fn parse_queue_sort_key(sort_key: &str) -> Option<(&str, QueueId)> {
+    let (name, id) = sort_key.rsplit_once('#')?;
+    Some((name, id.parse().ok()?))
 }
 
 pub const AGENT_SK_PREFIX: &str = "A#";
@@ -113,6 +153,9 @@ pub struct QueueItem {
     /// names without knowing whether the queue carries it (see `Connector::listed_once_seen`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub once_seen: bool,
+    /// The pieces of this name are in the queue name index ([`queue_search_items`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub search_indexed: bool,
 }
 
 /// Statistics of one queue and 15-minute interval. Intervals without contacts are not stored: within the range
@@ -194,3 +237,27 @@ pub struct SegmentItem {
 /// Longest agent-state segment the queries look back for: a segment that started up to this long before `from`
 /// is still found by a range query that starts at `from - MAX_SEGMENT_HOURS`.
 pub const MAX_SEGMENT_HOURS: i64 = 24;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queue_is_indexed_under_every_piece_of_its_lower_cased_name() {
+        let grams: Vec<String> = search_grams("sales 2").into_iter().collect();
+        assert_eq!(grams, ["ale", "es ", "les", "s 2", "sal"]);
+        let grams: Vec<String> = search_grams("réclam").into_iter().collect();
+        assert_eq!(grams, ["cla", "lam", "réc", "écl"], "characters, not bytes");
+        assert!(search_grams("ab").is_empty());
+        let tenant = TenantId::parse("t1").unwrap();
+        let queue = QueueId::new(IntegrationId::new(), "Sales#1");
+        let index = queue_search_items(&tenant, "Sales", &queue);
+        assert_eq!(index.len(), 3);
+        for item in &index {
+            let sk = item[crate::keys::SK].as_s().unwrap();
+            assert_eq!(sk, &queues_gsi_sk("Sales", &queue));
+            assert_eq!(parse_queue_sort_key(sk), Some(("sales", queue.clone())));
+            assert!(item[crate::keys::PK].as_s().unwrap().starts_with("T#t1#QS#"));
+        }
+    }
+}

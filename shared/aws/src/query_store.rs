@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::operation::get_item::GetItemOutput;
 use aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder;
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnConsumedCapacity, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
@@ -262,7 +262,163 @@ fn next_limit(wanted: usize, evaluated: u64, matched: u64, filtered: bool) -> us
     estimate.clamp(wanted, MAX_QUERY_LIMIT.max(wanted))
 }
 
+/// The piece of the needle whose index partition a text filter reads, when the queue name index can answer it:
+/// every current integration is indexed, no integration name matches (its queues would all match, whatever their
+/// names), inactive queues are not asked for (those of deleted integrations match by their stored integration name,
+/// which the index does not hold), and the needle has at least [`items::SEARCH_GRAM_CHARS`] characters. Of its
+/// pieces the one of the rarest characters (digits and rare letters before spaces and common letters) is read:
+/// every queue containing the needle is in each piece's partition, the rarest has the fewest others.
+fn search_gram(query: &QueueQuery) -> Option<String> {
+    let text = query.text.as_ref()?;
+    if !text.indexed || !text.matching_integrations.is_empty() || query.include_inactive {
+        return None;
+    }
+    // Letters by frequency in English text, then the digits names are most often numbered with.
+    const COMMON: &str = " etaoinsrhldcumfpgwybvkxjqz01";
+    let weight = |c: char| COMMON.find(c).map_or(0, |i| COMMON.len() - i);
+    items::search_grams(&text.needle)
+        .into_iter()
+        .min_by_key(|gram| (gram.chars().map(weight).sum::<usize>(), std::cmp::Reverse(gram.clone())))
+}
+
+/// The exact key of a queue item (the base table) from its id.
+fn queue_key(tenant: &TenantId, id: &QueueId) -> Item {
+    key(keys::integration_pk(tenant, id.integration_id), keys::queue_sk(&id.external_id))
+}
+
+/// Index items read per Query of the queue name index (≈ 80 bytes each: 32 items per 4 KB read unit, halved).
+const INDEX_QUERY_LIMIT: usize = 1_000;
+/// BatchGetItem's limit of keys per call.
+const MAX_BATCH_GET: usize = 100;
+
 impl DynamoStore {
+    /// `GET /queues?q=…` through the queue name index: the partition of one piece of the needle lists, in the order
+    /// of the listing, every queue whose name contains that piece; the queues whose names contain the whole needle
+    /// are read with BatchGetItem and checked against the whole predicate. An index entry whose queue is gone or was
+    /// renamed since (its current sort key differs) is skipped. Reads: the index entries of the piece (small) and one
+    /// queue item per candidate, so about what the page returns.
+    async fn list_queues_by_name_index(
+        &self,
+        tenant: &TenantId,
+        query_filter: &QueueQuery,
+        gram: &str,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<QueuePage, StoreError> {
+        let needle = query_filter.text.as_ref().map(|t| t.needle.as_str()).unwrap_or_default();
+        let pk = items::queue_search_pk(tenant, gram);
+        let (mut out, mut start, mut evaluated) = (Vec::<QueueRecord>::new(), None::<Item>, 0u64);
+        loop {
+            let wanted = limit + 1 - out.len();
+            let mut builder = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .expression_attribute_values(":pk", s(pk.clone()))
+                .limit(i32::try_from(wanted.saturating_mul(2).clamp(100, INDEX_QUERY_LIMIT)).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take());
+            builder = match after {
+                Some(after) => builder
+                    .key_condition_expression("PK = :pk AND SK > :after")
+                    .expression_attribute_values(":after", s(after)),
+                None => builder.key_condition_expression("PK = :pk"),
+            };
+            let page = query(builder, "queue name index", 80).await?;
+            evaluated += page.scanned_count().max(0) as u64;
+            let next = more(&page);
+            // Candidates in listing order: index entries whose name contains the whole needle.
+            let candidates: Vec<(String, QueueId)> = page
+                .items()
+                .iter()
+                .filter_map(|item| item.get(SK).and_then(|v| v.as_s().ok()))
+                .filter_map(|sort_key| {
+                    let (name, id) = items::parse_queue_sort_key(sort_key)?;
+                    name.contains(needle).then(|| (sort_key.clone(), id))
+                })
+                .collect();
+            // Read only as many queues as the page still needs (a candidate may still fail the other filters).
+            let mut rest = candidates.as_slice();
+            while !rest.is_empty() {
+                let (batch, later) = rest.split_at((limit + 1 - out.len()).clamp(1, MAX_BATCH_GET).min(rest.len()));
+                rest = later;
+                let found = self.get_queues(tenant, batch.iter().map(|(_, id)| id)).await?;
+                for (sort_key, id) in batch {
+                    let Some(queue) = found.get(id) else { continue };
+                    if queue.sort_key != *sort_key || !query_filter.matches(queue) {
+                        continue;
+                    }
+                    out.push(queue.clone());
+                    if out.len() > limit {
+                        out.truncate(limit);
+                        let next_after = out.last().map(|q| q.sort_key.clone());
+                        return Ok(QueuePage { items: out, next_after });
+                    }
+                }
+            }
+            match next {
+                None => return Ok(QueuePage { items: out, next_after: None }),
+                Some(k) if evaluated >= MAX_ITEMS_EVALUATED_PER_PAGE => {
+                    let next_after = k.get(SK).and_then(|v| v.as_s().ok()).cloned();
+                    tracing::warn!(evaluated, returned = out.len(), "queue page ended early after a long read");
+                    return Ok(QueuePage { items: out, next_after });
+                }
+                Some(k) => start = Some(k),
+            }
+        }
+    }
+
+    /// Queue items by id (BatchGetItem, eventually consistent, unprocessed keys retried), unreadable ones left out.
+    async fn get_queues<'a>(
+        &self,
+        tenant: &TenantId,
+        ids: impl Iterator<Item = &'a QueueId>,
+    ) -> Result<HashMap<QueueId, QueueRecord>, StoreError> {
+        let keys: Vec<Item> = ids.map(|id| queue_key(tenant, id)).collect();
+        let mut pending = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Backend(format!("BatchGetItem(queues): {e}")))?,
+        );
+        let mut found = HashMap::new();
+        let mut attempt = 0u32;
+        while let Some(request) = pending.take() {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(25u64 << attempt.min(6))).await;
+            }
+            attempt += 1;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| sdk_error("BatchGetItem(queues)", e))?;
+            let items = out.responses.and_then(|mut r| r.remove(&self.table)).unwrap_or_default();
+            cost::record(ReadCost {
+                calls: 1,
+                consumed_units: out.consumed_capacity.iter().flatten().filter_map(|c| c.capacity_units()).sum(),
+                scanned_items: items.len() as u64,
+                returned_items: items.len() as u64,
+                // Each item of a BatchGetItem is its own read: rounded up to 4 KB separately.
+                estimated_units: items.iter().map(|i| estimate_units(item_bytes(i), false)).sum(),
+            });
+            for item in items {
+                if let Some(queue) = readable::<QueueItem>(item, "queue").map(queue_record) {
+                    found.insert(queue.queue_id.clone(), queue);
+                }
+            }
+            pending = out.unprocessed_keys.and_then(|mut u| u.remove(&self.table)).filter(|k| !k.keys().is_empty());
+            if pending.is_some() && attempt >= 8 {
+                return Err(StoreError::Backend(
+                    "BatchGetItem(queues): keys still unprocessed after 8 attempts".into(),
+                ));
+            }
+        }
+        Ok(found)
+    }
+
     /// Items of one partition whose sort keys start with `prefix`, in order, after the sort key `{prefix}{after}`,
     /// up to `limit`, optionally filtered. Reads until the page is full (one item more to know whether more follow).
     async fn list_prefix<T: serde::de::DeserializeOwned>(
@@ -333,6 +489,13 @@ impl DynamoStore {
 #[async_trait]
 impl QueryStore for DynamoStore {
     async fn integration_names(&self, tenant: &TenantId) -> Result<HashMap<IntegrationId, String>, StoreError> {
+        Ok(self.integration_names_indexed(tenant).await?.0)
+    }
+
+    async fn integration_names_indexed(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(HashMap<IntegrationId, String>, bool), StoreError> {
         let builder = self
             .client
             .query()
@@ -340,18 +503,20 @@ impl QueryStore for DynamoStore {
             .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
             .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
             .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
-            .projection_expression("#id, #name")
+            .projection_expression("#id, #name, #indexed")
             .expression_attribute_names("#id", "id")
-            .expression_attribute_names("#name", "name");
-        let mut names = HashMap::new();
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#indexed", items::SEARCH_INDEXED);
+        let (mut names, mut indexed) = (HashMap::new(), true);
         for item in self.query_all(builder, "integration names").await? {
             let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
             let name = item.get("name").and_then(|v| v.as_s().ok());
             if let (Some(id), Some(name)) = (id, name) {
                 names.insert(id, name.clone());
+                indexed &= matches!(item.get(items::SEARCH_INDEXED), Some(AttributeValue::Bool(true)));
             }
         }
-        Ok(names)
+        Ok((names, indexed))
     }
 
     async fn integration_name(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<String>, StoreError> {
@@ -373,6 +538,9 @@ impl QueryStore for DynamoStore {
         limit: usize,
         after: Option<&str>,
     ) -> Result<QueuePage, StoreError> {
+        if let Some(gram) = search_gram(query_filter) {
+            return self.list_queues_by_name_index(tenant, query_filter, &gram, limit, after).await;
+        }
         let filter = queue_filter(query_filter);
         let filtered =
             query_filter.channel.is_some() || query_filter.integration_id.is_some() || query_filter.text.is_some();
@@ -743,6 +911,7 @@ mod tests {
                 needle: "sales".into(),
                 matching_integrations: [first].into_iter().collect(),
                 current_integrations: ids.clone(),
+                indexed: false,
             }),
             ..Default::default()
         };
@@ -765,6 +934,7 @@ mod tests {
                 needle: "x".into(),
                 matching_integrations: BTreeSet::new(),
                 current_integrations: many,
+                indexed: false,
             }),
             ..Default::default()
         };
@@ -781,6 +951,7 @@ mod tests {
                 needle: "x".into(),
                 matching_integrations: BTreeSet::new(),
                 current_integrations: BTreeSet::new(),
+                indexed: false,
             }),
             ..Default::default()
         };
@@ -789,6 +960,28 @@ mod tests {
         for name in f.names.keys() {
             assert!(expression.contains(name.as_str()), "{name} unused in {expression:?}");
         }
+    }
+
+    #[test]
+    fn the_name_index_reads_the_rarest_piece_and_only_when_it_can_answer() {
+        let q = |needle: &str, indexed: bool, matching: bool, include_inactive: bool| QueueQuery {
+            include_inactive,
+            text: Some(TextFilter {
+                needle: needle.into(),
+                matching_integrations: if matching { [IntegrationId::new()].into() } else { BTreeSet::new() },
+                current_integrations: BTreeSet::new(),
+                indexed,
+            }),
+            ..Default::default()
+        };
+        assert_eq!(search_gram(&q("0012", true, false, false)).as_deref(), Some("012"));
+        assert_eq!(search_gram(&q("sales", true, false, false)).as_deref(), Some("sal"));
+        assert_eq!(search_gram(&q("réclam", true, false, false)).as_deref(), Some("écl"));
+        assert_eq!(search_gram(&q("ab", true, false, false)), None, "shorter than a piece");
+        assert_eq!(search_gram(&q("sales", false, false, false)), None, "an integration not indexed");
+        assert_eq!(search_gram(&q("sales", true, true, false)), None, "an integration name matches");
+        assert_eq!(search_gram(&q("sales", true, false, true)), None, "inactive queues asked for");
+        assert_eq!(search_gram(&QueueQuery::default()), None);
     }
 
     #[test]

@@ -81,6 +81,9 @@ pub struct TextFilter {
     /// Every current integration of the tenant. Queues of other integrations belong to deleted ones: for those the
     /// integration name stored on the queue is matched.
     pub current_integrations: BTreeSet<IntegrationId>,
+    /// Every current integration has all its queues in the store's queue name index
+    /// ([`QueryStore::integration_names_indexed`]): a store may then read the index instead of every queue.
+    pub indexed: bool,
 }
 
 /// The filters of `GET /queues`.
@@ -131,6 +134,15 @@ pub struct QueuePage {
 pub trait QueryStore: Send + Sync {
     /// Current names of the tenant's integrations (deleted ones are absent).
     async fn integration_names(&self, tenant: &TenantId) -> Result<HashMap<IntegrationId, String>, StoreError>;
+
+    /// [`Self::integration_names`] in the same read, and whether every one of those integrations has all its queues
+    /// in the store's queue name index (a store without one answers `false`).
+    async fn integration_names_indexed(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<(HashMap<IntegrationId, String>, bool), StoreError> {
+        Ok((self.integration_names(tenant).await?, false))
+    }
 
     /// The current name of one integration, `None` when it does not exist (deleted or another tenant's).
     async fn integration_name(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<String>, StoreError>;

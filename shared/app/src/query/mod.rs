@@ -189,8 +189,9 @@ impl QueryService {
             let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
             return Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))));
         };
-        let names = self.store.integration_names(tenant).await?;
+        let (names, indexed) = self.store.integration_names_indexed(tenant).await?;
         query.text = Some(TextFilter {
+            indexed,
             matching_integrations: names
                 .iter()
                 .filter(|(_, name)| name.to_lowercase().contains(&needle))
@@ -550,6 +551,7 @@ mod tests {
             needle: needle.into(),
             matching_integrations: matching.iter().copied().collect(),
             current_integrations: [current].into_iter().collect(),
+            indexed: false,
         };
         let q = |needle: &str, matching: &[IntegrationId]| QueueQuery {
             text: Some(text(needle, matching)),

@@ -100,6 +100,41 @@ impl Env {
     pub async fn put_items(&self, items: Vec<Item>) {
         put_items(&self.stack.clients.dynamodb, &self.stack.settings.table_name, items).await;
     }
+
+    /// Queues written as the import writes them since the queue name index: index items first, then the queue
+    /// items flagged `search_indexed`, then each integration's record marked (`acd_aws::items::SEARCH_INDEXED`).
+    pub async fn put_indexed_queues(&self, queues: Vec<QueueItem>) {
+        let mut index = Vec::new();
+        for q in &queues {
+            let t = TenantId::parse(q.pk.trim_start_matches("T#").split('#').next().unwrap()).unwrap();
+            index.extend(items::queue_search_items(&t, &q.name, &q.queue_id));
+        }
+        self.put_items(index).await;
+        let integrations: std::collections::BTreeSet<(String, IntegrationId)> = queues
+            .iter()
+            .map(|q| (q.pk.trim_start_matches("T#").split('#').next().unwrap().to_owned(), q.integration_id))
+            .collect();
+        self.put_items(queues.into_iter().map(|q| item(QueueItem { search_indexed: true, ..q })).collect()).await;
+        for (t, integration) in integrations {
+            self.set_search_mark(&t, integration, true).await;
+        }
+    }
+
+    /// Sets or removes the mark "every queue of this integration is in the name index" on its record.
+    pub async fn set_search_mark(&self, t: &str, integration: IntegrationId, on: bool) {
+        let key = HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(keys::tenant_pk(&tenant(t)))),
+            ("SK".to_owned(), AttributeValue::S(keys::integration_sk(integration))),
+        ]);
+        let update =
+            self.stack.clients.dynamodb.update_item().table_name(&self.stack.settings.table_name).set_key(Some(key));
+        let update = if on {
+            update.update_expression("SET #m = :yes").expression_attribute_values(":yes", AttributeValue::Bool(true))
+        } else {
+            update.update_expression("REMOVE #m")
+        };
+        update.expression_attribute_names("#m", items::SEARCH_INDEXED).send().await.expect("search mark");
+    }
 }
 
 pub fn tenant(t: &str) -> TenantId {
@@ -170,6 +205,7 @@ pub fn queue(spec: QueueSpec<'_>) -> QueueItem {
         data_from: Some(at(1, 0, 0)),
         data_to: Some(at(2, 0, 0)),
         once_seen: false,
+        search_indexed: false,
     }
 }
 

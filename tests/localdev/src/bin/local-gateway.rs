@@ -136,8 +136,21 @@ async fn serve(port: u16, lambda_url: &str, scheduler: Option<(String, Duration)
     if let Some((group, poll)) = scheduler {
         let clients = acd_aws::AwsClients::from_env().await;
         let max_in_flight = env_or("PLAYER_MAX_IN_FLIGHT", "").parse().unwrap_or(player::DEFAULT_MAX_IN_FLIGHT);
+        let retry_delays = match std::env::var("PLAYER_RETRY_DELAYS") {
+            Ok(text) => match player::parse_retry_delays(&text) {
+                Ok(delays) => delays,
+                Err(error) => {
+                    eprintln!("local-gateway: PLAYER_RETRY_DELAYS: {error}");
+                    return 2;
+                }
+            },
+            Err(_) => player::LAMBDA_RETRY_DELAYS.to_vec(),
+        };
         tokio::spawn(
-            player::Player::new(clients.scheduler, &group, lambda_url, poll).with_max_in_flight(max_in_flight).run(),
+            player::Player::new(clients.scheduler, &group, lambda_url, poll)
+                .with_max_in_flight(max_in_flight)
+                .with_retry_delays(retry_delays)
+                .run(),
         );
     }
     tracing::info!("local API on http://{address} → functions under cargo lambda watch at {lambda_url}");

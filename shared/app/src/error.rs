@@ -109,6 +109,9 @@ impl ApiError {
                 ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded => {
                     (503, "vendor-unavailable", "The ACD could not be reached; try again later")
                 }
+                ConnectorError::Busy { .. } => {
+                    (503, "vendor-unavailable", "The ACD user is busy with another session; try again later")
+                }
             },
             ApiError::Backend(_) => (503, "service-unavailable", "A backend service failed; try again later"),
         }

@@ -138,6 +138,10 @@ pub struct ImportState {
     /// The same for the agent listing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_listing_held: Option<chrono::DateTime<chrono::Utc>>,
+    /// Since when the ACD user has been busy run after run (`import::busy`): cleared by a run whose listings
+    /// succeed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_busy_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
     /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -552,3 +552,98 @@ async fn genesys_faults_delay_data_and_never_delete_or_fake_it() {
     let failures = matrix(&vendor, &env, body, now).await;
     assert!(failures.is_empty(), "{} of {} faults failed:\n{}", failures.len(), FAULTS.len(), failures.join("\n"));
 }
+
+/// Two integrations on one Five9 API user importing at once: Five9 refuses the second's concurrent request
+/// (`UserAlreadyLoggedInFault`, the simulator's `UserBusy`). A busy user is not the integration's failure: each
+/// call is retried within the retry policy, then the run ends `partial` with a warning, the status stays
+/// `importing` (not `failing`), the table is untouched, and the next run converges. Only a user still busy
+/// `BUSY_TOLERANCE` (1 hour) after the streak began makes the run `failed` / `vendor_unavailable`.
+#[tokio::test]
+async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
+    use acd_app::import::BUSY_TOLERANCE;
+    let now: DateTime<Utc> = "2024-11-05T20:00:00Z".parse().unwrap();
+    let sim = Five9Simulator::start(Five9SimConfig {
+        now: Some(now),
+        agents: 6,
+        limits: generous_limits(),
+        ..Five9SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    let body = json!({"name": "Five9 busy user", "type": "five9",
+        "credentials": {"username": sim.username(), "password": sim.password()},
+        "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
+    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
+    let importer = |at: DateTime<Utc>| {
+        env.importer(ImportConfig {
+            now: Some(at),
+            safety_margin: Duration::from_secs(1),
+            record_reserve: Duration::from_secs(1),
+            ..ImportConfig::default()
+        })
+    };
+    let import = importer(now);
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    let status_of = || async {
+        let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+        (integration["status"]["state"].clone(), integration["status"]["reason"].clone())
+    };
+
+    let clean = import.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(clean.outcome, RunOutcome::Succeeded, "{clean:?}");
+    let truth = env.table(&id, &agents).await;
+    assert!(truth.intervals.len() > 20 && truth.segments.len() > 20, "meaningful data");
+
+    // 1. Busy while the reports are requested (the listings got through): partial, the days wait.
+    sim.set_faults(vec![FaultRule::new(F9::UserBusy).on("runReport")]);
+    let (requests, refused) = (sim.stats().requests, sim.stats().refused_concurrent);
+    let mid = import.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    let refused_mid = sim.stats().refused_concurrent - refused;
+    let spent_mid = sim.stats().requests - requests;
+    assert_eq!(mid.outcome, RunOutcome::Partial, "{mid:?}");
+    assert_eq!(mid.reason, None, "{mid:?}");
+    assert!(mid.warnings.iter().any(|w| w.contains("busy") && w.contains("next run tries again")), "{mid:?}");
+    assert_eq!(refused_mid, RETRIES, "runReport tried exactly as often as the retry policy allows");
+    assert!(spent_mid <= clean.vendor_calls + RETRIES, "{spent_mid} calls, a clean run makes {}", clean.vendor_calls);
+    assert_eq!(status_of().await, (json!("importing"), Value::Null), "a busy user is not a failing integration");
+    assert!(env.table(&id, &agents).await == truth, "the table is untouched by a busy user");
+
+    // 2. Busy from the first call (the credential check): partial again, 5 attempts and not one more.
+    sim.set_faults(vec![FaultRule::new(F9::UserBusy)]);
+    let requests = sim.stats().requests;
+    let early = import.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!((early.outcome, early.reason), (RunOutcome::Partial, None), "{early:?}");
+    assert_eq!(sim.stats().requests - requests, RETRIES, "the busy check call was retried, then the run ended");
+    assert_eq!(status_of().await, (json!("importing"), Value::Null));
+    assert!(env.table(&id, &agents).await == truth);
+
+    // 3. Still busy just under the tolerance after the streak began: still partial; past it: failing.
+    let minutes = BUSY_TOLERANCE.num_minutes();
+    let nearly = importer(now + BUSY_TOLERANCE - chrono::Duration::minutes(1));
+    let run = nearly.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Partial, "{minutes} min minus one: {run:?}");
+    let late = importer(now + BUSY_TOLERANCE);
+    let run = late.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Failed, "{run:?}");
+    assert_eq!(run.reason.map(|r| r.as_str()), Some("vendor_unavailable"));
+    let message = run.message.clone().unwrap_or_default();
+    assert!(message.contains("busy since 2024-11-05T20:00:00Z") && message.contains("own user"), "{message}");
+    assert_eq!(status_of().await, (json!("failing"), json!("vendor_unavailable")));
+    assert!(env.table(&id, &agents).await == truth);
+
+    // 4. The user is free again: the next run converges, the streak is over.
+    sim.clear_faults();
+    let recovered = import.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(recovered.outcome, RunOutcome::Succeeded, "{recovered:?}");
+    assert_eq!(status_of().await, (json!("operational"), Value::Null));
+    let after = env.table(&id, &agents).await;
+    assert!(after == truth, "after recovery: {}", difference(&after, &truth));
+    // A later busy run starts a new streak: partial, not failing at once.
+    sim.set_faults(vec![FaultRule::new(F9::UserBusy)]);
+    let run = late.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Partial, "a new streak after a good run: {run:?}");
+}

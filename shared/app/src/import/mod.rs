@@ -8,6 +8,7 @@
 //! paced within the vendor's hourly and daily API budget (see [`ImportService::import_days`]). Every run is recorded
 //! and the integration's status derived from it.
 
+mod busy;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -78,6 +79,7 @@ impl ImportConfig {
     }
 }
 
+pub use self::busy::BUSY_TOLERANCE;
 pub use crate::ports::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// The answer of one invocation.
@@ -210,6 +212,19 @@ impl ImportService {
             Ok(outcome) => {
                 record.outcome = outcome;
                 None
+            }
+            // A busy ACD user is not the integration's failure unless it lasts (see `busy`).
+            Err(ImportError::Vendor(ConnectorError::Busy { message })) => {
+                let now = self.config.now.unwrap_or(record.ended_at);
+                match busy::ended_busy(self.store.as_ref(), &tenant, id, now, &message, &mut record).await {
+                    Ok(()) => None,
+                    Err(e) => {
+                        record.outcome = RunOutcome::Failed;
+                        record.reason = Some(FailureReason::Internal);
+                        record.message = Some("storage failure; the run will be retried".into());
+                        Some(e)
+                    }
+                }
             }
             Err(ImportError::Vendor(e)) => {
                 record.outcome = RunOutcome::Failed;
@@ -387,6 +402,10 @@ impl ImportService {
             self.store.sync_agents(integration, &agents, now, state.agent_listing_held.is_some()).await?;
         record.counts.catalog_writes += writes;
         record.counts.agents = agents.len() as u64;
+        // The ACD user served the listings: a busy streak (see `busy`) is over.
+        if state.vendor_busy_since.take().is_some() {
+            self.store.save_state(tenant, id, &state).await?;
+        }
 
         // A listing that suddenly dropped most known queues or agents is held: they stay active, the days wait
         // (nothing is read, so nothing is claimed complete on a doubtful listing) and the next run's listing decides.

@@ -108,6 +108,29 @@ pub trait ScheduleStore: Send + Sync {
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }
 
+/// Values the server issues once per tenant and vendor ([`acd_connectors::vendor::TenantToken`], e.g. Amazon
+/// Connect's external id), kept in the table under the tenant's partition.
+#[async_trait]
+pub trait TenantTokenStore: Send + Sync {
+    /// The tenant's value of `kind`'s token `field`, if one was issued.
+    async fn get_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Stores `candidate` as the tenant's value unless one exists (a conditional put, so concurrent first calls
+    /// agree) and returns the stored value either way, with `true` when `candidate` was stored.
+    async fn issue_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+        candidate: &str,
+    ) -> Result<(String, bool), StoreError>;
+}
+
 /// Checks credentials against the ACD before they are saved.
 #[async_trait]
 pub trait CredentialVerifier: Send + Sync {

@@ -87,6 +87,13 @@ pub trait Vendor: Send + Sync + 'static {
         settings.clone()
     }
 
+    /// The environment variables that may redirect this vendor's endpoints (tests and the local run only, never API
+    /// input; read once into [`Endpoints::vendor`](crate::Endpoints) by [`crate::Endpoints::from_env`]). Each
+    /// override must be HTTPS or loopback HTTP.
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The most days of history this vendor can serve.
     fn max_history_days(&self) -> u32 {
         MAX_HISTORY_DAYS

@@ -161,6 +161,9 @@ impl Vendor for AmazonConnect {
     fn max_history_days(&self) -> u32 {
         MAX_HISTORY_DAYS
     }
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &AwsEndpoints::VARIABLES
+    }
     /// Each run re-reads at least a day: a contact's handle time is counted when it ends (after its interval), and
     /// every agent event still in the stream (24 h by default) then falls in a day the run writes, so advancing
     /// the stream cursor never skips a segment. *Assumption:* Connect's 15-minute metrics settle within a day.
@@ -169,7 +172,7 @@ impl Vendor for AmazonConnect {
     }
     fn connector(
         &self,
-        _ctx: &ConnectorContext,
+        ctx: &ConnectorContext,
         settings: &Settings,
         credentials: Credentials,
     ) -> Result<Option<Box<dyn Connector>>, ConnectorError> {
@@ -180,7 +183,7 @@ impl Vendor for AmazonConnect {
             return Err(ConnectorError::CredentialsRejected);
         }
         Ok(Some(Box::new(AmazonConnectConnector::lazy(
-            AwsEndpoints::from_env(),
+            AwsEndpoints::from_endpoints(&ctx.endpoints),
             typed,
             AmazonConnectCredentials { role_arn, external_id },
         ))))

@@ -58,6 +58,10 @@ pub(crate) struct State {
     pub denied: HashSet<String>,
     pub null_answer_time: bool,
     pub calls: BTreeMap<String, u64>,
+    /// The external id the customer role trusts (the simulator as STS); `None`: every AssumeRole is refused.
+    pub trusted_external_id: Option<String>,
+    /// The external ids of the AssumeRole calls that succeeded.
+    pub assumed_with: Vec<String>,
 }
 
 pub(crate) struct Shared {
@@ -127,6 +131,16 @@ impl ConnectSimulator {
             Fault::NullAnswerTime => s.null_answer_time = true,
         }
     }
+    /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
+    pub fn trust(&self, external_id: &str) {
+        self.shared.lock().trusted_external_id = Some(external_id.to_owned());
+    }
+
+    /// The external ids of the successful AssumeRole calls, in order.
+    pub fn assumed_with(&self) -> Vec<String> {
+        self.shared.lock().assumed_with.clone()
+    }
+
     pub fn clear_faults(&self) {
         let mut s = self.shared.lock();
         s.throttle = 0;

@@ -288,6 +288,15 @@ pub trait ImportStore: Send + Sync {
         pieces: &[acd_domain::AgentSegment],
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
+    /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states
+    /// read from a feed ([`acd_connectors::Connector::agent_states_feed`]), where a re-read day brings only what is
+    /// new since the last run.
+    async fn merge_segments(
+        &self,
+        integration: &Integration,
+        chunk: acd_domain::TimeWindow,
+        pieces: &[acd_domain::AgentSegment],
+    ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Sets the integration's status unless it was deleted or paused meanwhile.
     async fn set_status(

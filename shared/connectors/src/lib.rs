@@ -91,6 +91,13 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// Whether [`Connector::agent_segments`] reads a feed that hands each record over once (Amazon Connect's agent
+    /// event stream) rather than a history: then a re-read day returns only what is new since the last run, and
+    /// the import merges its segments instead of replacing the day's (so nothing stored is ever deleted).
+    fn agent_states_feed(&self) -> bool {
+        false
+    }
+
     /// What the connector noticed and the run record should say (e.g. a gap in a vendor feed).
     fn warnings(&self) -> Vec<String> {
         Vec::new()

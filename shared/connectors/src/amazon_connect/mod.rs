@@ -689,6 +689,12 @@ impl Connector for AmazonConnectConnector {
         Ok(())
     }
 
+    /// The agent event stream: each record is read once (per-shard checkpoints), so a re-read day brings only the
+    /// new segments; the import merges them.
+    fn agent_states_feed(&self) -> bool {
+        true
+    }
+
     fn vendor_cursor(&self) -> Option<serde_json::Value> {
         let state = self.stream.try_lock().ok()?;
         state.read.as_ref().and_then(|(_, c)| serde_json::to_value(c).ok())

@@ -43,6 +43,10 @@ fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Resp
         s.throttle -= 1;
         return Some(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
     }
+    if s.server_errors > 0 {
+        s.server_errors -= 1;
+        return Some(error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", "Internal service error"));
+    }
     if s.denied.contains(operation) {
         return Some(error(
             StatusCode::FORBIDDEN,
@@ -97,6 +101,15 @@ async fn list_queues(
         })
         .collect();
     all.push(json!({"Id": "a6e47000-0000-4000-8000-000000000000", "Name": "Agent queue", "QueueType": "AGENT"}));
+    {
+        let mut s = shared.lock();
+        if s.empty_queues > 0 && s.empty_queues_skip > 0 {
+            s.empty_queues_skip -= 1;
+        } else if s.empty_queues > 0 {
+            s.empty_queues -= 1;
+            all.clear();
+        }
+    }
     if params.get("queueTypes").is_some_and(|t| t == "STANDARD") {
         all.retain(|q| q["QueueType"] == "STANDARD");
     }

@@ -108,6 +108,29 @@ pub trait ScheduleStore: Send + Sync {
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }
 
+/// Values the server issues once per tenant and vendor ([`acd_connectors::vendor::TenantToken`], e.g. Amazon
+/// Connect's external id), kept in the table under the tenant's partition.
+#[async_trait]
+pub trait TenantTokenStore: Send + Sync {
+    /// The tenant's value of `kind`'s token `field`, if one was issued.
+    async fn get_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Stores `candidate` as the tenant's value unless one exists (a conditional put, so concurrent first calls
+    /// agree) and returns the stored value either way, with `true` when `candidate` was stored.
+    async fn issue_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+        candidate: &str,
+    ) -> Result<(String, bool), StoreError>;
+}
+
 /// Checks credentials against the ACD before they are saved.
 #[async_trait]
 pub trait CredentialVerifier: Send + Sync {
@@ -268,6 +291,15 @@ pub trait ImportStore: Send + Sync {
         agent_external_ids: &[String],
         pieces: &[acd_domain::AgentSegment],
         fresh: bool,
+    ) -> Result<WriteCounts, StoreError>;
+    /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states
+    /// read from a feed ([`acd_connectors::Connector::agent_states_feed`]), where a re-read day brings only what is
+    /// new since the last run.
+    async fn merge_segments(
+        &self,
+        integration: &Integration,
+        chunk: acd_domain::TimeWindow,
+        pieces: &[acd_domain::AgentSegment],
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Sets the integration's status unless it was deleted or paused meanwhile.

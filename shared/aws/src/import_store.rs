@@ -844,6 +844,29 @@ impl ImportStore for DynamoImportStore {
         .await
     }
 
+    async fn merge_segments(
+        &self,
+        integration: &Integration,
+        chunk: TimeWindow,
+        pieces: &[AgentSegment],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut puts = Vec::new();
+        for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
+            let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+            puts.push(ser(&SegmentItem {
+                pk,
+                sk: segment_sk(p.start),
+                start: p.start,
+                end: p.end,
+                status_id: p.status_id.clone(),
+                reason: p.reason.clone(),
+            })?);
+        }
+        // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
+        if puts.is_empty() { Ok(WriteCounts::default()) } else { self.write(puts, Vec::new(), 0).await }
+    }
+
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let item = ser(RunItem {
             pk: integration_pk(&run.tenant_id, run.integration_id),

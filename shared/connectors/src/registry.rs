@@ -11,11 +11,15 @@ use acd_domain::{CredentialField, Credentials, IntegrationType, Settings};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::vendor::Vendor;
+use crate::vendor::{TenantToken, Vendor};
 
 /// Every vendor, in the order the catalogue lists them.
-pub static VENDORS: &[&dyn Vendor] =
-    &[&crate::five9::vendor::Five9, &crate::genesys::vendor::GenesysCloud, &crate::push::vendor::Push];
+pub static VENDORS: &[&dyn Vendor] = &[
+    &crate::five9::vendor::Five9,
+    &crate::genesys::vendor::GenesysCloud,
+    &crate::amazon_connect::vendor::AmazonConnect,
+    &crate::push::vendor::Push,
+];
 
 /// The vendor of a type string (`"five9"`).
 pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {
@@ -36,7 +40,16 @@ pub fn parse_type(raw: &str) -> Option<IntegrationType> {
 
 /// Reads a stored credentials secret (`{"type": …, fields…}`) against its vendor's credentials fields.
 pub fn credentials_from_secret_json(raw: &SecretString) -> Result<Credentials, MalformedSecret> {
-    Credentials::from_secret_json(raw, |kind| vendor(kind).map(|v| v.credential_fields()))
+    Credentials::from_secret_json(raw, |kind| vendor(kind).map(|v| v.stored_credential_fields()))
+}
+
+/// The vendor whose [`Vendor::tenant_token`] lives at `path` (the segments after `/integrations/`), and the token.
+pub fn tenant_token_at(path: &[&str]) -> Option<(&'static dyn Vendor, TenantToken)> {
+    VENDORS.iter().copied().find_map(|v| {
+        let token = v.tenant_token()?;
+        let own: Vec<&str> = token.path.split('/').collect();
+        (own == path).then_some((v, token))
+    })
 }
 
 /// The settings of an integration as the API shows them (its vendor fills in fields newer than the record).
@@ -173,12 +186,16 @@ fn catalog_entry(vendor: &dyn Vendor, default_history_days: u32) -> Value {
     let mut settings = vendor.settings_form();
     settings.push(json!({"name": "history_days", "kind": "integer", "required": false, "mutable": true,
         "default": default_history_days.min(max), "minimum": 1, "maximum": max}));
-    json!({
+    let mut entry = json!({
         "type": vendor.id(),
         "display_name": vendor.display_name(),
         "credentials": credentials,
         "settings": settings,
-    })
+    });
+    if let Some(token) = vendor.tenant_token() {
+        entry["tenant_token"] = json!({"field": token.field, "path": format!("/integrations/{}", token.path)});
+    }
+    entry
 }
 
 fn credential_form(field: &CredentialField) -> Value {

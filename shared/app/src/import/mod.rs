@@ -610,8 +610,13 @@ impl ImportService {
                 record.counts.interval_writes +=
                     self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
                 record.counts.segments += pieces.len() as u64;
-                record.counts.segment_writes +=
-                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
+                // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
+                // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
+                record.counts.segment_writes += if connector.agent_states_feed() {
+                    self.store.merge_segments(integration, chunk, &pieces).await?
+                } else {
+                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?
+                };
 
                 // A range may only claim data that is written: ranges move after the day's writes. A later
                 // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a

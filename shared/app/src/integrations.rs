@@ -143,6 +143,13 @@ impl IntegrationService {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
+        if let Some(cadence) = integration.settings.agent_state_cadence.filter(|_| pulls(&integration)) {
+            let states = self.schedules.set_states_schedule(tenant, integration.id, Some(cadence), true);
+            if let Err(e) = within(step(), "creating the agent-states schedule", states).await {
+                self.undo_create(&integration).await;
+                return Err(e.into());
+            }
+        }
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
     }
@@ -221,20 +228,48 @@ impl IntegrationService {
             }
         };
 
+        // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused.
+        let cadence_changed = updated.settings.agent_state_cadence != current.settings.agent_state_cadence;
+        let enabled = current.status.state != IntegrationState::Paused;
+        if cadence_changed
+            && pulls(&updated)
+            && let Err(e) = self
+                .schedules
+                .set_states_schedule(tenant, current.id, updated.settings.agent_state_cadence, enabled)
+                .await
+        {
+            // Put the record (and the schedule) back as they were; the admin can retry.
+            self.restore_record(&current, &updated, "agent-states schedule").await;
+            return Err(e.into());
+        }
         if let Some(credentials) = &patch.credentials
             && let Err(e) = self.secrets.replace(tenant, current.id, credentials).await
         {
             // Put the record back as it was so hints and secret agree; the admin can retry.
-            let mut restored = current.clone();
-            restored.version = updated.version + 1;
-            restored.updated_at = Utc::now();
-            if let Err(undo) = self.repo.update(&updated, &restored).await {
-                tracing::error!(tenant = %tenant, integration = %current.id, error = %undo, "restoring the record after a failed secret update failed");
-            }
+            self.restore_record(&current, &updated, "secret").await;
             return Err(e.into());
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
         Ok(updated)
+    }
+
+    /// Puts the record back as it was before a PATCH whose `what` could not be changed, and the agent-states
+    /// schedule with it (both best effort: failures are logged for an operator).
+    async fn restore_record(&self, current: &Integration, updated: &Integration, what: &str) {
+        let (tenant, id) = (&current.tenant_id, current.id);
+        let mut restored = current.clone();
+        restored.version = updated.version + 1;
+        restored.updated_at = Utc::now();
+        if let Err(undo) = self.repo.update(updated, &restored).await {
+            tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the record after a failed {what} update failed");
+        }
+        if current.settings.agent_state_cadence != updated.settings.agent_state_cadence && pulls(current) {
+            let enabled = current.status.state != IntegrationState::Paused;
+            let cadence = current.settings.agent_state_cadence;
+            if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
+                tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
+            }
+        }
     }
 
     /// Deletes an integration. Imported data stays; its queues become inactive.
@@ -291,6 +326,9 @@ impl IntegrationService {
             // A type that does not pull (push) has no schedules: pausing only changes its state.
             if pulls(&current) {
                 self.schedules.set_enabled(tenant, current.id, !pause).await?;
+                if let Some(cadence) = current.settings.agent_state_cadence {
+                    self.schedules.set_states_schedule(tenant, current.id, Some(cadence), !pause).await?;
+                }
                 if !pause {
                     self.schedules.run_now(tenant, current.id).await?;
                 }

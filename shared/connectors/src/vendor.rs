@@ -105,6 +105,13 @@ pub trait Vendor: Send + Sync + 'static {
         chrono::Duration::zero()
     }
 
+    /// Whether integrations of this vendor may have an agent-states pass (`agent_state_cadence`, a second schedule
+    /// importing only agent states every few minutes): `Ok` when its connector reads recent agent states cheaply,
+    /// else why not (the message of the 400 that refuses the setting).
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Err("integrations of this type have no agent-states pass")
+    }
+
     /// Whether integrations of this type are pulled by the import through a connector. `false` for a push type:
     /// the import skips it without reading credentials, and [`Vendor::connector`] answers `None`.
     fn pulls(&self) -> bool {

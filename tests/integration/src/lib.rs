@@ -186,11 +186,12 @@ impl CredentialVerifier for FakeAcd {
     }
 }
 
-/// Wraps the real schedule store and fails `create` *after* the inner call succeeded, when armed: the failure a
-/// create must roll back from (record, secret and a schedule already exist).
+/// Wraps the real schedule store and fails `create` (or `set_states_schedule`) *after* the inner call succeeded,
+/// when armed: the failure a create or PATCH must roll back from (record, secret and a schedule already exist).
 pub struct FailingSchedules {
     pub inner: Arc<dyn ScheduleStore>,
     pub fail_create: AtomicBool,
+    pub fail_states: AtomicBool,
 }
 
 #[async_trait]
@@ -210,6 +211,19 @@ impl ScheduleStore for FailingSchedules {
     }
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
+    }
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<acd_domain::AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_states_schedule(tenant, id, cadence, enabled).await?;
+        if self.fail_states.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: scheduler unavailable".into()));
+        }
+        Ok(())
     }
 }
 

@@ -898,6 +898,15 @@ impl ScheduleStore for FlakySchedules {
         }
         self.inner.delete(tenant, id).await
     }
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<acd_domain::AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_states_schedule(tenant, id, cadence, enabled).await
+    }
 }
 
 #[tokio::test]

@@ -315,6 +315,7 @@ async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind(
     let schedules = Arc::new(FailingSchedules {
         inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
         fail_create: AtomicBool::new(true),
+        fail_states: false.into(),
     });
     let mut api = env.api.clone();
     api.service.schedules = schedules;

@@ -10,6 +10,9 @@
 
 mod busy;
 pub mod plan;
+pub mod states;
+
+pub use states::STATES_PASS;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,7 +28,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError};
 
-/// What every schedule sends the import function.
+/// Which pass an import event asks for: the 15-minute import, or agent states only (`"pass": "agent_states"`, sent
+/// by the agent-states schedule); `None` for an unknown pass.
+pub fn pass_of(payload: &serde_json::Value) -> Option<ImportPass> {
+    match payload.get("pass") {
+        None | Some(serde_json::Value::Null) => Some(ImportPass::Import),
+        Some(p) if p.as_str() == Some(STATES_PASS) => Some(ImportPass::AgentStates),
+        Some(_) => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportPass {
+    Import,
+    AgentStates,
+}
+
+/// What every schedule sends the import function (the agent-states schedule adds `"pass": "agent_states"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportEvent {
     pub tenant_id: String,

@@ -164,6 +164,10 @@ impl Vendor for AmazonConnect {
     fn endpoint_variables(&self) -> &'static [&'static str] {
         &AwsEndpoints::VARIABLES
     }
+    /// The agent event stream since the states pass's own checkpoint reads agent states cheaply.
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
     /// Each run re-reads at least a day: a contact's handle time is counted when it ends (after its interval), and
     /// every agent event still in the stream (24 h by default) then falls in a day the run writes, so advancing
     /// the stream cursor never skips a segment. *Assumption:* Connect's 15-minute metrics settle within a day.
@@ -216,7 +220,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(created["service_level_seconds"], 20);
-        let stored = Settings { history_days: 90, vendor: created };
+        let stored = Settings::new(90, created);
         // PATCH: the instance is fixed, the stream may change.
         let err = run(json!({"instance_id": "00000000-5b7e-4c1d-9f00-00000000c0de"}), Some(&stored)).unwrap_err();
         assert_eq!(err, ["/settings/instance_id"]);

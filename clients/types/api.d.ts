@@ -711,6 +711,7 @@ export interface components {
             agent_event_stream_arn: string;
             /** @default 20 */
             service_level_seconds: number;
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /**
              * @description Amazon Connect keeps 3 months of metrics.
              * @default 30
@@ -723,6 +724,7 @@ export interface components {
             agent_event_stream_arn: string;
             /** @default 20 */
             service_level_seconds: number;
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /** @default 30 */
             history_days: number;
         };
@@ -755,6 +757,12 @@ export interface components {
             /** @default 30 */
             history_days: number;
         };
+        /**
+         * @description How often a second schedule imports agent states only (every 1, 2, 3, 5, 10 or 15 minutes), so real-time adherence sees them within that time; the open segment of an agent in a state now has `end: null` until the next pass closes it. `off` (absent when shown): agent states arrive with the 15-minute import. Mutable (PATCH turns the pass on, off or changes it; pause and resume act on both schedules). Only for types that read recent states cheaply (Genesys Cloud, Amazon Connect); refused with 400 for Five9 (its reports would exceed the runReport budget, see the README) and push (already real time).
+         * @default off
+         * @enum {string}
+         */
+        AgentStateCadence: "off" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m";
         GenesysSettings: {
             region: components["schemas"]["GenesysRegion"];
             /** @default false */
@@ -765,6 +773,7 @@ export interface components {
              * @enum {string}
              */
             agent_id: "username" | "id";
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /** @default 30 */
             history_days: number;
         };
@@ -794,6 +803,7 @@ export interface components {
              * @enum {string}
              */
             agent_id: "username" | "id";
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /** @default 30 */
             history_days: number;
         };

@@ -6,8 +6,11 @@
 generated pair of valid date-times gets `to` moved to the first day on which it falls after `from`, keeping its own
 time of day and offset, so whatever else makes it valid or invalid (the quarter-hour pattern, the format) stays as
 generated; when no such day exists (`from` late on 9999-12-31), `from` is moved before `to` instead.
+- An Amazon Connect `agent_event_stream_arn` names the same region as the settings' `region` (the spec says so in
+  words): a generated ARN gets the region part replaced by the generated `region`, keeping everything else.
 """
 
+import re
 from datetime import datetime, timedelta
 
 import schemathesis
@@ -61,3 +64,18 @@ def _moved_after(raw, tz, other, direction):
         if (candidate > other) if direction > 0 else (candidate < other):
             return day.isoformat() + raw[10:]
     return None
+
+
+_STREAM_REGION = re.compile(r"(arn:aws:kinesis:)[a-z0-9-]+(:)")
+
+
+@schemathesis.hook
+def map_body(context, body):
+    if not isinstance(body, dict) or not isinstance(body.get("settings"), dict):
+        return body
+    settings = body["settings"]
+    arn, region = settings.get("agent_event_stream_arn"), settings.get("region")
+    if not isinstance(arn, str) or not isinstance(region, str):
+        return body
+    moved = _STREAM_REGION.sub(lambda m: m.group(1) + region + m.group(2), arn, count=1)
+    return {**body, "settings": {**settings, "agent_event_stream_arn": moved}}

@@ -721,6 +721,7 @@ export interface components {
         AmazonConnectSettingsInput: {
             region: components["schemas"]["AmazonConnectRegion"];
             instance_id: string;
+            /** @description The Kinesis stream of the instance's agent event stream, in the same region as `region` (400 otherwise). */
             agent_event_stream_arn: string;
             /** @default 20 */
             service_level_seconds: number;

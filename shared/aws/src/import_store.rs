@@ -679,14 +679,7 @@ impl ImportStore for DynamoImportStore {
             agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
         for p in pieces {
             let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-            desired.entry(pk.clone()).or_default().push(SegmentItem {
-                pk,
-                sk: segment_sk(p.start),
-                start: p.start,
-                end: p.end,
-                status_id: p.status_id.clone(),
-                reason: p.reason.clone(),
-            });
+            desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
         }
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         let partitions: Vec<(String, Vec<SegmentItem>)> = desired.into_iter().collect();
@@ -1014,14 +1007,7 @@ impl ImportStore for DynamoImportStore {
             agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
         for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
             let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-            desired.entry(pk.clone()).or_default().push(SegmentItem {
-                pk,
-                sk: segment_sk(p.start),
-                start: p.start,
-                end: p.end,
-                status_id: p.status_id.clone(),
-                reason: p.reason.clone(),
-            });
+            desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
         }
         let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
         let digest_sk = items::digest_sk("S", chunk.start);
@@ -1041,14 +1027,7 @@ impl ImportStore for DynamoImportStore {
         let mut puts = Vec::new();
         for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
             let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-            puts.push(ser(&SegmentItem {
-                pk,
-                sk: segment_sk(p.start),
-                start: p.start,
-                end: p.end,
-                status_id: p.status_id.clone(),
-                reason: p.reason.clone(),
-            })?);
+            puts.push(ser(SegmentItem::of(pk, p))?);
         }
         // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
         if puts.is_empty() { Ok(WriteCounts::default()) } else { self.write(puts, Vec::new(), 0).await }

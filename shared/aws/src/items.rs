@@ -195,6 +195,20 @@ pub struct SegmentItem {
     pub reason: Option<String>,
 }
 
+impl SegmentItem {
+    /// The item of `segment` in its agent's partition `pk` ([`segment_pk`]), keyed by its start.
+    pub fn of(pk: String, segment: &acd_domain::AgentSegment) -> Self {
+        SegmentItem {
+            pk,
+            sk: segment_sk(segment.start),
+            start: segment.start,
+            end: segment.end,
+            status_id: segment.status_id.clone(),
+            reason: segment.reason.clone(),
+        }
+    }
+}
+
 /// Longest agent-state segment the queries look back for: a segment that started up to this long before `from`
 /// is still found by a range query that starts at `from - MAX_SEGMENT_HOURS`.
 pub const MAX_SEGMENT_HOURS: i64 = 24;

@@ -196,8 +196,7 @@ impl ImportService {
         }
         let run_id = RunId::new();
         let started_at = Utc::now();
-        let lease_until =
-            started_at + Duration::from_std(deadline.remaining()).unwrap_or_default() + Duration::minutes(1);
+        let lease_until = lease_until(started_at, deadline);
         if !self.store.acquire_lease(&tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(RunSummary::skipped("another run is in progress"));
@@ -210,21 +209,7 @@ impl ImportService {
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
 
-        let mut record = RunRecord {
-            run_id,
-            tenant_id: tenant.clone(),
-            integration_id: id,
-            started_at,
-            ended_at: started_at,
-            outcome: RunOutcome::Failed,
-            window: None,
-            complete_through: None,
-            counts: RunCounts::default(),
-            vendor_calls: 0,
-            reason: None,
-            message: None,
-            warnings: Vec::new(),
-        };
+        let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.import(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
         let store_failure = match result {
@@ -725,6 +710,12 @@ fn extend_ranges(
         }
     }
     (changed.into_iter().filter_map(|q| ranges.get(&q).cloned()).collect(), from_moved)
+}
+
+/// When a run's lease (the import's or the agent-states pass's) expires: a minute after the invocation's deadline, so
+/// a run killed with its invocation frees the integration soon after.
+fn lease_until(started_at: DateTime<Utc>, deadline: Deadline) -> DateTime<Utc> {
+    started_at + Duration::from_std(deadline.remaining()).unwrap_or_default() + Duration::minutes(1)
 }
 
 /// The deadline of a Lambda invocation (`Context::deadline`, milliseconds since the epoch) as a [`Deadline`].

@@ -25,7 +25,7 @@ use acd_connectors::{Connector, ConnectorError, Deadline};
 use acd_domain::{Integration, IntegrationId, IntegrationState, RunId, TenantId, TimeWindow};
 use chrono::{DateTime, Duration, Utc};
 
-use super::{ImportEvent, ImportService, RunCounts, RunOutcome, RunRecord, RunSummary, plan};
+use super::{ImportEvent, ImportService, RunOutcome, RunRecord, RunSummary, lease_until, plan};
 use crate::ports::StoreError;
 
 /// The `pass` of an import event that runs the agent-states pass.
@@ -76,27 +76,12 @@ impl ImportService {
             return Ok(RunSummary::skipped("the 15-minute import is running"));
         }
         let run_id = RunId::new();
-        let lease_until =
-            started_at + Duration::from_std(deadline.remaining()).unwrap_or_default() + Duration::minutes(1);
+        let lease_until = lease_until(started_at, deadline);
         if !self.store.acquire_states_lease(&tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));
         }
-        let mut record = RunRecord {
-            run_id,
-            tenant_id: tenant.clone(),
-            integration_id: id,
-            started_at,
-            ended_at: started_at,
-            outcome: RunOutcome::Failed,
-            window: None,
-            complete_through: None,
-            counts: RunCounts::default(),
-            vendor_calls: 0,
-            reason: None,
-            message: None,
-            warnings: Vec::new(),
-        };
+        let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.states_pass(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
         let released = self.store.release_states_lease(&tenant, id, run_id).await;

@@ -8,15 +8,13 @@ use std::time::Duration;
 
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunSummary};
-use acd_aws::items::SegmentItem;
 use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, TimeWindow};
-use acd_integration_tests::{FailingSchedules, ImportEnv, Item};
+use acd_integration_tests::{FailingSchedules, ImportEnv, Item, sorted_segments};
 use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
-use serde_dynamo::aws_sdk_dynamodb_1::from_items;
 use serde_json::{Value, json};
 
 const TENANT: &str = "tenant-cadence";
@@ -173,26 +171,6 @@ fn agents(sim: &GenesysSimulator) -> Vec<String> {
     sim.expected_agents(GenesysAgentId::Username).into_iter().map(|a| a.external_id).collect()
 }
 
-async fn stored_segments(env: &ImportEnv, id: &str, agents: &[String]) -> Vec<AgentSegment> {
-    let mut out = Vec::new();
-    for agent in agents {
-        let items: Vec<SegmentItem> = from_items(env.query(format!("T#{TENANT}#I#{id}#A#{agent}")).await).unwrap();
-        out.extend(items.into_iter().map(|s| AgentSegment {
-            agent_external_id: agent.clone(),
-            status_id: s.status_id,
-            reason: s.reason,
-            start: s.start,
-            end: s.end,
-        }));
-    }
-    sorted(out)
-}
-
-fn sorted(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
-    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
-    v
-}
-
 /// The simulator's truth from `from`'s UTC day to its clock, cut into pieces as the import stores them.
 fn truth(sim: &GenesysSimulator, from: DateTime<Utc>) -> Vec<AgentSegment> {
     let window = TimeWindow::new(day_start(from), sim.now()).unwrap();
@@ -200,7 +178,7 @@ fn truth(sim: &GenesysSimulator, from: DateTime<Utc>) -> Vec<AgentSegment> {
     for chunk in day_chunks(window) {
         out.extend(owned_pieces(&sim.expected_segments(chunk, true, GenesysAgentId::Username), chunk));
     }
-    sorted(out)
+    sorted_segments(out)
 }
 
 /// Everything of the integration that is not an agent segment or a digest (statistics, queues, state, runs…).
@@ -274,7 +252,7 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
     let calls_before = sim.requests();
     let run = pass_run(states(&id, t1).await);
     let calls = sim.requests();
-    let stored = stored_segments(&env, &id, &agents).await;
+    let stored = env.segments(&id, &agents).await;
     assert_same(&stored, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("at {t1}"));
     assert_open_last(&stored);
     assert_eq!(everything_but_segments(&env, &id).await, before, "no statistics, queue, state or run item changed");
@@ -300,7 +278,7 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
         let now = t0 + chrono::Duration::minutes(minutes);
         sim.set_now(now);
         let run = pass_run(states(&id, now).await);
-        let stored = stored_segments(&env, &id, &agents).await;
+        let stored = env.segments(&id, &agents).await;
         assert_same(&stored, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("at {now}"));
         assert_open_last(&stored);
         if minutes == 8 && run.counts.segment_writes.written == 0 {
@@ -313,11 +291,7 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
     let run = env.importer(at(t2)).run(&event(&id), deadline()).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
     pass_run(states(&id, t2).await);
-    assert_same(
-        &stored_segments(&env, &id, &agents).await,
-        &truth(&sim, t0 - chrono::Duration::days(1)),
-        "after the import",
-    );
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
 
     // Paused or turned off: a pass does nothing.
     env.call("PATCH", &format!("/integrations/{id}"), Some(&json!({"settings": {"agent_state_cadence": "off"}}))).await;

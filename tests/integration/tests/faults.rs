@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use acd_app::import::plan::{day_chunks, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunRecord};
-use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
+use acd_aws::items::{IntervalItem, QueueItem};
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
 use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
-use acd_integration_tests::{ImportEnv, Item};
+use acd_integration_tests::{ImportEnv, Item, sorted_segments};
 use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
@@ -337,19 +337,8 @@ impl Env {
                 answered_within_sl: i.sl,
             }));
         }
-        let mut segments = Vec::new();
-        for agent in agents {
-            let items: Vec<SegmentItem> =
-                from_items(self.query(format!("T#{TENANT}#I#{integration}#A#{agent}")).await).unwrap();
-            segments.extend(items.into_iter().map(|s| AgentSegment {
-                agent_external_id: agent.clone(),
-                status_id: s.status_id,
-                reason: s.reason,
-                start: s.start,
-                end: s.end,
-            }));
-        }
-        Table { catalog, intervals: sorted_stats(intervals), segments: sorted_segments(segments) }
+        let segments = self.segments(integration, agents).await;
+        Table { catalog, intervals: sorted_stats(intervals), segments }
     }
 
     /// Queue external ids with their `active` flag.
@@ -366,11 +355,6 @@ impl Env {
 fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
     v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
     v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-    v
-}
-
-fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
-    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
     v
 }
 

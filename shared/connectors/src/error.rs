@@ -19,6 +19,12 @@ pub enum ConnectorError {
     /// The ACD answered 5xx, refused the connection, or did not answer in time.
     #[error("the ACD is unavailable: {message}")]
     Unavailable { message: String },
+    /// The ACD user is busy with another session or request (Five9 refuses a second concurrent request of one API
+    /// user with `UserAlreadyLoggedInFault`: two integrations sharing a user, or a person's tool using it). Not a
+    /// fault of the integration: retried within the call, then the run ends `partial` and the next run tries again
+    /// (the import counts it a failure only when it persists).
+    #[error("the ACD user is busy: {message}")]
+    Busy { message: String },
     /// The caller's deadline passed before the call could finish (nothing was returned, nothing is lost).
     #[error("the deadline passed before the ACD call finished")]
     DeadlineExceeded,
@@ -44,7 +50,7 @@ impl ConnectorError {
             Self::CredentialsRejected => FailureReason::CredentialsRejected,
             Self::PermissionMissing { .. } => FailureReason::PermissionMissing,
             Self::RateLimited { .. } => FailureReason::RateLimited,
-            Self::Unavailable { .. } | Self::DeadlineExceeded => FailureReason::VendorUnavailable,
+            Self::Unavailable { .. } | Self::Busy { .. } | Self::DeadlineExceeded => FailureReason::VendorUnavailable,
             Self::Malformed { .. } => FailureReason::VendorDataMalformed,
             Self::Configuration { .. } => FailureReason::ConfigurationWrong,
         }
@@ -52,6 +58,6 @@ impl ConnectorError {
 
     /// Worth trying again within the same call (the retry loop decides whether time allows).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::RateLimited { .. } | Self::Unavailable { .. })
+        matches!(self, Self::RateLimited { .. } | Self::Unavailable { .. } | Self::Busy { .. })
     }
 }

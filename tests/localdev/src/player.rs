@@ -18,7 +18,15 @@
 //! Differences from Scheduler, on purpose: one invocation per integration (the target input's `integration_id`)
 //! at a time — a one-time schedule that comes due while its integration is importing waits for that import to end,
 //! a recurring tick that comes due then is skipped; the flexible time window is ignored (fires at its start);
-//! invocations are synchronous calls whose result is logged, with no retry policy and no dead-letter queue.
+//! invocations are synchronous calls whose result is logged.
+//!
+//! Failed invocations are retried like Lambda's asynchronous invoke (which is how Scheduler invokes a function):
+//! an invocation that fails — a function error (`X-Amz-Function-Error`, an `errorType` answer, a 4xx/5xx from the
+//! emulator), a timeout or no answer — is retried twice, after [`LAMBDA_RETRY_DELAYS`] (1 min, then 2 min, as
+//! Lambda's ~1 min and ~2 min; `PLAYER_RETRY_DELAYS`, seconds separated by commas, shortens them), each attempt
+//! logged; after the third failure the event is dropped with a warning line (the stand-in for the dead-letter
+//! queue). While it waits to retry the invocation holds no slot (Lambda's retry queue uses no concurrency), but its
+//! integration stays busy: the retry is that integration's next import, so ticks due meanwhile are skipped.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -106,10 +114,103 @@ pub struct Player {
     http: reqwest::Client,
     state: Arc<Mutex<State>>,
     slots: Arc<tokio::sync::Semaphore>,
+    retry_delays: Arc<Vec<Duration>>,
 }
 
 /// Invocations in flight at once unless [`Player::with_max_in_flight`] says otherwise.
 pub const DEFAULT_MAX_IN_FLIGHT: usize = 4;
+
+/// Waits before the retries of a failed invocation: Lambda's asynchronous invoke retries twice, about one minute
+/// and then about two minutes after a failure.
+pub const LAMBDA_RETRY_DELAYS: [Duration; 2] = [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// Parses `PLAYER_RETRY_DELAYS` (seconds separated by commas, e.g. `5,10`; empty: no retry).
+pub fn parse_retry_delays(text: &str) -> Result<Vec<Duration>, String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .map(Duration::from_secs_f64)
+                .ok_or_else(|| format!("retry delay {s:?} is not a number of seconds"))
+        })
+        .collect()
+}
+
+/// The end of one invocation with its retries.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Attempts made (1 + retries).
+    pub attempts: usize,
+    /// The function's answer, or why the last attempt failed (the event was then dropped).
+    pub result: Result<serde_json::Value, String>,
+}
+
+/// One synchronous invocation through the emulator's invoke API: the function's answer, or why it failed.
+pub async fn invoke_once(http: &reqwest::Client, url: &str, input: &str) -> Result<serde_json::Value, String> {
+    let answer = http.post(url).body(input.to_owned()).send().await.map_err(|e| format!("no answer: {e}"))?;
+    let status = answer.status();
+    let function_error =
+        answer.headers().get("x-amz-function-error").map(|v| v.to_str().unwrap_or("function error").to_owned());
+    let body = answer.text().await.map_err(|e| format!("answer unreadable: {e}"))?;
+    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+    let short: String = body.chars().take(600).collect();
+    if !status.is_success() {
+        return Err(format!("status {}: {short}", status.as_u16()));
+    }
+    if let Some(kind) = function_error {
+        return Err(format!("function error ({kind}): {short}"));
+    }
+    if parsed.get("errorType").is_some() || parsed.get("errorMessage").is_some() {
+        return Err(format!("function error: {short}"));
+    }
+    Ok(parsed)
+}
+
+/// Invokes with Lambda's asynchronous retry policy: a failed attempt is retried after each of `delays` in turn,
+/// then given up. `slot` is held during each attempt and released while waiting (re-acquired from `slots`).
+pub async fn invoke_with_retries(
+    http: &reqwest::Client,
+    url: &str,
+    input: &str,
+    delays: &[Duration],
+    slots: &Arc<tokio::sync::Semaphore>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+    schedule: &str,
+) -> Delivery {
+    let mut slot = Some(slot);
+    let mut attempts = 0;
+    loop {
+        let permit = match slot.take() {
+            Some(permit) => permit,
+            None => slots.clone().acquire_owned().await.expect("the player's semaphore is never closed"),
+        };
+        attempts += 1;
+        let result = invoke_once(http, url, input).await;
+        let Err(error) = &result else { return Delivery { attempts, result } };
+        let Some(delay) = delays.get(attempts - 1) else {
+            tracing::warn!(
+                schedule,
+                attempts,
+                %error,
+                "scheduler player: invocation failed, no retry left: event dropped (where Lambda would send it to \
+                 the dead-letter queue)"
+            );
+            return Delivery { attempts, result };
+        };
+        tracing::warn!(
+            schedule,
+            attempt = attempts,
+            retry_in_s = delay.as_secs_f64(),
+            %error,
+            "scheduler player: invocation failed, retrying like Lambda's asynchronous invoke"
+        );
+        drop(permit);
+        tokio::time::sleep(*delay).await;
+    }
+}
 
 #[derive(Default)]
 struct State {
@@ -147,7 +248,14 @@ impl Player {
             http,
             state: Arc::default(),
             slots: Arc::new(tokio::sync::Semaphore::new(DEFAULT_MAX_IN_FLIGHT)),
+            retry_delays: Arc::new(LAMBDA_RETRY_DELAYS.to_vec()),
         }
+    }
+
+    /// Waits before each retry of a failed invocation (default [`LAMBDA_RETRY_DELAYS`]; empty: no retry).
+    pub fn with_retry_delays(mut self, delays: Vec<Duration>) -> Self {
+        self.retry_delays = Arc::new(delays);
+        self
     }
 
     /// At most `n` (at least 1) invocations in flight at once.
@@ -294,39 +402,35 @@ impl Player {
         self.state.lock().expect("player state").busy.insert(due.key.clone());
         let player = self.clone();
         tokio::spawn(async move {
-            let _slot = slot;
             tracing::info!(schedule = %due.name, function = %due.function, input = %due.input, "scheduler player: invoking ({why})");
             let started = Instant::now();
             let url = format!("{}/2015-03-31/functions/{}/invocations", player.lambda_url, due.function);
-            let result = player.http.post(&url).body(due.input.clone()).send().await;
+            let delivery = invoke_with_retries(
+                &player.http,
+                &url,
+                &due.input,
+                &player.retry_delays,
+                &player.slots,
+                slot,
+                &due.name,
+            )
+            .await;
             let seconds = started.elapsed().as_secs_f64();
-            match result {
-                Ok(answer) => {
-                    let status = answer.status().as_u16();
-                    let body = answer.text().await.unwrap_or_default();
-                    let parsed: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-                    let body: String = body.chars().take(600).collect();
-                    if status == 200 {
-                        let run = &parsed["run"];
-                        let counts = &run["counts"];
-                        tracing::info!(
-                            schedule = %due.name,
-                            seconds,
-                            outcome = %parsed["outcome"].as_str().unwrap_or("?"),
-                            detail = %parsed["detail"].as_str().unwrap_or_default(),
-                            queues = %counts["queues"],
-                            intervals = %counts["intervals"],
-                            segments = %counts["segments"],
-                            complete_through = %run["complete_through"].as_str().unwrap_or("-"),
-                            "scheduler player: invocation ended"
-                        );
-                    } else {
-                        tracing::warn!(schedule = %due.name, status, seconds, result = %body, "scheduler player: invocation failed");
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(schedule = %due.name, seconds, %error, "scheduler player: invocation failed")
-                }
+            if let Ok(parsed) = &delivery.result {
+                let run = &parsed["run"];
+                let counts = &run["counts"];
+                tracing::info!(
+                    schedule = %due.name,
+                    seconds,
+                    attempts = delivery.attempts,
+                    outcome = %parsed["outcome"].as_str().unwrap_or("?"),
+                    detail = %parsed["detail"].as_str().unwrap_or_default(),
+                    queues = %counts["queues"],
+                    intervals = %counts["intervals"],
+                    segments = %counts["segments"],
+                    complete_through = %run["complete_through"].as_str().unwrap_or("-"),
+                    "scheduler player: invocation ended"
+                );
             }
             player.state.lock().expect("player state").busy.remove(&due.key);
         });
@@ -385,5 +489,124 @@ mod tests {
         assert_eq!(function_name("arn:aws:lambda:us-east-1:000000000000:function:import"), "import");
         assert_eq!(function_name("arn:aws:lambda:us-east-1:000000000000:function:import:live"), "import");
         assert_eq!(function_name("import"), "import");
+    }
+
+    /// A function behind a real HTTP invoke API that fails its first `failures` invocations in the given way.
+    async fn flaky_function(failures: usize, how: &'static str) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use axum::http::StatusCode;
+        use axum::response::IntoResponse;
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = calls.clone();
+        let app = axum::Router::new().route(
+            "/2015-03-31/functions/import/invocations",
+            axum::routing::post(move |body: String| {
+                let seen = seen.clone();
+                async move {
+                    assert_eq!(body, r#"{"integration_id":"i-1"}"#, "the target's input is sent on every attempt");
+                    let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    if n >= failures {
+                        return (StatusCode::OK, r#"{"outcome":"succeeded","run":{"counts":{}}}"#).into_response();
+                    }
+                    match how {
+                        "status" => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, "emulator: the function crashed").into_response()
+                        }
+                        "header" => (
+                            StatusCode::OK,
+                            [("x-amz-function-error", "Unhandled")],
+                            r#"{"errorType":"StoreError","errorMessage":"storage failure"}"#,
+                        )
+                            .into_response(),
+                        _ => (StatusCode::OK, r#"{"errorType":"Timeout","errorMessage":"Task timed out"}"#)
+                            .into_response(),
+                    }
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/2015-03-31/functions/import/invocations", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, calls)
+    }
+
+    async fn deliver(url: &str, delays: &[Duration], slots: &Arc<tokio::sync::Semaphore>) -> Delivery {
+        let slot = slots.clone().try_acquire_owned().unwrap();
+        invoke_with_retries(&reqwest::Client::new(), url, r#"{"integration_id":"i-1"}"#, delays, slots, slot, "s").await
+    }
+
+    #[tokio::test]
+    async fn a_failed_invocation_is_retried_twice_after_the_delays_then_succeeds() {
+        for how in ["status", "header", "error-body"] {
+            let (url, calls) = flaky_function(2, how).await;
+            let slots = Arc::new(tokio::sync::Semaphore::new(1));
+            let delays = [Duration::from_millis(150), Duration::from_millis(300)];
+            let started = Instant::now();
+            let delivery = deliver(&url, &delays, &slots).await;
+            assert_eq!(delivery.attempts, 3, "{how}");
+            assert_eq!(delivery.result.unwrap()["outcome"], "succeeded", "{how}");
+            assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "{how}");
+            assert!(started.elapsed() >= Duration::from_millis(450), "{how}: waited both delays");
+            assert_eq!(slots.available_permits(), 1, "the slot is given back when the delivery ends");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_success_is_not_retried_and_a_persistent_failure_is_dropped_after_three_attempts() {
+        let (url, calls) = flaky_function(0, "status").await;
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let delivery = deliver(&url, &LAMBDA_RETRY_DELAYS, &slots).await;
+        assert_eq!((delivery.attempts, calls.load(std::sync::atomic::Ordering::SeqCst)), (1, 1));
+        assert!(delivery.result.is_ok());
+
+        let (url, calls) = flaky_function(usize::MAX, "header").await;
+        let delivery = deliver(&url, &[Duration::from_millis(10), Duration::from_millis(20)], &slots).await;
+        assert_eq!(delivery.attempts, 3);
+        let error = delivery.result.unwrap_err();
+        assert!(error.contains("function error (Unhandled)") && error.contains("storage failure"), "{error}");
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3, "no fourth attempt");
+
+        // Nobody listening: every attempt fails with no answer.
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/2015-03-31/functions/import/invocations", listener.local_addr().unwrap())
+        };
+        let delivery = deliver(&closed, &[Duration::ZERO, Duration::ZERO], &slots).await;
+        assert_eq!(delivery.attempts, 3);
+        assert!(delivery.result.unwrap_err().starts_with("no answer"));
+    }
+
+    #[tokio::test]
+    async fn a_retry_waits_without_holding_an_invocation_slot() {
+        let (url, calls) = flaky_function(1, "status").await;
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let waiting = {
+            let slots = slots.clone();
+            tokio::spawn(async move { deliver(&url, &[Duration::from_secs(2)], &slots).await })
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while calls.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            assert!(Instant::now() < deadline, "the first attempt never came");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // During the back-off another invocation can take the only slot; the retry then waits for it.
+        let other = tokio::time::timeout(Duration::from_millis(1500), slots.clone().acquire_owned())
+            .await
+            .expect("the slot is free while the failed invocation waits to retry")
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "the retry waits for a free slot");
+        drop(other);
+        let delivery = waiting.await.unwrap();
+        assert_eq!((delivery.attempts, calls.load(std::sync::atomic::Ordering::SeqCst)), (2, 2));
+        assert!(delivery.result.is_ok());
+    }
+
+    #[test]
+    fn retry_delays_parse_from_seconds() {
+        assert_eq!(parse_retry_delays("60,120"), Ok(LAMBDA_RETRY_DELAYS.to_vec()));
+        assert_eq!(parse_retry_delays(" 0.5 , 2 "), Ok(vec![Duration::from_millis(500), Duration::from_secs(2)]));
+        assert_eq!(parse_retry_delays(""), Ok(vec![]));
+        assert!(parse_retry_delays("1,x").is_err());
+        assert!(parse_retry_delays("-1").is_err());
     }
 }

@@ -6,7 +6,9 @@
 //!    created all at once, every tenant using the same names; plus, per tenant, four concurrent
 //!    creates of one contested name in different spellings (case, spaces) — exactly one may win, the others 409.
 //! 2. The scheduler player fires every first import (several at a time); each integration must end
-//!    `operational` with a succeeded run: no status update lost.
+//!    `operational` with a succeeded run: no status update lost. An invocation failed by a storage failure
+//!    (`failing` / `internal`, e.g. moto answering past the SDK's timeout) is retried by the player like Lambda
+//!    (1 min, then 2 min): it is waited for and counted; any other failure fails the test.
 //! 3. Everything a tenant reads through the API (integrations, queues, agents, statuses, runs) belongs to that
 //!    tenant's integrations; another tenant's ids are 404 and filter to nothing.
 //!
@@ -132,12 +134,14 @@ async fn many_tenants_created_and_imported_at_once_stay_isolated() {
 
     // 2. Every first import, fired by the scheduler player, ends operational with a succeeded run.
     let importing = Instant::now();
-    let limit = Duration::from_secs(240 + 20 * total as u64);
+    // Room for the player's two retries (1 + 2 minutes) of an invocation that failed on storage.
+    let limit = Duration::from_secs(240 + 180 + 20 * total as u64);
     let mut pending: Vec<(usize, String)> =
         ids.iter().enumerate().flat_map(|(t, set)| set.iter().map(move |id| (t, id.clone()))).collect();
     // A poll answered 503 (the one-threaded moto saturated by the imports' writes: a read's budget spent) is asked
     // again at the next poll, and counted: the figure is printed, not hidden.
     let mut polls_unavailable = 0usize;
+    let mut failing_seen = BTreeSet::new();
     while !pending.is_empty() {
         let states = join_all(pending.iter().map(|(t, id)| {
             let api = apis[*t].clone();
@@ -158,6 +162,13 @@ async fn many_tenants_created_and_imported_at_once_stay_isolated() {
             }
             match integration["status"]["state"].as_str() {
                 Some("operational") => {}
+                // A storage failure (moto answering past the SDK's timeout under this load) fails the invocation;
+                // the scheduler player retries it like Lambda (1 min, then 2 min), so it is waited for and counted.
+                // Any other reason is a failure of the test.
+                Some("failing") if integration["status"]["reason"] == "internal" => {
+                    failing_seen.insert(id.clone());
+                    still.push((t, id));
+                }
                 Some("failing") => panic!("tenant {t}: integration {id} failed: {integration}"),
                 _ => still.push((t, id)),
             }
@@ -169,6 +180,10 @@ async fn many_tenants_created_and_imported_at_once_stay_isolated() {
         }
     }
     let import_seconds = importing.elapsed().as_secs_f64();
+    eprintln!(
+        "load: {} integrations were seen failing with a storage failure and recovered through the player's retry",
+        failing_seen.len()
+    );
 
     // 3. Each tenant reads only its own.
     let checks = join_all(apis.iter().enumerate().map(|(t, api)| {

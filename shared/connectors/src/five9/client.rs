@@ -49,7 +49,7 @@ impl Five9Connector {
                 match exchange.await {
                     Ok(Ok(r)) => Ok(Ok(Ok(r))),
                     Ok(Err(fault)) => match map_fault(&fault) {
-                        e @ ConnectorError::Unavailable { .. } => Err(e),
+                        e @ (ConnectorError::Unavailable { .. } | ConnectorError::Busy { .. }) => Err(e),
                         _ => Ok(Ok(Err(fault))),
                     },
                     Err(e @ ConnectorError::RateLimited { .. }) => Ok(Err(e)),
@@ -192,12 +192,17 @@ pub(super) fn map_fault(f: &Fault) -> ConnectorError {
             ),
         },
         "InvalidAccountFault" => ConnectorError::CredentialsRejected,
-        // Session faults: assumed to be how Five9 refuses a concurrent request of the same user (not verified).
-        "ServiceUnavailableFault"
-        | "ServerFault"
-        | "AdminSessionClosedFault"
-        | "SessionClosedFault"
-        | "UserAlreadyLoggedInFault" => ConnectorError::unavailable(format!("Five9 {name}: {message}")),
+        // Assumed to be how Five9 refuses a concurrent request of the same user (not verified): another integration
+        // or tool using this API user right now, not a fault of this integration.
+        "UserAlreadyLoggedInFault" => ConnectorError::Busy {
+            message: format!(
+                "Five9 {name}: {message} (another integration or tool is using this API user; give each integration \
+                 its own user)"
+            ),
+        },
+        "ServiceUnavailableFault" | "ServerFault" | "AdminSessionClosedFault" | "SessionClosedFault" => {
+            ConnectorError::unavailable(format!("Five9 {name}: {message}"))
+        }
         "UnknownIdentifierFault" | "ResultIsNotReadyFault" => {
             ConnectorError::malformed(format!("Five9 {name} for a report it had just started: {message}"))
         }

@@ -97,6 +97,7 @@ async fn main() {
                 history_days: 1,
                 wait: Duration::from_secs(180),
                 ids_file: None,
+                connect_stream_arn: None,
             };
             while let Some(flag) = args.next() {
                 match flag.as_str() {
@@ -108,6 +109,7 @@ async fn main() {
                     "--history-days" => options.history_days = value(&flag, &mut args),
                     "--wait-secs" => options.wait = Duration::from_secs(value(&flag, &mut args)),
                     "--write-ids" => options.ids_file = Some(value::<String>(&flag, &mut args).into()),
+                    "--connect-stream-arn" => options.connect_stream_arn = Some(value(&flag, &mut args)),
                     _ => usage(),
                 }
             }
@@ -136,8 +138,21 @@ async fn serve(port: u16, lambda_url: &str, scheduler: Option<(String, Duration)
     if let Some((group, poll)) = scheduler {
         let clients = acd_aws::AwsClients::from_env().await;
         let max_in_flight = env_or("PLAYER_MAX_IN_FLIGHT", "").parse().unwrap_or(player::DEFAULT_MAX_IN_FLIGHT);
+        let retry_delays = match std::env::var("PLAYER_RETRY_DELAYS") {
+            Ok(text) => match player::parse_retry_delays(&text) {
+                Ok(delays) => delays,
+                Err(error) => {
+                    eprintln!("local-gateway: PLAYER_RETRY_DELAYS: {error}");
+                    return 2;
+                }
+            },
+            Err(_) => player::LAMBDA_RETRY_DELAYS.to_vec(),
+        };
         tokio::spawn(
-            player::Player::new(clients.scheduler, &group, lambda_url, poll).with_max_in_flight(max_in_flight).run(),
+            player::Player::new(clients.scheduler, &group, lambda_url, poll)
+                .with_max_in_flight(max_in_flight)
+                .with_retry_delays(retry_delays)
+                .run(),
         );
     }
     tracing::info!("local API on http://{address} → functions under cargo lambda watch at {lambda_url}");

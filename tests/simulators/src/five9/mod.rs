@@ -152,6 +152,9 @@ pub enum FaultKind {
     EmptyReturn,
     /// getReportResultCsv: the CSV without its header line.
     HeaderlessCsv,
+    /// `UserAlreadyLoggedInFault`, as if another integration or tool were using the same API user right now (the
+    /// fault a request gets while another request of its user is in flight; counted in `refused_concurrent`).
+    UserBusy,
 }
 
 /// A fault for one operation (or all), optionally only the next `times` matching requests.

@@ -188,6 +188,13 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Some(FaultKind::ServerFault) => {
             return fault_response(wire::simple_fault("ServerFault", "Internal server error"), now);
         }
+        Some(FaultKind::UserBusy) => {
+            // What a second concurrent request of the user gets, here while another integration or tool (not
+            // this simulator's own traffic) holds the user.
+            shared.lock().stats.refused_concurrent += 1;
+            let msg = format!("User {user} is already processing a request: concurrent requests are not allowed");
+            return fault_response(wire::simple_fault("UserAlreadyLoggedInFault", &msg), now);
+        }
         Some(FaultKind::MalformedXml) => {
             return xml(
                 StatusCode::OK,

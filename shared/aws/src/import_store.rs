@@ -189,7 +189,7 @@ impl DynamoImportStore {
     /// Marks the integration record: every queue of it is in the queue name index (`items::SEARCH_INDEXED`). A
     /// record being deleted, gone, or already marked is left as it is (a PATCH rewrites the record without the mark;
     /// the next run sets it again).
-    async fn mark_queue_search(&self, integration: &Integration) -> Result<(), StoreError> {
+    pub(crate) async fn mark_queue_search(&self, integration: &Integration) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -828,14 +828,15 @@ impl ImportStore for DynamoImportStore {
             if previous.as_ref() == Some(&item) {
                 unchanged += 1;
             } else {
-                // The name index first (a queue item flagged `search_indexed` always has its pieces written).
+                // The name index first (a queue item flagged `search_indexed` always has its pieces written, with
+                // its channel).
                 let indexed = previous.as_ref().filter(|p| p.search_indexed);
-                if indexed.is_none_or(|p| p.name_lower != item.name_lower) {
-                    index_puts.extend(items::queue_search_items(tenant, &item.name, &item.queue_id));
+                if indexed.is_none_or(|p| p.name_lower != item.name_lower || p.channel != item.channel) {
+                    index_puts.extend(items::queue_search_items(tenant, &item.name, &item.queue_id, item.channel));
                 }
                 // Renamed: every entry of the old name has the old sort key.
                 if let Some(p) = indexed.filter(|p| p.name_lower != item.name_lower) {
-                    index_deletes.extend(items::queue_search_items(tenant, &p.name, &p.queue_id));
+                    index_deletes.extend(items::queue_search_items(tenant, &p.name, &p.queue_id, p.channel));
                 }
                 puts.push(ser(&item)?);
             }
@@ -851,7 +852,7 @@ impl ImportStore for DynamoImportStore {
             if deactivate || !gone.search_indexed {
                 gone.active &= !deactivate;
                 if !gone.search_indexed {
-                    index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id));
+                    index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id, gone.channel));
                     gone.search_indexed = true;
                 }
                 puts.push(ser(&gone)?);

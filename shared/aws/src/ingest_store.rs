@@ -309,6 +309,36 @@ impl IngestStore for DynamoIngestStore {
     ) -> Result<WriteCounts, StoreError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let pk = integration_pk(tenant, id);
+        // The queue name index (as the import keeps it): the pieces of every new, renamed or re-channelled name are
+        // written before the queue, the old name's removed; the integration is marked once all its queues are in it.
+        #[derive(Deserialize)]
+        struct Stored {
+            external_id: String,
+            name: String,
+            name_lower: String,
+            channel: Channel,
+            #[serde(default)]
+            search_indexed: bool,
+        }
+        let stored: Vec<Stored> = from_items(self.query_all(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?)
+            .map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
+        let mut stored: HashMap<String, Stored> = stored.into_iter().map(|q| (q.external_id.clone(), q)).collect();
+        let (mut index_puts, mut index_deletes) = (Vec::new(), Vec::new());
+        for record in queues {
+            let q = &record.queue;
+            let queue_id = QueueId::new(id, q.external_id.clone());
+            let indexed = stored.remove(&q.external_id).filter(|p| p.search_indexed);
+            let lower = q.name.to_lowercase();
+            if indexed.as_ref().is_none_or(|p| p.name_lower != lower || p.channel != q.channel) {
+                index_puts.extend(items::queue_search_items(tenant, &q.name, &queue_id, q.channel));
+            }
+            if let Some(p) = indexed.filter(|p| p.name_lower != lower) {
+                index_deletes.extend(items::queue_search_items(tenant, &p.name, &queue_id, p.channel));
+            }
+        }
+        // Queues pushed before and not now: all indexed already, or the mark waits.
+        let all_indexed = stored.values().all(|q| q.search_indexed);
+        let index = self.write(index_puts, index_deletes).await?;
         let mut requests = Vec::with_capacity(queues.len());
         for record in queues {
             let q = &record.queue;
@@ -327,6 +357,7 @@ impl IngestStore for DynamoIngestStore {
                 (":minutes".to_owned(), AttributeValue::N(acd_domain::INTERVAL_MINUTES.to_string())),
                 (":active".to_owned(), AttributeValue::Bool(record.active)),
                 (":now".to_owned(), attribute(now)?),
+                (":indexed".to_owned(), AttributeValue::Bool(true)),
             ]);
             requests.push(
                 self.client
@@ -337,9 +368,10 @@ impl IngestStore for DynamoIngestStore {
                         "SET GSI1PK = :gpk, GSI1SK = :gsk, entity = :entity, queue_id = :qid, integration_id = :int, \
                          integration_name = :iname, external_id = :ext, #name = :name, name_lower = :lower, \
                          channel = :channel, interval_minutes = :minutes, active = :active, last_seen = :now, \
-                         first_seen = if_not_exists(first_seen, :now)",
+                         first_seen = if_not_exists(first_seen, :now), #indexed = :indexed",
                     )
                     .expression_attribute_names("#name", "name")
+                    .expression_attribute_names("#indexed", items::SEARCH_INDEXED)
                     .set_expression_attribute_values(Some(values)),
             );
         }
@@ -352,7 +384,15 @@ impl IngestStore for DynamoIngestStore {
         .buffer_unordered(CONCURRENCY)
         .try_collect::<Vec<()>>()
         .await?;
-        Ok(WriteCounts { written: n, write_requests: n, ..Default::default() })
+        if all_indexed {
+            self.imports.mark_queue_search(integration).await?;
+        }
+        Ok(WriteCounts {
+            written: n,
+            write_requests: n + index.write_requests,
+            batches: index.batches,
+            ..Default::default()
+        })
     }
 
     async fn queue_channels(&self, integration: &Integration) -> Result<HashMap<String, Channel>, StoreError> {

@@ -61,8 +61,17 @@ pub fn search_grams(lower: &str) -> std::collections::BTreeSet<String> {
     chars.windows(SEARCH_GRAM_CHARS).map(|w| w.iter().collect()).collect()
 }
 
-/// The index items of a queue named `name` (one per distinct piece of its lower-cased name): keys only.
-pub fn queue_search_items(tenant: &TenantId, name: &str, queue: &QueueId) -> Vec<crate::dynamo::Item> {
+/// The attribute of an index item holding its queue's channel (so a `channel` filter reads no other queue).
+pub const SEARCH_CHANNEL: &str = "channel";
+
+/// The index items of a queue named `name` (one per distinct piece of its lower-cased name): the keys and the
+/// queue's channel. The integration is in the sort key (the queue id).
+pub fn queue_search_items(
+    tenant: &TenantId,
+    name: &str,
+    queue: &QueueId,
+    channel: Channel,
+) -> Vec<crate::dynamo::Item> {
     use aws_sdk_dynamodb::types::AttributeValue;
     let sort_key = queues_gsi_sk(name, queue);
     search_grams(&name.to_lowercase())
@@ -71,6 +80,7 @@ pub fn queue_search_items(tenant: &TenantId, name: &str, queue: &QueueId) -> Vec
             crate::dynamo::Item::from([
                 (crate::keys::PK.to_owned(), AttributeValue::S(queue_search_pk(tenant, &gram))),
                 (crate::keys::SK.to_owned(), AttributeValue::S(sort_key.clone())),
+                (SEARCH_CHANNEL.to_owned(), AttributeValue::S(channel.as_str().to_owned())),
             ])
         })
         .collect()
@@ -269,13 +279,14 @@ mod tests {
         assert!(search_grams("ab").is_empty());
         let tenant = TenantId::parse("t1").unwrap();
         let queue = QueueId::new(IntegrationId::new(), "Sales#1");
-        let index = queue_search_items(&tenant, "Sales", &queue);
+        let index = queue_search_items(&tenant, "Sales", &queue, Channel::Chats);
         assert_eq!(index.len(), 3);
         for item in &index {
             let sk = item[crate::keys::SK].as_s().unwrap();
             assert_eq!(sk, &queues_gsi_sk("Sales", &queue));
             assert_eq!(parse_queue_sort_key(sk), Some(("sales", queue.clone())));
             assert!(item[crate::keys::PK].as_s().unwrap().starts_with("T#t1#QS#"));
+            assert_eq!(item[SEARCH_CHANNEL].as_s().unwrap(), "chats");
         }
     }
 }

@@ -286,17 +286,56 @@ fn queue_key(tenant: &TenantId, id: &QueueId) -> Item {
     key(keys::integration_pk(tenant, id.integration_id), keys::queue_sk(&id.external_id))
 }
 
-/// Index items read per Query of the queue name index (≈ 80 bytes each: 32 items per 4 KB read unit, halved).
+/// Index items read per Query of the queue name index (≈ 90 bytes each: about 45 items per 4 KB read unit).
 const INDEX_QUERY_LIMIT: usize = 1_000;
 /// BatchGetItem's limit of keys per call.
 const MAX_BATCH_GET: usize = 100;
+/// Queue items one 4 KB read unit holds (`4096 / TYPICAL_QUEUE_BYTES`): reading a queue alone (BatchGetItem, one
+/// read unit per item) costs as much as reading this many neighbours in a range of the listing.
+const QUEUES_PER_READ_UNIT: u64 = 4096 / TYPICAL_QUEUE_BYTES;
+
+/// How the name index resolves its next candidates: read the listing's range between them (what the full read would
+/// read there, so never more), or fetch them alone (one read unit each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Resolve {
+    /// A range of the listing, with this `Limit`.
+    Range(usize),
+    /// BatchGetItem of the next candidates.
+    Fetch,
+}
+
+/// The next step for `wanted` candidates, from what the range reads of this page saw so far: `scanned` items of the
+/// listing, among them `covered` candidates. Reading the range pays where candidates are denser than one in
+/// [`QUEUES_PER_READ_UNIT`] items; it is chosen only at twice that density (candidates come in clusters: a range
+/// read across the gap between two clusters is lost), so either way a page reads at most about twice what the
+/// cheaper of the two would. With nothing seen yet a short range (two candidates' worth) probes the density and
+/// resolves the first candidate on the way. A range read never reads more items than fetching the wanted
+/// candidates alone would cost.
+fn resolve(wanted: usize, scanned: u64, covered: u64) -> Resolve {
+    let per_unit = QUEUES_PER_READ_UNIT as usize;
+    if wanted <= 1 && scanned == 0 {
+        return Resolve::Fetch;
+    }
+    if scanned == 0 {
+        return Resolve::Range(2 * per_unit);
+    }
+    if covered * QUEUES_PER_READ_UNIT < 2 * scanned {
+        return Resolve::Fetch;
+    }
+    // Enough of the listing for the wanted candidates at the density seen, and a margin.
+    let estimate = (wanted as f64 * scanned as f64 / covered as f64 * 1.2) as usize + 10;
+    Resolve::Range(estimate.min(per_unit * wanted).clamp(per_unit, MAX_QUERY_LIMIT))
+}
 
 impl DynamoStore {
-    /// `GET /queues?q=…` through the queue name index: the partition of one piece of the needle lists, in the order
-    /// of the listing, every queue whose name contains that piece; the queues whose names contain the whole needle
-    /// are read with BatchGetItem and checked against the whole predicate. An index entry whose queue is gone or was
-    /// renamed since (its current sort key differs) is skipped. Reads: the index entries of the piece (small) and one
-    /// queue item per candidate, so about what the page returns.
+    /// `GET /queues?q=…` through the queue name index. The partition of one piece of the needle lists, in the order
+    /// of the listing, every queue whose name contains that piece (with its channel); entries whose name contains the
+    /// whole needle (and of the asked channel and integration) are the candidates. Each run of candidates is resolved
+    /// the cheaper way ([`resolve`]): where they are dense, the listing's range from the first to the last of them is
+    /// read with the full filter — exactly what the full read returns there, for at most what it reads there;
+    /// where they are sparse, they are read alone with BatchGetItem and checked against the whole predicate (an entry
+    /// whose queue is gone or was renamed since is skipped). The stretches without a candidate are not read at all.
+    /// Reads: the small index entries up to the page's last candidate, and about what the page returns.
     async fn list_queues_by_name_index(
         &self,
         tenant: &TenantId,
@@ -306,63 +345,121 @@ impl DynamoStore {
         after: Option<&str>,
     ) -> Result<QueuePage, StoreError> {
         let needle = query_filter.text.as_ref().map(|t| t.needle.as_str()).unwrap_or_default();
-        let pk = items::queue_search_pk(tenant, gram);
-        let (mut out, mut start, mut evaluated) = (Vec::<QueueRecord>::new(), None::<Item>, 0u64);
+        let index_pk = items::queue_search_pk(tenant, gram);
+        let listing_pk = items::queues_gsi_pk(tenant);
+        let filter = queue_filter(query_filter);
+        let mut out = Vec::<QueueRecord>::new();
+        let mut pending = std::collections::VecDeque::<(String, QueueId)>::new();
+        // Index reading: where the next Query starts, whether the partition is read to its end, what it held.
+        let (mut index_start, mut index_done) = (None::<Item>, false);
+        let (mut index_read, mut index_candidates) = (0u64, 0u64);
+        // Everything up to this sort key has been looked at (the cursor if a long page must end early).
+        let mut resolved_to: Option<String> = None;
+        // Range reads of this page: listing items read, candidates they covered.
+        let (mut scanned, mut covered) = (0u64, 0u64);
+        let mut evaluated = 0u64;
         loop {
             let wanted = limit + 1 - out.len();
-            let mut builder = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .limit(i32::try_from(wanted.saturating_mul(2).clamp(100, INDEX_QUERY_LIMIT)).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start.take());
-            builder = match after {
-                Some(after) => builder
-                    .key_condition_expression("PK = :pk AND SK > :after")
-                    .expression_attribute_values(":after", s(after)),
-                None => builder.key_condition_expression("PK = :pk"),
-            };
-            let page = query(builder, "queue name index", 80).await?;
-            evaluated += page.scanned_count().max(0) as u64;
-            let next = more(&page);
-            // Candidates in listing order: index entries whose name contains the whole needle.
-            let candidates: Vec<(String, QueueId)> = page
-                .items()
-                .iter()
-                .filter_map(|item| item.get(SK).and_then(|v| v.as_s().ok()))
-                .filter_map(|sort_key| {
-                    let (name, id) = items::parse_queue_sort_key(sort_key)?;
-                    name.contains(needle).then(|| (sort_key.clone(), id))
-                })
-                .collect();
-            // Read only as many queues as the page still needs (a candidate may still fail the other filters).
-            let mut rest = candidates.as_slice();
-            while !rest.is_empty() {
-                let (batch, later) = rest.split_at((limit + 1 - out.len()).clamp(1, MAX_BATCH_GET).min(rest.len()));
-                rest = later;
-                let found = self.get_queues(tenant, batch.iter().map(|(_, id)| id)).await?;
-                for (sort_key, id) in batch {
-                    let Some(queue) = found.get(id) else { continue };
-                    if queue.sort_key != *sort_key || !query_filter.matches(queue) {
-                        continue;
-                    }
-                    out.push(queue.clone());
-                    if out.len() > limit {
-                        out.truncate(limit);
-                        let next_after = out.last().map(|q| q.sort_key.clone());
-                        return Ok(QueuePage { items: out, next_after });
+            // Enough candidates for the rest of the page, or the whole partition.
+            // (A page that has read a lot ends early below, once something is looked at.)
+            while pending.len() < wanted
+                && !index_done
+                && (evaluated < MAX_ITEMS_EVALUATED_PER_PAGE || (resolved_to.is_none() && pending.is_empty()))
+            {
+                let index_limit = next_limit(wanted - pending.len(), index_read, index_candidates, true);
+                let mut builder = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .expression_attribute_values(":pk", s(index_pk.clone()))
+                    .limit(i32::try_from(index_limit.min(INDEX_QUERY_LIMIT)).unwrap_or(i32::MAX))
+                    .set_exclusive_start_key(index_start.take());
+                builder = match after {
+                    Some(after) => builder
+                        .key_condition_expression("PK = :pk AND SK > :after")
+                        .expression_attribute_values(":after", s(after)),
+                    None => builder.key_condition_expression("PK = :pk"),
+                };
+                let page = query(builder, "queue name index", 90).await?;
+                let read = page.scanned_count().max(0) as u64;
+                (index_read, evaluated) = (index_read + read, evaluated + read);
+                index_start = more(&page);
+                index_done = index_start.is_none();
+                for entry in page.items() {
+                    let Some(sort_key) = entry.get(SK).and_then(|v| v.as_s().ok()) else { continue };
+                    let Some((name, id)) = items::parse_queue_sort_key(sort_key) else { continue };
+                    let channel = entry.get(items::SEARCH_CHANNEL).and_then(|v| v.as_s().ok());
+                    let candidate = name.contains(needle)
+                        && query_filter.integration_id.is_none_or(|i| i == id.integration_id)
+                        && query_filter.channel.is_none_or(|c| channel.is_none_or(|stored| stored == c.as_str()));
+                    if candidate {
+                        index_candidates += 1;
+                        pending.push_back((sort_key.clone(), id));
+                    } else if pending.is_empty() {
+                        resolved_to = Some(sort_key.clone());
                     }
                 }
             }
-            match next {
-                None => return Ok(QueuePage { items: out, next_after: None }),
-                Some(k) if evaluated >= MAX_ITEMS_EVALUATED_PER_PAGE => {
-                    let next_after = k.get(SK).and_then(|v| v.as_s().ok()).cloned();
-                    tracing::warn!(evaluated, returned = out.len(), "queue page ended early after a long read");
-                    return Ok(QueuePage { items: out, next_after });
+            if pending.is_empty() && index_done {
+                return Ok(QueuePage { items: out, next_after: None });
+            }
+            if evaluated >= MAX_ITEMS_EVALUATED_PER_PAGE
+                && let Some(next_after) = resolved_to.clone()
+            {
+                tracing::warn!(evaluated, returned = out.len(), "queue page ended early after a long read");
+                return Ok(QueuePage { items: out, next_after: Some(next_after) });
+            }
+            // Not empty here: an empty one with more of the partition to read has `resolved_to` (see the loop above).
+            let Some(first) = pending.front().map(|(k, _)| k.clone()) else { continue };
+            let run = wanted.min(pending.len());
+            match resolve(run, scanned, covered) {
+                Resolve::Range(range_limit) => {
+                    let last = pending[run - 1].0.clone();
+                    let builder = self
+                        .client
+                        .query()
+                        .table_name(&self.table)
+                        .index_name(GSI1)
+                        .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :first AND :last")
+                        .expression_attribute_values(":pk", s(listing_pk.clone()))
+                        .expression_attribute_values(":first", s(first))
+                        .expression_attribute_values(":last", s(last.clone()))
+                        .limit(i32::try_from(range_limit).unwrap_or(i32::MAX));
+                    let page = query(filter.apply(builder), "queues (name index range)", TYPICAL_QUEUE_BYTES).await?;
+                    let read = page.scanned_count().max(0) as u64;
+                    (scanned, evaluated) = (scanned + read, evaluated + read);
+                    // Read up to the last key evaluated (all of the range when no key is left).
+                    let through = more(&page).and_then(|k| k.get(GSI1SK).and_then(|v| v.as_s().ok()).cloned());
+                    let through = through.unwrap_or(last);
+                    while pending.front().is_some_and(|(k, _)| *k <= through) {
+                        pending.pop_front();
+                        covered += 1;
+                    }
+                    resolved_to = Some(through);
+                    for item in page.items.unwrap_or_default() {
+                        let Some(queue) = readable::<QueueItem>(item, "queue").map(queue_record) else { continue };
+                        if query_filter.matches(&queue) {
+                            out.push(queue);
+                        }
+                    }
                 }
-                Some(k) => start = Some(k),
+                Resolve::Fetch => {
+                    let batch: Vec<(String, QueueId)> = pending.drain(..run.min(MAX_BATCH_GET)).collect();
+                    evaluated += batch.len() as u64;
+                    let found = self.get_queues(tenant, batch.iter().map(|(_, id)| id)).await?;
+                    for (sort_key, id) in &batch {
+                        let Some(queue) = found.get(id) else { continue };
+                        if queue.sort_key == *sort_key && query_filter.matches(queue) {
+                            out.push(queue.clone());
+                        }
+                    }
+                    resolved_to = batch.last().map(|(k, _)| k.clone());
+                }
+            }
+            if out.len() > limit {
+                out.truncate(limit);
+                let next_after = out.last().map(|q| q.sort_key.clone());
+                return Ok(QueuePage { items: out, next_after });
             }
         }
     }
@@ -982,6 +1079,19 @@ mod tests {
         assert_eq!(search_gram(&q("sales", true, true, false)), None, "an integration name matches");
         assert_eq!(search_gram(&q("sales", true, false, true)), None, "inactive queues asked for");
         assert_eq!(search_gram(&QueueQuery::default()), None);
+    }
+
+    #[test]
+    fn candidates_are_read_alone_only_where_they_are_sparser_than_a_read_unit_of_the_listing() {
+        assert_eq!(resolve(1, 0, 0), Resolve::Fetch, "one candidate: one read unit either way");
+        assert_eq!(resolve(50, 0, 0), Resolve::Range(18), "nothing seen: a short probe");
+        assert_eq!(resolve(50, 18, 1), Resolve::Fetch, "one in 18: reading them alone is cheaper");
+        assert_eq!(resolve(50, 18, 18), Resolve::Range(70), "contiguous: the range for 50, a margin");
+        assert_eq!(resolve(50, 90, 10), Resolve::Fetch, "one in 9: even, so the cheaper risk");
+        assert_eq!(resolve(50, 90, 20), Resolve::Range(280), "one in 4.5: the range");
+        assert_eq!(resolve(10, 90, 20), Resolve::Range(64), "the range's estimate");
+        assert_eq!(resolve(1, 900, 900), Resolve::Range(QUEUES_PER_READ_UNIT as usize), "no more than fetching");
+        assert_eq!(resolve(5_000, 18, 9), Resolve::Range(MAX_QUERY_LIMIT), "capped");
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl Env {
         let mut index = Vec::new();
         for q in &queues {
             let t = TenantId::parse(q.pk.trim_start_matches("T#").split('#').next().unwrap()).unwrap();
-            index.extend(items::queue_search_items(&t, &q.name, &q.queue_id));
+            index.extend(items::queue_search_items(&t, &q.name, &q.queue_id, q.channel));
         }
         self.put_items(index).await;
         let integrations: std::collections::BTreeSet<(String, IntegrationId)> = queues

@@ -91,6 +91,22 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Sales", "Web chat"]);
     let sales_id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    // Pushed queues are in the queue name index: the push marked the integration, and `q` reads the index.
+    let record = env
+        .stack
+        .clients
+        .dynamodb
+        .get_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(acd_aws::keys::tenant_pk(&tenant(T))))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(acd_aws::keys::integration_sk(id.parse().unwrap())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(record.item.unwrap().get(acd_aws::items::SEARCH_INDEXED).and_then(|v| v.as_bool().ok()), Some(&true));
+    let found = env.get("/queues?q=web%20ch", T).await;
+    let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Web chat"], "{found}");
 
     // Intervals, a correction, and completeness.
     let now = Utc::now();

@@ -245,7 +245,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let queues = records::parse_queues(body)?;
+        let queues = records::parse_queues(body, &records::Sender::of(&integration.settings))?;
         let counts = self.store.upsert_queues(integration, &queues, now).await?;
         self.received(integration, now).await?;
         Ok(IngestOutcome { accepted: queues.len(), duplicates: None, write_requests: counts.write_requests })
@@ -257,7 +257,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let batch = records::parse_intervals(body, now)?;
+        let batch = records::parse_intervals(body, now, &records::Sender::of(&integration.settings))?;
         let channels = self.store.queue_channels(integration).await?;
         let mut errors = Vec::new();
         for (index, stats, channel) in &batch.intervals {
@@ -296,7 +296,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let events = records::parse_events(body, now)?;
+        let events = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
         let (inserted, mut counts) = self.store.insert_events(integration, &events).await?;
         let duplicates = events.len() - inserted.len();
         // Agents and statuses first, so a segment never refers to a status the API does not list.

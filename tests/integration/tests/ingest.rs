@@ -423,3 +423,107 @@ async fn local_times_use_the_sender_zone_and_records_of_other_channels_are_refus
         "{states}"
     );
 }
+
+mod event_support;
+
+/// `no_data` is observable like a connector failure: the push integration's schedule runs the import function,
+/// which for a push type only watches for silence — `integration.failing` (reason `no_data`) once, and a
+/// `FailingFor` metric line on every watch while silent — and the next push publishes `integration.recovered`.
+#[tokio::test]
+async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_push_recovers_it() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+
+    let logs = acd_test_harness::LogCapture::install();
+    let env = Env::start().await;
+    let queue = event_support::event_queue(&env.stack).await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let body = json!({"name": "Quiet dialer", "type": "push", "settings": {"no_data_after_minutes": 10}});
+    let (status, created) = env.admin("POST", "/integrations", T, Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    // Its schedule (the silence watch) exists like every type's.
+    let schedule = env
+        .stack
+        .clients
+        .scheduler
+        .get_schedule()
+        .name(format!("imp-{id}"))
+        .group_name(&env.stack.settings.schedule_group)
+        .send()
+        .await
+        .expect("the push integration has its imp- schedule");
+    assert!(schedule.target.unwrap().input.unwrap().contains(&id));
+
+    let pushed_at = Utc::now();
+    let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"}]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    let watch = |minutes: i64| {
+        let import = wiring::import_service(
+            &env.stack.settings,
+            &env.stack.clients,
+            ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
+            ImportConfig { now: Some(pushed_at + Duration::minutes(minutes)), ..ImportConfig::default() },
+        );
+        let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone() };
+        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap() }
+    };
+
+    // Within the silence limit: nothing.
+    let quiet = watch(5).await;
+    assert_eq!((quiet.outcome, quiet.run.is_none()), (RunOutcome::Skipped, true), "{quiet:?}");
+    assert!(event_support::received(&env.stack, &queue).await.is_empty());
+
+    // Silent for longer: the stored status is failing / no_data, one event for the change, none for the repeat.
+    let first = watch(12).await;
+    assert_eq!(first.detail, "no_data: the integration is failing", "{first:?}");
+    let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
+    assert_eq!(
+        (read["status"]["state"].as_str(), read["status"]["reason"].as_str()),
+        (Some("failing"), Some("no_data"))
+    );
+    assert_eq!(watch(27).await.detail, "no_data: still silent");
+    let failing = event_support::received(&env.stack, &queue).await;
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    let e = &failing[0];
+    assert_eq!(e["detail-type"], "integration.failing");
+    assert_eq!(
+        (
+            &e["detail"]["tenant_id"],
+            &e["detail"]["integration_id"],
+            &e["detail"]["integration_type"],
+            &e["detail"]["reason"]
+        ),
+        (&json!(T), &json!(id), &json!("push"), &json!("no_data"))
+    );
+    // Each silent watch wrote FailingFor (seconds since the push) for the "failing for more than an hour" alarm.
+    let emf: Vec<Value> = logs
+        .contents()
+        .lines()
+        .filter(|l| l.contains("push silence metrics") && l.contains(&id))
+        .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+        .collect();
+    let failing_for: Vec<i64> = emf.iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
+    assert_eq!(failing_for.len(), 2, "{emf:?}");
+    assert!(
+        (12 * 60 - 5..=12 * 60 + 5).contains(&failing_for[0]) && (27 * 60 - 5..=27 * 60 + 5).contains(&failing_for[1]),
+        "{failing_for:?}"
+    );
+    assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["IntegrationType"], []]));
+
+    // The next push: operational again, and integration.recovered (from no_data) from the ingest function.
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
+    assert_eq!(read["status"]["state"], "operational", "{read}");
+    let recovered = event_support::received(&env.stack, &queue).await;
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(
+        (recovered[0]["detail-type"].as_str(), recovered[0]["detail"]["reason"].as_str()),
+        (Some("integration.recovered"), Some("no_data"))
+    );
+    assert!(!recovered[0].to_string().contains(&key), "no key in events");
+    // Another push: no further event.
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    assert!(event_support::received(&env.stack, &queue).await.is_empty());
+}

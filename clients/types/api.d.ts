@@ -675,7 +675,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records" | "tenant-token-missing";
+            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records" | "invalid-value" | "tenant-token-missing";
             detail?: string;
             instance?: string;
             errors?: (components["schemas"]["FieldError"] | components["schemas"]["RecordError"])[];
@@ -1164,7 +1164,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record). Nothing of the call was applied. */
+        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
         IngestInvalid: {
             headers: {
                 [name: string]: unknown;

@@ -388,6 +388,11 @@ async fn local_times_use_the_sender_zone_and_records_of_other_channels_are_refus
     );
     // complete_through 05:00 local (EST, after the change) = 10:00Z.
     assert_eq!(time(&november["complete_through"]), utc("2026-11-01T10:00:00Z"), "{november}");
+    // complete_through in the repeated hour without an offset: 422 invalid-value, nothing applied.
+    let ambiguous = json!({"intervals": [rec("2026-11-01T09:15:00Z", 9)], "complete_through": "2026-11-01T01:15:00"});
+    let (status, problem) = push_at(&ingest, &key, "intervals", &ambiguous, now).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid-value")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("ambiguous"), "{problem}");
     // A channel of the integration that is not the queue's own is still refused by the queue check.
     let wrong = json!({"intervals": [{"queue_external_id": "q1", "channel": "chats", "start": "2026-11-01T09:15:00Z",
         "offered": 1, "handled": 1, "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1}]});

@@ -43,6 +43,9 @@ pub enum BatchError {
     TooMany(usize),
     /// Some records are invalid (422); nothing is applied.
     Records(Vec<RecordError>),
+    /// A value of the call outside its records is well-formed but not acceptable (422): `complete_through` that is
+    /// not a date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous.
+    Value(String),
 }
 
 /// A queue record: upsert (`active` true, the default) or explicit deactivation (`active: false`).
@@ -261,11 +264,11 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
         Some(raw) => match sender.instant("complete_through", raw) {
             Ok(t) if aligned(t) && t <= current => Some(t),
             Ok(_) => {
-                return Err(BatchError::Shape(
+                return Err(BatchError::Value(
                     "complete_through must be a UTC quarter hour that is not in the future".into(),
                 ));
             }
-            Err(e) => return Err(BatchError::Shape(e)),
+            Err(e) => return Err(BatchError::Value(e)),
         },
     };
     let mut latest: HashMap<(String, DateTime<Utc>), usize> = HashMap::new();
@@ -441,7 +444,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let future = json!({"intervals": [], "complete_through": "2026-11-30T12:15:00Z"});
-        assert!(matches!(parse_intervals(&future, now(), &Sender::default()), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_intervals(&future, now(), &Sender::default()), Err(BatchError::Value(_))));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! Every call takes a [`Deadline`]: retries, back-off and long polls all stay inside it, so an import never runs
 //! past its Lambda's time limit. Vendor hosts come from each vendor's region table; only the environment variables
-//! read by [`Endpoints::from_env`] can redirect them (tests and the local run), never API input.
+//! read at start-up into [`Endpoints`] can redirect them (tests and the local run), never API input.
 
 pub mod amazon_connect;
 pub mod error;
@@ -141,11 +141,11 @@ impl Endpoints {
     pub const GENESYS_CLOUD_API_BASE_URL: &'static str = "GENESYS_CLOUD_API_BASE_URL";
     pub const GENESYS_CLOUD_LOGIN_BASE_URL: &'static str = "GENESYS_CLOUD_LOGIN_BASE_URL";
 
-    /// Reads the documented override variables (empty values count as unset).
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(name).ok().map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty())
-        };
+    /// The documented override variables, looked up by `lookup` (the start-up configuration reads the environment
+    /// through it once; empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var =
+            |name: &str| lookup(name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
         Self {
             five9_base_url: var(Self::FIVE9_BASE_URL),
             genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
@@ -156,6 +156,25 @@ impl Endpoints {
                 .filter_map(|name| var(name).map(|url| ((*name).to_owned(), url)))
                 .collect(),
         }
+    }
+
+    /// Every override set is a URL over HTTPS or loopback HTTP ([`http::check_transport`]); else the variable and
+    /// its value (a start-up error).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let named = [
+            (Self::FIVE9_BASE_URL, self.five9_base_url.as_deref()),
+            (Self::GENESYS_CLOUD_API_BASE_URL, self.genesys_api_base_url.as_deref()),
+            (Self::GENESYS_CLOUD_LOGIN_BASE_URL, self.genesys_login_base_url.as_deref()),
+        ];
+        let declared = VENDORS.iter().flat_map(|v| v.endpoint_variables().iter()).map(|name| (*name, self.var(name)));
+        for (name, value) in named.into_iter().chain(declared) {
+            let Some(value) = value else { continue };
+            let usable = url::Url::parse(value).ok().is_some_and(|url| http::check_transport(&url).is_ok());
+            if !usable {
+                return Err((name, value.to_owned()));
+            }
+        }
+        Ok(())
     }
 
     /// With the vendor-declared override `name` set to `url` (tests).

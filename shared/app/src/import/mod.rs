@@ -87,11 +87,6 @@ impl Default for ImportConfig {
 }
 
 impl ImportConfig {
-    pub fn from_env() -> Self {
-        let hours = std::env::var("RECONCILIATION_HOURS").ok().and_then(|v| v.trim().parse::<i64>().ok());
-        Self { reconciliation: Duration::hours(hours.filter(|h| *h > 0).unwrap_or(24)), ..Self::default() }
-    }
-
     /// The reconciliation window of one integration: the configured one, or its vendor's minimum if longer.
     fn reconciliation_for(&self, vendor: &dyn acd_connectors::Vendor) -> Duration {
         self.reconciliation.max(vendor.min_reconciliation())

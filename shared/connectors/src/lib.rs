@@ -125,31 +125,19 @@ pub enum Pace {
 /// a loopback host (tests and the local run); anything else must be HTTPS ([`http::check_transport`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
-    /// Overrides `https://{five9 host}` (env `FIVE9_BASE_URL`).
-    pub five9_base_url: Option<String>,
-    /// Overrides `https://api.{genesys host}` (env `GENESYS_CLOUD_API_BASE_URL`).
-    pub genesys_api_base_url: Option<String>,
-    /// Overrides `https://login.{genesys host}` (env `GENESYS_CLOUD_LOGIN_BASE_URL`).
-    pub genesys_login_base_url: Option<String>,
-    /// Overrides a vendor declares itself ([`Vendor::endpoint_variables`], e.g. Amazon Connect's
-    /// `AWS_ENDPOINT_URL_CONNECT`), by variable name: a new vendor's overrides need no field here.
+    /// The overrides each vendor declares ([`Vendor::endpoint_variables`]: `FIVE9_BASE_URL`,
+    /// `GENESYS_CLOUD_API_BASE_URL`, Amazon Connect's `AWS_ENDPOINT_URL_CONNECT`, …), by variable name: a new
+    /// vendor's overrides need no code here.
     pub vendor: std::collections::BTreeMap<String, String>,
 }
 
 impl Endpoints {
-    pub const FIVE9_BASE_URL: &'static str = "FIVE9_BASE_URL";
-    pub const GENESYS_CLOUD_API_BASE_URL: &'static str = "GENESYS_CLOUD_API_BASE_URL";
-    pub const GENESYS_CLOUD_LOGIN_BASE_URL: &'static str = "GENESYS_CLOUD_LOGIN_BASE_URL";
-
     /// The documented override variables, looked up by `lookup` (the start-up configuration reads the environment
     /// through it once; empty values count as unset).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         let var =
             |name: &str| lookup(name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
         Self {
-            five9_base_url: var(Self::FIVE9_BASE_URL),
-            genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
-            genesys_login_base_url: var(Self::GENESYS_CLOUD_LOGIN_BASE_URL),
             vendor: VENDORS
                 .iter()
                 .flat_map(|v| v.endpoint_variables().iter())
@@ -161,13 +149,8 @@ impl Endpoints {
     /// Every override set is a URL over HTTPS or loopback HTTP ([`http::check_transport`]); else the variable and
     /// its value (a start-up error).
     pub fn check(&self) -> Result<(), (&'static str, String)> {
-        let named = [
-            (Self::FIVE9_BASE_URL, self.five9_base_url.as_deref()),
-            (Self::GENESYS_CLOUD_API_BASE_URL, self.genesys_api_base_url.as_deref()),
-            (Self::GENESYS_CLOUD_LOGIN_BASE_URL, self.genesys_login_base_url.as_deref()),
-        ];
         let declared = VENDORS.iter().flat_map(|v| v.endpoint_variables().iter()).map(|name| (*name, self.var(name)));
-        for (name, value) in named.into_iter().chain(declared) {
+        for (name, value) in declared {
             let Some(value) = value else { continue };
             let usable = url::Url::parse(value).ok().is_some_and(|url| http::check_transport(&url).is_ok());
             if !usable {

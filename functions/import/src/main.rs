@@ -6,19 +6,20 @@
 //! storage failure fails the invocation. Scheduler invokes the function asynchronously, so Lambda's own retries
 //! (two, set in the template) and then its dead-letter queue handle those.
 
-use acd_app::import::{ImportConfig, ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of};
-use acd_aws::{AwsClients, Settings, wiring};
-use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
+use acd_app::import::{ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of};
+use acd_aws::config::ImportFunctionConfig;
+use acd_aws::{AwsClients, wiring};
+use acd_connectors::{ConnectorFactory, HttpClient};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    acd_app::telemetry::init();
-    let settings = Settings::from_env()?;
+    let config = ImportFunctionConfig::from_env()?;
+    acd_app::telemetry::init(&config.logging)?;
     let clients = AwsClients::from_env().await;
-    let connectors = ConnectorFactory::new(HttpClient::new()?, Endpoints::from_env());
-    let service = wiring::import_service(&settings, &clients, connectors, ImportConfig::from_env());
+    let connectors = ConnectorFactory::new(HttpClient::new()?, config.endpoints);
+    let service = wiring::import_service(&config.settings, &clients, connectors, config.import);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline);

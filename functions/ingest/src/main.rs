@@ -4,15 +4,16 @@
 
 use std::convert::Infallible;
 
-use acd_aws::{AwsClients, Settings, wiring};
+use acd_aws::config::IngestFunctionConfig;
+use acd_aws::{AwsClients, wiring};
 use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    acd_app::telemetry::init();
-    let settings = Settings::from_env()?;
+    let config = IngestFunctionConfig::from_env()?;
+    acd_app::telemetry::init(&config.logging)?;
     let clients = AwsClients::from_env().await;
-    let api = wiring::ingest_api(&settings, &clients);
+    let api = wiring::ingest_api(&config.settings, &clients);
     let api = &api;
     run(service_fn(move |request: Request| async move { Ok::<_, Infallible>(api.handle(request).await) })).await
 }

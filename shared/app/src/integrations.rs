@@ -369,15 +369,8 @@ impl IntegrationService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<RunRecord>, Option<String>), ApiError> {
+        // A run cursor wraps the store's position (opaque here; the store refuses one it did not hand out).
         let before = cursor.map(|c| crate::cursor::decode::<String>(c, "cursor")).transpose()?;
-        // A run cursor is a run's sort key; anything else would reach the table as a key.
-        if before.as_deref().is_some_and(|b| !is_run_sort_key(b)) {
-            return Err(ApiError::Validation(acd_domain::FieldErrors::single(
-                "cursor",
-                "invalid_value",
-                "is not a cursor returned by this API",
-            )));
-        }
         let current = self.get(tenant, id).await?;
         let page = self.runs.list_runs(tenant, current.id, limit, before).await.map_err(|e| match e {
             crate::ports::StoreError::NotFound => ApiError::Validation(acd_domain::FieldErrors::single(
@@ -387,8 +380,7 @@ impl IntegrationService {
             )),
             other => other.into(),
         })?;
-        let next = if page.more { page.items.last().map(|r| crate::cursor::encode(&run_sort_key(r))) } else { None };
-        Ok((page.items, next))
+        Ok((page.runs, page.next.map(|position| crate::cursor::encode(&position))))
     }
 
     async fn save_status(&self, current: &Integration, mut updated: Integration) -> Result<Integration, ApiError> {
@@ -457,18 +449,6 @@ impl IntegrationService {
             }
         }
     }
-}
-
-/// Whether `key` has the shape of [`run_sort_key`]: `RUN#{YYYY-MM-DDTHH:MM:SSZ}#{uuid}`.
-fn is_run_sort_key(key: &str) -> bool {
-    let Some(rest) = key.strip_prefix("RUN#") else { return false };
-    let Some((time, id)) = rest.split_once('#') else { return false };
-    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%SZ").is_ok() && id.parse::<acd_domain::RunId>().is_ok()
-}
-
-/// The sort key of a run in the run log (`RUN#{started}#{run id}`), used as the cursor position.
-pub fn run_sort_key(run: &RunRecord) -> String {
-    format!("RUN#{}#{}", run.started_at.format("%Y-%m-%dT%H:%M:%SZ"), run.run_id)
 }
 
 /// Whether the integration's type pulls from its ACD (and so has import schedules); unknown types are treated as

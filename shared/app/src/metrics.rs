@@ -99,7 +99,7 @@ pub fn run_metrics(
 /// extracts the metrics). Outside Lambda it goes to the debug log instead, so local output stays readable.
 pub fn emit_run(integration: &Integration, run: &RunRecord, status: &IntegrationStatus, data_now: DateTime<Utc>) {
     let doc = run_metrics(integration, run, status, Utc::now(), data_now);
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+    if crate::telemetry::in_lambda() {
         println!("{doc}");
     } else {
         tracing::debug!(emf = %doc, "import run metrics");
@@ -128,7 +128,7 @@ pub fn silence_metrics(integration: &Integration, failing_for_seconds: i64, now:
 /// Writes [`silence_metrics`] like [`emit_run`] writes a run's line.
 pub fn emit_silence(integration: &Integration, failing_for_seconds: i64) {
     let doc = silence_metrics(integration, failing_for_seconds, Utc::now());
-    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+    if crate::telemetry::in_lambda() {
         println!("{doc}");
     } else {
         tracing::debug!(emf = %doc, "push silence metrics");

@@ -382,16 +382,26 @@ pub trait ImportStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// One page of the run log: runs, newest first, and the position after the last one (`None`: no more). The
+/// position is the store's and opaque here: it only goes back to [`RunLog::list_runs`] (inside an API cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunPage {
+    pub runs: Vec<RunRecord>,
+    pub next: Option<String>,
+}
+
 /// Read access to the run log (newest first), for the API.
 #[async_trait]
 pub trait RunLog: Send + Sync {
+    /// Runs before `before` (a position of an earlier page; one the store did not hand out is
+    /// [`StoreError::NotFound`]).
     async fn list_runs(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         limit: usize,
         before: Option<String>,
-    ) -> Result<Page<RunRecord>, StoreError>;
+    ) -> Result<RunPage, StoreError>;
 }
 
 /// A request remembered under an `Idempotency-Key` (per tenant, until `expires_at`).

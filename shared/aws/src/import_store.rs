@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use acd_app::import::RunRecord;
 use acd_app::import::plan::{self, listing_collapsed};
 use acd_app::ports::{
-    ImportState, ImportStore, ListingCheck, QueueRange, RunLog, StatesCheckpoint, StoreError, WriteCounts,
+    ImportState, ImportStore, ListingCheck, QueueRange, RunLog, RunPage, StatesCheckpoint, StoreError, WriteCounts,
 };
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
@@ -515,10 +515,6 @@ struct RunItem {
     ttl: i64,
     #[serde(flatten)]
     run: RunRecord,
-}
-
-fn run_sk(run: &RunRecord) -> String {
-    format!("{}{}#{}", items::RUN_SK_PREFIX, items::sort_time(run.started_at), run.run_id)
 }
 
 fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
@@ -1088,7 +1084,7 @@ impl ImportStore for DynamoImportStore {
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {
         let item = ser(RunItem {
             pk: integration_pk(&run.tenant_id, run.integration_id),
-            sk: run_sk(run),
+            sk: items::run_sk(run),
             entity: "run".into(),
             ttl: (run.started_at + Duration::days(RUN_RETENTION_DAYS)).timestamp(),
             run: run.clone(),
@@ -1136,7 +1132,7 @@ impl RunLog for DynamoImportStore {
         id: IntegrationId,
         limit: usize,
         before: Option<String>,
-    ) -> Result<acd_app::ports::Page<RunRecord>, StoreError> {
+    ) -> Result<RunPage, StoreError> {
         let pk = integration_pk(tenant, id);
         let mut q = self
             .client
@@ -1148,7 +1144,8 @@ impl RunLog for DynamoImportStore {
             .scan_index_forward(false)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
         if let Some(before) = before {
-            if !before.starts_with(items::RUN_SK_PREFIX) {
+            // Only a run's sort key may reach the table as a key.
+            if !items::is_run_sk(&before) {
                 return Err(StoreError::NotFound);
             }
             q = q.exclusive_start_key(PK, s(pk)).exclusive_start_key(SK, s(before));
@@ -1157,11 +1154,7 @@ impl RunLog for DynamoImportStore {
         let mut runs: Vec<RunItem> = de(out.items.unwrap_or_default(), "run")?;
         let more = runs.len() > limit;
         runs.truncate(limit);
-        Ok(acd_app::ports::Page { items: runs.into_iter().map(|r| r.run).collect(), more })
+        let next = if more { runs.last().map(|r| items::run_sk(&r.run)) } else { None };
+        Ok(RunPage { runs: runs.into_iter().map(|r| r.run).collect(), next })
     }
-}
-
-/// The sort key of a run, for cursors.
-pub fn run_cursor_key(run: &RunRecord) -> String {
-    run_sk(run)
 }

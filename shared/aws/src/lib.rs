@@ -9,13 +9,12 @@ pub mod events;
 pub mod idempotency;
 pub mod import_store;
 pub mod ingest_store;
-pub mod items;
-pub mod keys;
 pub mod query_store;
 pub mod quota;
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;
+pub mod table;
 pub mod tenant_tokens;
 pub mod wiring;
 
@@ -23,6 +22,7 @@ pub use config::{AwsClients, Settings};
 pub use dynamo::DynamoStore;
 pub use scheduler::EventBridgeSchedules;
 pub use secrets::SecretsManagerStore;
+pub use table::{items, keys};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 

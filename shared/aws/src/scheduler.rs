@@ -334,6 +334,8 @@ mod tests {
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
+            scopes: Default::default(),
+            ingest: Default::default(),
         }
     }
 

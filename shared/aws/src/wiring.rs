@@ -93,6 +93,7 @@ pub fn integrations_api(
     IntegrationsApi {
         service: integration_service(settings, clients, verifier),
         auth,
+        scopes: settings.scopes.clone(),
         idempotency: Arc::new(dynamo_store(settings, clients)),
         ingest: ingest_admin(settings, clients),
     }
@@ -108,7 +109,7 @@ pub fn ingest_admin(settings: &Settings, clients: &AwsClients) -> acd_app::inges
         repo: Arc::new(dynamo_store(settings, clients)),
         store: Arc::new(ingest_store(settings, clients)),
         schedules: Arc::new(schedules(settings, clients)),
-        config: acd_app::ingest::IngestConfig::from_env(),
+        config: settings.ingest.clone(),
         default_history_days: settings.default_history_days,
     }
 }
@@ -119,7 +120,7 @@ pub fn ingest_api(settings: &Settings, clients: &AwsClients) -> acd_app::ingest:
         service: acd_app::ingest::IngestService {
             repo: Arc::new(dynamo_store(settings, clients)),
             store: Arc::new(ingest_store(settings, clients)),
-            config: acd_app::ingest::IngestConfig::from_env(),
+            config: settings.ingest.clone(),
             events: Some(Arc::new(event_publisher(settings, clients))),
         },
     }
@@ -137,5 +138,6 @@ pub fn queues_query_api(
         queries: acd_app::query::QueryService::new(store.clone()),
         mappings: acd_app::mappings::MappingService { store },
         auth,
+        scopes: settings.scopes.clone(),
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! Every call takes a [`Deadline`]: retries, back-off and long polls all stay inside it, so an import never runs
 //! past its Lambda's time limit. Vendor hosts come from each vendor's region table; only the environment variables
-//! read by [`Endpoints::from_env`] can redirect them (tests and the local run), never API input.
+//! read at start-up into [`Endpoints`] can redirect them (tests and the local run), never API input.
 
 pub mod amazon_connect;
 pub mod error;
@@ -125,37 +125,39 @@ pub enum Pace {
 /// a loopback host (tests and the local run); anything else must be HTTPS ([`http::check_transport`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
-    /// Overrides `https://{five9 host}` (env `FIVE9_BASE_URL`).
-    pub five9_base_url: Option<String>,
-    /// Overrides `https://api.{genesys host}` (env `GENESYS_CLOUD_API_BASE_URL`).
-    pub genesys_api_base_url: Option<String>,
-    /// Overrides `https://login.{genesys host}` (env `GENESYS_CLOUD_LOGIN_BASE_URL`).
-    pub genesys_login_base_url: Option<String>,
-    /// Overrides a vendor declares itself ([`Vendor::endpoint_variables`], e.g. Amazon Connect's
-    /// `AWS_ENDPOINT_URL_CONNECT`), by variable name: a new vendor's overrides need no field here.
+    /// The overrides each vendor declares ([`Vendor::endpoint_variables`]: `FIVE9_BASE_URL`,
+    /// `GENESYS_CLOUD_API_BASE_URL`, Amazon Connect's `AWS_ENDPOINT_URL_CONNECT`, …), by variable name: a new
+    /// vendor's overrides need no code here.
     pub vendor: std::collections::BTreeMap<String, String>,
 }
 
 impl Endpoints {
-    pub const FIVE9_BASE_URL: &'static str = "FIVE9_BASE_URL";
-    pub const GENESYS_CLOUD_API_BASE_URL: &'static str = "GENESYS_CLOUD_API_BASE_URL";
-    pub const GENESYS_CLOUD_LOGIN_BASE_URL: &'static str = "GENESYS_CLOUD_LOGIN_BASE_URL";
-
-    /// Reads the documented override variables (empty values count as unset).
-    pub fn from_env() -> Self {
-        let var = |name: &str| {
-            std::env::var(name).ok().map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty())
-        };
+    /// The documented override variables, looked up by `lookup` (the start-up configuration reads the environment
+    /// through it once; empty values count as unset).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
+        let var =
+            |name: &str| lookup(name).map(|v| v.trim().trim_end_matches('/').to_owned()).filter(|v| !v.is_empty());
         Self {
-            five9_base_url: var(Self::FIVE9_BASE_URL),
-            genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
-            genesys_login_base_url: var(Self::GENESYS_CLOUD_LOGIN_BASE_URL),
             vendor: VENDORS
                 .iter()
                 .flat_map(|v| v.endpoint_variables().iter())
                 .filter_map(|name| var(name).map(|url| ((*name).to_owned(), url)))
                 .collect(),
         }
+    }
+
+    /// Every override set is a URL over HTTPS or loopback HTTP ([`http::check_transport`]); else the variable and
+    /// its value (a start-up error).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        let declared = VENDORS.iter().flat_map(|v| v.endpoint_variables().iter()).map(|name| (*name, self.var(name)));
+        for (name, value) in declared {
+            let Some(value) = value else { continue };
+            let usable = url::Url::parse(value).ok().is_some_and(|url| http::check_transport(&url).is_ok());
+            if !usable {
+                return Err((name, value.to_owned()));
+            }
+        }
+        Ok(())
     }
 
     /// With the vendor-declared override `name` set to `url` (tests).

@@ -88,7 +88,7 @@ pub trait Vendor: Send + Sync + 'static {
     }
 
     /// The environment variables that may redirect this vendor's endpoints (tests and the local run only, never API
-    /// input; read once into [`Endpoints::vendor`](crate::Endpoints) by [`crate::Endpoints::from_env`]). Each
+    /// input; read once into [`Endpoints::vendor`](crate::Endpoints) by [`crate::Endpoints::from_lookup`]). Each
     /// override must be HTTPS or loopback HTTP.
     fn endpoint_variables(&self) -> &'static [&'static str] {
         &[]

@@ -47,7 +47,7 @@ fn test_options() -> Five9Options {
 }
 
 fn connector_with(sim: &Five9Simulator, grouping: Five9Grouping, password: &str) -> Five9Connector {
-    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
     Five9Connector::new(
         HttpClient::new().unwrap(),
         &endpoints,
@@ -552,7 +552,7 @@ async fn configuration_and_unavailability_faults_are_typed() {
     // A skill grouping without the skill report's SKILL column: configuration.
     let mut s = settings(Five9Grouping::Skill);
     s.skill_report = Some(SkillReport { folder: "Call Log Reports".into(), name: "Call Log".into() });
-    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
     let c = Five9Connector::new(HttpClient::new().unwrap(), &endpoints, s, sim.username(), sim.password().into())
         .with_options(test_options());
     let err = expect_err(c.interval_stats(&[], w, deadline())).await;
@@ -750,6 +750,6 @@ fn region_table_and_override() {
     assert_eq!(service_url(Five9Region::Uk, &none), "https://api.five9.eu/wsadmin/v13/AdminWebService");
     assert_eq!(service_url(Five9Region::Eu, &none), "https://api.eu.five9.com/wsadmin/v13/AdminWebService");
     assert_eq!(service_url(Five9Region::In, &none), "https://api.in.five9.com/wsadmin/v13/AdminWebService");
-    let local = Endpoints { five9_base_url: Some("http://127.0.0.1:9101/".into()), ..Endpoints::default() };
+    let local = Endpoints::default().with_var("FIVE9_BASE_URL", "http://127.0.0.1:9101/");
     assert_eq!(service_url(Five9Region::Us, &local), "http://127.0.0.1:9101/wsadmin/v13/AdminWebService");
 }

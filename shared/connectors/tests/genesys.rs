@@ -218,11 +218,9 @@ fn settings(detailed: bool, agent_id: GenesysAgentId) -> GenesysSettings {
 }
 
 fn endpoints(sim: &GenesysSimulator) -> Endpoints {
-    Endpoints {
-        genesys_api_base_url: Some(sim.base_url()),
-        genesys_login_base_url: Some(sim.base_url()),
-        ..Default::default()
-    }
+    Endpoints::default()
+        .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+        .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url())
 }
 
 fn connector_with(sim: &GenesysSimulator, settings: GenesysSettings, tuning: Tuning) -> GenesysConnector {

@@ -124,6 +124,8 @@ impl AwsStack {
             writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
+            scopes: Default::default(),
+            ingest: Default::default(),
         };
         acd_aws::schema::create_table(&clients.dynamodb, &settings.table_name).await.expect("create table");
         clients

@@ -227,11 +227,9 @@ async fn bench() {
         "genesys" => {
             let client_id = arg("--client-id").expect("--client-id");
             let client_secret = arg("--client-secret").expect("--client-secret");
-            let endpoints = Endpoints {
-                genesys_api_base_url: Some(sim.clone()),
-                genesys_login_base_url: Some(sim.clone()),
-                ..Endpoints::default()
-            };
+            let endpoints = Endpoints::default()
+                .with_var("GENESYS_CLOUD_API_BASE_URL", sim.clone())
+                .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.clone());
             let body = json!({"name": "Benchmark", "type": "genesys_cloud",
                               "credentials": {"client_id": client_id, "client_secret": client_secret},
                               "settings": {"region": "us_east_1", "detailed_on_queue_statuses": true,
@@ -241,7 +239,7 @@ async fn bench() {
         "five9" => {
             let info: serde_json::Value =
                 reqwest::get(format!("{sim}/__sim/info")).await.unwrap().json().await.expect("five9-sim info");
-            let endpoints = Endpoints { five9_base_url: Some(sim.clone()), ..Endpoints::default() };
+            let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.clone());
             let body = json!({"name": "Benchmark", "type": "five9",
                               "credentials": {"username": info["username"], "password": info["password"]},
                               "settings": {"region": "us", "grouping": "campaign", "history_days": days}});

@@ -22,11 +22,9 @@ const TENANT: &str = "tenant-cadence";
 async fn genesys_env(sim: &GenesysSimulator) -> ImportEnv {
     ImportEnv::start(
         TENANT,
-        Endpoints {
-            genesys_api_base_url: Some(sim.base_url()),
-            genesys_login_base_url: Some(sim.base_url()),
-            ..Endpoints::default()
-        },
+        Endpoints::default()
+            .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+            .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url()),
     )
     .await
 }

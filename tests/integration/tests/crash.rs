@@ -227,7 +227,7 @@ async fn a_small_five9_import_killed_at_any_write_converges_to_the_clean_table()
     let body = json!({"name": "Five9 crash", "type": "five9",
         "credentials": {"username": sim.username(), "password": sim.password()},
         "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
-    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
     let env = Env::start(ConnectorFactory::new(HttpClient::new().unwrap(), endpoints), body, now).await;
     let started = Instant::now();
     let (clean, writes) = env.clean().await;
@@ -254,11 +254,9 @@ async fn a_larger_genesys_import_killed_at_a_sample_of_writes_converges_to_the_c
     let body = json!({"name": "Genesys crash", "type": "genesys_cloud",
         "credentials": {"client_id": sim.client_id(), "client_secret": sim.client_secret()},
         "settings": {"region": "eu_central_1", "detailed_on_queue_statuses": true, "history_days": 1}});
-    let endpoints = Endpoints {
-        genesys_api_base_url: Some(sim.base_url()),
-        genesys_login_base_url: Some(sim.base_url()),
-        ..Endpoints::default()
-    };
+    let endpoints = Endpoints::default()
+        .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+        .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url());
     let env = Env::start(ConnectorFactory::new(HttpClient::new().unwrap(), endpoints), body, now).await;
     let started = Instant::now();
     let (clean, writes) = env.clean().await;

@@ -505,7 +505,7 @@ async fn five9_faults_delay_data_and_never_delete_or_fake_it() {
     })
     .await
     .unwrap();
-    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    let env = Env::start(Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url())).await;
     let body = json!({"name": "Five9 faults", "type": "five9",
         "credentials": {"username": sim.username(), "password": sim.password()},
         "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
@@ -528,11 +528,11 @@ async fn genesys_faults_delay_data_and_never_delete_or_fake_it() {
     })
     .await
     .unwrap();
-    let env = Env::start(Endpoints {
-        genesys_api_base_url: Some(sim.base_url()),
-        genesys_login_base_url: Some(sim.base_url()),
-        ..Endpoints::default()
-    })
+    let env = Env::start(
+        Endpoints::default()
+            .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+            .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url()),
+    )
     .await;
     let body = json!({"name": "Genesys faults", "type": "genesys_cloud",
         "credentials": {"client_id": sim.client_id(), "client_secret": sim.client_secret()},
@@ -559,7 +559,7 @@ async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
     })
     .await
     .unwrap();
-    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    let env = Env::start(Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url())).await;
     let body = json!({"name": "Five9 busy user", "type": "five9",
         "credentials": {"username": sim.username(), "password": sim.password()},
         "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});

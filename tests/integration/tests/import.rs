@@ -123,7 +123,7 @@ fn config(now: DateTime<Utc>) -> ImportConfig {
 
 async fn five9_env(sim_config: Five9SimConfig) -> (Env, Five9Simulator) {
     let sim = Five9Simulator::start(sim_config).await.unwrap();
-    let env = Env::start(Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() }).await;
+    let env = Env::start(Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url())).await;
     (env, sim)
 }
 
@@ -562,11 +562,11 @@ async fn wrong_credentials_are_refused_at_creation_and_nothing_is_stored() {
 }
 
 async fn genesys_env(sim: &GenesysSimulator) -> Env {
-    Env::start(Endpoints {
-        genesys_api_base_url: Some(sim.base_url()),
-        genesys_login_base_url: Some(sim.base_url()),
-        ..Endpoints::default()
-    })
+    Env::start(
+        Endpoints::default()
+            .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+            .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url()),
+    )
     .await
 }
 
@@ -810,7 +810,7 @@ async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run(
     // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
     // next run must use them — and fail — instead of the old ones still cached in the warm container.
     let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
-    let endpoints = Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() };
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
     let env = Env::start_with(endpoints, Arc::new(FakeAcd)).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
     let import = env.importer(config(sim.now()));

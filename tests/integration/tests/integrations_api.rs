@@ -872,7 +872,7 @@ async fn a_create_against_a_five9_that_stalls_is_503_within_the_check_budget() {
     let env = Env::start().await;
     let factory = acd_connectors::ConnectorFactory::new(
         acd_connectors::HttpClient::new().unwrap(),
-        acd_connectors::Endpoints { five9_base_url: Some(sim.base_url()), ..Default::default() },
+        acd_connectors::Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url()),
     );
     let mut api = env.api.clone();
     api.service.verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory });

@@ -248,7 +248,7 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
     let queue = event_queue(&stack).await;
     let factory = ConnectorFactory::new(
         HttpClient::new().unwrap(),
-        Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() },
+        Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url()),
     );
     let verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() });
     let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());

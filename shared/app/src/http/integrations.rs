@@ -22,6 +22,8 @@ use crate::ports::IdempotencyStore;
 pub struct IntegrationsApi {
     pub service: IntegrationService,
     pub auth: TenantAuth,
+    /// The scopes that grant read and admin access.
+    pub scopes: crate::http::ScopePolicy,
     /// Where `Idempotency-Key`s of `POST /integrations` are kept.
     pub idempotency: Arc<dyn IdempotencyStore>,
     /// `push` integrations: their create branch and their ingest keys.
@@ -48,7 +50,7 @@ impl IntegrationsApi {
             return Ok(json_response(200, &crate::http::health()));
         }
         // Every other route needs a tenant, the catalog included (it is behind the same authorizer).
-        let tenant = self.auth.authorize(request)?;
+        let tenant = self.auth.authorize(request, &self.scopes)?;
         match (segments.as_slice(), method) {
             (["integration-types"], &Method::GET) => {
                 Ok(json_response(200, &integration_types_catalog_with(self.service.default_history_days)))

@@ -13,7 +13,7 @@ use acd_domain::TenantId;
 
 use crate::error::ApiError;
 
-/// Where the tenant id comes from.
+/// Where the tenant id comes from (`TENANT_AUTH`, `TENANT_CLAIM`; read at start-up by `acd_aws::config`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TenantAuth {
     /// From the API Gateway JWT authorizer's claims (`requestContext.authorizer.jwt.claims[claim]`). The default.
@@ -25,20 +25,6 @@ pub enum TenantAuth {
 impl TenantAuth {
     pub const DEFAULT_CLAIM: &'static str = "tenant_id";
     pub const HEADER: &'static str = "x-tenant-id";
-
-    /// `TENANT_AUTH=header` selects the header; anything else uses the JWT claim named by `TENANT_CLAIM`
-    /// (default `tenant_id`).
-    pub fn from_env() -> Self {
-        match std::env::var("TENANT_AUTH").as_deref() {
-            Ok("header") => TenantAuth::Header,
-            _ => TenantAuth::JwtClaim(
-                std::env::var("TENANT_CLAIM")
-                    .ok()
-                    .filter(|c| !c.is_empty())
-                    .unwrap_or_else(|| Self::DEFAULT_CLAIM.into()),
-            ),
-        }
-    }
 
     /// The tenant of a request, or 401 when the credentials carry none (or a malformed one).
     pub fn tenant(&self, request: &Request) -> Result<TenantId, ApiError> {
@@ -70,7 +56,8 @@ impl Access {
     }
 }
 
-/// Which scopes grant which access, and where they are found (`SCOPE_CLAIM`, `ADMIN_SCOPE`, `READ_SCOPE`).
+/// Which scopes grant which access, and where they are found (`SCOPE_CLAIM`, `ADMIN_SCOPE`, `READ_SCOPE`; read at
+/// start-up by `acd_aws::config`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopePolicy {
     /// The JWT claim holding the scopes (default `scope`, the OAuth 2.0 claim: space-separated).
@@ -88,16 +75,6 @@ impl Default for ScopePolicy {
 impl ScopePolicy {
     /// The header that carries the scopes in the local run (`TENANT_AUTH=header`).
     pub const HEADER: &'static str = "x-scopes";
-
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let default = Self::default();
-        Self {
-            claim: var("SCOPE_CLAIM").unwrap_or(default.claim),
-            admin: var("ADMIN_SCOPE").unwrap_or(default.admin),
-            read: var("READ_SCOPE").unwrap_or(default.read),
-        }
-    }
 
     /// Splits a scope claim as API Gateway hands it over: a space-separated string (`scope`), a JSON array, or an
     /// array API Gateway flattened to `[a b]` (`scp` of some identity providers); commas separate too.
@@ -137,11 +114,7 @@ impl TenantAuth {
     /// 403 `insufficient-scope` without the scope. JWT: the scopes are the claim [`ScopePolicy::claim`]. Local
     /// header mode: the `X-Scopes` header (same syntax); without that header every scope is granted, so local
     /// tools and scripts work unchanged — send `X-Scopes` to try a restricted token.
-    pub fn authorize(&self, request: &Request) -> Result<TenantId, ApiError> {
-        self.authorize_with(request, &ScopePolicy::from_env())
-    }
-
-    pub fn authorize_with(&self, request: &Request, policy: &ScopePolicy) -> Result<TenantId, ApiError> {
+    pub fn authorize(&self, request: &Request, policy: &ScopePolicy) -> Result<TenantId, ApiError> {
         let tenant = self.tenant(request)?;
         let raw = match self {
             TenantAuth::Header => match request.headers().get(ScopePolicy::HEADER) {

@@ -10,7 +10,7 @@ use acd_domain::TenantId;
 use crate::error::ApiError;
 use crate::http::integrations::parse_limit;
 use crate::http::{
-    TenantAuth, json_body, json_response, path_segments, problem_response, query, request_id, with_allow,
+    ScopePolicy, TenantAuth, json_body, json_response, path_segments, problem_response, query, request_id, with_allow,
 };
 use crate::mappings::{AgentView, ExternalStatusRecord, MappingService};
 use crate::query::cost::{self, ReadCost};
@@ -38,6 +38,8 @@ pub struct QueriesApi {
     pub queries: QueryService,
     pub mappings: MappingService,
     pub auth: TenantAuth,
+    /// The scopes that grant read and admin access.
+    pub scopes: ScopePolicy,
 }
 
 impl QueriesApi {
@@ -74,7 +76,7 @@ impl QueriesApi {
         let segments = path_segments(request);
         let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
         let method = request.method();
-        let tenant = self.auth.authorize(request)?;
+        let tenant = self.auth.authorize(request, &self.scopes)?;
         match (segments.as_slice(), method) {
             (["queues"], &Method::GET) => self.list_queues(request, &tenant).await,
             (["queues", id], &Method::GET) => {

@@ -87,11 +87,6 @@ impl Default for ImportConfig {
 }
 
 impl ImportConfig {
-    pub fn from_env() -> Self {
-        let hours = std::env::var("RECONCILIATION_HOURS").ok().and_then(|v| v.trim().parse::<i64>().ok());
-        Self { reconciliation: Duration::hours(hours.filter(|h| *h > 0).unwrap_or(24)), ..Self::default() }
-    }
-
     /// The reconciliation window of one integration: the configured one, or its vendor's minimum if longer.
     fn reconciliation_for(&self, vendor: &dyn acd_connectors::Vendor) -> Duration {
         self.reconciliation.max(vendor.min_reconciliation())
@@ -176,42 +171,68 @@ impl ImportService {
         self
     }
 
-    /// Runs one import for the event, stopping before `deadline`. `Err` only for store failures.
+    /// Runs one import for the event, stopping before `deadline`. `Err` only for store failures. The steps: take
+    /// the lease, import (listings, then the days of the run window), settle the outcome, record the run.
     pub async fn run(&self, event: &ImportEvent, deadline: Deadline) -> Result<RunSummary, StoreError> {
+        let lease = match self.lease(event, deadline).await? {
+            Ok(lease) => lease,
+            Err(skipped) => return Ok(skipped),
+        };
+        let integration = &lease.integration;
+        let mut record =
+            RunRecord::started(lease.run_id, integration.tenant_id.clone(), integration.id, lease.started_at);
+        let result = self.import(integration, deadline, &mut record).await;
+        record.ended_at = Utc::now();
+        match self.settle(integration, result, &mut record).await? {
+            Settled::Record { store_failure } => self.finish(integration, record, store_failure).await,
+            Settled::Deleted => Ok(RunSummary::skipped("integration deleted")),
+        }
+    }
+
+    /// Loads the integration and takes its lease; `Err` with the summary of a run that has nothing to do (a
+    /// malformed event, a deleted or paused integration, a pushed type, another run holding the lease).
+    async fn lease(&self, event: &ImportEvent, deadline: Deadline) -> Result<Result<Lease, RunSummary>, StoreError> {
         let (Ok(tenant), Ok(id)) = (TenantId::parse(&event.tenant_id), event.integration_id.parse::<IntegrationId>())
         else {
             tracing::warn!(tenant = %event.tenant_id, integration = %event.integration_id, "malformed import event ignored");
-            return Ok(RunSummary::skipped("malformed event"));
+            return Ok(Err(RunSummary::skipped("malformed event")));
         };
         let Some(integration) = self.repo.get(&tenant, id).await? else {
-            return self.stop_deleted(&tenant, id).await;
+            return self.stop_deleted(&tenant, id).await.map(Err);
         };
         if integration.status.state == IntegrationState::Paused {
             tracing::info!(tenant = %tenant, integration = %id, "integration paused: nothing to import");
-            return Ok(RunSummary::skipped("integration paused"));
+            return Ok(Err(RunSummary::skipped("integration paused")));
         }
         if acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| !v.pulls()) {
             // Pushed data: nothing to import; the run only watches for silence (`no_data`, crate::ingest::watch).
-            return self.watch_push(&integration).await;
+            return self.watch_push(&integration).await.map(Err);
         }
         let run_id = RunId::new();
         let started_at = Utc::now();
         let lease_until = lease_until(started_at, deadline);
         if !self.store.acquire_lease(&tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
-            return Ok(RunSummary::skipped("another run is in progress"));
+            return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
         // A DELETE may have started between the read above and the lease: look again with the lease held. (Queue
         // writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
         if self.repo.get(&tenant, id).await?.is_none() {
             self.store.release_lease(&tenant, id, run_id).await?;
-            return self.stop_deleted(&tenant, id).await;
+            return self.stop_deleted(&tenant, id).await.map(Err);
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
+        Ok(Ok(Lease { integration, run_id, started_at }))
+    }
 
-        let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
-        let result = self.import(&integration, deadline, &mut record).await;
-        record.ended_at = Utc::now();
+    /// Puts the import's result on the record ([`Settled`]).
+    async fn settle(
+        &self,
+        integration: &Integration,
+        result: Result<RunOutcome, ImportError>,
+        record: &mut RunRecord,
+    ) -> Result<Settled, StoreError> {
+        let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let store_failure = match result {
             Ok(outcome) => {
                 record.outcome = outcome;
@@ -220,7 +241,7 @@ impl ImportService {
             // A busy ACD user is not the integration's failure unless it lasts (see `busy`).
             Err(ImportError::Vendor(ConnectorError::Busy { message })) => {
                 let now = self.config.now.unwrap_or(record.ended_at);
-                match busy::ended_busy(self.store.as_ref(), &tenant, id, now, &message, &mut record).await {
+                match busy::ended_busy(self.store.as_ref(), tenant, id, now, &message, record).await {
                     Ok(()) => None,
                     Err(e) => {
                         record.outcome = RunOutcome::Failed;
@@ -245,9 +266,9 @@ impl ImportService {
             }
             Err(ImportError::Deleted) => {
                 // Nothing to record on a deleted integration: let the lease go and stop.
-                self.store.release_lease(&tenant, id, run_id).await?;
+                self.store.release_lease(tenant, id, run_id).await?;
                 tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "integration deleted during the run: stopped");
-                return Ok(RunSummary::skipped("integration deleted"));
+                return Ok(Settled::Deleted);
             }
             Err(ImportError::Store(e)) => {
                 record.outcome = RunOutcome::Failed;
@@ -256,12 +277,23 @@ impl ImportService {
                 Some(e)
             }
         };
+        Ok(Settled::Record { store_failure })
+    }
+
+    /// Records the run, sets the status it calls for and lets the lease go; then its metrics and event.
+    async fn finish(
+        &self,
+        integration: &Integration,
+        record: RunRecord,
+        store_failure: Option<StoreError>,
+    ) -> Result<RunSummary, StoreError> {
+        let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let status = derive_status(&integration.status, &record);
         // Best effort: a store that just failed may fail again; the lease then expires on its own.
         let bookkeeping = async {
             self.store.record_run(&record).await?;
-            self.store.set_status(&tenant, id, &status).await?;
-            self.store.release_lease(&tenant, id, run_id).await
+            self.store.set_status(tenant, id, &status).await?;
+            self.store.release_lease(tenant, id, run_id).await
         };
         if let Err(e) = bookkeeping.await {
             tracing::error!(tenant = %tenant, integration = %id, run = %run_id, error = %e, "recording the run failed");
@@ -278,7 +310,7 @@ impl ImportService {
         );
         // Metrics (EMF line) and the status-change event, if any.
         let data_now = self.config.now.unwrap_or(record.ended_at);
-        crate::events::after_run(self.events.as_deref(), &integration, &record, &status, data_now).await;
+        crate::events::after_run(self.events.as_deref(), integration, &record, &status, data_now).await;
         if let Some(e) = store_failure {
             return Err(e);
         }
@@ -387,6 +419,62 @@ impl ImportService {
         deadline: Deadline,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
+        let Some(listed) = self.listings(integration, connector, now, deadline, record).await? else {
+            return Ok(RunOutcome::Partial);
+        };
+        let run = DayRun {
+            integration,
+            connector,
+            queue_ids: listed.queues.iter().map(|q| q.external_id.clone()).collect(),
+            agent_ids: listed.agents.iter().map(|a| a.external_id.clone()).collect(),
+            queues: &listed.queues,
+            agents: &listed.agents,
+            now,
+            deadline,
+            vendor_deadline: self.vendor_deadline(deadline),
+        };
+        let mut progress = DayProgress {
+            state: listed.state,
+            ranges: listed.ranges.into_iter().map(|r| (r.external_id.clone(), r)).collect(),
+            unsaved: BTreeMap::new(),
+            statuses_synced: false,
+            known_statuses: None,
+            measured_per_item: StdDuration::ZERO,
+        };
+        let outcome = match self.import_days(&run, &mut progress, record).await {
+            Ok(()) => Ok(RunOutcome::Succeeded),
+            Err(Stop::Pause) => Ok(RunOutcome::Partial),
+            Err(Stop::Fail(e)) => Err(e),
+        };
+        // The data ranges the days written moved: saved once per run, after the data, whatever the outcome.
+        if !progress.unsaved.is_empty() {
+            let unsaved: Vec<QueueRange> = progress.unsaved.into_values().collect();
+            match self.store.extend_queue_ranges(integration, &unsaved).await {
+                Ok(writes) => record.counts.catalog_writes += writes,
+                Err(e) if outcome.is_err() => tracing::warn!(error = %e, "queue data ranges not saved"),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let outcome = outcome?;
+        if outcome == RunOutcome::Partial || progress.statuses_synced {
+            return Ok(outcome);
+        }
+        // No day referred to a status this run had not stored yet: list them once at the end.
+        self.sync_statuses(integration, connector, now, run.vendor_deadline, record).await?;
+        Ok(outcome)
+    }
+
+    /// Lists and stores the queues and agents. `None` when a listing suddenly dropped most known queues or agents:
+    /// it is held (they stay active), the days wait — nothing is read, so nothing is claimed complete on a doubtful
+    /// listing — and the next run's listing decides.
+    async fn listings(
+        &self,
+        integration: &Integration,
+        connector: &dyn Connector,
+        now: DateTime<Utc>,
+        deadline: Deadline,
+        record: &mut RunRecord,
+    ) -> Result<Option<Listed>, ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let vendor_deadline = self.vendor_deadline(deadline);
         let mut state = self.store.load_state(tenant, id).await?;
@@ -411,8 +499,6 @@ impl ImportService {
             self.store.save_state(tenant, id, &state).await?;
         }
 
-        // A listing that suddenly dropped most known queues or agents is held: they stay active, the days wait
-        // (nothing is read, so nothing is claimed complete on a doubtful listing) and the next run's listing decides.
         let held_before = (state.queue_listing_held, state.agent_listing_held);
         state.queue_listing_held = held_listing("queue", queue_check, state.queue_listing_held, now, record);
         state.agent_listing_held = held_listing("agent", agent_check, state.agent_listing_held, now, record);
@@ -426,41 +512,9 @@ impl ImportService {
                  run's listing to confirm it"
                     .into(),
             );
-            return Ok(RunOutcome::Partial);
+            return Ok(None);
         }
-        let mut statuses_synced = false;
-        let mut unsaved = BTreeMap::new();
-        let outcome = self
-            .import_days(
-                integration,
-                connector,
-                &queues,
-                &agents,
-                ranges,
-                &mut unsaved,
-                state,
-                now,
-                deadline,
-                record,
-                &mut statuses_synced,
-            )
-            .await;
-        // The data ranges the days written moved: saved once per run, after the data, whatever the outcome.
-        if !unsaved.is_empty() {
-            let unsaved: Vec<QueueRange> = unsaved.into_values().collect();
-            match self.store.extend_queue_ranges(integration, &unsaved).await {
-                Ok(writes) => record.counts.catalog_writes += writes,
-                Err(e) if outcome.is_err() => tracing::warn!(error = %e, "queue data ranges not saved"),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        let outcome = outcome?;
-        if outcome == RunOutcome::Partial || statuses_synced {
-            return Ok(outcome);
-        }
-        // No day referred to a status this run had not stored yet: list them once at the end.
-        self.sync_statuses(integration, connector, now, vendor_deadline, record).await?;
-        Ok(outcome)
+        Ok(Some(Listed { queues, agents, ranges, state }))
     }
 
     /// Lists and stores the ACD's statuses (Five9 adds the reason codes its agent-state reports showed so far).
@@ -479,7 +533,8 @@ impl ImportService {
     }
 
     /// Reads the run window a few UTC days at a time ([`plan::fetch_groups`]) and writes it day by day, advancing
-    /// the completed point after each day.
+    /// the completed point after each day. [`Stop::Pause`] ends the run `Partial`: the deadline is near, or the
+    /// vendor's API budget is low; every finished day is saved and the pass cursor lets the next run continue.
     ///
     /// Before each fetch of days older than the reconciliation re-read ([`plan::reconciliation_start`]) — a
     /// back-fill or a catch-up after a pause — the connector is asked whether the vendor's hourly and daily API
@@ -490,45 +545,27 @@ impl ImportService {
     /// steady-state cost, bounded, and pacing them would leave a caught-up integration stale, without an error,
     /// for as long as the customer's other tools use the budget; should they really exhaust a limit, that run
     /// fails `rate_limited`, which is visible. A paced run keeps the reason in its record's `message`.
-    #[allow(clippy::too_many_arguments)]
     async fn import_days(
         &self,
-        integration: &Integration,
-        connector: &dyn Connector,
-        queues: &[acd_domain::Queue],
-        agents: &[acd_domain::ExternalAgent],
-        ranges: Vec<QueueRange>,
-        unsaved: &mut BTreeMap<String, QueueRange>,
-        mut state: ImportState,
-        now: DateTime<Utc>,
-        deadline: Deadline,
+        run: &DayRun<'_>,
+        progress: &mut DayProgress,
         record: &mut RunRecord,
-        statuses_synced: &mut bool,
-    ) -> Result<RunOutcome, ImportError> {
-        let (tenant, id) = (&integration.tenant_id, integration.id);
-        let vendor_deadline = self.vendor_deadline(deadline);
+    ) -> Result<(), Stop> {
+        let (integration, connector) = (run.integration, run.connector);
+        let state = &mut progress.state;
         connector.restore_vendor_cursor(state.vendor_cursor.clone())?;
-        // Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
-        // are written, so a completed day's statuses are stored even if the run dies before its end.
-        let mut known_statuses: Option<BTreeSet<String>> = None;
-        // The slowest write pace seen in this run, per item (see `ImportConfig::write_time_per_item`).
-        let mut measured_per_item = StdDuration::ZERO;
         let reconciliation = self.config.reconciliation_for(acd_connectors::vendor_of(&integration.kind)?);
         let Some(window) = plan::run_window(
-            now,
+            run.now,
             state.complete_from,
             state.complete_through,
             state.pass_cursor,
             integration.settings.history_days(),
             reconciliation,
         ) else {
-            return Ok(RunOutcome::Succeeded);
+            return Ok(());
         };
         record.window = Some(window);
-        let queue_ids: Vec<String> = queues.iter().map(|q| q.external_id.clone()).collect();
-        let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
-        let mut ranges: HashMap<String, QueueRange> = ranges.into_iter().map(|r| (r.external_id.clone(), r)).collect();
-        let known: BTreeSet<&str> = queue_ids.iter().map(String::as_str).collect();
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
@@ -540,119 +577,235 @@ impl ImportService {
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
         // covers two Five9 days), then written and completed one day at a time.
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
-            let (first, span) = (group[0], TimeWindow { start: group[0].start, end: group[group.len() - 1].end });
-            if deadline.remaining() < self.config.safety_margin {
-                tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
-                return Ok(RunOutcome::Partial);
-            }
-            if first.start < reconciliation_start {
-                let Some(pace) = within_deadline(connector.pace_next_day(vendor_deadline).await)? else {
-                    return Ok(RunOutcome::Partial);
-                };
-                match pace {
-                    Pace::Go => {}
-                    Pace::Wait { reason } => {
-                        tracing::info!(
-                            tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
-                            "vendor API budget low: the next run continues"
-                        );
-                        record.message = Some(format!("paced within the vendor's API budget: {reason}"));
-                        return Ok(RunOutcome::Partial);
-                    }
-                }
-            }
-            // A vendor call cut off by the deadline ends the run `Partial`: finished days are saved, the next continues.
-            let Some(stats) = within_deadline(connector.interval_stats(queues, span, vendor_deadline).await)? else {
-                return Ok(RunOutcome::Partial);
-            };
-            let Some(segments) = within_deadline(connector.agent_segments(agents, span, vendor_deadline).await)? else {
-                return Ok(RunOutcome::Partial);
-            };
-            let unknown = segments.iter().any(|s| known_statuses.as_ref().is_none_or(|k| !k.contains(&s.status_id)));
-            if unknown {
-                match self.sync_statuses(integration, connector, now, vendor_deadline, record).await {
-                    Err(ImportError::Vendor(ConnectorError::DeadlineExceeded)) => return Ok(RunOutcome::Partial),
-                    other => known_statuses = Some(other?),
-                }
-                *statuses_synced = true;
-            }
+            let fetched = self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
             for chunk in group {
-                let stats: Vec<_> = stats
-                    .iter()
-                    .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
-                    .cloned()
-                    .collect();
-                let pieces = plan::owned_pieces(&segments, chunk);
-                // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
-                // before the deadline (a run killed mid-write would leave no record and hold the lease).
-                let items = (stats.len() + pieces.len() + queue_ids.len() + agent_ids.len()) as u32;
-                let per_item = self.config.write_time_per_item.max(measured_per_item.mul_f64(1.5));
-                let needed = self.config.record_reserve + per_item * items;
-                if deadline.remaining() < needed {
-                    tracing::info!(
-                        tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
-                        left_ms = deadline.remaining().as_millis() as u64, "too close to the deadline to write the day: the next run continues"
-                    );
-                    record.message = Some(format!(
-                        "stopped before writing {}: {} ms left, {} ms needed for its {items} items and the run record; \
-                         the next run continues",
-                        chunk.start.format("%Y-%m-%d"),
-                        deadline.remaining().as_millis(),
-                        needed.as_millis()
-                    ));
-                    return Ok(RunOutcome::Partial);
-                }
-                let writing = std::time::Instant::now();
-                record.counts.intervals += stats.len() as u64;
-                // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
-                // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
-                let fresh = state.written_day.is_none_or(|day| chunk.start > day);
-                if fresh {
-                    state.written_day = Some(chunk.start);
-                    self.store.save_state(tenant, id, &state).await?;
-                }
-                record.counts.interval_writes +=
-                    self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
-                record.counts.segments += pieces.len() as u64;
-                // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
-                // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
-                record.counts.segment_writes += if connector.agent_states_feed() {
-                    self.store.merge_segments(integration, chunk, &pieces).await?
-                } else {
-                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?
-                };
-
-                // A range may only claim data that is written: ranges move after the day's writes. A later
-                // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
-                // queue's first data (`data_from`) is saved at once, so a crash never leaves it unset for good.
-                let (extended, from_moved) = extend_ranges(&mut ranges, &stats);
-                unsaved.extend(extended.into_iter().map(|r| (r.external_id.clone(), r)));
-                if from_moved {
-                    let extended: Vec<QueueRange> = std::mem::take(unsaved).into_values().collect();
-                    record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
-                }
-                if state.complete_through.is_none_or(|done| done < chunk.end) {
-                    state.complete_through = Some(chunk.end);
-                }
-                if state.complete_from.is_none_or(|first| chunk.start < first) {
-                    state.complete_from = Some(chunk.start);
-                }
-                // The pass is over when the window's end is reached; until then a later run resumes here.
-                state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
-                self.store.save_state(tenant, id, &state).await?;
-                measured_per_item = measured_per_item.max(writing.elapsed() / items.max(1));
-                record.complete_through = state.complete_through;
-                record.counts.days += 1;
+                self.write_day(run, progress, chunk, window, &fetched, record).await?;
             }
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
         // one, which is idempotent), and what the connector noticed (feed gaps) goes on the record.
         record.warnings.extend(connector.warnings());
         if let Some(cursor) = connector.vendor_cursor() {
-            state.vendor_cursor = Some(cursor);
-            self.store.save_state(tenant, id, &state).await?;
+            let (tenant, id) = (&integration.tenant_id, integration.id);
+            progress.state.vendor_cursor = Some(cursor);
+            self.store.save_state(tenant, id, &progress.state).await?;
         }
-        Ok(RunOutcome::Succeeded)
+        Ok(())
+    }
+
+    /// One fetch of a group of days: statistics and agent segments (and the statuses, when the segments name one
+    /// this run has not stored), once the deadline and the vendor's budget allow it.
+    async fn fetch_group(
+        &self,
+        run: &DayRun<'_>,
+        progress: &mut DayProgress,
+        group: &[TimeWindow],
+        reconciliation_start: DateTime<Utc>,
+        record: &mut RunRecord,
+    ) -> Result<Fetched, Stop> {
+        let (tenant, id) = (&run.integration.tenant_id, run.integration.id);
+        let connector = run.connector;
+        let (first, span) = (group[0], TimeWindow { start: group[0].start, end: group[group.len() - 1].end });
+        if run.deadline.remaining() < self.config.safety_margin {
+            tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
+            return Err(Stop::Pause);
+        }
+        if first.start < reconciliation_start
+            && let Pace::Wait { reason } = connector.pace_next_day(run.vendor_deadline).await?
+        {
+            tracing::info!(
+                tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
+                "vendor API budget low: the next run continues"
+            );
+            record.message = Some(format!("paced within the vendor's API budget: {reason}"));
+            return Err(Stop::Pause);
+        }
+        // A vendor call cut off by the deadline ends the run `Partial` ([`Stop`]): finished days are saved, the
+        // next run continues.
+        let stats = connector.interval_stats(run.queues, span, run.vendor_deadline).await?;
+        let segments = connector.agent_segments(run.agents, span, run.vendor_deadline).await?;
+        let known = &progress.known_statuses;
+        if segments.iter().any(|s| known.as_ref().is_none_or(|k| !k.contains(&s.status_id))) {
+            progress.known_statuses =
+                Some(self.sync_statuses(run.integration, connector, run.now, run.vendor_deadline, record).await?);
+            progress.statuses_synced = true;
+        }
+        Ok(Fetched { stats, segments })
+    }
+
+    /// Writes one day (`chunk`) of a fetched group and advances the completed point past it (the pass over `window`
+    /// ends with its last day).
+    async fn write_day(
+        &self,
+        run: &DayRun<'_>,
+        progress: &mut DayProgress,
+        chunk: TimeWindow,
+        window: TimeWindow,
+        fetched: &Fetched,
+        record: &mut RunRecord,
+    ) -> Result<(), Stop> {
+        let (integration, deadline) = (run.integration, run.deadline);
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let known: BTreeSet<&str> = run.queue_ids.iter().map(String::as_str).collect();
+        let stats: Vec<_> = fetched
+            .stats
+            .iter()
+            .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
+            .cloned()
+            .collect();
+        let pieces = plan::owned_pieces(&fetched.segments, chunk);
+        // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
+        // before the deadline (a run killed mid-write would leave no record and hold the lease).
+        let items = (stats.len() + pieces.len() + run.queue_ids.len() + run.agent_ids.len()) as u32;
+        let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
+        let needed = self.config.record_reserve + per_item * items;
+        if deadline.remaining() < needed {
+            tracing::info!(
+                tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
+                left_ms = deadline.remaining().as_millis() as u64, "too close to the deadline to write the day: the next run continues"
+            );
+            record.message = Some(format!(
+                "stopped before writing {}: {} ms left, {} ms needed for its {items} items and the run record; \
+                 the next run continues",
+                chunk.start.format("%Y-%m-%d"),
+                deadline.remaining().as_millis(),
+                needed.as_millis()
+            ));
+            return Err(Stop::Pause);
+        }
+        let writing = std::time::Instant::now();
+        let state = &mut progress.state;
+        record.counts.intervals += stats.len() as u64;
+        // Chunks start at UTC midnights. A day after the latest one ever written holds no items: mark it
+        // before writing (so a run killed while writing leaves the mark) and skip reading the table back.
+        let fresh = state.written_day.is_none_or(|day| chunk.start > day);
+        if fresh {
+            state.written_day = Some(chunk.start);
+            self.store.save_state(tenant, id, state).await?;
+        }
+        record.counts.interval_writes +=
+            self.store.write_intervals(integration, chunk, &run.queue_ids, &stats, fresh).await?;
+        record.counts.segments += pieces.len() as u64;
+        // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
+        // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
+        record.counts.segment_writes += if run.connector.agent_states_feed() {
+            self.store.merge_segments(integration, chunk, &pieces).await?
+        } else {
+            self.store.write_segments(integration, chunk, &run.agent_ids, &pieces, fresh).await?
+        };
+
+        // A range may only claim data that is written: ranges move after the day's writes. A later
+        // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
+        // queue's first data (`data_from`) is saved at once, so a crash never leaves it unset for good.
+        let (extended, from_moved) = extend_ranges(&mut progress.ranges, &stats);
+        progress.unsaved.extend(extended.into_iter().map(|r| (r.external_id.clone(), r)));
+        if from_moved {
+            let extended: Vec<QueueRange> = std::mem::take(&mut progress.unsaved).into_values().collect();
+            record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
+        }
+        if state.complete_through.is_none_or(|done| done < chunk.end) {
+            state.complete_through = Some(chunk.end);
+        }
+        if state.complete_from.is_none_or(|first| chunk.start < first) {
+            state.complete_from = Some(chunk.start);
+        }
+        // The pass is over when the window's end is reached; until then a later run resumes here.
+        state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
+        self.store.save_state(tenant, id, state).await?;
+        progress.measured_per_item = progress.measured_per_item.max(writing.elapsed() / items.max(1));
+        record.complete_through = state.complete_through;
+        record.counts.days += 1;
+        Ok(())
+    }
+}
+
+/// A run that holds its integration's lease.
+struct Lease {
+    integration: Integration,
+    run_id: RunId,
+    started_at: DateTime<Utc>,
+}
+
+/// What a run's result calls for.
+enum Settled {
+    /// Record the run; `store_failure` (if any) then fails the invocation, so Lambda retries it.
+    Record { store_failure: Option<StoreError> },
+    /// The integration was deleted during the run: its lease is let go, nothing is recorded.
+    Deleted,
+}
+
+/// The listings of a run that may go on to its days.
+struct Listed {
+    queues: Vec<acd_domain::Queue>,
+    agents: Vec<acd_domain::ExternalAgent>,
+    ranges: Vec<QueueRange>,
+    state: ImportState,
+}
+
+/// One fetch: a group of days' statistics and agent segments.
+struct Fetched {
+    stats: Vec<acd_domain::IntervalStats>,
+    segments: Vec<acd_domain::AgentSegment>,
+}
+
+/// What one run reads and writes its days with (fixed for the run).
+struct DayRun<'a> {
+    integration: &'a Integration,
+    connector: &'a dyn Connector,
+    queues: &'a [acd_domain::Queue],
+    agents: &'a [acd_domain::ExternalAgent],
+    queue_ids: Vec<String>,
+    agent_ids: Vec<String>,
+    now: DateTime<Utc>,
+    /// The run's deadline; the ACD gets `vendor_deadline` (minus the bookkeeping reserve).
+    deadline: Deadline,
+    vendor_deadline: Deadline,
+}
+
+/// What the days change as they go.
+struct DayProgress {
+    state: ImportState,
+    /// The queues' known data ranges, widened as days are written.
+    ranges: HashMap<String, QueueRange>,
+    /// Ranges whose later end is not saved yet (saved once, at the end of the run).
+    unsaved: BTreeMap<String, QueueRange>,
+    /// The statuses were listed during the days (no need to list them again at the end).
+    statuses_synced: bool,
+    /// Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
+    /// are written, so a completed day's statuses are stored even if the run dies before its end.
+    known_statuses: Option<BTreeSet<String>>,
+    /// The slowest write pace seen in this run, per item (see `ImportConfig::write_time_per_item`).
+    measured_per_item: StdDuration,
+}
+
+/// Why the days stopped before the window's end.
+enum Stop {
+    /// The run ends `Partial` and the next one continues: the deadline is near (or cut a vendor call off), or the
+    /// vendor's API budget is low.
+    Pause,
+    /// The run fails.
+    Fail(ImportError),
+}
+
+/// The one deadline rule of the days: a vendor call cut off by the deadline pauses the run; anything else fails it.
+impl From<ImportError> for Stop {
+    fn from(e: ImportError) -> Self {
+        match e {
+            ImportError::Vendor(ConnectorError::DeadlineExceeded) => Stop::Pause,
+            e => Stop::Fail(e),
+        }
+    }
+}
+
+impl From<ConnectorError> for Stop {
+    fn from(e: ConnectorError) -> Self {
+        ImportError::from(e).into()
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Fail(e.into())
     }
 }
 
@@ -746,15 +899,6 @@ pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> Integrati
     IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
 }
 
-/// A vendor call's result: `None` when the run's deadline cut it off (the run ends `Partial`), its error otherwise.
-fn within_deadline<T>(result: Result<T, ConnectorError>) -> Result<Option<T>, ImportError> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(ConnectorError::DeadlineExceeded) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[cfg(test)]
 mod deadline_tests {
     use super::*;
@@ -768,5 +912,14 @@ mod deadline_tests {
         let local = deadline_from_epoch_ms(600_000).remaining();
         assert!(local > StdDuration::from_secs(590) && local <= StdDuration::from_secs(600), "{local:?}");
         assert!(deadline_from_epoch_ms(1_000_000_000_000).is_past());
+    }
+
+    #[test]
+    fn a_call_cut_off_by_the_deadline_pauses_the_days_and_any_other_error_fails_them() {
+        assert!(matches!(Stop::from(ConnectorError::DeadlineExceeded), Stop::Pause));
+        assert!(matches!(Stop::from(ImportError::Vendor(ConnectorError::DeadlineExceeded)), Stop::Pause));
+        assert!(matches!(Stop::from(ConnectorError::CredentialsRejected), Stop::Fail(ImportError::Vendor(_))));
+        assert!(matches!(Stop::from(StoreError::NotFound), Stop::Fail(ImportError::Store(StoreError::NotFound))));
+        assert!(matches!(Stop::from(ImportError::Deleted), Stop::Fail(ImportError::Deleted)));
     }
 }

@@ -183,19 +183,10 @@ impl Default for IngestConfig {
 }
 
 impl IngestConfig {
-    /// `INGEST_CALLS_PER_MINUTE` (1–100,000) and `INGEST_KEY_GRACE_HOURS` (0–720).
-    pub fn from_env() -> Self {
-        let var = |n: &str| std::env::var(n).ok().and_then(|v| v.trim().parse::<i64>().ok());
-        let default = Self::default();
-        Self {
-            calls_per_minute: var("INGEST_CALLS_PER_MINUTE")
-                .filter(|n| (1..=100_000).contains(n))
-                .map_or(default.calls_per_minute, |n| n as u32),
-            grace: var("INGEST_KEY_GRACE_HOURS")
-                .filter(|h| (0..=720).contains(h))
-                .map_or(default.grace, Duration::hours),
-        }
-    }
+    /// The accepted `INGEST_CALLS_PER_MINUTE` (read at start-up by `acd_aws::config`).
+    pub const CALLS_PER_MINUTE: std::ops::RangeInclusive<u32> = 1..=100_000;
+    /// The accepted `INGEST_KEY_GRACE_HOURS`.
+    pub const GRACE_HOURS: std::ops::RangeInclusive<i64> = 0..=720;
 }
 
 /// The ingest service: authenticates a key and applies one call's records.

@@ -143,10 +143,6 @@ impl AwsEndpoints {
     pub const VARIABLES: [&'static str; 3] =
         ["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_KINESIS"];
 
-    pub fn from_env() -> Self {
-        Self::from_endpoints(&crate::Endpoints::from_env())
-    }
-
     /// The three overrides from the server's endpoints (read once at start-up).
     pub fn from_endpoints(endpoints: &crate::Endpoints) -> Self {
         let [connect, sts, kinesis] = Self::VARIABLES.map(|name| endpoints.var(name).map(str::to_owned));

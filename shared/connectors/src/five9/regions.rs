@@ -56,9 +56,12 @@ pub fn region_host(region: Five9Region) -> &'static str {
     }
 }
 
-/// The service URL: the region table, unless `Endpoints.five9_base_url` (env `FIVE9_BASE_URL`) overrides the host.
+/// Replaces `https://{region host}` (tests and the local run; declared by the vendor's `endpoint_variables`).
+pub const BASE_URL: &str = "FIVE9_BASE_URL";
+
+/// The service URL: the region table, unless [`BASE_URL`] overrides the host.
 pub fn service_url(region: Five9Region, endpoints: &Endpoints) -> String {
-    let base = match &endpoints.five9_base_url {
+    let base = match endpoints.var(BASE_URL) {
         Some(base) => base.trim_end_matches('/').to_owned(),
         None => format!("https://{}", region_host(region)),
     };

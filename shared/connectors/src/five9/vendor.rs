@@ -47,6 +47,9 @@ impl Vendor for Five9 {
     fn settings_form(&self) -> Vec<Value> {
         settings::form()
     }
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &[super::regions::BASE_URL]
+    }
     fn parse_settings(
         &self,
         obj: &Obj<'_>,

@@ -190,9 +190,11 @@ impl GenesysConnector {
         client_id: String,
         client_secret: SecretString,
     ) -> Self {
-        let api_base = endpoints.genesys_api_base_url.clone().unwrap_or_else(|| regions::api_base_url(settings.region));
-        let login_base =
-            endpoints.genesys_login_base_url.clone().unwrap_or_else(|| regions::login_base_url(settings.region));
+        let api_base =
+            endpoints.var(regions::API_BASE_URL).map_or_else(|| regions::api_base_url(settings.region), str::to_owned);
+        let login_base = endpoints
+            .var(regions::LOGIN_BASE_URL)
+            .map_or_else(|| regions::login_base_url(settings.region), str::to_owned);
         let tuning = Tuning::default();
         Self {
             api: Api::new(http, api_base, login_base, client_id, client_secret, tuning.retry),

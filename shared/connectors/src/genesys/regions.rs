@@ -113,6 +113,11 @@ pub fn host(region: GenesysRegion) -> &'static str {
     }
 }
 
+/// Replaces `https://api.{host}` (tests and the local run; declared by the vendor's `endpoint_variables`).
+pub const API_BASE_URL: &str = "GENESYS_CLOUD_API_BASE_URL";
+/// Replaces `https://login.{host}`.
+pub const LOGIN_BASE_URL: &str = "GENESYS_CLOUD_LOGIN_BASE_URL";
+
 pub fn api_base_url(region: GenesysRegion) -> String {
     format!("https://api.{}", host(region))
 }

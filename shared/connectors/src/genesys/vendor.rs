@@ -43,6 +43,9 @@ impl Vendor for GenesysCloud {
     fn settings_form(&self) -> Vec<Value> {
         settings::form()
     }
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &[super::regions::API_BASE_URL, super::regions::LOGIN_BASE_URL]
+    }
     fn parse_settings(
         &self,
         obj: &Obj<'_>,

@@ -95,6 +95,20 @@ pub fn parse_queue_sort_key(sort_key: &str) -> Option<(&str, QueueId)> {
 pub const AGENT_SK_PREFIX: &str = "A#";
 pub const STATUS_SK_PREFIX: &str = "ST#";
 pub const RUN_SK_PREFIX: &str = "RUN#";
+
+/// The sort key of a run in the run log: `RUN#{started at}#{run id}` (newest first when read backwards). Also the
+/// run log's cursor position, opaque to the app.
+pub fn run_sk(run: &acd_app::import::RunRecord) -> String {
+    format!("{}{}#{}", RUN_SK_PREFIX, sort_time(run.started_at), run.run_id)
+}
+
+/// Whether `key` has the shape of [`run_sk`]: `RUN#{YYYY-MM-DDTHH:MM:SSZ}#{uuid}`.
+pub fn is_run_sk(key: &str) -> bool {
+    let Some(rest) = key.strip_prefix(RUN_SK_PREFIX) else { return false };
+    let Some((time, id)) = rest.split_once('#') else { return false };
+    chrono::NaiveDateTime::parse_from_str(time, "%Y-%m-%dT%H:%M:%SZ").is_ok() && id.parse::<acd_domain::RunId>().is_ok()
+}
+
 pub const SEGMENT_SK_PREFIX: &str = "S#";
 pub const LEASE_SK: &str = "LEASE";
 pub const STATE_SK: &str = "STATE";
@@ -287,6 +301,23 @@ mod tests {
             assert_eq!(parse_queue_sort_key(sk), Some(("sales", queue.clone())));
             assert!(item[crate::keys::PK].as_s().unwrap().starts_with("T#t1#QS#"));
             assert_eq!(item[SEARCH_CHANNEL].as_s().unwrap(), "chats");
+        }
+    }
+}
+
+#[cfg(test)]
+mod run_key_tests {
+    use super::*;
+    use acd_app::import::RunRecord;
+    use acd_domain::{IntegrationId, RunId, TenantId};
+
+    #[test]
+    fn only_a_run_sort_key_is_a_run_position() {
+        let started = chrono::Utc::now();
+        let run = RunRecord::started(RunId::new(), TenantId::parse("acme").unwrap(), IntegrationId::new(), started);
+        assert!(is_run_sk(&run_sk(&run)));
+        for bad in ["", "RUN#", "RUN#2026-01-01T00:00:00Z", "RUN#x#y", "STATE", "RUN#2026-01-01T00:00:00Z#not-a-uuid"] {
+            assert!(!is_run_sk(bad), "{bad}");
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod scheduler;
 pub mod schema;
 pub mod secrets;
 pub mod wiring;
+pub mod xray;
 
 pub use config::{AwsClients, Settings};
 pub use dynamo::DynamoStore;

@@ -9,8 +9,8 @@ Run through scripts/fuzz-api (which starts the stack when no --api is given). St
    API returned). `ignored_auth` is not checked: locally any X-Tenant-Id value is a tenant.
 2. From the HAR: requests sent, operations covered (method + path template of the spec), answers >= 500.
 3. Nothing written by a rejected request: every DynamoDB item, secret and schedule of the run's tenant belongs to
-   an integration whose create was answered 201 (an integration, its name reservation, its import data), and
-   nothing else exists for the tenant.
+   an integration whose create was answered 201 (an integration, its name reservation, its import data) or a tenant
+   token an accepted `POST /integrations/{type}/external-id` issued, and nothing else exists for the tenant.
 
 Prints one summary line `fuzz-api: N requests, M/M operations, K responses >= 500, ...` and exits 1 when
 schemathesis found a failure, an answer was >= 500, an operation was never called, or the audit found a stray
@@ -48,8 +48,9 @@ def operation_of(operations, method, path):
     return None
 
 
-def audit(endpoint, tenant, created_ids, table, group):
-    """Items, secrets and schedules of `tenant` that no accepted create explains."""
+def audit(endpoint, tenant, created_ids, table, group, issued_tokens=()):
+    """Items, secrets and schedules of `tenant` that no accepted create explains. `issued_tokens`: the types whose
+    tenant token (e.g. Amazon Connect's external id) an accepted `POST /integrations/{type}/external-id` issued."""
     import boto3
 
     session = boto3.session.Session(
@@ -76,6 +77,8 @@ def audit(endpoint, tenant, created_ids, table, group):
             count = item.get("integrations", {}).get("N")
             if count is not None and int(count) != records:
                 stray.append(f"item {pk} {sk} counts {count} integrations, {records} exist")
+            continue
+        if pk == prefix and sk.startswith("TOKEN#") and sk.split("#")[1] in issued_tokens:
             continue
         if not any(i in pk or i in sk or i in json.dumps(item) for i in created_ids):
             stray.append(f"item {pk} {sk}")
@@ -157,7 +160,7 @@ def main():
 
     operations = spec_operations(args.spec)
     entries = json.load(open(har))["log"]["entries"]
-    covered, server_errors, created = set(), [], set()
+    covered, server_errors, created, issued = set(), [], set(), set()
     for entry in entries:
         request, response = entry["request"], entry["response"]
         path = re.sub(r"^[a-z]+://[^/]+", "", request["url"]).split("?")[0]
@@ -167,6 +170,9 @@ def main():
         status = response["status"]
         if status >= 500:
             server_errors.append(f"{request['method']} {request['url']} -> {status}")
+        token = re.fullmatch(r"/integrations/([a-z0-9-]+)/external-id", path)
+        if request["method"] == "POST" and token and status in (200, 201):
+            issued.add(token.group(1).replace("-", "_"))
         if op == "POST /integrations" and status == 201:
             body = response.get("content", {}).get("text", "")
             try:
@@ -175,7 +181,7 @@ def main():
                 server_errors.append(f"201 without an id: {body[:200]}")
     all_ops = {f"{m} {p}" for m, p, _ in operations}
     missing = sorted(all_ops - covered)
-    stray, tenant_items = audit(args.aws_endpoint, tenant, created, args.table, args.group)
+    stray, tenant_items = audit(args.aws_endpoint, tenant, created, args.table, args.group, issued)
 
     for line in server_errors[:20]:
         print(f"fuzz-api: >= 500: {line}")

@@ -93,6 +93,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/integrations/amazon-connect/external-id": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The tenant's external id for Amazon Connect roles, if issued (never issues one). */
+        get: operations["getAmazonConnectExternalId"];
+        put?: never;
+        /**
+         * The tenant's external id for Amazon Connect roles (issued on the first call).
+         * @description One external id per tenant, generated and stored by the service on the first call (concurrent first calls
+         *     get the same value; 201), returned unchanged by every later call (200). Create the customer role from
+         *     `infra/customer-role-amazon-connect.yaml` with it, then create the integration with the role's ARN: the
+         *     service adds the external id to the credentials it checks and stores, and sends it on every `AssumeRole`.
+         *     Creating, testing or PATCHing Amazon Connect credentials before this call answers 409 `tenant-token-missing`.
+         */
+        post: operations["issueAmazonConnectExternalId"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/integrations/{id}": {
         parameters: {
             query?: never;
@@ -643,7 +668,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records";
+            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records" | "tenant-token-missing";
             detail?: string;
             instance?: string;
             errors?: (components["schemas"]["FieldError"] | components["schemas"]["RecordError"])[];
@@ -656,7 +681,7 @@ export interface components {
             message: string;
         };
         /** @enum {string} */
-        IntegrationType: "five9" | "genesys_cloud" | "push";
+        IntegrationType: "five9" | "genesys_cloud" | "amazon_connect" | "push";
         /** @enum {string} */
         Five9Region: "us" | "ca" | "uk" | "eu" | "in";
         /** @enum {string} */
@@ -670,6 +695,44 @@ export interface components {
             /** @description OAuth client (client credentials grant). */
             client_id: string;
             client_secret: string;
+        };
+        /** @description The role the customer created from `infra/customer-role-amazon-connect.yaml`, trusting this service's account with the tenant's external id. The external id is not sent: the service issues it (`POST /integrations/amazon-connect/external-id`) and adds it to the stored credentials itself. */
+        AmazonConnectCredentials: {
+            /** @description arn:aws:iam::{account}:role/{name} */
+            role_arn: string;
+        };
+        /** @enum {string} */
+        AmazonConnectRegion: "us-east-1" | "us-west-2" | "af-south-1" | "ap-northeast-1" | "ap-northeast-2" | "ap-southeast-1" | "ap-southeast-2" | "ca-central-1" | "eu-central-1" | "eu-west-2";
+        AmazonConnectSettings: {
+            region: components["schemas"]["AmazonConnectRegion"];
+            /** @description The instance id (the last part of the instance ARN). Fixed after creation. */
+            instance_id: string;
+            /** @description ARN of the Kinesis stream the instance's agent event stream writes to (same region). */
+            agent_event_stream_arn: string;
+            /** @default 20 */
+            service_level_seconds: number;
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
+            /**
+             * @description Amazon Connect keeps 3 months of metrics.
+             * @default 30
+             */
+            history_days: number;
+        };
+        AmazonConnectSettingsInput: {
+            region: components["schemas"]["AmazonConnectRegion"];
+            instance_id: string;
+            /** @description The Kinesis stream of the instance's agent event stream, in the same region as `region` (400 otherwise). */
+            agent_event_stream_arn: string;
+            /** @default 20 */
+            service_level_seconds: number;
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
+            /** @default 30 */
+            history_days: number;
+        };
+        /** @description A value the service issues once per tenant for an integration type (Amazon Connect's external id). */
+        TenantToken: {
+            type: components["schemas"]["IntegrationType"];
+            external_id: string;
         };
         /**
          * Format: date-time
@@ -695,6 +758,12 @@ export interface components {
             /** @default 30 */
             history_days: number;
         };
+        /**
+         * @description How often a second schedule imports agent states only (every 1, 2, 3, 5, 10 or 15 minutes), so real-time adherence sees them within that time; the open segment of an agent in a state now has `end: null` until the next pass closes it. `off` (absent when shown): agent states arrive with the 15-minute import. Mutable (PATCH turns the pass on, off or changes it; pause and resume act on both schedules). Only for types that read recent states cheaply (Genesys Cloud, Amazon Connect); refused with 400 for Five9 (its reports would exceed the runReport budget, see the README) and push (already real time).
+         * @default off
+         * @enum {string}
+         */
+        AgentStateCadence: "off" | "1m" | "2m" | "3m" | "5m" | "10m" | "15m";
         GenesysSettings: {
             region: components["schemas"]["GenesysRegion"];
             /** @default false */
@@ -705,6 +774,7 @@ export interface components {
              * @enum {string}
              */
             agent_id: "username" | "id";
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /** @default 30 */
             history_days: number;
         };
@@ -734,6 +804,7 @@ export interface components {
              * @enum {string}
              */
             agent_id: "username" | "id";
+            agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /** @default 30 */
             history_days: number;
         };
@@ -753,12 +824,18 @@ export interface components {
         } | {
             name: components["schemas"]["Name"];
             /** @constant */
+            type: "amazon_connect";
+            credentials: components["schemas"]["AmazonConnectCredentials"];
+            settings: components["schemas"]["AmazonConnectSettingsInput"];
+        } | {
+            name: components["schemas"]["Name"];
+            /** @constant */
             type: "push";
             settings?: components["schemas"]["PushSettingsInput"];
         };
         IntegrationPatch: {
             name?: components["schemas"]["Name"];
-            credentials?: components["schemas"]["Five9Credentials"] | components["schemas"]["GenesysCredentials"];
+            credentials?: components["schemas"]["Five9Credentials"] | components["schemas"]["GenesysCredentials"] | components["schemas"]["AmazonConnectCredentials"];
             /** @description Any subset of the type's settings; fixed ones only with their current value. */
             settings?: Record<string, never>;
             type?: components["schemas"]["IntegrationType"];
@@ -781,12 +858,15 @@ export interface components {
             id: string;
             name: string;
             type: components["schemas"]["IntegrationType"];
-            settings: components["schemas"]["Five9Settings"] | components["schemas"]["GenesysSettings"] | components["schemas"]["PushSettings"];
+            settings: components["schemas"]["Five9Settings"] | components["schemas"]["GenesysSettings"] | components["schemas"]["AmazonConnectSettings"] | components["schemas"]["PushSettings"];
             /** @description The non-secret part of the credentials only. */
             credentials: {
                 username: string;
             } | {
                 client_id: string;
+            } | {
+                role_arn: string;
+                external_id: string;
             } | Record<string, never>;
             status: components["schemas"]["Status"];
             /** @description Only in the 201 answer of a push create: the first ingest key, in clear this once. */
@@ -807,6 +887,11 @@ export interface components {
                 display_name: string;
                 credentials: components["schemas"]["FormField"][];
                 settings: components["schemas"]["FormField"][];
+                /** @description Only for a type whose credentials hold a value the service issues per tenant (Amazon Connect's external id): the credentials field it fills and the path that issues it (`POST`, then create the role with it) and reads it (`GET`). */
+                tenant_token?: {
+                    field: string;
+                    path: string;
+                };
             }[];
         };
         FormField: {
@@ -1262,8 +1347,83 @@ export interface operations {
             400: components["responses"]["Invalid"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
             422: components["responses"]["CredentialsRefused"];
             502: components["responses"]["VendorMalformed"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAmazonConnectExternalId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The external id. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "amazon_connect",
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TenantToken"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    issueAmazonConnectExternalId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The external id issued earlier. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "amazon_connect",
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TenantToken"];
+                };
+            };
+            /** @description The external id, issued by this call. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "amazon_connect",
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TenantToken"];
+                };
+            };
+            401: components["responses"]["Unauthenticated"];
+            403: components["responses"]["Forbidden"];
             503: components["responses"]["Unavailable"];
         };
     };

@@ -1,10 +1,12 @@
-//! `import`: invoked by EventBridge Scheduler with `{"tenant_id", "integration_id"}`. Composition root only.
+//! `import`: invoked by EventBridge Scheduler with `{"tenant_id", "integration_id"}` (the 15-minute import), or with
+//! `"pass": "agent_states"` added (the agent-states pass of an integration with an `agent_state_cadence`).
+//! Composition root only.
 //!
 //! A failing ACD is not a failed invocation (the run is recorded and the integration's status says why); only a
 //! storage failure fails the invocation. Scheduler invokes the function asynchronously, so Lambda's own retries
 //! (two, set in the template) and then its dead-letter queue handle those.
 
-use acd_app::import::{ImportConfig, ImportEvent, deadline_from_epoch_ms};
+use acd_app::import::{ImportConfig, ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of};
 use acd_aws::{AwsClients, Settings, wiring};
 use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -20,6 +22,7 @@ async fn main() -> Result<(), Error> {
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline);
+        let pass = pass_of(&event.payload);
         let payload: ImportEvent = match serde_json::from_value(event.payload) {
             Ok(p) => p,
             Err(e) => {
@@ -27,7 +30,14 @@ async fn main() -> Result<(), Error> {
                 return Ok::<Value, Error>(serde_json::json!({"outcome": "skipped", "detail": "malformed event"}));
             }
         };
-        let summary = service.run(&payload, deadline).await?;
+        let summary = match pass {
+            Some(ImportPass::Import) => service.run(&payload, deadline).await?,
+            Some(ImportPass::AgentStates) => service.run_states(&payload, deadline).await?,
+            None => {
+                tracing::warn!("an import event with an unknown pass: ignored");
+                return Ok(serde_json::json!({"outcome": "skipped", "detail": "unknown pass"}));
+            }
+        };
         Ok(serde_json::to_value(summary)?)
     }))
     .await

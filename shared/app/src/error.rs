@@ -38,6 +38,10 @@ pub enum ApiError {
     /// The ACD refused the credentials check (or it could not be completed).
     #[error("the credentials check failed: {0}")]
     CredentialsCheck(ConnectorError),
+    /// The vendor's credentials need a value the server issues per tenant ([`acd_connectors::vendor::TenantToken`])
+    /// and none was issued yet: the client must first call the path named here.
+    #[error("no {field} was issued for the tenant yet: call POST {path} first")]
+    TenantTokenMissing { field: &'static str, path: String },
     /// A backend (AWS) failure; the message goes to the log only.
     #[error("backend failure: {0}")]
     Backend(String),
@@ -113,6 +117,11 @@ impl ApiError {
                     (503, "vendor-unavailable", "The ACD user is busy with another session; try again later")
                 }
             },
+            ApiError::TenantTokenMissing { .. } => (
+                409,
+                "tenant-token-missing",
+                "This integration type needs a value the service issues for the tenant first",
+            ),
             ApiError::Backend(_) => (503, "service-unavailable", "A backend service failed; try again later"),
         }
     }

@@ -14,7 +14,9 @@ use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::import::RunRecord;
-use crate::ports::{CredentialVerifier, IntegrationRepo, RunLog, ScheduleStore, SecretStore, StoreError};
+use crate::ports::{
+    CredentialVerifier, IntegrationRepo, RunLog, ScheduleStore, SecretStore, StoreError, TenantTokenStore,
+};
 
 /// Listing bounds for `GET /integrations`.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -73,6 +75,8 @@ pub struct IntegrationService {
     pub schedules: Arc<dyn ScheduleStore>,
     pub verifier: Arc<dyn CredentialVerifier>,
     pub runs: Arc<dyn RunLog>,
+    /// Per-tenant values the server issues for a vendor's credentials (Amazon Connect's external id).
+    pub tokens: Arc<dyn TenantTokenStore>,
     /// `history_days` of new integrations that set none (`DEFAULT_HISTORY_DAYS`, default 30).
     pub default_history_days: u32,
     /// Time budgets of a create (and of the credentials check of test-connection and patch).
@@ -83,9 +87,10 @@ pub struct IntegrationService {
 
 impl IntegrationService {
     /// Checks a create body and the credentials against the ACD, storing nothing.
-    pub async fn test_connection(&self, body: &Value) -> Result<(), ApiError> {
+    pub async fn test_connection(&self, tenant: &TenantId, body: &Value) -> Result<(), ApiError> {
         let new = parse_new_integration_with(body, self.default_history_days)?;
-        self.verify(&new.settings, &new.credentials).await
+        let credentials = self.with_tenant_token(tenant, new.credentials).await?;
+        self.verify(&new.settings, &credentials).await
     }
 
     /// Checks a create body without doing anything.
@@ -98,7 +103,8 @@ impl IntegrationService {
     /// schedules, each within its [`CreateBudgets`]. A failure or timeout after the first write removes everything
     /// created so far (within the rollback budget), so a create that answers with an error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
-        let new = parse_new_integration_with(body, self.default_history_days)?;
+        let mut new = parse_new_integration_with(body, self.default_history_days)?;
+        new.credentials = self.with_tenant_token(tenant, new.credentials).await?;
         self.verify(&new.settings, &new.credentials).await?;
         let deadline = Instant::now() + self.budgets.writes;
         let step = || self.budgets.step.min(deadline.saturating_duration_since(Instant::now()));
@@ -136,6 +142,13 @@ impl IntegrationService {
         if let Err(e) = within(step(), "creating the schedules", self.schedules.create(tenant, integration.id)).await {
             self.undo_create(&integration).await;
             return Err(e.into());
+        }
+        if let Some(cadence) = integration.settings.agent_state_cadence.filter(|_| pulls(&integration)) {
+            let states = self.schedules.set_states_schedule(tenant, integration.id, Some(cadence), true);
+            if let Err(e) = within(step(), "creating the agent-states schedule", states).await {
+                self.undo_create(&integration).await;
+                return Err(e.into());
+            }
         }
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
@@ -181,7 +194,10 @@ impl IntegrationService {
     /// Renames, changes safe settings and/or replaces credentials.
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
         let first = self.get(tenant, id).await?;
-        let patch = parse_patch(body, &first.kind, &first.settings)?;
+        let mut patch = parse_patch(body, &first.kind, &first.settings)?;
+        if let Some(credentials) = patch.credentials.take() {
+            patch.credentials = Some(self.with_tenant_token(tenant, credentials).await?);
+        }
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
             self.verify(&settings, credentials).await?;
@@ -212,20 +228,48 @@ impl IntegrationService {
             }
         };
 
+        // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused.
+        let cadence_changed = updated.settings.agent_state_cadence != current.settings.agent_state_cadence;
+        let enabled = current.status.state != IntegrationState::Paused;
+        if cadence_changed
+            && pulls(&updated)
+            && let Err(e) = self
+                .schedules
+                .set_states_schedule(tenant, current.id, updated.settings.agent_state_cadence, enabled)
+                .await
+        {
+            // Put the record (and the schedule) back as they were; the admin can retry.
+            self.restore_record(&current, &updated, "agent-states schedule").await;
+            return Err(e.into());
+        }
         if let Some(credentials) = &patch.credentials
             && let Err(e) = self.secrets.replace(tenant, current.id, credentials).await
         {
             // Put the record back as it was so hints and secret agree; the admin can retry.
-            let mut restored = current.clone();
-            restored.version = updated.version + 1;
-            restored.updated_at = Utc::now();
-            if let Err(undo) = self.repo.update(&updated, &restored).await {
-                tracing::error!(tenant = %tenant, integration = %current.id, error = %undo, "restoring the record after a failed secret update failed");
-            }
+            self.restore_record(&current, &updated, "secret").await;
             return Err(e.into());
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
         Ok(updated)
+    }
+
+    /// Puts the record back as it was before a PATCH whose `what` could not be changed, and the agent-states
+    /// schedule with it (both best effort: failures are logged for an operator).
+    async fn restore_record(&self, current: &Integration, updated: &Integration, what: &str) {
+        let (tenant, id) = (&current.tenant_id, current.id);
+        let mut restored = current.clone();
+        restored.version = updated.version + 1;
+        restored.updated_at = Utc::now();
+        if let Err(undo) = self.repo.update(updated, &restored).await {
+            tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the record after a failed {what} update failed");
+        }
+        if current.settings.agent_state_cadence != updated.settings.agent_state_cadence && pulls(current) {
+            let enabled = current.status.state != IntegrationState::Paused;
+            let cadence = current.settings.agent_state_cadence;
+            if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
+                tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
+            }
+        }
     }
 
     /// Deletes an integration. Imported data stays; its queues become inactive.
@@ -282,6 +326,9 @@ impl IntegrationService {
             // A type that does not pull (push) has no schedules: pausing only changes its state.
             if pulls(&current) {
                 self.schedules.set_enabled(tenant, current.id, !pause).await?;
+                if let Some(cadence) = current.settings.agent_state_cadence {
+                    self.schedules.set_states_schedule(tenant, current.id, Some(cadence), !pause).await?;
+                }
                 if !pause {
                     self.schedules.run_now(tenant, current.id).await?;
                 }
@@ -349,6 +396,55 @@ impl IntegrationService {
         updated.version = current.version + 1;
         self.repo.update(current, &updated).await?;
         Ok(updated)
+    }
+
+    /// Issues the tenant's value of the token at `path` (the segments after `/integrations/`, e.g.
+    /// `["amazon-connect", "external-id"]`): the first call generates and stores it, every later one (concurrent
+    /// first calls included) answers the stored value. `(type, field, value, newly issued)`; 404 for a path no
+    /// vendor's token lives at.
+    pub async fn issue_tenant_token(
+        &self,
+        tenant: &TenantId,
+        path: &[&str],
+    ) -> Result<(acd_domain::IntegrationType, &'static str, String, bool), ApiError> {
+        let (vendor, token) = acd_connectors::registry::tenant_token_at(path).ok_or(ApiError::NotFound)?;
+        if let Some(value) = self.tokens.get_token(tenant, &vendor.id(), token.field).await? {
+            return Ok((vendor.id(), token.field, value, false));
+        }
+        let (value, issued) = self.tokens.issue_token(tenant, &vendor.id(), token.field, &(token.generate)()).await?;
+        if issued {
+            tracing::info!(tenant = %tenant, kind = vendor.id().as_str(), field = token.field, "tenant token issued");
+        }
+        Ok((vendor.id(), token.field, value, issued))
+    }
+
+    /// The tenant's value of the token at `path`, without issuing one (404 when none was issued yet).
+    pub async fn tenant_token(
+        &self,
+        tenant: &TenantId,
+        path: &[&str],
+    ) -> Result<(acd_domain::IntegrationType, &'static str, String), ApiError> {
+        let (vendor, token) = acd_connectors::registry::tenant_token_at(path).ok_or(ApiError::NotFound)?;
+        let value = self.tokens.get_token(tenant, &vendor.id(), token.field).await?.ok_or(ApiError::NotFound)?;
+        Ok((vendor.id(), token.field, value))
+    }
+
+    /// Writes the tenant's token into credentials of a vendor that has one ([`Vendor::tenant_token`]); a body
+    /// cannot set it (the registry's credential fields leave it out). 409 `tenant-token-missing` naming the path
+    /// to call when none was issued yet.
+    ///
+    /// [`Vendor::tenant_token`]: acd_connectors::Vendor::tenant_token
+    async fn with_tenant_token(&self, tenant: &TenantId, credentials: Credentials) -> Result<Credentials, ApiError> {
+        let kind = credentials.integration_type().clone();
+        let Some(token) = acd_connectors::registry::vendor(kind.as_str()).and_then(|v| v.tenant_token()) else {
+            return Ok(credentials);
+        };
+        match self.tokens.get_token(tenant, &kind, token.field).await? {
+            Some(value) => Ok(credentials.with_field(token.field, value)),
+            None => {
+                Err(ApiError::TenantTokenMissing { field: token.field, path: format!("/integrations/{}", token.path) })
+            }
+        }
     }
 
     /// The credentials check, within its budget: an ACD that does not answer in time is `vendor-unavailable`.

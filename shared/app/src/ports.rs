@@ -106,6 +106,38 @@ pub trait ScheduleStore: Send + Sync {
     async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
     /// Deletes every schedule of the integration. Missing schedules are not an error.
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
+    /// Makes the agent-states schedule (the import's states-only pass every `cadence`) exist, enabled or not, or
+    /// deletes it (`cadence` `None`; a missing one is not an error). Idempotent.
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<acd_domain::AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError>;
+}
+
+/// Values the server issues once per tenant and vendor ([`acd_connectors::vendor::TenantToken`], e.g. Amazon
+/// Connect's external id), kept in the table under the tenant's partition.
+#[async_trait]
+pub trait TenantTokenStore: Send + Sync {
+    /// The tenant's value of `kind`'s token `field`, if one was issued.
+    async fn get_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Stores `candidate` as the tenant's value unless one exists (a conditional put, so concurrent first calls
+    /// agree) and returns the stored value either way, with `true` when `candidate` was stored.
+    async fn issue_token(
+        &self,
+        tenant: &TenantId,
+        kind: &acd_domain::IntegrationType,
+        field: &str,
+        candidate: &str,
+    ) -> Result<(String, bool), StoreError>;
 }
 
 /// Checks credentials against the ACD before they are saved.
@@ -144,6 +176,17 @@ pub struct ImportState {
     pub vendor_busy_since: Option<chrono::DateTime<chrono::Utc>>,
     /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
     /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_cursor: Option<serde_json::Value>,
+}
+
+/// Where the agent-states pass stopped: states are read since `through` (minus a small overlap); `vendor_cursor` is
+/// the connector's own feed position for this pass (Amazon Connect: per-shard stream checkpoints), kept apart from
+/// the 15-minute import's.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StatesCheckpoint {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub through: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_cursor: Option<serde_json::Value>,
 }
@@ -269,7 +312,67 @@ pub trait ImportStore: Send + Sync {
         pieces: &[acd_domain::AgentSegment],
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
+    /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states
+    /// read from a feed ([`acd_connectors::Connector::agent_states_feed`]), where a re-read day brings only what is
+    /// new since the last run.
+    async fn merge_segments(
+        &self,
+        integration: &Integration,
+        chunk: acd_domain::TimeWindow,
+        pieces: &[acd_domain::AgentSegment],
+    ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+
+    // The agent-states pass (`crate::import::states`).
+
+    /// Whether an unexpired run holds the import lease (the 15-minute import is running).
+    async fn lease_held(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The agent-states pass's own lease (as [`ImportStore::acquire_lease`], another item): one pass at a time.
+    async fn acquire_states_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+        now: chrono::DateTime<chrono::Utc>,
+        expires: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
+    async fn release_states_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+    ) -> Result<(), StoreError>;
+    /// The agent-states pass's checkpoint (its own item: the 15-minute import's state is never written by it).
+    async fn load_states_checkpoint(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+    ) -> Result<StatesCheckpoint, StoreError>;
+    async fn save_states_checkpoint(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        checkpoint: &StatesCheckpoint,
+    ) -> Result<(), StoreError>;
+    /// The integration's active agents as the last 15-minute import listed them.
+    async fn known_agents(&self, integration: &Integration) -> Result<Vec<acd_domain::ExternalAgent>, StoreError>;
+    /// Upserts agent segment `pieces` (already split at UTC midnights) read over `window` and deletes the stored
+    /// segments of `agent_external_ids` that start inside `window` and are not among them (the vendor's answer for
+    /// that window replaces them, as the 15-minute import's does for whole days). The segment digests of the days
+    /// touched are removed first, so the next 15-minute import reads those days back instead of trusting them.
+    async fn write_recent_segments(
+        &self,
+        integration: &Integration,
+        window: acd_domain::TimeWindow,
+        agent_external_ids: &[String],
+        pieces: &[acd_domain::AgentSegment],
+    ) -> Result<WriteCounts, StoreError>;
+
     /// Sets the integration's status unless it was deleted or paused meanwhile.
     async fn set_status(
         &self,

@@ -4,11 +4,13 @@
 //! a few at a time), compared with what the ACD returned, and only new or changed items are put, vanished ones
 //! deleted. Re-importing an unchanged window therefore writes nothing.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use acd_app::import::RunRecord;
-use acd_app::import::plan::listing_collapsed;
-use acd_app::ports::{ImportState, ImportStore, ListingCheck, QueueRange, RunLog, StoreError, WriteCounts};
+use acd_app::import::plan::{self, listing_collapsed};
+use acd_app::ports::{
+    ImportState, ImportStore, ListingCheck, QueueRange, RunLog, StatesCheckpoint, StoreError, WriteCounts,
+};
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
     QueueId, RunId, TenantId, TimeWindow,
@@ -460,6 +462,16 @@ struct LeaseItem {
 }
 
 #[derive(Serialize, Deserialize)]
+struct StatesCheckpointItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    #[serde(flatten)]
+    checkpoint: StatesCheckpoint,
+}
+
+#[derive(Serialize, Deserialize)]
 struct StateItem {
     #[serde(rename = "PK")]
     pk: String,
@@ -491,19 +503,19 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
-#[async_trait]
-impl ImportStore for DynamoImportStore {
-    async fn acquire_lease(
+impl DynamoImportStore {
+    async fn acquire_lease_item(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
+        sk: &str,
         run: RunId,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         let item = ser(LeaseItem {
             pk: integration_pk(tenant, id),
-            sk: items::LEASE_SK.into(),
+            sk: sk.into(),
             run_id: run,
             expires_at: expires,
             ttl: (expires + Duration::days(1)).timestamp(),
@@ -524,12 +536,18 @@ impl ImportStore for DynamoImportStore {
         }
     }
 
-    async fn release_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
+    async fn release_lease_item(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        sk: &str,
+        run: RunId,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .set_key(Some(key(integration_pk(tenant, id), items::LEASE_SK.into())))
+            .set_key(Some(key(integration_pk(tenant, id), sk.into())))
             .condition_expression("run_id = :run")
             .expression_attribute_values(":run", s(run.to_string()))
             .send()
@@ -539,6 +557,168 @@ impl ImportStore for DynamoImportStore {
             Err(e) if is_conditional_failure(&e) => Ok(()), // someone else's lease by now: leave it
             Err(e) => Err(sdk_error("DeleteItem(lease)", e)),
         }
+    }
+}
+
+#[async_trait]
+impl ImportStore for DynamoImportStore {
+    async fn acquire_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.acquire_lease_item(tenant, id, items::LEASE_SK, run, now, expires).await
+    }
+
+    async fn release_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
+        self.release_lease_item(tenant, id, items::LEASE_SK, run).await
+    }
+
+    async fn lease_held(&self, tenant: &TenantId, id: IntegrationId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(tenant, id), items::LEASE_SK.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(lease)", e))?;
+        match out.item {
+            Some(item) => from_item::<LeaseItem>(item)
+                .map(|l| l.expires_at >= now)
+                .map_err(|e| StoreError::Corrupt(format!("lease: {e}"))),
+            None => Ok(false),
+        }
+    }
+
+    async fn acquire_states_lease(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+        now: DateTime<Utc>,
+        expires: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        self.acquire_lease_item(tenant, id, items::STATES_LEASE_SK, run, now, expires).await
+    }
+
+    async fn release_states_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
+        self.release_lease_item(tenant, id, items::STATES_LEASE_SK, run).await
+    }
+
+    async fn load_states_checkpoint(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+    ) -> Result<StatesCheckpoint, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(tenant, id), items::STATES_SK.into())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(states checkpoint)", e))?;
+        match out.item {
+            Some(item) => from_item::<StatesCheckpointItem>(item)
+                .map(|s| s.checkpoint)
+                .map_err(|e| StoreError::Corrupt(format!("states checkpoint: {e}"))),
+            None => Ok(StatesCheckpoint::default()),
+        }
+    }
+
+    async fn save_states_checkpoint(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        checkpoint: &StatesCheckpoint,
+    ) -> Result<(), StoreError> {
+        let item = ser(StatesCheckpointItem {
+            pk: integration_pk(tenant, id),
+            sk: items::STATES_SK.into(),
+            checkpoint: checkpoint.clone(),
+        })?;
+        self.put(item, "PutItem(states checkpoint)").await
+    }
+
+    async fn known_agents(&self, integration: &Integration) -> Result<Vec<ExternalAgent>, StoreError> {
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let (stored, _) = self.query_range(pk, items::AGENT_SK_PREFIX.into(), None).await?;
+        let agents: Vec<AgentSeen> = de(stored, "agent")?;
+        Ok(agents
+            .into_iter()
+            .filter(|a| a.active != Some(false))
+            .map(|a| ExternalAgent { external_id: a.external_id, display_name: a.display_name })
+            .collect())
+    }
+
+    async fn write_recent_segments(
+        &self,
+        integration: &Integration,
+        window: TimeWindow,
+        agent_external_ids: &[String],
+        pieces: &[AgentSegment],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut counts = WriteCounts::default();
+        // The digests of every day a piece or the window touches go first: a digest must never claim content
+        // that is not stored.
+        let mut days: BTreeSet<DateTime<Utc>> = pieces.iter().map(|p| plan::day_start(p.start)).collect();
+        days.extend(plan::day_chunks(window).into_iter().map(|c| plan::day_start(c.start)));
+        let digest_pk = integration_pk(tenant, integration.id);
+        for day in &days {
+            self.delete_digest(&digest_pk, &items::digest_sk("S", *day)).await?;
+            counts.write_requests += 1;
+        }
+        let mut desired: BTreeMap<String, Vec<SegmentItem>> =
+            agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
+        for p in pieces {
+            let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+            desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+        }
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        let partitions: Vec<(String, Vec<SegmentItem>)> = desired.into_iter().collect();
+        let read: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
+            stream::iter(partitions.into_iter().map(|(pk, wanted)| {
+                let from = wanted.iter().map(|w| w.start).min().unwrap_or(window.start).min(window.start);
+                let (from, to) = (segment_sk(from), segment_sk(window.end));
+                async move {
+                    self.query_range(pk.clone(), from, Some(to)).await.map(|(items, calls)| (pk, wanted, items, calls))
+                }
+            }))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (pk, wanted, existing, calls) in read {
+            counts.reads += calls;
+            let mut old: HashMap<String, SegmentItem> = HashMap::new();
+            for item in existing {
+                match from_item::<SegmentItem>(item) {
+                    Ok(t) => {
+                        old.insert(t.sk.clone(), t);
+                    }
+                    Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable segment will be rewritten"),
+                }
+            }
+            for item in wanted {
+                match old.remove(&item.sk) {
+                    Some(previous) if previous == item => counts.unchanged += 1,
+                    _ => puts.push(ser(&item)?),
+                }
+            }
+            // Only what starts inside the window is the vendor's to replace; older segments are upserted only.
+            deletes
+                .extend(old.into_values().filter(|t| window.contains(t.start)).map(|t| key(pk.clone(), t.sk.clone())));
+        }
+        if !(puts.is_empty() && deletes.is_empty()) {
+            counts += self.write(puts, deletes, 0).await?;
+        }
+        Ok(counts)
     }
 
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError> {
@@ -827,14 +1007,7 @@ impl ImportStore for DynamoImportStore {
             agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
         for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
             let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-            desired.entry(pk.clone()).or_default().push(SegmentItem {
-                pk,
-                sk: segment_sk(p.start),
-                start: p.start,
-                end: p.end,
-                status_id: p.status_id.clone(),
-                reason: p.reason.clone(),
-            });
+            desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
         }
         let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
         let digest_sk = items::digest_sk("S", chunk.start);
@@ -842,6 +1015,22 @@ impl ImportStore for DynamoImportStore {
             self.query_range(pk, from.clone(), Some(to.clone()))
         })
         .await
+    }
+
+    async fn merge_segments(
+        &self,
+        integration: &Integration,
+        chunk: TimeWindow,
+        pieces: &[AgentSegment],
+    ) -> Result<WriteCounts, StoreError> {
+        let tenant = &integration.tenant_id;
+        let mut puts = Vec::new();
+        for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
+            let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+            puts.push(ser(SegmentItem::of(pk, p))?);
+        }
+        // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
+        if puts.is_empty() { Ok(WriteCounts::default()) } else { self.write(puts, Vec::new(), 0).await }
     }
 
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {

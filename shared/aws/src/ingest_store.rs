@@ -503,14 +503,7 @@ impl IngestStore for DynamoIngestStore {
         let mut old: HashMap<String, SegmentItem> = stored.into_iter().map(|s| (s.sk.clone(), s)).collect();
         let (mut puts, mut unchanged) = (Vec::new(), 0);
         for p in segments.iter().filter(|p| p.start >= day && p.start <= end) {
-            let item = SegmentItem {
-                pk: pk.clone(),
-                sk: segment_sk(p.start),
-                start: p.start,
-                end: p.end,
-                status_id: p.status_id.clone(),
-                reason: p.reason.clone(),
-            };
+            let item = SegmentItem::of(pk.clone(), p);
             match old.remove(&item.sk) {
                 Some(previous) if previous == item => unchanged += 1,
                 _ => puts.push(ser(&item)?),

@@ -11,6 +11,7 @@
 //! | import run | `T#{t}#I#{int}` | `RUN#{started at}#{run id}` | — |
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
+//! | agent-states pass lease, checkpoint | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES` | — |
 //! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
 
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
@@ -47,6 +48,9 @@ pub const RUN_SK_PREFIX: &str = "RUN#";
 pub const SEGMENT_SK_PREFIX: &str = "S#";
 pub const LEASE_SK: &str = "LEASE";
 pub const STATE_SK: &str = "STATE";
+/// The agent-states pass's lease and checkpoint (see `acd_app::import::states`).
+pub const STATES_LEASE_SK: &str = "LEASE#STATES";
+pub const STATES_SK: &str = "STATES";
 pub const DIGEST_SK_PREFIX: &str = "DIG#";
 
 /// The digest of one day chunk of interval (`IV`) or segment (`S`) data.
@@ -189,6 +193,20 @@ pub struct SegmentItem {
     pub status_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+impl SegmentItem {
+    /// The item of `segment` in its agent's partition `pk` ([`segment_pk`]), keyed by its start.
+    pub fn of(pk: String, segment: &acd_domain::AgentSegment) -> Self {
+        SegmentItem {
+            pk,
+            sk: segment_sk(segment.start),
+            start: segment.start,
+            end: segment.end,
+            status_id: segment.status_id.clone(),
+            reason: segment.reason.clone(),
+        }
+    }
 }
 
 /// Longest agent-state segment the queries look back for: a segment that started up to this long before `from`

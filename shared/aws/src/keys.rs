@@ -6,6 +6,7 @@
 //! | integration | `T#{tenant}` | `INT#{integration}` |
 //! | name reservation | `T#{tenant}` | `NAME#{NFKC, lower-cased, white space folded name}` |
 //! | idempotency key | `T#{tenant}` | `IDEM#{Idempotency-Key}` |
+//! | tenant token (e.g. Amazon Connect's external id) | `T#{tenant}` | `TOKEN#{type}#{field}` |
 //! | queue | `T#{tenant}#I#{integration}` | `Q#{external id}` |
 //!
 //! GSI1 (`GSI1PK`, `GSI1SK`) lists a tenant's queues by name: `T#{tenant}#QUEUES` / `{lower name}#{queue id}`.
@@ -36,6 +37,11 @@ pub fn name_sk(uniqueness_key: &str) -> String {
 /// characters, so the sort key stays far below 1,024 bytes).
 pub fn idempotency_sk(key: &str) -> String {
     format!("IDEM#{key}")
+}
+
+/// A value the server issues once per tenant and vendor (`TOKEN#amazon_connect#external_id`).
+pub fn tenant_token_sk(kind: &str, field: &str) -> String {
+    format!("TOKEN#{kind}#{field}")
 }
 
 /// Partition of everything one integration imports (queues, agents, statuses, runs, lease, cursor).

@@ -16,6 +16,7 @@ pub mod quota;
 pub mod scheduler;
 pub mod schema;
 pub mod secrets;
+pub mod tenant_tokens;
 pub mod wiring;
 pub mod xray;
 

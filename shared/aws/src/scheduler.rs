@@ -2,7 +2,11 @@
 //! - `imp-{integration}`: recurring (`rate(15 minutes)` by default), flexible window, enabled unless paused;
 //! - `now-{integration}`: one-time, "at once", deleted by Scheduler after it ran (first import, resume, sync now).
 //!
-//! Both invoke the import function with `{"tenant_id", "integration_id"}`. The definition is rebuilt from
+//! - `imp-{integration}-states`: recurring `rate(N minutes)` when the integration has an `agent_state_cadence`,
+//!   no flexible window, enabled unless paused; it invokes the import with `"pass": "agent_states"` (agent states
+//!   only, see `acd_app::import::states`).
+//!
+//! The first two invoke the import function with `{"tenant_id", "integration_id"}`. The definition is rebuilt from
 //! configuration whenever it is written, so create, pause and resume are idempotent.
 //!
 //! "At once" is first an asynchronous Lambda invoke (`InvocationType::Event`) of the import function: Scheduler
@@ -11,7 +15,7 @@
 //! written instead; an import started twice is harmless (the run lease lets one run at a time).
 
 use acd_app::ports::{ScheduleStore, StoreError};
-use acd_domain::{IntegrationId, TenantId};
+use acd_domain::{AgentStateCadence, IntegrationId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_scheduler::Client;
 use aws_sdk_scheduler::types::{
@@ -35,6 +39,23 @@ pub fn recurring_name(id: IntegrationId) -> String {
     format!("imp-{id}")
 }
 
+pub fn states_name(id: IntegrationId) -> String {
+    format!("imp-{id}-states")
+}
+
+/// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`.
+pub fn states_input(tenant: &TenantId, id: IntegrationId) -> String {
+    serde_json::json!({"tenant_id": tenant, "integration_id": id, "pass": acd_app::import::STATES_PASS}).to_string()
+}
+
+/// `rate(N minutes)` (Scheduler wants the singular for one).
+pub fn states_expression(cadence: AgentStateCadence) -> String {
+    match cadence.minutes() {
+        1 => "rate(1 minute)".to_owned(),
+        n => format!("rate({n} minutes)"),
+    }
+}
+
 pub fn one_time_name(id: IntegrationId) -> String {
     format!("now-{id}")
 }
@@ -52,11 +73,26 @@ fn at_once() -> String {
 
 impl EventBridgeSchedules {
     fn target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
-        let retry = RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build();
+        self.target_with(
+            import_input(tenant, id),
+            RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build(),
+        )
+    }
+
+    /// The states pass's target: no retries and a short event age (the next pass, a minute or so later, reads the
+    /// same states again; a retried old one would only repeat it).
+    fn states_target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
+        self.target_with(
+            states_input(tenant, id),
+            RetryPolicy::builder().maximum_retry_attempts(0).maximum_event_age_in_seconds(60).build(),
+        )
+    }
+
+    fn target_with(&self, input: String, retry: RetryPolicy) -> Result<Target, StoreError> {
         Target::builder()
             .arn(&self.settings.import_function_arn)
             .role_arn(&self.settings.scheduler_role_arn)
-            .input(import_input(tenant, id))
+            .input(input)
             .retry_policy(retry)
             .set_dead_letter_config(
                 self.settings.schedule_dlq_arn.as_ref().map(|arn| DeadLetterConfig::builder().arn(arn).build()),
@@ -178,6 +214,51 @@ impl EventBridgeSchedules {
         }
     }
 
+    /// Writes the agent-states schedule: updated when it exists, created otherwise.
+    async fn write_states(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: AgentStateCadence,
+        state: ScheduleState,
+    ) -> Result<(), StoreError> {
+        let off = FlexibleTimeWindow::builder()
+            .mode(FlexibleTimeWindowMode::Off)
+            .build()
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        macro_rules! states {
+            ($builder:expr) => {
+                $builder
+                    .name(states_name(id))
+                    .group_name(&self.settings.schedule_group)
+                    .description(format!("Imports the agent states of integration {id} of tenant {tenant}"))
+                    .schedule_expression(states_expression(cadence))
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(off.clone())
+                    .target(self.states_target(tenant, id)?)
+                    .state(state.clone())
+            };
+        }
+        match states!(self.client.update_schedule()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                match states!(self.client.create_schedule()).send().await {
+                    Ok(_) => Ok(()),
+                    // Created meanwhile by a concurrent call: write this definition over it.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+                        states!(self.client.update_schedule())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| sdk_error("UpdateSchedule(states)", e))
+                    }
+                    Err(e) => Err(sdk_error("CreateSchedule(states)", e)),
+                }
+            }
+            Err(e) => Err(sdk_error("UpdateSchedule(states)", e)),
+        }
+    }
+
     async fn delete_one(&self, name: String) -> Result<(), StoreError> {
         match self.client.delete_schedule().name(&name).group_name(&self.settings.schedule_group).send().await {
             Ok(_) => Ok(()),
@@ -208,7 +289,24 @@ impl ScheduleStore for EventBridgeSchedules {
 
     async fn delete(&self, _tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.delete_one(recurring_name(id)).await?;
+        self.delete_one(states_name(id)).await?;
         self.delete_one(one_time_name(id)).await
+    }
+
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        match cadence {
+            Some(cadence) => {
+                let state = if enabled { ScheduleState::Enabled } else { ScheduleState::Disabled };
+                self.write_states(tenant, id, cadence, state).await
+            }
+            None => self.delete_one(states_name(id)).await,
+        }
     }
 }
 

@@ -77,6 +77,7 @@ pub fn integration_service(
         schedules: Arc::new(schedules(settings, clients)),
         verifier,
         runs: Arc::new(import_store(settings, clients)),
+        tokens: Arc::new(dynamo_store(settings, clients)),
         default_history_days: settings.default_history_days,
         budgets: Default::default(),
         events: Some(Arc::new(event_publisher(settings, clients))),

@@ -91,6 +91,13 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// Whether [`Connector::agent_segments`] reads a feed that hands each record over once (Amazon Connect's agent
+    /// event stream) rather than a history: then a re-read day returns only what is new since the last run, and
+    /// the import merges its segments instead of replacing the day's (so nothing stored is ever deleted).
+    fn agent_states_feed(&self) -> bool {
+        false
+    }
+
     /// What the connector noticed and the run record should say (e.g. a gap in a vendor feed).
     fn warnings(&self) -> Vec<String> {
         Vec::new()
@@ -124,6 +131,9 @@ pub struct Endpoints {
     pub genesys_api_base_url: Option<String>,
     /// Overrides `https://login.{genesys host}` (env `GENESYS_CLOUD_LOGIN_BASE_URL`).
     pub genesys_login_base_url: Option<String>,
+    /// Overrides a vendor declares itself ([`Vendor::endpoint_variables`], e.g. Amazon Connect's
+    /// `AWS_ENDPOINT_URL_CONNECT`), by variable name: a new vendor's overrides need no field here.
+    pub vendor: std::collections::BTreeMap<String, String>,
 }
 
 impl Endpoints {
@@ -140,7 +150,23 @@ impl Endpoints {
             five9_base_url: var(Self::FIVE9_BASE_URL),
             genesys_api_base_url: var(Self::GENESYS_CLOUD_API_BASE_URL),
             genesys_login_base_url: var(Self::GENESYS_CLOUD_LOGIN_BASE_URL),
+            vendor: VENDORS
+                .iter()
+                .flat_map(|v| v.endpoint_variables().iter())
+                .filter_map(|name| var(name).map(|url| ((*name).to_owned(), url)))
+                .collect(),
         }
+    }
+
+    /// With the vendor-declared override `name` set to `url` (tests).
+    pub fn with_var(mut self, name: &str, url: impl Into<String>) -> Self {
+        self.vendor.insert(name.to_owned(), url.into());
+        self
+    }
+
+    /// The vendor-declared override `name`, if set.
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.vendor.get(name).map(String::as_str)
     }
 }
 

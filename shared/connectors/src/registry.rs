@@ -7,15 +7,19 @@ use acd_domain::validation::{
     DEFAULT_HISTORY_DAYS, FieldErrors, IntegrationPatch, NewIntegration, Obj, history_days, parse_credentials,
     parse_name,
 };
-use acd_domain::{CredentialField, Credentials, IntegrationType, Settings};
+use acd_domain::{AgentStateCadence, CredentialField, Credentials, IntegrationType, Settings};
 use secrecy::SecretString;
 use serde_json::{Map, Value, json};
 
-use crate::vendor::Vendor;
+use crate::vendor::{TenantToken, Vendor};
 
 /// Every vendor, in the order the catalogue lists them.
-pub static VENDORS: &[&dyn Vendor] =
-    &[&crate::five9::vendor::Five9, &crate::genesys::vendor::GenesysCloud, &crate::push::vendor::Push];
+pub static VENDORS: &[&dyn Vendor] = &[
+    &crate::five9::vendor::Five9,
+    &crate::genesys::vendor::GenesysCloud,
+    &crate::amazon_connect::vendor::AmazonConnect,
+    &crate::push::vendor::Push,
+];
 
 /// The vendor of a type string (`"five9"`).
 pub fn vendor(kind: &str) -> Option<&'static dyn Vendor> {
@@ -36,7 +40,16 @@ pub fn parse_type(raw: &str) -> Option<IntegrationType> {
 
 /// Reads a stored credentials secret (`{"type": …, fields…}`) against its vendor's credentials fields.
 pub fn credentials_from_secret_json(raw: &SecretString) -> Result<Credentials, MalformedSecret> {
-    Credentials::from_secret_json(raw, |kind| vendor(kind).map(|v| v.credential_fields()))
+    Credentials::from_secret_json(raw, |kind| vendor(kind).map(|v| v.stored_credential_fields()))
+}
+
+/// The vendor whose [`Vendor::tenant_token`] lives at `path` (the segments after `/integrations/`), and the token.
+pub fn tenant_token_at(path: &[&str]) -> Option<(&'static dyn Vendor, TenantToken)> {
+    VENDORS.iter().copied().find_map(|v| {
+        let token = v.tenant_token()?;
+        let own: Vec<&str> = token.path.split('/').collect();
+        (own == path).then_some((v, token))
+    })
 }
 
 /// The settings of an integration as the API shows them (its vendor fills in fields newer than the record).
@@ -138,7 +151,7 @@ fn credentials_of(
     }
 }
 
-/// The settings of a body: the vendor's own fields, then the shared `history_days`.
+/// The settings of a body: the vendor's own fields, then the shared `history_days` and `agent_state_cadence`.
 fn parse_settings(
     vendor: &dyn Vendor,
     value: &Value,
@@ -149,11 +162,47 @@ fn parse_settings(
     let obj = Obj::new("/settings", value, errors)?;
     let form = vendor.settings_form();
     let mut allowed: Vec<&str> = form.iter().filter_map(|f| f["name"].as_str()).collect();
-    allowed.push("history_days");
+    allowed.extend(["history_days", "agent_state_cadence"]);
     obj.reject_unknown(&allowed, errors);
     let own = vendor.parse_settings(&obj, current, errors);
     let history_days = history_days(&obj, current, default_history_days, vendor.max_history_days(), errors);
-    Some(Settings { history_days, vendor: own? })
+    let agent_state_cadence = agent_state_cadence(vendor, &obj, current, errors);
+    Some(Settings { history_days, agent_state_cadence, vendor: own? })
+}
+
+/// The shared `agent_state_cadence`: the sent value (`"off"` turns the pass off), else the current one, else off.
+/// Refused (400) for a vendor without an agent-states pass, with its reason.
+fn agent_state_cadence(
+    vendor: &dyn Vendor,
+    obj: &Obj<'_>,
+    current: Option<&Settings>,
+    errors: &mut FieldErrors,
+) -> Option<AgentStateCadence> {
+    const KEY: &str = "agent_state_cadence";
+    let Some(value) = obj.get(KEY) else { return current.and_then(|c| c.agent_state_cadence) };
+    let Some(raw) = value.as_str() else {
+        errors.push(
+            obj.at(KEY),
+            "invalid_type",
+            format!("must be a string, one of: {}", AgentStateCadence::VALUES.join(", ")),
+        );
+        return None;
+    };
+    if let Err(why) = vendor.agent_state_cadence() {
+        errors.push(
+            obj.at(KEY),
+            "unknown_field",
+            format!("{} integrations have no agent-states pass: {why}", vendor.display_name()),
+        );
+        return None;
+    }
+    match AgentStateCadence::parse(raw) {
+        Ok(c) => c,
+        Err(message) => {
+            errors.push(obj.at(KEY), "invalid_value", message);
+            None
+        }
+    }
 }
 
 /// What `GET /integration-types` answers, with the built-in default history.
@@ -171,14 +220,22 @@ fn catalog_entry(vendor: &dyn Vendor, default_history_days: u32) -> Value {
     let credentials: Vec<Value> = vendor.credential_fields().iter().map(credential_form).collect();
     let max = vendor.max_history_days();
     let mut settings = vendor.settings_form();
+    if vendor.agent_state_cadence().is_ok() {
+        settings.push(json!({"name": "agent_state_cadence", "kind": "enum", "required": false, "mutable": true,
+            "default": "off", "values": AgentStateCadence::VALUES}));
+    }
     settings.push(json!({"name": "history_days", "kind": "integer", "required": false, "mutable": true,
         "default": default_history_days.min(max), "minimum": 1, "maximum": max}));
-    json!({
+    let mut entry = json!({
         "type": vendor.id(),
         "display_name": vendor.display_name(),
         "credentials": credentials,
         "settings": settings,
-    })
+    });
+    if let Some(token) = vendor.tenant_token() {
+        entry["tenant_token"] = json!({"field": token.field, "path": format!("/integrations/{}", token.path)});
+    }
+    entry
 }
 
 fn credential_form(field: &CredentialField) -> Value {
@@ -356,6 +413,43 @@ mod tests {
         );
         let five9 = parse_new_integration(&five9_body()).unwrap().settings;
         assert_eq!(shown_settings(&IntegrationType::new("five9"), &five9), five9);
+    }
+
+    #[test]
+    fn the_agent_state_cadence_is_a_shared_setting_of_the_vendors_that_support_it() {
+        let genesys = json!({"name": "GC", "type": "genesys_cloud",
+                             "credentials": {"client_id": "id", "client_secret": "s"},
+                             "settings": {"region": "eu_west_1", "agent_state_cadence": "1m"}});
+        let parsed = parse_new_integration(&genesys).unwrap();
+        assert_eq!(parsed.settings.agent_state_cadence.map(AgentStateCadence::minutes), Some(1));
+        assert!(!parsed.settings.vendor.contains_key("agent_state_cadence"));
+        let kind = IntegrationType::new("genesys_cloud");
+        // PATCH: absent keeps it, a new value changes it, "off" removes it.
+        let keep = parse_patch(&json!({"settings": {"history_days": 5}}), &kind, &parsed.settings).unwrap();
+        assert_eq!(keep.settings.unwrap().agent_state_cadence, parsed.settings.agent_state_cadence);
+        let five = parse_patch(&json!({"settings": {"agent_state_cadence": "5m"}}), &kind, &parsed.settings).unwrap();
+        assert_eq!(five.settings.unwrap().agent_state_cadence.map(AgentStateCadence::minutes), Some(5));
+        let off = parse_patch(&json!({"settings": {"agent_state_cadence": "off"}}), &kind, &parsed.settings).unwrap();
+        assert_eq!(off.settings.unwrap().agent_state_cadence, None);
+        for bad in [json!("4m"), json!("60s"), json!(1)] {
+            let errors =
+                parse_patch(&json!({"settings": {"agent_state_cadence": bad}}), &kind, &parsed.settings).unwrap_err();
+            assert_eq!(errors.fields(), vec!["/settings/agent_state_cadence"], "{bad}");
+        }
+        // Five9 and push refuse it, saying why.
+        let mut five9 = five9_body();
+        five9["settings"]["agent_state_cadence"] = json!("1m");
+        let errors = parse_new_integration(&five9).unwrap_err();
+        assert_eq!(errors.fields(), vec!["/settings/agent_state_cadence"]);
+        assert!(errors.0[0].message.contains("runReport"), "{}", errors.0[0].message);
+        let push = json!({"name": "P", "type": "push", "settings": {"agent_state_cadence": "1m"}});
+        assert_eq!(parse_new_integration(&push).unwrap_err().fields(), vec!["/settings/agent_state_cadence"]);
+        // The catalogue offers it to Genesys only (of the registered types).
+        let catalog = integration_types_catalog();
+        for item in catalog["items"].as_array().unwrap() {
+            let has = item["settings"].as_array().unwrap().iter().any(|f| f["name"] == "agent_state_cadence");
+            assert_eq!(has, item["type"] == "genesys_cloud" || item["type"] == "amazon_connect", "{}", item["type"]);
+        }
     }
 
     #[test]

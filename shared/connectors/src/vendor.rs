@@ -21,6 +21,21 @@ pub struct ConnectorContext {
     pub endpoints: Endpoints,
 }
 
+/// A per-tenant value the server issues for a vendor ([`Vendor::tenant_token`]): generated on the tenant's first
+/// `POST /integrations/{path}` (then stored, one per tenant and vendor, and returned by every later call and by
+/// `GET` on the same path), and filled into the credentials field `field` on every create, PATCH of the
+/// credentials and test-connection of the vendor's type. A body never sets it; without one issued yet those calls
+/// answer 409 `tenant-token-missing` naming the path.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantToken {
+    /// The credentials field it fills (`"external_id"`); one of [`Vendor::stored_credential_fields`].
+    pub field: &'static str,
+    /// Its path under `/integrations/` (`"amazon-connect/external-id"`): two segments, neither of them an id.
+    pub path: &'static str,
+    /// A new value (high entropy).
+    pub generate: fn() -> String,
+}
+
 /// One vendor. Implementations are unit structs in the vendor's folder (`five9::vendor::Five9`).
 pub trait Vendor: Send + Sync + 'static {
     /// The API's and the table's `type` string (`"five9"`). Never changes once integrations exist.
@@ -33,9 +48,21 @@ pub trait Vendor: Send + Sync + 'static {
     /// without credentials), `{prefix}SettingsInput` (create) and `{prefix}Settings` (as shown), e.g. `"Five9"`.
     fn spec_name(&self) -> &'static str;
 
-    /// The credentials fields (each a required string). Empty for a type without credentials (a push type):
-    /// then the body must not send `credentials` and nothing is verified on creation.
+    /// The credentials fields a client sends (each a required string). Empty for a type without credentials (a
+    /// push type): then the body must not send `credentials` and nothing is verified on creation.
     fn credential_fields(&self) -> &'static [CredentialField];
+
+    /// The fields of the stored credentials secret: [`Vendor::credential_fields`] plus the field of the
+    /// [`Vendor::tenant_token`], if any (the server writes it in, the client never sends it).
+    fn stored_credential_fields(&self) -> &'static [CredentialField] {
+        self.credential_fields()
+    }
+
+    /// A value the server issues once per tenant and writes into this vendor's credentials before they are checked
+    /// and stored (Amazon Connect's external id). `None` (the default): the credentials are the body's alone.
+    fn tenant_token(&self) -> Option<TenantToken> {
+        None
+    }
 
     /// The vendor's settings fields as the form shows them (`GET /integration-types`), in order, without the
     /// shared `history_days` (the registry adds it). Each is an object with at least `name`, `kind`, `required`
@@ -60,6 +87,13 @@ pub trait Vendor: Send + Sync + 'static {
         settings.clone()
     }
 
+    /// The environment variables that may redirect this vendor's endpoints (tests and the local run only, never API
+    /// input; read once into [`Endpoints::vendor`](crate::Endpoints) by [`crate::Endpoints::from_env`]). Each
+    /// override must be HTTPS or loopback HTTP.
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The most days of history this vendor can serve.
     fn max_history_days(&self) -> u32 {
         MAX_HISTORY_DAYS
@@ -69,6 +103,13 @@ pub trait Vendor: Send + Sync + 'static {
     /// uses the larger of this and its configured window.
     fn min_reconciliation(&self) -> chrono::Duration {
         chrono::Duration::zero()
+    }
+
+    /// Whether integrations of this vendor may have an agent-states pass (`agent_state_cadence`, a second schedule
+    /// importing only agent states every few minutes): `Ok` when its connector reads recent agent states cheaply,
+    /// else why not (the message of the 400 that refuses the setting).
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Err("integrations of this type have no agent-states pass")
     }
 
     /// Whether integrations of this type are pulled by the import through a connector. `false` for a push type:

@@ -55,14 +55,63 @@ impl<'de> Deserialize<'de> for IntegrationType {
 pub struct Settings {
     /// Days of history the first import back-fills.
     pub history_days: u32,
+    /// How often a second schedule imports agent states only (absent: off, the 15-minute import alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_state_cadence: Option<AgentStateCadence>,
     /// The vendor's own settings (never `history_days`).
     #[serde(flatten)]
     pub vendor: Map<String, Value>,
 }
 
 impl Settings {
+    /// Settings with the shared fields at their defaults except `history_days` (no agent-states pass).
+    pub fn new(history_days: u32, vendor: Map<String, Value>) -> Self {
+        Self { history_days, agent_state_cadence: None, vendor }
+    }
     pub fn history_days(&self) -> u32 {
         self.history_days
+    }
+}
+
+/// The cadence of an integration's agent-states pass (`agent_state_cadence`): every 1, 2, 3, 5, 10 or 15 minutes,
+/// written `"1m"` … `"15m"`. `"off"` is the API's word for none (stored and shown as absent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentStateCadence(u8);
+
+impl AgentStateCadence {
+    /// The minutes a cadence may have.
+    pub const MINUTES: [u8; 6] = [1, 2, 3, 5, 10, 15];
+    /// The API's values, `"off"` first.
+    pub const VALUES: [&'static str; 7] = ["off", "1m", "2m", "3m", "5m", "10m", "15m"];
+
+    pub fn minutes(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    /// `"5m"` → every five minutes; `"off"` → `Ok(None)`; anything else is not a cadence.
+    pub fn parse(raw: &str) -> Result<Option<Self>, String> {
+        if raw == "off" {
+            return Ok(None);
+        }
+        raw.strip_suffix('m')
+            .and_then(|n| n.parse::<u8>().ok())
+            .filter(|n| Self::MINUTES.contains(n) && raw == format!("{n}m"))
+            .map(|n| Some(Self(n)))
+            .ok_or_else(|| format!("must be one of: {}", Self::VALUES.join(", ")))
+    }
+}
+
+impl TryFrom<String> for AgentStateCadence {
+    type Error = String;
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)?.ok_or_else(|| "\"off\" is stored as an absent cadence".to_owned())
+    }
+}
+
+impl From<AgentStateCadence> for String {
+    fn from(c: AgentStateCadence) -> String {
+        format!("{}m", c.0)
     }
 }
 
@@ -211,7 +260,17 @@ mod tests {
         let settings: Settings = serde_json::from_value(raw.clone()).unwrap();
         assert_eq!(settings.history_days, 14);
         assert_eq!(settings.vendor.len(), 2);
+        assert_eq!(settings.agent_state_cadence, None);
         assert_eq!(serde_json::to_value(&settings).unwrap(), raw);
+        let with: Settings =
+            serde_json::from_value(serde_json::json!({"history_days": 3, "agent_state_cadence": "5m"})).unwrap();
+        assert_eq!(with.agent_state_cadence.map(AgentStateCadence::minutes), Some(5));
+        assert!(with.vendor.is_empty(), "the cadence is a shared field, not the vendor's");
+        assert_eq!(serde_json::to_value(&with).unwrap()["agent_state_cadence"], "5m");
+        for bad in ["4m", "0m", "05m", "1", "16m", "off"] {
+            assert!(serde_json::from_value::<AgentStateCadence>(serde_json::json!(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(AgentStateCadence::parse("off"), Ok(None));
         let kind: IntegrationType = serde_json::from_value(serde_json::json!("five9")).unwrap();
         assert_eq!(kind, IntegrationType::new("five9"));
         assert_eq!(serde_json::to_value(&kind).unwrap(), "five9");

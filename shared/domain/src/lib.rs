@@ -13,7 +13,7 @@ pub mod validation;
 pub use acd::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 pub use credentials::{CredentialField, CredentialHints, Credentials};
 pub use ids::{IntegrationId, QueueId, RunId, TenantId};
-pub use integration::{Integration, IntegrationName, IntegrationType, Settings};
+pub use integration::{AgentStateCadence, Integration, IntegrationName, IntegrationType, Settings};
 pub use status::{FailureReason, IntegrationState, IntegrationStatus};
 pub use validation::{FieldError, FieldErrors};
 

@@ -15,7 +15,7 @@ use acd_app::ports::{CredentialVerifier, IntegrationRepo, Page, ScheduleStore, S
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::wiring;
 use acd_connectors::{ConnectorError, ConnectorFactory, Endpoints, HttpClient};
-use acd_domain::{Credentials, Integration, IntegrationId, Settings, TenantId};
+use acd_domain::{AgentSegment, Credentials, Integration, IntegrationId, Settings, TenantId};
 use acd_test_harness::AwsStack;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -94,6 +94,12 @@ pub fn decode(response: Response<Body>) -> (u16, String, Value) {
 /// One DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
+/// Segments ordered by agent and start (how the suites compare stored segments with a simulator's truth).
+pub fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
+    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    v
+}
+
 /// The import suites' environment: moto (the harness's stack), the real integrations API handler (JWT tenant
 /// claim) whose credentials check goes to the ACD endpoints given, and the real import service against the same
 /// endpoints. Every request is made as `tenant` and its answer checked against the OpenAPI spec.
@@ -165,6 +171,24 @@ impl ImportEnv {
         }
     }
 
+    /// Every stored agent-state segment (piece) of the integration's `agents`, ordered by agent and start.
+    pub async fn segments(&self, integration: &str, agents: &[String]) -> Vec<AgentSegment> {
+        let mut out = Vec::new();
+        for agent in agents {
+            let pk = format!("T#{}#I#{integration}#A#{agent}", self.tenant);
+            let items: Vec<acd_aws::items::SegmentItem> =
+                serde_dynamo::aws_sdk_dynamodb_1::from_items(self.query(pk).await).expect("segment items");
+            out.extend(items.into_iter().map(|s| AgentSegment {
+                agent_external_id: agent.clone(),
+                status_id: s.status_id,
+                reason: s.reason,
+                start: s.start,
+                end: s.end,
+            }));
+        }
+        sorted_segments(out)
+    }
+
     /// Removes one item behind the import's back (a crashed run's lease, a lost digest).
     pub async fn delete(&self, pk: AttributeValue, sk: AttributeValue) {
         let table = &self.stack.settings.table_name;
@@ -186,11 +210,12 @@ impl CredentialVerifier for FakeAcd {
     }
 }
 
-/// Wraps the real schedule store and fails `create` *after* the inner call succeeded, when armed: the failure a
-/// create must roll back from (record, secret and a schedule already exist).
+/// Wraps the real schedule store and fails `create` (or `set_states_schedule`) *after* the inner call succeeded,
+/// when armed: the failure a create or PATCH must roll back from (record, secret and a schedule already exist).
 pub struct FailingSchedules {
     pub inner: Arc<dyn ScheduleStore>,
     pub fail_create: AtomicBool,
+    pub fail_states: AtomicBool,
 }
 
 #[async_trait]
@@ -210,6 +235,19 @@ impl ScheduleStore for FailingSchedules {
     }
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
+    }
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<acd_domain::AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_states_schedule(tenant, id, cadence, enabled).await?;
+        if self.fail_states.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: scheduler unavailable".into()));
+        }
+        Ok(())
     }
 }
 

@@ -247,3 +247,117 @@ async fn settings_are_checked() {
     assert!(a.len() == 36 && a.starts_with("acd-") && a[4..].chars().all(|c| c.is_ascii_hexdigit()), "{a}");
     let _ = Utc.timestamp_opt(0, 0);
 }
+
+/// The whole path as a customer takes it: the tenant's external id from the API, the role trusting it (the
+/// simulator as STS accepts exactly that id), a create whose credentials check assumes the role, an import, and
+/// the read API (`GET /queues`, intervals, agent states after mapping).
+#[tokio::test]
+async fn created_through_the_api_with_the_server_issued_external_id_it_imports_and_answers_queries() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_app::verifier::ConnectorVerifier;
+    use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
+    use acd_integration_tests::{ImportEnv, api_request, decode, openapi};
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+    const TENANT: &str = "tenant-connect";
+    let stack = acd_test_harness::AwsStack::start().await;
+    let sim = ConnectSimulator::start(ConnectSimConfig::default()).await.unwrap();
+    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
+    let stream_arn = ConnectSimulator::create_stream(&kinesis, STREAM, 1).await.unwrap();
+    let (events, truth) = sim::agent_events(2, day());
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &events).await.unwrap();
+    let endpoints = AwsEndpoints {
+        connect: Some(sim.base_url()),
+        sts: Some(sim.base_url()),
+        kinesis: Some(stack.moto.endpoint.clone()),
+    }
+    .into_endpoints(Endpoints::default());
+    let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
+    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+    let api = acd_aws::wiring::integrations_api(
+        &stack.settings,
+        &stack.clients,
+        Arc::new(ConnectorVerifier { factory: factory.clone() }),
+        auth.clone(),
+    );
+    let queries = acd_aws::wiring::queues_query_api(&stack.settings, &stack.clients, auth);
+    let env = ImportEnv { stack, api, factory, tenant: TENANT };
+    let get = async |path: &str| -> (u16, Value) {
+        let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
+        openapi::spec().check("GET", path, status, &content_type, &body);
+        (status, body)
+    };
+
+    let body = json!({"name": "Connect", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+                      "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
+    let (status, problem) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("tenant-token-missing")), "{problem}");
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201);
+    let external_id = issued["external_id"].as_str().unwrap().to_owned();
+
+    // A role that trusts another external id: the check's AssumeRole is refused, nothing is created.
+    sim.trust("acd-someone-else-00000000000000000");
+    let (status, problem) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("credentials-rejected")), "{problem}");
+    // The role trusts the tenant's id: created.
+    sim.trust(&external_id);
+    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
+    let run =
+        env.importer(ImportConfig::default()).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{}", serde_json::to_string(&run).unwrap());
+    assert!(!sim.assumed_with().is_empty());
+    assert!(sim.assumed_with().iter().all(|e| *e == external_id), "every AssumeRole carried the tenant's id");
+
+    // Queues: the calls channel of every STANDARD queue is mappable at once.
+    let (status, queues) = get("/queues?limit=100").await;
+    assert_eq!(status, 200, "{queues}");
+    let items = queues["items"].as_array().unwrap();
+    let calls: Vec<&Value> = items.iter().filter(|q| q["channel"] == "calls").collect();
+    assert_eq!(calls.len(), 3, "{queues}");
+    let q0 = calls.iter().find(|q| q["external_id"] == json!(format!("{}:calls", sim::queue_id(0)))).unwrap();
+
+    // Intervals of yesterday: the simulator's truth for that queue.
+    let (from, to) = (day(), day() + Days::days(1));
+    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let path = format!("/queues/{}/intervals?from={}&to={}", q0["id"].as_str().unwrap(), iso(from), iso(to));
+    let (status, intervals) = get(&path).await;
+    assert_eq!(status, 200, "{intervals}");
+    let offered: u64 = intervals["items"].as_array().unwrap().iter().map(|i| i["offered"].as_u64().unwrap_or(0)).sum();
+    let want: u64 = sim
+        .truth(from, to)
+        .iter()
+        .filter(|s| s.queue_external_id == format!("{}:calls", sim::queue_id(0)))
+        .map(|s| s.offered)
+        .sum();
+    assert!(want > 0);
+    assert_eq!(offered, want);
+
+    // Agent states after mapping agent 0.
+    let agent = sim::user_id(0);
+    let path = format!("/integrations/{id}/external-agents/{agent}");
+    let request = api_request("PUT", &path, Some(TENANT), Some(&json!({"employee_id": "emp-0"})));
+    let (status, content_type, mapped) = decode(queries.handle(request).await);
+    openapi::spec().check("PUT", &path, status, &content_type, &mapped);
+    assert_eq!(status, 200, "{mapped}");
+    let (status, states) = get(&format!("/agent-states?from={}&to={}", iso(from), iso(to))).await;
+    assert_eq!(status, 200, "{states}");
+    let got = states["items"].as_array().unwrap();
+    let want = truth.iter().filter(|s| s.agent_external_id == agent).count();
+    assert!(want > 0);
+    assert_eq!(got.len(), want, "{states}");
+    assert!(got.iter().all(|s| s["employee_id"] == "emp-0" && s["external_agent_id"] == json!(agent)));
+}

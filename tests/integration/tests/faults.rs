@@ -14,12 +14,13 @@ use std::time::Duration;
 
 use acd_app::import::plan::{day_chunks, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunRecord};
-use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
+use acd_aws::items::{IntervalItem, QueueItem};
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
 use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
-use acd_integration_tests::{ImportEnv, Item};
+use acd_integration_tests::{ImportEnv, Item, sorted_segments};
+use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
@@ -123,6 +124,10 @@ trait Vendor {
     fn settle(&self, fault: VendorFault) -> Duration {
         let _ = fault;
         Duration::ZERO
+    }
+    /// The faults this vendor can be tried with (its simulator's faults).
+    fn faults(&self) -> Vec<VendorFault> {
+        FAULTS.to_vec()
     }
 }
 
@@ -332,19 +337,8 @@ impl Env {
                 answered_within_sl: i.sl,
             }));
         }
-        let mut segments = Vec::new();
-        for agent in agents {
-            let items: Vec<SegmentItem> =
-                from_items(self.query(format!("T#{TENANT}#I#{integration}#A#{agent}")).await).unwrap();
-            segments.extend(items.into_iter().map(|s| AgentSegment {
-                agent_external_id: agent.clone(),
-                status_id: s.status_id,
-                reason: s.reason,
-                start: s.start,
-                end: s.end,
-            }));
-        }
-        Table { catalog, intervals: sorted_stats(intervals), segments: sorted_segments(segments) }
+        let segments = self.segments(integration, agents).await;
+        Table { catalog, intervals: sorted_stats(intervals), segments }
     }
 
     /// Queue external ids with their `active` flag.
@@ -361,11 +355,6 @@ impl Env {
 fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
     v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
     v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-    v
-}
-
-fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
-    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
     v
 }
 
@@ -440,7 +429,7 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
     let baseline = clean.vendor_calls;
 
     let mut failures = Vec::new();
-    for fault in FAULTS {
+    for fault in vendor.faults() {
         let case = format!("{} {fault:?}", vendor.name());
         let expected = vendor.expected(fault);
         let deadline = vendor.inject(fault);
@@ -455,8 +444,8 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
         let mut problems = Vec::new();
         if faulted.outcome != expected.outcome {
             problems.push(format!(
-                "outcome {:?}, expected {:?} ({:?})",
-                faulted.outcome, expected.outcome, faulted.message
+                "outcome {:?}, expected {:?} ({:?}; warnings {:?}; counts {:?})",
+                faulted.outcome, expected.outcome, faulted.message, faulted.warnings, faulted.counts
             ));
         }
         if faulted.reason.map(|r| r.as_str()) != expected.reason {
@@ -646,4 +635,134 @@ async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
     sim.set_faults(vec![FaultRule::new(F9::UserBusy)]);
     let run = late.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Partial, "a new streak after a good run: {run:?}");
+}
+
+/// Amazon Connect: the Connect simulator (also STS, trusting the tenant's external id) and moto's Kinesis. Its rows
+/// are the faults the simulator has: a role that does not trust the external id, a refused permission, throttling
+/// and 5xx once and for good, a null metric where contacts were handled, an empty queue listing. (An expired
+/// stream checkpoint → gap warning is in `--test amazon_connect`.)
+struct Connect {
+    sim: ConnectSimulator,
+    external_id: String,
+    agents: usize,
+    day: DateTime<Utc>,
+}
+
+impl Vendor for Connect {
+    fn name(&self) -> &'static str {
+        "amazon_connect"
+    }
+    fn faults(&self) -> Vec<VendorFault> {
+        use VendorFault::*;
+        vec![
+            Unauthorized,
+            Forbidden,
+            RateLimitedOnce,
+            RateLimitedAlways,
+            ServerErrorOnce,
+            ServerErrorAlways,
+            MissingElement,
+            EmptyListing,
+        ]
+    }
+    fn inject(&self, fault: VendorFault) -> Duration {
+        match fault {
+            VendorFault::Unauthorized => self.sim.trust("acd-another-tenants-id-000000000000"),
+            VendorFault::Forbidden => self.sim.add_fault(CFault::Deny { operation: "GetMetricDataV2".into() }),
+            VendorFault::RateLimitedOnce => self.sim.add_fault(CFault::Throttle { n: 1 }),
+            VendorFault::RateLimitedAlways => self.sim.add_fault(CFault::Throttle { n: u32::MAX }),
+            VendorFault::ServerErrorOnce => self.sim.add_fault(CFault::ServerError { n: 1 }),
+            VendorFault::ServerErrorAlways => self.sim.add_fault(CFault::ServerError { n: u32::MAX }),
+            VendorFault::MissingElement => self.sim.add_fault(CFault::NullAnswerTime),
+            VendorFault::EmptyListing => {
+                // The run's credentials check probes ListQueues first: the import's own listing is the second.
+                self.sim.add_fault(CFault::EmptyQueues { skip: 1, n: 1 })
+            }
+            other => panic!("no Amazon Connect simulator fault for {other:?}"),
+        }
+        LONG
+    }
+    fn clear(&self) {
+        self.sim.clear_faults();
+        self.sim.trust(&self.external_id);
+    }
+    fn expected(&self, fault: VendorFault) -> Expected {
+        match fault {
+            // AssumeRole refused: not retried.
+            VendorFault::Unauthorized => failed("credentials_rejected", 0),
+            VendorFault::Forbidden => failed("permission_missing", 0),
+            VendorFault::RateLimitedOnce | VendorFault::ServerErrorOnce => succeeded(1),
+            VendorFault::RateLimitedAlways => failed("rate_limited", RETRIES),
+            VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
+            VendorFault::MissingElement => failed("vendor_data_malformed", 0),
+            VendorFault::EmptyListing => partial(0),
+            other => panic!("no Amazon Connect expectation for {other:?}"),
+        }
+    }
+    fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
+        let stats = self.sim.truth(window.start, window.end);
+        let (_, all) = connect_sim::agent_events(self.agents, self.day);
+        let mut segments = Vec::new();
+        for chunk in day_chunks(window) {
+            segments.extend(owned_pieces(&all, chunk));
+        }
+        (stats, segments)
+    }
+    fn queue_ids(&self) -> Vec<String> {
+        let queues = self.sim.config().queues;
+        (0..queues)
+            .flat_map(|q| ["calls", "chats", "emails", "cases"].map(|c| format!("{}:{c}", connect_sim::queue_id(q))))
+            .collect()
+    }
+    fn agent_ids(&self) -> Vec<String> {
+        (0..self.agents).map(connect_sim::user_id).collect()
+    }
+}
+
+#[tokio::test]
+async fn amazon_connect_faults_delay_data_and_never_delete_or_fake_it() {
+    use acd_connectors::amazon_connect::AwsEndpoints;
+    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+    let now = Utc::now();
+    let agents = 6;
+    let sim =
+        ConnectSimulator::start(ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() }).await.unwrap();
+    let stack = acd_test_harness::AwsStack::start().await;
+    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
+    let stream_arn = ConnectSimulator::create_stream(&kinesis, "agent-events", 1).await.unwrap();
+    let day = connect_sim::midnight(now) - chrono::Duration::days(1);
+    let (events, _) = connect_sim::agent_events(agents, day);
+    ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &events).await.unwrap();
+    let endpoints = AwsEndpoints {
+        connect: Some(sim.base_url()),
+        sts: Some(sim.base_url()),
+        kinesis: Some(stack.moto.endpoint.clone()),
+    }
+    .into_endpoints(Endpoints::default());
+    let factory = acd_connectors::ConnectorFactory::new(acd_connectors::HttpClient::new().unwrap(), endpoints);
+    let api = acd_aws::wiring::integrations_api(
+        &stack.settings,
+        &stack.clients,
+        std::sync::Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() }),
+        acd_app::http::TenantAuth::JwtClaim("tenant_id".into()),
+    );
+    let env = Env(ImportEnv { stack, api, factory, tenant: TENANT });
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201);
+    let external_id = issued["external_id"].as_str().unwrap().to_owned();
+    sim.trust(&external_id);
+    let body = json!({"name": "Connect faults", "type": "amazon_connect",
+        "credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"},
+        "settings": {"region": connect_sim::REGION, "instance_id": connect_sim::INSTANCE_ID,
+                     "agent_event_stream_arn": stream_arn, "history_days": 2}});
+    let vendor = Connect { sim, external_id, agents, day };
+    let failures = matrix(&vendor, &env, body, now).await;
+    let rows = vendor.faults().len();
+    assert!(failures.is_empty(), "{} of {rows} faults failed:\n{}", failures.len(), failures.join("\n"));
 }

@@ -9,12 +9,12 @@ use std::time::Duration;
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
 use acd_app::ports::{CredentialVerifier, ScheduleStore, StoreError};
-use acd_aws::items::{IntervalItem, QueueItem, SegmentItem};
+use acd_aws::items::{IntervalItem, QueueItem};
 use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
-use acd_integration_tests::{FakeAcd, ImportEnv};
+use acd_integration_tests::{FakeAcd, ImportEnv, sorted_segments};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use acd_test_harness::LogCapture;
@@ -77,22 +77,6 @@ impl Env {
         sorted_stats(out)
     }
 
-    async fn segments(&self, integration: &str, agents: &[String]) -> Vec<AgentSegment> {
-        let mut out = Vec::new();
-        for agent in agents {
-            let items: Vec<SegmentItem> =
-                from_items(self.query(format!("T#{TENANT}#I#{integration}#A#{agent}")).await).unwrap();
-            out.extend(items.into_iter().map(|s| AgentSegment {
-                agent_external_id: agent.clone(),
-                status_id: s.status_id,
-                reason: s.reason,
-                start: s.start,
-                end: s.end,
-            }));
-        }
-        sorted_segments(out)
-    }
-
     /// Everything imported for an integration (queues, agents, statuses, intervals, segments), for equality checks.
     async fn snapshot(
         &self,
@@ -122,11 +106,6 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(actual: &[T], expected: &[T], wha
 fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
     v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
     v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-    v
-}
-
-fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
-    v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
     v
 }
 
@@ -897,6 +876,15 @@ impl ScheduleStore for FlakySchedules {
             return Err(StoreError::Backend("injected: scheduler unavailable".into()));
         }
         self.inner.delete(tenant, id).await
+    }
+    async fn set_states_schedule(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: Option<acd_domain::AgentStateCadence>,
+        enabled: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_states_schedule(tenant, id, cadence, enabled).await
     }
 }
 

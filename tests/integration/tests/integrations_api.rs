@@ -315,6 +315,7 @@ async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind(
     let schedules = Arc::new(FailingSchedules {
         inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
         fail_create: AtomicBool::new(true),
+        fail_states: false.into(),
     });
     let mut api = env.api.clone();
     api.service.schedules = schedules;
@@ -480,7 +481,17 @@ async fn integration_types_and_unknown_routes() {
     let (status, _, types) = env.call("GET", "/integration-types", Some("tenant-a"), None).await;
     assert_eq!(status, 200);
     let kinds: Vec<&str> = types["items"].as_array().unwrap().iter().map(|t| t["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, vec!["five9", "genesys_cloud", "push"]);
+    assert_eq!(kinds, vec!["five9", "genesys_cloud", "amazon_connect", "push"]);
+    let connect = &types["items"][2];
+    assert_eq!(
+        connect["tenant_token"],
+        json!({"field": "external_id", "path": "/integrations/amazon-connect/external-id"})
+    );
+    let fields: Vec<&str> =
+        connect["credentials"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert_eq!(fields, ["role_arn"], "the external id is not a form field: the server sets it");
+    let history = connect["settings"].as_array().unwrap().last().unwrap();
+    assert_eq!((history["name"].as_str(), history["maximum"].as_u64()), (Some("history_days"), Some(90)));
     assert_eq!(env.call("GET", "/nope", Some("tenant-a"), None).await.0, 404);
     assert_eq!(env.call("PUT", "/integrations", Some("tenant-a"), None).await.0, 405);
     assert_eq!(env.call("GET", "/integrations/not-a-uuid", Some("tenant-a"), None).await.0, 404);
@@ -885,4 +896,113 @@ async fn a_create_against_a_five9_that_stalls_is_503_within_the_check_budget() {
     assert_eq!((status, replayed, &again["id"]), (201, true, &created["id"]));
     assert_eq!(env.secret_names().await.len(), 1);
     assert_eq!(env.schedule_names().await.len(), 2);
+}
+
+/// Records the credentials each check was given (the external id must be the tenant's, set by the server).
+#[derive(Default)]
+struct SeenCredentials(std::sync::Mutex<Vec<(Option<String>, Option<String>)>>);
+
+#[async_trait::async_trait]
+impl CredentialVerifier for SeenCredentials {
+    async fn verify(
+        &self,
+        _settings: &acd_domain::Settings,
+        credentials: &acd_domain::Credentials,
+    ) -> Result<(), acd_connectors::ConnectorError> {
+        let seen =
+            (credentials.field("role_arn").map(str::to_owned), credentials.field("external_id").map(str::to_owned));
+        self.0.lock().unwrap().push(seen);
+        Ok(())
+    }
+}
+
+fn connect(name: &str, credentials: Value) -> Value {
+    json!({"name": name, "type": "amazon_connect", "credentials": credentials,
+           "settings": {"region": "eu-central-1", "instance_id": "6a1f0c34-5b7e-4c1d-9f00-00000000c0de",
+                        "agent_event_stream_arn": "arn:aws:kinesis:eu-central-1:111122223333:stream/agent-events"}})
+}
+
+#[tokio::test]
+async fn amazon_connect_external_id_is_issued_once_per_tenant_and_set_by_the_server() {
+    let stack = AwsStack::start().await;
+    let seen = Arc::new(SeenCredentials::default());
+    let api = wiring::integrations_api(
+        &stack.settings,
+        &stack.clients,
+        seen.clone(),
+        TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into()),
+    );
+    let env = Env { stack, api };
+    const PATH: &str = "/integrations/amazon-connect/external-id";
+    let role = json!({"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"});
+
+    // Before an id is issued: reading it is 404, and a create or test-connection names the call to make.
+    assert_eq!(env.call("GET", PATH, Some("tenant-a"), None).await.0, 404);
+    for path in ["/integrations", "/integrations/test-connection"] {
+        let (status, _, problem) = env.call("POST", path, Some("tenant-a"), Some(&connect("AC", role.clone()))).await;
+        assert_eq!((status, problem["code"].as_str()), (409, Some("tenant-token-missing")), "{path}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("POST /integrations/amazon-connect/external-id"));
+    }
+    assert!(seen.0.lock().unwrap().is_empty(), "nothing was checked");
+    assert!(env.secret_names().await.is_empty() && env.schedule_names().await.is_empty());
+
+    // Concurrent first calls: one issues it (201), every other answers the same value (200).
+    let calls = (0..4).map(|_| env.call("POST", PATH, Some("tenant-a"), None));
+    let answers = futures::future::join_all(calls).await;
+    let ids: std::collections::BTreeSet<&str> = answers.iter().map(|a| a.2["external_id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert_eq!(answers.iter().filter(|a| a.0 == 201).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|a| a.0 == 201 || a.0 == 200));
+    let id = ids.into_iter().next().unwrap().to_owned();
+    assert!(id.starts_with("acd-") && id.len() == 36, "128 random bits: {id}");
+    assert_eq!(
+        env.call("POST", PATH, Some("tenant-a"), None).await,
+        (200, "application/json".into(), json!({"type": "amazon_connect", "external_id": id}))
+    );
+    assert_eq!(env.call("GET", PATH, Some("tenant-a"), None).await.2["external_id"], json!(id));
+    // Another tenant gets its own.
+    let other = env.call("POST", PATH, Some("tenant-b"), None).await;
+    assert_eq!(other.0, 201);
+    assert_ne!(other.2["external_id"], json!(id));
+    assert_eq!(env.call("DELETE", PATH, Some("tenant-a"), None).await.0, 405);
+
+    // A body cannot choose the external id.
+    let mut chosen = role.clone();
+    chosen["external_id"] = json!("acd-mine-0000000000000000");
+    let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&connect("AC", chosen))).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["errors"][0]["field"], "/credentials/external_id");
+
+    // Create: the server puts the tenant's id into the credentials it checks, shows and stores.
+    let (status, _, created) =
+        env.call("POST", "/integrations", Some("tenant-a"), Some(&connect("AC", role.clone()))).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["credentials"],
+        json!({"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read", "external_id": id})
+    );
+    assert_eq!(created["settings"]["history_days"], 30);
+    let integration: acd_domain::IntegrationId = created["id"].as_str().unwrap().parse().unwrap();
+    let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+    let stored =
+        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration).await.unwrap();
+    assert_eq!(stored.field("external_id"), Some(id.as_str()));
+    // PATCH of the role ARN: the same id again.
+    let path = format!("/integrations/{integration}");
+    let patch = json!({"credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read-2"}});
+    assert_eq!(env.call("PATCH", &path, Some("tenant-a"), Some(&patch)).await.0, 200);
+    let stored =
+        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration).await.unwrap();
+    assert_eq!(
+        (stored.field("role_arn"), stored.field("external_id")),
+        (Some("arn:aws:iam::111122223333:role/acd-connect-read-2"), Some(id.as_str()))
+    );
+    let checked = seen.0.lock().unwrap().clone();
+    assert_eq!(checked.len(), 2);
+    assert!(checked.iter().all(|(_, ext)| ext.as_deref() == Some(id.as_str())), "{checked:?}");
+    // History is capped at 90 days for this type.
+    let mut long = connect("AC long", role);
+    long["settings"]["history_days"] = json!(91);
+    let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&long)).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("/settings/history_days")));
 }

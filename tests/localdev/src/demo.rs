@@ -1,5 +1,6 @@
 //! The demo of `scripts/run-local`: creates a Five9 integration against the simulator through the local API,
-//! waits for its first import and prints its status, its first mappable queues and a few interval numbers.
+//! waits for its first import and prints its status, its first mappable queues and a few interval numbers; with
+//! `--connect-stream-arn`, also an Amazon Connect integration (the tenant's external id first, then the role ARN).
 //! Everything goes over HTTP, as a front end would.
 
 use std::time::{Duration, Instant};
@@ -19,6 +20,39 @@ pub struct DemoOptions {
     pub wait: Duration,
     /// Where to write `INTEGRATION_ID=…` and `QUEUE_ID=…` (the script's curl examples use them).
     pub ids_file: Option<std::path::PathBuf>,
+    /// The Amazon Connect simulator's agent event stream: when set, an Amazon Connect integration is created too.
+    pub connect_stream_arn: Option<String>,
+}
+
+/// Creates an Amazon Connect integration against the simulator the way a customer would: the tenant's external
+/// id (`POST /integrations/amazon-connect/external-id`; the role would trust it), then the role ARN only.
+async fn create_connect(api: &Api, stream_arn: &str) -> Result<(), String> {
+    let (status, issued) = api.call("POST", "/integrations/amazon-connect/external-id", None).await?;
+    if status != 200 && status != 201 {
+        return Err(format!("POST /integrations/amazon-connect/external-id answered {status}: {}", short(&issued)));
+    }
+    say(format!(
+        "the tenant's Amazon Connect external id: {} (a customer creates infra/customer-role-amazon-connect.yaml with it)",
+        issued["external_id"].as_str().unwrap_or("?")
+    ));
+    let body = json!({
+        "name": "Amazon Connect demo (simulator)",
+        "type": "amazon_connect",
+        "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
+        "settings": {"region": "us-east-1", "instance_id": "6a1f0c34-5b7e-4c1d-9f00-00000000c0de",
+                     "agent_event_stream_arn": stream_arn, "history_days": 1},
+    });
+    let (status, created) = api.call("POST", "/integrations", Some(&body)).await?;
+    match status {
+        201 => say(format!(
+            "created Amazon Connect integration {}: {}",
+            created["id"].as_str().unwrap_or("?"),
+            status_line(&created)
+        )),
+        409 => say(format!("Amazon Connect integration not created (exists already?): {}", short(&created))),
+        _ => return Err(format!("POST /integrations (amazon_connect) answered {status}: {}", short(&created))),
+    }
+    Ok(())
 }
 
 fn write_ids(options: &DemoOptions, integration: &str, queue: Option<&str>) {
@@ -190,6 +224,9 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
             avg(i["answer_time_seconds"].as_f64(), answered),
             i["complete"],
         );
+    }
+    if let Some(arn) = &options.connect_stream_arn {
+        create_connect(&api, arn).await?;
     }
     say(format!("done in {}", elapsed().trim()));
     Ok(())

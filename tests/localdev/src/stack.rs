@@ -40,7 +40,7 @@ impl LocalStack {
     /// Starts the script with `env` added to its environment (e.g. `LAMBDA_CONCURRENCY`).
     pub fn start(env: &[(&str, &str)]) -> LocalStack {
         let root = repo_root();
-        let ports = free_ports(5);
+        let ports = free_ports(6);
         let run_dir = root.join(format!(".local/e2e-{}-{}", std::process::id(), ports[0]));
         let mut command = Command::new(root.join("scripts/run-local"));
         command
@@ -51,12 +51,19 @@ impl LocalStack {
             .env("GENESYS_SIM_PORT", ports[2].to_string())
             .env("AWS_EMULATOR_PORT", ports[3].to_string())
             .env("LAMBDA_PORT", ports[4].to_string())
+            .env("CONNECT_SIM_PORT", ports[5].to_string())
             .env("LOCAL_RUN_DIR", &run_dir)
             .env("CARGO_TERM_COLOR", "never")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for inherited in ["FIVE9_BASE_URL", "GENESYS_CLOUD_API_BASE_URL", "GENESYS_CLOUD_LOGIN_BASE_URL", "NO_DEMO"] {
+        for inherited in [
+            "FIVE9_BASE_URL",
+            "GENESYS_CLOUD_API_BASE_URL",
+            "GENESYS_CLOUD_LOGIN_BASE_URL",
+            "AWS_ENDPOINT_URL_CONNECT",
+            "NO_DEMO",
+        ] {
             command.env_remove(inherited);
         }
         for (name, value) in env {
@@ -110,6 +117,14 @@ impl LocalStack {
                 .unwrap_or_else(|| panic!("{name} not in genesys-sim.log"))
         };
         (field("client id:"), field("client secret:"))
+    }
+
+    /// The ARN of the Amazon Connect simulator's agent event stream (in the run's moto), from its log.
+    pub fn connect_stream_arn(&self) -> String {
+        let log = std::fs::read_to_string(self.run_dir.join("connect-sim.log")).expect("connect-sim.log");
+        log.lines()
+            .find_map(|l| l.trim().strip_prefix("agent event stream:").map(|v| v.trim().to_owned()))
+            .expect("agent event stream: not in connect-sim.log")
     }
 
     /// A log file of the run (`gateway.log`, `lambda.log`, …), empty when absent.

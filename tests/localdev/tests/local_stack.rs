@@ -106,6 +106,26 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
     .await;
     assert_eq!(status, 422, "credentials are checked against the simulator: {refused}");
     let ids: Vec<String> = [&five9, &genesys].iter().map(|i| i["id"].as_str().unwrap().to_owned()).collect();
+    // Amazon Connect: the tenant's external id first (issued by the server), then the role ARN only; its import
+    // assumes the role through moto's STS and reads the simulator's agent event stream in moto's Kinesis.
+    let (status, issued) = call(&api, "POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    let (status, connect) = call(
+        &api,
+        "POST",
+        "/integrations",
+        Some(json!({
+            "name": "Amazon Connect – E2E",
+            "type": "amazon_connect",
+            "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
+            "settings": {"region": "us-east-1", "instance_id": "6a1f0c34-5b7e-4c1d-9f00-00000000c0de",
+                         "agent_event_stream_arn": stack.connect_stream_arn(), "history_days": 1},
+        })),
+    )
+    .await;
+    assert_eq!(status, 201, "{connect}");
+    assert_eq!(connect["credentials"]["external_id"], issued["external_id"], "{connect}");
+    let connect_id = connect["id"].as_str().unwrap().to_owned();
 
     // First imports: fired by the scheduler player from the one-time schedules.
     for id in &ids {
@@ -114,6 +134,13 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
         let runs = first_page(&api, &format!("/integrations/{id}/runs")).await;
         assert_eq!(runs[0]["outcome"], "succeeded", "{runs:?}");
     }
+    let integration = wait_for_state(&api, &connect_id, "operational", Duration::from_secs(240)).await;
+    assert!(integration["status"]["last_success_at"].is_string(), "{integration}");
+    let connect_queues = first_page(&api, &format!("/queues?integration_id={connect_id}")).await;
+    assert!(
+        connect_queues.iter().any(|q| q["channel"] == "calls" && q["name"] == "Queue 0"),
+        "Amazon Connect queues: {connect_queues:?}"
+    );
     eprintln!("first imports done after {:.0}s", started.elapsed().as_secs_f64());
 
     // Mappable queues and their intervals.
@@ -213,7 +240,7 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
     let runs = first_page(&api, &format!("/integrations/{five9_id}/runs")).await;
     assert!(runs.len() >= 2, "resume ran an import: {runs:?}");
 
-    for id in &ids {
+    for id in ids.iter().chain([&connect_id]) {
         let (status, body) = call(&api, "DELETE", &format!("/integrations/{id}"), None).await;
         assert_eq!(status, 204, "{body}");
         let (status, _) = call(&api, "GET", &format!("/integrations/{id}"), None).await;

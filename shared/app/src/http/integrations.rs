@@ -6,7 +6,7 @@ use lambda_http::http::Method;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
 
-use acd_connectors::registry::integration_types_catalog_with;
+use acd_connectors::registry::{integration_types_catalog_with, tenant_token_at};
 use acd_domain::{FieldErrors, Integration, TenantId};
 
 use crate::error::ApiError;
@@ -74,11 +74,21 @@ impl IntegrationsApi {
                 }
             }
             (["integrations", "test-connection"], &Method::POST) => {
-                self.service.test_connection(&json_body(request)?).await?;
+                self.service.test_connection(&tenant, &json_body(request)?).await?;
                 Ok(json_response(200, &json!({"ok": true})))
             }
             // Not `/integrations/{id}` with the id "test-connection".
             (["integrations", "test-connection"], _) => Err(ApiError::MethodNotAllowed),
+            // A vendor's per-tenant token (`/integrations/amazon-connect/external-id`): before `{id}` routes.
+            (["integrations", a, b], &Method::POST) if tenant_token_at(&[a, b]).is_some() => {
+                let (kind, field, value, issued) = self.service.issue_tenant_token(&tenant, &[a, b]).await?;
+                Ok(json_response(if issued { 201 } else { 200 }, &token_view(&kind, field, value)))
+            }
+            (["integrations", a, b], &Method::GET) if tenant_token_at(&[a, b]).is_some() => {
+                let (kind, field, value) = self.service.tenant_token(&tenant, &[a, b]).await?;
+                Ok(json_response(200, &token_view(&kind, field, value)))
+            }
+            (["integrations", a, b], _) if tenant_token_at(&[a, b]).is_some() => Err(ApiError::MethodNotAllowed),
             (["integrations", id], &Method::GET) => Ok(view(200, &self.service.get(&tenant, id).await?)),
             (["integrations", id], &Method::PATCH) => {
                 Ok(view(200, &self.service.patch(&tenant, id, &json_body(request)?).await?))
@@ -151,6 +161,7 @@ pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["integration-types"] | ["health"] => Some("GET"),
         ["integrations"] => Some("GET, POST"),
         ["integrations", "test-connection"] => Some("POST"),
+        ["integrations", a, b] if tenant_token_at(&[a, b]).is_some() => Some("GET, POST"),
         ["integrations", _] => Some("GET, PATCH, DELETE"),
         ["integrations", _, "pause" | "resume" | "import"] => Some("POST"),
         ["integrations", _, "runs"] => Some("GET"),
@@ -158,6 +169,13 @@ pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
         ["integrations", _, "ingest-keys", _] => Some("DELETE"),
         _ => None,
     }
+}
+
+/// `{"type": "amazon_connect", "external_id": "acd-…"}`.
+fn token_view(kind: &acd_domain::IntegrationType, field: &str, value: String) -> Value {
+    let mut view = json!({"type": kind});
+    view[field] = Value::String(value);
+    view
 }
 
 /// Parses a `limit` query parameter: a whole number from 1 to `max`.

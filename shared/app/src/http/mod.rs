@@ -264,6 +264,10 @@ pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<
         ApiError::QuotaExceeded(limit) => {
             Some(format!("a tenant may have at most {limit} integrations; delete one before creating another"))
         }
+        ApiError::TenantTokenMissing { field, path } => Some(format!(
+            "the {field} of these credentials is issued by this service: call POST {path}, create the role with \
+             the value it returns, then retry"
+        )),
         ApiError::Backend(why) => {
             tracing::error!(error = %why, request_id, "backend failure");
             None

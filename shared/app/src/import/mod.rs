@@ -10,6 +10,9 @@
 
 mod busy;
 pub mod plan;
+pub mod states;
+
+pub use states::STATES_PASS;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
@@ -25,7 +28,23 @@ use serde::{Deserialize, Serialize};
 
 use crate::ports::{ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError};
 
-/// What every schedule sends the import function.
+/// Which pass an import event asks for: the 15-minute import, or agent states only (`"pass": "agent_states"`, sent
+/// by the agent-states schedule); `None` for an unknown pass.
+pub fn pass_of(payload: &serde_json::Value) -> Option<ImportPass> {
+    match payload.get("pass") {
+        None | Some(serde_json::Value::Null) => Some(ImportPass::Import),
+        Some(p) if p.as_str() == Some(STATES_PASS) => Some(ImportPass::AgentStates),
+        Some(_) => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportPass {
+    Import,
+    AgentStates,
+}
+
+/// What every schedule sends the import function (the agent-states schedule adds `"pass": "agent_states"`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportEvent {
     pub tenant_id: String,
@@ -177,8 +196,7 @@ impl ImportService {
         }
         let run_id = RunId::new();
         let started_at = Utc::now();
-        let lease_until =
-            started_at + Duration::from_std(deadline.remaining()).unwrap_or_default() + Duration::minutes(1);
+        let lease_until = lease_until(started_at, deadline);
         if !self.store.acquire_lease(&tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(RunSummary::skipped("another run is in progress"));
@@ -191,21 +209,7 @@ impl ImportService {
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
 
-        let mut record = RunRecord {
-            run_id,
-            tenant_id: tenant.clone(),
-            integration_id: id,
-            started_at,
-            ended_at: started_at,
-            outcome: RunOutcome::Failed,
-            window: None,
-            complete_through: None,
-            counts: RunCounts::default(),
-            vendor_calls: 0,
-            reason: None,
-            message: None,
-            warnings: Vec::new(),
-        };
+        let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.import(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
         let store_failure = match result {
@@ -610,8 +614,13 @@ impl ImportService {
                 record.counts.interval_writes +=
                     self.store.write_intervals(integration, chunk, &queue_ids, &stats, fresh).await?;
                 record.counts.segments += pieces.len() as u64;
-                record.counts.segment_writes +=
-                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?;
+                // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
+                // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
+                record.counts.segment_writes += if connector.agent_states_feed() {
+                    self.store.merge_segments(integration, chunk, &pieces).await?
+                } else {
+                    self.store.write_segments(integration, chunk, &agent_ids, &pieces, fresh).await?
+                };
 
                 // A range may only claim data that is written: ranges move after the day's writes. A later
                 // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
@@ -701,6 +710,12 @@ fn extend_ranges(
         }
     }
     (changed.into_iter().filter_map(|q| ranges.get(&q).cloned()).collect(), from_moved)
+}
+
+/// When a run's lease (the import's or the agent-states pass's) expires: a minute after the invocation's deadline, so
+/// a run killed with its invocation frees the integration soon after.
+fn lease_until(started_at: DateTime<Utc>, deadline: Deadline) -> DateTime<Utc> {
+    started_at + Duration::from_std(deadline.remaining()).unwrap_or_default() + Duration::minutes(1)
 }
 
 /// The deadline of a Lambda invocation (`Context::deadline`, milliseconds since the epoch) as a [`Deadline`].

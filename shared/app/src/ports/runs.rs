@@ -64,3 +64,29 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
 }
+
+impl RunRecord {
+    /// A run that has just started: nothing read or written yet, `Failed` until the run says otherwise.
+    pub fn started(
+        run_id: RunId,
+        tenant_id: TenantId,
+        integration_id: IntegrationId,
+        started_at: DateTime<Utc>,
+    ) -> Self {
+        RunRecord {
+            run_id,
+            tenant_id,
+            integration_id,
+            started_at,
+            ended_at: started_at,
+            outcome: RunOutcome::Failed,
+            window: None,
+            complete_through: None,
+            counts: RunCounts::default(),
+            vendor_calls: 0,
+            reason: None,
+            message: None,
+            warnings: Vec::new(),
+        }
+    }
+}

@@ -139,13 +139,28 @@ pub struct AwsEndpoints {
 }
 
 impl AwsEndpoints {
+    /// The SDK's own override variables, declared by [`vendor::AmazonConnect`] (`endpoint_variables`).
+    pub const VARIABLES: [&'static str; 3] =
+        ["AWS_ENDPOINT_URL_CONNECT", "AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL_KINESIS"];
+
     pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        Self {
-            connect: var("AWS_ENDPOINT_URL_CONNECT"),
-            sts: var("AWS_ENDPOINT_URL_STS"),
-            kinesis: var("AWS_ENDPOINT_URL_KINESIS"),
+        Self::from_endpoints(&crate::Endpoints::from_env())
+    }
+
+    /// The three overrides from the server's endpoints (read once at start-up).
+    pub fn from_endpoints(endpoints: &crate::Endpoints) -> Self {
+        let [connect, sts, kinesis] = Self::VARIABLES.map(|name| endpoints.var(name).map(str::to_owned));
+        Self { connect, sts, kinesis }
+    }
+
+    /// These overrides as the server's endpoints hold them (tests).
+    pub fn into_endpoints(self, mut endpoints: crate::Endpoints) -> crate::Endpoints {
+        for (name, url) in Self::VARIABLES.into_iter().zip([self.connect, self.sts, self.kinesis]) {
+            if let Some(url) = url {
+                endpoints = endpoints.with_var(name, url);
+            }
         }
+        endpoints
     }
 
     fn checked(url: &Option<String>) -> Result<Option<&str>, ConnectorError> {
@@ -672,6 +687,12 @@ impl Connector for AmazonConnectConnector {
         self.stream.try_lock().map_err(|_| ConnectorError::unavailable("cursor restored during a read"))?.restored =
             parsed;
         Ok(())
+    }
+
+    /// The agent event stream: each record is read once (per-shard checkpoints), so a re-read day brings only the
+    /// new segments; the import merges them.
+    fn agent_states_feed(&self) -> bool {
+        true
     }
 
     fn vendor_cursor(&self) -> Option<serde_json::Value> {

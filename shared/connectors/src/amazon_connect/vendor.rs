@@ -1,10 +1,10 @@
 //! Amazon Connect in the vendor registry: form, settings validation, credentials, history cap, connector.
 //!
-//! NOT YET LISTED in `registry::VENDORS`: before that line is added, the server must own the external id — generate
-//! it per tenant ([`AmazonConnectCredentials::new_external_id`]), store it, show it before the customer creates the
-//! role, and write it into the credentials itself (a body's `external_id` must not be accepted) — and
-//! `infra/openapi.yaml` needs the `AmazonConnect{Credentials,SettingsInput,Settings}` schemas the
-//! `vendor_schemas` test checks.
+//!
+//! The external id is the vendor's [`TenantToken`]: the server generates it per tenant
+//! ([`AmazonConnectCredentials::new_external_id`]) on `POST /integrations/amazon-connect/external-id`, stores it,
+//! and writes it into the credentials of every create / PATCH / test-connection; a body cannot send it (it is not
+//! one of [`Vendor::credential_fields`], only of the stored secret's fields).
 
 use std::sync::Arc;
 
@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 use tokio::sync::OnceCell;
 
 use super::{AmazonConnectConnector, AmazonConnectCredentials, AmazonConnectSettings, AwsEndpoints, MAX_HISTORY_DAYS};
-use crate::vendor::{ConnectorContext, Vendor, credential_field, current_settings, settings_map, typed_settings};
+use crate::vendor::{
+    ConnectorContext, TenantToken, Vendor, credential_field, current_settings, settings_map, typed_settings,
+};
 use crate::{Connector, ConnectorError};
 
 pub const TYPE: IntegrationType = IntegrationType::new("amazon_connect");
@@ -22,20 +24,36 @@ pub const TYPE: IntegrationType = IntegrationType::new("amazon_connect");
 /// See [`AmazonConnect`]'s `min_reconciliation`.
 pub const MIN_RECONCILIATION_HOURS: i64 = 24;
 
-const CREDENTIALS: &[CredentialField] = &[
-    CredentialField {
-        name: "role_arn",
-        secret: false,
-        max_chars: 2048,
-        description: Some("ARN of the role created from infra/customer-role-amazon-connect.yaml"),
-    },
+const ROLE_ARN: CredentialField = CredentialField {
+    name: "role_arn",
+    secret: false,
+    max_chars: 2048,
+    description: Some(
+        "ARN of the role created from infra/customer-role-amazon-connect.yaml with the external id of \
+         POST /integrations/amazon-connect/external-id",
+    ),
+};
+
+/// What a client sends.
+const CREDENTIALS: &[CredentialField] = &[ROLE_ARN];
+
+/// What the secret holds: the role and the tenant's external id (written by the server).
+const STORED_CREDENTIALS: &[CredentialField] = &[
+    ROLE_ARN,
     CredentialField {
         name: "external_id",
         secret: false,
         max_chars: 1224,
-        description: Some("The external id this service generated for your tenant (set by the server)"),
+        description: Some("The external id this service generated for the tenant"),
     },
 ];
+
+/// The external id: one per tenant, issued by the server (see the module docs).
+pub const EXTERNAL_ID: TenantToken = TenantToken {
+    field: "external_id",
+    path: "amazon-connect/external-id",
+    generate: AmazonConnectCredentials::new_external_id,
+};
 
 /// The process's own AWS configuration (the function's role, used to call STS), loaded once on first use.
 static BASE: OnceCell<Arc<aws_config::SdkConfig>> = OnceCell::const_new();
@@ -57,7 +75,7 @@ pub fn form() -> Vec<Value> {
         json!({"name": "agent_event_stream_arn", "kind": "string", "required": true, "mutable": true,
                "description": "ARN of the Kinesis stream the instance's agent event stream writes to"}),
         json!({"name": "service_level_seconds", "kind": "integer", "required": false, "mutable": true,
-               "default": super::DEFAULT_SERVICE_LEVEL_SECONDS, "min": 1, "max": 604_800,
+               "default": super::DEFAULT_SERVICE_LEVEL_SECONDS, "minimum": 1, "maximum": 604_800,
                "description": "Service-level threshold: contacts answered within this many seconds"}),
     ]
 }
@@ -123,6 +141,12 @@ impl Vendor for AmazonConnect {
     fn credential_fields(&self) -> &'static [CredentialField] {
         CREDENTIALS
     }
+    fn stored_credential_fields(&self) -> &'static [CredentialField] {
+        STORED_CREDENTIALS
+    }
+    fn tenant_token(&self) -> Option<TenantToken> {
+        Some(EXTERNAL_ID)
+    }
     fn settings_form(&self) -> Vec<Value> {
         form()
     }
@@ -137,6 +161,13 @@ impl Vendor for AmazonConnect {
     fn max_history_days(&self) -> u32 {
         MAX_HISTORY_DAYS
     }
+    fn endpoint_variables(&self) -> &'static [&'static str] {
+        &AwsEndpoints::VARIABLES
+    }
+    /// The agent event stream since the states pass's own checkpoint reads agent states cheaply.
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Ok(())
+    }
     /// Each run re-reads at least a day: a contact's handle time is counted when it ends (after its interval), and
     /// every agent event still in the stream (24 h by default) then falls in a day the run writes, so advancing
     /// the stream cursor never skips a segment. *Assumption:* Connect's 15-minute metrics settle within a day.
@@ -145,7 +176,7 @@ impl Vendor for AmazonConnect {
     }
     fn connector(
         &self,
-        _ctx: &ConnectorContext,
+        ctx: &ConnectorContext,
         settings: &Settings,
         credentials: Credentials,
     ) -> Result<Option<Box<dyn Connector>>, ConnectorError> {
@@ -156,7 +187,7 @@ impl Vendor for AmazonConnect {
             return Err(ConnectorError::CredentialsRejected);
         }
         Ok(Some(Box::new(AmazonConnectConnector::lazy(
-            AwsEndpoints::from_env(),
+            AwsEndpoints::from_endpoints(&ctx.endpoints),
             typed,
             AmazonConnectCredentials { role_arn, external_id },
         ))))
@@ -189,7 +220,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(created["service_level_seconds"], 20);
-        let stored = Settings { history_days: 90, vendor: created };
+        let stored = Settings::new(90, created);
         // PATCH: the instance is fixed, the stream may change.
         let err = run(json!({"instance_id": "00000000-5b7e-4c1d-9f00-00000000c0de"}), Some(&stored)).unwrap_err();
         assert_eq!(err, ["/settings/instance_id"]);

@@ -23,6 +23,14 @@ const CREDENTIALS: &[CredentialField] = &[
 
 pub struct Five9;
 
+/// Why Five9 has no agent-states pass: each pass would run an Agent State Details report (one `runReport`), and
+/// Five9's default limits are 120 `runReport` an hour and 800 a day per domain, shared with every other API user
+/// of the domain. The 15-minute import already runs 3 reports a run (288 a day); at 1 minute a states pass alone
+/// would need 60 an hour and 1,440 a day (180% of the daily limit), at 5 minutes 288 a day (72% with the import).
+pub const AGENT_STATE_CADENCE_REFUSED: &str = "agent states come from Five9 reports only, and a pass every minute \
+    would need 1,440 runReport calls a day against Five9's default limit of 800 a day per domain (shared with \
+    every other API user of the domain); Five9 agent states arrive with the 15-minute import";
+
 impl Vendor for Five9 {
     fn id(&self) -> IntegrationType {
         TYPE
@@ -46,6 +54,11 @@ impl Vendor for Five9 {
         errors: &mut FieldErrors,
     ) -> Option<Map<String, Value>> {
         settings::parse(obj, current, errors)
+    }
+    /// Refused: Five9 has agent states only in reports, and reports are the scarce part of its API budget (see
+    /// [`AGENT_STATE_CADENCE_REFUSED`]).
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Err(AGENT_STATE_CADENCE_REFUSED)
     }
     fn connector(
         &self,

@@ -54,9 +54,13 @@ impl Vendor for GenesysCloud {
     /// Records written before `agent_id` existed show its default (`username`), as the spec requires it.
     fn shown_settings(&self, settings: &Settings) -> Settings {
         match typed_settings::<GenesysSettings>(settings) {
-            Ok(typed) => Settings { history_days: settings.history_days, vendor: settings_map(&typed) },
+            Ok(typed) => Settings { vendor: settings_map(&typed), ..settings.clone() },
             Err(_) => settings.clone(),
         }
+    }
+    /// A users-details query over the last minutes (up to 100 users per query) reads agent states cheaply.
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Ok(())
     }
     fn min_reconciliation(&self) -> chrono::Duration {
         chrono::Duration::hours(MIN_RECONCILIATION_HOURS)

@@ -61,6 +61,9 @@ impl Vendor for Push {
     fn pulls(&self) -> bool {
         false
     }
+    fn agent_state_cadence(&self) -> Result<(), &'static str> {
+        Err("pushed agent events are visible as soon as they are pushed: there is nothing to import more often")
+    }
     fn connector(
         &self,
         _ctx: &ConnectorContext,

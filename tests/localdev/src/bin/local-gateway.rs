@@ -97,6 +97,7 @@ async fn main() {
                 history_days: 1,
                 wait: Duration::from_secs(180),
                 ids_file: None,
+                connect_stream_arn: None,
             };
             while let Some(flag) = args.next() {
                 match flag.as_str() {
@@ -108,6 +109,7 @@ async fn main() {
                     "--history-days" => options.history_days = value(&flag, &mut args),
                     "--wait-secs" => options.wait = Duration::from_secs(value(&flag, &mut args)),
                     "--write-ids" => options.ids_file = Some(value::<String>(&flag, &mut args).into()),
+                    "--connect-stream-arn" => options.connect_stream_arn = Some(value(&flag, &mut args)),
                     _ => usage(),
                 }
             }

@@ -10,7 +10,8 @@
 //! stats; [`agent_events`] the events of a day and their expected segments.
 //!
 //! Faults ([`Fault`]): throttling (`ThrottlingException`, 429) for the next N calls, `AccessDeniedException`
-//! (403) on one operation, a null metric value in a row with contacts.
+//! (403) on one operation, a null metric value in a row with contacts, 500 `InternalServiceException` for the next N
+//! calls, an empty queue listing; as STS ([`ConnectSimulator::trust`]) a role that trusts another external id.
 
 pub mod server;
 
@@ -50,6 +51,11 @@ pub enum Fault {
     Deny { operation: String },
     /// `AVG_QUEUE_ANSWER_TIME` is null in every row with handled contacts.
     NullAnswerTime,
+    /// The next `n` calls (any operation) answer 500 `InternalServiceException`.
+    ServerError { n: u32 },
+    /// After `skip` more `ListQueues` calls (a credentials check's probe), the next `n` answers are an empty
+    /// (well-formed) listing.
+    EmptyQueues { skip: u32, n: u32 },
 }
 
 #[derive(Debug, Default)]
@@ -57,7 +63,14 @@ pub(crate) struct State {
     pub throttle: u32,
     pub denied: HashSet<String>,
     pub null_answer_time: bool,
+    pub server_errors: u32,
+    pub empty_queues: u32,
+    pub empty_queues_skip: u32,
     pub calls: BTreeMap<String, u64>,
+    /// The external id the customer role trusts (the simulator as STS); `None`: every AssumeRole is refused.
+    pub trusted_external_id: Option<String>,
+    /// The external ids of the AssumeRole calls that succeeded.
+    pub assumed_with: Vec<String>,
 }
 
 pub(crate) struct Shared {
@@ -120,18 +133,35 @@ impl ConnectSimulator {
     pub fn add_fault(&self, fault: Fault) {
         let mut s = self.shared.lock();
         match fault {
-            Fault::Throttle { n } => s.throttle += n,
+            Fault::Throttle { n } => s.throttle = s.throttle.saturating_add(n),
             Fault::Deny { operation } => {
                 s.denied.insert(operation);
             }
             Fault::NullAnswerTime => s.null_answer_time = true,
+            Fault::ServerError { n } => s.server_errors = s.server_errors.saturating_add(n),
+            Fault::EmptyQueues { skip, n } => {
+                s.empty_queues_skip = skip;
+                s.empty_queues = s.empty_queues.saturating_add(n);
+            }
         }
     }
+    /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
+    pub fn trust(&self, external_id: &str) {
+        self.shared.lock().trusted_external_id = Some(external_id.to_owned());
+    }
+
+    /// The external ids of the successful AssumeRole calls, in order.
+    pub fn assumed_with(&self) -> Vec<String> {
+        self.shared.lock().assumed_with.clone()
+    }
+
     pub fn clear_faults(&self) {
         let mut s = self.shared.lock();
         s.throttle = 0;
         s.denied.clear();
         s.null_answer_time = false;
+        s.server_errors = 0;
+        s.empty_queues = 0;
     }
     /// Calls answered (faults included) per operation.
     pub fn calls(&self, operation: &str) -> u64 {

@@ -22,9 +22,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/users-summary/{id}", get(list_users))
         .route("/agent-status/{id}", get(list_agent_statuses))
         .route("/metrics/data", post(get_metric_data_v2))
-        // Fault "trust failure": pointed at as the STS endpoint, the simulator refuses every AssumeRole the way STS
-        // does when the role does not trust the caller or the external id differs (query protocol, XML error).
-        .route("/", post(refuse_assume_role))
+        // Pointed at as the STS endpoint, the simulator is the customer role's trust policy: AssumeRole succeeds
+        // only with the external id given to [`super::ConnectSimulator::trust`] (none: every AssumeRole is refused,
+        // the "trust failure" fault), the way STS answers (query protocol, XML).
+        .route("/", post(assume_role))
         .with_state(shared)
 }
 
@@ -41,6 +42,10 @@ fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Resp
     if s.throttle > 0 {
         s.throttle -= 1;
         return Some(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
+    }
+    if s.server_errors > 0 {
+        s.server_errors -= 1;
+        return Some(error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", "Internal service error"));
     }
     if s.denied.contains(operation) {
         return Some(error(
@@ -96,6 +101,15 @@ async fn list_queues(
         })
         .collect();
     all.push(json!({"Id": "a6e47000-0000-4000-8000-000000000000", "Name": "Agent queue", "QueueType": "AGENT"}));
+    {
+        let mut s = shared.lock();
+        if s.empty_queues > 0 && s.empty_queues_skip > 0 {
+            s.empty_queues_skip -= 1;
+        } else if s.empty_queues > 0 {
+            s.empty_queues -= 1;
+            all.clear();
+        }
+    }
     if params.get("queueTypes").is_some_and(|t| t == "STANDARD") {
         all.retain(|q| q["QueueType"] == "STANDARD");
     }
@@ -240,11 +254,38 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
     with_token(json!({"MetricResults": results[from..to]}), to, len)
 }
 
-async fn refuse_assume_role(State(shared): State<Arc<Shared>>) -> Response {
-    *shared.lock().calls.entry("sts:AssumeRole".to_owned()).or_default() += 1;
-    let body = "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
-                <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/acd-import is not \
-                authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/acd-connect-read\
-                </Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>";
+async fn assume_role(
+    State(shared): State<Arc<Shared>>,
+    axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
+) -> Response {
+    let trusted = {
+        let mut s = shared.lock();
+        *s.calls.entry("sts:AssumeRole".to_owned()).or_default() += 1;
+        s.trusted_external_id.clone()
+    };
+    let role = form.get("RoleArn").cloned().unwrap_or_default();
+    if form.get("Action").map(String::as_str) == Some("AssumeRole")
+        && trusted.is_some()
+        && form.get("ExternalId") == trusted.as_ref()
+    {
+        shared.lock().assumed_with.push(form.get("ExternalId").cloned().unwrap_or_default());
+        let expires = (Utc::now() + Duration::hours(1)).format("%Y-%m-%dT%H:%M:%SZ");
+        let session = form.get("RoleSessionName").cloned().unwrap_or_default();
+        let body = format!(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult><Credentials>\
+             <AccessKeyId>ASIASIMULATOR0000001</AccessKeyId><SecretAccessKey>simulated-secret</SecretAccessKey>\
+             <SessionToken>simulated-session-token</SessionToken><Expiration>{expires}</Expiration></Credentials>\
+             <AssumedRoleUser><AssumedRoleId>AROASIMULATOR:{session}</AssumedRoleId><Arn>{role}/{session}</Arn>\
+             </AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>00000000-0000-0000-0000-000000000001\
+             </RequestId></ResponseMetadata></AssumeRoleResponse>"
+        );
+        return (StatusCode::OK, [("content-type", "text/xml")], body).into_response();
+    }
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>AccessDenied</Code><Message>User: arn:aws:sts::123456789012:assumed-role/acd-import is not \
+         authorized to perform: sts:AssumeRole on resource: {role}</Message></Error>\
+         <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    );
     (StatusCode::FORBIDDEN, [("content-type", "text/xml")], body).into_response()
 }

@@ -1,0 +1,238 @@
+//! The agent-states pass: what the `imp-{integration}-states` schedule runs every `agent_state_cadence` (1 to 15
+//! minutes) for integrations whose vendor supports it (Genesys Cloud, Amazon Connect).
+//!
+//! One pass: load the integration (deleted, paused, push, or no cadence any more → nothing to do), skip while the
+//! 15-minute import holds its lease (it writes the same segments; the next pass reads these states again), take the
+//! pass's own lease (`LEASE#STATES`: one pass at a time), read the agent states of the known agents (the agents the
+//! last 15-minute import listed) since the pass's checkpoint minus [`OVERLAP`] — a Genesys users-details query, the
+//! Amazon Connect agent event stream from the pass's own stream checkpoint — and upsert their segments with the
+//! same keys as the 15-minute import (agent, start): the same segment written by both paths is one item. The open
+//! segment of an agent in a state now is stored with `end: null` and closed by the next pass (or import) that sees
+//! its end.
+//!
+//! It never touches statistics, queues, statuses, the import state or `complete_through`; it does not verify the
+//! credentials first (each call would fail the same way) and is not recorded in the run log nor in the
+//! integration's status (sixty a hour would push the 15-minute runs out of the log, and a good pass must not hide
+//! a failing import): each pass logs one line with its vendor calls and writes, a failing one at warn level.
+//!
+//! Concurrency with the 15-minute import: both write the vendor's answer under the same keys (idempotent), the pass
+//! removes the segment digests of the days it writes (so the next import reads those days back rather than
+//! trusting a digest), and it starts only while the import's lease is free. An import that starts during a pass
+//! may overwrite an item the pass just wrote with its own (slightly older) reading; the next pass writes the newer
+//! one again.
+
+use acd_connectors::{Connector, ConnectorError, Deadline};
+use acd_domain::{Integration, IntegrationId, IntegrationState, RunId, TenantId, TimeWindow};
+use chrono::{DateTime, Duration, Utc};
+
+use super::{ImportEvent, ImportService, RunOutcome, RunRecord, RunSummary, lease_until, plan};
+use crate::ports::StoreError;
+
+/// The `pass` of an import event that runs the agent-states pass.
+pub const STATES_PASS: &str = "agent_states";
+
+/// How far before the checkpoint each pass reads again: a state change the vendor reported late is not missed.
+pub const OVERLAP: Duration = Duration::minutes(2);
+
+/// The farthest back a pass reads (after a pause or an outage of the pass): older states come with the 15-minute
+/// import, which re-reads whole days.
+pub const MAX_LOOKBACK: Duration = Duration::minutes(60);
+
+/// The window a pass reads, to now: from its checkpoint, or from the current quarter hour if that is earlier (the
+/// 15-minute import writes only segments that start before it), minus [`OVERLAP`]; never more than
+/// [`MAX_LOOKBACK`]. Rows of the users-details answer are per user, so a longer window costs no more calls.
+pub fn states_window(now: DateTime<Utc>, through: Option<DateTime<Utc>>) -> Option<TimeWindow> {
+    let quarter = acd_domain::acd::floor_to_interval(now);
+    let since = through.map_or(quarter, |t| t.min(quarter)) - OVERLAP;
+    TimeWindow::new(since.max(now - MAX_LOOKBACK), now).ok()
+}
+
+/// The pieces of `segments` as the 15-minute import cuts them (split at UTC midnights, [`plan::owned_pieces`]),
+/// for the days of `window`. Pieces of earlier days are the import's (they end at a midnight whatever happens
+/// later; a segment may start before the configured history, where nothing is imported).
+pub fn recent_pieces(segments: &[acd_domain::AgentSegment], window: TimeWindow) -> Vec<acd_domain::AgentSegment> {
+    let Ok(span) = TimeWindow::new(plan::day_start(window.start), window.end) else { return Vec::new() };
+    plan::day_chunks(span).into_iter().flat_map(|chunk| plan::owned_pieces(segments, chunk)).collect()
+}
+
+impl ImportService {
+    /// Runs one agent-states pass for the event, stopping before `deadline`. `Err` only for store failures.
+    pub async fn run_states(&self, event: &ImportEvent, deadline: Deadline) -> Result<RunSummary, StoreError> {
+        let (Ok(tenant), Ok(id)) = (TenantId::parse(&event.tenant_id), event.integration_id.parse::<IntegrationId>())
+        else {
+            tracing::warn!(tenant = %event.tenant_id, integration = %event.integration_id, "malformed agent-states event ignored");
+            return Ok(RunSummary::skipped("malformed event"));
+        };
+        let Some(integration) = self.repo.get(&tenant, id).await? else {
+            return Ok(RunSummary::skipped("integration deleted"));
+        };
+        if let Some(why) = states_skip_reason(&integration) {
+            tracing::info!(tenant = %tenant, integration = %id, reason = why, "agent-states pass: nothing to do");
+            return Ok(RunSummary::skipped(why));
+        }
+        let started_at = Utc::now();
+        if self.store.lease_held(&tenant, id, started_at).await? {
+            tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: the 15-minute import is running");
+            return Ok(RunSummary::skipped("the 15-minute import is running"));
+        }
+        let run_id = RunId::new();
+        let lease_until = lease_until(started_at, deadline);
+        if !self.store.acquire_states_lease(&tenant, id, run_id, started_at, lease_until).await? {
+            tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
+            return Ok(RunSummary::skipped("another agent-states pass is in progress"));
+        }
+        let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
+        let result = self.states_pass(&integration, deadline, &mut record).await;
+        record.ended_at = Utc::now();
+        let released = self.store.release_states_lease(&tenant, id, run_id).await;
+        match result {
+            Ok(outcome) => record.outcome = outcome,
+            Err(super::ImportError::Store(e)) => return Err(e),
+            Err(e) => {
+                record.outcome = RunOutcome::Failed;
+                record.reason = match &e {
+                    super::ImportError::Vendor(v) => Some(v.reason()),
+                    _ => Some(acd_domain::FailureReason::ConfigurationWrong),
+                };
+                record.message = Some(e.to_string());
+            }
+        }
+        released?;
+        let writes = &record.counts.segment_writes;
+        if record.outcome == RunOutcome::Failed {
+            tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, reason = record.reason.map(|r| r.as_str()),
+                message = record.message.as_deref(), vendor_calls = record.vendor_calls,
+                "agent-states pass failed: the next pass (and the 15-minute import) reads these states again");
+        } else {
+            tracing::info!(tenant = %tenant, integration = %id, run = %run_id, outcome = ?record.outcome,
+                agents = record.counts.agents, segments = record.counts.segments, vendor_calls = record.vendor_calls,
+                written = writes.written, deleted = writes.deleted, unchanged = writes.unchanged,
+                write_requests = writes.write_requests, reads = writes.reads, "agent-states pass finished");
+        }
+        Ok(RunSummary {
+            outcome: record.outcome,
+            detail: format!("agent states: {:?}", record.outcome).to_lowercase(),
+            run: Some(record),
+        })
+    }
+
+    /// The pass itself, in named steps: the window, the agents, the vendor's states, the writes, the checkpoint.
+    async fn states_pass(
+        &self,
+        integration: &Integration,
+        deadline: Deadline,
+        record: &mut RunRecord,
+    ) -> Result<RunOutcome, super::ImportError> {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let now = self.config.now.unwrap_or_else(Utc::now);
+        let mut checkpoint = self.store.load_states_checkpoint(tenant, id).await?;
+        let Some(window) = states_window(now, checkpoint.through) else { return Ok(RunOutcome::Succeeded) };
+        record.window = Some(window);
+        let agents = self.store.known_agents(integration).await?;
+        record.counts.agents = agents.len() as u64;
+        if agents.is_empty() {
+            // Nothing listed yet: the first 15-minute import lists the agents.
+            return Ok(RunOutcome::Succeeded);
+        }
+        let vendor_deadline = self.vendor_deadline(deadline);
+        let connector = self.unverified_connector(integration).await?;
+        let segments = self.read_states(connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
+        record.vendor_calls = connector.calls_made();
+        let segments = match segments {
+            Ok(segments) => segments,
+            Err(ConnectorError::DeadlineExceeded) => return Ok(RunOutcome::Partial),
+            Err(e) => return Err(e.into()),
+        };
+        let pieces = recent_pieces(&segments, window);
+        let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
+        record.counts.segments = pieces.len() as u64;
+        record.counts.segment_writes =
+            self.store.write_recent_segments(integration, window, &agent_ids, &pieces).await?;
+        // Everything read is written: the checkpoint (and the pass's own stream position) may advance.
+        checkpoint.through = Some(window.end);
+        if let Some(cursor) = connector.vendor_cursor() {
+            checkpoint.vendor_cursor = Some(cursor);
+        }
+        self.store.save_states_checkpoint(tenant, id, &checkpoint).await?;
+        record.warnings.extend(connector.warnings());
+        Ok(RunOutcome::Succeeded)
+    }
+
+    /// The vendor's agent segments overlapping `window`, from the pass's own feed position.
+    async fn read_states(
+        &self,
+        connector: &dyn Connector,
+        agents: &[acd_domain::ExternalAgent],
+        window: TimeWindow,
+        checkpoint: &crate::ports::StatesCheckpoint,
+        deadline: Deadline,
+    ) -> Result<Vec<acd_domain::AgentSegment>, ConnectorError> {
+        connector.restore_vendor_cursor(checkpoint.vendor_cursor.clone())?;
+        connector.agent_segments(agents, window, deadline).await
+    }
+
+    /// A connector without the credentials check (a pass's first call fails the same way). A rejection is
+    /// retried once with the secret read again (rotation), as the import does.
+    async fn unverified_connector(&self, integration: &Integration) -> Result<Box<dyn Connector>, super::ImportError> {
+        let credentials = self.credentials(integration, false).await?;
+        self.connectors.connector(&integration.kind, &integration.settings, credentials)?.ok_or_else(|| {
+            super::ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
+        })
+    }
+}
+
+/// Why an integration has no agent-states pass to run now, if it has none.
+fn states_skip_reason(integration: &Integration) -> Option<&'static str> {
+    if integration.status.state == IntegrationState::Paused {
+        return Some("integration paused");
+    }
+    let supported =
+        acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| v.pulls() && v.agent_state_cadence().is_ok());
+    if !supported {
+        return Some("this integration type has no agent-states pass");
+    }
+    if integration.settings.agent_state_cadence.is_none() {
+        return Some("the agent-states pass is off");
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use acd_domain::AgentSegment;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn the_window_covers_the_quarter_hour_and_the_checkpoint_with_overlap_and_at_most_an_hour() {
+        let w = states_window(t(10, 20), Some(t(10, 19))).unwrap();
+        assert_eq!((w.start, w.end), (t(10, 13), t(10, 20)), "since the quarter hour the import wrote up to");
+        assert_eq!(states_window(t(10, 20), None).unwrap().start, t(10, 13));
+        assert_eq!(states_window(t(10, 20), Some(t(10, 5))).unwrap().start, t(10, 3), "a missed pass");
+        assert_eq!(states_window(t(10, 20), Some(t(6, 0))).unwrap().start, t(9, 20));
+    }
+
+    #[test]
+    fn pieces_are_cut_like_the_import_and_an_open_segment_stays_open() {
+        let seg = |start, end| AgentSegment {
+            agent_external_id: "a".into(),
+            status_id: "s".into(),
+            reason: None,
+            start,
+            end,
+        };
+        // A segment from before midnight still open now: today's piece, open (yesterday's is the import's).
+        let window = TimeWindow::new(t(0, 3), t(0, 6)).unwrap();
+        let pieces = recent_pieces(&[seg(t(0, 0) - Duration::minutes(30), None)], window);
+        assert_eq!(pieces.iter().map(|p| (p.start, p.end)).collect::<Vec<_>>(), vec![(t(0, 0), None)]);
+        let closed = recent_pieces(&[seg(t(0, 4), Some(t(0, 5))), seg(t(0, 5), None)], window);
+        assert_eq!(
+            closed.iter().map(|p| (p.start, p.end)).collect::<Vec<_>>(),
+            vec![(t(0, 4), Some(t(0, 5))), (t(0, 5), None)]
+        );
+    }
+}

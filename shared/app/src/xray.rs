@@ -8,7 +8,7 @@
 //!
 //! - the AWS SDK's operation spans (`DynamoDB.PutItem`, `Secrets Manager.GetSecretValue`…, target `aws_sdk_*`,
 //!   fields `rpc.service` / `rpc.method`): namespace `aws`, `aws.operation`; their HTTP status comes from an event
-//!   of target [`TARGET`] with field `xray.status` that the SDK interceptor in `acd_aws` emits after each attempt;
+//!   of target [`TARGET`] with field `xray_status` that the SDK interceptor in `acd_aws` emits after each attempt;
 //! - vendor calls (`acd_connectors::http::HttpClient::send`, span `vendor_call` of target [`TARGET`], fields
 //!   `xray.name` = the ACD's host, `http.method`, `http.url` without query, `http.status`, `xray.fault`):
 //!   namespace `remote`.
@@ -128,6 +128,9 @@ struct Fields {
     url: Option<String>,
     status: Option<u64>,
     fault: bool,
+    region: Option<String>,
+    table_name: Option<String>,
+    request_id: Option<String>,
 }
 
 impl Visit for Fields {
@@ -139,11 +142,14 @@ impl Visit for Fields {
             "xray.name" => self.name = Some(value),
             "http.method" => self.method = Some(value),
             "http.url" => self.url = Some(value),
+            "xray_region" if !value.is_empty() => self.region = Some(value),
+            "xray_table_name" => self.table_name = Some(value),
+            "xray_request_id" => self.request_id = Some(value),
             _ => {}
         }
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if matches!(field.name(), "http.status" | "xray.status") {
+        if matches!(field.name(), "http.status" | "xray_status") {
             self.status = Some(value);
         }
     }
@@ -151,7 +157,7 @@ impl Visit for Fields {
         self.record_u64(field, value.max(0) as u64);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if field.name() == "xray.fault" {
+        if matches!(field.name(), "xray.fault" | "xray_fault") {
             self.fault |= value;
         }
     }
@@ -233,7 +239,19 @@ fn document(open: &Open, end: f64) -> Value {
         "namespace": if aws { "aws" } else { "remote" },
     });
     if aws {
-        doc["aws"] = json!({ "operation": f.operation.clone().unwrap_or_default() });
+        let mut fields = json!({ "operation": f.operation.clone().unwrap_or_default() });
+        if let Some(region) = &f.region {
+            fields["region"] = json!(region);
+        }
+        match f.table_name.as_deref().map(|t| t.split(',').collect::<Vec<_>>()) {
+            Some(tables) if tables.len() == 1 => fields["table_name"] = json!(tables[0]),
+            Some(tables) => fields["table_names"] = json!(tables),
+            None => {}
+        }
+        if let Some(request_id) = &f.request_id {
+            fields["request_id"] = json!(request_id);
+        }
+        doc["aws"] = fields;
     }
     let mut http = json!({});
     if f.method.is_some() || f.url.is_some() {

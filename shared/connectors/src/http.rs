@@ -89,7 +89,8 @@ impl HttpClient {
             "vendor_call",
             xray.name = url.host_str().unwrap_or("acd"),
             http.method = request.method().as_str(),
-            http.url = format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.path()).as_str(),
+            // `origin()` is scheme, host and port: never the user info; the path follows, the query does not.
+            http.url = format!("{}{}", url.origin().ascii_serialization(), url.path()).as_str(),
             http.status = tracing::field::Empty,
             xray.fault = tracing::field::Empty,
         );

@@ -20,6 +20,8 @@ use tracing_subscriber::layer::SubscriberExt;
 
 const ROOT: &str = "1-6745c3a0-0123456789abcdef01234567";
 const PARENT: &str = "53995c3f42cd8ad8";
+/// The harness's table (`AwsStack`).
+const TABLE: &str = "acd-test";
 
 /// Every datagram received until the socket stays quiet, each checked for the daemon header and parsed.
 fn received(daemon: &UdpSocket) -> Vec<Value> {
@@ -46,6 +48,15 @@ fn well_formed(doc: &Value) {
     assert!(doc["namespace"] == "aws" || doc["namespace"] == "remote", "{doc}");
     if doc["namespace"] == "aws" {
         assert!(doc["aws"]["operation"].as_str().is_some_and(|o| !o.is_empty()), "{doc}");
+        assert_eq!(doc["aws"]["region"], "us-east-1", "{doc}");
+        if doc["name"] == "DynamoDB" && doc["aws"]["operation"] != "ListTables" {
+            assert_eq!(doc["aws"]["table_name"], TABLE, "the table the call named: {doc}");
+        }
+    } else {
+        // A vendor call: the URL is scheme, host, port and path; never user info or a query.
+        let url = doc["http"]["request"]["url"].as_str().unwrap_or_else(|| panic!("a URL: {doc}"));
+        assert!(url.starts_with("http://127.0.0.1:") && !url.contains('?') && !url.contains('@'), "{doc}");
+        assert!(doc.get("aws").is_none(), "{doc}");
     }
     let status = doc["http"]["response"]["status"].as_u64().unwrap_or_else(|| panic!("an HTTP status: {doc}"));
     assert_eq!(doc["error"] == json!(true), (400..500).contains(&status), "{doc}");
@@ -131,10 +142,41 @@ async fn api_requests_and_imports_send_well_formed_subsegments_without_secrets()
         assert!(!text.to_ascii_lowercase().contains("authorization"), "{text}");
         assert!(!text.contains('?'), "no query string: {text}");
     }
+    // Request ids from AWS (moto sends them) are kept, for finding a call in AWS support cases.
+    assert!(imported.iter().any(|d| d["aws"]["request_id"].as_str().is_some_and(|r| !r.is_empty())), "request ids");
     eprintln!(
         "xray: {} subsegments for the create, {} for the refused create, {} for the import ({remote} vendor calls)",
         api.len(),
         refused.len(),
         imported.len()
     );
+}
+
+/// An invocation Lambda did not sample (`Sampled=0`), or no trace header at all: nothing is sent. Outside Lambda
+/// (no `AWS_LAMBDA_FUNCTION_NAME`) the layer is not even built.
+#[tokio::test]
+async fn unsampled_invocations_and_runs_outside_lambda_send_nothing() {
+    assert!(std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_none());
+    assert!(XrayLayer::from_lambda_env().is_none(), "no X-Ray layer outside Lambda");
+
+    for header in [Some(format!("Root={ROOT};Parent={PARENT};Sampled=0")), None] {
+        let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+        daemon.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+        let trace = header.clone();
+        let layer = XrayLayer::new(daemon.local_addr().unwrap(), move || trace.as_deref().and_then(TraceHeader::parse))
+            .unwrap();
+        let _guard = tracing::subscriber::set_default(
+            tracing_subscriber::registry().with(layer.with_filter(filter_fn(is_traced))),
+        );
+        let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+        let env =
+            ImportEnv::start("tenant-xray", Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() })
+                .await;
+        let body = json!({"name": "Untraced", "type": "five9",
+            "credentials": {"username": sim.username(), "password": sim.password()},
+            "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
+        let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(received(&daemon).len(), 0, "nothing sent for trace header {header:?}");
+    }
 }

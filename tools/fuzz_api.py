@@ -7,6 +7,9 @@ Run through scripts/fuzz-api (which starts the stack when no --api is given). St
    as the API key (a fresh tenant per run) — the auth checks then hold the local API to it (401 without it).
    tools/fuzz_hooks.py adds what JSON Schema cannot state (`from` < `to` <= `from` + 31 days; a cursor is one the
    API returned). `ignored_auth` is not checked: locally any X-Tenant-Id value is a tenant.
+   Before it, a push integration of that tenant is created and its ingest key sent as `X-Ingest-Key` (the ingest
+   operations' scheme in the copy), so the ingest routes are fuzzed with a valid key: their validation and their
+   writes, not only the 401.
 2. From the HAR: requests sent, operations covered (method + path template of the spec), answers >= 500.
 3. Nothing written by a rejected request: every DynamoDB item, secret and schedule of the run's tenant belongs to
    an integration whose create was answered 201 (an integration, its name reservation, its import data) or a tenant
@@ -98,6 +101,20 @@ def audit(endpoint, tenant, created_ids, table, group, issued_tokens=()):
     return stray, len(items)
 
 
+def create_push(api, tenant):
+    """Creates the run's push integration through the API; returns its id and its ingest key."""
+    import urllib.request
+
+    body = json.dumps({"name": f"fuzz push {uuid.uuid4().hex[:8]}", "type": "push"}).encode()
+    request = urllib.request.Request(
+        f"{api}/integrations", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-Tenant-Id": tenant},
+    )
+    with urllib.request.urlopen(request, timeout=120) as response:
+        created = json.loads(response.read())
+    return created["id"], created["ingest_key"]["ingest_key"]
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--api", required=True)
@@ -119,8 +136,15 @@ def main():
     spec = yaml.safe_load(open(args.spec))
     spec["components"]["securitySchemes"] = {
         "tenantHeader": {"type": "apiKey", "in": "header", "name": "X-Tenant-Id",
-                         "description": "The local run's tenant (TENANT_AUTH=header)."}
+                         "description": "The local run's tenant (TENANT_AUTH=header)."},
+        # The ingest routes keep their own scheme: the key of the push integration created below.
+        "ingestKeyHeader": {"type": "apiKey", "in": "header", "name": "X-Ingest-Key",
+                            "description": "An ingest key of the run's push integration."},
     }
+    for item in spec["paths"].values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "ingest" in operation.get("tags", []):
+                operation["security"] = [{"ingestKeyHeader": []}]
     spec["security"] = [{"tenantHeader": []}]
     local_spec = os.path.join(args.report_dir, "openapi.local.yaml")
     with open(local_spec, "w") as out:
@@ -131,10 +155,14 @@ def main():
     # created at (their `#!` line), which no longer exists when .tools is reached through another worktree's link.
     interpreter = os.path.join(os.path.dirname(args.schemathesis), "python")
     launcher = [interpreter, args.schemathesis] if os.path.exists(interpreter) else [args.schemathesis]
+    # A push integration of the run's tenant and its ingest key: the ingest routes are fuzzed with a valid key
+    # (what an accepted call writes belongs to this integration; the audit holds every other write to account).
+    push_id, ingest_key = create_push(args.api, tenant)
     command = launcher + [
         "--config-file", config, "run", local_spec,
         "--url", args.api,
         "--header", f"X-Tenant-Id: {tenant}",
+        "--header", f"X-Ingest-Key: {ingest_key}",
         "--checks", "all",
         # Locally any X-Tenant-Id value is a tenant: there are no invalid credentials to refuse.
         "--exclude-checks", "ignored_auth",
@@ -160,7 +188,8 @@ def main():
 
     operations = spec_operations(args.spec)
     entries = json.load(open(har))["log"]["entries"]
-    covered, server_errors, created, issued = set(), [], set(), set()
+    covered, server_errors, created, issued = set(), [], {push_id}, set()
+    ingest_accepted = 0
     for entry in entries:
         request, response = entry["request"], entry["response"]
         path = re.sub(r"^[a-z]+://[^/]+", "", request["url"]).split("?")[0]
@@ -170,6 +199,8 @@ def main():
         status = response["status"]
         if status >= 500:
             server_errors.append(f"{request['method']} {request['url']} -> {status}")
+        if path.startswith("/ingest/") and status == 200:
+            ingest_accepted += 1
         token = re.fullmatch(r"/integrations/([a-z0-9-]+)/external-id", path)
         if request["method"] == "POST" and token and status in (200, 201):
             issued.add(token.group(1).replace("-", "_"))
@@ -192,7 +223,8 @@ def main():
     print(
         f"fuzz-api: {len(entries)} requests, {len(covered)}/{len(all_ops)} operations, "
         f"{len(server_errors)} responses >= 500, {len(created)} integrations created, "
-        f"{tenant_items} items of tenant {tenant}, {len(stray)} written by rejected requests, "
+        f"{tenant_items} items of tenant {tenant}, {ingest_accepted} ingest calls accepted with the key, "
+        f"{len(stray)} written by rejected requests, "
         f"schemathesis exit {schemathesis_status}",
         flush=True,
     )

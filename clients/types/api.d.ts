@@ -589,13 +589,20 @@ export interface components {
              * @default 60
              */
             no_data_after_minutes: number;
+            /** @description Zone of the sender's local times (default UTC): a pushed time without an offset is placed in it; a time with an offset or `Z` is always taken as is. Mutable (stored data are UTC instants; a change affects later pushes). */
+            time_zone: components["schemas"]["TimeZone"];
+            channels: components["schemas"]["PushChannels"];
         };
         PushSettingsInput: {
             /** @default 30 */
             history_days: number;
             /** @default 60 */
             no_data_after_minutes: number;
+            time_zone?: components["schemas"]["TimeZone"];
+            channels?: components["schemas"]["PushChannels"];
         };
+        /** @description The channels the sender pushes (default: every channel). A queue or interval record of another channel is refused (422 with its index). Mutable: a removed channel's queues stay readable, later records for them are refused. */
+        PushChannels: components["schemas"]["Channel"][];
         /**
          * @description An IANA time zone name, exactly as the tz database spells it (the names chrono-tz 0.10 knows; a test keeps this list equal to them).
          * @enum {string}
@@ -668,7 +675,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records" | "tenant-token-missing";
+            code: "validation-failed" | "invalid-json" | "unauthenticated" | "insufficient-scope" | "not-found" | "method-not-allowed" | "name-taken" | "concurrent-modification" | "integration-paused" | "integration-quota-exceeded" | "credentials-rejected" | "permission-missing" | "configuration-wrong" | "vendor-data-malformed" | "rate-limited" | "vendor-unavailable" | "service-unavailable" | "idempotency-key-reused" | "idempotency-request-in-progress" | "invalid-ingest-key" | "payload-too-large" | "invalid-body" | "too-many-records" | "invalid-records" | "invalid-value" | "tenant-token-missing";
             detail?: string;
             instance?: string;
             errors?: (components["schemas"]["FieldError"] | components["schemas"]["RecordError"])[];
@@ -734,6 +741,10 @@ export interface components {
             type: components["schemas"]["IntegrationType"];
             external_id: string;
         };
+        /** @description An RFC 3339 instant with its offset or `Z` (preferred; taken as is), or a local date-time without an offset (`2026-03-29T01:45:00`) placed in the integration's `time_zone`. A local time that zone skips (daylight saving) does not exist and is refused; one it repeats is ambiguous and needs an offset. Events: at most 5 minutes in the future, at most 7 days in the past. */
+        PushedTime: string;
+        /** @description A `PushedTime` whose UTC instant is a quarter hour (minutes 00, 15, 30 or 45, no seconds). */
+        PushedQuarterHour: string;
         /**
          * Format: date-time
          * @description A date-time whose UTC instant is a quarter hour (minutes 00, 15, 30 or 45, no seconds).
@@ -896,8 +907,11 @@ export interface components {
         };
         FormField: {
             name: string;
-            /** @enum {string} */
-            kind: "string" | "enum" | "boolean" | "integer" | "object" | "time_zone";
+            /**
+             * @description `array`: a list of distinct `values`.
+             * @enum {string}
+             */
+            kind: "string" | "enum" | "boolean" | "integer" | "object" | "time_zone" | "array";
             required: boolean;
             required_when?: Record<string, never>;
             secret?: boolean;
@@ -1150,7 +1164,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record). Nothing of the call was applied. */
+        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
         IngestInvalid: {
             headers: {
                 [name: string]: unknown;
@@ -2087,11 +2101,11 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    complete_through?: components["schemas"]["QuarterHour"];
+                    complete_through?: components["schemas"]["PushedQuarterHour"];
                     intervals: {
                         queue_external_id: string;
                         channel: components["schemas"]["Channel"];
-                        start: components["schemas"]["QuarterHour"];
+                        start: components["schemas"]["PushedQuarterHour"];
                         offered: number;
                         handled: number;
                         abandoned: number;
@@ -2139,11 +2153,7 @@ export interface operations {
                         agent_name?: string;
                         status: string;
                         reason?: string;
-                        /**
-                         * Format: date-time
-                         * @description An instant with its offset (prefer UTC); at most 5 minutes in the future
-                         */
-                        at: string;
+                        at: components["schemas"]["PushedTime"];
                     }[];
                 };
             };

@@ -62,7 +62,8 @@ pub async fn deleted(events: Option<&dyn EventPublisher>, integration: &Integrat
     publish(events, &event).await;
 }
 
-async fn publish(events: Option<&dyn EventPublisher>, event: &StatusEvent) {
+/// Publishes one status event (best effort: a failure is logged, never returned).
+pub async fn publish(events: Option<&dyn EventPublisher>, event: &StatusEvent) {
     let Some(events) = events else { return };
     let (tenant, integration, kind) = (&event.tenant_id, event.integration_id, event.kind.as_str());
     match events.publish(event).await {

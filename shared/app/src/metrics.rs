@@ -106,6 +106,35 @@ pub fn emit_run(integration: &Integration, run: &RunRecord, status: &Integration
     }
 }
 
+/// The EMF document of a silent push integration, written by its watch pass ([`crate::ingest::watch`]) every
+/// time it finds the integration silent for longer than its `no_data_after_minutes`: `FailingFor` = now − last push
+/// (or creation), reason `no_data`, so the "failing for more than an hour" alarm sees a silent sender as it sees a
+/// failing import. No `Runs` (a watch is not an import run).
+pub fn silence_metrics(integration: &Integration, failing_for_seconds: i64, now: DateTime<Utc>) -> Value {
+    let metric = json!({"Name": "FailingFor", "Unit": "Seconds"});
+    json!({
+        "IntegrationType": integration.kind.as_str(),
+        "Reason": "no_data",
+        "FailingFor": failing_for_seconds.max(0),
+        "tenant_id": integration.tenant_id.to_string(),
+        "integration_id": integration.id.to_string(),
+        "message": "push silence metrics",
+        "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [
+            {"Namespace": NAMESPACE, "Dimensions": [["IntegrationType"], []], "Metrics": [metric]},
+        ]},
+    })
+}
+
+/// Writes [`silence_metrics`] like [`emit_run`] writes a run's line.
+pub fn emit_silence(integration: &Integration, failing_for_seconds: i64) {
+    let doc = silence_metrics(integration, failing_for_seconds, Utc::now());
+    if std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some() {
+        println!("{doc}");
+    } else {
+        tracing::debug!(emf = %doc, "push silence metrics");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +286,22 @@ mod tests {
         assert_valid_emf(&doc);
         assert_eq!(doc["FailingFor"], (now - integration.created_at).num_seconds());
         assert!(doc.get("DataLag").is_none());
+    }
+
+    #[test]
+    fn a_silent_push_integration_reports_failing_for_to_the_same_alarm() {
+        let integration = integration();
+        let now = Utc::now();
+        let doc = silence_metrics(&integration, 75 * 60, now);
+        assert_valid_emf(&doc);
+        assert_eq!((doc["FailingFor"].as_i64(), doc["Reason"].as_str()), (Some(75 * 60), Some("no_data")));
+        assert!(doc.get("Runs").is_none(), "a watch is not an import run");
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(
+            directive["Dimensions"],
+            json!([["IntegrationType"], []]),
+            "the alarm reads the undimensioned metric"
+        );
+        assert_eq!(directive["Metrics"], json!([{"Name": "FailingFor", "Unit": "Seconds"}]));
     }
 }

@@ -107,6 +107,7 @@ pub fn ingest_admin(settings: &Settings, clients: &AwsClients) -> acd_app::inges
     acd_app::ingest::IngestAdmin {
         repo: Arc::new(dynamo_store(settings, clients)),
         store: Arc::new(ingest_store(settings, clients)),
+        schedules: Arc::new(schedules(settings, clients)),
         config: acd_app::ingest::IngestConfig::from_env(),
         default_history_days: settings.default_history_days,
     }
@@ -119,6 +120,7 @@ pub fn ingest_api(settings: &Settings, clients: &AwsClients) -> acd_app::ingest:
             repo: Arc::new(dynamo_store(settings, clients)),
             store: Arc::new(ingest_store(settings, clients)),
             config: acd_app::ingest::IngestConfig::from_env(),
+            events: Some(Arc::new(event_publisher(settings, clients))),
         },
     }
 }

@@ -298,3 +298,162 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
     let skipped = states(&id, t2).await;
     assert_eq!((skipped.outcome, skipped.detail.as_str()), (RunOutcome::Skipped, "the agent-states pass is off"));
 }
+
+#[tokio::test]
+async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pass_catches_up() {
+    use acd_app::ports::ImportStore as _;
+    let t0: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim =
+        GenesysSimulator::start(GenesysSimConfig { now: Some(t0), history_days: 2, ..GenesysSimConfig::default() })
+            .await
+            .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, "1m")).await;
+    let agents = agents(&sim);
+    let run = env.importer(at(t0)).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let after_import = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let segments_after_import = env.segments(&id, &agents).await;
+
+    // A 15-minute import holds the lease (taken as a run does, through the store).
+    let store = wiring::import_store(&env.stack.settings, &env.stack.clients);
+    let (tenant, integration) = (acd_domain::TenantId::parse(TENANT).unwrap(), id.parse().unwrap());
+    let import_run = acd_domain::RunId::new();
+    let now = Utc::now();
+    assert!(
+        store.acquire_lease(&tenant, integration, import_run, now, now + chrono::Duration::minutes(10)).await.unwrap()
+    );
+
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    let calls_before = sim.requests();
+    let skipped = env.importer(at(t1)).run_states(&event(&id), deadline()).await.expect("a skip is not a failure");
+    assert_eq!((skipped.outcome, skipped.detail.as_str()), (RunOutcome::Skipped, "the 15-minute import is running"));
+    assert!(skipped.run.is_none());
+    let calls = sim.requests();
+    assert_eq!((calls.user_details, calls.users), (calls_before.user_details, calls_before.users), "no vendor call");
+    // Everything of the integration but the import's own lease item is as the import left it.
+    let not_import_lease =
+        |items: Vec<Item>| -> Vec<Item> { items.into_iter().filter(|i| i["SK"].as_s().unwrap() != "LEASE").collect() };
+    assert_eq!(
+        not_import_lease(env.query(format!("T#{TENANT}#I#{id}")).await),
+        not_import_lease(after_import),
+        "no checkpoint, no lease of its own, no digest removed"
+    );
+    assert_eq!(env.segments(&id, &agents).await, segments_after_import, "no segment written");
+
+    // The import ends; the next pass reads from the quarter hour (no checkpoint was saved) and catches up.
+    store.release_lease(&tenant, integration, import_run).await.unwrap();
+    let t2 = t0 + chrono::Duration::minutes(6);
+    sim.set_now(t2);
+    let run = pass_run(env.importer(at(t2)).run_states(&event(&id), deadline()).await.unwrap());
+    assert!(run.counts.segments > 0, "{run:?}");
+    let stored = env.segments(&id, &agents).await;
+    assert_same(&stored, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("caught up at {t2}"));
+    assert_open_last(&stored);
+}
+
+/// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute
+/// import from its own; what each writes is one segment per (agent, start).
+#[tokio::test]
+async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agree_with_the_import() {
+    use acd_connectors::amazon_connect::AwsEndpoints;
+    use acd_connectors::{ConnectorFactory, HttpClient};
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
+
+    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
+    unsafe {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_REGION", "us-east-1");
+    }
+    const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
+    let stack = acd_test_harness::AwsStack::start().await;
+    let sim = ConnectSimulator::start(ConnectSimConfig::default()).await.unwrap();
+    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
+    let stream_arn = ConnectSimulator::create_stream(&kinesis, "agent-events", 1).await.unwrap();
+    let endpoints = AwsEndpoints {
+        connect: Some(sim.base_url()),
+        sts: Some(sim.base_url()),
+        kinesis: Some(stack.moto.endpoint.clone()),
+    }
+    .into_endpoints(Endpoints::default());
+    let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
+    let api = wiring::integrations_api(
+        &stack.settings,
+        &stack.clients,
+        Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() }),
+        acd_app::http::TenantAuth::JwtClaim("tenant_id".into()),
+    );
+    let env = ImportEnv { stack, api, factory, tenant: TENANT };
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = json!({"name": "Connect RTA", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+                      "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
+                                   "agent_event_stream_arn": stream_arn, "history_days": 1, "agent_state_cadence": "1m"}});
+    let id = create(&env, &body).await;
+
+    // Yesterday's working day of two agents; agent 0 goes to lunch at 12:00 and is back at 12:30, agent 1 at
+    // 12:07 and 12:38. The stream receives each event as it happens.
+    let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
+    let (mut events, truth) = connect::agent_events(2, day);
+    let stamp = |e: &Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
+    // In the order they happen (the simulator lists them agent by agent; a contact event has no time: first).
+    events.sort_by_key(stamp);
+    let mut published = 0;
+    let mut publish_through = async |through: DateTime<Utc>| {
+        let due: Vec<Value> =
+            events[published..].iter().take_while(|e| stamp(e).is_none_or(|t| t <= through)).cloned().collect();
+        published += due.len();
+        ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &due).await.unwrap();
+    };
+    // The truth as known at `now`: segments started by then, open if they had not ended.
+    let known_at = |now: DateTime<Utc>| -> Vec<AgentSegment> {
+        sorted_segments(
+            truth
+                .iter()
+                .filter(|s| s.start <= now)
+                .map(|s| AgentSegment { end: s.end.filter(|e| *e <= now), ..s.clone() })
+                .collect(),
+        )
+    };
+    let agents: Vec<String> = (0..ConnectSimConfig::default().agents).map(connect::user_id).collect();
+    let minute = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+
+    // The 15-minute import at 12:05 stores the segments that started before its last quarter hour (12:00), agent
+    // 1's morning open; agent 0's lunch (from 12:00) is not there yet.
+    let t1 = minute(12, 5);
+    publish_through(t1).await;
+    let run = env.importer(at(t1)).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let imported: Vec<AgentSegment> = known_at(t1).into_iter().filter(|s| s.start < minute(12, 0)).collect();
+    assert!(imported.iter().any(|s| s.end.is_none()), "{imported:?}");
+    assert_same(&env.segments(&id, &agents).await, &imported, "after the import at 12:05");
+
+    // Passes at 12:10 and 12:40: agent 1's open segment is closed by its lunch, the lunches open and are closed.
+    for now in [minute(12, 10), minute(12, 40)] {
+        publish_through(now).await;
+        let run = pass_run(env.importer(at(now)).run_states(&event(&id), deadline()).await.unwrap());
+        let stored = env.segments(&id, &agents).await;
+        assert_same(&stored, &known_at(now), &format!("after the pass at {now}"));
+        assert_open_last(&stored);
+        println!(
+            "Amazon Connect pass at {now}: {} vendor calls, writes {:?}",
+            run.vendor_calls, run.counts.segment_writes
+        );
+    }
+    let checkpoint = env.query(format!("T#{TENANT}#I#{id}")).await;
+    assert!(checkpoint.iter().any(|i| i["SK"].as_s().unwrap() == "STATES"), "the pass keeps its own checkpoint");
+
+    // The 15-minute import then reads the same events from its own stream position: one item per segment.
+    let t3 = minute(12, 45);
+    let run = env.importer(at(t3)).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert_same(&env.segments(&id, &agents).await, &known_at(t3), "after the import at 12:45");
+    // A pass with nothing new in the stream writes nothing and keeps everything.
+    let run = pass_run(env.importer(at(minute(12, 46))).run_states(&event(&id), deadline()).await.unwrap());
+    assert_eq!(run.counts.segment_writes.written + run.counts.segment_writes.deleted, 0, "{run:?}");
+    assert_same(&env.segments(&id, &agents).await, &known_at(t3), "after an empty pass");
+}

@@ -266,3 +266,269 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     assert_eq!(status, 204);
     assert_eq!(push(&ingest, Some(&new_key), "queues", &json!({"queues": []})).await.0, 401);
 }
+
+/// Pushes at a fixed `now` (the DST edges of 2026 must be within the history and lateness limits).
+async fn push_at(api: &IngestApi, key: &str, route: &str, body: &Value, now: DateTime<Utc>) -> (u16, Value) {
+    let path = format!("/ingest/{route}");
+    let mut request = api_request("POST", &path, None, Some(body));
+    request.headers_mut().insert("x-ingest-key", key.parse().unwrap());
+    let (status, content_type, value) = decode(api.handle_at(request, now).await);
+    spec().check("POST", &path, status, &content_type, &value);
+    (status, value)
+}
+
+fn indexes(problem: &Value) -> Vec<(u64, String)> {
+    problem["errors"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| (e["index"].as_u64().unwrap(), e["reason"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn local_times_use_the_sender_zone_and_records_of_other_channels_are_refused() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+
+    // Settings: defaults (UTC, every channel) are shown; a bad zone or channel list is a 400 naming the field.
+    let (status, created) =
+        env.admin("POST", "/integrations", T, Some(&json!({"name": "Dialer NY", "type": "push"}))).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["settings"]["time_zone"], "UTC");
+    assert_eq!(
+        created["settings"]["channels"],
+        json!(["calls", "chats", "emails", "cases", "documents", "social_media"])
+    );
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    for (bad, field) in [
+        (json!({"time_zone": "Mars/Olympus"}), "/settings/time_zone"),
+        (json!({"channels": []}), "/settings/channels"),
+        (json!({"channels": ["calls", "fax"]}), "/settings/channels/1"),
+        (json!({"channels": ["calls", "calls"]}), "/settings/channels/1"),
+    ] {
+        let (status, problem) =
+            env.admin("PATCH", &format!("/integrations/{id}"), T, Some(&json!({"settings": bad}))).await;
+        assert_eq!(status, 400, "{problem}");
+        assert!(problem.to_string().contains(field), "{field}: {problem}");
+    }
+    let patch = json!({"settings": {"time_zone": "America/New_York", "channels": ["chats", "calls"]}});
+    let (status, patched) = env.admin("PATCH", &format!("/integrations/{id}"), T, Some(&patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(
+        (&patched["settings"]["time_zone"], &patched["settings"]["channels"]),
+        (&json!("America/New_York"), &json!(["calls", "chats"]))
+    );
+    // A PATCH of another setting keeps both.
+    let (_, patched) = env
+        .admin("PATCH", &format!("/integrations/{id}"), T, Some(&json!({"settings": {"no_data_after_minutes": 90}})))
+        .await;
+    assert_eq!(patched["settings"]["time_zone"], "America/New_York", "{patched}");
+
+    // Channels: a queue of a channel the integration does not push is refused with its index; nothing applied.
+    let now = utc("2026-11-01T12:00:00Z");
+    let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"},
+                                   {"external_id": "q2", "name": "Mail", "channel": "emails"}]});
+    let (status, problem) = push_at(&ingest, &key, "queues", &queues, now).await;
+    assert_eq!(status, 422, "{problem}");
+    let errors = indexes(&problem);
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].0, 1);
+    assert!(errors[0].1.contains("not one of this integration's channels (calls, chats)"), "{errors:?}");
+    assert_eq!(env.get(&format!("/queues?integration_id={id}"), T).await["items"], json!([]));
+    let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"}]});
+    assert_eq!(push_at(&ingest, &key, "queues", &queues, now).await.0, 200);
+
+    // Intervals in New York local time: a 15-minute interval inside the spring-forward gap (2026-03-08
+    // 02:00–03:00) does not exist, one in the repeated hour (2026-11-01 01:00–02:00) needs an offset; both are
+    // refused with their index and nothing of the call is written. With the offset (or Z) it is taken as is.
+    let rec = |start: &str, offered: u64| {
+        json!({"queue_external_id": "q1", "channel": "calls", "start": start, "offered": offered, "handled": offered,
+               "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5})
+    };
+    let body = json!({"intervals": [rec("2026-03-08T01:45:00", 1), rec("2026-03-08T02:15:00", 2),
+                                    rec("2026-11-01T01:15:00", 3), rec("2026-11-01T01:15:00-05:00", 4)]});
+    let (status, problem) = push_at(&ingest, &key, "intervals", &body, now).await;
+    assert_eq!(status, 422, "{problem}");
+    let errors = indexes(&problem);
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2], "{errors:?}");
+    assert!(errors[0].1.contains("does not exist in America/New_York"), "{errors:?}");
+    assert!(errors[1].1.contains("ambiguous") && errors[1].1.contains("offset"), "{errors:?}");
+    let body = json!({"intervals": [rec("2026-03-08T01:45:00", 1), rec("2026-03-08T03:00:00", 2),
+                                    rec("2026-11-01T01:15:00-05:00", 4), rec("2026-11-01T09:00:00Z", 5)],
+                      "complete_through": "2026-11-01T05:00:00"});
+    let (status, done) = push_at(&ingest, &key, "intervals", &body, now).await;
+    assert_eq!(status, 200, "{done}");
+    let listed = env.get(&format!("/queues?integration_id={id}"), T).await;
+    let q1 = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let read = |from: &str, to: &str| format!("/queues/{q1}/intervals?from={from}&to={to}");
+    let offered = |v: &Value| -> Vec<(DateTime<Utc>, Value)> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| !i["offered"].is_null() && i["offered"] != 0)
+            .map(|i| (time(&i["start"]), i["offered"].clone()))
+            .collect()
+    };
+    // 01:45 EST = 06:45Z; 03:00 EDT = 07:00Z (the hour between does not exist locally).
+    let march = env.get(&read("2026-03-08T06:00:00Z", "2026-03-08T08:00:00Z"), T).await;
+    assert_eq!(
+        offered(&march),
+        [(utc("2026-03-08T06:45:00Z"), json!(1)), (utc("2026-03-08T07:00:00Z"), json!(2))],
+        "{march}"
+    );
+    let november = env.get(&read("2026-11-01T05:00:00Z", "2026-11-01T10:00:00Z"), T).await;
+    assert_eq!(
+        offered(&november),
+        [(utc("2026-11-01T06:15:00Z"), json!(4)), (utc("2026-11-01T09:00:00Z"), json!(5))],
+        "{november}"
+    );
+    // complete_through 05:00 local (EST, after the change) = 10:00Z.
+    assert_eq!(time(&november["complete_through"]), utc("2026-11-01T10:00:00Z"), "{november}");
+    // complete_through in the repeated hour without an offset: 422 invalid-value, nothing applied.
+    let ambiguous = json!({"intervals": [rec("2026-11-01T09:15:00Z", 9)], "complete_through": "2026-11-01T01:15:00"});
+    let (status, problem) = push_at(&ingest, &key, "intervals", &ambiguous, now).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid-value")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("ambiguous"), "{problem}");
+    // A channel of the integration that is not the queue's own is still refused by the queue check.
+    let wrong = json!({"intervals": [{"queue_external_id": "q1", "channel": "chats", "start": "2026-11-01T09:15:00Z",
+        "offered": 1, "handled": 1, "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1}]});
+    assert_eq!(push_at(&ingest, &key, "intervals", &wrong, now).await.0, 422);
+
+    // Agent events: a local `at` is placed in the zone; the repeated hour needs an offset.
+    let ev = |id: &str, at: &str| json!({"event_id": id, "agent": "a1", "status": "Ready", "at": at});
+    let (status, problem) = push_at(
+        &ingest,
+        &key,
+        "agent-events",
+        &json!({"events": [ev("e1", "2026-11-01T00:30:00"), ev("e2", "2026-11-01T01:30:00")]}),
+        now,
+    )
+    .await;
+    assert_eq!((status, indexes(&problem).iter().map(|e| e.0).collect::<Vec<_>>()), (422, vec![1]), "{problem}");
+    let events = json!({"events": [ev("e1", "2026-11-01T00:30:00"), ev("e2", "2026-11-01T01:30:00-05:00")]});
+    let (status, done) = push_at(&ingest, &key, "agent-events", &events, now).await;
+    assert_eq!(status, 200, "{done}");
+    env.call("PUT", &format!("/integrations/{id}/external-agents/a1"), Some(T), Some(&json!({"employee_id": "emp-1"})))
+        .await;
+    let states = env.get("/agent-states?from=2026-11-01T03:00:00Z&to=2026-11-01T08:00:00Z", T).await;
+    let got: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = states["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (time(&s["start"]), (!s["end"].is_null()).then(|| time(&s["end"]))))
+        .collect();
+    // 00:30 EDT = 04:30Z, 01:30 EST = 06:30Z.
+    assert_eq!(
+        got,
+        [(utc("2026-11-01T04:30:00Z"), Some(utc("2026-11-01T06:30:00Z"))), (utc("2026-11-01T06:30:00Z"), None)],
+        "{states}"
+    );
+}
+
+mod event_support;
+
+/// `no_data` is observable like a connector failure: the push integration's schedule runs the import function,
+/// which for a push type only watches for silence — `integration.failing` (reason `no_data`) once, and a
+/// `FailingFor` metric line on every watch while silent — and the next push publishes `integration.recovered`.
+#[tokio::test]
+async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_push_recovers_it() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+
+    let logs = acd_test_harness::LogCapture::install();
+    let env = Env::start().await;
+    let queue = event_support::event_queue(&env.stack).await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let body = json!({"name": "Quiet dialer", "type": "push", "settings": {"no_data_after_minutes": 10}});
+    let (status, created) = env.admin("POST", "/integrations", T, Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    // Its schedule (the silence watch) exists like every type's.
+    let schedule = env
+        .stack
+        .clients
+        .scheduler
+        .get_schedule()
+        .name(format!("imp-{id}"))
+        .group_name(&env.stack.settings.schedule_group)
+        .send()
+        .await
+        .expect("the push integration has its imp- schedule");
+    assert!(schedule.target.unwrap().input.unwrap().contains(&id));
+
+    let pushed_at = Utc::now();
+    let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"}]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    let watch = |minutes: i64| {
+        let import = wiring::import_service(
+            &env.stack.settings,
+            &env.stack.clients,
+            ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
+            ImportConfig { now: Some(pushed_at + Duration::minutes(minutes)), ..ImportConfig::default() },
+        );
+        let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone() };
+        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap() }
+    };
+
+    // Within the silence limit: nothing.
+    let quiet = watch(5).await;
+    assert_eq!((quiet.outcome, quiet.run.is_none()), (RunOutcome::Skipped, true), "{quiet:?}");
+    assert!(event_support::received(&env.stack, &queue).await.is_empty());
+
+    // Silent for longer: the stored status is failing / no_data, one event for the change, none for the repeat.
+    let first = watch(12).await;
+    assert_eq!(first.detail, "no_data: the integration is failing", "{first:?}");
+    let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
+    assert_eq!(
+        (read["status"]["state"].as_str(), read["status"]["reason"].as_str()),
+        (Some("failing"), Some("no_data"))
+    );
+    assert_eq!(watch(27).await.detail, "no_data: still silent");
+    let failing = event_support::received(&env.stack, &queue).await;
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    let e = &failing[0];
+    assert_eq!(e["detail-type"], "integration.failing");
+    assert_eq!(
+        (
+            &e["detail"]["tenant_id"],
+            &e["detail"]["integration_id"],
+            &e["detail"]["integration_type"],
+            &e["detail"]["reason"]
+        ),
+        (&json!(T), &json!(id), &json!("push"), &json!("no_data"))
+    );
+    // Each silent watch wrote FailingFor (seconds since the push) for the "failing for more than an hour" alarm.
+    let emf: Vec<Value> = logs
+        .contents()
+        .lines()
+        .filter(|l| l.contains("push silence metrics") && l.contains(&id))
+        .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+        .collect();
+    let failing_for: Vec<i64> = emf.iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
+    assert_eq!(failing_for.len(), 2, "{emf:?}");
+    assert!(
+        (12 * 60 - 5..=12 * 60 + 5).contains(&failing_for[0]) && (27 * 60 - 5..=27 * 60 + 5).contains(&failing_for[1]),
+        "{failing_for:?}"
+    );
+    assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["IntegrationType"], []]));
+
+    // The next push: operational again, and integration.recovered (from no_data) from the ingest function.
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
+    assert_eq!(read["status"]["state"], "operational", "{read}");
+    let recovered = event_support::received(&env.stack, &queue).await;
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(
+        (recovered[0]["detail-type"].as_str(), recovered[0]["detail"]["reason"].as_str()),
+        (Some("integration.recovered"), Some("no_data"))
+    );
+    assert!(!recovered[0].to_string().contains(&key), "no key in events");
+    // Another push: no further event.
+    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    assert!(event_support::received(&env.stack, &queue).await.is_empty());
+}

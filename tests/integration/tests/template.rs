@@ -71,6 +71,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:Query",
             "dynamodb:UpdateItem",
             "dynamodb:BatchWriteItem",
+            // integration.recovered when a push ends a no_data failure.
+            "events:PutEvents",
         ],
     ),
     (
@@ -147,7 +149,7 @@ const POLICY_RESOURCES: &[(&str, &[&str], &[&str])] = &[
 
 /// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs).
 const ENVIRONMENT: &[(&str, &[&str])] = &[
-    ("ingest", &["TABLE_NAME"]),
+    ("ingest", &["TABLE_NAME", "EVENT_BUS_NAME"]),
     (
         "integrations-api",
         &[

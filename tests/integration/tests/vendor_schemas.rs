@@ -52,6 +52,7 @@ fn json_type(kind: &str) -> &'static str {
         "boolean" => "boolean",
         "integer" => "integer",
         "object" => "object",
+        "array" => "array",
         _ => "string",
     }
 }
@@ -94,10 +95,13 @@ fn check_settings(
         if prop["type"] != json!(json_type(kind)) {
             problems.push(format!("{name}.{field_name}: type {}, the vendor's kind is {kind}", prop["type"]));
         }
+        // An array's values are its items' enum.
+        let choices =
+            if kind == "array" { resolve(spec, &prop["items"])["enum"].clone() } else { prop["enum"].clone() };
         if let Some(values) = field.get("values")
-            && strings(&prop["enum"]) != strings(values)
+            && strings(&choices) != strings(values)
         {
-            problems.push(format!("{name}.{field_name}: enum {}, the vendor's values are {values}", prop["enum"]));
+            problems.push(format!("{name}.{field_name}: enum {choices}, the vendor's values are {values}"));
         }
         // Defaults that are values (not a description such as "per region") must be the spec's defaults.
         let default = field.get("default").filter(|_| matches!(kind, "enum" | "boolean" | "integer"));

@@ -111,7 +111,7 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
-    fn skipped(detail: impl Into<String>) -> Self {
+    pub(crate) fn skipped(detail: impl Into<String>) -> Self {
         Self { outcome: RunOutcome::Skipped, detail: detail.into(), run: None }
     }
 }
@@ -191,8 +191,8 @@ impl ImportService {
             return Ok(RunSummary::skipped("integration paused"));
         }
         if acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| !v.pulls()) {
-            tracing::info!(tenant = %tenant, integration = %id, kind = %integration.kind, "data of this type is pushed: nothing to import");
-            return Ok(RunSummary::skipped("data of this type is pushed, not imported"));
+            // Pushed data: nothing to import; the run only watches for silence (`no_data`, crate::ingest::watch).
+            return self.watch_push(&integration).await;
         }
         let run_id = RunId::new();
         let started_at = Utc::now();

@@ -146,8 +146,20 @@ impl ImportService {
         let pieces = recent_pieces(&segments, window);
         let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
         record.counts.segments = pieces.len() as u64;
-        record.counts.segment_writes =
-            self.store.write_recent_segments(integration, window, &agent_ids, &pieces).await?;
+        record.counts.segment_writes = if connector.agent_states_feed() {
+            // A feed (Amazon Connect's agent event stream) hands each record over once: a pass with nothing new
+            // for an agent must not delete what an earlier pass stored, so its segments are merged (upserted by
+            // start, nothing deleted), as the 15-minute import does with them.
+            let mut counts = crate::ports::WriteCounts::default();
+            if let Ok(span) = TimeWindow::new(plan::day_start(window.start), window.end) {
+                for chunk in plan::day_chunks(span) {
+                    counts += self.store.merge_segments(integration, chunk, &pieces).await?;
+                }
+            }
+            counts
+        } else {
+            self.store.write_recent_segments(integration, window, &agent_ids, &pieces).await?
+        };
         // Everything read is written: the checkpoint (and the pass's own stream position) may advance.
         checkpoint.through = Some(window.end);
         if let Some(cursor) = connector.vendor_cursor() {

@@ -129,6 +129,13 @@ pub fn ingest_problem(error: &IngestError, request_id: Option<&str>) -> Response
         IngestError::Batch(BatchError::Shape(why)) => {
             (400, "invalid-body", "The body does not have the expected shape", Some(why.clone()), None)
         }
+        IngestError::Batch(BatchError::Value(why)) => (
+            422,
+            "invalid-value",
+            "A value of the call is not acceptable; nothing was applied",
+            Some(why.clone()),
+            None,
+        ),
         IngestError::Batch(BatchError::TooMany(n)) => (
             422,
             "too-many-records",

@@ -11,6 +11,7 @@ pub mod http;
 pub mod key;
 pub mod records;
 pub mod segments;
+pub mod watch;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -203,6 +204,8 @@ pub struct IngestService {
     pub repo: Arc<dyn IntegrationRepo>,
     pub store: Arc<dyn IngestStore>,
     pub config: IngestConfig,
+    /// Where `integration.recovered` goes when a push ends a `no_data` failure (none: not published).
+    pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
 }
 
 fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
@@ -245,7 +248,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let queues = records::parse_queues(body)?;
+        let queues = records::parse_queues(body, &records::Sender::of(&integration.settings))?;
         let counts = self.store.upsert_queues(integration, &queues, now).await?;
         self.received(integration, now).await?;
         Ok(IngestOutcome { accepted: queues.len(), duplicates: None, write_requests: counts.write_requests })
@@ -257,7 +260,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let batch = records::parse_intervals(body, now)?;
+        let batch = records::parse_intervals(body, now, &records::Sender::of(&integration.settings))?;
         let channels = self.store.queue_channels(integration).await?;
         let mut errors = Vec::new();
         for (index, stats, channel) in &batch.intervals {
@@ -296,7 +299,7 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let events = records::parse_events(body, now)?;
+        let events = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
         let (inserted, mut counts) = self.store.insert_events(integration, &events).await?;
         let duplicates = events.len() - inserted.len();
         // Agents and statuses first, so a segment never refers to a status the API does not list.
@@ -362,7 +365,8 @@ impl IngestService {
         Ok(events)
     }
 
-    /// Data arrived: `operational`, with `last_success_at` moved at most once a minute.
+    /// Data arrived: `operational`, with `last_success_at` moved at most once a minute. A push that ends a stored
+    /// failure (`no_data`, set by the watch pass, [`watch`]) publishes `integration.recovered`.
     async fn received(&self, integration: &Integration, now: DateTime<Utc>) -> Result<(), IngestError> {
         let fresh = integration.status.state == IntegrationState::Operational
             && integration.status.last_success_at.is_some_and(|t| now - t < Duration::seconds(STATUS_REFRESH_SECONDS));
@@ -375,6 +379,18 @@ impl IngestService {
                 last_run_at: Some(now),
             };
             self.store.set_status(integration, &status).await?;
+            if integration.status.state == IntegrationState::Failing {
+                let event = crate::ports::StatusEvent {
+                    kind: crate::ports::StatusEventKind::Recovered,
+                    tenant_id: integration.tenant_id.clone(),
+                    integration_id: integration.id,
+                    integration_type: integration.kind.as_str().to_owned(),
+                    reason: integration.status.reason,
+                    message: None,
+                    at: now,
+                };
+                crate::events::publish(self.events.as_deref(), &event).await;
+            }
         }
         Ok(())
     }
@@ -420,6 +436,8 @@ pub struct NewKey {
 pub struct IngestAdmin {
     pub repo: Arc<dyn IntegrationRepo>,
     pub store: Arc<dyn IngestStore>,
+    /// The integration's `imp-{id}` schedule: for a push type it runs the silence watch ([`watch`]).
+    pub schedules: Arc<dyn crate::ports::ScheduleStore>,
     pub config: IngestConfig,
     pub default_history_days: u32,
 }
@@ -430,8 +448,9 @@ pub fn is_push_create(body: &Value) -> bool {
 }
 
 impl IngestAdmin {
-    /// Creates a push integration (record + unique name + quota, atomically) and its first key. No secret, no
-    /// schedule. A failure to store the key removes the record again.
+    /// Creates a push integration (record + unique name + quota, atomically), its schedule (the silence watch,
+    /// [`watch`]) and its first key. No secret. A failure to create the schedule or store the key removes what was
+    /// made again.
     pub async fn create(
         &self,
         tenant: &TenantId,
@@ -462,12 +481,20 @@ impl IngestAdmin {
             version: 1,
         };
         self.repo.create(&integration).await?;
-        match self.issue(&integration, now).await {
+        let made = match self.schedules.create(tenant, integration.id).await {
+            Ok(()) => self.issue(&integration, now).await,
+            Err(e) => Err(e),
+        };
+        match made {
             Ok(key) => Ok((integration, key)),
             Err(e) => {
+                if let Err(undo) = self.schedules.delete(tenant, integration.id).await {
+                    tracing::error!(tenant = %tenant, integration = %integration.id, error = %undo,
+                        "the schedule of a push integration whose create failed could not be removed");
+                }
                 if let Err(undo) = self.repo.delete(&integration).await {
                     tracing::error!(tenant = %tenant, integration = %integration.id, error = %undo,
-                        "a push integration whose key could not be stored could not be removed");
+                        "a push integration whose create failed could not be removed");
                 }
                 Err(e.into())
             }

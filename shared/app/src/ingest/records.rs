@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use acd_domain::{Channel, IntervalStats, Queue};
-use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use acd_domain::{Channel, IntervalStats, Queue, Settings};
+use chrono::{DateTime, Duration, DurationRound as _, FixedOffset, LocalResult, NaiveDateTime, TimeZone as _, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -43,6 +43,9 @@ pub enum BatchError {
     TooMany(usize),
     /// Some records are invalid (422); nothing is applied.
     Records(Vec<RecordError>),
+    /// A value of the call outside its records is well-formed but not acceptable (422): `complete_through` that is
+    /// not a date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous.
+    Value(String),
 }
 
 /// A queue record: upsert (`active` true, the default) or explicit deactivation (`active: false`).
@@ -82,6 +85,70 @@ pub struct IntervalBatch {
     /// With the record's index and the channel it named (checked against the queue's by the service).
     pub intervals: Vec<(usize, IntervalStats, Channel)>,
     pub complete_through: Option<DateTime<Utc>>,
+}
+
+/// What of a push integration's settings shapes the reading of its records: the zone of local times without an
+/// offset, and the channels it may push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sender {
+    pub time_zone: chrono_tz::Tz,
+    pub channels: Vec<Channel>,
+}
+
+impl Default for Sender {
+    /// UTC and every channel (a push integration created without those settings).
+    fn default() -> Self {
+        Self { time_zone: chrono_tz::UTC, channels: Channel::ALL.to_vec() }
+    }
+}
+
+impl Sender {
+    pub fn of(settings: &Settings) -> Self {
+        use acd_connectors::push::vendor as push;
+        Self { time_zone: push::time_zone(settings), channels: push::channels(settings) }
+    }
+
+    /// A pushed channel name, refused unless it is a known channel this integration pushes.
+    fn channel(&self, raw: &str) -> Result<Channel, String> {
+        let channel = Channel::parse(raw).ok_or_else(|| {
+            let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
+            format!("channel must be one of {}", all.join(", "))
+        })?;
+        if !self.channels.contains(&channel) {
+            let own: Vec<&str> = self.channels.iter().map(|c| c.as_str()).collect();
+            return Err(format!(
+                "channel {raw} is not one of this integration's channels ({}): add it to the settings' channels first",
+                own.join(", ")
+            ));
+        }
+        Ok(channel)
+    }
+
+    /// A pushed time: RFC 3339 with an offset (or `Z`) is taken as is; a local date-time without an offset
+    /// (`2026-03-29T01:45:00`) is placed in the integration's time zone. A local time the zone skips (the hour a
+    /// daylight-saving change jumps over) does not exist and is refused; one it repeats is ambiguous and needs an
+    /// offset.
+    pub fn instant(&self, field: &str, raw: &Value) -> Result<DateTime<Utc>, String> {
+        let text = raw.as_str().ok_or_else(|| format!("{field} must be a date-time string"))?;
+        if let Ok(t) = text.parse::<DateTime<FixedOffset>>() {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| {
+            format!("{field} must be an RFC 3339 date-time (with an offset, or a local time of {})", self.time_zone)
+        })?;
+        match self.time_zone.from_local_datetime(&local) {
+            LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
+            LocalResult::None => Err(format!(
+                "{field} {text} does not exist in {} (skipped by a daylight-saving change)",
+                self.time_zone
+            )),
+            LocalResult::Ambiguous(..) => Err(format!(
+                "{field} {text} is ambiguous in {} (repeated by a daylight-saving change): send it with its UTC \
+                 offset",
+                self.time_zone
+            )),
+        }
+    }
 }
 
 fn records<'a>(body: &'a Value, member: &str) -> Result<&'a Vec<Value>, BatchError> {
@@ -126,7 +193,7 @@ fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
 }
 
 /// `{"queues": [{"external_id", "name", "channel", "active"?}]}`.
-pub fn parse_queues(body: &Value) -> Result<Vec<QueueRecord>, BatchError> {
+pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, BatchError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Raw {
@@ -147,10 +214,7 @@ pub fn parse_queues(body: &Value) -> Result<Vec<QueueRecord>, BatchError> {
             if raw.name.to_lowercase().len() > MAX_QUEUE_NAME_BYTES {
                 return Err(format!("name must be at most {MAX_QUEUE_NAME_BYTES} bytes"));
             }
-            let channel = Channel::parse(&raw.channel).ok_or_else(|| {
-                let all: Vec<&str> = Channel::ALL.iter().map(|c| c.as_str()).collect();
-                format!("channel must be one of {}", all.join(", "))
-            })?;
+            let channel = sender.channel(&raw.channel)?;
             Ok(QueueRecord {
                 queue: Queue { external_id: raw.external_id, name: raw.name.trim().to_owned(), channel },
                 active: raw.active,
@@ -174,14 +238,15 @@ fn milliseconds(field: &str, seconds: f64) -> Result<u64, String> {
 
 /// `{"intervals": [{"queue_external_id", "channel", "start", "offered", "handled", "abandoned",
 /// "handle_time_seconds", "answer_time_seconds", "answered_within_sl"?}], "complete_through"?}`. Two records of
-/// one queue and start in one call: the later one wins (a correction).
-pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch, BatchError> {
+/// one queue and start in one call: the later one wins (a correction). `start` and `complete_through` without an
+/// offset are local times of the sender's zone ([`Sender::instant`]).
+pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<IntervalBatch, BatchError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct Raw {
         queue_external_id: String,
         channel: String,
-        start: DateTime<Utc>,
+        start: Value,
         offered: u64,
         handled: u64,
         abandoned: u64,
@@ -196,14 +261,14 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch
     let mut errors = Vec::new();
     let complete_through = match body.get("complete_through") {
         None | Some(Value::Null) => None,
-        Some(raw) => match typed::<DateTime<Utc>>(raw) {
+        Some(raw) => match sender.instant("complete_through", raw) {
             Ok(t) if aligned(t) && t <= current => Some(t),
             Ok(_) => {
-                return Err(BatchError::Shape(
+                return Err(BatchError::Value(
                     "complete_through must be a UTC quarter hour that is not in the future".into(),
                 ));
             }
-            Err(e) => return Err(BatchError::Shape(format!("complete_through: {e}"))),
+            Err(e) => return Err(BatchError::Value(e)),
         },
     };
     let mut latest: HashMap<(String, DateTime<Utc>), usize> = HashMap::new();
@@ -211,14 +276,15 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch
     for (index, value) in records(body, "intervals")?.iter().enumerate() {
         let checked = typed::<Raw>(value).and_then(|raw| {
             text("queue_external_id", &raw.queue_external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
-            let channel = Channel::parse(&raw.channel).ok_or("channel is not a known channel")?;
-            if !aligned(raw.start) {
+            let channel = sender.channel(&raw.channel)?;
+            let start = sender.instant("start", &raw.start)?;
+            if !aligned(start) {
                 return Err("start must be a UTC quarter hour (:00, :15, :30 or :45, no seconds)".into());
             }
-            if raw.start > current {
+            if start > current {
                 return Err("start is in the future: only started intervals can be sent".into());
             }
-            if raw.start < now - Duration::days(MAX_INTERVAL_AGE_DAYS) {
+            if start < now - Duration::days(MAX_INTERVAL_AGE_DAYS) {
                 return Err(format!("start is more than {MAX_INTERVAL_AGE_DAYS} days in the past"));
             }
             if raw.answered_within_sl.is_some_and(|sl| sl > raw.offered) {
@@ -228,7 +294,7 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch
                 index,
                 IntervalStats {
                     queue_external_id: raw.queue_external_id,
-                    interval_start: raw.start,
+                    interval_start: start,
                     offered: raw.offered,
                     handled: raw.handled,
                     abandoned: raw.abandoned,
@@ -258,8 +324,9 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>) -> Result<IntervalBatch
 }
 
 /// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`. A repeated `event_id` of
-/// the same agent within one call keeps its first occurrence (the store ignores repeats across calls).
-pub fn parse_events(body: &Value, now: DateTime<Utc>) -> Result<Vec<AgentEvent>, BatchError> {
+/// the same agent within one call keeps its first occurrence (the store ignores repeats across calls). `at` without
+/// an offset is a local time of the sender's zone ([`Sender::instant`]).
+pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<AgentEvent>, BatchError> {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
     for (index, value) in records(body, "events")?.iter().enumerate() {
@@ -269,7 +336,12 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>) -> Result<Vec<AgentEvent>,
             }) {
                 return Err(format!("unknown field `{extra}`"));
             }
-            let event: AgentEvent = typed(value)?;
+            let mut value = value.clone();
+            if let Some(at) = value.get("at") {
+                let at = sender.instant("at", at)?;
+                value["at"] = Value::String(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+            }
+            let event: AgentEvent = typed(&value)?;
             text("event_id", &event.event_id, MAX_EVENT_ID_BYTES)?;
             text("agent", &event.agent, MAX_AGENT_ID_BYTES)?;
             if let Some(n) = &event.agent_name {
@@ -305,7 +377,6 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>) -> Result<Vec<AgentEvent>,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone as _;
     use serde_json::json;
 
     fn now() -> DateTime<Utc> {
@@ -321,7 +392,7 @@ mod tests {
             {"external_id": "q4", "name": "x", "channel": "chats", "active": false},
             {"external_id": "q5", "name": "x", "channel": "chats", "colour": "red"},
         ]});
-        match parse_queues(&body) {
+        match parse_queues(&body, &Sender::default()) {
             Err(BatchError::Records(errors)) => {
                 let indexes: Vec<usize> = errors.iter().map(|e| e.index).collect();
                 assert_eq!(indexes, vec![1, 2, 4]);
@@ -333,17 +404,20 @@ mod tests {
         }
         let good = json!({"queues": [{"external_id": "q1", "name": " Sales ", "channel": "calls"},
                                      {"external_id": "q4", "name": "x", "channel": "chats", "active": false}]});
-        let parsed = parse_queues(&good).unwrap();
+        let parsed = parse_queues(&good, &Sender::default()).unwrap();
         assert_eq!(parsed[0].queue.name, "Sales");
         assert!(parsed[0].active && !parsed[1].active);
     }
 
     #[test]
     fn shape_and_count_limits() {
-        assert!(matches!(parse_queues(&json!([])), Err(BatchError::Shape(_))));
-        assert!(matches!(parse_queues(&json!({"queue": []})), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_queues(&json!([]), &Sender::default()), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_queues(&json!({"queue": []}), &Sender::default()), Err(BatchError::Shape(_))));
         let many: Vec<Value> = (0..=MAX_RECORDS).map(|i| json!({"external_id": i.to_string()})).collect();
-        assert_eq!(parse_queues(&json!({"queues": many})), Err(BatchError::TooMany(MAX_RECORDS + 1)));
+        assert_eq!(
+            parse_queues(&json!({"queues": many}), &Sender::default()),
+            Err(BatchError::TooMany(MAX_RECORDS + 1))
+        );
     }
 
     #[test]
@@ -355,14 +429,14 @@ mod tests {
         let body = json!({"intervals": [rec("2026-11-30T11:45:00Z", 3), rec("2026-11-30T11:45:00+00:00", 4),
                                          rec("2026-11-30T12:00:00Z", 1)],
                           "complete_through": "2026-11-30T12:00:00Z"});
-        let batch = parse_intervals(&body, now()).unwrap();
+        let batch = parse_intervals(&body, now(), &Sender::default()).unwrap();
         assert_eq!(batch.intervals.len(), 2);
         assert_eq!(batch.intervals[0].1.offered, 4, "the later record of the same interval wins");
         assert_eq!(batch.intervals[0].1.handle_time_ms, 12_500);
         assert_eq!(batch.complete_through, Some(Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap()));
         let bad = json!({"intervals": [rec("2026-11-30T11:40:00Z", 1), rec("2026-11-30T12:15:00Z", 1),
                                        rec("2025-01-01T00:00:00Z", 1), {"queue_external_id": "q1"}]});
-        match parse_intervals(&bad, now()) {
+        match parse_intervals(&bad, now(), &Sender::default()) {
             Err(BatchError::Records(e)) => {
                 assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
                 assert!(e[0].reason.contains("quarter hour") && e[1].reason.contains("future"));
@@ -370,7 +444,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         let future = json!({"intervals": [], "complete_through": "2026-11-30T12:15:00Z"});
-        assert!(matches!(parse_intervals(&future, now()), Err(BatchError::Shape(_))));
+        assert!(matches!(parse_intervals(&future, now(), &Sender::default()), Err(BatchError::Value(_))));
     }
 
     #[test]
@@ -378,14 +452,14 @@ mod tests {
         let ev = |id: &str, at: &str| json!({"event_id": id, "agent": "a1", "status": "Not Ready", "reason": "Lunch", "at": at});
         let body = json!({"events": [ev("e1", "2026-11-30T12:00:00Z"), ev("e1", "2026-11-30T12:00:00Z"),
                                      ev("e2", "2026-11-30T12:01:00.250+01:00")]});
-        let events = parse_events(&body, now()).unwrap();
+        let events = parse_events(&body, now(), &Sender::default()).unwrap();
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].status_id(), "Not Ready: Lunch");
         assert_eq!(events[1].at, Utc.with_ymd_and_hms(2026, 11, 30, 11, 1, 0).unwrap() + Duration::milliseconds(250));
         let bad = json!({"events": [ev("e3", "2026-11-30T12:30:00Z"), ev("e4", "2026-11-20T12:00:00Z"),
                                     ev("", "2026-11-30T12:00:00Z"), {"event_id": "e5", "agent": "a1", "status": "x", "at": "noon"},
                                     {"event_id": "e6", "agent": "a1", "status": "x", "at": "2026-11-30T12:00:00Z", "tenant": "other"}]});
-        match parse_events(&bad, now()) {
+        match parse_events(&bad, now(), &Sender::default()) {
             Err(BatchError::Records(e)) => {
                 assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
                 assert!(e[0].reason.contains("future") && e[1].reason.contains("too late"));
@@ -393,5 +467,75 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    fn berlin(channels: &[Channel]) -> Sender {
+        Sender { time_zone: chrono_tz::Europe::Berlin, channels: channels.to_vec() }
+    }
+
+    #[test]
+    fn local_times_are_placed_in_the_sender_zone_and_offsets_are_taken_as_is() {
+        let sender = berlin(&Channel::ALL);
+        let at = |raw: &str| sender.instant("at", &json!(raw));
+        // Winter (+01:00) and summer (+02:00); an explicit offset or Z wins over the zone.
+        assert_eq!(at("2026-01-15T09:00:00").unwrap(), Utc.with_ymd_and_hms(2026, 1, 15, 8, 0, 0).unwrap());
+        assert_eq!(
+            at("2026-07-15T09:00:00.5").unwrap(),
+            Utc.with_ymd_and_hms(2026, 7, 15, 7, 0, 0).unwrap() + Duration::milliseconds(500)
+        );
+        assert_eq!(at("2026-07-15T09:00:00Z").unwrap(), Utc.with_ymd_and_hms(2026, 7, 15, 9, 0, 0).unwrap());
+        assert_eq!(at("2026-07-15T09:00:00-05:00").unwrap(), Utc.with_ymd_and_hms(2026, 7, 15, 14, 0, 0).unwrap());
+        // 2026-03-29 02:00–03:00 does not exist in Berlin; 2026-10-25 02:00–03:00 happens twice.
+        assert!(at("2026-03-29T02:15:00").unwrap_err().contains("does not exist in Europe/Berlin"));
+        assert_eq!(at("2026-03-29T01:45:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 29, 0, 45, 0).unwrap());
+        assert_eq!(at("2026-03-29T03:00:00").unwrap(), Utc.with_ymd_and_hms(2026, 3, 29, 1, 0, 0).unwrap());
+        assert!(at("2026-10-25T02:30:00").unwrap_err().contains("ambiguous"));
+        assert_eq!(at("2026-10-25T02:30:00+01:00").unwrap(), Utc.with_ymd_and_hms(2026, 10, 25, 1, 30, 0).unwrap());
+        assert!(at("noon").unwrap_err().contains("RFC 3339"));
+        // Default: UTC.
+        let utc = Sender::default().instant("at", &json!("2026-07-15T09:00:00")).unwrap();
+        assert_eq!(utc, Utc.with_ymd_and_hms(2026, 7, 15, 9, 0, 0).unwrap());
+    }
+
+    #[test]
+    fn local_intervals_in_a_dst_gap_or_overlap_are_refused_with_their_index() {
+        let now = Utc.with_ymd_and_hms(2026, 10, 26, 12, 0, 0).unwrap();
+        let rec = |start: &str| {
+            json!({"queue_external_id": "q1", "channel": "calls", "start": start, "offered": 1,
+                   "handled": 1, "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1})
+        };
+        let body = json!({"intervals": [rec("2026-03-29T01:45:00"), rec("2026-03-29T02:15:00"),
+                                         rec("2026-10-25T02:15:00"), rec("2026-10-25T02:15:00+02:00")]});
+        match parse_intervals(&body, now, &berlin(&Channel::ALL)) {
+            Err(BatchError::Records(e)) => {
+                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), vec![1, 2]);
+                assert!(e[0].reason.contains("does not exist") && e[1].reason.contains("ambiguous"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let good = json!({"intervals": [rec("2026-03-29T01:45:00"), rec("2026-10-25T02:15:00+02:00")],
+                          "complete_through": "2026-10-26T13:00:00"});
+        let batch = parse_intervals(&good, now, &berlin(&Channel::ALL)).unwrap();
+        assert_eq!(batch.intervals[0].1.interval_start, Utc.with_ymd_and_hms(2026, 3, 29, 0, 45, 0).unwrap());
+        assert_eq!(batch.intervals[1].1.interval_start, Utc.with_ymd_and_hms(2026, 10, 25, 0, 15, 0).unwrap());
+        assert_eq!(batch.complete_through, Some(now));
+    }
+
+    #[test]
+    fn records_of_a_channel_the_integration_does_not_push_are_refused() {
+        let sender = berlin(&[Channel::Calls, Channel::Chats]);
+        let body = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "chats"},
+                                     {"external_id": "q2", "name": "Mail", "channel": "emails"}]});
+        match parse_queues(&body, &sender) {
+            Err(BatchError::Records(e)) => {
+                assert_eq!(e.len(), 1);
+                assert_eq!(e[0].index, 1);
+                assert!(e[0].reason.contains("not one of this integration's channels (calls, chats)"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let interval = json!({"intervals": [{"queue_external_id": "q2", "channel": "emails", "start": "2026-11-30T12:00:00Z",
+            "offered": 1, "handled": 1, "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1}]});
+        assert!(matches!(parse_intervals(&interval, now(), &sender), Err(BatchError::Records(e)) if e[0].index == 0));
     }
 }

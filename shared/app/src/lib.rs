@@ -14,5 +14,6 @@ pub mod ports;
 pub mod query;
 pub mod telemetry;
 pub mod verifier;
+pub mod xray;
 
 pub use error::ApiError;

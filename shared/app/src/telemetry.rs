@@ -20,6 +20,9 @@ pub struct Logging {
     pub in_lambda: bool,
     /// `RUST_LOG`, if set: replaces [`DEFAULT_FILTER`].
     pub filter: Option<String>,
+    /// `AWS_XRAY_DAEMON_ADDRESS` (set by Lambda when the function has `Tracing: Active`): where the X-Ray layer
+    /// ([`crate::xray`]) sends subsegments. Only used in Lambda.
+    pub xray_daemon: Option<String>,
 }
 
 /// `RUST_LOG` is not a filter `tracing` understands.
@@ -32,8 +35,13 @@ pub struct InvalidFilter {
     pub reason: String,
 }
 
-/// Sets up logging once per process.
+/// Sets up logging once per process, plus the X-Ray layer ([`crate::xray`]) in Lambda when the X-Ray daemon's
+/// address is set (`Tracing: Active`); elsewhere no X-Ray layer is installed and the spans it reads stay disabled.
 pub fn init(logging: &Logging) -> Result<(), InvalidFilter> {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let in_lambda = logging.in_lambda;
     let _ = IN_LAMBDA.set(in_lambda);
     let filter = match &logging.filter {
@@ -42,13 +50,26 @@ pub fn init(logging: &Logging) -> Result<(), InvalidFilter> {
         }
         None => EnvFilter::new(DEFAULT_FILTER),
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(true);
-    let result = if in_lambda {
+    let logs: Box<dyn Layer<tracing_subscriber::Registry> + Send + Sync> = if in_lambda {
         // CloudWatch adds its own timestamp; the JSON carries level, target, message and fields.
-        builder.json().flatten_event(true).with_current_span(false).without_time().try_init()
+        tracing_subscriber::fmt::layer()
+            .with_target(true)
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .without_time()
+            .with_filter(filter)
+            .boxed()
     } else {
-        builder.try_init()
+        tracing_subscriber::fmt::layer().with_target(true).with_filter(filter).boxed()
     };
-    let _ = result; // Already initialised (tests): keep the existing subscriber.
+    let xray = logging
+        .xray_daemon
+        .as_deref()
+        .filter(|_| in_lambda)
+        .and_then(crate::xray::XrayLayer::for_lambda)
+        .map(|layer| layer.with_filter(tracing_subscriber::filter::filter_fn(crate::xray::is_traced)));
+    // Already initialised (tests): keep the existing subscriber.
+    let _ = tracing_subscriber::registry().with(logs).with(xray).try_init();
     Ok(())
 }

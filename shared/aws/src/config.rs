@@ -184,9 +184,13 @@ impl Settings {
     }
 }
 
-/// `AWS_LAMBDA_FUNCTION_NAME` (set by the Lambda runtime) and `RUST_LOG`.
+/// `AWS_LAMBDA_FUNCTION_NAME` and `AWS_XRAY_DAEMON_ADDRESS` (set by the Lambda runtime), and `RUST_LOG`.
 pub fn logging(vars: &Vars<'_>) -> Logging {
-    Logging { in_lambda: vars.raw("AWS_LAMBDA_FUNCTION_NAME").is_some(), filter: vars.text("RUST_LOG") }
+    Logging {
+        in_lambda: vars.raw("AWS_LAMBDA_FUNCTION_NAME").is_some(),
+        filter: vars.text("RUST_LOG"),
+        xray_daemon: vars.text("AWS_XRAY_DAEMON_ADDRESS"),
+    }
 }
 
 /// `TENANT_AUTH` (`header`: local run only; `jwt` or unset: the JWT claim `TENANT_CLAIM`, default `tenant_id`).
@@ -337,13 +341,25 @@ impl AwsClients {
 
     pub fn from_config(shared: &aws_config::SdkConfig) -> Self {
         Self {
+            // Every client reports each attempt's HTTP status to the X-Ray subsegment of its call (`xray`).
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(shared).retry_config(dynamodb_retry_config()).build(),
+                aws_sdk_dynamodb::config::Builder::from(shared)
+                    .retry_config(dynamodb_retry_config())
+                    .interceptor(crate::xray::XrayStatus)
+                    .build(),
             ),
-            secrets: aws_sdk_secretsmanager::Client::new(shared),
-            scheduler: aws_sdk_scheduler::Client::new(shared),
-            lambda: aws_sdk_lambda::Client::new(shared),
-            events: aws_sdk_eventbridge::Client::new(shared),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+            ),
+            scheduler: aws_sdk_scheduler::Client::from_conf(
+                aws_sdk_scheduler::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+            ),
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+            ),
+            events: aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+            ),
         }
     }
 }

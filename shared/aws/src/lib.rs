@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod table;
 pub mod tenant_tokens;
 pub mod wiring;
+pub mod xray;
 
 pub use config::{AwsClients, Settings};
 pub use dynamo::DynamoStore;

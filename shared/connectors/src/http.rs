@@ -81,7 +81,26 @@ impl HttpClient {
         })?;
         check_transport(request.url())?;
         calls.increment();
-        let response = self.inner.execute(request).await.map_err(|e| {
+        // An X-Ray subsegment (`acd_app::xray`, namespace `remote`): the host, method and URL without its query
+        // (never headers or bodies); a `debug` span that only the X-Ray layer enables.
+        let url = request.url();
+        let span = tracing::debug_span!(
+            target: "acd_xray",
+            "vendor_call",
+            xray.name = url.host_str().unwrap_or("acd"),
+            http.method = request.method().as_str(),
+            // `origin()` is scheme, host and port: never the user info; the path follows, the query does not.
+            http.url = format!("{}{}", url.origin().ascii_serialization(), url.path()).as_str(),
+            http.status = tracing::field::Empty,
+            xray.fault = tracing::field::Empty,
+        );
+        let response = tracing::Instrument::instrument(self.inner.execute(request), span.clone()).await;
+        match &response {
+            Ok(r) => span.record("http.status", u64::from(r.status().as_u16())),
+            Err(_) => span.record("xray.fault", true),
+        };
+        drop(span);
+        let response = response.map_err(|e| {
             // reqwest's Display of an error may carry the URL, never headers or bodies: safe to keep.
             if e.is_timeout() {
                 ConnectorError::unavailable("the ACD did not answer in time")

@@ -537,6 +537,9 @@ fn functions_are_arm64_al2023_built_by_cargo_lambda() {
         assert_eq!(template.function_property(function, "Runtime"), "provided.al2023", "{name}: Runtime");
         assert_eq!(template.function_property(function, "Architectures"), &json!(["arm64"]), "{name}: Architectures");
         assert_eq!(template.function_property(function, "Handler"), "bootstrap", "{name}: Handler");
+        // X-Ray (infra/README.md, Tracing): Lambda's daemon beside the function receives its subsegments; the
+        // role's X-Ray statement is checked with the other grants (ROLE_ACTIONS).
+        assert_eq!(template.function_property(function, "Tracing"), "Active", "{name}: Tracing");
         assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}: Metadata.BuildMethod");
         // The CodeUri is the workspace root (the template's parent directory) and the binary a workspace crate.
         let code_uri = template.function_property(function, "CodeUri").as_str().expect("CodeUri");

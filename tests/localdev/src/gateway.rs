@@ -23,6 +23,9 @@
 //! `Access-Control-Allow-Origin` and `Access-Control-Expose-Headers` (`Location`). The allowed origin is
 //! `CORS_ALLOWED_ORIGIN` (default `*`, any origin: a local dev server on any port).
 //!
+//! EventBridge calls (`X-Amz-Target: AWSEvents.…`, from the functions' status events) are answered by the local
+//! EventBridge stand-in ([`crate::events`]), which writes each event to this log.
+//!
 //! The gateway also serves the rendered API docs (local only; the deployed API has no such route): `GET /docs` is
 //! the page `scripts/api-kit` renders (`clients/docs/index.html`, git-ignored) and `GET /docs/openapi.yaml` the spec
 //! it was rendered from. A page not rendered yet is a 404 problem naming the command that renders it.
@@ -487,6 +490,13 @@ async fn proxy(State(gateway): State<Gateway>, request: Request) -> Response {
     {
         tracing::info!(%method, %path, origin, "204: CORS preflight");
         return gateway.cors.preflight(origin);
+    }
+    if let Some(target) = request.headers().get("x-amz-target").and_then(|t| t.to_str().ok()).map(str::to_owned)
+        && crate::events::is_eventbridge_call(request.headers())
+    {
+        // The functions' EventBridge client (status events), pointed here by scripts/run-local.
+        let body = axum::body::to_bytes(request.into_body(), MAX_BODY).await.unwrap_or_default();
+        return crate::events::handle(&target, &body).0;
     }
     let docs = match &gateway.docs {
         Some(docs) => docs.serve(&method, &path).await,

@@ -240,6 +240,48 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
     let runs = first_page(&api, &format!("/integrations/{five9_id}/runs")).await;
     assert!(runs.len() >= 2, "resume ran an import: {runs:?}");
 
+    // Status events show in the gateway's log (its EventBridge stand-in): the Five9 simulator starts refusing the
+    // credentials, a sync fails the integration (integration.failing); the fault cleared, the next sync recovers it.
+    let five9_faults = format!("http://127.0.0.1:{}/__sim/faults", stack.ports[1]);
+    let http = reqwest::Client::new();
+    let added = http.post(&five9_faults).json(&json!({"kind": "unauthorized"})).send().await.unwrap();
+    assert!(added.status().is_success(), "{added:?}");
+    let (status, body) = call(&api, "POST", &format!("/integrations/{five9_id}/import"), None).await;
+    assert_eq!(status, 202, "{body}");
+    let waited = Instant::now();
+    loop {
+        let (_, integration) = call(&api, "GET", &format!("/integrations/{five9_id}"), None).await;
+        if integration["status"]["state"] == "failing" {
+            assert_eq!(integration["status"]["reason"], "credentials_rejected", "{integration}");
+            break;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(180), "not failing: {integration}");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let event_line = |kind: &str, id: &str| {
+        let log = stack.log("gateway.log");
+        log.lines().find(|l| l.contains(&format!("status event {kind} ")) && l.contains(id)).map(str::to_owned)
+    };
+    let line = event_line("integration.failing", five9_id).expect("integration.failing in gateway.log");
+    assert!(line.contains("reason=credentials_rejected") && line.contains("type=five9"), "{line}");
+    assert!(line.contains(&format!("tenant={}", api.tenant)), "{line}");
+    assert!(event_line("integration.recovered", five9_id).is_none(), "not recovered yet");
+    let cleared = http.delete(&five9_faults).send().await.unwrap();
+    assert!(cleared.status().is_success(), "{cleared:?}");
+    let (status, body) = call(&api, "POST", &format!("/integrations/{five9_id}/import"), None).await;
+    assert_eq!(status, 202, "{body}");
+    // Still failing until that import ends: wait for the event, then the state.
+    let waited = Instant::now();
+    let line = loop {
+        if let Some(line) = event_line("integration.recovered", five9_id) {
+            break line;
+        }
+        assert!(waited.elapsed() < Duration::from_secs(180), "no integration.recovered in gateway.log");
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    };
+    wait_for_state(&api, five9_id, "operational", Duration::from_secs(30)).await;
+    assert!(line.contains("reason=credentials_rejected"), "what it recovered from: {line}");
+
     for id in ids.iter().chain([&connect_id]) {
         let (status, body) = call(&api, "DELETE", &format!("/integrations/{id}"), None).await;
         assert_eq!(status, 204, "{body}");
@@ -251,6 +293,9 @@ async fn the_local_stack_serves_the_whole_journey_over_http() {
     let (status, page) = call(&api, "GET", "/integrations", None).await;
     assert_eq!(status, 200);
     assert_eq!(page["items"], json!([]));
+    for id in ids.iter().chain([&connect_id]) {
+        assert!(event_line("integration.deleted", id).is_some(), "integration.deleted of {id} in gateway.log");
+    }
 
     // The request collection (clients/requests, httpyac) passes against the same stack, as a front-end developer
     // would run it. It needs npm's tools (scripts/bootstrap installs them); CI has them, so there it is required.

@@ -4,6 +4,9 @@
 //! genesys-sim [--port 9102] [--host 127.0.0.1] [--seed 1] [--queues 4] [--agents 6] [--history-days 14]
 //!             [--contacts-per-interval 4] [--page-size 500] [--now 2024-05-15T10:07:30Z]
 //!             [--client-id ID] [--client-secret SECRET] [--token-ttl-secs 86399] [--rate-limit 300|off]
+//!             [--media voice[,callback,chat,message,email]]   (every queue takes these media: e.g. a voice-only org;
+//!                                                              the listing then has settings for every medium, as
+//!                                                              Genesys Cloud's does)
 //! ```
 //! The port defaults to env `GENESYS_SIM_PORT`, else 9102. Without `--now` the simulator follows the real clock.
 //! One server answers the login and the API routes: point both `GENESYS_CLOUD_API_BASE_URL` and
@@ -12,13 +15,13 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
+use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator, MediaType};
 
 fn usage() -> ! {
     eprintln!(
         "usage: genesys-sim [--port N] [--host IP] [--seed N] [--queues N] [--agents N] [--history-days N] \
          [--contacts-per-interval X] [--page-size N] [--now RFC3339] [--client-id ID] [--client-secret S] \
-         [--token-ttl-secs N] [--rate-limit N|off]"
+         [--token-ttl-secs N] [--rate-limit N|off] [--media voice[,callback,chat,message,email]]"
     );
     std::process::exit(2)
 }
@@ -49,6 +52,23 @@ async fn main() -> std::io::Result<()> {
             "--history-days" => config.history_days = parse(&flag, args.next()),
             "--contacts-per-interval" => config.contacts_per_interval = parse(&flag, args.next()),
             "--page-size" => config.max_page_size = parse(&flag, args.next()),
+            "--media" => {
+                // e.g. `voice`: a voice-only org, listed as Genesys Cloud lists it (settings for every medium).
+                let list: String = parse(&flag, args.next());
+                let media: Option<Vec<MediaType>> = list.split(',').map(|m| MediaType::parse(m.trim())).collect();
+                match media {
+                    Some(media) if !media.is_empty() => {
+                        config.media = Some(media);
+                        config.all_media_settings = true;
+                    }
+                    _ => {
+                        eprintln!(
+                            "genesys-sim: --media takes voice, callback, chat, message or email, comma-separated"
+                        );
+                        usage();
+                    }
+                }
+            }
             "--now" => config.now = Some(parse(&flag, args.next())),
             "--client-id" => config.client_id = Some(parse(&flag, args.next())),
             "--client-secret" => config.client_secret = Some(parse(&flag, args.next())),

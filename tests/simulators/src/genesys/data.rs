@@ -411,6 +411,8 @@ pub struct WorldSize {
     pub agents: usize,
     pub history_days: u32,
     pub contacts_per_interval: f64,
+    /// The media every queue takes (e.g. `[Voice]`: a voice-only org); `None`: a mix that varies by queue.
+    pub media: Option<&'static [MediaType]>,
 }
 
 /// The org: entities and the functions that generate their data.
@@ -443,7 +445,7 @@ impl World {
                     index: i,
                     id: uuid_from(h),
                     name,
-                    media: MEDIA_SETS[(i + seed as usize) % MEDIA_SETS.len()],
+                    media: size.media.unwrap_or(MEDIA_SETS[(i + seed as usize) % MEDIA_SETS.len()]),
                     volume: 0.5 + (mix(h ^ 1) >> 11) as f64 / (1u64 << 53) as f64,
                     utc_offset_hours: [0, 1, -5, 2, -8, 9][(mix(h ^ 2) % 6) as usize],
                 }
@@ -771,7 +773,7 @@ mod tests {
 
     fn world() -> World {
         World::new(
-            WorldSize { seed: 7, queues: 8, agents: 9, history_days: 10, contacts_per_interval: 5.0 },
+            WorldSize { seed: 7, queues: 8, agents: 9, history_days: 10, contacts_per_interval: 5.0, media: None },
             20_000 * DAY,
         )
     }

@@ -70,6 +70,12 @@ pub struct GenesysSimConfig {
     pub token_ttl_secs: u64,
     /// Requests per minute per client before 429; `None` disables the limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// The media every queue takes (`Some(vec![MediaType::Voice])`: a voice-only org); `None`: a mix by queue.
+    pub media: Option<Vec<MediaType>>,
+    /// The queue listing's `mediaSettings` has an entry for every medium, whatever the queue carries — as Genesys
+    /// Cloud's does (every queue has settings for calls, callbacks, chats, messages and emails). `false`: only the
+    /// queue's own media.
+    pub all_media_settings: bool,
 }
 
 impl Default for GenesysSimConfig {
@@ -86,6 +92,8 @@ impl Default for GenesysSimConfig {
             client_secret: None,
             token_ttl_secs: 86_399,
             rate_limit_per_minute: Some(300),
+            media: None,
+            all_media_settings: false,
         }
     }
 }
@@ -243,6 +251,8 @@ impl Shared {
                 agents: config.agents,
                 history_days: config.history_days,
                 contacts_per_interval: config.contacts_per_interval,
+                // One small slice per simulator started with a fixed media set (tests and the binary start few).
+                media: config.media.clone().map(|m| &*Box::leak(m.into_boxed_slice())),
             },
             initial_now.timestamp_millis(),
         );

@@ -523,7 +523,8 @@ async fn queues(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) -
             .into_iter()
             .map(|(name, q)| {
                 let mut media = serde_json::Map::new();
-                for m in q.media {
+                let listed: &[MediaType] = if s.config.all_media_settings { &MediaType::ALL } else { q.media };
+                for m in listed {
                     media.insert(
                         m.settings_key().to_owned(),
                         json!({

@@ -33,11 +33,9 @@ async fn a_voice_only_org_lists_no_chat_or_email_queues() {
     .unwrap();
     let env = ImportEnv::start(
         "tenant-voice",
-        Endpoints {
-            genesys_api_base_url: Some(sim.base_url()),
-            genesys_login_base_url: Some(sim.base_url()),
-            ..Endpoints::default()
-        },
+        Endpoints::default()
+            .with_var("GENESYS_CLOUD_API_BASE_URL", sim.base_url())
+            .with_var("GENESYS_CLOUD_LOGIN_BASE_URL", sim.base_url()),
     )
     .await;
 

@@ -85,9 +85,7 @@ async fn api_requests_and_imports_send_well_formed_subsegments_without_secrets()
     let now: DateTime<Utc> = "2024-11-05T20:00:00Z".parse().unwrap();
     let sim =
         Five9Simulator::start(Five9SimConfig { now: Some(now), agents: 3, ..Five9SimConfig::default() }).await.unwrap();
-    let env =
-        ImportEnv::start("tenant-xray", Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() })
-            .await;
+    let env = ImportEnv::start("tenant-xray", Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url())).await;
     let _ = received(&daemon); // set-up (table creation) is not under test
 
     // One API request: the credentials check (Five9), the record (DynamoDB), the secret (Secrets Manager).
@@ -158,10 +156,8 @@ async fn api_requests_and_imports_send_well_formed_subsegments_without_secrets()
 async fn unsampled_invocations_and_runs_outside_lambda_send_nothing() {
     // Outside Lambda the start-up configuration says so, and `telemetry::init` then builds no X-Ray layer even
     // with a daemon address; an address that is not one gives no layer either.
-    let outside = acd_aws::config::logging(&acd_aws::config::Vars::from_pairs(&[(
-        "AWS_XRAY_DAEMON_ADDRESS",
-        "127.0.0.1:2000",
-    )]));
+    let outside =
+        acd_aws::config::logging(&acd_aws::config::Vars::from_pairs(&[("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:2000")]));
     assert!(!outside.in_lambda);
     let inside = acd_aws::config::logging(&acd_aws::config::Vars::from_pairs(&[
         ("AWS_LAMBDA_FUNCTION_NAME", "import"),
@@ -183,8 +179,7 @@ async fn unsampled_invocations_and_runs_outside_lambda_send_nothing() {
         );
         let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
         let env =
-            ImportEnv::start("tenant-xray", Endpoints { five9_base_url: Some(sim.base_url()), ..Endpoints::default() })
-                .await;
+            ImportEnv::start("tenant-xray", Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url())).await;
         let body = json!({"name": "Untraced", "type": "five9",
             "credentials": {"username": sim.username(), "password": sim.password()},
             "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});

@@ -110,6 +110,16 @@ pub struct ImportEnv {
     pub tenant: &'static str,
 }
 
+/// Amazon Connect through the real connector: moto (DynamoDB, Secrets Manager, Scheduler, and the agent event
+/// stream in its Kinesis), the Connect simulator answering for Connect and STS, and an [`ImportEnv`] whose
+/// connectors and credentials check reach them.
+pub struct ConnectEnv {
+    pub env: ImportEnv,
+    pub sim: acd_simulators::amazon_connect::ConnectSimulator,
+    pub kinesis: aws_sdk_kinesis::Client,
+    pub stream_arn: String,
+}
+
 impl ImportEnv {
     /// The credentials check of the API is the real one, against `endpoints`.
     pub async fn start(tenant: &'static str, endpoints: Endpoints) -> ImportEnv {
@@ -132,6 +142,41 @@ impl ImportEnv {
             TenantAuth::JwtClaim("tenant_id".into()),
         );
         ImportEnv { stack, api, factory, tenant }
+    }
+
+    /// See [`ConnectEnv`]; the agent event stream is `stream`, with one shard.
+    pub async fn start_connect(
+        tenant: &'static str,
+        config: acd_simulators::amazon_connect::ConnectSimConfig,
+        stream: &str,
+    ) -> ConnectEnv {
+        use acd_connectors::amazon_connect::AwsEndpoints;
+        use acd_simulators::amazon_connect::ConnectSimulator;
+        // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
+        // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+        }
+        let sim = ConnectSimulator::start(config).await.expect("Connect simulator");
+        let stack = AwsStack::start().await;
+        let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
+        let stream_arn = ConnectSimulator::create_stream(&kinesis, stream, 1).await.expect("agent event stream");
+        let endpoints = AwsEndpoints {
+            connect: Some(sim.base_url()),
+            sts: Some(sim.base_url()),
+            kinesis: Some(stack.moto.endpoint.clone()),
+        }
+        .into_endpoints(Endpoints::default());
+        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints);
+        let api = wiring::integrations_api(
+            &stack.settings,
+            &stack.clients,
+            Arc::new(ConnectorVerifier { factory: factory.clone() }),
+            TenantAuth::JwtClaim("tenant_id".into()),
+        );
+        ConnectEnv { env: ImportEnv { stack, api, factory, tenant }, sim, kinesis, stream_arn }
     }
 
     /// One API request as the environment's tenant: status and JSON body, checked against the spec.

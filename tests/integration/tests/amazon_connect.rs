@@ -254,42 +254,16 @@ async fn settings_are_checked() {
 #[tokio::test]
 async fn created_through_the_api_with_the_server_issued_external_id_it_imports_and_answers_queries() {
     use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
-    use acd_app::verifier::ConnectorVerifier;
-    use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
-    use acd_integration_tests::{ImportEnv, api_request, decode, openapi};
+    use acd_integration_tests::{ConnectEnv, ImportEnv, api_request, decode, openapi};
     use serde_json::{Value, json};
-    use std::sync::Arc;
 
-    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
-    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-    }
     const TENANT: &str = "tenant-connect";
-    let stack = acd_test_harness::AwsStack::start().await;
-    let sim = ConnectSimulator::start(ConnectSimConfig::default()).await.unwrap();
-    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
-    let stream_arn = ConnectSimulator::create_stream(&kinesis, STREAM, 1).await.unwrap();
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
     let (events, truth) = sim::agent_events(2, day());
     ConnectSimulator::publish_agent_events(&kinesis, STREAM, &events).await.unwrap();
-    let endpoints = AwsEndpoints {
-        connect: Some(sim.base_url()),
-        sts: Some(sim.base_url()),
-        kinesis: Some(stack.moto.endpoint.clone()),
-    }
-    .into_endpoints(Endpoints::default());
-    let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
     let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
-    let api = acd_aws::wiring::integrations_api(
-        &stack.settings,
-        &stack.clients,
-        Arc::new(ConnectorVerifier { factory: factory.clone() }),
-        auth.clone(),
-    );
-    let queries = acd_aws::wiring::queues_query_api(&stack.settings, &stack.clients, auth);
-    let env = ImportEnv { stack, api, factory, tenant: TENANT };
+    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth);
     let get = async |path: &str| -> (u16, Value) {
         let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
         openapi::spec().check("GET", path, status, &content_type, &body);

@@ -12,7 +12,7 @@ use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, TimeWindow};
-use acd_integration_tests::{FailingSchedules, ImportEnv, Item, sorted_segments};
+use acd_integration_tests::{ConnectEnv, FailingSchedules, ImportEnv, Item, sorted_segments};
 use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -355,36 +355,11 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
 /// import from its own; what each writes is one segment per (agent, start).
 #[tokio::test]
 async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agree_with_the_import() {
-    use acd_connectors::amazon_connect::AwsEndpoints;
-    use acd_connectors::{ConnectorFactory, HttpClient};
     use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
 
-    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
-    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-    }
     const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
-    let stack = acd_test_harness::AwsStack::start().await;
-    let sim = ConnectSimulator::start(ConnectSimConfig::default()).await.unwrap();
-    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
-    let stream_arn = ConnectSimulator::create_stream(&kinesis, "agent-events", 1).await.unwrap();
-    let endpoints = AwsEndpoints {
-        connect: Some(sim.base_url()),
-        sts: Some(sim.base_url()),
-        kinesis: Some(stack.moto.endpoint.clone()),
-    }
-    .into_endpoints(Endpoints::default());
-    let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
-    let api = wiring::integrations_api(
-        &stack.settings,
-        &stack.clients,
-        Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() }),
-        acd_app::http::TenantAuth::JwtClaim("tenant_id".into()),
-    );
-    let env = ImportEnv { stack, api, factory, tenant: TENANT };
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
     assert_eq!(status, 201, "{issued}");
     sim.trust(issued["external_id"].as_str().unwrap());

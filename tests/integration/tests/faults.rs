@@ -19,7 +19,7 @@ use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
 use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
-use acd_integration_tests::{ImportEnv, Item, sorted_segments};
+use acd_integration_tests::{ConnectEnv, ImportEnv, Item, sorted_segments};
 use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
@@ -721,38 +721,18 @@ impl Vendor for Connect {
 
 #[tokio::test]
 async fn amazon_connect_faults_delay_data_and_never_delete_or_fake_it() {
-    use acd_connectors::amazon_connect::AwsEndpoints;
-    // The connector calls STS with the function's own credentials (from the environment, as in Lambda).
-    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently here.
-    unsafe {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_REGION", "us-east-1");
-    }
     let now = Utc::now();
     let agents = 6;
-    let sim =
-        ConnectSimulator::start(ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() }).await.unwrap();
-    let stack = acd_test_harness::AwsStack::start().await;
-    let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
-    let stream_arn = ConnectSimulator::create_stream(&kinesis, "agent-events", 1).await.unwrap();
+    let ConnectEnv { env, sim, kinesis, stream_arn } = ImportEnv::start_connect(
+        TENANT,
+        ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() },
+        "agent-events",
+    )
+    .await;
     let day = connect_sim::midnight(now) - chrono::Duration::days(1);
     let (events, _) = connect_sim::agent_events(agents, day);
     ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &events).await.unwrap();
-    let endpoints = AwsEndpoints {
-        connect: Some(sim.base_url()),
-        sts: Some(sim.base_url()),
-        kinesis: Some(stack.moto.endpoint.clone()),
-    }
-    .into_endpoints(Endpoints::default());
-    let factory = acd_connectors::ConnectorFactory::new(acd_connectors::HttpClient::new().unwrap(), endpoints);
-    let api = acd_aws::wiring::integrations_api(
-        &stack.settings,
-        &stack.clients,
-        std::sync::Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() }),
-        acd_app::http::TenantAuth::JwtClaim("tenant_id".into()),
-    );
-    let env = Env(ImportEnv { stack, api, factory, tenant: TENANT });
+    let env = Env(env);
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
     assert_eq!(status, 201);
     let external_id = issued["external_id"].as_str().unwrap().to_owned();

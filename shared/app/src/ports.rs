@@ -235,25 +235,45 @@ pub struct QueueRange {
     pub data_to: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// Which of an integration's leases: one run of each kind at a time, each its own item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseKind {
+    /// The 15-minute import.
+    Import,
+    /// The agent-states pass (`crate::import::states`).
+    AgentStates,
+}
+
 /// Storage of imported data (DynamoDB). Every write of imported data is idempotent: keys are deterministic and
 /// unchanged items are not rewritten.
 #[async_trait]
 pub trait ImportStore: Send + Sync {
-    /// Takes the integration's import lease unless another unexpired run holds it.
+    /// Takes the integration's lease of `kind` unless another unexpired run holds it.
     async fn acquire_lease(
         &self,
+        kind: LeaseKind,
         tenant: &TenantId,
         id: IntegrationId,
         run: acd_domain::RunId,
         now: chrono::DateTime<chrono::Utc>,
         expires: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError>;
+    /// Releases the lease of `kind` if `run` still holds it.
     async fn release_lease(
         &self,
+        kind: LeaseKind,
         tenant: &TenantId,
         id: IntegrationId,
         run: acd_domain::RunId,
     ) -> Result<(), StoreError>;
+    /// Whether an unexpired run holds the lease of `kind`.
+    async fn lease_held(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
     async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError>;
 
@@ -323,30 +343,8 @@ pub trait ImportStore: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
 
-    // The agent-states pass (`crate::import::states`).
+    // The agent-states pass (`crate::import::states`; its lease is `LeaseKind::AgentStates`).
 
-    /// Whether an unexpired run holds the import lease (the 15-minute import is running).
-    async fn lease_held(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError>;
-    /// The agent-states pass's own lease (as [`ImportStore::acquire_lease`], another item): one pass at a time.
-    async fn acquire_states_lease(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        run: acd_domain::RunId,
-        now: chrono::DateTime<chrono::Utc>,
-        expires: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError>;
-    async fn release_states_lease(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        run: acd_domain::RunId,
-    ) -> Result<(), StoreError>;
     /// The agent-states pass's checkpoint (its own item: the 15-minute import's state is never written by it).
     async fn load_states_checkpoint(
         &self,

@@ -9,7 +9,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use acd_app::import::RunRecord;
 use acd_app::import::plan::{self, listing_collapsed};
 use acd_app::ports::{
-    ImportState, ImportStore, ListingCheck, QueueRange, RunLog, RunPage, StatesCheckpoint, StoreError, WriteCounts,
+    ImportState, ImportStore, LeaseKind, ListingCheck, QueueRange, RunLog, RunPage, StatesCheckpoint, StoreError,
+    WriteCounts,
 };
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
@@ -580,29 +581,50 @@ impl DynamoImportStore {
     }
 }
 
+/// The item of each lease kind.
+fn lease_sk(kind: LeaseKind) -> &'static str {
+    match kind {
+        LeaseKind::Import => items::LEASE_SK,
+        LeaseKind::AgentStates => items::STATES_LEASE_SK,
+    }
+}
+
 #[async_trait]
 impl ImportStore for DynamoImportStore {
     async fn acquire_lease(
         &self,
+        kind: LeaseKind,
         tenant: &TenantId,
         id: IntegrationId,
         run: RunId,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        self.acquire_lease_item(tenant, id, items::LEASE_SK, run, now, expires).await
+        self.acquire_lease_item(tenant, id, lease_sk(kind), run, now, expires).await
     }
 
-    async fn release_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
-        self.release_lease_item(tenant, id, items::LEASE_SK, run).await
+    async fn release_lease(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+    ) -> Result<(), StoreError> {
+        self.release_lease_item(tenant, id, lease_sk(kind), run).await
     }
 
-    async fn lease_held(&self, tenant: &TenantId, id: IntegrationId, now: DateTime<Utc>) -> Result<bool, StoreError> {
+    async fn lease_held(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         let out = self
             .client
             .get_item()
             .table_name(&self.table)
-            .set_key(Some(key(integration_pk(tenant, id), items::LEASE_SK.into())))
+            .set_key(Some(key(integration_pk(tenant, id), lease_sk(kind).into())))
             .consistent_read(true)
             .send()
             .await
@@ -613,21 +635,6 @@ impl ImportStore for DynamoImportStore {
                 .map_err(|e| StoreError::Corrupt(format!("lease: {e}"))),
             None => Ok(false),
         }
-    }
-
-    async fn acquire_states_lease(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-        run: RunId,
-        now: DateTime<Utc>,
-        expires: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        self.acquire_lease_item(tenant, id, items::STATES_LEASE_SK, run, now, expires).await
-    }
-
-    async fn release_states_lease(&self, tenant: &TenantId, id: IntegrationId, run: RunId) -> Result<(), StoreError> {
-        self.release_lease_item(tenant, id, items::STATES_LEASE_SK, run).await
     }
 
     async fn load_states_checkpoint(

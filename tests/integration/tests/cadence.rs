@@ -299,7 +299,7 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
 
 #[tokio::test]
 async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pass_catches_up() {
-    use acd_app::ports::ImportStore as _;
+    use acd_app::ports::{ImportStore as _, LeaseKind};
     let t0: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
     let sim =
         GenesysSimulator::start(GenesysSimConfig { now: Some(t0), history_days: 2, ..GenesysSimConfig::default() })
@@ -319,7 +319,17 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
     let import_run = acd_domain::RunId::new();
     let now = Utc::now();
     assert!(
-        store.acquire_lease(&tenant, integration, import_run, now, now + chrono::Duration::minutes(10)).await.unwrap()
+        store
+            .acquire_lease(
+                LeaseKind::Import,
+                &tenant,
+                integration,
+                import_run,
+                now,
+                now + chrono::Duration::minutes(10)
+            )
+            .await
+            .unwrap()
     );
 
     let t1 = t0 + chrono::Duration::minutes(3);
@@ -341,7 +351,7 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
     assert_eq!(env.segments(&id, &agents).await, segments_after_import, "no segment written");
 
     // The import ends; the next pass reads from the quarter hour (no checkpoint was saved) and catches up.
-    store.release_lease(&tenant, integration, import_run).await.unwrap();
+    store.release_lease(LeaseKind::Import, &tenant, integration, import_run).await.unwrap();
     let t2 = t0 + chrono::Duration::minutes(6);
     sim.set_now(t2);
     let run = pass_run(env.importer(at(t2)).run_states(&event(&id), deadline()).await.unwrap());

@@ -26,7 +26,9 @@ use acd_domain::{
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::ports::{ImportState, ImportStore, IntegrationRepo, ListingCheck, QueueRange, SecretStore, StoreError};
+use crate::ports::{
+    ImportState, ImportStore, IntegrationRepo, LeaseKind, ListingCheck, QueueRange, SecretStore, StoreError,
+};
 
 /// Which pass an import event asks for: the 15-minute import, or agent states only (`"pass": "agent_states"`, sent
 /// by the agent-states schedule); `None` for an unknown pass.
@@ -211,14 +213,14 @@ impl ImportService {
         let run_id = RunId::new();
         let started_at = Utc::now();
         let lease_until = lease_until(started_at, deadline);
-        if !self.store.acquire_lease(&tenant, id, run_id, started_at, lease_until).await? {
+        if !self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
         // A DELETE may have started between the read above and the lease: look again with the lease held. (Queue
         // writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
         if self.repo.get(&tenant, id).await?.is_none() {
-            self.store.release_lease(&tenant, id, run_id).await?;
+            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             return self.stop_deleted(&tenant, id).await.map(Err);
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
@@ -266,7 +268,7 @@ impl ImportService {
             }
             Err(ImportError::Deleted) => {
                 // Nothing to record on a deleted integration: let the lease go and stop.
-                self.store.release_lease(tenant, id, run_id).await?;
+                self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await?;
                 tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "integration deleted during the run: stopped");
                 return Ok(Settled::Deleted);
             }
@@ -293,7 +295,7 @@ impl ImportService {
         let bookkeeping = async {
             self.store.record_run(&record).await?;
             self.store.set_status(tenant, id, &status).await?;
-            self.store.release_lease(tenant, id, run_id).await
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
         };
         if let Err(e) = bookkeeping.await {
             tracing::error!(tenant = %tenant, integration = %id, run = %run_id, error = %e, "recording the run failed");

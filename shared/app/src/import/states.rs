@@ -26,7 +26,7 @@ use acd_domain::{Integration, IntegrationId, IntegrationState, RunId, TenantId, 
 use chrono::{DateTime, Duration, Utc};
 
 use super::{ImportEvent, ImportService, RunOutcome, RunRecord, RunSummary, lease_until, plan};
-use crate::ports::StoreError;
+use crate::ports::{LeaseKind, StoreError};
 
 /// The `pass` of an import event that runs the agent-states pass.
 pub const STATES_PASS: &str = "agent_states";
@@ -71,20 +71,20 @@ impl ImportService {
             return Ok(RunSummary::skipped(why));
         }
         let started_at = Utc::now();
-        if self.store.lease_held(&tenant, id, started_at).await? {
+        if self.store.lease_held(LeaseKind::Import, &tenant, id, started_at).await? {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: the 15-minute import is running");
             return Ok(RunSummary::skipped("the 15-minute import is running"));
         }
         let run_id = RunId::new();
         let lease_until = lease_until(started_at, deadline);
-        if !self.store.acquire_states_lease(&tenant, id, run_id, started_at, lease_until).await? {
+        if !self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));
         }
         let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.states_pass(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
-        let released = self.store.release_states_lease(&tenant, id, run_id).await;
+        let released = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
         match result {
             Ok(outcome) => record.outcome = outcome,
             Err(super::ImportError::Store(e)) => return Err(e),

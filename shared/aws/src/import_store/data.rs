@@ -1,0 +1,360 @@
+//! Writes of imported data (interval statistics, agent-state segments) as diffs against what is stored, with
+//! the chunk digests ([`crate::digest`]) that spare re-reading unchanged partitions.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use acd_app::import::plan;
+use acd_app::ports::{StoreError, WriteCounts};
+use acd_domain::{AgentSegment, Integration, IntervalStats, QueueId, TimeWindow};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1::from_item;
+
+use super::{DynamoImportStore, READ_CONCURRENCY, key, ser};
+use crate::digest::{self, ChunkDigest};
+use crate::dynamo::{Item, s};
+use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
+use crate::keys::{PK, SK, integration_pk};
+use crate::sdk_error;
+
+/// Partitions compared at a time, and the number of pending writes that triggers a flush (a multiple of 25, so
+/// batches stay full).
+const DIFF_GROUP: usize = 64;
+const WRITE_FLUSH: usize = 1_000;
+/// Chunk digests are kept this long after the chunk's end: re-reads happen within the reconciliation window.
+const DIGEST_RETENTION_DAYS: i64 = 35;
+
+impl DynamoImportStore {
+    /// The stored digest of a chunk starting at the same day, if it ends no later than `chunk_end`.
+    async fn load_digest(
+        &self,
+        pk: &str,
+        sk: &str,
+        chunk_end: DateTime<Utc>,
+    ) -> Result<Option<ChunkDigest>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(digest)", e))?;
+        let Some(item) = out.item else { return Ok(None) };
+        let end = item.get("end").and_then(|v| v.as_s().ok()).and_then(|v| DateTime::parse_from_rfc3339(v).ok());
+        // A digest made when the day's chunk ended earlier (today's chunk grows every run) still holds: nothing was
+        // written after its end (a later write would have replaced or deleted it), so a partition whose new content
+        // hashes the same has no items after that end either. A digest reaching past the chunk matches nothing.
+        if end.is_none_or(|end| end > chunk_end) {
+            return Ok(Some(ChunkDigest::default())); // present (to delete before writing), matching nothing
+        }
+        let parts = item.get("parts").and_then(|v| v.as_b().ok()).and_then(|b| ChunkDigest::decode(b.as_ref()));
+        Ok(Some(parts.unwrap_or_default()))
+    }
+
+    /// Puts the `desired` items of each partition of `chunk` and deletes the `existing` ones not desired, leaving
+    /// equal items alone. Partitions whose content the chunk's digest (`digest_sk`) already records are not read
+    /// at all, nor is anything when the chunk is `fresh` (none of its items was ever written); `read` gives the
+    /// existing items of one partition (and the Query calls it took). Partitions are compared a group at a time and
+    /// writes flushed as they accumulate, so memory stays bounded however large the chunk.
+    async fn diff_partitions<T, F, Fut>(
+        &self,
+        integration: &Integration,
+        chunk: TimeWindow,
+        fresh: bool,
+        digest_sk: String,
+        mut desired: BTreeMap<String, Vec<T>>,
+        read: F,
+    ) -> Result<WriteCounts, StoreError>
+    where
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed,
+        F: Fn(String) -> Fut,
+        Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
+    {
+        let digest_pk = integration_pk(&integration.tenant_id, integration.id);
+        let mut digest = ChunkDigest::default();
+        for (pk, items) in desired.iter_mut() {
+            items.sort_by(|a, b| a.sk().cmp(b.sk()));
+            digest.insert(pk, items).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
+        }
+        let use_digest = desired.len() <= digest::MAX_PARTITIONS;
+        let mut counts = WriteCounts::default();
+        let stored = if fresh {
+            None
+        } else {
+            counts.reads += 1;
+            self.load_digest(&digest_pk, &digest_sk, chunk.end).await?
+        };
+        if use_digest && let Some(stored) = &stored {
+            desired.retain(|pk, items| {
+                let known = digest.agrees(stored, pk);
+                if known {
+                    counts.unchanged += items.len() as u64;
+                }
+                !known
+            });
+        }
+
+        let mut digest_present = stored.is_some();
+        let mut changes = false;
+        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        let mut partitions = desired.into_iter().peekable();
+        while partitions.peek().is_some() {
+            let group: Vec<(String, Vec<T>)> = partitions.by_ref().take(DIFF_GROUP).collect();
+            let mut existing: HashMap<String, Vec<Item>> = HashMap::new();
+            if !fresh {
+                let pks: Vec<String> = group.iter().map(|(pk, _)| pk.clone()).collect();
+                let read: Vec<(String, Vec<Item>, u64)> = stream::iter(pks.into_iter().map(|pk| {
+                    let fut = read(pk.clone());
+                    async move { fut.await.map(|(items, calls)| (pk, items, calls)) }
+                }))
+                .buffer_unordered(READ_CONCURRENCY)
+                .try_collect()
+                .await?;
+                for (pk, items, calls) in read {
+                    counts.reads += calls;
+                    existing.insert(pk, items);
+                }
+            }
+            for (pk, wanted) in group {
+                let mut old: HashMap<String, T> = HashMap::new();
+                for item in existing.remove(&pk).unwrap_or_default() {
+                    match from_item::<T>(item) {
+                        Ok(t) => {
+                            old.insert(t.sk().to_owned(), t);
+                        }
+                        Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"),
+                    }
+                }
+                for item in wanted {
+                    match old.remove(item.sk()) {
+                        Some(previous) if previous == item => counts.unchanged += 1,
+                        _ => puts.push(ser(&item)?),
+                    }
+                }
+                deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
+            }
+            let last = partitions.peek().is_none();
+            if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
+                changes = true;
+                if digest_present {
+                    // The digest must never claim content that is not stored: gone before the first item changes.
+                    self.delete_digest(&digest_pk, &digest_sk).await?;
+                    counts.write_requests += 1;
+                    digest_present = false;
+                }
+                counts += self.write(std::mem::take(&mut puts), std::mem::take(&mut deletes), 0).await?;
+            }
+        }
+
+        let current = stored.as_ref().is_some_and(|s| *s == digest) && !changes;
+        if use_digest && !current {
+            self.put_digest(digest_pk, digest_sk, chunk.end, &digest).await?;
+            counts.write_requests += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn put_digest(
+        &self,
+        pk: String,
+        sk: String,
+        chunk_end: DateTime<Utc>,
+        digest: &ChunkDigest,
+    ) -> Result<(), StoreError> {
+        let item = HashMap::from([
+            (PK.to_owned(), s(pk)),
+            (SK.to_owned(), s(sk)),
+            ("entity".to_owned(), s("digest")),
+            ("end".to_owned(), s(chunk_end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            ("parts".to_owned(), AttributeValue::B(Blob::new(digest.encode()))),
+            (
+                "ttl".to_owned(),
+                AttributeValue::N((chunk_end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
+            ),
+        ]);
+        self.put(item, "PutItem(digest)").await
+    }
+
+    async fn delete_digest(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
+        self.crash_point()?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
+            .send()
+            .await
+            .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
+        Ok(())
+    }
+}
+
+/// Items with a sort key (for diffing).
+trait Keyed {
+    fn sk(&self) -> &str;
+}
+impl Keyed for IntervalItem {
+    fn sk(&self) -> &str {
+        &self.sk
+    }
+}
+impl Keyed for SegmentItem {
+    fn sk(&self) -> &str {
+        &self.sk
+    }
+}
+
+pub(super) async fn write_intervals(
+    store: &DynamoImportStore,
+    integration: &Integration,
+    chunk: TimeWindow,
+    queue_external_ids: &[String],
+    stats: &[IntervalStats],
+    fresh: bool,
+) -> Result<WriteCounts, StoreError> {
+    let tenant = &integration.tenant_id;
+    let mut desired: BTreeMap<String, Vec<IntervalItem>> = queue_external_ids
+        .iter()
+        .map(|q| (items::queue_data_pk(tenant, &QueueId::new(integration.id, q.clone())), Vec::new()))
+        .collect();
+    for s in stats {
+        if !chunk.contains(s.interval_start) {
+            continue;
+        }
+        let zero = s.offered == 0
+            && s.handled == 0
+            && s.abandoned == 0
+            && s.handle_time_ms == 0
+            && s.answer_time_ms == 0
+            && s.answered_within_sl.unwrap_or(0) == 0;
+        if zero {
+            continue; // within a completed window, an absent interval is zero
+        }
+        let pk = items::queue_data_pk(tenant, &QueueId::new(integration.id, s.queue_external_id.clone()));
+        desired.entry(pk.clone()).or_default().push(IntervalItem {
+            pk,
+            sk: interval_sk(s.interval_start),
+            start: s.interval_start,
+            offered: s.offered,
+            handled: s.handled,
+            abandoned: s.abandoned,
+            handle_ms: s.handle_time_ms,
+            answer_ms: s.answer_time_ms,
+            sl: s.answered_within_sl,
+        });
+    }
+    let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
+    let digest_sk = items::digest_sk("IV", chunk.start);
+    store
+        .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
+            store.query_range(pk, from.clone(), Some(to.clone()))
+        })
+        .await
+}
+
+pub(super) async fn write_segments(
+    store: &DynamoImportStore,
+    integration: &Integration,
+    chunk: TimeWindow,
+    agent_external_ids: &[String],
+    pieces: &[AgentSegment],
+    fresh: bool,
+) -> Result<WriteCounts, StoreError> {
+    let tenant = &integration.tenant_id;
+    let mut desired: BTreeMap<String, Vec<SegmentItem>> =
+        agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
+    for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
+        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+    }
+    let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
+    let digest_sk = items::digest_sk("S", chunk.start);
+    store
+        .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
+            store.query_range(pk, from.clone(), Some(to.clone()))
+        })
+        .await
+}
+
+pub(super) async fn merge_segments(
+    store: &DynamoImportStore,
+    integration: &Integration,
+    chunk: TimeWindow,
+    pieces: &[AgentSegment],
+) -> Result<WriteCounts, StoreError> {
+    let tenant = &integration.tenant_id;
+    let mut puts = Vec::new();
+    for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
+        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+        puts.push(ser(SegmentItem::of(pk, p))?);
+    }
+    // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
+    if puts.is_empty() { Ok(WriteCounts::default()) } else { store.write(puts, Vec::new(), 0).await }
+}
+
+pub(super) async fn write_recent_segments(
+    store: &DynamoImportStore,
+    integration: &Integration,
+    window: TimeWindow,
+    agent_external_ids: &[String],
+    pieces: &[AgentSegment],
+) -> Result<WriteCounts, StoreError> {
+    let tenant = &integration.tenant_id;
+    let mut counts = WriteCounts::default();
+    // The digests of every day a piece or the window touches go first: a digest must never claim content
+    // that is not stored.
+    let mut days: BTreeSet<DateTime<Utc>> = pieces.iter().map(|p| plan::day_start(p.start)).collect();
+    days.extend(plan::day_chunks(window).into_iter().map(|c| plan::day_start(c.start)));
+    let digest_pk = integration_pk(tenant, integration.id);
+    for day in &days {
+        store.delete_digest(&digest_pk, &items::digest_sk("S", *day)).await?;
+        counts.write_requests += 1;
+    }
+    let mut desired: BTreeMap<String, Vec<SegmentItem>> =
+        agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
+    for p in pieces {
+        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+    }
+    let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+    let partitions: Vec<(String, Vec<SegmentItem>)> = desired.into_iter().collect();
+    let read: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
+        stream::iter(partitions.into_iter().map(|(pk, wanted)| {
+            let from = wanted.iter().map(|w| w.start).min().unwrap_or(window.start).min(window.start);
+            let (from, to) = (segment_sk(from), segment_sk(window.end));
+            async move {
+                store.query_range(pk.clone(), from, Some(to)).await.map(|(items, calls)| (pk, wanted, items, calls))
+            }
+        }))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (pk, wanted, existing, calls) in read {
+        counts.reads += calls;
+        let mut old: HashMap<String, SegmentItem> = HashMap::new();
+        for item in existing {
+            match from_item::<SegmentItem>(item) {
+                Ok(t) => {
+                    old.insert(t.sk.clone(), t);
+                }
+                Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable segment will be rewritten"),
+            }
+        }
+        for item in wanted {
+            match old.remove(&item.sk) {
+                Some(previous) if previous == item => counts.unchanged += 1,
+                _ => puts.push(ser(&item)?),
+            }
+        }
+        // Only what starts inside the window is the vendor's to replace; older segments are upserted only.
+        deletes.extend(old.into_values().filter(|t| window.contains(t.start)).map(|t| key(pk.clone(), t.sk.clone())));
+    }
+    if !(puts.is_empty() && deletes.is_empty()) {
+        counts += store.write(puts, deletes, 0).await?;
+    }
+    Ok(counts)
+}

@@ -1,0 +1,104 @@
+//! What a run leaves behind: its run record (listed by `GET …/runs`) and the integration's status.
+
+use acd_app::import::RunRecord;
+use acd_app::ports::{RunPage, StoreError};
+use acd_domain::{IntegrationId, IntegrationStatus, TenantId};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::Duration;
+use serde::{Deserialize, Serialize};
+use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
+
+use super::{DynamoImportStore, de, is_conditional_failure, key, ser};
+use crate::dynamo::s;
+use crate::items;
+use crate::keys::{self, PK, SK, integration_pk};
+use crate::sdk_error;
+
+/// Runs are kept this long (DynamoDB TTL on `ttl`).
+const RUN_RETENTION_DAYS: i64 = 90;
+
+#[derive(Serialize, Deserialize)]
+struct RunItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    entity: String,
+    ttl: i64,
+    #[serde(flatten)]
+    run: RunRecord,
+}
+
+pub(super) async fn record_run(store: &DynamoImportStore, run: &RunRecord) -> Result<(), StoreError> {
+    let item = ser(RunItem {
+        pk: integration_pk(&run.tenant_id, run.integration_id),
+        sk: items::run_sk(run),
+        entity: "run".into(),
+        ttl: (run.started_at + Duration::days(RUN_RETENTION_DAYS)).timestamp(),
+        run: run.clone(),
+    })?;
+    store.put(item, "PutItem(run)").await
+}
+
+pub(super) async fn set_status(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+    status: &IntegrationStatus,
+) -> Result<(), StoreError> {
+    let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.table)
+        .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+        .update_expression("SET #status = :status, version = version + :one")
+        .condition_expression(
+            "attribute_exists(PK) AND attribute_not_exists(deleting_at) AND #status.#state <> :paused",
+        )
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":status", value)
+        .expression_attribute_values(":one", AttributeValue::N("1".into()))
+        .expression_attribute_values(":paused", s("paused"))
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(()),
+        // Deleted (or deleting) or paused while the run was going: leave the record as the admin made it.
+        Err(e) if is_conditional_failure(&e) => Ok(()),
+        Err(e) => Err(sdk_error("UpdateItem(status)", e)),
+    }
+}
+
+pub(super) async fn list_runs(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+    limit: usize,
+    before: Option<String>,
+) -> Result<RunPage, StoreError> {
+    let pk = integration_pk(tenant, id);
+    let mut q = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(pk.clone()))
+        .expression_attribute_values(":prefix", s(items::RUN_SK_PREFIX))
+        .scan_index_forward(false)
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+    if let Some(before) = before {
+        // Only a run's sort key may reach the table as a key.
+        if !items::is_run_sk(&before) {
+            return Err(StoreError::NotFound);
+        }
+        q = q.exclusive_start_key(PK, s(pk)).exclusive_start_key(SK, s(before));
+    }
+    let out = q.send().await.map_err(|e| sdk_error("Query(runs)", e))?;
+    let mut runs: Vec<RunItem> = de(out.items.unwrap_or_default(), "run")?;
+    let more = runs.len() > limit;
+    runs.truncate(limit);
+    let next = if more { runs.last().map(|r| items::run_sk(&r.run)) } else { None };
+    Ok(RunPage { runs: runs.into_iter().map(|r| r.run).collect(), next })
+}

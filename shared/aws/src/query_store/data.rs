@@ -1,0 +1,189 @@
+//! Reads of imported data: interval statistics, completeness, mapped agents, agent-state segments, statuses.
+
+use acd_app::mappings::ExternalStatusRecord;
+use acd_app::ports::{Page, StoreError};
+use acd_app::query::{AgentsFrom, Completeness, IntervalRecord, MappedAgent, SegmentRecord};
+use acd_domain::{INTERVAL_MINUTES, IntegrationId, QueueId, TenantId};
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, Duration, Utc};
+use serde_dynamo::aws_sdk_dynamodb_1::from_item;
+
+use super::mappings::status_record;
+use super::reads::{TYPICAL_AGENT_BYTES, get, key, more, query, readable};
+use crate::dynamo::{DynamoStore, s};
+use crate::items::{
+    self, AgentItem, IntervalItem, MAX_SEGMENT_HOURS, STATE_SK, STATUS_SK_PREFIX, SegmentItem, StatusItem,
+};
+use crate::keys::{self, GSI1};
+
+pub(super) async fn intervals(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    id: &QueueId,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<IntervalRecord>, StoreError> {
+    let last = to - Duration::minutes(INTERVAL_MINUTES);
+    if last < from {
+        return Ok(Vec::new());
+    }
+    let builder = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :last")
+        .expression_attribute_values(":pk", s(items::queue_data_pk(tenant, id)))
+        .expression_attribute_values(":from", s(items::interval_sk(from)))
+        .expression_attribute_values(":last", s(items::interval_sk(last)));
+    let mut out = Vec::new();
+    for item in store.query_all(builder, "intervals").await? {
+        let i: IntervalItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("interval item: {e}")))?;
+        out.push(IntervalRecord {
+            start: i.start,
+            offered: i.offered,
+            handled: i.handled,
+            abandoned: i.abandoned,
+            handle_ms: i.handle_ms,
+            answer_ms: i.answer_ms,
+            answered_within_sl: i.sl,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn completeness(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    integration: IntegrationId,
+) -> Result<Completeness, StoreError> {
+    let builder = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .set_key(Some(key(keys::integration_pk(tenant, integration), STATE_SK.to_owned())))
+        .projection_expression("complete_from, complete_through");
+    let out = get(builder, "import state", false).await?;
+    let time = |name: &str| match out.item.as_ref().and_then(|i| i.get(name)) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(raw)) => DateTime::parse_from_rfc3339(raw)
+            .map(|t| Some(t.with_timezone(&Utc)))
+            .map_err(|e| StoreError::Corrupt(format!("{name} {raw:?}: {e}"))),
+        Some(other) => Err(StoreError::Corrupt(format!("{name} is not a string: {other:?}"))),
+    };
+    Ok(Completeness { from: time("complete_from")?, through: time("complete_through")? })
+}
+
+pub(super) async fn mapped_agents(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    employee: Option<&str>,
+    from: Option<&AgentsFrom>,
+    limit: usize,
+) -> Result<Page<MappedAgent>, StoreError> {
+    let position =
+        from.map(|f| items::employees_gsi_sk(&f.agent.employee_id, f.agent.integration_id, &f.agent.external_id));
+    let exclusive = from.filter(|f| !f.inclusive).and(position.clone());
+    let mut builder = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .index_name(GSI1)
+        .expression_attribute_values(":pk", s(items::employees_gsi_pk(tenant)))
+        .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
+    builder = match (employee, &position) {
+        (None, None) => builder.key_condition_expression("GSI1PK = :pk"),
+        (None, Some(position)) => builder
+            .key_condition_expression(if exclusive.is_some() {
+                "GSI1PK = :pk AND GSI1SK > :from"
+            } else {
+                "GSI1PK = :pk AND GSI1SK >= :from"
+            })
+            .expression_attribute_values(":from", s(position.clone())),
+        (Some(employee), position) => {
+            let prefix = format!("{employee}#");
+            let lower = position.clone().filter(|p| *p > prefix).unwrap_or(prefix.clone());
+            let upper = format!("{prefix}{}", char::MAX);
+            if lower > upper {
+                return Ok(Page { items: Vec::new(), more: false });
+            }
+            builder
+                .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lower AND :upper")
+                .expression_attribute_values(":lower", s(lower))
+                .expression_attribute_values(":upper", s(upper))
+        }
+    };
+    let page = query(builder, "mapped agents", TYPICAL_AGENT_BYTES).await?;
+    let has_more = more(&page).is_some();
+    let mut agents = Vec::new();
+    for item in page.items.unwrap_or_default() {
+        let Some(agent) = readable::<AgentItem>(item, "agent") else { continue };
+        if exclusive.is_some() && agent.gsi1sk.as_ref() == exclusive.as_ref() {
+            continue;
+        }
+        if let Some(employee_id) = agent.employee_id {
+            agents.push(MappedAgent {
+                employee_id,
+                integration_id: agent.integration_id,
+                external_id: agent.external_id,
+            });
+        }
+    }
+    let more = has_more || agents.len() > limit;
+    agents.truncate(limit);
+    Ok(Page { items: agents, more })
+}
+
+pub(super) async fn segments(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    integration: IntegrationId,
+    agent_external_id: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    not_before: Option<DateTime<Utc>>,
+) -> Result<Vec<SegmentRecord>, StoreError> {
+    let lower = (from - Duration::hours(MAX_SEGMENT_HOURS)).max(not_before.unwrap_or(DateTime::<Utc>::MIN_UTC));
+    if lower > to {
+        // BETWEEN with its bounds reversed is a DynamoDB validation error; nothing can be in between.
+        return Ok(Vec::new());
+    }
+    let builder = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("PK = :pk AND SK BETWEEN :lower AND :upper")
+        .expression_attribute_values(":pk", s(items::segment_pk(tenant, integration, agent_external_id)))
+        .expression_attribute_values(":lower", s(items::segment_sk(lower)))
+        .expression_attribute_values(":upper", s(items::segment_sk(to)));
+    let mut out = Vec::new();
+    for item in store.query_all(builder, "segments").await? {
+        let segment: SegmentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("segment item: {e}")))?;
+        out.push(SegmentRecord {
+            start: segment.start,
+            end: segment.end,
+            status_id: segment.status_id,
+            reason: segment.reason,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) async fn statuses(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    integration: IntegrationId,
+) -> Result<Vec<ExternalStatusRecord>, StoreError> {
+    let builder = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(keys::integration_pk(tenant, integration)))
+        .expression_attribute_values(":prefix", s(STATUS_SK_PREFIX));
+    Ok(store
+        .query_all(builder, "statuses")
+        .await?
+        .into_iter()
+        .filter_map(|item| readable::<StatusItem>(item, "status").map(status_record))
+        .collect())
+}

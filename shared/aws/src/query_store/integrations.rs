@@ -1,0 +1,63 @@
+//! The integration names the read side shows next to queues, and whether every integration is in the name index.
+
+use std::collections::HashMap;
+
+use acd_app::ports::StoreError;
+use acd_app::query::QueryStore;
+use acd_domain::{IntegrationId, TenantId};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::reads::{get, key};
+use crate::dynamo::{DynamoStore, s};
+use crate::items;
+use crate::keys;
+
+pub(super) async fn integration_names(
+    store: &DynamoStore,
+    tenant: &TenantId,
+) -> Result<HashMap<IntegrationId, String>, StoreError> {
+    Ok(store.integration_names_indexed(tenant).await?.0)
+}
+
+pub(super) async fn integration_names_indexed(
+    store: &DynamoStore,
+    tenant: &TenantId,
+) -> Result<(HashMap<IntegrationId, String>, bool), StoreError> {
+    let builder = store
+        .client
+        .query()
+        .table_name(&store.table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
+        .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+        .projection_expression("#id, #name, #indexed")
+        .expression_attribute_names("#id", "id")
+        .expression_attribute_names("#name", "name")
+        .expression_attribute_names("#indexed", items::SEARCH_INDEXED);
+    let (mut names, mut indexed) = (HashMap::new(), true);
+    for item in store.query_all(builder, "integration names").await? {
+        let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
+        let name = item.get("name").and_then(|v| v.as_s().ok());
+        if let (Some(id), Some(name)) = (id, name) {
+            names.insert(id, name.clone());
+            indexed &= matches!(item.get(items::SEARCH_INDEXED), Some(AttributeValue::Bool(true)));
+        }
+    }
+    Ok((names, indexed))
+}
+
+pub(super) async fn integration_name(
+    store: &DynamoStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+) -> Result<Option<String>, StoreError> {
+    let builder = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+        .projection_expression("#name")
+        .expression_attribute_names("#name", "name");
+    let out = get(builder, "integration name", false).await?;
+    Ok(out.item.and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned()))
+}

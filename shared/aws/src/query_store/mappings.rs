@@ -1,0 +1,160 @@
+//! The mappings ([`MappingStore`]): agents to employees, statuses to activities.
+
+use acd_app::mappings::{DEFAULT_ACTIVITY, ExternalAgentRecord, ExternalStatusRecord, MappingStore};
+use acd_app::ports::{Page, StoreError};
+use acd_domain::{IntegrationId, TenantId};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde_dynamo::aws_sdk_dynamodb_1::from_item;
+
+use super::reads::{Filter, get, key};
+use crate::dynamo::{DynamoStore, s};
+use crate::items::{self, AGENT_SK_PREFIX, AgentItem, STATUS_SK_PREFIX, StatusItem};
+use crate::keys;
+use crate::sdk_error;
+
+pub(super) fn agent_record(item: AgentItem) -> ExternalAgentRecord {
+    ExternalAgentRecord {
+        integration_id: item.integration_id,
+        external_id: item.external_id,
+        display_name: item.display_name,
+        first_seen: item.first_seen,
+        last_seen: item.last_seen,
+        employee_id: item.employee_id,
+    }
+}
+
+pub(super) fn status_record(item: StatusItem) -> ExternalStatusRecord {
+    ExternalStatusRecord {
+        integration_id: item.integration_id,
+        status_id: item.status_id,
+        name: item.name,
+        activity_id: item.activity_id,
+        mapped: item.mapped,
+        first_seen: item.first_seen,
+        last_seen: item.last_seen,
+    }
+}
+
+fn condition_failed<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
+{
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
+#[async_trait]
+impl MappingStore for DynamoStore {
+    async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError> {
+        let builder = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
+            .projection_expression("PK");
+        Ok(get(builder, "integration", true).await?.item.is_some())
+    }
+
+    async fn list_agents(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalAgentRecord>, StoreError> {
+        let mut filter = Filter::default();
+        if unmapped_only {
+            filter.parts.push("attribute_not_exists(#employee)".into());
+            filter.names.insert("#employee".into(), "employee_id".into());
+        }
+        let page: Page<AgentItem> =
+            self.list_prefix(keys::integration_pk(tenant, id), AGENT_SK_PREFIX, after, filter, limit, "agents").await?;
+        Ok(Page { items: page.items.into_iter().map(agent_record).collect(), more: page.more })
+    }
+
+    async fn set_agent_employee(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        external_id: &str,
+        employee_id: Option<&str>,
+    ) -> Result<Option<ExternalAgentRecord>, StoreError> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, id), items::agent_sk(external_id))))
+            .condition_expression("attribute_exists(PK)")
+            .return_values(ReturnValue::AllNew);
+        update = match employee_id {
+            Some(employee) => update
+                .update_expression("SET employee_id = :employee, GSI1PK = :gsi1pk, GSI1SK = :gsi1sk")
+                .expression_attribute_values(":employee", s(employee))
+                .expression_attribute_values(":gsi1pk", s(items::employees_gsi_pk(tenant)))
+                .expression_attribute_values(":gsi1sk", s(items::employees_gsi_sk(employee, id, external_id))),
+            None => update.update_expression("REMOVE employee_id, GSI1PK, GSI1SK"),
+        };
+        match update.send().await {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let agent: AgentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("agent item: {e}")))?;
+                Ok(Some(agent_record(agent)))
+            }
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error("UpdateItem(agent mapping)", e)),
+        }
+    }
+
+    async fn list_statuses(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        unmapped_only: bool,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<Page<ExternalStatusRecord>, StoreError> {
+        let mut filter = Filter::default();
+        if unmapped_only {
+            filter.parts.push("#mapped = :no".into());
+            filter.names.insert("#mapped".into(), "mapped".into());
+            filter.values.insert(":no".into(), AttributeValue::Bool(false));
+        }
+        let page: Page<StatusItem> = self
+            .list_prefix(keys::integration_pk(tenant, id), STATUS_SK_PREFIX, after, filter, limit, "statuses")
+            .await?;
+        Ok(Page { items: page.items.into_iter().map(status_record).collect(), more: page.more })
+    }
+
+    async fn set_status_activity(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status_id: &str,
+        activity_id: Option<&str>,
+    ) -> Result<Option<ExternalStatusRecord>, StoreError> {
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(keys::integration_pk(tenant, id), items::status_sk(status_id))))
+            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET activity_id = :activity, #mapped = :mapped")
+            .expression_attribute_names("#mapped", "mapped")
+            .expression_attribute_values(":activity", s(activity_id.unwrap_or(DEFAULT_ACTIVITY)))
+            .expression_attribute_values(":mapped", AttributeValue::Bool(activity_id.is_some()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match out {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                let status: StatusItem =
+                    from_item(item).map_err(|e| StoreError::Corrupt(format!("status item: {e}")))?;
+                Ok(Some(status_record(status)))
+            }
+            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) => Err(sdk_error("UpdateItem(status mapping)", e)),
+        }
+    }
+}

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod diff;
 pub mod digest;
 pub mod dynamo;
 pub mod events;

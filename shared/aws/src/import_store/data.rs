@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, READ_CONCURRENCY, key, ser};
-use crate::digest::{self, ChunkDigest};
+use crate::diff::{self, Keyed};
+use crate::digest::ChunkDigest;
 use crate::dynamo::{Item, s};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{PK, SK, integration_pk};
@@ -67,7 +68,7 @@ impl DynamoImportStore {
         chunk: TimeWindow,
         fresh: bool,
         digest_sk: String,
-        mut desired: BTreeMap<String, Vec<T>>,
+        desired: BTreeMap<String, Vec<T>>,
         read: F,
     ) -> Result<WriteCounts, StoreError>
     where
@@ -76,12 +77,6 @@ impl DynamoImportStore {
         Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
     {
         let digest_pk = integration_pk(&integration.tenant_id, integration.id);
-        let mut digest = ChunkDigest::default();
-        for (pk, items) in desired.iter_mut() {
-            items.sort_by(|a, b| a.sk().cmp(b.sk()));
-            digest.insert(pk, items).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
-        }
-        let use_digest = desired.len() <= digest::MAX_PARTITIONS;
         let mut counts = WriteCounts::default();
         let stored = if fresh {
             None
@@ -89,20 +84,14 @@ impl DynamoImportStore {
             counts.reads += 1;
             self.load_digest(&digest_pk, &digest_sk, chunk.end).await?
         };
-        if use_digest && let Some(stored) = &stored {
-            desired.retain(|pk, items| {
-                let known = digest.agrees(stored, pk);
-                if known {
-                    counts.unchanged += items.len() as u64;
-                }
-                !known
-            });
-        }
+        let plan =
+            diff::plan_chunk(desired, stored.as_ref()).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
+        counts.unchanged += plan.unchanged;
 
         let mut digest_present = stored.is_some();
         let mut changes = false;
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
-        let mut partitions = desired.into_iter().peekable();
+        let mut partitions = plan.compare.into_iter().peekable();
         while partitions.peek().is_some() {
             let group: Vec<(String, Vec<T>)> = partitions.by_ref().take(DIFF_GROUP).collect();
             let mut existing: HashMap<String, Vec<Item>> = HashMap::new();
@@ -121,22 +110,13 @@ impl DynamoImportStore {
                 }
             }
             for (pk, wanted) in group {
-                let mut old: HashMap<String, T> = HashMap::new();
-                for item in existing.remove(&pk).unwrap_or_default() {
-                    match from_item::<T>(item) {
-                        Ok(t) => {
-                            old.insert(t.sk().to_owned(), t);
-                        }
-                        Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"),
-                    }
+                let stored = readable::<T>(existing.remove(&pk).unwrap_or_default(), &pk);
+                let diff = diff::diff_partition(stored, wanted, |_| true);
+                counts.unchanged += diff.unchanged;
+                for item in &diff.puts {
+                    puts.push(ser(item)?);
                 }
-                for item in wanted {
-                    match old.remove(item.sk()) {
-                        Some(previous) if previous == item => counts.unchanged += 1,
-                        _ => puts.push(ser(&item)?),
-                    }
-                }
-                deletes.extend(old.into_values().map(|t| key(pk.clone(), t.sk().to_owned())));
+                deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
             }
             let last = partitions.peek().is_none();
             if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
@@ -151,9 +131,8 @@ impl DynamoImportStore {
             }
         }
 
-        let current = stored.as_ref().is_some_and(|s| *s == digest) && !changes;
-        if use_digest && !current {
-            self.put_digest(digest_pk, digest_sk, chunk.end, &digest).await?;
+        if diff::digest_needs_writing(&plan.digest, plan.use_digest, stored.as_ref(), changes) {
+            self.put_digest(digest_pk, digest_sk, chunk.end, &plan.digest).await?;
             counts.write_requests += 1;
         }
         Ok(counts)
@@ -193,10 +172,19 @@ impl DynamoImportStore {
     }
 }
 
-/// Items with a sort key (for diffing).
-trait Keyed {
-    fn sk(&self) -> &str;
+/// The stored items of one partition that parse; an unreadable one is left out (so a fetched item with its key is
+/// rewritten) and logged.
+fn readable<T: for<'de> Deserialize<'de>>(items: Vec<Item>, pk: &str) -> Vec<T> {
+    items
+        .into_iter()
+        .filter_map(|item| {
+            from_item::<T>(item)
+                .map_err(|e| tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"))
+                .ok()
+        })
+        .collect()
 }
+
 impl Keyed for IntervalItem {
     fn sk(&self) -> &str {
         &self.sk
@@ -335,23 +323,13 @@ pub(super) async fn write_recent_segments(
         .await?;
     for (pk, wanted, existing, calls) in read {
         counts.reads += calls;
-        let mut old: HashMap<String, SegmentItem> = HashMap::new();
-        for item in existing {
-            match from_item::<SegmentItem>(item) {
-                Ok(t) => {
-                    old.insert(t.sk.clone(), t);
-                }
-                Err(e) => tracing::warn!(pk = %pk, error = %e, "unreadable segment will be rewritten"),
-            }
-        }
-        for item in wanted {
-            match old.remove(&item.sk) {
-                Some(previous) if previous == item => counts.unchanged += 1,
-                _ => puts.push(ser(&item)?),
-            }
-        }
         // Only what starts inside the window is the vendor's to replace; older segments are upserted only.
-        deletes.extend(old.into_values().filter(|t| window.contains(t.start)).map(|t| key(pk.clone(), t.sk.clone())));
+        let diff = diff::diff_partition(readable::<SegmentItem>(existing, &pk), wanted, |t| window.contains(t.start));
+        counts.unchanged += diff.unchanged;
+        for item in &diff.puts {
+            puts.push(ser(item)?);
+        }
+        deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
     }
     if !(puts.is_empty() && deletes.is_empty()) {
         counts += store.write(puts, deletes, 0).await?;

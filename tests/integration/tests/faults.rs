@@ -23,11 +23,15 @@ use acd_integration_tests::{ConnectEnv, ImportEnv, Item, sorted_segments};
 use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
+use aws_sdk_dynamodb::types::AttributeValue as AttrValue;
 use chrono::{DateTime, Utc};
-use serde_dynamo::aws_sdk_dynamodb_1::from_items;
+use futures::future::LocalBoxFuture;
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, from_items, to_item};
 use serde_json::{Value, json};
 
 const TENANT: &str = "tenant-faults";
+/// The Amazon Connect agent event stream (moto's Kinesis).
+const STREAM: &str = "agent-events";
 
 /// The faults every vendor is tried with (issue 10's list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +65,12 @@ enum VendorFault {
     /// The vendor's hourly API budget is used up (Five9: the hourly `ReportRequest` limit; Genesys Cloud, which has
     /// no hourly budget, a 429 whose Retry-After is an hour).
     BudgetExhausted,
+    /// Amazon Connect only: the stored agent event stream checkpoint is older than the stream's retention (its
+    /// records may be trimmed). Written by the test harness into the import state: moto never ages records out.
+    CheckpointExpired,
+    /// Amazon Connect only: the stream was deleted and re-created (trimmed past the checkpoint) in moto; the same
+    /// agent events are published into the new stream.
+    StreamRecreated,
 }
 
 const FAULTS: [VendorFault; 13] = [
@@ -89,16 +99,22 @@ struct Expected {
     state: &'static str,
     /// At most this many vendor calls more than a clean run makes.
     extra_calls: u64,
+    /// A warning the run must carry (a piece of its text).
+    warning: Option<&'static str>,
 }
 
 const fn failed(reason: &'static str, extra_calls: u64) -> Expected {
-    Expected { outcome: RunOutcome::Failed, reason: Some(reason), state: "failing", extra_calls }
+    Expected { outcome: RunOutcome::Failed, reason: Some(reason), state: "failing", extra_calls, warning: None }
 }
 const fn succeeded(extra_calls: u64) -> Expected {
-    Expected { outcome: RunOutcome::Succeeded, reason: None, state: "operational", extra_calls }
+    Expected { outcome: RunOutcome::Succeeded, reason: None, state: "operational", extra_calls, warning: None }
 }
 const fn partial(extra_calls: u64) -> Expected {
-    Expected { outcome: RunOutcome::Partial, reason: None, state: "importing", extra_calls }
+    Expected { outcome: RunOutcome::Partial, reason: None, state: "importing", extra_calls, warning: None }
+}
+/// A gap in a vendor's feed: the run succeeds with what could be read and says what may be missing.
+const fn gap(warning: &'static str, extra_calls: u64) -> Expected {
+    Expected { warning: Some(warning), ..succeeded(extra_calls) }
 }
 
 /// Retries of one call are bounded by the retry policy (`RetryPolicy::default().max_attempts`, checked below).
@@ -128,6 +144,11 @@ trait Vendor {
     /// The faults this vendor can be tried with (its simulator's faults).
     fn faults(&self) -> Vec<VendorFault> {
         FAULTS.to_vec()
+    }
+    /// The part of a fault only the test harness can produce (stored state, moto), after [`Vendor::inject`].
+    fn harness<'a>(&'a self, fault: VendorFault, env: &'a Env, integration: &'a str) -> LocalBoxFuture<'a, ()> {
+        let _ = (fault, env, integration);
+        Box::pin(async {})
     }
 }
 
@@ -161,6 +182,7 @@ impl Vendor for Five9 {
                 sim.set_limits(Limits { report_request: [16, 0, 800], ..generous_limits() });
                 (vec![], LONG)
             }
+            other => panic!("no Five9 simulator fault for {other:?}"),
         };
         sim.set_faults(rules);
         deadline
@@ -187,6 +209,7 @@ impl Vendor for Five9 {
             // the next listing to confirm it (partial, with a warning), and the table is untouched.
             VendorFault::EmptyListing => partial(0),
             VendorFault::BudgetExhausted => failed("rate_limited", 0),
+            other => panic!("no expectation for {other:?}"),
         }
     }
     fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
@@ -245,6 +268,7 @@ impl Vendor for Genesys {
             VendorFault::MissingPaging => (Fault::always(Target::Users, Gc::MissingPaging).after(1), LONG),
             VendorFault::ReportNeverFinishes => (Fault::always(Target::UserDetails, Gc::Hang).after(1), SHORT),
             VendorFault::BudgetExhausted => (data(Gc::RateLimited { retry_after_secs: 3_600 }), LONG),
+            other => panic!("no Genesys Cloud simulator fault for {other:?}"),
         };
         self.0.add_fault(fault);
         deadline
@@ -268,6 +292,7 @@ impl Vendor for Genesys {
             // the next listing to confirm it (partial, with a warning), and the table is untouched.
             VendorFault::EmptyListing => partial(0),
             VendorFault::BudgetExhausted => failed("rate_limited", 0),
+            other => panic!("no expectation for {other:?}"),
         }
     }
     fn truth(&self, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
@@ -339,6 +364,27 @@ impl Env {
         }
         let segments = self.segments(integration, agents).await;
         Table { catalog, intervals: sorted_stats(intervals), segments }
+    }
+
+    /// Rewrites the integration's stored import state (a fault only the harness can produce).
+    async fn edit_state(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
+        let dynamodb = &self.stack.clients.dynamodb;
+        let table = &self.stack.settings.table_name;
+        let key = |pk: String, sk: &str| {
+            [("PK".to_owned(), AttrValue::S(pk)), ("SK".to_owned(), AttrValue::S(sk.to_owned()))]
+        };
+        let pk = format!("T#{TENANT}#I#{integration}");
+        let out = dynamodb
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key(pk, acd_aws::items::STATE_SK).into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        let mut state: Value = from_item(out.item.expect("a stored import state")).unwrap();
+        edit(&mut state);
+        dynamodb.put_item().table_name(table).set_item(Some(to_item(state).unwrap())).send().await.unwrap();
     }
 
     /// Queue external ids with their `active` flag.
@@ -433,6 +479,7 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
         let case = format!("{} {fault:?}", vendor.name());
         let expected = vendor.expected(fault);
         let deadline = vendor.inject(fault);
+        vendor.harness(fault, env, &id).await;
         let started = std::time::Instant::now();
         let faulted = run(deadline).await;
         let elapsed = started.elapsed();
@@ -451,6 +498,11 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
         if faulted.reason.map(|r| r.as_str()) != expected.reason {
             problems
                 .push(format!("reason {:?}, expected {:?} ({:?})", faulted.reason, expected.reason, faulted.message));
+        }
+        if let Some(warning) = expected.warning
+            && !faulted.warnings.iter().any(|w| w.contains(warning))
+        {
+            problems.push(format!("no warning with {warning:?} among {:?}", faulted.warnings));
         }
         if integration["status"]["state"] != expected.state {
             problems.push(format!("status {}, expected {}", integration["status"]["state"], expected.state));
@@ -639,10 +691,13 @@ async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
 
 /// Amazon Connect: the Connect simulator (also STS, trusting the tenant's external id) and moto's Kinesis. Its rows
 /// are the faults the simulator has: a role that does not trust the external id, a refused permission, throttling
-/// and 5xx once and for good, a null metric where contacts were handled, an empty queue listing. (An expired
-/// stream checkpoint → gap warning is in `--test amazon_connect`.)
+/// and 5xx once and for good, a null metric where contacts were handled, an empty queue listing; and the agent event
+/// stream's: a stored checkpoint past the stream's retention, a stream re-created past the checkpoint.
 struct Connect {
     sim: ConnectSimulator,
+    kinesis: aws_sdk_kinesis::Client,
+    /// The agent events published (again into a re-created stream).
+    events: Vec<Value>,
     external_id: String,
     agents: usize,
     day: DateTime<Utc>,
@@ -663,6 +718,8 @@ impl Vendor for Connect {
             ServerErrorAlways,
             MissingElement,
             EmptyListing,
+            CheckpointExpired,
+            StreamRecreated,
         ]
     }
     fn inject(&self, fault: VendorFault) -> Duration {
@@ -678,9 +735,33 @@ impl Vendor for Connect {
                 // The run's credentials check probes ListQueues first: the import's own listing is the second.
                 self.sim.add_fault(CFault::EmptyQueues { skip: 1, n: 1 })
             }
+            VendorFault::CheckpointExpired | VendorFault::StreamRecreated => {} // in `harness`
             other => panic!("no Amazon Connect simulator fault for {other:?}"),
         }
         LONG
+    }
+    fn harness<'a>(&'a self, fault: VendorFault, env: &'a Env, integration: &'a str) -> LocalBoxFuture<'a, ()> {
+        Box::pin(async move {
+            match fault {
+                VendorFault::CheckpointExpired => {
+                    // Every shard's checkpoint last read to its tip 30 hours ago (the stream keeps 24 h).
+                    let read_through = json!((Utc::now() - chrono::Duration::hours(30)).to_rfc3339());
+                    env.edit_state(integration, |state| {
+                        let shards = state["vendor_cursor"]["shards"].as_object_mut().expect("a stored stream cursor");
+                        assert!(!shards.is_empty());
+                        for shard in shards.values_mut() {
+                            shard["read_through"] = read_through.clone();
+                        }
+                    })
+                    .await;
+                }
+                VendorFault::StreamRecreated => {
+                    ConnectSimulator::recreate_stream(&self.kinesis, STREAM, 1).await.unwrap();
+                    ConnectSimulator::publish_agent_events(&self.kinesis, STREAM, &self.events).await.unwrap();
+                }
+                _ => {}
+            }
+        })
     }
     fn clear(&self) {
         self.sim.clear_faults();
@@ -696,6 +777,10 @@ impl Vendor for Connect {
             VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
             VendorFault::MissingElement => failed("vendor_data_malformed", 0),
             VendorFault::EmptyListing => partial(0),
+            // The gap is on the run; the checkpoint is kept (the records may still be there) and nothing is deleted.
+            VendorFault::CheckpointExpired => gap("keeps 24 h", 0),
+            // The new stream is read from its start: the records were read before, the table does not change.
+            VendorFault::StreamRecreated => gap("re-created", 2),
             other => panic!("no Amazon Connect expectation for {other:?}"),
         }
     }
@@ -723,15 +808,12 @@ impl Vendor for Connect {
 async fn amazon_connect_faults_delay_data_and_never_delete_or_fake_it() {
     let now = Utc::now();
     let agents = 6;
-    let ConnectEnv { env, sim, kinesis, stream_arn } = ImportEnv::start_connect(
-        TENANT,
-        ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() },
-        "agent-events",
-    )
-    .await;
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() }, STREAM)
+            .await;
     let day = connect_sim::midnight(now) - chrono::Duration::days(1);
     let (events, _) = connect_sim::agent_events(agents, day);
-    ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &events).await.unwrap();
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &events).await.unwrap();
     let env = Env(env);
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
     assert_eq!(status, 201);
@@ -741,7 +823,7 @@ async fn amazon_connect_faults_delay_data_and_never_delete_or_fake_it() {
         "credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"},
         "settings": {"region": connect_sim::REGION, "instance_id": connect_sim::INSTANCE_ID,
                      "agent_event_stream_arn": stream_arn, "history_days": 2}});
-    let vendor = Connect { sim, external_id, agents, day };
+    let vendor = Connect { sim, kinesis, events, external_id, agents, day };
     let failures = matrix(&vendor, &env, body, now).await;
     let rows = vendor.faults().len();
     assert!(failures.is_empty(), "{} of {rows} faults failed:\n{}", failures.len(), failures.join("\n"));

@@ -107,7 +107,8 @@ export interface paths {
          * The tenant's external id for Amazon Connect roles (issued on the first call).
          * @description One external id per tenant, generated and stored by the service on the first call (concurrent first calls
          *     get the same value; 201), returned unchanged by every later call (200). Create the customer role from
-         *     `infra/customer-role-amazon-connect.yaml` with it, then create the integration with the role's ARN: the
+         *     `infra/customer-role-amazon-connect.yaml` with it and `trusted_account_id` (the template's `TrustedAccountId`),
+         *     then create the integration with the role's ARN: the
          *     service adds the external id to the credentials it checks and stores, and sends it on every `AssumeRole`.
          *     Creating, testing or PATCHing Amazon Connect credentials before this call answers 409 `tenant-token-missing`.
          */
@@ -740,6 +741,8 @@ export interface components {
         TenantToken: {
             type: components["schemas"]["IntegrationType"];
             external_id: string;
+            /** @description The AWS account the customer's role must trust with this external id (`TrustedAccountId` of `infra/customer-role-amazon-connect.yaml`): the account the service runs in. */
+            trusted_account_id: string;
         };
         /** @description An RFC 3339 instant with its offset or `Z` (preferred; taken as is), or a local date-time without an offset (`2026-03-29T01:45:00`) placed in the integration's `time_zone`. A local time that zone skips (daylight saving) does not exist and is refused; one it repeats is ambiguous and needs an offset. Events: at most 5 minutes in the future, at most 7 days in the past. */
         PushedTime: string;
@@ -1385,7 +1388,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "type": "amazon_connect",
-                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c",
+                     *       "trusted_account_id": "123456789012"
                      *     }
                      */
                     "application/json": components["schemas"]["TenantToken"];
@@ -1415,7 +1419,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "type": "amazon_connect",
-                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c",
+                     *       "trusted_account_id": "123456789012"
                      *     }
                      */
                     "application/json": components["schemas"]["TenantToken"];
@@ -1430,7 +1435,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "type": "amazon_connect",
-                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c"
+                     *       "external_id": "acd-3f2a9c0b7d1e4f5a8b6c2d9e0f1a2b3c",
+                     *       "trusted_account_id": "123456789012"
                      *     }
                      */
                     "application/json": components["schemas"]["TenantToken"];

@@ -34,6 +34,9 @@ pub struct Settings {
     pub flexible_window_minutes: i32,
     /// `SCHEDULE_DLQ_ARN` (optional): dead-letter queue for invocations Scheduler could not deliver.
     pub schedule_dlq_arn: Option<String>,
+    /// `TRUSTED_ACCOUNT_ID`: the AWS account (12 digits) customers' Amazon Connect roles must trust, shown with the
+    /// external id (the template sets the stack's `AWS::AccountId`). Required by the integrations API.
+    pub trusted_account_id: String,
     /// `DEFAULT_HISTORY_DAYS`: back-fill of new integrations that set no `history_days` (default 30, 1–365).
     pub default_history_days: u32,
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
@@ -146,6 +149,7 @@ impl Settings {
                 .number("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", 0..=1440)?
                 .unwrap_or(Self::DEFAULT_FLEXIBLE_WINDOW_MINUTES),
             schedule_dlq_arn: vars.text("SCHEDULE_DLQ_ARN"),
+            trusted_account_id: vars.text("TRUSTED_ACCOUNT_ID").unwrap_or_default(),
             default_history_days: vars
                 .number("DEFAULT_HISTORY_DAYS", 1..=acd_domain::validation::MAX_HISTORY_DAYS)?
                 .unwrap_or(acd_domain::validation::DEFAULT_HISTORY_DAYS),
@@ -179,6 +183,22 @@ impl Settings {
         }
         if self.scheduler_role_arn.is_empty() {
             return Err(ConfigError::Missing("SCHEDULER_ROLE_ARN"));
+        }
+        Ok(())
+    }
+
+    /// Checks `TRUSTED_ACCOUNT_ID` (the integrations API shows it): set, and an AWS account id.
+    pub fn require_trusted_account(&self) -> Result<(), ConfigError> {
+        let id = self.trusted_account_id.as_str();
+        if id.is_empty() {
+            return Err(ConfigError::Missing("TRUSTED_ACCOUNT_ID"));
+        }
+        if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                variable: "TRUSTED_ACCOUNT_ID",
+                value: id.to_owned(),
+                expected: "a 12-digit AWS account id".into(),
+            });
         }
         Ok(())
     }
@@ -240,6 +260,7 @@ impl IntegrationsApiConfig {
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let settings = Settings::from_vars(vars)?;
         settings.require_scheduler_targets()?;
+        settings.require_trusted_account()?;
         Ok(Self { logging: logging(vars), settings, auth: tenant_auth(vars)?, endpoints: endpoints(vars)? })
     }
 }
@@ -368,8 +389,9 @@ impl AwsClients {
 mod tests {
     use super::*;
 
-    const BASE: [(&str, &str); 3] = [
+    const BASE: [(&str, &str); 4] = [
         ("TABLE_NAME", "acd"),
+        ("TRUSTED_ACCOUNT_ID", "123456789012"),
         ("IMPORT_FUNCTION_ARN", "arn:aws:lambda:us-east-1:1:function:import"),
         ("SCHEDULER_ROLE_ARN", "arn:aws:iam::1:role/s"),
     ];
@@ -452,6 +474,8 @@ mod tests {
             ("DYNAMODB_WRITES_IN_FLIGHT", "0"),
             ("MAX_INTEGRATIONS_PER_TENANT", "many"),
             ("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", "-1"),
+            ("TRUSTED_ACCOUNT_ID", "12345678901"),
+            ("TRUSTED_ACCOUNT_ID", "12345678901a"),
             ("INGEST_CALLS_PER_MINUTE", "100001"),
             ("INGEST_KEY_GRACE_HOURS", "1.5"),
             ("TENANT_AUTH", "headers"),
@@ -477,6 +501,9 @@ mod tests {
         let pairs = [("TABLE_NAME", "acd")];
         let error = IntegrationsApiConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap_err();
         assert_eq!(error, ConfigError::Missing("IMPORT_FUNCTION_ARN"));
+        let without_account: Vec<_> = BASE.into_iter().filter(|(name, _)| *name != "TRUSTED_ACCOUNT_ID").collect();
+        let error = IntegrationsApiConfig::from_vars(&Vars::from_pairs(&without_account)).unwrap_err();
+        assert_eq!(error, ConfigError::Missing("TRUSTED_ACCOUNT_ID"));
         let error = QueuesQueryConfig::from_vars(&Vars::from_pairs(&[("TABLE_NAME", " ")])).unwrap_err();
         assert_eq!(error, ConfigError::Missing("TABLE_NAME"));
         // The query function needs no scheduler target.

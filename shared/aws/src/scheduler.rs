@@ -330,6 +330,7 @@ mod tests {
             schedule_expression: Settings::DEFAULT_SCHEDULE_EXPRESSION.into(),
             flexible_window_minutes: 5,
             schedule_dlq_arn: None,
+            trusted_account_id: "123456789012".into(),
             default_history_days: 30,
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,

@@ -79,6 +79,7 @@ pub fn integration_service(
         runs: Arc::new(import_store(settings, clients)),
         tokens: Arc::new(dynamo_store(settings, clients)),
         default_history_days: settings.default_history_days,
+        trusted_account_id: settings.trusted_account_id.clone(),
         budgets: Default::default(),
         events: Some(Arc::new(event_publisher(settings, clients))),
     }

@@ -34,6 +34,9 @@ pub struct TenantToken {
     pub path: &'static str,
     /// A new value (high entropy).
     pub generate: fn() -> String,
+    /// The value is the external id of a role the customer creates in their own AWS account: the answer also names
+    /// the account that role must trust (`trusted_account_id`, the service's `TRUSTED_ACCOUNT_ID`).
+    pub names_trusted_account: bool,
 }
 
 /// One vendor. Implementations are unit structs in the vendor's folder (`five9::vendor::Five9`).

@@ -107,6 +107,8 @@ pub struct AwsStack {
 impl AwsStack {
     pub const IMPORT_FUNCTION_ARN: &'static str = "arn:aws:lambda:us-east-1:123456789012:function:acd-import";
     pub const SCHEDULER_ROLE_ARN: &'static str = "arn:aws:iam::123456789012:role/acd-scheduler";
+    /// The service's account (`TRUSTED_ACCOUNT_ID`) in tests.
+    pub const TRUSTED_ACCOUNT_ID: &'static str = "123456789012";
 
     pub async fn start() -> AwsStack {
         let moto = Moto::start().await;
@@ -120,6 +122,7 @@ impl AwsStack {
             schedule_expression: Settings::DEFAULT_SCHEDULE_EXPRESSION.into(),
             flexible_window_minutes: 5,
             schedule_dlq_arn: Some("arn:aws:sqs:us-east-1:123456789012:acd-schedule-dlq".into()),
+            trusted_account_id: Self::TRUSTED_ACCOUNT_ID.into(),
             default_history_days: 30,
             writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,

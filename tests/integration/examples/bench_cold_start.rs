@@ -187,6 +187,7 @@ async fn main() {
         ("SCHEDULE_GROUP", stack.settings.schedule_group.as_str()),
         ("IMPORT_FUNCTION_ARN", AwsStack::IMPORT_FUNCTION_ARN),
         ("SCHEDULER_ROLE_ARN", AwsStack::SCHEDULER_ROLE_ARN),
+        ("TRUSTED_ACCOUNT_ID", AwsStack::TRUSTED_ACCOUNT_ID),
         ("TENANT_AUTH", "header"),
         ("RUST_LOG", "info"),
     ]

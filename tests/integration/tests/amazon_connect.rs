@@ -278,6 +278,13 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
     assert_eq!(status, 201);
     let external_id = issued["external_id"].as_str().unwrap().to_owned();
+    // The answer names the account the role must trust (`TRUSTED_ACCOUNT_ID`), and so does every later read.
+    assert_eq!(issued["trusted_account_id"], json!(acd_test_harness::AwsStack::TRUSTED_ACCOUNT_ID), "{issued}");
+    for method in ["POST", "GET"] {
+        let (status, again) = env.call(method, "/integrations/amazon-connect/external-id", None).await;
+        assert_eq!(status, 200, "{method}: {again}");
+        assert_eq!(again, issued, "{method}: the same id and account");
+    }
 
     // A role that trusts another external id: the check's AssumeRole is refused, nothing is created.
     sim.trust("acd-someone-else-00000000000000000");

@@ -158,6 +158,7 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "SCHEDULE_GROUP",
             "IMPORT_FUNCTION_ARN",
             "SCHEDULER_ROLE_ARN",
+            "TRUSTED_ACCOUNT_ID",
             "IMPORT_SCHEDULE_EXPRESSION",
             "SCHEDULE_DLQ_ARN",
             "DEFAULT_HISTORY_DAYS",

@@ -31,6 +31,16 @@ pub struct IntegrationsApi {
 }
 
 impl IntegrationsApi {
+    /// A tenant token as answered: its type and value, and the account to trust when it is a role's external id.
+    fn token_view(&self, path: &[&str], kind: &acd_domain::IntegrationType, field: &str, value: String) -> Value {
+        let mut view = json!({"type": kind});
+        view[field] = Value::String(value);
+        if tenant_token_at(path).is_some_and(|(_, token)| token.names_trusted_account) {
+            view["trusted_account_id"] = Value::String(self.service.trusted_account_id.clone());
+        }
+        view
+    }
+
     /// Answers one request. Never fails: every error becomes a problem+json response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
         let id = request_id(&request);
@@ -84,11 +94,11 @@ impl IntegrationsApi {
             // A vendor's per-tenant token (`/integrations/amazon-connect/external-id`): before `{id}` routes.
             (["integrations", a, b], &Method::POST) if tenant_token_at(&[a, b]).is_some() => {
                 let (kind, field, value, issued) = self.service.issue_tenant_token(&tenant, &[a, b]).await?;
-                Ok(json_response(if issued { 201 } else { 200 }, &token_view(&kind, field, value)))
+                Ok(json_response(if issued { 201 } else { 200 }, &self.token_view(&[a, b], &kind, field, value)))
             }
             (["integrations", a, b], &Method::GET) if tenant_token_at(&[a, b]).is_some() => {
                 let (kind, field, value) = self.service.tenant_token(&tenant, &[a, b]).await?;
-                Ok(json_response(200, &token_view(&kind, field, value)))
+                Ok(json_response(200, &self.token_view(&[a, b], &kind, field, value)))
             }
             (["integrations", a, b], _) if tenant_token_at(&[a, b]).is_some() => Err(ApiError::MethodNotAllowed),
             (["integrations", id], &Method::GET) => Ok(view(200, &self.service.get(&tenant, id).await?)),
@@ -174,11 +184,6 @@ pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
 }
 
 /// `{"type": "amazon_connect", "external_id": "acd-…"}`.
-fn token_view(kind: &acd_domain::IntegrationType, field: &str, value: String) -> Value {
-    let mut view = json!({"type": kind});
-    view[field] = Value::String(value);
-    view
-}
 
 /// Parses a `limit` query parameter: a whole number from 1 to `max`.
 pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {

@@ -53,6 +53,7 @@ pub const EXTERNAL_ID: TenantToken = TenantToken {
     field: "external_id",
     path: "amazon-connect/external-id",
     generate: AmazonConnectCredentials::new_external_id,
+    names_trusted_account: true,
 };
 
 /// The process's own AWS configuration (the function's role, used to call STS), loaded once on first use.

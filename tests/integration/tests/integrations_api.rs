@@ -957,7 +957,11 @@ async fn amazon_connect_external_id_is_issued_once_per_tenant_and_set_by_the_ser
     assert!(id.starts_with("acd-") && id.len() == 36, "128 random bits: {id}");
     assert_eq!(
         env.call("POST", PATH, Some("tenant-a"), None).await,
-        (200, "application/json".into(), json!({"type": "amazon_connect", "external_id": id}))
+        (
+            200,
+            "application/json".into(),
+            json!({"type": "amazon_connect", "external_id": id, "trusted_account_id": AwsStack::TRUSTED_ACCOUNT_ID})
+        )
     );
     assert_eq!(env.call("GET", PATH, Some("tenant-a"), None).await.2["external_id"], json!(id));
     // Another tenant gets its own.

@@ -183,8 +183,6 @@ pub fn allowed_methods(path: &[&str]) -> Option<&'static str> {
     }
 }
 
-/// `{"type": "amazon_connect", "external_id": "acd-…"}`.
-
 /// Parses a `limit` query parameter: a whole number from 1 to `max`.
 pub fn parse_limit(raw: Option<&str>, default: usize, max: usize) -> Result<usize, ApiError> {
     match raw {

@@ -77,11 +77,11 @@ fn push_time(out: &mut String, t: DateTime<Utc>, precision: Precision) {
             push_digits(out, nanos / 1_000_000, 3);
         }
         Precision::Serde if nanos == 0 => {}
-        Precision::Serde if nanos % 1_000_000 == 0 => {
+        Precision::Serde if nanos.is_multiple_of(1_000_000) => {
             out.push('.');
             push_digits(out, nanos / 1_000_000, 3);
         }
-        Precision::Serde if nanos % 1_000 == 0 => {
+        Precision::Serde if nanos.is_multiple_of(1_000) => {
             out.push('.');
             push_digits(out, nanos / 1_000, 6);
         }

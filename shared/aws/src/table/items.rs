@@ -480,7 +480,7 @@ mod item_building_tests {
                     answer_ms: 9,
                     sl,
                 };
-                assert_eq!(interval.clone().into_item(), to_item::<_, crate::dynamo::Item>(&interval).unwrap());
+                assert_eq!(interval.clone().into_item(), to_item(&interval).unwrap());
             }
             for (end, reason) in [(None, None), (Some(t + chrono::Duration::milliseconds(1500)), Some("Lunch"))] {
                 let segment = SegmentItem {
@@ -491,7 +491,7 @@ mod item_building_tests {
                     status_id: "AVAILABLE".into(),
                     reason: reason.map(str::to_owned),
                 };
-                assert_eq!(segment.clone().into_item(), to_item::<_, crate::dynamo::Item>(&segment).unwrap());
+                assert_eq!(segment.clone().into_item(), to_item(&segment).unwrap());
             }
         }
     }

@@ -956,7 +956,7 @@ export interface components {
             data_from: string | null;
             /**
              * Format: date-time
-             * @description Start of the last interval with data (null before any).
+             * @description Start of the last interval with data (null before any). While the queue is busy it may trail the data by up to an hour: it is saved hourly, and exactly once the queue is quiet for an hour.
              */
             data_to: string | null;
         };

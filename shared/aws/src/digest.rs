@@ -84,10 +84,23 @@ impl ChunkDigest {
 }
 
 fn content_hash<T: Serialize>(items: &[T]) -> Result<Half, serde_json::Error> {
+    /// The JSON goes straight into the hash (the same bytes as `serde_json::to_vec`, without holding them).
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.update(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
     let mut hasher = Sha256::new();
     hasher.update(VERSION);
-    hasher.update(serde_json::to_vec(items)?);
-    Ok(half(&hasher.finalize()))
+    // The hasher buffers its own blocks: the writer's small writes cost a copy each.
+    let mut writer = Hashing(hasher);
+    serde_json::to_writer(&mut writer, items)?;
+    Ok(half(&writer.0.finalize()))
 }
 
 #[cfg(test)]

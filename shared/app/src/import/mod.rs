@@ -437,6 +437,7 @@ impl ImportService {
         };
         let mut progress = DayProgress {
             state: listed.state,
+            saved_to: listed.ranges.iter().map(|r| (r.external_id.clone(), r.data_to)).collect(),
             ranges: listed.ranges.into_iter().map(|r| (r.external_id.clone(), r)).collect(),
             unsaved: BTreeMap::new(),
             statuses_synced: false,
@@ -448,9 +449,14 @@ impl ImportService {
             Err(Stop::Pause) => Ok(RunOutcome::Partial),
             Err(Stop::Fail(e)) => Err(e),
         };
-        // The data ranges the days written moved: saved once per run, after the data, whatever the outcome.
-        if !progress.unsaved.is_empty() {
-            let unsaved: Vec<QueueRange> = progress.unsaved.into_values().collect();
+        // The data ranges the days written moved: saved once per run, after the data, whatever the outcome — a
+        // later end only when it is due ([`range_end_due`]; a later run re-reads it and saves it then).
+        let unsaved: Vec<QueueRange> = progress
+            .unsaved
+            .into_values()
+            .filter(|r| range_end_due(progress.saved_to.get(&r.external_id).copied().flatten(), r.data_to, now))
+            .collect();
+        if !unsaved.is_empty() {
             match self.store.extend_queue_ranges(integration, &unsaved).await {
                 Ok(writes) => record.counts.catalog_writes += writes,
                 Err(e) if outcome.is_err() => tracing::warn!(error = %e, "queue data ranges not saved"),
@@ -574,9 +580,15 @@ impl ImportService {
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
         // covers two Five9 days), then written and completed one day at a time.
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
-            let fetched = self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
-            for chunk in group {
-                self.write_day(run, progress, chunk, window, &fetched, record).await?;
+            let Fetched { stats, segments } =
+                self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
+            // Each day's pieces are cut out before the first day is written, and the fetched segments let go:
+            // the memory peak holds one copy of the segments, not two.
+            let pieces: Vec<Vec<acd_domain::AgentSegment>> =
+                group.iter().map(|chunk| plan::owned_pieces(&segments, *chunk)).collect();
+            drop(segments);
+            for (chunk, pieces) in group.into_iter().zip(pieces) {
+                self.write_day(run, progress, chunk, window, Day { stats: &stats, pieces }, record).await?;
             }
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
@@ -638,19 +650,18 @@ impl ImportService {
         progress: &mut DayProgress,
         chunk: TimeWindow,
         window: TimeWindow,
-        fetched: &Fetched,
+        day: Day<'_>,
         record: &mut RunRecord,
     ) -> Result<(), Stop> {
         let (integration, deadline) = (run.integration, run.deadline);
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let known: BTreeSet<&str> = run.queue_ids.iter().map(String::as_str).collect();
-        let stats: Vec<_> = fetched
-            .stats
+        let Day { stats: fetched_stats, pieces } = day;
+        let stats: Vec<_> = fetched_stats
             .iter()
             .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
             .cloned()
             .collect();
-        let pieces = plan::owned_pieces(&fetched.segments, chunk);
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
         let items = (stats.len() + pieces.len() + run.queue_ids.len() + run.agent_ids.len()) as u32;
@@ -699,6 +710,7 @@ impl ImportService {
         if from_moved {
             let extended: Vec<QueueRange> = std::mem::take(&mut progress.unsaved).into_values().collect();
             record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
+            progress.saved_to.extend(extended.into_iter().map(|r| (r.external_id, r.data_to)));
         }
         if state.complete_through.is_none_or(|done| done < chunk.end) {
             state.complete_through = Some(chunk.end);
@@ -748,6 +760,12 @@ struct Fetched {
     segments: Vec<acd_domain::AgentSegment>,
 }
 
+/// One day to write: the group's fetched statistics (filtered by the day) and the day's own segment pieces.
+struct Day<'a> {
+    stats: &'a [acd_domain::IntervalStats],
+    pieces: Vec<acd_domain::AgentSegment>,
+}
+
 /// What one run reads and writes its days with (fixed for the run).
 struct DayRun<'a> {
     integration: &'a Integration,
@@ -767,8 +785,10 @@ struct DayProgress {
     state: ImportState,
     /// The queues' known data ranges, widened as days are written.
     ranges: HashMap<String, QueueRange>,
-    /// Ranges whose later end is not saved yet (saved once, at the end of the run).
+    /// Ranges whose later end is not saved yet (saved once, at the end of the run, when due).
     unsaved: BTreeMap<String, QueueRange>,
+    /// The `data_to` of each queue as stored (at the start of the run, or as saved since).
+    saved_to: HashMap<String, Option<DateTime<Utc>>>,
     /// The statuses were listed during the days (no need to list them again at the end).
     statuses_synced: bool,
     /// Status ids stored by this run: a fetch whose segments refer to others syncs the statuses before its days
@@ -836,6 +856,22 @@ fn held_listing(
         ));
     }
     None
+}
+
+/// How far a queue's stored `data_to` may trail the data written while the queue is busy.
+pub const RANGE_END_STEP: Duration = Duration::hours(1);
+
+/// Whether a queue's later `data_to` (`new`) is worth an UpdateItem now, given the stored one: the first one, one
+/// at least [`RANGE_END_STEP`] later, or one that is [`RANGE_END_STEP`] old (the queue went quiet: nothing would
+/// move it again soon). Otherwise a busy queue's range would be written every run, the largest part of a steady
+/// run's catalog writes; it trails the data by less than an hour, and every run re-reads the reconciliation
+/// window (24 hours or more), so the held-back end is found again and saved once due.
+pub fn range_end_due(stored: Option<DateTime<Utc>>, new: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match (stored, new) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(stored), Some(new)) => new - stored >= RANGE_END_STEP || new <= now - RANGE_END_STEP,
+    }
 }
 
 /// Widens the known data ranges by the intervals with contacts; returns the ranges that changed, and whether the
@@ -921,5 +957,28 @@ mod deadline_tests {
         assert!(matches!(Stop::from(ConnectorError::CredentialsRejected), Stop::Fail(ImportError::Vendor(_))));
         assert!(matches!(Stop::from(StoreError::NotFound), Stop::Fail(ImportError::Store(StoreError::NotFound))));
         assert!(matches!(Stop::from(ImportError::Deleted), Stop::Fail(ImportError::Deleted)));
+    }
+}
+
+#[cfg(test)]
+mod range_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn a_later_data_to_is_saved_first_then_hourly_while_busy_and_exactly_once_quiet() {
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2024, 5, 15, h, m, 0).unwrap();
+        let now = at(10, 22);
+        // The first end, and none at all.
+        assert!(range_end_due(None, Some(at(10, 15)), now));
+        assert!(!range_end_due(Some(at(9, 0)), None, now));
+        // Busy: 15 or 45 minutes later waits, an hour later is saved.
+        assert!(!range_end_due(Some(at(10, 0)), Some(at(10, 15)), now));
+        assert!(!range_end_due(Some(at(9, 30)), Some(at(10, 15)), now));
+        assert!(range_end_due(Some(at(9, 15)), Some(at(10, 15)), now));
+        // Quiet for an hour: the held-back end is saved, however small the step.
+        assert!(range_end_due(Some(at(9, 0)), Some(at(9, 15)), now));
+        assert!(range_end_due(Some(at(9, 0)), Some(at(9, 22)), now));
+        assert!(!range_end_due(Some(at(9, 0)), Some(at(9, 23)), now));
     }
 }

@@ -13,11 +13,11 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
-use super::{DynamoImportStore, READ_CONCURRENCY, key, ser};
+use super::{DynamoImportStore, READ_CONCURRENCY, key};
 use crate::diff::{self, Keyed};
 use crate::digest::ChunkDigest;
 use crate::dynamo::{Item, s};
-use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
+use crate::items::{self, IntervalItem, IntoItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{PK, SK, integration_pk};
 use crate::sdk_error;
 
@@ -72,7 +72,7 @@ impl DynamoImportStore {
         read: F,
     ) -> Result<WriteCounts, StoreError>
     where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed,
+        T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed + IntoItem,
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
     {
@@ -109,25 +109,33 @@ impl DynamoImportStore {
                     existing.insert(pk, items);
                 }
             }
-            for (pk, wanted) in group {
+            let group_len = group.len();
+            for (i, (pk, wanted)) in group.into_iter().enumerate() {
                 let stored = readable::<T>(existing.remove(&pk).unwrap_or_default(), &pk);
                 let diff = diff::diff_partition(stored, wanted, |_| true);
                 counts.unchanged += diff.unchanged;
-                for item in &diff.puts {
-                    puts.push(ser(item)?);
-                }
+                puts.extend(diff.puts.into_iter().map(IntoItem::into_item));
                 deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
-            }
-            let last = partitions.peek().is_none();
-            if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
-                changes = true;
-                if digest_present {
-                    // The digest must never claim content that is not stored: gone before the first item changes.
-                    self.delete_digest(&digest_pk, &digest_sk).await?;
-                    counts.write_requests += 1;
-                    digest_present = false;
+                // Flushed as soon as a flush is full (not once per group): a fresh day's group of 64 agents holds
+                // several thousand items, and only one flush of them is held as attribute maps at a time.
+                let last = partitions.peek().is_none() && i + 1 == group_len;
+                if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
+                    changes = true;
+                    if digest_present {
+                        // The digest must never claim content that is not stored: gone before the first item
+                        // changes.
+                        self.delete_digest(&digest_pk, &digest_sk).await?;
+                        counts.write_requests += 1;
+                        digest_present = false;
+                    }
+                    // Full batches: what does not fill the last one waits for the next flush (keys are unique
+                    // within a chunk, so the order of flushes does not matter).
+                    let carry = if last { 0 } else { (puts.len() + deletes.len()) % crate::batch::MAX_BATCH };
+                    let carried_puts = puts.split_off(puts.len() - carry.min(puts.len()));
+                    let carried_deletes = deletes.split_off(deletes.len() - (carry - carried_puts.len()));
+                    counts += self.write(std::mem::take(&mut puts), std::mem::take(&mut deletes), 0).await?;
+                    (puts, deletes) = (carried_puts, carried_deletes);
                 }
-                counts += self.write(std::mem::take(&mut puts), std::mem::take(&mut deletes), 0).await?;
             }
         }
 
@@ -278,7 +286,7 @@ pub(super) async fn merge_segments(
     let mut puts = Vec::new();
     for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
         let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        puts.push(ser(SegmentItem::of(pk, p))?);
+        puts.push(SegmentItem::of(pk, p).into_item());
     }
     // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
     if puts.is_empty() { Ok(WriteCounts::default()) } else { store.write(puts, Vec::new(), 0).await }
@@ -326,9 +334,7 @@ pub(super) async fn write_recent_segments(
         // Only what starts inside the window is the vendor's to replace; older segments are upserted only.
         let diff = diff::diff_partition(readable::<SegmentItem>(existing, &pk), wanted, |t| window.contains(t.start));
         counts.unchanged += diff.unchanged;
-        for item in &diff.puts {
-            puts.push(ser(item)?);
-        }
+        puts.extend(diff.puts.into_iter().map(IntoItem::into_item));
         deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
     }
     if !(puts.is_empty() && deletes.is_empty()) {

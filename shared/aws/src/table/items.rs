@@ -26,9 +26,86 @@ pub fn sort_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
+/// How much of a time [`push_time`] writes after the minutes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Precision {
+    /// `…THH:MMZ`
+    Minutes,
+    /// `…THH:MM:SS.mmmZ` (truncated to milliseconds)
+    Millis,
+    /// chrono's serde form (RFC 3339, `Z`, as many fraction digits as needed: 0, 3, 6 or 9)
+    Serde,
+}
+
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for i in (0..width).rev() {
+        out.push(char::from(b'0' + (value / 10u32.pow(i) % 10) as u8));
+    }
+}
+
+/// Appends `t` without a format string (this runs two or three times for every item written). Years outside
+/// 0–9999 and leap seconds go through chrono.
+fn push_time(out: &mut String, t: DateTime<Utc>, precision: Precision) {
+    use chrono::{Datelike, Timelike};
+    let nanos = t.nanosecond();
+    if !(0..=9999).contains(&t.year()) || nanos >= 1_000_000_000 {
+        let text = match precision {
+            Precision::Minutes => t.format("%Y-%m-%dT%H:%MZ").to_string(),
+            Precision::Millis => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+            Precision::Serde => t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        };
+        out.push_str(&text);
+        return;
+    }
+    push_digits(out, t.year() as u32, 4);
+    out.push('-');
+    push_digits(out, t.month(), 2);
+    out.push('-');
+    push_digits(out, t.day(), 2);
+    out.push('T');
+    push_digits(out, t.hour(), 2);
+    out.push(':');
+    push_digits(out, t.minute(), 2);
+    if precision != Precision::Minutes {
+        out.push(':');
+        push_digits(out, t.second(), 2);
+    }
+    match precision {
+        Precision::Minutes => {}
+        Precision::Millis => {
+            out.push('.');
+            push_digits(out, nanos / 1_000_000, 3);
+        }
+        Precision::Serde if nanos == 0 => {}
+        Precision::Serde if nanos.is_multiple_of(1_000_000) => {
+            out.push('.');
+            push_digits(out, nanos / 1_000_000, 3);
+        }
+        Precision::Serde if nanos.is_multiple_of(1_000) => {
+            out.push('.');
+            push_digits(out, nanos / 1_000, 6);
+        }
+        Precision::Serde => {
+            out.push('.');
+            push_digits(out, nanos, 9);
+        }
+    }
+    out.push('Z');
+}
+
+/// A time as chrono's serde writes it (what serde_dynamo stored for the item shapes' `DateTime` fields).
+fn serde_time(t: DateTime<Utc>) -> String {
+    let mut out = String::with_capacity(30);
+    push_time(&mut out, t, Precision::Serde);
+    out
+}
+
 /// Interval sort keys use minutes (intervals start on quarter hours).
 pub fn interval_sk(start: DateTime<Utc>) -> String {
-    format!("IV#{}", start.format("%Y-%m-%dT%H:%MZ"))
+    let mut out = String::with_capacity(20);
+    out.push_str("IV#");
+    push_time(&mut out, start, Precision::Minutes);
+    out
 }
 
 pub fn queue_data_pk(tenant: &TenantId, queue: &QueueId) -> String {
@@ -136,7 +213,10 @@ pub fn segment_pk(tenant: &TenantId, integration: IntegrationId, agent_external_
 
 /// Millisecond precision: vendors report sub-second state changes, and two segments may start in one second.
 pub fn segment_sk(start: DateTime<Utc>) -> String {
-    format!("{SEGMENT_SK_PREFIX}{}", start.format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+    let mut out = String::with_capacity(27);
+    out.push_str(SEGMENT_SK_PREFIX);
+    push_time(&mut out, start, Precision::Millis);
+    out
 }
 
 pub fn employees_gsi_pk(tenant: &TenantId) -> String {
@@ -262,6 +342,53 @@ pub struct SegmentItem {
     pub reason: Option<String>,
 }
 
+/// An item shape written for every interval or segment: built into DynamoDB attributes directly (the same
+/// attributes `serde_dynamo::to_item` makes of it, without its intermediate maps and key copies).
+pub trait IntoItem {
+    fn into_item(self) -> crate::dynamo::Item;
+}
+
+fn number(n: u64) -> aws_sdk_dynamodb::types::AttributeValue {
+    aws_sdk_dynamodb::types::AttributeValue::N(n.to_string())
+}
+
+impl IntoItem for IntervalItem {
+    fn into_item(self) -> crate::dynamo::Item {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let mut item = crate::dynamo::Item::with_capacity(9);
+        item.insert(crate::keys::PK.to_owned(), S(self.pk));
+        item.insert(crate::keys::SK.to_owned(), S(self.sk));
+        item.insert("start".to_owned(), S(serde_time(self.start)));
+        item.insert("offered".to_owned(), number(self.offered));
+        item.insert("handled".to_owned(), number(self.handled));
+        item.insert("abandoned".to_owned(), number(self.abandoned));
+        item.insert("handle_ms".to_owned(), number(self.handle_ms));
+        item.insert("answer_ms".to_owned(), number(self.answer_ms));
+        if let Some(sl) = self.sl {
+            item.insert("sl".to_owned(), number(sl));
+        }
+        item
+    }
+}
+
+impl IntoItem for SegmentItem {
+    fn into_item(self) -> crate::dynamo::Item {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let mut item = crate::dynamo::Item::with_capacity(6);
+        item.insert(crate::keys::PK.to_owned(), S(self.pk));
+        item.insert(crate::keys::SK.to_owned(), S(self.sk));
+        item.insert("start".to_owned(), S(serde_time(self.start)));
+        if let Some(end) = self.end {
+            item.insert("end".to_owned(), S(serde_time(end)));
+        }
+        item.insert("status_id".to_owned(), S(self.status_id));
+        if let Some(reason) = self.reason {
+            item.insert("reason".to_owned(), S(reason));
+        }
+        item
+    }
+}
+
 impl SegmentItem {
     /// The item of `segment` in its agent's partition `pk` ([`segment_pk`]), keyed by its start.
     pub fn of(pk: String, segment: &acd_domain::AgentSegment) -> Self {
@@ -301,6 +428,71 @@ mod tests {
             assert_eq!(parse_queue_sort_key(sk), Some(("sales", queue.clone())));
             assert!(item[crate::keys::PK].as_s().unwrap().starts_with("T#t1#QS#"));
             assert_eq!(item[SEARCH_CHANNEL].as_s().unwrap(), "chats");
+        }
+    }
+}
+
+#[cfg(test)]
+mod item_building_tests {
+    use super::*;
+    use chrono::TimeZone;
+    use serde_dynamo::aws_sdk_dynamodb_1::to_item;
+
+    /// Times with 0, 3, 6 and 9 fraction digits, around midnights and years' ends, and the odd years chrono
+    /// formats itself.
+    fn times() -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        for (y, mo, d, h, mi, s) in
+            [(2024, 5, 15, 10, 7, 30), (1999, 12, 31, 23, 59, 59), (2026, 1, 1, 0, 0, 0), (1, 2, 3, 4, 5, 6)]
+        {
+            let base = Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap();
+            for nanos in [0, 1_000_000, 120_000_000, 999_000_000, 123_456_000, 1_000, 123_456_789, 1, 999_999_999] {
+                out.push(base + chrono::Duration::nanoseconds(nanos));
+            }
+        }
+        out.push(Utc.with_ymd_and_hms(12_345, 6, 7, 8, 9, 10).unwrap());
+        out.push(Utc.with_ymd_and_hms(-44, 3, 15, 12, 0, 0).unwrap());
+        out
+    }
+
+    #[test]
+    fn sort_keys_and_times_are_written_as_chrono_formats_them() {
+        for t in times() {
+            assert_eq!(interval_sk(t), format!("IV#{}", t.format("%Y-%m-%dT%H:%MZ")), "{t:?}");
+            assert_eq!(segment_sk(t), format!("S#{}", t.format("%Y-%m-%dT%H:%M:%S%.3fZ")), "{t:?}");
+            let serde = serde_json::to_value(t).unwrap();
+            assert_eq!(serde_time(t), serde.as_str().unwrap(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn built_items_are_the_items_serde_dynamo_makes() {
+        for t in times() {
+            for sl in [None, Some(0), Some(7)] {
+                let interval = IntervalItem {
+                    pk: "T#t#Q#q".into(),
+                    sk: interval_sk(t),
+                    start: t,
+                    offered: 12,
+                    handled: 0,
+                    abandoned: u64::MAX,
+                    handle_ms: 1_234_567,
+                    answer_ms: 9,
+                    sl,
+                };
+                assert_eq!(interval.clone().into_item(), to_item(&interval).unwrap());
+            }
+            for (end, reason) in [(None, None), (Some(t + chrono::Duration::milliseconds(1500)), Some("Lunch"))] {
+                let segment = SegmentItem {
+                    pk: "T#t#I#i#A#a".into(),
+                    sk: segment_sk(t),
+                    start: t,
+                    end,
+                    status_id: "AVAILABLE".into(),
+                    reason: reason.map(str::to_owned),
+                };
+                assert_eq!(segment.clone().into_item(), to_item(&segment).unwrap());
+            }
         }
     }
 }

@@ -69,18 +69,38 @@ async fn error(State(emu): State<Emulator>, body: axum::body::Bytes) -> StatusCo
 
 /// An API Gateway HTTP API (payload 2.0) GET event.
 fn http_event(path: &str) -> Value {
-    json!({
+    http_request("GET", path, json!({}), None)
+}
+
+/// An API Gateway HTTP API (payload 2.0) event: `extra_headers` are added to the tenant header, `body` is JSON text.
+fn http_request(method: &str, path: &str, extra_headers: Value, body: Option<Value>) -> Value {
+    let mut headers = json!({"x-tenant-id": "bench", "host": "localhost", "accept": "application/json"});
+    if let (Some(h), Some(extra)) = (headers.as_object_mut(), extra_headers.as_object()) {
+        h.extend(extra.clone());
+    }
+    let mut event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"x-tenant-id": "bench", "host": "localhost", "accept": "application/json"},
+        "headers": headers,
         "requestContext": {
             "accountId": "123456789012", "apiId": "bench", "domainName": "localhost", "domainPrefix": "localhost",
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
             "requestId": "req-1", "routeKey": "$default", "stage": "$default",
             "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0
         },
         "isBase64Encoded": false
-    })
+    });
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    event
 }
+
+/// A well-formed ingest key (tenant `bench`) that was never issued: the `ingest` function looks it up (one
+/// DynamoDB `GetItem`) and answers 401.
+const UNKNOWN_INGEST_KEY: &str = concat!(
+    "acdpush_YmVuY2g.0190c3e26b7d7cc09f4e1a2b3c4d5e6f.00112233445566aa.",
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+);
 
 struct Sample {
     init: Duration,
@@ -197,12 +217,22 @@ async fn main() {
     env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()));
 
     // Each binary and its first event: the API functions answer a listing (one DynamoDB Query), the import an
-    // event for an integration that does not exist (one GetItem, then it exits as for a deleted integration).
-    let binaries: [(&str, Value); 4] = [
+    // event for an integration that does not exist (one GetItem, then it exits as for a deleted integration), the
+    // ingest function a push with a key that was never issued (one GetItem, then 401).
+    let binaries: [(&str, Value); 5] = [
         ("hello_lambda", json!({"name": "bench"})),
         ("integrations-api", http_event("/integrations")),
         ("queues-query", http_event("/queues")),
         ("import", json!({"tenant_id": "bench", "integration_id": "0190c3e2-6b7d-7cc0-9f4e-1a2b3c4d5e6f"})),
+        (
+            "ingest",
+            http_request(
+                "POST",
+                "/ingest/queues",
+                json!({"x-ingest-key": UNKNOWN_INGEST_KEY, "content-type": "application/json"}),
+                Some(json!({"queues": []})),
+            ),
+        ),
     ];
     let mut results: BTreeMap<&str, (Duration, Duration, u64)> = BTreeMap::new();
     println!("{runs} cold starts of each binary (median); emulator and moto on loopback");

@@ -5,7 +5,9 @@
 //!   including its first connection to DynamoDB — moto here, started by the benchmark).
 //!
 //! Run it with `scripts/bench-cold-start` (builds the binaries). Prints the median of `--runs` (default 15)
-//! starts of each binary and the ratio to hello-world, and each process's peak RSS.
+//! starts of each binary and the ratio to hello-world, and each process's peak RSS. `--before DIR` also measures
+//! the binaries of the same names in DIR (a copy of an earlier build), in the same run, one after the other: a
+//! before/after pair under the same conditions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -191,6 +193,8 @@ async fn main() {
         .position(|a| a == "--runs")
         .and_then(|i| args.get(i + 1))
         .map_or(15, |r| r.parse().expect("--runs"));
+    let before: Option<PathBuf> =
+        args.iter().position(|a| a == "--before").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let stack = AwsStack::start().await;
     let release = repo_root().join("target/release");
     let mut env: Vec<(String, String)> = [
@@ -234,27 +238,39 @@ async fn main() {
             ),
         ),
     ];
-    let mut results: BTreeMap<&str, (Duration, Duration, u64)> = BTreeMap::new();
-    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
+    // Each row: its label, the binary, its first event. With `--before`, each function's earlier build runs just
+    // before the current one.
+    let mut rows: Vec<(String, PathBuf, Value)> = Vec::new();
     for (name, event) in &binaries {
-        let path = if *name == "hello_lambda" { release.join("examples").join(name) } else { release.join(name) };
+        if *name == "hello_lambda" {
+            rows.push((name.to_string(), release.join("examples").join(name), event.clone()));
+            continue;
+        }
+        if let Some(dir) = &before {
+            rows.push((format!("{name} (before)"), dir.join(name), event.clone()));
+        }
+        rows.push((name.to_string(), release.join(name), event.clone()));
+    }
+    let mut results: BTreeMap<String, (Duration, Duration, u64)> = BTreeMap::new();
+    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
+    for (name, path, event) in &rows {
         let (mut inits, mut firsts, mut rss) = (Vec::new(), Vec::new(), 0);
         for i in 0..runs {
-            let s = start_once(&path, event.clone(), &env).await;
+            let s = start_once(path, event.clone(), &env).await;
             if i == 0 {
                 let status = s.answer.get("statusCode").cloned().unwrap_or(Value::Null);
-                println!("   {name:<17} first answer: statusCode {status} / {}", truncate(&s.answer.to_string(), 90));
+                println!("   {name:<26} first answer: statusCode {status} / {}", truncate(&s.answer.to_string(), 90));
             }
             inits.push(s.init);
             firsts.push(s.first_event);
             rss = rss.max(s.peak_rss_kib);
         }
-        results.insert(name, (median(inits), median(firsts), rss));
+        results.insert(name.clone(), (median(inits), median(firsts), rss));
     }
     let (hello_init, hello_first, _) = results["hello_lambda"];
     println!("| binary | init (start → first /next) | × hello-world | first event → response | peak RSS |");
     println!("| --- | --- | --- | --- | --- |");
-    for (name, _) in &binaries {
+    for (name, _, _) in &rows {
         let (init, first, rss) = results[name];
         println!(
             "| {name} | {:.2} ms | {:.2}× | {:.2} ms{} | {:.1} MiB |",

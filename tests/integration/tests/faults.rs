@@ -635,6 +635,27 @@ async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
     sim.set_faults(vec![FaultRule::new(F9::UserBusy)]);
     let run = late.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Partial, "a new streak after a good run: {run:?}");
+
+    // 5. Busy only at the reports, run after run: the listings get through, but no day is read, so they do not end
+    // the streak; past the tolerance the run fails all the same.
+    sim.set_faults(vec![FaultRule::new(F9::UserBusy).on("runReport")]);
+    let later = importer(now + BUSY_TOLERANCE * 2);
+    let run = later.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(
+        (run.outcome, run.reason.map(|r| r.as_str())),
+        (RunOutcome::Failed, Some("vendor_unavailable")),
+        "{run:?}"
+    );
+    assert_eq!(status_of().await, (json!("failing"), json!("vendor_unavailable")));
+    // A run that writes a day ends the streak: the next busy run is partial again.
+    sim.clear_faults();
+    let run = later.run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let written = env.table(&id, &agents).await;
+    sim.set_faults(vec![FaultRule::new(F9::UserBusy).on("runReport")]);
+    let run = importer(now + BUSY_TOLERANCE * 3).run(&event, Deadline::after(LONG)).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Partial, "a new streak after a written day: {run:?}");
+    assert!(env.table(&id, &agents).await == written, "a busy run deletes nothing");
 }
 
 /// Amazon Connect: the Connect simulator (also STS, trusting the tenant's external id) and moto's Kinesis. Its rows

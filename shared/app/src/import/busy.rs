@@ -5,7 +5,7 @@
 //! day it finished, and the next run (the next tick) tries again. Only a user busy for longer than
 //! [`BUSY_TOLERANCE`] (about four 15-minute ticks in a row with no successful listing) makes the run `failed`
 //! with `vendor_unavailable` and the status `failing`. The streak's start is kept in the import state
-//! (`vendor_busy_since`) and cleared by the first run whose listings succeed.
+//! (`vendor_busy_since`) and cleared by the first day a run writes (listings alone do not end it).
 
 use acd_domain::{FailureReason, IntegrationId, TenantId};
 use chrono::{DateTime, Duration, Utc};

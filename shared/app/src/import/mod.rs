@@ -496,11 +496,6 @@ impl ImportService {
             self.store.sync_agents(integration, &agents, now, state.agent_listing_held.is_some()).await?;
         record.counts.catalog_writes += writes;
         record.counts.agents = agents.len() as u64;
-        // The ACD user served the listings: a busy streak (see `busy`) is over.
-        if state.vendor_busy_since.take().is_some() {
-            self.store.save_state(tenant, id, &state).await?;
-        }
-
         let held_before = (state.queue_listing_held, state.agent_listing_held);
         state.queue_listing_held = held_listing("queue", queue_check, state.queue_listing_held, now, record);
         state.agent_listing_held = held_listing("agent", agent_check, state.agent_listing_held, now, record);
@@ -713,6 +708,9 @@ impl ImportService {
         }
         // The pass is over when the window's end is reached; until then a later run resumes here.
         state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
+        // The ACD user served a day's reports: a busy streak (see `busy`) is over. (Listings alone do not end it: a
+        // user busy at every report, run after run, would otherwise never make the integration `failing`.)
+        state.vendor_busy_since = None;
         self.store.save_state(tenant, id, state).await?;
         progress.measured_per_item = progress.measured_per_item.max(writing.elapsed() / items.max(1));
         record.complete_through = state.complete_through;

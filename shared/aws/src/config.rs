@@ -349,14 +349,20 @@ pub struct AwsClients {
 }
 
 impl AwsClients {
-    /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL*`).
+    /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL*`), over the one SDK HTTP
+    /// client of the process ([`acd_connectors::http::sdk_http_client`]: CA roots compiled in, so neither building
+    /// the clients nor the first request reads the system's CA files).
     pub async fn from_env() -> Self {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(Duration::from_secs(3))
             .operation_attempt_timeout(Duration::from_secs(10))
             .operation_timeout(Duration::from_secs(25))
             .build();
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts).load().await;
+        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .http_client(acd_connectors::http::sdk_http_client())
+            .timeout_config(timeouts)
+            .load()
+            .await;
         Self::from_config(&shared)
     }
 

@@ -36,6 +36,73 @@ impl Deadline {
     }
 }
 
+/// The CA roots every HTTPS connection of the process trusts (the vendors' and, through [`sdk_http_client`], the
+/// AWS SDK's): Mozilla's root program as compiled into `webpki-root-certs`, the same list Amazon Linux ships. They
+/// are in the binary, so a cold start reads and parses no CA file (the system store — a bundle of about 150
+/// certificates, plus every file of `/etc/ssl/certs` — cost several milliseconds of init, once for the SDK and
+/// once more for reqwest). Updated with the crate.
+pub fn tls_root_certs() -> &'static [rustls::pki_types::CertificateDer<'static>] {
+    webpki_root_certs::TLS_SERVER_ROOT_CERTS
+}
+
+/// The rustls configuration of the vendor client: the roots of [`tls_root_certs`], aws-lc, TLS 1.2 and 1.3, ALPN
+/// for HTTP/2 and HTTP/1.1 (what reqwest would negotiate itself).
+fn tls_client_config() -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add_parsable_certificates(tls_root_certs().iter().cloned());
+    let mut config =
+        rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+            .with_safe_default_protocol_versions()
+            .expect("aws-lc supports the default TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config
+}
+
+/// The HTTP client of the AWS SDK clients of the process (hyper + rustls/aws-lc, as the SDK's default), trusting the
+/// roots of [`tls_root_certs`] instead of loading the system store. Give it to `aws_config` once: every client of
+/// that configuration shares it (one connection pool per timeout setting).
+///
+/// The SDK asks for a connector once per client it builds only to check the configuration (no settings, no runtime
+/// components given) and throws it away: that probe gets a plain-HTTP connector, so building the clients at init
+/// parses no certificate; the TLS connector (and its root store) is built at the first request and cached by the SDK.
+pub fn sdk_http_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::Connector;
+    use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let Some(settings) = settings else {
+            return Connector::builder().build_http();
+        };
+        let trust = TrustStore::empty().with_native_roots(false).with_pem_certificate(roots_pem());
+        let context = TlsContext::builder().with_trust_store(trust).build().expect("a TLS context of PEM roots");
+        let mut builder = Connector::builder().connector_settings(settings.clone());
+        if let Some(components) = components {
+            builder.set_sleep_impl(components.sleep_impl());
+        }
+        builder.tls_provider(tls::Provider::rustls(CryptoMode::AwsLc)).tls_context(context).build()
+    })
+}
+
+/// [`tls_root_certs`] as one PEM bundle (the form the SDK's trust store takes), encoded once per process.
+fn roots_pem() -> Vec<u8> {
+    use base64::Engine as _;
+    static PEM: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+        let mut pem = String::new();
+        for cert in tls_root_certs() {
+            pem.push_str("-----BEGIN CERTIFICATE-----\n");
+            let body = base64::engine::general_purpose::STANDARD.encode(cert.as_ref());
+            for line in body.as_bytes().chunks(64) {
+                pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+        }
+        pem.into_bytes()
+    });
+    PEM.clone()
+}
+
 /// A process-wide HTTP client (reqwest + rustls): connection pools are reused across calls and warm invocations.
 ///
 /// Vendor calls follow no redirects (a 3xx answer is [`ConnectorError::Configuration`] naming the status: a moved or
@@ -50,6 +117,7 @@ pub struct HttpClient {
 impl HttpClient {
     pub fn new() -> Result<Self, ConnectorError> {
         let inner = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls_client_config())
             .connect_timeout(Duration::from_secs(10))
             .timeout(crate::REQUEST_TIMEOUT)
             .pool_idle_timeout(Duration::from_secs(60))

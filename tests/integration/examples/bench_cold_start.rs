@@ -5,7 +5,9 @@
 //!   including its first connection to DynamoDB — moto here, started by the benchmark).
 //!
 //! Run it with `scripts/bench-cold-start` (builds the binaries). Prints the median of `--runs` (default 15)
-//! starts of each binary and the ratio to hello-world, and each process's peak RSS.
+//! starts of each binary and the ratio to hello-world, and each process's peak RSS. `--before DIR` also measures
+//! the binaries of the same names in DIR (a copy of an earlier build), in the same run, one after the other: a
+//! before/after pair under the same conditions.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -69,18 +71,38 @@ async fn error(State(emu): State<Emulator>, body: axum::body::Bytes) -> StatusCo
 
 /// An API Gateway HTTP API (payload 2.0) GET event.
 fn http_event(path: &str) -> Value {
-    json!({
+    http_request("GET", path, json!({}), None)
+}
+
+/// An API Gateway HTTP API (payload 2.0) event: `extra_headers` are added to the tenant header, `body` is JSON text.
+fn http_request(method: &str, path: &str, extra_headers: Value, body: Option<Value>) -> Value {
+    let mut headers = json!({"x-tenant-id": "bench", "host": "localhost", "accept": "application/json"});
+    if let (Some(h), Some(extra)) = (headers.as_object_mut(), extra_headers.as_object()) {
+        h.extend(extra.clone());
+    }
+    let mut event = json!({
         "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": "",
-        "headers": {"x-tenant-id": "bench", "host": "localhost", "accept": "application/json"},
+        "headers": headers,
         "requestContext": {
             "accountId": "123456789012", "apiId": "bench", "domainName": "localhost", "domainPrefix": "localhost",
-            "http": {"method": "GET", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "bench"},
             "requestId": "req-1", "routeKey": "$default", "stage": "$default",
             "time": "30/Nov/2026:00:00:00 +0000", "timeEpoch": 0
         },
         "isBase64Encoded": false
-    })
+    });
+    if let Some(body) = body {
+        event["body"] = Value::String(body.to_string());
+    }
+    event
 }
+
+/// A well-formed ingest key (tenant `bench`) that was never issued: the `ingest` function looks it up (one
+/// DynamoDB `GetItem`) and answers 401.
+const UNKNOWN_INGEST_KEY: &str = concat!(
+    "acdpush_YmVuY2g.0190c3e26b7d7cc09f4e1a2b3c4d5e6f.00112233445566aa.",
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+);
 
 struct Sample {
     init: Duration,
@@ -171,6 +193,8 @@ async fn main() {
         .position(|a| a == "--runs")
         .and_then(|i| args.get(i + 1))
         .map_or(15, |r| r.parse().expect("--runs"));
+    let before: Option<PathBuf> =
+        args.iter().position(|a| a == "--before").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let stack = AwsStack::start().await;
     let release = repo_root().join("target/release");
     let mut env: Vec<(String, String)> = [
@@ -198,34 +222,56 @@ async fn main() {
     env.push(("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()));
 
     // Each binary and its first event: the API functions answer a listing (one DynamoDB Query), the import an
-    // event for an integration that does not exist (one GetItem, then it exits as for a deleted integration).
-    let binaries: [(&str, Value); 4] = [
+    // event for an integration that does not exist (one GetItem, then it exits as for a deleted integration), the
+    // ingest function a push with a key that was never issued (one GetItem, then 401).
+    let binaries: [(&str, Value); 5] = [
         ("hello_lambda", json!({"name": "bench"})),
         ("integrations-api", http_event("/integrations")),
         ("queues-query", http_event("/queues")),
         ("import", json!({"tenant_id": "bench", "integration_id": "0190c3e2-6b7d-7cc0-9f4e-1a2b3c4d5e6f"})),
+        (
+            "ingest",
+            http_request(
+                "POST",
+                "/ingest/queues",
+                json!({"x-ingest-key": UNKNOWN_INGEST_KEY, "content-type": "application/json"}),
+                Some(json!({"queues": []})),
+            ),
+        ),
     ];
-    let mut results: BTreeMap<&str, (Duration, Duration, u64)> = BTreeMap::new();
-    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
+    // Each row: its label, the binary, its first event. With `--before`, each function's earlier build runs just
+    // before the current one.
+    let mut rows: Vec<(String, PathBuf, Value)> = Vec::new();
     for (name, event) in &binaries {
-        let path = if *name == "hello_lambda" { release.join("examples").join(name) } else { release.join(name) };
+        if *name == "hello_lambda" {
+            rows.push((name.to_string(), release.join("examples").join(name), event.clone()));
+            continue;
+        }
+        if let Some(dir) = &before {
+            rows.push((format!("{name} (before)"), dir.join(name), event.clone()));
+        }
+        rows.push((name.to_string(), release.join(name), event.clone()));
+    }
+    let mut results: BTreeMap<String, (Duration, Duration, u64)> = BTreeMap::new();
+    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
+    for (name, path, event) in &rows {
         let (mut inits, mut firsts, mut rss) = (Vec::new(), Vec::new(), 0);
         for i in 0..runs {
-            let s = start_once(&path, event.clone(), &env).await;
+            let s = start_once(path, event.clone(), &env).await;
             if i == 0 {
                 let status = s.answer.get("statusCode").cloned().unwrap_or(Value::Null);
-                println!("   {name:<17} first answer: statusCode {status} / {}", truncate(&s.answer.to_string(), 90));
+                println!("   {name:<26} first answer: statusCode {status} / {}", truncate(&s.answer.to_string(), 90));
             }
             inits.push(s.init);
             firsts.push(s.first_event);
             rss = rss.max(s.peak_rss_kib);
         }
-        results.insert(name, (median(inits), median(firsts), rss));
+        results.insert(name.clone(), (median(inits), median(firsts), rss));
     }
     let (hello_init, hello_first, _) = results["hello_lambda"];
     println!("| binary | init (start → first /next) | × hello-world | first event → response | peak RSS |");
     println!("| --- | --- | --- | --- | --- |");
-    for (name, _) in &binaries {
+    for (name, _, _) in &rows {
         let (init, first, rss) = results[name];
         println!(
             "| {name} | {:.2} ms | {:.2}× | {:.2} ms{} | {:.1} MiB |",

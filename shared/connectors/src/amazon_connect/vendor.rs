@@ -60,9 +60,13 @@ pub const EXTERNAL_ID: TenantToken = TenantToken {
 static BASE: OnceCell<Arc<aws_config::SdkConfig>> = OnceCell::const_new();
 
 pub async fn base_config() -> Arc<aws_config::SdkConfig> {
-    BASE.get_or_init(|| async { Arc::new(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await) })
-        .await
-        .clone()
+    BASE.get_or_init(|| async {
+        // The process's one SDK HTTP client (CA roots compiled in: no system CA files read).
+        let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        Arc::new(loader.http_client(crate::http::sdk_http_client()).load().await)
+    })
+    .await
+    .clone()
 }
 
 pub struct AmazonConnect;

@@ -1,0 +1,86 @@
+//! The process's TLS trust (`acd_connectors::http`): CA roots compiled in (no system CA files read at start), used
+//! by the vendor client and by the AWS SDK's HTTP client. A TLS server whose certificate no public CA signed must be
+//! refused by both — the server sees the client abort the handshake over the certificate.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use acd_connectors::http::{CallCounter, Deadline, HttpClient, sdk_http_client, tls_root_certs};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::sync::mpsc;
+
+const CERT: &[u8] = include_bytes!("fixtures/tls/self-signed-localhost.pem");
+const KEY: &[u8] = include_bytes!("fixtures/tls/self-signed-localhost.key");
+
+/// A TLS server on a free port with a self-signed certificate for `localhost`; reports each handshake's outcome.
+async fn untrusted_server() -> (u16, mpsc::UnboundedReceiver<Result<(), String>>) {
+    let cert = CertificateDer::from_pem_slice(CERT).unwrap();
+    let key = PrivateKeyDer::from_pem_slice(KEY).unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let outcome = acceptor.accept(stream).await.map(|_| ()).map_err(|e| e.to_string());
+            let _ = tx.send(outcome);
+        }
+    });
+    (port, rx)
+}
+
+async fn first_handshake(rx: &mut mpsc::UnboundedReceiver<Result<(), String>>) -> Result<(), String> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a handshake").expect("the server runs")
+}
+
+#[test]
+fn the_compiled_in_roots_are_mozillas_public_cas() {
+    let roots = tls_root_certs();
+    assert!(roots.len() >= 100, "{} roots", roots.len());
+    // The CAs of AWS's endpoints and of the vendors' APIs.
+    for name in ["Amazon Root CA 1", "DigiCert Global Root G2", "ISRG Root X1"] {
+        assert!(
+            roots.iter().any(|c| c.as_ref().windows(name.len()).any(|w| w == name.as_bytes())),
+            "{name} is not among the roots"
+        );
+    }
+    // Every root is usable by rustls (none is dropped when the store is built).
+    let mut store = rustls::RootCertStore::empty();
+    let (added, ignored) = store.add_parsable_certificates(roots.iter().cloned());
+    assert_eq!((added, ignored), (roots.len(), 0));
+}
+
+#[tokio::test]
+async fn the_vendor_client_refuses_a_certificate_no_public_ca_signed() {
+    let (port, mut handshakes) = untrusted_server().await;
+    let client = HttpClient::new().unwrap();
+    let request = client.reqwest().get(format!("https://localhost:{port}/"));
+    let result = client.send(request, Deadline::after(Duration::from_secs(10)), &CallCounter::default()).await;
+    assert!(result.is_err(), "an untrusted certificate was accepted");
+    let server_saw = first_handshake(&mut handshakes).await.expect_err("the handshake must fail");
+    assert!(server_saw.contains("CertificateUnknown") || server_saw.contains("UnknownCA"), "{server_saw}");
+}
+
+#[tokio::test]
+async fn the_sdk_client_refuses_a_certificate_no_public_ca_signed() {
+    let (port, mut handshakes) = untrusted_server().await;
+    let config = aws_sdk_sts::config::Builder::new()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(sdk_http_client())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("https://localhost:{port}"))
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    let result = aws_sdk_sts::Client::from_conf(config).get_caller_identity().send().await;
+    assert!(result.is_err(), "an untrusted certificate was accepted");
+    let server_saw = first_handshake(&mut handshakes).await.expect_err("the handshake must fail");
+    assert!(server_saw.contains("CertificateUnknown") || server_saw.contains("UnknownCA"), "{server_saw}");
+}

@@ -29,6 +29,11 @@ fn env_number(name: &str, default: usize) -> usize {
 
 /// Every item of a cursor-paginated listing.
 async fn all_pages(api: &Api, path: &str) -> Vec<Value> {
+    pages_unless_unavailable(api, path).await.unwrap_or_else(|| panic!("GET {path}: a page answered 503"))
+}
+
+/// Every item of a cursor-paginated listing; `None` when a page answered 503 (the stack saturated).
+async fn pages_unless_unavailable(api: &Api, path: &str) -> Option<Vec<Value>> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -38,11 +43,14 @@ async fn all_pages(api: &Api, path: &str) -> Vec<Value> {
             None => path.to_owned(),
         };
         let (status, page) = api.get(&url).await.unwrap_or_else(|e| panic!("{e}"));
+        if status == 503 {
+            return None;
+        }
         assert_eq!(status, 200, "GET {url}: {page}");
-        items.extend(page["items"].as_array().cloned().unwrap_or_default());
+        items.extend(page["items"].as_array().unwrap_or_else(|| panic!("GET {url}: no items: {page}")).iter().cloned());
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
-            None => return items,
+            None => return Some(items),
         }
     }
 }
@@ -53,26 +61,8 @@ const POLL_SECONDS: u64 = 5;
 /// A tenant's integrations by id, all pages; `None` when a page answered 503 (the stack saturated: asked again at
 /// the next poll, and counted).
 async fn status_listing(api: &Api) -> Option<BTreeMap<String, Value>> {
-    let mut out = BTreeMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let url = match &cursor {
-            Some(c) => format!("/integrations?limit=100&cursor={}", segment(c)),
-            None => "/integrations?limit=100".to_owned(),
-        };
-        let (status, page) = api.get(&url).await.unwrap_or_else(|e| panic!("{e}"));
-        if status == 503 {
-            return None;
-        }
-        assert_eq!(status, 200, "GET {url}: {page}");
-        for item in page["items"].as_array().expect("items") {
-            out.insert(item["id"].as_str().expect("an id").to_owned(), item.clone());
-        }
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_owned()),
-            None => return Some(out),
-        }
-    }
+    let items = pages_unless_unavailable(api, "/integrations?limit=100").await?;
+    Some(items.into_iter().map(|item| (item["id"].as_str().expect("an id").to_owned(), item)).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

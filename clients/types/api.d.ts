@@ -572,7 +572,7 @@ export interface components {
         };
         NewIngestKey: {
             key_id: string;
-            /** @description The key */
+            /** @description The key, in clear this once only; store it in the sender. */
             ingest_key: string;
             /** Format: date-time */
             created_at: string;
@@ -612,12 +612,12 @@ export interface components {
         WriteCounts: {
             /** @description Items put (new or changed). */
             written: number;
-            /** @description Items removed (an interval corrected to zero */
+            /** @description Items removed (an interval corrected to zero, a vanished segment). */
             deleted: number;
             /** @description Items read back equal and not rewritten. */
             unchanged: number;
             write_requests: number;
-            /** @description BatchWriteItem calls */
+            /** @description BatchWriteItem calls, retries included. */
             batches: number;
             /** @description Query and GetItem calls made to compare with the stored items. */
             reads?: number;

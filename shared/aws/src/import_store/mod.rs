@@ -287,6 +287,15 @@ impl ImportStore for DynamoImportStore {
         runs::record_run(self, run).await
     }
 
+    async fn save_agent_state_gaps(
+        &self,
+        integration: &Integration,
+        found: &[acd_domain::AgentStateGap],
+        keep_after: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        state::save_agent_state_gaps(self, integration, found, keep_after).await
+    }
+
     async fn set_status(
         &self,
         tenant: &TenantId,

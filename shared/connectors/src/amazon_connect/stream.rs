@@ -12,10 +12,9 @@
 //!   The shard is then read from its trim horizon. Each gap is also a typed [`AgentStateGap`] with honest bounds
 //!   ([`StreamRead::lost`]): `from` = where reading stopped (the shard's `read_through`; for a re-created stream,
 //!   or a shard never read to its tip, the earliest `read_through` of the shards not read to their end, else the
-//!   old stream's creation),
-//!   `to` = the earliest instant whose records are still readable (now − retention; for a re-created stream its
-//!   creation, or now − retention if that is later). An empty span (`from >= to`: the records are still there)
-//!   is a warning only.
+//!   old stream's creation), `to` = the earliest instant whose records are still readable (now − retention; for a
+//!   re-created stream its creation, or now − retention if that is later). An empty span (`from >= to`: the
+//!   records are still there) is a warning only. Bounds err wide: a gap says states *may* be missing.
 //! - `ExpiredIteratorException` (an iterator older than 5 minutes) is not a gap: a new iterator is asked for after
 //!   the last sequence number applied.
 

@@ -437,3 +437,96 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     assert_eq!(states["items"].as_array().unwrap().len(), want, "the new stream's states: {states}");
     assert_eq!(get(&span).await.1["gaps"], listed, "the gap stays after the recovery");
 }
+
+/// The order of the last writes: a gap is saved before the stream position moves past it. An import that finds an
+/// expired checkpoint is killed before each of its write requests in turn (the store's test hook); after every
+/// such crash, a stored position past the expired checkpoint comes with the stored gap. The first run that gets
+/// through stores exactly one gap with the checkpoint's bounds.
+#[tokio::test]
+async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_integration_tests::{ConnectEnv, ImportEnv};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+    use serde_json::{Value, json};
+
+    const TENANT: &str = "tenant-connect-crash";
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &sim::agent_events(2, day()).0).await.unwrap();
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201);
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = json!({"name": "Connect crash", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+                      "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
+    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
+    let run = |abort: Option<u64>| {
+        let importer = env.importer(ImportConfig { abort_after_batches: abort, ..ImportConfig::default() });
+        let event = event.clone();
+        async move { importer.run(&event, Deadline::after(Duration::from_secs(600))).await }
+    };
+    let clean = run(None).await.unwrap();
+    assert_eq!(clean.outcome, RunOutcome::Succeeded);
+
+    let (dynamodb, table) = (&env.stack.clients.dynamodb, &env.stack.settings.table_name);
+    let key = |pk: String, sk: &str| {
+        Some([("PK".to_owned(), AttributeValue::S(pk)), ("SK".to_owned(), AttributeValue::S(sk.to_owned()))].into())
+    };
+    let integration_pk = format!("T#{TENANT}#I#{id}");
+    let gaps_key = || key(format!("T#{TENANT}"), &format!("AGAP#{id}"));
+    let state = || async {
+        let out = dynamodb
+            .get_item()
+            .table_name(table)
+            .set_key(key(integration_pk.clone(), "STATE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        from_item::<Value>(out.item.unwrap()).unwrap()
+    };
+    let stored_gaps = || async {
+        let out = dynamodb.get_item().table_name(table).set_key(gaps_key()).consistent_read(true).send().await.unwrap();
+        out.item.map(|item| from_item::<Value>(item).unwrap()["gaps"].clone())
+    };
+    let last_read = Utc::now() - Days::hours(30);
+    let mut expired = state().await;
+    for shard in expired["vendor_cursor"]["shards"].as_object_mut().unwrap().values_mut() {
+        shard["read_through"] = json!(last_read.to_rfc3339());
+    }
+    let mut gap_saved_cursor_not = 0;
+    for n in 1..200u64 {
+        // Each point starts from the same state (the clean run's, its checkpoint expired), no stored gap and no
+        // lease (a killed run leaves it).
+        let s = to_item(expired.clone()).unwrap();
+        dynamodb.put_item().table_name(table).set_item(Some(s)).send().await.unwrap();
+        dynamodb.delete_item().table_name(table).set_key(gaps_key()).send().await.unwrap();
+        dynamodb.delete_item().table_name(table).set_key(key(integration_pk.clone(), "LEASE")).send().await.unwrap();
+
+        let outcome = run(Some(n)).await;
+        let moved = state().await["vendor_cursor"]["shards"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|s| s["read_through"] != json!(last_read.to_rfc3339()));
+        let gaps = stored_gaps().await;
+        assert!(!moved || gaps.is_some(), "killed before write {n}: the position moved past an unsaved gap");
+        gap_saved_cursor_not += usize::from(gaps.is_some() && !moved);
+        if let Ok(summary) = outcome {
+            assert_eq!(summary.outcome, RunOutcome::Succeeded, "{n}: {summary:?}");
+            assert!(moved, "a run that gets through moves the position");
+            let gaps = gaps.unwrap();
+            assert_eq!(gaps.as_array().unwrap().len(), 1, "{gaps}");
+            assert_eq!(gaps[0]["from"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), last_read, "{gaps}");
+            assert_eq!(gaps[0]["reason"], "checkpoint_expired");
+            assert!(n > 3, "the run makes several writes before the last ones: {n}");
+            assert_eq!(gap_saved_cursor_not, 1, "exactly one crash point falls between the gap and the position");
+            return;
+        }
+    }
+    panic!("no run got through 200 write points");
+}

@@ -343,12 +343,11 @@ pub trait ImportStore: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Adds `found` to the integration's stored agent-state gaps ([`acd_domain::gaps::merge_gaps`]: coalesced,
-    /// those ending at or before `keep_after` dropped, the newest [`acd_domain::gaps::MAX_STORED_GAPS`] kept).
+    /// the newest [`acd_domain::gaps::MAX_STORED_GAPS`] kept).
     async fn save_agent_state_gaps(
         &self,
         integration: &Integration,
         found: &[acd_domain::AgentStateGap],
-        keep_after: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError>;
 
     // The agent-states pass (`crate::import::states`; its lease is `LeaseKind::AgentStates`).

@@ -53,17 +53,11 @@ impl AgentStateGap {
 }
 
 /// The stored gaps with `found` added: gaps of the same reason that overlap or touch are coalesced into one (a
-/// gap found again by a later run, with a later `to`, widens the stored one), gaps that end at or before
-/// `keep_after` (older than the imported history) are dropped, and of the rest the newest `max` (by `to`) are
-/// kept. Sorted by `from`, then `to`, then reason.
-pub fn merge_gaps(
-    stored: &[AgentStateGap],
-    found: &[AgentStateGap],
-    keep_after: DateTime<Utc>,
-    max: usize,
-) -> Vec<AgentStateGap> {
-    let mut all: Vec<AgentStateGap> =
-        stored.iter().chain(found).filter(|g| g.from < g.to && g.to > keep_after).copied().collect();
+/// gap found again by a later run, with a later `to`, widens the stored one), and the newest `max` (by `to`) are
+/// kept. No gap expires by age: the segments around it stay stored (and readable) too. Sorted by `from`, then
+/// `to`, then reason.
+pub fn merge_gaps(stored: &[AgentStateGap], found: &[AgentStateGap], max: usize) -> Vec<AgentStateGap> {
+    let mut all: Vec<AgentStateGap> = stored.iter().chain(found).filter(|g| g.from < g.to).copied().collect();
     all.sort_by_key(|g| (g.reason, g.from, g.to));
     let mut merged: Vec<AgentStateGap> = Vec::with_capacity(all.len());
     for gap in all {
@@ -108,28 +102,26 @@ mod tests {
     fn the_same_gap_found_again_widens_the_stored_one_and_other_reasons_stay_apart() {
         let stored = [gap(1, 3, CheckpointExpired)];
         // A later run finds the same expired checkpoint: its `to` (now − retention) moved on.
-        let merged = merge_gaps(&stored, &[gap(1, 4, CheckpointExpired)], t(0), 10);
+        let merged = merge_gaps(&stored, &[gap(1, 4, CheckpointExpired)], 10);
         assert_eq!(merged, vec![gap(1, 4, CheckpointExpired)]);
         // Touching gaps of one reason coalesce; a gap of another reason is kept as it is.
-        let merged = merge_gaps(&merged, &[gap(4, 6, CheckpointExpired), gap(2, 5, StreamRecreated)], t(0), 10);
+        let merged = merge_gaps(&merged, &[gap(4, 6, CheckpointExpired), gap(2, 5, StreamRecreated)], 10);
         assert_eq!(merged, vec![gap(1, 6, CheckpointExpired), gap(2, 5, StreamRecreated)]);
         // A gap inside a stored one changes nothing; merging is idempotent.
-        assert_eq!(merge_gaps(&merged, &[gap(2, 3, CheckpointExpired)], t(0), 10), merged);
-        assert_eq!(merge_gaps(&merged, &merged, t(0), 10), merged);
+        assert_eq!(merge_gaps(&merged, &[gap(2, 3, CheckpointExpired)], 10), merged);
+        assert_eq!(merge_gaps(&merged, &merged, 10), merged);
         // Disjoint gaps stay apart.
-        let two = merge_gaps(&[gap(1, 2, ShardExpired)], &[gap(3, 4, ShardExpired)], t(0), 10);
+        let two = merge_gaps(&[gap(1, 2, ShardExpired)], &[gap(3, 4, ShardExpired)], 10);
         assert_eq!(two, vec![gap(1, 2, ShardExpired), gap(3, 4, ShardExpired)]);
     }
 
     #[test]
-    fn gaps_older_than_the_history_go_and_the_newest_are_kept() {
+    fn the_newest_gaps_are_kept_and_none_expires_by_age() {
         let stored = [gap(1, 2, ShardExpired), gap(3, 5, ShardExpired), gap(6, 7, ShardExpired)];
-        // Ends at or before `keep_after`: dropped; one that reaches past it stays whole.
-        assert_eq!(merge_gaps(&stored, &[], t(4), 10), vec![gap(3, 5, ShardExpired), gap(6, 7, ShardExpired)]);
-        assert_eq!(merge_gaps(&stored, &[], t(2), 10).len(), 2);
+        assert_eq!(merge_gaps(&stored, &[], 10), stored.to_vec());
         // At most `max`: the newest by end.
         assert_eq!(
-            merge_gaps(&stored, &[gap(8, 9, StreamRecreated)], t(0), 2),
+            merge_gaps(&stored, &[gap(8, 9, StreamRecreated)], 2),
             vec![gap(6, 7, ShardExpired), gap(8, 9, StreamRecreated)]
         );
         let many: Vec<AgentStateGap> = (0..200)
@@ -142,7 +134,7 @@ mod tests {
                 .unwrap()
             })
             .collect();
-        let kept = merge_gaps(&[], &many, t(0) - chrono::Duration::days(1), MAX_STORED_GAPS);
+        let kept = merge_gaps(&[], &many, MAX_STORED_GAPS);
         assert_eq!(kept.len(), MAX_STORED_GAPS);
         assert_eq!(kept.last(), many.last());
         assert_eq!(kept.first(), Some(&many[100]));

@@ -597,8 +597,7 @@ impl ImportService {
         record.warnings.extend(connector.warnings());
         let gaps = connector.agent_state_gaps();
         if !gaps.is_empty() {
-            let keep_after = run.now - chrono::Duration::days(i64::from(integration.settings.history_days()));
-            self.store.save_agent_state_gaps(integration, &gaps, keep_after).await?;
+            self.store.save_agent_state_gaps(integration, &gaps).await?;
             record.agent_state_gaps = gaps;
         }
         if let Some(cursor) = connector.vendor_cursor() {

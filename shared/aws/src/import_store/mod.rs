@@ -291,9 +291,8 @@ impl ImportStore for DynamoImportStore {
         &self,
         integration: &Integration,
         found: &[acd_domain::AgentStateGap],
-        keep_after: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        state::save_agent_state_gaps(self, integration, found, keep_after).await
+        state::save_agent_state_gaps(self, integration, found).await
     }
 
     async fn set_status(

@@ -107,7 +107,6 @@ pub(super) async fn save_agent_state_gaps(
     store: &DynamoImportStore,
     integration: &acd_domain::Integration,
     found: &[acd_domain::AgentStateGap],
-    keep_after: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), StoreError> {
     let (tenant, id) = (&integration.tenant_id, integration.id);
     let key = key(keys::tenant_pk(tenant), keys::agent_state_gaps_sk(id));
@@ -128,7 +127,7 @@ pub(super) async fn save_agent_state_gaps(
         }
         None => Vec::new(),
     };
-    let merged = acd_domain::gaps::merge_gaps(&stored, found, keep_after, acd_domain::gaps::MAX_STORED_GAPS);
+    let merged = acd_domain::gaps::merge_gaps(&stored, found, acd_domain::gaps::MAX_STORED_GAPS);
     if merged == stored {
         return Ok(());
     }

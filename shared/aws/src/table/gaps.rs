@@ -1,6 +1,7 @@
 //! The agent-state gaps of an integration: one small item in the tenant's partition (`T#{tenant}` /
 //! `AGAP#{integration}`, [`super::keys::agent_state_gaps_sk`]) holding the newest
-//! [`acd_domain::gaps::MAX_STORED_GAPS`] gaps, coalesced, none older than the integration's history. Written by the
+//! [`acd_domain::gaps::MAX_STORED_GAPS`] gaps, coalesced (none expires by age: the segments around a gap stay
+//! stored too). Written by the
 //! 15-minute import (read, merged, put: one import of an integration runs at a time), read by `GET /agent-states`
 //! with one Query over the tenant's `AGAP#` items.
 

@@ -301,7 +301,7 @@ export interface paths {
          *     retention, or a re-created stream): within a gap, an agent without a segment may have been in any state.
          *     Gaps are per integration, not per agent: every page lists every gap of the tenant's integrations that
          *     overlaps the range, whatever `employee_id` is (the same list on each page). A gap stays after the import
-         *     recovers (the data is lost for good); gaps older than the integration's `history_days` are dropped and
+         *     recovers (the data is lost for good) and does not expire by age (the segments around it stay stored);
          *     each integration keeps its newest 100. Empty for vendors whose agent states are read from a history
          *     (Five9, Genesys Cloud) and whenever nothing was lost.
          */

@@ -582,11 +582,9 @@ impl ImportService {
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
             let Fetched { stats, segments } =
                 self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
-            // Each day's pieces are cut out and its statistics moved out before the first day is written, and the
-            // fetched segments let go: the memory peak holds one copy of the data, not two.
-            let pieces: Vec<Vec<acd_domain::AgentSegment>> =
-                group.iter().map(|chunk| plan::owned_pieces(&segments, *chunk)).collect();
-            drop(segments);
+            // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
+            // before the first day is written: the memory peak holds one copy of the data, not two.
+            let pieces = plan::pieces_by_chunk(segments, &group);
             let mut day_stats: Vec<Vec<acd_domain::IntervalStats>> = group.iter().map(|_| Vec::new()).collect();
             for s in stats {
                 if let Some(day) = group.iter().position(|chunk| chunk.contains(s.interval_start)) {

@@ -295,6 +295,15 @@ export interface paths {
          *     `from < to`, at most 31 days apart (any instants; not restricted to quarter hours). A page reads at most
          *     about 20,000 items (mapped agents and segments) or 1,000 agents' segments: it may hold fewer than `limit`
          *     segments, or none, with a non-null `next_cursor` after a long read (follow `next_cursor` until it is null).
+         *
+         *     `gaps` lists the periods overlapping `[from, to)` whose agent states were lost in the ACD's feed before the
+         *     import could read them (Amazon Connect: an agent event stream checkpoint or shard older than the stream's
+         *     retention, or a re-created stream): within a gap, an agent without a segment may have been in any state.
+         *     Gaps are per integration, not per agent: every page lists every gap of the tenant's integrations that
+         *     overlaps the range, whatever `employee_id` is (the same list on each page). A gap stays after the import
+         *     recovers (the data is lost for good) and does not expire by age (the segments around it stay stored);
+         *     each integration keeps its newest 100. Empty for vendors whose agent states are read from a history
+         *     (Five9, Genesys Cloud) and whenever nothing was lost.
          */
         get: operations["listAgentStates"];
         put?: never;
@@ -572,7 +581,7 @@ export interface components {
         };
         NewIngestKey: {
             key_id: string;
-            /** @description The key */
+            /** @description The key, in clear this once only; store it in the sender. */
             ingest_key: string;
             /** Format: date-time */
             created_at: string;
@@ -612,12 +621,12 @@ export interface components {
         WriteCounts: {
             /** @description Items put (new or changed). */
             written: number;
-            /** @description Items removed (an interval corrected to zero */
+            /** @description Items removed (an interval corrected to zero, a vanished segment). */
             deleted: number;
             /** @description Items read back equal and not rewritten. */
             unchanged: number;
             write_requests: number;
-            /** @description BatchWriteItem calls */
+            /** @description BatchWriteItem calls, retries included. */
             batches: number;
             /** @description Query and GetItem calls made to compare with the stored items. */
             reads?: number;
@@ -670,6 +679,14 @@ export interface components {
             message?: string;
             /** @description What the run did not trust, e.g. a queue or agent listing that dropped every or most known ones (more than half of at least 4): they stay active until the next run's listing confirms it. Absent when none. */
             warnings?: string[];
+            /** @description Periods whose agent states the run found lost in the ACD's feed (Amazon Connect's agent event stream), stored with the run's data and listed by `GET /agent-states` (`gaps`). Absent when none. */
+            agent_state_gaps?: {
+                /** Format: date-time */
+                from: string;
+                /** Format: date-time */
+                to: string;
+                reason: components["schemas"]["AgentStateGapReason"];
+            }[];
         };
         Problem: {
             type: string;
@@ -1034,7 +1051,30 @@ export interface components {
             items: components["schemas"]["AgentState"][];
             /** @description Pass as `cursor` (with the same range) to get the next page; null on the last page. */
             next_cursor: string | null;
+            /** @description Periods overlapping the range whose agent states may be missing, by integration then `from` (see the operation). */
+            gaps: components["schemas"]["AgentStateGap"][];
         };
+        /** @description Agent states of the integration in `[from, to)` may be missing (some or all); bounds err on the wide side. */
+        AgentStateGap: {
+            /** Format: uuid */
+            integration_id: string;
+            /**
+             * Format: date-time
+             * @description Where reading the feed stopped (the last read known).
+             */
+            from: string;
+            /**
+             * Format: date-time
+             * @description The earliest instant whose records were still readable.
+             */
+            to: string;
+            reason: components["schemas"]["AgentStateGapReason"];
+        };
+        /**
+         * @description `checkpoint_expired`: a stream shard was last read longer ago than the stream keeps records (or Kinesis refused the checkpoint); `shard_expired`: a shard expired before it was read to its end; `stream_recreated`: the stream was deleted and re-created since the last read.
+         * @enum {string}
+         */
+        AgentStateGapReason: "checkpoint_expired" | "shard_expired" | "stream_recreated";
         IdentifierWarning: {
             /** @enum {string} */
             field: "external_id" | "employee_id";

@@ -186,6 +186,7 @@ mod tests {
             reason: (outcome == RunOutcome::Failed).then_some(FailureReason::CredentialsRejected),
             message: None,
             warnings: Vec::new(),
+            agent_state_gaps: Vec::new(),
         }
     }
 

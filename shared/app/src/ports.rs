@@ -13,8 +13,8 @@ use async_trait::async_trait;
 
 pub use self::mappings::{ExternalAgentRecord, ExternalStatusRecord, MappingStore};
 pub use self::query::{
-    AgentsFrom, Completeness, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord,
-    SegmentRecord, TextFilter,
+    AgentsFrom, Completeness, IntegrationGap, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery,
+    QueueRecord, SegmentRecord, TextFilter,
 };
 pub use self::runs::{RunCounts, RunOutcome, RunRecord};
 
@@ -343,6 +343,13 @@ pub trait ImportStore: Send + Sync {
         pieces: &[acd_domain::AgentSegment],
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
+    /// Adds `found` to the integration's stored agent-state gaps ([`acd_domain::gaps::merge_gaps`]: coalesced,
+    /// the newest [`acd_domain::gaps::MAX_STORED_GAPS`] kept).
+    async fn save_agent_state_gaps(
+        &self,
+        integration: &Integration,
+        found: &[acd_domain::AgentStateGap],
+    ) -> Result<(), StoreError>;
 
     // The agent-states pass (`crate::import::states`; its lease is `LeaseKind::AgentStates`).
 

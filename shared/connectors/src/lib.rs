@@ -103,6 +103,13 @@ pub trait Connector: Send + Sync {
         Vec::new()
     }
 
+    /// Periods whose agent states the connector found lost in its feed (Amazon Connect: records trimmed from the
+    /// agent event stream before they were read, see [`amazon_connect::stream`]), for the import to store with the
+    /// run's data and `GET /agent-states` to show. The default: none (a history can always be read again).
+    fn agent_state_gaps(&self) -> Vec<acd_domain::AgentStateGap> {
+        Vec::new()
+    }
+
     /// Whether `queue` (from [`Connector::list_queues`]) stays off the mappable-queue listing until the ACD has
     /// shown traffic for it. For vendors whose listings name channels a queue may never carry (every Genesys Cloud
     /// queue has settings for every media type). Once data was imported the queue is listed for good.

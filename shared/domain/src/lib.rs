@@ -5,6 +5,7 @@
 
 pub mod acd;
 pub mod credentials;
+pub mod gaps;
 pub mod ids;
 pub mod integration;
 pub mod status;
@@ -12,6 +13,7 @@ pub mod validation;
 
 pub use acd::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
 pub use credentials::{CredentialField, CredentialHints, Credentials};
+pub use gaps::{AgentStateGap, GapReason};
 pub use ids::{IntegrationId, QueueId, RunId, TenantId};
 pub use integration::{AgentStateCadence, Integration, IntegrationName, IntegrationType, Settings};
 pub use status::{FailureReason, IntegrationState, IntegrationStatus};

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use acd_aws::{AwsClients, Settings};
+use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use tokio::process::{Child, Command};
 
 /// Root of the repository.
@@ -139,6 +140,17 @@ impl AwsStack {
             .await
             .expect("create schedule group");
         AwsStack { moto, clients, settings }
+    }
+
+    /// The schedule `name` (`imp-{id}`, `imp-{id}-states`, `now-{id}`) of the stack's group; `None` only when
+    /// EventBridge Scheduler answers that it does not exist (any other error fails the test).
+    pub async fn schedule(&self, name: &str) -> Option<GetScheduleOutput> {
+        let request = self.clients.scheduler.get_schedule().name(name).group_name(&self.settings.schedule_group);
+        match request.send().await {
+            Ok(schedule) => Some(schedule),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,
+            Err(e) => panic!("GetSchedule {name}: {e:?}"),
+        }
     }
 }
 

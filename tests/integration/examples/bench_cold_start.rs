@@ -7,7 +7,7 @@
 //! Run it with `scripts/bench-cold-start` (builds the binaries). Prints the median of `--runs` (default 15)
 //! starts of each binary and the ratio to hello-world, and each process's peak RSS. `--before DIR` also measures
 //! the binaries of the same names in DIR (a copy of an earlier build), in the same run, one after the other: a
-//! before/after pair under the same conditions.
+//! before/after pair under the same conditions (a `hello_lambda` in DIR is the reference of the "before" rows).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -244,6 +244,10 @@ async fn main() {
     let mut rows: Vec<(String, PathBuf, Value)> = Vec::new();
     for (name, event) in &binaries {
         if *name == "hello_lambda" {
+            // The earlier hello-world too, when DIR has one: each row's ratio is to the hello-world of its build.
+            if let Some(dir) = before.as_ref().filter(|d| d.join(name).exists()) {
+                rows.push((format!("{name} (before)"), dir.join(name), event.clone()));
+            }
             rows.push((name.to_string(), release.join("examples").join(name), event.clone()));
             continue;
         }
@@ -268,17 +272,21 @@ async fn main() {
         }
         results.insert(name.clone(), (median(inits), median(firsts), rss));
     }
-    let (hello_init, hello_first, _) = results["hello_lambda"];
+    let hello = |name: &str| {
+        let earlier = name.ends_with(" (before)") && results.contains_key("hello_lambda (before)");
+        results[if earlier { "hello_lambda (before)" } else { "hello_lambda" }]
+    };
     println!("| binary | init (start → first /next) | × hello-world | first event → response | peak RSS |");
     println!("| --- | --- | --- | --- | --- |");
     for (name, _, _) in &rows {
         let (init, first, rss) = results[name];
+        let (hello_init, hello_first, _) = hello(name);
         println!(
             "| {name} | {:.2} ms | {:.2}× | {:.2} ms{} | {:.1} MiB |",
             ms(init),
             ms(init) / ms(hello_init),
             ms(first),
-            if *name == "hello_lambda" {
+            if name.starts_with("hello_lambda") {
                 String::new()
             } else {
                 format!(" ({:.1}× hello)", ms(first) / ms(hello_first))

@@ -9,7 +9,7 @@ use acd_connectors::amazon_connect::{
     AmazonConnectConnector, AmazonConnectCredentials, AmazonConnectSettings, AwsEndpoints, Tuning,
 };
 use acd_connectors::{Connector, ConnectorError, Deadline};
-use acd_domain::{AgentSegment, TimeWindow};
+use acd_domain::{AgentSegment, GapReason, TimeWindow};
 use acd_simulators::amazon_connect::{self as sim, ConnectSimConfig, ConnectSimulator, Fault};
 use acd_test_harness::Moto;
 use chrono::{DateTime, Duration as Days, TimeZone, Utc};
@@ -179,6 +179,7 @@ async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_repo
     store(&mut table, c1.agent_segments(&[], window, deadline()).await.unwrap());
     let cursor1 = c1.vendor_cursor().expect("a cursor after a read");
     assert!(c1.warnings().is_empty(), "{:?}", c1.warnings());
+    assert!(c1.agent_state_gaps().is_empty(), "a first read from the trim horizon loses nothing");
     assert!(table.values().any(|s| s.end.is_none()), "open segments while agents are in a state");
 
     // The stream is resharded, the second half arrives (partly on the children).
@@ -188,6 +189,7 @@ async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_repo
     c2.restore_vendor_cursor(Some(cursor1.clone())).unwrap();
     store(&mut table, c2.agent_segments(&[], window, deadline()).await.unwrap());
     let cursor2 = c2.vendor_cursor().unwrap();
+    assert!(c2.agent_state_gaps().is_empty(), "resharding loses nothing: {:?}", c2.agent_state_gaps());
     let mut expected: Vec<_> = truth.clone();
     expected.sort_by_key(|s| (s.agent_external_id.clone(), s.start));
     assert_eq!(table.into_values().collect::<Vec<_>>(), expected);
@@ -198,6 +200,7 @@ async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_repo
     c3.restore_vendor_cursor(Some(cursor2.clone())).unwrap();
     assert_eq!(c3.agent_segments(&[], window, deadline()).await.unwrap(), vec![]);
     assert!(c3.warnings().is_empty());
+    assert!(c3.agent_state_gaps().is_empty());
     // Reading the same records twice (an old cursor) yields the same segments: idempotent.
     let again = env.connector(Tuning::default());
     again.restore_vendor_cursor(Some(cursor1)).unwrap();
@@ -206,24 +209,57 @@ async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_repo
     assert!(replay.values().all(|s| expected.contains(s)), "a replay agrees with the truth");
 
     // A checkpoint older than the stream's retention: a gap is reported, not hidden.
+    // Its period: from the checkpoint's last read to the trim horizon (now − 24 h, moto's retention).
     let mut stale = cursor2.clone();
+    let last_read = Utc::now() - Days::hours(30);
     for shard in stale["shards"].as_object_mut().unwrap().values_mut() {
-        shard["read_through"] = serde_json::json!((Utc::now() - Days::hours(30)).to_rfc3339());
+        shard["read_through"] = serde_json::json!(last_read.to_rfc3339());
     }
     let c4 = env.connector(Tuning::default());
     c4.restore_vendor_cursor(Some(stale)).unwrap();
+    let before = Utc::now();
     c4.agent_segments(&[], window, deadline()).await.unwrap();
+    let after = Utc::now();
     assert!(c4.warnings().iter().any(|w| w.contains("keeps 24 h")), "{:?}", c4.warnings());
+    match c4.agent_state_gaps().as_slice() {
+        [gap] => {
+            assert_eq!((gap.from, gap.reason), (last_read, GapReason::CheckpointExpired), "{gap:?}");
+            let day = Days::hours(24);
+            assert!(before - day <= gap.to && gap.to <= after - day, "to = now − retention: {gap:?}");
+        }
+        other => panic!("one gap, shared by every stale shard: {other:?}"),
+    }
 
     // The stream was trimmed/re-created past the checkpoint: a gap, and the new stream is read from its start.
+    let recreating = Utc::now();
     ConnectSimulator::recreate_stream(&env.kinesis, STREAM, 1).await.unwrap();
+    let recreated = Utc::now();
     let later = sim::agent_events(1, day() + Days::days(1)).0;
     ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &later).await.unwrap();
     let c5 = env.connector(Tuning::default());
-    c5.restore_vendor_cursor(Some(cursor2)).unwrap();
+    c5.restore_vendor_cursor(Some(cursor2.clone())).unwrap();
     let segments = c5.agent_segments(&[], window, deadline()).await.unwrap();
     assert_eq!(segments.len(), 4);
     assert!(c5.warnings().iter().any(|w| w.contains("re-created")), "{:?}", c5.warnings());
+    // Its period: from the earliest last read of a shard not read to its end, to the new stream's creation.
+    let unread_from = cursor2["shards"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|s| s["done"] != true)
+        .filter_map(|s| s["read_through"].as_str())
+        .map(|t| t.parse::<DateTime<Utc>>().unwrap())
+        .min()
+        .unwrap();
+    match c5.agent_state_gaps().as_slice() {
+        [gap] => {
+            assert_eq!((gap.from, gap.reason), (unread_from, GapReason::StreamRecreated), "{gap:?}");
+            // moto's creation timestamp may be rounded to the second.
+            let second = Days::seconds(1);
+            assert!(recreating - second <= gap.to && gap.to <= recreated + second, "to = creation: {gap:?}");
+        }
+        other => panic!("one gap for the re-created stream: {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -341,4 +377,156 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     assert!(want > 0);
     assert_eq!(got.len(), want, "{states}");
     assert!(got.iter().all(|s| s["employee_id"] == "emp-0" && s["external_agent_id"] == json!(agent)));
+    assert_eq!(states["gaps"], json!([]), "nothing was lost");
+
+    // The stream is re-created (its unread records are gone): the next run succeeds with a gap from where the last
+    // run read the stream to the new stream's creation, stored and listed by GET /agent-states.
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
+    let first = &runs["items"][0];
+    let first_read = |field: &str| first[field].as_str().unwrap().parse::<DateTime<Utc>>().unwrap();
+    let (read_from, read_to) = (first_read("started_at"), first_read("ended_at"));
+    let recreating = Utc::now();
+    ConnectSimulator::recreate_stream(&kinesis, STREAM, 1).await.unwrap();
+    let recreated = Utc::now();
+    let run =
+        env.importer(ImportConfig::default()).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
+    let record = run.run.unwrap();
+    assert_eq!(record.outcome, RunOutcome::Succeeded, "{record:?}");
+    let gap = match record.agent_state_gaps.as_slice() {
+        [gap] => *gap,
+        other => panic!("one gap: {other:?} ({:?})", record.warnings),
+    };
+    assert_eq!(gap.reason, acd_domain::GapReason::StreamRecreated);
+    assert!(read_from <= gap.from && gap.from <= read_to, "from = the last run's read: {gap:?}");
+    let second = Days::seconds(1);
+    assert!(recreating - second <= gap.to && gap.to <= recreated + second, "to = the creation: {gap:?}");
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
+    assert_eq!(runs["items"][0]["agent_state_gaps"], json!([gap]), "{runs}");
+    let listed = json!([{"integration_id": id, "from": gap.from, "to": gap.to, "reason": "stream_recreated"}]);
+    let iso_ms = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+    let span = format!("/agent-states?from={}&to={}", iso_ms(gap.from - second), iso_ms(gap.to + second));
+    let (status, over_gap) = get(&span).await;
+    assert_eq!(status, 200, "{over_gap}");
+    assert_eq!(over_gap["gaps"], listed, "the gap, whatever the page's agents");
+    let inside = format!("/agent-states?from={}&to={}", iso_ms(gap.from + (gap.to - gap.from) / 2), iso_ms(gap.to));
+    assert_eq!(get(&inside).await.1["gaps"], listed, "a range inside the gap");
+    let before = format!("/agent-states?from={}&to={}", iso(gap.from - Days::hours(3)), iso(gap.from - Days::hours(2)));
+    assert_eq!(get(&before).await.1["gaps"], json!([]), "a range before the gap");
+    // (`to` rounded up to the millisecond the range is written in.)
+    let to_ceil = gap.to + Days::milliseconds(1);
+    let after = format!("/agent-states?from={}&to={}", iso_ms(to_ceil), iso_ms(to_ceil + Days::hours(1)));
+    assert_eq!(get(&after).await.1["gaps"], json!([]), "a range after the gap (half-open)");
+
+    // Recovery: new data flows through the new stream (agent 2's states), the next run finds no gap, and the gap
+    // stays (what was lost is lost).
+    let (events, truth) = sim::agent_events(3, day());
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &events).await.unwrap();
+    let run =
+        env.importer(ImportConfig::default()).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
+    let record = run.run.unwrap();
+    assert_eq!(record.outcome, RunOutcome::Succeeded, "{record:?}");
+    assert!(record.agent_state_gaps.is_empty() && record.warnings.is_empty(), "{record:?}");
+    let agent = sim::user_id(2);
+    let path = format!("/integrations/{id}/external-agents/{agent}");
+    let request = api_request("PUT", &path, Some(TENANT), Some(&json!({"employee_id": "emp-2"})));
+    assert_eq!(decode(queries.handle(request).await).0, 200);
+    let (status, states) = get(&format!("/agent-states?employee_id=emp-2&from={}&to={}", iso(from), iso(to))).await;
+    assert_eq!(status, 200, "{states}");
+    let want = truth.iter().filter(|s| s.agent_external_id == agent).count();
+    assert!(want > 0);
+    assert_eq!(states["items"].as_array().unwrap().len(), want, "the new stream's states: {states}");
+    assert_eq!(get(&span).await.1["gaps"], listed, "the gap stays after the recovery");
+}
+
+/// The order of the last writes: a gap is saved before the stream position moves past it. An import that finds an
+/// expired checkpoint is killed before each of its write requests in turn (the store's test hook); after every
+/// such crash, a stored position past the expired checkpoint comes with the stored gap. The first run that gets
+/// through stores exactly one gap with the checkpoint's bounds.
+#[tokio::test]
+async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_integration_tests::{ConnectEnv, ImportEnv};
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+    use serde_json::{Value, json};
+
+    const TENANT: &str = "tenant-connect-crash";
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &sim::agent_events(2, day()).0).await.unwrap();
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201);
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = json!({"name": "Connect crash", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+                      "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
+    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
+    let run = |abort: Option<u64>| {
+        let importer = env.importer(ImportConfig { abort_after_batches: abort, ..ImportConfig::default() });
+        let event = event.clone();
+        async move { importer.run(&event, Deadline::after(Duration::from_secs(600))).await }
+    };
+    let clean = run(None).await.unwrap();
+    assert_eq!(clean.outcome, RunOutcome::Succeeded);
+
+    let (dynamodb, table) = (&env.stack.clients.dynamodb, &env.stack.settings.table_name);
+    let key = |pk: String, sk: &str| {
+        Some([("PK".to_owned(), AttributeValue::S(pk)), ("SK".to_owned(), AttributeValue::S(sk.to_owned()))].into())
+    };
+    let integration_pk = format!("T#{TENANT}#I#{id}");
+    let gaps_key = || key(format!("T#{TENANT}"), &format!("AGAP#{id}"));
+    let state = || async {
+        let out = dynamodb
+            .get_item()
+            .table_name(table)
+            .set_key(key(integration_pk.clone(), "STATE"))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap();
+        from_item::<Value>(out.item.unwrap()).unwrap()
+    };
+    let stored_gaps = || async {
+        let out = dynamodb.get_item().table_name(table).set_key(gaps_key()).consistent_read(true).send().await.unwrap();
+        out.item.map(|item| from_item::<Value>(item).unwrap()["gaps"].clone())
+    };
+    let last_read = Utc::now() - Days::hours(30);
+    let mut expired = state().await;
+    for shard in expired["vendor_cursor"]["shards"].as_object_mut().unwrap().values_mut() {
+        shard["read_through"] = json!(last_read.to_rfc3339());
+    }
+    let mut gap_saved_cursor_not = 0;
+    for n in 1..200u64 {
+        // Each point starts from the same state (the clean run's, its checkpoint expired), no stored gap and no
+        // lease (a killed run leaves it).
+        let s = to_item(expired.clone()).unwrap();
+        dynamodb.put_item().table_name(table).set_item(Some(s)).send().await.unwrap();
+        dynamodb.delete_item().table_name(table).set_key(gaps_key()).send().await.unwrap();
+        dynamodb.delete_item().table_name(table).set_key(key(integration_pk.clone(), "LEASE")).send().await.unwrap();
+
+        let outcome = run(Some(n)).await;
+        let moved = state().await["vendor_cursor"]["shards"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|s| s["read_through"] != json!(last_read.to_rfc3339()));
+        let gaps = stored_gaps().await;
+        assert!(!moved || gaps.is_some(), "killed before write {n}: the position moved past an unsaved gap");
+        gap_saved_cursor_not += usize::from(gaps.is_some() && !moved);
+        if let Ok(summary) = outcome {
+            assert_eq!(summary.outcome, RunOutcome::Succeeded, "{n}: {summary:?}");
+            assert!(moved, "a run that gets through moves the position");
+            let gaps = gaps.unwrap();
+            assert_eq!(gaps.as_array().unwrap().len(), 1, "{gaps}");
+            assert_eq!(gaps[0]["from"].as_str().unwrap().parse::<DateTime<Utc>>().unwrap(), last_read, "{gaps}");
+            assert_eq!(gaps[0]["reason"], "checkpoint_expired");
+            assert!(n > 3, "the run makes several writes before the last ones: {n}");
+            assert_eq!(gap_saved_cursor_not, 1, "exactly one crash point falls between the gap and the position");
+            return;
+        }
+    }
+    panic!("no run got through 200 write points");
 }

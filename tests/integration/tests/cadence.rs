@@ -60,16 +60,7 @@ async fn schedule_names(env: &ImportEnv) -> Vec<String> {
 
 /// The agent-states schedule: (expression, state, input), or `None` when it does not exist.
 async fn states_schedule(env: &ImportEnv, id: &str) -> Option<(String, String, Value)> {
-    let got = env
-        .stack
-        .clients
-        .scheduler
-        .get_schedule()
-        .name(format!("imp-{id}-states"))
-        .group_name(&env.stack.settings.schedule_group)
-        .send()
-        .await
-        .ok()?;
+    let got = env.stack.schedule(&format!("imp-{id}-states")).await?;
     let target = got.target.unwrap();
     Some((
         got.schedule_expression.unwrap(),
@@ -222,8 +213,10 @@ fn pass_run(summary: RunSummary) -> acd_app::import::RunRecord {
     summary.run.unwrap()
 }
 
-#[tokio::test]
-async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_with_the_import() {
+/// A Genesys Cloud simulator at 09:07 with two days of history, the API over it, and an integration with a
+/// one-minute states pass whose 15-minute import has run once at that time: (t0, simulator, environment,
+/// integration id, agent ids).
+async fn imported() -> (DateTime<Utc>, GenesysSimulator, ImportEnv, String, Vec<String>) {
     let t0: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
     let sim =
         GenesysSimulator::start(GenesysSimConfig { now: Some(t0), history_days: 2, ..GenesysSimConfig::default() })
@@ -232,15 +225,21 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, "1m")).await;
     let agents = agents(&sim);
+    let run = env.importer(at(t0)).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    (t0, sim, env, id, agents)
+}
+
+#[tokio::test]
+async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_with_the_import() {
+    let (t0, sim, env, id, agents) = imported().await;
     let states = |id: &str, now| {
         let service = env.importer(at(now));
         let event = event(id);
         async move { service.run_states(&event, deadline()).await.unwrap() }
     };
 
-    // The 15-minute import first (the states pass reads the agents it listed).
-    let run = env.importer(at(t0)).run(&event(&id), deadline()).await.unwrap();
-    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    // The 15-minute import came first (the states pass reads the agents it listed).
     let before = everything_but_segments(&env, &id).await;
     let aggregates = sim.requests().aggregates;
 
@@ -300,16 +299,7 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
 #[tokio::test]
 async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pass_catches_up() {
     use acd_app::ports::{ImportStore as _, LeaseKind};
-    let t0: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim =
-        GenesysSimulator::start(GenesysSimConfig { now: Some(t0), history_days: 2, ..GenesysSimConfig::default() })
-            .await
-            .unwrap();
-    let env = genesys_env(&sim).await;
-    let id = create(&env, &genesys_body(&sim, "1m")).await;
-    let agents = agents(&sim);
-    let run = env.importer(at(t0)).run(&event(&id), deadline()).await.unwrap();
-    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let (t0, sim, env, id, agents) = imported().await;
     let after_import = env.query(format!("T#{TENANT}#I#{id}")).await;
     let segments_after_import = env.segments(&id, &agents).await;
 

@@ -18,7 +18,7 @@ use acd_aws::items::{IntervalItem, QueueItem};
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
-use acd_domain::{AgentSegment, IntervalStats, TimeWindow};
+use acd_domain::{AgentSegment, AgentStateGap, GapReason, IntervalStats, TimeWindow};
 use acd_integration_tests::{ConnectEnv, ImportEnv, Item, sorted_segments};
 use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
@@ -117,6 +117,21 @@ const fn gap(warning: &'static str, extra_calls: u64) -> Expected {
     Expected { warning: Some(warning), ..succeeded(extra_calls) }
 }
 
+/// The agent-state gap a fault row must leave: its reason and the range each bound must fall in.
+#[derive(Debug, Clone, Copy)]
+struct GapBounds {
+    reason: GapReason,
+    from: (DateTime<Utc>, DateTime<Utc>),
+    to: (DateTime<Utc>, DateTime<Utc>),
+}
+
+impl GapBounds {
+    fn holds(&self, gap: &AgentStateGap) -> bool {
+        let within = |t: DateTime<Utc>, (lo, hi): (DateTime<Utc>, DateTime<Utc>)| lo <= t && t <= hi;
+        gap.reason == self.reason && within(gap.from, self.from) && within(gap.to, self.to)
+    }
+}
+
 /// Retries of one call are bounded by the retry policy (`RetryPolicy::default().max_attempts`, checked below).
 const RETRIES: u64 = 5;
 
@@ -145,10 +160,16 @@ trait Vendor {
     fn faults(&self) -> Vec<VendorFault> {
         FAULTS.to_vec()
     }
-    /// The part of a fault only the test harness can produce (stored state, moto), after [`Vendor::inject`].
-    fn harness<'a>(&'a self, fault: VendorFault, env: &'a Env, integration: &'a str) -> LocalBoxFuture<'a, ()> {
+    /// The part of a fault only the test harness can produce (stored state, moto), after [`Vendor::inject`]; and
+    /// the agent-state gap the faulted run must find (and store, and `GET /agent-states` list), if any.
+    fn harness<'a>(
+        &'a self,
+        fault: VendorFault,
+        env: &'a Env,
+        integration: &'a str,
+    ) -> LocalBoxFuture<'a, Option<GapBounds>> {
         let _ = (fault, env, integration);
-        Box::pin(async {})
+        Box::pin(async { None })
     }
 }
 
@@ -366,25 +387,46 @@ impl Env {
         Table { catalog, intervals: sorted_stats(intervals), segments }
     }
 
-    /// Rewrites the integration's stored import state (a fault only the harness can produce).
-    async fn edit_state(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
-        let dynamodb = &self.stack.clients.dynamodb;
-        let table = &self.stack.settings.table_name;
+    /// The integration's stored import state.
+    async fn state(&self, integration: &str) -> Value {
         let key = |pk: String, sk: &str| {
             [("PK".to_owned(), AttrValue::S(pk)), ("SK".to_owned(), AttrValue::S(sk.to_owned()))]
         };
         let pk = format!("T#{TENANT}#I#{integration}");
-        let out = dynamodb
+        let out = self
+            .stack
+            .clients
+            .dynamodb
             .get_item()
-            .table_name(table)
+            .table_name(&self.stack.settings.table_name)
             .set_key(Some(key(pk, acd_aws::items::STATE_SK).into()))
             .consistent_read(true)
             .send()
             .await
             .unwrap();
-        let mut state: Value = from_item(out.item.expect("a stored import state")).unwrap();
+        from_item(out.item.expect("a stored import state")).unwrap()
+    }
+
+    /// Rewrites the integration's stored import state (a fault only the harness can produce).
+    async fn edit_state(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
+        let mut state = self.state(integration).await;
         edit(&mut state);
+        let (dynamodb, table) = (&self.stack.clients.dynamodb, &self.stack.settings.table_name);
         dynamodb.put_item().table_name(table).set_item(Some(to_item(state).unwrap())).send().await.unwrap();
+    }
+
+    /// The `gaps` of `GET /agent-states` over `[from, to)` (the answer checked against the spec).
+    async fn listed_gaps(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Value {
+        let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+        let queries = acd_aws::wiring::queues_query_api(&self.stack.settings, &self.stack.clients, auth);
+        let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string();
+        let path = format!("/agent-states?from={}&to={}", iso(from), iso(to));
+        let (status, content_type, body) = acd_integration_tests::decode(
+            queries.handle(acd_integration_tests::api_request("GET", &path, Some(TENANT), None)).await,
+        );
+        acd_integration_tests::openapi::spec().check("GET", &path, status, &content_type, &body);
+        assert_eq!(status, 200, "{body}");
+        body["gaps"].clone()
     }
 
     /// Queue external ids with their `active` flag.
@@ -473,13 +515,16 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
     let active: Vec<(String, bool)> = queue_ids.iter().map(|q| (q.clone(), true)).collect();
     assert_eq!(Env::active_queues(&truth), active, "clean import: every queue of the ACD, active");
     let baseline = clean.vendor_calls;
+    // Nothing lost: every vendor's answer carries `gaps: []`.
+    assert!(clean.agent_state_gaps.is_empty(), "{}: {clean:?}", vendor.name());
+    assert_eq!(env.listed_gaps(window.start, window.end).await, json!([]), "{}: no gaps", vendor.name());
 
     let mut failures = Vec::new();
     for fault in vendor.faults() {
         let case = format!("{} {fault:?}", vendor.name());
         let expected = vendor.expected(fault);
         let deadline = vendor.inject(fault);
-        vendor.harness(fault, env, &id).await;
+        let gap_expected = vendor.harness(fault, env, &id).await;
         let started = std::time::Instant::now();
         let faulted = run(deadline).await;
         let elapsed = started.elapsed();
@@ -522,6 +567,27 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
         if after_fault != truth {
             problems.push(format!("the table changed under the fault: {}", difference(&after_fault, &truth)));
         }
+        // A gap the fault lost is on the run, stored, and listed by GET /agent-states over its span (not before it).
+        let mut listed_gap = None;
+        match (gap_expected, faulted.agent_state_gaps.as_slice()) {
+            (None, []) => {}
+            (Some(bounds), [gap]) if bounds.holds(gap) => {
+                let listed = json!([{"integration_id": id, "from": gap.from, "to": gap.to, "reason": gap.reason}]);
+                let over = env.listed_gaps(gap.from, gap.to).await;
+                if over != listed {
+                    problems.push(format!("GET /agent-states over the gap lists {over}, expected {listed}"));
+                }
+                let hour = chrono::Duration::hours(1);
+                let before = env.listed_gaps(gap.from - hour * 2, gap.from - hour).await;
+                if before != json!([]) {
+                    problems.push(format!("GET /agent-states before the gap lists {before}"));
+                }
+                listed_gap = Some((*gap, listed));
+            }
+            (expected, found) => {
+                problems.push(format!("agent-state gaps {found:?} on the run, expected {expected:?}"));
+            }
+        }
 
         // Recovery: the fault cleared, the next run succeeds and the table equals the truth.
         let recovered = run(LONG).await;
@@ -536,6 +602,14 @@ async fn matrix(vendor: &dyn Vendor, env: &Env, body: Value, now: DateTime<Utc>)
         if after_recovery != truth {
             problems
                 .push(format!("after recovery the table is not the truth: {}", difference(&after_recovery, &truth)));
+        }
+        if !recovered.agent_state_gaps.is_empty() {
+            problems.push(format!("recovery: agent-state gaps {:?}", recovered.agent_state_gaps));
+        }
+        if let Some((gap, listed)) = listed_gap
+            && env.listed_gaps(gap.from, gap.to).await != listed
+        {
+            problems.push("after recovery the gap is no longer listed (lost data is lost)".to_owned());
         }
         if !problems.is_empty() {
             failures.push(format!("{case}:\n    {}", problems.join("\n    ")));
@@ -761,12 +835,20 @@ impl Vendor for Connect {
         }
         LONG
     }
-    fn harness<'a>(&'a self, fault: VendorFault, env: &'a Env, integration: &'a str) -> LocalBoxFuture<'a, ()> {
+    fn harness<'a>(
+        &'a self,
+        fault: VendorFault,
+        env: &'a Env,
+        integration: &'a str,
+    ) -> LocalBoxFuture<'a, Option<GapBounds>> {
         Box::pin(async move {
             match fault {
                 VendorFault::CheckpointExpired => {
-                    // Every shard's checkpoint last read to its tip 30 hours ago (the stream keeps 24 h).
-                    let read_through = json!((Utc::now() - chrono::Duration::hours(30)).to_rfc3339());
+                    // Every shard's checkpoint last read to its tip 30 hours ago (the stream keeps 24 h): the gap
+                    // runs from there to the trim horizon, 24 h before the run.
+                    let now = Utc::now();
+                    let last_read = now - chrono::Duration::hours(30);
+                    let read_through = json!(last_read.to_rfc3339());
                     env.edit_state(integration, |state| {
                         let shards = state["vendor_cursor"]["shards"].as_object_mut().expect("a stored stream cursor");
                         assert!(!shards.is_empty());
@@ -775,12 +857,37 @@ impl Vendor for Connect {
                         }
                     })
                     .await;
+                    let horizon = now - chrono::Duration::hours(24);
+                    Some(GapBounds {
+                        reason: GapReason::CheckpointExpired,
+                        from: (last_read, last_read),
+                        to: (horizon, horizon + chrono::Duration::minutes(5)),
+                    })
                 }
                 VendorFault::StreamRecreated => {
+                    // The gap runs from the last read of the stream (the stored checkpoint) to the new stream's
+                    // creation (moto keeps it to the second).
+                    let state = env.state(integration).await;
+                    let last_read = state["vendor_cursor"]["shards"]
+                        .as_object()
+                        .expect("a stored stream cursor")
+                        .values()
+                        .filter(|s| s["done"] != true)
+                        .filter_map(|s| s["read_through"].as_str()?.parse::<DateTime<Utc>>().ok())
+                        .min()
+                        .expect("a shard read to its tip");
+                    let second = chrono::Duration::seconds(1);
+                    let recreating = Utc::now() - second;
                     ConnectSimulator::recreate_stream(&self.kinesis, STREAM, 1).await.unwrap();
+                    let recreated = Utc::now() + second;
                     ConnectSimulator::publish_agent_events(&self.kinesis, STREAM, &self.events).await.unwrap();
+                    Some(GapBounds {
+                        reason: GapReason::StreamRecreated,
+                        from: (last_read, last_read),
+                        to: (recreating, recreated),
+                    })
                 }
-                _ => {}
+                _ => None,
             }
         })
     }

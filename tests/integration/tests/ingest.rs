@@ -465,16 +465,7 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     let id = created["id"].as_str().unwrap().to_owned();
     let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
     // Its schedule (the silence watch) exists like every type's.
-    let schedule = env
-        .stack
-        .clients
-        .scheduler
-        .get_schedule()
-        .name(format!("imp-{id}"))
-        .group_name(&env.stack.settings.schedule_group)
-        .send()
-        .await
-        .expect("the push integration has its imp- schedule");
+    let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the push integration has its imp- schedule");
     assert!(schedule.target.unwrap().input.unwrap().contains(&id));
 
     let pushed_at = Utc::now();

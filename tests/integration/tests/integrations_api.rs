@@ -125,9 +125,7 @@ async fn create_stores_record_secret_and_both_schedules() {
     assert_eq!(stored, json!({"type": "five9", "username": "api.user@acme.example", "password": PASSWORD}));
 
     // The schedules.
-    let scheduler = &env.stack.clients.scheduler;
-    let group = &env.stack.settings.schedule_group;
-    let recurring = scheduler.get_schedule().name(format!("imp-{id}")).group_name(group).send().await.unwrap();
+    let recurring = env.stack.schedule(&format!("imp-{id}")).await.expect("the recurring schedule");
     assert_eq!(recurring.schedule_expression(), Some("rate(15 minutes)"));
     assert_eq!(recurring.state().map(|s| s.as_str()), Some("ENABLED"));
     let window = recurring.flexible_time_window().unwrap();
@@ -140,7 +138,7 @@ async fn create_stores_record_secret_and_both_schedules() {
     assert_eq!(input, json!({"tenant_id": "tenant-a", "integration_id": id}));
     assert!(target.dead_letter_config().is_some());
 
-    let once = scheduler.get_schedule().name(format!("now-{id}")).group_name(group).send().await.unwrap();
+    let once = env.stack.schedule(&format!("now-{id}")).await.expect("the one-time schedule");
     let expression = once.schedule_expression().unwrap();
     assert!(expression.starts_with("at(") && expression.ends_with(')'), "{expression}");
     let at = chrono::NaiveDateTime::parse_from_str(&expression[3..expression.len() - 1], "%Y-%m-%dT%H:%M:%S").unwrap();
@@ -445,16 +443,7 @@ async fn the_whole_flow_create_list_get_patch_pause_resume_delete() {
     assert_eq!((status, &patched["settings"]["detailed_on_queue_statuses"]), (200, &json!(false)));
 
     let schedule_state = || async {
-        let s = env
-            .stack
-            .clients
-            .scheduler
-            .get_schedule()
-            .name(format!("imp-{id}"))
-            .group_name(&env.stack.settings.schedule_group)
-            .send()
-            .await
-            .unwrap();
+        let s = env.stack.schedule(&format!("imp-{id}")).await.expect("the schedule");
         (s.state().unwrap().as_str().to_owned(), s.target().unwrap().input().unwrap().to_owned())
     };
     let (status, _, paused) = env.call("POST", &format!("{path}/pause"), Some("tenant-a"), None).await;

@@ -147,10 +147,11 @@ impl QueriesApi {
         let employee = parse_identifier(query(request, "employee_id").as_deref(), "employee_id");
         let ((from, to), limit, employee) = merge3(range, limit, employee)?;
         let cursor = query(request, "cursor");
-        let (items, next) =
-            self.queries.agent_states(tenant, from, to, employee.as_deref(), limit, cursor.as_deref()).await?;
-        let items: Vec<Value> = items.iter().map(state_view).collect();
-        Ok(json_response(200, &json!({"from": from, "to": to, "items": items, "next_cursor": next})))
+        let page = self.queries.agent_states(tenant, from, to, employee.as_deref(), limit, cursor.as_deref()).await?;
+        let items: Vec<Value> = page.items.iter().map(state_view).collect();
+        let gaps: Vec<Value> = page.gaps.iter().map(gap_view).collect();
+        let body = json!({"from": from, "to": to, "items": items, "next_cursor": page.next_cursor, "gaps": gaps});
+        Ok(json_response(200, &body))
     }
 }
 
@@ -273,6 +274,16 @@ fn state_view(s: &AgentState) -> Value {
         "activity_id": s.activity_id,
         "start": s.start,
         "end": s.end,
+    })
+}
+
+/// A period whose agent states may be missing (`AgentStateGap` in the spec).
+fn gap_view(g: &crate::query::IntegrationGap) -> Value {
+    json!({
+        "integration_id": g.integration_id,
+        "from": g.gap.from,
+        "to": g.gap.to,
+        "reason": g.gap.reason.as_str(),
     })
 }
 

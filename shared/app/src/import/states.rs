@@ -13,7 +13,9 @@
 //! It never touches statistics, queues, statuses, the import state or `complete_through`; it does not verify the
 //! credentials first (each call would fail the same way) and is not recorded in the run log nor in the
 //! integration's status (sixty a hour would push the 15-minute runs out of the log, and a good pass must not hide
-//! a failing import): each pass logs one line with its vendor calls and writes, a failing one at warn level.
+//! a failing import): each pass logs one line with its vendor calls and writes, a failing one at warn level. It
+//! stores no agent-state gaps (`Connector::agent_state_gaps`): what its own stream position missed, the 15-minute
+//! import reads from its own, and that import stores what is really lost.
 //!
 //! Concurrency with the 15-minute import: both write the vendor's answer under the same keys (idempotent), the pass
 //! removes the segment digests of the days it writes (so the next import reads those days back rather than

@@ -129,6 +129,13 @@ pub struct QueuePage {
     pub next_after: Option<String>,
 }
 
+/// A stored agent-state gap ([`acd_domain::AgentStateGap`]) of one integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntegrationGap {
+    pub integration_id: IntegrationId,
+    pub gap: acd_domain::AgentStateGap,
+}
+
 /// Read access to imported data.
 #[async_trait]
 pub trait QueryStore: Send + Sync {
@@ -193,6 +200,10 @@ pub trait QueryStore: Send + Sync {
         to: DateTime<Utc>,
         not_before: Option<DateTime<Utc>>,
     ) -> Result<Vec<SegmentRecord>, StoreError>;
+
+    /// Every stored agent-state gap of the tenant's integrations (one bounded read: at most
+    /// [`acd_domain::gaps::MAX_STORED_GAPS`] per integration). An unreadable one is an error, never left out.
+    async fn agent_state_gaps(&self, tenant: &TenantId) -> Result<Vec<IntegrationGap>, StoreError>;
 
     /// Every external status of an integration.
     async fn statuses(

@@ -63,6 +63,10 @@ pub struct RunRecord {
     /// the next run's listing confirms it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// Periods whose agent states the run found lost in the vendor's feed (Amazon Connect: an expired stream
+    /// checkpoint or shard, a re-created stream), stored with the run's data and shown by `GET /agent-states`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_state_gaps: Vec<acd_domain::AgentStateGap>,
 }
 
 impl RunRecord {
@@ -87,6 +91,7 @@ impl RunRecord {
             reason: None,
             message: None,
             warnings: Vec::new(),
+            agent_state_gaps: Vec::new(),
         }
     }
 }

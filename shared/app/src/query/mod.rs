@@ -33,9 +33,18 @@ pub const MAX_STATE_AGENTS_READ_PER_PAGE: u64 = 1_000;
 const CONCURRENT_AGENT_READS: usize = 8;
 
 pub use crate::ports::query::{
-    AgentsFrom, Completeness, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord,
-    SegmentRecord, TextFilter,
+    AgentsFrom, Completeness, IntegrationGap, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery,
+    QueueRecord, SegmentRecord, TextFilter,
 };
+
+/// One page of `GET /agent-states`: the segments, the cursor of the next page, and every stored agent-state gap
+/// of the tenant's integrations that overlaps the range (on every page; not filtered by employee).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatesPage {
+    pub items: Vec<AgentState>,
+    pub next_cursor: Option<String>,
+    pub gaps: Vec<IntegrationGap>,
+}
 
 /// One 15-minute interval of a queue as the API returns it.
 #[derive(Debug, Clone, PartialEq)]
@@ -229,10 +238,27 @@ impl QueryService {
         Ok(QueueIntervals { queue, from, to, complete_through: completeness.through, intervals })
     }
 
+    /// A page of agent states ([`Self::states_page`]) and the stored agent-state gaps of the tenant's
+    /// integrations that overlap `[from, to)`, by integration then start (one more Query, read alongside).
+    pub async fn agent_states(
+        &self,
+        tenant: &TenantId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        employee: Option<&str>,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<StatesPage, ApiError> {
+        let gaps = async { self.store.agent_state_gaps(tenant).await.map_err(ApiError::from) };
+        let ((items, next_cursor), gaps) =
+            futures::try_join!(self.states_page(tenant, from, to, employee, limit, cursor), gaps)?;
+        Ok(StatesPage { items, next_cursor, gaps: gaps_in(gaps, from, to) })
+    }
+
     /// Up to `limit` segments of mapped agents overlapping `[from, to)`, ordered by agent (employee, integration,
     /// external id) then start, and the cursor of the next page. Mappings are resolved now, so a new mapping shows
     /// data imported before it.
-    pub async fn agent_states(
+    async fn states_page(
         &self,
         tenant: &TenantId,
         from: DateTime<Utc>,
@@ -324,6 +350,13 @@ impl QueryService {
             }
         }
     }
+}
+
+/// The gaps overlapping `[from, to)`, by integration, then start, end and reason.
+pub fn gaps_in(mut gaps: Vec<IntegrationGap>, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<IntegrationGap> {
+    gaps.retain(|g| g.gap.overlaps(from, to));
+    gaps.sort_by_key(|g| (g.integration_id, g.gap.from, g.gap.to, g.gap.reason));
+    gaps
 }
 
 /// How far beyond the requested range a segment is followed when its stored pieces are joined (one Query per day).
@@ -513,6 +546,25 @@ mod tests {
         let mut with_reason = piece(day(7, 0), Some(day(7, 2)), "Ready");
         with_reason.reason = Some("Break".into());
         assert_eq!(join_pieces(vec![piece(day(6, 1), Some(day(7, 0)), "Ready"), with_reason]).len(), 2);
+    }
+
+    #[test]
+    fn gaps_are_those_overlapping_the_range_by_integration_then_start() {
+        use acd_domain::{AgentStateGap, GapReason};
+        let (a, b) = (IntegrationId::new(), IntegrationId::new());
+        let (first, second) = if a < b { (a, b) } else { (b, a) };
+        let gap = |integration_id, from, to| IntegrationGap {
+            integration_id,
+            gap: AgentStateGap::new(from, to, GapReason::CheckpointExpired).unwrap(),
+        };
+        let stored = vec![
+            gap(second, t(10, 0), t(11, 0)),
+            gap(first, t(12, 0), t(13, 0)),
+            gap(first, t(9, 0), t(10, 30)),
+            gap(first, t(8, 0), t(9, 0)),
+        ];
+        let shown = gaps_in(stored, t(9, 0), t(12, 0));
+        assert_eq!(shown, vec![gap(first, t(9, 0), t(10, 30)), gap(second, t(10, 0), t(11, 0))]);
     }
 
     #[test]

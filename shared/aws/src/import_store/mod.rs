@@ -287,6 +287,14 @@ impl ImportStore for DynamoImportStore {
         runs::record_run(self, run).await
     }
 
+    async fn save_agent_state_gaps(
+        &self,
+        integration: &Integration,
+        found: &[acd_domain::AgentStateGap],
+    ) -> Result<(), StoreError> {
+        state::save_agent_state_gaps(self, integration, found).await
+    }
+
     async fn set_status(
         &self,
         tenant: &TenantId,

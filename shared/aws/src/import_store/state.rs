@@ -1,5 +1,6 @@
-//! What the import carries from run to run: its state (backfill progress, reconciliation) and the agent-state
-//! checkpoint (the position in a vendor's event feed).
+//! What the import carries from run to run: its state (backfill progress, reconciliation), the agent-state
+//! checkpoint (the position in a vendor's event feed) and the gaps found in that feed
+//! ([`crate::table::gaps`]).
 
 use acd_app::ports::{ImportState, StatesCheckpoint, StoreError};
 use acd_domain::{IntegrationId, TenantId};
@@ -8,8 +9,9 @@ use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, key, ser};
 use crate::items;
-use crate::keys::integration_pk;
+use crate::keys::{self, integration_pk};
 use crate::sdk_error;
+use crate::table::gaps::AgentStateGapsItem;
 
 #[derive(Serialize, Deserialize)]
 struct StatesCheckpointItem {
@@ -97,4 +99,37 @@ pub(super) async fn save_states_checkpoint(
         checkpoint: checkpoint.clone(),
     })?;
     store.put(item, "PutItem(states checkpoint)").await
+}
+
+/// Merges `found` into the integration's stored gaps ([`acd_domain::gaps::merge_gaps`]): GetItem, merge, PutItem.
+/// Only the import of the integration (under its lease) writes the item, so the read-merge-write does not race.
+pub(super) async fn save_agent_state_gaps(
+    store: &DynamoImportStore,
+    integration: &acd_domain::Integration,
+    found: &[acd_domain::AgentStateGap],
+) -> Result<(), StoreError> {
+    let (tenant, id) = (&integration.tenant_id, integration.id);
+    let key = key(keys::tenant_pk(tenant), keys::agent_state_gaps_sk(id));
+    let out = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .set_key(Some(key))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk_error("GetItem(agent-state gaps)", e))?;
+    let stored = match out.item {
+        Some(item) => {
+            from_item::<AgentStateGapsItem>(item)
+                .map_err(|e| StoreError::Corrupt(format!("agent-state gaps: {e}")))?
+                .gaps
+        }
+        None => Vec::new(),
+    };
+    let merged = acd_domain::gaps::merge_gaps(&stored, found, acd_domain::gaps::MAX_STORED_GAPS);
+    if merged == stored {
+        return Ok(());
+    }
+    store.put(ser(AgentStateGapsItem::new(tenant, id, merged))?, "PutItem(agent-state gaps)").await
 }

@@ -11,9 +11,11 @@
 //! - [`integrations`]: integration names;
 //! - [`queues`]: the queue listing and its name index;
 //! - [`data`]: intervals, completeness, agents, segments, statuses;
+//! - [`gaps`]: the agent-state gaps of the tenant's integrations;
 //! - [`mappings`]: the [`MappingStore`].
 
 mod data;
+mod gaps;
 mod integrations;
 mod mappings;
 mod queues;
@@ -24,8 +26,8 @@ use std::collections::HashMap;
 use acd_app::mappings::ExternalStatusRecord;
 use acd_app::ports::{Page, StoreError};
 use acd_app::query::{
-    AgentsFrom, Completeness, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery, QueueRecord,
-    SegmentRecord,
+    AgentsFrom, Completeness, IntegrationGap, IntervalRecord, MappedAgent, QueryStore, QueuePage, QueueQuery,
+    QueueRecord, SegmentRecord,
 };
 use acd_domain::{IntegrationId, QueueId, TenantId};
 use async_trait::async_trait;
@@ -106,5 +108,9 @@ impl QueryStore for DynamoStore {
         integration: IntegrationId,
     ) -> Result<Vec<ExternalStatusRecord>, StoreError> {
         data::statuses(self, tenant, integration).await
+    }
+
+    async fn agent_state_gaps(&self, tenant: &TenantId) -> Result<Vec<IntegrationGap>, StoreError> {
+        gaps::agent_state_gaps(self, tenant).await
     }
 }

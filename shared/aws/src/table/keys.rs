@@ -8,6 +8,7 @@
 //! | idempotency key | `T#{tenant}` | `IDEM#{Idempotency-Key}` |
 //! | tenant token (e.g. Amazon Connect's external id) | `T#{tenant}` | `TOKEN#{type}#{field}` |
 //! | queue | `T#{tenant}#I#{integration}` | `Q#{external id}` |
+//! | agent-state gaps of an integration | `T#{tenant}` | `AGAP#{integration}` |
 //!
 //! GSI1 (`GSI1PK`, `GSI1SK`) lists a tenant's queues by name: `T#{tenant}#QUEUES` / `{lower name}#{queue id}`.
 
@@ -48,6 +49,14 @@ pub fn tenant_token_sk(kind: &str, field: &str) -> String {
 pub fn integration_pk(tenant: &TenantId, id: IntegrationId) -> String {
     format!("T#{tenant}#I#{id}")
 }
+
+/// An integration's agent-state gaps ([`super::gaps`]), in the tenant's partition so that one Query
+/// (`begins_with(SK, "AGAP#")`) reads every integration's.
+pub fn agent_state_gaps_sk(id: IntegrationId) -> String {
+    format!("{AGENT_STATE_GAPS_SK_PREFIX}{id}")
+}
+
+pub const AGENT_STATE_GAPS_SK_PREFIX: &str = "AGAP#";
 
 pub const QUEUE_SK_PREFIX: &str = "Q#";
 

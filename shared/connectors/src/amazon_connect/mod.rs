@@ -16,7 +16,8 @@
 //!   filter, `NextToken` paging, [`Connector::max_window`] = 2 days (the model: FIFTEEN_MIN spans < 3 days).
 //! - **Agents / statuses.** `ListUsers` (`Id` = external id, `Username` = display name), `ListAgentStatuses` (`Id`).
 //! - **Agent states.** [`events`] and [`stream`]: the agent event stream (Kinesis) read from per-shard checkpoints
-//!   that the import stores as the connector's vendor cursor.
+//!   that the import stores as the connector's vendor cursor. Records lost before they were read (an expired
+//!   checkpoint or shard, a re-created stream) are [`Connector::agent_state_gaps`].
 
 pub mod events;
 pub mod metrics;
@@ -215,6 +216,8 @@ struct StreamState {
     /// After the first `agent_segments` call of this instance: what was read.
     read: Option<(SegmentBook, StreamCursor)>,
     warnings: Vec<String>,
+    /// The periods the read found lost ([`stream::StreamRead::lost`]).
+    lost: Vec<acd_domain::AgentStateGap>,
 }
 
 pub struct AmazonConnectConnector {
@@ -653,6 +656,7 @@ impl Connector for AmazonConnectConnector {
                 self.warn("agent event stream: not read to its tip before the deadline; the next run continues".into());
             }
             state.warnings.extend(read.gaps);
+            state.lost.extend(read.lost);
             state.read = Some((book, read.cursor));
         }
         let (book, _) = state.read.as_ref().expect("read above");
@@ -698,5 +702,9 @@ impl Connector for AmazonConnectConnector {
 
     fn warnings(&self) -> Vec<String> {
         self.warnings.lock().expect("warnings lock").clone()
+    }
+
+    fn agent_state_gaps(&self) -> Vec<acd_domain::AgentStateGap> {
+        self.stream.try_lock().map(|state| state.lost.clone()).unwrap_or_default()
     }
 }

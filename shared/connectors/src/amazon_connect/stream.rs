@@ -9,12 +9,18 @@
 //! - A gap is recorded, never papered over, when records after a checkpoint may be gone: the shard is no longer
 //!   listed, the stream was re-created (other creation time), the last time the shard was read to its tip is older
 //!   than the stream's retention, or Kinesis refuses the checkpoint's sequence number (`InvalidArgumentException`).
-//!   The shard is then read from its trim horizon.
+//!   The shard is then read from its trim horizon. Each gap is also a typed [`AgentStateGap`] with honest bounds
+//!   ([`StreamRead::lost`]): `from` = where reading stopped (the shard's `read_through`; for a re-created stream,
+//!   or a shard never read to its tip, the earliest `read_through` of the shards not read to their end, else the
+//!   old stream's creation), `to` = the earliest instant whose records are still readable (now − retention; for a
+//!   re-created stream its creation, or now − retention if that is later). An empty span (`from >= to`: the
+//!   records are still there) is a warning only. Bounds err wide: a gap says states *may* be missing.
 //! - `ExpiredIteratorException` (an iterator older than 5 minutes) is not a gap: a new iterator is asked for after
 //!   the last sequence number applied.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use acd_domain::{AgentStateGap, GapReason};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::{Shard, ShardIteratorType};
 use chrono::{DateTime, Utc};
@@ -54,6 +60,8 @@ pub struct StreamRead {
     pub cursor: StreamCursor,
     /// Human-readable gaps (for the run's warnings).
     pub gaps: Vec<String>,
+    /// The same gaps as periods whose agent states may be missing (empty spans left out).
+    pub lost: Vec<AgentStateGap>,
     /// Every shard was read up to its tip (false when the deadline cut the read short).
     pub caught_up: bool,
     pub records: u64,
@@ -85,45 +93,8 @@ pub async fn read_stream(
     let retention = chrono::Duration::hours(i64::from(summary.retention_period_hours().max(1)));
     let shards = list_shards(client, calls, stream_arn, deadline).await?;
 
-    let mut gaps = Vec::new();
-    let mut checkpoints = BTreeMap::new();
-    // A cursor of another stream (the setting changed) is no cursor: the new stream is read from its trim horizon.
-    let previous = previous.filter(|c| c.stream_arn == stream_arn);
-    if let Some(prev) = previous {
-        if prev.stream_created.is_some_and(|c| Some(c) != created) {
-            gaps.push(format!(
-                "agent event stream {stream_arn} was re-created since the last read: agent states between the last \
-                 read and the new stream's first record are missing"
-            ));
-        } else {
-            let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id()).collect();
-            for (id, cp) in prev.shards {
-                if !listed.contains(id.as_str()) {
-                    if !cp.done {
-                        gaps.push(format!(
-                            "agent event stream shard {id} expired before it was read to its end: agent states \
-                             after {} are missing",
-                            cp.read_through.map_or_else(|| "its last checkpoint".into(), |t| t.to_rfc3339())
-                        ));
-                    }
-                    continue;
-                }
-                if !cp.done
-                    && let Some(read) = cp.read_through
-                    && read < now - retention
-                {
-                    gaps.push(format!(
-                        "agent event stream shard {id} was last read at {} and the stream keeps {} h: agent states \
-                         until {} may be missing",
-                        read.to_rfc3339(),
-                        retention.num_hours(),
-                        (now - retention).to_rfc3339()
-                    ));
-                }
-                checkpoints.insert(id, cp);
-            }
-        }
-    }
+    let listed: BTreeSet<&str> = shards.iter().map(|s| s.shard_id()).collect();
+    let (mut gaps, mut checkpoints) = check_cursor(previous, stream_arn, created, &listed, now, retention);
 
     let mut read = StreamRead { caught_up: true, ..Default::default() };
     for shard in order_parents_first(&shards) {
@@ -147,8 +118,107 @@ pub async fn read_stream(
     }
     read.cursor.stream_arn = stream_arn.to_owned();
     read.cursor.stream_created = created;
-    read.gaps = gaps;
+    read.gaps = gaps.text;
+    read.lost = gaps.lost;
     Ok(read)
+}
+
+/// The gaps a read found: as warnings, and as periods (see the module docs for the bounds).
+#[derive(Debug, Default)]
+struct Gaps {
+    text: Vec<String>,
+    lost: Vec<AgentStateGap>,
+    /// now − the stream's retention: records older than this are trimmed.
+    readable_from: DateTime<Utc>,
+    /// Where reading stopped when a checkpoint does not say (see [`check_cursor`]).
+    last_known: Option<DateTime<Utc>>,
+}
+
+impl Gaps {
+    /// A gap from `from` (where reading stopped; `None`: unknown, [`Gaps::last_known`]) to `to`.
+    fn push(&mut self, text: String, from: Option<DateTime<Utc>>, to: DateTime<Utc>, reason: GapReason) {
+        self.text.push(text);
+        if let Some(gap) = from.or(self.last_known).and_then(|from| AgentStateGap::new(from, to, reason))
+            && !self.lost.contains(&gap)
+        {
+            self.lost.push(gap);
+        }
+    }
+}
+
+/// The previous cursor against the stream as it is now: the checkpoints still usable, and the gaps (records after
+/// a checkpoint that may be gone; see the module docs for the bounds).
+fn check_cursor(
+    previous: Option<StreamCursor>,
+    stream_arn: &str,
+    created: Option<DateTime<Utc>>,
+    listed: &BTreeSet<&str>,
+    now: DateTime<Utc>,
+    retention: chrono::Duration,
+) -> (Gaps, BTreeMap<String, ShardCheckpoint>) {
+    let readable_from = now - retention;
+    let mut gaps = Gaps { readable_from, ..Gaps::default() };
+    let mut checkpoints = BTreeMap::new();
+    // A cursor of another stream (the setting changed) is no cursor: the new stream is read from its trim horizon.
+    let previous = previous.filter(|c| c.stream_arn == stream_arn);
+    if let Some(prev) = previous {
+        // Where reading stopped when a checkpoint does not say: the earliest read of a shard not read to its end
+        // (records after it may be in the lost part), else since when the stream existed.
+        gaps.last_known =
+            prev.shards.values().filter(|cp| !cp.done).filter_map(|cp| cp.read_through).min().or(prev.stream_created);
+        if prev.stream_created.is_some_and(|c| Some(c) != created) {
+            // Unread records of the old stream are gone; the new one is readable from its creation (or from its
+            // trim horizon, if it is older than the retention).
+            let to = created.map_or(now, |c| c.max(readable_from));
+            gaps.push(
+                format!(
+                    "agent event stream {stream_arn} was re-created since the last read: agent states between the \
+                     last read and the new stream's first record are missing"
+                ),
+                None,
+                to,
+                GapReason::StreamRecreated,
+            );
+        } else {
+            for (id, cp) in prev.shards {
+                if !listed.contains(id.as_str()) {
+                    if !cp.done {
+                        gaps.push(
+                            format!(
+                                "agent event stream shard {id} expired before it was read to its end: agent states \
+                                 after {} are missing",
+                                cp.read_through.map_or_else(|| "its last checkpoint".into(), |t| t.to_rfc3339())
+                            ),
+                            cp.read_through,
+                            readable_from,
+                            GapReason::ShardExpired,
+                        );
+                    }
+                    continue;
+                }
+                if !cp.done
+                    && let Some(read) = cp.read_through
+                    && read < readable_from
+                {
+                    gaps.push(
+                        format!(
+                            "agent event stream shard {id} was last read at {} and the stream keeps {} h: agent \
+                             states until {} may be missing",
+                            read.to_rfc3339(),
+                            retention.num_hours(),
+                            readable_from.to_rfc3339()
+                        ),
+                        Some(read),
+                        readable_from,
+                        GapReason::CheckpointExpired,
+                    );
+                }
+                checkpoints.insert(id, cp);
+            }
+        }
+    }
+
+    (gaps, checkpoints)
 }
 
 struct ShardOutcome {
@@ -167,7 +237,7 @@ async fn read_shard(
     book: &mut SegmentBook,
     now: DateTime<Utc>,
     deadline: Deadline,
-    gaps: &mut Vec<String>,
+    gaps: &mut Gaps,
 ) -> Result<ShardOutcome, ConnectorError> {
     let mut iterator = shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?;
     let mut records = 0;
@@ -232,7 +302,7 @@ async fn shard_iterator(
     shard_id: &str,
     cp: &mut ShardCheckpoint,
     deadline: Deadline,
-    gaps: &mut Vec<String>,
+    gaps: &mut Gaps,
 ) -> Result<Option<String>, ConnectorError> {
     if let Some(seq) = cp.sequence.clone() {
         let answer = call(calls, "kinesis:GetShardIterator", deadline, || {
@@ -248,10 +318,17 @@ async fn shard_iterator(
         match answer {
             Ok(out) => return Ok(out.shard_iterator().map(str::to_owned)),
             Err(ConnectorError::Configuration { message }) if message.contains("InvalidArgumentException") => {
-                gaps.push(format!(
-                    "agent event stream shard {shard_id}: Kinesis no longer accepts the checkpoint (sequence {seq}); \
-                     agent states after it may be missing"
-                ));
+                // Kinesis refuses a sequence number it trimmed: the checkpoint expired.
+                let to = gaps.readable_from;
+                gaps.push(
+                    format!(
+                        "agent event stream shard {shard_id}: Kinesis no longer accepts the checkpoint (sequence \
+                         {seq}); agent states after it may be missing"
+                    ),
+                    cp.read_through,
+                    to,
+                    GapReason::CheckpointExpired,
+                );
                 cp.sequence = None;
             }
             Err(e) => return Err(e),
@@ -327,4 +404,102 @@ fn order_parents_first(shards: &[Shard]) -> Vec<&Shard> {
 
 fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(t.secs(), t.subsec_nanos())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const ARN: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/agent-events";
+
+    fn t(d: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, d, h, 0, 0).unwrap()
+    }
+    fn cp(read_through: Option<DateTime<Utc>>, done: bool) -> ShardCheckpoint {
+        ShardCheckpoint { sequence: Some("49".into()), read_through, done }
+    }
+    fn cursor(created: DateTime<Utc>, shards: &[(&str, ShardCheckpoint)]) -> StreamCursor {
+        StreamCursor {
+            stream_arn: ARN.into(),
+            stream_created: Some(created),
+            shards: shards.iter().map(|(id, c)| ((*id).to_owned(), c.clone())).collect(),
+        }
+    }
+    fn gap(from: DateTime<Utc>, to: DateTime<Utc>, reason: GapReason) -> AgentStateGap {
+        AgentStateGap::new(from, to, reason).unwrap()
+    }
+    const DAY: chrono::Duration = chrono::Duration::hours(24);
+
+    #[test]
+    fn a_checkpoint_older_than_the_retention_is_a_gap_from_it_to_the_trim_horizon() {
+        let now = t(10, 12);
+        let prev = cursor(t(1, 0), &[("a", cp(Some(t(9, 6)), false)), ("b", cp(Some(t(10, 11)), false))]);
+        let listed = BTreeSet::from(["a", "b"]);
+        let (gaps, kept) = check_cursor(Some(prev), ARN, Some(t(1, 0)), &listed, now, DAY);
+        assert_eq!(gaps.lost, vec![gap(t(9, 6), t(9, 12), GapReason::CheckpointExpired)]);
+        assert_eq!(gaps.text.len(), 1);
+        assert!(gaps.text[0].contains("keeps 24 h"), "{:?}", gaps.text);
+        assert_eq!(kept.len(), 2, "both checkpoints are still used (the records may still be there)");
+        // Read within the retention: nothing.
+        let fresh = cursor(t(1, 0), &[("a", cp(Some(t(9, 13)), false))]);
+        let (gaps, _) = check_cursor(Some(fresh), ARN, Some(t(1, 0)), &listed, now, DAY);
+        assert!(gaps.lost.is_empty() && gaps.text.is_empty());
+        // A closed shard read to its end never has a gap, however old.
+        let done = cursor(t(1, 0), &[("a", cp(Some(t(2, 0)), true))]);
+        let (gaps, _) = check_cursor(Some(done), ARN, Some(t(1, 0)), &listed, now, DAY);
+        assert!(gaps.lost.is_empty() && gaps.text.is_empty());
+    }
+
+    #[test]
+    fn a_shard_gone_before_its_end_is_a_gap_and_an_unknown_start_is_the_earliest_read_of_a_shard_not_done() {
+        let now = t(10, 12);
+        let prev = cursor(
+            t(1, 0),
+            &[("gone", cp(Some(t(8, 0)), false)), ("gone-unread", cp(None, false)), ("a", cp(Some(t(10, 0)), false))],
+        );
+        let listed = BTreeSet::from(["a"]);
+        let (gaps, kept) = check_cursor(Some(prev), ARN, Some(t(1, 0)), &listed, now, DAY);
+        assert_eq!(
+            gaps.lost,
+            vec![gap(t(8, 0), t(9, 12), GapReason::ShardExpired)],
+            "the shard never read to its tip starts at the earliest read of a shard not done (the same gap)"
+        );
+        assert_eq!(gaps.text.len(), 2, "{:?}", gaps.text);
+        assert_eq!(kept.keys().collect::<Vec<_>>(), ["a"]);
+        // Without any read known, the old stream's creation.
+        let prev = cursor(t(1, 0), &[("gone-unread", cp(None, false))]);
+        let (gaps, _) = check_cursor(Some(prev), ARN, Some(t(1, 0)), &BTreeSet::new(), now, DAY);
+        assert_eq!(gaps.lost, vec![gap(t(1, 0), t(9, 12), GapReason::ShardExpired)]);
+    }
+
+    #[test]
+    fn a_recreated_stream_is_a_gap_from_the_last_read_to_its_creation() {
+        let now = t(10, 12);
+        let prev = cursor(t(1, 0), &[("a", cp(Some(t(10, 8)), false)), ("b", cp(Some(t(10, 9)), true))]);
+        let listed = BTreeSet::from(["shardId-000000000000"]);
+        let (gaps, kept) = check_cursor(Some(prev.clone()), ARN, Some(t(10, 10)), &listed, now, DAY);
+        assert_eq!(
+            gaps.lost,
+            vec![gap(t(10, 8), t(10, 10), GapReason::StreamRecreated)],
+            "from the earliest read of a shard not read to its end (b was done)"
+        );
+        assert!(gaps.text[0].contains("re-created"));
+        assert!(kept.is_empty(), "the new stream is read from its start");
+        // Re-created longer ago than the retention: its first records are gone too.
+        let old = cursor(t(1, 0), &[("a", cp(Some(t(3, 0)), false))]);
+        let (gaps, _) = check_cursor(Some(old), ARN, Some(t(5, 0)), &listed, now, DAY);
+        assert_eq!(gaps.lost, vec![gap(t(3, 0), t(9, 12), GapReason::StreamRecreated)]);
+    }
+
+    #[test]
+    fn another_stream_or_no_cursor_is_no_gap() {
+        let now = t(10, 12);
+        let mut other = cursor(t(1, 0), &[("a", cp(Some(t(2, 0)), false))]);
+        other.stream_arn = "arn:aws:kinesis:us-east-1:123456789012:stream/old".into();
+        let (gaps, kept) = check_cursor(Some(other), ARN, Some(t(1, 0)), &BTreeSet::from(["a"]), now, DAY);
+        assert!(gaps.lost.is_empty() && gaps.text.is_empty() && kept.is_empty());
+        let (gaps, _) = check_cursor(None, ARN, Some(t(1, 0)), &BTreeSet::from(["a"]), now, DAY);
+        assert!(gaps.lost.is_empty() && gaps.text.is_empty());
+    }
 }

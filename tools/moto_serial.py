@@ -15,11 +15,19 @@ transaction: at 100,000 items that is about a second of CPU and hundreds of MB o
 (tests/localdev/tests/load_isolation.rs) saw moto grow by 1 GB a minute. Here the transaction copies only the items
 it names and puts them back when moto cancels it: the same results, at a cost independent of the table's size.
 
+Connections are kept alive (HTTP/1.1), as AWS keeps them: werkzeug's development server answers every request with
+`Connection: close`, so every call of a client opened a new TCP connection (connect, accept, a new HTTP connection
+in the client). Here a request's body is read whole before the application sees it, so the stream is always at
+the next request line when the answer is sent; a chunked request or `Expect: 100-continue` is left to werkzeug's
+own handling (which closes the connection).
+
 usage: python moto_serial.py -H 127.0.0.1 -p PORT
 """
 
 import argparse
 import copy
+import io
+import socket
 import threading
 
 import moto.dynamodb.models as dynamodb_models
@@ -27,6 +35,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import run_simple
 
 _moto_query = Table.query
@@ -183,6 +192,73 @@ def _transact_write_items(self, transact_items):
 DynamoDBBackend.transact_write_items = _transact_write_items
 
 
+class _KeepAliveHandler(MotoRequestHandler):
+    """moto's request handler without werkzeug's forced `Connection: close` (and without its drain of the socket after
+    the answer, which on a kept-alive connection would read and drop the next request)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        super().setup()
+        # The status line and headers, then the body, are two writes: without this, Nagle's algorithm holds the
+        # body until the client acknowledges the headers (a delayed ACK: up to 40 ms a request).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def run_wsgi(self):
+        if self.headers.get("Transfer-Encoding") or self.headers.get("Expect", "").strip().lower() == "100-continue":
+            return super().run_wsgi()  # werkzeug's own handling, which closes the connection
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.send_error(400, "bad Content-Length")
+            self.close_connection = True
+            return None
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client went away mid-body
+            self.close_connection = True
+            return None
+        self.environ = environ = self.make_environ()
+        environ["wsgi.input"] = io.BytesIO(body)
+        answer = []
+
+        def start_response(status, headers, exc_info=None):
+            answer[:] = [status, headers]
+            return lambda data: answer.append(data)  # WSGI's legacy write(): kept in order with the body
+
+        try:
+            chunks = self.server.app(environ, start_response)
+            try:
+                out = b"".join([*answer[2:], *chunks])
+            finally:
+                if hasattr(chunks, "close"):
+                    chunks.close()
+        except Exception as e:  # like werkzeug: a 500 answer, the error logged; this connection is not reused
+            self.close_connection = True
+            self.server.log("error", f"Error on request: {e!r}")
+            answer.clear()
+            out = b"".join(InternalServerError()(environ, start_response))
+        status, headers = answer[0], answer[1]
+        code, _, reason = status.partition(" ")
+        code = int(code)
+        self.send_response(code, reason)
+        names = set()
+        for name, value in headers:
+            if name.lower() in ("connection", "transfer-encoding"):
+                continue
+            names.add(name.lower())
+            self.send_header(name, value)
+        if "content-length" not in names and not (code < 200 or code in (204, 304)):
+            self.send_header("Content-Length", str(len(out)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and out:
+            self.wfile.write(out)
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("-H", "--host", default="127.0.0.1")
@@ -199,7 +275,7 @@ def main() -> None:
                 _WRITE_VERSION += 1
             return list(app(environ, start_response))
 
-    run_simple(args.host, args.port, serialised, threaded=True, request_handler=MotoRequestHandler)
+    run_simple(args.host, args.port, serialised, threaded=True, request_handler=_KeepAliveHandler)
 
 
 if __name__ == "__main__":

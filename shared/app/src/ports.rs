@@ -323,13 +323,14 @@ pub trait ImportStore: Send + Sync {
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
     /// Makes the stored segments of `agent_external_ids` that start inside `chunk` equal `pieces` (`fresh` as
-    /// for [`ImportStore::write_intervals`]).
+    /// for [`ImportStore::write_intervals`]). The pieces are taken, not borrowed: the store turns them into its
+    /// items as it goes, so a day's segments are held once, not twice.
     async fn write_segments(
         &self,
         integration: &Integration,
         chunk: acd_domain::TimeWindow,
         agent_external_ids: &[String],
-        pieces: &[acd_domain::AgentSegment],
+        pieces: Vec<acd_domain::AgentSegment>,
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
     /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states

@@ -372,6 +372,12 @@ impl AwsClients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(
                 aws_sdk_dynamodb::config::Builder::from(shared)
                     .retry_config(dynamodb_retry_config())
+                    // Stalled-stream protection wraps every request and response body in a throughput monitor with
+                    // its own timer, per call (thousands of calls per import). DynamoDB's answers are small JSON
+                    // documents (≤ 1 MB a page), and a connection that stops mid-answer is already cut by the
+                    // operation attempt timeout (10 s, `from_env`) and retried by the retry strategy: the guard
+                    // only costs CPU here. (It is for long streaming transfers, e.g. S3 objects.)
+                    .stalled_stream_protection(aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled())
                     .interceptor(crate::xray::XrayStatus)
                     .build(),
             ),

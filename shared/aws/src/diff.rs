@@ -32,6 +32,16 @@ pub fn diff_partition<T: Keyed + PartialEq>(
     fetched: Vec<T>,
     deletable: impl Fn(&T) -> bool,
 ) -> PartitionDiff<T> {
+    if stored.is_empty() {
+        // Nothing stored (always so in a back-fill): every fetched key is put, the last of equal keys; no key is
+        // copied into a map.
+        let mut puts = fetched;
+        puts.sort_by(|a, b| a.sk().cmp(b.sk())); // stable: equal keys keep their fetch order
+        puts.reverse();
+        puts.dedup_by(|later, earlier| later.sk() == earlier.sk()); // reversed: keeps the first, the fetch's last
+        puts.reverse();
+        return PartitionDiff { puts, deletes: Vec::new(), unchanged: 0 };
+    }
     let mut old: HashMap<String, T> = stored.into_iter().map(|t| (t.sk().to_owned(), t)).collect();
     let mut wanted: BTreeMap<String, T> = BTreeMap::new();
     for item in fetched {
@@ -166,6 +176,10 @@ mod tests {
         assert_eq!(none, PartitionDiff { puts: Vec::new(), deletes: Vec::new(), unchanged: 0 });
         let fresh = diff_partition(Vec::new(), vec![it("b", 2), it("a", 1)], all);
         assert_eq!(fresh.puts, vec![it("a", 1), it("b", 2)]);
+        // Nothing stored and the same key twice: the last record of each key, in key order (as with items stored).
+        let fresh = diff_partition(Vec::new(), vec![it("b", 1), it("a", 9), it("b", 2), it("c", 3), it("a", 1)], all);
+        assert_eq!(fresh.puts, vec![it("a", 1), it("b", 2), it("c", 3)]);
+        assert_eq!((fresh.deletes.len(), fresh.unchanged), (0, 0));
         let emptied = diff_partition(vec![it("b", 2), it("a", 1)], Vec::new(), all);
         assert_eq!(emptied.deletes, vec!["a".to_owned(), "b".to_owned()]);
         assert!(emptied.puts.is_empty());

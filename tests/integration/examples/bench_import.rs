@@ -8,7 +8,9 @@
 //! from the items' sizes by DynamoDB's documented rules: moto's `ConsumedCapacity` is a fixed placeholder).
 //!
 //! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
-//! BatchWriteItem calls in flight (default: the functions' default).
+//! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
+//! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
+//! before/after pair from one binary.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,13 +217,21 @@ async fn bench() {
         stack.settings.writes_in_flight = n.parse().expect("--in-flight");
     }
     let capacity = Arc::new(Capacity::default());
-    stack.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        stack.clients.dynamodb.config().to_builder().interceptor(CapacityMeter(capacity.clone())).build(),
-    );
+    let mut dynamodb = stack.clients.dynamodb.config().to_builder().interceptor(CapacityMeter(capacity.clone()));
+    let stalled_stream = match arg("--sdk-stalled-stream").as_deref() {
+        None | Some("off") => "off (as the functions)",
+        Some("on") => {
+            dynamodb = dynamodb
+                .stalled_stream_protection(aws_sdk_dynamodb::config::StalledStreamProtectionConfig::enabled().build());
+            "on (the SDK's default)"
+        }
+        Some(other) => panic!("--sdk-stalled-stream {other}: on or off"),
+    };
+    stack.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
     println!(
-        "runtime {}, {} BatchWriteItem calls in flight",
+        "runtime {}, {} BatchWriteItem calls in flight, DynamoDB stalled-stream protection {stalled_stream}",
         arg("--runtime").unwrap_or_else(|| "current".into()),
-        stack.settings.writes_in_flight
+        stack.settings.writes_in_flight,
     );
     let (endpoints, body, clock_route) = match vendor.as_str() {
         "genesys" => {

@@ -582,13 +582,17 @@ impl ImportService {
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
             let Fetched { stats, segments } =
                 self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
-            // Each day's pieces are cut out before the first day is written, and the fetched segments let go:
-            // the memory peak holds one copy of the segments, not two.
-            let pieces: Vec<Vec<acd_domain::AgentSegment>> =
-                group.iter().map(|chunk| plan::owned_pieces(&segments, *chunk)).collect();
-            drop(segments);
-            for (chunk, pieces) in group.into_iter().zip(pieces) {
-                self.write_day(run, progress, chunk, window, Day { stats: &stats, pieces }, record).await?;
+            // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
+            // before the first day is written: the memory peak holds one copy of the data, not two.
+            let pieces = plan::pieces_by_chunk(segments, &group);
+            let mut day_stats: Vec<Vec<acd_domain::IntervalStats>> = group.iter().map(|_| Vec::new()).collect();
+            for s in stats {
+                if let Some(day) = group.iter().position(|chunk| chunk.contains(s.interval_start)) {
+                    day_stats[day].push(s);
+                }
+            }
+            for ((chunk, pieces), stats) in group.into_iter().zip(pieces).zip(day_stats) {
+                self.write_day(run, progress, chunk, window, Day { stats, pieces }, record).await?;
             }
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
@@ -656,18 +660,14 @@ impl ImportService {
         progress: &mut DayProgress,
         chunk: TimeWindow,
         window: TimeWindow,
-        day: Day<'_>,
+        day: Day,
         record: &mut RunRecord,
     ) -> Result<(), Stop> {
         let (integration, deadline) = (run.integration, run.deadline);
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let known: BTreeSet<&str> = run.queue_ids.iter().map(String::as_str).collect();
-        let Day { stats: fetched_stats, pieces } = day;
-        let stats: Vec<_> = fetched_stats
-            .iter()
-            .filter(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()))
-            .cloned()
-            .collect();
+        let Day { mut stats, pieces } = day;
+        stats.retain(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
         let items = (stats.len() + pieces.len() + run.queue_ids.len() + run.agent_ids.len()) as u32;
@@ -699,19 +699,23 @@ impl ImportService {
         }
         record.counts.interval_writes +=
             self.store.write_intervals(integration, chunk, &run.queue_ids, &stats, fresh).await?;
+        // What the ranges need of the statistics (applied after the day's writes, below); the statistics are let go
+        // before the segments are written.
+        let bounds = interval_bounds(&stats);
+        drop(stats);
         record.counts.segments += pieces.len() as u64;
         // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
         // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
         record.counts.segment_writes += if run.connector.agent_states_feed() {
             self.store.merge_segments(integration, chunk, &pieces).await?
         } else {
-            self.store.write_segments(integration, chunk, &run.agent_ids, &pieces, fresh).await?
+            self.store.write_segments(integration, chunk, &run.agent_ids, pieces, fresh).await?
         };
 
         // A range may only claim data that is written: ranges move after the day's writes. A later
         // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
         // queue's first data (`data_from`) is saved at once, so a crash never leaves it unset for good.
-        let (extended, from_moved) = extend_ranges(&mut progress.ranges, &stats);
+        let (extended, from_moved) = extend_ranges(&mut progress.ranges, bounds);
         progress.unsaved.extend(extended.into_iter().map(|r| (r.external_id.clone(), r)));
         if from_moved {
             let extended: Vec<QueueRange> = std::mem::take(&mut progress.unsaved).into_values().collect();
@@ -766,9 +770,9 @@ struct Fetched {
     segments: Vec<acd_domain::AgentSegment>,
 }
 
-/// One day to write: the group's fetched statistics (filtered by the day) and the day's own segment pieces.
-struct Day<'a> {
-    stats: &'a [acd_domain::IntervalStats],
+/// One day to write: its statistics and its own segment pieces.
+struct Day {
+    stats: Vec<acd_domain::IntervalStats>,
     pieces: Vec<acd_domain::AgentSegment>,
 }
 
@@ -880,31 +884,52 @@ pub fn range_end_due(stored: Option<DateTime<Utc>>, new: Option<DateTime<Utc>>, 
     }
 }
 
-/// Widens the known data ranges by the intervals with contacts; returns the ranges that changed, and whether the
-/// start of one moved.
+/// The first and the last interval start of each queue among `stats`.
+fn interval_bounds(stats: &[acd_domain::IntervalStats]) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {
+    let mut bounds: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for s in stats {
+        match bounds.get_mut(s.queue_external_id.as_str()) {
+            Some((first, last)) => {
+                *first = (*first).min(s.interval_start);
+                *last = (*last).max(s.interval_start);
+            }
+            None => {
+                bounds.insert(s.queue_external_id.clone(), (s.interval_start, s.interval_start));
+            }
+        }
+    }
+    bounds
+}
+
+/// Widens the known data ranges by the intervals' [`interval_bounds`]; returns the ranges that changed, and whether
+/// the start of one moved.
 fn extend_ranges(
     ranges: &mut HashMap<String, QueueRange>,
-    stats: &[acd_domain::IntervalStats],
+    bounds: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)>,
 ) -> (Vec<QueueRange>, bool) {
-    let mut changed: BTreeSet<String> = BTreeSet::new();
+    let mut changed: Vec<QueueRange> = Vec::new();
     let mut from_moved = false;
-    for s in stats {
-        let range = ranges.entry(s.queue_external_id.clone()).or_insert_with(|| QueueRange {
-            external_id: s.queue_external_id.clone(),
+    for (queue, (first, last)) in bounds {
+        let range = ranges.entry(queue.clone()).or_insert_with(|| QueueRange {
+            external_id: queue,
             data_from: None,
             data_to: None,
         });
-        if range.data_from.is_none_or(|f| s.interval_start < f) {
-            range.data_from = Some(s.interval_start);
-            changed.insert(s.queue_external_id.clone());
+        let mut moved = false;
+        if range.data_from.is_none_or(|f| first < f) {
+            range.data_from = Some(first);
+            moved = true;
             from_moved = true;
         }
-        if range.data_to.is_none_or(|t| s.interval_start > t) {
-            range.data_to = Some(s.interval_start);
-            changed.insert(s.queue_external_id.clone());
+        if range.data_to.is_none_or(|t| last > t) {
+            range.data_to = Some(last);
+            moved = true;
+        }
+        if moved {
+            changed.push(range.clone());
         }
     }
-    (changed.into_iter().filter_map(|q| ranges.get(&q).cloned()).collect(), from_moved)
+    (changed, from_moved)
 }
 
 /// When a run's lease (the import's or the agent-states pass's) expires: a minute after the invocation's deadline, so

@@ -88,30 +88,66 @@ pub fn fetch_groups(chunks: &[TimeWindow], max_window: Duration) -> Vec<Vec<Time
 pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSegment> {
     let mut out = Vec::new();
     for segment in segments {
-        if segment.end.is_some_and(|end| end <= segment.start) {
-            continue; // empty or inverted: nothing to store
-        }
-        let mut start = segment.start;
-        loop {
-            let midnight = day_start(start) + Duration::days(1);
-            let (end, last) = match segment.end {
-                Some(end) if end <= midnight => (Some(end), true),
-                Some(_) => (Some(midnight), false),
-                // Open: split at the midnights up to the chunk's end (time that has passed).
-                None if midnight <= chunk.end.max(start) => (Some(midnight), false),
-                None => (None, true),
-            };
-            if chunk.contains(start) {
-                out.push(AgentSegment { start, end, ..segment.clone() });
-            }
-            if last || start >= chunk.end {
-                break;
-            }
-            start = end.expect("a non-last piece has an end");
+        for (start, end) in spans_in(segment, chunk) {
+            out.push(AgentSegment { start, end, ..segment.clone() });
         }
     }
+    tidy(&mut out);
+    out
+}
+
+/// [`owned_pieces`] of each of `chunks`, taking the segments: a segment's strings move into its last piece (only a
+/// segment cut into several pieces is copied), so the fetched segments and the pieces are not held twice.
+pub fn pieces_by_chunk(segments: Vec<AgentSegment>, chunks: &[TimeWindow]) -> Vec<Vec<AgentSegment>> {
+    let mut out: Vec<Vec<AgentSegment>> = chunks.iter().map(|_| Vec::new()).collect();
+    let mut spans: Vec<(usize, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
+    for segment in segments {
+        spans.clear();
+        for (i, chunk) in chunks.iter().enumerate() {
+            spans.extend(spans_in(&segment, *chunk).into_iter().map(|(start, end)| (i, start, end)));
+        }
+        let Some(&(last, start, end)) = spans.last() else { continue };
+        for &(i, start, end) in &spans[..spans.len() - 1] {
+            out[i].push(AgentSegment { start, end, ..segment.clone() });
+        }
+        out[last].push(AgentSegment { start, end, ..segment });
+    }
+    for pieces in &mut out {
+        tidy(pieces);
+    }
+    out
+}
+
+/// The `(start, end)` of the pieces of `segment` that start inside `chunk` (see [`owned_pieces`]).
+fn spans_in(segment: &AgentSegment, chunk: TimeWindow) -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+    let mut out = Vec::new();
+    if segment.end.is_some_and(|end| end <= segment.start) {
+        return out; // empty or inverted: nothing to store
+    }
+    let mut start = segment.start;
+    loop {
+        let midnight = day_start(start) + Duration::days(1);
+        let (end, last) = match segment.end {
+            Some(end) if end <= midnight => (Some(end), true),
+            Some(_) => (Some(midnight), false),
+            // Open: split at the midnights up to the chunk's end (time that has passed).
+            None if midnight <= chunk.end.max(start) => (Some(midnight), false),
+            None => (None, true),
+        };
+        if chunk.contains(start) {
+            out.push((start, end));
+        }
+        if last || start >= chunk.end {
+            break;
+        }
+        start = end.expect("a non-last piece has an end");
+    }
+    out
+}
+
+/// Pieces in (agent, start) order, one per (agent, start): the longest if the vendor reported duplicates.
+fn tidy(out: &mut Vec<AgentSegment>) {
     out.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
-    // One piece per (agent, start): keep the longest if the vendor reported duplicates.
     out.dedup_by(|later, kept| {
         if later.agent_external_id == kept.agent_external_id && later.start == kept.start {
             if later.end.is_none() || kept.end.is_some_and(|k| later.end.is_some_and(|l| l > k)) {
@@ -124,7 +160,6 @@ pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSe
             false
         }
     });
-    out
 }
 
 #[cfg(test)]
@@ -220,5 +255,16 @@ mod tests {
             seg(t(9, 3, 0), Some(t(9, 3, 0))),
         ];
         assert_eq!(owned_pieces(&dup, day9), vec![seg(t(9, 1, 0), Some(t(9, 2, 0)))]);
+
+        // Taking the segments cuts the same pieces for each chunk as `owned_pieces` does.
+        let mut all = vec![crossing, open, seg(t(10, 5, 0), Some(t(10, 6, 0))), seg(t(11, 0, 0), None)];
+        all.extend(dup);
+        let mut other = seg(t(9, 4, 0), Some(t(9, 5, 0)));
+        other.agent_external_id = "b".into();
+        all.push(other);
+        for chunks in [vec![day9, day10], vec![day9], vec![day10]] {
+            let expected: Vec<Vec<AgentSegment>> = chunks.iter().map(|c| owned_pieces(&all, *c)).collect();
+            assert_eq!(pieces_by_chunk(all.clone(), &chunks), expected, "{chunks:?}");
+        }
     }
 }

@@ -257,15 +257,43 @@ pub(super) async fn write_segments(
     integration: &Integration,
     chunk: TimeWindow,
     agent_external_ids: &[String],
-    pieces: &[AgentSegment],
+    pieces: Vec<AgentSegment>,
     fresh: bool,
 ) -> Result<WriteCounts, StoreError> {
     let tenant = &integration.tenant_id;
     let mut desired: BTreeMap<String, Vec<SegmentItem>> =
         agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
-    for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
-        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+    // The pieces become items as they are consumed (their strings move), taken from the back so that their buffer
+    // can shrink as it empties: one copy of the day, not two. They come sorted by agent, so an agent's partition
+    // key is made once for its run of pieces.
+    let mut pieces = pieces;
+    let mut current: Option<(String, String)> = None; // (agent, its partition key)
+    while let Some(p) = pieces.pop() {
+        if pieces.capacity() > 1024 && pieces.len() < pieces.capacity() / 4 {
+            pieces.shrink_to_fit();
+        }
+        if !chunk.contains(p.start) {
+            continue;
+        }
+        let pk = match &current {
+            Some((agent, pk)) if *agent == p.agent_external_id => pk.clone(),
+            _ => {
+                let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+                current = Some((p.agent_external_id.clone(), pk.clone()));
+                pk
+            }
+        };
+        let item = SegmentItem::from_piece(pk, p);
+        match desired.get_mut(&item.pk) {
+            Some(items) => items.push(item),
+            None => {
+                desired.insert(item.pk.clone(), vec![item]);
+            }
+        }
+    }
+    // Taken in reverse: each partition's items back in the pieces' order (of equal keys, the last one counts).
+    for items in desired.values_mut() {
+        items.reverse();
     }
     let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
     let digest_sk = items::digest_sk("S", chunk.start);

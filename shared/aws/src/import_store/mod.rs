@@ -268,7 +268,7 @@ impl ImportStore for DynamoImportStore {
         integration: &Integration,
         chunk: TimeWindow,
         agent_external_ids: &[String],
-        pieces: &[AgentSegment],
+        pieces: Vec<AgentSegment>,
         fresh: bool,
     ) -> Result<WriteCounts, StoreError> {
         data::write_segments(self, integration, chunk, agent_external_ids, pieces, fresh).await

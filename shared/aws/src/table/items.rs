@@ -401,6 +401,18 @@ impl SegmentItem {
             reason: segment.reason.clone(),
         }
     }
+
+    /// [`SegmentItem::of`], taking the segment (its strings move into the item).
+    pub fn from_piece(pk: String, segment: acd_domain::AgentSegment) -> Self {
+        SegmentItem {
+            pk,
+            sk: segment_sk(segment.start),
+            start: segment.start,
+            end: segment.end,
+            status_id: segment.status_id,
+            reason: segment.reason,
+        }
+    }
 }
 
 /// Longest agent-state segment the queries look back for: a segment that started up to this long before `from`

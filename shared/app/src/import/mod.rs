@@ -585,12 +585,19 @@ impl ImportService {
             // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
             // before the first day is written: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
-            let mut day_stats: Vec<Vec<acd_domain::IntervalStats>> = group.iter().map(|_| Vec::new()).collect();
-            for s in stats {
-                if let Some(day) = group.iter().position(|chunk| chunk.contains(s.interval_start)) {
-                    day_stats[day].push(s);
+            let day_stats: Vec<Vec<acd_domain::IntervalStats>> = if let [chunk] = group.as_slice() {
+                let mut stats = stats; // one day: kept in place, no second buffer
+                stats.retain(|s| chunk.contains(s.interval_start));
+                vec![stats]
+            } else {
+                let mut day_stats: Vec<Vec<_>> = group.iter().map(|_| Vec::new()).collect();
+                for s in stats {
+                    if let Some(day) = group.iter().position(|chunk| chunk.contains(s.interval_start)) {
+                        day_stats[day].push(s);
+                    }
                 }
-            }
+                day_stats
+            };
             for ((chunk, pieces), stats) in group.into_iter().zip(pieces).zip(day_stats) {
                 self.write_day(run, progress, chunk, window, Day { stats, pieces }, record).await?;
             }

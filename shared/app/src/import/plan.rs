@@ -99,6 +99,25 @@ pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSe
 /// [`owned_pieces`] of each of `chunks`, taking the segments: a segment's strings move into its last piece (only a
 /// segment cut into several pieces is copied), so the fetched segments and the pieces are not held twice.
 pub fn pieces_by_chunk(segments: Vec<AgentSegment>, chunks: &[TimeWindow]) -> Vec<Vec<AgentSegment>> {
+    if let [chunk] = chunks
+        && chunk.end <= day_start(chunk.start) + Duration::days(1)
+    {
+        // A group of one day (every Genesys Cloud fetch): no midnight falls inside the chunk, so each segment has
+        // at most one piece in it, and the pieces are cut in place — the fetched vector becomes the day's pieces,
+        // with no second buffer of the day alongside it.
+        let mut pieces = segments;
+        let mut extra = Vec::new(); // (pieces past the first: none by the argument above; kept should it fail)
+        pieces.retain_mut(|segment| {
+            let mut spans = spans_in(segment, *chunk).into_iter();
+            let Some((start, end)) = spans.next() else { return false };
+            extra.extend(spans.map(|(start, end)| AgentSegment { start, end, ..segment.clone() }));
+            (segment.start, segment.end) = (start, end);
+            true
+        });
+        pieces.append(&mut extra);
+        tidy(&mut pieces);
+        return vec![pieces];
+    }
     let mut out: Vec<Vec<AgentSegment>> = chunks.iter().map(|_| Vec::new()).collect();
     let mut spans: Vec<(usize, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
     for segment in segments {
@@ -147,7 +166,11 @@ fn spans_in(segment: &AgentSegment, chunk: TimeWindow) -> Vec<(DateTime<Utc>, Op
 
 /// Pieces in (agent, start) order, one per (agent, start): the longest if the vendor reported duplicates.
 fn tidy(out: &mut Vec<AgentSegment>) {
-    out.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    // Connectors answer in this order already: a stable sort of a sorted vector changes nothing, but would still
+    // allocate a scratch buffer as large as the day.
+    if !out.is_sorted_by(|a, b| (&a.agent_external_id, a.start) <= (&b.agent_external_id, b.start)) {
+        out.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+    }
     out.dedup_by(|later, kept| {
         if later.agent_external_id == kept.agent_external_id && later.start == kept.start {
             if later.end.is_none() || kept.end.is_some_and(|k| later.end.is_some_and(|l| l > k)) {

@@ -471,11 +471,16 @@ impl Connector for GenesysConnector {
             records.resolve(&defs)?;
         }
         let detailed = self.settings.detailed_on_queue_statuses;
-        let mut out: Vec<AgentSegment> =
-            targets.iter().flat_map(|(id, external)| records.segments(id, external, window, detailed)).collect();
-        out.sort_by(|a, b| {
-            (&a.agent_external_id, a.start, &a.status_id).cmp(&(&b.agent_external_id, b.start, &b.status_id))
-        });
+        // Sorted by (agent external id, start, status id): agent by agent, each one's records let go as its
+        // segments are made (the records and the segments of a day are not both held whole, and no sort buffer as
+        // large as the day is needed). The same order as one stable sort of all segments.
+        targets.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
+        let mut out: Vec<AgentSegment> = Vec::new();
+        for (id, external) in &targets {
+            let mut segments = records.take_segments(id, external, window, detailed);
+            segments.sort_by(|a, b| (a.start, &a.status_id).cmp(&(b.start, &b.status_id)));
+            out.append(&mut segments);
+        }
         Ok(out)
     }
 

@@ -215,8 +215,25 @@ impl Records {
         window: TimeWindow,
         detailed: bool,
     ) -> Vec<AgentSegment> {
-        let Some(user) = self.users.get(user_id) else { return Vec::new() };
-        let routing: Vec<&Routing> = user.routing.iter().collect();
+        self.users.get(user_id).map_or_else(Vec::new, |user| user.segments(agent_external_id, window, detailed))
+    }
+
+    /// [`Records::segments`], letting the user's records go: taken user by user, the records of a day and its
+    /// segments are never both held whole.
+    pub fn take_segments(
+        &mut self,
+        user_id: &str,
+        agent_external_id: &str,
+        window: TimeWindow,
+        detailed: bool,
+    ) -> Vec<AgentSegment> {
+        self.users.remove(user_id).map_or_else(Vec::new, |user| user.segments(agent_external_id, window, detailed))
+    }
+}
+
+impl UserRecords {
+    fn segments(&self, agent_external_id: &str, window: TimeWindow, detailed: bool) -> Vec<AgentSegment> {
+        let routing: Vec<&Routing> = self.routing.iter().collect();
         let mut out = Vec::new();
         let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: String| {
             let nonempty = end.is_none_or(|e| e > start);
@@ -231,7 +248,7 @@ impl Records {
                 });
             }
         };
-        for p in &user.presence {
+        for p in &self.presence {
             let Some(definition) = p.definition.as_deref() else { continue };
             if !(detailed && is_on_queue(&p.system)) {
                 push(p.start, p.end, definition.to_owned());
@@ -332,6 +349,21 @@ mod tests {
         let w = TimeWindow::new(t(11, 0, 0), t(11, 15, 0)).unwrap();
         assert_eq!(r.segments("u1", "ann", w, false).len(), 1);
         assert!(r.segments("nobody", "x", w, false).is_empty());
+    }
+
+    #[test]
+    fn taking_a_users_segments_gives_the_same_segments_once() {
+        let mut r = records(DAY);
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        for detailed in [false, true] {
+            let expected = r.segments("u1", "ann", w, detailed);
+            assert!(!expected.is_empty());
+            let mut taken = records(DAY);
+            assert_eq!(taken.take_segments("u1", "ann", w, detailed), expected);
+            assert!(taken.take_segments("u1", "ann", w, detailed).is_empty(), "the records went with the first take");
+        }
+        assert!(r.take_segments("nobody", "x", w, false).is_empty());
+        assert_eq!(r.take_segments("u1", "ann", w, false).len(), 3);
     }
 
     #[test]

@@ -585,10 +585,8 @@ impl ImportService {
             // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
             // before the first day is written: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
-            let day_stats: Vec<Vec<acd_domain::IntervalStats>> = if let [chunk] = group.as_slice() {
-                let mut stats = stats; // one day: kept in place, no second buffer
-                stats.retain(|s| chunk.contains(s.interval_start));
-                vec![stats]
+            let day_stats: Vec<Vec<acd_domain::IntervalStats>> = if group.len() == 1 {
+                vec![stats] // one day: handed over whole (`write_day` keeps the day's known queues), no second buffer
             } else {
                 let mut day_stats: Vec<Vec<_>> = group.iter().map(|_| Vec::new()).collect();
                 for s in stats {

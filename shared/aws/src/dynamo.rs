@@ -53,6 +53,22 @@ impl IntegrationItem {
     }
 }
 
+/// A Query of partition `pk`'s items whose sort key starts with `prefix`; the caller adds paging, filters,
+/// projections and the order.
+pub fn prefix_query(
+    client: &Client,
+    table: &str,
+    pk: impl Into<String>,
+    prefix: &str,
+) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+    client
+        .query()
+        .table_name(table)
+        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
+        .expression_attribute_values(":pk", s(pk))
+        .expression_attribute_values(":prefix", s(prefix))
+}
+
 pub fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -183,13 +199,7 @@ impl IntegrationRepo for DynamoStore {
         after: Option<IntegrationId>,
     ) -> Result<Page<Integration>, StoreError> {
         let pk = keys::tenant_pk(tenant);
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+        let mut query = prefix_query(&self.client, &self.table, pk.clone(), keys::INTEGRATION_SK_PREFIX)
             .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
         if let Some(after) = after {
             query = query.set_exclusive_start_key(Some(key(pk, keys::integration_sk(after))));
@@ -322,13 +332,7 @@ impl IntegrationRepo for DynamoStore {
         let pk = keys::integration_pk(tenant, id);
         let mut start: Option<Item> = None;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":prefix", s(keys::QUEUE_SK_PREFIX))
+            let out = prefix_query(&self.client, &self.table, pk.clone(), keys::QUEUE_SK_PREFIX)
                 .filter_expression("active = :yes")
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .projection_expression("PK, SK")

@@ -49,12 +49,7 @@ pub async fn ensure_counter(client: &Client, table: &str, tenant: &TenantId) -> 
     let mut count = 0i64;
     let mut start: Option<Item> = None;
     loop {
-        let out = client
-            .query()
-            .table_name(table)
-            .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-            .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-            .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+        let out = crate::dynamo::prefix_query(client, table, keys::tenant_pk(tenant), keys::INTEGRATION_SK_PREFIX)
             .select(Select::Count)
             .consistent_read(true)
             .set_exclusive_start_key(start.take())

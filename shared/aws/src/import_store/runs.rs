@@ -79,13 +79,7 @@ pub(super) async fn list_runs(
     before: Option<String>,
 ) -> Result<RunPage, StoreError> {
     let pk = integration_pk(tenant, id);
-    let mut q = store
-        .client
-        .query()
-        .table_name(&store.table)
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", s(pk.clone()))
-        .expression_attribute_values(":prefix", s(items::RUN_SK_PREFIX))
+    let mut q = crate::dynamo::prefix_query(&store.client, &store.table, pk.clone(), items::RUN_SK_PREFIX)
         .scan_index_forward(false)
         .limit(i32::try_from(limit + 1).unwrap_or(i32::MAX));
     if let Some(before) = before {

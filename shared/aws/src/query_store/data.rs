@@ -173,13 +173,12 @@ pub(super) async fn statuses(
     tenant: &TenantId,
     integration: IntegrationId,
 ) -> Result<Vec<ExternalStatusRecord>, StoreError> {
-    let builder = store
-        .client
-        .query()
-        .table_name(&store.table)
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", s(keys::integration_pk(tenant, integration)))
-        .expression_attribute_values(":prefix", s(STATUS_SK_PREFIX));
+    let builder = crate::dynamo::prefix_query(
+        &store.client,
+        &store.table,
+        keys::integration_pk(tenant, integration),
+        STATUS_SK_PREFIX,
+    );
     Ok(store
         .query_all(builder, "statuses")
         .await?

@@ -6,7 +6,7 @@ use acd_app::query::IntegrationGap;
 use acd_domain::TenantId;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
-use crate::dynamo::{DynamoStore, s};
+use crate::dynamo::{DynamoStore, prefix_query};
 use crate::keys;
 use crate::table::gaps::AgentStateGapsItem;
 
@@ -14,13 +14,7 @@ pub(super) async fn agent_state_gaps(
     store: &DynamoStore,
     tenant: &TenantId,
 ) -> Result<Vec<IntegrationGap>, StoreError> {
-    let builder = store
-        .client
-        .query()
-        .table_name(&store.table)
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-        .expression_attribute_values(":prefix", s(keys::AGENT_STATE_GAPS_SK_PREFIX));
+    let builder = prefix_query(&store.client, &store.table, keys::tenant_pk(tenant), keys::AGENT_STATE_GAPS_SK_PREFIX);
     let mut out = Vec::new();
     for item in store.query_all(builder, "agent-state gaps").await? {
         // A gap that cannot be read must not read as "no gap": the request fails instead.

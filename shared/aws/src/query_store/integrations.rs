@@ -8,7 +8,7 @@ use acd_domain::{IntegrationId, TenantId};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::reads::{get, key};
-use crate::dynamo::{DynamoStore, s};
+use crate::dynamo::{DynamoStore, prefix_query};
 use crate::items;
 use crate::keys;
 
@@ -23,13 +23,7 @@ pub(super) async fn integration_names_indexed(
     store: &DynamoStore,
     tenant: &TenantId,
 ) -> Result<(HashMap<IntegrationId, String>, bool), StoreError> {
-    let builder = store
-        .client
-        .query()
-        .table_name(&store.table)
-        .key_condition_expression("PK = :pk AND begins_with(SK, :prefix)")
-        .expression_attribute_values(":pk", s(keys::tenant_pk(tenant)))
-        .expression_attribute_values(":prefix", s(keys::INTEGRATION_SK_PREFIX))
+    let builder = prefix_query(&store.client, &store.table, keys::tenant_pk(tenant), keys::INTEGRATION_SK_PREFIX)
         .projection_expression("#id, #name, #indexed")
         .expression_attribute_names("#id", "id")
         .expression_attribute_names("#name", "name")

@@ -5,9 +5,10 @@
 //!   including its first connection to DynamoDB — moto here, started by the benchmark).
 //!
 //! Run it with `scripts/bench-cold-start` (builds the binaries). Prints the median of `--runs` (default 15)
-//! starts of each binary and the ratio to hello-world, and each process's peak RSS. `--before DIR` also measures
-//! the binaries of the same names in DIR (a copy of an earlier build), in the same run, one after the other: a
-//! before/after pair under the same conditions (a `hello_lambda` in DIR is the reference of the "before" rows).
+//! starts of each binary, taken in turns (one start of every binary per round), the ratio to hello-world, and each
+//! process's peak RSS. `--before DIR` also measures the binaries of the same names in DIR (a copy of an earlier
+//! build), in the same rounds: a before/after pair under the same conditions (a `hello_lambda` in DIR is the
+//! reference of the "before" rows). `--after DIR` takes the current binaries from DIR instead of `target/release` (e.g. a build with symbols).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -196,7 +197,13 @@ async fn main() {
     let before: Option<PathBuf> =
         args.iter().position(|a| a == "--before").and_then(|i| args.get(i + 1)).map(PathBuf::from);
     let stack = AwsStack::start().await;
-    let release = repo_root().join("target/release");
+    // `--after DIR`: the current build's binaries (default `target/release`; a build with symbols for `perf`
+    // lives elsewhere), hello-world under `DIR/examples`.
+    let release = args
+        .iter()
+        .position(|a| a == "--after")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| repo_root().join("target/release"), PathBuf::from);
     let mut env: Vec<(String, String)> = [
         ("AWS_LAMBDA_FUNCTION_NAME", "bench"),
         ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
@@ -257,10 +264,13 @@ async fn main() {
         rows.push((name.to_string(), release.join(name), event.clone()));
     }
     let mut results: BTreeMap<String, (Duration, Duration, u64)> = BTreeMap::new();
-    println!("{runs} cold starts of each binary (median); emulator and moto on loopback");
-    for (name, path, event) in &rows {
-        let (mut inits, mut firsts, mut rss) = (Vec::new(), Vec::new(), 0);
-        for i in 0..runs {
+    println!("{runs} cold starts of each binary (median), taken in turns; emulator and moto on loopback");
+    // One start of each binary per round, so that a slow spell of the machine (another process, a frequency
+    // change) falls on every binary alike instead of on whichever ran during it.
+    let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64)> =
+        rows.iter().map(|_| (Vec::new(), Vec::new(), 0)).collect();
+    for i in 0..runs {
+        for ((name, path, event), (inits, firsts, rss)) in rows.iter().zip(samples.iter_mut()) {
             let s = start_once(path, event.clone(), &env).await;
             if i == 0 {
                 let status = s.answer.get("statusCode").cloned().unwrap_or(Value::Null);
@@ -268,8 +278,10 @@ async fn main() {
             }
             inits.push(s.init);
             firsts.push(s.first_event);
-            rss = rss.max(s.peak_rss_kib);
+            *rss = (*rss).max(s.peak_rss_kib);
         }
+    }
+    for ((name, _, _), (inits, firsts, rss)) in rows.iter().zip(samples) {
         results.insert(name.clone(), (median(inits), median(firsts), rss));
     }
     let hello = |name: &str| {

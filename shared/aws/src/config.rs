@@ -13,6 +13,11 @@ use acd_app::import::ImportConfig;
 use acd_app::ingest::IngestConfig;
 use acd_app::telemetry::Logging;
 use acd_connectors::Endpoints;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use futures::future::BoxFuture;
+
+use crate::LazyClient;
 
 /// Deployment settings (environment variables; see the README's configuration table).
 #[derive(Debug, Clone)]
@@ -337,15 +342,87 @@ pub fn dynamodb_retry_config() -> aws_config::retry::RetryConfig {
         .with_max_backoff(Duration::from_secs(5))
 }
 
-/// The SDK clients, sharing one HTTP connector and credentials provider.
+/// Builds the rest of the credentials chain, once, if the environment has no credentials.
+type BuildChain = Box<dyn Fn() -> BoxFuture<'static, SharedCredentialsProvider> + Send + Sync>;
+
+/// The SDK's standard credentials chain, with its first link — the environment variables, which is how Lambda hands
+/// a function its role's credentials — tried before the rest of the chain is built. The rest (profile files, web
+/// identity, container, instance metadata) is built the first time the environment has none, and then asked as
+/// the standard chain would be. Building it at start builds an STS client for the web-identity link, whose
+/// endpoint table the SDK parses: time spent in every cold start for a link Lambda never uses.
+pub struct EnvironmentFirst {
+    env: SharedCredentialsProvider,
+    rest: tokio::sync::OnceCell<SharedCredentialsProvider>,
+    build_rest: BuildChain,
+}
+
+impl std::fmt::Debug for EnvironmentFirst {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvironmentFirst").field("env", &self.env).field("rest", &self.rest).finish_non_exhaustive()
+    }
+}
+
+impl EnvironmentFirst {
+    /// The process environment, then the standard chain (for `region`, over the process's SDK HTTP client, with
+    /// the chain's own defaults for everything else).
+    pub fn standard(region: Option<aws_config::Region>) -> Self {
+        Self::new(
+            SharedCredentialsProvider::new(aws_config::environment::EnvironmentVariableCredentialsProvider::new()),
+            Box::new(move || {
+                let region = region.clone();
+                Box::pin(async move {
+                    let conf = aws_config::provider_config::ProviderConfig::default()
+                        .with_http_client(acd_connectors::http::sdk_http_client())
+                        .with_region(region.clone());
+                    let mut chain =
+                        aws_config::default_provider::credentials::DefaultCredentialsChain::builder().configure(conf);
+                    chain.set_region(region);
+                    SharedCredentialsProvider::new(chain.build().await)
+                })
+            }),
+        )
+    }
+
+    /// `env`, then the chain `build_rest` builds (tests give both).
+    pub fn new(env: SharedCredentialsProvider, build_rest: BuildChain) -> Self {
+        Self { env, rest: tokio::sync::OnceCell::new(), build_rest }
+    }
+
+    /// Whether the rest of the chain has been built.
+    pub fn chain_built(&self) -> bool {
+        self.rest.initialized()
+    }
+}
+
+impl ProvideCredentials for EnvironmentFirst {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            match self.env.provide_credentials().await {
+                // As in the standard chain: only "none here" moves on to the next link; a broken environment
+                // (a key without its secret) is an error.
+                Err(CredentialsError::CredentialsNotLoaded(_)) => {
+                    let rest = self.rest.get_or_init(|| (self.build_rest)()).await;
+                    rest.provide_credentials().await
+                }
+                found => found,
+            }
+        })
+    }
+}
+
+/// The SDK clients, sharing one configuration (HTTP connector, credentials provider, timeouts). None is built
+/// until it is asked for ([`LazyClient`]): the wiring builds at start the clients every event of a function uses
+/// and hands the others over unbuilt, so a container builds only what its events need, once.
 #[derive(Clone, Debug)]
 pub struct AwsClients {
-    pub dynamodb: aws_sdk_dynamodb::Client,
-    pub secrets: aws_sdk_secretsmanager::Client,
-    pub scheduler: aws_sdk_scheduler::Client,
-    /// Starts imports at once (asynchronous invoke of the import function).
-    pub lambda: aws_sdk_lambda::Client,
-    pub events: aws_sdk_eventbridge::Client,
+    dynamodb: LazyClient<aws_sdk_dynamodb::Client>,
+    secrets: LazyClient<aws_sdk_secretsmanager::Client>,
+    scheduler: LazyClient<aws_sdk_scheduler::Client>,
+    lambda: LazyClient<aws_sdk_lambda::Client>,
+    events: LazyClient<aws_sdk_eventbridge::Client>,
 }
 
 impl AwsClients {
@@ -358,42 +435,126 @@ impl AwsClients {
             .operation_attempt_timeout(Duration::from_secs(10))
             .operation_timeout(Duration::from_secs(25))
             .build();
+        // The region as the standard chain finds it, environment first: only without `AWS_REGION` (never so in
+        // Lambda) is the rest of the chain (profile, instance metadata) built and asked.
+        use aws_config::meta::region::ProvideRegion as _;
+        let region = match aws_config::environment::region::EnvironmentVariableRegionProvider::new().region().await {
+            Some(region) => Some(region),
+            None => aws_config::default_provider::region::default_provider().region().await,
+        };
         let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .http_client(acd_connectors::http::sdk_http_client())
             .timeout_config(timeouts)
+            .region(region.clone())
+            .credentials_provider(EnvironmentFirst::standard(region))
             .load()
             .await;
         Self::from_config(&shared)
     }
 
+    /// The clients of `shared` (none is built yet). Every client reports each attempt's HTTP status to the X-Ray
+    /// subsegment of its call (`xray`).
     pub fn from_config(shared: &aws_config::SdkConfig) -> Self {
-        Self {
-            // Every client reports each attempt's HTTP status to the X-Ray subsegment of its call (`xray`).
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(
-                aws_sdk_dynamodb::config::Builder::from(shared)
-                    .retry_config(dynamodb_retry_config())
-                    // Stalled-stream protection wraps every request and response body in a throughput monitor with
-                    // its own timer, per call (thousands of calls per import). DynamoDB's answers are small JSON
-                    // documents (≤ 1 MB a page), and a connection that stops mid-answer is already cut by the
-                    // operation attempt timeout (10 s, `from_env`) and retried by the retry strategy: the guard
-                    // only costs CPU here. (It is for long streaming transfers, e.g. S3 objects.)
-                    .stalled_stream_protection(aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled())
-                    .interceptor(crate::xray::XrayStatus)
-                    .build(),
-            ),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(
-                aws_sdk_secretsmanager::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
-            ),
-            scheduler: aws_sdk_scheduler::Client::from_conf(
-                aws_sdk_scheduler::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
-            ),
-            lambda: aws_sdk_lambda::Client::from_conf(
-                aws_sdk_lambda::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
-            ),
-            events: aws_sdk_eventbridge::Client::from_conf(
-                aws_sdk_eventbridge::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
-            ),
+        // Each recipe holds the shared configuration; a client's own configuration is made with the client.
+        fn recipe<C: 'static>(
+            shared: &aws_config::SdkConfig,
+            build: fn(&aws_config::SdkConfig) -> C,
+        ) -> impl Fn() -> C + Send + Sync + 'static {
+            let shared = shared.clone();
+            move || build(&shared)
         }
+        Self {
+            dynamodb: LazyClient::new(recipe(shared, |shared| {
+                aws_sdk_dynamodb::Client::from_conf(
+                    aws_sdk_dynamodb::config::Builder::from(shared)
+                        .retry_config(dynamodb_retry_config())
+                        // Stalled-stream protection wraps every request and response body in a throughput monitor
+                        // with its own timer, per call (thousands of calls per import). DynamoDB's answers are small
+                        // JSON documents (≤ 1 MB a page), and a connection that stops mid-answer is already cut by
+                        // the operation attempt timeout (10 s, `from_env`) and retried by the retry strategy: the
+                        // guard only costs CPU here. (It is for long streaming transfers, e.g. S3 objects.)
+                        .stalled_stream_protection(aws_sdk_dynamodb::config::StalledStreamProtectionConfig::disabled())
+                        .interceptor(crate::xray::XrayStatus)
+                        .build(),
+                )
+            })),
+            secrets: LazyClient::new(recipe(shared, |shared| {
+                aws_sdk_secretsmanager::Client::from_conf(
+                    aws_sdk_secretsmanager::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+                )
+            })),
+            scheduler: LazyClient::new(recipe(shared, |shared| {
+                aws_sdk_scheduler::Client::from_conf(
+                    aws_sdk_scheduler::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+                )
+            })),
+            lambda: LazyClient::new(recipe(shared, |shared| {
+                aws_sdk_lambda::Client::from_conf(
+                    aws_sdk_lambda::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+                )
+            })),
+            events: LazyClient::new(recipe(shared, |shared| {
+                aws_sdk_eventbridge::Client::from_conf(
+                    aws_sdk_eventbridge::config::Builder::from(shared).interceptor(crate::xray::XrayStatus).build(),
+                )
+            })),
+        }
+    }
+
+    /// The DynamoDB client, built now if it was not.
+    pub fn dynamodb(&self) -> &aws_sdk_dynamodb::Client {
+        self.dynamodb.get()
+    }
+
+    /// Replaces the DynamoDB client (benchmarks add an interceptor to it).
+    pub fn set_dynamodb(&mut self, client: aws_sdk_dynamodb::Client) {
+        self.dynamodb = LazyClient::from(client);
+    }
+
+    /// The Secrets Manager client, built now if it was not; [`Self::lazy_secrets`] leaves it to its first use.
+    pub fn secrets(&self) -> &aws_sdk_secretsmanager::Client {
+        self.secrets.get()
+    }
+
+    pub fn lazy_secrets(&self) -> LazyClient<aws_sdk_secretsmanager::Client> {
+        self.secrets.clone()
+    }
+
+    /// The EventBridge Scheduler client, built now if it was not.
+    pub fn scheduler(&self) -> &aws_sdk_scheduler::Client {
+        self.scheduler.get()
+    }
+
+    pub fn lazy_scheduler(&self) -> LazyClient<aws_sdk_scheduler::Client> {
+        self.scheduler.clone()
+    }
+
+    /// Starts imports at once (asynchronous invoke of the import function); built when first used.
+    pub fn lazy_lambda(&self) -> LazyClient<aws_sdk_lambda::Client> {
+        self.lambda.clone()
+    }
+
+    /// The EventBridge client (status-change events), built now if it was not.
+    pub fn events(&self) -> &aws_sdk_eventbridge::Client {
+        self.events.get()
+    }
+
+    pub fn lazy_events(&self) -> LazyClient<aws_sdk_eventbridge::Client> {
+        self.events.clone()
+    }
+
+    /// Which clients have been built (`dynamodb`, `secrets`, `scheduler`, `lambda`, `events`).
+    pub fn built(&self) -> Vec<&'static str> {
+        [
+            ("dynamodb", self.dynamodb.is_built()),
+            ("secrets", self.secrets.is_built()),
+            ("scheduler", self.scheduler.is_built()),
+            ("lambda", self.lambda.is_built()),
+            ("events", self.events.is_built()),
+        ]
+        .into_iter()
+        .filter_map(|(name, built)| built.then_some(name))
+        .collect()
     }
 }
 
@@ -520,5 +681,129 @@ mod tests {
         assert_eq!(error, ConfigError::Missing("TABLE_NAME"));
         // The query function needs no scheduler target.
         assert!(QueuesQueryConfig::from_vars(&Vars::from_pairs(&pairs)).is_ok());
+    }
+
+    /// What the environment link answers in a test (the SDK's provider reads the process's variables).
+    #[derive(Debug)]
+    enum Env {
+        Found,
+        Nothing,
+        Broken,
+    }
+
+    impl ProvideCredentials for Env {
+        fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(match self {
+                Env::Found => {
+                    Ok(aws_credential_types::Credentials::new("env-key", "s", Some("env-token".into()), None, "env"))
+                }
+                Env::Nothing => Err(CredentialsError::not_loaded("no AWS_ACCESS_KEY_ID")),
+                Env::Broken => Err(CredentialsError::invalid_configuration("AWS_SECRET_ACCESS_KEY missing")),
+            })
+        }
+    }
+
+    /// A provider whose "rest of the chain" hands out `chain-key` and counts how often it is built.
+    fn counting(env: Env) -> (EnvironmentFirst, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        let builds = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = builds.clone();
+        let provider = EnvironmentFirst::new(
+            SharedCredentialsProvider::new(env),
+            Box::new(move || {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async {
+                    SharedCredentialsProvider::new(aws_credential_types::Credentials::new(
+                        "chain-key",
+                        "chain-secret",
+                        None,
+                        None,
+                        "test",
+                    ))
+                })
+            }),
+        );
+        (provider, builds)
+    }
+
+    #[tokio::test]
+    async fn credentials_in_the_environment_are_used_without_building_the_rest_of_the_chain() {
+        let (provider, builds) = counting(Env::Found);
+        let credentials = provider.provide_credentials().await.expect("credentials");
+        assert_eq!(credentials.access_key_id(), "env-key");
+        assert_eq!(credentials.session_token(), Some("env-token"));
+        assert!(!provider.chain_built());
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn without_credentials_in_the_environment_the_rest_of_the_chain_is_built_once_and_asked() {
+        let (provider, builds) = counting(Env::Nothing);
+        for _ in 0..3 {
+            let credentials = provider.provide_credentials().await.expect("credentials");
+            assert_eq!(credentials.access_key_id(), "chain-key");
+        }
+        assert!(provider.chain_built());
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_broken_environment_is_an_error_not_a_reason_to_look_further() {
+        // As in the SDK's standard chain (a key id without its secret, say).
+        let (provider, builds) = counting(Env::Broken);
+        let error = provider.provide_credentials().await.expect_err("a key without a secret");
+        assert!(matches!(error, CredentialsError::InvalidConfiguration(_)), "{error:?}");
+        assert_eq!(builds.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn each_client_is_built_when_first_asked_for_and_once() {
+        let shared = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let clients = AwsClients::from_config(&shared);
+        assert!(clients.built().is_empty());
+        let first = clients.dynamodb().clone();
+        let _ = clients.events();
+        assert_eq!(clients.built(), ["dynamodb", "events"]);
+        // The same client (one connection pool, one configuration) every time, clones included.
+        let copy = clients.clone();
+        assert!(std::ptr::eq(clients.dynamodb(), clients.dynamodb()));
+        assert_eq!(format!("{:?}", copy.dynamodb().config()), format!("{:?}", first.config()));
+        assert_eq!(copy.built(), ["dynamodb", "events"]);
+    }
+
+    #[test]
+    fn each_function_builds_only_the_clients_its_wiring_uses() {
+        let shared = aws_config::SdkConfig::builder()
+            .region(aws_config::Region::new("us-east-1"))
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let settings = Settings::from_vars(&Vars::from_pairs(&with(&[]))).expect("settings");
+        let built = |wire: &dyn Fn(&AwsClients)| {
+            let clients = AwsClients::from_config(&shared);
+            wire(&clients);
+            clients.built()
+        };
+        let connectors = || {
+            acd_connectors::ConnectorFactory::new(
+                acd_connectors::HttpClient::new().expect("HTTP client"),
+                Default::default(),
+            )
+        };
+        assert_eq!(built(&|c| drop(crate::wiring::queues_query_api(&settings, c, TenantAuth::Header))), ["dynamodb"]);
+        assert_eq!(built(&|c| drop(crate::wiring::ingest_api(&settings, c))), ["dynamodb"]);
+        assert_eq!(
+            built(&|c| drop(crate::wiring::import_service(&settings, c, connectors(), ImportConfig::default()))),
+            ["dynamodb", "secrets"]
+        );
+        let verifier = std::sync::Arc::new(acd_app::verifier::ConnectorVerifier { factory: connectors() });
+        assert_eq!(
+            built(&|c| drop(crate::wiring::integrations_api(&settings, c, verifier.clone(), TenantAuth::Header))),
+            ["dynamodb"]
+        );
     }
 }

@@ -10,13 +10,14 @@ use async_trait::async_trait;
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use crate::sdk_error;
+use crate::{LazyClient, sdk_error};
 
 pub const SOURCE: &str = "acd-integrations";
 
 #[derive(Clone, Debug)]
 pub struct EventBridgePublisher {
-    pub client: Client,
+    /// Built when the first event is published (most containers publish none).
+    pub client: LazyClient<Client>,
     pub bus: String,
 }
 

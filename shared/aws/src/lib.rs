@@ -10,6 +10,7 @@ pub mod events;
 pub mod idempotency;
 pub mod import_store;
 pub mod ingest_store;
+pub mod lazy;
 pub mod query_store;
 pub mod quota;
 pub mod scheduler;
@@ -22,6 +23,7 @@ pub mod xray;
 
 pub use config::{AwsClients, Settings};
 pub use dynamo::DynamoStore;
+pub use lazy::LazyClient;
 pub use scheduler::EventBridgeSchedules;
 pub use secrets::SecretsManagerStore;
 pub use table::{items, keys};

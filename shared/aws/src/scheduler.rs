@@ -24,15 +24,18 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{Duration, Utc};
 
+use crate::LazyClient;
+
 use crate::config::Settings;
 use crate::sdk_error;
 
 #[derive(Clone, Debug)]
 pub struct EventBridgeSchedules {
-    pub client: Client,
+    /// Built when a schedule is first created, changed or deleted.
+    pub client: LazyClient<Client>,
     pub settings: Settings,
     /// Starts imports at once by an asynchronous invoke; `None`: by the one-time schedule only.
-    pub lambda: Option<aws_sdk_lambda::Client>,
+    pub lambda: Option<LazyClient<aws_sdk_lambda::Client>>,
 }
 
 pub fn recurring_name(id: IntegrationId) -> String {
@@ -361,9 +364,9 @@ mod tests {
             .then_output(|| InvokeOutput::builder().status_code(202).build());
         let schedule = one_time_rule();
         let schedules = EventBridgeSchedules {
-            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]).into(),
             settings: settings(),
-            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke]).into()),
         };
         schedules.run_now(&tenant, id).await.unwrap();
         assert_eq!(invoke.num_calls(), 1, "the import was invoked with its event");
@@ -388,10 +391,13 @@ mod tests {
                 CreateScheduleOutput::builder().schedule_arn("arn:aws:scheduler:::schedule/g/now").build().unwrap()
             });
         let schedules = EventBridgeSchedules {
-            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]).into(),
             settings: settings(),
-            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke], |c| c
-                .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()))),
+            lambda: Some(
+                mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke], |c| c
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled()))
+                .into(),
+            ),
         };
         schedules.run_now(&tenant, id).await.unwrap();
         assert_eq!(invoke.num_calls(), 1);
@@ -405,9 +411,9 @@ mod tests {
             mock!(aws_sdk_lambda::Client::invoke).then_output(|| InvokeOutput::builder().status_code(200).build());
         let schedule = one_time_rule();
         let mut schedules = EventBridgeSchedules {
-            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]),
+            client: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, [&schedule]).into(),
             settings: settings(),
-            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke])),
+            lambda: Some(mock_client!(aws_sdk_lambda, RuleMode::MatchAny, [&invoke]).into()),
         };
         schedules.run_now(&tenant, id).await.unwrap();
         assert_eq!((invoke.num_calls(), schedule.num_calls()), (1, 1));

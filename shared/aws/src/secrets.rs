@@ -10,11 +10,11 @@ use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
 use aws_sdk_secretsmanager::types::Tag;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::sdk_error;
+use crate::{LazyClient, sdk_error};
 
 #[derive(Clone, Debug)]
 pub struct SecretsManagerStore {
-    pub client: Client,
+    pub client: LazyClient<Client>,
     pub prefix: String,
 }
 

@@ -16,26 +16,26 @@ use crate::{AwsClients, DynamoStore, EventBridgeSchedules, SecretsManagerStore, 
 
 pub fn dynamo_store(settings: &Settings, clients: &AwsClients) -> DynamoStore {
     DynamoStore {
-        client: clients.dynamodb.clone(),
+        client: clients.dynamodb().clone(),
         table: settings.table_name.clone(),
         max_integrations: settings.max_integrations_per_tenant,
     }
 }
 
 pub fn secrets_store(settings: &Settings, clients: &AwsClients) -> SecretsManagerStore {
-    SecretsManagerStore { client: clients.secrets.clone(), prefix: settings.secret_prefix.clone() }
+    SecretsManagerStore { client: clients.lazy_secrets(), prefix: settings.secret_prefix.clone() }
 }
 
 pub fn schedules(settings: &Settings, clients: &AwsClients) -> EventBridgeSchedules {
     EventBridgeSchedules {
-        client: clients.scheduler.clone(),
+        client: clients.lazy_scheduler(),
         settings: settings.clone(),
-        lambda: Some(clients.lambda.clone()),
+        lambda: Some(clients.lazy_lambda()),
     }
 }
 
 pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportStore {
-    let mut store = DynamoImportStore::new(clients.dynamodb.clone(), settings.table_name.clone());
+    let mut store = DynamoImportStore::new(clients.dynamodb().clone(), settings.table_name.clone());
     store.writes_in_flight = settings.writes_in_flight;
     store
 }
@@ -47,6 +47,8 @@ pub fn import_service(
     connectors: ConnectorFactory,
     config: ImportConfig,
 ) -> ImportService {
+    // Every import run reads its integration's secret: that client is built now, with DynamoDB's.
+    clients.secrets();
     let mut store = import_store(settings, clients);
     if let Some(n) = config.abort_after_batches {
         store.abort = crate::batch::AbortAfter::after(n);
@@ -63,7 +65,7 @@ pub fn import_service(
 
 /// Status-change events on the bus `EVENT_BUS_NAME` (default `default`).
 pub fn event_publisher(settings: &Settings, clients: &AwsClients) -> crate::events::EventBridgePublisher {
-    crate::events::EventBridgePublisher { client: clients.events.clone(), bus: settings.event_bus_name.clone() }
+    crate::events::EventBridgePublisher { client: clients.lazy_events(), bus: settings.event_bus_name.clone() }
 }
 
 pub fn integration_service(
@@ -101,7 +103,7 @@ pub fn integrations_api(
 }
 
 pub fn ingest_store(settings: &Settings, clients: &AwsClients) -> crate::ingest_store::DynamoIngestStore {
-    crate::ingest_store::DynamoIngestStore::new(clients.dynamodb.clone(), settings.table_name.clone())
+    crate::ingest_store::DynamoIngestStore::new(clients.dynamodb().clone(), settings.table_name.clone())
 }
 
 /// Creating `push` integrations and managing their ingest keys (routes of the integrations API).

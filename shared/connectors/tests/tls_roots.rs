@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use acd_connectors::http::{CallCounter, Deadline, HttpClient, sdk_http_client, tls_root_certs};
+use acd_connectors::http::{CallCounter, Deadline, HttpClient, sdk_http_client, tls_root_certs, tls_trust_anchors};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::sync::mpsc;
@@ -55,6 +55,24 @@ fn the_compiled_in_roots_are_mozillas_public_cas() {
     let mut store = rustls::RootCertStore::empty();
     let (added, ignored) = store.add_parsable_certificates(roots.iter().cloned());
     assert_eq!((added, ignored), (roots.len(), 0));
+}
+
+#[test]
+fn the_vendor_clients_trust_anchors_are_the_same_roots_as_the_sdks_certificates() {
+    // The vendor client takes the anchors pre-extracted (`webpki-roots`), the SDK's client the certificates
+    // (`webpki-root-certs`, as PEM): the same roots, or one client would trust a CA the other does not.
+    let key = |a: &rustls::pki_types::TrustAnchor<'_>| {
+        (a.subject.as_ref().to_vec(), a.subject_public_key_info.as_ref().to_vec())
+    };
+    let mut from_certs: Vec<_> = tls_root_certs()
+        .iter()
+        .map(|c| key(&webpki::anchor_from_trusted_cert(c).expect("a root certificate rustls can use")))
+        .collect();
+    let mut anchors: Vec<_> = tls_trust_anchors().iter().map(key).collect();
+    from_certs.sort();
+    anchors.sort();
+    assert_eq!(anchors.len(), from_certs.len());
+    assert!(anchors == from_certs, "the two crates list different roots: align their versions");
 }
 
 #[tokio::test]

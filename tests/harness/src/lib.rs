@@ -131,9 +131,9 @@ impl AwsStack {
             scopes: Default::default(),
             ingest: Default::default(),
         };
-        acd_aws::schema::create_table(&clients.dynamodb, &settings.table_name).await.expect("create table");
+        acd_aws::schema::create_table(clients.dynamodb(), &settings.table_name).await.expect("create table");
         clients
-            .scheduler
+            .scheduler()
             .create_schedule_group()
             .name(&settings.schedule_group)
             .send()
@@ -145,7 +145,7 @@ impl AwsStack {
     /// The schedule `name` (`imp-{id}`, `imp-{id}-states`, `now-{id}`) of the stack's group; `None` only when
     /// EventBridge Scheduler answers that it does not exist (any other error fails the test).
     pub async fn schedule(&self, name: &str) -> Option<GetScheduleOutput> {
-        let request = self.clients.scheduler.get_schedule().name(name).group_name(&self.settings.schedule_group);
+        let request = self.clients.scheduler().get_schedule().name(name).group_name(&self.settings.schedule_group);
         match request.send().await {
             Ok(schedule) => Some(schedule),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => None,

@@ -217,7 +217,7 @@ async fn bench() {
         stack.settings.writes_in_flight = n.parse().expect("--in-flight");
     }
     let capacity = Arc::new(Capacity::default());
-    let mut dynamodb = stack.clients.dynamodb.config().to_builder().interceptor(CapacityMeter(capacity.clone()));
+    let mut dynamodb = stack.clients.dynamodb().config().to_builder().interceptor(CapacityMeter(capacity.clone()));
     let stalled_stream = match arg("--sdk-stalled-stream").as_deref() {
         None | Some("off") => "off (as the functions)",
         Some("on") => {
@@ -227,7 +227,7 @@ async fn bench() {
         }
         Some(other) => panic!("--sdk-stalled-stream {other}: on or off"),
     };
-    stack.clients.dynamodb = aws_sdk_dynamodb::Client::from_conf(dynamodb.build());
+    stack.clients.set_dynamodb(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()));
     println!(
         "runtime {}, {} BatchWriteItem calls in flight, DynamoDB stalled-stream protection {stalled_stream}",
         arg("--runtime").unwrap_or_else(|| "current".into()),

@@ -199,7 +199,7 @@ impl ImportEnv {
             let page = self
                 .stack
                 .clients
-                .dynamodb
+                .dynamodb()
                 .query()
                 .table_name(&self.stack.settings.table_name)
                 .key_condition_expression("PK = :pk")
@@ -237,7 +237,7 @@ impl ImportEnv {
     /// Removes one item behind the import's back (a crashed run's lease, a lost digest).
     pub async fn delete(&self, pk: AttributeValue, sk: AttributeValue) {
         let table = &self.stack.settings.table_name;
-        self.stack.clients.dynamodb.delete_item().table_name(table).key("PK", pk).key("SK", sk).send().await.unwrap();
+        self.stack.clients.dynamodb().delete_item().table_name(table).key("PK", pk).key("SK", sk).send().await.unwrap();
     }
 }
 

@@ -472,7 +472,7 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     let clean = run(None).await.unwrap();
     assert_eq!(clean.outcome, RunOutcome::Succeeded);
 
-    let (dynamodb, table) = (&env.stack.clients.dynamodb, &env.stack.settings.table_name);
+    let (dynamodb, table) = (env.stack.clients.dynamodb(), &env.stack.settings.table_name);
     let key = |pk: String, sk: &str| {
         Some([("PK".to_owned(), AttributeValue::S(pk)), ("SK".to_owned(), AttributeValue::S(sk.to_owned()))].into())
     };

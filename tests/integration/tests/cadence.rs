@@ -46,7 +46,7 @@ async fn schedule_names(env: &ImportEnv) -> Vec<String> {
     let out = env
         .stack
         .clients
-        .scheduler
+        .scheduler()
         .list_schedules()
         .group_name(&env.stack.settings.schedule_group)
         .send()

@@ -62,7 +62,7 @@ impl Env {
 
     /// A table of its own with one integration created through the API (credentials checked by the simulator).
     async fn integration(&self, table: &str) -> String {
-        acd_aws::schema::create_table(&self.stack(table).clients.dynamodb, table).await.expect("create table");
+        acd_aws::schema::create_table(self.stack(table).clients.dynamodb(), table).await.expect("create table");
         let settings = self.settings(table);
         let verifier = Arc::new(ConnectorVerifier { factory: self.factory.clone() });
         let api = wiring::integrations_api(
@@ -121,7 +121,7 @@ impl Env {
             let page = self
                 .stack(table)
                 .clients
-                .dynamodb
+                .dynamodb()
                 .scan()
                 .table_name(table)
                 .set_exclusive_start_key(start)
@@ -164,7 +164,7 @@ impl Env {
         // A dead process keeps its lease until it expires: expire it.
         self.stack(&table)
             .clients
-            .dynamodb
+            .dynamodb()
             .delete_item()
             .table_name(&table)
             .key("PK", AttributeValue::S(format!("T#{TENANT}#I#{id}")))

@@ -396,7 +396,7 @@ impl Env {
         let out = self
             .stack
             .clients
-            .dynamodb
+            .dynamodb()
             .get_item()
             .table_name(&self.stack.settings.table_name)
             .set_key(Some(key(pk, acd_aws::items::STATE_SK).into()))
@@ -411,7 +411,7 @@ impl Env {
     async fn edit_state(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
         let mut state = self.state(integration).await;
         edit(&mut state);
-        let (dynamodb, table) = (&self.stack.clients.dynamodb, &self.stack.settings.table_name);
+        let (dynamodb, table) = (self.stack.clients.dynamodb(), &self.stack.settings.table_name);
         dynamodb.put_item().table_name(table).set_item(Some(to_item(state).unwrap())).send().await.unwrap();
     }
 

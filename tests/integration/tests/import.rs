@@ -833,7 +833,7 @@ async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run(
 async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem_not_the_invocation() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
-    let secrets = &env.stack.clients.secrets;
+    let secrets = env.stack.clients.secrets();
     let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
         .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
     let import = env.importer(config(sim.now()));

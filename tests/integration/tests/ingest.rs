@@ -46,7 +46,7 @@ fn iso(t: DateTime<Utc>) -> String {
 }
 
 async fn item_count(env: &Env) -> usize {
-    let out = env.stack.clients.dynamodb.scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
+    let out = env.stack.clients.dynamodb().scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
     // The per-minute call counters of the rate limit aside (a call is counted before its body is read).
     let rate = |i: &Item| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("IRATE#"));
     out.items.unwrap_or_default().iter().filter(|i| !rate(i)).count()
@@ -76,7 +76,7 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let (_, types) = env.admin("GET", "/integration-types", T, None).await;
     assert!(types["items"].as_array().unwrap().iter().any(|t| t["type"] == "push" && t["credentials"] == json!([])));
     // The table holds only a hash of the key's secret.
-    let scan = env.stack.clients.dynamodb.scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
+    let scan = env.stack.clients.dynamodb().scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
     let secret = key.rsplit('.').next().unwrap();
     assert!(!format!("{:?}", scan.items).contains(secret), "the key's secret is stored in clear");
 
@@ -95,7 +95,7 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let record = env
         .stack
         .clients
-        .dynamodb
+        .dynamodb()
         .get_item()
         .table_name(&env.stack.settings.table_name)
         .key("PK", aws_sdk_dynamodb::types::AttributeValue::S(acd_aws::keys::tenant_pk(&tenant(T))))

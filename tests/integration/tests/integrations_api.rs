@@ -39,12 +39,13 @@ impl Env {
     }
 
     async fn table_items(&self) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-        let out = self.stack.clients.dynamodb.scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
+        let out =
+            self.stack.clients.dynamodb().scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
         out.items.unwrap_or_default()
     }
 
     async fn secret_names(&self) -> Vec<String> {
-        let out = self.stack.clients.secrets.list_secrets().send().await.unwrap();
+        let out = self.stack.clients.secrets().list_secrets().send().await.unwrap();
         out.secret_list.unwrap_or_default().into_iter().filter_map(|s| s.name).collect()
     }
 
@@ -52,7 +53,7 @@ impl Env {
         let out = self
             .stack
             .clients
-            .scheduler
+            .scheduler()
             .list_schedules()
             .group_name(&self.stack.settings.schedule_group)
             .send()
@@ -115,12 +116,12 @@ async fn create_stores_record_secret_and_both_schedules() {
 
     // The secret: named under the tenant prefix, tagged, holding the credentials.
     let secret_name = format!("acd-integrations/tenant-a/{id}");
-    let secret = env.stack.clients.secrets.describe_secret().secret_id(&secret_name).send().await.unwrap();
+    let secret = env.stack.clients.secrets().describe_secret().secret_id(&secret_name).send().await.unwrap();
     let tags: Vec<(String, String)> =
         secret.tags().iter().map(|t| (t.key().unwrap().to_owned(), t.value().unwrap().to_owned())).collect();
     assert!(tags.contains(&("tenant_id".into(), "tenant-a".into())));
     assert!(tags.contains(&("integration_id".into(), id.clone())));
-    let value = env.stack.clients.secrets.get_secret_value().secret_id(&secret_name).send().await.unwrap();
+    let value = env.stack.clients.secrets().get_secret_value().secret_id(&secret_name).send().await.unwrap();
     let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
     assert_eq!(stored, json!({"type": "five9", "username": "api.user@acme.example", "password": PASSWORD}));
 
@@ -400,7 +401,7 @@ async fn patch_renames_changes_safe_settings_replaces_credentials_and_refuses_th
     let secret = env
         .stack
         .clients
-        .secrets
+        .secrets()
         .get_secret_value()
         .secret_id(format!("acd-integrations/tenant-a/{}", a["id"].as_str().unwrap()))
         .send()
@@ -576,7 +577,7 @@ async fn names_collide_after_nfkc_and_invisible_characters_are_refused() {
 #[tokio::test]
 async fn records_reserved_under_the_pre_nfkc_key_keep_working() {
     let env = Env::start().await;
-    let dynamodb = &env.stack.clients.dynamodb;
+    let dynamodb = env.stack.clients.dynamodb();
     let table = &env.stack.settings.table_name;
     // "Ｓａｌｅｓ" created before the change: its reservation is NAME#ｓａｌｅｓ. "Sales" exists too (it could, then).
     let (_, _, legacy) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("\u{FF33}ales"))).await;
@@ -807,7 +808,7 @@ async fn a_retry_while_the_first_request_runs_is_409_and_an_expired_key_runs_aga
     let table = &env.stack.settings.table_name;
     env.stack
         .clients
-        .dynamodb
+        .dynamodb()
         .update_item()
         .table_name(table)
         .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into()))

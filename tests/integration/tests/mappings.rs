@@ -474,7 +474,7 @@ async fn mappings_survive_the_import_rediscovering_agents_and_statuses() {
     let store = acd_aws::wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
     let integration = store.get(&tenant(T), id).await.unwrap().unwrap();
     let import = acd_aws::import_store::DynamoImportStore::new(
-        env.stack.clients.dynamodb.clone(),
+        env.stack.clients.dynamodb().clone(),
         env.stack.settings.table_name.clone(),
     );
     let agents = |name: &str| {

@@ -53,7 +53,8 @@ impl Env {
     }
 
     async fn count(&self, prefix: &str) -> usize {
-        let out = self.stack.clients.dynamodb.scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
+        let out =
+            self.stack.clients.dynamodb().scan().table_name(&self.stack.settings.table_name).send().await.unwrap();
         out.items().iter().filter(|i| i["SK"].as_s().unwrap().starts_with(prefix)).count()
     }
 }
@@ -198,7 +199,7 @@ async fn the_integration_quota_holds_under_concurrent_creates_and_deletes_give_p
     }
     assert_eq!(env.count("INT#").await, 3);
     assert_eq!(env.count("NAME#").await, 3, "refused creates reserve no name");
-    assert_eq!(env.stack.clients.secrets.list_secrets().send().await.unwrap().secret_list().len(), 3);
+    assert_eq!(env.stack.clients.secrets().list_secrets().send().await.unwrap().secret_list().len(), 3);
 
     // Another tenant has its own quota.
     let other = api_request("POST", "/integrations", Some("tenant-b"), Some(&five9("Quota 0")));
@@ -225,7 +226,7 @@ async fn a_table_from_before_the_quota_is_counted_on_first_use() {
         ("PK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into())),
         ("SK".to_owned(), aws_sdk_dynamodb::types::AttributeValue::S("QUOTA".into())),
     ]);
-    let dynamodb = &env.stack.clients.dynamodb;
+    let dynamodb = env.stack.clients.dynamodb();
     dynamodb.delete_item().table_name(&env.stack.settings.table_name).set_key(Some(key)).send().await.unwrap();
     let (status, problem) = env.create("New").await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("integration-quota-exceeded")), "{problem}");

@@ -478,7 +478,7 @@ async fn pagination_stays_exact_while_queues_are_imported_concurrently() {
     env.put_items(original.iter().cloned().map(item).collect()).await;
 
     // While a client pages through, the import adds queues whose names sort everywhere in the listing.
-    let client = env.stack.clients.dynamodb.clone();
+    let client = env.stack.clients.dynamodb().clone();
     let table = env.stack.settings.table_name.clone();
     let added = queues("tenant-a", integration, "Five9", "Queue 0", 150)
         .into_iter()
@@ -632,7 +632,7 @@ async fn measured_call(
 }
 
 async fn whole_table(env: &Env) -> Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> {
-    let out = env.stack.clients.dynamodb.scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
+    let out = env.stack.clients.dynamodb().scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
     let mut items = out.items.unwrap_or_default();
     items.sort_by_key(|i| format!("{:?}{:?}", i.get("PK"), i.get("SK")));
     items

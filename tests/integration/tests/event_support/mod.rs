@@ -31,7 +31,7 @@ pub async fn event_queue(stack: &AwsStack) -> String {
     let endpoint = &stack.moto.endpoint;
     let created = sqs(endpoint, &[("Action", "CreateQueue"), ("QueueName", "status-events")]).await;
     let url = created.split("<QueueUrl>").nth(1).and_then(|s| s.split("</QueueUrl>").next()).unwrap().to_owned();
-    let events = &stack.clients.events;
+    let events = stack.clients.events();
     events
         .put_rule()
         .name("acd-status")

@@ -98,7 +98,7 @@ impl Env {
     }
 
     pub async fn put_items(&self, items: Vec<Item>) {
-        put_items(&self.stack.clients.dynamodb, &self.stack.settings.table_name, items).await;
+        put_items(self.stack.clients.dynamodb(), &self.stack.settings.table_name, items).await;
     }
 
     /// Queues written as the import writes them since the queue name index: index items first, then the queue
@@ -127,7 +127,7 @@ impl Env {
             ("SK".to_owned(), AttributeValue::S(keys::integration_sk(integration))),
         ]);
         let update =
-            self.stack.clients.dynamodb.update_item().table_name(&self.stack.settings.table_name).set_key(Some(key));
+            self.stack.clients.dynamodb().update_item().table_name(&self.stack.settings.table_name).set_key(Some(key));
         let update = if on {
             update.update_expression("SET #m = :yes").expression_attribute_values(":yes", AttributeValue::Bool(true))
         } else {

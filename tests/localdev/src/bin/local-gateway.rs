@@ -149,7 +149,7 @@ async fn serve(port: u16, lambda_url: &str, scheduler: Option<(String, Duration)
             Err(_) => player::LAMBDA_RETRY_DELAYS.to_vec(),
         };
         tokio::spawn(
-            player::Player::new(clients.scheduler, &group, lambda_url, poll)
+            player::Player::new(clients.scheduler().clone(), &group, lambda_url, poll)
                 .with_max_in_flight(max_in_flight)
                 .with_retry_delays(retry_delays)
                 .run(),

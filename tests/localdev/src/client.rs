@@ -28,7 +28,7 @@ pub fn segment(raw: &str) -> String {
 impl Api {
     pub fn new(base: &str, tenant: &str) -> Self {
         let client = reqwest::Client::builder()
-            // The first call of a function under cargo lambda watch waits for `cargo run`.
+            // Generous: with `scripts/run-local --reload`, the first call of a function waits for `cargo run`.
             .timeout(Duration::from_secs(300))
             .build()
             .expect("HTTP client");

@@ -54,6 +54,11 @@ impl LocalStack {
             .env("CONNECT_SIM_PORT", ports[5].to_string())
             .env("LOCAL_RUN_DIR", &run_dir)
             .env("CARGO_TERM_COLOR", "never")
+            // The build the tests themselves come from (scripts/test: `cargo build --workspace --all-targets
+            // --locked`, with the same environment): up to date already, so the stack runs the binaries of that
+            // build. run-local's own selection (the stack's binaries only) would resolve tokio, serde_json and the
+            // SDK crates without the dev-dependencies' features and compile most of the tree a second time.
+            .env("RUN_LOCAL_BUILD_ARGS", "--workspace --all-targets --locked")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -6,6 +6,7 @@
 
 use std::ops::RangeInclusive;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use acd_app::http::{ScopePolicy, TenantAuth};
@@ -13,7 +14,7 @@ use acd_app::import::ImportConfig;
 use acd_app::ingest::IngestConfig;
 use acd_app::telemetry::Logging;
 use acd_connectors::Endpoints;
-use aws_credential_types::provider::error::CredentialsError;
+use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use futures::future::BoxFuture;
 
@@ -350,15 +351,39 @@ type BuildChain = Box<dyn Fn() -> BoxFuture<'static, SharedCredentialsProvider> 
 /// identity, container, instance metadata) is built the first time the environment has none, and then asked as
 /// the standard chain would be. Building it at start builds an STS client for the web-identity link, whose
 /// endpoint table the SDK parses: time spent in every cold start for a link Lambda never uses.
+///
+/// The two links are the SDK's own [`CredentialsProviderChain`]: only "none here" from the environment moves on to
+/// the rest; a broken environment (a key id without its secret) is an error, as in the standard chain.
+#[derive(Debug)]
 pub struct EnvironmentFirst {
-    env: SharedCredentialsProvider,
-    rest: tokio::sync::OnceCell<SharedCredentialsProvider>,
-    build_rest: BuildChain,
+    chain: CredentialsProviderChain,
+    rest: Arc<RestOfChain>,
 }
 
-impl std::fmt::Debug for EnvironmentFirst {
+/// The rest of the standard chain, built by `build` when it is first asked.
+struct RestOfChain {
+    built: tokio::sync::OnceCell<SharedCredentialsProvider>,
+    build: BuildChain,
+}
+
+impl std::fmt::Debug for RestOfChain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvironmentFirst").field("env", &self.env).field("rest", &self.rest).finish_non_exhaustive()
+        f.debug_struct("RestOfChain").field("built", &self.built).finish_non_exhaustive()
+    }
+}
+
+/// A handle on the one [`RestOfChain`] that the chain asks and [`EnvironmentFirst::chain_built`] looks at.
+#[derive(Debug)]
+struct RestHandle(Arc<RestOfChain>);
+
+impl ProvideCredentials for RestHandle {
+    fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(async move {
+            self.0.built.get_or_init(|| (self.0.build)()).await.provide_credentials().await
+        })
     }
 }
 
@@ -385,12 +410,15 @@ impl EnvironmentFirst {
 
     /// `env`, then the chain `build_rest` builds (tests give both).
     pub fn new(env: SharedCredentialsProvider, build_rest: BuildChain) -> Self {
-        Self { env, rest: tokio::sync::OnceCell::new(), build_rest }
+        let rest = Arc::new(RestOfChain { built: tokio::sync::OnceCell::new(), build: build_rest });
+        let chain =
+            CredentialsProviderChain::first_try("Environment", env).or_else("StandardChain", RestHandle(rest.clone()));
+        Self { chain, rest }
     }
 
     /// Whether the rest of the chain has been built.
     pub fn chain_built(&self) -> bool {
-        self.rest.initialized()
+        self.rest.built.initialized()
     }
 }
 
@@ -399,17 +427,7 @@ impl ProvideCredentials for EnvironmentFirst {
     where
         Self: 'a,
     {
-        aws_credential_types::provider::future::ProvideCredentials::new(async move {
-            match self.env.provide_credentials().await {
-                // As in the standard chain: only "none here" moves on to the next link; a broken environment
-                // (a key without its secret) is an error.
-                Err(CredentialsError::CredentialsNotLoaded(_)) => {
-                    let rest = self.rest.get_or_init(|| (self.build_rest)()).await;
-                    rest.provide_credentials().await
-                }
-                found => found,
-            }
-        })
+        self.chain.provide_credentials()
     }
 }
 
@@ -561,6 +579,7 @@ impl AwsClients {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::provider::error::CredentialsError;
 
     const BASE: [(&str, &str); 4] = [
         ("TABLE_NAME", "acd"),

@@ -13,6 +13,13 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
+/// `RUN_LOCAL_BUILD_ARGS` for `scripts/run-local` under a test: the build the tests themselves come from
+/// (scripts/test: `cargo build --workspace --all-targets --locked`, with the same environment). It is up to date
+/// already, so the stack runs the binaries of that build. run-local's own selection (the stack's binaries only)
+/// would resolve tokio, serde_json and the SDK crates without the dev-dependencies' features and compile most of
+/// the tree a second time.
+pub const TEST_BUILD_ARGS: &str = "--workspace --all-targets --locked";
+
 /// Distinct free loopback ports (held together while choosing, so they differ).
 pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
@@ -54,11 +61,7 @@ impl LocalStack {
             .env("CONNECT_SIM_PORT", ports[5].to_string())
             .env("LOCAL_RUN_DIR", &run_dir)
             .env("CARGO_TERM_COLOR", "never")
-            // The build the tests themselves come from (scripts/test: `cargo build --workspace --all-targets
-            // --locked`, with the same environment): up to date already, so the stack runs the binaries of that
-            // build. run-local's own selection (the stack's binaries only) would resolve tokio, serde_json and the
-            // SDK crates without the dev-dependencies' features and compile most of the tree a second time.
-            .env("RUN_LOCAL_BUILD_ARGS", "--workspace --all-targets --locked")
+            .env("RUN_LOCAL_BUILD_ARGS", TEST_BUILD_ARGS)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

@@ -20,6 +20,12 @@ pub fn repo_root() -> PathBuf {
 /// the tree a second time.
 pub const TEST_BUILD_ARGS: &str = "--workspace --all-targets --locked";
 
+/// [`TEST_BUILD_ARGS`], unless the environment sets `RUN_LOCAL_BUILD_ARGS` (`scripts/load-test` sets it empty: its
+/// `cargo test` builds one test, so run-local's own build of the stack's binaries is the smaller one there).
+pub fn build_args() -> String {
+    std::env::var("RUN_LOCAL_BUILD_ARGS").unwrap_or_else(|_| TEST_BUILD_ARGS.into())
+}
+
 /// Distinct free loopback ports (held together while choosing, so they differ).
 pub fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
@@ -61,7 +67,7 @@ impl LocalStack {
             .env("CONNECT_SIM_PORT", ports[5].to_string())
             .env("LOCAL_RUN_DIR", &run_dir)
             .env("CARGO_TERM_COLOR", "never")
-            .env("RUN_LOCAL_BUILD_ARGS", TEST_BUILD_ARGS)
+            .env("RUN_LOCAL_BUILD_ARGS", build_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

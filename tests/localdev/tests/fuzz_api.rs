@@ -6,7 +6,7 @@
 
 use std::process::Command;
 
-use acd_localdev::stack::{TEST_BUILD_ARGS, repo_root};
+use acd_localdev::stack::{build_args, repo_root};
 
 #[test]
 fn schemathesis_finds_no_5xx_no_spec_violation_and_no_stray_write() {
@@ -17,7 +17,7 @@ fn schemathesis_finds_no_5xx_no_spec_violation_and_no_stray_write() {
         .args(["--examples", &examples, "--seed", "20261130"])
         .env("FUZZ_REPORT_DIR", &report_dir)
         // Its scripts/run-local runs the binaries of the test build, as the other local-stack tests do.
-        .env("RUN_LOCAL_BUILD_ARGS", TEST_BUILD_ARGS)
+        .env("RUN_LOCAL_BUILD_ARGS", build_args())
         .current_dir(&root)
         .output()
         .expect("run scripts/fuzz-api");

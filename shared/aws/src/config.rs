@@ -372,17 +372,13 @@ impl std::fmt::Debug for RestOfChain {
     }
 }
 
-/// A handle on the one [`RestOfChain`] that the chain asks and [`EnvironmentFirst::chain_built`] looks at.
-#[derive(Debug)]
-struct RestHandle(Arc<RestOfChain>);
-
-impl ProvideCredentials for RestHandle {
+impl ProvideCredentials for RestOfChain {
     fn provide_credentials<'a>(&'a self) -> aws_credential_types::provider::future::ProvideCredentials<'a>
     where
         Self: 'a,
     {
         aws_credential_types::provider::future::ProvideCredentials::new(async move {
-            self.0.built.get_or_init(|| (self.0.build)()).await.provide_credentials().await
+            self.built.get_or_init(|| (self.build)()).await.provide_credentials().await
         })
     }
 }
@@ -411,8 +407,9 @@ impl EnvironmentFirst {
     /// `env`, then the chain `build_rest` builds (tests give both).
     pub fn new(env: SharedCredentialsProvider, build_rest: BuildChain) -> Self {
         let rest = Arc::new(RestOfChain { built: tokio::sync::OnceCell::new(), build: build_rest });
-        let chain =
-            CredentialsProviderChain::first_try("Environment", env).or_else("StandardChain", RestHandle(rest.clone()));
+        // The chain asks the same `RestOfChain` that `chain_built` looks at.
+        let chain = CredentialsProviderChain::first_try("Environment", env)
+            .or_else("StandardChain", rest.clone() as Arc<dyn ProvideCredentials>);
         Self { chain, rest }
     }
 

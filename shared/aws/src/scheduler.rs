@@ -24,10 +24,8 @@ use aws_sdk_scheduler::types::{
 };
 use chrono::{Duration, Utc};
 
-use crate::LazyClient;
-
 use crate::config::Settings;
-use crate::sdk_error;
+use crate::{LazyClient, sdk_error};
 
 #[derive(Clone, Debug)]
 pub struct EventBridgeSchedules {

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use acd_app::http::TenantAuth;
-use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome};
+use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome, RunSummary};
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::batch::AbortAfter;
 use acd_aws::{Settings, wiring};
@@ -104,13 +104,10 @@ impl Env {
         (service, left)
     }
 
-    async fn run(&self, service: &ImportService, id: &str) -> Result<RunOutcome, String> {
+    /// One import run of `id`.
+    async fn run(&self, service: &ImportService, id: &str) -> Result<RunSummary, String> {
         let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() };
-        service
-            .run(&event, Deadline::after(Duration::from_secs(600)))
-            .await
-            .map(|s| s.outcome)
-            .map_err(|e| e.to_string())
+        service.run(&event, Deadline::after(Duration::from_secs(600))).await.map_err(|e| e.to_string())
     }
 
     /// Runs until a run is not ended by a busy user. The cut points run side by side on the Five9 simulator's one
@@ -118,9 +115,8 @@ impl Env {
     /// "busy" warning, as a real run would, and the next tick goes on. Any other outcome (a partial run for any
     /// other reason included) is returned as it is. The abort hook counts writes across these runs.
     async fn run_past_busy(&self, service: &ImportService, id: &str) -> Result<RunOutcome, String> {
-        let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() };
         for _ in 0..20 {
-            let summary = service.run(&event, Deadline::after(Duration::from_secs(600))).await;
+            let summary = self.run(service, id).await;
             let busy = summary.as_ref().is_ok_and(|s| {
                 s.outcome == RunOutcome::Partial
                     && s.run.as_ref().is_some_and(|r| r.warnings.iter().any(|w| w.contains("busy")))
@@ -131,7 +127,7 @@ impl Env {
                 {
                     eprintln!("{id}: {:?} ({}): {:?}", s.outcome, s.detail, s.run.as_ref().map(|r| &r.warnings));
                 }
-                return summary.map(|s| s.outcome).map_err(|e| e.to_string());
+                return summary.map(|s| s.outcome);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -211,7 +207,7 @@ impl Env {
     async fn clean(&self) -> (BTreeMap<String, String>, i64) {
         let id = self.integration("clean").await;
         let (service, left) = self.importer("clean", i64::MAX);
-        assert_eq!(self.run(&service, &id).await, Ok(RunOutcome::Succeeded));
+        assert_eq!(self.run(&service, &id).await.map(|s| s.outcome), Ok(RunOutcome::Succeeded));
         let writes = i64::MAX - 1 - left.load(Ordering::SeqCst);
         let table = self.imported("clean", &id).await;
         for prefix in COMPARED {

@@ -5,9 +5,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
-
-use crate::digest::{self, ChunkDigest};
+use crate::digest::{self, ChunkDigest, Digestible};
 
 /// Items with a sort key, unique within their partition.
 pub trait Keyed {
@@ -73,14 +71,14 @@ pub struct ChunkPlan<T> {
 
 /// Plans a chunk from its fetched items by partition and the chunk's stored digest, if any. Each partition's items
 /// are put in sort-key order (the digest hashes them in that order, so the fetch order does not matter).
-pub fn plan_chunk<T: Keyed + Serialize>(
+pub fn plan_chunk<T: Keyed + Digestible>(
     mut fetched: BTreeMap<String, Vec<T>>,
     stored: Option<&ChunkDigest>,
-) -> Result<ChunkPlan<T>, serde_json::Error> {
+) -> ChunkPlan<T> {
     let mut digest = ChunkDigest::default();
     for (pk, items) in fetched.iter_mut() {
         items.sort_by(|a, b| a.sk().cmp(b.sk()));
-        digest.insert(pk, items)?;
+        digest.insert(pk, items);
     }
     let use_digest = fetched.len() <= digest::MAX_PARTITIONS;
     let mut unchanged = 0;
@@ -93,7 +91,7 @@ pub fn plan_chunk<T: Keyed + Serialize>(
             !known
         });
     }
-    Ok(ChunkPlan { digest, use_digest, compare: fetched, unchanged })
+    ChunkPlan { digest, use_digest, compare: fetched, unchanged }
 }
 
 /// Whether the chunk's digest must be (re)written after its writes: it is kept, and the stored one is missing,
@@ -111,10 +109,17 @@ pub fn digest_needs_writing(
 mod tests {
     use super::*;
 
-    #[derive(Debug, Clone, PartialEq, Serialize)]
+    #[derive(Debug, Clone, PartialEq)]
     struct It {
         sk: String,
         value: u64,
+    }
+
+    impl Digestible for It {
+        fn digest_into(&self, content: &mut digest::Content) {
+            content.str(&self.sk);
+            content.u64(self.value);
+        }
     }
 
     impl Keyed for It {
@@ -192,7 +197,7 @@ mod tests {
     #[test]
     fn a_stored_digest_spares_only_the_partitions_it_records_with_the_same_content() {
         let before = chunk(&[("q1", vec![it("a", 1), it("b", 2)]), ("q2", vec![it("a", 5)]), ("q3", vec![])]);
-        let stored = plan_chunk(before, None).unwrap();
+        let stored = plan_chunk(before, None);
         assert_eq!(stored.compare.len(), 3, "without a stored digest every partition is compared");
         assert_eq!(stored.unchanged, 0);
         assert!(stored.use_digest);
@@ -204,7 +209,7 @@ mod tests {
             ("q3", vec![]),
             ("q4", vec![it("a", 1)]),
         ]);
-        let plan = plan_chunk(now, Some(&stored.digest)).unwrap();
+        let plan = plan_chunk(now, Some(&stored.digest));
         assert_eq!(plan.compare.keys().collect::<Vec<_>>(), vec!["q2", "q4"]);
         assert_eq!(plan.unchanged, 2, "q1's two items");
         assert!(digest_needs_writing(&plan.digest, plan.use_digest, Some(&stored.digest), false), "content changed");
@@ -212,8 +217,7 @@ mod tests {
         let again = plan_chunk(
             chunk(&[("q1", vec![it("a", 1), it("b", 2)]), ("q2", vec![it("a", 5)]), ("q3", vec![])]),
             Some(&stored.digest),
-        )
-        .unwrap();
+        );
         assert!(again.compare.is_empty());
         assert_eq!(again.unchanged, 3);
         assert!(!digest_needs_writing(&again.digest, again.use_digest, Some(&stored.digest), false), "current");
@@ -223,13 +227,13 @@ mod tests {
 
     #[test]
     fn an_empty_chunk_plans_nothing_and_a_huge_one_goes_without_a_digest() {
-        let plan = plan_chunk::<It>(BTreeMap::new(), Some(&ChunkDigest::default())).unwrap();
+        let plan = plan_chunk::<It>(BTreeMap::new(), Some(&ChunkDigest::default()));
         assert!(plan.compare.is_empty() && plan.unchanged == 0 && plan.digest.is_empty());
 
         let huge: BTreeMap<String, Vec<It>> =
             (0..=digest::MAX_PARTITIONS).map(|i| (format!("q{i}"), Vec::new())).collect();
-        let first = plan_chunk(huge.clone(), None).unwrap();
-        let plan = plan_chunk(huge, Some(&first.digest)).unwrap();
+        let first = plan_chunk(huge.clone(), None);
+        let plan = plan_chunk(huge, Some(&first.digest));
         assert!(!plan.use_digest);
         assert_eq!(plan.compare.len(), digest::MAX_PARTITIONS + 1, "every partition compared, none vouched for");
         assert!(!digest_needs_writing(&plan.digest, plan.use_digest, None, true));

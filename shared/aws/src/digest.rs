@@ -14,11 +14,13 @@
 
 use std::collections::HashMap;
 
-use serde::Serialize;
+use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-/// Bumped whenever the item shapes or the hashing change: older digests then match nothing.
-const VERSION: &[u8] = b"acd-digest-v1\n";
+/// Bumped whenever the item shapes or the hashing change: older digests then match nothing (the next run compares
+/// those days' partitions with the table once, writing nothing that is unchanged, and stores new digests).
+/// v1 hashed each partition's items as serde_json wrote them; v2 hashes their attributes in [`Content`]'s binary form.
+const VERSION: &[u8] = b"acd-digest-v2\n";
 /// Bytes of a partition-key hash and of a content hash.
 const HALF: usize = 8;
 const ENTRY: usize = 2 * HALF;
@@ -41,10 +43,9 @@ pub struct ChunkDigest {
 
 impl ChunkDigest {
     /// Records the content of one partition: its items in sort-key order.
-    pub fn insert<T: Serialize>(&mut self, pk: &str, items: &[T]) -> Result<(), serde_json::Error> {
-        let entry = (half(&Sha256::digest(pk.as_bytes())), content_hash(items)?);
+    pub fn insert<T: Digestible>(&mut self, pk: &str, items: &[T]) {
+        let entry = (half(&Sha256::digest(pk.as_bytes())), content_hash(items));
         self.entries.insert(entry.0, entry.1);
-        Ok(())
     }
 
     /// Whether `other` records the same content for `pk` as this digest.
@@ -83,40 +84,89 @@ impl ChunkDigest {
     }
 }
 
-fn content_hash<T: Serialize>(items: &[T]) -> Result<Half, serde_json::Error> {
-    /// The JSON goes straight into the hash (the same bytes as `serde_json::to_vec`, without holding them).
-    struct Hashing(Sha256);
-    impl std::io::Write for Hashing {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.update(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
+/// An item whose content a digest records: every attribute the import writes of it except the partition key (the
+/// digest keys its entries by that), fed to [`Content`] in a fixed order.
+pub trait Digestible {
+    fn digest_into(&self, content: &mut Content);
+}
+
+/// The bytes a partition's content hash is made of: each value in a self-delimiting binary form (strings
+/// length-prefixed, numbers fixed-width, optional values tagged), so two different items never feed the same bytes.
+/// Cheaper than hashing the items' JSON as v1 did (no escaping, no formatted times): a steady-state run, which hashes
+/// every item it re-reads, takes about a tenth less CPU (README, Benchmarks).
+pub struct Content(Sha256);
+
+impl Content {
+    pub fn str(&mut self, value: &str) {
+        self.0.update((value.len() as u64).to_le_bytes());
+        self.0.update(value.as_bytes());
+    }
+
+    pub fn u64(&mut self, value: u64) {
+        self.0.update(value.to_le_bytes());
+    }
+
+    pub fn time(&mut self, value: DateTime<Utc>) {
+        self.0.update(value.timestamp().to_le_bytes());
+        self.0.update(value.timestamp_subsec_nanos().to_le_bytes());
+    }
+
+    fn tag(&mut self, present: bool) {
+        self.0.update([u8::from(present)]);
+    }
+
+    pub fn opt_str(&mut self, value: Option<&str>) {
+        self.tag(value.is_some());
+        if let Some(v) = value {
+            self.str(v);
         }
     }
-    let mut hasher = Sha256::new();
-    hasher.update(VERSION);
-    // The hasher buffers its own blocks: the writer's small writes cost a copy each.
-    let mut writer = Hashing(hasher);
-    serde_json::to_writer(&mut writer, items)?;
-    Ok(half(&writer.0.finalize()))
+
+    pub fn opt_u64(&mut self, value: Option<u64>) {
+        self.tag(value.is_some());
+        if let Some(v) = value {
+            self.u64(v);
+        }
+    }
+
+    pub fn opt_time(&mut self, value: Option<DateTime<Utc>>) {
+        self.tag(value.is_some());
+        if let Some(v) = value {
+            self.time(v);
+        }
+    }
+}
+
+fn content_hash<T: Digestible>(items: &[T]) -> Half {
+    let mut content = Content(Sha256::new());
+    content.0.update(VERSION);
+    content.u64(items.len() as u64);
+    for item in items {
+        item.digest_into(&mut content);
+    }
+    half(&content.0.finalize())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[derive(Serialize)]
     struct Item {
         sk: &'static str,
         value: u64,
     }
 
+    impl Digestible for Item {
+        fn digest_into(&self, content: &mut Content) {
+            content.str(self.sk);
+            content.u64(self.value);
+        }
+    }
+
     fn digest(parts: &[(&str, &[Item])]) -> ChunkDigest {
         let mut d = ChunkDigest::default();
         for (pk, items) in parts {
-            d.insert(pk, items).unwrap();
+            d.insert(pk, items);
         }
         d
     }
@@ -135,6 +185,30 @@ mod tests {
         assert!(!moved.agrees(&stored, "q1"), "a changed key");
     }
 
+    /// Two strings and an optional one, to show the form is self-delimiting.
+    struct Pair(&'static str, &'static str, Option<&'static str>);
+
+    impl Digestible for Pair {
+        fn digest_into(&self, content: &mut Content) {
+            content.str(self.0);
+            content.str(self.1);
+            content.opt_str(self.2);
+        }
+    }
+
+    fn hash(items: &[Pair]) -> Half {
+        content_hash(items)
+    }
+
+    #[test]
+    fn values_never_run_into_each_other() {
+        assert_ne!(hash(&[Pair("ab", "c", None)]), hash(&[Pair("a", "bc", None)]), "a moved boundary");
+        assert_ne!(hash(&[Pair("a", "", None)]), hash(&[Pair("a", "", Some(""))]), "absent is not empty");
+        assert_ne!(hash(&[Pair("a", "b", None), Pair("c", "d", None)]), hash(&[Pair("a", "b", None)]), "one more item");
+        assert_ne!(hash(&[]), hash(&[Pair("", "", None)]), "an empty item is an item");
+        assert_eq!(hash(&[Pair("a", "b", Some("c"))]), hash(&[Pair("a", "b", Some("c"))]));
+    }
+
     #[test]
     fn encoding_round_trips_and_is_independent_of_insertion_order() {
         let a = digest(&[("q1", &[Item { sk: "a", value: 1 }]), ("q2", &[]), ("q3", &[])]);
@@ -149,12 +223,13 @@ mod tests {
     #[test]
     fn hashes_are_stable_across_builds() {
         // Stored digests must stay readable by later releases: this pins the hash of a known content (checked
-        // independently: sha256 of the key, then of the version line and the JSON, first 8 bytes of each).
+        // independently: sha256 of the key, then of the version line, the item count and the item's values as
+        // little-endian u64 lengths and numbers, first 8 bytes of each).
         let d = digest(&[("T#t#Q#q", &[Item { sk: "IV#2024-05-14T10:00Z", value: 7 }])]);
         let hex: String = d.encode().iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex.len(), 32);
         assert_eq!(hex, PINNED);
     }
 
-    const PINNED: &str = "8d96d4bbc8b4d15707f1c1503334fe06";
+    const PINNED: &str = "8d96d4bbc8b4d157bd3b01f3cf87e69f";
 }

@@ -10,12 +10,12 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, READ_CONCURRENCY, key};
 use crate::diff::{self, Keyed};
-use crate::digest::ChunkDigest;
+use crate::digest::{ChunkDigest, Digestible};
 use crate::dynamo::{Item, s};
 use crate::items::{self, IntervalItem, IntoItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{PK, SK, integration_pk};
@@ -72,7 +72,7 @@ impl DynamoImportStore {
         read: F,
     ) -> Result<WriteCounts, StoreError>
     where
-        T: Serialize + for<'de> Deserialize<'de> + PartialEq + Keyed + IntoItem,
+        T: for<'de> Deserialize<'de> + PartialEq + Keyed + Digestible + IntoItem,
         F: Fn(String) -> Fut,
         Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
     {
@@ -84,8 +84,7 @@ impl DynamoImportStore {
             counts.reads += 1;
             self.load_digest(&digest_pk, &digest_sk, chunk.end).await?
         };
-        let plan =
-            diff::plan_chunk(desired, stored.as_ref()).map_err(|e| StoreError::Corrupt(format!("digest: {e}")))?;
+        let plan = diff::plan_chunk(desired, stored.as_ref());
         counts.unchanged += plan.unchanged;
 
         let mut digest_present = stored.is_some();

@@ -389,6 +389,31 @@ impl IntoItem for SegmentItem {
     }
 }
 
+// What a chunk digest records of the written items: every attribute `into_item` writes but the partition key. The
+// patterns name every field, so a field added to an item does not compile until the digest covers it too.
+impl crate::digest::Digestible for IntervalItem {
+    fn digest_into(&self, content: &mut crate::digest::Content) {
+        let IntervalItem { pk: _, sk, start, offered, handled, abandoned, handle_ms, answer_ms, sl } = self;
+        content.str(sk);
+        content.time(*start);
+        for n in [offered, handled, abandoned, handle_ms, answer_ms] {
+            content.u64(*n);
+        }
+        content.opt_u64(*sl);
+    }
+}
+
+impl crate::digest::Digestible for SegmentItem {
+    fn digest_into(&self, content: &mut crate::digest::Content) {
+        let SegmentItem { pk: _, sk, start, end, status_id, reason } = self;
+        content.str(sk);
+        content.time(*start);
+        content.opt_time(*end);
+        content.str(status_id);
+        content.opt_str(reason.as_deref());
+    }
+}
+
 impl SegmentItem {
     /// The item of `segment` in its agent's partition `pk` ([`segment_pk`]), keyed by its start.
     pub fn of(pk: String, segment: &acd_domain::AgentSegment) -> Self {
@@ -506,6 +531,107 @@ mod item_building_tests {
                 assert_eq!(segment.clone().into_item(), to_item(&segment).unwrap());
             }
         }
+    }
+
+    /// Whether the digest records `a` and `b` (one item each, in the same partition) as the same content.
+    fn same_digest<T: crate::digest::Digestible>(a: T, b: T) -> bool {
+        let (mut da, mut db) = (crate::digest::ChunkDigest::default(), crate::digest::ChunkDigest::default());
+        da.insert("pk", &[a]);
+        db.insert("pk", &[b]);
+        da.agrees(&db, "pk")
+    }
+
+    /// Checks that `changed` holds a variant of `base` for every attribute `into_item` writes but the partition key,
+    /// and that each one hashes differently from `base` (a re-read day with any changed value is compared again).
+    fn every_attribute_changes_the_digest<T: IntoItem + crate::digest::Digestible + Clone>(
+        base: T,
+        changed: Vec<(&str, T)>,
+    ) {
+        let mut written: Vec<String> = base.clone().into_item().into_keys().filter(|k| k != crate::keys::PK).collect();
+        let mut covered: Vec<String> = changed.iter().map(|(name, _)| name.to_string()).collect();
+        written.sort();
+        covered.sort();
+        covered.dedup();
+        assert_eq!(covered, written, "a variant for every attribute written (but PK)");
+        assert!(same_digest(base.clone(), base.clone()));
+        for (name, variant) in changed {
+            assert!(!same_digest(base.clone(), variant), "{name} changed, digest the same");
+        }
+    }
+
+    #[test]
+    fn every_written_attribute_of_an_interval_or_a_segment_changes_its_digest() {
+        let t = Utc.with_ymd_and_hms(2024, 5, 15, 10, 0, 0).unwrap();
+        let interval = IntervalItem {
+            pk: "T#t#Q#q".into(),
+            sk: interval_sk(t),
+            start: t,
+            offered: 12,
+            handled: 10,
+            abandoned: 2,
+            handle_ms: 1_234_567,
+            answer_ms: 9,
+            sl: None,
+        };
+        let with = |f: &dyn Fn(&mut IntervalItem)| {
+            let mut i = interval.clone();
+            f(&mut i);
+            i
+        };
+        every_attribute_changes_the_digest(
+            with(&|i| i.sl = Some(7)),
+            vec![
+                ("SK", with(&|i| (i.sk, i.sl) = (interval_sk(t + chrono::Duration::minutes(15)), Some(7)))),
+                ("start", with(&|i| (i.start, i.sl) = (t + chrono::Duration::nanoseconds(1), Some(7)))),
+                ("offered", with(&|i| (i.offered, i.sl) = (13, Some(7)))),
+                ("handled", with(&|i| (i.handled, i.sl) = (11, Some(7)))),
+                ("abandoned", with(&|i| (i.abandoned, i.sl) = (3, Some(7)))),
+                ("handle_ms", with(&|i| (i.handle_ms, i.sl) = (1_234_568, Some(7)))),
+                ("answer_ms", with(&|i| (i.answer_ms, i.sl) = (10, Some(7)))),
+                ("sl", with(&|i| i.sl = Some(8))),
+                ("sl", with(&|i| i.sl = None)),
+            ],
+        );
+        assert!(!same_digest(with(&|i| i.sl = None), with(&|i| i.sl = Some(0))), "no sl is not sl 0");
+        assert!(
+            same_digest(interval.clone(), with(&|i| i.pk = "T#t#Q#other".into())),
+            "the key is the entry's, not the content's"
+        );
+
+        let segment = SegmentItem {
+            pk: "T#t#I#i#A#a".into(),
+            sk: segment_sk(t),
+            start: t,
+            end: Some(t + chrono::Duration::minutes(5)),
+            status_id: "AVAILABLE".into(),
+            reason: Some("Lunch".into()),
+        };
+        let with = |f: &dyn Fn(&mut SegmentItem)| {
+            let mut s = segment.clone();
+            f(&mut s);
+            s
+        };
+        every_attribute_changes_the_digest(
+            segment.clone(),
+            vec![
+                ("SK", with(&|s| s.sk = segment_sk(t + chrono::Duration::milliseconds(1)))),
+                ("start", with(&|s| s.start = t - chrono::Duration::seconds(1))),
+                ("end", with(&|s| s.end = Some(t + chrono::Duration::minutes(6)))),
+                ("end", with(&|s| s.end = None)),
+                ("status_id", with(&|s| s.status_id = "BUSY".into())),
+                ("reason", with(&|s| s.reason = Some("Break".into()))),
+                ("reason", with(&|s| s.reason = None)),
+            ],
+        );
+        assert!(
+            !same_digest(with(&|s| s.reason = None), with(&|s| s.reason = Some(String::new()))),
+            "no reason is not an empty one"
+        );
+        // A value moved between two string attributes.
+        assert!(!same_digest(
+            with(&|s| (s.status_id, s.reason) = ("AB".into(), Some("C".into()))),
+            with(&|s| (s.status_id, s.reason) = ("A".into(), Some("BC".into())))
+        ));
     }
 }
 

@@ -212,10 +212,11 @@ pub(super) async fn write_intervals(
     fresh: bool,
 ) -> Result<WriteCounts, StoreError> {
     let tenant = &integration.tenant_id;
-    let mut desired: BTreeMap<String, Vec<IntervalItem>> = queue_external_ids
-        .iter()
-        .map(|q| (items::queue_data_pk(tenant, &QueueId::new(integration.id, q.clone())), Vec::new()))
-        .collect();
+    let queue_pk =
+        |external_id: &str| items::queue_data_pk(tenant, &QueueId::new(integration.id, external_id.to_owned()));
+    // Each queue's partition key, formatted once per queue rather than once per interval.
+    let mut pks: HashMap<&str, String> = queue_external_ids.iter().map(|q| (q.as_str(), queue_pk(q))).collect();
+    let mut desired: BTreeMap<String, Vec<IntervalItem>> = pks.values().map(|pk| (pk.clone(), Vec::new())).collect();
     for s in stats {
         if !chunk.contains(s.interval_start) {
             continue;
@@ -229,9 +230,9 @@ pub(super) async fn write_intervals(
         if zero {
             continue; // within a completed window, an absent interval is zero
         }
-        let pk = items::queue_data_pk(tenant, &QueueId::new(integration.id, s.queue_external_id.clone()));
-        desired.entry(pk.clone()).or_default().push(IntervalItem {
-            pk,
+        let pk = pks.entry(s.queue_external_id.as_str()).or_insert_with(|| queue_pk(&s.queue_external_id));
+        let item = IntervalItem {
+            pk: pk.clone(),
             sk: interval_sk(s.interval_start),
             start: s.interval_start,
             offered: s.offered,
@@ -240,7 +241,13 @@ pub(super) async fn write_intervals(
             handle_ms: s.handle_time_ms,
             answer_ms: s.answer_time_ms,
             sl: s.answered_within_sl,
-        });
+        };
+        match desired.get_mut(pk.as_str()) {
+            Some(items) => items.push(item),
+            None => {
+                desired.insert(pk.clone(), vec![item]);
+            }
+        }
     }
     let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
     let digest_sk = items::digest_sk("IV", chunk.start);

@@ -179,6 +179,17 @@ impl DynamoImportStore {
     }
 }
 
+/// Appends `item` to its partition's list; the partition key is copied only for a partition not seen before (this
+/// runs for every item of a day).
+fn push_to_partition<T>(desired: &mut BTreeMap<String, Vec<T>>, item: T, pk: impl Fn(&T) -> &String) {
+    match desired.get_mut(pk(&item)) {
+        Some(items) => items.push(item),
+        None => {
+            desired.insert(pk(&item).clone(), vec![item]);
+        }
+    }
+}
+
 /// The stored items of one partition that parse; an unreadable one is left out (so a fetched item with its key is
 /// rewritten) and logged.
 fn readable<T: for<'de> Deserialize<'de>>(items: Vec<Item>, pk: &str) -> Vec<T> {
@@ -242,12 +253,7 @@ pub(super) async fn write_intervals(
             answer_ms: s.answer_time_ms,
             sl: s.answered_within_sl,
         };
-        match desired.get_mut(pk.as_str()) {
-            Some(items) => items.push(item),
-            None => {
-                desired.insert(pk.clone(), vec![item]);
-            }
-        }
+        push_to_partition(&mut desired, item, |i| &i.pk);
     }
     let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
     let digest_sk = items::digest_sk("IV", chunk.start);
@@ -290,12 +296,7 @@ pub(super) async fn write_segments(
             }
         };
         let item = SegmentItem::from_piece(pk, p);
-        match desired.get_mut(&item.pk) {
-            Some(items) => items.push(item),
-            None => {
-                desired.insert(item.pk.clone(), vec![item]);
-            }
-        }
+        push_to_partition(&mut desired, item, |i| &i.pk);
     }
     // Taken in reverse: each partition's items back in the pieces' order (of equal keys, the last one counts).
     for items in desired.values_mut() {

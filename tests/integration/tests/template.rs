@@ -147,7 +147,8 @@ const POLICY_RESOURCES: &[(&str, &[&str], &[&str])] = &[
     ("DeadLetterKeyAccess", &["SchedulerRole", "ImportRole"], &["kms:GenerateDataKey", "kms:Decrypt"]),
 ];
 
-/// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs).
+/// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs), and the
+/// import's allocator setting.
 const ENVIRONMENT: &[(&str, &[&str])] = &[
     ("ingest", &["TABLE_NAME", "EVENT_BUS_NAME"]),
     (
@@ -170,7 +171,8 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "EVENT_BUS_NAME",
         ],
     ),
-    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "EVENT_BUS_NAME"]),
+    // MIMALLOC_PURGE_DELAY is read by the import's allocator (functions/import/src/main.rs), not by our code.
+    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "EVENT_BUS_NAME", "MIMALLOC_PURGE_DELAY"]),
     ("queues-query", &["TABLE_NAME", "TENANT_CLAIM", "SCOPE_CLAIM", "READ_SCOPE", "ADMIN_SCOPE"]),
 ];
 

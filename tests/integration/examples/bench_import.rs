@@ -31,7 +31,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-/// The functions' allocator (see `functions/*/src/main.rs`): the benchmark runs their library code in-process.
+/// The import function's allocator (`functions/import/src/main.rs`; the API functions keep glibc's): the benchmark
+/// runs the import's library code in-process. `scripts/bench-import` sets `MIMALLOC_PURGE_DELAY=0` as the template does.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

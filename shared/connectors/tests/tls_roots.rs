@@ -1,6 +1,7 @@
 //! The process's TLS trust (`acd_connectors::http`): CA roots compiled in (no system CA files read at start), used
 //! by the vendor client and by the AWS SDK's HTTP client. A TLS server whose certificate no public CA signed must be
-//! refused by both — the server sees the client abort the handshake over the certificate.
+//! refused by both — the server sees the client abort the handshake over the certificate. Both also offer the hybrid
+//! post-quantum key exchange first (aws-lc-rs; the reason the TLS provider is not `ring`, see the README).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +35,56 @@ async fn untrusted_server() -> (u16, mpsc::UnboundedReceiver<Result<(), String>>
         }
     });
     (port, rx)
+}
+
+/// A TCP server on a free port that reads each connection's TLS ClientHello and reports the key-exchange groups it
+/// offers, in the client's order (then drops the connection).
+async fn hello_reader() -> (u16, mpsc::UnboundedReceiver<Vec<rustls::NamedGroup>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let acceptor = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+            if let Ok(start) = acceptor.await {
+                let _ = tx.send(start.client_hello().named_groups().unwrap_or_default().to_vec());
+            }
+        }
+    });
+    (port, rx)
+}
+
+async fn first_hello(rx: &mut mpsc::UnboundedReceiver<Vec<rustls::NamedGroup>>) -> Vec<rustls::NamedGroup> {
+    tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("a ClientHello").expect("the server runs")
+}
+
+#[tokio::test]
+async fn both_clients_offer_the_post_quantum_key_exchange_first() {
+    let (port, mut hellos) = hello_reader().await;
+    let client = HttpClient::new().unwrap();
+    let request = client.reqwest().get(format!("https://localhost:{port}/"));
+    let _ = client.send(request, Deadline::after(Duration::from_secs(10)), &CallCounter::default()).await;
+    let vendor = first_hello(&mut hellos).await;
+    assert_eq!(vendor.first(), Some(&rustls::NamedGroup::X25519MLKEM768), "vendor client offers {vendor:?}");
+
+    let _ = sts_client(port).get_caller_identity().send().await;
+    let sdk = first_hello(&mut hellos).await;
+    assert_eq!(sdk.first(), Some(&rustls::NamedGroup::X25519MLKEM768), "SDK client offers {sdk:?}");
+    // The classical group stays on offer for servers without ML-KEM.
+    assert!(vendor.contains(&rustls::NamedGroup::X25519) && sdk.contains(&rustls::NamedGroup::X25519));
+}
+
+/// An SDK client (STS: small) with the process's HTTP client, pointed at a local TLS server, no retries.
+fn sts_client(port: u16) -> aws_sdk_sts::Client {
+    let config = aws_sdk_sts::config::Builder::new()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .http_client(sdk_http_client())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(format!("https://localhost:{port}"))
+        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sts::Client::from_conf(config)
 }
 
 async fn first_handshake(rx: &mut mpsc::UnboundedReceiver<Result<(), String>>) -> Result<(), String> {
@@ -89,15 +140,7 @@ async fn the_vendor_client_refuses_a_certificate_no_public_ca_signed() {
 #[tokio::test]
 async fn the_sdk_client_refuses_a_certificate_no_public_ca_signed() {
     let (port, mut handshakes) = untrusted_server().await;
-    let config = aws_sdk_sts::config::Builder::new()
-        .behavior_version(aws_config::BehaviorVersion::latest())
-        .http_client(sdk_http_client())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(format!("https://localhost:{port}"))
-        .credentials_provider(aws_credential_types::Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .build();
-    let result = aws_sdk_sts::Client::from_conf(config).get_caller_identity().send().await;
+    let result = sts_client(port).get_caller_identity().send().await;
     assert!(result.is_err(), "an untrusted certificate was accepted");
     let server_saw = first_handshake(&mut handshakes).await.expect_err("the handshake must fail");
     assert!(server_saw.contains("CertificateUnknown") || server_saw.contains("UnknownCA"), "{server_saw}");

@@ -11,9 +11,15 @@
 //! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
 //! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
 //! before/after pair from one binary.
+//!
+//! `--bucket-estimate` also prints what the same runs would write if intervals were stored per queue-hour and
+//! segments per agent-hour, one item each (a what-if of a data-model change, not what the import does): the
+//! buckets the runs touched, their sizes and write units. The back-fill's buckets are sized from the items it put
+//! (a back-filled day is all new); the steady run's from the table after it (a changed bucket is rewritten whole).
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use acd_app::http::TenantAuth;
@@ -88,6 +94,39 @@ struct Capacity {
     write_centi: AtomicU64,
     read_centi: AtomicU64,
     calls: AtomicU64,
+    /// `--bucket-estimate`: the hour buckets the writes touched, with the bytes the put items would add to them.
+    buckets: Option<Mutex<BTreeMap<(String, String), u64>>>,
+}
+
+/// The hour bucket (`--bucket-estimate`) of an interval (`IV#YYYY-MM-DDTHH:MMZ`) or segment
+/// (`S#YYYY-MM-DDTHH:MM:SS.mmmZ`) item's sort key: the key up to the hour. Other items have none.
+fn hour_bucket(sk: &str) -> Option<&str> {
+    let len = if sk.starts_with("IV#") {
+        "IV#YYYY-MM-DDTHH".len()
+    } else if sk.starts_with("S#") {
+        "S#YYYY-MM-DDTHH".len()
+    } else {
+        return None;
+    };
+    sk.get(..len)
+}
+
+/// What an item adds to its bucket: its attributes but the keys, as one map element of a list (DynamoDB's sizes).
+fn bucket_element_size(item: &std::collections::HashMap<String, AttributeValue>) -> u64 {
+    let attributes: u64 =
+        item.iter().filter(|(k, _)| *k != "PK" && *k != "SK").map(|(k, v)| 1 + k.len() as u64 + value_size(v)).sum();
+    1 + 3 + attributes
+}
+
+/// A bucket item's size: its keys (`PK`, `SK` up to the hour), and a list attribute `v` of its elements.
+fn bucket_item_size(pk: &str, bucket: &str, elements: u64) -> u64 {
+    "PK".len() as u64 + pk.len() as u64 + "SK".len() as u64 + bucket.len() as u64 + "v".len() as u64 + 3 + elements
+}
+
+fn key_of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<(String, String)> {
+    let pk = item.get("PK")?.as_s().ok()?;
+    let bucket = hour_bucket(item.get("SK")?.as_s().ok()?)?;
+    Some((pk.clone(), bucket.to_owned()))
 }
 
 impl Capacity {
@@ -129,6 +168,16 @@ impl Intercept for CapacityMeter {
                     (Some(put), _) => c.write(item_size(put.item())),
                     (None, Some(_)) => c.write(1), // a delete costs the deleted item's size: ours are < 1 KiB
                     _ => {}
+                }
+                if let Some(buckets) = &c.buckets {
+                    let (item, added) = match (request.put_request(), request.delete_request()) {
+                        (Some(put), _) => (put.item(), bucket_element_size(put.item())),
+                        (None, Some(delete)) => (delete.key(), 0),
+                        _ => continue,
+                    };
+                    if let Some(key) = key_of(item) {
+                        *buckets.lock().unwrap().entry(key).or_default() += added;
+                    }
                 }
             }
         } else if let Some(i) = input.downcast_ref::<op::put_item::PutItemInput>() {
@@ -221,7 +270,9 @@ async fn bench() {
     if let Some(n) = arg("--in-flight") {
         stack.settings.writes_in_flight = n.parse().expect("--in-flight");
     }
-    let capacity = Arc::new(Capacity::default());
+    let estimate = std::env::args().any(|a| a == "--bucket-estimate");
+    let capacity = Arc::new(Capacity { buckets: estimate.then(Mutex::default), ..Capacity::default() });
+    let plain = stack.clients.dynamodb().clone();
     let mut dynamodb = stack.clients.dynamodb().config().to_builder().interceptor(CapacityMeter(capacity.clone()));
     let stalled_stream = match arg("--sdk-stalled-stream").as_deref() {
         None | Some("off") => "off (as the functions)",
@@ -288,11 +339,14 @@ async fn bench() {
     // Like the schedule: runs of at most 14 minutes (Lambda allows 15) until the back-fill is complete.
     let (cpu_start, start) = (cpu_seconds(), Instant::now());
     let mut written_total = 0u64;
+    let (mut calls_now, mut requests_now) = (0u64, 0u64);
     for n in 1.. {
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let run = import.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
         report(&format!("back-fill of {days} days, run {n}"), &run, t0.elapsed(), cpu_seconds() - cpu0);
         written_total += run.counts.interval_writes.written + run.counts.segment_writes.written;
+        calls_now += run.counts.interval_writes.batches + run.counts.segment_writes.batches;
+        requests_now += run.counts.interval_writes.write_requests + run.counts.segment_writes.write_requests;
         print_reports(&sim, &vendor).await;
         if run.outcome != RunOutcome::Partial || n == 10 {
             break;
@@ -309,6 +363,16 @@ async fn bench() {
         "   capacity (AWS)     {wru:.0} write units, {rru:.0} read units in {} DynamoDB calls (on-demand request units)",
         capacity.calls.load(Ordering::Relaxed)
     );
+    if let Some(buckets) = &capacity.buckets {
+        let sized = std::mem::take(&mut *buckets.lock().unwrap())
+            .into_iter()
+            .map(|((pk, bucket), elements)| {
+                let size = bucket_item_size(&pk, &bucket, elements);
+                ((pk, bucket), Some(size))
+            })
+            .collect();
+        print_buckets(sized, calls_now, requests_now);
+    }
     let peak = peak_rss_mib();
     // The template's default ImportMemorySize (MB); 128 MB is Lambda's smallest size.
     for (label, mb) in [("512 MB (default)", 512.0), ("128 MB (minimum)", 128.0)] {
@@ -340,7 +404,61 @@ async fn bench() {
     );
     let (w1, r1) = capacity.units();
     println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
+    if let Some(buckets) = &capacity.buckets {
+        // A changed bucket is rewritten whole: size it from what the table holds after the run.
+        let touched = std::mem::take(&mut *buckets.lock().unwrap());
+        let mut sized = BTreeMap::new();
+        for (pk, bucket) in touched.into_keys() {
+            let items = plain
+                .query()
+                .table_name(&stack.settings.table_name)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :bucket)")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
+                .send()
+                .await
+                .expect("query a bucket's items")
+                .items
+                .unwrap_or_default();
+            let elements: u64 = items.iter().map(bucket_element_size).sum();
+            let size = (!items.is_empty()).then(|| bucket_item_size(&pk, &bucket, elements));
+            sized.insert((pk, bucket), size);
+        }
+        let c = &run.counts;
+        print_buckets(
+            sized,
+            c.interval_writes.batches + c.segment_writes.batches,
+            c.interval_writes.write_requests + c.segment_writes.write_requests,
+        );
+    }
     print_reports(&sim, &vendor).await;
+}
+
+/// `--bucket-estimate`: the hour buckets a run touched (size `None`: emptied, a delete), as items, BatchWriteItem
+/// calls (25 a call, per day and kind as the import flushes) and write units, next to what the run wrote.
+fn print_buckets(buckets: BTreeMap<(String, String), Option<u64>>, calls_now: u64, requests_now: u64) {
+    let mut per_chunk: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    let (mut intervals, mut segments, mut units, mut largest) = (0u64, 0u64, 0u64, 0u64);
+    for ((_, bucket), size) in &buckets {
+        let (kind, hour) = bucket.split_once('#').unwrap_or_default();
+        let day = hour.get(..10).unwrap_or(hour);
+        *per_chunk.entry((kind, day)).or_default() += 1;
+        if kind == "IV" {
+            intervals += 1
+        } else {
+            segments += 1
+        }
+        units += size.map_or(1, |s| s.div_ceil(1024).max(1));
+        largest = largest.max(size.unwrap_or(0));
+    }
+    let calls: u64 = per_chunk.values().map(|n| n.div_ceil(25)).sum();
+    let days: BTreeSet<&str> = per_chunk.keys().map(|(_, day)| *day).collect();
+    println!(
+        "   hour buckets (what-if)  {} items (queue-hours {intervals}, agent-hours {segments}) in ≥ {calls} BatchWriteItem calls, \
+         {units} write units, largest {largest} bytes, {} days; this run: {requests_now} write requests in {calls_now} calls",
+        buckets.len(),
+        days.len()
+    );
 }
 
 /// Five9 only: the reports run so far (what the domain's ReportRequest budget counts).

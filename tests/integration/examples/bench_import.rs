@@ -16,6 +16,9 @@
 //! segments per agent-hour, one item each (a what-if of a data-model change, not what the import does): the
 //! buckets the runs touched, their sizes and write units. The back-fill's buckets are sized from the items it put
 //! (a back-filled day is all new); the steady run's from the table after it (a changed bucket is rewritten whole).
+//! Then it writes every interval and segment the table holds once more, as they are and as hour buckets, into two
+//! scratch tables with the import's batch writer, and prints the CPU of each write: the write path alone, both forms
+//! measured the same way in one process. (The flag's bookkeeping runs inside the import's measured CPU.)
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -363,8 +366,11 @@ async fn bench() {
         "   capacity (AWS)     {wru:.0} write units, {rru:.0} read units in {} DynamoDB calls (on-demand request units)",
         capacity.calls.load(Ordering::Relaxed)
     );
+    let mut data_partitions = BTreeSet::new();
     if let Some(buckets) = &capacity.buckets {
-        let sized = std::mem::take(&mut *buckets.lock().unwrap())
+        let backfill = std::mem::take(&mut *buckets.lock().unwrap());
+        data_partitions.extend(backfill.keys().map(|(pk, _)| pk.clone()));
+        let sized = backfill
             .into_iter()
             .map(|((pk, bucket), elements)| {
                 let size = bucket_item_size(&pk, &bucket, elements);
@@ -431,6 +437,10 @@ async fn bench() {
             c.interval_writes.write_requests + c.segment_writes.write_requests,
         );
     }
+    if estimate {
+        let in_flight = stack.settings.writes_in_flight;
+        write_both_forms(&plain, &stack.settings.table_name, &data_partitions, in_flight).await;
+    }
     print_reports(&sim, &vendor).await;
 }
 
@@ -459,6 +469,71 @@ fn print_buckets(buckets: BTreeMap<(String, String), Option<u64>>, calls_now: u6
         buckets.len(),
         days.len()
     );
+}
+
+/// `--bucket-estimate`, measured: every interval and segment item the table holds after the runs, written once more
+/// as they are and once as hour buckets, each into a table of its own with the import's batch writer
+/// (`acd_aws::batch::write_all`, the same calls in flight) and the functions' DynamoDB client configuration; the
+/// CPU of each write is this process's, read before and after it (the table reads happen before both).
+async fn write_both_forms(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    partitions: &BTreeSet<String>,
+    in_flight: usize,
+) {
+    use acd_aws::batch::{AbortAfter, write_all};
+    let mut items = Vec::new();
+    for pk in partitions {
+        let mut start = None;
+        loop {
+            let page = client
+                .query()
+                .table_name(table)
+                .key_condition_expression("PK = :pk")
+                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .expect("query a partition");
+            items.extend(page.items.unwrap_or_default().into_iter().filter(|item| key_of(item).is_some()));
+            start = page.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    let mut buckets: BTreeMap<(String, String), Vec<AttributeValue>> = BTreeMap::new();
+    for item in &items {
+        let key = key_of(item).expect("filtered above");
+        let element = item.iter().filter(|(k, _)| *k != "PK" && *k != "SK").map(|(k, v)| (k.clone(), v.clone()));
+        buckets.entry(key).or_default().push(AttributeValue::M(element.collect()));
+    }
+    let bucket_items: Vec<_> = buckets
+        .into_iter()
+        .map(|((pk, bucket), elements)| {
+            std::collections::HashMap::from([
+                ("PK".to_owned(), AttributeValue::S(pk)),
+                ("SK".to_owned(), AttributeValue::S(bucket)),
+                ("v".to_owned(), AttributeValue::L(elements)),
+            ])
+        })
+        .collect();
+    let (n_items, n_buckets) = (items.len(), bucket_items.len());
+    for (name, form) in [("bench-items", items), ("bench-hour-buckets", bucket_items)] {
+        acd_aws::schema::create_table(client, name).await.expect("create a scratch table");
+        let cpu0 = cpu_seconds();
+        let counts = write_all(client, name, form, Vec::new(), in_flight, &AbortAfter::default()).await.expect("write");
+        let cpu = cpu_seconds() - cpu0;
+        println!(
+            "   write, measured    {name}: {} items in {} BatchWriteItem calls, CPU {cpu:.2} s = {:.1} µs per interval or \
+             segment ({n_items}), {:.0} µs per call",
+            counts.requests,
+            counts.calls,
+            cpu * 1e6 / n_items.max(1) as f64,
+            cpu * 1e6 / counts.calls.max(1) as f64
+        );
+    }
+    println!("   (the same {n_items} intervals and segments: {n_buckets} hour buckets)");
 }
 
 /// Five9 only: the reports run so far (what the domain's ReportRequest budget counts).

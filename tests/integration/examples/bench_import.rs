@@ -30,7 +30,7 @@ use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunRecord};
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::wiring;
 use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
-use acd_integration_tests::{api_request, decode};
+use acd_integration_tests::{Item, api_request, decode, partition_items};
 use acd_test_harness::AwsStack;
 use aws_sdk_dynamodb::config::interceptors::{
     AfterDeserializationInterceptorContextRef, BeforeSerializationInterceptorContextRef,
@@ -78,7 +78,7 @@ fn value_size(v: &AttributeValue) -> u64 {
         AttributeValue::B(b) => b.as_ref().len() as u64,
         AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
         AttributeValue::L(l) => 3 + l.iter().map(|x| 1 + value_size(x)).sum::<u64>(),
-        AttributeValue::M(m) => 3 + m.iter().map(|(k, x)| 1 + k.len() as u64 + value_size(x)).sum::<u64>(),
+        AttributeValue::M(m) => map_size(m.iter()),
         AttributeValue::Ss(l) => l.iter().map(|x| x.len() as u64).sum(),
         AttributeValue::Ns(l) => l.iter().map(|x| (x.len() as u64).div_ceil(2) + 1).sum(),
         AttributeValue::Bs(l) => l.iter().map(|x| x.as_ref().len() as u64).sum(),
@@ -86,8 +86,13 @@ fn value_size(v: &AttributeValue) -> u64 {
     }
 }
 
-fn item_size(item: &std::collections::HashMap<String, AttributeValue>) -> u64 {
+fn item_size(item: &Item) -> u64 {
     item.iter().map(|(k, v)| k.len() as u64 + value_size(v)).sum()
+}
+
+/// A map's size from its entries (the `M` rule of [`value_size`]).
+fn map_size<'a>(entries: impl Iterator<Item = (&'a String, &'a AttributeValue)>) -> u64 {
+    3 + entries.map(|(k, x)| 1 + k.len() as u64 + value_size(x)).sum::<u64>()
 }
 
 /// Capacity units the requests would consume in AWS, in hundredths (on-demand: 1 WRU per started KiB written per
@@ -114,11 +119,14 @@ fn hour_bucket(sk: &str) -> Option<&str> {
     sk.get(..len)
 }
 
+/// An item's attributes but its keys: what it would put in its bucket.
+fn non_key(item: &Item) -> impl Iterator<Item = (&String, &AttributeValue)> {
+    item.iter().filter(|(k, _)| *k != "PK" && *k != "SK")
+}
+
 /// What an item adds to its bucket: its attributes but the keys, as one map element of a list (DynamoDB's sizes).
-fn bucket_element_size(item: &std::collections::HashMap<String, AttributeValue>) -> u64 {
-    let attributes: u64 =
-        item.iter().filter(|(k, _)| *k != "PK" && *k != "SK").map(|(k, v)| 1 + k.len() as u64 + value_size(v)).sum();
-    1 + 3 + attributes
+fn bucket_element_size(item: &Item) -> u64 {
+    1 + map_size(non_key(item))
 }
 
 /// A bucket item's size: its keys (`PK`, `SK` up to the hour), and a list attribute `v` of its elements.
@@ -126,7 +134,7 @@ fn bucket_item_size(pk: &str, bucket: &str, elements: u64) -> u64 {
     "PK".len() as u64 + pk.len() as u64 + "SK".len() as u64 + bucket.len() as u64 + "v".len() as u64 + 3 + elements
 }
 
-fn key_of(item: &std::collections::HashMap<String, AttributeValue>) -> Option<(String, String)> {
+fn key_of(item: &Item) -> Option<(String, String)> {
     let pk = item.get("PK")?.as_s().ok()?;
     let bucket = hour_bucket(item.get("SK")?.as_s().ok()?)?;
     Some((pk.clone(), bucket.to_owned()))
@@ -411,35 +419,25 @@ async fn bench() {
     let (w1, r1) = capacity.units();
     println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
     if let Some(buckets) = &capacity.buckets {
-        // A changed bucket is rewritten whole: size it from what the table holds after the run.
         let touched = std::mem::take(&mut *buckets.lock().unwrap());
-        let mut sized = BTreeMap::new();
-        for (pk, bucket) in touched.into_keys() {
-            let items = plain
-                .query()
-                .table_name(&stack.settings.table_name)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :bucket)")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .expression_attribute_values(":bucket", AttributeValue::S(bucket.clone()))
-                .send()
-                .await
-                .expect("query a bucket's items")
-                .items
-                .unwrap_or_default();
-            let elements: u64 = items.iter().map(bucket_element_size).sum();
-            let size = (!items.is_empty()).then(|| bucket_item_size(&pk, &bucket, elements));
-            sized.insert((pk, bucket), size);
-        }
+        data_partitions.extend(touched.keys().map(|(pk, _)| pk.clone()));
+        let (items, by_bucket) = read_data(&plain, &stack.settings.table_name, &data_partitions).await;
+        // A changed bucket is rewritten whole: size it from what the table holds after the run.
+        let sized = touched
+            .into_keys()
+            .map(|(pk, bucket)| {
+                let elements = by_bucket.get(&(pk.clone(), bucket.clone()));
+                let size = elements.map(|e| bucket_item_size(&pk, &bucket, e.iter().map(|e| 1 + value_size(e)).sum()));
+                ((pk, bucket), size)
+            })
+            .collect();
         let c = &run.counts;
         print_buckets(
             sized,
             c.interval_writes.batches + c.segment_writes.batches,
             c.interval_writes.write_requests + c.segment_writes.write_requests,
         );
-    }
-    if estimate {
-        let in_flight = stack.settings.writes_in_flight;
-        write_both_forms(&plain, &stack.settings.table_name, &data_partitions, in_flight).await;
+        write_both_forms(&plain, items, by_bucket, stack.settings.writes_in_flight).await;
     }
     print_reports(&sim, &vendor).await;
 }
@@ -471,47 +469,41 @@ fn print_buckets(buckets: BTreeMap<(String, String), Option<u64>>, calls_now: u6
     );
 }
 
-/// `--bucket-estimate`, measured: every interval and segment item the table holds after the runs, written once more
-/// as they are and once as hour buckets, each into a table of its own with the import's batch writer
-/// (`acd_aws::batch::write_all`, the same calls in flight) and the functions' DynamoDB client configuration; the
-/// CPU of each write is this process's, read before and after it (the table reads happen before both).
-async fn write_both_forms(
+/// `--bucket-estimate`: every interval and segment item of `partitions`, and the same items' attributes (keys left
+/// out) grouped by hour bucket.
+async fn read_data(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     partitions: &BTreeSet<String>,
-    in_flight: usize,
-) {
-    use acd_aws::batch::{AbortAfter, write_all};
-    let mut items = Vec::new();
+) -> (Vec<Item>, BTreeMap<(String, String), Vec<AttributeValue>>) {
+    let (mut items, mut buckets) = (Vec::new(), BTreeMap::<_, Vec<_>>::new());
     for pk in partitions {
-        let mut start = None;
-        loop {
-            let page = client
-                .query()
-                .table_name(table)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("query a partition");
-            items.extend(page.items.unwrap_or_default().into_iter().filter(|item| key_of(item).is_some()));
-            start = page.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in partition_items(client, table, pk.clone()).await {
+            if let Some(key) = key_of(&item) {
+                let element = non_key(&item).map(|(k, v)| (k.clone(), v.clone())).collect();
+                buckets.entry(key).or_default().push(AttributeValue::M(element));
+                items.push(item);
             }
         }
     }
-    let mut buckets: BTreeMap<(String, String), Vec<AttributeValue>> = BTreeMap::new();
-    for item in &items {
-        let key = key_of(item).expect("filtered above");
-        let element = item.iter().filter(|(k, _)| *k != "PK" && *k != "SK").map(|(k, v)| (k.clone(), v.clone()));
-        buckets.entry(key).or_default().push(AttributeValue::M(element.collect()));
-    }
+    (items, buckets)
+}
+
+/// `--bucket-estimate`, measured: the interval and segment items written once more as they are and once as hour
+/// buckets, each into a table of its own with the import's batch writer (`acd_aws::batch::write_all`, the same calls
+/// in flight) and the functions' DynamoDB client configuration; the CPU of each write is this process's, read before
+/// and after it.
+async fn write_both_forms(
+    client: &aws_sdk_dynamodb::Client,
+    items: Vec<Item>,
+    buckets: BTreeMap<(String, String), Vec<AttributeValue>>,
+    in_flight: usize,
+) {
+    use acd_aws::batch::{AbortAfter, write_all};
     let bucket_items: Vec<_> = buckets
         .into_iter()
         .map(|((pk, bucket), elements)| {
-            std::collections::HashMap::from([
+            Item::from([
                 ("PK".to_owned(), AttributeValue::S(pk)),
                 ("SK".to_owned(), AttributeValue::S(bucket)),
                 ("v".to_owned(), AttributeValue::L(elements)),

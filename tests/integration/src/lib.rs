@@ -94,6 +94,28 @@ pub fn decode(response: Response<Body>) -> (u16, String, Value) {
 /// One DynamoDB item.
 pub type Item = HashMap<String, AttributeValue>;
 
+/// Every item of one partition of `table`, all pages.
+pub async fn partition_items(client: &aws_sdk_dynamodb::Client, table: &str, pk: String) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("PK = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("Query");
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) => start = Some(k),
+            None => return out,
+        }
+    }
+}
+
 /// Segments ordered by agent and start (how the suites compare stored segments with a simulator's truth).
 pub fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
     v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
@@ -193,27 +215,7 @@ impl ImportEnv {
 
     /// Every item of one partition, all pages.
     pub async fn query(&self, pk: String) -> Vec<Item> {
-        let mut out = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .stack
-                .clients
-                .dynamodb()
-                .query()
-                .table_name(&self.stack.settings.table_name)
-                .key_condition_expression("PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .expect("Query");
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return out,
-            }
-        }
+        partition_items(self.stack.clients.dynamodb(), &self.stack.settings.table_name, pk).await
     }
 
     /// Every stored agent-state segment (piece) of the integration's `agents`, ordered by agent and start.

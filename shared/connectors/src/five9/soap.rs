@@ -278,10 +278,11 @@ const REPORT_RESULT: &str = "getReportResultCsvResponse";
 /// [`std::io::Read`] over the `return` element's text, unescaped as it is read, so the CSV is never copied out of
 /// the body as a whole (a report result can be tens of MB). A result's text is plain text with entity references:
 /// it is unescaped a chunk at a time with `quick_xml::escape::unescape`, not event by event (an event per
-/// reference, two per quoted field, was a third of the cost of reading an Agent State report). A response without a `return` element is an error (a report
-/// always has at least its header line: no `return` is no answer, never an empty report). An empty `return` reads as
-/// an empty CSV, which the report parsers refuse for want of a header. Call [`CsvText::finish`] after reading to
-/// check the rest of the document (a truncated body fails there or while reading).
+/// reference, two per quoted field, was a third of the cost of reading an Agent State report). A response without
+/// a `return` element is an error (a report always has at least its header line: no `return` is no answer, never
+/// an empty report). An empty `return` reads as an empty CSV, which the report parsers refuse for want of a
+/// header. Call [`CsvText::finish`] after reading to check the rest of the document (a truncated body fails there
+/// or while reading).
 pub fn open_report_csv(body: &str) -> Result<ReportReply<'_>, ParseError> {
     let mut reader = NsReader::from_str(body);
     reader.config_mut().check_end_names = true;
@@ -391,9 +392,11 @@ fn chunk_end(raw: &str) -> usize {
         end -= 1;
     }
     match raw[..end].rfind('&') {
-        Some(amp) if !raw[amp..end].contains(';') && amp > 0 => amp,
-        // A reference longer than a chunk is not one: unescaping up to its `;` (or the end) reports it.
-        Some(0) if !raw[..end].contains(';') => raw.find(';').map_or(raw.len(), |i| i + 1),
+        Some(amp) if !raw[amp..end].contains(';') => match amp {
+            0 => raw.find(';').map_or(raw.len(), |i| i + 1),
+            // A reference longer than a chunk is not one: unescaping up to its `;` (or the end) reports it.
+            _ => amp,
+        },
         _ => end,
     }
 }
@@ -443,8 +446,11 @@ impl<'a> CsvText<'a> {
                 }
                 Text::Plain(raw) => {
                     let (now, later) = raw.split_at(chunk_end(raw));
+                    // Moved past only once read: a chunk that fails stays next, so every later read (and
+                    // `finish`) fails on it too.
+                    let piece = unescape(now).map_err(escape_error)?;
                     self.text = Text::Plain(later);
-                    unescape(now).map_err(escape_error)?
+                    piece
                 }
                 Text::Marked => match self.next_marked()? {
                     Some(piece) => piece,
@@ -546,9 +552,9 @@ fn close_events(mut reader: NsReader<&[u8]>, mut open: usize) -> Result<(), Pars
 }
 
 impl std::io::Read for CsvText<'_> {
-    /// Fills `out` with as many pieces of text as fit: the text is split at every entity reference (a quoted CSV
-    /// field is three pieces), and one piece per call made the CSV reader refill its buffer for every few bytes. An
-    /// error after some bytes were copied is returned by the next call, after those bytes.
+    /// Fills `out` with as many pieces of text as fit (pieces are chunks of plain text, or, read by events, the text
+    /// between references: one piece per call made the CSV reader refill its buffer for every few bytes). An error
+    /// after some bytes were copied is returned by the next call, after those bytes.
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, e);
         if let Some(e) = self.failed.take() {
@@ -716,6 +722,11 @@ mod tests {
             let wrong = body.replace("</return>", "</other>");
             assert!(read_in_chunks(&wrong, chunk).is_err(), "{chunk}");
         }
+        // A chunk that fails to unescape fails `finish` too, not only the read that met it.
+        let body = report_body("1,&bogus;,2\n");
+        let Ok(ReportReply::Csv(mut csv)) = open_report_csv(&body) else { panic!("a result") };
+        assert!(std::io::Read::read(&mut csv, &mut [0u8; 64]).is_err());
+        assert!(csv.finish().unwrap_err().0.contains("unknown entity"));
         // An error met after some bytes of a read is kept for the next read, and for `finish`.
         let body = report_body("1,<![CDATA[2]]>&bogus;");
         let Ok(ReportReply::Csv(mut csv)) = open_report_csv(&body) else { panic!("a result") };

@@ -293,6 +293,64 @@ async fn a_corrected_number_a_renamed_and_a_removed_queue_converge() {
 }
 
 #[tokio::test]
+async fn an_hour_bucket_in_a_range_the_import_rewrites_stops_the_run_and_hides_nothing() {
+    // Hour buckets (acd_aws::buckets) are read by the queries but written by no release yet: one in the table can
+    // only come from a newer release that was rolled back. Where stored, a bucket is the whole truth for its hour,
+    // so single items written behind it would be hidden: the import must stop with a clear error instead, write
+    // nothing into that partition, and leave the bucket.
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let import = env.importer(config(sim.now()));
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let steady = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+
+    let campaign = sim.campaign_names()[0].clone();
+    let interval: DateTime<Utc> = "2024-11-05T18:00:00Z".parse().unwrap();
+    let window = steady.window.unwrap();
+    assert!(window.contains(interval), "{window:?}");
+    let queue = env.queues(&id).await.into_iter().find(|q| q.external_id == campaign).unwrap();
+    let pk = format!("T#{TENANT}#Q#{}", queue.queue_id);
+    // The first hour of the day's range as well: its bucket key sorts before the range's first single item.
+    let first_hour = acd_aws::buckets::hour_of(window.start.max(day_start(interval)));
+    for hour in [first_hour, interval] {
+        let bucket = acd_aws::buckets::interval_bucket(pk.clone(), hour, Vec::new()).unwrap();
+        let dynamodb = env.stack.clients.dynamodb();
+        dynamodb.put_item().table_name(&env.stack.settings.table_name).set_item(Some(bucket)).send().await.unwrap();
+        // The ACD changed that hour, so the day's partition is compared with the table, not vouched for by its
+        // digest.
+        assert!(sim.adjust_calls(&campaign, interval, 3));
+        let stored = env.query(pk.clone()).await;
+        let result = import.run(&event(&id), deadline()).await;
+        let text = match &result {
+            Ok(summary) => format!("{summary:?}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(!matches!(&result, Ok(s) if s.outcome == RunOutcome::Succeeded), "{hour}: {text}");
+        assert!(text.contains("holds the hour bucket"), "{hour}: {text}");
+        assert_eq!(env.query(pk.clone()).await, stored, "{hour}: nothing written into the partition");
+        env.delete(AttributeValue::S(pk.clone()), AttributeValue::S(acd_aws::buckets::interval_bucket_sk(hour))).await;
+        expire_lease(&env, &id).await;
+    }
+    // Without the buckets the same change is imported.
+    assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let truth: Vec<IntervalStats> = sim
+        .truth_intervals(
+            TimeWindow::new(interval, interval + chrono::Duration::minutes(15)).unwrap(),
+            Five9Grouping::Campaign,
+        )
+        .into_iter()
+        .filter(|s| s.queue_external_id == campaign)
+        .collect();
+    let stored: Vec<IntervalStats> = env
+        .intervals(&id)
+        .await
+        .into_iter()
+        .filter(|s| s.queue_external_id == campaign && s.interval_start == interval)
+        .collect();
+    assert_eq!(stored, sorted_stats(truth));
+}
+
+#[tokio::test]
 async fn a_renamed_skill_keeps_its_queue_id() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "skill", 1)).await;

@@ -252,28 +252,31 @@ async fn agent_states_appear_for_past_data_once_mapped_with_their_activities() {
 
 #[tokio::test]
 async fn agent_state_pages_never_skip_or_repeat() {
+    // The same pages whether segments are stored one item each, as hour buckets, or both (acd_aws::buckets).
+    for form in FORMS {
+        eprintln!("segments stored as {form:?}");
+        pages_in_form(form).await;
+    }
+}
+
+async fn pages_in_form(form: Form) {
     let env = Env::start().await;
     let integration = env.create_integration(T, "Genesys").await;
     let mut items = vec![item(status(T, integration, "ON_QUEUE", "On Queue"))];
+    let mut segments = Vec::new();
     let mut expected = HashSet::new();
     for a in 0..12 {
         let id = format!("agent-{a:02}");
         items.push(item(agent(T, integration, &id, None)));
         for s in 0..(a * 3) {
             let start = at(5, 0, 0) + chrono::Duration::minutes(20 * s);
-            items.push(item(segment(
-                T,
-                integration,
-                &id,
-                start,
-                Some(start + chrono::Duration::minutes(20)),
-                "ON_QUEUE",
-            )));
+            segments.push(segment(T, integration, &id, start, Some(start + chrono::Duration::minutes(20)), "ON_QUEUE"));
             if a % 4 != 3 {
                 expected.insert((id.clone(), start.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)));
             }
         }
     }
+    items.extend(segments_as(form, segments));
     env.put_items(items).await;
     for a in 0..12 {
         if a % 4 != 3 {
@@ -310,6 +313,13 @@ async fn agent_state_pages_never_skip_or_repeat() {
 
 #[tokio::test]
 async fn segments_split_at_midnights_come_back_whole_beyond_the_range_and_across_pages() {
+    for form in FORMS {
+        eprintln!("segments stored as {form:?}");
+        split_segments_in_form(form).await;
+    }
+}
+
+async fn split_segments_in_form(form: Form) {
     let env = Env::start().await;
     let integration = env.create_integration(T, "Genesys").await;
     let mut items = vec![
@@ -318,15 +328,17 @@ async fn segments_split_at_midnights_come_back_whole_beyond_the_range_and_across
         item(status(T, integration, "ON_QUEUE", "On Queue")),
     ];
     // Offline from the 1st 18:00 to the 7th 08:00 (six midnights), stored as the import stores it: one piece a day.
+    let mut segments = Vec::new();
     let mut start = at(1, 18, 0);
     for end in [at(2, 0, 0), at(3, 0, 0), at(4, 0, 0), at(5, 0, 0), at(6, 0, 0), at(7, 0, 0), at(7, 8, 0)] {
-        items.push(item(segment(T, integration, "ann", start, Some(end), "OFFLINE")));
+        segments.push(segment(T, integration, "ann", start, Some(end), "OFFLINE"));
         start = end;
     }
     // Then on queue until the 9th 02:00 (one midnight), and two touching on-queue segments the ACD reported apart.
-    items.push(item(segment(T, integration, "ann", at(7, 8, 0), Some(at(8, 0, 0)), "ON_QUEUE")));
-    items.push(item(segment(T, integration, "ann", at(8, 0, 0), Some(at(9, 2, 0)), "ON_QUEUE")));
-    items.push(item(segment(T, integration, "ann", at(9, 2, 0), Some(at(9, 3, 0)), "ON_QUEUE")));
+    segments.push(segment(T, integration, "ann", at(7, 8, 0), Some(at(8, 0, 0)), "ON_QUEUE"));
+    segments.push(segment(T, integration, "ann", at(8, 0, 0), Some(at(9, 2, 0)), "ON_QUEUE"));
+    segments.push(segment(T, integration, "ann", at(9, 2, 0), Some(at(9, 3, 0)), "ON_QUEUE"));
+    items.extend(segments_as(form, segments));
     env.put_items(items).await;
     map(&env, integration, "ann", "emp-ann").await;
 

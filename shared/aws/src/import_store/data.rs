@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, READ_CONCURRENCY, key};
+use crate::buckets;
 use crate::diff::{self, Keyed};
 use crate::digest::{ChunkDigest, Digestible};
 use crate::dynamo::{Item, s};
@@ -203,6 +204,31 @@ fn readable<T: for<'de> Deserialize<'de>>(items: Vec<Item>, pk: &str) -> Vec<T> 
         .collect()
 }
 
+/// The import rewrites intervals and segments one item each; an hour bucket ([`crate::buckets`], read by the
+/// queries) in a range it is about to rewrite would hide what it writes. No release writes buckets yet, so one
+/// can only be there if a newer release wrote it and this one was rolled back to: the chunk fails (its data is
+/// delayed, never hidden or lost) and says so. The ranges are read from the bucket key of their first hour, so the
+/// check sees that hour's bucket too; items before `from` (the range the caller asked for) are left out.
+fn without_buckets(items: Vec<Item>, pk: &str, from: &str) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let sk = match item.get(SK) {
+            Some(AttributeValue::S(sk)) => sk.as_str(),
+            _ => "",
+        };
+        if buckets::is_bucket_sk(sk) {
+            return Err(StoreError::Corrupt(format!(
+                "{pk} holds the hour bucket {sk}: a newer release stored this data in a form this release reads but \
+                 does not rewrite (roll forward to it; imports of this data stop until then)"
+            )));
+        }
+        if sk >= from {
+            out.push(item);
+        }
+    }
+    Ok(out)
+}
+
 impl Keyed for IntervalItem {
     fn sk(&self) -> &str {
         &self.sk
@@ -256,10 +282,15 @@ pub(super) async fn write_intervals(
         push_to_partition(&mut desired, item, |i| &i.pk);
     }
     let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
+    let lower = buckets::interval_bucket_sk(chunk.start);
     let digest_sk = items::digest_sk("IV", chunk.start);
     store
         .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
-            store.query_range(pk, from.clone(), Some(to.clone()))
+            let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
+            async move {
+                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
+                Ok((without_buckets(items, &pk, &from)?, calls))
+            }
         })
         .await
 }
@@ -303,10 +334,15 @@ pub(super) async fn write_segments(
         items.reverse();
     }
     let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
+    let lower = buckets::segment_bucket_sk(chunk.start);
     let digest_sk = items::digest_sk("S", chunk.start);
     store
         .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
-            store.query_range(pk, from.clone(), Some(to.clone()))
+            let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
+            async move {
+                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
+                Ok((without_buckets(items, &pk, &from)?, calls))
+            }
         })
         .await
 }
@@ -356,9 +392,11 @@ pub(super) async fn write_recent_segments(
     let read: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
         stream::iter(partitions.into_iter().map(|(pk, wanted)| {
             let from = wanted.iter().map(|w| w.start).min().unwrap_or(window.start).min(window.start);
-            let (from, to) = (segment_sk(from), segment_sk(window.end));
+            let (lower, from, to) = (buckets::segment_bucket_sk(from), segment_sk(from), segment_sk(window.end));
             async move {
-                store.query_range(pk.clone(), from, Some(to)).await.map(|(items, calls)| (pk, wanted, items, calls))
+                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
+                Ok::<_, StoreError>((without_buckets(items, &pk, &from)?, calls))
+                    .map(|(items, calls)| (pk, wanted, items, calls))
             }
         }))
         .buffer_unordered(READ_CONCURRENCY)

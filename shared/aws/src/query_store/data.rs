@@ -6,14 +6,12 @@ use acd_app::query::{AgentsFrom, Completeness, IntervalRecord, MappedAgent, Segm
 use acd_domain::{INTERVAL_MINUTES, IntegrationId, QueueId, TenantId};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
-use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::mappings::status_record;
 use super::reads::{TYPICAL_AGENT_BYTES, get, key, more, query, readable};
+use crate::buckets::{self, IntervalEntry, SegmentEntry};
 use crate::dynamo::{DynamoStore, s};
-use crate::items::{
-    self, AgentItem, IntervalItem, MAX_SEGMENT_HOURS, STATE_SK, STATUS_SK_PREFIX, SegmentItem, StatusItem,
-};
+use crate::items::{self, AgentItem, MAX_SEGMENT_HOURS, STATE_SK, STATUS_SK_PREFIX, StatusItem};
 use crate::keys::{self, GSI1};
 
 pub(super) async fn intervals(
@@ -27,18 +25,23 @@ pub(super) async fn intervals(
     if last < from {
         return Ok(Vec::new());
     }
+    // Single items from `from`'s, and hour buckets from `from`'s hour: the hour's bucket key sorts just before its
+    // single items (crate::buckets), so one Query reads both forms.
+    let (lower, upper) = (items::interval_sk(from), items::interval_sk(last));
     let builder = store
         .client
         .query()
         .table_name(&store.table)
         .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :last")
         .expression_attribute_values(":pk", s(items::queue_data_pk(tenant, id)))
-        .expression_attribute_values(":from", s(items::interval_sk(from)))
-        .expression_attribute_values(":last", s(items::interval_sk(last)));
-    let mut out = Vec::new();
-    for item in store.query_all(builder, "intervals").await? {
-        let i: IntervalItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("interval item: {e}")))?;
-        out.push(IntervalRecord {
+        .expression_attribute_values(":from", s(buckets::interval_bucket_sk(from)))
+        .expression_attribute_values(":last", s(upper.clone()));
+    let entries: Vec<IntervalEntry> = buckets::read_entries(store.query_all(builder, "intervals").await?)?;
+    Ok(entries
+        .into_iter()
+        // What the single items' key range selects: a bucket's hour may start before `from`.
+        .filter(|i| (lower.as_str()..=upper.as_str()).contains(&items::interval_sk(i.start).as_str()))
+        .map(|i| IntervalRecord {
             start: i.start,
             offered: i.offered,
             handled: i.handled,
@@ -46,9 +49,8 @@ pub(super) async fn intervals(
             handle_ms: i.handle_ms,
             answer_ms: i.answer_ms,
             answered_within_sl: i.sl,
-        });
-    }
-    Ok(out)
+        })
+        .collect())
 }
 
 pub(super) async fn completeness(
@@ -142,30 +144,27 @@ pub(super) async fn segments(
     to: DateTime<Utc>,
     not_before: Option<DateTime<Utc>>,
 ) -> Result<Vec<SegmentRecord>, StoreError> {
-    let lower = (from - Duration::hours(MAX_SEGMENT_HOURS)).max(not_before.unwrap_or(DateTime::<Utc>::MIN_UTC));
-    if lower > to {
+    let lower_time = (from - Duration::hours(MAX_SEGMENT_HOURS)).max(not_before.unwrap_or(DateTime::<Utc>::MIN_UTC));
+    if lower_time > to {
         // BETWEEN with its bounds reversed is a DynamoDB validation error; nothing can be in between.
         return Ok(Vec::new());
     }
+    // As for intervals: from `lower`'s hour, so that the bucket of that hour is read with the single items.
+    let (lower, upper) = (items::segment_sk(lower_time), items::segment_sk(to));
     let builder = store
         .client
         .query()
         .table_name(&store.table)
         .key_condition_expression("PK = :pk AND SK BETWEEN :lower AND :upper")
         .expression_attribute_values(":pk", s(items::segment_pk(tenant, integration, agent_external_id)))
-        .expression_attribute_values(":lower", s(items::segment_sk(lower)))
-        .expression_attribute_values(":upper", s(items::segment_sk(to)));
-    let mut out = Vec::new();
-    for item in store.query_all(builder, "segments").await? {
-        let segment: SegmentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("segment item: {e}")))?;
-        out.push(SegmentRecord {
-            start: segment.start,
-            end: segment.end,
-            status_id: segment.status_id,
-            reason: segment.reason,
-        });
-    }
-    Ok(out)
+        .expression_attribute_values(":lower", s(buckets::segment_bucket_sk(lower_time)))
+        .expression_attribute_values(":upper", s(upper.clone()));
+    let entries: Vec<SegmentEntry> = buckets::read_entries(store.query_all(builder, "segments").await?)?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| (lower.as_str()..=upper.as_str()).contains(&items::segment_sk(e.start).as_str()))
+        .map(|e| SegmentRecord { start: e.start, end: e.end, status_id: e.status_id, reason: e.reason })
+        .collect())
 }
 
 pub(super) async fn statuses(

@@ -14,6 +14,9 @@
 //! | agent-states pass lease, checkpoint | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES` | — |
 //! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
 //! | queue name index | `T#{t}#QS#{3 characters of the lower name}` | the queue's `GSI1SK` | — |
+//!
+//! Intervals and segments have a second form, read but not yet written: one item per queue-hour or agent-hour
+//! ([`crate::buckets`]).
 
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
 use chrono::{DateTime, Utc};

@@ -2,6 +2,7 @@
 //! table itself (the template declares the same; a test compares them). Stores build keys only from here, and hand
 //! the app opaque positions for cursors (e.g. the run log's), never a sort key to parse.
 
+pub mod buckets;
 pub mod gaps;
 pub mod items;
 pub mod keys;

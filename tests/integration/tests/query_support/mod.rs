@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use acd_app::http::TenantAuth;
@@ -12,7 +12,7 @@ use acd_app::http::integrations::IntegrationsApi;
 use acd_app::http::queries::QueriesApi;
 use acd_app::query::cost::ReadCost;
 use acd_aws::items::{self, AgentItem, IntervalItem, QueueItem, SegmentItem, StatusItem};
-use acd_aws::{keys, wiring};
+use acd_aws::{buckets, keys, wiring};
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{FakeAcd, api_request, decode};
@@ -342,4 +342,87 @@ pub async fn all_pages(env: &Env, first: &str, t: &str) -> (Vec<Value>, usize) {
             None => return (items, pages),
         }
     }
+}
+
+/// How imported intervals and segments are stored (`acd_aws::buckets`): the readers must answer the same for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// One item per interval or segment (what the import writes).
+    Items,
+    /// One bucket per queue-hour or agent-hour.
+    Buckets,
+    /// Even UTC hours as buckets, odd hours as single items.
+    Mixed,
+    /// Every hour as a bucket and also as single items that must never be seen (a writer between its bucket put and
+    /// its deletes): the items carry other numbers or statuses, and one more item per hour is in no bucket.
+    Both,
+}
+
+pub const FORMS: [Form; 4] = [Form::Items, Form::Buckets, Form::Mixed, Form::Both];
+
+/// A partition key and the start of a UTC hour.
+type HourKey = (String, DateTime<Utc>);
+
+/// Items grouped by partition and hour, in key order.
+fn by_hour<T>(items: Vec<T>, key: impl Fn(&T) -> HourKey) -> std::collections::BTreeMap<HourKey, Vec<T>> {
+    let mut groups: std::collections::BTreeMap<HourKey, Vec<T>> = Default::default();
+    for item in items {
+        groups.entry(key(&item)).or_default().push(item);
+    }
+    groups
+}
+
+fn as_bucket(form: Form, hour: DateTime<Utc>) -> bool {
+    use chrono::Timelike;
+    match form {
+        Form::Items => false,
+        Form::Buckets | Form::Both => true,
+        Form::Mixed => hour.hour().is_multiple_of(2),
+    }
+}
+
+/// `intervals` stored in `form`.
+pub fn intervals_as(form: Form, intervals: Vec<IntervalItem>) -> Vec<Item> {
+    use acd_aws::items::IntoItem;
+    let mut out = Vec::new();
+    for ((pk, hour), group) in by_hour(intervals, |i| (i.pk.clone(), buckets::hour_of(i.start))) {
+        if form == Form::Both {
+            let taken: HashSet<DateTime<Utc>> = group.iter().map(|i| i.start).collect();
+            let ghost = (0..4).map(|q| hour + chrono::Duration::minutes(15 * q)).find(|t| !taken.contains(t));
+            let ghost = ghost.map(|t| IntervalItem { sk: items::interval_sk(t), start: t, ..group[0].clone() });
+            let stale = group.iter().map(|i| IntervalItem {
+                offered: i.offered + 1000,
+                abandoned: i.abandoned + 1000,
+                ..i.clone()
+            });
+            out.extend(stale.chain(ghost).map(IntoItem::into_item));
+        }
+        if as_bucket(form, hour) {
+            out.push(buckets::interval_bucket(pk, hour, group).expect("one queue-hour"));
+        } else {
+            out.extend(group.into_iter().map(IntoItem::into_item));
+        }
+    }
+    out
+}
+
+/// `segments` stored in `form`.
+pub fn segments_as(form: Form, segments: Vec<SegmentItem>) -> Vec<Item> {
+    use acd_aws::items::IntoItem;
+    let mut out = Vec::new();
+    for ((pk, hour), group) in by_hour(segments, |s| (s.pk.clone(), buckets::hour_of(s.start))) {
+        if form == Form::Both {
+            let taken: HashSet<DateTime<Utc>> = group.iter().map(|s| s.start).collect();
+            let ghost = (1..).map(|ms| hour + chrono::Duration::milliseconds(ms)).find(|t| !taken.contains(t));
+            let ghost = ghost.map(|t| SegmentItem { sk: items::segment_sk(t), start: t, ..group[0].clone() });
+            let stale = group.iter().map(|s| SegmentItem { status_id: "STALE".into(), end: None, ..s.clone() });
+            out.extend(stale.chain(ghost).map(IntoItem::into_item));
+        }
+        if as_bucket(form, hour) {
+            out.push(buckets::segment_bucket(pk, hour, group).expect("one agent-hour"));
+        } else {
+            out.extend(group.into_iter().map(IntoItem::into_item));
+        }
+    }
+    out
 }

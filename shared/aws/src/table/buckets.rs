@@ -25,10 +25,23 @@
 //!   element starting outside the bucket's hour, two elements with one start.
 //!
 //! Who reads what in this release: `GET /queues/{id}/intervals` and `GET /agent-states` read both forms
-//! ([`read_entries`]). The import, which rewrites single items, refuses a range that holds a bucket (only a newer
-//! release, rolled back from, could have written it; the chunk fails and says so, so nothing is hidden behind a
-//! stale bucket). The push API writes single items into push integrations' partitions only, which no import
-//! writes.
+//! ([`read_entries`]). The import's diffs, which rewrite single items, refuse a range that holds a bucket (only a
+//! newer release, rolled back from, could have written it; the chunk fails and says so, so nothing is hidden behind
+//! a stale bucket). Not covered: the Amazon Connect feed's merge (`merge_segments`) puts segments without reading,
+//! so it cannot see a bucket. The push API writes single items into push integrations' partitions only, which no
+//! import writes.
+//!
+//! ## For the writer (the next step; worked out, not built)
+//! - Per partition and hour, with D the fetched entries, B the stored bucket and S the stored single items:
+//!   D equal to B's entries (or, with no B, to S) → nothing; D not empty → put the bucket of D, then delete S;
+//!   D empty → delete S, and put an empty bucket over B if there is one (a bucket is never deleted before the
+//!   single items it hides, or stale items would show). The puts of a flush complete before its deletes start.
+//! - Unchanged days need no move: their digests still vouch for them, and both forms read the same. Only changed
+//!   hours are rewritten, so old data stays in single items until it changes (or never), which costs nothing.
+//! - A range that ends inside an hour (the agent-state pass's window) must read that whole hour, and keep the
+//!   stored entries it does not own in the bucket it writes. The feed merge must read the agent-hours it touches.
+//! - Behind a switch that is off in the release that ships it (readers of a rollback target must know buckets),
+//!   on by default in the release after.
 
 use std::collections::{BTreeMap, BTreeSet};
 

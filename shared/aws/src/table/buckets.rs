@@ -40,6 +40,9 @@
 //!   hours are rewritten, so old data stays in single items until it changes (or never), which costs nothing.
 //! - A range that ends inside an hour (the agent-state pass's window) must read that whole hour, and keep the
 //!   stored entries it does not own in the bucket it writes. The feed merge must read the agent-hours it touches.
+//! - An item holds at most 400 KB: an hour whose bucket would come near that (thousands of state changes of one
+//!   agent in an hour) is written as single items; a bucket stored for it is deleted only after those puts (until
+//!   then it hides them).
 //! - Behind a switch that is off in the release that ships it (readers of a rollback target must know buckets),
 //!   on by default in the release after.
 

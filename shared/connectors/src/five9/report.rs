@@ -301,13 +301,17 @@ pub struct StateRow {
 #[derive(Debug, Clone)]
 pub struct Strings {
     list: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, u32>,
+    /// Looked up for three values of every Agent State row: foldhash, not the standard library's SipHash (which
+    /// took twice the instructions here); still seeded per process.
+    index: HashMap<Arc<str>, u32, foldhash::fast::RandomState>,
 }
 
 impl Default for Strings {
     fn default() -> Self {
         let none: Arc<str> = Arc::from("");
-        Self { list: vec![none.clone()], index: HashMap::from([(none, Self::NONE)]) }
+        let mut index = HashMap::with_hasher(foldhash::fast::RandomState::default());
+        index.insert(none.clone(), Self::NONE);
+        Self { list: vec![none], index }
     }
 }
 
@@ -383,8 +387,9 @@ pub fn parse_agent_states_into<R: Read>(
     let reason = cols.require(REPORT, "REASON CODE")?;
     let duration = cols.require(REPORT, "AGENT STATE TIME")?;
     let resolver = LocalResolver::new(tz, report_window);
-    // Row order is per agent (rows may be sorted by agent, then time): track the previous instant per agent.
-    let mut prev: HashMap<u32, DateTime<Utc>> = HashMap::new();
+    // Row order is per agent (rows may be sorted by agent, then time): track the previous instant per agent, by
+    // the agent's string id (ids are dense: a vector, not a map).
+    let mut prev: Vec<Option<DateTime<Utc>>> = Vec::new();
     let mut rec = csv::StringRecord::new();
     while rdr.read_record(&mut rec).map_err(csv_error)? {
         let line = rec.position().map(|p| p.line()).unwrap_or(0);
@@ -394,8 +399,12 @@ pub fn parse_agent_states_into<R: Read>(
         }
         let local = time.read(&rec, line)?;
         let agent = out.strings.id(agent);
-        let start = resolver.resolve(local, prev.get(&agent).copied());
-        prev.insert(agent, start);
+        let slot = agent as usize;
+        if prev.len() <= slot {
+            prev.resize(slot + 1, None);
+        }
+        let start = resolver.resolve(local, prev[slot]);
+        prev[slot] = Some(start);
         let duration_secs = parse_duration_secs(field(&rec, duration))
             .and_then(|d| u32::try_from(d).ok())
             .filter(|d| start.checked_add_signed(Duration::seconds(i64::from(*d))).is_some())

@@ -209,6 +209,21 @@ fn readable<T: for<'de> Deserialize<'de>>(items: Vec<Item>, pk: &str) -> Vec<T> 
 /// can only be there if a newer release wrote it and this one was rolled back to: the chunk fails (its data is
 /// delayed, never hidden or lost) and says so. The ranges are read from the bucket key of their first hour, so the
 /// check sees that hour's bucket too; items before `from` (the range the caller asked for) are left out.
+///
+/// Reads partition `pk` from `lower` (the bucket key of the range's first hour) to `to`: the single items from
+/// `from` on, or the error above.
+async fn single_items(
+    store: &DynamoImportStore,
+    pk: String,
+    lower: String,
+    from: &str,
+    to: String,
+) -> Result<(Vec<Item>, u64), StoreError> {
+    let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
+    Ok((without_buckets(items, &pk, from)?, calls))
+}
+
+/// [`single_items`]' check: the items from `from` on, or an error if one is a bucket.
 fn without_buckets(items: Vec<Item>, pk: &str, from: &str) -> Result<Vec<Item>, StoreError> {
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -287,10 +302,7 @@ pub(super) async fn write_intervals(
     store
         .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
             let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
-            async move {
-                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
-                Ok((without_buckets(items, &pk, &from)?, calls))
-            }
+            async move { single_items(store, pk, lower, &from, to).await }
         })
         .await
 }
@@ -339,10 +351,7 @@ pub(super) async fn write_segments(
     store
         .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
             let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
-            async move {
-                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
-                Ok((without_buckets(items, &pk, &from)?, calls))
-            }
+            async move { single_items(store, pk, lower, &from, to).await }
         })
         .await
 }
@@ -394,9 +403,8 @@ pub(super) async fn write_recent_segments(
             let from = wanted.iter().map(|w| w.start).min().unwrap_or(window.start).min(window.start);
             let (lower, from, to) = (buckets::segment_bucket_sk(from), segment_sk(from), segment_sk(window.end));
             async move {
-                let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
-                Ok::<_, StoreError>((without_buckets(items, &pk, &from)?, calls))
-                    .map(|(items, calls)| (pk, wanted, items, calls))
+                let (items, calls) = single_items(store, pk.clone(), lower, &from, to).await?;
+                Ok::<_, StoreError>((pk, wanted, items, calls))
             }
         }))
         .buffer_unordered(READ_CONCURRENCY)

@@ -149,7 +149,7 @@ pub(super) async fn segments(
         // BETWEEN with its bounds reversed is a DynamoDB validation error; nothing can be in between.
         return Ok(Vec::new());
     }
-    // As for intervals: from `lower`'s hour, so that the bucket of that hour is read with the single items.
+    // As for intervals: from `lower_time`'s hour, so that the bucket of that hour is read with the single items.
     let (lower, upper) = (items::segment_sk(lower_time), items::segment_sk(to));
     let builder = store
         .client

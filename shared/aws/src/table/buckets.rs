@@ -156,9 +156,9 @@ pub fn read_entries<E: Entry>(items: Vec<Item>) -> Result<Vec<E>, StoreError> {
     let mut singles: Vec<E> = Vec::new();
     let mut buckets: BTreeMap<DateTime<Utc>, Vec<E>> = BTreeMap::new();
     for mut item in items {
-        let sk = match item.get(SK) {
-            Some(AttributeValue::S(sk)) => sk.clone(),
-            _ => return Err(StoreError::Corrupt(format!("{} item without a string SK", E::WHAT))),
+        // Taken out, not copied: an entry has no key.
+        let Some(AttributeValue::S(sk)) = item.remove(SK) else {
+            return Err(StoreError::Corrupt(format!("{} item without a string SK", E::WHAT)));
         };
         let Some(hour) = bucket_hour(&sk, E::PREFIX) else {
             singles.push(from_item(item).map_err(|e| corrupt(E::WHAT, &sk, e))?);

@@ -48,6 +48,9 @@ pub struct Settings {
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
     /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
     pub writes_in_flight: usize,
+    /// `HOUR_BUCKETS` (`on` or `off`, default `off`): whether the import moves hours of intervals and segments that
+    /// change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets either way.
+    pub hour_buckets: bool,
     /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
     pub max_integrations_per_tenant: u32,
     /// `EVENT_BUS_NAME`: the EventBridge bus of status-change events (default: the account's `default` bus).
@@ -162,6 +165,7 @@ impl Settings {
             writes_in_flight: vars
                 .number("DYNAMODB_WRITES_IN_FLIGHT", 1..=crate::batch::MAX_IN_FLIGHT)?
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
+            hour_buckets: vars.choice("HOUR_BUCKETS", &["on", "off"])? == Some("on"),
             max_integrations_per_tenant: vars
                 .number("MAX_INTEGRATIONS_PER_TENANT", 1..=u32::MAX)?
                 .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),
@@ -612,6 +616,7 @@ mod tests {
         assert_eq!(s.flexible_window_minutes, 5);
         assert_eq!(s.default_history_days, 30);
         assert_eq!(s.writes_in_flight, crate::batch::DEFAULT_IN_FLIGHT);
+        assert!(!s.hour_buckets, "hour buckets are off unless switched on");
         assert_eq!(s.max_integrations_per_tenant, 25);
         assert_eq!(s.event_bus_name, "default");
         assert_eq!(s.scopes, ScopePolicy::default());
@@ -661,6 +666,7 @@ mod tests {
             ("RECONCILIATION_HOURS", "-3"),
             ("DEFAULT_HISTORY_DAYS", "366"),
             ("DYNAMODB_WRITES_IN_FLIGHT", "0"),
+            ("HOUR_BUCKETS", "yes"),
             ("MAX_INTEGRATIONS_PER_TENANT", "many"),
             ("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", "-1"),
             ("TRUSTED_ACCOUNT_ID", "12345678901"),

@@ -37,6 +37,7 @@ pub fn schedules(settings: &Settings, clients: &AwsClients) -> EventBridgeSchedu
 pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportStore {
     let mut store = DynamoImportStore::new(clients.dynamodb().clone(), settings.table_name.clone());
     store.writes_in_flight = settings.writes_in_flight;
+    store.hour_buckets = settings.hour_buckets;
     store
 }
 

@@ -22,6 +22,12 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A free TCP port on the loopback interface.
+/// Whether the tests' stacks write hour buckets: `HOUR_BUCKETS=on` in the test process's environment, as the
+/// functions read it (`scripts/test` runs the import suites once each way).
+pub fn hour_buckets_from_env() -> bool {
+    std::env::var("HOUR_BUCKETS").is_ok_and(|v| v.trim() == "on")
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("local addr").port()
 }
@@ -126,6 +132,7 @@ impl AwsStack {
             trusted_account_id: Self::TRUSTED_ACCOUNT_ID.into(),
             default_history_days: 30,
             writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
+            hour_buckets: hour_buckets_from_env(),
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
             scopes: Default::default(),

@@ -223,8 +223,9 @@ impl ImportEnv {
         let mut out = Vec::new();
         for agent in agents {
             let pk = format!("T#{}#I#{integration}#A#{agent}", self.tenant);
-            let items: Vec<acd_aws::items::SegmentItem> =
-                serde_dynamo::aws_sdk_dynamodb_1::from_items(self.query(pk).await).expect("segment items");
+            // Both stored forms, as the queries read them (single items, hour buckets).
+            let items: Vec<acd_aws::buckets::SegmentEntry> =
+                acd_aws::buckets::read_entries(self.query(pk).await).expect("segments");
             out.extend(items.into_iter().map(|s| AgentSegment {
                 agent_external_id: agent.clone(),
                 status_id: s.status_id,
@@ -234,6 +235,13 @@ impl ImportEnv {
             }));
         }
         sorted_segments(out)
+    }
+
+    /// The stored intervals of one queue partition, in both forms as the queries read them (single items, hour
+    /// buckets).
+    pub async fn interval_entries(&self, pk: String) -> Vec<acd_aws::buckets::IntervalEntry> {
+        let items = self.query(pk).await.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("IV#")));
+        acd_aws::buckets::read_entries(items.collect()).expect("intervals")
     }
 
     /// Removes one item behind the import's back (a crashed run's lease, a lost digest).

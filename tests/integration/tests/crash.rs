@@ -1,7 +1,7 @@
 //! Crash safety as a property: an import killed right before its N-th write request — every write point of a
-//! small run, a spread sample of at least 50 points of a larger one — leaves a table that the next run always
-//! completes into exactly the table one clean run makes, item for item (queues, agents, statuses, intervals and
-//! segments).
+//! small run, a spread sample of 50 points of a larger one (each write, when it has fewer) — leaves a table that
+//! the next run always completes into exactly the table one clean run makes, item for item (queues, agents,
+//! statuses, intervals and segments; with `HOUR_BUCKETS=on` the hour buckets too).
 //!
 //! "Killed" uses the store's test hook (`ImportConfig::abort_after_batches`): every write request of the import
 //! store counts (BatchWriteItem calls, queue transactions, agent and status updates, digest and state writes, the
@@ -281,9 +281,10 @@ async fn a_larger_genesys_import_killed_at_a_sample_of_writes_converges_to_the_c
     let env = Env::start(ConnectorFactory::new(HttpClient::new().unwrap(), endpoints), body, now).await;
     let started = Instant::now();
     let (clean, writes) = env.clean().await;
-    // At least 50 points spread evenly over the whole run, the first and the last write included.
+    // 50 points spread evenly over the whole run, the first and the last write included (every write when there are
+    // fewer, as with hour buckets).
     let points = 50.min(writes);
-    assert!(writes > 50, "a larger run: {writes} writes");
+    assert!(writes > 30, "a larger run: {writes} writes");
     let sample: Vec<i64> = (0..points).map(|i| 1 + i * (writes - 1) / (points - 1)).collect();
     env.check_points(&sample, &clean).await;
     println!(

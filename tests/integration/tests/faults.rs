@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use acd_app::import::plan::{day_chunks, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunRecord};
-use acd_aws::items::{IntervalItem, QueueItem};
+use acd_aws::items::QueueItem;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
@@ -370,8 +370,7 @@ impl Env {
             from_items(catalog.iter().filter(|i| sk(i).starts_with("Q#")).cloned().collect()).unwrap();
         let mut intervals = Vec::new();
         for q in &queues {
-            let items: Vec<IntervalItem> =
-                from_items(self.query(format!("T#{TENANT}#Q#{}", q.queue_id)).await).unwrap();
+            let items = self.interval_entries(format!("T#{TENANT}#Q#{}", q.queue_id)).await;
             intervals.extend(items.into_iter().map(|i| IntervalStats {
                 queue_external_id: q.external_id.clone(),
                 interval_start: i.start,

@@ -10,20 +10,20 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
-use serde::Deserialize;
-use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, READ_CONCURRENCY, key};
-use crate::buckets;
+use crate::buckets::{self, Entry};
 use crate::diff::{self, Keyed};
 use crate::digest::{ChunkDigest, Digestible};
 use crate::dynamo::{Item, s};
-use crate::items::{self, IntervalItem, IntoItem, SegmentItem, interval_sk, segment_pk, segment_sk};
+use crate::items::{self, IntervalItem, SEGMENT_SK_PREFIX, SegmentItem, interval_sk, segment_pk};
 use crate::keys::{PK, SK, integration_pk};
 use crate::sdk_error;
+use crate::table::hour_writes::{self, Bucketed, HourRules, HourWrites};
 
-/// Partitions compared at a time, and the number of pending writes that triggers a flush (a multiple of 25, so
-/// batches stay full).
+/// Partitions compared at a time, and the pending writes that trigger a flush, weighed by the intervals and
+/// segments they hold ([`HourWrites::weight`]: an hour bucket holds several) so that the memory held is bounded the
+/// same in both forms.
 const DIFF_GROUP: usize = 64;
 const WRITE_FLUSH: usize = 1_000;
 /// Chunk digests are kept this long after the chunk's end: re-reads happen within the reconciliation window.
@@ -59,23 +59,21 @@ impl DynamoImportStore {
     }
 
     /// Puts the `desired` items of each partition of `chunk` and deletes the `existing` ones not desired, leaving
-    /// equal items alone. Partitions whose content the chunk's digest (`digest_sk`) already records are not read
-    /// at all, nor is anything when the chunk is `fresh` (none of its items was ever written); `read` gives the
-    /// existing items of one partition (and the Query calls it took). Partitions are compared a group at a time and
-    /// writes flushed as they accumulate, so memory stays bounded however large the chunk.
-    async fn diff_partitions<T, F, Fut>(
+    /// equal items alone, hour by hour in the hour's form ([`hour_writes`]). Partitions whose content the chunk's
+    /// digest (`digest_sk`) already records are not read at all, nor is anything when the chunk is `fresh` (none of
+    /// its items was ever written) — except a last hour the chunk ends inside, whose later part may hold what another
+    /// writer (the agent-state pass) stored and a bucket put must keep. Partitions are compared a group at a time
+    /// and writes flushed as they accumulate, so memory stays bounded however large the chunk.
+    async fn diff_partitions<T>(
         &self,
         integration: &Integration,
         chunk: TimeWindow,
         fresh: bool,
         digest_sk: String,
         desired: BTreeMap<String, Vec<T>>,
-        read: F,
     ) -> Result<WriteCounts, StoreError>
     where
-        T: for<'de> Deserialize<'de> + PartialEq + Keyed + Digestible + IntoItem,
-        F: Fn(String) -> Fut,
-        Fut: std::future::Future<Output = Result<(Vec<Item>, u64), StoreError>>,
+        T: Bucketed + Digestible,
     {
         let digest_pk = integration_pk(&integration.tenant_id, integration.id);
         let mut counts = WriteCounts::default();
@@ -88,38 +86,32 @@ impl DynamoImportStore {
         let plan = diff::plan_chunk(desired, stored.as_ref());
         counts.unchanged += plan.unchanged;
 
+        let last = chunk.end - Duration::nanoseconds(1);
+        let ends_inside_an_hour = buckets::hour_of(chunk.end) != chunk.end;
+        let reads = (!fresh || ends_inside_an_hour)
+            .then(|| buckets::whole_hours(T::Entry::PREFIX, if fresh { last } else { chunk.start }, last));
+        let rules = self.hour_rules(|t| chunk.contains(t));
         let mut digest_present = stored.is_some();
         let mut changes = false;
-        let (mut puts, mut deletes) = (Vec::new(), Vec::new());
+        let mut pending = HourWrites::default();
         let mut partitions = plan.compare.into_iter().peekable();
         while partitions.peek().is_some() {
             let group: Vec<(String, Vec<T>)> = partitions.by_ref().take(DIFF_GROUP).collect();
-            let mut existing: HashMap<String, Vec<Item>> = HashMap::new();
-            if !fresh {
-                let pks: Vec<String> = group.iter().map(|(pk, _)| pk.clone()).collect();
-                let read: Vec<(String, Vec<Item>, u64)> = stream::iter(pks.into_iter().map(|pk| {
-                    let fut = read(pk.clone());
-                    async move { fut.await.map(|(items, calls)| (pk, items, calls)) }
-                }))
-                .buffer_unordered(READ_CONCURRENCY)
-                .try_collect()
-                .await?;
-                for (pk, items, calls) in read {
-                    counts.reads += calls;
-                    existing.insert(pk, items);
+            let mut existing = match &reads {
+                Some((lower, upper)) => {
+                    let pks = group.iter().map(|(pk, _)| pk.clone()).collect();
+                    self.read_partitions(pks, lower, upper, &mut counts).await?
                 }
-            }
+                None => HashMap::new(),
+            };
             let group_len = group.len();
             for (i, (pk, wanted)) in group.into_iter().enumerate() {
-                let stored = readable::<T>(existing.remove(&pk).unwrap_or_default(), &pk);
-                let diff = diff::diff_partition(stored, wanted, |_| true);
-                counts.unchanged += diff.unchanged;
-                puts.extend(diff.puts.into_iter().map(IntoItem::into_item));
-                deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
+                let stored = existing.remove(&pk).unwrap_or_default();
+                hour_writes::diff_hours(&pk, stored, wanted, &rules, &mut pending)?;
                 // Flushed as soon as a flush is full (not once per group): a fresh day's group of 64 agents holds
                 // several thousand items, and only one flush of them is held as attribute maps at a time.
                 let last = partitions.peek().is_none() && i + 1 == group_len;
-                if puts.len() + deletes.len() >= WRITE_FLUSH || (last && !(puts.is_empty() && deletes.is_empty())) {
+                if pending.weight() >= WRITE_FLUSH || (last && !pending.is_empty()) {
                     changes = true;
                     if digest_present {
                         // The digest must never claim content that is not stored: gone before the first item
@@ -128,20 +120,69 @@ impl DynamoImportStore {
                         counts.write_requests += 1;
                         digest_present = false;
                     }
-                    // Full batches: what does not fill the last one waits for the next flush (keys are unique
-                    // within a chunk, so the order of flushes does not matter).
-                    let carry = if last { 0 } else { (puts.len() + deletes.len()) % crate::batch::MAX_BATCH };
-                    let carried_puts = puts.split_off(puts.len() - carry.min(puts.len()));
-                    let carried_deletes = deletes.split_off(deletes.len() - (carry - carried_puts.len()));
-                    counts += self.write(std::mem::take(&mut puts), std::mem::take(&mut deletes), 0).await?;
-                    (puts, deletes) = (carried_puts, carried_deletes);
+                    // Full batches: puts that do not fill the last one wait for the next flush, when the flush is
+                    // puts only (keys are unique within a chunk, so the order of puts does not matter; deletes
+                    // must follow their hour's puts, so a flush with deletes is written whole).
+                    let carry = if last || !(pending.deletes.is_empty() && pending.late_deletes.is_empty()) {
+                        0
+                    } else {
+                        pending.puts.len() % crate::batch::MAX_BATCH
+                    };
+                    let carried = pending.puts.split_off(pending.puts.len() - carry);
+                    counts += self.write_phases(std::mem::take(&mut pending)).await?;
+                    pending.put_entries = carried.len();
+                    pending.puts = carried;
                 }
             }
         }
+        counts.unchanged += pending.unchanged;
 
         if diff::digest_needs_writing(&plan.digest, plan.use_digest, stored.as_ref(), changes) {
             self.put_digest(digest_pk, digest_sk, chunk.end, &plan.digest).await?;
             counts.write_requests += 1;
+        }
+        Ok(counts)
+    }
+
+    /// How this store writes hours; `owned` as in [`HourRules::owned`].
+    fn hour_rules<F: Fn(DateTime<Utc>) -> bool>(&self, owned: F) -> HourRules<F> {
+        HourRules { owned, make_buckets: self.hour_buckets, max_bucket_bytes: hour_writes::MAX_BUCKET_BYTES }
+    }
+
+    /// The items of each of `pks` between `lower` and `upper` (whole hours), a few partitions at a time.
+    async fn read_partitions(
+        &self,
+        pks: Vec<String>,
+        lower: &str,
+        upper: &str,
+        counts: &mut WriteCounts,
+    ) -> Result<HashMap<String, Vec<Item>>, StoreError> {
+        let read: Vec<(String, Vec<Item>, u64)> = stream::iter(pks.into_iter().map(|pk| async move {
+            let (items, calls) = self.query_range(pk.clone(), lower.to_owned(), Some(upper.to_owned())).await?;
+            Ok::<_, StoreError>((pk, items, calls))
+        }))
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+        let mut out = HashMap::with_capacity(read.len());
+        for (pk, items, calls) in read {
+            counts.reads += calls;
+            out.insert(pk, items);
+        }
+        Ok(out)
+    }
+
+    /// Writes `w`'s phases in order, each complete before the next starts ([`hour_writes`]).
+    async fn write_phases(&self, w: HourWrites) -> Result<WriteCounts, StoreError> {
+        let mut counts = WriteCounts { unchanged: w.unchanged, ..WriteCounts::default() };
+        if !w.puts.is_empty() {
+            counts += self.write(w.puts, Vec::new(), 0).await?;
+        }
+        if !w.deletes.is_empty() {
+            counts += self.write(Vec::new(), w.deletes, 0).await?;
+        }
+        if !w.late_deletes.is_empty() {
+            counts += self.write(Vec::new(), w.late_deletes, 0).await?;
         }
         Ok(counts)
     }
@@ -189,59 +230,6 @@ fn push_to_partition<T>(desired: &mut BTreeMap<String, Vec<T>>, item: T, pk: imp
             desired.insert(pk(&item).clone(), vec![item]);
         }
     }
-}
-
-/// The stored items of one partition that parse; an unreadable one is left out (so a fetched item with its key is
-/// rewritten) and logged.
-fn readable<T: for<'de> Deserialize<'de>>(items: Vec<Item>, pk: &str) -> Vec<T> {
-    items
-        .into_iter()
-        .filter_map(|item| {
-            from_item::<T>(item)
-                .map_err(|e| tracing::warn!(pk = %pk, error = %e, "unreadable item will be rewritten"))
-                .ok()
-        })
-        .collect()
-}
-
-/// The import rewrites intervals and segments one item each; an hour bucket ([`crate::buckets`], read by the
-/// queries) in a range it is about to rewrite would hide what it writes. No release writes buckets yet, so one
-/// can only be there if a newer release wrote it and this one was rolled back to: the chunk fails (its data is
-/// delayed, never hidden or lost) and says so. The ranges are read from the bucket key of their first hour, so the
-/// check sees that hour's bucket too; items before `from` (the range the caller asked for) are left out.
-///
-/// Reads partition `pk` from `lower` (the bucket key of the range's first hour) to `to`: the single items from
-/// `from` on, or the error above.
-async fn single_items(
-    store: &DynamoImportStore,
-    pk: String,
-    lower: String,
-    from: &str,
-    to: String,
-) -> Result<(Vec<Item>, u64), StoreError> {
-    let (items, calls) = store.query_range(pk.clone(), lower, Some(to)).await?;
-    Ok((without_buckets(items, &pk, from)?, calls))
-}
-
-/// [`single_items`]' check: the items from `from` on, or an error if one is a bucket.
-fn without_buckets(items: Vec<Item>, pk: &str, from: &str) -> Result<Vec<Item>, StoreError> {
-    let mut out = Vec::with_capacity(items.len());
-    for item in items {
-        let sk = match item.get(SK) {
-            Some(AttributeValue::S(sk)) => sk.as_str(),
-            _ => "",
-        };
-        if buckets::is_bucket_sk(sk) {
-            return Err(StoreError::Corrupt(format!(
-                "{pk} holds the hour bucket {sk}: a newer release stored this data in a form this release reads but \
-                 does not rewrite (roll forward to it; imports of this data stop until then)"
-            )));
-        }
-        if sk >= from {
-            out.push(item);
-        }
-    }
-    Ok(out)
 }
 
 impl Keyed for IntervalItem {
@@ -296,15 +284,8 @@ pub(super) async fn write_intervals(
         };
         push_to_partition(&mut desired, item, |i| &i.pk);
     }
-    let (from, to) = (interval_sk(chunk.start), interval_sk(chunk.end - Duration::minutes(1)));
-    let lower = buckets::interval_bucket_sk(chunk.start);
     let digest_sk = items::digest_sk("IV", chunk.start);
-    store
-        .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
-            let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
-            async move { single_items(store, pk, lower, &from, to).await }
-        })
-        .await
+    store.diff_partitions(integration, chunk, fresh, digest_sk, desired).await
 }
 
 pub(super) async fn write_segments(
@@ -345,15 +326,8 @@ pub(super) async fn write_segments(
     for items in desired.values_mut() {
         items.reverse();
     }
-    let (from, to) = (segment_sk(chunk.start), segment_sk(chunk.end - Duration::seconds(1)));
-    let lower = buckets::segment_bucket_sk(chunk.start);
     let digest_sk = items::digest_sk("S", chunk.start);
-    store
-        .diff_partitions(integration, chunk, fresh, digest_sk, desired, |pk| {
-            let (lower, from, to) = (lower.clone(), from.clone(), to.clone());
-            async move { single_items(store, pk, lower, &from, to).await }
-        })
-        .await
+    store.diff_partitions(integration, chunk, fresh, digest_sk, desired).await
 }
 
 pub(super) async fn merge_segments(
@@ -363,13 +337,15 @@ pub(super) async fn merge_segments(
     pieces: &[AgentSegment],
 ) -> Result<WriteCounts, StoreError> {
     let tenant = &integration.tenant_id;
-    let mut puts = Vec::new();
+    let mut desired: BTreeMap<String, Vec<SegmentItem>> = BTreeMap::new();
     for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
         let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        puts.push(SegmentItem::of(pk, p).into_item());
+        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
     }
-    // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed).
-    if puts.is_empty() { Ok(WriteCounts::default()) } else { store.write(puts, Vec::new(), 0).await }
+    // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed). The
+    // hours the pieces touch are read whole: nothing stored is the feed's to delete, and a bucket there must take
+    // the pieces in (single items put beside it would stay hidden).
+    store.write_hours(desired, None, |_| false).await
 }
 
 pub(super) async fn write_recent_segments(
@@ -396,30 +372,46 @@ pub(super) async fn write_recent_segments(
         let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
         desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
     }
-    let (mut puts, mut deletes) = (Vec::new(), Vec::new());
-    let partitions: Vec<(String, Vec<SegmentItem>)> = desired.into_iter().collect();
-    let read: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
-        stream::iter(partitions.into_iter().map(|(pk, wanted)| {
-            let from = wanted.iter().map(|w| w.start).min().unwrap_or(window.start).min(window.start);
-            let (lower, from, to) = (buckets::segment_bucket_sk(from), segment_sk(from), segment_sk(window.end));
-            async move {
-                let (items, calls) = single_items(store, pk.clone(), lower, &from, to).await?;
-                Ok::<_, StoreError>((pk, wanted, items, calls))
-            }
-        }))
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
-    for (pk, wanted, existing, calls) in read {
-        counts.reads += calls;
-        // Only what starts inside the window is the vendor's to replace; older segments are upserted only.
-        let diff = diff::diff_partition(readable::<SegmentItem>(existing, &pk), wanted, |t| window.contains(t.start));
-        counts.unchanged += diff.unchanged;
-        puts.extend(diff.puts.into_iter().map(IntoItem::into_item));
-        deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.clone(), sk)));
-    }
-    if !(puts.is_empty() && deletes.is_empty()) {
-        counts += store.write(puts, deletes, 0).await?;
-    }
+    // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
+    // with nothing fetched still has the window read: what it stored there is gone at the vendor.
+    counts += store.write_hours(desired, Some(window), |t| window.contains(t)).await?;
     Ok(counts)
+}
+
+impl DynamoImportStore {
+    /// Writes each partition's `desired` segments as [`hour_writes::diff_hours`] says with `owned`, over the whole
+    /// hours from its earliest to its latest segment, widened to `span` (the owned range) if given.
+    async fn write_hours<F>(
+        &self,
+        desired: BTreeMap<String, Vec<SegmentItem>>,
+        span: Option<TimeWindow>,
+        owned: F,
+    ) -> Result<WriteCounts, StoreError>
+    where
+        F: Fn(DateTime<Utc>) -> bool,
+    {
+        let mut counts = WriteCounts::default();
+        let mut out = HourWrites::default();
+        let rules = self.hour_rules(owned);
+        let ranges = desired.into_iter().filter_map(|(pk, wanted)| {
+            let starts = wanted.iter().map(|w| w.start);
+            let first = starts.clone().chain(span.map(|s| s.start)).min()?;
+            let last = starts.chain(span.map(|s| s.end - Duration::nanoseconds(1))).max()?;
+            Some((pk, wanted, buckets::whole_hours(SEGMENT_SK_PREFIX, first, last)))
+        });
+        let reads: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
+            stream::iter(ranges.map(|(pk, wanted, (lower, upper))| async move {
+                let (items, calls) = self.query_range(pk.clone(), lower, Some(upper)).await?;
+                Ok::<_, StoreError>((pk, wanted, items, calls))
+            }))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        for (pk, wanted, stored, calls) in reads {
+            counts.reads += calls;
+            hour_writes::diff_hours(&pk, stored, wanted, &rules, &mut out)?;
+        }
+        counts += self.write_phases(out).await?;
+        Ok(counts)
+    }
 }

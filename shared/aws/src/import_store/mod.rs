@@ -47,6 +47,9 @@ pub struct DynamoImportStore {
     pub abort: AbortAfter,
     /// BatchWriteItem calls in flight at once (`Settings::writes_in_flight`).
     pub writes_in_flight: usize,
+    /// Whether hours of intervals and segments move into hour buckets when they change (`Settings::hour_buckets`);
+    /// hours already in buckets are kept in buckets either way ([`crate::table::hour_writes`]).
+    pub hour_buckets: bool,
 }
 
 fn key(pk: String, sk: String) -> Item {
@@ -97,7 +100,13 @@ impl DynamoImportStore {
     }
 
     pub fn new(client: Client, table: String) -> Self {
-        Self { client, table, abort: AbortAfter::default(), writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT }
+        Self {
+            client,
+            table,
+            abort: AbortAfter::default(),
+            writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
+            hour_buckets: false,
+        }
     }
 
     /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None), and

@@ -1,12 +1,11 @@
 //! Hour buckets: the second form of stored intervals and segments, read alongside the first.
 //!
-//! Today the import writes one item per interval and per agent-state segment ([`crate::items::IntervalItem`],
-//! [`crate::items::SegmentItem`]). Most of an import's CPU and write units go to the DynamoDB calls those items
-//! cost (25 per BatchWriteItem), so the data is to move to one item per queue-hour and per agent-hour (README,
-//! issue 14: ≈ 6× fewer items and ≈ half the steady run's write units, measured by `bench_import
-//! --bucket-estimate`). Readers must understand both forms before any writer emits the second: a stack update
-//! replaces its functions one at a time, and a reader that met a bucket it cannot read would lose that hour. So
-//! this release reads buckets and writes none.
+//! The import writes one item per interval and per agent-state segment ([`crate::items::IntervalItem`],
+//! [`crate::items::SegmentItem`]) unless `HOUR_BUCKETS=on`. Most of an import's CPU and write units go to the
+//! DynamoDB calls those items cost (25 per BatchWriteItem), so the data can be stored one item per queue-hour and
+//! per agent-hour instead (README, issue 14). Readers understood both forms a release before any writer emitted the
+//! second (a stack update replaces its functions one at a time, and a reader that met a bucket it cannot read would
+//! lose that hour).
 //!
 //! | item | PK | SK | attributes |
 //! | --- | --- | --- | --- |
@@ -24,27 +23,14 @@
 //! - A bucket that cannot be right is corrupt, never "no data": no `v` list, an element that does not decode, an
 //!   element starting outside the bucket's hour, two elements with one start.
 //!
-//! Who reads what in this release: `GET /queues/{id}/intervals` and `GET /agent-states` read both forms
-//! ([`read_entries`]). The import's diffs, which rewrite single items, refuse a range that holds a bucket (only a
-//! newer release, rolled back from, could have written it; the chunk fails and says so, so nothing is hidden behind
-//! a stale bucket). Not covered: the Amazon Connect feed's merge (`merge_segments`) puts segments without reading,
-//! so it cannot see a bucket. The push API writes single items into push integrations' partitions only, which no
-//! import writes.
-//!
-//! ## For the writer (the next step; worked out, not built)
-//! - Per partition and hour, with D the fetched entries, B the stored bucket and S the stored single items:
-//!   D equal to B's entries (or, with no B, to S) → nothing; D not empty → put the bucket of D, then delete S;
-//!   D empty → delete S, and put an empty bucket over B if there is one (a bucket is never deleted before the
-//!   single items it hides, or stale items would show). The puts of a flush complete before its deletes start.
-//! - Unchanged days need no move: their digests still vouch for them, and both forms read the same. Only changed
-//!   hours are rewritten, so old data stays in single items until it changes (or never), which costs nothing.
-//! - A range that ends inside an hour (the agent-state pass's window) must read that whole hour, and keep the
-//!   stored entries it does not own in the bucket it writes. The feed merge must read the agent-hours it touches.
-//! - An item holds at most 400 KB: an hour whose bucket would come near that (thousands of state changes of one
-//!   agent in an hour) is written as single items; a bucket stored for it is deleted only after those puts (until
-//!   then it hides them).
-//! - Behind a switch that is off in the release that ships it (readers of a rollback target must know buckets),
-//!   on by default in the release after.
+//! Who reads and writes what: `GET /queues/{id}/intervals` and `GET /agent-states` read both forms
+//! ([`read_entries`]). Every import path — the day diffs, the agent-state pass, the Amazon Connect feed's merge —
+//! reads whole hours and writes each hour in its form ([`crate::table::hour_writes`]): an hour in a bucket stays
+//! in one, an hour in single items moves into a bucket when it changes and `HOUR_BUCKETS=on`. Unchanged days are
+//! not moved (their digests still vouch for them, and both forms read the same). The push API writes single items
+//! into push integrations' partitions only, which no import writes. The release before this writer refused a range
+//! holding a bucket ("… holds the hour bucket …"): rolling back to it after buckets were written delays those
+//! partitions' imports until the roll forward; it never hides or loses data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -71,7 +57,7 @@ pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
-fn bucket_sk(prefix: &str, hour: DateTime<Utc>) -> String {
+pub(crate) fn bucket_sk(prefix: &str, hour: DateTime<Utc>) -> String {
     format!("{prefix}{}", hour.format("%Y-%m-%dT%H"))
 }
 
@@ -91,7 +77,7 @@ pub fn is_bucket_sk(sk: &str) -> bool {
 }
 
 /// The hour of a bucket's sort key; `None` for a single item's key (or any other).
-fn bucket_hour(sk: &str, prefix: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn bucket_hour(sk: &str, prefix: &str) -> Option<DateTime<Utc>> {
     let hour = sk.strip_prefix(prefix).filter(|rest| rest.len() == HOUR_TEXT_LEN)?;
     NaiveDateTime::parse_from_str(&format!("{hour}:00"), "%Y-%m-%dT%H:%M").ok().map(|t| t.and_utc())
 }
@@ -164,25 +150,7 @@ pub fn read_entries<E: Entry>(items: Vec<Item>) -> Result<Vec<E>, StoreError> {
             singles.push(from_item(item).map_err(|e| corrupt(E::WHAT, &sk, e))?);
             continue;
         };
-        let Some(AttributeValue::L(values)) = item.remove(BUCKET_VALUES) else {
-            return Err(corrupt(E::WHAT, &sk, format!("a bucket without its `{BUCKET_VALUES}` list")));
-        };
-        let mut entries = Vec::with_capacity(values.len());
-        for value in values {
-            let AttributeValue::M(map) = value else {
-                return Err(corrupt(E::WHAT, &sk, "a bucket element that is not a map"));
-            };
-            let entry: E = from_item(map).map_err(|e| corrupt(E::WHAT, &sk, e))?;
-            if hour_of(entry.start()) != hour {
-                return Err(corrupt(
-                    E::WHAT,
-                    &sk,
-                    format!("an element starting at {} outside its hour", entry.start()),
-                ));
-            }
-            entries.push(entry);
-        }
-        buckets.insert(hour, entries);
+        buckets.insert(hour, decode_bucket(&sk, hour, item)?);
     }
     let hidden: BTreeSet<DateTime<Utc>> = buckets.keys().copied().collect();
     let mut out: Vec<E> = singles.into_iter().filter(|e| !hidden.contains(&hour_of(e.start()))).collect();
@@ -192,6 +160,33 @@ pub fn read_entries<E: Entry>(items: Vec<Item>) -> Result<Vec<E>, StoreError> {
         return Err(StoreError::Corrupt(format!("two {}s start at {}", E::WHAT, pair[0].start())));
     }
     Ok(out)
+}
+
+/// The entries of the bucket `item` (without its `SK`, given as `sk`) of `hour`, or why they cannot be right.
+pub(crate) fn decode_bucket<E: Entry>(sk: &str, hour: DateTime<Utc>, mut item: Item) -> Result<Vec<E>, StoreError> {
+    let Some(AttributeValue::L(values)) = item.remove(BUCKET_VALUES) else {
+        return Err(corrupt(E::WHAT, sk, format!("a bucket without its `{BUCKET_VALUES}` list")));
+    };
+    let mut entries = Vec::with_capacity(values.len());
+    for value in values {
+        let AttributeValue::M(map) = value else {
+            return Err(corrupt(E::WHAT, sk, "a bucket element that is not a map"));
+        };
+        let entry: E = from_item(map).map_err(|e| corrupt(E::WHAT, sk, e))?;
+        if hour_of(entry.start()) != hour {
+            return Err(corrupt(E::WHAT, sk, format!("an element starting at {} outside its hour", entry.start())));
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
+}
+
+/// The sort-key bounds (for `BETWEEN`) of whole hours of `prefix` items, from the hour containing `from` through
+/// the hour containing `through`: each hour's bucket and all its single items, and nothing of the hours around.
+pub fn whole_hours(prefix: &str, from: DateTime<Utc>, through: DateTime<Utc>) -> (String, String) {
+    // `~` sorts after every character a single item's key has after its hour (`:`, digits, `Z`, `.`) and before
+    // the next hour's digits.
+    (bucket_sk(prefix, hour_of(from)), format!("{}~", bucket_sk(prefix, hour_of(through))))
 }
 
 /// Why a bucket cannot be made of the given items.

@@ -4,5 +4,6 @@
 
 pub mod buckets;
 pub mod gaps;
+pub mod hour_writes;
 pub mod items;
 pub mod keys;

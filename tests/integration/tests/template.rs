@@ -172,7 +172,17 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
         ],
     ),
     // MIMALLOC_PURGE_DELAY is read by the import's allocator (functions/import/src/main.rs), not by our code.
-    ("import", &["TABLE_NAME", "SECRET_PREFIX", "RECONCILIATION_HOURS", "EVENT_BUS_NAME", "MIMALLOC_PURGE_DELAY"]),
+    (
+        "import",
+        &[
+            "TABLE_NAME",
+            "SECRET_PREFIX",
+            "RECONCILIATION_HOURS",
+            "HOUR_BUCKETS",
+            "EVENT_BUS_NAME",
+            "MIMALLOC_PURGE_DELAY",
+        ],
+    ),
     ("queues-query", &["TABLE_NAME", "TENANT_CLAIM", "SCOPE_CLAIM", "READ_SCOPE", "ADMIN_SCOPE"]),
 ];
 

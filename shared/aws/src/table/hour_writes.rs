@@ -17,7 +17,7 @@
 //! and a writer stopped between phases leaves only hidden single items or a bucket still in force — which the next
 //! run's diff finishes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use acd_app::ports::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -287,9 +287,15 @@ where
         }
         Some(_) => {
             // Out of the bucket: the single items are made right first (they are hidden until the bucket goes),
-            // unreadable ones included, which the bucket's delete would otherwise show.
-            out.deletes.extend(unreadable.into_iter().map(|sk| key(pk, sk)));
+            // unreadable ones included, which the bucket's delete would otherwise show — except where a put writes
+            // the same key: the put replaces it, and a delete after the put would remove the new item.
+            let first_put = out.puts.len();
             singles_writes(pk, next, singles, out);
+            let put: HashSet<&str> =
+                out.puts[first_put..].iter().filter_map(|item| item.get(SK)?.as_s().ok()).map(String::as_str).collect();
+            let unreadable: Vec<Item> =
+                unreadable.into_iter().filter(|sk| !put.contains(sk.as_str())).map(|sk| key(pk, sk)).collect();
+            out.deletes.extend(unreadable);
             out.late_deletes.push(key(pk, bucket_sk(T::Entry::PREFIX, hour)));
         }
         None if next == singles => {}
@@ -588,6 +594,29 @@ mod tests {
         assert_eq!(writes.puts.len(), 3, "each segment as its own item");
         assert!(writes.deletes.is_empty());
         assert_eq!(writes.late_deletes.iter().map(sk_of).collect::<Vec<_>>(), vec![segment_bucket_sk(at(10, 0))]);
+    }
+
+    #[test]
+    fn an_unreadable_single_item_under_a_bucket_is_replaced_not_deleted_where_the_hour_puts_its_key() {
+        // A bucket hides an unreadable leftover single item at 10:20; the new content (10:00, 10:20, 10:40) is too
+        // large for one item, so the hour goes back to single items, one of them at 10:20.
+        let items = vec![seg(at(10, 0), "Ready"), seg(at(10, 20), "Busy")];
+        let mut before = table_of(&[], &[(at(10, 0), items.clone())]);
+        let mut unreadable = seg(at(10, 20), "Busy").into_item();
+        unreadable.remove("start");
+        before.insert(segment_sk(at(10, 20)), unreadable);
+        let leftover = seg(at(10, 30), "Busy");
+        let mut unreadable = leftover.clone().into_item();
+        unreadable.remove("start");
+        before.insert(leftover.sk.clone(), unreadable);
+        let mut fetched = items.clone();
+        fetched[1].status_id = "Lunch".into();
+        fetched.push(seg(at(10, 40), "Ready"));
+        let writes = plan(&before, fetched.clone(), &rules(true, 2 * items[0].bucket_bytes(), at(0, 0)));
+        assert_eq!(writes.puts.len(), 3, "each segment as its own item");
+        assert_eq!(writes.deletes.iter().map(sk_of).collect::<Vec<_>>(), vec![leftover.sk], "only the one not put");
+        // (A reader refuses an unreadable item, hidden or not, so only the end is looked at.)
+        assert_eq!(view(&applied(&before, &writes)), entries(&fetched));
     }
 
     #[test]

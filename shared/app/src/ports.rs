@@ -189,6 +189,10 @@ pub struct StatesCheckpoint {
     pub through: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_cursor: Option<serde_json::Value>,
+    /// The latest UTC day (its midnight) a pass has written segments into, saved before its first write there:
+    /// the 15-minute import reads such a day back instead of taking it for new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written_day: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What a catalog sync (queues or agents) found: `known` items were active before it, `missing` of them are not

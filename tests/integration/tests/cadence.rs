@@ -297,6 +297,104 @@ async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_w
 }
 
 #[tokio::test]
+async fn a_day_a_pass_wrote_into_before_the_import_is_read_back_not_taken_for_new() {
+    // The import last ran yesterday; today's passes stored agent-hours 09 and 10 in hour buckets (their view at
+    // 10:05, with segments still open then). The import at 10:37 writes today for the first time, with hour buckets
+    // switched off (a roll back). Had it taken today for new, it would write hour 09 as single items without reading
+    // it, under the passes' bucket, which hides them: readers would keep the passes' stale view of the hour.
+    let t0: DateTime<Utc> = "2024-05-09T09:07:00Z".parse().unwrap();
+    let sim =
+        GenesysSimulator::start(GenesysSimConfig { now: Some(t0), history_days: 2, ..GenesysSimConfig::default() })
+            .await
+            .unwrap();
+    let mut env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, "1m")).await;
+    let agents = agents(&sim);
+    assert_eq!(env.importer(at(t0)).run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    env.stack.settings.hour_buckets = true;
+    for time in ["2024-05-10T09:20:00Z", "2024-05-10T09:50:00Z", "2024-05-10T10:05:00Z"] {
+        let now: DateTime<Utc> = time.parse().unwrap();
+        sim.set_now(now);
+        pass_run(env.importer(at(now)).run_states(&event(&id), deadline()).await.unwrap());
+    }
+    let nine: DateTime<Utc> = "2024-05-10T09:00:00Z".parse().unwrap();
+    let mut buckets = 0;
+    for agent in &agents {
+        let items = env.query(format!("T#{TENANT}#I#{id}#A#{agent}")).await;
+        buckets += items.iter().filter(|i| i["SK"].as_s().unwrap() == "S#2024-05-10T09").count();
+    }
+    assert!(buckets > 0, "the passes stored hour 09 in buckets");
+
+    env.stack.settings.hour_buckets = false;
+    let now: DateTime<Utc> = "2024-05-10T10:37:00Z".parse().unwrap();
+    sim.set_now(now);
+    let run = env.importer(at(now)).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    // Today up to the import's end (10:30) is stored as the simulator has it.
+    let quarter: DateTime<Utc> = "2024-05-10T10:30:00Z".parse().unwrap();
+    let today = |segments: Vec<AgentSegment>| -> Vec<AgentSegment> {
+        segments.into_iter().filter(|s| s.start >= day_start(now) && s.start < quarter).collect()
+    };
+    let stored = today(env.segments(&id, &agents).await);
+    assert!(stored.iter().any(|s| s.start >= nine), "segments in the passes' hours");
+    assert_same(&stored, &today(truth(&sim, now)), "today after the import");
+}
+
+/// The integration's items other than the leases: what an import that has not started writing leaves alone.
+async fn everything_but_leases(env: &ImportEnv, id: &str, agents: &[String]) -> (Vec<Item>, Vec<AgentSegment>) {
+    let mut items = everything_but_segments(env, id).await;
+    items.retain(|i| !i["SK"].as_s().unwrap().starts_with("LEASE"));
+    (items, env.segments(id, agents).await)
+}
+
+#[tokio::test]
+async fn an_import_waits_while_an_agent_states_pass_holds_its_lease_then_runs() {
+    use acd_app::ports::{ImportStore as _, LeaseKind};
+    // With hour buckets both rewrite whole agent-hours: an import never writes while a pass does.
+    let (t0, sim, env, id, agents) = imported().await;
+    let store = wiring::import_store(&env.stack.settings, &env.stack.clients);
+    let (tenant, integration) = (acd_domain::TenantId::parse(TENANT).unwrap(), id.parse().unwrap());
+    let pass = acd_domain::RunId::new();
+    let now = Utc::now();
+    let until = now + chrono::Duration::minutes(10);
+    assert!(store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, pass, now, until).await.unwrap());
+    let before = everything_but_leases(&env, &id, &agents).await;
+
+    let t1 = t0 + chrono::Duration::minutes(15);
+    sim.set_now(t1);
+    let import = env.importer(at(t1));
+    let the_pass = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Still running: the import holds its lease (no pass can start) and has written nothing.
+        assert!(store.lease_held(LeaseKind::Import, &tenant, integration, Utc::now()).await.unwrap());
+        assert!(everything_but_leases(&env, &id, &agents).await == before, "nothing written while the pass runs");
+        store.release_lease(LeaseKind::AgentStates, &tenant, integration, pass).await.unwrap();
+    };
+    let ev = event(&id);
+    let (run, ()) = tokio::join!(import.run(&ev, deadline()), the_pass);
+    let run = run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert!(everything_but_leases(&env, &id, &agents).await != before, "the import ran once the pass was done");
+
+    // A pass that does not end: the import gives up while the safety margin is left, writes nothing, and lets
+    // its lease go.
+    let other = acd_domain::RunId::new();
+    assert!(store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, other, now, until).await.unwrap());
+    let before = everything_but_leases(&env, &id, &agents).await;
+    let t2 = t1 + chrono::Duration::minutes(15);
+    sim.set_now(t2);
+    let margin = ImportConfig::default().safety_margin;
+    let short = Deadline::after(margin + Duration::from_millis(1200));
+    let skipped = env.importer(at(t2)).run(&event(&id), short).await.unwrap();
+    assert_eq!(
+        (skipped.outcome, skipped.detail.as_str()),
+        (RunOutcome::Skipped, "an agent-states pass is still running")
+    );
+    assert!(everything_but_leases(&env, &id, &agents).await == before, "nothing written");
+    assert!(!store.lease_held(LeaseKind::Import, &tenant, integration, Utc::now()).await.unwrap());
+}
+
+#[tokio::test]
 async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pass_catches_up() {
     use acd_app::ports::{ImportStore as _, LeaseKind};
     let (t0, sim, env, id, agents) = imported().await;

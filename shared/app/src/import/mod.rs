@@ -96,6 +96,9 @@ impl ImportConfig {
 }
 
 pub use self::busy::BUSY_TOLERANCE;
+
+/// How often an import waiting for an agent-states pass looks at the pass's lease again.
+const STATES_WAIT_POLL: StdDuration = StdDuration::from_millis(500);
 pub use crate::ports::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// The answer of one invocation.
@@ -223,8 +226,36 @@ impl ImportService {
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             return self.stop_deleted(&tenant, id).await.map(Err);
         }
+        if !self.wait_for_states_pass(&integration, deadline).await? {
+            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            tracing::warn!(tenant = %tenant, integration = %id, "an agent-states pass still holds its lease: the next run imports");
+            return Ok(Err(RunSummary::skipped("an agent-states pass is still running")));
+        }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
         Ok(Ok(Lease { integration, run_id, started_at }))
+    }
+
+    /// With the import's lease held, waits while an agent-states pass holds its lease (it writes the same
+    /// agent-hours; a pass that starts now sees the import's lease and stops): `false` if the pass still holds it
+    /// when less than the safety margin is left. A pass runs at most [`states::PASS_TIME_LIMIT`], so this is seconds,
+    /// or minutes after a pass that died. Vendors without a pass never hold that lease: nothing is read.
+    async fn wait_for_states_pass(&self, integration: &Integration, deadline: Deadline) -> Result<bool, StoreError> {
+        if !states::has_pass(integration) {
+            return Ok(true);
+        }
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let mut logged = false;
+        while self.store.lease_held(LeaseKind::AgentStates, tenant, id, Utc::now()).await? {
+            if deadline.remaining() < self.config.safety_margin + STATES_WAIT_POLL {
+                return Ok(false);
+            }
+            if !logged {
+                tracing::info!(tenant = %tenant, integration = %id, "an agent-states pass is running: waiting for it");
+                logged = true;
+            }
+            tokio::time::sleep(STATES_WAIT_POLL).await;
+        }
+        Ok(true)
     }
 
     /// Puts the import's result on the record ([`Settled`]).
@@ -573,6 +604,15 @@ impl ImportService {
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
+        }
+        if state.written_day.is_none_or(|day| day < plan::day_start(window.end)) && states::has_pass(integration) {
+            // Agent-states passes write into days this import has not written yet (today's, when the import has
+            // not run since midnight): such a day is not new, its stored segments are read back. The pass is not
+            // running (`wait_for_states_pass`), so its mark stays as read.
+            let checkpoint = self.store.load_states_checkpoint(&integration.tenant_id, integration.id).await?;
+            // A checkpoint from before the mark existed: any day up to now may hold the pass's segments.
+            let pass_day = checkpoint.written_day.or(checkpoint.through.map(|_| plan::day_start(window.end)));
+            state.written_day = state.written_day.max(pass_day);
         }
 
         // The run reports the completed point as saved; early returns (deadline, budget) leave it as it is.

@@ -17,11 +17,13 @@
 //! stores no agent-state gaps (`Connector::agent_state_gaps`): what its own stream position missed, the 15-minute
 //! import reads from its own, and that import stores what is really lost.
 //!
-//! Concurrency with the 15-minute import: both write the vendor's answer under the same keys (idempotent), the pass
-//! removes the segment digests of the days it writes (so the next import reads those days back rather than
-//! trusting a digest), and it starts only while the import's lease is free. An import that starts during a pass
-//! may overwrite an item the pass just wrote with its own (slightly older) reading; the next pass writes the newer
-//! one again.
+//! Concurrency with the 15-minute import: both write the vendor's answer under the same keys, and with hour buckets
+//! both rewrite whole agent-hours (read, merge, put), so they never write at the same time. A pass takes its own
+//! lease, then looks at the import's and stops if it is held; an import takes its lease, then waits while a pass
+//! holds one (at most [`PASS_TIME_LIMIT`]). The pass removes the segment digests of the days it writes (so the next
+//! import reads those days back rather than trusting a digest), and before it first writes into a day it records
+//! that day in its checkpoint (`written_day`): the import treats a day as new, with nothing stored to read back,
+//! only when neither it nor a pass has written into it.
 
 use acd_connectors::{Connector, ConnectorError, Deadline};
 use acd_domain::{Integration, IntegrationId, IntegrationState, RunId, TenantId, TimeWindow};
@@ -35,6 +37,11 @@ pub const STATES_PASS: &str = "agent_states";
 
 /// How far before the checkpoint each pass reads again: a state change the vendor reported late is not missed.
 pub const OVERLAP: Duration = Duration::minutes(2);
+
+/// The longest a pass runs (its deadline is the earlier of this and its invocation's): a pass reads at most an
+/// hour of states, and the 15-minute import waits for a running pass ([`ImportService::run`]), so a pass that
+/// dies holds its lease for at most this plus a minute.
+pub const PASS_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The farthest back a pass reads (after a pause or an outage of the pass): older states come with the 15-minute
 /// import, which re-reads whole days.
@@ -73,15 +80,19 @@ impl ImportService {
             return Ok(RunSummary::skipped(why));
         }
         let started_at = Utc::now();
-        if self.store.lease_held(LeaseKind::Import, &tenant, id, started_at).await? {
-            tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: the 15-minute import is running");
-            return Ok(RunSummary::skipped("the 15-minute import is running"));
-        }
         let run_id = RunId::new();
+        let deadline = deadline.min_after(PASS_TIME_LIMIT);
         let lease_until = lease_until(started_at, deadline);
         if !self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until).await? {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));
+        }
+        // Its own lease first, then the import's: of an import and a pass starting together, at least one sees the
+        // other's lease (the import waits for a pass whose lease it sees), so they never write at the same time.
+        if self.store.lease_held(LeaseKind::Import, &tenant, id, Utc::now()).await? {
+            self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await?;
+            tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: the 15-minute import is running");
+            return Ok(RunSummary::skipped("the 15-minute import is running"));
         }
         let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.states_pass(&integration, deadline, &mut record).await;
@@ -145,6 +156,13 @@ impl ImportService {
             Err(ConnectorError::DeadlineExceeded) => return Ok(RunOutcome::Partial),
             Err(e) => return Err(e.into()),
         };
+        // The import reads back a day a pass has written into (see the module documentation): marked before the
+        // first write into it.
+        let last_day = plan::day_start(window.end);
+        if checkpoint.written_day.is_none_or(|day| day < last_day) {
+            checkpoint.written_day = Some(last_day);
+            self.store.save_states_checkpoint(tenant, id, &checkpoint).await?;
+        }
         let pieces = recent_pieces(&segments, window);
         let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
         record.counts.segments = pieces.len() as u64;
@@ -195,14 +213,18 @@ impl ImportService {
     }
 }
 
+/// Whether the integration's type has an agent-states pass (whether it is switched on or not: a pass may still
+/// run, or have written, after the setting is turned off).
+pub(crate) fn has_pass(integration: &Integration) -> bool {
+    acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| v.pulls() && v.agent_state_cadence().is_ok())
+}
+
 /// Why an integration has no agent-states pass to run now, if it has none.
 fn states_skip_reason(integration: &Integration) -> Option<&'static str> {
     if integration.status.state == IntegrationState::Paused {
         return Some("integration paused");
     }
-    let supported =
-        acd_connectors::vendor_of(&integration.kind).is_ok_and(|v| v.pulls() && v.agent_state_cadence().is_ok());
-    if !supported {
+    if !has_pass(integration) {
         return Some("this integration type has no agent-states pass");
     }
     if integration.settings.agent_state_cadence.is_none() {

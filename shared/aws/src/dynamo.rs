@@ -117,7 +117,8 @@ fn name_free(
     Ok(TransactWriteItem::builder().condition_check(check).build())
 }
 
-fn key(pk: String, sk: String) -> Item {
+/// The key attributes of the item `pk`/`sk`.
+pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 

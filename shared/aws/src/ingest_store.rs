@@ -29,10 +29,10 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, s};
+use crate::dynamo::{Item, key, s};
 use crate::import_store::{DynamoImportStore, MissingName, agent_upsert};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
-use crate::keys::{self, PK, SK, integration_pk};
+use crate::keys::{self, SK, integration_pk};
 use crate::sdk_error;
 
 const KEY_SK_PREFIX: &str = "IKEY#";
@@ -53,10 +53,6 @@ pub fn event_pk(tenant: &TenantId, integration: IntegrationId, agent: &str, day:
 fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::DurationRound as _;
     t.duration_trunc(Duration::days(1)).unwrap_or(t)
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
 fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {

@@ -21,13 +21,13 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
-/// A free TCP port on the loopback interface.
 /// Whether the tests' stacks write hour buckets: `HOUR_BUCKETS=on` in the test process's environment, as the
 /// functions read it (`scripts/test` runs the import suites once each way).
 pub fn hour_buckets_from_env() -> bool {
     std::env::var("HOUR_BUCKETS").is_ok_and(|v| v.trim() == "on")
 }
 
+/// A free TCP port on the loopback interface.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port").local_addr().expect("local addr").port()
 }

@@ -96,10 +96,10 @@ impl ImportConfig {
 }
 
 pub use self::busy::BUSY_TOLERANCE;
+pub use crate::ports::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// How often an import waiting for an agent-states pass looks at the pass's lease again.
 const STATES_WAIT_POLL: StdDuration = StdDuration::from_millis(500);
-pub use crate::ports::runs::{RunCounts, RunOutcome, RunRecord};
 
 /// The answer of one invocation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -98,9 +98,9 @@ impl DynamoImportStore {
         while partitions.peek().is_some() {
             let group: Vec<(String, Vec<T>)> = partitions.by_ref().take(DIFF_GROUP).collect();
             let mut existing = match &reads {
-                Some((lower, upper)) => {
-                    let pks = group.iter().map(|(pk, _)| pk.clone()).collect();
-                    self.read_partitions(pks, lower, upper, &mut counts).await?
+                Some(hours) => {
+                    let ranges = group.iter().map(|(pk, _)| (pk.clone(), hours.clone())).collect();
+                    self.read_partitions(ranges, &mut counts).await?
                 }
                 None => HashMap::new(),
             };
@@ -128,10 +128,8 @@ impl DynamoImportStore {
                     } else {
                         pending.puts.len() % crate::batch::MAX_BATCH
                     };
-                    let carried = pending.puts.split_off(pending.puts.len() - carry);
-                    counts += self.write_phases(std::mem::take(&mut pending)).await?;
-                    pending.put_entries = carried.len();
-                    pending.puts = carried;
+                    let carried = pending.split_off_puts(carry);
+                    counts += self.write_phases(std::mem::replace(&mut pending, carried)).await?;
                 }
             }
         }
@@ -149,21 +147,21 @@ impl DynamoImportStore {
         HourRules { owned, make_buckets: self.hour_buckets, max_bucket_bytes: hour_writes::MAX_BUCKET_BYTES }
     }
 
-    /// The items of each of `pks` between `lower` and `upper` (whole hours), a few partitions at a time.
+    /// The items of each partition between its sort-key bounds (whole hours, [`buckets::whole_hours`]), a few
+    /// partitions at a time.
     async fn read_partitions(
         &self,
-        pks: Vec<String>,
-        lower: &str,
-        upper: &str,
+        ranges: Vec<(String, (String, String))>,
         counts: &mut WriteCounts,
     ) -> Result<HashMap<String, Vec<Item>>, StoreError> {
-        let read: Vec<(String, Vec<Item>, u64)> = stream::iter(pks.into_iter().map(|pk| async move {
-            let (items, calls) = self.query_range(pk.clone(), lower.to_owned(), Some(upper.to_owned())).await?;
-            Ok::<_, StoreError>((pk, items, calls))
-        }))
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
+        let read: Vec<(String, Vec<Item>, u64)> =
+            stream::iter(ranges.into_iter().map(|(pk, (lower, upper))| async move {
+                let (items, calls) = self.query_range(pk.clone(), lower, Some(upper)).await?;
+                Ok::<_, StoreError>((pk, items, calls))
+            }))
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
         let mut out = HashMap::with_capacity(read.len());
         for (pk, items, calls) in read {
             counts.reads += calls;
@@ -393,22 +391,18 @@ impl DynamoImportStore {
         let mut counts = WriteCounts::default();
         let mut out = HourWrites::default();
         let rules = self.hour_rules(owned);
-        let ranges = desired.into_iter().filter_map(|(pk, wanted)| {
-            let starts = wanted.iter().map(|w| w.start);
-            let first = starts.clone().chain(span.map(|s| s.start)).min()?;
-            let last = starts.chain(span.map(|s| s.end - Duration::nanoseconds(1))).max()?;
-            Some((pk, wanted, buckets::whole_hours(SEGMENT_SK_PREFIX, first, last)))
-        });
-        let reads: Vec<(String, Vec<SegmentItem>, Vec<Item>, u64)> =
-            stream::iter(ranges.map(|(pk, wanted, (lower, upper))| async move {
-                let (items, calls) = self.query_range(pk.clone(), lower, Some(upper)).await?;
-                Ok::<_, StoreError>((pk, wanted, items, calls))
-            }))
-            .buffer_unordered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
-        for (pk, wanted, stored, calls) in reads {
-            counts.reads += calls;
+        let ranges = desired
+            .iter()
+            .filter_map(|(pk, wanted)| {
+                let starts = wanted.iter().map(|w| w.start);
+                let first = starts.clone().chain(span.map(|s| s.start)).min()?;
+                let last = starts.chain(span.map(|s| s.end - Duration::nanoseconds(1))).max()?;
+                Some((pk.clone(), buckets::whole_hours(SEGMENT_SK_PREFIX, first, last)))
+            })
+            .collect();
+        let mut stored = self.read_partitions(ranges, &mut counts).await?;
+        for (pk, wanted) in desired {
+            let stored = stored.remove(&pk).unwrap_or_default();
             hour_writes::diff_hours(&pk, stored, wanted, &rules, &mut out)?;
         }
         counts += self.write_phases(out).await?;

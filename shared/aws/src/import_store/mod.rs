@@ -12,7 +12,7 @@ mod lease;
 mod runs;
 mod state;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use acd_app::import::RunRecord;
 use acd_app::ports::{
@@ -31,8 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, s};
-use crate::keys::{PK, SK};
+use crate::dynamo::{Item, key, s};
 use crate::sdk_error;
 
 pub(crate) use catalog::{MissingName, agent_upsert};
@@ -50,10 +49,6 @@ pub struct DynamoImportStore {
     /// Whether hours of intervals and segments move into hour buckets when they change (`Settings::hour_buckets`);
     /// hours already in buckets are kept in buckets either way ([`crate::table::hour_writes`]).
     pub hour_buckets: bool,
-}
-
-fn key(pk: String, sk: String) -> Item {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
 fn ser<T: Serialize>(value: T) -> Result<Item, StoreError> {

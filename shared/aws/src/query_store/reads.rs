@@ -94,9 +94,7 @@ pub(super) async fn get(
     Ok(out)
 }
 
-pub(super) fn key(pk: String, sk: String) -> Item {
-    HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
-}
+pub(super) use crate::dynamo::key;
 
 pub(super) fn more(out: &QueryOutput) -> Option<Item> {
     out.last_evaluated_key.clone().filter(|k| !k.is_empty())

@@ -26,13 +26,13 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use crate::buckets::{
-    BucketError, Entry, IntervalEntry, SegmentEntry, bucket_hour, bucket_sk, decode_bucket, hour_of, interval_bucket,
-    segment_bucket,
+    BUCKET_VALUES, BucketError, Entry, IntervalEntry, SegmentEntry, bucket_hour, bucket_sk, decode_bucket, hour_of,
+    interval_bucket, segment_bucket,
 };
 use crate::diff::{self, Keyed};
-use crate::dynamo::Item;
+use crate::dynamo::{Item, key};
 use crate::items::{IntervalItem, IntoItem, SegmentItem, interval_sk, segment_sk};
-use crate::keys::{PK, SK};
+use crate::keys::SK;
 
 /// Bytes of a bucket above which its hour is written as single items: DynamoDB's item limit is 400 KB (409,600
 /// bytes), and [`Bucketed::bucket_bytes`] is an estimate.
@@ -138,6 +138,21 @@ impl HourWrites {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The last `n` puts, taken out with the entries they hold (a writer carries them into its next flush).
+    pub fn split_off_puts(&mut self, n: usize) -> HourWrites {
+        let puts = self.puts.split_off(self.puts.len() - n);
+        let put_entries = puts.iter().map(entries_held).sum();
+        self.put_entries = self.put_entries.saturating_sub(put_entries);
+        HourWrites { puts, put_entries, ..HourWrites::default() }
+    }
+}
+
+/// The intervals or segments a put item holds: a bucket's elements, or one.
+fn entries_held(item: &Item) -> usize {
+    match item.get(BUCKET_VALUES) {
+        Some(AttributeValue::L(values)) => values.len(),
+        _ => 1,
+    }
 }
 
 /// How [`diff_hours`] treats a partition.
@@ -151,10 +166,6 @@ pub struct HourRules<F> {
     pub make_buckets: bool,
     /// [`MAX_BUCKET_BYTES`] (smaller in tests).
     pub max_bucket_bytes: usize,
-}
-
-fn key(pk: &str, sk: String) -> Item {
-    Item::from([(PK.to_owned(), AttributeValue::S(pk.to_owned())), (SK.to_owned(), AttributeValue::S(sk))])
 }
 
 fn corrupt(e: BucketError) -> StoreError {
@@ -282,8 +293,8 @@ where
                 out.puts.push(T::bucket(pk.to_owned(), hour, next).map_err(corrupt)?);
             }
             // Single items it hides (a move a crash interrupted) go, now or after the bucket's put.
-            out.deletes.extend(singles.iter().map(|s| key(pk, s.sk().to_owned())));
-            out.deletes.extend(unreadable.into_iter().map(|sk| key(pk, sk)));
+            out.deletes.extend(singles.iter().map(|s| key(pk.to_owned(), s.sk().to_owned())));
+            out.deletes.extend(unreadable.into_iter().map(|sk| key(pk.to_owned(), sk)));
         }
         Some(_) => {
             // Out of the bucket: the single items are made right first (they are hidden until the bucket goes),
@@ -293,17 +304,20 @@ where
             singles_writes(pk, next, singles, out);
             let put: HashSet<&str> =
                 out.puts[first_put..].iter().filter_map(|item| item.get(SK)?.as_s().ok()).map(String::as_str).collect();
-            let unreadable: Vec<Item> =
-                unreadable.into_iter().filter(|sk| !put.contains(sk.as_str())).map(|sk| key(pk, sk)).collect();
+            let unreadable: Vec<Item> = unreadable
+                .into_iter()
+                .filter(|sk| !put.contains(sk.as_str()))
+                .map(|sk| key(pk.to_owned(), sk))
+                .collect();
             out.deletes.extend(unreadable);
-            out.late_deletes.push(key(pk, bucket_sk(T::Entry::PREFIX, hour)));
+            out.late_deletes.push(key(pk.to_owned(), bucket_sk(T::Entry::PREFIX, hour)));
         }
         None if next == singles => {}
         None if rules.make_buckets && !next.is_empty() && fits() => {
             out.put_entries += next.len();
             out.puts.push(T::bucket(pk.to_owned(), hour, next).map_err(corrupt)?);
-            out.deletes.extend(singles.iter().map(|s| key(pk, s.sk().to_owned())));
-            out.deletes.extend(unreadable.into_iter().map(|sk| key(pk, sk)));
+            out.deletes.extend(singles.iter().map(|s| key(pk.to_owned(), s.sk().to_owned())));
+            out.deletes.extend(unreadable.into_iter().map(|sk| key(pk.to_owned(), sk)));
         }
         None => singles_writes(pk, next, singles, out),
     }
@@ -315,7 +329,7 @@ fn singles_writes<T: Bucketed>(pk: &str, next: Vec<T>, singles: Vec<T>, out: &mu
     let diff = diff::diff_partition(singles, next, |_| true);
     out.put_entries += diff.puts.len();
     out.puts.extend(diff.puts.into_iter().map(IntoItem::into_item));
-    out.deletes.extend(diff.deletes.into_iter().map(|sk| key(pk, sk)));
+    out.deletes.extend(diff.deletes.into_iter().map(|sk| key(pk.to_owned(), sk)));
 }
 
 #[cfg(test)]
@@ -617,6 +631,19 @@ mod tests {
         assert_eq!(writes.deletes.iter().map(sk_of).collect::<Vec<_>>(), vec![leftover.sk], "only the one not put");
         // (A reader refuses an unreadable item, hidden or not, so only the end is looked at.)
         assert_eq!(view(&applied(&before, &writes)), entries(&fetched));
+    }
+
+    #[test]
+    fn puts_carried_into_the_next_flush_keep_the_entries_they_hold() {
+        let before = table_of(&[], &[]);
+        let fetched = vec![seg(at(10, 0), "Ready"), seg(at(10, 20), "Busy"), seg(at(10, 40), "Ready")];
+        let mut writes = plan(&before, fetched, &rules(true, MAX_BUCKET_BYTES, at(0, 0)));
+        let single = seg(at(11, 0), "Ready");
+        diff_hours(PK_, Vec::new(), vec![single], &rules(false, MAX_BUCKET_BYTES, at(0, 0)), &mut writes).unwrap();
+        assert_eq!((writes.puts.len(), writes.put_entries), (2, 4), "a bucket of three and one single item");
+        let carried = writes.split_off_puts(2);
+        assert_eq!((carried.puts.len(), carried.put_entries, carried.weight()), (2, 4, 4));
+        assert_eq!((writes.puts.len(), writes.put_entries), (0, 0));
     }
 
     #[test]

@@ -439,9 +439,11 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
 }
 
 /// The order of the last writes: a gap is saved before the stream position moves past it. An import that finds an
-/// expired checkpoint is killed before each of its write requests in turn (the store's test hook); after every
-/// such crash, a stored position past the expired checkpoint comes with the stored gap. The first run that gets
-/// through stores exactly one gap with the checkpoint's bounds.
+/// expired checkpoint is killed before each of its write requests in turn (the store's test hook), each time from
+/// the same table (every item put back as it was, so the data a killed run wrote does not shorten the next run and
+/// skip a point); after every such crash, a stored position past the expired checkpoint comes with the stored gap,
+/// and exactly one point leaves the gap saved and the position not yet moved. The first run that gets through
+/// stores exactly one gap with the checkpoint's bounds.
 #[tokio::test]
 async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
@@ -464,12 +466,13 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_owned();
     let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone() };
-    let run = |abort: Option<u64>| {
-        let importer = env.importer(ImportConfig { abort_after_batches: abort, ..ImportConfig::default() });
+    // The killed runs share one clock: what a run writes does not change when a quarter-hour passes mid-sweep.
+    let run = |abort: Option<u64>, now: Option<DateTime<Utc>>| {
+        let importer = env.importer(ImportConfig { abort_after_batches: abort, now, ..ImportConfig::default() });
         let event = event.clone();
         async move { importer.run(&event, Deadline::after(Duration::from_secs(600))).await }
     };
-    let clean = run(None).await.unwrap();
+    let clean = run(None, None).await.unwrap();
     assert_eq!(clean.outcome, RunOutcome::Succeeded);
 
     let (dynamodb, table) = (env.stack.clients.dynamodb(), &env.stack.settings.table_name);
@@ -498,16 +501,47 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     for shard in expired["vendor_cursor"]["shards"].as_object_mut().unwrap().values_mut() {
         shard["read_through"] = json!(last_read.to_rfc3339());
     }
+    let s = to_item(expired.clone()).unwrap();
+    dynamodb.put_item().table_name(table).set_item(Some(s)).send().await.unwrap();
+    assert!(stored_gaps().await.is_none());
+    let items = || async {
+        let mut all = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let page = dynamodb
+                .scan()
+                .table_name(table)
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            for item in page.items.unwrap_or_default() {
+                all.insert((item["PK"].as_s().unwrap().clone(), item["SK"].as_s().unwrap().clone()), item);
+            }
+            match page.last_evaluated_key {
+                Some(k) if !k.is_empty() => start = Some(k),
+                _ => return all,
+            }
+        }
+    };
+    // The table every point starts from: the clean run's, its checkpoint expired, no stored gap and no lease.
+    let start = items().await;
+    let now = Utc::now();
     let mut gap_saved_cursor_not = 0;
     for n in 1..200u64 {
-        // Each point starts from the same state (the clean run's, its checkpoint expired), no stored gap and no
-        // lease (a killed run leaves it).
-        let s = to_item(expired.clone()).unwrap();
-        dynamodb.put_item().table_name(table).set_item(Some(s)).send().await.unwrap();
-        dynamodb.delete_item().table_name(table).set_key(gaps_key()).send().await.unwrap();
-        dynamodb.delete_item().table_name(table).set_key(key(integration_pk.clone(), "LEASE")).send().await.unwrap();
+        let now_stored = items().await;
+        for (pk, sk) in now_stored.keys().filter(|k| !start.contains_key(k)) {
+            dynamodb.delete_item().table_name(table).set_key(key(pk.clone(), sk)).send().await.unwrap();
+        }
+        for (k, item) in &start {
+            if now_stored.get(k) != Some(item) {
+                dynamodb.put_item().table_name(table).set_item(Some(item.clone())).send().await.unwrap();
+            }
+        }
+        assert_eq!(items().await, start, "{n}: the table is put back");
 
-        let outcome = run(Some(n)).await;
+        let outcome = run(Some(n), Some(now)).await;
         let moved = state().await["vendor_cursor"]["shards"]
             .as_object()
             .unwrap()

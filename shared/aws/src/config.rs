@@ -48,7 +48,7 @@ pub struct Settings {
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
     /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
     pub writes_in_flight: usize,
-    /// `HOUR_BUCKETS` (`on` or `off`, default `off`): whether the import moves hours of intervals and segments that
+    /// `HOUR_BUCKETS` (`on` or `off`, default `on`): whether the import moves hours of intervals and segments that
     /// change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets either way.
     pub hour_buckets: bool,
     /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
@@ -165,7 +165,7 @@ impl Settings {
             writes_in_flight: vars
                 .number("DYNAMODB_WRITES_IN_FLIGHT", 1..=crate::batch::MAX_IN_FLIGHT)?
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
-            hour_buckets: vars.choice("HOUR_BUCKETS", &["on", "off"])? == Some("on"),
+            hour_buckets: vars.choice("HOUR_BUCKETS", &["on", "off"])? != Some("off"),
             max_integrations_per_tenant: vars
                 .number("MAX_INTEGRATIONS_PER_TENANT", 1..=u32::MAX)?
                 .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),
@@ -606,6 +606,15 @@ mod tests {
     }
 
     #[test]
+    fn hour_buckets_are_switched_off_by_off_only() {
+        for (value, on) in [("on", true), ("off", false), (" off ", false)] {
+            let pairs = with(&[("HOUR_BUCKETS", value)]);
+            let config = ImportFunctionConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
+            assert_eq!(config.settings.hour_buckets, on, "HOUR_BUCKETS={value:?}");
+        }
+    }
+
+    #[test]
     fn unset_variables_take_their_documented_defaults() {
         let pairs = with(&[]);
         let config = IntegrationsApiConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
@@ -616,7 +625,7 @@ mod tests {
         assert_eq!(s.flexible_window_minutes, 5);
         assert_eq!(s.default_history_days, 30);
         assert_eq!(s.writes_in_flight, crate::batch::DEFAULT_IN_FLIGHT);
-        assert!(!s.hour_buckets, "hour buckets are off unless switched on");
+        assert!(s.hour_buckets, "hour buckets are on unless switched off");
         assert_eq!(s.max_integrations_per_tenant, 25);
         assert_eq!(s.event_bus_name, "default");
         assert_eq!(s.scopes, ScopePolicy::default());

@@ -1,7 +1,7 @@
 //! Crash safety as a property: an import killed right before its N-th write request — every write point of a
 //! small run, a spread sample of 50 points of a larger one (each write, when it has fewer) — leaves a table that
 //! the next run always completes into exactly the table one clean run makes, item for item (queues, agents,
-//! statuses, intervals and segments; with `HOUR_BUCKETS=on` the hour buckets too).
+//! statuses, intervals and segments; with hour buckets on, the default, the buckets too).
 //!
 //! "Killed" uses the store's test hook (`ImportConfig::abort_after_batches`): every write request of the import
 //! store counts (BatchWriteItem calls, queue transactions, agent and status updates, digest and state writes, the

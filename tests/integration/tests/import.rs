@@ -189,7 +189,7 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     assert_same(&env.intervals(&id).await, &stats, "every interval number equals the truth");
     let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
     assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth");
-    // One item per interval, or with HOUR_BUCKETS=on one per queue and hour.
+    // One item per interval, or with hour buckets (the default) one per queue and hour.
     let hours: std::collections::BTreeSet<_> =
         stats.iter().map(|s| (&s.queue_external_id, acd_aws::buckets::hour_of(s.interval_start))).collect();
     let items = if acd_test_harness::hour_buckets_from_env() { hours.len() } else { stats.len() };
@@ -434,7 +434,7 @@ async fn a_change_a_killed_run_left_half_written_is_repaired_even_when_the_acd_r
     let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded);
     assert_same(&env.intervals(&id).await, &clean, "the table is back to the ACD's numbers");
-    // The 30 intervals: one item each, or (HOUR_BUCKETS=on) 8 hour buckets (10:00 to 17:15).
+    // The 30 intervals: one item each (HOUR_BUCKETS=off), or 8 hour buckets (10:00 to 17:15).
     let items = if acd_test_harness::hour_buckets_from_env() { 8 } else { 25 };
     assert!(run.counts.interval_writes.written >= items, "{:?}", run.counts);
 }

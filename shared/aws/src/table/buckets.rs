@@ -1,7 +1,8 @@
 //! Hour buckets: the second form of stored intervals and segments, read alongside the first.
 //!
-//! The import writes one item per interval and per agent-state segment ([`crate::items::IntervalItem`],
-//! [`crate::items::SegmentItem`]) unless `HOUR_BUCKETS=on`. Most of an import's CPU and write units go to the
+//! The import wrote one item per interval and per agent-state segment ([`crate::items::IntervalItem`],
+//! [`crate::items::SegmentItem`]) until hour buckets (on by default since 2026-12-03; `HOUR_BUCKETS=off` keeps
+//! single items). Most of an import's CPU and write units go to the
 //! DynamoDB calls those items cost (25 per BatchWriteItem), so the data can be stored one item per queue-hour and
 //! per agent-hour instead (README, issue 14). Readers understood both forms a release before any writer emitted the
 //! second (a stack update replaces its functions one at a time, and a reader that met a bucket it cannot read would
@@ -26,7 +27,7 @@
 //! Who reads and writes what: `GET /queues/{id}/intervals` and `GET /agent-states` read both forms
 //! ([`read_entries`]). Every import path — the day diffs, the agent-state pass, the Amazon Connect feed's merge —
 //! reads whole hours and writes each hour in its form ([`crate::table::hour_writes`]): an hour in a bucket stays
-//! in one, an hour in single items moves into a bucket when it changes and `HOUR_BUCKETS=on`. Unchanged days are
+//! in one, an hour in single items moves into a bucket when it changes unless `HOUR_BUCKETS=off`. Unchanged days are
 //! not moved (their digests still vouch for them, and both forms read the same). The push API writes single items
 //! into push integrations' partitions only, which no import writes. The release before this writer refused a range
 //! holding a bucket ("… holds the hour bucket …"): rolling back to it after buckets were written delays those

@@ -136,6 +136,12 @@ impl Settings {
     pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
     pub const DEFAULT_FLEXIBLE_WINDOW_MINUTES: i32 = 5;
 
+    /// `HOUR_BUCKETS`: on unless set to `off`; any other value is an error. The one parse of it (the tests' stacks
+    /// read it through here too).
+    pub fn hour_buckets_from(vars: &Vars<'_>) -> Result<bool, ConfigError> {
+        Ok(vars.choice("HOUR_BUCKETS", &["on", "off"])? != Some("off"))
+    }
+
     /// Reads the settings from the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&Vars::env())
@@ -165,7 +171,7 @@ impl Settings {
             writes_in_flight: vars
                 .number("DYNAMODB_WRITES_IN_FLIGHT", 1..=crate::batch::MAX_IN_FLIGHT)?
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
-            hour_buckets: vars.choice("HOUR_BUCKETS", &["on", "off"])? != Some("off"),
+            hour_buckets: Self::hour_buckets_from(vars)?,
             max_integrations_per_tenant: vars
                 .number("MAX_INTEGRATIONS_PER_TENANT", 1..=u32::MAX)?
                 .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),

@@ -21,10 +21,11 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
 }
 
-/// Whether the tests' stacks write hour buckets: yes unless `HOUR_BUCKETS=off` in the test process's environment,
-/// as the functions read it (`scripts/test` runs the import suites once each way).
+/// Whether the tests' stacks write hour buckets: `HOUR_BUCKETS` in the test process's environment, read by the
+/// functions' own parse (on unless `off`; a value that is neither panics rather than run the suites the other way).
+/// `scripts/test` runs the import suites once each way.
 pub fn hour_buckets_from_env() -> bool {
-    std::env::var("HOUR_BUCKETS").map_or(true, |v| v.trim() != "off")
+    Settings::hour_buckets_from(&acd_aws::config::Vars::env()).expect("HOUR_BUCKETS")
 }
 
 /// A free TCP port on the loopback interface.

@@ -371,7 +371,7 @@ async fn bench() {
         "   CPU per item       {:.1} µs per interval or segment item written ({written_total} items)",
         cpu_total * 1e6 / written_total.max(1) as f64
     );
-    // The same unit with and without hour buckets (hour buckets, the default, write one item per queue-hour and agent-hour).
+    // The same unit with and without hour buckets (the default: one item per queue-hour and agent-hour).
     println!(
         "   CPU per entry      {:.1} µs per interval or segment imported ({imported_total} read from the ACD; hour \
          buckets {})",

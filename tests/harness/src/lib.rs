@@ -42,12 +42,18 @@ pub struct Moto {
 impl Moto {
     /// Starts moto on a free port and waits until it answers.
     pub async fn start() -> Moto {
+        Moto::start_with(&[]).await
+    }
+
+    /// [`Moto::start`] with extra environment variables for moto (e.g. `MOTO_SERIAL_CHECK`, see
+    /// `tools/moto_serial.py`).
+    pub async fn start_with(vars: &[(&str, &str)]) -> Moto {
         let root = repo_root();
         let (program, prefix): (PathBuf, Vec<String>) = match std::env::var("MOTO_SERVER") {
             Ok(binary) => (PathBuf::from(binary), vec![]),
             Err(_) => (
                 root.join(".tools/venv/bin/python"),
-                vec![root.join("tools/moto_serial.py").to_string_lossy().into_owned()],
+                vec![root.join("tools/moto_serial.py").to_string_lossy().into_owned(), "--no-request-log".into()],
             ),
         };
         assert!(
@@ -60,6 +66,7 @@ impl Moto {
             let child = Command::new(&program)
                 .args(&prefix)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(vars.iter().copied())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .kill_on_drop(true)
@@ -198,5 +205,115 @@ impl Write for LogCapture {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use aws_sdk_dynamodb::primitives::Blob;
+    use aws_sdk_dynamodb::types::{AttributeValue as A, Get, KeysAndAttributes, ReturnValue, TransactGetItem};
+
+    use super::Moto;
+
+    /// One item with every kind of attribute value, nested, with edge cases (empty string, bytes that are not UTF-8,
+    /// non-ASCII text, numbers as DynamoDB keeps them).
+    fn every_kind(pk: &str, sk: &str) -> HashMap<String, A> {
+        let nested = HashMap::from([
+            ("s".to_owned(), A::S("zürich ✓".into())),
+            ("l".to_owned(), A::L(vec![A::Null(true), A::Bool(false), A::N("-1.5e3".into()), A::L(vec![])])),
+            ("m".to_owned(), A::M(HashMap::new())),
+        ]);
+        HashMap::from([
+            ("PK".to_owned(), A::S(pk.into())),
+            ("SK".to_owned(), A::S(sk.into())),
+            ("empty".to_owned(), A::S(String::new())),
+            ("n".to_owned(), A::N("12345678901234567890".into())),
+            ("b".to_owned(), A::B(Blob::new(vec![0, 159, 146, 150, 255]))),
+            ("ss".to_owned(), A::Ss(vec!["a".into(), "b \"quoted\"".into()])),
+            ("ns".to_owned(), A::Ns(vec!["1".into(), "2.5".into()])),
+            ("bs".to_owned(), A::Bs(vec![Blob::new(vec![1]), Blob::new(vec![2, 3])])),
+            ("m".to_owned(), A::M(nested.clone())),
+            ("l".to_owned(), A::L(vec![A::M(nested), A::S("x".into()), A::B(Blob::new(vec![]))])),
+            ("null".to_owned(), A::Null(true)),
+            ("yes".to_owned(), A::Bool(true)),
+        ])
+    }
+
+    /// `tools/moto_serial.py` writes DynamoDB's items itself instead of through moto's serializer. With
+    /// `MOTO_SERIAL_CHECK=1` it also runs moto's serializer on each item and answers 500 when the two differ, so
+    /// every call here fails unless both agree; and every read must give back exactly the item written.
+    #[tokio::test]
+    async fn moto_serial_writes_items_as_moto_does() {
+        let moto = Moto::start_with(&[("MOTO_SERIAL_CHECK", "1")]).await;
+        let db = aws_sdk_dynamodb::Client::new(&moto.sdk_config().await);
+        let table = "serialise";
+        acd_aws::schema::create_table(&db, table).await.unwrap();
+        let (one, two) = (every_kind("p", "1"), every_kind("p", "2"));
+        for item in [&one, &two] {
+            db.put_item().table_name(table).set_item(Some(item.clone())).send().await.unwrap();
+        }
+        let key = |item: &HashMap<String, A>| {
+            HashMap::from([("PK".to_owned(), item["PK"].clone()), ("SK".to_owned(), item["SK"].clone())])
+        };
+
+        let got = db.get_item().table_name(table).set_key(Some(key(&one))).send().await.unwrap();
+        assert_eq!(got.item.as_ref(), Some(&one), "GetItem");
+        let queried = db
+            .query()
+            .table_name(table)
+            .key_condition_expression("PK = :p")
+            .expression_attribute_values(":p", A::S("p".into()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(queried.items(), [one.clone(), two.clone()], "Query");
+        let scanned = db.scan().table_name(table).send().await.unwrap();
+        assert_eq!(scanned.items().len(), 2, "Scan");
+        assert!(scanned.items().contains(&one) && scanned.items().contains(&two), "Scan");
+        let batch = db
+            .batch_get_item()
+            .request_items(table, KeysAndAttributes::builder().keys(key(&one)).keys(key(&two)).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+        let mut read = batch.responses().unwrap()[table].clone();
+        read.sort_by_key(|item| item["SK"].as_s().unwrap().clone());
+        assert_eq!(read, [one.clone(), two.clone()], "BatchGetItem");
+        let transact = db
+            .transact_get_items()
+            .transact_items(
+                TransactGetItem::builder()
+                    .get(Get::builder().table_name(table).set_key(Some(key(&two))).build().unwrap())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(transact.responses()[0].item.as_ref(), Some(&two), "TransactGetItems");
+
+        let updated = db
+            .update_item()
+            .table_name(table)
+            .set_key(Some(key(&one)))
+            .update_expression("SET extra = :e")
+            .expression_attribute_values(":e", A::L(vec![A::Ns(vec!["7".into()])]))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await
+            .unwrap();
+        let mut expected = one.clone();
+        expected.insert("extra".into(), A::L(vec![A::Ns(vec!["7".into()])]));
+        assert_eq!(updated.attributes.as_ref(), Some(&expected), "UpdateItem ALL_NEW");
+        let deleted = db
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key(&two)))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(deleted.attributes.as_ref(), Some(&two), "DeleteItem ALL_OLD");
     }
 }

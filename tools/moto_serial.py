@@ -28,6 +28,7 @@ the next request line when the answer is sent; a chunked request or `Expect: 100
 own handling (which closes the connection).
 
 usage: python moto_serial.py -H 127.0.0.1 -p PORT [--no-request-log]
+(-p 0: a free port, printed on stdout as `moto_serial: listening on HOST:PORT`.)
 (--no-request-log: no line per request on stderr; the tests' harness, which drops moto's output, passes it.)
 """
 
@@ -46,7 +47,7 @@ from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.exceptions import InternalServerError
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 _moto_query = Table.query
 _moto_all_items = Table.all_items
@@ -381,7 +382,11 @@ def main() -> None:
                 _WRITE_VERSION += 1
             return list(app(environ, start_response))
 
-    run_simple(args.host, args.port, serialised, threaded=True, request_handler=_KeepAliveHandler)
+    server = make_server(args.host, args.port, serialised, threaded=True, request_handler=_KeepAliveHandler)
+    # With `-p 0` the system picks a free port: this line tells which (the tests' harness waits for it, so no other
+    # process can take the port between its choice and moto's start).
+    print(f"moto_serial: listening on {args.host}:{server.port}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

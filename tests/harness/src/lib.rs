@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use acd_aws::{AwsClients, Settings};
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
+use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// Root of the repository.
@@ -48,23 +49,49 @@ impl Moto {
     /// [`Moto::start`] with extra environment variables for moto (e.g. `MOTO_SERIAL_CHECK`, see
     /// `tools/moto_serial.py`).
     pub async fn start_with(vars: &[(&str, &str)]) -> Moto {
+        if let Ok(binary) = std::env::var("MOTO_SERVER") {
+            return Moto::start_on_free_port(PathBuf::from(binary), vars).await;
+        }
+        // moto_serial.py binds port 0 and prints the port the system chose: no other process can take it between a
+        // choice here and moto's start (a test once reached another test's server that way).
         let root = repo_root();
-        let (program, prefix): (PathBuf, Vec<String>) = match std::env::var("MOTO_SERVER") {
-            Ok(binary) => (PathBuf::from(binary), vec![]),
-            Err(_) => (
-                root.join(".tools/venv/bin/python"),
-                vec![root.join("tools/moto_serial.py").to_string_lossy().into_owned(), "--no-request-log".into()],
-            ),
-        };
+        let python = root.join(".tools/venv/bin/python");
         assert!(
-            program.exists(),
-            "{} not found: run scripts/bootstrap (the README's test command does) or set MOTO_SERVER",
-            program.display()
+            python.exists(),
+            "{} not found: run scripts/bootstrap (the README's test command does)",
+            python.display()
         );
+        let mut child = Command::new(&python)
+            .arg(root.join("tools/moto_serial.py"))
+            .args(["--no-request-log", "-H", "127.0.0.1", "-p", "0"])
+            .envs(vars.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn moto");
+        let mut lines = BufReader::new(child.stdout.take().expect("moto's stdout")).lines();
+        let announced = tokio::time::timeout(Duration::from_secs(30), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(address) = line.strip_prefix("moto_serial: listening on ") {
+                    return Some(address.to_owned());
+                }
+            }
+            None
+        })
+        .await;
+        match announced {
+            Ok(Some(address)) => Moto { endpoint: format!("http://{address}"), child },
+            _ => panic!("moto did not start (no 'listening on' line within 30 s)"),
+        }
+    }
+
+    /// Another `moto_server` binary (`MOTO_SERVER`): a free port chosen here, then wait until it answers.
+    async fn start_on_free_port(program: PathBuf, vars: &[(&str, &str)]) -> Moto {
+        assert!(program.exists(), "MOTO_SERVER: {} not found", program.display());
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&program)
-                .args(&prefix)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .envs(vars.iter().copied())
                 .stdout(Stdio::null())

@@ -386,6 +386,9 @@ def main() -> None:
     # With `-p 0` the system picks a free port: this line tells which (the tests' harness waits for it, so no other
     # process can take the port between its choice and moto's start).
     print(f"moto_serial: listening on {args.host}:{server.port}", flush=True)
+    # Anything printed later goes where the logs go: the harness stops reading stdout after that line, and a print
+    # into its closed pipe would fail the request that made it.
+    os.dup2(2, 1)
     server.serve_forever()
 
 

@@ -4,15 +4,14 @@
 //! and rotated keys, and the rate limit are checked with the table read back (nothing written when refused).
 //! Every answer of the JWT API is checked against infra/openapi.yaml, and so is every ingest answer.
 
-mod query_support;
-
+use crate::event_support;
+use crate::query_support::*;
 use acd_app::ingest::IngestConfig;
 use acd_app::ingest::http::IngestApi;
 use acd_aws::wiring;
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{api_request, decode};
 use chrono::{DateTime, Duration, DurationRound, Utc};
-use query_support::*;
 use serde_json::{Value, json};
 
 const T: &str = "tenant-push";
@@ -444,8 +443,6 @@ async fn local_times_use_the_sender_zone_and_records_of_other_channels_are_refus
         "{states}"
     );
 }
-
-mod event_support;
 
 /// `no_data` is observable like a connector failure: the push integration's schedule runs the import function,
 /// which for a push type only watches for silence — `integration.failing` (reason `no_data`) once, and a

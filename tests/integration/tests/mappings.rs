@@ -2,12 +2,10 @@
 //! queues-query handler against moto, data written through the import's item shapes, every answer checked against
 //! infra/openapi.yaml.
 
-mod query_support;
-
 use std::collections::HashSet;
 
+use crate::query_support::*;
 use acd_domain::IntegrationId;
-use query_support::*;
 use serde_json::{Value, json};
 
 const T: &str = "tenant-a";

@@ -1,10 +1,9 @@
 //! Operations and access control end to end (real handlers, moto): scopes on every route, the per-tenant
 //! integration quota, `GET /health`, and the status-change events on EventBridge.
 
-mod event_support;
-
 use std::sync::Arc;
 
+use crate::event_support::{event_queue, received};
 use acd_app::http::TenantAuth;
 use acd_app::http::integrations::IntegrationsApi;
 use acd_app::http::queries::QueriesApi;
@@ -12,7 +11,6 @@ use acd_aws::wiring;
 use acd_integration_tests::openapi::spec;
 use acd_integration_tests::{FakeAcd, api_request, api_request_scoped, decode};
 use acd_test_harness::AwsStack;
-use event_support::{event_queue, received};
 use serde_json::{Value, json};
 
 struct Env {

@@ -2,14 +2,12 @@
 //! emulated by moto, with imported data written through the item shapes the import writes. Every answer is checked
 //! against infra/openapi.yaml.
 
-mod query_support;
-
 use std::collections::HashSet;
 use std::time::Duration;
 
+use crate::query_support::*;
 use acd_aws::items::QueueItem;
 use acd_domain::{Channel, QueueId};
-use query_support::*;
 use serde_json::{Value, json};
 
 fn ids(items: &[Value]) -> Vec<String> {

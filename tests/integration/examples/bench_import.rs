@@ -19,6 +19,9 @@
 //! Then it writes every interval and segment the table holds once more, as they are and as hour buckets, into two
 //! scratch tables with the import's batch writer, and prints the CPU of each write: the write path alone, both forms
 //! measured the same way in one process. (The flag's bookkeeping runs inside the import's measured CPU.)
+//!
+//! At the end it prints the table's storage as DynamoDB bills it (item sizes plus 100 bytes each, the name index's
+//! items counted again), per kind of item, and the interval and segment data per day of history.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,6 +107,8 @@ struct Capacity {
     calls: AtomicU64,
     /// `--bucket-estimate`: the hour buckets the writes touched, with the bytes the put items would add to them.
     buckets: Option<Mutex<BTreeMap<(String, String), u64>>>,
+    /// Every partition a write named (what the storage figure reads back, see [`print_storage`]).
+    partitions: Mutex<BTreeSet<String>>,
 }
 
 /// The hour bucket (`--bucket-estimate`) of an interval (`IV#YYYY-MM-DDTHH:MMZ`) or segment
@@ -173,6 +178,25 @@ impl Intercept for CapacityMeter {
         let input = context.input();
         let c = &self.0;
         c.calls.fetch_add(1, Ordering::Relaxed);
+        let named = |key: Option<&Item>| {
+            if let Some(pk) = key.and_then(|k| k.get("PK")).and_then(|v| v.as_s().ok()) {
+                c.partitions.lock().unwrap().insert(pk.clone());
+            }
+        };
+        if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
+            for request in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
+                named(request.put_request().map(|p| p.item()));
+            }
+        } else if let Some(i) = input.downcast_ref::<op::put_item::PutItemInput>() {
+            named(i.item());
+        } else if let Some(i) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
+            named(i.key());
+        } else if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
+            for t in i.transact_items() {
+                named(t.put().map(|p| p.item()));
+                named(t.update().map(|u| u.key()));
+            }
+        }
         if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
             for request in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
                 match (request.put_request(), request.delete_request()) {
@@ -448,7 +472,68 @@ async fn bench() {
         );
         write_both_forms(&plain, items, by_bucket, stack.settings.writes_in_flight).await;
     }
+    let partitions = std::mem::take(&mut *capacity.partitions.lock().unwrap());
+    print_storage(&plain, &stack.settings.table_name, partitions).await;
     print_reports(&sim, &vendor).await;
+}
+
+/// What the table holds after the runs, as DynamoDB bills storage: every item's size (the rules of [`value_size`])
+/// plus 100 bytes of indexing overhead, and each item of the queue name index (it projects every attribute) once
+/// more with its own 100 bytes. Read partition by partition, every partition a write of the benchmark named (all
+/// the table holds here: moto's Scan pages re-walk the whole table, minutes at 300,000 items). Interval and segment
+/// data per kind and form, and per day of data: the days are the distinct dates of the data's sort keys.
+async fn print_storage(client: &aws_sdk_dynamodb::Client, table: &str, partitions: BTreeSet<String>) {
+    const OVERHEAD: u64 = 100;
+    let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut days = BTreeSet::new();
+    for pk in partitions {
+        for item in &partition_items(client, table, pk).await {
+            let sk = item.get("SK").and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            let interval = sk.starts_with(acd_aws::buckets::INTERVAL_SK_PREFIX);
+            let data = if interval {
+                Some(acd_aws::buckets::INTERVAL_SK_PREFIX)
+            } else {
+                Some(acd_aws::items::SEGMENT_SK_PREFIX).filter(|p| sk.starts_with(p))
+            };
+            let kind = match (data.is_some(), acd_aws::buckets::is_bucket_sk(sk), interval) {
+                (true, true, true) => "interval hour buckets",
+                (true, true, false) => "segment hour buckets",
+                (true, false, true) => "intervals (single items)",
+                (true, false, false) => "segments (single items)",
+                _ if sk.starts_with(acd_aws::items::DIGEST_SK_PREFIX) => "digests",
+                _ => "catalog, runs, settings",
+            };
+            if let Some(date) = data.and_then(|p| sk.get(p.len()..p.len() + "YYYY-MM-DD".len())) {
+                days.insert(date.to_owned());
+            }
+            let mut bytes = item_size(item) + OVERHEAD;
+            if item.contains_key(acd_aws::keys::GSI1PK) {
+                bytes += item_size(item) + OVERHEAD;
+            }
+            let entry = kinds.entry(kind).or_default();
+            entry.0 += 1;
+            entry.1 += bytes;
+        }
+    }
+    println!("== storage (DynamoDB's billed size: items + 100 bytes each, name index items counted again)");
+    let (mut total, mut data) = (0u64, 0u64);
+    for (kind, (items, bytes)) in &kinds {
+        println!("   {kind:<26} {items:>8} items {:>10.2} MB", *bytes as f64 / 1e6);
+        total += bytes;
+        if kind.starts_with("interval") || kind.starts_with("segment") {
+            data += bytes;
+        }
+    }
+    let per_day = data as f64 / days.len().max(1) as f64;
+    println!(
+        "   total                      {:.2} MB; interval and segment data {:.2} MB over {} days = {:.2} MB a day, \
+         {:.3} GB per 30 days of history",
+        total as f64 / 1e6,
+        data as f64 / 1e6,
+        days.len(),
+        per_day / 1e6,
+        per_day * 30.0 / 1e9
+    );
 }
 
 /// `--bucket-estimate`: the hour buckets a run touched (size `None`: emptied, a delete), as items, BatchWriteItem

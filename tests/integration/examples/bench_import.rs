@@ -186,19 +186,6 @@ impl Intercept for CapacityMeter {
         if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
             for request in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
                 named(request.put_request().map(|p| p.item()));
-            }
-        } else if let Some(i) = input.downcast_ref::<op::put_item::PutItemInput>() {
-            named(i.item());
-        } else if let Some(i) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
-            named(i.key());
-        } else if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
-            for t in i.transact_items() {
-                named(t.put().map(|p| p.item()));
-                named(t.update().map(|u| u.key()));
-            }
-        }
-        if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {
-            for request in i.request_items().into_iter().flat_map(|m| m.values()).flatten() {
                 match (request.put_request(), request.delete_request()) {
                     (Some(put), _) => c.write(item_size(put.item())),
                     (None, Some(_)) => c.write(1), // a delete costs the deleted item's size: ours are < 1 KiB
@@ -216,13 +203,17 @@ impl Intercept for CapacityMeter {
                 }
             }
         } else if let Some(i) = input.downcast_ref::<op::put_item::PutItemInput>() {
+            named(i.item());
             c.write(i.item().map_or(0, item_size));
-        } else if input.downcast_ref::<op::update_item::UpdateItemInput>().is_some()
-            || input.downcast_ref::<op::delete_item::DeleteItemInput>().is_some()
-        {
+        } else if let Some(i) = input.downcast_ref::<op::update_item::UpdateItemInput>() {
+            named(i.key());
             c.write(1); // catalog, lease and digest items are < 1 KiB
+        } else if input.downcast_ref::<op::delete_item::DeleteItemInput>().is_some() {
+            c.write(1);
         } else if let Some(i) = input.downcast_ref::<op::transact_write_items::TransactWriteItemsInput>() {
-            for _ in i.transact_items() {
+            for t in i.transact_items() {
+                named(t.put().map(|p| p.item()));
+                named(t.update().map(|u| u.key()));
                 c.write(1);
                 c.write(1); // transactions cost twice
             }

@@ -475,45 +475,39 @@ async fn bench() {
 /// data per kind and form, and per day of data: the days are the distinct dates of the data's sort keys.
 async fn print_storage(client: &aws_sdk_dynamodb::Client, table: &str, partitions: BTreeSet<String>) {
     const OVERHEAD: u64 = 100;
+    use acd_aws::buckets::{INTERVAL_SK_PREFIX, is_bucket_sk};
+    use acd_aws::items::{DIGEST_SK_PREFIX, SEGMENT_SK_PREFIX};
     let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    let mut days = BTreeSet::new();
+    let (mut days, mut total, mut data) = (BTreeSet::new(), 0u64, 0u64);
     for pk in partitions {
         for item in &partition_items(client, table, pk).await {
             let sk = item.get("SK").and_then(|v| v.as_s().ok()).map_or("", String::as_str);
-            let interval = sk.starts_with(acd_aws::buckets::INTERVAL_SK_PREFIX);
-            let data = if interval {
-                Some(acd_aws::buckets::INTERVAL_SK_PREFIX)
-            } else {
-                Some(acd_aws::items::SEGMENT_SK_PREFIX).filter(|p| sk.starts_with(p))
+            let prefix = [INTERVAL_SK_PREFIX, SEGMENT_SK_PREFIX].into_iter().find(|p| sk.starts_with(p));
+            let kind = match (prefix, is_bucket_sk(sk)) {
+                (Some(INTERVAL_SK_PREFIX), true) => "interval hour buckets",
+                (Some(_), true) => "segment hour buckets",
+                (Some(INTERVAL_SK_PREFIX), false) => "intervals (single items)",
+                (Some(_), false) => "segments (single items)",
+                (None, _) if sk.starts_with(DIGEST_SK_PREFIX) => "digests",
+                (None, _) => "catalog, runs, settings",
             };
-            let kind = match (data.is_some(), acd_aws::buckets::is_bucket_sk(sk), interval) {
-                (true, true, true) => "interval hour buckets",
-                (true, true, false) => "segment hour buckets",
-                (true, false, true) => "intervals (single items)",
-                (true, false, false) => "segments (single items)",
-                _ if sk.starts_with(acd_aws::items::DIGEST_SK_PREFIX) => "digests",
-                _ => "catalog, runs, settings",
-            };
-            if let Some(date) = data.and_then(|p| sk.get(p.len()..p.len() + "YYYY-MM-DD".len())) {
-                days.insert(date.to_owned());
+            let size = item_size(item) + OVERHEAD;
+            let bytes = if item.contains_key(acd_aws::keys::GSI1PK) { 2 * size } else { size };
+            if let Some(p) = prefix {
+                data += bytes;
+                if let Some(date) = sk.get(p.len()..p.len() + "YYYY-MM-DD".len()) {
+                    days.insert(date.to_owned());
+                }
             }
-            let mut bytes = item_size(item) + OVERHEAD;
-            if item.contains_key(acd_aws::keys::GSI1PK) {
-                bytes += item_size(item) + OVERHEAD;
-            }
+            total += bytes;
             let entry = kinds.entry(kind).or_default();
             entry.0 += 1;
             entry.1 += bytes;
         }
     }
     println!("== storage (DynamoDB's billed size: items + 100 bytes each, name index items counted again)");
-    let (mut total, mut data) = (0u64, 0u64);
     for (kind, (items, bytes)) in &kinds {
         println!("   {kind:<26} {items:>8} items {:>10.2} MB", *bytes as f64 / 1e6);
-        total += bytes;
-        if kind.starts_with("interval") || kind.starts_with("segment") {
-            data += bytes;
-        }
     }
     let per_day = data as f64 / days.len().max(1) as f64;
     println!(

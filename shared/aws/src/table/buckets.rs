@@ -226,15 +226,7 @@ where
     if let Some(pair) = items.windows(2).find(|pair| parts(&pair[0]).1 == parts(&pair[1]).1) {
         return Err(BucketError::SameStart(parts(&pair[0]).1));
     }
-    let values = items
-        .into_iter()
-        .map(|item| {
-            let mut map = item.into_item();
-            map.remove(PK);
-            map.remove(SK);
-            AttributeValue::M(map)
-        })
-        .collect();
+    let values = items.into_iter().map(|item| AttributeValue::M(item.into_element())).collect();
     Ok(Item::from([
         (PK.to_owned(), AttributeValue::S(pk)),
         (SK.to_owned(), AttributeValue::S(bucket_sk(prefix, hour))),

@@ -347,48 +347,88 @@ pub struct SegmentItem {
 
 /// An item shape written for every interval or segment: built into DynamoDB attributes directly (the same
 /// attributes `serde_dynamo::to_item` makes of it, without its intermediate maps and key copies).
-pub trait IntoItem {
+pub trait IntoItem: Sized {
+    /// The whole item: its key (`PK`, `SK`) and [`IntoItem::into_element`]'s attributes.
     fn into_item(self) -> crate::dynamo::Item;
+    /// The item's attributes without its key: an hour bucket's element ([`crate::buckets`]). Built without the key
+    /// (not the whole item with the key removed again): a back-fill makes one for every interval and segment.
+    fn into_element(self) -> crate::dynamo::Item;
 }
 
 fn number(n: u64) -> aws_sdk_dynamodb::types::AttributeValue {
     aws_sdk_dynamodb::types::AttributeValue::N(n.to_string())
 }
 
+/// An item taken apart: its key (`PK`, `SK`) and its other attributes by name (`None`: not written).
+type Parts<const N: usize> = ((String, String), [(&'static str, Option<aws_sdk_dynamodb::types::AttributeValue>); N]);
+
+/// Attributes of an item: `key` (`PK`, `SK`) first when given, then `rest`.
+fn attributes<const N: usize>(
+    key: Option<(String, String)>,
+    rest: [(&str, Option<aws_sdk_dynamodb::types::AttributeValue>); N],
+) -> crate::dynamo::Item {
+    use aws_sdk_dynamodb::types::AttributeValue::S;
+    let mut item = crate::dynamo::Item::with_capacity(N + if key.is_some() { 2 } else { 0 });
+    if let Some((pk, sk)) = key {
+        item.insert(crate::keys::PK.to_owned(), S(pk));
+        item.insert(crate::keys::SK.to_owned(), S(sk));
+    }
+    for (name, value) in rest {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
+    }
+    item
+}
+
+impl IntervalItem {
+    fn split(self) -> Parts<7> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let IntervalItem { pk, sk, start, offered, handled, abandoned, handle_ms, answer_ms, sl } = self;
+        let rest = [
+            ("start", Some(S(serde_time(start)))),
+            ("offered", Some(number(offered))),
+            ("handled", Some(number(handled))),
+            ("abandoned", Some(number(abandoned))),
+            ("handle_ms", Some(number(handle_ms))),
+            ("answer_ms", Some(number(answer_ms))),
+            ("sl", sl.map(number)),
+        ];
+        ((pk, sk), rest)
+    }
+}
+
 impl IntoItem for IntervalItem {
     fn into_item(self) -> crate::dynamo::Item {
+        let (key, rest) = self.split();
+        attributes(Some(key), rest)
+    }
+    fn into_element(self) -> crate::dynamo::Item {
+        attributes(None, self.split().1)
+    }
+}
+
+impl SegmentItem {
+    fn split(self) -> Parts<4> {
         use aws_sdk_dynamodb::types::AttributeValue::S;
-        let mut item = crate::dynamo::Item::with_capacity(9);
-        item.insert(crate::keys::PK.to_owned(), S(self.pk));
-        item.insert(crate::keys::SK.to_owned(), S(self.sk));
-        item.insert("start".to_owned(), S(serde_time(self.start)));
-        item.insert("offered".to_owned(), number(self.offered));
-        item.insert("handled".to_owned(), number(self.handled));
-        item.insert("abandoned".to_owned(), number(self.abandoned));
-        item.insert("handle_ms".to_owned(), number(self.handle_ms));
-        item.insert("answer_ms".to_owned(), number(self.answer_ms));
-        if let Some(sl) = self.sl {
-            item.insert("sl".to_owned(), number(sl));
-        }
-        item
+        let SegmentItem { pk, sk, start, end, status_id, reason } = self;
+        let rest = [
+            ("start", Some(S(serde_time(start)))),
+            ("end", end.map(|end| S(serde_time(end)))),
+            ("status_id", Some(S(status_id))),
+            ("reason", reason.map(S)),
+        ];
+        ((pk, sk), rest)
     }
 }
 
 impl IntoItem for SegmentItem {
     fn into_item(self) -> crate::dynamo::Item {
-        use aws_sdk_dynamodb::types::AttributeValue::S;
-        let mut item = crate::dynamo::Item::with_capacity(6);
-        item.insert(crate::keys::PK.to_owned(), S(self.pk));
-        item.insert(crate::keys::SK.to_owned(), S(self.sk));
-        item.insert("start".to_owned(), S(serde_time(self.start)));
-        if let Some(end) = self.end {
-            item.insert("end".to_owned(), S(serde_time(end)));
-        }
-        item.insert("status_id".to_owned(), S(self.status_id));
-        if let Some(reason) = self.reason {
-            item.insert("reason".to_owned(), S(reason));
-        }
-        item
+        let (key, rest) = self.split();
+        attributes(Some(key), rest)
+    }
+    fn into_element(self) -> crate::dynamo::Item {
+        attributes(None, self.split().1)
     }
 }
 
@@ -505,8 +545,16 @@ mod item_building_tests {
         }
     }
 
+    /// serde_dynamo's item without its key: what a bucket element must be.
+    fn without_key<T: serde::Serialize>(item: &T) -> crate::dynamo::Item {
+        let mut map: crate::dynamo::Item = to_item(item).unwrap();
+        map.remove(crate::keys::PK).expect("a PK");
+        map.remove(crate::keys::SK).expect("an SK");
+        map
+    }
+
     #[test]
-    fn built_items_are_the_items_serde_dynamo_makes() {
+    fn built_items_and_bucket_elements_are_what_serde_dynamo_makes() {
         for t in times() {
             for sl in [None, Some(0), Some(7)] {
                 let interval = IntervalItem {
@@ -521,6 +569,7 @@ mod item_building_tests {
                     sl,
                 };
                 assert_eq!(interval.clone().into_item(), to_item(&interval).unwrap());
+                assert_eq!(interval.clone().into_element(), without_key(&interval));
             }
             for (end, reason) in [(None, None), (Some(t + chrono::Duration::milliseconds(1500)), Some("Lunch"))] {
                 let segment = SegmentItem {
@@ -532,6 +581,7 @@ mod item_building_tests {
                     reason: reason.map(str::to_owned),
                 };
                 assert_eq!(segment.clone().into_item(), to_item(&segment).unwrap());
+                assert_eq!(segment.clone().into_element(), without_key(&segment));
             }
         }
     }

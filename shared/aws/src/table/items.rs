@@ -347,7 +347,7 @@ pub struct SegmentItem {
 
 /// An item shape written for every interval or segment: built into DynamoDB attributes directly (the same
 /// attributes `serde_dynamo::to_item` makes of it, without its intermediate maps and key copies).
-pub trait IntoItem: Sized {
+pub trait IntoItem {
     /// The whole item: its key (`PK`, `SK`) and [`IntoItem::into_element`]'s attributes.
     fn into_item(self) -> crate::dynamo::Item;
     /// The item's attributes without its key: an hour bucket's element ([`crate::buckets`]). Built without the key

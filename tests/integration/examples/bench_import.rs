@@ -221,7 +221,12 @@ impl CapacityMeter {
         c.calls.fetch_add(1, Ordering::Relaxed);
         let named = |key: Option<&Item>| {
             if let Some(pk) = key.and_then(|k| k.get("PK")).and_then(|v| v.as_s().ok()) {
-                c.partitions.lock().unwrap().insert(pk.clone());
+                // Most items name a partition already seen (a day's buckets share their queue's or agent's): copied
+                // only the first time.
+                let mut seen = c.partitions.lock().unwrap();
+                if !seen.contains(pk) {
+                    seen.insert(pk.clone());
+                }
             }
         };
         if let Some(i) = input.downcast_ref::<op::batch_write_item::BatchWriteItemInput>() {

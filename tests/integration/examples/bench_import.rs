@@ -1,6 +1,7 @@
-//! Import benchmark: a large Genesys Cloud (or, `--vendor five9`, Five9) integration (default 200 queues, 300
-//! agents, 7 days) imported from the simulator process into moto through the real import service, then a
-//! steady-state 15-minute run.
+//! Import benchmark: a large Genesys Cloud (or, `--vendor five9`, Five9; `--vendor connect`, Amazon Connect)
+//! integration (default 200 queues, 300 agents, 7 days) imported from the simulator process into moto through the
+//! real import service, then a steady-state 15-minute run. (Amazon Connect: the agent event stream is moto's
+//! Kinesis, filled by this process before the measured runs; the simulator is Connect and the role's STS.)
 //!
 //! Run it with `scripts/bench-import` (starts the simulator as its own process, so the numbers below are the
 //! import's alone). Prints wall time, CPU time and peak RSS of this process, vendor calls, DynamoDB write
@@ -307,6 +308,16 @@ fn report(label: &str, run: &RunRecord, wall: Duration, cpu: f64) {
 }
 
 fn main() {
+    if arg("--vendor").as_deref() == Some("connect") {
+        // The Amazon Connect connector calls STS with the function's own credentials, read from the environment as
+        // in Lambda (moto's test credentials; the simulator answers AssumeRole).
+        // SAFETY: no other thread exists yet (the runtime is built below).
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+            std::env::set_var("AWS_REGION", "us-east-1");
+        }
+    }
     let mut runtime = match arg("--runtime").as_deref() {
         None | Some("current") => tokio::runtime::Builder::new_current_thread(),
         Some("multi") => tokio::runtime::Builder::new_multi_thread(),
@@ -344,6 +355,8 @@ async fn bench() {
         arg("--runtime").unwrap_or_else(|| "current".into()),
         stack.settings.writes_in_flight,
     );
+    // Amazon Connect: the stream's client and the number of agents (the steady run's events are published later).
+    let mut connect_stream: Option<(aws_sdk_kinesis::Client, usize)> = None;
     let (endpoints, body, clock_route) = match vendor.as_str() {
         "genesys" => {
             let client_id = arg("--client-id").expect("--client-id");
@@ -355,7 +368,7 @@ async fn bench() {
                               "credentials": {"client_id": client_id, "client_secret": client_secret},
                               "settings": {"region": "us_east_1", "detailed_on_queue_statuses": true,
                                            "history_days": days}});
-            (endpoints, body, "/__sim/clock")
+            (endpoints, body, Some("/__sim/clock"))
         }
         "five9" => {
             let info: serde_json::Value =
@@ -364,9 +377,56 @@ async fn bench() {
             let body = json!({"name": "Benchmark", "type": "five9",
                               "credentials": {"username": info["username"], "password": info["password"]},
                               "settings": {"region": "us", "grouping": "campaign", "history_days": days}});
-            (endpoints, body, "/__sim/now")
+            (endpoints, body, Some("/__sim/now"))
         }
-        other => panic!("--vendor {other}: genesys or five9"),
+        "connect" => {
+            use acd_connectors::amazon_connect::AwsEndpoints;
+            use acd_simulators::amazon_connect as connect;
+            // Connect and STS (the customer role's trust) are the simulator; the agent event stream is moto's
+            // Kinesis, filled here with every agent's events up to `now` (before the CPU is measured).
+            let kinesis = aws_sdk_kinesis::Client::new(&stack.moto.sdk_config().await);
+            let stream_arn = connect::ConnectSimulator::create_stream(&kinesis, CONNECT_STREAM, 1).await.unwrap();
+            let info: serde_json::Value =
+                reqwest::get(format!("{sim}/__sim/info")).await.unwrap().json().await.expect("connect-sim info");
+            let agents = info["agents"].as_u64().expect("connect-sim info: agents") as usize;
+            let t0 = Instant::now();
+            let published = publish_connect_events(&kinesis, agents, now, days, None).await;
+            println!("agent event stream: {published} events up to {now} ({:.1} s)", t0.elapsed().as_secs_f64());
+            let endpoints = AwsEndpoints {
+                connect: Some(sim.clone()),
+                sts: Some(sim.clone()),
+                kinesis: Some(stack.moto.endpoint.clone()),
+            }
+            .into_endpoints(Endpoints::default());
+            // The tenant's external id (issued by the API, as the customer's role is created with it), then trusted.
+            let (status, issued) = {
+                let mut request = api_request("POST", "/integrations/amazon-connect/external-id", None, None);
+                request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
+                let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints.clone());
+                let api = wiring::integrations_api(
+                    &stack.settings,
+                    &stack.clients,
+                    Arc::new(ConnectorVerifier { factory }),
+                    TenantAuth::Header,
+                );
+                let (s, _, b) = decode(api.handle(request).await);
+                (s, b)
+            };
+            assert_eq!(status, 201, "{issued}");
+            let trust = reqwest::Client::new()
+                .post(format!("{sim}/__sim/trust"))
+                .json(&json!({"external_id": issued["external_id"]}))
+                .send()
+                .await;
+            assert!(trust.unwrap().status().is_success(), "the simulator trusts the external id");
+            let body = json!({"name": "Benchmark", "type": "amazon_connect",
+                              "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
+                              "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
+                                           "agent_event_stream_arn": stream_arn, "history_days": days}});
+            connect_stream = Some((kinesis, agents));
+            (endpoints, body, None)
+        }
+        other => panic!("--vendor {other}: genesys, five9 or connect"),
     };
     let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
     let api = wiring::integrations_api(
@@ -454,8 +514,15 @@ async fn bench() {
 
     // Fifteen minutes later: the simulator's clock and the import's move on together.
     let later = now + chrono::Duration::minutes(15);
-    let answer = reqwest::Client::new().post(format!("{sim}{clock_route}")).json(&json!({"now": later})).send().await;
-    assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
+    if let Some(route) = clock_route {
+        let answer = reqwest::Client::new().post(format!("{sim}{route}")).json(&json!({"now": later})).send().await;
+        assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
+    }
+    if let Some((kinesis, agents)) = &connect_stream {
+        // The events of those 15 minutes reach the stream (Connect's statistics need no clock: any window is served).
+        let published = publish_connect_events(kinesis, *agents, later, days, Some(now)).await;
+        println!("agent event stream: {published} more events up to {later}");
+    }
     let steady = wiring::import_service(
         &stack.settings,
         &stack.clients,
@@ -506,6 +573,37 @@ async fn bench() {
     let partitions = std::mem::take(&mut *capacity.partitions.lock().unwrap());
     print_storage(&plain, &stack.settings.table_name, partitions).await;
     print_reports(&sim, &vendor).await;
+}
+
+const CONNECT_STREAM: &str = "connect-agent-events";
+
+/// Amazon Connect: every agent's events of the simulator's working days (`days` before `until`'s day, and that day)
+/// that happened after `after` (`None`: all) and by `until`, into the moto stream. Day by day (a day's events held
+/// at a time, to keep them out of the peak RSS), each day's in the order they happened, so every agent's events are
+/// in order; the contact events (no time; the connector skips them) go with their day's first batch when `after`
+/// is `None`. Returns how many were written.
+async fn publish_connect_events(
+    kinesis: &aws_sdk_kinesis::Client,
+    agents: usize,
+    until: DateTime<Utc>,
+    days: u32,
+    after: Option<DateTime<Utc>>,
+) -> usize {
+    use acd_simulators::amazon_connect as connect;
+    let stamp = |e: &serde_json::Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
+    let today = connect::midnight(until);
+    let mut published = 0;
+    for d in (0..=i64::from(days)).rev() {
+        let (mut events, _) = connect::agent_events(agents, today - chrono::Duration::days(d));
+        events.retain(|e| match stamp(e) {
+            None => after.is_none(),
+            Some(t) => t <= until && after.is_none_or(|a| t > a),
+        });
+        events.sort_by_key(stamp);
+        connect::ConnectSimulator::publish_agent_events_batched(kinesis, CONNECT_STREAM, &events).await.unwrap();
+        published += events.len();
+    }
+    published
 }
 
 /// What the table holds after the runs, as DynamoDB bills storage: every item's size (the rules of [`value_size`])

@@ -218,6 +218,40 @@ impl ConnectSimulator {
         Ok(())
     }
 
+    /// Writes agent events into a moto Kinesis stream 500 at a time (`PutRecords`), for volumes where one call per
+    /// event is too slow (the import benchmark). Kinesis orders the records of one `PutRecords` call by partition
+    /// key only; moto keeps the call's order. Fails on any record the stream refused.
+    pub async fn publish_agent_events_batched(
+        kinesis: &aws_sdk_kinesis::Client,
+        stream_name: &str,
+        events: &[serde_json::Value],
+    ) -> Result<(), String> {
+        use aws_sdk_kinesis::types::PutRecordsRequestEntry;
+        for chunk in events.chunks(500) {
+            let entries = chunk
+                .iter()
+                .map(|e| {
+                    PutRecordsRequestEntry::builder()
+                        .partition_key(e["AgentARN"].as_str().unwrap_or("none"))
+                        .data(aws_sdk_kinesis::primitives::Blob::new(serde_json::to_vec(e).map_err(|e| e.to_string())?))
+                        .build()
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let out = kinesis
+                .put_records()
+                .stream_name(stream_name)
+                .set_records(Some(entries))
+                .send()
+                .await
+                .map_err(|e| format!("PutRecords: {e:?}"))?;
+            if out.failed_record_count().unwrap_or(0) > 0 {
+                return Err(format!("PutRecords: {:?} records refused", out.failed_record_count()));
+            }
+        }
+        Ok(())
+    }
+
     /// Creates the agent event stream (`shards` shards) and waits until it is active.
     pub async fn create_stream(
         kinesis: &aws_sdk_kinesis::Client,

@@ -26,7 +26,26 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         // only with the external id given to [`super::ConnectSimulator::trust`] (none: every AssumeRole is refused,
         // the "trust failure" fault), the way STS answers (query protocol, XML).
         .route("/", post(assume_role))
+        // The simulator's own routes, for a simulator running as a process (`connect-sim`): what it serves and the
+        // calls answered so far; and the trust of [`super::ConnectSimulator::trust`].
+        .route("/__sim/info", get(info))
+        .route("/__sim/trust", post(trust))
         .with_state(shared)
+}
+
+async fn info(State(shared): State<Arc<Shared>>) -> Response {
+    let c = &shared.config;
+    let calls = shared.lock().calls.clone();
+    Json(json!({"instance_id": INSTANCE_ID, "instance_arn": instance_arn(), "region": super::REGION,
+                "seed": c.seed, "queues": c.queues, "agents": c.agents, "page_size": c.page_size, "calls": calls}))
+    .into_response()
+}
+
+/// `{"external_id": "…"}`: AssumeRole succeeds with this external id from now on.
+async fn trust(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let Some(id) = body["external_id"].as_str() else { return bad("external_id is required") };
+    shared.lock().trusted_external_id = Some(id.to_owned());
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn error(status: StatusCode, kind: &str, message: &str) -> Response {
@@ -207,7 +226,9 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
         },
     };
     let null_answer = shared.lock().null_answer_time;
-    let mut results = Vec::new();
+    // Every row of the window, then the page's rows as JSON (a large window has tens of thousands of rows and is
+    // asked for page by page: only the page is rendered).
+    let mut rows = Vec::new();
     for q in 0..shared.config.queues {
         if !queues.contains(&queue_id(q)) {
             continue;
@@ -216,6 +237,18 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
             let mut t = start;
             while t < end {
                 if let Some(r) = row(shared.config.seed, q, channel, t) {
+                    rows.push((q, channel, t, r));
+                }
+                t += Duration::minutes(15);
+            }
+        }
+    }
+    let len = rows.len();
+    let from = offset.min(len);
+    let to = (offset + max).min(len);
+    let results: Vec<Value> = rows[from..to]
+        .iter()
+        .map(|&(q, channel, t, r)| {
                     let collections: Vec<Value> = metrics
                         .iter()
                         .map(|m| {
@@ -238,20 +271,14 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
                             c
                         })
                         .collect();
-                    results.push(json!({
+                    json!({
                         "Dimensions": {"QUEUE": queue_id(q), "CHANNEL": channel},
                         "MetricInterval": {"Interval": "FIFTEEN_MIN", "StartTime": t.timestamp(), "EndTime": (t + Duration::minutes(15)).timestamp()},
                         "Collections": collections,
-                    }));
-                }
-                t += Duration::minutes(15);
-            }
-        }
-    }
-    let len = results.len();
-    let from = offset.min(len);
-    let to = (offset + max).min(len);
-    with_token(json!({"MetricResults": results[from..to]}), to, len)
+                    })
+        })
+        .collect();
+    with_token(json!({"MetricResults": results}), to, len)
 }
 
 async fn assume_role(

@@ -7,6 +7,9 @@
 //! The port defaults to env `CONNECT_SIM_PORT`, else 9105. Point `AWS_ENDPOINT_URL_CONNECT` at the printed base URL;
 //! STS and Kinesis are moto's. With `--kinesis-endpoint`, the agent event stream is created in that moto (1 shard,
 //! test credentials, us-east-1) and yesterday's and today's agent events are written into it.
+//!
+//! Its own routes: `GET /__sim/info` (what it serves, the calls answered so far) and `POST /__sim/trust`
+//! (`{"external_id": "…"}`: the customer role trusts that external id; until then every AssumeRole is refused).
 
 use std::net::{IpAddr, SocketAddr};
 

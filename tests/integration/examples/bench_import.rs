@@ -398,27 +398,6 @@ async fn bench() {
                 kinesis: Some(stack.moto.endpoint.clone()),
             }
             .into_endpoints(Endpoints::default());
-            // The tenant's external id (issued by the API, as the customer's role is created with it), then trusted.
-            let (status, issued) = {
-                let mut request = api_request("POST", "/integrations/amazon-connect/external-id", None, None);
-                request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
-                let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints.clone());
-                let api = wiring::integrations_api(
-                    &stack.settings,
-                    &stack.clients,
-                    Arc::new(ConnectorVerifier { factory }),
-                    TenantAuth::Header,
-                );
-                let (s, _, b) = decode(api.handle(request).await);
-                (s, b)
-            };
-            assert_eq!(status, 201, "{issued}");
-            let trust = reqwest::Client::new()
-                .post(format!("{sim}/__sim/trust"))
-                .json(&json!({"external_id": issued["external_id"]}))
-                .send()
-                .await;
-            assert!(trust.unwrap().status().is_success(), "the simulator trusts the external id");
             let body = json!({"name": "Benchmark", "type": "amazon_connect",
                               "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
                               "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
@@ -435,6 +414,20 @@ async fn bench() {
         Arc::new(ConnectorVerifier { factory: factory.clone() }),
         TenantAuth::Header,
     );
+    if connect_stream.is_some() {
+        // The tenant's external id (issued by the API, as the customer's role is created with it), trusted by the
+        // simulator's STS before the create verifies the role.
+        let mut request = api_request("POST", "/integrations/amazon-connect/external-id", None, None);
+        request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
+        let (status, _, issued) = decode(api.handle(request).await);
+        assert_eq!(status, 201, "{issued}");
+        let trust = reqwest::Client::new()
+            .post(format!("{sim}/__sim/trust"))
+            .json(&json!({"external_id": issued["external_id"]}))
+            .send()
+            .await;
+        assert!(trust.unwrap().status().is_success(), "the simulator trusts the external id");
+    }
     let mut request = api_request("POST", "/integrations", None, Some(&body));
     request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
     let (status, created) = {

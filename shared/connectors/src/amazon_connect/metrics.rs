@@ -47,12 +47,12 @@ pub fn external_queue_id(queue_id: &str, channel: Channel) -> String {
     format!("{queue_id}:{}", channel.as_str())
 }
 
-/// Values of one (queue, channel, interval) row, by the metric's position in [`ALL`]: `None` = not given, `Some(None)`
-/// = given as null ("cannot be computed"); both read as absent. A fixed array, not a map: a 2-day window holds a row
-/// per queue, channel and quarter hour until it is returned (≈ 60,000 at 200 queues).
+/// Values of one (queue, channel, interval) row, by the metric's position in [`ALL`]; `None` = the metric was absent
+/// or null ("cannot be computed"). A fixed array, not a map: a 2-day window holds a row per queue, channel and quarter
+/// hour until it is returned (≈ 60,000 at 200 queues).
 #[derive(Debug, Default, Clone)]
 struct Row {
-    values: [Option<Option<f64>>; ALL.len()],
+    values: [Option<f64>; ALL.len()],
 }
 
 /// Accumulates the rows of every page of one request.
@@ -109,14 +109,14 @@ impl MetricRows {
                         "GetMetricDataV2: {name} = {v} is not a valid value"
                     )));
                 }
-                if let Some(Some(before)) = row.values[known]
+                if let Some(before) = row.values[known]
                     && value.is_some_and(|v| (v - before).abs() > 1e-9)
                 {
                     return Err(ConnectorError::malformed(format!(
                         "GetMetricDataV2: {name} given twice with different values for one queue and interval"
                     )));
                 }
-                row.values[known] = Some(value);
+                row.values[known] = value;
             }
         }
         Ok(())
@@ -127,7 +127,7 @@ impl MetricRows {
     pub fn into_stats(self) -> Result<Vec<IntervalStats>, ConnectorError> {
         let mut out = Vec::with_capacity(self.rows.len());
         for ((queue, start), row) in self.rows {
-            let get = |name: &str| ALL.iter().position(|n| *n == name).and_then(|i| row.values[i]).flatten();
+            let get = |name: &str| ALL.iter().position(|n| *n == name).and_then(|i| row.values[i]);
             let count = |name: &str| -> Result<u64, ConnectorError> {
                 let v = get(name).ok_or_else(|| {
                     ConnectorError::malformed(format!(

@@ -249,33 +249,33 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
     let results: Vec<Value> = rows[from..to]
         .iter()
         .map(|&(q, channel, t, r)| {
-                    let collections: Vec<Value> = metrics
-                        .iter()
-                        .map(|m| {
-                            let name = m["Name"].as_str().unwrap_or("");
-                            let value = match name {
-                                "CONTACTS_QUEUED_BY_ENQUEUE" => json!(r.offered),
-                                "CONTACTS_HANDLED" => json!(r.handled),
-                                "CONTACTS_ABANDONED" => json!(r.abandoned),
-                                "SUM_HANDLE_TIME" if r.handled == 0 => Value::Null,
-                                "SUM_HANDLE_TIME" => json!(r.handle_s),
-                                "AVG_QUEUE_ANSWER_TIME" if r.handled == 0 || null_answer => Value::Null,
-                                "AVG_QUEUE_ANSWER_TIME" => json!(r.avg_answer_ms as f64 / 1000.0),
-                                "SUM_CONTACTS_ANSWERED_IN_X" => json!(r.within_sl),
-                                _ => Value::Null,
-                            };
-                            let mut c = json!({"Metric": m});
-                            if !value.is_null() {
-                                c["Value"] = value;
-                            }
-                            c
-                        })
-                        .collect();
-                    json!({
-                        "Dimensions": {"QUEUE": queue_id(q), "CHANNEL": channel},
-                        "MetricInterval": {"Interval": "FIFTEEN_MIN", "StartTime": t.timestamp(), "EndTime": (t + Duration::minutes(15)).timestamp()},
-                        "Collections": collections,
-                    })
+            let collections: Vec<Value> = metrics
+                .iter()
+                .map(|m| {
+                    let name = m["Name"].as_str().unwrap_or("");
+                    let value = match name {
+                        "CONTACTS_QUEUED_BY_ENQUEUE" => json!(r.offered),
+                        "CONTACTS_HANDLED" => json!(r.handled),
+                        "CONTACTS_ABANDONED" => json!(r.abandoned),
+                        "SUM_HANDLE_TIME" if r.handled == 0 => Value::Null,
+                        "SUM_HANDLE_TIME" => json!(r.handle_s),
+                        "AVG_QUEUE_ANSWER_TIME" if r.handled == 0 || null_answer => Value::Null,
+                        "AVG_QUEUE_ANSWER_TIME" => json!(r.avg_answer_ms as f64 / 1000.0),
+                        "SUM_CONTACTS_ANSWERED_IN_X" => json!(r.within_sl),
+                        _ => Value::Null,
+                    };
+                    let mut c = json!({"Metric": m});
+                    if !value.is_null() {
+                        c["Value"] = value;
+                    }
+                    c
+                })
+                .collect();
+            json!({
+                "Dimensions": {"QUEUE": queue_id(q), "CHANNEL": channel},
+                "MetricInterval": {"Interval": "FIFTEEN_MIN", "StartTime": t.timestamp(), "EndTime": (t + Duration::minutes(15)).timestamp()},
+                "Collections": collections,
+            })
         })
         .collect();
     with_token(json!({"MetricResults": results}), to, len)

@@ -1,7 +1,8 @@
 //! Import benchmark: a large Genesys Cloud (or, `--vendor five9`, Five9; `--vendor connect`, Amazon Connect)
 //! integration (default 200 queues, 300 agents, 7 days) imported from the simulator process into moto through the
 //! real import service, then a steady-state 15-minute run. (Amazon Connect: the agent event stream is moto's
-//! Kinesis, filled by this process before the measured runs; the simulator is Connect and the role's STS.)
+//! Kinesis, filled before the measured runs by a child process of this benchmark, so neither its memory nor its CPU
+//! count as the import's; the simulator is Connect and the role's STS.)
 //!
 //! Run it with `scripts/bench-import` (starts the simulator as its own process, so the numbers below are the
 //! import's alone). Prints wall time, CPU time and peak RSS of this process, vendor calls, DynamoDB write
@@ -318,6 +319,13 @@ fn main() {
             std::env::set_var("AWS_REGION", "us-east-1");
         }
     }
+    if let Some(kinesis_url) = arg("--publish-connect-events") {
+        // The child process of `publish_in_child`: fills the stream, prints how many events, exits.
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime");
+        let published = runtime.block_on(publish_connect_events_to(&kinesis_url));
+        println!("{published}");
+        return;
+    }
     let mut runtime = match arg("--runtime").as_deref() {
         None | Some("current") => tokio::runtime::Builder::new_current_thread(),
         Some("multi") => tokio::runtime::Builder::new_multi_thread(),
@@ -355,8 +363,8 @@ async fn bench() {
         arg("--runtime").unwrap_or_else(|| "current".into()),
         stack.settings.writes_in_flight,
     );
-    // Amazon Connect: the stream's client and the number of agents (the steady run's events are published later).
-    let mut connect_stream: Option<(aws_sdk_kinesis::Client, usize)> = None;
+    // Amazon Connect: the number of agents (the steady run's events are published later).
+    let mut connect_stream: Option<usize> = None;
     let (endpoints, body, clock_route) = match vendor.as_str() {
         "genesys" => {
             let client_id = arg("--client-id").expect("--client-id");
@@ -390,8 +398,11 @@ async fn bench() {
                 reqwest::get(format!("{sim}/__sim/info")).await.unwrap().json().await.expect("connect-sim info");
             let agents = info["agents"].as_u64().expect("connect-sim info: agents") as usize;
             let t0 = Instant::now();
-            let published = publish_connect_events(&kinesis, agents, now, days, None).await;
-            println!("agent event stream: {published} events up to {now} ({:.1} s)", t0.elapsed().as_secs_f64());
+            let published = publish_in_child(&stack.moto.endpoint, agents, now, days, None);
+            println!(
+                "agent event stream: {published} events up to {now} ({:.1} s, in a child process)",
+                t0.elapsed().as_secs_f64()
+            );
             let endpoints = AwsEndpoints {
                 connect: Some(sim.clone()),
                 sts: Some(sim.clone()),
@@ -402,7 +413,7 @@ async fn bench() {
                               "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
                               "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
                                            "agent_event_stream_arn": stream_arn, "history_days": days}});
-            connect_stream = Some((kinesis, agents));
+            connect_stream = Some(agents);
             (endpoints, body, None)
         }
         other => panic!("--vendor {other}: genesys, five9 or connect"),
@@ -511,9 +522,9 @@ async fn bench() {
         let answer = reqwest::Client::new().post(format!("{sim}{route}")).json(&json!({"now": later})).send().await;
         assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
     }
-    if let Some((kinesis, agents)) = &connect_stream {
+    if let Some(agents) = connect_stream {
         // The events of those 15 minutes reach the stream (Connect's statistics need no clock: any window is served).
-        let published = publish_connect_events(kinesis, *agents, later, days, Some(now)).await;
+        let published = publish_in_child(&stack.moto.endpoint, agents, later, days, Some(now));
         println!("agent event stream: {published} more events up to {later}");
     }
     let steady = wiring::import_service(
@@ -569,6 +580,42 @@ async fn bench() {
 }
 
 const CONNECT_STREAM: &str = "connect-agent-events";
+
+/// [`publish_connect_events`] in a child process of this benchmark (its memory and CPU are not the import's, which
+/// this process measures), against moto at `moto_url`. Returns how many events were written.
+fn publish_in_child(
+    moto_url: &str,
+    agents: usize,
+    until: DateTime<Utc>,
+    days: u32,
+    after: Option<DateTime<Utc>>,
+) -> usize {
+    // Blocking: nothing else runs in this process meanwhile (tokio's `process` feature is not built).
+    let mut child = std::process::Command::new(std::env::current_exe().expect("this benchmark's path"));
+    child.args(["--publish-connect-events", moto_url, "--agents", &agents.to_string()]);
+    child.args(["--until", &until.to_rfc3339(), "--days", &days.to_string()]);
+    if let Some(after) = after {
+        child.args(["--after", &after.to_rfc3339()]);
+    }
+    let out = child.output().expect("the publishing child process starts");
+    assert!(out.status.success(), "publishing the agent events failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("the child prints how many events it wrote")
+}
+
+/// The child's side of [`publish_in_child`]: its arguments, then [`publish_connect_events`].
+async fn publish_connect_events_to(moto_url: &str) -> usize {
+    let time = |name: &str| arg(name).map(|t| t.parse::<DateTime<Utc>>().expect("RFC 3339 time"));
+    let agents = arg("--agents").and_then(|a| a.parse().ok()).expect("--agents");
+    let days = arg("--days").and_then(|d| d.parse().ok()).expect("--days");
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(moto_url)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_kinesis::config::Credentials::new("testing", "testing", None, None, "bench"))
+        .load()
+        .await;
+    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    publish_connect_events(&kinesis, agents, time("--until").expect("--until"), days, time("--after")).await
+}
 
 /// Amazon Connect: every agent's events of the simulator's working days (`days` before `until`'s day, and that day)
 /// that happened after `after` (`None`: all) and by `until`, into the moto stream. Day by day (a day's events held

@@ -13,7 +13,9 @@
 //!   (routing profiles do), so every queue yields all four; ids stay stable whatever traffic a channel sees, and
 //!   chats/emails/cases are offered as mappable only once traffic was imported ([`Connector::listed_once_seen`]).
 //! - **Statistics.** [`metrics`]: `GetMetricDataV2`, FIFTEEN_MIN, UTC, grouped by QUEUE and CHANNEL, ≤ 100 queues per
-//!   filter, `NextToken` paging, [`Connector::max_window`] = 2 days (the model: FIFTEEN_MIN spans < 3 days).
+//!   filter, `NextToken` paging, spans of at most 2 days (the model: FIFTEEN_MIN spans < 3 days).
+//!   [`Connector::max_window`] is one day: the import holds a window's statistics until it writes them (a row per
+//!   queue, channel and quarter hour), and a longer window saves no call (pages hold 100 rows either way).
 //! - **Agents / statuses.** `ListUsers` (`Id` = external id, `Username` = display name), `ListAgentStatuses` (`Id`).
 //! - **Agent states.** [`events`] and [`stream`]: the agent event stream (Kinesis) read from per-shard checkpoints
 //!   that the import stores as the connector's vendor cursor. Records lost before they were read (an expired
@@ -664,7 +666,7 @@ impl Connector for AmazonConnectConnector {
     }
 
     fn max_window(&self) -> chrono::Duration {
-        chrono::Duration::days(MAX_METRIC_SPAN_DAYS)
+        chrono::Duration::days(1)
     }
 
     fn calls_made(&self) -> u64 {

@@ -146,6 +146,43 @@ async fn a_refused_assume_role_is_credentials_rejected() {
     assert_eq!(env.sim.calls("DescribeInstance"), 0);
 }
 
+/// `connect-sim` run as a process (the import benchmark) is driven through its own routes: `GET /__sim/info` says
+/// what it serves and counts the calls answered, `POST /__sim/trust` sets the external id the role trusts.
+#[tokio::test]
+async fn the_simulators_own_routes_say_what_it_serves_and_set_the_roles_trust() {
+    let env = env(ConnectSimConfig { queues: 7, agents: 9, ..Default::default() }, 1).await;
+    let http = reqwest::Client::new();
+    let info = async || -> serde_json::Value {
+        let answer = http.get(format!("{}/__sim/info", env.sim.base_url())).send().await.unwrap();
+        assert_eq!(answer.status(), 200);
+        answer.json().await.unwrap()
+    };
+    let before = info().await;
+    assert_eq!((before["queues"].as_u64(), before["agents"].as_u64()), (Some(7), Some(9)), "{before}");
+    assert_eq!(before["instance_id"], sim::INSTANCE_ID, "{before}");
+    assert_eq!(before["region"], sim::REGION, "{before}");
+    assert_eq!(before["instance_arn"], sim::instance_arn(), "{before}");
+
+    let trust = async |body: serde_json::Value| {
+        http.post(format!("{}/__sim/trust", env.sim.base_url())).json(&body).send().await.unwrap().status()
+    };
+    assert_eq!(trust(serde_json::json!({})).await, 400, "an external id is required");
+    let mut c = env.connector(Tuning::default());
+    c = c.with_endpoints(AwsEndpoints {
+        connect: Some(env.sim.base_url()),
+        sts: Some(env.sim.base_url()),
+        kinesis: Some(env.moto.endpoint.clone()),
+    });
+    // Trusting another id: refused; trusting the connector's (see `Env::connector`): the check passes.
+    assert_eq!(trust(serde_json::json!({"external_id": "acd-ext-someone-else"})).await, 204);
+    assert_eq!(c.verify(deadline()).await.unwrap_err(), ConnectorError::CredentialsRejected);
+    assert_eq!(trust(serde_json::json!({"external_id": "acd-ext-0123456789abcdef"})).await, 204);
+    c.verify(deadline()).await.expect("the role trusts the connector's external id");
+    let after = info().await;
+    assert_eq!(after["calls"]["sts:AssumeRole"], 2, "{after}");
+    assert_eq!(after["calls"]["DescribeInstance"], 1, "{after}");
+}
+
 #[tokio::test]
 async fn a_null_metric_in_a_row_with_contacts_is_malformed_not_zero() {
     let env = env(ConnectSimConfig::default(), 1).await;

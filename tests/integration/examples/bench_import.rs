@@ -619,9 +619,9 @@ async fn publish_connect_events_to(moto_url: &str) -> usize {
 
 /// Amazon Connect: every agent's events of the simulator's working days (`days` before `until`'s day, and that day)
 /// that happened after `after` (`None`: all) and by `until`, into the moto stream. Day by day (a day's events held
-/// at a time, to keep them out of the peak RSS), each day's in the order they happened, so every agent's events are
-/// in order; the contact events (no time; the connector skips them) go with their day's first batch when `after`
-/// is `None`. Returns how many were written.
+/// at a time, to keep the publishing process small), each day's in the order they happened, so every agent's
+/// events are in order; the contact events (no time; the connector skips them) go with their day's first batch
+/// when `after` is `None`. Returns how many were written.
 async fn publish_connect_events(
     kinesis: &aws_sdk_kinesis::Client,
     agents: usize,

@@ -787,6 +787,16 @@ async fn write_both_forms(
 
 /// Five9 only: the reports run so far (what the domain's ReportRequest budget counts).
 async fn print_reports(sim: &str, vendor: &str) {
+    if vendor == "connect" {
+        // Which operations the vendor calls were (GetMetricDataV2 pages, listings, AssumeRole), counted by the
+        // simulator; the agent event stream's Kinesis calls are moto's and not among them.
+        let info: serde_json::Value =
+            reqwest::get(format!("{sim}/__sim/info")).await.unwrap().json().await.expect("connect-sim info");
+        let calls = info["calls"]
+            .as_object()
+            .map(|calls| calls.iter().map(|(operation, n)| format!("{operation} {n}")).collect::<Vec<_>>().join(", "));
+        println!("   Connect calls      {} so far", calls.unwrap_or_default());
+    }
     if vendor != "five9" {
         return;
     }

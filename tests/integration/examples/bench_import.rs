@@ -11,6 +11,9 @@
 //! meter that sizes every request runs on the import's thread, inside the process CPU measured: its own time is
 //! printed, and a second CPU figure leaves it out (the import's CPU alone).
 //!
+//! `--steady-metric-latency-ms N` (Amazon Connect): each `GetMetricDataV2` answer of the steady run takes N ms, as
+//! AWS's would (the back-fill runs without it), so its wall time shows what calls in flight save.
+//!
 //! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
 //! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
 //! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
@@ -526,6 +529,17 @@ async fn bench() {
         // The events of those 15 minutes reach the stream (Connect's statistics need no clock: any window is served).
         let published = publish_in_child(&stack.moto.endpoint, agents, later, days, Some(now));
         println!("agent event stream: {published} more events up to {later}");
+        if let Some(ms) = arg("--steady-metric-latency-ms") {
+            // AWS's answer time, which the steady run's wall time (and so its billed duration) is made of.
+            let ms: u64 = ms.parse().expect("--steady-metric-latency-ms: milliseconds");
+            let answer = reqwest::Client::new()
+                .post(format!("{sim}/__sim/latency"))
+                .json(&json!({"metric_ms": ms}))
+                .send()
+                .await;
+            assert!(answer.unwrap().status().is_success(), "the simulator's latency was set");
+            println!("GetMetricDataV2 answers take {ms} ms from now on (the simulator)");
+        }
     }
     let steady = wiring::import_service(
         &stack.settings,

@@ -52,6 +52,23 @@ impl Env {
             AmazonConnectCredentials { role_arn: ROLE.into(), external_id: "acd-ext-0123456789abcdef".into() };
         AmazonConnectConnector::new(self.base.clone(), endpoints, settings, credentials).with_tuning(tuning)
     }
+
+    /// The connector's statistics of `window` are the simulator's (at least 100 rows of them); returns how many.
+    async fn statistics_match_the_truth(
+        &self,
+        c: &AmazonConnectConnector,
+        queues: &[acd_domain::Queue],
+        window: TimeWindow,
+    ) -> usize {
+        let mut stats = c.interval_stats(queues, window, deadline()).await.unwrap();
+        let mut truth = self.sim.truth(window.start, window.end);
+        let key = |s: &acd_domain::IntervalStats| (s.queue_external_id.clone(), s.interval_start);
+        stats.sort_by_key(key);
+        truth.sort_by_key(key);
+        assert!(truth.len() > 100, "the simulator should have data: {}", truth.len());
+        assert_eq!(stats, truth);
+        truth.len()
+    }
 }
 
 fn deadline() -> Deadline {
@@ -65,7 +82,7 @@ fn day() -> DateTime<Utc> {
 #[tokio::test]
 async fn queues_statistics_agents_and_statuses_map_and_page() {
     let env = env(ConnectSimConfig { queues: 5, agents: 5, page_size: 2, ..Default::default() }, 1).await;
-    let tuning = Tuning { page_size: 2, queues_per_filter: 2, metric_page_size: 7 };
+    let tuning = Tuning { page_size: 2, queues_per_filter: 2, metric_page_size: 7, ..Tuning::default() };
     let c = env.connector(tuning);
 
     let queues = c.list_queues(deadline()).await.unwrap();
@@ -79,15 +96,9 @@ async fn queues_statistics_agents_and_statuses_map_and_page() {
     }
 
     let window = TimeWindow::new(day(), day() + c.max_window()).unwrap();
-    let mut stats = c.interval_stats(&queues, window, deadline()).await.unwrap();
-    let mut truth = env.sim.truth(window.start, window.end);
-    let key = |s: &acd_domain::IntervalStats| (s.queue_external_id.clone(), s.interval_start);
-    stats.sort_by_key(key);
-    truth.sort_by_key(key);
-    assert!(truth.len() > 100, "the simulator should have data: {}", truth.len());
-    assert_eq!(stats, truth);
+    let rows = env.statistics_match_the_truth(&c, &queues, window).await;
     // ≤ 2 queues per filter: 3 filters, each paged by 7 rows.
-    assert!(env.sim.calls("GetMetricDataV2") as usize >= truth.len() / 7, "{}", env.sim.calls("GetMetricDataV2"));
+    assert!(env.sim.calls("GetMetricDataV2") as usize >= rows / 7, "{}", env.sim.calls("GetMetricDataV2"));
 
     let agents = c.list_agents(deadline()).await.unwrap();
     assert_eq!(agents.len(), 5);
@@ -146,6 +157,23 @@ async fn a_refused_assume_role_is_credentials_rejected() {
     assert_eq!(env.sim.calls("DescribeInstance"), 0);
 }
 
+/// `GetMetricDataV2` paging sequences (a batch of queues each) are read `metric_requests_in_flight` at a time —
+/// never more — with the same statistics as one after the other. The simulator answers after 300 ms, so requests
+/// sent together are answered together (it counts the most at once).
+#[tokio::test]
+async fn statistics_are_read_as_many_sequences_at_once_as_tuned_and_no_more() {
+    // 5 queues: batches of 2, 2 and 1 one after the other; batches of 1 three at a time; more sequences than are
+    // let in flight in both.
+    for (in_flight, queues_per_filter) in [(1, 2), (3, 1)] {
+        let env = env(ConnectSimConfig { queues: 5, ..Default::default() }, 1).await;
+        env.sim.set_metric_latency(Duration::from_millis(300));
+        let c = env.connector(Tuning { metric_requests_in_flight: in_flight, queues_per_filter, ..Tuning::default() });
+        let queues = c.list_queues(deadline()).await.unwrap();
+        env.statistics_match_the_truth(&c, &queues, TimeWindow::new(day(), day() + Days::days(1)).unwrap()).await;
+        assert_eq!(env.sim.most_metric_requests_at_once(), in_flight as u64, "{in_flight} in flight");
+    }
+}
+
 /// `connect-sim` run as a process (the import benchmark) is driven through its own routes: `GET /__sim/info` says
 /// what it serves and counts the calls answered, `POST /__sim/trust` sets the external id the role trusts.
 #[tokio::test]
@@ -181,6 +209,18 @@ async fn the_simulators_own_routes_say_what_it_serves_and_set_the_roles_trust() 
     let after = info().await;
     assert_eq!(after["calls"]["sts:AssumeRole"], 2, "{after}");
     assert_eq!(after["calls"]["DescribeInstance"], 1, "{after}");
+
+    // `POST /__sim/latency`: every GetMetricDataV2 answer takes that long from then on.
+    let latency = async |body: serde_json::Value| {
+        http.post(format!("{}/__sim/latency", env.sim.base_url())).json(&body).send().await.unwrap().status()
+    };
+    assert_eq!(latency(serde_json::json!({})).await, 400, "milliseconds are required");
+    assert_eq!(latency(serde_json::json!({"metric_ms": 400})).await, 204);
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(day(), day() + Days::hours(1)).unwrap();
+    let started = std::time::Instant::now();
+    c.interval_stats(&queues, window, deadline()).await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(400), "{:?}", started.elapsed());
 }
 
 #[tokio::test]

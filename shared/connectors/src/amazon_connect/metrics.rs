@@ -55,6 +55,22 @@ struct Row {
     values: [Option<f64>; ALL.len()],
 }
 
+impl Row {
+    /// Sets the metric at `known` (its place in [`ALL`]); a value given twice differently is malformed.
+    fn set(&mut self, known: usize, value: Option<f64>) -> Result<(), ConnectorError> {
+        if let Some(before) = self.values[known]
+            && value.is_some_and(|v| (v - before).abs() > 1e-9)
+        {
+            return Err(ConnectorError::malformed(format!(
+                "GetMetricDataV2: {} given twice with different values for one queue and interval",
+                ALL[known]
+            )));
+        }
+        self.values[known] = value;
+        Ok(())
+    }
+}
+
 /// Accumulates the rows of every page of one request.
 #[derive(Debug, Default)]
 pub struct MetricRows {
@@ -109,14 +125,31 @@ impl MetricRows {
                         "GetMetricDataV2: {name} = {v} is not a valid value"
                     )));
                 }
-                if let Some(before) = row.values[known]
-                    && value.is_some_and(|v| (v - before).abs() > 1e-9)
-                {
-                    return Err(ConnectorError::malformed(format!(
-                        "GetMetricDataV2: {name} given twice with different values for one queue and interval"
-                    )));
+                row.set(known, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds the rows another request sequence read (of other queues or another span, so normally none in
+    /// common; a row in both gets the check of a metric given twice, and a value is never replaced by a null).
+    pub fn merge(&mut self, other: MetricRows) -> Result<(), ConnectorError> {
+        if self.rows.is_empty() {
+            self.rows = other.rows;
+            return Ok(());
+        }
+        for (key, row) in other.rows {
+            match self.rows.entry(key) {
+                std::collections::btree_map::Entry::Vacant(v) => {
+                    v.insert(row);
                 }
-                row.values[known] = value;
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    for (known, value) in row.values.into_iter().enumerate() {
+                        if value.is_some() {
+                            o.get_mut().set(known, value)?;
+                        }
+                    }
+                }
             }
         }
         Ok(())
@@ -253,6 +286,33 @@ mod tests {
         assert!(matches!(rows.into_stats(), Err(ConnectorError::Malformed { .. })));
         // No rows at all is no data: zero stats, not an error.
         assert!(MetricRows::default().into_stats().unwrap().is_empty());
+    }
+
+    #[test]
+    fn rows_of_two_sequences_merge_and_a_row_read_twice_must_agree() {
+        let v = |offered: f64| [(OFFERED, Some(offered)), (HANDLED, Some(0.0)), (ABANDONED, Some(0.0))];
+        let part = |queue: &str, offered: f64| {
+            let mut rows = MetricRows::default();
+            rows.add(&[row(queue, "VOICE", t(9, 0), &v(offered))], &wanted_of(&["q1:calls", "q2:calls"]), window())
+                .unwrap();
+            rows
+        };
+        let mut rows = MetricRows::default();
+        rows.merge(part("q1", 3.0)).unwrap();
+        rows.merge(part("q2", 5.0)).unwrap();
+        // The same row again with the same values: one row, as if read once.
+        rows.merge(part("q2", 5.0)).unwrap();
+        let stats = rows.into_stats().unwrap();
+        let offered: Vec<_> = stats.iter().map(|s| (s.queue_external_id.as_str(), s.offered)).collect();
+        assert_eq!(offered, [("q1:calls", 3), ("q2:calls", 5)]);
+
+        let mut rows = MetricRows::default();
+        rows.merge(part("q1", 3.0)).unwrap();
+        assert!(matches!(rows.merge(part("q1", 4.0)), Err(ConnectorError::Malformed { .. })));
+    }
+
+    fn wanted_of(ids: &[&str]) -> std::collections::HashSet<String> {
+        ids.iter().map(|id| (*id).to_owned()).collect()
     }
 
     #[test]

@@ -39,6 +39,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials as AwsCredentials;
 use aws_sdk_connect::types::{FilterV2, IntervalDetails, IntervalPeriod, MetricV2, QueueType, ThresholdV2};
 use chrono::Utc;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use events::SegmentBook;
@@ -197,11 +198,15 @@ pub struct Tuning {
     pub queues_per_filter: usize,
     /// `MaxResults` of `GetMetricDataV2` (≤ 100).
     pub metric_page_size: i32,
+    /// `GetMetricDataV2` paging sequences (one per span and batch of queues) read at once. Pages of one sequence
+    /// follow each other (`NextToken`); a run's wall time, which Lambda bills, is mostly waiting for these answers.
+    /// Two by default: Connect's API quotas are per account and region, shared with the customer's own callers.
+    pub metric_requests_in_flight: usize,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Self { page_size: 1000, queues_per_filter: 100, metric_page_size: 100 }
+        Self { page_size: 1000, queues_per_filter: 100, metric_page_size: 100, metric_requests_in_flight: 2 }
     }
 }
 
@@ -438,6 +443,32 @@ impl AmazonConnectConnector {
         .await
     }
 
+    /// One paging sequence of `GetMetricDataV2` (a span and a batch of queues), folded into its own rows.
+    async fn metric_sequence(
+        &self,
+        s: &Session,
+        batch: &[String],
+        span: TimeWindow,
+        wanted: &HashSet<String>,
+        deadline: Deadline,
+    ) -> Result<MetricRows, ConnectorError> {
+        let mut rows = MetricRows::default();
+        let mut token = None;
+        let mut pages = 0;
+        loop {
+            let page = self.metric_page(s, batch, span, token, deadline).await?;
+            rows.add(page.metric_results(), wanted, span)?;
+            pages += 1;
+            match page.next_token() {
+                Some(t) if !t.is_empty() && pages < MAX_PAGES => token = Some(t.to_owned()),
+                Some(t) if !t.is_empty() => {
+                    return Err(ConnectorError::malformed("GetMetricDataV2: NextToken never ends"));
+                }
+                _ => return Ok(rows),
+            }
+        }
+    }
+
     /// Stores a warning for the run record (gaps in the agent event stream).
     fn warn(&self, w: String) {
         tracing::warn!(warning = %w, "amazon connect");
@@ -541,24 +572,20 @@ impl Connector for AmazonConnectConnector {
             return Ok(Vec::new());
         }
         let s = self.session(deadline, false).await?;
-        let mut rows = MetricRows::default();
+        // One paging sequence per span and batch of queues, up to `metric_requests_in_flight` of them at once; the
+        // queues are spread over at least that many batches (≤ 100 each), so a small integration overlaps too.
+        let in_flight = self.tuning.metric_requests_in_flight.max(1);
+        let per_batch = self.tuning.queues_per_filter.clamp(1, 100).min(ids.len().div_ceil(in_flight));
+        let mut sequences = Vec::new();
         for span in window.split(chrono::Duration::days(MAX_METRIC_SPAN_DAYS)) {
-            for batch in ids.chunks(self.tuning.queues_per_filter.clamp(1, 100)) {
-                let mut token = None;
-                let mut pages = 0;
-                loop {
-                    let page = self.metric_page(&s, batch, span, token, deadline).await?;
-                    rows.add(page.metric_results(), &wanted, span)?;
-                    pages += 1;
-                    match page.next_token() {
-                        Some(t) if !t.is_empty() && pages < MAX_PAGES => token = Some(t.to_owned()),
-                        Some(t) if !t.is_empty() => {
-                            return Err(ConnectorError::malformed("GetMetricDataV2: NextToken never ends"));
-                        }
-                        _ => break,
-                    }
-                }
+            for batch in ids.chunks(per_batch) {
+                sequences.push(self.metric_sequence(&s, batch, span, &wanted, deadline));
             }
+        }
+        let mut parts = futures::stream::iter(sequences).buffer_unordered(in_flight);
+        let mut rows = MetricRows::default();
+        while let Some(part) = parts.next().await {
+            rows.merge(part?)?;
         }
         rows.into_stats()
     }

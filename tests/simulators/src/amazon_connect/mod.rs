@@ -71,6 +71,11 @@ pub(crate) struct State {
     pub trusted_external_id: Option<String>,
     /// The external ids of the AssumeRole calls that succeeded.
     pub assumed_with: Vec<String>,
+    /// How long each `GetMetricDataV2` answer takes (AWS's latency, for measuring calls in flight; zero by default).
+    pub metric_latency: std::time::Duration,
+    /// `GetMetricDataV2` requests being answered now, and the most there ever were at once.
+    pub metric_in_progress: u64,
+    pub metric_most_in_progress: u64,
 }
 
 pub(crate) struct Shared {
@@ -148,6 +153,16 @@ impl ConnectSimulator {
     /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
     pub fn trust(&self, external_id: &str) {
         self.shared.lock().trusted_external_id = Some(external_id.to_owned());
+    }
+
+    /// Each `GetMetricDataV2` answer is sent `latency` after its request arrives (requests are served concurrently).
+    pub fn set_metric_latency(&self, latency: std::time::Duration) {
+        self.shared.lock().metric_latency = latency;
+    }
+
+    /// The most `GetMetricDataV2` requests that were being answered at one time.
+    pub fn most_metric_requests_at_once(&self) -> u64 {
+        self.shared.lock().metric_most_in_progress
     }
 
     /// The external ids of the successful AssumeRole calls, in order.

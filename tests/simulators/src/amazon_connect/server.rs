@@ -30,14 +30,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         // calls answered so far; and the trust of [`super::ConnectSimulator::trust`].
         .route("/__sim/info", get(info))
         .route("/__sim/trust", post(trust))
+        .route("/__sim/latency", post(latency))
         .with_state(shared)
 }
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
     let c = &shared.config;
     let calls = shared.lock().calls.clone();
+    let most_at_once = shared.lock().metric_most_in_progress;
     Json(json!({"instance_id": INSTANCE_ID, "instance_arn": instance_arn(), "region": super::REGION,
-                "seed": c.seed, "queues": c.queues, "agents": c.agents, "page_size": c.page_size, "calls": calls}))
+                "seed": c.seed, "queues": c.queues, "agents": c.agents, "page_size": c.page_size, "calls": calls,
+                "metric_requests_most_at_once": most_at_once}))
     .into_response()
 }
 
@@ -45,6 +48,14 @@ async fn info(State(shared): State<Arc<Shared>>) -> Response {
 async fn trust(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
     let Some(id) = body["external_id"].as_str() else { return bad("external_id is required") };
     shared.lock().trusted_external_id = Some(id.to_owned());
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `{"metric_ms": N}`: each `GetMetricDataV2` answer takes N ms from now on (see
+/// [`super::ConnectSimulator::set_metric_latency`]).
+async fn latency(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let Some(ms) = body["metric_ms"].as_u64() else { return bad("metric_ms (milliseconds) is required") };
+    shared.lock().metric_latency = std::time::Duration::from_millis(ms);
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -180,10 +191,29 @@ fn bad(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "InvalidParameterException", message)
 }
 
+/// Counts a `GetMetricDataV2` request as being answered until dropped.
+struct InProgress<'a>(&'a Shared);
+
+impl<'a> InProgress<'a> {
+    fn start(shared: &'a Shared) -> Self {
+        let mut s = shared.lock();
+        s.metric_in_progress += 1;
+        s.metric_most_in_progress = s.metric_most_in_progress.max(s.metric_in_progress);
+        Self(shared)
+    }
+}
+
+impl Drop for InProgress<'_> {
+    fn drop(&mut self) {
+        self.0.lock().metric_in_progress -= 1;
+    }
+}
+
 async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
     if let Some(r) = gate(&shared, "GetMetricDataV2", None) {
         return r;
     }
+    let _in_progress = InProgress::start(&shared);
     if body["ResourceArn"].as_str() != Some(instance_arn().as_str()) {
         return error(StatusCode::NOT_FOUND, "ResourceNotFoundException", "ResourceArn is not an instance");
     }
@@ -225,7 +255,13 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
             Err(_) => return bad("bad NextToken"),
         },
     };
-    let null_answer = shared.lock().null_answer_time;
+    let (null_answer, latency) = {
+        let s = shared.lock();
+        (s.null_answer_time, s.metric_latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     // Every row of the window, then the page's rows as JSON (a large window has tens of thousands of rows and is
     // asked for page by page: only the page is rendered).
     let mut rows = Vec::new();

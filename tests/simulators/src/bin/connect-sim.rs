@@ -8,8 +8,9 @@
 //! STS and Kinesis are moto's. With `--kinesis-endpoint`, the agent event stream is created in that moto (1 shard,
 //! test credentials, us-east-1) and yesterday's and today's agent events are written into it.
 //!
-//! Its own routes: `GET /__sim/info` (what it serves, the calls answered so far) and `POST /__sim/trust`
-//! (`{"external_id": "…"}`: the customer role trusts that external id; until then every AssumeRole is refused).
+//! Its own routes: `GET /__sim/info` (what it serves, the calls answered so far), `POST /__sim/trust`
+//! (`{"external_id": "…"}`: the customer role trusts that external id; until then every AssumeRole is refused) and
+//! `POST /__sim/latency` (`{"metric_ms": N}`: each `GetMetricDataV2` answer takes N ms, as AWS's would).
 
 use std::net::{IpAddr, SocketAddr};
 

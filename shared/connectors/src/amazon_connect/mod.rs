@@ -15,7 +15,8 @@
 //! - **Statistics.** [`metrics`]: `GetMetricDataV2`, FIFTEEN_MIN, UTC, grouped by QUEUE and CHANNEL, ≤ 100 queues per
 //!   filter, `NextToken` paging, spans of at most 2 days (the model: FIFTEEN_MIN spans < 3 days).
 //!   [`Connector::max_window`] is one day: the import holds a window's statistics until it writes them (a row per
-//!   queue, channel and quarter hour), and a longer window saves no call (pages hold 100 rows either way).
+//!   queue, channel and quarter hour), and a longer window saves no call (pages hold 100 rows either way). The
+//!   paging sequences (one per span and batch of queues) are read [`Tuning::metric_requests_in_flight`] at a time.
 //! - **Agents / statuses.** `ListUsers` (`Id` = external id, `Username` = display name), `ListAgentStatuses` (`Id`).
 //! - **Agent states.** [`events`] and [`stream`]: the agent event stream (Kinesis) read from per-shard checkpoints
 //!   that the import stores as the connector's vendor cursor. Records lost before they were read (an expired

@@ -126,17 +126,23 @@ impl Moto {
 
     /// SDK configuration pointing every client at this moto (test credentials, us-east-1).
     pub async fn sdk_config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
-            .load()
-            .await
+        moto_sdk_config(&self.endpoint).await
     }
 
     pub async fn clients(&self) -> AwsClients {
         AwsClients::from_config(&self.sdk_config().await)
     }
+}
+
+/// SDK configuration pointing every client at the moto at `endpoint` (test credentials, us-east-1): for a process
+/// that did not start that moto itself ([`Moto::sdk_config`] for one that did).
+pub async fn moto_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "test"))
+        .load()
+        .await
 }
 
 /// A moto with the stack's table and schedule group, and the settings the functions would get.

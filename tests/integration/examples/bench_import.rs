@@ -621,13 +621,7 @@ async fn publish_connect_events_to(moto_url: &str) -> usize {
     let time = |name: &str| arg(name).map(|t| t.parse::<DateTime<Utc>>().expect("RFC 3339 time"));
     let agents = arg("--agents").and_then(|a| a.parse().ok()).expect("--agents");
     let days = arg("--days").and_then(|d| d.parse().ok()).expect("--days");
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(moto_url)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_kinesis::config::Credentials::new("testing", "testing", None, None, "bench"))
-        .load()
-        .await;
-    let kinesis = aws_sdk_kinesis::Client::new(&config);
+    let kinesis = aws_sdk_kinesis::Client::new(&acd_test_harness::moto_sdk_config(moto_url).await);
     publish_connect_events(&kinesis, agents, time("--until").expect("--until"), days, time("--after")).await
 }
 
@@ -799,7 +793,8 @@ async fn write_both_forms(
     println!("   (the same {n_items} intervals and segments: {n_buckets} hour buckets)");
 }
 
-/// Five9 only: the reports run so far (what the domain's ReportRequest budget counts).
+/// Five9: the reports run so far (what the domain's ReportRequest budget counts); Amazon Connect: the calls per
+/// operation so far.
 async fn print_reports(sim: &str, vendor: &str) {
     if vendor == "connect" {
         // Which operations the vendor calls were (GetMetricDataV2 pages, listings, AssumeRole), counted by the

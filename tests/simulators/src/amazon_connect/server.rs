@@ -27,7 +27,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         // the "trust failure" fault), the way STS answers (query protocol, XML).
         .route("/", post(assume_role))
         // The simulator's own routes, for a simulator running as a process (`connect-sim`): what it serves and the
-        // calls answered so far; and the trust of [`super::ConnectSimulator::trust`].
+        // calls answered so far; the trust of [`super::ConnectSimulator::trust`]; and the answer time of
+        // [`super::ConnectSimulator::set_metric_latency`].
         .route("/__sim/info", get(info))
         .route("/__sim/trust", post(trust))
         .route("/__sim/latency", post(latency))
@@ -36,8 +37,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 
 async fn info(State(shared): State<Arc<Shared>>) -> Response {
     let c = &shared.config;
-    let calls = shared.lock().calls.clone();
-    let most_at_once = shared.lock().metric_most_in_progress;
+    let (calls, most_at_once) = {
+        let s = shared.lock();
+        (s.calls.clone(), s.metric_most_in_progress)
+    };
     Json(json!({"instance_id": INSTANCE_ID, "instance_arn": instance_arn(), "region": super::REGION,
                 "seed": c.seed, "queues": c.queues, "agents": c.agents, "page_size": c.page_size, "calls": calls,
                 "metric_requests_most_at_once": most_at_once}))

@@ -531,6 +531,30 @@ async fn a_back_fill_under_a_short_deadline_continues_across_runs_and_ends_compl
 }
 
 #[tokio::test]
+async fn five9_runs_the_call_log_and_agent_state_reports_of_a_fetch_side_by_side_one_request_at_a_time() {
+    // Each report runs 300 ms in the simulator before its result is ready: read one after the other (the call log,
+    // then the agent state reports), no two would ever be running at once.
+    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
+    let sim_config =
+        Five9SimConfig { now: Some(now), report_running_for: Duration::from_millis(300), ..Five9SimConfig::default() };
+    let (env, sim) = five9_env(sim_config).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let stats = sim.stats();
+    assert!(stats.operations["runReport"] >= 2, "{:?}", stats.operations);
+    assert_eq!(stats.most_reports_running, 2, "the call log ran while an agent state report ran");
+    // Five9 refuses a user's concurrent requests: the requests themselves still go one at a time.
+    assert_eq!(stats.refused_concurrent, 0);
+    // The same data as read one after the other (the simulator's truth for the run's window).
+    let window = run.window.unwrap();
+    let (truth_stats, truth_segments) = five9_truth(&sim, window, Five9Grouping::Campaign);
+    assert_same(&env.intervals(&id).await, &truth_stats, "every interval number equals the truth");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &truth_segments, "every segment equals the truth");
+}
+
+#[tokio::test]
 async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_later() {
     // The simulator's hourly counters reset on the real clock's hours: keep the first two runs inside one hour.
     let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());

@@ -685,9 +685,16 @@ impl ImportService {
             return Err(Stop::Pause);
         }
         // A vendor call cut off by the deadline ends the run `Partial` ([`Stop`]): finished days are saved, the
-        // next run continues.
-        let stats = connector.interval_stats(run.queues, span, run.vendor_deadline).await?;
-        let segments = connector.agent_segments(run.agents, span, run.vendor_deadline).await?;
+        // next run continues. The statistics and the segments are read at the same time: each is mostly waiting for
+        // the ACD (a Five9 report or a Genesys Cloud job running, `GetMetricDataV2` pages), so a fetch takes as long
+        // as the slower of the two instead of both. Both are awaited, and the statistics' error, if any, is the one
+        // the run reports, as when they were read one after the other.
+        let (stats, segments) = futures::future::join(
+            connector.interval_stats(run.queues, span, run.vendor_deadline),
+            connector.agent_segments(run.agents, span, run.vendor_deadline),
+        )
+        .await;
+        let (stats, segments) = (stats?, segments?);
         let known = &progress.known_statuses;
         if segments.iter().any(|s| known.as_ref().is_none_or(|k| !k.contains(&s.status_id))) {
             progress.known_statuses =

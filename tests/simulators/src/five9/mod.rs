@@ -205,6 +205,10 @@ pub struct SimStats {
     /// Requests refused with OperationsLimitExceededFault by the counters.
     pub rate_limited: u64,
     pub report_runs: Vec<ReportRun>,
+    /// The most reports running at once (counted at each `runReport`, the new one included; a report runs for
+    /// `report_running_for`): 2 when an import runs its call log and agent state reports side by side.
+    #[serde(default)]
+    pub most_reports_running: usize,
 }
 
 pub(crate) struct StoredReport {

@@ -551,11 +551,14 @@ fn run_report(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKind>, 
     };
     let id = format!("{:016X}{:016X}@five9-sim", super::data::mix(st.config.seed ^ st.next_report), st.next_report);
     st.next_report += 1;
+    let started = tokio::time::Instant::now();
     let ready_at = if matches!(fault, Some(FaultKind::ReportRunningForever)) {
         None
     } else {
-        Some(tokio::time::Instant::now() + st.config.report_running_for)
+        Some(started + st.config.report_running_for)
     };
+    let running = st.reports.values().filter(|r| r.ready_at.is_none_or(|t| started < t)).count() + 1;
+    st.stats.most_reports_running = st.stats.most_reports_running.max(running);
     st.reports.insert(id.clone(), StoredReport { csv, ready_at });
     st.stats.report_runs.push(ReportRun { folder, report, start_raw, end_raw, start, end, rows });
     Ok(wire::response("runReport", &[Out::text("return", id)]))

@@ -568,12 +568,12 @@ fn functions_are_arm64_al2023_built_by_cargo_lambda() {
     }
     let import = template.function("import");
     assert_eq!(template.function_property(import, "Timeout"), 900, "import: Timeout 900 s");
-    // Sized from the measured peaks (README, Benchmarks: ≈ 250 MiB for 2,000 agents and 500 queues), with headroom;
+    // Sized from the measured peaks (README, Benchmarks: ≈ 105 MiB for 2,000 agents and 500 queues), with headroom;
     // a parameter so that a deployment with only small integrations can choose less.
     let memory = template.function_property(import, "MemorySize");
     assert_eq!(ref_target(memory), Some("ImportMemorySize"), "import: MemorySize is the ImportMemorySize parameter");
     let parameter = &template.root["Parameters"]["ImportMemorySize"];
-    assert_eq!(parameter["Default"], 512, "import: 512 MB by default (twice the largest measured peak)");
+    assert_eq!(parameter["Default"], 512, "import: 512 MB by default (about five times the largest measured peak)");
     assert_eq!(parameter["MinValue"], 128, "import: Lambda's minimum is 128 MB");
     assert_eq!(parameter["MaxValue"], 10240, "import: Lambda's maximum is 10,240 MB");
 }

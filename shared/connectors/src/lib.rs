@@ -27,6 +27,10 @@ pub use registry::{VENDORS, vendor_of};
 pub use vendor::{ConnectorContext, Vendor};
 
 /// What the import (and the credentials check) needs from an ACD.
+///
+/// The import awaits [`Connector::interval_stats`] and [`Connector::agent_segments`] of a fetch side by side (one
+/// task, both futures polled in turn): a connector must allow the two to be in flight at once, serialising its own
+/// requests where its ACD requires it (Five9: one request of a user at a time).
 #[async_trait]
 pub trait Connector: Send + Sync {
     /// A cheap call that proves the credentials work and carry the permissions the import needs.

@@ -17,7 +17,7 @@ pub struct Five9Options {
     pub row_limit: usize,
     pub run_reports_per_minute: usize,
     pub retrievals_per_minute: usize,
-    /// Longest window of one report, and the connector's [`Connector::max_window`]: two days by default, so the
+    /// Longest window of one report, and the connector's [`crate::Connector::max_window`]: two days by default, so the
     /// import's usual 24-hour re-read (yesterday and today so far) costs one Call Log and two Agent State
     /// Details reports a run instead of five or six. A report that reaches the row limit is halved anyway.
     pub max_report_span: Duration,
@@ -31,7 +31,7 @@ pub struct Five9Options {
     /// that comes back cut off and is thrown away. 0 turns the estimate off.
     pub state_rows_per_agent_hour: f64,
     /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
-    /// type (see [`CallCost::day`]); the budget check of [`Connector::pace_next_day`] asks the hourly and daily
+    /// type (see [`CallCost::day`]); the budget check of [`crate::Connector::pace_next_day`] asks the hourly and daily
     /// counters for this much room.
     pub day_cost: CallCost,
     /// Share of each hourly and daily limit (percent, rounded up to whole calls) that back-fills leave free for the

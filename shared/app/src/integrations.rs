@@ -80,7 +80,7 @@ pub struct IntegrationService {
     /// `history_days` of new integrations that set none (`DEFAULT_HISTORY_DAYS`, default 30).
     pub default_history_days: u32,
     /// `TRUSTED_ACCOUNT_ID`: the AWS account (12 digits) customers' roles must trust, shown with a tenant token that
-    /// is such a role's external id ([`acd_connectors::TenantToken::names_trusted_account`]).
+    /// is such a role's external id ([`acd_connectors::vendor::TenantToken::names_trusted_account`]).
     pub trusted_account_id: String,
     /// Time budgets of a create (and of the credentials check of test-connection and patch).
     pub budgets: CreateBudgets,

@@ -5,7 +5,7 @@
 //! sync queues, agents and statuses, then read the run window in UTC days — statistics and agent segments — and
 //! write only what changed. The completed point advances after each day that succeeded, never past a day that
 //! failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days are also
-//! paced within the vendor's hourly and daily API budget (see [`ImportService::import_days`]). Every run is recorded
+//! paced within the vendor's hourly and daily API budget (see `ImportService::import_days`). Every run is recorded
 //! and the integration's status derived from it.
 
 mod busy;

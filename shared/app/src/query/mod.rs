@@ -238,7 +238,7 @@ impl QueryService {
         Ok(QueueIntervals { queue, from, to, complete_through: completeness.through, intervals })
     }
 
-    /// A page of agent states ([`Self::states_page`]) and the stored agent-state gaps of the tenant's
+    /// A page of agent states (`Self::states_page`) and the stored agent-state gaps of the tenant's
     /// integrations that overlap `[from, to)`, by integration then start (one more Query, read alongside).
     pub async fn agent_states(
         &self,

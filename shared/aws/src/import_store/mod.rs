@@ -1,10 +1,10 @@
 //! DynamoDB implementation of the import's store ([`ImportStore`], [`RunLog`]). Item shapes in [`crate::items`].
 //!
-//! - [`lease`]: one run of an integration at a time;
-//! - [`state`]: the import state and the agent-state checkpoint carried from run to run;
-//! - [`runs`]: run records and the integration's status;
-//! - [`catalog`]: queues, agents and statuses kept in step with the ACD;
-//! - [`data`]: interval and segment writes as diffs against what is stored.
+//! - `lease`: one run of an integration at a time;
+//! - `state`: the import state and the agent-state checkpoint carried from run to run;
+//! - `runs`: run records and the integration's status;
+//! - `catalog`: queues, agents and statuses kept in step with the ACD;
+//! - `data`: interval and segment writes as diffs against what is stored.
 
 mod catalog;
 mod data;

@@ -1,4 +1,4 @@
-//! DynamoDB implementation of the read side ([`QueryStore`]) and of the mappings ([`MappingStore`]), on the same
+//! DynamoDB implementation of the read side ([`QueryStore`]) and of the mappings ([`MappingStore`](acd_app::ports::MappingStore)), on the same
 //! [`DynamoStore`] (one table, keys in [`crate::keys`] and [`crate::items`]).
 //!
 //! Every read is a GetItem or a Query — never a Scan — with `ReturnConsumedCapacity=TOTAL`; what each request read
@@ -7,12 +7,12 @@
 //! page never skips or repeats an item while the import adds others.
 
 //!
-//! - [`reads`]: metered Query/GetItem, paging, item sizes;
-//! - [`integrations`]: integration names;
-//! - [`queues`]: the queue listing and its name index;
-//! - [`data`]: intervals, completeness, agents, segments, statuses;
-//! - [`gaps`]: the agent-state gaps of the tenant's integrations;
-//! - [`mappings`]: the [`MappingStore`].
+//! - `reads`: metered Query/GetItem, paging, item sizes;
+//! - `integrations`: integration names;
+//! - `queues`: the queue listing and its name index;
+//! - `data`: intervals, completeness, agents, segments, statuses;
+//! - `gaps`: the agent-state gaps of the tenant's integrations;
+//! - `mappings`: the [`MappingStore`](acd_app::ports::MappingStore).
 
 mod data;
 mod gaps;

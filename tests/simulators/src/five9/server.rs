@@ -409,15 +409,14 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
                 }
             };
             let now = tokio::time::Instant::now();
-            let running = ready_at.is_none_or(|t| now < t);
-            if running {
+            if still_running(ready_at, now) {
                 let mut wait = Duration::from_secs(timeout).min(cap);
                 if let Some(t) = ready_at {
                     wait = wait.min(t.saturating_duration_since(now));
                 }
                 tokio::time::sleep(wait).await;
             }
-            let running = ready_at.is_none_or(|t| tokio::time::Instant::now() < t);
+            let running = still_running(ready_at, tokio::time::Instant::now());
             Ok(wire::response("isReportRunning", &[Out::text("return", running)]))
         }
         "getReportResultCsv" => {
@@ -425,7 +424,7 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
             let id = op.text_of("identifier").unwrap_or("").trim().to_owned();
             let st = shared.lock();
             let Some(r) = st.reports.get(&id) else { return Err(unknown_id(&id)) };
-            if r.ready_at.is_none_or(|t| tokio::time::Instant::now() < t) {
+            if still_running(r.ready_at, tokio::time::Instant::now()) {
                 return Err(wire::simple_fault(
                     "ResultIsNotReadyFault",
                     &format!("Result is not ready for report {id}"),
@@ -557,11 +556,16 @@ fn run_report(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKind>, 
     } else {
         Some(started + st.config.report_running_for)
     };
-    let running = st.reports.values().filter(|r| r.ready_at.is_none_or(|t| started < t)).count() + 1;
+    let running = st.reports.values().filter(|r| still_running(r.ready_at, started)).count() + 1;
     st.stats.most_reports_running = st.stats.most_reports_running.max(running);
     st.reports.insert(id.clone(), StoredReport { csv, ready_at });
     st.stats.report_runs.push(ReportRun { folder, report, start_raw, end_raw, start, end, rows });
     Ok(wire::response("runReport", &[Out::text("return", id)]))
+}
+
+/// Whether a report that is ready at `ready_at` (never: `None`) is still running at `at`.
+fn still_running(ready_at: Option<tokio::time::Instant>, at: tokio::time::Instant) -> bool {
+    ready_at.is_none_or(|t| at < t)
 }
 
 // ---- control routes ----

@@ -1,5 +1,6 @@
-//! DynamoDB implementation of the read side ([`QueryStore`]) and of the mappings ([`MappingStore`](acd_app::ports::MappingStore)), on the same
-//! [`DynamoStore`] (one table, keys in [`crate::keys`] and [`crate::items`]).
+//! DynamoDB implementation of the read side ([`QueryStore`]) and of the mappings
+//! ([`MappingStore`](acd_app::ports::MappingStore)), on the same [`DynamoStore`] (one table, keys in [`crate::keys`]
+//! and [`crate::items`]).
 //!
 //! Every read is a GetItem or a Query — never a Scan — with `ReturnConsumedCapacity=TOTAL`; what each request read
 //! is added to its [`acd_app::query::cost`] total. Listings that filter keep querying until the page is full

@@ -8,7 +8,8 @@
 //! starts of each binary, taken in turns (one start of every binary per round), the ratio to hello-world, and each
 //! process's peak RSS. `--before DIR` also measures the binaries of the same names in DIR (a copy of an earlier
 //! build), in the same rounds: a before/after pair under the same conditions (a `hello_lambda` in DIR is the
-//! reference of the "before" rows). `--after DIR` takes the current binaries from DIR instead of `target/release` (e.g. a build with symbols).
+//! reference of the "before" rows). `--after DIR` takes the current binaries from DIR instead of `target/release`
+//! (e.g. a build with symbols). Every binary is copied to a fresh file first (see `main`: an old file starts slower).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -263,8 +264,22 @@ async fn main() {
         }
         rows.push((name.to_string(), release.join(name), event.clone()));
     }
+    // Every binary runs from a fresh copy. The same file started 0.15–0.25 ms slower, with ≈ 20 more page faults,
+    // from a copy made hours earlier than from one made just now (measured 2026-12-04, identical bytes): the page
+    // cache holds a file written long ago differently. A `--before DIR` kept from an earlier session would so seem
+    // slower than the fresh `target/release`, by about the size of the gains measured here.
+    let fresh = std::env::temp_dir().join(format!("bench-cold-start-{}", std::process::id()));
+    std::fs::create_dir_all(&fresh).expect("a temporary directory");
+    for (i, (_, path, _)) in rows.iter_mut().enumerate() {
+        let name = path.file_name().expect("a binary's file name").to_string_lossy().into_owned();
+        let copy = fresh.join(format!("{i}-{name}"));
+        std::fs::copy(&*path, &copy).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        *path = copy;
+    }
     let mut results: BTreeMap<String, (Duration, Duration, u64)> = BTreeMap::new();
-    println!("{runs} cold starts of each binary (median), taken in turns; emulator and moto on loopback");
+    println!(
+        "{runs} cold starts of each binary (median), taken in turns from fresh copies; emulator and moto on loopback"
+    );
     // One start of each binary per round, so that a slow spell of the machine (another process, a frequency
     // change) falls on every binary alike instead of on whichever ran during it.
     let mut samples: Vec<(Vec<Duration>, Vec<Duration>, u64)> =
@@ -281,6 +296,7 @@ async fn main() {
             *rss = (*rss).max(s.peak_rss_kib);
         }
     }
+    let _ = std::fs::remove_dir_all(&fresh);
     for ((name, _, _), (inits, firsts, rss)) in rows.iter().zip(samples) {
         results.insert(name.clone(), (median(inits), median(firsts), rss));
     }

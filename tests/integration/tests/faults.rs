@@ -219,7 +219,10 @@ impl Vendor for Five9 {
             // Five9's limits are shared with the customer's other tools: a refusal ends the run, never retried.
             VendorFault::RateLimitedOnce | VendorFault::RateLimitedAlways => failed("rate_limited", 0),
             VendorFault::ServerErrorOnce => succeeded(1),
-            VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
+            // A fetch's three reports (call log, two agent-state reports) run side by side and each is retried
+            // up to RETRIES times: ≤ 15 refused runReport against the clean run's 3 runReport, 3 retrievals and
+            // their polls.
+            VendorFault::ServerErrorAlways => failed("vendor_unavailable", 2 * RETRIES),
             VendorFault::SlowPastDeadline => partial(0),
             // runReport, then long polls of isReportRunning until the deadline (a few, not a spin).
             VendorFault::ReportNeverFinishes => partial(8),
@@ -721,9 +724,13 @@ async fn five9_busy_user_delays_the_run_and_fails_only_when_it_persists() {
     assert_eq!(mid.outcome, RunOutcome::Partial, "{mid:?}");
     assert_eq!(mid.reason, None, "{mid:?}");
     assert!(mid.warnings.iter().any(|w| w.contains("busy") && w.contains("next run tries again")), "{mid:?}");
-    // The fetch's two reports (call log, agent states) are requested side by side: each runReport is tried exactly
-    // as often as the retry policy allows, and not once more.
-    assert_eq!(refused_mid, 2 * RETRIES, "each runReport tried exactly as often as the retry policy allows");
+    // The fetch's three reports (call log, two agent-state reports) are requested side by side: each runReport is
+    // tried at most as often as the retry policy allows. The call log and the first agent-state report are tried
+    // to the end; the second agent-state report is given up when the first has failed (between 0 and all its tries).
+    assert!(
+        (2 * RETRIES..=3 * RETRIES).contains(&refused_mid),
+        "{refused_mid} refused: each runReport tried at most as often as the retry policy allows"
+    );
     assert!(
         spent_mid <= clean.vendor_calls + 2 * RETRIES,
         "{spent_mid} calls, a clean run makes {}",

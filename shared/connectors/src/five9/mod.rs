@@ -55,6 +55,7 @@ use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalS
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use chrono_tz::Tz;
+use futures::StreamExt;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 

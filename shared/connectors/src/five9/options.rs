@@ -30,6 +30,10 @@ pub struct Five9Options {
     /// estimate (agents × hours × this) passes 80 % of `row_limit` is split up front, instead of running a report
     /// that comes back cut off and is thrown away. 0 turns the estimate off.
     pub state_rows_per_agent_hour: f64,
+    /// Agent State Details reports of one fetch running at once (each report's requests still go one at a time, as
+    /// Five9 wants of a user): the reports of a large domain's window, cut up front by the expected rows, are
+    /// waited for side by side instead of one after another. At least 1.
+    pub state_reports_in_flight: usize,
     /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
     /// type (see [`CallCost::day`]); the budget check of [`crate::Connector::pace_next_day`] asks the hourly and daily
     /// counters for this much room.
@@ -55,6 +59,7 @@ impl Default for Five9Options {
             // About 8 state changes an hour over an 8-hour shift, spread over the day (an assumption: Five9
             // publishes no figure; the simulator's agents, busier, make about 3.2).
             state_rows_per_agent_hour: 3.0,
+            state_reports_in_flight: 2,
             // 3 runReport, 3 getReportResultCsv, 13 Query.
             day_cost: CallCost::day(max_report_span, segment_lookback, 4),
             budget_reserve_percent: 20,

@@ -356,6 +356,22 @@ impl StateRows {
         self.rows.push(StateRow { agent, state, reason, start, duration_secs });
     }
 
+    /// Appends `other`'s rows after these, its string ids translated to this value's strings.
+    pub fn append(&mut self, other: StateRows) {
+        if self.rows.is_empty() && self.strings.list.len() == 1 {
+            *self = other;
+            return;
+        }
+        let ids: Vec<u32> = other.strings.list.iter().map(|s| self.strings.id(s)).collect();
+        let id = |i: u32| ids.get(i as usize).copied().unwrap_or(Strings::NONE);
+        self.rows.extend(other.rows.into_iter().map(|r| StateRow {
+            agent: id(r.agent),
+            state: id(r.state),
+            reason: id(r.reason),
+            ..r
+        }));
+    }
+
     /// The distinct `(state, reason code)` pairs of the rows.
     pub fn statuses(&self) -> HashSet<(&str, Option<&str>)> {
         let ids: HashSet<(u32, u32)> = self.rows.iter().map(|r| (r.state, r.reason)).collect();
@@ -599,6 +615,44 @@ mod tests {
             rows.push(agent, state, *reason, utc(start), *secs);
         }
         rows
+    }
+
+    #[test]
+    fn appended_rows_keep_their_strings_and_order() {
+        let t = |m: i64| utc("2024-05-13T12:00:00Z") + Duration::minutes(m);
+        let mut a = StateRows::default();
+        a.append(StateRows::default());
+        assert!(a.rows.is_empty());
+        a.push("ann", "Ready", None, t(0), 60);
+        a.push("bob", "Not Ready", Some("Lunch"), t(1), 60);
+        // Another report's strings, numbered in another order, one of them new.
+        let mut b = StateRows::default();
+        b.push("cy", "Ready", None, t(2), 60);
+        b.push("bob", "Not Ready", Some("Break"), t(3), 60);
+        b.push("ann", "Not Ready", Some("Lunch"), t(4), 60);
+        a.append(b);
+        let read = |r: &StateRows| -> Vec<(String, String, Option<String>, DateTime<Utc>)> {
+            r.rows
+                .iter()
+                .map(|x| {
+                    let s = |i| r.strings.get(i).to_owned();
+                    (s(x.agent), s(x.state), r.strings.get_opt(x.reason).map(str::to_owned), x.start)
+                })
+                .collect()
+        };
+        let row = |a: &str, s: &str, r: Option<&str>, m| (a.to_owned(), s.to_owned(), r.map(str::to_owned), t(m));
+        assert_eq!(
+            read(&a),
+            [
+                row("ann", "Ready", None, 0),
+                row("bob", "Not Ready", Some("Lunch"), 1),
+                row("cy", "Ready", None, 2),
+                row("bob", "Not Ready", Some("Break"), 3),
+                row("ann", "Not Ready", Some("Lunch"), 4),
+            ]
+        );
+        // Each string once.
+        assert_eq!(a.strings.list.len(), 1 + 7);
     }
 
     #[test]

@@ -159,6 +159,9 @@ impl Five9Connector {
         Duration::minutes((part.div_ceil(15) * 15).max(15) as i64).min(max)
     }
 
+    /// The Agent State Details rows of `window`, in reports of at most `span` each (split at backward DST
+    /// transitions), up to [`Five9Options::state_reports_in_flight`] of them running at once, and the generation
+    /// time of the last window's report. The rows come in window order, as if the reports had run one after another.
     pub(super) async fn state_rows(
         &self,
         window: TimeWindow,
@@ -167,7 +170,39 @@ impl Five9Connector {
     ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
         let mut all = StateRows::default();
         let mut generated_at = None;
-        let mut todo: VecDeque<TimeWindow> = self.plan(window, span).into();
+        // `buffered` polls every window's future whenever it is polled itself and hands them out in order; the
+        // loop below only merges (no await on the connector), so a report that holds the request lock is always
+        // driven on.
+        let mut parts = futures::stream::iter(self.plan(window, span))
+            .map(|w| self.window_state_rows(w, deadline))
+            .buffered(self.opts.state_reports_in_flight.max(1));
+        while let Some(part) = parts.next().await {
+            let (rows, at) = part?;
+            all.append(rows);
+            // Rows of the last report decide whether a state is still ongoing.
+            generated_at = Some(at);
+        }
+        drop(parts);
+        {
+            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+            let seen = seen.get_or_insert_with(BTreeSet::new);
+            for (state, reason) in all.statuses() {
+                seen.insert((state.to_owned(), reason.map(str::to_owned)));
+            }
+        }
+        Ok((all, generated_at.unwrap_or_else(Utc::now)))
+    }
+
+    /// One planned window's rows: its report, halved while a report reaches the row limit (the halves one after
+    /// the other), rows outside the window dropped; and the generation time of its last report.
+    async fn window_state_rows(
+        &self,
+        window: TimeWindow,
+        deadline: Deadline,
+    ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
+        let mut all = StateRows::default();
+        let mut generated_at = Utc::now();
+        let mut todo = VecDeque::from([window]);
         while let Some(w) = todo.pop_front() {
             let (body, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
             let before = all.rows.len();
@@ -182,8 +217,7 @@ impl Five9Connector {
                 todo.push_front(a);
                 continue;
             }
-            // Rows of the last report decide whether a state is still ongoing.
-            generated_at = Some(at);
+            generated_at = at;
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
             // window, no duplicates across consecutive reports. The end is exclusive.
             let mut kept = before;
@@ -195,14 +229,7 @@ impl Five9Connector {
             }
             all.rows.truncate(kept);
         }
-        {
-            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
-            let seen = seen.get_or_insert_with(BTreeSet::new);
-            for (state, reason) in all.statuses() {
-                seen.insert((state.to_owned(), reason.map(str::to_owned)));
-            }
-        }
-        Ok((all, generated_at.unwrap_or_else(Utc::now)))
+        Ok((all, generated_at))
     }
 }
 

@@ -362,8 +362,9 @@ impl StateRows {
             *self = other;
             return;
         }
+        // Every id of `other`'s rows indexes `other`'s strings, so each has its entry here.
         let ids: Vec<u32> = other.strings.list.iter().map(|s| self.strings.id(s)).collect();
-        let id = |i: u32| ids.get(i as usize).copied().unwrap_or(Strings::NONE);
+        let id = |i: u32| ids[i as usize];
         self.rows.extend(other.rows.into_iter().map(|r| StateRow {
             agent: id(r.agent),
             state: id(r.state),

@@ -182,7 +182,6 @@ impl Five9Connector {
             // Rows of the last report decide whether a state is still ongoing.
             generated_at = Some(at);
         }
-        drop(parts);
         {
             let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
             let seen = seen.get_or_insert_with(BTreeSet::new);

@@ -174,6 +174,11 @@ pub struct ImportState {
     /// succeed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_busy_since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Through which UTC midnight every day's agent segments are final (read whole, and written, at least
+    /// [`acd_connectors::Vendor::agent_states_final_after`] after the day's end): a re-read of those days reads
+    /// their statistics only. Moves only from day to day (see `import::plan::segments_final_through`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_final_through: Option<chrono::DateTime<chrono::Utc>>,
     /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
     /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

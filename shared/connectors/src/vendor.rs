@@ -108,6 +108,15 @@ pub trait Vendor: Send + Sync + 'static {
         chrono::Duration::zero()
     }
 
+    /// How long after the end of a UTC day the ACD's history of that day's agent states stops changing, for a
+    /// vendor whose [`Connector::agent_segments`] reads a history (not a feed). Once a run has read and written a
+    /// whole day's segments at least this long after the day's end, later reconciliation re-reads of the day skip
+    /// its agent states (its statistics are still read again): they could only find the same segments. `None` (the
+    /// default): every re-read reads a day's agent states again.
+    fn agent_states_final_after(&self) -> Option<chrono::Duration> {
+        None
+    }
+
     /// Whether integrations of this vendor may have an agent-states pass (`agent_state_cadence`, a second schedule
     /// importing only agent states every few minutes): `Ok` when its connector reads recent agent states cheaply,
     /// else why not (the message of the 400 that refuses the setting).

@@ -212,15 +212,24 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
 
     // The same window again: identical table, no interval or segment written.
     let before = env.snapshot(&id, &agents).await;
+    let reports_before = sim.stats().report_runs.len();
     let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(second.outcome, RunOutcome::Succeeded);
     assert_eq!(env.snapshot(&id, &agents).await, before);
     assert_eq!(second.counts.interval_writes.write_requests, 0, "{:?}", second.counts);
     assert_eq!(second.counts.segment_writes.write_requests, 0, "{:?}", second.counts);
     assert!(second.counts.interval_writes.unchanged > 0);
-    // Every day's digest recorded what is stored: one GetItem a day, no partition read.
-    assert_eq!(second.counts.interval_writes.reads, second.counts.days, "{:?}", second.counts);
-    assert_eq!(second.counts.segment_writes.reads, second.counts.days, "{:?}", second.counts);
+    // Every day's digest recorded what is stored: one GetItem a day, no partition read. Yesterday's (the 3rd's)
+    // agent states were read whole at 12:00 on the 4th, past Five9's 3 hours after the day's end: final, so the
+    // re-read reads only today's — its Agent State report starts 12 hours before today, not before yesterday —
+    // while the Call Log still covers both days.
+    assert_eq!((second.counts.days, second.window.unwrap().start), (2, "2024-11-03T00:00:00Z".parse().unwrap()));
+    assert_eq!(second.counts.interval_writes.reads, 2, "{:?}", second.counts);
+    assert_eq!(second.counts.segment_writes.reads, 1, "{:?}", second.counts);
+    let reports: Vec<_> = sim.stats().report_runs[reports_before..].to_vec();
+    let earliest = |name: &str| reports.iter().filter(|r| r.report.starts_with(name)).filter_map(|r| r.start).min();
+    assert_eq!(earliest("Call Log"), Some("2024-11-03T00:00:00Z".parse().unwrap()), "{reports:?}");
+    assert_eq!(earliest("Agent State Details"), Some("2024-11-03T12:00:00Z".parse().unwrap()), "{reports:?}");
 
     let (status, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
     assert_eq!(status, 200);
@@ -554,6 +563,61 @@ async fn five9_runs_the_call_log_and_agent_state_reports_of_a_fetch_side_by_side
     assert_same(&env.intervals(&id).await, &truth_stats, "every interval number equals the truth");
     let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
     assert_same(&env.segments(&id, &agents).await, &truth_segments, "every segment equals the truth");
+}
+
+#[tokio::test]
+async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_today_s() {
+    // Two days back from 01:00 on the 5th: the 3rd's agent states are final (its end is 25 hours past, more than
+    // Five9's 3), the 4th's are not (an hour past).
+    let at = |t: &str| -> DateTime<Utc> { t.parse().unwrap() };
+    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
+    let start = at("2024-11-05T01:00:00Z");
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(start), limits, ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    // Each run: its outcome, window, and the starts of its Call Log and Agent State Details reports.
+    let run_at = |now: DateTime<Utc>| {
+        let (env, sim, id) = (&env, &sim, &id);
+        async move {
+            sim.set_now(now);
+            let seen = sim.stats().report_runs.len();
+            let run = env.importer(config(now)).run(&event(id), deadline()).await.unwrap().run.unwrap();
+            assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+            let reports = sim.stats().report_runs[seen..].to_vec();
+            let starts = |name: &str| -> Vec<DateTime<Utc>> {
+                let mut starts: Vec<_> =
+                    reports.iter().filter(|r| r.report == name).map(|r| r.start.unwrap()).collect();
+                starts.sort();
+                starts
+            };
+            (run.window.unwrap(), starts("Call Log"), starts("Agent State Details"))
+        }
+    };
+    // (Reports are also cut where the domain's clock changes, 09:00 UTC on the 3rd, and by their expected rows.)
+    let (first, _, states) = run_at(start).await;
+    assert_eq!(first.start, at("2024-11-03T00:00:00Z"));
+    assert_eq!(states.first(), Some(&at("2024-11-02T12:00:00Z")), "the back-fill reads every day's states");
+
+    // 02:45: the 4th's states are read again (not final yet); the 3rd is out of the re-read anyway.
+    let (window, calls, states) = run_at(at("2024-11-05T02:45:00Z")).await;
+    assert_eq!(
+        (window.start, calls, states),
+        (at("2024-11-04T00:00:00Z"), vec![window.start], vec![at("2024-11-03T12:00:00Z")])
+    );
+    // 03:00: read again, now three hours after the 4th's end: final from here on.
+    let (_, _, states) = run_at(at("2024-11-05T03:00:00Z")).await;
+    assert_eq!(states, vec![at("2024-11-03T12:00:00Z")]);
+    // 03:15: the re-read still covers the 4th's calls, but its agent-state report starts 12 hours before today.
+    let (window, calls, states) = run_at(at("2024-11-05T03:15:00Z")).await;
+    assert_eq!(window.start, at("2024-11-04T00:00:00Z"));
+    assert_eq!((calls, states), (vec![window.start], vec![at("2024-11-04T12:00:00Z")]));
+
+    // What is stored is the truth of the whole window as of now, the 4th's agent states included.
+    let whole = TimeWindow::new(first.start, window.end).unwrap();
+    let (stats, segments) = five9_truth(&sim, whole, Five9Grouping::Campaign);
+    assert!(segments.iter().any(|s| s.start < at("2024-11-05T00:00:00Z") && s.start >= at("2024-11-04T00:00:00Z")));
+    assert_same(&env.intervals(&id).await, &stats, "every interval equals the truth");
+    assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth");
 }
 
 #[tokio::test]

@@ -588,7 +588,9 @@ impl ImportService {
         let (integration, connector) = (run.integration, run.connector);
         let state = &mut progress.state;
         connector.restore_vendor_cursor(state.vendor_cursor.clone())?;
-        let reconciliation = self.config.reconciliation_for(acd_connectors::vendor_of(&integration.kind)?);
+        let vendor = acd_connectors::vendor_of(&integration.kind)?;
+        let reconciliation = self.config.reconciliation_for(vendor);
+        let final_after = vendor.agent_states_final_after();
         let Some(window) = plan::run_window(
             run.now,
             state.complete_from,
@@ -620,8 +622,8 @@ impl ImportService {
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
         // covers two Five9 days), then written and completed one day at a time.
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
-            let Fetched { stats, segments } =
-                self.fetch_group(run, progress, &group, reconciliation_start, record).await?;
+            let Fetched { stats, segments, segments_from } =
+                self.fetch_group(run, progress, &group, reconciliation_start, final_after, record).await?;
             // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
             // before the first day is written: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
@@ -637,7 +639,12 @@ impl ImportService {
                 day_stats
             };
             for ((chunk, pieces), stats) in group.into_iter().zip(pieces).zip(day_stats) {
-                self.write_day(run, progress, chunk, window, Day { stats, pieces }, record).await?;
+                // A day before `segments_from` had its segments final already: they were not read, and its stored
+                // ones stay as they are.
+                let pieces = (chunk.start >= segments_from).then_some(pieces);
+                let day = Day { stats, pieces };
+                let finality = Finality { final_after, reconciliation_start };
+                self.write_day(run, progress, chunk, window, day, finality, record).await?;
             }
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
@@ -658,13 +665,15 @@ impl ImportService {
     }
 
     /// One fetch of a group of days: statistics and agent segments (and the statuses, when the segments name one
-    /// this run has not stored), once the deadline and the vendor's budget allow it.
+    /// this run has not stored), once the deadline and the vendor's budget allow it. Agent segments are read from
+    /// the first day whose segments are not final yet ([`plan::segments_from`]); none when every day's are.
     async fn fetch_group(
         &self,
         run: &DayRun<'_>,
         progress: &mut DayProgress,
         group: &[TimeWindow],
         reconciliation_start: DateTime<Utc>,
+        final_after: Option<Duration>,
         record: &mut RunRecord,
     ) -> Result<Fetched, Stop> {
         let (tenant, id) = (&run.integration.tenant_id, run.integration.id);
@@ -689,23 +698,36 @@ impl ImportService {
         // the ACD (a Five9 report or a Genesys Cloud job running, `GetMetricDataV2` pages), so a fetch takes as long
         // as the slower of the two instead of both. Both are awaited, and the statistics' error, if any, is the one
         // the run reports, as when they were read one after the other.
-        let (stats, segments) = futures::future::join(
-            connector.interval_stats(run.queues, span, run.vendor_deadline),
-            connector.agent_segments(run.agents, span, run.vendor_deadline),
-        )
-        .await;
+        let segments_from = plan::segments_from(span, progress.state.segments_final_through, final_after);
+        let segment_span = TimeWindow { start: segments_from, end: span.end };
+        let read_segments = async {
+            if segments_from < span.end {
+                connector.agent_segments(run.agents, segment_span, run.vendor_deadline).await
+            } else {
+                Ok(Vec::new())
+            }
+        };
+        let (stats, segments) =
+            futures::future::join(connector.interval_stats(run.queues, span, run.vendor_deadline), read_segments).await;
         let (stats, segments) = (stats?, segments?);
+        if segments_from > span.start {
+            tracing::debug!(
+                tenant = %tenant, integration = %id, from = %span.start, to = %segments_from,
+                "agent segments final: not read again"
+            );
+        }
         let known = &progress.known_statuses;
         if segments.iter().any(|s| known.as_ref().is_none_or(|k| !k.contains(&s.status_id))) {
             progress.known_statuses =
                 Some(self.sync_statuses(run.integration, connector, run.now, run.vendor_deadline, record).await?);
             progress.statuses_synced = true;
         }
-        Ok(Fetched { stats, segments })
+        Ok(Fetched { stats, segments, segments_from })
     }
 
     /// Writes one day (`chunk`) of a fetched group and advances the completed point past it (the pass over `window`
-    /// ends with its last day).
+    /// ends with its last day), and the mark of final segments when the day's are ([`plan::segments_final_through`]).
+    #[allow(clippy::too_many_arguments)]
     async fn write_day(
         &self,
         run: &DayRun<'_>,
@@ -713,6 +735,7 @@ impl ImportService {
         chunk: TimeWindow,
         window: TimeWindow,
         day: Day,
+        finality: Finality,
         record: &mut RunRecord,
     ) -> Result<(), Stop> {
         let (integration, deadline) = (run.integration, run.deadline);
@@ -722,7 +745,8 @@ impl ImportService {
         stats.retain(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
-        let items = (stats.len() + pieces.len() + run.queue_ids.len() + run.agent_ids.len()) as u32;
+        let segment_items = pieces.as_ref().map_or(0, |p| p.len() + run.agent_ids.len());
+        let items = (stats.len() + run.queue_ids.len() + segment_items) as u32;
         let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
         let needed = self.config.record_reserve + per_item * items;
         if deadline.remaining() < needed {
@@ -755,14 +779,23 @@ impl ImportService {
         // before the segments are written.
         let bounds = interval_bounds(&stats);
         drop(stats);
-        record.counts.segments += pieces.len() as u64;
-        // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
-        // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
-        record.counts.segment_writes += if run.connector.agent_states_feed() {
-            self.store.merge_segments(integration, chunk, &pieces).await?
-        } else {
-            self.store.write_segments(integration, chunk, &run.agent_ids, pieces, fresh).await?
-        };
+        if let Some(pieces) = pieces {
+            record.counts.segments += pieces.len() as u64;
+            // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
+            // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
+            record.counts.segment_writes += if run.connector.agent_states_feed() {
+                self.store.merge_segments(integration, chunk, &pieces).await?
+            } else {
+                self.store.write_segments(integration, chunk, &run.agent_ids, pieces, fresh).await?
+            };
+            state.segments_final_through = plan::segments_final_through(
+                state.segments_final_through,
+                chunk,
+                run.now,
+                finality.final_after,
+                finality.reconciliation_start,
+            );
+        }
 
         // A range may only claim data that is written: ranges move after the day's writes. A later
         // `data_to` waits for the end of the run (one UpdateItem per queue per run, see `import_with`); a
@@ -816,16 +849,24 @@ struct Listed {
     state: ImportState,
 }
 
-/// One fetch: a group of days' statistics and agent segments.
+/// One fetch: a group of days' statistics and agent segments (read from `segments_from`).
 struct Fetched {
     stats: Vec<acd_domain::IntervalStats>,
     segments: Vec<acd_domain::AgentSegment>,
+    segments_from: DateTime<Utc>,
 }
 
-/// One day to write: its statistics and its own segment pieces.
+/// One day to write: its statistics and its own segment pieces (`None`: its segments were final, not read).
 struct Day {
     stats: Vec<acd_domain::IntervalStats>,
-    pieces: Vec<acd_domain::AgentSegment>,
+    pieces: Option<Vec<acd_domain::AgentSegment>>,
+}
+
+/// When a written day's segments become final ([`plan::segments_final_through`]).
+#[derive(Clone, Copy)]
+struct Finality {
+    final_after: Option<Duration>,
+    reconciliation_start: DateTime<Utc>,
 }
 
 /// What one run reads and writes its days with (fixed for the run).

@@ -47,6 +47,34 @@ pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration)
     day_start(window_end - reconciliation)
 }
 
+/// The `segments_final_through` mark ([`crate::ports::ImportState`]) after a run at `now` read and wrote the whole
+/// of `chunk`'s agent segments: `chunk`'s end when the chunk is a whole UTC day, `final_after` (the vendor's
+/// [`acd_connectors::Vendor::agent_states_final_after`]; `None`: never) has passed since that end, and the days
+/// before it are final too (the mark is at `chunk.start`) or are never read again by a caught-up run (`chunk`
+/// starts at or before `reconciliation_start`). Otherwise the mark stays where it is.
+pub fn segments_final_through(
+    through: Option<DateTime<Utc>>,
+    chunk: TimeWindow,
+    now: DateTime<Utc>,
+    final_after: Option<Duration>,
+    reconciliation_start: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    let Some(final_after) = final_after else { return through };
+    let whole_day = chunk.start == day_start(chunk.start) && chunk.end == chunk.start + Duration::days(1);
+    let final_now = whole_day && now >= chunk.end + final_after;
+    let follows = through.is_some_and(|t| t >= chunk.start) || chunk.start <= reconciliation_start;
+    if final_now && follows { through.max(Some(chunk.end)) } else { through }
+}
+
+/// Where a fetch of `span` starts reading agent segments: after the days whose segments are final
+/// ([`segments_final_through`], honoured only while the vendor has `final_after`). At or past `span.end`: none.
+pub fn segments_from(span: TimeWindow, through: Option<DateTime<Utc>>, final_after: Option<Duration>) -> DateTime<Utc> {
+    match (through, final_after) {
+        (Some(through), Some(_)) => through.max(span.start),
+        _ => span.start,
+    }
+}
+
 /// The smallest number of known items from which a listing that drops more than half of them counts as collapsed.
 pub const COLLAPSE_MIN_KNOWN: u64 = 4;
 
@@ -196,6 +224,46 @@ mod tests {
 
     fn seg(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> AgentSegment {
         AgentSegment { agent_external_id: "a".into(), status_id: "Ready".into(), reason: None, start, end }
+    }
+
+    #[test]
+    fn a_day_s_segments_become_final_only_whole_late_enough_and_in_order() {
+        let day = |d: u32| TimeWindow { start: t(d, 0, 0), end: t(d + 1, 0, 0) };
+        let after = Some(Duration::hours(3));
+        // A caught-up run on the 5th re-reads from the 4th (its reconciliation start).
+        let recon = t(4, 0, 0);
+        // The 4th, read whole at 03:00 on the 5th: final; at 02:59, not yet.
+        assert_eq!(segments_final_through(None, day(4), t(5, 3, 0), after, recon), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(None, day(4), t(5, 2, 59), after, recon), None);
+        // Today's part of a day is never final, however late.
+        let today = TimeWindow { start: t(5, 0, 0), end: t(5, 12, 0) };
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), today, t(5, 23, 0), after, recon), Some(t(5, 0, 0)));
+        // A vendor without the figure: never.
+        assert_eq!(segments_final_through(None, day(4), t(9, 0, 0), None, recon), None);
+        // The mark only moves from day to day: with the 4th not final (mark at its start), a final 5th (a run on
+        // the 6th whose pass resumed at the 5th) leaves it while a caught-up run still re-reads the 4th (a 48-hour
+        // re-read); a final 4th moves it, and the 5th after it.
+        let recon6 = t(5, 0, 0);
+        let mark = Some(t(4, 0, 0));
+        assert_eq!(segments_final_through(mark, day(5), t(6, 4, 0), after, t(4, 0, 0)), mark);
+        assert_eq!(segments_final_through(mark, day(4), t(6, 4, 0), after, recon6), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(5), t(6, 4, 0), after, recon6), Some(t(6, 0, 0)));
+        // Days no caught-up run reads again (at or before the reconciliation start) may start the mark.
+        assert_eq!(segments_final_through(None, day(1), t(5, 4, 0), after, recon), Some(t(2, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(1, 0, 0)), day(3), t(5, 4, 0), after, recon), Some(t(4, 0, 0)));
+        // It never moves back.
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(2), t(5, 4, 0), after, recon), Some(t(5, 0, 0)));
+    }
+
+    #[test]
+    fn a_fetch_reads_segments_from_the_first_day_not_final() {
+        let span = TimeWindow { start: t(4, 0, 0), end: t(5, 12, 0) };
+        let after = Some(Duration::hours(3));
+        assert_eq!(segments_from(span, None, after), t(4, 0, 0));
+        assert_eq!(segments_from(span, Some(t(5, 0, 0)), after), t(5, 0, 0));
+        assert_eq!(segments_from(span, Some(t(2, 0, 0)), after), t(4, 0, 0));
+        // The vendor no longer gives the figure: the mark is not honoured.
+        assert_eq!(segments_from(span, Some(t(5, 0, 0)), None), t(4, 0, 0));
     }
 
     #[test]

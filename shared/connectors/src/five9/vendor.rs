@@ -25,11 +25,20 @@ pub struct Five9;
 
 /// Why Five9 has no agent-states pass: each pass would run an Agent State Details report (one `runReport`), and
 /// Five9's default limits are 120 `runReport` an hour and 800 a day per domain, shared with every other API user
-/// of the domain. The 15-minute import already runs 3 reports a run (288 a day); at 1 minute a states pass alone
-/// would need 60 an hour and 1,440 a day (180% of the daily limit), at 5 minutes 288 a day (72% with the import).
+/// of the domain. The 15-minute import already runs 2–3 reports a run (≈ 200 a day); at 1 minute a states pass
+/// alone would need 60 an hour and 1,440 a day (180% of the daily limit), at 5 minutes 288 a day (≈ 60% with the
+/// import).
 pub const AGENT_STATE_CADENCE_REFUSED: &str = "agent states come from Five9 reports only, and a pass every minute \
     would need 1,440 runReport calls a day against Five9's default limit of 800 a day per domain (shared with \
     every other API user of the domain); Five9 agent states arrive with the 15-minute import";
+
+/// How long after a UTC day's end Five9's Agent State Details rows of that day are taken as final. A row is the
+/// start of a state with its duration so far, so a report run after midnight already holds the whole of a day's
+/// states (the one still running at midnight is cut there); the margin is for the reporting database catching up,
+/// for which Five9 publishes no figure (an assumption). Until then a caught-up run re-reads yesterday's states
+/// too; after it, only today's: its agent-state reports cover 15–36 hours instead of 36–60 (the Call Log still
+/// re-reads both days, calls can change for longer).
+pub const AGENT_STATES_FINAL_AFTER: chrono::Duration = chrono::Duration::hours(3);
 
 impl Vendor for Five9 {
     fn id(&self) -> IntegrationType {
@@ -62,6 +71,11 @@ impl Vendor for Five9 {
     /// [`AGENT_STATE_CADENCE_REFUSED`]).
     fn agent_state_cadence(&self) -> Result<(), &'static str> {
         Err(AGENT_STATE_CADENCE_REFUSED)
+    }
+    /// [`AGENT_STATES_FINAL_AFTER`]: a caught-up run reads today's agent states only (from 12 hours before
+    /// midnight, to find the states running then), not yesterday's again.
+    fn agent_states_final_after(&self) -> Option<chrono::Duration> {
+        Some(AGENT_STATES_FINAL_AFTER)
     }
     fn connector(
         &self,

@@ -753,3 +753,53 @@ fn region_table_and_override() {
     let local = Endpoints::default().with_var("FIVE9_BASE_URL", "http://127.0.0.1:9101/");
     assert_eq!(service_url(Five9Region::Us, &local), "http://127.0.0.1:9101/wsadmin/v13/AdminWebService");
 }
+
+#[tokio::test]
+async fn a_day_s_agent_states_are_the_same_whatever_reports_cut_it() {
+    // A state that overlaps its predecessor (Ready for a few seconds, then On Call at once) is written with the
+    // predecessor's start: when a report's cut falls between the two, its row belongs to the report before the cut.
+    // The day is read through windows cut in many places (a high expected-rows figure), and through different ones.
+    let unlimited = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now: DateTime<Utc> = "2024-05-15T10:15:00Z".parse().unwrap();
+    let config = Five9SimConfig { agents: 300, now: Some(now), limits: unlimited, ..Five9SimConfig::default() };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    let day = window("2024-05-14T00:00:00Z", "2024-05-15T00:00:00Z");
+    // The segments that start in the day, cut at its end (the import's pieces of the day).
+    let pieces = |segments: Vec<acd_domain::AgentSegment>| -> Vec<acd_domain::AgentSegment> {
+        let mut out: Vec<_> = segments
+            .into_iter()
+            .filter(|s| day.contains(s.start))
+            .map(|mut s| {
+                s.end = s.end.map(|e| e.min(day.end));
+                s
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+        out
+    };
+    let truth = pieces(sim.truth_segments(day));
+    assert!(truth.len() > 10_000, "a busy day: {}", truth.len());
+    for (from, to, rows_per_agent_hour) in [
+        ("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z", 120.0),
+        ("2024-05-14T00:00:00Z", "2024-05-15T10:15:00Z", 100.0),
+    ] {
+        let seen = sim.stats().report_runs.len();
+        let opts = Five9Options { state_rows_per_agent_hour: rows_per_agent_hour, ..test_options() };
+        let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);
+        let got = pieces(c.agent_segments(&agents, window(from, to), deadline()).await.unwrap());
+        let reports = sim.stats().report_runs.len() - seen;
+        assert!(reports > 20, "cut in many places: {reports} reports");
+        let missing = truth.iter().filter(|s| {
+            got.binary_search_by(|g| (&g.agent_external_id, g.start).cmp(&(&s.agent_external_id, s.start))).is_err()
+        });
+        let missing: Vec<_> = missing.take(3).collect();
+        assert!(missing.is_empty(), "read from {from} in {reports} reports, missing e.g. {missing:#?}");
+        assert!(
+            got == truth,
+            "read from {from} in {reports} reports: {} segments, the truth {}",
+            got.len(),
+            truth.len()
+        );
+    }
+}

@@ -520,8 +520,11 @@ fn run_report(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKind>, 
     let limit = if empty { 0 } else { st.config.row_limit };
     let (csv, rows) = match kind {
         "states" => {
-            // Rows whose (written) timestamp lies in [start, end], for states begun by now.
-            let stretches = st.world.stretches_starting(s - ChronoDuration::hours(1), e);
+            // Rows whose (written) timestamp lies in [start, end], for states begun by now. A state that overlaps
+            // its predecessor is written with the predecessor's start (up to 10 s earlier than its own): the
+            // stretches are taken by their own start with a margin past `end`, then kept by the written one — a
+            // state begun just after `end` whose row is written just before it belongs to this report.
+            let stretches = st.world.stretches_starting(s - ChronoDuration::hours(1), e + ChronoDuration::minutes(1));
             let mut rows: Vec<StateRowOut> = Vec::new();
             for (i, x) in stretches.iter().enumerate() {
                 if x.start > now {

@@ -179,6 +179,10 @@ pub struct ImportState {
     /// their statistics only. Moves only from day to day (see `import::plan::segments_final_through`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments_final_through: Option<chrono::DateTime<chrono::Utc>>,
+    /// The vendor settings those final days were read with: a run under other ones (a corrected time zone) drops
+    /// the mark, so the re-read days' agent states are read again under the new settings, as before the mark.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments_final_settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
     /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -612,6 +612,16 @@ async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_to
     assert_eq!(window.start, at("2024-11-04T00:00:00Z"));
     assert_eq!((calls, states), (vec![window.start], vec![at("2024-11-04T12:00:00Z")]));
 
+    // Other vendor settings (the domain's zone, named another way): the 4th's states are read again, and become final
+    // again.
+    let path = format!("/integrations/{id}");
+    let patch = json!({"settings": {"time_zone": "US/Pacific"}});
+    assert_eq!(env.call("PATCH", &path, Some(&patch)).await.0, 200);
+    let (_, _, states) = run_at(at("2024-11-05T03:30:00Z")).await;
+    assert_eq!(states, vec![at("2024-11-03T12:00:00Z")], "read again under the new settings");
+    let (window, _, states) = run_at(at("2024-11-05T03:45:00Z")).await;
+    assert_eq!(states, vec![at("2024-11-04T12:00:00Z")]);
+
     // What is stored is the truth of the whole window as of now, the 4th's agent states included.
     let whole = TimeWindow::new(first.start, window.end).unwrap();
     let (stats, segments) = five9_truth(&sim, whole, Five9Grouping::Campaign);

@@ -617,6 +617,13 @@ impl ImportService {
             state.written_day = state.written_day.max(pass_day);
         }
 
+        if state.segments_final_through.is_some()
+            && state.segments_final_settings.as_ref() != Some(&integration.settings.vendor)
+        {
+            // Final agent states were read under other vendor settings (a time zone since corrected): the days the
+            // runs re-read are read whole again, and become final anew.
+            state.segments_final_through = None;
+        }
         // The run reports the completed point as saved; early returns (deadline, budget) leave it as it is.
         record.complete_through = state.complete_through;
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
@@ -788,13 +795,17 @@ impl ImportService {
             } else {
                 self.store.write_segments(integration, chunk, &run.agent_ids, pieces, fresh).await?
             };
-            state.segments_final_through = plan::segments_final_through(
+            let through = plan::segments_final_through(
                 state.segments_final_through,
                 chunk,
                 run.now,
                 finality.final_after,
                 finality.reconciliation_start,
             );
+            if through != state.segments_final_through {
+                state.segments_final_through = through;
+                state.segments_final_settings = Some(integration.settings.vendor.clone());
+            }
         }
 
         // A range may only claim data that is written: ranges move after the day's writes. A later

@@ -18,8 +18,10 @@ pub struct Five9Options {
     pub run_reports_per_minute: usize,
     pub retrievals_per_minute: usize,
     /// Longest window of one report, and the connector's [`crate::Connector::max_window`]: two days by default, so the
-    /// import's usual 24-hour re-read (yesterday and today so far) costs one Call Log and two Agent State
-    /// Details reports a run instead of five or six. A report that reaches the row limit is halved anyway.
+    /// import's usual 24-hour re-read (yesterday and today so far) costs one Call Log and one or two Agent State
+    /// Details reports a run instead of five or six (once yesterday's agent states are final, see
+    /// [`crate::Vendor::agent_states_final_after`], they cover today only). A report that reaches the row limit is
+    /// halved anyway.
     pub max_report_span: Duration,
     /// How far before the window the Agent State Details report starts, so states begun earlier but still
     /// running inside the window are found (a state longer than this that began before it is missed).

@@ -602,7 +602,8 @@ impl ImportService {
             return Ok(());
         };
         record.window = Some(window);
-        let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
+        let pass =
+            Pass { window, reconciliation_start: plan::reconciliation_start(window.end, reconciliation), final_after };
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
@@ -630,7 +631,7 @@ impl ImportService {
         // covers two Five9 days), then written and completed one day at a time.
         for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
             let Fetched { stats, segments, segments_from } =
-                self.fetch_group(run, progress, &group, reconciliation_start, final_after, record).await?;
+                self.fetch_group(run, progress, &group, &pass, record).await?;
             // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
             // before the first day is written: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
@@ -649,9 +650,7 @@ impl ImportService {
                 // A day before `segments_from` had its segments final already: they were not read, and its stored
                 // ones stay as they are.
                 let pieces = (chunk.start >= segments_from).then_some(pieces);
-                let day = Day { stats, pieces };
-                let finality = Finality { final_after, reconciliation_start };
-                self.write_day(run, progress, chunk, window, day, finality, record).await?;
+                self.write_day(run, progress, chunk, &pass, Day { stats, pieces }, record).await?;
             }
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
@@ -679,8 +678,7 @@ impl ImportService {
         run: &DayRun<'_>,
         progress: &mut DayProgress,
         group: &[TimeWindow],
-        reconciliation_start: DateTime<Utc>,
-        final_after: Option<Duration>,
+        pass: &Pass,
         record: &mut RunRecord,
     ) -> Result<Fetched, Stop> {
         let (tenant, id) = (&run.integration.tenant_id, run.integration.id);
@@ -690,7 +688,7 @@ impl ImportService {
             tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
             return Err(Stop::Pause);
         }
-        if first.start < reconciliation_start
+        if first.start < pass.reconciliation_start
             && let Pace::Wait { reason } = connector.pace_next_day(run.vendor_deadline).await?
         {
             tracing::info!(
@@ -705,7 +703,7 @@ impl ImportService {
         // the ACD (a Five9 report or a Genesys Cloud job running, `GetMetricDataV2` pages), so a fetch takes as long
         // as the slower of the two instead of both. Both are awaited, and the statistics' error, if any, is the one
         // the run reports, as when they were read one after the other.
-        let segments_from = plan::segments_from(span, progress.state.segments_final_through, final_after);
+        let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
         let segment_span = TimeWindow { start: segments_from, end: span.end };
         let read_segments = async {
             if segments_from < span.end {
@@ -734,15 +732,13 @@ impl ImportService {
 
     /// Writes one day (`chunk`) of a fetched group and advances the completed point past it (the pass over `window`
     /// ends with its last day), and the mark of final segments when the day's are ([`plan::segments_final_through`]).
-    #[allow(clippy::too_many_arguments)]
     async fn write_day(
         &self,
         run: &DayRun<'_>,
         progress: &mut DayProgress,
         chunk: TimeWindow,
-        window: TimeWindow,
+        pass: &Pass,
         day: Day,
-        finality: Finality,
         record: &mut RunRecord,
     ) -> Result<(), Stop> {
         let (integration, deadline) = (run.integration, run.deadline);
@@ -799,8 +795,8 @@ impl ImportService {
                 state.segments_final_through,
                 chunk,
                 run.now,
-                finality.final_after,
-                finality.reconciliation_start,
+                pass.final_after,
+                pass.reconciliation_start,
             );
             if through != state.segments_final_through {
                 state.segments_final_through = through;
@@ -825,7 +821,7 @@ impl ImportService {
             state.complete_from = Some(chunk.start);
         }
         // The pass is over when the window's end is reached; until then a later run resumes here.
-        state.pass_cursor = (chunk.end < window.end).then_some(chunk.end);
+        state.pass_cursor = (chunk.end < pass.window.end).then_some(chunk.end);
         // The ACD user served a day's reports: a busy streak (see `busy`) is over. (Listings alone do not end it: a
         // user busy at every report, run after run, would otherwise never make the integration `failing`.)
         state.vendor_busy_since = None;
@@ -873,11 +869,14 @@ struct Day {
     pieces: Option<Vec<acd_domain::AgentSegment>>,
 }
 
-/// When a written day's segments become final ([`plan::segments_final_through`]).
-#[derive(Clone, Copy)]
-struct Finality {
-    final_after: Option<Duration>,
+/// The window a run passes over ([`plan::run_window`]), and what decides when a written day's segments become final
+/// ([`plan::segments_final_through`]): fixed for the run once the window is known.
+struct Pass {
+    window: TimeWindow,
+    /// Where the re-read every caught-up run makes starts ([`plan::reconciliation_start`]).
     reconciliation_start: DateTime<Utc>,
+    /// The vendor's [`acd_connectors::Vendor::agent_states_final_after`].
+    final_after: Option<Duration>,
 }
 
 /// What one run reads and writes its days with (fixed for the run).

@@ -183,8 +183,9 @@ pub struct ImportState {
     /// the mark, so the re-read days' agent states are read again under the new settings, as before the mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments_final_settings: Option<serde_json::Map<String, serde_json::Value>>,
-    /// The connector's opaque position in a vendor feed ([`acd_connectors::Connector::vendor_cursor`]; Amazon
-    /// Connect: the agent event stream's per-shard checkpoints), saved only after a run wrote every day it read.
+    /// What the connector keeps between runs ([`acd_connectors::Connector::vendor_cursor`]; Amazon Connect: the
+    /// agent event stream's per-shard checkpoints; Five9: its Agent State Details rows per hour), saved only after
+    /// a run wrote every day it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_cursor: Option<serde_json::Value>,
 }

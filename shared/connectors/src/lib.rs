@@ -82,15 +82,17 @@ pub trait Connector: Send + Sync {
         Ok(Pace::Go)
     }
 
-    /// Restores an opaque position in a vendor feed saved by an earlier run ([`Connector::vendor_cursor`]), before
-    /// any other call. Vendors without one ignore it (the default). Amazon Connect: per-shard checkpoints of the
-    /// agent event stream.
+    /// Restores what an earlier run saved ([`Connector::vendor_cursor`]), before any other call. Vendors without
+    /// one ignore it (the default). Amazon Connect: per-shard checkpoints of the agent event stream (its position in
+    /// a feed); Five9: the Agent State Details rows per hour of the domain's day ([`five9::density`]), which decide
+    /// how windows are cut into reports.
     fn restore_vendor_cursor(&self, _cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
         Ok(())
     }
 
-    /// The position to save after the run's data is written (`None`: nothing to save). Saved only when every day
-    /// the run read was written, so a record is read once and never skipped.
+    /// What to keep until the next run (`None`: nothing), opaque to the import: a feed position, saved after the
+    /// run's data is written, only when every day the run read was written, so a record is read once and never
+    /// skipped; or what the connector learned of the vendor (Five9).
     fn vendor_cursor(&self) -> Option<serde_json::Value> {
         None
     }

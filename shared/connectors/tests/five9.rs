@@ -803,3 +803,70 @@ async fn a_day_s_agent_states_are_the_same_whatever_reports_cut_it() {
         );
     }
 }
+
+#[tokio::test]
+async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_seen() {
+    // 300 agents against a row limit of 6,000 (the connector's too). The simulator's agents work day shifts, so
+    // some hours hold several times the day's average rows: cut by the average, those hours' reports reach the
+    // limit, are thrown away and halved. What two weekdays' reports taught (kept by the import between runs as the
+    // connector's cursor) cuts the next day's where the rows are: no report reaches the limit, fewer reports. (Two
+    // days, so that every local hour was seen on a weekday: the first day's look-back falls on a Sunday.)
+    let unlimited = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
+    let config = Five9SimConfig {
+        agents: 300,
+        now: Some(now),
+        limits: unlimited,
+        row_limit: 6_000,
+        ..Five9SimConfig::default()
+    };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    let opts = Five9Options { row_limit: 6_000, ..test_options() };
+    // Agent State Details reports run, and how many of them reached the row limit.
+    let read = |c: Five9Connector, day: TimeWindow| {
+        let sim = &sim;
+        let agents = &agents;
+        async move {
+            let seen = sim.stats().report_runs.len();
+            let segments = c.agent_segments(agents, day, deadline()).await.unwrap();
+            let runs = sim.stats().report_runs.split_off(seen);
+            assert!(runs.iter().all(|r| r.report == "Agent State Details"));
+            let cut = runs.iter().filter(|r| r.rows >= 6_000).count();
+            (segments, runs.len(), cut, c)
+        }
+    };
+    let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let wednesday = window("2024-05-15T00:00:00Z", "2024-05-16T00:00:00Z");
+    let fresh = || connector(&sim, Five9Grouping::Campaign).with_options(opts.clone());
+    assert_eq!(fresh().vendor_cursor(), None, "nothing learned before a report");
+    let (_, _, first_cut, first) = read(fresh(), monday_tuesday).await;
+    assert!(first_cut > 0, "by the average, busy hours reach the limit");
+    let learned = first.vendor_cursor().expect("the first days' reports taught their hours");
+    // Wednesday, by the average (a connector that learned nothing) and by what Monday and Tuesday taught.
+    let (by_average, average_reports, average_cut, _) = read(fresh(), wednesday).await;
+    let taught = fresh();
+    taught.restore_vendor_cursor(Some(learned.clone())).unwrap();
+    let (by_hours, hour_reports, hour_cut, taught) = read(taught, wednesday).await;
+    assert!(average_cut > 0, "by the average: {average_cut} of {average_reports} reports cut");
+    assert_eq!(hour_cut, 0, "by the learned hours no report reaches the limit ({hour_reports} reports)");
+    assert!(hour_reports < average_reports, "{hour_reports} reports by the hours, {average_reports} by the average");
+    // The same segments either way, and the truth of the day.
+    let pieces = |mut s: Vec<acd_domain::AgentSegment>| {
+        s.retain(|s| wednesday.contains(s.start));
+        for s in &mut s {
+            s.end = s.end.map(|e| e.min(wednesday.end));
+        }
+        s.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+        s
+    };
+    let truth = pieces(sim.truth_segments(wednesday));
+    assert!(truth.len() > 5_000, "a busy day: {}", truth.len());
+    assert!(pieces(by_hours) == truth, "read by the learned hours: the truth");
+    assert!(pieces(by_average) == truth, "read by the average: the truth");
+    // What was learned is kept, and an unreadable cursor is ignored, not an error.
+    assert_ne!(taught.vendor_cursor(), None);
+    let garbled = fresh();
+    garbled.restore_vendor_cursor(Some(serde_json::json!({"state_rows_per_hour": "many"}))).unwrap();
+    assert_eq!(garbled.vendor_cursor(), None);
+}

@@ -205,6 +205,10 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
         "completed range"
     );
     assert!(!state.contains_key("pass_cursor"), "the pass is over");
+    // What the Agent State Details reports taught of the domain's hours is kept for the next runs' report windows:
+    // every local hour, the back-fill having read whole days.
+    let taught = state["vendor_cursor"].as_m().unwrap()["state_rows_per_hour"].as_m().unwrap();
+    assert_eq!(taught.len(), 24, "{taught:?}");
 
     let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(integration["status"]["state"], "operational");

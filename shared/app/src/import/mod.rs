@@ -655,14 +655,17 @@ impl ImportService {
         }
         // Every day read was written: the vendor feed's position may advance (a partial run re-reads from the old
         // one, which is idempotent), and what the connector noticed (feed gaps) goes on the record. A gap in the
-        // feed is saved before the position moves past it: a run that stops in between finds it again.
+        // feed is saved before the position moves past it: a run that stops in between finds it again. The
+        // connector's cursor (a feed position, or what Five9's reports taught) is saved when it changed.
         record.warnings.extend(connector.warnings());
         let gaps = connector.agent_state_gaps();
         if !gaps.is_empty() {
             self.store.save_agent_state_gaps(integration, &gaps).await?;
             record.agent_state_gaps = gaps;
         }
-        if let Some(cursor) = connector.vendor_cursor() {
+        if let Some(cursor) = connector.vendor_cursor()
+            && progress.state.vendor_cursor.as_ref() != Some(&cursor)
+        {
             let (tenant, id) = (&integration.tenant_id, integration.id);
             progress.state.vendor_cursor = Some(cursor);
             self.store.save_state(tenant, id, &progress.state).await?;

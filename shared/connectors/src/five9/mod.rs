@@ -34,10 +34,13 @@
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
-//!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated.
+//!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
+//!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
+//!   far showed them ([`density`], kept between runs as the connector's cursor), else by a day's average.
 
 pub mod budget;
 mod client;
+pub mod density;
 pub mod options;
 pub mod regions;
 pub mod report;
@@ -109,6 +112,9 @@ pub struct Five9Connector {
     retrieve_pacer: StdMutex<Pacer>,
     /// Statuses seen in Agent State Details by this instance; `None` until one such report was read.
     seen_statuses: StdMutex<Option<SeenStatuses>>,
+    /// Agent State Details rows per hour of the domain's day, learned from the reports read (and restored from
+    /// earlier runs): how the reports of a window are cut ([`density`]).
+    density: StdMutex<density::StateDensity>,
 }
 
 impl Five9Connector {
@@ -134,6 +140,7 @@ impl Five9Connector {
             retrieve_pacer: StdMutex::new(Pacer::new(opts.retrievals_per_minute)),
             opts,
             seen_statuses: StdMutex::new(None),
+            density: StdMutex::new(density::StateDensity::default()),
         }
     }
 
@@ -281,7 +288,7 @@ impl Connector for Five9Connector {
             let (_, date) = self.call("getCallCountersState", &[], deadline).await?;
             let now = date.unwrap_or_else(Utc::now);
             let window = TimeWindow { start: now - self.opts.status_discovery_window, end: now };
-            self.state_rows(window, self.opts.max_report_span, deadline).await?;
+            self.state_rows(self.plan(window, self.opts.max_report_span), deadline).await?;
         }
         let seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner()).clone().unwrap_or_default();
         let mut ids: BTreeSet<String> = BASE_STATES.iter().map(|s| s.to_string()).collect();
@@ -298,8 +305,8 @@ impl Connector for Five9Connector {
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
         let report_window = TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end };
-        let span = self.state_span(agents.len(), report_window);
-        let (rows, generated_at) = self.state_rows(report_window, span, deadline).await?;
+        let windows = self.plan_states(agents.len(), report_window);
+        let (rows, generated_at) = self.state_rows(windows, deadline).await?;
         Ok(report::build_segments(rows, generated_at, window))
     }
 
@@ -309,6 +316,24 @@ impl Connector for Five9Connector {
 
     fn calls_made(&self) -> u64 {
         self.calls.get()
+    }
+
+    /// What the Agent State Details reports taught about the domain's busy hours ([`density`]), for the import to
+    /// keep until the next run; `None` until a report with a whole hour was read.
+    fn vendor_cursor(&self) -> Option<serde_json::Value> {
+        let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
+        if learned.is_empty() { None } else { serde_json::to_value(&*learned).ok() }
+    }
+
+    /// Takes in the busy hours an earlier run learned. Unreadable, it is ignored: it only decides how windows are
+    /// cut into reports, and until the hours are seen again they are cut by the average, as on a first run.
+    fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
+        let Some(value) = cursor else { return Ok(()) };
+        match serde_json::from_value::<density::StateDensity>(value) {
+            Ok(saved) => self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(saved),
+            Err(e) => tracing::warn!(error = %e, "the saved Agent State Details rows per hour are unreadable: ignored"),
+        }
+        Ok(())
     }
 
     /// `getCallCountersState` (itself free of limits) checked by `day_pace` against

@@ -30,7 +30,8 @@ pub struct Five9Options {
     pub status_discovery_window: Duration,
     /// Expected Agent State Details rows per agent and hour (averaged over whole days). An agent-state window whose
     /// estimate (agents × hours × this) passes 80 % of `row_limit` is split up front, instead of running a report
-    /// that comes back cut off and is thrown away. 0 turns the estimate off.
+    /// that comes back cut off and is thrown away. Once the domain's busy hours were seen, the hours' own counts
+    /// replace this average where known ([`super::density`]). 0 turns the estimate off (both).
     pub state_rows_per_agent_hour: f64,
     /// Agent State Details reports of one fetch running at once (each report's requests still go one at a time, as
     /// Five9 wants of a user): the reports of a large domain's window, cut up front by the expected rows, are

@@ -530,14 +530,14 @@ pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeW
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use chrono_tz::America::Los_Angeles;
 
-    fn utc(s: &str) -> DateTime<Utc> {
+    pub(in crate::five9) fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
     }
-    fn win(a: &str, b: &str) -> TimeWindow {
+    pub(in crate::five9) fn win(a: &str, b: &str) -> TimeWindow {
         TimeWindow::new(utc(a), utc(b)).unwrap()
     }
 

@@ -68,17 +68,43 @@ impl Five9Connector {
 
     /// Report windows for `window`: at most `span` each, split at backward DST transitions.
     pub(super) fn plan(&self, window: TimeWindow, span: Duration) -> Vec<TimeWindow> {
-        let mut cuts = time::backward_transitions(self.tz, window.start, window.end);
-        cuts.push(window.end);
+        self.plan_with(window, |part| part.split(span))
+    }
+
+    /// `window` split at backward DST transitions (so wall times in the repeated hour are unambiguous), each part
+    /// cut further by `cut`.
+    fn plan_with(&self, window: TimeWindow, cut: impl Fn(TimeWindow) -> Vec<TimeWindow>) -> Vec<TimeWindow> {
+        let mut transitions = time::backward_transitions(self.tz, window.start, window.end);
+        transitions.push(window.end);
         let mut out = Vec::new();
         let mut start = window.start;
-        for cut in cuts {
-            if cut > start {
-                out.extend(TimeWindow { start, end: cut }.split(span));
-                start = cut;
+        for end in transitions {
+            if end > start {
+                out.extend(cut(TimeWindow { start, end }));
+                start = end;
             }
         }
         out
+    }
+
+    /// The Agent State Details report windows for `agents` agents over `window`. Once the domain's busy hours are
+    /// known ([`density`]), cut where the rows are ([`density::plan_by_rows`]): as few reports as expect at most
+    /// 90 % of the row limit each — counting for each hour the busiest such hour of the last week, already a
+    /// margin (an hour not seen yet: the average, [`Five9Options::state_rows_per_agent_hour`]) — and span at most
+    /// `max_report_span`, the rows spread evenly over them. Before that (or with the estimate off), into equal
+    /// parts expecting at most 80 % by the average ([`Five9Connector::state_span`]).
+    pub(super) fn plan_states(&self, agents: usize, window: TimeWindow) -> Vec<TimeWindow> {
+        let learned = self.density.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let average = agents as f64 * self.opts.state_rows_per_agent_hour;
+        if learned.is_empty() || average <= 0.0 {
+            return self.plan(window, self.state_span(agents, window));
+        }
+        let cap = self.opts.row_limit as f64 * 0.9;
+        self.plan_with(window, |part| {
+            density::plan_by_rows(part, self.opts.max_report_span, cap, |hour| {
+                learned.expected(self.tz, hour, window.end).map_or(average, f64::from)
+            })
+        })
     }
 
     /// Halves a window that hit the row limit (cut on a 15-minute boundary when possible).
@@ -159,13 +185,12 @@ impl Five9Connector {
         Duration::minutes((part.div_ceil(15) * 15).max(15) as i64).min(max)
     }
 
-    /// The Agent State Details rows of `window`, in reports of at most `span` each (split at backward DST
-    /// transitions), up to [`Five9Options::state_reports_in_flight`] of them running at once, and the generation
-    /// time of the last window's report. The rows come in window order, as if the reports had run one after another.
+    /// The Agent State Details rows of the consecutive report `windows` ([`Five9Connector::plan_states`]), up to
+    /// [`Five9Options::state_reports_in_flight`] of them running at once, and the generation time of the last
+    /// window's report. The rows come in window order, as if the reports had run one after another.
     pub(super) async fn state_rows(
         &self,
-        window: TimeWindow,
-        span: Duration,
+        windows: Vec<TimeWindow>,
         deadline: Deadline,
     ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
         let mut all = StateRows::default();
@@ -173,7 +198,7 @@ impl Five9Connector {
         // `buffered` polls every window's future whenever it is polled itself and hands them out in order; the
         // loop below only merges (no await on the connector), so a report that holds the request lock is always
         // driven on.
-        let mut parts = futures::stream::iter(self.plan(window, span))
+        let mut parts = futures::stream::iter(windows)
             .map(|w| self.window_state_rows(w, deadline))
             .buffered(self.opts.state_reports_in_flight.max(1));
         while let Some(part) = parts.next().await {
@@ -193,7 +218,8 @@ impl Five9Connector {
     }
 
     /// One planned window's rows: its report, halved while a report reaches the row limit (the halves one after
-    /// the other), rows outside the window dropped; and the generation time of its last report.
+    /// the other), rows outside the window dropped; and the generation time of its last report. Each complete
+    /// report's rows per hour are learned ([`density`]).
     async fn window_state_rows(
         &self,
         window: TimeWindow,
@@ -227,6 +253,8 @@ impl Five9Connector {
                 }
             }
             all.rows.truncate(kept);
+            let starts = all.rows[before..].iter().map(|r| r.start);
+            self.density.lock().unwrap_or_else(|p| p.into_inner()).observe(self.tz, w, starts);
         }
         Ok((all, generated_at))
     }

@@ -1,0 +1,297 @@
+//! How many Agent State Details rows an hour of the domain's day holds, learned from the reports read, so that the
+//! reports of a window are cut where the rows are rather than by a day's average.
+//!
+//! A domain's shifts make some hours several times busier than the day's average (Five9 publishes no figure for a
+//! domain; the simulator's day shifts put ≈ 3 times the average rows into its busiest hours). Cut by the average
+//! ([`super::Five9Options::state_rows_per_agent_hour`]), a report over busy hours reaches the row limit, is thrown
+//! away and halved: a wasted `runReport` of the domain's 800 a day. Each complete report tells how many rows each of
+//! its whole hours held; the connector keeps, per local hour of the day, the busiest such hour of the last
+//! [`KEPT_FOR_DAYS`] days ([`StateDensity`]), and cuts later windows so that each report expects at most 80 % of
+//! the row limit ([`plan_by_rows`]): short reports over the busy hours, long ones over the quiet hours. An hour it
+//! has not seen yet falls back to the average. The import keeps what was learned between runs (the connector's
+//! [`crate::Connector::vendor_cursor`]).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use acd_domain::TimeWindow;
+use chrono::{DateTime, Duration, DurationRound, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// How long an hour's count stands unless a busier hour of the same local hour replaces it: a week, so that a
+/// weekday's busy hours are planned for until the same weekday comes again.
+pub const KEPT_FOR_DAYS: i64 = 7;
+
+/// One local hour of the day: the most rows one such hour held in a complete report, and that hour's start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourRows {
+    pub rows: u32,
+    /// The UTC start of the hour counted (Unix seconds).
+    pub at: i64,
+}
+
+/// The busiest Agent State Details hour seen per local hour of the day (0–23), within [`KEPT_FOR_DAYS`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateDensity {
+    /// Indexed by the local hour (of the domain's report time zone) in which the counted UTC hour starts.
+    #[serde(rename = "state_rows_per_hour")]
+    hours: BTreeMap<u8, HourRows>,
+    /// Rows per UTC quarter hour of the reports read, until all four quarters of their hour are (reports are cut
+    /// on quarter hours: a busy hour is often read in two reports). Not kept between runs.
+    #[serde(skip)]
+    quarters: BTreeMap<DateTime<Utc>, u32>,
+}
+
+impl StateDensity {
+    /// Whether no hour was learned yet.
+    pub fn is_empty(&self) -> bool {
+        self.hours.is_empty()
+    }
+
+    /// Counts the rows (their written times, `starts`) of a complete report over `window` per whole UTC quarter
+    /// hour inside it — a quarter without rows counts 0. Once all four quarters of a UTC hour were counted (by
+    /// this report or earlier ones), the hour's rows are kept if they are the busiest of its local hour within
+    /// [`KEPT_FOR_DAYS`].
+    pub fn observe(&mut self, tz: Tz, window: TimeWindow, starts: impl IntoIterator<Item = DateTime<Utc>>) {
+        let quarter = Duration::minutes(15);
+        let Ok(first) = window.start.duration_round_up(quarter) else { return };
+        let mut counts: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+        let mut q = first;
+        while q + quarter <= window.end {
+            counts.insert(q, 0);
+            q += quarter;
+        }
+        if counts.is_empty() {
+            return;
+        }
+        for start in starts {
+            if let Ok(q) = start.duration_trunc(quarter)
+                && let Some(n) = counts.get_mut(&q)
+            {
+                *n = n.saturating_add(1);
+            }
+        }
+        let hours: BTreeSet<DateTime<Utc>> =
+            counts.keys().filter_map(|q| q.duration_trunc(Duration::hours(1)).ok()).collect();
+        self.quarters.extend(counts);
+        for h in hours {
+            let of_hour: Vec<DateTime<Utc>> = (0..4).map(|i| h + quarter * i).collect();
+            if of_hour.iter().all(|q| self.quarters.contains_key(q)) {
+                let rows = of_hour.iter().filter_map(|q| self.quarters.remove(q)).fold(0u32, u32::saturating_add);
+                self.keep(local_hour(tz, h), HourRows { rows, at: h.timestamp() });
+            }
+        }
+    }
+
+    /// Takes in what another value learned (the one an earlier run saved), hour by hour as [`StateDensity::observe`]
+    /// does.
+    pub fn merge(&mut self, other: StateDensity) {
+        for (hour, rows) in other.hours {
+            self.keep(hour, rows);
+        }
+    }
+
+    /// Keeps `new` for its local hour if it is busier than what is kept, or as busy and later; either way, a
+    /// count more than [`KEPT_FOR_DAYS`] older than the other gives way.
+    fn keep(&mut self, hour: u8, new: HourRows) {
+        let week = KEPT_FOR_DAYS * 86_400;
+        let replace = match self.hours.get(&hour) {
+            None => true,
+            Some(old) if new.at - old.at > week => true,
+            Some(old) if old.at - new.at > week => false,
+            Some(old) => new.rows > old.rows || (new.rows == old.rows && new.at > old.at),
+        };
+        if replace {
+            self.hours.insert(hour, new);
+        }
+    }
+
+    /// The rows expected in the UTC hour starting at `hour` (the busiest of its local hour within [`KEPT_FOR_DAYS`]
+    /// before `now`), if that local hour was seen.
+    pub fn expected(&self, tz: Tz, hour: DateTime<Utc>, now: DateTime<Utc>) -> Option<u32> {
+        let kept = self.hours.get(&local_hour(tz, hour))?;
+        (now.timestamp() - kept.at <= KEPT_FOR_DAYS * 86_400).then_some(kept.rows)
+    }
+}
+
+fn local_hour(tz: Tz, t: DateTime<Utc>) -> u8 {
+    tz.from_utc_datetime(&t.naive_utc()).hour() as u8
+}
+
+/// Cuts `window` into consecutive report windows, as few as possible, each at most `max_span` long and expecting at
+/// most `cap` rows (unless a single quarter hour expects more: it stands alone, and the row limit halves it if need
+/// be), the expected rows spread as evenly over them as the quarter hours allow, so that a day busier than expected
+/// finds room in every report. `rows_per_hour(h)`: the rows expected in the UTC hour starting at `h`; a quarter hour
+/// expects a quarter of its hour's. Cuts fall on quarter hours (and the window's own ends).
+pub fn plan_by_rows(
+    window: TimeWindow,
+    max_span: Duration,
+    cap: f64,
+    rows_per_hour: impl Fn(DateTime<Utc>) -> f64,
+) -> Vec<TimeWindow> {
+    let quarter = Duration::minutes(15);
+    // The window's quarter hours (the first and last may be shorter) and the rows each expects.
+    let mut steps: Vec<(DateTime<Utc>, f64)> = Vec::new();
+    let mut a = window.start;
+    while a < window.end {
+        let b = a.duration_trunc(quarter).map_or(window.end, |q| q + quarter).min(window.end);
+        let hour_start = a.duration_trunc(Duration::hours(1)).unwrap_or(a);
+        steps.push((a, rows_per_hour(hour_start) * (b - a).num_seconds() as f64 / 3600.0));
+        a = b;
+    }
+    // As few parts as possible: each filled up to the cap or the span.
+    let fewest = cut_steps(&steps, window, |part_start, at, expected, step| {
+        expected + step > cap || at + quarter - part_start > max_span
+    });
+    // As many parts, each as near the same share of the expected rows as possible: a step goes to the next part once
+    // more than half of it would lie past this part's share. Kept if it still fits the cap and the span.
+    let parts = fewest.len();
+    let total: f64 = steps.iter().map(|(_, rows)| rows).sum();
+    let share = total / parts as f64;
+    let mut cumulative = 0.0;
+    let mut done = 1.0;
+    let even = cut_steps(&steps, window, |_, _, _, step| {
+        let next = cumulative + step / 2.0 > done * share && done < parts as f64;
+        if next {
+            done += 1.0;
+        }
+        cumulative += step;
+        next
+    });
+    let fits = |part: &TimeWindow| {
+        let rows: f64 = steps.iter().filter(|(at, _)| part.contains(*at)).map(|(_, rows)| rows).sum();
+        (rows <= cap || part.duration() <= quarter) && part.duration() <= max_span
+    };
+    if even.len() == parts && even.iter().all(fits) { even } else { fewest }
+}
+
+/// `window` cut before each step (after the first of a part) for which `cut(part start, step start, rows of the
+/// part so far, rows of the step)` says so.
+fn cut_steps(
+    steps: &[(DateTime<Utc>, f64)],
+    window: TimeWindow,
+    mut cut: impl FnMut(DateTime<Utc>, DateTime<Utc>, f64, f64) -> bool,
+) -> Vec<TimeWindow> {
+    let mut out = Vec::new();
+    let (mut part_start, mut expected) = (window.start, 0.0);
+    for &(at, rows) in steps {
+        if cut(part_start, at, expected, rows) && at > part_start {
+            out.push(TimeWindow { start: part_start, end: at });
+            (part_start, expected) = (at, 0.0);
+        }
+        expected += rows;
+    }
+    if part_start < window.end {
+        out.push(TimeWindow { start: part_start, end: window.end });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::five9::report::tests::{utc, win};
+    use chrono_tz::America::Los_Angeles;
+
+    #[test]
+    fn a_report_counts_its_whole_hours_by_local_hour_quiet_ones_included() {
+        let mut d = StateDensity::default();
+        // 10:30–13:30 UTC: whole hours 11:00 and 12:00 (04:00 and 05:00 in Los Angeles, PDT).
+        let rows = ["2024-05-15T10:40:00Z", "2024-05-15T11:00:00Z", "2024-05-15T11:59:59Z", "2024-05-15T13:10:00Z"];
+        d.observe(Los_Angeles, win("2024-05-15T10:30:00Z", "2024-05-15T13:30:00Z"), rows.iter().map(|r| utc(r)));
+        let now = utc("2024-05-15T14:00:00Z");
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-15T11:00:00Z"), now), Some(2));
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-15T12:00:00Z"), now), Some(0), "a quiet hour counts 0");
+        // The partial hours at either end taught nothing.
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-15T10:00:00Z"), now), None);
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-15T13:00:00Z"), now), None);
+        // The same local hour a day later is expected alike.
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-16T11:00:00Z"), now), Some(2));
+        // A window without a whole hour teaches nothing by itself; an hour read in two reports, cut at a quarter
+        // hour, is counted whole once both were read.
+        let mut e = StateDensity::default();
+        e.observe(Los_Angeles, win("2024-05-15T10:15:00Z", "2024-05-15T11:15:00Z"), [utc("2024-05-15T10:20:00Z")]);
+        assert!(e.is_empty());
+        e.observe(Los_Angeles, win("2024-05-15T11:15:00Z", "2024-05-15T12:30:00Z"), [utc("2024-05-15T11:20:00Z")]);
+        assert_eq!(e.expected(Los_Angeles, utc("2024-05-15T11:00:00Z"), now), Some(1), "10:00 stays unknown");
+        e.observe(
+            Los_Angeles,
+            win("2024-05-15T10:00:00Z", "2024-05-15T10:15:00Z"),
+            vec![utc("2024-05-15T10:00:00Z"); 3],
+        );
+        assert_eq!(e.expected(Los_Angeles, utc("2024-05-15T10:00:00Z"), now), Some(4));
+        assert_eq!(e.expected(Los_Angeles, utc("2024-05-15T12:00:00Z"), now), None, "half of 12:00 only");
+        // The quarters are not part of what is kept between runs.
+        let saved: StateDensity = serde_json::from_value(serde_json::to_value(&e).unwrap()).unwrap();
+        assert!(saved.quarters.is_empty() && saved.hours == e.hours);
+    }
+
+    #[test]
+    fn the_busiest_hour_of_the_week_stands_until_a_week_has_passed() {
+        let hour = |h: &str| win(h, &(utc(h) + Duration::hours(1)).to_rfc3339());
+        let rows = |h: &str, n: usize| vec![utc(h); n];
+        let mut d = StateDensity::default();
+        d.observe(Los_Angeles, hour("2024-05-15T18:00:00Z"), rows("2024-05-15T18:00:00Z", 900));
+        // A quieter day at the same local hour does not lower it...
+        d.observe(Los_Angeles, hour("2024-05-18T18:00:00Z"), rows("2024-05-18T18:00:00Z", 300));
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-19T18:00:00Z"), utc("2024-05-19T19:00:00Z")), Some(900));
+        // ...a busier one raises it...
+        d.observe(Los_Angeles, hour("2024-05-20T18:00:00Z"), rows("2024-05-20T18:00:00Z", 1_000));
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-21T18:00:00Z"), utc("2024-05-21T19:00:00Z")), Some(1_000));
+        // ...and more than a week after it, the count is no longer used, and a quieter day's replaces it.
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-28T18:00:00Z"), utc("2024-05-28T19:00:00Z")), None);
+        d.observe(Los_Angeles, hour("2024-05-28T18:00:00Z"), rows("2024-05-28T18:00:00Z", 400));
+        assert_eq!(d.expected(Los_Angeles, utc("2024-05-29T18:00:00Z"), utc("2024-05-29T19:00:00Z")), Some(400));
+    }
+
+    #[test]
+    fn merging_keeps_the_busier_or_fresher_of_each_hour_and_survives_json() {
+        let h = |s: &str| win(s, &(utc(s) + Duration::hours(1)).to_rfc3339());
+        let mut saved = StateDensity::default();
+        saved.observe(Los_Angeles, h("2024-05-15T18:00:00Z"), vec![utc("2024-05-15T18:05:00Z"); 50]);
+        saved.observe(Los_Angeles, h("2024-05-15T02:00:00Z"), vec![utc("2024-05-15T02:05:00Z"); 5]);
+        let json = serde_json::to_value(&saved).unwrap();
+        let restored: StateDensity = serde_json::from_value(json).unwrap();
+        assert_eq!(restored.hours, saved.hours);
+        let mut now = StateDensity::default();
+        now.observe(Los_Angeles, h("2024-05-16T18:00:00Z"), vec![utc("2024-05-16T18:05:00Z"); 20]);
+        now.observe(Los_Angeles, h("2024-05-16T02:00:00Z"), vec![utc("2024-05-16T02:05:00Z"); 9]);
+        now.merge(restored);
+        let at = utc("2024-05-16T20:00:00Z");
+        assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T18:00:00Z"), at), Some(50));
+        assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T02:00:00Z"), at), Some(9));
+        // A saved count more than a week older than the one learned now gives way, however busy.
+        let mut old = StateDensity::default();
+        old.observe(Los_Angeles, h("2024-05-01T18:00:00Z"), vec![utc("2024-05-01T18:05:00Z"); 500]);
+        now.merge(old);
+        assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T18:00:00Z"), at), Some(50));
+    }
+
+    #[test]
+    fn windows_are_cut_where_the_rows_are() {
+        // Quiet nights (100 rows an hour), busy days (10,000 an hour from 14:00 to 22:00 UTC), a cap of 40,000.
+        let rate = |h: DateTime<Utc>| if (14..22).contains(&h.hour()) { 10_000.0 } else { 100.0 };
+        let w = win("2024-05-14T12:00:00Z", "2024-05-15T10:15:00Z");
+        let parts = plan_by_rows(w, Duration::days(2), 40_000.0, rate);
+        let ends: Vec<String> = parts.iter().map(|p| p.end.format("%d %H:%M").to_string()).collect();
+        // Three reports at the least (81,425 rows), each near a third: 2 quiet hours and 2.75 busy ones (27,700),
+        // 2.75 busy ones (27,500), the last 2.5 busy hours with the night (26,225).
+        assert_eq!(ends, ["14 16:45", "14 19:30", "15 10:15"]);
+        assert_eq!(parts[0].start, w.start);
+        assert!(parts.windows(2).all(|p| p[0].end == p[1].start), "consecutive, no gap");
+        // The span still bounds a quiet window; a quarter hour above the cap stands alone.
+        let quiet = plan_by_rows(w, Duration::hours(8), 40_000.0, |_| 10.0);
+        assert_eq!(quiet.len(), 3);
+        assert!(quiet.iter().all(|p| p.duration() <= Duration::hours(8)));
+        let dense =
+            plan_by_rows(win("2024-05-14T12:00:00Z", "2024-05-14T12:30:00Z"), Duration::days(2), 40_000.0, |_| {
+                1_000_000.0
+            });
+        assert_eq!(dense.len(), 2);
+        // A window starting off the quarter hour is cut on quarter hours after its start.
+        let odd =
+            plan_by_rows(win("2024-05-14T12:07:00Z", "2024-05-14T13:00:00Z"), Duration::days(2), 1_000.0, |_| 2_000.0);
+        let cuts: Vec<String> = odd.iter().map(|p| p.start.format("%H:%M").to_string()).collect();
+        assert_eq!(cuts, ["12:07", "12:30"]);
+    }
+}

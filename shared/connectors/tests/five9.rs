@@ -869,4 +869,11 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     let garbled = fresh();
     garbled.restore_vendor_cursor(Some(serde_json::json!({"state_rows_per_hour": "many"}))).unwrap();
     assert_eq!(garbled.vendor_cursor(), None);
+    // Learned in another time zone (the domain's corrected since): other hours, ignored.
+    let mut elsewhere = learned.clone();
+    assert_eq!(elsewhere["zone"], "America/Los_Angeles");
+    elsewhere["zone"] = serde_json::json!("America/New_York");
+    let moved = fresh();
+    moved.restore_vendor_cursor(Some(elsewhere)).unwrap();
+    assert_eq!(moved.vendor_cursor(), None);
 }

@@ -36,6 +36,9 @@ pub struct StateDensity {
     /// Indexed by the local hour (of the domain's report time zone) in which the counted UTC hour starts.
     #[serde(rename = "state_rows_per_hour")]
     hours: BTreeMap<u8, HourRows>,
+    /// The time zone (IANA name) whose local hours index `hours`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    zone: Option<String>,
     /// Rows per UTC quarter hour of the reports read, until all four quarters of their hour are (reports are cut
     /// on quarter hours: a busy hour is often read in two reports). Not kept between runs.
     #[serde(skip)]
@@ -53,6 +56,10 @@ impl StateDensity {
     /// this report or earlier ones), the hour's rows are kept if they are the busiest of its local hour within
     /// [`KEPT_FOR_DAYS`].
     pub fn observe(&mut self, tz: Tz, window: TimeWindow, starts: impl IntoIterator<Item = DateTime<Utc>>) {
+        if self.zone.as_deref() != Some(tz.name()) {
+            // Another zone's local hours are other hours.
+            *self = StateDensity { zone: Some(tz.name().to_owned()), ..StateDensity::default() };
+        }
         let quarter = Duration::minutes(15);
         let Ok(first) = window.start.duration_round_up(quarter) else { return };
         let mut counts: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
@@ -84,11 +91,19 @@ impl StateDensity {
     }
 
     /// Takes in what another value learned (the one an earlier run saved), hour by hour as [`StateDensity::observe`]
-    /// does.
-    pub fn merge(&mut self, other: StateDensity) {
+    /// does — if it was learned in `tz`: a domain whose time zone was corrected since learns its hours afresh.
+    /// Whether it was taken.
+    pub fn merge(&mut self, tz: Tz, other: StateDensity) -> bool {
+        if other.zone.as_deref() != Some(tz.name()) {
+            return false;
+        }
+        if self.zone != other.zone {
+            *self = StateDensity { zone: other.zone, ..StateDensity::default() };
+        }
         for (hour, rows) in other.hours {
             self.keep(hour, rows);
         }
+        true
     }
 
     /// Keeps `new` for its local hour if it is busier than what is kept, or as busy and later; either way, a
@@ -256,14 +271,19 @@ mod tests {
         let mut now = StateDensity::default();
         now.observe(Los_Angeles, h("2024-05-16T18:00:00Z"), vec![utc("2024-05-16T18:05:00Z"); 20]);
         now.observe(Los_Angeles, h("2024-05-16T02:00:00Z"), vec![utc("2024-05-16T02:05:00Z"); 9]);
-        now.merge(restored);
+        // Learned in another zone (a time zone corrected since): other hours, not taken.
+        assert!(!now.clone().merge(chrono_tz::UTC, restored.clone()));
+        let mut elsewhere = StateDensity::default();
+        elsewhere.observe(chrono_tz::UTC, h("2024-05-16T18:00:00Z"), vec![utc("2024-05-16T18:05:00Z"); 90]);
+        assert!(!now.clone().merge(Los_Angeles, elsewhere));
+        assert!(now.merge(Los_Angeles, restored));
         let at = utc("2024-05-16T20:00:00Z");
         assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T18:00:00Z"), at), Some(50));
         assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T02:00:00Z"), at), Some(9));
         // A saved count more than a week older than the one learned now gives way, however busy.
         let mut old = StateDensity::default();
         old.observe(Los_Angeles, h("2024-05-01T18:00:00Z"), vec![utc("2024-05-01T18:05:00Z"); 500]);
-        now.merge(old);
+        assert!(now.merge(Los_Angeles, old));
         assert_eq!(now.expected(Los_Angeles, utc("2024-05-16T18:00:00Z"), at), Some(50));
     }
 

@@ -325,12 +325,17 @@ impl Connector for Five9Connector {
         if learned.is_empty() { None } else { serde_json::to_value(&*learned).ok() }
     }
 
-    /// Takes in the busy hours an earlier run learned. Unreadable, it is ignored: it only decides how windows are
-    /// cut into reports, and until the hours are seen again they are cut by the average, as on a first run.
+    /// Takes in the busy hours an earlier run learned. Unreadable, or learned in another time zone (one corrected
+    /// since), it is ignored: it only decides how windows are cut into reports, and until the hours are seen again
+    /// they are cut by the average, as on a first run.
     fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
         let Some(value) = cursor else { return Ok(()) };
         match serde_json::from_value::<density::StateDensity>(value) {
-            Ok(saved) => self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(saved),
+            Ok(saved) => {
+                if !self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(self.tz, saved) {
+                    tracing::info!("the saved Agent State Details rows per hour are of another time zone: ignored");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "the saved Agent State Details rows per hour are unreadable: ignored"),
         }
         Ok(())

@@ -2,14 +2,15 @@
 //! reports of a window are cut where the rows are rather than by a day's average.
 //!
 //! A domain's shifts make some hours several times busier than the day's average (Five9 publishes no figure for a
-//! domain; the simulator's day shifts put ≈ 3 times the average rows into its busiest hours). Cut by the average
+//! domain; the simulator's busiest hours hold ≈ 2.5 times the average rows). Cut by the average
 //! ([`super::Five9Options::state_rows_per_agent_hour`]), a report over busy hours reaches the row limit, is thrown
-//! away and halved: a wasted `runReport` of the domain's 800 a day. Each complete report tells how many rows each of
-//! its whole hours held; the connector keeps, per local hour of the day, the busiest such hour of the last
-//! [`KEPT_FOR_DAYS`] days ([`StateDensity`]), and cuts later windows so that each report expects at most 80 % of
-//! the row limit ([`plan_by_rows`]): short reports over the busy hours, long ones over the quiet hours. An hour it
-//! has not seen yet falls back to the average. The import keeps what was learned between runs (the connector's
-//! [`crate::Connector::vendor_cursor`]).
+//! away and halved: wasted `runReport`s of the domain's 800 a day. Each complete report tells how many rows each of
+//! its quarter hours held; the connector keeps, per local hour of the day, the busiest such hour of the last
+//! [`KEPT_FOR_DAYS`] days ([`StateDensity`]), and cuts later windows into as few reports as expect at most 90 % of
+//! the row limit each (the kept counts are a week's maximum already), the rows spread evenly over them
+//! ([`plan_by_rows`]): short reports over the busy hours, long ones over the quiet hours. An hour it has not seen
+//! yet counts the average. The import keeps what was learned between runs (the connector's
+//! [`crate::Connector::vendor_cursor`]); what was learned under another time zone is not used.
 
 use std::collections::{BTreeMap, BTreeSet};
 

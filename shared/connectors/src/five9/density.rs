@@ -147,55 +147,62 @@ pub fn plan_by_rows(
 ) -> Vec<TimeWindow> {
     let quarter = Duration::minutes(15);
     // The window's quarter hours (the first and last may be shorter) and the rows each expects.
-    let mut steps: Vec<(DateTime<Utc>, f64)> = Vec::new();
+    let mut steps: Vec<Step> = Vec::new();
     let mut a = window.start;
     while a < window.end {
         let b = a.duration_trunc(quarter).map_or(window.end, |q| q + quarter).min(window.end);
         let hour_start = a.duration_trunc(Duration::hours(1)).unwrap_or(a);
-        steps.push((a, rows_per_hour(hour_start) * (b - a).num_seconds() as f64 / 3600.0));
+        steps.push(Step { start: a, end: b, rows: rows_per_hour(hour_start) * (b - a).num_seconds() as f64 / 3600.0 });
         a = b;
     }
     // As few parts as possible: each filled up to the cap or the span.
-    let fewest = cut_steps(&steps, window, |part_start, at, expected, step| {
-        expected + step > cap || at + quarter - part_start > max_span
+    let fewest = cut_steps(&steps, window, |part_start, expected, step| {
+        expected + step.rows > cap || step.end - part_start > max_span
     });
     // As many parts, each as near the same share of the expected rows as possible: a step goes to the next part once
     // more than half of it would lie past this part's share. Kept if it still fits the cap and the span.
     let parts = fewest.len();
-    let total: f64 = steps.iter().map(|(_, rows)| rows).sum();
+    let total: f64 = steps.iter().map(|step| step.rows).sum();
     let share = total / parts as f64;
     let mut cumulative = 0.0;
     let mut done = 1.0;
-    let even = cut_steps(&steps, window, |_, _, _, step| {
-        let next = cumulative + step / 2.0 > done * share && done < parts as f64;
+    let even = cut_steps(&steps, window, |_, _, step| {
+        let next = cumulative + step.rows / 2.0 > done * share && done < parts as f64;
         if next {
             done += 1.0;
         }
-        cumulative += step;
+        cumulative += step.rows;
         next
     });
     let fits = |part: &TimeWindow| {
-        let rows: f64 = steps.iter().filter(|(at, _)| part.contains(*at)).map(|(_, rows)| rows).sum();
+        let rows: f64 = steps.iter().filter(|step| part.contains(step.start)).map(|step| step.rows).sum();
         (rows <= cap || part.duration() <= quarter) && part.duration() <= max_span
     };
     if even.len() == parts && even.iter().all(fits) { even } else { fewest }
 }
 
-/// `window` cut before each step (after the first of a part) for which `cut(part start, step start, rows of the
-/// part so far, rows of the step)` says so.
+/// A quarter hour of a window to plan (the first and last may be shorter) and the rows it expects.
+struct Step {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    rows: f64,
+}
+
+/// `window` cut before each step (but the first of a part) for which `cut(part start, rows of the part so far,
+/// step)` says so. `cut` is asked for every step, in order (it may count them).
 fn cut_steps(
-    steps: &[(DateTime<Utc>, f64)],
+    steps: &[Step],
     window: TimeWindow,
-    mut cut: impl FnMut(DateTime<Utc>, DateTime<Utc>, f64, f64) -> bool,
+    mut cut: impl FnMut(DateTime<Utc>, f64, &Step) -> bool,
 ) -> Vec<TimeWindow> {
     let mut out = Vec::new();
     let (mut part_start, mut expected) = (window.start, 0.0);
-    for &(at, rows) in steps {
-        if cut(part_start, at, expected, rows) && at > part_start {
-            out.push(TimeWindow { start: part_start, end: at });
-            (part_start, expected) = (at, 0.0);
+    for step in steps {
+        if cut(part_start, expected, step) && step.start > part_start {
+            out.push(TimeWindow { start: part_start, end: step.start });
+            (part_start, expected) = (step.start, 0.0);
         }
-        expected += rows;
+        expected += step.rows;
     }
     if part_start < window.end {
         out.push(TimeWindow { start: part_start, end: window.end });

@@ -94,7 +94,8 @@ impl Five9Connector {
     /// `max_report_span`, the rows spread evenly over them. Before that (or with the estimate off), into equal
     /// parts expecting at most 80 % by the average ([`Five9Connector::state_span`]).
     pub(super) fn plan_states(&self, agents: usize, window: TimeWindow) -> Vec<TimeWindow> {
-        let learned = self.density.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        // Held while planning (no await here), not copied.
+        let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
         let average = agents as f64 * self.opts.state_rows_per_agent_hour;
         if learned.is_empty() || average <= 0.0 {
             return self.plan(window, self.state_span(agents, window));

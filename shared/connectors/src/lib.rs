@@ -71,14 +71,14 @@ pub trait Connector: Send + Sync {
     /// Vendor HTTP calls made so far by this connector instance (for run records and benchmarks).
     fn calls_made(&self) -> u64;
 
-    /// Whether the vendor's shared hourly and daily API budget leaves room for one more fetch of import days (one
-    /// [`Connector::interval_stats`] and one [`Connector::agent_segments`] call over at most
+    /// Whether the vendor's shared hourly and daily API budget leaves room for the import's next fetch of days
+    /// (`next`: one [`Connector::interval_stats`] and at most one [`Connector::agent_segments`] call, over at most
     /// [`Connector::max_window`]) while keeping a share of it free for the customer's other API users. The import
     /// asks before each back-fill fetch and, on [`Pace::Wait`], ends the run as partial so a later run continues.
     ///
     /// The default is [`Pace::Go`]: vendors without a readable budget (Genesys Cloud) pace themselves through their
     /// 429 answers, which the connector retries.
-    async fn pace_next_day(&self, _deadline: Deadline) -> Result<Pace, ConnectorError> {
+    async fn pace_next_day(&self, _next: &NextFetch, _deadline: Deadline) -> Result<Pace, ConnectorError> {
         Ok(Pace::Go)
     }
 
@@ -122,6 +122,20 @@ pub trait Connector: Send + Sync {
     fn listed_once_seen(&self, _queue: &Queue) -> bool {
         false
     }
+}
+
+/// What the import is about to fetch, for [`Connector::pace_next_day`] to price: a vendor whose calls depend on
+/// the window and the number of agents (Five9's reports, cut by the rows expected) can count them before they are
+/// made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NextFetch {
+    /// The window of the [`Connector::interval_stats`] call.
+    pub stats: TimeWindow,
+    /// The window of the [`Connector::agent_segments`] call; `None` when the days' segments are final already and
+    /// are not read.
+    pub segments: Option<TimeWindow>,
+    /// The agents that call is given.
+    pub agents: usize,
 }
 
 /// The answer of [`Connector::pace_next_day`].

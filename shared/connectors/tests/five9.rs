@@ -5,7 +5,7 @@ use std::time::Duration;
 use acd_connectors::five9::{
     Five9Connector, Five9Grouping, Five9Options, Five9Region, Five9Settings, SkillReport, report, soap,
 };
-use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, RetryPolicy};
+use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, NextFetch, Pace, RetryPolicy};
 use acd_domain::{IntervalStats, TimeWindow};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use chrono::{DateTime, Utc};
@@ -470,10 +470,15 @@ async fn clear_of_an_hour_boundary(margin: Duration) {
     }
 }
 
-/// What the import asks of a connector for one day.
+/// What the import asks of a connector for one fetch of days (no agents: the state reports are cut by the span).
 async fn import_day(c: &Five9Connector, day: TimeWindow) {
     c.interval_stats(&[], day, deadline()).await.unwrap();
     c.agent_segments(&[], day, deadline()).await.unwrap();
+}
+
+/// The import's next fetch of `days` for `agents` agents, statistics and agent states alike.
+fn next_fetch(days: TimeWindow, agents: usize) -> NextFetch {
+    NextFetch { stats: days, segments: Some(days), agents }
 }
 
 #[tokio::test]
@@ -481,13 +486,15 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     clear_of_an_hour_boundary(Duration::from_secs(30)).await;
     let sim = default_sim().await;
     let c = connector(&sim, Five9Grouping::Campaign);
+    let day = window("2024-11-04T00:00:00Z", "2024-11-06T00:00:00Z");
+    let next = next_fetch(day, 0);
     // Ample budget (Five9's default limits, nothing used yet).
-    assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
 
     // One import fetch (two UTC days) calls what the cost estimates: three reports (the call log, and 60 hours of
     // agent states in two), each polled and retrieved once here.
-    let cost = Five9Options::default().day_cost;
-    let day = window("2024-11-04T00:00:00Z", "2024-11-06T00:00:00Z");
+    let cost = c.fetch_cost(&next);
+    assert_eq!((cost.report_request, cost.query), (3, 13));
     let before = sim.stats().operations;
     import_day(&c, day).await;
     let after = sim.stats().operations;
@@ -498,9 +505,9 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
 
     // An hourly limit of 10 runReport keeps 2 free: with 3 used, 7 left ≥ 3 + 2 (go); with 6 used, 4 (wait).
     sim.set_limits(Limits { report_request: [16, 10, 800], ..Limits::default() });
-    assert_eq!(c.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
     import_day(&c, day).await;
-    let Pace::Wait { reason } = c.pace_next_day(deadline()).await.unwrap() else { panic!("expected a wait") };
+    let Pace::Wait { reason } = c.pace_next_day(&next, deadline()).await.unwrap() else { panic!("expected a wait") };
     assert_eq!(
         reason,
         "ReportRequest: 6 of 10 per hour used (the next import days need 3, 2 stay free for other API users)"
@@ -508,11 +515,11 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     // Without a reserve the day would fit: the reserve is what keeps the customer's other tools going.
     let greedy = connector(&sim, Five9Grouping::Campaign)
         .with_options(Five9Options { budget_reserve_percent: 0, ..test_options() });
-    assert_eq!(greedy.pace_next_day(deadline()).await.unwrap(), Pace::Go);
+    assert_eq!(greedy.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
 
     // Daily limits count too, and so do retrievals.
     sim.set_limits(Limits { retrieve_report: [20, 200, 9], ..Limits::default() });
-    let Pace::Wait { reason } = c.pace_next_day(deadline()).await.unwrap() else { panic!("expected a wait") };
+    let Pace::Wait { reason } = c.pace_next_day(&next, deadline()).await.unwrap() else { panic!("expected a wait") };
     assert!(reason.starts_with("RetrieveReport: 6 of 9 per day used"), "{reason}");
 
     // Reading the counters costs no budget (the simulator agrees with the documentation), nothing was refused, and
@@ -529,6 +536,70 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     let hourly = |ty: &str| counters.iter().find(|s| s.window_secs == 3_600 && s.operation_type == ty).unwrap().value;
     assert_eq!((hourly("Query"), hourly("ReportRequest"), hourly("RetrieveReport")), (query_ops, 6, 6));
     assert_eq!(stats.rate_limited, 0);
+}
+
+#[tokio::test]
+async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
+    // 300 agents against a row limit of 6,000: a fetch of days runs many Agent State Details reports, not the two of
+    // a small domain (a fixed cost of three reports a fetch let a large domain's back-fill run into the hourly
+    // limit, which stops every other API user of the domain for the rest of the hour). The budget check asks for
+    // room for the reports the fetch will plan, and the fetch runs those (and two more for each report that
+    // reached the row limit: it is run again in halves, which learning the domain's hours avoids).
+    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now = utc("2024-05-16T10:15:00Z");
+    let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    // No reserve: the check then asks for exactly the fetch's cost.
+    let opts = Five9Options { row_limit: 6_000, budget_reserve_percent: 0, ..test_options() };
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);
+    // Reports run by one fetch, and how many of them reached the row limit.
+    let fetch = |days: TimeWindow| {
+        let (c, sim, agents) = (&c, &sim, &agents);
+        async move {
+            let seen = sim.stats().report_runs.len();
+            c.interval_stats(&[], days, deadline()).await.unwrap();
+            c.agent_segments(agents, days, deadline()).await.unwrap();
+            let runs = sim.stats().report_runs.split_off(seen);
+            let cut = runs.iter().filter(|r| r.rows >= 6_000).count() as u64;
+            (runs.len() as u64, cut)
+        }
+    };
+    // Monday and Tuesday, before any hour was seen: cut by the average.
+    let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let cost = c.fetch_cost(&next_fetch(monday_tuesday, agents.len()));
+    assert!(cost.report_request > 10, "{cost:?}");
+    assert_eq!((cost.retrieve_report, cost.query), (cost.report_request, cost.report_request * 4 + 1));
+    let (runs, cut) = fetch(monday_tuesday).await;
+    assert!(cut > 0, "by the average, busy hours reach the limit");
+    assert_eq!(runs, cost.report_request + 2 * cut, "the planned reports, and each one cut run again in halves");
+
+    // Wednesday, cut by the hours Monday and Tuesday taught. An hourly budget one report short of its cost waits,
+    // and the reason names the fetch's real cost (a fixed three would have let it through).
+    let wednesday = window("2024-05-15T00:00:00Z", "2024-05-16T00:00:00Z");
+    let next = next_fetch(wednesday, agents.len());
+    let cost = c.fetch_cost(&next);
+    assert!(cost.report_request > 3, "{cost:?}");
+    let hourly = |counters: &[acd_connectors::five9::CallCounterState]| {
+        counters.iter().find(|s| s.window_secs == 3_600 && s.operation_type == "ReportRequest").unwrap().value
+    };
+    let used = hourly(&c.call_counters(deadline()).await.unwrap());
+    assert_eq!(used, runs);
+    sim.set_limits(Limits { report_request: [10_000, used + cost.report_request - 1, 10_000], ..ample });
+    let Pace::Wait { reason } = c.pace_next_day(&next, deadline()).await.unwrap() else { panic!("expected a wait") };
+    let need = format!("the next import days need {}, 0 stay free", cost.report_request);
+    assert!(reason.starts_with("ReportRequest: ") && reason.contains(&need), "{reason}");
+    // With room for exactly its cost it goes, and runs exactly that: no report reached the limit, none refused.
+    sim.set_limits(Limits { report_request: [10_000, used + cost.report_request, 10_000], ..ample });
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
+    assert_eq!(fetch(wednesday).await, (cost.report_request, 0));
+    assert_eq!(hourly(&c.call_counters(deadline()).await.unwrap()), used + cost.report_request);
+    assert_eq!(sim.stats().rate_limited, 0);
+
+    // A fetch whose agent states are final reads the statistics only: one Call Log report.
+    let stats_only = NextFetch { segments: None, ..next };
+    assert_eq!(c.fetch_cost(&stats_only).report_request, 1);
 }
 
 #[tokio::test]

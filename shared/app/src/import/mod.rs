@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
-use acd_connectors::{Connector, ConnectorError, ConnectorFactory, Deadline, Pace};
+use acd_connectors::{Connector, ConnectorError, ConnectorFactory, Deadline, NextFetch, Pace};
 use acd_domain::{
     Credentials, FailureReason, Integration, IntegrationId, IntegrationState, IntegrationStatus, RunId, TenantId,
     TimeWindow,
@@ -691,8 +691,11 @@ impl ImportService {
             tracing::info!(tenant = %tenant, integration = %id, next = %first.start, "deadline near: the next run continues");
             return Err(Stop::Pause);
         }
+        let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
+        let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
+        let next = NextFetch { stats: span, segments, agents: run.agents.len() };
         if first.start < pass.reconciliation_start
-            && let Pace::Wait { reason } = connector.pace_next_day(run.vendor_deadline).await?
+            && let Pace::Wait { reason } = connector.pace_next_day(&next, run.vendor_deadline).await?
         {
             tracing::info!(
                 tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
@@ -706,10 +709,8 @@ impl ImportService {
         // the ACD (a Five9 report or a Genesys Cloud job running, `GetMetricDataV2` pages), so a fetch takes as long
         // as the slower of the two instead of both. Both are awaited, and the statistics' error, if any, is the one
         // the run reports, as when they were read one after the other.
-        let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
-        let segment_span = TimeWindow { start: segments_from, end: span.end };
         let read_segments = async {
-            if segments_from < span.end {
+            if let Some(segment_span) = next.segments {
                 connector.agent_segments(run.agents, segment_span, run.vendor_deadline).await
             } else {
                 Ok(Vec::new())

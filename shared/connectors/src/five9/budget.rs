@@ -16,16 +16,9 @@ pub struct CallCost {
 }
 
 impl CallCost {
-    /// What one import fetch of `max_report_span` (the import asks for that many UTC days at once, see
-    /// [`Connector::max_window`]) calls — `interval_stats` then `agent_segments`: one Call Log report, and Agent
-    /// State Details over the window plus `segment_lookback` in reports of at most `max_report_span`; each report is
-    /// one `runReport`, one `getReportResultCsv` and up to `polls_per_report` `isReportRunning` long polls; plus one
-    /// `getSkills` (the refresh after a skill rename). With the defaults (two days): 1 + 2 reports. A fetch across a
-    /// backward DST transition or over the row limit runs one or two reports more; that comes out of the reserve.
-    pub fn day(max_report_span: Duration, segment_lookback: Duration, polls_per_report: u64) -> Self {
-        let span = max_report_span.num_seconds().max(1).unsigned_abs();
-        let reports = |d: Duration| d.num_seconds().max(1).unsigned_abs().div_ceil(span);
-        let reports = reports(max_report_span) + reports(max_report_span + segment_lookback);
+    /// What `reports` reports call: each one `runReport`, one `getReportResultCsv` and up to `polls_per_report`
+    /// `isReportRunning` long polls; plus one `getSkills` (the refresh after a skill rename).
+    pub fn of_reports(reports: u64, polls_per_report: u64) -> Self {
         Self { query: reports * polls_per_report + 1, report_request: reports, retrieve_report: reports }
     }
 
@@ -50,6 +43,16 @@ pub struct CallCounterState {
 }
 
 impl Five9Connector {
+    /// What the import's next fetch calls: the Call Log reports of `next.stats` and the Agent State Details reports
+    /// of `next.segments` (with the look-back before it), windows planned exactly as the fetch will plan them —
+    /// for a large domain, by the rows its hours are expected to hold ([`super::density`]). A report that comes back
+    /// at the row limit and is halved runs one more; that comes out of the reserve.
+    pub fn fetch_cost(&self, next: &NextFetch) -> CallCost {
+        let calls = self.plan(next.stats, self.opts.max_report_span).len();
+        let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_report_window(w)).len());
+        CallCost::of_reports((calls + states) as u64, self.opts.polls_per_report)
+    }
+
     /// Current usage of the domain's API limits (`getCallCountersState`, itself not limited). The import reads it
     /// before a back-fill to pace it within the hourly and daily budgets.
     pub async fn call_counters(&self, deadline: Deadline) -> Result<Vec<CallCounterState>, ConnectorError> {
@@ -140,13 +143,10 @@ mod budget_tests {
     }
 
     #[test]
-    fn the_default_day_cost_is_what_a_day_calls() {
-        let opts = Five9Options::default();
-        assert_eq!(opts.day_cost, CallCost { query: 13, report_request: 3, retrieve_report: 3 });
-        // One-day reports over one day: one for the call log, two for the 36 hours of agent states.
-        assert_eq!(CallCost::day(Duration::days(1), Duration::hours(12), 1).report_request, 3);
-        // A lookback within the span: one report each.
-        assert_eq!(CallCost::day(Duration::days(2), Duration::zero(), 1).report_request, 2);
+    fn a_report_costs_a_run_a_retrieval_and_its_polls() {
+        // Three reports polled up to four times each, and one getSkills.
+        assert_eq!(CallCost::of_reports(3, 4), CallCost { query: 13, report_request: 3, retrieve_report: 3 });
+        assert_eq!(CallCost::of_reports(0, 4), CallCost { query: 1, report_request: 0, retrieve_report: 0 });
     }
 
     #[test]

@@ -29,8 +29,8 @@
 //!   If pacing would pass the deadline the call fails with `RateLimited { retry_after }`.
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
-//!   less left than one more import fetch (two days) costs ([`Five9Options::day_cost`]) plus
-//!   [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users.
+//!   less left than the import's next fetch costs ([`Five9Connector::fetch_cost`]: its reports, planned as the fetch
+//!   will plan them) plus [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
@@ -70,7 +70,7 @@ pub use self::regions::{Five9Region, region_host, service_url};
 use self::report::{CallLogSums, StateRows};
 pub use self::settings::{Five9Grouping, Five9Settings, SkillReport};
 use self::soap::{Element, Fault, Node, Reply};
-use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, Pace, with_retry};
+use crate::{CallCounter, Connector, ConnectorError, Deadline, Endpoints, HttpClient, NextFetch, Pace, with_retry};
 
 /// The admin web service path; the version is pinned here (v13 is the WSDL this connector is written against).
 pub const SERVICE_PATH: &str = "/wsadmin/v13/AdminWebService";
@@ -304,8 +304,7 @@ impl Connector for Five9Connector {
         window: TimeWindow,
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
-        let report_window = TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end };
-        let windows = self.plan_states(agents.len(), report_window);
+        let windows = self.plan_states(agents.len(), self.state_report_window(window));
         let (rows, generated_at) = self.state_rows(windows, deadline).await?;
         Ok(report::build_segments(rows, generated_at, window))
     }
@@ -341,11 +340,11 @@ impl Connector for Five9Connector {
         Ok(())
     }
 
-    /// `getCallCountersState` (itself free of limits) checked by `day_pace` against
-    /// [`Five9Options::day_cost`] and [`Five9Options::budget_reserve_percent`].
-    async fn pace_next_day(&self, deadline: Deadline) -> Result<Pace, ConnectorError> {
+    /// `getCallCountersState` (itself free of limits) checked by `day_pace` against what the fetch will call
+    /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`].
+    async fn pace_next_day(&self, next: &NextFetch, deadline: Deadline) -> Result<Pace, ConnectorError> {
         let counters = self.call_counters(deadline).await?;
-        Ok(day_pace(&counters, self.opts.day_cost, self.opts.budget_reserve_percent))
+        Ok(day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent))
     }
 }
 

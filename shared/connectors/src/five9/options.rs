@@ -4,7 +4,6 @@ use std::time::Duration as StdDuration;
 
 use chrono::Duration;
 
-use super::CallCost;
 use crate::RetryPolicy;
 
 /// Tunables (defaults suit production; tests shorten the waits).
@@ -37,10 +36,10 @@ pub struct Five9Options {
     /// Five9 wants of a user): the reports of a large domain's window, cut up front by the expected rows, are
     /// waited for side by side instead of one after another. At least 1.
     pub state_reports_in_flight: usize,
-    /// What one import fetch (up to [`Five9Options::max_report_span`] of days) is expected to cost per operation
-    /// type (see [`CallCost::day`]); the budget check of [`crate::Connector::pace_next_day`] asks the hourly and daily
-    /// counters for this much room.
-    pub day_cost: CallCost,
+    /// `isReportRunning` long polls expected per report, for the budget check of
+    /// [`crate::Connector::pace_next_day`], which asks the hourly and daily counters for room for the next fetch's
+    /// reports ([`super::Five9Connector::fetch_cost`]).
+    pub polls_per_report: u64,
     /// Share of each hourly and daily limit (percent, rounded up to whole calls) that back-fills leave free for the
     /// domain's other API users.
     pub budget_reserve_percent: u8,
@@ -63,8 +62,7 @@ impl Default for Five9Options {
             // publishes no figure; the simulator's agents, busier, make about 3.2).
             state_rows_per_agent_hour: 3.0,
             state_reports_in_flight: 2,
-            // 3 runReport, 3 getReportResultCsv, 13 Query.
-            day_cost: CallCost::day(max_report_span, segment_lookback, 4),
+            polls_per_report: 4,
             budget_reserve_percent: 20,
         }
     }

@@ -172,6 +172,12 @@ impl Five9Connector {
         Ok(self.list_queues(deadline).await?.into_iter().map(|q| (q.name, q.external_id)).collect())
     }
 
+    /// What the Agent State Details reports of an `agent_segments` window cover: the window and
+    /// [`Five9Options::segment_lookback`] before it (states begun earlier and still running inside it).
+    pub(super) fn state_report_window(&self, window: TimeWindow) -> TimeWindow {
+        TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end }
+    }
+
     /// The longest Agent State Details report for `agents` agents over `window`: the window cut into as few equal
     /// parts (whole quarter hours) as `max_report_span` allows, or more when the expected rows
     /// ([`Five9Options::state_rows_per_agent_hour`]) of a part would pass 80 % of the row limit.

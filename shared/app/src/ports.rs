@@ -184,8 +184,8 @@ pub struct ImportState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments_final_settings: Option<serde_json::Map<String, serde_json::Value>>,
     /// What the connector keeps between runs ([`acd_connectors::Connector::vendor_cursor`]; Amazon Connect: the
-    /// agent event stream's per-shard checkpoints; Five9: its Agent State Details rows per hour), saved only after
-    /// a run wrote every day it read.
+    /// agent event stream's per-shard checkpoints; Five9: its Agent State Details rows per hour and the agent states
+    /// running into the latest midnight it read, up to 96 KB), saved only after a run wrote every day it read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_cursor: Option<serde_json::Value>,
 }
@@ -288,8 +288,18 @@ pub trait ImportStore: Send + Sync {
         id: IntegrationId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError>;
+    /// The import state, with the connector's cursor ([`ImportState::vendor_cursor`]).
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
+    /// Saves the state, but not its `vendor_cursor`: that is saved on its own ([`ImportStore::save_vendor_cursor`]).
     async fn save_state(&self, tenant: &TenantId, id: IntegrationId, state: &ImportState) -> Result<(), StoreError>;
+    /// Saves the connector's cursor, kept apart from the state (it can be tens of KB, and the state is written
+    /// several times a run and read to answer queries).
+    async fn save_vendor_cursor(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cursor: &serde_json::Value,
+    ) -> Result<(), StoreError>;
 
     /// Upserts the queues (renames keep the queue's id), marks queues no longer listed inactive — unless the
     /// listing collapsed and `confirmed` is false (no earlier listing saw the collapse): then they stay active —

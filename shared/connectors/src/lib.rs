@@ -85,7 +85,8 @@ pub trait Connector: Send + Sync {
     /// Restores what an earlier run saved ([`Connector::vendor_cursor`]), before any other call. Vendors without
     /// one ignore it (the default). Amazon Connect: per-shard checkpoints of the agent event stream (its position in
     /// a feed); Five9: the Agent State Details rows per hour of the domain's day ([`five9::density`]), which decide
-    /// how windows are cut into reports.
+    /// how windows are cut into reports, and the agent states running into the latest midnight read
+    /// ([`five9::carry`]), so that the day's later reports start there.
     fn restore_vendor_cursor(&self, _cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
         Ok(())
     }

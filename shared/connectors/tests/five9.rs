@@ -503,10 +503,17 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     let queries = calls("isReportRunning");
     assert!(queries >= cost.report_request && queries < cost.query, "{queries} isReportRunning");
 
-    // An hourly limit of 10 runReport keeps 2 free: with 3 used, 7 left ≥ 3 + 2 (go); with 6 used, 4 (wait).
+    // An hourly limit of 10 runReport keeps 2 free: with 3 used, 7 left ≥ 3 + 2 (go); with 6 used, 4 (wait). The
+    // back-fill's next fetches are the next days.
+    let (second, third) = (
+        window("2024-11-06T00:00:00Z", "2024-11-08T00:00:00Z"),
+        window("2024-11-08T00:00:00Z", "2024-11-10T00:00:00Z"),
+    );
+    let next = next_fetch(second, 0);
     sim.set_limits(Limits { report_request: [16, 10, 800], ..Limits::default() });
     assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
-    import_day(&c, day).await;
+    import_day(&c, second).await;
+    let next = next_fetch(third, 0);
     let Pace::Wait { reason } = c.pace_next_day(&next, deadline()).await.unwrap() else { panic!("expected a wait") };
     assert_eq!(
         reason,
@@ -942,9 +949,91 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     assert_eq!(garbled.vendor_cursor(), None);
     // Learned in another time zone (the domain's corrected since): other hours, ignored.
     let mut elsewhere = learned.clone();
-    assert_eq!(elsewhere["zone"], "America/Los_Angeles");
-    elsewhere["zone"] = serde_json::json!("America/New_York");
+    for part in ["density", "carried"] {
+        assert_eq!(elsewhere[part]["zone"], "America/Los_Angeles");
+        elsewhere[part]["zone"] = serde_json::json!("America/New_York");
+    }
     let moved = fresh();
     moved.restore_vendor_cursor(Some(elsewhere)).unwrap();
     assert_eq!(moved.vendor_cursor(), None);
+    // A cursor saved before agent states were carried (the learned hours alone) is still read.
+    let older = fresh();
+    older.restore_vendor_cursor(Some(learned["density"].clone())).unwrap();
+    assert_eq!(older.vendor_cursor().unwrap()["density"], learned["density"]);
+}
+
+#[tokio::test]
+async fn the_states_running_into_midnight_are_carried_and_later_reports_start_there() {
+    // A caught-up import reads today's agent states every 15 minutes; its reports started 12 hours before midnight
+    // every time, to find the states still running at midnight. Once the rows before midnight are all written (3
+    // hours after it), one read with the look-back carries those states; later reads — the same connector, or the
+    // next run's, which gets them through the import's cursor — start their reports at midnight, and find exactly
+    // the segments a read with the look-back finds, the simulator's truth.
+    let midnight = utc("2024-05-15T00:00:00Z");
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let config = Five9SimConfig { agents: 300, limits: ample, row_limit: 6_000, ..Five9SimConfig::default() };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    let fresh =
+        || connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 6_000, ..test_options() });
+    // Today's segments at `now` and the reports that read them (their starts).
+    async fn read_today(
+        sim: &Five9Simulator,
+        agents: &[acd_domain::ExternalAgent],
+        c: &Five9Connector,
+        today: TimeWindow,
+    ) -> (Vec<acd_domain::AgentSegment>, Vec<DateTime<Utc>>) {
+        sim.set_now(today.end);
+        let seen = sim.stats().report_runs.len();
+        let segments = c.agent_segments(agents, today, deadline()).await.unwrap();
+        let starts = sim.stats().report_runs.split_off(seen).into_iter().map(|r| r.start.unwrap()).collect();
+        (segments, starts)
+    }
+    let today = |now| TimeWindow::new(midnight, now).unwrap();
+    let earliest = |starts: &[DateTime<Utc>]| starts.iter().min().copied().unwrap();
+    let twelve_hours_before = midnight - chrono::Duration::hours(12);
+
+    // 02:45: the rows before midnight may not all be written yet: the look-back is read, nothing is carried.
+    let c = fresh();
+    let (_, starts) = read_today(&sim, &agents, &c, today(utc("2024-05-15T02:45:00Z"))).await;
+    assert_eq!(earliest(&starts), twelve_hours_before);
+    assert!(c.vendor_cursor().unwrap().get("carried").is_none());
+    // 03:05: read with the look-back once more, and the states running into midnight are carried.
+    let (_, starts) = read_today(&sim, &agents, &c, today(utc("2024-05-15T03:05:00Z"))).await;
+    assert_eq!(earliest(&starts), twelve_hours_before);
+    let cursor = c.vendor_cursor().unwrap();
+    assert_eq!(cursor["carried"]["at"], "2024-05-15T00:00:00Z");
+    let carried = cursor["carried"]["states"].as_array().unwrap().len();
+    assert!(carried > 100, "{carried} agents in a state at midnight");
+
+    // Later runs: a new connector that took in the cursor, as the import's next run does.
+    for now in ["2024-05-15T03:20:13Z", "2024-05-15T11:20:41Z", "2024-05-15T20:35:29Z"] {
+        let now = utc(now);
+        let next_run = fresh();
+        next_run.restore_vendor_cursor(Some(cursor.clone())).unwrap();
+        let (carried_on, starts) = read_today(&sim, &agents, &next_run, today(now)).await;
+        assert!(earliest(&starts) >= midnight, "reports start at midnight: {starts:?}");
+        let with_lookback = fresh();
+        with_lookback.restore_vendor_cursor(Some(cursor["density"].clone())).unwrap();
+        let (whole, lookback_starts) = read_today(&sim, &agents, &with_lookback, today(now)).await;
+        assert_eq!(earliest(&lookback_starts), twelve_hours_before);
+        assert!(
+            starts.len() < lookback_starts.len(),
+            "at {now}: {} reports against {}",
+            starts.len(),
+            lookback_starts.len()
+        );
+        let sorted = |mut s: Vec<acd_domain::AgentSegment>| {
+            s.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
+            s
+        };
+        let (carried_on, whole) = (sorted(carried_on), sorted(whole));
+        assert!(carried_on.iter().any(|s| s.start < midnight), "states begun before midnight are there");
+        assert!(carried_on == whole, "at {now}: the segments a read with the look-back finds");
+        let truth = sim.truth_segments(TimeWindow::new(midnight, now).unwrap());
+        if let Some(k) = (0..truth.len()).find(|&k| carried_on[k] != truth[k]) {
+            panic!("at {now}: {:?} against the truth {:?}", carried_on[k], truth[k]);
+        }
+        assert!(carried_on == truth, "at {now}: the truth ({} segments against {})", carried_on.len(), truth.len());
+    }
 }

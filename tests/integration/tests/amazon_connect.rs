@@ -558,11 +558,12 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     };
     let integration_pk = format!("T#{TENANT}#I#{id}");
     let gaps_key = || key(format!("T#{TENANT}"), &format!("AGAP#{id}"));
-    let state = || async {
+    // The stored connector cursor item (its `cursor`: the stream's per-shard checkpoints).
+    let cursor_item = || async {
         let out = dynamodb
             .get_item()
             .table_name(table)
-            .set_key(key(integration_pk.clone(), "STATE"))
+            .set_key(key(integration_pk.clone(), "CURSOR"))
             .consistent_read(true)
             .send()
             .await
@@ -574,8 +575,8 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
         out.item.map(|item| from_item::<Value>(item).unwrap()["gaps"].clone())
     };
     let last_read = Utc::now() - Days::hours(30);
-    let mut expired = state().await;
-    for shard in expired["vendor_cursor"]["shards"].as_object_mut().unwrap().values_mut() {
+    let mut expired = cursor_item().await;
+    for shard in expired["cursor"]["shards"].as_object_mut().unwrap().values_mut() {
         shard["read_through"] = json!(last_read.to_rfc3339());
     }
     let s = to_item(expired.clone()).unwrap();
@@ -619,7 +620,7 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
         assert_eq!(items().await, start, "{n}: the table is put back");
 
         let outcome = run(Some(n), Some(now)).await;
-        let moved = state().await["vendor_cursor"]["shards"]
+        let moved = cursor_item().await["cursor"]["shards"]
             .as_object()
             .unwrap()
             .values()

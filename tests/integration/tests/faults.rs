@@ -363,10 +363,11 @@ impl Env {
     async fn table(&self, integration: &str, agents: &[String]) -> Table {
         let partition = self.query(format!("T#{TENANT}#I#{integration}")).await;
         let sk = |i: &Item| i["SK"].as_s().unwrap().clone();
-        // Run records, the lease, the run state and the day digests are the import's bookkeeping, not data.
+        // Run records, the lease, the run state, the connector's cursor and the day digests are the import's
+        // bookkeeping, not data.
         let mut catalog: Vec<Item> = partition
             .into_iter()
-            .filter(|i| !["RUN", "LEASE", "STATE", "DIG#"].iter().any(|p| sk(i).starts_with(p)))
+            .filter(|i| !["RUN", "LEASE", "STATE", "CURSOR", "DIG#"].iter().any(|p| sk(i).starts_with(p)))
             .collect();
         catalog.sort_by_key(sk);
         let queues: Vec<QueueItem> =
@@ -389,8 +390,8 @@ impl Env {
         Table { catalog, intervals: sorted_stats(intervals), segments }
     }
 
-    /// The integration's stored import state.
-    async fn state(&self, integration: &str) -> Value {
+    /// The integration's stored connector cursor item (`cursor`: what the connector keeps between runs).
+    async fn cursor(&self, integration: &str) -> Value {
         let key = |pk: String, sk: &str| {
             [("PK".to_owned(), AttrValue::S(pk)), ("SK".to_owned(), AttrValue::S(sk.to_owned()))]
         };
@@ -401,20 +402,20 @@ impl Env {
             .dynamodb()
             .get_item()
             .table_name(&self.stack.settings.table_name)
-            .set_key(Some(key(pk, acd_aws::items::STATE_SK).into()))
+            .set_key(Some(key(pk, acd_aws::items::CURSOR_SK).into()))
             .consistent_read(true)
             .send()
             .await
             .unwrap();
-        from_item(out.item.expect("a stored import state")).unwrap()
+        from_item(out.item.expect("a stored connector cursor")).unwrap()
     }
 
-    /// Rewrites the integration's stored import state (a fault only the harness can produce).
-    async fn edit_state(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
-        let mut state = self.state(integration).await;
-        edit(&mut state);
+    /// Rewrites the integration's stored connector cursor (a fault only the harness can produce).
+    async fn edit_cursor(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
+        let mut item = self.cursor(integration).await;
+        edit(&mut item["cursor"]);
         let (dynamodb, table) = (self.stack.clients.dynamodb(), &self.stack.settings.table_name);
-        dynamodb.put_item().table_name(table).set_item(Some(to_item(state).unwrap())).send().await.unwrap();
+        dynamodb.put_item().table_name(table).set_item(Some(to_item(item).unwrap())).send().await.unwrap();
     }
 
     /// The `gaps` of `GET /agent-states` over `[from, to)` (the answer checked against the spec).
@@ -861,8 +862,8 @@ impl Vendor for Connect {
                     let now = Utc::now();
                     let last_read = now - chrono::Duration::hours(30);
                     let read_through = json!(last_read.to_rfc3339());
-                    env.edit_state(integration, |state| {
-                        let shards = state["vendor_cursor"]["shards"].as_object_mut().expect("a stored stream cursor");
+                    env.edit_cursor(integration, |cursor| {
+                        let shards = cursor["shards"].as_object_mut().expect("a stored stream cursor");
                         assert!(!shards.is_empty());
                         for shard in shards.values_mut() {
                             shard["read_through"] = read_through.clone();
@@ -879,8 +880,8 @@ impl Vendor for Connect {
                 VendorFault::StreamRecreated => {
                     // The gap runs from the last read of the stream (the stored checkpoint) to the new stream's
                     // creation (moto keeps it to the second).
-                    let state = env.state(integration).await;
-                    let last_read = state["vendor_cursor"]["shards"]
+                    let cursor = env.cursor(integration).await;
+                    let last_read = cursor["cursor"]["shards"]
                         .as_object()
                         .expect("a stored stream cursor")
                         .values()

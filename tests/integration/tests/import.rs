@@ -196,8 +196,9 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     assert_eq!(run.counts.interval_writes.written as usize, items);
     // Days never written before are not read back.
     assert_eq!((run.counts.interval_writes.reads, run.counts.segment_writes.reads), (0, 0), "{:?}", run.counts);
-    let state =
-        env.query(format!("T#{TENANT}#I#{id}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == "STATE").unwrap();
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let item = |sk: &str| partition.iter().find(|i| i["SK"].as_s().unwrap() == sk).unwrap().clone();
+    let state = item("STATE");
     let recorded = |name: &str| state[name].as_s().unwrap().parse::<DateTime<Utc>>().unwrap();
     assert_eq!(
         (recorded("complete_from"), recorded("complete_through")),
@@ -206,13 +207,30 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     );
     assert!(!state.contains_key("pass_cursor"), "the pass is over");
     // What the Agent State Details reports taught of the domain's hours is kept for the next runs' report windows:
-    // every local hour, the back-fill having read whole days.
-    let taught = state["vendor_cursor"].as_m().unwrap()["state_rows_per_hour"].as_m().unwrap();
+    // every local hour, the back-fill having read whole days; and the states running into the midnight of its last
+    // agent-state read (the 4th's, read at 12:00 on the 4th). Both in the connector's own item, not in the state
+    // (which queries read).
+    let cursor = item("CURSOR");
+    let cursor = cursor["cursor"].as_m().unwrap();
+    let taught = cursor["density"].as_m().unwrap()["state_rows_per_hour"].as_m().unwrap();
     assert_eq!(taught.len(), 24, "{taught:?}");
+    assert_eq!(cursor["carried"].as_m().unwrap()["at"].as_s().unwrap(), "2024-11-04T00:00:00Z");
+    assert!(!state.contains_key("vendor_cursor"));
 
     let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(integration["status"]["state"], "operational");
     assert!(integration["status"]["last_success_at"].is_string());
+
+    // A table written before the connector's cursor had an item of its own (it was inside the state): the next run
+    // moves it there, and uses it (its Agent State report starts at midnight, below).
+    let (dynamodb, table) = (env.stack.clients.dynamodb(), &env.stack.settings.table_name);
+    let mut old_state = state.clone();
+    old_state.insert("vendor_cursor".into(), AttributeValue::M(cursor.clone()));
+    dynamodb.put_item().table_name(table).set_item(Some(old_state)).send().await.unwrap();
+    let cursor_key = [("PK", format!("T#{TENANT}#I#{id}")), ("SK", "CURSOR".into())]
+        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+        .into();
+    dynamodb.delete_item().table_name(table).set_key(Some(cursor_key)).send().await.unwrap();
 
     // The same window again: identical table, no interval or segment written.
     let before = env.snapshot(&id, &agents).await;
@@ -225,15 +243,21 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     assert!(second.counts.interval_writes.unchanged > 0);
     // Every day's digest recorded what is stored: one GetItem a day, no partition read. Yesterday's (the 3rd's)
     // agent states were read whole at 12:00 on the 4th, past Five9's 3 hours after the day's end: final, so the
-    // re-read reads only today's — its Agent State report starts 12 hours before today, not before yesterday —
-    // while the Call Log still covers both days.
+    // re-read reads only today's — its Agent State report starts at today's midnight: the states running into it
+    // were carried from the first run's read, which started 12 hours before it — while the Call Log still covers
+    // both days.
     assert_eq!((second.counts.days, second.window.unwrap().start), (2, "2024-11-03T00:00:00Z".parse().unwrap()));
     assert_eq!(second.counts.interval_writes.reads, 2, "{:?}", second.counts);
     assert_eq!(second.counts.segment_writes.reads, 1, "{:?}", second.counts);
     let reports: Vec<_> = sim.stats().report_runs[reports_before..].to_vec();
     let earliest = |name: &str| reports.iter().filter(|r| r.report.starts_with(name)).filter_map(|r| r.start).min();
     assert_eq!(earliest("Call Log"), Some("2024-11-03T00:00:00Z".parse().unwrap()), "{reports:?}");
-    assert_eq!(earliest("Agent State Details"), Some("2024-11-03T12:00:00Z".parse().unwrap()), "{reports:?}");
+    assert_eq!(earliest("Agent State Details"), Some("2024-11-04T00:00:00Z".parse().unwrap()), "{reports:?}");
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let item = |sk: &str| partition.iter().find(|i| i["SK"].as_s().unwrap() == sk).cloned();
+    assert!(!item("STATE").unwrap().contains_key("vendor_cursor"), "the cursor moved out of the state");
+    let moved = item("CURSOR").expect("the cursor in its own item again");
+    assert_eq!(moved["cursor"].as_m().unwrap()["carried"], cursor["carried"]);
 
     let (status, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
     assert_eq!(status, 200);
@@ -608,9 +632,11 @@ async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_to
         (window.start, calls, states),
         (at("2024-11-04T00:00:00Z"), vec![window.start], vec![at("2024-11-03T12:00:00Z")])
     );
-    // 03:00: read again, now three hours after the 4th's end: final from here on.
+    // 03:00: read again, now three hours after the 4th's end: final from here on. The states running into the 4th's
+    // midnight were carried from the 02:45 run's read (the rows before it were all written by then): the report
+    // starts at midnight.
     let (_, _, states) = run_at(at("2024-11-05T03:00:00Z")).await;
-    assert_eq!(states, vec![at("2024-11-03T12:00:00Z")]);
+    assert_eq!(states, vec![at("2024-11-04T00:00:00Z")]);
     // 03:15: the re-read still covers the 4th's calls, but its agent-state report starts 12 hours before today.
     let (window, calls, states) = run_at(at("2024-11-05T03:15:00Z")).await;
     assert_eq!(window.start, at("2024-11-04T00:00:00Z"));
@@ -623,8 +649,11 @@ async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_to
     assert_eq!(env.call("PATCH", &path, Some(&patch)).await.0, 200);
     let (_, _, states) = run_at(at("2024-11-05T03:30:00Z")).await;
     assert_eq!(states, vec![at("2024-11-03T12:00:00Z")], "read again under the new settings");
-    let (window, _, states) = run_at(at("2024-11-05T03:45:00Z")).await;
+    let (_, _, states) = run_at(at("2024-11-05T03:45:00Z")).await;
     assert_eq!(states, vec![at("2024-11-04T12:00:00Z")]);
+    // That read carried the states running into today's midnight: from here on today's reports start there.
+    let (window, _, states) = run_at(at("2024-11-05T04:00:00Z")).await;
+    assert_eq!(states, vec![at("2024-11-05T00:00:00Z")]);
 
     // What is stored is the truth of the whole window as of now, the 4th's agent states included.
     let whole = TimeWindow::new(first.start, window.end).unwrap();

@@ -667,8 +667,8 @@ impl ImportService {
             && progress.state.vendor_cursor.as_ref() != Some(&cursor)
         {
             let (tenant, id) = (&integration.tenant_id, integration.id);
+            self.store.save_vendor_cursor(tenant, id, &cursor).await?;
             progress.state.vendor_cursor = Some(cursor);
-            self.store.save_state(tenant, id, &progress.state).await?;
         }
         Ok(())
     }

@@ -218,6 +218,15 @@ impl ImportStore for DynamoImportStore {
         state::save_state(self, tenant, id, state).await
     }
 
+    async fn save_vendor_cursor(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cursor: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        state::save_vendor_cursor(self, tenant, id, cursor).await
+    }
+
     async fn sync_queues(
         &self,
         integration: &Integration,

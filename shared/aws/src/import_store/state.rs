@@ -33,36 +33,75 @@ struct StateItem {
     state: ImportState,
 }
 
+/// The connector's cursor, an item of its own ([`items::CURSOR_SK`]).
+#[derive(Serialize, Deserialize)]
+struct CursorItem {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    cursor: serde_json::Value,
+}
+
+/// The import state with the connector's cursor. A cursor still inside the state item (saved before it had an item
+/// of its own) is moved to its item here, before the state is saved without it.
 pub(super) async fn load_state(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<ImportState, StoreError> {
-    let out = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .set_key(Some(key(integration_pk(tenant, id), items::STATE_SK.into())))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error("GetItem(state)", e))?;
-    match out.item {
+    let get = |sk: &str| {
+        store
+            .client
+            .get_item()
+            .table_name(&store.table)
+            .set_key(Some(key(integration_pk(tenant, id), sk.into())))
+            .consistent_read(true)
+            .send()
+    };
+    let (state, cursor) = futures::future::join(get(items::STATE_SK), get(items::CURSOR_SK)).await;
+    let state = state.map_err(|e| sdk_error("GetItem(state)", e))?;
+    let cursor = cursor.map_err(|e| sdk_error("GetItem(cursor)", e))?;
+    let mut state = match state.item {
         Some(item) => {
-            from_item::<StateItem>(item).map(|s| s.state).map_err(|e| StoreError::Corrupt(format!("state: {e}")))
+            from_item::<StateItem>(item).map(|s| s.state).map_err(|e| StoreError::Corrupt(format!("state: {e}")))?
         }
-        None => Ok(ImportState::default()),
+        None => ImportState::default(),
+    };
+    match cursor.item {
+        Some(item) => {
+            let item = from_item::<CursorItem>(item).map_err(|e| StoreError::Corrupt(format!("cursor: {e}")))?;
+            state.vendor_cursor = Some(item.cursor);
+        }
+        None => {
+            if let Some(cursor) = &state.vendor_cursor {
+                save_vendor_cursor(store, tenant, id, cursor).await?;
+            }
+        }
     }
+    Ok(state)
 }
 
+/// Saves the state without the connector's cursor ([`save_vendor_cursor`]).
 pub(super) async fn save_state(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
     state: &ImportState,
 ) -> Result<(), StoreError> {
-    let item = ser(StateItem { pk: integration_pk(tenant, id), sk: items::STATE_SK.into(), state: state.clone() })?;
+    let state = ImportState { vendor_cursor: None, ..state.clone() };
+    let item = ser(StateItem { pk: integration_pk(tenant, id), sk: items::STATE_SK.into(), state })?;
     store.put(item, "PutItem(state)").await
+}
+
+pub(super) async fn save_vendor_cursor(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+    cursor: &serde_json::Value,
+) -> Result<(), StoreError> {
+    let item = ser(CursorItem { pk: integration_pk(tenant, id), sk: items::CURSOR_SK.into(), cursor: cursor.clone() })?;
+    store.put(item, "PutItem(cursor)").await
 }
 
 pub(super) async fn load_states_checkpoint(

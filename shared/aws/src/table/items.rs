@@ -11,6 +11,7 @@
 //! | import run | `T#{t}#I#{int}` | `RUN#{started at}#{run id}` | — |
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
+//! | connector cursor | `T#{t}#I#{int}` | `CURSOR` | — |
 //! | agent-states pass lease, checkpoint | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES` | — |
 //! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
 //! | queue name index | `T#{t}#QS#{3 characters of the lower name}` | the queue's `GSI1SK` | — |
@@ -192,6 +193,9 @@ pub fn is_run_sk(key: &str) -> bool {
 pub const SEGMENT_SK_PREFIX: &str = "S#";
 pub const LEASE_SK: &str = "LEASE";
 pub const STATE_SK: &str = "STATE";
+/// The connector's cursor (`ImportState::vendor_cursor`), kept apart from the import state: it can be tens of KB
+/// (Five9's carried agent states) and the state item is read on request paths and written several times a run.
+pub const CURSOR_SK: &str = "CURSOR";
 /// The agent-states pass's lease and checkpoint (see `acd_app::import::states`).
 pub const STATES_LEASE_SK: &str = "LEASE#STATES";
 pub const STATES_SK: &str = "STATES";

@@ -37,8 +37,13 @@
 //!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
 //!   far showed them ([`density`], kept between runs as the connector's cursor), else by a day's average.
+//! - Agent State Details reports start [`Five9Options::segment_lookback`] before the window, to find the states
+//!   running at its start — except when those are carried ([`carry`]): a read of a window starting at a midnight,
+//!   3 hours or more after it, keeps the states its rows leave running into that midnight (in the cursor too), and
+//!   the later reads of windows starting there start their reports at midnight.
 
 pub mod budget;
+pub mod carry;
 mod client;
 pub mod density;
 pub mod options;
@@ -51,7 +56,7 @@ pub mod time;
 pub mod vendor;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::Mutex as StdMutex;
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration as StdDuration;
 
 use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
@@ -115,6 +120,36 @@ pub struct Five9Connector {
     /// Agent State Details rows per hour of the domain's day, learned from the reports read (and restored from
     /// earlier runs): how the reports of a window are cut ([`density`]).
     density: StdMutex<density::StateDensity>,
+    /// The agent states running into a midnight, found by a read with the look-back once the rows before it were
+    /// all written (and restored from earlier runs): reports of a window starting there start there ([`carry`]).
+    carried: StdMutex<Option<Arc<carry::Carried>>>,
+}
+
+/// The connector's cursor: what it learned of the domain ([`density`]) and the states it carries ([`carry`]).
+#[derive(serde::Serialize)]
+struct CursorOut<'a> {
+    density: &'a density::StateDensity,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carried: Option<&'a carry::Carried>,
+}
+
+/// [`CursorOut`] read back.
+#[derive(serde::Deserialize)]
+struct CursorIn {
+    density: density::StateDensity,
+    #[serde(default)]
+    carried: Option<carry::Carried>,
+}
+
+impl CursorIn {
+    /// A saved cursor; one saved before states were carried is the learned hours alone.
+    fn read(value: serde_json::Value) -> Result<Self, serde_json::Error> {
+        if value.get("density").is_some() {
+            serde_json::from_value(value)
+        } else {
+            serde_json::from_value(value).map(|density| CursorIn { density, carried: None })
+        }
+    }
 }
 
 impl Five9Connector {
@@ -141,6 +176,7 @@ impl Five9Connector {
             opts,
             seen_statuses: StdMutex::new(None),
             density: StdMutex::new(density::StateDensity::default()),
+            carried: StdMutex::new(None),
         }
     }
 
@@ -304,8 +340,18 @@ impl Connector for Five9Connector {
         window: TimeWindow,
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
-        let windows = self.plan_states(agents.len(), self.state_report_window(window));
+        // The carried states running into the window's start, if any: then the reports start there.
+        let carried = self.carried_into(window.start);
+        let report_window = self.state_report_window(window);
+        let windows = self.plan_states(agents.len(), report_window);
         let (rows, generated_at) = self.state_rows(windows, deadline).await?;
+        if let Some(carried) = carried {
+            self.see_statuses(carried.statuses());
+            return Ok(report::build_segments_after(rows, generated_at, window, Some(&carried)));
+        }
+        if generated_at >= window.start + vendor::AGENT_STATES_FINAL_AFTER {
+            self.carry(&rows, generated_at, window.start);
+        }
         Ok(report::build_segments(rows, generated_at, window))
     }
 
@@ -317,25 +363,37 @@ impl Connector for Five9Connector {
         self.calls.get()
     }
 
-    /// What the Agent State Details reports taught about the domain's busy hours ([`density`]), for the import to
-    /// keep until the next run; `None` until a report with a whole hour was read.
+    /// What the Agent State Details reports taught about the domain's busy hours ([`density`]) and the states
+    /// running into the latest midnight read ([`carry`]), for the import to keep until the next run; `None` until a
+    /// report with a whole hour was read.
     fn vendor_cursor(&self) -> Option<serde_json::Value> {
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
-        if learned.is_empty() { None } else { serde_json::to_value(&*learned).ok() }
+        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if learned.is_empty() && carried.is_none() {
+            return None;
+        }
+        serde_json::to_value(CursorOut { density: &learned, carried: carried.as_deref() }).ok()
     }
 
-    /// Takes in the busy hours an earlier run learned. Unreadable, or learned in another time zone (one corrected
-    /// since), it is ignored: it only decides how windows are cut into reports, and until the hours are seen again
-    /// they are cut by the average, as on a first run.
+    /// Takes in what an earlier run learned and carried. Unreadable, or of another time zone (one corrected
+    /// since), it is ignored: the hours only decide how windows are cut into reports (until they are seen again,
+    /// by the average, as on a first run), and without carried states the reports start with the look-back.
     fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
         let Some(value) = cursor else { return Ok(()) };
-        match serde_json::from_value::<density::StateDensity>(value) {
+        match CursorIn::read(value) {
             Ok(saved) => {
-                if !self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(self.tz, saved) {
+                if !self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(self.tz, saved.density) {
                     tracing::info!("the saved Agent State Details rows per hour are of another time zone: ignored");
                 }
+                if let Some(carried) = saved.carried {
+                    if carried.zone == self.tz.name() {
+                        self.keep_carried(carried);
+                    } else {
+                        tracing::info!("the saved agent states at midnight are of another time zone: ignored");
+                    }
+                }
             }
-            Err(e) => tracing::warn!(error = %e, "the saved Agent State Details rows per hour are unreadable: ignored"),
+            Err(e) => tracing::warn!(error = %e, "the saved Agent State Details cursor is unreadable: ignored"),
         }
         Ok(())
     }

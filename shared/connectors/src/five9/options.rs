@@ -23,8 +23,13 @@ pub struct Five9Options {
     /// halved anyway.
     pub max_report_span: Duration,
     /// How far before the window the Agent State Details report starts, so states begun earlier but still
-    /// running inside the window are found (a state longer than this that began before it is missed).
+    /// running inside the window are found (a state longer than this that began before it is missed) — unless the
+    /// states running into the window's start are carried ([`Five9Options::carry_states`]).
     pub segment_lookback: Duration,
+    /// Whether the agent states running into a midnight are carried from the read that found them to the later
+    /// reads of the day ([`super::carry`]), whose reports then start at midnight instead of `segment_lookback`
+    /// before it.
+    pub carry_states: bool,
     /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
     pub status_discovery_window: Duration,
     /// Expected Agent State Details rows per agent and hour (averaged over whole days). An agent-state window whose
@@ -57,6 +62,7 @@ impl Default for Five9Options {
             retrievals_per_minute: 15,
             max_report_span,
             segment_lookback,
+            carry_states: true,
             status_discovery_window: Duration::hours(24),
             // About 8 state changes an hour over an 8-hour shift, spread over the day (an assumption: Five9
             // publishes no figure; the simulator's agents, busier, make about 3.2).

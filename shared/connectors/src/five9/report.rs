@@ -461,53 +461,40 @@ fn is_logout(state: &str) -> bool {
 ///   `report_time` (the report's generation time, from the `runReport` response's HTTP `Date`), within 2 s of
 ///   rounding. A state that ended earlier without a successor keeps its end.
 pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeWindow) -> Vec<AgentSegment> {
-    let StateRows { strings, mut rows } = rows;
+    build_segments_after(rows, report_time, window, None)
+}
+
+/// [`build_segments`], continuing from the states an earlier read found running into `window.start`
+/// ([`super::carry::Carried`]): `rows` then hold no row before `window.start`, and the carried segments stand for
+/// those rows as the rule above left them, so the result is the same as from all rows.
+pub(super) fn build_segments_after(
+    rows: StateRows,
+    report_time: DateTime<Utc>,
+    window: TimeWindow,
+    carried: Option<&super::carry::Carried>,
+) -> Vec<AgentSegment> {
+    let StateRows { mut strings, mut rows } = rows;
+    let mut before: HashMap<u32, Vec<Seg>> = carried.map(|c| c.segments(&mut strings)).unwrap_or_default();
     let name = |id: u32| strings.get(id);
     rows.sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
-    struct Seg {
-        orig_start: DateTime<Utc>,
-        start: DateTime<Utc>,
-        end: DateTime<Utc>,
-        row: usize,
-    }
-    let mut out = Vec::new();
+    // Each agent's rows (a range of the sorted rows), and the carried agents without rows.
+    let mut agents: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        let agent = rows[i].agent;
-        let mut segs: Vec<Seg> = Vec::new();
-        let mut j = i;
-        while j < rows.len() && rows[j].agent == agent {
-            let r = &rows[j];
-            let mut start = r.start;
-            let end = Duration::try_seconds(i64::from(r.duration_secs))
-                .and_then(|d| r.start.checked_add_signed(d))
-                .unwrap_or(r.start);
-            if let Some(prev) = segs.last_mut()
-                && start < prev.end
-            {
-                if r.start == prev.orig_start {
-                    start = prev.end;
-                } else {
-                    prev.end = start;
-                }
-            }
-            if segs.last().is_some_and(|p| p.end <= p.start && !is_logout(name(rows[p.row].state))) {
-                segs.pop();
-            }
-            // A zero-length state is dropped unless it is a logout or the agent's last row (a state that has just
-            // begun when the report ran).
-            let is_last = j + 1 == rows.len() || rows[j + 1].agent != agent;
-            if end > start || is_logout(name(r.state)) || is_last {
-                segs.push(Seg { orig_start: r.start, start, end: end.max(start), row: j });
-            }
-            j += 1;
-        }
+        let j = i + rows[i..].iter().take_while(|r| r.agent == rows[i].agent).count();
+        agents.push((rows[i].agent, i..j));
+        i = j;
+    }
+    let with_rows: HashSet<u32> = agents.iter().map(|(a, _)| *a).collect();
+    agents.extend(before.keys().filter(|a| !with_rows.contains(a)).map(|a| (*a, 0..0)));
+    agents.sort_by(|a, b| name(a.0).cmp(name(b.0)));
+    let mut out = Vec::new();
+    for (agent, range) in agents {
+        let mut segs = before.remove(&agent).unwrap_or_default();
+        fold_rows(&mut segs, &rows[range], |state| is_logout(strings.get(state)));
         let last = segs.len().checked_sub(1);
         for (k, s) in segs.iter().enumerate() {
-            let row = &rows[s.row];
-            let ongoing = Some(k) == last
-                && !is_logout(name(row.state))
-                && s.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time);
+            let ongoing = Some(k) == last && s.ongoing_at(report_time, |state| is_logout(strings.get(state)));
             let end = if ongoing { None } else { Some(s.end) };
             let overlaps = if s.start == s.end && end.is_some() {
                 window.contains(s.start)
@@ -516,17 +503,62 @@ pub fn build_segments(rows: StateRows, report_time: DateTime<Utc>, window: TimeW
             };
             if overlaps {
                 out.push(AgentSegment {
-                    agent_external_id: name(row.agent).to_owned(),
-                    status_id: status_id(name(row.state), strings.get_opt(row.reason)),
-                    reason: strings.get_opt(row.reason).map(str::to_owned),
+                    agent_external_id: name(agent).to_owned(),
+                    status_id: status_id(name(s.state), strings.get_opt(s.reason)),
+                    reason: strings.get_opt(s.reason).map(str::to_owned),
                     start: s.start,
                     end,
                 });
             }
         }
-        i = j;
     }
     out
+}
+
+/// A segment being built from an agent's rows: where its row started, where it starts and ends after the overlap
+/// rule, and its state and reason (ids of the rows' [`Strings`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Seg {
+    pub orig_start: DateTime<Utc>,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub state: u32,
+    pub reason: u32,
+}
+
+impl Seg {
+    /// Whether this segment, an agent's last, is still going on at `report_time` (see [`build_segments`]).
+    pub(super) fn ongoing_at(&self, report_time: DateTime<Utc>, logout: impl Fn(u32) -> bool) -> bool {
+        !logout(self.state) && self.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time)
+    }
+}
+
+/// Folds one agent's `rows` (sorted by start, then duration) onto the segments before them, by the overlap rule of
+/// [`build_segments`]. Only the last segment of `segs` is ever changed or dropped.
+pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], logout: impl Fn(u32) -> bool) {
+    for (j, r) in rows.iter().enumerate() {
+        let mut start = r.start;
+        let end = Duration::try_seconds(i64::from(r.duration_secs))
+            .and_then(|d| r.start.checked_add_signed(d))
+            .unwrap_or(r.start);
+        if let Some(prev) = segs.last_mut()
+            && start < prev.end
+        {
+            if r.start == prev.orig_start {
+                start = prev.end;
+            } else {
+                prev.end = start;
+            }
+        }
+        if segs.last().is_some_and(|p| p.end <= p.start && !logout(p.state)) {
+            segs.pop();
+        }
+        // A zero-length state is dropped unless it is a logout or the agent's last row (a state that has just
+        // begun when the report ran).
+        if end > start || logout(r.state) || j + 1 == rows.len() {
+            segs.push(Seg { orig_start: r.start, start, end: end.max(start), state: r.state, reason: r.reason });
+        }
+    }
 }
 
 #[cfg(test)]

@@ -173,8 +173,12 @@ impl Five9Connector {
     }
 
     /// What the Agent State Details reports of an `agent_segments` window cover: the window and
-    /// [`Five9Options::segment_lookback`] before it (states begun earlier and still running inside it).
+    /// [`Five9Options::segment_lookback`] before it (states begun earlier and still running inside it) — the window
+    /// alone when the states running into its start are carried ([`super::carry`]).
     pub(super) fn state_report_window(&self, window: TimeWindow) -> TimeWindow {
+        if self.carried_into(window.start).is_some() {
+            return window;
+        }
         TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end }
     }
 
@@ -214,14 +218,17 @@ impl Five9Connector {
             // Rows of the last report decide whether a state is still ongoing.
             generated_at = Some(at);
         }
-        {
-            let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
-            let seen = seen.get_or_insert_with(BTreeSet::new);
-            for (state, reason) in all.statuses() {
-                seen.insert((state.to_owned(), reason.map(str::to_owned)));
-            }
-        }
+        self.see_statuses(all.statuses());
         Ok((all, generated_at.unwrap_or_else(Utc::now)))
+    }
+
+    /// Adds `(state, reason code)` pairs read to the statuses [`crate::Connector::list_statuses`] lists.
+    pub(super) fn see_statuses<'a>(&self, statuses: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) {
+        let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+        let seen = seen.get_or_insert_with(BTreeSet::new);
+        for (state, reason) in statuses {
+            seen.insert((state.to_owned(), reason.map(str::to_owned)));
+        }
     }
 
     /// One planned window's rows: its report, halved while a report reaches the row limit (the halves one after

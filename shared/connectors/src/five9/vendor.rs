@@ -72,8 +72,9 @@ impl Vendor for Five9 {
     fn agent_state_cadence(&self) -> Result<(), &'static str> {
         Err(AGENT_STATE_CADENCE_REFUSED)
     }
-    /// [`AGENT_STATES_FINAL_AFTER`]: a caught-up run reads today's agent states only (from 12 hours before
-    /// midnight, to find the states running then), not yesterday's again.
+    /// [`AGENT_STATES_FINAL_AFTER`]: a caught-up run reads today's agent states only, not yesterday's again (from
+    /// midnight once the states running into it are carried, see [`super::carry`]; until then from 12 hours before
+    /// it, to find them).
     fn agent_states_final_after(&self) -> Option<chrono::Duration> {
         Some(AGENT_STATES_FINAL_AFTER)
     }

@@ -1,0 +1,338 @@
+//! The agent states running into a UTC midnight, carried from one run to the next so that the day's Agent State
+//! Details reports need not start [`super::Five9Options::segment_lookback`] (12 hours) before it.
+//!
+//! A caught-up import reads today's agent states every 15 minutes, and every time its reports started 12 hours before
+//! midnight, only to find the states that were still running at midnight. For a domain in the Americas those are
+//! the busiest hours of its day: for a large domain most of a run's reports. Once the rows before midnight are all
+//! written ([`super::vendor::AGENT_STATES_FINAL_AFTER`] after it, the same point at which the import takes the day
+//! before as final), one read with the look-back finds them for the rest of the day: the segments those rows left
+//! running into midnight ([`Carried`], kept in the connector's cursor with the learned hours of [`super::density`]).
+//! Later reads of a window that starts at that midnight start their reports there, and continue the overlap rule
+//! from the carried segments (`report::build_segments_after`), which gives the segments all the rows would have
+//! given:
+//! - the rule only ever changes an agent's last segment, and a row of today (starting at or after midnight) cannot
+//!   share the start of a row before it, so the segments before midnight that end by midnight play no further part;
+//! - a row is a state's start and its duration *so far*: only the agent's latest state can still grow, and it ends
+//!   where the agent's next state starts. A carried segment that was still going on when it was captured is kept
+//!   open (it ends where the agent's next row starts, or is still going on), the others keep their end.
+//!
+//! What it assumes is the assumption of the import's final days: no row starting before midnight is written later
+//! than 3 hours after it. A carried set is only taken in for the time zone it was read in, and only kept while it
+//! is small enough for the import's state item ([`MAX_CARRIED_BYTES`]); otherwise the look-back is read as before.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::report::{Seg, StateRows, Strings, fold_rows};
+
+/// The largest carried set kept (as JSON). The import stores the connector's cursor in its state item, which
+/// DynamoDB limits to 400 KB and which is written a few times a run: ≈ 47 bytes a state with 26-character agent
+/// names (measured), so up to ≈ 2,000 agents in a state at midnight are carried; a larger domain reads the look-back.
+pub const MAX_CARRIED_BYTES: usize = 96 * 1024;
+
+/// One carried segment: agent, index into [`Carried::statuses`], its row's start, its start and its end as seconds
+/// from [`Carried::at`]; no end: still going on when captured.
+type CarriedState = (String, u32, i64, i64, Option<i64>);
+
+/// The agents' segments running into `at`, as the rows before it left them ([`Carried::capture`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Carried {
+    /// The midnight (a report window's start) the segments run into.
+    pub at: DateTime<Utc>,
+    /// The report time zone the rows were read in.
+    pub zone: String,
+    /// `(state, reason code)` of the segments.
+    statuses: Vec<(String, Option<String>)>,
+    states: Vec<CarriedState>,
+}
+
+impl Carried {
+    /// The segments that the rows of `rows` starting before `at` leave running into `at`, rows read by reports
+    /// generated at `report_time`.
+    pub fn capture(rows: &StateRows, report_time: DateTime<Utc>, at: DateTime<Utc>, zone: &str) -> Self {
+        let strings = &rows.strings;
+        let logout = |state: u32| strings.get(state).eq_ignore_ascii_case("Logout");
+        let mut before: Vec<_> = rows.rows.iter().filter(|r| r.start < at).copied().collect();
+        let name = |id: u32| strings.get(id);
+        before
+            .sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
+        let mut statuses: Vec<(String, Option<String>)> = Vec::new();
+        let mut status_index: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut states = Vec::new();
+        let secs = |t: DateTime<Utc>| (t - at).num_seconds();
+        let mut i = 0;
+        while i < before.len() {
+            let agent = before[i].agent;
+            let j = i + before[i..].iter().take_while(|r| r.agent == agent).count();
+            let mut segs = Vec::new();
+            fold_rows(&mut segs, &before[i..j], logout);
+            let last = segs.len().checked_sub(1);
+            for (k, s) in segs.iter().enumerate() {
+                let open = Some(k) == last && s.ongoing_at(report_time, logout);
+                if !open && s.end <= at {
+                    continue;
+                }
+                let status = *status_index.entry((s.state, s.reason)).or_insert_with(|| {
+                    statuses.push((strings.get(s.state).to_owned(), strings.get_opt(s.reason).map(str::to_owned)));
+                    (statuses.len() - 1) as u32
+                });
+                let end = (!open).then(|| secs(s.end));
+                states.push((name(agent).to_owned(), status, secs(s.orig_start), secs(s.start), end));
+            }
+            i = j;
+        }
+        Self { at, zone: zone.to_owned(), statuses, states }
+    }
+
+    /// The carried segments per agent, their strings taken into `strings`; a segment still going on when captured
+    /// ends at the end of time (the agent's next row cuts it, else it is still going on).
+    pub(super) fn segments(&self, strings: &mut Strings) -> HashMap<u32, Vec<Seg>> {
+        let statuses: Vec<(u32, u32)> = self
+            .statuses
+            .iter()
+            .map(|(state, reason)| {
+                (
+                    strings.id(state),
+                    reason.as_deref().filter(|r| !r.is_empty()).map_or(Strings::NONE, |r| strings.id(r)),
+                )
+            })
+            .collect();
+        let time = |secs: i64| Duration::try_seconds(secs).and_then(|d| self.at.checked_add_signed(d));
+        let mut out: HashMap<u32, Vec<Seg>> = HashMap::new();
+        for (agent, status, orig_start, start, end) in &self.states {
+            let (Some(&(state, reason)), Some(orig_start), Some(start)) =
+                (statuses.get(*status as usize), time(*orig_start), time(*start))
+            else {
+                continue;
+            };
+            let end = end.and_then(time).unwrap_or(DateTime::<Utc>::MAX_UTC);
+            out.entry(strings.id(agent)).or_default().push(Seg { orig_start, start, end, state, reason });
+        }
+        out
+    }
+
+    /// The `(state, reason code)` pairs of the carried segments.
+    pub fn statuses(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
+        self.statuses.iter().map(|(s, r)| (s.as_str(), r.as_deref()))
+    }
+
+    /// How many segments are carried.
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether no segment is carried (no agent was in a state at `at`).
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
+    }
+}
+
+impl super::Five9Connector {
+    /// The carried states running into `at`, when they were read in this connector's time zone and carrying is on.
+    pub(super) fn carried_into(&self, at: DateTime<Utc>) -> Option<Arc<Carried>> {
+        if !self.opts.carry_states {
+            return None;
+        }
+        let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        carried.as_ref().filter(|c| c.at == at && c.zone == self.tz.name()).cloned()
+    }
+
+    /// Captures the states `rows` (read from [`super::Five9Options::segment_lookback`] before `at`, by reports
+    /// generated at `report_time`, late enough for every row before `at` to be written) leave running into `at`,
+    /// and keeps them unless later ones are kept or they are too many to store.
+    pub(super) fn carry(&self, rows: &StateRows, report_time: DateTime<Utc>, at: DateTime<Utc>) {
+        if !self.opts.carry_states
+            || self.carried.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|c| c.at >= at)
+        {
+            return;
+        }
+        let carried = Carried::capture(rows, report_time, at, self.tz.name());
+        let bytes = serde_json::to_vec(&carried).map_or(usize::MAX, |v| v.len());
+        if bytes > MAX_CARRIED_BYTES {
+            tracing::info!(
+                at = %at, states = carried.len(), bytes,
+                "too many agent states at midnight to carry: today's reports start with the look-back"
+            );
+            return;
+        }
+        self.keep_carried(carried);
+    }
+
+    /// Keeps `carried` unless states running into a later midnight are kept already.
+    pub(super) fn keep_carried(&self, carried: Carried) {
+        let mut kept = self.carried.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.as_ref().is_none_or(|k| k.at < carried.at) {
+            *kept = Some(Arc::new(carried));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::report::{build_segments, build_segments_after};
+    use super::*;
+    use acd_domain::TimeWindow;
+
+    /// A state as Five9 writes it: its start, state, reason code and duration in seconds.
+    type Written = (DateTime<Utc>, &'static str, Option<&'static str>, i64);
+
+    const STATES: [&str; 6] = ["Ready", "On Call", "After Call Work", "Not Ready", "Ringing", "Logout"];
+
+    /// A small deterministic generator (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// One agent's states as Five9 writes them: `(start, state, reason, duration)`, consecutive from `from`,
+    /// some of zero length, logouts as points, some pairs written with the same start (the shorter first state,
+    /// the longer its successor, five9.md's overlap rule), and long states that run across midnight.
+    fn timeline(rng: &mut Rng, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Written> {
+        let mut out = Vec::new();
+        let mut t = from + Duration::seconds(rng.next(3_600) as i64);
+        while t < until {
+            let state = STATES[rng.next(STATES.len() as u64) as usize];
+            let reason = (state == "Not Ready" && rng.next(2) == 0).then_some("Lunch");
+            let secs = match rng.next(10) {
+                0 => 0,
+                1 => 3_600 + rng.next(4 * 3_600) as i64,
+                _ => rng.next(900) as i64,
+            };
+            let secs = if state == "Logout" { 0 } else { secs };
+            if rng.next(6) == 0 && state != "Logout" {
+                // Written with its predecessor's start: a short Ready, then this state, both at `t`.
+                let short = 1 + rng.next(10) as i64;
+                out.push((t, "Ready", None, short));
+                out.push((t, state, reason, short + secs));
+                t += Duration::seconds(short + secs);
+            } else {
+                out.push((t, state, reason, secs));
+                t += Duration::seconds(secs);
+            }
+        }
+        out
+    }
+
+    /// The rows a report over `window` generated at `now` returns: rows written by then, durations so far.
+    fn rows_at(agents: &[Vec<Written>], window: TimeWindow, now: DateTime<Utc>) -> StateRows {
+        let mut rows = StateRows::default();
+        for (n, states) in agents.iter().enumerate() {
+            for (start, state, reason, secs) in states {
+                if window.contains(*start) && *start < now {
+                    let so_far = (*secs).min((now - *start).num_seconds());
+                    rows.push(&format!("agent{n:03}"), state, *reason, *start, so_far as u32);
+                }
+            }
+        }
+        rows
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn carried_segments_give_what_the_rows_before_midnight_give() {
+        let midnight = utc("2024-05-15T00:00:00Z");
+        let lookback = Duration::hours(12);
+        let mut rng = Rng(0x5eed_1234_abcd_0001);
+        let mut agents: Vec<_> = (0..300)
+            .map(|_| timeline(&mut rng, midnight - Duration::hours(13), midnight + Duration::hours(20)))
+            .collect();
+        // And some written as a pair seconds before midnight, the second state starting after it.
+        for k in 0..5 {
+            let pair = midnight - Duration::seconds(2 + k);
+            let from = midnight - Duration::hours(3);
+            let mut states = vec![
+                (from, "Ready", None, (pair - from).num_seconds()),
+                (pair, "Ringing", None, 5 + k),
+                (pair, "On Call", None, 5 + k + 600),
+            ];
+            states.extend(timeline(&mut rng, pair + Duration::seconds(5 + k + 600), midnight + Duration::hours(20)));
+            agents.push(states);
+        }
+        // Captured from a read 3 hours after midnight (rows before midnight all written), as the connector does.
+        let capture_at = midnight + Duration::hours(3);
+        let read = TimeWindow::new(midnight - lookback, capture_at).unwrap();
+        let carried = Carried::capture(&rows_at(&agents, read, capture_at), capture_at, midnight, "UTC");
+        assert!(carried.len() > 150, "most agents were in a state at midnight: {}", carried.len());
+        assert!(carried.states.iter().any(|s| s.4.is_none()), "some were still going on when captured");
+        assert!(carried.states.iter().any(|s| s.3 > 0), "some start after midnight (a pair written before it)");
+        let json = serde_json::to_vec(&carried).unwrap();
+        assert!(json.len() < MAX_CARRIED_BYTES, "{} bytes for 300 agents", json.len());
+        let carried: Carried = serde_json::from_slice(&json).unwrap();
+        // Later reads of today: with the look-back, and from midnight with the carried segments — the same.
+        for hours in [3, 4, 9, 15, 20] {
+            let now = midnight + Duration::hours(hours) + Duration::seconds(17);
+            let today = TimeWindow::new(midnight, now).unwrap();
+            let whole =
+                build_segments(rows_at(&agents, TimeWindow::new(midnight - lookback, now).unwrap(), now), now, today);
+            let from_midnight = rows_at(&agents, today, now);
+            let carried_on = build_segments_after(from_midnight, now, today, Some(&carried));
+            assert!(whole.len() > 1_000, "{}", whole.len());
+            assert!(
+                carried_on == whole,
+                "at {now}: {} segments carried on, {} from all rows",
+                carried_on.len(),
+                whole.len()
+            );
+            // Without them, the states running into midnight are missing.
+            let bare = build_segments(rows_at(&agents, today, now), now, today);
+            assert_ne!(bare, whole);
+        }
+    }
+
+    #[test]
+    fn a_state_going_on_at_the_capture_ends_where_the_next_one_starts() {
+        let at = utc("2024-05-15T00:00:00Z");
+        let mut before = StateRows::default();
+        // a: Not Ready since 23:00, still going on at 03:00; b: On Call 23:50-00:10, then Ready (not before midnight);
+        // c: a pair written at 23:59:58, its second state starting after midnight; d: logged out before midnight.
+        before.push("a", "Not Ready", Some("Lunch"), utc("2024-05-14T23:00:00Z"), 4 * 3_600);
+        before.push("b", "On Call", None, utc("2024-05-14T23:50:00Z"), 1_200);
+        before.push("c", "Ready", None, utc("2024-05-14T23:59:58Z"), 5);
+        before.push("c", "On Call", None, utc("2024-05-14T23:59:58Z"), 65);
+        before.push("d", "Ready", None, utc("2024-05-14T22:00:00Z"), 60);
+        before.push("d", "Logout", None, utc("2024-05-14T22:01:00Z"), 0);
+        let carried = Carried::capture(&before, utc("2024-05-15T03:00:00Z"), at, "UTC");
+        let got: Vec<_> = carried.states.iter().map(|(a, _, o, s, e)| (a.as_str(), *o, *s, *e)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", -3_600, -3_600, None),
+                ("b", -600, -600, Some(600)),
+                ("c", -2, -2, Some(3)),
+                ("c", -2, 3, Some(63)),
+            ],
+        );
+        let statuses: Vec<_> = carried.statuses().collect();
+        assert_eq!(statuses, vec![("Not Ready", Some("Lunch")), ("On Call", None), ("Ready", None)]);
+        // At 05:00: a went Ready at 04:30; b's next row is at 00:10.
+        let mut today = StateRows::default();
+        today.push("a", "Ready", None, utc("2024-05-15T04:30:00Z"), 1_800);
+        today.push("b", "Ready", None, utc("2024-05-15T00:10:00Z"), 60);
+        let now = utc("2024-05-15T05:00:00Z");
+        let segs = build_segments_after(today, now, TimeWindow::new(at, now).unwrap(), Some(&carried));
+        let got: Vec<_> =
+            segs.iter().map(|s| (s.agent_external_id.as_str(), s.status_id.as_str(), s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "Not Ready: Lunch", utc("2024-05-14T23:00:00Z"), Some(utc("2024-05-15T04:30:00Z"))),
+                ("a", "Ready", utc("2024-05-15T04:30:00Z"), None),
+                ("b", "On Call", utc("2024-05-14T23:50:00Z"), Some(utc("2024-05-15T00:10:00Z"))),
+                ("b", "Ready", utc("2024-05-15T00:10:00Z"), Some(utc("2024-05-15T00:11:00Z"))),
+                ("c", "Ready", utc("2024-05-14T23:59:58Z"), Some(utc("2024-05-15T00:00:03Z"))),
+                ("c", "On Call", utc("2024-05-15T00:00:03Z"), Some(utc("2024-05-15T00:01:03Z"))),
+            ]
+        );
+    }
+}

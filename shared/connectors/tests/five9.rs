@@ -956,6 +956,12 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     let moved = fresh();
     moved.restore_vendor_cursor(Some(elsewhere)).unwrap();
     assert_eq!(moved.vendor_cursor(), None);
+    // Carried states that cannot all be read back are ignored whole (the reports start with the look-back).
+    let mut broken = learned.clone();
+    broken["carried"]["states"][0][1] = serde_json::json!(99);
+    let garbled = fresh();
+    garbled.restore_vendor_cursor(Some(broken)).unwrap();
+    assert_eq!(garbled.vendor_cursor().unwrap().get("carried"), None);
     // A cursor saved before agent states were carried (the learned hours alone) is still read.
     let older = fresh();
     older.restore_vendor_cursor(Some(learned["density"].clone())).unwrap();

@@ -87,8 +87,23 @@ impl Carried {
         Self { at, zone: zone.to_owned(), statuses, states }
     }
 
+    /// Whether every carried segment can be read back: its status known, its times within a week of `at` and in
+    /// order, its agent named. A saved set that is not (a store's corruption, an edit) is ignored whole, never used
+    /// in part: its reports then start with the look-back.
+    pub fn is_readable(&self) -> bool {
+        const WEEK: i64 = 7 * 86_400;
+        self.states.iter().all(|(agent, status, orig_start, start, end)| {
+            !agent.is_empty()
+                && (*status as usize) < self.statuses.len()
+                && (-WEEK..0).contains(orig_start)
+                && (*orig_start..=WEEK).contains(start)
+                && end.is_none_or(|e| e > 0 && e >= *start && e <= WEEK)
+        })
+    }
+
     /// The carried segments per agent, their strings taken into `strings`; a segment still going on when captured
-    /// ends at the end of time (the agent's next row cuts it, else it is still going on).
+    /// ends at the end of time (the agent's next row cuts it, else it is still going on). The set is
+    /// [`Carried::is_readable`] (captured here, or checked when restored).
     pub(super) fn segments(&self, strings: &mut Strings) -> HashMap<u32, Vec<Seg>> {
         let statuses: Vec<(u32, u32)> = self
             .statuses
@@ -266,6 +281,7 @@ mod tests {
         assert!(carried.len() > 150, "most agents were in a state at midnight: {}", carried.len());
         assert!(carried.states.iter().any(|s| s.4.is_none()), "some were still going on when captured");
         assert!(carried.states.iter().any(|s| s.3 > 0), "some start after midnight (a pair written before it)");
+        assert!(carried.is_readable());
         let json = serde_json::to_vec(&carried).unwrap();
         assert!(json.len() < MAX_CARRIED_BYTES, "{} bytes for 300 agents", json.len());
         let carried: Carried = serde_json::from_slice(&json).unwrap();
@@ -315,6 +331,14 @@ mod tests {
         );
         let statuses: Vec<_> = carried.statuses().collect();
         assert_eq!(statuses, vec![("Not Ready", Some("Lunch")), ("On Call", None), ("Ready", None)]);
+        // What was captured reads back; a set with an unknown status or times out of order does not.
+        assert!(carried.is_readable());
+        let mut broken = carried.clone();
+        broken.states[0].1 = 7;
+        assert!(!broken.is_readable());
+        let mut broken = carried.clone();
+        broken.states[1].4 = Some(-700);
+        assert!(!broken.is_readable());
         // At 05:00: a went Ready at 04:30; b's next row is at 00:10.
         let mut today = StateRows::default();
         today.push("a", "Ready", None, utc("2024-05-15T04:30:00Z"), 1_800);

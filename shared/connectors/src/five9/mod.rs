@@ -386,10 +386,12 @@ impl Connector for Five9Connector {
                     tracing::info!("the saved Agent State Details rows per hour are of another time zone: ignored");
                 }
                 if let Some(carried) = saved.carried {
-                    if carried.zone == self.tz.name() {
-                        self.keep_carried(carried);
-                    } else {
+                    if carried.zone != self.tz.name() {
                         tracing::info!("the saved agent states at midnight are of another time zone: ignored");
+                    } else if !carried.is_readable() {
+                        tracing::warn!("the saved agent states at midnight are unreadable: ignored");
+                    } else {
+                        self.keep_carried(carried);
                     }
                 }
             }

@@ -44,12 +44,13 @@ pub struct CallCounterState {
 
 impl Five9Connector {
     /// What the import's next fetch calls: the Call Log reports of `next.stats` and the Agent State Details reports
-    /// of `next.segments` (with the look-back before it), windows planned exactly as the fetch will plan them —
-    /// for a large domain, by the rows its hours are expected to hold ([`super::density`]). A report that comes back
-    /// at the row limit and is halved runs one more; that comes out of the reserve.
+    /// of `next.segments` (with the look-back before it unless the states running into its start are carried),
+    /// windows planned exactly as the fetch will plan them — for a large domain, by the rows its hours are expected
+    /// to hold ([`super::density`]). A report that comes back at the row limit is run again in halves, two more;
+    /// that comes out of the reserve.
     pub fn fetch_cost(&self, next: &NextFetch) -> CallCost {
         let calls = self.plan(next.stats, self.opts.max_report_span).len();
-        let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_report_window(w)).len());
+        let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_reads(w).0).len());
         CallCost::of_reports((calls + states) as u64, self.opts.polls_per_report)
     }
 

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::report::{Seg, StateRows, Strings, fold_rows};
+use super::report::{Seg, StateRows, Strings, fold_rows, runs_by_agent};
 
 /// The largest carried set kept (as JSON). The import stores the connector's cursor in its state item, which
 /// DynamoDB limits to 400 KB and which is written a few times a run: ≈ 47 bytes a state with 26-character agent
@@ -54,24 +54,17 @@ impl Carried {
     /// generated at `report_time`.
     pub fn capture(rows: &StateRows, report_time: DateTime<Utc>, at: DateTime<Utc>, zone: &str) -> Self {
         let strings = &rows.strings;
-        let logout = |state: u32| strings.get(state).eq_ignore_ascii_case("Logout");
         let mut before: Vec<_> = rows.rows.iter().filter(|r| r.start < at).copied().collect();
-        let name = |id: u32| strings.get(id);
-        before
-            .sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
         let mut statuses: Vec<(String, Option<String>)> = Vec::new();
         let mut status_index: HashMap<(u32, u32), u32> = HashMap::new();
         let mut states = Vec::new();
         let secs = |t: DateTime<Utc>| (t - at).num_seconds();
-        let mut i = 0;
-        while i < before.len() {
-            let agent = before[i].agent;
-            let j = i + before[i..].iter().take_while(|r| r.agent == agent).count();
+        for (agent, range) in runs_by_agent(&mut before, strings) {
             let mut segs = Vec::new();
-            fold_rows(&mut segs, &before[i..j], logout);
+            fold_rows(&mut segs, &before[range], strings);
             let last = segs.len().checked_sub(1);
             for (k, s) in segs.iter().enumerate() {
-                let open = Some(k) == last && s.ongoing_at(report_time, logout);
+                let open = Some(k) == last && s.ongoing_at(report_time, strings);
                 if !open && s.end <= at {
                     continue;
                 }
@@ -80,9 +73,8 @@ impl Carried {
                     (statuses.len() - 1) as u32
                 });
                 let end = (!open).then(|| secs(s.end));
-                states.push((name(agent).to_owned(), status, secs(s.orig_start), secs(s.start), end));
+                states.push((strings.get(agent).to_owned(), status, secs(s.orig_start), secs(s.start), end));
             }
-            i = j;
         }
         Self { at, zone: zone.to_owned(), statuses, states }
     }
@@ -146,13 +138,14 @@ impl Carried {
 }
 
 impl super::Five9Connector {
-    /// The carried states running into `at`, when they were read in this connector's time zone and carrying is on.
+    /// The carried states running into `at`, when carrying is on. (Every set kept is of this connector's time zone:
+    /// captured here, or checked when restored.)
     pub(super) fn carried_into(&self, at: DateTime<Utc>) -> Option<Arc<Carried>> {
         if !self.opts.carry_states {
             return None;
         }
         let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner());
-        carried.as_ref().filter(|c| c.at == at && c.zone == self.tz.name()).cloned()
+        carried.as_ref().filter(|c| c.at == at).cloned()
     }
 
     /// Captures the states `rows` (read from [`super::Five9Options::segment_lookback`] before `at`, by reports
@@ -187,6 +180,7 @@ impl super::Five9Connector {
 
 #[cfg(test)]
 mod tests {
+    use super::super::report::tests::utc;
     use super::super::report::{build_segments, build_segments_after};
     use super::*;
     use acd_domain::TimeWindow;
@@ -248,10 +242,6 @@ mod tests {
             }
         }
         rows
-    }
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        s.parse().unwrap()
     }
 
     #[test]

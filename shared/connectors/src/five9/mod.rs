@@ -341,8 +341,7 @@ impl Connector for Five9Connector {
         deadline: Deadline,
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
         // The carried states running into the window's start, if any: then the reports start there.
-        let carried = self.carried_into(window.start);
-        let report_window = self.state_report_window(window);
+        let (report_window, carried) = self.state_reads(window);
         let windows = self.plan_states(agents.len(), report_window);
         let (rows, generated_at) = self.state_rows(windows, deadline).await?;
         if let Some(carried) = carried {

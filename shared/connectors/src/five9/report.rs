@@ -475,26 +475,19 @@ pub(super) fn build_segments_after(
 ) -> Vec<AgentSegment> {
     let StateRows { mut strings, mut rows } = rows;
     let mut before: HashMap<u32, Vec<Seg>> = carried.map(|c| c.segments(&mut strings)).unwrap_or_default();
+    // Each agent's rows, and the carried agents without rows.
+    let mut agents = runs_by_agent(&mut rows, &strings);
     let name = |id: u32| strings.get(id);
-    rows.sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
-    // Each agent's rows (a range of the sorted rows), and the carried agents without rows.
-    let mut agents: Vec<(u32, std::ops::Range<usize>)> = Vec::new();
-    let mut i = 0;
-    while i < rows.len() {
-        let j = i + rows[i..].iter().take_while(|r| r.agent == rows[i].agent).count();
-        agents.push((rows[i].agent, i..j));
-        i = j;
-    }
     let with_rows: HashSet<u32> = agents.iter().map(|(a, _)| *a).collect();
     agents.extend(before.keys().filter(|a| !with_rows.contains(a)).map(|a| (*a, 0..0)));
     agents.sort_by(|a, b| name(a.0).cmp(name(b.0)));
     let mut out = Vec::new();
     for (agent, range) in agents {
         let mut segs = before.remove(&agent).unwrap_or_default();
-        fold_rows(&mut segs, &rows[range], |state| is_logout(strings.get(state)));
+        fold_rows(&mut segs, &rows[range], &strings);
         let last = segs.len().checked_sub(1);
         for (k, s) in segs.iter().enumerate() {
-            let ongoing = Some(k) == last && s.ongoing_at(report_time, |state| is_logout(strings.get(state)));
+            let ongoing = Some(k) == last && s.ongoing_at(report_time, &strings);
             let end = if ongoing { None } else { Some(s.end) };
             let overlaps = if s.start == s.end && end.is_some() {
                 window.contains(s.start)
@@ -528,14 +521,32 @@ pub(super) struct Seg {
 
 impl Seg {
     /// Whether this segment, an agent's last, is still going on at `report_time` (see [`build_segments`]).
-    pub(super) fn ongoing_at(&self, report_time: DateTime<Utc>, logout: impl Fn(u32) -> bool) -> bool {
-        !logout(self.state) && self.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time)
+    /// `strings`: those of the rows it was built from.
+    pub(super) fn ongoing_at(&self, report_time: DateTime<Utc>, strings: &Strings) -> bool {
+        !is_logout(strings.get(self.state))
+            && self.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time)
     }
 }
 
-/// Folds one agent's `rows` (sorted by start, then duration) onto the segments before them, by the overlap rule of
-/// [`build_segments`]. Only the last segment of `segs` is ever changed or dropped.
-pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], logout: impl Fn(u32) -> bool) {
+/// Sorts `rows` by agent name, start and duration, the order the overlap rule of [`build_segments`] reads them in,
+/// and gives each agent's run of them (`strings`: those of the rows).
+pub(super) fn runs_by_agent(rows: &mut [StateRow], strings: &Strings) -> Vec<(u32, std::ops::Range<usize>)> {
+    let name = |id: u32| strings.get(id);
+    rows.sort_by(|a, b| (name(a.agent), a.start, a.duration_secs).cmp(&(name(b.agent), b.start, b.duration_secs)));
+    let mut agents = Vec::new();
+    let mut i = 0;
+    while i < rows.len() {
+        let j = i + rows[i..].iter().take_while(|r| r.agent == rows[i].agent).count();
+        agents.push((rows[i].agent, i..j));
+        i = j;
+    }
+    agents
+}
+
+/// Folds one agent's `rows` (in the order of [`runs_by_agent`]) onto the segments before them, by the overlap rule
+/// of [`build_segments`]. Only the last segment of `segs` is ever changed or dropped.
+pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], strings: &Strings) {
+    let logout = |state: u32| is_logout(strings.get(state));
     for (j, r) in rows.iter().enumerate() {
         let mut start = r.start;
         let end = Duration::try_seconds(i64::from(r.duration_secs))

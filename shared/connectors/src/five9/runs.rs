@@ -172,14 +172,14 @@ impl Five9Connector {
         Ok(self.list_queues(deadline).await?.into_iter().map(|q| (q.name, q.external_id)).collect())
     }
 
-    /// What the Agent State Details reports of an `agent_segments` window cover: the window and
-    /// [`Five9Options::segment_lookback`] before it (states begun earlier and still running inside it) — the window
-    /// alone when the states running into its start are carried ([`super::carry`]).
-    pub(super) fn state_report_window(&self, window: TimeWindow) -> TimeWindow {
-        if self.carried_into(window.start).is_some() {
-            return window;
+    /// What the Agent State Details reports of an `agent_segments` window cover, and the states carried into its
+    /// start: the window alone when those are carried ([`super::carry`]), else the window and
+    /// [`Five9Options::segment_lookback`] before it (states begun earlier and still running inside it).
+    pub(super) fn state_reads(&self, window: TimeWindow) -> (TimeWindow, Option<Arc<super::carry::Carried>>) {
+        match self.carried_into(window.start) {
+            Some(carried) => (window, Some(carried)),
+            None => (TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end }, None),
         }
-        TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end }
     }
 
     /// The longest Agent State Details report for `agents` agents over `window`: the window cut into as few equal

@@ -183,9 +183,15 @@ pub struct ImportState {
     /// the mark, so the re-read days' agent states are read again under the new settings, as before the mark.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segments_final_settings: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The day (its UTC midnight) whose writes a run put off because they would not have fitted before its deadline
+    /// (`ImportConfig::write_time_per_item`): the next run that fetches it writes it whatever the estimate, so that
+    /// a day that never fits after its fetch is not fetched and put off run after run. Cleared by a day written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub write_put_off: Option<chrono::DateTime<chrono::Utc>>,
     /// What the connector keeps between runs ([`acd_connectors::Connector::vendor_cursor`]; Amazon Connect: the
     /// agent event stream's per-shard checkpoints; Five9: its Agent State Details rows per hour and the agent states
-    /// running into the latest midnight it read, up to 96 KB), saved only after a run wrote every day it read.
+    /// running into the latest midnight it read), saved only after a run wrote every day it read, in an item of its
+    /// own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vendor_cursor: Option<serde_json::Value>,
 }

@@ -26,7 +26,7 @@ pub use dynamo::DynamoStore;
 pub use lazy::LazyClient;
 pub use scheduler::EventBridgeSchedules;
 pub use secrets::SecretsManagerStore;
-pub use table::{buckets, items, keys};
+pub use table::{buckets, cursor, items, keys};
 
 use aws_smithy_types::error::display::DisplayErrorContext;
 

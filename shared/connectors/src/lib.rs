@@ -74,7 +74,8 @@ pub trait Connector: Send + Sync {
     /// Whether the vendor's shared hourly and daily API budget leaves room for the import's next fetch of days
     /// (`next`: one [`Connector::interval_stats`] and at most one [`Connector::agent_segments`] call, over at most
     /// [`Connector::max_window`]) while keeping a share of it free for the customer's other API users. The import
-    /// asks before each back-fill fetch and, on [`Pace::Wait`], ends the run as partial so a later run continues.
+    /// asks before each back-fill fetch and, on [`Pace::Wait`], ends the run as partial so a later run continues;
+    /// on [`Pace::TooLarge`] it fetches the days one at a time.
     ///
     /// The default is [`Pace::Go`]: vendors without a readable budget (Genesys Cloud) pace themselves through their
     /// 429 answers, which the connector retries.
@@ -147,6 +148,10 @@ pub enum Pace {
     /// Stop for now; `reason` names the counter that is short (for the log and the run record), e.g.
     /// `"ReportRequest: 95 of 120 per hour used …"`.
     Wait { reason: String },
+    /// The fetch needs more than the budget allows even with none of it used (a large domain's days together):
+    /// waiting would not help. The import fetches fewer days at once; a single day that never fits waits with
+    /// `reason` on its run record (the domain's limit is too low for it).
+    TooLarge { reason: String },
 }
 
 /// Base URLs of the vendors' APIs. `None` means "use the region table". An override may be plain `http://` only to

@@ -281,6 +281,9 @@ fn report(label: &str, run: &RunRecord, wall: Duration, cpu: f64) {
         c.days,
         run.window.map(|w| (w.start, w.end))
     );
+    if let Some(message) = &run.message {
+        println!("   message            {message}");
+    }
     println!("   wall time          {:.1} s", wall.as_secs_f64());
     println!("   CPU time           {cpu:.2} s (user + system, this process)");
     println!("   peak RSS           {:.1} MiB (process high-water mark so far)", peak_rss_mib());
@@ -673,9 +676,15 @@ async fn print_storage(client: &aws_sdk_dynamodb::Client, table: &str, partition
     use acd_aws::items::{DIGEST_SK_PREFIX, SEGMENT_SK_PREFIX};
     let mut kinds: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     let (mut days, mut total, mut data) = (BTreeSet::new(), 0u64, 0u64);
+    let mut cursors = Vec::new();
     for pk in partitions {
         for item in &partition_items(client, table, pk).await {
             let sk = item.get("SK").and_then(|v| v.as_s().ok()).map_or("", String::as_str);
+            if sk == acd_aws::items::CURSOR_SK
+                && let Ok((cursor, _)) = acd_aws::cursor::read_cursor(item)
+            {
+                cursors.push((item_size(item), serde_json::to_vec(&cursor).map_or(0, |j| j.len())));
+            }
             let prefix = [INTERVAL_SK_PREFIX, SEGMENT_SK_PREFIX].into_iter().find(|p| sk.starts_with(p));
             let kind = match (prefix, is_bucket_sk(sk)) {
                 (Some(INTERVAL_SK_PREFIX), true) => "interval hour buckets",
@@ -702,6 +711,9 @@ async fn print_storage(client: &aws_sdk_dynamodb::Client, table: &str, partition
     println!("== storage (DynamoDB's billed size: items + 100 bytes each, name index items counted again)");
     for (kind, (items, bytes)) in &kinds {
         println!("   {kind:<26} {items:>8} items {:>10.2} MB", *bytes as f64 / 1e6);
+    }
+    for (stored, json) in cursors {
+        println!("   connector cursor item      {stored} bytes (its JSON: {json} bytes)");
     }
     let per_day = data as f64 / days.len().max(1) as f64;
     println!(

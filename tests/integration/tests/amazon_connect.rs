@@ -526,7 +526,7 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
     use acd_integration_tests::{ConnectEnv, ImportEnv};
     use aws_sdk_dynamodb::types::AttributeValue;
-    use serde_dynamo::aws_sdk_dynamodb_1::{from_item, to_item};
+    use serde_dynamo::aws_sdk_dynamodb_1::from_item;
     use serde_json::{Value, json};
 
     const TENANT: &str = "tenant-connect-crash";
@@ -558,8 +558,8 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     };
     let integration_pk = format!("T#{TENANT}#I#{id}");
     let gaps_key = || key(format!("T#{TENANT}"), &format!("AGAP#{id}"));
-    // The stored connector cursor item (its `cursor`: the stream's per-shard checkpoints).
-    let cursor_item = || async {
+    // The stored connector cursor (the stream's per-shard checkpoints).
+    let cursor = || async {
         let out = dynamodb
             .get_item()
             .table_name(table)
@@ -568,18 +568,18 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
             .send()
             .await
             .unwrap();
-        from_item::<Value>(out.item.unwrap()).unwrap()
+        acd_aws::cursor::read_cursor(&out.item.unwrap()).unwrap().0
     };
     let stored_gaps = || async {
         let out = dynamodb.get_item().table_name(table).set_key(gaps_key()).consistent_read(true).send().await.unwrap();
         out.item.map(|item| from_item::<Value>(item).unwrap()["gaps"].clone())
     };
     let last_read = Utc::now() - Days::hours(30);
-    let mut expired = cursor_item().await;
-    for shard in expired["cursor"]["shards"].as_object_mut().unwrap().values_mut() {
+    let mut expired = cursor().await;
+    for shard in expired["shards"].as_object_mut().unwrap().values_mut() {
         shard["read_through"] = json!(last_read.to_rfc3339());
     }
-    let s = to_item(expired.clone()).unwrap();
+    let s = acd_aws::cursor::cursor_item(integration_pk.clone(), &expired).unwrap();
     dynamodb.put_item().table_name(table).set_item(Some(s)).send().await.unwrap();
     assert!(stored_gaps().await.is_none());
     let items = || async {
@@ -620,7 +620,7 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
         assert_eq!(items().await, start, "{n}: the table is put back");
 
         let outcome = run(Some(n), Some(now)).await;
-        let moved = cursor_item().await["cursor"]["shards"]
+        let moved = cursor().await["shards"]
             .as_object()
             .unwrap()
             .values()

@@ -26,7 +26,7 @@ use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, Gen
 use aws_sdk_dynamodb::types::AttributeValue as AttrValue;
 use chrono::{DateTime, Utc};
 use futures::future::LocalBoxFuture;
-use serde_dynamo::aws_sdk_dynamodb_1::{from_item, from_items, to_item};
+use serde_dynamo::aws_sdk_dynamodb_1::from_items;
 use serde_json::{Value, json};
 
 const TENANT: &str = "tenant-faults";
@@ -390,7 +390,7 @@ impl Env {
         Table { catalog, intervals: sorted_stats(intervals), segments }
     }
 
-    /// The integration's stored connector cursor item (`cursor`: what the connector keeps between runs).
+    /// The integration's stored connector cursor (what the connector keeps between runs), as its item holds it.
     async fn cursor(&self, integration: &str) -> Value {
         let key = |pk: String, sk: &str| {
             [("PK".to_owned(), AttrValue::S(pk)), ("SK".to_owned(), AttrValue::S(sk.to_owned()))]
@@ -407,15 +407,17 @@ impl Env {
             .send()
             .await
             .unwrap();
-        from_item(out.item.expect("a stored connector cursor")).unwrap()
+        let (cursor, _) = acd_aws::cursor::read_cursor(&out.item.expect("a stored connector cursor")).unwrap();
+        cursor
     }
 
     /// Rewrites the integration's stored connector cursor (a fault only the harness can produce).
     async fn edit_cursor(&self, integration: &str, edit: impl FnOnce(&mut Value)) {
-        let mut item = self.cursor(integration).await;
-        edit(&mut item["cursor"]);
+        let mut cursor = self.cursor(integration).await;
+        edit(&mut cursor);
+        let item = acd_aws::cursor::cursor_item(format!("T#{TENANT}#I#{integration}"), &cursor).unwrap();
         let (dynamodb, table) = (self.stack.clients.dynamodb(), &self.stack.settings.table_name);
-        dynamodb.put_item().table_name(table).set_item(Some(to_item(item).unwrap())).send().await.unwrap();
+        dynamodb.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
     }
 
     /// The `gaps` of `GET /agent-states` over `[from, to)` (the answer checked against the spec).
@@ -881,7 +883,7 @@ impl Vendor for Connect {
                     // The gap runs from the last read of the stream (the stored checkpoint) to the new stream's
                     // creation (moto keeps it to the second).
                     let cursor = env.cursor(integration).await;
-                    let last_read = cursor["cursor"]["shards"]
+                    let last_read = cursor["shards"]
                         .as_object()
                         .expect("a stored stream cursor")
                         .values()

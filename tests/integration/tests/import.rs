@@ -210,11 +210,14 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     // every local hour, the back-fill having read whole days; and the states running into the midnight of its last
     // agent-state read (the 4th's, read at 12:00 on the 4th). Both in the connector's own item, not in the state
     // (which queries read).
-    let cursor = item("CURSOR");
-    let cursor = cursor["cursor"].as_m().unwrap();
-    let taught = cursor["density"].as_m().unwrap()["state_rows_per_hour"].as_m().unwrap();
+    // The item holds the cursor's JSON compressed (≈ 1.1 KB here against ≈ 4.5 KB of JSON).
+    let cursor_item = item("CURSOR");
+    let (cursor, _) = acd_aws::cursor::read_cursor(&cursor_item).unwrap();
+    let taught = cursor["density"]["state_rows_per_hour"].as_object().unwrap();
     assert_eq!(taught.len(), 24, "{taught:?}");
-    assert_eq!(cursor["carried"].as_m().unwrap()["at"].as_s().unwrap(), "2024-11-04T00:00:00Z");
+    assert_eq!(cursor["carried"]["at"], "2024-11-04T00:00:00Z");
+    let stored = cursor_item[acd_aws::cursor::CURSOR_ATTR].as_b().unwrap().as_ref().len();
+    assert!(stored * 2 < serde_json::to_vec(&cursor).unwrap().len(), "{stored} bytes stored");
     assert!(!state.contains_key("vendor_cursor"));
 
     let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
@@ -224,8 +227,9 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     // A table written before the connector's cursor had an item of its own (it was inside the state): the next run
     // moves it there, and uses it (its Agent State report starts at midnight, below).
     let (dynamodb, table) = (env.stack.clients.dynamodb(), &env.stack.settings.table_name);
+    let as_map = serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value(&cursor).unwrap();
     let mut old_state = state.clone();
-    old_state.insert("vendor_cursor".into(), AttributeValue::M(cursor.clone()));
+    old_state.insert("vendor_cursor".into(), as_map.clone());
     dynamodb.put_item().table_name(table).set_item(Some(old_state)).send().await.unwrap();
     let cursor_key = [("PK", format!("T#{TENANT}#I#{id}")), ("SK", "CURSOR".into())]
         .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
@@ -257,7 +261,7 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     let item = |sk: &str| partition.iter().find(|i| i["SK"].as_s().unwrap() == sk).cloned();
     assert!(!item("STATE").unwrap().contains_key("vendor_cursor"), "the cursor moved out of the state");
     let moved = item("CURSOR").expect("the cursor in its own item again");
-    assert_eq!(moved["cursor"].as_m().unwrap()["carried"], cursor["carried"]);
+    assert_eq!(acd_aws::cursor::read_cursor(&moved).unwrap(), (cursor.clone(), false));
 
     let (status, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=1"), None).await;
     assert_eq!(status, 200);
@@ -284,8 +288,21 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     let changed = queues.iter().filter(|q| before_by_queue.get(&q.external_id) != after_by_queue.get(&q.external_id));
     let changed = changed.count() as u64;
     assert!(changed > 0 && changed < queues.len() as u64, "a meaningful mix: {changed} of {}", queues.len());
+    // The cursor item as written before it was compressed (a DynamoDB map): read, and written compressed.
+    let mut map_item = moved.clone();
+    map_item.remove(acd_aws::cursor::CURSOR_ATTR);
+    map_item.insert(acd_aws::cursor::MAP_CURSOR_ATTR.into(), as_map);
+    dynamodb.put_item().table_name(table).set_item(Some(map_item)).send().await.unwrap();
+    let reports_before = sim.stats().report_runs.len();
     let third = env.importer(config(later)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
+    let reports: Vec<_> = sim.stats().report_runs[reports_before..].to_vec();
+    let earliest = |name: &str| reports.iter().filter(|r| r.report.starts_with(name)).filter_map(|r| r.start).min();
+    assert_eq!(earliest("Agent State Details"), Some(today), "the carried states were read: {reports:?}");
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let rewritten = partition.iter().find(|i| i["SK"].as_s().unwrap() == "CURSOR").unwrap();
+    assert!(!rewritten.contains_key(acd_aws::cursor::MAP_CURSOR_ATTR), "{rewritten:?}");
+    assert!(acd_aws::cursor::read_cursor(rewritten).is_ok_and(|(_, as_map)| !as_map));
     assert_eq!(third.counts.interval_writes.reads, third.counts.days + changed, "{:?}", third.counts);
     let whole = TimeWindow::new(window.start, third.window.unwrap().end).unwrap();
     let (stats, segments) = five9_truth(&sim, whole, Five9Grouping::Skill);
@@ -725,6 +742,51 @@ async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_l
 }
 
 #[tokio::test]
+async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day_at_a_time() {
+    // The simulator's hourly counters reset on the real clock's hours: keep the runs inside one hour.
+    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
+    if left < Duration::from_secs(90) {
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+    // Two days together cost three runReport (a Call Log and two Agent State reports), one day alone two. With an
+    // hourly limit of 3, one kept free, two days never fit (3 + 1 > 3, used or not): waiting for the next hour would
+    // not help, run after run. A limit of 2 holds not even one day.
+    let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
+    let limits = |hourly| Limits { report_request: [16, hourly, 800], ..Limits::default() };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: limits(2), ..Five9SimConfig::default() }).await;
+    // Four back-fill days (15–18 November) before the re-read of the 19th and 20th: the last run's 8 reports stay
+    // within the connector's own 12 a minute.
+    let id = create(&env, &five9_body(&sim, "campaign", 5)).await;
+    let import = env.importer(config(now));
+
+    let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Partial, 0), "{first:?}");
+    let reason = "ReportRequest: the next import days need 2 of 2 per hour, more than the limit leaves with 1 kept \
+                  free for other API users (one day; a higher limit lets it through)";
+    assert_eq!(first.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
+    assert_eq!(sim.stats().operations.get("runReport"), None, "no report run");
+
+    // A limit of 3: the first day alone (2 reports); the second would need 2 + 1 of the 1 left: the next hour's.
+    sim.set_limits(limits(3));
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((second.outcome, second.counts.days), (RunOutcome::Partial, 1), "{second:?}");
+    assert_eq!(second.complete_through, Some("2024-11-16T00:00:00Z".parse().unwrap()));
+    let reason = "ReportRequest: 2 of 3 per hour used (the next import days need 2, 1 stay free for other API users)";
+    assert_eq!(second.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
+    assert_eq!((sim.stats().operations["runReport"], sim.stats().rate_limited), (2, 0));
+
+    // Room again (the next hour, or a higher limit): the pass completes, the table is the truth of the window.
+    sim.set_limits(Limits { report_request: [100, 1_000, 10_000], retrieve_report: [100, 1_000, 10_000], ..limits(3) });
+    let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
+    let window = TimeWindow::new(first.window.unwrap().start, third.window.unwrap().end).unwrap();
+    let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Campaign);
+    assert_same(&env.intervals(&id).await, &stats, "intervals");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &segments, "segments");
+}
+
+#[tokio::test]
 async fn paused_and_deleted_integrations_are_not_imported() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
@@ -964,12 +1026,11 @@ async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_sm
     assert!(intervals.iter().all(|s| kept.contains(s)), "no stored interval removed by the listings");
 }
 
-#[tokio::test]
-async fn a_fetch_that_returns_late_ends_the_run_partial_with_its_record_and_the_lease_released() {
-    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+/// A Genesys Cloud simulator at `now` with `history_days` of data, and an integration of it back-filling one day.
+async fn genesys_integration(now: DateTime<Utc>, history_days: u32) -> (GenesysSimulator, Env, String) {
     let sim = GenesysSimulator::start(GenesysSimConfig {
         now: Some(now),
-        history_days: 3,
+        history_days,
         rate_limit_per_minute: None,
         ..GenesysSimConfig::default()
     })
@@ -977,15 +1038,27 @@ async fn a_fetch_that_returns_late_ends_the_run_partial_with_its_record_and_the_
     .unwrap();
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, 1)).await;
+    (sim, env, id)
+}
+
+/// An import for 10-second runs: 1 s of safety margin, 2 s of bookkeeping reserve, writes estimated at `per_item`.
+fn tight_config(now: DateTime<Utc>, per_item: Duration) -> ImportConfig {
+    ImportConfig {
+        safety_margin: Duration::from_secs(1),
+        record_reserve: Duration::from_secs(2),
+        write_time_per_item: per_item,
+        ..config(now)
+    }
+}
+
+#[tokio::test]
+async fn a_fetch_that_returns_late_ends_the_run_partial_with_its_record_and_the_lease_released() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let (sim, env, id) = genesys_integration(now, 3).await;
     // The statistics answer after 3 s of a 10 s run: the day's writes (hundreds of items at 50 ms each, as this
     // test states the pace) and the 2 s bookkeeping reserve no longer fit in what is left.
     sim.add_fault(Fault::once(FaultTarget::Aggregates, GenesysFault::Delay { ms: 3_000 }).after(1));
-    let tight = ImportConfig {
-        safety_margin: Duration::from_secs(1),
-        record_reserve: Duration::from_secs(2),
-        write_time_per_item: Duration::from_millis(50),
-        ..config(now)
-    };
+    let tight = tight_config(now, Duration::from_millis(50));
     let limit = Duration::from_secs(10);
     let started = std::time::Instant::now();
     let run = env.importer(tight).run(&event(&id), Deadline::after(limit)).await.unwrap().run.unwrap();
@@ -1003,6 +1076,37 @@ async fn a_fetch_that_returns_late_ends_the_run_partial_with_its_record_and_the_
     let next = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(next.outcome, RunOutcome::Succeeded, "{next:?}");
     assert_same(&env.intervals(&id).await, &genesys_truth(&sim, next.window.unwrap()).0, "intervals");
+}
+
+#[tokio::test]
+async fn a_day_whose_writes_never_fit_after_its_fetch_is_written_by_the_next_run_that_fetches_it() {
+    // Every day's writes are estimated far above what a run has (1 s an item, a 10 s run): each run would fetch the
+    // day and put it off, run after run. A day put off once is written by the next run that fetches it.
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let (sim, env, id) = genesys_integration(now, 2).await;
+    let import = env.importer(tight_config(now, Duration::from_secs(1)));
+    let mut runs = Vec::new();
+    while runs.len() < 8 {
+        let run = import.run(&event(&id), Deadline::after(Duration::from_secs(10))).await.unwrap().run.unwrap();
+        let done = run.outcome == RunOutcome::Succeeded;
+        runs.push(run);
+        if done {
+            break;
+        }
+    }
+    let last = runs.last().unwrap();
+    assert_eq!(last.outcome, RunOutcome::Succeeded, "{runs:#?}");
+    // Each day: one run puts it off, the next writes it (and puts off the day after it).
+    let days: Vec<u64> = runs.iter().map(|r| r.counts.days).collect();
+    assert_eq!(days[0], 0, "{runs:#?}");
+    assert!(days[1..].iter().all(|d| *d == 1), "every later run writes a day: {days:?}");
+    assert!(runs[0].message.as_deref().is_some_and(|m| m.starts_with("stopped before writing")), "{runs:#?}");
+    assert!(runs[1..].iter().all(|r| r.warnings.iter().any(|w| w.ends_with("written anyway"))), "{runs:#?}");
+    let window = TimeWindow::new(runs[0].window.unwrap().start, last.window.unwrap().end).unwrap();
+    assert_same(&env.intervals(&id).await, &genesys_truth(&sim, window).0, "intervals");
+    let state = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let state = state.iter().find(|i| i["SK"].as_s().unwrap() == "STATE").unwrap();
+    assert!(!state.contains_key("write_put_off"), "cleared once written: {state:?}");
 }
 
 #[tokio::test]
@@ -1132,16 +1236,7 @@ async fn a_delete_that_failed_half_way_is_a_tombstone_that_a_retry_and_the_next_
 #[tokio::test]
 async fn an_import_overlapping_a_delete_never_makes_the_deleted_integrations_queues_active_again() {
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim = GenesysSimulator::start(GenesysSimConfig {
-        now: Some(now),
-        history_days: 3,
-        rate_limit_per_minute: None,
-        ..GenesysSimConfig::default()
-    })
-    .await
-    .unwrap();
-    let env = genesys_env(&sim).await;
-    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let (sim, env, id) = genesys_integration(now, 3).await;
     let import = env.importer(config(now));
     assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
     let intervals = env.intervals(&id).await;

@@ -14,7 +14,7 @@ pub mod states;
 
 pub use states::STATES_PASS;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -66,7 +66,8 @@ pub struct ImportConfig {
     pub record_reserve: StdDuration,
     /// Estimated time to write (or read back) one item of a day: before a day's writes start, the time left must
     /// cover `record_reserve` + this × (intervals + segments + queue and agent partitions). The run measures its
-    /// own pace as it writes and uses 1.5 × the slowest day per item when that is more.
+    /// own pace as it writes and uses 1.5 × the slowest day per item when that is more. A day put off so is written
+    /// by the next run that fetches it, whatever the estimate ([`ImportState::write_put_off`]).
     pub write_time_per_item: StdDuration,
     /// Test hook: make the store fail every write request after this many (BatchWriteItem calls, queue
     /// transactions, catalog updates, digest, state and run-record writes): a run killed mid-way.
@@ -81,7 +82,12 @@ impl Default for ImportConfig {
             reconciliation: Duration::hours(24),
             safety_margin: StdDuration::from_secs(90),
             record_reserve: StdDuration::from_secs(10),
-            write_time_per_item: StdDuration::from_millis(2),
+            // In AWS a BatchWriteItem of 25 items takes 15–30 ms and the import keeps 4 in flight: ≈ 0.15–0.3 ms an
+            // item as single items, less in hour buckets (several intervals or segments an item); moto here takes
+            // ≈ 0.17 and ≈ 0.08 ms (`scripts/bench-import`), and a 128 MB function (a fraction of a vCPU) spends
+            // ≈ 0.08 ms of CPU an item. 2 ms until 2026-12-04: a 5,000-agent Five9 day (≈ 430,000 items) "needed"
+            // 14 minutes, more than a run has, and was fetched again and again ([`ImportState::write_put_off`]).
+            write_time_per_item: StdDuration::from_micros(500),
             abort_after_batches: None,
             now: None,
         }
@@ -628,10 +634,21 @@ impl ImportService {
         // The run reports the completed point as saved; early returns (deadline, budget) leave it as it is.
         record.complete_through = state.complete_through;
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
-        // covers two Five9 days), then written and completed one day at a time.
-        for group in plan::fetch_groups(&plan::day_chunks(window), connector.max_window()) {
+        // covers two Five9 days), then written and completed one day at a time. A group more than the vendor's budget
+        // could ever hold is fetched a day at a time.
+        let mut groups: VecDeque<Vec<TimeWindow>> =
+            plan::fetch_groups(&plan::day_chunks(window), connector.max_window()).into();
+        while let Some(group) = groups.pop_front() {
             let Fetched { stats, segments, segments_from } =
-                self.fetch_group(run, progress, &group, &pass, record).await?;
+                match self.fetch_group(run, progress, &group, &pass, record).await? {
+                    Fetch::Read(fetched) => fetched,
+                    Fetch::FirstDayAlone => {
+                        let (first, rest) = group.split_at(1);
+                        groups.push_front(rest.to_vec());
+                        groups.push_front(first.to_vec());
+                        continue;
+                    }
+                };
             // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
             // before the first day is written: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
@@ -676,6 +693,12 @@ impl ImportService {
     /// One fetch of a group of days: statistics and agent segments (and the statuses, when the segments name one
     /// this run has not stored), once the deadline and the vendor's budget allow it. Agent segments are read from
     /// the first day whose segments are not final yet ([`plan::segments_from`]); none when every day's are.
+    ///
+    /// A group of several days that no budget window could ever hold ([`Pace::TooLarge`]: a large domain's two
+    /// days — 64 Five9 reports for 5,000 agents; from ≈ 7,500 more than the 96 of 120 an hour left by the reserve) is
+    /// not fetched: [`Fetch::FirstDayAlone`], and the days are fetched one at a time (waiting would not help: the
+    /// group would wait run after run, never fetched). A group that only has to wait for room waits as before:
+    /// fetched together, days cost fewer reports.
     async fn fetch_group(
         &self,
         run: &DayRun<'_>,
@@ -683,7 +706,7 @@ impl ImportService {
         group: &[TimeWindow],
         pass: &Pass,
         record: &mut RunRecord,
-    ) -> Result<Fetched, Stop> {
+    ) -> Result<Fetch, Stop> {
         let (tenant, id) = (&run.integration.tenant_id, run.integration.id);
         let connector = run.connector;
         let (first, span) = (group[0], TimeWindow { start: group[0].start, end: group[group.len() - 1].end });
@@ -694,15 +717,27 @@ impl ImportService {
         let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
         let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
         let next = NextFetch { stats: span, segments, agents: run.agents.len() };
-        if first.start < pass.reconciliation_start
-            && let Pace::Wait { reason } = connector.pace_next_day(&next, run.vendor_deadline).await?
-        {
-            tracing::info!(
-                tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
-                "vendor API budget low: the next run continues"
-            );
-            record.message = Some(format!("paced within the vendor's API budget: {reason}"));
-            return Err(Stop::Pause);
+        if first.start < pass.reconciliation_start {
+            let reason = match connector.pace_next_day(&next, run.vendor_deadline).await? {
+                Pace::Go => None,
+                Pace::TooLarge { reason } if group.len() > 1 => {
+                    tracing::info!(
+                        tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
+                        "the days together pass the vendor's API budget: fetched a day at a time"
+                    );
+                    return Ok(Fetch::FirstDayAlone);
+                }
+                Pace::Wait { reason } => Some(reason),
+                Pace::TooLarge { reason } => Some(format!("{reason} (one day; a higher limit lets it through)")),
+            };
+            if let Some(reason) = reason {
+                tracing::info!(
+                    tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
+                    "vendor API budget low: the next run continues"
+                );
+                record.message = Some(format!("paced within the vendor's API budget: {reason}"));
+                return Err(Stop::Pause);
+            }
         }
         // A vendor call cut off by the deadline ends the run `Partial` ([`Stop`]): finished days are saved, the
         // next run continues. The statistics and the segments are read at the same time: each is mostly waiting for
@@ -731,7 +766,7 @@ impl ImportService {
                 Some(self.sync_statuses(run.integration, connector, run.now, run.vendor_deadline, record).await?);
             progress.statuses_synced = true;
         }
-        Ok(Fetched { stats, segments, segments_from })
+        Ok(Fetch::Read(Fetched { stats, segments, segments_from }))
     }
 
     /// Writes one day (`chunk`) of a fetched group and advances the completed point past it (the pass over `window`
@@ -756,7 +791,25 @@ impl ImportService {
         let items = (stats.len() + run.queue_ids.len() + segment_items) as u32;
         let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
         let needed = self.config.record_reserve + per_item * items;
-        if deadline.remaining() < needed {
+        if deadline.remaining() < needed && progress.state.write_put_off == Some(chunk.start) {
+            // An earlier run fetched this day and put its writes off too: a day that does not fit after its fetch
+            // would be fetched and put off run after run (each spending the ACD's report budget on it), never
+            // written. Written now; the estimate may be wrong, and if it is right the run is cut off mid-write,
+            // which loses nothing (writes are idempotent, the completed point moves after the day).
+            tracing::warn!(
+                tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
+                left_ms = deadline.remaining().as_millis() as u64, "the day's writes were put off before: written now"
+            );
+            record.warnings.push(format!(
+                "{}: its {items} items were estimated at {} ms to write with {} ms left, and an earlier run put them \
+                 off too; written anyway",
+                chunk.start.format("%Y-%m-%d"),
+                needed.as_millis(),
+                deadline.remaining().as_millis()
+            ));
+        } else if deadline.remaining() < needed {
+            progress.state.write_put_off = Some(chunk.start);
+            self.store.save_state(tenant, id, &progress.state).await?;
             tracing::info!(
                 tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
                 left_ms = deadline.remaining().as_millis() as u64, "too close to the deadline to write the day: the next run continues"
@@ -829,6 +882,7 @@ impl ImportService {
         // The ACD user served a day's reports: a busy streak (see `busy`) is over. (Listings alone do not end it: a
         // user busy at every report, run after run, would otherwise never make the integration `failing`.)
         state.vendor_busy_since = None;
+        state.write_put_off = None;
         self.store.save_state(tenant, id, state).await?;
         progress.measured_per_item = progress.measured_per_item.max(writing.elapsed() / items.max(1));
         record.complete_through = state.complete_through;
@@ -861,6 +915,13 @@ struct Listed {
 }
 
 /// One fetch: a group of days' statistics and agent segments (read from `segments_from`).
+/// What [`ImportService::fetch_group`] did.
+enum Fetch {
+    Read(Fetched),
+    /// Nothing: the group is more than the vendor's budget could ever hold; fetch its days one at a time.
+    FirstDayAlone,
+}
+
 struct Fetched {
     stats: Vec<acd_domain::IntervalStats>,
     segments: Vec<acd_domain::AgentSegment>,

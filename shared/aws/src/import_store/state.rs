@@ -33,18 +33,9 @@ struct StateItem {
     state: ImportState,
 }
 
-/// The connector's cursor, an item of its own ([`items::CURSOR_SK`]).
-#[derive(Serialize, Deserialize)]
-struct CursorItem {
-    #[serde(rename = "PK")]
-    pk: String,
-    #[serde(rename = "SK")]
-    sk: String,
-    cursor: serde_json::Value,
-}
-
-/// The import state with the connector's cursor. A cursor still inside the state item (saved before it had an item
-/// of its own) is moved to its item here, before the state is saved without it.
+/// The import state with the connector's cursor (its own item, [`crate::cursor`]). A cursor of an earlier layout —
+/// still inside the state item, or in its item as a DynamoDB map — is written to its item as it is now, before the
+/// state is saved without it.
 pub(super) async fn load_state(
     store: &DynamoImportStore,
     tenant: &TenantId,
@@ -68,16 +59,16 @@ pub(super) async fn load_state(
         }
         None => ImportState::default(),
     };
-    match cursor.item {
+    let earlier_layout = match cursor.item {
         Some(item) => {
-            let item = from_item::<CursorItem>(item).map_err(|e| StoreError::Corrupt(format!("cursor: {e}")))?;
-            state.vendor_cursor = Some(item.cursor);
+            let (cursor, as_map) = crate::cursor::read_cursor(&item)?;
+            state.vendor_cursor = Some(cursor);
+            as_map
         }
-        None => {
-            if let Some(cursor) = &state.vendor_cursor {
-                save_vendor_cursor(store, tenant, id, cursor).await?;
-            }
-        }
+        None => state.vendor_cursor.is_some(),
+    };
+    if earlier_layout && let Some(cursor) = &state.vendor_cursor {
+        save_vendor_cursor(store, tenant, id, cursor).await?;
     }
     Ok(state)
 }
@@ -94,14 +85,14 @@ pub(super) async fn save_state(
     store.put(item, "PutItem(state)").await
 }
 
+/// Writes the connector's cursor item ([`crate::cursor::cursor_item`]: compressed; one too large is refused).
 pub(super) async fn save_vendor_cursor(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
     cursor: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    let item = ser(CursorItem { pk: integration_pk(tenant, id), sk: items::CURSOR_SK.into(), cursor: cursor.clone() })?;
-    store.put(item, "PutItem(cursor)").await
+    store.put(crate::cursor::cursor_item(integration_pk(tenant, id), cursor)?, "PutItem(cursor)").await
 }
 
 pub(super) async fn load_states_checkpoint(

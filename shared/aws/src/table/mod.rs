@@ -3,6 +3,7 @@
 //! the app opaque positions for cursors (e.g. the run log's), never a sort key to parse.
 
 pub mod buckets;
+pub mod cursor;
 pub mod gaps;
 pub mod hour_writes;
 pub mod items;

@@ -75,9 +75,10 @@ impl Five9Connector {
 }
 
 /// [`Pace::Wait`] when an hourly or daily counter has less left than `cost` plus `reserve_percent` of its limit
-/// (the reason names every such counter); per-minute counters are left to the connector's pacers.
+/// (the reason names every such counter), [`Pace::TooLarge`] when `cost` and the reserve pass a counter's whole
+/// limit (no later window would have room for them); per-minute counters are left to the connector's pacers.
 pub(super) fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_percent: u8) -> Pace {
-    let mut short = Vec::new();
+    let (mut short, mut never) = (Vec::new(), Vec::new());
     for c in counters {
         let per = match c.window_secs {
             3_600 => "hour",
@@ -86,14 +87,24 @@ pub(super) fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_pe
         };
         let Some(need) = cost.of(&c.operation_type) else { continue };
         let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
-        if c.limit.saturating_sub(c.value) < need.saturating_add(reserve) {
+        if c.limit < need.saturating_add(reserve) {
+            never.push(format!(
+                "{}: the next import days need {need} of {} per {per}, more than the limit leaves with {reserve} kept \
+                 free for other API users",
+                c.operation_type, c.limit
+            ));
+        } else if c.limit.saturating_sub(c.value) < need.saturating_add(reserve) {
             short.push(format!(
                 "{}: {} of {} per {per} used (the next import days need {need}, {reserve} stay free for other API users)",
                 c.operation_type, c.value, c.limit
             ));
         }
     }
-    if short.is_empty() { Pace::Go } else { Pace::Wait { reason: short.join("; ") } }
+    match (never.is_empty(), short.is_empty()) {
+        (false, _) => Pace::TooLarge { reason: never.join("; ") },
+        (true, false) => Pace::Wait { reason: short.join("; ") },
+        (true, true) => Pace::Go,
+    }
 }
 
 fn parse_u64(raw: Option<&str>, what: &str) -> Result<u64, ConnectorError> {
@@ -177,5 +188,24 @@ mod budget_tests {
         );
         assert_eq!(day_pace(&[counter(86_400, "ReportRequest", 10, 7)], cost, 0), Pace::Go);
         assert_eq!(day_pace(&[], cost, 20), Pace::Go);
+    }
+
+    #[test]
+    fn a_fetch_no_window_has_room_for_is_too_large_not_a_wait() {
+        let cost = CallCost { query: 13, report_request: 3, retrieve_report: 3 };
+        // 3 per hour, 1 kept free: 3 + 1 never fit, used or not; 4 per hour fit when none is used.
+        let Pace::TooLarge { reason } = day_pace(&[counter(3_600, "ReportRequest", 3, 0)], cost, 20) else {
+            panic!("expected too large")
+        };
+        assert_eq!(
+            reason,
+            "ReportRequest: the next import days need 3 of 3 per hour, more than the limit leaves with 1 kept free \
+             for other API users"
+        );
+        assert_eq!(day_pace(&[counter(3_600, "ReportRequest", 4, 0)], cost, 20), Pace::Go);
+        assert!(matches!(day_pace(&[counter(3_600, "ReportRequest", 4, 1)], cost, 20), Pace::Wait { .. }));
+        // Too large for one counter outweighs short elsewhere: waiting would not help.
+        let counters = [counter(3_600, "ReportRequest", 3, 0), counter(86_400, "RetrieveReport", 800, 800)];
+        assert!(matches!(day_pace(&counters, cost, 20), Pace::TooLarge { .. }));
     }
 }

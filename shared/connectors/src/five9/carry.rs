@@ -18,7 +18,7 @@
 //!
 //! What it assumes is the assumption of the import's final days: no row starting before midnight is written later
 //! than 3 hours after it. A carried set is only taken in for the time zone it was read in, and only kept while it
-//! is small enough for the import's state item ([`MAX_CARRIED_BYTES`]); otherwise the look-back is read as before.
+//! fits the item the import keeps the cursor in ([`MAX_CARRIED_BYTES`]); otherwise the look-back is read as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,10 +28,13 @@ use serde::{Deserialize, Serialize};
 
 use super::report::{Seg, StateRows, Strings, fold_rows, runs_by_agent};
 
-/// The largest carried set kept (as JSON). The import stores the connector's cursor in its state item, which
-/// DynamoDB limits to 400 KB and which is written a few times a run: ≈ 47 bytes a state with 26-character agent
-/// names (measured), so up to ≈ 2,000 agents in a state at midnight are carried; a larger domain reads the look-back.
-pub const MAX_CARRIED_BYTES: usize = 96 * 1024;
+/// The largest carried set kept (as JSON): 320 KiB, ≈ 7,000 agents in a state at midnight at ≈ 47 bytes a state
+/// with 26-character agent names (measured); a larger domain reads the look-back. The import keeps the connector's
+/// cursor in an item of its own, which DynamoDB limits to 400 KB (409,600 bytes, attribute names and values); it
+/// counts a string's bytes without JSON's quotes and a number at about half its digits plus one, so a set stored as
+/// a DynamoDB map takes at most ≈ 10 % more than its JSON (one-digit numbers, the worst case, take 2 bytes against
+/// JSON's 1 and a comma), which leaves room for the learned hours (≈ 1 KB) beside it.
+pub const MAX_CARRIED_BYTES: usize = 320 * 1024;
 
 /// One carried segment: agent, index into [`Carried::statuses`], its row's start, its start and its end as seconds
 /// from [`Carried::at`]; no end: still going on when captured.

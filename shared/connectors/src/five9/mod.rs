@@ -30,7 +30,9 @@
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
 //!   less left than the import's next fetch costs ([`Five9Connector::fetch_cost`]: its reports, planned as the fetch
-//!   will plan them) plus [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users.
+//!   will plan them) plus [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users —
+//!   [`Pace::TooLarge`] when that passes the whole limit (a large domain's two days: the import then fetches a day
+//!   at a time).
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is

@@ -914,7 +914,6 @@ struct Listed {
     state: ImportState,
 }
 
-/// One fetch: a group of days' statistics and agent segments (read from `segments_from`).
 /// What [`ImportService::fetch_group`] did.
 enum Fetch {
     Read(Fetched),
@@ -922,6 +921,7 @@ enum Fetch {
     FirstDayAlone,
 }
 
+/// One fetch: a group of days' statistics and agent segments (read from `segments_from`).
 struct Fetched {
     stats: Vec<acd_domain::IntervalStats>,
     segments: Vec<acd_domain::AgentSegment>,

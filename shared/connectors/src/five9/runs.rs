@@ -140,12 +140,11 @@ impl Five9Connector {
     ) -> Result<CallLogSums, ConnectorError> {
         let (folder, name, column) = self.call_log_report();
         let mut sums = CallLogSums::default();
-        let mut todo: VecDeque<TimeWindow> = self.plan(window, self.opts.max_report_span).into();
         // A missing column in the customer's own skill report is its configuration; in Five9's stock Call Log it
         // is a malformed answer.
         let custom = self.settings.grouping == Five9Grouping::Skill && self.settings.skill_report.is_some();
-        while let Some(w) = todo.pop_front() {
-            let (body, _) = self.run_report((&folder, &name), w, deadline).await?;
+        let windows = self.plan(window, self.opts.max_report_span);
+        self.read_reports((&folder, &name), windows, deadline, |body, w, _| {
             let mut result = report::CallLogResult::default();
             read_report(&body, &name, custom, |csv| {
                 report::aggregate_call_log_into(csv, column, self.tz, w, w, &mut result)
@@ -156,16 +155,37 @@ impl Five9Connector {
                 }
                 other => other,
             })?;
-            drop(body);
             if result.rows >= self.opts.row_limit {
+                return Ok(false);
+            }
+            sums.merge(result.sums);
+            Ok(true)
+        })
+        .await?;
+        Ok(sums)
+    }
+
+    /// Runs `report` over each of `windows` in turn and hands each result (its whole body, the window and the
+    /// report's generation time) to `take`, which reads it and answers whether it was complete; one that reached
+    /// the row limit (`false`: `take` keeps nothing of it) is halved and its halves read the same way, before the
+    /// next window.
+    async fn read_reports(
+        &self,
+        report: (&str, &str),
+        windows: Vec<TimeWindow>,
+        deadline: Deadline,
+        mut take: impl FnMut(String, TimeWindow, DateTime<Utc>) -> Result<bool, ConnectorError>,
+    ) -> Result<(), ConnectorError> {
+        let mut todo = VecDeque::from(windows);
+        while let Some(w) = todo.pop_front() {
+            let (body, at) = self.run_report(report, w, deadline).await?;
+            if !take(body, w, at)? {
                 let (a, b) = self.halve(w)?;
                 todo.push_front(b);
                 todo.push_front(a);
-                continue;
             }
-            sums.merge(result.sums);
         }
-        Ok(sums)
+        Ok(())
     }
 
     pub(super) async fn skill_ids(&self, deadline: Deadline) -> Result<HashMap<String, String>, ConnectorError> {
@@ -241,9 +261,7 @@ impl Five9Connector {
     ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
         let mut all = StateRows::default();
         let mut generated_at = Utc::now();
-        let mut todo = VecDeque::from([window]);
-        while let Some(w) = todo.pop_front() {
-            let (body, at) = self.run_report(AGENT_STATE_REPORT, w, deadline).await?;
+        self.read_reports(AGENT_STATE_REPORT, vec![window], deadline, |body, w, at| {
             let before = all.rows.len();
             read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
                 report::parse_agent_states_into(csv, self.tz, w, &mut all)
@@ -251,10 +269,7 @@ impl Five9Connector {
             drop(body);
             if all.rows.len() - before >= self.opts.row_limit {
                 all.rows.truncate(before);
-                let (a, b) = self.halve(w)?;
-                todo.push_front(b);
-                todo.push_front(a);
-                continue;
+                return Ok(false);
             }
             generated_at = at;
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
@@ -269,7 +284,9 @@ impl Five9Connector {
             all.rows.truncate(kept);
             let starts = all.rows[before..].iter().map(|r| r.start);
             self.density.lock().unwrap_or_else(|p| p.into_inner()).observe(self.tz, w, starts);
-        }
+            Ok(true)
+        })
+        .await?;
         Ok((all, generated_at))
     }
 }

@@ -791,37 +791,37 @@ impl ImportService {
         let items = (stats.len() + run.queue_ids.len() + segment_items) as u32;
         let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
         let needed = self.config.record_reserve + per_item * items;
-        if deadline.remaining() < needed && progress.state.write_put_off == Some(chunk.start) {
-            // An earlier run fetched this day and put its writes off too: a day that does not fit after its fetch
-            // would be fetched and put off run after run (each spending the ACD's report budget on it), never
-            // written. Written now; the estimate may be wrong, and if it is right the run is cut off mid-write,
-            // which loses nothing (writes are idempotent, the completed point moves after the day).
-            tracing::warn!(
-                tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
-                left_ms = deadline.remaining().as_millis() as u64, "the day's writes were put off before: written now"
-            );
-            record.warnings.push(format!(
-                "{}: its {items} items were estimated at {} ms to write with {} ms left, and an earlier run put them \
-                 off too; written anyway",
-                chunk.start.format("%Y-%m-%d"),
-                needed.as_millis(),
-                deadline.remaining().as_millis()
-            ));
-        } else if deadline.remaining() < needed {
-            progress.state.write_put_off = Some(chunk.start);
-            self.store.save_state(tenant, id, &progress.state).await?;
-            tracing::info!(
-                tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms = needed.as_millis() as u64,
-                left_ms = deadline.remaining().as_millis() as u64, "too close to the deadline to write the day: the next run continues"
-            );
-            record.message = Some(format!(
-                "stopped before writing {}: {} ms left, {} ms needed for its {items} items and the run record; \
-                 the next run continues",
-                chunk.start.format("%Y-%m-%d"),
-                deadline.remaining().as_millis(),
-                needed.as_millis()
-            ));
-            return Err(Stop::Pause);
+        let left = deadline.remaining();
+        if left < needed {
+            let (needed_ms, left_ms) = (needed.as_millis() as u64, left.as_millis() as u64);
+            if progress.state.write_put_off == Some(chunk.start) {
+                // An earlier run fetched this day and put its writes off too: a day that does not fit after its
+                // fetch would be fetched and put off run after run (each spending the ACD's report budget on it),
+                // never written. Written now; the estimate may be wrong, and if it is right the run is cut off
+                // mid-write, which loses nothing (writes are idempotent, the completed point moves after the day).
+                tracing::warn!(
+                    tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms, left_ms,
+                    "the day's writes were put off before: written now"
+                );
+                record.warnings.push(format!(
+                    "{}: its {items} items were estimated at {needed_ms} ms to write with {left_ms} ms left, and an \
+                     earlier run put them off too; written anyway",
+                    chunk.start.format("%Y-%m-%d")
+                ));
+            } else {
+                progress.state.write_put_off = Some(chunk.start);
+                self.store.save_state(tenant, id, &progress.state).await?;
+                tracing::info!(
+                    tenant = %tenant, integration = %id, next = %chunk.start, items, needed_ms, left_ms,
+                    "too close to the deadline to write the day: the next run continues"
+                );
+                record.message = Some(format!(
+                    "stopped before writing {}: {left_ms} ms left, {needed_ms} ms needed for its {items} items and the \
+                     run record; the next run continues",
+                    chunk.start.format("%Y-%m-%d")
+                ));
+                return Err(Stop::Pause);
+            }
         }
         let writing = std::time::Instant::now();
         let state = &mut progress.state;

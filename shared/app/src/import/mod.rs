@@ -649,8 +649,8 @@ impl ImportService {
                         continue;
                     }
                 };
-            // Each day's pieces are cut out of the fetched segments (taken, not copied) and its statistics moved out
-            // before the first day is written: the memory peak holds one copy of the data, not two.
+            // Each day's pieces are cut out of the fetched segments (taken, not copied) just before the day is
+            // written, and the statistics moved out by day: the memory peak holds one copy of the data, not two.
             let pieces = plan::pieces_by_chunk(segments, &group);
             let day_stats: Vec<Vec<acd_domain::IntervalStats>> = if group.len() == 1 {
                 vec![stats] // one day: handed over whole (`write_day` keeps the day's known queues), no second buffer
@@ -663,7 +663,7 @@ impl ImportService {
                 }
                 day_stats
             };
-            for ((chunk, pieces), stats) in group.into_iter().zip(pieces).zip(day_stats) {
+            for ((chunk, pieces), stats) in group.iter().copied().zip(pieces).zip(day_stats) {
                 // A day before `segments_from` had its segments final already: they were not read, and its stored
                 // ones stay as they are.
                 let pieces = (chunk.start >= segments_from).then_some(pieces);

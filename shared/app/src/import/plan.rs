@@ -124,45 +124,71 @@ pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSe
     out
 }
 
-/// [`owned_pieces`] of each of `chunks`, taking the segments: a segment's strings move into its last piece (only a
-/// segment cut into several pieces is copied), so the fetched segments and the pieces are not held twice.
-pub fn pieces_by_chunk(segments: Vec<AgentSegment>, chunks: &[TimeWindow]) -> Vec<Vec<AgentSegment>> {
-    if let [chunk] = chunks
-        && chunk.end <= day_start(chunk.start) + Duration::days(1)
-    {
-        // A group of one day (every Genesys Cloud fetch): no midnight falls inside the chunk, so each segment has
-        // at most one piece in it, and the pieces are cut in place — the fetched vector becomes the day's pieces,
-        // with no second buffer of the day alongside it.
-        let mut pieces = segments;
-        let mut extra = Vec::new(); // (pieces past the first: none by the argument above; kept should it fail)
-        pieces.retain_mut(|segment| {
-            let mut spans = spans_in(segment, *chunk).into_iter();
-            let Some((start, end)) = spans.next() else { return false };
-            extra.extend(spans.map(|(start, end)| AgentSegment { start, end, ..segment.clone() }));
-            (segment.start, segment.end) = (start, end);
-            true
+/// [`owned_pieces`] of each of `chunks` in turn, taking the segments: each day's pieces are cut out of the fetched
+/// segments when the iterator is asked for that day (the import asks just before writing it), so the fetched
+/// segments are never held twice. A segment's strings move into its last piece (only a segment cut into several
+/// pieces is copied), the last day's pieces are cut in place (the fetched vector becomes them), and an earlier
+/// day's are moved into a vector of their exact size, the rest shrunk to what is left of it.
+pub fn pieces_by_chunk(segments: Vec<AgentSegment>, chunks: &[TimeWindow]) -> PiecesByChunk<'_> {
+    PiecesByChunk { rest: segments, chunks: chunks.iter() }
+}
+
+/// The iterator of [`pieces_by_chunk`]: one `Vec` of pieces per chunk, in the chunks' order.
+pub struct PiecesByChunk<'a> {
+    /// The segments with pieces in the chunks not handed out yet.
+    rest: Vec<AgentSegment>,
+    chunks: std::slice::Iter<'a, TimeWindow>,
+}
+
+impl Iterator for PiecesByChunk<'_> {
+    type Item = Vec<AgentSegment>;
+
+    fn next(&mut self) -> Option<Vec<AgentSegment>> {
+        let chunk = *self.chunks.next()?;
+        if self.chunks.len() == 0 {
+            return Some(last_pieces(std::mem::take(&mut self.rest), chunk));
+        }
+        let rest = &mut self.rest;
+        let mut pieces = Vec::with_capacity(rest.iter().map(|s| spans_in(s, chunk).len()).sum());
+        rest.retain_mut(|segment| {
+            let spans = spans_in(segment, chunk);
+            // Chunks follow one another: a segment that runs past this one's end (or starts after it) has pieces in
+            // a later chunk, and stays.
+            let later = segment.start >= chunk.end || segment.end.is_none_or(|end| end > chunk.end);
+            let Some((&(start, end), before)) = spans.split_last() else { return later };
+            pieces.extend(before.iter().map(|&(start, end)| AgentSegment { start, end, ..segment.clone() }));
+            if later {
+                pieces.push(AgentSegment { start, end, ..segment.clone() });
+                return true;
+            }
+            // Its last piece: the segment itself moves (an empty placeholder, which allocates nothing, is left
+            // for `retain_mut` to drop).
+            let placeholder =
+                AgentSegment { agent_external_id: String::new(), status_id: String::new(), reason: None, start, end };
+            pieces.push(AgentSegment { start, end, ..std::mem::replace(segment, placeholder) });
+            false
         });
-        pieces.append(&mut extra);
+        rest.shrink_to_fit();
         tidy(&mut pieces);
-        return vec![pieces];
+        Some(pieces)
     }
-    let mut out: Vec<Vec<AgentSegment>> = chunks.iter().map(|_| Vec::new()).collect();
-    let mut spans: Vec<(usize, DateTime<Utc>, Option<DateTime<Utc>>)> = Vec::new();
-    for segment in segments {
-        spans.clear();
-        for (i, chunk) in chunks.iter().enumerate() {
-            spans.extend(spans_in(&segment, *chunk).into_iter().map(|(start, end)| (i, start, end)));
-        }
-        let Some(&(last, start, end)) = spans.last() else { continue };
-        for &(i, start, end) in &spans[..spans.len() - 1] {
-            out[i].push(AgentSegment { start, end, ..segment.clone() });
-        }
-        out[last].push(AgentSegment { start, end, ..segment });
-    }
-    for pieces in &mut out {
-        tidy(pieces);
-    }
-    out
+}
+
+/// The pieces of `segments` in `chunk`, the last chunk: cut in place (no midnight falls inside a chunk, so each
+/// segment has at most one piece in it), the vector becomes the day's pieces with no second buffer beside it.
+fn last_pieces(segments: Vec<AgentSegment>, chunk: TimeWindow) -> Vec<AgentSegment> {
+    let mut pieces = segments;
+    let mut extra = Vec::new(); // (pieces past the first: none by the argument above; kept should it fail)
+    pieces.retain_mut(|segment| {
+        let mut spans = spans_in(segment, chunk).into_iter();
+        let Some((start, end)) = spans.next() else { return false };
+        extra.extend(spans.map(|(start, end)| AgentSegment { start, end, ..segment.clone() }));
+        (segment.start, segment.end) = (start, end);
+        true
+    });
+    pieces.append(&mut extra);
+    tidy(&mut pieces);
+    pieces
 }
 
 /// The `(start, end)` of the pieces of `segment` that start inside `chunk` (see [`owned_pieces`]).
@@ -353,9 +379,14 @@ mod tests {
         let mut other = seg(t(9, 4, 0), Some(t(9, 5, 0)));
         other.agent_external_id = "b".into();
         all.push(other);
-        for chunks in [vec![day9, day10], vec![day9], vec![day10]] {
+        // A closed segment over two midnights, and three days (the middle one whole).
+        all.push(seg(t(9, 20, 0), Some(t(11, 1, 0))));
+        let (day10_whole, day11) =
+            (TimeWindow::new(t(10, 0, 0), t(11, 0, 0)).unwrap(), TimeWindow::new(t(11, 0, 0), t(11, 13, 0)).unwrap());
+        for chunks in [vec![day9, day10], vec![day9], vec![day10], vec![day9, day10_whole, day11]] {
             let expected: Vec<Vec<AgentSegment>> = chunks.iter().map(|c| owned_pieces(&all, *c)).collect();
-            assert_eq!(pieces_by_chunk(all.clone(), &chunks), expected, "{chunks:?}");
+            let cut: Vec<Vec<AgentSegment>> = pieces_by_chunk(all.clone(), &chunks).collect();
+            assert_eq!(cut, expected, "{chunks:?}");
         }
     }
 }

@@ -481,7 +481,10 @@ pub(super) fn build_segments_after(
     let with_rows: HashSet<u32> = agents.iter().map(|(a, _)| *a).collect();
     agents.extend(before.keys().filter(|a| !with_rows.contains(a)).map(|a| (*a, 0..0)));
     agents.sort_by(|a, b| name(a.0).cmp(name(b.0)));
-    let mut out = Vec::new();
+    // Each row and each carried segment gives at most one segment: reserved at once, the vector is never moved
+    // while it grows (for a large domain's back-fill, a copy of hundreds of thousands of segments beside the old
+    // buffer). Capacity never written to takes no memory.
+    let mut out = Vec::with_capacity(rows.len() + before.values().map(Vec::len).sum::<usize>());
     for (agent, range) in agents {
         let mut segs = before.remove(&agent).unwrap_or_default();
         fold_rows(&mut segs, &rows[range], &strings);

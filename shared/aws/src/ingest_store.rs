@@ -538,8 +538,9 @@ impl IngestStore for DynamoIngestStore {
         let stored: Vec<SegmentItem> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("segment: {e}")))?;
         let mut old: HashMap<String, SegmentItem> = stored.into_iter().map(|s| (s.sk.clone(), s)).collect();
         let (mut puts, mut unchanged) = (Vec::new(), 0);
+        let shared: std::sync::Arc<str> = pk.as_str().into();
         for p in segments.iter().filter(|p| p.start >= day && p.start <= end) {
-            let item = SegmentItem::of(pk.clone(), p);
+            let item = SegmentItem::of(shared.clone(), p);
             match old.remove(&item.sk) {
                 Some(previous) if previous == item => unchanged += 1,
                 _ => puts.push(ser(&item)?),

@@ -370,7 +370,7 @@ fn hour_text(t: DateTime<Utc>) -> String {
 
 fn segment(pk: &str, start: DateTime<Utc>, status: &str) -> SegmentItem {
     SegmentItem {
-        pk: pk.to_owned(),
+        pk: pk.into(),
         sk: segment_sk(start),
         start,
         end: Some(start + TimeDelta::minutes(7)),

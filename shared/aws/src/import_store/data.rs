@@ -221,11 +221,11 @@ impl DynamoImportStore {
 
 /// Appends `item` to its partition's list; the partition key is copied only for a partition not seen before (this
 /// runs for every item of a day).
-fn push_to_partition<T>(desired: &mut BTreeMap<String, Vec<T>>, item: T, pk: impl Fn(&T) -> &String) {
+fn push_to_partition<T>(desired: &mut BTreeMap<String, Vec<T>>, item: T, pk: impl Fn(&T) -> &str) {
     match desired.get_mut(pk(&item)) {
         Some(items) => items.push(item),
         None => {
-            desired.insert(pk(&item).clone(), vec![item]);
+            desired.insert(pk(&item).to_owned(), vec![item]);
         }
     }
 }
@@ -280,7 +280,7 @@ pub(super) async fn write_intervals(
             answer_ms: s.answer_time_ms,
             sl: s.answered_within_sl,
         };
-        push_to_partition(&mut desired, item, |i| &i.pk);
+        push_to_partition(&mut desired, item, |i| i.pk.as_ref());
     }
     let digest_sk = items::digest_sk("IV", chunk.start);
     store.diff_partitions(integration, chunk, fresh, digest_sk, desired).await
@@ -301,7 +301,8 @@ pub(super) async fn write_segments(
     // can shrink as it empties: one copy of the day, not two. They come sorted by agent, so an agent's partition
     // key is made once for its run of pieces.
     let mut pieces = pieces;
-    let mut current: Option<(String, String)> = None; // (agent, its partition key)
+    // (agent, its partition key: one string, shared by the agent's items)
+    let mut current: Option<(String, std::sync::Arc<str>)> = None;
     while let Some(p) = pieces.pop() {
         if pieces.capacity() > 1024 && pieces.len() < pieces.capacity() / 4 {
             pieces.shrink_to_fit();
@@ -312,13 +313,13 @@ pub(super) async fn write_segments(
         let pk = match &current {
             Some((agent, pk)) if *agent == p.agent_external_id => pk.clone(),
             _ => {
-                let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
+                let pk: std::sync::Arc<str> = segment_pk(tenant, integration.id, &p.agent_external_id).into();
                 current = Some((p.agent_external_id.clone(), pk.clone()));
                 pk
             }
         };
         let item = SegmentItem::from_piece(pk, p);
-        push_to_partition(&mut desired, item, |i| &i.pk);
+        push_to_partition(&mut desired, item, |i| i.pk.as_ref());
     }
     // Taken in reverse: each partition's items back in the pieces' order (of equal keys, the last one counts).
     for items in desired.values_mut() {
@@ -338,7 +339,7 @@ pub(super) async fn merge_segments(
     let mut desired: BTreeMap<String, Vec<SegmentItem>> = BTreeMap::new();
     for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
         let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk.into(), p));
     }
     // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed). The
     // hours the pieces touch are read whole: nothing stored is the feed's to delete, and a bucket there must take
@@ -368,7 +369,7 @@ pub(super) async fn write_recent_segments(
         agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
     for p in pieces {
         let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk, p));
+        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk.into(), p));
     }
     // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
     // with nothing fetched still has the window read: what it stored there is gone at the vendor.

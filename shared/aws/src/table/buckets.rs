@@ -241,7 +241,7 @@ pub fn interval_bucket(pk: String, hour: DateTime<Utc>, items: Vec<IntervalItem>
 
 /// The bucket of partition `pk`'s segments starting in `hour` (`items` may be empty: the hour holds none).
 pub fn segment_bucket(pk: String, hour: DateTime<Utc>, items: Vec<SegmentItem>) -> Result<Item, BucketError> {
-    bucket_item(pk, SEGMENT_SK_PREFIX, hour, items, |s| (s.pk.as_str(), s.start))
+    bucket_item(pk, SEGMENT_SK_PREFIX, hour, items, |s| (&*s.pk, s.start))
 }
 
 #[cfg(test)]

@@ -93,7 +93,7 @@ impl Bucketed for SegmentItem {
     }
     fn from_entry(pk: &str, e: SegmentEntry) -> Self {
         SegmentItem {
-            pk: pk.to_owned(),
+            pk: pk.into(),
             sk: segment_sk(e.start),
             start: e.start,
             end: e.end,

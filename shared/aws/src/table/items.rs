@@ -337,8 +337,10 @@ pub const DEFAULT_ACTIVITY: &str = "present";
 /// One agent-state segment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SegmentItem {
+    /// Shared by an agent's items while a day is compared and written (a copy in each of a large back-fill's
+    /// hundreds of thousands of items was a tenth of its memory peak).
     #[serde(rename = "PK")]
-    pub pk: String,
+    pub pk: std::sync::Arc<str>,
     #[serde(rename = "SK")]
     pub sk: String,
     pub start: DateTime<Utc>,
@@ -416,6 +418,7 @@ impl SegmentItem {
     fn split(self) -> Parts<4> {
         use aws_sdk_dynamodb::types::AttributeValue::S;
         let SegmentItem { pk, sk, start, end, status_id, reason } = self;
+        let pk = pk.to_string();
         let rest = [
             ("start", Some(S(serde_time(start)))),
             ("end", end.map(|end| S(serde_time(end)))),
@@ -463,7 +466,7 @@ impl crate::digest::Digestible for SegmentItem {
 
 impl SegmentItem {
     /// The item of `segment` in its agent's partition `pk` ([`segment_pk`]), keyed by its start.
-    pub fn of(pk: String, segment: &acd_domain::AgentSegment) -> Self {
+    pub fn of(pk: std::sync::Arc<str>, segment: &acd_domain::AgentSegment) -> Self {
         SegmentItem {
             pk,
             sk: segment_sk(segment.start),
@@ -475,7 +478,7 @@ impl SegmentItem {
     }
 
     /// [`SegmentItem::of`], taking the segment (its strings move into the item).
-    pub fn from_piece(pk: String, segment: acd_domain::AgentSegment) -> Self {
+    pub fn from_piece(pk: std::sync::Arc<str>, segment: acd_domain::AgentSegment) -> Self {
         SegmentItem {
             pk,
             sk: segment_sk(segment.start),

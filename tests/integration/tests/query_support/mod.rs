@@ -301,7 +301,7 @@ pub fn segment(
     status_id: &str,
 ) -> SegmentItem {
     SegmentItem {
-        pk: items::segment_pk(&tenant(t), integration, agent),
+        pk: items::segment_pk(&tenant(t), integration, agent).into(),
         sk: items::segment_sk(start),
         start,
         end,
@@ -410,7 +410,7 @@ pub fn intervals_as(form: Form, intervals: Vec<IntervalItem>) -> Vec<Item> {
 pub fn segments_as(form: Form, segments: Vec<SegmentItem>) -> Vec<Item> {
     use acd_aws::items::IntoItem;
     let mut out = Vec::new();
-    for ((pk, hour), group) in by_hour(segments, |s| (s.pk.clone(), buckets::hour_of(s.start))) {
+    for ((pk, hour), group) in by_hour(segments, |s| (s.pk.to_string(), buckets::hour_of(s.start))) {
         if form == Form::Both {
             let taken: HashSet<DateTime<Utc>> = group.iter().map(|s| s.start).collect();
             let ghost = (1..).map(|ms| hour + chrono::Duration::milliseconds(ms)).find(|t| !taken.contains(t));

@@ -52,6 +52,8 @@ use serde_json::json;
 
 /// The import function's allocator (`functions/import/src/main.rs`; the API functions keep glibc's): the benchmark
 /// runs the import's library code in-process. `scripts/bench-import` sets `MIMALLOC_PURGE_DELAY=0` as the template does.
+/// Not with the `heap-profile` feature (`BENCH_HEAPTRACK`): heaptrack sees only the system allocator's allocations.
+#[cfg(not(feature = "heap-profile"))]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -329,18 +329,29 @@ pub(super) async fn write_segments(
     store.diff_partitions(integration, chunk, fresh, digest_sk, desired).await
 }
 
+/// Each of `pieces` as an item in its agent's partition of `desired`. An agent's partition key is made once and
+/// shared by its items (as [`write_intervals`] makes a queue's once).
+fn push_segment_items<'a>(
+    desired: &mut BTreeMap<String, Vec<SegmentItem>>,
+    integration: &Integration,
+    pieces: impl Iterator<Item = &'a AgentSegment>,
+) {
+    let mut pks: HashMap<&str, std::sync::Arc<str>> = HashMap::new();
+    for p in pieces {
+        let agent = p.agent_external_id.as_str();
+        let pk = pks.entry(agent).or_insert_with(|| segment_pk(&integration.tenant_id, integration.id, agent).into());
+        push_to_partition(desired, SegmentItem::of(pk.clone(), p), |i| i.pk.as_ref());
+    }
+}
+
 pub(super) async fn merge_segments(
     store: &DynamoImportStore,
     integration: &Integration,
     chunk: TimeWindow,
     pieces: &[AgentSegment],
 ) -> Result<WriteCounts, StoreError> {
-    let tenant = &integration.tenant_id;
     let mut desired: BTreeMap<String, Vec<SegmentItem>> = BTreeMap::new();
-    for p in pieces.iter().filter(|p| chunk.contains(p.start)) {
-        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk.into(), p));
-    }
+    push_segment_items(&mut desired, integration, pieces.iter().filter(|p| chunk.contains(p.start)));
     // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed). The
     // hours the pieces touch are read whole: nothing stored is the feed's to delete, and a bucket there must take
     // the pieces in (single items put beside it would stay hidden).
@@ -367,10 +378,7 @@ pub(super) async fn write_recent_segments(
     }
     let mut desired: BTreeMap<String, Vec<SegmentItem>> =
         agent_external_ids.iter().map(|a| (segment_pk(tenant, integration.id, a), Vec::new())).collect();
-    for p in pieces {
-        let pk = segment_pk(tenant, integration.id, &p.agent_external_id);
-        desired.entry(pk.clone()).or_default().push(SegmentItem::of(pk.into(), p));
-    }
+    push_segment_items(&mut desired, integration, pieces.iter());
     // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
     // with nothing fetched still has the window read: what it stored there is gone at the vendor.
     counts += store.write_hours(desired, Some(window), |t| window.contains(t)).await?;

@@ -163,7 +163,7 @@ fn reference_agent_state_details() {
     let rows = report::parse_agent_states(&csv, tz, w).unwrap();
     let segs = report::build_segments(rows, utc("2024-11-26T00:00:00Z"), w);
     let got: Vec<_> =
-        segs.iter().map(|s| (s.status_id.as_str(), s.start.to_rfc3339(), s.end.map(|e| e.to_rfc3339()))).collect();
+        segs.iter().map(|s| (&*s.status_id, s.start.to_rfc3339(), s.end.map(|e| e.to_rfc3339()))).collect();
     assert_eq!(
         got,
         vec![
@@ -175,7 +175,7 @@ fn reference_agent_state_details() {
             ("Logout: End Shift", "2024-11-25T21:34:00+00:00".into(), Some("2024-11-25T21:34:00+00:00".into())),
         ]
     );
-    assert!(segs.iter().all(|s| s.agent_external_id == "jose.muller@acme.example"));
+    assert!(segs.iter().all(|s| &*s.agent_external_id == "jose.muller@acme.example"));
 }
 
 // ---------- end to end ----------
@@ -296,7 +296,7 @@ async fn agent_segments_equal_the_truth_with_open_segments_only_while_ongoing() 
     assert!(truth.len() > 100);
     assert!(truth.iter().all(|s| s.end.is_some()), "a past window has no open segment");
     assert_eq!(got, truth);
-    assert!(got.iter().any(|s| s.status_id == "Logout: End Shift" && s.reason.as_deref() == Some("End Shift")));
+    assert!(got.iter().any(|s| &*s.status_id == "Logout: End Shift" && s.reason.as_deref() == Some("End Shift")));
 
     // A window ending at the simulator's now: ongoing states are open.
     sim.set_now(utc("2024-11-05T19:37:13Z"));

@@ -137,7 +137,7 @@ fn user_details_pages_merge_into_segments() {
     let user = "0d6f7a1e-8c2b-4e3d-9f10-a1b2c3d4e5f6";
     let plain = records.segments(user, "ann", window, false);
     type Row<'a> = (&'a str, DateTime<Utc>, Option<DateTime<Utc>>);
-    let got: Vec<Row> = plain.iter().map(|s| (s.status_id.as_str(), s.start, s.end)).collect();
+    let got: Vec<Row> = plain.iter().map(|s| (&*s.status_id, s.start, s.end)).collect();
     assert_eq!(
         got,
         vec![
@@ -147,7 +147,7 @@ fn user_details_pages_merge_into_segments() {
         ]
     );
     let detailed = records.segments(user, "ann", window, true);
-    let statuses: Vec<&str> = detailed.iter().map(|s| s.status_id.as_str()).collect();
+    let statuses: Vec<&str> = detailed.iter().map(|s| &*s.status_id).collect();
     assert_eq!(
         statuses,
         vec![
@@ -397,7 +397,7 @@ async fn detailed_agent_segments_match_the_simulator_exactly() {
     let routing: HashSet<&str> = got.iter().filter_map(|s| s.status_id.split_once(':').map(|(_, r)| r)).collect();
     assert!(routing.contains("IDLE") && routing.contains("INTERACTING"), "{routing:?}");
     // The sub-second gap between going On Queue and the first routing status keeps the plain presence id.
-    assert!(got.iter().any(|s| s.status_id == "e08eaf1b-ee47-4fa9-a231-1200e284798f"));
+    assert!(got.iter().any(|s| &*s.status_id == "e08eaf1b-ee47-4fa9-a231-1200e284798f"));
 }
 
 #[tokio::test]

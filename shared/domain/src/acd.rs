@@ -1,5 +1,7 @@
 //! Vendor-neutral records the connectors produce and the import stores.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -85,14 +87,19 @@ pub struct ExternalStatus {
 }
 
 /// One stretch of time an agent spent in one external status.
+///
+/// Its strings are shared (`Arc<str>`): a connector makes each agent id and status once and every segment of it
+/// refers to them, and the pieces cut from a segment (at midnight, at a chunk's edge) copy no string. A large
+/// back-fill holds hundreds of thousands of segments at once; a copy of each string in each was most of its memory
+/// peak.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentSegment {
-    pub agent_external_id: String,
+    pub agent_external_id: Arc<str>,
     /// The [`ExternalStatus::id`] of the status (reason codes included).
-    pub status_id: String,
+    pub status_id: Arc<str>,
     /// The reason code alone, where the ACD gives one (for display).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<Arc<str>>,
     pub start: DateTime<Utc>,
     /// `None` while the segment is still open.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -227,9 +227,9 @@ impl ImportEnv {
             let items: Vec<acd_aws::buckets::SegmentEntry> =
                 acd_aws::buckets::read_entries(self.query(pk).await).expect("segments");
             out.extend(items.into_iter().map(|s| AgentSegment {
-                agent_external_id: agent.clone(),
-                status_id: s.status_id,
-                reason: s.reason,
+                agent_external_id: agent.as_str().into(),
+                status_id: s.status_id.into(),
+                reason: s.reason.map(Into::into),
                 start: s.start,
                 end: s.end,
             }));

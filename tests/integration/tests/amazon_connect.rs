@@ -237,7 +237,7 @@ async fn a_null_metric_in_a_row_with_contacts_is_malformed_not_zero() {
 /// Upserts segments by (agent, start) as the table does.
 fn store(table: &mut BTreeMap<(String, DateTime<Utc>), AgentSegment>, segments: Vec<AgentSegment>) {
     for s in segments {
-        table.insert((s.agent_external_id.clone(), s.start), s);
+        table.insert((s.agent_external_id.to_string(), s.start), s);
     }
 }
 
@@ -450,7 +450,7 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     let (status, states) = get(&format!("/agent-states?from={}&to={}", iso(from), iso(to))).await;
     assert_eq!(status, 200, "{states}");
     let got = states["items"].as_array().unwrap();
-    let want = truth.iter().filter(|s| s.agent_external_id == agent).count();
+    let want = truth.iter().filter(|s| *s.agent_external_id == *agent).count();
     assert!(want > 0);
     assert_eq!(got.len(), want, "{states}");
     assert!(got.iter().all(|s| s["employee_id"] == "emp-0" && s["external_agent_id"] == json!(agent)));
@@ -509,7 +509,7 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     assert_eq!(decode(queries.handle(request).await).0, 200);
     let (status, states) = get(&format!("/agent-states?employee_id=emp-2&from={}&to={}", iso(from), iso(to))).await;
     assert_eq!(status, 200, "{states}");
-    let want = truth.iter().filter(|s| s.agent_external_id == agent).count();
+    let want = truth.iter().filter(|s| *s.agent_external_id == *agent).count();
     assert!(want > 0);
     assert_eq!(states["items"].as_array().unwrap().len(), want, "the new stream's states: {states}");
     assert_eq!(get(&span).await.1["gaps"], listed, "the gap stays after the recovery");

@@ -374,7 +374,7 @@ fn segment(pk: &str, start: DateTime<Utc>, status: &str) -> SegmentItem {
         sk: segment_sk(start),
         start,
         end: Some(start + TimeDelta::minutes(7)),
-        status_id: status.to_owned(),
+        status_id: status.into(),
         reason: None,
     }
 }

@@ -761,7 +761,7 @@ impl ImportService {
             );
         }
         let known = &progress.known_statuses;
-        if segments.iter().any(|s| known.as_ref().is_none_or(|k| !k.contains(&s.status_id))) {
+        if segments.iter().any(|s| known.as_ref().is_none_or(|k| !k.contains(&*s.status_id))) {
             progress.known_statuses =
                 Some(self.sync_statuses(run.integration, connector, run.now, run.vendor_deadline, record).await?);
             progress.statuses_synced = true;

@@ -126,9 +126,9 @@ pub fn owned_pieces(segments: &[AgentSegment], chunk: TimeWindow) -> Vec<AgentSe
 
 /// [`owned_pieces`] of each of `chunks` in turn, taking the segments: each day's pieces are cut out of the fetched
 /// segments when the iterator is asked for that day (the import asks just before writing it), so the fetched
-/// segments are never held twice. A segment's strings move into its last piece (only a segment cut into several
-/// pieces is copied), the last day's pieces are cut in place (the fetched vector becomes them), and an earlier
-/// day's are moved into a vector of their exact size, the rest shrunk to what is left of it.
+/// segments are never held twice. Pieces share their segment's strings; the last day's pieces are cut in place
+/// (the fetched vector becomes them), and an earlier day's are made in a vector of their exact size, the segments
+/// left to later days shrunk to what is left of them.
 pub fn pieces_by_chunk(segments: Vec<AgentSegment>, chunks: &[TimeWindow]) -> PiecesByChunk<'_> {
     PiecesByChunk { rest: segments, chunks: chunks.iter() }
 }
@@ -150,23 +150,14 @@ impl Iterator for PiecesByChunk<'_> {
         }
         let rest = &mut self.rest;
         let mut pieces = Vec::with_capacity(rest.iter().map(|s| spans_in(s, chunk).len()).sum());
-        rest.retain_mut(|segment| {
+        rest.retain(|segment| {
             let spans = spans_in(segment, chunk);
             // Chunks follow one another: a segment that runs past this one's end (or starts after it) has pieces in
             // a later chunk, and stays.
             let later = segment.start >= chunk.end || segment.end.is_none_or(|end| end > chunk.end);
-            let Some((&(start, end), before)) = spans.split_last() else { return later };
-            pieces.extend(before.iter().map(|&(start, end)| AgentSegment { start, end, ..segment.clone() }));
-            if later {
-                pieces.push(AgentSegment { start, end, ..segment.clone() });
-                return true;
-            }
-            // Its last piece: the segment itself moves (an empty placeholder, which allocates nothing, is left
-            // for `retain_mut` to drop).
-            let placeholder =
-                AgentSegment { agent_external_id: String::new(), status_id: String::new(), reason: None, start, end };
-            pieces.push(AgentSegment { start, end, ..std::mem::replace(segment, placeholder) });
-            false
+            // A piece shares the segment's strings (no copy).
+            pieces.extend(spans.iter().map(|&(start, end)| AgentSegment { start, end, ..segment.clone() }));
+            later
         });
         rest.shrink_to_fit();
         tidy(&mut pieces);

@@ -30,9 +30,9 @@ pub fn build_day(events: &[AgentEvent], next: Option<DateTime<Utc>>) -> Vec<Agen
     for (i, e) in kept.iter().enumerate() {
         let end = kept.get(i + 1).map(|n| n.at).or(next);
         out.push(AgentSegment {
-            agent_external_id: e.agent.clone(),
-            status_id: e.status_id(),
-            reason: e.reason.clone(),
+            agent_external_id: e.agent.as_str().into(),
+            status_id: e.status_id().into(),
+            reason: e.reason.as_deref().map(Into::into),
             start: truncate_ms(e.at),
             end: end.map(truncate_ms),
         });
@@ -67,7 +67,7 @@ mod tests {
         let a = build_day(&in_order, None);
         assert_eq!(a, build_day(&shuffled, None));
         assert_eq!(a.len(), 3);
-        assert_eq!((a[0].status_id.as_str(), a[0].end), ("Ready", Some(in_order[1].at)));
+        assert_eq!((&*a[0].status_id, a[0].end), ("Ready", Some(in_order[1].at)));
         assert_eq!(a[1].end, Some(in_order[2].at));
         assert_eq!(a[2].end, None, "the last segment stays open");
         let next = Utc.with_ymd_and_hms(2026, 12, 1, 0, 5, 0).unwrap();
@@ -83,7 +83,7 @@ mod tests {
         let after = build_day(&events, None);
         assert_eq!(after.len(), 3);
         assert_eq!(after[0].end, Some(after[1].start));
-        assert_eq!((after[1].status_id.as_str(), after[1].end), ("Not Ready", Some(after[2].start)));
+        assert_eq!((&*after[1].status_id, after[1].end), ("Not Ready", Some(after[2].start)));
     }
 
     #[test]
@@ -91,7 +91,7 @@ mod tests {
         let events = vec![ev("b", 5, "Ready"), ev("a", 5, "Not Ready"), ev("c", 0, "Ready")];
         let built = build_day(&events, None);
         assert_eq!(built.len(), 2);
-        assert_eq!(built[1].status_id, "Ready");
+        assert_eq!(&*built[1].status_id, "Ready");
         assert!(build_day(&[], None).is_empty());
     }
 }

@@ -302,7 +302,7 @@ pub(super) async fn write_segments(
     // key is made once for its run of pieces.
     let mut pieces = pieces;
     // (agent, its partition key: one string, shared by the agent's items)
-    let mut current: Option<(String, std::sync::Arc<str>)> = None;
+    let mut current: Option<(std::sync::Arc<str>, std::sync::Arc<str>)> = None;
     while let Some(p) = pieces.pop() {
         if pieces.capacity() > 1024 && pieces.len() < pieces.capacity() / 4 {
             pieces.shrink_to_fit();
@@ -338,7 +338,7 @@ fn push_segment_items<'a>(
 ) {
     let mut pks: HashMap<&str, std::sync::Arc<str>> = HashMap::new();
     for p in pieces {
-        let agent = p.agent_external_id.as_str();
+        let agent = &*p.agent_external_id;
         let pk = pks.entry(agent).or_insert_with(|| segment_pk(&integration.tenant_id, integration.id, agent).into());
         push_to_partition(desired, SegmentItem::of(pk.clone(), p), |i| i.pk.as_ref());
     }

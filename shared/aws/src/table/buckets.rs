@@ -275,7 +275,7 @@ mod tests {
             start,
             end,
             status_id: status.into(),
-            reason: status.split_once(": ").map(|(_, r)| r.to_owned()),
+            reason: status.split_once(": ").map(|(_, r)| r.into()),
         }
     }
 

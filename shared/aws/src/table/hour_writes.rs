@@ -97,8 +97,8 @@ impl Bucketed for SegmentItem {
             sk: segment_sk(e.start),
             start: e.start,
             end: e.end,
-            status_id: e.status_id,
-            reason: e.reason,
+            status_id: e.status_id.into(),
+            reason: e.reason.map(Into::into),
         }
     }
     fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>) -> Result<Item, BucketError> {
@@ -106,7 +106,7 @@ impl Bucketed for SegmentItem {
     }
     fn bucket_bytes(&self) -> usize {
         let names = "start end status_id reason".len();
-        let strings = self.status_id.len() + self.reason.as_ref().map_or(0, String::len);
+        let strings = self.status_id.len() + self.reason.as_ref().map_or(0, |r| r.len());
         3 + names + 2 * TIME_BYTES + strings + 4 * ATTRIBUTE_OVERHEAD
     }
 }

@@ -346,9 +346,10 @@ pub struct SegmentItem {
     pub start: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub end: Option<DateTime<Utc>>,
-    pub status_id: String,
+    /// Shared with the segment it was made of (and that segment's connector made it once for all of them).
+    pub status_id: std::sync::Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub reason: Option<std::sync::Arc<str>>,
 }
 
 /// An item shape written for every interval or segment: built into DynamoDB attributes directly (the same
@@ -422,8 +423,8 @@ impl SegmentItem {
         let rest = [
             ("start", Some(S(serde_time(start)))),
             ("end", end.map(|end| S(serde_time(end)))),
-            ("status_id", Some(S(status_id))),
-            ("reason", reason.map(S)),
+            ("status_id", Some(S(status_id.to_string()))),
+            ("reason", reason.map(|r| S(r.to_string()))),
         ];
         ((pk, sk), rest)
     }
@@ -585,7 +586,7 @@ mod item_building_tests {
                     start: t,
                     end,
                     status_id: "AVAILABLE".into(),
-                    reason: reason.map(str::to_owned),
+                    reason: reason.map(Into::into),
                 };
                 assert_eq!(segment.clone().into_item(), to_item(&segment).unwrap());
                 assert_eq!(segment.clone().into_element(), without_key(&segment));
@@ -684,7 +685,7 @@ mod item_building_tests {
             ],
         );
         assert!(
-            !same_digest(with(&|s| s.reason = None), with(&|s| s.reason = Some(String::new()))),
+            !same_digest(with(&|s| s.reason = None), with(&|s| s.reason = Some("".into()))),
             "no reason is not an empty one"
         );
         // A value moved between two string attributes.

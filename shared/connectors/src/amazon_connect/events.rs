@@ -98,8 +98,8 @@ impl SegmentBook {
 
     fn close(&mut self, agent: &str, status: &Status, end: DateTime<Utc>) {
         let segment = AgentSegment {
-            agent_external_id: agent.to_owned(),
-            status_id: status.id.clone(),
+            agent_external_id: agent.into(),
+            status_id: status.id.as_str().into(),
             reason: None,
             start: status.start,
             end: Some(end),
@@ -110,8 +110,8 @@ impl SegmentBook {
     /// Opens a segment unless a closed one with that key is known (a later event already ended it).
     fn open(&mut self, agent: &str, status: &Status) {
         self.segments.entry((agent.to_owned(), status.start)).or_insert_with(|| AgentSegment {
-            agent_external_id: agent.to_owned(),
-            status_id: status.id.clone(),
+            agent_external_id: agent.into(),
+            status_id: status.id.as_str().into(),
             reason: None,
             start: status.start,
             end: None,
@@ -198,9 +198,9 @@ mod tests {
             .unwrap();
         let all = book.overlapping(t(0, 0), t(23, 0));
         assert_eq!(all.len(), 2);
-        assert_eq!((all[0].status_id.as_str(), all[0].start, all[0].end), ("available", t(8, 0), Some(t(9, 0))));
-        assert_eq!((all[1].status_id.as_str(), all[1].start, all[1].end), ("lunch", t(9, 0), None));
-        assert_eq!(all[0].agent_external_id, "u-1");
+        assert_eq!((&*all[0].status_id, all[0].start, all[0].end), ("available", t(8, 0), Some(t(9, 0))));
+        assert_eq!((&*all[1].status_id, all[1].start, all[1].end), ("lunch", t(9, 0), None));
+        assert_eq!(&*all[0].agent_external_id, "u-1");
     }
 
     #[test]

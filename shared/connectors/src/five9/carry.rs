@@ -337,8 +337,7 @@ mod tests {
         today.push("b", "Ready", None, utc("2024-05-15T00:10:00Z"), 60);
         let now = utc("2024-05-15T05:00:00Z");
         let segs = build_segments_after(today, now, TimeWindow::new(at, now).unwrap(), Some(&carried));
-        let got: Vec<_> =
-            segs.iter().map(|s| (s.agent_external_id.as_str(), s.status_id.as_str(), s.start, s.end)).collect();
+        let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.start, s.end)).collect();
         assert_eq!(
             got,
             vec![

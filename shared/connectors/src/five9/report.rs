@@ -338,6 +338,11 @@ impl Strings {
     pub fn get_opt(&self, id: u32) -> Option<&str> {
         (id != Self::NONE).then(|| self.get(id))
     }
+
+    /// [`Strings::get`] as the shared string itself (a segment refers to it; no copy).
+    pub fn shared(&self, id: u32) -> Arc<str> {
+        self.list.get(id as usize).cloned().unwrap_or_else(|| self.list[Self::NONE as usize].clone())
+    }
 }
 
 /// Agent State Details rows and the strings they refer to.
@@ -485,6 +490,8 @@ pub(super) fn build_segments_after(
     // while it grows (for a large domain's back-fill, a copy of hundreds of thousands of segments beside the old
     // buffer). Capacity never written to takes no memory.
     let mut out = Vec::with_capacity(rows.len() + before.values().map(Vec::len).sum::<usize>());
+    // Each status id (state and reason code) made once; the segments share it, as they share the agent's id.
+    let mut status_ids: HashMap<(u32, u32), Arc<str>> = HashMap::new();
     for (agent, range) in agents {
         let mut segs = before.remove(&agent).unwrap_or_default();
         fold_rows(&mut segs, &rows[range], &strings);
@@ -498,10 +505,13 @@ pub(super) fn build_segments_after(
                 s.start < window.end && end.is_none_or(|e| e > window.start)
             };
             if overlaps {
+                let status = status_ids
+                    .entry((s.state, s.reason))
+                    .or_insert_with(|| status_id(name(s.state), strings.get_opt(s.reason)).into());
                 out.push(AgentSegment {
-                    agent_external_id: name(agent).to_owned(),
-                    status_id: status_id(name(s.state), strings.get_opt(s.reason)),
-                    reason: strings.get_opt(s.reason).map(str::to_owned),
+                    agent_external_id: strings.shared(agent),
+                    status_id: status.clone(),
+                    reason: (s.reason != Strings::NONE).then(|| strings.shared(s.reason)),
                     start: s.start,
                     end,
                 });
@@ -714,8 +724,7 @@ pub(super) mod tests {
         ]);
         let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
         let segs = build_segments(rows, utc("2024-11-25T13:13:31Z"), w);
-        let got: Vec<_> =
-            segs.iter().map(|s| (s.agent_external_id.as_str(), s.status_id.as_str(), s.start, s.end)).collect();
+        let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.start, s.end)).collect();
         assert_eq!(
             got,
             vec![
@@ -728,5 +737,35 @@ pub(super) mod tests {
             ]
         );
         assert_eq!(segs[3].reason.as_deref(), Some("Lunch"));
+    }
+
+    #[test]
+    fn segments_share_their_agent_status_and_reason_strings() {
+        let rows = rows(&[
+            ("a", "Ready", None, "2024-11-25T13:00:00Z", 60),
+            ("a", "Not Ready", Some("Lunch"), "2024-11-25T13:01:00Z", 60),
+            ("a", "Ready", None, "2024-11-25T13:02:00Z", 60),
+            ("b", "Not Ready", Some("Lunch"), "2024-11-25T13:00:00Z", 60),
+            ("b", "Ready", None, "2024-11-25T13:01:00Z", 60),
+        ]);
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let segs = build_segments(rows, utc("2024-11-25T14:00:00Z"), w);
+        let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.reason.as_deref())).collect();
+        assert_eq!(
+            got,
+            [
+                ("a", "Ready", None),
+                ("a", "Not Ready: Lunch", Some("Lunch")),
+                ("a", "Ready", None),
+                ("b", "Not Ready: Lunch", Some("Lunch")),
+                ("b", "Ready", None),
+            ]
+        );
+        // One string each, whatever the number of segments: an agent's id, a status id, a reason code.
+        let same = |i: usize, j: usize, f: fn(&AgentSegment) -> &Arc<str>| Arc::ptr_eq(f(&segs[i]), f(&segs[j]));
+        assert!(same(0, 1, |s| &s.agent_external_id) && same(0, 2, |s| &s.agent_external_id));
+        assert!(same(3, 4, |s| &s.agent_external_id) && !same(0, 3, |s| &s.agent_external_id));
+        assert!(same(0, 2, |s| &s.status_id) && same(0, 4, |s| &s.status_id) && same(1, 3, |s| &s.status_id));
+        assert!(same(1, 3, |s| s.reason.as_ref().expect("a reason")));
     }
 }

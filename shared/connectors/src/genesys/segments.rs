@@ -235,23 +235,27 @@ impl UserRecords {
     fn segments(&self, agent_external_id: &str, window: TimeWindow, detailed: bool) -> Vec<AgentSegment> {
         let routing: Vec<&Routing> = self.routing.iter().collect();
         let mut out = Vec::new();
-        let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: String| {
+        // One copy of the agent's id and of each status id, shared by its segments (a user has a few statuses).
+        let agent: std::sync::Arc<str> = agent_external_id.into();
+        let mut statuses: Vec<std::sync::Arc<str>> = Vec::new();
+        let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: &str| {
             let nonempty = end.is_none_or(|e| e > start);
             let overlaps = start < window.end && end.is_none_or(|e| e > window.start);
             if nonempty && overlaps {
-                out.push(AgentSegment {
-                    agent_external_id: agent_external_id.to_owned(),
-                    status_id,
-                    reason: None,
-                    start,
-                    end,
-                });
+                let status_id = match statuses.iter().find(|s| ***s == *status_id) {
+                    Some(s) => s.clone(),
+                    None => {
+                        statuses.push(status_id.into());
+                        statuses[statuses.len() - 1].clone()
+                    }
+                };
+                out.push(AgentSegment { agent_external_id: agent.clone(), status_id, reason: None, start, end });
             }
         };
         for p in &self.presence {
             let Some(definition) = p.definition.as_deref() else { continue };
             if !(detailed && is_on_queue(&p.system)) {
-                push(p.start, p.end, definition.to_owned());
+                push(p.start, p.end, definition);
                 continue;
             }
             // Split the On Queue record by the routing records that overlap it.
@@ -271,19 +275,18 @@ impl UserRecords {
                     continue;
                 }
                 if start > at {
-                    push(at, Some(start), definition.to_owned());
+                    push(at, Some(start), definition);
                 }
-                let status = match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == r.status) {
-                    Some((code, _)) => detailed_status_id(definition, code),
-                    None => definition.to_owned(),
-                };
-                push(start, end, status);
+                match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == r.status) {
+                    Some((code, _)) => push(start, end, &detailed_status_id(definition, code)),
+                    None => push(start, end, definition),
+                }
                 cursor = end;
             }
             if let Some(at) = cursor
                 && p.end.is_none_or(|e| e > at)
             {
-                push(at, p.end, definition.to_owned());
+                push(at, p.end, definition);
             }
         }
         out
@@ -335,7 +338,7 @@ mod tests {
         let r = records(DAY);
         let w = TimeWindow::new(t(9, 0, 0), t(12, 0, 0)).unwrap();
         let segs = r.segments("u1", "ann", w, false);
-        let got: Vec<_> = segs.iter().map(|s| (s.status_id.as_str(), s.start, s.end)).collect();
+        let got: Vec<_> = segs.iter().map(|s| (&*s.status_id, s.start, s.end)).collect();
         assert_eq!(
             got,
             vec![
@@ -344,7 +347,7 @@ mod tests {
                 (ONQ, t(10, 15, 0), None)
             ]
         );
-        assert!(segs.iter().all(|s| s.agent_external_id == "ann" && s.reason.is_none()));
+        assert!(segs.iter().all(|s| &*s.agent_external_id == "ann" && s.reason.is_none()));
         // A window after the break but before nothing: the open segment is still there; earlier ones are not.
         let w = TimeWindow::new(t(11, 0, 0), t(11, 15, 0)).unwrap();
         assert_eq!(r.segments("u1", "ann", w, false).len(), 1);
@@ -372,7 +375,7 @@ mod tests {
         let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
         let segs = r.segments("u1", "ann", w, true);
         let ms = |h, m, s, milli| t(h, m, s) + chrono::Duration::milliseconds(milli);
-        let got: Vec<_> = segs.iter().map(|s| (s.status_id.clone(), s.start, s.end)).collect();
+        let got: Vec<_> = segs.iter().map(|s| (s.status_id.to_string(), s.start, s.end)).collect();
         assert_eq!(
             got,
             vec![
@@ -416,7 +419,7 @@ mod tests {
             },
         ];
         r.resolve(&defs).unwrap();
-        assert_eq!(r.segments("u2", "bob", w, false)[0].status_id, BRK);
+        assert_eq!(&*r.segments("u2", "bob", w, false)[0].status_id, BRK);
         let mut r = records(json);
         assert!(matches!(r.resolve(&[]), Err(ConnectorError::Malformed { .. })));
     }

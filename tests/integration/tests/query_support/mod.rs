@@ -306,7 +306,7 @@ pub fn segment(
         start,
         end,
         status_id: status_id.into(),
-        reason: status_id.split_once(": ").map(|(_, r)| r.to_owned()),
+        reason: status_id.split_once(": ").map(|(_, r)| r.into()),
     }
 }
 

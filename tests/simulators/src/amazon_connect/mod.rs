@@ -419,8 +419,8 @@ pub fn agent_events(agents: usize, day: DateTime<Utc>) -> (Vec<serde_json::Value
         events.push(ev("STATE_CHANGE", back, Some(status(1, lunch)), Some(status(0, back))));
         events.push(ev("LOGOUT", logout, Some(status(0, back)), Some(status(2, logout))));
         let seg = |i: usize, start, end| AgentSegment {
-            agent_external_id: user_id(a),
-            status_id: STATUSES[i].0.to_owned(),
+            agent_external_id: user_id(a).into(),
+            status_id: STATUSES[i].0.into(),
             reason: None,
             start,
             end,

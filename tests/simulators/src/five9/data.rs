@@ -507,12 +507,12 @@ impl World {
                 if s.start == s.end { window.contains(s.start) } else { s.start < window.end && s.end > window.start }
             })
             .map(|s| AgentSegment {
-                agent_external_id: self.agents[s.agent].user_name.clone(),
+                agent_external_id: self.agents[s.agent].user_name.as_str().into(),
                 status_id: match s.reason {
-                    Some(r) => format!("{}: {r}", s.state),
-                    None => s.state.to_owned(),
+                    Some(r) => format!("{}: {r}", s.state).into(),
+                    None => s.state.into(),
                 },
-                reason: s.reason.map(str::to_owned),
+                reason: s.reason.map(Into::into),
                 start: s.start,
                 end: if s.end > now { None } else { Some(s.end) },
             })

@@ -458,8 +458,8 @@ impl Shared {
             let mut push = |start: i64, end: Option<i64>, status_id: String| {
                 if start < to && end.is_none_or(|e| e > from && e > start) {
                     out.push(AgentSegment {
-                        agent_external_id: external.clone(),
-                        status_id,
+                        agent_external_id: external.as_str().into(),
+                        status_id: status_id.into(),
                         reason: None,
                         start: at(start),
                         end: end.map(at),

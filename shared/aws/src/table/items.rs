@@ -419,12 +419,13 @@ impl SegmentItem {
     fn split(self) -> Parts<4> {
         use aws_sdk_dynamodb::types::AttributeValue::S;
         let SegmentItem { pk, sk, start, end, status_id, reason } = self;
-        let pk = pk.to_string();
+        // (`String::from(&str)`: `to_string` of an `Arc<str>` would go through `Display`)
+        let pk = String::from(&*pk);
         let rest = [
             ("start", Some(S(serde_time(start)))),
             ("end", end.map(|end| S(serde_time(end)))),
-            ("status_id", Some(S(status_id.to_string()))),
-            ("reason", reason.map(|r| S(r.to_string()))),
+            ("status_id", Some(S(String::from(&*status_id)))),
+            ("reason", reason.map(|r| S(String::from(&*r)))),
         ];
         ((pk, sk), rest)
     }

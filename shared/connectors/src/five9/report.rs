@@ -343,6 +343,11 @@ impl Strings {
     pub fn shared(&self, id: u32) -> Arc<str> {
         self.list.get(id as usize).cloned().unwrap_or_else(|| self.list[Self::NONE as usize].clone())
     }
+
+    /// [`Strings::shared`]; `None` for [`Strings::NONE`] (as [`Strings::get_opt`]).
+    pub fn shared_opt(&self, id: u32) -> Option<Arc<str>> {
+        (id != Self::NONE).then(|| self.shared(id))
+    }
 }
 
 /// Agent State Details rows and the strings they refer to.
@@ -491,7 +496,8 @@ pub(super) fn build_segments_after(
     // buffer). Capacity never written to takes no memory.
     let mut out = Vec::with_capacity(rows.len() + before.values().map(Vec::len).sum::<usize>());
     // Each status id (state and reason code) made once; the segments share it, as they share the agent's id.
-    let mut status_ids: HashMap<(u32, u32), Arc<str>> = HashMap::new();
+    // Looked up for every segment: foldhash, as the rows' strings are.
+    let mut status_ids: HashMap<(u32, u32), Arc<str>, foldhash::fast::RandomState> = HashMap::default();
     for (agent, range) in agents {
         let mut segs = before.remove(&agent).unwrap_or_default();
         fold_rows(&mut segs, &rows[range], &strings);
@@ -511,7 +517,7 @@ pub(super) fn build_segments_after(
                 out.push(AgentSegment {
                     agent_external_id: strings.shared(agent),
                     status_id: status.clone(),
-                    reason: (s.reason != Strings::NONE).then(|| strings.shared(s.reason)),
+                    reason: strings.shared_opt(s.reason),
                     start: s.start,
                     end,
                 });

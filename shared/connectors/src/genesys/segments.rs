@@ -242,13 +242,11 @@ impl UserRecords {
             let nonempty = end.is_none_or(|e| e > start);
             let overlaps = start < window.end && end.is_none_or(|e| e > window.start);
             if nonempty && overlaps {
-                let status_id = match statuses.iter().find(|s| ***s == *status_id) {
-                    Some(s) => s.clone(),
-                    None => {
-                        statuses.push(status_id.into());
-                        statuses[statuses.len() - 1].clone()
-                    }
-                };
+                let status_id = statuses.iter().find(|s| ***s == *status_id).cloned().unwrap_or_else(|| {
+                    let new: std::sync::Arc<str> = status_id.into();
+                    statuses.push(new.clone());
+                    new
+                });
                 out.push(AgentSegment { agent_external_id: agent.clone(), status_id, reason: None, start, end });
             }
         };

@@ -13,7 +13,7 @@ use acd_aws::items::QueueItem;
 use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{Deadline, Endpoints};
-use acd_domain::{AgentSegment, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
+use acd_domain::{AgentSegment, FailureReason, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
 use acd_integration_tests::{FakeAcd, ImportEnv, sorted_segments};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
@@ -750,7 +750,8 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     }
     // Two days together cost three runReport (a Call Log and two Agent State reports), one day alone two. With an
     // hourly limit of 3, one kept free, two days never fit (3 + 1 > 3, used or not): waiting for the next hour would
-    // not help, run after run. A limit of 2 holds not even one day.
+    // not help, run after run. A limit of 2 holds not even one day: no run could import anything until the limit is
+    // raised, and the integration says so (failing, `configuration_wrong`, the reason) instead of `importing`.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
     let limits = |hourly| Limits { report_request: [16, hourly, 800], ..Limits::default() };
     let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: limits(2), ..Five9SimConfig::default() }).await;
@@ -760,10 +761,21 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     let import = env.importer(config(now));
 
     let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
-    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Partial, 0), "{first:?}");
-    let reason = "ReportRequest: the next import days need 2 of 2 per hour, more than the limit leaves with 1 kept \
-                  free for other API users (one day; a higher limit lets it through)";
-    assert_eq!(first.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
+    assert_eq!((first.outcome, first.counts.days), (RunOutcome::Failed, 0), "{first:?}");
+    assert_eq!(first.reason, Some(FailureReason::ConfigurationWrong));
+    let message = "2024-11-15 cannot be imported within the vendor's API budget: ReportRequest: the next import days \
+                   need 2 of 2 per hour, more than the limit leaves with 1 kept free for other API users; one day is \
+                   the smallest fetch, so nothing later is imported until the vendor raises the limit";
+    assert_eq!(first.message.as_deref(), Some(message));
+    assert_eq!(first.complete_through, None, "nothing claimed");
+    assert_eq!(sim.stats().operations.get("runReport"), None, "no report run");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "failing", "{integration}");
+    assert_eq!(integration["status"]["reason"], "configuration_wrong");
+    assert_eq!(integration["status"]["message"], message);
+    // The next run checks again and spends no report either.
+    let again = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((again.outcome, again.message.as_deref()), (RunOutcome::Failed, Some(message)));
     assert_eq!(sim.stats().operations.get("runReport"), None, "no report run");
 
     // A limit of 3: the first day alone (2 reports); the second would need 2 + 1 of the 1 left: the next hour's.
@@ -774,6 +786,9 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     let reason = "ReportRequest: 2 of 3 per hour used (the next import days need 2, 1 stay free for other API users)";
     assert_eq!(second.message.as_deref(), Some(format!("paced within the vendor's API budget: {reason}").as_str()));
     assert_eq!((sim.stats().operations["runReport"], sim.stats().rate_limited), (2, 0));
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "importing", "{integration}");
+    assert_eq!(integration["status"]["reason"], Value::Null);
 
     // Room again (the next hour, or a higher limit): the pass completes, the table is the truth of the window.
     sim.set_limits(Limits { report_request: [100, 1_000, 10_000], retrieve_report: [100, 1_000, 10_000], ..limits(3) });

@@ -698,7 +698,12 @@ impl ImportService {
     /// days — 64 Five9 reports for 5,000 agents; from ≈ 7,500 more than the 96 of 120 an hour left by the reserve) is
     /// not fetched: [`Fetch::FirstDayAlone`], and the days are fetched one at a time (waiting would not help: the
     /// group would wait run after run, never fetched). A group that only has to wait for room waits as before:
-    /// fetched together, days cost fewer reports.
+    /// fetched together, days cost fewer reports. A single day that passes a limit's whole allowance (Five9's
+    /// default 120 `runReport` an hour, 96 left by the reserve: from ≈ 15,000 agents, or a domain whose limit was set
+    /// lower) fails the run `configuration_wrong` with the reason: one day is the smallest fetch and the pass never
+    /// goes past a day it has not read, so no later run could import anything either; waiting would leave the
+    /// integration `importing` for good with nothing on its status. Every run checks again (no report is spent), and
+    /// the first one after the vendor raised the limit goes on where the pass stopped.
     async fn fetch_group(
         &self,
         run: &DayRun<'_>,
@@ -728,7 +733,13 @@ impl ImportService {
                     return Ok(Fetch::FirstDayAlone);
                 }
                 Pace::Wait { reason } => Some(reason),
-                Pace::TooLarge { reason } => Some(format!("{reason} (one day; a higher limit lets it through)")),
+                Pace::TooLarge { reason } => {
+                    return Err(Stop::Fail(ImportError::Configuration(format!(
+                        "{} cannot be imported within the vendor's API budget: {reason}; one day is the smallest \
+                         fetch, so nothing later is imported until the vendor raises the limit",
+                        first.start.format("%Y-%m-%d")
+                    ))));
+                }
             };
             if let Some(reason) = reason {
                 tracing::info!(

@@ -672,7 +672,7 @@ export interface components {
             };
             vendor_calls: number;
             /**
-             * @description `configuration_wrong` also when the integration's credentials secret is missing or unreadable (enter the credentials again with PATCH).
+             * @description `configuration_wrong` also when the integration's credentials secret is missing or unreadable (enter the credentials again with PATCH), and when one day of the back-fill needs more of the vendor's hourly or daily API allowance than its limit leaves (Five9; `message` names the limit: the vendor has to raise it).
              * @enum {string}
              */
             reason?: "credentials_rejected" | "permission_missing" | "rate_limited" | "vendor_unavailable" | "vendor_data_malformed" | "configuration_wrong" | "internal";

@@ -363,6 +363,12 @@ pub trait ImportStore: Send + Sync {
         pieces: Vec<acd_domain::AgentSegment>,
         fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
+    /// How many items writing a day's `stats` and `pieces` puts at most: the unit of the import's write-time
+    /// estimate ([`crate::import::ImportConfig::write_time_per_item`]). One per interval and segment unless the
+    /// store packs several into an item.
+    fn items_to_write(&self, stats: &[acd_domain::IntervalStats], pieces: &[acd_domain::AgentSegment]) -> u64 {
+        (stats.len() + pieces.len()) as u64
+    }
     /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states
     /// read from a feed ([`acd_connectors::Connector::agent_states_feed`]), where a re-read day brings only what is
     /// new since the last run.

@@ -1125,6 +1125,39 @@ async fn a_day_whose_writes_never_fit_after_its_fetch_is_written_by_the_next_run
 }
 
 #[tokio::test]
+async fn a_days_write_estimate_counts_the_items_its_writes_put_not_its_intervals_and_segments() {
+    // The per-item estimate is set so that the first day's intervals and segments, one by one, need 8 s of a 10 s run
+    // (2 s more are kept for the bookkeeping): counted so, the day never fits after its fetch. With hour buckets (the
+    // default) its writes put one item per queue-hour and agent-hour, a fraction of that: the first run writes it.
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let (sim, env, id) = genesys_integration(now, 1).await;
+    let first_day = TimeWindow::new(day_start(now) - chrono::Duration::days(1), day_start(now)).unwrap();
+    let (stats, segments) = genesys_truth(&sim, first_day);
+    let entries = stats.len() + segments.len();
+    assert!(stats.len() > 50 && segments.len() > 50, "meaningful data: {} / {}", stats.len(), segments.len());
+    let per_item = Duration::from_secs_f64(8.0 / entries as f64);
+    let run = env
+        .importer(tight_config(now, per_item))
+        .run(&event(&id), Deadline::after(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .run
+        .unwrap();
+    if env.stack.settings.hour_buckets {
+        assert!(run.counts.days >= 1, "the first day was written: {run:?}");
+        assert!(run.complete_through >= Some(first_day.end), "{run:?}");
+        let written: Vec<IntervalStats> =
+            env.intervals(&id).await.into_iter().filter(|s| first_day.contains(s.interval_start)).collect();
+        assert_same(&written, &stats, "the first day's intervals");
+    } else {
+        // Single items: the estimate is right, the day is put off.
+        assert_eq!(run.counts.days, 0, "{run:?}");
+        let message = run.message.as_deref().unwrap_or_default();
+        assert!(message.starts_with("stopped before writing 2024-05-09"), "{run:?}");
+    }
+}
+
+#[tokio::test]
 async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
     // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
     // next run must use them — and fail — instead of the old ones still cached in the warm container.

@@ -65,9 +65,11 @@ pub struct ImportConfig {
     /// the lease (four small requests; the rest covers SDK retries). The ACD is given the deadline minus this.
     pub record_reserve: StdDuration,
     /// Estimated time to write (or read back) one item of a day: before a day's writes start, the time left must
-    /// cover `record_reserve` + this × (intervals + segments + queue and agent partitions). The run measures its
-    /// own pace as it writes and uses 1.5 × the slowest day per item when that is more. A day put off so is written
-    /// by the next run that fetches it, whatever the estimate ([`ImportState::write_put_off`]).
+    /// cover `record_reserve` + this × (the items the day's writes put, [`ImportStore::items_to_write`] — with hour
+    /// buckets one per queue-hour and agent-hour, not one per interval and segment — + queue and agent partitions).
+    /// The run measures its own pace as it writes and uses 1.5 × the slowest day per item when that is more. A day
+    /// put off so is written by the next run that fetches it, whatever the estimate
+    /// ([`ImportState::write_put_off`]).
     pub write_time_per_item: StdDuration,
     /// Test hook: make the store fail every write request after this many (BatchWriteItem calls, queue
     /// transactions, catalog updates, digest, state and run-record writes): a run killed mid-way.
@@ -83,10 +85,11 @@ impl Default for ImportConfig {
             safety_margin: StdDuration::from_secs(90),
             record_reserve: StdDuration::from_secs(10),
             // In AWS a BatchWriteItem of 25 items takes 15–30 ms and the import keeps 4 in flight: ≈ 0.15–0.3 ms an
-            // item as single items, less in hour buckets (several intervals or segments an item); moto here takes
-            // ≈ 0.17 and ≈ 0.08 ms (`scripts/bench-import`), and a 128 MB function (a fraction of a vCPU) spends
-            // ≈ 0.08 ms of CPU an item. 2 ms until 2026-12-04: a 5,000-agent Five9 day (≈ 430,000 items) "needed"
-            // 14 minutes, more than a run has, and was fetched again and again ([`ImportState::write_put_off`]).
+            // item; moto here takes ≈ 0.17 ms a single item (`scripts/bench-import`), and a 128 MB function (a
+            // fraction of a vCPU) spends ≈ 0.08 ms of CPU an item. 2 ms until 2026-12-04: a 5,000-agent Five9 day
+            // (≈ 430,000 segments) "needed" 14 minutes, more than a run has, and was fetched again and again
+            // ([`ImportState::write_put_off`]). Counted per interval and segment until 2026-12-05, also with hour
+            // buckets (≈ 12 segments an item): a 10,000-agent day "needed" 7 minutes, and was put off.
             write_time_per_item: StdDuration::from_micros(500),
             abort_after_batches: None,
             now: None,
@@ -798,8 +801,11 @@ impl ImportService {
         stats.retain(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
-        let segment_items = pieces.as_ref().map_or(0, |p| p.len() + run.agent_ids.len());
-        let items = (stats.len() + run.queue_ids.len() + segment_items) as u32;
+        // The items the writes put (with hour buckets one per queue-hour and agent-hour, not per interval and
+        // segment), and the partitions read back.
+        let partitions = run.queue_ids.len() + pieces.as_ref().map_or(0, |_| run.agent_ids.len());
+        let items = self.store.items_to_write(&stats, pieces.as_deref().unwrap_or_default()) + partitions as u64;
+        let items = u32::try_from(items).unwrap_or(u32::MAX);
         let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
         let needed = self.config.record_reserve + per_item * items;
         let left = deadline.remaining();

@@ -287,6 +287,15 @@ impl ImportStore for DynamoImportStore {
         data::write_segments(self, integration, chunk, agent_external_ids, pieces, fresh).await
     }
 
+    /// With hour buckets, one item per queue-hour and agent-hour; otherwise one per interval and segment.
+    fn items_to_write(&self, stats: &[IntervalStats], pieces: &[AgentSegment]) -> u64 {
+        if !self.hour_buckets {
+            return (stats.len() + pieces.len()) as u64;
+        }
+        crate::table::buckets::hour_runs(stats.iter().map(|s| (s.queue_external_id.as_str(), s.interval_start)))
+            + crate::table::buckets::hour_runs(pieces.iter().map(|p| (&*p.agent_external_id, p.start)))
+    }
+
     async fn merge_segments(
         &self,
         integration: &Integration,

@@ -58,6 +58,23 @@ pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
+/// How many hour buckets `entries` (partition, start) fill, counted as runs of entries in one partition and UTC
+/// hour: exact when they come sorted by partition and start (as the connectors hand intervals and the import's day
+/// cut hands segments), more otherwise, never more than the entries. An hour too large for one bucket
+/// ([`crate::table::hour_writes::MAX_BUCKET_BYTES`]) is written as single items: more than this counts.
+pub fn hour_runs<'a>(entries: impl IntoIterator<Item = (&'a str, DateTime<Utc>)>) -> u64 {
+    let mut last: Option<(&str, DateTime<Utc>)> = None;
+    let mut runs = 0;
+    for (partition, start) in entries {
+        let here = Some((partition, hour_of(start)));
+        if here != last {
+            runs += 1;
+            last = here;
+        }
+    }
+    runs
+}
+
 pub(crate) fn bucket_sk(prefix: &str, hour: DateTime<Utc>) -> String {
     format!("{prefix}{}", hour.format("%Y-%m-%dT%H"))
 }
@@ -289,6 +306,26 @@ mod tests {
             answer_ms: i.answer_ms,
             sl: i.sl,
         }
+    }
+
+    #[test]
+    fn hour_runs_count_the_buckets_of_sorted_entries_and_never_more_than_the_entries() {
+        // Two partitions: a's entries in hours 9 and 10, b's in hour 9 (its quarter hours, the last at 09:59:59).
+        let sorted = [
+            ("a", at(9, 0, 0)),
+            ("a", at(9, 15, 0)),
+            ("a", at(9, 45, 0)),
+            ("a", at(10, 0, 0)),
+            ("b", at(9, 0, 0)),
+            ("b", at(9, 30, 0)),
+            ("b", at(9, 59, 59)),
+        ];
+        assert_eq!(hour_runs(sorted), 3);
+        assert_eq!(hour_runs([]), 0);
+        // Out of order, an hour can be counted again (an upper bound), never more often than it has entries.
+        let shuffled = [sorted[0], sorted[4], sorted[1], sorted[5], sorted[2], sorted[3], sorted[6]];
+        assert_eq!(hour_runs(shuffled), 7);
+        assert_eq!(hour_runs([sorted[3], sorted[0], sorted[1]]), 2);
     }
 
     #[test]

@@ -99,6 +99,14 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// What may be kept from a run that did not write every day it read (paused by the deadline, by the vendor's
+    /// budget, or with a day's writes put off): a [`Connector::vendor_cursor`] that holds only what the connector
+    /// learned of the vendor, never a position in a feed. `None` (the default): nothing, the next run starts from
+    /// the cursor the last whole run saved.
+    fn learned_cursor(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Whether [`Connector::agent_segments`] reads a feed that hands each record over once (Amazon Connect's agent
     /// event stream) rather than a history: then a re-read day returns only what is new since the last run, and
     /// the import merges its segments instead of replacing the day's (so nothing stored is ever deleted).

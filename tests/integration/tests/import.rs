@@ -1158,6 +1158,52 @@ async fn a_days_write_estimate_counts_the_items_its_writes_put_not_its_intervals
 }
 
 #[tokio::test]
+async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run() {
+    // The run fetches its first two days (a Call Log and the Agent State reports) and then puts their writes off
+    // (1 s an item in a 10 s run): no day is written, but the reports taught the domain's rows per hour and the
+    // states running into the 2nd's midnight (read with the look-back). They are kept (the connector's cursor item),
+    // so the next run, which reads from that midnight again, cuts its reports by what was learned instead of by the
+    // average, and starts them at the midnight instead of 12 hours before it.
+    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
+    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let paused = env
+        .importer(tight_config(now, Duration::from_secs(1)))
+        .run(&event(&id), Deadline::after(Duration::from_secs(10)))
+        .await
+        .unwrap()
+        .run
+        .unwrap();
+    assert_eq!((paused.outcome, paused.counts.days), (RunOutcome::Partial, 0), "{paused:?}");
+    assert!(paused.message.as_deref().is_some_and(|m| m.starts_with("stopped before writing")), "{paused:?}");
+    assert!(sim.stats().operations["runReport"] >= 2, "the fetch ran its reports");
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let cursor_item = partition.iter().find(|i| i["SK"].as_s().unwrap() == "CURSOR").expect("the cursor is kept");
+    let (cursor, _) = acd_aws::cursor::read_cursor(cursor_item).unwrap();
+    assert_eq!(cursor["density"]["state_rows_per_hour"].as_object().map(|h| h.len()), Some(24), "{cursor}");
+    assert_eq!(cursor["carried"]["at"], "2024-11-02T00:00:00Z");
+    assert!(env.intervals(&id).await.is_empty(), "no day claimed");
+
+    // The next run goes on from the same day and completes the window: the table is the truth. Its Agent State
+    // reports start at the 2nd's midnight, the paused run's (without its cursor) 12 hours before it.
+    let earliest_state_report = |from: usize| {
+        let runs = sim.stats().report_runs;
+        runs[from..].iter().filter(|r| r.report.starts_with("Agent State Details")).filter_map(|r| r.start).min()
+    };
+    assert_eq!(earliest_state_report(0), Some("2024-11-01T12:00:00Z".parse().unwrap()));
+    let reports_before = sim.stats().report_runs.len();
+    let next = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(next.outcome, RunOutcome::Succeeded, "{next:?}");
+    assert_eq!(earliest_state_report(reports_before), Some("2024-11-02T00:00:00Z".parse().unwrap()));
+    let window = TimeWindow::new(paused.window.unwrap().start, next.window.unwrap().end).unwrap();
+    let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Campaign);
+    assert_same(&env.intervals(&id).await, &stats, "intervals");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &segments, "segments");
+}
+
+#[tokio::test]
 async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
     // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
     // next run must use them — and fail — instead of the old ones still cached in the warm container.

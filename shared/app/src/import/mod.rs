@@ -486,7 +486,17 @@ impl ImportService {
         };
         let outcome = match self.import_days(&run, &mut progress, record).await {
             Ok(()) => Ok(RunOutcome::Succeeded),
-            Err(Stop::Pause) => Ok(RunOutcome::Partial),
+            Err(Stop::Pause) => {
+                // Not every day read was written, so no feed position may move; what the connector learned of the
+                // vendor (the reports it ran) is kept for the next run all the same.
+                if let Some(cursor) = connector.learned_cursor()
+                    && progress.state.vendor_cursor.as_ref() != Some(&cursor)
+                {
+                    self.store.save_vendor_cursor(&integration.tenant_id, integration.id, &cursor).await?;
+                    progress.state.vendor_cursor = Some(cursor);
+                }
+                Ok(RunOutcome::Partial)
+            }
             Err(Stop::Fail(e)) => Err(e),
         };
         // The data ranges the days written moved: saved once per run, after the data, whatever the outcome — a

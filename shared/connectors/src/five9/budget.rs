@@ -124,7 +124,10 @@ impl Pacer {
     }
 }
 
-/// Reserves a slot, sleeping until one frees up; `RateLimited` if that wait would pass the deadline.
+/// Reserves a slot, sleeping until one frees up; `DeadlineExceeded` if that wait would pass the deadline: the
+/// connector's own per-minute pacing, not a refusal by Five9, so the import ends the run `partial` (the next run goes
+/// on) instead of failing it `rate_limited` (until 2026-12-05: a 10,000-agent back-fill whose last fetch began a few
+/// minutes before the deadline showed the integration failing for one run).
 pub(super) async fn pace(pacer: &StdMutex<Pacer>, deadline: Deadline) -> Result<(), ConnectorError> {
     loop {
         let wait = {
@@ -140,7 +143,7 @@ pub(super) async fn pace(pacer: &StdMutex<Pacer>, deadline: Deadline) -> Result<
             (p.recent[0] + StdDuration::from_secs(60)).saturating_duration_since(now)
         };
         if Instant::now() + wait >= deadline.instant() {
-            return Err(ConnectorError::RateLimited { retry_after: Some(wait) });
+            return Err(ConnectorError::DeadlineExceeded);
         }
         tokio::time::sleep(wait).await;
     }
@@ -149,6 +152,23 @@ pub(super) async fn pace(pacer: &StdMutex<Pacer>, deadline: Deadline) -> Result<
 #[cfg(test)]
 mod budget_tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_pacing_wait_past_the_deadline_is_the_deadline_not_a_rate_limit() {
+        let pacer = StdMutex::new(Pacer::new(1));
+        let deadline = Deadline::after(StdDuration::from_secs(5));
+        assert_eq!(pace(&pacer, deadline).await, Ok(()));
+        // The minute's one call is taken: the next slot is ≈ 60 s away, past the deadline.
+        assert_eq!(pace(&pacer, deadline).await, Err(ConnectorError::DeadlineExceeded));
+        // With the time to wait for it, the slot is taken after the wait (paused time: no real minute passes).
+        tokio::time::pause();
+        let pacer = StdMutex::new(Pacer::new(1));
+        let deadline = Deadline::after(StdDuration::from_secs(120));
+        let started = tokio::time::Instant::now();
+        assert_eq!(pace(&pacer, deadline).await, Ok(()));
+        assert_eq!(pace(&pacer, deadline).await, Ok(()));
+        assert!(started.elapsed() >= StdDuration::from_secs(59), "{:?}", started.elapsed());
+    }
 
     fn counter(window_secs: u64, operation_type: &str, limit: u64, value: u64) -> CallCounterState {
         CallCounterState { window_secs, operation_type: operation_type.into(), limit, value }

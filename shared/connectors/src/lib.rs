@@ -100,9 +100,9 @@ pub trait Connector: Send + Sync {
     }
 
     /// What may be kept from a run that did not write every day it read (paused by the deadline, by the vendor's
-    /// budget, or with a day's writes put off): a [`Connector::vendor_cursor`] that holds only what the connector
-    /// learned of the vendor, never a position in a feed. `None` (the default): nothing, the next run starts from
-    /// the cursor the last whole run saved.
+    /// budget, or with a day's writes put off; or failed): a [`Connector::vendor_cursor`] that holds only what the
+    /// connector learned of the vendor, never a position in a feed. `None` (the default): nothing, the next run starts
+    /// from the cursor the last whole run saved.
     fn learned_cursor(&self) -> Option<serde_json::Value> {
         None
     }

@@ -1204,6 +1204,30 @@ async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run(
 }
 
 #[tokio::test]
+async fn what_a_five9_run_learned_is_kept_when_the_hourly_limit_then_refuses_it() {
+    // The simulator's hourly counters reset on the real clock's hours: keep the run inside one hour.
+    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
+    if left < Duration::from_secs(60) {
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+    // Four runReport an hour (one kept free): the back-fill's days are fetched one at a time, the first written;
+    // a later fetch is refused by Five9's hourly limit. The run fails `rate_limited`, and what the reports taught
+    // (the rows per hour of the day read) is kept all the same: the next run plans with it.
+    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
+    let limits = Limits { report_request: [16, 4, 800], ..Limits::default() };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((run.outcome, run.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{run:?}");
+    assert_eq!(run.complete_through, Some("2024-11-03T00:00:00Z".parse().unwrap()), "the first day written");
+    assert!(sim.stats().rate_limited >= 1, "refused by Five9");
+    let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let cursor_item = partition.iter().find(|i| i["SK"].as_s().unwrap() == "CURSOR").expect("the cursor is kept");
+    let (cursor, _) = acd_aws::cursor::read_cursor(cursor_item).unwrap();
+    assert_eq!(cursor["density"]["state_rows_per_hour"].as_object().map(|h| h.len()), Some(24), "{cursor}");
+}
+
+#[tokio::test]
 async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
     // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
     // next run must use them — and fail — instead of the old ones still cached in the warm container.

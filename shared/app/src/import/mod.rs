@@ -486,18 +486,20 @@ impl ImportService {
         };
         let outcome = match self.import_days(&run, &mut progress, record).await {
             Ok(()) => Ok(RunOutcome::Succeeded),
+            // Not every day read was written, so no feed position may move; what the connector learned of the vendor
+            // (the reports it ran) is kept for the next run all the same.
             Err(Stop::Pause) => {
-                // Not every day read was written, so no feed position may move; what the connector learned of the
-                // vendor (the reports it ran) is kept for the next run all the same.
-                if let Some(cursor) = connector.learned_cursor()
-                    && progress.state.vendor_cursor.as_ref() != Some(&cursor)
-                {
-                    self.store.save_vendor_cursor(&integration.tenant_id, integration.id, &cursor).await?;
-                    progress.state.vendor_cursor = Some(cursor);
-                }
+                self.keep_learned(integration, connector, &mut progress).await?;
                 Ok(RunOutcome::Partial)
             }
-            Err(Stop::Fail(e)) => Err(e),
+            // Also after a failure (best effort; the run's error stays its own): a large domain's first fetch, cut by
+            // the average, can run into the vendor's hourly limit, and the next run must not plan it the same way.
+            Err(Stop::Fail(e)) => {
+                if let Err(not_saved) = self.keep_learned(integration, connector, &mut progress).await {
+                    tracing::warn!(error = %not_saved, "what the connector learned of the vendor was not saved");
+                }
+                Err(e)
+            }
         };
         // The data ranges the days written moved: saved once per run, after the data, whatever the outcome — a
         // later end only when it is due ([`range_end_due`]; a later run re-reads it and saves it then).
@@ -520,6 +522,22 @@ impl ImportService {
         // No day referred to a status this run had not stored yet: list them once at the end.
         self.sync_statuses(integration, connector, now, run.vendor_deadline, record).await?;
         Ok(outcome)
+    }
+
+    /// Saves [`Connector::learned_cursor`] when it differs from the stored cursor.
+    async fn keep_learned(
+        &self,
+        integration: &Integration,
+        connector: &dyn Connector,
+        progress: &mut DayProgress,
+    ) -> Result<(), StoreError> {
+        if let Some(cursor) = connector.learned_cursor()
+            && progress.state.vendor_cursor.as_ref() != Some(&cursor)
+        {
+            self.store.save_vendor_cursor(&integration.tenant_id, integration.id, &cursor).await?;
+            progress.state.vendor_cursor = Some(cursor);
+        }
+        Ok(())
     }
 
     /// Lists and stores the queues and agents. `None` when a listing suddenly dropped most known queues or agents:

@@ -89,7 +89,7 @@ impl Default for ImportConfig {
             // fraction of a vCPU) spends ≈ 0.08 ms of CPU an item. 2 ms until 2026-12-04: a 5,000-agent Five9 day
             // (≈ 430,000 segments) "needed" 14 minutes, more than a run has, and was fetched again and again
             // ([`ImportState::write_put_off`]). Counted per interval and segment until 2026-12-05, also with hour
-            // buckets (≈ 12 segments an item): a 10,000-agent day "needed" 7 minutes, and was put off.
+            // buckets (≈ 12 segments an item): a 10,000-agent day "needed" 7 minutes, and was put off with the next.
             write_time_per_item: StdDuration::from_micros(500),
             abort_after_batches: None,
             now: None,

@@ -379,8 +379,8 @@ impl Connector for Five9Connector {
     /// The whole cursor: the rows per hour are what complete reports held, and the carried states what complete reports
     /// left running into a midnight, used only by a read that starts at that very midnight — facts of the domain,
     /// whichever days the import wrote. A paused or failed run keeps them, so the next one neither cuts its reports by
-    /// the average again (in the 10,000-agent benchmark a day so cut was paced at 41 `runReport` and took 109, the rest
-    /// halves of reports that came back at the row limit) nor loses the states it carries.
+    /// the average again (in the 10,000-agent benchmark two days so cut were paced at 41 `runReport` and took 109, the
+    /// rest halves of reports that came back at the row limit) nor loses the states it carries.
     fn learned_cursor(&self) -> Option<serde_json::Value> {
         self.vendor_cursor()
     }

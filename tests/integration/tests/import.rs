@@ -680,13 +680,19 @@ async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_to
     assert_same(&env.segments(&id, &agents).await, &segments, "every segment equals the truth");
 }
 
+/// Sleeps past the next hour of the real clock when it is less than `margin` away (five9-sim's hourly counters reset
+/// on the real clock's hours).
+async fn clear_of_an_hour_boundary(margin: Duration) {
+    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
+    if left < margin {
+        tokio::time::sleep(left + Duration::from_secs(1)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_later() {
     // The simulator's hourly counters reset on the real clock's hours: keep the first two runs inside one hour.
-    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
-    if left < Duration::from_secs(90) {
-        tokio::time::sleep(left + Duration::from_secs(1)).await;
-    }
+    clear_of_an_hour_boundary(Duration::from_secs(90)).await;
     let logs = LogCapture::install();
     // Nine days back from 2024-11-20 12:00 UTC: eight back-fill days (11–18 November), then the reconciliation re-read
     // (19 and 20). Days are fetched two at a time, three runReport a fetch; 10 per hour with 20 % kept free lets two
@@ -744,10 +750,7 @@ async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_l
 #[tokio::test]
 async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day_at_a_time() {
     // The simulator's hourly counters reset on the real clock's hours: keep the runs inside one hour.
-    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
-    if left < Duration::from_secs(90) {
-        tokio::time::sleep(left + Duration::from_secs(1)).await;
-    }
+    clear_of_an_hour_boundary(Duration::from_secs(90)).await;
     // Two days together cost three runReport (a Call Log and two Agent State reports), one day alone two. With an
     // hourly limit of 3, one kept free, two days never fit (3 + 1 > 3, used or not): waiting for the next hour would
     // not help, run after run. A limit of 2 holds not even one day: no run could import anything until the limit is
@@ -1206,10 +1209,7 @@ async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run(
 #[tokio::test]
 async fn what_a_five9_run_learned_is_kept_when_the_hourly_limit_then_refuses_it() {
     // The simulator's hourly counters reset on the real clock's hours: keep the run inside one hour.
-    let left = Duration::from_secs(3_600 - Utc::now().timestamp().rem_euclid(3_600).unsigned_abs());
-    if left < Duration::from_secs(60) {
-        tokio::time::sleep(left + Duration::from_secs(1)).await;
-    }
+    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
     // Four runReport an hour (one kept free): the back-fill's days are fetched one at a time, the first written;
     // a later fetch is refused by Five9's hourly limit. The run fails `rate_limited`, and what the reports taught
     // (the rows per hour of the day read) is kept all the same: the next run plans with it.

@@ -489,13 +489,13 @@ impl ImportService {
             // Not every day read was written, so no feed position may move; what the connector learned of the vendor
             // (the reports it ran) is kept for the next run all the same.
             Err(Stop::Pause) => {
-                self.keep_learned(integration, connector, &mut progress).await?;
+                self.keep_cursor(integration, &mut progress, connector.learned_cursor()).await?;
                 Ok(RunOutcome::Partial)
             }
             // Also after a failure (best effort; the run's error stays its own): a large domain's first fetch, cut by
             // the average, can run into the vendor's hourly limit, and the next run must not plan it the same way.
             Err(Stop::Fail(e)) => {
-                if let Err(not_saved) = self.keep_learned(integration, connector, &mut progress).await {
+                if let Err(not_saved) = self.keep_cursor(integration, &mut progress, connector.learned_cursor()).await {
                     tracing::warn!(error = %not_saved, "what the connector learned of the vendor was not saved");
                 }
                 Err(e)
@@ -524,14 +524,15 @@ impl ImportService {
         Ok(outcome)
     }
 
-    /// Saves [`Connector::learned_cursor`] when it differs from the stored cursor.
-    async fn keep_learned(
+    /// Saves the connector's `cursor` ([`Connector::vendor_cursor`] after a run that wrote every day it read,
+    /// [`Connector::learned_cursor`] otherwise) when there is one and it differs from the stored one.
+    async fn keep_cursor(
         &self,
         integration: &Integration,
-        connector: &dyn Connector,
         progress: &mut DayProgress,
+        cursor: Option<serde_json::Value>,
     ) -> Result<(), StoreError> {
-        if let Some(cursor) = connector.learned_cursor()
+        if let Some(cursor) = cursor
             && progress.state.vendor_cursor.as_ref() != Some(&cursor)
         {
             self.store.save_vendor_cursor(&integration.tenant_id, integration.id, &cursor).await?;
@@ -711,13 +712,7 @@ impl ImportService {
             self.store.save_agent_state_gaps(integration, &gaps).await?;
             record.agent_state_gaps = gaps;
         }
-        if let Some(cursor) = connector.vendor_cursor()
-            && progress.state.vendor_cursor.as_ref() != Some(&cursor)
-        {
-            let (tenant, id) = (&integration.tenant_id, integration.id);
-            self.store.save_vendor_cursor(tenant, id, &cursor).await?;
-            progress.state.vendor_cursor = Some(cursor);
-        }
+        self.keep_cursor(integration, progress, connector.vendor_cursor()).await?;
         Ok(())
     }
 

@@ -107,7 +107,7 @@ impl ApiError {
                 ConnectorError::Malformed { .. } => {
                     (502, "vendor-data-malformed", "The ACD answered something unreadable")
                 }
-                ConnectorError::RateLimited { .. } => {
+                ConnectorError::RateLimited { .. } | ConnectorError::BudgetSpent { .. } => {
                     (503, "rate-limited", "The ACD is rate limiting; try again later")
                 }
                 ConnectorError::Unavailable { .. } | ConnectorError::DeadlineExceeded => {

@@ -28,6 +28,13 @@ pub enum ConnectorError {
     /// The caller's deadline passed before the call could finish (nothing was returned, nothing is lost).
     #[error("the deadline passed before the ACD call finished")]
     DeadlineExceeded,
+    /// A fetch the import had checked the vendor's hourly and daily API budget for
+    /// ([`crate::Connector::pace_next_day`]) needed more calls than that check counted (a report run again in
+    /// halves), and the budget left to the import is used up: the connector stopped before the ACD refused anything,
+    /// keeping the share left to the domain's other API users. Nothing is lost: the import ends the run `partial`,
+    /// the next run goes on once the vendor's window has room. `reason` names the counter.
+    #[error("the ACD's API budget left to imports is used up: {reason}")]
+    BudgetSpent { reason: String },
     /// The ACD answered something we can't read (with context, never with secrets).
     #[error("the ACD answered something malformed: {context}")]
     Malformed { context: String },
@@ -49,7 +56,7 @@ impl ConnectorError {
         match self {
             Self::CredentialsRejected => FailureReason::CredentialsRejected,
             Self::PermissionMissing { .. } => FailureReason::PermissionMissing,
-            Self::RateLimited { .. } => FailureReason::RateLimited,
+            Self::RateLimited { .. } | Self::BudgetSpent { .. } => FailureReason::RateLimited,
             Self::Unavailable { .. } | Self::Busy { .. } | Self::DeadlineExceeded => FailureReason::VendorUnavailable,
             Self::Malformed { .. } => FailureReason::VendorDataMalformed,
             Self::Configuration { .. } => FailureReason::ConfigurationWrong,

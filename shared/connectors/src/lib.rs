@@ -74,8 +74,10 @@ pub trait Connector: Send + Sync {
     /// Whether the vendor's shared hourly and daily API budget leaves room for the import's next fetch of days
     /// (`next`: one [`Connector::interval_stats`] and at most one [`Connector::agent_segments`] call, over at most
     /// [`Connector::max_window`]) while keeping a share of it free for the customer's other API users. The import
-    /// asks before each back-fill fetch and, on [`Pace::Wait`], ends the run as partial so a later run continues;
-    /// on [`Pace::TooLarge`] it fetches the days one at a time.
+    /// asks before each back-fill fetch (and, until the integration has caught up once, before its reconciliation
+    /// re-read too) and, on [`Pace::Wait`], ends the run as partial so a later run continues; on [`Pace::TooLarge`]
+    /// it fetches the days one at a time. After [`Pace::Go`] a connector may hold the fetch to the room the budget
+    /// had: a fetch that needs more calls than priced ends [`ConnectorError::BudgetSpent`] (Five9).
     ///
     /// The default is [`Pace::Go`]: vendors without a readable budget (Genesys Cloud) pace themselves through their
     /// 429 answers, which the connector retries.
@@ -157,8 +159,8 @@ pub enum Pace {
     /// `"ReportRequest: 95 of 120 per hour used …"`.
     Wait { reason: String },
     /// The fetch needs more than the budget allows even with none of it used (a large domain's days together):
-    /// waiting would not help. The import fetches fewer days at once; a single day that never fits waits with
-    /// `reason` on its run record (the domain's limit is too low for it).
+    /// waiting would not help. The import fetches fewer days at once; a single day that never fits fails the run
+    /// `configuration_wrong` with `reason` (the domain's limit is too low for it).
     TooLarge { reason: String },
 }
 

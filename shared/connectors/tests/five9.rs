@@ -612,6 +612,54 @@ async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
 }
 
 #[tokio::test]
+async fn a_paced_fetch_that_needs_more_reports_than_planned_stops_at_the_reserve_before_five9_refuses() {
+    // 300 agents against a row limit of 6,000: Monday and Tuesday, cut by the average before any hour was seen,
+    // need more reports than planned (the busy hours' reports reach the limit and are run again in halves). The
+    // budget check let the fetch go for its planned cost; the connector runs no report past the room the hour had
+    // above the reserve, and stops the fetch (`BudgetSpent`) before Five9 refuses anything: the reserve stays free
+    // for the domain's other API users (until 2026-12-05 a 10,000-agent domain's first fetch, planned at 41
+    // reports, ran 109 and the run was refused at the hour's 121st).
+    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now = utc("2024-05-16T10:15:00Z");
+    let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 6_000, ..test_options() });
+    let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let next = next_fetch(monday_tuesday, agents.len());
+    let cost = c.fetch_cost(&next).report_request;
+    // An hourly limit that leaves, above its 20 % reserve, room for the planned reports and one more: the fetch
+    // needs at least two more (each report at the row limit is run again in halves).
+    let limit = (cost..).find(|l| l - l.div_ceil(5) == cost + 1).unwrap();
+    let room = cost + 1;
+    sim.set_limits(Limits { report_request: [10_000, limit, 10_000], ..ample });
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
+    c.interval_stats(&[], monday_tuesday, deadline()).await.unwrap();
+    let Err(ConnectorError::BudgetSpent { reason }) = c.agent_segments(&agents, monday_tuesday, deadline()).await
+    else {
+        panic!("expected the fetch to stop at the reserve")
+    };
+    let reserve = limit - room;
+    assert_eq!(
+        reason,
+        format!("ReportRequest: {room} of {limit} per hour used, {reserve} stay free for other API users")
+    );
+    let stats = sim.stats();
+    assert_eq!(stats.report_runs.len() as u64, room, "no report past the room above the reserve");
+    assert!(stats.report_runs.iter().any(|r| r.rows >= 6_000), "a report reached the row limit");
+    assert_eq!(stats.rate_limited, 0, "Five9 refused nothing");
+    // What the complete reports taught is kept, and once the hour has room again (here: a higher limit), the next
+    // fetch goes on.
+    assert!(c.learned_cursor().is_some());
+    sim.set_limits(ample);
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
+    let segments = c.agent_segments(&agents, monday_tuesday, deadline()).await.unwrap();
+    assert!(!segments.is_empty());
+    assert_eq!(sim.stats().rate_limited, 0);
+}
+
+#[tokio::test]
 async fn configuration_and_unavailability_faults_are_typed() {
     let sim = default_sim().await;
     let c = connector(&sim, Five9Grouping::Campaign);

@@ -1207,24 +1207,65 @@ async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run(
 }
 
 #[tokio::test]
-async fn what_a_five9_run_learned_is_kept_when_the_hourly_limit_then_refuses_it() {
-    // The simulator's hourly counters reset on the real clock's hours: keep the run inside one hour.
-    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
-    // Four runReport an hour (one kept free): the back-fill's days are fetched one at a time, the first written;
-    // a later fetch is refused by Five9's hourly limit. The run fails `rate_limited`, and what the reports taught
-    // (the rows per hour of the day read) is kept all the same: the next run plans with it.
-    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
-    let limits = Limits { report_request: [16, 4, 800], ..Limits::default() };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+async fn what_a_five9_run_learned_is_kept_when_a_later_fetch_fails() {
+    // Five9 fails every report after the back-fill's first fetch (the 18th and 19th: a Call Log and two Agent State
+    // reports), with a `ServerFault`, retried, then the run fails `vendor_unavailable`: what that fetch's reports
+    // taught (the rows per hour of the days read) is kept all the same, so the next run does not plan a large
+    // domain's fetch by the average again.
+    let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), ..Five9SimConfig::default() }).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    sim.push_fault(FaultRule::new(FaultKind::ServerFault).on("runReport").after(3));
     let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
-    assert_eq!((run.outcome, run.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{run:?}");
-    assert_eq!(run.complete_through, Some("2024-11-03T00:00:00Z".parse().unwrap()), "the first day written");
-    assert!(sim.stats().rate_limited >= 1, "refused by Five9");
+    assert_eq!((run.outcome, run.reason), (RunOutcome::Failed, Some(FailureReason::VendorUnavailable)), "{run:?}");
+    assert_eq!(run.counts.days, 2, "{run:?}");
     let partition = env.query(format!("T#{TENANT}#I#{id}")).await;
     let cursor_item = partition.iter().find(|i| i["SK"].as_s().unwrap() == "CURSOR").expect("the cursor is kept");
     let (cursor, _) = acd_aws::cursor::read_cursor(cursor_item).unwrap();
     assert_eq!(cursor["density"]["state_rows_per_hour"].as_object().map(|h| h.len()), Some(24), "{cursor}");
+}
+
+#[tokio::test]
+async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integration_has_caught_up() {
+    // The simulator's hourly counters reset on the real clock's hours: keep the runs inside one hour.
+    clear_of_an_hour_boundary(Duration::from_secs(90)).await;
+    // Four runReport an hour, one kept free. The back-fill's reports leave too little for the re-read of the last
+    // 24 hours that follows it in the same run. Until the integration has caught up once, that re-read is paced like
+    // the back-fill: the run ends `partial` with the reason and Five9 refuses nothing (until 2026-12-05 the re-read
+    // was never paced: a large domain's first run used the hour's budget on its back-fill and failed `rate_limited`
+    // at the re-read). Once caught up, the re-read is the integration's steady cost and is not held back by the
+    // reserve: a run that Five9 then refuses fails `rate_limited`, visibly.
+    let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
+    let limits = |hourly| Limits { report_request: [16, hourly, 800], ..Limits::default() };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: limits(4), ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    let import = env.importer(config(now));
+    let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Partial, "{first:?}");
+    assert_eq!(first.complete_through, Some("2024-11-20T00:00:00Z".parse().unwrap()), "the back-fill's days written");
+    let message = first.message.clone().unwrap_or_default();
+    assert!(message.starts_with("paced within the vendor's API budget: ReportRequest: "), "{message}");
+    assert_eq!(sim.stats().rate_limited, 0, "Five9 refused nothing");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "importing", "{integration}");
+
+    // Room again (the next hour, or a higher limit): the re-read is read, the integration has caught up.
+    sim.set_limits(limits(1_000));
+    let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Succeeded, "{second:?}");
+    let window = TimeWindow::new(first.window.unwrap().start, second.window.unwrap().end).unwrap();
+    let (stats, segments) = five9_truth(&sim, window, Five9Grouping::Campaign);
+    assert_same(&env.intervals(&id).await, &stats, "intervals");
+    let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
+    assert_same(&env.segments(&id, &agents).await, &segments, "segments");
+
+    // Caught up: one runReport left this hour, none above the reserve. The re-read is not held back (a paced run
+    // would end `partial`): its first report runs, the next is refused, and the run fails `rate_limited`.
+    let used = sim.stats().operations["runReport"];
+    sim.set_limits(limits(used + 1));
+    let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((third.outcome, third.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{third:?}");
+    assert_eq!((sim.stats().operations["runReport"], sim.stats().rate_limited), (used + 2, 1));
 }
 
 #[tokio::test]

@@ -488,7 +488,10 @@ impl ImportService {
             Ok(()) => Ok(RunOutcome::Succeeded),
             // Not every day read was written, so no feed position may move; what the connector learned of the vendor
             // (the reports it ran) is kept for the next run all the same.
-            Err(Stop::Pause) => {
+            Err(stop @ (Stop::Pause | Stop::Paced(_))) => {
+                if let Stop::Paced(reason) = stop {
+                    record.message = Some(format!("paced within the vendor's API budget: {reason}"));
+                }
                 self.keep_cursor(integration, &mut progress, connector.learned_cursor()).await?;
                 Ok(RunOutcome::Partial)
             }
@@ -610,13 +613,17 @@ impl ImportService {
     ///
     /// Before each fetch of days older than the reconciliation re-read ([`plan::reconciliation_start`]) — a
     /// back-fill or a catch-up after a pause — the connector is asked whether the vendor's hourly and daily API
-    /// budget has room for it ([`Connector::pace_next_day`]). On [`Pace::Wait`] the run ends `Partial` exactly as when the deadline
-    /// is near: every finished day is saved and the pass cursor lets the next scheduled run continue, by which time
-    /// the vendor's hourly window may have reset. The days of the reconciliation re-read (what a caught-up run
-    /// reads every time: two days with Five9's default 24 hours) are never held back: they are the integration's
-    /// steady-state cost, bounded, and pacing them would leave a caught-up integration stale, without an error,
-    /// for as long as the customer's other tools use the budget; should they really exhaust a limit, that run
-    /// fails `rate_limited`, which is visible. A paced run keeps the reason in its record's `message`.
+    /// budget has room for it ([`Connector::pace_next_day`]). On [`Pace::Wait`] the run ends `Partial` exactly as
+    /// when the deadline is near: every finished day is saved and the pass cursor lets the next scheduled run
+    /// continue, by which time the vendor's hourly window may have reset. The days of the reconciliation re-read
+    /// (what a caught-up run reads every time: two days with Five9's default 24 hours) are not held back once the
+    /// integration has caught up: they are its steady-state cost, bounded, and pacing them would leave a caught-up
+    /// integration stale, without an error, for as long as the customer's other tools use the budget; should they
+    /// really exhaust a limit, that run fails `rate_limited`, which is visible. Until then (no day of the re-read
+    /// completed yet: [`Pass::catching_up`]) they are paced like the back-fill before them: a large domain's
+    /// back-fill can use the hour's budget, and its first re-read would otherwise be refused (until 2026-12-05: a
+    /// 10,000-agent domain's first run failed `rate_limited` so). A paced run keeps the reason in its record's
+    /// `message`.
     async fn import_days(
         &self,
         run: &DayRun<'_>,
@@ -640,8 +647,9 @@ impl ImportService {
             return Ok(());
         };
         record.window = Some(window);
-        let pass =
-            Pass { window, reconciliation_start: plan::reconciliation_start(window.end, reconciliation), final_after };
+        let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
+        let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
+        let pass = Pass { window, reconciliation_start, final_after, catching_up };
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
@@ -748,7 +756,7 @@ impl ImportService {
         let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
         let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
         let next = NextFetch { stats: span, segments, agents: run.agents.len() };
-        if first.start < pass.reconciliation_start {
+        if first.start < pass.reconciliation_start || pass.catching_up {
             let reason = match connector.pace_next_day(&next, run.vendor_deadline).await? {
                 Pace::Go => None,
                 Pace::TooLarge { reason } if group.len() > 1 => {
@@ -772,8 +780,7 @@ impl ImportService {
                     tenant = %tenant, integration = %id, next = %first.start, reason = %reason,
                     "vendor API budget low: the next run continues"
                 );
-                record.message = Some(format!("paced within the vendor's API budget: {reason}"));
-                return Err(Stop::Pause);
+                return Err(Stop::Paced(reason));
             }
         }
         // A vendor call cut off by the deadline ends the run `Partial` ([`Stop`]): finished days are saved, the
@@ -982,6 +989,9 @@ struct Pass {
     reconciliation_start: DateTime<Utc>,
     /// The vendor's [`acd_connectors::Vendor::agent_states_final_after`].
     final_after: Option<Duration>,
+    /// Whether no day of the reconciliation re-read was completed yet (a new integration's back-fill, a catch-up
+    /// after days without imports): then every fetch of the run is paced, the re-read's days included.
+    catching_up: bool,
 }
 
 /// What one run reads and writes its days with (fixed for the run).
@@ -1018,18 +1028,23 @@ struct DayProgress {
 
 /// Why the days stopped before the window's end.
 enum Stop {
-    /// The run ends `Partial` and the next one continues: the deadline is near (or cut a vendor call off), or the
-    /// vendor's API budget is low.
+    /// The run ends `Partial` and the next one continues: the deadline is near (or cut a vendor call off).
     Pause,
+    /// The run ends `Partial` and the next one continues: the vendor's API budget is low, before a fetch
+    /// ([`Pace::Wait`]) or during one ([`ConnectorError::BudgetSpent`]); the reason goes on the run record.
+    Paced(String),
     /// The run fails.
     Fail(ImportError),
 }
 
-/// The one deadline rule of the days: a vendor call cut off by the deadline pauses the run; anything else fails it.
+/// The one deadline rule of the days: a vendor call cut off by the deadline pauses the run, and so does a fetch that
+/// used up the vendor's API budget left to the import (the connector stopped before the vendor refused anything);
+/// anything else fails it.
 impl From<ImportError> for Stop {
     fn from(e: ImportError) -> Self {
         match e {
             ImportError::Vendor(ConnectorError::DeadlineExceeded) => Stop::Pause,
+            ImportError::Vendor(ConnectorError::BudgetSpent { reason }) => Stop::Paced(reason),
             e => Stop::Fail(e),
         }
     }
@@ -1193,6 +1208,8 @@ mod deadline_tests {
     fn a_call_cut_off_by_the_deadline_pauses_the_days_and_any_other_error_fails_them() {
         assert!(matches!(Stop::from(ConnectorError::DeadlineExceeded), Stop::Pause));
         assert!(matches!(Stop::from(ImportError::Vendor(ConnectorError::DeadlineExceeded)), Stop::Pause));
+        let spent = ConnectorError::BudgetSpent { reason: "ReportRequest: 96 of 120 per hour used".into() };
+        assert!(matches!(Stop::from(spent), Stop::Paced(reason) if reason == "ReportRequest: 96 of 120 per hour used"));
         assert!(matches!(Stop::from(ConnectorError::CredentialsRejected), Stop::Fail(ImportError::Vendor(_))));
         assert!(matches!(Stop::from(StoreError::NotFound), Stop::Fail(ImportError::Store(StoreError::NotFound))));
         assert!(matches!(Stop::from(ImportError::Deleted), Stop::Fail(ImportError::Deleted)));

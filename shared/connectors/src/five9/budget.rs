@@ -54,6 +54,47 @@ impl Five9Connector {
         CallCost::of_reports((calls + states) as u64, self.opts.polls_per_report)
     }
 
+    /// Called before each report. Within a fetch the import paced ([`crate::Connector::pace_next_day`] answered
+    /// go), takes one report of the room the counters showed above the reserve. Once that is spent — the fetch
+    /// needed more reports than planned: a report that reached the row limit is run again in halves, and a large
+    /// domain's first fetch, planned by the average before its busy hours are known, can need several times its
+    /// plan — the counters are read again (the hour may have turned, other users may have spent), and with still no
+    /// room the report is not run: `BudgetSpent`, before Five9 refuses anything, the reserve left to the domain's
+    /// other API users. Reports of fetches the import does not pace (a caught-up integration's reconciliation
+    /// re-read) are not limited.
+    ///
+    /// The caller keeps the returned mark until its `runReport` came back: reports taken but not sent yet (waiting
+    /// for the request lock behind another report's poll) are not in the counters read again, so they are taken
+    /// off the room those show (a report counted by Five9 whose answer is still on its way is taken off twice: at
+    /// worst one report fewer).
+    pub(super) async fn spend_allowance(&self, deadline: Deadline) -> Result<PendingReport<'_>, ConnectorError> {
+        {
+            let mut a = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
+            match a.left {
+                None => return Ok(PendingReport(None)),
+                Some(n) if n > 0 => {
+                    a.left = Some(n - 1);
+                    a.pending += 1;
+                    return Ok(PendingReport(Some(&self.allowance)));
+                }
+                Some(_) => {}
+            }
+        }
+        let counters = self.call_counters(deadline).await?;
+        let (room, binding) = self.reports_room(&counters);
+        if self.allowance.lock().unwrap_or_else(|p| p.into_inner()).take_from(room) {
+            Ok(PendingReport(Some(&self.allowance)))
+        } else {
+            Err(ConnectorError::BudgetSpent { reason: binding.unwrap_or_else(|| "no room for another report".into()) })
+        }
+    }
+
+    /// [`reports_room`] with this connector's polls per report and reserve.
+    pub(super) fn reports_room(&self, counters: &[CallCounterState]) -> (u64, Option<String>) {
+        let per_report = CallCost { query: self.opts.polls_per_report, report_request: 1, retrieve_report: 1 };
+        reports_room(counters, per_report, self.opts.budget_reserve_percent)
+    }
+
     /// Current usage of the domain's API limits (`getCallCountersState`, itself not limited). The import reads it
     /// before a back-fill to pace it within the hourly and daily budgets.
     pub async fn call_counters(&self, deadline: Deadline) -> Result<Vec<CallCounterState>, ConnectorError> {
@@ -71,6 +112,43 @@ impl Five9Connector {
             }
         }
         Ok(out)
+    }
+}
+
+/// What a paced fetch may still run ([`Five9Connector::spend_allowance`]).
+#[derive(Debug, Default)]
+pub(super) struct Allowance {
+    /// Reports left of the room the counters last showed above the reserve; `None`: no fetch was paced, none is
+    /// limited.
+    pub(super) left: Option<u64>,
+    /// Reports taken whose `runReport` has not come back yet.
+    pending: u64,
+}
+
+impl Allowance {
+    /// One report taken from `room`, the reports the counters just read have room for, less those taken but not sent
+    /// yet (not in the counters); `false` when none is left.
+    fn take_from(&mut self, room: u64) -> bool {
+        match room.saturating_sub(self.pending) {
+            0 => false,
+            room => {
+                self.left = Some(room - 1);
+                self.pending += 1;
+                true
+            }
+        }
+    }
+}
+
+/// A report taken from the [`Allowance`], pending until dropped (after its `runReport` came back, or failed).
+pub(super) struct PendingReport<'a>(Option<&'a StdMutex<Allowance>>);
+
+impl Drop for PendingReport<'_> {
+    fn drop(&mut self) {
+        if let Some(allowance) = self.0 {
+            let mut a = allowance.lock().unwrap_or_else(|p| p.into_inner());
+            a.pending = a.pending.saturating_sub(1);
+        }
     }
 }
 
@@ -105,6 +183,35 @@ pub(super) fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_pe
         (true, false) => Pace::Wait { reason: short.join("; ") },
         (true, true) => Pace::Go,
     }
+}
+
+/// How many more reports, each calling `per_report`, the hourly and daily counters have room for above
+/// `reserve_percent` of each limit, and the counter that allows the fewest (described, as the reason a fetch stops);
+/// `u64::MAX` and no counter when none counts.
+pub(super) fn reports_room(
+    counters: &[CallCounterState],
+    per_report: CallCost,
+    reserve_percent: u8,
+) -> (u64, Option<String>) {
+    let mut fewest = (u64::MAX, None);
+    for c in counters {
+        let per = match c.window_secs {
+            3_600 => "hour",
+            86_400 => "day",
+            _ => continue,
+        };
+        let Some(cost) = per_report.of(&c.operation_type).filter(|n| *n > 0) else { continue };
+        let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
+        let room = c.limit.saturating_sub(c.value).saturating_sub(reserve) / cost;
+        if room < fewest.0 {
+            let what = format!(
+                "{}: {} of {} per {per} used, {reserve} stay free for other API users",
+                c.operation_type, c.value, c.limit
+            );
+            fewest = (room, Some(what));
+        }
+    }
+    fewest
 }
 
 fn parse_u64(raw: Option<&str>, what: &str) -> Result<u64, ConnectorError> {
@@ -208,6 +315,51 @@ mod budget_tests {
         );
         assert_eq!(day_pace(&[counter(86_400, "ReportRequest", 10, 7)], cost, 0), Pace::Go);
         assert_eq!(day_pace(&[], cost, 20), Pace::Go);
+    }
+
+    #[test]
+    fn the_room_for_more_reports_is_the_scarcest_counter_above_its_reserve() {
+        let per_report = CallCost { query: 4, report_request: 1, retrieve_report: 1 };
+        // 120 runReport an hour, 24 kept free: 90 used leaves room for 6 more; 1,000 retrievals a day (200 kept
+        // free) with 797 used, for 3; 15,000 queries an hour (3,000 kept free) with 11,990 used, for 2 polled ones.
+        let counters = [
+            counter(60, "ReportRequest", 16, 16),
+            counter(3_600, "ReportRequest", 120, 90),
+            counter(86_400, "RetrieveReport", 1_000, 797),
+            counter(3_600, "Other", 1, 1),
+        ];
+        assert_eq!(
+            reports_room(&counters, per_report, 20),
+            (3, Some("RetrieveReport: 797 of 1000 per day used, 200 stay free for other API users".into()))
+        );
+        let (room, binding) = reports_room(&[counter(3_600, "Query", 15_000, 11_990)], per_report, 20);
+        assert_eq!((room, binding.unwrap().starts_with("Query: 11990 of 15000 per hour")), (2, true));
+        // At or past the reserve: no room, named.
+        let (room, binding) = reports_room(&[counter(3_600, "ReportRequest", 120, 100)], per_report, 20);
+        assert_eq!(room, 0);
+        assert_eq!(
+            binding.as_deref(),
+            Some("ReportRequest: 100 of 120 per hour used, 24 stay free for other API users")
+        );
+        // No counter that counts: unlimited.
+        assert_eq!(reports_room(&[counter(60, "ReportRequest", 16, 0)], per_report, 20), (u64::MAX, None));
+    }
+
+    #[test]
+    fn reports_taken_but_not_sent_yet_are_taken_off_the_room_the_counters_show() {
+        // Two reports taken and still waiting to be sent: the counters read again do not count them.
+        let mut a = Allowance { left: Some(0), pending: 2 };
+        assert!(!a.take_from(2), "the room the counters show is theirs");
+        assert!(a.take_from(3));
+        assert_eq!((a.left, a.pending), (Some(0), 3));
+        // Sent and answered (the marks dropped): the counters count them, the room is whole again.
+        let a = StdMutex::new(a);
+        for _ in 0..3 {
+            drop(PendingReport(Some(&a)));
+        }
+        let mut a = a.into_inner().unwrap();
+        assert!(a.take_from(2));
+        assert_eq!((a.left, a.pending), (Some(1), 1));
     }
 
     #[test]

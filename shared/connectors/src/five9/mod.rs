@@ -26,13 +26,15 @@
 //!   call with `RateLimited` (the domain's budget is shared with other tools; the next run resumes).
 //! - Report calls are paced per connector: at most [`Five9Options::run_reports_per_minute`] `runReport` and
 //!   [`Five9Options::retrievals_per_minute`] `getReportResultCsv` in any 60 s (below Five9's default 16 / 20).
-//!   If pacing would pass the deadline the call fails with `RateLimited { retry_after }`.
+//!   If pacing would pass the deadline the call fails with `DeadlineExceeded` (the run ends `partial`).
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
 //!   less left than the import's next fetch costs ([`Five9Connector::fetch_cost`]: its reports, planned as the fetch
 //!   will plan them) plus [`Five9Options::budget_reserve_percent`] of its limit, kept free for the other users —
 //!   [`Pace::TooLarge`] when that passes the whole limit (a large domain's two days: the import then fetches a day
-//!   at a time).
+//!   at a time). A fetch so paced runs at most the reports the counters had room for above the reserve: one that
+//!   needs more than planned (reports run again in halves) reads the counters again once that is spent and, with
+//!   still no room, ends `BudgetSpent` ([`Five9Connector::spend_allowance`]) before Five9 refuses anything.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
@@ -125,6 +127,9 @@ pub struct Five9Connector {
     /// The agent states running into a midnight, found by a read with the look-back once the rows before it were
     /// all written (and restored from earlier runs): reports of a window starting there start there ([`carry`]).
     carried: StdMutex<Option<Arc<carry::Carried>>>,
+    /// Reports the fetch the import paced last may still run above the budget reserve ([`budget`]); `None` until a
+    /// fetch was paced (the fetches the import does not pace are not limited).
+    allowance: StdMutex<budget::Allowance>,
 }
 
 /// The connector's cursor: what it learned of the domain ([`density`]) and the states it carries ([`carry`]).
@@ -179,6 +184,7 @@ impl Five9Connector {
             seen_statuses: StdMutex::new(None),
             density: StdMutex::new(density::StateDensity::default()),
             carried: StdMutex::new(None),
+            allowance: StdMutex::new(budget::Allowance::default()),
         }
     }
 
@@ -412,9 +418,16 @@ impl Connector for Five9Connector {
 
     /// `getCallCountersState` (itself free of limits) checked by `day_pace` against what the fetch will call
     /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`].
+    /// On [`Pace::Go`], the fetch may run as many reports as the counters have room for above the reserve (at least
+    /// its planned cost), no more ([`Five9Connector::spend_allowance`]).
     async fn pace_next_day(&self, next: &NextFetch, deadline: Deadline) -> Result<Pace, ConnectorError> {
         let counters = self.call_counters(deadline).await?;
-        Ok(day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent))
+        let pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
+        if pace == Pace::Go {
+            let (room, _) = self.reports_room(&counters);
+            self.allowance.lock().unwrap_or_else(|p| p.into_inner()).left = Some(room);
+        }
+        Ok(pace)
     }
 }
 

@@ -157,7 +157,8 @@ pub enum FaultKind {
     UserBusy,
 }
 
-/// A fault for one operation (or all), optionally only the next `times` matching requests.
+/// A fault for one operation (or all), optionally only the next `times` matching requests, optionally once `after`
+/// matching requests were answered normally (a fault in the middle of a run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FaultRule {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -166,11 +167,18 @@ pub struct FaultRule {
     pub kind: FaultKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u32>,
 }
 
 impl FaultRule {
     pub fn new(kind: FaultKind) -> Self {
-        Self { operation: None, kind, times: None }
+        Self { operation: None, kind, times: None, after: None }
+    }
+    /// The first `n` matching requests are answered normally; the fault starts with the next.
+    pub fn after(mut self, n: u32) -> Self {
+        self.after = Some(n);
+        self
     }
     pub fn on(mut self, operation: &str) -> Self {
         self.operation = Some(operation.into());
@@ -232,13 +240,17 @@ impl SimState {
         self.config.now.unwrap_or_else(|| Utc::now().duration_trunc(chrono::Duration::seconds(1)).unwrap_or(Utc::now()))
     }
 
-    /// The first matching fault rule (consuming one of its `times`).
+    /// The first matching fault rule (consuming one of its `after` passes, else one of its `times`).
     fn take_fault(&mut self, operation: &str) -> Option<FaultKind> {
         let i = self
             .faults
             .iter()
             .position(|r| r.operation.as_deref().is_none_or(|o| o == operation) && r.times.is_none_or(|t| t > 0))?;
         let rule = &mut self.faults[i];
+        if let Some(n) = rule.after.as_mut().filter(|n| **n > 0) {
+            *n -= 1;
+            return None;
+        }
         if let Some(t) = rule.times.as_mut() {
             *t -= 1;
         }

@@ -350,12 +350,13 @@ async fn agent_state_reports_are_cut_up_front_when_many_rows_are_expected() {
     let blind_runs = runs(0);
     assert!(blind_runs.iter().any(|rows| *rows >= 200), "some report hit the limit: {blind_runs:?}");
 
-    // With one (the simulator's agents make about 3 rows an hour over a day, more at its peak), the window is cut
-    // into parts expected to fit: fewer reports are wasted, and no more run.
+    // With one (the simulator's agents make about 3 rows an hour over a day, more at its peak; here 2, an hour not
+    // seen yet planned at 3 times that), the window is cut into parts expected to fit: fewer reports are wasted, and
+    // no more run.
     let before = sim.stats().report_runs.len();
     let informed = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
         row_limit: 200,
-        state_rows_per_agent_hour: 6.0,
+        state_rows_per_agent_hour: 2.0,
         ..test_options()
     });
     assert_eq!(informed.agent_segments(&agents, day, deadline()).await.unwrap(), truth);
@@ -560,8 +561,9 @@ async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
     let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
     let sim = start(config).await;
     let agents = sim.truth_agents();
-    // No reserve: the check then asks for exactly the fetch's cost.
-    let opts = Five9Options { row_limit: 6_000, budget_reserve_percent: 0, ..test_options() };
+    // No reserve: the check then asks for exactly the fetch's cost. Hours not seen yet planned by the average (not
+    // as busy ones, the default): the first fetch needs more reports than planned.
+    let opts = Five9Options { row_limit: 6_000, budget_reserve_percent: 0, unseen_hour_factor: 1.0, ..test_options() };
     let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);
     // Reports run by one fetch, and how many of them reached the row limit.
     let fetch = |days: TimeWindow| {
@@ -625,7 +627,9 @@ async fn a_paced_fetch_that_needs_more_reports_than_planned_stops_at_the_reserve
     let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
     let sim = start(config).await;
     let agents = sim.truth_agents();
-    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 6_000, ..test_options() });
+    // Hours not seen yet planned by the average (not as busy ones, the default), as before 2026-12-05.
+    let opts = Five9Options { row_limit: 6_000, unseen_hour_factor: 1.0, ..test_options() };
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);
     let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
     let next = next_fetch(monday_tuesday, agents.len());
     let cost = c.fetch_cost(&next).report_request;
@@ -913,7 +917,8 @@ async fn a_day_s_agent_states_are_the_same_whatever_reports_cut_it() {
         ("2024-05-14T00:00:00Z", "2024-05-15T10:15:00Z", 100.0),
     ] {
         let seen = sim.stats().report_runs.len();
-        let opts = Five9Options { state_rows_per_agent_hour: rows_per_agent_hour, ..test_options() };
+        let opts =
+            Five9Options { state_rows_per_agent_hour: rows_per_agent_hour, unseen_hour_factor: 1.0, ..test_options() };
         let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);
         let got = pieces(c.agent_segments(&agents, window(from, to), deadline()).await.unwrap());
         let reports = sim.stats().report_runs.len() - seen;
@@ -950,7 +955,8 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     };
     let sim = start(config).await;
     let agents = sim.truth_agents();
-    let opts = Five9Options { row_limit: 6_000, ..test_options() };
+    // Hours not seen yet planned by the average (as before 2026-12-05; the default plans them as busy hours, below).
+    let opts = Five9Options { row_limit: 6_000, unseen_hour_factor: 1.0, ..test_options() };
     // Agent State Details reports run, and how many of them reached the row limit.
     let read = |c: Five9Connector, day: TimeWindow| {
         let sim = &sim;
@@ -979,6 +985,14 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     assert!(average_cut > 0, "by the average: {average_cut} of {average_reports} reports cut");
     assert_eq!(hour_cut, 0, "by the learned hours no report reaches the limit ({hour_reports} reports)");
     assert!(hour_reports < average_reports, "{hour_reports} reports by the hours, {average_reports} by the average");
+    // A connector that learned nothing, planning the hours not seen as busy ones (the default: 3 times the average):
+    // more reports than the learned hours, fewer cut than by the average, and fewer run in all.
+    let busy =
+        connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 6_000, ..test_options() });
+    let (by_busy, busy_reports, busy_cut, _) = read(busy, wednesday).await;
+    assert!(busy_cut < average_cut, "as busy hours: {busy_cut} of {busy_reports} reports cut");
+    assert!(busy_reports < average_reports, "{busy_reports} as busy hours, {average_reports} by the average");
+    assert!(hour_reports <= busy_reports, "{hour_reports} by the hours, {busy_reports} as busy hours");
     // The same segments either way, and the truth of the day.
     let pieces = |mut s: Vec<acd_domain::AgentSegment>| {
         s.retain(|s| wednesday.contains(s.start));
@@ -992,6 +1006,7 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     assert!(truth.len() > 5_000, "a busy day: {}", truth.len());
     assert!(pieces(by_hours) == truth, "read by the learned hours: the truth");
     assert!(pieces(by_average) == truth, "read by the average: the truth");
+    assert!(pieces(by_busy) == truth, "read as busy hours: the truth");
     // What was learned is kept, and an unreadable cursor is ignored, not an error.
     assert_ne!(taught.vendor_cursor(), None);
     let garbled = fresh();

@@ -56,9 +56,8 @@ impl Five9Connector {
 
     /// Called before each report. Within a fetch the import paced ([`crate::Connector::pace_next_day`] answered
     /// go), takes one report of the room the counters showed above the reserve. Once that is spent — the fetch
-    /// needed more reports than planned: a report that reached the row limit is run again in halves, and a large
-    /// domain's first fetch, planned by the average before its busy hours are known, can need several times its
-    /// plan — the counters are read again (the hour may have turned, other users may have spent), and with still no
+    /// needed more reports than planned: a report that reached the row limit is run again in halves (a large
+    /// domain's first fetch, planned before its busy hours are known, can need several times its plan) — the counters are read again (the hour may have turned, other users may have spent), and with still no
     /// room the report is not run: `BudgetSpent`, before Five9 refuses anything, the reserve left to the domain's
     /// other API users. Reports of fetches the import does not pace (a caught-up integration's reconciliation
     /// re-read) are not limited.

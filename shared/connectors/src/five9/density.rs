@@ -9,8 +9,9 @@
 //! [`KEPT_FOR_DAYS`] days ([`StateDensity`]), and cuts later windows into as few reports as expect at most 90 % of
 //! the row limit each (the kept counts are a week's maximum already), the rows spread evenly over them
 //! ([`plan_by_rows`]): short reports over the busy hours, long ones over the quiet hours. An hour it has not seen
-//! yet counts the average. The import keeps what was learned between runs (the connector's
-//! [`crate::Connector::vendor_cursor`]); what was learned under another time zone is not used.
+//! yet counts as a busy one ([`super::Five9Options::unseen_hour_factor`] times the average). The import keeps what
+//! was learned between runs (the connector's [`crate::Connector::vendor_cursor`]); what was learned under another
+//! time zone is not used.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -40,7 +40,8 @@
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
 //!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
-//!   far showed them ([`density`], kept between runs as the connector's cursor), else by a day's average.
+//!   far showed them ([`density`], kept between runs as the connector's cursor), an hour not seen yet as a busy
+//!   one ([`Five9Options::unseen_hour_factor`] times a day's average).
 //! - Agent State Details reports start [`Five9Options::segment_lookback`] before the window, to find the states
 //!   running at its start — except when those are carried ([`carry`]): a read of a window starting at a midnight,
 //!   3 hours or more after it, keeps the states its rows leave running into that midnight (in the cursor too), and
@@ -385,15 +386,16 @@ impl Connector for Five9Connector {
     /// The whole cursor: the rows per hour are what complete reports held, and the carried states what complete reports
     /// left running into a midnight, used only by a read that starts at that very midnight — facts of the domain,
     /// whichever days the import wrote. A paused or failed run keeps them, so the next one neither cuts its reports by
-    /// the average again (in the 10,000-agent benchmark two days so cut were paced at 41 `runReport` and took 109, the
-    /// rest halves of reports that came back at the row limit) nor loses the states it carries.
+    /// the guess for hours not seen again (in the 10,000-agent benchmark two days cut by the average were paced at 41
+    /// `runReport` and took 109, the rest halves of reports that came back at the row limit) nor loses the states it
+    /// carries.
     fn learned_cursor(&self) -> Option<serde_json::Value> {
         self.vendor_cursor()
     }
 
     /// Takes in what an earlier run learned and carried. Unreadable, or of another time zone (one corrected
     /// since), it is ignored: the hours only decide how windows are cut into reports (until they are seen again,
-    /// by the average, as on a first run), and without carried states the reports start with the look-back.
+    /// as hours not seen, as on a first run), and without carried states the reports start with the look-back.
     fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {
         let Some(value) = cursor else { return Ok(()) };
         match CursorIn::read(value) {

@@ -32,11 +32,19 @@ pub struct Five9Options {
     pub carry_states: bool,
     /// Window of the Agent State Details report `list_statuses` runs when no agent-state report ran yet.
     pub status_discovery_window: Duration,
-    /// Expected Agent State Details rows per agent and hour (averaged over whole days). An agent-state window whose
-    /// estimate (agents × hours × this) passes 80 % of `row_limit` is split up front, instead of running a report
-    /// that comes back cut off and is thrown away. Once the domain's busy hours were seen, the hours' own counts
-    /// replace this average where known ([`super::density`]). 0 turns the estimate off (both).
+    /// Expected Agent State Details rows per agent and hour (averaged over whole days). Agent-state windows are cut
+    /// up front into reports expected to hold at most 90 % of `row_limit` ([`super::density::plan_by_rows`]),
+    /// instead of running a report that comes back cut off and is thrown away: an hour of the domain's day seen in
+    /// the last week expects its own count ([`super::density`]), one not seen yet this average times
+    /// `unseen_hour_factor`. 0 turns the estimate off (the span alone cuts).
     pub state_rows_per_agent_hour: f64,
+    /// How many times the average an hour not seen yet is expected to hold (at least 1): a day's rows fall in its
+    /// working hours — with 8-hour shifts, a third of them, so 3 — and a report planned by the average over such
+    /// hours reaches the row limit and is run again in halves: two more `runReport`s, and a cut-off result read and
+    /// thrown away, each time (until 2026-12-05 the first plan used the average: a 10,000-agent domain's first
+    /// fetch, priced at 41 reports, ran 109). Planned as busy, a first fetch runs smaller reports than it needs in
+    /// its quiet hours, once: the reports it reads teach the hours.
+    pub unseen_hour_factor: f64,
     /// Agent State Details reports of one fetch running at once (each report's requests still go one at a time, as
     /// Five9 wants of a user): the reports of a large domain's window, cut up front by the expected rows, are
     /// waited for side by side instead of one after another. At least 1.
@@ -67,6 +75,7 @@ impl Default for Five9Options {
             // About 8 state changes an hour over an 8-hour shift, spread over the day (an assumption: Five9
             // publishes no figure; the simulator's agents, busier, make about 3.2).
             state_rows_per_agent_hour: 3.0,
+            unseen_hour_factor: 3.0,
             state_reports_in_flight: 2,
             polls_per_report: 4,
             budget_reserve_percent: 20,

@@ -90,23 +90,24 @@ impl Five9Connector {
         out
     }
 
-    /// The Agent State Details report windows for `agents` agents over `window`. Once the domain's busy hours are
-    /// known ([`density`]), cut where the rows are ([`density::plan_by_rows`]): as few reports as expect at most
-    /// 90 % of the row limit each — counting for each hour the busiest such hour of the last week, already a
-    /// margin (an hour not seen yet: the average, [`Five9Options::state_rows_per_agent_hour`]) — and span at most
-    /// `max_report_span`, the rows spread evenly over them. Before that (or with the estimate off), into equal
-    /// parts expecting at most 80 % by the average ([`Five9Connector::state_span`]).
+    /// The Agent State Details report windows for `agents` agents over `window`, cut where the rows are expected
+    /// ([`density::plan_by_rows`]): as few reports as expect at most 90 % of the row limit each, and span at most
+    /// `max_report_span`, the rows spread evenly over them. An hour of the domain's day seen in the last week
+    /// ([`density`]) expects the busiest such hour, already a margin; an hour not seen yet expects a busy hour: the
+    /// average ([`Five9Options::state_rows_per_agent_hour`]) times [`Five9Options::unseen_hour_factor`]. With the
+    /// estimate off (an average of 0), the span alone cuts.
     pub(super) fn plan_states(&self, agents: usize, window: TimeWindow) -> Vec<TimeWindow> {
+        let average = agents as f64 * self.opts.state_rows_per_agent_hour;
+        if average <= 0.0 {
+            return self.plan(window, self.opts.max_report_span);
+        }
+        let unseen = average * self.opts.unseen_hour_factor.max(1.0);
         // Held while planning (no await here), not copied.
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
-        let average = agents as f64 * self.opts.state_rows_per_agent_hour;
-        if learned.is_empty() || average <= 0.0 {
-            return self.plan(window, self.state_span(agents, window));
-        }
         let cap = self.opts.row_limit as f64 * 0.9;
         self.plan_with(window, |part| {
             density::plan_by_rows(part, self.opts.max_report_span, cap, |hour| {
-                learned.expected(self.tz, hour, window.end).map_or(average, f64::from)
+                learned.expected(self.tz, hour, window.end).map_or(unseen, f64::from)
             })
         })
     }
@@ -203,20 +204,6 @@ impl Five9Connector {
             Some(carried) => (window, Some(carried)),
             None => (TimeWindow { start: window.start - self.opts.segment_lookback, end: window.end }, None),
         }
-    }
-
-    /// The longest Agent State Details report for `agents` agents over `window`: the window cut into as few equal
-    /// parts (whole quarter hours) as `max_report_span` allows, or more when the expected rows
-    /// ([`Five9Options::state_rows_per_agent_hour`]) of a part would pass 80 % of the row limit.
-    pub(super) fn state_span(&self, agents: usize, window: TimeWindow) -> Duration {
-        let max = self.opts.max_report_span;
-        let minutes = window.duration().num_minutes().max(0).unsigned_abs();
-        let expected = agents as f64 * minutes as f64 / 60.0 * self.opts.state_rows_per_agent_hour;
-        let by_rows = (expected / (self.opts.row_limit as f64 * 0.8)).ceil() as u64;
-        let by_span = minutes.div_ceil(max.num_minutes().max(1).unsigned_abs());
-        let parts = by_rows.max(by_span).max(1);
-        let part = minutes.div_ceil(parts);
-        Duration::minutes((part.div_ceil(15) * 15).max(15) as i64).min(max)
     }
 
     /// The Agent State Details rows of the consecutive report `windows` ([`Five9Connector::plan_states`]), up to
@@ -321,7 +308,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn agent_state_reports_are_cut_by_the_expected_rows() {
+    fn agent_state_reports_are_cut_by_the_rows_a_busy_hour_would_hold_until_the_hours_are_known() {
         let c = Five9Connector::new(
             crate::HttpClient::new().unwrap(),
             &crate::Endpoints::default(),
@@ -336,16 +323,19 @@ mod tests {
         );
         let start: DateTime<Utc> = "2024-05-13T12:00:00Z".parse().unwrap();
         let hours = |h: i64| TimeWindow { start, end: start + Duration::hours(h) };
-        // 60 hours (a two-day fetch and its lookback): two equal reports for a small domain...
-        assert_eq!(c.state_span(20, hours(60)), Duration::hours(30));
-        // ...and for 300 agents too (54,000 rows expected, 27,000 a report), but three for 500 (90,000).
-        assert_eq!(c.state_span(300, hours(60)), Duration::hours(30));
-        assert_eq!(c.state_span(500, hours(60)), Duration::hours(20));
-        // A steady-state window of 46 hours: one report, up to the span.
-        assert_eq!(c.state_span(200, hours(46)), Duration::hours(46));
-        // Parts are whole quarter hours; an estimate of 0 per hour only follows the span.
-        assert_eq!(c.state_span(10_000, hours(10)), Duration::minutes(75));
-        let off = c.with_options(Five9Options { state_rows_per_agent_hour: 0.0, ..Five9Options::default() });
-        assert_eq!(off.state_span(10_000, hours(10)), Duration::hours(10));
+        let spans = |windows: Vec<TimeWindow>| windows.iter().map(|w| w.duration().num_minutes()).collect::<Vec<_>>();
+        // 60 hours (a two-day fetch and its look-back), no hour seen yet: each expects a busy hour, 3 × the average
+        // of 3 rows per agent. A small domain's (20 agents: 10,800 rows) is cut by the span alone...
+        assert_eq!(spans(c.plan_states(20, hours(60))), [1_800, 1_800]);
+        // ...300 agents' (162,000 rows) into four reports of 15 hours (40,500 each, at most 45,000)...
+        assert_eq!(spans(c.plan_states(300, hours(60))), [900; 4]);
+        // ...and 10,000 agents' (90,000 rows an hour) into half hours.
+        assert_eq!(spans(c.plan_states(10_000, hours(10))), [30; 20]);
+        // The average alone (factor 1) cuts 300 agents' into two: busy hours would reach the row limit.
+        let by_average = c.with_options(Five9Options { unseen_hour_factor: 1.0, ..Five9Options::default() });
+        assert_eq!(spans(by_average.plan_states(300, hours(60))), [1_800, 1_800]);
+        // An estimate of 0 per hour only follows the span.
+        let off = by_average.with_options(Five9Options { state_rows_per_agent_hour: 0.0, ..Five9Options::default() });
+        assert_eq!(spans(off.plan_states(10_000, hours(10))), [600]);
     }
 }

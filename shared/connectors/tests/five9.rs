@@ -6,7 +6,7 @@ use acd_connectors::five9::{
     Five9Connector, Five9Grouping, Five9Options, Five9Region, Five9Settings, SkillReport, report, soap,
 };
 use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, NextFetch, Pace, RetryPolicy};
-use acd_domain::{IntervalStats, TimeWindow};
+use acd_domain::{ExternalAgent, IntervalStats, TimeWindow};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -548,6 +548,18 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
     assert_eq!(stats.rate_limited, 0);
 }
 
+/// A large domain in miniature: 300 agents against a row limit of 6,000, Five9's limits ample (returned), the clock
+/// on Thursday 10:15 — started clear of the real clock's next hour, when the simulator's hourly counters reset.
+async fn large_domain() -> (Five9Simulator, Vec<ExternalAgent>, Limits) {
+    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now = utc("2024-05-16T10:15:00Z");
+    let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    (sim, agents, ample)
+}
+
 #[tokio::test]
 async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
     // 300 agents against a row limit of 6,000: a fetch of days runs many Agent State Details reports, not the two of
@@ -555,12 +567,7 @@ async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
     // limit, which stops every other API user of the domain for the rest of the hour). The budget check asks for
     // room for the reports the fetch will plan, and the fetch runs those (and two more for each report that
     // reached the row limit: it is run again in halves, which learning the domain's hours avoids).
-    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
-    let now = utc("2024-05-16T10:15:00Z");
-    let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
-    let sim = start(config).await;
-    let agents = sim.truth_agents();
+    let (sim, agents, ample) = large_domain().await;
     // No reserve: the check then asks for exactly the fetch's cost. Hours not seen yet planned by the average (not
     // as busy ones, the default): the first fetch needs more reports than planned.
     let opts = Five9Options { row_limit: 6_000, budget_reserve_percent: 0, unseen_hour_factor: 1.0, ..test_options() };
@@ -614,6 +621,39 @@ async fn a_large_domain_s_fetch_is_priced_by_the_reports_it_will_run() {
 }
 
 #[tokio::test]
+async fn a_day_that_passes_the_allowance_only_as_a_guess_of_busy_hours_is_priced_by_the_average() {
+    // Hours not seen yet are planned as busy ones (3 times the average), a guess: one day so planned can pass the
+    // whole hourly allowance where the day's real hours would not (at Five9's default limits, a first day of more
+    // than ≈ 10,500 agents). A day is the smallest fetch, so that would fail the run for a guess and never learn
+    // the hours; the check prices such a day again by the average and, if that fits, the fetch is planned so. Two
+    // days that pass it are not priced again: the import fetches them a day at a time.
+    let (sim, agents, ample) = large_domain().await;
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 6_000, ..test_options() });
+    let by_average = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        row_limit: 6_000,
+        unseen_hour_factor: 1.0,
+        ..test_options()
+    });
+    let wednesday = next_fetch(window("2024-05-15T00:00:00Z", "2024-05-16T00:00:00Z"), agents.len());
+    let (busy, average) = (c.fetch_cost(&wednesday).report_request, by_average.fetch_cost(&wednesday).report_request);
+    assert!(busy > average, "{busy} planned as busy hours, {average} by the average");
+    // An hourly limit whose 80 % holds the day by the average, not as busy hours.
+    let limit = (average..).find(|l| l - l.div_ceil(5) == average).unwrap();
+    assert!(busy > limit - limit.div_ceil(5));
+    sim.set_limits(Limits { report_request: [10_000, limit, 10_000], ..ample });
+    assert_eq!(c.pace_next_day(&wednesday, deadline()).await.unwrap(), Pace::Go);
+    assert_eq!(c.fetch_cost(&wednesday).report_request, average, "the fetch is planned as priced");
+    // Two days together are too large, not priced again; the next check plans as busy hours again.
+    let two_days = next_fetch(window("2024-05-14T00:00:00Z", "2024-05-16T00:00:00Z"), agents.len());
+    assert!(matches!(c.pace_next_day(&two_days, deadline()).await.unwrap(), Pace::TooLarge { .. }));
+    assert_eq!(c.fetch_cost(&wednesday).report_request, busy);
+    // A day too large even by the average stays too large.
+    sim.set_limits(Limits { report_request: [10_000, 2, 10_000], ..ample });
+    assert!(matches!(c.pace_next_day(&wednesday, deadline()).await.unwrap(), Pace::TooLarge { .. }));
+    assert_eq!(c.fetch_cost(&wednesday).report_request, busy);
+}
+
+#[tokio::test]
 async fn a_paced_fetch_that_needs_more_reports_than_planned_stops_at_the_reserve_before_five9_refuses() {
     // 300 agents against a row limit of 6,000: Monday and Tuesday, cut by the average before any hour was seen,
     // need more reports than planned (the busy hours' reports reach the limit and are run again in halves). The
@@ -621,12 +661,7 @@ async fn a_paced_fetch_that_needs_more_reports_than_planned_stops_at_the_reserve
     // above the reserve, and stops the fetch (`BudgetSpent`) before Five9 refuses anything: the reserve stays free
     // for the domain's other API users (until 2026-12-05 a 10,000-agent domain's first fetch, planned at 41
     // reports, ran 109 and the run was refused at the hour's 121st).
-    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
-    let now = utc("2024-05-16T10:15:00Z");
-    let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
-    let sim = start(config).await;
-    let agents = sim.truth_agents();
+    let (sim, agents, ample) = large_domain().await;
     // Hours not seen yet planned by the average (not as busy ones, the default), as before 2026-12-05.
     let opts = Five9Options { row_limit: 6_000, unseen_hour_factor: 1.0, ..test_options() };
     let c = connector(&sim, Five9Grouping::Campaign).with_options(opts);

@@ -61,6 +61,7 @@ pub mod time;
 pub mod vendor;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration as StdDuration;
 
@@ -131,6 +132,9 @@ pub struct Five9Connector {
     /// Reports the fetch the import paced last may still run above the budget reserve ([`budget`]); `None` until a
     /// fetch was paced (the fetches the import does not pace are not limited).
     allowance: StdMutex<budget::Allowance>,
+    /// Whether hours not seen yet are planned by the average instead of as busy ones: set by the budget check for
+    /// one day that, planned as busy, would pass the whole allowance ([`Connector::pace_next_day`]).
+    unseen_by_average: AtomicBool,
 }
 
 /// The connector's cursor: what it learned of the domain ([`density`]) and the states it carries ([`carry`]).
@@ -186,6 +190,7 @@ impl Five9Connector {
             density: StdMutex::new(density::StateDensity::default()),
             carried: StdMutex::new(None),
             allowance: StdMutex::new(budget::Allowance::default()),
+            unseen_by_average: AtomicBool::new(false),
         }
     }
 
@@ -422,9 +427,24 @@ impl Connector for Five9Connector {
     /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`].
     /// On [`Pace::Go`], the fetch may run as many reports as the counters have room for above the reserve (at least
     /// its planned cost), no more ([`Five9Connector::spend_allowance`]).
+    ///
+    /// Hours of the domain's day not seen yet are planned as busy ones ([`Five9Options::unseen_hour_factor`]), a
+    /// guess. A single day (the import fetches a group of days that passes the allowance a day at a time, and cannot
+    /// cut a day) that passes the whole allowance so planned is priced again with those hours at the average, and if
+    /// that fits, fetched so: the day is read (its halves, if any, bounded by the allowance) and its hours learned,
+    /// instead of the run failing `configuration_wrong` for a guess (from ≈ 10,500 agents at Five9's default limits
+    /// a first day planned as busy needs 15-minute reports, 145 of them).
     async fn pace_next_day(&self, next: &NextFetch, deadline: Deadline) -> Result<Pace, ConnectorError> {
         let counters = self.call_counters(deadline).await?;
-        let pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
+        self.unseen_by_average.store(false, Ordering::Relaxed);
+        let mut pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
+        if matches!(pace, Pace::TooLarge { .. }) && next.stats.duration() <= Duration::days(1) {
+            self.unseen_by_average.store(true, Ordering::Relaxed);
+            pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
+            if matches!(pace, Pace::TooLarge { .. }) {
+                self.unseen_by_average.store(false, Ordering::Relaxed);
+            }
+        }
         if pace == Pace::Go {
             let (room, _) = self.reports_room(&counters);
             self.allowance.lock().unwrap_or_else(|p| p.into_inner()).left = Some(room);

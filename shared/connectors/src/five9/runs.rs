@@ -94,14 +94,16 @@ impl Five9Connector {
     /// ([`density::plan_by_rows`]): as few reports as expect at most 90 % of the row limit each, and span at most
     /// `max_report_span`, the rows spread evenly over them. An hour of the domain's day seen in the last week
     /// ([`density`]) expects the busiest such hour, already a margin; an hour not seen yet expects a busy hour: the
-    /// average ([`Five9Options::state_rows_per_agent_hour`]) times [`Five9Options::unseen_hour_factor`]. With the
-    /// estimate off (an average of 0), the span alone cuts.
+    /// average ([`Five9Options::state_rows_per_agent_hour`]) times [`Five9Options::unseen_hour_factor`] (or the
+    /// average alone for a day the budget check priced so, see [`Five9Connector::pace_next_day`]). With the estimate
+    /// off (an average of 0), the span alone cuts.
     pub(super) fn plan_states(&self, agents: usize, window: TimeWindow) -> Vec<TimeWindow> {
         let average = agents as f64 * self.opts.state_rows_per_agent_hour;
         if average <= 0.0 {
             return self.plan(window, self.opts.max_report_span);
         }
-        let unseen = average * self.opts.unseen_hour_factor.max(1.0);
+        let factor = if self.unseen_by_average.load(Ordering::Relaxed) { 1.0 } else { self.opts.unseen_hour_factor };
+        let unseen = average * factor.max(1.0);
         // Held while planning (no await here), not copied.
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
         let cap = self.opts.row_limit as f64 * 0.9;

@@ -34,7 +34,7 @@
 //!   [`Pace::TooLarge`] when that passes the whole limit (a large domain's two days: the import then fetches a day
 //!   at a time). A fetch so paced runs at most the reports the counters had room for above the reserve: one that
 //!   needs more than planned (reports run again in halves) reads the counters again once that is spent and, with
-//!   still no room, ends `BudgetSpent` ([`Five9Connector::spend_allowance`]) before Five9 refuses anything.
+//!   still no room, ends `BudgetSpent` (`Five9Connector::spend_allowance`) before Five9 refuses anything.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
@@ -426,7 +426,7 @@ impl Connector for Five9Connector {
     /// `getCallCountersState` (itself free of limits) checked by `day_pace` against what the fetch will call
     /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`].
     /// On [`Pace::Go`], the fetch may run as many reports as the counters have room for above the reserve (at least
-    /// its planned cost), no more ([`Five9Connector::spend_allowance`]).
+    /// its planned cost), no more (`Five9Connector::spend_allowance`).
     ///
     /// Hours of the domain's day not seen yet are planned as busy ones ([`Five9Options::unseen_hour_factor`]), a
     /// guess. A single day (the import fetches a group of days that passes the allowance a day at a time, and cannot

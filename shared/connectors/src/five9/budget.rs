@@ -57,15 +57,16 @@ impl Five9Connector {
     /// Called before each report. Within a fetch the import paced ([`crate::Connector::pace_next_day`] answered
     /// go), takes one report of the room the counters showed above the reserve. Once that is spent — the fetch
     /// needed more reports than planned: a report that reached the row limit is run again in halves (a large
-    /// domain's first fetch, planned before its busy hours are known, can need several times its plan) — the counters are read again (the hour may have turned, other users may have spent), and with still no
-    /// room the report is not run: `BudgetSpent`, before Five9 refuses anything, the reserve left to the domain's
-    /// other API users. Reports of fetches the import does not pace (a caught-up integration's reconciliation
-    /// re-read) are not limited.
+    /// domain's first fetch, planned before its busy hours are known, can need several times its plan) — the
+    /// counters are read again (the hour may have turned, other users may have spent), and with still no room the
+    /// report is not run: `BudgetSpent`, before Five9 refuses anything, the reserve left to the domain's other API
+    /// users. Reports of fetches the import does not pace (a caught-up integration's reconciliation re-read) are
+    /// not limited.
     ///
     /// The caller keeps the returned mark until its `runReport` came back: reports taken but not sent yet (waiting
     /// for the request lock behind another report's poll) are not in the counters read again, so they are taken
     /// off the room those show (a report counted by Five9 whose answer is still on its way is taken off twice: at
-    /// worst one report fewer).
+    /// worst as many reports fewer as run at once, the Call Log and two Agent State reports).
     pub(super) async fn spend_allowance(&self, deadline: Deadline) -> Result<PendingReport<'_>, ConnectorError> {
         {
             let mut a = self.allowance.lock().unwrap_or_else(|p| p.into_inner());

@@ -150,6 +150,11 @@ fn five9_truth(
     (sorted_stats(stats), sorted_segments(segments))
 }
 
+/// Five9's default limits but `hourly` `runReport` an hour (16 a minute, 800 a day as by default).
+fn runs_per_hour(hourly: u64) -> Limits {
+    Limits { report_request: [16, hourly, 800], ..Limits::default() }
+}
+
 async fn create(env: &Env, body: &Value) -> String {
     let (status, created) = env.call("POST", "/integrations", Some(body)).await;
     assert_eq!(status, 201, "{created}");
@@ -698,7 +703,7 @@ async fn a_five9_back_fill_is_paced_within_the_hourly_api_budget_and_completed_l
     // (19 and 20). Days are fetched two at a time, three runReport a fetch; 10 per hour with 20 % kept free lets two
     // fetches (four days) through per hour.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
-    let tight = Limits { report_request: [16, 10, 800], ..Limits::default() };
+    let tight = runs_per_hour(10);
     let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: tight, ..Five9SimConfig::default() }).await;
     let id = create(&env, &five9_body(&sim, "campaign", 9)).await;
     let import = env.importer(config(now));
@@ -756,8 +761,8 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     // not help, run after run. A limit of 2 holds not even one day: no run could import anything until the limit is
     // raised, and the integration says so (failing, `configuration_wrong`, the reason) instead of `importing`.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
-    let limits = |hourly| Limits { report_request: [16, hourly, 800], ..Limits::default() };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: limits(2), ..Five9SimConfig::default() }).await;
+    let (env, sim) =
+        five9_env(Five9SimConfig { now: Some(now), limits: runs_per_hour(2), ..Five9SimConfig::default() }).await;
     // Four back-fill days (15–18 November) before the re-read of the 19th and 20th: the last run's 8 reports stay
     // within the connector's own 12 a minute.
     let id = create(&env, &five9_body(&sim, "campaign", 5)).await;
@@ -782,7 +787,7 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     assert_eq!(sim.stats().operations.get("runReport"), None, "no report run");
 
     // A limit of 3: the first day alone (2 reports); the second would need 2 + 1 of the 1 left: the next hour's.
-    sim.set_limits(limits(3));
+    sim.set_limits(runs_per_hour(3));
     let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!((second.outcome, second.counts.days), (RunOutcome::Partial, 1), "{second:?}");
     assert_eq!(second.complete_through, Some("2024-11-16T00:00:00Z".parse().unwrap()));
@@ -794,7 +799,11 @@ async fn a_five9_back_fill_whose_two_days_pass_the_hourly_limit_is_fetched_a_day
     assert_eq!(integration["status"]["reason"], Value::Null);
 
     // Room again (the next hour, or a higher limit): the pass completes, the table is the truth of the window.
-    sim.set_limits(Limits { report_request: [100, 1_000, 10_000], retrieve_report: [100, 1_000, 10_000], ..limits(3) });
+    sim.set_limits(Limits {
+        report_request: [100, 1_000, 10_000],
+        retrieve_report: [100, 1_000, 10_000],
+        ..runs_per_hour(3)
+    });
     let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
     let window = TimeWindow::new(first.window.unwrap().start, third.window.unwrap().end).unwrap();
@@ -1236,8 +1245,8 @@ async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integ
     // at the re-read). Once caught up, the re-read is the integration's steady cost and is not held back by the
     // reserve: a run that Five9 then refuses fails `rate_limited`, visibly.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
-    let limits = |hourly| Limits { report_request: [16, hourly, 800], ..Limits::default() };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits: limits(4), ..Five9SimConfig::default() }).await;
+    let (env, sim) =
+        five9_env(Five9SimConfig { now: Some(now), limits: runs_per_hour(4), ..Five9SimConfig::default() }).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
     let import = env.importer(config(now));
     let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
@@ -1250,7 +1259,7 @@ async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integ
     assert_eq!(integration["status"]["state"], "importing", "{integration}");
 
     // Room again (the next hour, or a higher limit): the re-read is read, the integration has caught up.
-    sim.set_limits(limits(1_000));
+    sim.set_limits(runs_per_hour(1_000));
     let second = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(second.outcome, RunOutcome::Succeeded, "{second:?}");
     let window = TimeWindow::new(first.window.unwrap().start, second.window.unwrap().end).unwrap();
@@ -1262,7 +1271,7 @@ async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integ
     // Caught up: one runReport left this hour, none above the reserve. The re-read is not held back (a paced run
     // would end `partial`): its first report runs, the next is refused, and the run fails `rate_limited`.
     let used = sim.stats().operations["runReport"];
-    sim.set_limits(limits(used + 1));
+    sim.set_limits(runs_per_hour(used + 1));
     let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!((third.outcome, third.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{third:?}");
     assert_eq!((sim.stats().operations["runReport"], sim.stats().rate_limited), (used + 2, 1));

@@ -152,19 +152,40 @@ impl Drop for PendingReport<'_> {
     }
 }
 
+/// An hourly or daily counter of an operation type `cost` counts, the window's name, the share of its limit kept
+/// free for other API users, and the cost.
+struct Budgeted<'a> {
+    c: &'a CallCounterState,
+    per: &'static str,
+    reserve: u64,
+    cost: u64,
+}
+
+/// The counters the budget checks weigh (per-minute counters are left to the connector's pacers, unknown operation
+/// types to their users), each with its reserve (`reserve_percent` of its limit, rounded up) and what `cost` calls.
+fn budgeted<'a>(
+    counters: &'a [CallCounterState],
+    cost: CallCost,
+    reserve_percent: u8,
+) -> impl Iterator<Item = Budgeted<'a>> {
+    counters.iter().filter_map(move |c| {
+        let per = match c.window_secs {
+            3_600 => "hour",
+            86_400 => "day",
+            _ => return None,
+        };
+        let cost = cost.of(&c.operation_type)?;
+        let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
+        Some(Budgeted { c, per, reserve, cost })
+    })
+}
+
 /// [`Pace::Wait`] when an hourly or daily counter has less left than `cost` plus `reserve_percent` of its limit
 /// (the reason names every such counter), [`Pace::TooLarge`] when `cost` and the reserve pass a counter's whole
 /// limit (no later window would have room for them); per-minute counters are left to the connector's pacers.
 pub(super) fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_percent: u8) -> Pace {
     let (mut short, mut never) = (Vec::new(), Vec::new());
-    for c in counters {
-        let per = match c.window_secs {
-            3_600 => "hour",
-            86_400 => "day",
-            _ => continue,
-        };
-        let Some(need) = cost.of(&c.operation_type) else { continue };
-        let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
+    for Budgeted { c, per, reserve, cost: need } in budgeted(counters, cost, reserve_percent) {
         if c.limit < need.saturating_add(reserve) {
             never.push(format!(
                 "{}: the next import days need {need} of {} per {per}, more than the limit leaves with {reserve} kept \
@@ -194,14 +215,10 @@ pub(super) fn reports_room(
     reserve_percent: u8,
 ) -> (u64, Option<String>) {
     let mut fewest = (u64::MAX, None);
-    for c in counters {
-        let per = match c.window_secs {
-            3_600 => "hour",
-            86_400 => "day",
-            _ => continue,
-        };
-        let Some(cost) = per_report.of(&c.operation_type).filter(|n| *n > 0) else { continue };
-        let reserve = c.limit.saturating_mul(u64::from(reserve_percent.min(100))).div_ceil(100);
+    for Budgeted { c, per, reserve, cost } in budgeted(counters, per_report, reserve_percent) {
+        if cost == 0 {
+            continue;
+        }
         let room = c.limit.saturating_sub(c.value).saturating_sub(reserve) / cost;
         if room < fewest.0 {
             let what = format!(

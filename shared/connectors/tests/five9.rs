@@ -1069,6 +1069,34 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
 }
 
 #[tokio::test]
+async fn a_small_domain_s_first_fetch_is_not_cut_as_if_every_hour_were_its_busiest() {
+    // 300 agents at Five9's default row limit (50,000): a day's ≈ 23,000 rows fit in one report. Before any hour
+    // was seen, the first fetch (two days and the look-back, 60 hours) was planned as busy hours all along and ran
+    // four reports of 15 hours; priced by what a stretch of a day can hold (a report of 30 hours: a day and 6 busy
+    // hours), it runs two, neither reaching the limit, and reads the truth.
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
+    let sim = start(Five9SimConfig { agents: 300, now: Some(now), limits: ample, ..Five9SimConfig::default() }).await;
+    let agents = sim.truth_agents();
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert_eq!(c.vendor_cursor(), None, "nothing learned yet");
+    let days = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let mut segments = c.agent_segments(&agents, days, deadline()).await.unwrap();
+    let runs = sim.stats().report_runs;
+    assert!(runs.iter().all(|r| r.report == "Agent State Details"));
+    let rows: Vec<usize> = runs.iter().map(|r| r.rows).collect();
+    assert_eq!(rows.len(), 2, "two reports: {rows:?}");
+    assert!(rows.iter().all(|&r| r > 10_000 && r < 50_000), "none cut, none nearly empty: {rows:?}");
+    segments.retain(|s| days.contains(s.start));
+    let mut truth = sim.truth_segments(days);
+    truth.retain(|s| days.contains(s.start));
+    let key = |s: &acd_domain::AgentSegment| (s.agent_external_id.clone(), s.start);
+    segments.sort_by_key(key);
+    truth.sort_by_key(key);
+    assert!(truth.len() > 10_000 && segments == truth, "{} segments read, {} true", segments.len(), truth.len());
+}
+
+#[tokio::test]
 async fn the_states_running_into_midnight_are_carried_and_later_reports_start_there() {
     // A caught-up import reads today's agent states every 15 minutes; its reports started 12 hours before midnight
     // every time, to find the states still running at midnight. Once the rows before midnight are all written (3

@@ -9,7 +9,8 @@
 //! [`KEPT_FOR_DAYS`] days ([`StateDensity`]), and cuts later windows into as few reports as expect at most 90 % of
 //! the row limit each (the kept counts are a week's maximum already), the rows spread evenly over them
 //! ([`plan_by_rows`]): short reports over the busy hours, long ones over the quiet hours. An hour it has not seen
-//! yet counts as a busy one ([`super::Five9Options::unseen_hour_factor`] times the average). The import keeps what
+//! yet counts as a busy one ([`super::Five9Options::unseen_hour_factor`] times the average), but a report's unseen
+//! hours together never more than a day's rows in any 24 hours allow ([`Unseen`]). The import keeps what
 //! was learned between runs (the connector's [`crate::Connector::vendor_cursor`]); what was learned under another
 //! time zone is not used.
 
@@ -135,16 +136,46 @@ fn local_hour(tz: Tz, t: DateTime<Utc>) -> u8 {
     tz.from_utc_datetime(&t.naive_utc()).hour() as u8
 }
 
+/// What an hour of the domain's day not seen yet ([`StateDensity::expected`] has nothing) is expected to hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Unseen {
+    /// The rows an hour holds on a whole day's average.
+    pub average: f64,
+    /// How many times the average a busy hour holds (at least 1): a day's rows fall in `1 / factor` of its hours.
+    pub factor: f64,
+}
+
+impl Unseen {
+    /// The rows of a busy hour.
+    fn busy(&self) -> f64 {
+        self.average * self.factor.max(1.0)
+    }
+
+    /// The most rows `hours` unseen hours of a report `span` long are expected to hold: each at most a busy hour's,
+    /// and, days being alike, all of them at most what any `span` of the day holds — any 24 hours hold a day's rows
+    /// (24 averages), so a report holds those of its whole days and, of the hours left, as many busy hours' as a day
+    /// has rows for. A report of a day or more is so priced at about the average, one of a few hours as busy: a
+    /// small domain's first fetch is not cut as if every hour were its busiest.
+    fn most(&self, hours: f64, span: Duration) -> f64 {
+        let span = span.num_seconds() as f64 / 3600.0;
+        let days = (span / 24.0).floor();
+        let days_alike = self.average * (24.0 * days + (self.factor.max(1.0) * (span - 24.0 * days)).min(24.0));
+        (self.busy() * hours).min(days_alike)
+    }
+}
+
 /// Cuts `window` into consecutive report windows, as few as possible, each at most `max_span` long and expecting at
 /// most `cap` rows (unless a single quarter hour expects more: it stands alone, and the row limit halves it if need
 /// be), the expected rows spread as evenly over them as the quarter hours allow, so that a day busier than expected
-/// finds room in every report. `rows_per_hour(h)`: the rows expected in the UTC hour starting at `h`; a quarter hour
-/// expects a quarter of its hour's. Cuts fall on quarter hours (and the window's own ends).
+/// finds room in every report. `rows_per_hour(h)`: the rows expected in the UTC hour starting at `h`, `None` for an
+/// hour not seen yet (priced by `unseen`: as busy, and together at most what the report's span of a day holds); a
+/// quarter hour expects a quarter of its hour's. Cuts fall on quarter hours (and the window's own ends).
 pub fn plan_by_rows(
     window: TimeWindow,
     max_span: Duration,
     cap: f64,
-    rows_per_hour: impl Fn(DateTime<Utc>) -> f64,
+    unseen: Unseen,
+    rows_per_hour: impl Fn(DateTime<Utc>) -> Option<f64>,
 ) -> Vec<TimeWindow> {
     let quarter = Duration::minutes(15);
     // The window's quarter hours (the first and last may be shorter) and the rows each expects.
@@ -153,60 +184,71 @@ pub fn plan_by_rows(
     while a < window.end {
         let b = a.duration_trunc(quarter).map_or(window.end, |q| q + quarter).min(window.end);
         let hour_start = a.duration_trunc(Duration::hours(1)).unwrap_or(a);
-        steps.push(Step { start: a, end: b, rows: rows_per_hour(hour_start) * (b - a).num_seconds() as f64 / 3600.0 });
+        let hours = (b - a).num_seconds() as f64 / 3600.0;
+        let (rows, unseen_hours) = rows_per_hour(hour_start).map_or((0.0, hours), |rows| (rows * hours, 0.0));
+        steps.push(Step { start: a, end: b, rows, unseen_hours, weight: rows + unseen.busy() * unseen_hours });
         a = b;
     }
+    // Running sums, so that a part's expected rows are two subtractions.
+    let (mut rows_before, mut unseen_before) = (vec![0.0], vec![0.0]);
+    for step in &steps {
+        rows_before.push(rows_before.last().copied().unwrap_or(0.0) + step.rows);
+        unseen_before.push(unseen_before.last().copied().unwrap_or(0.0) + step.unseen_hours);
+    }
+    // The rows steps[first..end] expect, and whether they make a report.
+    let expected = |first: usize, end: usize| {
+        let span = steps[end - 1].end - steps[first].start;
+        rows_before[end] - rows_before[first] + unseen.most(unseen_before[end] - unseen_before[first], span)
+    };
+    let fits = |&(first, end): &(usize, usize)| {
+        let span = steps[end - 1].end - steps[first].start;
+        (expected(first, end) <= cap || span <= quarter) && span <= max_span
+    };
     // As few parts as possible: each filled up to the cap or the span.
-    let fewest = cut_steps(&steps, window, |part_start, expected, step| {
-        expected + step.rows > cap || step.end - part_start > max_span
-    });
+    let fewest = cut_steps(steps.len(), |first, i| !fits(&(first, i + 1)));
     // As many parts, each as near the same share of the expected rows as possible: a step goes to the next part once
     // more than half of it would lie past this part's share. Kept if it still fits the cap and the span.
     let parts = fewest.len();
-    let total: f64 = steps.iter().map(|step| step.rows).sum();
+    let total: f64 = steps.iter().map(|step| step.weight).sum();
     let share = total / parts as f64;
     let mut cumulative = 0.0;
     let mut done = 1.0;
-    let even = cut_steps(&steps, window, |_, _, step| {
-        let next = cumulative + step.rows / 2.0 > done * share && done < parts as f64;
+    let even = cut_steps(steps.len(), |_, i| {
+        let next = cumulative + steps[i].weight / 2.0 > done * share && done < parts as f64;
         if next {
             done += 1.0;
         }
-        cumulative += step.rows;
+        cumulative += steps[i].weight;
         next
     });
-    let fits = |part: &TimeWindow| {
-        let rows: f64 = steps.iter().filter(|step| part.contains(step.start)).map(|step| step.rows).sum();
-        (rows <= cap || part.duration() <= quarter) && part.duration() <= max_span
-    };
-    if even.len() == parts && even.iter().all(fits) { even } else { fewest }
+    let chosen = if even.len() == parts && even.iter().all(fits) { even } else { fewest };
+    chosen.into_iter().map(|(first, end)| TimeWindow { start: steps[first].start, end: steps[end - 1].end }).collect()
 }
 
-/// A quarter hour of a window to plan (the first and last may be shorter) and the rows it expects.
+/// A quarter hour of a window to plan (the first and last may be shorter) and what it expects: `rows` if its hour
+/// was seen, else `unseen_hours` (its length in hours); `weight` counts it as rows either way, an unseen one as busy.
 struct Step {
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     rows: f64,
+    unseen_hours: f64,
+    weight: f64,
 }
 
-/// `window` cut before each step (but the first of a part) for which `cut(part start, rows of the part so far,
-/// step)` says so. `cut` is asked for every step, in order (it may count them).
-fn cut_steps(
-    steps: &[Step],
-    window: TimeWindow,
-    mut cut: impl FnMut(DateTime<Utc>, f64, &Step) -> bool,
-) -> Vec<TimeWindow> {
+/// The steps `0..steps` cut into consecutive parts `(first, end)` (step indices, `end` exclusive), a new part
+/// starting at step `i` (but the first of a part) when `cut(first step of the part, i)` says so. `cut` is asked for
+/// every step, in order (it may count them).
+fn cut_steps(steps: usize, mut cut: impl FnMut(usize, usize) -> bool) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
-    let (mut part_start, mut expected) = (window.start, 0.0);
-    for step in steps {
-        if cut(part_start, expected, step) && step.start > part_start {
-            out.push(TimeWindow { start: part_start, end: step.start });
-            (part_start, expected) = (step.start, 0.0);
+    let mut first = 0;
+    for i in 0..steps {
+        if cut(first, i) && i > first {
+            out.push((first, i));
+            first = i;
         }
-        expected += step.rows;
     }
-    if part_start < window.end {
-        out.push(TimeWindow { start: part_start, end: window.end });
+    if first < steps {
+        out.push((first, steps));
     }
     out
 }
@@ -216,6 +258,9 @@ mod tests {
     use super::*;
     use crate::five9::report::tests::{utc, win};
     use chrono_tz::America::Los_Angeles;
+
+    /// For plans whose every hour was seen.
+    const ALL_SEEN: Unseen = Unseen { average: 0.0, factor: 1.0 };
 
     #[test]
     fn a_report_counts_its_whole_hours_by_local_hour_quiet_ones_included() {
@@ -299,9 +344,9 @@ mod tests {
     #[test]
     fn windows_are_cut_where_the_rows_are() {
         // Quiet nights (100 rows an hour), busy days (10,000 an hour from 14:00 to 22:00 UTC), a cap of 40,000.
-        let rate = |h: DateTime<Utc>| if (14..22).contains(&h.hour()) { 10_000.0 } else { 100.0 };
+        let rate = |h: DateTime<Utc>| Some(if (14..22).contains(&h.hour()) { 10_000.0 } else { 100.0 });
         let w = win("2024-05-14T12:00:00Z", "2024-05-15T10:15:00Z");
-        let parts = plan_by_rows(w, Duration::days(2), 40_000.0, rate);
+        let parts = plan_by_rows(w, Duration::days(2), 40_000.0, ALL_SEEN, rate);
         let ends: Vec<String> = parts.iter().map(|p| p.end.format("%d %H:%M").to_string()).collect();
         // Three reports at the least (81,425 rows), each near a third: 2 quiet hours and 2.75 busy ones (27,700),
         // 2.75 busy ones (27,500), the last 2.5 busy hours with the night (26,225).
@@ -309,18 +354,54 @@ mod tests {
         assert_eq!(parts[0].start, w.start);
         assert!(parts.windows(2).all(|p| p[0].end == p[1].start), "consecutive, no gap");
         // The span still bounds a quiet window; a quarter hour above the cap stands alone.
-        let quiet = plan_by_rows(w, Duration::hours(8), 40_000.0, |_| 10.0);
+        let quiet = plan_by_rows(w, Duration::hours(8), 40_000.0, ALL_SEEN, |_| Some(10.0));
         assert_eq!(quiet.len(), 3);
         assert!(quiet.iter().all(|p| p.duration() <= Duration::hours(8)));
-        let dense =
-            plan_by_rows(win("2024-05-14T12:00:00Z", "2024-05-14T12:30:00Z"), Duration::days(2), 40_000.0, |_| {
-                1_000_000.0
-            });
+        let dense = plan_by_rows(
+            win("2024-05-14T12:00:00Z", "2024-05-14T12:30:00Z"),
+            Duration::days(2),
+            40_000.0,
+            ALL_SEEN,
+            |_| Some(1_000_000.0),
+        );
         assert_eq!(dense.len(), 2);
         // A window starting off the quarter hour is cut on quarter hours after its start.
-        let odd =
-            plan_by_rows(win("2024-05-14T12:07:00Z", "2024-05-14T13:00:00Z"), Duration::days(2), 1_000.0, |_| 2_000.0);
+        let odd = plan_by_rows(
+            win("2024-05-14T12:07:00Z", "2024-05-14T13:00:00Z"),
+            Duration::days(2),
+            1_000.0,
+            ALL_SEEN,
+            |_| Some(2_000.0),
+        );
         let cuts: Vec<String> = odd.iter().map(|p| p.start.format("%H:%M").to_string()).collect();
         assert_eq!(cuts, ["12:07", "12:30"]);
+    }
+
+    #[test]
+    fn hours_not_seen_yet_are_priced_as_busy_ones_but_a_report_never_above_what_its_span_of_a_day_holds() {
+        let spans = |w: &[TimeWindow]| w.iter().map(|p| p.duration().num_minutes()).collect::<Vec<_>>();
+        let unseen = Unseen { average: 100.0, factor: 3.0 };
+        let w = win("2024-05-14T00:00:00Z", "2024-05-16T12:00:00Z");
+        // A day (2,400 rows) fits in a report (cap 3,000): a report may span a day and the busy stretch of 2 hours
+        // more (2,400 + 600); the 60 hours go in three reports of 20 hours, each at most a day's rows — not in six of
+        // 10 hours (busy hours, 300 an hour, everywhere), nor in two of 30 (the average, 3,000 each, could be 3,000
+        // plus a busy stretch: 24 hours' 2,400 and six busy ones' 1,800).
+        assert_eq!(spans(&plan_by_rows(w, Duration::days(2), 3_000.0, unseen, |_| None)), [1_200; 3]);
+        // A day that does not fit (cap 2,000) is cut as busy hours all along: six hours and a half at the most.
+        let busy = plan_by_rows(w, Duration::days(2), 2_000.0, unseen, |_| None);
+        assert_eq!(busy.len(), 10);
+        assert!(busy.iter().all(|p| p.duration() <= Duration::minutes(390)));
+        // Factor 1: the average.
+        let average = Unseen { factor: 1.0, ..unseen };
+        assert_eq!(spans(&plan_by_rows(w, Duration::days(2), 3_000.0, average, |_| None)), [1_800; 2]);
+        // Seen hours count what they held, the unseen rest of a report its share of a day: a morning of 1,000 rows an
+        // hour seen (three-hour reports at a cap of 3,000), an afternoon not seen yet (12 hours: at most 2,400 by the
+        // day, not 3,600 as busy hours) in one report.
+        let seen_morning = |h: DateTime<Utc>| (h.hour() < 12).then_some(1_000.0);
+        let day = win("2024-05-14T00:00:00Z", "2024-05-15T00:00:00Z");
+        assert_eq!(
+            spans(&plan_by_rows(day, Duration::days(2), 3_000.0, unseen, seen_morning)),
+            [180, 180, 180, 180, 720]
+        );
     }
 }

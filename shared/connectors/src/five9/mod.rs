@@ -41,7 +41,8 @@
 //!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
 //!   far showed them ([`density`], kept between runs as the connector's cursor), an hour not seen yet as a busy
-//!   one ([`Five9Options::unseen_hour_factor`] times a day's average).
+//!   one ([`Five9Options::unseen_hour_factor`] times a day's average), a report's unseen hours all together at most
+//!   what that span of a day holds ([`density::Unseen`]).
 //! - Agent State Details reports start [`Five9Options::segment_lookback`] before the window, to find the states
 //!   running at its start — except when those are carried ([`carry`]): a read of a window starting at a midnight,
 //!   3 hours or more after it, keeps the states its rows leave running into that midnight (in the cursor too), and

@@ -43,7 +43,9 @@ pub struct Five9Options {
     /// hours reaches the row limit and is run again in halves: two more `runReport`s, and a cut-off result read and
     /// thrown away, each time (until 2026-12-05 the first plan used the average: a 10,000-agent domain's first
     /// fetch, priced at 41 reports, ran 109). Planned as busy, a first fetch runs smaller reports than it needs in
-    /// its quiet hours, once: the reports it reads teach the hours.
+    /// its quiet hours, once: the reports it reads teach the hours. A report is never priced above what its span of
+    /// a day holds (a day's rows in any 24 hours, the busy hours' share of them in less), so a domain whose day fits
+    /// in a report is not cut as if every hour were busy ([`super::density::Unseen`]).
     pub unseen_hour_factor: f64,
     /// Agent State Details reports of one fetch running at once (each report's requests still go one at a time, as
     /// Five9 wants of a user): the reports of a large domain's window, cut up front by the expected rows, are

@@ -1097,6 +1097,59 @@ async fn a_small_domain_s_first_fetch_is_not_cut_as_if_every_hour_were_its_busie
 }
 
 #[tokio::test]
+async fn call_log_reports_are_cut_where_the_calls_are_once_the_domain_s_hours_were_seen() {
+    // A busy domain's Call Log: more rows in a day than a report may hold (a row limit of 1,500 here). Until its hours
+    // were seen, a window is cut by the span alone, and its reports come back at the limit and run again in halves,
+    // every run (a caught-up run re-reads yesterday and today). What complete reports showed of the domain's hours
+    // (kept by the import between runs as the connector's cursor) cuts the next windows where the calls are: no
+    // report reaches the limit, fewer reports, the same sums.
+    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
+    let config = Five9SimConfig {
+        now: Some(now),
+        limits: ample,
+        row_limit: 1_500,
+        calls_per_interval: 40.0,
+        ..Five9SimConfig::default()
+    };
+    let sim = start(config).await;
+    let opts = Five9Options { row_limit: 1_500, ..test_options() };
+    let fresh = || connector(&sim, Five9Grouping::Campaign).with_options(opts.clone());
+    // Call Log reports run, and how many of them reached the row limit.
+    let read = |c: Five9Connector, w: TimeWindow| {
+        let sim = &sim;
+        async move {
+            let seen = sim.stats().report_runs.len();
+            let sums = c.interval_stats(&[], w, deadline()).await.unwrap();
+            let runs = sim.stats().report_runs.split_off(seen);
+            assert!(runs.iter().all(|r| r.report == "Call Log"));
+            let rows: Vec<usize> = runs.iter().map(|r| r.rows).collect();
+            assert_eq!(sums, sim.truth_intervals(w, Five9Grouping::Campaign), "the sums of {w:?}");
+            (rows, c)
+        }
+    };
+    let cut = |rows: &[usize]| rows.iter().filter(|&&r| r >= 1_500).count();
+    let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let (first, first_c) = read(fresh(), monday_tuesday).await;
+    assert!(cut(&first) > 0, "nothing learned: reports reach the limit: {first:?}");
+    let learned = first_c.vendor_cursor().expect("the Call Log reports taught the domain's hours");
+    assert!(learned.get("calls").is_some(), "{learned}");
+    // A caught-up run's window (yesterday and today), by a connector that learned nothing and by one that has what
+    // Monday and Tuesday's reports taught.
+    let steady = window("2024-05-15T00:00:00Z", "2024-05-16T10:15:00Z");
+    let (by_span, _) = read(fresh(), steady).await;
+    let taught = fresh();
+    taught.restore_vendor_cursor(Some(learned)).unwrap();
+    // The budget check prices the fetch as it will run.
+    let priced = taught.fetch_cost(&NextFetch { stats: steady, segments: None, agents: 0 }).report_request;
+    let (by_hours, _) = read(taught, steady).await;
+    assert_eq!(priced, by_hours.len() as u64, "priced as run");
+    assert!(cut(&by_span) > 0, "by the span: {by_span:?}");
+    assert_eq!(cut(&by_hours), 0, "by the learned hours none reaches the limit: {by_hours:?}");
+    assert!(by_hours.len() < by_span.len(), "{by_hours:?} by the hours, {by_span:?} by the span");
+}
+
+#[tokio::test]
 async fn the_states_running_into_midnight_are_carried_and_later_reports_start_there() {
     // A caught-up import reads today's agent states every 15 minutes; its reports started 12 hours before midnight
     // every time, to find the states still running at midnight. Once the rows before midnight are all written (3

@@ -49,7 +49,7 @@ impl Five9Connector {
     /// to hold ([`super::density`]). A report that comes back at the row limit is run again in halves, two more;
     /// that comes out of the reserve.
     pub fn fetch_cost(&self, next: &NextFetch) -> CallCost {
-        let calls = self.plan(next.stats, self.opts.max_report_span).len();
+        let calls = self.plan_calls(next.stats).len();
         let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_reads(w).0).len());
         CallCost::of_reports((calls + states) as u64, self.opts.polls_per_report)
     }

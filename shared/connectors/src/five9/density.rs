@@ -13,6 +13,10 @@
 //! hours together never more than a day's rows in any 24 hours allow ([`Unseen`]). The import keeps what
 //! was learned between runs (the connector's [`crate::Connector::vendor_cursor`]); what was learned under another
 //! time zone is not used.
+//!
+//! The Call Log's rows (one per call) are learned the same way, in a value of their own: a busy domain's day of
+//! calls passes the row limit too, and every caught-up run re-reads yesterday's and today's. Its hours not seen yet
+//! are not guessed (a domain's calls have no default figure): only the report span cuts them.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -59,6 +63,17 @@ impl StateDensity {
     /// this report or earlier ones), the hour's rows are kept if they are the busiest of its local hour within
     /// [`KEPT_FOR_DAYS`].
     pub fn observe(&mut self, tz: Tz, window: TimeWindow, starts: impl IntoIterator<Item = DateTime<Utc>>) {
+        self.observe_counts(tz, window, starts.into_iter().map(|start| (start, 1)));
+    }
+
+    /// [`StateDensity::observe`] of rows counted already: `n` rows written at `at` for each `(at, n)` (a report's
+    /// rows per quarter hour, [`super::report::CallLogResult::quarters`]).
+    pub fn observe_counts(
+        &mut self,
+        tz: Tz,
+        window: TimeWindow,
+        counts_at: impl IntoIterator<Item = (DateTime<Utc>, u32)>,
+    ) {
         if self.zone.as_deref() != Some(tz.name()) {
             // Another zone's local hours are other hours.
             *self = StateDensity { zone: Some(tz.name().to_owned()), ..StateDensity::default() };
@@ -74,11 +89,11 @@ impl StateDensity {
         if counts.is_empty() {
             return;
         }
-        for start in starts {
-            if let Ok(q) = start.duration_trunc(quarter)
+        for (at, rows) in counts_at {
+            if let Ok(q) = at.duration_trunc(quarter)
                 && let Some(n) = counts.get_mut(&q)
             {
-                *n = n.saturating_add(1);
+                *n = n.saturating_add(rows);
             }
         }
         let hours: BTreeSet<DateTime<Utc>> =

@@ -42,7 +42,8 @@
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
 //!   far showed them ([`density`], kept between runs as the connector's cursor), an hour not seen yet as a busy
 //!   one ([`Five9Options::unseen_hour_factor`] times a day's average), a report's unseen hours all together at most
-//!   what that span of a day holds ([`density::Unseen`]).
+//!   what that span of a day holds ([`density::Unseen`]). Call Log windows likewise by the calls its hours held,
+//!   once reports have shown them (hours not seen are not guessed: the span alone cuts them).
 //! - Agent State Details reports start [`Five9Options::segment_lookback`] before the window, to find the states
 //!   running at its start — except when those are carried ([`carry`]): a read of a window starting at a midnight,
 //!   3 hours or more after it, keeps the states its rows leave running into that midnight (in the cursor too), and
@@ -127,6 +128,8 @@ pub struct Five9Connector {
     /// Agent State Details rows per hour of the domain's day, learned from the reports read (and restored from
     /// earlier runs): how the reports of a window are cut ([`density`]).
     density: StdMutex<density::StateDensity>,
+    /// Call Log rows per hour of the domain's day, learned likewise: how a Call Log window is cut ([`density`]).
+    call_rows: StdMutex<density::StateDensity>,
     /// The agent states running into a midnight, found by a read with the look-back once the rows before it were
     /// all written (and restored from earlier runs): reports of a window starting there start there ([`carry`]).
     carried: StdMutex<Option<Arc<carry::Carried>>>,
@@ -138,10 +141,13 @@ pub struct Five9Connector {
     unseen_by_average: AtomicBool,
 }
 
-/// The connector's cursor: what it learned of the domain ([`density`]) and the states it carries ([`carry`]).
+/// The connector's cursor: what it learned of the domain ([`density`]: its Agent State Details rows per hour, and
+/// its Call Log rows per hour as `calls`) and the states it carries ([`carry`]).
 #[derive(serde::Serialize)]
 struct CursorOut<'a> {
     density: &'a density::StateDensity,
+    #[serde(skip_serializing_if = "density::StateDensity::is_empty")]
+    calls: &'a density::StateDensity,
     #[serde(skip_serializing_if = "Option::is_none")]
     carried: Option<&'a carry::Carried>,
 }
@@ -150,6 +156,8 @@ struct CursorOut<'a> {
 #[derive(serde::Deserialize)]
 struct CursorIn {
     density: density::StateDensity,
+    #[serde(default)]
+    calls: density::StateDensity,
     #[serde(default)]
     carried: Option<carry::Carried>,
 }
@@ -160,7 +168,7 @@ impl CursorIn {
         if value.get("density").is_some() {
             serde_json::from_value(value)
         } else {
-            serde_json::from_value(value).map(|density| CursorIn { density, carried: None })
+            serde_json::from_value(value).map(|density| CursorIn { density, calls: Default::default(), carried: None })
         }
     }
 }
@@ -189,6 +197,7 @@ impl Five9Connector {
             opts,
             seen_statuses: StdMutex::new(None),
             density: StdMutex::new(density::StateDensity::default()),
+            call_rows: StdMutex::new(density::StateDensity::default()),
             carried: StdMutex::new(None),
             allowance: StdMutex::new(budget::Allowance::default()),
             unseen_by_average: AtomicBool::new(false),
@@ -377,16 +386,18 @@ impl Connector for Five9Connector {
         self.calls.get()
     }
 
-    /// What the Agent State Details reports taught about the domain's busy hours ([`density`]) and the states
-    /// running into the latest midnight read ([`carry`]), for the import to keep until the next run; `None` until a
-    /// report with a whole hour was read.
+    /// What the Agent State Details and Call Log reports taught about the domain's busy hours ([`density`]) and the
+    /// states running into the latest midnight read ([`carry`]), for the import to keep until the next run; `None`
+    /// until a report with a whole hour was read.
     fn vendor_cursor(&self) -> Option<serde_json::Value> {
+        // Both held while serialising (nothing else holds both), not copied.
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
+        let calls = self.call_rows.lock().unwrap_or_else(|p| p.into_inner());
         let carried = self.carried.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if learned.is_empty() && carried.is_none() {
+        if learned.is_empty() && calls.is_empty() && carried.is_none() {
             return None;
         }
-        serde_json::to_value(CursorOut { density: &learned, carried: carried.as_deref() }).ok()
+        serde_json::to_value(CursorOut { density: &learned, calls: &calls, carried: carried.as_deref() }).ok()
     }
 
     /// The whole cursor: the rows per hour are what complete reports held, and the carried states what complete reports
@@ -408,6 +419,11 @@ impl Connector for Five9Connector {
             Ok(saved) => {
                 if !self.density.lock().unwrap_or_else(|p| p.into_inner()).merge(self.tz, saved.density) {
                     tracing::info!("the saved Agent State Details rows per hour are of another time zone: ignored");
+                }
+                let saved_calls = !saved.calls.is_empty();
+                if !self.call_rows.lock().unwrap_or_else(|p| p.into_inner()).merge(self.tz, saved.calls) && saved_calls
+                {
+                    tracing::info!("the saved Call Log rows per hour are of another time zone: ignored");
                 }
                 if let Some(carried) = saved.carried {
                     if carried.zone != self.tz.name() {

@@ -201,6 +201,9 @@ pub struct CallLogResult {
     pub rows: usize,
     /// Counted rows whose queue column was empty / `[None]` (skill grouping: calls that never reached a skill).
     pub rows_without_queue: usize,
+    /// All rows (counted or not) per UTC quarter hour, in the CSV's order, consecutive rows of a quarter counted
+    /// together: how busy the domain's hours are ([`super::density`]).
+    pub quarters: Vec<(DateTime<Utc>, u32)>,
 }
 
 /// Parses a Call Log CSV and sums its inbound calls per `group_column` value (`CAMPAIGN` or `SKILL`) and 15-minute
@@ -248,6 +251,11 @@ pub fn aggregate_call_log_into<R: Read>(
         let local = time.read(&rec, line)?;
         let at = resolver.resolve(local, prev);
         prev = Some(at);
+        let quarter = floor_to_interval(at);
+        match out.quarters.last_mut() {
+            Some((q, n)) if *q == quarter => *n = n.saturating_add(1),
+            _ => out.quarters.push((quarter, 1)),
+        }
         // Validate every used field before deciding to skip the row: a cut row must fail, not vanish.
         let is_abandoned =
             flag(field(&rec, abandoned)).ok_or_else(|| err(format!("row {line}: unreadable ABANDONED")))?;
@@ -271,7 +279,7 @@ pub fn aggregate_call_log_into<R: Read>(
             Some(m) => m,
             None => out.sums.by_queue.entry(queue.to_owned()).or_default(),
         };
-        let s = intervals.entry(floor_to_interval(at)).or_default();
+        let s = intervals.entry(quarter).or_default();
         s.offered += 1;
         if is_abandoned {
             s.abandoned += 1;

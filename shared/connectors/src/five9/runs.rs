@@ -115,6 +115,26 @@ impl Five9Connector {
         })
     }
 
+    /// The Call Log report windows over `window`: at most `max_report_span` each, and — once complete reports have
+    /// shown how many rows (calls) the domain's hours hold ([`density`], learned per local hour as for the agent
+    /// states) — as few reports as expect at most 90 % of the row limit each, the rows spread evenly over them, so
+    /// that a busy domain's reports do not come back at the limit and run again in halves every run. Hours not seen
+    /// yet are not guessed: only the span cuts them.
+    pub(super) fn plan_calls(&self, window: TimeWindow) -> Vec<TimeWindow> {
+        // Held while planning (no await here), not copied.
+        let learned = self.call_rows.lock().unwrap_or_else(|p| p.into_inner());
+        if learned.is_empty() {
+            return self.plan(window, self.opts.max_report_span);
+        }
+        let cap = self.opts.row_limit as f64 * 0.9;
+        let not_guessed = density::Unseen { average: 0.0, factor: 1.0 };
+        self.plan_with(window, |part| {
+            density::plan_by_rows(part, self.opts.max_report_span, cap, not_guessed, |hour| {
+                learned.expected(self.tz, hour, window.end).map(f64::from)
+            })
+        })
+    }
+
     /// Halves a window that hit the row limit (cut on a 15-minute boundary when possible).
     pub(super) fn halve(&self, w: TimeWindow) -> Result<(TimeWindow, TimeWindow), ConnectorError> {
         if w.duration() <= Duration::minutes(15) {
@@ -150,7 +170,7 @@ impl Five9Connector {
         // A missing column in the customer's own skill report is its configuration; in Five9's stock Call Log it
         // is a malformed answer.
         let custom = self.settings.grouping == Five9Grouping::Skill && self.settings.skill_report.is_some();
-        let windows = self.plan(window, self.opts.max_report_span);
+        let windows = self.plan_calls(window);
         self.read_reports((&folder, &name), windows, deadline, |body, w, _| {
             let mut result = report::CallLogResult::default();
             read_report(&body, &name, custom, |csv| {
@@ -165,6 +185,7 @@ impl Five9Connector {
             if result.rows >= self.opts.row_limit {
                 return Ok(false);
             }
+            self.call_rows.lock().unwrap_or_else(|p| p.into_inner()).observe_counts(self.tz, w, result.quarters);
             sums.merge(result.sums);
             Ok(true)
         })

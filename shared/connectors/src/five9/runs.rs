@@ -104,15 +104,9 @@ impl Five9Connector {
             return self.plan(window, self.opts.max_report_span);
         }
         let factor = if self.unseen_by_average.load(Ordering::Relaxed) { 1.0 } else { self.opts.unseen_hour_factor };
-        let unseen = density::Unseen { average, factor };
         // Held while planning (no await here), not copied.
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
-        let cap = self.opts.row_limit as f64 * 0.9;
-        self.plan_with(window, |part| {
-            density::plan_by_rows(part, self.opts.max_report_span, cap, unseen, |hour| {
-                learned.expected(self.tz, hour, window.end).map(f64::from)
-            })
-        })
+        self.plan_by_learned(window, &learned, density::Unseen { average, factor })
     }
 
     /// The Call Log report windows over `window`: at most `max_report_span` each, and — once complete reports have
@@ -126,10 +120,21 @@ impl Five9Connector {
         if learned.is_empty() {
             return self.plan(window, self.opts.max_report_span);
         }
+        self.plan_by_learned(window, &learned, density::Unseen { average: 0.0, factor: 1.0 })
+    }
+
+    /// `window` cut into as few reports as expect at most 90 % of the row limit each ([`density::plan_by_rows`]): an
+    /// hour `learned` saw in the week before the window's end expects what it held, one it did not what `unseen`
+    /// says.
+    fn plan_by_learned(
+        &self,
+        window: TimeWindow,
+        learned: &density::StateDensity,
+        unseen: density::Unseen,
+    ) -> Vec<TimeWindow> {
         let cap = self.opts.row_limit as f64 * 0.9;
-        let not_guessed = density::Unseen { average: 0.0, factor: 1.0 };
         self.plan_with(window, |part| {
-            density::plan_by_rows(part, self.opts.max_report_span, cap, not_guessed, |hour| {
+            density::plan_by_rows(part, self.opts.max_report_span, cap, unseen, |hour| {
                 learned.expected(self.tz, hour, window.end).map(f64::from)
             })
         })

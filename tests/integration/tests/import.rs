@@ -1219,8 +1219,8 @@ async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run(
 async fn what_a_five9_run_learned_is_kept_when_a_later_fetch_fails() {
     // Five9 fails every report after the back-fill's first fetch (the 18th and 19th: a Call Log and two Agent State
     // reports), with a `ServerFault`, retried, then the run fails `vendor_unavailable`: what that fetch's reports
-    // taught (the rows per hour of the days read) is kept all the same, so the next run does not plan a large
-    // domain's fetch by the average again.
+    // taught (the rows per hour of the days read, agent states and calls) is kept all the same, so the next run does
+    // not plan a large domain's fetch by the average again.
     let now: DateTime<Utc> = "2024-11-20T12:00:00Z".parse().unwrap();
     let (env, sim) = five9_env(Five9SimConfig { now: Some(now), ..Five9SimConfig::default() }).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
@@ -1232,6 +1232,8 @@ async fn what_a_five9_run_learned_is_kept_when_a_later_fetch_fails() {
     let cursor_item = partition.iter().find(|i| i["SK"].as_s().unwrap() == "CURSOR").expect("the cursor is kept");
     let (cursor, _) = acd_aws::cursor::read_cursor(cursor_item).unwrap();
     assert_eq!(cursor["density"]["state_rows_per_hour"].as_object().map(|h| h.len()), Some(24), "{cursor}");
+    // The Call Log's rows per hour too (how a busy domain's Call Log is cut).
+    assert_eq!(cursor["calls"]["state_rows_per_hour"].as_object().map(|h| h.len()), Some(24), "{cursor}");
 }
 
 #[tokio::test]

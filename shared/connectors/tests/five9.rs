@@ -35,6 +35,11 @@ fn settings(grouping: Five9Grouping) -> Five9Settings {
     }
 }
 
+/// Report limits no test run comes near (the tests that pace set their own).
+fn ample_limits() -> Limits {
+    Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() }
+}
+
 fn test_options() -> Five9Options {
     Five9Options {
         retry: RetryPolicy { max_attempts: 4, base: Duration::from_millis(5), cap: Duration::from_millis(40) },
@@ -552,7 +557,7 @@ async fn back_fill_days_are_paced_within_the_hourly_and_daily_budgets() {
 /// on Thursday 10:15 — started clear of the real clock's next hour, when the simulator's hourly counters reset.
 async fn large_domain() -> (Five9Simulator, Vec<ExternalAgent>, Limits) {
     clear_of_an_hour_boundary(Duration::from_secs(60)).await;
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let ample = ample_limits();
     let now = utc("2024-05-16T10:15:00Z");
     let config = Five9SimConfig { agents: 300, now: Some(now), limits: ample, row_limit: 6_000, ..Default::default() };
     let sim = start(config).await;
@@ -926,7 +931,7 @@ async fn a_day_s_agent_states_are_the_same_whatever_reports_cut_it() {
     // A state that overlaps its predecessor (Ready for a few seconds, then On Call at once) is written with the
     // predecessor's start: when a report's cut falls between the two, its row belongs to the report before the cut.
     // The day is read through windows cut in many places (a high expected-rows figure), and through different ones.
-    let unlimited = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let unlimited = ample_limits();
     let now: DateTime<Utc> = "2024-05-15T10:15:00Z".parse().unwrap();
     let config = Five9SimConfig { agents: 300, now: Some(now), limits: unlimited, ..Five9SimConfig::default() };
     let sim = start(config).await;
@@ -979,7 +984,7 @@ async fn reports_are_cut_where_the_rows_are_once_the_domain_s_busy_hours_were_se
     // limit, are thrown away and halved. What two weekdays' reports taught (kept by the import between runs as the
     // connector's cursor) cuts the next day's where the rows are: no report reaches the limit, fewer reports. (Two
     // days, so that every local hour was seen on a weekday: the first day's look-back falls on a Sunday.)
-    let unlimited = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let unlimited = ample_limits();
     let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
     let config = Five9SimConfig {
         agents: 300,
@@ -1074,7 +1079,7 @@ async fn a_small_domain_s_first_fetch_is_not_cut_as_if_every_hour_were_its_busie
     // was seen, the first fetch (two days and the look-back, 60 hours) was planned as busy hours all along and ran
     // four reports of 15 hours; priced by what a stretch of a day can hold (a report of 30 hours: a day and 6 busy
     // hours), it runs two, neither reaching the limit, and reads the truth.
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let ample = ample_limits();
     let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
     let sim = start(Five9SimConfig { agents: 300, now: Some(now), limits: ample, ..Five9SimConfig::default() }).await;
     let agents = sim.truth_agents();
@@ -1103,7 +1108,7 @@ async fn call_log_reports_are_cut_where_the_calls_are_once_the_domain_s_hours_we
     // every run (a caught-up run re-reads yesterday and today). What complete reports showed of the domain's hours
     // (kept by the import between runs as the connector's cursor) cuts the next windows where the calls are: no
     // report reaches the limit, fewer reports, the same sums.
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let ample = ample_limits();
     let now: DateTime<Utc> = "2024-05-16T10:15:00Z".parse().unwrap();
     let config = Five9SimConfig {
         now: Some(now),
@@ -1157,7 +1162,7 @@ async fn the_states_running_into_midnight_are_carried_and_later_reports_start_th
     // next run's, which gets them through the import's cursor — start their reports at midnight, and find exactly
     // the segments a read with the look-back finds, the simulator's truth.
     let midnight = utc("2024-05-15T00:00:00Z");
-    let ample = Limits { report_request: [10_000; 3], retrieve_report: [10_000; 3], ..Limits::default() };
+    let ample = ample_limits();
     let config = Five9SimConfig { agents: 300, limits: ample, row_limit: 6_000, ..Five9SimConfig::default() };
     let sim = start(config).await;
     let agents = sim.truth_agents();

@@ -47,11 +47,45 @@ impl Five9Connector {
     /// of `next.segments` (with the look-back before it unless the states running into its start are carried),
     /// windows planned exactly as the fetch will plan them — for a large domain, by the rows its hours are expected
     /// to hold ([`super::density`]). A report that comes back at the row limit is run again in halves, two more;
-    /// that comes out of the reserve.
+    /// that comes out of the reserve. Hours not seen yet are priced as the fetch the import paced last plans them
+    /// (`Allowance::unseen`).
     pub fn fetch_cost(&self, next: &NextFetch) -> CallCost {
+        self.fetch_cost_with(next, self.paced_unseen())
+    }
+
+    /// [`Five9Connector::fetch_cost`] with the hours not seen yet priced as `unseen` says.
+    fn fetch_cost_with(&self, next: &NextFetch, unseen: UnseenHours) -> CallCost {
         let calls = self.plan_calls(next.stats).len();
-        let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_reads(w).0).len());
+        let states = next.segments.map_or(0, |w| self.plan_states(next.agents, self.state_reads(w).0, unseen).len());
         CallCost::of_reports((calls + states) as u64, self.opts.polls_per_report)
+    }
+
+    /// `getCallCountersState` checked against the next fetch's cost ([`Connector::pace_next_day`]): [`day_pace`],
+    /// and for a single day too large with its unseen hours planned as busy, the same day priced with them at the
+    /// average (if that is not too large, the fetch is planned so). Records the paced fetch: its room above the
+    /// reserve on [`Pace::Go`], and how its unseen hours are planned.
+    pub(super) async fn pace_fetch(&self, next: &NextFetch, deadline: Deadline) -> Result<Pace, ConnectorError> {
+        let counters = self.call_counters(deadline).await?;
+        let price = |unseen| day_pace(&counters, self.fetch_cost_with(next, unseen), self.opts.budget_reserve_percent);
+        let (mut pace, mut unseen) = (price(UnseenHours::Busy), UnseenHours::Busy);
+        if matches!(pace, Pace::TooLarge { .. }) && next.stats.duration() <= Duration::days(1) {
+            let by_average = price(UnseenHours::Average);
+            if !matches!(by_average, Pace::TooLarge { .. }) {
+                (pace, unseen) = (by_average, UnseenHours::Average);
+            }
+        }
+        let room = (pace == Pace::Go).then(|| self.reports_room(&counters).0);
+        let mut allowance = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
+        allowance.unseen = unseen;
+        if room.is_some() {
+            allowance.left = room;
+        }
+        Ok(pace)
+    }
+
+    /// How the fetch the import paced last plans hours not seen yet ([`Allowance::unseen`]).
+    pub(super) fn paced_unseen(&self) -> UnseenHours {
+        self.allowance.lock().unwrap_or_else(|p| p.into_inner()).unseen
     }
 
     /// Called before each report. Within a fetch the import paced ([`crate::Connector::pace_next_day`] answered
@@ -115,7 +149,8 @@ impl Five9Connector {
     }
 }
 
-/// What a paced fetch may still run ([`Five9Connector::spend_allowance`]).
+/// The fetch the import paced last ([`Five9Connector::pace_fetch`]): what it may still run
+/// ([`Five9Connector::spend_allowance`]) and how it plans hours not seen yet.
 #[derive(Debug, Default)]
 pub(super) struct Allowance {
     /// Reports left of the room the counters last showed above the reserve; `None`: no fetch was paced, none is
@@ -123,6 +158,21 @@ pub(super) struct Allowance {
     pub(super) left: Option<u64>,
     /// Reports taken whose `runReport` has not come back yet.
     pending: u64,
+    /// How the Agent State Details reports plan hours of the domain's day not seen yet: as busy ones until a
+    /// budget check priced a day by the average ([`Five9Connector::pace_fetch`]).
+    unseen: UnseenHours,
+}
+
+/// How hours of the domain's day not seen yet are priced when Agent State Details reports are planned
+/// ([`Five9Connector::plan_states`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum UnseenHours {
+    /// As busy hours: the average times [`Five9Options::unseen_hour_factor`] (a report's together at most what
+    /// its span of a day holds).
+    #[default]
+    Busy,
+    /// At the average ([`Five9Options::state_rows_per_agent_hour`]).
+    Average,
 }
 
 impl Allowance {
@@ -365,7 +415,7 @@ mod budget_tests {
     #[test]
     fn reports_taken_but_not_sent_yet_are_taken_off_the_room_the_counters_show() {
         // Two reports taken and still waiting to be sent: the counters read again do not count them.
-        let mut a = Allowance { left: Some(0), pending: 2 };
+        let mut a = Allowance { left: Some(0), pending: 2, ..Allowance::default() };
         assert!(!a.take_from(2), "the room the counters show is theirs");
         assert!(a.take_from(3));
         assert_eq!((a.left, a.pending), (Some(0), 3));

@@ -63,7 +63,6 @@ pub mod time;
 pub mod vendor;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration as StdDuration;
 
@@ -76,7 +75,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::time::Instant;
 
 pub use self::budget::{CallCost, CallCounterState};
-use self::budget::{Pacer, day_pace, pace};
+use self::budget::{Pacer, UnseenHours, pace};
 use self::client::map_fault;
 pub use self::options::Five9Options;
 pub use self::regions::{Five9Region, region_host, service_url};
@@ -133,12 +132,10 @@ pub struct Five9Connector {
     /// The agent states running into a midnight, found by a read with the look-back once the rows before it were
     /// all written (and restored from earlier runs): reports of a window starting there start there ([`carry`]).
     carried: StdMutex<Option<Arc<carry::Carried>>>,
-    /// Reports the fetch the import paced last may still run above the budget reserve ([`budget`]); `None` until a
-    /// fetch was paced (the fetches the import does not pace are not limited).
+    /// The fetch the import paced last ([`budget`]): the reports it may still run above the budget reserve (none
+    /// counted until a fetch was paced: the fetches the import does not pace are not limited), and how its Agent
+    /// State Details reports plan hours not seen yet.
     allowance: StdMutex<budget::Allowance>,
-    /// Whether hours not seen yet are planned by the average instead of as busy ones: set by the budget check for
-    /// one day that, planned as busy, would pass the whole allowance ([`Connector::pace_next_day`]).
-    unseen_by_average: AtomicBool,
 }
 
 /// The connector's cursor: what it learned of the domain ([`density`]: its Agent State Details rows per hour, and
@@ -200,7 +197,6 @@ impl Five9Connector {
             call_rows: StdMutex::new(density::StateDensity::default()),
             carried: StdMutex::new(None),
             allowance: StdMutex::new(budget::Allowance::default()),
-            unseen_by_average: AtomicBool::new(false),
         }
     }
 
@@ -366,7 +362,7 @@ impl Connector for Five9Connector {
     ) -> Result<Vec<AgentSegment>, ConnectorError> {
         // The carried states running into the window's start, if any: then the reports start there.
         let (report_window, carried) = self.state_reads(window);
-        let windows = self.plan_states(agents.len(), report_window);
+        let windows = self.plan_states(agents.len(), report_window, self.paced_unseen());
         let (rows, generated_at) = self.state_rows(windows, deadline).await?;
         if let Some(carried) = carried {
             self.see_statuses(carried.statuses());
@@ -441,7 +437,7 @@ impl Connector for Five9Connector {
     }
 
     /// `getCallCountersState` (itself free of limits) checked by `day_pace` against what the fetch will call
-    /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`].
+    /// ([`Five9Connector::fetch_cost`]) and [`Five9Options::budget_reserve_percent`] (`Five9Connector::pace_fetch`).
     /// On [`Pace::Go`], the fetch may run as many reports as the counters have room for above the reserve (at least
     /// its planned cost), no more (`Five9Connector::spend_allowance`).
     ///
@@ -452,21 +448,7 @@ impl Connector for Five9Connector {
     /// instead of the run failing `configuration_wrong` for a guess (from ≈ 10,500 agents at Five9's default limits
     /// a first day planned as busy needs 15-minute reports, 145 of them).
     async fn pace_next_day(&self, next: &NextFetch, deadline: Deadline) -> Result<Pace, ConnectorError> {
-        let counters = self.call_counters(deadline).await?;
-        self.unseen_by_average.store(false, Ordering::Relaxed);
-        let mut pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
-        if matches!(pace, Pace::TooLarge { .. }) && next.stats.duration() <= Duration::days(1) {
-            self.unseen_by_average.store(true, Ordering::Relaxed);
-            pace = day_pace(&counters, self.fetch_cost(next), self.opts.budget_reserve_percent);
-            if matches!(pace, Pace::TooLarge { .. }) {
-                self.unseen_by_average.store(false, Ordering::Relaxed);
-            }
-        }
-        if pace == Pace::Go {
-            let (room, _) = self.reports_room(&counters);
-            self.allowance.lock().unwrap_or_else(|p| p.into_inner()).left = Some(room);
-        }
-        Ok(pace)
+        self.pace_fetch(next, deadline).await
     }
 }
 

@@ -94,16 +94,20 @@ impl Five9Connector {
     /// ([`density::plan_by_rows`]): as few reports as expect at most 90 % of the row limit each, and span at most
     /// `max_report_span`, the rows spread evenly over them. An hour of the domain's day seen in the last week
     /// ([`density`]) expects the busiest such hour, already a margin; an hour not seen yet expects a busy hour: the
-    /// average ([`Five9Options::state_rows_per_agent_hour`]) times [`Five9Options::unseen_hour_factor`] (or the
-    /// average alone for a day the budget check priced so, see [`Five9Connector::pace_next_day`]), and a report's
-    /// unseen hours together at most what that span of a day holds ([`density::Unseen`]: a day's rows in any 24
-    /// hours). With the estimate off (an average of 0), the span alone cuts.
-    pub(super) fn plan_states(&self, agents: usize, window: TimeWindow) -> Vec<TimeWindow> {
+    /// average ([`Five9Options::state_rows_per_agent_hour`]) times [`Five9Options::unseen_hour_factor`] (`unseen`:
+    /// [`UnseenHours::Average`], the average alone, for a day the budget check priced so: see
+    /// [`Five9Connector::pace_fetch`]), and a report's unseen hours together at most what that span of a day holds
+    /// ([`density::Unseen`]: a day's rows in any 24 hours). With the estimate off (an average of 0), the span alone
+    /// cuts.
+    pub(super) fn plan_states(&self, agents: usize, window: TimeWindow, unseen: UnseenHours) -> Vec<TimeWindow> {
         let average = agents as f64 * self.opts.state_rows_per_agent_hour;
         if average <= 0.0 {
             return self.plan(window, self.opts.max_report_span);
         }
-        let factor = if self.unseen_by_average.load(Ordering::Relaxed) { 1.0 } else { self.opts.unseen_hour_factor };
+        let factor = match unseen {
+            UnseenHours::Busy => self.opts.unseen_hour_factor,
+            UnseenHours::Average => 1.0,
+        };
         // Held while planning (no await here), not copied.
         let learned = self.density.lock().unwrap_or_else(|p| p.into_inner());
         self.plan_by_learned(window, &learned, density::Unseen { average, factor })
@@ -356,19 +360,21 @@ mod tests {
         // 60 hours (a two-day fetch and its look-back), no hour seen yet: each expects a busy hour, 3 × the average
         // of 3 rows per agent, and a report at most what its span of a day holds. A small domain's (20 agents) is cut
         // by the span alone...
-        assert_eq!(spans(c.plan_states(20, hours(60))), [1_800, 1_800]);
+        assert_eq!(spans(c.plan_states(20, hours(60), UnseenHours::Busy)), [1_800, 1_800]);
         // ...300 agents' (a day's 21,600 rows fit in a report) into two of 30 hours (a day and 6 busy hours: 37,800,
         // at most 45,000), not four of 15 as busy hours all along...
-        assert_eq!(spans(c.plan_states(300, hours(60))), [1_800, 1_800]);
+        assert_eq!(spans(c.plan_states(300, hours(60), UnseenHours::Busy)), [1_800, 1_800]);
         // ...1,000 agents' (a day's 72,000 do not) into busy hours' reports: five hours, 45,000 rows...
-        assert_eq!(spans(c.plan_states(1_000, hours(60))), [300; 12]);
+        assert_eq!(spans(c.plan_states(1_000, hours(60), UnseenHours::Busy)), [300; 12]);
         // ...and 10,000 agents' (90,000 rows an hour) into half hours.
-        assert_eq!(spans(c.plan_states(10_000, hours(10))), [30; 20]);
-        // The average alone (factor 1) cuts 1,000 agents' into four: busy hours would reach the row limit.
+        assert_eq!(spans(c.plan_states(10_000, hours(10), UnseenHours::Busy)), [30; 20]);
+        // The average alone cuts 1,000 agents' into four (busy hours would reach the row limit): for a day the
+        // budget check priced by the average, and with a factor of 1.
+        assert_eq!(spans(c.plan_states(1_000, hours(60), UnseenHours::Average)), [900; 4]);
         let by_average = c.with_options(Five9Options { unseen_hour_factor: 1.0, ..Five9Options::default() });
-        assert_eq!(spans(by_average.plan_states(1_000, hours(60))), [900; 4]);
+        assert_eq!(spans(by_average.plan_states(1_000, hours(60), UnseenHours::Busy)), [900; 4]);
         // An estimate of 0 per hour only follows the span.
         let off = by_average.with_options(Five9Options { state_rows_per_agent_hour: 0.0, ..Five9Options::default() });
-        assert_eq!(spans(off.plan_states(10_000, hours(10))), [600]);
+        assert_eq!(spans(off.plan_states(10_000, hours(10), UnseenHours::Busy)), [600]);
     }
 }

@@ -371,12 +371,14 @@ pub trait ImportStore: Send + Sync {
     }
     /// Upserts `pieces` (those starting inside `chunk`) by (agent, start) and deletes nothing: for agent states
     /// read from a feed ([`acd_connectors::Connector::agent_states_feed`]), where a re-read day brings only what is
-    /// new since the last run.
+    /// new since the last run. `fresh` as for [`ImportStore::write_segments`]: none of the chunk's items was ever
+    /// written, so what is stored need not be read back to merge with.
     async fn merge_segments(
         &self,
         integration: &Integration,
         chunk: acd_domain::TimeWindow,
         pieces: &[acd_domain::AgentSegment],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError>;
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError>;
     /// Adds `found` to the integration's stored agent-state gaps ([`acd_domain::gaps::merge_gaps`]: coalesced,

@@ -413,6 +413,11 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
     let run =
         env.importer(ImportConfig::default()).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{}", serde_json::to_string(&run).unwrap());
+    // Yesterday's and today's segments come from the stream and are merged into what is stored, but neither day
+    // was ever written: nothing is read back (yesterday's agents' hours were, one Query per agent, until 2026-12-05).
+    let counts = &run.run.as_ref().unwrap().counts;
+    assert!(counts.segment_writes.written > 0, "{counts:?}");
+    assert_eq!(counts.segment_writes.reads, 0, "{counts:?}");
     assert!(!sim.assumed_with().is_empty());
     assert!(sim.assumed_with().iter().all(|e| *e == external_id), "every AssumeRole carried the tenant's id");
 

@@ -891,7 +891,7 @@ impl ImportService {
             // A feed (Amazon Connect's agent event stream) hands each record over once: a re-read day brings
             // only what is new, so its segments are merged (upserted by start); nothing stored is deleted.
             record.counts.segment_writes += if run.connector.agent_states_feed() {
-                self.store.merge_segments(integration, chunk, &pieces).await?
+                self.store.merge_segments(integration, chunk, &pieces, fresh).await?
             } else {
                 self.store.write_segments(integration, chunk, &run.agent_ids, pieces, fresh).await?
             };

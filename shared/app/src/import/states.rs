@@ -173,7 +173,8 @@ impl ImportService {
             let mut counts = crate::ports::WriteCounts::default();
             if let Ok(span) = TimeWindow::new(plan::day_start(window.start), window.end) {
                 for chunk in plan::day_chunks(span) {
-                    counts += self.store.merge_segments(integration, chunk, &pieces).await?;
+                    // Not fresh: the pass does not know which days the import wrote.
+                    counts += self.store.merge_segments(integration, chunk, &pieces, false).await?;
                 }
             }
             counts

@@ -349,13 +349,16 @@ pub(super) async fn merge_segments(
     integration: &Integration,
     chunk: TimeWindow,
     pieces: &[AgentSegment],
+    fresh: bool,
 ) -> Result<WriteCounts, StoreError> {
     let mut desired: BTreeMap<String, Vec<SegmentItem>> = BTreeMap::new();
     push_segment_items(&mut desired, integration, pieces.iter().filter(|p| chunk.contains(p.start)));
     // No day digest is written or read: a merged day is never diffed (its agents' segments come from a feed). The
     // hours the pieces touch are read whole: nothing stored is the feed's to delete, and a bucket there must take
-    // the pieces in (single items put beside it would stay hidden).
-    store.write_hours(desired, None, |_| false).await
+    // the pieces in (single items put beside it would stay hidden). In a `fresh` chunk (none of its items was ever
+    // written) nothing is there to take in, but in a last hour the chunk ends inside, as `diff_partitions` reads it.
+    // (A chunk that ends on the hour has no piece from there on: nothing is read.)
+    store.write_hours(desired, None, fresh.then(|| buckets::hour_of(chunk.end)), |_| false).await
 }
 
 pub(super) async fn write_recent_segments(
@@ -381,17 +384,20 @@ pub(super) async fn write_recent_segments(
     push_segment_items(&mut desired, integration, pieces.iter());
     // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
     // with nothing fetched still has the window read: what it stored there is gone at the vendor.
-    counts += store.write_hours(desired, Some(window), |t| window.contains(t)).await?;
+    counts += store.write_hours(desired, Some(window), None, |t| window.contains(t)).await?;
     Ok(counts)
 }
 
 impl DynamoImportStore {
     /// Writes each partition's `desired` segments as [`hour_writes::diff_hours`] says with `owned`, over the whole
-    /// hours from its earliest to its latest segment, widened to `span` (the owned range) if given.
+    /// hours from its earliest to its latest segment, widened to `span` (the owned range) if given. What is stored
+    /// there is read back first — from `read_from` on only, if given (nothing stored before it: a partition whose
+    /// segments all start earlier is not read at all).
     async fn write_hours<F>(
         &self,
         desired: BTreeMap<String, Vec<SegmentItem>>,
         span: Option<TimeWindow>,
+        read_from: Option<DateTime<Utc>>,
         owned: F,
     ) -> Result<WriteCounts, StoreError>
     where
@@ -405,8 +411,9 @@ impl DynamoImportStore {
             .filter_map(|(pk, wanted)| {
                 let starts = wanted.iter().map(|w| w.start);
                 let first = starts.clone().chain(span.map(|s| s.start)).min()?;
+                let first = read_from.map_or(first, |from| first.max(from));
                 let last = starts.chain(span.map(|s| s.end - Duration::nanoseconds(1))).max()?;
-                Some((pk.clone(), buckets::whole_hours(SEGMENT_SK_PREFIX, first, last)))
+                (first <= last).then(|| (pk.clone(), buckets::whole_hours(SEGMENT_SK_PREFIX, first, last)))
             })
             .collect();
         let mut stored = self.read_partitions(ranges, &mut counts).await?;

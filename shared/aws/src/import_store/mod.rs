@@ -301,8 +301,9 @@ impl ImportStore for DynamoImportStore {
         integration: &Integration,
         chunk: TimeWindow,
         pieces: &[AgentSegment],
+        fresh: bool,
     ) -> Result<WriteCounts, StoreError> {
-        data::merge_segments(self, integration, chunk, pieces).await
+        data::merge_segments(self, integration, chunk, pieces, fresh).await
     }
 
     async fn record_run(&self, run: &RunRecord) -> Result<(), StoreError> {

@@ -342,8 +342,9 @@ pub trait ImportStore: Send + Sync {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<WriteCounts, StoreError>;
     /// Makes the stored intervals of `queue_external_ids` inside `chunk` equal `stats` (non-zero intervals are
-    /// stored; vanished ones deleted; equal ones left alone). `fresh`: no item of the chunk was ever written, so
-    /// there is nothing to read back first.
+    /// stored; vanished ones deleted; equal ones left alone). `chunk` is a UTC day, or its part from a whole hour on
+    /// (a re-read by the hour, [`crate::import::plan::statistics_from`]): the day's hours before it are not
+    /// touched. `fresh`: no item of the chunk's day was ever written, so there is nothing to read back first.
     async fn write_intervals(
         &self,
         integration: &Integration,

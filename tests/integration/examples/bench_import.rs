@@ -14,6 +14,9 @@
 //! `--steady-metric-latency-ms N` (Amazon Connect): each `GetMetricDataV2` answer of the steady run takes N ms, as
 //! AWS's would (the back-fill runs without it), so its wall time shows what calls in flight save.
 //!
+//! `--steady-runs N` (default 1): N steady-state runs, 15 minutes apart, each reported on its own (a re-read's
+//! cost can differ from run to run: Amazon Connect's statistics re-read moves to the next hour every fourth run).
+//!
 //! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
 //! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
 //! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
@@ -524,62 +527,78 @@ async fn bench() {
         println!("   {label:<18} {}", if peak < mb { "within" } else { "EXCEEDED" });
     }
 
-    // Fifteen minutes later: the simulator's clock and the import's move on together.
-    let later = now + chrono::Duration::minutes(15);
-    if let Some(route) = clock_route {
-        let answer = reqwest::Client::new().post(format!("{sim}{route}")).json(&json!({"now": later})).send().await;
-        assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
-    }
-    if let Some(agents) = connect_stream {
-        // The events of those 15 minutes reach the stream (Connect's statistics need no clock: any window is served).
-        let published = publish_in_child(&stack.moto.endpoint, agents, later, days, Some(now));
-        println!("agent event stream: {published} more events up to {later}");
-        if let Some(ms) = arg("--steady-metric-latency-ms") {
-            // AWS's answer time, which the steady run's wall time (and so its billed duration) is made of.
-            let ms: u64 = ms.parse().expect("--steady-metric-latency-ms: milliseconds");
-            let answer = reqwest::Client::new()
-                .post(format!("{sim}/__sim/latency"))
-                .json(&json!({"metric_ms": ms}))
-                .send()
-                .await;
-            assert!(answer.unwrap().status().is_success(), "the simulator's latency was set");
-            println!("GetMetricDataV2 answers take {ms} ms from now on (the simulator)");
+    // Fifteen minutes later (and `--steady-runs N`: every 15 minutes after that): the simulator's clock and the
+    // import's move on together.
+    let steady_runs: u32 = arg("--steady-runs").map_or(1, |n| n.parse().expect("--steady-runs: a count"));
+    let (mut at, mut meter_before, mut last) = (now, meter_backfill, None);
+    for i in 1..=steady_runs {
+        let later = at + chrono::Duration::minutes(15);
+        if let Some(route) = clock_route {
+            let answer = reqwest::Client::new().post(format!("{sim}{route}")).json(&json!({"now": later})).send().await;
+            assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
         }
+        if let Some(agents) = connect_stream {
+            // The events of those 15 minutes reach the stream (Connect's statistics need no clock: any window is
+            // served).
+            let published = publish_in_child(&stack.moto.endpoint, agents, later, days, Some(at));
+            println!("agent event stream: {published} more events up to {later}");
+            if let Some(ms) = arg("--steady-metric-latency-ms").filter(|_| i == 1) {
+                // AWS's answer time, which the steady run's wall time (and so its billed duration) is made of.
+                let ms: u64 = ms.parse().expect("--steady-metric-latency-ms: milliseconds");
+                let answer = reqwest::Client::new()
+                    .post(format!("{sim}/__sim/latency"))
+                    .json(&json!({"metric_ms": ms}))
+                    .send()
+                    .await;
+                assert!(answer.unwrap().status().is_success(), "the simulator's latency was set");
+                println!("GetMetricDataV2 answers take {ms} ms from now on (the simulator)");
+            }
+        }
+        if vendor == "five9" {
+            // Five9's per-minute limits (five9-sim's too) reset at the start of each minute of the real clock, and a
+            // run 15 minutes later starts in a fresh one: so does this run (not timed). Otherwise the back-fill's
+            // last reports and this run's first ones can share one minute and pass the 16 `runReport` a minute,
+            // which only back-to-back runs do, and the run ends `rate_limited`.
+            let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000) as u64;
+            tokio::time::sleep(Duration::from_millis(60_000 - into_minute + 200)).await;
+        }
+        let steady = wiring::import_service(
+            &stack.settings,
+            &stack.clients,
+            factory.clone(),
+            ImportConfig { now: Some(later), ..ImportConfig::default() },
+        );
+        let (cpu0, t0) = (cpu_seconds(), Instant::now());
+        let (w0, r0) = capacity.units();
+        let run = steady.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
+        let steady_cpu = cpu_seconds() - cpu0;
+        let title = if i == 1 {
+            "steady-state run 15 minutes later (re-reads the reconciliation window)".to_owned()
+        } else {
+            format!("steady-state run {} minutes after the back-fill", 15 * i)
+        };
+        report(&title, &run, t0.elapsed(), steady_cpu);
+        // A steady run writes little: what it costs is mostly re-reading, so its CPU is given per item re-read.
+        let c = &run.counts;
+        let reread = c.interval_writes.written
+            + c.interval_writes.unchanged
+            + c.segment_writes.written
+            + c.segment_writes.unchanged;
+        println!(
+            "   CPU per item       {:.2} µs per interval or segment item re-read ({reread} items)",
+            steady_cpu * 1e6 / reread.max(1) as f64
+        );
+        let meter_steady = capacity.meter_seconds() - meter_before;
+        println!(
+            "   without the meter  {:.2} µs per item re-read ({meter_steady:.2} s in the capacity meter)",
+            (steady_cpu - meter_steady) * 1e6 / reread.max(1) as f64
+        );
+        let (w1, r1) = capacity.units();
+        println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
+        (at, meter_before, last) = (later, capacity.meter_seconds(), Some(run));
     }
-    if vendor == "five9" {
-        // Five9's per-minute limits (five9-sim's too) reset at the start of each minute of the real clock, and a run
-        // 15 minutes later starts in a fresh one: so does this run (not timed). Otherwise the back-fill's last
-        // reports and this run's first ones can share one minute and pass the 16 `runReport` a minute, which only
-        // back-to-back runs do, and the run ends `rate_limited`.
-        let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000) as u64;
-        tokio::time::sleep(Duration::from_millis(60_000 - into_minute + 200)).await;
-    }
-    let steady = wiring::import_service(
-        &stack.settings,
-        &stack.clients,
-        factory,
-        ImportConfig { now: Some(later), ..ImportConfig::default() },
-    );
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
-    let (w0, r0) = capacity.units();
-    let run = steady.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();
-    let steady_cpu = cpu_seconds() - cpu0;
-    report("steady-state run 15 minutes later (re-reads the reconciliation window)", &run, t0.elapsed(), steady_cpu);
-    // A steady run writes little: what it costs is mostly re-reading, so its CPU is given per item re-read.
-    let c = &run.counts;
-    let reread =
-        c.interval_writes.written + c.interval_writes.unchanged + c.segment_writes.written + c.segment_writes.unchanged;
-    println!(
-        "   CPU per item       {:.2} µs per interval or segment item re-read ({reread} items)",
-        steady_cpu * 1e6 / reread.max(1) as f64
-    );
-    let meter_steady = capacity.meter_seconds() - meter_backfill;
-    println!(
-        "   without the meter  {:.2} µs per item re-read ({meter_steady:.2} s in the capacity meter)",
-        (steady_cpu - meter_steady) * 1e6 / reread.max(1) as f64
-    );
-    let (w1, r1) = capacity.units();
-    println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
+    // The what-if below sizes the last steady run's buckets.
+    let run = last.expect("at least one steady run");
     if let Some(buckets) = &capacity.buckets {
         let touched = std::mem::take(&mut *buckets.lock().unwrap());
         data_partitions.extend(touched.keys().map(|(pk, _)| pk.clone()));

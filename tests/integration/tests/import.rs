@@ -1,6 +1,6 @@
 //! The import end to end: integrations created through the real API handler (credentials checked against the
-//! simulator), the real import service against moto and the Five9 / Genesys Cloud simulators, and the table
-//! compared with the simulators' truth.
+//! simulator), the real import service against moto and the Five9 / Genesys Cloud (and Amazon Connect) simulators,
+//! and the table compared with the simulators' truth.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -1429,4 +1429,85 @@ async fn an_import_overlapping_a_delete_never_makes_the_deleted_integrations_que
     assert_eq!(env.intervals(&id).await, intervals, "data stays");
     let (status, _) = env.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(status, 404);
+}
+
+/// Amazon Connect's statistics are re-read by the hour (`Vendor::statistics_reread_by_hour`): a caught-up run
+/// reads `GetMetricDataV2` from the hour its 24-hour reconciliation window starts in, not from yesterday's
+/// midnight. The hours before that keep what earlier runs stored (Connect's revisions of them are older than the
+/// window, as for any vendor's days before it); from that hour on, revisions are imported (changed, new and
+/// vanished rows); the next hour's runs start an hour later.
+#[tokio::test]
+async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_window_starts_in() {
+    use acd_integration_tests::{ConnectEnv, Item};
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
+
+    let ConnectEnv { env, sim, stream_arn, .. } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
+    let env = Env(env);
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = json!({"name": "Connect", "type": "amazon_connect",
+                      "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
+                      "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
+                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
+    let id = create(&env, &body).await;
+    let today = connect::midnight(Utc::now());
+    let yesterday = today - chrono::Duration::days(1);
+    let at = |day: DateTime<Utc>, h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let between = |stats: &[IntervalStats], from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<IntervalStats> {
+        stats.iter().filter(|s| from <= s.interval_start && s.interval_start < to).cloned().collect()
+    };
+    let import = async |now: DateTime<Utc>| -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let before = sim.metric_requests().len();
+        let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+        sim.metric_requests()[before..].to_vec()
+    };
+    let first_from = |requests: &[(DateTime<Utc>, DateTime<Utc>)]| requests.iter().map(|r| r.0).min();
+
+    // The back-fill at 10:05 reads yesterday whole and today to 10:00.
+    let read = import(at(today, 10, 5)).await;
+    assert_eq!(first_from(&read), Some(yesterday));
+    let first = sorted_stats(sim.truth(yesterday, at(today, 10, 0)));
+    assert_same(&env.intervals(&id).await, &first, "after the back-fill");
+
+    // Connect then revises yesterday from 09:30 on: values change, rows appear and vanish (in the re-read hours too).
+    sim.revise_from(at(yesterday, 9, 30), 7);
+    let revised = sorted_stats(sim.truth(yesterday, at(today, 10, 0)));
+    let (from, to) = (at(yesterday, 9, 30), at(yesterday, 10, 0));
+    assert_ne!(between(&first, from, to), between(&revised, from, to), "the revision changes 09:30-10:00");
+    let key = |s: &IntervalStats| (s.queue_external_id.clone(), s.interval_start);
+    let vanished = between(&first, to, today).iter().filter(|s| !revised.iter().any(|r| key(r) == key(s))).count();
+    assert!(vanished > 0, "the revision removes rows after 10:00");
+
+    // 15 minutes later the re-read starts at 10:00 yesterday (10:15 less 24 hours, to its hour): 09:30-10:00 stays
+    // as first read, everything from 10:00 is the revision, nothing before 10:00 is deleted.
+    let read = import(at(today, 10, 20)).await;
+    assert_eq!(first_from(&read), Some(at(yesterday, 10, 0)), "{read:?}");
+    let mut expected = between(&first, yesterday, at(yesterday, 10, 0));
+    expected.extend(sim.truth(at(yesterday, 10, 0), at(today, 10, 15)));
+    let expected = sorted_stats(expected);
+    assert_same(&env.intervals(&id).await, &expected, "after the re-read at 10:20");
+
+    // An hour later the re-read starts at 11:00; what it no longer reads stays.
+    let read = import(at(today, 11, 20)).await;
+    assert_eq!(first_from(&read), Some(at(yesterday, 11, 0)), "{read:?}");
+    let mut expected = between(&first, yesterday, at(yesterday, 10, 0));
+    expected.extend(sim.truth(at(yesterday, 10, 0), at(today, 11, 15)));
+    assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the re-read at 11:20");
+    // The day keeps one digest, which vouches from the hour it was written from.
+    let digests: Vec<Item> = env
+        .query(format!("T#{TENANT}#I#{id}"))
+        .await
+        .into_iter()
+        .filter(|i| i["SK"].as_s().unwrap().starts_with("DIG#IV#"))
+        .collect();
+    let digest_of = |day: DateTime<Utc>| {
+        let sk = format!("DIG#IV#{}", day.format("%Y-%m-%dT%H:%M:%SZ"));
+        digests.iter().find(|i| *i["SK"].as_s().unwrap() == sk).map(|i| i["start"].as_s().unwrap().clone())
+    };
+    assert_eq!(digests.len(), 2, "{digests:?}");
+    let from_11 = at(yesterday, 11, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    assert_eq!(digest_of(yesterday), Some(from_11), "{digests:?}");
 }

@@ -636,20 +636,17 @@ impl ImportService {
         let vendor = acd_connectors::vendor_of(&integration.kind)?;
         let reconciliation = self.config.reconciliation_for(vendor);
         let final_after = vendor.agent_states_final_after();
-        let Some(window) = plan::run_window(
-            run.now,
-            state.complete_from,
-            state.complete_through,
-            state.pass_cursor,
-            integration.settings.history_days(),
-            reconciliation,
-        ) else {
+        let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
+        let history_days = integration.settings.history_days();
+        let Some(window) = plan::run_window(run.now, from, through, cursor, history_days, reconciliation) else {
             return Ok(());
         };
         record.window = Some(window);
+        let start = plan::run_start(run.now, from, through, cursor, history_days, reconciliation);
+        let statistics_from = plan::statistics_from(window, start, through, vendor.statistics_reread_by_hour());
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
-        let pass = Pass { window, reconciliation_start, final_after, catching_up };
+        let pass = Pass { window, statistics_from, reconciliation_start, final_after, catching_up };
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
@@ -755,7 +752,8 @@ impl ImportService {
         }
         let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
         let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
-        let next = NextFetch { stats: span, segments, agents: run.agents.len() };
+        let stats_span = TimeWindow { start: span.start.max(pass.statistics_from), end: span.end };
+        let next = NextFetch { stats: stats_span, segments, agents: run.agents.len() };
         if first.start < pass.reconciliation_start || pass.catching_up {
             let reason = match connector.pace_next_day(&next, run.vendor_deadline).await? {
                 Pace::Go => None,
@@ -796,7 +794,8 @@ impl ImportService {
             }
         };
         let (stats, segments) =
-            futures::future::join(connector.interval_stats(run.queues, span, run.vendor_deadline), read_segments).await;
+            futures::future::join(connector.interval_stats(run.queues, stats_span, run.vendor_deadline), read_segments)
+                .await;
         let (stats, segments) = (stats?, segments?);
         if segments_from > span.start {
             tracing::debug!(
@@ -828,7 +827,9 @@ impl ImportService {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let known: BTreeSet<&str> = run.queue_ids.iter().map(String::as_str).collect();
         let Day { mut stats, pieces } = day;
-        stats.retain(|s| chunk.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
+        // The statistics' part of the day: from `statistics_from` on the first day of a re-read by the hour.
+        let stats_span = TimeWindow { start: chunk.start.max(pass.statistics_from), end: chunk.end };
+        stats.retain(|s| stats_span.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
         // The items the writes put (with hour buckets one per queue-hour and agent-hour, not per interval and
@@ -881,7 +882,7 @@ impl ImportService {
             self.store.save_state(tenant, id, state).await?;
         }
         record.counts.interval_writes +=
-            self.store.write_intervals(integration, chunk, &run.queue_ids, &stats, fresh).await?;
+            self.store.write_intervals(integration, stats_span, &run.queue_ids, &stats, fresh).await?;
         // What the ranges need of the statistics (applied after the day's writes, below); the statistics are let go
         // before the segments are written.
         let bounds = interval_bounds(&stats);
@@ -985,6 +986,9 @@ struct Day {
 /// ([`plan::segments_final_through`]): fixed for the run once the window is known.
 struct Pass {
     window: TimeWindow,
+    /// Where the statistics are read from ([`plan::statistics_from`]): the window's start, or an hour of its first
+    /// day; the hours before it are neither read nor written.
+    statistics_from: DateTime<Utc>,
     /// Where the re-read every caught-up run makes starts ([`plan::reconciliation_start`]).
     reconciliation_start: DateTime<Utc>,
     /// The vendor's [`acd_connectors::Vendor::agent_states_final_after`].

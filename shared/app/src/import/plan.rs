@@ -28,16 +28,55 @@ pub fn run_window(
     history_days: u32,
     reconciliation: Duration,
 ) -> Option<TimeWindow> {
+    let start = run_start(now, complete_from, complete_through, pass_cursor, history_days, reconciliation);
+    TimeWindow::new(day_start(start), floor_to_interval(now)).ok()
+}
+
+/// Where a run's reading has to start, before [`run_window`] widens it to a UTC midnight: the pass's cursor, the
+/// back-fill's start, or the completed point pulled back by the reconciliation window (see [`run_window`]).
+pub fn run_start(
+    now: DateTime<Utc>,
+    complete_from: Option<DateTime<Utc>>,
+    complete_through: Option<DateTime<Utc>>,
+    pass_cursor: Option<DateTime<Utc>>,
+    history_days: u32,
+    reconciliation: Duration,
+) -> DateTime<Utc> {
     let end = floor_to_interval(now);
-    let start = match (pass_cursor, complete_through) {
+    match (pass_cursor, complete_through) {
         (Some(cursor), _) => cursor,
         (None, None) => end - Duration::days(i64::from(history_days)),
         (None, Some(done)) => {
             let start = done.min(end - reconciliation);
             complete_from.map_or(start, |first| start.max(first.min(done)))
         }
-    };
-    TimeWindow::new(day_start(start), end).ok()
+    }
+}
+
+/// Start of the UTC hour containing `t`.
+pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
+}
+
+/// Where a run over `window` reads interval statistics from. A vendor that re-reads statistics by the hour
+/// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
+/// containing `start` ([`run_start`]) once a run completed data before (`complete_through`): everything before
+/// `start` was read and written by earlier runs, and only the reconciliation window is re-read. A back-fill (no
+/// completed point) reads whole days, and so does every other vendor: the window's start. Always inside the
+/// window's first day and before its end, so each day keeps a non-empty span of statistics.
+pub fn statistics_from(
+    window: TimeWindow,
+    start: DateTime<Utc>,
+    complete_through: Option<DateTime<Utc>>,
+    by_hour: bool,
+) -> DateTime<Utc> {
+    let from = hour_start(start);
+    let first_day_end = day_start(window.start) + Duration::days(1);
+    if by_hour && complete_through.is_some() && from > window.start && from < window.end.min(first_day_end) {
+        from
+    } else {
+        window.start
+    }
 }
 
 /// Where the reconciliation re-read of a run ending at `window_end` starts: the UTC midnight before
@@ -328,6 +367,41 @@ mod tests {
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
         let resumed = run_window(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));
+    }
+
+    #[test]
+    fn statistics_are_re_read_from_the_hour_the_reconciliation_starts_by_vendors_that_allow_it() {
+        let now = t(10, 13, 7);
+        let recon = Duration::hours(24);
+        let done = Some(t(10, 13, 0));
+        let steady = run_window(now, None, done, None, 3, recon).unwrap();
+        let start = run_start(now, None, done, None, 3, recon);
+        assert_eq!((start, steady.start), (t(9, 13, 0), t(9, 0, 0)));
+        assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
+        assert_eq!(statistics_from(steady, start, done, false), t(9, 0, 0), "other vendors: whole days");
+        // Inside an hour: its start (buckets and digests are by the hour).
+        let now = t(10, 13, 52);
+        let (steady, start) =
+            (run_window(now, None, done, None, 3, recon).unwrap(), run_start(now, None, done, None, 3, recon));
+        assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
+        // A back-fill reads whole days; so does a pass resumed at a midnight.
+        let first = run_window(now, None, None, None, 3, recon).unwrap();
+        assert_eq!(statistics_from(first, run_start(now, None, None, None, 3, recon), None, true), first.start);
+        let cursor = Some(t(9, 0, 0));
+        let resumed = run_window(now, None, done, cursor, 3, recon).unwrap();
+        assert_eq!(statistics_from(resumed, run_start(now, None, done, cursor, 3, recon), done, true), t(9, 0, 0));
+        // Behind since 06:20 on the 2nd: from 06:00, the data before it was completed.
+        let behind = Some(t(2, 6, 20));
+        let window = run_window(now, None, behind, None, 3, recon).unwrap();
+        assert_eq!(statistics_from(window, run_start(now, None, behind, None, 3, recon), behind, true), t(2, 6, 0));
+        // A reconciliation shorter than a day: the hour on the window's (only) day.
+        let short = Duration::minutes(30);
+        let (w, s) = (run_window(now, None, done, None, 3, short).unwrap(), run_start(now, None, done, None, 3, short));
+        assert_eq!((w.start, s), (t(10, 0, 0), t(10, 13, 0)));
+        assert_eq!(statistics_from(w, s, done, true), t(10, 13, 0));
+        // Never at or past the window's end (a run again in the quarter hour that completed the data at 13:00).
+        let again = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
+        assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), true), again.start);
     }
 
     #[test]

@@ -30,13 +30,9 @@ const WRITE_FLUSH: usize = 1_000;
 const DIGEST_RETENTION_DAYS: i64 = 35;
 
 impl DynamoImportStore {
-    /// The stored digest of a chunk starting at the same day, if it ends no later than `chunk_end`.
-    async fn load_digest(
-        &self,
-        pk: &str,
-        sk: &str,
-        chunk_end: DateTime<Utc>,
-    ) -> Result<Option<ChunkDigest>, StoreError> {
+    /// The stored digest of the chunk's day (its key), matching only if it was made for a chunk with the same start
+    /// and an end no later than `chunk`'s.
+    async fn load_digest(&self, pk: &str, sk: &str, chunk: TimeWindow) -> Result<Option<ChunkDigest>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -47,11 +43,11 @@ impl DynamoImportStore {
             .await
             .map_err(|e| sdk_error("GetItem(digest)", e))?;
         let Some(item) = out.item else { return Ok(None) };
-        let end = item.get("end").and_then(|v| v.as_s().ok()).and_then(|v| DateTime::parse_from_rfc3339(v).ok());
-        // A digest made when the day's chunk ended earlier (today's chunk grows every run) still holds: nothing was
-        // written after its end (a later write would have replaced or deleted it), so a partition whose new content
-        // hashes the same has no items after that end either. A digest reaching past the chunk matches nothing.
-        if end.is_none_or(|end| end > chunk_end) {
+        let time = |name: &str| {
+            let text = item.get(name).and_then(|v| v.as_s().ok());
+            text.and_then(|v| DateTime::parse_from_rfc3339(v).ok()).map(|t| t.with_timezone(&Utc))
+        };
+        if !digest_vouches_for(time("start"), time("end"), chunk) {
             return Ok(Some(ChunkDigest::default())); // present (to delete before writing), matching nothing
         }
         let parts = item.get("parts").and_then(|v| v.as_b().ok()).and_then(|b| ChunkDigest::decode(b.as_ref()));
@@ -81,7 +77,7 @@ impl DynamoImportStore {
             None
         } else {
             counts.reads += 1;
-            self.load_digest(&digest_pk, &digest_sk, chunk.end).await?
+            self.load_digest(&digest_pk, &digest_sk, chunk).await?
         };
         let plan = diff::plan_chunk(desired, stored.as_ref());
         counts.unchanged += plan.unchanged;
@@ -136,7 +132,7 @@ impl DynamoImportStore {
         counts.unchanged += pending.unchanged;
 
         if diff::digest_needs_writing(&plan.digest, plan.use_digest, stored.as_ref(), changes) {
-            self.put_digest(digest_pk, digest_sk, chunk.end, &plan.digest).await?;
+            self.put_digest(digest_pk, digest_sk, chunk, &plan.digest).await?;
             counts.write_requests += 1;
         }
         Ok(counts)
@@ -189,18 +185,20 @@ impl DynamoImportStore {
         &self,
         pk: String,
         sk: String,
-        chunk_end: DateTime<Utc>,
+        chunk: TimeWindow,
         digest: &ChunkDigest,
     ) -> Result<(), StoreError> {
+        let time = |t: DateTime<Utc>| s(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let item = HashMap::from([
             (PK.to_owned(), s(pk)),
             (SK.to_owned(), s(sk)),
             ("entity".to_owned(), s("digest")),
-            ("end".to_owned(), s(chunk_end.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))),
+            ("start".to_owned(), time(chunk.start)),
+            ("end".to_owned(), time(chunk.end)),
             ("parts".to_owned(), AttributeValue::B(Blob::new(digest.encode()))),
             (
                 "ttl".to_owned(),
-                AttributeValue::N((chunk_end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
+                AttributeValue::N((chunk.end + Duration::days(DIGEST_RETENTION_DAYS)).timestamp().to_string()),
             ),
         ]);
         self.put(item, "PutItem(digest)").await
@@ -217,6 +215,17 @@ impl DynamoImportStore {
             .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
         Ok(())
     }
+}
+
+/// Whether a stored digest made for a chunk from `start` to `end` can vouch for `chunk`'s content. A digest made
+/// when the day's chunk ended earlier (today's chunk grows every run) still holds: nothing was written after its end
+/// (a later write would have replaced or deleted it), so a partition whose new content hashes the same has no items
+/// after that end either. One reaching past the chunk (or without an end) does not, and neither does one of another
+/// start: it vouches for other hours (a day read whole once and from an hour later, or from another hour), and
+/// content equal over the chunk's hours says nothing of the hours in between. Digests from before a chunk could
+/// start inside its day have no `start`: they were made for the whole day.
+fn digest_vouches_for(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>, chunk: TimeWindow) -> bool {
+    start.unwrap_or(plan::day_start(chunk.start)) == chunk.start && end.is_some_and(|end| end <= chunk.end)
 }
 
 /// Appends `item` to its partition's list; the partition key is copied only for a partition not seen before (this
@@ -282,7 +291,9 @@ pub(super) async fn write_intervals(
         };
         push_to_partition(&mut desired, item, |i| i.pk.as_ref());
     }
-    let digest_sk = items::digest_sk("IV", chunk.start);
+    // One digest a day (keyed by the day, its `start` telling from where it vouches), so that a day re-read from
+    // another hour replaces the one there is rather than leaving it to claim hours this write changed.
+    let digest_sk = items::digest_sk("IV", plan::day_start(chunk.start));
     store.diff_partitions(integration, chunk, fresh, digest_sk, desired).await
 }
 
@@ -423,5 +434,31 @@ impl DynamoImportStore {
         }
         counts += self.write_phases(out).await?;
         Ok(counts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_vouches_only_for_a_chunk_with_its_start_and_no_earlier_end() {
+        let t = |d: u32, h: u32| chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 11, d, h, 0, 0).unwrap();
+        let day = TimeWindow { start: t(4, 0), end: t(5, 0) };
+        let from_10 = TimeWindow { start: t(4, 10), end: t(5, 0) };
+        // A whole day's digest, with its start or from before starts were recorded.
+        assert!(digest_vouches_for(Some(t(4, 0)), Some(t(5, 0)), day));
+        assert!(digest_vouches_for(None, Some(t(5, 0)), day));
+        // Made when the day's chunk ended earlier (today's, growing), it holds; reaching past the chunk, not.
+        assert!(digest_vouches_for(Some(t(4, 0)), Some(t(4, 12)), day));
+        assert!(!digest_vouches_for(Some(t(4, 0)), Some(t(5, 1)), day));
+        assert!(!digest_vouches_for(Some(t(4, 0)), None, day));
+        // Of the day read from 10:00: neither the whole day's digest nor one from another hour.
+        assert!(digest_vouches_for(Some(t(4, 10)), Some(t(5, 0)), from_10));
+        assert!(!digest_vouches_for(Some(t(4, 0)), Some(t(5, 0)), from_10));
+        assert!(!digest_vouches_for(None, Some(t(5, 0)), from_10));
+        assert!(!digest_vouches_for(Some(t(4, 9)), Some(t(5, 0)), from_10));
+        assert!(!digest_vouches_for(Some(t(4, 11)), Some(t(5, 0)), from_10));
+        assert!(!digest_vouches_for(Some(t(4, 10)), Some(t(5, 0)), day));
     }
 }

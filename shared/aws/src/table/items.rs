@@ -13,11 +13,11 @@
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
 //! | connector cursor | `T#{t}#I#{int}` | `CURSOR` | — |
 //! | agent-states pass lease, checkpoint | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES` | — |
-//! | chunk digest | `T#{t}#I#{int}` | `DIG#{IV or S}#{chunk start}` | — |
+//! | chunk digest (one a day; `start`: from where it vouches) | `T#{t}#I#{int}` | `DIG#{IV or S}#{day}` | — |
 //! | queue name index | `T#{t}#QS#{3 characters of the lower name}` | the queue's `GSI1SK` | — |
 //!
-//! Intervals and segments have a second form, read but not yet written: one item per queue-hour or agent-hour
-//! ([`crate::buckets`]).
+//! Intervals and segments have a second form, which the import writes by default (`HOUR_BUCKETS=off`: these single
+//! items): one item per queue-hour or agent-hour ([`crate::buckets`]).
 
 use acd_domain::{Channel, IntegrationId, QueueId, TenantId};
 use chrono::{DateTime, Utc};
@@ -201,9 +201,10 @@ pub const STATES_LEASE_SK: &str = "LEASE#STATES";
 pub const STATES_SK: &str = "STATES";
 pub const DIGEST_SK_PREFIX: &str = "DIG#";
 
-/// The digest of one day chunk of interval (`IV`) or segment (`S`) data.
-pub fn digest_sk(kind: &str, chunk_start: DateTime<Utc>) -> String {
-    format!("{DIGEST_SK_PREFIX}{kind}#{}", sort_time(chunk_start))
+/// The digest of one day's interval (`IV`) or segment (`S`) data, keyed by the day's start (its item's `start`
+/// says whether it vouches for the whole day or from an hour on).
+pub fn digest_sk(kind: &str, day: DateTime<Utc>) -> String {
+    format!("{DIGEST_SK_PREFIX}{kind}#{}", sort_time(day))
 }
 
 pub fn agent_sk(external_id: &str) -> String {

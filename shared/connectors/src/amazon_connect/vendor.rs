@@ -179,6 +179,11 @@ impl Vendor for AmazonConnect {
     fn min_reconciliation(&self) -> chrono::Duration {
         chrono::Duration::hours(MIN_RECONCILIATION_HOURS)
     }
+    /// Statistics are `GetMetricDataV2` pages of at most 100 rows: a steady run re-reads 24 hours of them, not
+    /// yesterday whole (about a third fewer pages on average).
+    fn statistics_reread_by_hour(&self) -> bool {
+        true
+    }
     fn connector(
         &self,
         ctx: &ConnectorContext,

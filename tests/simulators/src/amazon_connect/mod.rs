@@ -76,6 +76,18 @@ pub(crate) struct State {
     /// `GetMetricDataV2` requests being answered now, and the most there ever were at once.
     pub metric_in_progress: u64,
     pub metric_most_in_progress: u64,
+    /// `StartTime` and `EndTime` of every `GetMetricDataV2` request answered with data, in order.
+    pub metric_requests: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// From this quarter hour on the statistics are generated with another seed ([`ConnectSimulator::revise_from`]).
+    pub revised: Option<(DateTime<Utc>, u64)>,
+}
+
+/// The seed the statistics of quarter hour `t` are generated with (`State::revised`, else the configured one).
+pub(crate) fn seed_at(revised: Option<(DateTime<Utc>, u64)>, config_seed: u64, t: DateTime<Utc>) -> u64 {
+    match revised {
+        Some((from, seed)) if t >= from => seed,
+        _ => config_seed,
+    }
 }
 
 pub(crate) struct Shared {
@@ -165,6 +177,17 @@ impl ConnectSimulator {
         self.shared.lock().metric_most_in_progress
     }
 
+    /// `StartTime` and `EndTime` of the `GetMetricDataV2` requests answered with data so far (every page), in order.
+    pub fn metric_requests(&self) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        self.shared.lock().metric_requests.clone()
+    }
+
+    /// Connect revises its statistics: from quarter hour `from` on, every (queue, channel, quarter hour) is
+    /// generated with `seed` instead (values change, rows appear and vanish), in the answers and in [`Self::truth`].
+    pub fn revise_from(&self, from: DateTime<Utc>, seed: u64) {
+        self.shared.lock().revised = Some((from, seed));
+    }
+
     /// The external ids of the successful AssumeRole calls, in order.
     pub fn assumed_with(&self) -> Vec<String> {
         self.shared.lock().assumed_with.clone()
@@ -186,11 +209,12 @@ impl ConnectSimulator {
     /// The expected statistics of `[start, end)` (quarter hours with contacts; VOICE → `:calls`, CHAT → `:chats`).
     pub fn truth(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<IntervalStats> {
         let mut out = Vec::new();
+        let revised = self.shared.lock().revised;
         for q in 0..self.shared.config.queues {
             for channel in ["VOICE", "CHAT"] {
                 let mut t = start;
                 while t < end {
-                    if let Some(row) = row(self.shared.config.seed, q, channel, t) {
+                    if let Some(row) = row(seed_at(revised, self.shared.config.seed, t), q, channel, t) {
                         out.push(IntervalStats {
                             queue_external_id: format!(
                                 "{}:{}",

@@ -258,9 +258,10 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
             Err(_) => return bad("bad NextToken"),
         },
     };
-    let (null_answer, latency) = {
-        let s = shared.lock();
-        (s.null_answer_time, s.metric_latency)
+    let (null_answer, latency, revised) = {
+        let mut s = shared.lock();
+        s.metric_requests.push((start, end));
+        (s.null_answer_time, s.metric_latency, s.revised)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -275,7 +276,7 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
         for channel in ["VOICE", "CHAT"] {
             let mut t = start;
             while t < end {
-                if let Some(r) = row(shared.config.seed, q, channel, t) {
+                if let Some(r) = row(super::seed_at(revised, shared.config.seed, t), q, channel, t) {
                     rows.push((q, channel, t, r));
                 }
                 t += Duration::minutes(15);

@@ -752,7 +752,7 @@ impl ImportService {
         }
         let segments_from = plan::segments_from(span, progress.state.segments_final_through, pass.final_after);
         let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
-        let stats_span = TimeWindow { start: span.start.max(pass.statistics_from), end: span.end };
+        let stats_span = pass.statistics_of(span);
         let next = NextFetch { stats: stats_span, segments, agents: run.agents.len() };
         if first.start < pass.reconciliation_start || pass.catching_up {
             let reason = match connector.pace_next_day(&next, run.vendor_deadline).await? {
@@ -827,8 +827,7 @@ impl ImportService {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let known: BTreeSet<&str> = run.queue_ids.iter().map(String::as_str).collect();
         let Day { mut stats, pieces } = day;
-        // The statistics' part of the day: from `statistics_from` on the first day of a re-read by the hour.
-        let stats_span = TimeWindow { start: chunk.start.max(pass.statistics_from), end: chunk.end };
+        let stats_span = pass.statistics_of(chunk);
         stats.retain(|s| stats_span.contains(s.interval_start) && known.contains(s.queue_external_id.as_str()));
         // The fetch may have returned late: start the day's writes only if they and the bookkeeping fit
         // before the deadline (a run killed mid-write would leave no record and hold the lease).
@@ -996,6 +995,14 @@ struct Pass {
     /// Whether no day of the reconciliation re-read was completed yet (a new integration's back-fill, a catch-up
     /// after days without imports): then every fetch of the run is paced, the re-read's days included.
     catching_up: bool,
+}
+
+impl Pass {
+    /// The part of `span` (a day or a group of days of the window) whose statistics are read and written: from
+    /// `statistics_from` on, which cuts only the first day of a re-read by the hour.
+    fn statistics_of(&self, span: TimeWindow) -> TimeWindow {
+        TimeWindow { start: span.start.max(self.statistics_from), end: span.end }
+    }
 }
 
 /// What one run reads and writes its days with (fixed for the run).

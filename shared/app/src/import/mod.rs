@@ -638,11 +638,11 @@ impl ImportService {
         let final_after = vendor.agent_states_final_after();
         let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
         let history_days = integration.settings.history_days();
-        let Some(window) = plan::run_window(run.now, from, through, cursor, history_days, reconciliation) else {
+        let start = plan::run_start(run.now, from, through, cursor, history_days, reconciliation);
+        let Some(window) = plan::run_window(run.now, start) else {
             return Ok(());
         };
         record.window = Some(window);
-        let start = plan::run_start(run.now, from, through, cursor, history_days, reconciliation);
         let statistics_from = plan::statistics_from(window, start, through, vendor.statistics_reread_by_hour());
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
@@ -981,8 +981,8 @@ struct Day {
     pieces: Option<Vec<acd_domain::AgentSegment>>,
 }
 
-/// The window a run passes over ([`plan::run_window`]), and what decides when a written day's segments become final
-/// ([`plan::segments_final_through`]): fixed for the run once the window is known.
+/// The window a run passes over ([`plan::run_start`], [`plan::run_window`]), and what decides when a written day's
+/// segments become final ([`plan::segments_final_through`]): fixed for the run once the window is known.
 struct Pass {
     window: TimeWindow,
     /// Where the statistics are read from ([`plan::statistics_from`]): the window's start, or an hour of its first

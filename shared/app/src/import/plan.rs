@@ -14,26 +14,11 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::days(1)).unwrap_or(t)
 }
 
-/// The window a run reads, to the current quarter hour. A pass that an earlier run left unfinished resumes where
-/// it stopped (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first
-/// run), pulled back to cover the reconciliation window — but never before `complete_from`, where the first
-/// back-fill started: a re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill
-/// would otherwise import days before the configured history, so a second run would not write what a first one
-/// did). The start is widened to a UTC midnight.
-pub fn run_window(
-    now: DateTime<Utc>,
-    complete_from: Option<DateTime<Utc>>,
-    complete_through: Option<DateTime<Utc>>,
-    pass_cursor: Option<DateTime<Utc>>,
-    history_days: u32,
-    reconciliation: Duration,
-) -> Option<TimeWindow> {
-    let start = run_start(now, complete_from, complete_through, pass_cursor, history_days, reconciliation);
-    TimeWindow::new(day_start(start), floor_to_interval(now)).ok()
-}
-
-/// Where a run's reading has to start, before [`run_window`] widens it to a UTC midnight: the pass's cursor, the
-/// back-fill's start, or the completed point pulled back by the reconciliation window (see [`run_window`]).
+/// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
+/// (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first run),
+/// pulled back to cover the reconciliation window — but never before `complete_from`, where the first back-fill
+/// started: a re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill would
+/// otherwise import days before the configured history, so a second run would not write what a first one did).
 pub fn run_start(
     now: DateTime<Utc>,
     complete_from: Option<DateTime<Utc>>,
@@ -51,6 +36,11 @@ pub fn run_start(
             complete_from.map_or(start, |first| start.max(first.min(done)))
         }
     }
+}
+
+/// The window a run at `now` reads: from its [`run_start`] widened to a UTC midnight, to the current quarter hour.
+pub fn run_window(now: DateTime<Utc>, start: DateTime<Utc>) -> Option<TimeWindow> {
+    TimeWindow::new(day_start(start), floor_to_interval(now)).ok()
 }
 
 /// Start of the UTC hour containing `t`.
@@ -80,7 +70,7 @@ pub fn statistics_from(
 }
 
 /// Where the reconciliation re-read of a run ending at `window_end` starts: the UTC midnight before
-/// `window_end - reconciliation` (what a caught-up run reads, see [`run_window`]). Days before it are back-fill or
+/// `window_end - reconciliation` (what a caught-up run reads, see [`run_start`]). Days before it are back-fill or
 /// catch-up.
 pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration) -> DateTime<Utc> {
     day_start(window_end - reconciliation)
@@ -346,14 +336,14 @@ mod tests {
     #[test]
     fn first_runs_back_fill_and_later_runs_reconcile() {
         let now = t(10, 13, 7);
-        let first = run_window(now, None, None, None, 3, Duration::hours(24)).unwrap();
+        let first = run_window(now, run_start(now, None, None, None, 3, Duration::hours(24))).unwrap();
         assert_eq!((first.start, first.end), (t(7, 0, 0), t(10, 13, 0)));
         assert_eq!(day_chunks(first).len(), 4);
         // Caught up: re-read the last 24 hours, from midnight.
-        let steady = run_window(now, None, Some(t(10, 13, 0)), None, 3, Duration::hours(24)).unwrap();
+        let steady = run_window(now, run_start(now, None, Some(t(10, 13, 0)), None, 3, Duration::hours(24))).unwrap();
         assert_eq!((steady.start, steady.end), (t(9, 0, 0), t(10, 13, 0)));
         // Behind (a paused week): continue from where it stopped.
-        let behind = run_window(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24)).unwrap();
+        let behind = run_window(now, run_start(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24))).unwrap();
         assert_eq!(behind.start, t(2, 0, 0));
         let chunks = day_chunks(behind);
         assert_eq!(chunks.first().unwrap().start, t(2, 0, 0));
@@ -362,43 +352,45 @@ mod tests {
         assert_eq!(reconciliation_start(steady.end, Duration::hours(24)), steady.start);
         assert_eq!(reconciliation_start(first.end, Duration::hours(24)), t(9, 0, 0));
         // A re-read never reaches before the first back-fill's start.
-        let clamped = run_window(now, Some(t(9, 0, 0)), Some(t(10, 13, 0)), None, 1, Duration::hours(72)).unwrap();
+        let clamped = run_start(now, Some(t(9, 0, 0)), Some(t(10, 13, 0)), None, 1, Duration::hours(72));
+        let clamped = run_window(now, clamped).unwrap();
         assert_eq!(clamped.start, t(9, 0, 0));
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
-        let resumed = run_window(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72)).unwrap();
+        let resumed = run_start(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72));
+        let resumed = run_window(now, resumed).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));
     }
 
     #[test]
     fn statistics_are_re_read_from_the_hour_the_reconciliation_starts_by_vendors_that_allow_it() {
-        let now = t(10, 13, 7);
         let recon = Duration::hours(24);
         let done = Some(t(10, 13, 0));
-        let steady = run_window(now, None, done, None, 3, recon).unwrap();
-        let start = run_start(now, None, done, None, 3, recon);
+        // The start and the window of a run at `now`.
+        let run = |now, through, cursor, recon| {
+            let start = run_start(now, None, through, cursor, 3, recon);
+            (start, run_window(now, start).unwrap())
+        };
+        let (start, steady) = run(t(10, 13, 7), done, None, recon);
         assert_eq!((start, steady.start), (t(9, 13, 0), t(9, 0, 0)));
         assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
         assert_eq!(statistics_from(steady, start, done, false), t(9, 0, 0), "other vendors: whole days");
         // Inside an hour: its start (buckets and digests are by the hour).
         let now = t(10, 13, 52);
-        let (steady, start) =
-            (run_window(now, None, done, None, 3, recon).unwrap(), run_start(now, None, done, None, 3, recon));
+        let (start, steady) = run(now, done, None, recon);
         assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
         // A back-fill reads whole days; so does a pass resumed at a midnight.
-        let first = run_window(now, None, None, None, 3, recon).unwrap();
-        assert_eq!(statistics_from(first, run_start(now, None, None, None, 3, recon), None, true), first.start);
-        let cursor = Some(t(9, 0, 0));
-        let resumed = run_window(now, None, done, cursor, 3, recon).unwrap();
-        assert_eq!(statistics_from(resumed, run_start(now, None, done, cursor, 3, recon), done, true), t(9, 0, 0));
+        let (start, first) = run(now, None, None, recon);
+        assert_eq!(statistics_from(first, start, None, true), first.start);
+        let (start, resumed) = run(now, done, Some(t(9, 0, 0)), recon);
+        assert_eq!(statistics_from(resumed, start, done, true), t(9, 0, 0));
         // Behind since 06:20 on the 2nd: from 06:00, the data before it was completed.
         let behind = Some(t(2, 6, 20));
-        let window = run_window(now, None, behind, None, 3, recon).unwrap();
-        assert_eq!(statistics_from(window, run_start(now, None, behind, None, 3, recon), behind, true), t(2, 6, 0));
+        let (start, window) = run(now, behind, None, recon);
+        assert_eq!(statistics_from(window, start, behind, true), t(2, 6, 0));
         // A reconciliation shorter than a day: the hour on the window's (only) day.
-        let short = Duration::minutes(30);
-        let (w, s) = (run_window(now, None, done, None, 3, short).unwrap(), run_start(now, None, done, None, 3, short));
-        assert_eq!((w.start, s), (t(10, 0, 0), t(10, 13, 0)));
-        assert_eq!(statistics_from(w, s, done, true), t(10, 13, 0));
+        let (start, w) = run(now, done, None, Duration::minutes(30));
+        assert_eq!((w.start, start), (t(10, 0, 0), t(10, 13, 0)));
+        assert_eq!(statistics_from(w, start, done, true), t(10, 13, 0));
         // Never at or past the window's end (a run again in the quarter hour that completed the data at 13:00).
         let again = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
         assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), true), again.start);

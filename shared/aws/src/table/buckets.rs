@@ -37,7 +37,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use acd_app::ports::StoreError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, DurationRound, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
@@ -53,10 +53,8 @@ pub const INTERVAL_SK_PREFIX: &str = "IV#";
 /// `YYYY-MM-DDTHH`: what follows the prefix in a bucket's sort key.
 const HOUR_TEXT_LEN: usize = 13;
 
-/// The UTC hour that contains `t`.
-pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
-    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
-}
+/// The UTC hour that contains `t` (the import's plan cuts statistics at the same hours).
+pub use acd_app::import::plan::hour_start as hour_of;
 
 /// How many hour buckets `entries` (partition, start) fill, counted as runs of entries in one partition and UTC
 /// hour: exact when they come sorted by partition and start (as the connectors hand intervals and the import's day
@@ -265,6 +263,7 @@ pub fn segment_bucket(pk: String, hour: DateTime<Utc>, items: Vec<SegmentItem>) 
 mod tests {
     use super::*;
     use crate::items::{interval_sk, segment_sk};
+    use chrono::TimeDelta;
     use chrono::TimeZone;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {

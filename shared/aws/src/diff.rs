@@ -5,6 +5,8 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use chrono::{DateTime, Utc};
+
 use crate::digest::{self, ChunkDigest, Digestible};
 
 /// Items with a sort key, unique within their partition.
@@ -70,15 +72,17 @@ pub struct ChunkPlan<T> {
 }
 
 /// Plans a chunk from its fetched items by partition and the chunk's stored digest, if any. Each partition's items
-/// are put in sort-key order (the digest hashes them in that order, so the fetch order does not matter).
+/// are put in sort-key order (the digest hashes them in that order, so the fetch order does not matter). `from`: the
+/// hour inside its day the chunk starts at, `None` for a whole day ([`ChunkDigest::insert`]).
 pub fn plan_chunk<T: Keyed + Digestible>(
     mut fetched: BTreeMap<String, Vec<T>>,
+    from: Option<DateTime<Utc>>,
     stored: Option<&ChunkDigest>,
 ) -> ChunkPlan<T> {
     let mut digest = ChunkDigest::default();
     for (pk, items) in fetched.iter_mut() {
         items.sort_by(|a, b| a.sk().cmp(b.sk()));
-        digest.insert(pk, items);
+        digest.insert(pk, from, items);
     }
     let use_digest = fetched.len() <= digest::MAX_PARTITIONS;
     let mut unchanged = 0;
@@ -197,7 +201,7 @@ mod tests {
     #[test]
     fn a_stored_digest_spares_only_the_partitions_it_records_with_the_same_content() {
         let before = chunk(&[("q1", vec![it("a", 1), it("b", 2)]), ("q2", vec![it("a", 5)]), ("q3", vec![])]);
-        let stored = plan_chunk(before, None);
+        let stored = plan_chunk(before, None, None);
         assert_eq!(stored.compare.len(), 3, "without a stored digest every partition is compared");
         assert_eq!(stored.unchanged, 0);
         assert!(stored.use_digest);
@@ -209,13 +213,14 @@ mod tests {
             ("q3", vec![]),
             ("q4", vec![it("a", 1)]),
         ]);
-        let plan = plan_chunk(now, Some(&stored.digest));
+        let plan = plan_chunk(now, None, Some(&stored.digest));
         assert_eq!(plan.compare.keys().collect::<Vec<_>>(), vec!["q2", "q4"]);
         assert_eq!(plan.unchanged, 2, "q1's two items");
         assert!(digest_needs_writing(&plan.digest, plan.use_digest, Some(&stored.digest), false), "content changed");
 
         let again = plan_chunk(
             chunk(&[("q1", vec![it("a", 1), it("b", 2)]), ("q2", vec![it("a", 5)]), ("q3", vec![])]),
+            None,
             Some(&stored.digest),
         );
         assert!(again.compare.is_empty());
@@ -227,13 +232,13 @@ mod tests {
 
     #[test]
     fn an_empty_chunk_plans_nothing_and_a_huge_one_goes_without_a_digest() {
-        let plan = plan_chunk::<It>(BTreeMap::new(), Some(&ChunkDigest::default()));
+        let plan = plan_chunk::<It>(BTreeMap::new(), None, Some(&ChunkDigest::default()));
         assert!(plan.compare.is_empty() && plan.unchanged == 0 && plan.digest.is_empty());
 
         let huge: BTreeMap<String, Vec<It>> =
             (0..=digest::MAX_PARTITIONS).map(|i| (format!("q{i}"), Vec::new())).collect();
-        let first = plan_chunk(huge.clone(), None);
-        let plan = plan_chunk(huge, Some(&first.digest));
+        let first = plan_chunk(huge.clone(), None, None);
+        let plan = plan_chunk(huge, None, Some(&first.digest));
         assert!(!plan.use_digest);
         assert_eq!(plan.compare.len(), digest::MAX_PARTITIONS + 1, "every partition compared, none vouched for");
         assert!(!digest_needs_writing(&plan.digest, plan.use_digest, None, true));

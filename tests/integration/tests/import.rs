@@ -1435,7 +1435,7 @@ async fn an_import_overlapping_a_delete_never_makes_the_deleted_integrations_que
 /// reads `GetMetricDataV2` from the hour its 24-hour reconciliation window starts in, not from yesterday's
 /// midnight. The hours before that keep what earlier runs stored (Connect's revisions of them are older than the
 /// window, as for any vendor's days before it); from that hour on, revisions are imported (changed, new and
-/// vanished rows); the next hour's runs start an hour later.
+/// vanished rows); the next hour's runs start an hour later. A run behind by more than the window reads whole days.
 #[tokio::test]
 async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_window_starts_in() {
     use acd_integration_tests::{ConnectEnv, Item};
@@ -1510,4 +1510,19 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
     assert_eq!(digests.len(), 2, "{digests:?}");
     let from_11 = at(yesterday, 11, 0).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     assert_eq!(digest_of(yesterday), Some(from_11), "{digests:?}");
+
+    // Then no run for a day: the next, at 12:20 tomorrow, is behind by more than its reconciliation (the data was
+    // completed at 11:15 today). Today's hours before 11:15 were read once, minutes after they ended: today is read
+    // again from its midnight (as by every vendor), and Connect's revision of today from 05:00 is imported.
+    let before_outage = env.intervals(&id).await;
+    sim.revise_from(at(today, 5, 0), 8);
+    let (from, to) = (at(today, 5, 0), at(today, 11, 0));
+    let revised = sorted_stats(sim.truth(from, to));
+    assert_ne!(between(&before_outage, from, to), revised, "the revision changes today's 05:00-11:00");
+    let tomorrow = today + chrono::Duration::days(1);
+    let read = import(at(tomorrow, 12, 20)).await;
+    assert_eq!(first_from(&read), Some(today), "{read:?}");
+    let mut expected = between(&before_outage, yesterday, today);
+    expected.extend(sim.truth(today, at(tomorrow, 12, 15)));
+    assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the outage");
 }

@@ -643,7 +643,8 @@ impl ImportService {
             return Ok(());
         };
         record.window = Some(window);
-        let statistics_from = plan::statistics_from(window, start, through, vendor.statistics_reread_by_hour());
+        let by_hour = vendor.statistics_reread_by_hour();
+        let statistics_from = plan::statistics_from(window, start, through, reconciliation, by_hour);
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
         let pass = Pass { window, statistics_from, reconciliation_start, final_after, catching_up };

@@ -50,19 +50,24 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a run over `window` reads interval statistics from. A vendor that re-reads statistics by the hour
 /// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
-/// containing `start` ([`run_start`]) once a run completed data before (`complete_through`): everything before
-/// `start` was read and written by earlier runs, and only the reconciliation window is re-read. A back-fill (no
-/// completed point) reads whole days, and so does every other vendor: the window's start. Always inside the
-/// window's first day and before its end, so each day keeps a non-empty span of statistics.
+/// containing `start` ([`run_start`]) when that start is the reconciliation window's (`window.end - reconciliation`)
+/// and a run completed data before (`complete_through`): every hour before it was then re-read by the runs of the
+/// past `reconciliation`, up to that much after it ended. Everything else reads the window's start, whole days: a
+/// back-fill, a pass resumed at a midnight, every other vendor, and a run behind by more than the reconciliation (its
+/// start is the completed point, whose hours before it were read once, minutes after they ended — as before the
+/// hourly cut, their day is read again from its midnight). Always inside the window's first day and before its end,
+/// so each day keeps a non-empty span of statistics.
 pub fn statistics_from(
     window: TimeWindow,
     start: DateTime<Utc>,
     complete_through: Option<DateTime<Utc>>,
+    reconciliation: Duration,
     by_hour: bool,
 ) -> DateTime<Utc> {
     let from = hour_start(start);
     let first_day_end = day_start(window.start) + Duration::days(1);
-    if by_hour && complete_through.is_some() && from > window.start && from < window.end.min(first_day_end) {
+    let reconciling = complete_through.is_some() && start == window.end - reconciliation;
+    if by_hour && reconciling && from > window.start && from < window.end.min(first_day_end) {
         from
     } else {
         window.start
@@ -372,28 +377,37 @@ mod tests {
         };
         let (start, steady) = run(t(10, 13, 7), done, None, recon);
         assert_eq!((start, steady.start), (t(9, 13, 0), t(9, 0, 0)));
-        assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
-        assert_eq!(statistics_from(steady, start, done, false), t(9, 0, 0), "other vendors: whole days");
+        assert_eq!(statistics_from(steady, start, done, recon, true), t(9, 13, 0));
+        assert_eq!(statistics_from(steady, start, done, recon, false), t(9, 0, 0), "other vendors: whole days");
         // Inside an hour: its start (buckets and digests are by the hour).
         let now = t(10, 13, 52);
         let (start, steady) = run(now, done, None, recon);
-        assert_eq!(statistics_from(steady, start, done, true), t(9, 13, 0));
+        assert_eq!(statistics_from(steady, start, done, recon, true), t(9, 13, 0));
         // A back-fill reads whole days; so does a pass resumed at a midnight.
         let (start, first) = run(now, None, None, recon);
-        assert_eq!(statistics_from(first, start, None, true), first.start);
+        assert_eq!(statistics_from(first, start, None, recon, true), first.start);
         let (start, resumed) = run(now, done, Some(t(9, 0, 0)), recon);
-        assert_eq!(statistics_from(resumed, start, done, true), t(9, 0, 0));
-        // Behind since 06:20 on the 2nd: from 06:00, the data before it was completed.
+        assert_eq!(statistics_from(resumed, start, done, recon, true), t(9, 0, 0));
+        // Behind since 06:20 on the 2nd (no run for days): the 2nd is read again from its midnight, as by every
+        // vendor — its hours before 06:20 were read once, minutes after they ended, never in a reconciliation.
         let behind = Some(t(2, 6, 20));
         let (start, window) = run(now, behind, None, recon);
-        assert_eq!(statistics_from(window, start, behind, true), t(2, 6, 0));
+        assert_eq!((start, window.start), (t(2, 6, 20), t(2, 0, 0)));
+        assert_eq!(statistics_from(window, start, behind, recon, true), t(2, 0, 0));
+        // So is a run behind by just more than the reconciliation; one within it cuts at the hour.
+        let (start, window) = run(t(10, 13, 37), Some(t(9, 13, 15)), None, recon);
+        assert_eq!(statistics_from(window, start, Some(t(9, 13, 15)), recon, true), t(9, 0, 0));
+        let (start, window) = run(t(10, 13, 37), Some(t(9, 13, 30)), None, recon);
+        assert_eq!(statistics_from(window, start, Some(t(9, 13, 30)), recon, true), t(9, 13, 0));
         // A reconciliation shorter than a day: the hour on the window's (only) day.
-        let (start, w) = run(now, done, None, Duration::minutes(30));
-        assert_eq!((w.start, start), (t(10, 0, 0), t(10, 13, 0)));
-        assert_eq!(statistics_from(w, start, done, true), t(10, 13, 0));
+        let short = Duration::minutes(30);
+        let (start, w) = run(now, Some(t(10, 13, 30)), None, short);
+        assert_eq!((w.start, start), (t(10, 0, 0), t(10, 13, 15)));
+        assert_eq!(statistics_from(w, start, Some(t(10, 13, 30)), short, true), t(10, 13, 0));
         // Never at or past the window's end (a run again in the quarter hour that completed the data at 13:00).
         let again = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
-        assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), true), again.start);
+        let zero = Duration::zero();
+        assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), zero, true), again.start);
     }
 
     #[test]

@@ -79,7 +79,9 @@ impl DynamoImportStore {
             counts.reads += 1;
             self.load_digest(&digest_pk, &digest_sk, chunk).await?
         };
-        let plan = diff::plan_chunk(desired, stored.as_ref());
+        // A chunk starting inside its day (statistics re-read from an hour) hashes its start in.
+        let from = (chunk.start != plan::day_start(chunk.start)).then_some(chunk.start);
+        let plan = diff::plan_chunk(desired, from, stored.as_ref());
         counts.unchanged += plan.unchanged;
 
         let last = chunk.end - Duration::nanoseconds(1);

@@ -599,8 +599,8 @@ mod item_building_tests {
     /// Whether the digest records `a` and `b` (one item each, in the same partition) as the same content.
     fn same_digest<T: crate::digest::Digestible>(a: T, b: T) -> bool {
         let (mut da, mut db) = (crate::digest::ChunkDigest::default(), crate::digest::ChunkDigest::default());
-        da.insert("pk", &[a]);
-        db.insert("pk", &[b]);
+        da.insert("pk", None, &[a]);
+        db.insert("pk", None, &[b]);
         da.agrees(&db, "pk")
     }
 

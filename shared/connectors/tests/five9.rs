@@ -704,6 +704,49 @@ async fn a_paced_fetch_that_needs_more_reports_than_planned_stops_at_the_reserve
 }
 
 #[tokio::test]
+async fn reports_whose_result_is_still_to_come_count_against_the_retrievals_left_when_the_counters_are_read_again() {
+    // As above, with the hourly retrievals binding (runReport ample) and no reserve, the Call Log and the Agent State
+    // reports side by side as the import's fetch runs them. When the room the budget check saw is spent, the
+    // counters are read again; a report whose runReport came back but whose result has not is in the ReportRequest
+    // counter, not yet in RetrieveReport. Until 2026-12-05 only reports not sent yet were taken off the room: for
+    // some budgets a report ran whose retrieval Five9 then refused (the fetch failed `RateLimited`, and with the
+    // default reserve a retrieval ran into the reserve). Several budgets, each fetch by a new connector (nothing
+    // learned, so every fetch needs more reports than planned and reads the counters again).
+    let (sim, agents, ample) = large_domain().await;
+    let monday_tuesday = window("2024-05-13T00:00:00Z", "2024-05-15T00:00:00Z");
+    let next = next_fetch(monday_tuesday, agents.len());
+    let opts = Five9Options { row_limit: 6_000, unseen_hour_factor: 1.0, budget_reserve_percent: 0, ..test_options() };
+    let retrieved = |counters: &[acd_connectors::five9::CallCounterState]| {
+        counters.iter().find(|s| s.window_secs == 3_600 && s.operation_type == "RetrieveReport").unwrap().value
+    };
+    let mut stopped = 0;
+    for extra in 1..=6 {
+        let c = connector(&sim, Five9Grouping::Campaign).with_options(opts.clone());
+        let cost = c.fetch_cost(&next).retrieve_report;
+        sim.set_limits(ample);
+        let used = retrieved(&c.call_counters(deadline()).await.unwrap());
+        let limit = used + cost + extra;
+        sim.set_limits(Limits { retrieve_report: [10_000, limit, 10_000], ..ample });
+        assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
+        let (calls, states) = tokio::join!(
+            c.interval_stats(&[], monday_tuesday, deadline()),
+            c.agent_segments(&agents, monday_tuesday, deadline())
+        );
+        for result in [calls.map(drop), states.map(drop)] {
+            match result {
+                Ok(()) => {}
+                Err(ConnectorError::BudgetSpent { .. }) => stopped += 1,
+                Err(e) => panic!("room for {extra} more than planned: {e:?}"),
+            }
+        }
+        assert_eq!(sim.stats().rate_limited, 0, "room for {extra} more than planned: a retrieval refused");
+        let after = retrieved(&c.call_counters(deadline()).await.unwrap());
+        assert!(after <= limit, "room for {extra} more than planned: {after} of {limit} retrievals");
+    }
+    assert!(stopped > 0, "the fetches needed more than their room, and stopped at it");
+}
+
+#[tokio::test]
 async fn configuration_and_unavailability_faults_are_typed() {
     let sim = default_sim().await;
     let c = connector(&sim, Five9Grouping::Campaign);

@@ -74,7 +74,7 @@ impl Five9Connector {
                 (pace, unseen) = (by_average, UnseenHours::Average);
             }
         }
-        let room = (pace == Pace::Go).then(|| self.reports_room(&counters).0);
+        let room = (pace == Pace::Go).then(|| self.reports_room(&counters, self.outstanding()).0);
         let mut allowance = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
         allowance.unseen = unseen;
         if room.is_some() {
@@ -97,36 +97,46 @@ impl Five9Connector {
     /// users. Reports of fetches the import does not pace (a caught-up integration's reconciliation re-read) are
     /// not limited.
     ///
-    /// The caller keeps the returned mark until its `runReport` came back: reports taken but not sent yet (waiting
-    /// for the request lock behind another report's poll) are not in the counters read again, so they are taken
-    /// off the room those show (a report counted by Five9 whose answer is still on its way is taken off twice: at
-    /// worst as many reports fewer as run at once, the Call Log and two Agent State reports).
+    /// The caller keeps the returned mark until the report's result came back, and marks it [`PendingReport::sent`]
+    /// once its `runReport` did: the calls of reports taken but not all made yet are not in the counters read again,
+    /// so they are taken off the room those show, each from its own counter ([`Allowance::outstanding`]) — a report
+    /// not sent yet (waiting for the pacer or the request lock) its run, retrieval and polls; one sent its retrieval
+    /// and polls (until 2026-12-05 only reports not sent yet were: with the retrievals binding, a re-read let a
+    /// report run into the reserve, or with no reserve past Five9's limit). A call counted by Five9 whose answer is
+    /// still on its way is taken off twice: at worst as many reports fewer as run at once, the Call Log and two Agent
+    /// State reports.
     pub(super) async fn spend_allowance(&self, deadline: Deadline) -> Result<PendingReport<'_>, ConnectorError> {
         {
             let mut a = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
             match a.left {
-                None => return Ok(PendingReport(None)),
+                None => return Ok(PendingReport::unlimited()),
                 Some(n) if n > 0 => {
                     a.left = Some(n - 1);
-                    a.pending += 1;
-                    return Ok(PendingReport(Some(&self.allowance)));
+                    a.unsent += 1;
+                    return Ok(PendingReport::of(&self.allowance));
                 }
                 Some(_) => {}
             }
         }
         let counters = self.call_counters(deadline).await?;
-        let (room, binding) = self.reports_room(&counters);
-        if self.allowance.lock().unwrap_or_else(|p| p.into_inner()).take_from(room) {
-            Ok(PendingReport(Some(&self.allowance)))
+        let mut a = self.allowance.lock().unwrap_or_else(|p| p.into_inner());
+        let (room, binding) = self.reports_room(&counters, a.outstanding(self.opts.polls_per_report));
+        if a.take_from(room) {
+            Ok(PendingReport::of(&self.allowance))
         } else {
             Err(ConnectorError::BudgetSpent { reason: binding.unwrap_or_else(|| "no room for another report".into()) })
         }
     }
 
-    /// [`reports_room`] with this connector's polls per report and reserve.
-    pub(super) fn reports_room(&self, counters: &[CallCounterState]) -> (u64, Option<String>) {
+    /// The calls of the reports taken but not all made yet ([`Allowance::outstanding`]).
+    fn outstanding(&self) -> CallCost {
+        self.allowance.lock().unwrap_or_else(|p| p.into_inner()).outstanding(self.opts.polls_per_report)
+    }
+
+    /// [`reports_room`] with this connector's polls per report and reserve, less the `outstanding` calls.
+    pub(super) fn reports_room(&self, counters: &[CallCounterState], outstanding: CallCost) -> (u64, Option<String>) {
         let per_report = CallCost { query: self.opts.polls_per_report, report_request: 1, retrieve_report: 1 };
-        reports_room(counters, per_report, self.opts.budget_reserve_percent)
+        reports_room(counters, per_report, self.opts.budget_reserve_percent, outstanding)
     }
 
     /// Current usage of the domain's API limits (`getCallCountersState`, itself not limited). The import reads it
@@ -157,7 +167,9 @@ pub(super) struct Allowance {
     /// limited.
     pub(super) left: Option<u64>,
     /// Reports taken whose `runReport` has not come back yet.
-    pending: u64,
+    unsent: u64,
+    /// Reports whose `runReport` came back and whose result has not yet.
+    unretrieved: u64,
     /// How the Agent State Details reports plan hours of the domain's day not seen yet: as busy ones until a
     /// budget check priced a day by the average ([`Five9Connector::pace_fetch`]).
     unseen: UnseenHours,
@@ -176,28 +188,63 @@ pub(super) enum UnseenHours {
 }
 
 impl Allowance {
-    /// One report taken from `room`, the reports the counters just read have room for, less those taken but not sent
-    /// yet (not in the counters); `false` when none is left.
+    /// The calls the reports taken but not all made yet will still make, which counters read now do not count: a
+    /// report not sent yet its `runReport`, and each of them its retrieval and up to `polls_per_report` polls.
+    fn outstanding(&self, polls_per_report: u64) -> CallCost {
+        let open = self.unsent + self.unretrieved;
+        CallCost { query: open * polls_per_report, report_request: self.unsent, retrieve_report: open }
+    }
+
+    /// One report taken from `room`, the reports the counters just read have room for (the outstanding calls
+    /// already taken off); `false` when none is left.
     fn take_from(&mut self, room: u64) -> bool {
-        match room.saturating_sub(self.pending) {
-            0 => false,
-            room => {
-                self.left = Some(room - 1);
-                self.pending += 1;
-                true
-            }
+        if room == 0 {
+            return false;
+        }
+        self.left = Some(room - 1);
+        self.unsent += 1;
+        true
+    }
+}
+
+/// A report taken from the [`Allowance`] (none when the fetch is not paced), outstanding until dropped: after its
+/// result came back, or it failed.
+pub(super) struct PendingReport<'a> {
+    allowance: Option<&'a StdMutex<Allowance>>,
+    sent: bool,
+}
+
+impl<'a> PendingReport<'a> {
+    fn of(allowance: &'a StdMutex<Allowance>) -> Self {
+        Self { allowance: Some(allowance), sent: false }
+    }
+
+    fn unlimited() -> Self {
+        Self { allowance: None, sent: false }
+    }
+
+    /// Its `runReport` came back (Five9 counts it): only its retrieval and polls are still to come.
+    pub(super) fn sent(&mut self) {
+        if let Some(allowance) = self.allowance
+            && !self.sent
+        {
+            let mut a = allowance.lock().unwrap_or_else(|p| p.into_inner());
+            a.unsent = a.unsent.saturating_sub(1);
+            a.unretrieved += 1;
+            self.sent = true;
         }
     }
 }
 
-/// A report taken from the [`Allowance`], pending until dropped (after its `runReport` came back, or failed).
-pub(super) struct PendingReport<'a>(Option<&'a StdMutex<Allowance>>);
-
 impl Drop for PendingReport<'_> {
     fn drop(&mut self) {
-        if let Some(allowance) = self.0 {
+        if let Some(allowance) = self.allowance {
             let mut a = allowance.lock().unwrap_or_else(|p| p.into_inner());
-            a.pending = a.pending.saturating_sub(1);
+            if self.sent {
+                a.unretrieved = a.unretrieved.saturating_sub(1);
+            } else {
+                a.unsent = a.unsent.saturating_sub(1);
+            }
         }
     }
 }
@@ -257,19 +304,22 @@ pub(super) fn day_pace(counters: &[CallCounterState], cost: CallCost, reserve_pe
 }
 
 /// How many more reports, each calling `per_report`, the hourly and daily counters have room for above
-/// `reserve_percent` of each limit, and the counter that allows the fewest (described, as the reason a fetch stops);
-/// `u64::MAX` and no counter when none counts.
+/// `reserve_percent` of each limit once the `outstanding` calls (made later, not in the counters yet) are made, and
+/// the counter that allows the fewest (described, as the reason a fetch stops); `u64::MAX` and no counter when none
+/// counts.
 pub(super) fn reports_room(
     counters: &[CallCounterState],
     per_report: CallCost,
     reserve_percent: u8,
+    outstanding: CallCost,
 ) -> (u64, Option<String>) {
     let mut fewest = (u64::MAX, None);
     for Budgeted { c, per, reserve, cost } in budgeted(counters, per_report, reserve_percent) {
         if cost == 0 {
             continue;
         }
-        let room = c.limit.saturating_sub(c.value).saturating_sub(reserve) / cost;
+        let coming = outstanding.of(&c.operation_type).unwrap_or(0);
+        let room = c.limit.saturating_sub(c.value).saturating_sub(reserve).saturating_sub(coming) / cost;
         if room < fewest.0 {
             let what = format!(
                 "{}: {} of {} per {per} used, {reserve} stay free for other API users",
@@ -396,37 +446,65 @@ mod budget_tests {
             counter(3_600, "Other", 1, 1),
         ];
         assert_eq!(
-            reports_room(&counters, per_report, 20),
+            reports_room(&counters, per_report, 20, NONE),
             (3, Some("RetrieveReport: 797 of 1000 per day used, 200 stay free for other API users".into()))
         );
-        let (room, binding) = reports_room(&[counter(3_600, "Query", 15_000, 11_990)], per_report, 20);
+        let (room, binding) = reports_room(&[counter(3_600, "Query", 15_000, 11_990)], per_report, 20, NONE);
         assert_eq!((room, binding.unwrap().starts_with("Query: 11990 of 15000 per hour")), (2, true));
         // At or past the reserve: no room, named.
-        let (room, binding) = reports_room(&[counter(3_600, "ReportRequest", 120, 100)], per_report, 20);
+        let (room, binding) = reports_room(&[counter(3_600, "ReportRequest", 120, 100)], per_report, 20, NONE);
         assert_eq!(room, 0);
         assert_eq!(
             binding.as_deref(),
             Some("ReportRequest: 100 of 120 per hour used, 24 stay free for other API users")
         );
         // No counter that counts: unlimited.
-        assert_eq!(reports_room(&[counter(60, "ReportRequest", 16, 0)], per_report, 20), (u64::MAX, None));
+        assert_eq!(reports_room(&[counter(60, "ReportRequest", 16, 0)], per_report, 20, NONE), (u64::MAX, None));
     }
 
+    /// No outstanding calls.
+    const NONE: CallCost = CallCost { query: 0, report_request: 0, retrieve_report: 0 };
+
     #[test]
-    fn reports_taken_but_not_sent_yet_are_taken_off_the_room_the_counters_show() {
-        // Two reports taken and still waiting to be sent: the counters read again do not count them.
-        let mut a = Allowance { left: Some(0), pending: 2, ..Allowance::default() };
-        assert!(!a.take_from(2), "the room the counters show is theirs");
-        assert!(a.take_from(3));
-        assert_eq!((a.left, a.pending), (Some(0), 3));
-        // Sent and answered (the marks dropped): the counters count them, the room is whole again.
-        let a = StdMutex::new(a);
-        for _ in 0..3 {
-            drop(PendingReport(Some(&a)));
-        }
-        let mut a = a.into_inner().unwrap();
-        assert!(a.take_from(2));
-        assert_eq!((a.left, a.pending), (Some(1), 1));
+    fn the_calls_of_reports_taken_but_not_all_made_yet_are_taken_off_the_room_the_counters_show() {
+        let per_report = CallCost { query: 4, report_request: 1, retrieve_report: 1 };
+        let allowance = StdMutex::new(Allowance { left: Some(0), ..Allowance::default() });
+        let outstanding = || allowance.lock().unwrap().outstanding(4);
+        // Two reports taken, not sent yet: every counter will count their calls, none does yet.
+        let (mut a, mut b) = (PendingReport::of(&allowance), PendingReport::of(&allowance));
+        allowance.lock().unwrap().unsent = 2;
+        assert_eq!(outstanding(), CallCost { query: 8, report_request: 2, retrieve_report: 2 });
+        let runs = [counter(3_600, "ReportRequest", 10, 6)];
+        assert_eq!(reports_room(&runs, per_report, 0, outstanding()).0, 2, "4 left, 2 of them theirs");
+        // Sent: Five9 counts their runReport (6 → 8 used), not their retrievals nor their polls.
+        a.sent();
+        b.sent();
+        b.sent(); // once only
+        assert_eq!(outstanding(), CallCost { query: 8, report_request: 0, retrieve_report: 2 });
+        let runs = [counter(3_600, "ReportRequest", 10, 8)];
+        assert_eq!(reports_room(&runs, per_report, 0, outstanding()).0, 2, "runs: theirs are counted");
+        let retrievals = [counter(3_600, "RetrieveReport", 10, 6)];
+        assert_eq!(reports_room(&retrievals, per_report, 0, outstanding()).0, 2, "4 retrievals left, 2 theirs");
+        let polls = [counter(3_600, "Query", 100, 80)];
+        assert_eq!(reports_room(&polls, per_report, 0, outstanding()).0, 3, "20 polls left, 8 theirs: 12 / 4");
+        // Retrieved (or failed): nothing of theirs is outstanding; a report dropped unsent gives back all of it.
+        drop(a);
+        assert_eq!(outstanding(), CallCost { query: 4, report_request: 0, retrieve_report: 1 });
+        drop(b);
+        let c = PendingReport::of(&allowance);
+        allowance.lock().unwrap().unsent += 1;
+        drop(c);
+        assert_eq!(outstanding(), NONE);
+        // Taking one from the room the counters leave after them; none when there is no room.
+        let mut taken = Allowance::default();
+        assert!(!taken.take_from(0));
+        assert!(taken.take_from(3));
+        assert_eq!((taken.left, taken.unsent), (Some(2), 1));
+        // A fetch that is not paced takes nothing.
+        let mut free = PendingReport::unlimited();
+        free.sent();
+        drop(free);
+        assert_eq!(outstanding(), NONE);
     }
 
     #[test]

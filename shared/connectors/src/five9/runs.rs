@@ -13,8 +13,8 @@ impl Five9Connector {
         window: TimeWindow,
         deadline: Deadline,
     ) -> Result<(String, DateTime<Utc>), ConnectorError> {
-        // One report of a paced fetch's allowance, pending until its runReport came back (see `spend_allowance`).
-        let pending = self.spend_allowance(deadline).await?;
+        // One report of a paced fetch's allowance, outstanding until its result came back (see `spend_allowance`).
+        let mut pending = self.spend_allowance(deadline).await?;
         pace(&self.run_pacer, deadline).await?;
         let criteria = Node::Elem(
             "criteria",
@@ -29,7 +29,7 @@ impl Five9Connector {
         );
         let children = [Node::text("folderName", folder), Node::text("reportName", name), criteria];
         let (resp, date) = self.call("runReport", &children, deadline).await?;
-        drop(pending);
+        pending.sent();
         let generated_at = date.unwrap_or_else(Utc::now);
         let id = resp
             .child_text("return")

@@ -121,6 +121,36 @@ fn parses_reference_envelopes_by_namespace_whatever_the_prefixes() {
 }
 
 #[test]
+fn call_counters_are_read_per_window_a_nil_counter_is_skipped_and_a_counter_without_its_numbers_is_malformed() {
+    use acd_connectors::five9::budget::parse_call_counters;
+    let body = fixture("get_call_counters_state_response.xml");
+    let soap::Reply::Response(r) = soap::parse_reply(&body, "getCallCountersState").unwrap() else {
+        panic!("expected a response")
+    };
+    let counters: Vec<_> = parse_call_counters(&r)
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.window_secs, c.operation_type, c.limit, c.value))
+        .collect();
+    assert_eq!(
+        counters,
+        vec![
+            (3_600, "ReportRequest".to_owned(), 120, 7),
+            (3_600, String::new(), 15_000, 40),
+            (86_400, "RetrieveReport".to_owned(), 1_000, 9)
+        ]
+    );
+    // A counter the schema says cannot be so (its required value missing), or a window without its timeout.
+    for (from, to) in [("<value>7</value>", ""), ("<timeout>86400</timeout>", "")] {
+        let broken = body.replacen(from, to, 1);
+        let soap::Reply::Response(r) = soap::parse_reply(&broken, "getCallCountersState").unwrap() else {
+            panic!("expected a response")
+        };
+        assert!(matches!(parse_call_counters(&r), Err(ConnectorError::Malformed { .. })), "without {from}");
+    }
+}
+
+#[test]
 fn parses_reference_faults() {
     let soap::Reply::Fault(f) = soap::parse_reply(&fixture("fault_operations_limit.xml"), "runReport").unwrap() else {
         panic!("expected a fault")

@@ -143,20 +143,32 @@ impl Five9Connector {
     /// before a back-fill to pace it within the hourly and daily budgets.
     pub async fn call_counters(&self, deadline: Deadline) -> Result<Vec<CallCounterState>, ConnectorError> {
         let (resp, _) = self.call("getCallCountersState", &[], deadline).await?;
-        let mut out = Vec::new();
-        for state in resp.children_named("return") {
-            let window_secs = parse_u64(state.child_text("timeout"), "limitTimeoutState.timeout")?;
-            for c in state.children_named("callCounterStates") {
-                out.push(CallCounterState {
-                    window_secs,
-                    operation_type: c.child_text("operationType").unwrap_or_default().to_owned(),
-                    limit: parse_u64(c.child_text("limit"), "callCounterState.limit")?,
-                    value: parse_u64(c.child_text("value"), "callCounterState.value")?,
-                });
-            }
-        }
-        Ok(out)
+        parse_call_counters(&resp)
     }
+}
+
+/// The counters of a `getCallCountersState` response: one per `callCounterStates` of each `return`
+/// (`limitTimeoutState`), with the window (`timeout`, seconds) it counts in. `limit`, `value` and `timeout` are
+/// required by the schema (a counter or window without them is malformed); `operationType` is optional (a counter
+/// without it is left out of the budget, as unknown types are), and a counter may be nil (`xsi:nil`: no content),
+/// which counts nothing and is skipped.
+pub fn parse_call_counters(resp: &Element) -> Result<Vec<CallCounterState>, ConnectorError> {
+    let mut out = Vec::new();
+    for state in resp.children_named("return") {
+        let window_secs = parse_u64(state.child_text("timeout"), "limitTimeoutState.timeout")?;
+        for c in state.children_named("callCounterStates") {
+            if c.children.is_empty() && c.text.trim().is_empty() {
+                continue;
+            }
+            out.push(CallCounterState {
+                window_secs,
+                operation_type: c.child_text("operationType").unwrap_or_default().to_owned(),
+                limit: parse_u64(c.child_text("limit"), "callCounterState.limit")?,
+                value: parse_u64(c.child_text("value"), "callCounterState.value")?,
+            });
+        }
+    }
+    Ok(out)
 }
 
 /// The fetch the import paced last ([`Five9Connector::pace_fetch`]): what it may still run

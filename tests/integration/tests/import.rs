@@ -1431,18 +1431,17 @@ async fn an_import_overlapping_a_delete_never_makes_the_deleted_integrations_que
     assert_eq!(status, 404);
 }
 
-/// Amazon Connect's statistics are re-read by the hour (`Vendor::statistics_reread_by_hour`): a caught-up run
-/// reads `GetMetricDataV2` from the hour its 24-hour reconciliation window starts in, not from yesterday's
-/// midnight. The hours before that keep what earlier runs stored (Connect's revisions of them are older than the
-/// window, as for any vendor's days before it); from that hour on, revisions are imported (changed, new and
-/// vanished rows); the next hour's runs start an hour later. A run behind by more than the window reads whole days.
-#[tokio::test]
-async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_window_starts_in() {
-    use acd_integration_tests::{ConnectEnv, Item};
+/// An Amazon Connect integration (history of one day) created through the API as a customer does (the tenant's
+/// external id issued, the role trusting it), its agent events on `stream`: the suite's env, the simulator, the
+/// Kinesis client and the integration's id.
+async fn connect_integration(
+    stream: &str,
+) -> (Env, acd_simulators::amazon_connect::ConnectSimulator, aws_sdk_kinesis::Client, String) {
+    use acd_integration_tests::ConnectEnv;
     use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
 
-    let ConnectEnv { env, sim, stream_arn, .. } =
-        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
+    let ConnectEnv { env, sim, kinesis, stream_arn } =
+        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), stream).await;
     let env = Env(env);
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
     assert_eq!(status, 201, "{issued}");
@@ -1452,6 +1451,20 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
                       "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
                                    "agent_event_stream_arn": stream_arn, "history_days": 1}});
     let id = create(&env, &body).await;
+    (env, sim, kinesis, id)
+}
+
+/// Amazon Connect's statistics are re-read by the hour (`Vendor::statistics_reread_by_hour`): a caught-up run
+/// reads `GetMetricDataV2` from the hour its 24-hour reconciliation window starts in, not from yesterday's
+/// midnight. The hours before that keep what earlier runs stored (Connect's revisions of them are older than the
+/// window, as for any vendor's days before it); from that hour on, revisions are imported (changed, new and
+/// vanished rows); the next hour's runs start an hour later. A run behind by more than the window reads whole days.
+#[tokio::test]
+async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_window_starts_in() {
+    use acd_integration_tests::Item;
+    use acd_simulators::amazon_connect as connect;
+
+    let (env, sim, _, id) = connect_integration("agent-events").await;
     let today = connect::midnight(Utc::now());
     let yesterday = today - chrono::Duration::days(1);
     let at = |day: DateTime<Utc>, h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
@@ -1525,4 +1538,51 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
     let mut expected = between(&before_outage, yesterday, today);
     expected.extend(sim.truth(today, at(tomorrow, 12, 15)));
     assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the outage");
+}
+
+/// Amazon Connect's agent states come from a feed and are merged into what is stored: an hour a run wrote is read
+/// back before it is written again (a bucket put is the whole truth of its hour), so a later run whose events reach
+/// into that hour keeps the segments it held. Only a day nothing was ever written into is merged without reading.
+#[tokio::test]
+async fn amazon_connect_states_merged_into_an_hour_written_before_keep_what_it_held() {
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimulator};
+
+    const STREAM: &str = "agent-events";
+    let (env, _sim, kinesis, id) = connect_integration(STREAM).await;
+    let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
+    let at = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let (s, event_of) = (connect::status_snapshot, connect::agent_event);
+    let import = async |now: DateTime<Utc>| {
+        let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+        run.run.unwrap().counts.segment_writes
+    };
+
+    // 10:02 the agent logs in, 10:05 goes to lunch: the run at 10:20 writes hour 10 (10:02-10:05, 10:05 open).
+    let first = [
+        event_of(0, "LOGIN", at(10, 2), None, Some(s(0, at(10, 2)))),
+        event_of(0, "STATE_CHANGE", at(10, 5), Some(s(0, at(10, 2))), Some(s(1, at(10, 5)))),
+    ];
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &first).await.unwrap();
+    import(at(10, 20)).await;
+    // 10:40 back: the run at 11:30 merges 10:05-10:40 and 10:40 (open) into hour 10, no longer the hour its window
+    // ends in, so it reads the hour back first: 10:02-10:05 stays.
+    let back = event_of(0, "STATE_CHANGE", at(10, 40), Some(s(1, at(10, 5))), Some(s(0, at(10, 40))));
+    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &[back]).await.unwrap();
+    let writes = import(at(11, 30)).await;
+    let agent = connect::user_id(0);
+    let segment = |status: usize, start, end| AgentSegment {
+        agent_external_id: agent.as_str().into(),
+        status_id: connect::STATUSES[status].0.into(),
+        reason: None,
+        start,
+        end,
+    };
+    let want = vec![
+        segment(0, at(10, 2), Some(at(10, 5))),
+        segment(1, at(10, 5), Some(at(10, 40))),
+        segment(0, at(10, 40), None),
+    ];
+    assert_eq!(env.segments(&id, &[agent.to_string()]).await, want);
+    assert!(writes.reads > 0, "{writes:?}");
 }

@@ -404,16 +404,41 @@ pub(crate) fn row(seed: u64, queue: usize, channel: &str, t: DateTime<Utc>) -> O
     })
 }
 
+/// An agent's status snapshot in an agent event: status `i` of [`STATUSES`], entered at `start`.
+pub fn status_snapshot(i: usize, start: DateTime<Utc>) -> serde_json::Value {
+    let (id, name, kind) = STATUSES[i];
+    serde_json::json!({"AgentStatus": {
+        "ARN": format!("{}/agent-state/{id}", instance_arn()), "Name": name, "Type": kind,
+        "StartTimestamp": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
+        "Configuration": {"Username": "agent", "RoutingProfile": {"Name": "Basic"}}})
+}
+
+/// An agent event of agent `a` (`LOGIN`, `STATE_CHANGE`, `HEART_BEAT`, `LOGOUT`) at `at`, with the snapshots before
+/// and after ([`status_snapshot`]).
+pub fn agent_event(
+    a: usize,
+    kind: &str,
+    at: DateTime<Utc>,
+    prev: Option<serde_json::Value>,
+    cur: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut e = serde_json::json!({"EventId": uuid::Uuid::new_v4().to_string(), "EventType": kind,
+        "EventTimestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "AgentARN": format!("{}/agent/{}", instance_arn(), user_id(a)),
+        "InstanceARN": instance_arn(), "Version": "2019-05-25"});
+    if let Some(p) = prev {
+        e["PreviousAgentSnapshot"] = p;
+    }
+    if let Some(c) = cur {
+        e["CurrentAgentSnapshot"] = c;
+    }
+    e
+}
+
 /// A day of agent events (LOGIN, a configuration-only STATE_CHANGE, lunch, back, LOGOUT per agent, plus
 /// heart-beats and a contact event to ignore) and the segments they must produce.
 pub fn agent_events(agents: usize, day: DateTime<Utc>) -> (Vec<serde_json::Value>, Vec<AgentSegment>) {
-    let status = |i: usize, start: DateTime<Utc>| {
-        let (id, name, kind) = STATUSES[i];
-        serde_json::json!({"AgentStatus": {
-            "ARN": format!("{}/agent-state/{id}", instance_arn()), "Name": name, "Type": kind,
-            "StartTimestamp": start.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)},
-            "Configuration": {"Username": "agent", "RoutingProfile": {"Name": "Basic"}}})
-    };
+    let status = status_snapshot;
     let mut events = Vec::new();
     let mut segments = Vec::new();
     for a in 0..agents {
@@ -422,18 +447,7 @@ pub fn agent_events(agents: usize, day: DateTime<Utc>) -> (Vec<serde_json::Value
         let lunch = login + Duration::hours(4);
         let back = lunch + Duration::minutes(30 + a as i64);
         let logout = back + Duration::hours(3);
-        let ev = |kind: &str, at: DateTime<Utc>, prev: Option<serde_json::Value>, cur: Option<serde_json::Value>| {
-            let mut e = serde_json::json!({"EventId": uuid::Uuid::new_v4().to_string(), "EventType": kind,
-                "EventTimestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true), "AgentARN": arn,
-                "InstanceARN": instance_arn(), "Version": "2019-05-25"});
-            if let Some(p) = prev {
-                e["PreviousAgentSnapshot"] = p;
-            }
-            if let Some(c) = cur {
-                e["CurrentAgentSnapshot"] = c;
-            }
-            e
-        };
+        let ev = |kind: &str, at, prev, cur| agent_event(a, kind, at, prev, cur);
         events.push(ev("LOGIN", login, None, Some(status(0, login))));
         // Configuration-only change (routing profile): same status, same start → no new segment.
         events.push(ev("STATE_CHANGE", login + Duration::minutes(5), Some(status(0, login)), Some(status(0, login))));

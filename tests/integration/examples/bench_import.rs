@@ -212,7 +212,8 @@ impl Intercept for CapacityMeter {
         let started = Instant::now();
         if let Ok(output) = context.output_or_error() {
             if let Some(o) = output.downcast_ref::<op::query::QueryOutput>() {
-                self.0.read(o.items().iter().map(item_size).sum(), false);
+                // The import's Queries are consistent reads since 2026-12-05 (they were eventually consistent).
+                self.0.read(o.items().iter().map(item_size).sum(), true);
             } else if let Some(o) = output.downcast_ref::<op::get_item::GetItemOutput>() {
                 self.0.read(o.item().map_or(0, item_size), true); // the import's GetItems are consistent reads
             }

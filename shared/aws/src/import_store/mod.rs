@@ -105,13 +105,21 @@ impl DynamoImportStore {
     }
 
     /// Every item of a partition whose sort key lies in `[from, to]` (or starts with `from` when `to` is None), and
-    /// the number of Query calls it took.
+    /// the number of Query calls it took. Strongly consistent: what is read is written back — an hour bucket is read,
+    /// merged and put whole, a catalog item compared and updated — so a stale read (an eventually consistent one
+    /// just after another writer, e.g. the agent-states pass right after the import, or the reverse) would put an
+    /// older hour back over segments just written. Twice the read units of an eventually consistent read.
     async fn query_range(&self, pk: String, from: String, to: Option<String>) -> Result<(Vec<Item>, u64), StoreError> {
         let mut out = Vec::new();
         let mut start: Option<Item> = None;
         let mut calls = 0;
         loop {
-            let mut q = self.client.query().table_name(&self.table).expression_attribute_values(":pk", s(pk.clone()));
+            let mut q = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .consistent_read(true)
+                .expression_attribute_values(":pk", s(pk.clone()));
             q = match &to {
                 Some(to) => q
                     .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
@@ -338,5 +346,25 @@ impl RunLog for DynamoImportStore {
         before: Option<String>,
     ) -> Result<RunPage, StoreError> {
         runs::list_runs(self, tenant, id, limit, before).await
+    }
+}
+
+#[cfg(test)]
+mod consistency_tests {
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn what_the_import_reads_to_write_back_is_read_strongly_consistent() {
+        // Only a strongly consistent Query is answered (the last page: no LastEvaluatedKey).
+        let consistent = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|q| q.consistent_read() == Some(true))
+            .then_output(|| QueryOutput::builder().count(0).build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&consistent]);
+        let store = DynamoImportStore::new(client, "t".into());
+        let (items, calls) = store.query_range("T#t#Q#q".into(), "IV#".into(), Some("IV#~".into())).await.unwrap();
+        assert_eq!((items.len(), calls, consistent.num_calls()), (0, 1, 1));
     }
 }

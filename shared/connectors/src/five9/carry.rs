@@ -350,4 +350,37 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn a_state_going_on_in_an_earlier_report_of_a_cut_read_is_carried_open_not_ended_where_that_report_ran() {
+        // A capture read cut into two reports (a large domain, or halves at the row limit), generated at 03:00:00
+        // and 03:05:00. a: Not Ready since 23:00, still going on in the first report (its duration so far); b:
+        // Ready 22:00-22:30, ended; d: Ready from 02:50, going on at 03:00, and Not Ready from 03:02 in the second.
+        let (first, last) = (utc("2024-05-15T03:00:00Z"), utc("2024-05-15T03:05:00Z"));
+        let since = |t: &str| (first - utc(t)).num_seconds() as u32;
+        let mut rows = StateRows::default();
+        rows.push("a", "Not Ready", Some("Lunch"), utc("2024-05-14T23:00:00Z"), since("2024-05-14T23:00:00Z"));
+        rows.push("b", "Ready", None, utc("2024-05-14T22:00:00Z"), 1_800);
+        rows.push("d", "Ready", None, utc("2024-05-15T02:50:00Z"), since("2024-05-15T02:50:00Z"));
+        let second = rows.rows.len();
+        rows.push("d", "Not Ready", None, utc("2024-05-15T03:02:00Z"), 180);
+        rows.as_of(&[(0, first), (second, last)], last);
+        let at = utc("2024-05-15T00:00:00Z");
+        let carried = Carried::capture(&rows, last, at, "UTC");
+        let states: Vec<_> =
+            carried.states.iter().map(|(agent, _, _, start, end)| (agent.as_str(), *start, *end)).collect();
+        assert_eq!(states, vec![("a", -3_600, None)], "a goes on (was: ended at 03:00:00, the first report's time)");
+        // The read's own segments: a and d's last state go on, d's Ready ends where its Not Ready starts.
+        let window = TimeWindow::new(at, last).unwrap();
+        let segs = build_segments(rows, last, window);
+        let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.start, s.end)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "Not Ready: Lunch", utc("2024-05-14T23:00:00Z"), None),
+                ("d", "Ready", utc("2024-05-15T02:50:00Z"), Some(utc("2024-05-15T03:02:00Z"))),
+                ("d", "Not Ready", utc("2024-05-15T03:02:00Z"), None),
+            ]
+        );
+    }
 }

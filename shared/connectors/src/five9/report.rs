@@ -391,6 +391,31 @@ impl StateRows {
         }));
     }
 
+    /// Takes rows read by reports generated before `latest` as a report generated at `latest` would show them. A
+    /// row's duration is the state's time *so far* when its own report was generated: a row still going on then
+    /// (not a logout, reaching that time within the 2 s of rounding, as `Seg::ongoing_at` judges an agent's last
+    /// segment) goes on to `latest`; a later row of the agent, if any, ends it where it starts (the overlap rule).
+    /// `reports`: where each report's rows begin in `rows`, in order, and when the report was generated. Without
+    /// this, a read cut into several reports judged every row by the last report's time, so an agent's state still
+    /// going on, read in an earlier report, was taken as ended where that report was generated (and a carried set
+    /// captured so kept that end for the rest of the day: [`super::carry`]).
+    pub fn as_of(&mut self, reports: &[(usize, DateTime<Utc>)], latest: DateTime<Utc>) {
+        let n = self.rows.len();
+        let ends = reports.iter().skip(1).map(|r| r.0).chain([n]);
+        for (&(first, at), end) in reports.iter().zip(ends) {
+            if at >= latest {
+                continue;
+            }
+            for row in &mut self.rows[first.min(n)..end.min(n)] {
+                let reaches = row.start + Duration::seconds(i64::from(row.duration_secs) + 2) >= at;
+                if reaches && !is_logout(self.strings.get(row.state)) {
+                    let so_far = (latest - row.start).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+                    row.duration_secs = row.duration_secs.max(so_far);
+                }
+            }
+        }
+    }
+
     /// The distinct `(state, reason code)` pairs of the rows.
     pub fn statuses(&self) -> HashSet<(&str, Option<&str>)> {
         let ids: HashSet<(u32, u32)> = self.rows.iter().map(|r| (r.state, r.reason)).collect();

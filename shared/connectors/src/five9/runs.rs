@@ -249,6 +249,7 @@ impl Five9Connector {
     ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
         let mut all = StateRows::default();
         let mut generated_at = None;
+        let mut reports = Vec::new();
         // `buffered` polls every window's future whenever it is polled itself and hands them out in order; the
         // loop below only merges (no await on the connector), so a report that holds the request lock is always
         // driven on.
@@ -257,12 +258,16 @@ impl Five9Connector {
             .buffered(self.opts.state_reports_in_flight.max(1));
         while let Some(part) = parts.next().await {
             let (rows, at) = part?;
+            reports.push((all.rows.len(), at));
             all.append(rows);
-            // Rows of the last report decide whether a state is still ongoing.
+            // The last report's time decides whether a state is still ongoing; the rows of earlier reports are taken
+            // as of it (`StateRows::as_of`).
             generated_at = Some(at);
         }
+        let generated_at = generated_at.unwrap_or_else(Utc::now);
+        all.as_of(&reports, generated_at);
         self.see_statuses(all.statuses());
-        Ok((all, generated_at.unwrap_or_else(Utc::now)))
+        Ok((all, generated_at))
     }
 
     /// Adds `(state, reason code)` pairs read to the statuses [`crate::Connector::list_statuses`] lists.
@@ -284,6 +289,7 @@ impl Five9Connector {
     ) -> Result<(StateRows, DateTime<Utc>), ConnectorError> {
         let mut all = StateRows::default();
         let mut generated_at = Utc::now();
+        let mut reports = Vec::new();
         self.read_reports(AGENT_STATE_REPORT, vec![window], deadline, |body, w, at| {
             let before = all.rows.len();
             read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
@@ -305,11 +311,14 @@ impl Five9Connector {
                 }
             }
             all.rows.truncate(kept);
+            reports.push((before, at));
             let starts = all.rows[before..].iter().map(|r| r.start);
             self.density.lock().unwrap_or_else(|p| p.into_inner()).observe(self.tz, w, starts);
             Ok(true)
         })
         .await?;
+        // A window halved at the row limit is read in several reports: its rows as of the last one.
+        all.as_of(&reports, generated_at);
         Ok((all, generated_at))
     }
 }

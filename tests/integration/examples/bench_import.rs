@@ -461,12 +461,12 @@ async fn bench() {
     let event = ImportEvent { tenant_id: "bench".into(), integration_id: created["id"].as_str().unwrap().into() };
 
     println!("baseline peak RSS {:.1} MiB (moto client, API, runtime)", peak_rss_mib());
-    let import = wiring::import_service(
-        &stack.settings,
-        &stack.clients,
-        factory.clone(),
-        ImportConfig { now: Some(now), ..ImportConfig::default() },
-    );
+    // The import function as deployed, its clock at `at`.
+    let import_at = |at: DateTime<Utc>| {
+        let config = ImportConfig { now: Some(at), ..ImportConfig::default() };
+        wiring::import_service(&stack.settings, &stack.clients, factory.clone(), config)
+    };
+    let import = import_at(now);
     // Like the schedule: runs of at most 14 minutes (Lambda allows 15) until the back-fill is complete.
     let (cpu_start, start) = (cpu_seconds(), Instant::now());
     let mut written_total = 0u64;
@@ -563,12 +563,7 @@ async fn bench() {
             let into_minute = chrono::Utc::now().timestamp_millis().rem_euclid(60_000) as u64;
             tokio::time::sleep(Duration::from_millis(60_000 - into_minute + 200)).await;
         }
-        let steady = wiring::import_service(
-            &stack.settings,
-            &stack.clients,
-            factory.clone(),
-            ImportConfig { now: Some(later), ..ImportConfig::default() },
-        );
+        let steady = import_at(later);
         let (cpu0, t0) = (cpu_seconds(), Instant::now());
         let (w0, r0) = capacity.units();
         let run = steady.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap().run.unwrap();

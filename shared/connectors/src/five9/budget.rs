@@ -111,8 +111,7 @@ impl Five9Connector {
             match a.left {
                 None => return Ok(PendingReport::unlimited()),
                 Some(n) if n > 0 => {
-                    a.left = Some(n - 1);
-                    a.unsent += 1;
+                    a.take_from(n);
                     return Ok(PendingReport::of(&self.allowance));
                 }
                 Some(_) => {}
@@ -207,8 +206,8 @@ impl Allowance {
         CallCost { query: open * polls_per_report, report_request: self.unsent, retrieve_report: open }
     }
 
-    /// One report taken from `room`, the reports the counters just read have room for (the outstanding calls
-    /// already taken off); `false` when none is left.
+    /// One report taken from `room`: what is left of the room the counters last showed, or the reports counters
+    /// just read have room for (the outstanding calls already taken off); `false` when none is left.
     fn take_from(&mut self, room: u64) -> bool {
         if room == 0 {
             return false;

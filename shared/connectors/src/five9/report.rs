@@ -393,8 +393,8 @@ impl StateRows {
 
     /// Takes rows read by reports generated before `latest` as a report generated at `latest` would show them. A
     /// row's duration is the state's time *so far* when its own report was generated: a row still going on then
-    /// (not a logout, reaching that time within the 2 s of rounding, as `Seg::ongoing_at` judges an agent's last
-    /// segment) goes on to `latest`; a later row of the agent, if any, ends it where it starts (the overlap rule).
+    /// (`goes_on_at`, as an agent's last segment is judged) goes on to `latest`; a later row of the agent, if any,
+    /// ends it where it starts (the overlap rule).
     /// `reports`: where each report's rows begin in `rows`, in order, and when the report was generated. Without
     /// this, a read cut into several reports judged every row by the last report's time, so an agent's state still
     /// going on, read in an earlier report, was taken as ended where that report was generated (and a carried set
@@ -407,8 +407,8 @@ impl StateRows {
                 continue;
             }
             for row in &mut self.rows[first.min(n)..end.min(n)] {
-                let reaches = row.start + Duration::seconds(i64::from(row.duration_secs) + 2) >= at;
-                if reaches && !is_logout(self.strings.get(row.state)) {
+                let row_end = row.start.checked_add_signed(Duration::seconds(i64::from(row.duration_secs)));
+                if goes_on_at(self.strings.get(row.state), row_end, at) {
                     let so_far = (latest - row.start).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
                     row.duration_secs = row.duration_secs.max(so_far);
                 }
@@ -494,6 +494,12 @@ fn is_logout(state: &str) -> bool {
     state.eq_ignore_ascii_case("Logout")
 }
 
+/// Whether a state that reached `end` (`None`: past the end of time) in a report generated at `report_time` was still
+/// going on then: not a logout, and reaching that time within 2 s of rounding.
+fn goes_on_at(state: &str, end: Option<DateTime<Utc>>, report_time: DateTime<Utc>) -> bool {
+    !is_logout(state) && end.and_then(|e| e.checked_add_signed(Duration::seconds(2))).is_none_or(|e| e >= report_time)
+}
+
 /// Turns state rows into segments overlapping `window`.
 ///
 /// - A row is `[TIMESTAMP, TIMESTAMP + AGENT STATE TIME)`.
@@ -575,8 +581,7 @@ impl Seg {
     /// Whether this segment, an agent's last, is still going on at `report_time` (see [`build_segments`]).
     /// `strings`: those of the rows it was built from.
     pub(super) fn ongoing_at(&self, report_time: DateTime<Utc>, strings: &Strings) -> bool {
-        !is_logout(strings.get(self.state))
-            && self.end.checked_add_signed(Duration::seconds(2)).is_none_or(|e| e >= report_time)
+        goes_on_at(strings.get(self.state), Some(self.end), report_time)
     }
 }
 

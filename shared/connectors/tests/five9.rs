@@ -296,7 +296,7 @@ async fn dst_days_of_25_and_23_hours_equal_the_truth() {
     // The fall-back day was split at the transition (09:00Z) into two reports.
     let runs = sim.stats().report_runs;
     assert_eq!(runs.len(), 4);
-    assert_eq!(runs[0].end, Some(utc("2024-11-03T09:00:00Z")));
+    assert_eq!(runs[0].end, Some(utc("2024-11-03T08:59:59Z")), "a second before the transition");
     assert_eq!(runs[1].start, Some(utc("2024-11-03T09:00:00Z")));
     assert_eq!(
         (runs[0].start_raw.as_str(), runs[1].start_raw.as_str()),
@@ -319,6 +319,40 @@ async fn dst_days_of_25_and_23_hours_equal_the_truth() {
     }
     let c = connector(&sim, Five9Grouping::Campaign);
     assert_eq!(c.agent_segments(&[], spring, deadline()).await.unwrap(), sim.truth_segments(spring));
+}
+
+#[tokio::test]
+async fn a_call_at_the_fall_back_instant_after_a_quiet_hour_is_counted_once_in_its_own_interval() {
+    // The report before the fall-back instant (09:00Z, 01:00 PST) ends there, and that wall time is also the
+    // repeated hour's first instant (08:00Z, 01:00 PDT). With no row of that hour in the report to tell the two
+    // apart, a call at 09:00:00Z was read at 08:00Z, and again at 09:00Z by the next report.
+    let sim = start(Five9SimConfig { now: Some(utc("2024-11-06T00:00:00Z")), ..Five9SimConfig::default() }).await;
+    for name in sim.campaign_names() {
+        for quarter in ["08:00", "08:15", "08:30", "08:45"] {
+            assert!(sim.adjust_calls(&name, utc(&format!("2024-11-03T{quarter}:00Z")), -100_000));
+        }
+        // Enough calls in 09:00–09:15Z that some arrive in its first second.
+        assert!(sim.adjust_calls(&name, utc("2024-11-03T09:00:00Z"), 200));
+    }
+    let quiet = window("2024-11-03T08:00:00Z", "2024-11-03T09:00:00Z");
+    assert_eq!(sim.truth_intervals(quiet, Five9Grouping::Campaign), vec![], "the repeated hour's first pass is quiet");
+    let the_instant = window("2024-11-03T09:00:00Z", "2024-11-03T09:00:01Z");
+    assert!(total_offered(&sim.truth_intervals(the_instant, Five9Grouping::Campaign)) > 0, "calls at 01:00:00 PST");
+
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-03T07:00:00Z", "2024-11-03T10:00:00Z");
+    let got = c.interval_stats(&[], w, deadline()).await.unwrap();
+    assert_eq!(got, sim.truth_intervals(w, Five9Grouping::Campaign));
+    // The report before the instant asked up to the second before it, the next from the instant.
+    let runs = sim.stats().report_runs;
+    let asked: Vec<_> = runs.iter().map(|r| (r.start_raw.as_str(), r.end_raw.as_str())).collect();
+    assert_eq!(
+        asked,
+        [
+            ("2024-11-03T00:00:00.000-07:00", "2024-11-03T01:59:59.000-07:00"),
+            ("2024-11-03T01:00:00.000-08:00", "2024-11-03T02:00:00.000-08:00")
+        ]
+    );
 }
 
 #[tokio::test]

@@ -36,7 +36,8 @@
 //!   needs more than planned (reports run again in halves) reads the counters again once that is spent and, with
 //!   still no room, ends `BudgetSpent` (`Five9Connector::spend_allowance`) before Five9 refuses anything.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
-//!   transition (so wall times in the repeated hour are unambiguous), and a report that returns
+//!   transition (so wall times in the repeated hour are unambiguous; a report ending at one asks up to the second
+//!   before it, see [`time::criteria_end`]), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
 //!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so

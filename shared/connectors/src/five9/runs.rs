@@ -20,9 +20,10 @@ impl Five9Connector {
             "criteria",
             vec![Node::Elem(
                 "time",
-                // Schema order (reportTimeCriteria): end, then start.
+                // Schema order (reportTimeCriteria): end, then start. Five9 includes the end: a second before it
+                // at a backward DST transition (`criteria_end`).
                 vec![
-                    Node::text("end", time::format_criteria_time(window.end, self.tz)),
+                    Node::text("end", time::format_criteria_time(time::criteria_end(window.end, self.tz), self.tz)),
                     Node::text("start", time::format_criteria_time(window.start, self.tz)),
                 ],
             )],

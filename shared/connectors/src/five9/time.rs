@@ -2,7 +2,8 @@
 //!
 //! Converting them to UTC is ambiguous in the hour repeated when DST ends. The connector avoids the ambiguity by
 //! never letting one report span a backward transition (see [`backward_transitions`]): every report window lies
-//! entirely before or entirely after it, so exactly one of the two candidate instants falls inside the window.
+//! entirely before or entirely after it, so exactly one of the two candidate instants falls inside the window (a
+//! report ending at the transition asks up to the second before it, [`criteria_end`]: Five9 includes the end).
 //! Should both candidates still fall inside a window, row order decides: the earliest candidate not before the
 //! previous row of the same ordered sequence.
 
@@ -116,6 +117,17 @@ pub fn format_criteria_time(t: DateTime<Utc>, tz: Tz) -> String {
     t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string()
 }
 
+/// The last instant a report over a window ending at `end` asks Five9 for (its criteria end, which Five9 includes):
+/// `end`, or a second before it when `end` is a backward transition. There `end`'s wall time is also the first
+/// instant of the repeated hour, an hour earlier, so a row at `end` — the next report's, which starts there — could
+/// not be told from one at that hour's start when the report holds no row in between. Five9 writes whole seconds:
+/// a second before `end` loses nothing.
+pub fn criteria_end(end: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
+    let second_before = end - Duration::seconds(1);
+    if offset(end) < offset(second_before) { second_before } else { end }
+}
+
 /// Instants within `(start, end)` at which the zone's UTC offset decreases (local time repeats).
 pub fn backward_transitions(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
@@ -144,12 +156,14 @@ pub fn backward_transitions(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) ->
 #[derive(Debug, Clone, Copy)]
 pub struct LocalResolver {
     tz: Tz,
-    window: Window,
+    start: DateTime<Utc>,
+    /// The last instant the report asked for ([`criteria_end`]).
+    last: DateTime<Utc>,
 }
 
 impl LocalResolver {
     pub fn new(tz: Tz, window: Window) -> Self {
-        Self { tz, window }
+        Self { tz, start: window.start, last: criteria_end(window.end, tz) }
     }
 
     /// The UTC instant of a local wall time. `prev` is the previous row of the same time-ordered sequence
@@ -160,8 +174,8 @@ impl LocalResolver {
             LocalResult::Ambiguous(a, b) => {
                 let (a, b) = (a.with_timezone(&Utc), b.with_timezone(&Utc));
                 let (early, late) = if a <= b { (a, b) } else { (b, a) };
-                // Report windows include their end (Five9's criteria end is treated as inclusive).
-                let inside = |t: DateTime<Utc>| self.window.start <= t && t <= self.window.end;
+                // Five9's criteria end is treated as inclusive.
+                let inside = |t: DateTime<Utc>| self.start <= t && t <= self.last;
                 match (inside(early), inside(late)) {
                     (true, false) => early,
                     (false, true) => late,
@@ -368,6 +382,20 @@ mod tests {
     fn criteria_carry_the_offset() {
         assert_eq!(format_criteria_time(utc("2024-11-03T08:30:00Z"), Los_Angeles), "2024-11-03T01:30:00.000-07:00");
         assert_eq!(format_criteria_time(utc("2024-11-03T09:30:00Z"), Los_Angeles), "2024-11-03T01:30:00.000-08:00");
+    }
+
+    #[test]
+    fn a_report_ending_at_the_fall_back_instant_asks_up_to_a_second_before_it() {
+        let fall_back = utc("2024-11-03T09:00:00Z");
+        assert_eq!(criteria_end(fall_back, Los_Angeles), utc("2024-11-03T08:59:59Z"));
+        assert_eq!(
+            format_criteria_time(criteria_end(fall_back, Los_Angeles), Los_Angeles),
+            "2024-11-03T01:59:59.000-07:00"
+        );
+        // Any other end, the spring-forward instant included, is asked for as it is.
+        for end in ["2024-11-03T08:59:59Z", "2024-11-03T09:00:01Z", "2024-11-03T10:00:00Z", "2024-03-10T10:00:00Z"] {
+            assert_eq!(criteria_end(utc(end), Los_Angeles), utc(end), "{end}");
+        }
     }
 
     #[test]

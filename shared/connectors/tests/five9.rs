@@ -947,6 +947,24 @@ async fn slow_vendors_and_unfinished_reports_hit_the_deadline_not_no_data() {
 }
 
 #[tokio::test]
+async fn a_result_not_ready_after_its_report_finished_is_asked_for_a_few_times_then_unavailable() {
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    let retrievals = || sim.stats().operations.get("getReportResultCsv").copied().unwrap_or(0);
+    // Twice not ready, then ready: read as usual.
+    sim.set_faults(vec![FaultRule::new(FaultKind::ResultIsNotReady).on("getReportResultCsv").times(2)]);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(retrievals(), 3);
+    // Never ready: after `retry.max_attempts` (4) retrievals the fetch fails as unavailable, long before its
+    // deadline — it was asked for until the deadline, each time a RetrieveReport call of the domain's budget.
+    sim.set_faults(vec![FaultRule::new(FaultKind::ResultIsNotReady).on("getReportResultCsv")]);
+    let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+    assert!(matches!(err, ConnectorError::Unavailable { .. }), "{err:?}");
+    assert_eq!(retrievals(), 3 + 4);
+}
+
+#[tokio::test]
 async fn one_connector_never_sends_concurrent_requests() {
     let sim = default_sim().await;
     sim.set_faults(vec![FaultRule::new(FaultKind::Delay { ms: 20 })]);

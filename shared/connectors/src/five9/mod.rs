@@ -26,7 +26,9 @@
 //!   call with `RateLimited` (the domain's budget is shared with other tools; the next run resumes).
 //! - Report calls are paced per connector: at most [`Five9Options::run_reports_per_minute`] `runReport` and
 //!   [`Five9Options::retrievals_per_minute`] `getReportResultCsv` in any 60 s (below Five9's default 16 / 20).
-//!   If pacing would pass the deadline the call fails with `DeadlineExceeded` (the run ends `partial`).
+//!   If pacing would pass the deadline the call fails with `DeadlineExceeded` (the run ends `partial`). A result
+//!   still not ready (`ResultIsNotReadyFault`) once `isReportRunning` said its report finished is asked for again
+//!   after a pause, at most `retry.max_attempts` times in all; then the fetch fails `Unavailable`.
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
 //!   less left than the import's next fetch costs ([`Five9Connector::fetch_cost`]: its reports, planned as the fetch

@@ -38,6 +38,7 @@ impl Five9Connector {
             .filter(|id| !id.is_empty())
             .ok_or_else(|| ConnectorError::malformed("runReport returned no report identifier"))?
             .to_owned();
+        let mut not_ready = 0;
         loop {
             // Long-poll until done. The request timeout is bounded by the deadline; keep 2 s for the answer.
             let remaining = deadline.remaining();
@@ -63,8 +64,19 @@ impl Five9Connector {
             pace(&self.retrieve_pacer, deadline).await?;
             match self.fetch_report(&id, deadline).await? {
                 Ok(body) => return Ok((body, generated_at)),
-                // Finished per isReportRunning but not ready yet: poll again (bounded by the deadline).
-                Err(f) if f.name.as_deref() == Some("ResultIsNotReadyFault") => continue,
+                // Finished per isReportRunning but not ready yet: poll again after a pause, the result asked for at
+                // most `retry.max_attempts` times — each time a RetrieveReport call that no allowance counted (until
+                // 2026-12-05, as often as the pacing let it until the deadline).
+                Err(f) if f.name.as_deref() == Some("ResultIsNotReadyFault") => {
+                    not_ready += 1;
+                    if not_ready >= self.opts.retry.max_attempts {
+                        return Err(ConnectorError::unavailable(format!(
+                            "Five9 report {id} had finished, but its result was not ready after {not_ready} \
+                             retrievals; it is run again by the next import"
+                        )));
+                    }
+                    tokio::time::sleep(self.opts.retry.backoff(not_ready).min(deadline.remaining())).await;
+                }
                 Err(f) => return Err(map_fault(&f)),
             }
         }

@@ -152,6 +152,8 @@ pub enum FaultKind {
     EmptyReturn,
     /// getReportResultCsv: the CSV without its header line.
     HeaderlessCsv,
+    /// getReportResultCsv: `ResultIsNotReadyFault`, though `isReportRunning` said the report had finished.
+    ResultIsNotReady,
     /// `UserAlreadyLoggedInFault`, as if another integration or tool were using the same API user right now (the
     /// fault a request gets while another request of its user is in flight; counted in `refused_concurrent`).
     UserBusy,

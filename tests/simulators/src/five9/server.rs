@@ -424,7 +424,9 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
             let id = op.text_of("identifier").unwrap_or("").trim().to_owned();
             let st = shared.lock();
             let Some(r) = st.reports.get(&id) else { return Err(unknown_id(&id)) };
-            if still_running(r.ready_at, tokio::time::Instant::now()) {
+            if still_running(r.ready_at, tokio::time::Instant::now())
+                || matches!(fault, Some(FaultKind::ResultIsNotReady))
+            {
                 return Err(wire::simple_fault(
                     "ResultIsNotReadyFault",
                     &format!("Result is not ready for report {id}"),

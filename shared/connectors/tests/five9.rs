@@ -804,8 +804,10 @@ async fn reports_whose_result_is_still_to_come_count_against_the_retrievals_left
             }
         }
         assert_eq!(sim.stats().rate_limited, 0, "room for {extra} more than planned: a retrieval refused");
+        // (The simulator refuses at the limit without counting: the counter never passes it, `rate_limited` is the
+        // check.) The fetch spent the room it was paced for before it stopped.
         let after = retrieved(&c.call_counters(deadline()).await.unwrap());
-        assert!(after <= limit, "room for {extra} more than planned: {after} of {limit} retrievals");
+        assert!(after >= used + cost, "room for {extra} more than planned: {} of {cost} retrievals", after - used);
     }
     assert!(stopped > 0, "the fetches needed more than their room, and stopped at it");
 }

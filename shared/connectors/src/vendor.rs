@@ -112,8 +112,8 @@ pub trait Vendor: Send + Sync + 'static {
     /// window starts, rather than from that day's UTC midnight (agent states are read by whole days either way).
     /// For a vendor whose statistics cost a call per page of rows (Amazon Connect's `GetMetricDataV2`), the hours
     /// before it are pages read again to no purpose: a 24-hour window re-read from midnight is 24 to 48 hours, 36 on
-    /// average. The hours of the first day before that point are neither read nor written (nor deleted). A run
-    /// behind by more than its reconciliation window reads whole days. `false` (the default): whole days.
+    /// average. The hours of the first day before that point are neither read nor written (nor deleted). A
+    /// back-fill or a resumed pass reads whole days. `false` (the default): whole days.
     fn statistics_reread_by_hour(&self) -> bool {
         false
     }

@@ -1503,7 +1503,10 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
     let expected = sorted_stats(expected);
     assert_same(&env.intervals(&id).await, &expected, "after the re-read at 10:20");
 
-    // An hour later the re-read starts at 11:00; what it no longer reads stays.
+    // Runs every quarter hour: at 11:20 the re-read starts at 11:00; what it no longer reads stays.
+    for m in [35, 50, 65] {
+        import(at(today, 10, m)).await;
+    }
     let read = import(at(today, 11, 20)).await;
     assert_eq!(first_from(&read), Some(at(yesterday, 11, 0)), "{read:?}");
     let mut expected = between(&first, yesterday, at(yesterday, 10, 0));
@@ -1525,18 +1528,20 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
     assert_eq!(digest_of(yesterday), Some(from_11), "{digests:?}");
 
     // Then no run for a day: the next, at 12:20 tomorrow, is behind by more than its reconciliation (the data was
-    // completed at 11:15 today). Today's hours before 11:15 were read once, minutes after they ended: today is read
-    // again from its midnight (as by every vendor), and Connect's revision of today from 05:00 is imported.
+    // completed at 11:15 today). The hours the last run read young (from 11:30 yesterday on, 24 hours before a
+    // quarter hour after 11:15) are read again, from their hour: 11:00 yesterday (until 2026-12-05, today from its
+    // midnight, so yesterday from 11:30 was never read 24 hours old), and Connect's revision from 14:00 yesterday
+    // (yesterday's evening read 21 hours old at most) is imported.
     let before_outage = env.intervals(&id).await;
-    sim.revise_from(at(today, 5, 0), 8);
-    let (from, to) = (at(today, 5, 0), at(today, 11, 0));
+    sim.revise_from(at(yesterday, 14, 0), 8);
+    let (from, to) = (at(yesterday, 14, 0), today);
     let revised = sorted_stats(sim.truth(from, to));
-    assert_ne!(between(&before_outage, from, to), revised, "the revision changes today's 05:00-11:00");
+    assert_ne!(between(&before_outage, from, to), revised, "the revision changes yesterday from 14:00");
     let tomorrow = today + chrono::Duration::days(1);
     let read = import(at(tomorrow, 12, 20)).await;
-    assert_eq!(first_from(&read), Some(today), "{read:?}");
-    let mut expected = between(&before_outage, yesterday, today);
-    expected.extend(sim.truth(today, at(tomorrow, 12, 15)));
+    assert_eq!(first_from(&read), Some(at(yesterday, 11, 0)), "{read:?}");
+    let mut expected = between(&before_outage, yesterday, at(yesterday, 11, 0));
+    expected.extend(sim.truth(at(yesterday, 11, 0), at(tomorrow, 12, 15)));
     assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the outage");
 }
 

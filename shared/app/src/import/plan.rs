@@ -16,7 +16,7 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
 /// (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first run),
-/// pulled back to cover the reconciliation window — but never before `complete_from`, where the first back-fill
+/// pulled back to its re-read ([`reread_start`]) — but never before `complete_from`, where the first back-fill
 /// started: a re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill would
 /// otherwise import days before the configured history, so a second run would not write what a first one did).
 pub fn run_start(
@@ -32,10 +32,22 @@ pub fn run_start(
         (Some(cursor), _) => cursor,
         (None, None) => end - Duration::days(i64::from(history_days)),
         (None, Some(done)) => {
-            let start = done.min(end - reconciliation);
+            let start = done.min(reread_start(done, end, reconciliation));
             complete_from.map_or(start, |first| start.max(first.min(done)))
         }
     }
+}
+
+/// Where the re-read of a run ending at `end` starts, the data complete through `done`: `reconciliation` before the
+/// earlier of `end` and a quarter hour after `done`. Every interval is read again until it is `reconciliation` old
+/// (within the quarter hour between runs), and the run that completed `done` read the intervals before it, the last
+/// ones minutes after they ended. Caught up (a run every quarter hour), that is `end − reconciliation`. After a gap
+/// (failed runs, a paused schedule, runs further apart) it is where the run before the gap would have gone on
+/// re-reading: the intervals that run read young are read again (until 2026-12-05 the re-read started at
+/// `end − reconciliation` whatever the gap, so an interval that run read minutes after it ended, older than the
+/// window by the next run, was never read again and kept any later revision by the vendor from the table).
+pub fn reread_start(done: DateTime<Utc>, end: DateTime<Utc>, reconciliation: Duration) -> DateTime<Utc> {
+    (done + Duration::minutes(15)).min(end) - reconciliation
 }
 
 /// The window a run at `now` reads: from its [`run_start`] widened to a UTC midnight, to the current quarter hour.
@@ -50,13 +62,11 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a run over `window` reads interval statistics from. A vendor that re-reads statistics by the hour
 /// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
-/// containing `start` ([`run_start`]) when that start is the reconciliation window's (`window.end - reconciliation`)
-/// and a run completed data before (`complete_through`): every hour before it was then re-read by the runs of the
-/// past `reconciliation`, up to that much after it ended. Everything else reads the window's start, whole days: a
-/// back-fill, a pass resumed at a midnight, every other vendor, and a run behind by more than the reconciliation (its
-/// start is the completed point, whose hours before it were read once, minutes after they ended — as before the
-/// hourly cut, their day is read again from its midnight). Always inside the window's first day and before its end,
-/// so each day keeps a non-empty span of statistics.
+/// containing `start` ([`run_start`]) when that start is the run's re-read ([`reread_start`] of the completed point
+/// `complete_through`): every hour before it was then read by earlier runs up to `reconciliation` after it ended.
+/// Everything else reads the window's start, whole days: a back-fill, a pass resumed at a midnight, every other
+/// vendor, and a start held at the completed point or at the first back-fill's start. Always inside the window's
+/// first day and before its end, so each day keeps a non-empty span of statistics.
 pub fn statistics_from(
     window: TimeWindow,
     start: DateTime<Utc>,
@@ -66,7 +76,7 @@ pub fn statistics_from(
 ) -> DateTime<Utc> {
     let from = hour_start(start);
     let first_day_end = day_start(window.start) + Duration::days(1);
-    let reconciling = complete_through.is_some() && start == window.end - reconciliation;
+    let reconciling = complete_through.is_some_and(|done| start == reread_start(done, window.end, reconciliation));
     if by_hour && reconciling && from > window.start && from < window.end.min(first_day_end) {
         from
     } else {
@@ -347,11 +357,14 @@ mod tests {
         // Caught up: re-read the last 24 hours, from midnight.
         let steady = run_window(now, run_start(now, None, Some(t(10, 13, 0)), None, 3, Duration::hours(24))).unwrap();
         assert_eq!((steady.start, steady.end), (t(9, 0, 0), t(10, 13, 0)));
-        // Behind (a paused week): continue from where it stopped.
-        let behind = run_window(now, run_start(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24))).unwrap();
-        assert_eq!(behind.start, t(2, 0, 0));
+        // Behind (a paused week): from where the last run before the pause would have gone on re-reading, the
+        // window before where it stopped (it read those hours minutes to a day after they ended).
+        let start = run_start(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24));
+        assert_eq!(start, t(1, 6, 15));
+        let behind = run_window(now, start).unwrap();
+        assert_eq!(behind.start, t(1, 0, 0));
         let chunks = day_chunks(behind);
-        assert_eq!(chunks.first().unwrap().start, t(2, 0, 0));
+        assert_eq!(chunks.first().unwrap().start, t(1, 0, 0));
         assert_eq!(chunks.last().unwrap().end, t(10, 13, 0));
         assert!(chunks.windows(2).all(|w| w[0].end == w[1].start && w[1].start == day_start(w[1].start)));
         assert_eq!(reconciliation_start(steady.end, Duration::hours(24)), steady.start);
@@ -388,17 +401,23 @@ mod tests {
         assert_eq!(statistics_from(first, start, None, recon, true), first.start);
         let (start, resumed) = run(now, done, Some(t(9, 0, 0)), recon);
         assert_eq!(statistics_from(resumed, start, done, recon, true), t(9, 0, 0));
-        // Behind since 06:20 on the 2nd (no run for days): the 2nd is read again from its midnight, as by every
-        // vendor — its hours before 06:20 were read once, minutes after they ended, never in a reconciliation.
-        let behind = Some(t(2, 6, 20));
+        // Behind since 06:15 on the 2nd (no run for days): the re-read starts where the last run's would have
+        // gone on (06:30 on the 1st), so the hours that run read young are read again; from that hour.
+        let behind = Some(t(2, 6, 15));
         let (start, window) = run(now, behind, None, recon);
-        assert_eq!((start, window.start), (t(2, 6, 20), t(2, 0, 0)));
-        assert_eq!(statistics_from(window, start, behind, recon, true), t(2, 0, 0));
-        // So is a run behind by just more than the reconciliation; one within it cuts at the hour.
-        let (start, window) = run(t(10, 13, 37), Some(t(9, 13, 15)), None, recon);
-        assert_eq!(statistics_from(window, start, Some(t(9, 13, 15)), recon, true), t(9, 0, 0));
+        assert_eq!((start, window.start), (t(1, 6, 30), t(1, 0, 0)));
+        assert_eq!(statistics_from(window, start, behind, recon, true), t(1, 6, 0));
+        // Behind by exactly the reconciliation (a day of failed runs): the 9th from 13:45 was read by the last
+        // run, at 13:30 on the 9th, at most hours after it ended, and is read again — from 13:00 on the 8th, where
+        // that run's re-read was (until 2026-12-05 the cut was at 13:00 on the 9th, so the 9th before it never was).
         let (start, window) = run(t(10, 13, 37), Some(t(9, 13, 30)), None, recon);
-        assert_eq!(statistics_from(window, start, Some(t(9, 13, 30)), recon, true), t(9, 13, 0));
+        assert_eq!((start, window.start), (t(8, 13, 45), t(8, 0, 0)));
+        assert_eq!(statistics_from(window, start, Some(t(9, 13, 30)), recon, true), t(8, 13, 0));
+        // A start held at the completed point (a window shorter than the quarter hour between runs): whole days.
+        let tiny = Duration::minutes(10);
+        let (start, window) = run(t(10, 13, 52), Some(t(10, 13, 0)), None, tiny);
+        assert_eq!((start, window.start), (t(10, 13, 0), t(10, 0, 0)));
+        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), tiny, true), t(10, 0, 0));
         // A reconciliation shorter than a day: the hour on the window's (only) day.
         let short = Duration::minutes(30);
         let (start, w) = run(now, Some(t(10, 13, 30)), None, short);
@@ -408,6 +427,56 @@ mod tests {
         let again = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
         let zero = Duration::zero();
         assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), zero, true), again.start);
+    }
+
+    /// Runs at `times`, each completing its window: for every quarter hour, the end of the last window whose
+    /// statistics read covered it (`by_hour` as the vendor says).
+    fn last_reads(times: &[DateTime<Utc>], recon: Duration, by_hour: bool) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let mut done = None;
+        let mut last = std::collections::BTreeMap::new();
+        for &now in times {
+            let start = run_start(now, Some(t(1, 0, 0)), done, None, 3, recon);
+            let window = run_window(now, start).unwrap();
+            let mut q = statistics_from(window, start, done, recon, by_hour);
+            while q < window.end {
+                last.insert(q, window.end);
+                q += Duration::minutes(15);
+            }
+            done = Some(window.end);
+        }
+        last.into_iter().collect()
+    }
+
+    fn every(step: Duration, from: DateTime<Utc>, through: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+        std::iter::successors(Some(from), |&t| Some(t + step)).take_while(|&t| t <= through).collect()
+    }
+
+    #[test]
+    fn every_interval_is_read_again_once_the_reconciliation_old_whatever_the_gaps_between_runs() {
+        // (A review's simulation, 2026-12-05.) Runs a quarter hour apart, none for 20 hours, then again; runs six
+        // hours apart (a slower schedule); each with whole days and from the hour. Every interval that had time to
+        // grow `reconciliation` old before the last run is read last at that age or later (less a quarter hour).
+        let recon = Duration::hours(24);
+        let quarter = Duration::minutes(15);
+        let mut gap = every(quarter, t(2, 0, 7), t(4, 11, 22));
+        gap.extend(every(quarter, t(5, 7, 22), t(6, 20, 7)));
+        let slow = every(Duration::hours(6), t(2, 0, 7), t(6, 20, 7));
+        for (name, times) in [("a 20-hour gap", gap), ("every 6 hours", slow)] {
+            for by_hour in [false, true] {
+                let end = floor_to_interval(*times.last().unwrap());
+                let short: Vec<_> = last_reads(&times, recon, by_hour)
+                    .into_iter()
+                    .filter(|(q, _)| *q >= t(2, 0, 0) && *q + quarter + recon <= end)
+                    .filter(|(q, read)| *read < *q + quarter + recon - quarter)
+                    .collect();
+                assert!(
+                    short.is_empty(),
+                    "{name}, by hour {by_hour}: {} read young last, e.g. {:?}",
+                    short.len(),
+                    short.first()
+                );
+            }
+        }
     }
 
     #[test]

@@ -333,7 +333,10 @@ impl IntegrationRepo for DynamoStore {
         let pk = keys::integration_pk(tenant, id);
         let mut start: Option<Item> = None;
         loop {
+            // Strongly consistent: an import's queue write that committed just before the tombstone (its check
+            // that no delete started passed) must be seen here, or its queue would stay active for good.
             let out = prefix_query(&self.client, &self.table, pk.clone(), keys::QUEUE_SK_PREFIX)
+                .consistent_read(true)
                 .filter_expression("active = :yes")
                 .expression_attribute_values(":yes", AttributeValue::Bool(true))
                 .projection_expression("PK, SK")
@@ -400,5 +403,27 @@ impl DynamoStore {
             .await
             .map_err(|e| sdk_error("GetItem(integration)", e))?;
         out.item.map(record_of).transpose()
+    }
+}
+
+#[cfg(test)]
+mod consistency_tests {
+    use acd_domain::{IntegrationId, TenantId};
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_delete_reads_the_queues_to_deactivate_strongly_consistent() {
+        // (A review, 2026-12-05.) moto is always consistent, so the end-to-end test of an import overlapping a
+        // delete cannot see an eventually consistent read miss a queue the import had just made active.
+        let consistent = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|q| q.consistent_read() == Some(true))
+            .then_output(|| QueryOutput::builder().count(0).build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&consistent]);
+        let store = DynamoStore { client, table: "t".into(), max_integrations: 10 };
+        store.deactivate_queues(&TenantId::parse("acme").unwrap(), IntegrationId::new()).await.unwrap();
+        assert_eq!(consistent.num_calls(), 1);
     }
 }

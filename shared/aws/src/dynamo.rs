@@ -409,8 +409,6 @@ impl DynamoStore {
 #[cfg(test)]
 mod consistency_tests {
     use acd_domain::{IntegrationId, TenantId};
-    use aws_sdk_dynamodb::operation::query::QueryOutput;
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     use super::*;
 
@@ -418,10 +416,7 @@ mod consistency_tests {
     async fn a_delete_reads_the_queues_to_deactivate_strongly_consistent() {
         // (A review, 2026-12-05.) moto is always consistent, so the end-to-end test of an import overlapping a
         // delete cannot see an eventually consistent read miss a queue the import had just made active.
-        let consistent = mock!(aws_sdk_dynamodb::Client::query)
-            .match_requests(|q| q.consistent_read() == Some(true))
-            .then_output(|| QueryOutput::builder().count(0).build());
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&consistent]);
+        let (client, consistent) = crate::test_support::consistent_queries_only();
         let store = DynamoStore { client, table: "t".into(), max_integrations: 10 };
         store.deactivate_queues(&TenantId::parse("acme").unwrap(), IntegrationId::new()).await.unwrap();
         assert_eq!(consistent.num_calls(), 1);

@@ -34,3 +34,20 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 pub(crate) fn sdk_error<E: std::error::Error>(operation: &str, error: E) -> acd_app::ports::StoreError {
     acd_app::ports::StoreError::Backend(format!("{operation}: {}", DisplayErrorContext(error)))
 }
+
+/// What the unit tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    /// A DynamoDB client that answers strongly consistent Queries only (each with the last page, empty), and the
+    /// rule answering them (`num_calls`).
+    pub fn consistent_queries_only() -> (aws_sdk_dynamodb::Client, Rule) {
+        let consistent = mock!(aws_sdk_dynamodb::Client::query)
+            .match_requests(|q| q.consistent_read() == Some(true))
+            .then_output(|| QueryOutput::builder().count(0).build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&consistent]);
+        (client, consistent)
+    }
+}

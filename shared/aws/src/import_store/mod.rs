@@ -351,18 +351,12 @@ impl RunLog for DynamoImportStore {
 
 #[cfg(test)]
 mod consistency_tests {
-    use aws_sdk_dynamodb::operation::query::QueryOutput;
-    use aws_smithy_mocks::{RuleMode, mock, mock_client};
-
     use super::*;
 
     #[tokio::test]
     async fn what_the_import_reads_to_write_back_is_read_strongly_consistent() {
         // Only a strongly consistent Query is answered (the last page: no LastEvaluatedKey).
-        let consistent = mock!(aws_sdk_dynamodb::Client::query)
-            .match_requests(|q| q.consistent_read() == Some(true))
-            .then_output(|| QueryOutput::builder().count(0).build());
-        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&consistent]);
+        let (client, consistent) = crate::test_support::consistent_queries_only();
         let store = DynamoImportStore::new(client, "t".into());
         let (items, calls) = store.query_range("T#t#Q#q".into(), "IV#".into(), Some("IV#~".into())).await.unwrap();
         assert_eq!((items.len(), calls, consistent.num_calls()), (0, 1, 1));

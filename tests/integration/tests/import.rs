@@ -1277,6 +1277,22 @@ async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integ
     let third = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!((third.outcome, third.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{third:?}");
     assert_eq!((sim.stats().operations["runReport"], sim.stats().rate_limited), (used + 2, 1));
+
+    // Caught up at 23:30, then a quarter hour skipped before midnight (runs at 23:44 and 00:01, as the scheduler's
+    // flexible window may place them): the re-read starts a quarter hour earlier, on the day before yesterday
+    // (`plan::reread_start`). A caught-up integration's re-read all the same: not paced, refused visibly (that start's
+    // first version paced that day: `partial`, nothing written, run after run while the budget stayed low).
+    sim.set_limits(runs_per_hour(1_000));
+    let late: DateTime<Utc> = "2024-11-20T23:44:00Z".parse().unwrap();
+    sim.set_now(late);
+    let fourth = env.importer(config(late)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(fourth.outcome, RunOutcome::Succeeded, "{fourth:?}");
+    let after_midnight: DateTime<Utc> = "2024-11-21T00:01:00Z".parse().unwrap();
+    sim.set_now(after_midnight);
+    sim.set_limits(runs_per_hour(sim.stats().operations["runReport"]));
+    let fifth = env.importer(config(after_midnight)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(fifth.window.unwrap().start, "2024-11-19T00:00:00Z".parse::<DateTime<Utc>>().unwrap(), "{fifth:?}");
+    assert_eq!((fifth.outcome, fifth.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{fifth:?}");
 }
 
 #[tokio::test]

@@ -619,11 +619,12 @@ impl ImportService {
     /// (what a caught-up run reads every time: two days with Five9's default 24 hours) are not held back once the
     /// integration has caught up: they are its steady-state cost, bounded, and pacing them would leave a caught-up
     /// integration stale, without an error, for as long as the customer's other tools use the budget; should they
-    /// really exhaust a limit, that run fails `rate_limited`, which is visible. Until then (no day of the re-read
-    /// completed yet: [`Pass::catching_up`]) they are paced like the back-fill before them: a large domain's
-    /// back-fill can use the hour's budget, and its first re-read would otherwise be refused (until 2026-12-05: a
-    /// 10,000-agent domain's first run failed `rate_limited` so). A paced run keeps the reason in its record's
-    /// `message`.
+    /// really exhaust a limit, that run fails `rate_limited`, which is visible. That holds for a re-read that starts a
+    /// day earlier after a gap since the last run ([`plan::reread_start`]; a quarter hour skipped before midnight is
+    /// enough): [`Pass::paced_before`]. Until then (no day of the re-read completed yet: [`Pass::catching_up`]) they
+    /// are paced like the back-fill before them: a large domain's back-fill can use the hour's budget, and its first
+    /// re-read would otherwise be refused (until 2026-12-05: a 10,000-agent domain's first run failed
+    /// `rate_limited` so). A paced run keeps the reason in its record's `message`.
     async fn import_days(
         &self,
         run: &DayRun<'_>,
@@ -647,7 +648,8 @@ impl ImportService {
         let statistics_from = plan::statistics_from(window, start, through, reconciliation, by_hour);
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
-        let pass = Pass { window, statistics_from, reconciliation_start, final_after, catching_up };
+        let paced_before = if cursor.is_none() { reconciliation_start.min(window.start) } else { reconciliation_start };
+        let pass = Pass { window, statistics_from, reconciliation_start, paced_before, final_after, catching_up };
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
@@ -755,7 +757,7 @@ impl ImportService {
         let segments = (segments_from < span.end).then_some(TimeWindow { start: segments_from, end: span.end });
         let stats_span = pass.statistics_of(span);
         let next = NextFetch { stats: stats_span, segments, agents: run.agents.len() };
-        if first.start < pass.reconciliation_start || pass.catching_up {
+        if first.start < pass.paced_before || pass.catching_up {
             let reason = match connector.pace_next_day(&next, run.vendor_deadline).await? {
                 Pace::Go => None,
                 Pace::TooLarge { reason } if group.len() > 1 => {
@@ -991,6 +993,12 @@ struct Pass {
     statistics_from: DateTime<Utc>,
     /// Where the re-read every caught-up run makes starts ([`plan::reconciliation_start`]).
     reconciliation_start: DateTime<Utc>,
+    /// The days before it are paced unless [`Pass::catching_up`] paces them all: `reconciliation_start`, or a new
+    /// pass's window start when that is earlier (its re-read started before the reconciliation window's day after a
+    /// gap since the last run, [`plan::reread_start`]: a caught-up integration's re-read all the same; that start's
+    /// first version paced such a day, so a quarter hour skipped before midnight could leave a Five9 integration
+    /// `partial`, writing nothing, for as long as other API users kept the budget low).
+    paced_before: DateTime<Utc>,
     /// The vendor's [`acd_connectors::Vendor::agent_states_final_after`].
     final_after: Option<Duration>,
     /// Whether no day of the reconciliation re-read was completed yet (a new integration's back-fill, a catch-up

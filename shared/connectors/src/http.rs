@@ -261,8 +261,7 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The pause before retry `attempt` (from 0): a random share of `base` doubled per attempt, at most `cap`.
-    pub(crate) fn backoff(&self, attempt: u32) -> Duration {
+    fn backoff(&self, attempt: u32) -> Duration {
         let exp = self.base.saturating_mul(1u32 << attempt.min(16)).min(self.cap);
         let jitter = rand::rng().random_range(0..=exp.as_millis() as u64);
         Duration::from_millis(jitter)

@@ -28,7 +28,8 @@
 //!   [`Five9Options::retrievals_per_minute`] `getReportResultCsv` in any 60 s (below Five9's default 16 / 20).
 //!   If pacing would pass the deadline the call fails with `DeadlineExceeded` (the run ends `partial`). A result
 //!   still not ready (`ResultIsNotReadyFault`) once `isReportRunning` said its report finished is asked for again
-//!   after a pause, at most `retry.max_attempts` times in all; then the fetch fails `Unavailable`.
+//!   after [`Five9Options::poll_timeout`], at most `retry.max_attempts` times in all; then the fetch fails
+//!   `Unavailable`.
 //! - The hourly and daily budgets are shared with the domain's other API users: [`Connector::pace_next_day`] reads
 //!   `getCallCountersState` and answers [`Pace::Wait`] when the hourly or daily counter of an operation type has
 //!   less left than the import's next fetch costs ([`Five9Connector::fetch_cost`]: its reports, planned as the fetch

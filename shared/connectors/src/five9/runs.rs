@@ -64,9 +64,9 @@ impl Five9Connector {
             pace(&self.retrieve_pacer, deadline).await?;
             match self.fetch_report(&id, deadline).await? {
                 Ok(body) => return Ok((body, generated_at)),
-                // Finished per isReportRunning but not ready yet: poll again after a pause, the result asked for at
-                // most `retry.max_attempts` times — each time a RetrieveReport call that no allowance counted (until
-                // 2026-12-05, as often as the pacing let it until the deadline).
+                // Finished per isReportRunning but not ready yet: poll again after a long poll's time, the result
+                // asked for at most `retry.max_attempts` times — each time a RetrieveReport call that no allowance
+                // counted (until 2026-12-05, at once, as often as the pacing let it until the deadline).
                 Err(f) if f.name.as_deref() == Some("ResultIsNotReadyFault") => {
                     not_ready += 1;
                     if not_ready >= self.opts.retry.max_attempts {
@@ -75,7 +75,7 @@ impl Five9Connector {
                              retrievals; it is run again by the next import"
                         )));
                     }
-                    tokio::time::sleep(self.opts.retry.backoff(not_ready).min(deadline.remaining())).await;
+                    tokio::time::sleep(self.opts.poll_timeout.min(deadline.remaining())).await;
                 }
                 Err(f) => return Err(map_fault(&f)),
             }

@@ -47,7 +47,7 @@ pub fn run_start(
 /// `end − reconciliation` whatever the gap, so an interval that run read minutes after it ended, older than the
 /// window by the next run, was never read again and kept any later revision by the vendor from the table).
 pub fn reread_start(done: DateTime<Utc>, end: DateTime<Utc>, reconciliation: Duration) -> DateTime<Utc> {
-    (done + Duration::minutes(15)).min(end) - reconciliation
+    (done + Duration::minutes(acd_domain::INTERVAL_MINUTES)).min(end) - reconciliation
 }
 
 /// The window a run at `now` reads: from its [`run_start`] widened to a UTC midnight, to the current quarter hour.

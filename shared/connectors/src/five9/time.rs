@@ -123,14 +123,18 @@ pub fn format_criteria_time(t: DateTime<Utc>, tz: Tz) -> String {
 /// not be told from one at that hour's start when the report holds no row in between. Five9 writes whole seconds:
 /// a second before `end` loses nothing.
 pub fn criteria_end(end: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
-    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
     let second_before = end - Duration::seconds(1);
-    if offset(end) < offset(second_before) { second_before } else { end }
+    if utc_offset(tz, end) < utc_offset(tz, second_before) { second_before } else { end }
+}
+
+/// The zone's offset from UTC at `t`, in seconds.
+fn utc_offset(tz: Tz, t: DateTime<Utc>) -> i32 {
+    tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc()
 }
 
 /// Instants within `(start, end)` at which the zone's UTC offset decreases (local time repeats).
 pub fn backward_transitions(tz: Tz, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<DateTime<Utc>> {
-    let offset = |t: DateTime<Utc>| tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc();
+    let offset = |t| utc_offset(tz, t);
     let mut out = Vec::new();
     let step = Duration::hours(1);
     let mut t = start;

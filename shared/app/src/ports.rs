@@ -159,6 +159,12 @@ pub struct ImportState {
     /// before reaching "now": the next run resumes there instead of starting the pass again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_cursor: Option<chrono::DateTime<chrono::Utc>>,
+    /// The first interval that a run may have read only younger than the reconciliation window (less the quarter
+    /// hour to the next run): every interval before it was read at least that old. The next new pass starts there at
+    /// the latest (`import::plan::young_after_read`), so a pass resumed at its cursor after a gap does not leave the
+    /// intervals its first runs read young without a read at the reconciliation window's age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub young_from: Option<chrono::DateTime<chrono::Utc>>,
     /// The start of the latest UTC day whose interval or segment items were ever written, recorded before they
     /// are: a later day has nothing stored, so its first import skips reading the table back.
     #[serde(default, skip_serializing_if = "Option::is_none")]

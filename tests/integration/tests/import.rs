@@ -1561,6 +1561,64 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
     assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the outage");
 }
 
+/// A pass that a run just after midnight left at its cursor (Connect failed after yesterday's day), resumed only
+/// after a gap longer than the reconciliation window: yesterday's evening, which that run read minutes to hours after
+/// it ended, is read again by the resumed pass (from the state's `young_from`), and Connect's revision of it is
+/// imported. Until 2026-12-05 that pass resumed at its cursor and the next one started 24 hours before its end (06:00
+/// today, from its hour), so yesterday's evening was never read again and the revision never reached the table.
+#[tokio::test]
+async fn amazon_connect_re_reads_what_a_pass_resumed_after_a_long_gap_had_read_young() {
+    use acd_simulators::amazon_connect as connect;
+
+    let (env, sim, _, id) = connect_integration("agent-events-resumed").await;
+    let today = connect::midnight(Utc::now());
+    let (yesterday, tomorrow) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
+    let at = |day: DateTime<Utc>, h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let import = async |now: DateTime<Utc>| {
+        let before = sim.metric_requests().len();
+        let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+        let from = sim.metric_requests()[before..].iter().map(|r| r.0).min();
+        (run, from)
+    };
+
+    // Caught up through 23:45 yesterday (the back-fill at 23:50).
+    let (run, _) = import(at(yesterday, 23, 50)).await;
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    // At 00:20 the re-read reads yesterday; then Connect fails on today's statistics: the run fails after writing
+    // yesterday, its pass's cursor at midnight.
+    sim.add_fault(connect::Fault::MetricsFail { from: today, to: at(today, 1, 0) });
+    let now = at(today, 0, 20);
+    let (run, from) = import(now).await;
+    sim.clear_faults();
+    assert_eq!((run.outcome, run.counts.days, from), (RunOutcome::Failed, 1, Some(yesterday)), "{run:?}");
+    // Connect then revises yesterday from 20:00 (read at most four hours old so far).
+    sim.revise_from(at(yesterday, 20, 0), 9);
+    let (from_20, stored) = (at(yesterday, 20, 0), env.intervals(&id).await);
+    let evening = |stats: &[IntervalStats]| -> Vec<IntervalStats> {
+        stats.iter().filter(|s| from_20 <= s.interval_start && s.interval_start < today).cloned().collect()
+    };
+    assert_ne!(evening(&stored), sorted_stats(sim.truth(from_20, today)), "the revision changes yesterday's evening");
+
+    // No run for 30 hours. The next resumes the pass, from where that run's reading was young (00:30 yesterday,
+    // before the cursor and by now older than the window), whole days: yesterday's evening is read 34 hours old and
+    // the revision imported; nothing before yesterday is touched.
+    let now = at(tomorrow, 6, 5);
+    let (run, from) = import(now).await;
+    assert_eq!((run.outcome, from), (RunOutcome::Succeeded, Some(yesterday)), "{run:?}");
+    let mut expected: Vec<IntervalStats> = stored.into_iter().filter(|s| s.interval_start < yesterday).collect();
+    expected.extend(sim.truth(yesterday, at(tomorrow, 6, 0)));
+    let expected = sorted_stats(expected);
+    assert_same(&env.intervals(&id).await, &expected, "after the resumed pass");
+    // The next run re-reads as a caught-up one does, from the hour 24 hours before: 06:00 today.
+    let now = at(tomorrow, 6, 20);
+    let (run, from) = import(now).await;
+    assert_eq!((run.outcome, from), (RunOutcome::Succeeded, Some(at(today, 6, 0))), "{run:?}");
+    let mut expected: Vec<IntervalStats> =
+        expected.into_iter().filter(|s| s.interval_start < at(today, 6, 0)).collect();
+    expected.extend(sim.truth(at(today, 6, 0), at(tomorrow, 6, 15)));
+    assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the re-read");
+}
+
 /// Amazon Connect's agent states come from a feed and are merged into what is stored: an hour a run wrote is read
 /// back before it is written again (a bucket put is the whole truth of its hour), so a later run whose events reach
 /// into that hour keeps the segments it held. Only a day nothing was ever written into is merged without reading.

@@ -639,7 +639,7 @@ impl ImportService {
         let final_after = vendor.agent_states_final_after();
         let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
         let history_days = integration.settings.history_days();
-        let start = plan::run_start(run.now, from, through, cursor, history_days, reconciliation);
+        let start = plan::run_start(run.now, from, through, cursor, state.young_from, history_days, reconciliation);
         let Some(window) = plan::run_window(run.now, start) else {
             return Ok(());
         };
@@ -649,7 +649,15 @@ impl ImportService {
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
         let paced_before = if cursor.is_none() { reconciliation_start.min(window.start) } else { reconciliation_start };
-        let pass = Pass { window, statistics_from, reconciliation_start, paced_before, final_after, catching_up };
+        let pass = Pass {
+            window,
+            statistics_from,
+            reconciliation_start,
+            paced_before,
+            reconciliation,
+            final_after,
+            catching_up,
+        };
         if state.written_day.is_none() && (state.complete_through.is_some() || state.pass_cursor.is_some()) {
             // State from before `written_day` existed: any day up to now may hold items.
             state.written_day = Some(plan::day_start(window.end));
@@ -927,6 +935,7 @@ impl ImportService {
         if state.complete_from.is_none_or(|first| chunk.start < first) {
             state.complete_from = Some(chunk.start);
         }
+        state.young_from = plan::young_after_read(state.young_from, stats_span, pass.window.end, pass.reconciliation);
         // The pass is over when the window's end is reached; until then a later run resumes here.
         state.pass_cursor = (chunk.end < pass.window.end).then_some(chunk.end);
         // The ACD user served a day's reports: a busy streak (see `busy`) is over. (Listings alone do not end it: a
@@ -995,10 +1004,14 @@ struct Pass {
     reconciliation_start: DateTime<Utc>,
     /// The days before it are paced unless [`Pass::catching_up`] paces them all: `reconciliation_start`, or a new
     /// pass's window start when that is earlier (its re-read started before the reconciliation window's day after a
-    /// gap since the last run, [`plan::reread_start`]: a caught-up integration's re-read all the same; that start's
-    /// first version paced such a day, so a quarter hour skipped before midnight could leave a Five9 integration
-    /// `partial`, writing nothing, for as long as other API users kept the budget low).
+    /// gap since the last run, [`plan::reread_start`], or at the state's `young_from`, [`plan::young_after_read`], at
+    /// most a quarter hour before it: a caught-up integration's re-read all the same; that start's first version
+    /// paced such a day, so a quarter hour skipped before midnight could leave a Five9 integration `partial`, writing
+    /// nothing, for as long as other API users kept the budget low — a pass never goes past a day it has not read,
+    /// so pacing the older day held today's data back too).
     paced_before: DateTime<Utc>,
+    /// The vendor's reconciliation window (`ImportConfig::reconciliation_for`).
+    reconciliation: Duration,
     /// The vendor's [`acd_connectors::Vendor::agent_states_final_after`].
     final_after: Option<Duration>,
     /// Whether no day of the reconciliation re-read was completed yet (a new integration's back-fill, a catch-up

@@ -15,26 +15,59 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
-/// (`pass_cursor`); otherwise a new pass starts at the completed point (or the back-fill start on a first run),
-/// pulled back to its re-read ([`reread_start`]) — but never before `complete_from`, where the first back-fill
-/// started: a re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill would
-/// otherwise import days before the configured history, so a second run would not write what a first one did).
+/// (`pass_cursor`) — or at `young_from` (the first interval an earlier run may have read younger than the
+/// reconciliation window, [`young_after_read`]) when that is before the cursor and older than the window by now: the
+/// runs that read those intervals before the cursor stopped, and a gap followed, so no re-read would reach them at
+/// the window's age any more (until 2026-12-05 they were never read again; a pass resumed a quarter hour later finds
+/// them younger than the window and goes on at its cursor, so a pass always moves forward). Otherwise a new pass
+/// starts at the completed point (or the back-fill start on a first run), pulled back to its re-read
+/// ([`reread_start`]) and to `young_from` — but never before `complete_from`, where the first back-fill started: a
+/// re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill would otherwise import days
+/// before the configured history, so a second run would not write what a first one did).
 pub fn run_start(
     now: DateTime<Utc>,
     complete_from: Option<DateTime<Utc>>,
     complete_through: Option<DateTime<Utc>>,
     pass_cursor: Option<DateTime<Utc>>,
+    young_from: Option<DateTime<Utc>>,
     history_days: u32,
     reconciliation: Duration,
 ) -> DateTime<Utc> {
     let end = floor_to_interval(now);
     match (pass_cursor, complete_through) {
-        (Some(cursor), _) => cursor,
+        (Some(cursor), _) => young_from.filter(|young| *young < end - reconciliation).map_or(cursor, |y| cursor.min(y)),
         (None, None) => end - Duration::days(i64::from(history_days)),
         (None, Some(done)) => {
             let start = done.min(reread_start(done, end, reconciliation));
+            let start = young_from.map_or(start, |young| start.min(young));
             complete_from.map_or(start, |first| start.max(first.min(done)))
         }
+    }
+}
+
+/// The `young_from` mark ([`crate::ports::ImportState`]) after a run whose window ends at `end` read the statistics
+/// of `read` (a day, or its hours from a re-read's start): the first interval that may have been read only younger
+/// than the reconciliation window (less the quarter hour to the next run), so that the next new pass starts there at
+/// the latest ([`run_start`]). An interval is settled once read at least that old: the intervals of `read` before
+/// `end + 15 min − reconciliation` are (a caught-up run a quarter hour later does not read them again), the later
+/// ones are young. Caught up, the mark is where the next run's [`reread_start`] is anyway. It matters when a pass is
+/// resumed after a gap: the intervals the unfinished pass read young before its cursor are after the mark, and the
+/// resumed pass starts there ([`run_start`]) — before 2026-12-05 it started at its cursor and the next new pass at
+/// its end less the reconciliation, so after a gap longer than that they were never read again, and a vendor's later
+/// revision of them stayed out of the table. A `read` that starts after the mark leaves it (the intervals between
+/// were not read); a read from the mark moves it to the first young interval read, or past `read` when all of it is
+/// settled.
+pub fn young_after_read(
+    young_from: Option<DateTime<Utc>>,
+    read: TimeWindow,
+    end: DateTime<Utc>,
+    reconciliation: Duration,
+) -> Option<DateTime<Utc>> {
+    let young = read.start.max(end + Duration::minutes(acd_domain::INTERVAL_MINUTES) - reconciliation);
+    match young_from {
+        Some(mark) if mark < read.start => Some(mark),
+        _ if young < read.end => Some(young),
+        mark => Some(mark.map_or(read.end, |mark| mark.max(read.end))),
     }
 }
 
@@ -351,15 +384,16 @@ mod tests {
     #[test]
     fn first_runs_back_fill_and_later_runs_reconcile() {
         let now = t(10, 13, 7);
-        let first = run_window(now, run_start(now, None, None, None, 3, Duration::hours(24))).unwrap();
+        let first = run_window(now, run_start(now, None, None, None, None, 3, Duration::hours(24))).unwrap();
         assert_eq!((first.start, first.end), (t(7, 0, 0), t(10, 13, 0)));
         assert_eq!(day_chunks(first).len(), 4);
         // Caught up: re-read the last 24 hours, from midnight.
-        let steady = run_window(now, run_start(now, None, Some(t(10, 13, 0)), None, 3, Duration::hours(24))).unwrap();
+        let steady =
+            run_window(now, run_start(now, None, Some(t(10, 13, 0)), None, None, 3, Duration::hours(24))).unwrap();
         assert_eq!((steady.start, steady.end), (t(9, 0, 0), t(10, 13, 0)));
         // Behind (a paused week): from where the last run before the pause would have gone on re-reading, the
         // window before where it stopped (it read those hours minutes to a day after they ended).
-        let start = run_start(now, None, Some(t(2, 6, 0)), None, 3, Duration::hours(24));
+        let start = run_start(now, None, Some(t(2, 6, 0)), None, None, 3, Duration::hours(24));
         assert_eq!(start, t(1, 6, 15));
         let behind = run_window(now, start).unwrap();
         assert_eq!(behind.start, t(1, 0, 0));
@@ -370,11 +404,11 @@ mod tests {
         assert_eq!(reconciliation_start(steady.end, Duration::hours(24)), steady.start);
         assert_eq!(reconciliation_start(first.end, Duration::hours(24)), t(9, 0, 0));
         // A re-read never reaches before the first back-fill's start.
-        let clamped = run_start(now, Some(t(9, 0, 0)), Some(t(10, 13, 0)), None, 1, Duration::hours(72));
+        let clamped = run_start(now, Some(t(9, 0, 0)), Some(t(10, 13, 0)), None, None, 1, Duration::hours(72));
         let clamped = run_window(now, clamped).unwrap();
         assert_eq!(clamped.start, t(9, 0, 0));
         // A pass that stopped at a midnight resumes there, even inside the reconciliation window.
-        let resumed = run_start(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), 3, Duration::hours(72));
+        let resumed = run_start(now, None, Some(t(10, 0, 0)), Some(t(9, 0, 0)), None, 3, Duration::hours(72));
         let resumed = run_window(now, resumed).unwrap();
         assert_eq!(resumed.start, t(9, 0, 0));
     }
@@ -385,7 +419,7 @@ mod tests {
         let done = Some(t(10, 13, 0));
         // The start and the window of a run at `now`.
         let run = |now, through, cursor, recon| {
-            let start = run_start(now, None, through, cursor, 3, recon);
+            let start = run_start(now, None, through, cursor, None, 3, recon);
             (start, run_window(now, start).unwrap())
         };
         let (start, steady) = run(t(10, 13, 7), done, None, recon);
@@ -429,22 +463,47 @@ mod tests {
         assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), zero, true), again.start);
     }
 
-    /// Runs at `times`, each completing its window: for every quarter hour, the end of the last window whose
-    /// statistics read covered it (`by_hour` as the vendor says).
-    fn last_reads(times: &[DateTime<Utc>], recon: Duration, by_hour: bool) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
-        let mut done = None;
+    /// Runs at `times`, each reading its window's days in turn (the run at `now` stops after `stops[now]` days, its
+    /// pass left with a cursor, as a run at its deadline or paced does): for every quarter hour, the end of the last
+    /// window whose statistics read covered it (`by_hour` as the vendor says).
+    fn last_reads(
+        times: &[DateTime<Utc>],
+        stops: &std::collections::BTreeMap<DateTime<Utc>, usize>,
+        recon: Duration,
+        by_hour: bool,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        simulate(times, |now| stops.get(&now).copied().unwrap_or(usize::MAX), recon, by_hour).0
+    }
+
+    /// [`last_reads`], the days each run may read given by `days`, and the pass's cursor after each run.
+    #[allow(clippy::type_complexity)]
+    fn simulate(
+        times: &[DateTime<Utc>],
+        days: impl Fn(DateTime<Utc>) -> usize,
+        recon: Duration,
+        by_hour: bool,
+    ) -> (Vec<(DateTime<Utc>, DateTime<Utc>)>, Vec<Option<DateTime<Utc>>>) {
+        let (mut done, mut cursor, mut young) = (None, None, None);
         let mut last = std::collections::BTreeMap::new();
+        let mut cursors = Vec::new();
         for &now in times {
-            let start = run_start(now, Some(t(1, 0, 0)), done, None, 3, recon);
+            let start = run_start(now, Some(t(1, 0, 0)), done, cursor, young, 3, recon);
             let window = run_window(now, start).unwrap();
-            let mut q = statistics_from(window, start, done, recon, by_hour);
-            while q < window.end {
-                last.insert(q, window.end);
-                q += Duration::minutes(15);
+            let from = statistics_from(window, start, done, recon, by_hour);
+            for chunk in day_chunks(window).into_iter().take(days(now)) {
+                let read = TimeWindow { start: chunk.start.max(from), end: chunk.end };
+                let mut q = read.start;
+                while q < read.end {
+                    last.insert(q, window.end);
+                    q += Duration::minutes(15);
+                }
+                done = done.max(Some(chunk.end));
+                young = young_after_read(young, read, window.end, recon);
+                cursor = (chunk.end < window.end).then_some(chunk.end);
             }
-            done = Some(window.end);
+            cursors.push(cursor);
         }
-        last.into_iter().collect()
+        (last.into_iter().collect(), cursors)
     }
 
     fn every(step: Duration, from: DateTime<Utc>, through: DateTime<Utc>) -> Vec<DateTime<Utc>> {
@@ -454,17 +513,27 @@ mod tests {
     #[test]
     fn every_interval_is_read_again_once_the_reconciliation_old_whatever_the_gaps_between_runs() {
         // (A review's simulation, 2026-12-05.) Runs a quarter hour apart, none for 20 hours, then again; runs six
-        // hours apart (a slower schedule); each with whole days and from the hour. Every interval that had time to
-        // grow `reconciliation` old before the last run is read last at that age or later (less a quarter hour).
+        // hours apart (a slower schedule); a pass resumed at its cursor after a gap; each with whole days and from
+        // the hour. Every interval that had time to grow `reconciliation` old before the last run is read last at
+        // that age or later (less a quarter hour).
         let recon = Duration::hours(24);
         let quarter = Duration::minutes(15);
         let mut gap = every(quarter, t(2, 0, 7), t(4, 11, 22));
         gap.extend(every(quarter, t(5, 7, 22), t(6, 20, 7)));
         let slow = every(Duration::hours(6), t(2, 0, 7), t(6, 20, 7));
-        for (name, times) in [("a 20-hour gap", gap), ("every 6 hours", slow)] {
+        // A run just after midnight reads yesterday, then stops (its deadline, or the vendor's budget) with its pass's
+        // cursor at midnight; no run for 30 hours; the next one resumes the pass at the cursor.
+        let mut resumed = every(quarter, t(2, 0, 7), t(2, 23, 52));
+        resumed.push(t(3, 0, 22));
+        resumed.extend(every(quarter, t(4, 6, 7), t(6, 20, 7)));
+        let mut stops = std::collections::BTreeMap::new();
+        stops.insert(t(3, 0, 22), 1);
+        for (name, times) in
+            [("a 20-hour gap", gap), ("every 6 hours", slow), ("a pass resumed after 30 hours", resumed)]
+        {
             for by_hour in [false, true] {
                 let end = floor_to_interval(*times.last().unwrap());
-                let short: Vec<_> = last_reads(&times, recon, by_hour)
+                let short: Vec<_> = last_reads(&times, &stops, recon, by_hour)
                     .into_iter()
                     .filter(|(q, _)| *q >= t(2, 0, 0) && *q + quarter + recon <= end)
                     .filter(|(q, read)| *read < *q + quarter + recon - quarter)
@@ -477,6 +546,63 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_pass_that_reads_one_day_a_run_moves_forward_every_run_also_after_a_gap() {
+        // A back-fill (3 days of history) whose runs each read one day (a large domain, paced), runs a quarter hour
+        // apart, none for 30 hours before it reaches today, then again. The pass resumed after the gap goes back
+        // once, to the 4th (the intervals the run at 00:37 read young before its cursor), then moves a day forward
+        // every run until it ends; caught up, each pass (the 5th and the 6th) takes two runs.
+        let recon = Duration::hours(24);
+        let quarter = Duration::minutes(15);
+        let mut times = every(quarter, t(5, 0, 7), t(5, 0, 37));
+        times.extend(every(quarter, t(6, 6, 7), t(6, 8, 7)));
+        for by_hour in [false, true] {
+            let (_, cursors) = simulate(&times, |_| 1, recon, by_hour);
+            let day = |c: Option<DateTime<Utc>>| c.map(|c| c.format("%d").to_string());
+            let days: Vec<_> = cursors.iter().map(|c| day(*c)).collect();
+            let expected = [Some("03"), Some("04"), Some("05"), Some("05"), Some("06"), None];
+            assert_eq!(days[..6], expected.map(|d| d.map(str::to_owned)), "by hour {by_hour}: {days:?}");
+            let steady = days[6..].chunks(2).all(|runs| runs == [Some("06".to_owned()), None]);
+            assert!(steady && days.len() == 12, "by hour {by_hour}: {days:?}");
+        }
+    }
+
+    #[test]
+    fn the_young_mark_follows_the_reads_from_it_and_stays_before_a_read_that_skips_it() {
+        let recon = Duration::hours(24);
+        let day = |d| TimeWindow::new(t(d, 0, 0), t(d + 1, 0, 0)).unwrap();
+        // A caught-up run ending at 10:13:00 on the 10th (recon. 24 h): the 9th is young from 13:15 on, the
+        // next run's re-read start; the 10th read after the mark leaves it there.
+        let mark = young_after_read(None, day(9), t(10, 13, 0), recon);
+        assert_eq!(mark, Some(t(9, 13, 15)));
+        let today = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
+        assert_eq!(young_after_read(mark, today, t(10, 13, 0), recon), mark);
+        // A day read whole and old (a back-fill): all of it settled, the mark after it.
+        assert_eq!(young_after_read(None, day(5), t(10, 13, 0), recon), Some(t(6, 0, 0)));
+        // A read starting after the mark (a pass resumed at its cursor) leaves it, however old the read.
+        assert_eq!(young_after_read(mark, day(11), t(20, 0, 0), recon), mark);
+        // A read from the mark moves it: past the read when settled, to the young part when not.
+        assert_eq!(young_after_read(mark, day(9), t(20, 0, 0), recon), Some(t(10, 0, 0)));
+        assert_eq!(young_after_read(Some(t(12, 0, 0)), day(9), t(20, 0, 0), recon), Some(t(12, 0, 0)));
+        assert_eq!(young_after_read(mark, day(9), t(10, 6, 0), recon), Some(t(9, 6, 15)));
+        // A new pass starts at the mark when it is before its re-read, and the hour cut does not apply there.
+        let now = t(10, 13, 7);
+        let start = run_start(now, None, Some(t(10, 13, 0)), None, Some(t(8, 23, 30)), 3, recon);
+        assert_eq!(start, t(8, 23, 30));
+        let window = run_window(now, start).unwrap();
+        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), recon, true), t(8, 0, 0));
+        // A mark after the re-read start changes nothing.
+        assert_eq!(run_start(now, None, Some(t(10, 13, 0)), None, Some(t(9, 20, 0)), 3, recon), t(9, 13, 0));
+        // A resumed pass starts at the mark when it is before the cursor and older than the window by now (a gap
+        // after the run that read it), else at its cursor: a quarter hour after that run, the mark is the window
+        // old (not older), and a pass resumed mid back-fill has its mark at the cursor.
+        let resumed = |young| run_start(now, None, Some(t(10, 0, 0)), Some(t(10, 0, 0)), young, 3, recon);
+        assert_eq!(resumed(Some(t(8, 1, 0))), t(8, 1, 0));
+        assert_eq!(resumed(Some(t(9, 13, 0))), t(10, 0, 0));
+        assert_eq!(resumed(Some(t(10, 0, 0))), t(10, 0, 0));
+        assert_eq!(resumed(None), t(10, 0, 0));
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub enum Fault {
     /// After `skip` more `ListQueues` calls (a credentials check's probe), the next `n` answers are an empty
     /// (well-formed) listing.
     EmptyQueues { skip: u32, n: u32 },
+    /// `GetMetricDataV2` for a span starting in `[from, to)` answers 500 `InternalServiceException` (Connect failing
+    /// on some data while other spans are served).
+    MetricsFail { from: DateTime<Utc>, to: DateTime<Utc> },
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +69,7 @@ pub(crate) struct State {
     pub server_errors: u32,
     pub empty_queues: u32,
     pub empty_queues_skip: u32,
+    pub metrics_fail: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub calls: BTreeMap<String, u64>,
     /// The external id the customer role trusts (the simulator as STS); `None`: every AssumeRole is refused.
     pub trusted_external_id: Option<String>,
@@ -160,6 +164,7 @@ impl ConnectSimulator {
                 s.empty_queues_skip = skip;
                 s.empty_queues = s.empty_queues.saturating_add(n);
             }
+            Fault::MetricsFail { from, to } => s.metrics_fail = Some((from, to)),
         }
     }
     /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
@@ -200,6 +205,7 @@ impl ConnectSimulator {
         s.null_answer_time = false;
         s.server_errors = 0;
         s.empty_queues = 0;
+        s.metrics_fail = None;
     }
     /// Calls answered (faults included) per operation.
     pub fn calls(&self, operation: &str) -> u64 {

@@ -260,6 +260,9 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
     };
     let (null_answer, latency, revised) = {
         let mut s = shared.lock();
+        if s.metrics_fail.is_some_and(|(from, to)| from <= start && start < to) {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", "Internal service error");
+        }
         s.metric_requests.push((start, end));
         (s.null_answer_time, s.metric_latency, s.revised)
     };

@@ -33,7 +33,9 @@ pub struct Settings {
     pub import_function_arn: String,
     /// `SCHEDULER_ROLE_ARN`: the role Scheduler assumes to invoke it.
     pub scheduler_role_arn: String,
-    /// `IMPORT_SCHEDULE_EXPRESSION`: cadence of the recurring import (default `rate(15 minutes)`).
+    /// `IMPORT_SCHEDULE_EXPRESSION`: cadence of the recurring import: `quarter-hourly` (the default: every quarter
+    /// hour at a minute of each integration's own, `crate::scheduler::recurring_expression`), or a Scheduler `rate()`
+    /// or `cron()` expression used as it is.
     pub schedule_expression: String,
     /// `SCHEDULE_FLEXIBLE_WINDOW_MINUTES`: Scheduler's flexible time window (default 5, 0–1440, 0 = off; spreads
     /// imports out).
@@ -132,7 +134,7 @@ impl<'a> Vars<'a> {
 
 impl Settings {
     pub const DEFAULT_SECRET_PREFIX: &'static str = "acd-integrations/";
-    pub const DEFAULT_SCHEDULE_EXPRESSION: &'static str = "rate(15 minutes)";
+    pub const DEFAULT_SCHEDULE_EXPRESSION: &'static str = crate::scheduler::QUARTER_HOURLY;
     pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
     pub const DEFAULT_FLEXIBLE_WINDOW_MINUTES: i32 = 5;
 
@@ -627,7 +629,7 @@ mod tests {
         let s = &config.settings;
         assert_eq!(s.secret_prefix, "acd-integrations/");
         assert_eq!(s.schedule_group, "default");
-        assert_eq!(s.schedule_expression, "rate(15 minutes)");
+        assert_eq!(s.schedule_expression, "quarter-hourly");
         assert_eq!(s.flexible_window_minutes, 5);
         assert_eq!(s.default_history_days, 30);
         assert_eq!(s.writes_in_flight, crate::batch::DEFAULT_IN_FLIGHT);

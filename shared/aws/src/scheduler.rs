@@ -1,5 +1,6 @@
 //! Import schedules in EventBridge Scheduler, all in one group:
-//! - `imp-{integration}`: recurring (`rate(15 minutes)` by default), flexible window, enabled unless paused;
+//! - `imp-{integration}`: recurring (every quarter hour by default, [`recurring_expression`]), flexible window,
+//!   enabled unless paused;
 //! - `now-{integration}`: one-time, "at once", deleted by Scheduler after it ran (first import, resume, sync now).
 //!
 //! - `imp-{integration}-states`: recurring `rate(N minutes)` when the integration has an `agent_state_cadence`,
@@ -47,6 +48,29 @@ pub fn states_name(id: IntegrationId) -> String {
 /// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`.
 pub fn states_input(tenant: &TenantId, id: IntegrationId) -> String {
     serde_json::json!({"tenant_id": tenant, "integration_id": id, "pass": acd_app::import::STATES_PASS}).to_string()
+}
+
+/// `IMPORT_SCHEDULE_EXPRESSION`'s default (`Settings::DEFAULT_SCHEDULE_EXPRESSION`): every quarter hour, at a minute
+/// of each integration's own ([`recurring_expression`]).
+pub const QUARTER_HOURLY: &str = "quarter-hourly";
+
+/// The recurring import's expression for integration `id`: the configured one as it is, or for [`QUARTER_HOURLY`]
+/// `cron(M/15 * * * ? *)` — at minute M of every quarter hour, M taken from the id, from 0 to 13 less the flexible
+/// window, so that the run fires (at most the window and Scheduler's minute of precision later) inside the quarter
+/// hour it was scheduled in: each run's window ends at the quarter hour before it, one run a quarter hour, none
+/// twice, none skipped. Until 2026-12-05 the default was `rate(15 minutes)`, whose runs come at the minute the
+/// schedule was written plus up to the 5-minute window: for an integration written at minute 10–14 of a quarter hour
+/// a run fell into the next quarter hour now and then, so some quarter hours had two runs (the second re-reading the
+/// whole reconciliation window for nothing new) and the next none; on average over the minutes schedules are
+/// written at, 1 run in 15 (see README, "Quarter-hour runs"). The minutes still spread the integrations' runs over
+/// the quarter hour (9 minutes with the 5-minute window), as the rate's did over all of it.
+pub fn recurring_expression(configured: &str, id: IntegrationId, flexible_window_minutes: i32) -> String {
+    if configured != QUARTER_HOURLY {
+        return configured.to_owned();
+    }
+    let minutes = u128::try_from((14 - flexible_window_minutes).max(1)).unwrap_or(1);
+    let minute = id.as_uuid().as_u128() % minutes;
+    format!("cron({minute}/15 * * * ? *)")
 }
 
 /// `rate(N minutes)` (Scheduler wants the singular for one).
@@ -127,7 +151,11 @@ impl EventBridgeSchedules {
                     .name(recurring_name(id))
                     .group_name(&self.settings.schedule_group)
                     .description(format!("Imports integration {id} of tenant {tenant}"))
-                    .schedule_expression(&self.settings.schedule_expression)
+                    .schedule_expression(recurring_expression(
+                        &self.settings.schedule_expression,
+                        id,
+                        self.settings.flexible_window_minutes,
+                    ))
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(self.flexible()?)
                     .target(self.target(tenant, id)?)
@@ -348,6 +376,31 @@ mod tests {
             .then_output(|| {
                 CreateScheduleOutput::builder().schedule_arn("arn:aws:scheduler:::schedule/g/now").build().unwrap()
             })
+    }
+
+    #[test]
+    fn quarter_hourly_runs_fire_inside_their_quarter_hour_at_minutes_spread_over_it() {
+        for window in [0, 1, 5, 10, 13, 14, 30] {
+            let mut minutes = std::collections::BTreeSet::new();
+            for _ in 0..400 {
+                let expression = recurring_expression(QUARTER_HOURLY, IntegrationId::new(), window);
+                let minute: i32 = expression
+                    .strip_prefix("cron(")
+                    .and_then(|r| r.strip_suffix("/15 * * * ? *)"))
+                    .and_then(|m| m.parse().ok())
+                    .unwrap_or_else(|| panic!("{expression}"));
+                // Fired at most the window and Scheduler's minute of precision after the minute: before the next
+                // quarter hour (a window of 14 minutes or more cannot be, and its runs come at minute 0).
+                assert!(minute + window < 14 || (window >= 14 && minute == 0), "{window}: {expression}");
+                minutes.insert(minute);
+            }
+            let spread = if window >= 13 { 1 } else { 14 - window };
+            assert_eq!(minutes.len() as i32, spread, "window {window}: every minute used: {minutes:?}");
+        }
+        // An expression that is configured is used as it is; the same id keeps its minute.
+        let id = IntegrationId::new();
+        assert_eq!(recurring_expression("rate(1 hour)", id, 5), "rate(1 hour)");
+        assert_eq!(recurring_expression(QUARTER_HOURLY, id, 5), recurring_expression(QUARTER_HOURLY, id, 5));
     }
 
     #[tokio::test]

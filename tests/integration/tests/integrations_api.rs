@@ -127,7 +127,12 @@ async fn create_stores_record_secret_and_both_schedules() {
 
     // The schedules.
     let recurring = env.stack.schedule(&format!("imp-{id}")).await.expect("the recurring schedule");
-    assert_eq!(recurring.schedule_expression(), Some("rate(15 minutes)"));
+    // Every quarter hour, at a minute of the integration's own that keeps each run (fired up to the 5-minute window
+    // and Scheduler's minute later) inside its quarter hour.
+    let expected = acd_aws::scheduler::recurring_expression("quarter-hourly", id.parse().unwrap(), 5);
+    assert_eq!(recurring.schedule_expression(), Some(expected.as_str()));
+    let minute: u32 = expected.strip_prefix("cron(").unwrap().split('/').next().unwrap().parse().unwrap();
+    assert!(minute + 5 < 14 && expected.ends_with("/15 * * * ? *)"), "{expected}");
     assert_eq!(recurring.state().map(|s| s.as_str()), Some("ENABLED"));
     let window = recurring.flexible_time_window().unwrap();
     assert_eq!(window.mode().as_str(), "FLEXIBLE");

@@ -8,7 +8,9 @@
 //!   `DELETE` the player deletes the schedule when it fires, as Scheduler does;
 //! - `rate(N minutes|hours|days)` schedules every N from their creation, while ENABLED; DISABLED ones never
 //!   (a tick missed while disabled is not made up);
-//! - `cron(...)` is not played (logged once).
+//! - `cron(M/S * * * ? *)` (the import's default, every S minutes from minute M of each hour; S divides 60) and
+//!   `cron(M * * * ? *)` (hourly at minute M), in UTC, on those minutes while ENABLED; other `cron(...)` expressions
+//!   are not played (logged once).
 //!
 //! At most `max_in_flight` invocations run at once (`PLAYER_MAX_IN_FLIGHT`, like the import's reserved
 //! concurrency); what comes due beyond that waits for a later pass, as Scheduler's retries of a throttled invoke do.
@@ -34,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_scheduler::Client;
 use aws_sdk_scheduler::types::{ActionAfterCompletion, ScheduleState};
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, DurationRound, NaiveDateTime, TimeZone, Utc};
 
 /// A schedule expression the player understands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +45,24 @@ pub enum Expression {
     At(DateTime<Utc>),
     /// `rate(N unit)`.
     Rate(chrono::Duration),
+    /// `cron(M/S * * * ? *)` in UTC: minute `minute` of each hour and every `every` minutes after it.
+    Minutes { minute: u32, every: u32 },
+}
+
+impl Expression {
+    /// For a recurring expression, a tick and the time between ticks (a schedule created at `created`): for
+    /// [`next_tick`]. `None` for `at(...)`.
+    pub fn ticks(&self, created: DateTime<Utc>) -> Option<(DateTime<Utc>, chrono::Duration)> {
+        match *self {
+            Expression::At(_) => None,
+            Expression::Rate(every) => Some((created, every)),
+            Expression::Minutes { minute, every } => {
+                let hour = created.duration_trunc(chrono::Duration::hours(1)).unwrap_or(created);
+                let first = hour - chrono::Duration::hours(1) + chrono::Duration::minutes(i64::from(minute));
+                Some((first, chrono::Duration::minutes(i64::from(every))))
+            }
+        }
+    }
 }
 
 /// Parses `at(...)` (in `time_zone`, an IANA name; UTC when empty) and `rate(...)`; anything else is `Err`.
@@ -81,7 +101,21 @@ pub fn parse_expression(expression: &str, time_zone: &str) -> Result<Expression,
         };
         return Ok(Expression::Rate(every));
     }
-    Err(format!("{expression}: not played locally (only at() and rate())"))
+    if let Some(cron) = expression.strip_prefix("cron(").and_then(|r| r.strip_suffix(')')) {
+        let fields: Vec<&str> = cron.split_whitespace().collect();
+        let utc = matches!(time_zone.trim(), "" | "UTC" | "Etc/UTC");
+        if let (true, [minutes, "*", "*", "*", "?", "*"]) = (utc, fields.as_slice()) {
+            let (minute, every) = minutes.split_once('/').unwrap_or((minutes, "60"));
+            if let (Ok(minute), Ok(every)) = (minute.parse::<u32>(), every.parse::<u32>())
+                && every > 0
+                && 60 % every == 0
+                && minute < every
+            {
+                return Ok(Expression::Minutes { minute, every });
+            }
+        }
+    }
+    Err(format!("{expression}: not played locally (only at(), rate() and cron(M/S * * * ? *) in UTC)"))
 }
 
 /// The first tick of a `rate` schedule created at `created` that is strictly after `after`.
@@ -355,8 +389,9 @@ impl Player {
                     }
                     self.fire(due, format!("{expression}, due {}", at.to_rfc3339()));
                 }
-                Ok(Expression::Rate(every)) => {
+                Ok(recurring @ (Expression::Rate(_) | Expression::Minutes { .. })) => {
                     let created_at = Utc.timestamp_opt(created, 0).single().unwrap_or(now);
+                    let Some((created_at, every)) = recurring.ticks(created_at) else { continue };
                     let tick = *self
                         .state
                         .lock()
@@ -468,7 +503,20 @@ mod tests {
         assert_eq!(parse_expression("rate(1 minute)", "UTC"), Ok(Expression::Rate(chrono::Duration::minutes(1))));
         assert_eq!(parse_expression("rate(2 hours)", "UTC"), Ok(Expression::Rate(chrono::Duration::hours(2))));
         assert_eq!(parse_expression("rate(1 day)", "UTC"), Ok(Expression::Rate(chrono::Duration::days(1))));
-        for bad in ["rate(0 minutes)", "rate(-1 minutes)", "rate(5 fortnights)", "rate(5)", "cron(0 * * * ? *)"] {
+        // The import's quarter-hourly default, and an hourly cron; other cron expressions are not played.
+        let quarter = parse_expression("cron(7/15 * * * ? *)", "UTC");
+        assert_eq!(quarter, Ok(Expression::Minutes { minute: 7, every: 15 }));
+        assert_eq!(parse_expression("cron(40 * * * ? *)", ""), Ok(Expression::Minutes { minute: 40, every: 60 }));
+        for other in ["cron(0 8 * * ? *)", "cron(7/7 * * * ? *)", "cron(20/15 * * * ? *)", "cron(7/15 * * *)"] {
+            assert!(parse_expression(other, "UTC").is_err(), "{other}");
+        }
+        assert!(parse_expression("cron(7/15 * * * ? *)", "Europe/Paris").is_err(), "UTC only");
+        // Its ticks: minutes 7, 22, 37 and 52 of every hour, whenever the schedule was created.
+        let (anchor, every) = quarter.unwrap().ticks(t("2024-03-01T10:51:30Z")).unwrap();
+        assert_eq!(next_tick(anchor, every, t("2024-03-01T10:51:30Z")), t("2024-03-01T10:52:00Z"));
+        assert_eq!(next_tick(anchor, every, t("2024-03-01T10:52:00Z")), t("2024-03-01T11:07:00Z"));
+        assert_eq!(next_tick(anchor, every, t("2024-03-02T23:59:00Z")), t("2024-03-03T00:07:00Z"));
+        for bad in ["rate(0 minutes)", "rate(-1 minutes)", "rate(5 fortnights)", "rate(5)", "cron(0 8 ? * MON *)"] {
             assert!(parse_expression(bad, "UTC").is_err(), "{bad}");
         }
     }

@@ -1563,9 +1563,9 @@ async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_
 
 /// A pass that a run just after midnight left at its cursor (Connect failed after yesterday's day), resumed only
 /// after a gap longer than the reconciliation window: yesterday's evening, which that run read minutes to hours after
-/// it ended, is read again by the resumed pass (from the state's `young_from`), and Connect's revision of it is
-/// imported. Until 2026-12-05 that pass resumed at its cursor and the next one started 24 hours before its end (06:00
-/// today, from its hour), so yesterday's evening was never read again and the revision never reached the table.
+/// it ended, is read again by the first new pass after the resumed one (from the state's `young_from`), and Connect's
+/// revision of it is imported. Until 2026-12-05 that pass started 24 hours before the resumed pass's end (06:00 today,
+/// from its hour), so yesterday's evening was never read again and the revision never reached the table.
 #[tokio::test]
 async fn amazon_connect_re_reads_what_a_pass_resumed_after_a_long_gap_had_read_young() {
     use acd_simulators::amazon_connect as connect;
@@ -1599,23 +1599,19 @@ async fn amazon_connect_re_reads_what_a_pass_resumed_after_a_long_gap_had_read_y
     };
     assert_ne!(evening(&stored), sorted_stats(sim.truth(from_20, today)), "the revision changes yesterday's evening");
 
-    // No run for 30 hours. The next resumes the pass, from where that run's reading was young (00:30 yesterday,
-    // before the cursor and by now older than the window), whole days: yesterday's evening is read 34 hours old and
-    // the revision imported; nothing before yesterday is touched.
+    // No run for 30 hours. The next resumes the pass at its cursor: today and tomorrow so far; the evening stays.
     let now = at(tomorrow, 6, 5);
+    let (run, from) = import(now).await;
+    assert_eq!((run.outcome, from), (RunOutcome::Succeeded, Some(today)), "{run:?}");
+    assert_eq!(evening(&env.intervals(&id).await), evening(&stored));
+    // The first new pass after it starts where that partial run's reading was young (00:30 yesterday, from its
+    // hour): yesterday's evening is read 34 hours old and the revision imported; nothing before yesterday is
+    // touched.
+    let now = at(tomorrow, 6, 20);
     let (run, from) = import(now).await;
     assert_eq!((run.outcome, from), (RunOutcome::Succeeded, Some(yesterday)), "{run:?}");
     let mut expected: Vec<IntervalStats> = stored.into_iter().filter(|s| s.interval_start < yesterday).collect();
-    expected.extend(sim.truth(yesterday, at(tomorrow, 6, 0)));
-    let expected = sorted_stats(expected);
-    assert_same(&env.intervals(&id).await, &expected, "after the resumed pass");
-    // The next run re-reads as a caught-up one does, from the hour 24 hours before: 06:00 today.
-    let now = at(tomorrow, 6, 20);
-    let (run, from) = import(now).await;
-    assert_eq!((run.outcome, from), (RunOutcome::Succeeded, Some(at(today, 6, 0))), "{run:?}");
-    let mut expected: Vec<IntervalStats> =
-        expected.into_iter().filter(|s| s.interval_start < at(today, 6, 0)).collect();
-    expected.extend(sim.truth(at(today, 6, 0), at(tomorrow, 6, 15)));
+    expected.extend(sim.truth(yesterday, at(tomorrow, 6, 15)));
     assert_same(&env.intervals(&id).await, &sorted_stats(expected), "after the re-read");
 }
 

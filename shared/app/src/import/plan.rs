@@ -15,15 +15,12 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
-/// (`pass_cursor`) — or at `young_from` (the first interval an earlier run may have read younger than the
-/// reconciliation window, [`young_after_read`]) when that is before the cursor and older than the window by now: the
-/// runs that read those intervals before the cursor stopped, and a gap followed, so no re-read would reach them at
-/// the window's age any more (until 2026-12-05 they were never read again; a pass resumed a quarter hour later finds
-/// them younger than the window and goes on at its cursor, so a pass always moves forward). Otherwise a new pass
-/// starts at the completed point (or the back-fill start on a first run), pulled back to its re-read
-/// ([`reread_start`]) and to `young_from` — but never before `complete_from`, where the first back-fill started: a
-/// re-read covers imported days only (a 72-hour Genesys re-read after a one-day back-fill would otherwise import days
-/// before the configured history, so a second run would not write what a first one did).
+/// (`pass_cursor`): a pass only ever moves forward, however few days a run reads. Otherwise a new pass starts at the
+/// completed point (or the back-fill start on a first run), pulled back to its re-read ([`reread_start`]) and to
+/// `young_from` (the first interval an earlier run may have read younger than the reconciliation window,
+/// [`young_after_read`]) — but never before `complete_from`, where the first back-fill started: a re-read covers
+/// imported days only (a 72-hour Genesys re-read after a one-day back-fill would otherwise import days before the
+/// configured history, so a second run would not write what a first one did).
 pub fn run_start(
     now: DateTime<Utc>,
     complete_from: Option<DateTime<Utc>>,
@@ -35,7 +32,7 @@ pub fn run_start(
 ) -> DateTime<Utc> {
     let end = floor_to_interval(now);
     match (pass_cursor, complete_through) {
-        (Some(cursor), _) => young_from.filter(|young| *young < end - reconciliation).map_or(cursor, |y| cursor.min(y)),
+        (Some(cursor), _) => cursor,
         (None, None) => end - Duration::days(i64::from(history_days)),
         (None, Some(done)) => {
             let start = done.min(reread_start(done, end, reconciliation));
@@ -45,18 +42,35 @@ pub fn run_start(
     }
 }
 
+/// Where the part of a new pass starts that is the bounded re-read a caught-up integration makes (not paced, see
+/// `import::Pass::paced_before`): [`reread_start`], or `young_from` when that is earlier by less than a day — after
+/// a pass that took several runs, or a short gap after a stopped run. A `young_from` further back (a pass resumed
+/// after a gap of a day or more) starts a catch-up of the days before: up to the whole gap, read again.
+pub fn unpaced_reread_start(
+    done: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reconciliation: Duration,
+    young_from: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    let reread = reread_start(done, end, reconciliation);
+    young_from.filter(|young| *young > reread - Duration::days(1)).map_or(reread, |young| reread.min(young))
+}
+
 /// The `young_from` mark ([`crate::ports::ImportState`]) after a run whose window ends at `end` read the statistics
 /// of `read` (a day, or its hours from a re-read's start): the first interval that may have been read only younger
 /// than the reconciliation window (less the quarter hour to the next run), so that the next new pass starts there at
 /// the latest ([`run_start`]). An interval is settled once read at least that old: the intervals of `read` before
 /// `end + 15 min − reconciliation` are (a caught-up run a quarter hour later does not read them again), the later
-/// ones are young. Caught up, the mark is where the next run's [`reread_start`] is anyway. It matters when a pass is
-/// resumed after a gap: the intervals the unfinished pass read young before its cursor are after the mark, and the
-/// resumed pass starts there ([`run_start`]) — before 2026-12-05 it started at its cursor and the next new pass at
-/// its end less the reconciliation, so after a gap longer than that they were never read again, and a vendor's later
-/// revision of them stayed out of the table. A `read` that starts after the mark leaves it (the intervals between
-/// were not read); a read from the mark moves it to the first young interval read, or past `read` when all of it is
-/// settled.
+/// ones are young. Caught up, the mark is where the next run's [`reread_start`] is anyway (or a quarter hour before
+/// it after a pass that took several runs). It matters when a pass is resumed at its cursor after a gap: the
+/// intervals the unfinished pass read young before its cursor stay after the mark, and the first new pass once the
+/// resumed one ends starts there — before 2026-12-05 it started at the resumed pass's end less the reconciliation,
+/// so after a gap longer than that they were never read again, and a vendor's later revision of them stayed out of
+/// the table. (That new pass reads the gap's days again, which the resumed pass read: the price of a pass that only
+/// moves forward. A first version sent the resumed pass back to the mark instead; a review found that a pass reading
+/// one day a run then went back run after run and never reached today.) A `read` that starts after the mark leaves
+/// it (the intervals between were not read); a read from the mark moves it to the first young interval read, or
+/// past `read` when all of it is settled.
 pub fn young_after_read(
     young_from: Option<DateTime<Utc>>,
     read: TimeWindow,
@@ -96,20 +110,25 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 /// Where a run over `window` reads interval statistics from. A vendor that re-reads statistics by the hour
 /// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
 /// containing `start` ([`run_start`]) when that start is the run's re-read ([`reread_start`] of the completed point
-/// `complete_through`): every hour before it was then read by earlier runs up to `reconciliation` after it ended.
-/// Everything else reads the window's start, whole days: a back-fill, a pass resumed at a midnight, every other
-/// vendor, and a start held at the completed point or at the first back-fill's start. Always inside the window's
-/// first day and before its end, so each day keeps a non-empty span of statistics.
+/// `complete_through`), or `young_from` before it ([`young_after_read`]): every hour before it was then read by
+/// earlier runs up to `reconciliation` after it ended. Everything else reads the window's start, whole days: a
+/// back-fill, a pass resumed at a midnight, every other vendor, and a start held at the completed point or at the
+/// first back-fill's start. Always inside the window's first day and before its end, so each day keeps a non-empty
+/// span of statistics.
 pub fn statistics_from(
     window: TimeWindow,
     start: DateTime<Utc>,
     complete_through: Option<DateTime<Utc>>,
+    young_from: Option<DateTime<Utc>>,
     reconciliation: Duration,
     by_hour: bool,
 ) -> DateTime<Utc> {
     let from = hour_start(start);
     let first_day_end = day_start(window.start) + Duration::days(1);
-    let reconciling = complete_through.is_some_and(|done| start == reread_start(done, window.end, reconciliation));
+    let reconciling = complete_through.is_some_and(|done| {
+        let reread = reread_start(done, window.end, reconciliation);
+        start == reread || young_from.is_some_and(|young| start == young && young < reread)
+    });
     if by_hour && reconciling && from > window.start && from < window.end.min(first_day_end) {
         from
     } else {
@@ -424,43 +443,43 @@ mod tests {
         };
         let (start, steady) = run(t(10, 13, 7), done, None, recon);
         assert_eq!((start, steady.start), (t(9, 13, 0), t(9, 0, 0)));
-        assert_eq!(statistics_from(steady, start, done, recon, true), t(9, 13, 0));
-        assert_eq!(statistics_from(steady, start, done, recon, false), t(9, 0, 0), "other vendors: whole days");
+        assert_eq!(statistics_from(steady, start, done, None, recon, true), t(9, 13, 0));
+        assert_eq!(statistics_from(steady, start, done, None, recon, false), t(9, 0, 0), "other vendors: whole days");
         // Inside an hour: its start (buckets and digests are by the hour).
         let now = t(10, 13, 52);
         let (start, steady) = run(now, done, None, recon);
-        assert_eq!(statistics_from(steady, start, done, recon, true), t(9, 13, 0));
+        assert_eq!(statistics_from(steady, start, done, None, recon, true), t(9, 13, 0));
         // A back-fill reads whole days; so does a pass resumed at a midnight.
         let (start, first) = run(now, None, None, recon);
-        assert_eq!(statistics_from(first, start, None, recon, true), first.start);
+        assert_eq!(statistics_from(first, start, None, None, recon, true), first.start);
         let (start, resumed) = run(now, done, Some(t(9, 0, 0)), recon);
-        assert_eq!(statistics_from(resumed, start, done, recon, true), t(9, 0, 0));
+        assert_eq!(statistics_from(resumed, start, done, None, recon, true), t(9, 0, 0));
         // Behind since 06:15 on the 2nd (no run for days): the re-read starts where the last run's would have
         // gone on (06:30 on the 1st), so the hours that run read young are read again; from that hour.
         let behind = Some(t(2, 6, 15));
         let (start, window) = run(now, behind, None, recon);
         assert_eq!((start, window.start), (t(1, 6, 30), t(1, 0, 0)));
-        assert_eq!(statistics_from(window, start, behind, recon, true), t(1, 6, 0));
+        assert_eq!(statistics_from(window, start, behind, None, recon, true), t(1, 6, 0));
         // Behind by exactly the reconciliation (a day of failed runs): the 9th from 13:45 was read by the last
         // run, at 13:30 on the 9th, at most hours after it ended, and is read again — from 13:00 on the 8th, where
         // that run's re-read was (until 2026-12-05 the cut was at 13:00 on the 9th, so the 9th before it never was).
         let (start, window) = run(t(10, 13, 37), Some(t(9, 13, 30)), None, recon);
         assert_eq!((start, window.start), (t(8, 13, 45), t(8, 0, 0)));
-        assert_eq!(statistics_from(window, start, Some(t(9, 13, 30)), recon, true), t(8, 13, 0));
+        assert_eq!(statistics_from(window, start, Some(t(9, 13, 30)), None, recon, true), t(8, 13, 0));
         // A start held at the completed point (a window shorter than the quarter hour between runs): whole days.
         let tiny = Duration::minutes(10);
         let (start, window) = run(t(10, 13, 52), Some(t(10, 13, 0)), None, tiny);
         assert_eq!((start, window.start), (t(10, 13, 0), t(10, 0, 0)));
-        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), tiny, true), t(10, 0, 0));
+        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), None, tiny, true), t(10, 0, 0));
         // A reconciliation shorter than a day: the hour on the window's (only) day.
         let short = Duration::minutes(30);
         let (start, w) = run(now, Some(t(10, 13, 30)), None, short);
         assert_eq!((w.start, start), (t(10, 0, 0), t(10, 13, 15)));
-        assert_eq!(statistics_from(w, start, Some(t(10, 13, 30)), short, true), t(10, 13, 0));
+        assert_eq!(statistics_from(w, start, Some(t(10, 13, 30)), None, short, true), t(10, 13, 0));
         // Never at or past the window's end (a run again in the quarter hour that completed the data at 13:00).
         let again = TimeWindow::new(t(10, 0, 0), t(10, 13, 0)).unwrap();
         let zero = Duration::zero();
-        assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), zero, true), again.start);
+        assert_eq!(statistics_from(again, t(10, 13, 0), Some(t(10, 13, 0)), None, zero, true), again.start);
     }
 
     /// Runs at `times`, each reading its window's days in turn (the run at `now` stops after `stops[now]` days, its
@@ -489,7 +508,7 @@ mod tests {
         for &now in times {
             let start = run_start(now, Some(t(1, 0, 0)), done, cursor, young, 3, recon);
             let window = run_window(now, start).unwrap();
-            let from = statistics_from(window, start, done, recon, by_hour);
+            let from = statistics_from(window, start, done, young, recon, by_hour);
             for chunk in day_chunks(window).into_iter().take(days(now)) {
                 let read = TimeWindow { start: chunk.start.max(from), end: chunk.end };
                 let mut q = read.start;
@@ -551,8 +570,8 @@ mod tests {
     #[test]
     fn a_pass_that_reads_one_day_a_run_moves_forward_every_run_also_after_a_gap() {
         // A back-fill (3 days of history) whose runs each read one day (a large domain, paced), runs a quarter hour
-        // apart, none for 30 hours before it reaches today, then again. The pass resumed after the gap goes back
-        // once, to the 4th (the intervals the run at 00:37 read young before its cursor), then moves a day forward
+        // apart, none for 30 hours before it reaches today, then again. The pass resumes at its cursor and ends;
+        // the next new pass starts on the 4th (the intervals the run at 00:37 read young), then moves a day forward
         // every run until it ends; caught up, each pass (the 5th and the 6th) takes two runs.
         let recon = Duration::hours(24);
         let quarter = Duration::minutes(15);
@@ -562,10 +581,28 @@ mod tests {
             let (_, cursors) = simulate(&times, |_| 1, recon, by_hour);
             let day = |c: Option<DateTime<Utc>>| c.map(|c| c.format("%d").to_string());
             let days: Vec<_> = cursors.iter().map(|c| day(*c)).collect();
-            let expected = [Some("03"), Some("04"), Some("05"), Some("05"), Some("06"), None];
-            assert_eq!(days[..6], expected.map(|d| d.map(str::to_owned)), "by hour {by_hour}: {days:?}");
-            let steady = days[6..].chunks(2).all(|runs| runs == [Some("06".to_owned()), None]);
+            let expected = [Some("03"), Some("04"), Some("05"), Some("06"), None, Some("05"), Some("06"), None];
+            assert_eq!(days[..8], expected.map(|d| d.map(str::to_owned)), "by hour {by_hour}: {days:?}");
+            let steady = days[8..].chunks(2).all(|runs| runs == [Some("06".to_owned()), None]);
             assert!(steady && days.len() == 12, "by hour {by_hour}: {days:?}");
+        }
+        // (A review's cases, 2026-12-05.) Genesys' 72 hours with runs a quarter hour apart, and 24 hours with runs
+        // an hour apart, one day a run: every pass ends within the window's days (a first version sent a resumed
+        // pass back to the mark, and such passes went back run after run and never read today).
+        for (recon, step, runs) in [(Duration::hours(72), quarter, 49), (Duration::hours(24), Duration::hours(1), 23)] {
+            let times: Vec<_> = (0..runs).map(|k| t(11, 0, 7) + step * k).collect();
+            for by_hour in [false, true] {
+                let (_, cursors) = simulate(&times, |_| 1, recon, by_hour);
+                // The back-fill (3 days and today) ends after 4 runs; every re-read after it within its days.
+                let first = cursors.iter().position(Option::is_none);
+                assert_eq!(first, Some(3), "{recon} every {step}, by hour {by_hour}: {cursors:?}");
+                let longest = recon.num_days() as usize + 2;
+                let ends = cursors[3..].windows(longest).all(|w| w.iter().any(Option::is_none));
+                assert!(
+                    ends,
+                    "{recon} every {step}, by hour {by_hour}: a pass longer than {longest} runs: {cursors:?}"
+                );
+            }
         }
     }
 
@@ -592,17 +629,22 @@ mod tests {
         let start = run_start(now, None, Some(t(10, 13, 0)), None, Some(t(8, 23, 30)), 3, recon);
         assert_eq!(start, t(8, 23, 30));
         let window = run_window(now, start).unwrap();
-        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), recon, true), t(8, 0, 0));
+        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), Some(t(8, 23, 30)), recon, true), t(8, 23, 0));
+        assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), None, recon, true), t(8, 0, 0));
         // A mark after the re-read start changes nothing.
         assert_eq!(run_start(now, None, Some(t(10, 13, 0)), None, Some(t(9, 20, 0)), 3, recon), t(9, 13, 0));
-        // A resumed pass starts at the mark when it is before the cursor and older than the window by now (a gap
-        // after the run that read it), else at its cursor: a quarter hour after that run, the mark is the window
-        // old (not older), and a pass resumed mid back-fill has its mark at the cursor.
+        // The unpaced part of a new pass: the re-read, or a mark less than a day before it; a mark further back
+        // starts a catch-up (paced).
+        let done = t(10, 13, 0);
+        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, None), t(9, 13, 15));
+        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(9, 12, 30))), t(9, 12, 30));
+        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(8, 13, 15))), t(9, 13, 15));
+        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(9, 20, 0))), t(9, 13, 15));
+        // A resumed pass starts at its cursor whatever the mark: it only moves forward.
         let resumed = |young| run_start(now, None, Some(t(10, 0, 0)), Some(t(10, 0, 0)), young, 3, recon);
-        assert_eq!(resumed(Some(t(8, 1, 0))), t(8, 1, 0));
-        assert_eq!(resumed(Some(t(9, 13, 0))), t(10, 0, 0));
-        assert_eq!(resumed(Some(t(10, 0, 0))), t(10, 0, 0));
-        assert_eq!(resumed(None), t(10, 0, 0));
+        for young in [Some(t(8, 1, 0)), Some(t(9, 13, 0)), None] {
+            assert_eq!(resumed(young), t(10, 0, 0), "{young:?}");
+        }
     }
 
     #[test]

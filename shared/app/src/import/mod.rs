@@ -648,14 +648,7 @@ impl ImportService {
         let statistics_from = plan::statistics_from(window, start, through, state.young_from, reconciliation, by_hour);
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
-        let paced_before = match (cursor, through) {
-            (None, Some(done)) => {
-                let reread = plan::unpaced_reread_start(done, window.end, reconciliation, state.young_from);
-                reconciliation_start.min(plan::day_start(reread))
-            }
-            (None, None) => reconciliation_start.min(window.start),
-            (Some(_), _) => reconciliation_start,
-        };
+        let paced_before = if cursor.is_none() { reconciliation_start.min(window.start) } else { reconciliation_start };
         let pass = Pass {
             window,
             statistics_from,
@@ -1009,15 +1002,13 @@ struct Pass {
     statistics_from: DateTime<Utc>,
     /// Where the re-read every caught-up run makes starts ([`plan::reconciliation_start`]).
     reconciliation_start: DateTime<Utc>,
-    /// The days before it are paced unless [`Pass::catching_up`] paces them all: `reconciliation_start`, or for a new
-    /// pass the day of its bounded re-read when that is earlier ([`plan::unpaced_reread_start`]: its re-read started
-    /// before the reconciliation window's day after a gap since the last run, [`plan::reread_start`], or at the
-    /// state's `young_from` less than a day before that — a caught-up integration's re-read all the same; that
-    /// start's first version paced such a day, so a quarter hour skipped before midnight could leave a Five9
-    /// integration `partial`, writing nothing, for as long as other API users kept the budget low: a pass never goes
-    /// past a day it has not read, so pacing the older day held today's data back too). The days a new pass reads
-    /// again from a `young_from` a day or more before its re-read (a pass resumed after a long gap) are a catch-up,
-    /// paced as one.
+    /// The days before it are paced unless [`Pass::catching_up`] paces them all: `reconciliation_start`, or a new
+    /// pass's window start when that is earlier (its re-read started before the reconciliation window's day after a
+    /// gap since the last run, [`plan::reread_start`], or at the state's `young_from` less than a day before that,
+    /// [`plan::reread_from`]: a caught-up integration's re-read all the same; that start's first version paced such
+    /// a day, so a quarter hour skipped before midnight could leave a Five9 integration `partial`, writing nothing,
+    /// for as long as other API users kept the budget low — a pass never goes past a day it has not read, so pacing
+    /// the older day holds today's data back too).
     paced_before: DateTime<Utc>,
     /// The vendor's reconciliation window (`ImportConfig::reconciliation_for`).
     reconciliation: Duration,

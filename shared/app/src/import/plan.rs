@@ -16,11 +16,10 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
 /// (`pass_cursor`): a pass only ever moves forward, however few days a run reads. Otherwise a new pass starts at the
-/// completed point (or the back-fill start on a first run), pulled back to its re-read ([`reread_start`]) and to
-/// `young_from` (the first interval an earlier run may have read younger than the reconciliation window,
-/// [`young_after_read`]) — but never before `complete_from`, where the first back-fill started: a re-read covers
-/// imported days only (a 72-hour Genesys re-read after a one-day back-fill would otherwise import days before the
-/// configured history, so a second run would not write what a first one did).
+/// completed point (or the back-fill start on a first run), pulled back to its re-read ([`reread_from`]) — but never
+/// before `complete_from`, where the first back-fill started: a re-read covers imported days only (a 72-hour Genesys
+/// re-read after a one-day back-fill would otherwise import days before the configured history, so a second run
+/// would not write what a first one did).
 pub fn run_start(
     now: DateTime<Utc>,
     complete_from: Option<DateTime<Utc>>,
@@ -35,25 +34,32 @@ pub fn run_start(
         (Some(cursor), _) => cursor,
         (None, None) => end - Duration::days(i64::from(history_days)),
         (None, Some(done)) => {
-            let start = done.min(reread_start(done, end, reconciliation));
-            let start = young_from.map_or(start, |young| start.min(young));
+            let start = done.min(reread_from(done, end, reconciliation, young_from));
             complete_from.map_or(start, |first| start.max(first.min(done)))
         }
     }
 }
 
-/// Where the part of a new pass starts that is the bounded re-read a caught-up integration makes (not paced, see
-/// `import::Pass::paced_before`): [`reread_start`], or `young_from` when that is earlier by less than a day — after
-/// a pass that took several runs, or a short gap after a stopped run. A `young_from` further back (a pass resumed
-/// after a gap of a day or more) starts a catch-up of the days before: up to the whole gap, read again.
-pub fn unpaced_reread_start(
+/// Where a new pass's re-read starts ([`run_start`]): [`reread_start`], or `young_from` (the first interval an
+/// earlier run may have read younger than the reconciliation window, [`young_after_read`]) when that is earlier and
+/// not before the UTC day before the re-read's. Such a mark is left by a pass that took several runs (a little
+/// before the re-read), or by a pass stopped at its cursor (its deadline, the vendor's budget, a failed fetch) and
+/// resumed after a gap of up to a day or two: the intervals the stopped run read young before its cursor are read
+/// again — until 2026-12-05 they were not once the gap passed the window, and a vendor's later revision of them
+/// stayed out of the table. The re-read grows by at most that day, and is not paced, like the rest of it
+/// (`import::Pass::paced_before`). A mark further back (a stopped pass resumed after a longer outage) is let go:
+/// reading it again would mean reading the whole outage again, which the resumed pass has just read, and pacing
+/// that as a catch-up would hold today's data back for hours (a first version did both; a review measured a week's
+/// outage read twice).
+pub fn reread_from(
     done: DateTime<Utc>,
     end: DateTime<Utc>,
     reconciliation: Duration,
     young_from: Option<DateTime<Utc>>,
 ) -> DateTime<Utc> {
     let reread = reread_start(done, end, reconciliation);
-    young_from.filter(|young| *young > reread - Duration::days(1)).map_or(reread, |young| reread.min(young))
+    let earliest = day_start(reread) - Duration::days(1);
+    young_from.filter(|young| *young >= earliest).map_or(reread, |young| reread.min(young))
 }
 
 /// The `young_from` mark ([`crate::ports::ImportState`]) after a run whose window ends at `end` read the statistics
@@ -61,16 +67,13 @@ pub fn unpaced_reread_start(
 /// than the reconciliation window (less the quarter hour to the next run), so that the next new pass starts there at
 /// the latest ([`run_start`]). An interval is settled once read at least that old: the intervals of `read` before
 /// `end + 15 min − reconciliation` are (a caught-up run a quarter hour later does not read them again), the later
-/// ones are young. Caught up, the mark is where the next run's [`reread_start`] is anyway (or a quarter hour before
-/// it after a pass that took several runs). It matters when a pass is resumed at its cursor after a gap: the
-/// intervals the unfinished pass read young before its cursor stay after the mark, and the first new pass once the
-/// resumed one ends starts there — before 2026-12-05 it started at the resumed pass's end less the reconciliation,
-/// so after a gap longer than that they were never read again, and a vendor's later revision of them stayed out of
-/// the table. (That new pass reads the gap's days again, which the resumed pass read: the price of a pass that only
-/// moves forward. A first version sent the resumed pass back to the mark instead; a review found that a pass reading
-/// one day a run then went back run after run and never reached today.) A `read` that starts after the mark leaves
-/// it (the intervals between were not read); a read from the mark moves it to the first young interval read, or
-/// past `read` when all of it is settled.
+/// ones are young. Caught up, the mark is where the next run's [`reread_start`] is anyway (or a little before it
+/// after a pass that took several runs). It matters when a pass is resumed at its cursor after a gap: the intervals
+/// the unfinished pass read young before its cursor stay after the mark, and the first new pass once the resumed one
+/// ends starts there ([`reread_from`], for a gap of up to a day or two). (A first version sent the resumed pass
+/// back to the mark instead; a review found that a pass reading one day a run then went back run after run and never
+/// reached today.) A `read` that starts after the mark leaves it (the intervals between were not read); a read from
+/// the mark moves it to the first young interval read, or past `read` when all of it is settled.
 pub fn young_after_read(
     young_from: Option<DateTime<Utc>>,
     read: TimeWindow,
@@ -109,9 +112,9 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// Where a run over `window` reads interval statistics from. A vendor that re-reads statistics by the hour
 /// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
-/// containing `start` ([`run_start`]) when that start is the run's re-read ([`reread_start`] of the completed point
-/// `complete_through`), or `young_from` before it ([`young_after_read`]): every hour before it was then read by
-/// earlier runs up to `reconciliation` after it ended. Everything else reads the window's start, whole days: a
+/// containing `start` ([`run_start`]) when that start is the run's re-read ([`reread_from`] the completed point
+/// `complete_through` and `young_from`): every hour before it was then read by earlier runs up to `reconciliation`
+/// after it ended. Everything else reads the window's start, whole days: a
 /// back-fill, a pass resumed at a midnight, every other vendor, and a start held at the completed point or at the
 /// first back-fill's start. Always inside the window's first day and before its end, so each day keeps a non-empty
 /// span of statistics.
@@ -125,10 +128,8 @@ pub fn statistics_from(
 ) -> DateTime<Utc> {
     let from = hour_start(start);
     let first_day_end = day_start(window.start) + Duration::days(1);
-    let reconciling = complete_through.is_some_and(|done| {
-        let reread = reread_start(done, window.end, reconciliation);
-        start == reread || young_from.is_some_and(|young| start == young && young < reread)
-    });
+    let reconciling =
+        complete_through.is_some_and(|done| start == reread_from(done, window.end, reconciliation, young_from));
     if by_hour && reconciling && from > window.start && from < window.end.min(first_day_end) {
         from
     } else {
@@ -633,13 +634,14 @@ mod tests {
         assert_eq!(statistics_from(window, start, Some(t(10, 13, 0)), None, recon, true), t(8, 0, 0));
         // A mark after the re-read start changes nothing.
         assert_eq!(run_start(now, None, Some(t(10, 13, 0)), None, Some(t(9, 20, 0)), 3, recon), t(9, 13, 0));
-        // The unpaced part of a new pass: the re-read, or a mark less than a day before it; a mark further back
-        // starts a catch-up (paced).
+        // A new pass's re-read: from the mark when it is at most the day before the re-read's; one further back (an
+        // outage of days after a stopped run) is let go, not read again with the whole outage.
         let done = t(10, 13, 0);
-        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, None), t(9, 13, 15));
-        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(9, 12, 30))), t(9, 12, 30));
-        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(8, 13, 15))), t(9, 13, 15));
-        assert_eq!(unpaced_reread_start(done, t(10, 13, 15), recon, Some(t(9, 20, 0))), t(9, 13, 15));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, None), t(9, 13, 15));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(9, 12, 30))), t(9, 12, 30));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(8, 0, 0))), t(8, 0, 0));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(7, 23, 45))), t(9, 13, 15));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(9, 20, 0))), t(9, 13, 15));
         // A resumed pass starts at its cursor whatever the mark: it only moves forward.
         let resumed = |young| run_start(now, None, Some(t(10, 0, 0)), Some(t(10, 0, 0)), young, 3, recon);
         for young in [Some(t(8, 1, 0)), Some(t(9, 13, 0)), None] {

@@ -638,6 +638,11 @@ impl ImportService {
         let reconciliation = self.config.reconciliation_for(vendor);
         let final_after = vendor.agent_states_final_after();
         let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
+        if let (None, Some(done)) = (cursor, through) {
+            // A mark too far back to re-read is dropped (saved with the first day written).
+            let end = acd_domain::acd::floor_to_interval(run.now);
+            state.young_from = plan::young_for_new_pass(done, end, reconciliation, state.young_from);
+        }
         let history_days = integration.settings.history_days();
         let start = plan::run_start(run.now, from, through, cursor, state.young_from, history_days, reconciliation);
         let Some(window) = plan::run_window(run.now, start) else {
@@ -1004,7 +1009,7 @@ struct Pass {
     reconciliation_start: DateTime<Utc>,
     /// The days before it are paced unless [`Pass::catching_up`] paces them all: `reconciliation_start`, or a new
     /// pass's window start when that is earlier (its re-read started before the reconciliation window's day after a
-    /// gap since the last run, [`plan::reread_start`], or at the state's `young_from` less than a day before that,
+    /// gap since the last run, [`plan::reread_start`], or at the state's `young_from` at most the day before that,
     /// [`plan::reread_from`]: a caught-up integration's re-read all the same; that start's first version paced such
     /// a day, so a quarter hour skipped before midnight could leave a Five9 integration `partial`, writing nothing,
     /// for as long as other API users kept the budget low — a pass never goes past a day it has not read, so pacing

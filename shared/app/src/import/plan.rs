@@ -62,6 +62,21 @@ pub fn reread_from(
     young_from.filter(|young| *young >= earliest).map_or(reread, |young| reread.min(young))
 }
 
+/// The `young_from` a new pass (no pass cursor) of a run ending at `end` goes on with: the mark as it is when
+/// [`reread_from`] takes it or it is not before the re-read, `None` when [`reread_from`] lets it go (it lies further
+/// back than the UTC day before the re-read's). A mark let go is dropped, not kept: reads after it would leave it
+/// where it is ([`young_after_read`]), and every later mark would be lost (a review found the fix switched off for
+/// good after one outage of two days or more).
+pub fn young_for_new_pass(
+    done: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reconciliation: Duration,
+    young_from: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    let reread = reread_start(done, end, reconciliation);
+    young_from.filter(|young| *young >= reread || reread_from(done, end, reconciliation, Some(*young)) == *young)
+}
+
 /// The `young_from` mark ([`crate::ports::ImportState`]) after a run whose window ends at `end` read the statistics
 /// of `read` (a day, or its hours from a re-read's start): the first interval that may have been read only younger
 /// than the reconciliation window (less the quarter hour to the next run), so that the next new pass starts there at
@@ -507,6 +522,9 @@ mod tests {
         let mut last = std::collections::BTreeMap::new();
         let mut cursors = Vec::new();
         for &now in times {
+            if let (None, Some(done)) = (cursor, done) {
+                young = young_for_new_pass(done, floor_to_interval(now), recon, young);
+            }
             let start = run_start(now, Some(t(1, 0, 0)), done, cursor, young, 3, recon);
             let window = run_window(now, start).unwrap();
             let from = statistics_from(window, start, done, young, recon, by_hour);
@@ -548,12 +566,24 @@ mod tests {
         resumed.extend(every(quarter, t(4, 6, 7), t(6, 20, 7)));
         let mut stops = std::collections::BTreeMap::new();
         stops.insert(t(3, 0, 22), 1);
-        for (name, times) in
-            [("a 20-hour gap", gap), ("every 6 hours", slow), ("a pass resumed after 30 hours", resumed)]
-        {
+        // The same after an earlier stopped pass and an outage of four days, whose mark is let go: later marks
+        // still count (a review found the mark kept, and every later one lost).
+        let mut later = every(quarter, t(1, 0, 7), t(1, 23, 52));
+        later.push(t(2, 0, 22));
+        later.extend(every(quarter, t(6, 6, 7), t(8, 23, 52)));
+        later.push(t(9, 0, 22));
+        later.extend(every(quarter, t(10, 6, 7), t(12, 20, 7)));
+        let later_stops: std::collections::BTreeMap<_, _> = [(t(2, 0, 22), 1), (t(9, 0, 22), 1)].into();
+        let none = std::collections::BTreeMap::new();
+        for (name, times, stops) in [
+            ("a 20-hour gap", gap, &none),
+            ("every 6 hours", slow, &none),
+            ("a pass resumed after 30 hours", resumed, &stops),
+            ("the same after a 4-day outage", later, &later_stops),
+        ] {
             for by_hour in [false, true] {
                 let end = floor_to_interval(*times.last().unwrap());
-                let short: Vec<_> = last_reads(&times, &stops, recon, by_hour)
+                let short: Vec<_> = last_reads(&times, stops, recon, by_hour)
                     .into_iter()
                     .filter(|(q, _)| *q >= t(2, 0, 0) && *q + quarter + recon <= end)
                     .filter(|(q, read)| *read < *q + quarter + recon - quarter)

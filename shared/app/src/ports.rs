@@ -163,8 +163,8 @@ pub struct ImportState {
     /// hour to the next run): every interval before it was read at least that old, or let go. The next new pass
     /// starts there at the latest when it is at most the UTC day before its re-read's (`import::plan::reread_from`),
     /// so a pass resumed at its cursor after a gap of up to a day or two does not leave the intervals its stopped run
-    /// read young without a read at the reconciliation window's age; a mark further back is dropped
-    /// (`import::plan::young_for_new_pass`) and those intervals keep their one young read.
+    /// read young without a read at the reconciliation window's age; a mark further back is moved up to that day
+    /// (`import::plan::young_for_new_pass`) and the intervals before it keep their one young read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub young_from: Option<chrono::DateTime<chrono::Utc>>,
     /// The start of the latest UTC day whose interval or segment items were ever written, recorded before they

@@ -639,7 +639,8 @@ impl ImportService {
         let final_after = vendor.agent_states_final_after();
         let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
         if let (None, Some(done)) = (cursor, through) {
-            // A mark too far back to re-read is dropped (saved with the first day written).
+            // A mark too far back to re-read is moved up to the day before the re-read's (saved with the first day
+            // written).
             let end = acd_domain::acd::floor_to_interval(run.now);
             state.young_from = plan::young_for_new_pass(done, end, reconciliation, state.young_from);
         }

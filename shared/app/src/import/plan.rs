@@ -41,8 +41,8 @@ pub fn run_start(
 }
 
 /// Where a new pass's re-read starts ([`run_start`]): [`reread_start`], or `young_from` (the first interval an
-/// earlier run may have read younger than the reconciliation window, [`young_after_read`]) when that is earlier and
-/// not before the UTC day before the re-read's. Such a mark is left by a pass that took several runs (a little
+/// earlier run may have read younger than the reconciliation window, [`young_after_read`]) when that is earlier, but
+/// not before the UTC day before the re-read's ([`young_for_new_pass`]). Such a mark is left by a pass that took several runs (a little
 /// before the re-read), or by a pass stopped at its cursor (its deadline, the vendor's budget, a failed fetch) and
 /// resumed after a gap of up to a day or two: the intervals the stopped run read young before its cursor are read
 /// again — until 2026-12-05 they were not once the gap passed the window, and a vendor's later revision of them
@@ -58,23 +58,23 @@ pub fn reread_from(
     young_from: Option<DateTime<Utc>>,
 ) -> DateTime<Utc> {
     let reread = reread_start(done, end, reconciliation);
-    let earliest = day_start(reread) - Duration::days(1);
-    young_from.filter(|young| *young >= earliest).map_or(reread, |young| reread.min(young))
+    young_for_new_pass(done, end, reconciliation, young_from).map_or(reread, |young| reread.min(young))
 }
 
-/// The `young_from` a new pass (no pass cursor) of a run ending at `end` goes on with: the mark as it is when
-/// [`reread_from`] takes it or it is not before the re-read, `None` when [`reread_from`] lets it go (it lies further
-/// back than the UTC day before the re-read's). A mark let go is dropped, not kept: reads after it would leave it
-/// where it is ([`young_after_read`]), and every later mark would be lost (a review found the fix switched off for
-/// good after one outage of two days or more).
+/// The `young_from` a new pass (no pass cursor) of a run ending at `end` goes on with: the mark, moved up to the UTC
+/// day before the re-read's ([`reread_from`]) when it lies further back. What lies before that is let go (read
+/// young once); the rest of the stretch is read again (a 72-hour Genesys stretch can run past that day). The mark is
+/// moved, not kept: reads after it would leave it where it is ([`young_after_read`]), and every later mark would be
+/// lost (a review found the fix switched off for good after one outage of two days or more); nor dropped whole (the
+/// next review found a 72-hour stretch's part inside the allowance lost with it).
 pub fn young_for_new_pass(
     done: DateTime<Utc>,
     end: DateTime<Utc>,
     reconciliation: Duration,
     young_from: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
-    let reread = reread_start(done, end, reconciliation);
-    young_from.filter(|young| *young >= reread || reread_from(done, end, reconciliation, Some(*young)) == *young)
+    let earliest = day_start(reread_start(done, end, reconciliation)) - Duration::days(1);
+    young_from.map(|young| young.max(earliest))
 }
 
 /// The `young_from` mark ([`crate::ports::ImportState`]) after a run whose window ends at `end` read the statistics
@@ -638,6 +638,29 @@ mod tests {
     }
 
     #[test]
+    fn a_mark_further_back_than_the_day_before_the_re_read_is_moved_up_to_it_not_dropped() {
+        // (A review's case, 2026-12-05.) Genesys' 72 hours: caught up a quarter hour apart until the run at 12:07
+        // on the 10th, which reads the 7th (from 12:15 young), the 8th and the 9th and stops; no run for 36 hours.
+        // The first new pass after the resumed one re-reads from the 8th (the day before its re-read's, the 9th):
+        // only the 7th's young stretch is let go. Dropping the mark whole lost the 8th too (143 quarter hours).
+        let recon = Duration::hours(72);
+        let quarter = Duration::minutes(15);
+        let mut times = every(quarter, t(7, 0, 7), t(10, 12, 7));
+        times.extend(every(quarter, t(12, 0, 7), t(15, 12, 7)));
+        let stops: std::collections::BTreeMap<_, _> = [(t(10, 12, 7), 3)].into();
+        let end = floor_to_interval(*times.last().unwrap());
+        for by_hour in [false, true] {
+            let young_last: Vec<_> = last_reads(&times, &stops, recon, by_hour)
+                .into_iter()
+                .filter(|(q, read)| *q >= t(7, 0, 0) && *q + quarter + recon <= end && *read < *q + recon)
+                .map(|(q, _)| q)
+                .collect();
+            assert_eq!(young_last.len(), 47, "by hour {by_hour}: {young_last:?}");
+            assert!(young_last.iter().all(|q| (t(7, 12, 15)..t(8, 0, 0)).contains(q)), "{young_last:?}");
+        }
+    }
+
+    #[test]
     fn the_young_mark_follows_the_reads_from_it_and_stays_before_a_read_that_skips_it() {
         let recon = Duration::hours(24);
         let day = |d| TimeWindow::new(t(d, 0, 0), t(d + 1, 0, 0)).unwrap();
@@ -670,7 +693,9 @@ mod tests {
         assert_eq!(reread_from(done, t(10, 13, 15), recon, None), t(9, 13, 15));
         assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(9, 12, 30))), t(9, 12, 30));
         assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(8, 0, 0))), t(8, 0, 0));
-        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(7, 23, 45))), t(9, 13, 15));
+        assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(7, 23, 45))), t(8, 0, 0), "moved up to that day");
+        assert_eq!(young_for_new_pass(done, t(10, 13, 15), recon, Some(t(2, 5, 0))), Some(t(8, 0, 0)));
+        assert_eq!(young_for_new_pass(done, t(10, 13, 15), recon, Some(t(9, 20, 0))), Some(t(9, 20, 0)));
         assert_eq!(reread_from(done, t(10, 13, 15), recon, Some(t(9, 20, 0))), t(9, 13, 15));
         // A resumed pass starts at its cursor whatever the mark: it only moves forward.
         let resumed = |young| run_start(now, None, Some(t(10, 0, 0)), Some(t(10, 0, 0)), young, 3, recon);

@@ -65,7 +65,8 @@ impl Expression {
     }
 }
 
-/// Parses `at(...)` (in `time_zone`, an IANA name; UTC when empty) and `rate(...)`; anything else is `Err`.
+/// Parses `at(...)` (in `time_zone`, an IANA name; UTC when empty), `rate(...)` and `cron(M/S * * * ? *)` or
+/// `cron(M * * * ? *)` in UTC; anything else is `Err`.
 pub fn parse_expression(expression: &str, time_zone: &str) -> Result<Expression, String> {
     let expression = expression.trim();
     if let Some(at) = expression.strip_prefix("at(").and_then(|r| r.strip_suffix(')')) {

@@ -42,15 +42,15 @@ pub fn run_start(
 
 /// Where a new pass's re-read starts ([`run_start`]): [`reread_start`], or `young_from` (the first interval an
 /// earlier run may have read younger than the reconciliation window, [`young_after_read`]) when that is earlier, but
-/// not before the UTC day before the re-read's ([`young_for_new_pass`]). Such a mark is left by a pass that took several runs (a little
-/// before the re-read), or by a pass stopped at its cursor (its deadline, the vendor's budget, a failed fetch) and
-/// resumed after a gap of up to a day or two: the intervals the stopped run read young before its cursor are read
-/// again — until 2026-12-05 they were not once the gap passed the window, and a vendor's later revision of them
-/// stayed out of the table. The re-read grows by at most that day, and is not paced, like the rest of it
-/// (`import::Pass::paced_before`). A mark further back (a stopped pass resumed after a longer outage) is let go:
-/// reading it again would mean reading the whole outage again, which the resumed pass has just read, and pacing
-/// that as a catch-up would hold today's data back for hours (a first version did both; a review measured a week's
-/// outage read twice).
+/// not before the UTC day before the re-read's ([`young_for_new_pass`]). Such a mark is left by a pass that took
+/// several runs (a little before the re-read), or by a pass stopped at its cursor (its deadline, the vendor's budget,
+/// a failed fetch) and resumed after a gap of up to a day or two: the intervals the stopped run read young before its
+/// cursor are read again — until 2026-12-05 they were not once the gap passed the window, and a vendor's later
+/// revision of them stayed out of the table. The re-read grows by at most that day, and is not paced, like the rest
+/// of it (`import::Pass::paced_before`). The part of a mark's stretch before that day (a stopped pass resumed after a
+/// longer outage) is let go: reading it again would mean reading the whole outage again, which the resumed pass has
+/// just read, and pacing that as a catch-up would hold today's data back for hours (a first version did both; a
+/// review measured a week's outage read twice).
 pub fn reread_from(
     done: DateTime<Utc>,
     end: DateTime<Utc>,
@@ -544,6 +544,23 @@ mod tests {
         (last.into_iter().collect(), cursors)
     }
 
+    /// [`last_reads`] of the quarter hours from `from` that had time to grow `recon` old before the last run and
+    /// were read last younger than that: (quarter hour, end of the window that read it last).
+    fn read_young_last(
+        times: &[DateTime<Utc>],
+        stops: &std::collections::BTreeMap<DateTime<Utc>, usize>,
+        recon: Duration,
+        by_hour: bool,
+        from: DateTime<Utc>,
+    ) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        let end = floor_to_interval(*times.last().unwrap());
+        let quarter = Duration::minutes(15);
+        last_reads(times, stops, recon, by_hour)
+            .into_iter()
+            .filter(|(q, read)| *q >= from && *q + quarter + recon <= end && *read < *q + recon)
+            .collect()
+    }
+
     fn every(step: Duration, from: DateTime<Utc>, through: DateTime<Utc>) -> Vec<DateTime<Utc>> {
         std::iter::successors(Some(from), |&t| Some(t + step)).take_while(|&t| t <= through).collect()
     }
@@ -582,12 +599,7 @@ mod tests {
             ("the same after a 4-day outage", later, &later_stops),
         ] {
             for by_hour in [false, true] {
-                let end = floor_to_interval(*times.last().unwrap());
-                let short: Vec<_> = last_reads(&times, stops, recon, by_hour)
-                    .into_iter()
-                    .filter(|(q, _)| *q >= t(2, 0, 0) && *q + quarter + recon <= end)
-                    .filter(|(q, read)| *read < *q + quarter + recon - quarter)
-                    .collect();
+                let short = read_young_last(&times, stops, recon, by_hour, t(2, 0, 0));
                 assert!(
                     short.is_empty(),
                     "{name}, by hour {by_hour}: {} read young last, e.g. {:?}",
@@ -648,13 +660,9 @@ mod tests {
         let mut times = every(quarter, t(7, 0, 7), t(10, 12, 7));
         times.extend(every(quarter, t(12, 0, 7), t(15, 12, 7)));
         let stops: std::collections::BTreeMap<_, _> = [(t(10, 12, 7), 3)].into();
-        let end = floor_to_interval(*times.last().unwrap());
         for by_hour in [false, true] {
-            let young_last: Vec<_> = last_reads(&times, &stops, recon, by_hour)
-                .into_iter()
-                .filter(|(q, read)| *q >= t(7, 0, 0) && *q + quarter + recon <= end && *read < *q + recon)
-                .map(|(q, _)| q)
-                .collect();
+            let young_last: Vec<_> =
+                read_young_last(&times, &stops, recon, by_hour, t(7, 0, 0)).into_iter().map(|(q, _)| q).collect();
             assert_eq!(young_last.len(), 47, "by hour {by_hour}: {young_last:?}");
             assert!(young_last.iter().all(|q| (t(7, 12, 15)..t(8, 0, 0)).contains(q)), "{young_last:?}");
         }

@@ -1470,6 +1470,14 @@ async fn connect_integration(
     (env, sim, kinesis, id)
 }
 
+/// The "today" of a Connect test whose runs are planned on a clock of their own (`config(now)`): three days before
+/// the real one. The connector's credentials check (`verify`, each run) asks `GetMetricDataV2` for the quarter hour
+/// before the real clock; that request must stay clear of the test's days, its faults and the first request it
+/// expects (at 00:00-01:15 UTC it fell on the test's midnight until 2026-12-06).
+fn connect_today() -> DateTime<Utc> {
+    acd_simulators::amazon_connect::midnight(Utc::now()) - chrono::Duration::days(3)
+}
+
 /// Amazon Connect's statistics are re-read by the hour (`Vendor::statistics_reread_by_hour`): a caught-up run
 /// reads `GetMetricDataV2` from the hour its 24-hour reconciliation window starts in, not from yesterday's
 /// midnight. The hours before that keep what earlier runs stored (Connect's revisions of them are older than the
@@ -1478,10 +1486,9 @@ async fn connect_integration(
 #[tokio::test]
 async fn amazon_connect_statistics_are_re_read_from_the_hour_the_reconciliation_window_starts_in() {
     use acd_integration_tests::Item;
-    use acd_simulators::amazon_connect as connect;
 
     let (env, sim, _, id) = connect_integration("agent-events").await;
-    let today = connect::midnight(Utc::now());
+    let today = connect_today();
     let yesterday = today - chrono::Duration::days(1);
     let at = |day: DateTime<Utc>, h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
     let between = |stats: &[IntervalStats], from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<IntervalStats> {
@@ -1571,7 +1578,7 @@ async fn amazon_connect_re_reads_what_a_pass_resumed_after_a_long_gap_had_read_y
     use acd_simulators::amazon_connect as connect;
 
     let (env, sim, _, id) = connect_integration("agent-events-resumed").await;
-    let today = connect::midnight(Utc::now());
+    let today = connect_today();
     let (yesterday, tomorrow) = (today - chrono::Duration::days(1), today + chrono::Duration::days(1));
     let at = |day: DateTime<Utc>, h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
     let import = async |now: DateTime<Utc>| {

@@ -424,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * "Sync now": start an import at once.
-         * @description A one-time schedule invokes the import within seconds; an import already running makes it exit without work.
+         * @description An asynchronous invoke of the import function starts it within about a second (a one-time schedule a few seconds to a minute later if the invoke is not accepted). The import exits without work when another is running, or when a run that succeeded in the same quarter hour already imported through its start and the integration has not changed since: there is nothing new to read, and the next quarter hour's run reads on.
          */
         post: operations["importNow"];
         delete?: never;

@@ -511,6 +511,56 @@ async fn an_overlapping_run_exits_without_work() {
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "the skipped run is not recorded");
 }
 
+/// A run in a quarter hour that a run already imported through (it succeeded and left nothing to finish, and the
+/// integration has not changed since the quarter hour began) has nothing to do: it asks the ACD nothing, records
+/// nothing and leaves the status as it was, where it used to re-read the whole reconciliation window (a schedule's
+/// second delivery, a `rate()` schedule's second run in a quarter hour, "sync now" just after a run). The next
+/// quarter hour's run imports as before.
+#[tokio::test]
+async fn a_second_run_in_a_quarter_hour_already_imported_asks_the_acd_nothing_and_the_next_quarter_hour_imports() {
+    // The runs' clock is a day ahead of the real one: the integration, created now, was last changed before their
+    // quarter hours.
+    let day = acd_simulators::amazon_connect::midnight(Utc::now()) + chrono::Duration::days(1);
+    let at = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let (sim, env, id) = genesys_integration(at(10, 5), 1).await;
+    let import = async |now: DateTime<Utc>| {
+        sim.set_now(now);
+        env.importer(config(now)).run(&event(&id), deadline()).await.unwrap()
+    };
+    let runs = async || env.call("GET", &format!("/integrations/{id}/runs"), None).await.1["items"].clone();
+    let status = async || env.call("GET", &format!("/integrations/{id}"), None).await.1["status"].clone();
+
+    let first = import(at(10, 5)).await;
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    assert_eq!(first.run.as_ref().and_then(|r| r.complete_through), Some(at(10, 0)));
+    let (requests, status_after, runs_after) = (sim.requests(), status().await, runs().await);
+    assert_eq!(status_after["state"], "operational", "{status_after}");
+
+    // 10:12 reads up to 10:00, as the run at 10:05 did: nothing to do.
+    let second = import(at(10, 12)).await;
+    assert_eq!(second.outcome, RunOutcome::Skipped, "{second:?}");
+    assert!(second.detail.contains(&at(10, 0).format("%Y-%m-%dT%H:%M:%SZ").to_string()), "{second:?}");
+    assert_eq!(sim.requests(), requests, "no call to the ACD, not even the token");
+    assert_eq!(runs().await, runs_after, "nothing recorded");
+    assert_eq!(status().await, status_after, "the status is the run's at 10:05");
+
+    // 10:20 reads up to 10:15: a run (the skipped one let its lease go).
+    let third = import(at(10, 20)).await;
+    assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
+    assert_eq!(third.run.as_ref().and_then(|r| r.complete_through), Some(at(10, 15)));
+    assert!(sim.requests().aggregates > requests.aggregates);
+    assert_eq!(runs().await.as_array().unwrap().len(), 2);
+
+    // A run that failed in its quarter hour leaves the next one in it to import (and recover the status).
+    sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::ServerError { status: 500 }));
+    let failed = import(at(10, 35)).await;
+    assert_eq!(failed.outcome, RunOutcome::Failed, "{failed:?}");
+    sim.clear_faults();
+    let again = import(at(10, 40)).await;
+    assert_eq!(again.outcome, RunOutcome::Succeeded, "{again:?}");
+    assert_eq!(status().await["state"], "operational");
+}
+
 #[tokio::test]
 async fn each_vendor_fault_sets_the_matching_status_and_loses_nothing() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;

@@ -1,7 +1,8 @@
 //! The scheduled import: from the ACD into DynamoDB, idempotent, resumable and observable.
 //!
 //! One run: load the integration (deleted or paused → nothing to do), take the lease (another run holds it →
-//! nothing to do), check the credentials once (cheap; a rejected secret is re-read once to honour rotation),
+//! nothing to do), read the import state (this quarter hour imported already by a run that succeeded → nothing to
+//! do, [`plan::already_imported`]), check the credentials once (cheap; a rejected secret is re-read once to honour rotation),
 //! sync queues, agents and statuses, then read the run window in UTC days — statistics and agent segments — and
 //! write only what changed. The completed point advances after each day that succeeded, never past a day that
 //! failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days are also
@@ -192,10 +193,10 @@ impl ImportService {
             Ok(lease) => lease,
             Err(skipped) => return Ok(skipped),
         };
-        let integration = &lease.integration;
-        let mut record =
-            RunRecord::started(lease.run_id, integration.tenant_id.clone(), integration.id, lease.started_at);
-        let result = self.import(integration, deadline, &mut record).await;
+        let Lease { integration, run_id, started_at, state } = lease;
+        let integration = &integration;
+        let mut record = RunRecord::started(run_id, integration.tenant_id.clone(), integration.id, started_at);
+        let result = self.import(integration, state, deadline, &mut record).await;
         record.ended_at = Utc::now();
         match self.settle(integration, result, &mut record).await? {
             Settled::Record { store_failure } => self.finish(integration, record, store_failure).await,
@@ -240,8 +241,27 @@ impl ImportService {
             tracing::warn!(tenant = %tenant, integration = %id, "an agent-states pass still holds its lease: the next run imports");
             return Ok(Err(RunSummary::skipped("an agent-states pass is still running")));
         }
+        // The state is read with the lease held (no other run moves it now) and handed to the run.
+        let state = match self.store.load_state(&tenant, id).await {
+            Ok(state) => state,
+            Err(e) => {
+                self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+                return Err(e);
+            }
+        };
+        let now = self.config.now.unwrap_or(started_at);
+        let operational = integration.status.state == IntegrationState::Operational;
+        if plan::already_imported(now, operational, integration.updated_at, &state) {
+            // Nothing recorded: the status and the runs stay those of the run that imported this quarter hour.
+            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            let through = acd_domain::acd::floor_to_interval(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            tracing::info!(tenant = %tenant, integration = %id, through = %through, "imported through this quarter hour already: nothing to do");
+            return Ok(Err(RunSummary::skipped(format!(
+                "imported through {through} already by this quarter hour's run: nothing new to read"
+            ))));
+        }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
-        Ok(Ok(Lease { integration, run_id, started_at }))
+        Ok(Ok(Lease { integration, run_id, started_at, state }))
     }
 
     /// With the import's lease held, waits while an agent-states pass holds its lease (it writes the same
@@ -440,6 +460,7 @@ impl ImportService {
     async fn import(
         &self,
         integration: &Integration,
+        state: ImportState,
         deadline: Deadline,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
@@ -448,7 +469,7 @@ impl ImportService {
         // `partial`, with time left to record it.
         let vendor_deadline = self.vendor_deadline(deadline);
         let connector = self.connector(integration, vendor_deadline).await?;
-        let outcome = self.import_with(integration, connector.as_ref(), now, deadline, record).await;
+        let outcome = self.import_with(integration, state, connector.as_ref(), now, deadline, record).await;
         record.vendor_calls = connector.calls_made();
         outcome
     }
@@ -456,12 +477,13 @@ impl ImportService {
     async fn import_with(
         &self,
         integration: &Integration,
+        state: ImportState,
         connector: &dyn Connector,
         now: DateTime<Utc>,
         deadline: Deadline,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
-        let Some(listed) = self.listings(integration, connector, now, deadline, record).await? else {
+        let Some(listed) = self.listings(integration, state, connector, now, deadline, record).await? else {
             return Ok(RunOutcome::Partial);
         };
         let run = DayRun {
@@ -550,6 +572,7 @@ impl ImportService {
     async fn listings(
         &self,
         integration: &Integration,
+        mut state: ImportState,
         connector: &dyn Connector,
         now: DateTime<Utc>,
         deadline: Deadline,
@@ -557,7 +580,6 @@ impl ImportService {
     ) -> Result<Option<Listed>, ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let vendor_deadline = self.vendor_deadline(deadline);
-        let mut state = self.store.load_state(tenant, id).await?;
         let queues = connector.list_queues(vendor_deadline).await?;
         let once_seen: std::collections::HashSet<String> =
             queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
@@ -961,6 +983,8 @@ struct Lease {
     integration: Integration,
     run_id: RunId,
     started_at: DateTime<Utc>,
+    /// The import state, read with the lease held.
+    state: ImportState,
 }
 
 /// What a run's result calls for.

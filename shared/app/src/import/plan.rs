@@ -14,6 +14,33 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::days(1)).unwrap_or(t)
 }
 
+/// Whether a run at `now` would only repeat the run already made in its quarter hour, and has nothing to do. That run
+/// succeeded (the integration is `operational`) and completed the data through the start of this quarter hour, the
+/// point every run in it reads up to (`floor(now)`), leaving nothing for a next run to finish: no pass stopped at a
+/// cursor, no day's writes put off, no held listing for a next listing to confirm, no busy ACD user to look at again.
+/// And the integration was last changed (`updated_at`: settings, credentials, resume) before the quarter hour began,
+/// so that run read it as it is. A second run would re-read the whole reconciliation window (a day or three, every
+/// vendor call and DynamoDB read of a steady run) for the revisions of a few minutes, which the next quarter hour's
+/// run reads anyway: a schedule's at-least-once delivery, a `rate()` schedule's second run in a quarter hour
+/// (README, "Quarter-hour runs"), "sync now" or a resume just after a run, the first import and the schedule's first
+/// run.
+pub fn already_imported(
+    now: DateTime<Utc>,
+    operational: bool,
+    updated_at: DateTime<Utc>,
+    state: &crate::ports::ImportState,
+) -> bool {
+    let end = floor_to_interval(now);
+    operational
+        && updated_at < end
+        && state.complete_through == Some(end)
+        && state.pass_cursor.is_none()
+        && state.write_put_off.is_none()
+        && state.queue_listing_held.is_none()
+        && state.agent_listing_held.is_none()
+        && state.vendor_busy_since.is_none()
+}
+
 /// Where a run's reading has to start. A pass that an earlier run left unfinished resumes where it stopped
 /// (`pass_cursor`): a pass only ever moves forward, however few days a run reads. Otherwise a new pass starts at the
 /// completed point (or the back-fill start on a first run), pulled back to its re-read ([`reread_from`]) — but never
@@ -353,6 +380,42 @@ mod tests {
 
     fn seg(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> AgentSegment {
         AgentSegment { agent_external_id: "a".into(), status_id: "Ready".into(), reason: None, start, end }
+    }
+
+    #[test]
+    fn only_a_quarter_hour_a_run_succeeded_through_with_nothing_left_and_the_integration_unchanged_is_imported_already()
+    {
+        use crate::ports::ImportState;
+        // The run at 10:05 succeeded through 10:00; the integration last changed at 09:40.
+        let done = ImportState { complete_through: Some(t(5, 10, 0)), ..ImportState::default() };
+        let changed = t(5, 9, 40);
+        for now in [t(5, 10, 0), t(5, 10, 7), t(5, 10, 14) + Duration::seconds(59)] {
+            assert!(already_imported(now, true, changed, &done), "{now}");
+        }
+        // The next quarter hour reads on (and a clock behind the state's is no repeat).
+        assert!(!already_imported(t(5, 10, 15), true, changed, &done));
+        assert!(!already_imported(t(5, 9, 59), true, changed, &done));
+        // The last run did not succeed (failed or partial: the status says so), or the state is not through 10:00.
+        assert!(!already_imported(t(5, 10, 7), false, changed, &done));
+        let behind = ImportState { complete_through: Some(t(5, 9, 45)), ..ImportState::default() };
+        assert!(!already_imported(t(5, 10, 7), true, changed, &behind));
+        assert!(!already_imported(t(5, 10, 7), true, changed, &ImportState::default()));
+        // Changed (settings, credentials, resumed) since the quarter hour began: that run may have read it before.
+        assert!(!already_imported(t(5, 10, 7), true, t(5, 10, 0), &done));
+        assert!(!already_imported(t(5, 10, 7), true, t(5, 10, 6), &done));
+        // Something left for a next run: a pass at its cursor, a day's writes put off, a held listing, a busy user.
+        let left: [fn(&mut ImportState); 5] = [
+            |s| s.pass_cursor = Some(t(4, 0, 0)),
+            |s| s.write_put_off = Some(t(5, 0, 0)),
+            |s| s.queue_listing_held = Some(t(5, 10, 5)),
+            |s| s.agent_listing_held = Some(t(5, 10, 5)),
+            |s| s.vendor_busy_since = Some(t(5, 9, 50)),
+        ];
+        for (i, set) in left.iter().enumerate() {
+            let mut state = done.clone();
+            set(&mut state);
+            assert!(!already_imported(t(5, 10, 7), true, changed, &state), "case {i}");
+        }
     }
 
     #[test]

@@ -424,7 +424,7 @@ export interface paths {
         put?: never;
         /**
          * "Sync now": start an import at once.
-         * @description An asynchronous invoke of the import function starts it within about a second (a one-time schedule a few seconds to a minute later if the invoke is not accepted). The import exits without work when another is running, or when a run that succeeded in the same quarter hour already imported through its start and the integration has not changed since: there is nothing new to read, and the next quarter hour's run reads on.
+         * @description An asynchronous invoke of the import function starts it within about a second (a one-time schedule a few seconds to a minute later if the invoke is not accepted). It runs even when a run of the same quarter hour already imported (the recurring schedule's second run would not); an import already running makes it exit without work.
          */
         post: operations["importNow"];
         delete?: never;

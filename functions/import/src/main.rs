@@ -1,5 +1,6 @@
 //! `import`: invoked by EventBridge Scheduler with `{"tenant_id", "integration_id"}` (the 15-minute import), or with
-//! `"pass": "agent_states"` added (the agent-states pass of an integration with an `agent_state_cadence`).
+//! `"pass": "agent_states"` added (the agent-states pass of an integration with an `agent_state_cadence`), and by the
+//! integrations API (or its one-time schedule) with `"at_once": true` added (first import, resume, sync now).
 //! Composition root only.
 //!
 //! A failing ACD is not a failed invocation (the run is recorded and the integration's status says why); only a

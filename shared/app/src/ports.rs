@@ -167,6 +167,11 @@ pub struct ImportState {
     /// (`import::plan::young_for_new_pass`) and the intervals before it keep their one young read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub young_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// The `updated_at` of the integration record (its settings, credentials, state) as read by the run that wrote
+    /// the latest day: a later run in the quarter hour that run completed finds nothing new to import only while
+    /// the record is still that one (`import::plan::already_imported`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_with: Option<chrono::DateTime<chrono::Utc>>,
     /// The start of the latest UTC day whose interval or segment items were ever written, recorded before they
     /// are: a later day has nothing stored, so its first import skips reading the table back.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -7,7 +7,8 @@
 //!   no flexible window, enabled unless paused; it invokes the import with `"pass": "agent_states"` (agent states
 //!   only, see `acd_app::import::states`).
 //!
-//! The first two invoke the import function with `{"tenant_id", "integration_id"}`. The definition is rebuilt from
+//! The first two invoke the import function with `{"tenant_id", "integration_id"}`, the one-time schedule (and the
+//! invoke that comes first, below) with `"at_once": true` added. The definition is rebuilt from
 //! configuration whenever it is written, so create, pause and resume are idempotent.
 //!
 //! "At once" is first an asynchronous Lambda invoke (`InvocationType::Event`) of the import function: Scheduler
@@ -85,9 +86,15 @@ pub fn one_time_name(id: IntegrationId) -> String {
     format!("now-{id}")
 }
 
-/// The import function's input: what `import` receives from every schedule.
+/// The import function's input from the recurring schedule.
 pub fn import_input(tenant: &TenantId, id: IntegrationId) -> String {
     serde_json::json!({"tenant_id": tenant, "integration_id": id}).to_string()
+}
+
+/// The input of an "at once" start (the invoke, or the one-time schedule): `"at_once": true`, a run an admin asked
+/// for, which runs even in a quarter hour already imported (`acd_app::import::ImportEvent::at_once`).
+pub fn at_once_input(tenant: &TenantId, id: IntegrationId) -> String {
+    serde_json::json!({"tenant_id": tenant, "integration_id": id, "at_once": true}).to_string()
 }
 
 /// `at()` expression for "at once": Scheduler needs a time; a few seconds ahead is the earliest it accepts reliably.
@@ -97,9 +104,18 @@ fn at_once() -> String {
 }
 
 impl EventBridgeSchedules {
+    /// The recurring schedule's target.
     fn target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
         self.target_with(
             import_input(tenant, id),
+            RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build(),
+        )
+    }
+
+    /// The one-time "at once" schedule's target: the same with `"at_once": true`.
+    fn at_once_target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
+        self.target_with(
+            at_once_input(tenant, id),
             RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build(),
         )
     }
@@ -183,7 +199,7 @@ impl EventBridgeSchedules {
             .invoke()
             .function_name(&self.settings.import_function_arn)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(aws_smithy_types::Blob::new(import_input(tenant, id)))
+            .payload(aws_smithy_types::Blob::new(at_once_input(tenant, id)))
             .send()
             .await;
         match sent {
@@ -217,7 +233,7 @@ impl EventBridgeSchedules {
             .schedule_expression(at_once())
             .schedule_expression_timezone("UTC")
             .flexible_time_window(off.clone())
-            .target(self.target(tenant, id)?)
+            .target(self.at_once_target(tenant, id)?)
             .action_after_completion(ActionAfterCompletion::Delete)
             .send()
             .await;
@@ -232,7 +248,7 @@ impl EventBridgeSchedules {
                     .schedule_expression(at_once())
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(off)
-                    .target(self.target(tenant, id)?)
+                    .target(self.at_once_target(tenant, id)?)
                     .action_after_completion(ActionAfterCompletion::Delete)
                     .send()
                     .await
@@ -406,7 +422,7 @@ mod tests {
     #[tokio::test]
     async fn run_now_invokes_the_import_asynchronously_and_writes_no_schedule() {
         let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
-        let expected = import_input(&tenant, id);
+        let expected = at_once_input(&tenant, id);
         let invoke = mock!(aws_sdk_lambda::Client::invoke)
             .match_requests(move |r| {
                 r.function_name() == Some(IMPORT_ARN)
@@ -433,7 +449,7 @@ mod tests {
                 aws_sdk_lambda::types::error::TooManyRequestsException::builder().message("Rate exceeded").build(),
             )
         });
-        let expected = import_input(&tenant, id);
+        let expected = at_once_input(&tenant, id);
         let schedule = mock!(aws_sdk_scheduler::Client::create_schedule)
             .match_requests(move |r| {
                 r.name() == Some(one_time_name(id).as_str())

@@ -458,7 +458,11 @@ async fn bench() {
         (s, b)
     };
     assert_eq!(status, 201, "{created}");
-    let event = ImportEvent { tenant_id: "bench".into(), integration_id: created["id"].as_str().unwrap().into() };
+    let event = ImportEvent {
+        tenant_id: "bench".into(),
+        integration_id: created["id"].as_str().unwrap().into(),
+        at_once: false,
+    };
 
     println!("baseline peak RSS {:.1} MiB (moto client, API, runtime)", peak_rss_mib());
     // The import function as deployed, its clock at `at`.

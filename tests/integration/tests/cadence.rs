@@ -145,7 +145,7 @@ async fn a_states_schedule_that_cannot_be_written_rolls_back_the_create_and_the_
 }
 
 fn event(id: &str) -> ImportEvent {
-    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() }
+    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: false }
 }
 
 fn deadline() -> Deadline {

@@ -106,7 +106,7 @@ impl Env {
 
     /// One import run of `id`.
     async fn run(&self, service: &ImportService, id: &str) -> Result<RunSummary, String> {
-        let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() };
+        let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: false };
         service.run(&event, Deadline::after(Duration::from_secs(600))).await.map_err(|e| e.to_string())
     }
 

@@ -52,7 +52,7 @@ async fn a_voice_only_org_lists_no_chat_or_email_queues() {
     let id = created["id"].as_str().unwrap().to_owned();
     let run = env
         .importer(ImportConfig { now: Some(now), ..ImportConfig::default() })
-        .run(&ImportEvent { tenant_id: "tenant-voice".into(), integration_id: id.clone() }, deadline())
+        .run(&ImportEvent { tenant_id: "tenant-voice".into(), integration_id: id.clone(), at_once: false }, deadline())
         .await
         .unwrap()
         .run

@@ -112,8 +112,16 @@ fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(600))
 }
 
+/// The event of a run started "at once" (as sync now): these tests run imports at one clock, one after the other (a
+/// fault, then the run after it), and a run from the recurring schedule in a quarter hour already imported has
+/// nothing to do ([`scheduled`]).
 fn event(id: &str) -> ImportEvent {
-    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() }
+    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: true }
+}
+
+/// The recurring schedule's event.
+fn scheduled(id: &str) -> ImportEvent {
+    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: false }
 }
 
 fn config(now: DateTime<Utc>) -> ImportConfig {
@@ -511,54 +519,103 @@ async fn an_overlapping_run_exits_without_work() {
     assert_eq!(runs["items"].as_array().unwrap().len(), 1, "the skipped run is not recorded");
 }
 
-/// A run in a quarter hour that a run already imported through (it succeeded and left nothing to finish, and the
-/// integration has not changed since the quarter hour began) has nothing to do: it asks the ACD nothing, records
-/// nothing and leaves the status as it was, where it used to re-read the whole reconciliation window (a schedule's
-/// second delivery, a `rate()` schedule's second run in a quarter hour, "sync now" just after a run). The next
-/// quarter hour's run imports as before.
+/// A run of the recurring schedule in a quarter hour that a run already imported through (it succeeded and left
+/// nothing to finish, and the integration record is the one it read) has nothing to do: it asks the ACD nothing,
+/// records nothing and leaves the status as it was, where it used to re-read the whole reconciliation window (a
+/// schedule's second delivery, a `rate()` schedule's second run in a quarter hour). A run started "at once" (sync
+/// now) runs all the same, and so does the next one after a PATCH; the next quarter hour's run imports as before.
 #[tokio::test]
-async fn a_second_run_in_a_quarter_hour_already_imported_asks_the_acd_nothing_and_the_next_quarter_hour_imports() {
-    // The runs' clock is a day ahead of the real one: the integration, created now, was last changed before their
-    // quarter hours.
-    let day = acd_simulators::amazon_connect::midnight(Utc::now()) + chrono::Duration::days(1);
+async fn a_second_scheduled_run_in_a_quarter_hour_already_imported_asks_the_acd_nothing() {
+    let day: DateTime<Utc> = "2024-05-10T00:00:00Z".parse().unwrap();
     let at = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
     let (sim, env, id) = genesys_integration(at(10, 5), 1).await;
-    let import = async |now: DateTime<Utc>| {
+    let import = async |now: DateTime<Utc>, event: ImportEvent| {
         sim.set_now(now);
-        env.importer(config(now)).run(&event(&id), deadline()).await.unwrap()
+        env.importer(config(now)).run(&event, deadline()).await.unwrap()
     };
     let runs = async || env.call("GET", &format!("/integrations/{id}/runs"), None).await.1["items"].clone();
     let status = async || env.call("GET", &format!("/integrations/{id}"), None).await.1["status"].clone();
+    let skipped = |summary: &acd_app::import::RunSummary| {
+        summary.outcome == RunOutcome::Skipped && summary.detail.contains("2024-05-10T10:00:00Z")
+    };
 
-    let first = import(at(10, 5)).await;
+    let first = import(at(10, 5), scheduled(&id)).await;
     assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
     assert_eq!(first.run.as_ref().and_then(|r| r.complete_through), Some(at(10, 0)));
     let (requests, status_after, runs_after) = (sim.requests(), status().await, runs().await);
     assert_eq!(status_after["state"], "operational", "{status_after}");
 
     // 10:12 reads up to 10:00, as the run at 10:05 did: nothing to do.
-    let second = import(at(10, 12)).await;
-    assert_eq!(second.outcome, RunOutcome::Skipped, "{second:?}");
-    assert!(second.detail.contains(&at(10, 0).format("%Y-%m-%dT%H:%M:%SZ").to_string()), "{second:?}");
+    let second = import(at(10, 12), scheduled(&id)).await;
+    assert!(skipped(&second), "{second:?}");
     assert_eq!(sim.requests(), requests, "no call to the ACD, not even the token");
     assert_eq!(runs().await, runs_after, "nothing recorded");
     assert_eq!(status().await, status_after, "the status is the run's at 10:05");
 
-    // 10:20 reads up to 10:15: a run (the skipped one let its lease go).
-    let third = import(at(10, 20)).await;
-    assert_eq!(third.outcome, RunOutcome::Succeeded, "{third:?}");
-    assert_eq!(third.run.as_ref().and_then(|r| r.complete_through), Some(at(10, 15)));
-    assert!(sim.requests().aggregates > requests.aggregates);
+    // Sync now at 10:13 runs (an admin asked for it).
+    let synced = import(at(10, 13), event(&id)).await;
+    assert_eq!(synced.outcome, RunOutcome::Succeeded, "{synced:?}");
     assert_eq!(runs().await.as_array().unwrap().len(), 2);
+
+    // A PATCH: the next scheduled run in the quarter hour reads with the record as it is now; the one after it
+    // has nothing to do again.
+    let (code, patched) = env.call("PATCH", &format!("/integrations/{id}"), Some(&json!({"name": "Renamed"}))).await;
+    assert_eq!(code, 200, "{patched}");
+    let after_patch = import(at(10, 14), scheduled(&id)).await;
+    assert_eq!(after_patch.outcome, RunOutcome::Succeeded, "{after_patch:?}");
+    assert!(skipped(&import(at(10, 14), scheduled(&id)).await));
+    assert_eq!(runs().await.as_array().unwrap().len(), 3);
+
+    // 10:20 reads up to 10:15: a run (the skipped ones let their lease go).
+    let requests = sim.requests();
+    let next = import(at(10, 20), scheduled(&id)).await;
+    assert_eq!(next.outcome, RunOutcome::Succeeded, "{next:?}");
+    assert_eq!(next.run.as_ref().and_then(|r| r.complete_through), Some(at(10, 15)));
+    assert!(sim.requests().aggregates > requests.aggregates);
 
     // A run that failed in its quarter hour leaves the next one in it to import (and recover the status).
     sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::ServerError { status: 500 }));
-    let failed = import(at(10, 35)).await;
+    let failed = import(at(10, 35), scheduled(&id)).await;
     assert_eq!(failed.outcome, RunOutcome::Failed, "{failed:?}");
     sim.clear_faults();
-    let again = import(at(10, 40)).await;
+    let again = import(at(10, 40), scheduled(&id)).await;
     assert_eq!(again.outcome, RunOutcome::Succeeded, "{again:?}");
     assert_eq!(status().await["state"], "operational");
+}
+
+/// An import state that cannot be read is the run's failure, recorded: the run fails its invocation (a storage
+/// failure, retried by Lambda) and also records a failed run, and the integration is `failing` (`internal`), as
+/// before the state was read ahead of the credentials check (2026-12-06: a first version let the lease go and failed
+/// the invocation only, so the integration stayed `operational` while nothing was imported).
+#[tokio::test]
+async fn an_unreadable_import_state_fails_the_run_on_the_record_and_the_status() {
+    let day: DateTime<Utc> = "2024-05-10T00:00:00Z".parse().unwrap();
+    let at = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let (sim, env, id) = genesys_integration(at(10, 5), 1).await;
+    let first = env.importer(config(at(10, 5))).run(&scheduled(&id), deadline()).await.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    // The connector's cursor item (read with the state) without its cursor.
+    let item = [("PK", format!("T#{TENANT}#I#{id}")), ("SK", "CURSOR".to_owned())]
+        .map(|(k, v)| (k.to_owned(), AttributeValue::S(v)))
+        .into_iter()
+        .collect();
+    let (dynamodb, table) = (env.stack.clients.dynamodb(), &env.stack.settings.table_name);
+    dynamodb.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
+
+    sim.set_now(at(10, 20));
+    let run = env.importer(config(at(10, 20))).run(&scheduled(&id), deadline()).await;
+    assert!(matches!(run, Err(StoreError::Corrupt(_))), "{run:?}");
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
+    let latest = &runs["items"][0];
+    assert_eq!((runs["items"].as_array().unwrap().len(), &latest["outcome"]), (2, &json!("failed")), "{runs}");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(
+        (&integration["status"]["state"], &integration["status"]["reason"]),
+        (&json!("failing"), &json!("internal"))
+    );
+    // The lease was let go: the next run meets the same state, and fails the same way.
+    let again = env.importer(config(at(10, 35))).run(&scheduled(&id), deadline()).await;
+    assert!(matches!(again, Err(StoreError::Corrupt(_))), "{again:?}");
 }
 
 #[tokio::test]

@@ -475,7 +475,7 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
             ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
             ImportConfig { now: Some(pushed_at + Duration::minutes(minutes)), ..ImportConfig::default() },
         );
-        let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone() };
+        let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone(), at_once: false };
         async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap() }
     };
 

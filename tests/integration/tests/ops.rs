@@ -266,7 +266,9 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
         ImportConfig { now: Some(sim.now()), ..ImportConfig::default() },
     );
     let run = |import: &acd_app::import::ImportService| {
-        let event = ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.clone() };
+        // Runs at one clock, one after the other: started "at once" (as sync now), not by the recurring schedule,
+        // whose second run in a quarter hour already imported has nothing to do.
+        let event = ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.clone(), at_once: true };
         let import = import.clone();
         async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(600))).await.unwrap() }
     };

@@ -353,7 +353,7 @@ fn replay(before: &Table, after: &Table, calls: &[&Call], reversed: bool) -> Rep
 // --- The scenario ----------------------------------------------------------------------------------------------
 
 fn event(id: &str) -> ImportEvent {
-    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into() }
+    ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: false }
 }
 
 fn deadline() -> Deadline {

@@ -119,7 +119,7 @@ async fn api_requests_and_imports_send_well_formed_subsegments_without_secrets()
     sim.push_fault(FaultRule::new(FaultKind::Http503).on("runReport").times(1));
     let id = created["id"].as_str().unwrap().to_owned();
     let import = env.importer(ImportConfig { now: Some(now), ..ImportConfig::default() });
-    let event = ImportEvent { tenant_id: "tenant-xray".into(), integration_id: id };
+    let event = ImportEvent { tenant_id: "tenant-xray".into(), integration_id: id, at_once: false };
     let run = import.run(&event, Deadline::after(Duration::from_secs(120))).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
     let imported = received(&daemon);

@@ -52,6 +52,12 @@ pub enum ImportPass {
 pub struct ImportEvent {
     pub tenant_id: String,
     pub integration_id: String,
+    /// `true` from the API's "at once" starts (the first import, resume, sync now: the asynchronous invoke or the
+    /// one-time schedule): an admin asked for this run, so it runs even in a quarter hour a run already imported
+    /// ([`plan::already_imported`]), e.g. to see at once whether credentials revoked at the ACD still work. The
+    /// recurring schedule leaves it out (its schedules written before the field existed too).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub at_once: bool,
 }
 
 /// Tunables (environment of the import function).
@@ -231,27 +237,26 @@ impl ImportService {
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
         // A DELETE may have started between the read above and the lease: look again with the lease held. (Queue
-        // writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
-        if self.repo.get(&tenant, id).await?.is_none() {
+        // writes are conditional on the record anyway, so a delete starting later still cannot be undone.) The run
+        // goes on with the record read now: the status another run saved before it let the lease go.
+        let Some(integration) = self.repo.get(&tenant, id).await? else {
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             return self.stop_deleted(&tenant, id).await.map(Err);
-        }
+        };
         if !self.wait_for_states_pass(&integration, deadline).await? {
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             tracing::warn!(tenant = %tenant, integration = %id, "an agent-states pass still holds its lease: the next run imports");
             return Ok(Err(RunSummary::skipped("an agent-states pass is still running")));
         }
-        // The state is read with the lease held (no other run moves it now) and handed to the run.
-        let state = match self.store.load_state(&tenant, id).await {
-            Ok(state) => state,
-            Err(e) => {
-                self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
-                return Err(e);
-            }
-        };
+        // The state is read with the lease held (no other run moves it now) and handed to the run; a failed read is
+        // the run's failure, recorded as before the state was read here.
+        let state = self.store.load_state(&tenant, id).await;
         let now = self.config.now.unwrap_or(started_at);
         let operational = integration.status.state == IntegrationState::Operational;
-        if plan::already_imported(now, operational, integration.updated_at, &state) {
+        if !event.at_once
+            && let Ok(state) = &state
+            && plan::already_imported(now, operational, integration.updated_at, state)
+        {
             // Nothing recorded: the status and the runs stay those of the run that imported this quarter hour.
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             let through = acd_domain::acd::floor_to_interval(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -460,10 +465,11 @@ impl ImportService {
     async fn import(
         &self,
         integration: &Integration,
-        state: ImportState,
+        state: Result<ImportState, StoreError>,
         deadline: Deadline,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
+        let state = state?;
         let now = self.config.now.unwrap_or_else(Utc::now);
         // The ACD gets the deadline minus the bookkeeping reserve: a call it cannot finish by then ends the run
         // `partial`, with time left to record it.
@@ -970,6 +976,7 @@ impl ImportService {
         // user busy at every report, run after run, would otherwise never make the integration `failing`.)
         state.vendor_busy_since = None;
         state.write_put_off = None;
+        state.imported_with = Some(integration.updated_at);
         self.store.save_state(tenant, id, state).await?;
         progress.measured_per_item = progress.measured_per_item.max(writing.elapsed() / items.max(1));
         record.complete_through = state.complete_through;
@@ -983,8 +990,8 @@ struct Lease {
     integration: Integration,
     run_id: RunId,
     started_at: DateTime<Utc>,
-    /// The import state, read with the lease held.
-    state: ImportState,
+    /// The import state, read with the lease held (or why it could not be).
+    state: Result<ImportState, StoreError>,
 }
 
 /// What a run's result calls for.

@@ -15,15 +15,15 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Whether a run at `now` would only repeat the run already made in its quarter hour, and has nothing to do. That run
-/// succeeded (the integration is `operational`) and completed the data through the start of this quarter hour, the
-/// point every run in it reads up to (`floor(now)`), leaving nothing for a next run to finish: no pass stopped at a
-/// cursor, no day's writes put off, no held listing for a next listing to confirm, no busy ACD user to look at again.
-/// And the integration was last changed (`updated_at`: settings, credentials, resume) before the quarter hour began,
-/// so that run read it as it is. A second run would re-read the whole reconciliation window (a day or three, every
-/// vendor call and DynamoDB read of a steady run) for the revisions of a few minutes, which the next quarter hour's
-/// run reads anyway: a schedule's at-least-once delivery, a `rate()` schedule's second run in a quarter hour
-/// (README, "Quarter-hour runs"), "sync now" or a resume just after a run, the first import and the schedule's first
-/// run.
+/// succeeded (the integration, read with the lease held, is `operational`) and completed the data through the start
+/// of this quarter hour, the point every run in it reads up to (`floor(now)`), leaving nothing for a next run to
+/// finish: no pass stopped at a cursor, no day's writes put off, no held listing for a next listing to confirm, no
+/// busy ACD user to look at again. And it read the integration record as it is now (`updated_at` equals the state's
+/// `imported_with`): a PATCH of its settings or credentials since is imported with at once. A second run would
+/// re-read the whole reconciliation window (a day or three, every vendor call and DynamoDB read of a steady run) for
+/// the revisions of a few minutes, which the next quarter hour's run reads anyway: a schedule's at-least-once
+/// delivery, a `rate()` schedule's second run in a quarter hour (README, "Quarter-hour runs"), "sync now" just
+/// after a run, the schedule's run just after the first import or a resume's.
 pub fn already_imported(
     now: DateTime<Utc>,
     operational: bool,
@@ -32,7 +32,7 @@ pub fn already_imported(
 ) -> bool {
     let end = floor_to_interval(now);
     operational
-        && updated_at < end
+        && state.imported_with == Some(updated_at)
         && state.complete_through == Some(end)
         && state.pass_cursor.is_none()
         && state.write_put_off.is_none()
@@ -383,12 +383,12 @@ mod tests {
     }
 
     #[test]
-    fn only_a_quarter_hour_a_run_succeeded_through_with_nothing_left_and_the_integration_unchanged_is_imported_already()
-    {
+    fn only_a_quarter_hour_a_run_succeeded_through_with_nothing_left_and_the_record_unchanged_is_imported_already() {
         use crate::ports::ImportState;
-        // The run at 10:05 succeeded through 10:00; the integration last changed at 09:40.
-        let done = ImportState { complete_through: Some(t(5, 10, 0)), ..ImportState::default() };
+        // The run at 10:05 succeeded through 10:00, having read the record as changed at 09:40.
         let changed = t(5, 9, 40);
+        let done =
+            ImportState { complete_through: Some(t(5, 10, 0)), imported_with: Some(changed), ..ImportState::default() };
         for now in [t(5, 10, 0), t(5, 10, 7), t(5, 10, 14) + Duration::seconds(59)] {
             assert!(already_imported(now, true, changed, &done), "{now}");
         }
@@ -397,12 +397,15 @@ mod tests {
         assert!(!already_imported(t(5, 9, 59), true, changed, &done));
         // The last run did not succeed (failed or partial: the status says so), or the state is not through 10:00.
         assert!(!already_imported(t(5, 10, 7), false, changed, &done));
-        let behind = ImportState { complete_through: Some(t(5, 9, 45)), ..ImportState::default() };
+        let behind = ImportState { complete_through: Some(t(5, 9, 45)), ..done.clone() };
         assert!(!already_imported(t(5, 10, 7), true, changed, &behind));
         assert!(!already_imported(t(5, 10, 7), true, changed, &ImportState::default()));
-        // Changed (settings, credentials, resumed) since the quarter hour began: that run may have read it before.
-        assert!(!already_imported(t(5, 10, 7), true, t(5, 10, 0), &done));
+        // The record changed since that run read it (settings, credentials): before or after the quarter hour began.
         assert!(!already_imported(t(5, 10, 7), true, t(5, 10, 6), &done));
+        assert!(!already_imported(t(5, 10, 7), true, t(5, 9, 50), &done));
+        // A state from before the mark existed.
+        let unmarked = ImportState { imported_with: None, ..done.clone() };
+        assert!(!already_imported(t(5, 10, 7), true, changed, &unmarked));
         // Something left for a next run: a pass at its cursor, a day's writes put off, a held listing, a busy user.
         let left: [fn(&mut ImportState); 5] = [
             |s| s.pass_cursor = Some(t(4, 0, 0)),

@@ -7,7 +7,7 @@
 //!   no flexible window, enabled unless paused; it invokes the import with `"pass": "agent_states"` (agent states
 //!   only, see `acd_app::import::states`).
 //!
-//! The first two invoke the import function with `{"tenant_id", "integration_id"}`, the one-time schedule (and the
+//! The recurring one invokes the import function with `{"tenant_id", "integration_id"}`, the one-time one (and the
 //! invoke that comes first, below) with `"at_once": true` added. The definition is rebuilt from
 //! configuration whenever it is written, so create, pause and resume are idempotent.
 //!

@@ -21,9 +21,10 @@ pub fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
 /// busy ACD user to look at again. And it read the integration record as it is now (`updated_at` equals the state's
 /// `imported_with`): a PATCH of its settings or credentials since is imported with at once. A second run would
 /// re-read the whole reconciliation window (a day or three, every vendor call and DynamoDB read of a steady run) for
-/// the revisions of a few minutes, which the next quarter hour's run reads anyway: a schedule's at-least-once
-/// delivery, a `rate()` schedule's second run in a quarter hour (README, "Quarter-hour runs"), "sync now" just
-/// after a run, the schedule's run just after the first import or a resume's.
+/// the revisions of a few minutes, which the next quarter hour's run reads anyway: the recurring schedule's
+/// at-least-once delivery, a `rate()` schedule's second run in a quarter hour (README, "Quarter-hour runs"), the
+/// schedule's run just after a run started at once (first import, resume, sync now), which itself always runs
+/// (`ImportEvent::at_once`).
 pub fn already_imported(
     now: DateTime<Utc>,
     operational: bool,

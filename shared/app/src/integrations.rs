@@ -332,9 +332,6 @@ impl IntegrationService {
                 if let Some(cadence) = current.settings.agent_state_cadence {
                     self.schedules.set_states_schedule(tenant, current.id, Some(cadence), !pause).await?;
                 }
-                if !pause {
-                    self.schedules.run_now(tenant, current.id).await?;
-                }
             }
             let mut updated = current.clone();
             updated.status = IntegrationStatus {
@@ -345,7 +342,17 @@ impl IntegrationService {
             };
             match self.save_status(&current, updated).await {
                 Err(ApiError::Conflict) => continue,
-                other => return other,
+                Ok(saved) => {
+                    // The catch-up import starts once the record says `importing`: started before (until
+                    // 2026-12-06), it could read the record still paused and skip, leaving the catch-up to the
+                    // schedule's next run. Should the start fail now, the schedule is enabled and its next run
+                    // catches up.
+                    if !pause && pulls(&current) {
+                        self.schedules.run_now(tenant, current.id).await?;
+                    }
+                    return Ok(saved);
+                }
+                Err(e) => return Err(e),
             }
         }
         Err(ApiError::Conflict)

@@ -267,10 +267,27 @@ impl CredentialVerifier for FakeAcd {
 
 /// Wraps the real schedule store and fails `create` (or `set_states_schedule`) *after* the inner call succeeded,
 /// when armed: the failure a create or PATCH must roll back from (record, secret and a schedule already exist).
+/// With `watch`, it also notes the integration's state as its record says it when an import is started at once
+/// (`run_now`): what that import reads first.
 pub struct FailingSchedules {
     pub inner: Arc<dyn ScheduleStore>,
     pub fail_create: AtomicBool,
     pub fail_states: AtomicBool,
+    pub watch: Option<Arc<dyn IntegrationRepo>>,
+    pub states_at_run_now: std::sync::Mutex<Vec<acd_domain::IntegrationState>>,
+}
+
+impl FailingSchedules {
+    /// Wraps `inner`, nothing armed, nothing watched.
+    pub fn new(inner: Arc<dyn ScheduleStore>) -> Self {
+        Self {
+            inner,
+            fail_create: false.into(),
+            fail_states: false.into(),
+            watch: None,
+            states_at_run_now: Vec::new().into(),
+        }
+    }
 }
 
 #[async_trait]
@@ -286,6 +303,10 @@ impl ScheduleStore for FailingSchedules {
         self.inner.set_enabled(tenant, id, enabled).await
     }
     async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        if let Some(repo) = &self.watch {
+            let state = repo.get(tenant, id).await?.map(|i| i.status.state);
+            self.states_at_run_now.lock().expect("states").extend(state);
+        }
         self.inner.run_now(tenant, id).await
     }
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {

@@ -122,9 +122,8 @@ async fn a_states_schedule_that_cannot_be_written_rolls_back_the_create_and_the_
     let sim = GenesysSimulator::start(GenesysSimConfig::default()).await.unwrap();
     let mut env = genesys_env(&sim).await;
     let schedules = Arc::new(FailingSchedules {
-        inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
-        fail_create: AtomicBool::new(false),
         fail_states: AtomicBool::new(true),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
     });
     env.api.service.schedules = schedules.clone();
     let (status, _) = env.call("POST", "/integrations", Some(&genesys_body(&sim, "1m"))).await;

@@ -315,13 +315,37 @@ async fn delete_removes_secret_and_schedules_and_frees_the_name() {
     assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("doomed"))).await.0, 201);
 }
 
+/// A resume starts its catch-up import only once the record says `importing`: an import started while the record
+/// still said `paused` (until 2026-12-06 the import was started before the status was saved) skips it as paused,
+/// and the catch-up waits for the schedule's next run.
+#[tokio::test]
+async fn a_resume_starts_its_catch_up_import_after_the_record_says_importing() {
+    let env = Env::start().await;
+    let schedules = Arc::new(FailingSchedules {
+        watch: Some(env.api.service.repo.clone()),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
+    });
+    let mut api = env.api.clone();
+    api.service.schedules = schedules.clone();
+    let call = async |method: &str, path: &str, body: Option<&Value>| {
+        decode(api.handle(api_request(method, path, Some("tenant-a"), body)).await)
+    };
+    let (status, _, created) = call("POST", "/integrations", Some(&genesys("Resumed"))).await;
+    assert_eq!(status, 201, "{created}");
+    let path = format!("/integrations/{}", created["id"].as_str().unwrap());
+    assert_eq!(call("POST", &format!("{path}/pause"), None).await.0, 200);
+    let (status, _, resumed) = call("POST", &format!("{path}/resume"), None).await;
+    assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")));
+    // The resume's catch-up (the first import is started by `create`).
+    assert_eq!(*schedules.states_at_run_now.lock().unwrap(), [acd_domain::IntegrationState::Importing]);
+}
+
 #[tokio::test]
 async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind() {
     let env = Env::start().await;
     let schedules = Arc::new(FailingSchedules {
-        inner: Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)),
         fail_create: AtomicBool::new(true),
-        fail_states: false.into(),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
     });
     let mut api = env.api.clone();
     api.service.schedules = schedules;

@@ -1,13 +1,13 @@
 //! The scheduled import: from the ACD into DynamoDB, idempotent, resumable and observable.
 //!
 //! One run: load the integration (deleted or paused → nothing to do), take the lease (another run holds it →
-//! nothing to do), read the import state (this quarter hour imported already by a run that succeeded → nothing to
-//! do, [`plan::already_imported`]), check the credentials once (cheap; a rejected secret is re-read once to honour rotation),
-//! sync queues, agents and statuses, then read the run window in UTC days — statistics and agent segments — and
-//! write only what changed. The completed point advances after each day that succeeded, never past a day that
-//! failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days are also
-//! paced within the vendor's hourly and daily API budget (see `ImportService::import_days`). Every run is recorded
-//! and the integration's status derived from it.
+//! nothing to do), read the import state (a scheduled run in a quarter hour a run already imported → nothing to
+//! do, [`plan::already_imported`]), check the credentials once (cheap; a rejected secret is re-read once to honour
+//! rotation), sync queues, agents and statuses, then read the run window in UTC days — statistics and agent
+//! segments — and write only what changed. The completed point advances after each day that succeeded, never past
+//! a day that failed; when the Lambda deadline comes close the run stops and the next one continues. Back-fill days
+//! are also paced within the vendor's hourly and daily API budget (see `ImportService::import_days`). Every run is
+//! recorded and the integration's status derived from it.
 
 mod busy;
 pub mod plan;

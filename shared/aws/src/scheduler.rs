@@ -16,6 +16,7 @@
 //! late. Only when the invoke is not accepted (no Lambda client, an error, throttling) is the one-time schedule
 //! written instead; an import started twice is harmless (the run lease lets one run at a time).
 
+use acd_app::import::ImportEvent;
 use acd_app::ports::{ScheduleStore, StoreError};
 use acd_domain::{AgentStateCadence, IntegrationId, TenantId};
 use async_trait::async_trait;
@@ -86,15 +87,12 @@ pub fn one_time_name(id: IntegrationId) -> String {
     format!("now-{id}")
 }
 
-/// The import function's input from the recurring schedule.
-pub fn import_input(tenant: &TenantId, id: IntegrationId) -> String {
-    serde_json::json!({"tenant_id": tenant, "integration_id": id}).to_string()
-}
-
-/// The input of an "at once" start (the invoke, or the one-time schedule): `"at_once": true`, a run an admin asked
-/// for, which runs even in a quarter hour already imported (`acd_app::import::ImportEvent::at_once`).
-pub fn at_once_input(tenant: &TenantId, id: IntegrationId) -> String {
-    serde_json::json!({"tenant_id": tenant, "integration_id": id, "at_once": true}).to_string()
+/// The import function's input: the [`ImportEvent`] it reads. `at_once` for an "at once" start (the invoke, or the
+/// one-time schedule): a run an admin asked for, which runs even in a quarter hour already imported; the recurring
+/// schedule's leaves it out.
+pub fn import_input(tenant: &TenantId, id: IntegrationId, at_once: bool) -> String {
+    let event = ImportEvent { tenant_id: tenant.to_string(), integration_id: id.to_string(), at_once };
+    serde_json::to_string(&event).expect("an import event serializes")
 }
 
 /// `at()` expression for "at once": Scheduler needs a time; a few seconds ahead is the earliest it accepts reliably.
@@ -104,18 +102,10 @@ fn at_once() -> String {
 }
 
 impl EventBridgeSchedules {
-    /// The recurring schedule's target.
-    fn target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
+    /// The import's target, for the recurring schedule or (`at_once`) the one-time one.
+    fn target(&self, tenant: &TenantId, id: IntegrationId, at_once: bool) -> Result<Target, StoreError> {
         self.target_with(
-            import_input(tenant, id),
-            RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build(),
-        )
-    }
-
-    /// The one-time "at once" schedule's target: the same with `"at_once": true`.
-    fn at_once_target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
-        self.target_with(
-            at_once_input(tenant, id),
+            import_input(tenant, id, at_once),
             RetryPolicy::builder().maximum_retry_attempts(2).maximum_event_age_in_seconds(900).build(),
         )
     }
@@ -174,7 +164,7 @@ impl EventBridgeSchedules {
                     ))
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(self.flexible()?)
-                    .target(self.target(tenant, id)?)
+                    .target(self.target(tenant, id, false)?)
                     .state(state)
             };
         }
@@ -199,7 +189,7 @@ impl EventBridgeSchedules {
             .invoke()
             .function_name(&self.settings.import_function_arn)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-            .payload(aws_smithy_types::Blob::new(at_once_input(tenant, id)))
+            .payload(aws_smithy_types::Blob::new(import_input(tenant, id, true)))
             .send()
             .await;
         match sent {
@@ -233,7 +223,7 @@ impl EventBridgeSchedules {
             .schedule_expression(at_once())
             .schedule_expression_timezone("UTC")
             .flexible_time_window(off.clone())
-            .target(self.at_once_target(tenant, id)?)
+            .target(self.target(tenant, id, true)?)
             .action_after_completion(ActionAfterCompletion::Delete)
             .send()
             .await;
@@ -248,7 +238,7 @@ impl EventBridgeSchedules {
                     .schedule_expression(at_once())
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(off)
-                    .target(self.at_once_target(tenant, id)?)
+                    .target(self.target(tenant, id, true)?)
                     .action_after_completion(ActionAfterCompletion::Delete)
                     .send()
                     .await
@@ -422,7 +412,7 @@ mod tests {
     #[tokio::test]
     async fn run_now_invokes_the_import_asynchronously_and_writes_no_schedule() {
         let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
-        let expected = at_once_input(&tenant, id);
+        let expected = import_input(&tenant, id, true);
         let invoke = mock!(aws_sdk_lambda::Client::invoke)
             .match_requests(move |r| {
                 r.function_name() == Some(IMPORT_ARN)
@@ -449,7 +439,7 @@ mod tests {
                 aws_sdk_lambda::types::error::TooManyRequestsException::builder().message("Rate exceeded").build(),
             )
         });
-        let expected = at_once_input(&tenant, id);
+        let expected = import_input(&tenant, id, true);
         let schedule = mock!(aws_sdk_scheduler::Client::create_schedule)
             .match_requests(move |r| {
                 r.name() == Some(one_time_name(id).as_str())

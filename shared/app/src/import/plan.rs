@@ -157,10 +157,9 @@ pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
 /// ([`acd_connectors::Vendor::statistics_reread_by_hour`]) skips the hours of the first day before the one
 /// containing `start` ([`run_start`]) when that start is the run's re-read ([`reread_from`] the completed point
 /// `complete_through` and `young_from`): every hour before it was then read by earlier runs up to `reconciliation`
-/// after it ended. Everything else reads the window's start, whole days: a
-/// back-fill, a pass resumed at a midnight, every other vendor, and a start held at the completed point or at the
-/// first back-fill's start. Always inside the window's first day and before its end, so each day keeps a non-empty
-/// span of statistics.
+/// after it ended. Everything else reads the window's start, whole days: a back-fill, a pass resumed at a midnight,
+/// every other vendor, and a start held at the completed point or at the first back-fill's start. Always inside the
+/// window's first day and before its end, so each day keeps a non-empty span of statistics.
 pub fn statistics_from(
     window: TimeWindow,
     start: DateTime<Utc>,

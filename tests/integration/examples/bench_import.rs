@@ -17,6 +17,10 @@
 //! `--steady-runs N` (default 1): N steady-state runs, 15 minutes apart, each reported on its own (a re-read's
 //! cost can differ from run to run: Amazon Connect's statistics re-read moves to the next hour every fourth run).
 //!
+//! `--repeat-in-quarter`: after the first steady run, the same import 5 minutes later in its quarter hour, 20 times
+//! as the recurring schedule sends it (it skips: imported through this quarter hour already) and 3 times at once (a
+//! sync now; it runs), each reported per run: wall and CPU time, calls to the ACD and to DynamoDB, capacity units.
+//!
 //! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
 //! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
 //! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
@@ -67,11 +71,18 @@ fn arg(name: &str) -> Option<String> {
 
 /// User + system CPU seconds of this process (from /proc/self/stat; clock ticks of 1/100 s on Linux).
 fn cpu_seconds() -> f64 {
+    let [user, system, _] = cpu_split();
+    user + system
+}
+
+/// User CPU seconds, system CPU seconds and minor page faults of this process so far (/proc/self/stat, fields
+/// `utime`, `stime` and `minflt`): how much of the CPU is the kernel's, and how much of that is faulting memory in.
+fn cpu_split() -> [f64; 3] {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    [field(11) / 100.0, field(12) / 100.0, field(7)]
 }
 
 /// Peak resident set size of this process, in MiB.
@@ -472,7 +483,7 @@ async fn bench() {
     };
     let import = import_at(now);
     // Like the schedule: runs of at most 14 minutes (Lambda allows 15) until the back-fill is complete.
-    let (cpu_start, start) = (cpu_seconds(), Instant::now());
+    let (cpu_start, split_start, start) = (cpu_seconds(), cpu_split(), Instant::now());
     let mut written_total = 0u64;
     let mut imported_total = 0u64;
     let (mut calls_now, mut requests_now) = (0u64, 0u64);
@@ -491,6 +502,13 @@ async fn bench() {
     }
     let cpu_total = cpu_seconds() - cpu_start;
     println!("== back-fill total: wall {:.1} s, CPU {cpu_total:.1} s", start.elapsed().as_secs_f64());
+    let split = cpu_split();
+    println!(
+        "   user / system      {:.2} / {:.2} s; {:.0} minor page faults",
+        split[0] - split_start[0],
+        split[1] - split_start[1],
+        split[2] - split_start[2]
+    );
     println!(
         "   CPU per item       {:.1} µs per interval or segment item written ({written_total} items)",
         cpu_total * 1e6 / written_total.max(1) as f64
@@ -595,6 +613,35 @@ async fn bench() {
         );
         let (w1, r1) = capacity.units();
         println!("   capacity (AWS)     {:.0} write units, {:.0} read units", w1 - w0, r1 - r0);
+        if i == 1 && std::env::args().any(|a| a == "--repeat-in-quarter") {
+            // Five minutes on, in the same quarter hour: the recurring schedule's event again (delivered twice, or a
+            // schedule still on rate()), then the same run asked for at once (sync now), which is what each such
+            // repeat cost before a scheduled one skipped. Several of each, for a CPU figure above /proc's 10 ms.
+            let repeat = import_at(later + chrono::Duration::minutes(5));
+            for (label, at_once) in [("scheduled (skips)", false), ("at once (runs)", true)] {
+                let times: u32 = if at_once { 3 } else { 20 };
+                let (cpu0, t0, calls0) = (cpu_seconds(), Instant::now(), capacity.calls.load(Ordering::Relaxed));
+                let ((w0, r0), vendor0) = (capacity.units(), sim_requests_so_far(&sim, &vendor).await);
+                let mut outcomes = BTreeSet::new();
+                for _ in 0..times {
+                    let event = ImportEvent { at_once, ..event.clone() };
+                    let summary = repeat.run(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap();
+                    outcomes.insert(format!("{:?}", summary.outcome));
+                }
+                let (cpu, wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+                let ((w1, r1), vendor1) = (capacity.units(), sim_requests_so_far(&sim, &vendor).await);
+                let each = |x: f64| x / f64::from(times);
+                println!("== a repeat 5 minutes later, in the same quarter hour, {label}: {times} times, per run");
+                println!("   outcome            {}", outcomes.into_iter().collect::<Vec<_>>().join(", "));
+                println!("   wall / CPU         {:.1} ms / {:.1} ms", each(wall) * 1e3, each(cpu) * 1e3);
+                println!(
+                    "   calls              {:.1} to the ACD (the simulator's count), {:.1} to DynamoDB",
+                    each((vendor1 - vendor0) as f64),
+                    each((capacity.calls.load(Ordering::Relaxed) - calls0) as f64)
+                );
+                println!("   capacity (AWS)     {:.1} write units, {:.1} read units", each(w1 - w0), each(r1 - r0));
+            }
+        }
         (at, meter_before, last) = (later, capacity.meter_seconds(), Some(run));
     }
     // The what-if below sizes the last steady run's buckets.
@@ -836,6 +883,26 @@ async fn write_both_forms(
 
 /// Five9: the reports run so far (what the domain's ReportRequest budget counts); Amazon Connect: the calls per
 /// operation so far.
+/// Requests the simulator has answered so far, every operation (Connect's STS stand-in included; the agent event
+/// stream is moto's and not among them).
+async fn sim_requests_so_far(sim: &str, vendor: &str) -> u64 {
+    let (route, field) = match vendor {
+        "connect" => ("/__sim/info", "calls"),
+        "five9" => ("/__sim/stats", "operations"),
+        _ => ("/__sim/requests", ""),
+    };
+    let answer: serde_json::Value = reqwest::get(format!("{sim}{route}")).await.unwrap().json().await.unwrap();
+    let counts = if field.is_empty() { &answer } else { &answer[field] };
+    // Genesys Cloud's counters also count answers by kind (401, 429): only the routes are requests.
+    let routes = ["token", "queues", "users", "presence_definitions", "aggregates", "user_details"];
+    let counts = counts.as_object().expect("the simulator's request counts");
+    counts
+        .iter()
+        .filter(|(k, _)| !field.is_empty() || routes.contains(&k.as_str()))
+        .filter_map(|(_, n)| n.as_u64())
+        .sum()
+}
+
 async fn print_reports(sim: &str, vendor: &str) {
     if vendor == "connect" {
         // Which operations the vendor calls were (GetMetricDataV2 pages, listings, AssumeRole), counted by the

@@ -236,13 +236,19 @@ impl ImportService {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
-        // A DELETE may have started between the read above and the lease: look again with the lease held. (Queue
-        // writes are conditional on the record anyway, so a delete starting later still cannot be undone.) The run
-        // goes on with the record read now: the status another run saved before it let the lease go.
+        // A DELETE or a pause may have come between the read above and the lease: look again with the lease held.
+        // (Queue writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
+        // The run goes on with the record read now: the status another run saved before it let the lease go.
         let Some(integration) = self.repo.get(&tenant, id).await? else {
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             return self.stop_deleted(&tenant, id).await.map(Err);
         };
+        if integration.status.state == IntegrationState::Paused {
+            // Paused since the read above: the admin's pause is the newer word.
+            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            tracing::info!(tenant = %tenant, integration = %id, "integration paused as the run started: nothing to import");
+            return Ok(Err(RunSummary::skipped("integration paused")));
+        }
         if !self.wait_for_states_pass(&integration, deadline).await? {
             self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
             tracing::warn!(tenant = %tenant, integration = %id, "an agent-states pass still holds its lease: the next run imports");

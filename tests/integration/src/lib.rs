@@ -327,11 +327,22 @@ impl ScheduleStore for FailingSchedules {
     }
 }
 
-/// Wraps the real integration store and, for the next `updates_to_race` updates, changes the record (as an
-/// import's status update would) right before the caller's conditional write, which then fails for real.
+/// Wraps the real integration store and races its caller:
+/// - for the next `updates_to_race` updates, it changes the record (as an import's status update would) right before
+///   the caller's conditional write, which then fails for real;
+/// - with `pause_after_next_read`, it saves the integration `paused` (as `POST …/pause` does) right after the next
+///   read of it, and hands the caller the record as it was read.
 pub struct RacingRepo {
     pub inner: Arc<dyn IntegrationRepo>,
     pub updates_to_race: std::sync::atomic::AtomicUsize,
+    pub pause_after_next_read: AtomicBool,
+}
+
+impl RacingRepo {
+    /// Wraps `inner`, nothing armed.
+    pub fn new(inner: Arc<dyn IntegrationRepo>) -> Self {
+        Self { inner, updates_to_race: 0.into(), pause_after_next_read: false.into() }
+    }
 }
 
 #[async_trait]
@@ -340,7 +351,16 @@ impl IntegrationRepo for RacingRepo {
         self.inner.create(integration).await
     }
     async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {
-        self.inner.get(tenant, id).await
+        let read = self.inner.get(tenant, id).await?;
+        if let Some(before) = &read
+            && self.pause_after_next_read.swap(false, Ordering::SeqCst)
+        {
+            let mut paused = before.clone();
+            paused.version += 1;
+            paused.status.state = acd_domain::IntegrationState::Paused;
+            self.inner.update(before, &paused).await?;
+        }
+        Ok(read)
     }
     async fn list(
         &self,

@@ -14,7 +14,7 @@ use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, FailureReason, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
-use acd_integration_tests::{FakeAcd, ImportEnv, sorted_segments};
+use acd_integration_tests::{FakeAcd, ImportEnv, RacingRepo, sorted_segments};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use acd_test_harness::LogCapture;
@@ -629,63 +629,6 @@ async fn an_unreadable_import_state_fails_the_run_on_the_record_and_the_status()
     assert!(matches!(again, Err(StoreError::Corrupt(_))), "{again:?}");
 }
 
-/// The real integration store, but right after the run's first read of the record an admin pauses the integration
-/// (the record saved `paused`, as `POST …/pause` saves it); the run holds the record it read before.
-struct PausedAfterFirstRead {
-    inner: Arc<dyn acd_app::ports::IntegrationRepo>,
-    armed: std::sync::atomic::AtomicBool,
-}
-
-#[async_trait::async_trait]
-impl acd_app::ports::IntegrationRepo for PausedAfterFirstRead {
-    async fn create(&self, integration: &acd_domain::Integration) -> Result<(), StoreError> {
-        self.inner.create(integration).await
-    }
-    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<acd_domain::Integration>, StoreError> {
-        let read = self.inner.get(tenant, id).await?;
-        if let Some(before) = &read
-            && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst)
-        {
-            let mut paused = before.clone();
-            paused.version += 1;
-            paused.status.state = acd_domain::IntegrationState::Paused;
-            self.inner.update(before, &paused).await?;
-        }
-        Ok(read)
-    }
-    async fn list(
-        &self,
-        tenant: &TenantId,
-        limit: usize,
-        after: Option<IntegrationId>,
-    ) -> Result<acd_app::ports::Page<acd_domain::Integration>, StoreError> {
-        self.inner.list(tenant, limit, after).await
-    }
-    async fn update(
-        &self,
-        previous: &acd_domain::Integration,
-        updated: &acd_domain::Integration,
-    ) -> Result<(), StoreError> {
-        self.inner.update(previous, updated).await
-    }
-    async fn delete(&self, integration: &acd_domain::Integration) -> Result<(), StoreError> {
-        self.inner.delete(integration).await
-    }
-    async fn mark_deleting(&self, integration: &acd_domain::Integration) -> Result<(), StoreError> {
-        self.inner.mark_deleting(integration).await
-    }
-    async fn get_deleting(
-        &self,
-        tenant: &TenantId,
-        id: IntegrationId,
-    ) -> Result<Option<acd_domain::Integration>, StoreError> {
-        self.inner.get_deleting(tenant, id).await
-    }
-    async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
-        self.inner.deactivate_queues(tenant, id).await
-    }
-}
-
 /// A pause saved between the run's first read of the record and its lease: the record read again with the lease
 /// held says `paused`, so the run lets the lease go and imports nothing — no call to the ACD, no run recorded, the
 /// status left `paused` (before 2026-12-06 it imported once more, then could not save its status over the pause).
@@ -695,10 +638,9 @@ async fn a_pause_saved_after_the_runs_first_read_stops_it_at_the_lease() {
     let now: DateTime<Utc> = "2024-05-10T10:05:00Z".parse().unwrap();
     let (sim, env, id) = genesys_integration(now, 1).await;
     let (settings, clients) = (&env.stack.settings, &env.stack.clients);
-    let repo = PausedAfterFirstRead {
-        inner: Arc::new(wiring::dynamo_store(settings, clients)),
-        armed: std::sync::atomic::AtomicBool::new(true),
-    };
+    // Paused right after the run's first read of the record.
+    let repo = RacingRepo::new(Arc::new(wiring::dynamo_store(settings, clients)));
+    repo.pause_after_next_read.store(true, std::sync::atomic::Ordering::SeqCst);
     let import = acd_app::import::ImportService::new(
         Arc::new(repo),
         Arc::new(wiring::secrets_store(settings, clients)),

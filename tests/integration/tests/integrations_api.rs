@@ -548,10 +548,7 @@ async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
     let env = Env::start().await;
     let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Busy"))).await;
     let path = format!("/integrations/{}", created["id"].as_str().unwrap());
-    let repo = Arc::new(RacingRepo {
-        inner: Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients)),
-        updates_to_race: std::sync::atomic::AtomicUsize::new(0),
-    });
+    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
     let mut api = env.api.clone();
     api.service.repo = repo.clone();
     let call = |method: &'static str, path: String, body: Option<Value>| {

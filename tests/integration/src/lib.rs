@@ -213,6 +213,18 @@ impl ImportEnv {
         wiring::import_service(&self.stack.settings, &self.stack.clients, self.factory.clone(), config)
     }
 
+    /// The import service as deployed but over `repo` (e.g. a [`RacingRepo`] around the real store).
+    pub fn importer_over(&self, repo: Arc<dyn IntegrationRepo>, config: ImportConfig) -> ImportService {
+        let (settings, clients) = (&self.stack.settings, &self.stack.clients);
+        ImportService::new(
+            repo,
+            Arc::new(wiring::secrets_store(settings, clients)),
+            Arc::new(wiring::import_store(settings, clients)),
+            self.factory.clone(),
+            config,
+        )
+    }
+
     /// Every item of one partition, all pages.
     pub async fn query(&self, pk: String) -> Vec<Item> {
         partition_items(self.stack.clients.dynamodb(), &self.stack.settings.table_name, pk).await

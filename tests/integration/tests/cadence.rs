@@ -12,7 +12,7 @@ use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, TimeWindow};
-use acd_integration_tests::{ConnectEnv, FailingSchedules, ImportEnv, Item, sorted_segments};
+use acd_integration_tests::{ConnectEnv, FailingSchedules, ImportEnv, Item, RacingRepo, sorted_segments};
 use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -446,6 +446,39 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
     let stored = env.segments(&id, &agents).await;
     assert_same(&stored, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("caught up at {t2}"));
     assert_open_last(&stored);
+}
+
+#[tokio::test]
+async fn a_pause_saved_after_the_passs_first_read_stops_it_at_the_lease() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let after_import = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let segments_after_import = env.segments(&id, &agents).await;
+    // Paused (the record saved `paused`) right after the pass's first read of it, before its lease.
+    let repo = RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients)));
+    repo.pause_after_next_read.store(true, std::sync::atomic::Ordering::SeqCst);
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    let service = env.importer_over(Arc::new(repo), at(t1));
+    let calls_before = sim.requests();
+    let skipped = service.run_states(&event(&id), deadline()).await.expect("a skip is not a failure");
+    assert_eq!((skipped.outcome, skipped.detail.as_str()), (RunOutcome::Skipped, "integration paused"), "{skipped:?}");
+    let calls = sim.requests();
+    assert_eq!((calls.user_details, calls.users), (calls_before.user_details, calls_before.users), "no vendor call");
+    assert_eq!(env.segments(&id, &agents).await, segments_after_import, "no segment written");
+    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+    assert!(!items.iter().any(|i| i["SK"].as_s().unwrap() == "LEASE#STATES"), "the pass's lease let go");
+    assert!(items == after_import, "nothing else changed either: no checkpoint, no digest removed");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "paused", "{integration}");
+
+    // Resumed: the next pass runs (its lease was let go) and stores the states.
+    let (code, resumed) = env.call("POST", &format!("/integrations/{id}/resume"), None).await;
+    assert_eq!(code, 200, "{resumed}");
+    let t2 = t0 + chrono::Duration::minutes(4);
+    sim.set_now(t2);
+    let run = pass_run(env.importer(at(t2)).run_states(&event(&id), deadline()).await.unwrap());
+    assert!(run.counts.segments > 0, "{run:?}");
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the resume");
 }
 
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute

@@ -637,17 +637,10 @@ async fn an_unreadable_import_state_fails_the_run_on_the_record_and_the_status()
 async fn a_pause_saved_after_the_runs_first_read_stops_it_at_the_lease() {
     let now: DateTime<Utc> = "2024-05-10T10:05:00Z".parse().unwrap();
     let (sim, env, id) = genesys_integration(now, 1).await;
-    let (settings, clients) = (&env.stack.settings, &env.stack.clients);
     // Paused right after the run's first read of the record.
-    let repo = RacingRepo::new(Arc::new(wiring::dynamo_store(settings, clients)));
+    let repo = RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients)));
     repo.pause_after_next_read.store(true, std::sync::atomic::Ordering::SeqCst);
-    let import = acd_app::import::ImportService::new(
-        Arc::new(repo),
-        Arc::new(wiring::secrets_store(settings, clients)),
-        Arc::new(wiring::import_store(settings, clients)),
-        env.factory.clone(),
-        config(now),
-    );
+    let import = env.importer_over(Arc::new(repo), config(now));
     let requests = sim.requests();
     let run = import.run(&event(&id), deadline()).await.unwrap();
     assert_eq!((run.outcome, run.detail.as_str()), (RunOutcome::Skipped, "integration paused"), "{run:?}");

@@ -1,9 +1,10 @@
 //! The agent-states pass: what the `imp-{integration}-states` schedule runs every `agent_state_cadence` (1 to 15
 //! minutes) for integrations whose vendor supports it (Genesys Cloud, Amazon Connect).
 //!
-//! One pass: load the integration (deleted, paused, push, or no cadence any more → nothing to do), skip while the
-//! 15-minute import holds its lease (it writes the same segments; the next pass reads these states again), take the
-//! pass's own lease (`LEASE#STATES`: one pass at a time), read the agent states of the known agents (the agents the
+//! One pass: load the integration (deleted, paused, push, or no cadence any more → nothing to do), take the pass's
+//! own lease (`LEASE#STATES`: one pass at a time), skip while the 15-minute import holds its lease (it writes the
+//! same segments; the next pass reads these states again), load the integration again with the lease held (deleted,
+//! paused or switched off since → let the lease go, nothing to do), read the agent states of the known agents (the agents the
 //! last 15-minute import listed) since the pass's checkpoint minus [`OVERLAP`] — a Genesys users-details query, the
 //! Amazon Connect agent event stream from the pass's own stream checkpoint — and upsert their segments with the
 //! same keys as the 15-minute import (agent, start): the same segment written by both paths is one item. The open
@@ -90,10 +91,22 @@ impl ImportService {
         // Its own lease first, then the import's: of an import and a pass starting together, at least one sees the
         // other's lease (the import waits for a pass whose lease it sees), so they never write at the same time.
         if self.store.lease_held(LeaseKind::Import, &tenant, id, Utc::now()).await? {
-            self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await?;
-            tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: the 15-minute import is running");
-            return Ok(RunSummary::skipped("the 15-minute import is running"));
+            return self.let_pass_go(&tenant, id, run_id, "the 15-minute import is running").await;
         }
+        // A pause, a DELETE or the pass switched off may have come between the read above and the lease: look again
+        // with the lease held (a pause saved from now on is the next pass's), and go on with the record read now.
+        let integration = match self.repo.get(&tenant, id).await {
+            Ok(Some(current)) => match states_skip_reason(&current) {
+                None => current,
+                Some(why) => return self.let_pass_go(&tenant, id, run_id, why).await,
+            },
+            Ok(None) => return self.let_pass_go(&tenant, id, run_id, "integration deleted").await,
+            Err(e) => {
+                // The read's failure is the one to report; the lease would otherwise expire with the pass's limit.
+                let _ = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
+                return Err(e);
+            }
+        };
         let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
         let result = self.states_pass(&integration, deadline, &mut record).await;
         record.ended_at = Utc::now();
@@ -127,6 +140,19 @@ impl ImportService {
             detail: format!("agent states: {:?}", record.outcome).to_lowercase(),
             run: Some(record),
         })
+    }
+
+    /// Lets the pass's lease go and ends the pass as `skipped` before it has read or written anything.
+    async fn let_pass_go(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run_id: RunId,
+        why: &'static str,
+    ) -> Result<RunSummary, StoreError> {
+        self.store.release_lease(LeaseKind::AgentStates, tenant, id, run_id).await?;
+        tracing::info!(tenant = %tenant, integration = %id, reason = why, "agent-states pass skipped as it started");
+        Ok(RunSummary::skipped(why))
     }
 
     /// The pass itself, in named steps: the window, the agents, the vendor's states, the writes, the checkpoint.

@@ -224,6 +224,17 @@ pub struct StatesCheckpoint {
     pub written_day: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// What the last agent-states pass left stored, agent by agent: for the pass's window start `since`, one 64-bit
+/// hash per agent of the pieces it wrote there ([`crate::import::states::agent_hashes`]), sorted. A later pass with
+/// the same window start whose answer for an agent hashes the same has nothing to write for that agent, so it does
+/// not read the agent's stored segments back. Every other writer of segments (the 15-minute import, a pass that is
+/// about to write) removes it first, so it only ever describes what is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenStates {
+    pub since: chrono::DateTime<chrono::Utc>,
+    pub hashes: Vec<u64>,
+}
+
 /// What a catalog sync (queues or agents) found: `known` items were active before it, `missing` of them are not
 /// in the listing. A collapsed listing ([`crate::import::plan::listing_collapsed`]) that no earlier listing
 /// confirmed is `held`: nothing is marked inactive.
@@ -417,6 +428,13 @@ pub trait ImportStore: Send + Sync {
         id: IntegrationId,
         checkpoint: &StatesCheckpoint,
     ) -> Result<(), StoreError>;
+    /// What the last agent-states pass left stored ([`SeenStates`]); `None` when no pass saved it since the last
+    /// write by another (or an unreadable item: a pass then reads every agent back, as without it).
+    async fn load_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SeenStates>, StoreError>;
+    async fn save_seen_states(&self, tenant: &TenantId, id: IntegrationId, seen: &SeenStates)
+    -> Result<(), StoreError>;
+    /// Removes the [`SeenStates`]: done before any other write of agent segments.
+    async fn forget_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
     /// The integration's active agents as the last 15-minute import listed them.
     async fn known_agents(&self, integration: &Integration) -> Result<Vec<acd_domain::ExternalAgent>, StoreError>;
     /// Upserts agent segment `pieces` (already split at UTC midnights) read over `window` and deletes the stored

@@ -21,6 +21,11 @@
 //! as the recurring schedule sends it (it skips: imported through this quarter hour already) and 3 times at once (a
 //! sync now; it runs), each reported per run: wall and CPU time, calls to the ACD and to DynamoDB, capacity units.
 //!
+//! `--states-passes N` (Genesys Cloud, Amazon Connect): after the steady runs, the agent-states pass switched on at
+//! `1m` (a PATCH through the API) and N passes one minute apart, each reported (segments, writes, calls to the ACD
+//! and DynamoDB, capacity units, wall and CPU), then the average and a 30-day month of them in request units and
+//! dollars.
+//!
 //! `--runtime current` (default, like the functions) or `multi` picks the tokio runtime; `--in-flight N` the
 //! BatchWriteItem calls in flight (default: the functions' default); `--sdk-stalled-stream on` turns the SDK's
 //! stalled-stream protection back on for DynamoDB (the functions turn it off, see `acd_aws::AwsClients`), for a
@@ -649,6 +654,81 @@ async fn bench() {
             }
         }
         (at, meter_before, last) = (later, capacity.meter_seconds(), Some(run));
+    }
+    let passes: u32 = arg("--states-passes").map_or(0, |n| n.parse().expect("--states-passes: a count"));
+    if passes > 0 {
+        assert!(vendor != "five9", "--states-passes: Five9 has no agent-states pass");
+        // The agent-states pass switched on at its shortest cadence, as an admin would (PATCH), then one pass a
+        // minute after the last steady run, the simulator's clock (or the agent event stream) moving with it.
+        let path = format!("/integrations/{}", event.integration_id);
+        let cadence = json!({"settings": {"agent_state_cadence": "1m"}});
+        let mut request = api_request("PATCH", &path, None, Some(&cadence));
+        request.headers_mut().insert("x-tenant-id", "bench".parse().unwrap());
+        let (status, _, patched) = decode(api.handle(request).await);
+        assert_eq!(status, 200, "{patched}");
+        let (mut cpu, mut wall, mut vendor_calls, mut dynamodb_calls, mut wru, mut rru) = (0.0, 0.0, 0, 0, 0.0, 0.0);
+        let mut before = at;
+        for i in 1..=passes {
+            let pass_at = at + chrono::Duration::minutes(i64::from(i));
+            if let Some(route) = clock_route {
+                let answer =
+                    reqwest::Client::new().post(format!("{sim}{route}")).json(&json!({"now": pass_at})).send().await;
+                assert!(answer.unwrap().status().is_success(), "the simulator's clock moved");
+            }
+            if let Some(agents) = connect_stream {
+                publish_in_child(&stack.moto.endpoint, agents, pass_at, days, Some(before));
+            }
+            before = pass_at;
+            let pass = import_at(pass_at);
+            let (vendor0, calls0, (w0, r0)) =
+                (sim_requests_so_far(&sim, &vendor).await, capacity.calls.load(Ordering::Relaxed), capacity.units());
+            let (cpu0, t0) = (cpu_seconds(), Instant::now());
+            let summary = pass.run_states(&event, Deadline::after(Duration::from_secs(14 * 60))).await.unwrap();
+            let (pass_cpu, pass_wall) = (cpu_seconds() - cpu0, t0.elapsed().as_secs_f64());
+            let ((w1, r1), vendor1) = (capacity.units(), sim_requests_so_far(&sim, &vendor).await);
+            let calls = capacity.calls.load(Ordering::Relaxed) - calls0;
+            let run = summary.run.unwrap_or_else(|| panic!("pass {i} did not run: {}", summary.detail));
+            let w = &run.counts.segment_writes;
+            println!(
+                "== agent-states pass {i} at {pass_at}: {:?}, {} segments of {} agents; {} written, {} unchanged, {} \
+                 deleted in {} write requests; {} ACD calls, {calls} DynamoDB calls, {:.0} WRU / {:.0} RRU; wall {:.0} \
+                 ms, CPU {:.0} ms",
+                run.outcome,
+                run.counts.segments,
+                run.counts.agents,
+                w.written,
+                w.unchanged,
+                w.deleted,
+                w.write_requests,
+                vendor1 - vendor0,
+                w1 - w0,
+                r1 - r0,
+                pass_wall * 1e3,
+                pass_cpu * 1e3
+            );
+            (cpu, wall, vendor_calls, dynamodb_calls) =
+                (cpu + pass_cpu, wall + pass_wall, vendor_calls + vendor1 - vendor0, dynamodb_calls + calls);
+            (wru, rru) = (wru + w1 - w0, rru + r1 - r0);
+        }
+        let each = |x: f64| x / f64::from(passes);
+        println!("== agent-states passes at `1m`: {passes} passes, per pass");
+        println!("   wall / CPU         {:.0} ms / {:.0} ms", each(wall) * 1e3, each(cpu) * 1e3);
+        println!(
+            "   calls              {:.1} to the ACD, {:.1} to DynamoDB",
+            each(vendor_calls as f64),
+            each(dynamodb_calls as f64)
+        );
+        // 43,200 passes in a 30-day month; on-demand prices of the README's cost model (us-east-1).
+        let month = 43_200.0;
+        println!(
+            "   capacity (AWS)     {:.1} write units, {:.1} read units; a 30-day month of passes: {:.2} M WRU, {:.2} M \
+             RRU ≈ ${:.2} (at $0.625 / $0.125 per million)",
+            each(wru),
+            each(rru),
+            each(wru) * month / 1e6,
+            each(rru) * month / 1e6,
+            each(wru) * month * 0.625e-6 + each(rru) * month * 0.125e-6
+        );
     }
     // The what-if below sizes the last steady run's buckets.
     let run = last.expect("at least one steady run");

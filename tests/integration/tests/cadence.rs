@@ -175,7 +175,7 @@ async fn everything_but_segments(env: &ImportEnv, id: &str) -> Vec<Item> {
     // Digests (the pass removes those of the days it writes) and the pass's own lease and checkpoint aside.
     items.retain(|i| {
         let sk = i["SK"].as_s().unwrap();
-        !sk.starts_with("DIG#") && sk != "STATES" && sk != "LEASE#STATES"
+        !sk.starts_with("DIG#") && !sk.starts_with("STATES") && sk != "LEASE#STATES"
     });
     let mut queue_items = Vec::new();
     for q in items.iter().filter(|i| i["SK"].as_s().unwrap().starts_with("Q#")) {
@@ -479,6 +479,54 @@ async fn a_pause_saved_after_the_passs_first_read_stops_it_at_the_lease() {
     let run = pass_run(env.importer(at(t2)).run_states(&event(&id), deadline()).await.unwrap());
     assert!(run.counts.segments > 0, "{run:?}");
     assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the resume");
+}
+
+#[tokio::test]
+async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_changed() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let seen_stored = || async {
+        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
+    };
+    let all = agents.len() as u64;
+    let pass_event = event(&id);
+    let pass_at = |now: DateTime<Utc>, config: ImportConfig| {
+        sim.set_now(now);
+        let (importer, pass_event) = (env.importer(config), pass_event.clone());
+        async move { importer.run_states(&pass_event, deadline()).await }
+    };
+    // 09:08 to 09:14: every window starts at 08:58 (the quarter hour, less the overlap). The first pass reads every
+    // agent back; the others only the agents whose answer differs from what the pass before them stored.
+    let mut reads = Vec::new();
+    for minute in 1..=7 {
+        let now = t0 + chrono::Duration::minutes(minute);
+        let run = pass_run(pass_at(now, at(now)).await.unwrap());
+        reads.push(run.counts.segment_writes.reads);
+        assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("{now}"));
+        assert!(seen_stored().await, "what the pass stored is kept for the next one");
+    }
+    println!("reads per pass: {reads:?} of {all} agents");
+    assert!(reads[0] >= all, "the first pass reads every agent back: {reads:?}");
+    assert!(reads[1..].iter().all(|&r| r < all), "the others only the changed ones: {reads:?}");
+
+    // An import in the same quarter hour (sync now) forgets it: the next pass reads every agent back again.
+    let now = t0 + chrono::Duration::seconds(7 * 60 + 20);
+    sim.set_now(now);
+    let sync = ImportEvent { at_once: true, ..event(&id) };
+    assert_eq!(env.importer(at(now)).run(&sync, deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    assert!(!seen_stored().await, "the import forgot what the passes saw");
+    let now = t0 + chrono::Duration::seconds(7 * 60 + 40);
+    let run = pass_run(pass_at(now, at(now)).await.unwrap());
+    assert!(run.counts.segment_writes.reads >= all, "{run:?}");
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
+
+    // A pass that fails after its first write leaves nothing that claims to say what is stored.
+    let now = t0 + chrono::Duration::minutes(8) - chrono::Duration::seconds(1);
+    let crash = ImportConfig { abort_after_batches: Some(1), ..at(now) };
+    assert!(pass_at(now, crash).await.is_err(), "the simulated crash");
+    assert!(!seen_stored().await, "forgotten before the first write");
+    let run = pass_run(pass_at(now, at(now)).await.unwrap());
+    assert!(run.counts.segment_writes.reads >= all, "{run:?}");
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the crash");
 }
 
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute

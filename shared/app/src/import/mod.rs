@@ -271,6 +271,10 @@ impl ImportService {
                 "imported through {through} already by this quarter hour's run: nothing new to read"
             ))));
         }
+        if states::has_pass(&integration) {
+            // The run may write agent segments: what the last agent-states pass left stored no longer holds.
+            self.store.forget_seen_states(&tenant, id).await?;
+        }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
         Ok(Ok(Lease { integration, run_id, started_at, state }))
     }

@@ -26,9 +26,13 @@
 //! that day in its checkpoint (`written_day`): the import treats a day as new, with nothing stored to read back,
 //! only when neither it nor a pass has written into it.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use acd_connectors::{Connector, ConnectorError, Deadline};
 use acd_domain::{Integration, IntegrationId, IntegrationState, RunId, TenantId, TimeWindow};
 use chrono::{DateTime, Duration, Utc};
+
+use sha2::{Digest, Sha256};
 
 use super::{ImportEvent, ImportService, RunOutcome, RunRecord, RunSummary, lease_until, plan};
 use crate::ports::{LeaseKind, StoreError};
@@ -192,6 +196,7 @@ impl ImportService {
         let pieces = recent_pieces(&segments, window);
         let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
         record.counts.segments = pieces.len() as u64;
+        let mut seen_now = None;
         record.counts.segment_writes = if connector.agent_states_feed() {
             // A feed (Amazon Connect's agent event stream) hands each record over once: a pass with nothing new
             // for an agent must not delete what an earlier pass stored, so its segments are merged (upserted by
@@ -205,7 +210,35 @@ impl ImportService {
             }
             counts
         } else {
-            self.store.write_recent_segments(integration, window, &agent_ids, &pieces).await?
+            // What the last pass left stored, if nothing else wrote since: agents whose answer hashes as it did
+            // then have nothing to write, and are not read back (one Query each, every pass, otherwise).
+            let seen = self.store.load_seen_states(tenant, id).await?;
+            let hashes = agent_hashes(&agent_ids, &pieces);
+            let unchanged: BTreeSet<&str> = match &seen {
+                Some(seen) if seen.since == window.start => hashes
+                    .iter()
+                    .filter(|(_, h)| seen.hashes.binary_search(h).is_ok())
+                    .map(|(agent, _)| agent.as_str())
+                    .collect(),
+                _ => BTreeSet::new(),
+            };
+            let changed_agents: Vec<String> =
+                agent_ids.iter().filter(|a| !unchanged.contains(a.as_str())).cloned().collect();
+            let (skipped, changed): (Vec<_>, Vec<_>) =
+                pieces.into_iter().partition(|p| unchanged.contains(&*p.agent_external_id));
+            let mut counts = crate::ports::WriteCounts { unchanged: skipped.len() as u64, ..Default::default() };
+            if !changed_agents.is_empty() || !changed.is_empty() {
+                if seen.is_some() {
+                    // From the first write on, it no longer says what is stored (this pass may fail half-way).
+                    self.store.forget_seen_states(tenant, id).await?;
+                }
+                counts += self.store.write_recent_segments(integration, window, &changed_agents, &changed).await?;
+            }
+            seen_now = Some(crate::ports::SeenStates {
+                since: window.start,
+                hashes: hashes.into_values().collect::<BTreeSet<u64>>().into_iter().collect(),
+            });
+            counts
         };
         // Everything read is written: the checkpoint (and the pass's own stream position) may advance.
         checkpoint.through = Some(window.end);
@@ -213,6 +246,9 @@ impl ImportService {
             checkpoint.vendor_cursor = Some(cursor);
         }
         self.store.save_states_checkpoint(tenant, id, &checkpoint).await?;
+        if let Some(seen) = seen_now {
+            self.store.save_seen_states(tenant, id, &seen).await?;
+        }
         record.warnings.extend(connector.warnings());
         Ok(RunOutcome::Succeeded)
     }
@@ -238,6 +274,31 @@ impl ImportService {
             super::ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
         })
     }
+}
+
+/// One hash per agent of `agents` and of `pieces` (a pass's answer, cut as stored) over that agent's pieces, each
+/// piece with everything stored of it: SHA-256 of the agent id and its pieces' JSON (sorted), its first 8 bytes.
+/// An agent with no piece hashes too (nothing of it is stored in the window either).
+pub fn agent_hashes(agents: &[String], pieces: &[acd_domain::AgentSegment]) -> BTreeMap<String, u64> {
+    let mut by_agent: BTreeMap<&str, Vec<String>> = agents.iter().map(|a| (a.as_str(), Vec::new())).collect();
+    for p in pieces {
+        let json = serde_json::to_string(p).expect("an agent segment serializes");
+        by_agent.entry(&p.agent_external_id).or_default().push(json);
+    }
+    by_agent
+        .into_iter()
+        .map(|(agent, mut pieces)| {
+            pieces.sort_unstable();
+            let mut hasher = Sha256::new();
+            hasher.update(agent.as_bytes());
+            for piece in &pieces {
+                hasher.update([0u8]);
+                hasher.update(piece.as_bytes());
+            }
+            let digest = hasher.finalize();
+            (agent.to_owned(), u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")))
+        })
+        .collect()
 }
 
 /// Whether the integration's type has an agent-states pass (whether it is switched on or not: a pass may still
@@ -268,6 +329,36 @@ mod tests {
 
     fn t(h: u32, m: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn an_agents_hash_follows_its_pieces_whatever_their_order_and_only_its_own() {
+        let seg = |agent: &str, status: &str, start, end| AgentSegment {
+            agent_external_id: agent.into(),
+            status_id: status.into(),
+            reason: None,
+            start,
+            end,
+        };
+        let agents = vec!["a".to_owned(), "b".to_owned(), "c".to_owned()];
+        let pieces =
+            vec![seg("a", "x", t(10, 0), Some(t(10, 5))), seg("a", "y", t(10, 5), None), seg("b", "x", t(9, 0), None)];
+        let before = agent_hashes(&agents, &pieces);
+        assert_eq!(before.len(), 3, "every agent, one without pieces too");
+        let mut reordered = pieces.clone();
+        reordered.reverse();
+        assert_eq!(agent_hashes(&agents, &reordered), before);
+        // The open segment closes: only a's hash moves.
+        let mut closed = pieces.clone();
+        closed[1].end = Some(t(10, 7));
+        let after = agent_hashes(&agents, &closed);
+        assert_ne!(after["a"], before["a"]);
+        assert_eq!((after["b"], after["c"]), (before["b"], before["c"]));
+        // A reason code, or the same pieces under another agent, hash apart.
+        let mut reason = pieces.clone();
+        reason[2].reason = Some("lunch".into());
+        assert_ne!(agent_hashes(&agents, &reason)["b"], before["b"]);
+        assert_ne!(before["b"], agent_hashes(&agents, &[seg("c", "x", t(9, 0), None)])["c"]);
     }
 
     #[test]

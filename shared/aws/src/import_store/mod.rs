@@ -16,8 +16,8 @@ use std::collections::HashSet;
 
 use acd_app::import::RunRecord;
 use acd_app::ports::{
-    ImportState, ImportStore, LeaseKind, ListingCheck, QueueRange, RunLog, RunPage, StatesCheckpoint, StoreError,
-    WriteCounts,
+    ImportState, ImportStore, LeaseKind, ListingCheck, QueueRange, RunLog, RunPage, SeenStates, StatesCheckpoint,
+    StoreError, WriteCounts,
 };
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
@@ -202,6 +202,23 @@ impl ImportStore for DynamoImportStore {
         checkpoint: &StatesCheckpoint,
     ) -> Result<(), StoreError> {
         state::save_states_checkpoint(self, tenant, id, checkpoint).await
+    }
+
+    async fn load_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SeenStates>, StoreError> {
+        state::load_seen_states(self, tenant, id).await
+    }
+
+    async fn save_seen_states(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        seen: &SeenStates,
+    ) -> Result<(), StoreError> {
+        state::save_seen_states(self, tenant, id, seen).await
+    }
+
+    async fn forget_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        state::forget_seen_states(self, tenant, id).await
     }
 
     async fn known_agents(&self, integration: &Integration) -> Result<Vec<ExternalAgent>, StoreError> {

@@ -2,8 +2,11 @@
 //! checkpoint (the position in a vendor's event feed) and the gaps found in that feed
 //! ([`crate::table::gaps`]).
 
-use acd_app::ports::{ImportState, StatesCheckpoint, StoreError};
+use acd_app::ports::{ImportState, SeenStates, StatesCheckpoint, StoreError};
 use acd_domain::{IntegrationId, TenantId};
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
@@ -129,6 +132,66 @@ pub(super) async fn save_states_checkpoint(
         checkpoint: checkpoint.clone(),
     })?;
     store.put(item, "PutItem(states checkpoint)").await
+}
+
+pub(super) async fn load_seen_states(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+) -> Result<Option<SeenStates>, StoreError> {
+    let out = store
+        .client
+        .get_item()
+        .table_name(&store.table)
+        .set_key(Some(key(integration_pk(tenant, id), items::SEEN_STATES_SK.into())))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| sdk_error("GetItem(seen states)", e))?;
+    let Some(item) = out.item else { return Ok(None) };
+    let since = item.get("since").and_then(|v| v.as_s().ok()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
+    let hashes = item.get("hashes").and_then(|v| v.as_b().ok()).map(|b| b.as_ref()).filter(|b| b.len() % 8 == 0);
+    match (since, hashes) {
+        (Some(since), Some(bytes)) => {
+            let hashes = bytes.chunks_exact(8).map(|c| u64::from_be_bytes(c.try_into().expect("8 bytes"))).collect();
+            Ok(Some(SeenStates { since, hashes }))
+        }
+        _ => {
+            // Only a shortcut: without it the pass reads every agent back, which is always right.
+            tracing::warn!(tenant = %tenant, integration = %id, "unreadable seen-states item ignored");
+            Ok(None)
+        }
+    }
+}
+
+pub(super) async fn save_seen_states(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+    seen: &SeenStates,
+) -> Result<(), StoreError> {
+    let mut item = key(integration_pk(tenant, id), items::SEEN_STATES_SK.into());
+    item.insert("since".into(), AttributeValue::S(seen.since.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
+    let bytes: Vec<u8> = seen.hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
+    item.insert("hashes".into(), AttributeValue::B(Blob::new(bytes)));
+    store.put(item, "PutItem(seen states)").await
+}
+
+pub(super) async fn forget_seen_states(
+    store: &DynamoImportStore,
+    tenant: &TenantId,
+    id: IntegrationId,
+) -> Result<(), StoreError> {
+    store.crash_point()?;
+    store
+        .client
+        .delete_item()
+        .table_name(&store.table)
+        .set_key(Some(key(integration_pk(tenant, id), items::SEEN_STATES_SK.into())))
+        .send()
+        .await
+        .map_err(|e| sdk_error("DeleteItem(seen states)", e))?;
+    Ok(())
 }
 
 /// Merges `found` into the integration's stored gaps ([`acd_domain::gaps::merge_gaps`]): GetItem, merge, PutItem.

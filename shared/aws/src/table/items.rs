@@ -12,7 +12,7 @@
 //! | lease | `T#{t}#I#{int}` | `LEASE` | — |
 //! | import state | `T#{t}#I#{int}` | `STATE` | — |
 //! | connector cursor | `T#{t}#I#{int}` | `CURSOR` | — |
-//! | agent-states pass lease, checkpoint | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES` | — |
+//! | agent-states pass lease, checkpoint, seen states | `T#{t}#I#{int}` | `LEASE#STATES`, `STATES`, `STATES#SEEN` | — |
 //! | chunk digest (one a day; `start`: from where it vouches) | `T#{t}#I#{int}` | `DIG#{IV or S}#{day}` | — |
 //! | queue name index | `T#{t}#QS#{3 characters of the lower name}` | the queue's `GSI1SK` | — |
 //!
@@ -199,6 +199,9 @@ pub const CURSOR_SK: &str = "CURSOR";
 /// The agent-states pass's lease and checkpoint (see `acd_app::import::states`).
 pub const STATES_LEASE_SK: &str = "LEASE#STATES";
 pub const STATES_SK: &str = "STATES";
+/// What the last agent-states pass left stored, agent by agent (`acd_app::ports::SeenStates`): `since` and
+/// `hashes`, 8 bytes (big-endian) per agent, sorted.
+pub const SEEN_STATES_SK: &str = "STATES#SEEN";
 pub const DIGEST_SK_PREFIX: &str = "DIG#";
 
 /// The digest of one day's interval (`IV`) or segment (`S`) data, keyed by the day's start (its item's `start`

@@ -318,6 +318,15 @@ pub trait ImportStore: Send + Sync {
         id: IntegrationId,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError>;
+    /// Whether run `run` holds the lease of `kind` and it lasts at least until `until`.
+    async fn lease_held_by(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
     /// The import state, with the connector's cursor ([`ImportState::vendor_cursor`]).
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
     /// Saves the state, but not its `vendor_cursor`: that is saved on its own ([`ImportStore::save_vendor_cursor`]).

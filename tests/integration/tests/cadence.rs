@@ -519,14 +519,48 @@ async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_cha
     assert!(run.counts.segment_writes.reads >= all, "{run:?}");
     assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
 
-    // A pass that fails after its first write leaves nothing that claims to say what is stored.
+    // A pass that crashes at its first write after deleting the seen states (a digest's delete) leaves nothing that
+    // claims to say what is stored.
     let now = t0 + chrono::Duration::minutes(8) - chrono::Duration::seconds(1);
     let crash = ImportConfig { abort_after_batches: Some(1), ..at(now) };
     assert!(pass_at(now, crash).await.is_err(), "the simulated crash");
-    assert!(!seen_stored().await, "forgotten before the first write");
+    assert!(!seen_stored().await, "deleted before any other write");
     let run = pass_run(pass_at(now, at(now)).await.unwrap());
     assert!(run.counts.segment_writes.reads >= all, "{run:?}");
     assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the crash");
+}
+
+#[tokio::test]
+async fn a_pass_that_no_longer_holds_its_lease_as_it_ends_saves_no_seen_states() {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let (t0, sim, env, id, agents) = imported().await;
+    let (client, table) = (env.stack.clients.dynamodb().clone(), env.stack.settings.table_name.clone());
+    let (pk, sk) = (AttributeValue::S(format!("T#{TENANT}#I#{id}")), AttributeValue::S("LEASE#STATES".into()));
+    // As soon as the pass holds its lease, another run takes it over (as after the pass outlived it).
+    let thief = async {
+        loop {
+            let got = client.get_item().table_name(&table).key("PK", pk.clone()).key("SK", sk.clone()).send().await;
+            if got.unwrap().item.is_some() {
+                let expires = Utc::now() + chrono::Duration::minutes(10);
+                let other = acd_domain::RunId::new().to_string();
+                let put = client.put_item().table_name(&table).item("PK", pk.clone()).item("SK", sk.clone());
+                let put = put.item("run_id", AttributeValue::S(other)).item("ttl", AttributeValue::N("0".into()));
+                put.item("expires_at", AttributeValue::S(expires.to_rfc3339())).send().await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let now = t0 + chrono::Duration::minutes(1);
+    sim.set_now(now);
+    let importer = env.importer(at(now));
+    let ev = event(&id);
+    let (pass, ()) = tokio::join!(importer.run_states(&ev, deadline()), thief);
+    let run = pass_run(pass.unwrap());
+    assert!(run.counts.segment_writes.reads >= agents.len() as u64, "{run:?}");
+    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+    assert!(!items.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN"), "what it wrote is not vouched for");
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "its writes stand");
 }
 
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute

@@ -271,9 +271,13 @@ impl ImportService {
                 "imported through {through} already by this quarter hour's run: nothing new to read"
             ))));
         }
-        if states::has_pass(&integration) {
-            // The run may write agent segments: what the last agent-states pass left stored no longer holds.
-            self.store.forget_seen_states(&tenant, id).await?;
+        if states::has_pass(&integration)
+            && let Err(e) = self.store.forget_seen_states(&tenant, id).await
+        {
+            // The run may write agent segments: what the last agent-states pass left stored must go first. Not
+            // gone, the run does not write; its lease goes too, so the retry (or the next run) is not kept out.
+            let _ = self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await;
+            return Err(e);
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
         Ok(Ok(Lease { integration, run_id, started_at, state }))

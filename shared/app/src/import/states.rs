@@ -212,7 +212,11 @@ impl ImportService {
         } else {
             // What the last pass left stored, if nothing else wrote since: agents whose answer hashes as it did
             // then have nothing to write, and are not read back (one Query each, every pass, otherwise).
-            let seen = self.store.load_seen_states(tenant, id).await?;
+            let seen = self.store.load_seen_states(tenant, id).await.unwrap_or_else(|e| {
+                // Only a shortcut: without it every agent is read back, which is always right.
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not read: every agent is read back");
+                None
+            });
             let hashes = agent_hashes(&agent_ids, &pieces);
             let unchanged: BTreeSet<&str> = match &seen {
                 Some(seen) if seen.since == window.start => hashes
@@ -247,10 +251,37 @@ impl ImportService {
         }
         self.store.save_states_checkpoint(tenant, id, &checkpoint).await?;
         if let Some(seen) = seen_now {
-            self.store.save_seen_states(tenant, id, &seen).await?;
+            self.save_seen(integration, record.run_id, &seen).await;
         }
         record.warnings.extend(connector.warnings());
         Ok(RunOutcome::Succeeded)
+    }
+
+    /// Saves what the pass left stored, if it still holds its lease for [`SEEN_SAVE_MARGIN`] more: a pass that
+    /// outlived its lease may have written beside an import (which then rewrote agent-hours it had read before),
+    /// so what it wrote is not vouched for. Best effort: not saved (too many agents for one item, a failed write),
+    /// the next pass reads every agent back — this pass deleted any earlier item before its first write.
+    async fn save_seen(&self, integration: &Integration, run_id: RunId, seen: &crate::ports::SeenStates) {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        if seen.hashes.len() > MAX_SEEN_AGENTS {
+            tracing::info!(tenant = %tenant, integration = %id, agents = seen.hashes.len(), "seen states not saved: too many agents for one item");
+            return;
+        }
+        let saved = match self
+            .store
+            .lease_held_by(LeaseKind::AgentStates, tenant, id, run_id, Utc::now() + SEEN_SAVE_MARGIN)
+            .await
+        {
+            Ok(true) => self.store.save_seen_states(tenant, id, seen).await,
+            Ok(false) => {
+                tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, "agent-states pass outlived its lease: seen states not saved");
+                return;
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not saved: the next pass reads every agent back");
+        }
     }
 
     /// The vendor's agent segments overlapping `window`, from the pass's own feed position.
@@ -300,6 +331,14 @@ pub fn agent_hashes(agents: &[String], pieces: &[acd_domain::AgentSegment]) -> B
         })
         .collect()
 }
+
+/// How long a pass's lease must still last when it saves its seen states ([`crate::ports::SeenStates`]): an import
+/// starts only once the lease has run out, so one that could have written beside this pass would have started
+/// after that. (The check and the save are two requests, milliseconds apart.)
+pub const SEEN_SAVE_MARGIN: Duration = Duration::seconds(30);
+
+/// Most agents whose hashes fit in one seen-states item (8 bytes each, DynamoDB's items end at 400 KB).
+pub const MAX_SEEN_AGENTS: usize = 40_000;
 
 /// Whether the integration's type has an agent-states pass (whether it is switched on or not: a pass may still
 /// run, or have written, after the setting is turned off).

@@ -117,6 +117,26 @@ pub(super) async fn lease_held(
     id: IntegrationId,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
+    Ok(read_lease(store, kind, tenant, id).await?.is_some_and(|l| l.expires_at >= now))
+}
+
+pub(super) async fn lease_held_by(
+    store: &DynamoImportStore,
+    kind: LeaseKind,
+    tenant: &TenantId,
+    id: IntegrationId,
+    run: RunId,
+    until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    Ok(read_lease(store, kind, tenant, id).await?.is_some_and(|l| l.run_id == run && l.expires_at >= until))
+}
+
+async fn read_lease(
+    store: &DynamoImportStore,
+    kind: LeaseKind,
+    tenant: &TenantId,
+    id: IntegrationId,
+) -> Result<Option<LeaseItem>, StoreError> {
     let out = store
         .client
         .get_item()
@@ -126,10 +146,7 @@ pub(super) async fn lease_held(
         .send()
         .await
         .map_err(|e| sdk_error("GetItem(lease)", e))?;
-    match out.item {
-        Some(item) => from_item::<LeaseItem>(item)
-            .map(|l| l.expires_at >= now)
-            .map_err(|e| StoreError::Corrupt(format!("lease: {e}"))),
-        None => Ok(false),
-    }
+    out.item
+        .map(|item| from_item::<LeaseItem>(item).map_err(|e| StoreError::Corrupt(format!("lease: {e}"))))
+        .transpose()
 }

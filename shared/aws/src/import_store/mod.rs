@@ -187,6 +187,17 @@ impl ImportStore for DynamoImportStore {
         lease::lease_held(self, kind, tenant, id, now).await
     }
 
+    async fn lease_held_by(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        lease::lease_held_by(self, kind, tenant, id, run, until).await
+    }
+
     async fn load_states_checkpoint(
         &self,
         tenant: &TenantId,

@@ -224,6 +224,23 @@ pub struct StatesCheckpoint {
     pub written_day: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// What [`ImportStore::acquire_lease`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acquired {
+    /// Another run holds the lease: not taken.
+    No,
+    /// Taken; no earlier holder's lease was left.
+    Free,
+    /// Taken over from a run whose lease ran out before it let it go: that run may still be writing.
+    OverExpired,
+}
+
+impl Acquired {
+    pub fn taken(self) -> bool {
+        self != Self::No
+    }
+}
+
 /// What the last agent-states pass left stored, agent by agent: for the pass's window start `since`, one 64-bit
 /// hash per agent of the pieces it wrote there ([`crate::import::states::agent_hashes`]), sorted. A later pass with
 /// the same window start whose answer for an agent hashes the same has nothing to write for that agent, so it does
@@ -301,7 +318,7 @@ pub trait ImportStore: Send + Sync {
         run: acd_domain::RunId,
         now: chrono::DateTime<chrono::Utc>,
         expires: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Acquired, StoreError>;
     /// Releases the lease of `kind` if `run` still holds it.
     async fn release_lease(
         &self,
@@ -317,15 +334,6 @@ pub trait ImportStore: Send + Sync {
         tenant: &TenantId,
         id: IntegrationId,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool, StoreError>;
-    /// Whether run `run` holds the lease of `kind` and it lasts at least until `until`.
-    async fn lease_held_by(
-        &self,
-        kind: LeaseKind,
-        tenant: &TenantId,
-        id: IntegrationId,
-        run: acd_domain::RunId,
-        until: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool, StoreError>;
     /// The import state, with the connector's cursor ([`ImportState::vendor_cursor`]).
     async fn load_state(&self, tenant: &TenantId, id: IntegrationId) -> Result<ImportState, StoreError>;
@@ -440,8 +448,16 @@ pub trait ImportStore: Send + Sync {
     /// What the last agent-states pass left stored ([`SeenStates`]); `None` when no pass saved it since the last
     /// write by another (or an unreadable item: a pass then reads every agent back, as without it).
     async fn load_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SeenStates>, StoreError>;
-    async fn save_seen_states(&self, tenant: &TenantId, id: IntegrationId, seen: &SeenStates)
-    -> Result<(), StoreError>;
+    /// Saves `seen` if, in the same transaction, run `holder` holds the agent-states lease until at least
+    /// `held_until`; `false` (nothing saved) if it does not.
+    async fn save_seen_states(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        seen: &SeenStates,
+        holder: acd_domain::RunId,
+        held_until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool, StoreError>;
     /// Removes the [`SeenStates`]: done before any other write of agent segments.
     async fn forget_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
     /// The integration's active agents as the last 15-minute import listed them.

@@ -287,8 +287,10 @@ impl CapacityMeter {
             for t in i.transact_items() {
                 named(t.put().map(|p| p.item()));
                 named(t.update().map(|u| u.key()));
-                c.write(1);
-                c.write(1); // transactions cost twice
+                // Transactions cost twice; a put by its item's size, the rest (catalog, lease, record items) < 1 KiB.
+                let size = t.put().map_or(1, |p| item_size(p.item()));
+                c.write(size);
+                c.write(size);
             }
         }
     }

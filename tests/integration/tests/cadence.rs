@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
 use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunSummary};
+use acd_app::ports::Acquired;
 use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints};
@@ -356,7 +357,10 @@ async fn an_import_waits_while_an_agent_states_pass_holds_its_lease_then_runs() 
     let pass = acd_domain::RunId::new();
     let now = Utc::now();
     let until = now + chrono::Duration::minutes(10);
-    assert!(store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, pass, now, until).await.unwrap());
+    assert_eq!(
+        store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, pass, now, until).await.unwrap(),
+        Acquired::Free
+    );
     let before = everything_but_leases(&env, &id, &agents).await;
 
     let t1 = t0 + chrono::Duration::minutes(15);
@@ -378,7 +382,10 @@ async fn an_import_waits_while_an_agent_states_pass_holds_its_lease_then_runs() 
     // A pass that does not end: the import gives up while the safety margin is left, writes nothing, and lets
     // its lease go.
     let other = acd_domain::RunId::new();
-    assert!(store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, other, now, until).await.unwrap());
+    assert_eq!(
+        store.acquire_lease(LeaseKind::AgentStates, &tenant, integration, other, now, until).await.unwrap(),
+        Acquired::Free
+    );
     let before = everything_but_leases(&env, &id, &agents).await;
     let t2 = t1 + chrono::Duration::minutes(15);
     sim.set_now(t2);
@@ -405,7 +412,7 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
     let (tenant, integration) = (acd_domain::TenantId::parse(TENANT).unwrap(), id.parse().unwrap());
     let import_run = acd_domain::RunId::new();
     let now = Utc::now();
-    assert!(
+    assert_eq!(
         store
             .acquire_lease(
                 LeaseKind::Import,
@@ -416,7 +423,8 @@ async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pas
                 now + chrono::Duration::minutes(10)
             )
             .await
-            .unwrap()
+            .unwrap(),
+        Acquired::Free
     );
 
     let t1 = t0 + chrono::Duration::minutes(3);
@@ -536,31 +544,58 @@ async fn a_pass_that_no_longer_holds_its_lease_as_it_ends_saves_no_seen_states()
     let (t0, sim, env, id, agents) = imported().await;
     let (client, table) = (env.stack.clients.dynamodb().clone(), env.stack.settings.table_name.clone());
     let (pk, sk) = (AttributeValue::S(format!("T#{TENANT}#I#{id}")), AttributeValue::S("LEASE#STATES".into()));
-    // As soon as the pass holds its lease, another run takes it over (as after the pass outlived it).
-    let thief = async {
-        loop {
-            let got = client.get_item().table_name(&table).key("PK", pk.clone()).key("SK", sk.clone()).send().await;
-            if got.unwrap().item.is_some() {
-                let expires = Utc::now() + chrono::Duration::minutes(10);
-                let other = acd_domain::RunId::new().to_string();
-                let put = client.put_item().table_name(&table).item("PK", pk.clone()).item("SK", sk.clone());
-                let put = put.item("run_id", AttributeValue::S(other)).item("ttl", AttributeValue::N("0".into()));
-                put.item("expires_at", AttributeValue::S(expires.to_rfc3339())).send().await.unwrap();
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+    let seen_stored = || async {
+        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
     };
-    let now = t0 + chrono::Duration::minutes(1);
-    sim.set_now(now);
-    let importer = env.importer(at(now));
-    let ev = event(&id);
-    let (pass, ()) = tokio::join!(importer.run_states(&ev, deadline()), thief);
-    let run = pass_run(pass.unwrap());
-    assert!(run.counts.segment_writes.reads >= agents.len() as u64, "{run:?}");
-    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
-    assert!(!items.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN"), "what it wrote is not vouched for");
-    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "its writes stand");
+    let lease = |run: String, expires: DateTime<Utc>| {
+        let put = client.put_item().table_name(&table).item("PK", pk.clone()).item("SK", sk.clone());
+        let put = put.item("run_id", AttributeValue::S(run)).item("ttl", AttributeValue::N("0".into()));
+        put.item("expires_at", AttributeValue::S(expires.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))).send()
+    };
+    // As soon as the pass holds its lease, the lease changes under it: another run takes it over (as after the pass
+    // outlived it), or it runs out within seconds (a pass that took too long). Either way, what the pass stores is
+    // not vouched for.
+    for (minute, same_run) in [(1, false), (2, true)] {
+        let thief = async {
+            loop {
+                let got = client.get_item().table_name(&table).key("PK", pk.clone()).key("SK", sk.clone());
+                if let Some(item) = got.send().await.unwrap().item {
+                    let run = if same_run {
+                        item["run_id"].as_s().unwrap().clone()
+                    } else {
+                        acd_domain::RunId::new().to_string()
+                    };
+                    let expires = Utc::now() + chrono::Duration::seconds(if same_run { 10 } else { 600 });
+                    lease(run, expires).await.unwrap();
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        };
+        let thief =
+            async { tokio::time::timeout(Duration::from_secs(20), thief).await.expect("the pass took its lease") };
+        let now = t0 + chrono::Duration::minutes(minute);
+        sim.set_now(now);
+        let importer = env.importer(at(now));
+        let ev = event(&id);
+        let (pass, ()) = tokio::join!(importer.run_states(&ev, deadline()), thief);
+        let run = pass_run(pass.unwrap());
+        assert!(run.counts.segment_writes.reads >= agents.len() as u64, "{run:?}");
+        assert!(!seen_stored().await, "same run {same_run}: what it wrote is not vouched for");
+        let truth = truth(&sim, t0 - chrono::Duration::days(1));
+        assert_same(&env.segments(&id, &agents).await, &truth, "its writes stand");
+        client.delete_item().table_name(&table).key("PK", pk.clone()).key("SK", sk.clone()).send().await.unwrap();
+    }
+
+    // A pass that takes over a lease that ran out before its run let it go (that run may still be writing) saves
+    // none either; the next pass, on a free lease, does.
+    lease(acd_domain::RunId::new().to_string(), Utc::now() - chrono::Duration::seconds(1)).await.unwrap();
+    for (minute, saved) in [(3, false), (4, true)] {
+        let now = t0 + chrono::Duration::minutes(minute);
+        sim.set_now(now);
+        pass_run(env.importer(at(now)).run_states(&event(&id), deadline()).await.unwrap());
+        assert_eq!(seen_stored().await, saved, "at {now}");
+    }
 }
 
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute

@@ -232,10 +232,29 @@ impl ImportService {
         let run_id = RunId::new();
         let started_at = Utc::now();
         let lease_until = lease_until(started_at, deadline);
-        if !self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await? {
+        if !self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await?.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
+        let leased = self.leased(event, deadline, &tenant, id, run_id, started_at).await;
+        if leased.is_err() {
+            // A store failure with the lease held: it goes, so the retry (or the next run) is not kept out.
+            let _ = self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await;
+        }
+        leased
+    }
+
+    /// [`Self::lease`] once the lease is held: the checks and reads that need it.
+    async fn leased(
+        &self,
+        event: &ImportEvent,
+        deadline: Deadline,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run_id: RunId,
+        started_at: DateTime<Utc>,
+    ) -> Result<Result<Lease, RunSummary>, StoreError> {
+        let tenant = tenant.clone();
         // A DELETE or a pause may have come between the read above and the lease: look again with the lease held.
         // (Queue writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
         // The run goes on with the record read now: the status another run saved before it let the lease go.
@@ -271,13 +290,10 @@ impl ImportService {
                 "imported through {through} already by this quarter hour's run: nothing new to read"
             ))));
         }
-        if states::has_pass(&integration)
-            && let Err(e) = self.store.forget_seen_states(&tenant, id).await
-        {
-            // The run may write agent segments: what the last agent-states pass left stored must go first. Not
-            // gone, the run does not write; its lease goes too, so the retry (or the next run) is not kept out.
-            let _ = self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await;
-            return Err(e);
+        if states::has_pass(&integration) {
+            // The run may write agent segments: what the last agent-states pass left stored must go first (not
+            // gone, the run fails before writing, and lets its lease go).
+            self.store.forget_seen_states(&tenant, id).await?;
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
         Ok(Ok(Lease { integration, run_id, started_at, state }))

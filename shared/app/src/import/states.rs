@@ -88,13 +88,22 @@ impl ImportService {
         let run_id = RunId::new();
         let deadline = deadline.min_after(PASS_TIME_LIMIT);
         let lease_until = lease_until(started_at, deadline);
-        if !self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until).await? {
+        let acquired =
+            self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until).await?;
+        if !acquired.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));
         }
         // Its own lease first, then the import's: of an import and a pass starting together, at least one sees the
         // other's lease (the import waits for a pass whose lease it sees), so they never write at the same time.
-        if self.store.lease_held(LeaseKind::Import, &tenant, id, Utc::now()).await? {
+        let import_running = match self.store.lease_held(LeaseKind::Import, &tenant, id, Utc::now()).await {
+            Ok(held) => held,
+            Err(e) => {
+                let _ = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
+                return Err(e);
+            }
+        };
+        if import_running {
             return self.let_pass_go(&tenant, id, run_id, "the 15-minute import is running").await;
         }
         // A pause, a DELETE or the pass switched off may have come between the read above and the lease: look again
@@ -112,7 +121,10 @@ impl ImportService {
             }
         };
         let mut record = RunRecord::started(run_id, tenant.clone(), id, started_at);
-        let result = self.states_pass(&integration, deadline, &mut record).await;
+        // A pass that took the lease over from one that outlived it may see that one write after it: it vouches for
+        // nothing it stores (no seen states saved).
+        let vouch = acquired == crate::ports::Acquired::Free;
+        let result = self.states_pass(&integration, deadline, vouch, &mut record).await;
         record.ended_at = Utc::now();
         let released = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
         match result {
@@ -164,6 +176,7 @@ impl ImportService {
         &self,
         integration: &Integration,
         deadline: Deadline,
+        vouch: bool,
         record: &mut RunRecord,
     ) -> Result<RunOutcome, super::ImportError> {
         let (tenant, id) = (&integration.tenant_id, integration.id);
@@ -212,11 +225,15 @@ impl ImportService {
         } else {
             // What the last pass left stored, if nothing else wrote since: agents whose answer hashes as it did
             // then have nothing to write, and are not read back (one Query each, every pass, otherwise).
-            let seen = self.store.load_seen_states(tenant, id).await.unwrap_or_else(|e| {
-                // Only a shortcut: without it every agent is read back, which is always right.
-                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not read: every agent is read back");
-                None
-            });
+            let (seen, unread) = match self.store.load_seen_states(tenant, id).await {
+                Ok(seen) => (seen, false),
+                Err(e) => {
+                    // Only a shortcut: without it every agent is read back, which is always right. (It may still
+                    // be stored: it is deleted before this pass writes, as when it was read.)
+                    tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not read: every agent is read back");
+                    (None, true)
+                }
+            };
             let hashes = agent_hashes(&agent_ids, &pieces);
             let unchanged: BTreeSet<&str> = match &seen {
                 Some(seen) if seen.since == window.start => hashes
@@ -232,13 +249,13 @@ impl ImportService {
                 pieces.into_iter().partition(|p| unchanged.contains(&*p.agent_external_id));
             let mut counts = crate::ports::WriteCounts { unchanged: skipped.len() as u64, ..Default::default() };
             if !changed_agents.is_empty() || !changed.is_empty() {
-                if seen.is_some() {
+                if seen.is_some() || unread {
                     // From the first write on, it no longer says what is stored (this pass may fail half-way).
                     self.store.forget_seen_states(tenant, id).await?;
                 }
                 counts += self.store.write_recent_segments(integration, window, &changed_agents, &changed).await?;
             }
-            seen_now = Some(crate::ports::SeenStates {
+            seen_now = vouch.then(|| crate::ports::SeenStates {
                 since: window.start,
                 hashes: hashes.into_values().collect::<BTreeSet<u64>>().into_iter().collect(),
             });
@@ -257,30 +274,25 @@ impl ImportService {
         Ok(RunOutcome::Succeeded)
     }
 
-    /// Saves what the pass left stored, if it still holds its lease for [`SEEN_SAVE_MARGIN`] more: a pass that
-    /// outlived its lease may have written beside an import (which then rewrote agent-hours it had read before),
-    /// so what it wrote is not vouched for. Best effort: not saved (too many agents for one item, a failed write),
-    /// the next pass reads every agent back — this pass deleted any earlier item before its first write.
+    /// Saves what the pass left stored, in one transaction with a check that it still holds its lease for
+    /// [`SEEN_SAVE_MARGIN`] more: a pass that outlived its lease may have written beside an import (which then
+    /// rewrote agent-hours it had read before), so what it wrote is not vouched for. Best effort: not saved (too
+    /// many agents for one item, the lease, a failed write), the next pass reads every agent back — this pass
+    /// deleted any earlier item before its first write.
     async fn save_seen(&self, integration: &Integration, run_id: RunId, seen: &crate::ports::SeenStates) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         if seen.hashes.len() > MAX_SEEN_AGENTS {
             tracing::info!(tenant = %tenant, integration = %id, agents = seen.hashes.len(), "seen states not saved: too many agents for one item");
             return;
         }
-        let saved = match self
-            .store
-            .lease_held_by(LeaseKind::AgentStates, tenant, id, run_id, Utc::now() + SEEN_SAVE_MARGIN)
-            .await
-        {
-            Ok(true) => self.store.save_seen_states(tenant, id, seen).await,
+        match self.store.save_seen_states(tenant, id, seen, run_id, Utc::now() + SEEN_SAVE_MARGIN).await {
+            Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, "agent-states pass outlived its lease: seen states not saved");
-                return;
             }
-            Err(e) => Err(e),
-        };
-        if let Err(e) = saved {
-            tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not saved: the next pass reads every agent back");
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "seen states not saved: the next pass reads every agent back");
+            }
         }
     }
 
@@ -332,9 +344,9 @@ pub fn agent_hashes(agents: &[String], pieces: &[acd_domain::AgentSegment]) -> B
         .collect()
 }
 
-/// How long a pass's lease must still last when it saves its seen states ([`crate::ports::SeenStates`]): an import
-/// starts only once the lease has run out, so one that could have written beside this pass would have started
-/// after that. (The check and the save are two requests, milliseconds apart.)
+/// How long a pass's lease must still last when it saves its seen states ([`crate::ports::SeenStates`]; the check
+/// and the save are one transaction): an import or another pass starts only once the lease has run out, by its own
+/// clock — this covers the clocks' difference.
 pub const SEEN_SAVE_MARGIN: Duration = Duration::seconds(30);
 
 /// Most agents whose hashes fit in one seen-states item (8 bytes each, DynamoDB's items end at 400 KB).

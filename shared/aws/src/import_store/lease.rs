@@ -1,7 +1,8 @@
 //! The import leases: one run (or agent-state read) of an integration at a time.
 
-use acd_app::ports::{LeaseKind, StoreError};
+use acd_app::ports::{Acquired, LeaseKind, StoreError};
 use acd_domain::{IntegrationId, RunId, TenantId};
+use aws_sdk_dynamodb::types::ReturnValue;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
@@ -32,7 +33,7 @@ impl DynamoImportStore {
         run: RunId,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Acquired, StoreError> {
         let item = ser(LeaseItem {
             pk: integration_pk(tenant, id),
             sk: sk.into(),
@@ -47,11 +48,14 @@ impl DynamoImportStore {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
             .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
+            // An item was there (the condition let it be replaced: expired), so its run never let it go.
+            Ok(out) if out.attributes.as_ref().is_some_and(|old| !old.is_empty()) => Ok(Acquired::OverExpired),
+            Ok(_) => Ok(Acquired::Free),
+            Err(e) if is_conditional_failure(&e) => Ok(Acquired::No),
             Err(e) => Err(sdk_error("PutItem(lease)", e)),
         }
     }
@@ -96,7 +100,7 @@ pub(super) async fn acquire_lease(
     run: RunId,
     now: DateTime<Utc>,
     expires: DateTime<Utc>,
-) -> Result<bool, StoreError> {
+) -> Result<Acquired, StoreError> {
     store.acquire_lease_item(tenant, id, lease_sk(kind), run, now, expires).await
 }
 
@@ -118,17 +122,6 @@ pub(super) async fn lease_held(
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
     Ok(read_lease(store, kind, tenant, id).await?.is_some_and(|l| l.expires_at >= now))
-}
-
-pub(super) async fn lease_held_by(
-    store: &DynamoImportStore,
-    kind: LeaseKind,
-    tenant: &TenantId,
-    id: IntegrationId,
-    run: RunId,
-    until: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    Ok(read_lease(store, kind, tenant, id).await?.is_some_and(|l| l.run_id == run && l.expires_at >= until))
 }
 
 async fn read_lease(

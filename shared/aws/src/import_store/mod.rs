@@ -16,8 +16,8 @@ use std::collections::HashSet;
 
 use acd_app::import::RunRecord;
 use acd_app::ports::{
-    ImportState, ImportStore, LeaseKind, ListingCheck, QueueRange, RunLog, RunPage, SeenStates, StatesCheckpoint,
-    StoreError, WriteCounts,
+    Acquired, ImportState, ImportStore, LeaseKind, ListingCheck, QueueRange, RunLog, RunPage, SeenStates,
+    StatesCheckpoint, StoreError, WriteCounts,
 };
 use acd_domain::{
     AgentSegment, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats, Queue,
@@ -163,7 +163,7 @@ impl ImportStore for DynamoImportStore {
         run: RunId,
         now: DateTime<Utc>,
         expires: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Acquired, StoreError> {
         lease::acquire_lease(self, kind, tenant, id, run, now, expires).await
     }
 
@@ -185,17 +185,6 @@ impl ImportStore for DynamoImportStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         lease::lease_held(self, kind, tenant, id, now).await
-    }
-
-    async fn lease_held_by(
-        &self,
-        kind: LeaseKind,
-        tenant: &TenantId,
-        id: IntegrationId,
-        run: RunId,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        lease::lease_held_by(self, kind, tenant, id, run, until).await
     }
 
     async fn load_states_checkpoint(
@@ -224,8 +213,10 @@ impl ImportStore for DynamoImportStore {
         tenant: &TenantId,
         id: IntegrationId,
         seen: &SeenStates,
-    ) -> Result<(), StoreError> {
-        state::save_seen_states(self, tenant, id, seen).await
+        holder: RunId,
+        held_until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        state::save_seen_states(self, tenant, id, seen, holder, held_until).await
     }
 
     async fn forget_seen_states(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {

@@ -3,14 +3,16 @@
 //! ([`crate::table::gaps`]).
 
 use acd_app::ports::{ImportState, SeenStates, StatesCheckpoint, StoreError};
-use acd_domain::{IntegrationId, TenantId};
+use acd_domain::{IntegrationId, RunId, TenantId};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, key, ser};
+use crate::dynamo::s;
 use crate::items;
 use crate::keys::{self, integration_pk};
 use crate::sdk_error;
@@ -164,17 +166,51 @@ pub(super) async fn load_seen_states(
     }
 }
 
+/// Saves `seen` in one transaction with a check that run `holder` holds the agent-states lease until at least
+/// `held_until`: `false` (nothing saved) when it does not.
 pub(super) async fn save_seen_states(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
     seen: &SeenStates,
-) -> Result<(), StoreError> {
+    holder: RunId,
+    held_until: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    store.crash_point()?;
+    let backend = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
     let mut item = key(integration_pk(tenant, id), items::SEEN_STATES_SK.into());
     item.insert("since".into(), AttributeValue::S(seen.since.to_rfc3339_opts(SecondsFormat::AutoSi, true)));
     let bytes: Vec<u8> = seen.hashes.iter().flat_map(|h| h.to_be_bytes()).collect();
     item.insert("hashes".into(), AttributeValue::B(Blob::new(bytes)));
-    store.put(item, "PutItem(seen states)").await
+    let check = ConditionCheck::builder()
+        .table_name(&store.table)
+        .set_key(Some(key(integration_pk(tenant, id), items::STATES_LEASE_SK.into())))
+        // `expires_at` as the lease's put writes it (RFC 3339, UTC): compared as text, exact to the microsecond.
+        .condition_expression("run_id = :run AND expires_at > :until")
+        .expression_attribute_values(":run", s(holder.to_string()))
+        .expression_attribute_values(":until", s(held_until.to_rfc3339_opts(SecondsFormat::Micros, true)))
+        .build()
+        .map_err(backend)?;
+    let put = Put::builder().table_name(&store.table).set_item(Some(item)).build().map_err(backend)?;
+    let result = store
+        .client
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().condition_check(check).build())
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) => {
+            let not_held = e.as_service_error().is_some_and(|s| match s {
+                TransactWriteItemsError::TransactionCanceledException(c) => {
+                    c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+                }
+                _ => false,
+            });
+            if not_held { Ok(false) } else { Err(sdk_error("TransactWriteItems(seen states)", e)) }
+        }
+    }
 }
 
 pub(super) async fn forget_seen_states(

@@ -123,7 +123,7 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
 }
 
 /// Which items of a cancelled transaction failed their condition.
-fn failed_conditions<R>(
+pub(crate) fn failed_conditions<R>(
     error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> Option<Vec<bool>> {
     let service = error.as_service_error()?;

@@ -254,28 +254,27 @@ impl ImportService {
         run_id: RunId,
         started_at: DateTime<Utc>,
     ) -> Result<Result<Lease, RunSummary>, StoreError> {
-        let tenant = tenant.clone();
         // A DELETE or a pause may have come between the read above and the lease: look again with the lease held.
         // (Queue writes are conditional on the record anyway, so a delete starting later still cannot be undone.)
         // The run goes on with the record read now: the status another run saved before it let the lease go.
-        let Some(integration) = self.repo.get(&tenant, id).await? else {
-            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
-            return self.stop_deleted(&tenant, id).await.map(Err);
+        let Some(integration) = self.repo.get(tenant, id).await? else {
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await?;
+            return self.stop_deleted(tenant, id).await.map(Err);
         };
         if integration.status.state == IntegrationState::Paused {
             // Paused since the read above: the admin's pause is the newer word.
-            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await?;
             tracing::info!(tenant = %tenant, integration = %id, "integration paused as the run started: nothing to import");
             return Ok(Err(RunSummary::skipped("integration paused")));
         }
         if !self.wait_for_states_pass(&integration, deadline).await? {
-            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await?;
             tracing::warn!(tenant = %tenant, integration = %id, "an agent-states pass still holds its lease: the next run imports");
             return Ok(Err(RunSummary::skipped("an agent-states pass is still running")));
         }
         // The state is read with the lease held (no other run moves it now) and handed to the run; a failed read is
         // the run's failure, recorded as before the state was read here.
-        let state = self.store.load_state(&tenant, id).await;
+        let state = self.store.load_state(tenant, id).await;
         let now = self.config.now.unwrap_or(started_at);
         let operational = integration.status.state == IntegrationState::Operational;
         if !event.at_once
@@ -283,7 +282,7 @@ impl ImportService {
             && plan::already_imported(now, operational, integration.updated_at, state)
         {
             // Nothing recorded: the status and the runs stay those of the run that imported this quarter hour.
-            self.store.release_lease(LeaseKind::Import, &tenant, id, run_id).await?;
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await?;
             let through = acd_domain::acd::floor_to_interval(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             tracing::info!(tenant = %tenant, integration = %id, through = %through, "imported through this quarter hour already: nothing to do");
             return Ok(Err(RunSummary::skipped(format!(
@@ -293,7 +292,7 @@ impl ImportService {
         if states::has_pass(&integration) {
             // The run may write agent segments: what the last agent-states pass left stored must go first (not
             // gone, the run fails before writing, and lets its lease go).
-            self.store.forget_seen_states(&tenant, id).await?;
+            self.store.forget_seen_states(tenant, id).await?;
         }
         tracing::info!(tenant = %tenant, integration = %id, run = %run_id, "import run started");
         Ok(Ok(Lease { integration, run_id, started_at, state }))

@@ -94,28 +94,11 @@ impl ImportService {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));
         }
-        // Its own lease first, then the import's: of an import and a pass starting together, at least one sees the
-        // other's lease (the import waits for a pass whose lease it sees), so they never write at the same time.
-        let import_running = match self.store.lease_held(LeaseKind::Import, &tenant, id, Utc::now()).await {
-            Ok(held) => held,
+        let integration = match self.leased_pass(&tenant, id).await {
+            Ok(Ok(integration)) => integration,
+            Ok(Err(why)) => return self.let_pass_go(&tenant, id, run_id, why).await,
             Err(e) => {
-                let _ = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
-                return Err(e);
-            }
-        };
-        if import_running {
-            return self.let_pass_go(&tenant, id, run_id, "the 15-minute import is running").await;
-        }
-        // A pause, a DELETE or the pass switched off may have come between the read above and the lease: look again
-        // with the lease held (a pause saved from now on is the next pass's), and go on with the record read now.
-        let integration = match self.repo.get(&tenant, id).await {
-            Ok(Some(current)) => match states_skip_reason(&current) {
-                None => current,
-                Some(why) => return self.let_pass_go(&tenant, id, run_id, why).await,
-            },
-            Ok(None) => return self.let_pass_go(&tenant, id, run_id, "integration deleted").await,
-            Err(e) => {
-                // The read's failure is the one to report; the lease would otherwise expire with the pass's limit.
+                // The store's failure is the one to report; the lease would otherwise expire with the pass's limit.
                 let _ = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
                 return Err(e);
             }
@@ -155,6 +138,25 @@ impl ImportService {
             outcome: record.outcome,
             detail: format!("agent states: {:?}", record.outcome).to_lowercase(),
             run: Some(record),
+        })
+    }
+
+    /// With the pass's lease held: the integration to read the states of, or why there is nothing to do.
+    async fn leased_pass(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+    ) -> Result<Result<Integration, &'static str>, StoreError> {
+        // Its own lease first, then the import's: of an import and a pass starting together, at least one sees the
+        // other's lease (the import waits for a pass whose lease it sees), so they never write at the same time.
+        if self.store.lease_held(LeaseKind::Import, tenant, id, Utc::now()).await? {
+            return Ok(Err("the 15-minute import is running"));
+        }
+        // A pause, a DELETE or the pass switched off may have come between the first read and the lease: look again
+        // with the lease held (a pause saved from now on is the next pass's), and go on with the record read now.
+        Ok(match self.repo.get(tenant, id).await? {
+            Some(current) => states_skip_reason(&current).map_or(Ok(current), Err),
+            None => Err("integration deleted"),
         })
     }
 

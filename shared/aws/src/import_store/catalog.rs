@@ -106,12 +106,8 @@ impl DynamoImportStore {
             match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
                 Ok(_) => {}
                 Err(e) => {
-                    let deleted = e.as_service_error().is_some_and(|s| match s {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => {
-                            c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-                        }
-                        _ => false,
-                    });
+                    // The record check (the transaction's first item) failed: the integration is gone or deleting.
+                    let deleted = crate::dynamo::failed_conditions(&e).is_some_and(|f| f.first() == Some(&true));
                     if deleted {
                         return Err(StoreError::NotFound);
                     }

@@ -18,7 +18,6 @@ use crate::digest::{ChunkDigest, Digestible};
 use crate::dynamo::{Item, s};
 use crate::items::{self, IntervalItem, SEGMENT_SK_PREFIX, SegmentItem, interval_sk, segment_pk};
 use crate::keys::{PK, SK, integration_pk};
-use crate::sdk_error;
 use crate::table::hour_writes::{self, Bucketed, HourRules, HourWrites};
 
 /// Partitions compared at a time, and the pending writes that trigger a flush, weighed by the intervals and
@@ -33,16 +32,7 @@ impl DynamoImportStore {
     /// The stored digest of the chunk's day (its key), matching only if it was made for a chunk with the same start
     /// and an end no later than `chunk`'s.
     async fn load_digest(&self, pk: &str, sk: &str, chunk: TimeWindow) -> Result<Option<ChunkDigest>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(digest)", e))?;
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = self.get(key(pk.to_owned(), sk.to_owned()), "GetItem(digest)").await? else { return Ok(None) };
         let time = |name: &str| {
             let text = item.get(name).and_then(|v| v.as_s().ok());
             text.and_then(|v| DateTime::parse_from_rfc3339(v).ok()).map(|t| t.with_timezone(&Utc))
@@ -207,15 +197,7 @@ impl DynamoImportStore {
     }
 
     async fn delete_digest(&self, pk: &str, sk: &str) -> Result<(), StoreError> {
-        self.crash_point()?;
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(pk.to_owned(), sk.to_owned())))
-            .send()
-            .await
-            .map_err(|e| sdk_error("DeleteItem(digest)", e))?;
-        Ok(())
+        self.delete(key(pk.to_owned(), sk.to_owned()), "DeleteItem(digest)").await
     }
 }
 

@@ -130,16 +130,6 @@ async fn read_lease(
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<Option<LeaseItem>, StoreError> {
-    let out = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .set_key(Some(key(integration_pk(tenant, id), lease_sk(kind).into())))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error("GetItem(lease)", e))?;
-    out.item
-        .map(|item| from_item::<LeaseItem>(item).map_err(|e| StoreError::Corrupt(format!("lease: {e}"))))
-        .transpose()
+    let item = store.get(key(integration_pk(tenant, id), lease_sk(kind).into()), "GetItem(lease)").await?;
+    item.map(|item| from_item::<LeaseItem>(item).map_err(|e| StoreError::Corrupt(format!("lease: {e}")))).transpose()
 }

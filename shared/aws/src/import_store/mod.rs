@@ -81,6 +81,33 @@ impl DynamoImportStore {
         Ok(())
     }
 
+    /// A strongly consistent GetItem of `key` (the import's own items: what it reads, it acts on under its lease).
+    async fn get(&self, key: Item, operation: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error(operation, e))?;
+        Ok(out.item)
+    }
+
+    /// An unconditional DeleteItem.
+    async fn delete(&self, key: Item, operation: &str) -> Result<(), StoreError> {
+        self.crash_point()?;
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .send()
+            .await
+            .map_err(|e| sdk_error(operation, e))?;
+        Ok(())
+    }
+
     /// An unconditional PutItem.
     async fn put(&self, item: Item, operation: &str) -> Result<(), StoreError> {
         self.crash_point()?;

@@ -4,7 +4,6 @@
 
 use acd_app::ports::{ImportState, SeenStates, StatesCheckpoint, StoreError};
 use acd_domain::{IntegrationId, RunId, TenantId};
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -12,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::{DynamoImportStore, key, ser};
-use crate::dynamo::s;
+use crate::dynamo::{failed_conditions, s};
 use crate::items;
 use crate::keys::{self, integration_pk};
 use crate::sdk_error;
@@ -46,25 +45,16 @@ pub(super) async fn load_state(
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<ImportState, StoreError> {
-    let get = |sk: &str| {
-        store
-            .client
-            .get_item()
-            .table_name(&store.table)
-            .set_key(Some(key(integration_pk(tenant, id), sk.into())))
-            .consistent_read(true)
-            .send()
-    };
-    let (state, cursor) = futures::future::join(get(items::STATE_SK), get(items::CURSOR_SK)).await;
-    let state = state.map_err(|e| sdk_error("GetItem(state)", e))?;
-    let cursor = cursor.map_err(|e| sdk_error("GetItem(cursor)", e))?;
-    let mut state = match state.item {
+    let get = |sk: &str, operation| store.get(key(integration_pk(tenant, id), sk.into()), operation);
+    let (state, cursor) =
+        futures::future::join(get(items::STATE_SK, "GetItem(state)"), get(items::CURSOR_SK, "GetItem(cursor)")).await;
+    let mut state = match state? {
         Some(item) => {
             from_item::<StateItem>(item).map(|s| s.state).map_err(|e| StoreError::Corrupt(format!("state: {e}")))?
         }
         None => ImportState::default(),
     };
-    let earlier_layout = match cursor.item {
+    let earlier_layout = match cursor? {
         Some(item) => {
             let (cursor, as_map) = crate::cursor::read_cursor(&item)?;
             state.vendor_cursor = Some(cursor);
@@ -105,16 +95,7 @@ pub(super) async fn load_states_checkpoint(
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<StatesCheckpoint, StoreError> {
-    let out = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .set_key(Some(key(integration_pk(tenant, id), items::STATES_SK.into())))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error("GetItem(states checkpoint)", e))?;
-    match out.item {
+    match store.get(key(integration_pk(tenant, id), items::STATES_SK.into()), "GetItem(states checkpoint)").await? {
         Some(item) => from_item::<StatesCheckpointItem>(item)
             .map(|s| s.checkpoint)
             .map_err(|e| StoreError::Corrupt(format!("states checkpoint: {e}"))),
@@ -141,16 +122,8 @@ pub(super) async fn load_seen_states(
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<Option<SeenStates>, StoreError> {
-    let out = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .set_key(Some(key(integration_pk(tenant, id), items::SEEN_STATES_SK.into())))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error("GetItem(seen states)", e))?;
-    let Some(item) = out.item else { return Ok(None) };
+    let seen_key = key(integration_pk(tenant, id), items::SEEN_STATES_SK.into());
+    let Some(item) = store.get(seen_key, "GetItem(seen states)").await? else { return Ok(None) };
     let since = item.get("since").and_then(|v| v.as_s().ok()).and_then(|s| s.parse::<DateTime<Utc>>().ok());
     let hashes = item.get("hashes").and_then(|v| v.as_b().ok()).map(|b| b.as_ref()).filter(|b| b.len() % 8 == 0);
     match (since, hashes) {
@@ -203,15 +176,9 @@ pub(super) async fn save_seen_states(
         .await;
     match result {
         Ok(_) => Ok(true),
-        Err(e) => {
-            let not_held = e.as_service_error().is_some_and(|s| match s {
-                TransactWriteItemsError::TransactionCanceledException(c) => {
-                    c.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
-                }
-                _ => false,
-            });
-            if not_held { Ok(false) } else { Err(sdk_error("TransactWriteItems(seen states)", e)) }
-        }
+        // The lease check (the transaction's first item) failed: not held.
+        Err(e) if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => Ok(false),
+        Err(e) => Err(sdk_error("TransactWriteItems(seen states)", e)),
     }
 }
 
@@ -220,16 +187,7 @@ pub(super) async fn forget_seen_states(
     tenant: &TenantId,
     id: IntegrationId,
 ) -> Result<(), StoreError> {
-    store.crash_point()?;
-    store
-        .client
-        .delete_item()
-        .table_name(&store.table)
-        .set_key(Some(key(integration_pk(tenant, id), items::SEEN_STATES_SK.into())))
-        .send()
-        .await
-        .map_err(|e| sdk_error("DeleteItem(seen states)", e))?;
-    Ok(())
+    store.delete(key(integration_pk(tenant, id), items::SEEN_STATES_SK.into()), "DeleteItem(seen states)").await
 }
 
 /// Merges `found` into the integration's stored gaps ([`acd_domain::gaps::merge_gaps`]): GetItem, merge, PutItem.
@@ -241,16 +199,7 @@ pub(super) async fn save_agent_state_gaps(
 ) -> Result<(), StoreError> {
     let (tenant, id) = (&integration.tenant_id, integration.id);
     let key = key(keys::tenant_pk(tenant), keys::agent_state_gaps_sk(id));
-    let out = store
-        .client
-        .get_item()
-        .table_name(&store.table)
-        .set_key(Some(key))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| sdk_error("GetItem(agent-state gaps)", e))?;
-    let stored = match out.item {
+    let stored = match store.get(key, "GetItem(agent-state gaps)").await? {
         Some(item) => {
             from_item::<AgentStateGapsItem>(item)
                 .map_err(|e| StoreError::Corrupt(format!("agent-state gaps: {e}")))?

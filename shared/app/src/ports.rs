@@ -231,7 +231,9 @@ pub enum Acquired {
     No,
     /// Taken; no earlier holder's lease was left.
     Free,
-    /// Taken over from a run whose lease ran out before it let it go: that run may still be writing.
+    /// Taken over from a run whose lease ran out before it let it go: that run may still be writing. (Also when the
+    /// item replaced was this run's own, put by an attempt whose answer was lost: whether that attempt replaced
+    /// an expired lease is not known.)
     OverExpired,
 }
 
@@ -326,6 +328,16 @@ pub trait ImportStore: Send + Sync {
         tenant: &TenantId,
         id: IntegrationId,
         run: acd_domain::RunId,
+    ) -> Result<(), StoreError>;
+    /// Sets the lease of `kind` to expire at `until` if `run` still holds it (a run that stopped while writes of it
+    /// may still be in flight keeps it until they have landed, and no longer).
+    async fn hold_lease(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: acd_domain::RunId,
+        until: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), StoreError>;
     /// Whether an unexpired run holds the lease of `kind`.
     async fn lease_held(

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use acd_app::import::plan::{day_chunks, day_start, owned_pieces};
-use acd_app::import::{ImportConfig, ImportEvent, RunOutcome, RunSummary};
+use acd_app::import::{ImportConfig, ImportEvent, ImportService, RunOutcome, RunSummary};
 use acd_app::ports::Acquired;
 use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
@@ -17,6 +17,8 @@ use acd_integration_tests::{ConnectEnv, FailingSchedules, ImportEnv, Item, Racin
 use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+
+use crate::dynamo_faults::{Answer, DynamoFaults, Fault};
 
 const TENANT: &str = "tenant-cadence";
 
@@ -400,6 +402,37 @@ async fn an_import_waits_while_an_agent_states_pass_holds_its_lease_then_runs() 
     assert!(!store.lease_held(LeaseKind::Import, &tenant, integration, Utc::now()).await.unwrap());
 }
 
+/// Both leases, against moto: one run at a time; a lease that ran out is taken over (and said so) to the
+/// microsecond — with whole seconds written as `…:00Z`, the text comparison took it for unexpired for up to a
+/// second after —, and a run's put that is sent again (the SDK retries a put whose answer was lost, which may have
+/// landed) takes its own lease again rather than finding it held and skipping its run.
+#[tokio::test]
+async fn a_lease_runs_out_to_the_microsecond_and_is_taken_again_by_its_own_run() {
+    use acd_app::ports::{ImportStore as _, LeaseKind};
+    let stack = acd_test_harness::AwsStack::start().await;
+    let store = wiring::import_store(&stack.settings, &stack.clients);
+    let tenant = acd_domain::TenantId::parse(TENANT).unwrap();
+    let integration = acd_domain::IntegrationId::new();
+    let ends: DateTime<Utc> = "2030-01-01T00:00:00Z".parse().unwrap();
+    let (before, after) = (ends - chrono::Duration::microseconds(1), ends + chrono::Duration::milliseconds(500));
+    let later = ends + chrono::Duration::hours(1);
+    for kind in [LeaseKind::Import, LeaseKind::AgentStates] {
+        let (a, b, c) = (acd_domain::RunId::new(), acd_domain::RunId::new(), acd_domain::RunId::new());
+        let acquire = |run, now, expires| store.acquire_lease(kind, &tenant, integration, run, now, expires);
+        assert_eq!(acquire(a, before, ends).await.unwrap(), Acquired::Free, "{kind:?}");
+        assert_eq!(acquire(b, before, later).await.unwrap(), Acquired::No, "{kind:?}: held");
+        assert!(store.lease_held(kind, &tenant, integration, before).await.unwrap());
+        assert!(!store.lease_held(kind, &tenant, integration, after).await.unwrap());
+        // The same put again: its own lease, taken (as over an expired one: the first put may have replaced one).
+        assert_eq!(acquire(a, before, ends).await.unwrap(), Acquired::OverExpired, "{kind:?}: its own run");
+        assert_eq!(acquire(b, ends, later).await.unwrap(), Acquired::No, "{kind:?}: held to its last microsecond");
+        assert_eq!(acquire(b, after, later).await.unwrap(), Acquired::OverExpired, "{kind:?}: ran out 0.5 s ago");
+        assert_eq!(acquire(c, after, later).await.unwrap(), Acquired::No, "{kind:?}: b holds it now");
+        store.release_lease(kind, &tenant, integration, b).await.unwrap();
+        assert_eq!(acquire(c, after, later).await.unwrap(), Acquired::Free, "{kind:?}: let go");
+    }
+}
+
 #[tokio::test]
 async fn a_pass_that_finds_the_import_lease_held_writes_nothing_and_the_next_pass_catches_up() {
     use acd_app::ports::{ImportStore as _, LeaseKind};
@@ -530,7 +563,8 @@ async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_cha
     // A pass that crashes at its first write after deleting the seen states (a digest's delete) leaves nothing that
     // claims to say what is stored.
     let now = t0 + chrono::Duration::minutes(8) - chrono::Duration::seconds(1);
-    let crash = ImportConfig { abort_after_batches: Some(1), ..at(now) };
+    // (A pass failing on a store error keeps its lease for `in_flight_hold`, 30 s by default: none here.)
+    let crash = ImportConfig { abort_after_batches: Some(1), in_flight_hold: Duration::ZERO, ..at(now) };
     assert!(pass_at(now, crash).await.is_err(), "the simulated crash");
     assert!(!seen_stored().await, "deleted before any other write");
     let run = pass_run(pass_at(now, at(now)).await.unwrap());
@@ -596,6 +630,227 @@ async fn a_pass_that_no_longer_holds_its_lease_as_it_ends_saves_no_seen_states()
         pass_run(env.importer(at(now)).run_states(&event(&id), deadline()).await.unwrap());
         assert_eq!(seen_stored().await, saved, "at {now}");
     }
+}
+
+/// The import service as deployed, its AWS calls through `faults` (the proxy in front of the environment's moto).
+async fn importer_through(env: &ImportEnv, faults: &DynamoFaults, config: ImportConfig) -> ImportService {
+    wiring::import_service(&env.stack.settings, &faults.clients().await, env.factory.clone(), config)
+}
+
+/// The next pass at `now`, with nothing armed: it stores every state since the day before `t0` ([`imported`]).
+async fn catch_up(
+    env: &ImportEnv,
+    faults: &DynamoFaults,
+    sim: &GenesysSimulator,
+    t0: DateTime<Utc>,
+    now: DateTime<Utc>,
+    id: &str,
+    agents: &[String],
+) {
+    sim.set_now(now);
+    let run = pass_run(importer_through(env, faults, at(now)).await.run_states(&event(id), deadline()).await.unwrap());
+    assert!(run.counts.segments > 0, "{run:?}");
+    assert_same(&env.segments(id, agents).await, &truth(sim, t0 - chrono::Duration::days(1)), &format!("at {now}"));
+}
+
+/// Segment writes: the pieces of an agent partition (`T#…#I#…#A#…`), single or hour buckets.
+const SEGMENT_WRITES: &[&str] = &["BatchWriteItem", "PutItem"];
+
+/// The pass's lease item: its run and when it expires.
+async fn states_lease(env: &ImportEnv, id: &str) -> Option<(String, DateTime<Utc>)> {
+    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let lease = items.into_iter().find(|i| i["SK"].as_s().unwrap() == "LEASE#STATES")?;
+    Some((lease["run_id"].as_s().unwrap().clone(), lease["expires_at"].as_s().unwrap().parse().unwrap()))
+}
+
+/// DynamoDB throttles every segment write of a pass (the SDK retries with backoff, for longer than the pass has):
+/// the pass stops at its deadline, ends `partial`, keeps its lease for the hold (5 s here, 30 s by default: a
+/// write it sent may still land), and nothing of it reaches the table after that — before, its writes had no
+/// deadline, and one retrying past its lease could land beside the next pass or an import. Once the throttling is
+/// over and the lease has run out, the next pass stores every state.
+#[tokio::test]
+async fn a_pass_whose_writes_are_throttled_past_its_deadline_stops_there_and_the_next_catches_up() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let before = env.segments(&id, &agents).await;
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    // The pass's deadline in 4 s (as its limit, 2 minutes, in AWS); the vendor's calls end 0.5 s before it.
+    let hold = Duration::from_secs(5);
+    let config = ImportConfig { record_reserve: Duration::from_millis(500), in_flight_hold: hold, ..at(t1) };
+    let (limit, throttled_for) = (Duration::from_secs(4), Duration::from_secs(15));
+    let importer = importer_through(&env, &faults, config).await;
+    let started = Instant::now();
+    faults.arm(Fault {
+        operations: SEGMENT_WRITES,
+        body_contains: "#A#",
+        answer: Answer::Throttled,
+        until: Some(started + throttled_for),
+    });
+    let cut = importer.run_states(&event(&id), Deadline::after(limit)).await.unwrap();
+    let returned = started.elapsed();
+    assert_eq!(cut.outcome, RunOutcome::Partial, "{cut:?}");
+    let message = cut.run.as_ref().and_then(|r| r.message.clone()).unwrap_or_default();
+    assert!(message.contains("deadline"), "{message}");
+    assert!(returned < limit + Duration::from_secs(3), "returned {returned:?} after it started");
+    let writes = faults.requests(SEGMENT_WRITES, "#A#");
+    assert!(!writes.is_empty() && writes.iter().all(|w| w.refused()), "it tried, throttled: {writes:?}");
+    let (run, expires) = states_lease(&env, &id).await.expect("its lease kept");
+    assert_eq!(run, cut.run.as_ref().unwrap().run_id.to_string());
+    let hold_end = Utc::now() + chrono::Duration::from_std(hold).unwrap();
+    assert!(expires <= hold_end && expires > hold_end - chrono::Duration::seconds(3), "held for 5 s: {expires}");
+
+    // Past the throttling (a write still retrying would get through now): nothing more came, nothing was written.
+    tokio::time::sleep_until((started + throttled_for + Duration::from_secs(3)).into()).await;
+    let after = faults.requests(SEGMENT_WRITES, "#A#");
+    assert!(after.len() == writes.len() && after.iter().all(|w| w.at < started + returned), "none after it ended");
+    assert_eq!(env.segments(&id, &agents).await, before, "nothing written");
+
+    catch_up(&env, &faults, &sim, t0, t1 + chrono::Duration::minutes(1), &id, &agents).await;
+}
+
+/// DynamoDB answers slowly: the pass's first segment writes are received and applied 6 s later, after the pass was
+/// cut off at its deadline (4 s). The pass keeps its lease while they may land (the hold: 10 s here), so they land
+/// under it, never beside an import or another pass that took it (before, it let its lease go as it stopped). Then
+/// the lease runs out and the next pass catches up.
+#[tokio::test]
+async fn a_write_still_in_flight_when_a_pass_is_cut_off_lands_while_the_pass_still_holds_its_lease() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let before = env.segments(&id, &agents).await;
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    let hold = Duration::from_secs(10);
+    let config = ImportConfig { record_reserve: Duration::from_millis(500), in_flight_hold: hold, ..at(t1) };
+    let (limit, delay) = (Duration::from_secs(4), Duration::from_secs(6));
+    let importer = importer_through(&env, &faults, config).await;
+    let started = Instant::now();
+    faults.arm(Fault { operations: SEGMENT_WRITES, body_contains: "#A#", answer: Answer::Delayed(delay), until: None });
+    let cut = importer.run_states(&event(&id), Deadline::after(limit)).await.unwrap();
+    assert_eq!(cut.outcome, RunOutcome::Partial, "{cut:?}");
+    assert!(started.elapsed() < delay, "cut off before its writes were answered");
+    let (run, expires) = states_lease(&env, &id).await.expect("its lease kept");
+    assert_eq!(run, cut.run.as_ref().unwrap().run_id.to_string());
+
+    tokio::time::sleep_until((started + delay + Duration::from_secs(2)).into()).await;
+    faults.disarm();
+    let writes = faults.requests(SEGMENT_WRITES, "#A#");
+    assert!(!writes.is_empty(), "it wrote");
+    for write in &writes {
+        let landed = write.landed.expect("every write it sent was applied, late");
+        assert!(landed < expires, "landed at {landed}, its lease held until {expires}");
+    }
+    assert_ne!(env.segments(&id, &agents).await, before, "the late writes are in the table");
+
+    tokio::time::sleep_until((started + hold + Duration::from_secs(5)).into()).await;
+    assert!(Utc::now() > expires);
+    catch_up(&env, &faults, &sim, t0, t1 + chrono::Duration::minutes(1), &id, &agents).await;
+}
+
+/// A store call that fails (a permission taken away: `AccessDeniedException`, not retried) once a run holds its
+/// lease lets the lease go, so the next run is not kept out for the lease's length: the pass's look at the
+/// import's lease, the import's delete of the seen states. The runs after them, with the permission back, run.
+#[tokio::test]
+async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let lease_items = || async {
+        let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+        let leases = items.iter().map(|i| i["SK"].as_s().unwrap().clone()).filter(|sk| sk.starts_with("LEASE"));
+        leases.collect::<Vec<_>>()
+    };
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    // The pass: its own lease taken, then the import's read — denied.
+    faults.arm(Fault { operations: &["GetItem"], body_contains: "\"LEASE\"", answer: Answer::Denied, until: None });
+    let failed = importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(faults.requests(&["GetItem"], "\"LEASE\"").len(), 1, "denied once, not retried");
+    assert!(lease_items().await.is_empty(), "the pass's lease let go");
+    faults.disarm();
+    let run =
+        pass_run(importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await.unwrap());
+    assert!(run.counts.segments > 0, "{run:?}");
+
+    // The import: its lease taken, the integration read again, then the seen states' delete — denied.
+    let t2 = t0 + chrono::Duration::minutes(15);
+    sim.set_now(t2);
+    faults.arm(Fault {
+        operations: &["DeleteItem"],
+        body_contains: "STATES#SEEN",
+        answer: Answer::Denied,
+        until: None,
+    });
+    let failed = importer_through(&env, &faults, at(t2)).await.run(&event(&id), deadline()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(lease_items().await.is_empty(), "the import's lease let go");
+    faults.disarm();
+    let run = importer_through(&env, &faults, at(t2)).await.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    // (The import stores what starts before the quarter hour; a pass then brings the rest.)
+    pass_run(importer_through(&env, &faults, at(t2)).await.run_states(&event(&id), deadline()).await.unwrap());
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
+}
+
+/// An import whose writes are refused half-way (`AccessDeniedException` on BatchWriteItem) fails, records its run,
+/// and keeps its lease for the hold (3 s here, 30 s by default) rather than letting it go: other writes of it may
+/// still have been in flight. Then the lease runs out and the next import runs.
+#[tokio::test]
+async fn an_import_failing_on_a_store_error_keeps_its_lease_for_the_hold_only() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let t1 = t0 + chrono::Duration::minutes(15);
+    sim.set_now(t1);
+    let hold = Duration::from_secs(3);
+    let config = ImportConfig { in_flight_hold: hold, ..at(t1) };
+    faults.arm(Fault { operations: &["BatchWriteItem"], body_contains: "", answer: Answer::Denied, until: None });
+    let failed = importer_through(&env, &faults, config).await.run(&event(&id), deadline()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+    let lease = items.iter().find(|i| i["SK"].as_s().unwrap() == "LEASE").expect("its lease kept");
+    let expires: DateTime<Utc> = lease["expires_at"].as_s().unwrap().parse().unwrap();
+    let hold_end = Utc::now() + chrono::Duration::from_std(hold).unwrap();
+    assert!(expires <= hold_end && expires > hold_end - chrono::Duration::seconds(2), "held for 3 s: {expires}");
+    faults.disarm();
+    tokio::time::sleep(hold + Duration::from_millis(500)).await;
+    let run = importer_through(&env, &faults, at(t1)).await.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    pass_run(importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await.unwrap());
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
+}
+
+/// The seen states can be neither read nor saved (both denied): the pass reads every agent back, deletes the
+/// item it could not read before its first write (it may describe what an earlier pass stored, and this one
+/// changes that), stores the states as they are, and leaves no item; the next pass, with the permission back,
+/// reads every agent back and saves one again.
+#[tokio::test]
+async fn a_pass_that_can_neither_read_nor_save_its_seen_states_reads_every_agent_and_leaves_none() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let seen_stored = || async {
+        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
+    };
+    let all = agents.len() as u64;
+    let pass_at = |minute: i64| {
+        let now = t0 + chrono::Duration::minutes(minute);
+        sim.set_now(now);
+        let (faults, env, ev) = (&faults, &env, event(&id));
+        async move { pass_run(importer_through(env, faults, at(now)).await.run_states(&ev, deadline()).await.unwrap()) }
+    };
+    assert!(pass_at(1).await.counts.segment_writes.reads >= all);
+    assert!(seen_stored().await);
+    assert!(pass_at(2).await.counts.segment_writes.reads < all, "the seen states at work");
+    faults.arm(Fault { operations: &["GetItem"], body_contains: "STATES#SEEN", answer: Answer::Denied, until: None });
+    faults.arm(Fault { operations: &["TransactWriteItems"], body_contains: "", answer: Answer::Denied, until: None });
+    let run = pass_at(3).await;
+    assert!(run.counts.segment_writes.reads >= all, "{run:?}");
+    let denied = faults.requests(&["TransactWriteItems"], "").into_iter().filter(|r| r.refused()).count();
+    assert_eq!(denied, 1, "the save was tried, once");
+    assert!(!seen_stored().await, "the unread item deleted before the first write");
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "stored");
+    faults.disarm();
+    assert!(pass_at(4).await.counts.segment_writes.reads >= all, "nothing saved: every agent read back");
+    assert!(seen_stored().await, "saved again");
 }
 
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute

@@ -614,7 +614,9 @@ async fn an_unreadable_import_state_fails_the_run_on_the_record_and_the_status()
     dynamodb.put_item().table_name(table).set_item(Some(item)).send().await.unwrap();
 
     sim.set_now(at(10, 20));
-    let run = env.importer(config(at(10, 20))).run(&scheduled(&id), deadline()).await;
+    // A run failing on a store error keeps its lease for `in_flight_hold` (30 s by default; none here).
+    let failing = ImportConfig { in_flight_hold: std::time::Duration::ZERO, ..config(at(10, 20)) };
+    let run = env.importer(failing).run(&scheduled(&id), deadline()).await;
     assert!(matches!(run, Err(StoreError::Corrupt(_))), "{run:?}");
     let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs"), None).await;
     let latest = &runs["items"][0];
@@ -624,7 +626,7 @@ async fn an_unreadable_import_state_fails_the_run_on_the_record_and_the_status()
         (&integration["status"]["state"], &integration["status"]["reason"]),
         (&json!("failing"), &json!("internal"))
     );
-    // The lease was let go: the next run meets the same state, and fails the same way.
+    // The lease was kept for the hold only: the next run meets the same state, and fails the same way.
     let again = env.importer(config(at(10, 35))).run(&scheduled(&id), deadline()).await;
     assert!(matches!(again, Err(StoreError::Corrupt(_))), "{again:?}");
 }

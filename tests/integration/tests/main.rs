@@ -3,6 +3,7 @@
 //! in a process of its own, so the suites share nothing at run time. Run one suite by its module path:
 //! `cargo nextest run -p acd-integration-tests -E 'test(/^faults::/)'` (or the plain filter `faults::`).
 
+mod dynamo_faults;
 mod event_support;
 mod query_support;
 

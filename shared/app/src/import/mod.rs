@@ -78,6 +78,11 @@ pub struct ImportConfig {
     /// put off so is written by the next run that fetches it, whatever the estimate
     /// ([`ImportState::write_put_off`]).
     pub write_time_per_item: StdDuration,
+    /// How long a run (import or agent-states pass) that stopped while writes of it may still be in flight keeps
+    /// its lease: cut off at its deadline, or failed on a store error while other requests were out. A DynamoDB
+    /// request already sent is answered or given up within the SDK's attempt timeout (10 s): until then it may
+    /// still land, and an import or a pass that took the lease could be rewriting the same agent-hours.
+    pub in_flight_hold: StdDuration,
     /// Test hook: make the store fail every write request after this many (BatchWriteItem calls, queue
     /// transactions, catalog updates, digest, state and run-record writes): a run killed mid-way.
     pub abort_after_batches: Option<u64>,
@@ -98,6 +103,7 @@ impl Default for ImportConfig {
             // ([`ImportState::write_put_off`]). Counted per interval and segment until 2026-12-05, also with hour
             // buckets (≈ 12 segments an item): a 10,000-agent day "needed" 7 minutes, and was put off with the next.
             write_time_per_item: StdDuration::from_micros(500),
+            in_flight_hold: StdDuration::from_secs(30),
             abort_after_batches: None,
             now: None,
         }
@@ -385,11 +391,15 @@ impl ImportService {
     ) -> Result<RunSummary, StoreError> {
         let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let status = derive_status(&integration.status, &record);
-        // Best effort: a store that just failed may fail again; the lease then expires on its own.
+        // Best effort: a store that just failed may fail again; the lease then expires on its own. After a store
+        // failure other writes of the run may still be in flight: the lease is kept until they have landed.
         let bookkeeping = async {
             self.store.record_run(&record).await?;
             self.store.set_status(tenant, id, &status).await?;
-            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
+            match store_failure {
+                None => self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await,
+                Some(_) => self.hold_lease(LeaseKind::Import, tenant, id, run_id).await,
+            }
         };
         if let Err(e) = bookkeeping.await {
             tracing::error!(tenant = %tenant, integration = %id, run = %run_id, error = %e, "recording the run failed");
@@ -415,6 +425,19 @@ impl ImportService {
             detail: format!("{:?}", record.outcome).to_lowercase(),
             run: Some(record),
         })
+    }
+
+    /// Keeps the lease of a run that stopped with writes possibly in flight for [`ImportConfig::in_flight_hold`]
+    /// from now (shortened from its full length, so the next run is not kept out longer than that).
+    async fn hold_lease(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run_id: RunId,
+    ) -> Result<(), StoreError> {
+        let until = Utc::now() + Duration::from_std(self.config.in_flight_hold).unwrap_or_default();
+        self.store.hold_lease(kind, tenant, id, run_id, until).await
     }
 
     /// The deadline the ACD's calls get: the run's minus the bookkeeping reserve.

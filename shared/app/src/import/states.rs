@@ -43,9 +43,10 @@ pub const STATES_PASS: &str = "agent_states";
 /// How far before the checkpoint each pass reads again: a state change the vendor reported late is not missed.
 pub const OVERLAP: Duration = Duration::minutes(2);
 
-/// The longest a pass runs (its deadline is the earlier of this and its invocation's): a pass reads at most an
-/// hour of states, and the 15-minute import waits for a running pass ([`ImportService::run`]), so a pass that
-/// dies holds its lease for at most this plus a minute.
+/// The longest a pass runs, its writes included (its deadline is the earlier of this and its invocation's; a pass
+/// still running then is cut off, `partial`): a pass reads at most an hour of states, and the 15-minute import
+/// waits for a running pass ([`ImportService::run`]), so a pass that dies holds its lease for at most this plus a
+/// minute, and one that does not die writes nothing in that minute.
 pub const PASS_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The farthest back a pass reads (after a pause or an outage of the pass): older states come with the 15-minute
@@ -107,9 +108,27 @@ impl ImportService {
         // A pass that took the lease over from one that outlived it may see that one write after it: it vouches for
         // nothing it stores (no seen states saved).
         let vouch = acquired == crate::ports::Acquired::Free;
-        let result = self.states_pass(&integration, deadline, vouch, &mut record).await;
+        // Nothing of the pass runs past its deadline, its writes included (a throttled write retries with backoff
+        // for as long as it is let). Cut off, the pass ends `partial` (what it read is read again by the next one),
+        // and keeps its lease while a write it sent may still land (`in_flight_hold`); so does a pass that failed
+        // on a store error, as other writes may have been out.
+        let pass = self.states_pass(&integration, deadline, vouch, &mut record);
+        let (result, in_flight) = match tokio::time::timeout_at(deadline.instant(), pass).await {
+            Ok(result) => {
+                let in_flight = matches!(result, Err(super::ImportError::Store(_)));
+                (result, in_flight)
+            }
+            Err(_) => {
+                record.message = Some("cut off at the pass's deadline: the next pass reads these states again".into());
+                (Ok(RunOutcome::Partial), true)
+            }
+        };
         record.ended_at = Utc::now();
-        let released = self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await;
+        let released = if in_flight {
+            self.hold_lease(LeaseKind::AgentStates, &tenant, id, run_id).await
+        } else {
+            self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await
+        };
         match result {
             Ok(outcome) => record.outcome = outcome,
             Err(super::ImportError::Store(e)) => return Err(e),
@@ -124,13 +143,19 @@ impl ImportService {
         }
         released?;
         let writes = &record.counts.segment_writes;
-        if record.outcome == RunOutcome::Failed {
+        if in_flight {
+            tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, message = record.message.as_deref(),
+                agents = record.counts.agents, segments = record.counts.segments, vendor_calls = record.vendor_calls,
+                written = writes.written, write_requests = writes.write_requests,
+                "agent-states pass cut off at its deadline: the next pass (and the 15-minute import) reads these states again");
+        } else if record.outcome == RunOutcome::Failed {
             tracing::warn!(tenant = %tenant, integration = %id, run = %run_id, reason = record.reason.map(|r| r.as_str()),
                 message = record.message.as_deref(), vendor_calls = record.vendor_calls,
                 "agent-states pass failed: the next pass (and the 15-minute import) reads these states again");
         } else {
             tracing::info!(tenant = %tenant, integration = %id, run = %run_id, outcome = ?record.outcome,
-                agents = record.counts.agents, segments = record.counts.segments, vendor_calls = record.vendor_calls,
+                message = record.message.as_deref(), agents = record.counts.agents, segments = record.counts.segments,
+                vendor_calls = record.vendor_calls,
                 written = writes.written, deleted = writes.deleted, unchanged = writes.unchanged,
                 write_requests = writes.write_requests, reads = writes.reads, "agent-states pass finished");
         }

@@ -2,7 +2,7 @@
 
 use acd_app::ports::{Acquired, LeaseKind, StoreError};
 use acd_domain::{IntegrationId, RunId, TenantId};
-use aws_sdk_dynamodb::types::ReturnValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
@@ -20,8 +20,17 @@ struct LeaseItem {
     #[serde(rename = "SK")]
     sk: String,
     run_id: RunId,
+    /// Compared as text by the conditions (`expires_at < :now` here, `expires_at > :until` in the seen-states
+    /// save), whose values have six fraction digits: written with six too, so the comparison is exact.
+    #[serde(serialize_with = "micros")]
     expires_at: DateTime<Utc>,
     ttl: i64,
+}
+
+/// RFC 3339 in UTC with exactly six fraction digits (serde's form drops trailing zero groups: `…:00Z` sorts after
+/// `…:00.5Z` as text).
+fn micros<S: serde::Serializer>(at: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 impl DynamoImportStore {
@@ -46,15 +55,21 @@ impl DynamoImportStore {
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK) OR expires_at < :now")
+            // This run's own lease too: the SDK retries a put whose answer was lost, and that put may have landed.
+            .condition_expression("attribute_not_exists(PK) OR expires_at < :now OR run_id = :run")
             .expression_attribute_values(":now", s(now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+            .expression_attribute_values(":run", s(run.to_string()))
             .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {
-            // An item was there (the condition let it be replaced: expired), so its run never let it go.
-            Ok(out) if out.attributes.as_ref().is_some_and(|old| !old.is_empty()) => Ok(Acquired::OverExpired),
-            Ok(_) => Ok(Acquired::Free),
+            Ok(out) => {
+                // An item was there: another run's lease the condition let be replaced (expired: that run never
+                // let it go), or this run's own, put by an attempt whose answer was lost — which may have replaced
+                // an expired one: not known, so taken as if it did.
+                let replaced = out.attributes.is_some_and(|old| !old.is_empty());
+                Ok(if replaced { Acquired::OverExpired } else { Acquired::Free })
+            }
             Err(e) if is_conditional_failure(&e) => Ok(Acquired::No),
             Err(e) => Err(sdk_error("PutItem(lease)", e)),
         }
@@ -76,11 +91,24 @@ impl DynamoImportStore {
             .expression_attribute_values(":run", s(run.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()), // someone else's lease by now: leave it
-            Err(e) => Err(sdk_error("DeleteItem(lease)", e)),
-        }
+        own_lease_written(result, "DeleteItem(lease)")
+    }
+}
+
+/// The result of a write conditional on the lease being `run`'s: a failed condition means another run's lease by
+/// now, left as it is.
+fn own_lease_written<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &str,
+) -> Result<(), StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_conditional_failure(&e) => Ok(()),
+        Err(e) => Err(sdk_error(operation, e)),
     }
 }
 
@@ -112,6 +140,30 @@ pub(super) async fn release_lease(
     run: RunId,
 ) -> Result<(), StoreError> {
     store.release_lease_item(tenant, id, lease_sk(kind), run).await
+}
+
+pub(super) async fn hold_lease(
+    store: &DynamoImportStore,
+    kind: LeaseKind,
+    tenant: &TenantId,
+    id: IntegrationId,
+    run: RunId,
+    until: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let result = store
+        .client
+        .update_item()
+        .table_name(&store.table)
+        .set_key(Some(key(integration_pk(tenant, id), lease_sk(kind).into())))
+        .update_expression("SET expires_at = :until, #ttl = :ttl")
+        .condition_expression("run_id = :run")
+        .expression_attribute_names("#ttl", "ttl")
+        .expression_attribute_values(":until", s(until.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)))
+        .expression_attribute_values(":ttl", AttributeValue::N((until + Duration::days(1)).timestamp().to_string()))
+        .expression_attribute_values(":run", s(run.to_string()))
+        .send()
+        .await;
+    own_lease_written(result, "UpdateItem(lease)")
 }
 
 pub(super) async fn lease_held(

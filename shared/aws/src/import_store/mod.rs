@@ -204,6 +204,17 @@ impl ImportStore for DynamoImportStore {
         lease::release_lease(self, kind, tenant, id, run).await
     }
 
+    async fn hold_lease(
+        &self,
+        kind: LeaseKind,
+        tenant: &TenantId,
+        id: IntegrationId,
+        run: RunId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        lease::hold_lease(self, kind, tenant, id, run, until).await
+    }
+
     async fn lease_held(
         &self,
         kind: LeaseKind,

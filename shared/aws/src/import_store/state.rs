@@ -158,9 +158,9 @@ pub(super) async fn save_seen_states(
     let check = ConditionCheck::builder()
         .table_name(&store.table)
         .set_key(Some(key(integration_pk(tenant, id), items::STATES_LEASE_SK.into())))
-        // `expires_at` as the lease's put writes it (RFC 3339 in UTC, 0, 3, 6 or 9 fraction digits) compared as
-        // text with 6: right within a second at worst (the lease's own condition compares the same way); the
-        // margin in `held_until` covers it.
+        // `expires_at` as the lease's put writes it (RFC 3339 in UTC, six fraction digits) compared as text with the
+        // same form. (A lease put before 2026-12-06 has 0, 3, 6 or 9 digits: right within a second, which the
+        // margin in `held_until` covers.)
         .condition_expression("run_id = :run AND expires_at > :until")
         .expression_attribute_values(":run", s(holder.to_string()))
         .expression_attribute_values(":until", s(held_until.to_rfc3339_opts(SecondsFormat::Micros, true)))

@@ -675,20 +675,21 @@ async fn a_pass_whose_writes_are_throttled_past_its_deadline_stops_there_and_the
     let before = env.segments(&id, &agents).await;
     let t1 = t0 + chrono::Duration::minutes(3);
     sim.set_now(t1);
-    // The pass's deadline in 4 s (as its limit, 2 minutes, in AWS); the vendor's calls end 0.5 s before it.
+    // The pass's deadline in 6 s (as its limit, 2 minutes, in AWS); the vendor's calls end 0.5 s before it.
     let hold = Duration::from_secs(5);
     let config = ImportConfig { record_reserve: Duration::from_millis(500), in_flight_hold: hold, ..at(t1) };
-    let (limit, throttled_for) = (Duration::from_secs(4), Duration::from_secs(15));
+    let (limit, throttled_for) = (Duration::from_secs(6), Duration::from_secs(16));
     let importer = importer_through(&env, &faults, config).await;
-    let started = Instant::now();
+    let (started, started_at) = (Instant::now(), Utc::now());
     faults.arm(Fault {
         operations: SEGMENT_WRITES,
         body_contains: "#A#",
         answer: Answer::Throttled,
         until: Some(started + throttled_for),
+        times: None,
     });
     let cut = importer.run_states(&event(&id), Deadline::after(limit)).await.unwrap();
-    let returned = started.elapsed();
+    let (returned, returned_at) = (started.elapsed(), Utc::now());
     assert_eq!(cut.outcome, RunOutcome::Partial, "{cut:?}");
     let message = cut.run.as_ref().and_then(|r| r.message.clone()).unwrap_or_default();
     assert!(message.contains("deadline"), "{message}");
@@ -697,8 +698,7 @@ async fn a_pass_whose_writes_are_throttled_past_its_deadline_stops_there_and_the
     assert!(!writes.is_empty() && writes.iter().all(|w| w.refused()), "it tried, throttled: {writes:?}");
     let (run, expires) = states_lease(&env, &id).await.expect("its lease kept");
     assert_eq!(run, cut.run.as_ref().unwrap().run_id.to_string());
-    let hold_end = Utc::now() + chrono::Duration::from_std(hold).unwrap();
-    assert!(expires <= hold_end && expires > hold_end - chrono::Duration::seconds(3), "held for 5 s: {expires}");
+    assert_held_for(expires, hold, started_at, returned_at);
 
     // Past the throttling (a write still retrying would get through now): nothing more came, nothing was written.
     tokio::time::sleep_until((started + throttled_for + Duration::from_secs(3)).into()).await;
@@ -709,8 +709,8 @@ async fn a_pass_whose_writes_are_throttled_past_its_deadline_stops_there_and_the
     catch_up(&env, &faults, &sim, t0, t1 + chrono::Duration::minutes(1), &id, &agents).await;
 }
 
-/// DynamoDB answers slowly: the pass's first segment writes are received and applied 6 s later, after the pass was
-/// cut off at its deadline (4 s). The pass keeps its lease while they may land (the hold: 10 s here), so they land
+/// DynamoDB answers slowly: the pass's first segment writes are received and applied 8 s later, after the pass was
+/// cut off at its deadline (6 s). The pass keeps its lease while they may land (the hold: 12 s here), so they land
 /// under it, never beside an import or another pass that took it (before, it let its lease go as it stopped). Then
 /// the lease runs out and the next pass catches up.
 #[tokio::test]
@@ -720,31 +720,89 @@ async fn a_write_still_in_flight_when_a_pass_is_cut_off_lands_while_the_pass_sti
     let before = env.segments(&id, &agents).await;
     let t1 = t0 + chrono::Duration::minutes(3);
     sim.set_now(t1);
-    let hold = Duration::from_secs(10);
+    let hold = Duration::from_secs(12);
     let config = ImportConfig { record_reserve: Duration::from_millis(500), in_flight_hold: hold, ..at(t1) };
-    let (limit, delay) = (Duration::from_secs(4), Duration::from_secs(6));
+    let (limit, delay) = (Duration::from_secs(6), Duration::from_secs(8));
     let importer = importer_through(&env, &faults, config).await;
-    let started = Instant::now();
-    faults.arm(Fault { operations: SEGMENT_WRITES, body_contains: "#A#", answer: Answer::Delayed(delay), until: None });
+    let delayed = Answer::Delayed(delay);
+    faults.arm(Fault { operations: SEGMENT_WRITES, body_contains: "#A#", answer: delayed, until: None, times: None });
     let cut = importer.run_states(&event(&id), Deadline::after(limit)).await.unwrap();
     assert_eq!(cut.outcome, RunOutcome::Partial, "{cut:?}");
-    assert!(started.elapsed() < delay, "cut off before its writes were answered");
     let (run, expires) = states_lease(&env, &id).await.expect("its lease kept");
     assert_eq!(run, cut.run.as_ref().unwrap().run_id.to_string());
-
-    tokio::time::sleep_until((started + delay + Duration::from_secs(2)).into()).await;
-    faults.disarm();
     let writes = faults.requests(SEGMENT_WRITES, "#A#");
     assert!(!writes.is_empty(), "it wrote");
+    assert!(writes.iter().all(|w| w.landed.is_none()), "cut off before its writes were answered");
+
+    // Every write it sent lands (each 8 s after it was sent), and before its lease runs out.
+    let landed = async {
+        loop {
+            let writes = faults.requests(SEGMENT_WRITES, "#A#");
+            if writes.iter().all(|w| w.landed.is_some()) {
+                return writes;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let writes = tokio::time::timeout(Duration::from_secs(30), landed).await.expect("the late writes land");
+    faults.disarm();
     for write in &writes {
-        let landed = write.landed.expect("every write it sent was applied, late");
+        let landed = write.landed.unwrap();
         assert!(landed < expires, "landed at {landed}, its lease held until {expires}");
     }
     assert_ne!(env.segments(&id, &agents).await, before, "the late writes are in the table");
 
-    tokio::time::sleep_until((started + hold + Duration::from_secs(5)).into()).await;
-    assert!(Utc::now() > expires);
+    let left = (expires - Utc::now()).to_std().unwrap_or_default();
+    tokio::time::sleep(left + Duration::from_secs(1)).await;
     catch_up(&env, &faults, &sim, t0, t1 + chrono::Duration::minutes(1), &id, &agents).await;
+}
+
+/// The lease expires `hold` after the run stopped, which was between `from` and `to`.
+fn assert_held_for(expires: DateTime<Utc>, hold: Duration, from: DateTime<Utc>, to: DateTime<Utc>) {
+    let hold = chrono::Duration::from_std(hold).unwrap();
+    assert!(from + hold <= expires && expires <= to + hold, "held until {expires}: {hold} after {from}..{to}");
+}
+
+/// A lease put whose answer is lost (applied, then a 500): the SDK sends it again, and the run takes its own lease
+/// again and runs — before, the repeat found the lease held and the run exited as if another run were in progress,
+/// and its lease kept the next runs out for its whole length. A pass's lease put whose every answer is lost ends
+/// the pass with an error, and the lease it put is let go.
+#[tokio::test]
+async fn a_lease_put_whose_answer_is_lost_is_sent_again_and_takes_the_runs_own_lease() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let t1 = t0 + chrono::Duration::minutes(15);
+    sim.set_now(t1);
+    let import_lease = "\"LEASE\"";
+    faults.arm(Fault {
+        operations: &["PutItem"],
+        body_contains: import_lease,
+        answer: Answer::Lost,
+        until: None,
+        times: Some(1),
+    });
+    let run = importer_through(&env, &faults, at(t1)).await.run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    let puts = faults.requests(&["PutItem"], import_lease);
+    assert_eq!(puts.len(), 2, "sent again once: {puts:?}");
+    assert!(puts[0].answer == Some(Answer::Lost) && puts[0].landed.is_some(), "{puts:?}");
+
+    let t2 = t1 + chrono::Duration::minutes(1);
+    sim.set_now(t2);
+    let states_lease_put = "LEASE#STATES";
+    let lost = Answer::LostForGood;
+    faults.arm(Fault {
+        operations: &["PutItem"],
+        body_contains: states_lease_put,
+        answer: lost,
+        until: None,
+        times: Some(1),
+    });
+    let failed = importer_through(&env, &faults, at(t2)).await.run_states(&event(&id), deadline()).await;
+    assert!(failed.is_err(), "{failed:?}");
+    assert!(faults.requests(&["PutItem"], states_lease_put)[0].landed.is_some(), "the put was applied");
+    assert!(states_lease(&env, &id).await.is_none(), "and the lease let go");
+    catch_up(&env, &faults, &sim, t0, t2, &id, &agents).await;
 }
 
 /// A store call that fails (a permission taken away: `AccessDeniedException`, not retried) once a run holds its
@@ -762,7 +820,13 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
     let t1 = t0 + chrono::Duration::minutes(3);
     sim.set_now(t1);
     // The pass: its own lease taken, then the import's read — denied.
-    faults.arm(Fault { operations: &["GetItem"], body_contains: "\"LEASE\"", answer: Answer::Denied, until: None });
+    faults.arm(Fault {
+        operations: &["GetItem"],
+        body_contains: "\"LEASE\"",
+        answer: Answer::Denied,
+        until: None,
+        times: None,
+    });
     let failed = importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await;
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(faults.requests(&["GetItem"], "\"LEASE\"").len(), 1, "denied once, not retried");
@@ -780,6 +844,7 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
         body_contains: "STATES#SEEN",
         answer: Answer::Denied,
         until: None,
+        times: None,
     });
     let failed = importer_through(&env, &faults, at(t2)).await.run(&event(&id), deadline()).await;
     assert!(failed.is_err(), "{failed:?}");
@@ -792,9 +857,10 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
     assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
 }
 
-/// An import whose writes are refused half-way (`AccessDeniedException` on BatchWriteItem) fails, records its run,
-/// and keeps its lease for the hold (3 s here, 30 s by default) rather than letting it go: other writes of it may
-/// still have been in flight. Then the lease runs out and the next import runs.
+/// An import whose writes are refused half-way (`AccessDeniedException` on BatchWriteItem) fails and keeps its lease
+/// for the hold (3 s here, 30 s by default) rather than letting it go — other writes of it may still have been in
+/// flight —, whether its run record is written or refused too (before, a refused record left the lease for its
+/// whole length). Then the lease runs out and the next import runs.
 #[tokio::test]
 async fn an_import_failing_on_a_store_error_keeps_its_lease_for_the_hold_only() {
     let (t0, sim, env, id, agents) = imported().await;
@@ -803,20 +869,39 @@ async fn an_import_failing_on_a_store_error_keeps_its_lease_for_the_hold_only() 
     sim.set_now(t1);
     let hold = Duration::from_secs(3);
     let config = ImportConfig { in_flight_hold: hold, ..at(t1) };
-    faults.arm(Fault { operations: &["BatchWriteItem"], body_contains: "", answer: Answer::Denied, until: None });
-    let failed = importer_through(&env, &faults, config).await.run(&event(&id), deadline()).await;
-    assert!(failed.is_err(), "{failed:?}");
-    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
-    let lease = items.iter().find(|i| i["SK"].as_s().unwrap() == "LEASE").expect("its lease kept");
-    let expires: DateTime<Utc> = lease["expires_at"].as_s().unwrap().parse().unwrap();
-    let hold_end = Utc::now() + chrono::Duration::from_std(hold).unwrap();
-    assert!(expires <= hold_end && expires > hold_end - chrono::Duration::seconds(2), "held for 3 s: {expires}");
-    faults.disarm();
-    tokio::time::sleep(hold + Duration::from_millis(500)).await;
+    for record_refused in [false, true] {
+        faults.arm(Fault {
+            operations: &["BatchWriteItem"],
+            body_contains: "",
+            answer: Answer::Denied,
+            until: None,
+            times: None,
+        });
+        if record_refused {
+            faults.arm(Fault {
+                operations: &["PutItem"],
+                body_contains: "RUN#",
+                answer: Answer::Denied,
+                until: None,
+                times: None,
+            });
+        }
+        let started_at = Utc::now();
+        let failed = importer_through(&env, &faults, config.clone()).await.run(&event(&id), deadline()).await;
+        let ended_at = Utc::now();
+        assert!(failed.is_err(), "{failed:?}");
+        let records = faults.requests(&["PutItem"], "RUN#");
+        assert_eq!(records.last().map(|r| r.refused()), Some(record_refused), "{records:?}");
+        let items = env.query(format!("T#{TENANT}#I#{id}")).await;
+        let lease = items.iter().find(|i| i["SK"].as_s().unwrap() == "LEASE").expect("its lease kept");
+        let expires: DateTime<Utc> = lease["expires_at"].as_s().unwrap().parse().unwrap();
+        assert_held_for(expires, hold, started_at, ended_at);
+        faults.disarm();
+        tokio::time::sleep((expires - Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(500)).await;
+    }
     let run = importer_through(&env, &faults, at(t1)).await.run(&event(&id), deadline()).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
-    pass_run(importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await.unwrap());
-    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the import");
+    catch_up(&env, &faults, &sim, t0, t1, &id, &agents).await;
 }
 
 /// The seen states can be neither read nor saved (both denied): the pass reads every agent back, deletes the
@@ -840,8 +925,20 @@ async fn a_pass_that_can_neither_read_nor_save_its_seen_states_reads_every_agent
     assert!(pass_at(1).await.counts.segment_writes.reads >= all);
     assert!(seen_stored().await);
     assert!(pass_at(2).await.counts.segment_writes.reads < all, "the seen states at work");
-    faults.arm(Fault { operations: &["GetItem"], body_contains: "STATES#SEEN", answer: Answer::Denied, until: None });
-    faults.arm(Fault { operations: &["TransactWriteItems"], body_contains: "", answer: Answer::Denied, until: None });
+    faults.arm(Fault {
+        operations: &["GetItem"],
+        body_contains: "STATES#SEEN",
+        answer: Answer::Denied,
+        until: None,
+        times: None,
+    });
+    faults.arm(Fault {
+        operations: &["TransactWriteItems"],
+        body_contains: "",
+        answer: Answer::Denied,
+        until: None,
+        times: None,
+    });
     let run = pass_at(3).await;
     assert!(run.counts.segment_writes.reads >= all, "{run:?}");
     let denied = faults.requests(&["TransactWriteItems"], "").into_iter().filter(|r| r.refused()).count();

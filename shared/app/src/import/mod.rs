@@ -238,7 +238,8 @@ impl ImportService {
         let run_id = RunId::new();
         let started_at = Utc::now();
         let lease_until = lease_until(started_at, deadline);
-        if !self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await?.taken() {
+        let acquired = self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await;
+        if !lease_or_let_go(self.store.as_ref(), LeaseKind::Import, &tenant, id, run_id, acquired).await?.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
@@ -391,17 +392,20 @@ impl ImportService {
     ) -> Result<RunSummary, StoreError> {
         let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let status = derive_status(&integration.status, &record);
-        // Best effort: a store that just failed may fail again; the lease then expires on its own. After a store
-        // failure other writes of the run may still be in flight: the lease is kept until they have landed.
-        let bookkeeping = async {
+        // Best effort: a store that just failed may fail again. After a store failure (the run's, or of this
+        // bookkeeping) other writes of the run may still be in flight: the lease is kept until they have landed,
+        // and no longer.
+        let recorded = async {
             self.store.record_run(&record).await?;
-            self.store.set_status(tenant, id, &status).await?;
-            match store_failure {
-                None => self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await,
-                Some(_) => self.hold_lease(LeaseKind::Import, tenant, id, run_id).await,
-            }
+            self.store.set_status(tenant, id, &status).await
+        }
+        .await;
+        let lease = if store_failure.is_none() && recorded.is_ok() {
+            self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
+        } else {
+            self.hold_lease(LeaseKind::Import, tenant, id, run_id).await
         };
-        if let Err(e) = bookkeeping.await {
+        if let Err(e) = recorded.and(lease) {
             tracing::error!(tenant = %tenant, integration = %id, run = %run_id, error = %e, "recording the run failed");
             if store_failure.is_none() {
                 return Err(e);
@@ -1275,6 +1279,22 @@ fn extend_ranges(
         }
     }
     (changed, from_moved)
+}
+
+/// What taking a lease gave; on an error, the lease is let go first (best effort): the put may have landed though
+/// its answer was lost on every attempt, and the lease would keep the next runs out for its whole length.
+async fn lease_or_let_go(
+    store: &dyn ImportStore,
+    kind: LeaseKind,
+    tenant: &TenantId,
+    id: IntegrationId,
+    run_id: RunId,
+    acquired: Result<crate::ports::Acquired, StoreError>,
+) -> Result<crate::ports::Acquired, StoreError> {
+    if acquired.is_err() {
+        let _ = store.release_lease(kind, tenant, id, run_id).await;
+    }
+    acquired
 }
 
 /// When a run's lease (the import's or the agent-states pass's) expires: a minute after the invocation's deadline, so

@@ -89,8 +89,10 @@ impl ImportService {
         let run_id = RunId::new();
         let deadline = deadline.min_after(PASS_TIME_LIMIT);
         let lease_until = lease_until(started_at, deadline);
+        let acquired = self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until);
         let acquired =
-            self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until).await?;
+            super::lease_or_let_go(self.store.as_ref(), LeaseKind::AgentStates, &tenant, id, run_id, acquired.await)
+                .await?;
         if !acquired.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));

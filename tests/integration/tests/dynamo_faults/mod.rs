@@ -27,6 +27,12 @@ pub enum Answer {
     Denied,
     /// Forwarded to moto after this long (applied then, even if the client has gone), and moto's answer returned.
     Delayed(std::time::Duration),
+    /// Forwarded to moto (applied), but its answer lost: a 500 `InternalServerError` instead, which the SDK
+    /// retries (the same request again).
+    Lost,
+    /// Forwarded to moto (applied), but answered `AccessDeniedException`, which the SDK does not retry: as when
+    /// every attempt's answer was lost.
+    LostForGood,
 }
 
 /// Which requests are answered so, and until when (`None`: until disarmed).
@@ -38,6 +44,8 @@ pub struct Fault {
     pub body_contains: &'static str,
     pub answer: Answer,
     pub until: Option<Instant>,
+    /// How many requests it answers (`None`: every one that matches).
+    pub times: Option<u32>,
 }
 
 /// One request the proxy received.
@@ -132,15 +140,16 @@ async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: 
         let mut shared = proxy.shared.lock().unwrap();
         let at = Instant::now();
         let text = String::from_utf8_lossy(&body).into_owned();
-        let answer = shared
-            .faults
-            .iter()
-            .find(|f| {
-                f.operations.contains(&operation.as_str())
-                    && text.contains(f.body_contains)
-                    && f.until.is_none_or(|until| at < until)
-            })
-            .map(|f| f.answer);
+        let fault = shared.faults.iter_mut().find(|f| {
+            f.operations.contains(&operation.as_str())
+                && text.contains(f.body_contains)
+                && f.until.is_none_or(|until| at < until)
+                && f.times != Some(0)
+        });
+        let answer = fault.map(|f| {
+            f.times = f.times.map(|n| n - 1);
+            f.answer
+        });
         shared.log.push(Logged { at, operation, body: text, answer, landed: None });
         (shared.log.len() - 1, answer)
     };
@@ -155,7 +164,7 @@ async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: 
             return error("AccessDeniedException", "User is not authorized to perform this operation (test fault).");
         }
         Some(Answer::Delayed(delay)) => delay,
-        None => std::time::Duration::ZERO,
+        Some(Answer::Lost | Answer::LostForGood) | None => std::time::Duration::ZERO,
     };
     // On a task of its own: what DynamoDB has received, it applies, whether or not its client still waits.
     let forwarded = tokio::spawn(async move {
@@ -178,7 +187,19 @@ async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: 
         }
         answered
     });
-    let (status, upstream_headers, bytes) = match forwarded.await {
+    let forwarded = forwarded.await;
+    match answer {
+        Some(Answer::Lost) => {
+            return error_answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "Internal server error (test fault: the answer was lost).",
+            );
+        }
+        Some(Answer::LostForGood) => return error("AccessDeniedException", "Answer lost (test fault)."),
+        _ => {}
+    }
+    let (status, upstream_headers, bytes) = match forwarded {
         Ok(Ok(answered)) => answered,
         Ok(Err(e)) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
@@ -192,8 +213,12 @@ async fn forward(State(proxy): State<Proxy>, method: Method, uri: Uri, headers: 
     response.body(Body::from(bytes)).unwrap()
 }
 
-/// One of DynamoDB's error answers.
+/// One of DynamoDB's 400 error answers.
 fn error(kind: &str, message: &str) -> Response {
+    error_answer(StatusCode::BAD_REQUEST, kind, message)
+}
+
+fn error_answer(status: StatusCode, kind: &str, message: &str) -> Response {
     let body = serde_json::json!({"__type": format!("com.amazonaws.dynamodb.v20120810#{kind}"), "message": message});
-    (StatusCode::BAD_REQUEST, [("content-type", "application/x-amz-json-1.0")], body.to_string()).into_response()
+    (status, [("content-type", "application/x-amz-json-1.0")], body.to_string()).into_response()
 }

@@ -11,7 +11,9 @@ use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
 
-use super::{DynamoImportStore, READ_CONCURRENCY, attribute, de, is_conditional_failure, key, ser};
+use super::{
+    DynamoImportStore, READ_CONCURRENCY, attribute, de, is_conditional_failure, key, ser, unless_condition_failed,
+};
 use crate::batch::write_all;
 use crate::dynamo::{Item, s};
 use crate::items::{self, DEFAULT_ACTIVITY, QueueItem, StatusItem};
@@ -137,11 +139,7 @@ impl DynamoImportStore {
             .expression_attribute_values(":yes", AttributeValue::Bool(true))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error("UpdateItem(integration search mark)", e)),
-        }
+        unless_condition_failed(result, "UpdateItem(integration search mark)")
     }
 
     /// Applies catalog updates (agents, statuses) with UpdateItem, a few at a time. UpdateItem (not a put) because

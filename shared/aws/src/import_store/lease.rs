@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
-use super::{DynamoImportStore, is_conditional_failure, key, ser};
+use super::{DynamoImportStore, is_conditional_failure, key, ser, unless_condition_failed};
 use crate::dynamo::s;
 use crate::items;
 use crate::keys::integration_pk;
@@ -91,24 +91,8 @@ impl DynamoImportStore {
             .expression_attribute_values(":run", s(run.to_string()))
             .send()
             .await;
-        own_lease_written(result, "DeleteItem(lease)")
-    }
-}
-
-/// The result of a write conditional on the lease being `run`'s: a failed condition means another run's lease by
-/// now, left as it is.
-fn own_lease_written<O, E, R>(
-    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
-    operation: &str,
-) -> Result<(), StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_conditional_failure(&e) => Ok(()),
-        Err(e) => Err(sdk_error(operation, e)),
+        // A failed condition: someone else's lease by now, left as it is.
+        unless_condition_failed(result, "DeleteItem(lease)")
     }
 }
 
@@ -163,7 +147,7 @@ pub(super) async fn hold_lease(
         .expression_attribute_values(":run", s(run.to_string()))
         .send()
         .await;
-    own_lease_written(result, "UpdateItem(lease)")
+    unless_condition_failed(result, "UpdateItem(lease)") // someone else's lease by now: left as it is
 }
 
 pub(super) async fn lease_held(

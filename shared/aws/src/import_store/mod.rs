@@ -69,6 +69,22 @@ fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
     e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
+/// The result of a conditional write whose failed condition means "leave it as it is": `Ok` either way.
+fn unless_condition_failed<O, E, R>(
+    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+    operation: &str,
+) -> Result<(), StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if is_conditional_failure(&e) => Ok(()),
+        Err(e) => Err(sdk_error(operation, e)),
+    }
+}
+
 impl DynamoImportStore {
     /// The crash-simulation hook (`ImportConfig::abort_after_batches`) for writes other than BatchWriteItem calls:
     /// every write request of the import counts, so a simulated crash can fall on any of them.

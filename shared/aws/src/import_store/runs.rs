@@ -8,7 +8,7 @@ use chrono::Duration;
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 
-use super::{DynamoImportStore, de, is_conditional_failure, key, ser};
+use super::{DynamoImportStore, de, key, ser, unless_condition_failed};
 use crate::dynamo::s;
 use crate::items;
 use crate::keys::{self, PK, SK, integration_pk};
@@ -63,12 +63,9 @@ pub(super) async fn set_status(
         .expression_attribute_values(":paused", s("paused"))
         .send()
         .await;
-    match result {
-        Ok(_) => Ok(()),
-        // Deleted (or deleting) or paused while the run was going: leave the record as the admin made it.
-        Err(e) if is_conditional_failure(&e) => Ok(()),
-        Err(e) => Err(sdk_error("UpdateItem(status)", e)),
-    }
+    // A failed condition: deleted (or deleting) or paused while the run was going; the record stays as the admin
+    // made it.
+    unless_condition_failed(result, "UpdateItem(status)")
 }
 
 pub(super) async fn list_runs(

@@ -535,8 +535,9 @@ async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_cha
         let (importer, pass_event) = (env.importer(config), pass_event.clone());
         async move { importer.run_states(&pass_event, deadline()).await }
     };
-    // 09:08 to 09:14: every window starts at 08:58 (the quarter hour, less the overlap). The first pass reads every
-    // agent back; the others only the agents whose answer differs from what the pass before them stored.
+    // 09:08 to 09:14: every window starts at 08:45 (the quarter hour, less the overlap, rounded down to a quarter
+    // hour). The first pass reads every agent back; the others only the agents whose answer differs from what the
+    // pass before them stored.
     let mut reads = Vec::new();
     for minute in 1..=7 {
         let now = t0 + chrono::Duration::minutes(minute);
@@ -570,6 +571,37 @@ async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_cha
     let run = pass_run(pass_at(now, at(now)).await.unwrap());
     assert!(run.counts.segment_writes.reads >= all, "{run:?}");
     assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the crash");
+}
+
+#[tokio::test]
+async fn the_passes_of_a_quarter_hour_share_one_window_start_so_only_the_first_after_its_import_reads_every_agent() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let all = agents.len() as u64;
+    let pass = |now: DateTime<Utc>| {
+        sim.set_now(now);
+        let (importer, pass_event) = (env.importer(at(now)), event(&id));
+        async move { pass_run(importer.run_states(&pass_event, deadline()).await.unwrap()) }
+    };
+    // The last passes of the 09:00 quarter hour (09:13, 09:14), then its import at 09:15, which forgets what they
+    // saw, then the passes of the 09:15 quarter hour, 30 s past each minute. The first of them has its checkpoint
+    // from 09:14, the next ones from after 09:15: each starts its window at 09:00 all the same.
+    for minute in [6, 7] {
+        pass(t0 + chrono::Duration::minutes(minute)).await;
+    }
+    let now = t0 + chrono::Duration::minutes(8);
+    sim.set_now(now);
+    assert_eq!(env.importer(at(now)).run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let mut reads = Vec::new();
+    for seconds in [8 * 60 + 30, 9 * 60 + 30, 10 * 60 + 30] {
+        let now = t0 + chrono::Duration::seconds(seconds);
+        let run = pass(now).await;
+        assert_eq!(run.window.map(|w| w.start), Some(t0 - chrono::Duration::minutes(7)), "{now}: {run:?}");
+        reads.push(run.counts.segment_writes.reads);
+        assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), &format!("{now}"));
+    }
+    println!("reads per pass after the import: {reads:?} of {all} agents");
+    assert!(reads[0] >= all, "the first pass after the import reads every agent back: {reads:?}");
+    assert!(reads[1..].iter().all(|&r| r < all), "the next ones only the changed agents: {reads:?}");
 }
 
 #[tokio::test]

@@ -4,12 +4,12 @@
 //! One pass: load the integration (deleted, paused, push, or no cadence any more → nothing to do), take the pass's
 //! own lease (`LEASE#STATES`: one pass at a time), skip while the 15-minute import holds its lease (it writes the
 //! same segments; the next pass reads these states again), load the integration again with the lease held (deleted,
-//! paused or switched off since → let the lease go, nothing to do), read the agent states of the known agents (the agents the
-//! last 15-minute import listed) since the pass's checkpoint minus [`OVERLAP`] — a Genesys users-details query, the
-//! Amazon Connect agent event stream from the pass's own stream checkpoint — and upsert their segments with the
-//! same keys as the 15-minute import (agent, start): the same segment written by both paths is one item. The open
-//! segment of an agent in a state now is stored with `end: null` and closed by the next pass (or import) that sees
-//! its end.
+//! paused or switched off since → let the lease go, nothing to do), read the agent states of the known agents (the
+//! agents the last 15-minute import listed) since the pass's checkpoint minus [`OVERLAP`] ([`states_window`]) — a
+//! Genesys users-details query, the Amazon Connect agent event stream from the pass's own stream checkpoint — and
+//! upsert their segments with the same keys as the 15-minute import (agent, start): the same segment written by both
+//! paths is one item. The open segment of an agent in a state now is stored with `end: null` and closed by the next
+//! pass (or import) that sees its end.
 //!
 //! It never touches statistics, queues, statuses, the import state or `complete_through`; it does not verify the
 //! credentials first (each call would fail the same way) and is not recorded in the run log nor in the
@@ -54,11 +54,14 @@ pub const PASS_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(
 pub const MAX_LOOKBACK: Duration = Duration::minutes(60);
 
 /// The window a pass reads, to now: from its checkpoint, or from the current quarter hour if that is earlier (the
-/// 15-minute import writes only segments that start before it), minus [`OVERLAP`]; never more than
-/// [`MAX_LOOKBACK`]. Rows of the users-details answer are per user, so a longer window costs no more calls.
+/// 15-minute import writes only segments that start before it), minus [`OVERLAP`], rounded down to its quarter hour;
+/// never more than [`MAX_LOOKBACK`]. Rounded down, every pass of a quarter hour has the same start, the first one's
+/// included (its checkpoint is the last pass's, a minute before the quarter hour), so each quarter hour has one
+/// window start and only the first pass in it reads every agent back ([`crate::ports::SeenStates`]). Rows of the
+/// users-details answer are per user, so a longer window costs no more calls.
 pub fn states_window(now: DateTime<Utc>, through: Option<DateTime<Utc>>) -> Option<TimeWindow> {
     let quarter = acd_domain::acd::floor_to_interval(now);
-    let since = through.map_or(quarter, |t| t.min(quarter)) - OVERLAP;
+    let since = acd_domain::acd::floor_to_interval(through.map_or(quarter, |t| t.min(quarter)) - OVERLAP);
     TimeWindow::new(since.max(now - MAX_LOOKBACK), now).ok()
 }
 
@@ -442,11 +445,17 @@ mod tests {
     }
 
     #[test]
-    fn the_window_covers_the_quarter_hour_and_the_checkpoint_with_overlap_and_at_most_an_hour() {
+    fn the_window_covers_the_quarter_hour_and_the_checkpoint_with_overlap_from_a_quarter_hour_and_at_most_an_hour() {
         let w = states_window(t(10, 20), Some(t(10, 19))).unwrap();
-        assert_eq!((w.start, w.end), (t(10, 13), t(10, 20)), "since the quarter hour the import wrote up to");
-        assert_eq!(states_window(t(10, 20), None).unwrap().start, t(10, 13));
-        assert_eq!(states_window(t(10, 20), Some(t(10, 5))).unwrap().start, t(10, 3), "a missed pass");
+        assert_eq!((w.start, w.end), (t(10, 0), t(10, 20)), "since the quarter hour the import wrote up to, less 2");
+        assert_eq!(states_window(t(10, 20), None).unwrap().start, t(10, 0));
+        // Every pass of a quarter hour has one start, the first included (its checkpoint is before the quarter).
+        for (now, through) in [(t(10, 15), t(10, 14)), (t(10, 16), t(10, 15)), (t(10, 29), t(10, 28))] {
+            assert_eq!(states_window(now, Some(through)).unwrap().start, t(10, 0), "at {now}");
+        }
+        assert_eq!(states_window(t(10, 30), Some(t(10, 29))).unwrap().start, t(10, 15), "the next quarter's");
+        assert_eq!(states_window(t(10, 20), Some(t(10, 5))).unwrap().start, t(10, 0), "a missed pass");
+        assert_eq!(states_window(t(10, 20), Some(t(10, 1))).unwrap().start, t(9, 45), "the overlap before rounding");
         assert_eq!(states_window(t(10, 20), Some(t(6, 0))).unwrap().start, t(9, 20));
     }
 

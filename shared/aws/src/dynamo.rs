@@ -122,6 +122,13 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
+/// Whether a DynamoDB call failed only its condition (`ConditionalCheckFailedException`), whatever the operation.
+pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
+    error: &SdkError<E, R>,
+) -> bool {
+    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
+}
+
 /// Which items of a cancelled transaction failed their condition.
 pub(crate) fn failed_conditions<R>(
     error: &SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
@@ -322,9 +329,7 @@ impl IntegrationRepo for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                Err(StoreError::Conflict)
-            }
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(sdk_error("UpdateItem(integration tombstone)", e)),
         }
     }

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::dynamo::{DynamoStore, Item, s};
+use crate::dynamo::{DynamoStore, Item, is_conditional_failure, s};
 use crate::keys::{self, PK, SK};
 use crate::sdk_error;
 
@@ -60,13 +60,6 @@ fn record_of(item: &Item) -> Result<IdempotencyRecord, StoreError> {
     })
 }
 
-fn condition_failed<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
-}
-
 #[async_trait]
 impl IdempotencyStore for DynamoStore {
     async fn claim(
@@ -100,7 +93,7 @@ impl IdempotencyStore for DynamoStore {
             .await;
         match put {
             Ok(_) => Ok(Claim::Claimed),
-            Err(e) if condition_failed(&e) => {
+            Err(e) if is_conditional_failure(&e) => {
                 let out = self
                     .client
                     .get_item()
@@ -148,7 +141,7 @@ impl IdempotencyStore for DynamoStore {
         };
         match update.send().await {
             Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Err(StoreError::Conflict),
+            Err(e) if is_conditional_failure(&e) => Err(StoreError::Conflict),
             Err(e) => Err(sdk_error("UpdateItem(idempotency answer)", e)),
         }
     }
@@ -167,7 +160,7 @@ impl IdempotencyStore for DynamoStore {
         {
             Ok(_) => Ok(()),
             // Taken over by another request after the lease ran out: not ours to remove.
-            Err(e) if condition_failed(&e) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
             Err(e) => Err(sdk_error("DeleteItem(idempotency key)", e)),
         }
     }

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, key, s};
+use crate::dynamo::{Item, is_conditional_failure, key, s};
 use crate::import_store::{DynamoImportStore, MissingName, agent_upsert};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{self, SK, integration_pk};
@@ -61,12 +61,6 @@ fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
 
 fn ser<T: Serialize>(value: T) -> Result<Item, StoreError> {
     to_item(value).map_err(|e| StoreError::Corrupt(format!("serializing: {e}")))
-}
-
-fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[derive(Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use acd_domain::TenantId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select, TransactWriteItem, Update};
 
-use crate::dynamo::{Item, s};
+use crate::dynamo::{Item, is_conditional_failure, s};
 use crate::keys::{self, PK, SK};
 use crate::sdk_error;
 
@@ -75,7 +75,7 @@ pub async fn ensure_counter(client: &Client, table: &str, tenant: &TenantId) -> 
     {
         Ok(_) => Ok(()),
         // Made meanwhile by another request: that one counts.
-        Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) if is_conditional_failure(&e) => Ok(()),
         Err(e) => Err(sdk_error("PutItem(quota)", e)),
     }
 }

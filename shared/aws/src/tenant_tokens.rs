@@ -10,7 +10,7 @@ use acd_domain::{IntegrationType, TenantId};
 use async_trait::async_trait;
 use chrono::Utc;
 
-use crate::dynamo::{DynamoStore, Item, s};
+use crate::dynamo::{DynamoStore, Item, is_conditional_failure, s};
 use crate::keys::{self, PK, SK};
 use crate::sdk_error;
 
@@ -68,7 +68,7 @@ impl TenantTokenStore for DynamoStore {
             .await;
         match put {
             Ok(_) => Ok((candidate.to_owned(), true)),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e) if is_conditional_failure(&e) => {
                 match self.get_token(tenant, kind, field).await? {
                     Some(stored) => Ok((stored, false)),
                     // Never deleted, so a failed condition means it exists: a consistent read not finding it is

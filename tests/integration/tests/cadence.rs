@@ -525,9 +525,7 @@ async fn a_pause_saved_after_the_passs_first_read_stops_it_at_the_lease() {
 #[tokio::test]
 async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_changed() {
     let (t0, sim, env, id, agents) = imported().await;
-    let seen_stored = || async {
-        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
-    };
+    let seen_stored = || seen_states_stored(&env, &id);
     let all = agents.len() as u64;
     let pass_event = event(&id);
     let pass_at = |now: DateTime<Utc>, config: ImportConfig| {
@@ -610,9 +608,7 @@ async fn a_pass_that_no_longer_holds_its_lease_as_it_ends_saves_no_seen_states()
     let (t0, sim, env, id, agents) = imported().await;
     let (client, table) = (env.stack.clients.dynamodb().clone(), env.stack.settings.table_name.clone());
     let (pk, sk) = (AttributeValue::S(format!("T#{TENANT}#I#{id}")), AttributeValue::S("LEASE#STATES".into()));
-    let seen_stored = || async {
-        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
-    };
+    let seen_stored = || seen_states_stored(&env, &id);
     let lease = |run: String, expires: DateTime<Utc>| {
         let put = client.put_item().table_name(&table).item("PK", pk.clone()).item("SK", sk.clone());
         let put = put.item("run_id", AttributeValue::S(run)).item("ttl", AttributeValue::N("0".into()));
@@ -688,11 +684,20 @@ async fn catch_up(
 /// Segment writes: the pieces of an agent partition (`T#…#I#…#A#…`), single or hour buckets.
 const SEGMENT_WRITES: &[&str] = &["BatchWriteItem", "PutItem"];
 
+/// The integration's item with sort key `sk` (its lease, checkpoint, seen states…), if stored.
+async fn integration_item(env: &ImportEnv, id: &str, sk: &str) -> Option<Item> {
+    env.query(format!("T#{TENANT}#I#{id}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == sk)
+}
+
 /// The pass's lease item: its run and when it expires.
 async fn states_lease(env: &ImportEnv, id: &str) -> Option<(String, DateTime<Utc>)> {
-    let items = env.query(format!("T#{TENANT}#I#{id}")).await;
-    let lease = items.into_iter().find(|i| i["SK"].as_s().unwrap() == "LEASE#STATES")?;
+    let lease = integration_item(env, id, "LEASE#STATES").await?;
     Some((lease["run_id"].as_s().unwrap().clone(), lease["expires_at"].as_s().unwrap().parse().unwrap()))
+}
+
+/// Whether what a pass left stored (`STATES#SEEN`) is there.
+async fn seen_states_stored(env: &ImportEnv, id: &str) -> bool {
+    integration_item(env, id, "STATES#SEEN").await.is_some()
 }
 
 /// DynamoDB throttles every segment write of a pass (the SDK retries with backoff, for longer than the pass has):
@@ -924,8 +929,7 @@ async fn an_import_failing_on_a_store_error_keeps_its_lease_for_the_hold_only() 
         assert!(failed.is_err(), "{failed:?}");
         let records = faults.requests(&["PutItem"], "RUN#");
         assert_eq!(records.last().map(|r| r.refused()), Some(record_refused), "{records:?}");
-        let items = env.query(format!("T#{TENANT}#I#{id}")).await;
-        let lease = items.iter().find(|i| i["SK"].as_s().unwrap() == "LEASE").expect("its lease kept");
+        let lease = integration_item(&env, &id, "LEASE").await.expect("its lease kept");
         let expires: DateTime<Utc> = lease["expires_at"].as_s().unwrap().parse().unwrap();
         assert_held_for(expires, hold, started_at, ended_at);
         faults.disarm();
@@ -944,9 +948,7 @@ async fn an_import_failing_on_a_store_error_keeps_its_lease_for_the_hold_only() 
 async fn a_pass_that_can_neither_read_nor_save_its_seen_states_reads_every_agent_and_leaves_none() {
     let (t0, sim, env, id, agents) = imported().await;
     let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
-    let seen_stored = || async {
-        env.query(format!("T#{TENANT}#I#{id}")).await.iter().any(|i| i["SK"].as_s().unwrap() == "STATES#SEEN")
-    };
+    let seen_stored = || seen_states_stored(&env, &id);
     let all = agents.len() as u64;
     let pass_at = |minute: i64| {
         let now = t0 + chrono::Duration::minutes(minute);

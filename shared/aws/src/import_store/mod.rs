@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, key, s};
+use crate::dynamo::{Item, is_conditional_failure, key, s};
 use crate::sdk_error;
 
 pub(crate) use catalog::{MissingName, agent_upsert};
@@ -61,12 +61,6 @@ fn de<T: for<'de> Deserialize<'de>>(items: Vec<Item>, what: &str) -> Result<Vec<
 
 fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
     to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
-    e: &aws_sdk_dynamodb::error::SdkError<E, R>,
-) -> bool {
-    e.as_service_error().and_then(|s| s.code()) == Some("ConditionalCheckFailedException")
 }
 
 /// The result of a conditional write whose failed condition means "leave it as it is": `Ok` either way.

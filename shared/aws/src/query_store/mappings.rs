@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use super::reads::{Filter, get, key};
-use crate::dynamo::{DynamoStore, s};
+use crate::dynamo::{DynamoStore, is_conditional_failure, s};
 use crate::items::{self, AGENT_SK_PREFIX, AgentItem, STATUS_SK_PREFIX, StatusItem};
 use crate::keys;
 use crate::sdk_error;
@@ -34,13 +34,6 @@ pub(super) fn status_record(item: StatusItem) -> ExternalStatusRecord {
         first_seen: item.first_seen,
         last_seen: item.last_seen,
     }
-}
-
-fn condition_failed<E, R>(error: &aws_sdk_dynamodb::error::SdkError<E, R>) -> bool
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
-{
-    error.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException")
 }
 
 #[async_trait]
@@ -101,7 +94,7 @@ impl MappingStore for DynamoStore {
                 let agent: AgentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("agent item: {e}")))?;
                 Ok(Some(agent_record(agent)))
             }
-            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error("UpdateItem(agent mapping)", e)),
         }
     }
@@ -153,7 +146,7 @@ impl MappingStore for DynamoStore {
                     from_item(item).map_err(|e| StoreError::Corrupt(format!("status item: {e}")))?;
                 Ok(Some(status_record(status)))
             }
-            Err(e) if condition_failed(&e) => Ok(None),
+            Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error("UpdateItem(status mapping)", e)),
         }
     }

@@ -187,6 +187,7 @@ mod tests {
             message: None,
             warnings: Vec::new(),
             agent_state_gaps: Vec::new(),
+            store_error_logged: false,
         }
     }
 

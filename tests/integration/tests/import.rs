@@ -1815,3 +1815,42 @@ async fn amazon_connect_states_merged_into_an_hour_written_before_keep_what_it_h
     assert_eq!(env.segments(&id, &[agent.to_string()]).await, want);
     assert!(writes.reads > 0, "{writes:?}");
 }
+
+/// A Five9 import that fails on the ACD (a `runReport` answered 503 after the first) and then cannot save what the
+/// connector learned of the vendor (its cursor item refused here; a timed-out request may still land) only logs that
+/// — the ACD's failure stays the run's reason — and keeps its lease for the hold rather than letting it go, as a run
+/// that fails on a store error does (before, it let it go at once). The queue data ranges' save after a vendor
+/// failure takes the same path.
+#[tokio::test]
+async fn an_import_failing_on_the_acd_whose_cursor_save_fails_too_keeps_its_lease_for_the_hold() {
+    use crate::dynamo_faults::{Answer, DynamoFaults, Fault as StoreFault};
+    let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
+    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
+    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
+    sim.set_faults(vec![FaultRule::new(FaultKind::Http503).on("runReport").after(1)]);
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let cursor_put = "\"CURSOR\"";
+    faults.arm(StoreFault {
+        operations: &["PutItem"],
+        body_contains: cursor_put,
+        answer: Answer::Denied,
+        until: None,
+        times: None,
+    });
+    let hold = Duration::from_secs(3);
+    let clients = faults.clients().await;
+    let config = ImportConfig { in_flight_hold: hold, ..config(now) };
+    let importer = wiring::import_service(&env.stack.settings, &clients, env.factory.clone(), config);
+    let started_at = Utc::now();
+    let run = importer.run(&event(&id), deadline()).await.unwrap();
+    let ended_at = Utc::now();
+    let record = run.run.expect("recorded");
+    assert_eq!((record.outcome, record.reason), (RunOutcome::Failed, Some(FailureReason::VendorUnavailable)));
+    let puts = faults.requests(&["PutItem"], cursor_put);
+    assert!(!puts.is_empty() && puts.iter().all(|r| r.refused()), "the cursor's save was tried and refused: {puts:?}");
+    let lease = env.query(format!("T#{TENANT}#I#{id}")).await.into_iter().find(|i| i["SK"].as_s().unwrap() == "LEASE");
+    let expires: DateTime<Utc> = lease.expect("its lease kept")["expires_at"].as_s().unwrap().parse().unwrap();
+    let hold = chrono::Duration::from_std(hold).unwrap();
+    assert!(started_at + hold <= expires && expires <= ended_at + hold, "held until {expires}");
+}

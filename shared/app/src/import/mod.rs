@@ -392,15 +392,15 @@ impl ImportService {
     ) -> Result<RunSummary, StoreError> {
         let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let status = derive_status(&integration.status, &record);
-        // Best effort: a store that just failed may fail again. After a store failure (the run's, or of this
-        // bookkeeping) other writes of the run may still be in flight: the lease is kept until they have landed,
-        // and no longer.
+        // Best effort: a store that just failed may fail again. After a store failure (the run's, one it only logged,
+        // or of this bookkeeping) other writes of the run may still be in flight: the lease is kept until they have
+        // landed, and no longer.
         let recorded = async {
             self.store.record_run(&record).await?;
             self.store.set_status(tenant, id, &status).await
         }
         .await;
-        let lease = if store_failure.is_none() && recorded.is_ok() {
+        let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {
             self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
         } else {
             self.hold_lease(LeaseKind::Import, tenant, id, run_id).await
@@ -584,6 +584,7 @@ impl ImportService {
             Err(Stop::Fail(e)) => {
                 if let Err(not_saved) = self.keep_cursor(integration, &mut progress, connector.learned_cursor()).await {
                     tracing::warn!(error = %not_saved, "what the connector learned of the vendor was not saved");
+                    record.store_error_logged = true;
                 }
                 Err(e)
             }
@@ -598,7 +599,10 @@ impl ImportService {
         if !unsaved.is_empty() {
             match self.store.extend_queue_ranges(integration, &unsaved).await {
                 Ok(writes) => record.counts.catalog_writes += writes,
-                Err(e) if outcome.is_err() => tracing::warn!(error = %e, "queue data ranges not saved"),
+                Err(e) if outcome.is_err() => {
+                    tracing::warn!(error = %e, "queue data ranges not saved");
+                    record.store_error_logged = true;
+                }
                 Err(e) => return Err(e.into()),
             }
         }

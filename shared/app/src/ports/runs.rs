@@ -67,6 +67,11 @@ pub struct RunRecord {
     /// checkpoint or shard, a re-created stream), stored with the run's data and shown by `GET /agent-states`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agent_state_gaps: Vec<acd_domain::AgentStateGap>,
+    /// A store call of the run failed and was only logged (after a vendor failure, which stays the run's reason): a
+    /// write of it may still be in flight, so the run keeps its lease for the hold rather than letting it go. Not
+    /// stored.
+    #[serde(skip)]
+    pub store_error_logged: bool,
 }
 
 impl RunRecord {
@@ -92,6 +97,7 @@ impl RunRecord {
             message: None,
             warnings: Vec::new(),
             agent_state_gaps: Vec::new(),
+            store_error_logged: false,
         }
     }
 }

@@ -122,7 +122,9 @@ pub(crate) fn key(pk: String, sk: String) -> Item {
     HashMap::from([(PK.to_owned(), s(pk)), (SK.to_owned(), s(sk))])
 }
 
-/// Whether a DynamoDB call failed only its condition (`ConditionalCheckFailedException`), whatever the operation.
+/// Whether a single-item DynamoDB write (PutItem, UpdateItem, DeleteItem) failed only its condition
+/// (`ConditionalCheckFailedException`). A transaction's failed conditions come as `TransactionCanceledException`
+/// with a reason per item: [`failed_conditions`].
 pub(crate) fn is_conditional_failure<E: aws_sdk_dynamodb::error::ProvideErrorMetadata, R>(
     error: &SdkError<E, R>,
 ) -> bool {

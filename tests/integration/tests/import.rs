@@ -1820,7 +1820,8 @@ async fn amazon_connect_states_merged_into_an_hour_written_before_keep_what_it_h
 /// connector learned of the vendor (its cursor item refused here; a timed-out request may still land) only logs that
 /// — the ACD's failure stays the run's reason — and keeps its lease for the hold rather than letting it go, as a run
 /// that fails on a store error does (before, it let it go at once). The queue data ranges' save after a vendor
-/// failure takes the same path.
+/// failure sets the same flag; it is not staged here (these back-fills read their whole window in one fetch, so no
+/// vendor failure falls between two day writes).
 #[tokio::test]
 async fn an_import_failing_on_the_acd_whose_cursor_save_fails_too_keeps_its_lease_for_the_hold() {
     use crate::dynamo_faults::{Answer, DynamoFaults, Fault as StoreFault};

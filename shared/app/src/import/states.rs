@@ -58,9 +58,9 @@ pub const MAX_LOOKBACK: Duration = Duration::minutes(60);
 /// never more than [`MAX_LOOKBACK`]. Rounded down, the passes of a quarter hour have the same start, the first one's
 /// included (its checkpoint is from before the quarter hour, the next ones' from after it), so only its first pass
 /// reads every agent back for that start ([`crate::ports::SeenStates`]; the import, which deletes them, makes the
-/// next pass read them all too). A checkpoint 13–15 minutes old rounds down to the quarter hour before: a wider
-/// window, never a narrower one. Rows of the users-details answer are per user, so a longer window costs no more
-/// calls.
+/// next pass read them all too). A checkpoint from the first 2 minutes of the quarter hour before (no pass since)
+/// rounds down one quarter hour further: a wider window, never a narrower one. Rows of the users-details answer are
+/// per user, so a longer window costs no more calls.
 pub fn states_window(now: DateTime<Utc>, through: Option<DateTime<Utc>>) -> Option<TimeWindow> {
     let quarter = acd_domain::acd::floor_to_interval(now);
     let since = acd_domain::acd::floor_to_interval(through.map_or(quarter, |t| t.min(quarter)) - OVERLAP);

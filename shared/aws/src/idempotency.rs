@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::dynamo::{DynamoStore, Item, is_conditional_failure, s};
+use crate::dynamo::{DynamoStore, Item, is_conditional_failure, s, unless_condition_failed};
 use crate::keys::{self, PK, SK};
 use crate::sdk_error;
 
@@ -147,7 +147,7 @@ impl IdempotencyStore for DynamoStore {
     }
 
     async fn release(&self, tenant: &TenantId, idempotency_key: &str, token: &str) -> Result<(), StoreError> {
-        match self
+        let result = self
             .client
             .delete_item()
             .table_name(&self.table)
@@ -156,12 +156,8 @@ impl IdempotencyStore for DynamoStore {
             .expression_attribute_names("#token", "token")
             .expression_attribute_values(":token", s(token))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            // Taken over by another request after the lease ran out: not ours to remove.
-            Err(e) if is_conditional_failure(&e) => Ok(()),
-            Err(e) => Err(sdk_error("DeleteItem(idempotency key)", e)),
-        }
+            .await;
+        // A failed condition: taken over by another request after the lease ran out, not ours to remove.
+        unless_condition_failed(result, "DeleteItem(idempotency key)")
     }
 }

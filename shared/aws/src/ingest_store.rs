@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, is_conditional_failure, key, s};
+use crate::dynamo::{Item, is_conditional_failure, key, s, unless_condition_failed};
 use crate::import_store::{DynamoImportStore, MissingName, agent_upsert};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
 use crate::keys::{self, SK, integration_pk};
@@ -163,11 +163,7 @@ impl DynamoIngestStore {
                 .send()
                 .await;
             writes += 1;
-            match result {
-                Ok(_) => {}
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(sdk_error("UpdateItem(queue range)", e)),
-            }
+            unless_condition_failed(result, "UpdateItem(queue range)")?;
         }
         Ok(writes)
     }
@@ -244,11 +240,7 @@ impl IngestStore for DynamoIngestStore {
                 .expression_attribute_values(":at", attribute(at)?)
                 .send()
                 .await;
-            match result {
-                Ok(_) => {}
-                Err(e) if is_conditional_failure(&e) => {}
-                Err(e) => return Err(sdk_error("UpdateItem(ingest key expiry)", e)),
-            }
+            unless_condition_failed(result, "UpdateItem(ingest key expiry)")?;
         }
         Ok(())
     }
@@ -458,11 +450,7 @@ impl IngestStore for DynamoIngestStore {
             .expression_attribute_values(":f", attribute(first)?)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_conditional_failure(&e) => Ok(()), // never moves back
-            Err(e) => Err(sdk_error("UpdateItem(push completeness)", e)),
-        }
+        unless_condition_failed(result, "UpdateItem(push completeness)") // a failed condition: never moves back
     }
 
     async fn insert_events(

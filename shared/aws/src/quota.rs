@@ -13,7 +13,7 @@ use acd_domain::TenantId;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Select, TransactWriteItem, Update};
 
-use crate::dynamo::{Item, is_conditional_failure, s};
+use crate::dynamo::{Item, s, unless_condition_failed};
 use crate::keys::{self, PK, SK};
 use crate::sdk_error;
 
@@ -65,19 +65,15 @@ pub async fn ensure_counter(client: &Client, table: &str, tenant: &TenantId) -> 
     let mut item = key(tenant);
     item.insert("entity".into(), s("quota"));
     item.insert(COUNT.into(), n(count));
-    match client
+    let result = client
         .put_item()
         .table_name(table)
         .set_item(Some(item))
         .condition_expression("attribute_not_exists(PK)")
         .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        // Made meanwhile by another request: that one counts.
-        Err(e) if is_conditional_failure(&e) => Ok(()),
-        Err(e) => Err(sdk_error("PutItem(quota)", e)),
-    }
+        .await;
+    // A failed condition: made meanwhile by another request, and that one counts.
+    unless_condition_failed(result, "PutItem(quota)")
 }
 
 /// The transaction item taking one place: fails its condition when the tenant has `max` integrations already.

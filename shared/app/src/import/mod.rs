@@ -238,8 +238,8 @@ impl ImportService {
         let run_id = RunId::new();
         let started_at = Utc::now();
         let lease_until = lease_until(started_at, deadline);
-        let acquired = self.store.acquire_lease(LeaseKind::Import, &tenant, id, run_id, started_at, lease_until).await;
-        if !lease_or_let_go(self.store.as_ref(), LeaseKind::Import, &tenant, id, run_id, acquired).await?.taken() {
+        let acquired = take_lease(self.store.as_ref(), LeaseKind::Import, &tenant, id, run_id, started_at, lease_until);
+        if !acquired.await?.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "another import run holds the lease: exiting");
             return Ok(Err(RunSummary::skipped("another run is in progress")));
         }
@@ -1285,16 +1285,19 @@ fn extend_ranges(
     (changed, from_moved)
 }
 
-/// What taking a lease gave; on an error, the lease is let go first (best effort): the put may have landed though
-/// its answer was lost on every attempt, and the lease would keep the next runs out for its whole length.
-async fn lease_or_let_go(
+/// Takes the lease of `kind` for `run_id` until `until`. On an error the lease is let go first (best effort): the put
+/// may have landed though its answer was lost on every attempt, and the lease would keep the next runs out for its
+/// whole length.
+async fn take_lease(
     store: &dyn ImportStore,
     kind: LeaseKind,
     tenant: &TenantId,
     id: IntegrationId,
     run_id: RunId,
-    acquired: Result<crate::ports::Acquired, StoreError>,
+    now: DateTime<Utc>,
+    until: DateTime<Utc>,
 ) -> Result<crate::ports::Acquired, StoreError> {
+    let acquired = store.acquire_lease(kind, tenant, id, run_id, now, until).await;
     if acquired.is_err() {
         let _ = store.release_lease(kind, tenant, id, run_id).await;
     }

@@ -94,10 +94,9 @@ impl ImportService {
         let run_id = RunId::new();
         let deadline = deadline.min_after(PASS_TIME_LIMIT);
         let lease_until = lease_until(started_at, deadline);
-        let acquired = self.store.acquire_lease(LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until);
-        let acquired =
-            super::lease_or_let_go(self.store.as_ref(), LeaseKind::AgentStates, &tenant, id, run_id, acquired.await)
-                .await?;
+        let store = self.store.as_ref();
+        let acquired = super::take_lease(store, LeaseKind::AgentStates, &tenant, id, run_id, started_at, lease_until);
+        let acquired = acquired.await?;
         if !acquired.taken() {
             tracing::info!(tenant = %tenant, integration = %id, "agent-states pass skipped: another pass is running");
             return Ok(RunSummary::skipped("another agent-states pass is in progress"));

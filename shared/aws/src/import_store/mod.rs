@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
-use crate::dynamo::{Item, is_conditional_failure, key, s};
+use crate::dynamo::{Item, is_conditional_failure, key, s, unless_condition_failed};
 use crate::sdk_error;
 
 pub(crate) use catalog::{MissingName, agent_upsert};
@@ -61,22 +61,6 @@ fn de<T: for<'de> Deserialize<'de>>(items: Vec<Item>, what: &str) -> Result<Vec<
 
 fn attribute<T: Serialize>(value: T) -> Result<AttributeValue, StoreError> {
     to_attribute_value(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// The result of a conditional write whose failed condition means "leave it as it is": `Ok` either way.
-fn unless_condition_failed<O, E, R>(
-    result: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
-    operation: &str,
-) -> Result<(), StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    match result {
-        Ok(_) => Ok(()),
-        Err(e) if is_conditional_failure(&e) => Ok(()),
-        Err(e) => Err(sdk_error(operation, e)),
-    }
 }
 
 impl DynamoImportStore {

@@ -50,9 +50,13 @@ pub struct Settings {
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
     /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
     pub writes_in_flight: usize,
-    /// `HOUR_BUCKETS` (`on` or `off`, default `on`): whether the import moves hours of intervals and segments that
-    /// change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets either way.
+    /// `HOUR_BUCKETS` (`on`, `off` or `compact`, default `on`): whether the import moves hours of intervals and
+    /// segments that change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets either
+    /// way.
     pub hour_buckets: bool,
+    /// `HOUR_BUCKETS=compact`: as `on`, and the segment buckets the import puts are in the compact form
+    /// ([`crate::buckets::CompactSegments`]; every release since 2026-12-06 reads it).
+    pub compact_segment_buckets: bool,
     /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
     pub max_integrations_per_tenant: u32,
     /// `EVENT_BUS_NAME`: the EventBridge bus of status-change events (default: the account's `default` bus).
@@ -138,10 +142,12 @@ impl Settings {
     pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
     pub const DEFAULT_FLEXIBLE_WINDOW_MINUTES: i32 = 5;
 
-    /// `HOUR_BUCKETS`: on unless set to `off`; any other value is an error. The one parse of it (the tests' stacks
-    /// read it through here too).
-    pub fn hour_buckets_from(vars: &Vars<'_>) -> Result<bool, ConfigError> {
-        Ok(vars.choice("HOUR_BUCKETS", &["on", "off"])? != Some("off"))
+    /// `HOUR_BUCKETS`: whether hour buckets are made (on unless set to `off`) and whether segment buckets are
+    /// compact (`compact`); any other value is an error. The one parse of it (the tests' stacks read it through
+    /// here too).
+    pub fn hour_buckets_from(vars: &Vars<'_>) -> Result<(bool, bool), ConfigError> {
+        let choice = vars.choice("HOUR_BUCKETS", &["on", "off", "compact"])?;
+        Ok((choice != Some("off"), choice == Some("compact")))
     }
 
     /// Reads the settings from the process environment.
@@ -173,7 +179,8 @@ impl Settings {
             writes_in_flight: vars
                 .number("DYNAMODB_WRITES_IN_FLIGHT", 1..=crate::batch::MAX_IN_FLIGHT)?
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
-            hour_buckets: Self::hour_buckets_from(vars)?,
+            hour_buckets: Self::hour_buckets_from(vars)?.0,
+            compact_segment_buckets: Self::hour_buckets_from(vars)?.1,
             max_integrations_per_tenant: vars
                 .number("MAX_INTEGRATIONS_PER_TENANT", 1..=u32::MAX)?
                 .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),
@@ -614,11 +621,14 @@ mod tests {
     }
 
     #[test]
-    fn hour_buckets_are_switched_off_by_off_only() {
-        for (value, on) in [("on", true), ("off", false), (" off ", false)] {
+    fn hour_buckets_are_switched_off_by_off_only_and_compact_by_compact_only() {
+        for (value, on, compact) in
+            [("on", true, false), ("off", false, false), (" off ", false, false), ("compact", true, true)]
+        {
             let pairs = with(&[("HOUR_BUCKETS", value)]);
             let config = ImportFunctionConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
-            assert_eq!(config.settings.hour_buckets, on, "HOUR_BUCKETS={value:?}");
+            let s = &config.settings;
+            assert_eq!((s.hour_buckets, s.compact_segment_buckets), (on, compact), "HOUR_BUCKETS={value:?}");
         }
     }
 
@@ -634,6 +644,7 @@ mod tests {
         assert_eq!(s.default_history_days, 30);
         assert_eq!(s.writes_in_flight, crate::batch::DEFAULT_IN_FLIGHT);
         assert!(s.hour_buckets, "hour buckets are on unless switched off");
+        assert!(!s.compact_segment_buckets, "segment buckets are lists unless compact is asked for");
         assert_eq!(s.max_integrations_per_tenant, 25);
         assert_eq!(s.event_bus_name, "default");
         assert_eq!(s.scopes, ScopePolicy::default());

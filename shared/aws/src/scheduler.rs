@@ -369,6 +369,7 @@ mod tests {
             default_history_days: 30,
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
             hour_buckets: false,
+            compact_segment_buckets: false,
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
             scopes: Default::default(),

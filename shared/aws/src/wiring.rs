@@ -38,6 +38,7 @@ pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportSt
     let mut store = DynamoImportStore::new(clients.dynamodb().clone(), settings.table_name.clone());
     store.writes_in_flight = settings.writes_in_flight;
     store.hour_buckets = settings.hour_buckets;
+    store.compact_segment_buckets = settings.compact_segment_buckets;
     store
 }
 

@@ -23,10 +23,15 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// Whether the tests' stacks write hour buckets: `HOUR_BUCKETS` in the test process's environment, read by the
-/// functions' own parse (on unless `off`; a value that is neither panics rather than run the suites the other way).
-/// `scripts/test` runs the import suites once each way.
+/// functions' own parse (on unless `off`; a value that is none of `on`, `off`, `compact` panics rather than run the
+/// suites another way). `scripts/test` runs the import suites with the default, `off` and `compact`.
 pub fn hour_buckets_from_env() -> bool {
-    Settings::hour_buckets_from(&acd_aws::config::Vars::env()).expect("HOUR_BUCKETS")
+    Settings::hour_buckets_from(&acd_aws::config::Vars::env()).expect("HOUR_BUCKETS").0
+}
+
+/// Whether the tests' stacks write compact segment buckets (`HOUR_BUCKETS=compact`).
+pub fn compact_segment_buckets_from_env() -> bool {
+    Settings::hour_buckets_from(&acd_aws::config::Vars::env()).expect("HOUR_BUCKETS").1
 }
 
 /// A free TCP port on the loopback interface.
@@ -174,6 +179,7 @@ impl AwsStack {
             default_history_days: 30,
             writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
             hour_buckets: hour_buckets_from_env(),
+            compact_segment_buckets: compact_segment_buckets_from_env(),
             max_integrations_per_tenant: Settings::DEFAULT_MAX_INTEGRATIONS_PER_TENANT,
             event_bus_name: "default".into(),
             scopes: Default::default(),

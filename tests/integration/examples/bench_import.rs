@@ -525,7 +525,11 @@ async fn bench() {
         "   CPU per entry      {:.1} µs per interval or segment imported ({imported_total} read from the ACD; hour \
          buckets {})",
         cpu_total * 1e6 / imported_total.max(1) as f64,
-        if stack.settings.hour_buckets { "on" } else { "off" }
+        match (stack.settings.hour_buckets, stack.settings.compact_segment_buckets) {
+            (false, _) => "off",
+            (true, false) => "on",
+            (true, true) => "on, segment buckets compact",
+        }
     );
     let meter_backfill = capacity.meter_seconds();
     println!(

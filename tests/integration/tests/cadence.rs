@@ -342,6 +342,82 @@ async fn a_day_a_pass_wrote_into_before_the_import_is_read_back_not_taken_for_ne
     assert_same(&stored, &today(truth(&sim, now)), "today after the import");
 }
 
+#[tokio::test]
+async fn compact_and_list_segment_buckets_read_alike_and_each_writer_takes_over_the_others_hours() {
+    // Compact segment buckets (`HOUR_BUCKETS=compact`) are read by every release since 2026-12-06, so a stack may
+    // switch between them and list buckets (`on`) either way. Passes with compact buckets, then an import with list
+    // buckets (a roll back), then a pass with compact buckets again: after each, what is stored reads as the
+    // simulator has it, an agent-hour 09 that changed is in the last writer's form, and one that did not keeps its.
+    let (t0, sim, mut env, id, agents) = imported().await;
+    let since = t0 - chrono::Duration::days(1);
+    env.stack.settings.hour_buckets = true;
+    let mut before = hour_09(&env, &id, &agents).await;
+    // Agent-hours that moved from one form to the other: (into lists, into compact buckets).
+    let mut switched = (0, 0);
+    let steps = [
+        ("2024-05-10T09:09:00Z", true, false),
+        ("2024-05-10T09:21:00Z", true, false),
+        ("2024-05-10T09:37:00Z", false, true),
+        ("2024-05-10T09:52:00Z", true, false),
+    ];
+    for (time, compact, import) in steps {
+        env.stack.settings.compact_segment_buckets = compact;
+        let now: DateTime<Utc> = time.parse().unwrap();
+        sim.set_now(now);
+        let importer = env.importer(at(now));
+        let run = if import {
+            importer.run(&event(&id), deadline()).await
+        } else {
+            importer.run_states(&event(&id), deadline()).await
+        };
+        let run = run.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "{time}: {run:?}");
+        // (The import reads through its quarter hour.)
+        let through = if import { acd_domain::acd::floor_to_interval(now) } else { now };
+        let upto = |segments: Vec<AgentSegment>| -> Vec<AgentSegment> {
+            segments.into_iter().filter(|s| s.start < through).collect()
+        };
+        assert_same(&upto(env.segments(&id, &agents).await), &upto(truth(&sim, since)), time);
+        let after = hour_09(&env, &id, &agents).await;
+        let form = if compact { "compact" } else { "list" };
+        for agent in &agents {
+            let (was, is) = (before.get(agent), after.get(agent));
+            match (was, is) {
+                (Some((was_form, was_entries)), Some((is_form, is_entries))) if was_entries == is_entries => {
+                    assert_eq!(was_form, is_form, "{time}: {agent}'s unchanged hour changed its form")
+                }
+                (_, Some((is_form, _))) => {
+                    assert_eq!(*is_form, form, "{time}: {agent}'s changed hour");
+                    if was.is_some_and(|(was_form, _)| was_form != is_form) {
+                        if compact { switched.1 += 1 } else { switched.0 += 1 }
+                    }
+                }
+                (_, None) => {}
+            }
+        }
+        before = after;
+    }
+    assert!(switched.0 > 0 && switched.1 > 0, "agent-hours that moved into lists, into compact buckets: {switched:?}");
+}
+
+/// Each agent's hour-09 segment bucket (2024-05-10), if stored: its form (`compact`, `list`) and what it reads as.
+async fn hour_09(
+    env: &ImportEnv,
+    id: &str,
+    agents: &[String],
+) -> std::collections::BTreeMap<String, (&'static str, Vec<acd_aws::buckets::SegmentEntry>)> {
+    let mut out = std::collections::BTreeMap::new();
+    for agent in agents {
+        for item in env.query(format!("T#{TENANT}#I#{id}#A#{agent}")).await {
+            if item["SK"].as_s().unwrap() == "S#2024-05-10T09" {
+                let form = if item.contains_key(acd_aws::buckets::COMPACT_SEGMENTS) { "compact" } else { "list" };
+                out.insert(agent.clone(), (form, acd_aws::buckets::read_entries(vec![item]).unwrap()));
+            }
+        }
+    }
+    out
+}
+
 /// The integration's items other than the leases: what an import that has not started writing leaves alone.
 async fn everything_but_leases(env: &ImportEnv, id: &str, agents: &[String]) -> (Vec<Item>, Vec<AgentSegment>) {
     let mut items = everything_but_segments(env, id).await;

@@ -132,7 +132,12 @@ impl DynamoImportStore {
 
     /// How this store writes hours; `owned` as in [`HourRules::owned`].
     fn hour_rules<F: Fn(DateTime<Utc>) -> bool>(&self, owned: F) -> HourRules<F> {
-        HourRules { owned, make_buckets: self.hour_buckets, max_bucket_bytes: hour_writes::MAX_BUCKET_BYTES }
+        HourRules {
+            owned,
+            make_buckets: self.hour_buckets,
+            max_bucket_bytes: hour_writes::MAX_BUCKET_BYTES,
+            compact: self.compact_segment_buckets,
+        }
     }
 
     /// The items of each partition between its sort-key bounds (whole hours, [`buckets::whole_hours`]), a few

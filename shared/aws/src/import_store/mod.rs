@@ -49,6 +49,8 @@ pub struct DynamoImportStore {
     /// Whether hours of intervals and segments move into hour buckets when they change (`Settings::hour_buckets`);
     /// hours already in buckets are kept in buckets either way ([`crate::table::hour_writes`]).
     pub hour_buckets: bool,
+    /// Whether the segment buckets put are compact (`Settings::compact_segment_buckets`).
+    pub compact_segment_buckets: bool,
 }
 
 fn ser<T: Serialize>(value: T) -> Result<Item, StoreError> {
@@ -122,6 +124,7 @@ impl DynamoImportStore {
             abort: AbortAfter::default(),
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
             hour_buckets: false,
+            compact_segment_buckets: false,
         }
     }
 

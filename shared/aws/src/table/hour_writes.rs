@@ -26,8 +26,8 @@ use serde::de::DeserializeOwned;
 use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 use crate::buckets::{
-    BUCKET_VALUES, BucketError, Entry, IntervalEntry, SegmentEntry, bucket_hour, bucket_sk, decode_bucket, hour_of,
-    interval_bucket, segment_bucket,
+    BucketError, Entry, IntervalEntry, SegmentEntry, bucket_hour, bucket_len, bucket_sk, compact_segment_bucket,
+    decode_bucket, hour_of, interval_bucket, segment_bucket,
 };
 use crate::diff::{self, Keyed};
 use crate::dynamo::{Item, key};
@@ -45,8 +45,8 @@ pub trait Bucketed: IntoItem + Keyed + PartialEq + Clone + DeserializeOwned {
     fn start(&self) -> DateTime<Utc>;
     /// The item of a bucket element of partition `pk`.
     fn from_entry(pk: &str, entry: Self::Entry) -> Self;
-    /// The bucket of partition `pk`'s `items` of `hour`.
-    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>) -> Result<Item, BucketError>;
+    /// The bucket of partition `pk`'s `items` of `hour`: in the compact form if `compact` and the shape has one.
+    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>, compact: bool) -> Result<Item, BucketError>;
     /// At least the bytes DynamoDB counts for this entry inside a bucket (attribute names and values, and the map's
     /// overhead).
     fn bucket_bytes(&self) -> usize;
@@ -77,7 +77,7 @@ impl Bucketed for IntervalItem {
             sl: e.sl,
         }
     }
-    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>) -> Result<Item, BucketError> {
+    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>, _compact: bool) -> Result<Item, BucketError> {
         interval_bucket(pk, hour, items)
     }
     fn bucket_bytes(&self) -> usize {
@@ -101,8 +101,8 @@ impl Bucketed for SegmentItem {
             reason: e.reason.map(Into::into),
         }
     }
-    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>) -> Result<Item, BucketError> {
-        segment_bucket(pk, hour, items)
+    fn bucket(pk: String, hour: DateTime<Utc>, items: Vec<Self>, compact: bool) -> Result<Item, BucketError> {
+        if compact { compact_segment_bucket(pk, hour, items) } else { segment_bucket(pk, hour, items) }
     }
     fn bucket_bytes(&self) -> usize {
         let names = "start end status_id reason".len();
@@ -149,10 +149,7 @@ impl HourWrites {
 
 /// The intervals or segments a put item holds: a bucket's elements, or one.
 fn entries_held(item: &Item) -> usize {
-    match item.get(BUCKET_VALUES) {
-        Some(AttributeValue::L(values)) => values.len(),
-        _ => 1,
-    }
+    bucket_len(item).unwrap_or(1)
 }
 
 /// How [`diff_hours`] treats a partition.
@@ -166,6 +163,9 @@ pub struct HourRules<F> {
     pub make_buckets: bool,
     /// [`MAX_BUCKET_BYTES`] (smaller in tests).
     pub max_bucket_bytes: usize,
+    /// Whether the buckets put are written in the compact form where the shape has one (segments:
+    /// `HOUR_BUCKETS=compact`). A stored bucket in the other form is only rewritten when its hour changes.
+    pub compact: bool,
 }
 
 fn corrupt(e: BucketError) -> StoreError {
@@ -290,7 +290,7 @@ where
         Some(stored) if next == stored || (!next.is_empty() && fits()) => {
             if next != stored {
                 out.put_entries += next.len();
-                out.puts.push(T::bucket(pk.to_owned(), hour, next).map_err(corrupt)?);
+                out.puts.push(T::bucket(pk.to_owned(), hour, next, rules.compact).map_err(corrupt)?);
             }
             // Single items it hides (a move a crash interrupted) go, now or after the bucket's put.
             out.deletes.extend(singles.iter().map(|s| key(pk.to_owned(), s.sk().to_owned())));
@@ -315,7 +315,7 @@ where
         None if next == singles => {}
         None if rules.make_buckets && !next.is_empty() && fits() => {
             out.put_entries += next.len();
-            out.puts.push(T::bucket(pk.to_owned(), hour, next).map_err(corrupt)?);
+            out.puts.push(T::bucket(pk.to_owned(), hour, next, rules.compact).map_err(corrupt)?);
             out.deletes.extend(singles.iter().map(|s| key(pk.to_owned(), s.sk().to_owned())));
             out.deletes.extend(unreadable.into_iter().map(|sk| key(pk.to_owned(), sk)));
         }
@@ -367,12 +367,18 @@ mod tests {
     }
 
     fn table_of(singles: &[SegmentItem], buckets: &[(DateTime<Utc>, Vec<SegmentItem>)]) -> Table {
+        table_in(singles, buckets, false)
+    }
+
+    /// [`table_of`], its buckets in the compact form if `compact`.
+    fn table_in(singles: &[SegmentItem], buckets: &[(DateTime<Utc>, Vec<SegmentItem>)], compact: bool) -> Table {
         let mut table = Table::new();
         for s in singles {
             table.insert(s.sk.clone(), s.clone().into_item());
         }
         for (hour, items) in buckets {
-            let bucket = segment_bucket(PK_.into(), *hour, items.clone()).unwrap();
+            let bucket = SegmentItem::bucket(PK_.into(), *hour, items.clone(), compact).unwrap();
+            assert_eq!(bucket.contains_key(crate::buckets::COMPACT_SEGMENTS), compact);
             table.insert(sk_of(&bucket), bucket);
         }
         table
@@ -393,7 +399,7 @@ mod tests {
         max_bucket_bytes: usize,
         owned_from: DateTime<Utc>,
     ) -> HourRules<impl Fn(DateTime<Utc>) -> bool> {
-        HourRules { owned: move |t| t >= owned_from, make_buckets, max_bucket_bytes }
+        HourRules { owned: move |t| t >= owned_from, make_buckets, max_bucket_bytes, compact: false }
     }
 
     fn plan(table: &Table, fetched: Vec<SegmentItem>, rules: &HourRules<impl Fn(DateTime<Utc>) -> bool>) -> HourWrites {
@@ -498,6 +504,14 @@ mod tests {
             ("buckets", table_of(&[], &[(at(10, 0), ten.clone()), (at(11, 0), eleven.clone())])),
             ("bucket over stale singles", table_of(&stale, &[(at(10, 0), ten.clone()), (at(11, 0), eleven.clone())])),
             ("mixed", table_of(&eleven, &[(at(10, 0), ten.clone())])),
+            ("compact buckets", table_in(&[], &[(at(10, 0), ten.clone()), (at(11, 0), eleven.clone())], true)),
+            (
+                "compact bucket and list bucket",
+                table_in(&[], &[(at(10, 0), ten.clone())], true)
+                    .into_iter()
+                    .chain(table_of(&[], &[(at(11, 0), eleven.clone())]))
+                    .collect(),
+            ),
             ("nothing", Table::new()),
         ];
         let changed = vec![seg(at(10, 0), "Ready"), seg(at(10, 20), "Training"), seg(at(11, 5), "Lunch")];
@@ -509,14 +523,15 @@ mod tests {
         ];
         for (form, before) in &forms {
             for (fetch, fetched) in &fetches {
-                for make_buckets in [false, true] {
+                for (make_buckets, compact) in [(false, false), (true, false), (true, true)] {
                     for max_bytes in [MAX_BUCKET_BYTES, 250] {
                         // Owned: everything, or from 10:30 on (the earlier entries are not the fetch's to delete).
                         for owned_from in [at(0, 0), at(10, 30)] {
                             let context = format!(
-                                "{form} / {fetch} / buckets {make_buckets} / max {max_bytes} / owned from {owned_from}"
+                                "{form} / {fetch} / buckets {make_buckets} (compact {compact}) / max {max_bytes} / \
+                                 owned from {owned_from}"
                             );
-                            let rules = rules(make_buckets, max_bytes, owned_from);
+                            let rules = HourRules { compact, ..rules(make_buckets, max_bytes, owned_from) };
                             let fetched: Vec<SegmentItem> = fetched.clone();
                             let seen: Vec<SegmentItem> =
                                 view(before).into_values().flatten().map(|e| SegmentItem::from_entry(PK_, e)).collect();
@@ -529,6 +544,11 @@ mod tests {
                             );
                             let expected = entries(&wanted);
                             let writes = plan(before, fetched.clone(), &rules);
+                            // A bucket put is in the form the rules ask for.
+                            for put in writes.puts.iter().filter(|p| crate::buckets::is_bucket_sk(&sk_of(p))) {
+                                let is_compact = put.contains_key(crate::buckets::COMPACT_SEGMENTS);
+                                assert_eq!(is_compact, compact, "{context}: {put:?}");
+                            }
                             check_every_step(before, &writes, &expected);
                             let after = applied(before, &writes);
                             // Converged: the same fetch again writes nothing.
@@ -644,6 +664,12 @@ mod tests {
         let carried = writes.split_off_puts(2);
         assert_eq!((carried.puts.len(), carried.put_entries, carried.weight()), (2, 4, 4));
         assert_eq!((writes.puts.len(), writes.put_entries), (0, 0));
+        // A compact bucket's segments count as its list's would.
+        let compact = HourRules { compact: true, ..rules(true, MAX_BUCKET_BYTES, at(0, 0)) };
+        let fetched = vec![seg(at(10, 0), "Ready"), seg(at(10, 20), "Busy"), seg(at(10, 40), "Ready")];
+        let mut writes = plan(&before, fetched, &compact);
+        assert!(writes.puts[0].contains_key(crate::buckets::COMPACT_SEGMENTS));
+        assert_eq!(writes.split_off_puts(1).put_entries, 3);
     }
 
     #[test]

@@ -356,9 +356,12 @@ pub enum Form {
     /// Every hour as a bucket and also as single items that must never be seen (a writer between its bucket put and
     /// its deletes): the items carry other numbers or statuses, and one more item per hour is in no bucket.
     Both,
+    /// As `Buckets`, with agent-hours in both bucket forms: even UTC hours compact (`HOUR_BUCKETS=compact`), odd
+    /// hours lists.
+    Compact,
 }
 
-pub const FORMS: [Form; 4] = [Form::Items, Form::Buckets, Form::Mixed, Form::Both];
+pub const FORMS: [Form; 5] = [Form::Items, Form::Buckets, Form::Mixed, Form::Both, Form::Compact];
 
 /// A partition key and the start of a UTC hour.
 type HourKey = (String, DateTime<Utc>);
@@ -376,7 +379,7 @@ fn as_bucket(form: Form, hour: DateTime<Utc>) -> bool {
     use chrono::Timelike;
     match form {
         Form::Items => false,
-        Form::Buckets | Form::Both => true,
+        Form::Buckets | Form::Both | Form::Compact => true,
         Form::Mixed => hour.hour().is_multiple_of(2),
     }
 }
@@ -418,7 +421,11 @@ pub fn segments_as(form: Form, segments: Vec<SegmentItem>) -> Vec<Item> {
             let stale = group.iter().map(|s| SegmentItem { status_id: "STALE".into(), end: None, ..s.clone() });
             out.extend(stale.chain(ghost).map(IntoItem::into_item));
         }
-        if as_bucket(form, hour) {
+        if form == Form::Compact && as_bucket(Form::Mixed, hour) {
+            let bucket = buckets::compact_segment_bucket(pk, hour, group).expect("one agent-hour");
+            assert!(bucket.contains_key(buckets::COMPACT_SEGMENTS), "whole milliseconds: {bucket:?}");
+            out.push(bucket);
+        } else if as_bucket(form, hour) {
             out.push(buckets::segment_bucket(pk, hour, group).expect("one agent-hour"));
         } else {
             out.extend(group.into_iter().map(IntoItem::into_item));

@@ -159,6 +159,7 @@ impl Settings {
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
         let scope_default = ScopePolicy::default();
         let ingest_default = IngestConfig::default();
+        let (hour_buckets, compact_segment_buckets) = Self::hour_buckets_from(vars)?;
         Ok(Self {
             table_name: vars.required("TABLE_NAME")?,
             secret_prefix: vars.text("SECRET_PREFIX").unwrap_or_else(|| Self::DEFAULT_SECRET_PREFIX.into()),
@@ -179,8 +180,8 @@ impl Settings {
             writes_in_flight: vars
                 .number("DYNAMODB_WRITES_IN_FLIGHT", 1..=crate::batch::MAX_IN_FLIGHT)?
                 .unwrap_or(crate::batch::DEFAULT_IN_FLIGHT),
-            hour_buckets: Self::hour_buckets_from(vars)?.0,
-            compact_segment_buckets: Self::hour_buckets_from(vars)?.1,
+            hour_buckets,
+            compact_segment_buckets,
             max_integrations_per_tenant: vars
                 .number("MAX_INTEGRATIONS_PER_TENANT", 1..=u32::MAX)?
                 .unwrap_or(Self::DEFAULT_MAX_INTEGRATIONS_PER_TENANT),

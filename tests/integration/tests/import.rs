@@ -134,6 +134,13 @@ async fn five9_env(sim_config: Five9SimConfig) -> (Env, Five9Simulator) {
     (env, sim)
 }
 
+/// [`five9_env`] at `now` with the simulator's API limits raised: the runs of a test follow each other within a
+/// minute (15 minutes apart in production).
+async fn five9_env_unlimited(now: DateTime<Utc>) -> (Env, Five9Simulator) {
+    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
+    five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await
+}
+
 fn five9_body(sim: &Five9Simulator, grouping: &str, history_days: u32) -> Value {
     let mut settings = json!({"region": "us", "grouping": grouping, "history_days": history_days});
     if grouping == "skill" {
@@ -174,8 +181,7 @@ async fn five9_import_equals_the_simulators_truth_and_a_second_run_writes_nothin
     // Two days back from 2024-11-04 12:00 UTC: the window includes the 25-hour DST day (2024-11-03, Los Angeles).
     let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
     // Three runs follow each other within a minute here (15 minutes apart in production): per-minute limits raised.
-    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let (env, sim) = five9_env_unlimited(now).await;
     let id = create(&env, &five9_body(&sim, "skill", 2)).await;
     let import = env.importer(config(sim.now()));
     let first = import.run(&event(&id), deadline()).await.unwrap();
@@ -767,9 +773,8 @@ async fn five9_agent_states_of_yesterday_are_read_again_until_final_then_only_to
     // Two days back from 01:00 on the 5th: the 3rd's agent states are final (its end is 25 hours past, more than
     // Five9's 3), the 4th's are not (an hour past).
     let at = |t: &str| -> DateTime<Utc> { t.parse().unwrap() };
-    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
     let start = at("2024-11-05T01:00:00Z");
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(start), limits, ..Five9SimConfig::default() }).await;
+    let (env, sim) = five9_env_unlimited(start).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
     let agents: Vec<String> = sim.truth_agents().into_iter().map(|a| a.external_id).collect();
     // Each run: its outcome, window, and the starts of its Call Log and Agent State Details reports.
@@ -1324,8 +1329,7 @@ async fn what_a_paused_five9_run_learned_of_the_domain_is_kept_for_the_next_run(
     // so the next run, which reads from that midnight again, cuts its reports by what was learned instead of by the
     // average, and starts them at the midnight instead of 12 hours before it.
     let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
-    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let (env, sim) = five9_env_unlimited(now).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
     let paused = env
         .importer(tight_config(now, Duration::from_secs(1)))
@@ -1826,8 +1830,7 @@ async fn amazon_connect_states_merged_into_an_hour_written_before_keep_what_it_h
 async fn an_import_failing_on_the_acd_whose_cursor_save_fails_too_keeps_its_lease_for_the_hold() {
     use crate::dynamo_faults::{Answer, DynamoFaults, Fault as StoreFault};
     let now: DateTime<Utc> = "2024-11-04T12:00:00Z".parse().unwrap();
-    let limits = Limits { query: [10_000; 3], report_request: [10_000; 3], retrieve_report: [10_000; 3] };
-    let (env, sim) = five9_env(Five9SimConfig { now: Some(now), limits, ..Five9SimConfig::default() }).await;
+    let (env, sim) = five9_env_unlimited(now).await;
     let id = create(&env, &five9_body(&sim, "campaign", 2)).await;
     sim.set_faults(vec![FaultRule::new(FaultKind::Http503).on("runReport").after(1)]);
     let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;

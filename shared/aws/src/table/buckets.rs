@@ -188,8 +188,8 @@ struct CompactSegment {
 const COMPACT_FORMAT_1: u8 = 1;
 
 impl CompactSegments {
-    /// The bytes of `segments` (of the bucket of `hour`, sorted by start), or `None` when one of them has a time
-    /// that is not a whole millisecond or does not start in `hour`.
+    /// The bytes of `segments` (of the bucket of `hour`, sorted by start; [`bucket_item`] checked that each starts in
+    /// it), or `None` when one of them has a time that is not a whole millisecond.
     fn encode(hour: DateTime<Utc>, segments: &[SegmentItem]) -> Option<Vec<u8>> {
         fn index(names: &mut Vec<String>, name: &str) -> u32 {
             let at = names.iter().position(|n| n == name).unwrap_or_else(|| {
@@ -205,7 +205,7 @@ impl CompactSegments {
         };
         let mut out = CompactSegments { statuses: Vec::new(), reasons: Vec::new(), segments: Vec::new() };
         for s in segments {
-            if !whole_ms(s.start) || !s.end.is_none_or(whole_ms) || hour_of(s.start) != hour {
+            if !whole_ms(s.start) || !s.end.is_none_or(whole_ms) {
                 return None;
             }
             let start_ms = u32::try_from((s.start - hour).num_milliseconds()).ok()?;

@@ -50,12 +50,13 @@ pub struct Settings {
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
     /// [`crate::batch::DEFAULT_IN_FLIGHT`], 1–[`crate::batch::MAX_IN_FLIGHT`]).
     pub writes_in_flight: usize,
-    /// `HOUR_BUCKETS` (`on`, `off` or `compact`, default `on`): whether the import moves hours of intervals and
-    /// segments that change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets either
-    /// way.
+    /// `HOUR_BUCKETS` (`compact`, `on` or `off`, default `compact`): whether the import moves hours of intervals
+    /// and segments that change into hour buckets ([`crate::buckets`]). Hours already in buckets stay in buckets
+    /// either way.
     pub hour_buckets: bool,
-    /// `HOUR_BUCKETS=compact`: as `on`, and the segment buckets the import puts are in the compact form
-    /// ([`crate::buckets::CompactSegments`]; every release since 2026-12-06 reads it).
+    /// `HOUR_BUCKETS=compact` (the default): the segment buckets the import and the agent-states pass put
+    /// are in the compact form ([`crate::buckets::CompactSegments`], read by every release since 326dfeb); `on`
+    /// puts them as lists.
     pub compact_segment_buckets: bool,
     /// `MAX_INTEGRATIONS_PER_TENANT`: the integrations a tenant may have (default 25).
     pub max_integrations_per_tenant: u32,
@@ -142,12 +143,12 @@ impl Settings {
     pub const DEFAULT_MAX_INTEGRATIONS_PER_TENANT: u32 = 25;
     pub const DEFAULT_FLEXIBLE_WINDOW_MINUTES: i32 = 5;
 
-    /// `HOUR_BUCKETS`: whether hour buckets are made (on unless set to `off`) and whether segment buckets are
-    /// compact (`compact`); any other value is an error. The one parse of it (the tests' stacks read it through
-    /// here too).
+    /// `HOUR_BUCKETS`: whether hour buckets are made (unless set to `off`) and whether segment buckets are
+    /// compact (unset or `compact`; `on` keeps them lists); any other value is an error. The one parse of it (the
+    /// tests' stacks read it through here too).
     pub fn hour_buckets_from(vars: &Vars<'_>) -> Result<(bool, bool), ConfigError> {
-        let choice = vars.choice("HOUR_BUCKETS", &["on", "off", "compact"])?;
-        Ok((choice != Some("off"), choice == Some("compact")))
+        let choice = vars.choice("HOUR_BUCKETS", &["on", "off", "compact"])?.unwrap_or("compact");
+        Ok((choice != "off", choice == "compact"))
     }
 
     /// Reads the settings from the process environment.
@@ -645,7 +646,7 @@ mod tests {
         assert_eq!(s.default_history_days, 30);
         assert_eq!(s.writes_in_flight, crate::batch::DEFAULT_IN_FLIGHT);
         assert!(s.hour_buckets, "hour buckets are on unless switched off");
-        assert!(!s.compact_segment_buckets, "segment buckets are lists unless compact is asked for");
+        assert!(s.compact_segment_buckets, "segment buckets are compact unless `on` or `off` is asked for");
         assert_eq!(s.max_integrations_per_tenant, 25);
         assert_eq!(s.event_bus_name, "default");
         assert_eq!(s.scopes, ScopePolicy::default());

@@ -16,10 +16,10 @@
 //! - `v` is a list of maps, one per interval or segment starting in that UTC hour: each map is exactly the single
 //!   item's attributes without `PK` and `SK` (so one shape decodes both forms). An empty list is allowed: the hour
 //!   holds nothing.
-//! - A segment bucket may hold `c` instead of `v` (written with `HOUR_BUCKETS=compact`; read since 2026-12-06): the
-//!   same segments in one binary attribute, a fifth of the bytes ([`CompactSegments`]). A list bucket's map
-//!   repeats every attribute name and writes each time as 24 characters: an agent-hour of the benchmarks' Genesys
-//!   data was 1,967 bytes on average (2 write units), its compact form fits in one.
+//! - A segment bucket may hold `c` instead of `v` (read since 326dfeb, written by default after it; `HOUR_BUCKETS=on`
+//!   writes `v`): the same segments in one binary attribute, a fifth of the bytes ([`CompactSegments`]). A list
+//!   bucket's map repeats every attribute name and writes each time as 24 characters: an agent-hour of the
+//!   benchmarks' Genesys data was 1,967 bytes on average (2 write units), its compact form fits in one.
 //! - A bucket's sort key is its hour's single items' sort keys cut after the hour, so it sorts just before them and
 //!   one Query reads both forms of a range (its lower bound taken at the hour).
 //! - **Where a bucket is stored, it is the whole truth for its hour**: single items of that hour are ignored. A

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use acd_connectors::ConnectorError;
 use acd_connectors::registry::{parse_new_integration_with, parse_patch};
-use acd_domain::{Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, Settings, TenantId};
+use acd_domain::{
+    Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, SecretVersion, Settings, TenantId,
+};
 use chrono::Utc;
 use serde_json::Value;
 use tokio::time::Instant;
@@ -119,6 +121,7 @@ impl IntegrationService {
             kind: new.kind.clone(),
             settings: new.settings,
             credential_hints: new.credentials.hints(),
+            secret_version: Some(SecretVersion::random()),
             status: IntegrationStatus::new_integration(),
             created_at: now,
             updated_at: now,
@@ -136,9 +139,9 @@ impl IntegrationService {
                 return Err(e.into());
             }
         }
-        if let Err(e) =
-            within(step(), "creating the secret", self.secrets.create(tenant, integration.id, &new.credentials)).await
-        {
+        let version = integration.secret_version.as_ref().expect("set above");
+        let secret = self.secrets.create(tenant, integration.id, &new.credentials, version);
+        if let Err(e) = within(step(), "creating the secret", secret).await {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
@@ -201,9 +204,17 @@ impl IntegrationService {
         if let Some(credentials) = patch.credentials.take() {
             patch.credentials = Some(self.with_tenant_token(tenant, credentials).await?);
         }
+        // New credentials go into a new version of the secret first; they are in force once the record names that
+        // version (below). If the record's update fails, the record still names the version it had, so its hints
+        // and the credentials the import reads still agree; of two PATCHes at once, the one whose record update
+        // lands last is in force, hints and secret alike.
+        let mut secret_version = None;
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
             self.verify(&settings, credentials).await?;
+            let version = SecretVersion::random();
+            self.secrets.replace(tenant, first.id, credentials, &version).await?;
+            secret_version = Some(version);
         }
         // An import that finishes meanwhile bumps the record's version: apply the patch again on a fresh read.
         let mut current = first;
@@ -218,6 +229,7 @@ impl IntegrationService {
             }
             if let Some(credentials) = &patch.credentials {
                 updated.credential_hints = credentials.hints();
+                updated.secret_version.clone_from(&secret_version);
             }
             updated.updated_at = Utc::now();
             updated.version = current.version + 1;
@@ -243,13 +255,6 @@ impl IntegrationService {
         {
             // Put the record (and the schedule) back as they were; the admin can retry.
             self.restore_record(&current, &updated, "agent-states schedule").await;
-            return Err(e.into());
-        }
-        if let Some(credentials) = &patch.credentials
-            && let Err(e) = self.secrets.replace(tenant, current.id, credentials).await
-        {
-            // Put the record back as it was so hints and secret agree; the admin can retry.
-            self.restore_record(&current, &updated, "secret").await;
             return Err(e.into());
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");

@@ -158,6 +158,7 @@ mod tests {
             kind: new.kind.clone(),
             settings: new.settings,
             credential_hints: new.credentials.hints(),
+            secret_version: None,
             status: IntegrationStatus::new_integration(),
             created_at: at,
             updated_at: at,

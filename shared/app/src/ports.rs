@@ -8,7 +8,7 @@ pub mod query;
 pub mod runs;
 
 use acd_connectors::ConnectorError;
-use acd_domain::{Credentials, Integration, IntegrationId, Settings, TenantId};
+use acd_domain::{Credentials, Integration, IntegrationId, SecretVersion, Settings, TenantId};
 use async_trait::async_trait;
 
 pub use self::mappings::{ExternalAgentRecord, ExternalStatusRecord, MappingStore};
@@ -88,9 +88,30 @@ pub trait IntegrationRepo: Send + Sync {
 /// Where credentials live (Secrets Manager). Nothing else ever stores them.
 #[async_trait]
 pub trait SecretStore: Send + Sync {
-    async fn create(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError>;
-    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Credentials, StoreError>;
-    async fn replace(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError>;
+    /// Creates the secret with `credentials` as its first version, `version`.
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        credentials: &Credentials,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError>;
+    /// The credentials of `version`, or of the current version (`None`). `NotFound`: no such secret or version.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        version: Option<&SecretVersion>,
+    ) -> Result<Credentials, StoreError>;
+    /// Writes `credentials` as a new version, `version`, which becomes the current one. Earlier versions stay
+    /// readable (a record may still name one until its own update lands).
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        credentials: &Credentials,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError>;
     /// Deletes the secret at once (no recovery window). Deleting a missing secret is not an error.
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }

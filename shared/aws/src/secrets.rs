@@ -3,7 +3,7 @@
 //! it from `Debug`).
 
 use acd_app::ports::{SecretStore, StoreError};
-use acd_domain::{Credentials, IntegrationId, TenantId};
+use acd_domain::{Credentials, IntegrationId, SecretVersion, TenantId};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::ProvideErrorMetadata;
@@ -35,13 +35,21 @@ fn tag(key: &str, value: String) -> Tag {
 
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
-    async fn create(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError> {
+    async fn create(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        credentials: &Credentials,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError> {
         let value = credentials.to_secret_json();
         self.client
             .create_secret()
             .name(self.secret_name(tenant, id))
             .description("ACD credentials of one integration (managed by the integrations API)")
             .secret_string(value.expose_secret())
+            // The version's id (the SDK's retries send the same token: idempotent).
+            .client_request_token(version.as_str())
             .tags(tag("tenant_id", tenant.to_string()))
             .tags(tag("integration_id", id.to_string()))
             .tags(tag("managed_by", "acd-integrations".into()))
@@ -51,12 +59,18 @@ impl SecretStore for SecretsManagerStore {
         Ok(())
     }
 
-    /// `NotFound`: the secret does not exist or is scheduled for deletion; `Corrupt`: it exists but cannot be
-    /// read as this integration's credentials (its KMS key cannot decrypt it, access to it is denied, or its value
-    /// is not the credentials' JSON). Both need an admin, not a retry. Anything else (throttling, a 5xx, the
-    /// network) is a `Backend` failure that a retry may cure.
-    async fn get(&self, tenant: &TenantId, id: IntegrationId) -> Result<Credentials, StoreError> {
-        let out = self.client.get_secret_value().secret_id(self.secret_name(tenant, id)).send().await.map_err(|e| {
+    /// `NotFound`: the secret (or that version of it) does not exist or is scheduled for deletion; `Corrupt`: it
+    /// exists but cannot be read as this integration's credentials (its KMS key cannot decrypt it, access to it is
+    /// denied, or its value is not the credentials' JSON). Both need an admin, not a retry. Anything else
+    /// (throttling, a 5xx, the network) is a `Backend` failure that a retry may cure.
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        version: Option<&SecretVersion>,
+    ) -> Result<Credentials, StoreError> {
+        let request = self.client.get_secret_value().secret_id(self.secret_name(tenant, id));
+        let out = request.set_version_id(version.map(|v| v.as_str().to_owned())).send().await.map_err(|e| {
             let service = e.as_service_error();
             if service.is_some_and(|s| s.is_resource_not_found_exception() || s.is_invalid_request_exception()) {
                 StoreError::NotFound
@@ -70,12 +84,19 @@ impl SecretStore for SecretsManagerStore {
         acd_connectors::registry::credentials_from_secret_json(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
-    async fn replace(&self, tenant: &TenantId, id: IntegrationId, credentials: &Credentials) -> Result<(), StoreError> {
+    async fn replace(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        credentials: &Credentials,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError> {
         let value = credentials.to_secret_json();
         self.client
             .put_secret_value()
             .secret_id(self.secret_name(tenant, id))
             .secret_string(value.expose_secret())
+            .client_request_token(version.as_str())
             .send()
             .await
             .map_err(|e| sdk_error("PutSecretValue", e))?;

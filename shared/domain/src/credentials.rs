@@ -37,6 +37,24 @@ pub struct Credentials {
 #[serde(transparent)]
 pub struct CredentialHints(pub BTreeMap<String, String>);
 
+/// The version of an integration's secret that holds the credentials its record describes. The API chooses it (a
+/// random UUID) before it writes the secret, which stores it as that version's id; the record names it, and the
+/// import reads that version. The record's conditional update is then the one point that decides which credentials
+/// are in force: two credential changes at once cannot leave one's hints on the record and the other's secret in use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SecretVersion(String);
+
+impl SecretVersion {
+    /// A new version id (36 characters; Secrets Manager takes 32 to 64).
+    pub fn random() -> Self {
+        Self(uuid::Uuid::new_v4().to_string())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl Credentials {
     /// Empty credentials of a type (a type without credentials keeps them empty).
     pub fn new(kind: IntegrationType) -> Self {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::credentials::CredentialHints;
+use crate::credentials::{CredentialHints, SecretVersion};
 use crate::ids::{IntegrationId, TenantId};
 use crate::status::IntegrationStatus;
 
@@ -203,6 +203,11 @@ pub struct Integration {
     pub kind: IntegrationType,
     pub settings: Settings,
     pub credential_hints: CredentialHints,
+    /// The version of the secret whose credentials `credential_hints` describe, the one the import reads. Absent on
+    /// records written before versions were named (and on push integrations, which have no secret): the import
+    /// then reads the secret's current version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_version: Option<SecretVersion>,
     pub status: IntegrationStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -12,7 +12,7 @@ pub mod status;
 pub mod validation;
 
 pub use acd::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
-pub use credentials::{CredentialField, CredentialHints, Credentials};
+pub use credentials::{CredentialField, CredentialHints, Credentials, SecretVersion};
 pub use gaps::{AgentStateGap, GapReason};
 pub use ids::{IntegrationId, QueueId, RunId, TenantId};
 pub use integration::{AgentStateCadence, Integration, IntegrationName, IntegrationType, Settings};

@@ -256,6 +256,23 @@ impl ImportEnv {
         acd_aws::buckets::read_entries(items.collect()).expect("intervals")
     }
 
+    /// Makes the integration's record name another version of its secret, behind the API's back.
+    pub async fn set_record_secret_version(&self, integration: &str, version: &str) {
+        self.stack
+            .clients
+            .dynamodb()
+            .update_item()
+            .table_name(&self.stack.settings.table_name)
+            .key("PK", AttributeValue::S(format!("T#{}", self.tenant)))
+            .key("SK", AttributeValue::S(format!("INT#{integration}")))
+            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET secret_version = :v")
+            .expression_attribute_values(":v", AttributeValue::S(version.to_owned()))
+            .send()
+            .await
+            .expect("the record names the version");
+    }
+
     /// Removes one item behind the import's back (a crashed run's lease, a lost digest).
     pub async fn delete(&self, pk: AttributeValue, sk: AttributeValue) {
         let table = &self.stack.settings.table_name;

@@ -1471,6 +1471,42 @@ async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run(
 }
 
 #[tokio::test]
+async fn the_import_reads_the_secret_version_its_record_names_and_the_current_one_only_after_a_rejection() {
+    // The API writes new credentials as a new version of the secret, then names it on the record; the record's
+    // conditional update decides which credentials are in force. A version written and never named (a PATCH whose
+    // record update lost to another, or failed) must not be used while the record's credentials work.
+    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
+    let env = Env::start_with(endpoints, Arc::new(FakeAcd)).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let secrets = env.stack.clients.secrets();
+    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
+        .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
+    let document =
+        |password: &str| json!({"type": "five9", "username": sim.username(), "password": password}).to_string();
+
+    // A newer version that the record does not name, with credentials the ACD rejects: not used, by a warm
+    // container or a cold one.
+    let warm = env.importer(config(sim.now()));
+    assert_eq!(warm.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    secrets.put_secret_value().secret_id(&name).secret_string(document("never named")).send().await.unwrap();
+    for import in [&warm, &env.importer(config(sim.now()))] {
+        let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "the record's version was used: {run:?}");
+    }
+
+    // The record names rejected credentials (the API's check is a stand-in here) and the current version, written
+    // in Secrets Manager directly, holds working ones: after the rejection the current version is tried, once.
+    let patch = json!({"credentials": {"username": sim.username(), "password": "rejected by the ACD"}});
+    assert_eq!(env.call("PATCH", &format!("/integrations/{id}"), Some(&patch)).await.0, 200);
+    let run = warm.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.reason.map(|r| r.as_str()), Some("credentials_rejected"), "the patched version was used: {run:?}");
+    secrets.put_secret_value().secret_id(&name).secret_string(document(&sim.password())).send().await.unwrap();
+    let run = warm.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "the current version after the rejection: {run:?}");
+}
+
+#[tokio::test]
 async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem_not_the_invocation() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
@@ -1479,7 +1515,12 @@ async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem
         .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
     let import = env.importer(config(sim.now()));
 
-    secrets.put_secret_value().secret_id(&name).secret_string("not the credentials").send().await.unwrap();
+    // A version that is not a credentials document, named by the record (the import reads the version its record
+    // names; versions cannot be changed once written).
+    let unreadable = "0190c3e2-6b7d-7cc0-9f4e-unreadable00";
+    let put = secrets.put_secret_value().secret_id(&name).secret_string("not the credentials");
+    put.client_request_token(unreadable).send().await.unwrap();
+    env.set_record_secret_version(&id, unreadable).await;
     let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
     assert_eq!((run.outcome, run.reason.map(|r| r.as_str())), (RunOutcome::Failed, Some("configuration_wrong")));
     assert!(run.message.as_deref().unwrap().contains("cannot be read"), "{run:?}");

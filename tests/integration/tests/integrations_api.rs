@@ -695,41 +695,122 @@ impl CredentialVerifier for StallingAcd {
     }
 }
 
-/// The real secret store, whose `create` stores the secret and then never answers (a response lost on the way).
-struct StallingSecrets {
+/// The real secret store, held after a write (the secret stored, the answer not yet given): after every `create`
+/// while `hold_create` is set, after the first `replace` while `hold_replace` is; `written` is notified, and the
+/// call answers once `release` is (never, unless a test does).
+struct HeldSecrets {
     inner: Arc<dyn SecretStore>,
+    hold_create: bool,
+    hold_replace: AtomicBool,
+    written: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+impl HeldSecrets {
+    fn over(inner: Arc<dyn SecretStore>, hold_create: bool, hold_replace: bool) -> Self {
+        let (written, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
+        Self { inner, hold_create, hold_replace: AtomicBool::new(hold_replace), written, release }
+    }
+    async fn hold(&self) {
+        self.written.notify_one();
+        self.release.notified().await;
+    }
 }
 
 #[async_trait::async_trait]
-impl SecretStore for StallingSecrets {
+impl SecretStore for HeldSecrets {
     async fn create(
         &self,
         tenant: &acd_domain::TenantId,
         id: acd_domain::IntegrationId,
         credentials: &acd_domain::Credentials,
+        version: &acd_domain::SecretVersion,
     ) -> Result<(), StoreError> {
-        self.inner.create(tenant, id, credentials).await?;
-        futures::future::pending::<()>().await;
+        self.inner.create(tenant, id, credentials, version).await?;
+        if self.hold_create {
+            self.hold().await;
+        }
         Ok(())
     }
     async fn get(
         &self,
         tenant: &acd_domain::TenantId,
         id: acd_domain::IntegrationId,
+        version: Option<&acd_domain::SecretVersion>,
     ) -> Result<acd_domain::Credentials, StoreError> {
-        self.inner.get(tenant, id).await
+        self.inner.get(tenant, id, version).await
     }
     async fn replace(
         &self,
         tenant: &acd_domain::TenantId,
         id: acd_domain::IntegrationId,
         credentials: &acd_domain::Credentials,
+        version: &acd_domain::SecretVersion,
     ) -> Result<(), StoreError> {
-        self.inner.replace(tenant, id, credentials).await
+        self.inner.replace(tenant, id, credentials, version).await?;
+        if self.hold_replace.swap(false, Ordering::SeqCst) {
+            self.hold().await;
+        }
+        Ok(())
     }
     async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
     }
+}
+
+impl Env {
+    /// The user name of the credentials the record shows (`GET`) and that of the secret's version the record
+    /// names, which the import reads; and that of the secret's current version.
+    async fn credentials_in_force(&self, id: &str) -> (String, String, String) {
+        let (_, _, shown) = self.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await;
+        let items = self.table_items().await;
+        let record = items.iter().find(|i| i["SK"].as_s().unwrap() == &format!("INT#{id}")).expect("record");
+        let named = record.get("secret_version").expect("the record names a secret version").as_s().unwrap();
+        let secret = format!("acd-integrations/tenant-a/{id}");
+        let username = |version: Option<String>| {
+            let request = self.stack.clients.secrets().get_secret_value().secret_id(&secret).set_version_id(version);
+            async move {
+                let value = request.send().await.expect("the version");
+                let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
+                stored["username"].as_str().unwrap().to_owned()
+            }
+        };
+        let shown = shown["credentials"]["username"].as_str().unwrap().to_owned();
+        (shown, username(Some(named.clone())).await, username(None).await)
+    }
+}
+
+#[tokio::test]
+async fn two_credential_patches_at_once_leave_the_record_s_hints_and_secret_version_in_agreement() {
+    // A writes its secret version and is held before its record update; B runs whole meanwhile; then A's record
+    // update lands last. At every point the credentials the record shows are those of the version it names.
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Race"))).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    let body = |user: &str| json!({"credentials": {"username": user, "password": "n3w-pa55"}});
+    let original = "api.user@acme.example".to_owned();
+    assert_eq!(env.credentials_in_force(&id).await, (original.clone(), original.clone(), original.clone()));
+
+    let gate = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, true));
+    let mut api_a = env.api.clone();
+    api_a.service.secrets = gate.clone();
+    let request = api_request("PATCH", &path, Some("tenant-a"), Some(&body("user.a")));
+    let a = tokio::spawn(async move { decode(api_a.handle(request).await) });
+    gate.written.notified().await;
+    let (a_user, b_user) = ("user.a".to_owned(), "user.b".to_owned());
+    // A's version is the current one, but the record still names the one its hints describe.
+    assert_eq!(env.credentials_in_force(&id).await, (original.clone(), original.clone(), a_user.clone()));
+
+    let (status, _, b) = env.call("PATCH", &path, Some("tenant-a"), Some(&body("user.b"))).await;
+    assert_eq!((status, b["credentials"]["username"].as_str()), (200, Some("user.b")), "{b}");
+    assert_eq!(env.credentials_in_force(&id).await, (b_user.clone(), b_user.clone(), b_user.clone()));
+
+    gate.release.notify_one();
+    let (status, _, a) = a.await.unwrap();
+    assert_eq!((status, a["credentials"]["username"].as_str()), (200, Some("user.a")), "{a}");
+    // A's record update landed last: A's hints and A's version are in force, B's version the current one.
+    assert_eq!(env.credentials_in_force(&id).await, (a_user.clone(), a_user, b_user));
 }
 
 /// `POST /integrations` with an optional `Idempotency-Key`, spec-checked; also returns whether it was a replay.
@@ -858,8 +939,8 @@ async fn a_retry_while_the_first_request_runs_is_409_and_an_expired_key_runs_aga
 async fn a_write_step_that_stalls_is_rolled_back_within_the_budget() {
     let env = Env::start().await;
     let mut api = env.api.clone();
-    api.service.secrets =
-        Arc::new(StallingSecrets { inner: Arc::new(wiring::secrets_store(&env.stack.settings, &env.stack.clients)) });
+    let store = Arc::new(wiring::secrets_store(&env.stack.settings, &env.stack.clients));
+    api.service.secrets = Arc::new(HeldSecrets::over(store, true, false));
     api.service.budgets.step = Duration::from_millis(800);
     let budgets = api.service.budgets;
     let started = Instant::now();
@@ -1007,14 +1088,14 @@ async fn amazon_connect_external_id_is_issued_once_per_tenant_and_set_by_the_ser
     let integration: acd_domain::IntegrationId = created["id"].as_str().unwrap().parse().unwrap();
     let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
     let stored =
-        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration).await.unwrap();
+        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration, None).await.unwrap();
     assert_eq!(stored.field("external_id"), Some(id.as_str()));
     // PATCH of the role ARN: the same id again.
     let path = format!("/integrations/{integration}");
     let patch = json!({"credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read-2"}});
     assert_eq!(env.call("PATCH", &path, Some("tenant-a"), Some(&patch)).await.0, 200);
     let stored =
-        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration).await.unwrap();
+        wiring::secrets_store(&env.stack.settings, &env.stack.clients).get(&tenant, integration, None).await.unwrap();
     assert_eq!(
         (stored.field("role_arn"), stored.field("external_id")),
         (Some("arn:aws:iam::111122223333:role/acd-connect-read-2"), Some(id.as_str()))

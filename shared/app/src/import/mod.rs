@@ -21,8 +21,8 @@ use std::time::Duration as StdDuration;
 
 use acd_connectors::{Connector, ConnectorError, ConnectorFactory, Deadline, NextFetch, Pace};
 use acd_domain::{
-    Credentials, FailureReason, Integration, IntegrationId, IntegrationState, IntegrationStatus, RunId, TenantId,
-    TimeWindow,
+    Credentials, FailureReason, Integration, IntegrationId, IntegrationState, IntegrationStatus, RunId, SecretVersion,
+    TenantId, TimeWindow,
 };
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -160,12 +160,33 @@ pub enum ImportError {
 #[derive(Clone)]
 struct CachedCredentials {
     credentials: Credentials,
+    /// The version read (`None`: the current one, for a record that names none).
+    version: Option<SecretVersion>,
     record_updated_at: DateTime<Utc>,
     read_at: DateTime<Utc>,
 }
 
-/// A PATCH writes the record (new `updated_at`) and then the secret, within the API function's 29 s timeout:
-/// credentials read less than this after the record changed may predate the new secret and are not reused.
+impl CachedCredentials {
+    /// Whether these are the credentials `integration`'s record is in force with. A record that names its secret's
+    /// version is answered by that version, whatever happened since (versions never change). One written before
+    /// versions were named is answered by the current version: reused for the record's `updated_at` only, and
+    /// only if read [`PATCH_SETTLE`] after it, as the releases that wrote such records put the secret after the
+    /// record.
+    fn serve(&self, integration: &Integration) -> bool {
+        match &integration.secret_version {
+            Some(version) => self.version.as_ref() == Some(version),
+            None => {
+                self.version.is_none()
+                    && self.record_updated_at == integration.updated_at
+                    && self.read_at >= integration.updated_at + PATCH_SETTLE
+            }
+        }
+    }
+}
+
+/// A PATCH of a release before secret versions were named wrote the record (new `updated_at`) and then the secret,
+/// within the API function's 29 s timeout: credentials read less than this after such a record changed may predate
+/// the new secret and are not reused.
 const PATCH_SETTLE: Duration = Duration::seconds(30);
 
 #[derive(Clone)]
@@ -462,19 +483,21 @@ impl ImportService {
         Ok(RunSummary::skipped("integration deleted"))
     }
 
-    /// The integration's credentials: from this container's cache when they were read for the record's current
-    /// `updated_at` (a PATCH of the credentials changes it) and after the PATCH settled, otherwise from the secret.
+    /// The integration's credentials: the secret's version the record names (or its current version, for a
+    /// record that names none), from this container's cache when it holds them ([`CachedCredentials::serve`]).
+    /// `current`: the secret's current version, read again whatever the cache holds — after the ACD rejected the
+    /// record's, in case they were replaced in Secrets Manager directly.
     /// A missing or unreadable secret is a configuration problem of the integration, not a storage failure.
-    async fn credentials(&self, integration: &Integration, fresh: bool) -> Result<Credentials, ImportError> {
-        if !fresh
+    async fn credentials(&self, integration: &Integration, current: bool) -> Result<Credentials, ImportError> {
+        if !current
             && let Some(c) = self.credentials.lock().expect("credentials cache").get(&integration.id)
-            && c.record_updated_at == integration.updated_at
-            && c.read_at >= integration.updated_at + PATCH_SETTLE
+            && c.serve(integration)
         {
             return Ok(c.credentials.clone());
         }
+        let version = if current { None } else { integration.secret_version.clone() };
         let read_at = Utc::now();
-        let credentials = match self.secrets.get(&integration.tenant_id, integration.id).await {
+        let credentials = match self.secrets.get(&integration.tenant_id, integration.id, version.as_ref()).await {
             Ok(c) => c,
             Err(StoreError::NotFound) => {
                 return Err(ImportError::Configuration(
@@ -488,14 +511,19 @@ impl ImportService {
             }
             Err(e) => return Err(e.into()),
         };
-        let cached =
-            CachedCredentials { credentials: credentials.clone(), record_updated_at: integration.updated_at, read_at };
+        let cached = CachedCredentials {
+            credentials: credentials.clone(),
+            version,
+            record_updated_at: integration.updated_at,
+            read_at,
+        };
         self.credentials.lock().expect("credentials cache").insert(integration.id, cached);
         Ok(credentials)
     }
 
-    /// A verified connector: the credentials are checked once per run (cheap), and on rejection the secret is
-    /// read again once, in case it was rotated since this container cached it.
+    /// A verified connector: the credentials are checked once per run (cheap), and on rejection the secret's
+    /// current version is read and tried once, in case the credentials were replaced in Secrets Manager directly
+    /// (or, for a record that names no version, by a PATCH since this container cached them).
     async fn connector(
         &self,
         integration: &Integration,
@@ -1385,5 +1413,78 @@ mod range_tests {
         assert!(range_end_due(Some(at(9, 0)), Some(at(9, 15)), now));
         assert!(range_end_due(Some(at(9, 0)), Some(at(9, 22)), now));
         assert!(!range_end_due(Some(at(9, 0)), Some(at(9, 23)), now));
+    }
+}
+
+#[cfg(test)]
+mod credentials_cache_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn integration(secret_version: Option<SecretVersion>) -> Integration {
+        let body = serde_json::json!({
+            "name": "Sales", "type": "genesys_cloud",
+            "credentials": {"client_id": "c", "client_secret": "s"},
+            "settings": {"region": "eu_central_1"}
+        });
+        let new = acd_connectors::registry::parse_new_integration_with(&body, 30).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap();
+        Integration {
+            id: IntegrationId::new(),
+            tenant_id: TenantId::parse("tenant-a").unwrap(),
+            name: new.name,
+            kind: new.kind.clone(),
+            credential_hints: new.credentials.hints(),
+            settings: new.settings,
+            secret_version,
+            status: IntegrationStatus::new_integration(),
+            created_at: at,
+            updated_at: at,
+            version: 1,
+        }
+    }
+
+    fn cached(integration: &Integration, version: Option<SecretVersion>, read_after: i64) -> CachedCredentials {
+        CachedCredentials {
+            credentials: Credentials::new(integration.kind.clone()),
+            version,
+            record_updated_at: integration.updated_at,
+            read_at: integration.updated_at + Duration::seconds(read_after),
+        }
+    }
+
+    #[test]
+    fn a_record_naming_a_version_is_served_that_version_only_whenever_it_was_read() {
+        let (v1, v2) = (SecretVersion::random(), SecretVersion::random());
+        let record = integration(Some(v1.clone()));
+        assert!(cached(&record, Some(v1.clone()), 0).serve(&record), "the version, read at once");
+        assert!(!cached(&record, Some(v2), 3_600).serve(&record), "another version");
+        assert!(!cached(&record, None, 3_600).serve(&record), "the current version (after a rejection)");
+        let mut later = record.clone();
+        later.updated_at += Duration::hours(1);
+        assert!(cached(&record, Some(v1), 0).serve(&later), "a change of the record that kept its version");
+    }
+
+    #[test]
+    fn a_record_naming_no_version_is_served_the_current_one_read_once_its_change_settled() {
+        let record = integration(None);
+        assert!(cached(&record, None, 30).serve(&record));
+        assert!(!cached(&record, None, 29).serve(&record), "read while an old PATCH may still write the secret");
+        assert!(!cached(&record, Some(SecretVersion::random()), 3_600).serve(&record));
+        let mut later = record.clone();
+        later.updated_at += Duration::hours(1);
+        assert!(!cached(&record, None, 3_600).serve(&later), "the record changed since");
+    }
+
+    #[test]
+    fn records_written_before_secret_versions_read_as_naming_none_and_none_is_not_written() {
+        let record = integration(None);
+        let mut stored = serde_json::to_value(&record).unwrap();
+        assert!(stored.get("secret_version").is_none(), "{stored}");
+        let named = integration(Some(SecretVersion::random()));
+        let back: Integration = serde_json::from_value(serde_json::to_value(&named).unwrap()).unwrap();
+        assert_eq!(back, named);
+        stored.as_object_mut().unwrap().remove("secret_version");
+        assert_eq!(serde_json::from_value::<Integration>(stored).unwrap(), record);
     }
 }

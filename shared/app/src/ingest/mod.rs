@@ -459,6 +459,7 @@ impl IngestAdmin {
             name: new.name,
             kind: PUSH,
             credential_hints: new.credentials.hints(),
+            secret_version: None,
             settings: new.settings,
             status: IntegrationStatus {
                 state: IntegrationState::Importing,
@@ -546,6 +547,7 @@ mod tests {
             kind: PUSH,
             settings: new.settings,
             credential_hints: new.credentials.hints(),
+            secret_version: None,
             status: IntegrationStatus { state, reason: None, message: None, last_success_at: last, last_run_at: last },
             created_at: t0,
             updated_at: t0,

@@ -199,19 +199,23 @@ impl IntegrationService {
 
     /// Renames, changes safe settings and/or replaces credentials.
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
-        let first = self.get(tenant, id).await?;
+        let mut first = self.get(tenant, id).await?;
         let mut patch = parse_patch(body, &first.kind, &first.settings)?;
         if let Some(credentials) = patch.credentials.take() {
             patch.credentials = Some(self.with_tenant_token(tenant, credentials).await?);
         }
         // New credentials go into a new version of the secret first; they are in force once the record names that
-        // version (below). If the record's update fails, the record still names the version it had, so its hints
-        // and the credentials the import reads still agree; of two PATCHes at once, the one whose record update
-        // lands last is in force, hints and secret alike.
+        // version (below). If the record's update fails, the record still names the version it had (a record from
+        // before versions were named is made to name its current one first), so its hints and the credentials the
+        // import reads still agree; of two PATCHes at once, the one whose record update lands last is in force,
+        // hints and secret alike.
         let mut secret_version = None;
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
             self.verify(&settings, credentials).await?;
+            if first.secret_version.is_none() && pulls(&first) {
+                first = self.name_current_secret_version(first).await?;
+            }
             let version = SecretVersion::random();
             self.secrets.replace(tenant, first.id, credentials, &version).await?;
             secret_version = Some(version);
@@ -259,6 +263,33 @@ impl IntegrationService {
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
         Ok(updated)
+    }
+
+    /// Makes a record written before secret versions were named name its secret's current version (its
+    /// `updated_at` kept: nothing an import reads changed), so that a credentials PATCH that fails after writing
+    /// its own version leaves the record's credentials in force, not the new ones. A record that names a version
+    /// by now (another PATCH) is returned as it is; so is one whose secret is missing (nothing to keep in force).
+    async fn name_current_secret_version(&self, first: Integration) -> Result<Integration, ApiError> {
+        let (tenant, id) = (first.tenant_id.clone(), first.id);
+        let Some(version) = self.secrets.current_version(&tenant, id).await? else { return Ok(first) };
+        let mut current = first;
+        let mut attempt = 0;
+        loop {
+            if current.secret_version.is_some() {
+                return Ok(current);
+            }
+            let mut named = current.clone();
+            named.secret_version = Some(version.clone());
+            named.version = current.version + 1;
+            match self.repo.update(&current, &named).await {
+                Ok(()) => return Ok(named),
+                Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    current = self.repo.get(&tenant, id).await?.ok_or(ApiError::NotFound)?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
     }
 
     /// Puts the record back as it was before a PATCH whose `what` could not be changed, and the agent-states

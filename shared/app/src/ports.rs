@@ -103,8 +103,11 @@ pub trait SecretStore: Send + Sync {
         id: IntegrationId,
         version: Option<&SecretVersion>,
     ) -> Result<Credentials, StoreError>;
+    /// The id of the current version (`None`: no such secret).
+    async fn current_version(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SecretVersion>, StoreError>;
     /// Writes `credentials` as a new version, `version`, which becomes the current one. Earlier versions stay
-    /// readable (a record may still name one until its own update lands).
+    /// readable while they have a staging label or are among the secret's latest 100 (Secrets Manager may remove
+    /// older unlabelled ones).
     async fn replace(
         &self,
         tenant: &TenantId,

@@ -84,6 +84,18 @@ impl SecretStore for SecretsManagerStore {
         acd_connectors::registry::credentials_from_secret_json(&raw).map_err(|e| StoreError::Corrupt(e.to_string()))
     }
 
+    async fn current_version(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SecretVersion>, StoreError> {
+        let out = match self.client.describe_secret().secret_id(self.secret_name(tenant, id)).send().await {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => return Ok(None),
+            Err(e) => return Err(sdk_error("DescribeSecret", e)),
+        };
+        let current = out.version_ids_to_stages.unwrap_or_default().into_iter().find_map(|(version, stages)| {
+            stages.iter().any(|s| s == "AWSCURRENT").then(|| SecretVersion::from_stored(version))
+        });
+        Ok(current)
+    }
+
     async fn replace(
         &self,
         tenant: &TenantId,

@@ -50,6 +50,10 @@ impl SecretVersion {
     pub fn random() -> Self {
         Self(uuid::Uuid::new_v4().to_string())
     }
+    /// A version id as the secret store reports it.
+    pub fn from_stored(id: String) -> Self {
+        Self(id)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }

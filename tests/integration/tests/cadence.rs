@@ -233,6 +233,38 @@ async fn imported() -> (DateTime<Utc>, GenesysSimulator, ImportEnv, String, Vec<
 }
 
 #[tokio::test]
+async fn a_pass_whose_record_names_rejected_credentials_takes_the_secret_s_current_version() {
+    // As the import does after a rejection: the credentials were replaced in Secrets Manager directly, and the
+    // record still names a version the ACD rejects. The pass (which checks no credentials first) tries the current
+    // version once and keeps it for its container.
+    let (t0, sim, env, id, agents) = imported().await;
+    let secrets = env.stack.clients.secrets();
+    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
+        .secret_name(&acd_domain::TenantId::parse(TENANT).unwrap(), id.parse().unwrap());
+    let document = |secret: &str| {
+        json!({"type": "genesys_cloud", "client_id": sim.client_id(), "client_secret": secret}).to_string()
+    };
+    let rejected = "0190c3e2-6b7d-7cc0-9f4e-rejected0000";
+    let put = secrets.put_secret_value().secret_id(&name).secret_string(document("rejected by the ACD"));
+    put.client_request_token(rejected).send().await.unwrap();
+    env.set_record_secret_version(&id, rejected).await;
+    secrets.put_secret_value().secret_id(&name).secret_string(document(sim.client_secret())).send().await.unwrap();
+
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    let service = env.importer(at(t1));
+    pass_run(service.run_states(&event(&id), deadline()).await.unwrap());
+    assert_same(&env.segments(&id, &agents).await, &truth(&sim, t0 - chrono::Duration::days(1)), "after the pass");
+    // Kept: the next pass of this container goes straight to the working credentials.
+    let t2 = t1 + chrono::Duration::minutes(1);
+    sim.set_now(t2);
+    let tokens = sim.requests().token;
+    pass_run(service.run_states(&event(&id), deadline()).await.unwrap());
+    // (The connectors keep a token per credentials: the rejected ones would ask for one again and be refused.)
+    assert_eq!(sim.requests().token - tokens, 0, "no token asked for with the rejected credentials");
+}
+
+#[tokio::test]
 async fn states_passes_write_only_agent_states_with_the_open_segment_and_agree_with_the_import() {
     let (t0, sim, env, id, agents) = imported().await;
     let states = |id: &str, now| {

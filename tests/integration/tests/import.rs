@@ -1504,6 +1504,19 @@ async fn the_import_reads_the_secret_version_its_record_names_and_the_current_on
     secrets.put_secret_value().secret_id(&name).secret_string(document(&sim.password())).send().await.unwrap();
     let run = warm.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "the current version after the rejection: {run:?}");
+    // Kept once they worked: the container uses them again although the current version is now rejected too, where
+    // a cold container has nothing that works.
+    secrets.put_secret_value().secret_id(&name).secret_string(document("stale again")).send().await.unwrap();
+    let run = warm.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "the credentials that worked: {run:?}");
+    let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.reason.map(|r| r.as_str()), Some("credentials_rejected"), "{run:?}");
+
+    // A version the record names that is gone (Secrets Manager removes old unlabelled ones): the current one.
+    env.set_record_secret_version(&id, "0190c3e2-6b7d-7cc0-9f4e-000000000000").await;
+    secrets.put_secret_value().secret_id(&name).secret_string(document(&sim.password())).send().await.unwrap();
+    let run = env.importer(config(sim.now())).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "the current version for a version that is gone: {run:?}");
 }
 
 #[tokio::test]

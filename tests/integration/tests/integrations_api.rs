@@ -740,6 +740,13 @@ impl SecretStore for HeldSecrets {
     ) -> Result<acd_domain::Credentials, StoreError> {
         self.inner.get(tenant, id, version).await
     }
+    async fn current_version(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+    ) -> Result<Option<acd_domain::SecretVersion>, StoreError> {
+        self.inner.current_version(tenant, id).await
+    }
     async fn replace(
         &self,
         tenant: &acd_domain::TenantId,
@@ -759,9 +766,9 @@ impl SecretStore for HeldSecrets {
 }
 
 impl Env {
-    /// The user name of the credentials the record shows (`GET`) and that of the secret's version the record
-    /// names, which the import reads; and that of the secret's current version.
-    async fn credentials_in_force(&self, id: &str) -> (String, String, String) {
+    /// The credentials field `field` as the record shows it (`GET`) and in the secret's version the record names,
+    /// which the import reads; and in the secret's current version.
+    async fn credentials_in_force(&self, id: &str, field: &str) -> (String, String, String) {
         let (_, _, shown) = self.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await;
         let items = self.table_items().await;
         let record = items.iter().find(|i| i["SK"].as_s().unwrap() == &format!("INT#{id}")).expect("record");
@@ -772,12 +779,47 @@ impl Env {
             async move {
                 let value = request.send().await.expect("the version");
                 let stored: Value = serde_json::from_str(value.secret_string().unwrap()).unwrap();
-                stored["username"].as_str().unwrap().to_owned()
+                stored[field].as_str().unwrap().to_owned()
             }
         };
-        let shown = shown["credentials"]["username"].as_str().unwrap().to_owned();
+        let shown = shown["credentials"][field].as_str().unwrap().to_owned();
         (shown, username(Some(named.clone())).await, username(None).await)
     }
+}
+
+#[tokio::test]
+async fn a_failed_credentials_patch_of_a_record_from_before_secret_versions_leaves_its_credentials_in_force() {
+    // Such a record names no version: the import reads the current one. A PATCH writes its version (the current
+    // one from then on) before the record; the record must name the version it was in force with first, or a
+    // failure after that write (here the agent-states schedule, then the record put back) would leave the new
+    // credentials in force under the old hints.
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Legacy"))).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    env.stack
+        .clients
+        .dynamodb()
+        .update_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", aws_sdk_dynamodb::types::AttributeValue::S("T#tenant-a".into()))
+        .key("SK", aws_sdk_dynamodb::types::AttributeValue::S(format!("INT#{id}")))
+        .update_expression("REMOVE secret_version")
+        .send()
+        .await
+        .unwrap();
+    let schedules = Arc::new(FailingSchedules {
+        fail_states: AtomicBool::new(true),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
+    });
+    let mut api = env.api.clone();
+    api.service.schedules = schedules;
+    let original = "5b1f7c7e-0000-4000-8000-00000000c1d0".to_owned();
+    let patch = json!({"settings": {"agent_state_cadence": "1m"},
+                       "credentials": {"client_id": "new-client", "client_secret": "n3w-s3cr3t"}});
+    let (status, _, problem) =
+        decode(api.handle(api_request("PATCH", &format!("/integrations/{id}"), Some("tenant-a"), Some(&patch))).await);
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(env.credentials_in_force(&id, "client_id").await, (original.clone(), original, "new-client".into()));
 }
 
 #[tokio::test]
@@ -790,7 +832,7 @@ async fn two_credential_patches_at_once_leave_the_record_s_hints_and_secret_vers
     let path = format!("/integrations/{id}");
     let body = |user: &str| json!({"credentials": {"username": user, "password": "n3w-pa55"}});
     let original = "api.user@acme.example".to_owned();
-    assert_eq!(env.credentials_in_force(&id).await, (original.clone(), original.clone(), original.clone()));
+    assert_eq!(env.credentials_in_force(&id, "username").await, (original.clone(), original.clone(), original.clone()));
 
     let gate = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, true));
     let mut api_a = env.api.clone();
@@ -800,17 +842,17 @@ async fn two_credential_patches_at_once_leave_the_record_s_hints_and_secret_vers
     gate.written.notified().await;
     let (a_user, b_user) = ("user.a".to_owned(), "user.b".to_owned());
     // A's version is the current one, but the record still names the one its hints describe.
-    assert_eq!(env.credentials_in_force(&id).await, (original.clone(), original.clone(), a_user.clone()));
+    assert_eq!(env.credentials_in_force(&id, "username").await, (original.clone(), original.clone(), a_user.clone()));
 
     let (status, _, b) = env.call("PATCH", &path, Some("tenant-a"), Some(&body("user.b"))).await;
     assert_eq!((status, b["credentials"]["username"].as_str()), (200, Some("user.b")), "{b}");
-    assert_eq!(env.credentials_in_force(&id).await, (b_user.clone(), b_user.clone(), b_user.clone()));
+    assert_eq!(env.credentials_in_force(&id, "username").await, (b_user.clone(), b_user.clone(), b_user.clone()));
 
     gate.release.notify_one();
     let (status, _, a) = a.await.unwrap();
     assert_eq!((status, a["credentials"]["username"].as_str()), (200, Some("user.a")), "{a}");
     // A's record update landed last: A's hints and A's version are in force, B's version the current one.
-    assert_eq!(env.credentials_in_force(&id).await, (a_user.clone(), a_user, b_user));
+    assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user, b_user));
 }
 
 /// `POST /integrations` with an optional `Idempotency-Key`, spec-checked; also returns whether it was a replay.

@@ -189,6 +189,13 @@ impl CachedCredentials {
 /// the new secret and are not reused.
 const PATCH_SETTLE: Duration = Duration::seconds(30);
 
+/// The secret's current version, tried after the ACD rejected the record's ([`ImportService::current_connector`]).
+struct CurrentCredentials {
+    connector: Box<dyn Connector>,
+    credentials: Credentials,
+    read_at: DateTime<Utc>,
+}
+
 #[derive(Clone)]
 pub struct ImportService {
     pub repo: Arc<dyn IntegrationRepo>,
@@ -495,9 +502,17 @@ impl ImportService {
         {
             return Ok(c.credentials.clone());
         }
-        let version = if current { None } else { integration.secret_version.clone() };
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        let named = if current { None } else { integration.secret_version.as_ref() };
         let read_at = Utc::now();
-        let credentials = match self.secrets.get(&integration.tenant_id, integration.id, version.as_ref()).await {
+        let mut read = self.secrets.get(tenant, id, named).await;
+        if named.is_some() && matches!(read, Err(StoreError::NotFound)) {
+            // Secrets Manager removes unlabelled versions beyond a secret's latest 100: the current one is the best
+            // there is (the secret itself missing is the error below).
+            tracing::warn!(tenant = %tenant, integration = %id, "the secret version the record names is gone: reading the current one");
+            read = self.secrets.get(tenant, id, None).await;
+        }
+        let credentials = match read {
             Ok(c) => c,
             Err(StoreError::NotFound) => {
                 return Err(ImportError::Configuration(
@@ -511,14 +526,50 @@ impl ImportService {
             }
             Err(e) => return Err(e.into()),
         };
+        if !current {
+            self.remember(integration, &credentials, read_at);
+        }
+        Ok(credentials)
+    }
+
+    /// Keeps `credentials` (read at `read_at`) as those this container uses for `integration`'s record.
+    fn remember(&self, integration: &Integration, credentials: &Credentials, read_at: DateTime<Utc>) {
         let cached = CachedCredentials {
             credentials: credentials.clone(),
-            version,
+            version: integration.secret_version.clone(),
             record_updated_at: integration.updated_at,
             read_at,
         };
         self.credentials.lock().expect("credentials cache").insert(integration.id, cached);
-        Ok(credentials)
+    }
+
+    /// After the ACD rejected the credentials of `integration`'s record: a connector with the secret's current
+    /// version, and what [`Self::remember_current`] keeps once the ACD took them (not before: a run whose
+    /// rejection was passing must not leave the container on another version for its life).
+    async fn current_connector(&self, integration: &Integration) -> Result<CurrentCredentials, ImportError> {
+        let read_at = Utc::now();
+        let credentials = self.credentials(integration, true).await?;
+        let connector = self.build_connector(integration, credentials.clone())?;
+        Ok(CurrentCredentials { connector, credentials, read_at })
+    }
+
+    /// The current version worked: the record's later runs in this container use it too.
+    fn remember_current(&self, integration: &Integration, current: &CurrentCredentials) {
+        if integration.secret_version.is_some() {
+            tracing::warn!(tenant = %integration.tenant_id, integration = %integration.id, "the ACD rejected the credentials the record names and took the secret's current version: enter the credentials through the API (PATCH) so that the record describes them");
+        }
+        self.remember(integration, &current.credentials, current.read_at);
+    }
+
+    /// The vendor's connector with `credentials`.
+    fn build_connector(
+        &self,
+        integration: &Integration,
+        credentials: Credentials,
+    ) -> Result<Box<dyn Connector>, ImportError> {
+        self.connectors.connector(&integration.kind, &integration.settings, credentials)?.ok_or_else(|| {
+            ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
+        })
     }
 
     /// A verified connector: the credentials are checked once per run (cheap), and on rejection the secret's
@@ -529,18 +580,14 @@ impl ImportService {
         integration: &Integration,
         deadline: Deadline,
     ) -> Result<Box<dyn Connector>, ImportError> {
-        let build = |credentials| -> Result<Box<dyn Connector>, ImportError> {
-            self.connectors.connector(&integration.kind, &integration.settings, credentials)?.ok_or_else(|| {
-                ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
-            })
-        };
-        let connector = build(self.credentials(integration, false).await?)?;
+        let connector = self.build_connector(integration, self.credentials(integration, false).await?)?;
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                let connector = build(self.credentials(integration, true).await?)?;
-                connector.verify(deadline).await?;
-                Ok(connector)
+                let current = self.current_connector(integration).await?;
+                current.connector.verify(deadline).await?;
+                self.remember_current(integration, &current);
+                Ok(current.connector)
             }
             Err(e) => Err(e.into()),
         }

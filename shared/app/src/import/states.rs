@@ -224,9 +224,23 @@ impl ImportService {
             return Ok(RunOutcome::Succeeded);
         }
         let vendor_deadline = self.vendor_deadline(deadline);
-        let connector = self.unverified_connector(integration).await?;
-        let segments = self.read_states(connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
+        let connector = self.build_connector(integration, self.credentials(integration, false).await?)?;
+        let read = self.read_states(connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
         record.vendor_calls = connector.calls_made();
+        let (connector, segments) = match read {
+            // As the import does: the secret's current version, once (a pass checks no credentials first).
+            Err(ConnectorError::CredentialsRejected) => {
+                let current = self.current_connector(integration).await?;
+                let read =
+                    self.read_states(current.connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
+                record.vendor_calls += current.connector.calls_made();
+                if read.is_ok() {
+                    self.remember_current(integration, &current);
+                }
+                (current.connector, read)
+            }
+            read => (connector, read),
+        };
         let segments = match segments {
             Ok(segments) => segments,
             Err(ConnectorError::DeadlineExceeded) => return Ok(RunOutcome::Partial),
@@ -340,15 +354,6 @@ impl ImportService {
     ) -> Result<Vec<acd_domain::AgentSegment>, ConnectorError> {
         connector.restore_vendor_cursor(checkpoint.vendor_cursor.clone())?;
         connector.agent_segments(agents, window, deadline).await
-    }
-
-    /// A connector without the credentials check (a pass's first call fails the same way). A rejection is
-    /// retried once with the secret read again (rotation), as the import does.
-    async fn unverified_connector(&self, integration: &Integration) -> Result<Box<dyn Connector>, super::ImportError> {
-        let credentials = self.credentials(integration, false).await?;
-        self.connectors.connector(&integration.kind, &integration.settings, credentials)?.ok_or_else(|| {
-            super::ImportError::Configuration(format!("integrations of type {} have no connector", integration.kind))
-        })
     }
 }
 

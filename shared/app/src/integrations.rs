@@ -268,7 +268,8 @@ impl IntegrationService {
     /// Makes a record written before secret versions were named name its secret's current version (its
     /// `updated_at` kept: nothing an import reads changed), so that a credentials PATCH that fails after writing
     /// its own version leaves the record's credentials in force, not the new ones. A record that names a version
-    /// by now (another PATCH) is returned as it is; so is one whose secret is missing (nothing to keep in force).
+    /// by now (another PATCH) is returned as it is; so is one whose secret is missing (nothing to keep in force:
+    /// the PATCH creates the secret anew).
     async fn name_current_secret_version(&self, first: Integration) -> Result<Integration, ApiError> {
         let (tenant, id) = (first.tenant_id.clone(), first.id);
         let Some(version) = self.secrets.current_version(&tenant, id).await? else { return Ok(first) };

@@ -104,15 +104,23 @@ impl SecretStore for SecretsManagerStore {
         version: &SecretVersion,
     ) -> Result<(), StoreError> {
         let value = credentials.to_secret_json();
-        self.client
+        let put = self
+            .client
             .put_secret_value()
             .secret_id(self.secret_name(tenant, id))
             .secret_string(value.expose_secret())
             .client_request_token(version.as_str())
             .send()
-            .await
-            .map_err(|e| sdk_error("PutSecretValue", e))?;
-        Ok(())
+            .await;
+        match put {
+            Ok(_) => Ok(()),
+            // The secret was deleted behind the API's back (the import then reports it missing and asks for the
+            // credentials again): a PATCH of them creates it anew.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                self.create(tenant, id, credentials, version).await
+            }
+            Err(e) => Err(sdk_error("PutSecretValue", e)),
+        }
     }
 
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {

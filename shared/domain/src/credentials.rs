@@ -93,6 +93,18 @@ impl Credentials {
         self.fields.is_empty() && self.secrets.is_empty()
     }
 
+    /// Whether `other` holds the same credentials (type, fields and secrets alike).
+    pub fn same_as(&self, other: &Credentials) -> bool {
+        self.kind == other.kind
+            && self.fields == other.fields
+            && self.secrets.len() == other.secrets.len()
+            && self
+                .secrets
+                .iter()
+                .zip(&other.secrets)
+                .all(|((k, v), (ok, ov))| k == ok && v.expose_secret() == ov.expose_secret())
+    }
+
     pub fn hints(&self) -> CredentialHints {
         CredentialHints(self.fields.clone())
     }
@@ -170,6 +182,24 @@ mod tests {
         assert_eq!(back.field("username"), Some("api@acme"));
         assert_eq!(back.secret("password").unwrap().expose_secret(), "hunter2-secret");
         assert_eq!(serde_json::to_value(creds.hints()).unwrap(), serde_json::json!({"username": "api@acme"}));
+    }
+
+    #[test]
+    fn credentials_are_the_same_only_with_every_field_and_secret_equal() {
+        let five9 = |user: &str, password: &str| {
+            Credentials::new(IntegrationType::new("five9"))
+                .with_field("username", user)
+                .with_secret("password", password.to_owned())
+        };
+        assert!(five9("u", "p").same_as(&five9("u", "p")));
+        assert!(!five9("u", "p").same_as(&five9("u", "q")), "another secret");
+        assert!(!five9("u", "p").same_as(&five9("v", "p")), "another field");
+        let other_type = Credentials::new(IntegrationType::new("genesys_cloud"))
+            .with_field("username", "u")
+            .with_secret("password", "p".to_owned());
+        assert!(!five9("u", "p").same_as(&other_type), "another type");
+        assert!(!five9("u", "p").same_as(&five9("u", "p").with_secret("extra", "x".to_owned())), "one more secret");
+        assert!(!five9("u", "p").with_secret("extra", "x".to_owned()).same_as(&five9("u", "p")), "one fewer");
     }
 
     #[test]

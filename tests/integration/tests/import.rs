@@ -1461,9 +1461,12 @@ async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run(
     let (status, _) =
         env.call("PATCH", &format!("/integrations/{id}"), Some(&patch("changed by the admin".into()))).await;
     assert_eq!(status, 200);
+    let requests = sim.stats().requests;
     let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(run.outcome, RunOutcome::Failed, "the new credentials were used: {run:?}");
     assert_eq!(run.reason.map(|r| r.as_str()), Some("credentials_rejected"));
+    // The secret's current version is the rejected one itself: not sent to the ACD a second time.
+    assert_eq!(sim.stats().requests - requests, 1, "one refused request");
 
     let (status, _) = env.call("PATCH", &format!("/integrations/{id}"), Some(&patch(sim.password()))).await;
     assert_eq!(status, 200);
@@ -1547,6 +1550,13 @@ async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem
     assert!(run.message.as_deref().unwrap().contains("missing"), "{run:?}");
     let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
     assert_eq!(integration["status"]["message"], json!(run.message));
+
+    // What the message asks for repairs it: a PATCH of the credentials creates the secret anew.
+    let patch = json!({"credentials": {"username": sim.username(), "password": sim.password()}});
+    let (status, patched) = env.call("PATCH", &format!("/integrations/{id}"), Some(&patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
 }
 
 /// The real schedules, whose `delete` fails while armed (after nothing was deleted).

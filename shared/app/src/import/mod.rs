@@ -546,11 +546,20 @@ impl ImportService {
     /// After the ACD rejected the credentials of `integration`'s record: a connector with the secret's current
     /// version, and what [`Self::remember_current`] keeps once the ACD took them (not before: a run whose
     /// rejection was passing must not leave the container on another version for its life).
-    async fn current_connector(&self, integration: &Integration) -> Result<CurrentCredentials, ImportError> {
+    /// `None` when the current version holds the `rejected` credentials themselves (nothing else to try: no second
+    /// refused login).
+    async fn current_connector(
+        &self,
+        integration: &Integration,
+        rejected: &Credentials,
+    ) -> Result<Option<CurrentCredentials>, ImportError> {
         let read_at = Utc::now();
         let credentials = self.credentials(integration, true).await?;
+        if credentials.same_as(rejected) {
+            return Ok(None);
+        }
         let connector = self.build_connector(integration, credentials.clone())?;
-        Ok(CurrentCredentials { connector, credentials, read_at })
+        Ok(Some(CurrentCredentials { connector, credentials, read_at }))
     }
 
     /// The current version worked: the record's later runs in this container use it too.
@@ -580,11 +589,14 @@ impl ImportService {
         integration: &Integration,
         deadline: Deadline,
     ) -> Result<Box<dyn Connector>, ImportError> {
-        let connector = self.build_connector(integration, self.credentials(integration, false).await?)?;
+        let credentials = self.credentials(integration, false).await?;
+        let connector = self.build_connector(integration, credentials.clone())?;
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                let current = self.current_connector(integration).await?;
+                let Some(current) = self.current_connector(integration, &credentials).await? else {
+                    return Err(ConnectorError::CredentialsRejected.into());
+                };
                 current.connector.verify(deadline).await?;
                 self.remember_current(integration, &current);
                 Ok(current.connector)

@@ -224,21 +224,30 @@ impl ImportService {
             return Ok(RunOutcome::Succeeded);
         }
         let vendor_deadline = self.vendor_deadline(deadline);
-        let connector = self.build_connector(integration, self.credentials(integration, false).await?)?;
+        let credentials = self.credentials(integration, false).await?;
+        let connector = self.build_connector(integration, credentials.clone())?;
         let read = self.read_states(connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
         record.vendor_calls = connector.calls_made();
         let (connector, segments) = match read {
-            // As the import does: the secret's current version, once (a pass checks no credentials first).
-            Err(ConnectorError::CredentialsRejected) => {
-                let current = self.current_connector(integration).await?;
-                let read =
-                    self.read_states(current.connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
-                record.vendor_calls += current.connector.calls_made();
-                if read.is_ok() {
-                    self.remember_current(integration, &current);
+            // As the import does: the secret's current version, once, if it holds other credentials (a pass checks
+            // none first). The pass fails as rejected if that cannot be read.
+            Err(ConnectorError::CredentialsRejected) => match self.current_connector(integration, &credentials).await {
+                Ok(Some(current)) => {
+                    let read = self
+                        .read_states(current.connector.as_ref(), &agents, window, &checkpoint, vendor_deadline)
+                        .await;
+                    record.vendor_calls += current.connector.calls_made();
+                    if read.is_ok() {
+                        self.remember_current(integration, &current);
+                    }
+                    (current.connector, read)
                 }
-                (current.connector, read)
-            }
+                Ok(None) => (connector, Err(ConnectorError::CredentialsRejected)),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the secret's current version could not be read after a rejection");
+                    (connector, Err(ConnectorError::CredentialsRejected))
+                }
+            },
             read => (connector, read),
         };
         let segments = match segments {

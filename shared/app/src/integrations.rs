@@ -247,10 +247,13 @@ impl IntegrationService {
             }
         };
 
-        // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused.
+        // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused. A cadence
+        // sent unchanged writes it again too (idempotent): an admin's retry repairs a schedule that does not match
+        // the record (a failed PATCH whose record could not be put back, a schedule deleted by hand).
         let cadence_changed = updated.settings.agent_state_cadence != current.settings.agent_state_cadence;
+        let cadence_sent = body.get("settings").is_some_and(|s| s.get("agent_state_cadence").is_some());
         let enabled = current.status.state != IntegrationState::Paused;
-        if cadence_changed
+        if (cadence_changed || cadence_sent)
             && pulls(&updated)
             && let Err(e) = self
                 .schedules

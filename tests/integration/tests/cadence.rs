@@ -116,6 +116,16 @@ async fn the_setting_drives_a_second_schedule_that_follows_patch_pause_resume_an
     assert!(states_schedule(&env, &id).await.is_none());
     assert_eq!(env.call("PATCH", &path, Some(&json!({"settings": {"agent_state_cadence": "2m"}}))).await.0, 200);
     assert_eq!(states_schedule(&env, &id).await.unwrap().0, "rate(2 minutes)");
+
+    // A schedule that no longer matches the record (deleted by hand, or a failed PATCH whose record could not be put
+    // back) is written again by a PATCH that sends the cadence unchanged.
+    let scheduler = env.stack.clients.scheduler();
+    let states_name = format!("imp-{id}-states");
+    let delete = scheduler.delete_schedule().name(&states_name).group_name(&env.stack.settings.schedule_group);
+    delete.send().await.unwrap();
+    assert!(states_schedule(&env, &id).await.is_none());
+    assert_eq!(env.call("PATCH", &path, Some(&json!({"settings": {"agent_state_cadence": "2m"}}))).await.0, 200);
+    assert_eq!(states_schedule(&env, &id).await.unwrap().0, "rate(2 minutes)", "written again");
     assert_eq!(env.call("DELETE", &path, None).await.0, 204);
     assert!(schedule_names(&env).await.is_empty());
 }

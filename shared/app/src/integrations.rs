@@ -220,32 +220,23 @@ impl IntegrationService {
             self.secrets.replace(tenant, first.id, credentials, &version).await?;
             secret_version = Some(version);
         }
-        // An import that finishes meanwhile bumps the record's version: apply the patch again on a fresh read.
-        let mut current = first;
-        let mut attempt = 0;
-        let updated = loop {
-            let mut updated = current.clone();
-            if let Some(name) = &patch.name {
-                updated.name = name.clone();
-            }
-            if let Some(settings) = &patch.settings {
-                updated.settings = settings.clone();
-            }
-            if let Some(credentials) = &patch.credentials {
-                updated.credential_hints = credentials.hints();
-                updated.secret_version.clone_from(&secret_version);
-            }
-            updated.updated_at = Utc::now();
-            updated.version = current.version + 1;
-            match self.repo.update(&current, &updated).await {
-                Ok(()) => break updated,
-                Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => {
-                    attempt += 1;
-                    current = self.get(tenant, id).await?;
+        let (current, updated) = self
+            .update_on_fresh_read(first, |current| {
+                let mut updated = current.clone();
+                if let Some(name) = &patch.name {
+                    updated.name = name.clone();
                 }
-                Err(e) => return Err(e.into()),
-            }
-        };
+                if let Some(settings) = &patch.settings {
+                    updated.settings = settings.clone();
+                }
+                if let Some(credentials) = &patch.credentials {
+                    updated.credential_hints = credentials.hints();
+                    updated.secret_version.clone_from(&secret_version);
+                }
+                updated.updated_at = Utc::now();
+                Some(updated)
+            })
+            .await?;
 
         // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused. A cadence
         // sent unchanged writes it again too (idempotent): an admin's retry repairs a schedule that does not match
@@ -274,22 +265,34 @@ impl IntegrationService {
     /// by now (another PATCH) is returned as it is; so is one whose secret is missing (nothing to keep in force:
     /// the PATCH creates the secret anew).
     async fn name_current_secret_version(&self, first: Integration) -> Result<Integration, ApiError> {
-        let (tenant, id) = (first.tenant_id.clone(), first.id);
-        let Some(version) = self.secrets.current_version(&tenant, id).await? else { return Ok(first) };
-        let mut current = first;
+        let Some(version) = self.secrets.current_version(&first.tenant_id, first.id).await? else { return Ok(first) };
+        let (_, named) = self
+            .update_on_fresh_read(first, |current| {
+                let named = || Integration { secret_version: Some(version.clone()), ..current.clone() };
+                current.secret_version.is_none().then(named)
+            })
+            .await?;
+        Ok(named)
+    }
+
+    /// Writes `change(record)` over `record`, a conditional update with the version bumped. An import that
+    /// finishes meanwhile bumps the record's version: the change is applied again on a fresh read, up to
+    /// [`CONFLICT_RETRIES`] writes. `change` answers `None` when the record as read needs no write. Returns the
+    /// record the write replaced and the record written (the record as read, twice, when nothing was written).
+    async fn update_on_fresh_read(
+        &self,
+        mut current: Integration,
+        change: impl Fn(&Integration) -> Option<Integration>,
+    ) -> Result<(Integration, Integration), ApiError> {
         let mut attempt = 0;
         loop {
-            if current.secret_version.is_some() {
-                return Ok(current);
-            }
-            let mut named = current.clone();
-            named.secret_version = Some(version.clone());
-            named.version = current.version + 1;
-            match self.repo.update(&current, &named).await {
-                Ok(()) => return Ok(named),
+            let Some(mut updated) = change(&current) else { return Ok((current.clone(), current)) };
+            updated.version = current.version + 1;
+            match self.repo.update(&current, &updated).await {
+                Ok(()) => return Ok((current, updated)),
                 Err(StoreError::Conflict) if attempt + 1 < CONFLICT_RETRIES => {
                     attempt += 1;
-                    current = self.repo.get(&tenant, id).await?.ok_or(ApiError::NotFound)?;
+                    current = self.repo.get(&current.tenant_id, current.id).await?.ok_or(ApiError::NotFound)?;
                 }
                 Err(e) => return Err(e.into()),
             }

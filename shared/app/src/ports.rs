@@ -106,9 +106,8 @@ pub trait SecretStore: Send + Sync {
     /// The id of the current version (`None`: no such secret).
     async fn current_version(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SecretVersion>, StoreError>;
     /// Writes `credentials` as a new version, `version`, which becomes the current one (a missing secret is
-    /// created anew). Earlier versions stay
-    /// readable while they have a staging label or are among the secret's latest 100 (Secrets Manager may remove
-    /// older unlabelled ones).
+    /// created anew). Earlier versions stay readable while they have a staging label or are among the secret's
+    /// latest 100 (Secrets Manager may remove older unlabelled ones).
     async fn replace(
         &self,
         tenant: &TenantId,

@@ -140,30 +140,11 @@ mod tests {
     use super::*;
     use crate::import::RunCounts;
     use crate::ports::WriteCounts;
-    use acd_domain::{FailureReason, IntegrationState, RunId, TenantId};
+    use acd_domain::{FailureReason, IntegrationState, RunId};
     use chrono::TimeZone;
 
     fn integration() -> Integration {
-        let body = json!({
-            "name": "Sales", "type": "genesys_cloud",
-            "credentials": {"client_id": "c", "client_secret": "s"},
-            "settings": {"region": "eu_central_1"}
-        });
-        let new = acd_connectors::registry::parse_new_integration_with(&body, 30).unwrap();
-        let at = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        Integration {
-            id: acd_domain::IntegrationId::new(),
-            tenant_id: TenantId::parse("tenant-a").unwrap(),
-            name: new.name,
-            kind: new.kind.clone(),
-            settings: new.settings,
-            credential_hints: new.credentials.hints(),
-            secret_version: None,
-            status: IntegrationStatus::new_integration(),
-            created_at: at,
-            updated_at: at,
-            version: 1,
-        }
+        crate::test_fixtures::genesys_integration(Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap())
     }
 
     fn run(integration: &Integration, outcome: RunOutcome, now: DateTime<Utc>) -> RunRecord {

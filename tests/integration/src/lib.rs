@@ -256,6 +256,13 @@ impl ImportEnv {
         acd_aws::buckets::read_entries(items.collect()).expect("intervals")
     }
 
+    /// The name of the integration's credentials secret, as the API names it.
+    pub fn secret_name(&self, integration: &str) -> String {
+        let id: IntegrationId = integration.parse().expect("an integration id");
+        let tenant = TenantId::parse(self.tenant).expect("the environment's tenant");
+        wiring::secrets_store(&self.stack.settings, &self.stack.clients).secret_name(&tenant, id)
+    }
+
     /// Makes the integration's record name another version of its secret, behind the API's back.
     pub async fn set_record_secret_version(&self, integration: &str, version: &str) {
         self.stack

@@ -249,8 +249,7 @@ async fn a_pass_whose_record_names_rejected_credentials_takes_the_secret_s_curre
     // version once and keeps it for its container.
     let (t0, sim, env, id, agents) = imported().await;
     let secrets = env.stack.clients.secrets();
-    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
-        .secret_name(&acd_domain::TenantId::parse(TENANT).unwrap(), id.parse().unwrap());
+    let name = env.secret_name(&id);
     let document = |secret: &str| {
         json!({"type": "genesys_cloud", "client_id": sim.client_id(), "client_secret": secret}).to_string()
     };

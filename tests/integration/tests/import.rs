@@ -1446,14 +1446,21 @@ async fn a_five9_back_fill_s_re_read_waits_for_the_hourly_budget_until_the_integ
     assert_eq!((fifth.outcome, fifth.reason), (RunOutcome::Failed, Some(FailureReason::RateLimited)), "{fifth:?}");
 }
 
-#[tokio::test]
-async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
-    // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
-    // next run must use them — and fail — instead of the old ones still cached in the warm container.
+/// A Five9 simulator, the API over it with a stand-in credentials check (so the admin can enter credentials the ACD
+/// rejects), and a campaign integration created through it: (simulator, environment, integration id).
+async fn five9_with_stand_in_check() -> (Five9Simulator, Env, String) {
     let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
     let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
     let env = Env::start_with(endpoints, Arc::new(FakeAcd)).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    (sim, env, id)
+}
+
+#[tokio::test]
+async fn credentials_patched_while_a_container_is_warm_are_used_by_the_next_run() {
+    // The API's check is a stand-in here, so the admin can enter credentials the ACD (the simulator) rejects: the
+    // next run must use them — and fail — instead of the old ones still cached in the warm container.
+    let (sim, env, id) = five9_with_stand_in_check().await;
     let import = env.importer(config(sim.now()));
     assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
 
@@ -1478,13 +1485,9 @@ async fn the_import_reads_the_secret_version_its_record_names_and_the_current_on
     // The API writes new credentials as a new version of the secret, then names it on the record; the record's
     // conditional update decides which credentials are in force. A version written and never named (a PATCH whose
     // record update lost to another, or failed) must not be used while the record's credentials work.
-    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
-    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
-    let env = Env::start_with(endpoints, Arc::new(FakeAcd)).await;
-    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let (sim, env, id) = five9_with_stand_in_check().await;
     let secrets = env.stack.clients.secrets();
-    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
-        .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
+    let name = env.secret_name(&id);
     let document =
         |password: &str| json!({"type": "five9", "username": sim.username(), "password": password}).to_string();
 
@@ -1527,8 +1530,7 @@ async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
     let secrets = env.stack.clients.secrets();
-    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients)
-        .secret_name(&TenantId::parse(TENANT).unwrap(), id.parse::<IntegrationId>().unwrap());
+    let name = env.secret_name(&id);
     let import = env.importer(config(sim.now()));
 
     // A version that is not a credentials document, named by the record (the import reads the version its record

@@ -1481,26 +1481,8 @@ mod credentials_cache_tests {
     use chrono::TimeZone;
 
     fn integration(secret_version: Option<SecretVersion>) -> Integration {
-        let body = serde_json::json!({
-            "name": "Sales", "type": "genesys_cloud",
-            "credentials": {"client_id": "c", "client_secret": "s"},
-            "settings": {"region": "eu_central_1"}
-        });
-        let new = acd_connectors::registry::parse_new_integration_with(&body, 30).unwrap();
         let at = Utc.with_ymd_and_hms(2026, 12, 6, 10, 0, 0).unwrap();
-        Integration {
-            id: IntegrationId::new(),
-            tenant_id: TenantId::parse("tenant-a").unwrap(),
-            name: new.name,
-            kind: new.kind.clone(),
-            credential_hints: new.credentials.hints(),
-            settings: new.settings,
-            secret_version,
-            status: IntegrationStatus::new_integration(),
-            created_at: at,
-            updated_at: at,
-            version: 1,
-        }
+        Integration { secret_version, ..crate::test_fixtures::genesys_integration(at) }
     }
 
     fn cached(integration: &Integration, version: Option<SecretVersion>, read_after: i64) -> CachedCredentials {

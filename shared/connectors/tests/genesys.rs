@@ -123,7 +123,8 @@ fn aggregates_map_onto_interval_stats() {
 fn user_details_pages_merge_into_segments() {
     let mut records = Records::default();
     for page in ["user_details_page1.json", "user_details_page2.json"] {
-        let r: UserDetailsResponse = serde_json::from_slice(&fixture(page)).unwrap();
+        let body = fixture(page);
+        let r: UserDetailsResponse = serde_json::from_slice(&body).unwrap();
         assert_eq!(r.total_hits, Some(2));
         records.add(r.user_details).unwrap();
     }
@@ -619,8 +620,8 @@ fn listings_and_details_without_paging_fields_or_required_fields_are_malformed_f
         let result = next_page(&page, expected, "x");
         assert!(matches!(result, Err(ConnectorError::Malformed { .. })), "{bad}: {result:?}");
     }
-    let details: UserDetailsResponse =
-        serde_json::from_slice(&fixture("user_details_without_total_hits.json")).unwrap();
+    let body = fixture("user_details_without_total_hits.json");
+    let details: UserDetailsResponse = serde_json::from_slice(&body).unwrap();
     assert_eq!((details.user_details.len(), details.total_hits), (1, None));
     // Aggregates: a group without queueId, a tHandle without its sum, an nOffered without stats.
     let body: serde_json::Value = serde_json::from_slice(&fixture("aggregates_missing_fields.json")).unwrap();

@@ -17,7 +17,8 @@
 //! - an open record (no `endTime`) gives `end = None`;
 //! - records repeated across pages or query chunks (Genesys splits records spanning days) are de-duplicated.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use acd_domain::{AgentSegment, ExternalStatus, TimeWindow};
 use chrono::{DateTime, Utc};
@@ -110,15 +111,15 @@ struct Presence {
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
     /// The organization presence id; `None` until resolved from the system presence.
-    definition: Option<String>,
-    system: String,
+    definition: Option<Arc<str>>,
+    system: Arc<str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct Routing {
     start: DateTime<Utc>,
     end: Option<DateTime<Utc>>,
-    status: String,
+    status: Arc<str>,
 }
 
 /// The records of one user, gathered over pages and chunks and de-duplicated.
@@ -132,6 +133,20 @@ pub struct UserRecords {
 #[derive(Debug, Default)]
 pub struct Records {
     users: HashMap<String, UserRecords>,
+    /// One copy of each presence id, system presence and routing status: an organization has a few dozen, its
+    /// records name them hundreds of thousands of times over a reconciliation window.
+    names: HashSet<Arc<str>>,
+}
+
+fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
+    match names.get(name) {
+        Some(known) => known.clone(),
+        None => {
+            let new: Arc<str> = name.into();
+            names.insert(new.clone());
+            new
+        }
+    }
 }
 
 fn time(raw: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, ConnectorError> {
@@ -145,22 +160,27 @@ fn time(raw: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, Connecto
 
 impl Records {
     /// Adds one page of user details.
-    pub fn add(&mut self, details: Vec<UserDetail>) -> Result<(), ConnectorError> {
+    pub fn add(&mut self, details: Vec<UserDetail<'_>>) -> Result<(), ConnectorError> {
+        let names = &mut self.names;
         for d in details {
-            let Some(user_id) = d.user_id.filter(|u| !u.is_empty()) else {
+            let Some(user_id) = d.user_id.as_deref().filter(|u| !u.is_empty()) else {
                 return Err(ConnectorError::malformed("user details: a row has no userId"));
             };
-            let records = self.users.entry(user_id).or_default();
+            if !self.users.contains_key(user_id) {
+                self.users.insert(user_id.to_owned(), UserRecords::default());
+            }
+            let records = self.users.get_mut(user_id).expect("inserted above");
             for p in d.primary_presence {
                 let start = time(p.start_time.as_deref(), "startTime")?
                     .ok_or_else(|| ConnectorError::malformed("user details: a presence record has no startTime"))?;
                 let end = time(p.end_time.as_deref(), "endTime")?;
-                let definition = p.organization_presence_id.filter(|id| !id.trim().is_empty());
-                let system = p.system_presence.unwrap_or_default();
+                let definition = p.organization_presence_id.as_deref().filter(|id| !id.trim().is_empty());
+                let system = p.system_presence.as_deref().unwrap_or_default();
                 if definition.is_none() && system.trim().is_empty() {
                     return Err(ConnectorError::malformed("user details: a presence record names no presence"));
                 }
-                records.presence.insert(Presence { start, end, definition, system });
+                let definition = definition.map(|id| intern(names, id));
+                records.presence.insert(Presence { start, end, definition, system: intern(names, system) });
             }
             for r in d.routing_status {
                 let start = time(r.start_time.as_deref(), "startTime")?
@@ -170,7 +190,11 @@ impl Records {
                     r.routing_status.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
                         ConnectorError::malformed("user details: a routing record has no routingStatus")
                     })?;
-                let status = status.to_ascii_uppercase();
+                let status = if status.bytes().any(|b| b.is_ascii_lowercase()) {
+                    intern(names, &status.to_ascii_uppercase())
+                } else {
+                    intern(names, status)
+                };
                 records.routing.insert(Routing { start, end, status });
             }
         }
@@ -197,7 +221,7 @@ impl Records {
                                 "user details: a presence record names an unknown system presence",
                             )
                         })?;
-                        p.definition = Some(d.id.clone());
+                        p.definition = Some(d.id.as_str().into());
                     }
                     Ok(p)
                 })
@@ -275,7 +299,7 @@ impl UserRecords {
                 if start > at {
                     push(at, Some(start), definition);
                 }
-                match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == r.status) {
+                match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == &*r.status) {
                     Some((code, _)) => push(start, end, &detailed_status_id(definition, code)),
                     None => push(start, end, definition),
                 }
@@ -389,6 +413,28 @@ mod tests {
         let segs = r.segments("u1", "ann", w, true);
         assert_eq!(segs.len(), 1);
         assert_eq!((segs[0].start, segs[0].end), (t(9, 0, 0), Some(t(10, 0, 0))));
+    }
+
+    /// Strings with JSON escapes (read as owned copies, not borrowed from the page) and routing statuses in other
+    /// case or padded read as the plain ones.
+    #[test]
+    fn escaped_and_lower_case_strings_read_as_the_plain_ones() {
+        let odd = DAY
+            .replace(r#""userId":"u1""#, r#""userId":"u\u0031""#)
+            .replace("e08eaf1b-ee47", r"\u0065\u00308eaf1b-ee47")
+            .replace("2024-05-01T09:00:00.000Z", r"2024-05-01T09:00:00.000\u005a")
+            .replace(r#""IDLE""#, r#"" idle""#)
+            .replace(r#""INTERACTING""#, r#""Interacting ""#)
+            .replace(r#""NOT_RESPONDING""#, r#""not_responding""#);
+        assert_ne!(odd, DAY);
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        for detailed in [false, true] {
+            assert_eq!(
+                records(&odd).segments("u1", "ann", w, detailed),
+                records(DAY).segments("u1", "ann", w, detailed)
+            );
+        }
+        assert_eq!(records(&odd).segments("u1", "ann", w, true).len(), 5);
     }
 
     #[test]

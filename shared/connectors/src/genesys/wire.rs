@@ -205,11 +205,13 @@ pub struct Paging {
     pub page_number: u32,
 }
 
+/// One page of user details. Borrows its strings from the body where it can (an owned string per field was most of
+/// the cost of reading a page: every run re-reads 72 hours of every agent's records; `examples/bench_genesys.rs`).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserDetailsResponse {
-    #[serde(default)]
-    pub user_details: Vec<UserDetail>,
+pub struct UserDetailsResponse<'a> {
+    #[serde(default, borrow)]
+    pub user_details: Vec<UserDetail<'a>>,
     /// Required (no results is `{"totalHits":0}`): without it, paging cannot know whether pages are left.
     #[serde(default)]
     pub total_hits: Option<u64>,
@@ -217,35 +219,35 @@ pub struct UserDetailsResponse {
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct UserDetail {
-    #[serde(default)]
-    pub user_id: Option<String>,
-    #[serde(default)]
-    pub primary_presence: Vec<PresenceRecord>,
-    #[serde(default)]
-    pub routing_status: Vec<RoutingRecord>,
+pub struct UserDetail<'a> {
+    #[serde(default, borrow)]
+    pub user_id: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub primary_presence: Vec<PresenceRecord<'a>>,
+    #[serde(default, borrow)]
+    pub routing_status: Vec<RoutingRecord<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PresenceRecord {
-    #[serde(default)]
-    pub start_time: Option<String>,
-    #[serde(default)]
-    pub end_time: Option<String>,
-    #[serde(default)]
-    pub system_presence: Option<String>,
-    #[serde(default)]
-    pub organization_presence_id: Option<String>,
+pub struct PresenceRecord<'a> {
+    #[serde(default, borrow)]
+    pub start_time: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub end_time: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub system_presence: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub organization_presence_id: Option<Str<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct RoutingRecord {
-    #[serde(default)]
-    pub start_time: Option<String>,
-    #[serde(default)]
-    pub end_time: Option<String>,
-    #[serde(default)]
-    pub routing_status: Option<String>,
+pub struct RoutingRecord<'a> {
+    #[serde(default, borrow)]
+    pub start_time: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub end_time: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    pub routing_status: Option<Str<'a>>,
 }

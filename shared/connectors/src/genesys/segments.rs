@@ -166,10 +166,7 @@ impl Records {
             let Some(user_id) = d.user_id.as_deref().filter(|u| !u.is_empty()) else {
                 return Err(ConnectorError::malformed("user details: a row has no userId"));
             };
-            if !self.users.contains_key(user_id) {
-                self.users.insert(user_id.to_owned(), UserRecords::default());
-            }
-            let records = self.users.get_mut(user_id).expect("inserted above");
+            let records = self.users.entry(user_id.to_owned()).or_default();
             for p in d.primary_presence {
                 let start = time(p.start_time.as_deref(), "startTime")?
                     .ok_or_else(|| ConnectorError::malformed("user details: a presence record has no startTime"))?;
@@ -260,25 +257,21 @@ impl UserRecords {
     fn segments(&self, agent_external_id: &str, window: TimeWindow, detailed: bool) -> Vec<AgentSegment> {
         let routing: Vec<&Routing> = self.routing.iter().collect();
         let mut out = Vec::new();
-        // One copy of the agent's id and of each status id, shared by its segments (a user has a few statuses).
-        let agent: std::sync::Arc<str> = agent_external_id.into();
-        let mut statuses: Vec<std::sync::Arc<str>> = Vec::new();
-        let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: &str| {
+        // One copy of the agent's id and of each status id, shared by its segments: presence ids are the records'
+        // own shared copies, detailed ids (presence and routing status) are made once each.
+        let agent: Arc<str> = agent_external_id.into();
+        let mut detailed_ids = HashSet::new();
+        let mut push = |start: DateTime<Utc>, end: Option<DateTime<Utc>>, status_id: Arc<str>| {
             let nonempty = end.is_none_or(|e| e > start);
             let overlaps = start < window.end && end.is_none_or(|e| e > window.start);
             if nonempty && overlaps {
-                let status_id = statuses.iter().find(|s| ***s == *status_id).cloned().unwrap_or_else(|| {
-                    let new: std::sync::Arc<str> = status_id.into();
-                    statuses.push(new.clone());
-                    new
-                });
                 out.push(AgentSegment { agent_external_id: agent.clone(), status_id, reason: None, start, end });
             }
         };
         for p in &self.presence {
-            let Some(definition) = p.definition.as_deref() else { continue };
+            let Some(definition) = &p.definition else { continue };
             if !(detailed && is_on_queue(&p.system)) {
-                push(p.start, p.end, definition);
+                push(p.start, p.end, definition.clone());
                 continue;
             }
             // Split the On Queue record by the routing records that overlap it.
@@ -298,18 +291,20 @@ impl UserRecords {
                     continue;
                 }
                 if start > at {
-                    push(at, Some(start), definition);
+                    push(at, Some(start), definition.clone());
                 }
                 match DETAILED_ROUTING_STATUSES.iter().find(|(code, _)| *code == &*r.status) {
-                    Some((code, _)) => push(start, end, &detailed_status_id(definition, code)),
-                    None => push(start, end, definition),
+                    Some((code, _)) => {
+                        push(start, end, intern(&mut detailed_ids, &detailed_status_id(definition, code)));
+                    }
+                    None => push(start, end, definition.clone()),
                 }
                 cursor = end;
             }
             if let Some(at) = cursor
                 && p.end.is_none_or(|e| e > at)
             {
-                push(at, p.end, definition);
+                push(at, p.end, definition.clone());
             }
         }
         out

@@ -21,6 +21,11 @@ item (a map of `AttributeValue`) is written straight from moto's plain values, t
 any other value, and every other service, goes through moto's serializer. `MOTO_SERIAL_CHECK=1` serializes each
 item both ways and fails the request (HTTP 500) when they differ.
 
+moto's Secrets Manager keeps the version a read without a version id or stage answers apart from the `AWSCURRENT`
+label, and `UpdateSecretVersionStage` moves only the label: a read of the current version then still answered the
+version put last, and the next put without labels left `AWSCURRENT` on two versions. Here moving `AWSCURRENT` with
+`UpdateSecretVersionStage` moves that version too, as in Secrets Manager (one current version, the one labelled).
+
 Connections are kept alive (HTTP/1.1), as AWS keeps them: werkzeug's development server answers every request with
 `Connection: close`, so every call of a client opened a new TCP connection (connect, accept, a new HTTP connection
 in the client). Here a request's body is read whole before the application sees it, so the stream is always at
@@ -45,6 +50,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
+from moto.secretsmanager.models import SecretsManagerBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import make_server
@@ -362,6 +368,22 @@ class _KeepAliveHandler(MotoRequestHandler):
         if self.command != "HEAD" and out:
             self.wfile.write(out)
         return None
+
+
+_moto_update_secret_version_stage = SecretsManagerBackend.update_secret_version_stage
+
+
+def _update_secret_version_stage(self, secret_id, version_stage, remove_from_version_id, move_to_version_id):
+    """moto's `UpdateSecretVersionStage`, and the version a read without a version id answers follows `AWSCURRENT`."""
+    arn, name = _moto_update_secret_version_stage(
+        self, secret_id, version_stage, remove_from_version_id, move_to_version_id
+    )
+    if version_stage == "AWSCURRENT" and move_to_version_id:
+        self.secrets[name].set_default_version_id(move_to_version_id)
+    return arn, name
+
+
+SecretsManagerBackend.update_secret_version_stage = _update_secret_version_stage
 
 
 def main() -> None:

@@ -204,11 +204,12 @@ impl IntegrationService {
         if let Some(credentials) = patch.credentials.take() {
             patch.credentials = Some(self.with_tenant_token(tenant, credentials).await?);
         }
-        // New credentials go into a new version of the secret first; they are in force once the record names that
-        // version (below). If the record's update fails, the record still names the version it had (a record from
-        // before versions were named is made to name its current one first), so its hints and the credentials the
-        // import reads still agree; of two PATCHes at once, the one whose record update lands last is in force,
-        // hints and secret alike.
+        // New credentials go into a new version of the secret first (labelled pending, not current); they are in
+        // force once the record names that version (below), and then become the current one. If the record's update
+        // fails, the record still names the version it had (a record from before versions were named is made to
+        // name its current one first), so its hints and the credentials the import reads still agree, and the
+        // current version is still the record's; of two PATCHes at once, the one whose record update lands last is
+        // in force, hints and secret alike.
         let mut secret_version = None;
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
@@ -220,7 +221,8 @@ impl IntegrationService {
             self.secrets.replace(tenant, first.id, credentials, &version).await?;
             secret_version = Some(version);
         }
-        let (current, updated) = self
+        let id = first.id;
+        let update = self
             .update_on_fresh_read(first, |current| {
                 let mut updated = current.clone();
                 if let Some(name) = &patch.name {
@@ -236,7 +238,19 @@ impl IntegrationService {
                 updated.updated_at = Utc::now();
                 Some(updated)
             })
-            .await?;
+            .await;
+        let (current, updated) = match update {
+            Ok(done) => done,
+            // Deleted while this PATCH ran: if the DELETE removed the secret before this PATCH wrote its version,
+            // that write created the secret anew (see `SecretStore::replace`), and nothing else would remove it.
+            Err(ApiError::NotFound) if secret_version.is_some() => {
+                if let Err(e) = self.secrets.delete(tenant, id).await {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the secret of an integration deleted during a credentials PATCH failed");
+                }
+                return Err(ApiError::NotFound);
+            }
+            Err(e) => return Err(e),
+        };
 
         // The agent-states schedule follows the cadence (on, off, another rate), enabled unless paused. A cadence
         // sent unchanged writes it again too (idempotent): an admin's retry repairs a schedule that does not match
@@ -254,6 +268,15 @@ impl IntegrationService {
             // Put the record (and the schedule) back as they were; the admin can retry.
             self.restore_record(&current, &updated, "agent-states schedule").await;
             return Err(e.into());
+        }
+        // The record names the new version: now it becomes the secret's current one too, the one the import falls
+        // back to after a rejection and the one a person sees in Secrets Manager (not before: a PATCH that fails
+        // must not leave its credentials there). If this fails, the record's version is still what the import
+        // reads.
+        if let Some(version) = &secret_version
+            && let Err(e) = self.secrets.make_current(tenant, id, version).await
+        {
+            tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the new secret version could not be made the current one");
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
         Ok(updated)

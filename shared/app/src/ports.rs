@@ -105,14 +105,22 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<Credentials, StoreError>;
     /// The id of the current version (`None`: no such secret).
     async fn current_version(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<SecretVersion>, StoreError>;
-    /// Writes `credentials` as a new version, `version`, which becomes the current one (a missing secret is
-    /// created anew). Earlier versions stay readable while they have a staging label or are among the secret's
-    /// latest 100 (Secrets Manager may remove older unlabelled ones).
+    /// Writes `credentials` as a new version, `version`, which does not become the current one until
+    /// [`SecretStore::make_current`] (a missing secret is created anew, with `version` as its current one). Earlier
+    /// versions stay readable while they have a staging label or are among the secret's latest 100 (Secrets
+    /// Manager may remove older unlabelled ones).
     async fn replace(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         credentials: &Credentials,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError>;
+    /// Makes `version` the current one (a no-op when it is).
+    async fn make_current(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
         version: &SecretVersion,
     ) -> Result<(), StoreError>;
     /// Deletes the secret at once (no recovery window). Deleting a missing secret is not an error.

@@ -29,6 +29,14 @@ fn s_code<E: ProvideErrorMetadata>(service: Option<&E>) -> String {
     service.and_then(|s| s.code()).unwrap_or("unknown error").to_owned()
 }
 
+/// The staging label of the version a credentials PATCH writes ([`SecretStore::replace`]): a label keeps Secrets
+/// Manager from removing the version, and not `AWSCURRENT` (which a put without labels moves to its version), so a
+/// PATCH that fails after the write leaves the record's version the current one. The PATCH moves `AWSCURRENT` to its
+/// version once the record names it ([`SecretStore::make_current`]); each put moves this label to its own version.
+pub const PENDING_STAGE: &str = "ACD_PENDING";
+
+const CURRENT_STAGE: &str = "AWSCURRENT";
+
 fn tag(key: &str, value: String) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -91,7 +99,7 @@ impl SecretStore for SecretsManagerStore {
             Err(e) => return Err(sdk_error("DescribeSecret", e)),
         };
         let current = out.version_ids_to_stages.unwrap_or_default().into_iter().find_map(|(version, stages)| {
-            stages.iter().any(|s| s == "AWSCURRENT").then(|| SecretVersion::from_stored(version))
+            stages.iter().any(|s| s == CURRENT_STAGE).then(|| SecretVersion::from_stored(version))
         });
         Ok(current)
     }
@@ -110,6 +118,7 @@ impl SecretStore for SecretsManagerStore {
             .secret_id(self.secret_name(tenant, id))
             .secret_string(value.expose_secret())
             .client_request_token(version.as_str())
+            .version_stages(PENDING_STAGE)
             .send()
             .await;
         match put {
@@ -120,6 +129,40 @@ impl SecretStore for SecretsManagerStore {
                 self.create(tenant, id, credentials, version).await
             }
             Err(e) => Err(sdk_error("PutSecretValue", e)),
+        }
+    }
+
+    /// `UpdateSecretVersionStage` moves `AWSCURRENT` from the version that holds it (read with `DescribeSecret`;
+    /// Secrets Manager then gives that one `AWSPREVIOUS`). If another writer moved it between the two calls, the
+    /// move is refused (`InvalidParameterException`) and tried once more on a fresh read.
+    async fn make_current(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError> {
+        let mut attempt = 0;
+        loop {
+            let holder = self.current_version(tenant, id).await?;
+            if holder.as_ref() == Some(version) {
+                return Ok(());
+            }
+            let moved = self
+                .client
+                .update_secret_version_stage()
+                .secret_id(self.secret_name(tenant, id))
+                .version_stage(CURRENT_STAGE)
+                .move_to_version_id(version.as_str())
+                .set_remove_from_version_id(holder.map(|h| h.as_str().to_owned()))
+                .send()
+                .await;
+            match moved {
+                Ok(_) => return Ok(()),
+                Err(e) if attempt == 0 && e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) => {
+                    attempt += 1;
+                }
+                Err(e) => return Err(sdk_error("UpdateSecretVersionStage", e)),
+            }
         }
     }
 

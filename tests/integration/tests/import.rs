@@ -1526,6 +1526,33 @@ async fn the_import_reads_the_secret_version_its_record_names_and_the_current_on
 }
 
 #[tokio::test]
+async fn after_a_rejection_the_import_never_falls_back_to_a_refused_patch_s_credentials() {
+    // The record names credentials the ACD rejects (the API's check is a stand-in here). A PATCH with working ones
+    // is refused for its name (409) after it wrote them: they are not the secret's current version, so the
+    // import's fallback after the rejection does not find them — the admin was told they were not taken.
+    let (sim, env, id) = five9_with_stand_in_check().await;
+    let rejected = json!({"credentials": {"username": sim.username(), "password": "rejected by the ACD"}});
+    assert_eq!(env.call("PATCH", &format!("/integrations/{id}"), Some(&rejected)).await.0, 200);
+    let mut other = five9_body(&sim, "campaign", 1);
+    other["name"] = "Taken".into();
+    create(&env, &other).await;
+    let working = json!({"name": "Taken", "credentials": {"username": sim.username(), "password": sim.password()}});
+    let (status, problem) = env.call("PATCH", &format!("/integrations/{id}"), Some(&working)).await;
+    assert_eq!(status, 409, "{problem}");
+    let import = env.importer(config(sim.now()));
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(run.reason.map(|r| r.as_str()), Some("credentials_rejected"), "the refused PATCH's: {run:?}");
+
+    // A current version that cannot be read as credentials (written in Secrets Manager directly): the run fails
+    // for the rejection, not as the current version's configuration problem.
+    let secrets = env.stack.clients.secrets();
+    let put = secrets.put_secret_value().secret_id(env.secret_name(&id)).secret_string("not the credentials");
+    put.send().await.unwrap();
+    let run = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!((run.outcome, run.reason.map(|r| r.as_str())), (RunOutcome::Failed, Some("credentials_rejected")));
+}
+
+#[tokio::test]
 async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem_not_the_invocation() {
     let (env, sim) = five9_env(Five9SimConfig::default()).await;
     let id = create(&env, &five9_body(&sim, "campaign", 1)).await;

@@ -696,12 +696,14 @@ impl CredentialVerifier for StallingAcd {
 }
 
 /// The real secret store, held after a write (the secret stored, the answer not yet given): after every `create`
-/// while `hold_create` is set, after the first `replace` while `hold_replace` is; `written` is notified, and the
-/// call answers once `release` is (never, unless a test does).
+/// while `hold_create` is set, after the first `replace` while `hold_replace` is (before it, while
+/// `hold_before_replace` is); `written` is notified, and the call answers once `release` is (never, unless a test
+/// does).
 struct HeldSecrets {
     inner: Arc<dyn SecretStore>,
     hold_create: bool,
     hold_replace: AtomicBool,
+    hold_before_replace: AtomicBool,
     written: tokio::sync::Notify,
     release: tokio::sync::Notify,
 }
@@ -709,7 +711,8 @@ struct HeldSecrets {
 impl HeldSecrets {
     fn over(inner: Arc<dyn SecretStore>, hold_create: bool, hold_replace: bool) -> Self {
         let (written, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
-        Self { inner, hold_create, hold_replace: AtomicBool::new(hold_replace), written, release }
+        let (hold_replace, hold_before_replace) = (AtomicBool::new(hold_replace), AtomicBool::new(false));
+        Self { inner, hold_create, hold_replace, hold_before_replace, written, release }
     }
     async fn hold(&self) {
         self.written.notify_one();
@@ -754,11 +757,22 @@ impl SecretStore for HeldSecrets {
         credentials: &acd_domain::Credentials,
         version: &acd_domain::SecretVersion,
     ) -> Result<(), StoreError> {
+        if self.hold_before_replace.swap(false, Ordering::SeqCst) {
+            self.hold().await;
+        }
         self.inner.replace(tenant, id, credentials, version).await?;
         if self.hold_replace.swap(false, Ordering::SeqCst) {
             self.hold().await;
         }
         Ok(())
+    }
+    async fn make_current(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        version: &acd_domain::SecretVersion,
+    ) -> Result<(), StoreError> {
+        self.inner.make_current(tenant, id, version).await
     }
     async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
@@ -789,10 +803,10 @@ impl Env {
 
 #[tokio::test]
 async fn a_failed_credentials_patch_of_a_record_from_before_secret_versions_leaves_its_credentials_in_force() {
-    // Such a record names no version: the import reads the current one. A PATCH writes its version (the current
-    // one from then on) before the record; the record must name the version it was in force with first, or a
-    // failure after that write (here the agent-states schedule, then the record put back) would leave the new
-    // credentials in force under the old hints.
+    // Such a record names no version: the import reads the current one. A PATCH writes its version before the
+    // record (not as the current one, until the record names it), and makes the record name the version it was in
+    // force with first; a failure after that write (here the agent-states schedule, then the record put back) must
+    // leave the old credentials in force under the old hints, named and current.
     let env = Env::start().await;
     let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Legacy"))).await;
     let id = created["id"].as_str().unwrap().to_owned();
@@ -819,7 +833,8 @@ async fn a_failed_credentials_patch_of_a_record_from_before_secret_versions_leav
     let (status, _, problem) =
         decode(api.handle(api_request("PATCH", &format!("/integrations/{id}"), Some("tenant-a"), Some(&patch))).await);
     assert_eq!(status, 503, "{problem}");
-    assert_eq!(env.credentials_in_force(&id, "client_id").await, (original.clone(), original, "new-client".into()));
+    // The record names its old version again, and the PATCH's version did not become the current one either.
+    assert_eq!(env.credentials_in_force(&id, "client_id").await, (original.clone(), original.clone(), original));
 }
 
 #[tokio::test]
@@ -841,18 +856,48 @@ async fn two_credential_patches_at_once_leave_the_record_s_hints_and_secret_vers
     let a = tokio::spawn(async move { decode(api_a.handle(request).await) });
     gate.written.notified().await;
     let (a_user, b_user) = ("user.a".to_owned(), "user.b".to_owned());
-    // A's version is the current one, but the record still names the one its hints describe.
-    assert_eq!(env.credentials_in_force(&id, "username").await, (original.clone(), original.clone(), a_user.clone()));
+    // A's version is written, but neither named by the record nor the current one (which a failed PATCH would leave
+    // there for the import's fallback).
+    assert_eq!(env.credentials_in_force(&id, "username").await, (original.clone(), original.clone(), original));
 
     let (status, _, b) = env.call("PATCH", &path, Some("tenant-a"), Some(&body("user.b"))).await;
     assert_eq!((status, b["credentials"]["username"].as_str()), (200, Some("user.b")), "{b}");
-    assert_eq!(env.credentials_in_force(&id, "username").await, (b_user.clone(), b_user.clone(), b_user.clone()));
+    assert_eq!(env.credentials_in_force(&id, "username").await, (b_user.clone(), b_user.clone(), b_user));
 
     gate.release.notify_one();
     let (status, _, a) = a.await.unwrap();
     assert_eq!((status, a["credentials"]["username"].as_str()), (200, Some("user.a")), "{a}");
-    // A's record update landed last: A's hints and A's version are in force, B's version the current one.
-    assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user, b_user));
+    // A's record update landed last: A's hints and A's version are in force, and the current one.
+    assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user.clone(), a_user));
+}
+
+#[tokio::test]
+async fn a_credentials_patch_that_a_delete_overtakes_leaves_no_secret_behind() {
+    // The PATCH has checked its credentials and is held before it writes them; a DELETE runs whole meanwhile (the
+    // secret deleted). The PATCH's write then finds no secret and creates it anew, its record update finds no
+    // record: 404, and the secret it created is removed again (nothing else would: a second DELETE is a 404).
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Overtaken"))).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    assert_eq!(env.secret_names().await.len(), 1);
+
+    let gate = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, false));
+    gate.hold_before_replace.store(true, Ordering::SeqCst);
+    let mut api_a = env.api.clone();
+    api_a.service.secrets = gate.clone();
+    let body = json!({"credentials": {"username": "user.a", "password": "n3w-pa55"}});
+    let request = api_request("PATCH", &path, Some("tenant-a"), Some(&body));
+    let patch = tokio::spawn(async move { decode(api_a.handle(request).await) });
+    gate.written.notified().await;
+    assert_eq!(env.call("DELETE", &path, Some("tenant-a"), None).await.0, 204);
+    assert!(env.secret_names().await.is_empty(), "the DELETE removed the secret");
+
+    gate.release.notify_one();
+    let (status, _, problem) = patch.await.unwrap();
+    assert_eq!((status, problem["code"].as_str()), (404, Some("not-found")), "{problem}");
+    assert!(env.secret_names().await.is_empty(), "no secret left behind: {:?}", env.secret_names().await);
+    assert_eq!(env.call("DELETE", &path, Some("tenant-a"), None).await.0, 404);
 }
 
 /// `POST /integrations` with an optional `Idempotency-Key`, spec-checked; also returns whether it was a replay.

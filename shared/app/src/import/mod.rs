@@ -594,8 +594,16 @@ impl ImportService {
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                let Some(current) = self.current_connector(integration, &credentials).await? else {
-                    return Err(ConnectorError::CredentialsRejected.into());
+                // The rejection is the run's failure when the current version cannot be read either (as in the
+                // agent-states pass): not a storage failure, nor the current version's own configuration problem.
+                let current = match self.current_connector(integration, &credentials).await {
+                    Ok(Some(current)) => current,
+                    Ok(None) => return Err(ConnectorError::CredentialsRejected.into()),
+                    Err(e) => {
+                        let (tenant, id) = (&integration.tenant_id, integration.id);
+                        tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the secret's current version could not be read after a rejection");
+                        return Err(ConnectorError::CredentialsRejected.into());
+                    }
                 };
                 current.connector.verify(deadline).await?;
                 self.remember_current(integration, &current);

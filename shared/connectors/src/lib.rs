@@ -121,6 +121,14 @@ pub trait Connector: Send + Sync {
         Vec::new()
     }
 
+    /// The external ids, among the agents of the last [`Connector::agent_segments`] call, that it could not ask the
+    /// vendor about (Genesys Cloud by user name: no longer in the user listing, a user deleted or renamed since the
+    /// agent list was stored). Nothing was read for them, so what is stored for them must be left as it is, not
+    /// taken for "no states". The default: none (every agent asked for is read).
+    fn agents_not_read(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Periods whose agent states the connector found lost in its feed (Amazon Connect: records trimmed from the
     /// agent event stream before they were read, see [`amazon_connect::stream`]), for the import to store with the
     /// run's data and `GET /agent-states` to show. The default: none (a history can always be read again).

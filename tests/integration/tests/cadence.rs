@@ -689,6 +689,43 @@ async fn passes_with_one_window_start_read_back_only_the_agents_whose_states_cha
 }
 
 #[tokio::test]
+async fn a_pass_leaves_the_stored_states_of_an_agent_gone_from_the_user_listing_as_they_are() {
+    // Agents by user name (the default): a pass asks Genesys about the agents its own user listing still has. A user
+    // deleted since the import stored the agent list (an agent who left; a rename looks the same) was not asked
+    // about, so nothing was read for it: its stored states stay. (They were deleted from the pass's window, 08:45 on,
+    // as if Genesys had answered "no states", and the import, whose listing no longer has the agent, never wrote
+    // them again.)
+    let (t0, sim, env, id, agents) = imported().await;
+    let pass = |now: DateTime<Utc>| {
+        sim.set_now(now);
+        let importer = env.importer(at(now));
+        let pass_event = event(&id);
+        async move { pass_run(importer.run_states(&pass_event, deadline()).await.unwrap()) }
+    };
+    pass(t0 + chrono::Duration::minutes(1)).await;
+    let stored = env.segments(&id, &agents).await;
+    let window_start: DateTime<Utc> = "2024-05-10T08:45:00Z".parse().unwrap();
+    let in_window = |agent: &str, segments: &[AgentSegment]| -> Vec<AgentSegment> {
+        let of = |s: &&AgentSegment| &*s.agent_external_id == agent && s.end.is_none_or(|e| e > window_start);
+        segments.iter().filter(of).cloned().collect()
+    };
+    let gone = agents.iter().max_by_key(|a| in_window(a, &stored).len()).unwrap().clone();
+    let kept = in_window(&gone, &stored);
+    assert!(kept.len() > 1, "an agent with states in the window: {kept:?}");
+    assert!(sim.delete_user(&gone));
+
+    let now = t0 + chrono::Duration::minutes(2);
+    let run = pass(now).await;
+    let after = env.segments(&id, &agents).await;
+    assert_eq!(in_window(&gone, &after), kept, "the states of {gone} stay as stored: {run:?}");
+    let (others, truth): (Vec<String>, Vec<AgentSegment>) = (
+        agents.iter().filter(|a| **a != gone).cloned().collect(),
+        truth(&sim, t0 - chrono::Duration::days(1)).into_iter().filter(|s| *s.agent_external_id != *gone).collect(),
+    );
+    assert_same(&env.segments(&id, &others).await, &truth, "the other agents, read at 09:09");
+}
+
+#[tokio::test]
 async fn the_passes_of_a_quarter_hour_share_one_window_start_so_only_the_first_after_its_import_reads_every_agent() {
     let (t0, sim, env, id, agents) = imported().await;
     let all = agents.len() as u64;

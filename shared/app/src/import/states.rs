@@ -263,7 +263,15 @@ impl ImportService {
             self.store.save_states_checkpoint(tenant, id, &checkpoint).await?;
         }
         let pieces = recent_pieces(&segments, window);
-        let agent_ids: Vec<String> = agents.iter().map(|a| a.external_id.clone()).collect();
+        // Agents the connector could not ask about (gone from the vendor's user listing since the import stored the
+        // agent list) had nothing read: what is stored for them stays as it is (the next import's listing decides
+        // about them), where an agent that was read and has nothing in the window has its window emptied.
+        let not_read: BTreeSet<String> = connector.agents_not_read().into_iter().collect();
+        if !not_read.is_empty() {
+            tracing::info!(tenant = %tenant, integration = %id, agents = not_read.len(), "agents not in the vendor's user listing: their stored states are left as they are");
+        }
+        let agent_ids: Vec<String> =
+            agents.iter().map(|a| a.external_id.clone()).filter(|a| !not_read.contains(a)).collect();
         record.counts.segments = pieces.len() as u64;
         let mut seen_now = None;
         record.counts.segment_writes = if connector.agent_states_feed() {

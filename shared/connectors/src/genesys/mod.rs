@@ -180,6 +180,8 @@ pub struct GenesysConnector {
     tuning: Tuning,
     directory: Mutex<Option<Arc<Vec<Member>>>>,
     definitions: Mutex<Option<Arc<Vec<Definition>>>>,
+    /// The agents the last `agent_segments` call could not ask about ([`Connector::agents_not_read`]).
+    not_read: Mutex<Vec<String>>,
 }
 
 impl GenesysConnector {
@@ -202,6 +204,7 @@ impl GenesysConnector {
             tuning,
             directory: Mutex::new(None),
             definitions: Mutex::new(None),
+            not_read: Mutex::new(Vec::new()),
         }
     }
 
@@ -456,6 +459,9 @@ impl Connector for GenesysConnector {
         let mut targets: Vec<(String, String)> =
             targets.into_iter().filter(|(id, _)| !id.trim().is_empty()).collect::<BTreeSet<_>>().into_iter().collect();
         targets.dedup_by(|a, b| a.0 == b.0);
+        let asked: HashSet<&str> = targets.iter().map(|(_, external)| external.as_str()).collect();
+        let not_read = agents.iter().filter(|a| !asked.contains(a.external_id.as_str())).map(|a| a.external_id.clone());
+        *self.not_read.lock().unwrap_or_else(|p| p.into_inner()) = not_read.collect();
         if targets.is_empty() {
             return Ok(Vec::new());
         }
@@ -486,6 +492,10 @@ impl Connector for GenesysConnector {
 
     fn max_window(&self) -> chrono::Duration {
         Duration::days(1)
+    }
+
+    fn agents_not_read(&self) -> Vec<String> {
+        self.not_read.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn calls_made(&self) -> u64 {

@@ -222,6 +222,7 @@ pub(crate) struct ActiveFault {
 pub(crate) struct Mutable {
     now: Option<DateTime<Utc>>,
     renamed: HashMap<String, String>,
+    /// Deleted queue and user ids (both kinds of id are UUIDs).
     deleted: HashSet<String>,
     corrections: HashMap<(String, MediaType, i64), Correction>,
     faults: Vec<ActiveFault>,
@@ -599,6 +600,15 @@ impl GenesysSimulator {
             self.shared.lock().deleted.insert(queue_id.to_owned());
         }
         exists
+    }
+    /// Removes a user (by user name) from the user listing, as a deleted Genesys user leaves it (its analytics data
+    /// stays, as in Genesys).
+    pub fn delete_user(&self, username: &str) -> bool {
+        let user = self.shared.world.users.iter().find(|u| u.username == username);
+        if let Some(user) = user {
+            self.shared.lock().deleted.insert(user.id.clone());
+        }
+        user.is_some()
     }
     pub fn correct_interval(&self, correction: Correction) {
         let key = (correction.queue_id.clone(), correction.media_type, correction.interval_start.timestamp_millis());

@@ -2,7 +2,8 @@
 //!
 //! Behaviour worth knowing (stricter than, or not verified against, the real service):
 //! - listings cap `pageSize` at the configured maximum and link pages with relative `nextUri`/`previousUri`;
-//! - the queue listing is sorted by name; deleted queues vanish from it but keep their analytics data;
+//! - the queue listing is sorted by name; deleted queues vanish from it but keep their analytics data (deleted users
+//!   likewise from the user listing, whatever `state` asks for);
 //! - aggregates: `interval` must be aligned to 15 minutes and span ≤ 7 days, `granularity` must be `PT15M`,
 //!   `timeZone` `UTC` (or absent), `groupBy` exactly `queueId` + `mediaType`, ≤ 100 `queueId` predicates; buckets
 //!   without data are omitted, metrics without data are omitted, an answer without any group is `{}`;
@@ -570,7 +571,8 @@ async fn users(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) ->
         if !matches!(state, "active" | "inactive" | "deleted" | "any") {
             return Err(invalid_value("state must be one of active, inactive, deleted, any"));
         }
-        let mut list: Vec<&super::data::SimUser> = s.world.users.iter().filter(|u| keep(u)).collect();
+        let mut list: Vec<&super::data::SimUser> =
+            s.world.users.iter().filter(|u| keep(u) && !s.is_deleted(&u.id)).collect();
         list.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
         let all = list
             .into_iter()

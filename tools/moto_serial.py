@@ -25,6 +25,8 @@ moto's Secrets Manager keeps the version a read without a version id or stage an
 label, and `UpdateSecretVersionStage` moves only the label: a read of the current version then still answered the
 version put last, and the next put without labels left `AWSCURRENT` on two versions. Here moving `AWSCURRENT` with
 `UpdateSecretVersionStage` moves that version too, as in Secrets Manager (one current version, the one labelled).
+moto also takes a `PutSecretValue` into a secret scheduled for deletion, which Secrets Manager refuses
+(`InvalidRequestException`, "The secret is scheduled for deletion" in its model): here it is refused too.
 
 Connections are kept alive (HTTP/1.1), as AWS keeps them: werkzeug's development server answers every request with
 `Connection: close`, so every call of a client opened a new TCP connection (connect, accept, a new HTTP connection
@@ -50,6 +52,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 from moto.core.serialize import BaseJSONSerializer
+from moto.secretsmanager.exceptions import InvalidRequestException
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.exceptions import InternalServerError
@@ -384,6 +387,20 @@ def _update_secret_version_stage(self, secret_id, version_stage, remove_from_ver
 
 
 SecretsManagerBackend.update_secret_version_stage = _update_secret_version_stage
+
+_moto_put_secret_value = SecretsManagerBackend.put_secret_value
+
+
+def _put_secret_value(self, secret_id, *args, **kwargs):
+    """moto's `PutSecretValue`, refused for a secret scheduled for deletion, as Secrets Manager refuses it."""
+    if self._is_valid_identifier(secret_id) and self.secrets[secret_id].is_deleted():
+        raise InvalidRequestException(
+            "You can't perform this operation on the secret because it was marked for deletion."
+        )
+    return _moto_put_secret_value(self, secret_id, *args, **kwargs)
+
+
+SecretsManagerBackend.put_secret_value = _put_secret_value
 
 
 def main() -> None:

@@ -41,6 +41,20 @@ fn tag(key: &str, value: String) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
 
+impl SecretsManagerStore {
+    /// Cancels the deletion of the secret if it is scheduled for deletion (`RestoreSecret`); `false` if it is not.
+    async fn restore_if_deleted(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError> {
+        let name = self.secret_name(tenant, id);
+        let described = self.client.describe_secret().secret_id(&name).send().await;
+        if described.map_err(|e| sdk_error("DescribeSecret", e))?.deleted_date.is_none() {
+            return Ok(false);
+        }
+        self.client.restore_secret().secret_id(&name).send().await.map_err(|e| sdk_error("RestoreSecret", e))?;
+        tracing::warn!(tenant = %tenant, integration = %id, "the credentials secret was scheduled for deletion: restored to take the new credentials");
+        Ok(true)
+    }
+}
+
 #[async_trait]
 impl SecretStore for SecretsManagerStore {
     async fn create(
@@ -112,21 +126,28 @@ impl SecretStore for SecretsManagerStore {
         version: &SecretVersion,
     ) -> Result<(), StoreError> {
         let value = credentials.to_secret_json();
-        let put = self
-            .client
-            .put_secret_value()
-            .secret_id(self.secret_name(tenant, id))
-            .secret_string(value.expose_secret())
-            .client_request_token(version.as_str())
-            .version_stages(PENDING_STAGE)
-            .send()
-            .await;
-        match put {
+        let put = || {
+            self.client
+                .put_secret_value()
+                .secret_id(self.secret_name(tenant, id))
+                .secret_string(value.expose_secret())
+                .client_request_token(version.as_str())
+                .version_stages(PENDING_STAGE)
+                .send()
+        };
+        match put().await {
             Ok(_) => Ok(()),
             // The secret was deleted behind the API's back (the import then reports it missing and asks for the
             // credentials again): a PATCH of them creates it anew.
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
                 self.create(tenant, id, credentials, version).await
+            }
+            // Deleted with a recovery window (the console's default): it is restored, then written.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| s.is_invalid_request_exception())
+                    && self.restore_if_deleted(tenant, id).await? =>
+            {
+                put().await.map(|_| ()).map_err(|e| sdk_error("PutSecretValue", e))
             }
             Err(e) => Err(sdk_error("PutSecretValue", e)),
         }

@@ -1588,6 +1588,30 @@ async fn a_missing_or_unreadable_secret_fails_the_run_as_a_configuration_problem
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
 }
 
+#[tokio::test]
+async fn a_secret_deleted_with_a_recovery_window_is_missing_and_the_patch_that_the_status_asks_for_restores_it() {
+    // The console deletes a secret with a recovery window by default: Secrets Manager then refuses to read it and to
+    // take a new version (moto_serial.py refuses the put as Secrets Manager does). The credentials PATCH that the
+    // status asks for restores the secret and writes them (before: a 503 "try again later" for the whole window).
+    let (env, sim) = five9_env(Five9SimConfig::default()).await;
+    let id = create(&env, &five9_body(&sim, "campaign", 1)).await;
+    let secrets = env.stack.clients.secrets();
+    let name = env.secret_name(&id);
+    secrets.delete_secret().secret_id(&name).recovery_window_in_days(7).send().await.unwrap();
+    let import = env.importer(config(sim.now()));
+    let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
+    assert_eq!((run.outcome, run.reason.map(|r| r.as_str())), (RunOutcome::Failed, Some("configuration_wrong")));
+    assert!(run.message.as_deref().unwrap().contains("missing"), "{run:?}");
+
+    let patch = json!({"credentials": {"username": sim.username(), "password": sim.password()}});
+    let (status, patched) = env.call("PATCH", &format!("/integrations/{id}"), Some(&patch)).await;
+    assert_eq!(status, 200, "{patched}");
+    let described = secrets.describe_secret().secret_id(&name).send().await.unwrap();
+    assert_eq!(described.deleted_date, None, "restored");
+    let run = import.run(&event(&id), deadline()).await.expect("not a failed invocation").run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+}
+
 /// The real schedules, whose `delete` fails while armed (after nothing was deleted).
 struct FlakySchedules {
     inner: Arc<dyn ScheduleStore>,

@@ -274,12 +274,37 @@ impl IntegrationService {
         // must not leave its credentials there). If this fails, the record's version is still what the import
         // reads.
         if let Some(version) = &secret_version
-            && let Err(e) = self.secrets.make_current(tenant, id, version).await
+            && let Err(e) = self.make_secret_version_current(tenant, id, version).await
         {
             tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the new secret version could not be made the current one");
         }
         tracing::info!(tenant = %tenant, integration = %current.id, "integration updated");
         Ok(updated)
+    }
+
+    /// Makes `version`, which a credentials PATCH wrote and its record update named, the secret's current version —
+    /// while the record still names it: a PATCH that lands after this one's record update is in force, and moves the
+    /// label itself (a PATCH that moved it late from whoever held it could take it from the version in force). The
+    /// holder is read first and the record after it, and the move is refused unless the label is still on that
+    /// holder; so a later PATCH's move either came before the holder was read (and its record update before that, so
+    /// this record read sees it) or makes this move fail, and it is tried again on fresh reads.
+    async fn make_secret_version_current(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        version: &SecretVersion,
+    ) -> Result<(), StoreError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(holder) = self.secrets.current_version(tenant, id).await? else { return Ok(()) };
+            if holder == *version {
+                return Ok(());
+            }
+            let named = self.repo.get(tenant, id).await?.and_then(|record| record.secret_version);
+            if named.as_ref() != Some(version) || self.secrets.make_current(tenant, id, version, &holder).await? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Conflict)
     }
 
     /// Makes a record written before secret versions were named name its secret's current version (its

@@ -116,13 +116,15 @@ pub trait SecretStore: Send + Sync {
         credentials: &Credentials,
         version: &SecretVersion,
     ) -> Result<(), StoreError>;
-    /// Makes `version` the current one (a no-op when it is).
+    /// Moves the current-version label from `from` to `version`; `false` (nothing changed) when `from` no longer
+    /// holds it (another writer moved it since it was read with [`SecretStore::current_version`]).
     async fn make_current(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         version: &SecretVersion,
-    ) -> Result<(), StoreError>;
+        from: &SecretVersion,
+    ) -> Result<bool, StoreError>;
     /// Deletes the secret at once (no recovery window). Deleting a missing secret is not an error.
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }

@@ -153,37 +153,28 @@ impl SecretStore for SecretsManagerStore {
         }
     }
 
-    /// `UpdateSecretVersionStage` moves `AWSCURRENT` from the version that holds it (read with `DescribeSecret`;
-    /// Secrets Manager then gives that one `AWSPREVIOUS`). If another writer moved it between the two calls, the
-    /// move is refused (`InvalidParameterException`) and tried once more on a fresh read.
+    /// `UpdateSecretVersionStage` with `RemoveFromVersionId`: Secrets Manager refuses the move
+    /// (`InvalidParameterException`) when the label is not on that version, and gives `from` `AWSPREVIOUS`.
     async fn make_current(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         version: &SecretVersion,
-    ) -> Result<(), StoreError> {
-        let mut attempt = 0;
-        loop {
-            let holder = self.current_version(tenant, id).await?;
-            if holder.as_ref() == Some(version) {
-                return Ok(());
-            }
-            let moved = self
-                .client
-                .update_secret_version_stage()
-                .secret_id(self.secret_name(tenant, id))
-                .version_stage(CURRENT_STAGE)
-                .move_to_version_id(version.as_str())
-                .set_remove_from_version_id(holder.map(|h| h.as_str().to_owned()))
-                .send()
-                .await;
-            match moved {
-                Ok(_) => return Ok(()),
-                Err(e) if attempt == 0 && e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) => {
-                    attempt += 1;
-                }
-                Err(e) => return Err(sdk_error("UpdateSecretVersionStage", e)),
-            }
+        from: &SecretVersion,
+    ) -> Result<bool, StoreError> {
+        let moved = self
+            .client
+            .update_secret_version_stage()
+            .secret_id(self.secret_name(tenant, id))
+            .version_stage(CURRENT_STAGE)
+            .move_to_version_id(version.as_str())
+            .remove_from_version_id(from.as_str())
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_parameter_exception()) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateSecretVersionStage", e)),
         }
     }
 

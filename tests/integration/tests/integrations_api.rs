@@ -697,13 +697,14 @@ impl CredentialVerifier for StallingAcd {
 
 /// The real secret store, held after a write (the secret stored, the answer not yet given): after every `create`
 /// while `hold_create` is set, after the first `replace` while `hold_replace` is (before it, while
-/// `hold_before_replace` is); `written` is notified, and the call answers once `release` is (never, unless a test
-/// does).
+/// `hold_before_replace` is; before the first `make_current` while `hold_before_make_current` is); `written` is
+/// notified, and the call answers once `release` is (never, unless a test does).
 struct HeldSecrets {
     inner: Arc<dyn SecretStore>,
     hold_create: bool,
     hold_replace: AtomicBool,
     hold_before_replace: AtomicBool,
+    hold_before_make_current: AtomicBool,
     written: tokio::sync::Notify,
     release: tokio::sync::Notify,
 }
@@ -712,7 +713,8 @@ impl HeldSecrets {
     fn over(inner: Arc<dyn SecretStore>, hold_create: bool, hold_replace: bool) -> Self {
         let (written, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
         let (hold_replace, hold_before_replace) = (AtomicBool::new(hold_replace), AtomicBool::new(false));
-        Self { inner, hold_create, hold_replace, hold_before_replace, written, release }
+        let hold_before_make_current = AtomicBool::new(false);
+        Self { inner, hold_create, hold_replace, hold_before_replace, hold_before_make_current, written, release }
     }
     async fn hold(&self) {
         self.written.notify_one();
@@ -771,8 +773,12 @@ impl SecretStore for HeldSecrets {
         tenant: &acd_domain::TenantId,
         id: acd_domain::IntegrationId,
         version: &acd_domain::SecretVersion,
-    ) -> Result<(), StoreError> {
-        self.inner.make_current(tenant, id, version).await
+        from: &acd_domain::SecretVersion,
+    ) -> Result<bool, StoreError> {
+        if self.hold_before_make_current.swap(false, Ordering::SeqCst) {
+            self.hold().await;
+        }
+        self.inner.make_current(tenant, id, version, from).await
     }
     async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
@@ -868,6 +874,35 @@ async fn two_credential_patches_at_once_leave_the_record_s_hints_and_secret_vers
     let (status, _, a) = a.await.unwrap();
     assert_eq!((status, a["credentials"]["username"].as_str()), (200, Some("user.a")), "{a}");
     // A's record update landed last: A's hints and A's version are in force, and the current one.
+    assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user.clone(), a_user));
+}
+
+#[tokio::test]
+async fn a_credentials_patch_that_makes_its_version_current_late_leaves_the_version_in_force_current() {
+    // B's record update lands, then B is held before it moves the current-version label; A runs whole meanwhile (its
+    // record update last: A's credentials are in force). B's late move must not take the label from A's version,
+    // or the import's fallback would find B's superseded credentials there.
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Late"))).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    let body = |user: &str| json!({"credentials": {"username": user, "password": "n3w-pa55"}});
+
+    let gate = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, false));
+    gate.hold_before_make_current.store(true, Ordering::SeqCst);
+    let mut api_b = env.api.clone();
+    api_b.service.secrets = gate.clone();
+    let request = api_request("PATCH", &path, Some("tenant-a"), Some(&body("user.b")));
+    let b = tokio::spawn(async move { decode(api_b.handle(request).await) });
+    gate.written.notified().await;
+    let (status, _, a) = env.call("PATCH", &path, Some("tenant-a"), Some(&body("user.a"))).await;
+    assert_eq!(status, 200, "{a}");
+    let a_user = "user.a".to_owned();
+    assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user.clone(), a_user.clone()));
+
+    gate.release.notify_one();
+    let (status, _, b) = b.await.unwrap();
+    assert_eq!(status, 200, "{b}");
     assert_eq!(env.credentials_in_force(&id, "username").await, (a_user.clone(), a_user.clone(), a_user));
 }
 

@@ -93,6 +93,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "secretsmanager:CreateSecret",
             "secretsmanager:TagResource",
             "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage", // a PATCH's version becomes current once the record names it
+            "secretsmanager:RestoreSecret",            // a secret deleted by hand with a recovery window
             "secretsmanager:DeleteSecret",
             "secretsmanager:DescribeSecret",
             "scheduler:CreateSchedule",

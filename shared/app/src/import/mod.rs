@@ -594,11 +594,13 @@ impl ImportService {
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                // The rejection is the run's failure when the current version cannot be read either (as in the
-                // agent-states pass): not a storage failure, nor the current version's own configuration problem.
+                // The rejection is the run's failure when the current version is missing or cannot be used
+                // either: not that version's own configuration problem. (A storage failure reading it is one, and
+                // the run is retried.)
                 let current = match self.current_connector(integration, &credentials).await {
                     Ok(Some(current)) => current,
                     Ok(None) => return Err(ConnectorError::CredentialsRejected.into()),
+                    Err(e @ ImportError::Store(_)) => return Err(e),
                     Err(e) => {
                         let (tenant, id) = (&integration.tenant_id, integration.id);
                         tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the secret's current version could not be read after a rejection");

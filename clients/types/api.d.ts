@@ -544,9 +544,10 @@ export interface paths {
         put?: never;
         /**
          * Agent state changes; segments are built server-side (each event opens a segment the next one closes).
-         * @description Events are kept per agent and UTC day; a repeated `event_id` (same agent and day) is ignored and counted in
-         *     `duplicates`. Events may arrive out of order up to 7 days late: the segments of the days they touch are
-         *     rebuilt, so the result does not depend on arrival order. The last segment stays open (`end: null`) until the
+         * @description Events are kept per agent and UTC day; a repeated `event_id` (same agent and day, in this call or an earlier
+         *     one) is ignored and counted in `duplicates`. Events may arrive out of order up to 7 days late: the segments of
+         *     the days they touch are rebuilt, so the result does not depend on arrival order, and a retry of a call that
+         *     failed after storing its events builds what that call did not. The last segment stays open (`end: null`) until the
          *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own). Agents and
          *     statuses are discovered and mapped exactly as for the other integration types.
          */
@@ -564,7 +565,7 @@ export interface components {
         IngestResult: {
             /** @description Records applied. */
             accepted: number;
-            /** @description Agent events only: events already stored (same agent, day and `event_id`), ignored. */
+            /** @description Agent events only: events already stored, or repeated in the call (same agent, UTC day and `event_id`), ignored. */
             duplicates?: number;
             /** @description DynamoDB write requests the call made. */
             write_requests: number;

@@ -282,6 +282,69 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     assert_eq!(push(&ingest, Some(&new_key), "queues", &json!({"queues": []})).await.0, 401);
 }
 
+#[tokio::test]
+async fn a_retry_of_a_call_that_stored_its_events_and_failed_builds_their_segments() {
+    // A call that fails after storing its events (a throttled segment write, a timeout) answers 503; its retry
+    // finds every event stored. It must still discover the agent and build the segments (it built nothing before:
+    // the states stayed missing until a later event of that agent and day). Here the failed call is its first step
+    // alone: the events inserted by the store, nothing else.
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (status, created) =
+        env.admin("POST", "/integrations", T, Some(&json!({"name": "Retried", "type": "push"}))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    let t0 = (Utc::now() - Duration::hours(3)).duration_trunc(Duration::minutes(1)).unwrap();
+    let ev = |event_id: &str, at: DateTime<Utc>, status: &str| json!({"event_id": event_id, "agent": "agent-9", "status": status, "at": iso(at)});
+    let body = json!({"events": [ev("1", t0, "Ready"), ev("2", t0 + Duration::minutes(10), "Not Ready")]});
+
+    let integration = {
+        use acd_app::ports::IntegrationRepo;
+        let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+        repo.get(&acd_domain::TenantId::parse(T).unwrap(), id.parse().unwrap()).await.unwrap().unwrap()
+    };
+    let events =
+        acd_app::ingest::records::parse_events(&body, Utc::now(), &acd_app::ingest::records::Sender::default())
+            .unwrap();
+    let store = wiring::ingest_store(&env.stack.settings, &env.stack.clients);
+    use acd_app::ingest::IngestStore;
+    assert_eq!(store.insert_events(&integration, &events).await.unwrap().0.len(), 2);
+
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &body).await;
+    assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(2), Some(2)), "{done}");
+    let agents = env.get(&format!("/integrations/{id}/external-agents"), T).await;
+    assert_eq!(agents["items"][0]["external_id"], "agent-9", "discovered by the retry: {agents}");
+    let mapping = Some(json!({"employee_id": "emp-9"}));
+    let path = format!("/integrations/{id}/external-agents/agent-9");
+    assert_eq!(env.call("PUT", &path, Some(T), mapping.as_ref()).await.0, 200);
+    let states_path = format!(
+        "/agent-states?from={}&to={}",
+        iso(t0 - Duration::hours(1)).replace(".000", ""),
+        iso(t0 + Duration::hours(1)).replace(".000", "")
+    );
+    let states = env.get(&states_path, T).await;
+    let got: Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> = states["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (time(&s["start"]), (!s["end"].is_null()).then(|| time(&s["end"]))))
+        .collect();
+    let ten = t0 + Duration::minutes(10);
+    assert_eq!(got, vec![(t0, Some(ten)), (ten, None)], "built by the retry: {states}");
+
+    // An id need only be unique per agent and day: the same id on the next day, in the same call, is another event
+    // (it was dropped as a repeat); the same id twice on one day is one, counted as a duplicate.
+    let yesterday = t0 - Duration::days(1);
+    let call = json!({"events": [ev("7", yesterday, "Ready"), ev("7", t0 + Duration::minutes(20), "Ready"),
+                                 ev("7", t0 + Duration::minutes(20), "Ready")]});
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &call).await;
+    assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(3), Some(1)), "{done}");
+    let states = env.get(&states_path, T).await;
+    let starts: Vec<DateTime<Utc>> = states["items"].as_array().unwrap().iter().map(|s| time(&s["start"])).collect();
+    assert!(starts.contains(&(t0 + Duration::minutes(20))), "the next day's event \"7\" is stored: {states}");
+}
+
 /// Pushes at a fixed `now` (the DST edges of 2026 must be within the history and lateness limits).
 async fn push_at(api: &IngestApi, key: &str, route: &str, body: &Value, now: DateTime<Utc>) -> (u16, Value) {
     let path = format!("/ingest/{route}");

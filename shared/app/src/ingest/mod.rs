@@ -281,9 +281,11 @@ impl IngestService {
         Ok(IngestOutcome { accepted: stats.len(), duplicates: None, write_requests: counts.write_requests })
     }
 
-    /// Stores new events and rebuilds the segments of every agent and day they touch: the day of each new event,
-    /// and the day before when a new event became the first of its day (the previous day's last segment ends
-    /// there).
+    /// Stores new events and rebuilds the segments of every agent and day the call's events touch: the day of each
+    /// event, and the day before when one is the first of its day (the previous day's last segment ends there).
+    /// Events already stored count too: a call that failed after storing its events (a throttled segment write, a
+    /// timeout) is repaired by its retry, which finds them all stored (it built nothing and discovered no agent
+    /// before 2026-12-06: the states stayed missing until a later event of the same agent and day).
     pub async fn events(
         &self,
         integration: &Integration,
@@ -291,12 +293,14 @@ impl IngestService {
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
         let events = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
+        // Every record of the call (a repeat within it is a duplicate too).
+        let sent = body.get("events").and_then(Value::as_array).map_or(events.len(), Vec::len);
         let (inserted, mut counts) = self.store.insert_events(integration, &events).await?;
-        let duplicates = events.len() - inserted.len();
+        let duplicates = sent - inserted.len();
         // Agents and statuses first, so a segment never refers to a status the API does not list.
         let mut agents: BTreeMap<String, Option<String>> = BTreeMap::new();
         let mut statuses: BTreeSet<String> = BTreeSet::new();
-        for e in &inserted {
+        for e in &events {
             let name = agents.entry(e.agent.clone()).or_default();
             if e.agent_name.is_some() {
                 *name = e.agent_name.clone();
@@ -310,9 +314,9 @@ impl IngestService {
         if !agents.is_empty() {
             counts += self.store.discover(integration, &agents, &statuses, now).await?;
         }
-        // Earliest new event per agent and day.
+        // Earliest event of the call per agent and day.
         let mut touched: BTreeMap<(String, DateTime<Utc>), DateTime<Utc>> = BTreeMap::new();
-        for e in &inserted {
+        for e in &events {
             let entry = touched.entry((e.agent.clone(), day_of(e.at))).or_insert(e.at);
             *entry = (*entry).min(e.at);
         }
@@ -333,11 +337,7 @@ impl IngestService {
             counts += self.store.write_day_segments(integration, &agent, day, &built).await?;
         }
         self.received(integration, now).await?;
-        Ok(IngestOutcome {
-            accepted: events.len(),
-            duplicates: Some(duplicates),
-            write_requests: counts.write_requests,
-        })
+        Ok(IngestOutcome { accepted: sent, duplicates: Some(duplicates), write_requests: counts.write_requests })
     }
 
     async fn cached(

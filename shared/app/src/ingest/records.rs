@@ -324,7 +324,8 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
 }
 
 /// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`. A repeated `event_id` of
-/// the same agent within one call keeps its first occurrence (the store ignores repeats across calls). `at` without
+/// the same agent and UTC day within one call keeps its first occurrence (the store ignores repeats across calls,
+/// by the same key: ids need only be unique per agent and day). `at` without
 /// an offset is a local time of the sender's zone ([`Sender::instant`]).
 pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<AgentEvent>, BatchError> {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
@@ -364,7 +365,7 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result
         })();
         match checked {
             Ok(event) => {
-                if seen.insert((event.agent.clone(), event.event_id.clone())) {
+                if seen.insert((event.agent.clone(), event.at.date_naive(), event.event_id.clone())) {
                     out.push(event);
                 }
             }

@@ -109,6 +109,16 @@ pub trait Connector: Send + Sync {
         None
     }
 
+    /// The end of the import run's window, set before its first [`Connector::agent_segments`] call. A feed reads
+    /// only the records from before it: a later record's segments start at or after the window's end, so they are
+    /// not returned, and a position moved past it would never hand the record over again (Amazon Connect before
+    /// 2026-12-06: a state that began after the run's last quarter hour and ended before its read was lost). The
+    /// records from `end` on wait in the feed for the next run. The default: nothing to bound (a history is read by
+    /// its windows).
+    fn read_feed_until(&self, _end: chrono::DateTime<chrono::Utc>) -> Result<(), ConnectorError> {
+        Ok(())
+    }
+
     /// Whether [`Connector::agent_segments`] reads a feed that hands each record over once (Amazon Connect's agent
     /// event stream) rather than a history: then a re-read day returns only what is new since the last run, and
     /// the import merges its segments instead of replacing the day's (so nothing stored is ever deleted).

@@ -340,6 +340,40 @@ async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_repo
 }
 
 #[tokio::test]
+async fn a_state_that_began_after_a_runs_window_is_read_by_the_next_run_not_passed_over() {
+    // A run at 10:07 imports up to 10:00, its last quarter hour (`read_feed_until`). The stream already holds a
+    // lunch break from 10:02 to 10:06: its segments start after the window, so the run returns none of them, and it
+    // must leave their records in the stream for the next run. (Before, it read to the tip and the position moved
+    // past them: the break was never stored, and the state before it stayed open until 10:06 was read again.)
+    let env = env(ConnectSimConfig::default(), 1).await;
+    let ten = day() + Days::hours(10);
+    let m = |minutes: i64| ten + Days::minutes(minutes);
+    let (status, ev) = (sim::status_snapshot, |kind: &str, at, prev, cur| sim::agent_event(0, kind, at, prev, cur));
+    let events = [
+        ev("LOGIN", m(-10), None, Some(status(0, m(-10)))),
+        ev("STATE_CHANGE", m(2), Some(status(0, m(-10))), Some(status(1, m(2)))),
+        ev("STATE_CHANGE", m(6), Some(status(1, m(2))), Some(status(0, m(6)))),
+    ];
+    ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &events).await.unwrap();
+    let spans = |segments: Vec<AgentSegment>| -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        segments.into_iter().map(|s| (s.start, s.end)).collect()
+    };
+
+    let first = env.connector(Tuning::default());
+    first.restore_vendor_cursor(None).unwrap();
+    first.read_feed_until(ten).unwrap();
+    let read = first.agent_segments(&[], TimeWindow::new(day(), ten).unwrap(), deadline()).await.unwrap();
+    assert_eq!(spans(read), [(m(-10), None)], "the state as it stood at 10:00");
+    let cursor = first.vendor_cursor().expect("a cursor");
+
+    let next = env.connector(Tuning::default());
+    next.restore_vendor_cursor(Some(cursor)).unwrap();
+    next.read_feed_until(m(15)).unwrap();
+    let read = next.agent_segments(&[], TimeWindow::new(day(), m(15)).unwrap(), deadline()).await.unwrap();
+    assert_eq!(spans(read), [(m(-10), Some(m(2))), (m(2), Some(m(6))), (m(6), None)], "the break, read once");
+}
+
+#[tokio::test]
 async fn settings_are_checked() {
     let mut s = AmazonConnectSettings {
         region: "eu-west-1".into(),

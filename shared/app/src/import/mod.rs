@@ -835,6 +835,7 @@ impl ImportService {
             return Ok(());
         };
         record.window = Some(window);
+        connector.read_feed_until(window.end)?;
         let by_hour = vendor.statistics_reread_by_hour();
         let statistics_from = plan::statistics_from(window, start, through, state.young_from, reconciliation, by_hour);
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);

@@ -59,6 +59,10 @@ struct Status {
     start: DateTime<Utc>,
 }
 
+/// How far after the reader's clock a record's `EventTimestamp` may be and still be left for a later read
+/// ([`SegmentBook::apply_before`]).
+pub const FUTURE_STAMP: chrono::Duration = chrono::Duration::hours(1);
+
 /// Segments built from the records read so far, keyed by (agent id, start).
 #[derive(Debug, Default, Clone)]
 pub struct SegmentBook {
@@ -68,12 +72,36 @@ pub struct SegmentBook {
 impl SegmentBook {
     /// Applies one record (its data bytes). Idempotent: applying a record twice changes nothing.
     pub fn apply(&mut self, data: &[u8]) -> Result<(), ConnectorError> {
+        self.apply_before(data, None, Utc::now()).map(|_| ())
+    }
+
+    /// [`SegmentBook::apply`] for a record whose `EventTimestamp` is before `until` (any, without it); `false`, and
+    /// nothing applied, for one at or after it — unless it is stamped more than [`FUTURE_STAMP`] after `now`: such a
+    /// record cannot be waited for (it would hold its shard back for good), and is applied as every record was
+    /// before reads had an end.
+    pub fn apply_before(
+        &mut self,
+        data: &[u8],
+        until: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ConnectorError> {
         let event: WireEvent = serde_json::from_slice(data).map_err(|e| {
             ConnectorError::malformed(format!("agent event stream: a record is not an agent event: {e}"))
         })?;
         if !matches!(event.event_type.as_str(), "STATE_CHANGE" | "LOGIN" | "LOGOUT" | "HEART_BEAT") {
-            return Ok(());
+            return Ok(true);
         }
+        if let Some(until) = until {
+            let at = parse_time(event.event_timestamp.as_deref(), "EventTimestamp")?;
+            if at >= until && at <= now + FUTURE_STAMP {
+                return Ok(false);
+            }
+        }
+        self.apply_event(event)?;
+        Ok(true)
+    }
+
+    fn apply_event(&mut self, event: WireEvent) -> Result<(), ConnectorError> {
         let agent = event
             .agent_arn
             .as_deref()
@@ -188,6 +216,24 @@ mod tests {
             e["CurrentAgentSnapshot"] = c;
         }
         serde_json::to_vec(&e).unwrap()
+    }
+
+    #[test]
+    fn a_record_from_the_reads_end_on_is_left_unless_stamped_too_far_ahead_to_wait_for() {
+        let mut book = SegmentBook::default();
+        let now = t(10, 7);
+        let login = event("LOGIN", t(9, 50), None, Some(status("available", t(9, 50))));
+        assert!(book.apply_before(&login, Some(t(10, 0)), now).unwrap());
+        let lunch =
+            event("STATE_CHANGE", t(10, 0), Some(status("available", t(9, 50))), Some(status("lunch", t(10, 0))));
+        assert!(!book.apply_before(&lunch, Some(t(10, 0)), now).unwrap(), "at the end: left");
+        assert_eq!(book.overlapping(t(9, 0), t(12, 0)).len(), 1, "nothing of it applied");
+        // Stamped more than an hour after the reader's clock: applied (waiting for it would hold the shard back).
+        let ahead = event("HEART_BEAT", t(11, 8), Some(status("available", t(9, 50))), Some(status("lunch", t(11, 8))));
+        assert!(book.apply_before(&ahead, Some(t(10, 0)), now).unwrap());
+        assert_eq!(book.overlapping(t(9, 0), t(12, 0)).len(), 2);
+        // Without an end, every record is applied.
+        assert!(SegmentBook::default().apply_before(&lunch, None, now).unwrap());
     }
 
     #[test]

@@ -223,6 +223,8 @@ struct StreamState {
     restored: Option<StreamCursor>,
     /// After the first `agent_segments` call of this instance: what was read.
     read: Option<(SegmentBook, StreamCursor)>,
+    /// Where the read stops ([`Connector::read_feed_until`]; `None`: the stream's tip).
+    until: Option<chrono::DateTime<Utc>>,
     warnings: Vec<String>,
     /// The periods the read found lost ([`stream::StreamRead::lost`]).
     lost: Vec<acd_domain::AgentStateGap>,
@@ -675,7 +677,7 @@ impl Connector for AmazonConnectConnector {
                 &self.settings.agent_event_stream_arn,
                 state.restored.clone(),
                 &mut book,
-                Utc::now(),
+                (Utc::now(), state.until),
                 deadline,
             )
             .await?;
@@ -705,6 +707,12 @@ impl Connector for AmazonConnectConnector {
     /// join the mappable queues once traffic was imported for them, calls always (as for Genesys Cloud).
     fn listed_once_seen(&self, queue: &Queue) -> bool {
         queue.channel != Channel::Calls
+    }
+
+    fn read_feed_until(&self, end: chrono::DateTime<Utc>) -> Result<(), ConnectorError> {
+        self.stream.try_lock().map_err(|_| ConnectorError::unavailable("read bound set during a read"))?.until =
+            Some(end);
+        Ok(())
     }
 
     fn restore_vendor_cursor(&self, cursor: Option<serde_json::Value>) -> Result<(), ConnectorError> {

@@ -73,13 +73,16 @@ const MAX_EMPTY_PAGES_BEHIND: u32 = 20;
 /// Margin kept before the deadline: reading stops (with a consistent cursor) rather than being cut mid-call.
 const READ_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// Reads every shard from its checkpoint into `book`, up to its tip at `now` — or, with `until`, up to the first
+/// record whose `EventTimestamp` is at or after it (that record and the rest of its shard are left for the next
+/// read: the checkpoint stays on the last record applied).
 pub async fn read_stream(
     client: &Client,
     calls: &Call,
     stream_arn: &str,
     previous: Option<StreamCursor>,
     book: &mut SegmentBook,
-    now: DateTime<Utc>,
+    (now, until): (DateTime<Utc>, Option<DateTime<Utc>>),
     deadline: Deadline,
 ) -> Result<StreamRead, ConnectorError> {
     let summary = call(calls, "kinesis:DescribeStreamSummary", deadline, || {
@@ -111,7 +114,8 @@ pub async fn read_stream(
         }
         let closed = shard.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some();
         let outcome =
-            read_shard(client, calls, stream_arn, &id, &mut cp, closed, book, now, deadline, &mut gaps).await?;
+            read_shard(client, calls, stream_arn, &id, &mut cp, closed, book, (now, until), deadline, &mut gaps)
+                .await?;
         read.records += outcome.records;
         read.caught_up &= outcome.caught_up;
         read.cursor.shards.insert(id, cp);
@@ -235,7 +239,7 @@ async fn read_shard(
     cp: &mut ShardCheckpoint,
     closed: bool,
     book: &mut SegmentBook,
-    now: DateTime<Utc>,
+    (now, until): (DateTime<Utc>, Option<DateTime<Utc>>),
     deadline: Deadline,
     gaps: &mut Gaps,
 ) -> Result<ShardOutcome, ConnectorError> {
@@ -265,7 +269,12 @@ async fn read_shard(
             Err(e) => return Err(e),
         };
         for record in page.records() {
-            book.apply(record.data().as_ref())?;
+            if !book.apply_before(record.data().as_ref(), until, now)? {
+                // A record from the read's end on: it and the rest of the shard wait for the next read (the
+                // checkpoint stays on the last record applied), read through `until`.
+                cp.read_through = until.map(|until| until.min(now));
+                return Ok(ShardOutcome { records, caught_up: true });
+            }
             cp.sequence = Some(record.sequence_number().to_owned());
             records += 1;
         }

@@ -501,7 +501,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Upsert queues (a rename keeps the queue's id); `active false` deactivates a queue explicitly. */
+        /** Upsert queues (a rename keeps the queue's id); `active false` deactivates a queue explicitly; the same `external_id` twice in one call is its later record. */
         post: operations["ingestQueues"];
         delete?: never;
         options?: never;

@@ -18,6 +18,10 @@ pub const MAX_EVENT_LATENESS_DAYS: i64 = 7;
 pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 /// Intervals older than this are refused (older data would be outside every history setting).
 pub const MAX_INTERVAL_AGE_DAYS: i64 = 366;
+/// The most contacts one queue's quarter hour may count (offered, handled, abandoned, answered within the service
+/// level): far above any contact center, far below what a JSON client reads exactly (2^53); more is a sender's
+/// mistake, not data.
+pub const MAX_INTERVAL_COUNT: u64 = 10_000_000;
 /// Key limits (DynamoDB sort/partition keys and the queue listing index): see the README's push section.
 pub const MAX_QUEUE_EXTERNAL_ID_BYTES: usize = 512;
 pub const MAX_QUEUE_NAME_CHARS: usize = 200;
@@ -192,7 +196,8 @@ fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
     serde_json::from_value(value.clone()).map_err(|e| e.to_string())
 }
 
-/// `{"queues": [{"external_id", "name", "channel", "active"?}]}`.
+/// `{"queues": [{"external_id", "name", "channel", "active"?}]}`. Two records of one queue in one call: the later
+/// one wins.
 pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, BatchError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -206,7 +211,8 @@ pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, B
     fn yes() -> bool {
         true
     }
-    let (mut out, mut errors) = (Vec::new(), Vec::new());
+    let (mut out, mut errors): (Vec<QueueRecord>, _) = (Vec::new(), Vec::new());
+    let mut latest: HashMap<String, usize> = HashMap::new();
     for (index, value) in records(body, "queues")?.iter().enumerate() {
         let checked = typed::<Raw>(value).and_then(|raw| {
             text("external_id", &raw.external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
@@ -221,7 +227,15 @@ pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, B
             })
         });
         match checked {
-            Ok(record) => out.push(record),
+            // The same queue twice in one call: the later record wins (as for intervals; both were written at once
+            // before, the last write to land deciding).
+            Ok(record) => match latest.get(&record.queue.external_id) {
+                Some(&at) => out[at] = record,
+                None => {
+                    latest.insert(record.queue.external_id.clone(), out.len());
+                    out.push(record);
+                }
+            },
             Err(reason) => errors.push(RecordError { index, reason }),
         }
     }
@@ -286,6 +300,11 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
             }
             if start < now - Duration::days(MAX_INTERVAL_AGE_DAYS) {
                 return Err(format!("start is more than {MAX_INTERVAL_AGE_DAYS} days in the past"));
+            }
+            let counts = [("offered", raw.offered), ("handled", raw.handled), ("abandoned", raw.abandoned)];
+            let sl = raw.answered_within_sl.map(|sl| ("answered_within_sl", sl));
+            if let Some((field, _)) = counts.into_iter().chain(sl).find(|(_, n)| *n > MAX_INTERVAL_COUNT) {
+                return Err(format!("{field} must be at most {MAX_INTERVAL_COUNT} (contacts in one quarter hour)"));
             }
             if raw.answered_within_sl.is_some_and(|sl| sl > raw.offered) {
                 return Err("answered_within_sl must not exceed offered".into());
@@ -382,6 +401,42 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 30, 12, 7, 0).unwrap()
+    }
+
+    #[test]
+    fn the_same_queue_twice_in_one_call_is_its_later_record() {
+        let body = json!({"queues": [
+            {"external_id": "q1", "name": "Alpha", "channel": "calls"},
+            {"external_id": "q2", "name": "Other", "channel": "calls"},
+            {"external_id": "q1", "name": "Beta", "channel": "calls", "active": false},
+        ]});
+        let queues = parse_queues(&body, &Sender::default()).unwrap();
+        let got: Vec<(&str, &str, bool)> =
+            queues.iter().map(|q| (q.queue.external_id.as_str(), q.queue.name.as_str(), q.active)).collect();
+        assert_eq!(got, [("q1", "Beta", false), ("q2", "Other", true)]);
+    }
+
+    #[test]
+    fn interval_counts_beyond_any_contact_center_are_refused_with_the_field() {
+        let record = |field: &str, n: u64| {
+            let mut r = json!({"queue_external_id": "q1", "channel": "calls", "start": "2026-11-30T11:45:00Z",
+                "offered": 5, "handled": 4, "abandoned": 1, "handle_time_seconds": 60.0,
+                "answer_time_seconds": 10.0});
+            r[field] = json!(n);
+            r
+        };
+        let ok = json!({"intervals": [record("offered", MAX_INTERVAL_COUNT)]});
+        assert!(parse_intervals(&ok, now(), &Sender::default()).is_ok());
+        for field in ["offered", "handled", "abandoned", "answered_within_sl"] {
+            let body = json!({"intervals": [record(field, MAX_INTERVAL_COUNT + 1)]});
+            match parse_intervals(&body, now(), &Sender::default()) {
+                Err(BatchError::Records(errors)) => {
+                    assert_eq!(errors.len(), 1, "{errors:?}");
+                    assert!(errors[0].reason.starts_with(field), "{field}: {errors:?}");
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+        }
     }
 
     #[test]

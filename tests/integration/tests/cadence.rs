@@ -1138,22 +1138,71 @@ async fn a_pass_that_can_neither_read_nor_save_its_seen_states_reads_every_agent
     assert!(seen_stored().await, "saved again");
 }
 
+/// An Amazon Connect integration with a one-minute agent-states pass, created through the API over the Connect
+/// simulator and moto's Kinesis stream `agent-events`: (environment, integration id).
+async fn connect_with_passes() -> (ConnectEnv, String) {
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
+    let connect_env = ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
+    let env = &connect_env.env;
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    connect_env.sim.trust(issued["external_id"].as_str().unwrap());
+    let body = json!({"name": "Connect RTA", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+                      "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
+                                   "agent_event_stream_arn": connect_env.stream_arn, "history_days": 1,
+                                   "agent_state_cadence": "1m"}});
+    let id = create(env, &body).await;
+    (connect_env, id)
+}
+
+#[tokio::test]
+async fn an_amazon_connect_import_never_reopens_a_state_a_pass_stored_closed() {
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimulator};
+
+    // (The simulator is bound: dropped, it would stop.)
+    let (ConnectEnv { env, kinesis, sim: _sim, .. }, id) = connect_with_passes().await;
+    let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
+    let m = |h: i64, minute: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(minute);
+    // Agent 0: available from 09:50 (a heartbeat at 09:58), a break 10:02–10:06, available again.
+    let (status, ev) =
+        (connect::status_snapshot, |kind: &str, at, prev, cur| connect::agent_event(0, kind, at, prev, cur));
+    let events = [
+        ev("LOGIN", m(9, 50), None, Some(status(0, m(9, 50)))),
+        ev("HEART_BEAT", m(9, 58), Some(status(0, m(9, 50))), Some(status(0, m(9, 50)))),
+        ev("STATE_CHANGE", m(10, 2), Some(status(0, m(9, 50))), Some(status(1, m(10, 2)))),
+        ev("STATE_CHANGE", m(10, 6), Some(status(1, m(10, 2))), Some(status(0, m(10, 6)))),
+    ];
+    ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &events).await.unwrap();
+    let agent = vec![connect::user_id(0)];
+    let spans = async || -> Vec<(DateTime<Utc>, Option<DateTime<Utc>>)> {
+        env.segments(&id, &agent).await.into_iter().map(|s| (s.start, s.end)).collect()
+    };
+    // The import at 09:55 lists the agents (its window ends at 09:45: nothing of the stream yet); the pass at
+    // 10:06:30 reads the stream to its tip and stores the break closed.
+    let run = env.importer(at(m(9, 55))).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    pass_run(
+        env.importer(at(m(10, 6) + chrono::Duration::seconds(30))).run_states(&event(&id), deadline()).await.unwrap(),
+    );
+    let stored = [(m(9, 50), Some(m(10, 2))), (m(10, 2), Some(m(10, 6))), (m(10, 6), None)];
+    assert_eq!(spans().await, stored);
+    // The import at 10:07 reads the stream up to 10:00 only: the heartbeat shows 09:50 still open. It must not
+    // reopen what the pass stored closed.
+    let run = env.importer(at(m(10, 7))).run(&event(&id), deadline()).await.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert_eq!(spans().await, stored, "after the import at 10:07");
+}
+
 /// Amazon Connect: the pass reads the agent event stream from its own checkpoint (moto's Kinesis), the 15-minute
 /// import from its own; what each writes is one segment per (agent, start).
 #[tokio::test]
 async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agree_with_the_import() {
     use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
 
-    const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
-    let ConnectEnv { env, sim, kinesis, stream_arn } =
-        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
-    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
-    assert_eq!(status, 201, "{issued}");
-    sim.trust(issued["external_id"].as_str().unwrap());
-    let body = json!({"name": "Connect RTA", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
-                      "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
-                                   "agent_event_stream_arn": stream_arn, "history_days": 1, "agent_state_cadence": "1m"}});
-    let id = create(&env, &body).await;
+    // (The simulator is bound: dropped, it would stop.)
+    let (ConnectEnv { env, kinesis, sim: _sim, .. }, id) = connect_with_passes().await;
 
     // Yesterday's working day of two agents; agent 0 goes to lunch at 12:00 and is back at 12:30, agent 1 at
     // 12:07 and 12:38. The stream receives each event as it happens.

@@ -137,6 +137,7 @@ impl DynamoImportStore {
             make_buckets: self.hour_buckets,
             max_bucket_bytes: hour_writes::MAX_BUCKET_BYTES,
             compact: self.compact_segment_buckets,
+            keep_ended: false,
         }
     }
 
@@ -358,7 +359,7 @@ pub(super) async fn merge_segments(
     // the pieces in (single items put beside it would stay hidden). In a `fresh` chunk (none of its items was ever
     // written) nothing is there to take in, but in a last hour the chunk ends inside, as `diff_partitions` reads it.
     // (A chunk that ends on the hour has no piece from there on: nothing is read.)
-    store.write_hours(desired, None, fresh.then(|| buckets::hour_of(chunk.end)), |_| false).await
+    store.write_hours(desired, None, fresh.then(|| buckets::hour_of(chunk.end)), (|_| false, true)).await
 }
 
 pub(super) async fn write_recent_segments(
@@ -384,12 +385,13 @@ pub(super) async fn write_recent_segments(
     push_segment_items(&mut desired, integration, pieces.iter());
     // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
     // with nothing fetched still has the window read: what it stored there is gone at the vendor.
-    counts += store.write_hours(desired, Some(window), None, |t| window.contains(t)).await?;
+    counts += store.write_hours(desired, Some(window), None, (|t| window.contains(t), false)).await?;
     Ok(counts)
 }
 
 impl DynamoImportStore {
-    /// Writes each partition's `desired` segments as [`hour_writes::diff_hours`] says with `owned`, over the whole
+    /// Writes each partition's `desired` segments as [`hour_writes::diff_hours`] says with `owned` (and
+    /// `keep_ended`, [`HourRules::keep_ended`]), over the whole
     /// hours from its earliest to its latest segment, widened to `span` (the owned range) if given. What is stored
     /// there is read back first — from `read_from` on only, if given (nothing stored before it: a partition whose
     /// segments all start earlier is not read at all).
@@ -398,14 +400,14 @@ impl DynamoImportStore {
         desired: BTreeMap<String, Vec<SegmentItem>>,
         span: Option<TimeWindow>,
         read_from: Option<DateTime<Utc>>,
-        owned: F,
+        (owned, keep_ended): (F, bool),
     ) -> Result<WriteCounts, StoreError>
     where
         F: Fn(DateTime<Utc>) -> bool,
     {
         let mut counts = WriteCounts::default();
         let mut out = HourWrites::default();
-        let rules = self.hour_rules(owned);
+        let rules = HourRules { keep_ended, ..self.hour_rules(owned) };
         let ranges = desired
             .iter()
             .filter_map(|(pk, wanted)| {

@@ -50,6 +50,10 @@ pub trait Bucketed: IntoItem + Keyed + PartialEq + Clone + DeserializeOwned {
     /// At least the bytes DynamoDB counts for this entry inside a bucket (attribute names and values, and the map's
     /// overhead).
     fn bucket_bytes(&self) -> usize;
+    /// Whether the entry has no end yet (an open agent-state segment); [`HourRules::keep_ended`].
+    fn open(&self) -> bool {
+        false
+    }
 }
 
 /// Per attribute: a name's and a value's length bytes and type, rounded up.
@@ -109,6 +113,9 @@ impl Bucketed for SegmentItem {
         let strings = self.status_id.len() + self.reason.as_ref().map_or(0, |r| r.len());
         3 + names + 2 * TIME_BYTES + strings + 4 * ATTRIBUTE_OVERHEAD
     }
+    fn open(&self) -> bool {
+        self.end.is_none()
+    }
 }
 
 /// The writes of one or more partitions, by phase (see the module documentation), and how many fetched entries
@@ -166,6 +173,11 @@ pub struct HourRules<F> {
     /// Whether the buckets put are written in the compact form where the shape has one (segments:
     /// `HOUR_BUCKETS=compact`). A stored bucket in the other form is only rewritten when its hour changes.
     pub compact: bool,
+    /// Whether a stored entry with an end stays when the fetch holds the same start without one ([`Bucketed::open`]).
+    /// A feed's merge (Amazon Connect's agent event stream): of one state, the view without its end is the older
+    /// one — an import that reads the stream only up to its window's end must not reopen a state the agent-states
+    /// pass, reading to the stream's tip, stored closed.
+    pub keep_ended: bool,
 }
 
 fn corrupt(e: BucketError) -> StoreError {
@@ -275,6 +287,10 @@ where
             next.push(new);
         }
         match fetched.next_if(|new| new.start() == old.start()) {
+            Some(new) if rules.keep_ended && new.open() && !old.open() => {
+                out.unchanged += 1;
+                next.push(old.clone());
+            }
             Some(new) => {
                 out.unchanged += u64::from(new == *old);
                 next.push(new);
@@ -399,7 +415,7 @@ mod tests {
         max_bucket_bytes: usize,
         owned_from: DateTime<Utc>,
     ) -> HourRules<impl Fn(DateTime<Utc>) -> bool> {
-        HourRules { owned: move |t| t >= owned_from, make_buckets, max_bucket_bytes, compact: false }
+        HourRules { owned: move |t| t >= owned_from, make_buckets, max_bucket_bytes, compact: false, keep_ended: false }
     }
 
     fn plan(table: &Table, fetched: Vec<SegmentItem>, rules: &HourRules<impl Fn(DateTime<Utc>) -> bool>) -> HourWrites {
@@ -591,6 +607,29 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_feeds_merge_keeps_a_stored_end_that_the_fetch_does_not_know_yet() {
+        // The agent-states pass stored 10:00–10:05 (it read the stream to its tip); an import that read only up to
+        // its window's end still sees the state open. Merged with `keep_ended`, the stored end stays; other changes
+        // of the hour (a new segment) are still written; without it (a history's answer), the fetch counts.
+        let closed = seg(at(10, 0), "Ready");
+        let open = SegmentItem { end: None, ..closed.clone() };
+        let before = table_of(&[], &[(at(10, 0), vec![closed.clone()])]);
+        let merge = HourRules { keep_ended: true, ..rules(true, MAX_BUCKET_BYTES, at(23, 0)) };
+        let writes = plan(&before, vec![open.clone()], &merge);
+        assert!(writes.is_empty(), "{writes:?}");
+        assert_eq!(writes.unchanged, 1);
+        let later = SegmentItem { end: None, ..seg(at(10, 30), "Busy") };
+        let mut after = before.clone();
+        for put in &plan(&before, vec![open.clone(), later.clone()], &merge).puts {
+            apply_put(&mut after, put);
+        }
+        let ends: Vec<_> = view(&after)[&at(10, 0)].iter().map(|e| (e.start, e.end)).collect();
+        assert_eq!(ends, [(at(10, 0), closed.end), (at(10, 30), None)]);
+        let replace = plan(&before, vec![open], &rules(true, MAX_BUCKET_BYTES, at(23, 0)));
+        assert_eq!(replace.puts.len(), 1, "a history's answer replaces: {replace:?}");
     }
 
     #[test]

@@ -44,6 +44,15 @@ fn iso(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
+/// Creates a push integration from `body` through the API: (the 201 answer, its id, its ingest key).
+async fn create_push(env: &Env, body: &Value) -> (Value, String, String) {
+    let (status, created) = env.admin("POST", "/integrations", T, Some(body)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    (created, id, key)
+}
+
 async fn item_count(env: &Env) -> usize {
     let out = env.stack.clients.dynamodb().scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
     // The per-minute call counters of the rate limit aside (a call is counted before its body is read).
@@ -57,11 +66,7 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
 
     // Create: the key is in the 201 answer only.
-    let (status, created) =
-        env.admin("POST", "/integrations", T, Some(&json!({"name": "Dialer", "type": "push"}))).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    let (created, id, key) = create_push(&env, &json!({"name": "Dialer", "type": "push"})).await;
     assert!(key.starts_with("acdpush_"));
     assert_eq!(created["type"], "push");
     assert_eq!(created["credentials"], json!({}));
@@ -290,11 +295,7 @@ async fn a_retry_of_a_call_that_stored_its_events_and_failed_builds_their_segmen
     // alone: the events inserted by the store, nothing else.
     let env = Env::start().await;
     let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
-    let (status, created) =
-        env.admin("POST", "/integrations", T, Some(&json!({"name": "Retried", "type": "push"}))).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    let (_, id, key) = create_push(&env, &json!({"name": "Retried", "type": "push"})).await;
     let t0 = (Utc::now() - Duration::hours(3)).duration_trunc(Duration::minutes(1)).unwrap();
     let ev = |event_id: &str, at: DateTime<Utc>, status: &str| json!({"event_id": event_id, "agent": "agent-9", "status": status, "at": iso(at)});
     let body = json!({"events": [ev("1", t0, "Ready"), ev("2", t0 + Duration::minutes(10), "Not Ready")]});
@@ -520,10 +521,7 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     let queue = event_support::event_queue(&env.stack).await;
     let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
     let body = json!({"name": "Quiet dialer", "type": "push", "settings": {"no_data_after_minutes": 10}});
-    let (status, created) = env.admin("POST", "/integrations", T, Some(&body)).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    let (_, id, key) = create_push(&env, &body).await;
     // Its schedule (the silence watch) exists like every type's.
     let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the push integration has its imp- schedule");
     assert!(schedule.target.unwrap().input.unwrap().contains(&id));

@@ -546,20 +546,32 @@ impl ImportService {
     /// After the ACD rejected the credentials of `integration`'s record: a connector with the secret's current
     /// version, and what [`Self::remember_current`] keeps once the ACD took them (not before: a run whose
     /// rejection was passing must not leave the container on another version for its life).
-    /// `None` when the current version holds the `rejected` credentials themselves (nothing else to try: no second
-    /// refused login).
+    /// `None` when the current version holds the `rejected` credentials themselves, or is missing or cannot be used
+    /// (logged): nothing else to try, no second refused login, and the rejection is the run's failure, not that
+    /// version's own configuration problem. A storage failure reading it is the error.
     async fn current_connector(
         &self,
         integration: &Integration,
         rejected: &Credentials,
     ) -> Result<Option<CurrentCredentials>, ImportError> {
+        let unusable = |e: ImportError| match e {
+            ImportError::Store(_) => Err(e),
+            e => {
+                let (tenant, id) = (&integration.tenant_id, integration.id);
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the secret's current version could not be read after a rejection");
+                Ok(None)
+            }
+        };
         let read_at = Utc::now();
-        let credentials = self.credentials(integration, true).await?;
-        if credentials.same_as(rejected) {
-            return Ok(None);
+        let credentials = match self.credentials(integration, true).await {
+            Ok(credentials) if credentials.same_as(rejected) => return Ok(None),
+            Ok(credentials) => credentials,
+            Err(e) => return unusable(e),
+        };
+        match self.build_connector(integration, credentials.clone()) {
+            Ok(connector) => Ok(Some(CurrentCredentials { connector, credentials, read_at })),
+            Err(e) => unusable(e),
         }
-        let connector = self.build_connector(integration, credentials.clone())?;
-        Ok(Some(CurrentCredentials { connector, credentials, read_at }))
     }
 
     /// The current version worked: the record's later runs in this container use it too.
@@ -594,18 +606,9 @@ impl ImportService {
         match connector.verify(deadline).await {
             Ok(()) => Ok(connector),
             Err(ConnectorError::CredentialsRejected) => {
-                // The rejection is the run's failure when the current version is missing or cannot be used
-                // either: not that version's own configuration problem. (A storage failure reading it is one, and
-                // the run is retried.)
-                let current = match self.current_connector(integration, &credentials).await {
-                    Ok(Some(current)) => current,
-                    Ok(None) => return Err(ConnectorError::CredentialsRejected.into()),
-                    Err(e @ ImportError::Store(_)) => return Err(e),
-                    Err(e) => {
-                        let (tenant, id) = (&integration.tenant_id, integration.id);
-                        tracing::warn!(tenant = %tenant, integration = %id, error = %e, "the secret's current version could not be read after a rejection");
-                        return Err(ConnectorError::CredentialsRejected.into());
-                    }
+                // (A storage failure reading the current version is the run's error, and the run is retried.)
+                let Some(current) = self.current_connector(integration, &credentials).await? else {
+                    return Err(ConnectorError::CredentialsRejected.into());
                 };
                 current.connector.verify(deadline).await?;
                 self.remember_current(integration, &current);

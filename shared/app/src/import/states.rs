@@ -230,7 +230,8 @@ impl ImportService {
         record.vendor_calls = connector.calls_made();
         let (connector, segments) = match read {
             // As the import does: the secret's current version, once, if it holds other credentials (a pass checks
-            // none first). The pass fails as rejected if that cannot be read.
+            // none first). The pass fails as rejected if that cannot be read, a storage failure included (no retry:
+            // the next pass comes a minute later).
             Err(ConnectorError::CredentialsRejected) => match self.current_connector(integration, &credentials).await {
                 Ok(Some(current)) => {
                     let read = self

@@ -196,6 +196,17 @@ fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
     serde_json::from_value(value.clone()).map_err(|e| e.to_string())
 }
 
+/// Adds `record` to `out`, or puts it in the place of the earlier record of its `key` (`latest`: each key's place).
+fn keep_later<K: std::hash::Hash + Eq, T>(out: &mut Vec<T>, latest: &mut HashMap<K, usize>, key: K, record: T) {
+    match latest.get(&key) {
+        Some(&at) => out[at] = record,
+        None => {
+            latest.insert(key, out.len());
+            out.push(record);
+        }
+    }
+}
+
 /// `{"queues": [{"external_id", "name", "channel", "active"?}]}`. Two records of one queue in one call: the later
 /// one wins.
 pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, BatchError> {
@@ -229,13 +240,7 @@ pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, B
         match checked {
             // The same queue twice in one call: the later record wins (as for intervals; both were written at once
             // before, the last write to land deciding).
-            Ok(record) => match latest.get(&record.queue.external_id) {
-                Some(&at) => out[at] = record,
-                None => {
-                    latest.insert(record.queue.external_id.clone(), out.len());
-                    out.push(record);
-                }
-            },
+            Ok(record) => keep_later(&mut out, &mut latest, record.queue.external_id.clone(), record),
             Err(reason) => errors.push(RecordError { index, reason }),
         }
     }
@@ -327,13 +332,7 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
         match checked {
             Ok(record) => {
                 let key = (record.1.queue_external_id.clone(), record.1.interval_start);
-                match latest.get(&key) {
-                    Some(&at) => out[at] = record,
-                    None => {
-                        latest.insert(key, out.len());
-                        out.push(record);
-                    }
-                }
+                keep_later(&mut out, &mut latest, key, record);
             }
             Err(reason) => errors.push(RecordError { index, reason }),
         }

@@ -359,7 +359,7 @@ pub(super) async fn merge_segments(
     // the pieces in (single items put beside it would stay hidden). In a `fresh` chunk (none of its items was ever
     // written) nothing is there to take in, but in a last hour the chunk ends inside, as `diff_partitions` reads it.
     // (A chunk that ends on the hour has no piece from there on: nothing is read.)
-    store.write_hours(desired, None, fresh.then(|| buckets::hour_of(chunk.end)), (|_| false, true)).await
+    store.write_hours(desired, None, fresh.then(|| buckets::hour_of(chunk.end)), |_| false, true).await
 }
 
 pub(super) async fn write_recent_segments(
@@ -385,7 +385,7 @@ pub(super) async fn write_recent_segments(
     push_segment_items(&mut desired, integration, pieces.iter());
     // Only what starts inside the window is the vendor's to replace; older segments are upserted only. An agent
     // with nothing fetched still has the window read: what it stored there is gone at the vendor.
-    counts += store.write_hours(desired, Some(window), None, (|t| window.contains(t), false)).await?;
+    counts += store.write_hours(desired, Some(window), None, |t| window.contains(t), false).await?;
     Ok(counts)
 }
 
@@ -400,7 +400,8 @@ impl DynamoImportStore {
         desired: BTreeMap<String, Vec<SegmentItem>>,
         span: Option<TimeWindow>,
         read_from: Option<DateTime<Utc>>,
-        (owned, keep_ended): (F, bool),
+        owned: F,
+        keep_ended: bool,
     ) -> Result<WriteCounts, StoreError>
     where
         F: Fn(DateTime<Utc>) -> bool,

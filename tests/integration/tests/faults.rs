@@ -58,7 +58,8 @@ enum VendorFault {
     /// One empty queue listing.
     EmptyListing,
     /// Paging fields absent (Genesys Cloud: the user listing; Five9 has no paging: a report CSV without its
-    /// header line, the same "structure missing" case).
+    /// header line, the same "structure missing" case; Amazon Connect: a `NextToken` that comes back the same, paging
+    /// that never ends).
     MissingPaging,
     /// A report that never finishes (Genesys Cloud: an analytics query that never answers).
     ReportNeverFinishes,
@@ -832,6 +833,7 @@ impl Vendor for Connect {
             ServerErrorAlways,
             MissingElement,
             EmptyListing,
+            MissingPaging,
             CheckpointExpired,
             StreamRecreated,
         ]
@@ -848,6 +850,10 @@ impl Vendor for Connect {
             VendorFault::EmptyListing => {
                 // The run's credentials check probes ListQueues first: the import's own listing is the second.
                 self.sim.add_fault(CFault::EmptyQueues { skip: 1, n: 1 })
+            }
+            // Paging that never moves on: the statistics' NextToken comes back the same after the first page.
+            VendorFault::MissingPaging => {
+                self.sim.add_fault(CFault::StuckToken { operation: "GetMetricDataV2".into() })
             }
             VendorFault::CheckpointExpired | VendorFault::StreamRecreated => {} // in `harness`
             other => panic!("no Amazon Connect simulator fault for {other:?}"),
@@ -922,7 +928,7 @@ impl Vendor for Connect {
             VendorFault::RateLimitedOnce | VendorFault::ServerErrorOnce => succeeded(1),
             VendorFault::RateLimitedAlways => failed("rate_limited", RETRIES),
             VendorFault::ServerErrorAlways => failed("vendor_unavailable", RETRIES),
-            VendorFault::MissingElement => failed("vendor_data_malformed", 0),
+            VendorFault::MissingElement | VendorFault::MissingPaging => failed("vendor_data_malformed", 0),
             VendorFault::EmptyListing => partial(0),
             // The gap is on the run; the checkpoint is kept (the records may still be there) and nothing is deleted.
             VendorFault::CheckpointExpired => gap("keeps 24 h", 0),

@@ -24,6 +24,7 @@
 
 pub mod events;
 pub mod metrics;
+mod paging;
 pub mod regions;
 pub mod sdk;
 pub mod stream;
@@ -45,6 +46,7 @@ use serde::{Deserialize, Serialize};
 
 use events::SegmentBook;
 use metrics::MetricRows;
+use paging::Tokens;
 use sdk::call;
 use stream::StreamCursor;
 
@@ -374,8 +376,9 @@ impl AmazonConnectConnector {
     /// `(id, name)` of the STANDARD queues.
     async fn connect_queues(&self, s: &Session, deadline: Deadline) -> Result<Vec<(String, String)>, ConnectorError> {
         let mut out = Vec::new();
+        let mut tokens = Tokens::new("ListQueues", MAX_PAGES);
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        loop {
             let page = call(&self.calls, "connect:ListQueues", deadline, || {
                 s.connect
                     .list_queues()
@@ -392,12 +395,11 @@ impl AmazonConnectConnector {
                 let name = q.name().filter(|n| !n.trim().is_empty()).unwrap_or(id);
                 out.push((id.to_owned(), name.to_owned()));
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match tokens.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
-        Err(ConnectorError::malformed("ListQueues: NextToken never ends"))
     }
 
     async fn metric_page(
@@ -456,18 +458,14 @@ impl AmazonConnectConnector {
         deadline: Deadline,
     ) -> Result<MetricRows, ConnectorError> {
         let mut rows = MetricRows::default();
+        let mut tokens = Tokens::new("GetMetricDataV2", MAX_PAGES);
         let mut token = None;
-        let mut pages = 0;
         loop {
             let page = self.metric_page(s, batch, span, token, deadline).await?;
             rows.add(page.metric_results(), wanted, span)?;
-            pages += 1;
-            match page.next_token() {
-                Some(t) if !t.is_empty() && pages < MAX_PAGES => token = Some(t.to_owned()),
-                Some(t) if !t.is_empty() => {
-                    return Err(ConnectorError::malformed("GetMetricDataV2: NextToken never ends"));
-                }
-                _ => return Ok(rows),
+            match tokens.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(rows),
             }
         }
     }
@@ -597,8 +595,9 @@ impl Connector for AmazonConnectConnector {
         let s = self.session(deadline, false).await?;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        let mut tokens = Tokens::new("ListUsers", MAX_PAGES);
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        loop {
             let page = call(&self.calls, "connect:ListUsers", deadline, || {
                 s.connect
                     .list_users()
@@ -619,20 +618,20 @@ impl Connector for AmazonConnectConnector {
                     });
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match tokens.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
-        Err(ConnectorError::malformed("ListUsers: NextToken never ends"))
     }
 
     async fn list_statuses(&self, deadline: Deadline) -> Result<Vec<ExternalStatus>, ConnectorError> {
         let s = self.session(deadline, false).await?;
         let mut out = Vec::new();
         let mut seen = HashSet::new();
+        let mut tokens = Tokens::new("ListAgentStatuses", MAX_PAGES);
         let mut token: Option<String> = None;
-        for _ in 0..MAX_PAGES {
+        loop {
             let page = call(&self.calls, "connect:ListAgentStatuses", deadline, || {
                 s.connect
                     .list_agent_statuses()
@@ -653,12 +652,11 @@ impl Connector for AmazonConnectConnector {
                     });
                 }
             }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-                _ => return Ok(out),
+            match tokens.next(page.next_token())? {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
             }
         }
-        Err(ConnectorError::malformed("ListAgentStatuses: NextToken never ends"))
     }
 
     async fn agent_segments(

@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::events::SegmentBook;
+use super::paging::Tokens;
 use super::sdk::{Call, call};
 use crate::{ConnectorError, Deadline};
 
@@ -362,8 +363,9 @@ async fn list_shards(
     deadline: Deadline,
 ) -> Result<Vec<Shard>, ConnectorError> {
     let mut shards = Vec::new();
+    let mut tokens = Tokens::new("ListShards", 1000);
     let mut token: Option<String> = None;
-    for _ in 0..1000 {
+    loop {
         let page = call(calls, "kinesis:ListShards", deadline, || {
             let request = client.list_shards();
             match &token {
@@ -374,12 +376,11 @@ async fn list_shards(
         })
         .await?;
         shards.extend(page.shards().iter().cloned());
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => return Ok(shards),
+        match tokens.next(page.next_token())? {
+            Some(t) => token = Some(t),
+            None => return Ok(shards),
         }
     }
-    Err(ConnectorError::malformed("ListShards: NextToken never ends"))
 }
 
 /// Shards ordered so every parent comes before its children (listing order otherwise).

@@ -11,7 +11,8 @@
 //!
 //! Faults ([`Fault`]): throttling (`ThrottlingException`, 429) for the next N calls, `AccessDeniedException`
 //! (403) on one operation, a null metric value in a row with contacts, 500 `InternalServiceException` for the next N
-//! calls, an empty queue listing; as STS ([`ConnectSimulator::trust`]) a role that trusts another external id.
+//! calls, an empty queue listing, a `NextToken` that never moves on; as STS ([`ConnectSimulator::trust`]) a role
+//! that trusts another external id.
 
 pub mod server;
 
@@ -59,6 +60,9 @@ pub enum Fault {
     /// `GetMetricDataV2` for a span starting in `[from, to)` answers 500 `InternalServiceException` (Connect failing
     /// on some data while other spans are served).
     MetricsFail { from: DateTime<Utc>, to: DateTime<Utc> },
+    /// The operation's (`"ListUsers"`, `"GetMetricDataV2"`…) paging never moves on: every page after the first
+    /// answers with the `NextToken` it was asked with (a broken listing that would hand out one page forever).
+    StuckToken { operation: String },
 }
 
 #[derive(Debug, Default)]
@@ -70,6 +74,7 @@ pub(crate) struct State {
     pub empty_queues: u32,
     pub empty_queues_skip: u32,
     pub metrics_fail: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    pub stuck_tokens: HashSet<String>,
     pub calls: BTreeMap<String, u64>,
     /// The external id the customer role trusts (the simulator as STS); `None`: every AssumeRole is refused.
     pub trusted_external_id: Option<String>,
@@ -165,6 +170,9 @@ impl ConnectSimulator {
                 s.empty_queues = s.empty_queues.saturating_add(n);
             }
             Fault::MetricsFail { from, to } => s.metrics_fail = Some((from, to)),
+            Fault::StuckToken { operation } => {
+                s.stuck_tokens.insert(operation);
+            }
         }
     }
     /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
@@ -206,6 +214,7 @@ impl ConnectSimulator {
         s.server_errors = 0;
         s.empty_queues = 0;
         s.metrics_fail = None;
+        s.stuck_tokens.clear();
     }
     /// Calls answered (faults included) per operation.
     pub fn calls(&self, operation: &str) -> u64 {

@@ -103,9 +103,12 @@ fn page(params: &HashMap<String, String>, len: usize, cap: usize) -> Result<(usi
     Ok((start.min(len), (start + max).min(len)))
 }
 
-fn with_token(mut body: Value, end: usize, len: usize) -> Response {
+/// The answer with the `NextToken` of the page `[start, end)` of `len` items: the next page's offset, or (fault
+/// `StuckToken` on `operation`) after the first page the token it was asked with, so the paging never moves on.
+fn with_token(shared: &Shared, operation: &str, mut body: Value, (start, end): (usize, usize), len: usize) -> Response {
     if end < len {
-        body["NextToken"] = json!(end.to_string());
+        let next = if start > 0 && shared.lock().stuck_tokens.contains(operation) { start } else { end };
+        body["NextToken"] = json!(next.to_string());
     }
     Json(body).into_response()
 }
@@ -150,7 +153,7 @@ async fn list_queues(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    with_token(json!({"QueueSummaryList": all[start..end]}), end, all.len())
+    with_token(&shared, "ListQueues", json!({"QueueSummaryList": all[start..end]}), (start, end), all.len())
 }
 
 async fn list_users(
@@ -168,7 +171,7 @@ async fn list_users(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    with_token(json!({"UserSummaryList": all[start..end]}), end, all.len())
+    with_token(&shared, "ListUsers", json!({"UserSummaryList": all[start..end]}), (start, end), all.len())
 }
 
 async fn list_agent_statuses(
@@ -187,7 +190,13 @@ async fn list_agent_statuses(
         Ok(p) => p,
         Err(r) => return *r,
     };
-    with_token(json!({"AgentStatusSummaryList": all[start..end]}), end, all.len())
+    with_token(
+        &shared,
+        "ListAgentStatuses",
+        json!({"AgentStatusSummaryList": all[start..end]}),
+        (start, end),
+        all.len(),
+    )
 }
 
 fn bad(message: &str) -> Response {
@@ -321,7 +330,7 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
             })
         })
         .collect();
-    with_token(json!({"MetricResults": results}), to, len)
+    with_token(&shared, "GetMetricDataV2", json!({"MetricResults": results}), (from, to), len)
 }
 
 async fn assume_role(

@@ -5,10 +5,11 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use acd_connectors::genesys::segments::Records;
+use acd_connectors::genesys::stats::split_external_queue_id;
 use acd_connectors::genesys::wire::{Listing, UserDetailsResponse, WirePresenceDefinition, WireQueue, WireUser};
 use acd_connectors::genesys::{
-    AggregateAccumulator, Definition, GenesysAgentId, GenesysConnector, GenesysRegion, GenesysSettings, Tuning,
-    agents_from_entities, queues_from_entities,
+    AggregateAccumulator, Definition, GenesysAgentId, GenesysConnector, GenesysRegion, GenesysSettings, ListingReading,
+    Tuning, agents_from_entities, queues_from_entities,
 };
 use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
 use acd_domain::{AgentSegment, Channel, ExternalAgent, IntervalStats, Queue, TimeWindow};
@@ -310,6 +311,63 @@ async fn queues_are_listed_per_channel_across_pages_and_follow_renames_and_delet
 }
 
 #[tokio::test]
+async fn a_queue_listing_that_changes_while_it_is_paged_is_read_again_never_short() {
+    // The listing is sorted by name: the first queue renamed to sort last, between pages 1 and 2 (page 2 is answered
+    // late), shifts every queue back by one, so page 2 starts one queue late and the queue that moved is listed
+    // again on the last page. Read as it was, one queue was missing: marked inactive, its intervals zeros.
+    let sim = GenesysSimulator::start(GenesysSimConfig { queues: 7, max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector(&sim);
+    let listed = c.list_queues(deadline()).await.unwrap();
+    let first = split_external_queue_id(&listed[0].external_id).unwrap().0.to_owned();
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Delay { ms: 400 }).after(1));
+    let before = sim.requests().queues;
+    let (queues, renamed) = tokio::join!(c.list_queues(deadline()), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        sim.rename_queue(&first, "zz last by name")
+    });
+    assert!(renamed);
+    assert_eq!(sorted_queues(queues.unwrap()), sim.expected_queues());
+    assert_eq!(sim.requests().queues - before, 4 + 4, "read twice: the shifted reading, then a whole one");
+
+    // A queue deleted between pages: page 2 counts one queue less than page 1 did. Read again.
+    let deleted =
+        split_external_queue_id(&c.list_queues(deadline()).await.unwrap()[0].external_id).unwrap().0.to_owned();
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Delay { ms: 400 }).after(1));
+    let (queues, gone) = tokio::join!(c.list_queues(deadline()), async {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        sim.delete_queue(&deleted)
+    });
+    assert!(gone);
+    let queues = sorted_queues(queues.unwrap());
+    assert_eq!(queues, sim.expected_queues());
+    assert!(!queues.iter().any(|q| q.external_id.starts_with(&deleted)));
+}
+
+#[test]
+fn a_reading_of_a_listing_notices_a_changed_count_or_an_entity_read_twice() {
+    let listing = |v: serde_json::Value| serde_json::from_value::<Listing<serde_json::Value>>(v).unwrap();
+    let page = |n: u64, count: u64, total: u64, ids: &[&str]| {
+        let entities: Vec<serde_json::Value> = ids.iter().map(|id| serde_json::json!({"id": id})).collect();
+        listing(serde_json::json!({"entities": entities, "pageNumber": n, "pageCount": count, "total": total}))
+    };
+    let mut ok = ListingReading::default();
+    for p in [page(1, 3, 5, &["a", "b"]), page(2, 3, 5, &["c", "d"]), page(3, 3, 5, &["e"])] {
+        assert_eq!(ok.page(&p), Ok(()));
+    }
+    let read = |pages: [Listing<serde_json::Value>; 2]| {
+        let mut reading = ListingReading::default();
+        assert_eq!(reading.page(&pages[0]), Ok(()));
+        reading.page(&pages[1]).unwrap_err()
+    };
+    let twice = read([page(1, 3, 5, &["a", "b"]), page(2, 3, 5, &["b", "c"])]);
+    assert!(twice.contains("b came twice"), "{twice}");
+    let fewer_pages = read([page(1, 3, 5, &["a", "b"]), page(2, 2, 4, &["d"])]);
+    assert!(fewer_pages.contains("page 1 counted 3 pages, page 2 2"), "{fewer_pages}");
+    let fewer = read([page(1, 3, 6, &["a", "b"]), page(2, 3, 5, &["d", "e"])]);
+    assert!(fewer.contains("page 1 counted 6 entities, page 2 5"), "{fewer}");
+}
+
+#[tokio::test]
 async fn interval_stats_match_the_simulator_exactly() {
     let sim = GenesysSimulator::start(config()).await.unwrap();
     let c = connector(&sim);
@@ -464,6 +522,10 @@ async fn a_token_is_reused_across_connectors_and_refreshed_once_on_401() {
 async fn refused_or_broken_token_answers_are_typed() {
     let sim = GenesysSimulator::start(config()).await.unwrap();
     sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::Unauthorized));
+    assert_eq!(connector(&sim).list_queues(deadline()).await, Err(ConnectorError::CredentialsRejected));
+    // 403 from the token route (an OAuth client not allowed the client-credentials grant): the credentials are
+    // wrong for this use, not a permission of the role to add.
+    sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::Forbidden { permission: None }));
     assert_eq!(connector(&sim).list_queues(deadline()).await, Err(ConnectorError::CredentialsRejected));
     sim.add_fault(Fault::once(FaultTarget::Token, FaultKind::Malformed));
     assert!(matches!(connector(&sim).list_queues(deadline()).await, Err(ConnectorError::Malformed { .. })));
@@ -660,6 +722,15 @@ async fn missing_paging_fields_and_empty_objects_are_malformed_never_fewer_agent
             assert!(matches!(err, Err(ConnectorError::Malformed { .. })), "{target:?} {kind:?}: {err:?}");
         }
     }
+    // A later page of user details that contradicts the first page's `totalHits` (`{"totalHits":0}`): the pages
+    // it would end are unknown. Before, it ended the paging and the later pages' agents had no segments.
+    sim.clear_faults();
+    sim.add_fault(Fault::once(FaultTarget::UserDetails, FaultKind::Empty).after(1));
+    let err = c.agent_segments(&agents, window, deadline()).await;
+    assert!(
+        matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("page 1 counted")),
+        "{err:?}"
+    );
     // `{}` is the documented "no data" answer of the aggregates query: empty, not malformed.
     sim.clear_faults();
     sim.add_fault(Fault::once(FaultTarget::Aggregates, FaultKind::EmptyObject));

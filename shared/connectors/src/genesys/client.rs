@@ -187,7 +187,9 @@ impl Api {
                     usable_until: Instant::now() + lifetime.saturating_sub(margin),
                 })
             }
-            400 | 401 => {
+            // 403: an OAuth client that may not use the client-credentials grant (`unauthorized_client`) — the
+            // credentials are wrong for this use, as a bad secret is.
+            400 | 401 | 403 => {
                 let code = serde_json::from_slice::<OAuthErrorBody>(&body).ok().and_then(|b| b.error);
                 tracing::info!(
                     status = status.as_u16(),

@@ -50,8 +50,8 @@ use client::{Api, parse_json};
 pub use segments::Definition;
 pub use stats::AggregateAccumulator;
 use wire::{
-    Filter, Listing, Paging, Predicate, UserDetailsQuery, UserDetailsResponse, WirePresenceDefinition, WireQueue,
-    WireUser,
+    Filter, Listed, Listing, Paging, Predicate, UserDetailsQuery, UserDetailsResponse, WirePresenceDefinition,
+    WireQueue, WireUser,
 };
 
 use crate::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, RetryPolicy};
@@ -174,6 +174,49 @@ pub fn next_page<'a, T>(page: &'a Listing<T>, expected: u64, what: &str) -> Resu
     }
 }
 
+/// One reading of a paged listing, page by page: every page must count the pages (and entities) the first one
+/// counted, and no entity may come twice. A listing that changes while it is paged (a queue created, deleted or
+/// renamed: the queue listing is sorted by name) shifts its entities across a page boundary, so one is read twice and
+/// another never — read as it is, that one would be a queue or an agent gone.
+#[derive(Debug, Default)]
+pub struct ListingReading {
+    pages: u64,
+    page_count: Option<u64>,
+    total: Option<u64>,
+    ids: HashSet<String>,
+}
+
+impl ListingReading {
+    /// Checks a page (already checked by [`next_page`]) against the pages before it: `Err` says how the listing
+    /// changed, and the reading must start again.
+    pub fn page<T: Listed>(&mut self, page: &Listing<T>) -> Result<(), String> {
+        if self.pages == 0 {
+            (self.page_count, self.total) = (page.page_count, page.total);
+        } else {
+            if let (Some(first), Some(now)) = (self.page_count, page.page_count)
+                && first != now
+            {
+                return Err(format!("page 1 counted {first} pages, page {} {now}", self.pages + 1));
+            }
+            if let (Some(first), Some(now)) = (self.total, page.total)
+                && first != now
+            {
+                return Err(format!("page 1 counted {first} entities, page {} {now}", self.pages + 1));
+            }
+        }
+        self.pages += 1;
+        for id in page.entities.iter().flatten().filter_map(Listed::listed_id) {
+            if !self.ids.insert(id.to_owned()) {
+                return Err(format!("{id} came twice"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many times a listing is read before one that keeps changing while it is paged is malformed.
+const LISTING_READS: u32 = 3;
+
 pub struct GenesysConnector {
     api: Api,
     settings: GenesysSettings,
@@ -221,15 +264,39 @@ impl GenesysConnector {
         self
     }
 
-    /// Every entity of a paged listing, following `nextUri` to the end.
-    async fn all_pages<T: serde::de::DeserializeOwned>(
+    /// Every entity of a paged listing, following `nextUri` to the end. A listing that changed while it was paged
+    /// ([`ListingReading`]) is read again from its first page, up to [`LISTING_READS`] times, then malformed.
+    async fn all_pages<T: serde::de::DeserializeOwned + Listed>(
         &self,
         first: String,
         what: &str,
         deadline: Deadline,
     ) -> Result<Vec<T>, ConnectorError> {
+        let mut changed = String::new();
+        for read in 1..=LISTING_READS {
+            match self.read_listing(first.clone(), what, deadline).await? {
+                Ok(all) => return Ok(all),
+                Err(how) => {
+                    tracing::warn!(listing = what, read, how = %how, "the listing changed while it was paged");
+                    changed = how;
+                }
+            }
+        }
+        Err(ConnectorError::malformed(format!(
+            "{what}: the listing changed while it was paged, {LISTING_READS} times (last: {changed})"
+        )))
+    }
+
+    /// One reading of a paged listing: its entities, or (inner `Err`) how it changed while it was paged.
+    async fn read_listing<T: serde::de::DeserializeOwned + Listed>(
+        &self,
+        first: String,
+        what: &str,
+        deadline: Deadline,
+    ) -> Result<Result<Vec<T>, String>, ConnectorError> {
         let mut url = first;
         let mut seen = HashSet::new();
+        let mut reading = ListingReading::default();
         let mut all = Vec::new();
         for number in 1..=u64::from(MAX_PAGES) {
             if !seen.insert(url.clone()) {
@@ -237,10 +304,13 @@ impl GenesysConnector {
             }
             let page: Listing<T> = self.api.get_json(&url, what, deadline).await?;
             let next = next_page(&page, number, what)?.map(|n| self.api.resolve_next(n)).transpose()?;
+            if let Err(how) = reading.page(&page) {
+                return Ok(Err(how));
+            }
             all.extend(page.entities.unwrap_or_default());
             match next {
                 Some(next) => url = next,
-                None => return Ok(all),
+                None => return Ok(Ok(all)),
             }
         }
         Err(ConnectorError::malformed(format!("{what}: more than {MAX_PAGES} pages")))
@@ -299,6 +369,7 @@ impl GenesysConnector {
     ) -> Result<(), ConnectorError> {
         const WHAT: &str = "user details";
         let page_size = self.tuning.details_page_size;
+        let mut first_total = None;
         for page_number in 1..=MAX_PAGES {
             let query = UserDetailsQuery {
                 interval: stats::interval_string(window),
@@ -317,6 +388,17 @@ impl GenesysConnector {
             let Some(total) = page.total_hits else {
                 return Err(ConnectorError::malformed(format!("{WHAT}: the answer has no totalHits")));
             };
+            // Every page counts the same hits: a later page that says otherwise (`{"totalHits":0}` after a first
+            // page of 250) answers another listing, and the pages it would end are unknown.
+            match first_total {
+                None => first_total = Some(total),
+                Some(first) if first != total => {
+                    return Err(ConnectorError::malformed(format!(
+                        "{WHAT}: page {page_number} counts {total} totalHits, page 1 counted {first}"
+                    )));
+                }
+                Some(_) => {}
+            }
             if rows > 0 && total == 0 {
                 return Err(ConnectorError::malformed(format!("{WHAT}: rows on a page of 0 totalHits")));
             }

@@ -98,6 +98,19 @@ struct Acc {
     handle_ms: u64,
     answer_ms: u64,
     within_sl: Option<u64>,
+    /// The media types folded in so far ([`media_bit`]): one that comes twice would be counted twice.
+    media: u8,
+}
+
+/// A bit per media type a channel folds together (voice and callback, chat and message, email).
+fn media_bit(media_type: &str) -> u8 {
+    match media_type.trim().to_ascii_lowercase().as_str() {
+        "voice" => 1,
+        "callback" => 2,
+        "chat" => 4,
+        "message" => 8,
+        _ => 16,
+    }
 }
 
 /// Folds aggregate answers into [`IntervalStats`]: voice + callback into calls, chat + message into chats, buckets
@@ -144,17 +157,27 @@ impl AggregateAccumulator {
             }
             let start_ts = self.window.start.timestamp();
             let end_ts = self.window.end.timestamp();
+            let media = media_bit(media_type);
             let group = self.buckets.entry((queue_id.to_owned(), channel)).or_default();
             for data in result.data {
                 let Some(interval) = data.interval.as_deref() else {
                     return Err(ConnectorError::malformed(format!("{WHAT}: a bucket has no interval")));
                 };
                 let start = bucket_start(&mut self.intervals, interval)?;
+                let Some(metrics) = data.metrics.filter(|m| !m.is_empty()) else {
+                    return Err(ConnectorError::malformed(format!("{WHAT}: the bucket {interval} has no metrics")));
+                };
                 if start < start_ts || start >= end_ts {
                     continue;
                 }
                 let acc = group.entry(start).or_default();
-                for m in data.metrics {
+                if acc.media & media != 0 {
+                    return Err(ConnectorError::malformed(format!(
+                        "{WHAT}: the bucket {interval} of queue {queue_id} ({media_type}) came twice"
+                    )));
+                }
+                acc.media |= media;
+                for m in metrics {
                     let Some(name) = m.metric.as_deref() else {
                         return Err(ConnectorError::malformed(format!("{WHAT}: a metric has no name")));
                     };
@@ -185,20 +208,28 @@ impl AggregateAccumulator {
     }
 }
 
-/// The start (Unix seconds) of a bucket's `start/end` interval, which must be a UTC quarter hour.
+/// The start (Unix seconds) of a bucket's `start/end` interval, which must be one UTC quarter hour (a longer or
+/// shorter bucket would book its numbers into the quarter hour it starts in).
 fn bucket_start(cache: &mut HashMap<String, i64>, interval: &str) -> Result<i64, ConnectorError> {
     {
         if let Some(ts) = cache.get(interval) {
             return Ok(*ts);
         }
-        let start = interval.split('/').next().unwrap_or_default();
-        let parsed = DateTime::parse_from_rfc3339(start.trim())
-            .map_err(|_| ConnectorError::malformed("conversation aggregates: a bucket interval is not ISO-8601"))?
-            .with_timezone(&Utc);
+        let instant = |part: Option<&str>| {
+            DateTime::parse_from_rfc3339(part.unwrap_or_default().trim())
+                .map_err(|_| ConnectorError::malformed("conversation aggregates: a bucket interval is not ISO-8601"))
+        };
+        let mut parts = interval.split('/');
+        let parsed = instant(parts.next())?.with_timezone(&Utc);
         if parsed.timestamp().rem_euclid(900) != 0 || parsed.timestamp_subsec_nanos() != 0 {
             return Err(ConnectorError::malformed(
                 "conversation aggregates: a bucket does not start on a quarter hour",
             ));
+        }
+        if instant(parts.next())? != parsed + chrono::Duration::minutes(15) || parts.next().is_some() {
+            return Err(ConnectorError::malformed(format!(
+                "conversation aggregates: the bucket {interval} is not one quarter hour"
+            )));
         }
         let ts = parsed.timestamp();
         if cache.len() < 100_000 {
@@ -339,11 +370,39 @@ mod tests {
             &b"<html>"[..],
             br#"{"results":[{"group":{"queueId":"q","mediaType":"voice"},"data":[{"interval":"yesterday","metrics":[]}]}]}"#,
             br#"{"results":[{"group":{"queueId":"q","mediaType":"voice"},"data":[{"interval":"2024-05-01T08:01:00Z/x","metrics":[]}]}]}"#,
-            br#"{"results":[{"group":{"queueId":"q","mediaType":"voice"},"data":[{"interval":"2024-05-01T08:00:00Z/x","metrics":[{"metric":"nOffered","stats":{"count":-1}}]}]}]}"#,
+            br#"{"results":[{"group":{"queueId":"q","mediaType":"voice"},"data":[{"interval":"2024-05-01T08:00:00Z/2024-05-01T08:15:00Z","metrics":[{"metric":"nOffered","stats":{"count":-1}}]}]}]}"#,
             br#"{"results":[{"group":{"queueId":"q","mediaType":"voice"},"data":[{"interval":"2024-05-01T08:00:00.000Z/2024"#,
         ] {
             let mut acc = AggregateAccumulator::new(window(), None);
             assert!(matches!(acc.add_response(body), Err(ConnectorError::Malformed { .. })));
         }
+    }
+
+    #[test]
+    fn a_bucket_that_is_not_one_quarter_hour_has_no_metrics_or_comes_twice_is_malformed() {
+        let bucket = |interval: &str, metrics: &str| {
+            format!(
+                r#"{{"group":{{"queueId":"q1","mediaType":"voice"}},"data":[{{"interval":"{interval}"{metrics}}}]}}"#
+            )
+        };
+        let quarter = "2024-05-01T08:00:00.000Z/2024-05-01T08:15:00.000Z";
+        let offered = r#","metrics":[{"metric":"nOffered","stats":{"count":3}}]"#;
+        for (results, what) in [
+            (bucket("2024-05-01T08:00:00.000Z/2024-05-01T09:00:00.000Z", offered), "is not one quarter hour"),
+            (bucket("2024-05-01T08:00:00.000Z/2024-05-01T08:07:00.000Z", offered), "is not one quarter hour"),
+            (bucket(quarter, ""), "has no metrics"),
+            (bucket(quarter, r#","metrics":[]"#), "has no metrics"),
+            (format!("{},{}", bucket(quarter, offered), bucket(quarter, offered)), "came twice"),
+        ] {
+            let body = format!(r#"{{"results":[{results}]}}"#);
+            let err = AggregateAccumulator::new(window(), None).add_response(body.as_bytes()).unwrap_err();
+            assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains(what)), "{body}: {err:?}");
+        }
+        // Voice and callback of one queue and quarter hour are both calls: added, not "twice".
+        let callback = bucket(quarter, offered).replace("voice", "callback");
+        let body = format!(r#"{{"results":[{},{callback}]}}"#, bucket(quarter, offered));
+        let mut acc = AggregateAccumulator::new(window(), None);
+        acc.add_response(body.as_bytes()).unwrap();
+        assert_eq!(acc.finish()[0].offered, 6);
     }
 }

@@ -56,6 +56,32 @@ pub struct Listing<T> {
     pub page_count: Option<u64>,
     #[serde(default)]
     pub page_number: Option<u64>,
+    /// Entities in the whole listing (optional: only compared between the pages of one reading).
+    #[serde(default)]
+    pub total: Option<u64>,
+}
+
+/// An entity of a paged listing, by its own id ([`crate::genesys::ListingReading`] notices one read twice).
+pub trait Listed {
+    fn listed_id(&self) -> Option<&str>;
+}
+
+impl Listed for WireQueue {
+    fn listed_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Listed for WireUser {
+    fn listed_id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+}
+
+impl Listed for serde_json::Value {
+    fn listed_id(&self) -> Option<&str> {
+        self.get("id").and_then(serde_json::Value::as_str)
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,8 +187,9 @@ pub struct Group<'a> {
 pub struct AggregateData<'a> {
     #[serde(default, borrow)]
     pub interval: Option<Str<'a>>,
+    /// Required: a bucket without its metrics is malformed, never a quarter hour of zeros.
     #[serde(default, borrow)]
-    pub metrics: Vec<MetricValue<'a>>,
+    pub metrics: Option<Vec<MetricValue<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -115,8 +115,88 @@ fn field(rec: &csv::StringRecord, i: usize) -> &str {
     rec.get(i).unwrap_or("")
 }
 
-fn reader<R: Read>(input: R) -> csv::Reader<R> {
-    csv::ReaderBuilder::new().has_headers(true).flexible(false).from_reader(input)
+fn reader<R: Read>(input: R) -> csv::Reader<Quotes<R>> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(false)
+        .from_reader(Quotes { inner: input, watch: QuoteWatch::default() })
+}
+
+/// Whether a CSV text ends inside a quoted field, followed quote by quote as the CSV reader reads (quotes are rare:
+/// `memchr` finds them, the rest of the text is not looked at). The csv crate takes a quoted field still open at the
+/// end of its input as complete (BurntSushi/rust-csv#252), so a text cut inside one (a multi-line NOTES field, a
+/// name with a comma) would keep the cut row and lose every row after it without a word.
+#[derive(Debug, Clone, Copy)]
+pub struct QuoteWatch {
+    state: QuoteState,
+    /// Bytes seen so far.
+    pos: u64,
+    /// The byte before the next input (a line break at the start: the first field starts there).
+    prev: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum QuoteState {
+    /// Not inside a quoted field.
+    Out,
+    Quoted,
+    /// A quote inside a quoted field, at this position: it closes the field unless the next byte is a quote too
+    /// (an escaped quote).
+    MaybeClosed(u64),
+}
+
+impl Default for QuoteWatch {
+    fn default() -> Self {
+        Self { state: QuoteState::Out, pos: 0, prev: b'\n' }
+    }
+}
+
+impl QuoteWatch {
+    /// Follows the next bytes of the text. A quote opens a quoted field only where a field starts (after a comma, a
+    /// line break, or at the start), as the CSV reader has it; elsewhere it is a character of the field.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for i in memchr::memchr_iter(b'"', bytes) {
+            let at = self.pos + i as u64;
+            let before = if i == 0 { self.prev } else { bytes[i - 1] };
+            self.state = match self.state {
+                QuoteState::Quoted => QuoteState::MaybeClosed(at),
+                QuoteState::MaybeClosed(q) if at == q + 1 => QuoteState::Quoted,
+                _ if matches!(before, b',' | b'\n' | b'\r') => QuoteState::Quoted,
+                _ => QuoteState::Out,
+            };
+        }
+        if let Some(&last) = bytes.last() {
+            self.prev = last;
+        }
+        self.pos += bytes.len() as u64;
+    }
+
+    /// At the end of the text: a quoted field still open means the text was cut inside it.
+    pub fn ended_in_a_quoted_field(&self) -> bool {
+        self.state == QuoteState::Quoted
+    }
+}
+
+/// The CSV reader's input, watched by a [`QuoteWatch`].
+struct Quotes<R> {
+    inner: R,
+    watch: QuoteWatch,
+}
+
+impl<R: Read> Read for Quotes<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.watch.feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// After the last record: a text that ends inside a quoted field was cut (malformed, never a shorter report).
+fn check_end<R: Read>(rdr: &csv::Reader<Quotes<R>>, report: &str) -> Result<(), ReportError> {
+    if rdr.get_ref().watch.ended_in_a_quoted_field() {
+        return Err(err(format!("the {report} report's CSV ends inside a quoted field (a cut text)")));
+    }
+    Ok(())
 }
 
 fn csv_error(e: csv::Error) -> ReportError {
@@ -290,7 +370,7 @@ pub fn aggregate_call_log_into<R: Read>(
             s.answer_time_ms += wait_ms;
         }
     }
-    Ok(())
+    check_end(&rdr, REPORT)
 }
 
 /// One row of Agent State Details, time resolved: 28 bytes. Agent, state and reason are ids into the
@@ -478,7 +558,7 @@ pub fn parse_agent_states_into<R: Read>(
             Some(field(&rec, reason).trim()).filter(|r| !is_no_value(r)).map_or(Strings::NONE, |r| out.strings.id(r));
         out.rows.push(StateRow { agent, state, reason, start, duration_secs });
     }
-    Ok(())
+    check_end(&rdr, REPORT)
 }
 
 /// The status id of a state and reason code: `Ready`, `Not Ready: Lunch`, `Logout: End Shift`.
@@ -642,6 +722,48 @@ pub(super) mod tests {
     }
 
     const HEADER: &str = "CALL ID,TIMESTAMP,CAMPAIGN,CALL TYPE,AGENT,AGENT NAME,DISPOSITION,QUEUE WAIT TIME,TALK TIME,HOLD TIME,AFTER CALL WORK TIME,ABANDONED\n";
+
+    #[test]
+    fn a_csv_cut_inside_a_quoted_field_is_malformed_never_a_shorter_report() {
+        // The csv crate reads a quoted field still open at the end as complete: the cut row would be kept and the
+        // rows after it lost without a word.
+        let header = HEADER.replace("ABANDONED\n", "ABANDONED,NOTES\n");
+        let row = |id: u32, notes: &str| {
+            format!(
+                "{id},\"Mon, 25 Nov 2024 05:0{id}:00\",Sales,Inbound,a@x,Ann,Done,00:00:20,00:05:00,00:00:00,00:00:30,0,{notes}\n"
+            )
+        };
+        let whole =
+            format!("{header}{}{}{}", row(1, "\"Asked about \"\"plans\"\",\nthen left\""), row(2, ""), row(3, "x"));
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        assert_eq!(aggregate_call_log(&whole, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 3);
+        let cut = &whole[..whole.find("then left").unwrap()];
+        let e = aggregate_call_log(cut, "CAMPAIGN", Los_Angeles, w, w).unwrap_err();
+        assert!(e.0.contains("ends inside a quoted field"), "{e:?}");
+        // A text that ends right after a closed quoted field, or with a bare quote inside an unquoted field, is whole.
+        let closed = format!("{header}{}", row(1, "\"ok\"")).trim_end().to_owned();
+        assert_eq!(aggregate_call_log(&closed, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 1);
+        let bare = format!("{header}{}", row(1, "5\" monitor"));
+        assert_eq!(aggregate_call_log(&bare, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 1);
+        // Agent State Details too.
+        let states = "DATE,TIME,AGENT,STATE,AGENT STATE TIME,REASON CODE\n2024-11-25,05:00:00,a@x,Not Ready,00:10:00,\"Lunch, lo";
+        let e = parse_agent_states(states, Los_Angeles, w).unwrap_err();
+        assert!(e.0.contains("Agent State Details report's CSV ends inside a quoted field"), "{e:?}");
+    }
+
+    #[test]
+    fn the_quote_watch_reads_across_any_split_of_the_text() {
+        let text = b"a,\"x \"\"y\"\", z\",\"\"\n\"open,\"\"";
+        for split in 0..=text.len() {
+            let mut watch = QuoteWatch::default();
+            watch.feed(&text[..split]);
+            watch.feed(&text[split..]);
+            assert!(watch.ended_in_a_quoted_field(), "split at {split}");
+            let mut whole = watch;
+            whole.feed(b"\"\n");
+            assert!(!whole.ended_in_a_quoted_field(), "split at {split}");
+        }
+    }
 
     #[test]
     fn call_log_sums_follow_the_documented_definitions() {

@@ -441,21 +441,37 @@ async fn renamed_deleted_and_corrected_queues() {
     let sim = default_sim().await;
     let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
 
-    // Skills: a rename keeps the id; stale queue lists are refreshed; a deleted skill's calls are dropped.
+    // Skills: a rename keeps the id; stale queue lists are refreshed, adding the new names; a skill deleted after the
+    // queues were listed keeps its calls under its id; once the queues no longer list it, its calls are dropped.
     let c = connector(&sim, Five9Grouping::Skill);
     let stale = c.list_queues(deadline()).await.unwrap();
     let before = c.interval_stats(&stale, w, deadline()).await.unwrap();
     assert!(sim.rename_skill("Billing & Payments", "Billing & Payments (EMEA)"));
     assert!(sim.delete_skill("Sales"));
     let after = c.interval_stats(&stale, w, deadline()).await.unwrap();
-    assert_eq!(after, sim.truth_intervals(w, Five9Grouping::Skill));
-    let renamed = stale.iter().find(|q| q.name == "Billing & Payments").unwrap();
     let of =
         |v: &[IntervalStats], id: &str| v.iter().filter(|s| s.queue_external_id == id).cloned().collect::<Vec<_>>();
+    let sales = stale.iter().find(|q| q.name == "Sales").unwrap();
+    let (kept, rest): (Vec<IntervalStats>, Vec<IntervalStats>) =
+        after.iter().cloned().partition(|s| s.queue_external_id == sales.external_id);
+    assert_eq!(rest, sim.truth_intervals(w, Five9Grouping::Skill));
+    assert!(!kept.is_empty());
+    assert_eq!(kept, of(&before, &sales.external_id));
+    let renamed = stale.iter().find(|q| q.name == "Billing & Payments").unwrap();
     assert_eq!(of(&after, &renamed.external_id), of(&before, &renamed.external_id));
     let queues = c.list_queues(deadline()).await.unwrap();
     assert!(queues.iter().any(|q| q.external_id == renamed.external_id && q.name == "Billing & Payments (EMEA)"));
     assert!(!queues.iter().any(|q| q.name == "Sales"));
+    assert_eq!(c.interval_stats(&queues, w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Skill));
+    // The deleted skill's calls still name it, so every run asks for the skills again. A listing that comes back
+    // empty (or short) then adds nothing and takes nothing: before, it replaced the known ids and every call was
+    // dropped (the window's intervals written as zeros).
+    for kind in [FaultKind::EmptyResult, FaultKind::MissingReturn] {
+        sim.set_faults(vec![FaultRule::new(kind.clone()).on("getSkills").times(1)]);
+        let got = c.interval_stats(&queues, w, deadline()).await.unwrap();
+        assert_eq!(got, sim.truth_intervals(w, Five9Grouping::Skill), "{kind:?}");
+    }
+    sim.set_faults(vec![]);
 
     // Campaigns: the name is the id.
     let c = connector(&sim, Five9Grouping::Campaign);

@@ -148,6 +148,24 @@ fn call_counters_are_read_per_window_a_nil_counter_is_skipped_and_a_counter_with
         };
         assert!(matches!(parse_call_counters(&r), Err(ConnectorError::Malformed { .. })), "without {from}");
     }
+    // No ReportRequest counter (no `return` at all, or none of that type): not "no limits", which would let a
+    // back-fill run unpaced.
+    for broken in [body.replace("ReportRequest", "Query"), without_spans(&body, "<return>", "</return>")] {
+        let soap::Reply::Response(r) = soap::parse_reply(&broken, "getCallCountersState").unwrap() else {
+            panic!("expected a response")
+        };
+        let e = parse_call_counters(&r).unwrap_err();
+        assert!(e.to_string().contains("no ReportRequest counter"), "{e}");
+    }
+}
+
+/// `text` without every `open … close` span.
+fn without_spans(text: &str, open: &str, close: &str) -> String {
+    let mut out = text.to_owned();
+    while let (Some(a), Some(b)) = (out.find(open), out.find(close)) {
+        out.replace_range(a..b + close.len(), "");
+    }
+    out
 }
 
 #[test]

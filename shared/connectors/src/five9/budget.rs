@@ -150,7 +150,9 @@ impl Five9Connector {
 /// (`limitTimeoutState`), with the window (`timeout`, seconds) it counts in. `limit`, `value` and `timeout` are
 /// required by the schema (a counter or window without them is malformed); `operationType` is optional (a counter
 /// without it is left out of the budget, as unknown types are), and a counter may be nil (`xsi:nil`: no content),
-/// which counts nothing and is skipped.
+/// which counts nothing and is skipped. An answer without a `ReportRequest` counter cannot be right (every domain
+/// limits `runReport`): read as "no limits", it would let a back-fill run unpaced into the domain's budgets, which the
+/// customer's other tools share; it is malformed.
 pub fn parse_call_counters(resp: &Element) -> Result<Vec<CallCounterState>, ConnectorError> {
     let mut out = Vec::new();
     for state in resp.children_named("return") {
@@ -166,6 +168,11 @@ pub fn parse_call_counters(resp: &Element) -> Result<Vec<CallCounterState>, Conn
                 value: parse_u64(c.child_text("value"), "callCounterState.value")?,
             });
         }
+    }
+    if !out.iter().any(|c| c.operation_type == "ReportRequest") {
+        return Err(ConnectorError::malformed(
+            "getCallCountersState: no ReportRequest counter (the answer lists no runReport limit)",
+        ));
     }
     Ok(out)
 }

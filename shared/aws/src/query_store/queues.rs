@@ -1,7 +1,7 @@
 //! The queue listing (`GET /queues`, `GET /queues/{id}`): DynamoDB's pre-filter, and the queue name index that
 //! answers text filters without reading the whole listing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use acd_app::ports::StoreError;
 use acd_app::query::cost::{self, ReadCost, estimate_units};
@@ -297,12 +297,15 @@ impl DynamoStore {
     }
 
     /// Queue items by id (BatchGetItem, eventually consistent, unprocessed keys retried), unreadable ones left out.
+    /// Each id is asked once: a queue whose old and new name entries both matched comes twice, and DynamoDB refuses a
+    /// batch that names a key twice.
     async fn get_queues<'a>(
         &self,
         tenant: &TenantId,
         ids: impl Iterator<Item = &'a QueueId>,
     ) -> Result<HashMap<QueueId, QueueRecord>, StoreError> {
-        let keys: Vec<Item> = ids.map(|id| queue_key(tenant, id)).collect();
+        let mut asked = HashSet::new();
+        let keys: Vec<Item> = ids.filter(|id| asked.insert(*id)).map(|id| queue_key(tenant, id)).collect();
         let mut pending = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))

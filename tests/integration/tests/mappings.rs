@@ -113,8 +113,12 @@ async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
         item(status("tenant-b", theirs, "Ready", "Ready")),
     ])
     .await;
-    let (status, _) = env.admin("DELETE", &format!("/integrations/{doomed}"), T, None).await;
-    assert_eq!(status, 204);
+    let (deleted, _) = env.admin("DELETE", &format!("/integrations/{doomed}"), T, None).await;
+    assert_eq!(deleted, 204);
+    // One whose DELETE stopped after its tombstone (its secret or schedules step failed): already gone for the API.
+    let half = env.create_integration(T, "Half deleted").await;
+    env.put_items(vec![item(agent(T, half, "alice", None)), item(status(T, half, "Ready", "Ready"))]).await;
+    env.set_deleting(T, half).await;
 
     let body = json!({"employee_id": "emp-1"});
     let activity = json!({"activity_id": "break"});
@@ -133,6 +137,11 @@ async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
         // A deleted integration.
         ("GET", agents_path(doomed), None),
         ("PUT", agent_path(doomed, "alice"), Some(&body)),
+        // One being deleted.
+        ("GET", agents_path(half), None),
+        ("PUT", agent_path(half, "alice"), Some(&body)),
+        ("GET", format!("/integrations/{half}/external-statuses"), None),
+        ("PUT", status_path(half, "Ready"), Some(&activity)),
         // Not an integration id.
         ("GET", "/integrations/not-a-uuid/external-agents".to_owned(), None),
         ("PUT", "/integrations/not-a-uuid/external-statuses/Ready".to_owned(), Some(&activity)),

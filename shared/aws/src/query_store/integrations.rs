@@ -24,12 +24,16 @@ pub(super) async fn integration_names_indexed(
     tenant: &TenantId,
 ) -> Result<(HashMap<IntegrationId, String>, bool), StoreError> {
     let builder = prefix_query(&store.client, &store.table, keys::tenant_pk(tenant), keys::INTEGRATION_SK_PREFIX)
-        .projection_expression("#id, #name, #indexed")
+        .projection_expression("#id, #name, #indexed, deleting_at")
         .expression_attribute_names("#id", "id")
         .expression_attribute_names("#name", "name")
         .expression_attribute_names("#indexed", items::SEARCH_INDEXED);
     let (mut names, mut indexed) = (HashMap::new(), true);
     for item in store.query_all(builder, "integration names").await? {
+        // A record being deleted is no current integration (its queues read as a deleted integration's).
+        if item.contains_key("deleting_at") {
+            continue;
+        }
         let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
         let name = item.get("name").and_then(|v| v.as_s().ok());
         if let (Some(id), Some(name)) = (id, name) {

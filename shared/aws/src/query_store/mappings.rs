@@ -38,14 +38,16 @@ pub(super) fn status_record(item: StatusItem) -> ExternalStatusRecord {
 
 #[async_trait]
 impl MappingStore for DynamoStore {
+    /// A record being deleted (its tombstone, `deleting_at`) is gone already, as `GET /integrations/{id}` has it.
     async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError> {
         let builder = self
             .client
             .get_item()
             .table_name(&self.table)
             .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
-            .projection_expression("PK");
-        Ok(get(builder, "integration", true).await?.item.is_some())
+            .projection_expression("PK, deleting_at");
+        let item = get(builder, "integration", true).await?.item;
+        Ok(item.is_some_and(|i| !i.contains_key("deleting_at")))
     }
 
     async fn list_agents(

@@ -120,6 +120,25 @@ impl Env {
         }
     }
 
+    /// Marks the integration's record as being deleted (`deleting_at`), as a DELETE whose later steps failed leaves it.
+    pub async fn set_deleting(&self, t: &str, integration: IntegrationId) {
+        let key = HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(keys::tenant_pk(&tenant(t)))),
+            ("SK".to_owned(), AttributeValue::S(keys::integration_sk(integration))),
+        ]);
+        self.stack
+            .clients
+            .dynamodb()
+            .update_item()
+            .table_name(&self.stack.settings.table_name)
+            .set_key(Some(key))
+            .update_expression("SET deleting_at = :now")
+            .expression_attribute_values(":now", AttributeValue::S(chrono::Utc::now().to_rfc3339()))
+            .send()
+            .await
+            .expect("tombstone");
+    }
+
     /// Sets or removes the mark "every queue of this integration is in the name index" on its record.
     pub async fn set_search_mark(&self, t: &str, integration: IntegrationId, on: bool) {
         let key = HashMap::from([

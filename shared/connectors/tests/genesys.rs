@@ -343,6 +343,33 @@ async fn a_queue_listing_that_changes_while_it_is_paged_is_read_again_never_shor
     assert!(!queues.iter().any(|q| q.external_id.starts_with(&deleted)));
 }
 
+#[tokio::test]
+async fn a_presence_no_definition_lists_is_listed_by_its_id_once_its_segments_are_read() {
+    // A definition in a division the OAuth client cannot see: its records carry its id, the definitions listings
+    // leave it out. Listed by its id, it can be stored and mapped; before, the mapping routes could never find it
+    // and every import listed the statuses again looking for it.
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { retry: fast_retry(), ..Tuning::default() },
+    );
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+    let truth = sim.expected_segments(window, false, GenesysAgentId::Username);
+    let hidden = truth.last().expect("segments in the window").status_id.to_string();
+    assert!(sim.hide_presence_definition(&hidden));
+    assert!(!c.list_statuses(deadline()).await.unwrap().iter().any(|s| s.id == hidden), "not read yet");
+    assert_eq!(c.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
+    let statuses = c.list_statuses(deadline()).await.unwrap();
+    let listed: Vec<_> = statuses.iter().filter(|s| s.id == hidden).collect();
+    assert_eq!(listed.len(), 1, "{statuses:?}");
+    assert_eq!(listed[0].name, hidden);
+    // The ids the definitions list are listed once, by their labels, as before.
+    let ids: HashSet<&str> = statuses.iter().map(|s| s.id.as_str()).collect();
+    assert_eq!(ids.len(), statuses.len());
+}
+
 #[test]
 fn a_reading_of_a_listing_notices_a_changed_count_or_an_entity_read_twice() {
     let listing = |v: serde_json::Value| serde_json::from_value::<Listing<serde_json::Value>>(v).unwrap();

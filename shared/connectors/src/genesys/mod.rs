@@ -17,7 +17,8 @@
 //!   true bounds and are returned when they overlap the window). Definitions are read twice — default
 //!   (`deactivated=false`) and `deactivated=true` — so statuses of deactivated presences still seen in history are
 //!   listed. *Assumption:* `deactivated=true` returns (at least) the deactivated definitions; the two answers are
-//!   merged by id either way.
+//!   merged by id either way. A status id of the returned segments that neither answer lists (a definition in a
+//!   division the OAuth client cannot see) is listed too, named by its id.
 //! - **Tokens.** One token per (login service, client id, secret fingerprint), cached process-wide until shortly
 //!   before `expires_in`, so warm invocations reuse it; a 401 from the API evicts it and retries once with a new
 //!   token; a second 401 is [`ConnectorError::CredentialsRejected`]. `verify` always asks for a new token.
@@ -225,6 +226,9 @@ pub struct GenesysConnector {
     definitions: Mutex<Option<Arc<Vec<Definition>>>>,
     /// The agents the last `agent_segments` call could not ask about ([`Connector::agents_not_read`]).
     not_read: Mutex<Vec<String>>,
+    /// Every status id of the segments this connector returned: [`Connector::list_statuses`] lists the ones the
+    /// presence definitions do not (a definition in a division the OAuth client cannot see), so they can be mapped.
+    seen_statuses: Mutex<BTreeSet<String>>,
 }
 
 impl GenesysConnector {
@@ -248,6 +252,7 @@ impl GenesysConnector {
             directory: Mutex::new(None),
             definitions: Mutex::new(None),
             not_read: Mutex::new(Vec::new()),
+            seen_statuses: Mutex::new(BTreeSet::new()),
         }
     }
 
@@ -514,7 +519,17 @@ impl Connector for GenesysConnector {
             *d = None;
         }
         let defs = self.presence_definitions(deadline).await?;
-        Ok(segments::statuses(&defs, self.settings.detailed_on_queue_statuses))
+        let mut statuses = segments::statuses(&defs, self.settings.detailed_on_queue_statuses);
+        // Ids the records carry that no definition lists: named by their id (nothing else names them), so that
+        // they are stored, shown and can be mapped — never an id the mapping routes cannot find.
+        let listed: HashSet<String> = statuses.iter().map(|s| s.id.clone()).collect();
+        let seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+        statuses.extend(
+            seen.iter()
+                .filter(|id| !listed.contains(*id))
+                .map(|id| ExternalStatus { id: id.clone(), name: id.clone() }),
+        );
+        Ok(statuses)
     }
 
     async fn agent_segments(
@@ -568,6 +583,12 @@ impl Connector for GenesysConnector {
             let mut segments = records.take_segments(id, external, window, detailed);
             segments.sort_by(|a, b| (a.start, &a.status_id).cmp(&(b.start, &b.status_id)));
             out.append(&mut segments);
+        }
+        let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
+        for s in &out {
+            if !seen.contains(&*s.status_id) {
+                seen.insert(s.status_id.to_string());
+            }
         }
         Ok(out)
     }

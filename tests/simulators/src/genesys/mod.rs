@@ -610,6 +610,15 @@ impl GenesysSimulator {
         }
         user.is_some()
     }
+    /// Leaves a presence definition out of both definitions listings (active and deactivated), as one in a division
+    /// the OAuth client cannot see; the user records that carry its id keep it.
+    pub fn hide_presence_definition(&self, id: &str) -> bool {
+        let exists = self.shared.world.definitions.iter().any(|d| d.id == id);
+        if exists {
+            self.shared.lock().deleted.insert(id.to_owned());
+        }
+        exists
+    }
     pub fn correct_interval(&self, correction: Correction) {
         let key = (correction.queue_id.clone(), correction.media_type, correction.interval_start.timestamp_millis());
         self.shared.lock().corrections.insert(key, correction);

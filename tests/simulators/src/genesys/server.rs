@@ -610,7 +610,7 @@ async fn presence_definitions(State(s): State<S>, headers: HeaderMap, RawQuery(q
             .world
             .definitions
             .iter()
-            .filter(|d| d.deactivated == deactivated)
+            .filter(|d| d.deactivated == deactivated && !s.is_deleted(&d.id))
             .map(|d| {
                 let mut labels = serde_json::Map::new();
                 labels.insert("en_US".into(), json!(d.label));

@@ -191,9 +191,10 @@ impl IntegrationService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<Integration>, Option<String>), ApiError> {
-        let after = cursor.map(|c| crate::cursor::decode::<IntegrationId>(c, "cursor")).transpose()?;
+        let listing = crate::cursor::Listing::Integrations;
+        let after = cursor.map(|c| crate::cursor::decode::<IntegrationId>(c, "cursor", &listing)).transpose()?;
         let page = self.repo.list(tenant, limit.clamp(1, MAX_PAGE_SIZE), after).await?;
-        let next = if page.more { page.items.last().map(|i| crate::cursor::encode(&i.id)) } else { None };
+        let next = if page.more { page.items.last().map(|i| crate::cursor::encode(&listing, &i.id)) } else { None };
         Ok((page.items, next))
     }
 
@@ -471,7 +472,8 @@ impl IntegrationService {
         cursor: Option<&str>,
     ) -> Result<(Vec<RunRecord>, Option<String>), ApiError> {
         // A run cursor wraps the store's position (opaque here; the store refuses one it did not hand out).
-        let before = cursor.map(|c| crate::cursor::decode::<String>(c, "cursor")).transpose()?;
+        let listing = crate::cursor::Listing::Runs { integration: id };
+        let before = cursor.map(|c| crate::cursor::decode::<String>(c, "cursor", &listing)).transpose()?;
         let current = self.get(tenant, id).await?;
         let page = self.runs.list_runs(tenant, current.id, limit, before).await.map_err(|e| match e {
             crate::ports::StoreError::NotFound => ApiError::Validation(acd_domain::FieldErrors::single(
@@ -481,7 +483,7 @@ impl IntegrationService {
             )),
             other => other.into(),
         })?;
-        Ok((page.runs, page.next.map(|position| crate::cursor::encode(&position))))
+        Ok((page.runs, page.next.map(|position| crate::cursor::encode(&listing, &position))))
     }
 
     async fn save_status(&self, current: &Integration, mut updated: Integration) -> Result<Integration, ApiError> {

@@ -14,6 +14,7 @@ use acd_domain::{FieldErrors, IntegrationId, TenantId};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cursor::Listing;
 use crate::error::ApiError;
 use crate::ports::Page;
 
@@ -170,10 +171,11 @@ impl MappingService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<AgentView>, Option<String>), ApiError> {
-        let after = listing_cursor(cursor, MAX_AGENT_ID_BYTES)?;
+        let listing = Listing::ExternalAgents { integration: id, unmapped_only };
+        let after = listing_cursor(cursor, MAX_AGENT_ID_BYTES, &listing)?;
         let id = self.integration(tenant, id).await?;
         let page = self.store.list_agents(tenant, id, unmapped_only, limit, after.as_deref()).await?;
-        let next = next_cursor(&page, |a| &a.external_id);
+        let next = next_cursor(&page, |a| &a.external_id, &listing);
         let items = page.items.into_iter().map(|agent| AgentView { warnings: agent_warnings(&agent), agent }).collect();
         Ok((items, next))
     }
@@ -260,10 +262,11 @@ impl MappingService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<ExternalStatusRecord>, Option<String>), ApiError> {
-        let after = listing_cursor(cursor, MAX_STATUS_ID_BYTES)?;
+        let listing = Listing::ExternalStatuses { integration: id, unmapped_only };
+        let after = listing_cursor(cursor, MAX_STATUS_ID_BYTES, &listing)?;
         let id = self.integration(tenant, id).await?;
         let page = self.store.list_statuses(tenant, id, unmapped_only, limit, after.as_deref()).await?;
-        let next = next_cursor(&page, |s| &s.status_id);
+        let next = next_cursor(&page, |s| &s.status_id, &listing);
         Ok((page.items, next))
     }
 
@@ -300,8 +303,8 @@ fn agent_warnings(agent: &ExternalAgentRecord) -> Vec<Warning> {
 }
 
 /// The id a mapping listing continues after: one that fits its sort key, or a 400 naming the cursor.
-fn listing_cursor(cursor: Option<&str>, max_bytes: usize) -> Result<Option<String>, ApiError> {
-    let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+fn listing_cursor(cursor: Option<&str>, max_bytes: usize, listing: &Listing<'_>) -> Result<Option<String>, ApiError> {
+    let after: Option<String> = cursor.map(|c| crate::cursor::decode(c, "cursor", listing)).transpose()?;
     match after {
         Some(after) if after.is_empty() || after.len() > max_bytes => {
             Err(FieldErrors::single("cursor", "invalid_value", "is not a cursor returned by this API").into())
@@ -310,8 +313,8 @@ fn listing_cursor(cursor: Option<&str>, max_bytes: usize) -> Result<Option<Strin
     }
 }
 
-fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String) -> Option<String> {
-    if page.more { page.items.last().map(|item| crate::cursor::encode(key(item))) } else { None }
+fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String, listing: &Listing<'_>) -> Option<String> {
+    if page.more { page.items.last().map(|item| crate::cursor::encode(listing, key(item))) } else { None }
 }
 
 #[cfg(test)]

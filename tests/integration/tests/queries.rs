@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use crate::query_support::*;
+use acd_app::cursor::Listing;
 use acd_aws::items::QueueItem;
 use acd_domain::{Channel, QueueId};
 use serde_json::{Value, json};
@@ -711,10 +712,18 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
     assert!(long_queue.len() > 1024);
     let four_byte_employee = "\u{1F600}".repeat(255); // 255 characters, 1,020 bytes
     let long_ascii = "x".repeat(1100);
-    let enc_cursor = |v: &Value| acd_app::cursor::encode(v);
+    // Cursors of the right listing (a cursor of another one is refused before its position is looked at).
+    let enc_cursor = |l: &Listing, v: &Value| acd_app::cursor::encode(l, v);
     let range = "from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z";
-    let states_cursor =
-        |e: &str, x: &str, s: &str| enc_cursor(&serde_json::json!({"a": {"e": e, "i": integration, "x": x}, "s": s}));
+    let (from, to) = ("2024-03-05T00:00:00Z".parse().unwrap(), "2024-03-06T00:00:00Z".parse().unwrap());
+    let states_cursor = |employee: Option<&str>, e: &str, x: &str, s: &str| {
+        let listing = Listing::AgentStates { from, to, employee };
+        enc_cursor(&listing, &serde_json::json!({"a": {"e": e, "i": integration, "x": x}, "s": s}))
+    };
+    let id = integration.to_string();
+    let all_queues = Listing::Queues { channel: None, integration: None, include_inactive: false, needle: None };
+    let agent_listing = Listing::ExternalAgents { integration: &id, unmapped_only: false };
+    let status_listing = Listing::ExternalStatuses { integration: &id, unmapped_only: false };
     let agents = format!("/integrations/{integration}/external-agents");
     let statuses = format!("/integrations/{integration}/external-statuses");
     // (method, path, body, status, field named by the 400)
@@ -732,7 +741,10 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
             "GET",
             format!(
                 "/queues?cursor={}",
-                enc_cursor(&Value::String(format!("{long_ascii}#{}", QueueId::new(integration, "q:call")))).as_str()
+                enc_cursor(
+                    &all_queues,
+                    &Value::String(format!("{long_ascii}#{}", QueueId::new(integration, "q:call")))
+                )
             ),
             None,
             400,
@@ -747,21 +759,24 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
         ),
         (
             "GET",
-            format!("/agent-states?{range}&cursor={}", states_cursor("emp", "jane", "2024-03-06T01:00:00Z")),
+            format!("/agent-states?{range}&cursor={}", states_cursor(None, "emp", "jane", "2024-03-06T01:00:00Z")),
             None,
             400,
             Some("cursor"),
         ),
         (
             "GET",
-            format!("/agent-states?{range}&cursor={}", states_cursor("emp", "jane", "2024-02-25T00:00:00Z")),
+            format!("/agent-states?{range}&cursor={}", states_cursor(None, "emp", "jane", "2024-02-25T00:00:00Z")),
             None,
             400,
             Some("cursor"),
         ),
         (
             "GET",
-            format!("/agent-states?{range}&cursor={}", states_cursor("emp", &"x".repeat(1000), "2024-03-05T01:00:00Z")),
+            format!(
+                "/agent-states?{range}&cursor={}",
+                states_cursor(None, "emp", &"x".repeat(1000), "2024-03-05T01:00:00Z")
+            ),
             None,
             400,
             Some("cursor"),
@@ -770,7 +785,7 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
             "GET",
             format!(
                 "/agent-states?{range}&employee_id=emp-2&cursor={}",
-                states_cursor("emp-1", "jane", "2024-03-05T01:00:00Z")
+                states_cursor(Some("emp-2"), "emp-1", "jane", "2024-03-05T01:00:00Z")
             ),
             None,
             400,
@@ -778,14 +793,14 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
         ),
         (
             "GET",
-            format!("{agents}?cursor={}", enc_cursor(&Value::String(long_ascii.clone()))),
+            format!("{agents}?cursor={}", enc_cursor(&agent_listing, &Value::String(long_ascii.clone()))),
             None,
             400,
             Some("cursor"),
         ),
         (
             "GET",
-            format!("{statuses}?cursor={}", enc_cursor(&Value::String(long_ascii.clone()))),
+            format!("{statuses}?cursor={}", enc_cursor(&status_listing, &Value::String(long_ascii.clone()))),
             None,
             400,
             Some("cursor"),
@@ -833,11 +848,57 @@ async fn oversized_ids_and_crafted_cursors_are_4xx_before_any_storage_call() {
         Value::String(format!("RUN#{}", "9".repeat(1100))),
         Value::String(long_ascii.clone()),
     ] {
-        let path = format!("/integrations/{integration}/runs?cursor={}", enc_cursor(&crafted));
+        let runs = Listing::Runs { integration: &id };
+        let path = format!("/integrations/{integration}/runs?cursor={}", enc_cursor(&runs, &crafted));
         let (status, problem) = env.admin("GET", &path, "tenant-a", None).await;
         assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("cursor")), "{problem}");
     }
     assert_eq!(whole_table(&env).await, before, "nothing was written");
+}
+
+/// A cursor pages only the listing it came from: another integration's, another filter's or another range's cursor
+/// is a 400 naming it. Before, it was taken as a position: `B`'s agents after `A`'s last one, skipping the rest.
+#[tokio::test]
+async fn a_cursor_of_another_listing_is_a_400() {
+    let env = Env::start().await;
+    let a = env.create_integration("tenant-a", "A").await;
+    let b = env.create_integration("tenant-a", "B").await;
+    let mut items = Vec::new();
+    for integration in [a, b] {
+        for name in ["agent-1", "agent-2", "agent-3"] {
+            items.push(item(agent("tenant-a", integration, name, None)));
+        }
+        for (i, channel) in [Channel::Calls, Channel::Calls, Channel::Chats, Channel::Chats].into_iter().enumerate() {
+            let ext = format!("q{i}");
+            items.push(item(spec_queue("tenant-a", integration, "A", &ext, &format!("Queue {i}"), channel, true)));
+        }
+    }
+    env.put_items(items).await;
+    let next = |page: &Value| page["next_cursor"].as_str().expect("a next page").to_owned();
+    let cursor = next(&env.get(&format!("/integrations/{a}/external-agents?limit=1"), "tenant-a").await);
+    let page = env.get(&format!("/integrations/{a}/external-agents?limit=5&cursor={cursor}"), "tenant-a").await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2, "its own listing goes on");
+    for path in [
+        format!("/integrations/{b}/external-agents?cursor={cursor}"),
+        format!("/integrations/{a}/external-agents?unmapped=true&cursor={cursor}"),
+        format!("/integrations/{a}/external-statuses?cursor={cursor}"),
+    ] {
+        env.bad("GET", &path, "tenant-a", None, &["cursor"]).await;
+    }
+    let cursor = next(&env.get("/queues?channel=calls&limit=1", "tenant-a").await);
+    assert_eq!(
+        env.get(&format!("/queues?channel=calls&cursor={cursor}"), "tenant-a").await["items"].as_array().unwrap().len(),
+        3
+    );
+    for path in [
+        format!("/queues?channel=chats&cursor={cursor}"),
+        format!("/queues?cursor={cursor}"),
+        format!("/queues?channel=calls&integration_id={a}&cursor={cursor}"),
+        format!("/queues?channel=calls&q=queue&cursor={cursor}"),
+        format!("/agent-states?from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z&cursor={cursor}"),
+    ] {
+        env.bad("GET", &path, "tenant-a", None, &["cursor"]).await;
+    }
 }
 
 /// `GET /agent-states` reads a bounded amount per request: many mapped agents with little data end a page early

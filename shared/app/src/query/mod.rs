@@ -13,6 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use crate::cursor::Listing;
 use crate::error::ApiError;
 use crate::mappings::{DEFAULT_ACTIVITY, ExternalStatusRecord};
 use crate::ports::StoreError;
@@ -186,7 +187,14 @@ impl QueryService {
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<QueueRecord>, Option<String>), ApiError> {
-        let after = cursor.map(decode_queue_cursor).transpose()?;
+        let listed_needle = needle.clone();
+        let listing = Listing::Queues {
+            channel: query.channel,
+            integration: query.integration_id,
+            include_inactive: query.include_inactive,
+            needle: listed_needle.as_deref(),
+        };
+        let after = cursor.map(|c| decode_queue_cursor(c, &listing)).transpose()?;
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let Some(needle) = needle else {
             // Without a text filter the page does not depend on the names: both reads go out together (one round
@@ -196,7 +204,7 @@ impl QueryService {
                 self.store.list_queues(tenant, &query, limit, after.as_deref()),
             )?;
             let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
-            return Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))));
+            return Ok((items, page.next_after.map(|after| crate::cursor::encode(&listing, &after))));
         };
         let (names, indexed) = self.store.integration_names_indexed(tenant).await?;
         query.text = Some(TextFilter {
@@ -211,7 +219,7 @@ impl QueryService {
         });
         let page = self.store.list_queues(tenant, &query, limit, after.as_deref()).await?;
         let items = page.items.into_iter().map(|q| overlay(q, &names)).collect();
-        Ok((items, page.next_after.map(|after| crate::cursor::encode(&after))))
+        Ok((items, page.next_after.map(|after| crate::cursor::encode(&listing, &after))))
     }
 
     pub async fn get_queue(&self, tenant: &TenantId, id: &str) -> Result<QueueRecord, ApiError> {
@@ -268,7 +276,8 @@ impl QueryService {
         cursor: Option<&str>,
     ) -> Result<(Vec<AgentState>, Option<String>), ApiError> {
         let limit = limit.clamp(1, MAX_STATES_PAGE_SIZE);
-        let cursor: Option<StatesCursor> = cursor.map(|c| crate::cursor::decode(c, "cursor")).transpose()?;
+        let listing = Listing::AgentStates { from, to, employee };
+        let cursor: Option<StatesCursor> = cursor.map(|c| crate::cursor::decode(c, "cursor", &listing)).transpose()?;
         if let Some(c) = &cursor {
             check_states_cursor(c, from, to, employee)?;
         }
@@ -320,7 +329,7 @@ impl QueryService {
                         // One more segment exists: the page ends with the previous one.
                         let last = out.last().expect("a full page is not empty");
                         let next = StatesCursor { agent: last.agent.clone(), start: last.start };
-                        return Ok((out, Some(crate::cursor::encode(&next))));
+                        return Ok((out, Some(crate::cursor::encode(&listing, &next))));
                     }
                     let status = statuses.get(&agent.integration_id).and_then(|m| m.get(&segment.status_id));
                     out.push(AgentState {
@@ -341,7 +350,7 @@ impl QueryService {
                     // cursor at `to` resumes with the next agent).
                     tracing::warn!(items_read, agents_read, returned = out.len(), "agent-states page ended early");
                     let next = StatesCursor { agent, start: to };
-                    return Ok((out, Some(crate::cursor::encode(&next))));
+                    return Ok((out, Some(crate::cursor::encode(&listing, &next))));
                 }
             }
             match read_up_to {
@@ -446,8 +455,8 @@ fn overlay(queue: QueueRecord, names: &HashMap<IntegrationId, String>) -> QueueR
 }
 
 /// A queue cursor is the sort key of the last queue returned: `{lower-cased name}#{queue id}`.
-fn decode_queue_cursor(cursor: &str) -> Result<String, ApiError> {
-    let key: String = crate::cursor::decode(cursor, "cursor")?;
+fn decode_queue_cursor(cursor: &str, listing: &Listing<'_>) -> Result<String, ApiError> {
+    let key: String = crate::cursor::decode(cursor, "cursor", listing)?;
     let valid = key.len() <= acd_domain::validation::MAX_SORT_KEY_BYTES
         && key.rsplit_once('#').is_some_and(|(_, id)| id.parse::<QueueId>().is_ok());
     if valid {
@@ -627,9 +636,10 @@ mod tests {
     fn queue_cursors_must_end_in_a_queue_id() {
         let id = QueueId::new(IntegrationId::new(), "Sales # 1");
         let key = format!("sales # 1#{id}");
-        assert_eq!(decode_queue_cursor(&crate::cursor::encode(&key)).unwrap(), key);
-        for bad in [crate::cursor::encode(&"sales"), crate::cursor::encode(&"a#b"), "%%%".into()] {
-            assert!(matches!(decode_queue_cursor(&bad), Err(ApiError::Validation(_))), "{bad}");
+        let all = Listing::Queues { channel: None, integration: None, include_inactive: false, needle: None };
+        assert_eq!(decode_queue_cursor(&crate::cursor::encode(&all, &key), &all).unwrap(), key);
+        for bad in [crate::cursor::encode(&all, &"sales"), crate::cursor::encode(&all, &"a#b"), "%%%".into()] {
+            assert!(matches!(decode_queue_cursor(&bad, &all), Err(ApiError::Validation(_))), "{bad}");
         }
     }
 }

@@ -148,14 +148,35 @@ fn call_counters_are_read_per_window_a_nil_counter_is_skipped_and_a_counter_with
         };
         assert!(matches!(parse_call_counters(&r), Err(ConnectorError::Malformed { .. })), "without {from}");
     }
-    // No ReportRequest counter (no `return` at all, or none of that type): not "no limits", which would let a
-    // back-fill run unpaced.
-    for broken in [body.replace("ReportRequest", "Query"), without_spans(&body, "<return>", "</return>")] {
+    // No counter of a report operation (no `return` at all, or none of that type, which the schema allows): not
+    // "no limits", which would let a back-fill run unpaced, nor an error, which would stop it for good — Five9's
+    // default limits, nothing used.
+    use acd_connectors::five9::budget::with_default_report_limits;
+    let defaults = |operation: &str| -> Vec<(u64, u64, u64)> {
+        let (counters, _) = with_default_report_limits(Vec::new());
+        counters
+            .into_iter()
+            .filter(|c| c.operation_type == operation)
+            .map(|c| (c.window_secs, c.limit, c.value))
+            .collect()
+    };
+    assert_eq!(defaults("ReportRequest"), [(60, 16, 0), (3_600, 120, 0), (86_400, 800, 0)]);
+    assert_eq!(defaults("RetrieveReport"), [(60, 20, 0), (3_600, 200, 0), (86_400, 1_000, 0)]);
+    for (broken, assumed) in [
+        (body.replace("ReportRequest", "Query"), vec!["ReportRequest"]),
+        (without_spans(&body, "<return>", "</return>"), vec!["ReportRequest", "RetrieveReport"]),
+        (body.clone(), vec![]),
+    ] {
         let soap::Reply::Response(r) = soap::parse_reply(&broken, "getCallCountersState").unwrap() else {
             panic!("expected a response")
         };
-        let e = parse_call_counters(&r).unwrap_err();
-        assert!(e.to_string().contains("no ReportRequest counter"), "{e}");
+        let (counters, named) = with_default_report_limits(parse_call_counters(&r).unwrap());
+        assert_eq!(named, assumed);
+        let reports: Vec<_> = counters.iter().filter(|c| c.operation_type == "ReportRequest").collect();
+        assert!(!reports.is_empty());
+        if assumed.is_empty() {
+            assert_eq!((reports[0].limit, reports[0].value), (120, 7), "a listed counter is kept as it is");
+        }
     }
 }
 

@@ -312,35 +312,45 @@ async fn queues_are_listed_per_channel_across_pages_and_follow_renames_and_delet
 
 #[tokio::test]
 async fn a_queue_listing_that_changes_while_it_is_paged_is_read_again_never_short() {
-    // The listing is sorted by name: the first queue renamed to sort last, between pages 1 and 2 (page 2 is answered
-    // late), shifts every queue back by one, so page 2 starts one queue late and the queue that moved is listed
+    // The listing is sorted by name: the first queue renamed to sort last, between pages 1 and 2 (as page 2's request
+    // arrives), shifts every queue back by one, so page 2 starts one queue late and the queue that moved is listed
     // again on the last page. Read as it was, one queue was missing: marked inactive, its intervals zeros.
     let sim = GenesysSimulator::start(GenesysSimConfig { queues: 7, max_page_size: 2, ..config() }).await.unwrap();
     let c = connector(&sim);
     let listed = c.list_queues(deadline()).await.unwrap();
     let first = split_external_queue_id(&listed[0].external_id).unwrap().0.to_owned();
-    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Delay { ms: 400 }).after(1));
+    let rename = FaultKind::RenameQueue { queue_id: first.clone(), name: "zz last by name".into() };
+    sim.add_fault(Fault::once(FaultTarget::Queues, rename).after(1));
     let before = sim.requests().queues;
-    let (queues, renamed) = tokio::join!(c.list_queues(deadline()), async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        sim.rename_queue(&first, "zz last by name")
-    });
-    assert!(renamed);
-    assert_eq!(sorted_queues(queues.unwrap()), sim.expected_queues());
+    let queues = c.list_queues(deadline()).await.unwrap();
+    assert_eq!(sorted_queues(queues), sim.expected_queues());
+    assert!(sim.expected_queues().iter().any(|q| q.external_id.starts_with(&first) && q.name == "zz last by name"));
     assert_eq!(sim.requests().queues - before, 4 + 4, "read twice: the shifted reading, then a whole one");
 
     // A queue deleted between pages: page 2 counts one queue less than page 1 did. Read again.
     let deleted =
         split_external_queue_id(&c.list_queues(deadline()).await.unwrap()[0].external_id).unwrap().0.to_owned();
-    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::Delay { ms: 400 }).after(1));
-    let (queues, gone) = tokio::join!(c.list_queues(deadline()), async {
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        sim.delete_queue(&deleted)
-    });
-    assert!(gone);
-    let queues = sorted_queues(queues.unwrap());
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::DeleteQueue { queue_id: deleted.clone() }).after(1));
+    let queues = sorted_queues(c.list_queues(deadline()).await.unwrap());
     assert_eq!(queues, sim.expected_queues());
     assert!(!queues.iter().any(|q| q.external_id.starts_with(&deleted)));
+}
+
+#[tokio::test]
+async fn user_details_whose_hits_grow_while_paged_are_read_whole() {
+    // The window ends now: an agent's first record of a day can arrive between two pages, and `totalHits` grows.
+    // A hit added moves later ones a page on (one read twice, never one missed): the growth is no fault.
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { retry: fast_retry(), page_size: 2, details_page_size: 2, ..Tuning::default() },
+    );
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+    let truth = sim.expected_segments(window, false, GenesysAgentId::Username);
+    sim.add_fault(Fault::always(FaultTarget::UserDetails, FaultKind::MoreHits { n: 1 }).after(1));
+    assert_eq!(c.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
 }
 
 #[tokio::test]
@@ -755,7 +765,7 @@ async fn missing_paging_fields_and_empty_objects_are_malformed_never_fewer_agent
     sim.add_fault(Fault::once(FaultTarget::UserDetails, FaultKind::Empty).after(1));
     let err = c.agent_segments(&agents, window, deadline()).await;
     assert!(
-        matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("page 1 counted")),
+        matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("page 2 counts 0 totalHits, an earlier page")),
         "{err:?}"
     );
     // `{}` is the documented "no data" answer of the aggregates query: empty, not malformed.

@@ -30,8 +30,10 @@ pub(super) async fn integration_names_indexed(
         .expression_attribute_names("#indexed", items::SEARCH_INDEXED);
     let (mut names, mut indexed) = (HashMap::new(), true);
     for item in store.query_all(builder, "integration names").await? {
-        // A record being deleted is no current integration (its queues read as a deleted integration's).
+        // A record being deleted is no current integration (its queues read as a deleted integration's), but its
+        // queues may still be active and unindexed: it still decides whether the name index covers the tenant.
         if item.contains_key("deleting_at") {
+            indexed &= matches!(item.get(items::SEARCH_INDEXED), Some(AttributeValue::Bool(true)));
             continue;
         }
         let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());
@@ -54,8 +56,10 @@ pub(super) async fn integration_name(
         .get_item()
         .table_name(&store.table)
         .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
-        .projection_expression("#name")
+        .projection_expression("#name, deleting_at")
         .expression_attribute_names("#name", "name");
     let out = get(builder, "integration name", false).await?;
-    Ok(out.item.and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned()))
+    // A record being deleted has no current name (as in `integration_names_indexed`).
+    let item = out.item.filter(|i| !i.contains_key("deleting_at"));
+    Ok(item.and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned()))
 }

@@ -142,7 +142,15 @@ impl Five9Connector {
     /// before a back-fill to pace it within the hourly and daily budgets.
     pub async fn call_counters(&self, deadline: Deadline) -> Result<Vec<CallCounterState>, ConnectorError> {
         let (resp, _) = self.call("getCallCountersState", &[], deadline).await?;
-        parse_call_counters(&resp)
+        let counters = parse_call_counters(&resp)?;
+        let (counters, assumed) = with_default_report_limits(counters);
+        if !assumed.is_empty() {
+            tracing::warn!(
+                assumed = %assumed.join(", "),
+                "getCallCountersState lists no counter of these report operations: paced at Five9's default limits"
+            );
+        }
+        Ok(counters)
     }
 }
 
@@ -150,9 +158,7 @@ impl Five9Connector {
 /// (`limitTimeoutState`), with the window (`timeout`, seconds) it counts in. `limit`, `value` and `timeout` are
 /// required by the schema (a counter or window without them is malformed); `operationType` is optional (a counter
 /// without it is left out of the budget, as unknown types are), and a counter may be nil (`xsi:nil`: no content),
-/// which counts nothing and is skipped. An answer without a `ReportRequest` counter cannot be right (every domain
-/// limits `runReport`): read as "no limits", it would let a back-fill run unpaced into the domain's budgets, which the
-/// customer's other tools share; it is malformed.
+/// which counts nothing and is skipped.
 pub fn parse_call_counters(resp: &Element) -> Result<Vec<CallCounterState>, ConnectorError> {
     let mut out = Vec::new();
     for state in resp.children_named("return") {
@@ -169,12 +175,36 @@ pub fn parse_call_counters(resp: &Element) -> Result<Vec<CallCounterState>, Conn
             });
         }
     }
-    if !out.iter().any(|c| c.operation_type == "ReportRequest") {
-        return Err(ConnectorError::malformed(
-            "getCallCountersState: no ReportRequest counter (the answer lists no runReport limit)",
-        ));
-    }
     Ok(out)
+}
+
+/// Five9's documented default limits of the report operations, per minute, hour and day
+/// (`../shared/acd-apis/five9.md`, "Rate limits").
+const DEFAULT_REPORT_LIMITS: [(&str, [(u64, u64); 3]); 2] = [
+    ("ReportRequest", [(60, 16), (3_600, 120), (86_400, 800)]),
+    ("RetrieveReport", [(60, 20), (3_600, 200), (86_400, 1_000)]),
+];
+
+/// The counters, plus, for a report operation type the answer has no counter of, Five9's default limits with
+/// nothing used (the reserve kept free stands for the unknown use of other API users), and the types so assumed.
+/// The schema lets an answer leave counters out (`return` is optional, `callCounterStates` nillable, `operationType`
+/// optional): read as "no limits", such an answer would let a back-fill run unpaced into the domain's budgets, and
+/// refused, it would stop the back-fill for good.
+pub fn with_default_report_limits(mut counters: Vec<CallCounterState>) -> (Vec<CallCounterState>, Vec<&'static str>) {
+    let mut assumed = Vec::new();
+    for (operation_type, windows) in DEFAULT_REPORT_LIMITS {
+        if counters.iter().any(|c| c.operation_type == operation_type) {
+            continue;
+        }
+        assumed.push(operation_type);
+        counters.extend(windows.iter().map(|&(window_secs, limit)| CallCounterState {
+            window_secs,
+            operation_type: operation_type.to_owned(),
+            limit,
+            value: 0,
+        }));
+    }
+    (counters, assumed)
 }
 
 /// The fetch the import paced last ([`Five9Connector::pace_fetch`]): what it may still run

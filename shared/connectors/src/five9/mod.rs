@@ -12,8 +12,8 @@
 //!   campaign shows up as a new queue. Only INBOUND campaigns are listed (outbound calls are no queue workload).
 //! - Queues, grouping `skill`: `external_id` = skill **id** (`skill.id`, xs:long, as decimal text). It survives a
 //!   rename. Reports carry skill *names*, so `interval_stats` maps names to ids through the queues it is given
-//!   (when a name is unknown, `getSkills` once more adds the names it lists, never replacing a known one); rows of
-//!   a skill neither knows are dropped (logged with a count).
+//!   (when a name is unknown, `getSkills` once more: the names it lists take their current ids, the others keep
+//!   theirs); rows of a skill neither knows are dropped (logged with a count).
 //! - Agents: `external_id` = `userName`, display name = `fullName` (else first + last name).
 //! - Statuses: the base states ([`BASE_STATES`]) plus `"{state}: {reason code}"` for every reason code seen in
 //!   Agent State Details (e.g. `Not Ready: Lunch`, `Logout: End Shift`). The admin WSDL has no operation listing
@@ -284,13 +284,12 @@ impl Connector for Five9Connector {
                 let mut ids: HashMap<String, String> =
                     queues.iter().map(|q| (q.name.clone(), q.external_id.clone())).collect();
                 // A name the queues do not know (a skill renamed or added since they were listed): the skills are
-                // listed again and the new names added. Added, never replacing: a listing that comes back short (or
-                // empty) must not take the ids of the skills already known, which would drop their calls and
-                // write their intervals as zeros.
+                // listed again, and the names it lists take their current ids (a name moved to another skill goes
+                // with it). The names it does not list keep theirs: a listing that comes back short (or empty) must
+                // not take the ids of the skills already known, which would drop their calls and write their
+                // intervals as zeros.
                 if sums.by_queue.keys().any(|k| !ids.contains_key(k)) {
-                    for (name, id) in self.skill_ids(deadline).await? {
-                        ids.entry(name).or_insert(id);
-                    }
+                    ids.extend(self.skill_ids(deadline).await?);
                 }
                 ids
             }

@@ -215,8 +215,10 @@ impl ListingReading {
     }
 }
 
-/// How many times a listing is read before one that keeps changing while it is paged is malformed.
+/// How many times a listing is read before one that keeps changing while it is paged is unavailable.
 const LISTING_READS: u32 = 3;
+/// The pause before a listing that changed while it was paged is read again.
+const LISTING_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct GenesysConnector {
     api: Api,
@@ -270,7 +272,9 @@ impl GenesysConnector {
     }
 
     /// Every entity of a paged listing, following `nextUri` to the end. A listing that changed while it was paged
-    /// ([`ListingReading`]) is read again from its first page, up to [`LISTING_READS`] times, then malformed.
+    /// ([`ListingReading`]) is read again from its first page after a pause ([`LISTING_PAUSE`], a bulk change
+    /// passing), up to [`LISTING_READS`] times; one that keeps changing is unavailable for now (the run is retried),
+    /// never read short.
     async fn all_pages<T: serde::de::DeserializeOwned + Listed>(
         &self,
         first: String,
@@ -279,6 +283,12 @@ impl GenesysConnector {
     ) -> Result<Vec<T>, ConnectorError> {
         let mut changed = String::new();
         for read in 1..=LISTING_READS {
+            if read > 1 {
+                if deadline.remaining() <= LISTING_PAUSE {
+                    return Err(ConnectorError::DeadlineExceeded);
+                }
+                tokio::time::sleep(LISTING_PAUSE).await;
+            }
             match self.read_listing(first.clone(), what, deadline).await? {
                 Ok(all) => return Ok(all),
                 Err(how) => {
@@ -287,8 +297,8 @@ impl GenesysConnector {
                 }
             }
         }
-        Err(ConnectorError::malformed(format!(
-            "{what}: the listing changed while it was paged, {LISTING_READS} times (last: {changed})"
+        Err(ConnectorError::unavailable(format!(
+            "{what}: the listing changed while it was paged, {LISTING_READS} readings in a row (last: {changed})"
         )))
     }
 
@@ -374,7 +384,7 @@ impl GenesysConnector {
     ) -> Result<(), ConnectorError> {
         const WHAT: &str = "user details";
         let page_size = self.tuning.details_page_size;
-        let mut first_total = None;
+        let mut most_hits = None;
         for page_number in 1..=MAX_PAGES {
             let query = UserDetailsQuery {
                 interval: stats::interval_string(window),
@@ -393,16 +403,17 @@ impl GenesysConnector {
             let Some(total) = page.total_hits else {
                 return Err(ConnectorError::malformed(format!("{WHAT}: the answer has no totalHits")));
             };
-            // Every page counts the same hits: a later page that says otherwise (`{"totalHits":0}` after a first
-            // page of 250) answers another listing, and the pages it would end are unknown.
-            match first_total {
-                None => first_total = Some(total),
-                Some(first) if first != total => {
+            // Hits only grow while a query is paged (an agent's first record of a day arriving: the window ends
+            // now), and a hit added moves later ones a page on, so one is read twice — never missed. A later page
+            // counting fewer (`{"totalHits":0}` after a first page of 250) answers another listing, and the hits
+            // on the pages it would end are unknown.
+            match most_hits {
+                Some(most) if total < most => {
                     return Err(ConnectorError::malformed(format!(
-                        "{WHAT}: page {page_number} counts {total} totalHits, page 1 counted {first}"
+                        "{WHAT}: page {page_number} counts {total} totalHits, an earlier page {most}"
                     )));
                 }
-                Some(_) => {}
+                _ => most_hits = Some(total),
             }
             if rows > 0 && total == 0 {
                 return Err(ConnectorError::malformed(format!("{WHAT}: rows on a page of 0 totalHits")));

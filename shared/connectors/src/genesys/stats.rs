@@ -164,7 +164,9 @@ impl AggregateAccumulator {
                     return Err(ConnectorError::malformed(format!("{WHAT}: a bucket has no interval")));
                 };
                 let start = bucket_start(&mut self.intervals, interval)?;
-                let Some(metrics) = data.metrics.filter(|m| !m.is_empty()) else {
+                // Without `metrics` the bucket cannot be read; `[]` holds none of the metrics asked for (zeros,
+                // as an absent bucket).
+                let Some(metrics) = data.metrics else {
                     return Err(ConnectorError::malformed(format!("{WHAT}: the bucket {interval} has no metrics")));
                 };
                 if start < start_ts || start >= end_ts {
@@ -391,13 +393,17 @@ mod tests {
             (bucket("2024-05-01T08:00:00.000Z/2024-05-01T09:00:00.000Z", offered), "is not one quarter hour"),
             (bucket("2024-05-01T08:00:00.000Z/2024-05-01T08:07:00.000Z", offered), "is not one quarter hour"),
             (bucket(quarter, ""), "has no metrics"),
-            (bucket(quarter, r#","metrics":[]"#), "has no metrics"),
             (format!("{},{}", bucket(quarter, offered), bucket(quarter, offered)), "came twice"),
         ] {
             let body = format!(r#"{{"results":[{results}]}}"#);
             let err = AggregateAccumulator::new(window(), None).add_response(body.as_bytes()).unwrap_err();
             assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains(what)), "{body}: {err:?}");
         }
+        // An empty list of metrics is a bucket of zeros, as an absent one.
+        let body = format!(r#"{{"results":[{}]}}"#, bucket(quarter, r#","metrics":[]"#));
+        let mut acc = AggregateAccumulator::new(window(), None);
+        acc.add_response(body.as_bytes()).unwrap();
+        assert!(acc.finish().iter().all(|s| s.offered == 0 && s.handled == 0));
         // Voice and callback of one queue and quarter hour are both calls: added, not "twice".
         let callback = bucket(quarter, offered).replace("voice", "callback");
         let body = format!(r#"{{"results":[{},{callback}]}}"#, bucket(quarter, offered));

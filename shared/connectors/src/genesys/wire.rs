@@ -187,7 +187,7 @@ pub struct Group<'a> {
 pub struct AggregateData<'a> {
     #[serde(default, borrow)]
     pub interval: Option<Str<'a>>,
-    /// Required: a bucket without its metrics is malformed, never a quarter hour of zeros.
+    /// Required: a bucket without its metrics is malformed, never a quarter hour of zeros (`[]` is zeros).
     #[serde(default, borrow)]
     pub metrics: Option<Vec<MetricValue<'a>>>,
 }

@@ -143,6 +143,14 @@ pub enum FaultKind {
     MissingPaging,
     /// 200 with a well-formed `{}`: no `entities`, no `totalHits`, no `results` (a structurally empty answer).
     EmptyObject,
+    /// User details count `n` more `totalHits` than they hold (hits that arrived while the query was paged: an
+    /// agent's first record of a day). Other routes answer normally.
+    MoreHits { n: u64 },
+    /// The queue is renamed as the request arrives, then the request is answered (a rename between two pages of a
+    /// listing, deterministically).
+    RenameQueue { queue_id: String, name: String },
+    /// The queue is deleted as the request arrives, then the request is answered.
+    DeleteQueue { queue_id: String },
 }
 
 /// A fault: applies to the next `times` matching requests (after letting `skip` of them through); `times: None`

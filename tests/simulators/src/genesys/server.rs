@@ -274,8 +274,15 @@ async fn pipeline(
         None => {}
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::Hang) => tokio::time::sleep(Duration::from_secs(3600)).await,
+        Some(FaultKind::RenameQueue { queue_id, name }) => {
+            s.lock().renamed.insert(queue_id, name);
+        }
+        Some(FaultKind::DeleteQueue { queue_id }) => {
+            s.lock().deleted.insert(queue_id);
+        }
         Some(
             k @ (FaultKind::Malformed
+            | FaultKind::MoreHits { .. }
             | FaultKind::Truncated
             | FaultKind::Empty
             | FaultKind::MissingPaging
@@ -320,6 +327,7 @@ async fn pipeline(
         Some(FaultKind::Empty) => Ok(empty_body(route)),
         Some(FaultKind::EmptyObject) => Ok(b"{}".to_vec()),
         Some(FaultKind::MissingPaging) => handle(&s).map(without_paging),
+        Some(FaultKind::MoreHits { n }) if route == Route::UserDetails => handle(&s).map(|body| more_hits(body, n)),
         _ => handle(&s),
     };
     let mut response = match body {
@@ -354,6 +362,15 @@ fn without_paging(body: Vec<u8>) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
+/// User details counting `n` more `totalHits` than they hold.
+fn more_hits(body: Vec<u8>, n: u64) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else { return body };
+    if let Some(total) = v["totalHits"].as_u64() {
+        v["totalHits"] = json!(total + n);
+    }
+    v.to_string().into_bytes()
+}
+
 fn empty_body(route: Route) -> Vec<u8> {
     let v = match route {
         Route::Queues | Route::Users => {
@@ -371,7 +388,8 @@ fn empty_body(route: Route) -> Vec<u8> {
 async fn token(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response {
     s.count(Route::Token);
     match s.take_fault(Route::Token) {
-        None => {}
+        // Faults of other routes' data: the token is answered as usual.
+        None | Some(FaultKind::MoreHits { .. } | FaultKind::RenameQueue { .. } | FaultKind::DeleteQueue { .. }) => {}
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::Hang) => tokio::time::sleep(Duration::from_secs(3600)).await,
         Some(FaultKind::Unauthorized) => {

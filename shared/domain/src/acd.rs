@@ -70,6 +70,19 @@ pub struct IntervalStats {
     pub answered_within_sl: Option<u64>,
 }
 
+impl IntervalStats {
+    /// Nothing happened: within a completed window an interval of zeros is not stored (an absent interval is zero),
+    /// and it is no traffic.
+    pub fn is_zero(&self) -> bool {
+        self.offered == 0
+            && self.handled == 0
+            && self.abandoned == 0
+            && self.handle_time_ms == 0
+            && self.answer_time_ms == 0
+            && self.answered_within_sl.unwrap_or(0) == 0
+    }
+}
+
 /// An agent identifier the ACD knows (Five9: user name; Genesys Cloud: user name or id, per settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalAgent {

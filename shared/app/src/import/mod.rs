@@ -1341,7 +1341,9 @@ pub fn range_end_due(stored: Option<DateTime<Utc>>, new: Option<DateTime<Utc>>, 
 /// The first and the last interval start of each queue among `stats`.
 fn interval_bounds(stats: &[acd_domain::IntervalStats]) -> BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> {
     let mut bounds: BTreeMap<String, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
-    for s in stats {
+    // Only the intervals written: a row of zeros is not stored, and is no traffic (a chat queue offered once seen
+    // would be offered for it).
+    for s in stats.iter().filter(|s| !s.is_zero()) {
         match bounds.get_mut(s.queue_external_id.as_str()) {
             Some((first, last)) => {
                 *first = (*first).min(s.interval_start);
@@ -1486,6 +1488,26 @@ mod range_tests {
         assert!(range_end_due(Some(at(9, 0)), Some(at(9, 15)), now));
         assert!(range_end_due(Some(at(9, 0)), Some(at(9, 22)), now));
         assert!(!range_end_due(Some(at(9, 0)), Some(at(9, 23)), now));
+    }
+
+    #[test]
+    fn a_queues_data_range_counts_only_intervals_with_traffic() {
+        // A row of zeros is not stored: counted, it would claim data there is none of, and make a chat queue that
+        // is offered once seen mappable without any traffic.
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2024, 5, 15, h, m, 0).unwrap();
+        let row = |queue: &str, start, offered| acd_domain::IntervalStats {
+            queue_external_id: queue.into(),
+            interval_start: start,
+            offered,
+            handled: 0,
+            abandoned: offered,
+            handle_time_ms: 0,
+            answer_time_ms: 0,
+            answered_within_sl: None,
+        };
+        let stats = [row("a", at(9, 0), 0), row("a", at(9, 15), 2), row("a", at(9, 45), 0), row("chat", at(9, 0), 0)];
+        let bounds = interval_bounds(&stats);
+        assert_eq!(bounds.into_iter().collect::<Vec<_>>(), [("a".to_owned(), (at(9, 15), at(9, 15)))]);
     }
 }
 

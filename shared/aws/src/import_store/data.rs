@@ -258,13 +258,7 @@ pub(super) async fn write_intervals(
         if !chunk.contains(s.interval_start) {
             continue;
         }
-        let zero = s.offered == 0
-            && s.handled == 0
-            && s.abandoned == 0
-            && s.handle_time_ms == 0
-            && s.answer_time_ms == 0
-            && s.answered_within_sl.unwrap_or(0) == 0;
-        if zero {
+        if s.is_zero() {
             continue; // within a completed window, an absent interval is zero
         }
         let pk = pks.entry(s.queue_external_id.as_str()).or_insert_with(|| queue_pk(&s.queue_external_id));

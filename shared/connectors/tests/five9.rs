@@ -907,6 +907,9 @@ async fn malformed_truncated_and_foreign_bodies_never_yield_partial_data() {
         ("getReportResultCsv", FaultKind::TruncatedCsv),
         ("getReportResultCsv", FaultKind::TruncatedBody),
         ("runReport", FaultKind::MalformedXml),
+        // Not UTF-8 (a Latin-1 "é"): read lossily, "Réclamations" and "Rèclamations" would be one campaign.
+        ("getCampaigns", FaultKind::Latin1Body),
+        ("getReportResultCsv", FaultKind::Latin1Body),
     ] {
         sim.set_faults(vec![FaultRule::new(kind.clone()).on(op)]);
         let err = if op == "getCampaigns" {

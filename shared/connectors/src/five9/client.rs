@@ -150,8 +150,6 @@ impl Five9Connector {
             buf.extend_from_slice(&chunk);
         }
         drop(guard);
-        let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(ConnectorError::CredentialsRejected);
         }
@@ -159,6 +157,14 @@ impl Five9Connector {
             return Err(ConnectorError::RateLimited { retry_after });
         }
         if status.is_success() || status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+            // Strictly UTF-8 (the web service's encoding): bytes that are not would be replaced without a word, and
+            // two agents or campaigns whose names differ only there would become one.
+            let text = String::from_utf8(buf).map_err(|e| {
+                ConnectorError::malformed(format!(
+                    "{operation}: the response is not UTF-8 (at byte {})",
+                    e.utf8_error().valid_up_to()
+                ))
+            })?;
             return Ok((status, date, text));
         }
         if status.is_server_error() {

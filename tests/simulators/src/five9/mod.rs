@@ -131,6 +131,9 @@ pub enum FaultKind {
     MalformedXml,
     /// HTTP 200 with the normal body cut in half.
     TruncatedBody,
+    /// HTTP 200 with the normal body in ISO-8859-1 (declared so): a character beyond ASCII is one byte that is not
+    /// UTF-8.
+    Latin1Body,
     /// getReportResultCsv: a complete envelope whose CSV is cut in the middle of a row.
     TruncatedCsv,
     /// Lists and reports come back empty (reports: header row only).

@@ -217,6 +217,22 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     match result {
         Ok(body) => {
             let body = match fault {
+                Some(FaultKind::Latin1Body) => {
+                    let declared = body.replacen("encoding='UTF-8'", "encoding='ISO-8859-1'", 1);
+                    // Characters up to U+00FF as their one byte; others as a character reference.
+                    let mut bytes = Vec::with_capacity(declared.len());
+                    for c in declared.chars() {
+                        match u8::try_from(u32::from(c)) {
+                            Ok(b) => bytes.push(b),
+                            Err(_) => bytes.extend_from_slice(format!("&#{};", u32::from(c)).as_bytes()),
+                        }
+                    }
+                    let mut r = (StatusCode::OK, bytes).into_response();
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/xml;charset=iso-8859-1"));
+                    set_date(&mut r, now);
+                    return r;
+                }
                 Some(FaultKind::TruncatedBody) => body[..body.len() / 2].to_owned(),
                 Some(FaultKind::WrongNamespace) => body.replace(wire::ADMIN_NS, "http://service.other.example/"),
                 _ => body,

@@ -258,8 +258,9 @@ export interface paths {
          *     in order, none left out:
          *
          *     - `complete: true` — the import has finished the interval (it ends at or before the integration's
-         *       `complete_through`). An interval without contacts reads as zeros (intervals without contacts are not
-         *       stored).
+         *       `complete_through`, and does not start before the integration's first back-fill, nor, for a queue first
+         *       listed after the integration's data was complete, before that point: no import read it earlier). An
+         *       interval without contacts reads as zeros (intervals without contacts are not stored).
          *     - `complete: false` with numbers — imported, but the import has not finished the window yet: preliminary.
          *     - `complete: false` with null numbers — not imported yet ("not fetched", never "no contacts").
          *

@@ -398,7 +398,10 @@ pub trait ImportStore: Send + Sync {
     /// listing collapsed and `confirmed` is false (no earlier listing saw the collapse): then they stay active —
     /// and returns the data range of every queue of the integration. Every queue write is conditional on the
     /// integration record existing and not being deleted: `NotFound` when it is. Queues in `once_seen` (external
-    /// ids) are stored as listed only once data has been imported for them.
+    /// ids) are stored as listed only once data has been imported for them. A queue listed for the first time is
+    /// stored as complete only from `complete_through` (the integration's completed point now; `None` before any
+    /// data is complete): the runs before did not read it.
+    #[allow(clippy::too_many_arguments)]
     async fn sync_queues(
         &self,
         integration: &Integration,
@@ -406,6 +409,7 @@ pub trait ImportStore: Send + Sync {
         once_seen: &std::collections::HashSet<String>,
         now: chrono::DateTime<chrono::Utc>,
         confirmed: bool,
+        complete_through: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;
     /// Records new interval-data ranges of queues.
     async fn extend_queue_ranges(

@@ -14,7 +14,7 @@ use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, FailureReason, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
-use acd_integration_tests::{FakeAcd, ImportEnv, RacingRepo, sorted_segments};
+use acd_integration_tests::{FakeAcd, ImportEnv, RacingRepo, api_request, decode, openapi, sorted_segments};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use acd_test_harness::LogCapture;
@@ -702,14 +702,7 @@ async fn a_back_fill_under_a_short_deadline_continues_across_runs_and_ends_compl
     // Genesys Cloud with slow analytics answers (1 s each, the credentials check included): a run has 8 s and stops
     // starting days with 3 s left, so it completes a few days and the next run continues.
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim = GenesysSimulator::start(GenesysSimConfig {
-        now: Some(now),
-        history_days: 6,
-        rate_limit_per_minute: None,
-        ..GenesysSimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = genesys_sim(now, 6).await;
     sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::Delay { ms: 1000 }));
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, 4)).await;
@@ -1057,6 +1050,72 @@ async fn genesys_import_equals_the_simulators_truth() {
     assert_eq!(stored, statuses);
 }
 
+/// A queue first listed after the back-fill (a division newly visible to the OAuth client, a queue listed again
+/// after more than the re-read): the runs before never read its statistics, so its days before the re-read are not
+/// complete zeros — they are unknown. Before, every one of its intervals in the integration's completed range read as
+/// complete, and the days no run had read for it as zeros.
+#[tokio::test]
+async fn a_queue_listed_after_the_back_fill_is_complete_only_from_where_the_data_then_was() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = genesys_sim(now, 6).await;
+    let env = genesys_env(&sim).await;
+    let late = sim.queue_ids()[0].clone();
+    assert!(sim.delete_queue(&late), "not visible to the OAuth client yet");
+    let id = create(&env, &genesys_body(&sim, 5)).await;
+    let first = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    let done = first.complete_through.expect("the back-fill completed");
+    assert!(sim.restore_queue(&late));
+    let later = now + chrono::Duration::minutes(15);
+    sim.set_now(later);
+    let second = env.importer(config(later)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(second.outcome, RunOutcome::Succeeded, "{second:?}");
+
+    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth);
+    let get = async |path: &str| -> Value {
+        let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
+        openapi::spec().check("GET", path, status, &content_type, &body);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    let listed = get(&format!("/queues?integration_id={id}&limit=100")).await;
+    // A WFM queue (one channel) of a Genesys queue.
+    let queue_of = |genesys_id: &str| -> String {
+        let items = listed["items"].as_array().unwrap();
+        let item = items.iter().find(|q| q["external_id"].as_str().unwrap().starts_with(&format!("{genesys_id}:")));
+        item.unwrap_or_else(|| panic!("{genesys_id} listed: {listed}"))["id"].as_str().unwrap().to_owned()
+    };
+    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    // Four days back: inside the integration's back-fill, before the late queue's re-read.
+    let (from, to) = (day_start(now) - chrono::Duration::days(4), day_start(now) - chrono::Duration::days(3));
+    let intervals = |queue: String| {
+        let path = format!("/queues/{queue}/intervals?from={}&to={}", iso(from), iso(to));
+        async move { get(&path).await["items"].as_array().unwrap().clone() }
+    };
+    let other = sim.queue_ids()[1].clone();
+    let known = intervals(queue_of(&other)).await;
+    assert!(known.iter().all(|i| i["complete"] == true), "a queue listed from the start: complete");
+    let late_items = intervals(queue_of(&late)).await;
+    assert_eq!(late_items.len(), 96);
+    assert!(late_items.iter().all(|i| i["complete"] == false && i["offered"].is_null()), "{late_items:?}");
+    // From where the data was complete when it was first listed, it is complete (read by the second run on).
+    let path = format!(
+        "/queues/{}/intervals?from={}&to={}",
+        queue_of(&late),
+        iso(done),
+        iso(done + chrono::Duration::minutes(30))
+    );
+    let recent = get(&path).await["items"].as_array().unwrap().clone();
+    let complete: Vec<bool> = recent.iter().map(|i| i["complete"] == true).collect();
+    assert_eq!(
+        complete,
+        [true, false],
+        "read by the second run, which completed through {:?}",
+        second.complete_through
+    );
+}
+
 /// The Genesys simulator's truth for a run window: statistics and owned segment pieces day by day.
 fn genesys_truth(sim: &GenesysSimulator, window: TimeWindow) -> (Vec<IntervalStats>, Vec<AgentSegment>) {
     let mut stats = Vec::new();
@@ -1205,16 +1264,21 @@ async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_sm
     assert!(intervals.iter().all(|s| kept.contains(s)), "no stored interval removed by the listings");
 }
 
-/// A Genesys Cloud simulator at `now` with `history_days` of data, and an integration of it back-filling one day.
-async fn genesys_integration(now: DateTime<Utc>, history_days: u32) -> (GenesysSimulator, Env, String) {
-    let sim = GenesysSimulator::start(GenesysSimConfig {
+/// A Genesys Cloud simulator at `now` with `history_days` of data and no rate limit.
+async fn genesys_sim(now: DateTime<Utc>, history_days: u32) -> GenesysSimulator {
+    GenesysSimulator::start(GenesysSimConfig {
         now: Some(now),
         history_days,
         rate_limit_per_minute: None,
         ..GenesysSimConfig::default()
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A Genesys Cloud simulator at `now` with `history_days` of data, and an integration of it back-filling one day.
+async fn genesys_integration(now: DateTime<Utc>, history_days: u32) -> (GenesysSimulator, Env, String) {
+    let sim = genesys_sim(now, history_days).await;
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, 1)).await;
     (sim, env, id)

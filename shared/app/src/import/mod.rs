@@ -751,7 +751,7 @@ impl ImportService {
             queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
         let held = state.queue_listing_held.is_some();
         let (writes, ranges, queue_check) =
-            match self.store.sync_queues(integration, &queues, &once_seen, now, held).await {
+            match self.store.sync_queues(integration, &queues, &once_seen, now, held, state.complete_through).await {
                 Err(StoreError::NotFound) => return Err(ImportError::Deleted),
                 other => other?,
             };

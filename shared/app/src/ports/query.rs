@@ -25,6 +25,9 @@ pub struct QueueRecord {
     pub last_seen: DateTime<Utc>,
     pub data_from: Option<DateTime<Utc>>,
     pub data_to: Option<DateTime<Utc>>,
+    /// Where this queue's statistics are complete from, when that is later than the integration's (a queue first
+    /// listed after the integration's data was complete up to a point).
+    pub complete_from: Option<DateTime<Utc>>,
     /// The listing's sort key: `{lower-cased name}#{queue id}` (what cursors are made of).
     pub sort_key: String,
     /// The ACD's listing names this queue's channel without knowing whether it carries it, and no data has been

@@ -242,6 +242,9 @@ impl QueryService {
             self.store.intervals(tenant, &queue.queue_id, from, to),
             self.store.completeness(tenant, queue.integration_id),
         )?;
+        // A queue first listed after the integration's data was complete is complete from then on only.
+        let completeness =
+            Completeness { from: completeness.from.max(queue.complete_from), through: completeness.through };
         let intervals = fill_intervals(from, to, stored, completeness);
         Ok(QueueIntervals { queue, from, to, complete_through: completeness.through, intervals })
     }
@@ -590,6 +593,7 @@ mod tests {
         QueueRecord {
             sort_key: format!("{}#{id}", name.to_lowercase()),
             awaiting_traffic: false,
+            complete_from: None,
             queue_id: id,
             integration_id: integration,
             integration_name: integration_name.into(),

@@ -191,6 +191,7 @@ pub(super) async fn sync_queues(
     once_seen: &HashSet<String>,
     now: DateTime<Utc>,
     confirmed: bool,
+    complete_through: Option<DateTime<Utc>>,
 ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
     let (tenant, id) = (&integration.tenant_id, integration.id);
     let pk = integration_pk(tenant, id);
@@ -232,6 +233,12 @@ pub(super) async fn sync_queues(
             },
             data_from: previous.as_ref().and_then(|p| p.data_from),
             data_to: previous.as_ref().and_then(|p| p.data_to),
+            // A new queue's statistics are complete from where the integration's are now (none of the runs before
+            // read them); a known queue keeps what it had.
+            complete_from: match &previous {
+                Some(p) => p.complete_from,
+                None => complete_through,
+            },
             once_seen: once_seen.contains(&queue.external_id),
             search_indexed: true,
         };

@@ -296,8 +296,9 @@ impl ImportStore for DynamoImportStore {
         once_seen: &HashSet<String>,
         now: DateTime<Utc>,
         confirmed: bool,
+        complete_through: Option<DateTime<Utc>>,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
-        catalog::sync_queues(self, integration, queues, once_seen, now, confirmed).await
+        catalog::sync_queues(self, integration, queues, once_seen, now, confirmed, complete_through).await
     }
 
     async fn extend_queue_ranges(

@@ -268,6 +268,12 @@ pub struct QueueItem {
     pub data_from: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_to: Option<DateTime<Utc>>,
+    /// For a queue first listed after the integration's data was complete up to a point (its `complete_through`
+    /// then, e.g. a division newly visible to the ACD credentials): its statistics are complete only from there —
+    /// the runs before never read them. Absent: from the integration's `complete_from`, as every queue listed from
+    /// the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete_from: Option<DateTime<Utc>>,
     /// Listed (GET /queues) only once data has been imported for it (`data_from` set): a channel the ACD's listing
     /// names without knowing whether the queue carries it (see `Connector::listed_once_seen`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

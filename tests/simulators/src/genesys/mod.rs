@@ -609,6 +609,10 @@ impl GenesysSimulator {
         }
         exists
     }
+    /// Lists a queue removed by [`Self::delete_queue`] again (a division the OAuth client can now see).
+    pub fn restore_queue(&self, queue_id: &str) -> bool {
+        self.shared.lock().deleted.remove(queue_id)
+    }
     /// Removes a user (by user name) from the user listing, as a deleted Genesys user leaves it (its analytics data
     /// stays, as in Genesys).
     pub fn delete_user(&self, username: &str) -> bool {

@@ -356,7 +356,8 @@ export interface paths {
          *     the import has seen can be mapped: an unknown id is 404 (no pre-mapping), so a mistyped id is refused
          *     instead of becoming a mapping that silently matches nothing. The answer echoes the id verbatim with
          *     `warnings` (surrounding or doubled white space, invisible or non-ASCII characters, other seen ids that
-         *     differ only in case or white space). Agent states of the agent — imported before or after — are listed for
+         *     differ only in case or white space; `similar_identifier_unchecked` when that comparison failed after the
+         *     mapping was stored — sending it again checks). Agent states of the agent — imported before or after — are listed for
          *     the employee from now on.
          */
         put: operations["mapExternalAgent"];
@@ -1081,7 +1082,7 @@ export interface components {
             /** @enum {string} */
             field: "external_id" | "employee_id";
             /** @enum {string} */
-            code: "leading_whitespace" | "trailing_whitespace" | "repeated_whitespace" | "invisible_character" | "non_ascii" | "similar_identifier";
+            code: "leading_whitespace" | "trailing_whitespace" | "repeated_whitespace" | "invisible_character" | "non_ascii" | "similar_identifier" | "similar_identifier_unchecked";
             message: string;
         };
         ExternalAgent: {

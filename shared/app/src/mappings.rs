@@ -33,7 +33,7 @@ pub struct Warning {
     /// `external_id`, `employee_id`, `status_id` or `activity_id`.
     pub field: &'static str,
     /// `leading_whitespace`, `trailing_whitespace`, `repeated_whitespace`, `invisible_character`, `non_ascii`,
-    /// `similar_identifier`.
+    /// `similar_identifier`, `similar_identifier_unchecked` (the look-alike check failed after the change was stored).
     pub code: &'static str,
     pub message: String,
 }
@@ -214,7 +214,21 @@ impl MappingService {
             .ok_or(ApiError::NotFound)?;
         let mut warnings = agent_warnings(&agent);
         if employee.is_some() {
-            warnings.extend(self.similar_agents(tenant, id, external_id).await?);
+            // The mapping is stored: a failure of the look-alike check after it is a warning, never a 503 that
+            // would tell the client nothing was done.
+            match self.similar_agents(tenant, id, external_id).await {
+                Ok(similar) => warnings.extend(similar),
+                Err(e) => {
+                    tracing::warn!(tenant = %tenant, integration = %id, error = %e, "look-alike check failed");
+                    warnings.push(Warning {
+                        field: "external_id",
+                        code: "similar_identifier_unchecked",
+                        message: "the mapping is stored, but the other seen ids could not be compared with this one \
+                                  now; send it again to check"
+                            .to_owned(),
+                    });
+                }
+            }
         }
         tracing::info!(tenant = %tenant, integration = %id, mapped = employee.is_some(), "external agent mapping changed");
         Ok(AgentView { agent, warnings })
@@ -320,6 +334,7 @@ fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String, listing: &Listing
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::StoreError;
     use serde_json::json;
 
     fn codes(value: &str) -> Vec<&'static str> {
@@ -338,6 +353,74 @@ mod tests {
         assert_eq!(codes("Jane\u{00A0}Doe"), ["invisible_character"]);
         let message = &identifier_warnings("external_id", "j\u{0430}ne")[0].message;
         assert!(message.contains("U+0430"), "{message}");
+    }
+
+    /// A store whose writes succeed and whose agent listing fails (the look-alike check after a mapping).
+    struct ListingFails;
+
+    #[async_trait::async_trait]
+    impl MappingStore for ListingFails {
+        async fn integration_exists(&self, _: &TenantId, _: IntegrationId) -> Result<bool, StoreError> {
+            Ok(true)
+        }
+        async fn list_agents(
+            &self,
+            _: &TenantId,
+            _: IntegrationId,
+            _: bool,
+            _: usize,
+            _: Option<&str>,
+        ) -> Result<Page<ExternalAgentRecord>, StoreError> {
+            Err(StoreError::Backend("Query: throttled".into()))
+        }
+        async fn set_agent_employee(
+            &self,
+            _: &TenantId,
+            id: IntegrationId,
+            external_id: &str,
+            employee_id: Option<&str>,
+        ) -> Result<Option<ExternalAgentRecord>, StoreError> {
+            let at = chrono::Utc::now();
+            Ok(Some(ExternalAgentRecord {
+                integration_id: id,
+                external_id: external_id.into(),
+                display_name: None,
+                first_seen: at,
+                last_seen: at,
+                employee_id: employee_id.map(str::to_owned),
+            }))
+        }
+        async fn list_statuses(
+            &self,
+            _: &TenantId,
+            _: IntegrationId,
+            _: bool,
+            _: usize,
+            _: Option<&str>,
+        ) -> Result<Page<ExternalStatusRecord>, StoreError> {
+            unreachable!("not used by an agent mapping")
+        }
+        async fn set_status_activity(
+            &self,
+            _: &TenantId,
+            _: IntegrationId,
+            _: &str,
+            _: Option<&str>,
+        ) -> Result<Option<ExternalStatusRecord>, StoreError> {
+            unreachable!("not used by an agent mapping")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stored_mapping_whose_look_alike_check_fails_is_a_200_with_a_warning() {
+        let service = MappingService { store: Arc::new(ListingFails) };
+        let tenant = TenantId::parse("tenant-a").unwrap();
+        let id = IntegrationId::new().to_string();
+        let body = json!({"employee_id": "emp-1"});
+        let view = service.set_agent(&tenant, &id, "jane", Some(&body)).await.expect("the mapping was stored");
+        assert_eq!(view.agent.employee_id.as_deref(), Some("emp-1"));
+        let codes: Vec<&str> = view.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["similar_identifier_unchecked"]);
     }
 
     #[test]

@@ -26,19 +26,26 @@ use crate::ConnectorError;
 /// The metrics the import needs (smaller answers than asking for everything).
 pub const AGGREGATE_METRICS: &[&str] = &["nOffered", "tAnswered", "tAbandon", "tHandle", "oServiceLevel"];
 
+/// The analytics media types with a WFM channel (voice and callback are calls; chat and message are chats), each
+/// with a bit of its own ([`Acc::media`]: the media types a channel's quarter hour folded in).
+const MEDIA_TYPES: [(&str, Channel, u8); 5] = [
+    ("voice", Channel::Calls, 1),
+    ("callback", Channel::Calls, 2),
+    ("chat", Channel::Chats, 4),
+    ("message", Channel::Chats, 8),
+    ("email", Channel::Emails, 16),
+];
+
+/// The channel and the bit of an analytics `mediaType` ([`MEDIA_TYPES`], case-insensitive).
+fn media_of(media_type: &str) -> Option<(Channel, u8)> {
+    let m = media_type.trim();
+    MEDIA_TYPES.iter().find(|(name, _, _)| m.eq_ignore_ascii_case(name)).map(|&(_, channel, bit)| (channel, bit))
+}
+
 /// The channel of an analytics `mediaType` (voice and callback are calls; chat and message are chats).
 /// Other media types (e.g. workitems, unknown future ones) have no WFM channel here and are skipped.
 pub fn channel_of_media_type(media_type: &str) -> Option<Channel> {
-    let m = media_type.trim();
-    if m.eq_ignore_ascii_case("voice") || m.eq_ignore_ascii_case("callback") {
-        Some(Channel::Calls)
-    } else if m.eq_ignore_ascii_case("chat") || m.eq_ignore_ascii_case("message") {
-        Some(Channel::Chats)
-    } else if m.eq_ignore_ascii_case("email") {
-        Some(Channel::Emails)
-    } else {
-        None
-    }
+    media_of(media_type).map(|(channel, _)| channel)
 }
 
 /// The channel of a queue `mediaSettings` key (`call`, `callback`, `chat`, `message`, `email`).
@@ -98,19 +105,8 @@ struct Acc {
     handle_ms: u64,
     answer_ms: u64,
     within_sl: Option<u64>,
-    /// The media types folded in so far ([`media_bit`]): one that comes twice would be counted twice.
+    /// The media types folded in so far (their bits, [`MEDIA_TYPES`]): one that comes twice would be counted twice.
     media: u8,
-}
-
-/// A bit per media type a channel folds together (voice and callback, chat and message, email).
-fn media_bit(media_type: &str) -> u8 {
-    match media_type.trim().to_ascii_lowercase().as_str() {
-        "voice" => 1,
-        "callback" => 2,
-        "chat" => 4,
-        "message" => 8,
-        _ => 16,
-    }
 }
 
 /// Folds aggregate answers into [`IntervalStats`]: voice + callback into calls, chat + message into chats, buckets
@@ -145,7 +141,7 @@ impl AggregateAccumulator {
             else {
                 return Err(ConnectorError::malformed(format!("{WHAT}: a result group has no queueId or mediaType")));
             };
-            let Some(channel) = channel_of_media_type(media_type) else {
+            let Some((channel, media)) = media_of(media_type) else {
                 self.skipped_groups += 1;
                 continue;
             };
@@ -157,7 +153,6 @@ impl AggregateAccumulator {
             }
             let start_ts = self.window.start.timestamp();
             let end_ts = self.window.end.timestamp();
-            let media = media_bit(media_type);
             let group = self.buckets.entry((queue_id.to_owned(), channel)).or_default();
             for data in result.data {
                 let Some(interval) = data.interval.as_deref() else {

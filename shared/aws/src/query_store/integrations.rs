@@ -12,6 +12,12 @@ use crate::dynamo::{DynamoStore, prefix_query};
 use crate::items;
 use crate::keys;
 
+/// Whether an integration record (read with `deleting_at` in its projection) is being deleted: its tombstone is
+/// there, and the read side treats it as gone, as `GET /integrations/{id}` does.
+pub(super) fn being_deleted(item: &HashMap<String, AttributeValue>) -> bool {
+    item.contains_key("deleting_at")
+}
+
 pub(super) async fn integration_names(
     store: &DynamoStore,
     tenant: &TenantId,
@@ -32,7 +38,7 @@ pub(super) async fn integration_names_indexed(
     for item in store.query_all(builder, "integration names").await? {
         // A record being deleted is no current integration (its queues read as a deleted integration's), but its
         // queues may still be active and unindexed: it still decides whether the name index covers the tenant.
-        if item.contains_key("deleting_at") {
+        if being_deleted(&item) {
             indexed &= matches!(item.get(items::SEARCH_INDEXED), Some(AttributeValue::Bool(true)));
             continue;
         }
@@ -60,6 +66,6 @@ pub(super) async fn integration_name(
         .expression_attribute_names("#name", "name");
     let out = get(builder, "integration name", false).await?;
     // A record being deleted has no current name (as in `integration_names_indexed`).
-    let item = out.item.filter(|i| !i.contains_key("deleting_at"));
+    let item = out.item.filter(|i| !being_deleted(i));
     Ok(item.and_then(|i| i.get("name").and_then(|v| v.as_s().ok()).cloned()))
 }

@@ -47,7 +47,7 @@ impl MappingStore for DynamoStore {
             .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
             .projection_expression("PK, deleting_at");
         let item = get(builder, "integration", true).await?.item;
-        Ok(item.is_some_and(|i| !i.contains_key("deleting_at")))
+        Ok(item.is_some_and(|i| !super::integrations::being_deleted(&i)))
     }
 
     async fn list_agents(

@@ -70,15 +70,16 @@ pub struct SegmentBook {
 }
 
 impl SegmentBook {
-    /// Applies one record (its data bytes). Idempotent: applying a record twice changes nothing.
+    /// [`Self::apply_before`] without a read's end (the tests' shorthand).
+    #[cfg(test)]
     pub fn apply(&mut self, data: &[u8]) -> Result<(), ConnectorError> {
         self.apply_before(data, None, Utc::now()).map(|_| ())
     }
 
-    /// [`SegmentBook::apply`] for a record whose `EventTimestamp` is before `until` (any, without it); `false`, and
-    /// nothing applied, for one at or after it — unless it is stamped more than [`FUTURE_STAMP`] after `now`: such a
-    /// record cannot be waited for (it would hold its shard back for good), and is applied as every record was
-    /// before reads had an end.
+    /// Applies one record (its data bytes; idempotent: applying a record twice changes nothing) whose
+    /// `EventTimestamp` is before `until` (any, without it); `false`, and nothing applied, for one at or after it —
+    /// unless it is stamped more than [`FUTURE_STAMP`] after `now`: such a record cannot be waited for (it would hold
+    /// its shard back for good), and is applied as every record was before reads had an end.
     pub fn apply_before(
         &mut self,
         data: &[u8],

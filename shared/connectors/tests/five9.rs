@@ -308,6 +308,56 @@ async fn a_call_exactly_at_the_window_end_belongs_to_the_next_window() {
     }
     parts.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
     assert_eq!(parts, sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(
+        c.warnings().is_empty(),
+        "a row at the (inclusive) end is the next window's, not outside: {:?}",
+        c.warnings()
+    );
+}
+
+#[tokio::test]
+async fn rows_outside_the_hours_asked_for_are_counted_and_warned_about() {
+    // The integration says New York; the domain writes its reports in Los Angeles time, three hours behind. The
+    // criteria carry an explicit offset, so Five9 returns the hours asked for, but its rows read as New York time
+    // lie three hours earlier.
+    let sim = default_sim().await;
+    let mut s = settings(Five9Grouping::Campaign);
+    s.time_zone = "America/New_York".into();
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
+    let wrong = Five9Connector::new(
+        HttpClient::new().unwrap(),
+        &endpoints,
+        s,
+        sim.username(),
+        SecretString::from(sim.password()),
+    )
+    .with_options(test_options());
+    // Two hours: every row, read three hours early, lies before the window.
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T18:00:00Z");
+    let calls = total_offered(&sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(calls > 20, "the window must have traffic");
+    assert_eq!(total_offered(&wrong.interval_stats(&[], w, deadline()).await.unwrap()), 0, "all rows are outside");
+    assert!(wrong.warnings().iter().any(|w| w.contains("America/New_York")), "{:?}", wrong.warnings());
+    // The state report reads a look-back before the window too: the rows of its first three hours are outside.
+    wrong.agent_segments(&[], w, deadline()).await.unwrap();
+    let warnings = wrong.warnings();
+    assert_eq!(warnings.len(), 1, "one warning for the run: {warnings:?}");
+    let (_, counted) = warnings[0].split_once("asked for (").expect("the counts");
+    let counts: Vec<u64> = counted[..counted.find(')').expect("the counts' end")]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|n| !n.is_empty())
+        .map(|n| n.parse().unwrap())
+        .collect();
+    assert!(
+        counts.len() == 2 && counts[0] >= calls && counts[1] > 0,
+        "Call Log, Agent State Details ({calls} calls): {warnings:?}"
+    );
+
+    // The same reads in the domain's zone: exact, and no warning.
+    let c = connector(&sim, Five9Grouping::Campaign);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), sim.truth_segments(w));
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
 }
 
 #[tokio::test]
@@ -880,6 +930,12 @@ async fn configuration_and_unavailability_faults_are_typed() {
         let err = expect_err(c.list_queues(deadline())).await;
         assert!(matches!(err, ConnectorError::Unavailable { .. }), "{kind:?}: {err:?}");
     }
+    // A `Client` fault without detail refuses the request itself: not retried (one request), not "unavailable".
+    sim.set_faults(vec![FaultRule::new(FaultKind::ClientFault).on("getCampaigns")]);
+    let before = sim.stats().requests;
+    let err = expect_err(c.list_queues(deadline())).await;
+    assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains("Client fault")), "{err:?}");
+    assert_eq!(sim.stats().requests - before, 1, "sent once");
     // Transient faults are retried: two failures, then the right answer.
     sim.set_faults(vec![FaultRule::new(FaultKind::Http503).times(1), FaultRule::new(FaultKind::ServerFault).times(1)]);
     assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));

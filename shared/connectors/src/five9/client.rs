@@ -215,7 +215,36 @@ pub(super) fn map_fault(f: &Fault) -> ConnectorError {
         "IncorrectArgumentFault" | "MissedArgumentFault" | "InvalidRegexpPatternFault" | "ObjectNotFoundFault" => {
             ConnectorError::Configuration { message: format!("Five9 {name}: {message}") }
         }
+        // A fault of the SOAP `Client` class (JAX-WS answers a request that does not fit the schema so, without a
+        // detail) refuses the request itself: sent again unchanged it is refused again, so it is not retried. The
+        // two sides disagree on the wire format: malformed, like an answer that does not fit it.
+        other if is_client_fault(&f.code) => {
+            let name = if other.is_empty() { String::new() } else { format!(" {other}") };
+            ConnectorError::malformed(format!("Five9 refused the request (SOAP Client fault{name}): {message}"))
+        }
         "" => ConnectorError::unavailable(format!("Five9 fault without detail: {message}")),
         other => ConnectorError::unavailable(format!("Five9 {other}: {message}")),
+    }
+}
+
+/// Whether a SOAP 1.1 `faultcode` (a qualified name such as `env:Client` or `soap:Client.Validation`) is of the
+/// `Client` class.
+fn is_client_fault(code: &str) -> bool {
+    let local = code.rsplit_once(':').map_or(code, |(_, local)| local);
+    local.split('.').next() == Some("Client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_faults_are_told_by_the_local_name_of_their_code() {
+        for code in ["env:Client", "soap:Client", "Client", "S:Client.Validation"] {
+            assert!(is_client_fault(code), "{code}");
+        }
+        for code in ["env:Server", "soap:Server.Busy", "", "env:ClientX", "Clients"] {
+            assert!(!is_client_fault(code), "{code}");
+        }
     }
 }

@@ -140,6 +140,16 @@ pub struct Five9Connector {
     /// counted until a fetch was paced: the fetches the import does not pace are not limited), and how its Agent
     /// State Details reports plan hours not seen yet.
     allowance: StdMutex<budget::Allowance>,
+    /// Report rows this instance skipped as outside their report's window ([`report::outside_report`]): Call Log
+    /// and Agent State Details. Any means the run's record warns ([`crate::Connector::warnings`]).
+    rows_outside: StdMutex<RowsOutside>,
+}
+
+/// [`Five9Connector::rows_outside`]: the rows skipped, per report.
+#[derive(Debug, Default)]
+struct RowsOutside {
+    calls: usize,
+    states: usize,
 }
 
 /// The connector's cursor: what it learned of the domain ([`density`]: its Agent State Details rows per hour, and
@@ -200,6 +210,7 @@ impl Five9Connector {
             density: StdMutex::new(density::StateDensity::default()),
             call_rows: StdMutex::new(density::StateDensity::default()),
             carried: StdMutex::new(None),
+            rows_outside: StdMutex::new(RowsOutside::default()),
             allowance: StdMutex::new(budget::Allowance::default()),
         }
     }
@@ -385,6 +396,21 @@ impl Connector for Five9Connector {
 
     fn max_window(&self) -> Duration {
         self.opts.max_report_span
+    }
+
+    /// Rows skipped as outside their report's window: the reports covered other hours than asked for, most likely
+    /// because the integration's time zone is not the Five9 domain's, and the calls or states of those hours may be
+    /// missing or in the wrong interval.
+    fn warnings(&self) -> Vec<String> {
+        let outside = self.rows_outside.lock().unwrap_or_else(|p| p.into_inner());
+        if outside.calls == 0 && outside.states == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "Five9 reports held rows outside the hours asked for ({} Call Log, {} Agent State Details rows), which \
+             were skipped: check that the integration's time zone ({}) is the Five9 domain's",
+            outside.calls, outside.states, self.tz
+        )]
     }
 
     fn calls_made(&self) -> u64 {

@@ -207,6 +207,7 @@ impl Five9Connector {
             if result.rows >= self.opts.row_limit {
                 return Ok(false);
             }
+            self.count_outside(result.rows_outside_window, 0);
             self.call_rows.lock().unwrap_or_else(|p| p.into_inner()).observe_counts(self.tz, w, result.quarters);
             sums.merge(result.sums);
             Ok(true)
@@ -283,6 +284,17 @@ impl Five9Connector {
         Ok((all, generated_at))
     }
 
+    /// Counts rows a complete report held outside its window ([`report::outside_report`]), logging them.
+    fn count_outside(&self, calls: usize, states: usize) {
+        if calls == 0 && states == 0 {
+            return;
+        }
+        tracing::warn!(calls, states, time_zone = %self.tz, "Five9 report rows outside the hours asked for were skipped");
+        let mut outside = self.rows_outside.lock().unwrap_or_else(|p| p.into_inner());
+        outside.calls += calls;
+        outside.states += states;
+    }
+
     /// Adds `(state, reason code)` pairs read to the statuses [`crate::Connector::list_statuses`] lists.
     pub(super) fn see_statuses<'a>(&self, statuses: impl IntoIterator<Item = (&'a str, Option<&'a str>)>) {
         let mut seen = self.seen_statuses.lock().unwrap_or_else(|p| p.into_inner());
@@ -317,13 +329,18 @@ impl Five9Connector {
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
             // window, no duplicates across consecutive reports. The end is exclusive.
             let mut kept = before;
+            let mut outside = 0;
             for i in before..all.rows.len() {
-                if w.contains(all.rows[i].start) {
+                let start = all.rows[i].start;
+                if w.contains(start) {
                     all.rows.swap(kept, i);
                     kept += 1;
+                } else if report::outside_report(w, start) {
+                    outside += 1;
                 }
             }
             all.rows.truncate(kept);
+            self.count_outside(0, outside);
             reports.push((before, at));
             let starts = all.rows[before..].iter().map(|r| r.start);
             self.density.lock().unwrap_or_else(|p| p.into_inner()).observe(self.tz, w, starts);

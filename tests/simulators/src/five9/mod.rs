@@ -119,6 +119,8 @@ pub enum FaultKind {
     OperationsLimitExceeded,
     ServiceUnavailableFault,
     ServerFault,
+    /// A SOAP `Client` fault without detail, as JAX-WS answers a request that does not fit the schema.
+    ClientFault,
     /// HTTP 500 HTML page (no SOAP fault).
     Http500,
     /// HTTP 503 HTML page.

@@ -188,6 +188,9 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Some(FaultKind::ServerFault) => {
             return fault_response(wire::simple_fault("ServerFault", "Internal server error"), now);
         }
+        Some(FaultKind::ClientFault) => {
+            return fault_response(wire::client_fault("Unmarshalling Error: unexpected element"), now);
+        }
         Some(FaultKind::UserBusy) => {
             // What a second concurrent request of the user gets, here while another integration or tool (not
             // this simulator's own traffic) holds the user.

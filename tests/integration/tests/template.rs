@@ -16,6 +16,8 @@
 //! 5. No IAM statement uses `"*"` as an action or a resource (nor `NotAction`/`NotResource`, nor an action wildcard)
 //!    except the statements listed in [`STAR_RESOURCE_EXCEPTIONS`], each with its reason; each role's actions are
 //!    exactly the ones its function calls ([`ROLE_ACTIONS`]).
+//! 6. Every AWS SDK operation the code calls (found in `shared/*/src` and `functions/*/src`, named by the botocore
+//!    models) is granted to the roles of the functions that make it ([`CALL_SITES`]).
 //!
 //! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) arrive from YAML as tagged values; they are
 //! rewritten to their long form (`{"Ref": ..}`, `{"Fn::GetAtt": [..]}`) before any check.
@@ -100,8 +102,9 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "scheduler:CreateSchedule",
             "scheduler:UpdateSchedule",
             "scheduler:DeleteSchedule",
-            "scheduler:GetSchedule",
             "iam:PassRole",
+            // Amazon Connect: verifying the customer's role.
+            "sts:AssumeRole",
             // integration.deleted events.
             "events:PutEvents",
         ],
@@ -121,6 +124,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:BatchWriteItem",
             "dynamodb:ConditionCheckItem",
             "secretsmanager:GetSecretValue",
+            // Amazon Connect: reading through the customer's role.
+            "sts:AssumeRole",
             // Its DeadLetterQueue (failed asynchronous invocations).
             "sqs:SendMessage",
             // Status-change events (integration.failing / integration.recovered).
@@ -136,6 +141,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "xray:PutTelemetryRecords",
             "dynamodb:GetItem",
             "dynamodb:Query",
+            // The queue search's names index (GET /queues?q=).
+            "dynamodb:BatchGetItem",
             // The external agent / status mapping routes (conditional updates of existing items).
             "dynamodb:UpdateItem",
         ],
@@ -147,6 +154,12 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
 const POLICY_RESOURCES: &[(&str, &[&str], &[&str])] = &[
     // Only with the KmsKeyArn parameter: both senders to the dead-letter queue need the key then.
     ("DeadLetterKeyAccess", &["SchedulerRole", "ImportRole"], &["kms:GenerateDataKey", "kms:Decrypt"]),
+    // Only with the KmsKeyArn parameter: DynamoDB uses the table's key on behalf of each caller.
+    (
+        "TableKeyAccess",
+        &["IntegrationsApiRole", "ImportRole", "QueuesQueryRole", "IngestRole"],
+        &["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+    ),
 ];
 
 /// Environment variables each function's code reads (shared/aws/src/config.rs, shared/app/src/http/mod.rs), and the
@@ -697,6 +710,210 @@ fn each_role_grants_only_what_its_function_calls() {
         assert!(function["Properties"]["Role"].get("Fn::GetAtt").is_some(), "{name}: Role must be an explicit role");
         assert!(function["Properties"]["Policies"].is_null(), "{name}: Policies are ignored with an explicit Role");
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// 6. Every AWS call in the code is granted
+// ---------------------------------------------------------------------------------------------------------------
+
+/// The AWS services the code calls, by their botocore model name (also their IAM prefix).
+const CODE_SERVICES: &[&str] =
+    &["dynamodb", "secretsmanager", "scheduler", "sts", "events", "lambda", "kinesis", "connect"];
+
+/// Services whose calls the customer's role grants (`infra/customer-role-amazon-connect.yaml`), not a stack role.
+const CUSTOMER_SERVICES: &[&str] = &["connect", "kinesis"];
+
+/// Where a call is made decides the roles that need it: (path prefix, roles). A call made elsewhere (a file that
+/// serves several functions: `ingest_store.rs` holds the ingest keys the integrations API manages and the writes of
+/// the ingest function) needs at least one function role to grant it.
+const CALL_SITES: &[(&str, &[&str])] = &[
+    ("shared/aws/src/query_store/", &["QueuesQueryRole"]),
+    ("shared/aws/src/import_store/", &["ImportRole"]),
+    // Connectors read in the import and verify credentials in the integrations API.
+    ("shared/connectors/src/", &["ImportRole", "IntegrationsApiRole"]),
+];
+
+/// Operations whose IAM action has another name, or that no stack role needs: (`service:Operation`, action, why).
+const OPERATION_ACTIONS: &[(&str, Option<&str>, &str)] = &[
+    ("lambda:Invoke", Some("lambda:InvokeFunction"), "the IAM action of the Invoke operation"),
+    ("dynamodb:TransactWriteItems", None, "authorised per contained action (Put, Update, Delete, ConditionCheck)"),
+    ("dynamodb:CreateTable", None, "the local run's and the tests' table (schema.rs); in AWS the stack creates it"),
+];
+
+/// `service -> operation names` of [`CODE_SERVICES`], from the botocore models of the project's tool environment
+/// (the models the SDKs are generated from).
+fn service_operations() -> BTreeMap<String, Vec<String>> {
+    let python = repo_root().join(".tools/venv/bin/python");
+    let script = format!(
+        "import json, botocore.loaders\nl = botocore.loaders.Loader()\nprint(json.dumps({{s: sorted(l.load_service_model(s, \
+         'service-2')['operations']) for s in {CODE_SERVICES:?}}}))"
+    );
+    let out = std::process::Command::new(&python)
+        .args(["-c", &script])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/bootstrap)", python.display()));
+    assert!(out.status.success(), "botocore models: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("service -> operations")
+}
+
+/// An operation's method name in the Rust SDKs: `BatchGetItem` -> `batch_get_item`, `GetMetricDataV2` ->
+/// `get_metric_data_v2`.
+fn snake_case(operation: &str) -> String {
+    let mut out = String::new();
+    let mut previous: Option<char> = None;
+    for c in operation.chars() {
+        if c.is_ascii_uppercase() && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit()) {
+            out.push('_');
+        }
+        out.push(c.to_ascii_lowercase());
+        previous = Some(c);
+    }
+    out
+}
+
+/// The method names called without arguments (`.name()`, how every SDK operation starts) in `source`.
+fn argumentless_calls(source: &str) -> BTreeSet<&str> {
+    let mut found = BTreeSet::new();
+    for (i, _) in source.match_indices("()") {
+        let before = &source[..i];
+        let start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |p| p + 1);
+        if start > 0 && before[..start].ends_with('.') && start < i {
+            found.insert(&source[start..i]);
+        }
+    }
+    found
+}
+
+/// The Rust sources of the code that runs in AWS: `shared/*/src` and `functions/*/src`.
+fn code_sources() -> Vec<(String, String)> {
+    fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, String)>) {
+        for entry in std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                walk(&path, root, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let relative = path.strip_prefix(root).expect("under the root").to_string_lossy().replace('\\', "/");
+                out.push((relative, std::fs::read_to_string(&path).expect("source")));
+            }
+        }
+    }
+    let root = repo_root().canonicalize().expect("repository root");
+    let mut out = Vec::new();
+    for parent in ["shared", "functions"] {
+        for entry in std::fs::read_dir(root.join(parent)).expect("shared/ and functions/") {
+            let src = entry.expect("directory entry").path().join("src");
+            if src.is_dir() {
+                walk(&src, &root, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// The actions a role's `Allow` statements grant.
+fn granted_by(role: &Value) -> BTreeSet<String> {
+    let mut found = Vec::new();
+    statements(&role["Properties"]["Policies"], &mut found);
+    found
+        .iter()
+        .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
+        .flat_map(|s| strings(s.get("Action").unwrap_or(&Value::Null)))
+        .collect()
+}
+
+/// The check [`ROLE_ACTIONS`] cannot make (it lists what the template grants, by hand): every SDK operation the code
+/// calls is granted to the role of each function that makes it, and every Amazon Connect or Kinesis call to the
+/// customer's role. moto does not evaluate IAM, so no other test would notice a missing grant. (It found two:
+/// `sts:AssumeRole`, which no role had, so Amazon Connect failed in AWS, and the queue search's `BatchGetItem`.)
+#[test]
+fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
+    let template = Template::load();
+    let customer = parse_yaml("infra/customer-role-amazon-connect.yaml");
+    let customer_role = customer["Resources"]
+        .as_object()
+        .expect("Resources")
+        .values()
+        .find(|r| r["Type"] == "AWS::IAM::Role")
+        .expect("the customer template's role");
+    let customer_grants = granted_by(customer_role);
+    let function_roles: Vec<&str> = ROLE_ACTIONS.iter().map(|(r, _)| *r).filter(|r| *r != "SchedulerRole").collect();
+    let grants = |role: &str| granted_by(&template.resources()[role]);
+
+    let mut by_method: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (service, operations) in service_operations() {
+        for operation in operations {
+            by_method.entry(snake_case(&operation)).or_default().push((service.clone(), operation));
+        }
+    }
+    let mut problems = Vec::new();
+    let mut called = BTreeSet::new();
+    let (mut used_sites, mut used_operations) = (BTreeSet::new(), BTreeSet::new());
+    for (file, source) in code_sources() {
+        for method in argumentless_calls(&source) {
+            let Some(candidates) = by_method.get(method) else { continue };
+            let site = CALL_SITES.iter().find(|(prefix, _)| file.starts_with(prefix));
+            let customer_side = file.starts_with("shared/connectors/src/");
+            // (role, actions of which one must be granted)
+            let mut needs: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+            for (service, operation) in candidates {
+                let name = format!("{service}:{operation}");
+                let action = match OPERATION_ACTIONS.iter().find(|(o, _, _)| *o == name) {
+                    Some((o, action, _)) => {
+                        used_operations.insert(*o);
+                        match action {
+                            Some(a) => (*a).to_owned(),
+                            None => continue,
+                        }
+                    }
+                    None => name,
+                };
+                called.insert(action.clone());
+                if CUSTOMER_SERVICES.contains(&service.as_str()) {
+                    if customer_side {
+                        needs.entry("customer role").or_default().push(action);
+                    }
+                    continue;
+                }
+                match site {
+                    Some((prefix, roles)) => {
+                        used_sites.insert(*prefix);
+                        roles.iter().for_each(|r| needs.entry(r).or_default().push(action.clone()));
+                    }
+                    None => needs.entry("a function role").or_default().push(action),
+                }
+            }
+            for (role, actions) in needs {
+                let granted = match role {
+                    "customer role" => actions.iter().any(|a| customer_grants.contains(a)),
+                    "a function role" => function_roles.iter().any(|r| actions.iter().any(|a| grants(r).contains(a))),
+                    role => actions.iter().any(|a| grants(role).contains(a)),
+                };
+                if !granted {
+                    problems.push(format!("{file}: .{method}() needs one of {actions:?}, which {role} does not grant"));
+                }
+            }
+        }
+    }
+    // The scan sees the calls it must (a broken scan would find nothing and pass).
+    for action in ["dynamodb:GetItem", "dynamodb:BatchWriteItem", "sts:AssumeRole", "connect:GetMetricDataV2"] {
+        assert!(called.contains(action), "the scan did not find {action}: {called:?}");
+    }
+    for (prefix, _) in CALL_SITES {
+        assert!(used_sites.contains(prefix), "stale CALL_SITES entry {prefix}: no AWS call there");
+    }
+    for (operation, _, why) in OPERATION_ACTIONS {
+        assert!(used_operations.contains(operation), "stale OPERATION_ACTIONS entry {operation} ({why})");
+    }
+    assert!(problems.is_empty(), "AWS calls without a grant:\n{}", problems.join("\n"));
+}
+
+#[test]
+fn sdk_method_names_and_argumentless_calls_are_read_as_the_scan_needs() {
+    assert_eq!(snake_case("BatchGetItem"), "batch_get_item");
+    assert_eq!(snake_case("GetMetricDataV2"), "get_metric_data_v2");
+    assert_eq!(snake_case("AssumeRole"), "assume_role");
+    let calls = argumentless_calls("self.client\n    .batch_get_item()\n .send(); f(); x.y(1); a.b_c()");
+    assert_eq!(calls, BTreeSet::from(["batch_get_item", "send", "b_c"]));
 }
 
 #[test]

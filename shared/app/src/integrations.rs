@@ -230,7 +230,13 @@ impl IntegrationService {
                     updated.name = name.clone();
                 }
                 if let Some(settings) = &patch.settings {
-                    updated.settings = settings.clone();
+                    // The fields sent, merged into the settings as read now: a change another PATCH wrote since the
+                    // first read stays (the first read's merge would write its fields back). Parsing again only
+                    // fails if the first parse did (the fields it checks against the record cannot change).
+                    updated.settings = parse_patch(body, &current.kind, &current.settings)
+                        .ok()
+                        .and_then(|fresh| fresh.settings)
+                        .unwrap_or_else(|| settings.clone());
                 }
                 if let Some(credentials) = &patch.credentials {
                     updated.credential_hints = credentials.hints();
@@ -269,6 +275,9 @@ impl IntegrationService {
             // Put the record (and the schedule) back as they were; the admin can retry.
             self.restore_record(&current, &updated, "agent-states schedule").await;
             return Err(e.into());
+        }
+        if (cadence_changed || cadence_sent) && pulls(&updated) {
+            self.schedules_follow_deletion(tenant, current.id).await;
         }
         // The record names the new version: now it becomes the secret's current one too, the one the import falls
         // back to after a rejection and the one a person sees in Secrets Manager (not before: a PATCH that fails
@@ -364,6 +373,7 @@ impl IntegrationService {
             if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
                 tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
             }
+            self.schedules_follow_deletion(tenant, id).await;
         }
     }
 
@@ -411,8 +421,32 @@ impl IntegrationService {
     }
 
     /// Pauses or resumes. An import that finishes meanwhile updates the status (and the record's version), so a
-    /// conflict is retried on a fresh read a few times before it reaches the admin.
+    /// conflict is retried on a fresh read a few times before it reaches the admin. The schedules are switched
+    /// before the record is saved; when the record cannot be saved they are switched back, so that they always
+    /// follow the record (until 2026-12-07 a failed pause left the schedules off under a record that said
+    /// `operational`: no import ran, and nothing showed it).
     async fn change_state(&self, tenant: &TenantId, id: &str, pause: bool) -> Result<Integration, ApiError> {
+        let mut switched = None;
+        let result = self.change_state_switching(tenant, id, pause, &mut switched).await;
+        if result.is_err()
+            && let Some(record) = switched
+        {
+            if let Err(e) = self.switch_schedules(&record, pause).await {
+                tracing::error!(tenant = %tenant, integration = %record.id, error = %e, "switching the schedules back after a failed pause or resume failed");
+            }
+            self.schedules_follow_deletion(tenant, record.id).await;
+        }
+        result
+    }
+
+    /// [`Self::change_state`], noting in `switched` the record whose schedules it switched.
+    async fn change_state_switching(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+        pause: bool,
+        switched: &mut Option<Integration>,
+    ) -> Result<Integration, ApiError> {
         for _ in 0..CONFLICT_RETRIES {
             let current = self.get(tenant, id).await?;
             if (current.status.state == IntegrationState::Paused) == pause {
@@ -420,10 +454,8 @@ impl IntegrationService {
             }
             // A type that does not pull (push) has no schedules: pausing only changes its state.
             if pulls(&current) {
-                self.schedules.set_enabled(tenant, current.id, !pause).await?;
-                if let Some(cadence) = current.settings.agent_state_cadence {
-                    self.schedules.set_states_schedule(tenant, current.id, Some(cadence), !pause).await?;
-                }
+                *switched = Some(current.clone());
+                self.switch_schedules(&current, !pause).await?;
             }
             let mut updated = current.clone();
             updated.status = IntegrationStatus {
@@ -435,12 +467,18 @@ impl IntegrationService {
             match self.save_status(&current, updated).await {
                 Err(ApiError::Conflict) => continue,
                 Ok(saved) => {
+                    // Deleted meanwhile: its DELETE may have removed the schedules before they were switched here.
+                    self.schedules_follow_deletion(tenant, current.id).await;
                     // The catch-up import starts once the record says `importing`: started before (until
                     // 2026-12-06), it could read the record still paused and skip, leaving the catch-up to the
-                    // schedule's next run. Should the start fail now, the schedule is enabled and its next run
-                    // catches up.
-                    if !pause && pulls(&current) {
-                        self.schedules.run_now(tenant, current.id).await?;
+                    // schedule's next run. Should the start fail, the schedule is enabled and its next run catches
+                    // up: the resume took effect, so it is answered as done (until 2026-12-07: 503, and a retry
+                    // found it resumed and started nothing).
+                    if !pause
+                        && pulls(&current)
+                        && let Err(e) = self.schedules.run_now(tenant, current.id).await
+                    {
+                        tracing::warn!(tenant = %tenant, integration = %current.id, error = %e, "the catch-up import after a resume could not be started; the schedule's next run catches up");
                     }
                     return Ok(saved);
                 }
@@ -448,6 +486,35 @@ impl IntegrationService {
             }
         }
         Err(ApiError::Conflict)
+    }
+
+    /// Enables or disables an integration's schedules: the recurring one and, with a cadence, the agent-states one.
+    async fn switch_schedules(&self, record: &Integration, enabled: bool) -> Result<(), StoreError> {
+        let (tenant, id) = (&record.tenant_id, record.id);
+        self.schedules.set_enabled(tenant, id, enabled).await?;
+        if let Some(cadence) = record.settings.agent_state_cadence {
+            self.schedules.set_states_schedule(tenant, id, Some(cadence), enabled).await?;
+        }
+        Ok(())
+    }
+
+    /// Called after writing an integration's schedules: when the integration was deleted meanwhile, its DELETE may
+    /// have removed the schedules before this write, which then created one again (the agent-states schedule is
+    /// created when missing) that nothing would ever remove: a Lambda invoked every few minutes for an integration
+    /// that is gone. The record is read again (strongly consistent): gone or being deleted, the schedules are
+    /// removed. A DELETE that marks the record after this read removes them itself, after this write.
+    async fn schedules_follow_deletion(&self, tenant: &TenantId, id: IntegrationId) {
+        match self.repo.get(tenant, id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                if let Err(e) = self.schedules.delete(tenant, id).await {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the schedules of an integration deleted while they were written failed");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "could not check whether the integration was deleted while its schedules were written");
+            }
+        }
     }
 
     /// "Sync now": starts an import at once (refused while paused).

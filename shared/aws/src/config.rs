@@ -167,9 +167,7 @@ impl Settings {
             schedule_group: vars.text("SCHEDULE_GROUP").unwrap_or_else(|| "default".into()),
             import_function_arn: vars.text("IMPORT_FUNCTION_ARN").unwrap_or_default(),
             scheduler_role_arn: vars.text("SCHEDULER_ROLE_ARN").unwrap_or_default(),
-            schedule_expression: vars
-                .text("IMPORT_SCHEDULE_EXPRESSION")
-                .unwrap_or_else(|| Self::DEFAULT_SCHEDULE_EXPRESSION.into()),
+            schedule_expression: Self::schedule_expression_from(vars)?,
             flexible_window_minutes: vars
                 .number("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", 0..=1440)?
                 .unwrap_or(Self::DEFAULT_FLEXIBLE_WINDOW_MINUTES),
@@ -200,6 +198,28 @@ impl Settings {
                     .number("INGEST_KEY_GRACE_HOURS", IngestConfig::GRACE_HOURS)?
                     .map_or(ingest_default.grace, chrono::Duration::hours),
             },
+        })
+    }
+
+    /// `IMPORT_SCHEDULE_EXPRESSION`: `quarter-hourly` (the default) or a Scheduler `rate(…)` / `cron(…)`
+    /// expression, used as it is. Anything else stops the function at start-up: taken as it is, every create would
+    /// check the credentials, write the record and the secret, and then be rolled back by `CreateSchedule`'s refusal.
+    pub fn schedule_expression_from(vars: &Vars<'_>) -> Result<String, ConfigError> {
+        const NAME: &str = "IMPORT_SCHEDULE_EXPRESSION";
+        let Some(value) = vars.text(NAME) else { return Ok(Self::DEFAULT_SCHEDULE_EXPRESSION.into()) };
+        let expression = |kind: &str| {
+            value
+                .strip_prefix(kind)
+                .and_then(|rest| rest.strip_suffix(')'))
+                .is_some_and(|inner| !inner.trim().is_empty())
+        };
+        if value == crate::scheduler::QUARTER_HOURLY || expression("rate(") || expression("cron(") {
+            return Ok(value);
+        }
+        Err(ConfigError::Invalid {
+            variable: NAME,
+            value,
+            expected: format!("{} or a Scheduler rate(…) / cron(…) expression", crate::scheduler::QUARTER_HOURLY),
         })
     }
 
@@ -631,6 +651,21 @@ mod tests {
             let config = ImportFunctionConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
             let s = &config.settings;
             assert_eq!((s.hour_buckets, s.compact_segment_buckets), (on, compact), "HOUR_BUCKETS={value:?}");
+        }
+    }
+
+    #[test]
+    fn the_import_schedule_expression_is_quarter_hourly_or_a_rate_or_cron_expression() {
+        for value in ["quarter-hourly", "rate(2 minutes)", "cron(0/15 * * * ? *)", " rate(1 hour) "] {
+            let pairs = with(&[("IMPORT_SCHEDULE_EXPRESSION", value)]);
+            let config = IntegrationsApiConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
+            assert_eq!(config.settings.schedule_expression, value.trim());
+        }
+        for value in ["every 15 minutes", "rate()", "cron( )", "rate(2 minutes", "Quarter-Hourly", "at(2026-01-01)"] {
+            let pairs = with(&[("IMPORT_SCHEDULE_EXPRESSION", value)]);
+            let (variable, message) = invalid(IntegrationsApiConfig::from_vars(&Vars::from_pairs(&pairs)));
+            assert_eq!(variable, "IMPORT_SCHEDULE_EXPRESSION", "{value:?}");
+            assert!(message.contains("rate(…) / cron(…)"), "{message}");
         }
     }
 

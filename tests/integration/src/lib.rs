@@ -364,20 +364,32 @@ impl ScheduleStore for FailingSchedules {
 }
 
 /// Wraps the real integration store and races its caller:
-/// - for the next `updates_to_race` updates, it changes the record (as an import's status update would) right before
-///   the caller's conditional write, which then fails for real;
+/// - for the next `updates_to_race` updates (and marks of a delete), it changes the record (as an import's status
+///   update would, and with `race_settings` as another admin's PATCH would) right before the caller's conditional
+///   write, which then fails for real;
 /// - with `pause_after_next_read`, it saves the integration `paused` (as `POST …/pause` does) right after the next
 ///   read of it, and hands the caller the record as it was read.
 pub struct RacingRepo {
     pub inner: Arc<dyn IntegrationRepo>,
     pub updates_to_race: std::sync::atomic::AtomicUsize,
     pub pause_after_next_read: AtomicBool,
+    /// With the next raced update: the settings another admin's PATCH writes in between.
+    pub race_settings: std::sync::Mutex<Option<acd_domain::Settings>>,
+    /// Run to its end right after the next update succeeded (e.g. a whole DELETE between a PATCH's record update
+    /// and its schedule write).
+    pub after_next_update: std::sync::Mutex<Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>>,
 }
 
 impl RacingRepo {
     /// Wraps `inner`, nothing armed.
     pub fn new(inner: Arc<dyn IntegrationRepo>) -> Self {
-        Self { inner, updates_to_race: 0.into(), pause_after_next_read: false.into() }
+        Self {
+            inner,
+            updates_to_race: 0.into(),
+            pause_after_next_read: false.into(),
+            race_settings: std::sync::Mutex::new(None),
+            after_next_update: std::sync::Mutex::new(None),
+        }
     }
 }
 
@@ -412,14 +424,28 @@ impl IntegrationRepo for RacingRepo {
             let mut theirs = previous.clone();
             theirs.version += 1;
             theirs.status.last_run_at = Some(chrono::Utc::now());
+            if let Some(settings) = self.race_settings.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                theirs.settings = settings;
+            }
             self.inner.update(previous, &theirs).await?;
         }
-        self.inner.update(previous, updated).await
+        self.inner.update(previous, updated).await?;
+        let after = self.after_next_update.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(after) = after {
+            after.await;
+        }
+        Ok(())
     }
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError> {
         self.inner.delete(integration).await
     }
     async fn mark_deleting(&self, integration: &Integration) -> Result<(), StoreError> {
+        if self.updates_to_race.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok() {
+            let mut theirs = integration.clone();
+            theirs.version += 1;
+            theirs.status.last_run_at = Some(chrono::Utc::now());
+            self.inner.update(integration, &theirs).await?;
+        }
         self.inner.mark_deleting(integration).await
     }
     async fn get_deleting(&self, tenant: &TenantId, id: IntegrationId) -> Result<Option<Integration>, StoreError> {

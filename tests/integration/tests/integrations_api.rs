@@ -565,12 +565,82 @@ async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
     repo.updates_to_race.store(2, std::sync::atomic::Ordering::SeqCst);
     let (status, _, patched) = call("PATCH", path.clone(), Some(json!({"name": "Busy (renamed)"}))).await;
     assert_eq!((status, patched["name"].as_str()), (200, Some("Busy (renamed)")));
-    // A record that keeps changing still ends in a clear 409 rather than a lost update.
+    // A record that keeps changing still ends in a clear 409 rather than a lost update, and the schedule follows
+    // the record, which still says importing: enabled again (until 2026-12-07 it was left disabled).
+    let id = created["id"].as_str().unwrap();
     repo.updates_to_race.store(100, std::sync::atomic::Ordering::SeqCst);
     let (status, _, problem) = call("POST", format!("{path}/pause"), None).await;
     assert_eq!((status, problem["code"].as_str()), (409, Some("concurrent-modification")));
     let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
     assert_eq!(current["name"], "Busy (renamed)");
+    assert_eq!(current["status"]["state"], "importing");
+    let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the schedule");
+    assert_eq!(schedule.state().unwrap().as_str(), "ENABLED", "the schedule follows the record");
+    // A DELETE too: a 409 the spec lists (until 2026-12-07 it did not), and nothing deleted.
+    repo.updates_to_race.store(100, std::sync::atomic::Ordering::SeqCst);
+    let (status, content_type, problem) = call("DELETE", path.clone(), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("concurrent-modification")));
+    spec().check("DELETE", &path, status, &content_type, &problem);
+    assert_eq!(env.call("GET", &path, Some("tenant-a"), None).await.0, 200);
+    assert!(env.stack.schedule(&format!("imp-{id}")).await.is_some());
+}
+
+/// A schedule written by a PATCH whose integration was deleted meanwhile (the DELETE ran between the PATCH's record
+/// update and its schedule write) is removed again: the agent-states schedule is created when missing, and nothing
+/// else would remove it.
+#[tokio::test]
+async fn a_schedule_written_after_its_integration_was_deleted_is_removed() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Gone"))).await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    // The PATCH's record update lands, then the whole DELETE runs before its schedule write.
+    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
+    let (deleter, delete_path) = (env.api.clone(), path.clone());
+    let deleted = Arc::new(AtomicBool::new(false));
+    let done = deleted.clone();
+    *repo.after_next_update.lock().unwrap() = Some(Box::pin(async move {
+        let (status, _, _) = decode(deleter.handle(api_request("DELETE", &delete_path, Some("tenant-a"), None)).await);
+        assert_eq!(status, 204);
+        done.store(true, Ordering::SeqCst);
+    }));
+    let mut api = env.api.clone();
+    api.service.repo = repo.clone();
+    let body = json!({"settings": {"agent_state_cadence": "1m"}});
+    let (status, _, _) = decode(api.handle(api_request("PATCH", &path, Some("tenant-a"), Some(&body))).await);
+    assert_eq!(status, 200, "the PATCH's change was written before the DELETE");
+    assert!(deleted.load(Ordering::SeqCst), "the DELETE ran");
+    assert_eq!(env.call("GET", &path, Some("tenant-a"), None).await.0, 404);
+    for name in [format!("imp-{id}"), format!("imp-{id}-states")] {
+        assert!(env.stack.schedule(&name).await.is_none(), "{name} is gone");
+    }
+}
+
+/// Two admins change different settings at once: both changes stay. Until 2026-12-07 the PATCH whose write came
+/// second re-applied the settings it had merged into its first read, writing the other admin's field back.
+#[tokio::test]
+async fn concurrent_patches_of_different_settings_both_stay() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Both"))).await;
+    let path = format!("/integrations/{}", created["id"].as_str().unwrap());
+    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
+    let mut api = env.api.clone();
+    api.service.repo = repo.clone();
+    // Admin B's PATCH lands between admin A's read and write: history_days 45.
+    let id: acd_domain::IntegrationId = created["id"].as_str().unwrap().parse().unwrap();
+    let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+    let mut theirs = repo.inner.get(&tenant, id).await.unwrap().unwrap().settings;
+    assert_ne!(theirs.history_days, 45);
+    theirs.history_days = 45;
+    *repo.race_settings.lock().unwrap() = Some(theirs);
+    repo.updates_to_race.store(1, std::sync::atomic::Ordering::SeqCst);
+    let body = json!({"settings": {"agent_state_cadence": "5m"}});
+    let (status, _, patched) = decode(api.handle(api_request("PATCH", &path, Some("tenant-a"), Some(&body))).await);
+    assert_eq!(status, 200, "{patched}");
+    let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(current["settings"]["agent_state_cadence"], "5m", "A's change: {current}");
+    assert_eq!(current["settings"]["history_days"], 45, "B's change stays: {current}");
+    assert_eq!(patched["settings"], current["settings"], "the answer is the record written");
 }
 
 #[tokio::test]

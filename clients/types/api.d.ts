@@ -526,7 +526,10 @@ export interface paths {
          *     is invalid) and `channel` must be its channel. `complete_through` (optional, a quarter hour not in the
          *     future) declares every interval before it complete: an interval absent there reads as zero, exactly as for
          *     pulled data. It only moves forward; the first declaration also fixes `complete_from` (the earliest interval
-         *     of that call).
+         *     of that call). A queue first pushed after a declaration is complete only from the `complete_through` of
+         *     that moment (as a queue an import lists for the first time): its earlier intervals stay `complete: false`.
+         *     "Not in the future" allows 5 minutes of clock skew: `start` and `complete_through` may be at most the
+         *     quarter hour that the server's time plus 5 minutes lies in (at 12:14:59 UTC, 12:15 is accepted, 12:30 not).
          */
         post: operations["ingestIntervals"];
         delete?: never;
@@ -1210,7 +1213,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid-json`, `invalid-body` (400); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
+        /** @description `invalid-json`, `invalid-body` (400: not an object with the route's array, or a member the route does not define); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
         IngestInvalid: {
             headers: {
                 [name: string]: unknown;

@@ -10,7 +10,7 @@
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
 //! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acd_app::ingest::key::KeyLocator;
 use acd_app::ingest::records::{AgentEvent, QueueRecord};
@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use serde_dynamo::aws_sdk_dynamodb_1::{from_items, to_attribute_value, to_item};
+use serde_dynamo::aws_sdk_dynamodb_1::{from_item, from_items, to_attribute_value, to_item};
 
 use crate::batch::{AbortAfter, write_all};
 use crate::dynamo::{Item, is_conditional_failure, key, s, unless_condition_failed};
@@ -137,6 +137,31 @@ impl DynamoIngestStore {
             batches: counts.calls,
             ..Default::default()
         })
+    }
+
+    /// The integration's `complete_through` now (its `STATE` item; none before the first declaration).
+    async fn complete_through(&self, integration: &Integration) -> Result<Option<DateTime<Utc>>, StoreError> {
+        #[derive(Deserialize)]
+        struct State {
+            #[serde(default)]
+            complete_through: Option<DateTime<Utc>>,
+        }
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into())))
+            .projection_expression("complete_through")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("GetItem(push completeness)", e))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => from_item::<State>(item)
+                .map(|s| s.complete_through)
+                .map_err(|e| StoreError::Corrupt(format!("state: {e}"))),
+        }
     }
 
     /// Moves a queue's data range out to `[from, to]` (two conditional updates; a failed condition means the range
@@ -302,14 +327,22 @@ impl IngestStore for DynamoIngestStore {
             #[serde(default)]
             search_indexed: bool,
         }
-        let stored: Vec<Stored> = from_items(self.query_all(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?)
-            .map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
+        let (stored, complete_through) = futures::try_join!(
+            self.query_all(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None),
+            self.complete_through(integration),
+        )?;
+        let stored: Vec<Stored> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
         let mut stored: HashMap<String, Stored> = stored.into_iter().map(|q| (q.external_id.clone(), q)).collect();
         let (mut index_puts, mut index_deletes) = (Vec::new(), Vec::new());
+        let mut new = HashSet::new();
         for record in queues {
             let q = &record.queue;
             let queue_id = QueueId::new(id, q.external_id.clone());
-            let indexed = stored.remove(&q.external_id).filter(|p| p.search_indexed);
+            let previous = stored.remove(&q.external_id);
+            if previous.is_none() {
+                new.insert(q.external_id.as_str());
+            }
+            let indexed = previous.filter(|p| p.search_indexed);
             let lower = q.name.to_lowercase();
             if indexed.as_ref().is_none_or(|p| p.name_lower != lower || p.channel != q.channel) {
                 index_puts.extend(items::queue_search_items(tenant, &q.name, &queue_id, q.channel));
@@ -325,7 +358,7 @@ impl IngestStore for DynamoIngestStore {
         for record in queues {
             let q = &record.queue;
             let queue_id = QueueId::new(id, q.external_id.clone());
-            let values = HashMap::from([
+            let mut values = HashMap::from([
                 (":gpk".to_owned(), s(items::queues_gsi_pk(tenant))),
                 (":gsk".to_owned(), s(items::queues_gsi_sk(&q.name, &queue_id))),
                 (":entity".to_owned(), s("queue")),
@@ -341,17 +374,24 @@ impl IngestStore for DynamoIngestStore {
                 (":now".to_owned(), attribute(now)?),
                 (":indexed".to_owned(), AttributeValue::Bool(true)),
             ]);
+            let mut update = "SET GSI1PK = :gpk, GSI1SK = :gsk, entity = :entity, queue_id = :qid, \
+                              integration_id = :int, integration_name = :iname, external_id = :ext, #name = :name, \
+                              name_lower = :lower, channel = :channel, interval_minutes = :minutes, active = :active, \
+                              last_seen = :now, first_seen = if_not_exists(first_seen, :now), #indexed = :indexed"
+                .to_owned();
+            // A new queue's statistics are complete from where the integration's are now (as the import sets a
+            // queue it lists for the first time): the earlier declarations did not cover it, so its history before
+            // must not read as complete zeros. A queue pushed before keeps what it had (absent: the integration's).
+            if let Some(through) = complete_through.filter(|_| new.contains(q.external_id.as_str())) {
+                update.push_str(", complete_from = if_not_exists(complete_from, :ct)");
+                values.insert(":ct".to_owned(), attribute(through)?);
+            }
             requests.push(
                 self.client
                     .update_item()
                     .table_name(&self.table)
                     .set_key(Some(key(pk.clone(), keys::queue_sk(&q.external_id))))
-                    .update_expression(
-                        "SET GSI1PK = :gpk, GSI1SK = :gsk, entity = :entity, queue_id = :qid, integration_id = :int, \
-                         integration_name = :iname, external_id = :ext, #name = :name, name_lower = :lower, \
-                         channel = :channel, interval_minutes = :minutes, active = :active, last_seen = :now, \
-                         first_seen = if_not_exists(first_seen, :now), #indexed = :indexed",
-                    )
+                    .update_expression(update)
                     .expression_attribute_names("#name", "name")
                     .expression_attribute_names("#indexed", items::SEARCH_INDEXED)
                     .set_expression_attribute_values(Some(values)),

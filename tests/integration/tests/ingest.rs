@@ -346,6 +346,65 @@ async fn a_retry_of_a_call_that_stored_its_events_and_failed_builds_their_segmen
     assert!(starts.contains(&(t0 + Duration::minutes(20))), "the next day's event \"7\" is stored: {states}");
 }
 
+#[tokio::test]
+async fn a_queue_pushed_after_completeness_was_declared_is_complete_only_from_then() {
+    // The import's rule for a queue it lists for the first time: the declarations before it did not cover the new
+    // queue, so its earlier quarter hours are unknown, not complete zeros (they read as zeros before 2026-12-07).
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Late queue", "type": "push"})).await;
+    let queue = |external_id: &str, name: &str| json!({"external_id": external_id, "name": name, "channel": "calls"});
+    assert_eq!(push(&ingest, Some(&key), "queues", &json!({"queues": [queue("q-a", "Alpha")]})).await.0, 200);
+    let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(2);
+    let t1 = base + Duration::minutes(30);
+    let interval = |queue: &str, start: DateTime<Utc>| {
+        json!({"queue_external_id": queue, "channel": "calls", "start": iso(start), "offered": 4, "handled": 4,
+               "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5})
+    };
+    let body = json!({"intervals": [interval("q-a", base)], "complete_through": iso(t1)});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+
+    // B is new after the declaration; A is pushed again (a queue known before keeps its completeness).
+    let both = json!({"queues": [queue("q-a", "Alpha"), queue("q-b", "Beta")]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &both).await.0, 200);
+    let listed = env.get(&format!("/queues?integration_id={id}"), T).await;
+    let queue_id = |name: &str| {
+        let items = listed["items"].as_array().unwrap();
+        items.iter().find(|q| q["name"] == name).unwrap()["id"].as_str().unwrap().to_owned()
+    };
+    let (a, b) = (queue_id("Alpha"), queue_id("Beta"));
+    let complete = |read: &Value| -> Vec<(Value, bool)> {
+        read["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["offered"].clone(), i["complete"].as_bool().unwrap()))
+            .collect()
+    };
+    let range =
+        format!("from={}&to={}", iso(base).replace(".000", ""), iso(base + Duration::minutes(45)).replace(".000", ""));
+    let read_a = env.get(&format!("/queues/{a}/intervals?{range}"), T).await;
+    assert_eq!(complete(&read_a), [(json!(4), true), (json!(0), true), (Value::Null, false)], "{read_a}");
+    let read_b = env.get(&format!("/queues/{b}/intervals?{range}"), T).await;
+    assert_eq!(complete(&read_b), [(Value::Null, false), (Value::Null, false), (Value::Null, false)], "{read_b}");
+    assert_eq!(time(&read_b["complete_through"]), t1);
+
+    // The next declaration covers B from T1 on.
+    let body = json!({"intervals": [interval("q-b", t1)], "complete_through": iso(t1 + Duration::minutes(15))});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    let read_b = env.get(&format!("/queues/{b}/intervals?{range}"), T).await;
+    assert_eq!(complete(&read_b), [(Value::Null, false), (Value::Null, false), (json!(4), true)], "{read_b}");
+    let read_a = env.get(&format!("/queues/{a}/intervals?{range}"), T).await;
+    assert_eq!(complete(&read_a), [(json!(4), true), (json!(0), true), (json!(0), true)], "{read_a}");
+
+    // A misspelled `complete_through` is a 400 naming it, not a call applied without its declaration.
+    let misspelled = json!({"intervals": [interval("q-b", t1 + Duration::minutes(15))],
+                            "completeThrough": iso(t1 + Duration::minutes(30))});
+    let (status, problem) = push(&ingest, Some(&key), "intervals", &misspelled).await;
+    assert_eq!((status, problem["code"].as_str()), (400, Some("invalid-body")), "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("`completeThrough`"), "{problem}");
+}
+
 /// Pushes at a fixed `now` (the DST edges of 2026 must be within the history and lateness limits).
 async fn push_at(api: &IngestApi, key: &str, route: &str, body: &Value, now: DateTime<Utc>) -> (u16, Value) {
     let path = format!("/ingest/{route}");

@@ -73,7 +73,8 @@ pub trait IngestStore: Send + Sync {
     async fn delete_key(&self, locator: &KeyLocator) -> Result<bool, StoreError>;
     /// Counts one call of the key in the minute starting at `window`; false when `limit` calls were counted.
     async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
-    /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept).
+    /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept). A new queue is
+    /// complete from the integration's `complete_through` now (its `complete_from`; none before a declaration).
     async fn upsert_queues(
         &self,
         integration: &Integration,

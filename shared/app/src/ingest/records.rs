@@ -14,7 +14,8 @@ pub const MAX_RECORDS: usize = 1000;
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// An agent event may arrive up to this late (its `at` this far in the past) and is still placed in its day.
 pub const MAX_EVENT_LATENESS_DAYS: i64 = 7;
-/// Clock skew tolerated for instants "in the future".
+/// Clock skew tolerated for instants "in the future": an event's `at` at most this far ahead; an interval's `start`
+/// and `complete_through` at most the quarter hour that now plus this lies in.
 pub const MAX_CLOCK_SKEW_MINUTES: i64 = 5;
 /// Intervals older than this are refused (older data would be outside every history setting).
 pub const MAX_INTERVAL_AGE_DAYS: i64 = 366;
@@ -41,7 +42,7 @@ pub struct RecordError {
 /// Why a whole call was refused before its records were looked at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BatchError {
-    /// Not an object with the expected array member (400).
+    /// Not an object with the expected array member, or with a member the route does not know (400).
     Shape(String),
     /// More than [`MAX_RECORDS`] records (422).
     TooMany(usize),
@@ -155,7 +156,19 @@ impl Sender {
     }
 }
 
-fn records<'a>(body: &'a Value, member: &str) -> Result<&'a Vec<Value>, BatchError> {
+/// The array `member` of a call's body, which may have no member but it and `others` (an unknown one, like a
+/// misspelled `complete_through`, is refused rather than silently ignored).
+fn records<'a>(body: &'a Value, member: &str, others: &[&str]) -> Result<&'a Vec<Value>, BatchError> {
+    if let Some(unknown) =
+        body.as_object().and_then(|o| o.keys().find(|k| *k != member && !others.contains(&k.as_str())))
+    {
+        let known: Vec<String> =
+            std::iter::once(member).chain(others.iter().copied()).map(|k| format!("`{k}`")).collect();
+        return Err(BatchError::Shape(format!(
+            "unknown member `{unknown}`: the body of this route has only {}",
+            known.join(" and ")
+        )));
+    }
     let array = body
         .as_object()
         .and_then(|o| o.get(member))
@@ -224,7 +237,7 @@ pub fn parse_queues(body: &Value, sender: &Sender) -> Result<Vec<QueueRecord>, B
     }
     let (mut out, mut errors): (Vec<QueueRecord>, _) = (Vec::new(), Vec::new());
     let mut latest: HashMap<String, usize> = HashMap::new();
-    for (index, value) in records(body, "queues")?.iter().enumerate() {
+    for (index, value) in records(body, "queues", &[])?.iter().enumerate() {
         let checked = typed::<Raw>(value).and_then(|raw| {
             text("external_id", &raw.external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
             name("name", &raw.name)?;
@@ -258,7 +271,8 @@ fn milliseconds(field: &str, seconds: f64) -> Result<u64, String> {
 /// `{"intervals": [{"queue_external_id", "channel", "start", "offered", "handled", "abandoned",
 /// "handle_time_seconds", "answer_time_seconds", "answered_within_sl"?}], "complete_through"?}`. Two records of
 /// one queue and start in one call: the later one wins (a correction). `start` and `complete_through` without an
-/// offset are local times of the sender's zone ([`Sender::instant`]).
+/// offset are local times of the sender's zone ([`Sender::instant`]); neither may be after the quarter hour that
+/// `now` plus [`MAX_CLOCK_SKEW_MINUTES`] lies in.
 pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<IntervalBatch, BatchError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
@@ -276,8 +290,11 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
     }
     let step = Duration::minutes(acd_domain::INTERVAL_MINUTES);
     let aligned = |t: DateTime<Utc>| t.duration_trunc(step).is_ok_and(|f| f == t);
-    let current = now.duration_trunc(step).unwrap_or(now);
-    let mut errors = Vec::new();
+    // The latest quarter hour a sender's clock may be in: the one `now` plus the tolerated skew lies in (a sender
+    // whose clock is a fraction of a second ahead may already declare or send the quarter hour that starts then).
+    let ahead = now + Duration::minutes(MAX_CLOCK_SKEW_MINUTES);
+    let current = ahead.duration_trunc(step).unwrap_or(ahead);
+    let array = records(body, "intervals", &["complete_through"])?;
     let complete_through = match body.get("complete_through") {
         None | Some(Value::Null) => None,
         Some(raw) => match sender.instant("complete_through", raw) {
@@ -290,9 +307,10 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
             Err(e) => return Err(BatchError::Value(e)),
         },
     };
+    let mut errors = Vec::new();
     let mut latest: HashMap<(String, DateTime<Utc>), usize> = HashMap::new();
     let mut out: Vec<(usize, IntervalStats, Channel)> = Vec::new();
-    for (index, value) in records(body, "intervals")?.iter().enumerate() {
+    for (index, value) in array.iter().enumerate() {
         let checked = typed::<Raw>(value).and_then(|raw| {
             text("queue_external_id", &raw.queue_external_id, MAX_QUEUE_EXTERNAL_ID_BYTES)?;
             let channel = sender.channel(&raw.channel)?;
@@ -348,7 +366,7 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
 pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<AgentEvent>, BatchError> {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
     let mut seen = std::collections::HashSet::new();
-    for (index, value) in records(body, "events")?.iter().enumerate() {
+    for (index, value) in records(body, "events", &[])?.iter().enumerate() {
         let checked = (|| {
             if let Some(extra) = value.as_object().and_then(|o| {
                 o.keys().find(|k| !["event_id", "agent", "agent_name", "status", "reason", "at"].contains(&k.as_str()))
@@ -520,6 +538,54 @@ mod tests {
                 assert!(e[0].reason.contains("future") && e[1].reason.contains("too late"));
                 assert!(e[4].reason.contains("tenant"));
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ingest_bodies_with_an_unknown_member_are_refused_naming_it() {
+        let rec = json!({"queue_external_id": "q1", "channel": "calls", "start": "2026-11-30T11:45:00Z", "offered": 1,
+                         "handled": 1, "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1});
+        let shape = |result: Result<(), BatchError>, key: &str| match result {
+            Err(BatchError::Shape(why)) => assert!(why.contains(&format!("unknown member `{key}`")), "{key}: {why}"),
+            other => panic!("{key}: {other:?}"),
+        };
+        // A misspelled `complete_through` was ignored: the call was applied without its declaration.
+        let misspelled = json!({"intervals": [rec.clone()], "completeThrough": "2026-11-30T12:00:00Z"});
+        shape(parse_intervals(&misspelled, now(), &Sender::default()).map(drop), "completeThrough");
+        let queues = json!({"queues": [], "complete_through": "2026-11-30T12:00:00Z"});
+        shape(parse_queues(&queues, &Sender::default()).map(drop), "complete_through");
+        let events = json!({"events": [], "tenant": "other"});
+        shape(parse_events(&events, now(), &Sender::default()).map(drop), "tenant");
+        // Before the records are looked at: one unknown member refuses the call even with bad records in it.
+        let bad =
+            json!({"intervals": [{"queue_external_id": "q1"}], "complete_through": "2026-11-30T12:00:00Z", "x": 1});
+        shape(parse_intervals(&bad, now(), &Sender::default()).map(drop), "x");
+        // The route's own members (`complete_through` also null) are accepted.
+        for through in [json!("2026-11-30T12:00:00Z"), Value::Null] {
+            let body = json!({"intervals": [rec.clone()], "complete_through": through});
+            assert!(parse_intervals(&body, now(), &Sender::default()).is_ok(), "{body}");
+        }
+    }
+
+    #[test]
+    fn complete_through_and_start_tolerate_clock_skew_up_to_the_quarter_hour_it_reaches() {
+        // The server's clock a tenth of a second before 12:15; the sender's already past it.
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 14, 59).unwrap() + Duration::milliseconds(900);
+        let rec = |start: &str| {
+            json!({"queue_external_id": "q1", "channel": "calls", "start": start, "offered": 1, "handled": 1,
+                   "abandoned": 0, "handle_time_seconds": 1, "answer_time_seconds": 1})
+        };
+        let quarter = Utc.with_ymd_and_hms(2026, 11, 30, 12, 15, 0).unwrap();
+        let body = json!({"intervals": [rec("2026-11-30T12:15:00Z")], "complete_through": "2026-11-30T12:15:00Z"});
+        let batch = parse_intervals(&body, now, &Sender::default()).unwrap();
+        assert_eq!((batch.complete_through, batch.intervals[0].1.interval_start), (Some(quarter), quarter));
+        // Further ahead is still refused.
+        let later = json!({"intervals": [], "complete_through": "2026-11-30T12:30:00Z"});
+        assert!(matches!(parse_intervals(&later, now, &Sender::default()), Err(BatchError::Value(_))));
+        let later = json!({"intervals": [rec("2026-11-30T12:30:00Z")]});
+        match parse_intervals(&later, now, &Sender::default()) {
+            Err(BatchError::Records(e)) => assert!(e[0].reason.contains("future"), "{e:?}"),
             other => panic!("{other:?}"),
         }
     }

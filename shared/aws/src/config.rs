@@ -377,6 +377,12 @@ impl IngestFunctionConfig {
 /// (the Java SDK used 10 for DynamoDB).
 pub const DYNAMODB_MAX_ATTEMPTS: u32 = 8;
 
+/// The DynamoDB client's retries: [`dynamodb_retry_config`], and transactions cancelled only by a conflict with
+/// another write retried too ([`crate::dynamo::TransactionConflictRetry`]).
+pub fn dynamodb_client_config(builder: aws_sdk_dynamodb::config::Builder) -> aws_sdk_dynamodb::config::Builder {
+    builder.retry_config(dynamodb_retry_config()).retry_classifier(crate::dynamo::TransactionConflictRetry)
+}
+
 /// The retry configuration of the DynamoDB client.
 pub fn dynamodb_retry_config() -> aws_config::retry::RetryConfig {
     aws_config::retry::RetryConfig::standard()
@@ -522,8 +528,7 @@ impl AwsClients {
         Self {
             dynamodb: LazyClient::new(recipe(shared, |shared| {
                 aws_sdk_dynamodb::Client::from_conf(
-                    aws_sdk_dynamodb::config::Builder::from(shared)
-                        .retry_config(dynamodb_retry_config())
+                    dynamodb_client_config(aws_sdk_dynamodb::config::Builder::from(shared))
                         // Stalled-stream protection wraps every request and response body in a throughput monitor
                         // with its own timer, per call (thousands of calls per import). DynamoDB's answers are small
                         // JSON documents (≤ 1 MB a page), and a connection that stops mid-answer is already cut by

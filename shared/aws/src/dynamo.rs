@@ -160,6 +160,47 @@ pub(crate) fn failed_conditions<R>(
     }
 }
 
+/// Whether the cancellation reasons of a transaction say that it was cancelled only because another request was
+/// writing one of its items at the same time (`TransactionConflict`), none of its conditions failing: sent again it
+/// may well pass.
+fn cancelled_by_conflict_only(reasons: &[aws_sdk_dynamodb::types::CancellationReason]) -> bool {
+    reasons.iter().any(|r| r.code() == Some("TransactionConflict"))
+        && !reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed"))
+}
+
+/// Retries a `TransactWriteItems` that DynamoDB cancelled only for a conflict with another request writing the same
+/// item (none of its conditions failed): two creates or a create and a delete of one tenant (both update its quota
+/// item), an import's catalog write beside a status update. The SDK's standard classifiers retry throttling and
+/// transient errors but not `TransactionCanceledException`, so such a conflict failed the call (a create answered
+/// 503 and was rolled back). Added to the DynamoDB client's retry classifiers ([`crate::config`]); the standard
+/// retry strategy decides the attempts and back-off.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TransactionConflictRetry;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for TransactionConflictRetry {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
+        match OrchestratorError::as_operation_error(error).and_then(|e| e.downcast_ref::<TransactWriteItemsError>()) {
+            Some(TransactWriteItemsError::TransactionCanceledException(e))
+                if cancelled_by_conflict_only(e.cancellation_reasons()) =>
+            {
+                RetryAction::transient_error()
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "TransactionConflictRetry"
+    }
+}
+
 fn put(table: &str, item: Item, condition: &str, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)
@@ -443,5 +484,56 @@ mod consistency_tests {
         let store = DynamoStore { client, table: "t".into(), max_integrations: 10 };
         store.deactivate_queues(&TenantId::parse("acme").unwrap(), IntegrationId::new()).await.unwrap();
         assert_eq!(consistent.num_calls(), 1);
+    }
+}
+
+#[cfg(test)]
+mod conflict_retry_tests {
+    use std::time::Duration;
+
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    fn cancelled(reasons: &[&str]) -> String {
+        let reasons: Vec<String> = reasons.iter().map(|r| format!(r#"{{"Code":"{r}"}}"#)).collect();
+        format!(
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#TransactionCanceledException","Message":"Transaction cancelled","CancellationReasons":[{}]}}"#,
+            reasons.join(",")
+        )
+    }
+
+    async fn attempts(reasons: &[&str]) -> (usize, bool) {
+        let rule = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .http_status(400, Some(cancelled(reasons)))
+            .times(2)
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |c| {
+            crate::config::dynamodb_client_config(c)
+                .retry_config(crate::config::dynamodb_retry_config().with_initial_backoff(Duration::from_millis(1)))
+        });
+        let item = put(
+            "t",
+            HashMap::from([("PK".to_owned(), AttributeValue::S("p".into()))]),
+            "attribute_not_exists(PK)",
+            None,
+        )
+        .unwrap();
+        let ok = client.transact_write_items().transact_items(item).send().await.is_ok();
+        (rule.num_calls(), ok)
+    }
+
+    #[tokio::test]
+    async fn a_transaction_cancelled_only_by_a_conflict_is_sent_again() {
+        assert_eq!(attempts(&["None", "TransactionConflict", "None"]).await, (3, true), "two conflicts, then written");
+    }
+
+    #[tokio::test]
+    async fn a_transaction_whose_condition_failed_is_not_sent_again() {
+        assert_eq!(attempts(&["ConditionalCheckFailed", "TransactionConflict"]).await, (1, false));
+        assert_eq!(attempts(&["ConditionalCheckFailed", "None"]).await, (1, false));
     }
 }

@@ -170,10 +170,12 @@ fn cancelled_by_conflict_only(reasons: &[aws_sdk_dynamodb::types::CancellationRe
 
 /// Retries a `TransactWriteItems` that DynamoDB cancelled only for a conflict with another request writing the same
 /// item (none of its conditions failed): two creates or a create and a delete of one tenant (both update its quota
-/// item), an import's catalog write beside a status update. The SDK's standard classifiers retry throttling and
-/// transient errors but not `TransactionCanceledException`, so such a conflict failed the call (a create answered
-/// 503 and was rolled back). Added to the DynamoDB client's retry classifiers ([`crate::config`]); the standard
-/// retry strategy decides the attempts and back-off.
+/// item), an import's catalog write beside a status update; and a `PutItem`, `UpdateItem` or `DeleteItem` refused
+/// with `TransactionConflictException` because a transaction was writing its item (a DELETE's mark beside an
+/// import's queue transaction, a status update beside a PATCH). The SDK's standard classifiers retry throttling and
+/// transient errors but neither of these, so such a conflict failed the call (a create answered 503 and was rolled
+/// back). Neither applied anything. Added to the DynamoDB client's retry classifiers ([`crate::config`]); the
+/// standard retry strategy decides the attempts and back-off.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct TransactionConflictRetry;
 
@@ -182,18 +184,31 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Tra
         &self,
         ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
     ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
+        use aws_sdk_dynamodb::operation::put_item::PutItemError;
         use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
         use aws_smithy_runtime_api::client::orchestrator::OrchestratorError;
         use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
         let Some(Err(error)) = ctx.output_or_error() else { return RetryAction::NoActionIndicated };
-        match OrchestratorError::as_operation_error(error).and_then(|e| e.downcast_ref::<TransactWriteItemsError>()) {
-            Some(TransactWriteItemsError::TransactionCanceledException(e))
-                if cancelled_by_conflict_only(e.cancellation_reasons()) =>
-            {
-                RetryAction::transient_error()
+        let Some(error) = OrchestratorError::as_operation_error(error) else { return RetryAction::NoActionIndicated };
+        let conflict = match error.downcast_ref::<TransactWriteItemsError>() {
+            Some(TransactWriteItemsError::TransactionCanceledException(e)) => {
+                cancelled_by_conflict_only(e.cancellation_reasons())
             }
-            _ => RetryAction::NoActionIndicated,
-        }
+            // The other side of the same conflict: a single-item write to an item a transaction is writing is
+            // refused with TransactionConflictException, applied nothing, and may pass when sent again.
+            _ => {
+                error.downcast_ref::<PutItemError>().is_some_and(PutItemError::is_transaction_conflict_exception)
+                    || error
+                        .downcast_ref::<UpdateItemError>()
+                        .is_some_and(UpdateItemError::is_transaction_conflict_exception)
+                    || error
+                        .downcast_ref::<DeleteItemError>()
+                        .is_some_and(DeleteItemError::is_transaction_conflict_exception)
+            }
+        };
+        if conflict { RetryAction::transient_error() } else { RetryAction::NoActionIndicated }
     }
 
     fn name(&self) -> &'static str {
@@ -529,6 +544,26 @@ mod conflict_retry_tests {
     #[tokio::test]
     async fn a_transaction_cancelled_only_by_a_conflict_is_sent_again() {
         assert_eq!(attempts(&["None", "TransactionConflict", "None"]).await, (3, true), "two conflicts, then written");
+    }
+
+    #[tokio::test]
+    async fn a_single_item_write_refused_for_a_transaction_in_flight_is_sent_again() {
+        use aws_sdk_dynamodb::operation::update_item::UpdateItemOutput;
+        let conflict = r#"{"__type":"com.amazonaws.dynamodb.v20120810#TransactionConflictException","message":"Transaction is ongoing for the item"}"#;
+        let failed = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException","message":"The conditional request failed"}"#;
+        for (body, expected) in [(conflict, (2, true)), (failed, (1, false))] {
+            let rule = mock!(aws_sdk_dynamodb::Client::update_item)
+                .sequence()
+                .http_status(400, Some(body.to_owned()))
+                .output(|| UpdateItemOutput::builder().build())
+                .build();
+            let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule], |c| {
+                crate::config::dynamodb_client_config(c)
+                    .retry_config(crate::config::dynamodb_retry_config().with_initial_backoff(Duration::from_millis(1)))
+            });
+            let ok = client.update_item().table_name("t").key("PK", AttributeValue::S("p".into())).send().await.is_ok();
+            assert_eq!((rule.num_calls(), ok), expected, "{body}");
+        }
     }
 
     #[tokio::test]

@@ -277,7 +277,7 @@ impl IntegrationService {
             return Err(e.into());
         }
         if (cadence_changed || cadence_sent) && pulls(&updated) {
-            self.schedules_follow_deletion(tenant, current.id).await;
+            self.schedules_follow_record(tenant, current.id, Some(enabled)).await;
         }
         // The record names the new version: now it becomes the secret's current one too, the one the import falls
         // back to after a rejection and the one a person sees in Secrets Manager (not before: a PATCH that fails
@@ -373,7 +373,7 @@ impl IntegrationService {
             if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
                 tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
             }
-            self.schedules_follow_deletion(tenant, id).await;
+            self.schedules_follow_record(tenant, id, Some(enabled)).await;
         }
     }
 
@@ -422,19 +422,17 @@ impl IntegrationService {
 
     /// Pauses or resumes. An import that finishes meanwhile updates the status (and the record's version), so a
     /// conflict is retried on a fresh read a few times before it reaches the admin. The schedules are switched
-    /// before the record is saved; when the record cannot be saved they are switched back, so that they always
-    /// follow the record (until 2026-12-07 a failed pause left the schedules off under a record that said
-    /// `operational`: no import ran, and nothing showed it).
+    /// before the record is saved; when the record cannot be saved they are set to what the record says then
+    /// ([`Self::schedules_follow_record`]: not simply switched back, since another pause or resume may have saved
+    /// meanwhile), so that they follow the record (until 2026-12-07 a failed pause left the schedules off under a
+    /// record that said `operational`: no import ran, and nothing showed it).
     async fn change_state(&self, tenant: &TenantId, id: &str, pause: bool) -> Result<Integration, ApiError> {
         let mut switched = None;
         let result = self.change_state_switching(tenant, id, pause, &mut switched).await;
         if result.is_err()
             && let Some(record) = switched
         {
-            if let Err(e) = self.switch_schedules(&record, pause).await {
-                tracing::error!(tenant = %tenant, integration = %record.id, error = %e, "switching the schedules back after a failed pause or resume failed");
-            }
-            self.schedules_follow_deletion(tenant, record.id).await;
+            self.schedules_follow_record(tenant, record.id, None).await;
         }
         result
     }
@@ -467,8 +465,9 @@ impl IntegrationService {
             match self.save_status(&current, updated).await {
                 Err(ApiError::Conflict) => continue,
                 Ok(saved) => {
-                    // Deleted meanwhile: its DELETE may have removed the schedules before they were switched here.
-                    self.schedules_follow_deletion(tenant, current.id).await;
+                    // Deleted meanwhile (its DELETE may have removed the schedules before they were switched here), or
+                    // paused or resumed again by another call.
+                    self.schedules_follow_record(tenant, current.id, Some(!pause)).await;
                     // The catch-up import starts once the record says `importing`: started before (until
                     // 2026-12-06), it could read the record still paused and skip, leaving the catch-up to the
                     // schedule's next run. Should the start fail, the schedule is enabled and its next run catches
@@ -498,14 +497,25 @@ impl IntegrationService {
         Ok(())
     }
 
-    /// Called after writing an integration's schedules: when the integration was deleted meanwhile, its DELETE may
-    /// have removed the schedules before this write, which then created one again (the agent-states schedule is
-    /// created when missing) that nothing would ever remove: a Lambda invoked every few minutes for an integration
-    /// that is gone. The record is read again (strongly consistent): gone or being deleted, the schedules are
-    /// removed. A DELETE that marks the record after this read removes them itself, after this write.
-    async fn schedules_follow_deletion(&self, tenant: &TenantId, id: IntegrationId) {
+    /// Called after writing an integration's schedules (`written`: enabled or not; `None` when unknown, after a
+    /// failure): the record is read again (strongly consistent) and the schedules made to say what it says now.
+    /// Deleted meanwhile, its DELETE may have removed the schedules before this write, which then created one again
+    /// (the agent-states schedule is created when missing) that nothing would ever remove — a Lambda invoked every
+    /// few minutes for an integration that is gone: gone or being deleted, the schedules are removed (a DELETE that
+    /// marks the record after this read removes them itself, after this write). Paused or resumed by another call
+    /// meanwhile, they are switched to its state. (Two such calls can still cross: each set of writes follows the
+    /// record it read.)
+    async fn schedules_follow_record(&self, tenant: &TenantId, id: IntegrationId, written: Option<bool>) {
         match self.repo.get(tenant, id).await {
-            Ok(Some(_)) => {}
+            Ok(Some(record)) => {
+                let enabled = record.status.state != IntegrationState::Paused;
+                if pulls(&record)
+                    && written != Some(enabled)
+                    && let Err(e) = self.switch_schedules(&record, enabled).await
+                {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the schedules to the record's state failed");
+                }
+            }
             Ok(None) => {
                 if let Err(e) = self.schedules.delete(tenant, id).await {
                     tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the schedules of an integration deleted while they were written failed");

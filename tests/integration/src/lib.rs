@@ -375,6 +375,8 @@ pub struct RacingRepo {
     pub pause_after_next_read: AtomicBool,
     /// With the next raced update: the settings another admin's PATCH writes in between.
     pub race_settings: std::sync::Mutex<Option<acd_domain::Settings>>,
+    /// Per raced update, in order: the state another call (a pause, a resume) saves in between (`None`: unchanged).
+    pub race_states: std::sync::Mutex<std::collections::VecDeque<Option<acd_domain::IntegrationState>>>,
     /// Run to its end right after the next update succeeded (e.g. a whole DELETE between a PATCH's record update
     /// and its schedule write).
     pub after_next_update: std::sync::Mutex<Option<std::pin::Pin<Box<dyn Future<Output = ()> + Send>>>>,
@@ -388,6 +390,7 @@ impl RacingRepo {
             updates_to_race: 0.into(),
             pause_after_next_read: false.into(),
             race_settings: std::sync::Mutex::new(None),
+            race_states: std::sync::Mutex::new(std::collections::VecDeque::new()),
             after_next_update: std::sync::Mutex::new(None),
         }
     }
@@ -426,6 +429,9 @@ impl IntegrationRepo for RacingRepo {
             theirs.status.last_run_at = Some(chrono::Utc::now());
             if let Some(settings) = self.race_settings.lock().unwrap_or_else(|p| p.into_inner()).take() {
                 theirs.settings = settings;
+            }
+            if let Some(Some(state)) = self.race_states.lock().unwrap_or_else(|p| p.into_inner()).pop_front() {
+                theirs.status.state = state;
             }
             self.inner.update(previous, &theirs).await?;
         }

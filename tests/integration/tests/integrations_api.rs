@@ -576,6 +576,19 @@ async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
     assert_eq!(current["status"]["state"], "importing");
     let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the schedule");
     assert_eq!(schedule.state().unwrap().as_str(), "ENABLED", "the schedule follows the record");
+    // Another resume saves `importing` just before this resume's last write: the resume answers 409, and the
+    // schedule follows the record as it is then (enabled), not back to paused as the call found it.
+    repo.updates_to_race.store(0, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, _) = call("POST", format!("{path}/pause"), None).await;
+    assert_eq!(status, 200);
+    *repo.race_states.lock().unwrap() = [None, None, Some(acd_domain::IntegrationState::Importing)].into();
+    repo.updates_to_race.store(3, std::sync::atomic::Ordering::SeqCst);
+    let (status, _, problem) = call("POST", format!("{path}/resume"), None).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("concurrent-modification")), "{problem}");
+    let (_, _, current) = env.call("GET", &path, Some("tenant-a"), None).await;
+    assert_eq!(current["status"]["state"], "importing");
+    let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the schedule");
+    assert_eq!(schedule.state().unwrap().as_str(), "ENABLED", "the schedule follows the record the other call saved");
     // A DELETE too: a 409 the spec lists (until 2026-12-07 it did not), and nothing deleted.
     repo.updates_to_race.store(100, std::sync::atomic::Ordering::SeqCst);
     let (status, content_type, problem) = call("DELETE", path.clone(), None).await;

@@ -549,8 +549,11 @@ export interface paths {
         put?: never;
         /**
          * Agent state changes; segments are built server-side (each event opens a segment the next one closes).
-         * @description Events are kept per agent and UTC day; a repeated `event_id` (same agent and day, in this call or an earlier
-         *     one) is ignored and counted in `duplicates`. Events may arrive out of order up to 7 days late: the segments of
+         * @description Events are kept per agent and UTC day; an `event_id` names one event of its agent and day. Repeated with
+         *     the same `at`, `status` and `reason` (in this call or an earlier one) it is a duplicate: ignored and counted
+         *     in `duplicates` (a resend). Repeated with other content it is refused: 422 `invalid-records` with the
+         *     record's index and a reason naming the id (ids that restart, at the sender's midnight say, must not lose
+         *     state changes), nothing of the call applied. Events may arrive out of order up to 7 days late: the segments of
          *     the days they touch are rebuilt, so the result does not depend on arrival order, and a retry of a call that
          *     failed after storing its events builds what that call did not. The last segment stays open (`end: null`) until the
          *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own). Agents and
@@ -568,9 +571,9 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         IngestResult: {
-            /** @description Records applied. */
+            /** @description Queues and intervals: the records applied (one replaced by a later record of the same queue, or queue and start, in the call is not counted). Agent events: every event record of the call, `duplicates` included. */
             accepted: number;
-            /** @description Agent events only: events already stored, or repeated in the call (same agent, UTC day and `event_id`), ignored. */
+            /** @description Agent events only: how many of `accepted` were already stored or repeated in the call (same agent, UTC day, `event_id` and content), ignored. */
             duplicates?: number;
             /** @description DynamoDB write requests the call made. */
             write_requests: number;
@@ -1222,10 +1225,28 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid-ingest-key`: missing, unknown, revoked or expired key (or one of a deleted integration). Nothing was written. */
+        /** @description `invalid-ingest-key`: missing, unknown, revoked or expired key (or one of a deleted integration). Nothing was written, unless the integration was deleted while a queue call ran: then none of its queues is active. */
         IngestUnauthorized: {
             headers: {
                 "WWW-Authenticate"?: string;
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `integration-paused`: the integration is paused (`POST /integrations/{id}/pause`); nothing of the call was applied. Keep the data and resend after `POST /integrations/{id}/resume`. */
+        IngestPaused: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description `service-unavailable`: a backend failed; try again later. Part of the call may have been applied (some batches of its records written; intervals written before their `complete_through` was declared; events stored before their segments were built). Resending the same call is safe and completes it: queues and intervals are upserts, `complete_through` only moves forward, and events stored by the failed attempt count as duplicates while their segments are rebuilt. */
+        IngestUnavailable: {
+            headers: {
                 [name: string]: unknown;
             };
             content: {
@@ -2137,11 +2158,11 @@ export interface operations {
             };
             400: components["responses"]["IngestInvalid"];
             401: components["responses"]["IngestUnauthorized"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["IngestPaused"];
             413: components["responses"]["IngestInvalid"];
             422: components["responses"]["IngestInvalid"];
             429: components["responses"]["IngestRateLimited"];
-            503: components["responses"]["Unavailable"];
+            503: components["responses"]["IngestUnavailable"];
         };
     };
     ingestIntervals: {
@@ -2181,11 +2202,11 @@ export interface operations {
             };
             400: components["responses"]["IngestInvalid"];
             401: components["responses"]["IngestUnauthorized"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["IngestPaused"];
             413: components["responses"]["IngestInvalid"];
             422: components["responses"]["IngestInvalid"];
             429: components["responses"]["IngestRateLimited"];
-            503: components["responses"]["Unavailable"];
+            503: components["responses"]["IngestUnavailable"];
         };
     };
     ingestAgentEvents: {
@@ -2223,11 +2244,11 @@ export interface operations {
             };
             400: components["responses"]["IngestInvalid"];
             401: components["responses"]["IngestUnauthorized"];
-            409: components["responses"]["Conflict"];
+            409: components["responses"]["IngestPaused"];
             413: components["responses"]["IngestInvalid"];
             422: components["responses"]["IngestInvalid"];
             429: components["responses"]["IngestRateLimited"];
-            503: components["responses"]["Unavailable"];
+            503: components["responses"]["IngestUnavailable"];
         };
     };
 }

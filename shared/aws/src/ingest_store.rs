@@ -5,7 +5,7 @@
 //! | --- | --- | --- | --- |
 //! | ingest key | `T#{t}#I#{int}` | `IKEY#{key id}` | SHA-256 of the secret, created, expires (grace) |
 //! | call counter | `T#{t}#I#{int}` | `IRATE#{key id}#{minute}` | calls in that minute (TTL 1 h) |
-//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{event id}` | status, reason, at (TTL: day + 10 days) |
+//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{event id}` | the event (TTL: day + 10 days) |
 //!
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
 //! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.
@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acd_app::ingest::key::KeyLocator;
 use acd_app::ingest::records::{AgentEvent, QueueRecord};
-use acd_app::ingest::{IngestStore, StoredKey};
+use acd_app::ingest::{IngestStore, InsertedEvents, StoredKey};
 use acd_app::ports::{ImportStore, StoreError, WriteCounts};
 use acd_domain::{
     AgentSegment, Channel, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats,
@@ -22,7 +22,7 @@ use acd_domain::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -32,7 +32,7 @@ use crate::batch::{AbortAfter, write_all};
 use crate::dynamo::{Item, is_conditional_failure, key, s, unless_condition_failed};
 use crate::import_store::{DynamoImportStore, MissingName, agent_upsert};
 use crate::items::{self, IntervalItem, SegmentItem, interval_sk, segment_pk, segment_sk};
-use crate::keys::{self, SK, integration_pk};
+use crate::keys::{self, integration_pk};
 use crate::sdk_error;
 
 const KEY_SK_PREFIX: &str = "IKEY#";
@@ -41,6 +41,8 @@ const EVENT_SK_PREFIX: &str = "E#";
 /// Events are needed while a late event can still touch their day or the day after it.
 const EVENT_RETENTION_DAYS: i64 = acd_app::ingest::records::MAX_EVENT_LATENESS_DAYS + 3;
 const CONCURRENCY: usize = 8;
+/// Queue updates in one transaction, next to the check of the integration record (DynamoDB allows 100 actions).
+const QUEUE_TRANSACTION: usize = 99;
 
 pub fn key_sk(key_id: &str) -> String {
     format!("{KEY_SK_PREFIX}{key_id}")
@@ -162,6 +164,44 @@ impl DynamoIngestStore {
                 .map(|s| s.complete_through)
                 .map_err(|e| StoreError::Corrupt(format!("state: {e}"))),
         }
+    }
+
+    /// Applies queue updates in transactions of at most [`QUEUE_TRANSACTION`], each next to a check that the
+    /// integration record exists and is not being deleted (its tombstone, `deleting_at`), as the import writes its
+    /// queues: a push that overlaps a DELETE can never make a deleted integration's queues active again. The check
+    /// and the writes commit together, so either a transaction commits before the tombstone (and the DELETE's
+    /// strongly consistent read of active queues, made after it, deactivates them) or it fails. Re-reading the
+    /// record after plain writes and deactivating again would be cheaper but not crash-safe: a function stopped
+    /// between the two (a timeout) would leave the queues active for good. Transactions run one after another (two
+    /// checking the same record at once could cancel each other). `NotFound` when the record is gone or being
+    /// deleted: nothing of that transaction is written (earlier ones may be, made inactive by the DELETE).
+    async fn guarded_queue_writes(
+        &self,
+        integration: &Integration,
+        updates: Vec<TransactWriteItem>,
+    ) -> Result<(u64, u64), StoreError> {
+        let record_key = key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id));
+        let (mut requests, mut transactions) = (0, 0);
+        for chunk in updates.chunks(QUEUE_TRANSACTION) {
+            let check = ConditionCheck::builder()
+                .table_name(&self.table)
+                .set_key(Some(record_key.clone()))
+                .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+            items.extend(chunk.iter().cloned());
+            if let Err(e) = self.client.transact_write_items().set_transact_items(Some(items)).send().await {
+                // The record check (the transaction's first item) failed: the integration is gone or deleting.
+                if crate::dynamo::failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) {
+                    return Err(StoreError::NotFound);
+                }
+                return Err(sdk_error("TransactWriteItems(pushed queues)", e));
+            }
+            requests += chunk.len() as u64 + 1;
+            transactions += 1;
+        }
+        Ok((requests, transactions))
     }
 
     /// Moves a queue's data range out to `[from, to]` (two conditional updates; a failed condition means the range
@@ -354,7 +394,7 @@ impl IngestStore for DynamoIngestStore {
         // Queues pushed before and not now: all indexed already, or the mark waits.
         let all_indexed = stored.values().all(|q| q.search_indexed);
         let index = self.write(index_puts, index_deletes).await?;
-        let mut requests = Vec::with_capacity(queues.len());
+        let mut updates = Vec::with_capacity(queues.len());
         for record in queues {
             let q = &record.queue;
             let queue_id = QueueId::new(id, q.external_id.clone());
@@ -386,33 +426,29 @@ impl IngestStore for DynamoIngestStore {
                 update.push_str(", complete_from = if_not_exists(complete_from, :ct)");
                 values.insert(":ct".to_owned(), attribute(through)?);
             }
-            requests.push(
-                self.client
-                    .update_item()
-                    .table_name(&self.table)
-                    .set_key(Some(key(pk.clone(), keys::queue_sk(&q.external_id))))
-                    .update_expression(update)
-                    .expression_attribute_names("#name", "name")
-                    .expression_attribute_names("#indexed", items::SEARCH_INDEXED)
-                    .set_expression_attribute_values(Some(values)),
-            );
+            let names = HashMap::from([
+                ("#name".to_owned(), "name".to_owned()),
+                ("#indexed".to_owned(), items::SEARCH_INDEXED.to_owned()),
+            ]);
+            let update = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), keys::queue_sk(&q.external_id))))
+                .update_expression(update)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            updates.push(TransactWriteItem::builder().update(update).build());
         }
-        let n = requests.len() as u64;
-        stream::iter(
-            requests.into_iter().map(|r| async move {
-                r.send().await.map(|_| ()).map_err(|e| sdk_error("UpdateItem(pushed queue)", e))
-            }),
-        )
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<Vec<()>>()
-        .await?;
+        let n = updates.len() as u64;
+        let (requests, transactions) = self.guarded_queue_writes(integration, updates).await?;
         if all_indexed {
             self.imports.mark_queue_search(integration).await?;
         }
         Ok(WriteCounts {
             written: n,
-            write_requests: n + index.write_requests,
-            batches: index.batches,
+            write_requests: requests + index.write_requests,
+            batches: transactions + index.batches,
             ..Default::default()
         })
     }
@@ -497,11 +533,11 @@ impl IngestStore for DynamoIngestStore {
         &self,
         integration: &Integration,
         events: &[AgentEvent],
-    ) -> Result<(Vec<AgentEvent>, WriteCounts), StoreError> {
+    ) -> Result<InsertedEvents, StoreError> {
         let tenant = &integration.tenant_id;
-        let mut by_partition: BTreeMap<String, Vec<&AgentEvent>> = BTreeMap::new();
-        for e in events {
-            by_partition.entry(event_pk(tenant, integration.id, &e.agent, day_of(e.at))).or_default().push(e);
+        let mut by_partition: BTreeMap<String, Vec<(usize, &AgentEvent)>> = BTreeMap::new();
+        for (i, e) in events.iter().enumerate() {
+            by_partition.entry(event_pk(tenant, integration.id, &e.agent, day_of(e.at))).or_default().push((i, e));
         }
         let pks: Vec<String> = by_partition.keys().cloned().collect();
         let stored: Vec<(String, Vec<Item>)> = stream::iter(pks.into_iter().map(|pk| async move {
@@ -511,28 +547,37 @@ impl IngestStore for DynamoIngestStore {
         .try_collect()
         .await?;
         let reads = stored.len() as u64;
-        let stored: HashMap<String, std::collections::HashSet<String>> = stored
-            .into_iter()
-            .map(|(pk, items)| {
-                let sks = items.iter().filter_map(|i| i.get(SK).and_then(|v| v.as_s().ok()).cloned()).collect();
-                (pk, sks)
-            })
-            .collect();
-        let (mut inserted, mut puts) = (Vec::new(), Vec::new());
+        // Every stored event by partition and sort key: the item holds the event, so a repeat of its key is
+        // compared with it (same content: a duplicate; other content: a conflict).
+        let mut by_key: HashMap<String, HashMap<String, AgentEvent>> = HashMap::new();
+        for (pk, items) in stored {
+            let items: Vec<EventItem> = from_items(items).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
+            by_key.insert(pk, items.into_iter().map(|i| (i.sk, i.event)).collect());
+        }
+        let (mut inserted, mut puts, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
         for (pk, group) in by_partition {
-            for e in group {
+            for (i, e) in group {
                 let sk = format!("{EVENT_SK_PREFIX}{}", e.event_id);
-                if stored.get(&pk).is_some_and(|s| s.contains(&sk)) {
-                    continue; // a duplicate: ignored
+                match by_key.get(&pk).and_then(|s| s.get(&sk)) {
+                    Some(stored) if stored.same_event(e) => continue, // a duplicate: ignored
+                    Some(stored) => conflicts.push((i, stored.clone())),
+                    None => {
+                        let ttl = (day_of(e.at) + Duration::days(EVENT_RETENTION_DAYS + 1)).timestamp();
+                        puts.push(ser(EventItem { pk: pk.clone(), sk, ttl, event: e.clone() })?);
+                        inserted.push(e.clone());
+                    }
                 }
-                let ttl = (day_of(e.at) + Duration::days(EVENT_RETENTION_DAYS + 1)).timestamp();
-                puts.push(ser(EventItem { pk: pk.clone(), sk, ttl, event: e.clone() })?);
-                inserted.push(e.clone());
             }
+        }
+        if !conflicts.is_empty() {
+            // All or nothing: the call is refused, none of its events stored.
+            conflicts.sort_by_key(|(i, _)| *i);
+            let counts = WriteCounts { reads, ..Default::default() };
+            return Ok(InsertedEvents { inserted: Vec::new(), conflicts, counts });
         }
         let mut counts = self.write(puts, Vec::new()).await?;
         counts.reads += reads;
-        Ok((inserted, counts))
+        Ok(InsertedEvents { inserted, conflicts, counts })
     }
 
     async fn day_events(

@@ -305,12 +305,15 @@ async fn a_retry_of_a_call_that_stored_its_events_and_failed_builds_their_segmen
         let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
         repo.get(&acd_domain::TenantId::parse(T).unwrap(), id.parse().unwrap()).await.unwrap().unwrap()
     };
-    let events =
+    let events: Vec<_> =
         acd_app::ingest::records::parse_events(&body, Utc::now(), &acd_app::ingest::records::Sender::default())
-            .unwrap();
+            .unwrap()
+            .into_iter()
+            .map(|(_, e)| e)
+            .collect();
     let store = wiring::ingest_store(&env.stack.settings, &env.stack.clients);
     use acd_app::ingest::IngestStore;
-    assert_eq!(store.insert_events(&integration, &events).await.unwrap().0.len(), 2);
+    assert_eq!(store.insert_events(&integration, &events).await.unwrap().inserted.len(), 2);
 
     let (status, done) = push(&ingest, Some(&key), "agent-events", &body).await;
     assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(2), Some(2)), "{done}");
@@ -588,6 +591,10 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     let pushed_at = Utc::now();
     let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"}]});
     assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    // Data (queues alone are not, see `queue_calls_and_empty_calls_do_not_hide_a_dead_data_feed`).
+    let event =
+        |id: &str| json!({"events": [{"event_id": id, "agent": "a1", "status": "Ready", "at": iso(Utc::now())}]});
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &event("e1")).await.0, 200);
     let watch = |minutes: i64| {
         let import = wiring::import_service(
             &env.stack.settings,
@@ -641,8 +648,8 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     );
     assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["IntegrationType"], []]));
 
-    // The next push: operational again, and integration.recovered (from no_data) from the ingest function.
-    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    // The next push of data: operational again, and integration.recovered (from no_data) from the ingest function.
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &event("e2")).await.0, 200);
     let (_, read) = env.admin("GET", &format!("/integrations/{id}"), T, None).await;
     assert_eq!(read["status"]["state"], "operational", "{read}");
     let recovered = event_support::received(&env.stack, &queue).await;
@@ -653,6 +660,251 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     );
     assert!(!recovered[0].to_string().contains(&key), "no key in events");
     // Another push: no further event.
-    assert_eq!(push(&ingest, Some(&key), "queues", &queues).await.0, 200);
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &event("e3")).await.0, 200);
     assert!(event_support::received(&env.stack, &queue).await.is_empty());
+}
+
+/// The silence watch is about data: a call with intervals, agent events or a `complete_through`. Queue calls and
+/// empty calls are applied but moved `last_success_at` until 2026-12-07, so a sender whose interval and event
+/// feeds died while its queue sync ran stayed `operational` and `no_data` never fired.
+#[tokio::test]
+async fn queue_calls_and_empty_calls_do_not_hide_a_dead_data_feed() {
+    use acd_app::import::{ImportConfig, ImportEvent};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+
+    let env = Env::start().await;
+    let queue = event_support::event_queue(&env.stack).await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let body = json!({"name": "Half dead", "type": "push", "settings": {"no_data_after_minutes": 10}});
+    let (_, id, key) = create_push(&env, &body).await;
+    let last_success =
+        |read: &Value| read["status"]["last_success_at"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
+    let status = || {
+        let (env, id) = (&env, &id);
+        async move { env.admin("GET", &format!("/integrations/{id}"), T, None).await.1 }
+    };
+
+    // Queues and empty calls: 200, but no data yet (still waiting for the first push of data).
+    let t0 = Utc::now();
+    let queues = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls"}]});
+    assert_eq!(push_at(&ingest, &key, "queues", &queues, t0).await.0, 200);
+    assert_eq!(push_at(&ingest, &key, "intervals", &json!({"intervals": []}), t0).await.0, 200);
+    assert_eq!(push_at(&ingest, &key, "agent-events", &json!({"events": []}), t0).await.0, 200);
+    let read = status().await;
+    assert_eq!((read["status"]["state"].as_str(), last_success(&read)), (Some("importing"), None), "{read}");
+
+    // An interval is data.
+    let start = t0.duration_trunc(Duration::minutes(15)).unwrap() - Duration::minutes(15);
+    let interval = json!({"intervals": [{"queue_external_id": "q1", "channel": "calls", "start": iso(start),
+        "offered": 1, "handled": 1, "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5}]});
+    assert_eq!(push_at(&ingest, &key, "intervals", &interval, t0).await.0, 200);
+    let read = status().await;
+    assert_eq!((read["status"]["state"].as_str(), last_success(&read)), (Some("operational"), Some(t0)), "{read}");
+
+    // Then only the queue sync and empty heartbeats keep calling, every few minutes: not data.
+    for minutes in [3, 6, 9, 11] {
+        let at = t0 + Duration::minutes(minutes);
+        assert_eq!(push_at(&ingest, &key, "queues", &queues, at).await.0, 200);
+        assert_eq!(push_at(&ingest, &key, "agent-events", &json!({"events": []}), at).await.0, 200);
+    }
+    assert_eq!(last_success(&status().await), Some(t0), "queue and empty calls do not move last_success_at");
+    let import = wiring::import_service(
+        &env.stack.settings,
+        &env.stack.clients,
+        ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
+        ImportConfig { now: Some(t0 + Duration::minutes(12)), ..ImportConfig::default() },
+    );
+    let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone(), at_once: false };
+    let watched = import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap();
+    assert_eq!(watched.detail, "no_data: the integration is failing", "{watched:?}");
+    let failing = event_support::received(&env.stack, &queue).await;
+    assert_eq!(failing.len(), 1, "{failing:?}");
+    assert_eq!(failing[0]["detail-type"], "integration.failing");
+    // A queue call does not recover it either; a completeness declaration alone does (a closed contact center's
+    // quarter hours without contacts).
+    let later = t0 + Duration::minutes(13);
+    assert_eq!(push_at(&ingest, &key, "queues", &queues, later).await.0, 200);
+    let read = status().await;
+    assert_eq!(read["status"]["reason"], "no_data", "{read}");
+    assert!(event_support::received(&env.stack, &queue).await.is_empty());
+    let declared = json!({"intervals": [], "complete_through": iso(start)});
+    assert_eq!(push_at(&ingest, &key, "intervals", &declared, later).await.0, 200);
+    let read = status().await;
+    assert_eq!(last_success(&read), Some(later), "{read}");
+    let recovered = event_support::received(&env.stack, &queue).await;
+    assert_eq!(recovered.len(), 1, "{recovered:?}");
+    assert_eq!(recovered[0]["detail-type"], "integration.recovered");
+}
+
+/// A reused `event_id` for another event (ids that restart at the sender's midnight, say) was dropped as a
+/// duplicate until 2026-12-07: the call answered 200 with `duplicates: 1` and the state change was lost. It is
+/// refused with its index and the id; a resend of the same event stays a duplicate (200, idempotent).
+#[tokio::test]
+async fn a_reused_event_id_for_another_event_is_refused_and_a_resend_is_a_duplicate() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Restarting ids", "type": "push"})).await;
+    // Every event of the test on one UTC day (the key is agent, UTC day and id).
+    let mut t0 = (Utc::now() - Duration::hours(2)).duration_trunc(Duration::minutes(1)).unwrap();
+    if (t0 + Duration::hours(1)).date_naive() != t0.date_naive() {
+        t0 -= Duration::hours(2);
+    }
+    let ev = |event_id: &str, minutes: i64, status: &str| {
+        let at = iso(t0 + Duration::minutes(minutes));
+        json!({"event_id": event_id, "agent": "agent-3", "status": status, "at": at})
+    };
+    let first = json!({"events": [ev("1", 0, "Ready"), ev("2", 10, "Not Ready")]});
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &first).await;
+    assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(2), Some(0)), "{done}");
+    let mapping = json!({"employee_id": "emp-3"});
+    let path = format!("/integrations/{id}/external-agents/agent-3");
+    assert_eq!(env.call("PUT", &path, Some(T), Some(&mapping)).await.0, 200);
+    let states_path = format!(
+        "/agent-states?from={}&to={}",
+        iso(t0 - Duration::hours(1)).replace(".000", ""),
+        iso(t0 + Duration::hours(1)).replace(".000", "")
+    );
+    let states = env.get(&states_path, T).await;
+    assert_eq!(states["items"].as_array().unwrap().len(), 2, "{states}");
+    let before = item_count(&env).await;
+
+    // A resend (a retry, with the agent's name this time): duplicates, nothing new, the same states.
+    let mut resend = first.clone();
+    resend["events"][0]["agent_name"] = json!("Ann");
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &resend).await;
+    assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(2), Some(2)), "{done}");
+    assert_eq!(env.get(&states_path, T).await["items"], states["items"]);
+
+    // Id "1" again on the same UTC day for another state change: 422 with its index and the id, nothing applied.
+    let reused = json!({"events": [ev("3", 20, "Ready"), ev("1", 30, "Busy")]});
+    let (status, problem) = push(&ingest, Some(&key), "agent-events", &reused).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid-records")), "{problem}");
+    let errors = indexes(&problem);
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [1], "{errors:?}");
+    assert!(errors[0].1.contains("event_id `1` of agent `agent-3`") && errors[0].1.contains("stored for another"));
+    assert_eq!(item_count(&env).await, before, "a refused call writes nothing (event \"3\" neither)");
+    // Within one call likewise.
+    let twice = json!({"events": [ev("4", 40, "Ready"), ev("4", 50, "Busy")]});
+    let (status, problem) = push(&ingest, Some(&key), "agent-events", &twice).await;
+    assert_eq!((status, indexes(&problem).iter().map(|e| e.0).collect::<Vec<_>>()), (422, vec![1]), "{problem}");
+    assert_eq!(item_count(&env).await, before);
+    assert_eq!(env.get(&states_path, T).await["items"], states["items"], "no state changed");
+}
+
+/// A queue push that overlaps a DELETE (the key checked, then the integration deleted, then the queue write)
+/// made the deleted integration's queues active again until 2026-12-07: the writes were unconditional. They are
+/// now checked against the integration record like the import's, and the call is answered as the next call
+/// with the key will be (401).
+#[tokio::test]
+async fn a_queue_push_overlapping_a_delete_leaves_no_queue_of_the_deleted_integration_active() {
+    use acd_app::ingest::IngestError;
+    use acd_app::ports::IntegrationRepo;
+
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Deleted meanwhile", "type": "push"})).await;
+    let queue = |external_id: &str| json!({"external_id": external_id, "name": external_id, "channel": "calls"});
+    assert_eq!(push(&ingest, Some(&key), "queues", &json!({"queues": [queue("q1")]})).await.0, 200);
+    let queues_of = || {
+        let (env, id) = (&env, &id);
+        async move {
+            let pk = acd_aws::keys::integration_pk(&tenant(T), id.parse().unwrap());
+            let out = env
+                .stack
+                .clients
+                .dynamodb()
+                .query()
+                .table_name(&env.stack.settings.table_name)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :q)")
+                .expression_attribute_values(":pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+                .expression_attribute_values(
+                    ":q",
+                    aws_sdk_dynamodb::types::AttributeValue::S(acd_aws::keys::QUEUE_SK_PREFIX.into()),
+                )
+                .send()
+                .await
+                .unwrap();
+            let items = out.items.unwrap_or_default();
+            let active = |i: &Item| i.get("active").and_then(|v| v.as_bool().ok()).copied().unwrap_or(false);
+            let mut listed: Vec<(String, bool)> =
+                items.iter().map(|i| (i["external_id"].as_s().unwrap().clone(), active(i))).collect();
+            listed.sort();
+            listed
+        }
+    };
+    assert_eq!(queues_of().await, [("q1".to_owned(), true)]);
+    let now = Utc::now();
+    let secret = || Some(secrecy::SecretString::from(key.clone()));
+    let body = json!({"queues": [queue("q1"), queue("q2")]});
+    let refused = |result: Result<acd_app::ingest::IngestOutcome, IngestError>| {
+        let error = result.expect_err("a queue write of a deleted integration");
+        assert!(matches!(error, IngestError::Unauthorized), "{error:?}");
+        let (status, content_type, value) = decode(acd_app::ingest::http::ingest_problem(&error, None));
+        spec().check("POST", "/ingest/queues", status, &content_type, &value);
+        assert_eq!((status, value["code"].as_str()), (401, Some("invalid-ingest-key")), "{value}");
+    };
+
+    // The delete has started (its tombstone; it deactivated the queues) when the write comes.
+    let integration = ingest.service.authenticate(secret(), now).await.unwrap();
+    let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    repo.mark_deleting(&integration).await.unwrap();
+    repo.deactivate_queues(&integration.tenant_id, integration.id).await.unwrap();
+    refused(ingest.service.queues(&integration, &body, now).await);
+    assert_eq!(queues_of().await, [("q1".to_owned(), false)], "no queue active again, none new");
+
+    // The delete has finished (the record is gone) when the write comes.
+    let (status, _) = env.admin("DELETE", &format!("/integrations/{id}"), T, None).await;
+    assert_eq!(status, 204);
+    refused(ingest.service.queues(&integration, &body, now).await);
+    assert_eq!(queues_of().await, [("q1".to_owned(), false)], "no queue active again, none new");
+    assert_eq!(push(&ingest, Some(&key), "queues", &body).await.0, 401);
+}
+
+/// Every problem the ingest routes answer is described by the response the spec gives its status, naming its
+/// `code`. Until 2026-12-07 the 409 pointed at the integrations API's `Conflict` (which does not list
+/// `integration-paused`, the only 409 of ingest) and the 503 at `Unavailable`, which says nothing was left
+/// half-made — but an ingest 503 can follow a partial write (some batches written, intervals written before their
+/// declaration), and resending is what completes it.
+#[test]
+fn the_spec_describes_every_problem_of_the_ingest_routes() {
+    use acd_app::ingest::IngestError;
+    use acd_app::ingest::records::{BatchError, RecordError};
+
+    let errors = [
+        IngestError::Unauthorized,
+        IngestError::Paused,
+        IngestError::RateLimited { retry_after_seconds: 3 },
+        IngestError::TooLarge,
+        IngestError::InvalidJson("eof".into()),
+        IngestError::Batch(BatchError::Shape("x".into())),
+        IngestError::Batch(BatchError::Value("x".into())),
+        IngestError::Batch(BatchError::TooMany(1001)),
+        IngestError::Batch(BatchError::Records(vec![RecordError { index: 0, reason: "x".into() }])),
+        IngestError::Backend("throttled".into()),
+    ];
+    let root = spec().root();
+    let resolve = |mut value: &Value| {
+        while let Some(reference) = value.get("$ref").and_then(Value::as_str) {
+            value = root.pointer(reference.trim_start_matches('#')).unwrap();
+        }
+        value.clone()
+    };
+    for route in ["queues", "intervals", "agent-events"] {
+        let path = format!("/ingest/{route}");
+        for error in &errors {
+            let (status, content_type, body) = decode(acd_app::ingest::http::ingest_problem(error, Some("r1")));
+            spec().check("POST", &path, status, &content_type, &body);
+            let response = resolve(&root["paths"][&path]["post"]["responses"][status.to_string()]);
+            let description = response["description"].as_str().unwrap();
+            let code = body["code"].as_str().unwrap();
+            assert!(
+                description.contains(&format!("`{code}`")),
+                "{path} {status} does not name `{code}`: {description}"
+            );
+            if status == 503 {
+                assert!(!description.contains("half-made"), "{path} 503: {description}");
+                assert!(description.contains("may have been applied") && description.contains("Resending"));
+            }
+        }
+    }
 }

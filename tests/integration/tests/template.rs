@@ -17,7 +17,8 @@
 //!    except the statements listed in [`STAR_RESOURCE_EXCEPTIONS`], each with its reason; each role's actions are
 //!    exactly the ones its function calls ([`ROLE_ACTIONS`]).
 //! 6. Every AWS SDK operation the code calls (found in `shared/*/src` and `functions/*/src`, named by the botocore
-//!    models) is granted to the roles of the functions that make it ([`CALL_SITES`]).
+//!    models; the items of transactions by their builders) is granted to the roles of the functions that make it
+//!    ([`CALL_SITES`], [`SITE_EXCEPTIONS`]).
 //!
 //! CloudFormation short forms (`!Ref`, `!GetAtt`, `!Sub`, `!If`, ...) arrive from YAML as tagged values; they are
 //! rewritten to their long form (`{"Ref": ..}`, `{"Fn::GetAtt": [..]}`) before any check.
@@ -73,6 +74,8 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:Query",
             "dynamodb:UpdateItem",
             "dynamodb:BatchWriteItem",
+            // Queue writes: transactions checking that the integration is not being deleted.
+            "dynamodb:ConditionCheckItem",
             // integration.recovered when a push ends a no_data failure.
             "events:PutEvents",
         ],
@@ -724,13 +727,37 @@ const CODE_SERVICES: &[&str] =
 const CUSTOMER_SERVICES: &[&str] = &["connect", "kinesis"];
 
 /// Where a call is made decides the roles that need it: (path prefix, roles). A call made elsewhere (a file that
-/// serves several functions: `ingest_store.rs` holds the ingest keys the integrations API manages and the writes of
-/// the ingest function) needs at least one function role to grant it.
+/// serves several functions) needs at least one function role to grant it.
 const CALL_SITES: &[(&str, &[&str])] = &[
     ("shared/aws/src/query_store/", &["QueuesQueryRole"]),
     ("shared/aws/src/import_store/", &["ImportRole"]),
+    ("shared/aws/src/ingest_store.rs", &["IngestRole"]),
     // Connectors read in the import and verify credentials in the integrations API.
     ("shared/connectors/src/", &["ImportRole", "IntegrationsApiRole"]),
+];
+
+/// Actions a call site's roles do not all need: (path prefix, action, the roles that need it, why).
+const SITE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
+    (
+        "shared/aws/src/ingest_store.rs",
+        "dynamodb:PutItem",
+        &["IntegrationsApiRole"],
+        "put_key: a new ingest key (POST /integrations/{id}/ingest-keys), in the integrations API",
+    ),
+    (
+        "shared/aws/src/ingest_store.rs",
+        "dynamodb:DeleteItem",
+        &["IntegrationsApiRole"],
+        "delete_key: DELETE /integrations/{id}/ingest-keys/{key_id}, in the integrations API",
+    ),
+];
+
+/// The items of a `TransactWriteItems`, each authorised as its own action: (builder call, action).
+const TRANSACTION_ITEMS: &[(&str, &str)] = &[
+    ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+    ("Put::builder()", "dynamodb:PutItem"),
+    ("Update::builder()", "dynamodb:UpdateItem"),
+    ("Delete::builder()", "dynamodb:DeleteItem"),
 ];
 
 /// Operations whose IAM action has another name, or that no stack role needs: (`service:Operation`, action, why).
@@ -847,10 +874,22 @@ fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
     }
     let mut problems = Vec::new();
     let mut called = BTreeSet::new();
-    let (mut used_sites, mut used_operations) = (BTreeSet::new(), BTreeSet::new());
+    let (mut used_sites, mut used_operations, mut used_exceptions) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for (file, source) in code_sources() {
-        for method in argumentless_calls(&source) {
-            let Some(candidates) = by_method.get(method) else { continue };
+        let mut calls: Vec<(String, Vec<(String, String)>)> = argumentless_calls(&source)
+            .into_iter()
+            .filter_map(|method| by_method.get(method).map(|c| (format!(".{method}()"), c.clone())))
+            .collect();
+        if source.contains("TransactWriteItem") {
+            for (builder, action) in TRANSACTION_ITEMS {
+                if source.contains(builder) {
+                    let (service, operation) = action.split_once(':').expect("service:Action");
+                    calls.push(((*builder).to_owned(), vec![(service.to_owned(), operation.to_owned())]));
+                }
+            }
+        }
+        for (method, candidates) in &calls {
             let site = CALL_SITES.iter().find(|(prefix, _)| file.starts_with(prefix));
             let customer_side = file.starts_with("shared/connectors/src/");
             // (role, actions of which one must be granted)
@@ -874,12 +913,17 @@ fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
                     }
                     continue;
                 }
-                match site {
-                    Some((prefix, roles)) => {
+                let exception = SITE_EXCEPTIONS.iter().find(|(p, a, _, _)| file.starts_with(p) && *a == action);
+                match (site, exception) {
+                    (_, Some((prefix, excepted, roles, _))) => {
+                        used_exceptions.insert((*prefix, *excepted));
+                        roles.iter().for_each(|r| needs.entry(r).or_default().push(action.clone()));
+                    }
+                    (Some((prefix, roles)), None) => {
                         used_sites.insert(*prefix);
                         roles.iter().for_each(|r| needs.entry(r).or_default().push(action.clone()));
                     }
-                    None => needs.entry("a function role").or_default().push(action),
+                    (None, None) => needs.entry("a function role").or_default().push(action),
                 }
             }
             for (role, actions) in needs {
@@ -889,7 +933,7 @@ fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
                     role => actions.iter().any(|a| grants(role).contains(a)),
                 };
                 if !granted {
-                    problems.push(format!("{file}: .{method}() needs one of {actions:?}, which {role} does not grant"));
+                    problems.push(format!("{file}: {method} needs one of {actions:?}, which {role} does not grant"));
                 }
             }
         }
@@ -901,6 +945,10 @@ fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
     for (prefix, _) in CALL_SITES {
         assert!(used_sites.contains(prefix), "stale CALL_SITES entry {prefix}: no AWS call there");
     }
+    for (prefix, action, _, why) in SITE_EXCEPTIONS {
+        assert!(used_exceptions.contains(&(*prefix, *action)), "stale SITE_EXCEPTIONS entry {prefix} {action} ({why})");
+    }
+    assert!(called.contains("dynamodb:ConditionCheckItem"), "the scan did not find transaction items: {called:?}");
     for (operation, _, why) in OPERATION_ACTIONS {
         assert!(used_operations.contains(operation), "stale OPERATION_ACTIONS entry {operation} ({why})");
     }

@@ -75,6 +75,8 @@ pub trait IngestStore: Send + Sync {
     async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
     /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept). A new queue is
     /// complete from the integration's `complete_through` now (its `complete_from`; none before a declaration).
+    /// `NotFound` when the integration record is gone or being deleted (a tombstone): no queue of a deleted
+    /// integration is written, so none becomes active again after the delete deactivated them.
     async fn upsert_queues(
         &self,
         integration: &Integration,
@@ -98,12 +100,14 @@ pub trait IngestStore: Send + Sync {
         first: DateTime<Utc>,
         through: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Stores events that are not stored yet (by agent, UTC day and `event_id`) and returns those it stored.
+    /// Stores events that are not stored yet (by agent, UTC day and `event_id`) and returns those it stored. An
+    /// event stored already with the same content ([`AgentEvent::same_event`]) is a duplicate; one whose key is
+    /// stored for another event is a conflict, and when there is any, nothing is stored.
     async fn insert_events(
         &self,
         integration: &Integration,
         events: &[AgentEvent],
-    ) -> Result<(Vec<AgentEvent>, WriteCounts), StoreError>;
+    ) -> Result<InsertedEvents, StoreError>;
     /// Every stored event of one agent and UTC day.
     async fn day_events(
         &self,
@@ -131,10 +135,22 @@ pub trait IngestStore: Send + Sync {
     async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError>;
 }
 
+/// What [`IngestStore::insert_events`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertedEvents {
+    /// The events it stored (not stored before).
+    pub inserted: Vec<AgentEvent>,
+    /// Events whose agent, UTC day and `event_id` are stored for another event: (index into the events given, the
+    /// stored event), by index. When there is any, nothing was stored.
+    pub conflicts: Vec<(usize, AgentEvent)>,
+    pub counts: WriteCounts,
+}
+
 /// Why an ingest call was refused.
 #[derive(Debug)]
 pub enum IngestError {
-    /// No key, an unknown, revoked or expired key, or one of a deleted integration (401).
+    /// No key, an unknown, revoked or expired key, or one of a deleted integration (401; also when the delete
+    /// started while the call was running).
     Unauthorized,
     Paused,
     RateLimited {
@@ -163,8 +179,9 @@ impl From<BatchError> for IngestError {
 /// What an accepted call did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct IngestOutcome {
+    /// The call's records, all applied; for events every record of the call, duplicates included.
     pub accepted: usize,
-    /// Events already stored (same agent, day and `event_id`): ignored.
+    /// Events already stored or repeated in the call (same agent, day, `event_id` and content): ignored.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplicates: Option<usize>,
     /// DynamoDB write requests the call made (for the benchmark; also logged).
@@ -241,8 +258,13 @@ impl IngestService {
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
         let queues = records::parse_queues(body, &records::Sender::of(&integration.settings))?;
-        let counts = self.store.upsert_queues(integration, &queues, now).await?;
-        self.received(integration, now).await?;
+        let counts = match self.store.upsert_queues(integration, &queues, now).await {
+            // Deleted since the key was checked: answered as the next call with the key will be.
+            Err(StoreError::NotFound) => return Err(IngestError::Unauthorized),
+            other => other?,
+        };
+        // Not data for the silence watch (see `received`): a sender whose interval and event feeds died while its
+        // queue sync runs must still go `no_data`.
         Ok(IngestOutcome { accepted: queues.len(), duplicates: None, write_requests: counts.write_requests })
     }
 
@@ -278,7 +300,9 @@ impl IngestService {
             let first = stats.iter().map(|s| s.interval_start).min().unwrap_or(through).min(through);
             self.store.declare_complete(integration, first, through).await?;
         }
-        self.received(integration, now).await?;
+        if !stats.is_empty() || batch.complete_through.is_some() {
+            self.received(integration, now).await?;
+        }
         Ok(IngestOutcome { accepted: stats.len(), duplicates: None, write_requests: counts.write_requests })
     }
 
@@ -293,10 +317,21 @@ impl IngestService {
         body: &Value,
         now: DateTime<Utc>,
     ) -> Result<IngestOutcome, IngestError> {
-        let events = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
+        let parsed = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
+        let (indexes, events): (Vec<usize>, Vec<AgentEvent>) = parsed.into_iter().unzip();
         // Every record of the call (a repeat within it is a duplicate too).
         let sent = body.get("events").and_then(Value::as_array).map_or(events.len(), Vec::len);
-        let (inserted, mut counts) = self.store.insert_events(integration, &events).await?;
+        let InsertedEvents { inserted, conflicts, mut counts } = self.store.insert_events(integration, &events).await?;
+        if !conflicts.is_empty() {
+            let errors = conflicts
+                .iter()
+                .map(|(i, stored)| RecordError {
+                    index: indexes[*i],
+                    reason: records::stored_conflict(&events[*i], stored),
+                })
+                .collect();
+            return Err(BatchError::Records(errors).into());
+        }
         let duplicates = sent - inserted.len();
         // Agents and statuses first, so a segment never refers to a status the API does not list.
         let mut agents: BTreeMap<String, Option<String>> = BTreeMap::new();
@@ -337,7 +372,9 @@ impl IngestService {
             let built = segments::build_day(&events, next);
             counts += self.store.write_day_segments(integration, &agent, day, &built).await?;
         }
-        self.received(integration, now).await?;
+        if sent > 0 {
+            self.received(integration, now).await?;
+        }
         Ok(IngestOutcome { accepted: sent, duplicates: Some(duplicates), write_requests: counts.write_requests })
     }
 
@@ -359,6 +396,12 @@ impl IngestService {
 
     /// Data arrived: `operational`, with `last_success_at` moved at most once a minute. A push that ends a stored
     /// failure (`no_data`, set by the watch pass, [`watch`]) publishes `integration.recovered`.
+    ///
+    /// Data is what the silence watch is about: a call with at least one interval or agent event (a resent
+    /// duplicate too: the feed is alive), or a `complete_through` declaration (a closed contact center declares
+    /// quarter hours without contacts). Queue calls and empty calls are applied but are not data: until 2026-12-07
+    /// they moved `last_success_at`, so a sender whose interval and event feeds died while its queue sync (or an
+    /// empty heartbeat) ran stayed `operational` and `no_data` never fired.
     async fn received(&self, integration: &Integration, now: DateTime<Utc>) -> Result<(), IngestError> {
         let fresh = integration.status.state == IntegrationState::Operational
             && integration.status.last_success_at.is_some_and(|t| now - t < Duration::seconds(STATUS_REFRESH_SECONDS));
@@ -388,9 +431,10 @@ impl IngestService {
     }
 }
 
-/// The status shown for an integration at `now`: a push integration that received nothing for longer than its
+/// The status shown for an integration at `now`: a push integration that received no data (intervals, agent
+/// events or a `complete_through`; queue calls are not data, see `IngestService::received`) for longer than its
 /// silence setting is `failing` with reason `no_data` (evaluated on read: no schedule, no Scan; the stored
-/// status changes back to `operational` with the next push).
+/// status changes back to `operational` with the next push of data).
 pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> IntegrationStatus {
     let status = integration.status.clone();
     if integration.kind != PUSH || status.state == IntegrationState::Paused {
@@ -404,7 +448,7 @@ pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> Integr
             state: IntegrationState::Failing,
             reason: Some(FailureReason::NoData),
             message: Some(format!(
-                "nothing was pushed for {} minutes (the silence limit is {})",
+                "no intervals, agent events or complete_through were pushed for {} minutes (the silence limit is {})",
                 (now - since).num_minutes(),
                 limit
             )),

@@ -74,6 +74,22 @@ pub struct AgentEvent {
 }
 
 impl AgentEvent {
+    /// Whether `other` is this event sent again: the same key (agent, `event_id`, and so UTC day) and the same
+    /// content (`at`, `status`, `reason`). `agent_name` is the agent's display name, not part of the event: a resend
+    /// with a newer name is still the same event.
+    pub fn same_event(&self, other: &AgentEvent) -> bool {
+        self.event_id == other.event_id
+            && self.agent == other.agent
+            && self.at == other.at
+            && self.status == other.status
+            && self.reason == other.reason
+    }
+
+    /// The event's content as a refusal names it: `` `Not Ready: Lunch` at 2026-11-30T12:00:00Z ``.
+    fn content(&self) -> String {
+        format!("`{}` at {}", self.status_id(), self.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    }
+
     /// The external status id of the event: a reason code is a status of its own (`{status}: {reason}`), like
     /// Five9's `Not Ready: Lunch`, so it can be mapped to its own activity.
     pub fn status_id(&self) -> String {
@@ -359,13 +375,29 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
     Ok(IntervalBatch { intervals, complete_through })
 }
 
-/// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`. A repeated `event_id` of
-/// the same agent and UTC day within one call keeps its first occurrence (the store ignores repeats across calls,
-/// by the same key: ids need only be unique per agent and day). `at` without
-/// an offset is a local time of the sender's zone ([`Sender::instant`]).
-pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<AgentEvent>, BatchError> {
-    let (mut out, mut errors) = (Vec::new(), Vec::new());
-    let mut seen = std::collections::HashSet::new();
+/// Why an event is refused whose `event_id` is stored for another event of the same agent and UTC day.
+pub fn stored_conflict(event: &AgentEvent, stored: &AgentEvent) -> String {
+    format!(
+        "event_id `{}` of agent `{}` on {} is stored for another event ({}), not {}: an id names one event per agent \
+         and UTC day (send this one with an id not used that day)",
+        event.event_id,
+        event.agent,
+        event.at.date_naive(),
+        stored.content(),
+        event.content()
+    )
+}
+
+/// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`, each with its index in the
+/// array. An `event_id` names one event per agent and UTC day: repeated with the same content (`at`, `status`,
+/// `reason`: [`AgentEvent::same_event`]) within one call it is a duplicate and keeps its first occurrence; repeated
+/// with other content it is refused with its index and the id (the store does the same across calls). Until
+/// 2026-12-07 any repeat was dropped as a duplicate, so a sender whose ids restart lost state changes with a 200.
+/// `at` without an offset is a local time of the sender's zone ([`Sender::instant`]).
+pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<(usize, AgentEvent)>, BatchError> {
+    let (mut out, mut errors): (Vec<(usize, AgentEvent)>, _) = (Vec::new(), Vec::new());
+    // Each key's place in `out`.
+    let mut seen: HashMap<(String, chrono::NaiveDate, String), usize> = HashMap::new();
     for (index, value) in records(body, "events", &[])?.iter().enumerate() {
         let checked = (|| {
             if let Some(extra) = value.as_object().and_then(|o| {
@@ -400,11 +432,29 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result
             Ok(event)
         })();
         match checked {
-            Ok(event) => {
-                if seen.insert((event.agent.clone(), event.at.date_naive(), event.event_id.clone())) {
-                    out.push(event);
+            Ok(event) => match seen.entry((event.agent.clone(), event.at.date_naive(), event.event_id.clone())) {
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(out.len());
+                    out.push((index, event));
                 }
-            }
+                std::collections::hash_map::Entry::Occupied(slot) => {
+                    let (first, earlier) = &out[*slot.get()];
+                    if !earlier.same_event(&event) {
+                        errors.push(RecordError {
+                            index,
+                            reason: format!(
+                                "event_id `{}` is used by record {first} for another event of agent `{}` on {} \
+                                 ({}), not {}: an id names one event per agent and UTC day",
+                                event.event_id,
+                                event.agent,
+                                event.at.date_naive(),
+                                earlier.content(),
+                                event.content()
+                            ),
+                        });
+                    }
+                }
+            },
             Err(reason) => errors.push(RecordError { index, reason }),
         }
     }
@@ -526,9 +576,9 @@ mod tests {
         let body = json!({"events": [ev("e1", "2026-11-30T12:00:00Z"), ev("e1", "2026-11-30T12:00:00Z"),
                                      ev("e2", "2026-11-30T12:01:00.250+01:00")]});
         let events = parse_events(&body, now(), &Sender::default()).unwrap();
-        assert_eq!(events.len(), 2);
-        assert_eq!(events[0].status_id(), "Not Ready: Lunch");
-        assert_eq!(events[1].at, Utc.with_ymd_and_hms(2026, 11, 30, 11, 1, 0).unwrap() + Duration::milliseconds(250));
+        assert_eq!(events.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [0, 2], "each with its index");
+        assert_eq!(events[0].1.status_id(), "Not Ready: Lunch");
+        assert_eq!(events[1].1.at, Utc.with_ymd_and_hms(2026, 11, 30, 11, 1, 0).unwrap() + Duration::milliseconds(250));
         let bad = json!({"events": [ev("e3", "2026-11-30T12:30:00Z"), ev("e4", "2026-11-20T12:00:00Z"),
                                     ev("", "2026-11-30T12:00:00Z"), {"event_id": "e5", "agent": "a1", "status": "x", "at": "noon"},
                                     {"event_id": "e6", "agent": "a1", "status": "x", "at": "2026-11-30T12:00:00Z", "tenant": "other"}]});
@@ -540,6 +590,45 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn an_event_id_reused_for_another_event_in_one_call_is_refused_with_its_index_and_the_id() {
+        // Ids that restart (at the sender's midnight, say): the repeat is another state change, not a duplicate. It
+        // was dropped until 2026-12-07 and the call answered 200 with `duplicates: 1`.
+        let ev = |id: &str, at: &str, status: &str| json!({"event_id": id, "agent": "a1", "status": status, "at": at});
+        let body = json!({"events": [
+            ev("1", "2026-11-30T08:00:00Z", "Ready"),
+            ev("2", "2026-11-30T09:00:00Z", "Ready"),
+            ev("1", "2026-11-30T11:00:00Z", "Ready"),
+            ev("2", "2026-11-30T09:00:00Z", "Not Ready"),
+            ev("1", "2026-11-30T08:00:00Z", "Ready"),
+        ]});
+        match parse_events(&body, now(), &Sender::default()) {
+            Err(BatchError::Records(e)) => {
+                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), [2, 3], "{e:?}");
+                assert!(e[0].reason.contains("event_id `1` is used by record 0 for another event"), "{e:?}");
+                assert!(e[0].reason.contains("at 2026-11-30T08:00:00Z") && e[0].reason.contains("11:00:00Z"), "{e:?}");
+                assert!(e[1].reason.contains("event_id `2`") && e[1].reason.contains("`Not Ready`"), "{e:?}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A reason is content too; the agent's display name is not.
+        let lunch =
+            json!({"event_id": "3", "agent": "a1", "status": "Ready", "reason": "Lunch", "at": "2026-11-30T10:00:00Z"});
+        let plain = json!({"event_id": "3", "agent": "a1", "status": "Ready", "at": "2026-11-30T10:00:00Z"});
+        let mut named = plain.clone();
+        named["agent_name"] = json!("Ann");
+        assert!(parse_events(&json!({"events": [plain.clone(), lunch]}), now(), &Sender::default()).is_err());
+        let same = parse_events(&json!({"events": [plain, named]}), now(), &Sender::default()).unwrap();
+        assert_eq!(same.len(), 1, "a resend with a display name is the same event");
+        // The same id of another agent, or on another UTC day, is another key.
+        let other = json!({"events": [
+            ev("1", "2026-11-30T08:00:00Z", "Ready"),
+            ev("1", "2026-11-29T08:00:00Z", "Busy"),
+            {"event_id": "1", "agent": "a2", "status": "Busy", "at": "2026-11-30T08:00:00Z"},
+        ]});
+        assert_eq!(parse_events(&other, now(), &Sender::default()).unwrap().len(), 3);
     }
 
     #[test]

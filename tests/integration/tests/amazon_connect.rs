@@ -373,6 +373,93 @@ async fn a_state_that_began_after_a_runs_window_is_read_by_the_next_run_not_pass
     assert_eq!(spans(read), [(m(-10), Some(m(2))), (m(2), Some(m(6))), (m(6), None)], "the break, read once");
 }
 
+/// Stores a connector's agent states of `window` as the import does with a feed's: read a day at a time (the read
+/// bounded by the window's end), each day's pieces cut at midnights (`plan::owned_pieces`) and merged by (agent,
+/// start) — nothing deleted, and a stored end kept against the same state without one.
+async fn import_feed(
+    c: &AmazonConnectConnector,
+    window: TimeWindow,
+    deadline: Deadline,
+    table: &mut BTreeMap<(String, DateTime<Utc>), AgentSegment>,
+) {
+    use acd_app::import::plan;
+    c.read_feed_until(window.end).unwrap();
+    for chunk in plan::day_chunks(window) {
+        let segments = c.agent_segments(&[], chunk, deadline).await.unwrap();
+        for piece in plan::owned_pieces(&segments, chunk) {
+            let key = (piece.agent_external_id.to_string(), piece.start);
+            if piece.end.is_none() && table.get(&key).is_some_and(|stored| stored.end.is_some()) {
+                continue;
+            }
+            table.insert(key, piece);
+        }
+    }
+}
+
+/// A read the deadline stops part-way through a shard knows its agents' open states only up to where it stopped.
+/// Agent 0 goes on a lunch break at 23:30 and logs out at 23:50; between the two come 5,000 heart-beats of agent 1.
+/// The first run reads one record a page with two seconds to go before the read's margin (2 s), so it stops among
+/// the heart-beats (5,000 pages take longer), after the break (two pages); the next run reads on to the logout. Stored as the import stores a feed's states,
+/// agent 0 has the break 23:30–23:50 and nothing the next day. Before, the first read returned the break open: the
+/// import cut it at midnight and stored the next day's piece open, and the logout read later closed only the 23:30
+/// piece — a break from midnight on, stored for good (the feed's merge deletes nothing).
+#[tokio::test]
+async fn a_read_stopped_part_way_stores_no_piece_of_an_open_state_past_where_it_read() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    // Two whole days ending at today's midnight: a window the import may write (it ends before now).
+    let day = day() - Days::days(1);
+    let window = TimeWindow::new(day, day + Days::days(2)).unwrap();
+    let at = |h: i64, m: i64| day + Days::hours(h) + Days::minutes(m);
+    let status = sim::status_snapshot;
+    let mut events = vec![
+        sim::agent_event(0, "LOGIN", at(23, 0), None, Some(status(0, at(23, 0)))),
+        sim::agent_event(0, "STATE_CHANGE", at(23, 30), Some(status(0, at(23, 0))), Some(status(1, at(23, 30)))),
+    ];
+    let since = at(22, 0);
+    for i in 0..5000 {
+        let t = at(23, 31) + Days::milliseconds(i * 200);
+        events.push(sim::agent_event(1, "HEART_BEAT", t, Some(status(0, since)), Some(status(0, since))));
+    }
+    events.push(sim::agent_event(0, "LOGOUT", at(23, 50), Some(status(1, at(23, 30))), None));
+    ConnectSimulator::publish_agent_events_batched(&env.kinesis, STREAM, &events).await.unwrap();
+    let mut table = BTreeMap::new();
+
+    let first = env.connector(Tuning { stream_records_per_call: 1, ..Tuning::default() });
+    first.restore_vendor_cursor(None).unwrap();
+    // The session (AssumeRole, DescribeInstance) first: the read's second is the stream's alone.
+    first.list_agents(deadline()).await.unwrap();
+    import_feed(&first, window, Deadline::after(Duration::from_secs(4)), &mut table).await;
+    assert!(
+        first.warnings().iter().any(|w| w.contains("not read to its tip")),
+        "the first read stops part-way: {:?}",
+        first.warnings()
+    );
+    let agent0 = sim::user_id(0);
+    assert!(table.contains_key(&(agent0.clone(), at(23, 30))), "it read past the break: {:?}", table.keys());
+    let cursor = first.vendor_cursor().expect("a cursor");
+
+    let next = env.connector(Tuning::default());
+    next.restore_vendor_cursor(Some(cursor)).unwrap();
+    import_feed(&next, window, deadline(), &mut table).await;
+    assert!(next.warnings().is_empty(), "read to the end: {:?}", next.warnings());
+    let stored = |agent: &str| -> Vec<(String, DateTime<Utc>, Option<DateTime<Utc>>)> {
+        let of = table.values().filter(|s| *s.agent_external_id == *agent);
+        of.map(|s| (s.status_id.to_string(), s.start, s.end)).collect()
+    };
+    let (available, lunch) = (sim::STATUSES[0].0.to_owned(), sim::STATUSES[1].0.to_owned());
+    assert_eq!(
+        stored(&agent0),
+        [(available.clone(), at(23, 0), Some(at(23, 30))), (lunch, at(23, 30), Some(at(23, 50)))],
+        "the break as it was, no piece of it from midnight on"
+    );
+    // Agent 1, still available where the stream ends (read to its end): a piece of every day up to the window's end.
+    let midnight = day + Days::days(1);
+    assert_eq!(
+        stored(&sim::user_id(1)),
+        [(available.clone(), since, Some(midnight)), (available, midnight, Some(window.end))]
+    );
+}
+
 #[tokio::test]
 async fn settings_are_checked() {
     let mut s = AmazonConnectSettings {

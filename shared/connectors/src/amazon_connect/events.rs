@@ -17,6 +17,14 @@
 //!   id = the user id (last path element of `AgentARN`; `ListUsers`' `Id`).
 //! - A record that is not such an object, or whose fields do not parse, is malformed: the read fails rather than
 //!   silently skipping states (data-safety rule). Unknown event types (`CONTACT…`) are ignored.
+//! - A state still open is known only as far as its agent's records were read. When a shard's read stops before its
+//!   end (the deadline), its agents' open states are bounded there ([`SegmentBook::read_stopped`]): the import cuts an
+//!   open state at every midnight up to the end of what it writes, and the merge of a feed deletes nothing, so a
+//!   piece from a midnight the read never reached would stay open for good once the state's real end (before that
+//!   midnight) is read. [`SegmentBook::overlapping`] ends such a state at the first midnight at or after the point
+//!   its shard was read to (the piece before it is the one the import stores for that day anyway) when the window
+//!   reaches past that midnight; nothing of the state from then on is returned until a later read sees it again
+//!   (its closing event carries the whole status, a `HEART_BEAT` comes every 2 minutes while nothing else does).
 
 use std::collections::BTreeMap;
 
@@ -63,10 +71,25 @@ struct Status {
 /// ([`SegmentBook::apply_before`]).
 pub const FUTURE_STAMP: chrono::Duration = chrono::Duration::hours(1);
 
+/// What [`SegmentBook::apply_before`] did with a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// An agent event, applied: its agent and its `EventTimestamp` (`None`: the record has none or an unreadable
+    /// one, which only matters to a read with an end, where it is malformed).
+    Event { agent: String, at: Option<DateTime<Utc>> },
+    /// Not an agent event (another event type): nothing to apply.
+    Ignored,
+    /// Stamped from the read's end on: nothing applied, the record is left for the next read.
+    Left,
+}
+
 /// Segments built from the records read so far, keyed by (agent id, start).
 #[derive(Debug, Default, Clone)]
 pub struct SegmentBook {
     segments: BTreeMap<(String, DateTime<Utc>), AgentSegment>,
+    /// Agents whose shard's read stopped before its end, and how far it was read (the earliest, if several):
+    /// their open states are known no further ([`Self::read_stopped`]).
+    read_to: BTreeMap<String, DateTime<Utc>>,
 }
 
 impl SegmentBook {
@@ -77,32 +100,45 @@ impl SegmentBook {
     }
 
     /// Applies one record (its data bytes; idempotent: applying a record twice changes nothing) whose
-    /// `EventTimestamp` is before `until` (any, without it); `false`, and nothing applied, for one at or after it —
-    /// unless it is stamped more than [`FUTURE_STAMP`] after `now`: such a record cannot be waited for (it would hold
-    /// its shard back for good), and is applied as every record was before reads had an end.
+    /// `EventTimestamp` is before `until` (any, without it); [`Applied::Left`], and nothing applied, for one at or
+    /// after it — unless it is stamped more than [`FUTURE_STAMP`] after `now`: such a record cannot be waited for (it
+    /// would hold its shard back for good), and is applied as every record was before reads had an end.
     pub fn apply_before(
         &mut self,
         data: &[u8],
         until: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<bool, ConnectorError> {
+    ) -> Result<Applied, ConnectorError> {
         let event: WireEvent = serde_json::from_slice(data).map_err(|e| {
             ConnectorError::malformed(format!("agent event stream: a record is not an agent event: {e}"))
         })?;
         if !matches!(event.event_type.as_str(), "STATE_CHANGE" | "LOGIN" | "LOGOUT" | "HEART_BEAT") {
-            return Ok(true);
+            return Ok(Applied::Ignored);
         }
-        if let Some(until) = until {
-            let at = parse_time(event.event_timestamp.as_deref(), "EventTimestamp")?;
-            if at >= until && at <= now + FUTURE_STAMP {
-                return Ok(false);
+        let at = match until {
+            Some(until) => {
+                let at = parse_time(event.event_timestamp.as_deref(), "EventTimestamp")?;
+                if at >= until && at <= now + FUTURE_STAMP {
+                    return Ok(Applied::Left);
+                }
+                Some(at)
             }
-        }
-        self.apply_event(event)?;
-        Ok(true)
+            None => event.event_timestamp.as_deref().and_then(|raw| parse_time(Some(raw), "EventTimestamp").ok()),
+        };
+        let agent = self.apply_event(event)?;
+        Ok(Applied::Event { agent, at })
     }
 
-    fn apply_event(&mut self, event: WireEvent) -> Result<(), ConnectorError> {
+    /// Records that the read of the shard holding `agents`' records stopped before its end, after the records up
+    /// to `at`: their open states are known open up to there, no further (see the module docs).
+    pub fn read_stopped<'a>(&mut self, agents: impl IntoIterator<Item = &'a String>, at: DateTime<Utc>) {
+        for agent in agents {
+            self.read_to.entry(agent.clone()).and_modify(|t| *t = (*t).min(at)).or_insert(at);
+        }
+    }
+
+    /// The agent of the event, once applied.
+    fn apply_event(&mut self, event: WireEvent) -> Result<String, ConnectorError> {
         let agent = event
             .agent_arn
             .as_deref()
@@ -122,7 +158,7 @@ impl SegmentBook {
         if let Some(cur) = current {
             self.open(&agent, &cur);
         }
-        Ok(())
+        Ok(agent)
     }
 
     fn close(&mut self, agent: &str, status: &Status, end: DateTime<Utc>) {
@@ -147,9 +183,30 @@ impl SegmentBook {
         });
     }
 
-    /// Segments that overlap `[start, end)` (open segments overlap everything after their start).
+    /// Segments that overlap `[start, end)` (open segments overlap everything after their start), an open one of
+    /// an agent whose shard's read stopped early ended at the first midnight at or after where it was read to, when
+    /// `end` is later ([`Self::known_until`]).
     pub fn overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<AgentSegment> {
-        self.segments.values().filter(|s| s.start < end && s.end.is_none_or(|e| e > start)).cloned().collect()
+        self.segments
+            .values()
+            .filter_map(|s| {
+                let until = self.known_until(s).filter(|&until| until < end).or(s.end);
+                (s.start < end && until.is_none_or(|e| e > start)).then(|| AgentSegment { end: until, ..s.clone() })
+            })
+            .collect()
+    }
+
+    /// For an open segment of an agent whose shard's read stopped early: the midnight up to which pieces of it are
+    /// known — the first at or after the point read to, and at least the first after the segment's start (its own
+    /// first piece is real whatever its end). `None`: open as far as anything says.
+    fn known_until(&self, segment: &AgentSegment) -> Option<DateTime<Utc>> {
+        if segment.end.is_some() {
+            return None;
+        }
+        let read_to = *self.read_to.get(&*segment.agent_external_id)?;
+        let read_midnight = midnight(read_to);
+        let ceil = if read_midnight == read_to { read_to } else { read_midnight + chrono::Duration::days(1) };
+        Some(ceil.max(midnight(segment.start) + chrono::Duration::days(1)))
     }
 
     pub fn len(&self) -> usize {
@@ -181,6 +238,11 @@ fn parse_time(raw: Option<&str>, field: &str) -> Result<DateTime<Utc>, Connector
     DateTime::parse_from_rfc3339(raw)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| ConnectorError::malformed(format!("agent event stream: {field} {raw:?} is not an ISO 8601 time")))
+}
+
+/// Midnight UTC of `t`'s day.
+fn midnight(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.date_naive().and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 /// `arn:aws:connect:…:instance/{instance}/agent/{id}` → `{id}`.
@@ -224,17 +286,70 @@ mod tests {
         let mut book = SegmentBook::default();
         let now = t(10, 7);
         let login = event("LOGIN", t(9, 50), None, Some(status("available", t(9, 50))));
-        assert!(book.apply_before(&login, Some(t(10, 0)), now).unwrap());
+        let applied = |at| Applied::Event { agent: "u-1".into(), at: Some(at) };
+        assert_eq!(book.apply_before(&login, Some(t(10, 0)), now).unwrap(), applied(t(9, 50)));
         let lunch =
             event("STATE_CHANGE", t(10, 0), Some(status("available", t(9, 50))), Some(status("lunch", t(10, 0))));
-        assert!(!book.apply_before(&lunch, Some(t(10, 0)), now).unwrap(), "at the end: left");
+        assert_eq!(book.apply_before(&lunch, Some(t(10, 0)), now).unwrap(), Applied::Left, "at the end: left");
         assert_eq!(book.overlapping(t(9, 0), t(12, 0)).len(), 1, "nothing of it applied");
         // Stamped more than an hour after the reader's clock: applied (waiting for it would hold the shard back).
         let ahead = event("HEART_BEAT", t(11, 8), Some(status("available", t(9, 50))), Some(status("lunch", t(11, 8))));
-        assert!(book.apply_before(&ahead, Some(t(10, 0)), now).unwrap());
+        assert_eq!(book.apply_before(&ahead, Some(t(10, 0)), now).unwrap(), applied(t(11, 8)));
         assert_eq!(book.overlapping(t(9, 0), t(12, 0)).len(), 2);
         // Without an end, every record is applied.
-        assert!(SegmentBook::default().apply_before(&lunch, None, now).unwrap());
+        assert_eq!(SegmentBook::default().apply_before(&lunch, None, now).unwrap(), applied(t(10, 0)));
+        let contact = br#"{"EventType":"CONTACT_EVENT"}"#;
+        assert_eq!(SegmentBook::default().apply_before(contact, Some(t(10, 0)), now).unwrap(), Applied::Ignored);
+    }
+
+    #[test]
+    fn an_open_state_of_a_shard_read_only_in_part_yields_no_piece_past_the_midnight_after_where_it_was_read_to() {
+        let day = t(0, 0);
+        let (midnight, days) = (day + chrono::Duration::days(1), |n| day + chrono::Duration::days(n));
+        let spans = |segments: Vec<AgentSegment>| segments.into_iter().map(|s| (s.start, s.end)).collect::<Vec<_>>();
+        let mut book = SegmentBook::default();
+        book.apply(&event("LOGIN", t(23, 0), None, Some(status("available", t(23, 0))))).unwrap();
+        book.apply(&event(
+            "STATE_CHANGE",
+            t(23, 30),
+            Some(status("available", t(23, 0))),
+            Some(status("brk", t(23, 30))),
+        ))
+        .unwrap();
+        assert_eq!(spans(book.overlapping(day, days(2)))[1], (t(23, 30), None), "read to the end: open");
+
+        // The shard's read stopped after records up to 23:40: the break is known open up to there only.
+        book.read_stopped(&["u-1".to_owned()], t(23, 40));
+        assert_eq!(
+            spans(book.overlapping(day, days(2))),
+            [(t(23, 0), Some(t(23, 30))), (t(23, 30), Some(midnight))],
+            "its piece of the day it was read in (closed states as read), none from the midnight after"
+        );
+        assert!(book.overlapping(midnight, days(2)).is_empty(), "nothing of it the next day");
+        assert_eq!(
+            spans(book.overlapping(day, midnight))[1],
+            (t(23, 30), None),
+            "a window ending by that midnight: open, as the import cuts it there itself"
+        );
+
+        // Read to past a midnight: the pieces up to the first midnight after the read's point; of several stops,
+        // the earliest; a read to a midnight exactly gives nothing from it on (the state may have ended there).
+        let mut past = SegmentBook::default();
+        past.apply(&event("HEART_BEAT", t(23, 35), None, Some(status("brk", t(23, 30))))).unwrap();
+        past.read_stopped(&["u-1".to_owned()], midnight + chrono::Duration::hours(8));
+        assert_eq!(spans(past.overlapping(day, days(3))), [(t(23, 30), Some(days(2)))]);
+        past.read_stopped(&["u-1".to_owned()], midnight);
+        assert_eq!(spans(past.overlapping(day, days(3))), [(t(23, 30), Some(midnight))]);
+        // A stop before the state began (another agent's record read last): its own first piece is real.
+        let mut early = SegmentBook::default();
+        early.apply(&event("HEART_BEAT", t(23, 35), None, Some(status("brk", t(23, 30))))).unwrap();
+        early.read_stopped(&["u-1".to_owned()], t(22, 0));
+        assert_eq!(spans(early.overlapping(day, days(2))), [(t(23, 30), Some(midnight))]);
+        // Another agent's stop: as read.
+        let mut other = SegmentBook::default();
+        other.apply(&event("HEART_BEAT", t(23, 35), None, Some(status("brk", t(23, 30))))).unwrap();
+        other.read_stopped(&["u-2".to_owned()], t(23, 5));
+        assert_eq!(spans(other.overlapping(day, days(2))), [(t(23, 30), None)]);
     }
 
     #[test]

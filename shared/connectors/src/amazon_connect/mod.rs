@@ -20,7 +20,8 @@
 //! - **Agents / statuses.** `ListUsers` (`Id` = external id, `Username` = display name), `ListAgentStatuses` (`Id`).
 //! - **Agent states.** [`events`] and [`stream`]: the agent event stream (Kinesis) read from per-shard checkpoints
 //!   that the import stores as the connector's vendor cursor. Records lost before they were read (an expired
-//!   checkpoint or shard, a re-created stream) are [`Connector::agent_state_gaps`].
+//!   checkpoint or shard, a re-created stream) are [`Connector::agent_state_gaps`]. A read the deadline stops before
+//!   a shard's end returns its agents' open states only up to where it stopped (no piece from a midnight after it).
 
 pub mod events;
 pub mod metrics;
@@ -205,11 +206,19 @@ pub struct Tuning {
     /// follow each other (`NextToken`); a run's wall time, which Lambda bills, is mostly waiting for these answers.
     /// Two by default: Connect's API quotas are per account and region, shared with the customer's own callers.
     pub metric_requests_in_flight: usize,
+    /// `Limit` of the agent event stream's `GetRecords` (Kinesis allows 1..=10000; [`stream::RECORDS_PER_CALL`]).
+    pub stream_records_per_call: i32,
 }
 
 impl Default for Tuning {
     fn default() -> Self {
-        Self { page_size: 1000, queues_per_filter: 100, metric_page_size: 100, metric_requests_in_flight: 2 }
+        Self {
+            page_size: 1000,
+            queues_per_filter: 100,
+            metric_page_size: 100,
+            metric_requests_in_flight: 2,
+            stream_records_per_call: stream::RECORDS_PER_CALL,
+        }
     }
 }
 
@@ -676,6 +685,7 @@ impl Connector for AmazonConnectConnector {
                 state.restored.clone(),
                 &mut book,
                 (Utc::now(), state.until),
+                self.tuning.stream_records_per_call.clamp(1, 10_000),
                 deadline,
             )
             .await?;
@@ -683,7 +693,13 @@ impl Connector for AmazonConnectConnector {
                 self.warn(gap.clone());
             }
             if !read.caught_up {
-                self.warn("agent event stream: not read to its tip before the deadline; the next run continues".into());
+                // The states still open of the agents of a shard not read to its end are returned only up to where
+                // it was read ([`events::SegmentBook::read_stopped`]); the next run reads on from the checkpoints.
+                self.warn(
+                    "agent event stream: not read to its tip before the deadline; states still open are known only \
+                     up to where their shard was read, the next run continues"
+                        .into(),
+                );
             }
             state.warnings.extend(read.gaps);
             state.lost.extend(read.lost);

@@ -17,6 +17,10 @@
 //!   records are still there) is a warning only. Bounds err wide: a gap says states *may* be missing.
 //! - `ExpiredIteratorException` (an iterator older than 5 minutes) is not a gap: a new iterator is asked for after
 //!   the last sequence number applied.
+//! - A shard whose read stops before its end (the deadline near, or [`MAX_EMPTY_PAGES_BEHIND`] empty pages behind
+//!   its tip) keeps its checkpoint on the last record applied, and the agents of the records it applied are bounded
+//!   at that record ([`SegmentBook::read_stopped`]: the earlier of its `EventTimestamp` and its
+//!   `ApproximateArrivalTimestamp`): their states still open are known no further.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -26,7 +30,7 @@ use aws_sdk_kinesis::types::{Shard, ShardIteratorType};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::events::SegmentBook;
+use super::events::{Applied, SegmentBook};
 use super::paging::Tokens;
 use super::sdk::{Call, call};
 use crate::{ConnectorError, Deadline};
@@ -68,7 +72,8 @@ pub struct StreamRead {
     pub records: u64,
 }
 
-/// Page size of `GetRecords` and a guard against a stream that never ends.
+/// Page size of `GetRecords` (the default of [`super::Tuning::stream_records_per_call`]) and a guard against a
+/// stream that never ends.
 pub const RECORDS_PER_CALL: i32 = 1000;
 const MAX_EMPTY_PAGES_BEHIND: u32 = 20;
 /// Margin kept before the deadline: reading stops (with a consistent cursor) rather than being cut mid-call.
@@ -76,7 +81,8 @@ const READ_MARGIN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Reads every shard from its checkpoint into `book`, up to its tip at `now` — or, with `until`, up to the first
 /// record whose `EventTimestamp` is at or after it (that record and the rest of its shard are left for the next
-/// read: the checkpoint stays on the last record applied).
+/// read: the checkpoint stays on the last record applied). `GetRecords` asks for `records_per_call` at a time.
+#[allow(clippy::too_many_arguments)]
 pub async fn read_stream(
     client: &Client,
     calls: &Call,
@@ -84,6 +90,7 @@ pub async fn read_stream(
     previous: Option<StreamCursor>,
     book: &mut SegmentBook,
     (now, until): (DateTime<Utc>, Option<DateTime<Utc>>),
+    records_per_call: i32,
     deadline: Deadline,
 ) -> Result<StreamRead, ConnectorError> {
     let summary = call(calls, "kinesis:DescribeStreamSummary", deadline, || {
@@ -114,9 +121,8 @@ pub async fn read_stream(
             continue;
         }
         let closed = shard.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some();
-        let outcome =
-            read_shard(client, calls, stream_arn, &id, &mut cp, closed, book, (now, until), deadline, &mut gaps)
-                .await?;
+        let shard = ShardRead { stream_arn, shard_id: &id, closed, records_per_call };
+        let outcome = read_shard(client, calls, shard, &mut cp, book, (now, until), deadline, &mut gaps).await?;
         read.records += outcome.records;
         read.caught_up &= outcome.caught_up;
         read.cursor.shards.insert(id, cp);
@@ -231,22 +237,51 @@ struct ShardOutcome {
     caught_up: bool,
 }
 
+/// The shard [`read_shard`] reads, and how.
+#[derive(Clone, Copy)]
+struct ShardRead<'a> {
+    stream_arn: &'a str,
+    shard_id: &'a str,
+    /// The shard is closed (resharded): it has an end.
+    closed: bool,
+    records_per_call: i32,
+}
+
+/// The agents whose records one read of a shard applied, and how far it read: what bounds their open states when
+/// the read stops before the shard's end ([`SegmentBook::read_stopped`]).
+#[derive(Default)]
+struct Applying {
+    agents: BTreeSet<String>,
+    /// The earlier of the `EventTimestamp` and the `ApproximateArrivalTimestamp` of the last agent event applied
+    /// (of a record without either, the one before it).
+    through: Option<DateTime<Utc>>,
+}
+
+impl Applying {
+    /// The read stops before the shard's end: its agents' open states are known up to [`Applying::through`] (not
+    /// known at all: no further than their first midnight).
+    fn stopped(self, book: &mut SegmentBook, records: u64) -> ShardOutcome {
+        book.read_stopped(&self.agents, self.through.unwrap_or(DateTime::<Utc>::MIN_UTC));
+        ShardOutcome { records, caught_up: false }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn read_shard(
     client: &Client,
     calls: &Call,
-    stream_arn: &str,
-    shard_id: &str,
+    shard: ShardRead<'_>,
     cp: &mut ShardCheckpoint,
-    closed: bool,
     book: &mut SegmentBook,
     (now, until): (DateTime<Utc>, Option<DateTime<Utc>>),
     deadline: Deadline,
     gaps: &mut Gaps,
 ) -> Result<ShardOutcome, ConnectorError> {
+    let ShardRead { stream_arn, shard_id, closed, records_per_call } = shard;
     let mut iterator = shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?;
     let mut records = 0;
     let mut empty_behind = 0;
+    let mut applying = Applying::default();
     loop {
         let Some(it) = iterator.take() else {
             // No next iterator: a closed shard read to its end.
@@ -255,10 +290,10 @@ async fn read_shard(
             return Ok(ShardOutcome { records, caught_up: true });
         };
         if deadline.remaining() <= READ_MARGIN {
-            return Ok(ShardOutcome { records, caught_up: false });
+            return Ok(applying.stopped(book, records));
         }
         let page = match call(calls, "kinesis:GetRecords", deadline, || {
-            client.get_records().stream_arn(stream_arn).shard_iterator(&it).limit(RECORDS_PER_CALL).send()
+            client.get_records().stream_arn(stream_arn).shard_iterator(&it).limit(records_per_call).send()
         })
         .await
         {
@@ -270,11 +305,23 @@ async fn read_shard(
             Err(e) => return Err(e),
         };
         for record in page.records() {
-            if !book.apply_before(record.data().as_ref(), until, now)? {
-                // A record from the read's end on: it and the rest of the shard wait for the next read (the
-                // checkpoint stays on the last record applied), read through `until`.
-                cp.read_through = until.map(|until| until.min(now));
-                return Ok(ShardOutcome { records, caught_up: true });
+            match book.apply_before(record.data().as_ref(), until, now)? {
+                Applied::Left => {
+                    // A record from the read's end on: it and the rest of the shard wait for the next read (the
+                    // checkpoint stays on the last record applied), read through `until`.
+                    cp.read_through = until.map(|until| until.min(now));
+                    return Ok(ShardOutcome { records, caught_up: true });
+                }
+                Applied::Event { agent, at } => {
+                    let arrived = record.approximate_arrival_timestamp().and_then(to_chrono);
+                    let through = match (at, arrived) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
+                    };
+                    applying.through = through.or(applying.through);
+                    applying.agents.insert(agent);
+                }
+                Applied::Ignored => {}
             }
             cp.sequence = Some(record.sequence_number().to_owned());
             records += 1;
@@ -297,7 +344,7 @@ async fn read_shard(
             }
             empty_behind += 1;
             if empty_behind >= MAX_EMPTY_PAGES_BEHIND {
-                return Ok(ShardOutcome { records, caught_up: false });
+                return Ok(applying.stopped(book, records));
             }
         } else {
             empty_behind = 0;

@@ -185,7 +185,7 @@ impl SegmentBook {
 
     /// Segments that overlap `[start, end)` (open segments overlap everything after their start), an open one of
     /// an agent whose shard's read stopped early ended at the first midnight at or after where it was read to, when
-    /// `end` is later ([`Self::known_until`]).
+    /// `end` is later.
     pub fn overlapping(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<AgentSegment> {
         self.segments
             .values()

@@ -17,7 +17,7 @@
 //!   records are still there) is a warning only. Bounds err wide: a gap says states *may* be missing.
 //! - `ExpiredIteratorException` (an iterator older than 5 minutes) is not a gap: a new iterator is asked for after
 //!   the last sequence number applied.
-//! - A shard whose read stops before its end (the deadline near, or [`MAX_EMPTY_PAGES_BEHIND`] empty pages behind
+//! - A shard whose read stops before its end (the deadline near, or `MAX_EMPTY_PAGES_BEHIND` empty pages behind
 //!   its tip) keeps its checkpoint on the last record applied, and the agents of the records it applied are bounded
 //!   at that record ([`SegmentBook::read_stopped`]: the earlier of its `EventTimestamp` and its
 //!   `ApproximateArrivalTimestamp`): their states still open are known no further.

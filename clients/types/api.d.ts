@@ -259,8 +259,10 @@ export interface paths {
          *
          *     - `complete: true` — the import has finished the interval (it ends at or before the integration's
          *       `complete_through`, and does not start before the integration's first back-fill, nor, for a queue first
-         *       listed after the integration's data was complete, before that point: no import read it earlier). An
-         *       interval without contacts reads as zeros (intervals without contacts are not stored).
+         *       listed after the integration's data was complete, before that point: no import read it earlier; nor, for
+         *       a queue listed again after it had left the ACD's listing for longer than the import re-reads, before the
+         *       re-read of the run that listed it again). An interval without contacts reads as zeros (intervals without
+         *       contacts are not stored).
          *     - `complete: false` with numbers — imported, but the import has not finished the window yet: preliminary.
          *     - `complete: false` with null numbers — not imported yet ("not fetched", never "no contacts").
          *

@@ -400,7 +400,9 @@ pub trait ImportStore: Send + Sync {
     /// integration record existing and not being deleted: `NotFound` when it is. Queues in `once_seen` (external
     /// ids) are stored as listed only once data has been imported for them. A queue listed for the first time is
     /// stored as complete only from `complete_through` (the integration's completed point now; `None` before any
-    /// data is complete): the runs before did not read it.
+    /// data is complete): the runs before did not read it. A queue listed again after it left the listing before
+    /// `reread_from` (the earliest interval this run reads again; `None` before any data is complete) is complete
+    /// only from there on: the runs in between did not read it, and the re-read does not reach back that far.
     #[allow(clippy::too_many_arguments)]
     async fn sync_queues(
         &self,
@@ -410,6 +412,7 @@ pub trait ImportStore: Send + Sync {
         now: chrono::DateTime<chrono::Utc>,
         confirmed: bool,
         complete_through: Option<chrono::DateTime<chrono::Utc>>,
+        reread_from: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;
     /// Records new interval-data ranges of queues.
     async fn extend_queue_ranges(

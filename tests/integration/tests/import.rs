@@ -1265,6 +1265,70 @@ async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_sm
 }
 
 /// A Genesys Cloud simulator at `now` with `history_days` of data and no rate limit.
+/// A queue that leaves the listing and comes back: after more than the re-read window, the days it was not listed
+/// were never read for it, so they are not complete zeros — it is complete only from the re-read of the run that
+/// lists it again. Until 2026-12-07 it kept its old completeness and those days read as complete zeros. A queue
+/// gone for less than the re-read keeps its history complete (the re-read reads it again).
+#[tokio::test]
+async fn a_queue_listed_again_after_the_re_read_window_is_not_complete_for_the_days_it_was_gone() {
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = genesys_sim(now, 12).await;
+    let env = genesys_env(&sim).await;
+    let (gone, blip) = (sim.queue_ids()[0].clone(), sim.queue_ids()[1].clone());
+    let id = create(&env, &genesys_body(&sim, 5)).await;
+    let run = async |at: DateTime<Utc>| {
+        sim.set_now(at);
+        let run = env.importer(config(at)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+        run
+    };
+    run(now).await;
+    // `gone` leaves for three days; `blip` leaves for one run at the end of them.
+    assert!(sim.delete_queue(&gone));
+    run(now + chrono::Duration::minutes(15)).await;
+    // Runs go on without it until what they read again has moved past the days it was gone.
+    for days in [3, 4] {
+        run(now + chrono::Duration::days(days)).await;
+    }
+    let later = now + chrono::Duration::days(5);
+    run(later).await;
+    assert!(sim.delete_queue(&blip));
+    run(later + chrono::Duration::minutes(15)).await;
+    assert!(sim.restore_queue(&gone) && sim.restore_queue(&blip));
+    let back = run(later + chrono::Duration::minutes(30)).await;
+    let done = back.complete_through.expect("complete");
+    let away = day_start(now) + chrono::Duration::days(1);
+    assert!(back.window.unwrap().start >= away + chrono::Duration::days(1), "the last run does not read {away} again");
+
+    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth);
+    let get = async |path: &str| -> Value {
+        let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
+        openapi::spec().check("GET", path, status, &content_type, &body);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    };
+    let listed = get(&format!("/queues?integration_id={id}&limit=100")).await;
+    let queue_of = |genesys_id: &str| -> String {
+        let items = listed["items"].as_array().unwrap();
+        let item = items.iter().find(|q| q["external_id"].as_str().unwrap().starts_with(&format!("{genesys_id}:")));
+        item.unwrap_or_else(|| panic!("{genesys_id} listed: {listed}"))["id"].as_str().unwrap().to_owned()
+    };
+    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let complete = async |genesys_id: &str, from: DateTime<Utc>, hours: i64| -> Vec<Value> {
+        let to = from + chrono::Duration::hours(hours);
+        let path = format!("/queues/{}/intervals?from={}&to={}", queue_of(genesys_id), iso(from), iso(to));
+        get(&path).await["items"].as_array().unwrap().iter().map(|i| i["complete"].clone()).collect()
+    };
+    // A day `gone` was away, older than the last run's re-read: not read for it, so not complete.
+    assert!(complete(&gone, away, 24).await.iter().all(|c| c == false), "the days it was gone");
+    // Its hours that the last run read again are complete.
+    assert!(complete(&gone, done - chrono::Duration::hours(6), 6).await.iter().all(|c| c == true));
+    // `blip` left within the re-read: its history stays complete, the day before it left included.
+    assert!(complete(&blip, away, 24).await.iter().all(|c| c == true), "a short absence keeps its history");
+    assert!(complete(&blip, day_start(now) - chrono::Duration::days(3), 24).await.iter().all(|c| c == true));
+}
+
 async fn genesys_sim(now: DateTime<Utc>, history_days: u32) -> GenesysSimulator {
     GenesysSimulator::start(GenesysSimConfig {
         now: Some(now),

@@ -750,11 +750,26 @@ impl ImportService {
         let once_seen: std::collections::HashSet<String> =
             queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
         let held = state.queue_listing_held.is_some();
-        let (writes, ranges, queue_check) =
-            match self.store.sync_queues(integration, &queues, &once_seen, now, held, state.complete_through).await {
-                Err(StoreError::NotFound) => return Err(ImportError::Deleted),
-                other => other?,
-            };
+        // Where this run reads statistics from (as `import_days` plans it; none before any data is complete): a
+        // queue listed again after it left before there was not read in between, and is complete only from there.
+        let vendor = acd_connectors::vendor_of(&integration.kind)?;
+        let reads = plan::run_reads(
+            now,
+            progress_of(&state),
+            integration.settings.history_days(),
+            self.config.reconciliation_for(vendor),
+            vendor.statistics_reread_by_hour(),
+        );
+        let reread_from = state.complete_through.and(reads.statistics_from.or(Some(reads.start)));
+        let complete_through = state.complete_through;
+        let (writes, ranges, queue_check) = match self
+            .store
+            .sync_queues(integration, &queues, &once_seen, now, held, complete_through, reread_from)
+            .await
+        {
+            Err(StoreError::NotFound) => return Err(ImportError::Deleted),
+            other => other?,
+        };
         record.counts.queues = queues.len() as u64;
         record.counts.catalog_writes += writes;
         let agents = connector.list_agents(vendor_deadline).await?;
@@ -825,22 +840,17 @@ impl ImportService {
         let vendor = acd_connectors::vendor_of(&integration.kind)?;
         let reconciliation = self.config.reconciliation_for(vendor);
         let final_after = vendor.agent_states_final_after();
-        let (from, through, cursor) = (state.complete_from, state.complete_through, state.pass_cursor);
-        if let (None, Some(done)) = (cursor, through) {
-            // A mark too far back to re-read is moved up to the day before the re-read's (saved with the first day
-            // written).
-            let end = acd_domain::acd::floor_to_interval(run.now);
-            state.young_from = plan::young_for_new_pass(done, end, reconciliation, state.young_from);
-        }
+        let cursor = state.pass_cursor;
+        let by_hour = vendor.statistics_reread_by_hour();
         let history_days = integration.settings.history_days();
-        let start = plan::run_start(run.now, from, through, cursor, state.young_from, history_days, reconciliation);
-        let Some(window) = plan::run_window(run.now, start) else {
+        let reads = plan::run_reads(run.now, progress_of(state), history_days, reconciliation, by_hour);
+        // The young mark as this run takes it (saved with the first day written).
+        state.young_from = reads.young_from;
+        let (Some(window), Some(statistics_from)) = (reads.window, reads.statistics_from) else {
             return Ok(());
         };
         record.window = Some(window);
         connector.read_feed_until(window.end)?;
-        let by_hour = vendor.statistics_reread_by_hour();
-        let statistics_from = plan::statistics_from(window, start, through, state.young_from, reconciliation, by_hour);
         let reconciliation_start = plan::reconciliation_start(window.end, reconciliation);
         let catching_up = state.complete_through.is_none_or(|done| done <= reconciliation_start);
         let paced_before = if cursor.is_none() { reconciliation_start.min(window.start) } else { reconciliation_start };
@@ -1290,6 +1300,16 @@ impl From<ConnectorError> for Stop {
 impl From<StoreError> for Stop {
     fn from(e: StoreError) -> Self {
         Stop::Fail(e.into())
+    }
+}
+
+/// The fields of the import state a run plans its reads from ([`plan::run_reads`]).
+fn progress_of(state: &ImportState) -> plan::Progress {
+    plan::Progress {
+        complete_from: state.complete_from,
+        complete_through: state.complete_through,
+        pass_cursor: state.pass_cursor,
+        young_from: state.young_from,
     }
 }
 

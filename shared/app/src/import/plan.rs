@@ -148,6 +148,47 @@ pub fn run_window(now: DateTime<Utc>, start: DateTime<Utc>) -> Option<TimeWindow
     TimeWindow::new(day_start(start), floor_to_interval(now)).ok()
 }
 
+/// What a run at `now` reads, from the import state as the run finds it: the `young_from` mark as the run takes it
+/// ([`young_for_new_pass`] when no pass is under way), the run's start ([`run_start`]), its window ([`run_window`],
+/// `None`: nothing to read) and where it reads statistics from ([`statistics_from`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunReads {
+    pub young_from: Option<DateTime<Utc>>,
+    pub start: DateTime<Utc>,
+    pub window: Option<TimeWindow>,
+    pub statistics_from: Option<DateTime<Utc>>,
+}
+
+/// The import state's fields [`run_reads`] plans from.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub complete_from: Option<DateTime<Utc>>,
+    pub complete_through: Option<DateTime<Utc>>,
+    pub pass_cursor: Option<DateTime<Utc>>,
+    pub young_from: Option<DateTime<Utc>>,
+}
+
+/// [`RunReads`] of a run at `now`.
+pub fn run_reads(
+    now: DateTime<Utc>,
+    progress: Progress,
+    history_days: u32,
+    reconciliation: Duration,
+    by_hour: bool,
+) -> RunReads {
+    let Progress { complete_from, complete_through, pass_cursor, young_from } = progress;
+    let young_from = match (pass_cursor, complete_through) {
+        // A mark too far back to re-read is moved up to the day before the re-read's.
+        (None, Some(done)) => young_for_new_pass(done, floor_to_interval(now), reconciliation, young_from),
+        _ => young_from,
+    };
+    let start = run_start(now, complete_from, complete_through, pass_cursor, young_from, history_days, reconciliation);
+    let window = run_window(now, start);
+    let statistics_from =
+        window.map(|w| statistics_from(w, start, complete_through, young_from, reconciliation, by_hour));
+    RunReads { young_from, start, window, statistics_from }
+}
+
 /// Start of the UTC hour containing `t`.
 pub fn hour_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(Duration::hours(1)).unwrap_or(t)

@@ -184,6 +184,20 @@ pub(super) async fn known_agents(
         .collect())
 }
 
+/// Where the integration's statistics are complete through now, and where the run reads them again from
+/// ([`acd_app::ports::ImportStore::sync_queues`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Completeness {
+    pub complete_through: Option<DateTime<Utc>>,
+    pub reread_from: Option<DateTime<Utc>>,
+}
+
+/// How far a queue no longer listed had its statistics read: its `listed_through`, or for one that left before
+/// that was kept, its `last_seen` (which moves at most once a day: earlier than the truth, never later).
+fn read_through(queue: &QueueItem) -> DateTime<Utc> {
+    queue.listed_through.unwrap_or(queue.last_seen)
+}
+
 pub(super) async fn sync_queues(
     store: &DynamoImportStore,
     integration: &Integration,
@@ -191,8 +205,9 @@ pub(super) async fn sync_queues(
     once_seen: &HashSet<String>,
     now: DateTime<Utc>,
     confirmed: bool,
-    complete_through: Option<DateTime<Utc>>,
+    completeness: Completeness,
 ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
+    let Completeness { complete_through, reread_from } = completeness;
     let (tenant, id) = (&integration.tenant_id, integration.id);
     let pk = integration_pk(tenant, id);
     let (stored, reads) = store.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?;
@@ -234,11 +249,18 @@ pub(super) async fn sync_queues(
             data_from: previous.as_ref().and_then(|p| p.data_from),
             data_to: previous.as_ref().and_then(|p| p.data_to),
             // A new queue's statistics are complete from where the integration's are now (none of the runs before
-            // read them); a known queue keeps what it had.
+            // read them); a known queue keeps what it had — unless it comes back after it left the listing before
+            // this run's re-read: the runs in between did not read it, so it is complete only from the re-read on
+            // (its earlier complete history is no longer claimed: one bound cannot leave a hole; its stored data
+            // stays).
             complete_from: match &previous {
+                Some(p) if !p.active && reread_from.is_some_and(|from| read_through(p) < from) => {
+                    p.complete_from.max(reread_from)
+                }
                 Some(p) => p.complete_from,
                 None => complete_through,
             },
+            listed_through: None,
             once_seen: once_seen.contains(&queue.external_id),
             search_indexed: true,
         };
@@ -273,6 +295,10 @@ pub(super) async fn sync_queues(
         let deactivate = gone.active && !check.held;
         if deactivate || !gone.search_indexed {
             gone.active &= !deactivate;
+            if deactivate {
+                // Every run before this one listed it: the data complete now was read with it.
+                gone.listed_through = complete_through;
+            }
             if !gone.search_indexed {
                 index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id, gone.channel));
                 gone.search_indexed = true;

@@ -297,8 +297,10 @@ impl ImportStore for DynamoImportStore {
         now: DateTime<Utc>,
         confirmed: bool,
         complete_through: Option<DateTime<Utc>>,
+        reread_from: Option<DateTime<Utc>>,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
-        catalog::sync_queues(self, integration, queues, once_seen, now, confirmed, complete_through).await
+        let completeness = catalog::Completeness { complete_through, reread_from };
+        catalog::sync_queues(self, integration, queues, once_seen, now, confirmed, completeness).await
     }
 
     async fn extend_queue_ranges(

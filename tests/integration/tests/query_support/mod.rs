@@ -224,6 +224,7 @@ pub fn queue(spec: QueueSpec<'_>) -> QueueItem {
         data_from: Some(at(1, 0, 0)),
         data_to: Some(at(2, 0, 0)),
         complete_from: None,
+        listed_through: None,
         once_seen: false,
         search_indexed: false,
     }

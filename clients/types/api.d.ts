@@ -551,11 +551,12 @@ export interface paths {
         put?: never;
         /**
          * Agent state changes; segments are built server-side (each event opens a segment the next one closes).
-         * @description Events are kept per agent and UTC day; an `event_id` names one event of its agent and day. Repeated with
-         *     the same `at`, `status` and `reason` (in this call or an earlier one) it is a duplicate: ignored and counted
-         *     in `duplicates` (a resend). Repeated with other content it is refused: 422 `invalid-records` with the
-         *     record's index and a reason naming the id (ids that restart, at the sender's midnight say, must not lose
-         *     state changes), nothing of the call applied. Events may arrive out of order up to 7 days late: the segments of
+         * @description Events are kept per agent and UTC day; an agent's `event_id` and `at` name one event. Repeated with the
+         *     same `status` and `reason` (in this call or an earlier one) it is a duplicate: ignored and counted in
+         *     `duplicates` (a resend). Repeated with another status or reason it is refused: 422 `invalid-records` with
+         *     the record's index and a reason naming the id, nothing of the call applied. The same `event_id` at another
+         *     instant is another event (ids that restart, at the sender's midnight in any zone, must not lose state
+         *     changes). Events may arrive out of order up to 7 days late: the segments of
          *     the days they touch are rebuilt, so the result does not depend on arrival order, and a retry of a call that
          *     failed after storing its events builds what that call did not. The last segment stays open (`end: null`) until the
          *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own). Agents and
@@ -575,7 +576,7 @@ export interface components {
         IngestResult: {
             /** @description Queues and intervals: the records applied (one replaced by a later record of the same queue, or queue and start, in the call is not counted). Agent events: every event record of the call, `duplicates` included. */
             accepted: number;
-            /** @description Agent events only: how many of `accepted` were already stored or repeated in the call (same agent, UTC day, `event_id` and content), ignored. */
+            /** @description Agent events only: how many of `accepted` were already stored or repeated in the call (same agent, `event_id`, `at`, status and reason), ignored. */
             duplicates?: number;
             /** @description DynamoDB write requests the call made. */
             write_requests: number;
@@ -2222,7 +2223,7 @@ export interface operations {
             content: {
                 "application/json": {
                     events: {
-                        /** @description At most 255 bytes; unique per agent and day. */
+                        /** @description At most 255 bytes; with `agent` and `at`, names one event. */
                         event_id: string;
                         /** @description The sender's agent id (at most 512 bytes). */
                         agent: string;

@@ -5,7 +5,7 @@
 //! | --- | --- | --- | --- |
 //! | ingest key | `T#{t}#I#{int}` | `IKEY#{key id}` | SHA-256 of the secret, created, expires (grace) |
 //! | call counter | `T#{t}#I#{int}` | `IRATE#{key id}#{minute}` | calls in that minute (TTL 1 h) |
-//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{event id}` | the event (TTL: day + 10 days) |
+//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{at, RFC 3339 µs}#{event id}` | the event (TTL: day + 10 days; until 2026-12-07 the sort key was `E#{event id}`) |
 //!
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
 //! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.
@@ -38,6 +38,12 @@ use crate::sdk_error;
 const KEY_SK_PREFIX: &str = "IKEY#";
 const RATE_SK_PREFIX: &str = "IRATE#";
 const EVENT_SK_PREFIX: &str = "E#";
+
+/// An event's sort key: `E#{at}#{event id}` (the instant with microseconds, fixed width: one id may name events at
+/// several instants — a sender whose ids restart at its midnight).
+fn event_sk(event: &AgentEvent) -> String {
+    format!("{EVENT_SK_PREFIX}{}#{}", event.at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true), event.event_id)
+}
 /// Events are needed while a late event can still touch their day or the day after it.
 const EVENT_RETENTION_DAYS: i64 = acd_app::ingest::records::MAX_EVENT_LATENESS_DAYS + 3;
 const CONCURRENCY: usize = 8;
@@ -547,18 +553,19 @@ impl IngestStore for DynamoIngestStore {
         .try_collect()
         .await?;
         let reads = stored.len() as u64;
-        // Every stored event by partition and sort key: the item holds the event, so a repeat of its key is
+        // Every stored event by partition and key (event id and instant, read from the event the item holds:
+        // items stored before the instant was in the sort key are found the same way), so a repeat of its key is
         // compared with it (same content: a duplicate; other content: a conflict).
-        let mut by_key: HashMap<String, HashMap<String, AgentEvent>> = HashMap::new();
+        let mut by_key: HashMap<String, HashMap<(String, DateTime<Utc>), AgentEvent>> = HashMap::new();
         for (pk, items) in stored {
             let items: Vec<EventItem> = from_items(items).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
-            by_key.insert(pk, items.into_iter().map(|i| (i.sk, i.event)).collect());
+            by_key.insert(pk, items.into_iter().map(|i| ((i.event.event_id.clone(), i.event.at), i.event)).collect());
         }
         let (mut inserted, mut puts, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
         for (pk, group) in by_partition {
             for (i, e) in group {
-                let sk = format!("{EVENT_SK_PREFIX}{}", e.event_id);
-                match by_key.get(&pk).and_then(|s| s.get(&sk)) {
+                let sk = event_sk(e);
+                match by_key.get(&pk).and_then(|s| s.get(&(e.event_id.clone(), e.at))) {
                     Some(stored) if stored.same_event(e) => continue, // a duplicate: ignored
                     Some(stored) => conflicts.push((i, stored.clone())),
                     None => {

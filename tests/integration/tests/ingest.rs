@@ -736,15 +736,16 @@ async fn queue_calls_and_empty_calls_do_not_hide_a_dead_data_feed() {
     assert_eq!(recovered[0]["detail-type"], "integration.recovered");
 }
 
-/// A reused `event_id` for another event (ids that restart at the sender's midnight, say) was dropped as a
-/// duplicate until 2026-12-07: the call answered 200 with `duplicates: 1` and the state change was lost. It is
-/// refused with its index and the id; a resend of the same event stays a duplicate (200, idempotent).
+/// A reused `event_id` (ids that restart at the sender's midnight, in any zone) was dropped as a duplicate when
+/// it fell on the same UTC day until 2026-12-07: the call answered 200 with `duplicates: 1` and the state change was
+/// lost. The same id at another instant is another event; at the same instant with another status it is refused
+/// with its index and the id; a resend of the same event stays a duplicate (200, idempotent).
 #[tokio::test]
-async fn a_reused_event_id_for_another_event_is_refused_and_a_resend_is_a_duplicate() {
+async fn a_reused_event_id_is_another_event_at_another_instant_and_a_resend_is_a_duplicate() {
     let env = Env::start().await;
     let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
     let (_, id, key) = create_push(&env, &json!({"name": "Restarting ids", "type": "push"})).await;
-    // Every event of the test on one UTC day (the key is agent, UTC day and id).
+    // Every event of the test on one UTC day (the old key was agent, UTC day and id).
     let mut t0 = (Utc::now() - Duration::hours(2)).duration_trunc(Duration::minutes(1)).unwrap();
     if (t0 + Duration::hours(1)).date_naive() != t0.date_naive() {
         t0 -= Duration::hours(2);
@@ -775,20 +776,29 @@ async fn a_reused_event_id_for_another_event_is_refused_and_a_resend_is_a_duplic
     assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(2), Some(2)), "{done}");
     assert_eq!(env.get(&states_path, T).await["items"], states["items"]);
 
-    // Id "1" again on the same UTC day for another state change: 422 with its index and the id, nothing applied.
-    let reused = json!({"events": [ev("3", 20, "Ready"), ev("1", 30, "Busy")]});
-    let (status, problem) = push(&ingest, Some(&key), "agent-events", &reused).await;
+    // Id "2" again at its instant with another status: 422 with its index and the id, nothing applied.
+    let conflicting = json!({"events": [ev("3", 20, "Ready"), ev("2", 10, "Busy")]});
+    let (status, problem) = push(&ingest, Some(&key), "agent-events", &conflicting).await;
     assert_eq!((status, problem["code"].as_str()), (422, Some("invalid-records")), "{problem}");
     let errors = indexes(&problem);
     assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [1], "{errors:?}");
-    assert!(errors[0].1.contains("event_id `1` of agent `agent-3`") && errors[0].1.contains("stored for another"));
+    assert!(errors[0].1.contains("event_id `2` of agent `agent-3`") && errors[0].1.contains("stored for another"));
     assert_eq!(item_count(&env).await, before, "a refused call writes nothing (event \"3\" neither)");
-    // Within one call likewise.
-    let twice = json!({"events": [ev("4", 40, "Ready"), ev("4", 50, "Busy")]});
-    let (status, problem) = push(&ingest, Some(&key), "agent-events", &twice).await;
-    assert_eq!((status, indexes(&problem).iter().map(|e| e.0).collect::<Vec<_>>()), (422, vec![1]), "{problem}");
-    assert_eq!(item_count(&env).await, before);
     assert_eq!(env.get(&states_path, T).await["items"], states["items"], "no state changed");
+
+    // Id "1" again, restarted, for a later state change on the same UTC day: another event, applied.
+    let restarted = json!({"events": [ev("1", 30, "Busy")]});
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &restarted).await;
+    assert_eq!((status, done["accepted"].as_u64(), done["duplicates"].as_u64()), (200, Some(1), Some(0)), "{done}");
+    let now_states = env.get(&states_path, T).await;
+    let items = now_states["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3, "{now_states}");
+    assert!(
+        items
+            .iter()
+            .any(|s| s["external_status_id"] == "Busy" || s["status_id"] == "Busy" || s.to_string().contains("Busy")),
+        "{now_states}"
+    );
 }
 
 /// A queue push that overlaps a DELETE (the key checked, then the integration deleted, then the queue write)

@@ -100,9 +100,10 @@ pub trait IngestStore: Send + Sync {
         first: DateTime<Utc>,
         through: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    /// Stores events that are not stored yet (by agent, UTC day and `event_id`) and returns those it stored. An
-    /// event stored already with the same content ([`AgentEvent::same_event`]) is a duplicate; one whose key is
-    /// stored for another event is a conflict, and when there is any, nothing is stored.
+    /// Stores events that are not stored yet (by [`AgentEvent::key`]: agent, `event_id`, `at`) and returns those it
+    /// stored. An event stored already with the same content ([`AgentEvent::same_event`]) is a duplicate; one whose
+    /// key is stored for another event (another status or reason) is a conflict, and when there is any, nothing is
+    /// stored.
     async fn insert_events(
         &self,
         integration: &Integration,

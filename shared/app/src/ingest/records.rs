@@ -74,15 +74,21 @@ pub struct AgentEvent {
 }
 
 impl AgentEvent {
-    /// Whether `other` is this event sent again: the same key (agent, `event_id`, and so UTC day) and the same
-    /// content (`at`, `status`, `reason`). `agent_name` is the agent's display name, not part of the event: a resend
-    /// with a newer name is still the same event.
+    /// Whether `other` is this event sent again: the same key ([`AgentEvent::key`]: agent, `event_id`, `at`) and
+    /// the same content (`status`, `reason`). `agent_name` is the agent's display name, not part of the event: a
+    /// resend with a newer name is still the same event.
     pub fn same_event(&self, other: &AgentEvent) -> bool {
         self.event_id == other.event_id
             && self.agent == other.agent
             && self.at == other.at
             && self.status == other.status
             && self.reason == other.reason
+    }
+
+    /// What names one event: its agent, `event_id` and instant. The same id at another instant is another event
+    /// (a sender whose ids restart, at its own midnight in any zone, reuses them on later events).
+    pub fn key(&self) -> (&str, &str, DateTime<Utc>) {
+        (&self.agent, &self.event_id, self.at)
     }
 
     /// The event's content as a refusal names it: `` `Not Ready: Lunch` at 2026-11-30T12:00:00Z ``.
@@ -375,29 +381,29 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
     Ok(IntervalBatch { intervals, complete_through })
 }
 
-/// Why an event is refused whose `event_id` is stored for another event of the same agent and UTC day.
+/// Why an event is refused whose key (agent, `event_id`, `at`) is stored for another event.
 pub fn stored_conflict(event: &AgentEvent, stored: &AgentEvent) -> String {
     format!(
-        "event_id `{}` of agent `{}` on {} is stored for another event ({}), not {}: an id names one event per agent \
-         and UTC day (send this one with an id not used that day)",
+        "event_id `{}` of agent `{}` is stored for another event ({}), not {}: an id and an instant name one event \
+         of an agent",
         event.event_id,
         event.agent,
-        event.at.date_naive(),
         stored.content(),
         event.content()
     )
 }
 
 /// `{"events": [{"event_id", "agent", "agent_name"?, "status", "reason"?, "at"}]}`, each with its index in the
-/// array. An `event_id` names one event per agent and UTC day: repeated with the same content (`at`, `status`,
-/// `reason`: [`AgentEvent::same_event`]) within one call it is a duplicate and keeps its first occurrence; repeated
-/// with other content it is refused with its index and the id (the store does the same across calls). Until
-/// 2026-12-07 any repeat was dropped as a duplicate, so a sender whose ids restart lost state changes with a 200.
+/// array. An agent's `event_id` and `at` name one event ([`AgentEvent::key`]): repeated with the same `status` and
+/// `reason` ([`AgentEvent::same_event`]) within one call it is a duplicate and keeps its first occurrence; repeated
+/// with another status or reason it is refused with its index and the id (the store does the same across calls).
+/// The same id at another instant is another event. Until 2026-12-07 any repeat of an id on one UTC day was dropped
+/// as a duplicate, so a sender whose ids restart lost state changes with a 200.
 /// `at` without an offset is a local time of the sender's zone ([`Sender::instant`]).
 pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<(usize, AgentEvent)>, BatchError> {
     let (mut out, mut errors): (Vec<(usize, AgentEvent)>, _) = (Vec::new(), Vec::new());
     // Each key's place in `out`.
-    let mut seen: HashMap<(String, chrono::NaiveDate, String), usize> = HashMap::new();
+    let mut seen: HashMap<(String, String, DateTime<Utc>), usize> = HashMap::new();
     for (index, value) in records(body, "events", &[])?.iter().enumerate() {
         let checked = (|| {
             if let Some(extra) = value.as_object().and_then(|o| {
@@ -432,7 +438,7 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result
             Ok(event)
         })();
         match checked {
-            Ok(event) => match seen.entry((event.agent.clone(), event.at.date_naive(), event.event_id.clone())) {
+            Ok(event) => match seen.entry((event.agent.clone(), event.event_id.clone(), event.at)) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(out.len());
                     out.push((index, event));
@@ -443,11 +449,10 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result
                         errors.push(RecordError {
                             index,
                             reason: format!(
-                                "event_id `{}` is used by record {first} for another event of agent `{}` on {} \
-                                 ({}), not {}: an id names one event per agent and UTC day",
+                                "event_id `{}` is used by record {first} for another event of agent `{}` ({}), \
+                                 not {}: an id and an instant name one event of an agent",
                                 event.event_id,
                                 event.agent,
-                                event.at.date_naive(),
                                 earlier.content(),
                                 event.content()
                             ),
@@ -593,23 +598,28 @@ mod tests {
     }
 
     #[test]
-    fn an_event_id_reused_for_another_event_in_one_call_is_refused_with_its_index_and_the_id() {
-        // Ids that restart (at the sender's midnight, say): the repeat is another state change, not a duplicate. It
-        // was dropped until 2026-12-07 and the call answered 200 with `duplicates: 1`.
+    fn an_event_id_at_another_instant_is_another_event_and_at_the_same_instant_a_conflict() {
+        // Ids that restart (at the sender's midnight, in any zone): the same id at another instant is another state
+        // change. It was dropped until 2026-12-07 and the call answered 200 with `duplicates: 1`.
         let ev = |id: &str, at: &str, status: &str| json!({"event_id": id, "agent": "a1", "status": status, "at": at});
+        let restarted = json!({"events": [
+            ev("1", "2026-11-30T08:00:00Z", "Ready"),
+            ev("1", "2026-11-30T11:00:00Z", "Busy"),
+            ev("1", "2026-11-29T08:00:00Z", "Busy"),
+            {"event_id": "1", "agent": "a2", "status": "Busy", "at": "2026-11-30T08:00:00Z"},
+        ]});
+        assert_eq!(parse_events(&restarted, now(), &Sender::default()).unwrap().len(), 4);
+        // The same id and instant with another status: refused with its index and the id.
         let body = json!({"events": [
-            ev("1", "2026-11-30T08:00:00Z", "Ready"),
             ev("2", "2026-11-30T09:00:00Z", "Ready"),
-            ev("1", "2026-11-30T11:00:00Z", "Ready"),
             ev("2", "2026-11-30T09:00:00Z", "Not Ready"),
-            ev("1", "2026-11-30T08:00:00Z", "Ready"),
+            ev("2", "2026-11-30T09:00:00Z", "Ready"),
         ]});
         match parse_events(&body, now(), &Sender::default()) {
             Err(BatchError::Records(e)) => {
-                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), [2, 3], "{e:?}");
-                assert!(e[0].reason.contains("event_id `1` is used by record 0 for another event"), "{e:?}");
-                assert!(e[0].reason.contains("at 2026-11-30T08:00:00Z") && e[0].reason.contains("11:00:00Z"), "{e:?}");
-                assert!(e[1].reason.contains("event_id `2`") && e[1].reason.contains("`Not Ready`"), "{e:?}");
+                assert_eq!(e.iter().map(|e| e.index).collect::<Vec<_>>(), [1], "{e:?}");
+                assert!(e[0].reason.contains("event_id `2` is used by record 0 for another event"), "{e:?}");
+                assert!(e[0].reason.contains("`Ready`") && e[0].reason.contains("`Not Ready`"), "{e:?}");
             }
             other => panic!("{other:?}"),
         }
@@ -622,13 +632,6 @@ mod tests {
         assert!(parse_events(&json!({"events": [plain.clone(), lunch]}), now(), &Sender::default()).is_err());
         let same = parse_events(&json!({"events": [plain, named]}), now(), &Sender::default()).unwrap();
         assert_eq!(same.len(), 1, "a resend with a display name is the same event");
-        // The same id of another agent, or on another UTC day, is another key.
-        let other = json!({"events": [
-            ev("1", "2026-11-30T08:00:00Z", "Ready"),
-            ev("1", "2026-11-29T08:00:00Z", "Busy"),
-            {"event_id": "1", "agent": "a2", "status": "Busy", "at": "2026-11-30T08:00:00Z"},
-        ]});
-        assert_eq!(parse_events(&other, now(), &Sender::default()).unwrap().len(), 3);
     }
 
     #[test]

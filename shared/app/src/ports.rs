@@ -401,7 +401,7 @@ pub trait ImportStore: Send + Sync {
     /// ids) are stored as listed only once data has been imported for them. A queue listed for the first time is
     /// stored as complete only from `complete_through` (the integration's completed point now; `None` before any
     /// data is complete): the runs before did not read it. A queue listed again after it left the listing before
-    /// `reread_from` (the earliest interval this run reads again; `None` before any data is complete) is complete
+    /// `reread_from` (the earliest interval this run reads statistics of) is complete
     /// only from there on: the runs in between did not read it, and the re-read does not reach back that far.
     #[allow(clippy::too_many_arguments)]
     async fn sync_queues(

@@ -1329,6 +1329,47 @@ async fn a_queue_listed_again_after_the_re_read_window_is_not_complete_for_the_d
     assert!(complete(&blip, day_start(now) - chrono::Duration::days(3), 24).await.iter().all(|c| c == true));
 }
 
+/// A queue that left the listing before its `listed_through` was kept (an item from before 2026-12-07) is taken as
+/// gone before any re-read when it is listed again: its `last_seen` is a wall-clock time, which during a back-fill
+/// lies days past the data read, and taken as how far it was read it would claim the days read without it.
+#[tokio::test]
+async fn a_queue_listed_again_without_a_listed_through_is_complete_only_from_the_re_read() {
+    use acd_app::ports::{ImportStore as _, IntegrationRepo as _};
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = genesys_sim(now, 3).await;
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 2)).await;
+    let run = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    let done = run.complete_through.expect("complete");
+    // Left before listed_through existed: inactive, no listed_through, last_seen now.
+    let queue = env.queues(&id).await.into_iter().next().unwrap();
+    env.stack
+        .clients
+        .dynamodb()
+        .update_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", AttributeValue::S(queue.pk.clone()))
+        .key("SK", AttributeValue::S(queue.sk.clone()))
+        .update_expression("SET active = :f REMOVE listed_through, complete_from")
+        .expression_attribute_values(":f", AttributeValue::Bool(false))
+        .send()
+        .await
+        .unwrap();
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let integration = repo.get(&tenant, id.parse().unwrap()).await.unwrap().unwrap();
+    let store = wiring::import_store(&env.stack.settings, &env.stack.clients);
+    let listed =
+        vec![Queue { external_id: queue.external_id.clone(), name: queue.name.clone(), channel: queue.channel }];
+    let reread = done - chrono::Duration::hours(20);
+    let once_seen = std::collections::HashSet::new();
+    store.sync_queues(&integration, &listed, &once_seen, now, false, Some(done), Some(reread)).await.unwrap();
+    let back = env.queues(&id).await.into_iter().find(|q| q.external_id == queue.external_id).unwrap();
+    assert!(back.active);
+    assert_eq!(back.complete_from, Some(reread), "complete only from the re-read");
+    assert_eq!(back.listed_through, None, "listed again");
+}
+
 async fn genesys_sim(now: DateTime<Utc>, history_days: u32) -> GenesysSimulator {
     GenesysSimulator::start(GenesysSimConfig {
         now: Some(now),

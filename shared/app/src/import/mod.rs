@@ -750,8 +750,8 @@ impl ImportService {
         let once_seen: std::collections::HashSet<String> =
             queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
         let held = state.queue_listing_held.is_some();
-        // Where this run reads statistics from (as `import_days` plans it; none before any data is complete): a
-        // queue listed again after it left before there was not read in between, and is complete only from there.
+        // Where this run reads statistics from (as `import_days` plans it; a back-fill under way: where it resumes):
+        // a queue listed again after it left before there was not read in between, and is complete only from there.
         let vendor = acd_connectors::vendor_of(&integration.kind)?;
         let reads = plan::run_reads(
             now,
@@ -760,7 +760,7 @@ impl ImportService {
             self.config.reconciliation_for(vendor),
             vendor.statistics_reread_by_hour(),
         );
-        let reread_from = state.complete_through.and(reads.statistics_from.or(Some(reads.start)));
+        let reread_from = reads.statistics_from.or(Some(reads.start));
         let complete_through = state.complete_through;
         let (writes, ranges, queue_check) = match self
             .store

@@ -192,10 +192,11 @@ pub(super) struct Completeness {
     pub reread_from: Option<DateTime<Utc>>,
 }
 
-/// How far a queue no longer listed had its statistics read: its `listed_through`, or for one that left before
-/// that was kept, its `last_seen` (which moves at most once a day: earlier than the truth, never later).
+/// How far a queue no longer listed had its statistics read: its `listed_through`; for one that left before that was
+/// kept, the beginning of time (not its `last_seen`, a wall-clock time that during a back-fill lies days past what
+/// was read: taken so, it would claim the days read without the queue).
 fn read_through(queue: &QueueItem) -> DateTime<Utc> {
-    queue.listed_through.unwrap_or(queue.last_seen)
+    queue.listed_through.unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 pub(super) async fn sync_queues(
@@ -296,8 +297,9 @@ pub(super) async fn sync_queues(
         if deactivate || !gone.search_indexed {
             gone.active &= !deactivate;
             if deactivate {
-                // Every run before this one listed it: the data complete now was read with it.
-                gone.listed_through = complete_through;
+                // Every run before this one listed it: the data complete now was read with it (none before the
+                // first back-fill completed: nothing, the beginning of time).
+                gone.listed_through = Some(complete_through.unwrap_or(DateTime::<Utc>::MIN_UTC));
             }
             if !gone.search_indexed {
                 index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id, gone.channel));

@@ -275,9 +275,10 @@ pub struct QueueItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_from: Option<DateTime<Utc>>,
     /// For a queue no longer listed (inactive): the integration's `complete_through` when it left the listing —
-    /// its statistics were read up to there. Listed again after the run's re-read has moved past it, the days in
-    /// between were never read for it, and it is complete only from the re-read on (`complete_from`). Absent for a
-    /// listed queue, and for one that left before this was kept (then its `last_seen` stands in).
+    /// its statistics were read up to there (the beginning of time before the first back-fill completed). Listed
+    /// again after the run's re-read has moved past it, the days in between were never read for it, and it is
+    /// complete only from the re-read on (`complete_from`). Absent for a listed queue, and for one that left before
+    /// this was kept (taken as the beginning of time: complete only from the re-read on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_through: Option<DateTime<Utc>>,
     /// Listed (GET /queues) only once data has been imported for it (`data_from` set): a channel the ACD's listing

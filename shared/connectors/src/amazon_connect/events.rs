@@ -137,6 +137,14 @@ impl SegmentBook {
         }
     }
 
+    /// [`Self::read_stopped`] for every agent with an open state: a read that cannot tell which agents a shard it
+    /// did not finish holds (a child of a resharded stream).
+    pub fn read_stopped_all(&mut self, at: DateTime<Utc>) {
+        let open: std::collections::BTreeSet<String> =
+            self.segments.values().filter(|s| s.end.is_none()).map(|s| s.agent_external_id.to_string()).collect();
+        self.read_stopped(&open, at);
+    }
+
     /// The agent of the event, once applied.
     fn apply_event(&mut self, event: WireEvent) -> Result<String, ConnectorError> {
         let agent = event
@@ -300,6 +308,29 @@ mod tests {
         assert_eq!(SegmentBook::default().apply_before(&lunch, None, now).unwrap(), applied(t(10, 0)));
         let contact = br#"{"EventType":"CONTACT_EVENT"}"#;
         assert_eq!(SegmentBook::default().apply_before(contact, Some(t(10, 0)), now).unwrap(), Applied::Ignored);
+    }
+
+    #[test]
+    fn a_read_stopped_for_all_bounds_every_open_state_and_no_closed_one() {
+        let mut book = SegmentBook::default();
+        book.apply(&event("LOGIN", t(23, 0), None, Some(status("available", t(23, 0))))).unwrap();
+        book.apply(&event(
+            "STATE_CHANGE",
+            t(23, 30),
+            Some(status("available", t(23, 0))),
+            Some(status("brk", t(23, 30))),
+        ))
+        .unwrap();
+        let two_days = (t(0, 0), t(0, 0) + chrono::Duration::days(2));
+        assert_eq!(book.overlapping(two_days.0, two_days.1)[1].end, None, "open");
+        book.read_stopped_all(t(23, 40));
+        let segments = book.overlapping(two_days.0, two_days.1);
+        assert_eq!(segments[0].end, Some(t(23, 30)), "a closed one as it was");
+        assert_eq!(
+            segments[1].end,
+            Some(t(0, 0) + chrono::Duration::days(1)),
+            "the open one ends at the midnight after"
+        );
     }
 
     #[test]

@@ -108,6 +108,8 @@ pub async fn read_stream(
     let (mut gaps, mut checkpoints) = check_cursor(previous, stream_arn, created, &listed, now, retention);
 
     let mut read = StreamRead { caught_up: true, ..Default::default() };
+    // Per shard read this time: how far it applied agent events; and the shards not read to their end.
+    let (mut read_to, mut behind) = (BTreeMap::new(), BTreeSet::new());
     for shard in order_parents_first(&shards) {
         let id = shard.shard_id().to_owned();
         let mut cp = checkpoints.remove(&id).unwrap_or_default();
@@ -117,15 +119,25 @@ pub async fn read_stream(
         }
         if deadline.remaining() <= READ_MARGIN {
             read.caught_up = false;
+            behind.insert(id.clone());
             read.cursor.shards.insert(id, cp);
             continue;
         }
         let closed = shard.sequence_number_range().and_then(|r| r.ending_sequence_number()).is_some();
-        let shard = ShardRead { stream_arn, shard_id: &id, closed, records_per_call };
-        let outcome = read_shard(client, calls, shard, &mut cp, book, (now, until), deadline, &mut gaps).await?;
+        let reading = ShardRead { stream_arn, shard_id: &id, closed, records_per_call };
+        let outcome = read_shard(client, calls, reading, &mut cp, book, (now, until), deadline, &mut gaps).await?;
         read.records += outcome.records;
         read.caught_up &= outcome.caught_up;
+        if !outcome.caught_up {
+            behind.insert(id.clone());
+        }
+        if let Some(through) = outcome.through {
+            read_to.insert(id.clone(), through);
+        }
         read.cursor.shards.insert(id, cp);
+    }
+    if let Some(bound) = resharded_bound(&parents_of(&shards), &behind, &read_to) {
+        book.read_stopped_all(bound);
     }
     read.cursor.stream_arn = stream_arn.to_owned();
     read.cursor.stream_created = created;
@@ -235,6 +247,8 @@ fn check_cursor(
 struct ShardOutcome {
     records: u64,
     caught_up: bool,
+    /// How far the read applied agent events ([`Applying::through`]; `None`: none applied).
+    through: Option<DateTime<Utc>>,
 }
 
 /// The shard [`read_shard`] reads, and how.
@@ -262,7 +276,12 @@ impl Applying {
     /// known at all: no further than their first midnight).
     fn stopped(self, book: &mut SegmentBook, records: u64) -> ShardOutcome {
         book.read_stopped(&self.agents, self.through.unwrap_or(DateTime::<Utc>::MIN_UTC));
-        ShardOutcome { records, caught_up: false }
+        ShardOutcome { records, caught_up: false, through: self.through }
+    }
+
+    /// The read reached its end (or the read's end): nothing to bound.
+    fn caught_up(&self, records: u64) -> ShardOutcome {
+        ShardOutcome { records, caught_up: true, through: self.through }
     }
 }
 
@@ -287,7 +306,7 @@ async fn read_shard(
             // No next iterator: a closed shard read to its end.
             cp.done = closed;
             cp.read_through = Some(now);
-            return Ok(ShardOutcome { records, caught_up: true });
+            return Ok(applying.caught_up(records));
         };
         if deadline.remaining() <= READ_MARGIN {
             return Ok(applying.stopped(book, records));
@@ -310,7 +329,7 @@ async fn read_shard(
                     // A record from the read's end on: it and the rest of the shard wait for the next read (the
                     // checkpoint stays on the last record applied), read through `until`.
                     cp.read_through = until.map(|until| until.min(now));
-                    return Ok(ShardOutcome { records, caught_up: true });
+                    return Ok(applying.caught_up(records));
                 }
                 Applied::Event { agent, at } => {
                     let arrived = record.approximate_arrival_timestamp().and_then(to_chrono);
@@ -336,11 +355,11 @@ async fn read_shard(
                 // A closed shard whose last page is empty but still offers an iterator (emulators do): its end.
                 cp.done = true;
                 cp.read_through = Some(now);
-                return Ok(ShardOutcome { records, caught_up: true });
+                return Ok(applying.caught_up(records));
             }
             if behind == 0 {
                 cp.read_through = Some(now);
-                return Ok(ShardOutcome { records, caught_up: true });
+                return Ok(applying.caught_up(records));
             }
             empty_behind += 1;
             if empty_behind >= MAX_EMPTY_PAGES_BEHIND {
@@ -431,6 +450,35 @@ async fn list_shards(
 }
 
 /// Shards ordered so every parent comes before its children (listing order otherwise).
+/// Each shard's parents (a split's one, a merge's two).
+fn parents_of(shards: &[Shard]) -> BTreeMap<String, Vec<String>> {
+    shards
+        .iter()
+        .map(|s| {
+            let parents = [s.parent_shard_id(), s.adjacent_parent_shard_id()].into_iter().flatten();
+            (s.shard_id().to_owned(), parents.map(str::to_owned).collect())
+        })
+        .collect()
+}
+
+/// A resharded stream moves an agent's records from a parent shard to its children: a read that took a parent
+/// to its end but not a child (skipped at the deadline, or stopped in it) knows the states of the parent's agents
+/// only up to where the parent ended, though the child's stop bounds only the agents of the records it applied.
+/// The earliest point read to in such a parent (this read's, `read_to`), if any: every open state is bounded there
+/// ([`SegmentBook::read_stopped_all`], conservatively: which agents the child holds is not known).
+fn resharded_bound(
+    parents: &BTreeMap<String, Vec<String>>,
+    behind: &BTreeSet<String>,
+    read_to: &BTreeMap<String, DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
+    behind
+        .iter()
+        .flat_map(|child| parents.get(child).into_iter().flatten())
+        .filter_map(|p| read_to.get(p))
+        .min()
+        .copied()
+}
+
 fn order_parents_first(shards: &[Shard]) -> Vec<&Shard> {
     let ids: BTreeSet<&str> = shards.iter().map(|s| s.shard_id()).collect();
     let mut placed = BTreeSet::new();
@@ -487,6 +535,25 @@ mod tests {
         AgentStateGap::new(from, to, reason).unwrap()
     }
     const DAY: chrono::Duration = chrono::Duration::hours(24);
+
+    #[test]
+    fn a_child_shard_not_read_to_its_end_bounds_every_open_state_where_its_parent_was_read_to() {
+        let parents = BTreeMap::from([
+            ("parent".to_owned(), vec![]),
+            ("child-a".to_owned(), vec!["parent".to_owned()]),
+            ("child-b".to_owned(), vec!["parent".to_owned(), "other".to_owned()]),
+            ("other".to_owned(), vec![]),
+        ]);
+        let read_to = BTreeMap::from([("parent".to_owned(), t(5, 23)), ("other".to_owned(), t(5, 22))]);
+        // Children read to their end: nothing to bound.
+        assert_eq!(resharded_bound(&parents, &BTreeSet::new(), &read_to), None);
+        // A child behind: where its parent was read to (the earlier parent of a merge).
+        assert_eq!(resharded_bound(&parents, &BTreeSet::from(["child-a".to_owned()]), &read_to), Some(t(5, 23)));
+        assert_eq!(resharded_bound(&parents, &BTreeSet::from(["child-b".to_owned()]), &read_to), Some(t(5, 22)));
+        // A shard behind without a parent read this time (its own stop bounds its agents): nothing more.
+        assert_eq!(resharded_bound(&parents, &BTreeSet::from(["parent".to_owned()]), &read_to), None);
+        assert_eq!(resharded_bound(&parents, &BTreeSet::from(["child-a".to_owned()]), &BTreeMap::new()), None);
+    }
 
     #[test]
     fn a_checkpoint_older_than_the_retention_is_a_gap_from_it_to_the_trim_horizon() {

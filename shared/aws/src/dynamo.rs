@@ -216,6 +216,19 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Tra
     }
 }
 
+/// The transaction item that checks an integration's record exists and is not being deleted (no tombstone): the
+/// first item of every transaction that writes its queues (the import's and a push's), so that a write overlapping
+/// a DELETE can never make a deleted integration's queues active again.
+pub(crate) fn record_alive_check(table: &str, integration: &Integration) -> Result<TransactWriteItem, StoreError> {
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id))))
+        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    Ok(TransactWriteItem::builder().condition_check(check).build())
+}
+
 fn put(table: &str, item: Item, condition: &str, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {
     let put = Put::builder()
         .table_name(table)

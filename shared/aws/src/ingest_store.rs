@@ -22,7 +22,7 @@ use acd_domain::{
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -186,16 +186,9 @@ impl DynamoIngestStore {
         integration: &Integration,
         updates: Vec<TransactWriteItem>,
     ) -> Result<(u64, u64), StoreError> {
-        let record_key = key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id));
         let (mut requests, mut transactions) = (0, 0);
         for chunk in updates.chunks(QUEUE_TRANSACTION) {
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(record_key.clone()))
-                .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+            let mut items = vec![crate::dynamo::record_alive_check(&self.table, integration)?];
             items.extend(chunk.iter().cloned());
             if let Err(e) = self.client.transact_write_items().set_transact_items(Some(items)).send().await {
                 // The record check (the transaction's first item) failed: the integration is gone or deleting.

@@ -1071,21 +1071,10 @@ async fn a_queue_listed_after_the_back_fill_is_complete_only_from_where_the_data
     let second = env.importer(config(later)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(second.outcome, RunOutcome::Succeeded, "{second:?}");
 
-    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
-    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth);
-    let get = async |path: &str| -> Value {
-        let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
-        openapi::spec().check("GET", path, status, &content_type, &body);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    };
+    let queries = Queries::of(&env);
+    let get = async |path: &str| queries.get(path).await;
     let listed = get(&format!("/queues?integration_id={id}&limit=100")).await;
-    // A WFM queue (one channel) of a Genesys queue.
-    let queue_of = |genesys_id: &str| -> String {
-        let items = listed["items"].as_array().unwrap();
-        let item = items.iter().find(|q| q["external_id"].as_str().unwrap().starts_with(&format!("{genesys_id}:")));
-        item.unwrap_or_else(|| panic!("{genesys_id} listed: {listed}"))["id"].as_str().unwrap().to_owned()
-    };
+    let queue_of = |genesys_id: &str| genesys_queue_of(&listed, genesys_id);
     let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     // Four days back: inside the integration's back-fill, before the late queue's re-read.
     let (from, to) = (day_start(now) - chrono::Duration::days(4), day_start(now) - chrono::Duration::days(3));
@@ -1300,20 +1289,10 @@ async fn a_queue_listed_again_after_the_re_read_window_is_not_complete_for_the_d
     let away = day_start(now) + chrono::Duration::days(1);
     assert!(back.window.unwrap().start >= away + chrono::Duration::days(1), "the last run does not read {away} again");
 
-    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
-    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth);
-    let get = async |path: &str| -> Value {
-        let (status, content_type, body) = decode(queries.handle(api_request("GET", path, Some(TENANT), None)).await);
-        openapi::spec().check("GET", path, status, &content_type, &body);
-        assert_eq!(status, 200, "{path}: {body}");
-        body
-    };
+    let queries = Queries::of(&env);
+    let get = async |path: &str| queries.get(path).await;
     let listed = get(&format!("/queues?integration_id={id}&limit=100")).await;
-    let queue_of = |genesys_id: &str| -> String {
-        let items = listed["items"].as_array().unwrap();
-        let item = items.iter().find(|q| q["external_id"].as_str().unwrap().starts_with(&format!("{genesys_id}:")));
-        item.unwrap_or_else(|| panic!("{genesys_id} listed: {listed}"))["id"].as_str().unwrap().to_owned()
-    };
+    let queue_of = |genesys_id: &str| genesys_queue_of(&listed, genesys_id);
     let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     let complete = async |genesys_id: &str, from: DateTime<Utc>, hours: i64| -> Vec<Value> {
         let to = from + chrono::Duration::hours(hours);
@@ -1368,6 +1347,31 @@ async fn a_queue_listed_again_without_a_listed_through_is_complete_only_from_the
     assert!(back.active);
     assert_eq!(back.complete_from, Some(reread), "complete only from the re-read");
     assert_eq!(back.listed_through, None, "listed again");
+}
+
+/// The queries API of an import test's stack, its answers checked against the OpenAPI spec.
+struct Queries(acd_app::http::queries::QueriesApi);
+
+impl Queries {
+    fn of(env: &Env) -> Self {
+        let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+        Self(acd_aws::wiring::queues_query_api(&env.stack.settings, &env.stack.clients, auth))
+    }
+
+    /// `GET path` as the test tenant: 200, its body.
+    async fn get(&self, path: &str) -> Value {
+        let (status, content_type, body) = decode(self.0.handle(api_request("GET", path, Some(TENANT), None)).await);
+        openapi::spec().check("GET", path, status, &content_type, &body);
+        assert_eq!(status, 200, "{path}: {body}");
+        body
+    }
+}
+
+/// The id of a WFM queue (one channel) of a Genesys queue in a `GET /queues` answer.
+fn genesys_queue_of(listed: &Value, genesys_id: &str) -> String {
+    let items = listed["items"].as_array().unwrap();
+    let item = items.iter().find(|q| q["external_id"].as_str().unwrap().starts_with(&format!("{genesys_id}:")));
+    item.unwrap_or_else(|| panic!("{genesys_id} listed: {listed}"))["id"].as_str().unwrap().to_owned()
 }
 
 async fn genesys_sim(now: DateTime<Utc>, history_days: u32) -> GenesysSimulator {

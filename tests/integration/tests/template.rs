@@ -755,6 +755,8 @@ const SITE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
 /// The items of a `TransactWriteItems`, each authorised as its own action: (builder call, action).
 const TRANSACTION_ITEMS: &[(&str, &str)] = &[
     ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
+    // crate::dynamo::record_alive_check: the record check of the transactions that write queues.
+    ("record_alive_check(", "dynamodb:ConditionCheckItem"),
     ("Put::builder()", "dynamodb:PutItem"),
     ("Update::builder()", "dynamodb:UpdateItem"),
     ("Delete::builder()", "dynamodb:DeleteItem"),

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use acd_app::import::plan::listing_collapsed;
 use acd_app::ports::{ListingCheck, QueueRange, StoreError, WriteCounts};
 use acd_domain::{ExternalAgent, ExternalStatus, Integration, Queue, QueueId};
-use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Deserialize;
@@ -87,16 +87,9 @@ impl DynamoImportStore {
     /// again. `NotFound` when the record is gone or deleting.
     async fn put_queues(&self, integration: &Integration, puts: Vec<Item>) -> Result<(u64, u64), StoreError> {
         let (mut requests, mut calls) = (0, 0);
-        let record_key = key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id));
         for chunk in puts.chunks(QUEUE_TRANSACTION) {
             self.crash_point()?;
-            let check = ConditionCheck::builder()
-                .table_name(&self.table)
-                .set_key(Some(record_key.clone()))
-                .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
-                .build()
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
-            let mut items = vec![TransactWriteItem::builder().condition_check(check).build()];
+            let mut items = vec![crate::dynamo::record_alive_check(&self.table, integration)?];
             for item in chunk {
                 let put = Put::builder()
                     .table_name(&self.table)

@@ -528,7 +528,7 @@ export interface paths {
          *     is invalid) and `channel` must be its channel. `complete_through` (optional, a quarter hour not in the
          *     future) declares every interval before it complete: an interval absent there reads as zero, exactly as for
          *     pulled data. It only moves forward; the first declaration also fixes `complete_from` (the earliest interval
-         *     of that call). A queue first pushed after a declaration is complete only from the `complete_through` of
+         *     of that call or pushed before it: a back-fill sent without declarations is covered by the first one). A queue first pushed after a declaration is complete only from the `complete_through` of
          *     that moment (as a queue an import lists for the first time): its earlier intervals stay `complete: false`.
          *     "Not in the future" allows 5 minutes of clock skew: `start` and `complete_through` may be at most the
          *     quarter hour that the server's time plus 5 minutes lies in (at 12:14:59 UTC, 12:15 is accepted, 12:30 not).

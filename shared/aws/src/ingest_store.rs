@@ -147,6 +147,19 @@ impl DynamoIngestStore {
         })
     }
 
+    /// The earliest interval pushed for any queue of the integration (the queues' `data_from`; none before any).
+    async fn earliest_data(&self, integration: &Integration) -> Result<Option<DateTime<Utc>>, StoreError> {
+        #[derive(Deserialize)]
+        struct Range {
+            #[serde(default)]
+            data_from: Option<DateTime<Utc>>,
+        }
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let items = self.query_all(pk, keys::QUEUE_SK_PREFIX.into(), None).await?;
+        let ranges: Vec<Range> = from_items(items).map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
+        Ok(ranges.into_iter().filter_map(|r| r.data_from).min())
+    }
+
     /// The integration's `complete_through` now (its `STATE` item; none before the first declaration).
     async fn complete_through(&self, integration: &Integration) -> Result<Option<DateTime<Utc>>, StoreError> {
         #[derive(Deserialize)]
@@ -514,11 +527,33 @@ impl IngestStore for DynamoIngestStore {
         first: DateTime<Utc>,
         through: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let state_key = key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into());
+        // The usual call: completeness declared before, moved forward.
+        let moved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(state_key.clone()))
+            .update_expression("SET complete_through = :t")
+            .condition_expression("attribute_exists(complete_from) AND complete_through < :t")
+            .expression_attribute_values(":t", attribute(through)?)
+            .send()
+            .await;
+        match moved {
+            Ok(_) => return Ok(()),
+            Err(e) if is_conditional_failure(&e) => {}
+            Err(e) => return Err(sdk_error("UpdateItem(push completeness)", e)),
+        }
+        // The first declaration (or one that does not move forward): complete from the earliest data ever pushed
+        // too, not only from this call's — a sender that back-fills in calls without a declaration and then
+        // declares in an empty call declares those intervals complete (until 2026-12-07 they stayed incomplete).
+        let earliest = self.earliest_data(integration).await?;
+        let first = earliest.map_or(first, |e| e.min(first));
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into())))
+            .set_key(Some(state_key))
             .update_expression("SET complete_through = :t, complete_from = if_not_exists(complete_from, :f)")
             .condition_expression("attribute_not_exists(complete_through) OR complete_through < :t")
             .expression_attribute_values(":t", attribute(through)?)

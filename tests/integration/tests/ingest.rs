@@ -349,6 +349,43 @@ async fn a_retry_of_a_call_that_stored_its_events_and_failed_builds_their_segmen
     assert!(starts.contains(&(t0 + Duration::minutes(20))), "the next day's event \"7\" is stored: {states}");
 }
 
+/// A sender that back-fills in calls without a declaration and then declares completeness in an empty call declares
+/// what it pushed complete: the first declaration is complete from the earliest interval pushed so far, not only
+/// from its own call's (until 2026-12-07 the back-filled intervals stayed `complete: false` for good).
+#[tokio::test]
+async fn a_first_declaration_after_a_back_fill_covers_the_back_filled_intervals() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Back-fill first", "type": "push"})).await;
+    let queue = json!({"queues": [{"external_id": "q-a", "name": "Alpha", "channel": "calls"}]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &queue).await.0, 200);
+    let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(30);
+    let interval = |start: DateTime<Utc>| {
+        json!({"queue_external_id": "q-a", "channel": "calls", "start": iso(start), "offered": 3, "handled": 3,
+               "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5})
+    };
+    // Two back-fill calls, a day apart in data, then an empty declaring call.
+    for start in [base, base + Duration::hours(24)] {
+        let body = json!({"intervals": [interval(start)]});
+        assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    }
+    let through = base + Duration::hours(25);
+    let declared = json!({"intervals": [], "complete_through": iso(through)});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &declared).await.0, 200);
+    let listed = env.get(&format!("/queues?integration_id={id}"), T).await;
+    let queue_id = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let range =
+        format!("from={}&to={}", iso(base).replace(".000", ""), iso(base + Duration::minutes(30)).replace(".000", ""));
+    let read = env.get(&format!("/queues/{queue_id}/intervals?{range}"), T).await;
+    let got: Vec<(Value, bool)> = read["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["offered"].clone(), i["complete"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(got, [(json!(3), true), (json!(0), true)], "the back-fill is declared complete: {read}");
+}
+
 #[tokio::test]
 async fn a_queue_pushed_after_completeness_was_declared_is_complete_only_from_then() {
     // The import's rule for a queue it lists for the first time: the declarations before it did not cover the new

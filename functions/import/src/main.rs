@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
         };
         let summary = match pass {
             Some(ImportPass::Import) => service.run(&payload, deadline).await?,
-            Some(ImportPass::AgentStates) => service.run_states(&payload, deadline).await?,
+            Some(ImportPass::AgentStates) => service.run_states_event(&payload, deadline).await,
             None => {
                 tracing::warn!("an import event with an unknown pass: ignored");
                 return Ok(serde_json::json!({"outcome": "skipped", "detail": "unknown pass"}));

@@ -1022,6 +1022,12 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(faults.requests(&["GetItem"], "\"LEASE\"").len(), 1, "denied once, not retried");
     assert!(lease_items().await.is_empty(), "the pass's lease let go");
+    // The Lambda handler's entry answers it as a failed pass: the invocation succeeds, so Lambda neither retries
+    // the stale pass nor dead-letters it.
+    let answered = importer_through(&env, &faults, at(t1)).await.run_states_event(&event(&id), deadline()).await;
+    assert_eq!(answered.outcome, RunOutcome::Failed, "{answered:?}");
+    assert!(answered.detail.contains("store failure"), "{answered:?}");
+    assert!(lease_items().await.is_empty(), "its lease let go too");
     faults.disarm();
     let run =
         pass_run(importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await.unwrap());

@@ -76,6 +76,22 @@ pub fn recent_pieces(segments: &[acd_domain::AgentSegment], window: TimeWindow) 
 }
 
 impl ImportService {
+    /// [`Self::run_states`] for the Lambda handler: a store failure is logged and answered as a `failed` pass
+    /// instead of failing the invocation. A failed invocation is retried by Lambda (the import function's
+    /// `EventInvokeConfig`: twice, a minute and two apart) and then dead-lettered; a pass, whose schedule runs the
+    /// next one within minutes and whose import reads the same states anyway, gains nothing from a stale retry, and
+    /// with a one-minute cadence a store outage would fill the dead-letter queue with pass events. The 15-minute
+    /// import fails (and is retried, and alarms) on the same store.
+    pub async fn run_states_event(&self, event: &ImportEvent, deadline: Deadline) -> RunSummary {
+        match self.run_states(event, deadline).await {
+            Ok(summary) => summary,
+            Err(e) => {
+                tracing::error!(tenant = %event.tenant_id, integration = %event.integration_id, error = %e, "agent-states pass failed on the store; the next pass tries again");
+                RunSummary { outcome: RunOutcome::Failed, detail: format!("store failure: {e}"), run: None }
+            }
+        }
+    }
+
     /// Runs one agent-states pass for the event, stopping before `deadline`. `Err` only for store failures.
     pub async fn run_states(&self, event: &ImportEvent, deadline: Deadline) -> Result<RunSummary, StoreError> {
         let (Ok(tenant), Ok(id)) = (TenantId::parse(&event.tenant_id), event.integration_id.parse::<IntegrationId>())

@@ -216,17 +216,50 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for Tra
     }
 }
 
-/// The transaction item that checks an integration's record exists and is not being deleted (no tombstone): the
-/// first item of every transaction that writes its queues (the import's and a push's), so that a write overlapping
-/// a DELETE can never make a deleted integration's queues active again.
-pub(crate) fn record_alive_check(table: &str, integration: &Integration) -> Result<TransactWriteItem, StoreError> {
+/// Queue writes in one transaction, next to the check of the integration record (DynamoDB allows 100 actions).
+const QUEUE_TRANSACTION: usize = 99;
+
+/// Writes an integration's queue items (`writes`: puts or updates) in transactions of at most
+/// [`QUEUE_TRANSACTION`], one after another (two checking the same record at once could cancel each other), each
+/// next to a check that the integration record exists and is not being deleted (no tombstone, `deleting_at`): a
+/// write overlapping a DELETE (the import's, a push's) can never make a deleted integration's queues active again.
+/// The check and the writes commit together, so a transaction commits before the tombstone (and the DELETE's
+/// strongly consistent read of active queues, made after it, deactivates them) or it fails. `before_each` runs before
+/// each transaction (the import's crash points). `NotFound` when the record is gone or being deleted: nothing of that
+/// transaction is written (earlier ones may be, made inactive by the DELETE). Returns the write requests (checks
+/// included) and the transactions.
+pub(crate) async fn queue_transactions(
+    client: &Client,
+    table: &str,
+    integration: &Integration,
+    writes: Vec<TransactWriteItem>,
+    mut before_each: impl FnMut() -> Result<(), StoreError>,
+    what: &str,
+) -> Result<(u64, u64), StoreError> {
     let check = ConditionCheck::builder()
         .table_name(table)
         .set_key(Some(key(keys::tenant_pk(&integration.tenant_id), keys::integration_sk(integration.id))))
         .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
         .build()
         .map_err(|e| StoreError::Backend(e.to_string()))?;
-    Ok(TransactWriteItem::builder().condition_check(check).build())
+    let check = TransactWriteItem::builder().condition_check(check).build();
+    let (mut requests, mut transactions) = (0, 0);
+    for chunk in writes.chunks(QUEUE_TRANSACTION) {
+        before_each()?;
+        let mut items = Vec::with_capacity(chunk.len() + 1);
+        items.push(check.clone());
+        items.extend(chunk.iter().cloned());
+        if let Err(e) = client.transact_write_items().set_transact_items(Some(items)).send().await {
+            // The record check (the transaction's first item) failed: the integration is gone or deleting.
+            if failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) {
+                return Err(StoreError::NotFound);
+            }
+            return Err(sdk_error(&format!("TransactWriteItems({what})"), e));
+        }
+        requests += chunk.len() as u64 + 1;
+        transactions += 1;
+    }
+    Ok((requests, transactions))
 }
 
 fn put(table: &str, item: Item, condition: &str, values: Option<Item>) -> Result<TransactWriteItem, StoreError> {

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acd_app::ingest::key::KeyLocator;
-use acd_app::ingest::records::{AgentEvent, QueueRecord};
+use acd_app::ingest::records::{AgentEvent, EventKey, QueueRecord};
 use acd_app::ingest::{IngestStore, InsertedEvents, StoredKey};
 use acd_app::ports::{ImportStore, StoreError, WriteCounts};
 use acd_domain::{
@@ -47,8 +47,6 @@ fn event_sk(event: &AgentEvent) -> String {
 /// Events are needed while a late event can still touch their day or the day after it.
 const EVENT_RETENTION_DAYS: i64 = acd_app::ingest::records::MAX_EVENT_LATENESS_DAYS + 3;
 const CONCURRENCY: usize = 8;
-/// Queue updates in one transaction, next to the check of the integration record (DynamoDB allows 100 actions).
-const QUEUE_TRANSACTION: usize = 99;
 
 pub fn key_sk(key_id: &str) -> String {
     format!("{KEY_SK_PREFIX}{key_id}")
@@ -167,53 +165,13 @@ impl DynamoIngestStore {
             #[serde(default)]
             complete_through: Option<DateTime<Utc>>,
         }
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .set_key(Some(key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into())))
-            .projection_expression("complete_through")
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| sdk_error("GetItem(push completeness)", e))?;
-        match out.item {
+        let state_key = key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into());
+        match self.imports.get(state_key, "GetItem(push completeness)").await? {
             None => Ok(None),
             Some(item) => from_item::<State>(item)
                 .map(|s| s.complete_through)
                 .map_err(|e| StoreError::Corrupt(format!("state: {e}"))),
         }
-    }
-
-    /// Applies queue updates in transactions of at most [`QUEUE_TRANSACTION`], each next to a check that the
-    /// integration record exists and is not being deleted (its tombstone, `deleting_at`), as the import writes its
-    /// queues: a push that overlaps a DELETE can never make a deleted integration's queues active again. The check
-    /// and the writes commit together, so either a transaction commits before the tombstone (and the DELETE's
-    /// strongly consistent read of active queues, made after it, deactivates them) or it fails. Re-reading the
-    /// record after plain writes and deactivating again would be cheaper but not crash-safe: a function stopped
-    /// between the two (a timeout) would leave the queues active for good. Transactions run one after another (two
-    /// checking the same record at once could cancel each other). `NotFound` when the record is gone or being
-    /// deleted: nothing of that transaction is written (earlier ones may be, made inactive by the DELETE).
-    async fn guarded_queue_writes(
-        &self,
-        integration: &Integration,
-        updates: Vec<TransactWriteItem>,
-    ) -> Result<(u64, u64), StoreError> {
-        let (mut requests, mut transactions) = (0, 0);
-        for chunk in updates.chunks(QUEUE_TRANSACTION) {
-            let mut items = vec![crate::dynamo::record_alive_check(&self.table, integration)?];
-            items.extend(chunk.iter().cloned());
-            if let Err(e) = self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                // The record check (the transaction's first item) failed: the integration is gone or deleting.
-                if crate::dynamo::failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) {
-                    return Err(StoreError::NotFound);
-                }
-                return Err(sdk_error("TransactWriteItems(pushed queues)", e));
-            }
-            requests += chunk.len() as u64 + 1;
-            transactions += 1;
-        }
-        Ok((requests, transactions))
     }
 
     /// Moves a queue's data range out to `[from, to]` (two conditional updates; a failed condition means the range
@@ -453,7 +411,17 @@ impl IngestStore for DynamoIngestStore {
             updates.push(TransactWriteItem::builder().update(update).build());
         }
         let n = updates.len() as u64;
-        let (requests, transactions) = self.guarded_queue_writes(integration, updates).await?;
+        // In transactions checking the integration record, as the import writes its queues: a push that overlaps
+        // a DELETE can never make a deleted integration's queues active again.
+        let (requests, transactions) = crate::dynamo::queue_transactions(
+            &self.client,
+            &self.table,
+            integration,
+            updates,
+            || Ok(()),
+            "pushed queues",
+        )
+        .await?;
         if all_indexed {
             self.imports.mark_queue_search(integration).await?;
         }
@@ -581,19 +549,19 @@ impl IngestStore for DynamoIngestStore {
         .try_collect()
         .await?;
         let reads = stored.len() as u64;
-        // Every stored event by partition and key (event id and instant, read from the event the item holds:
+        // Every stored event by partition and key ([`AgentEvent::key`], read from the event the item holds:
         // items stored before the instant was in the sort key are found the same way), so a repeat of its key is
         // compared with it (same content: a duplicate; other content: a conflict).
-        let mut by_key: HashMap<String, HashMap<(String, DateTime<Utc>), AgentEvent>> = HashMap::new();
+        let mut by_key: HashMap<String, HashMap<EventKey, AgentEvent>> = HashMap::new();
         for (pk, items) in stored {
             let items: Vec<EventItem> = from_items(items).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
-            by_key.insert(pk, items.into_iter().map(|i| ((i.event.event_id.clone(), i.event.at), i.event)).collect());
+            by_key.insert(pk, items.into_iter().map(|i| (i.event.key(), i.event)).collect());
         }
         let (mut inserted, mut puts, mut conflicts) = (Vec::new(), Vec::new(), Vec::new());
         for (pk, group) in by_partition {
             for (i, e) in group {
                 let sk = event_sk(e);
-                match by_key.get(&pk).and_then(|s| s.get(&(e.event_id.clone(), e.at))) {
+                match by_key.get(&pk).and_then(|s| s.get(&e.key())) {
                     Some(stored) if stored.same_event(e) => continue, // a duplicate: ignored
                     Some(stored) => conflicts.push((i, stored.clone())),
                     None => {

@@ -679,13 +679,7 @@ fn each_role_grants_only_what_its_function_calls() {
     assert_eq!(roles, listed, "every role of the template is listed in ROLE_ACTIONS");
     for (role, expected) in ROLE_ACTIONS {
         let definition = &template.resources()[*role];
-        let mut found = Vec::new();
-        statements(&definition["Properties"]["Policies"], &mut found);
-        let granted: BTreeSet<String> = found
-            .iter()
-            .filter(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-            .flat_map(|s| strings(s.get("Action").unwrap_or(&Value::Null)))
-            .collect();
+        let granted = granted_by(definition);
         let expected: BTreeSet<String> = expected.iter().map(|a| (*a).to_owned()).collect();
         assert_eq!(granted, expected, "{role}: granted actions differ from what its function calls");
         assert!(definition["Properties"]["ManagedPolicyArns"].is_null(), "{role}: no managed policies");
@@ -755,8 +749,8 @@ const SITE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
 /// The items of a `TransactWriteItems`, each authorised as its own action: (builder call, action).
 const TRANSACTION_ITEMS: &[(&str, &str)] = &[
     ("ConditionCheck::builder()", "dynamodb:ConditionCheckItem"),
-    // crate::dynamo::record_alive_check: the record check of the transactions that write queues.
-    ("record_alive_check(", "dynamodb:ConditionCheckItem"),
+    // crate::dynamo::queue_transactions: the record check of the transactions that write queues.
+    ("queue_transactions(", "dynamodb:ConditionCheckItem"),
     ("Put::builder()", "dynamodb:PutItem"),
     ("Update::builder()", "dynamodb:UpdateItem"),
     ("Delete::builder()", "dynamodb:DeleteItem"),

@@ -73,22 +73,21 @@ pub struct AgentEvent {
     pub at: DateTime<Utc>,
 }
 
+/// [`AgentEvent::key`]: agent, `event_id`, `at`.
+pub type EventKey = (String, String, DateTime<Utc>);
+
 impl AgentEvent {
     /// Whether `other` is this event sent again: the same key ([`AgentEvent::key`]: agent, `event_id`, `at`) and
     /// the same content (`status`, `reason`). `agent_name` is the agent's display name, not part of the event: a
     /// resend with a newer name is still the same event.
     pub fn same_event(&self, other: &AgentEvent) -> bool {
-        self.event_id == other.event_id
-            && self.agent == other.agent
-            && self.at == other.at
-            && self.status == other.status
-            && self.reason == other.reason
+        self.key() == other.key() && self.status == other.status && self.reason == other.reason
     }
 
     /// What names one event: its agent, `event_id` and instant. The same id at another instant is another event
     /// (a sender whose ids restart, at its own midnight in any zone, reuses them on later events).
-    pub fn key(&self) -> (&str, &str, DateTime<Utc>) {
-        (&self.agent, &self.event_id, self.at)
+    pub fn key(&self) -> EventKey {
+        (self.agent.clone(), self.event_id.clone(), self.at)
     }
 
     /// The event's content as a refusal names it: `` `Not Ready: Lunch` at 2026-11-30T12:00:00Z ``.
@@ -403,7 +402,7 @@ pub fn stored_conflict(event: &AgentEvent, stored: &AgentEvent) -> String {
 pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result<Vec<(usize, AgentEvent)>, BatchError> {
     let (mut out, mut errors): (Vec<(usize, AgentEvent)>, _) = (Vec::new(), Vec::new());
     // Each key's place in `out`.
-    let mut seen: HashMap<(String, String, DateTime<Utc>), usize> = HashMap::new();
+    let mut seen: HashMap<EventKey, usize> = HashMap::new();
     for (index, value) in records(body, "events", &[])?.iter().enumerate() {
         let checked = (|| {
             if let Some(extra) = value.as_object().and_then(|o| {
@@ -438,7 +437,7 @@ pub fn parse_events(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Result
             Ok(event)
         })();
         match checked {
-            Ok(event) => match seen.entry((event.agent.clone(), event.event_id.clone(), event.at)) {
+            Ok(event) => match seen.entry(event.key()) {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(out.len());
                     out.push((index, event));

@@ -62,9 +62,6 @@ pub(crate) fn agent_upsert(
     Ok((key(pk.to_owned(), items::agent_sk(&agent.external_id)), expression, values))
 }
 
-/// Queue items written in one transaction, next to the check of the integration record (DynamoDB allows 100
-/// actions a transaction).
-const QUEUE_TRANSACTION: usize = 99;
 /// An agent that was listed within this long counts as known to a listing check even without an `active` flag
 /// (items written before the flag existed; `last_seen` moves once a day).
 const AGENT_RECENTLY_SEEN_DAYS: i64 = 2;
@@ -82,37 +79,19 @@ struct AgentSeen {
 }
 
 impl DynamoImportStore {
-    /// Puts queue items, each transaction conditional on the integration record existing and not being deleted
-    /// (a tombstone): an import that overlaps a DELETE can never make a deleted integration's queues active
-    /// again. `NotFound` when the record is gone or deleting.
+    /// Puts queue items, in transactions conditional on the integration record existing and not being deleted
+    /// ([`crate::dynamo::queue_transactions`]). `NotFound` when the record is gone or deleting.
     async fn put_queues(&self, integration: &Integration, puts: Vec<Item>) -> Result<(u64, u64), StoreError> {
-        let (mut requests, mut calls) = (0, 0);
-        for chunk in puts.chunks(QUEUE_TRANSACTION) {
-            self.crash_point()?;
-            let mut items = vec![crate::dynamo::record_alive_check(&self.table, integration)?];
-            for item in chunk {
-                let put = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item.clone()))
-                    .build()
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
-                items.push(TransactWriteItem::builder().put(put).build());
-            }
-            match self.client.transact_write_items().set_transact_items(Some(items)).send().await {
-                Ok(_) => {}
-                Err(e) => {
-                    // The record check (the transaction's first item) failed: the integration is gone or deleting.
-                    let deleted = crate::dynamo::failed_conditions(&e).is_some_and(|f| f.first() == Some(&true));
-                    if deleted {
-                        return Err(StoreError::NotFound);
-                    }
-                    return Err(sdk_error("TransactWriteItems(queues)", e));
-                }
-            }
-            requests += chunk.len() as u64 + 1;
-            calls += 1;
-        }
-        Ok((requests, calls))
+        let puts = puts
+            .into_iter()
+            .map(|item| {
+                let put = Put::builder().table_name(&self.table).set_item(Some(item)).build();
+                put.map(|put| TransactWriteItem::builder().put(put).build())
+                    .map_err(|e| StoreError::Backend(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let table = &self.table;
+        crate::dynamo::queue_transactions(&self.client, table, integration, puts, || self.crash_point(), "queues").await
     }
 
     /// Marks the integration record: every queue of it is in the queue name index (`items::SEARCH_INDEXED`). A

@@ -78,7 +78,7 @@ impl DynamoImportStore {
     }
 
     /// A strongly consistent GetItem of `key` (the import's own items: what it reads, it acts on under its lease).
-    async fn get(&self, key: Item, operation: &str) -> Result<Option<Item>, StoreError> {
+    pub(crate) async fn get(&self, key: Item, operation: &str) -> Result<Option<Item>, StoreError> {
         let out = self
             .client
             .get_item()

@@ -310,17 +310,19 @@ mod tests {
         assert_eq!(SegmentBook::default().apply_before(contact, Some(t(10, 0)), now).unwrap(), Applied::Ignored);
     }
 
-    #[test]
-    fn a_read_stopped_for_all_bounds_every_open_state_and_no_closed_one() {
+    /// Agent u-1 logged in at 23:00 and on a break from 23:30, still open.
+    fn on_a_break_from_23_30() -> SegmentBook {
         let mut book = SegmentBook::default();
         book.apply(&event("LOGIN", t(23, 0), None, Some(status("available", t(23, 0))))).unwrap();
-        book.apply(&event(
-            "STATE_CHANGE",
-            t(23, 30),
-            Some(status("available", t(23, 0))),
-            Some(status("brk", t(23, 30))),
-        ))
-        .unwrap();
+        let to_break =
+            event("STATE_CHANGE", t(23, 30), Some(status("available", t(23, 0))), Some(status("brk", t(23, 30))));
+        book.apply(&to_break).unwrap();
+        book
+    }
+
+    #[test]
+    fn a_read_stopped_for_all_bounds_every_open_state_and_no_closed_one() {
+        let mut book = on_a_break_from_23_30();
         let two_days = (t(0, 0), t(0, 0) + chrono::Duration::days(2));
         assert_eq!(book.overlapping(two_days.0, two_days.1)[1].end, None, "open");
         book.read_stopped_all(t(23, 40));
@@ -338,15 +340,7 @@ mod tests {
         let day = t(0, 0);
         let (midnight, days) = (day + chrono::Duration::days(1), |n| day + chrono::Duration::days(n));
         let spans = |segments: Vec<AgentSegment>| segments.into_iter().map(|s| (s.start, s.end)).collect::<Vec<_>>();
-        let mut book = SegmentBook::default();
-        book.apply(&event("LOGIN", t(23, 0), None, Some(status("available", t(23, 0))))).unwrap();
-        book.apply(&event(
-            "STATE_CHANGE",
-            t(23, 30),
-            Some(status("available", t(23, 0))),
-            Some(status("brk", t(23, 30))),
-        ))
-        .unwrap();
+        let mut book = on_a_break_from_23_30();
         assert_eq!(spans(book.overlapping(day, days(2)))[1], (t(23, 30), None), "read to the end: open");
 
         // The shard's read stopped after records up to 23:40: the break is known open up to there only.

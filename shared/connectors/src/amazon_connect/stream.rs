@@ -450,15 +450,14 @@ async fn list_shards(
 }
 
 /// Shards ordered so every parent comes before its children (listing order otherwise).
-/// Each shard's parents (a split's one, a merge's two).
+/// A shard's parents: a split's one, a merge's two.
+fn parent_ids(shard: &Shard) -> impl Iterator<Item = &str> {
+    [shard.parent_shard_id(), shard.adjacent_parent_shard_id()].into_iter().flatten()
+}
+
+/// Each shard's parents ([`parent_ids`]).
 fn parents_of(shards: &[Shard]) -> BTreeMap<String, Vec<String>> {
-    shards
-        .iter()
-        .map(|s| {
-            let parents = [s.parent_shard_id(), s.adjacent_parent_shard_id()].into_iter().flatten();
-            (s.shard_id().to_owned(), parents.map(str::to_owned).collect())
-        })
-        .collect()
+    shards.iter().map(|s| (s.shard_id().to_owned(), parent_ids(s).map(str::to_owned).collect())).collect()
 }
 
 /// A resharded stream moves an agent's records from a parent shard to its children: a read that took a parent
@@ -489,10 +488,7 @@ fn order_parents_first(shards: &[Shard]) -> Vec<&Shard> {
             if placed.contains(s.shard_id()) {
                 continue;
             }
-            let ready = [s.parent_shard_id(), s.adjacent_parent_shard_id()]
-                .into_iter()
-                .flatten()
-                .all(|p| !ids.contains(p) || placed.contains(p));
+            let ready = parent_ids(s).all(|p| !ids.contains(p) || placed.contains(p));
             if ready {
                 placed.insert(s.shard_id());
                 out.push(s);

@@ -548,9 +548,7 @@ async fn pause_resume_and_patch_survive_a_concurrent_status_update() {
     let env = Env::start().await;
     let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Busy"))).await;
     let path = format!("/integrations/{}", created["id"].as_str().unwrap());
-    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
-    let mut api = env.api.clone();
-    api.service.repo = repo.clone();
+    let (repo, api) = env.racing();
     let call = |method: &'static str, path: String, body: Option<Value>| {
         let api = api.clone();
         async move { decode(api.handle(api_request(method, &path, Some("tenant-a"), body.as_ref())).await) }
@@ -608,7 +606,7 @@ async fn a_schedule_written_after_its_integration_was_deleted_is_removed() {
     let id = created["id"].as_str().unwrap().to_owned();
     let path = format!("/integrations/{id}");
     // The PATCH's record update lands, then the whole DELETE runs before its schedule write.
-    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
+    let (repo, api) = env.racing();
     let (deleter, delete_path) = (env.api.clone(), path.clone());
     let deleted = Arc::new(AtomicBool::new(false));
     let done = deleted.clone();
@@ -617,8 +615,6 @@ async fn a_schedule_written_after_its_integration_was_deleted_is_removed() {
         assert_eq!(status, 204);
         done.store(true, Ordering::SeqCst);
     }));
-    let mut api = env.api.clone();
-    api.service.repo = repo.clone();
     let body = json!({"settings": {"agent_state_cadence": "1m"}});
     let (status, _, _) = decode(api.handle(api_request("PATCH", &path, Some("tenant-a"), Some(&body))).await);
     assert_eq!(status, 200, "the PATCH's change was written before the DELETE");
@@ -636,9 +632,7 @@ async fn concurrent_patches_of_different_settings_both_stay() {
     let env = Env::start().await;
     let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Both"))).await;
     let path = format!("/integrations/{}", created["id"].as_str().unwrap());
-    let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&env.stack.settings, &env.stack.clients))));
-    let mut api = env.api.clone();
-    api.service.repo = repo.clone();
+    let (repo, api) = env.racing();
     // Admin B's PATCH lands between admin A's read and write: history_days 45.
     let id: acd_domain::IntegrationId = created["id"].as_str().unwrap().parse().unwrap();
     let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
@@ -869,6 +863,14 @@ impl SecretStore for HeldSecrets {
 }
 
 impl Env {
+    /// The API over a [`RacingRepo`] of this stack's store (nothing armed), and that repo.
+    fn racing(&self) -> (Arc<RacingRepo>, IntegrationsApi) {
+        let repo = Arc::new(RacingRepo::new(Arc::new(wiring::dynamo_store(&self.stack.settings, &self.stack.clients))));
+        let mut api = self.api.clone();
+        api.service.repo = repo.clone();
+        (repo, api)
+    }
+
     /// The credentials field `field` as the record shows it (`GET`) and in the secret's version the record names,
     /// which the import reads; and in the secret's current version.
     async fn credentials_in_force(&self, id: &str, field: &str) -> (String, String, String) {

@@ -761,10 +761,9 @@ impl ImportService {
             vendor.statistics_reread_by_hour(),
         );
         let reread_from = reads.statistics_from.or(Some(reads.start));
-        let complete_through = state.complete_through;
         let (writes, ranges, queue_check) = match self
             .store
-            .sync_queues(integration, &queues, &once_seen, now, held, complete_through, reread_from)
+            .sync_queues(integration, &queues, &once_seen, now, held, state.complete_through, reread_from)
             .await
         {
             Err(StoreError::NotFound) => return Err(ImportError::Deleted),

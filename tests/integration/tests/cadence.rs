@@ -1276,3 +1276,59 @@ async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agre
     assert_eq!(run.counts.segment_writes.written + run.counts.segment_writes.deleted, 0, "{run:?}");
     assert_same(&env.segments(&id, &agents).await, &known_at(t3), "after an empty pass");
 }
+
+/// Amazon Connect: a pass without a stream position of its own (the first), or whose position is older than the
+/// pass's longest look-back (no pass for hours), reads the agent event stream from the 15-minute import's position,
+/// not from the stream's oldest record or from hours back. Before, both read every record since (here 3,000
+/// heart-beats of agent 0 before noon and as many after lunch, three `GetRecords` pages each): on a busy stream more
+/// than a pass can read before its deadline, so that every pass stopped `partial` and the next began at the same
+/// place again. What the passes store is the same either way.
+#[tokio::test]
+async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_imports() {
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
+
+    // (The simulator is bound: dropped, it would stop.)
+    let (ConnectEnv { env, kinesis, sim: _sim, .. }, id) = connect_with_passes().await;
+    let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
+    let minute = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
+    let (mut events, truth) = connect::agent_events(2, day);
+    // Agent 0 is available 08:00–12:00 and from 12:30: a heart-beat every 4 s from 08:01, every 2 s from 12:31.
+    let beat = |at, since| {
+        let status = connect::status_snapshot(0, since);
+        connect::agent_event(0, "HEART_BEAT", at, Some(status.clone()), Some(status))
+    };
+    for i in 0..3000 {
+        events.push(beat(minute(8, 1) + chrono::Duration::seconds(4 * i), minute(8, 0)));
+        events.push(beat(minute(12, 31) + chrono::Duration::seconds(2 * i), minute(12, 30)));
+    }
+    let stamp = |e: &Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
+    events.sort_by_key(stamp);
+    let mut published = 0;
+    let mut publish_through = async |through: DateTime<Utc>| {
+        let due: Vec<Value> =
+            events[published..].iter().take_while(|e| stamp(e).is_none_or(|t| t <= through)).cloned().collect();
+        published += due.len();
+        ConnectSimulator::publish_agent_events_batched(&kinesis, "agent-events", &due).await.unwrap();
+    };
+    let known_at = |now: DateTime<Utc>| -> Vec<AgentSegment> {
+        let known = truth.iter().filter(|s| s.start <= now);
+        sorted_segments(known.map(|s| AgentSegment { end: s.end.filter(|e| *e <= now), ..s.clone() }).collect())
+    };
+    let agents: Vec<String> = (0..ConnectSimConfig::default().agents).map(connect::user_id).collect();
+
+    // The import at 12:05 reads the morning (the stream up to 12:00); the first pass at 12:10 reads on from there.
+    // The import at 15:05 reads on to 15:00; the next pass, at 15:10 (none since 12:10), reads on from there.
+    for (import, pass) in [(minute(12, 5), minute(12, 10)), (minute(15, 5), minute(15, 10))] {
+        publish_through(import).await;
+        let run = env.importer(at(import)).run(&event(&id), deadline()).await.unwrap();
+        assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+        let imported = run.run.unwrap().vendor_calls;
+        publish_through(pass).await;
+        let run = pass_run(env.importer(at(pass)).run_states(&event(&id), deadline()).await.unwrap());
+        println!("import at {import}: {imported} vendor calls; pass at {pass}: {} vendor calls", run.vendor_calls);
+        assert_same(&env.segments(&id, &agents).await, &known_at(pass), &format!("after the pass at {pass}"));
+        // The session and the stream's description, a shard iterator and a page or two of records: not the three
+        // pages of heart-beats the import read.
+        assert!(run.vendor_calls <= 7, "the pass at {pass} read what the import had read: {run:?}");
+    }
+}

@@ -6,7 +6,8 @@
 //! same segments; the next pass reads these states again), load the integration again with the lease held (deleted,
 //! paused or switched off since → let the lease go, nothing to do), read the agent states of the known agents (the
 //! agents the last 15-minute import listed) since the pass's checkpoint minus [`OVERLAP`] ([`states_window`]) — a
-//! Genesys users-details query, the Amazon Connect agent event stream from the pass's own stream checkpoint — and
+//! Genesys users-details query, the Amazon Connect agent event stream from the pass's own stream checkpoint (the
+//! import's when the pass has none or has not run for [`MAX_LOOKBACK`]: `ImportService::feed_position`) — and
 //! upsert their segments with the same keys as the 15-minute import (agent, start): the same segment written by both
 //! paths is one item. The open segment of an agent in a state now is stored with `end: null` and closed by the next
 //! pass (or import) that sees its end.
@@ -242,7 +243,8 @@ impl ImportService {
         let vendor_deadline = self.vendor_deadline(deadline);
         let credentials = self.credentials(integration, false).await?;
         let connector = self.build_connector(integration, credentials.clone())?;
-        let read = self.read_states(connector.as_ref(), &agents, window, &checkpoint, vendor_deadline).await;
+        let from = self.feed_position(integration, connector.as_ref(), &checkpoint, now).await?;
+        let read = self.read_states(connector.as_ref(), &agents, window, &from, vendor_deadline).await;
         record.vendor_calls = connector.calls_made();
         let (connector, segments) = match read {
             // As the import does: the secret's current version, once, if it holds other credentials (a pass checks
@@ -250,9 +252,8 @@ impl ImportService {
             // the next pass comes a minute later).
             Err(ConnectorError::CredentialsRejected) => match self.current_connector(integration, &credentials).await {
                 Ok(Some(current)) => {
-                    let read = self
-                        .read_states(current.connector.as_ref(), &agents, window, &checkpoint, vendor_deadline)
-                        .await;
+                    let read =
+                        self.read_states(current.connector.as_ref(), &agents, window, &from, vendor_deadline).await;
                     record.vendor_calls += current.connector.calls_made();
                     if read.is_ok() {
                         self.remember_current(integration, &current);
@@ -377,16 +378,37 @@ impl ImportService {
         }
     }
 
-    /// The vendor's agent segments overlapping `window`, from the pass's own feed position.
+    /// Where a pass reads a feed from ([`Connector::agent_states_feed`]; other vendors keep no position): its own
+    /// position while it follows the feed, its checkpoint at most [`MAX_LOOKBACK`] old. Without one (the first
+    /// pass) or after a longer pause, the 15-minute import's position: the import has stored what came before it,
+    /// and a pass reading on from its own start (the feed's oldest record, up to the stream's retention) or from
+    /// hours back would read what its window no longer needs, and may not be through before its deadline, so that
+    /// every pass would stop `partial` and the next start from the same place again.
+    async fn feed_position(
+        &self,
+        integration: &Integration,
+        connector: &dyn Connector,
+        checkpoint: &crate::ports::StatesCheckpoint,
+        now: DateTime<Utc>,
+    ) -> Result<Option<serde_json::Value>, StoreError> {
+        let following = checkpoint.through.is_some_and(|t| t >= now - MAX_LOOKBACK);
+        if !connector.agent_states_feed() || (following && checkpoint.vendor_cursor.is_some()) {
+            return Ok(checkpoint.vendor_cursor.clone());
+        }
+        let import = self.store.load_state(&integration.tenant_id, integration.id).await?;
+        Ok(import.vendor_cursor.or_else(|| checkpoint.vendor_cursor.clone()))
+    }
+
+    /// The vendor's agent segments overlapping `window`, read from the feed position `from`.
     async fn read_states(
         &self,
         connector: &dyn Connector,
         agents: &[acd_domain::ExternalAgent],
         window: TimeWindow,
-        checkpoint: &crate::ports::StatesCheckpoint,
+        from: &Option<serde_json::Value>,
         deadline: Deadline,
     ) -> Result<Vec<acd_domain::AgentSegment>, ConnectorError> {
-        connector.restore_vendor_cursor(checkpoint.vendor_cursor.clone())?;
+        connector.restore_vendor_cursor(from.clone())?;
         connector.agent_segments(agents, window, deadline).await
     }
 }

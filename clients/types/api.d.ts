@@ -254,14 +254,16 @@ export interface paths {
         /**
          * The 15-minute statistics of one queue, every interval of the range.
          * @description `from` and `to` must be quarter hours (UTC minutes 00, 15, 30, 45, no seconds; any offset is accepted and
-         *     converted), `from < to`, at most 31 days apart. The answer lists every interval starting in `[from, to)`,
+         *     converted; in UTC within the years 0000–9999), `from < to`, at most 31 days apart. The answer lists every interval starting in `[from, to)`,
          *     in order, none left out:
          *
          *     - `complete: true` — the import has finished the interval (it ends at or before the integration's
          *       `complete_through`, and does not start before the integration's first back-fill, nor, for a queue first
          *       listed after the integration's data was complete, before that point: no import read it earlier; nor, for
          *       a queue listed again after it had left the ACD's listing for longer than the import re-reads, before the
-         *       re-read of the run that listed it again). An interval without contacts reads as zeros (intervals without
+         *       re-read of the run that listed it again). A queue no longer in the ACD's listing is complete only up to
+         *       where it left, and one listed again only as far as the import has written its data since: the answer's
+         *       `complete_through` is then that point. An interval without contacts reads as zeros (intervals without
          *       contacts are not stored).
          *     - `complete: false` with numbers — imported, but the import has not finished the window yet: preliminary.
          *     - `complete: false` with null numbers — not imported yet ("not fetched", never "no contacts").
@@ -295,7 +297,7 @@ export interface paths {
          *     days beyond the range on either side; a longer segment starts or ends at the midnight where that stops).
          *     Two segments that merely touch, with the same status, stay two when the ACD reported two. `end` is null
          *     while the segment is open. Sorted by employee, integration and external agent id (the index order), then start.
-         *     `from < to`, at most 31 days apart (any instants; not restricted to quarter hours). A page reads at most
+         *     `from < to`, at most 31 days apart (any instants in the UTC years 0000–9999; not restricted to quarter hours). A page reads at most
          *     about 20,000 items (mapped agents and segments) or 1,000 agents' segments: it may hold fewer than `limit`
          *     segments, or none, with a non-null `next_cursor` after a long read (follow `next_cursor` until it is null).
          *
@@ -1030,7 +1032,7 @@ export interface components {
             to: string;
             /**
              * Format: date-time
-             * @description Intervals ending at or before this instant are complete; null before the first completed import.
+             * @description Intervals ending at or before this instant are complete (the integration's point, or the queue's own for a queue not read as far: no longer listed, or listed again and not read up to it yet); null before the first completed import.
              */
             complete_through: string | null;
             items: components["schemas"]["Interval"][];

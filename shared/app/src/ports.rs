@@ -330,6 +330,10 @@ pub struct QueueRange {
     pub external_id: String,
     pub data_from: Option<chrono::DateTime<chrono::Utc>>,
     pub data_to: Option<chrono::DateTime<chrono::Utc>>,
+    /// For a queue this run lists whose statistics were read less far than the integration's (listed again after
+    /// it left): how far, moved on as the run writes the days it reads ([`ImportStore::save_read_through`]).
+    /// `None` for every other queue, those no longer listed included.
+    pub read_through: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Which of an integration's leases: one run of each kind at a time, each its own item.
@@ -401,8 +405,9 @@ pub trait ImportStore: Send + Sync {
     /// ids) are stored as listed only once data has been imported for them. A queue listed for the first time is
     /// stored as complete only from `complete_through` (the integration's completed point now; `None` before any
     /// data is complete): the runs before did not read it. A queue listed again after it left the listing before
-    /// `reread_from` (the earliest interval this run reads statistics of) is complete
-    /// only from there on: the runs in between did not read it, and the re-read does not reach back that far.
+    /// `reread_from` (the earliest interval this run reads statistics of) is complete only from there on: the runs
+    /// in between did not read it, and the re-read does not reach back that far. A queue listed again is complete
+    /// only as far as it was read (its range's `read_through`) until the days this run reads are written.
     #[allow(clippy::too_many_arguments)]
     async fn sync_queues(
         &self,
@@ -414,6 +419,13 @@ pub trait ImportStore: Send + Sync {
         complete_through: Option<chrono::DateTime<chrono::Utc>>,
         reread_from: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError>;
+    /// Records how far queues listed again have had their statistics read (`read_through` of each range: `None`
+    /// once as far as the integration's completed point): written after the days they cover.
+    async fn save_read_through(
+        &self,
+        integration: &Integration,
+        ranges: &[QueueRange],
+    ) -> Result<WriteCounts, StoreError>;
     /// Records new interval-data ranges of queues.
     async fn extend_queue_ranges(
         &self,

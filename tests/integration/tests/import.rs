@@ -1257,20 +1257,41 @@ async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_sm
 /// A queue that leaves the listing and comes back: after more than the re-read window, the days it was not listed
 /// were never read for it, so they are not complete zeros — it is complete only from the re-read of the run that
 /// lists it again. Until 2026-12-07 it kept its old completeness and those days read as complete zeros. A queue
-/// gone for less than the re-read keeps its history complete (the re-read reads it again).
+/// gone for less than the re-read keeps its history complete (the re-read reads it again). While a queue is gone,
+/// and after it is listed again until the days the run reads for it are written, it is complete only as far as it
+/// was read (its `listed_through`): until 2026-12-07 (later) a gone queue's days read as complete zeros as the
+/// integration's moved on, and so did the re-read's days of a queue listed again from the listing on, before they
+/// were written (for good when that run then failed).
 #[tokio::test]
 async fn a_queue_listed_again_after_the_re_read_window_is_not_complete_for_the_days_it_was_gone() {
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
     let sim = genesys_sim(now, 12).await;
     let env = genesys_env(&sim).await;
-    let (gone, blip) = (sim.queue_ids()[0].clone(), sim.queue_ids()[1].clone());
+    let ids = sim.queue_ids();
+    let (gone, blip, stays) = (ids[0].clone(), ids[1].clone(), ids[2].clone());
     let id = create(&env, &genesys_body(&sim, 5)).await;
-    let run = async |at: DateTime<Utc>| {
+    let attempt = async |at: DateTime<Utc>| {
         sim.set_now(at);
-        let run = env.importer(config(at)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+        env.importer(config(at)).run(&event(&id), deadline()).await.unwrap().run.unwrap()
+    };
+    let run = async |at: DateTime<Utc>| {
+        let run = attempt(at).await;
         assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
         run
     };
+    let queries = Queries::of(&env);
+    let get = async |path: &str| queries.get(path).await;
+    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let between = async |genesys_id: &str, from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<Value> {
+        let listed = get(&format!("/queues?integration_id={id}&limit=100&include_inactive=true")).await;
+        let queue = genesys_queue_of(&listed, genesys_id);
+        let path = format!("/queues/{queue}/intervals?from={}&to={}", iso(from), iso(to));
+        get(&path).await["items"].as_array().unwrap().iter().map(|i| i["complete"].clone()).collect()
+    };
+    let complete = async |genesys_id: &str, from: DateTime<Utc>, hours: i64| -> Vec<Value> {
+        between(genesys_id, from, from + chrono::Duration::hours(hours)).await
+    };
+    let all = |values: &[Value], expected: bool| values.iter().all(|c| *c == expected);
     run(now).await;
     // `gone` leaves for three days; `blip` leaves for one run at the end of them.
     assert!(sim.delete_queue(&gone));
@@ -1280,32 +1301,40 @@ async fn a_queue_listed_again_after_the_re_read_window_is_not_complete_for_the_d
         run(now + chrono::Duration::days(days)).await;
     }
     let later = now + chrono::Duration::days(5);
-    run(later).await;
+    let before_blip = run(later).await.complete_through.expect("complete");
     assert!(sim.delete_queue(&blip));
-    run(later + chrono::Duration::minutes(15)).await;
-    assert!(sim.restore_queue(&gone) && sim.restore_queue(&blip));
-    let back = run(later + chrono::Duration::minutes(30)).await;
-    let done = back.complete_through.expect("complete");
+    let without_blip = run(later + chrono::Duration::minutes(15)).await.complete_through.expect("complete");
+    assert!(without_blip > before_blip, "the integration's data moved on");
     let away = day_start(now) + chrono::Duration::days(1);
-    assert!(back.window.unwrap().start >= away + chrono::Duration::days(1), "the last run does not read {away} again");
+    // While gone, a queue is complete only as far as it was read; the others as far as the integration.
+    assert!(all(&complete(&gone, away, 24).await, false), "a day `gone` was away, while away");
+    assert!(all(&between(&blip, before_blip, without_blip).await, false), "after `blip` left");
+    assert!(all(&between(&stays, before_blip, without_blip).await, true), "a queue still listed");
 
-    let queries = Queries::of(&env);
-    let get = async |path: &str| queries.get(path).await;
-    let listed = get(&format!("/queues?integration_id={id}&limit=100")).await;
-    let queue_of = |genesys_id: &str| genesys_queue_of(&listed, genesys_id);
-    let iso = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let complete = async |genesys_id: &str, from: DateTime<Utc>, hours: i64| -> Vec<Value> {
-        let to = from + chrono::Duration::hours(hours);
-        let path = format!("/queues/{}/intervals?from={}&to={}", queue_of(genesys_id), iso(from), iso(to));
-        get(&path).await["items"].as_array().unwrap().iter().map(|i| i["complete"].clone()).collect()
-    };
+    // Listed again by a run that then fails on the statistics: nothing more is claimed for either.
+    assert!(sim.restore_queue(&gone) && sim.restore_queue(&blip));
+    // (The run's credentials check asks for aggregates once first.)
+    sim.add_fault(Fault::always(FaultTarget::Aggregates, GenesysFault::ServerError { status: 500 }).after(1));
+    let failed = attempt(later + chrono::Duration::minutes(30)).await;
+    assert_ne!(failed.outcome, RunOutcome::Succeeded, "{failed:?}");
+    assert!(failed.counts.queues > 0, "failed after its listing: {failed:?}");
+    sim.clear_faults();
+    assert!(all(&complete(&gone, without_blip - chrono::Duration::hours(20), 20).await, false), "re-read, unwritten");
+    assert!(all(&between(&blip, before_blip, without_blip).await, false), "`blip` listed, unwritten");
+
+    let back = run(later + chrono::Duration::minutes(45)).await;
+    let done = back.complete_through.expect("complete");
+    assert!(back.window.unwrap().start >= away + chrono::Duration::days(1), "the last run does not read {away} again");
     // A day `gone` was away, older than the last run's re-read: not read for it, so not complete.
-    assert!(complete(&gone, away, 24).await.iter().all(|c| c == false), "the days it was gone");
+    assert!(all(&complete(&gone, away, 24).await, false), "the days it was gone");
     // Its hours that the last run read again are complete.
-    assert!(complete(&gone, done - chrono::Duration::hours(6), 6).await.iter().all(|c| c == true));
-    // `blip` left within the re-read: its history stays complete, the day before it left included.
-    assert!(complete(&blip, away, 24).await.iter().all(|c| c == true), "a short absence keeps its history");
-    assert!(complete(&blip, day_start(now) - chrono::Duration::days(3), 24).await.iter().all(|c| c == true));
+    assert!(all(&complete(&gone, done - chrono::Duration::hours(6), 6).await, true));
+    // `blip` left within the re-read: its history stays complete, the day before it left and its absence included.
+    assert!(all(&complete(&blip, away, 24).await, true), "a short absence keeps its history");
+    assert!(all(&complete(&blip, day_start(now) - chrono::Duration::days(3), 24).await, true));
+    assert!(all(&between(&blip, before_blip, without_blip).await, true), "read again");
+    let items = env.queues(&id).await;
+    assert!(items.iter().all(|q| q.listed_through.is_none()), "read as far as the integration: {items:?}");
 }
 
 /// A queue that left the listing before its `listed_through` was kept (an item from before 2026-12-07) is taken as
@@ -1346,7 +1375,7 @@ async fn a_queue_listed_again_without_a_listed_through_is_complete_only_from_the
     let back = env.queues(&id).await.into_iter().find(|q| q.external_id == queue.external_id).unwrap();
     assert!(back.active);
     assert_eq!(back.complete_from, Some(reread), "complete only from the re-read");
-    assert_eq!(back.listed_through, None, "listed again");
+    assert_eq!(back.listed_through, Some(reread), "nothing read yet: complete through its start only");
 }
 
 /// The queries API of an import test's stack, its answers checked against the OpenAPI spec.

@@ -1133,6 +1133,12 @@ impl ImportService {
             record.counts.catalog_writes += self.store.extend_queue_ranges(integration, &extended).await?;
             progress.saved_to.extend(extended.into_iter().map(|r| (r.external_id, r.data_to)));
         }
+        // A queue listed again is complete as far as it was read: the day's statistics, written, move that on.
+        let done = state.complete_through.map_or(chunk.end, |done| done.max(chunk.end));
+        let read = advance_read_through(&mut progress.ranges, stats_span, done);
+        if !read.is_empty() {
+            record.counts.catalog_writes += self.store.save_read_through(integration, &read).await?;
+        }
         if state.complete_through.is_none_or(|done| done < chunk.end) {
             state.complete_through = Some(chunk.end);
         }
@@ -1376,6 +1382,26 @@ fn interval_bounds(stats: &[acd_domain::IntervalStats]) -> BTreeMap<String, (Dat
     bounds
 }
 
+/// Moves on the `read_through` of the queues listed again ([`QueueRange::read_through`]) whose statistics `span`
+/// (a day's, just written) reads on from it: to its end, or to `None` once that reaches `done` (the integration's
+/// completed point after the day). A span that starts after it leaves it (a hole: the next run's listing makes
+/// the queue complete from that run's re-read). Returns the ranges that moved.
+fn advance_read_through(
+    ranges: &mut HashMap<String, QueueRange>,
+    span: TimeWindow,
+    done: DateTime<Utc>,
+) -> Vec<QueueRange> {
+    let mut moved = Vec::new();
+    for range in ranges.values_mut() {
+        let Some(read) = range.read_through else { continue };
+        if span.start <= read && read < span.end {
+            range.read_through = (span.end < done).then_some(span.end);
+            moved.push(range.clone());
+        }
+    }
+    moved
+}
+
 /// Widens the known data ranges by the intervals' [`interval_bounds`]; returns the ranges that changed, and whether
 /// the start of one moved.
 fn extend_ranges(
@@ -1389,6 +1415,7 @@ fn extend_ranges(
             external_id: queue,
             data_from: None,
             data_to: None,
+            read_through: None,
         });
         let mut moved = false;
         if range.data_from.is_none_or(|f| first < f) {

@@ -28,6 +28,9 @@ pub struct QueueRecord {
     /// Where this queue's statistics are complete from, when that is later than the integration's (a queue first
     /// listed after the integration's data was complete up to a point).
     pub complete_from: Option<DateTime<Utc>>,
+    /// How far this queue's statistics were read, when less far than the integration's (it left the ACD's listing,
+    /// or came back and has not been read up to the integration's completed point yet): complete no further.
+    pub listed_through: Option<DateTime<Utc>>,
     /// The listing's sort key: `{lower-cased name}#{queue id}` (what cursors are made of).
     pub sort_key: String,
     /// The ACD's listing names this queue's channel without knowing whether it carries it, and no data has been
@@ -170,7 +173,8 @@ pub trait QueryStore: Send + Sync {
 
     async fn get_queue(&self, tenant: &TenantId, id: &QueueId) -> Result<Option<QueueRecord>, StoreError>;
 
-    /// Stored intervals of a queue starting in `[from, to)`, by start.
+    /// Stored intervals of a queue starting in `[from, to)`, by start, read strongly consistent (what a
+    /// [`Self::completeness`] read before it claims is there).
     async fn intervals(
         &self,
         tenant: &TenantId,

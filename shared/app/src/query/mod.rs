@@ -237,14 +237,23 @@ impl QueryService {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<QueueIntervals, ApiError> {
-        let queue = self.get_queue(tenant, id).await?;
-        let (stored, completeness) = futures::try_join!(
-            self.store.intervals(tenant, &queue.queue_id, from, to),
-            self.store.completeness(tenant, queue.integration_id),
-        )?;
-        // A queue first listed after the integration's data was complete is complete from then on only.
-        let completeness =
-            Completeness { from: completeness.from.max(queue.complete_from), through: completeness.through };
+        let queue_id: QueueId = id.parse().map_err(|_| ApiError::NotFound)?;
+        // The import writes a day's intervals before it moves `complete_through` past them (two partitions, no
+        // order between them for eventually consistent reads): read the completeness first, then the intervals
+        // strongly consistent, so that a completeness read never meets intervals from before its writes (which
+        // would answer complete zeros for intervals that have contacts). A stale completeness only claims less.
+        let (queue, completeness) = futures::try_join!(self.get_queue(tenant, id), async {
+            Ok(self.store.completeness(tenant, queue_id.integration_id).await?)
+        },)?;
+        let stored = self.store.intervals(tenant, &queue.queue_id, from, to).await?;
+        // A queue first listed after the integration's data was complete is complete from then on only; one not
+        // read as far as the integration (gone from the listing, or listed again and not read up to it yet) is
+        // complete as far as it was read.
+        let through = match queue.listed_through {
+            Some(read) => completeness.through.map(|done| done.min(read)),
+            None => completeness.through,
+        };
+        let completeness = Completeness { from: completeness.from.max(queue.complete_from), through };
         let intervals = fill_intervals(from, to, stored, completeness);
         Ok(QueueIntervals { queue, from, to, complete_through: completeness.through, intervals })
     }
@@ -594,6 +603,7 @@ mod tests {
             sort_key: format!("{}#{id}", name.to_lowercase()),
             awaiting_traffic: false,
             complete_from: None,
+            listed_through: None,
             queue_id: id,
             integration_id: integration,
             integration_name: integration_name.into(),
@@ -645,5 +655,91 @@ mod tests {
         for bad in [crate::cursor::encode(&all, &"sales"), crate::cursor::encode(&all, &"a#b"), "%%%".into()] {
             assert!(matches!(decode_queue_cursor(&bad, &all), Err(ApiError::Validation(_))), "{bad}");
         }
+    }
+
+    /// A store whose queue partition is read as it stood before the import's writes of a day until its
+    /// completeness has been read: what an eventually consistent read of the intervals may meet when it goes out
+    /// beside (or before) the completeness read, while the import writes the day and then moves `complete_through`.
+    struct WritingStore {
+        queue: QueueRecord,
+        completeness_read: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl QueryStore for WritingStore {
+        async fn integration_names(&self, _: &TenantId) -> Result<HashMap<IntegrationId, String>, StoreError> {
+            Ok(HashMap::new())
+        }
+        async fn integration_name(&self, _: &TenantId, _: IntegrationId) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+        async fn list_queues(
+            &self,
+            _: &TenantId,
+            _: &QueueQuery,
+            _: usize,
+            _: Option<&str>,
+        ) -> Result<QueuePage, StoreError> {
+            unreachable!("not listed")
+        }
+        async fn get_queue(&self, _: &TenantId, _: &QueueId) -> Result<Option<QueueRecord>, StoreError> {
+            Ok(Some(self.queue.clone()))
+        }
+        async fn intervals(
+            &self,
+            _: &TenantId,
+            _: &QueueId,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+        ) -> Result<Vec<IntervalRecord>, StoreError> {
+            let written = self.completeness_read.load(std::sync::atomic::Ordering::SeqCst);
+            Ok(if written { vec![stored(t(10, 15), 3)] } else { Vec::new() })
+        }
+        async fn completeness(&self, _: &TenantId, _: IntegrationId) -> Result<Completeness, StoreError> {
+            self.completeness_read.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(done(Some(t(10, 30))))
+        }
+        async fn mapped_agents(
+            &self,
+            _: &TenantId,
+            _: Option<&str>,
+            _: Option<&AgentsFrom>,
+            _: usize,
+        ) -> Result<crate::ports::Page<MappedAgent>, StoreError> {
+            unreachable!("no agents")
+        }
+        async fn segments(
+            &self,
+            _: &TenantId,
+            _: IntegrationId,
+            _: &str,
+            _: DateTime<Utc>,
+            _: DateTime<Utc>,
+            _: Option<DateTime<Utc>>,
+        ) -> Result<Vec<SegmentRecord>, StoreError> {
+            unreachable!("no agents")
+        }
+        async fn agent_state_gaps(&self, _: &TenantId) -> Result<Vec<IntegrationGap>, StoreError> {
+            unreachable!("no agents")
+        }
+        async fn statuses(&self, _: &TenantId, _: IntegrationId) -> Result<Vec<ExternalStatusRecord>, StoreError> {
+            unreachable!("no agents")
+        }
+    }
+
+    /// The completeness is read before the intervals: an interval it claims complete is never answered from a
+    /// read of the queue's partition that went out earlier (complete zeros for an interval with contacts). Until
+    /// 2026-12-07 both reads went out together.
+    #[tokio::test]
+    async fn intervals_are_read_after_the_completeness_that_claims_them() {
+        let queue = queue("Sales", IntegrationId::new(), "Five9", Channel::Calls);
+        let id = queue.queue_id.to_string();
+        let store = WritingStore { queue, completeness_read: Default::default() };
+        let service = QueryService::new(Arc::new(store));
+        let tenant = TenantId::parse("t1").unwrap();
+        let out = service.intervals(&tenant, &id, t(10, 0), t(10, 30)).await.unwrap();
+        let at = &out.intervals[1];
+        assert!(at.complete);
+        assert_eq!(at.stats.as_ref().map(|s| s.offered), Some(3), "not complete zeros: {at:?}");
     }
 }

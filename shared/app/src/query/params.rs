@@ -2,7 +2,7 @@
 
 use acd_domain::validation::MAX_EMPLOYEE_ID_BYTES;
 use acd_domain::{Channel, FieldErrors, INTERVAL_MINUTES, IntegrationId};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 
 use crate::error::ApiError;
 
@@ -16,15 +16,26 @@ fn invalid(parameter: &str, message: impl Into<String>) -> ApiError {
 }
 
 /// A UTC instant in RFC 3339 / ISO 8601 form with an offset (`2024-03-01T10:00:00Z`, `…+01:00`). A `+` that
-/// arrived as a space (form-encoding of an unescaped `+`) is read as `+`.
+/// arrived as a space (form-encoding of an unescaped `+`) is read as `+`. In UTC it must lie in RFC 3339's years
+/// (0000–9999): an offset can carry a time at either end beyond them (`9999-12-31T20:00:00-05:00`), whose stored
+/// keys would not sort with the others (a Query with its bounds reversed: a 5xx, not a 400).
 pub fn parse_instant(raw: &str, parameter: &str) -> Result<DateTime<Utc>, ApiError> {
+    instant(raw).map_err(|message| invalid(parameter, message))
+}
+
+/// [`parse_instant`], its error the message.
+fn instant(raw: &str) -> Result<DateTime<Utc>, &'static str> {
     let candidates = [raw.trim().to_owned(), raw.trim().replace(' ', "+")];
     for candidate in &candidates {
         if let Ok(t) = DateTime::parse_from_rfc3339(candidate) {
-            return Ok(t.with_timezone(&Utc));
+            let t = t.with_timezone(&Utc);
+            if !(0..=9999).contains(&t.year()) {
+                return Err("must lie within the years 0000 to 9999 in UTC");
+            }
+            return Ok(t);
         }
     }
-    Err(invalid(parameter, "must be a date-time with an offset, e.g. 2024-03-01T10:00:00Z (RFC 3339)"))
+    Err("must be a date-time with an offset, e.g. 2024-03-01T10:00:00Z (RFC 3339)")
 }
 
 /// Whether `t` is a quarter hour (`:00`, `:15`, `:30`, `:45`, no seconds).
@@ -45,14 +56,14 @@ pub fn parse_range(
             errors.push(name, "required", "is required");
             return None;
         };
-        match parse_instant(raw, name) {
+        match instant(raw) {
             Ok(t) if aligned && !is_interval_start(t) => {
                 errors.push(name, "invalid_value", "must be a UTC quarter hour (minutes 00, 15, 30 or 45, no seconds)");
                 None
             }
             Ok(t) => Some(t),
-            Err(_) => {
-                errors.push(name, "invalid_value", "must be a date-time with an offset, e.g. 2024-03-01T10:00:00Z");
+            Err(message) => {
+                errors.push(name, "invalid_value", message);
                 None
             }
         }
@@ -150,6 +161,14 @@ mod tests {
         assert_eq!(parse_instant("2024-03-01T11:00:00 01:00", "from").unwrap(), t);
         assert!(parse_instant("2024-03-01", "from").is_err());
         assert!(parse_instant("yesterday", "from").is_err());
+        // RFC 3339 dates whose UTC instant leaves the years 0000–9999 (their keys would not sort with the rest).
+        for raw in ["9999-12-31T20:00:00-05:00", "0000-01-01T00:30:00+01:00"] {
+            assert_eq!(fields(parse_instant(raw, "to").unwrap_err()), ["to"], "{raw}");
+        }
+        assert!(parse_instant("9999-12-31T18:00:00-05:00", "to").is_ok());
+        // The ranges of `/agent-states` and `/queues/{id}/intervals` too (a 503 before: DynamoDB refused the Query).
+        let range = parse_range(Some("9999-12-31T00:00:00Z"), Some("9999-12-31T20:00:00-05:00"), false);
+        assert_eq!(fields(range.unwrap_err()), ["to"]);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::collections::{HashMap, HashSet};
 use acd_app::import::plan::listing_collapsed;
 use acd_app::ports::{ListingCheck, QueueRange, StoreError, WriteCounts};
 use acd_domain::{ExternalAgent, ExternalStatus, Integration, Queue, QueueId};
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
@@ -171,6 +172,33 @@ fn read_through(queue: &QueueItem) -> DateTime<Utc> {
     queue.listed_through.unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// A listed queue's `complete_from` and `listed_through` ([`QueueItem::listed_through`]) from its item before this
+/// run (`None`: listed for the first time).
+/// - New: complete from where the integration's statistics are complete now (none of the runs before read it).
+/// - Read as far as the integration (no `listed_through`, listed before): as it was.
+/// - Read less far (it left the listing, or came back and has not been read up to the integration's completed point
+///   yet), to before this run's re-read: the runs in between did not read it, so it is complete only from the
+///   re-read on, and through nothing more yet (its earlier complete history is no longer claimed: one bound cannot
+///   leave a hole; its stored data stays). Read into the re-read: its history as it was, through where it was read.
+///   Either way the import moves `listed_through` on as it writes the days it reads for the queue.
+fn listed_completeness(
+    previous: Option<&QueueItem>,
+    completeness: Completeness,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    let Completeness { complete_through, reread_from } = completeness;
+    let Some(p) = previous else { return (complete_through, None) };
+    let read = if p.active { p.listed_through } else { Some(read_through(p)) };
+    match read {
+        None => (p.complete_from, None),
+        // Read as far as the integration's completed point already: nothing to catch up.
+        Some(read) if complete_through.is_some_and(|done| read >= done) => (p.complete_from, None),
+        Some(read) => match reread_from {
+            Some(from) if read < from => (p.complete_from.max(Some(from)), Some(from)),
+            _ => (p.complete_from, Some(read)),
+        },
+    }
+}
+
 pub(super) async fn sync_queues(
     store: &DynamoImportStore,
     integration: &Integration,
@@ -180,7 +208,7 @@ pub(super) async fn sync_queues(
     confirmed: bool,
     completeness: Completeness,
 ) -> Result<(WriteCounts, Vec<QueueRange>, ListingCheck), StoreError> {
-    let Completeness { complete_through, reread_from } = completeness;
+    let complete_through = completeness.complete_through;
     let (tenant, id) = (&integration.tenant_id, integration.id);
     let pk = integration_pk(tenant, id);
     let (stored, reads) = store.query_range(pk.clone(), keys::QUEUE_SK_PREFIX.into(), None).await?;
@@ -199,6 +227,7 @@ pub(super) async fn sync_queues(
     for queue in queues {
         let queue_id = QueueId::new(id, queue.external_id.clone());
         let previous = existing.remove(&queue.external_id);
+        let (complete_from, listed_through) = listed_completeness(previous.as_ref(), completeness);
         let item = QueueItem {
             pk: pk.clone(),
             sk: keys::queue_sk(&queue.external_id),
@@ -221,19 +250,8 @@ pub(super) async fn sync_queues(
             },
             data_from: previous.as_ref().and_then(|p| p.data_from),
             data_to: previous.as_ref().and_then(|p| p.data_to),
-            // A new queue's statistics are complete from where the integration's are now (none of the runs before
-            // read them); a known queue keeps what it had — unless it comes back after it left the listing before
-            // this run's re-read: the runs in between did not read it, so it is complete only from the re-read on
-            // (its earlier complete history is no longer claimed: one bound cannot leave a hole; its stored data
-            // stays).
-            complete_from: match &previous {
-                Some(p) if !p.active && reread_from.is_some_and(|from| read_through(p) < from) => {
-                    p.complete_from.max(reread_from)
-                }
-                Some(p) => p.complete_from,
-                None => complete_through,
-            },
-            listed_through: None,
+            complete_from,
+            listed_through,
             once_seen: once_seen.contains(&queue.external_id),
             search_indexed: true,
         };
@@ -241,6 +259,7 @@ pub(super) async fn sync_queues(
             external_id: queue.external_id.clone(),
             data_from: item.data_from,
             data_to: item.data_to,
+            read_through: item.listed_through,
         });
         if previous.as_ref() == Some(&item) {
             unchanged += 1;
@@ -264,14 +283,17 @@ pub(super) async fn sync_queues(
             external_id: gone.external_id.clone(),
             data_from: gone.data_from,
             data_to: gone.data_to,
+            read_through: None,
         });
         let deactivate = gone.active && !check.held;
         if deactivate || !gone.search_indexed {
             gone.active &= !deactivate;
             if deactivate {
                 // Every run before this one listed it: the data complete now was read with it (none before the
-                // first back-fill completed: nothing, the beginning of time).
-                gone.listed_through = Some(complete_through.unwrap_or(DateTime::<Utc>::MIN_UTC));
+                // first back-fill completed: nothing, the beginning of time) — as far as it had been read again,
+                // if it leaves before that reached the integration's completed point.
+                let through = complete_through.unwrap_or(DateTime::<Utc>::MIN_UTC);
+                gone.listed_through = Some(gone.listed_through.map_or(through, |read| read.min(through)));
             }
             if !gone.search_indexed {
                 index_puts.extend(items::queue_search_items(tenant, &gone.name, &gone.queue_id, gone.channel));
@@ -299,6 +321,26 @@ pub(super) async fn sync_queues(
     Ok((counts, ranges, check))
 }
 
+pub(super) async fn save_read_through(
+    store: &DynamoImportStore,
+    integration: &Integration,
+    ranges: &[QueueRange],
+) -> Result<WriteCounts, StoreError> {
+    let pk = integration_pk(&integration.tenant_id, integration.id);
+    let mut requests = Vec::with_capacity(ranges.len());
+    for range in ranges {
+        let request = queue_update(store, &pk, &range.external_id);
+        requests.push(match range.read_through {
+            Some(through) => request
+                .update_expression("SET listed_through = :t")
+                .expression_attribute_values(":t", attribute(through)?),
+            None => request.update_expression("REMOVE listed_through"),
+        });
+    }
+    // One UpdateItem per queue listed again (rare).
+    send_queue_updates(requests, "UpdateItem(queue read through)").await
+}
+
 pub(super) async fn extend_queue_ranges(
     store: &DynamoImportStore,
     integration: &Integration,
@@ -309,23 +351,33 @@ pub(super) async fn extend_queue_ranges(
     for range in ranges {
         let (Some(from), Some(to)) = (range.data_from, range.data_to) else { continue };
         requests.push(
-            store
-                .client
-                .update_item()
-                .table_name(&store.table)
-                .set_key(Some(key(pk.clone(), keys::queue_sk(&range.external_id))))
+            queue_update(store, &pk, &range.external_id)
                 .update_expression("SET data_from = :f, data_to = :t")
-                .condition_expression("attribute_exists(PK)")
                 .expression_attribute_values(":f", attribute(from)?)
                 .expression_attribute_values(":t", attribute(to)?),
         );
     }
-    // One UpdateItem per queue whose range moved, a few in flight (each is independent).
+    // One UpdateItem per queue whose range moved.
+    send_queue_updates(requests, "UpdateItem(queue range)").await
+}
+
+/// An update of the queue item `external_id` of the partition `pk`, on the condition that it exists.
+fn queue_update(store: &DynamoImportStore, pk: &str, external_id: &str) -> UpdateItemFluentBuilder {
+    let key = key(pk.to_owned(), keys::queue_sk(external_id));
+    store.client.update_item().table_name(&store.table).set_key(Some(key)).condition_expression("attribute_exists(PK)")
+}
+
+/// Sends updates of queue items conditioned on the item existing, a few in flight (each is independent); a queue
+/// item gone since (its condition failed) is not counted.
+async fn send_queue_updates(
+    requests: Vec<UpdateItemFluentBuilder>,
+    what: &'static str,
+) -> Result<WriteCounts, StoreError> {
     let updated: Vec<bool> = stream::iter(requests.into_iter().map(|request| async move {
         match request.send().await {
             Ok(_) => Ok(true),
             Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem(queue range)", e)),
+            Err(e) => Err(sdk_error(what, e)),
         }
     }))
     .buffer_unordered(READ_CONCURRENCY)

@@ -289,6 +289,14 @@ impl ImportStore for DynamoImportStore {
         state::save_vendor_cursor(self, tenant, id, cursor).await
     }
 
+    async fn save_read_through(
+        &self,
+        integration: &Integration,
+        ranges: &[QueueRange],
+    ) -> Result<WriteCounts, StoreError> {
+        catalog::save_read_through(self, integration, ranges).await
+    }
+
     async fn sync_queues(
         &self,
         integration: &Integration,

@@ -33,6 +33,9 @@ pub(super) async fn intervals(
         .query()
         .table_name(&store.table)
         .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :last")
+        // Strongly consistent: the completeness read before it must not meet older intervals
+        // (`QueryService::intervals`).
+        .consistent_read(true)
         .expression_attribute_values(":pk", s(items::queue_data_pk(tenant, id)))
         .expression_attribute_values(":from", s(buckets::interval_bucket_sk(from)))
         .expression_attribute_values(":last", s(upper.clone()));

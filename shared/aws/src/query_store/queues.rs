@@ -34,6 +34,7 @@ pub(super) fn queue_record(item: QueueItem) -> QueueRecord {
         data_from: item.data_from,
         data_to: item.data_to,
         complete_from: item.complete_from,
+        listed_through: item.listed_through,
         awaiting_traffic: item.once_seen && item.data_from.is_none(),
         sort_key: item.gsi1sk,
     }

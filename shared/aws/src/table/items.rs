@@ -274,11 +274,15 @@ pub struct QueueItem {
     /// the start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete_from: Option<DateTime<Utc>>,
-    /// For a queue no longer listed (inactive): the integration's `complete_through` when it left the listing —
-    /// its statistics were read up to there (the beginning of time before the first back-fill completed). Listed
-    /// again after the run's re-read has moved past it, the days in between were never read for it, and it is
-    /// complete only from the re-read on (`complete_from`). Absent for a listed queue, and for one that left before
-    /// this was kept (taken as the beginning of time: complete only from the re-read on).
+    /// How far this queue's statistics were read where the integration's were read further; its statistics are
+    /// complete no further (the queries cap the integration's `complete_through` here). For a queue no longer
+    /// listed (inactive): the integration's `complete_through` when it left the listing (the beginning of time
+    /// before the first back-fill completed). Listed again after the run's re-read has moved past it, the days in
+    /// between were never read for it: it is complete only from the re-read on (`complete_from`), and this is
+    /// that re-read's start, moved on as the import writes the days it reads the queue for, and removed once they
+    /// reach the integration's `complete_through` (nothing is claimed for the queue before its data is written).
+    /// Absent for a queue read as far as the integration, and for one that left before this was kept (taken as the
+    /// beginning of time: complete only from the re-read on).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listed_through: Option<DateTime<Utc>>,
     /// Listed (GET /queues) only once data has been imported for it (`data_from` set): a channel the ACD's listing

@@ -315,46 +315,72 @@ async fn a_call_exactly_at_the_window_end_belongs_to_the_next_window() {
     );
 }
 
-#[tokio::test]
-async fn rows_outside_the_hours_asked_for_are_counted_and_warned_about() {
-    // The integration says New York; the domain writes its reports in Los Angeles time, three hours behind. The
-    // criteria carry an explicit offset, so Five9 returns the hours asked for, but its rows read as New York time
-    // lie three hours earlier.
-    let sim = default_sim().await;
+/// A connector for `sim` whose integration says its Five9 domain reports in `time_zone`.
+fn connector_in(sim: &Five9Simulator, time_zone: &str) -> Five9Connector {
     let mut s = settings(Five9Grouping::Campaign);
-    s.time_zone = "America/New_York".into();
+    s.time_zone = time_zone.into();
     let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
-    let wrong = Five9Connector::new(
-        HttpClient::new().unwrap(),
-        &endpoints,
-        s,
-        sim.username(),
-        SecretString::from(sim.password()),
-    )
-    .with_options(test_options());
-    // Two hours: every row, read three hours early, lies before the window.
-    let w = window("2024-11-05T16:00:00Z", "2024-11-05T18:00:00Z");
-    let calls = total_offered(&sim.truth_intervals(w, Five9Grouping::Campaign));
-    assert!(calls > 20, "the window must have traffic");
-    assert_eq!(total_offered(&wrong.interval_stats(&[], w, deadline()).await.unwrap()), 0, "all rows are outside");
-    assert!(wrong.warnings().iter().any(|w| w.contains("America/New_York")), "{:?}", wrong.warnings());
-    // The state report reads a look-back before the window too: the rows of its first three hours are outside.
-    wrong.agent_segments(&[], w, deadline()).await.unwrap();
-    let warnings = wrong.warnings();
+    Five9Connector::new(HttpClient::new().unwrap(), &endpoints, s, sim.username(), SecretString::from(sim.password()))
+        .with_options(test_options())
+}
+
+/// The (Call Log, Agent State Details) rows a connector's warning counts as skipped.
+fn skipped_rows(warnings: &[String]) -> Vec<u64> {
     assert_eq!(warnings.len(), 1, "one warning for the run: {warnings:?}");
     let (_, counted) = warnings[0].split_once("asked for (").expect("the counts");
-    let counts: Vec<u64> = counted[..counted.find(')').expect("the counts' end")]
+    counted[..counted.find(')').expect("the counts' end")]
         .split(|c: char| !c.is_ascii_digit())
         .filter(|n| !n.is_empty())
         .map(|n| n.parse().unwrap())
-        .collect();
-    assert!(
-        counts.len() == 2 && counts[0] >= calls && counts[1] > 0,
-        "Call Log, Agent State Details ({calls} calls): {warnings:?}"
-    );
+        .collect()
+}
 
+#[tokio::test]
+async fn rows_far_outside_the_hours_asked_for_fail_the_read_and_rows_just_outside_are_warned_about() {
+    // The integration says New York; the domain writes its reports in Los Angeles time, three hours behind. The
+    // criteria carry an explicit offset, so Five9 returns the hours asked for, but its rows read as New York time
+    // lie three hours earlier: every row would be filed three hours off, those read before the window dropped.
+    let sim = default_sim().await;
+    let wrong = connector_in(&sim, "America/New_York");
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T18:00:00Z");
+    let calls = total_offered(&sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(calls > 20, "the window must have traffic");
+    let configuration = |e: ConnectorError| match e {
+        ConnectorError::Configuration { message } => message,
+        other => panic!("{other:?}"),
+    };
+    let message = configuration(expect_err(wrong.interval_stats(&[], w, deadline())).await);
+    assert!(
+        message.contains("hours outside the hours asked for") && message.contains("(America/New_York)"),
+        "{message}"
+    );
+    let message = configuration(expect_err(wrong.agent_segments(&[], w, deadline())).await);
+    assert!(message.contains("(America/New_York)"), "{message}");
+    assert!(wrong.warnings().is_empty(), "a failed read skips nothing: {:?}", wrong.warnings());
     // The same reads in the domain's zone: exact, and no warning.
     let c = connector(&sim, Five9Grouping::Campaign);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), sim.truth_segments(w));
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+
+    // Asia/Kathmandu is 15 minutes ahead of Asia/Kolkata: the rows of a Kathmandu domain read as Kolkata time lie
+    // 15 minutes late, those of the window's last 15 minutes up to 15 minutes past its end. Within the tolerance:
+    // skipped, counted and warned about.
+    let sim = start(Five9SimConfig { time_zone: chrono_tz::Asia::Kathmandu, ..Five9SimConfig::default() }).await;
+    let near = connector_in(&sim, "Asia/Kolkata");
+    let w = window("2024-11-05T04:00:00Z", "2024-11-05T06:00:00Z");
+    let last_quarter = window("2024-11-05T05:45:00Z", "2024-11-05T06:00:00Z");
+    let late = total_offered(&sim.truth_intervals(last_quarter, Five9Grouping::Campaign));
+    assert!(late > 0, "calls in the window's last 15 minutes");
+    let got = total_offered(&near.interval_stats(&[], w, deadline()).await.unwrap());
+    assert!(got > 0 && got <= total_offered(&sim.truth_intervals(w, Five9Grouping::Campaign)) - late, "{got}");
+    assert!(near.warnings().iter().any(|w| w.contains("Asia/Kolkata")), "{:?}", near.warnings());
+    near.agent_segments(&[], w, deadline()).await.unwrap();
+    let counts = skipped_rows(&near.warnings());
+    assert!(counts.len() == 2 && counts[0] >= late && counts[1] > 0, "{:?}", near.warnings());
+
+    // And in its own zone, exact without a warning.
+    let c = connector_in(&sim, "Asia/Kathmandu");
     assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
     assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), sim.truth_segments(w));
     assert!(c.warnings().is_empty(), "{:?}", c.warnings());
@@ -485,6 +511,34 @@ async fn reports_hitting_the_row_limit_are_split_and_never_partial() {
     let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 2, ..opts });
     let err = c.interval_stats(&[], w, deadline()).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Configuration { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_half_of_a_report_cut_at_the_row_limit_that_comes_back_short_is_malformed_never_no_data() {
+    // A report at the row limit is halved and its halves run on their own. The rows the cut report returned lie in
+    // the first half (the Call Log's in time order; the Agent State Details' per agent, in both halves): a first
+    // half that comes back header-only (a Five9 glitch) holds fewer than those, and is not read as no calls or
+    // states, which the import would write over half the window as zeros.
+    let unlimited = Limits { report_request: [1000; 3], retrieve_report: [1000; 3], ..Limits::default() };
+    let sim = start(Five9SimConfig { row_limit: 60, limits: unlimited, ..Five9SimConfig::default() }).await;
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 60, ..test_options() });
+    let w = window("2024-11-05T15:00:00Z", "2024-11-05T21:00:00Z");
+    let empty_first_half = || FaultRule::new(FaultKind::EmptyResult).on("runReport").after(1).times(1);
+    sim.set_faults(vec![empty_first_half()]);
+    let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+    assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains("halved")), "{err:?}");
+    // The states from 12 hours early: 10:00-24:00, halved at 17:00; the first agent's rows start at 14:00.
+    let evening = window("2024-11-05T22:00:00Z", "2024-11-06T00:00:00Z");
+    sim.set_faults(vec![empty_first_half()]);
+    let err = expect_err(c.agent_segments(&[], evening, deadline())).await;
+    assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains("halved")), "{err:?}");
+    let runs = sim.stats().report_runs;
+    let runs: Vec<_> = runs.iter().map(|r| (&*r.report, r.rows)).collect();
+    assert_eq!(runs, [("Call Log", 60), ("Call Log", 0), ("Agent State Details", 60), ("Agent State Details", 0)]);
+    // Without the glitch, the halves are read whole.
+    sim.clear_faults();
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(c.agent_segments(&[], evening, deadline()).await.unwrap(), sim.truth_segments(evening));
 }
 
 #[tokio::test]
@@ -949,6 +1003,28 @@ async fn configuration_and_unavailability_faults_are_typed() {
         .with_options(test_options());
     let err = expect_err(c.interval_stats(&[], w, deadline())).await;
     assert!(matches!(&err, ConnectorError::Configuration { message } if message.contains("SKILL")), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_server_error_page_that_is_not_utf8_is_unavailable_and_retried_not_malformed() {
+    // An HTTP 500 page in Latin-1 (an application server's or proxy's, "réessayez" with a byte that is not UTF-8)
+    // holds no data: a transient failure like any 500 without a SOAP fault, not a malformed answer.
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    for op in ["getCampaigns", "runReport", "getReportResultCsv"] {
+        sim.set_faults(vec![FaultRule::new(FaultKind::Http500Latin1).on(op)]);
+        let err = if op == "getCampaigns" {
+            expect_err(c.list_queues(deadline())).await
+        } else {
+            expect_err(c.interval_stats(&[], w, deadline())).await
+        };
+        assert!(matches!(&err, ConnectorError::Unavailable { .. }), "{op}: {err:?}");
+        assert_eq!(err.reason().as_str(), "vendor_unavailable", "{op}");
+    }
+    // Retried within the call: two such pages, then the right answer.
+    sim.set_faults(vec![FaultRule::new(FaultKind::Http500Latin1).times(2)]);
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
 }
 
 #[tokio::test]

@@ -10,11 +10,14 @@
 //! Later reads of a window that starts at that midnight start their reports there, and continue the overlap rule
 //! from the carried segments (`report::build_segments_after`), which gives the segments all the rows would have
 //! given:
-//! - the rule only ever changes an agent's last segment, and a row of today (starting at or after midnight) cannot
-//!   share the start of a row before it, so the segments before midnight that end by midnight play no further part;
+//! - the rule only ever changes segments that end after a row's start (an agent's last segment, and the resumed
+//!   parts of longer states after it), and a row of today (starting at or after midnight) cannot share the start of
+//!   a row before it, so the segments before midnight that end by midnight play no further part;
 //! - a row is a state's start and its duration *so far*: only the agent's latest state can still grow, and it ends
 //!   where the agent's next state starts. A carried segment that was still going on when it was captured is kept
-//!   open (it ends where the agent's next row starts, or is still going on), the others keep their end.
+//!   open (it ends where the agent's next row starts, or is still going on), the others keep their end. (So a state
+//!   of today that begins and ends inside such a carried state ends it, where the rows would resume it after the
+//!   shorter state: the carried state's end is not known.)
 //!
 //! What it assumes is the assumption of the import's final days: no row starting before midnight is written later
 //! than 3 hours after it. A carried set is only taken in for the time zone it was read in, and only kept while it
@@ -63,7 +66,7 @@ impl Carried {
         let secs = |t: DateTime<Utc>| (t - at).num_seconds();
         for (agent, range) in runs_by_agent(&mut before, strings) {
             let mut segs = Vec::new();
-            fold_rows(&mut segs, &before[range], strings);
+            fold_rows(&mut segs, &before[range], strings, report_time);
             let last = segs.len().checked_sub(1);
             for (k, s) in segs.iter().enumerate() {
                 let open = Some(k) == last && s.ongoing_at(report_time, strings);

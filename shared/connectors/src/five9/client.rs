@@ -113,7 +113,8 @@ impl Five9Connector {
     }
 
     /// One HTTP exchange under the connector's lock: the status, the `Date` header and the body (read into one
-    /// buffer). Statuses that carry no SOAP answer (401, 403, 429, other non-2xx but 500) are mapped to errors here.
+    /// buffer; strictly UTF-8 for a 2xx, else malformed). Statuses that carry no SOAP answer (401, 403, 429, other
+    /// non-2xx but 500) are mapped to errors here.
     pub(super) async fn exchange(
         &self,
         operation: &str,
@@ -156,7 +157,7 @@ impl Five9Connector {
         if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
             return Err(ConnectorError::RateLimited { retry_after });
         }
-        if status.is_success() || status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+        if status.is_success() {
             // Strictly UTF-8 (the web service's encoding): bytes that are not would be replaced without a word, and
             // two agents or campaigns whose names differ only there would become one.
             let text = String::from_utf8(buf).map_err(|e| {
@@ -165,6 +166,12 @@ impl Five9Connector {
                     e.utf8_error().valid_up_to()
                 ))
             })?;
+            return Ok((status, date, text));
+        }
+        if status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+            // Read only for a SOAP fault (no data is taken from it): bytes that are not UTF-8 (an application
+            // server's or proxy's Latin-1 error page) are replaced, and a body without a fault is `Unavailable`.
+            let text = String::from_utf8(buf).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
             return Ok((status, date, text));
         }
         if status.is_server_error() {

@@ -42,7 +42,8 @@
 //!   transition (so wall times in the repeated hour are unambiguous; a report ending at one asks up to the second
 //!   before it, see [`time::criteria_end`]), and a report that returns
 //!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
-//!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated. Agent State
+//!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated; a half that returns
+//!   fewer rows than the discarded report held in its quarter hours is malformed (`runs::AtLeast`). Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
 //!   far showed them ([`density`], kept between runs as the connector's cursor), an hour not seen yet as a busy
 //!   one ([`Five9Options::unseen_hour_factor`] times a day's average), a report's unseen hours all together at most
@@ -140,8 +141,9 @@ pub struct Five9Connector {
     /// counted until a fetch was paced: the fetches the import does not pace are not limited), and how its Agent
     /// State Details reports plan hours not seen yet.
     allowance: StdMutex<budget::Allowance>,
-    /// Report rows this instance skipped as outside their report's window ([`report::outside_report`]): Call Log
-    /// and Agent State Details. Any means the run's record warns ([`crate::Connector::warnings`]).
+    /// Report rows this instance skipped as outside their report's window ([`report::outside_report`]), by at most
+    /// [`report::OUTSIDE_TOLERANCE`] (a row farther out fails the read): Call Log and Agent State Details. Any means
+    /// the run's record warns ([`crate::Connector::warnings`]).
     rows_outside: StdMutex<RowsOutside>,
 }
 
@@ -398,9 +400,10 @@ impl Connector for Five9Connector {
         self.opts.max_report_span
     }
 
-    /// Rows skipped as outside their report's window: the reports covered other hours than asked for, most likely
-    /// because the integration's time zone is not the Five9 domain's, and the calls or states of those hours may be
-    /// missing or in the wrong interval.
+    /// Rows skipped as outside their report's window by at most [`report::OUTSIDE_TOLERANCE`] (a row farther out
+    /// fails the read with [`ConnectorError::Configuration`]): the reports covered other hours than asked for,
+    /// possibly because the integration's time zone is not the Five9 domain's, and the calls or states of those
+    /// hours may be missing or in the wrong interval.
     fn warnings(&self) -> Vec<String> {
         let outside = self.rows_outside.lock().unwrap_or_else(|p| p.into_inner());
         if outside.calls == 0 && outside.states == 0 {

@@ -284,6 +284,8 @@ pub struct CallLogResult {
     /// Rows (counted or not) whose arrival lies outside the report's window and its end (which Five9 includes):
     /// never counted. Some mean the integration's time zone is not the Five9 domain's ([`outside_report`]).
     pub rows_outside_window: usize,
+    /// The farthest any of those rows lies from the window ([`outside_by`]); zero when there are none.
+    pub farthest_outside: Duration,
     /// All rows (counted or not) per UTC quarter hour, in the CSV's order, consecutive rows of a quarter counted
     /// together: how busy the domain's hours are ([`super::density`]).
     pub quarters: Vec<(DateTime<Utc>, u32)>,
@@ -334,8 +336,9 @@ pub fn aggregate_call_log_into<R: Read>(
         let local = time.read(&rec, line)?;
         let at = resolver.resolve(local, prev);
         prev = Some(at);
-        if outside_report(report_window, at) {
+        if let Some(by) = outside_by(report_window, at) {
             out.rows_outside_window += 1;
+            out.farthest_outside = out.farthest_outside.max(by);
         }
         let quarter = floor_to_interval(at);
         match out.quarters.last_mut() {
@@ -480,7 +483,8 @@ impl StateRows {
     /// Takes rows read by reports generated before `latest` as a report generated at `latest` would show them. A
     /// row's duration is the state's time *so far* when its own report was generated: a row still going on then
     /// (`goes_on_at`, as an agent's last segment is judged) goes on to `latest`; a later row of the agent, if any,
-    /// ends it where it starts (the overlap rule).
+    /// ends it where it starts, and if that row ended before `latest`, it resumes after it (the overlap rule of
+    /// [`build_segments`]).
     /// `reports`: where each report's rows begin in `rows`, in order, and when the report was generated. Without
     /// this, a read cut into several reports judged every row by the last report's time, so an agent's state still
     /// going on, read in an earlier report, was taken as ended where that report was generated (and a carried set
@@ -514,8 +518,27 @@ impl StateRows {
 /// rows are never counted; there should be none, unless the integration's time zone is not the Five9 domain's (the
 /// report then covers other hours than asked for).
 pub fn outside_report(window: TimeWindow, at: DateTime<Utc>) -> bool {
-    at < window.start || at > window.end
+    outside_by(window, at).is_some()
 }
+
+/// How far a row at `at` lies outside what a report over `window` asked for ([`outside_report`]); `None` inside.
+pub fn outside_by(window: TimeWindow, at: DateTime<Utc>) -> Option<Duration> {
+    if at < window.start {
+        Some(window.start - at)
+    } else if at > window.end {
+        Some(at - window.end)
+    } else {
+        None
+    }
+}
+
+/// The farthest report rows may lie outside the hours asked for ([`outside_by`]) and be only skipped and warned
+/// about. A report with a row farther out fails the read as a configuration error: its rows are read in another
+/// time zone than the domain's, so every row is filed in the wrong interval. Read with an offset N wrong, the rows of
+/// the report's first (or last) N lie up to N outside: with N 30 minutes or more (every offset but a few 15 minutes
+/// apart, such as Asia/Kathmandu's and Asia/Kolkata's), a report with rows in its first or last 15 minutes has rows
+/// beyond this.
+pub const OUTSIDE_TOLERANCE: Duration = Duration::minutes(15);
 
 /// Parses an Agent State Details CSV. Rows keep their report order.
 pub fn parse_agent_states(csv_text: &str, tz: Tz, report_window: TimeWindow) -> Result<StateRows, ReportError> {
@@ -597,8 +620,11 @@ fn goes_on_at(state: &str, end: Option<DateTime<Utc>>, report_time: DateTime<Utc
 /// Turns state rows into segments overlapping `window`.
 ///
 /// - A row is `[TIMESTAMP, TIMESTAMP + AGENT STATE TIME)`.
-/// - Overlap rule (five9.md): two states starting at the same time — the longer starts where the shorter ends.
-///   A state starting inside an earlier, still running one ends that one (the later state supersedes).
+/// - Overlap rule (five9.md: when two states overlap, the longer one starts where the shorter ends): of two states
+///   starting at the same time, the longer starts where the shorter ends. A state starting inside an earlier, still
+///   running one ends that one (the later state supersedes); if it also ends inside it (a shorter state within a
+///   longer one), the longer one resumes where it ends — unless it is a logout or still going on at
+///   `report_time`, or the longer one is a carried state going on when carried ([`super::carry`]).
 /// - `Logout` rows are kept as zero-length segments (they carry the logout reason code, e.g. `End Shift`).
 /// - The agent's last segment is open (`end` None) only if it is still ongoing: it is not a logout and it reaches
 ///   `report_time` (the report's generation time, from the `runReport` response's HTTP `Date`), within 2 s of
@@ -633,7 +659,7 @@ pub(super) fn build_segments_after(
     let mut status_ids: HashMap<(u32, u32), Arc<str>, foldhash::fast::RandomState> = HashMap::default();
     for (agent, range) in agents {
         let mut segs = before.remove(&agent).unwrap_or_default();
-        fold_rows(&mut segs, &rows[range], &strings);
+        fold_rows(&mut segs, &rows[range], &strings, report_time);
         let last = segs.len().checked_sub(1);
         for (k, s) in segs.iter().enumerate() {
             let ongoing = Some(k) == last && s.ongoing_at(report_time, &strings);
@@ -695,20 +721,43 @@ pub(super) fn runs_by_agent(rows: &mut [StateRow], strings: &Strings) -> Vec<(u3
 }
 
 /// Folds one agent's `rows` (in the order of [`runs_by_agent`]) onto the segments before them, by the overlap rule
-/// of [`build_segments`]. Only the last segment of `segs` is ever changed or dropped.
-pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], strings: &Strings) {
+/// of [`build_segments`], the rows read by reports generated by `report_time`. Only segments that end after a row's
+/// start are ever changed or dropped: the last one, and the resumed parts of longer states after it.
+pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], strings: &Strings, report_time: DateTime<Utc>) {
     let logout = |state: u32| is_logout(strings.get(state));
+    // The resumed parts of longer states that start after a row, taken off while the row is placed.
+    let mut waiting: Vec<Seg> = Vec::new();
     for (j, r) in rows.iter().enumerate() {
         let mut start = r.start;
         let end = Duration::try_seconds(i64::from(r.duration_secs))
             .and_then(|d| r.start.checked_add_signed(d))
             .unwrap_or(r.start);
+        // A row that starts before the resumed part of a longer state lies inside the shorter state before it.
+        while let [.., before, last] = segs.as_slice()
+            && resumed(before, last)
+            && last.start > r.start
+        {
+            waiting.extend(segs.pop());
+        }
+        let mut resume = None;
         if let Some(prev) = segs.last_mut()
             && start < prev.end
         {
             if r.start == prev.orig_start {
                 start = prev.end;
             } else {
+                // A state that begins and ends inside a longer one (which it does not outlast): the longer one
+                // resumes where it ends. Not after a logout, a zero-length state, a state still going on when the
+                // report ran (nothing is known after it), nor in a carried state going on when carried (`MAX_UTC`:
+                // its end is not known).
+                if end < prev.end
+                    && end > r.start
+                    && !logout(r.state)
+                    && prev.end != DateTime::<Utc>::MAX_UTC
+                    && !goes_on_at(strings.get(r.state), Some(end), report_time)
+                {
+                    resume = Some(Seg { start: end, ..*prev });
+                }
                 prev.end = start;
             }
         }
@@ -720,7 +769,25 @@ pub(super) fn fold_rows(segs: &mut Vec<Seg>, rows: &[StateRow], strings: &String
         if end > start || logout(r.state) || j + 1 == rows.len() {
             segs.push(Seg { orig_start: r.start, start, end: end.max(start), state: r.state, reason: r.reason });
         }
+        if logout(r.state) {
+            // A logout ends every state of the agent.
+            waiting.clear();
+        }
+        // The resumed parts after this row, in order, each from where the row ends (gone if the row outlasts it).
+        let after = end.max(start);
+        for mut seg in resume.into_iter().chain(waiting.drain(..).rev()) {
+            seg.start = seg.start.max(after);
+            if seg.start < seg.end {
+                segs.push(seg);
+            }
+        }
     }
+}
+
+/// Whether `seg`, the segment after `before`, is the resumed part of a longer state: begun before `before`'s state
+/// (a segment of a later row begins at or after it).
+fn resumed(before: &Seg, seg: &Seg) -> bool {
+    seg.orig_start < before.orig_start
 }
 
 #[cfg(test)]
@@ -917,6 +984,51 @@ pub(super) mod tests {
             ]
         );
         assert_eq!(segs[3].reason.as_deref(), Some("Lunch"));
+    }
+
+    #[test]
+    fn a_longer_state_resumes_where_a_shorter_one_inside_it_ends() {
+        // five9.md: when two states overlap, the longer one starts where the shorter ends. a: On Call inside Not
+        // Ready, then Ready at 13:05. b: a pair written at 13:00:02 inside Not Ready (the Ready first, the On Call
+        // from its end). c: a logout inside Not Ready ends it. d: the shorter state still going on when the report
+        // ran: nothing is known after it. e: After Call Work outlasts On Call: no resume.
+        let rows = rows(&[
+            ("a", "Not Ready", Some("Break"), "2024-11-25T13:00:00Z", 300),
+            ("a", "On Call", None, "2024-11-25T13:00:02Z", 58),
+            ("a", "Ready", None, "2024-11-25T13:05:00Z", 60),
+            ("b", "Not Ready", None, "2024-11-25T13:00:00Z", 300),
+            ("b", "Ready", None, "2024-11-25T13:00:02Z", 3),
+            ("b", "On Call", None, "2024-11-25T13:00:02Z", 58),
+            ("c", "Not Ready", None, "2024-11-25T13:00:00Z", 300),
+            ("c", "Logout", None, "2024-11-25T13:01:00Z", 0),
+            ("d", "Not Ready", None, "2024-11-25T13:00:00Z", 600),
+            ("d", "On Call", None, "2024-11-25T13:09:00Z", 60),
+            ("e", "On Call", None, "2024-11-25T13:00:00Z", 180),
+            ("e", "After Call Work", None, "2024-11-25T13:02:50Z", 30),
+        ]);
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let segs = build_segments(rows, utc("2024-11-25T13:10:00Z"), w);
+        let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.start, s.end)).collect();
+        let seg = |a, s, from: &str, to: Option<&str>| (a, s, utc(from), to.map(utc));
+        assert_eq!(
+            got,
+            vec![
+                seg("a", "Not Ready: Break", "2024-11-25T13:00:00Z", Some("2024-11-25T13:00:02Z")),
+                seg("a", "On Call", "2024-11-25T13:00:02Z", Some("2024-11-25T13:01:00Z")),
+                seg("a", "Not Ready: Break", "2024-11-25T13:01:00Z", Some("2024-11-25T13:05:00Z")),
+                seg("a", "Ready", "2024-11-25T13:05:00Z", Some("2024-11-25T13:06:00Z")),
+                seg("b", "Not Ready", "2024-11-25T13:00:00Z", Some("2024-11-25T13:00:02Z")),
+                seg("b", "Ready", "2024-11-25T13:00:02Z", Some("2024-11-25T13:00:05Z")),
+                seg("b", "On Call", "2024-11-25T13:00:05Z", Some("2024-11-25T13:01:00Z")),
+                seg("b", "Not Ready", "2024-11-25T13:01:00Z", Some("2024-11-25T13:05:00Z")),
+                seg("c", "Not Ready", "2024-11-25T13:00:00Z", Some("2024-11-25T13:01:00Z")),
+                seg("c", "Logout", "2024-11-25T13:01:00Z", Some("2024-11-25T13:01:00Z")),
+                seg("d", "Not Ready", "2024-11-25T13:00:00Z", Some("2024-11-25T13:09:00Z")),
+                seg("d", "On Call", "2024-11-25T13:09:00Z", None),
+                seg("e", "On Call", "2024-11-25T13:00:00Z", Some("2024-11-25T13:02:50Z")),
+                seg("e", "After Call Work", "2024-11-25T13:02:50Z", Some("2024-11-25T13:03:20Z")),
+            ]
+        );
     }
 
     #[test]

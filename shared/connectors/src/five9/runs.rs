@@ -1,6 +1,10 @@
 //! Report orchestration: a window planned into reports (span, DST, row limit), each run, polled and read in place,
 //! halved when it reaches the row limit; Call Log sums and Agent State rows.
 
+use std::collections::BTreeMap;
+
+use acd_domain::acd::floor_to_interval;
+
 use super::*;
 
 impl Five9Connector {
@@ -193,7 +197,7 @@ impl Five9Connector {
         // is a malformed answer.
         let custom = self.settings.grouping == Five9Grouping::Skill && self.settings.skill_report.is_some();
         let windows = self.plan_calls(window);
-        self.read_reports((&folder, &name), windows, deadline, |body, w, _| {
+        self.read_reports((&folder, &name), windows, deadline, |body, w, _, at_least| {
             let mut result = report::CallLogResult::default();
             read_report(&body, &name, custom, |csv| {
                 report::aggregate_call_log_into(csv, column, self.tz, w, w, &mut result)
@@ -204,36 +208,41 @@ impl Five9Connector {
                 }
                 other => other,
             })?;
+            self.check_outside(result.farthest_outside)?;
+            at_least.check(&name, w, result.rows)?;
             if result.rows >= self.opts.row_limit {
-                return Ok(false);
+                return Ok(Some(result.quarters));
             }
             self.count_outside(result.rows_outside_window, 0);
             self.call_rows.lock().unwrap_or_else(|p| p.into_inner()).observe_counts(self.tz, w, result.quarters);
             sums.merge(result.sums);
-            Ok(true)
+            Ok(None)
         })
         .await?;
         Ok(sums)
     }
 
-    /// Runs `report` over each of `windows` in turn and hands each result (its whole body, the window and the
-    /// report's generation time) to `take`, which reads it and answers whether it was complete; one that reached
-    /// the row limit (`false`: `take` keeps nothing of it) is halved and its halves read the same way, before the
-    /// next window.
+    /// Runs `report` over each of `windows` in turn and hands each result (its whole body, the window, the report's
+    /// generation time and the rows it must hold at least) to `take`, which reads it, checks it against those rows
+    /// ([`AtLeast::check`]) and answers `None` when it was complete; one that reached the row limit (`take` keeps
+    /// nothing of it, and answers its rows per UTC quarter hour) is halved and its halves read the same way, before
+    /// the next window. A cut report's rows prove that each half holds at least those in its quarter hours
+    /// ([`AtLeast`]).
     async fn read_reports(
         &self,
         report: (&str, &str),
         windows: Vec<TimeWindow>,
         deadline: Deadline,
-        mut take: impl FnMut(String, TimeWindow, DateTime<Utc>) -> Result<bool, ConnectorError>,
+        mut take: impl FnMut(String, TimeWindow, DateTime<Utc>, &AtLeast) -> Result<Option<Quarters>, ConnectorError>,
     ) -> Result<(), ConnectorError> {
-        let mut todo = VecDeque::from(windows);
-        while let Some(w) = todo.pop_front() {
+        let mut todo: VecDeque<_> = windows.into_iter().map(|w| (w, AtLeast::default())).collect();
+        while let Some((w, at_least)) = todo.pop_front() {
             let (body, at) = self.run_report(report, w, deadline).await?;
-            if !take(body, w, at)? {
+            if let Some(quarters) = take(body, w, at, &at_least)? {
                 let (a, b) = self.halve(w)?;
-                todo.push_front(b);
-                todo.push_front(a);
+                let seen = at_least.with(w, quarters);
+                todo.push_front((b, seen.within(b)));
+                todo.push_front((a, seen.within(a)));
             }
         }
         Ok(())
@@ -284,7 +293,31 @@ impl Five9Connector {
         Ok((all, generated_at))
     }
 
-    /// Counts rows a complete report held outside its window ([`report::outside_report`]), logging them.
+    /// Fails the read when a report held rows farther than [`report::OUTSIDE_TOLERANCE`] outside its window
+    /// (`farthest`, [`report::outside_by`]): the integration's time zone is not the domain's, and every row of
+    /// the read would be filed in the wrong interval. A configuration error, before anything is returned.
+    fn check_outside(&self, farthest: Duration) -> Result<(), ConnectorError> {
+        if farthest <= report::OUTSIDE_TOLERANCE {
+            return Ok(());
+        }
+        let minutes = farthest.num_minutes();
+        let by = if minutes < 60 {
+            format!("{minutes} minutes")
+        } else {
+            let hours = format!("{:.1}", farthest.num_seconds() as f64 / 3600.0);
+            format!("{} hours", hours.trim_end_matches(".0"))
+        };
+        Err(ConnectorError::Configuration {
+            message: format!(
+                "Five9 report rows lie up to {by} outside the hours asked for: the integration's time zone ({}) is \
+                 probably not the Five9 domain's",
+                self.tz
+            ),
+        })
+    }
+
+    /// Counts rows a complete report held outside its window ([`report::outside_report`]), at most
+    /// [`report::OUTSIDE_TOLERANCE`] outside ([`Five9Connector::check_outside`]), logging them.
     fn count_outside(&self, calls: usize, states: usize) {
         if calls == 0 && states == 0 {
             return;
@@ -305,8 +338,9 @@ impl Five9Connector {
     }
 
     /// One planned window's rows: its report, halved while a report reaches the row limit (the halves one after
-    /// the other), rows outside the window dropped; and the generation time of its last report. Each complete
-    /// report's rows per hour are learned ([`density`]).
+    /// the other, each holding at least the rows the cut report held in its hours: [`AtLeast`]), rows outside the
+    /// window dropped (rows farther than [`report::OUTSIDE_TOLERANCE`] outside fail the read); and the generation
+    /// time of its last report. Each complete report's rows per hour are learned ([`density`]).
     async fn window_state_rows(
         &self,
         window: TimeWindow,
@@ -315,15 +349,23 @@ impl Five9Connector {
         let mut all = StateRows::default();
         let mut generated_at = Utc::now();
         let mut reports = Vec::new();
-        self.read_reports(AGENT_STATE_REPORT, vec![window], deadline, |body, w, at| {
+        self.read_reports(AGENT_STATE_REPORT, vec![window], deadline, |body, w, at, at_least| {
             let before = all.rows.len();
             read_report(&body, AGENT_STATE_REPORT.1, false, |csv| {
                 report::parse_agent_states_into(csv, self.tz, w, &mut all)
             })?;
             drop(body);
-            if all.rows.len() - before >= self.opts.row_limit {
+            let rows = all.rows.len() - before;
+            let farthest = all.rows[before..].iter().filter_map(|r| report::outside_by(w, r.start)).max();
+            self.check_outside(farthest.unwrap_or_default())?;
+            at_least.check(AGENT_STATE_REPORT.1, w, rows)?;
+            if rows >= self.opts.row_limit {
+                let mut quarters: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+                for r in &all.rows[before..] {
+                    *quarters.entry(floor_to_interval(r.start)).or_default() += 1;
+                }
                 all.rows.truncate(before);
-                return Ok(false);
+                return Ok(Some(quarters.into_iter().collect()));
             }
             generated_at = at;
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
@@ -344,13 +386,64 @@ impl Five9Connector {
             reports.push((before, at));
             let starts = all.rows[before..].iter().map(|r| r.start);
             self.density.lock().unwrap_or_else(|p| p.into_inner()).observe(self.tz, w, starts);
-            Ok(true)
+            Ok(None)
         })
         .await?;
         // A window halved at the row limit is read in several reports: its rows as of the last one.
         all.as_of(&reports, generated_at);
         Ok((all, generated_at))
     }
+}
+
+/// A report's rows per UTC quarter hour (the quarter's start), a quarter possibly more than once (its rows then
+/// the sum).
+type Quarters = Vec<(DateTime<Utc>, u32)>;
+
+/// The rows a report's window must hold at least: per UTC quarter hour wholly inside it, the most rows a report it
+/// was halved from, cut at the row limit, held there. Five9 cuts a report at the row limit without a word, but the
+/// rows it returns are there: a half that comes back with fewer rows (a glitch's empty or short answer) is
+/// malformed, never a window with fewer calls or states, which the import would write as zeros. Only the hours the
+/// cut report's rows reach are proven: a report whose rows come in time order proves nothing of its second half.
+#[derive(Debug, Default)]
+pub(super) struct AtLeast(BTreeMap<DateTime<Utc>, u32>);
+
+impl AtLeast {
+    /// These rows and those of `quarters`, the rows of a cut report over `window` (the quarters wholly inside it).
+    fn with(&self, window: TimeWindow, quarters: Quarters) -> AtLeast {
+        let mut held: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+        for (q, n) in quarters.into_iter().filter(|(q, _)| inside(window, *q)) {
+            *held.entry(q).or_default() += n;
+        }
+        let mut out = AtLeast(self.0.clone());
+        for (q, n) in held {
+            let most = out.0.entry(q).or_default();
+            *most = (*most).max(n);
+        }
+        out
+    }
+
+    /// The rows of the quarters wholly inside `window`.
+    fn within(&self, window: TimeWindow) -> AtLeast {
+        AtLeast(self.0.iter().filter(|(q, _)| inside(window, **q)).map(|(q, n)| (*q, *n)).collect())
+    }
+
+    /// Fails as malformed when the `report` over `window` returned fewer `rows` than it must hold.
+    fn check(&self, report: &str, window: TimeWindow, rows: usize) -> Result<(), ConnectorError> {
+        let least: usize = self.0.values().map(|n| *n as usize).sum();
+        if rows >= least {
+            return Ok(());
+        }
+        Err(ConnectorError::malformed(format!(
+            "{report} report over {} – {}: {rows} rows, but the report it was halved from, cut at the row limit, \
+             held {least} rows in those hours",
+            window.start, window.end
+        )))
+    }
+}
+
+/// Whether the UTC quarter hour starting at `q` lies wholly inside `window`.
+fn inside(window: TimeWindow, q: DateTime<Utc>) -> bool {
+    q >= window.start && q + Duration::minutes(15) <= window.end
 }
 
 /// Reads the CSV of a `getReportResultCsv` body in place with `parse`, then checks that the body is complete. A

@@ -123,6 +123,9 @@ pub enum FaultKind {
     ClientFault,
     /// HTTP 500 HTML page (no SOAP fault).
     Http500,
+    /// HTTP 500 HTML page in ISO-8859-1 (declared so) with a character beyond ASCII: a byte that is not UTF-8, as
+    /// an application server's or proxy's error page may be.
+    Http500Latin1,
     /// HTTP 503 HTML page.
     Http503,
     /// Answer normally after a delay (a delay beyond the client's timeout is a hang).

@@ -164,6 +164,15 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         Some(FaultKind::Unauthorized) => return html(StatusCode::UNAUTHORIZED, now),
         Some(FaultKind::Forbidden) => return html(StatusCode::FORBIDDEN, now),
         Some(FaultKind::Http500) => return html(StatusCode::INTERNAL_SERVER_ERROR, now),
+        Some(FaultKind::Http500Latin1) => {
+            let page = wire::html_error(500, "Erreur interne du serveur : r\u{e9}essayez plus tard");
+            // Characters up to U+00FF as their one byte (the page has no other).
+            let bytes: Vec<u8> = page.chars().map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?')).collect();
+            let mut r = (StatusCode::INTERNAL_SERVER_ERROR, bytes).into_response();
+            r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html;charset=iso-8859-1"));
+            set_date(&mut r, now);
+            return r;
+        }
         Some(FaultKind::Http503) => return html(StatusCode::SERVICE_UNAVAILABLE, now),
         Some(FaultKind::TooManyRequests { retry_after_secs }) => {
             let mut r = html(StatusCode::TOO_MANY_REQUESTS, now);

@@ -330,8 +330,10 @@ export interface paths {
         };
         /**
          * Every external agent id the import has seen, by external id, with its employee mapping.
-         * @description Served by the `queues-query` function. 404 for an unknown, another tenant's or a deleted integration.
-         *     Ids are shown verbatim; `warnings` flag what usually is a typo (identifiers match exactly).
+         * @description Served by the `queues-query` function. 404 for an unknown or another tenant's integration, and for a
+         *     deleted one that stored no agent. A deleted integration keeps its data: its agents stay listed, and can be
+         *     mapped and unmapped (an admin who re-creates an integration unmaps the old one's agents, whose states
+         *     would otherwise show beside the new one's). The same holds for its statuses. Ids are shown verbatim; `warnings` flag what usually is a typo (identifiers match exactly).
          */
         get: operations["listExternalAgents"];
         put?: never;

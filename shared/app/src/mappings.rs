@@ -4,6 +4,10 @@
 //! Identifiers are matched exactly (case, white space, every character): the views echo them verbatim and flag
 //! what usually is a typo ([`identifier_warnings`]). Only identifiers the import has seen can be mapped — an
 //! unknown one is a 404 — so a mistyped id can never become a mapping that silently matches nothing.
+//!
+//! A deleted integration keeps its data, its agents and statuses included: they can still be listed, mapped and
+//! unmapped (the item of the id is the check, not the integration's record). An integration id with neither a
+//! record nor anything stored is a 404.
 
 use std::sync::Arc;
 
@@ -158,9 +162,11 @@ pub struct MappingService {
 }
 
 impl MappingService {
-    async fn integration(&self, tenant: &TenantId, id: &str) -> Result<IntegrationId, ApiError> {
-        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
-        if self.store.integration_exists(tenant, id).await? { Ok(id) } else { Err(ApiError::NotFound) }
+    /// The integration of a mapping listing whose first page came back empty: one with a record, or a deleted one
+    /// (its record gone, or being deleted) whose agents or statuses are still stored (`stored`: whether any is).
+    /// Unknown (no record, nothing stored; another tenant's id reads the tenant's own partition): 404.
+    async fn known(&self, tenant: &TenantId, id: IntegrationId, stored: bool) -> Result<(), ApiError> {
+        if stored || self.store.integration_exists(tenant, id).await? { Ok(()) } else { Err(ApiError::NotFound) }
     }
 
     pub async fn list_agents(
@@ -173,8 +179,12 @@ impl MappingService {
     ) -> Result<(Vec<AgentView>, Option<String>), ApiError> {
         let listing = Listing::ExternalAgents { integration: id, unmapped_only };
         let after = listing_cursor(cursor, MAX_AGENT_ID_BYTES, &listing)?;
-        let id = self.integration(tenant, id).await?;
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         let page = self.store.list_agents(tenant, id, unmapped_only, limit, after.as_deref()).await?;
+        if page.items.is_empty() && after.is_none() {
+            let stored = unmapped_only && !self.store.list_agents(tenant, id, false, 1, None).await?.items.is_empty();
+            self.known(tenant, id, stored).await?;
+        }
         let next = next_cursor(&page, |a| &a.external_id, &listing);
         let items = page.items.into_iter().map(|agent| AgentView { warnings: agent_warnings(&agent), agent }).collect();
         Ok((items, next))
@@ -206,7 +216,10 @@ impl MappingService {
             )
             .into());
         }
-        let id = self.integration(tenant, id).await?;
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        // The agent item's existence is the check (an unknown one is a 404): the integration may have been deleted,
+        // its data kept, and its agents' mappings can still be changed (an admin who re-created it unmaps the old
+        // ones, whose states would otherwise show beside the new integration's).
         let agent = self
             .store
             .set_agent_employee(tenant, id, external_id, employee.as_deref())
@@ -278,8 +291,12 @@ impl MappingService {
     ) -> Result<(Vec<ExternalStatusRecord>, Option<String>), ApiError> {
         let listing = Listing::ExternalStatuses { integration: id, unmapped_only };
         let after = listing_cursor(cursor, MAX_STATUS_ID_BYTES, &listing)?;
-        let id = self.integration(tenant, id).await?;
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         let page = self.store.list_statuses(tenant, id, unmapped_only, limit, after.as_deref()).await?;
+        if page.items.is_empty() && after.is_none() {
+            let stored = unmapped_only && !self.store.list_statuses(tenant, id, false, 1, None).await?.items.is_empty();
+            self.known(tenant, id, stored).await?;
+        }
         let next = next_cursor(&page, |s| &s.status_id, &listing);
         Ok((page.items, next))
     }
@@ -297,7 +314,8 @@ impl MappingService {
         if status_id.len() > MAX_STATUS_ID_BYTES {
             return Err(ApiError::NotFound);
         }
-        let id = self.integration(tenant, id).await?;
+        let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
+        // The status item's existence is the check, as for agents ([`Self::set_agent`]).
         let status = self
             .store
             .set_status_activity(tenant, id, status_id, activity.as_deref())

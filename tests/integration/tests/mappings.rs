@@ -100,7 +100,7 @@ async fn agents_are_listed_mapped_remapped_and_unmapped() {
 }
 
 #[tokio::test]
-async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
+async fn unknown_ids_other_tenants_and_deleted_integrations_without_stored_ids_are_404() {
     let env = Env::start().await;
     let mine = env.create_integration(T, "Mine").await;
     let theirs = env.create_integration("tenant-b", "Theirs").await;
@@ -134,14 +134,16 @@ async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
         ("PUT", agent_path(theirs, "alice"), Some(&body)),
         ("GET", format!("/integrations/{theirs}/external-statuses"), None),
         ("PUT", status_path(theirs, "Ready"), Some(&activity)),
-        // A deleted integration.
-        ("GET", agents_path(doomed), None),
-        ("PUT", agent_path(doomed, "alice"), Some(&body)),
+        // A deleted integration, of ids it never stored (its agents stay mappable:
+        // `a_deleted_integrations_agents_and_statuses_can_still_be_unmapped`).
+        ("GET", format!("/integrations/{doomed}/external-statuses"), None),
+        ("PUT", status_path(doomed, "Ready"), Some(&activity)),
+        ("PUT", agent_path(doomed, "bob"), Some(&body)),
         // One being deleted.
-        ("GET", agents_path(half), None),
-        ("PUT", agent_path(half, "alice"), Some(&body)),
-        ("GET", format!("/integrations/{half}/external-statuses"), None),
-        ("PUT", status_path(half, "Ready"), Some(&activity)),
+        ("PUT", agent_path(half, "bob"), Some(&body)),
+        // An integration id the tenant never had.
+        ("GET", agents_path(IntegrationId::new()), None),
+        ("GET", format!("/integrations/{}/external-statuses?unmapped=true", IntegrationId::new()), None),
         // Not an integration id.
         ("GET", "/integrations/not-a-uuid/external-agents".to_owned(), None),
         ("PUT", "/integrations/not-a-uuid/external-statuses/Ready".to_owned(), Some(&activity)),
@@ -161,6 +163,59 @@ async fn unknown_ids_other_tenants_and_deleted_integrations_are_404() {
     assert_eq!(b_states["items"], json!([]));
     let a_states = env.get("/agent-states?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z", T).await;
     assert_eq!(a_states["items"].as_array().unwrap().len(), 1);
+}
+
+/// A deleted integration keeps its data, its agents' mappings included: its agents and statuses can still be listed,
+/// mapped and unmapped (the agent or status item is the check). An admin who deletes an integration and creates it
+/// again (to change its region, say) unmaps the old one's agents, whose states would otherwise show beside the new
+/// integration's for the same employees. Until 2026-12-07 these routes answered 404 once the integration was
+/// deleted, and the old states stayed listed for good.
+#[tokio::test]
+async fn a_deleted_integrations_agents_and_statuses_can_still_be_unmapped() {
+    let env = Env::start().await;
+    let old = env.create_integration(T, "Old").await;
+    let half = env.create_integration(T, "Half deleted").await;
+    env.put_items(vec![
+        item(agent(T, old, "alice", None)),
+        item(agent(T, old, "bob", None)),
+        item(status(T, old, "Ready", "Ready")),
+        item(segment(T, old, "alice", at(1, 8, 0), Some(at(1, 9, 0)), "Ready")),
+        item(agent(T, half, "carol", None)),
+        item(status(T, half, "Ready", "Ready")),
+    ])
+    .await;
+    map(&env, old, "alice", "emp-1").await;
+    let (deleted, _) = env.admin("DELETE", &format!("/integrations/{old}"), T, None).await;
+    assert_eq!(deleted, 204);
+    env.set_deleting(T, half).await;
+    let states = "/agent-states?from=2024-03-01T00:00:00Z&to=2024-03-02T00:00:00Z&employee_id=emp-1";
+    assert_eq!(env.get(states, T).await["items"].as_array().unwrap().len(), 1, "its data is kept");
+
+    let listed = env.get(&agents_path(old), T).await;
+    assert_eq!(external_ids(&listed), ["alice", "bob"]);
+    assert_eq!(listed["items"][0]["employee_id"], "emp-1");
+    let unmapped = env.get(&format!("{}?unmapped=true", agents_path(old)), T).await;
+    assert_eq!(external_ids(&unmapped), ["bob"]);
+    let (status, body) = env.call("DELETE", &agent_path(old, "alice"), Some(T), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["employee_id"], Value::Null);
+    assert_eq!(env.get(states, T).await["items"], json!([]), "unmapped: no longer listed for the employee");
+    // Every agent mapped or not: an empty unmapped listing, not a 404.
+    map(&env, old, "alice", "emp-3").await;
+    map(&env, old, "bob", "emp-2").await;
+    let unmapped = env.get(&format!("{}?unmapped=true", agents_path(old)), T).await;
+    assert_eq!(unmapped["items"], json!([]));
+
+    let activity = json!({"activity_id": "break"});
+    let (status, body) = env.call("PUT", &status_path(old, "Ready"), Some(T), Some(&activity)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["activity_id"], "break");
+    let statuses = env.get(&format!("/integrations/{old}/external-statuses?unmapped=true"), T).await;
+    assert_eq!(statuses["items"], json!([]), "mapped: an empty listing, not a 404");
+    // One whose DELETE stopped after its tombstone, the same.
+    assert_eq!(external_ids(&env.get(&agents_path(half), T).await), ["carol"]);
+    let (status, body) = env.call("PUT", &status_path(half, "Ready"), Some(T), Some(&activity)).await;
+    assert_eq!(status, 200, "{body}");
 }
 
 #[tokio::test]

@@ -33,7 +33,7 @@ pub struct ExternalStatusRecord {
 /// Storage of the discovered identifiers and their mappings.
 #[async_trait]
 pub trait MappingStore: Send + Sync {
-    /// Whether the integration exists for the tenant (deleted ones do not).
+    /// Whether the integration's record exists for the tenant (deleted ones, and ones being deleted, have none).
     async fn integration_exists(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError>;
 
     /// Agents by external id, after `after` (an external id), optionally only unmapped ones.

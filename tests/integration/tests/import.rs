@@ -1378,6 +1378,31 @@ async fn a_queue_listed_again_without_a_listed_through_is_complete_only_from_the
     assert_eq!(back.listed_through, Some(reread), "nothing read yet: complete through its start only");
 }
 
+/// A queue whose name would make its listing sort key (`{lower name}#{queue id}`) pass DynamoDB's 1,024 bytes — a
+/// Five9 campaign of 160 CJK characters, whose name is its external id too — is stored with its name cut in the key,
+/// and found by a text filter on a part of the name past the cut. Until 2026-12-07 DynamoDB refused its writes, and
+/// every run with it failed.
+#[tokio::test]
+async fn a_queue_whose_name_passes_the_sort_key_limit_is_stored_and_found() {
+    use acd_app::ports::{ImportStore as _, IntegrationRepo as _};
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = genesys_sim(now, 1).await;
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let tenant = TenantId::parse(TENANT).unwrap();
+    let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let integration = repo.get(&tenant, id.parse().unwrap()).await.unwrap().unwrap();
+    let store = wiring::import_store(&env.stack.settings, &env.stack.clients);
+    let name = format!("{}サポート", "販売".repeat(80));
+    let long = Queue { external_id: name.clone(), name: name.clone(), channel: acd_domain::Channel::Calls };
+    let once_seen = std::collections::HashSet::new();
+    store.sync_queues(&integration, &[long], &once_seen, now, false, None, None).await.unwrap();
+    let queries = Queries::of(&env);
+    let found = queries.get(&format!("/queues?integration_id={id}&q=サポート")).await;
+    let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(names, [name.as_str()], "found by the end of its name, whole");
+}
+
 /// The queries API of an import test's stack, its answers checked against the OpenAPI spec.
 struct Queries(acd_app::http::queries::QueriesApi);
 

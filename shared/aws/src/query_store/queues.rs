@@ -223,7 +223,8 @@ impl DynamoStore {
                     let Some(sort_key) = entry.get(SK).and_then(|v| v.as_s().ok()) else { continue };
                     let Some((name, id)) = items::parse_queue_sort_key(sort_key) else { continue };
                     let channel = entry.get(items::SEARCH_CHANNEL).and_then(|v| v.as_s().ok());
-                    let candidate = name.contains(needle)
+                    // A name cut to fit the key is checked against the stored name ([`items::queues_gsi_sk`]).
+                    let candidate = (name.contains(needle) || items::sort_key_name_cut(sort_key))
                         && query_filter.integration_id.is_none_or(|i| i == id.integration_id)
                         && query_filter.channel.is_none_or(|c| channel.is_none_or(|stored| stored == c.as_str()));
                     if candidate {

@@ -120,8 +120,21 @@ pub fn queues_gsi_pk(tenant: &TenantId) -> String {
     format!("{}#QUEUES", tenant_pk(tenant))
 }
 
+/// A queue's listing sort key: `{lower-cased name}#{queue id}`, the name cut (at a character) so that the key fits
+/// DynamoDB's 1,024 bytes: a Five9 campaign's name is its external id too, so a name of ≈ 140 three-byte characters
+/// (CJK) would make every write of the queue (its item, its name index entries) fail, and every run with it. A cut
+/// name ([`sort_key_name_cut`]) sorts among the names it starts with; the text filter matches the stored name.
 pub fn queues_gsi_sk(name: &str, queue: &QueueId) -> String {
-    format!("{}#{}", name.to_lowercase(), queue)
+    let (lower, id) = (name.to_lowercase(), queue.to_string());
+    let room = acd_domain::validation::MAX_SORT_KEY_BYTES.saturating_sub(id.len() + 1);
+    let cut = (0..=room.min(lower.len())).rev().find(|i| lower.is_char_boundary(*i)).unwrap_or(0);
+    format!("{}#{id}", &lower[..cut])
+}
+
+/// Whether the name part of a listing sort key ([`queues_gsi_sk`]) may have been cut: the key is within a
+/// character's bytes (4) of DynamoDB's limit.
+pub fn sort_key_name_cut(sort_key: &str) -> bool {
+    sort_key.len() + 4 > acd_domain::validation::MAX_SORT_KEY_BYTES
 }
 
 /// Length (in characters) of the name pieces the queue name index is keyed by.
@@ -539,6 +552,22 @@ mod tests {
             assert!(item[crate::keys::PK].as_s().unwrap().starts_with("T#t1#QS#"));
             assert_eq!(item[SEARCH_CHANNEL].as_s().unwrap(), "chats");
         }
+    }
+
+    #[test]
+    fn a_long_name_is_cut_at_a_character_so_that_the_sort_key_fits() {
+        // A Five9 campaign: its name is its external id, so a long name makes a long queue id too.
+        let name = "販売".repeat(80);
+        let queue = QueueId::new(IntegrationId::new(), name.clone());
+        let key = queues_gsi_sk(&name, &queue);
+        assert!(key.len() <= 1024, "{} bytes", key.len());
+        assert!(sort_key_name_cut(&key));
+        let (cut, id) = parse_queue_sort_key(&key).unwrap();
+        assert_eq!(id, queue);
+        assert!(!cut.is_empty() && name.starts_with(cut), "a prefix of whole characters");
+        let short = queues_gsi_sk("Sales", &queue);
+        assert_eq!(short, format!("sales#{queue}"), "short names whole");
+        assert!(!sort_key_name_cut(&short));
     }
 }
 

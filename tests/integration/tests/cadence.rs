@@ -1282,17 +1282,18 @@ async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agre
 /// not from the stream's oldest record or from hours back. Before, both read every record since (here 3,000
 /// heart-beats of agent 0 before noon and as many after lunch, three `GetRecords` pages each): on a busy stream more
 /// than a pass can read before its deadline, so that every pass stopped `partial` and the next began at the same
-/// place again. What the passes store is the same either way.
+/// place again. What the passes store is the same either way. A pass whose own position is further on than the
+/// import's (imports failing on the statistics keep theirs back) reads on from its own.
 #[tokio::test]
 async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_imports() {
     use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
 
-    // (The simulator is bound: dropped, it would stop.)
-    let (ConnectEnv { env, kinesis, sim: _sim, .. }, id) = connect_with_passes().await;
+    let (ConnectEnv { env, kinesis, sim, .. }, id) = connect_with_passes().await;
     let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
     let minute = |h: i64, m: i64| day + chrono::Duration::hours(h) + chrono::Duration::minutes(m);
     let (mut events, truth) = connect::agent_events(2, day);
-    // Agent 0 is available 08:00–12:00 and from 12:30: a heart-beat every 4 s from 08:01, every 2 s from 12:31.
+    // Agent 0 is available 08:00–12:00 and from 12:30: a heart-beat every 4 s from 08:01, every 2 s from 12:31, every
+    // 0.35 s from 15:11 (to 15:28:30; the agent logs out at 15:30).
     let beat = |at, since| {
         let status = connect::status_snapshot(0, since);
         connect::agent_event(0, "HEART_BEAT", at, Some(status.clone()), Some(status))
@@ -1300,6 +1301,7 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
     for i in 0..3000 {
         events.push(beat(minute(8, 1) + chrono::Duration::seconds(4 * i), minute(8, 0)));
         events.push(beat(minute(12, 31) + chrono::Duration::seconds(2 * i), minute(12, 30)));
+        events.push(beat(minute(15, 11) + chrono::Duration::milliseconds(350 * i), minute(12, 30)));
     }
     let stamp = |e: &Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
     events.sort_by_key(stamp);
@@ -1331,4 +1333,22 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
         // pages of heart-beats the import read.
         assert!(run.vendor_calls <= 7, "the pass at {pass} read what the import had read: {run:?}");
     }
+    // A pass at 15:40 reads on from its own position (the heart-beats of 15:11–15:29). The import at 16:05 fails on
+    // the statistics: its position stays at 15:00. The next pass, at 16:50 (none for over an hour), reads on from
+    // its own position, which is further on than the import's: not the heart-beats again.
+    publish_through(minute(15, 40)).await;
+    pass_run(env.importer(at(minute(15, 40))).run_states(&event(&id), deadline()).await.unwrap());
+    sim.add_fault(connect::Fault::MetricsFail {
+        from: day - chrono::Duration::days(2),
+        to: day + chrono::Duration::days(2),
+    });
+    let failed = env.importer(at(minute(16, 5))).run(&event(&id), deadline()).await.unwrap();
+    assert_ne!(failed.outcome, RunOutcome::Succeeded, "{failed:?}");
+    sim.clear_faults();
+    let pass = minute(16, 50);
+    publish_through(pass).await;
+    let run = pass_run(env.importer(at(pass)).run_states(&event(&id), deadline()).await.unwrap());
+    println!("import at 16:05 failed; pass at {pass}: {} vendor calls", run.vendor_calls);
+    assert_same(&env.segments(&id, &agents).await, &known_at(pass), "after the pass at 16:50");
+    assert!(run.vendor_calls <= 7, "the pass at {pass} went back to the import's older position: {run:?}");
 }

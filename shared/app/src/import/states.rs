@@ -383,7 +383,9 @@ impl ImportService {
     /// pass) or after a longer pause, the 15-minute import's position: the import has stored what came before it,
     /// and a pass reading on from its own start (the feed's oldest record, up to the stream's retention) or from
     /// hours back would read what its window no longer needs, and may not be through before its deadline, so that
-    /// every pass would stop `partial` and the next start from the same place again.
+    /// every pass would stop `partial` and the next start from the same place again. Not when the import's is
+    /// older than the pass's own (its `complete_through`, where its position was last saved with its days, is
+    /// before the pass's checkpoint: imports failing for hours keep their position back).
     async fn feed_position(
         &self,
         integration: &Integration,
@@ -396,6 +398,14 @@ impl ImportService {
             return Ok(checkpoint.vendor_cursor.clone());
         }
         let import = self.store.load_state(&integration.tenant_id, integration.id).await?;
+        let import_behind = match (import.complete_through, checkpoint.through) {
+            (Some(done), Some(through)) => done < through,
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if import_behind && checkpoint.vendor_cursor.is_some() {
+            return Ok(checkpoint.vendor_cursor.clone());
+        }
         Ok(import.vendor_cursor.or_else(|| checkpoint.vendor_cursor.clone()))
     }
 

@@ -171,6 +171,8 @@ pub trait QueryStore: Send + Sync {
         after: Option<&str>,
     ) -> Result<QueuePage, StoreError>;
 
+    /// One queue, read strongly consistent: read after a [`Self::completeness`], it shows every change the import
+    /// made before it moved `complete_through` (a queue that left the listing: its `listed_through`).
     async fn get_queue(&self, tenant: &TenantId, id: &QueueId) -> Result<Option<QueueRecord>, StoreError>;
 
     /// Stored intervals of a queue starting in `[from, to)`, by start, read strongly consistent (what a

@@ -238,14 +238,15 @@ impl QueryService {
         to: DateTime<Utc>,
     ) -> Result<QueueIntervals, ApiError> {
         let queue_id: QueueId = id.parse().map_err(|_| ApiError::NotFound)?;
-        // The import writes a day's intervals before it moves `complete_through` past them (two partitions, no
-        // order between them for eventually consistent reads): read the completeness first, then the intervals
-        // strongly consistent, so that a completeness read never meets intervals from before its writes (which
-        // would answer complete zeros for intervals that have contacts). A stale completeness only claims less.
-        let (queue, completeness) = futures::try_join!(self.get_queue(tenant, id), async {
-            Ok(self.store.completeness(tenant, queue_id.integration_id).await?)
-        },)?;
-        let stored = self.store.intervals(tenant, &queue.queue_id, from, to).await?;
+        // The import writes a day's intervals (and a queue's `listed_through`) before it moves `complete_through`
+        // past them (other partitions, no order between them for eventually consistent reads): read the
+        // completeness first, then the queue and its intervals strongly consistent, so that a completeness read
+        // never meets intervals from before its writes (which would answer complete zeros for intervals that have
+        // contacts) nor a queue item from before it left the listing. A stale completeness only claims less.
+        let completeness = self.store.completeness(tenant, queue_id.integration_id).await?;
+        let (queue, stored) = futures::try_join!(self.get_queue(tenant, id), async {
+            Ok(self.store.intervals(tenant, &queue_id, from, to).await?)
+        })?;
         // A queue first listed after the integration's data was complete is complete from then on only; one not
         // read as far as the integration (gone from the listing, or listed again and not read up to it yet) is
         // complete as far as it was read.
@@ -683,7 +684,10 @@ mod tests {
             unreachable!("not listed")
         }
         async fn get_queue(&self, _: &TenantId, _: &QueueId) -> Result<Option<QueueRecord>, StoreError> {
-            Ok(Some(self.queue.clone()))
+            // The queue left the listing at 10:15 (the run that made it inactive then wrote the day).
+            let written = self.completeness_read.load(std::sync::atomic::Ordering::SeqCst);
+            let listed_through = written.then_some(t(10, 15));
+            Ok(Some(QueueRecord { listed_through, active: !written, ..self.queue.clone() }))
         }
         async fn intervals(
             &self,
@@ -727,9 +731,10 @@ mod tests {
         }
     }
 
-    /// The completeness is read before the intervals: an interval it claims complete is never answered from a
-    /// read of the queue's partition that went out earlier (complete zeros for an interval with contacts). Until
-    /// 2026-12-07 both reads went out together.
+    /// The completeness is read before the intervals and the queue: an interval it claims complete is never
+    /// answered from a read of the queue's partition that went out earlier (complete zeros for an interval with
+    /// contacts), nor of a queue item from before it left the listing. Until 2026-12-07 the reads went out
+    /// together.
     #[tokio::test]
     async fn intervals_are_read_after_the_completeness_that_claims_them() {
         let queue = queue("Sales", IntegrationId::new(), "Five9", Channel::Calls);
@@ -739,7 +744,9 @@ mod tests {
         let tenant = TenantId::parse("t1").unwrap();
         let out = service.intervals(&tenant, &id, t(10, 0), t(10, 30)).await.unwrap();
         let at = &out.intervals[1];
-        assert!(at.complete);
         assert_eq!(at.stats.as_ref().map(|s| s.offered), Some(3), "not complete zeros: {at:?}");
+        assert!(out.intervals[0].complete);
+        assert!(!at.complete, "past where the queue left: {at:?}");
+        assert_eq!(out.complete_through, Some(t(10, 15)));
     }
 }

@@ -424,7 +424,8 @@ pub(super) async fn get_queue(
         .get_item()
         .table_name(&store.table)
         .set_key(Some(key(keys::integration_pk(tenant, id.integration_id), keys::queue_sk(&id.external_id))));
-    let out = get(builder, "queue", false).await?;
+    // Strongly consistent (one read unit, not half): see the port.
+    let out = get(builder, "queue", true).await?;
     out.item
         .map(|item| from_item::<QueueItem>(item).map(queue_record))
         .transpose()

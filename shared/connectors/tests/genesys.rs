@@ -337,6 +337,32 @@ async fn a_queue_listing_that_changes_while_it_is_paged_is_read_again_never_shor
 }
 
 #[tokio::test]
+async fn a_listing_page_short_of_an_entity_its_total_counts_is_read_again_never_short() {
+    // Page 2 of 4 (7 queues at 2 a page) holds one queue, its `total`, `pageCount` and `nextUri` as they were. Read
+    // as it was, that queue was gone from the listing and its channels went inactive.
+    let sim = GenesysSimulator::start(GenesysSimConfig { queues: 7, max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector(&sim);
+    sim.add_fault(Fault::once(FaultTarget::Queues, FaultKind::ShortPage).after(1));
+    let before = sim.requests().queues;
+    assert_eq!(sorted_queues(c.list_queues(deadline()).await.unwrap()), sim.expected_queues());
+    assert_eq!(sim.requests().queues - before, 4 + 4, "read twice: the short reading, then a whole one");
+    // Short on every reading: malformed, never a listing without the queue.
+    sim.add_fault(Fault::always(FaultTarget::Queues, FaultKind::ShortPage).after(1));
+    let err = c.list_queues(deadline()).await;
+    assert!(
+        matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("page 1 counted 7")),
+        "{err:?}"
+    );
+    // The user listing likewise: an agent left out would read as deleted.
+    sim.clear_faults();
+    let agents = sorted_agents(c.list_agents(deadline()).await.unwrap());
+    assert_eq!(agents, sim.expected_agents(GenesysAgentId::Username));
+    sim.add_fault(Fault::always(FaultTarget::Users, FaultKind::ShortPage).after(1));
+    let err = c.list_agents(deadline()).await;
+    assert!(matches!(&err, Err(ConnectorError::Malformed { .. })), "{err:?}");
+}
+
+#[tokio::test]
 async fn user_details_whose_hits_grow_while_paged_are_read_whole() {
     // The window ends now: an agent's first record of a day can arrive between two pages, and `totalHits` grows.
     // A hit added moves later ones a page on (one read twice, never one missed): the growth is no fault.
@@ -350,6 +376,32 @@ async fn user_details_whose_hits_grow_while_paged_are_read_whole() {
     let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
     let truth = sim.expected_segments(window, false, GenesysAgentId::Username);
     sim.add_fault(Fault::always(FaultTarget::UserDetails, FaultKind::MoreHits { n: 1 }).after(1));
+    assert_eq!(c.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
+}
+
+#[tokio::test]
+async fn a_user_details_page_without_rows_while_hits_remain_is_malformed_never_fewer_agents() {
+    // Page 2 of 3 comes back without `userDetails`, `totalHits` unchanged. Taken as the end of the listing, the agents
+    // of pages 2 and 3 had no segments, and the import deleted their stored states of that day.
+    let sim = GenesysSimulator::start(GenesysSimConfig { agents: 6, max_page_size: 2, ..config() }).await.unwrap();
+    let c = connector_with(
+        &sim,
+        settings(false, GenesysAgentId::Username),
+        Tuning { retry: fast_retry(), page_size: 2, details_page_size: 2, ..Tuning::default() },
+    );
+    let agents = c.list_agents(deadline()).await.unwrap();
+    let window = TimeWindow::new(t(15, 6, 0, 0), t(15, 9, 0, 0)).unwrap();
+    let truth = sim.expected_segments(window, false, GenesysAgentId::Username);
+    let before = sim.requests().user_details;
+    assert_eq!(c.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
+    assert!(sim.requests().user_details - before >= 3, "the agents' hits span 3 pages or more");
+    sim.add_fault(Fault::once(FaultTarget::UserDetails, FaultKind::NoRows).after(1));
+    let err = c.agent_segments(&agents, window, deadline()).await;
+    assert!(
+        matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("page 2 is empty")),
+        "{err:?}"
+    );
+    // The fault passed, the next call reads every agent.
     assert_eq!(c.agent_segments(&agents, window, deadline()).await.unwrap(), truth);
 }
 
@@ -390,6 +442,20 @@ fn a_reading_of_a_listing_notices_a_changed_count_or_an_entity_read_twice() {
     let mut ok = ListingReading::default();
     for p in [page(1, 3, 5, &["a", "b"]), page(2, 3, 5, &["c", "d"]), page(3, 3, 5, &["e"])] {
         assert_eq!(ok.page(&p), Ok(()));
+    }
+    assert_eq!(ok.finish(), Ok(()));
+    // Pages that hold other than `total` entities: a short middle page, a `pageCount` too small for `total`.
+    for pages in [
+        vec![page(1, 3, 5, &["a", "b"]), page(2, 3, 5, &["c"]), page(3, 3, 5, &["e"])],
+        vec![page(1, 2, 5, &["a", "b"]), page(2, 2, 5, &["c", "d"])],
+        vec![page(1, 1, 1, &["a", "b"])],
+    ] {
+        let mut reading = ListingReading::default();
+        for p in &pages {
+            assert_eq!(reading.page(p), Ok(()));
+        }
+        let miscounted = reading.finish().unwrap_err();
+        assert!(miscounted.contains("entities, page 1 counted"), "{miscounted}");
     }
     let read = |pages: [Listing<serde_json::Value>; 2]| {
         let mut reading = ListingReading::default();

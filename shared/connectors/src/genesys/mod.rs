@@ -178,12 +178,16 @@ pub fn next_page<'a, T>(page: &'a Listing<T>, expected: u64, what: &str) -> Resu
 /// One reading of a paged listing, page by page: every page must count the pages (and entities) the first one
 /// counted, and no entity may come twice. A listing that changes while it is paged (a queue created, deleted or
 /// renamed: the queue listing is sorted by name) shifts its entities across a page boundary, so one is read twice and
-/// another never — read as it is, that one would be a queue or an agent gone.
+/// another never — read as it is, that one would be a queue or an agent gone. Read to its end, the pages must hold
+/// the `total` entities the first page counted ([`ListingReading::finish`]): a page short of one, or a `pageCount`
+/// too small for `total`, would leave a queue or an agent out just the same.
 #[derive(Debug, Default)]
 pub struct ListingReading {
     pages: u64,
     page_count: Option<u64>,
     total: Option<u64>,
+    /// Entities on the pages read, deleted users included.
+    entities: u64,
     ids: HashSet<String>,
 }
 
@@ -206,6 +210,7 @@ impl ListingReading {
             }
         }
         self.pages += 1;
+        self.entities += page.entities.as_ref().map_or(0, |e| e.len() as u64);
         for id in page.entities.iter().flatten().filter_map(Listed::listed_id) {
             if !self.ids.insert(id.to_owned()) {
                 return Err(format!("{id} came twice"));
@@ -213,11 +218,32 @@ impl ListingReading {
         }
         Ok(())
     }
+
+    /// Checks the whole reading, once its last page is read: `Err` says how its pages fall short of (or exceed) the
+    /// `total` the first page counted. A listing without `total` is not checked.
+    pub fn finish(&self) -> Result<(), String> {
+        match self.total {
+            Some(total) if total != self.entities => {
+                Err(format!("{} pages held {} entities, page 1 counted {total}", self.pages, self.entities))
+            }
+            _ => Ok(()),
+        }
+    }
 }
 
-/// How many times a listing is read before one that keeps changing while it is paged is unavailable.
+/// Why a reading of a listing is not taken, and the listing is read again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reread {
+    /// The listing changed while it was paged ([`ListingReading::page`]).
+    Changed(String),
+    /// The pages held other than `total` entities ([`ListingReading::finish`]).
+    Miscounted(String),
+}
+
+/// How many times a listing is read before one that keeps changing while it is paged is unavailable (one whose pages
+/// keep holding other than `total` entities, malformed).
 const LISTING_READS: u32 = 3;
-/// The pause before a listing that changed while it was paged is read again.
+/// The pause before a listing that changed while it was paged (or miscounted) is read again.
 const LISTING_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub struct GenesysConnector {
@@ -271,9 +297,10 @@ impl GenesysConnector {
         self
     }
 
-    /// Every entity of a paged listing, following `nextUri` to the end. A listing that changed while it was paged
-    /// ([`ListingReading`]) is read again from its first page after a pause ([`LISTING_PAUSE`], a bulk change
-    /// passing), up to [`LISTING_READS`] times; one that keeps changing is unavailable for now (the run is retried),
+    /// Every entity of a paged listing, following `nextUri` to the end. A listing that changed while it was paged, or
+    /// whose pages held other than `total` entities ([`ListingReading`]), is read again from its first page after a
+    /// pause ([`LISTING_PAUSE`], a bulk change passing), up to [`LISTING_READS`] times; then it is unavailable for now
+    /// if the last reading changed, malformed if its pages held other than `total` (the run is retried either way),
     /// never read short.
     async fn all_pages<T: serde::de::DeserializeOwned + Listed>(
         &self,
@@ -281,7 +308,7 @@ impl GenesysConnector {
         what: &str,
         deadline: Deadline,
     ) -> Result<Vec<T>, ConnectorError> {
-        let mut changed = String::new();
+        let mut last = Reread::Changed(String::new());
         for read in 1..=LISTING_READS {
             if read > 1 {
                 if deadline.remaining() <= LISTING_PAUSE {
@@ -291,24 +318,33 @@ impl GenesysConnector {
             }
             match self.read_listing(first.clone(), what, deadline).await? {
                 Ok(all) => return Ok(all),
-                Err(how) => {
+                Err(Reread::Changed(how)) => {
                     tracing::warn!(listing = what, read, how = %how, "the listing changed while it was paged");
-                    changed = how;
+                    last = Reread::Changed(how);
+                }
+                Err(Reread::Miscounted(how)) => {
+                    tracing::warn!(listing = what, read, how = %how, "the listing's pages miscount its entities");
+                    last = Reread::Miscounted(how);
                 }
             }
         }
-        Err(ConnectorError::unavailable(format!(
-            "{what}: the listing changed while it was paged, {LISTING_READS} readings in a row (last: {changed})"
-        )))
+        Err(match last {
+            Reread::Changed(how) => ConnectorError::unavailable(format!(
+                "{what}: the listing changed while it was paged, {LISTING_READS} readings in a row (last: {how})"
+            )),
+            Reread::Miscounted(how) => ConnectorError::malformed(format!(
+                "{what}: the pages miscount the listing, {LISTING_READS} readings in a row (last: {how})"
+            )),
+        })
     }
 
-    /// One reading of a paged listing: its entities, or (inner `Err`) how it changed while it was paged.
+    /// One reading of a paged listing: its entities, or (inner `Err`) why it is read again.
     async fn read_listing<T: serde::de::DeserializeOwned + Listed>(
         &self,
         first: String,
         what: &str,
         deadline: Deadline,
-    ) -> Result<Result<Vec<T>, String>, ConnectorError> {
+    ) -> Result<Result<Vec<T>, Reread>, ConnectorError> {
         let mut url = first;
         let mut seen = HashSet::new();
         let mut reading = ListingReading::default();
@@ -320,12 +356,12 @@ impl GenesysConnector {
             let page: Listing<T> = self.api.get_json(&url, what, deadline).await?;
             let next = next_page(&page, number, what)?.map(|n| self.api.resolve_next(n)).transpose()?;
             if let Err(how) = reading.page(&page) {
-                return Ok(Err(how));
+                return Ok(Err(Reread::Changed(how)));
             }
             all.extend(page.entities.unwrap_or_default());
             match next {
                 Some(next) => url = next,
-                None => return Ok(Ok(all)),
+                None => return Ok(reading.finish().map(|()| all).map_err(Reread::Miscounted)),
             }
         }
         Err(ConnectorError::malformed(format!("{what}: more than {MAX_PAGES} pages")))
@@ -418,13 +454,19 @@ impl GenesysConnector {
             if rows > 0 && total == 0 {
                 return Err(ConnectorError::malformed(format!("{WHAT}: rows on a page of 0 totalHits")));
             }
-            if rows == 0 && page_number == 1 && total > 0 {
-                return Err(ConnectorError::malformed(format!("{WHAT}: an empty first page of {total} totalHits")));
+            // Pages can hold fewer rows than the page size (Genesys merges a user's records of several days into one
+            // row), never none while they hold hits: a page holding a hit holds its user's row. An empty page before
+            // the pages read cover `totalHits` lost its rows (read as the end, its agents and those of the pages
+            // after it would have no states); the reference's "or a page is empty" stop is a page past `totalHits`.
+            let before = u64::from(page_number - 1) * u64::from(page_size);
+            if rows == 0 && before < total {
+                return Err(ConnectorError::malformed(format!(
+                    "{WHAT}: page {page_number} is empty, {total} totalHits and {before} hits on the pages before it"
+                )));
             }
             records.add(page.user_details)?;
-            // Pages can hold fewer rows than the page size (Genesys merges records spanning days): stop on an empty
-            // page or once the pages read cover `totalHits`, never on a short page.
-            if rows == 0 || u64::from(page_number) * u64::from(page_size) >= total {
+            // Stop once the pages read cover `totalHits`, never on a short page.
+            if u64::from(page_number) * u64::from(page_size) >= total {
                 return Ok(());
             }
         }

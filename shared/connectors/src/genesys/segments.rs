@@ -14,7 +14,11 @@
 //!   overlapping windows (reconciliation) produce the same records and the import can upsert on (agent, start);
 //! - a detailed piece is the intersection of an On Queue presence record with one routing-status record, so its
 //!   bounds do not depend on the window either;
-//! - an open record (no `endTime`) gives `end = None`;
+//! - an open record (no `endTime`, or `null`) gives `end = None`; an empty or blank `endTime` is malformed (a
+//!   finished record is never stored as open);
+//! - a presence record without `systemPresence` takes the system presence of the definition its
+//!   `organizationPresenceId` names (the detailed option splits On Queue records by it); when no definition the
+//!   connector reads names it, the record is malformed;
 //! - records repeated across pages or query chunks (Genesys splits records spanning days) are de-duplicated.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -112,7 +116,14 @@ struct Presence {
     end: Option<DateTime<Utc>>,
     /// The organization presence id; `None` until resolved from the system presence.
     definition: Option<Arc<str>>,
+    /// The system presence; empty until resolved from the definition.
     system: Arc<str>,
+}
+
+impl Presence {
+    fn needs_definitions(&self) -> bool {
+        self.definition.is_none() || self.system.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -149,10 +160,12 @@ fn intern(names: &mut HashSet<Arc<str>>, name: &str) -> Arc<str> {
     }
 }
 
+/// A record's time: `None` when the key is missing or `null` (an open record has no `endTime`); any string must be
+/// a time, an empty or blank one included.
 fn time(raw: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, ConnectorError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+    match raw {
         None => Ok(None),
-        Some(s) => DateTime::parse_from_rfc3339(s)
+        Some(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| Some(t.with_timezone(&Utc)))
             .map_err(|_| ConnectorError::malformed(format!("user details: a {what} is not an ISO-8601 time"))),
     }
@@ -172,8 +185,8 @@ impl Records {
                     .ok_or_else(|| ConnectorError::malformed("user details: a presence record has no startTime"))?;
                 let end = time(p.end_time.as_deref(), "endTime")?;
                 let definition = p.organization_presence_id.as_deref().filter(|id| !id.trim().is_empty());
-                let system = p.system_presence.as_deref().unwrap_or_default();
-                if definition.is_none() && system.trim().is_empty() {
+                let system = p.system_presence.as_deref().map(str::trim).unwrap_or_default();
+                if definition.is_none() && system.is_empty() {
                     return Err(ConnectorError::malformed("user details: a presence record names no presence"));
                 }
                 let definition = definition.map(|id| intern(names, id));
@@ -198,21 +211,35 @@ impl Records {
         Ok(())
     }
 
-    /// Whether some presence record lacks an organization presence id (then definitions are needed).
+    /// Whether some presence record lacks an organization presence id or a system presence (then definitions are
+    /// needed).
     pub fn needs_definitions(&self) -> bool {
-        self.users.values().flat_map(|u| &u.presence).any(|p| p.definition.is_none())
+        self.users.values().flat_map(|u| &u.presence).any(Presence::needs_definitions)
     }
 
-    /// Fills missing organization presence ids from the system presence.
+    /// Fills missing organization presence ids from the system presence, and missing system presences from the
+    /// definition of the organization presence id. A record no definition resolves is malformed.
     pub fn resolve(&mut self, definitions: &[Definition]) -> Result<(), ConnectorError> {
         let names = &mut self.names;
         for user in self.users.values_mut() {
-            if user.presence.iter().all(|p| p.definition.is_some()) {
+            if !user.presence.iter().any(Presence::needs_definitions) {
                 continue;
             }
             let resolved = std::mem::take(&mut user.presence)
                 .into_iter()
                 .map(|mut p| {
+                    if let Some(id) = p.definition.as_ref().filter(|_| p.system.is_empty()) {
+                        let system = definitions
+                            .iter()
+                            .find(|d| d.id == **id)
+                            .and_then(|d| d.system_presence.as_deref().map(str::trim).filter(|s| !s.is_empty()))
+                            .ok_or_else(|| {
+                                ConnectorError::malformed(
+                                    "user details: a presence record has no systemPresence and no definition gives one",
+                                )
+                            })?;
+                        p.system = intern(names, system);
+                    }
                     if p.definition.is_none() {
                         let d = definition_for_system_presence(definitions, &p.system).ok_or_else(|| {
                             ConnectorError::malformed(
@@ -481,6 +508,69 @@ mod tests {
                 matches!(Records::default().add(resp.user_details), Err(ConnectorError::Malformed { .. })),
                 "{json}"
             );
+        }
+    }
+
+    /// An open record has no `endTime` (or `null`); an empty or blank one is no time, never an open record.
+    #[test]
+    fn a_blank_end_time_is_malformed_never_an_open_record() {
+        let presence = |end: &str| {
+            format!(
+                r#"{{"userDetails":[{{"userId":"u","primaryPresence":[{{"startTime":"2024-05-01T08:00:00Z",{end}"systemPresence":"BREAK","organizationPresenceId":"{BRK}"}}]}}]}}"#
+            )
+        };
+        let routing = |end: &str| {
+            format!(
+                r#"{{"userDetails":[{{"userId":"u","routingStatus":[{{"startTime":"2024-05-01T08:00:00Z",{end}"routingStatus":"IDLE"}}]}}]}}"#
+            )
+        };
+        let add = |json: String| {
+            let resp: UserDetailsResponse = serde_json::from_str(&json).unwrap();
+            let mut r = Records::default();
+            r.add(resp.user_details).map(|()| r)
+        };
+        for end in [r#""endTime":"","#, r#""endTime":"  ","#] {
+            for json in [presence(end), routing(end)] {
+                assert!(matches!(add(json.clone()), Err(ConnectorError::Malformed { .. })), "{json}");
+            }
+        }
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        for end in ["", r#""endTime":null,"#] {
+            let segs = add(presence(end)).unwrap().segments("u", "ann", w, false);
+            assert_eq!(segs.iter().map(|s| (s.start, s.end)).collect::<Vec<_>>(), vec![(t(8, 0, 0), None)]);
+            add(routing(end)).unwrap();
+        }
+    }
+
+    /// A presence record without `systemPresence` takes it from the definition of its id: the detailed option splits
+    /// its On Queue time as if the record had it. No definition giving one: malformed.
+    #[test]
+    fn a_presence_without_system_presence_takes_it_from_its_definition() {
+        let definition = |id: &str, label: &str, system: Option<&str>| Definition {
+            id: id.into(),
+            label: label.into(),
+            system_presence: system.map(Into::into),
+            deactivated: false,
+        };
+        let defs = vec![definition(ONQ, "On Queue", Some("OnQueue")), definition(BRK, "Break", Some("Break"))];
+        let w = TimeWindow::new(t(0, 0, 0), t(23, 0, 0)).unwrap();
+        let complete = records(DAY);
+        assert!(!complete.needs_definitions());
+        for missing in ["", r#""systemPresence":" ","#] {
+            let json = DAY.replace(r#""systemPresence":"ON_QUEUE","#, missing);
+            assert_ne!(json, DAY);
+            let mut r = records(&json);
+            assert!(r.needs_definitions());
+            r.resolve(&defs).unwrap();
+            assert!(!r.needs_definitions());
+            for detailed in [false, true] {
+                assert_eq!(r.segments("u1", "ann", w, detailed), complete.segments("u1", "ann", w, detailed));
+            }
+            assert_eq!(r.segments("u1", "ann", w, true).len(), 5);
+            for unresolved in [vec![defs[1].clone()], vec![definition(ONQ, "On Queue", None), defs[1].clone()]] {
+                let result = records(&json).resolve(&unresolved);
+                assert!(matches!(result, Err(ConnectorError::Malformed { .. })), "{unresolved:?}: {result:?}");
+            }
         }
     }
 

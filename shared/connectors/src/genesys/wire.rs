@@ -56,7 +56,8 @@ pub struct Listing<T> {
     pub page_count: Option<u64>,
     #[serde(default)]
     pub page_number: Option<u64>,
-    /// Entities in the whole listing (optional: only compared between the pages of one reading).
+    /// Entities in the whole listing (optional: compared between the pages of one reading, and with the entities they
+    /// hold).
     #[serde(default)]
     pub total: Option<u64>,
 }

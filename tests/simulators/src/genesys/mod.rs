@@ -143,9 +143,16 @@ pub enum FaultKind {
     MissingPaging,
     /// 200 with a well-formed `{}`: no `entities`, no `totalHits`, no `results` (a structurally empty answer).
     EmptyObject,
-    /// User details count `n` more `totalHits` than they hold (hits that arrived while the query was paged: an
-    /// agent's first record of a day). Other routes answer normally.
+    /// User details count `n` more `totalHits`: hits that arrived while the query was paged (an agent's first record
+    /// of a day), sorted before every other hit, so the others move `n` places on (one served again on the next
+    /// page, none left out). The arrived hits hold no records. Other routes answer normally.
     MoreHits { n: u64 },
+    /// 200 with the real body minus the last of its `entities`, the paging fields (`total`, `pageCount`, `nextUri`)
+    /// kept: a page short of an entity its listing counts. Answers without `entities` are left as they are.
+    ShortPage,
+    /// User details keep `totalHits` but hold no `userDetails`: a page that lost its rows. Other routes answer
+    /// normally.
+    NoRows,
     /// The queue is renamed as the request arrives, then the request is answered (a rename between two pages of a
     /// listing, deterministically).
     RenameQueue { queue_id: String, name: String },

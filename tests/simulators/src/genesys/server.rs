@@ -261,12 +261,13 @@ fn rate_headers(response: &mut Response, count: u32, allowed: u32, reset: u64) {
     }
 }
 
-/// Faults, authentication, rate limit and permissions around one API route.
+/// Faults, authentication, rate limit and permissions around one API route. `handle` makes the body; it is given the
+/// fault that shapes it, if any (user details shift their hits under [`FaultKind::MoreHits`]).
 async fn pipeline(
     s: S,
     route: Route,
     headers: &HeaderMap,
-    handle: impl FnOnce(&Shared) -> Result<Vec<u8>, Response>,
+    handle: impl FnOnce(&Shared, Option<&FaultKind>) -> Result<Vec<u8>, Response>,
 ) -> Response {
     s.count(route);
     let mut after = None;
@@ -283,6 +284,8 @@ async fn pipeline(
         Some(
             k @ (FaultKind::Malformed
             | FaultKind::MoreHits { .. }
+            | FaultKind::ShortPage
+            | FaultKind::NoRows
             | FaultKind::Truncated
             | FaultKind::Empty
             | FaultKind::MissingPaging
@@ -326,9 +329,10 @@ async fn pipeline(
     let body = match after {
         Some(FaultKind::Empty) => Ok(empty_body(route)),
         Some(FaultKind::EmptyObject) => Ok(b"{}".to_vec()),
-        Some(FaultKind::MissingPaging) => handle(&s).map(without_paging),
-        Some(FaultKind::MoreHits { n }) if route == Route::UserDetails => handle(&s).map(|body| more_hits(body, n)),
-        _ => handle(&s),
+        Some(FaultKind::MissingPaging) => handle(&s, None).map(without_paging),
+        Some(FaultKind::ShortPage) => handle(&s, None).map(short_page),
+        Some(FaultKind::NoRows) if route == Route::UserDetails => handle(&s, None).map(no_rows),
+        _ => handle(&s, after.as_ref()),
     };
     let mut response = match body {
         Err(r) => r,
@@ -362,11 +366,23 @@ fn without_paging(body: Vec<u8>) -> Vec<u8> {
     v.to_string().into_bytes()
 }
 
-/// User details counting `n` more `totalHits` than they hold.
-fn more_hits(body: Vec<u8>, n: u64) -> Vec<u8> {
+/// The body without the last of its `entities`, everything else (paging fields included) kept.
+fn short_page(body: Vec<u8>) -> Vec<u8> {
     let Ok(mut v) = serde_json::from_slice::<Value>(&body) else { return body };
-    if let Some(total) = v["totalHits"].as_u64() {
-        v["totalHits"] = json!(total + n);
+    match v.get_mut("entities").and_then(Value::as_array_mut) {
+        Some(entities) => {
+            entities.pop();
+            v.to_string().into_bytes()
+        }
+        None => body,
+    }
+}
+
+/// User details without their `userDetails`, `totalHits` kept.
+fn no_rows(body: Vec<u8>) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<Value>(&body) else { return body };
+    if let Some(o) = v.as_object_mut() {
+        o.remove("userDetails");
     }
     v.to_string().into_bytes()
 }
@@ -389,7 +405,14 @@ async fn token(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response 
     s.count(Route::Token);
     match s.take_fault(Route::Token) {
         // Faults of other routes' data: the token is answered as usual.
-        None | Some(FaultKind::MoreHits { .. } | FaultKind::RenameQueue { .. } | FaultKind::DeleteQueue { .. }) => {}
+        None
+        | Some(
+            FaultKind::MoreHits { .. }
+            | FaultKind::ShortPage
+            | FaultKind::NoRows
+            | FaultKind::RenameQueue { .. }
+            | FaultKind::DeleteQueue { .. },
+        ) => {}
         Some(FaultKind::Delay { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::Hang) => tokio::time::sleep(Duration::from_secs(3600)).await,
         Some(FaultKind::Unauthorized) => {
@@ -532,7 +555,7 @@ fn division() -> Value {
 }
 
 async fn queues(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    pipeline(s, Route::Queues, &headers, |s| {
+    pipeline(s, Route::Queues, &headers, |s, _| {
         let p = params(q.as_ref());
         let (size, number) = paging(s, &p)?;
         let mut rows: Vec<(String, &super::data::SimQueue)> =
@@ -575,7 +598,7 @@ async fn queues(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) -
 }
 
 async fn users(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    pipeline(s, Route::Users, &headers, |s| {
+    pipeline(s, Route::Users, &headers, |s, _| {
         let p = params(q.as_ref());
         let (size, number) = paging(s, &p)?;
         let state = p.get("state").map(String::as_str).unwrap_or("active");
@@ -616,7 +639,7 @@ async fn users(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) ->
 }
 
 async fn presence_definitions(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) -> Response {
-    pipeline(s, Route::PresenceDefinitions, &headers, |s| {
+    pipeline(s, Route::PresenceDefinitions, &headers, |s, _| {
         let p = params(q.as_ref());
         let deactivated = match p.get("deactivated").map(|v| v.to_ascii_lowercase()) {
             None => false,
@@ -846,7 +869,7 @@ pub(super) fn aggregates_body(s: &Shared, queue_ids: &[String], window: TimeWind
 }
 
 async fn aggregates(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response {
-    pipeline(s, Route::Aggregates, &headers, |s| {
+    pipeline(s, Route::Aggregates, &headers, |s, _| {
         let q: AggregateQueryIn =
             serde_json::from_slice(&body).map_err(|_| bad_request("Unable to parse the query body."))?;
         let (from, to) = parse_interval(&q.interval)?;
@@ -929,7 +952,7 @@ fn routing_json(r: &RoutingRec) -> Value {
 }
 
 async fn user_details(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response {
-    pipeline(s, Route::UserDetails, &headers, |s| {
+    pipeline(s, Route::UserDetails, &headers, |s, fault| {
         let q: UserDetailsIn =
             serde_json::from_slice(&body).map_err(|_| bad_request("Unable to parse the query body."))?;
         let (from, to) = parse_interval(&q.interval)?;
@@ -970,12 +993,20 @@ async fn user_details(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Re
                 }
             }
         }
-        let total = hits.len();
+        // `MoreHits`: hits that arrived while the query was paged, sorted before every other hit. They are counted
+        // and move the others on (a page holds the hits of the positions it covers less the arrived ones), and hold
+        // no records of their own.
+        let arrived = match fault {
+            Some(FaultKind::MoreHits { n }) if !hits.is_empty() => usize::try_from(*n).unwrap_or(usize::MAX),
+            _ => 0,
+        };
+        let total = hits.len().saturating_add(arrived);
         if total == 0 {
             return Ok(br#"{"totalHits":0}"#.to_vec());
         }
         let start = (number as usize - 1).saturating_mul(size as usize).min(total);
         let end = (start + size as usize).min(total);
+        let (start, end) = (start.saturating_sub(arrived), end.saturating_sub(arrived));
         let mut per_user: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
         for &(u, day) in &hits[start..end] {
             per_user.entry(u).or_default().push(day);

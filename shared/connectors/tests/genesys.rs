@@ -595,6 +595,72 @@ async fn data_appears_as_the_clock_moves_and_corrections_are_reread() {
     assert!(corrected[0].offered >= 999 && corrected[0].offered != first.offered);
 }
 
+/// Users-listing calls (`/api/v2/users`) made while `f` runs.
+async fn listing_calls<T>(sim: &GenesysSimulator, f: impl std::future::Future<Output = T>) -> (T, u64) {
+    let before = sim.requests().users;
+    let out = f.await;
+    (out, sim.requests().users - before)
+}
+
+#[tokio::test]
+async fn the_user_directory_by_user_name_is_reused_across_connectors_and_read_again_for_an_unknown_agent() {
+    // 8 users at 3 a page: one reading of the user listing is 3 calls.
+    let sim = GenesysSimulator::start(GenesysSimConfig { max_page_size: 3, ..config() }).await.unwrap();
+    let agents = sim.expected_agents(GenesysAgentId::Username);
+    let window = TimeWindow::new(now() - chrono::Duration::hours(1), now()).unwrap();
+    let expected = sim.expected_segments(window, false, GenesysAgentId::Username);
+    let states = |c: GenesysConnector, agents: Vec<ExternalAgent>| async move {
+        let got = c.agent_segments(&agents, window, deadline()).await.unwrap();
+        (got, c.agents_not_read())
+    };
+
+    // An agent-states pass reads the directory; the next pass's connector (same process, same credentials) reuses it.
+    let ((got, not_read), calls) = listing_calls(&sim, states(connector(&sim), agents.clone())).await;
+    assert_eq!((got, not_read, calls), (expected.clone(), vec![], 3));
+    let details = sim.requests().user_details;
+    let ((got, not_read), calls) = listing_calls(&sim, states(connector(&sim), agents.clone())).await;
+    assert_eq!((got, not_read, calls), (expected.clone(), vec![], 0), "no users-listing call");
+    assert!(sim.requests().user_details > details, "the agents were asked about");
+
+    // A user created since, asked about: the directory is read again at once, and the new agent asked about.
+    sim.add_user("new.agent@example.com", "New Agent");
+    let new = ExternalAgent { external_id: "new.agent@example.com".into(), display_name: None };
+    let with_new: Vec<ExternalAgent> = agents.iter().cloned().chain([new]).collect();
+    let ((got, not_read), calls) = listing_calls(&sim, states(connector(&sim), with_new.clone())).await;
+    assert_eq!((got, not_read, calls), (expected.clone(), vec![], 3), "one reading of the listing");
+    let ((_, not_read), calls) = listing_calls(&sim, states(connector(&sim), with_new)).await;
+    assert_eq!((not_read, calls), (vec![], 0), "the new reading is cached");
+
+    // A user name Genesys does not have: one reading per connector, the agent not read (its states stay as stored);
+    // the reading remembers it absent, so the next connector does not read the listing for it again.
+    let gone = ExternalAgent { external_id: "gone@example.com".into(), display_name: None };
+    let with_gone: Vec<ExternalAgent> = agents.iter().cloned().chain([gone]).collect();
+    let c = connector(&sim);
+    let (got, calls) = listing_calls(&sim, c.agent_segments(&with_gone, window, deadline())).await;
+    assert_eq!((got.unwrap(), c.agents_not_read(), calls), (expected.clone(), vec!["gone@example.com".into()], 3));
+    let (_, calls) = listing_calls(&sim, c.agent_segments(&with_gone, window, deadline())).await;
+    assert_eq!((c.agents_not_read(), calls), (vec!["gone@example.com".to_owned()], 0), "once per connector");
+    let ((got, not_read), calls) = listing_calls(&sim, states(connector(&sim), with_gone)).await;
+    assert_eq!((got, not_read, calls), (expected.clone(), vec!["gone@example.com".into()], 0));
+
+    // Another OAuth client of the same org and API base never reuses the cached directory.
+    sim.add_client("other-client", "other-secret");
+    let other = GenesysConnector::new(
+        HttpClient::new().unwrap(),
+        &endpoints(&sim),
+        settings(false, GenesysAgentId::Username),
+        "other-client".into(),
+        "other-secret".to_owned().into(),
+    )
+    .with_tuning(Tuning { retry: fast_retry(), ..Tuning::default() });
+    let ((got, not_read), calls) = listing_calls(&sim, states(other, agents.clone())).await;
+    assert_eq!((got, not_read, calls), (expected.clone(), vec![], 3));
+
+    // A listing of agents always reads the listing (and refreshes the cache).
+    let (listed, calls) = listing_calls(&sim, connector(&sim).list_agents(deadline())).await;
+    assert_eq!((listed.unwrap().len(), calls), (agents.len() + 1, 3));
+}
+
 // ---- tokens ------------------------------------------------------------------------------------------------------------------
 
 #[tokio::test]

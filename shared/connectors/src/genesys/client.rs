@@ -121,6 +121,21 @@ impl Api {
         Self { http, api_base, login_base, client_id, client_secret, key, calls: CallCounter::default(), retry }
     }
 
+    /// The API base URL (no trailing slash).
+    pub(crate) fn api_base(&self) -> &str {
+        &self.api_base
+    }
+
+    /// The OAuth client id.
+    pub(crate) fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The keyed fingerprint of the client id and secret (see [`TokenKey`]): never the secret itself.
+    pub(crate) fn credentials_fingerprint(&self) -> u64 {
+        self.key.secret_fingerprint
+    }
+
     /// A token: the cached one while it is usable, else a new one.
     async fn token(&self, deadline: Deadline) -> Result<CachedToken, ConnectorError> {
         if let Some(t) = self.cached() {

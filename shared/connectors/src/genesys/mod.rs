@@ -12,7 +12,10 @@
 //!   predicates (the interval limit is not documented for aggregates; public code uses 7 days). Only the
 //!   `{queueId}:{channel}` ids passed in are returned.
 //! - **Agents.** `GET /api/v2/users?state=any`, keeping `active` and `inactive` users (inactive agents still have
-//!   history to import) and dropping `deleted` ones. External id per [`GenesysSettings::agent_id`].
+//!   history to import) and dropping `deleted` ones. External id per [`GenesysSettings::agent_id`]. By user name,
+//!   agent segments need the user ids: the listing read last (by `list_agents` or to look agents up) is cached
+//!   process-wide (`directory`) for [`DIRECTORY_TTL`], so the connectors of later agent-states passes of a warm
+//!   invocation do not read it again; one that asks about a user name the cached listing lacks reads it again, once.
 //! - **Statuses and segments.** See [`segments`] for the status-id scheme and the window rule (segments keep their
 //!   true bounds and are returned when they overlap the window). Definitions are read twice — default
 //!   (`deactivated=false`) and `deactivated=true` — so statuses of deactivated presences still seen in history are
@@ -33,8 +36,10 @@ pub mod vendor;
 pub mod wire;
 
 mod client;
+mod directory;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use acd_domain::{AgentSegment, Channel, ExternalAgent, ExternalStatus, IntervalStats, Queue, TimeWindow};
@@ -48,6 +53,8 @@ use serde::de::IgnoredAny;
 
 pub use client::clear_token_cache;
 use client::{Api, parse_json};
+pub use directory::{DIRECTORY_TTL, clear_directory_cache};
+use directory::{Directory, DirectoryKey, Member};
 pub use segments::Definition;
 pub use stats::AggregateAccumulator;
 use wire::{
@@ -88,14 +95,6 @@ impl Default for Tuning {
             retry: RetryPolicy::default(),
         }
     }
-}
-
-/// A Genesys Cloud user as the connector keeps it.
-#[derive(Debug, Clone)]
-struct Member {
-    id: String,
-    external_id: String,
-    name: Option<String>,
 }
 
 /// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. An entity
@@ -250,7 +249,10 @@ pub struct GenesysConnector {
     api: Api,
     settings: GenesysSettings,
     tuning: Tuning,
-    directory: Mutex<Option<Arc<Vec<Member>>>>,
+    /// The user directory this connector read or took from the process-wide cache ([`directory`]).
+    directory: Mutex<Option<Directory>>,
+    /// This connector has read the user listing itself: a user name missing from a directory does not read it again.
+    directory_read: AtomicBool,
     definitions: Mutex<Option<Arc<Vec<Definition>>>>,
     /// The agents the last `agent_segments` call could not ask about ([`Connector::agents_not_read`]).
     not_read: Mutex<Vec<String>>,
@@ -278,6 +280,7 @@ impl GenesysConnector {
             settings,
             tuning,
             directory: Mutex::new(None),
+            directory_read: AtomicBool::new(false),
             definitions: Mutex::new(None),
             not_read: Mutex::new(Vec::new()),
             seen_statuses: Mutex::new(BTreeSet::new()),
@@ -367,21 +370,62 @@ impl GenesysConnector {
         Err(ConnectorError::malformed(format!("{what}: more than {MAX_PAGES} pages")))
     }
 
-    async fn members(&self, deadline: Deadline) -> Result<Arc<Vec<Member>>, ConnectorError> {
-        if let Some(m) = self.directory.lock().ok().and_then(|d| d.clone()) {
-            return Ok(m);
+    fn directory_key(&self) -> DirectoryKey {
+        DirectoryKey {
+            api_base: self.api.api_base().to_owned(),
+            client_id: self.api.client_id().to_owned(),
+            credentials_fingerprint: self.api.credentials_fingerprint(),
+            agent_id: self.settings.agent_id,
         }
+    }
+
+    /// Reads the whole user listing, and keeps it for this connector and in the process-wide cache. `asked`: the
+    /// external ids asked about, those not in the listing are kept as [`Directory::absent`].
+    async fn read_directory(&self, asked: &[ExternalAgent], deadline: Deadline) -> Result<Directory, ConnectorError> {
+        self.directory_read.store(true, Ordering::SeqCst);
         let first = format!("/api/v2/users?pageSize={}&pageNumber=1&state=any", self.tuning.page_size);
         let users: Vec<WireUser> = self.all_pages(first, "user listing", deadline).await?;
         let members: Vec<Member> = agents_from_entities(users, self.settings.agent_id)?
             .into_iter()
             .map(|(id, a)| Member { id, external_id: a.external_id, name: a.display_name })
             .collect();
-        let members = Arc::new(members);
+        let listed: HashSet<&str> = members.iter().map(|m| m.external_id.as_str()).collect();
+        let absent = asked.iter().filter(|a| !listed.contains(a.external_id.as_str())).map(|a| a.external_id.clone());
+        let directory = Directory {
+            absent: Arc::new(absent.collect()),
+            members: Arc::new(members),
+            read_at: std::time::Instant::now(),
+        };
+        directory::store(&self.directory_key(), &directory);
         if let Ok(mut d) = self.directory.lock() {
-            *d = Some(members.clone());
+            *d = Some(directory.clone());
         }
-        Ok(members)
+        Ok(directory)
+    }
+
+    /// The user directory to look `agents` up in: this connector's, else the process-wide cache's (younger than
+    /// [`DIRECTORY_TTL`]), else a new reading of the listing. A cached directory that lacks an agent (not among the
+    /// names already found absent from it) is read again, once per connector: a new user is not missed until the
+    /// cache expires. An agent still missing then is not asked about ([`Connector::agents_not_read`]), never taken
+    /// for an agent without states.
+    async fn directory_for(&self, agents: &[ExternalAgent], deadline: Deadline) -> Result<Directory, ConnectorError> {
+        let own = self.directory.lock().ok().and_then(|d| d.clone());
+        let Some(directory) = own.or_else(|| directory::cached(&self.directory_key())) else {
+            return self.read_directory(agents, deadline).await;
+        };
+        let listed: HashSet<&str> = directory.members.iter().map(|m| m.external_id.as_str()).collect();
+        let missing = agents
+            .iter()
+            .filter(|a| !listed.contains(a.external_id.as_str()) && !directory.absent.contains(&a.external_id))
+            .count();
+        if missing > 0 && !self.directory_read.load(Ordering::SeqCst) {
+            tracing::debug!(missing, "agents not in the cached user directory: reading it again");
+            return self.read_directory(agents, deadline).await;
+        }
+        if let Ok(mut d) = self.directory.lock() {
+            *d = Some(directory.clone());
+        }
+        Ok(directory)
     }
 
     async fn presence_definitions(&self, deadline: Deadline) -> Result<Arc<Vec<Definition>>, ConnectorError> {
@@ -556,12 +600,11 @@ impl Connector for GenesysConnector {
     }
 
     async fn list_agents(&self, deadline: Deadline) -> Result<Vec<ExternalAgent>, ConnectorError> {
-        // A listing always reads fresh: agents come and go between runs of one warm connector.
-        if let Ok(mut d) = self.directory.lock() {
-            *d = None;
-        }
-        let members = self.members(deadline).await?;
-        Ok(members
+        // A listing always reads fresh (agents come and go between runs of one warm connector), and refreshes the
+        // process-wide cache.
+        let directory = self.read_directory(&[], deadline).await?;
+        Ok(directory
+            .members
             .iter()
             .map(|m| ExternalAgent { external_id: m.external_id.clone(), display_name: m.name.clone() })
             .collect())
@@ -595,9 +638,9 @@ impl Connector for GenesysConnector {
         let targets: Vec<(String, String)> = match self.settings.agent_id {
             GenesysAgentId::Id => agents.iter().map(|a| (a.external_id.clone(), a.external_id.clone())).collect(),
             GenesysAgentId::Username => {
-                let members = self.members(deadline).await?;
+                let directory = self.directory_for(agents, deadline).await?;
                 let by_name: HashMap<&str, &str> =
-                    members.iter().map(|m| (m.external_id.as_str(), m.id.as_str())).collect();
+                    directory.members.iter().map(|m| (m.external_id.as_str(), m.id.as_str())).collect();
                 agents
                     .iter()
                     .filter_map(|a| {

@@ -245,6 +245,18 @@ pub(crate) struct Mutable {
     missing_permissions: HashSet<String>,
     counts: RequestCounts,
     rate_window: (Instant, u32),
+    /// Users added by [`GenesysSimulator::add_user`]: listed, without analytics data.
+    added_users: Vec<AddedUser>,
+    /// Client credentials accepted besides the simulator's own ([`GenesysSimulator::add_client`]), id → secret.
+    other_clients: HashMap<String, String>,
+}
+
+/// A user added while the simulator runs: in the user listing (active), with no analytics data.
+#[derive(Debug, Clone)]
+pub(crate) struct AddedUser {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) username: String,
 }
 
 /// Everything a request handler needs.
@@ -289,6 +301,8 @@ impl Shared {
                 missing_permissions: HashSet::new(),
                 counts: RequestCounts::default(),
                 rate_window: (Instant::now(), 0),
+                added_users: Vec::new(),
+                other_clients: HashMap::new(),
             }),
             config,
         }
@@ -619,6 +633,18 @@ impl GenesysSimulator {
     /// Lists a queue removed by [`Self::delete_queue`] again (a division the OAuth client can now see).
     pub fn restore_queue(&self, queue_id: &str) -> bool {
         self.shared.lock().deleted.remove(queue_id)
+    }
+    /// Adds an active user to the user listing (a user created in Genesys), with no analytics data; returns its id.
+    /// [`Self::expected_agents`] does not list it.
+    pub fn add_user(&self, username: &str, name: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let user = AddedUser { id: id.clone(), name: name.to_owned(), username: username.to_owned() };
+        self.shared.lock().added_users.push(user);
+        id
+    }
+    /// Accepts other client credentials too (another OAuth client of the same org).
+    pub fn add_client(&self, client_id: &str, client_secret: &str) {
+        self.shared.lock().other_clients.insert(client_id.to_owned(), client_secret.to_owned());
     }
     /// Removes a user (by user name) from the user listing, as a deleted Genesys user leaves it (its analytics data
     /// stays, as in Genesys).

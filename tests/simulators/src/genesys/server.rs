@@ -447,7 +447,8 @@ async fn token(State(s): State<S>, headers: HeaderMap, body: Bytes) -> Response 
     let Some((id, secret)) = basic.as_deref().and_then(|b| b.split_once(':')) else {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client not found");
     };
-    if id != s.client_id || secret != s.client_secret {
+    let other = s.lock().other_clients.get(id).is_some_and(|other| other == secret);
+    if (id != s.client_id || secret != s.client_secret) && !other {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "client not found");
     }
     let form = params(Some(&String::from_utf8_lossy(&body).into_owned()));
@@ -612,23 +613,42 @@ async fn users(State(s): State<S>, headers: HeaderMap, RawQuery(q): RawQuery) ->
         if !matches!(state, "active" | "inactive" | "deleted" | "any") {
             return Err(invalid_value("state must be one of active, inactive, deleted, any"));
         }
-        let mut list: Vec<&super::data::SimUser> =
-            s.world.users.iter().filter(|u| keep(u) && !s.is_deleted(&u.id)).collect();
-        list.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+        // (id, name, username, email, state) of the users listed: the generated ones, then the added ones (active).
+        let mut list: Vec<(String, String, String, String, &str)> = s
+            .world
+            .users
+            .iter()
+            .filter(|u| keep(u) && !s.is_deleted(&u.id))
+            .map(|u| {
+                let state = match u.state {
+                    UserState::Active => "active",
+                    UserState::Inactive => "inactive",
+                };
+                (u.id.clone(), u.name.clone(), u.username.clone(), u.email.clone(), state)
+            })
+            .collect();
+        if matches!(state, "active" | "any") {
+            let added = s.lock().added_users.clone();
+            list.extend(added.into_iter().filter(|u| !s.is_deleted(&u.id)).map(|u| {
+                let email = u.username.clone();
+                (u.id, u.name, u.username, email, "active")
+            }));
+        }
+        list.sort_by(|a, b| (&a.1, &a.0).cmp(&(&b.1, &b.0)));
         let all = list
             .into_iter()
-            .map(|u| {
+            .map(|(id, name, username, email, state)| {
                 json!({
-                    "id": u.id,
-                    "name": u.name,
+                    "id": id,
+                    "name": name,
                     "division": division(),
-                    "chat": {"jabberId": format!("{}@sim.orgspan.com", u.id)},
-                    "email": u.email,
-                    "state": match u.state { UserState::Active => "active", UserState::Inactive => "inactive" },
-                    "username": u.username,
+                    "chat": {"jabberId": format!("{id}@sim.orgspan.com")},
+                    "email": email,
+                    "state": state,
+                    "username": username,
                     "version": 3,
                     "acdAutoAnswer": false,
-                    "selfUri": format!("/api/v2/users/{}", u.id),
+                    "selfUri": format!("/api/v2/users/{id}"),
                 })
             })
             .collect();

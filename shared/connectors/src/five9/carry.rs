@@ -15,9 +15,15 @@
 //!   a row before it, so the segments before midnight that end by midnight play no further part;
 //! - a row is a state's start and its duration *so far*: only the agent's latest state can still grow, and it ends
 //!   where the agent's next state starts. A carried segment that was still going on when it was captured is kept
-//!   open (it ends where the agent's next row starts, or is still going on), the others keep their end. (So a state
-//!   of today that begins and ends inside such a carried state ends it, where the rows would resume it after the
-//!   shorter state: the carried state's end is not known.)
+//!   open (it ends where the agent's next row starts, or is still going on), the others keep their end;
+//! - a state of today that begins and ends inside a longer one does not end it: the longer one resumes after it. A
+//!   carried segment still going on when captured is known to have lasted until the capture (`Carried::captured`,
+//!   less `goes_on_at`'s 2 s of rounding): a state of today that ends before then lies inside it, and it resumes
+//!   after it, open, as from all the rows.
+//!
+//! What it cannot know is how long such a state went on after the capture: a state of today that begins inside it
+//! and ends after the capture is taken as the agent's next state (it ends the carried one), as it is when that
+//! state is still going on; all the rows would resume the carried state after it if it outlasted it.
 //!
 //! What it assumes is the assumption of the import's final days: no row starting before midnight is written later
 //! than 3 hours after it. A carried set is only taken in for the time zone it was read in, and only kept while it
@@ -29,7 +35,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::report::{Seg, StateRows, Strings, fold_rows, runs_by_agent};
+use super::report::{ROUNDING, Seg, StateRows, Strings, fold_rows, runs_by_agent};
 
 /// The largest carried set kept (as JSON): 320 KiB, ≈ 7,000 agents in a state at midnight at ≈ 47 bytes a state
 /// with 26-character agent names (measured); a larger domain reads the look-back. The import keeps the connector's
@@ -52,6 +58,11 @@ pub struct Carried {
     /// `(state, reason code)` of the segments.
     statuses: Vec<(String, Option<String>)>,
     states: Vec<CarriedState>,
+    /// When the rows were read (their reports' generation time), as seconds from `at`: the segments still going on
+    /// then are known to last until then. A set saved without it (before 2026-12-08) is not readable: whether a
+    /// state of today lies inside one of those segments is not known.
+    #[serde(default)]
+    captured: Option<i64>,
 }
 
 impl Carried {
@@ -66,7 +77,7 @@ impl Carried {
         let secs = |t: DateTime<Utc>| (t - at).num_seconds();
         for (agent, range) in runs_by_agent(&mut before, strings) {
             let mut segs = Vec::new();
-            fold_rows(&mut segs, &before[range], strings, report_time);
+            fold_rows(&mut segs, &before[range], strings, report_time, None);
             let last = segs.len().checked_sub(1);
             for (k, s) in segs.iter().enumerate() {
                 let open = Some(k) == last && s.ongoing_at(report_time, strings);
@@ -81,21 +92,30 @@ impl Carried {
                 states.push((strings.get(agent).to_owned(), status, secs(s.orig_start), secs(s.start), end));
             }
         }
-        Self { at, zone: zone.to_owned(), statuses, states }
+        Self { at, zone: zone.to_owned(), statuses, states, captured: Some(secs(report_time)) }
+    }
+
+    /// Until when the segments still going on when captured are known to last: the capture, less the rounding by
+    /// which a state ending a little before it was still taken as going on (`report::ROUNDING`).
+    pub(super) fn known_until(&self) -> Option<DateTime<Utc>> {
+        let captured = Duration::try_seconds(self.captured?)?;
+        self.at.checked_add_signed(captured - ROUNDING)
     }
 
     /// Whether every carried segment can be read back: its status known, its times within a week of `at` and in
-    /// order, its agent named. A saved set that is not (a store's corruption, an edit) is ignored whole, never used
-    /// in part: its reports then start with the look-back.
+    /// order, its agent named; and the capture's time is known, within a week after `at`. A saved set that is not (a
+    /// store's corruption, an edit, a set saved before the capture's time was) is ignored whole, never used in part:
+    /// its reports then start with the look-back.
     pub fn is_readable(&self) -> bool {
         const WEEK: i64 = 7 * 86_400;
-        self.states.iter().all(|(agent, status, orig_start, start, end)| {
-            !agent.is_empty()
-                && (*status as usize) < self.statuses.len()
-                && (-WEEK..0).contains(orig_start)
-                && (*orig_start..=WEEK).contains(start)
-                && end.is_none_or(|e| e > 0 && e >= *start && e <= WEEK)
-        })
+        self.captured.is_some_and(|c| (0..=WEEK).contains(&c))
+            && self.states.iter().all(|(agent, status, orig_start, start, end)| {
+                !agent.is_empty()
+                    && (*status as usize) < self.statuses.len()
+                    && (-WEEK..0).contains(orig_start)
+                    && (*orig_start..=WEEK).contains(start)
+                    && end.is_none_or(|e| e > 0 && e >= *start && e <= WEEK)
+            })
     }
 
     /// The carried segments per agent, their strings taken into `strings`; a segment still going on when captured
@@ -208,8 +228,18 @@ mod tests {
 
     /// One agent's states as Five9 writes them: `(start, state, reason, duration)`, consecutive from `from`,
     /// some of zero length, logouts as points, some pairs written with the same start (the shorter first state,
-    /// the longer its successor, five9.md's overlap rule), and long states that run across midnight.
-    fn timeline(rng: &mut Rng, from: DateTime<Utc>, until: DateTime<Utc>) -> Vec<Written> {
+    /// the longer its successor, five9.md's overlap rule), long states that run across midnight, and shorter states
+    /// (some of zero length, some logouts) inside longer ones, before, across and after `midnight`, and gaps where
+    /// a state ended without a successor. A state begun before `midnight` and still going on at `known` (carried
+    /// open) has no state inside it ending at or after `known` (it is known to last until its capture, no further:
+    /// see the module's doc) and no gap after it.
+    fn timeline(
+        rng: &mut Rng,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+        midnight: DateTime<Utc>,
+        known: DateTime<Utc>,
+    ) -> Vec<Written> {
         let mut out = Vec::new();
         let mut t = from + Duration::seconds(rng.next(3_600) as i64);
         while t < until {
@@ -229,7 +259,36 @@ mod tests {
                 t += Duration::seconds(short + secs);
             } else {
                 out.push((t, state, reason, secs));
-                t += Duration::seconds(secs);
+                let end = t + Duration::seconds(secs);
+                if secs >= 60 && rng.next(2) == 0 {
+                    // Shorter states inside it, each ending before it does (and, in one carried still going on at
+                    // the capture, before `known`).
+                    let limit = if t < midnight && end >= known { end.min(known) } else { end };
+                    let mut inner = t;
+                    for _ in 0..1 + rng.next(3) {
+                        let room = (limit - inner).num_seconds() - 1;
+                        if room < 2 {
+                            break;
+                        }
+                        let start = inner + Duration::seconds(1 + rng.next(room as u64 - 1) as i64);
+                        let left = (limit - start).num_seconds();
+                        let inner_state = STATES[rng.next(STATES.len() as u64) as usize];
+                        let inner_secs = if inner_state == "Logout" || rng.next(4) == 0 {
+                            0
+                        } else {
+                            1 + rng.next(left.min(1_800) as u64 - 1) as i64
+                        };
+                        out.push((start, inner_state, None, inner_secs));
+                        inner = start + Duration::seconds(inner_secs);
+                    }
+                }
+                // Now and then nothing written for a while (the state ended without a successor), but after a
+                // carried state going on when captured: what is carried ends it where the agent's next row starts.
+                let carried_open = t < midnight && end >= known;
+                t = end;
+                if !carried_open && rng.next(8) == 0 {
+                    t += Duration::seconds(1 + rng.next(1_800) as i64);
+                }
             }
         }
         out
@@ -254,9 +313,12 @@ mod tests {
         let midnight = utc("2024-05-15T00:00:00Z");
         let lookback = Duration::hours(12);
         let mut rng = Rng(0x5eed_1234_abcd_0001);
-        let mut agents: Vec<_> = (0..300)
-            .map(|_| timeline(&mut rng, midnight - Duration::hours(13), midnight + Duration::hours(20)))
-            .collect();
+        // Captured from a read 3 hours after midnight (rows before midnight all written), as the connector does: a
+        // state going on then is known to have lasted until 2 s before it (`goes_on_at`'s rounding).
+        let capture_at = midnight + Duration::hours(3);
+        let known = capture_at - Duration::seconds(2);
+        let day = |rng: &mut Rng, from| timeline(rng, from, midnight + Duration::hours(20), midnight, known);
+        let mut agents: Vec<_> = (0..300).map(|_| day(&mut rng, midnight - Duration::hours(13))).collect();
         // And some written as a pair seconds before midnight, the second state starting after it.
         for k in 0..5 {
             let pair = midnight - Duration::seconds(2 + k);
@@ -266,11 +328,22 @@ mod tests {
                 (pair, "Ringing", None, 5 + k),
                 (pair, "On Call", None, 5 + k + 600),
             ];
-            states.extend(timeline(&mut rng, pair + Duration::seconds(5 + k + 600), midnight + Duration::hours(20)));
+            states.extend(day(&mut rng, pair + Duration::seconds(5 + k + 600)));
             agents.push(states);
         }
-        // Captured from a read 3 hours after midnight (rows before midnight all written), as the connector does.
-        let capture_at = midnight + Duration::hours(3);
+        // Shorter states of today inside longer ones begun before midnight, some carried still going on.
+        let inside_carried = agents
+            .iter()
+            .filter(|states| {
+                states.iter().any(|(s, _, _, secs)| {
+                    let end = *s + Duration::seconds(*secs);
+                    *s < midnight
+                        && end >= known
+                        && states.iter().any(|(i, _, _, d)| *i >= midnight && *i + Duration::seconds(*d) < end)
+                })
+            })
+            .count();
+        assert!(inside_carried > 10, "{inside_carried} agents with a state inside one carried open");
         let read = TimeWindow::new(midnight - lookback, capture_at).unwrap();
         let carried = Carried::capture(&rows_at(&agents, read, capture_at), capture_at, midnight, "UTC");
         assert!(carried.len() > 150, "most agents were in a state at midnight: {}", carried.len());
@@ -334,22 +407,52 @@ mod tests {
         let mut broken = carried.clone();
         broken.states[1].4 = Some(-700);
         assert!(!broken.is_readable());
-        // At 05:00: a went Ready at 04:30; b's next row is at 00:10.
+        // A set saved before the capture's time was: whether a state of today lies inside a carried one is not known.
+        let mut old = serde_json::to_value(&carried).unwrap();
+        old.as_object_mut().unwrap().remove("captured");
+        assert!(!serde_json::from_value::<Carried>(old).unwrap().is_readable());
+        // At 05:00: a was on a call 01:00-01:05 inside its Not Ready (known to go on until the capture: it resumes
+        // after it, a zero-length state at 02:00 does not end it), then went Ready at 04:30; b's next row is at
+        // 00:10; e, in Not Ready since 23:30 and going on at the capture, was on a call 04:00-04:10 (after the
+        // capture: its next state, nothing known after it).
         let mut today = StateRows::default();
+        today.push("a", "On Call", None, utc("2024-05-15T01:00:00Z"), 300);
+        today.push("a", "Ready", None, utc("2024-05-15T02:00:00Z"), 0);
         today.push("a", "Ready", None, utc("2024-05-15T04:30:00Z"), 1_800);
         today.push("b", "Ready", None, utc("2024-05-15T00:10:00Z"), 60);
+        today.push("e", "On Call", None, utc("2024-05-15T04:00:00Z"), 600);
+        before.push("e", "Not Ready", None, utc("2024-05-14T23:30:00Z"), 3 * 3_600 + 1_800);
+        let carried = Carried::capture(&before, utc("2024-05-15T03:00:00Z"), at, "UTC");
         let now = utc("2024-05-15T05:00:00Z");
-        let segs = build_segments_after(today, now, TimeWindow::new(at, now).unwrap(), Some(&carried));
+        let window = TimeWindow::new(at, now).unwrap();
+        // All the rows, as a read with the look-back finds them at 05:00: a's Not Ready lasted until 04:30, e's
+        // until 04:00.
+        let mut all = StateRows::default();
+        all.push("a", "Not Ready", Some("Lunch"), utc("2024-05-14T23:00:00Z"), 5 * 3_600 + 1_800);
+        all.push("b", "On Call", None, utc("2024-05-14T23:50:00Z"), 1_200);
+        all.push("c", "Ready", None, utc("2024-05-14T23:59:58Z"), 5);
+        all.push("c", "On Call", None, utc("2024-05-14T23:59:58Z"), 65);
+        all.push("d", "Ready", None, utc("2024-05-14T22:00:00Z"), 60);
+        all.push("d", "Logout", None, utc("2024-05-14T22:01:00Z"), 0);
+        all.push("e", "Not Ready", None, utc("2024-05-14T23:30:00Z"), 4 * 3_600 + 1_800);
+        all.append(today.clone());
+        let whole = build_segments(all, now, window);
+        let segs = build_segments_after(today, now, window, Some(&carried));
+        assert_eq!(segs, whole, "what all the rows give");
         let got: Vec<_> = segs.iter().map(|s| (&*s.agent_external_id, &*s.status_id, s.start, s.end)).collect();
         assert_eq!(
             got,
             vec![
-                ("a", "Not Ready: Lunch", utc("2024-05-14T23:00:00Z"), Some(utc("2024-05-15T04:30:00Z"))),
+                ("a", "Not Ready: Lunch", utc("2024-05-14T23:00:00Z"), Some(utc("2024-05-15T01:00:00Z"))),
+                ("a", "On Call", utc("2024-05-15T01:00:00Z"), Some(utc("2024-05-15T01:05:00Z"))),
+                ("a", "Not Ready: Lunch", utc("2024-05-15T01:05:00Z"), Some(utc("2024-05-15T04:30:00Z"))),
                 ("a", "Ready", utc("2024-05-15T04:30:00Z"), None),
                 ("b", "On Call", utc("2024-05-14T23:50:00Z"), Some(utc("2024-05-15T00:10:00Z"))),
                 ("b", "Ready", utc("2024-05-15T00:10:00Z"), Some(utc("2024-05-15T00:11:00Z"))),
                 ("c", "Ready", utc("2024-05-14T23:59:58Z"), Some(utc("2024-05-15T00:00:03Z"))),
                 ("c", "On Call", utc("2024-05-15T00:00:03Z"), Some(utc("2024-05-15T00:01:03Z"))),
+                ("e", "Not Ready", utc("2024-05-14T23:30:00Z"), Some(utc("2024-05-15T04:00:00Z"))),
+                ("e", "On Call", utc("2024-05-15T04:00:00Z"), Some(utc("2024-05-15T04:10:00Z"))),
             ]
         );
     }

@@ -209,8 +209,7 @@ impl Five9Connector {
                 other => other,
             })?;
             self.check_outside(result.farthest_outside)?;
-            at_least.check(&name, w, result.rows)?;
-            if result.rows >= self.opts.row_limit {
+            if self.cut_at_row_limit(&name, w, result.rows, &result.quarters, at_least)? {
                 return Ok(Some(result.quarters));
             }
             self.count_outside(result.rows_outside_window, 0);
@@ -223,11 +222,11 @@ impl Five9Connector {
     }
 
     /// Runs `report` over each of `windows` in turn and hands each result (its whole body, the window, the report's
-    /// generation time and the rows it must hold at least) to `take`, which reads it, checks it against those rows
-    /// ([`AtLeast::check`]) and answers `None` when it was complete; one that reached the row limit (`take` keeps
-    /// nothing of it, and answers its rows per UTC quarter hour) is halved and its halves read the same way, before
-    /// the next window. A cut report's rows prove that each half holds at least those in its quarter hours
-    /// ([`AtLeast`]).
+    /// generation time and the rows it must hold at least) to `take`, which reads it and answers `None` when it was
+    /// complete, checked against those rows ([`Five9Connector::cut_at_row_limit`]); one that reached the row limit
+    /// (`take` keeps nothing of it, and answers its rows per UTC quarter hour) is halved and its halves read the same
+    /// way, before the next window. A cut report's rows prove that each half holds at least those in its quarter
+    /// hours ([`AtLeast`]).
     async fn read_reports(
         &self,
         report: (&str, &str),
@@ -291,6 +290,25 @@ impl Five9Connector {
         all.as_of(&reports, generated_at);
         self.see_statuses(all.statuses());
         Ok((all, generated_at))
+    }
+
+    /// Whether the `report` over `w`, `rows` rows (`quarters`: per UTC quarter hour, see [`Quarters`]), reached the
+    /// row limit, and is to be halved; else checks it against the rows the report it was halved from held
+    /// ([`AtLeast::check`]). A report at the limit is cut wherever its rows end, so it proves nothing short: its
+    /// halves are checked against its rows and those before it.
+    fn cut_at_row_limit(
+        &self,
+        report: &str,
+        w: TimeWindow,
+        rows: usize,
+        quarters: &[(DateTime<Utc>, u32)],
+        at_least: &AtLeast,
+    ) -> Result<bool, ConnectorError> {
+        if rows >= self.opts.row_limit {
+            return Ok(true);
+        }
+        at_least.check(report, w, quarters)?;
+        Ok(false)
     }
 
     /// Fails the read when a report held rows farther than [`report::OUTSIDE_TOLERANCE`] outside its window
@@ -358,14 +376,18 @@ impl Five9Connector {
             let rows = all.rows.len() - before;
             let farthest = all.rows[before..].iter().filter_map(|r| report::outside_by(w, r.start)).max();
             self.check_outside(farthest.unwrap_or_default())?;
-            at_least.check(AGENT_STATE_REPORT.1, w, rows)?;
-            if rows >= self.opts.row_limit {
-                let mut quarters: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+            // The rows per UTC quarter hour, needed only to halve the report or check it against a cut one's.
+            let mut quarters: Quarters = Vec::new();
+            if rows >= self.opts.row_limit || !at_least.0.is_empty() {
+                let mut counted: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
                 for r in &all.rows[before..] {
-                    *quarters.entry(floor_to_interval(r.start)).or_default() += 1;
+                    *counted.entry(floor_to_interval(r.start)).or_default() += 1;
                 }
+                quarters = counted.into_iter().collect();
+            }
+            if self.cut_at_row_limit(AGENT_STATE_REPORT.1, w, rows, &quarters, at_least)? {
                 all.rows.truncate(before);
-                return Ok(Some(quarters.into_iter().collect()));
+                return Ok(Some(quarters));
             }
             generated_at = at;
             // Rows outside the report window (a server reading the criteria differently) are dropped: exactly the
@@ -427,15 +449,26 @@ impl AtLeast {
         AtLeast(self.0.iter().filter(|(q, _)| inside(window, **q)).map(|(q, n)| (*q, *n)).collect())
     }
 
-    /// Fails as malformed when the `report` over `window` returned fewer `rows` than it must hold.
-    fn check(&self, report: &str, window: TimeWindow, rows: usize) -> Result<(), ConnectorError> {
-        let least: usize = self.0.values().map(|n| *n as usize).sum();
-        if rows >= least {
+    /// Fails as malformed when the `report` over `window`, its rows per UTC quarter hour `quarters` (a quarter
+    /// possibly more than once: [`Quarters`]), returned fewer rows in a quarter hour than it must hold there. Per
+    /// quarter hour: a total would let rows elsewhere (its end, which Five9 includes, or rows just outside it) make
+    /// up for a short quarter.
+    fn check(&self, report: &str, window: TimeWindow, quarters: &[(DateTime<Utc>, u32)]) -> Result<(), ConnectorError> {
+        if self.0.is_empty() {
             return Ok(());
         }
+        let mut held: BTreeMap<DateTime<Utc>, u32> = BTreeMap::new();
+        for (q, n) in quarters {
+            let sum = held.entry(*q).or_default();
+            *sum = sum.saturating_add(*n);
+        }
+        let Some((q, least)) = self.0.iter().find(|(q, least)| held.get(q).copied().unwrap_or(0) < **least) else {
+            return Ok(());
+        };
+        let got = held.get(q).copied().unwrap_or(0);
         Err(ConnectorError::malformed(format!(
-            "{report} report over {} – {}: {rows} rows, but the report it was halved from, cut at the row limit, \
-             held {least} rows in those hours",
+            "{report} report over {} – {}: {got} rows in the quarter hour from {q}, but the report it was halved \
+             from, cut at the row limit, held {least} there",
             window.start, window.end
         )))
     }
@@ -472,9 +505,8 @@ fn read_report(
 mod tests {
     use super::*;
 
-    #[test]
-    fn agent_state_reports_are_cut_by_the_rows_a_busy_hour_would_hold_until_the_hours_are_known() {
-        let c = Five9Connector::new(
+    fn connector() -> Five9Connector {
+        Five9Connector::new(
             crate::HttpClient::new().unwrap(),
             &crate::Endpoints::default(),
             Five9Settings {
@@ -485,7 +517,54 @@ mod tests {
             },
             "user".into(),
             SecretString::from("pw".to_owned()),
-        );
+        )
+    }
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_half_of_a_cut_report_must_hold_the_rows_of_each_quarter_hour_not_their_total() {
+        let w = TimeWindow { start: utc("2024-05-13T12:00:00Z"), end: utc("2024-05-13T13:00:00Z") };
+        let q = |m: i64| w.start + Duration::minutes(m);
+        // The cut report held 10 rows in each of its first two quarter hours (and one at its end, which Five9
+        // includes: no quarter hour of the window). Its first half:
+        let least = AtLeast::default().with(w, vec![(q(0), 10), (q(15), 10), (q(60), 1)]).within(w);
+        let half = TimeWindow { start: w.start, end: q(30) };
+        let check = |quarters: &[(DateTime<Utc>, u32)]| least.check("Call Log", half, quarters);
+        assert!(check(&[(q(0), 10), (q(15), 10)]).is_ok());
+        // A quarter repeated (the rows not in time order): its groups are summed.
+        assert!(check(&[(q(0), 4), (q(15), 10), (q(0), 6), (q(30), 1)]).is_ok());
+        // 25 rows, more than the 20 held, but 5 in the second quarter hour: malformed.
+        let err = check(&[(q(0), 20), (q(15), 5)]).unwrap_err();
+        let ConnectorError::Malformed { context } = &err else { panic!("{err:?}") };
+        assert!(context.contains("5 rows in the quarter hour from 2024-05-13 12:15:00 UTC"), "{context}");
+        assert!(context.contains("held 10 there"), "{context}");
+        // Rows at the half's end (Five9 includes it) or just outside it make up for no short quarter hour.
+        assert!(check(&[(q(0), 10), (q(15), 9), (q(30), 5)]).is_err());
+        assert!(check(&[(q(0) - Duration::minutes(15), 3), (q(0), 9), (q(15), 10)]).is_err());
+    }
+
+    #[test]
+    fn a_half_at_the_row_limit_is_halved_whatever_the_reports_before_it_held() {
+        let c = connector().with_options(Five9Options { row_limit: 60, ..Five9Options::default() });
+        let w = TimeWindow { start: utc("2024-05-13T12:00:00Z"), end: utc("2024-05-13T13:00:00Z") };
+        let q = |m: i64| w.start + Duration::minutes(m);
+        // Two cut reports before it, each at the limit, held at most 50, 30 and 10 rows in three of its quarter hours
+        // (a dense window whose rows grew between them): 90 at least, more than any report returns.
+        let least = AtLeast::default().with(w, vec![(q(0), 50), (q(45), 10)]).with(w, vec![(q(0), 30), (q(15), 30)]);
+        let limited = [(q(0), 45), (q(15), 15)];
+        assert!(c.cut_at_row_limit("Agent State Details", w, 60, &limited, &least).unwrap(), "halved");
+        // Below the limit it is complete, and short.
+        let short = [(q(0), 45), (q(15), 14)];
+        let err = c.cut_at_row_limit("Agent State Details", w, 59, &short, &least).unwrap_err();
+        assert!(matches!(err, ConnectorError::Malformed { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn agent_state_reports_are_cut_by_the_rows_a_busy_hour_would_hold_until_the_hours_are_known() {
+        let c = connector();
         let start: DateTime<Utc> = "2024-05-13T12:00:00Z".parse().unwrap();
         let hours = |h: i64| TimeWindow { start, end: start + Duration::hours(h) };
         let spans = |windows: Vec<TimeWindow>| windows.iter().map(|w| w.duration().num_minutes()).collect::<Vec<_>>();

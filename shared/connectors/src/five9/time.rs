@@ -170,8 +170,11 @@ impl LocalResolver {
         Self { tz, start: window.start, last: criteria_end(window.end, tz) }
     }
 
-    /// The UTC instant of a local wall time. `prev` is the previous row of the same time-ordered sequence
-    /// (used only when both candidates of a repeated-hour time fall inside the window).
+    /// The UTC instant of a local wall time. A wall time of the repeated hour is read as the instant inside the
+    /// window; when both are, as the later one if the earlier is before `prev` (the previous row of the same
+    /// time-ordered sequence); when neither is (a row outside the hours asked for), as the one nearer the window: a
+    /// row a little outside it is skipped and warned about, never taken an hour farther out (which would fail the
+    /// read as one in a wrong time zone, [`super::report::OUTSIDE_TOLERANCE`]).
     pub fn resolve(&self, local: NaiveDateTime, prev: Option<DateTime<Utc>>) -> DateTime<Utc> {
         match self.tz.from_local_datetime(&local) {
             LocalResult::Single(t) => t.with_timezone(&Utc),
@@ -183,10 +186,14 @@ impl LocalResolver {
                 match (inside(early), inside(late)) {
                     (true, false) => early,
                     (false, true) => late,
-                    _ => match prev {
+                    (true, true) => match prev {
                         Some(p) if early < p => late,
                         _ => early,
                     },
+                    (false, false) => {
+                        let off = |t: DateTime<Utc>| if t < self.start { self.start - t } else { t - self.last };
+                        if off(late) < off(early) { late } else { early }
+                    }
                 }
             }
             // A wall time inside the spring-forward gap does not exist; Five9 should never write one. Read it
@@ -424,5 +431,20 @@ mod tests {
         // Spring-forward gap: 02:30 does not exist; read with the PST offset.
         let gap = NaiveDateTime::parse_from_str("2024-03-10 02:30:00", "%Y-%m-%d %H:%M:%S").unwrap();
         assert_eq!(r.resolve(gap, None), utc("2024-03-10T10:30:00Z"));
+    }
+
+    #[test]
+    fn a_repeated_hour_time_outside_the_window_is_read_as_the_instant_nearer_it() {
+        // A report over the second 01:15–01:30 of the fall-back day, whose first row is 2 s before it: 01:14:58 is
+        // 08:14:58Z (PDT) or 09:14:58Z (PST), neither inside. The nearer is 2 s out, the other an hour.
+        let local = NaiveDateTime::parse_from_str("2024-11-03 01:14:58", "%Y-%m-%d %H:%M:%S").unwrap();
+        let second = Window { start: utc("2024-11-03T09:15:00Z"), end: utc("2024-11-03T09:30:00Z") };
+        let r = LocalResolver::new(Los_Angeles, second);
+        assert_eq!(r.resolve(local, None), utc("2024-11-03T09:14:58Z"));
+        assert_eq!(r.resolve(local, Some(utc("2024-11-03T09:20:00Z"))), utc("2024-11-03T09:14:58Z"));
+        // Over the first 01:15–01:30, a row at 01:30:02 is 2 s after it (08:30:02Z), not an hour (09:30:02Z).
+        let first = Window { start: utc("2024-11-03T08:15:00Z"), end: utc("2024-11-03T08:30:00Z") };
+        let after = NaiveDateTime::parse_from_str("2024-11-03 01:30:02", "%Y-%m-%d %H:%M:%S").unwrap();
+        assert_eq!(LocalResolver::new(Los_Angeles, first).resolve(after, None), utc("2024-11-03T08:30:02Z"));
     }
 }

@@ -1163,6 +1163,36 @@ async fn connect_with_passes() -> (ConnectEnv, String) {
     (connect_env, id)
 }
 
+/// Agent events published to moto's `agent-events` stream as their time comes, in the order they happen (the
+/// simulator lists them agent by agent; a contact event has no time: first).
+struct Feed {
+    events: Vec<Value>,
+    published: usize,
+}
+
+impl Feed {
+    fn new(mut events: Vec<Value>) -> Self {
+        events.sort_by_key(Self::stamp);
+        Self { events, published: 0 }
+    }
+
+    fn stamp(event: &Value) -> Option<DateTime<Utc>> {
+        event["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap())
+    }
+
+    /// Publishes the events not published yet stamped at or before `through`.
+    async fn publish_through(&mut self, kinesis: &aws_sdk_kinesis::Client, through: DateTime<Utc>) {
+        let due: Vec<Value> = self.events[self.published..]
+            .iter()
+            .take_while(|e| Self::stamp(e).is_none_or(|t| t <= through))
+            .cloned()
+            .collect();
+        self.published += due.len();
+        let publish = acd_simulators::amazon_connect::ConnectSimulator::publish_agent_events_batched;
+        publish(kinesis, "agent-events", &due).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn an_amazon_connect_import_never_reopens_a_state_a_pass_stored_closed() {
     use acd_simulators::amazon_connect::{self as connect, ConnectSimulator};
@@ -1205,7 +1235,7 @@ async fn an_amazon_connect_import_never_reopens_a_state_a_pass_stored_closed() {
 /// import from its own; what each writes is one segment per (agent, start).
 #[tokio::test]
 async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agree_with_the_import() {
-    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
 
     // (The simulator is bound: dropped, it would stop.)
     let (ConnectEnv { env, kinesis, sim: _sim, .. }, id) = connect_with_passes().await;
@@ -1213,17 +1243,9 @@ async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agre
     // Yesterday's working day of two agents; agent 0 goes to lunch at 12:00 and is back at 12:30, agent 1 at
     // 12:07 and 12:38. The stream receives each event as it happens.
     let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
-    let (mut events, truth) = connect::agent_events(2, day);
-    let stamp = |e: &Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
-    // In the order they happen (the simulator lists them agent by agent; a contact event has no time: first).
-    events.sort_by_key(stamp);
-    let mut published = 0;
-    let mut publish_through = async |through: DateTime<Utc>| {
-        let due: Vec<Value> =
-            events[published..].iter().take_while(|e| stamp(e).is_none_or(|t| t <= through)).cloned().collect();
-        published += due.len();
-        ConnectSimulator::publish_agent_events(&kinesis, "agent-events", &due).await.unwrap();
-    };
+    let (events, truth) = connect::agent_events(2, day);
+    let mut feed = Feed::new(events);
+    let mut publish_through = async |through: DateTime<Utc>| feed.publish_through(&kinesis, through).await;
     // The truth as known at `now`: segments started by then, open if they had not ended.
     let known_at = |now: DateTime<Utc>| -> Vec<AgentSegment> {
         sorted_segments(
@@ -1286,7 +1308,7 @@ async fn amazon_connect_passes_follow_the_stream_close_the_open_segment_and_agre
 /// import's (imports failing on the statistics keep theirs back) reads on from its own.
 #[tokio::test]
 async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_imports() {
-    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig, ConnectSimulator};
+    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
 
     let (ConnectEnv { env, kinesis, sim, .. }, id) = connect_with_passes().await;
     let day = connect::midnight(Utc::now()) - chrono::Duration::days(1);
@@ -1303,15 +1325,8 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
         events.push(beat(minute(12, 31) + chrono::Duration::seconds(2 * i), minute(12, 30)));
         events.push(beat(minute(15, 11) + chrono::Duration::milliseconds(350 * i), minute(12, 30)));
     }
-    let stamp = |e: &Value| e["EventTimestamp"].as_str().map(|t| t.parse::<DateTime<Utc>>().unwrap());
-    events.sort_by_key(stamp);
-    let mut published = 0;
-    let mut publish_through = async |through: DateTime<Utc>| {
-        let due: Vec<Value> =
-            events[published..].iter().take_while(|e| stamp(e).is_none_or(|t| t <= through)).cloned().collect();
-        published += due.len();
-        ConnectSimulator::publish_agent_events_batched(&kinesis, "agent-events", &due).await.unwrap();
-    };
+    let mut feed = Feed::new(events);
+    let mut publish_through = async |through: DateTime<Utc>| feed.publish_through(&kinesis, through).await;
     let known_at = |now: DateTime<Utc>| -> Vec<AgentSegment> {
         let known = truth.iter().filter(|s| s.start <= now);
         sorted_segments(known.map(|s| AgentSegment { end: s.end.filter(|e| *e <= now), ..s.clone() }).collect())

@@ -658,6 +658,7 @@ impl ImportService {
             now,
             deadline,
             vendor_deadline: self.vendor_deadline(deadline),
+            reads: listed.reads,
         };
         let mut progress = DayProgress {
             state: listed.state,
@@ -750,8 +751,9 @@ impl ImportService {
         let once_seen: std::collections::HashSet<String> =
             queues.iter().filter(|q| connector.listed_once_seen(q)).map(|q| q.external_id.clone()).collect();
         let held = state.queue_listing_held.is_some();
-        // Where this run reads statistics from (as `import_days` plans it; a back-fill under way: where it resumes):
-        // a queue listed again after it left before there was not read in between, and is complete only from there.
+        // What this run reads (`import_days` reads these; a back-fill under way: where it resumes). A queue listed
+        // again after it left before where it reads statistics from was not read in between, and is complete only
+        // from there.
         let vendor = acd_connectors::vendor_of(&integration.kind)?;
         let reads = plan::run_reads(
             now,
@@ -791,7 +793,7 @@ impl ImportService {
             );
             return Ok(None);
         }
-        Ok(Some(Listed { queues, agents, ranges, state }))
+        Ok(Some(Listed { queues, agents, ranges, state, reads }))
     }
 
     /// Lists and stores the ACD's statuses (Five9 adds the reason codes its agent-state reports showed so far).
@@ -840,9 +842,7 @@ impl ImportService {
         let reconciliation = self.config.reconciliation_for(vendor);
         let final_after = vendor.agent_states_final_after();
         let cursor = state.pass_cursor;
-        let by_hour = vendor.statistics_reread_by_hour();
-        let history_days = integration.settings.history_days();
-        let reads = plan::run_reads(run.now, progress_of(state), history_days, reconciliation, by_hour);
+        let reads = run.reads;
         // The young mark as this run takes it (saved with the first day written).
         state.young_from = reads.young_from;
         let (Some(window), Some(statistics_from)) = (reads.window, reads.statistics_from) else {
@@ -1184,6 +1184,8 @@ struct Listed {
     agents: Vec<acd_domain::ExternalAgent>,
     ranges: Vec<QueueRange>,
     state: ImportState,
+    /// What the run reads, planned from the state as the run found it ([`plan::run_reads`]).
+    reads: plan::RunReads,
 }
 
 /// What [`ImportService::fetch_group`] did.
@@ -1252,6 +1254,8 @@ struct DayRun<'a> {
     /// The run's deadline; the ACD gets `vendor_deadline` (minus the bookkeeping reserve).
     deadline: Deadline,
     vendor_deadline: Deadline,
+    /// What the run reads ([`Listed::reads`]).
+    reads: plan::RunReads,
 }
 
 /// What the days change as they go.

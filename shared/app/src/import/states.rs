@@ -398,11 +398,8 @@ impl ImportService {
             return Ok(checkpoint.vendor_cursor.clone());
         }
         let import = self.store.load_state(&integration.tenant_id, integration.id).await?;
-        let import_behind = match (import.complete_through, checkpoint.through) {
-            (Some(done), Some(through)) => done < through,
-            (None, Some(_)) => true,
-            (_, None) => false,
-        };
+        let import_behind =
+            checkpoint.through.is_some_and(|through| import.complete_through.is_none_or(|done| done < through));
         if import_behind && checkpoint.vendor_cursor.is_some() {
             return Ok(checkpoint.vendor_cursor.clone());
         }

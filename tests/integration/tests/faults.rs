@@ -851,10 +851,11 @@ impl Vendor for Connect {
                 // The run's credentials check probes ListQueues first: the import's own listing is the second.
                 self.sim.add_fault(CFault::EmptyQueues { skip: 1, n: 1 })
             }
-            // Paging that never moves on: the statistics' NextToken comes back the same after the first page.
-            VendorFault::MissingPaging => {
-                self.sim.add_fault(CFault::StuckToken { operation: "GetMetricDataV2".into() })
-            }
+            // Paging that never moves on: the user listing's NextToken comes back the same after the first page.
+            // (Not the statistics': whether a run's statistics need a second page of 100 rows depends on the
+            // simulator's traffic in the hours the run re-reads, so on the clock; at some hours none did, and the
+            // fault never showed.)
+            VendorFault::MissingPaging => self.sim.add_fault(CFault::StuckToken { operation: "ListUsers".into() }),
             VendorFault::CheckpointExpired | VendorFault::StreamRecreated => {} // in `harness`
             other => panic!("no Amazon Connect simulator fault for {other:?}"),
         }
@@ -962,7 +963,8 @@ async fn amazon_connect_faults_delay_data_and_never_delete_or_fake_it() {
     let now = Utc::now();
     let agents = 6;
     let ConnectEnv { env, sim, kinesis, stream_arn } =
-        ImportEnv::start_connect(TENANT, ConnectSimConfig { queues: 3, agents, ..ConnectSimConfig::default() }, STREAM)
+        // Listings of 2 a page: the user listing always has several pages (`MissingPaging` sticks its token).
+        ImportEnv::start_connect(TENANT, ConnectSimConfig { queues: 3, agents, page_size: 2, ..Default::default() }, STREAM)
             .await;
     let day = connect_sim::midnight(now) - chrono::Duration::days(1);
     let (events, _) = connect_sim::agent_events(agents, day);

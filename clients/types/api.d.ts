@@ -1793,7 +1793,7 @@ export interface operations {
     listExternalAgents: {
         parameters: {
             query?: {
-                /** @description Only agents not mapped to an employee. */
+                /** @description Only agents not mapped to an employee. A page of this filter may hold fewer than `limit` agents (even none) with a `next_cursor` after an unusually long read (40,000 agents looked at); follow `next_cursor` until it is null. */
                 unmapped?: boolean;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["Limit500"];
@@ -1888,7 +1888,7 @@ export interface operations {
     listExternalStatuses: {
         parameters: {
             query?: {
-                /** @description Only statuses still on the default activity. */
+                /** @description Only statuses still on the default activity. A page of this filter may hold fewer than `limit` statuses (even none) with a `next_cursor` after an unusually long read (40,000 statuses looked at); follow `next_cursor` until it is null. */
                 unmapped?: boolean;
                 /** @description Page size, 1 to 500 (default 100). */
                 limit?: components["parameters"]["Limit500"];

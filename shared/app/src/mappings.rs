@@ -345,8 +345,14 @@ fn listing_cursor(cursor: Option<&str>, max_bytes: usize, listing: &Listing<'_>)
     }
 }
 
+/// The cursor after a page: after the last item returned, or where a filtered read ended the page early.
 fn next_cursor<T>(page: &Page<T>, key: impl Fn(&T) -> &String, listing: &Listing<'_>) -> Option<String> {
-    if page.more { page.items.last().map(|item| crate::cursor::encode(listing, key(item))) } else { None }
+    let position = match &page.resume_after {
+        Some(position) => Some(position),
+        None if page.more => page.items.last().map(key),
+        None => None,
+    };
+    position.map(|p| crate::cursor::encode(listing, p))
 }
 
 #[cfg(test)]
@@ -371,6 +377,20 @@ mod tests {
         assert_eq!(codes("Jane\u{00A0}Doe"), ["invisible_character"]);
         let message = &identifier_warnings("external_id", "j\u{0430}ne")[0].message;
         assert!(message.contains("U+0430"), "{message}");
+    }
+
+    #[test]
+    fn a_page_ended_early_has_a_cursor_at_the_last_item_looked_at() {
+        let listing = Listing::ExternalAgents { integration: "i", unmapped_only: true };
+        let cursor = |items: Vec<String>, more, resume_after: Option<&str>| {
+            let page = Page { items, more, resume_after: resume_after.map(str::to_owned) };
+            next_cursor(&page, |a| a, &listing)
+                .map(|c| crate::cursor::decode::<String>(&c, "cursor", &listing).unwrap())
+        };
+        assert_eq!(cursor(vec![], true, Some("z")).as_deref(), Some("z"), "nothing matched in the read");
+        assert_eq!(cursor(vec!["a".into()], true, Some("z")).as_deref(), Some("z"));
+        assert_eq!(cursor(vec!["a".into()], true, None).as_deref(), Some("a"));
+        assert_eq!(cursor(vec!["a".into()], false, None), None);
     }
 
     /// A store whose writes succeed and whose agent listing fails (the look-alike check after a mapping).

@@ -47,6 +47,17 @@ pub enum StoreError {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub more: bool,
+    /// Set when a filtered read ended the page early (it looked at as many items as one page may): the position of
+    /// the last item it looked at, after which the next page starts (none between the last item returned and it
+    /// matched). `more` is then true, and `items` may be empty.
+    pub resume_after: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// The same page with each item converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), more: self.more, resume_after: self.resume_after }
+    }
 }
 
 /// Integration records and their per-tenant unique names.

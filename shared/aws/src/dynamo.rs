@@ -349,7 +349,7 @@ impl IntegrationRepo for DynamoStore {
         }
         let more = items.len() > limit;
         items.truncate(limit);
-        Ok(Page { items, more })
+        Ok(Page { items, more, resume_after: None })
     }
 
     async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError> {

@@ -109,7 +109,7 @@ pub(super) async fn mapped_agents(
             let lower = position.clone().filter(|p| *p > prefix).unwrap_or(prefix.clone());
             let upper = format!("{prefix}{}", char::MAX);
             if lower > upper {
-                return Ok(Page { items: Vec::new(), more: false });
+                return Ok(Page { items: Vec::new(), more: false, resume_after: None });
             }
             builder
                 .key_condition_expression("GSI1PK = :pk AND GSI1SK BETWEEN :lower AND :upper")
@@ -135,7 +135,7 @@ pub(super) async fn mapped_agents(
     }
     let more = has_more || agents.len() > limit;
     agents.truncate(limit);
-    Ok(Page { items: agents, more })
+    Ok(Page { items: agents, more, resume_after: None })
 }
 
 pub(super) async fn segments(

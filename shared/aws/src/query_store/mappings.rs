@@ -65,7 +65,7 @@ impl MappingStore for DynamoStore {
         }
         let page: Page<AgentItem> =
             self.list_prefix(keys::integration_pk(tenant, id), AGENT_SK_PREFIX, after, filter, limit, "agents").await?;
-        Ok(Page { items: page.items.into_iter().map(agent_record).collect(), more: page.more })
+        Ok(page.map(agent_record))
     }
 
     async fn set_agent_employee(
@@ -118,7 +118,7 @@ impl MappingStore for DynamoStore {
         let page: Page<StatusItem> = self
             .list_prefix(keys::integration_pk(tenant, id), STATUS_SK_PREFIX, after, filter, limit, "statuses")
             .await?;
-        Ok(Page { items: page.items.into_iter().map(status_record).collect(), more: page.more })
+        Ok(page.map(status_record))
     }
 
     async fn set_status_activity(
@@ -151,5 +151,52 @@ impl MappingStore for DynamoStore {
             Err(e) if is_conditional_failure(&e) => Ok(None),
             Err(e) => Err(sdk_error("UpdateItem(status mapping)", e)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    /// A page of the agents' range that looked at 20,000 items, matched none, and ends at `last` (`None`: the end).
+    fn looked_at(last: Option<&str>) -> QueryOutput {
+        let key = last.map(|sk| {
+            std::collections::HashMap::from([("PK".to_owned(), s("pk")), ("SK".to_owned(), s(format!("A#{sk}")))])
+        });
+        QueryOutput::builder().count(0).scanned_count(20_000).set_last_evaluated_key(key).build()
+    }
+
+    /// A store whose Queries answer 20,000 items looked at twice, then the end, and the rule answering them.
+    fn store_of_long_reads() -> (DynamoStore, aws_smithy_mocks::Rule) {
+        let rule = mock!(aws_sdk_dynamodb::Client::query)
+            .sequence()
+            .output(|| looked_at(Some("agent-20000")))
+            .output(|| looked_at(Some("agent-40000")))
+            .output(|| looked_at(None))
+            .build();
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::Sequential, [&rule]);
+        (DynamoStore { client, table: "t".into(), max_integrations: 10 }, rule)
+    }
+
+    #[tokio::test]
+    async fn an_unmapped_listing_ends_its_page_early_after_a_long_read() {
+        // (A review, 2026-12-07: `?unmapped=true` over an integration whose agents are nearly all mapped read the
+        // whole partition in one request.)
+        let (store, rule) = store_of_long_reads();
+        let tenant = TenantId::parse("acme").unwrap();
+        let page = store.list_agents(&tenant, IntegrationId::new(), true, 100, None).await.unwrap();
+        assert_eq!((page.items.len(), page.more, page.resume_after.as_deref()), (0, true, Some("agent-40000")));
+        assert_eq!(rule.num_calls(), 2, "stopped after 40,000 items looked at");
+    }
+
+    #[tokio::test]
+    async fn an_unfiltered_listing_reads_on_until_its_page_is_full() {
+        let (store, rule) = store_of_long_reads();
+        let tenant = TenantId::parse("acme").unwrap();
+        let page = store.list_statuses(&tenant, IntegrationId::new(), false, 100, None).await.unwrap();
+        assert_eq!((page.items.len(), page.more, page.resume_after), (0, false, None));
+        assert_eq!(rule.num_calls(), 3);
     }
 }

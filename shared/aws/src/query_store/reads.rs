@@ -155,7 +155,8 @@ pub(super) fn next_limit(wanted: usize, evaluated: u64, matched: u64, filtered: 
 
 impl DynamoStore {
     /// Items of one partition whose sort keys start with `prefix`, in order, after the sort key `{prefix}{after}`,
-    /// up to `limit`, optionally filtered. Reads until the page is full (one item more to know whether more follow).
+    /// up to `limit`, optionally filtered. Reads until the page is full (one item more to know whether more follow)
+    /// or, filtered, has looked at [`MAX_ITEMS_EVALUATED_PER_PAGE`] items: the page then ends early (`resume_after`).
     pub(super) async fn list_prefix<T: serde::de::DeserializeOwned>(
         &self,
         pk: String,
@@ -195,13 +196,19 @@ impl DynamoStore {
                 }
                 if out.len() > limit {
                     out.truncate(limit);
-                    return Ok(Page { items: out, more: true });
+                    return Ok(Page { items: out, more: true, resume_after: None });
                 }
             }
-            match next {
-                Some(k) => start = Some(k),
-                None => return Ok(Page { items: out, more: false }),
+            let Some(k) = next else { return Ok(Page { items: out, more: false, resume_after: None }) };
+            if filtered && evaluated >= MAX_ITEMS_EVALUATED_PER_PAGE {
+                // Everything up to the last key read has been looked at: the next page continues after it.
+                let resume_after = k.get(SK).and_then(|v| v.as_s().ok()).and_then(|sk| sk.strip_prefix(prefix));
+                if let Some(resume_after) = resume_after.map(str::to_owned) {
+                    tracing::warn!(evaluated, returned = out.len(), "{what} page ended early after a long read");
+                    return Ok(Page { items: out, more: true, resume_after: Some(resume_after) });
+                }
             }
+            start = Some(k);
         }
     }
 

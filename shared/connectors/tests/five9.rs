@@ -670,7 +670,8 @@ async fn rate_limits_end_the_call_and_are_not_retried() {
     assert!(matches!(expect_err(c.interval_stats(&[], w, deadline())).await, ConnectorError::RateLimited { .. }));
     assert_eq!(sim.stats().operations.get("runReport"), Some(&1), "not retried");
 
-    // The simulator's own counters: one runReport a day.
+    // The simulator's own counters: one runReport a day (a day the real clock does not leave meanwhile).
+    clear_of_an_hour_boundary(Duration::from_secs(5)).await;
     let sim = default_sim().await;
     sim.set_limits(Limits { report_request: [16, 120, 1], ..Limits::default() });
     let c = connector(&sim, Five9Grouping::Campaign);

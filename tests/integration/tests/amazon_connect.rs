@@ -75,8 +75,16 @@ fn deadline() -> Deadline {
     Deadline::after(Duration::from_secs(30))
 }
 
+/// The test's "now": read once per test process (nextest runs each test in a process of its own), so that a test
+/// running across midnight UTC keeps one yesterday ([`day`]) and runs its imports at that clock.
+fn now() -> DateTime<Utc> {
+    static NOW: std::sync::OnceLock<DateTime<Utc>> = std::sync::OnceLock::new();
+    *NOW.get_or_init(Utc::now)
+}
+
+/// Yesterday (UTC), the day the tests' agent events and statistics are on.
 fn day() -> DateTime<Utc> {
-    sim::midnight(Utc::now()) - Days::days(1)
+    sim::midnight(now()) - Days::days(1)
 }
 
 #[tokio::test]
@@ -532,9 +540,11 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
 
     // Runs at one clock, one after the other: started "at once" (as sync now), not by the recurring schedule,
     // whose second run in a quarter hour already imported has nothing to do.
+    // The first run at the test's clock: one that started after midnight UTC would not read yesterday (one day of
+    // history) that the queries below ask for.
     let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone(), at_once: true };
-    let run =
-        env.importer(ImportConfig::default()).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
+    let at_test_clock = ImportConfig { now: Some(now()), ..ImportConfig::default() };
+    let run = env.importer(at_test_clock).run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap();
     assert_eq!(run.outcome, RunOutcome::Succeeded, "{}", serde_json::to_string(&run).unwrap());
     // Yesterday's and today's segments come from the stream and are merged into what is stored, but neither day
     // was ever written: nothing is read back (yesterday's agents' hours were, one Query per agent, until 2026-12-05)

@@ -1353,9 +1353,10 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
     // its own position, which is further on than the import's: not the heart-beats again.
     publish_through(minute(15, 40)).await;
     pass_run(env.importer(at(minute(15, 40))).run_states(&event(&id), deadline()).await.unwrap());
+    // (Not as far as the real clock's quarter hour, which the import's credentials check reads.)
     sim.add_fault(connect::Fault::MetricsFail {
         from: day - chrono::Duration::days(2),
-        to: day + chrono::Duration::days(2),
+        to: day + chrono::Duration::hours(17),
     });
     let failed = env.importer(at(minute(16, 5))).run(&event(&id), deadline()).await.unwrap();
     assert_ne!(failed.outcome, RunOutcome::Succeeded, "{failed:?}");

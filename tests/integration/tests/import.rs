@@ -1958,7 +1958,7 @@ async fn connect_integration(
     assert_eq!(status, 201, "{issued}");
     sim.trust(issued["external_id"].as_str().unwrap());
     let body = json!({"name": "Connect", "type": "amazon_connect",
-                      "credentials": {"role_arn": "arn:aws:iam::123456789012:role/acd-connect-read"},
+                      "credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"},
                       "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
                                    "agent_event_stream_arn": stream_arn, "history_days": 1}});
     let id = create(&env, &body).await;
@@ -2201,4 +2201,115 @@ async fn an_import_failing_on_the_acd_whose_cursor_save_fails_too_keeps_its_leas
     let expires: DateTime<Utc> = lease.expect("its lease kept")["expires_at"].as_s().unwrap().parse().unwrap();
     let hold = chrono::Duration::from_std(hold).unwrap();
     assert!(started_at + hold <= expires && expires <= ended_at + hold, "held until {expires}");
+}
+
+/// The EMF document of the run `run_id` among the captured logs (outside Lambda it is the debug line "import run
+/// metrics", `emf=` the document).
+fn run_emf(logs: &LogCapture, run_id: &str) -> Value {
+    let docs: Vec<Value> = logs
+        .contents()
+        .lines()
+        .filter(|l| l.contains("import run metrics") && l.contains(run_id))
+        .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 1, "one metrics line for run {run_id}: {docs:?}");
+    docs.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn a_run_whose_last_statuses_listing_the_deadline_cuts_off_after_every_day_was_written_ends_partial() {
+    // No agents: no fetch returns an agent segment, so the statuses are listed once at the end of the run, after the
+    // last day was written — when as little as the bookkeeping reserve may be left, which the ACD's deadline leaves
+    // out. Such a listing cut off by that deadline used to fail the run (`vendor_unavailable`, the status
+    // `failing`, a `failing` event and a `recovered` one the next run) although every day was written and saved.
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 2,
+        agents: 0,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let first = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    assert!(first.counts.statuses > 0, "listed at the end: {first:?}");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "operational");
+
+    // The credentials check reads the presence definitions once; the listing at the end of the run never answers,
+    // and the ACD's deadline (the run's minus the 2 s reserve) cuts it off.
+    sim.add_fault(Fault::once(FaultTarget::PresenceDefinitions, GenesysFault::Hang).after(1));
+    let tight = tight_config(now, Duration::from_micros(500));
+    let limit = Duration::from_secs(15);
+    let started = std::time::Instant::now();
+    let run = env.importer(tight).run(&event(&id), Deadline::after(limit)).await.unwrap().run.unwrap();
+    assert!(started.elapsed() < limit, "the run ended before its deadline: {:?}", started.elapsed());
+    assert_eq!(run.outcome, RunOutcome::Partial, "{run:?}");
+    assert_eq!(run.reason, None, "{run:?}");
+    let days = day_chunks(run.window.unwrap()).len() as u64;
+    assert_eq!(run.counts.days, days, "every day of the window was written: {run:?}");
+    assert_eq!(run.complete_through, first.complete_through, "{run:?}");
+    assert!(run.message.as_deref().is_some_and(|m| m.contains("statuses were listed")), "{run:?}");
+    let (_, integration) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(integration["status"]["state"], "importing", "not failing: {integration}");
+    assert_eq!(integration["status"]["reason"], Value::Null, "{integration}");
+
+    // The next run lists them.
+    let next = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(next.outcome, RunOutcome::Succeeded, "{next:?}");
+    assert_eq!(next.counts.statuses, first.counts.statuses);
+}
+
+#[tokio::test]
+async fn runs_that_stop_before_their_days_report_the_stored_complete_through_and_its_data_lag() {
+    // Only the days used to set a run's `complete_through`: a run that stopped before them (a held listing,
+    // rejected credentials) showed none in its record and emitted no `DataLag`, so the data-lag alarm did not see an
+    // integration falling behind on such runs.
+    let logs = LogCapture::install();
+    let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
+    let sim = GenesysSimulator::start(GenesysSimConfig {
+        now: Some(now),
+        history_days: 2,
+        queues: 11,
+        rate_limit_per_minute: None,
+        ..GenesysSimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let import = env.importer(config(now));
+    let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
+    let through = first.complete_through.expect("complete after the first import");
+    let lag = (now - through).num_seconds();
+    assert_eq!(run_emf(&logs, &first.run_id.to_string())["DataLag"], lag);
+
+    // A collapsed queue listing, held (the credentials check's own one-queue listing goes first): no day is read.
+    sim.add_fault(Fault::once(FaultTarget::Queues, GenesysFault::Empty).after(1));
+    let held = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    // Rejected credentials: the run fails at the credentials check.
+    sim.add_fault(Fault::always(FaultTarget::Token, GenesysFault::Unauthorized));
+    let rejected = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
+    sim.clear_faults();
+    assert_eq!((held.outcome, held.counts.days), (RunOutcome::Partial, 0), "{held:?}");
+    assert_eq!(rejected.outcome, RunOutcome::Failed, "{rejected:?}");
+    assert_eq!(rejected.reason, Some(FailureReason::CredentialsRejected), "{rejected:?}");
+
+    let (_, runs) = env.call("GET", &format!("/integrations/{id}/runs?limit=2"), None).await;
+    for (run, listed) in [(&rejected, &runs["items"][0]), (&held, &runs["items"][1])] {
+        assert_eq!(run.complete_through, Some(through), "{run:?}");
+        assert_eq!(listed["run_id"], run.run_id.to_string(), "{runs}");
+        let listed_through: DateTime<Utc> = listed["complete_through"].as_str().unwrap().parse().unwrap();
+        assert_eq!(listed_through, through, "{runs}");
+        let emf = run_emf(&logs, &run.run_id.to_string());
+        assert_eq!(emf["DataLag"], lag, "{emf}");
+        let alarmed = &emf["_aws"]["CloudWatchMetrics"][2]["Metrics"];
+        assert!(alarmed.as_array().unwrap().iter().any(|m| m["Name"] == "DataLag"), "{emf}");
+    }
+    assert!(run_emf(&logs, &rejected.run_id.to_string())["FailingFor"].is_i64());
 }

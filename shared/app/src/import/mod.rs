@@ -626,6 +626,10 @@ impl ImportService {
         record: &mut RunRecord,
     ) -> Result<RunOutcome, ImportError> {
         let state = state?;
+        // The run reports the completed point as saved, from the start: a run that stops before its days (the
+        // credentials check, the listings, a held listing, a busy ACD user) reports it too, and so its `DataLag`
+        // ([`crate::metrics`]); the days move it on as they are written.
+        record.complete_through = state.complete_through;
         let now = self.config.now.unwrap_or_else(Utc::now);
         // The ACD gets the deadline minus the bookkeeping reserve: a call it cannot finish by then ends the run
         // `partial`, with time left to record it.
@@ -711,9 +715,25 @@ impl ImportService {
         if outcome == RunOutcome::Partial || progress.statuses_synced {
             return Ok(outcome);
         }
-        // No day referred to a status this run had not stored yet: list them once at the end.
-        self.sync_statuses(integration, connector, now, run.vendor_deadline, record).await?;
-        Ok(outcome)
+        // No day referred to a status this run had not stored yet: list them once at the end. Every day is written
+        // by now, and the last one may have left only the bookkeeping reserve (`write_day` asks for no more before
+        // its writes; a day written anyway asks for nothing), which the ACD's deadline already leaves out: a listing
+        // cut off by that deadline ends the run `partial`, as a cut-off fetch does, never `failed` — its data is
+        // saved, and the next run lists the statuses.
+        match self.sync_statuses(integration, connector, now, run.vendor_deadline, record).await {
+            Ok(_) => Ok(outcome),
+            Err(ImportError::Vendor(ConnectorError::DeadlineExceeded)) => {
+                tracing::info!(
+                    tenant = %integration.tenant_id, integration = %integration.id,
+                    "deadline near: the statuses are listed by the next run"
+                );
+                let message = "every day was written; the deadline came before the statuses were listed: the next \
+                               run lists them";
+                record.message = Some(message.into());
+                Ok(RunOutcome::Partial)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Saves the connector's `cursor` ([`Connector::vendor_cursor`] after a run that wrote every day it read,
@@ -883,8 +903,6 @@ impl ImportService {
             // runs re-read are read whole again, and become final anew.
             state.segments_final_through = None;
         }
-        // The run reports the completed point as saved; early returns (deadline, budget) leave it as it is.
-        record.complete_through = state.complete_through;
         // Days are fetched a group at a time (as many as the connector takes in one window: one report per kind
         // covers two Five9 days), then written and completed one day at a time. A group more than the vendor's budget
         // could ever hold is fetched a day at a time.

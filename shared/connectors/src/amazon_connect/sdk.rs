@@ -19,6 +19,13 @@ pub type Call = CallCounter;
 
 /// Runs one SDK operation (`send` is called again for each attempt). `action` is the IAM action it needs, named in
 /// `permission-missing` answers.
+///
+/// An attempt cut off by the deadline (its timeout was the time left, or the deadline has passed) ends the call
+/// [`ConnectorError::DeadlineExceeded`] — the import ends the run `partial` and the next run continues — as does an
+/// unavailable answer (a transport failure, the SDK's own attempt timeout) the retries gave up on once the deadline
+/// had passed: the deadline's doing, not AWS being down. Throttling keeps its reason (`rate_limited`).
+/// Only an attempt that AWS left unanswered for the whole per-request timeout ([`crate::REQUEST_TIMEOUT`]), well
+/// before the deadline, is `vendor_unavailable`.
 pub async fn call<T, E, F, Fut>(
     calls: &Call,
     action: &str,
@@ -38,7 +45,9 @@ where
                 return Err(ConnectorError::DeadlineExceeded);
             }
             calls.increment();
+            let bounded_by_deadline = remaining <= crate::REQUEST_TIMEOUT;
             match tokio::time::timeout(remaining.min(crate::REQUEST_TIMEOUT), attempt).await {
+                Err(_) if bounded_by_deadline || deadline.is_past() => Err(ConnectorError::DeadlineExceeded),
                 Err(_) => Err(ConnectorError::unavailable(format!("{action}: AWS did not answer in time"))),
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) => Err(classify(action, &e)),
@@ -46,6 +55,16 @@ where
         }
     })
     .await
+    .map_err(|e| past_deadline(e, deadline))
+}
+
+/// A call that ended unavailable (a transport failure or the SDK's own attempt timeout) once the deadline had
+/// passed was cut off by the deadline.
+fn past_deadline(e: ConnectorError, deadline: Deadline) -> ConnectorError {
+    match e {
+        ConnectorError::Unavailable { .. } if deadline.is_past() => ConnectorError::DeadlineExceeded,
+        e => e,
+    }
 }
 
 /// Error codes AWS uses for "slow down" across Connect, STS and Kinesis.
@@ -102,7 +121,66 @@ pub fn classify_code(action: &str, status: u16, code: &str, message: &str) -> Co
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use aws_sdk_kinesis::operation::get_records::GetRecordsError;
+
     use super::*;
+
+    /// An SDK operation's answer (any operation's error type would do).
+    type Answer = Result<(), SdkError<GetRecordsError, HttpResponse>>;
+
+    /// AWS never answers: every attempt runs into its timeout.
+    fn never() -> impl Future<Output = Answer> {
+        std::future::pending()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_attempt_the_deadline_cuts_off_is_deadline_exceeded() {
+        let calls = Call::default();
+        let deadline = Deadline::after(Duration::from_secs(5));
+        let err = call(&calls, "connect:GetMetricDataV2", deadline, never).await.unwrap_err();
+        assert_eq!(err, ConnectorError::DeadlineExceeded);
+        assert_eq!(calls.get(), 1, "no retry past the deadline");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_retry_the_deadline_cuts_off_is_deadline_exceeded() {
+        // The first attempt runs into the per-request timeout (30 s, before the deadline) and is retried; the retry's
+        // timeout is the time left, and the deadline cuts it off.
+        let calls = Call::default();
+        let deadline = Deadline::after(crate::REQUEST_TIMEOUT + Duration::from_secs(15));
+        let err = call(&calls, "kinesis:GetRecords", deadline, never).await.unwrap_err();
+        assert_eq!(err, ConnectorError::DeadlineExceeded);
+        assert_eq!(calls.get(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn aws_not_answering_well_before_the_deadline_is_unavailable() {
+        let calls = Call::default();
+        let deadline = Deadline::after(Duration::from_secs(600));
+        match call(&calls, "connect:ListAgentStatuses", deadline, never).await {
+            Err(ConnectorError::Unavailable { message }) => {
+                assert!(message.contains("connect:ListAgentStatuses: AWS did not answer in time"), "{message}")
+            }
+            other => panic!("expected vendor-unavailable, got {other:?}"),
+        }
+        assert!(!deadline.is_past());
+        assert_eq!(calls.get(), u64::from(RetryPolicy::default().max_attempts));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_unavailable_call_ended_past_the_deadline_is_deadline_exceeded() {
+        let unavailable = || ConnectorError::unavailable("connect:ListQueues: request failed");
+        let later = Deadline::after(Duration::from_secs(1));
+        assert_eq!(past_deadline(unavailable(), later), unavailable());
+        let passed = Deadline::after(Duration::ZERO);
+        assert_eq!(past_deadline(unavailable(), passed), ConnectorError::DeadlineExceeded);
+        // Only a transport failure or timeout: throttling and refusals keep their reasons.
+        let limited = ConnectorError::RateLimited { retry_after: None };
+        assert_eq!(past_deadline(limited.clone(), passed), limited);
+        assert_eq!(past_deadline(ConnectorError::CredentialsRejected, passed), ConnectorError::CredentialsRejected);
+    }
 
     #[test]
     fn codes_map_onto_typed_reasons() {

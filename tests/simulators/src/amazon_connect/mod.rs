@@ -11,8 +11,8 @@
 //!
 //! Faults ([`Fault`]): throttling (`ThrottlingException`, 429) for the next N calls, `AccessDeniedException`
 //! (403) on one operation, a null metric value in a row with contacts, 500 `InternalServiceException` for the next N
-//! calls, an empty queue listing, a `NextToken` that never moves on; as STS ([`ConnectSimulator::trust`]) a role
-//! that trusts another external id.
+//! calls, an empty queue listing, a `NextToken` that never moves on, an operation answered late (AWS slower than
+//! the caller's deadline); as STS ([`ConnectSimulator::trust`]) a role that trusts another external id.
 
 pub mod server;
 
@@ -63,6 +63,10 @@ pub enum Fault {
     /// The operation's (`"ListUsers"`, `"GetMetricDataV2"`…) paging never moves on: every page after the first
     /// answers with the `NextToken` it was asked with (a broken listing that would hand out one page forever).
     StuckToken { operation: String },
+    /// After `skip` more calls of the operation (`"GetMetricDataV2"`, `"ListAgentStatuses"`…) answered at once (a
+    /// credentials check's probe), every answer of it is sent `ms` milliseconds after its request arrives, whatever
+    /// it is (data or another fault's error), until the faults are cleared: AWS slower than the caller's deadline.
+    Delay { operation: String, ms: u64, skip: u32 },
 }
 
 #[derive(Debug, Default)]
@@ -75,6 +79,9 @@ pub(crate) struct State {
     pub empty_queues_skip: u32,
     pub metrics_fail: Option<(DateTime<Utc>, DateTime<Utc>)>,
     pub stuck_tokens: HashSet<String>,
+    /// The answer delay of each operation and how many more of its calls are answered at once first
+    /// ([`Fault::Delay`]).
+    pub delays: BTreeMap<String, (u32, std::time::Duration)>,
     pub calls: BTreeMap<String, u64>,
     /// The external id the customer role trusts (the simulator as STS); `None`: every AssumeRole is refused.
     pub trusted_external_id: Option<String>,
@@ -173,6 +180,9 @@ impl ConnectSimulator {
             Fault::StuckToken { operation } => {
                 s.stuck_tokens.insert(operation);
             }
+            Fault::Delay { operation, ms, skip } => {
+                s.delays.insert(operation, (skip, std::time::Duration::from_millis(ms)));
+            }
         }
     }
     /// As STS: the customer role trusts `external_id` (AssumeRole with any other one is refused).
@@ -215,6 +225,7 @@ impl ConnectSimulator {
         s.empty_queues = 0;
         s.metrics_fail = None;
         s.stuck_tokens.clear();
+        s.delays.clear();
     }
     /// Calls answered (faults included) per operation.
     pub fn calls(&self, operation: &str) -> u64 {

@@ -68,10 +68,25 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, headers, Json(json!({"__type": kind, "Message": message}))).into_response()
 }
 
-/// Counts the call and applies the faults; `Some` = the fault's answer.
-fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Response> {
+/// Counts the call and applies the faults; `Some` = the fault's answer. A delayed operation ([`super::Fault::Delay`])
+/// waits first, then answers as it would have.
+async fn gate(shared: &Shared, operation: &str, instance: Option<&str>) -> Option<Response> {
+    let delay = {
+        let mut s = shared.lock();
+        *s.calls.entry(operation.to_owned()).or_default() += 1;
+        match s.delays.get_mut(operation) {
+            Some((skip, _)) if *skip > 0 => {
+                *skip -= 1;
+                None
+            }
+            Some((_, delay)) => Some(*delay),
+            None => None,
+        }
+    };
+    if let Some(delay) = delay {
+        tokio::time::sleep(delay).await;
+    }
     let mut s = shared.lock();
-    *s.calls.entry(operation.to_owned()).or_default() += 1;
     if s.throttle > 0 {
         s.throttle -= 1;
         return Some(error(StatusCode::TOO_MANY_REQUESTS, "ThrottlingException", "Rate exceeded"));
@@ -114,7 +129,7 @@ fn with_token(shared: &Shared, operation: &str, mut body: Value, (start, end): (
 }
 
 async fn describe_instance(State(shared): State<Arc<Shared>>, Path(id): Path<String>) -> Response {
-    if let Some(r) = gate(&shared, "DescribeInstance", Some(&id)) {
+    if let Some(r) = gate(&shared, "DescribeInstance", Some(&id)).await {
         return r;
     }
     Json(json!({"Instance": {"Id": INSTANCE_ID, "Arn": instance_arn(), "IdentityManagementType": "CONNECT_MANAGED",
@@ -127,7 +142,7 @@ async fn list_queues(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = gate(&shared, "ListQueues", Some(&id)) {
+    if let Some(r) = gate(&shared, "ListQueues", Some(&id)).await {
         return r;
     }
     let mut all: Vec<Value> = (0..shared.config.queues)
@@ -161,7 +176,7 @@ async fn list_users(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = gate(&shared, "ListUsers", Some(&id)) {
+    if let Some(r) = gate(&shared, "ListUsers", Some(&id)).await {
         return r;
     }
     let all: Vec<Value> = (0..shared.config.agents)
@@ -179,7 +194,7 @@ async fn list_agent_statuses(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
-    if let Some(r) = gate(&shared, "ListAgentStatuses", Some(&id)) {
+    if let Some(r) = gate(&shared, "ListAgentStatuses", Some(&id)).await {
         return r;
     }
     let all: Vec<Value> = STATUSES
@@ -222,7 +237,7 @@ impl Drop for InProgress<'_> {
 }
 
 async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
-    if let Some(r) = gate(&shared, "GetMetricDataV2", None) {
+    if let Some(r) = gate(&shared, "GetMetricDataV2", None).await {
         return r;
     }
     let _in_progress = InProgress::start(&shared);

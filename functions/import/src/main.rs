@@ -10,7 +10,6 @@
 use acd_app::import::{ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of};
 use acd_aws::config::ImportFunctionConfig;
 use acd_aws::{AwsClients, wiring};
-use acd_connectors::{ConnectorFactory, HttpClient};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -25,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let config = ImportFunctionConfig::from_env()?;
     acd_app::telemetry::init(&config.logging)?;
     let clients = AwsClients::from_env().await;
-    let connectors = ConnectorFactory::new(HttpClient::new()?, config.endpoints);
+    let connectors = wiring::connector_factory(&config.settings, config.endpoints)?;
     let service = wiring::import_service(&config.settings, &clients, connectors, config.import);
     let service = &service;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use acd_app::verifier::ConnectorVerifier;
 use acd_aws::config::IntegrationsApiConfig;
 use acd_aws::{AwsClients, wiring};
-use acd_connectors::{ConnectorFactory, HttpClient};
 use lambda_http::{Error, Request, run, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
@@ -14,7 +13,7 @@ async fn main() -> Result<(), Error> {
     let config = IntegrationsApiConfig::from_env()?;
     acd_app::telemetry::init(&config.logging)?;
     let clients = AwsClients::from_env().await;
-    let factory = ConnectorFactory::new(HttpClient::new()?, config.endpoints);
+    let factory = wiring::connector_factory(&config.settings, config.endpoints)?;
     let verifier = Arc::new(ConnectorVerifier { factory });
     let api = wiring::integrations_api(&config.settings, &clients, verifier, config.auth);
     let api = &api;

@@ -45,6 +45,11 @@ pub struct Settings {
     /// `TRUSTED_ACCOUNT_ID`: the AWS account (12 digits) customers' Amazon Connect roles must trust, shown with the
     /// external id (the template sets the stack's `AWS::AccountId`). Required by the integrations API.
     pub trusted_account_id: String,
+    /// `ALLOW_SAME_ACCOUNT_ROLES` (`true` or `false`, default `false`): whether an integration may name a role of
+    /// the service's own account (`TRUSTED_ACCOUNT_ID`). Off, such a role is refused ([`Self::account_closed_to_roles`]):
+    /// the functions may assume any role that trusts their account, and a role of their own account that trusts it
+    /// without an external-id condition would be open to every tenant.
+    pub allow_same_account_roles: bool,
     /// `DEFAULT_HISTORY_DAYS`: back-fill of new integrations that set no `history_days` (default 30, 1–365).
     pub default_history_days: u32,
     /// `DYNAMODB_WRITES_IN_FLIGHT`: BatchWriteItem calls the import keeps in flight at once (default
@@ -173,6 +178,7 @@ impl Settings {
                 .unwrap_or(Self::DEFAULT_FLEXIBLE_WINDOW_MINUTES),
             schedule_dlq_arn: vars.text("SCHEDULE_DLQ_ARN"),
             trusted_account_id: vars.text("TRUSTED_ACCOUNT_ID").unwrap_or_default(),
+            allow_same_account_roles: vars.choice("ALLOW_SAME_ACCOUNT_ROLES", &["true", "false"])? == Some("true"),
             default_history_days: vars
                 .number("DEFAULT_HISTORY_DAYS", 1..=acd_domain::validation::MAX_HISTORY_DAYS)?
                 .unwrap_or(acd_domain::validation::DEFAULT_HISTORY_DAYS),
@@ -235,6 +241,11 @@ impl Settings {
     }
 
     /// Checks `TRUSTED_ACCOUNT_ID` (the integrations API shows it): set, and an AWS account id.
+    /// The account whose roles integrations may not name (the connectors refuse them), unless allowed.
+    pub fn account_closed_to_roles(&self) -> Option<String> {
+        (!self.allow_same_account_roles).then(|| self.trusted_account_id.clone())
+    }
+
     pub fn require_trusted_account(&self) -> Result<(), ConfigError> {
         let id = self.trusted_account_id.as_str();
         if id.is_empty() {
@@ -345,12 +356,9 @@ impl ImportFunctionConfig {
     }
 
     pub fn from_vars(vars: &Vars<'_>) -> Result<Self, ConfigError> {
-        Ok(Self {
-            logging: logging(vars),
-            settings: Settings::from_vars(vars)?,
-            endpoints: endpoints(vars)?,
-            import: import_config(vars)?,
-        })
+        let settings = Settings::from_vars(vars)?;
+        settings.require_trusted_account()?;
+        Ok(Self { logging: logging(vars), settings, endpoints: endpoints(vars)?, import: import_config(vars)? })
     }
 }
 
@@ -694,8 +702,10 @@ mod tests {
         assert_eq!(s.ingest.grace, chrono::Duration::hours(24));
         assert_eq!(config.auth, TenantAuth::JwtClaim("tenant_id".into()));
         assert_eq!(config.endpoints, Endpoints::default());
+        assert_eq!(s.account_closed_to_roles().as_deref(), Some("123456789012"), "the own account's roles refused");
         let import = ImportFunctionConfig::from_vars(&Vars::from_pairs(&pairs)).unwrap();
         assert_eq!(import.import.reconciliation, chrono::Duration::hours(24));
+        assert_eq!(import.settings.account_closed_to_roles().as_deref(), Some("123456789012"));
     }
 
     #[test]
@@ -709,6 +719,7 @@ mod tests {
             ("INGEST_KEY_GRACE_HOURS", "0"),
             ("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", "0"),
             ("AWS_LAMBDA_FUNCTION_NAME", "acd-import"),
+            ("ALLOW_SAME_ACCOUNT_ROLES", "true"),
         ]);
         let vars = Vars::from_pairs(&pairs);
         let import = ImportFunctionConfig::from_vars(&vars).unwrap();
@@ -722,6 +733,7 @@ mod tests {
         assert_eq!(api.settings.ingest.calls_per_minute, 5);
         assert_eq!(api.settings.ingest.grace, chrono::Duration::zero());
         assert_eq!(api.settings.flexible_window_minutes, 0);
+        assert_eq!((api.settings.account_closed_to_roles(), import.settings.account_closed_to_roles()), (None, None));
     }
 
     #[test]
@@ -737,6 +749,7 @@ mod tests {
             ("DEFAULT_HISTORY_DAYS", "366"),
             ("DYNAMODB_WRITES_IN_FLIGHT", "0"),
             ("HOUR_BUCKETS", "yes"),
+            ("ALLOW_SAME_ACCOUNT_ROLES", "yes"),
             ("MAX_INTEGRATIONS_PER_TENANT", "many"),
             ("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", "-1"),
             ("TRUSTED_ACCOUNT_ID", "12345678901"),
@@ -768,6 +781,9 @@ mod tests {
         assert_eq!(error, ConfigError::Missing("IMPORT_FUNCTION_ARN"));
         let without_account: Vec<_> = BASE.into_iter().filter(|(name, _)| *name != "TRUSTED_ACCOUNT_ID").collect();
         let error = IntegrationsApiConfig::from_vars(&Vars::from_pairs(&without_account)).unwrap_err();
+        assert_eq!(error, ConfigError::Missing("TRUSTED_ACCOUNT_ID"));
+        // The import refuses the account's roles too: it needs the account.
+        let error = ImportFunctionConfig::from_vars(&Vars::from_pairs(&without_account)).unwrap_err();
         assert_eq!(error, ConfigError::Missing("TRUSTED_ACCOUNT_ID"));
         let error = QueuesQueryConfig::from_vars(&Vars::from_pairs(&[("TABLE_NAME", " ")])).unwrap_err();
         assert_eq!(error, ConfigError::Missing("TABLE_NAME"));

@@ -5,7 +5,7 @@
 //! | --- | --- | --- | --- |
 //! | ingest key | `T#{t}#I#{int}` | `IKEY#{key id}` | SHA-256 of the secret, created, expires (grace) |
 //! | call counter | `T#{t}#I#{int}` | `IRATE#{key id}#{minute}` | calls in that minute (TTL 1 h) |
-//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{at, RFC 3339 µs}#{event id}` | the event (TTL: day + 10 days; until 2026-12-07 the sort key was `E#{event id}`) |
+//! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{at, RFC 3339 µs}#{event id}` | the event (TTL: day + 11 days; until 2026-12-07 the sort key was `E#{event id}`) |
 //!
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
 //! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.

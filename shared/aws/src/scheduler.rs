@@ -366,6 +366,7 @@ mod tests {
             flexible_window_minutes: 5,
             schedule_dlq_arn: None,
             trusted_account_id: "123456789012".into(),
+            allow_same_account_roles: false,
             default_history_days: 30,
             writes_in_flight: crate::batch::DEFAULT_IN_FLIGHT,
             hour_buckets: false,

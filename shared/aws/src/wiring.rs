@@ -42,6 +42,16 @@ pub fn import_store(settings: &Settings, clients: &AwsClients) -> DynamoImportSt
     store
 }
 
+/// The process's connector factory: one HTTP client, the vendors' endpoint overrides, and the service's own account
+/// closed to customers' roles unless the settings allow it ([`Settings::account_closed_to_roles`]).
+pub fn connector_factory(
+    settings: &Settings,
+    endpoints: acd_connectors::Endpoints,
+) -> Result<ConnectorFactory, acd_connectors::ConnectorError> {
+    let factory = ConnectorFactory::new(acd_connectors::HttpClient::new()?, endpoints);
+    Ok(factory.with_service_account(settings.account_closed_to_roles()))
+}
+
 /// The import service with its AWS stores and the process's connector factory.
 pub fn import_service(
     settings: &Settings,

@@ -241,7 +241,13 @@ pub struct ConnectorFactory {
 
 impl ConnectorFactory {
     pub fn new(http: HttpClient, endpoints: Endpoints) -> Self {
-        Self { ctx: ConnectorContext { http, endpoints } }
+        Self { ctx: ConnectorContext { http, endpoints, service_account: None } }
+    }
+
+    /// With the service's own AWS account closed to customers' roles ([`ConnectorContext::service_account`]).
+    pub fn with_service_account(mut self, account: Option<String>) -> Self {
+        self.ctx.service_account = account;
+        self
     }
 
     /// The connector for one integration of type `kind`, or `None` for a type without one (a push type).

@@ -19,6 +19,11 @@ pub const MAX_HISTORY_DAYS: u32 = acd_domain::validation::MAX_HISTORY_DAYS;
 pub struct ConnectorContext {
     pub http: HttpClient,
     pub endpoints: Endpoints,
+    /// The AWS account this service runs in, when that account's roles are closed to integrations (the default;
+    /// `None` when the operator allows them, or in tests that don't say): a vendor that assumes a role the customer
+    /// names refuses a role of this account, which the service's own functions could be allowed to assume for any
+    /// tenant (a role trusting its account without an external-id condition).
+    pub service_account: Option<String>,
 }
 
 /// A per-tenant value the server issues for a vendor ([`Vendor::tenant_token`]): generated on the tenant's first

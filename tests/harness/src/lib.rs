@@ -176,6 +176,7 @@ impl AwsStack {
             flexible_window_minutes: 5,
             schedule_dlq_arn: Some("arn:aws:sqs:us-east-1:123456789012:acd-schedule-dlq".into()),
             trusted_account_id: Self::TRUSTED_ACCOUNT_ID.into(),
+            allow_same_account_roles: false,
             default_history_days: 30,
             writes_in_flight: acd_aws::batch::DEFAULT_IN_FLIGHT,
             hour_buckets: hour_buckets_from_env(),

@@ -142,10 +142,33 @@ pub struct ConnectEnv {
     pub stream_arn: String,
 }
 
+/// The role of the Amazon Connect integrations the tests create through the API: in the customer's account (the
+/// simulator's), not the service's own (`AwsStack::TRUSTED_ACCOUNT_ID`), whose roles are refused.
+pub const CONNECT_CUSTOMER_ROLE: &str = "arn:aws:iam::111122223333:role/acd-connect-read";
+
+impl ConnectEnv {
+    /// An Amazon Connect integration `name` (history of one day) created through the API as a customer does: the
+    /// tenant's external id issued, the role trusting it, the agent events on the environment's stream. Its id.
+    pub async fn create_integration(&self, name: &str) -> String {
+        use acd_simulators::amazon_connect as sim;
+        let (status, issued) = self.env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+        assert!(status == 200 || status == 201, "{issued}");
+        self.sim.trust(issued["external_id"].as_str().expect("an external id"));
+        let body = serde_json::json!({"name": name, "type": "amazon_connect",
+            "credentials": {"role_arn": CONNECT_CUSTOMER_ROLE},
+            "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                         "agent_event_stream_arn": self.stream_arn, "history_days": 1}});
+        let (status, created) = self.env.call("POST", "/integrations", Some(&body)).await;
+        assert_eq!(status, 201, "{created}");
+        created["id"].as_str().expect("the integration's id").to_owned()
+    }
+}
+
 impl ImportEnv {
     /// The credentials check of the API is the real one, against `endpoints`.
     pub async fn start(tenant: &'static str, endpoints: Endpoints) -> ImportEnv {
-        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints.clone());
+        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints.clone())
+            .with_service_account(Some(AwsStack::TRUSTED_ACCOUNT_ID.into()));
         ImportEnv::start_with(tenant, endpoints, Arc::new(ConnectorVerifier { factory })).await
     }
 
@@ -156,7 +179,7 @@ impl ImportEnv {
         verifier: Arc<dyn CredentialVerifier>,
     ) -> ImportEnv {
         let stack = AwsStack::start().await;
-        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints);
+        let factory = wiring::connector_factory(&stack.settings, endpoints).expect("HTTP client");
         let api = wiring::integrations_api(
             &stack.settings,
             &stack.clients,
@@ -191,7 +214,7 @@ impl ImportEnv {
             kinesis: Some(stack.moto.endpoint.clone()),
         }
         .into_endpoints(Endpoints::default());
-        let factory = ConnectorFactory::new(HttpClient::new().expect("HTTP client"), endpoints);
+        let factory = wiring::connector_factory(&stack.settings, endpoints).expect("HTTP client");
         let api = wiring::integrations_api(
             &stack.settings,
             &stack.clients,
@@ -251,6 +274,35 @@ impl ImportEnv {
 
     /// The stored intervals of one queue partition, in both forms as the queries read them (single items, hour
     /// buckets).
+    /// The integration's stored queue items.
+    pub async fn queues(&self, integration: &str) -> Vec<acd_aws::items::QueueItem> {
+        let items = self.query(format!("T#{}#I#{integration}", self.tenant)).await;
+        let items = items.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("Q#"))).collect();
+        serde_dynamo::aws_sdk_dynamodb_1::from_items(items).expect("queue items")
+    }
+
+    /// Every stored interval of the integration's queues with any traffic, as the connectors' records, ordered by
+    /// queue and start (the order the tests compare a simulator's truth in).
+    pub async fn intervals(&self, integration: &str) -> Vec<acd_domain::IntervalStats> {
+        let mut out = Vec::new();
+        for q in self.queues(integration).await {
+            let items = self.interval_entries(format!("T#{}#Q#{}", self.tenant, q.queue_id)).await;
+            out.extend(items.into_iter().map(|i| acd_domain::IntervalStats {
+                queue_external_id: q.external_id.clone(),
+                interval_start: i.start,
+                offered: i.offered,
+                handled: i.handled,
+                abandoned: i.abandoned,
+                handle_time_ms: i.handle_ms,
+                answer_time_ms: i.answer_ms,
+                answered_within_sl: i.sl,
+            }));
+        }
+        out.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
+        out.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
+        out
+    }
+
     pub async fn interval_entries(&self, pk: String) -> Vec<acd_aws::buckets::IntervalEntry> {
         let items = self.query(pk).await.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("IV#")));
         acd_aws::buckets::read_entries(items.collect()).expect("intervals")

@@ -14,6 +14,8 @@ use acd_simulators::amazon_connect::{self as sim, ConnectSimConfig, ConnectSimul
 use acd_test_harness::Moto;
 use chrono::{DateTime, Duration as Days, TimeZone, Utc};
 
+/// The role the connector tests assume through moto's STS: in moto's account, where their stream is (the
+/// integrations created through the API name `acd_integration_tests::CONNECT_CUSTOMER_ROLE`).
 const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
 const STREAM: &str = "connect-agent-events";
 
@@ -496,7 +498,7 @@ async fn settings_are_checked() {
 #[tokio::test]
 async fn created_through_the_api_with_the_server_issued_external_id_it_imports_and_answers_queries() {
     use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
-    use acd_integration_tests::{ConnectEnv, ImportEnv, api_request, decode, openapi};
+    use acd_integration_tests::{CONNECT_CUSTOMER_ROLE, ConnectEnv, ImportEnv, api_request, decode, openapi};
     use serde_json::{Value, json};
 
     const TENANT: &str = "tenant-connect";
@@ -512,7 +514,7 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
         (status, body)
     };
 
-    let body = json!({"name": "Connect", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
+    let body = json!({"name": "Connect", "type": "amazon_connect", "credentials": {"role_arn": CONNECT_CUSTOMER_ROLE},
                       "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
                                    "agent_event_stream_arn": stream_arn, "history_days": 1}});
     let (status, problem) = env.call("POST", "/integrations", Some(&body)).await;
@@ -668,24 +670,16 @@ async fn created_through_the_api_with_the_server_issued_external_id_it_imports_a
 #[tokio::test]
 async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
     use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
-    use acd_integration_tests::{ConnectEnv, ImportEnv};
+    use acd_integration_tests::ImportEnv;
     use aws_sdk_dynamodb::types::AttributeValue;
     use serde_dynamo::aws_sdk_dynamodb_1::from_item;
     use serde_json::{Value, json};
 
     const TENANT: &str = "tenant-connect-crash";
-    let ConnectEnv { env, sim, kinesis, stream_arn } =
-        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
-    ConnectSimulator::publish_agent_events(&kinesis, STREAM, &sim::agent_events(2, day()).0).await.unwrap();
-    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
-    assert_eq!(status, 201);
-    sim.trust(issued["external_id"].as_str().unwrap());
-    let body = json!({"name": "Connect crash", "type": "amazon_connect", "credentials": {"role_arn": ROLE},
-                      "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
-                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
-    let (status, created) = env.call("POST", "/integrations", Some(&body)).await;
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
+    let connect = ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
+    ConnectSimulator::publish_agent_events(&connect.kinesis, STREAM, &sim::agent_events(2, day()).0).await.unwrap();
+    let id = connect.create_integration("Connect crash").await;
+    let env = connect.env;
     // Runs at one clock, one after the other: started "at once" (as sync now), not by the recurring schedule,
     // whose second run in a quarter hour already imported has nothing to do.
     let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone(), at_once: true };
@@ -787,4 +781,56 @@ async fn a_gap_is_saved_before_the_stream_position_moves_past_it() {
         }
     }
     panic!("no run got through 200 write points");
+}
+
+/// A back-fill whose `GetMetricDataV2` answers come later than the run's deadline: the calls the deadline cuts off end
+/// the run `partial` (paused, continued by the next run) as Five9's and Genesys Cloud's do, not failed — no `failing`
+/// status, no alarm an hour on. (The cut-off attempt was "AWS did not answer in time", `vendor_unavailable`, until
+/// the connector told the deadline's doing from AWS not answering.) Once Connect answers in time again, the next run
+/// succeeds and stores the simulator's statistics.
+#[tokio::test]
+async fn statistics_answered_after_the_runs_deadline_pause_the_run_and_the_next_one_imports_them() {
+    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
+    use acd_integration_tests::{ConnectEnv, ImportEnv};
+
+    const TENANT: &str = "tenant-connect-late";
+    let connect = ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), STREAM).await;
+    let id = connect.create_integration("Connect late").await;
+    let ConnectEnv { env, sim, .. } = connect;
+    // Runs at one clock, started "at once" (as sync now); a safety margin and bookkeeping reserve scaled to the 5 s
+    // deadline as the defaults (90 s, 10 s) are to Lambda's 15 minutes: the short run still starts its fetch.
+    let event = ImportEvent { tenant_id: TENANT.into(), integration_id: id.clone(), at_once: true };
+    let import = env.importer(ImportConfig {
+        now: Some(now()),
+        safety_margin: Duration::from_secs(1),
+        record_reserve: Duration::from_secs(1),
+        ..ImportConfig::default()
+    });
+    let status = async || env.call("GET", &format!("/integrations/{id}"), None).await.1["status"].clone();
+
+    // Every statistics answer takes 10 s, but the credentials check's probe at the run's start: the fetch's (4 s
+    // left to the ACD) are cut off by the run's deadline.
+    sim.add_fault(Fault::Delay { operation: "GetMetricDataV2".into(), ms: 10_000, skip: 1 });
+    let limit = Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let paused = import.run(&event, Deadline::after(limit)).await.unwrap().run.unwrap();
+    assert!(started.elapsed() < limit, "the run ended before its deadline: {:?}", started.elapsed());
+    assert_eq!((paused.outcome, paused.reason), (RunOutcome::Partial, None), "{paused:?}");
+    assert_eq!(paused.counts.days, 0, "no day read: {paused:?}");
+    assert!(sim.calls("GetMetricDataV2") > 0, "the statistics were asked for");
+    let after_pause = status().await;
+    assert_eq!(after_pause["state"], "importing", "paused, not failing: {after_pause}");
+    assert!(after_pause.get("reason").is_none_or(|r| r.is_null()), "{after_pause}");
+
+    // Connect answers in time again: the next run imports the day the paused one could not.
+    sim.clear_faults();
+    let run = import.run(&event, Deadline::after(Duration::from_secs(600))).await.unwrap().run.unwrap();
+    assert_eq!(run.outcome, RunOutcome::Succeeded, "{run:?}");
+    assert_eq!(status().await["state"], "operational");
+    let window = run.window.expect("the run's window");
+    let stored = env.intervals(&id).await;
+    let mut truth = sim.truth(window.start, window.end);
+    truth.sort_by_key(|s| (s.queue_external_id.clone(), s.interval_start));
+    assert!(truth.len() > 20, "the simulator should have data: {}", truth.len());
+    assert_eq!(stored, truth, "the intervals stored equal the simulator's (window {window:?})");
 }

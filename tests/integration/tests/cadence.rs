@@ -1149,7 +1149,7 @@ async fn a_pass_that_can_neither_read_nor_save_its_seen_states_reads_every_agent
 async fn connect_with_passes() -> (ConnectEnv, String) {
     use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
 
-    const ROLE: &str = "arn:aws:iam::123456789012:role/acd-connect-read";
+    const ROLE: &str = "arn:aws:iam::111122223333:role/acd-connect-read";
     let connect_env = ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), "agent-events").await;
     let env = &connect_env.env;
     let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;

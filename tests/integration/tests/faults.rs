@@ -371,24 +371,8 @@ impl Env {
             .filter(|i| !["RUN", "LEASE", "STATE", "CURSOR", "DIG#"].iter().any(|p| sk(i).starts_with(p)))
             .collect();
         catalog.sort_by_key(sk);
-        let queues: Vec<QueueItem> =
-            from_items(catalog.iter().filter(|i| sk(i).starts_with("Q#")).cloned().collect()).unwrap();
-        let mut intervals = Vec::new();
-        for q in &queues {
-            let items = self.interval_entries(format!("T#{TENANT}#Q#{}", q.queue_id)).await;
-            intervals.extend(items.into_iter().map(|i| IntervalStats {
-                queue_external_id: q.external_id.clone(),
-                interval_start: i.start,
-                offered: i.offered,
-                handled: i.handled,
-                abandoned: i.abandoned,
-                handle_time_ms: i.handle_ms,
-                answer_time_ms: i.answer_ms,
-                answered_within_sl: i.sl,
-            }));
-        }
         let segments = self.segments(integration, agents).await;
-        Table { catalog, intervals: sorted_stats(intervals), segments }
+        Table { catalog, intervals: self.intervals(integration).await, segments }
     }
 
     /// The integration's stored connector cursor (what the connector keeps between runs), as its item holds it.

@@ -20,7 +20,6 @@ use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, Gen
 use acd_test_harness::LogCapture;
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
-use serde_dynamo::aws_sdk_dynamodb_1::from_items;
 use serde_json::{Value, json};
 
 const TENANT: &str = "tenant-a";
@@ -49,31 +48,6 @@ impl Env {
     /// With another credentials check at the API (the import always checks against the ACD).
     async fn start_with(endpoints: Endpoints, verifier: Arc<dyn CredentialVerifier>) -> Env {
         Env(ImportEnv::start_with(TENANT, endpoints, verifier).await)
-    }
-
-    async fn queues(&self, integration: &str) -> Vec<QueueItem> {
-        let items = self.query(format!("T#{TENANT}#I#{integration}")).await;
-        let items = items.into_iter().filter(|i| i["SK"].as_s().unwrap().starts_with("Q#")).collect();
-        from_items(items).unwrap()
-    }
-
-    /// Every stored interval of the integration's queues, as the connector's records.
-    async fn intervals(&self, integration: &str) -> Vec<IntervalStats> {
-        let mut out = Vec::new();
-        for q in self.queues(integration).await {
-            let items = self.interval_entries(format!("T#{TENANT}#Q#{}", q.queue_id)).await;
-            out.extend(items.into_iter().map(|i| IntervalStats {
-                queue_external_id: q.external_id.clone(),
-                interval_start: i.start,
-                offered: i.offered,
-                handled: i.handled,
-                abandoned: i.abandoned,
-                handle_time_ms: i.handle_ms,
-                answer_time_ms: i.answer_ms,
-                answered_within_sl: i.sl,
-            }));
-        }
-        sorted_stats(out)
     }
 
     /// Everything imported for an integration (queues, agents, statuses, intervals, segments), for equality checks.
@@ -1949,20 +1923,12 @@ async fn connect_integration(
     stream: &str,
 ) -> (Env, acd_simulators::amazon_connect::ConnectSimulator, aws_sdk_kinesis::Client, String) {
     use acd_integration_tests::ConnectEnv;
-    use acd_simulators::amazon_connect::{self as connect, ConnectSimConfig};
+    use acd_simulators::amazon_connect::ConnectSimConfig;
 
-    let ConnectEnv { env, sim, kinesis, stream_arn } =
-        ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), stream).await;
-    let env = Env(env);
-    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
-    assert_eq!(status, 201, "{issued}");
-    sim.trust(issued["external_id"].as_str().unwrap());
-    let body = json!({"name": "Connect", "type": "amazon_connect",
-                      "credentials": {"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"},
-                      "settings": {"region": connect::REGION, "instance_id": connect::INSTANCE_ID,
-                                   "agent_event_stream_arn": stream_arn, "history_days": 1}});
-    let id = create(&env, &body).await;
-    (env, sim, kinesis, id)
+    let connect = ImportEnv::start_connect(TENANT, ConnectSimConfig::default(), stream).await;
+    let id = connect.create_integration("Connect").await;
+    let ConnectEnv { env, sim, kinesis, .. } = connect;
+    (Env(env), sim, kinesis, id)
 }
 
 /// The "today" of a Connect test whose runs are planned on a clock of their own (`config(now)`): three days before

@@ -1316,3 +1316,33 @@ async fn amazon_connect_external_id_is_issued_once_per_tenant_and_set_by_the_ser
     let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&long)).await;
     assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("/settings/history_days")));
 }
+
+/// A role of the service's own account (`TRUSTED_ACCOUNT_ID`) is refused before it is ever assumed: the functions
+/// may assume any role that trusts their account, and any tenant could name one of the operator's roles that trusts
+/// it without an external-id condition. The same role name in another account is accepted.
+#[tokio::test]
+async fn an_amazon_connect_role_of_the_services_own_account_is_refused() {
+    use acd_integration_tests::{ConnectEnv, ImportEnv};
+    use acd_simulators::amazon_connect::{self as sim, ConnectSimConfig};
+    let ConnectEnv { env, sim, stream_arn, .. } =
+        ImportEnv::start_connect("tenant-own", ConnectSimConfig::default(), "agent-events").await;
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = |account: &str| {
+        json!({"name": format!("Connect {account}"), "type": "amazon_connect",
+               "credentials": {"role_arn": format!("arn:aws:iam::{account}:role/acd-connect-read")},
+               "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                            "agent_event_stream_arn": stream_arn}})
+    };
+    let own = AwsStack::TRUSTED_ACCOUNT_ID;
+    for path in ["/integrations/test-connection", "/integrations"] {
+        let (status, problem) = env.call("POST", path, Some(&body(own))).await;
+        assert_eq!((status, problem["code"].as_str()), (422, Some("configuration-wrong")), "{path}: {problem}");
+        assert!(problem["detail"].as_str().unwrap().contains(own), "{problem}");
+    }
+    assert!(sim.assumed_with().is_empty(), "the role was never assumed");
+    let (status, created) = env.call("POST", "/integrations", Some(&body("111122223333"))).await;
+    assert_eq!(status, 201, "{created}");
+    assert!(!sim.assumed_with().is_empty());
+}

@@ -15,7 +15,8 @@
 //!    timeouts and memory the design requires, and the environment its code reads.
 //! 5. No IAM statement uses `"*"` as an action or a resource (nor `NotAction`/`NotResource`, nor an action wildcard)
 //!    except the statements listed in [`STAR_RESOURCE_EXCEPTIONS`], each with its reason; each role's actions are
-//!    exactly the ones its function calls ([`ROLE_ACTIONS`]).
+//!    exactly the ones its function calls ([`ROLE_ACTIONS`]); only the roles whose code queries an index get the
+//!    table's index ARNs.
 //! 6. Every AWS SDK operation the code calls (found in `shared/*/src` and `functions/*/src`, named by the botocore
 //!    models; the items of transactions by their builders) is granted to the roles of the functions that make it
 //!    ([`CALL_SITES`], [`SITE_EXCEPTIONS`]).
@@ -178,6 +179,7 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "IMPORT_FUNCTION_ARN",
             "SCHEDULER_ROLE_ARN",
             "TRUSTED_ACCOUNT_ID",
+            "ALLOW_SAME_ACCOUNT_ROLES",
             "IMPORT_SCHEDULE_EXPRESSION",
             "SCHEDULE_DLQ_ARN",
             "DEFAULT_HISTORY_DAYS",
@@ -198,6 +200,8 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "RECONCILIATION_HOURS",
             "HOUR_BUCKETS",
             "EVENT_BUS_NAME",
+            "TRUSTED_ACCOUNT_ID",
+            "ALLOW_SAME_ACCOUNT_ROLES",
             "MIMALLOC_PURGE_DELAY",
         ],
     ),
@@ -949,6 +953,38 @@ fn every_aws_call_in_the_code_is_granted_to_the_roles_that_make_it() {
         assert!(used_operations.contains(operation), "stale OPERATION_ACTIONS entry {operation} ({why})");
     }
     assert!(problems.is_empty(), "AWS calls without a grant:\n{}", problems.join("\n"));
+}
+
+/// `{table ARN}/index/*` is granted exactly to the roles whose code queries an index: the files that call
+/// `.index_name(` (schema.rs aside: it names the index in the local run's CreateTable), mapped to roles by
+/// [`CALL_SITES`].
+#[test]
+fn only_the_roles_whose_code_queries_an_index_are_granted_the_index_arns() {
+    let template = Template::load();
+    let mut needed = BTreeSet::new();
+    let mut unmapped = Vec::new();
+    for (file, source) in code_sources() {
+        if file == "shared/aws/src/schema.rs" || !source.contains(".index_name(") {
+            continue;
+        }
+        match CALL_SITES.iter().find(|(prefix, _)| file.starts_with(prefix)) {
+            Some((_, roles)) => needed.extend(roles.iter().map(|r| (*r).to_owned())),
+            None => unmapped.push(file),
+        }
+    }
+    assert!(unmapped.is_empty(), "index queries outside CALL_SITES (which roles make them?): {unmapped:?}");
+    assert!(!needed.is_empty(), "the scan found no index query (queues-query reads GSI1)");
+    let granted: BTreeSet<String> = template
+        .of_type("AWS::IAM::Role")
+        .into_iter()
+        .filter(|(_, role)| {
+            let mut found = Vec::new();
+            statements(&role["Properties"]["Policies"], &mut found);
+            found.iter().any(|s| s.get("Resource").is_some_and(|r| r.to_string().contains("/index/")))
+        })
+        .map(|(name, _)| name.to_owned())
+        .collect();
+    assert_eq!(granted, needed, "roles granted {{table ARN}}/index/* (left) against the roles that query an index");
 }
 
 #[test]

@@ -30,7 +30,8 @@ const ROLE_ARN: CredentialField = CredentialField {
     max_chars: 2048,
     description: Some(
         "ARN of the role created from infra/customer-role-amazon-connect.yaml with the external id of \
-         POST /integrations/amazon-connect/external-id",
+         POST /integrations/amazon-connect/external-id, in the Amazon Connect instance's account (a role of \
+         this service's own account is refused)",
     ),
 };
 
@@ -196,6 +197,16 @@ impl Vendor for AmazonConnect {
         if AmazonConnectCredentials::role_arn_problem(&role_arn).is_some() {
             return Err(ConnectorError::CredentialsRejected);
         }
+        if let Some(own) = &ctx.service_account
+            && role_arn.split(':').nth(4) == Some(own.as_str())
+        {
+            return Err(ConnectorError::Configuration {
+                message: format!(
+                    "the role is in the AWS account this service runs in ({own}); create it in the Amazon Connect \
+                     instance's account (the operator can allow this account's roles: AllowSameAccountRoles)"
+                ),
+            });
+        }
         Ok(Some(Box::new(AmazonConnectConnector::lazy(
             AwsEndpoints::from_endpoints(&ctx.endpoints),
             typed,
@@ -256,7 +267,11 @@ mod tests {
         assert_eq!(err, ["/settings/agent_event_stream_arn"]);
         // The registry builds a connector from the stored settings and credentials (a malformed role ARN is
         // refused before any call).
-        let ctx = ConnectorContext { http: crate::HttpClient::new().unwrap(), endpoints: crate::Endpoints::default() };
+        let ctx = ConnectorContext {
+            http: crate::HttpClient::new().unwrap(),
+            endpoints: crate::Endpoints::default(),
+            service_account: Some("444455556666".into()),
+        };
         let creds = |arn: &str| {
             Credentials::new(TYPE).with_field("role_arn", arn).with_field("external_id", "acd-0123456789abcdef")
         };
@@ -265,6 +280,14 @@ mod tests {
             AmazonConnect.connector(&ctx, &stored, creds("arn:aws:iam::1:user/x")),
             Err(ConnectorError::CredentialsRejected)
         ));
+        // A role of the service's own account is refused unless the operator allows that account's roles.
+        let own = creds("arn:aws:iam::444455556666:role/r");
+        match AmazonConnect.connector(&ctx, &stored, own.clone()) {
+            Err(ConnectorError::Configuration { message }) => assert!(message.contains("444455556666"), "{message}"),
+            other => panic!("{:?}", other.map(|c| c.is_some())),
+        }
+        let allowed = ConnectorContext { service_account: None, ..ctx };
+        assert!(AmazonConnect.connector(&allowed, &stored, own).unwrap().is_some());
         assert_eq!(AmazonConnect.max_history_days(), 90);
         assert_eq!(AmazonConnect.min_reconciliation(), chrono::Duration::hours(24));
         assert_eq!(AmazonConnect.id().as_str(), "amazon_connect");

@@ -834,3 +834,19 @@ async fn statistics_answered_after_the_runs_deadline_pause_the_run_and_the_next_
     assert!(truth.len() > 20, "the simulator should have data: {}", truth.len());
     assert_eq!(stored, truth, "the intervals stored equal the simulator's (window {window:?})");
 }
+
+/// The role is assumed through STS in the function's own region (`AWS_REGION`), not the instance's: an opt-in region
+/// the service's account has not enabled (af-south-1) has no STS endpoint for it, and its refusal would read as the
+/// customer's role rejecting the service. (A review, 2026-12-07.)
+#[tokio::test]
+async fn the_role_is_assumed_through_sts_in_the_functions_own_region() {
+    use acd_integration_tests::ImportEnv;
+    let connect = ImportEnv::start_connect("tenant-sts-region", ConnectSimConfig::default(), STREAM).await;
+    // The function runs in another region than the instance (`sim::REGION`); read at the first Connect call.
+    // SAFETY: nextest runs each test in its own process; nothing else reads the environment concurrently.
+    unsafe { std::env::set_var("AWS_REGION", "eu-central-1") };
+    assert_ne!(sim::REGION, "eu-central-1");
+    connect.create_integration("Connect elsewhere").await;
+    let regions = connect.sim.assume_role_regions();
+    assert!(!regions.is_empty() && regions.iter().all(|r| r == "eu-central-1"), "{regions:?}");
+}

@@ -305,8 +305,13 @@ impl AmazonConnectConnector {
 
     async fn assume_role(&self, deadline: Deadline) -> Result<AwsCredentials, ConnectorError> {
         let base = self.base().await;
+        // STS in the function's own region (regional STS credentials are valid in every region), not the instance's:
+        // an opt-in region the service's account has not enabled (af-south-1) has no STS for it, and the refusal would
+        // read as the customer's role rejecting us. The instance's region only without one (local runs).
+        let region =
+            base.region().cloned().unwrap_or_else(|| aws_sdk_sts::config::Region::new(self.settings.region.clone()));
         let mut sts = aws_sdk_sts::config::Builder::from(&base)
-            .region(aws_sdk_sts::config::Region::new(self.settings.region.clone()))
+            .region(region)
             .retry_config(client_retry_config())
             .timeout_config(client_timeout_config());
         if let Some(url) = AwsEndpoints::checked(&self.endpoints.sts)? {

@@ -87,6 +87,8 @@ pub(crate) struct State {
     pub trusted_external_id: Option<String>,
     /// The external ids of the AssumeRole calls that succeeded.
     pub assumed_with: Vec<String>,
+    /// The region each AssumeRole request was signed for (its SigV4 credential scope), in order.
+    pub assume_role_regions: Vec<String>,
     /// How long each `GetMetricDataV2` answer takes (AWS's latency, for measuring calls in flight; zero by default).
     pub metric_latency: std::time::Duration,
     /// `GetMetricDataV2` requests being answered now, and the most there ever were at once.
@@ -214,6 +216,11 @@ impl ConnectSimulator {
     /// The external ids of the successful AssumeRole calls, in order.
     pub fn assumed_with(&self) -> Vec<String> {
         self.shared.lock().assumed_with.clone()
+    }
+
+    /// The region every AssumeRole request (refused ones too) was signed for, in order: the STS endpoint's region.
+    pub fn assume_role_regions(&self) -> Vec<String> {
+        self.shared.lock().assume_role_regions.clone()
     }
 
     pub fn clear_faults(&self) {

@@ -350,11 +350,17 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
 
 async fn assume_role(
     State(shared): State<Arc<Shared>>,
+    headers: axum::http::HeaderMap,
     axum::extract::Form(form): axum::extract::Form<HashMap<String, String>>,
 ) -> Response {
+    // SigV4: `Credential={key id}/{date}/{region}/sts/aws4_request`.
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let scope = authorization.split("Credential=").nth(1).unwrap_or_default();
+    let region = scope.split('/').nth(2).unwrap_or_default().to_owned();
     let trusted = {
         let mut s = shared.lock();
         *s.calls.entry("sts:AssumeRole".to_owned()).or_default() += 1;
+        s.assume_role_regions.push(region);
         s.trusted_external_id.clone()
     };
     let role = form.get("RoleArn").cloned().unwrap_or_default();

@@ -208,13 +208,17 @@ impl MappingService {
         if let Some(employee) = &employee
             && employee.len() + MAPPING_KEY_OVERHEAD_BYTES + external_id.len() > MAX_SORT_KEY_BYTES
         {
-            let room = MAX_SORT_KEY_BYTES - MAPPING_KEY_OVERHEAD_BYTES - external_id.len();
-            return Err(FieldErrors::single(
-                "/employee_id",
-                "too_long",
-                format!("with this agent's external id it must be at most {room} bytes in UTF-8"),
-            )
-            .into());
+            // (An external id of up to `MAX_AGENT_ID_BYTES` can leave no room at all.)
+            let message = match (MAX_SORT_KEY_BYTES - MAPPING_KEY_OVERHEAD_BYTES).checked_sub(external_id.len()) {
+                Some(room) if room > 0 => {
+                    format!("with this agent's external id it must be at most {room} bytes in UTF-8")
+                }
+                _ => format!(
+                    "this agent's external id is too long to be mapped: an id of at most {} bytes can be",
+                    MAX_SORT_KEY_BYTES - MAPPING_KEY_OVERHEAD_BYTES - 1
+                ),
+            };
+            return Err(FieldErrors::single("/employee_id", "too_long", message).into());
         }
         let id: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         // The agent item's existence is the check (an unknown one is a 404): the integration may have been deleted,
@@ -459,6 +463,27 @@ mod tests {
         assert_eq!(view.agent.employee_id.as_deref(), Some("emp-1"));
         let codes: Vec<&str> = view.warnings.iter().map(|w| w.code).collect();
         assert_eq!(codes, ["similar_identifier_unchecked"]);
+    }
+
+    #[tokio::test]
+    async fn an_external_id_too_long_for_any_mapping_is_a_400_naming_the_limit() {
+        // (A review, 2026-12-07: ids of 987–1,022 bytes made the room left for the employee id wrap below zero, a
+        // panic in debug builds.)
+        let service = MappingService { store: Arc::new(ListingFails) };
+        let tenant = TenantId::parse("tenant-a").unwrap();
+        let id = IntegrationId::new().to_string();
+        let too_long = "too long to be mapped: an id of at most 985 bytes";
+        for (len, employee, says) in [(1000, 1, too_long), (986, 1, too_long), (900, 200, "at most 86 bytes")] {
+            let body = json!({"employee_id": "e".repeat(employee)});
+            match service.set_agent(&tenant, &id, &"a".repeat(len), Some(&body)).await {
+                Err(ApiError::Validation(errors)) => {
+                    let error = &errors.0[0];
+                    assert_eq!((error.field.as_str(), error.code), ("/employee_id", "too_long"), "{len}");
+                    assert!(error.message.contains(says), "{len}: {}", error.message);
+                }
+                other => panic!("{len}: {:?}", other.map(|v| v.agent)),
+            }
+        }
     }
 
     #[test]

@@ -240,12 +240,13 @@ impl Settings {
         Ok(())
     }
 
-    /// Checks `TRUSTED_ACCOUNT_ID` (the integrations API shows it): set, and an AWS account id.
     /// The account whose roles integrations may not name (the connectors refuse them), unless allowed.
     pub fn account_closed_to_roles(&self) -> Option<String> {
         (!self.allow_same_account_roles).then(|| self.trusted_account_id.clone())
     }
 
+    /// Checks `TRUSTED_ACCOUNT_ID` (the integrations API shows it; the import refuses its roles): set, and an AWS
+    /// account id.
     pub fn require_trusted_account(&self) -> Result<(), ConfigError> {
         let id = self.trusted_account_id.as_str();
         if id.is_empty() {
@@ -272,8 +273,17 @@ pub fn logging(vars: &Vars<'_>) -> Logging {
 }
 
 /// `TENANT_AUTH` (`header`: local run only; `jwt` or unset: the JWT claim `TENANT_CLAIM`, default `tenant_id`).
+/// `header` stops the function in AWS Lambda (`AWS_LAMBDA_LOG_GROUP_NAME` set, which Lambda sets for every runtime and
+/// `cargo lambda watch` does not): any caller with a valid token could otherwise name any tenant, with every scope.
 pub fn tenant_auth(vars: &Vars<'_>) -> Result<TenantAuth, ConfigError> {
     Ok(match vars.choice("TENANT_AUTH", &["header", "jwt"])? {
+        Some("header") if vars.raw("AWS_LAMBDA_LOG_GROUP_NAME").is_some() => {
+            return Err(ConfigError::Invalid {
+                variable: "TENANT_AUTH",
+                value: "header".into(),
+                expected: "jwt or unset: header is for the local run only, refused in AWS Lambda".into(),
+            });
+        }
         Some("header") => TenantAuth::Header,
         _ => TenantAuth::JwtClaim(vars.text("TENANT_CLAIM").unwrap_or_else(|| TenantAuth::DEFAULT_CLAIM.into())),
     })
@@ -772,6 +782,18 @@ mod tests {
             assert_eq!(variable, name, "{message}");
             assert!(message.contains("expected"), "{message}");
         }
+    }
+
+    #[test]
+    fn the_local_runs_tenant_header_is_refused_in_aws_lambda() {
+        // (A review, 2026-12-07: only a template test kept `TENANT_AUTH=header` out of a deployed function.)
+        let local = with(&[("TENANT_AUTH", "header"), ("AWS_LAMBDA_FUNCTION_NAME", "integrations-api")]);
+        assert_eq!(IntegrationsApiConfig::from_vars(&Vars::from_pairs(&local)).unwrap().auth, TenantAuth::Header);
+        let lambda = with(&[("TENANT_AUTH", "header"), ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/acd-api")]);
+        let (variable, message) = invalid(IntegrationsApiConfig::from_vars(&Vars::from_pairs(&lambda)));
+        assert_eq!(variable, "TENANT_AUTH", "{message}");
+        assert!(message.contains("local run only"), "{message}");
+        assert!(invalid(QueuesQueryConfig::from_vars(&Vars::from_pairs(&lambda))).1.contains("local run only"));
     }
 
     #[test]

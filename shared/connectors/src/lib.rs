@@ -240,6 +240,8 @@ pub struct ConnectorFactory {
 }
 
 impl ConnectorFactory {
+    /// Every role allowed ([`ConnectorContext::service_account`] unset): tests and benchmarks. The functions build
+    /// theirs with `acd_aws::wiring::connector_factory`, which closes the service's own account unless allowed.
     pub fn new(http: HttpClient, endpoints: Endpoints) -> Self {
         Self { ctx: ConnectorContext { http, endpoints, service_account: None } }
     }

@@ -272,8 +272,6 @@ impl ImportEnv {
         sorted_segments(out)
     }
 
-    /// The stored intervals of one queue partition, in both forms as the queries read them (single items, hour
-    /// buckets).
     /// The integration's stored queue items.
     pub async fn queues(&self, integration: &str) -> Vec<acd_aws::items::QueueItem> {
         let items = self.query(format!("T#{}#I#{integration}", self.tenant)).await;
@@ -303,6 +301,8 @@ impl ImportEnv {
         out
     }
 
+    /// The stored intervals of one queue partition, in both forms as the queries read them (single items, hour
+    /// buckets).
     pub async fn interval_entries(&self, pk: String) -> Vec<acd_aws::buckets::IntervalEntry> {
         let items = self.query(pk).await.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("IV#")));
         acd_aws::buckets::read_entries(items.collect()).expect("intervals")

@@ -12,7 +12,7 @@ use acd_app::ports::Acquired;
 use acd_aws::wiring;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints};
-use acd_domain::{AgentSegment, TimeWindow};
+use acd_domain::{AgentSegment, FailureReason, TimeWindow};
 use acd_integration_tests::{ConnectEnv, FailingSchedules, ImportEnv, Item, RacingRepo, sorted_segments};
 use acd_simulators::genesys::{GenesysSimConfig, GenesysSimulator};
 use chrono::{DateTime, Utc};
@@ -1359,7 +1359,14 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
         to: day + chrono::Duration::hours(17),
     });
     let failed = env.importer(at(minute(16, 5))).run(&event(&id), deadline()).await.unwrap();
-    assert_ne!(failed.outcome, RunOutcome::Succeeded, "{failed:?}");
+    // On the statistics, past the credentials check: the listings ran.
+    let record = failed.run.as_ref().expect("a recorded run");
+    assert_eq!(
+        (record.outcome, record.reason),
+        (RunOutcome::Failed, Some(FailureReason::VendorUnavailable)),
+        "{failed:?}"
+    );
+    assert!(record.counts.queues > 0, "the credentials check passed: {failed:?}");
     sim.clear_faults();
     let pass = minute(16, 50);
     publish_through(pass).await;

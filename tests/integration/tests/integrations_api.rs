@@ -1346,3 +1346,19 @@ async fn an_amazon_connect_role_of_the_services_own_account_is_refused() {
     assert_eq!(status, 201, "{created}");
     assert!(!sim.assumed_with().is_empty());
 }
+
+/// Path segments are read from the raw path, never resolved as dot segments: `…/ingest-keys/%2e%2e` names the key
+/// `..`, not the integration (lambda_http's request URI applies URL dot-segment rules, so it read as
+/// `DELETE /integrations/{id}` and deleted the integration). (A review, 2026-12-07.)
+#[tokio::test]
+async fn a_dot_segment_in_the_path_is_an_id_not_a_step_up() {
+    let env = Env::start().await;
+    let (_, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Kept"))).await;
+    let id = created["id"].as_str().unwrap();
+    for dots in ["%2e%2e", "..", ".%2E"] {
+        let path = format!("/integrations/{id}/ingest-keys/{dots}");
+        let (status, _, problem) = env.call("DELETE", &path, Some("tenant-a"), None).await;
+        assert_eq!(status, 404, "{path}: {problem}");
+    }
+    assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 200, "not deleted");
+}

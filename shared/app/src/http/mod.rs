@@ -156,9 +156,14 @@ pub fn request_id(request: &Request) -> Option<String> {
     }
 }
 
-/// The request path without a trailing slash (API Gateway's `$default` stage: the raw path is the route path).
+/// The request path's segments, percent-decoded, without empty ones (API Gateway's `$default` stage: the raw path is
+/// the route path). Read from the event's raw path, not from the request URI, which lambda_http builds with URL
+/// parsing rules: those resolve dot segments (`…/ingest-keys/%2e%2e` would read as the integration itself) and cut
+/// an id at a decoded `?` or `#`. A segment `..` is an id like any other.
 pub fn path_segments(request: &Request) -> Vec<String> {
-    request.uri().path().split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
+    let raw = request.raw_http_path();
+    let path = if raw.is_empty() { request.uri().path() } else { raw };
+    path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
 }
 
 fn percent_decode(segment: &str) -> String {

@@ -47,7 +47,11 @@ where
             calls.increment();
             let bounded_by_deadline = remaining <= crate::REQUEST_TIMEOUT;
             match tokio::time::timeout(remaining.min(crate::REQUEST_TIMEOUT), attempt).await {
-                Err(_) if bounded_by_deadline || deadline.is_past() => Err(ConnectorError::DeadlineExceeded),
+                Err(_) if bounded_by_deadline || deadline.is_past() => {
+                    // The error names no call: the log says which one the deadline cut off.
+                    tracing::warn!(action, "the run's deadline cut off an AWS call");
+                    Err(ConnectorError::DeadlineExceeded)
+                }
                 Err(_) => Err(ConnectorError::unavailable(format!("{action}: AWS did not answer in time"))),
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) => Err(classify(action, &e)),
@@ -59,7 +63,8 @@ where
 }
 
 /// A call that ended unavailable (a transport failure or the SDK's own attempt timeout) once the deadline had
-/// passed was cut off by the deadline.
+/// passed was cut off by the deadline. Rare: the retries stop while a wait still fits before the deadline and each
+/// attempt's timeout is the time left, so only an attempt failing in the deadline's last instant gets here.
 fn past_deadline(e: ConnectorError, deadline: Deadline) -> ConnectorError {
     match e {
         ConnectorError::Unavailable { .. } if deadline.is_past() => ConnectorError::DeadlineExceeded,
@@ -96,7 +101,19 @@ where
             classify_code(action, status, code, message)
         }
         SdkError::TimeoutError(_) => ConnectorError::unavailable(format!("{action}: AWS did not answer in time")),
-        SdkError::DispatchFailure(e) => ConnectorError::unavailable(format!("{action}: request failed: {e:?}")),
+        SdkError::DispatchFailure(e) => {
+            // The connection error's debug form names local addresses and the HTTP stack's internals: the log has
+            // it, the message (an API answer's `detail`, the run record) only what failed.
+            tracing::warn!(action, error = ?e, "an AWS request failed before an answer");
+            let kind = if e.is_timeout() {
+                "timed out"
+            } else if e.is_io() {
+                "failed (connection)"
+            } else {
+                "failed"
+            };
+            ConnectorError::unavailable(format!("{action}: the request to AWS {kind}"))
+        }
         SdkError::ResponseError(_) => ConnectorError::malformed(format!("{action}: AWS's answer could not be read")),
         SdkError::ConstructionFailure(_) => {
             ConnectorError::Configuration { message: format!("{action}: the request could not be built") }
@@ -180,6 +197,19 @@ mod tests {
         let limited = ConnectorError::RateLimited { retry_after: None };
         assert_eq!(past_deadline(limited.clone(), passed), limited);
         assert_eq!(past_deadline(ConnectorError::CredentialsRejected, passed), ConnectorError::CredentialsRejected);
+    }
+
+    #[test]
+    fn a_request_that_failed_before_an_answer_names_the_call_not_the_connections_internals() {
+        use aws_smithy_runtime_api::client::result::ConnectorError as Dispatch;
+        let refused = "tcp connect error: Connection refused (os error 111) from 169.254.76.1:39210 to 10.0.3.7:443";
+        let err: SdkError<GetRecordsError, HttpResponse> = SdkError::dispatch_failure(Dispatch::io(refused.into()));
+        match classify("kinesis:GetRecords", &err) {
+            ConnectorError::Unavailable { message } => {
+                assert_eq!(message, "kinesis:GetRecords: the request to AWS failed (connection)")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

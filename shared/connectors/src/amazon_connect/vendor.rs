@@ -31,7 +31,7 @@ const ROLE_ARN: CredentialField = CredentialField {
     description: Some(
         "ARN of the role created from infra/customer-role-amazon-connect.yaml with the external id of \
          POST /integrations/amazon-connect/external-id, in the Amazon Connect instance's account (a role of \
-         this service's own account is refused)",
+         this service's own account is refused unless its operator allows them)",
     ),
 };
 
@@ -203,7 +203,7 @@ impl Vendor for AmazonConnect {
             return Err(ConnectorError::Configuration {
                 message: format!(
                     "the role is in the AWS account this service runs in ({own}); create it in the Amazon Connect \
-                     instance's account (the operator can allow this account's roles: AllowSameAccountRoles)"
+                     instance's account (unless the service's operator allows this account's roles)"
                 ),
             });
         }

@@ -259,10 +259,16 @@ impl IngestStore for DynamoIngestStore {
         tenant: &TenantId,
         integration: IntegrationId,
         keep: &str,
+        kept_created_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        // Only keys issued before `keep`: an overlapping rotation's newer key is never ended, whether it was written
+        // before this listing or after it (then it is not listed). The order needs no condition on the write:
+        // `created_at` and the key id never change, and a key id is never reused (random, written only when absent),
+        // so the order read here holds at the write. The condition keeps an end given meanwhile (the first end
+        // given stays) and writes nothing for a key revoked meanwhile.
         for k in self.list_keys(tenant, integration).await? {
-            if k.key_id == keep || k.expires_at.is_some() {
+            if !k.issued_before(kept_created_at, keep) || k.expires_at.is_some() {
                 continue;
             }
             let result = self

@@ -907,6 +907,83 @@ async fn a_queue_push_overlapping_a_delete_leaves_no_queue_of_the_deleted_integr
     assert_eq!(push(&ingest, Some(&key), "queues", &body).await.0, 401);
 }
 
+/// Two overlapping rotations (a double click, a client's retry after a timeout), R1 issuing K1 and R2 issuing K2,
+/// in every order of their steps (a rotation writes its key, then ends the older keys). Until 2026-12-07 a rotation
+/// ended every other key without an end: once both keys were written, R1 ended K2 and R2 ended K1 — both answered
+/// 201, every key stopped working after the grace period and every push was a 401. A rotation now ends only the keys
+/// issued before its own (`created_at`, then `key_id`): the newest key never ends, the others work for the grace
+/// period. The store's steps are called in each order (the pushes at injected times).
+#[tokio::test]
+async fn overlapping_rotations_in_any_order_leave_the_newest_key_working() {
+    use acd_app::ingest::{IngestStore, key};
+    use secrecy::ExposeSecret as _;
+
+    #[derive(Clone, Copy)]
+    enum Step {
+        /// Rotation `r` writes its key.
+        Write(usize),
+        /// Rotation `r` ends the older keys (its listing and its expiry writes).
+        Expire(usize),
+    }
+    use Step::{Expire, Write};
+    let orders = [
+        ("both keys written, then R1 ends keys, then R2", 1, [Write(0), Write(1), Expire(0), Expire(1)]),
+        ("both keys written, then R2 ends keys, then R1", 1, [Write(0), Write(1), Expire(1), Expire(0)]),
+        ("R2 writes its key after R1 ended keys", 1, [Write(0), Expire(0), Write(1), Expire(1)]),
+        ("the later key written first", 1, [Write(1), Write(0), Expire(1), Expire(0)]),
+        ("both keys issued in the same instant", 0, [Write(0), Write(1), Expire(0), Expire(1)]),
+    ];
+
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let store = wiring::ingest_store(&env.stack.settings, &env.stack.clients);
+    let grace = IngestConfig::default().grace;
+    let empty = json!({"queues": []});
+    for (n, (label, apart_ms, steps)) in orders.into_iter().enumerate() {
+        let (_, id, first) = create_push(&env, &json!({"name": format!("Rotated twice {n}"), "type": "push"})).await;
+        let integration: acd_domain::IntegrationId = id.parse().unwrap();
+        // R1 issues its key at `t1`, R2 `apart_ms` later (after the first key's creation).
+        let t1 = Utc::now() + Duration::seconds(1);
+        let times = [t1, t1 + Duration::milliseconds(apart_ms)];
+        let issued = [key::issue(&tenant(T), integration), key::issue(&tenant(T), integration)];
+        for step in steps {
+            match step {
+                Write(r) => store.put_key(&issued[r].locator, &issued[r].secret_hash, times[r]).await.unwrap(),
+                Expire(r) => {
+                    let keep = &issued[r].locator.key_id;
+                    store.expire_keys(&tenant(T), integration, keep, times[r], times[r] + grace).await.unwrap()
+                }
+            }
+        }
+
+        let keys = store.list_keys(&tenant(T), integration).await.unwrap();
+        assert_eq!(keys.len(), 3, "{label}: {keys:?}");
+        // The newest of R1's and R2's keys: the later, or in the same instant the greater id.
+        let newest = if apart_ms > 0 { &issued[1] } else { issued.iter().max_by_key(|k| &k.locator.key_id).unwrap() };
+        let open: Vec<&str> = keys.iter().filter(|k| k.expires_at.is_none()).map(|k| k.key_id.as_str()).collect();
+        assert_eq!(open, [newest.locator.key_id.as_str()], "{label}: only the newest key has no end: {keys:?}");
+        for k in keys.iter().filter(|k| k.key_id != newest.locator.key_id) {
+            let end = k.expires_at.unwrap();
+            assert!(
+                end >= times[0] + grace && end <= times[1] + grace,
+                "{label}: a grace period from a rotation: {k:?}"
+            );
+        }
+
+        // Within the grace period every key works; after it the newest still does, the others are refused.
+        let secrets =
+            [first.clone(), issued[0].key.expose_secret().to_owned(), issued[1].key.expose_secret().to_owned()];
+        let newest = newest.key.expose_secret();
+        let within = times[1] + grace - Duration::minutes(1);
+        let after = times[1] + grace + Duration::hours(1);
+        for secret in &secrets {
+            assert_eq!(push_at(&ingest, secret, "queues", &empty, within).await.0, 200, "{label}: grace period");
+            let expected = if secret == newest { 200 } else { 401 };
+            assert_eq!(push_at(&ingest, secret, "queues", &empty, after).await.0, expected, "{label}: after the grace");
+        }
+    }
+}
+
 /// Every problem the ingest routes answer is described by the response the spec gives its status, naming its
 /// `code`. Until 2026-12-07 the 409 pointed at the integrations API's `Conflict` (which does not list
 /// `integration-paused`, the only 409 of ingest) and the 503 at `Unavailable`, which says nothing was left

@@ -53,6 +53,13 @@ impl StoredKey {
     pub fn valid_at(&self, now: DateTime<Utc>) -> bool {
         self.expires_at.is_none_or(|end| now < end)
     }
+
+    /// Whether this key was issued before the key `key_id` issued at `created_at`. Keys are ordered by
+    /// `created_at`, then `key_id` (two keys issued in the same instant): a total order, so of an integration's keys
+    /// exactly one is the newest. Both never change once the key is written.
+    pub fn issued_before(&self, created_at: DateTime<Utc>, key_id: &str) -> bool {
+        (self.created_at, self.key_id.as_str()) < (created_at, key_id)
+    }
 }
 
 /// Storage of keys and pushed data (DynamoDB: `acd_aws::ingest_store`).
@@ -61,12 +68,15 @@ pub trait IngestStore: Send + Sync {
     async fn put_key(&self, locator: &KeyLocator, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     async fn get_key(&self, locator: &KeyLocator) -> Result<Option<StoredKey>, StoreError>;
     async fn list_keys(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Vec<StoredKey>, StoreError>;
-    /// Gives every key of the integration but `keep` that has no end yet the end `at`.
+    /// Gives every key of the integration issued before `keep` (issued at `kept_created_at`; the order of
+    /// [`StoredKey::issued_before`]) that has no end yet the end `at`. A key issued after `keep` — by an overlapping
+    /// rotation — is left alone, so whatever the order of two rotations' steps, the newest key never gets an end.
     async fn expire_keys(
         &self,
         tenant: &TenantId,
         integration: IntegrationId,
         keep: &str,
+        kept_created_at: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// Removes a key; false when there was none.
@@ -550,7 +560,13 @@ impl IngestAdmin {
         self.repo.get(tenant, id).await?.filter(|i| i.kind == PUSH).ok_or(crate::error::ApiError::NotFound)
     }
 
-    /// A new key; the integration's other keys keep working for the grace period.
+    /// A new key; the integration's older keys keep working for the grace period.
+    ///
+    /// Only keys issued before the new one get an end ([`IngestStore::expire_keys`]). Until 2026-12-07 every other
+    /// key without an end got one, so two overlapping rotations (a double click, a retry after a timeout) that both
+    /// wrote their key before either ended the others ended each other's: both answered 201, every key stopped
+    /// working after the grace period and the integration went `no_data`. Now the newest of the two keys never ends,
+    /// the other works for the grace period like any older key.
     pub async fn rotate(
         &self,
         tenant: &TenantId,
@@ -559,7 +575,7 @@ impl IngestAdmin {
     ) -> Result<NewKey, crate::error::ApiError> {
         let integration = self.push_integration(tenant, id).await?;
         let new = self.issue(&integration, now).await?;
-        self.store.expire_keys(tenant, integration.id, &new.key_id, now + self.config.grace).await?;
+        self.store.expire_keys(tenant, integration.id, &new.key_id, new.created_at, now + self.config.grace).await?;
         Ok(new)
     }
 
@@ -614,6 +630,26 @@ mod tests {
         assert_eq!(effective_status(&new, t0 + Duration::minutes(61)).reason, Some(FailureReason::NoData));
         let paused = push_integration(Some(t0), IntegrationState::Paused);
         assert_eq!(effective_status(&paused, t0 + Duration::days(3)).state, IntegrationState::Paused);
+    }
+
+    #[test]
+    fn keys_are_ordered_by_creation_then_by_id() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 7, 8, 0, 0).unwrap();
+        let key = |key_id: &str, created_at| StoredKey {
+            key_id: key_id.into(),
+            secret_hash: String::new(),
+            created_at,
+            expires_at: None,
+        };
+        let k = key("00000000000000ff", t0);
+        assert!(k.issued_before(t0 + Duration::milliseconds(1), "0000000000000000"), "a later key is newer");
+        assert!(!k.issued_before(t0 - Duration::milliseconds(1), "ffffffffffffffff"), "an earlier key is older");
+        // The same instant: the greater id is the newer key, and a key is not issued before itself.
+        assert!(k.issued_before(t0, "0000000000000100") && !k.issued_before(t0, "00000000000000fe"));
+        assert!(!k.issued_before(t0, "00000000000000ff"));
+        // Of two keys issued in the same instant exactly one is issued before the other.
+        let other = key("00000000000000fe", t0);
+        assert!(other.issued_before(k.created_at, &k.key_id) != k.issued_before(other.created_at, &other.key_id));
     }
 
     #[test]

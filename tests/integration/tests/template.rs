@@ -1020,3 +1020,33 @@ fn the_spec_lists_exactly_the_time_zones_the_api_accepts() {
     assert_eq!(listed, accepted);
     assert!(listed.iter().all(|name| name.parse::<chrono_tz::Tz>().is_ok()));
 }
+
+/// Every role allowed to assume customers' roles is denied the roles of the stack's own account unless
+/// `AllowSameAccountRoles` is "true": IAM backs the code's refusal (`ALLOW_SAME_ACCOUNT_ROLES`), should any path miss
+/// it.
+#[test]
+fn roles_that_assume_customer_roles_are_denied_the_stacks_own_account_unless_allowed() {
+    let template = Template::load();
+    let mut checked = Vec::new();
+    for (name, role) in template.of_type("AWS::IAM::Role") {
+        let mut found = Vec::new();
+        statements(&role["Properties"]["Policies"], &mut found);
+        let assume = |effect: &str| found.iter().find(|s| s["Effect"] == effect && s["Action"] == "sts:AssumeRole");
+        if assume("Allow").is_none() {
+            continue;
+        }
+        let deny = assume("Deny").unwrap_or_else(|| panic!("{name}: no Deny of the stack's own account's roles"));
+        let branches = &deny["Resource"]["Fn::If"];
+        assert_eq!(branches[0], "RefuseSameAccountRoles", "{name}: {deny:?}");
+        assert_eq!(branches[1]["Fn::Sub"], "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*", "{name}");
+        assert!(
+            !branches[2]["Fn::Sub"].as_str().unwrap_or("*").contains('*'),
+            "{name}: allowed, it denies no real role"
+        );
+        checked.push(name);
+    }
+    checked.sort_unstable();
+    assert_eq!(checked, ["ImportRole", "IntegrationsApiRole"]);
+    let condition = &template.root["Conditions"]["RefuseSameAccountRoles"];
+    assert_eq!(condition, &serde_json::json!({"Fn::Equals": [{"Ref": "AllowSameAccountRoles"}, "false"]}));
+}

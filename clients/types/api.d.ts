@@ -754,7 +754,7 @@ export interface components {
             service_level_seconds: number;
             agent_state_cadence?: components["schemas"]["AgentStateCadence"];
             /**
-             * @description Amazon Connect keeps 3 months of metrics.
+             * @description Amazon Connect keeps 3 months of metrics: at most 88 for new values (89 or 90 in integrations created before 2026-12-07).
              * @default 30
              */
             history_days: number;

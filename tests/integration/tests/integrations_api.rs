@@ -512,7 +512,7 @@ async fn integration_types_and_unknown_routes() {
         connect["credentials"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
     assert_eq!(fields, ["role_arn"], "the external id is not a form field: the server sets it");
     let history = connect["settings"].as_array().unwrap().last().unwrap();
-    assert_eq!((history["name"].as_str(), history["maximum"].as_u64()), (Some("history_days"), Some(90)));
+    assert_eq!((history["name"].as_str(), history["maximum"].as_u64()), (Some("history_days"), Some(88)));
     assert_eq!(env.call("GET", "/nope", Some("tenant-a"), None).await.0, 404);
     assert_eq!(env.call("PUT", "/integrations", Some("tenant-a"), None).await.0, 405);
     assert_eq!(env.call("GET", "/integrations/not-a-uuid", Some("tenant-a"), None).await.0, 404);
@@ -1310,9 +1310,9 @@ async fn amazon_connect_external_id_is_issued_once_per_tenant_and_set_by_the_ser
     let checked = seen.0.lock().unwrap().clone();
     assert_eq!(checked.len(), 2);
     assert!(checked.iter().all(|(_, ext)| ext.as_deref() == Some(id.as_str())), "{checked:?}");
-    // History is capped at 90 days for this type.
+    // History is capped at 88 days for this type (Connect keeps "3 months" of statistics: 89 days at the least).
     let mut long = connect("AC long", role);
-    long["settings"]["history_days"] = json!(91);
+    long["settings"]["history_days"] = json!(89);
     let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&long)).await;
     assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("/settings/history_days")));
 }

@@ -53,9 +53,12 @@ use stream::StreamCursor;
 
 use crate::{CallCounter, Connector, ConnectorError, Deadline};
 
-/// History Connect keeps for `GetMetricDataV2` (3 months): `history_days` is capped here for this type
-/// ([`vendor::AmazonConnect`]'s `max_history_days`).
-pub const MAX_HISTORY_DAYS: u32 = 90;
+/// History Connect keeps for `GetMetricDataV2` ("3 months"): `history_days` is capped here for this type
+/// ([`vendor::AmazonConnect`]'s `max_history_days`). Three calendar months can be 89 days (1 February to 1 May), and
+/// a back-fill's first request starts at the UTC midnight before `now − history_days`: with 88 it never asks for a
+/// start Connect may no longer keep (a refused first day would hold the back-fill for good: that day only gets
+/// older). Until 2026-12-07 the cap was 90; integrations created with 89 or 90 keep their value.
+pub const MAX_HISTORY_DAYS: u32 = 88;
 /// Service-level threshold when the settings give none (seconds).
 pub const DEFAULT_SERVICE_LEVEL_SECONDS: u32 = 20;
 

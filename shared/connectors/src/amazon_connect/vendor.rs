@@ -288,7 +288,7 @@ mod tests {
         }
         let allowed = ConnectorContext { service_account: None, ..ctx };
         assert!(AmazonConnect.connector(&allowed, &stored, own).unwrap().is_some());
-        assert_eq!(AmazonConnect.max_history_days(), 90);
+        assert_eq!(AmazonConnect.max_history_days(), 88);
         assert_eq!(AmazonConnect.min_reconciliation(), chrono::Duration::hours(24));
         assert_eq!(AmazonConnect.id().as_str(), "amazon_connect");
     }

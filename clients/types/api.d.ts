@@ -139,7 +139,9 @@ export interface paths {
          *
          *     The first step makes the integration invisible (GET and lists answer as if it were gone, no import writes its
          *     queues any more) while its name stays reserved; the last step releases the name. A DELETE that failed
-         *     half-way (503) is finished by repeating it: the repeat answers 204 until the delete is done, 404 after.
+         *     half-way (503) is finished by repeating it: the repeat answers 204 until the delete is done, 404 after. One
+         *     that is not repeated is finished by the integration's next import at least 5 minutes after the first import
+         *     that found it half-done (within about 20 minutes).
          */
         delete: operations["deleteIntegration"];
         options?: never;

@@ -383,7 +383,9 @@ impl IntegrationService {
     /// its queues any more), then the queues are made inactive, the schedules and the secret deleted, and last the
     /// record and its name go. Every step is idempotent, so a DELETE that failed half-way is finished by the
     /// client's retry, which answers 204 as long as the tombstone exists (404 once the delete is done); the next
-    /// import of a tombstone also makes its queues inactive and stops.
+    /// import of a tombstone also makes its queues inactive, and an import a grace after the first one that found
+    /// it finishes the delete ([`crate::import::ImportConfig::tombstone_grace`]), so one the client never retries
+    /// leaves nothing behind either.
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
         let parsed: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         let mut attempt = 0;
@@ -401,12 +403,8 @@ impl IntegrationService {
                 },
             }
         };
-        self.repo.deactivate_queues(tenant, current.id).await?;
-        self.schedules.delete(tenant, current.id).await?;
-        self.secrets.delete(tenant, current.id).await?;
-        self.repo.delete(&current).await?;
-        tracing::info!(tenant = %tenant, integration = %current.id, "integration deleted");
-        crate::events::deleted(self.events.as_deref(), &current).await;
+        let (repo, schedules, secrets) = (self.repo.as_ref(), self.schedules.as_ref(), self.secrets.as_ref());
+        finish_delete(repo, schedules, secrets, self.events.as_deref(), &current).await?;
         Ok(())
     }
 
@@ -629,6 +627,27 @@ impl IntegrationService {
             }
         }
     }
+}
+
+/// The steps of a delete once the record is a tombstone ([`IntegrationRepo::mark_deleting`]): the queues made
+/// inactive, the schedules and the secret deleted, then the record, its name and its quota place removed, and
+/// `integration.deleted` published. Every step is idempotent. Run by [`IntegrationService::delete`] (and its
+/// retry), and by the import that finds a tombstone a failed DELETE left ([`crate::import::ImportConfig::tombstone_grace`]).
+pub async fn finish_delete(
+    repo: &dyn IntegrationRepo,
+    schedules: &dyn ScheduleStore,
+    secrets: &dyn SecretStore,
+    events: Option<&dyn crate::ports::EventPublisher>,
+    tombstone: &Integration,
+) -> Result<(), StoreError> {
+    let (tenant, id) = (&tombstone.tenant_id, tombstone.id);
+    repo.deactivate_queues(tenant, id).await?;
+    schedules.delete(tenant, id).await?;
+    secrets.delete(tenant, id).await?;
+    repo.delete(tombstone).await?;
+    tracing::info!(tenant = %tenant, integration = %id, "integration deleted");
+    crate::events::deleted(events, tombstone).await;
+    Ok(())
 }
 
 /// Whether the integration's type pulls from its ACD (and so has import schedules); unknown types are treated as

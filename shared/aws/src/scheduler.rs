@@ -9,7 +9,9 @@
 //!
 //! The recurring one invokes the import function with `{"tenant_id", "integration_id"}`, the one-time one (and the
 //! invoke that comes first, below) with `"at_once": true` added. The definition is rebuilt from
-//! configuration whenever it is written, so create, pause and resume are idempotent.
+//! configuration whenever it is written, so create, pause and resume are idempotent; pause and resume create the
+//! recurring schedule (and the agent-states one) when it is missing, as a create whose record landed after its
+//! rollback leaves it.
 //!
 //! "At once" is first an asynchronous Lambda invoke (`InvocationType::Event`) of the import function: Scheduler
 //! fires one-time schedules with one-minute precision, so a first import started by one begins up to a minute
@@ -165,7 +167,7 @@ impl EventBridgeSchedules {
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(self.flexible()?)
                     .target(self.target(tenant, id, false)?)
-                    .state(state)
+                    .state(state.clone())
             };
         }
         if create {
@@ -173,13 +175,29 @@ impl EventBridgeSchedules {
                 .send()
                 .await
                 .map_err(|e| sdk_error("CreateSchedule(recurring)", e))?;
-        } else {
-            recurring!(self.client.update_schedule())
-                .send()
-                .await
-                .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))?;
+            return Ok(());
         }
-        Ok(())
+        // An update of a missing schedule creates it (until 2026-12-07 pause and resume answered 503 for ever when
+        // it was missing, e.g. after a create whose record transaction landed after its rollback had run).
+        match recurring!(self.client.update_schedule()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
+                tracing::warn!(tenant = %tenant, integration = %id, "the recurring import schedule is missing: creating it");
+                match recurring!(self.client.create_schedule()).send().await {
+                    Ok(_) => Ok(()),
+                    // Created meanwhile by a concurrent call: write this definition over it.
+                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+                        recurring!(self.client.update_schedule())
+                            .send()
+                            .await
+                            .map(|_| ())
+                            .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))
+                    }
+                    Err(e) => Err(sdk_error("CreateSchedule(recurring)", e)),
+                }
+            }
+            Err(e) => Err(sdk_error("UpdateSchedule(recurring)", e)),
+        }
     }
 
     /// Starts an import now with an asynchronous invoke; `false` when it was not accepted (logged).

@@ -73,6 +73,7 @@ pub fn import_service(
         config,
     )
     .with_events(Arc::new(event_publisher(settings, clients)))
+    .with_schedules(Arc::new(schedules(settings, clients)))
 }
 
 /// Status-change events on the bus `EVENT_BUS_NAME` (default `default`).

@@ -361,6 +361,8 @@ pub struct FailingSchedules {
     pub inner: Arc<dyn ScheduleStore>,
     pub fail_create: AtomicBool,
     pub fail_states: AtomicBool,
+    /// Deletes fail (nothing deleted) while set.
+    pub fail_delete: AtomicBool,
     pub watch: Option<Arc<dyn IntegrationRepo>>,
     pub states_at_run_now: std::sync::Mutex<Vec<acd_domain::IntegrationState>>,
 }
@@ -372,6 +374,7 @@ impl FailingSchedules {
             inner,
             fail_create: false.into(),
             fail_states: false.into(),
+            fail_delete: false.into(),
             watch: None,
             states_at_run_now: Vec::new().into(),
         }
@@ -398,6 +401,9 @@ impl ScheduleStore for FailingSchedules {
         self.inner.run_now(tenant, id).await
     }
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        if self.fail_delete.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: scheduler throttled".into()));
+        }
         self.inner.delete(tenant, id).await
     }
     async fn set_states_schedule(

@@ -1362,3 +1362,213 @@ async fn a_dot_segment_in_the_path_is_an_id_not_a_step_up() {
     }
     assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 200, "not deleted");
 }
+
+/// The real secret store, before whose first `create` a whole DELETE of the integration runs (through `deleter`):
+/// a DELETE between a create's record write and its secret and schedule writes.
+struct DeletedBeforeTheSecret {
+    inner: Arc<dyn SecretStore>,
+    deleter: IntegrationsApi,
+    deleted: std::sync::Mutex<Option<u16>>,
+}
+
+#[async_trait::async_trait]
+impl SecretStore for DeletedBeforeTheSecret {
+    async fn create(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        credentials: &acd_domain::Credentials,
+        version: &acd_domain::SecretVersion,
+    ) -> Result<(), StoreError> {
+        if self.deleted.lock().unwrap().is_none() {
+            let request = api_request("DELETE", &format!("/integrations/{id}"), Some(tenant.as_str()), None);
+            let (status, _, _) = decode(self.deleter.handle(request).await);
+            *self.deleted.lock().unwrap() = Some(status);
+        }
+        self.inner.create(tenant, id, credentials, version).await
+    }
+    async fn get(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        version: Option<&acd_domain::SecretVersion>,
+    ) -> Result<acd_domain::Credentials, StoreError> {
+        self.inner.get(tenant, id, version).await
+    }
+    async fn current_version(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+    ) -> Result<Option<acd_domain::SecretVersion>, StoreError> {
+        self.inner.current_version(tenant, id).await
+    }
+    async fn replace(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        credentials: &acd_domain::Credentials,
+        version: &acd_domain::SecretVersion,
+    ) -> Result<(), StoreError> {
+        self.inner.replace(tenant, id, credentials, version).await
+    }
+    async fn make_current(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+        version: &acd_domain::SecretVersion,
+        from: &acd_domain::SecretVersion,
+    ) -> Result<bool, StoreError> {
+        self.inner.make_current(tenant, id, version, from).await
+    }
+    async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
+        self.inner.delete(tenant, id).await
+    }
+}
+
+impl Env {
+    /// The import function as deployed, with the schedule store and the tombstone grace `grace` (its runs of a
+    /// deleted integration never reach an ACD).
+    fn importer(&self, grace: Duration) -> acd_app::import::ImportService {
+        let (settings, clients) = (&self.stack.settings, &self.stack.clients);
+        let factory = wiring::connector_factory(settings, acd_connectors::Endpoints::default()).expect("HTTP client");
+        let config = acd_app::import::ImportConfig { tombstone_grace: grace, ..Default::default() };
+        wiring::import_service(settings, clients, factory, config)
+            .with_schedules(Arc::new(wiring::schedules(settings, clients)))
+    }
+
+    /// Runs the import of integration `id` of tenant-a as its recurring schedule does: its summary's detail.
+    async fn import(&self, importer: &acd_app::import::ImportService, id: &str) -> String {
+        let event =
+            acd_app::import::ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.into(), at_once: false };
+        let deadline = acd_connectors::Deadline::after(Duration::from_secs(300));
+        let summary = importer.run(&event, deadline).await.expect("not a failed invocation");
+        assert_eq!(summary.outcome, acd_app::import::RunOutcome::Skipped, "{summary:?}");
+        summary.detail
+    }
+
+    /// The names of the integration's schedules and secrets that exist.
+    async fn leftovers(&self, id: &str) -> (Vec<String>, Vec<String>) {
+        let schedules = self.schedule_names().await.into_iter().filter(|n| n.contains(id)).collect();
+        let secrets = self.secret_names().await.into_iter().filter(|n| n.contains(id)).collect();
+        (schedules, secrets)
+    }
+}
+
+/// A DELETE that failed after its tombstone (the scheduler throttled) and that the client never retries: the
+/// integration is invisible, so nothing in the API can finish it. The import its schedule keeps invoking finishes
+/// it once the grace is over (not before: a DELETE still running, or the client's prompt retry, is not raced):
+/// schedules and secret gone, name and quota place free, the data kept. Until 2026-12-07 the import only made the
+/// queues inactive, every quarter hour, for ever.
+#[tokio::test]
+async fn a_delete_that_failed_half_way_is_finished_by_an_import_once_the_grace_is_over() {
+    let env = Env::start().await;
+    let schedules =
+        Arc::new(FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients))));
+    schedules.fail_delete.store(true, Ordering::SeqCst);
+    let mut api = env.api.clone();
+    api.service.schedules = schedules;
+    let (status, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Half-way"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let path = format!("/integrations/{id}");
+    let (status, _, _) = decode(api.handle(api_request("DELETE", &path, Some("tenant-a"), None)).await);
+    assert_eq!(status, 503, "the schedules could not be deleted");
+    assert_eq!(env.call("GET", &path, Some("tenant-a"), None).await.0, 404, "a tombstone is invisible");
+    let (status, _, problem) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Half-way"))).await;
+    assert_eq!((status, problem["code"].as_str()), (409, Some("name-taken")), "the name stays reserved");
+    let left = env.leftovers(&id).await;
+    assert!(!left.0.is_empty() && left.1.len() == 1, "{left:?}");
+
+    // The first import that finds the tombstone starts the grace and deletes nothing.
+    let grace = Duration::from_secs(1);
+    let importer = env.importer(grace);
+    assert_eq!(env.import(&importer, &id).await, "integration deleted");
+    assert_eq!(env.leftovers(&id).await, left, "nothing deleted within the grace");
+    assert_eq!(env.import(&importer, &id).await, "integration deleted");
+    assert_eq!(env.leftovers(&id).await, left, "nothing deleted within the grace");
+
+    // Once it is over, the next one finishes the delete as the DELETE route does.
+    tokio::time::sleep(grace + Duration::from_millis(200)).await;
+    assert_eq!(env.import(&importer, &id).await, "integration deleted");
+    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "schedules and secret deleted");
+    assert_eq!(env.call("DELETE", &path, Some("tenant-a"), None).await.0, 404, "the delete is done");
+    let quota = |items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]| {
+        let counter = items.iter().find(|i| i["SK"].as_s().unwrap() == "QUOTA").expect("the quota counter");
+        counter["integrations"].as_n().unwrap().clone()
+    };
+    assert_eq!(quota(&env.table_items().await), "0", "the quota place given back");
+    let items = env.table_items().await;
+    let mentions = |i: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>| {
+        ["PK", "SK", "integration_id"]
+            .iter()
+            .any(|k| i.get(*k).and_then(|v| v.as_s().ok()).is_some_and(|v| v.contains(&id)))
+    };
+    assert!(!items.iter().any(mentions), "record, name and the grace's lease gone: {items:?}");
+    let (status, _, again) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Half-way"))).await;
+    assert_eq!(status, 201, "the name is free: {again}");
+    // Nothing of the new integration is touched by imports of the old one.
+    assert_eq!(env.import(&importer, &id).await, "integration deleted");
+    let new_id = again["id"].as_str().unwrap();
+    assert_eq!(env.call("GET", &format!("/integrations/{new_id}"), Some("tenant-a"), None).await.0, 200);
+    let kept = env.leftovers(new_id).await;
+    assert!(!kept.0.is_empty() && kept.1.len() == 1, "{kept:?}");
+}
+
+/// A DELETE that runs between a create's record write and its secret and schedule writes removes the record; the
+/// create then writes the secret and the schedules and answers 201 for an id that is gone. The import its schedule
+/// invokes finds no record (an import is only ever started after its record was written: it was deleted) and removes
+/// both. Until 2026-12-07 they stayed for ever: a schedule invoking the import every quarter hour, and credentials
+/// in Secrets Manager that no API could remove.
+#[tokio::test]
+async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_and_secret() {
+    let env = Env::start().await;
+    let racing = Arc::new(DeletedBeforeTheSecret {
+        inner: env.api.service.secrets.clone(),
+        deleter: env.api.clone(),
+        deleted: std::sync::Mutex::new(None),
+    });
+    let mut api = env.api.clone();
+    api.service.secrets = racing.clone();
+    let (status, _, created) =
+        decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Raced")))).await);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(*racing.deleted.lock().unwrap(), Some(204), "the DELETE ran between the record and the secret");
+    let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
+    let left = env.leftovers(&id).await;
+    assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "the create's leftovers: {left:?}");
+
+    assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
+    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "schedules and secret removed");
+}
+
+/// Pause and resume write the recurring schedule anew when it is missing (e.g. a create whose record transaction
+/// landed after its rollback had run): until 2026-12-07 they only updated it, and answered 503 for ever.
+#[tokio::test]
+async fn pause_and_resume_recreate_a_missing_recurring_schedule() {
+    let env = Env::start().await;
+    let (status, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Unscheduled"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let name = format!("imp-{id}");
+    let scheduler = env.stack.clients.scheduler();
+    scheduler.delete_schedule().name(&name).group_name(&env.stack.settings.schedule_group).send().await.unwrap();
+    assert!(env.stack.schedule(&name).await.is_none());
+
+    let expected_input =
+        acd_aws::scheduler::import_input(&acd_domain::TenantId::parse("tenant-a").unwrap(), id.parse().unwrap(), false);
+    for (action, state) in [("pause", "paused"), ("resume", "importing")] {
+        let (status, _, answer) =
+            env.call("POST", &format!("/integrations/{id}/{action}"), Some("tenant-a"), None).await;
+        assert_eq!((status, answer["status"]["state"].as_str()), (200, Some(state)), "{action}: {answer}");
+        let schedule = env.stack.schedule(&name).await.unwrap_or_else(|| panic!("{action}: {name} exists again"));
+        let enabled = action == "resume";
+        let expected = if enabled {
+            aws_sdk_scheduler::types::ScheduleState::Enabled
+        } else {
+            aws_sdk_scheduler::types::ScheduleState::Disabled
+        };
+        assert_eq!(schedule.state(), Some(&expected), "{action}");
+        assert_eq!(schedule.target().and_then(|t| t.input()), Some(expected_input.as_str()), "{action}");
+    }
+}

@@ -128,11 +128,15 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             "dynamodb:BatchWriteItem",
             "dynamodb:ConditionCheckItem",
             "secretsmanager:GetSecretValue",
+            // What a delete left (`ImportService::stop_deleted`): the secret and schedules of an integration whose
+            // record is gone, the rest of a delete stopped half-way.
+            "secretsmanager:DeleteSecret",
+            "scheduler:DeleteSchedule",
             // Amazon Connect: reading through the customer's role.
             "sts:AssumeRole",
             // Its DeadLetterQueue (failed asynchronous invocations).
             "sqs:SendMessage",
-            // Status-change events (integration.failing / integration.recovered).
+            // Status-change events (integration.failing / integration.recovered / integration.deleted).
             "events:PutEvents",
         ],
     ),

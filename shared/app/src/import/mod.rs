@@ -28,7 +28,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ports::{
-    ImportState, ImportStore, IntegrationRepo, LeaseKind, ListingCheck, QueueRange, SecretStore, StoreError,
+    Acquired, ImportState, ImportStore, IntegrationRepo, LeaseKind, ListingCheck, QueueRange, ScheduleStore,
+    SecretStore, StoreError,
 };
 
 /// Which pass an import event asks for: the 15-minute import, or agent states only (`"pass": "agent_states"`, sent
@@ -88,6 +89,11 @@ pub struct ImportConfig {
     pub abort_after_batches: Option<u64>,
     /// A fixed clock (tests and benchmarks against simulators with a fixed clock); `None` is the real clock.
     pub now: Option<DateTime<Utc>>,
+    /// How long a tombstone (a delete that started and did not finish) is left to its DELETE before an import
+    /// finishes the delete (`ImportService::stop_deleted`), counted on the real clock from the first import that
+    /// found it (the record does not say when its delete started): long enough for the DELETE still running (the
+    /// API function stops after 29 s) and for a client's prompt retry, which answers 204 while the tombstone exists.
+    pub tombstone_grace: StdDuration,
 }
 
 impl Default for ImportConfig {
@@ -106,6 +112,7 @@ impl Default for ImportConfig {
             in_flight_hold: StdDuration::from_secs(30),
             abort_after_batches: None,
             now: None,
+            tombstone_grace: StdDuration::from_secs(5 * 60),
         }
     }
 }
@@ -207,6 +214,9 @@ pub struct ImportService {
     credentials: Arc<Mutex<HashMap<IntegrationId, CachedCredentials>>>,
     /// Where status-change events go (none: not published). See [`crate::events`].
     pub events: Option<Arc<dyn crate::ports::EventPublisher>>,
+    /// The integrations' schedules, to remove what a deleted integration left behind (`stop_deleted`);
+    /// `None`: left alone.
+    pub schedules: Option<Arc<dyn ScheduleStore>>,
 }
 
 impl ImportService {
@@ -217,7 +227,14 @@ impl ImportService {
         connectors: ConnectorFactory,
         config: ImportConfig,
     ) -> Self {
-        Self { repo, secrets, store, connectors, config, credentials: Arc::default(), events: None }
+        Self { repo, secrets, store, connectors, config, credentials: Arc::default(), events: None, schedules: None }
+    }
+
+    /// Removes what deleted integrations left behind (their schedules, their secret, the rest of a delete that failed
+    /// half-way) when one of their imports is invoked (`stop_deleted`).
+    pub fn with_schedules(mut self, schedules: Arc<dyn ScheduleStore>) -> Self {
+        self.schedules = Some(schedules);
+        self
     }
 
     /// Publishes status-change events (`integration.failing`, `integration.recovered`) to `events`.
@@ -477,17 +494,69 @@ impl ImportService {
         Deadline::at(deadline.instant().checked_sub(self.config.record_reserve).unwrap_or(deadline.instant()))
     }
 
-    /// A deleted integration has nothing to import; one whose delete started and did not finish (a tombstone) has
-    /// its queues made inactive here, so a DELETE that failed half-way never leaves them active. The secret,
-    /// the schedules and the record are removed by the DELETE (retried by the client: it answers 204 until done).
+    /// A deleted integration has nothing to import. What its delete may have left is removed here, as nothing else
+    /// would once the record is invisible (with the schedule store, [`Self::with_schedules`]; without it, only the
+    /// queues of a tombstone are made inactive):
+    /// - No record at all: its schedules and its secret are deleted (idempotent; usually there are none). An import
+    ///   is only ever started after its record was written, so a missing record was deleted — e.g. by a DELETE that
+    ///   ran between a create's record write and its secret and schedule writes, after which that create answers
+    ///   201 for an id that is gone, and its schedule would invoke this function for ever.
+    /// - A tombstone (a delete that started and did not finish, e.g. a DELETE that answered 503 after it): its queues
+    ///   are made inactive at once; once the grace ([`ImportConfig::tombstone_grace`]) is over, the delete is
+    ///   finished as the DELETE route does it ([`crate::integrations::finish_delete`]: schedules, secret, then the
+    ///   record, its name and its quota place; the imported data stays). The grace runs from the first import that
+    ///   finds the tombstone: it takes the import lease (which no import of a tombstone takes otherwise) until the
+    ///   grace ends and keeps it; the run that takes the lease over after that finishes the delete, and lets it go.
+    ///   (A lease left expired by a run that died before the delete counts as a grace over: the first run finishes
+    ///   the delete then; every step being idempotent, a DELETE it overlaps still answers 204, and at worst
+    ///   `integration.deleted` is published twice.)
+    ///
+    /// A record that exists without a tombstone never gets here.
     async fn stop_deleted(&self, tenant: &TenantId, id: IntegrationId) -> Result<RunSummary, StoreError> {
-        if self.repo.get_deleting(tenant, id).await?.is_some() {
-            self.repo.deactivate_queues(tenant, id).await?;
+        let deleted = || Ok(RunSummary::skipped("integration deleted"));
+        let Some(tombstone) = self.repo.get_deleting(tenant, id).await? else {
+            match &self.schedules {
+                Some(schedules) => {
+                    schedules.delete(tenant, id).await?;
+                    self.secrets.delete(tenant, id).await?;
+                    tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import; any schedule or secret it left removed");
+                }
+                None => tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import"),
+            }
+            return deleted();
+        };
+        self.repo.deactivate_queues(tenant, id).await?;
+        let Some(schedules) = &self.schedules else {
             tracing::info!(tenant = %tenant, integration = %id, "integration being deleted: queues inactive, nothing imported");
-        } else {
-            tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import");
+            return deleted();
+        };
+        let (run_id, now) = (RunId::new(), Utc::now());
+        let grace = self.config.tombstone_grace;
+        let until = now + Duration::from_std(grace).unwrap_or_default();
+        match take_lease(self.store.as_ref(), LeaseKind::Import, tenant, id, run_id, now, until).await? {
+            Acquired::Free => {
+                tracing::info!(tenant = %tenant, integration = %id, ?grace, "integration being deleted: queues inactive, nothing imported; an import after the grace finishes the delete");
+            }
+            Acquired::No => {
+                tracing::info!(tenant = %tenant, integration = %id, "integration being deleted: queues inactive, nothing imported; its grace is not over");
+            }
+            Acquired::OverExpired => {
+                let (repo, secrets, events) = (self.repo.as_ref(), self.secrets.as_ref(), self.events.as_deref());
+                if let Err(e) =
+                    crate::integrations::finish_delete(repo, schedules.as_ref(), secrets, events, &tombstone).await
+                {
+                    // The grace is over: the lease expires now, so that the retry of this invocation (or the next
+                    // run) tries again at once.
+                    let _ = self.store.hold_lease(LeaseKind::Import, tenant, id, run_id, Utc::now()).await;
+                    return Err(e);
+                }
+                tracing::info!(tenant = %tenant, integration = %id, "a delete left half-way finished by the import");
+                if let Err(e) = self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await {
+                    tracing::warn!(tenant = %tenant, integration = %id, error = %e, "letting the lease go after finishing a delete failed; it expires with the grace");
+                }
+            }
         }
-        Ok(RunSummary::skipped("integration deleted"))
+        deleted()
     }
 
     /// The integration's credentials: the secret's version the record names (or its current version, for a

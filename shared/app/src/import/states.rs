@@ -101,7 +101,8 @@ impl ImportService {
             return Ok(RunSummary::skipped("malformed event"));
         };
         let Some(integration) = self.repo.get(&tenant, id).await? else {
-            return Ok(RunSummary::skipped("integration deleted"));
+            // What a delete left (a schedule written after it, a delete stopped half-way) goes, as the import does.
+            return self.stop_deleted(&tenant, id).await;
         };
         if let Some(why) = states_skip_reason(&integration) {
             tracing::info!(tenant = %tenant, integration = %id, reason = why, "agent-states pass: nothing to do");

@@ -151,6 +151,12 @@ pub trait ScheduleStore: Send + Sync {
     async fn run_now(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
     /// Deletes every schedule of the integration. Missing schedules are not an error.
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
+    /// [`Self::delete`] for schedules found without their record (the import of a deleted integration), unless
+    /// they run another tenant's integration: schedule names carry only the integration id, and an import event
+    /// with a wrong tenant (a hand-made invoke, an edited dead-letter message) must not stop a live integration.
+    async fn delete_orphaned(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.delete(tenant, id).await
+    }
     /// Makes the agent-states schedule (the import's states-only pass every `cadence`) exist, enabled or not, or
     /// deletes it (`cadence` `None`; a missing one is not an error). Idempotent.
     async fn set_states_schedule(

@@ -170,12 +170,22 @@ impl EventBridgeSchedules {
                     .state(state.clone())
             };
         }
+        // Creates it, or writes over one already there: on create, a pause or resume during the create wrote it
+        // (they create a missing one, below) or this is a retry, and a create must not fail (and roll back) for it;
+        // on update, a concurrent call created it meanwhile.
+        let create_over = async || match recurring!(self.client.create_schedule()).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+                recurring!(self.client.update_schedule())
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))
+            }
+            Err(e) => Err(sdk_error("CreateSchedule(recurring)", e)),
+        };
         if create {
-            recurring!(self.client.create_schedule())
-                .send()
-                .await
-                .map_err(|e| sdk_error("CreateSchedule(recurring)", e))?;
-            return Ok(());
+            return create_over().await;
         }
         // An update of a missing schedule creates it (until 2026-12-07 pause and resume answered 503 for ever when
         // it was missing, e.g. after a create whose record transaction landed after its rollback had run).
@@ -183,18 +193,7 @@ impl EventBridgeSchedules {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
                 tracing::warn!(tenant = %tenant, integration = %id, "the recurring import schedule is missing: creating it");
-                match recurring!(self.client.create_schedule()).send().await {
-                    Ok(_) => Ok(()),
-                    // Created meanwhile by a concurrent call: write this definition over it.
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                        recurring!(self.client.update_schedule())
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))
-                    }
-                    Err(e) => Err(sdk_error("CreateSchedule(recurring)", e)),
-                }
+                create_over().await
             }
             Err(e) => Err(sdk_error("UpdateSchedule(recurring)", e)),
         }
@@ -344,6 +343,24 @@ impl ScheduleStore for EventBridgeSchedules {
         self.delete_one(recurring_name(id)).await?;
         self.delete_one(states_name(id)).await?;
         self.delete_one(one_time_name(id)).await
+    }
+
+    async fn delete_orphaned(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        let found =
+            self.client.get_schedule().name(recurring_name(id)).group_name(&self.settings.schedule_group).send().await;
+        let input = match found {
+            Ok(out) => out.target().map(|t| t.input().unwrap_or_default().to_owned()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => None,
+            Err(e) => return Err(sdk_error("GetSchedule(recurring)", e)),
+        };
+        let owner = input
+            .and_then(|i| serde_json::from_str::<serde_json::Value>(&i).ok())
+            .and_then(|v| v["tenant_id"].as_str().map(str::to_owned));
+        if owner.as_deref().is_some_and(|owner| owner != tenant.as_str()) {
+            tracing::warn!(tenant = %tenant, integration = %id, "the schedules run another tenant's integration: left alone");
+            return Ok(());
+        }
+        self.delete(tenant, id).await
     }
 
     async fn set_states_schedule(

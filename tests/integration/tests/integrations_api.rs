@@ -1433,7 +1433,6 @@ impl Env {
         let factory = wiring::connector_factory(settings, acd_connectors::Endpoints::default()).expect("HTTP client");
         let config = acd_app::import::ImportConfig { tombstone_grace: grace, ..Default::default() };
         wiring::import_service(settings, clients, factory, config)
-            .with_schedules(Arc::new(wiring::schedules(settings, clients)))
     }
 
     /// Runs the import of integration `id` of tenant-a as its recurring schedule does: its summary's detail.
@@ -1571,4 +1570,35 @@ async fn pause_and_resume_recreate_a_missing_recurring_schedule() {
         assert_eq!(schedule.state(), Some(&expected), "{action}");
         assert_eq!(schedule.target().and_then(|t| t.input()), Some(expected_input.as_str()), "{action}");
     }
+}
+
+/// A create finding its recurring schedule already there (a pause or resume during the create wrote it, as they
+/// create a missing one) writes its definition over it instead of failing, which would roll the create back.
+#[tokio::test]
+async fn a_recurring_schedule_already_there_does_not_fail_a_create() {
+    use acd_app::ports::ScheduleStore;
+    let env = Env::start().await;
+    let schedules = wiring::schedules(&env.stack.settings, &env.stack.clients);
+    let (tenant, id) = (acd_domain::TenantId::parse("tenant-a").unwrap(), acd_domain::IntegrationId::new());
+    schedules.set_enabled(&tenant, id, false).await.expect("a pause creates the missing schedule");
+    schedules.create(&tenant, id).await.expect("the create writes over it");
+    assert!(env.schedule_names().await.contains(&format!("imp-{id}")), "{:?}", env.schedule_names().await);
+}
+
+/// An import event naming another tenant for a live integration's id (a hand-made invoke, an edited dead-letter
+/// message) finds no record; the schedules of that id run the other tenant's integration and are left alone.
+#[tokio::test]
+async fn an_import_event_with_another_tenant_leaves_a_live_integrations_schedules_alone() {
+    let env = Env::start().await;
+    let (status, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Live"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let before = env.leftovers(&id).await;
+    assert!(before.0.iter().any(|s| s.starts_with("imp-")), "{before:?}");
+    let importer = env.importer(Duration::from_secs(300));
+    let event =
+        acd_app::import::ImportEvent { tenant_id: "tenant-b".into(), integration_id: id.clone(), at_once: false };
+    let summary = importer.run(&event, acd_connectors::Deadline::after(Duration::from_secs(300))).await.unwrap();
+    assert_eq!(summary.detail, "integration deleted", "{summary:?}");
+    assert_eq!(env.leftovers(&id).await, before, "tenant-a's schedules and secret stay");
 }

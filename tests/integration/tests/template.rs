@@ -131,6 +131,7 @@ const ROLE_ACTIONS: &[(&str, &[&str])] = &[
             // What a delete left (`ImportService::stop_deleted`): the secret and schedules of an integration whose
             // record is gone, the rest of a delete stopped half-way.
             "secretsmanager:DeleteSecret",
+            "scheduler:GetSchedule",
             "scheduler:DeleteSchedule",
             // Amazon Connect: reading through the customer's role.
             "sts:AssumeRole",
@@ -204,6 +205,7 @@ const ENVIRONMENT: &[(&str, &[&str])] = &[
             "RECONCILIATION_HOURS",
             "HOUR_BUCKETS",
             "EVENT_BUS_NAME",
+            "SCHEDULE_GROUP",
             "TRUSTED_ACCOUNT_ID",
             "ALLOW_SAME_ACCOUNT_ROLES",
             "MIMALLOC_PURGE_DELAY",

@@ -517,7 +517,7 @@ impl ImportService {
         let Some(tombstone) = self.repo.get_deleting(tenant, id).await? else {
             match &self.schedules {
                 Some(schedules) => {
-                    schedules.delete(tenant, id).await?;
+                    schedules.delete_orphaned(tenant, id).await?;
                     self.secrets.delete(tenant, id).await?;
                     tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import; any schedule or secret it left removed");
                 }

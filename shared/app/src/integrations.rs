@@ -384,8 +384,8 @@ impl IntegrationService {
     /// record and its name go. Every step is idempotent, so a DELETE that failed half-way is finished by the
     /// client's retry, which answers 204 as long as the tombstone exists (404 once the delete is done); the next
     /// import of a tombstone also makes its queues inactive, and an import a grace after the first one that found
-    /// it finishes the delete ([`crate::import::ImportConfig::tombstone_grace`]), so one the client never retries
-    /// leaves nothing behind either.
+    /// it finishes the delete ([`crate::import::ImportConfig::tombstone_grace`]) — when a schedule is left to invoke
+    /// one (not after the schedules were deleted, nor for a paused integration).
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
         let parsed: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         let mut attempt = 0;

@@ -91,7 +91,7 @@ pub struct ImportConfig {
     pub now: Option<DateTime<Utc>>,
     /// How long a tombstone (a delete that started and did not finish) is left to its DELETE before an import
     /// finishes the delete (`ImportService::stop_deleted`), counted on the real clock from the first import that
-    /// found it (the record does not say when its delete started): long enough for the DELETE still running (the
+    /// found it (the record's `deleting_at` is not read through the record port): long enough for the DELETE still running (the
     /// API function stops after 29 s) and for a client's prompt retry, which answers 204 while the tombstone exists.
     pub tombstone_grace: StdDuration,
 }

@@ -116,6 +116,14 @@ pub async fn partition_items(client: &aws_sdk_dynamodb::Client, table: &str, pk:
     }
 }
 
+/// Intervals with any traffic, ordered by queue and start (how the suites compare stored intervals with a
+/// simulator's truth).
+pub fn sorted_stats(mut v: Vec<acd_domain::IntervalStats>) -> Vec<acd_domain::IntervalStats> {
+    v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
+    v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
+    v
+}
+
 /// Segments ordered by agent and start (how the suites compare stored segments with a simulator's truth).
 pub fn sorted_segments(mut v: Vec<AgentSegment>) -> Vec<AgentSegment> {
     v.sort_by(|a, b| (&a.agent_external_id, a.start).cmp(&(&b.agent_external_id, b.start)));
@@ -296,9 +304,7 @@ impl ImportEnv {
                 answered_within_sl: i.sl,
             }));
         }
-        out.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
-        out.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-        out
+        sorted_stats(out)
     }
 
     /// The stored intervals of one queue partition, in both forms as the queries read them (single items, hour

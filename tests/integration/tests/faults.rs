@@ -19,7 +19,7 @@ use acd_connectors::five9::Five9Grouping;
 use acd_connectors::genesys::GenesysAgentId;
 use acd_connectors::{Deadline, Endpoints, RetryPolicy};
 use acd_domain::{AgentSegment, AgentStateGap, GapReason, IntervalStats, TimeWindow};
-use acd_integration_tests::{ConnectEnv, ImportEnv, Item, sorted_segments};
+use acd_integration_tests::{ConnectEnv, ImportEnv, Item, sorted_segments, sorted_stats};
 use acd_simulators::amazon_connect::{self as connect_sim, ConnectSimConfig, ConnectSimulator, Fault as CFault};
 use acd_simulators::five9::{FaultKind as F9, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as Gc, FaultTarget as Target, GenesysSimConfig, GenesysSimulator};
@@ -428,12 +428,6 @@ impl Env {
         out.sort();
         out
     }
-}
-
-fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
-    v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
-    v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-    v
 }
 
 /// Equality with a readable first difference.

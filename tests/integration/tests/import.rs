@@ -14,7 +14,9 @@ use acd_aws::wiring;
 use acd_connectors::five9::Five9Grouping;
 use acd_connectors::{Deadline, Endpoints};
 use acd_domain::{AgentSegment, FailureReason, IntegrationId, IntervalStats, Queue, TenantId, TimeWindow};
-use acd_integration_tests::{FakeAcd, ImportEnv, RacingRepo, api_request, decode, openapi, sorted_segments};
+use acd_integration_tests::{
+    FakeAcd, ImportEnv, RacingRepo, api_request, decode, openapi, sorted_segments, sorted_stats,
+};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use acd_simulators::genesys::{Fault, FaultKind as GenesysFault, FaultTarget, GenesysSimConfig, GenesysSimulator};
 use acd_test_harness::LogCapture;
@@ -74,12 +76,6 @@ fn assert_same<T: PartialEq + std::fmt::Debug>(actual: &[T], expected: &[T], wha
             expected.get(i)
         );
     }
-}
-
-fn sorted_stats(mut v: Vec<IntervalStats>) -> Vec<IntervalStats> {
-    v.retain(|s| s.offered + s.handled + s.abandoned + s.handle_time_ms + s.answer_time_ms > 0);
-    v.sort_by(|a, b| (&a.queue_external_id, a.interval_start).cmp(&(&b.queue_external_id, b.interval_start)));
-    v
 }
 
 fn deadline() -> Deadline {
@@ -1150,17 +1146,8 @@ async fn agents_active(env: &Env, id: &str) -> BTreeMap<String, Option<bool>> {
 #[tokio::test]
 async fn a_collapsed_listing_is_held_until_the_next_listing_confirms_it_and_a_small_removal_applies_at_once() {
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim = GenesysSimulator::start(GenesysSimConfig {
-        now: Some(now),
-        history_days: 3,
-        queues: 11,
-        rate_limit_per_minute: None,
-        ..GenesysSimConfig::default()
-    })
-    .await
-    .unwrap();
-    let env = genesys_env(&sim).await;
-    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let sim_config = GenesysSimConfig { history_days: 3, queues: 11, ..GenesysSimConfig::default() };
+    let (sim, env, id) = genesys_integration_with(now, sim_config).await;
     let import = env.importer(config(now));
     assert_eq!(import.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
     let queues = env.queues(&id).await;
@@ -1415,7 +1402,13 @@ async fn genesys_sim(now: DateTime<Utc>, history_days: u32) -> GenesysSimulator 
 
 /// A Genesys Cloud simulator at `now` with `history_days` of data, and an integration of it back-filling one day.
 async fn genesys_integration(now: DateTime<Utc>, history_days: u32) -> (GenesysSimulator, Env, String) {
-    let sim = genesys_sim(now, history_days).await;
+    genesys_integration_with(now, GenesysSimConfig { history_days, ..GenesysSimConfig::default() }).await
+}
+
+/// [`genesys_integration`] with the simulator's `config` (its clock set to `now`, no rate limit).
+async fn genesys_integration_with(now: DateTime<Utc>, config: GenesysSimConfig) -> (GenesysSimulator, Env, String) {
+    let config = GenesysSimConfig { now: Some(now), rate_limit_per_minute: None, ..config };
+    let sim = GenesysSimulator::start(config).await.unwrap();
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, 1)).await;
     (sim, env, id)
@@ -2189,17 +2182,8 @@ async fn a_run_whose_last_statuses_listing_the_deadline_cuts_off_after_every_day
     // out. Such a listing cut off by that deadline used to fail the run (`vendor_unavailable`, the status
     // `failing`, a `failing` event and a `recovered` one the next run) although every day was written and saved.
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim = GenesysSimulator::start(GenesysSimConfig {
-        now: Some(now),
-        history_days: 2,
-        agents: 0,
-        rate_limit_per_minute: None,
-        ..GenesysSimConfig::default()
-    })
-    .await
-    .unwrap();
-    let env = genesys_env(&sim).await;
-    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let sim_config = GenesysSimConfig { history_days: 2, agents: 0, ..GenesysSimConfig::default() };
+    let (sim, env, id) = genesys_integration_with(now, sim_config).await;
     let first = env.importer(config(now)).run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");
     assert!(first.counts.statuses > 0, "listed at the end: {first:?}");
@@ -2237,17 +2221,8 @@ async fn runs_that_stop_before_their_days_report_the_stored_complete_through_and
     // integration falling behind on such runs.
     let logs = LogCapture::install();
     let now: DateTime<Utc> = "2024-05-10T09:07:00Z".parse().unwrap();
-    let sim = GenesysSimulator::start(GenesysSimConfig {
-        now: Some(now),
-        history_days: 2,
-        queues: 11,
-        rate_limit_per_minute: None,
-        ..GenesysSimConfig::default()
-    })
-    .await
-    .unwrap();
-    let env = genesys_env(&sim).await;
-    let id = create(&env, &genesys_body(&sim, 1)).await;
+    let sim_config = GenesysSimConfig { history_days: 2, queues: 11, ..GenesysSimConfig::default() };
+    let (sim, env, id) = genesys_integration_with(now, sim_config).await;
     let import = env.importer(config(now));
     let first = import.run(&event(&id), deadline()).await.unwrap().run.unwrap();
     assert_eq!(first.outcome, RunOutcome::Succeeded, "{first:?}");

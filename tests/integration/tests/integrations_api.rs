@@ -774,11 +774,13 @@ impl CredentialVerifier for StallingAcd {
 
 /// The real secret store, held after a write (the secret stored, the answer not yet given): after every `create`
 /// while `hold_create` is set, after the first `replace` while `hold_replace` is (before it, while
-/// `hold_before_replace` is; before the first `make_current` while `hold_before_make_current` is); `written` is
-/// notified, and the call answers once `release` is (never, unless a test does).
+/// `hold_before_replace` is; before the first `make_current` while `hold_before_make_current` is; before the first
+/// `create` while `hold_before_create` is); `written` is notified, and the call answers once `release` is (never,
+/// unless a test does).
 struct HeldSecrets {
     inner: Arc<dyn SecretStore>,
     hold_create: bool,
+    hold_before_create: AtomicBool,
     hold_replace: AtomicBool,
     hold_before_replace: AtomicBool,
     hold_before_make_current: AtomicBool,
@@ -790,8 +792,17 @@ impl HeldSecrets {
     fn over(inner: Arc<dyn SecretStore>, hold_create: bool, hold_replace: bool) -> Self {
         let (written, release) = (tokio::sync::Notify::new(), tokio::sync::Notify::new());
         let (hold_replace, hold_before_replace) = (AtomicBool::new(hold_replace), AtomicBool::new(false));
-        let hold_before_make_current = AtomicBool::new(false);
-        Self { inner, hold_create, hold_replace, hold_before_replace, hold_before_make_current, written, release }
+        let (hold_before_make_current, hold_before_create) = (AtomicBool::new(false), AtomicBool::new(false));
+        Self {
+            inner,
+            hold_create,
+            hold_before_create,
+            hold_replace,
+            hold_before_replace,
+            hold_before_make_current,
+            written,
+            release,
+        }
     }
     async fn hold(&self) {
         self.written.notify_one();
@@ -808,6 +819,9 @@ impl SecretStore for HeldSecrets {
         credentials: &acd_domain::Credentials,
         version: &acd_domain::SecretVersion,
     ) -> Result<(), StoreError> {
+        if self.hold_before_create.swap(false, Ordering::SeqCst) {
+            self.hold().await;
+        }
         self.inner.create(tenant, id, credentials, version).await?;
         if self.hold_create {
             self.hold().await;
@@ -1363,68 +1377,6 @@ async fn a_dot_segment_in_the_path_is_an_id_not_a_step_up() {
     assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 200, "not deleted");
 }
 
-/// The real secret store, before whose first `create` a whole DELETE of the integration runs (through `deleter`):
-/// a DELETE between a create's record write and its secret and schedule writes.
-struct DeletedBeforeTheSecret {
-    inner: Arc<dyn SecretStore>,
-    deleter: IntegrationsApi,
-    deleted: std::sync::Mutex<Option<u16>>,
-}
-
-#[async_trait::async_trait]
-impl SecretStore for DeletedBeforeTheSecret {
-    async fn create(
-        &self,
-        tenant: &acd_domain::TenantId,
-        id: acd_domain::IntegrationId,
-        credentials: &acd_domain::Credentials,
-        version: &acd_domain::SecretVersion,
-    ) -> Result<(), StoreError> {
-        if self.deleted.lock().unwrap().is_none() {
-            let request = api_request("DELETE", &format!("/integrations/{id}"), Some(tenant.as_str()), None);
-            let (status, _, _) = decode(self.deleter.handle(request).await);
-            *self.deleted.lock().unwrap() = Some(status);
-        }
-        self.inner.create(tenant, id, credentials, version).await
-    }
-    async fn get(
-        &self,
-        tenant: &acd_domain::TenantId,
-        id: acd_domain::IntegrationId,
-        version: Option<&acd_domain::SecretVersion>,
-    ) -> Result<acd_domain::Credentials, StoreError> {
-        self.inner.get(tenant, id, version).await
-    }
-    async fn current_version(
-        &self,
-        tenant: &acd_domain::TenantId,
-        id: acd_domain::IntegrationId,
-    ) -> Result<Option<acd_domain::SecretVersion>, StoreError> {
-        self.inner.current_version(tenant, id).await
-    }
-    async fn replace(
-        &self,
-        tenant: &acd_domain::TenantId,
-        id: acd_domain::IntegrationId,
-        credentials: &acd_domain::Credentials,
-        version: &acd_domain::SecretVersion,
-    ) -> Result<(), StoreError> {
-        self.inner.replace(tenant, id, credentials, version).await
-    }
-    async fn make_current(
-        &self,
-        tenant: &acd_domain::TenantId,
-        id: acd_domain::IntegrationId,
-        version: &acd_domain::SecretVersion,
-        from: &acd_domain::SecretVersion,
-    ) -> Result<bool, StoreError> {
-        self.inner.make_current(tenant, id, version, from).await
-    }
-    async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
-        self.inner.delete(tenant, id).await
-    }
-}
-
 impl Env {
     /// The import function as deployed, with the schedule store and the tombstone grace `grace` (its runs of a
     /// deleted integration never reach an ACD).
@@ -1521,18 +1473,21 @@ async fn a_delete_that_failed_half_way_is_finished_by_an_import_once_the_grace_i
 #[tokio::test]
 async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_and_secret() {
     let env = Env::start().await;
-    let racing = Arc::new(DeletedBeforeTheSecret {
-        inner: env.api.service.secrets.clone(),
-        deleter: env.api.clone(),
-        deleted: std::sync::Mutex::new(None),
-    });
+    let gate = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, false));
+    gate.hold_before_create.store(true, Ordering::SeqCst);
     let mut api = env.api.clone();
-    api.service.secrets = racing.clone();
-    let (status, _, created) =
-        decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Raced")))).await);
-    assert_eq!(status, 201, "{created}");
-    assert_eq!(*racing.deleted.lock().unwrap(), Some(204), "the DELETE ran between the record and the secret");
-    let id = created["id"].as_str().unwrap().to_owned();
+    api.service.secrets = gate.clone();
+    let request = api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Raced")));
+    let create = tokio::spawn(async move { decode(api.handle(request).await) });
+    // The record is written (the integration is listed), its secret not yet: another admin's DELETE runs now.
+    gate.written.notified().await;
+    let (_, _, listed) = env.call("GET", "/integrations", Some("tenant-a"), None).await;
+    let id = listed["items"][0]["id"].as_str().expect("the integration being created is listed").to_owned();
+    let (status, _, _) = env.call("DELETE", &format!("/integrations/{id}"), Some("tenant-a"), None).await;
+    assert_eq!(status, 204, "the DELETE ran between the record and the secret");
+    gate.release.notify_one();
+    let (status, _, created) = create.await.unwrap();
+    assert_eq!((status, created["id"].as_str()), (201, Some(id.as_str())), "{created}");
     assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
     let left = env.leftovers(&id).await;
     assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "the create's leftovers: {left:?}");

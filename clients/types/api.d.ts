@@ -352,7 +352,7 @@ export interface paths {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -405,7 +405,7 @@ export interface paths {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external status id exactly as listed, percent-encoded twice like external agent ids (`Not%2520Ready%253A%2520Break%252FLunch` for `Not Ready: Break/Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;
@@ -1832,7 +1832,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -1865,7 +1865,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded (`jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -1927,7 +1927,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external status id exactly as listed, percent-encoded twice like external agent ids (`Not%2520Ready%253A%2520Break%252FLunch` for `Not Ready: Break/Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;
@@ -1960,7 +1960,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external status id exactly as listed, percent-encoded (`Not%20Ready%3A%20Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external status id exactly as listed, percent-encoded twice like external agent ids (`Not%2520Ready%253A%2520Break%252FLunch` for `Not Ready: Break/Lunch`). At most 1,021 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 status_id: string;
             };
             cookie?: never;

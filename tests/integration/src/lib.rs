@@ -54,10 +54,22 @@ pub fn api_request_scoped(
 fn api_event(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Value {
     let mut event: Value = serde_json::from_str(APIGW_V2_FIXTURE).expect("fixture is JSON");
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    event["rawPath"] = path.into();
+    // The route, path and path variables as API Gateway passes them on (the local gateway's reading of the path);
+    // a path of no route gets the `$default` route's event.
+    let (route_key, raw_path) = match acd_localdev::gateway::http_api_path(path) {
+        Ok(routed) => {
+            event["pathParameters"] = Value::Object(routed.parameters);
+            (format!("{method} {}", routed.route), routed.raw_path)
+        }
+        Err(acd_localdev::gateway::PathRejected::NotFound) => ("$default".to_owned(), path.to_owned()),
+        Err(rejected) => panic!("API Gateway answers {path} itself ({rejected:?}): the function never sees it"),
+    };
+    event["routeKey"] = route_key.clone().into();
+    event["requestContext"]["routeKey"] = route_key.into();
+    event["rawPath"] = raw_path.clone().into();
     event["rawQueryString"] = query.into();
     event["requestContext"]["http"]["method"] = method.into();
-    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["http"]["path"] = raw_path.into();
     if !query.is_empty() {
         let mut params = serde_json::Map::new();
         for pair in query.split('&') {

@@ -500,6 +500,50 @@ async fn statuses_are_listed_on_the_default_until_mapped() {
     assert_eq!((pages.len(), n), (4, 2));
 }
 
+/// Ids holding what a URL path gives a meaning to (`/`, `?`, `#`, `%`, a `%41` that would decode) are mapped and
+/// unmapped as themselves through API Gateway's reading of the path (decoded once to route, each path variable a
+/// second time; `api_request` builds the event so): the client encodes them twice, and the handler reads the route's
+/// `pathParameters`, not the path (which API Gateway passes decoded twice, a `/` in an id then one of the path's).
+#[tokio::test]
+async fn ids_with_slashes_question_marks_and_percents_are_mapped_as_themselves() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    let ids = ["Not Ready: Break/Lunch", "Not Ready: Away?", "Not Ready: Away", "Not Ready: 50% #2", "x%41"];
+    env.put_items(ids.iter().map(|id| item(status(T, integration, id, id))).collect()).await;
+    env.put_items(ids.iter().map(|id| item(agent(T, integration, id, None))).collect()).await;
+    for (n, id) in ids.iter().enumerate() {
+        let (status, body) = env
+            .call("PUT", &status_path(integration, id), Some(T), Some(&json!({"activity_id": format!("a{n}")})))
+            .await;
+        assert_eq!((status, body["status_id"].as_str()), (200, Some(*id)), "{body}");
+        let employee = format!("emp-{n}");
+        assert_eq!(map(&env, integration, id, &employee).await["external_id"], *id);
+    }
+    let list = env.get(&format!("/integrations/{integration}/external-statuses"), T).await;
+    let mut got: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["status_id"].as_str().unwrap().to_owned(), s["activity_id"].as_str().unwrap().to_owned()))
+        .collect();
+    got.sort();
+    let mut want: Vec<(String, String)> =
+        ids.iter().enumerate().map(|(n, id)| (id.to_string(), format!("a{n}"))).collect();
+    want.sort();
+    assert_eq!(got, want, "each id got its own activity, none another's");
+    let agents = env.get(&agents_path(integration), T).await;
+    for a in agents["items"].as_array().unwrap() {
+        let n = ids.iter().position(|id| a["external_id"] == *id).expect("a stored id");
+        assert_eq!(a["employee_id"], format!("emp-{n}"));
+    }
+    for id in ids {
+        let (status, body) = env.call("DELETE", &status_path(integration, id), Some(T), None).await;
+        assert_eq!((status, body["status_id"].as_str()), (200, Some(id)), "{body}");
+    }
+    let unmapped = env.get(&format!("/integrations/{integration}/external-statuses?unmapped=true"), T).await;
+    assert_eq!(unmapped["items"].as_array().unwrap().len(), ids.len(), "{unmapped}");
+}
+
 #[tokio::test]
 async fn bad_mapping_requests_are_400_naming_each_field() {
     let env = Env::start().await;

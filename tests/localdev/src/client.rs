@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::Value;
 
 #[derive(Clone)]
@@ -12,17 +13,15 @@ pub struct Api {
     client: reqwest::Client,
 }
 
-/// Percent-encodes one path segment (everything but unreserved characters).
+/// Everything but the unreserved characters of a URI (RFC 3986 §2.3).
+const NOT_UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// One path segment for an id, as API Gateway's HTTP API needs it: percent-encoded twice, since it decodes the
+/// path to route it and each path variable once more ([`crate::gateway::http_api_path`]; the local gateway does the
+/// same). Encoded once, an id holding a `%`, `/` or `?` would not arrive whole.
 pub fn segment(raw: &str) -> String {
-    let mut out = String::new();
-    for b in raw.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    let once = utf8_percent_encode(raw, NOT_UNRESERVED).to_string();
+    utf8_percent_encode(&once, NOT_UNRESERVED).to_string()
 }
 
 impl Api {

@@ -17,6 +17,11 @@
 //! API Gateway answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function
 //! answers a wrong method (405 with `Allow`), where API Gateway would answer 404.
 //!
+//! Paths are decoded as API Gateway's HTTP API decodes them ([`http_api_path`]): once to match the routes of
+//! `infra/openapi.yaml`, and each path variable a second time; the event names the route (`routeKey`) and carries
+//! the variables (`pathParameters`). So a path id must be percent-encoded twice to keep a `%`, `/` or `?` here as
+//! in AWS, and a path that does not decode is `400 {"message":"Bad Request"}`.
+//!
 //! CORS is answered like the template's `CorsConfiguration` makes API Gateway answer it: a preflight (`OPTIONS` with
 //! `Origin` and `Access-Control-Request-Method`) on any path gets `204` with the allowed origin, methods, headers and
 //! max age, without reaching a function; every other answer to an allowed origin carries
@@ -63,6 +68,80 @@ pub fn route(path: &str) -> Option<&'static str> {
         ["ingest", ..] => Some(INGEST),
         _ => None,
     }
+}
+
+/// The paths of `infra/openapi.yaml` (the template's routes: `tests/integration/tests/template.rs` keeps the two
+/// equal), as API Gateway matches them.
+const OPENAPI: &str = include_str!("../../../infra/openapi.yaml");
+
+/// Why API Gateway's HTTP API does not pass a request path on.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PathRejected {
+    /// Its percent-encoding does not decode, the first or the second time (API Gateway: `400 Bad Request`).
+    BadRequest,
+    /// No route has its shape.
+    NotFound,
+}
+
+/// The route a request path took through API Gateway's HTTP API, and what the function's event gets of it.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RoutedPath {
+    /// The route's path (`/integrations/{id}`), for the event's `routeKey` after the method.
+    pub route: &'static str,
+    /// The event's `rawPath`: the path decoded twice (despite its name).
+    pub raw_path: String,
+    /// The event's `pathParameters`: each path variable decoded twice.
+    pub parameters: Map<String, Value>,
+}
+
+/// What API Gateway's HTTP API makes of a request path, as live captures published by others show it
+/// (hotsock/voker `vokerhttp/testdata/ingress-paths.json`, payload 2.0; not checked in an AWS account of ours): it
+/// percent-decodes the path once and cuts it at a decoded `?`, matches that against the routes (a literal segment
+/// before a variable), then decodes each path variable — and the `rawPath` it passes on — a second time. A path
+/// that does not decode either time is `400` (`%25` alone: its second decoding fails). So `%2F` in an id splits it
+/// (another route, or none), `%3F` cuts it, and only an id encoded twice (`%252F`, `%253F`, `%2525`) arrives whole.
+pub fn http_api_path(path: &str) -> Result<RoutedPath, PathRejected> {
+    let once = strict_decode(path).ok_or(PathRejected::BadRequest)?;
+    let once = once.split_once('?').map_or(once.as_str(), |(before, _)| before);
+    let segments: Vec<&str> = once.split('/').filter(|s| !s.is_empty()).collect();
+    let variable = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let route = route_templates()
+        .filter(|route| {
+            let parts: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
+            parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| variable(p) || p == s)
+        })
+        // The most specific: literal segments win over variables, the first difference decides.
+        .max_by_key(|route| route.split('/').filter(|s| !s.is_empty()).map(|p| !variable(p)).collect::<Vec<_>>())
+        .ok_or(PathRejected::NotFound)?;
+    let mut parameters = Map::new();
+    for (part, segment) in route.split('/').filter(|s| !s.is_empty()).zip(&segments) {
+        if variable(part) {
+            let value = strict_decode(segment).ok_or(PathRejected::BadRequest)?;
+            parameters.insert(part[1..part.len() - 1].to_owned(), Value::String(value));
+        }
+    }
+    let raw_path = strict_decode(once).ok_or(PathRejected::BadRequest)?;
+    Ok(RoutedPath { route, raw_path, parameters })
+}
+
+/// The path keys of `infra/openapi.yaml` (two-space indented lines `  /…:`).
+fn route_templates() -> impl Iterator<Item = &'static str> {
+    OPENAPI
+        .lines()
+        .filter_map(|line| line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')).map(|l| &line[2..3 + l.len()]))
+}
+
+/// Percent-decoding that refuses what does not decode: a `%` without two hex digits after it, or bytes that are not
+/// UTF-8.
+fn strict_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let well_formed = bytes.iter().enumerate().filter(|(_, b)| **b == b'%').all(|(i, _)| {
+        bytes.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && bytes.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    });
+    if !well_formed {
+        return None;
+    }
+    percent_encoding::percent_decode_str(text).decode_utf8().ok().map(|s| s.into_owned())
 }
 
 /// The template's `CorsConfiguration`, plus the local-only `X-Tenant-Id` and `X-Scopes` headers.
@@ -190,11 +269,17 @@ pub fn http_api_event(
         }
     }
 
-    let path = uri.path();
+    // A path of one of the routes gets the route's key and the path as API Gateway passes it on (decoded twice,
+    // the variables in `pathParameters`); any other path (one the gateway forwards all the same, `/integrations/`)
+    // the `$default` route's event with the path as sent.
+    let (route_key, path, parameters) = match http_api_path(uri.path()) {
+        Ok(routed) => (format!("{method} {}", routed.route), routed.raw_path, routed.parameters),
+        Err(_) => ("$default".to_owned(), uri.path().to_owned(), Map::new()),
+    };
     let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut event = json!({
         "version": "2.0",
-        "routeKey": "$default",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_query,
         "headers": event_headers,
@@ -211,7 +296,7 @@ pub fn http_api_event(
                 "userAgent": user_agent.unwrap_or_default(),
             },
             "requestId": request_id,
-            "routeKey": "$default",
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.format("%d/%b/%Y:%H:%M:%S %z").to_string(),
             "timeEpoch": now.timestamp_millis(),
@@ -223,6 +308,9 @@ pub fn http_api_event(
     }
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
+    }
+    if !parameters.is_empty() {
+        event["pathParameters"] = Value::Object(parameters);
     }
     if !body.is_empty() {
         // API Gateway passes text as text and anything else base64-encoded.
@@ -505,6 +593,9 @@ async fn proxy(State(gateway): State<Gateway>, request: Request) -> Response {
     let mut response = if let Some(response) = docs {
         tracing::info!(%method, %path, status = response.status().as_u16(), "docs");
         response
+    } else if http_api_path(&path) == Err(PathRejected::BadRequest) {
+        tracing::info!(%method, %path, "400: the path does not percent-decode twice");
+        json_response(StatusCode::BAD_REQUEST, "application/json", json!({"message": "Bad Request"}))
     } else {
         match route(&path) {
             None => {
@@ -587,7 +678,10 @@ mod tests {
             b"",
         );
         assert_eq!(event["version"], "2.0");
-        assert_eq!(event["rawPath"], "/queues/q%201/intervals");
+        assert_eq!(event["routeKey"], "GET /queues/{id}/intervals");
+        assert_eq!(event["requestContext"]["routeKey"], "GET /queues/{id}/intervals");
+        assert_eq!(event["pathParameters"], json!({"id": "q 1"}));
+        assert_eq!(event["rawPath"], "/queues/q 1/intervals", "decoded, as API Gateway passes it");
         assert_eq!(event["rawQueryString"], "from=2026-11-30T00%3A00%3A00Z&to=x&to=y&q=a+b");
         assert_eq!(event["queryStringParameters"], json!({"from": "2026-11-30T00:00:00Z", "to": "x,y", "q": "a b"}));
         assert_eq!(event["headers"]["x-tenant-id"], "t1");
@@ -603,6 +697,44 @@ mod tests {
         let request = lambda_http::request::from_str(&event.to_string()).expect("lambda_http reads the event");
         assert_eq!(request.uri().path(), "/queues/q%201/intervals");
         assert_eq!(request.headers()["x-tenant-id"], "t1");
+    }
+
+    /// API Gateway's reading of each path of the published captures (hotsock/voker, `ingress-paths.json`: sent
+    /// path, `rawPath` or a 400), here under this API's routes, and what the path variables get.
+    #[test]
+    fn paths_are_decoded_as_api_gateways_http_api_decodes_them() {
+        let routed = |path: &str| http_api_path(path).map(|r| (r.route, r.raw_path, Value::Object(r.parameters)));
+        let status = "/integrations/{id}/external-statuses/{status_id}";
+        for (sent, raw, value) in [
+            ("/integrations/i/external-statuses/plain", "/integrations/i/external-statuses/plain", "plain"),
+            ("/integrations/i/external-statuses/a%20b", "/integrations/i/external-statuses/a b", "a b"),
+            ("/integrations/i/external-statuses/a%23b", "/integrations/i/external-statuses/a#b", "a#b"),
+            ("/integrations/i/external-statuses/%CE%BB-%E4%B8%96", "/integrations/i/external-statuses/λ-世", "λ-世"),
+            // Encoded twice: whole (the captures' `literal%252Fvalue`, `%253F`, `%2525`).
+            ("/integrations/i/external-statuses/a%252Fb", "/integrations/i/external-statuses/a/b", "a/b"),
+            ("/integrations/i/external-statuses/a%253Fb", "/integrations/i/external-statuses/a?b", "a?b"),
+            ("/integrations/i/external-statuses/a%2525b", "/integrations/i/external-statuses/a%b", "a%b"),
+            // A decoded `?` ends the path (the captures' `question%3Fvalue`): the id is cut there.
+            ("/integrations/i/external-statuses/Away%3F", "/integrations/i/external-statuses/Away", "Away"),
+            ("/integrations/i/external-statuses/a%3Fb/c", "/integrations/i/external-statuses/a", "a"),
+        ] {
+            assert_eq!(routed(sent), Ok((status, raw.to_owned(), json!({"id": "i", "status_id": value}))), "{sent}");
+        }
+        // `%2F` once: a `/` of the path, so no route (or another one).
+        assert_eq!(routed("/integrations/i/external-statuses/a%2Fb"), Err(PathRejected::NotFound));
+        assert_eq!(http_api_path("/queues/a%2Fintervals").unwrap().route, "/queues/{id}/intervals");
+        // `%25` once: the second decoding fails (the captures' `percent%25done`: 400).
+        assert_eq!(routed("/integrations/i/external-statuses/50%25done"), Err(PathRejected::BadRequest));
+        assert_eq!(routed("/integrations/i/external-statuses/50%"), Err(PathRejected::BadRequest));
+        assert_eq!(routed("/integrations/i/external-statuses/%FF"), Err(PathRejected::BadRequest));
+        // A literal segment wins over a variable; unknown shapes are no route.
+        assert_eq!(http_api_path("/integrations/test-connection").unwrap().route, "/integrations/test-connection");
+        let connect = http_api_path("/integrations/amazon-connect/external-id").unwrap();
+        assert_eq!((connect.route, connect.parameters.len()), ("/integrations/amazon-connect/external-id", 0));
+        assert_eq!(http_api_path("/integrations/x").unwrap().route, "/integrations/{id}");
+        assert_eq!(http_api_path("/integrations/x/ingest-keys/%2e%2e").unwrap().parameters["key_id"], "..");
+        assert_eq!(routed("/integrations/x/nothing"), Err(PathRejected::NotFound));
+        assert_eq!(routed("/"), Err(PathRejected::NotFound));
     }
 
     #[test]

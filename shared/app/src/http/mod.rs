@@ -156,14 +156,41 @@ pub fn request_id(request: &Request) -> Option<String> {
     }
 }
 
-/// The request path's segments, percent-decoded, without empty ones (API Gateway's `$default` stage: the raw path is
-/// the route path). Read from the event's raw path, not from the request URI, which lambda_http builds with URL
-/// parsing rules: those resolve dot segments (`…/ingest-keys/%2e%2e` would read as the integration itself) and cut
-/// an id at a decoded `?` or `#`. A segment `..` is an id like any other.
+/// The request path's segments, each an id as the client meant it (without empty ones).
+///
+/// Behind an API Gateway route (the event's `routeKey` names one): the route's segments, each path variable
+/// (`{id}`) replaced by its value from `pathParameters`. API Gateway's HTTP API decodes a path once to route it and
+/// each variable once more, and passes `rawPath` decoded twice, so that a `/` or `?` an id held is no longer told
+/// apart from the path's own: only the variables keep an id whole (clients encode ids twice; README, "Path ids").
+///
+/// Otherwise (the `$default` route, a function URL, a hand-made event): the event's raw path split at `/`, each
+/// segment percent-decoded once. Never the request URI, which lambda_http builds with URL parsing rules: those
+/// resolve dot segments (`…/ingest-keys/%2e%2e` would read as the integration itself) and cut an id at a decoded
+/// `?` or `#`. A segment `..` is an id like any other.
 pub fn path_segments(request: &Request) -> Vec<String> {
+    if let Some(segments) = route_segments(request) {
+        return segments;
+    }
     let raw = request.raw_http_path();
     let path = if raw.is_empty() { request.uri().path() } else { raw };
     path.split('/').filter(|s| !s.is_empty()).map(percent_decode).collect()
+}
+
+/// The segments of the API Gateway route the request took, its variables filled in (`None` without a route, or
+/// when a variable has no value: a greedy `{proxy+}` route, which this API does not have, reads the raw path).
+fn route_segments(request: &Request) -> Option<Vec<String>> {
+    let Some(RequestContext::ApiGatewayV2(ctx)) = request.request_context_ref() else { return None };
+    let route_key = ctx.route_key.as_deref().filter(|key| *key != "$default")?;
+    let template = route_key.split_once(' ').map_or(route_key, |(_method, path)| path);
+    let parameters = request.path_parameters_ref();
+    let mut segments = Vec::new();
+    for part in template.split('/').filter(|s| !s.is_empty()) {
+        match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+            Some(name) => segments.push(parameters?.first(name)?.to_owned()),
+            None => segments.push(part.to_owned()),
+        }
+    }
+    Some(segments)
 }
 
 fn percent_decode(segment: &str) -> String {

@@ -331,18 +331,10 @@ pub fn segment(
     }
 }
 
-/// Percent-encodes a path segment (everything but unreserved characters).
+/// A path segment for an id, as a client of the deployed API sends it: percent-encoded twice (API Gateway decodes
+/// the path to route it and each path variable once more; `acd_localdev::client::segment`).
 pub fn enc(segment: &str) -> String {
-    segment
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    acd_localdev::client::segment(segment)
 }
 
 /// Follows `next_cursor` from `first` (a path with a query, without cursor) to the end; returns every item.

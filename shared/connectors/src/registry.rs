@@ -147,7 +147,18 @@ fn credentials_of(
             );
             None
         }
-        Some(v) => parse_credentials(&vendor.id(), fields, v, errors),
+        Some(v) => {
+            let credentials = parse_credentials(&vendor.id(), fields, v, errors)?;
+            let mut well_formed = true;
+            for field in fields.iter().filter(|f| !f.secret) {
+                let value = credentials.field(field.name).unwrap_or_default();
+                if let Some(problem) = vendor.credential_problem(field.name, value) {
+                    errors.push(format!("/credentials/{}", field.name), "invalid_value", problem);
+                    well_formed = false;
+                }
+            }
+            well_formed.then_some(credentials)
+        }
     }
 }
 

@@ -66,6 +66,13 @@ pub trait Vendor: Send + Sync + 'static {
         self.credential_fields()
     }
 
+    /// What is wrong with the form of a non-secret credentials value (`None`: nothing), checked when a body is read,
+    /// before any call to the vendor: a value of the wrong form is a 400 naming the field, not a refusal by the
+    /// ACD (422). The default checks nothing beyond [`Vendor::credential_fields`]' length.
+    fn credential_problem(&self, _field: &str, _value: &str) -> Option<&'static str> {
+        None
+    }
+
     /// A value the server issues once per tenant and writes into this vendor's credentials before they are checked
     /// and stored (Amazon Connect's external id). `None` (the default): the credentials are the body's alone.
     fn tenant_token(&self) -> Option<TenantToken> {

@@ -1361,6 +1361,47 @@ async fn an_amazon_connect_role_of_the_services_own_account_is_refused() {
     assert!(!sim.assumed_with().is_empty());
 }
 
+/// A `role_arn` that is no IAM role ARN is a 400 naming the field, on create, test-connection and a PATCH of the
+/// credentials, before any AssumeRole (until 2026-12-07 a 422 `credentials-rejected`, as if AWS had refused it).
+#[tokio::test]
+async fn a_role_arn_that_is_no_role_arn_is_a_400_naming_the_field() {
+    use acd_integration_tests::{CONNECT_CUSTOMER_ROLE, ConnectEnv, ImportEnv};
+    use acd_simulators::amazon_connect::{self as sim, ConnectSimConfig};
+    let ConnectEnv { env, sim, stream_arn, .. } =
+        ImportEnv::start_connect("tenant-arn", ConnectSimConfig::default(), "agent-events").await;
+    let (status, issued) = env.call("POST", "/integrations/amazon-connect/external-id", None).await;
+    assert_eq!(status, 201, "{issued}");
+    sim.trust(issued["external_id"].as_str().unwrap());
+    let body = |role: &str| {
+        json!({"name": "Connect", "type": "amazon_connect", "credentials": {"role_arn": role},
+               "settings": {"region": sim::REGION, "instance_id": sim::INSTANCE_ID,
+                            "agent_event_stream_arn": stream_arn}})
+    };
+    for role in ["acd-connect-read", "arn:aws:iam::111122223333:user/x", "arn:aws:iam::1111:role/x", " "] {
+        for path in ["/integrations/test-connection", "/integrations"] {
+            let (status, problem) = env.call("POST", path, Some(&body(role))).await;
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (400, Some("validation-failed")),
+                "{role} {path}: {problem}"
+            );
+            let errors = problem["errors"].as_array().unwrap();
+            assert!(
+                errors.iter().any(|e| e["field"] == "/credentials/role_arn"
+                    && (e["code"] == "invalid_value" || e["code"] == "required")),
+                "{role}: {problem}"
+            );
+        }
+    }
+    assert!(sim.assumed_with().is_empty(), "no role was assumed");
+    let (status, created) = env.call("POST", "/integrations", Some(&body(CONNECT_CUSTOMER_ROLE))).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let patch = json!({"credentials": {"role_arn": "arn:aws:iam::111122223333:group/x"}});
+    let (status, problem) = env.call("PATCH", &format!("/integrations/{id}"), Some(&patch)).await;
+    assert_eq!((status, problem["errors"][0]["field"].as_str()), (400, Some("/credentials/role_arn")), "{problem}");
+}
+
 /// Path segments are read from the raw path, never resolved as dot segments: `…/ingest-keys/%2e%2e` names the key
 /// `..`, not the integration (lambda_http's request URI applies URL dot-segment rules, so it read as
 /// `DELETE /integrations/{id}` and deleted the integration). (A review, 2026-12-07.)

@@ -185,6 +185,9 @@ impl Vendor for AmazonConnect {
     fn statistics_reread_by_hour(&self) -> bool {
         true
     }
+    fn credential_problem(&self, field: &str, value: &str) -> Option<&'static str> {
+        (field == ROLE_ARN.name).then(|| AmazonConnectCredentials::role_arn_problem(value)).flatten()
+    }
     fn connector(
         &self,
         ctx: &ConnectorContext,

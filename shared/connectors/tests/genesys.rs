@@ -825,12 +825,12 @@ fn listings_and_details_without_paging_fields_or_required_fields_are_malformed_f
     assert!(err.to_string().contains("pageNumber or pageCount"), "{err}");
     // Contradictions: a next page beyond the count, the wrong page, a page announcing more but empty, an early end.
     let listing = |v: serde_json::Value| serde_json::from_value::<Listing<serde_json::Value>>(v).unwrap();
-    let ok = listing(
-        serde_json::json!({"entities": [1], "pageNumber": 1, "pageCount": 2, "nextUri": "/api/v2/users?pageNumber=2"}),
-    );
+    let ok = listing(serde_json::json!(
+        {"entities": [1], "pageNumber": 1, "pageCount": 2, "total": 2, "nextUri": "/api/v2/users?pageNumber=2"}
+    ));
     assert_eq!(next_page(&ok, 1, "x").unwrap(), Some("/api/v2/users?pageNumber=2"));
     assert_eq!(
-        next_page(&listing(serde_json::json!({"entities": [], "pageNumber": 1, "pageCount": 0})), 1, "x"),
+        next_page(&listing(serde_json::json!({"entities": [], "pageNumber": 1, "pageCount": 0, "total": 0})), 1, "x"),
         Ok(None)
     );
     for (expected, bad) in [
@@ -862,6 +862,98 @@ fn listings_and_details_without_paging_fields_or_required_fields_are_malformed_f
         let mut acc = AggregateAccumulator::new(window, None);
         let err = acc.add_response(one.to_string().as_bytes()).unwrap_err();
         assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains(what)), "{i}: {err:?}");
+    }
+}
+
+#[test]
+fn a_queue_whose_media_settings_name_no_channel_keeps_every_channel() {
+    // `mediaSettings` of `{}` (or only keys without a WFM channel) says no more about the queue's channels than a
+    // missing one. Before, it gave the queue no channel: no WFM queue, so the import took it for removed.
+    let entities: Vec<WireQueue> = serde_json::from_value(serde_json::json!([
+        {"id": "q1", "name": "Support", "mediaSettings": {}},
+        {"id": "q2", "name": "Work", "mediaSettings": {"workitem": {}}},
+        {"id": "q3", "name": "Chat only", "mediaSettings": {"chat": {}, "workitem": {}}},
+    ]))
+    .unwrap();
+    let queues = queues_from_entities(entities).unwrap();
+    let ids: Vec<&str> = queues.iter().map(|q| q.external_id.as_str()).collect();
+    assert_eq!(ids, ["q1:calls", "q1:chats", "q1:emails", "q2:calls", "q2:chats", "q2:emails", "q3:chats"]);
+    assert_eq!((queues[0].name.as_str(), queues[0].channel), ("Support", Channel::Calls));
+}
+
+#[test]
+fn a_listing_page_without_total_is_malformed() {
+    // `total` is documented on every page of a listing: without it, a page short of an entity goes unnoticed (that
+    // queue or agent read as removed). Before, such a listing was read without the count check.
+    use acd_connectors::genesys::next_page;
+    let listing = |v: serde_json::Value| serde_json::from_value::<Listing<serde_json::Value>>(v).unwrap();
+    for (expected, page) in [
+        (1, serde_json::json!({"entities": [{"id": "a"}], "pageNumber": 1, "pageCount": 1})),
+        (1, serde_json::json!({"entities": [], "pageNumber": 1, "pageCount": 0})),
+        (
+            1,
+            serde_json::json!({"entities": [{"id": "a"}], "pageNumber": 1, "pageCount": 2, "nextUri": "/api/v2/users?pageNumber=2"}),
+        ),
+    ] {
+        let parsed = listing(page.clone());
+        let result = next_page(&parsed, expected, "user listing");
+        assert!(
+            matches!(&result, Err(ConnectorError::Malformed { context }) if context.contains("no total")),
+            "{page}: {result:?}"
+        );
+    }
+    // A reading whose first page counted no total is not taken as whole either.
+    let mut reading = ListingReading::default();
+    let page = listing(serde_json::json!({"entities": [{"id": "a"}], "pageNumber": 1, "pageCount": 1}));
+    assert_eq!(reading.page(&page), Ok(()));
+    let err = reading.finish().unwrap_err();
+    assert!(err.contains("no total"), "{err}");
+}
+
+#[tokio::test]
+async fn presence_definitions_without_total_or_short_of_it_are_malformed() {
+    // The definitions are one answer (no paging) that counts its `total`: one without it, or holding fewer, may lack
+    // a definition. Before, `total` was never read.
+    let sim = GenesysSimulator::start(config()).await.unwrap();
+    let c = connector(&sim);
+    assert_eq!(c.list_statuses(deadline()).await.unwrap().len(), sim.expected_statuses(false).len());
+    for (kind, what) in [(FaultKind::MissingPaging, "has no total"), (FaultKind::ShortPage, "definitions and holds")] {
+        sim.clear_faults();
+        sim.add_fault(Fault::once(FaultTarget::PresenceDefinitions, kind.clone()));
+        let err = c.list_statuses(deadline()).await;
+        assert!(
+            matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains(what)),
+            "{kind:?}: {err:?}"
+        );
+    }
+    // Of the second answer (`deactivated=true`) too.
+    sim.clear_faults();
+    sim.add_fault(Fault::once(FaultTarget::PresenceDefinitions, FaultKind::MissingPaging).after(1));
+    let err = c.list_statuses(deadline()).await;
+    assert!(matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("has no total")), "{err:?}");
+}
+
+#[test]
+fn an_aggregates_answer_without_results_is_empty_only_as_an_empty_object() {
+    // `{}` is Genesys's answer without data. Any other object without `results` is not an aggregates answer: before,
+    // it read as a day without contacts, complete.
+    let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+    let mut acc = AggregateAccumulator::new(window, None);
+    assert_eq!(acc.add_response(b"{}"), Ok(()));
+    assert_eq!(acc.add_response(br#"{"results":[],"jobId":"x"}"#), Ok(()));
+    assert!(acc.finish().is_empty());
+    for body in [&br#"{"jobId":"x"}"#[..], br#"{"status":"ok"}"#, br#"{"result":[]}"#] {
+        let err = AggregateAccumulator::new(window, None).add_response(body);
+        assert!(
+            matches!(&err, Err(ConnectorError::Malformed { context }) if context.contains("no results")),
+            "{}: {err:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // Not an object at all, or `results` twice or null: malformed as before.
+    for body in [&b"[]"[..], b"null", br#"{"results":[],"results":[]}"#, br#"{"results":null}"#] {
+        let err = AggregateAccumulator::new(window, None).add_response(body);
+        assert!(matches!(&err, Err(ConnectorError::Malformed { .. })), "{}: {err:?}", String::from_utf8_lossy(body));
     }
 }
 

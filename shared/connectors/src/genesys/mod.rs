@@ -5,7 +5,9 @@
 //!   one [`Queue`] per channel it supports, `external_id = "{queueId}:{channel}"`. The channels come from the keys
 //!   of `mediaSettings` (`call`/`callback` → calls, `chat`/`message` → chats, `email` → emails; other keys have no
 //!   channel). *Assumption:* a key's presence means the queue takes that media type. A queue listed without
-//!   `mediaSettings` yields all three channels (nothing is lost; unused channels just stay at zero). The name is
+//!   `mediaSettings`, or with one that names none of these keys (`{}`, `{"workitem":{}}`: it says nothing about the
+//!   three channels, as a missing one), yields all three channels (nothing is lost; unused channels just stay at
+//!   zero, and chats and emails are listed once seen, [`Connector::listed_once_seen`]). The name is
 //!   the Genesys queue name without a channel suffix: the queues query returns the channel beside the name, and a
 //!   suffix would rename WFM queues whenever a media type is added to the Genesys queue.
 //! - **Statistics.** See [`stats`] for the metric mapping. Queries are chunked to ≤ 7 days and ≤ 100 queue
@@ -98,7 +100,9 @@ impl Default for Tuning {
 }
 
 /// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. An entity
-/// without an id makes the listing malformed; a missing name falls back to the id.
+/// without an id makes the listing malformed; a missing name falls back to the id. `mediaSettings` without a key of
+/// a WFM channel (`{}`, only `workitem`) counts as missing: every channel. A queue yielding none would read as
+/// removed (its WFM queues inactive, their statistics stopped).
 pub fn queues_from_entities(entities: Vec<WireQueue>) -> Result<Vec<Queue>, ConnectorError> {
     let mut out = Vec::new();
     let mut seen = HashSet::new();
@@ -107,10 +111,10 @@ pub fn queues_from_entities(entities: Vec<WireQueue>) -> Result<Vec<Queue>, Conn
             return Err(ConnectorError::malformed("queue listing: a queue has no id"));
         };
         let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
-        let channels: BTreeSet<Channel> = match &q.media_settings {
-            None => [Channel::Calls, Channel::Chats, Channel::Emails].into_iter().collect(),
-            Some(settings) => settings.keys().filter_map(|k| stats::channel_of_media_setting(k)).collect(),
-        };
+        let listed: BTreeSet<Channel> =
+            q.media_settings.iter().flat_map(|s| s.keys().filter_map(|k| stats::channel_of_media_setting(k))).collect();
+        let channels =
+            if listed.is_empty() { BTreeSet::from([Channel::Calls, Channel::Chats, Channel::Emails]) } else { listed };
         for channel in channels {
             let external_id = stats::external_queue_id(&id, channel);
             if seen.insert(external_id.clone()) {
@@ -152,15 +156,19 @@ pub fn agents_from_entities(
 }
 
 /// What one page of a listing says about the next: follow `Some(next)`, stop on `None`. The paging fields must be
-/// present and agree (`pageNumber` is the page asked for, `pageCount` and `nextUri` agree, a page announcing more
-/// is not empty): a listing whose paging cannot be trusted is malformed, never cut short — a missing page would
-/// read as agents or queues gone.
+/// present (`pageNumber`, `pageCount` and `total`, which `genesys-cloud.md` documents on every page) and agree
+/// (`pageNumber` is the page asked for, `pageCount` and `nextUri` agree, a page announcing more is not empty): a
+/// listing whose paging cannot be trusted is malformed, never cut short — a missing page would read as agents or
+/// queues gone, and without `total` a page short of an entity could not be told ([`ListingReading::finish`]).
 pub fn next_page<'a, T>(page: &'a Listing<T>, expected: u64, what: &str) -> Result<Option<&'a str>, ConnectorError> {
     let bad = |m: String| Err(ConnectorError::malformed(format!("{what}: {m}")));
     let Some(entities) = &page.entities else { return bad("the answer has no entities".into()) };
     let (Some(number), Some(count)) = (page.page_number, page.page_count) else {
         return bad("the answer has no pageNumber or pageCount".into());
     };
+    if page.total.is_none() {
+        return bad(format!("page {number} has no total"));
+    }
     if number != expected {
         return bad(format!("asked for page {expected}, got page {number}"));
     }
@@ -219,13 +227,14 @@ impl ListingReading {
     }
 
     /// Checks the whole reading, once its last page is read: `Err` says how its pages fall short of (or exceed) the
-    /// `total` the first page counted. A listing without `total` is not checked.
+    /// `total` the first page counted, or that it counted none ([`next_page`] already refuses a page without it).
     pub fn finish(&self) -> Result<(), String> {
         match self.total {
+            None => Err(format!("{} pages held {} entities, page 1 counted no total", self.pages, self.entities)),
             Some(total) if total != self.entities => {
                 Err(format!("{} pages held {} entities, page 1 counted {total}", self.pages, self.entities))
             }
-            _ => Ok(()),
+            Some(_) => Ok(()),
         }
     }
 }
@@ -440,6 +449,18 @@ impl GenesysConnector {
             let entities = listing
                 .entities
                 .ok_or_else(|| ConnectorError::malformed("presence definitions: the answer has no entities"))?;
+            // Not paged: the one answer holds the `total` definitions it counts. Without `total`, or holding other
+            // than it, a definition may be missing (its presence would read as a status no definition lists).
+            match listing.total {
+                Some(total) if total == entities.len() as u64 => {}
+                Some(total) => {
+                    return Err(ConnectorError::malformed(format!(
+                        "presence definitions: the answer counts {total} definitions and holds {}",
+                        entities.len()
+                    )));
+                }
+                None => return Err(ConnectorError::malformed("presence definitions: the answer has no total")),
+            }
             for d in entities.into_iter().map(Definition::from_wire) {
                 let d = d.ok_or_else(|| ConnectorError::malformed("presence definitions: a definition has no id"))?;
                 if ids.insert(d.id.clone()) {

@@ -10,7 +10,8 @@
 //!   the target, and whether it includes abandons is not documented.
 //!
 //! A metric without data is omitted by Genesys and reads as zero; a bucket without data is omitted and the import
-//! reads the absent interval as zero within a window that succeeded. What is there must be whole: a result group
+//! reads the absent interval as zero within a window that succeeded. An answer without `results` is Genesys's `{}`
+//! (no data) only when it has no other key; otherwise it is malformed. What is there must be whole: a result group
 //! without `queueId` or `mediaType`, a bucket without `interval`, a metric without its name or without the stat that
 //! defines it (`count`, `sum`, `numerator` above) makes the answer malformed.
 
@@ -134,7 +135,19 @@ impl AggregateAccumulator {
     pub fn add_response(&mut self, body: &[u8]) -> Result<(), ConnectorError> {
         const WHAT: &str = "conversation aggregates";
         let response: AggregateResponse<'_> = serde_json::from_slice(body).map_err(|e| json_error(&e, WHAT))?;
-        for result in response.results {
+        // `{}` is Genesys's answer without data (no contacts). Any other object without `results` (`{"jobId":..}`,
+        // `{"status":"ok"}`) is no aggregates answer: read as one, it would be a day without contacts, complete.
+        let results = match response.results {
+            Some(results) => results,
+            None if response.other_keys == 0 => Vec::new(),
+            None => {
+                return Err(ConnectorError::malformed(format!(
+                    "{WHAT}: the answer has no results but {} other field(s)",
+                    response.other_keys
+                )));
+            }
+        };
+        for result in results {
             // The query groups by queue and media type: a group without either cannot be placed (malformed).
             let (Some(queue_id), Some(media_type)) =
                 (result.group.queue_id.as_deref(), result.group.media_type.as_deref())

@@ -6,7 +6,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use serde::de::{Deserializer, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 /// A JSON string borrowed from the answer when it has no escapes (serde only borrows through a bare `Cow`, never
@@ -56,8 +56,8 @@ pub struct Listing<T> {
     pub page_count: Option<u64>,
     #[serde(default)]
     pub page_number: Option<u64>,
-    /// Entities in the whole listing (optional: compared between the pages of one reading, and with the entities they
-    /// hold).
+    /// Entities in the whole listing. Required (`genesys-cloud.md` documents it on every listing and on the presence
+    /// definitions): compared between the pages of one reading, and with the entities they hold.
     #[serde(default)]
     pub total: Option<u64>,
 }
@@ -161,11 +161,42 @@ impl<'a> Predicate<'a> {
     }
 }
 
-/// The aggregates answer. Borrows strings from the body where it can (the benchmark's hot path).
-#[derive(Debug, Deserialize)]
+/// The aggregates answer. Borrows strings from the body where it can (the benchmark's hot path). `results` is `None`
+/// when the answer has none: `{}` is Genesys's answer without data, while an object without `results` but with other
+/// keys (`other_keys`, e.g. `{"jobId":".."}`) is not an aggregates answer at all ([`super::stats`] tells them apart).
+#[derive(Debug, Default)]
 pub struct AggregateResponse<'a> {
-    #[serde(default, borrow)]
-    pub results: Vec<AggregateResult<'a>>,
+    pub results: Option<Vec<AggregateResult<'a>>>,
+    /// Keys other than `results` the answer had (their values are skipped unread).
+    pub other_keys: usize,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for AggregateResponse<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<AggregateResponse<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = AggregateResponse<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an aggregates answer (a JSON object)")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut out = AggregateResponse::default();
+                while let Some(key) = map.next_key::<Str<'de>>()? {
+                    if &*key == "results" {
+                        if out.results.is_some() {
+                            return Err(serde::de::Error::duplicate_field("results"));
+                        }
+                        out.results = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                        out.other_keys += 1;
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Debug, Deserialize)]

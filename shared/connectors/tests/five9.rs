@@ -1140,6 +1140,55 @@ async fn slow_vendors_and_unfinished_reports_hit_the_deadline_not_no_data() {
 }
 
 #[tokio::test]
+async fn a_report_still_running_at_once_despite_the_long_poll_is_polled_no_faster_than_its_timeout() {
+    // isReportRunning was sent again as soon as it answered `true` (unless its timeout rounded to 0 s): a server that
+    // answers at once, whatever the timeout asked for, was polled as fast as round trips allow, spending the
+    // domain's Query budget (450 a minute, shared with its other API users) until the deadline. Each poll now waits
+    // out the rest of the timeout it asked for (1 s here) before the next.
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    let polls = || sim.stats().operations.get("isReportRunning").copied().unwrap_or(0);
+    // Twice `true` at once, then the report (long finished) is found done: read as usual, the polls a second apart.
+    sim.set_faults(vec![FaultRule::new(FaultKind::NoLongPoll).on("isReportRunning").times(2)]);
+    let started = std::time::Instant::now();
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(polls(), 3);
+    assert!(started.elapsed() >= Duration::from_secs(2), "polled again after {:?}", started.elapsed());
+    // Always `true` at once: the fetch ends at its deadline (4 s), never as no data, after a handful of polls — one
+    // a second while the deadline leaves room for a 1 s poll, then one each 500 ms — not thousands (nor a rate
+    // limit once Five9's 450 a minute are spent).
+    sim.set_faults(vec![FaultRule::new(FaultKind::NoLongPoll).on("isReportRunning")]);
+    let before = polls();
+    let err = expect_err(c.interval_stats(&[], w, Deadline::after(Duration::from_secs(4)))).await;
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
+    let spent = polls() - before;
+    assert!((3..=6).contains(&spent), "{spent} isReportRunning polls in 4 s");
+    assert_eq!(sim.stats().rate_limited, 0);
+}
+
+#[tokio::test]
+async fn a_blank_duration_in_a_report_is_malformed_never_zero() {
+    // An empty TALK TIME was read as 0 s (the call counted as offered, not handled) and an empty AGENT STATE TIME
+    // as a zero-length state (dropped), the window then taken as complete. five9.md documents durations as
+    // `HH:MM:SS` only (`00:00:00` for an abandoned call's talk time): an empty one marks a cut or corrupt row.
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign);
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T20:00:00Z");
+    sim.set_faults(vec![FaultRule::new(FaultKind::BlankDuration).on("getReportResultCsv")]);
+    let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+    let ConnectorError::Malformed { context } = &err else { panic!("{err:?}") };
+    assert!(context.contains("unreadable TALK TIME"), "{context}");
+    assert_eq!(err.reason().as_str(), "vendor_data_malformed");
+    let err = expect_err(c.agent_segments(&[], w, deadline())).await;
+    let ConnectorError::Malformed { context } = &err else { panic!("{err:?}") };
+    assert!(context.contains("unreadable AGENT STATE TIME"), "{context}");
+    sim.clear_faults();
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert_eq!(c.agent_segments(&[], w, deadline()).await.unwrap(), sim.truth_segments(w));
+}
+
+#[tokio::test]
 async fn a_result_not_ready_after_its_report_finished_is_asked_for_a_few_times_then_unavailable() {
     let sim = default_sim().await;
     let c = connector(&sim, Five9Grouping::Campaign);

@@ -24,6 +24,10 @@
 //! - Transient failures (5xx, transport errors, `ServiceUnavailableFault`, `ServerFault`, session faults) are
 //!   retried with [`with_retry`] inside the deadline. `OperationsLimitExceededFault` is *not* retried: it ends the
 //!   call with `RateLimited` (the domain's budget is shared with other tools; the next run resumes).
+//! - `isReportRunning` asks for a long poll of [`Five9Options::poll_timeout`] (capped by the deadline); a poll
+//!   answered `true` before that timeout passed is followed by the next only once it has (at least 500 ms after it
+//!   started): a server that does not hold the long poll is not polled as fast as round trips allow, spending the
+//!   domain's shared Query budget until the deadline.
 //! - Report calls are paced per connector: at most [`Five9Options::run_reports_per_minute`] `runReport` and
 //!   [`Five9Options::retrievals_per_minute`] `getReportResultCsv` in any 60 s (below Five9's default 16 / 20).
 //!   If pacing would pass the deadline the call fails with `DeadlineExceeded` (the run ends `partial`). A result

@@ -10,7 +10,9 @@ use crate::RetryPolicy;
 #[derive(Debug, Clone)]
 pub struct Five9Options {
     pub retry: RetryPolicy,
-    /// `timeout` of each `isReportRunning` long poll (Five9 recommends ≥ 5 s). Capped by the deadline.
+    /// `timeout` of each `isReportRunning` long poll (Five9 recommends ≥ 5 s). Capped by the deadline. Also the least
+    /// time between the starts of two polls of a report: one answered `true` sooner waits out the rest (at least
+    /// 500 ms), so a server that does not hold the long poll is not polled as fast as round trips allow.
     pub poll_timeout: StdDuration,
     /// Five9's report row limit: a report returning this many rows is taken as cut off and split.
     pub row_limit: usize,

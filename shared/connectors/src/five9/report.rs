@@ -2,8 +2,9 @@
 //! Details turned into agent segments.
 //!
 //! Parsing is strict where a truncated or corrupt CSV could otherwise yield partial numbers: every row must have
-//! the header's field count, and every value the connector uses must parse. Columns are found by their English
-//! header name (case-insensitive); extra columns are ignored, their order does not matter.
+//! the header's field count, and every value the connector uses must parse — a duration as `HH:MM:SS` (five9.md:
+//! an abandoned call's TALK TIME is `00:00:00`), so an empty or `-` duration is malformed, never zero. Columns are
+//! found by their English header name (case-insensitive); extra columns are ignored, their order does not matter.
 //!
 //! A report always has a header line: a CSV without one (empty, or whose first line is no header) is malformed,
 //! never "no calls" — an empty answer must not read as an empty day. Every column the definitions below use is
@@ -894,6 +895,41 @@ pub(super) mod tests {
             second,
             Sums { offered: 2, handled: 1, abandoned: 0, handle_time_ms: 120_000, answer_time_ms: 5_000 }
         );
+    }
+
+    #[test]
+    fn a_blank_or_dash_duration_is_malformed_never_zero() {
+        // Read as zero, a blank TALK TIME made a handled call one only offered (and its handle time 0), and a blank
+        // AGENT STATE TIME gave the state no length (dropped), in a window then taken as complete. five9.md
+        // documents durations as `HH:MM:SS` only: an abandoned call's TALK TIME is `00:00:00`.
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let call = |wait: &str, talk: &str, acw: &str| {
+            format!("{HEADER}1,\"Mon, 25 Nov 2024 05:00:00\",S,Inbound,a@x,Ann,Done,{wait},{talk},00:00:00,{acw},0\n")
+        };
+        let ok = aggregate_call_log(&call("00:00:20", "00:05:00", "00:00:30"), "CAMPAIGN", Los_Angeles, w, w).unwrap();
+        assert_eq!(ok.sums.by_queue["S"][&w.start].handled, 1);
+        for blank in ["", " ", "-"] {
+            for (csv, column) in [
+                (call("00:00:20", blank, "00:00:30"), "TALK TIME"),
+                (call("00:00:20", "00:05:00", blank), "AFTER CALL WORK TIME"),
+                (call(blank, "00:05:00", "00:00:30"), "QUEUE WAIT TIME"),
+            ] {
+                let e = aggregate_call_log(&csv, "CAMPAIGN", Los_Angeles, w, w).unwrap_err();
+                assert_eq!(e.1, ReportErrorKind::Malformed, "{column} {blank:?}: {e:?}");
+                assert!(e.0.contains(&format!("unreadable {column}")), "{column} {blank:?}: {e:?}");
+            }
+            let states = format!(
+                "DATE,TIME,AGENT,STATE,AGENT STATE TIME,REASON CODE\n\
+2024-11-25,05:00:00,a@x,Ready,00:01:00,\n2024-11-25,05:01:00,a@x,Not Ready,{blank},Lunch\n"
+            );
+            let e = parse_agent_states(&states, Los_Angeles, w).unwrap_err();
+            assert_eq!(e.1, ReportErrorKind::Malformed, "{blank:?}: {e:?}");
+            assert!(e.0.contains("row 3: unreadable AGENT STATE TIME"), "{blank:?}: {e:?}");
+        }
+        // `00:00:00` is a duration: an abandoned call's talk time, a logout's state time.
+        let abandoned =
+            aggregate_call_log(&call("00:00:42", "00:00:00", "00:00:00"), "CAMPAIGN", Los_Angeles, w, w).unwrap();
+        assert_eq!(abandoned.sums.by_queue["S"][&w.start].offered, 1);
     }
 
     #[test]

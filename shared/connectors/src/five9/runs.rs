@@ -51,6 +51,7 @@ impl Five9Connector {
             }
             let poll = self.opts.poll_timeout.min(remaining.saturating_sub(StdDuration::from_secs(2)));
             let children = [Node::text("identifier", id.clone()), Node::text("timeout", poll.as_secs().to_string())];
+            let sent = Instant::now();
             let (resp, _) = self.call("isReportRunning", &children, deadline).await?;
             let running = match resp.child_text("return").map(str::trim) {
                 Some("true") | Some("1") => true,
@@ -58,11 +59,8 @@ impl Five9Connector {
                 _ => return Err(ConnectorError::malformed("isReportRunning returned no boolean")),
             };
             if running {
-                if poll.as_secs() == 0 {
-                    // Less than a whole second to wait server-side (the timeout is sent in whole seconds, so this
-                    // poll came back at once): pause rather than spin until the deadline.
-                    tokio::time::sleep(StdDuration::from_millis(500).min(deadline.remaining())).await;
-                }
+                // Still running: a poll answered before its timeout passed waits out the rest (`next_poll_at`).
+                tokio::time::sleep_until(next_poll_at(sent, poll, deadline)).await;
                 continue;
             }
             pace(&self.retrieve_pacer, deadline).await?;
@@ -474,6 +472,21 @@ impl AtLeast {
     }
 }
 
+/// The least time between the starts of two `isReportRunning` polls of a report still running.
+const MIN_POLL_GAP: StdDuration = StdDuration::from_millis(500);
+
+/// When the next `isReportRunning` poll of a report still running may start, the last one started at `sent` (its wait
+/// for the connector's lock and its retries included) with a long-poll timeout of `poll` (sent in whole seconds):
+/// once that timeout has passed, at least [`MIN_POLL_GAP`] after `sent`, and no later than the deadline. A server
+/// that answers `true` at once despite the timeout (or to a timeout under a second, sent as 0) would otherwise be
+/// polled as fast as round trips allow until the deadline, spending the domain's Query budget (450 a minute, shared
+/// with its other API users; nothing else paces isReportRunning). A poll that waited its timeout out is followed at
+/// once.
+fn next_poll_at(sent: Instant, poll: StdDuration, deadline: Deadline) -> Instant {
+    let asked = StdDuration::from_secs(poll.as_secs()).max(MIN_POLL_GAP);
+    (sent + asked).min(deadline.instant())
+}
+
 /// Whether the UTC quarter hour starting at `q` lies wholly inside `window`.
 fn inside(window: TimeWindow, q: DateTime<Utc>) -> bool {
     q >= window.start && q + Duration::minutes(15) <= window.end
@@ -522,6 +535,21 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_poll_answered_before_its_timeout_is_followed_once_the_timeout_has_passed() {
+        let sent = Instant::now();
+        let far = Deadline::at(sent + StdDuration::from_secs(60));
+        let secs = StdDuration::from_secs;
+        assert_eq!(next_poll_at(sent, secs(10), far), sent + secs(10));
+        // The timeout is sent in whole seconds: 1.9 s asks for 1 s; under a second, 0 s, still 500 ms apart.
+        assert_eq!(next_poll_at(sent, StdDuration::from_millis(1_900), far), sent + secs(1));
+        assert_eq!(next_poll_at(sent, StdDuration::from_millis(900), far), sent + MIN_POLL_GAP);
+        assert_eq!(next_poll_at(sent, StdDuration::ZERO, far), sent + MIN_POLL_GAP);
+        // Never past the deadline.
+        let near = Deadline::at(sent + StdDuration::from_millis(300));
+        assert_eq!(next_poll_at(sent, secs(10), near), near.instant());
     }
 
     #[test]

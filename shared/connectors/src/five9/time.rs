@@ -78,12 +78,12 @@ pub fn parse_date_and_time(date: &str, time: &str) -> Option<NaiveDateTime> {
 
 const MAX_DURATION_HOURS: u64 = 24 * 366;
 
-/// `HH:MM:SS` (hours may exceed 24) → seconds. Empty and `-` mean zero.
+/// `HH:MM:SS` (hours may exceed 24) → seconds; anything else is `None`, an empty value and `-` included. five9.md
+/// documents durations as `HH:MM:SS` only (an abandoned call's TALK TIME is `00:00:00`; `-` is a boolean's false): a
+/// blank duration is the mark of a cut or corrupt row, as for the report's booleans, and read as zero it would turn
+/// a handled call into one only offered and drop an agent state as zero-length, in a window taken as complete.
 pub fn parse_duration_secs(raw: &str) -> Option<u64> {
     let raw = raw.trim().as_bytes();
-    if raw.is_empty() || raw == b"-" {
-        return Some(0);
-    }
     // Byte by byte (two values per Call Log or Agent State row): what `split(':')` and `u64::from_str` on each of
     // exactly three parts accept, without their iterator and searcher.
     let mut parts = raw.splitn(4, |b| *b == b':');
@@ -229,7 +229,7 @@ mod tests {
         assert_eq!(parse_date_and_time("Mon, 25 Nov 2024", "13:05:10"), Some(t));
         assert_eq!(parse_duration_secs("01:02:03"), Some(3723));
         assert_eq!(parse_duration_secs("125:00:01"), Some(450_001));
-        assert_eq!(parse_duration_secs(""), Some(0));
+        assert_eq!(parse_duration_secs("00:00:00"), Some(0));
         assert_eq!(parse_duration_secs("1:2"), None);
         assert_eq!(parse_duration_secs("00:61:00"), None);
         assert_eq!(parse_duration_secs("18446744073709551615:00:00"), None);
@@ -336,11 +336,7 @@ mod tests {
     #[test]
     fn durations_are_read_as_split_and_from_str_read_them() {
         let reference = |raw: &str| -> Option<u64> {
-            let raw = raw.trim();
-            if raw.is_empty() || raw == "-" {
-                return Some(0);
-            }
-            let mut parts = raw.split(':');
+            let mut parts = raw.trim().split(':');
             let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
             if parts.next().is_some() {
                 return None;
@@ -387,6 +383,18 @@ mod tests {
         ] {
             assert_eq!(parse_duration_secs(raw), reference(raw), "{raw:?}");
         }
+    }
+
+    #[test]
+    fn a_blank_or_dash_duration_is_unreadable_never_zero() {
+        // five9.md: durations are `HH:MM:SS` (an abandoned call's TALK TIME `00:00:00`), `-` only a boolean's false.
+        // Read as zero, a blank TALK TIME made a handled call one only offered, a blank AGENT STATE TIME dropped the
+        // state as zero-length, and the window was taken as complete.
+        for raw in ["", " ", "\t", "-", " - ", "--"] {
+            assert_eq!(parse_duration_secs(raw), None, "{raw:?}");
+        }
+        assert_eq!(parse_duration_secs("00:00:00"), Some(0));
+        assert_eq!(parse_duration_secs(" 00:00:00 "), Some(0));
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //!   get an `env:Client` fault. This is stricter than Five9, which accepts `start` before `end`.
 //! - Report criteria end is inclusive (a call at exactly `end` is returned); the connector must drop it.
 //! - Reports are generated at `runReport` (data as of the simulator's clock) and truncated silently at the row
-//!   limit; `isReportRunning` is true for `report_running_for`; results stay retrievable after a first get.
+//!   limit; `isReportRunning` is true for `report_running_for`, and holds its long poll for the `timeout` asked
+//!   (at most `max_long_poll`) or until the report finishes; results stay retrievable after a first get.
 //! - Name patterns: `.*` (all) or a literal name (regex metacharacters may be escaped with `\`).
 //! - Renamed campaigns/skills appear under their new name in reports, also for past calls (reports join on the
 //!   object); deleted ones vanish from the lists, their past calls keep the last name.
@@ -74,7 +75,10 @@ pub struct Five9SimConfig {
     pub password: String,
     /// How long a report stays "running" after runReport.
     pub report_running_for: Duration,
-    /// Cap of one isReportRunning long poll (keeps tests fast whatever timeout the client sends).
+    /// Cap of one isReportRunning long poll, which otherwise lasts the `timeout` the client asks for or until the
+    /// report finishes, as Five9's does. A cap below the client's timeout answers `true` early: the connector then
+    /// waits out the rest of its timeout before it polls again (as for [`FaultKind::NoLongPoll`]), so a cap no
+    /// longer makes tests faster.
     pub max_long_poll: Duration,
     pub row_limit: usize,
     pub limits: Limits,
@@ -98,7 +102,7 @@ impl Default for Five9SimConfig {
             username: "wfm-api@acme-corp.example".into(),
             password: "s3cret & <pass>".into(),
             report_running_for: Duration::from_millis(40),
-            max_long_poll: Duration::from_millis(100),
+            max_long_poll: Duration::from_secs(60),
             row_limit: 50_000,
             limits: Limits::default(),
             skill_report: ("Custom Reports".into(), "Call Log with Skill".into()),
@@ -162,6 +166,12 @@ pub enum FaultKind {
     HeaderlessCsv,
     /// getReportResultCsv: `ResultIsNotReadyFault`, though `isReportRunning` said the report had finished.
     ResultIsNotReady,
+    /// getReportResultCsv: the first data row's TALK TIME (Call Log) or AGENT STATE TIME (Agent State Details) empty,
+    /// as in a cut or corrupt row (five9.md documents durations as `HH:MM:SS` only, `00:00:00` when none).
+    BlankDuration,
+    /// isReportRunning: `true` at once, whatever `timeout` was asked for and whether the report finished (a server
+    /// or proxy that does not hold the long poll). With `times(n)`, the next `n` polls.
+    NoLongPoll,
     /// `UserAlreadyLoggedInFault`, as if another integration or tool were using the same API user right now (the
     /// fault a request gets while another request of its user is in flight; counted in `refused_concurrent`).
     UserBusy,

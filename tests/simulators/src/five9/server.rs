@@ -436,6 +436,9 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
                     Some(r) => (r.ready_at, st.config.max_long_poll),
                 }
             };
+            if matches!(fault, Some(FaultKind::NoLongPoll)) {
+                return Ok(wire::response("isReportRunning", &[Out::text("return", true)]));
+            }
             let now = tokio::time::Instant::now();
             if still_running(ready_at, now) {
                 let mut wait = Duration::from_secs(timeout).min(cap);
@@ -467,6 +470,7 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
                 Some(FaultKind::HeaderlessCsv) => {
                     csv = csv.split_once('\n').map(|(_, rest)| rest.to_owned()).unwrap_or_default()
                 }
+                Some(FaultKind::BlankDuration) => csv = blank_duration(&csv),
                 _ => {}
             }
             Ok(wire::response("getReportResultCsv", &[Out::text("return", csv)]))
@@ -477,6 +481,23 @@ async fn dispatch(shared: &Arc<Shared>, op: &ReqElement, fault: Option<&FaultKin
 
 fn unknown_id(id: &str) -> String {
     wire::simple_fault("UnknownIdentifierFault", &format!("Unknown report identifier: {id}"))
+}
+
+/// The report CSV with the first data row's TALK TIME (Call Log) or AGENT STATE TIME (Agent State Details) empty;
+/// unchanged when it has neither column or no data row.
+fn blank_duration(csv: &str) -> String {
+    let mut rows: Vec<csv::StringRecord> =
+        csv::ReaderBuilder::new().has_headers(false).from_reader(csv.as_bytes()).records().flatten().collect();
+    let column = rows.first().and_then(|h| h.iter().position(|c| c == "TALK TIME" || c == "AGENT STATE TIME"));
+    let (Some(i), Some(row)) = (column, rows.get_mut(1)) else { return csv.to_owned() };
+    *row = row.iter().enumerate().map(|(j, v)| if j == i { "" } else { v }).collect();
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    for r in &rows {
+        if w.write_record(r).is_err() {
+            return csv.to_owned();
+        }
+    }
+    w.into_inner().ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_else(|| csv.to_owned())
 }
 
 /// Cuts the CSV in the middle of a data row (after the header), keeping the envelope well formed.

@@ -1056,3 +1056,30 @@ fn roles_that_assume_customer_roles_are_denied_the_stacks_own_account_unless_all
     let condition = &template.root["Conditions"]["RefuseSameAccountRoles"];
     assert_eq!(condition, &serde_json::json!({"Fn::Equals": [{"Ref": "AllowSameAccountRoles"}, "false"]}));
 }
+
+/// The alarms on the runs' own metrics (`AcdIntegrations`): a run reports them when it ends, so quarter hours
+/// without a point are normal (a schedule slower than every 15 minutes, a run that ends in the next quarter hour)
+/// and read as not breaching. An alarm that needs every period of its window breaching, or a window shorter than an
+/// hour, would never fire for such schedules or would flap (ALARM, OK, ALARM: a mail each). A review found both
+/// (2026-12-07): `integration-failing` 1 of 1 quarter hour, `data-lag` 2 of 2.
+#[test]
+fn run_metric_alarms_span_an_hour_and_tolerate_quarter_hours_without_a_run() {
+    let template = Template::load();
+    let mut checked = Vec::new();
+    for (name, alarm) in template.of_type("AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        if p["Namespace"] != "AcdIntegrations" {
+            continue;
+        }
+        let number = |key: &str| p[key].as_u64().unwrap_or_else(|| panic!("{name}: {key} is not a number"));
+        let (period, periods) = (number("Period"), number("EvaluationPeriods"));
+        let to_alarm = p["DatapointsToAlarm"].as_u64().unwrap_or(periods);
+        assert_eq!(p["TreatMissingData"], "notBreaching", "{name}");
+        assert!(period * periods >= 3600, "{name}: a window of {period} s × {periods} is shorter than an hour");
+        assert!(to_alarm < periods, "{name}: {to_alarm} of {periods} periods: one without a run resets it");
+        assert!(to_alarm * 3600 <= period * periods, "{name}: {to_alarm} points need more than hourly runs");
+        checked.push(name);
+    }
+    checked.sort_unstable();
+    assert_eq!(checked, ["DataLagAlarm", "IntegrationFailingAlarm"]);
+}

@@ -532,7 +532,7 @@ export interface paths {
          * Write 15-minute statistics per queue (idempotent per queue and start; a later record corrects an earlier one).
          * @description The fields are those `GET /queues/{id}/intervals` answers. The queue must have been pushed (else the record
          *     is invalid) and `channel` must be its channel. `complete_through` (optional, a quarter hour not in the
-         *     future) declares every interval before it complete: an interval absent there reads as zero, exactly as for
+         *     future and, like a `start`, at most 366 days in the past) declares every interval before it complete: an interval absent there reads as zero, exactly as for
          *     pulled data. It only moves forward; the first declaration also fixes `complete_from` (the earliest interval
          *     of that call or pushed before it: a back-fill sent without declarations is covered by the first one). A queue first pushed after a declaration is complete only from the `complete_through` of
          *     that moment (as a queue an import lists for the first time): its earlier intervals stay `complete: false`.
@@ -1225,7 +1225,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `invalid-json`, `invalid-body` (400: not an object with the route's array, or a member the route does not define); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
+        /** @description `invalid-json`, `invalid-body` (400: not an object with the route's array, or a member the route does not define); `payload-too-large` (413); `too-many-records`, `invalid-records` (422, `errors` lists `index` and `reason` of each bad record), `invalid-value` (422: `complete_through` is not a real date-time, not a quarter hour, in the future, more than 366 days in the past, or a local time that does not exist or is ambiguous). Nothing of the call was applied. */
         IngestInvalid: {
             headers: {
                 [name: string]: unknown;

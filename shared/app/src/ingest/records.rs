@@ -319,6 +319,14 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
     let complete_through = match body.get("complete_through") {
         None | Some(Value::Null) => None,
         Some(raw) => match sender.instant("complete_through", raw) {
+            // No older than an interval may be: the first declaration sets where the data is complete from, for
+            // good, so an epoch default (`1970-01-01T00:00:00Z`) would make every quarter hour since read as a
+            // complete zero.
+            Ok(t) if t < now - Duration::days(MAX_INTERVAL_AGE_DAYS) => {
+                return Err(BatchError::Value(format!(
+                    "complete_through is more than {MAX_INTERVAL_AGE_DAYS} days in the past"
+                )));
+            }
             Ok(t) if aligned(t) && t <= current => Some(t),
             Ok(_) => {
                 return Err(BatchError::Value(
@@ -679,6 +687,24 @@ mod tests {
             Err(BatchError::Records(e)) => assert!(e[0].reason.contains("future"), "{e:?}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    /// A `complete_through` older than any interval may be is refused: the first declaration fixes where the
+    /// data is complete from, so `1970-01-01T00:00:00Z` (a sender's epoch default) would declare every quarter hour
+    /// since a complete zero, for good (a review, 2026-12-07). The oldest one an interval may have is accepted.
+    #[test]
+    fn a_complete_through_older_than_an_interval_may_be_is_refused() {
+        for through in ["1970-01-01T00:00:00Z", "2025-11-29T12:00:00Z"] {
+            let body = json!({"intervals": [], "complete_through": through});
+            match parse_intervals(&body, now(), &Sender::default()) {
+                Err(BatchError::Value(e)) => assert!(e.contains("366 days in the past"), "{through}: {e}"),
+                other => panic!("{through}: {other:?}"),
+            }
+        }
+        let oldest = (now() - Duration::days(MAX_INTERVAL_AGE_DAYS)).duration_trunc(Duration::minutes(15)).unwrap();
+        let oldest = oldest + Duration::minutes(15);
+        let body = json!({"intervals": [], "complete_through": oldest.to_rfc3339()});
+        assert_eq!(parse_intervals(&body, now(), &Sender::default()).unwrap().complete_through, Some(oldest));
     }
 
     fn berlin(channels: &[Channel]) -> Sender {

@@ -804,6 +804,8 @@ export interface components {
             /** @description IANA zone of the domain's reports; default per region (us: America/Los_Angeles, ca: America/Toronto, uk: Europe/London, eu: Europe/Berlin, in: Asia/Kolkata). */
             time_zone: components["schemas"]["TimeZone"];
             skill_report?: components["schemas"]["SkillReport"];
+            /** @description The domain's report row limit, when the integration sets one (absent: Five9's default, 50,000). Mutable. */
+            report_row_limit?: components["schemas"]["Five9ReportRowLimit"];
             /** @default 30 */
             history_days: number;
         };
@@ -834,6 +836,7 @@ export interface components {
             grouping: "campaign" | "skill";
             time_zone?: components["schemas"]["TimeZone"];
             skill_report?: components["schemas"]["SkillReport"];
+            report_row_limit?: components["schemas"]["Five9ReportRowLimit"];
             /** @default 30 */
             history_days: number;
         } & ({
@@ -844,6 +847,11 @@ export interface components {
             /** @constant */
             grouping?: "skill";
         });
+        /**
+         * @description The Five9 domain's report row limit. Five9 cuts a report there without a word, and a report that returns this many rows is taken as cut off and run again in halves. Leave the default (Five9's) unless Five9 support changed the domain's limit; then set it to that limit, never above it (a report cut at a lower limit would be taken as complete, and the hours after the cut imported as no calls). A value below the domain's limit only costs more reports. Mutable; stored and shown only when set.
+         * @default 50000
+         */
+        Five9ReportRowLimit: number;
         GenesysSettingsInput: {
             region: components["schemas"]["GenesysRegion"];
             /** @default false */

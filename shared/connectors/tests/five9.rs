@@ -5,7 +5,10 @@ use std::time::Duration;
 use acd_connectors::five9::{
     Five9Connector, Five9Grouping, Five9Options, Five9Region, Five9Settings, SkillReport, report, soap,
 };
-use acd_connectors::{Connector, ConnectorError, Deadline, Endpoints, HttpClient, NextFetch, Pace, RetryPolicy};
+use acd_connectors::{
+    Connector, ConnectorError, ConnectorFactory, Deadline, Endpoints, HttpClient, NextFetch, Pace, RetryPolicy,
+    registry,
+};
 use acd_domain::{ExternalAgent, IntervalStats, TimeWindow};
 use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator, Limits};
 use chrono::{DateTime, Utc};
@@ -32,6 +35,7 @@ fn settings(grouping: Five9Grouping) -> Five9Settings {
         grouping,
         time_zone: "America/Los_Angeles".into(),
         skill_report: Some(SkillReport { folder: "Custom Reports".into(), name: "Call Log with Skill".into() }),
+        report_row_limit: None,
     }
 }
 
@@ -511,6 +515,66 @@ async fn reports_hitting_the_row_limit_are_split_and_never_partial() {
     let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options { row_limit: 2, ..opts });
     let err = c.interval_stats(&[], w, deadline()).await.unwrap_err();
     assert!(matches!(err, ConnectorError::Configuration { .. }), "{err:?}");
+}
+
+/// The connector the import builds for an integration whose create body has these `settings` (campaign grouping
+/// and the body's checks): through the vendor registry, with every option at its production default.
+fn connector_from_body(sim: &Five9Simulator, settings: serde_json::Value) -> Box<dyn Connector> {
+    let mut body = serde_json::json!({"name": "Five9", "type": "five9",
+        "credentials": {"username": sim.username(), "password": sim.password()},
+        "settings": {"region": "us", "grouping": "campaign"}});
+    body["settings"].as_object_mut().unwrap().extend(settings.as_object().unwrap().clone());
+    let parsed = registry::parse_new_integration(&body).unwrap();
+    let endpoints = Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url());
+    let factory = ConnectorFactory::new(HttpClient::new().unwrap(), endpoints);
+    factory.connector(&parsed.kind, &parsed.settings, parsed.credentials).unwrap().expect("a Five9 connector")
+}
+
+#[tokio::test]
+async fn a_domain_s_lower_report_row_limit_set_in_the_integration_is_the_one_reports_are_taken_as_cut_at() {
+    // A domain whose report row limit Five9 support lowered to 1,000 rows: Five9 (the simulator) cuts a report there
+    // without a word. The integration says so (`report_row_limit`): a report of 1,000 rows is taken as cut off and
+    // run again in halves, and the read equals the truth.
+    let config = Five9SimConfig {
+        row_limit: 1_000,
+        calls_per_interval: 12.0,
+        limits: ample_limits(),
+        ..Five9SimConfig::default()
+    };
+    let sim = start(config).await;
+    let agents = sim.truth_agents();
+    let w = window("2024-11-04T08:00:00Z", "2024-11-06T00:00:00Z");
+    let truth = sim.truth_intervals(w, Five9Grouping::Campaign);
+    let truth_segments = sim.truth_segments(w);
+    assert!(total_offered(&truth) > 2_000, "calls: {}", total_offered(&truth));
+    let reports = |from: usize| -> Vec<(String, usize)> {
+        sim.stats().report_runs[from..].iter().map(|r| (r.report.clone(), r.rows)).collect()
+    };
+    let at_limit = |runs: &[(String, usize)], name: &str| runs.iter().filter(|(r, n)| r == name && *n == 1_000).count();
+
+    // A connector each (as two runs of the import): each keeps to Five9's 12 `runReport` a minute on its own.
+    let set = || connector_from_body(&sim, serde_json::json!({"report_row_limit": 1_000}));
+    assert_eq!(set().interval_stats(&[], w, deadline()).await.unwrap(), truth);
+    assert_eq!(set().agent_segments(&agents, w, deadline()).await.unwrap(), truth_segments);
+    let read = reports(0);
+    assert!(at_limit(&read, "Call Log") >= 1, "the Call Log was cut at the limit, and halved: {read:?}");
+    // The agent states are planned by the limit too: cut up front into reports expected to hold at most 900 rows.
+    let states = read.iter().filter(|(r, _)| r == "Agent State Details").count();
+    assert!(states > 2, "{read:?}");
+
+    // The same domain with the setting left out (Five9's default, 50,000): the same reports come back cut at 1,000
+    // rows and are taken as complete — the calls and states after each cut are missing, and the import would write
+    // their intervals as zeros. The setting is what makes the read right.
+    let before = sim.stats().report_runs.len();
+    let default = || connector_from_body(&sim, serde_json::json!({}));
+    let cut = default().interval_stats(&[], w, deadline()).await.unwrap();
+    assert!(total_offered(&cut) < total_offered(&truth), "{} of {} calls", total_offered(&cut), total_offered(&truth));
+    let cut_segments = default().agent_segments(&agents, w, deadline()).await.unwrap();
+    assert!(cut_segments.len() < truth_segments.len(), "{} of {}", cut_segments.len(), truth_segments.len());
+    let taken = reports(before);
+    assert_eq!(at_limit(&taken, "Call Log"), 1, "one Call Log report, cut and taken as complete: {taken:?}");
+    assert!(at_limit(&taken, "Agent State Details") >= 1, "{taken:?}");
+    assert_eq!(taken.len(), 3, "{taken:?}");
 }
 
 #[tokio::test]

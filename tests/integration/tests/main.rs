@@ -11,6 +11,7 @@ mod amazon_connect;
 mod cadence;
 mod crash;
 mod faults;
+mod five9_settings;
 mod genesys_media;
 mod import;
 mod ingest;

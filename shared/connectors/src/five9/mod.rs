@@ -44,9 +44,9 @@
 //!   still no room, ends `BudgetSpent` (`Five9Connector::spend_allowance`) before Five9 refuses anything.
 //! - Windows are split: at most [`Five9Options::max_report_span`] per report, never across a backward DST
 //!   transition (so wall times in the repeated hour are unambiguous; a report ending at one asks up to the second
-//!   before it, see [`time::criteria_end`]), and a report that returns
-//!   [`Five9Options::row_limit`] rows (Five9's 50,000 default; assumed to be truncated silently at the limit) is
-//!   discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated; a half that returns
+//!   before it, see [`time::criteria_end`]), and a report that returns [`Five9Options::row_limit`] rows (the
+//!   integration's `report_row_limit`, else Five9's 50,000 default; assumed to be truncated silently at the limit)
+//!   is discarded and its window halved (down to 15 minutes) — no partial data is ever aggregated; a half that returns
 //!   fewer rows than the discarded report held in its quarter hours is malformed (`runs::AtLeast`). Agent State
 //!   Details windows are cut up front by the rows expected: per hour of the domain's day as the reports read so
 //!   far showed them ([`density`], kept between runs as the connector's cursor), an hour not seen yet as a busy
@@ -199,7 +199,7 @@ impl Five9Connector {
         password: SecretString,
     ) -> Self {
         let tz = settings.tz();
-        let opts = Five9Options::default();
+        let opts = Five9Options { row_limit: settings.report_row_limit(), ..Five9Options::default() };
         Self {
             http,
             url: service_url(settings.region, endpoints),
@@ -221,6 +221,8 @@ impl Five9Connector {
         }
     }
 
+    /// Replaces every option, [`Five9Options::row_limit`] too (which [`Five9Connector::new`] read from the
+    /// settings): tests and benchmarks set the limit of their simulator with the rest.
     pub fn with_options(mut self, opts: Five9Options) -> Self {
         self.run_pacer = StdMutex::new(Pacer::new(opts.run_reports_per_minute));
         self.retrieve_pacer = StdMutex::new(Pacer::new(opts.retrievals_per_minute));

@@ -14,7 +14,10 @@ pub struct Five9Options {
     /// time between the starts of two polls of a report: one answered `true` sooner waits out the rest (at least
     /// 500 ms), so a server that does not hold the long poll is not polled as fast as round trips allow.
     pub poll_timeout: StdDuration,
-    /// Five9's report row limit: a report returning this many rows is taken as cut off and split.
+    /// The domain's report row limit: a report returning this many rows is taken as cut off and split. Five9 cuts
+    /// a report at its limit without a word, so this must not exceed it: [`super::Five9Connector::new`] reads it
+    /// from the integration's `report_row_limit` setting ([`super::Five9Settings::report_row_limit()`]; Five9's
+    /// default, 50,000, when it is not set), which an admin sets when Five9 support changed the domain's limit.
     pub row_limit: usize,
     pub run_reports_per_minute: usize,
     pub retrievals_per_minute: usize,
@@ -69,7 +72,7 @@ impl Default for Five9Options {
         Self {
             retry: RetryPolicy::default(),
             poll_timeout: StdDuration::from_secs(10),
-            row_limit: 50_000,
+            row_limit: super::settings::DEFAULT_REPORT_ROW_LIMIT as usize,
             run_reports_per_minute: 12,
             retrievals_per_minute: 15,
             max_report_span,

@@ -164,7 +164,8 @@ impl Five9Connector {
         if w.duration() <= Duration::minutes(15) {
             return Err(ConnectorError::Configuration {
                 message: format!(
-                    "more than {} report rows in 15 minutes: raise the domain's report row limit",
+                    "more than {} report rows in 15 minutes: ask Five9 support to raise the domain's report row \
+                     limit, then set the integration's report_row_limit to it",
                     self.opts.row_limit
                 ),
             });
@@ -527,6 +528,7 @@ mod tests {
                 grouping: Five9Grouping::Campaign,
                 time_zone: "UTC".into(),
                 skill_report: None,
+                report_row_limit: None,
             },
             "user".into(),
             SecretString::from("pw".to_owned()),

@@ -45,13 +45,35 @@ pub struct Five9Settings {
     pub time_zone: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skill_report: Option<SkillReport>,
+    /// The domain's report row limit, when the integration sets one (`report_row_limit`); `None`: Five9's default
+    /// ([`DEFAULT_REPORT_ROW_LIMIT`]). Stored only when set, so records written before it existed read as before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_row_limit: Option<u32>,
 }
+
+/// Five9's default report row limit: a report is cut there, without a word, unless Five9 support changed the
+/// domain's limit.
+pub const DEFAULT_REPORT_ROW_LIMIT: u32 = 50_000;
+/// Fewest rows `report_row_limit` accepts: Five9's limits are tens of thousands of rows, so a lower value is a typo
+/// (50 for 50,000) that would take nearly every report as cut off — run again in halves, against a budget of 120
+/// `runReport` an hour — and fail a quarter hour holding more rows (a few hundred agents' states).
+pub const MIN_REPORT_ROW_LIMIT: u32 = 1_000;
+/// Most rows `report_row_limit` accepts: a report's body is held whole while it is read, and one of a million rows
+/// is some 150-500 MB of CSV, about what the import's default memory (512 MB) can take. A domain whose limit is
+/// higher sets this: a value below the domain's limit only costs more reports, one above it takes reports cut at
+/// the limit as complete.
+pub const MAX_REPORT_ROW_LIMIT: u32 = 1_000_000;
 
 impl Five9Settings {
     /// The report time zone. Validation guarantees the stored name parses; a corrupted record falls back to the
     /// region's default rather than failing.
     pub fn tz(&self) -> chrono_tz::Tz {
         self.time_zone.parse().unwrap_or_else(|_| self.region.default_time_zone())
+    }
+
+    /// The report row limit the connector reckons with: the setting, else Five9's default.
+    pub fn report_row_limit(&self) -> usize {
+        self.report_row_limit.unwrap_or(DEFAULT_REPORT_ROW_LIMIT) as usize
     }
 }
 
@@ -75,6 +97,13 @@ pub fn form() -> Vec<Value> {
                "fields": [{"name": "folder", "kind": "string", "required": true},
                           {"name": "name", "kind": "string", "required": true}],
                "description": "Folder and name of the copy of the Call Log report that has a SKILL column"}),
+        json!({"name": "report_row_limit", "kind": "integer", "required": false, "mutable": true,
+               "default": DEFAULT_REPORT_ROW_LIMIT, "minimum": MIN_REPORT_ROW_LIMIT, "maximum": MAX_REPORT_ROW_LIMIT,
+               "description": "The Five9 domain's report row limit: Five9 cuts a report there without a word, and a \
+                   report that returns this many rows is taken as cut off and run again in halves. Leave the \
+                   default (Five9's) unless Five9 support changed the domain's limit; then set it to that limit, \
+                   never above it (a report cut at a lower limit would be taken as complete, and the hours after the \
+                   cut imported as no calls)"}),
     ]
 }
 
@@ -146,6 +175,110 @@ pub fn parse(obj: &Obj<'_>, current: Option<&Settings>, errors: &mut FieldErrors
         }
         _ => {}
     }
-    let settings = Five9Settings { region: region?, grouping: grouping?, time_zone: time_zone?, skill_report };
+    // Absent: the current value (a PATCH), else none (Five9's default, not stored).
+    let report_row_limit = obj
+        .integer("report_row_limit", MIN_REPORT_ROW_LIMIT, MAX_REPORT_ROW_LIMIT, errors)
+        .or_else(|| current.and_then(|c| c.report_row_limit));
+    let settings =
+        Five9Settings { region: region?, grouping: grouping?, time_zone: time_zone?, skill_report, report_row_limit };
     Some(settings_map(&settings))
+}
+
+#[cfg(test)]
+mod tests {
+    use acd_domain::IntegrationType;
+    use secrecy::SecretString;
+
+    use super::*;
+    use crate::registry::{parse_new_integration, parse_patch};
+    use crate::vendor::typed_settings;
+    use crate::{Endpoints, HttpClient};
+
+    fn body(settings: Value) -> Value {
+        let mut body = json!({"name": "Five9", "type": "five9",
+                              "credentials": {"username": "api@acme", "password": "pw"},
+                              "settings": {"region": "us", "grouping": "campaign"}});
+        body["settings"].as_object_mut().unwrap().extend(settings.as_object().unwrap().clone());
+        body
+    }
+
+    fn five9(settings: &Settings) -> Five9Settings {
+        typed_settings(settings).unwrap()
+    }
+
+    /// The row limit of the connector built for these settings.
+    fn row_limit(settings: Five9Settings) -> usize {
+        let c = super::super::Five9Connector::new(
+            HttpClient::new().unwrap(),
+            &Endpoints::default(),
+            settings,
+            "api@acme".into(),
+            SecretString::from("pw".to_owned()),
+        );
+        c.options().row_limit
+    }
+
+    #[test]
+    fn the_report_row_limit_is_stored_when_set_and_is_the_connector_s_row_limit() {
+        let set = parse_new_integration(&body(json!({"report_row_limit": 25_000}))).unwrap().settings;
+        assert_eq!(set.vendor.get("report_row_limit"), Some(&json!(25_000)));
+        assert_eq!(row_limit(five9(&set)), 25_000);
+        // Left out: not stored (the record is as before the setting existed), Five9's default for the connector.
+        let unset = parse_new_integration(&body(json!({}))).unwrap().settings;
+        assert!(!unset.vendor.contains_key("report_row_limit"), "{:?}", unset.vendor);
+        assert_eq!(row_limit(five9(&unset)), 50_000);
+        // A record stored before the setting existed reads so too.
+        let stored: Settings =
+            serde_json::from_value(json!({"region": "eu", "grouping": "skill", "time_zone": "Europe/Berlin",
+                "skill_report": {"folder": "F", "name": "N"}, "history_days": 30}))
+            .unwrap();
+        assert_eq!((five9(&stored).report_row_limit, row_limit(five9(&stored))), (None, 50_000));
+        // The bounds are allowed, a whole number written with a fraction too.
+        for (sent, kept) in [(json!(1_000), 1_000), (json!(1_000_000), 1_000_000), (json!(30000.0), 30_000)] {
+            let parsed = parse_new_integration(&body(json!({"report_row_limit": sent}))).unwrap().settings;
+            assert_eq!(five9(&parsed).report_row_limit, Some(kept), "{sent}");
+        }
+    }
+
+    #[test]
+    fn a_report_row_limit_out_of_range_or_not_a_whole_number_is_refused_naming_it() {
+        for bad in [json!(999), json!(0), json!(-50_000), json!(1_000_001), json!(25_000.5), json!("25000")] {
+            let errors = parse_new_integration(&body(json!({"report_row_limit": bad}))).unwrap_err();
+            assert_eq!(errors.fields(), vec!["/settings/report_row_limit"], "{bad}");
+        }
+        let errors = parse_new_integration(&body(json!({"report_row_limit": 10}))).unwrap_err();
+        assert_eq!(errors.0[0].message, "must be a whole number from 1000 to 1000000");
+    }
+
+    #[test]
+    fn a_patch_sets_changes_or_keeps_the_report_row_limit() {
+        let kind = IntegrationType::new("five9");
+        let current = parse_new_integration(&body(json!({}))).unwrap().settings;
+        let patch = |settings: Value, current: &Settings| parse_patch(&json!({"settings": settings}), &kind, current);
+        let set = patch(json!({"report_row_limit": 25_000}), &current).unwrap().settings.unwrap();
+        assert_eq!(five9(&set).report_row_limit, Some(25_000));
+        // Another setting changed: the limit stays.
+        let kept = patch(json!({"history_days": 10}), &set).unwrap().settings.unwrap();
+        assert_eq!((kept.history_days, five9(&kept).report_row_limit), (10, Some(25_000)));
+        let changed = patch(json!({"report_row_limit": 50_000}), &kept).unwrap().settings.unwrap();
+        assert_eq!(five9(&changed).report_row_limit, Some(50_000));
+        let errors = patch(json!({"report_row_limit": 2_000_000}), &kept).unwrap_err();
+        assert_eq!(errors.fields(), vec!["/settings/report_row_limit"]);
+    }
+
+    #[test]
+    fn the_form_offers_the_report_row_limit_with_its_default_and_bounds() {
+        let form = form();
+        let field = form.iter().find(|f| f["name"] == "report_row_limit").expect("in the form");
+        assert_eq!(
+            (&field["kind"], &field["required"], &field["mutable"]),
+            (&json!("integer"), &json!(false), &json!(true))
+        );
+        assert_eq!(
+            (&field["default"], &field["minimum"], &field["maximum"]),
+            (&json!(50_000), &json!(1_000), &json!(1_000_000))
+        );
+        let description = field["description"].as_str().unwrap();
+        assert!(description.contains("Five9 support changed the domain's limit"), "{description}");
+    }
 }

@@ -123,6 +123,7 @@ impl IntegrationService {
             credential_hints: new.credentials.hints(),
             secret_version: Some(SecretVersion::random()),
             status: IntegrationStatus::new_integration(),
+            failing_since: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -460,6 +461,9 @@ impl IntegrationService {
                 message: None,
                 ..current.status.clone()
             };
+            // Paused or resumed, it is not failing: a failure after the resume counts from its first failed run, not
+            // from a failure before the pause (nor from the last success before it, as `FailingFor` did before).
+            updated.failing_since = None;
             match self.save_status(&current, updated).await {
                 Err(ApiError::Conflict) => continue,
                 Ok(saved) => {

@@ -42,6 +42,7 @@ pub(crate) mod test_fixtures {
             credential_hints: new.credentials.hints(),
             secret_version: None,
             status: IntegrationStatus::new_integration(),
+            failing_since: None,
             created_at: at,
             updated_at: at,
             version: 1,

@@ -11,11 +11,14 @@
 //! | `VendorCalls` | Count | type | ACD API calls of the run |
 //! | `ItemsWritten` | Count | type | DynamoDB write requests (puts and deletes) |
 //! | `DataLag` | Seconds | type, none | now − `complete_through`, once the integration has completed its first import |
-//! | `FailingFor` | Seconds | type, none | failed runs only: now − last success (or creation) |
+//! | `FailingFor` | Seconds | type, none | failed runs only: now − the integration's `failing_since` |
 //!
 //! `DataLag` is left out while an integration has never succeeded (its first back-fill is not "lag"), so the
 //! data-lag alarm fires for integrations that were up to date and fell behind. `FailingFor` drives the
-//! "failing for more than an hour" alarm: its maximum over all integrations.
+//! "failing for more than an hour" alarm: its maximum over all integrations. It is the time spent failing: from the
+//! end of the first of the failed runs in a row ([`acd_domain::Integration::failing_since`]; 0 for that run), not
+//! from the last success: partial runs (a back-fill paced over hours) and a pause leave that far behind, and counted
+//! from it (as it was before `failing_since`) the first failed run of such an integration fired the alarm at once.
 
 use acd_domain::{Integration, IntegrationStatus};
 use chrono::{DateTime, Utc};
@@ -25,13 +28,15 @@ use crate::import::{RunOutcome, RunRecord};
 
 pub const NAMESPACE: &str = "AcdIntegrations";
 
-/// The EMF document of one run (`integration` as loaded at the run's start, `status` as the run left it). `now`
-/// stamps the line and measures `FailingFor` (status times are wall-clock); `data_now` is the import's own clock,
-/// against which `complete_through` was set (the same, except in tests and benchmarks with a fixed clock).
+/// The EMF document of one run (`integration` as loaded at the run's start, `status` and `failing_since` as the run
+/// left them: [`crate::import::failing_since_after_run`]). `now` stamps the line and measures `FailingFor` (status
+/// times are wall-clock); `data_now` is the import's own clock, against which `complete_through` was set (the
+/// same, except in tests and benchmarks with a fixed clock).
 pub fn run_metrics(
     integration: &Integration,
     run: &RunRecord,
     status: &IntegrationStatus,
+    failing_since: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     data_now: DateTime<Utc>,
 ) -> Value {
@@ -74,7 +79,7 @@ pub fn run_metrics(
         alarmed.push(json!({"Name": "DataLag", "Unit": "Seconds"}));
     }
     if run.outcome == RunOutcome::Failed {
-        let since = status.last_success_at.unwrap_or(integration.created_at);
+        let since = failing_since.unwrap_or(run.ended_at);
         doc["FailingFor"] = json!((now - since).num_seconds().max(0));
         alarmed.push(json!({"Name": "FailingFor", "Unit": "Seconds"}));
     }
@@ -97,8 +102,14 @@ pub fn run_metrics(
 
 /// Writes the run's EMF line to stdout (in Lambda, stdout is the function's log stream, where CloudWatch Logs
 /// extracts the metrics). Outside Lambda it goes to the debug log instead, so local output stays readable.
-pub fn emit_run(integration: &Integration, run: &RunRecord, status: &IntegrationStatus, data_now: DateTime<Utc>) {
-    let doc = run_metrics(integration, run, status, Utc::now(), data_now);
+pub fn emit_run(
+    integration: &Integration,
+    run: &RunRecord,
+    status: &IntegrationStatus,
+    failing_since: Option<DateTime<Utc>>,
+    data_now: DateTime<Utc>,
+) {
+    let doc = run_metrics(integration, run, status, failing_since, Utc::now(), data_now);
     if crate::telemetry::in_lambda() {
         println!("{doc}");
     } else {
@@ -107,13 +118,16 @@ pub fn emit_run(integration: &Integration, run: &RunRecord, status: &Integration
 }
 
 /// The EMF document of a silent push integration, written by its watch pass ([`crate::ingest::watch`]) every
-/// time it finds the integration silent for longer than its `no_data_after_minutes`: `FailingFor` = now − last push
-/// (or creation), reason `no_data`, so the "failing for more than an hour" alarm sees a silent sender as it sees a
-/// failing import. No `Runs` (a watch is not an import run).
+/// time it finds the integration silent for longer than its `no_data_after_minutes`: `FailingFor` = now − its
+/// `failing_since` (the watch that first found it silent), reason `no_data`, so the "failing for more than an hour"
+/// alarm sees a silent sender as it sees a failing import. No `Runs` (a watch is not an import run). `Outcome`
+/// `failed` is a property, not a dimension: the Logs Insights query of the alarm (`filter Outcome = "failed"`)
+/// finds silent senders next to failed runs, and no new metric is published.
 pub fn silence_metrics(integration: &Integration, failing_for_seconds: i64, now: DateTime<Utc>) -> Value {
     let metric = json!({"Name": "FailingFor", "Unit": "Seconds"});
     json!({
         "IntegrationType": integration.kind.as_str(),
+        "Outcome": "failed",
         "Reason": "no_data",
         "FailingFor": failing_for_seconds.max(0),
         "tenant_id": integration.tenant_id.to_string(),
@@ -217,7 +231,7 @@ mod tests {
             last_success_at: Some(now),
             last_run_at: Some(now),
         };
-        let doc = run_metrics(&integration, &record, &status, now, now);
+        let doc = run_metrics(&integration, &record, &status, None, now, now);
         assert_valid_emf(&doc);
         assert_eq!(doc["IntegrationType"], "genesys_cloud");
         assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("succeeded"), Some("none")));
@@ -241,18 +255,18 @@ mod tests {
         let integration = integration();
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
         let record = run(&integration, RunOutcome::Failed, now);
-        let last_success = now - chrono::Duration::minutes(90);
         let status = IntegrationStatus {
             state: IntegrationState::Failing,
             reason: Some(FailureReason::CredentialsRejected),
             message: None,
-            last_success_at: Some(last_success),
+            last_success_at: Some(now - chrono::Duration::minutes(90)),
             last_run_at: Some(now),
         };
-        let doc = run_metrics(&integration, &record, &status, now, now);
+        // Failing since a run 20 minutes ago.
+        let doc = run_metrics(&integration, &record, &status, Some(now - chrono::Duration::minutes(20)), now, now);
         assert_valid_emf(&doc);
         assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("failed"), Some("credentials_rejected")));
-        assert_eq!(doc["FailingFor"], 90 * 60);
+        assert_eq!(doc["FailingFor"], 20 * 60);
         // The alarm metrics are also published without dimensions (one alarm for all types).
         let undimensioned: Vec<&Value> = doc["_aws"]["CloudWatchMetrics"]
             .as_array()
@@ -264,12 +278,44 @@ mod tests {
         let names: Vec<&str> = undimensioned.iter().map(|m| m["Name"].as_str().unwrap()).collect();
         assert_eq!(names, ["DataLag", "FailingFor"]);
 
-        // Never succeeded: failing since creation, and no data lag (the first back-fill is not lag).
+        // Never succeeded: no data lag (the first back-fill is not lag).
         let fresh = IntegrationStatus { last_success_at: None, ..status };
-        let doc = run_metrics(&integration, &record, &fresh, now, now);
+        let doc = run_metrics(&integration, &record, &fresh, Some(now), now, now);
         assert_valid_emf(&doc);
-        assert_eq!(doc["FailingFor"], (now - integration.created_at).num_seconds());
         assert!(doc.get("DataLag").is_none());
+    }
+
+    /// `FailingFor` is the time spent failing, from the first failed run in a row: not the time since the last
+    /// success (or creation), which partial runs and a pause leave hours behind — the one-hour alarm fired at the
+    /// first failure of an integration back-filling in partial runs, or of one resumed after a day's pause.
+    #[test]
+    fn failing_for_counts_from_the_first_failed_run_not_from_the_last_success() {
+        let integration = integration();
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 12, 0, 0).unwrap();
+        let status = |last_success_at| IntegrationStatus {
+            state: IntegrationState::Failing,
+            reason: Some(FailureReason::CredentialsRejected),
+            message: None,
+            last_success_at,
+            last_run_at: Some(now),
+        };
+        let failing_for = |status: &IntegrationStatus, failing_since, at: DateTime<Utc>| {
+            let record = run(&integration, RunOutcome::Failed, at);
+            let doc = run_metrics(&integration, &record, status, failing_since, at, at);
+            assert_valid_emf(&doc);
+            doc["FailingFor"].as_i64().unwrap()
+        };
+        // Created 29 days ago, only partial runs since (never a success): the first failed run reports 0.
+        assert!(now - integration.created_at > chrono::Duration::days(28));
+        let first = failing_for(&status(None), Some(now), now);
+        assert_eq!(first, 0);
+        // Resumed after a day's pause (the last success a day old): its first failed run reports 0 too.
+        assert_eq!(failing_for(&status(Some(now - chrono::Duration::days(1))), Some(now), now), 0);
+        // The runs that go on failing report the time since the first one.
+        let later = now + chrono::Duration::minutes(45);
+        assert_eq!(failing_for(&status(None), Some(now), later), 45 * 60);
+        // Without a start (a run whose status could not be derived): the run's own end, 0.
+        assert_eq!(failing_for(&status(Some(now - chrono::Duration::days(1))), None, later), 0);
     }
 
     #[test]
@@ -280,6 +326,9 @@ mod tests {
         assert_valid_emf(&doc);
         assert_eq!((doc["FailingFor"].as_i64(), doc["Reason"].as_str()), (Some(75 * 60), Some("no_data")));
         assert!(doc.get("Runs").is_none(), "a watch is not an import run");
+        // `Outcome` as a property (the alarm's Logs Insights query filters on it), never a dimension.
+        assert_eq!(doc["Outcome"], "failed");
+        assert_eq!(dimension_names(&doc), ["IntegrationType"]);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(
             directive["Dimensions"],

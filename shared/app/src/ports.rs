@@ -556,13 +556,28 @@ pub trait ImportStore: Send + Sync {
         pieces: &[acd_domain::AgentSegment],
     ) -> Result<WriteCounts, StoreError>;
 
-    /// Sets the integration's status unless it was deleted or paused meanwhile.
+    /// Sets the integration's status and its [`Integration::failing_since`] (in one write) unless it was deleted or
+    /// paused meanwhile. With a failing status `failing_since` is written (`None` leaves the record's as it is); with
+    /// any other status the record's is removed. The caller derives both from the record it read (an import run
+    /// holds the lease: no other run writes them meanwhile).
+    async fn save_status(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        status: &acd_domain::IntegrationStatus,
+        failing_since: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// [`Self::save_status`] leaving the record's `failing_since` as it is with a failing status (a status that does
+    /// not fail removes it): for a writer that knows nothing of failures (the ingest function's `operational`).
     async fn set_status(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         status: &acd_domain::IntegrationStatus,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.save_status(tenant, id, status, None).await
+    }
 }
 
 /// One page of the run log: runs, newest first, and the position after the last one (`None`: no more). The

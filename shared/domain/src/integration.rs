@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::credentials::{CredentialHints, SecretVersion};
 use crate::ids::{IntegrationId, TenantId};
-use crate::status::IntegrationStatus;
+use crate::status::{IntegrationState, IntegrationStatus};
 
 /// The type of an integration: the id of a vendor of the registry (`acd_connectors::VENDORS`), e.g. `"five9"`.
 /// It is the API's and the table's `type` string. The domain treats it as opaque: the API edge parses it against
@@ -209,10 +209,38 @@ pub struct Integration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_version: Option<SecretVersion>,
     pub status: IntegrationStatus,
+    /// When the integration started failing: the end of the first failed run after a run that did not fail (for a
+    /// push integration, the silence watch that first found it silent). Kept while it goes on failing, for any
+    /// reason; absent while it is not failing (a run that did not fail, a push of data, a pause or a resume removes
+    /// it) and on records written before it existed. The `FailingFor` metric counts from it. Stored next to
+    /// `status`, not in it: the API does not show it (its `Status` schema is closed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version, bumped on every change of the record.
     pub version: u64,
+}
+
+impl Integration {
+    /// Its [`Self::failing_since`] once `next` replaces its status at `at`: none unless `next` is failing; `at` when
+    /// it starts failing; the stored start while it goes on failing (for another reason too). A record that is
+    /// failing without one was written before the field existed: its failure counts from `legacy` (the caller's
+    /// evidence of when it began, never later than `at`), else from `at`.
+    pub fn failing_since_after(
+        &self,
+        next: &IntegrationStatus,
+        at: DateTime<Utc>,
+        legacy: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        if next.state != IntegrationState::Failing {
+            return None;
+        }
+        if self.status.state != IntegrationState::Failing {
+            return Some(at);
+        }
+        Some(self.failing_since.or(legacy.map(|l| l.min(at))).unwrap_or(at))
+    }
 }
 
 #[cfg(test)]

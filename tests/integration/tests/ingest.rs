@@ -670,20 +670,15 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
         ),
         (&json!(T), &json!(id), &json!("push"), &json!("no_data"))
     );
-    // Each silent watch wrote FailingFor (seconds since the push) for the "failing for more than an hour" alarm.
-    let emf: Vec<Value> = logs
-        .contents()
-        .lines()
-        .filter(|l| l.contains("push silence metrics") && l.contains(&id))
-        .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
-        .collect();
+    // Each silent watch wrote FailingFor for the "failing for more than an hour" alarm: the time it has been failing,
+    // from the watch that found it silent (0 then, 15 minutes at the next), not the silence since the push.
+    let emf = silence_emf(&logs, &id);
     let failing_for: Vec<i64> = emf.iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
-    assert_eq!(failing_for.len(), 2, "{emf:?}");
-    assert!(
-        (12 * 60 - 5..=12 * 60 + 5).contains(&failing_for[0]) && (27 * 60 - 5..=27 * 60 + 5).contains(&failing_for[1]),
-        "{failing_for:?}"
-    );
+    assert_eq!(failing_for, [0, 15 * 60], "{emf:?}");
     assert_eq!(emf[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"], json!([["IntegrationType"], []]));
+    // `Outcome` "failed" as a property (not a dimension): the alarm's Logs Insights query, `filter Outcome =
+    // "failed"`, finds the silent sender next to failed runs.
+    assert!(emf.iter().all(|d| d["Outcome"] == "failed" && d["Reason"] == "no_data"), "{emf:?}");
 
     // The next push of data: operational again, and integration.recovered (from no_data) from the ingest function.
     assert_eq!(push(&ingest, Some(&key), "agent-events", &event("e2")).await.0, 200);
@@ -699,6 +694,89 @@ async fn a_silent_sender_fails_with_no_data_on_the_bus_and_in_the_metric_and_a_p
     // Another push: no further event.
     assert_eq!(push(&ingest, Some(&key), "agent-events", &event("e3")).await.0, 200);
     assert!(event_support::received(&env.stack, &queue).await.is_empty());
+}
+
+/// The `push silence metrics` EMF lines of integration `id` (the debug log outside Lambda), oldest first.
+fn silence_emf(logs: &acd_test_harness::LogCapture, id: &str) -> Vec<Value> {
+    logs.contents()
+        .lines()
+        .filter(|l| l.contains("push silence metrics") && l.contains(id))
+        .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+        .collect()
+}
+
+/// A push integration resumed after a day's pause (no push is accepted while paused) is failing from the first watch
+/// that finds it silent after the resume, not from its last push before the pause: `FailingFor` 0 then (it was about
+/// 86,400 s, and the one-hour alarm fired at once). A record stored `no_data` before `failing_since` existed counts
+/// from the moment its silence passed the limit.
+#[tokio::test]
+async fn a_push_integration_resumed_after_a_days_pause_has_been_failing_for_no_time_at_its_first_silent_watch() {
+    use acd_app::import::{ImportConfig, ImportEvent};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+
+    let logs = acd_test_harness::LogCapture::install();
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let body = json!({"name": "Paused dialer", "type": "push", "settings": {"no_data_after_minutes": 10}});
+    let (_, id, key) = create_push(&env, &body).await;
+    let pushed_at = Utc::now();
+    let event = json!({"events": [{"event_id": "e1", "agent": "a1", "status": "Ready", "at": iso(pushed_at)}]});
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &event).await.0, 200);
+    let watch = |id: &str, at: DateTime<Utc>| {
+        let import = wiring::import_service(
+            &env.stack.settings,
+            &env.stack.clients,
+            ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
+            ImportConfig { now: Some(at), ..ImportConfig::default() },
+        );
+        let event = ImportEvent { tenant_id: T.into(), integration_id: id.to_owned(), at_once: false };
+        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap() }
+    };
+
+    // Paused for a day (the watch skips a paused integration), then resumed: the sender was refused meanwhile.
+    let path = format!("/integrations/{id}");
+    assert_eq!(env.admin("POST", &format!("{path}/pause"), T, None).await.0, 200);
+    let day_later = pushed_at + Duration::days(1);
+    assert_eq!(watch(&id, day_later).await.detail, "integration paused");
+    let (status, resumed) = env.admin("POST", &format!("{path}/resume"), T, None).await;
+    assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")), "{resumed}");
+    assert_eq!(watch(&id, day_later).await.detail, "no_data: the integration is failing");
+    assert_eq!(watch(&id, day_later + Duration::minutes(15)).await.detail, "no_data: still silent");
+    let failing_for: Vec<i64> = silence_emf(&logs, &id).iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
+    assert_eq!(failing_for, [0, 15 * 60], "from the first silent watch after the resume");
+
+    // A record stored `no_data` before `failing_since` existed (the item without it): failing since the silence
+    // passed the limit (the push + 10 minutes), at every watch alike.
+    let (_, other, other_key) = create_push(
+        &env,
+        &json!({"name": "Old dialer", "type": "push",
+        "settings": {"no_data_after_minutes": 10}}),
+    )
+    .await;
+    assert_eq!(push(&ingest, Some(&other_key), "agent-events", &event).await.0, 200);
+    assert_eq!(watch(&other, pushed_at + Duration::minutes(12)).await.detail, "no_data: the integration is failing");
+    let dynamodb = env.stack.clients.dynamodb();
+    let key = |id: &str| {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        std::collections::HashMap::from([
+            ("PK".to_owned(), S(acd_aws::keys::tenant_pk(&tenant(T)))),
+            ("SK".to_owned(), S(acd_aws::keys::integration_sk(id.parse().unwrap()))),
+        ])
+    };
+    let item = dynamodb.get_item().table_name(&env.stack.settings.table_name).set_key(Some(key(&other))).send();
+    assert!(item.await.unwrap().item.unwrap().contains_key("failing_since"), "stored with the failing status");
+    (dynamodb.update_item().table_name(&env.stack.settings.table_name).set_key(Some(key(&other))))
+        .update_expression("REMOVE failing_since")
+        .send()
+        .await
+        .unwrap();
+    for minutes in [27, 42] {
+        assert_eq!(watch(&other, pushed_at + Duration::minutes(minutes)).await.detail, "no_data: still silent");
+    }
+    let failing_for: Vec<i64> = silence_emf(&logs, &other).iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
+    // (The push landed a moment after `pushed_at`.)
+    let near = |got: i64, minutes: i64| (minutes * 60 - 5..=minutes * 60).contains(&got);
+    assert!(failing_for[0] == 0 && near(failing_for[1], 17) && near(failing_for[2], 32), "{failing_for:?}");
 }
 
 /// The silence watch is about data: a call with intervals, agent events or a `complete_through`. Queue calls and

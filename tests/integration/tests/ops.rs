@@ -324,11 +324,236 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
     // The simulator's clock is the import's: its data is complete up to the last quarter hour before it.
     assert!((0..=900).contains(&emf[0]["DataLag"].as_i64().unwrap()), "{}", emf[0]);
     assert!((0..=900).contains(&emf[3]["DataLag"].as_i64().unwrap()), "{}", emf[3]);
-    // Failing since the first run's success, a few seconds ago (wall clock).
-    assert!((0..=60).contains(&emf[1]["FailingFor"].as_i64().unwrap()), "{}", emf[1]);
+    // Failing since the first failed run (wall clock): 0 for that run, the seconds since it for the next.
+    let failing_for: Vec<i64> = emf[1..3].iter().map(|d| d["FailingFor"].as_i64().unwrap()).collect();
+    assert!((0..=1).contains(&failing_for[0]) && (failing_for[0]..=60).contains(&failing_for[1]), "{failing_for:?}");
     // `ACD_EMF_SAMPLE=path`: keep these lines (infra/dashboard/render.py draws the dashboard mock-up from them).
     if let Ok(path) = std::env::var("ACD_EMF_SAMPLE") {
         let lines: Vec<String> = emf.iter().map(Value::to_string).collect();
         std::fs::write(path, lines.join("\n") + "\n").unwrap();
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// `FailingFor`: how long an integration has been failing, from the first of its failed runs in a row (the record's
+// `failing_since`), not from its last success. Status times are wall-clock: "two hours ago" is made by moving the
+// record's times back (the real repository, as an import or the API writes it).
+// ---------------------------------------------------------------------------------------------------------------
+
+/// A Five9 integration against the simulator, its import and API, and the EMF lines of its runs.
+struct Failing {
+    logs: acd_test_harness::LogCapture,
+    sim: acd_simulators::five9::Five9Simulator,
+    stack: AwsStack,
+    api: IntegrationsApi,
+    import: acd_app::import::ImportService,
+    id: String,
+}
+
+impl Failing {
+    async fn start() -> Failing {
+        use acd_connectors::{ConnectorFactory, Endpoints, HttpClient};
+        use acd_simulators::five9::{Five9SimConfig, Five9Simulator};
+
+        let logs = acd_test_harness::LogCapture::install();
+        let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
+        let stack = AwsStack::start().await;
+        let factory = ConnectorFactory::new(
+            HttpClient::new().unwrap(),
+            Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url()),
+        );
+        let verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() });
+        let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
+        let api = wiring::integrations_api(&stack.settings, &stack.clients, verifier, auth);
+        let config = acd_app::import::ImportConfig { now: Some(sim.now()), ..Default::default() };
+        let import = wiring::import_service(&stack.settings, &stack.clients, factory, config);
+        let body = json!({"name": "Failing", "type": "five9",
+            "credentials": {"username": sim.username(), "password": sim.password()},
+            "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
+        let (status, _, created) =
+            decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&body))).await);
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_owned();
+        Failing { logs, sim, stack, api, import, id }
+    }
+
+    /// One run started at once (as sync now), at the simulator's clock.
+    async fn run(&self) -> acd_app::import::RunOutcome {
+        let event = acd_app::import::ImportEvent {
+            tenant_id: "tenant-a".into(),
+            integration_id: self.id.clone(),
+            at_once: true,
+        };
+        let deadline = acd_connectors::Deadline::after(std::time::Duration::from_secs(600));
+        self.import.run(&event, deadline).await.unwrap().outcome
+    }
+
+    /// A failed run (the simulator refusing the credentials): its `FailingFor`.
+    async fn failed_run(&self) -> i64 {
+        use acd_simulators::five9::{FaultKind, FaultRule};
+        self.sim.set_faults(vec![FaultRule::new(FaultKind::Unauthorized)]);
+        assert_eq!(self.run().await, acd_app::import::RunOutcome::Failed);
+        let emf = self.emf();
+        let last = emf.last().unwrap();
+        assert_eq!(last["Outcome"], "failed", "{last}");
+        last["FailingFor"].as_i64().unwrap_or_else(|| panic!("no FailingFor: {last}"))
+    }
+
+    /// A partial run (the API user busy, as another tool logged in with it: not a failure).
+    async fn partial_run(&self) {
+        use acd_simulators::five9::{FaultKind, FaultRule};
+        self.sim.set_faults(vec![FaultRule::new(FaultKind::UserBusy)]);
+        assert_eq!(self.run().await, acd_app::import::RunOutcome::Partial);
+    }
+
+    /// The EMF lines of the integration's runs (the debug log outside Lambda), oldest first.
+    fn emf(&self) -> Vec<Value> {
+        self.logs
+            .contents()
+            .lines()
+            .filter(|l| l.contains("import run metrics") && l.contains(&self.id))
+            .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+            .collect()
+    }
+
+    async fn record(&self) -> acd_domain::Integration {
+        let repo = wiring::dynamo_store(&self.stack.settings, &self.stack.clients);
+        let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+        acd_app::ports::IntegrationRepo::get(&repo, &tenant, self.id.parse().unwrap()).await.unwrap().unwrap()
+    }
+
+    /// Changes the stored record as `change` says (a conditional write like the API's).
+    async fn rewrite(&self, change: impl FnOnce(&mut acd_domain::Integration)) {
+        let repo = wiring::dynamo_store(&self.stack.settings, &self.stack.clients);
+        let before = self.record().await;
+        let mut after = before.clone();
+        change(&mut after);
+        after.version = before.version + 1;
+        acd_app::ports::IntegrationRepo::update(&repo, &before, &after).await.unwrap();
+    }
+
+    /// The stored item's attributes.
+    async fn item(&self) -> std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+        let out = (self.stack.clients.dynamodb().get_item())
+            .table_name(&self.stack.settings.table_name)
+            .key("PK", S(acd_aws::keys::tenant_pk(&tenant)))
+            .key("SK", S(acd_aws::keys::integration_sk(self.id.parse().unwrap())))
+            .send()
+            .await
+            .unwrap();
+        out.item.unwrap()
+    }
+
+    /// An admin call of the integrations API, checked against the spec.
+    async fn call(&self, method: &str, path: &str) -> (u16, Value) {
+        let (status, content_type, body) =
+            decode(self.api.handle(api_request(method, path, Some("tenant-a"), None)).await);
+        spec().check(method, path, status, &content_type, &body);
+        (status, body)
+    }
+}
+
+/// An integration that only ever had partial runs (a back-fill paced over two hours, never a success) is not
+/// failing for two hours at its first failed run: `FailingFor` is 0 then, grows with the runs that go on failing,
+/// and starts again after a partial run. (Counted from the last success, or creation, it was over 7,200 at once,
+/// and the one-hour alarm fired on the first transient failure.)
+#[tokio::test]
+async fn failing_for_counts_from_the_first_failed_run_after_hours_of_partial_runs() {
+    let env = Failing::start().await;
+    env.partial_run().await;
+    env.partial_run().await;
+    let two_hours_ago = chrono::Utc::now() - chrono::Duration::hours(2);
+    env.rewrite(|i| {
+        i.created_at = two_hours_ago;
+        i.status.last_run_at = Some(two_hours_ago + chrono::Duration::minutes(105));
+    })
+    .await;
+    let record = env.record().await;
+    assert_eq!((record.status.last_success_at, record.failing_since), (None, None), "{record:?}");
+
+    let before = chrono::Utc::now();
+    let first = env.failed_run().await;
+    assert!((0..=1).contains(&first), "the first failed run has been failing for no time: {first}");
+    let since = env.record().await.failing_since.expect("a failing record says since when");
+    assert!(since >= before && since <= chrono::Utc::now(), "{since} (the run's end)");
+    // The API shows the status as documented: `failing_since` is the record's, not the API's.
+    let (status, shown) = env.call("GET", &format!("/integrations/{}", env.id)).await;
+    assert_eq!((status, shown["status"]["state"].as_str()), (200, Some("failing")), "{shown}");
+    assert!(!shown.to_string().contains("failing_since"), "{shown}");
+
+    // The next failed runs count from the first one.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let second = env.failed_run().await;
+    let elapsed = (chrono::Utc::now() - since).num_seconds();
+    assert!((2..=elapsed).contains(&second) && second > first, "{second} s, the first failure {elapsed} s ago");
+    assert_eq!(env.record().await.failing_since, Some(since), "kept while it goes on failing");
+
+    // A partial run ends the failure (`importing` again): the next failure starts anew.
+    env.partial_run().await;
+    assert_eq!(env.record().await.failing_since, None);
+    assert!(!env.item().await.contains_key("failing_since"), "removed from the item");
+    let again = env.failed_run().await;
+    assert!((0..=1).contains(&again), "{again}");
+}
+
+/// A failed catch-up run after a day's pause reports the time since itself, not since the last success before the
+/// pause (about 86,400 s, and the alarm at once). Pause and resume end a failure: a failure before the pause does
+/// not go on counting either.
+#[tokio::test]
+async fn a_failed_catch_up_run_after_a_days_pause_has_been_failing_for_no_time() {
+    let env = Failing::start().await;
+    assert_eq!(env.run().await, acd_app::import::RunOutcome::Succeeded);
+    assert!((0..=1).contains(&env.failed_run().await));
+    assert!(env.record().await.failing_since.is_some());
+
+    let path = format!("/integrations/{}", env.id);
+    let (status, paused) = env.call("POST", &format!("{path}/pause")).await;
+    assert_eq!((status, paused["status"]["state"].as_str()), (200, Some("paused")), "{paused}");
+    assert_eq!(env.record().await.failing_since, None, "a paused integration is not failing");
+    // A day later (the record as the runs before the pause left it, a day older).
+    let day = chrono::Duration::days(1);
+    env.rewrite(|i| {
+        i.failing_since = i.failing_since.map(|t| t - day);
+        i.created_at -= day;
+        i.status.last_success_at = i.status.last_success_at.map(|t| t - day);
+        i.status.last_run_at = i.status.last_run_at.map(|t| t - day);
+    })
+    .await;
+    let (status, resumed) = env.call("POST", &format!("{path}/resume")).await;
+    assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")), "{resumed}");
+    assert_eq!(env.record().await.failing_since, None);
+
+    // The catch-up run fails (the credentials still refused): failing since that run.
+    let catch_up = env.failed_run().await;
+    assert!((0..=1).contains(&catch_up), "{catch_up} s");
+    let record = env.record().await;
+    assert!(chrono::Utc::now() - record.status.last_success_at.unwrap() > day, "{record:?}");
+}
+
+/// A record written before `failing_since` existed (failing, without it) stays readable, and its next failed run
+/// counts from the record's last run (which failed), not from its last success five hours ago; that start is then
+/// kept, so the runs after it count on from it.
+#[tokio::test]
+async fn a_record_failing_from_before_failing_since_counts_from_its_last_failed_run() {
+    let env = Failing::start().await;
+    assert_eq!(env.run().await, acd_app::import::RunOutcome::Succeeded);
+    env.failed_run().await;
+    let now = chrono::Utc::now();
+    let last_run = now - chrono::Duration::minutes(10);
+    env.rewrite(|i| {
+        i.failing_since = None;
+        i.status.last_success_at = Some(now - chrono::Duration::hours(5));
+        i.status.last_run_at = Some(last_run);
+    })
+    .await;
+    assert!(!env.item().await.contains_key("failing_since"), "as an item written before");
+    let (status, shown) = env.call("GET", &format!("/integrations/{}", env.id)).await;
+    assert_eq!((status, shown["status"]["state"].as_str()), (200, Some("failing")), "{shown}");
+
+    let failing_for = env.failed_run().await;
+    assert!((600..=660).contains(&failing_for), "{failing_for} s: since the last failed run, 10 minutes ago");
+    let kept = env.record().await.failing_since.unwrap();
+    assert_eq!(kept.timestamp_millis(), last_run.timestamp_millis());
 }

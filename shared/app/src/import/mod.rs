@@ -437,12 +437,13 @@ impl ImportService {
     ) -> Result<RunSummary, StoreError> {
         let (tenant, id, run_id) = (&integration.tenant_id, integration.id, record.run_id);
         let status = derive_status(&integration.status, &record);
+        let failing_since = failing_since_after_run(integration, &status, &record);
         // Best effort: a store that just failed may fail again. After a store failure (the run's, one it only logged,
         // or of this bookkeeping) other writes of the run may still be in flight: the lease is kept until they have
         // landed, and no longer.
         let recorded = async {
             self.store.record_run(&record).await?;
-            self.store.set_status(tenant, id, &status).await
+            self.store.save_status(tenant, id, &status, failing_since).await
         }
         .await;
         let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {
@@ -465,7 +466,7 @@ impl ImportService {
         );
         // Metrics (EMF line) and the status-change event, if any.
         let data_now = self.config.now.unwrap_or(record.ended_at);
-        crate::events::after_run(self.events.as_deref(), integration, &record, &status, data_now).await;
+        crate::events::after_run(self.events.as_deref(), integration, &record, &status, failing_since, data_now).await;
         if let Some(e) = store_failure {
             return Err(e);
         }
@@ -1578,6 +1579,20 @@ pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> Integrati
     IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
 }
 
+/// The integration's [`Integration::failing_since`] after a run that left it `status`: the run's end when the run
+/// made it failing; the first failed run's end while it goes on failing; none after a run that did not fail (a
+/// partial run too). A record written before `failing_since` existed that was failing already counts from its last
+/// run (which failed: the earliest moment the record shows it failing), not from its last success, which partial
+/// runs and a pause leave behind (`FailingFor` counted from it before, and fired the one-hour alarm at a first
+/// failure).
+pub fn failing_since_after_run(
+    previous: &Integration,
+    status: &IntegrationStatus,
+    run: &RunRecord,
+) -> Option<DateTime<Utc>> {
+    previous.failing_since_after(status, run.ended_at, previous.status.last_run_at)
+}
+
 #[cfg(test)]
 mod deadline_tests {
     use super::*;
@@ -1700,5 +1715,101 @@ mod credentials_cache_tests {
         assert_eq!(back, named);
         stored.as_object_mut().unwrap().remove("secret_version");
         assert_eq!(serde_json::from_value::<Integration>(stored).unwrap(), record);
+    }
+}
+
+#[cfg(test)]
+mod failing_since_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn run(integration: &Integration, outcome: RunOutcome, ended_at: DateTime<Utc>) -> RunRecord {
+        RunRecord {
+            run_id: RunId::new(),
+            tenant_id: integration.tenant_id.clone(),
+            integration_id: integration.id,
+            started_at: ended_at - Duration::seconds(30),
+            ended_at,
+            outcome,
+            window: None,
+            complete_through: None,
+            counts: RunCounts::default(),
+            vendor_calls: 3,
+            reason: (outcome == RunOutcome::Failed).then_some(FailureReason::CredentialsRejected),
+            message: None,
+            warnings: Vec::new(),
+            agent_state_gaps: Vec::new(),
+            store_error_logged: false,
+        }
+    }
+
+    /// What [`ImportService::finish`] keeps of a run: the status and `failing_since` it stores.
+    fn after(integration: &Integration, record: &RunRecord) -> Integration {
+        let status = derive_status(&integration.status, record);
+        let failing_since = failing_since_after_run(integration, &status, record);
+        Integration { status, failing_since, ..integration.clone() }
+    }
+
+    #[test]
+    fn failing_since_is_the_first_failed_run_in_a_row_and_goes_with_any_run_that_does_not_fail() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let at = |minutes| t0 + Duration::minutes(minutes);
+        let mut integration = crate::test_fixtures::genesys_integration(t0);
+        // Two hours of partial runs (a paced back-fill): never failing, never a success.
+        for minutes in (0..120).step_by(15) {
+            integration = after(&integration, &run(&integration, RunOutcome::Partial, at(minutes)));
+            assert_eq!((integration.status.state, integration.failing_since), (IntegrationState::Importing, None));
+        }
+        assert_eq!(integration.status.last_success_at, None);
+        // The first failure starts it; the next ones keep it, for another reason too.
+        integration = after(&integration, &run(&integration, RunOutcome::Failed, at(120)));
+        assert_eq!((integration.status.state, integration.failing_since), (IntegrationState::Failing, Some(at(120))));
+        integration = after(&integration, &run(&integration, RunOutcome::Failed, at(135)));
+        assert_eq!(integration.failing_since, Some(at(120)));
+        let mut other = run(&integration, RunOutcome::Failed, at(150));
+        other.reason = Some(FailureReason::RateLimited);
+        integration = after(&integration, &other);
+        assert_eq!(integration.failing_since, Some(at(120)));
+        // A partial run ends the failure (the integration is `importing` again); the next failure starts anew.
+        integration = after(&integration, &run(&integration, RunOutcome::Partial, at(165)));
+        assert_eq!(integration.failing_since, None);
+        integration = after(&integration, &run(&integration, RunOutcome::Failed, at(180)));
+        assert_eq!(integration.failing_since, Some(at(180)));
+        // So does a success.
+        integration = after(&integration, &run(&integration, RunOutcome::Succeeded, at(195)));
+        assert_eq!((integration.status.state, integration.failing_since), (IntegrationState::Operational, None));
+    }
+
+    #[test]
+    fn a_record_failing_from_before_failing_since_existed_counts_from_its_last_failed_run() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let mut integration = crate::test_fixtures::genesys_integration(t0 - Duration::days(3));
+        // As written before: failing, its last run (which failed) 15 minutes ago, its last success two days ago.
+        integration.status = IntegrationStatus {
+            state: IntegrationState::Failing,
+            reason: Some(FailureReason::CredentialsRejected),
+            message: None,
+            last_success_at: Some(t0 - Duration::days(2)),
+            last_run_at: Some(t0 - Duration::minutes(15)),
+        };
+        let next = after(&integration, &run(&integration, RunOutcome::Failed, t0));
+        assert_eq!(next.failing_since, Some(t0 - Duration::minutes(15)));
+        // Without a last run (a storage failure's status written directly): from this run.
+        integration.status.last_run_at = None;
+        assert_eq!(after(&integration, &run(&integration, RunOutcome::Failed, t0)).failing_since, Some(t0));
+    }
+
+    #[test]
+    fn records_written_before_failing_since_read_as_none_and_none_is_not_written() {
+        let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap();
+        let record = crate::test_fixtures::genesys_integration(t0);
+        let stored = serde_json::to_value(&record).unwrap();
+        assert!(stored.get("failing_since").is_none(), "{stored}");
+        assert_eq!(serde_json::from_value::<Integration>(stored).unwrap(), record);
+        let failing = Integration { failing_since: Some(t0), ..record };
+        let stored = serde_json::to_value(&failing).unwrap();
+        assert_eq!(stored["failing_since"], "2026-12-01T08:00:00Z");
+        assert!(stored["status"].get("failing_since").is_none(), "next to the status, not in it: {stored}");
+        assert_eq!(serde_json::from_value::<Integration>(stored).unwrap(), failing);
     }
 }

@@ -451,9 +451,8 @@ pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> Integr
     if integration.kind != PUSH || status.state == IntegrationState::Paused {
         return status;
     }
-    let limit = no_data_after_minutes(&integration.settings);
-    let silence = Duration::minutes(i64::from(limit));
-    let since = status.last_success_at.unwrap_or(integration.created_at);
+    let (since, silence) = silence_limit(integration);
+    let limit = silence.num_minutes();
     if now - since >= silence {
         IntegrationStatus {
             state: IntegrationState::Failing,
@@ -468,6 +467,13 @@ pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> Integr
     } else {
         status
     }
+}
+
+/// Since when a push integration is silent (its last push of data, or its creation) and for how long it may be
+/// (`no_data_after_minutes`) before it is failing with reason `no_data`.
+pub fn silence_limit(integration: &Integration) -> (DateTime<Utc>, Duration) {
+    let limit = no_data_after_minutes(&integration.settings);
+    (integration.status.last_success_at.unwrap_or(integration.created_at), Duration::minutes(i64::from(limit)))
 }
 
 /// A newly issued key as the API shows it, once.
@@ -524,6 +530,7 @@ impl IngestAdmin {
                 last_success_at: None,
                 last_run_at: None,
             },
+            failing_since: None,
             created_at: now,
             updated_at: now,
             version: 1,
@@ -611,6 +618,7 @@ mod tests {
             credential_hints: new.credentials.hints(),
             secret_version: None,
             status: IntegrationStatus { state, reason: None, message: None, last_success_at: last, last_run_at: last },
+            failing_since: None,
             created_at: t0,
             updated_at: t0,
             version: 1,

@@ -5,9 +5,11 @@
 //! loaded by the import) and, only when the sender is silent for longer than `no_data_after_minutes`, one status
 //! write and one event. So:
 //! - silent too long → the stored status becomes `failing` / `no_data` (the same as [`super::effective_status`]
-//!   already shows on read), `integration.failing` (reason `no_data`) is published once, and every watch while
-//!   silent writes a `FailingFor` metric line (now − last push) that the "failing for more than an hour" alarm
-//!   reads;
+//!   already shows on read) with `failing_since` now, `integration.failing` (reason `no_data`) is published once,
+//!   and every watch while silent writes a `FailingFor` metric line (now − `failing_since`: the time it has been
+//!   failing, 0 at the first silent watch) that the "failing for more than an hour" alarm reads. Not now − last
+//!   push: after a pause (no push is accepted while paused) that would count the pause, and the silence limit
+//!   before the integration was failing at all;
 //! - the next accepted push stores `operational` and publishes `integration.recovered` (reason `no_data`), from the
 //!   ingest function ([`super::IngestService`]).
 //!
@@ -31,15 +33,21 @@ impl ImportService {
             tracing::info!(tenant = %tenant, integration = %id, "push integration: data arrives, nothing to import");
             return Ok(RunSummary::skipped("data of this type is pushed, not imported; data arrives"));
         }
-        let since = integration.status.last_success_at.unwrap_or(integration.created_at);
+        let (since, limit) = super::silence_limit(integration);
         let silent_for = (now - since).num_seconds();
-        crate::metrics::emit_silence(integration, silent_for);
+        // Stored `no_data` by a watch before `failing_since` existed: failing since the silence passed the limit.
+        let failing_since = integration.failing_since_after(&shown, now, Some(since + limit)).unwrap_or(now);
+        let failing_for = (now - failing_since).num_seconds();
+        crate::metrics::emit_silence(integration, failing_for);
         let stored = &integration.status;
         if stored.state == IntegrationState::Failing && stored.reason == Some(FailureReason::NoData) {
-            tracing::info!(tenant = %tenant, integration = %id, silent_seconds = silent_for, "push integration still silent");
+            tracing::info!(
+                tenant = %tenant, integration = %id, silent_seconds = silent_for, failing_seconds = failing_for,
+                "push integration still silent"
+            );
             return Ok(RunSummary::skipped("no_data: still silent"));
         }
-        self.store.set_status(tenant, id, &shown).await?;
+        self.store.save_status(tenant, id, &shown, Some(failing_since)).await?;
         tracing::warn!(tenant = %tenant, integration = %id, silent_seconds = silent_for, "push integration silent: failing (no_data)");
         let event = StatusEvent {
             kind: StatusEventKind::Failing,

@@ -391,13 +391,14 @@ impl ImportStore for DynamoImportStore {
         state::save_agent_state_gaps(self, integration, found).await
     }
 
-    async fn set_status(
+    async fn save_status(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         status: &IntegrationStatus,
+        failing_since: Option<chrono::DateTime<chrono::Utc>>,
     ) -> Result<(), StoreError> {
-        runs::set_status(self, tenant, id, status).await
+        runs::set_status(self, tenant, id, status, failing_since).await
     }
 }
 

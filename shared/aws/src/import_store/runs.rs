@@ -2,9 +2,9 @@
 
 use acd_app::import::RunRecord;
 use acd_app::ports::{RunPage, StoreError};
-use acd_domain::{IntegrationId, IntegrationStatus, TenantId};
+use acd_domain::{IntegrationId, IntegrationState, IntegrationStatus, TenantId};
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 
@@ -13,6 +13,9 @@ use crate::dynamo::s;
 use crate::items;
 use crate::keys::{self, PK, SK, integration_pk};
 use crate::sdk_error;
+
+/// The integration record's attribute of [`acd_domain::Integration::failing_since`].
+const FAILING_SINCE: &str = "failing_since";
 
 /// Runs are kept this long (DynamoDB TTL on `ttl`).
 const RUN_RETENTION_DAYS: i64 = 90;
@@ -40,19 +43,21 @@ pub(super) async fn record_run(store: &DynamoImportStore, run: &RunRecord) -> Re
     store.put(item, "PutItem(run)").await
 }
 
+/// The status and `failing_since` (see [`acd_app::ports::ImportStore::save_status`]) in one UpdateItem, with the
+/// conditions of every status write: the record exists, is not being deleted and is not paused.
 pub(super) async fn set_status(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
     status: &IntegrationStatus,
+    failing_since: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
     let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let result = store
+    let mut update = store
         .client
         .update_item()
         .table_name(&store.table)
         .set_key(Some(key(keys::tenant_pk(tenant), keys::integration_sk(id))))
-        .update_expression("SET #status = :status, version = version + :one")
         .condition_expression(
             "attribute_exists(PK) AND attribute_not_exists(deleting_at) AND #status.#state <> :paused",
         )
@@ -60,12 +65,24 @@ pub(super) async fn set_status(
         .expression_attribute_names("#state", "state")
         .expression_attribute_values(":status", value)
         .expression_attribute_values(":one", AttributeValue::N("1".into()))
-        .expression_attribute_values(":paused", s("paused"))
-        .send()
-        .await;
+        .expression_attribute_values(":paused", s("paused"));
+    let failing = status.state == IntegrationState::Failing;
+    update = match failing_since {
+        Some(since) if failing => {
+            let since = to_attribute_value(since).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            update
+                .update_expression("SET #status = :status, version = version + :one, #failing_since = :failing_since")
+                .expression_attribute_names("#failing_since", FAILING_SINCE)
+                .expression_attribute_values(":failing_since", since)
+        }
+        None if failing => update.update_expression("SET #status = :status, version = version + :one"),
+        _ => update
+            .update_expression("SET #status = :status, version = version + :one REMOVE #failing_since")
+            .expression_attribute_names("#failing_since", FAILING_SINCE),
+    };
     // A failed condition: deleted (or deleting) or paused while the run was going; the record stays as the admin
     // made it.
-    unless_condition_failed(result, "UpdateItem(status)")
+    unless_condition_failed(update.send().await, "UpdateItem(status)")
 }
 
 pub(super) async fn list_runs(

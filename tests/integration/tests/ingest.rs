@@ -1110,3 +1110,347 @@ fn the_spec_describes_every_problem_of_the_ingest_routes() {
         }
     }
 }
+
+/// The ingest store, counting the rebuild calls (`day_events`, `write_day_segments`) in flight: at most at once, and
+/// whether two of one agent were ever in flight together. Each such call yields once before it goes on, so every
+/// rebuild started by the same poll is in flight at once whatever the store's latency (no timing involved).
+/// `fail_agent`'s segment writes fail (a throttled write).
+struct GaugedStore {
+    inner: std::sync::Arc<dyn acd_app::ingest::IngestStore>,
+    fail_agent: Option<String>,
+    gauge: std::sync::Mutex<Gauge>,
+}
+
+#[derive(Default)]
+struct Gauge {
+    in_flight: usize,
+    max_in_flight: usize,
+    per_agent: std::collections::HashMap<String, usize>,
+    one_agent_twice: bool,
+}
+
+impl GaugedStore {
+    /// `api` over a gauged store, and the store (to read its gauge).
+    fn over(api: &IngestApi, fail_agent: Option<&str>) -> (IngestApi, std::sync::Arc<GaugedStore>) {
+        let gauged = std::sync::Arc::new(GaugedStore {
+            inner: api.service.store.clone(),
+            fail_agent: fail_agent.map(str::to_owned),
+            gauge: Default::default(),
+        });
+        let mut api = api.clone();
+        api.service.store = gauged.clone();
+        (api, gauged)
+    }
+
+    /// The most rebuild calls in flight at once, and whether two of one agent ever were.
+    fn gauge(&self) -> (usize, bool) {
+        let gauge = self.gauge.lock().unwrap();
+        (gauge.max_in_flight, gauge.one_agent_twice)
+    }
+
+    async fn tracked<T>(&self, agent: &str, call: impl std::future::Future<Output = T>) -> T {
+        {
+            let mut g = self.gauge.lock().unwrap();
+            g.in_flight += 1;
+            g.max_in_flight = g.max_in_flight.max(g.in_flight);
+            let mine = g.per_agent.entry(agent.to_owned()).or_default();
+            *mine += 1;
+            if *mine > 1 {
+                g.one_agent_twice = true;
+            }
+        }
+        tokio::task::yield_now().await;
+        let out = call.await;
+        let mut g = self.gauge.lock().unwrap();
+        g.in_flight -= 1;
+        *g.per_agent.get_mut(agent).unwrap() -= 1;
+        out
+    }
+}
+
+#[async_trait::async_trait]
+impl acd_app::ingest::IngestStore for GaugedStore {
+    async fn put_key(
+        &self,
+        locator: &acd_app::ingest::key::KeyLocator,
+        secret_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.put_key(locator, secret_hash, now).await
+    }
+    async fn get_key(
+        &self,
+        locator: &acd_app::ingest::key::KeyLocator,
+    ) -> Result<Option<acd_app::ingest::StoredKey>, acd_app::ports::StoreError> {
+        self.inner.get_key(locator).await
+    }
+    async fn list_keys(
+        &self,
+        tenant: &acd_domain::TenantId,
+        integration: acd_domain::IntegrationId,
+    ) -> Result<Vec<acd_app::ingest::StoredKey>, acd_app::ports::StoreError> {
+        self.inner.list_keys(tenant, integration).await
+    }
+    async fn expire_keys(
+        &self,
+        tenant: &acd_domain::TenantId,
+        integration: acd_domain::IntegrationId,
+        keep: &str,
+        kept_created_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.expire_keys(tenant, integration, keep, kept_created_at, at).await
+    }
+    async fn delete_key(&self, locator: &acd_app::ingest::key::KeyLocator) -> Result<bool, acd_app::ports::StoreError> {
+        self.inner.delete_key(locator).await
+    }
+    async fn take_call(
+        &self,
+        locator: &acd_app::ingest::key::KeyLocator,
+        window: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<bool, acd_app::ports::StoreError> {
+        self.inner.take_call(locator, window, limit).await
+    }
+    async fn upsert_queues(
+        &self,
+        integration: &acd_domain::Integration,
+        queues: &[acd_app::ingest::records::QueueRecord],
+        now: DateTime<Utc>,
+    ) -> Result<acd_app::ports::WriteCounts, acd_app::ports::StoreError> {
+        self.inner.upsert_queues(integration, queues, now).await
+    }
+    async fn queue_channels(
+        &self,
+        integration: &acd_domain::Integration,
+    ) -> Result<std::collections::HashMap<String, acd_domain::Channel>, acd_app::ports::StoreError> {
+        self.inner.queue_channels(integration).await
+    }
+    async fn put_intervals(
+        &self,
+        integration: &acd_domain::Integration,
+        stats: &[acd_domain::IntervalStats],
+    ) -> Result<acd_app::ports::WriteCounts, acd_app::ports::StoreError> {
+        self.inner.put_intervals(integration, stats).await
+    }
+    async fn declare_complete(
+        &self,
+        integration: &acd_domain::Integration,
+        first: DateTime<Utc>,
+        through: DateTime<Utc>,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.declare_complete(integration, first, through).await
+    }
+    async fn insert_events(
+        &self,
+        integration: &acd_domain::Integration,
+        events: &[acd_app::ingest::records::AgentEvent],
+    ) -> Result<acd_app::ingest::InsertedEvents, acd_app::ports::StoreError> {
+        self.inner.insert_events(integration, events).await
+    }
+    async fn day_events(
+        &self,
+        integration: &acd_domain::Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+    ) -> Result<Vec<acd_app::ingest::records::AgentEvent>, acd_app::ports::StoreError> {
+        self.tracked(agent, self.inner.day_events(integration, agent, day)).await
+    }
+    async fn write_day_segments(
+        &self,
+        integration: &acd_domain::Integration,
+        agent: &str,
+        day: DateTime<Utc>,
+        segments: &[acd_domain::AgentSegment],
+    ) -> Result<acd_app::ports::WriteCounts, acd_app::ports::StoreError> {
+        if self.fail_agent.as_deref() == Some(agent) {
+            return self.tracked(agent, async { Err(acd_app::ports::StoreError::Backend("throttled".into())) }).await;
+        }
+        self.tracked(agent, self.inner.write_day_segments(integration, agent, day, segments)).await
+    }
+    async fn discover(
+        &self,
+        integration: &acd_domain::Integration,
+        agents: &[acd_domain::ExternalAgent],
+        statuses: &[acd_domain::ExternalStatus],
+        now: DateTime<Utc>,
+    ) -> Result<acd_app::ports::WriteCounts, acd_app::ports::StoreError> {
+        self.inner.discover(integration, agents, statuses, now).await
+    }
+    async fn set_status(
+        &self,
+        integration: &acd_domain::Integration,
+        status: &acd_domain::IntegrationStatus,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.set_status(integration, status).await
+    }
+}
+
+/// More agents than are rebuilt at once, each with a day that ends at the next day's first event (the rebuild of
+/// day D reads D+1): (the call, the agents, the day D).
+fn many_agents_call(now: DateTime<Utc>) -> (Value, Vec<String>, DateTime<Utc>) {
+    let day = now.duration_trunc(Duration::days(1)).unwrap() - Duration::days(2);
+    let agents: Vec<String> = (0..acd_app::ingest::REBUILD_CONCURRENCY + 8).map(|i| format!("agent-{i:02}")).collect();
+    let mut events = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let ready = day + Duration::hours(9) + Duration::minutes(i as i64);
+        let ev = |id: &str, at: DateTime<Utc>, status: &str| {
+            let at = iso(at);
+            json!({"event_id": id, "agent": agent, "status": status, "at": at})
+        };
+        let mut lunch = ev("2", ready + Duration::minutes(30), "Not Ready");
+        lunch["reason"] = json!("Lunch");
+        // The next day's event first: arrival order does not matter.
+        events.extend([ev("3", day + Duration::days(1) + Duration::hours(8), "Ready"), ev("1", ready, "Ready"), lunch]);
+    }
+    (json!({"events": events}), agents, day)
+}
+
+/// What `many_agents_call` must leave stored, agent by agent (as one agent-day after another built it).
+fn many_agents_segments(agents: &[String], day: DateTime<Utc>) -> Vec<acd_domain::AgentSegment> {
+    let mut out = Vec::new();
+    for (i, agent) in agents.iter().enumerate() {
+        let ready = day + Duration::hours(9) + Duration::minutes(i as i64);
+        let next = day + Duration::days(1) + Duration::hours(8);
+        let segment = |status: &str, reason: Option<&str>, start, end| acd_domain::AgentSegment {
+            agent_external_id: agent.as_str().into(),
+            status_id: status.into(),
+            reason: reason.map(Into::into),
+            start,
+            end,
+        };
+        out.extend([
+            segment("Ready", None, ready, Some(ready + Duration::minutes(30))),
+            segment("Not Ready: Lunch", Some("Lunch"), ready + Duration::minutes(30), Some(next)),
+            segment("Ready", None, next, None),
+        ]);
+    }
+    out
+}
+
+/// Every stored segment of the integration's `agents`, by agent and start.
+async fn stored_segments(env: &Env, integration: &str, agents: &[String]) -> Vec<acd_domain::AgentSegment> {
+    let mut out = Vec::new();
+    for agent in agents {
+        let pk = acd_aws::items::segment_pk(&tenant(T), integration.parse().unwrap(), agent);
+        let items =
+            acd_integration_tests::partition_items(env.stack.clients.dynamodb(), &env.stack.settings.table_name, pk)
+                .await;
+        let entries: Vec<acd_aws::buckets::SegmentEntry> = acd_aws::buckets::read_entries(items).unwrap();
+        out.extend(entries.into_iter().map(|s| acd_domain::AgentSegment {
+            agent_external_id: agent.as_str().into(),
+            status_id: s.status_id.into(),
+            reason: s.reason.map(Into::into),
+            start: s.start,
+            end: s.end,
+        }));
+    }
+    acd_integration_tests::sorted_segments(out)
+}
+
+/// A call with events of many agents rebuilds their agent-days concurrently (one agent after another, 1,000 agents
+/// outlasted the 20 s timeout, and so did every retry), at most `REBUILD_CONCURRENCY` at once, one agent's days one
+/// after another (a day's rebuild reads the next day), and stores what the rebuilds one at a time stored.
+#[tokio::test]
+async fn the_agent_days_of_many_agents_are_rebuilt_concurrently_and_each_agents_days_in_turn() {
+    let env = Env::start().await;
+    let plain = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (ingest, store) = GaugedStore::over(&plain, None);
+    let (_, id, key) = create_push(&env, &json!({"name": "Many agents", "type": "push"})).await;
+    let (body, agents, day) = many_agents_call(Utc::now());
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &body).await;
+    assert_eq!((status, done["duplicates"].as_u64()), (200, Some(0)), "{done}");
+    let (max_in_flight, one_agent_twice) = store.gauge();
+    assert!(max_in_flight > 1, "the agents are rebuilt one after another: {max_in_flight} call(s) at most in flight");
+    assert!(max_in_flight <= acd_app::ingest::REBUILD_CONCURRENCY, "{max_in_flight} calls in flight");
+    assert!(!one_agent_twice, "two rebuild calls of one agent were in flight together");
+    let expected = many_agents_segments(&agents, day);
+    assert_eq!(stored_segments(&env, &id, &agents).await, expected);
+}
+
+/// A rebuild that fails for one agent fails the call (503) while the other agents' rebuilds run; its retry finds
+/// every event stored and builds every agent's segments (all or nothing for the sender: resend until 200).
+#[tokio::test]
+async fn a_failed_rebuild_of_one_agent_fails_the_call_and_its_retry_builds_every_agent() {
+    let env = Env::start().await;
+    let plain = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "One agent throttled", "type": "push"})).await;
+    let (body, agents, day) = many_agents_call(Utc::now());
+    let (failing, store) = GaugedStore::over(&plain, Some(&agents[agents.len() / 2]));
+    let (status, problem) = push(&failing, Some(&key), "agent-events", &body).await;
+    assert_eq!(status, 503, "{problem}");
+    assert!(store.gauge().0 > 1, "the other agents' rebuilds ran meanwhile");
+    let (status, done) = push(&plain, Some(&key), "agent-events", &body).await;
+    let all = body["events"].as_array().unwrap().len() as u64;
+    assert_eq!((status, done["duplicates"].as_u64()), (200, Some(all)), "{done}");
+    assert_eq!(stored_segments(&env, &id, &agents).await, many_agents_segments(&agents, day));
+}
+
+/// Key ids are issued in lower case; a revocation naming one in upper case revokes it (it was a 404 and the key
+/// kept working). An id that is not 16 hex digits is still a 404.
+#[tokio::test]
+async fn a_key_revoked_by_its_id_in_upper_case_is_revoked() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, _) = create_push(&env, &json!({"name": "Revoked loudly", "type": "push"})).await;
+    let empty = json!({"queues": []});
+    // A key whose id has a letter (15 in 16 ids do at the first rotation).
+    let (key_id, key) = loop {
+        let (status, rotated) = env.admin("POST", &format!("/integrations/{id}/ingest-keys"), T, None).await;
+        assert_eq!(status, 201, "{rotated}");
+        let key_id = rotated["key_id"].as_str().unwrap().to_owned();
+        if key_id.bytes().any(|b| b.is_ascii_alphabetic()) {
+            break (key_id, rotated["ingest_key"].as_str().unwrap().to_owned());
+        }
+    };
+    assert_eq!(key_id, key_id.to_ascii_lowercase());
+    assert_eq!(push(&ingest, Some(&key), "queues", &empty).await.0, 200);
+    let upper = key_id.to_ascii_uppercase();
+    let (status, _) = env.admin("DELETE", &format!("/integrations/{id}/ingest-keys/{upper}"), T, None).await;
+    assert_eq!(status, 204);
+    assert_eq!(push(&ingest, Some(&key), "queues", &empty).await.0, 401, "revoked at once");
+    let (_, keys) = env.admin("GET", &format!("/integrations/{id}/ingest-keys"), T, None).await;
+    assert!(!keys["items"].as_array().unwrap().iter().any(|k| k["key_id"] == key_id.as_str()), "{keys}");
+    let not_hex = "G".repeat(16);
+    let (status, _) = env.admin("DELETE", &format!("/integrations/{id}/ingest-keys/{not_hex}"), T, None).await;
+    assert_eq!(status, 404);
+}
+
+/// The data ranges of a call's queues, extended a few queues at a time (one after another before, 2,000 sequential
+/// UpdateItems for 1,000 queues): each queue's range covers its own intervals, and a later call only widens it.
+#[tokio::test]
+async fn the_data_ranges_of_many_queues_each_cover_their_own_intervals() {
+    /// A queue's `data_from` and `data_to`.
+    type Range = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Many queues", "type": "push"})).await;
+    let names: Vec<String> = (0..20).map(|i| format!("q-{i:02}")).collect();
+    let queues: Vec<Value> = names.iter().map(|q| json!({"external_id": q, "name": q, "channel": "calls"})).collect();
+    assert_eq!(push(&ingest, Some(&key), "queues", &json!({"queues": queues})).await.0, 200);
+    let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(12);
+    let quarter = |n: usize| base + Duration::minutes(15 * n as i64);
+    let interval = |queue: &str, start: DateTime<Utc>| {
+        json!({"queue_external_id": queue, "channel": "calls", "start": iso(start), "offered": 1, "handled": 1,
+               "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5})
+    };
+    // Queue i: quarters i and 2i; then a call with quarter i + 1 of every queue (inside or past the range).
+    let first: Vec<Value> =
+        names.iter().enumerate().flat_map(|(i, q)| [interval(q, quarter(2 * i)), interval(q, quarter(i))]).collect();
+    assert_eq!(push(&ingest, Some(&key), "intervals", &json!({"intervals": first})).await.0, 200);
+    let second: Vec<Value> = names.iter().enumerate().map(|(i, q)| interval(q, quarter(i + 1))).collect();
+    assert_eq!(push(&ingest, Some(&key), "intervals", &json!({"intervals": second})).await.0, 200);
+    let pk = acd_aws::keys::integration_pk(&tenant(T), id.parse().unwrap());
+    let items =
+        acd_integration_tests::partition_items(env.stack.clients.dynamodb(), &env.stack.settings.table_name, pk).await;
+    let items = items.into_iter().filter(|i| i["SK"].as_s().is_ok_and(|sk| sk.starts_with("Q#"))).collect();
+    let stored: Vec<acd_aws::items::QueueItem> = serde_dynamo::aws_sdk_dynamodb_1::from_items(items).unwrap();
+    let mut got: Vec<(String, Range)> = stored.into_iter().map(|q| (q.external_id, (q.data_from, q.data_to))).collect();
+    got.sort();
+    let expected: Vec<(String, Range)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.clone(), (Some(quarter(i)), Some(quarter((2 * i).max(i + 1))))))
+        .collect();
+    assert_eq!(got, expected);
+}

@@ -23,6 +23,7 @@ use acd_domain::{
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, DurationRound as _, Utc};
+use futures::stream::{self, StreamExt as _, TryStreamExt as _};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -37,6 +38,14 @@ pub const DEFAULT_GRACE_HOURS: i64 = 24;
 pub const DEFAULT_CALLS_PER_MINUTE: u32 = 600;
 /// The integration's `last_success_at` is moved at most this often (a push does not rewrite the record each time).
 pub const STATUS_REFRESH_SECONDS: i64 = 60;
+/// Agents whose segments one agent-event call rebuilds at the same time. An agent's rebuild is ~6-7 sequential
+/// DynamoDB round trips (its days' events, the neighbouring days', the stored segments, batch writes): one agent
+/// after another, 1,000 agents would take 20-35 s at 3-5 ms a call, past the function's 20 s timeout, and every
+/// retry would time out again. 16 at a time cut that to about a sixteenth (estimates from the call count, not
+/// measured in AWS) while keeping the requests in flight few: about 16 (an agent's batch writes may add a few), each
+/// to the agent's own partitions (no hot key), well within the SDK client's connection pool and an on-demand
+/// table's throughput. More would gain little and make throttling of a large call likelier.
+pub const REBUILD_CONCURRENCY: usize = 16;
 
 /// An ingest key as stored (the hash of its secret, never the secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -361,27 +370,25 @@ impl IngestService {
         if !agents.is_empty() {
             counts += self.store.discover(integration, &agents, &statuses, now).await?;
         }
-        // Earliest event of the call per agent and day.
-        let mut touched: BTreeMap<(String, DateTime<Utc>), DateTime<Utc>> = BTreeMap::new();
+        // Earliest event of the call per agent and day, by agent. Agents are rebuilt at the same time (at most
+        // `REBUILD_CONCURRENCY`), each agent's days one after another in order; see `rebuild_agent`.
+        let mut touched: BTreeMap<String, BTreeMap<DateTime<Utc>, DateTime<Utc>>> = BTreeMap::new();
         for e in &events {
-            let entry = touched.entry((e.agent.clone(), day_of(e.at))).or_insert(e.at);
+            let entry = touched.entry(e.agent.clone()).or_default().entry(day_of(e.at)).or_insert(e.at);
             *entry = (*entry).min(e.at);
         }
-        let mut cache: HashMap<(String, DateTime<Utc>), Vec<AgentEvent>> = HashMap::new();
-        let mut rebuild: BTreeSet<(String, DateTime<Utc>)> = BTreeSet::new();
-        for ((agent, day), earliest) in &touched {
-            rebuild.insert((agent.clone(), *day));
-            let events = self.cached(&mut cache, integration, agent, *day).await?;
-            if events.iter().all(|e| e.at >= *earliest) {
-                rebuild.insert((agent.clone(), *day - Duration::days(1)));
-            }
-        }
-        for (agent, day) in rebuild {
-            let events = self.cached(&mut cache, integration, &agent, day).await?;
-            let next_day = self.cached(&mut cache, integration, &agent, day + Duration::days(1)).await?;
-            let next = next_day.iter().map(|e| e.at).min();
-            let built = segments::build_day(&events, next);
-            counts += self.store.write_day_segments(integration, &agent, day, &built).await?;
+        // The first failure fails the call (503) and drops the other agents' rebuilds: the retry rebuilds them all
+        // (every event of the call is stored by then), as it does after a timeout.
+        let rebuilt: Vec<WriteCounts> = stream::iter(
+            touched
+                .into_iter()
+                .map(|(agent, days)| async move { self.rebuild_agent(integration, &agent, &days).await }),
+        )
+        .buffer_unordered(REBUILD_CONCURRENCY)
+        .try_collect()
+        .await?;
+        for c in rebuilt {
+            counts += c;
         }
         if sent > 0 {
             self.received(integration, now).await?;
@@ -389,19 +396,48 @@ impl IngestService {
         Ok(IngestOutcome { accepted: sent, duplicates: Some(duplicates), write_requests: counts.write_requests })
     }
 
+    /// Rebuilds the segments of one agent's `days` (day → the call's earliest event on it): each day, and the
+    /// day before when that earliest event is the first of its day. A day's rebuild reads the next day's events
+    /// and writes only segments starting on the day, in the agent's own partitions: days are rebuilt one after
+    /// another in order (never two of one agent at once), other agents' rebuilds run meanwhile.
+    async fn rebuild_agent(
+        &self,
+        integration: &Integration,
+        agent: &str,
+        days: &BTreeMap<DateTime<Utc>, DateTime<Utc>>,
+    ) -> Result<WriteCounts, IngestError> {
+        let mut cache: HashMap<DateTime<Utc>, Vec<AgentEvent>> = HashMap::new();
+        let mut rebuild: BTreeSet<DateTime<Utc>> = BTreeSet::new();
+        for (day, earliest) in days {
+            rebuild.insert(*day);
+            let events = self.cached(&mut cache, integration, agent, *day).await?;
+            if events.iter().all(|e| e.at >= *earliest) {
+                rebuild.insert(*day - Duration::days(1));
+            }
+        }
+        let mut counts = WriteCounts::default();
+        for day in rebuild {
+            let events = self.cached(&mut cache, integration, agent, day).await?;
+            let next_day = self.cached(&mut cache, integration, agent, day + Duration::days(1)).await?;
+            let next = next_day.iter().map(|e| e.at).min();
+            let built = segments::build_day(&events, next);
+            counts += self.store.write_day_segments(integration, agent, day, &built).await?;
+        }
+        Ok(counts)
+    }
+
     async fn cached(
         &self,
-        cache: &mut HashMap<(String, DateTime<Utc>), Vec<AgentEvent>>,
+        cache: &mut HashMap<DateTime<Utc>, Vec<AgentEvent>>,
         integration: &Integration,
         agent: &str,
         day: DateTime<Utc>,
     ) -> Result<Vec<AgentEvent>, IngestError> {
-        let key = (agent.to_owned(), day);
-        if let Some(found) = cache.get(&key) {
+        if let Some(found) = cache.get(&day) {
             return Ok(found.clone());
         }
         let events = self.store.day_events(integration, agent, day).await?;
-        cache.insert(key, events.clone());
+        cache.insert(day, events.clone());
         Ok(events)
     }
 
@@ -591,11 +627,13 @@ impl IngestAdmin {
         Ok(self.store.list_keys(tenant, integration.id).await?)
     }
 
-    /// Revokes a key at once (404 when the integration has no such key).
+    /// Revokes a key at once (404 when the integration has no such key). The id is read case-insensitively.
     pub async fn revoke(&self, tenant: &TenantId, id: &str, key_id: &str) -> Result<(), crate::error::ApiError> {
         let integration = self.push_integration(tenant, id).await?;
         let hex16 = key_id.len() == 16 && key_id.bytes().all(|b| b.is_ascii_hexdigit());
-        let locator = KeyLocator { tenant: tenant.clone(), integration: integration.id, key_id: key_id.to_owned() };
+        // Ids are issued in lower case (`key::issue`): `ABC…` names the key `abc…` (it was a 404).
+        let key_id = key_id.to_ascii_lowercase();
+        let locator = KeyLocator { tenant: tenant.clone(), integration: integration.id, key_id };
         if hex16 && self.store.delete_key(&locator).await? { Ok(()) } else { Err(crate::error::ApiError::NotFound) }
     }
 }

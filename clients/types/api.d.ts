@@ -352,7 +352,7 @@ export interface paths {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`; an id holding `%` and two hex digits cannot be named). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -848,7 +848,7 @@ export interface components {
             grouping?: "skill";
         });
         /**
-         * @description The Five9 domain's report row limit. Five9 cuts a report there without a word, and a report that returns this many rows is taken as cut off and run again in halves. Leave the default (Five9's) unless Five9 support changed the domain's limit; then set it to that limit, never above it (a report cut at a lower limit would be taken as complete, and the hours after the cut imported as no calls). A value below the domain's limit only costs more reports. Mutable; stored and shown only when set.
+         * @description The Five9 domain's report row limit. Five9 cuts a report there without a word, and a report that returns this many rows is taken as cut off and run again in halves. Leave the default (Five9's) unless Five9 support changed the domain's limit; then set it to that limit, never above it (a report cut at a lower limit would be taken as complete, and the hours after the cut imported as no calls). A value below the domain's limit costs more reports, and a quarter hour holding more rows than it fails the read (configuration_wrong). Mutable; stored and shown only when set.
          * @default 50000
          */
         Five9ReportRowLimit: number;
@@ -1840,7 +1840,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`; an id holding `%` and two hex digits cannot be named). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;
@@ -1873,7 +1873,7 @@ export interface operations {
             header?: never;
             path: {
                 id: components["parameters"]["IntegrationId"];
-                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
+                /** @description The external agent id exactly as the import saw it, percent-encoded twice (`jane.doe%2540acme.com`) — API Gateway decodes the path to route it and each path parameter once more, so an id holding `%`, `/` or `?` arrives whole only encoded twice (one without them reads the same encoded once, `jane.doe%40acme.com`; an id holding `%` and two hex digits cannot be named). At most 1,022 bytes of UTF-8 (no longer id can be stored; a longer one is 404 like any unknown id). */
                 external_id: string;
             };
             cookie?: never;

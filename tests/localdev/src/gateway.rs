@@ -90,14 +90,16 @@ pub struct RoutedPath {
     pub route: &'static str,
     /// The event's `rawPath`: the path decoded twice (despite its name).
     pub raw_path: String,
-    /// The event's `pathParameters`: each path variable decoded twice.
+    /// The event's `pathParameters`: each path variable decoded twice (as a Stack Exchange answer describes it; the
+    /// captures have no route with variables, and the handlers read either way: `acd_app::http::path_segments`).
     pub parameters: Map<String, Value>,
 }
 
-/// What API Gateway's HTTP API makes of a request path, as live captures published by others show it
-/// (hotsock/voker `vokerhttp/testdata/ingress-paths.json`, payload 2.0; not checked in an AWS account of ours): it
-/// percent-decodes the path once and cuts it at a decoded `?`, matches that against the routes (a literal segment
-/// before a variable), then decodes each path variable — and the `rawPath` it passes on — a second time. A path
+/// What API Gateway's HTTP API makes of a request path, as live captures published by others show it for `rawPath`
+/// (hotsock/voker `vokerhttp/testdata/ingress-paths.json`, payload 2.0, a `$default` route; not checked in an AWS
+/// account of ours) and a Stack Exchange answer for path variables: it percent-decodes the path once and cuts it at
+/// a decoded `?`, matches that against the routes (a literal segment before a variable), then decodes each path
+/// variable — and the `rawPath` it passes on — a second time. A path
 /// that does not decode either time is `400` (`%25` alone: its second decoding fails). So `%2F` in an id splits it
 /// (another route, or none), `%3F` cuts it, and only an id encoded twice (`%252F`, `%253F`, `%2525`) arrives whole.
 pub fn http_api_path(path: &str) -> Result<RoutedPath, PathRejected> {

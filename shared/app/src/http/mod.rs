@@ -159,9 +159,12 @@ pub fn request_id(request: &Request) -> Option<String> {
 /// The request path's segments, each an id as the client meant it (without empty ones).
 ///
 /// Behind an API Gateway route (the event's `routeKey` names one): the route's segments, each path variable
-/// (`{id}`) replaced by its value from `pathParameters`. API Gateway's HTTP API decodes a path once to route it and
-/// each variable once more, and passes `rawPath` decoded twice, so that a `/` or `?` an id held is no longer told
-/// apart from the path's own: only the variables keep an id whole (clients encode ids twice; README, "Path ids").
+/// (`{id}`) replaced by its value from `pathParameters`, percent-decoded once more where that decodes. API Gateway's
+/// HTTP API decodes a path once to route it and passes `rawPath` decoded twice (published captures), so that a `/`
+/// or `?` an id held is no longer told apart from the path's own: only the variables keep an id whole, and clients
+/// encode ids twice (README, "Path ids"). Whether a variable is decoded a second time is not in the captures (a
+/// Stack Exchange answer says so): decoding once more here reads a twice-encoded id whole either way. The price: an
+/// id holding `%` and two hex digits (`x%41`) cannot be named.
 ///
 /// Otherwise (the `$default` route, a function URL, a hand-made event): the event's raw path split at `/`, each
 /// segment percent-decoded once. Never the request URI, which lambda_http builds with URL parsing rules: those
@@ -186,11 +189,20 @@ fn route_segments(request: &Request) -> Option<Vec<String>> {
     let mut segments = Vec::new();
     for part in template.split('/').filter(|s| !s.is_empty()) {
         match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => segments.push(parameters?.first(name)?.to_owned()),
+            Some(name) => segments.push(decode_again(parameters?.first(name)?)),
             None => segments.push(part.to_owned()),
         }
     }
     Some(segments)
+}
+
+/// A path variable percent-decoded once more, where that gives UTF-8 (else as it is): `Break%2FLunch` (a variable
+/// API Gateway decoded once) and `Break/Lunch` (decoded twice) both read `Break/Lunch`.
+fn decode_again(value: &str) -> String {
+    match percent_encoding::percent_decode_str(value).decode_utf8() {
+        Ok(decoded) => decoded.into_owned(),
+        Err(_) => value.to_owned(),
+    }
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -293,6 +305,45 @@ pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn routed(route: &str, raw_path: &str, parameters: serde_json::Value) -> Request {
+        let event = json!({
+            "version": "2.0", "routeKey": route, "rawPath": raw_path, "rawQueryString": "", "headers": {},
+            "pathParameters": parameters,
+            "requestContext": {"accountId": "1", "apiId": "a", "domainName": "h", "domainPrefix": "h",
+                "http": {"method": "PUT", "path": raw_path, "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4",
+                         "userAgent": "t"},
+                "requestId": "r", "routeKey": route, "stage": "$default", "time": "07/Dec/2026:10:00:00 +0000",
+                "timeEpoch": 1_796_637_600_000_i64},
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("an HTTP API event")
+    }
+
+    /// An id encoded twice by the client (`Break%252FLunch`) reads whole whether API Gateway decodes a path variable
+    /// once (`Break%2FLunch`) or twice (`Break/Lunch`); the decoded `rawPath` is not read behind a route. Without a
+    /// route, the raw path's segments are decoded once.
+    #[test]
+    fn ids_come_from_the_routes_variables_whether_decoded_once_or_twice() {
+        let route = "PUT /integrations/{id}/external-statuses/{status_id}";
+        let want = ["integrations", "i-1", "external-statuses", "Not Ready: Break/Lunch"];
+        for value in ["Not Ready: Break/Lunch", "Not%20Ready%3A%20Break%2FLunch"] {
+            let request = routed(
+                route,
+                "/integrations/i-1/external-statuses/Not Ready: Break/Lunch",
+                json!({"id": "i-1", "status_id": value}),
+            );
+            assert_eq!(path_segments(&request), want, "{value}");
+        }
+        // A value that does not decode to UTF-8 is taken as it is.
+        let request = routed(route, "/x", json!({"id": "i-1", "status_id": "50% %FF"}));
+        assert_eq!(path_segments(&request)[3], "50% %FF");
+        // A variable missing from `pathParameters`, or the `$default` route: the raw path, decoded once.
+        let request = routed(route, "/integrations/i-1/external-statuses/a%20b", json!({"id": "i-1"}));
+        assert_eq!(path_segments(&request), ["integrations", "i-1", "external-statuses", "a b"]);
+        let request = routed("$default", "/integrations/i-1/external-statuses/a%20b", json!(null));
+        assert_eq!(path_segments(&request), ["integrations", "i-1", "external-statuses", "a b"]);
+    }
 
     #[test]
     fn scopes_parse_from_every_shape_a_claim_arrives_in() {

@@ -60,8 +60,8 @@ pub const DEFAULT_REPORT_ROW_LIMIT: u32 = 50_000;
 pub const MIN_REPORT_ROW_LIMIT: u32 = 1_000;
 /// Most rows `report_row_limit` accepts: a report's body is held whole while it is read, and one of a million rows
 /// is some 150-500 MB of CSV, about what the import's default memory (512 MB) can take. A domain whose limit is
-/// higher sets this: a value below the domain's limit only costs more reports, one above it takes reports cut at
-/// the limit as complete.
+/// higher sets this: a value below the domain's limit costs more reports (and fails a quarter hour holding more
+/// rows than it), one above it takes reports cut at the limit as complete.
 pub const MAX_REPORT_ROW_LIMIT: u32 = 1_000_000;
 
 impl Five9Settings {

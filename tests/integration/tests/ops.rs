@@ -237,49 +237,22 @@ async fn a_table_from_before_the_quota_is_counted_on_first_use() {
 
 #[tokio::test]
 async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant_integration_and_reason() {
-    use acd_app::import::{ImportConfig, ImportEvent, RunOutcome};
-    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
-    use acd_simulators::five9::{FaultKind, FaultRule, Five9SimConfig, Five9Simulator};
+    use acd_app::import::RunOutcome;
+    use acd_simulators::five9::{FaultKind, FaultRule};
 
-    let logs = acd_test_harness::LogCapture::install();
-    let sim = Five9Simulator::start(Five9SimConfig::default()).await.unwrap();
-    let stack = AwsStack::start().await;
-    let queue = event_queue(&stack).await;
-    let factory = ConnectorFactory::new(
-        HttpClient::new().unwrap(),
-        Endpoints::default().with_var("FIVE9_BASE_URL", sim.base_url()),
-    );
-    let verifier = Arc::new(acd_app::verifier::ConnectorVerifier { factory: factory.clone() });
-    let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
-    let api = wiring::integrations_api(&stack.settings, &stack.clients, verifier, auth);
-    let body = json!({"name": "Evented", "type": "five9",
-        "credentials": {"username": sim.username(), "password": sim.password()},
-        "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
-    let (status, _, created) =
-        decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&body))).await);
-    assert_eq!(status, 201, "{created}");
-    let id = created["id"].as_str().unwrap().to_owned();
-    let import = wiring::import_service(
-        &stack.settings,
-        &stack.clients,
-        factory,
-        ImportConfig { now: Some(sim.now()), ..ImportConfig::default() },
-    );
-    let run = |import: &acd_app::import::ImportService| {
-        // Runs at one clock, one after the other: started "at once" (as sync now), not by the recurring schedule,
-        // whose second run in a quarter hour already imported has nothing to do.
-        let event = ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.clone(), at_once: true };
-        let import = import.clone();
-        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(600))).await.unwrap() }
-    };
+    // Runs at one clock, one after the other: started "at once" (as sync now), not by the recurring schedule, whose
+    // second run in a quarter hour already imported has nothing to do.
+    let env = Failing::start().await;
+    let Failing { sim, stack, api, id, .. } = &env;
+    let queue = event_queue(stack).await;
 
-    assert_eq!(run(&import).await.outcome, RunOutcome::Succeeded);
-    assert!(received(&stack, &queue).await.is_empty(), "importing -> operational is no status event");
+    assert_eq!(env.run().await, RunOutcome::Succeeded);
+    assert!(received(stack, &queue).await.is_empty(), "importing -> operational is no status event");
 
     sim.set_faults(vec![FaultRule::new(FaultKind::Unauthorized)]);
-    assert_eq!(run(&import).await.outcome, RunOutcome::Failed);
-    assert_eq!(run(&import).await.outcome, RunOutcome::Failed);
-    let failing = received(&stack, &queue).await;
+    assert_eq!(env.run().await, RunOutcome::Failed);
+    assert_eq!(env.run().await, RunOutcome::Failed);
+    let failing = received(stack, &queue).await;
     assert_eq!(failing.len(), 1, "one event for the change, none for the repeat: {failing:?}");
     let e = &failing[0];
     assert_eq!(
@@ -293,8 +266,8 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
     assert_eq!(e["detail"]["type"], "integration.failing");
 
     sim.clear_faults();
-    assert_eq!(run(&import).await.outcome, RunOutcome::Succeeded);
-    let recovered = received(&stack, &queue).await;
+    assert_eq!(env.run().await, RunOutcome::Succeeded);
+    let recovered = received(stack, &queue).await;
     assert_eq!(recovered.len(), 1, "{recovered:?}");
     assert_eq!(recovered[0]["detail-type"], "integration.recovered");
     assert_eq!(recovered[0]["detail"]["reason"], "credentials_rejected", "what it recovered from");
@@ -302,22 +275,14 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
     let (status, _, _) =
         decode(api.handle(api_request("DELETE", &format!("/integrations/{id}"), Some("tenant-a"), None)).await);
     assert_eq!(status, 204);
-    let deleted = received(&stack, &queue).await;
+    let deleted = received(stack, &queue).await;
     assert_eq!(deleted.len(), 1, "{deleted:?}");
     assert_eq!(deleted[0]["detail-type"], "integration.deleted");
     assert_eq!(deleted[0]["detail"]["integration_id"], id.as_str());
     assert!(!deleted[0].to_string().contains(&sim.password()), "no credentials in events");
 
     // Each of the four runs wrote its EMF line (the debug log outside Lambda), with the ids as properties.
-    let emf: Vec<Value> = logs
-        .contents()
-        .lines()
-        .filter(|l| l.contains("import run metrics") && l.contains(&id))
-        .map(|l| {
-            let start = l.find("emf=").unwrap() + 4;
-            serde_json::from_str(&l[start..]).unwrap()
-        })
-        .collect();
+    let emf = env.emf();
     let outcomes: Vec<&str> = emf.iter().map(|d| d["Outcome"].as_str().unwrap()).collect();
     assert_eq!(outcomes, ["succeeded", "failed", "failed", "succeeded"]);
     assert!(emf.iter().all(|d| d["_aws"]["CloudWatchMetrics"].is_array() && d["integration_id"] == id.as_str()));

@@ -23,6 +23,10 @@ use acd_app::ports::{ScheduleStore, StoreError};
 use acd_domain::{AgentStateCadence, IntegrationId, TenantId};
 use async_trait::async_trait;
 use aws_sdk_scheduler::Client;
+use aws_sdk_scheduler::config::http::HttpResponse;
+use aws_sdk_scheduler::error::SdkError;
+use aws_sdk_scheduler::operation::create_schedule::CreateScheduleError;
+use aws_sdk_scheduler::operation::update_schedule::UpdateScheduleError;
 use aws_sdk_scheduler::types::{
     ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, ScheduleState,
     Target,
@@ -97,6 +101,22 @@ pub fn import_input(tenant: &TenantId, id: IntegrationId, at_once: bool) -> Stri
     serde_json::to_string(&event).expect("an import event serializes")
 }
 
+/// Creates a schedule, or writes the same definition over one already there (a create's conflict: made by an earlier
+/// call, a concurrent one, or a retry). `what` names the schedule in errors (`CreateSchedule(recurring)`).
+async fn create_or_overwrite<C, U>(
+    what: &str,
+    create: impl AsyncFnOnce() -> Result<C, SdkError<CreateScheduleError, HttpResponse>>,
+    update: impl AsyncFnOnce() -> Result<U, SdkError<UpdateScheduleError, HttpResponse>>,
+) -> Result<(), StoreError> {
+    match create().await {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
+            update().await.map(|_| ()).map_err(|e| sdk_error(&format!("UpdateSchedule({what})"), e))
+        }
+        Err(e) => Err(sdk_error(&format!("CreateSchedule({what})"), e)),
+    }
+}
+
 /// `at()` expression for "at once": Scheduler needs a time; a few seconds ahead is the earliest it accepts reliably.
 fn at_once() -> String {
     let at = Utc::now() + Duration::seconds(5);
@@ -152,6 +172,8 @@ impl EventBridgeSchedules {
         state: ScheduleState,
         create: bool,
     ) -> Result<(), StoreError> {
+        let target = self.target(tenant, id, false)?;
+        let window = self.flexible()?;
         // Create and update take the same complete definition; only the builder type differs.
         macro_rules! recurring {
             ($builder:expr) => {
@@ -165,24 +187,21 @@ impl EventBridgeSchedules {
                         self.settings.flexible_window_minutes,
                     ))
                     .schedule_expression_timezone("UTC")
-                    .flexible_time_window(self.flexible()?)
-                    .target(self.target(tenant, id, false)?)
+                    .flexible_time_window(window.clone())
+                    .target(target.clone())
                     .state(state.clone())
             };
         }
         // Creates it, or writes over one already there: on create, a pause or resume during the create wrote it
         // (they create a missing one, below) or this is a retry, and a create must not fail (and roll back) for it;
         // on update, a concurrent call created it meanwhile.
-        let create_over = async || match recurring!(self.client.create_schedule()).send().await {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                recurring!(self.client.update_schedule())
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| sdk_error("UpdateSchedule(recurring)", e))
-            }
-            Err(e) => Err(sdk_error("CreateSchedule(recurring)", e)),
+        let create_over = async || {
+            create_or_overwrite(
+                "recurring",
+                async || recurring!(self.client.create_schedule()).send().await,
+                async || recurring!(self.client.update_schedule()).send().await,
+            )
+            .await
         };
         if create {
             return create_over().await;
@@ -231,39 +250,31 @@ impl EventBridgeSchedules {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let created = self
-            .client
-            .create_schedule()
-            .name(one_time_name(id))
-            .group_name(&self.settings.schedule_group)
-            .description(format!("Starts an import of integration {id} at once"))
-            .schedule_expression(at_once())
-            .schedule_expression_timezone("UTC")
-            .flexible_time_window(off.clone())
-            .target(self.target(tenant, id, true)?)
-            .action_after_completion(ActionAfterCompletion::Delete)
-            .send()
-            .await;
-        match created {
-            Ok(_) => Ok(()),
-            // One is already pending: move it to now.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                self.client
-                    .update_schedule()
+        let target = self.target(tenant, id, true)?;
+        macro_rules! one_time {
+            ($builder:expr) => {
+                $builder
                     .name(one_time_name(id))
                     .group_name(&self.settings.schedule_group)
                     .schedule_expression(at_once())
                     .schedule_expression_timezone("UTC")
-                    .flexible_time_window(off)
-                    .target(self.target(tenant, id, true)?)
+                    .flexible_time_window(off.clone())
+                    .target(target.clone())
                     .action_after_completion(ActionAfterCompletion::Delete)
+            };
+        }
+        // One already pending is moved to now.
+        create_or_overwrite(
+            "one-time",
+            async || {
+                one_time!(self.client.create_schedule())
+                    .description(format!("Starts an import of integration {id} at once"))
                     .send()
                     .await
-                    .map_err(|e| sdk_error("UpdateSchedule(one-time)", e))?;
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("CreateSchedule(one-time)", e)),
-        }
+            },
+            async || one_time!(self.client.update_schedule()).send().await,
+        )
+        .await
     }
 
     /// Writes the agent-states schedule: updated when it exists, created otherwise.
@@ -278,6 +289,7 @@ impl EventBridgeSchedules {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
+        let target = self.states_target(tenant, id)?;
         macro_rules! states {
             ($builder:expr) => {
                 $builder
@@ -287,25 +299,20 @@ impl EventBridgeSchedules {
                     .schedule_expression(states_expression(cadence))
                     .schedule_expression_timezone("UTC")
                     .flexible_time_window(off.clone())
-                    .target(self.states_target(tenant, id)?)
+                    .target(target.clone())
                     .state(state.clone())
             };
         }
         match states!(self.client.update_schedule()).send().await {
             Ok(_) => Ok(()),
+            // Missing: created (written over one a concurrent call created meanwhile).
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => {
-                match states!(self.client.create_schedule()).send().await {
-                    Ok(_) => Ok(()),
-                    // Created meanwhile by a concurrent call: write this definition over it.
-                    Err(e) if e.as_service_error().is_some_and(|s| s.is_conflict_exception()) => {
-                        states!(self.client.update_schedule())
-                            .send()
-                            .await
-                            .map(|_| ())
-                            .map_err(|e| sdk_error("UpdateSchedule(states)", e))
-                    }
-                    Err(e) => Err(sdk_error("CreateSchedule(states)", e)),
-                }
+                create_or_overwrite(
+                    "states",
+                    async || states!(self.client.create_schedule()).send().await,
+                    async || states!(self.client.update_schedule()).send().await,
+                )
+                .await
             }
             Err(e) => Err(sdk_error("UpdateSchedule(states)", e)),
         }

@@ -557,16 +557,19 @@ pub trait ImportStore: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
 
     /// Sets the integration's status and its [`Integration::failing_since`] (in one write) unless it was deleted or
-    /// paused meanwhile. With a failing status `failing_since` is written (`None` leaves the record's as it is); with
-    /// any other status the record's is removed. The caller derives both from the record it read (an import run
-    /// holds the lease: no other run writes them meanwhile).
+    /// paused meanwhile. With a failing status `failing_since` is written only where the record holds none (`None`:
+    /// nothing written): the record's own marks the first of the failures in a row and is kept. With any other
+    /// status the record's is removed. Returns the record's `failing_since` after the write (`None` with a status
+    /// that does not fail, or when the write was refused). The caller derives both from the record it read; a pause
+    /// and resume since (each removes `failing_since`) leave none, and then the value passed is the one that counts,
+    /// not one of the record as it was read (an import run in flight across them wrote that back until 2026-12-07).
     async fn save_status(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         status: &acd_domain::IntegrationStatus,
         failing_since: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
 
     /// [`Self::save_status`] leaving the record's `failing_since` as it is with a failing status (a status that does
     /// not fail removes it): for a writer that knows nothing of failures (the ingest function's `operational`).
@@ -576,7 +579,7 @@ pub trait ImportStore: Send + Sync {
         id: IntegrationId,
         status: &acd_domain::IntegrationStatus,
     ) -> Result<(), StoreError> {
-        self.save_status(tenant, id, status, None).await
+        self.save_status(tenant, id, status, None).await.map(|_| ())
     }
 }
 

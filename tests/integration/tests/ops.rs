@@ -522,3 +522,45 @@ async fn a_record_failing_from_before_failing_since_counts_from_its_last_failed_
     let kept = env.record().await.failing_since.unwrap();
     assert_eq!(kept.timestamp_millis(), last_run.timestamp_millis());
 }
+
+/// A run in flight across a pause and a resume that then fails counts its failure from itself: the pause and resume
+/// ended the failure the run read when it started (failing for a day). Until 2026-12-07 the run wrote that day-old
+/// `failing_since` back, and the one-hour alarm fired at once for a failure the resume had ended.
+#[tokio::test]
+async fn a_run_in_flight_across_a_pause_and_resume_counts_its_failure_from_itself() {
+    use acd_simulators::five9::{FaultKind, FaultRule};
+    let env = Failing::start().await;
+    assert_eq!(env.run().await, acd_app::import::RunOutcome::Succeeded);
+    env.failed_run().await;
+    let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    env.rewrite(|i| i.failing_since = Some(day_ago)).await;
+
+    // The run's first ACD request is held for 2 s (the record read, failing for a day), and the next are refused.
+    env.sim.set_faults(vec![
+        FaultRule::new(FaultKind::Delay { ms: 2_000 }).times(1),
+        FaultRule::new(FaultKind::Unauthorized),
+    ]);
+    let path = format!("/integrations/{}", env.id);
+    let admin = async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let (status, paused) = env.call("POST", &format!("{path}/pause")).await;
+        assert_eq!((status, paused["status"]["state"].as_str()), (200, Some("paused")), "{paused}");
+        let (status, resumed) = env.call("POST", &format!("{path}/resume")).await;
+        assert_eq!((status, resumed["status"]["state"].as_str()), (200, Some("importing")), "{resumed}");
+        chrono::Utc::now()
+    };
+    let (outcome, resumed_at) = tokio::join!(env.run(), admin);
+    assert_eq!(outcome, acd_app::import::RunOutcome::Failed);
+
+    let record = env.record().await;
+    assert_eq!(record.status.state, acd_domain::IntegrationState::Failing, "{record:?}");
+    let since = record.failing_since.expect("failing since the run");
+    assert!(since >= resumed_at, "failing since {since}, resumed at {resumed_at}: the failure before the pause counts");
+    let emf = env.emf();
+    let failing_for = emf.last().unwrap()["FailingFor"].as_i64().unwrap();
+    assert!((0..=1).contains(&failing_for), "{failing_for} s");
+
+    // The next failed run counts on from it.
+    assert!(env.failed_run().await >= 0);
+    assert_eq!(env.record().await.failing_since, Some(since));
+}

@@ -443,9 +443,13 @@ impl ImportService {
         // landed, and no longer.
         let recorded = async {
             self.store.record_run(&record).await?;
-            self.store.save_status(tenant, id, &status, failing_since).await
+            (self.store.save_status(tenant, id, &status, failing_since_where_none(integration, failing_since, &record)))
+                .await
         }
         .await;
+        // The stored one: the record's own unless a pause and resume removed it while the run went on.
+        let failing_since = recorded.as_ref().ok().copied().flatten().or(failing_since);
+        let recorded = recorded.map(|_| ());
         let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {
             self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
         } else {
@@ -1591,6 +1595,21 @@ pub fn failing_since_after_run(
     run: &RunRecord,
 ) -> Option<DateTime<Utc>> {
     previous.failing_since_after(status, run.ended_at, previous.status.last_run_at)
+}
+
+/// What a run writes as `failing_since` where the stored record holds none
+/// ([`crate::ports::ImportStore::save_status`] keeps a record's own): [`failing_since_after_run`], except that a
+/// `failing_since` of the record as the run read it stands for a failure that a pause and resume have ended if the
+/// record holds none by now. Then this run's failure is the first in a row: its end.
+fn failing_since_where_none(
+    previous: &Integration,
+    after_run: Option<DateTime<Utc>>,
+    run: &RunRecord,
+) -> Option<DateTime<Utc>> {
+    match previous.failing_since {
+        Some(_) => after_run.map(|_| run.ended_at),
+        None => after_run,
+    }
 }
 
 #[cfg(test)]

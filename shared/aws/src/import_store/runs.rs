@@ -3,13 +3,13 @@
 use acd_app::import::RunRecord;
 use acd_app::ports::{RunPage, StoreError};
 use acd_domain::{IntegrationId, IntegrationState, IntegrationStatus, TenantId};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::aws_sdk_dynamodb_1::to_attribute_value;
 
-use super::{DynamoImportStore, de, key, ser, unless_condition_failed};
-use crate::dynamo::s;
+use super::{DynamoImportStore, de, key, ser};
+use crate::dynamo::{is_conditional_failure, s};
 use crate::items;
 use crate::keys::{self, PK, SK, integration_pk};
 use crate::sdk_error;
@@ -44,14 +44,15 @@ pub(super) async fn record_run(store: &DynamoImportStore, run: &RunRecord) -> Re
 }
 
 /// The status and `failing_since` (see [`acd_app::ports::ImportStore::save_status`]) in one UpdateItem, with the
-/// conditions of every status write: the record exists, is not being deleted and is not paused.
+/// conditions of every status write: the record exists, is not being deleted and is not paused. A failing status
+/// writes `failing_since` with `if_not_exists`, and the stored one comes back with the answer (`UPDATED_NEW`).
 pub(super) async fn set_status(
     store: &DynamoImportStore,
     tenant: &TenantId,
     id: IntegrationId,
     status: &IntegrationStatus,
     failing_since: Option<DateTime<Utc>>,
-) -> Result<(), StoreError> {
+) -> Result<Option<DateTime<Utc>>, StoreError> {
     let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut update = store
         .client
@@ -71,7 +72,10 @@ pub(super) async fn set_status(
         Some(since) if failing => {
             let since = to_attribute_value(since).map_err(|e| StoreError::Corrupt(e.to_string()))?;
             update
-                .update_expression("SET #status = :status, version = version + :one, #failing_since = :failing_since")
+                .update_expression(
+                    "SET #status = :status, version = version + :one, \
+                     #failing_since = if_not_exists(#failing_since, :failing_since)",
+                )
                 .expression_attribute_names("#failing_since", FAILING_SINCE)
                 .expression_attribute_values(":failing_since", since)
         }
@@ -80,9 +84,18 @@ pub(super) async fn set_status(
             .update_expression("SET #status = :status, version = version + :one REMOVE #failing_since")
             .expression_attribute_names("#failing_since", FAILING_SINCE),
     };
-    // A failed condition: deleted (or deleting) or paused while the run was going; the record stays as the admin
-    // made it.
-    unless_condition_failed(update.send().await, "UpdateItem(status)")
+    let update = update.return_values(ReturnValue::UpdatedNew);
+    match update.send().await {
+        Ok(out) => match out.attributes.as_ref().and_then(|a| a.get(FAILING_SINCE)) {
+            Some(stored) if failing => serde_dynamo::from_attribute_value(stored.clone())
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("failing_since: {e}"))),
+            _ => Ok(None),
+        },
+        // Deleted (or deleting) or paused while the run was going: the record stays as the admin made it.
+        Err(e) if is_conditional_failure(&e) => Ok(None),
+        Err(e) => Err(sdk_error("UpdateItem(status)", e)),
+    }
 }
 
 pub(super) async fn list_runs(

@@ -1083,3 +1083,34 @@ fn run_metric_alarms_span_an_hour_and_tolerate_quarter_hours_without_a_run() {
     checked.sort_unstable();
     assert_eq!(checked, ["DataLagAlarm", "IntegrationFailingAlarm"]);
 }
+
+/// The schedule dead-letter queue has two alarms: its depth (ALARM while any message waits, so it announces the
+/// first failure only, and stays so for up to the queue's 14 days) and its arrivals, which fire again for each later
+/// failure. Until 2026-12-07 there was only the depth alarm.
+#[test]
+fn the_dead_letter_queue_alarms_on_each_arrival_not_only_on_its_depth() {
+    let template = Template::load();
+    let on_dlq = |metric: &str| {
+        let found: Vec<_> = template
+            .of_type("AWS::CloudWatch::Alarm")
+            .into_iter()
+            .filter(|(_, a)| {
+                let p = &a["Properties"];
+                p["Namespace"] == "AWS/SQS"
+                    && p["MetricName"] == metric
+                    && p["Dimensions"][0]["Value"]["Fn::GetAtt"][0] == "ScheduleDeadLetterQueue"
+            })
+            .collect();
+        assert_eq!(found.len(), 1, "one alarm on the queue's {metric}");
+        found[0].1["Properties"].clone()
+    };
+    let depth = on_dlq("ApproximateNumberOfMessagesVisible");
+    assert_eq!((depth["Statistic"].as_str(), depth["Threshold"].as_u64()), (Some("Maximum"), Some(1)));
+    let arrivals = on_dlq("NumberOfMessagesSent");
+    assert_eq!(arrivals["Statistic"], "Sum", "a count of the messages sent in the period");
+    assert_eq!(arrivals["Threshold"].as_u64(), Some(1));
+    assert_eq!(arrivals["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(arrivals["TreatMissingData"], "notBreaching", "no message sent: OK again, ready for the next");
+    assert_eq!(arrivals["EvaluationPeriods"].as_u64(), Some(1));
+    assert_eq!(arrivals["AlarmActions"], depth["AlarmActions"], "notifies as the depth alarm does");
+}

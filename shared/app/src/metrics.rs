@@ -149,6 +149,47 @@ pub fn emit_silence(integration: &Integration, failing_for_seconds: i64) {
     }
 }
 
+/// The EMF document of one agent-states pass that ran ([`crate::import::states`]: it took its lease):
+/// `AgentStatesPasses` by integration type, outcome and reason, and by outcome alone, with its vendor calls and
+/// duration as properties. A pass is recorded neither in the run log nor in the status (sixty an hour), so until
+/// 2026-12-07 a failing pass showed only as a warning log line; its failures now have a metric (dashboard: "Failed
+/// runs by type and reason"). No alarm: the 15-minute import reads the same states, and alarms on its own failures.
+pub fn states_pass_metrics(integration: &Integration, pass: &RunRecord, now: DateTime<Utc>) -> Value {
+    let outcome = match pass.outcome {
+        RunOutcome::Succeeded => "succeeded",
+        RunOutcome::Partial => "partial",
+        RunOutcome::Failed => "failed",
+        RunOutcome::Skipped => "skipped",
+    };
+    json!({
+        "IntegrationType": integration.kind.as_str(),
+        "Outcome": outcome,
+        "Reason": pass.reason.map(|r| r.as_str()).unwrap_or("none"),
+        "AgentStatesPasses": 1,
+        "VendorCalls": pass.vendor_calls,
+        "DurationMs": (pass.ended_at - pass.started_at).num_milliseconds().max(0),
+        "tenant_id": integration.tenant_id.to_string(),
+        "integration_id": integration.id.to_string(),
+        "run_id": pass.run_id.to_string(),
+        "message": "agent-states pass metrics",
+        "_aws": {"Timestamp": now.timestamp_millis(), "CloudWatchMetrics": [{
+            "Namespace": NAMESPACE,
+            "Dimensions": [["IntegrationType", "Outcome", "Reason"], ["Outcome"]],
+            "Metrics": [{"Name": "AgentStatesPasses", "Unit": "Count"}],
+        }]},
+    })
+}
+
+/// Writes [`states_pass_metrics`] like [`emit_run`] writes a run's line.
+pub fn emit_states_pass(integration: &Integration, pass: &RunRecord) {
+    let doc = states_pass_metrics(integration, pass, Utc::now());
+    if crate::telemetry::in_lambda() {
+        println!("{doc}");
+    } else {
+        tracing::debug!(emf = %doc, "agent-states pass metrics");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,5 +377,28 @@ mod tests {
             "the alarm reads the undimensioned metric"
         );
         assert_eq!(directive["Metrics"], json!([{"Name": "FailingFor", "Unit": "Seconds"}]));
+    }
+
+    #[test]
+    fn an_agent_states_pass_reports_its_outcome_and_reason_and_no_run_metrics() {
+        let integration = integration();
+        let now = Utc::now();
+        let mut pass = run(&integration, RunOutcome::Failed, now);
+        pass.reason = Some(FailureReason::RateLimited);
+        let doc = states_pass_metrics(&integration, &pass, now);
+        assert_valid_emf(&doc);
+        assert_eq!((doc["Outcome"].as_str(), doc["Reason"].as_str()), (Some("failed"), Some("rate_limited")));
+        assert_eq!((doc["AgentStatesPasses"].as_i64(), doc["VendorCalls"].as_u64()), (Some(1), Some(19)));
+        assert_eq!(doc["DurationMs"].as_i64(), Some(9_400));
+        assert_eq!(doc["integration_id"], integration.id.to_string(), "ids are properties");
+        let directives = doc["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert_eq!(directives.len(), 1);
+        assert_eq!(directives[0]["Dimensions"], json!([["IntegrationType", "Outcome", "Reason"], ["Outcome"]]));
+        assert_eq!(directives[0]["Metrics"], json!([{"Name": "AgentStatesPasses", "Unit": "Count"}]));
+        for not_a_run in ["Runs", "FailingFor", "DataLag", "RunDuration"] {
+            assert!(doc.get(not_a_run).is_none(), "a pass is not an import run: {not_a_run}");
+        }
+        let succeeded = states_pass_metrics(&integration, &run(&integration, RunOutcome::Succeeded, now), now);
+        assert_eq!((succeeded["Outcome"].as_str(), succeeded["Reason"].as_str()), (Some("succeeded"), Some("none")));
     }
 }

@@ -1375,3 +1375,44 @@ async fn an_amazon_connect_pass_without_a_recent_position_reads_on_from_the_impo
     assert_same(&env.segments(&id, &agents).await, &known_at(pass), "after the pass at 16:50");
     assert!(run.vendor_calls <= 7, "the pass at {pass} went back to the import's older position: {run:?}");
 }
+
+/// Every agent-states pass that runs writes one EMF line (`AgentStatesPasses` by type, outcome and reason): a pass
+/// that fails is counted as such, not only logged (until 2026-12-07 only a warning line told of it).
+#[tokio::test]
+async fn each_pass_reports_its_outcome_and_reason_as_a_metric() {
+    use acd_simulators::genesys::{Fault as GenesysFault, FaultKind, FaultTarget};
+    let logs = acd_test_harness::LogCapture::install();
+    let (t0, sim, env, id, _agents) = imported().await;
+    let emf = || -> Vec<Value> {
+        (logs.contents().lines())
+            .filter(|l| l.contains("agent-states pass metrics") && l.contains(&id))
+            .map(|l| serde_json::from_str(&l[l.find("emf=").unwrap() + 4..]).unwrap())
+            .collect()
+    };
+    assert!(emf().is_empty(), "the 15-minute import is not a pass");
+
+    let t1 = t0 + chrono::Duration::minutes(3);
+    sim.set_now(t1);
+    pass_run(env.importer(at(t1)).run_states(&event(&id), deadline()).await.unwrap());
+    let t2 = t1 + chrono::Duration::minutes(1);
+    sim.set_now(t2);
+    sim.add_fault(GenesysFault::always(FaultTarget::UserDetails, FaultKind::Forbidden { permission: None }));
+    let failed = env.importer(at(t2)).run_states(&event(&id), deadline()).await.unwrap();
+    assert_eq!(failed.outcome, RunOutcome::Failed, "{failed:?}");
+
+    let lines = emf();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!((lines[0]["Outcome"].as_str(), lines[0]["Reason"].as_str()), (Some("succeeded"), Some("none")));
+    assert_eq!(
+        (lines[1]["Outcome"].as_str(), lines[1]["Reason"].as_str()),
+        (Some("failed"), Some("permission_missing"))
+    );
+    for line in &lines {
+        assert_eq!(
+            (line["AgentStatesPasses"].as_i64(), line["IntegrationType"].as_str()),
+            (Some(1), Some("genesys_cloud"))
+        );
+        assert_eq!(line["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "AgentStatesPasses", "{line}");
+        assert!(line["VendorCalls"].as_u64().unwrap() >= 1, "{line}");
+    }
+}

@@ -15,7 +15,8 @@
 //! It never touches statistics, queues, statuses, the import state or `complete_through`; it does not verify the
 //! credentials first (each call would fail the same way) and is not recorded in the run log nor in the
 //! integration's status (sixty a hour would push the 15-minute runs out of the log, and a good pass must not hide
-//! a failing import): each pass logs one line with its vendor calls and writes, a failing one at warn level. It
+//! a failing import): each pass logs one line with its vendor calls and writes, a failing one at warn level, and
+//! one EMF line ([`crate::metrics::states_pass_metrics`]: `AgentStatesPasses` by type, outcome and reason). It
 //! stores no agent-state gaps (`Connector::agent_state_gaps`): what its own stream position missed, the 15-minute
 //! import reads from its own, and that import stores what is really lost.
 //!
@@ -153,9 +154,16 @@ impl ImportService {
         } else {
             self.store.release_lease(LeaseKind::AgentStates, &tenant, id, run_id).await
         };
-        match result {
-            Ok(outcome) => record.outcome = outcome,
-            Err(super::ImportError::Store(e)) => return Err(e),
+        let store_failure = match result {
+            Ok(outcome) => {
+                record.outcome = outcome;
+                None
+            }
+            Err(super::ImportError::Store(e)) => {
+                record.outcome = RunOutcome::Failed;
+                record.reason = Some(acd_domain::FailureReason::Internal);
+                Some(e)
+            }
             Err(e) => {
                 record.outcome = RunOutcome::Failed;
                 record.reason = match &e {
@@ -163,7 +171,12 @@ impl ImportService {
                     _ => Some(acd_domain::FailureReason::ConfigurationWrong),
                 };
                 record.message = Some(e.to_string());
+                None
             }
+        };
+        crate::metrics::emit_states_pass(&integration, &record);
+        if let Some(e) = store_failure {
+            return Err(e);
         }
         released?;
         let writes = &record.counts.segment_writes;

@@ -380,13 +380,14 @@ impl IntegrationService {
 
     /// Deletes an integration. Imported data stays; its queues become inactive.
     ///
-    /// The record first becomes a tombstone (invisible to GET and lists, its name still reserved, no import writes
-    /// its queues any more), then the queues are made inactive, the schedules and the secret deleted, and last the
-    /// record and its name go. Every step is idempotent, so a DELETE that failed half-way is finished by the
-    /// client's retry, which answers 204 as long as the tombstone exists (404 once the delete is done); the next
-    /// import of a tombstone also makes its queues inactive, and an import a grace after the first one that found
-    /// it finishes the delete ([`crate::import::ImportConfig::tombstone_grace`]) — when a schedule is left to invoke
-    /// one (not after the schedules were deleted, nor for a paused integration).
+    /// The record first becomes a tombstone (invisible to GET and lists, its name still reserved, no import or push
+    /// writes its queues any more, no ingest key is issued), then the queues are made inactive, the schedules and the
+    /// secret deleted, a push integration's ingest keys removed, and last the record and its name go. Every step is
+    /// idempotent, so a DELETE that failed half-way is finished by the client's retry, which answers 204 as long as
+    /// the tombstone exists (404 once the delete is done); the next import of a tombstone also makes its queues
+    /// inactive, and an import a grace after the first one that found it finishes the delete
+    /// ([`crate::import::ImportConfig::tombstone_grace`]) — when a schedule is left to invoke one (not after the
+    /// schedules were deleted, nor for a paused integration).
     pub async fn delete(&self, tenant: &TenantId, id: &str) -> Result<(), ApiError> {
         let parsed: IntegrationId = id.parse().map_err(|_| ApiError::NotFound)?;
         let mut attempt = 0;
@@ -634,9 +635,10 @@ impl IntegrationService {
 }
 
 /// The steps of a delete once the record is a tombstone ([`IntegrationRepo::mark_deleting`]): the queues made
-/// inactive, the schedules and the secret deleted, then the record, its name and its quota place removed, and
-/// `integration.deleted` published. Every step is idempotent. Run by [`IntegrationService::delete`] (and its
-/// retry), and by the import that finds a tombstone a failed DELETE left ([`crate::import::ImportConfig::tombstone_grace`]).
+/// inactive, the schedules and the secret deleted, then a push integration's ingest keys, the record, its name and
+/// its quota place removed ([`IntegrationRepo::delete`]), and `integration.deleted` published. Every step is
+/// idempotent. Run by [`IntegrationService::delete`] (and its retry), and by the import that finds a tombstone a
+/// failed DELETE left ([`crate::import::ImportConfig::tombstone_grace`]).
 pub async fn finish_delete(
     repo: &dyn IntegrationRepo,
     schedules: &dyn ScheduleStore,

@@ -81,7 +81,8 @@ pub trait IntegrationRepo: Send + Sync {
     async fn update(&self, previous: &Integration, updated: &Integration) -> Result<(), StoreError>;
 
     /// Removes the record and its name reservation (the imported data stays; the queues are left as they are: a
-    /// delete makes them inactive first with [`IntegrationRepo::deactivate_queues`]).
+    /// delete makes them inactive first with [`IntegrationRepo::deactivate_queues`]), and before them the ingest
+    /// keys of a push integration (a failure there leaves the record, so the delete's retry removes the rest).
     async fn delete(&self, integration: &Integration) -> Result<(), StoreError>;
 
     /// Turns the record into a tombstone (the first step of a delete): from then on `get` and `list` do not see

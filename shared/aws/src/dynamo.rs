@@ -399,6 +399,10 @@ impl IntegrationRepo for DynamoStore {
         let tenant_pk = keys::tenant_pk(&integration.tenant_id);
         let owner = HashMap::from([(":id".to_owned(), s(integration.id.to_string()))]);
         crate::quota::ensure_counter(&self.client, &self.table, &integration.tenant_id).await?;
+        // A push integration's ingest keys go before the record (a failure here leaves the record for the retry).
+        if integration.kind == acd_connectors::push::vendor::TYPE {
+            crate::ingest_store::delete_keys(&self.client, &self.table, &integration.tenant_id, integration.id).await?;
+        }
         // Conditional, so that only the delete that removed the record gives its quota place back.
         let mut items = vec![
             delete(

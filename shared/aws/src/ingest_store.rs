@@ -8,21 +8,25 @@
 //! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{at, RFC 3339 µs}#{event id}` | the event (TTL: day + 11 days; until 2026-12-07 the sort key was `E#{event id}`) |
 //!
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
-//! ([`crate::items`]), so the query API reads pushed data exactly like pulled data.
+//! ([`crate::items`]), so the query API reads pushed data exactly like pulled data; one shape only a push writes: an
+//! interval item of zeros, for an all-zero interval where the completeness does not vouch for absent as zero.
+//!
+//! Deleting a push integration removes its key items ([`delete_keys`]) and keeps its data, as for every type; the
+//! call counters and events expire by their TTL.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use acd_app::ingest::key::KeyLocator;
 use acd_app::ingest::records::{AgentEvent, EventKey, QueueRecord};
-use acd_app::ingest::{IngestStore, InsertedEvents, StoredKey};
-use acd_app::ports::{ImportStore, StoreError, WriteCounts};
+use acd_app::ingest::{IngestStore, InsertedEvents, QueueCoverage, StoredKey, ZeroCoverage};
+use acd_app::ports::{Completeness, ImportStore, StoreError, WriteCounts};
 use acd_domain::{
     AgentSegment, Channel, ExternalAgent, ExternalStatus, Integration, IntegrationId, IntegrationStatus, IntervalStats,
     QueueId, TenantId,
 };
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Duration, Utc};
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
@@ -174,6 +178,52 @@ impl DynamoIngestStore {
         }
     }
 
+    /// Where the stored completeness vouches for a pushed zero as absent ([`ZeroCoverage`]): the `STATE` item and
+    /// every queue's own bounds, read strongly consistent side by side, with the call's own `declared` declaration.
+    async fn zero_coverage(
+        &self,
+        integration: &Integration,
+        declared: Option<DateTime<Utc>>,
+    ) -> Result<ZeroCoverage, StoreError> {
+        #[derive(Deserialize)]
+        struct State {
+            #[serde(default)]
+            complete_from: Option<DateTime<Utc>>,
+            #[serde(default)]
+            complete_through: Option<DateTime<Utc>>,
+        }
+        #[derive(Deserialize)]
+        struct Queue {
+            external_id: String,
+            #[serde(default)]
+            complete_from: Option<DateTime<Utc>>,
+            #[serde(default)]
+            listed_through: Option<DateTime<Utc>>,
+        }
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let state_key = key(pk.clone(), items::STATE_SK.into());
+        let (state, queues) = futures::try_join!(
+            self.imports.get(state_key, "GetItem(push coverage)"),
+            self.query_all(pk, keys::QUEUE_SK_PREFIX.into(), None),
+        )?;
+        let integration = match state {
+            None => Completeness::default(),
+            Some(item) => {
+                let state: State = from_item(item).map_err(|e| StoreError::Corrupt(format!("state: {e}")))?;
+                Completeness { from: state.complete_from, through: state.complete_through }
+            }
+        };
+        let queues: Vec<Queue> = from_items(queues).map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
+        let queues = queues
+            .into_iter()
+            .map(|q| {
+                let own = QueueCoverage { complete_from: q.complete_from, listed_through: q.listed_through };
+                (q.external_id, own)
+            })
+            .collect();
+        Ok(ZeroCoverage { integration, declared, queues })
+    }
+
     /// Moves a queue's data range out to `[from, to]` (two conditional updates; a failed condition means the range
     /// already covers it).
     async fn extend_range(
@@ -204,6 +254,95 @@ impl DynamoIngestStore {
     }
 }
 
+/// Writes a new key's item in one transaction with a check that the integration record exists and is not being
+/// deleted (no `deleting_at`), as the queue writes are checked ([`crate::dynamo::queue_transactions`]). `NotFound`
+/// (nothing written) when it is gone or a tombstone. A rotation reads the record first and writes its key after:
+/// unchecked, a key written after a DELETE removed the integration's keys ([`delete_keys`]) outlived it for good.
+/// Now the write either commits before the tombstone, and the delete's strongly consistent read (made after the
+/// tombstone) finds it, or it fails. Costs a create or rotation a transaction instead of a PutItem; no push call.
+async fn put_key_of_live_integration(
+    client: &Client,
+    table: &str,
+    locator: &KeyLocator,
+    item: Item,
+) -> Result<(), StoreError> {
+    let record = crate::dynamo::key(keys::tenant_pk(&locator.tenant), keys::integration_sk(locator.integration));
+    let check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(record))
+        .condition_expression("attribute_exists(PK) AND attribute_not_exists(deleting_at)")
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(PK)")
+        .build()
+        .map_err(|e| StoreError::Backend(e.to_string()))?;
+    let items = vec![
+        TransactWriteItem::builder().condition_check(check).build(),
+        TransactWriteItem::builder().put(put).build(),
+    ];
+    match client.transact_write_items().set_transact_items(Some(items)).send().await {
+        Ok(_) => Ok(()),
+        // The record check (the first item) failed: the integration is gone or being deleted.
+        Err(e) if crate::dynamo::failed_conditions(&e).is_some_and(|f| f.first() == Some(&true)) => {
+            Err(StoreError::NotFound)
+        }
+        Err(e) => Err(sdk_error("TransactWriteItems(ingest key)", e)),
+    }
+}
+
+/// Removes every ingest key of an integration (its `IKEY#…` items): a step of a push integration's delete, run by
+/// [`acd_app::ports::IntegrationRepo::delete`] before the record goes, so a delete that fails here keeps its
+/// tombstone and its retry (or the import that finishes it) removes the rest. Idempotent. Until 2026-12-07 the keys
+/// stayed for good (dead: every call reads the record, but each a hash of a credential kept without an owner).
+/// The read is strongly consistent and comes after the tombstone; a key is only written next to a check that no
+/// delete started ([`put_key_of_live_integration`]), so none is written after it. One Query (and a page per 1 MB)
+/// and one DeleteItem per key; returns how many keys it removed. The call counters (`IRATE#…`) are left to their TTL
+/// (an hour): a push that read the record before the tombstone may still count its call after this.
+pub(crate) async fn delete_keys(
+    client: &Client,
+    table: &str,
+    tenant: &TenantId,
+    integration: IntegrationId,
+) -> Result<u64, StoreError> {
+    let pk = integration_pk(tenant, integration);
+    let mut keys = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = crate::dynamo::prefix_query(client, table, pk.clone(), KEY_SK_PREFIX)
+            .consistent_read(true)
+            .projection_expression("PK, SK")
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| sdk_error("Query(ingest keys to delete)", e))?;
+        keys.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => break,
+        }
+    }
+    let removed = keys.len() as u64;
+    // Every delete is attempted and awaited whatever the others do (none is left in flight behind an error).
+    let results: Vec<Result<(), StoreError>> = stream::iter(keys.into_iter().map(|key| async move {
+        client
+            .delete_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| sdk_error("DeleteItem(ingest key of a deleted integration)", e))
+    }))
+    .buffer_unordered(CONCURRENCY)
+    .collect()
+    .await;
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    Ok(removed)
+}
+
 #[async_trait]
 impl IngestStore for DynamoIngestStore {
     async fn put_key(&self, locator: &KeyLocator, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
@@ -218,15 +357,7 @@ impl IngestStore for DynamoIngestStore {
                 expires_at: None,
             },
         })?;
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .send()
-            .await
-            .map_err(|e| sdk_error("PutItem(ingest key)", e))?;
-        Ok(())
+        put_key_of_live_integration(&self.client, &self.table, locator, item).await
     }
 
     async fn get_key(&self, locator: &KeyLocator) -> Result<Option<StoredKey>, StoreError> {
@@ -455,20 +586,24 @@ impl IngestStore for DynamoIngestStore {
         &self,
         integration: &Integration,
         stats: &[IntervalStats],
+        declared: Option<DateTime<Utc>>,
     ) -> Result<WriteCounts, StoreError> {
         let tenant = &integration.tenant_id;
+        // Read only for a call with an all-zero interval (a call with contacts only writes as before).
+        let coverage = if stats.iter().any(IntervalStats::is_zero) {
+            Some(self.zero_coverage(integration, declared).await?)
+        } else {
+            None
+        };
         let (mut puts, mut deletes) = (Vec::new(), Vec::new());
         let mut ranges: BTreeMap<&str, (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
         for st in stats {
             let pk = items::queue_data_pk(tenant, &QueueId::new(integration.id, st.queue_external_id.clone()));
-            let zero = st.offered == 0
-                && st.handled == 0
-                && st.abandoned == 0
-                && st.handle_time_ms == 0
-                && st.answer_time_ms == 0
-                && st.answered_within_sl.unwrap_or(0) == 0;
-            if zero {
-                // Absent means zero inside the completed range: a correction to zero removes the item.
+            let vouched = coverage.as_ref().is_some_and(|c| c.vouches_for(&st.queue_external_id, st.interval_start));
+            if st.is_zero() && vouched {
+                // Absent reads as zero where the completeness vouches for it: a correction to zero removes the item.
+                // Elsewhere absent reads as not fetched (until 2026-12-07 every pushed zero was a delete, and read
+                // so before a queue's own `complete_from`), so a zero is stored as one, like contacts.
                 deletes.push(key(pk, interval_sk(st.interval_start)));
             } else {
                 puts.push(ser(IntervalItem {

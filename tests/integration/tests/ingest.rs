@@ -4,6 +4,9 @@
 //! and rotated keys, and the rate limit are checked with the table read back (nothing written when refused).
 //! Every answer of the JWT API is checked against infra/openapi.yaml, and so is every ingest answer.
 
+/// Deleting a push integration: its keys, a rotation and pushes overlapping the DELETE (`ingest::delete::`).
+mod delete;
+
 use crate::event_support;
 use crate::query_support::*;
 use acd_app::ingest::IngestConfig;
@@ -443,6 +446,127 @@ async fn a_queue_pushed_after_completeness_was_declared_is_complete_only_from_th
     let (status, problem) = push(&ingest, Some(&key), "intervals", &misspelled).await;
     assert_eq!((status, problem["code"].as_str()), (400, Some("invalid-body")), "{problem}");
     assert!(problem["detail"].as_str().unwrap().contains("`completeThrough`"), "{problem}");
+}
+
+/// The stored item of one pushed interval (none after a delete).
+async fn stored_interval(env: &Env, queue_id: &str, start: DateTime<Utc>) -> Option<Item> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let queue: acd_domain::QueueId = queue_id.parse().unwrap();
+    let out = env
+        .stack
+        .clients
+        .dynamodb()
+        .get_item()
+        .table_name(&env.stack.settings.table_name)
+        .key("PK", AttributeValue::S(acd_aws::items::queue_data_pk(&tenant(T), &queue)))
+        .key("SK", AttributeValue::S(acd_aws::items::interval_sk(start)))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    out.item
+}
+
+/// (offered, complete) of every interval of `[from, from + quarters × 15 min)` of a queue, through the query API.
+async fn offered_and_complete(env: &Env, queue_id: &str, from: DateTime<Utc>, quarters: i64) -> Vec<(Value, bool)> {
+    let to = from + Duration::minutes(15 * quarters);
+    let range = format!("from={}&to={}", iso(from).replace(".000", ""), iso(to).replace(".000", ""));
+    let read = env.get(&format!("/queues/{queue_id}/intervals?{range}"), T).await;
+    read["items"].as_array().unwrap().iter().map(|i| (i["offered"].clone(), i["complete"].as_bool().unwrap())).collect()
+}
+
+/// One pushed interval record: `offered` contacts, all handled (all zero for 0).
+fn counted(queue: &str, start: DateTime<Utc>, offered: u64) -> Value {
+    let seconds = if offered == 0 { 0 } else { 60 };
+    json!({"queue_external_id": queue, "channel": "calls", "start": iso(start), "offered": offered,
+           "handled": offered, "abandoned": 0, "handle_time_seconds": seconds, "answer_time_seconds": 0})
+}
+
+/// A pushed all-zero interval is a value received: it reads as zero wherever it lies. Until 2026-12-07 every one
+/// was stored as a delete (absent means zero), so before a queue's own `complete_from` — where absent means not
+/// fetched — a quiet quarter hour read `offered: null`, as if it had never been sent. Corrections either way read
+/// back; a zero the completeness vouches for (with the call's own declaration) is still a delete.
+#[tokio::test]
+async fn a_pushed_zero_interval_before_the_queues_complete_from_reads_as_zero_not_as_not_fetched() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Quiet late queue", "type": "push"})).await;
+    let queue = |external_id: &str, name: &str| json!({"external_id": external_id, "name": name, "channel": "calls"});
+    assert_eq!(push(&ingest, Some(&key), "queues", &json!({"queues": [queue("q-a", "Alpha")]})).await.0, 200);
+    let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(2);
+    let t1 = base + Duration::minutes(30);
+    let body = json!({"intervals": [counted("q-a", base, 4)], "complete_through": iso(t1)});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    // B is first pushed after the declaration: its own `complete_from` is T1.
+    let both = json!({"queues": [queue("q-a", "Alpha"), queue("q-b", "Beta")]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &both).await.0, 200);
+    let listed = env.get(&format!("/queues?integration_id={id}"), T).await;
+    let items = listed["items"].as_array().unwrap();
+    let b = items.iter().find(|q| q["name"] == "Beta").unwrap()["id"].as_str().unwrap().to_owned();
+
+    // A quiet quarter hour before B's `complete_from`: zero, not complete (no declaration covers it).
+    let zero = json!({"intervals": [counted("q-b", base, 0)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &zero).await.0, 200);
+    let read = offered_and_complete(&env, &b, base, 3).await;
+    assert_eq!(read, [(json!(0), false), (Value::Null, false), (Value::Null, false)], "the pushed zero");
+    assert!(stored_interval(&env, &b, base).await.is_some(), "outside the coverage a zero is an item");
+    // Corrected to contacts, and back to zero.
+    let two = json!({"intervals": [counted("q-b", base, 2)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &two).await.0, 200);
+    assert_eq!(offered_and_complete(&env, &b, base, 1).await, [(json!(2), false)], "zero corrected to 2");
+    assert_eq!(push(&ingest, Some(&key), "intervals", &zero).await.0, 200);
+    assert_eq!(offered_and_complete(&env, &b, base, 1).await, [(json!(0), false)], "2 corrected to zero");
+
+    // A zero from T1 on, in a call whose declaration covers it: a delete (nothing stored), read as a complete zero.
+    let covered = json!({"intervals": [counted("q-b", t1, 0)], "complete_through": iso(t1 + Duration::minutes(15))});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &covered).await.0, 200);
+    let read = offered_and_complete(&env, &b, base, 3).await;
+    assert_eq!(read, [(json!(0), false), (Value::Null, false), (json!(0), true)], "B after the declaration");
+    assert!(stored_interval(&env, &b, t1).await.is_none(), "a vouched-for zero is not stored");
+}
+
+/// A zero pushed past the declared range (or before any declaration) reads as zero at once, not as not fetched
+/// until a declaration covers it; inside the declared range a correction to zero deletes the item.
+#[tokio::test]
+async fn a_pushed_zero_interval_reads_as_zero_before_a_declaration_covers_it_and_corrections_read_back() {
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Quiet queue", "type": "push"})).await;
+    let queue = json!({"queues": [{"external_id": "q-a", "name": "Alpha", "channel": "calls"}]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &queue).await.0, 200);
+    let listed = env.get(&format!("/queues?integration_id={id}"), T).await;
+    let a = listed["items"][0]["id"].as_str().unwrap().to_owned();
+    let base = Utc::now().duration_trunc(Duration::hours(1)).unwrap() - Duration::hours(2);
+    let q = |n: i64| base + Duration::minutes(15 * n);
+
+    // Nothing declared yet: contacts and zeros are both preliminary values.
+    let body = json!({"intervals": [counted("q-a", q(0), 5), counted("q-a", q(1), 0)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    assert_eq!(
+        offered_and_complete(&env, &a, base, 3).await,
+        [(json!(5), false), (json!(0), false), (Value::Null, false)]
+    );
+    // Declared in an empty call: complete, the zero still a zero.
+    let declared = json!({"intervals": [], "complete_through": iso(q(2))});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &declared).await.0, 200);
+    assert_eq!(
+        offered_and_complete(&env, &a, base, 3).await,
+        [(json!(5), true), (json!(0), true), (Value::Null, false)]
+    );
+    // Past the declared range, without a declaration: zero at once.
+    let late = json!({"intervals": [counted("q-a", q(2), 0)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &late).await.0, 200);
+    assert_eq!(offered_and_complete(&env, &a, q(2), 1).await, [(json!(0), false)], "past complete_through");
+
+    // Inside the declared range: corrections to zero and back.
+    let body = json!({"intervals": [counted("q-a", q(0), 0), counted("q-a", q(1), 3)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    assert_eq!(offered_and_complete(&env, &a, base, 2).await, [(json!(0), true), (json!(3), true)]);
+    assert!(stored_interval(&env, &a, q(0)).await.is_none(), "a correction to zero the range vouches for deletes");
+    let body = json!({"intervals": [counted("q-a", q(1), 0)]});
+    assert_eq!(push(&ingest, Some(&key), "intervals", &body).await.0, 200);
+    assert_eq!(offered_and_complete(&env, &a, base, 2).await, [(json!(0), true), (json!(0), true)]);
+    assert!(stored_interval(&env, &a, q(1)).await.is_none());
 }
 
 /// Pushes at a fixed `now` (the DST edges of 2026 must be within the history and lateness limits).
@@ -1230,8 +1354,9 @@ impl acd_app::ingest::IngestStore for GaugedStore {
         &self,
         integration: &acd_domain::Integration,
         stats: &[acd_domain::IntervalStats],
+        declared: Option<DateTime<Utc>>,
     ) -> Result<acd_app::ports::WriteCounts, acd_app::ports::StoreError> {
-        self.inner.put_intervals(integration, stats).await
+        self.inner.put_intervals(integration, stats, declared).await
     }
     async fn declare_complete(
         &self,

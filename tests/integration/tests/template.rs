@@ -746,13 +746,14 @@ const SITE_EXCEPTIONS: &[(&str, &str, &[&str], &str)] = &[
         "shared/aws/src/ingest_store.rs",
         "dynamodb:PutItem",
         &["IntegrationsApiRole"],
-        "put_key: a new ingest key (POST /integrations/{id}/ingest-keys), in the integrations API",
+        "put_key: a new ingest key (POST /integrations/{id}/ingest-keys; a transaction's Put beside the record check)",
     ),
     (
         "shared/aws/src/ingest_store.rs",
         "dynamodb:DeleteItem",
-        &["IntegrationsApiRole"],
-        "delete_key: DELETE /integrations/{id}/ingest-keys/{key_id}, in the integrations API",
+        &["IntegrationsApiRole", "ImportRole"],
+        "delete_key: DELETE /integrations/{id}/ingest-keys/{key_id}; delete_keys: a push integration's delete (the \
+         DELETE route, and the import that finishes a delete left half-way)",
     ),
 ];
 

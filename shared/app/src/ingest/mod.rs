@@ -74,6 +74,8 @@ impl StoredKey {
 /// Storage of keys and pushed data (DynamoDB: `acd_aws::ingest_store`).
 #[async_trait]
 pub trait IngestStore: Send + Sync {
+    /// Stores a new key. `NotFound` (nothing stored) when the integration record is gone or being deleted: a key
+    /// issued while a DELETE runs never outlives the integration (the delete removes the keys stored before it).
     async fn put_key(&self, locator: &KeyLocator, secret_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     async fn get_key(&self, locator: &KeyLocator) -> Result<Option<StoredKey>, StoreError>;
     async fn list_keys(&self, tenant: &TenantId, integration: IntegrationId) -> Result<Vec<StoredKey>, StoreError>;
@@ -104,12 +106,15 @@ pub trait IngestStore: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
     /// The channel of every queue of the integration, by external id.
     async fn queue_channels(&self, integration: &Integration) -> Result<HashMap<String, Channel>, StoreError>;
-    /// Writes intervals (an all-zero one deletes the stored item: absent means zero) and extends the queues'
-    /// data ranges.
+    /// Writes intervals and extends the queues' data ranges. An all-zero interval is a value received: it deletes
+    /// the stored item only where the completeness vouches for it as zero ([`ZeroCoverage`]: as stored, and with
+    /// `declared`, the call's own `complete_through`, declared once these writes are done); elsewhere it is stored
+    /// as an item of zeros, so that it never reads as not fetched.
     async fn put_intervals(
         &self,
         integration: &Integration,
         stats: &[IntervalStats],
+        declared: Option<DateTime<Utc>>,
     ) -> Result<WriteCounts, StoreError>;
     /// Moves `complete_through` forward to `through` (never back); the first declaration also sets
     /// `complete_from` to `first`.
@@ -153,6 +158,47 @@ pub trait IngestStore: Send + Sync {
     ) -> Result<WriteCounts, StoreError>;
     /// Sets the integration's status (unless deleted or paused meanwhile).
     async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError>;
+}
+
+/// Where a push integration's completeness vouches for an absent interval of a queue as a zero, as the queries read
+/// it (`QueryService::intervals`: the integration's `[complete_from, complete_through)`, narrowed to the queue's own
+/// `complete_from` and `listed_through`). A pushed all-zero interval there may be stored as a delete (no item: the
+/// import's form, cheaper to keep and to read); anywhere else absent reads as not fetched (`stats: null`), so it is
+/// stored as an item of zeros and reads as the zero it is.
+///
+/// Claims no more than the queries will: completeness only grows (`complete_through` only moves forward, a
+/// `complete_from` is written once), so what it vouches for before a call's writes it still vouches for after them.
+/// The call's own declaration counts (it is made right after its writes; a call that fails in between is answered
+/// 503 and its retry declares it), but a first declaration does not: it takes its `complete_from` from the earliest
+/// data pushed when it is made, which the call cannot know, so the zeros of that one call are stored as items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZeroCoverage {
+    /// The integration's completeness as stored before the call (its `STATE` item).
+    pub integration: crate::ports::Completeness,
+    /// The call's own `complete_through`.
+    pub declared: Option<DateTime<Utc>>,
+    /// Each queue's own completeness, by external id.
+    pub queues: HashMap<String, QueueCoverage>,
+}
+
+/// A queue's own bounds of its completeness (its `complete_from` and `listed_through`; see `QueueRecord`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueCoverage {
+    pub complete_from: Option<DateTime<Utc>>,
+    pub listed_through: Option<DateTime<Utc>>,
+}
+
+impl ZeroCoverage {
+    /// Whether the interval of `queue` starting at `start` reads as a complete zero when absent.
+    pub fn vouches_for(&self, queue: &str, start: DateTime<Utc>) -> bool {
+        let (Some(integration_from), Some(q)) = (self.integration.from, self.queues.get(queue)) else {
+            return false;
+        };
+        let Some(through) = self.integration.through.max(self.declared) else { return false };
+        let through = q.listed_through.map_or(through, |read| through.min(read));
+        let from = q.complete_from.map_or(integration_from, |own| own.max(integration_from));
+        start >= from && start + Duration::minutes(acd_domain::INTERVAL_MINUTES) <= through
+    }
 }
 
 /// What [`IngestStore::insert_events`] did.
@@ -315,7 +361,7 @@ impl IngestService {
             return Err(BatchError::Records(errors).into());
         }
         let stats: Vec<IntervalStats> = batch.intervals.iter().map(|(_, s, _)| s.clone()).collect();
-        let counts = self.store.put_intervals(integration, &stats).await?;
+        let counts = self.store.put_intervals(integration, &stats, batch.complete_through).await?;
         if let Some(through) = batch.complete_through {
             let first = stats.iter().map(|s| s.interval_start).min().unwrap_or(through).min(through);
             self.store.declare_complete(integration, first, through).await?;
@@ -676,6 +722,37 @@ mod tests {
         assert_eq!(effective_status(&new, t0 + Duration::minutes(61)).reason, Some(FailureReason::NoData));
         let paused = push_integration(Some(t0), IntegrationState::Paused);
         assert_eq!(effective_status(&paused, t0 + Duration::days(3)).state, IntegrationState::Paused);
+    }
+
+    #[test]
+    fn a_pushed_zero_is_vouched_for_only_inside_the_queues_completeness() {
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2026, 12, 7, h, m, 0).unwrap();
+        let stored = crate::ports::Completeness { from: Some(at(10, 0)), through: Some(at(11, 0)) };
+        let queues = |own: QueueCoverage| HashMap::from([("q".to_owned(), own)]);
+        let coverage = ZeroCoverage { integration: stored, declared: None, queues: queues(QueueCoverage::default()) };
+        let vouched = |c: &ZeroCoverage, starts: &[DateTime<Utc>]| -> Vec<bool> {
+            starts.iter().map(|s| c.vouches_for("q", *s)).collect()
+        };
+        // `[complete_from, complete_through)`, whole quarter hours only.
+        assert_eq!(vouched(&coverage, &[at(9, 45), at(10, 0), at(10, 45), at(11, 0)]), [false, true, true, false]);
+        assert!(!coverage.vouches_for("other", at(10, 0)), "a queue not read vouches for nothing");
+        // The call's own declaration extends it; one behind the stored `complete_through` does not narrow it.
+        let declared = ZeroCoverage { declared: Some(at(11, 30)), ..coverage.clone() };
+        assert_eq!(vouched(&declared, &[at(11, 0), at(11, 15), at(11, 30)]), [true, true, false]);
+        let behind = ZeroCoverage { declared: Some(at(10, 30)), ..coverage.clone() };
+        assert_eq!(vouched(&behind, &[at(10, 45)]), [true]);
+        // The queue's own `complete_from` (first pushed after a declaration) and `listed_through` narrow it.
+        let late = QueueCoverage { complete_from: Some(at(10, 30)), listed_through: None };
+        let late = ZeroCoverage { queues: queues(late), ..declared.clone() };
+        assert_eq!(vouched(&late, &[at(10, 15), at(10, 30), at(11, 15)]), [false, true, true]);
+        let left = QueueCoverage { complete_from: None, listed_through: Some(at(10, 30)) };
+        let left = ZeroCoverage { queues: queues(left), ..declared.clone() };
+        assert_eq!(vouched(&left, &[at(10, 15), at(10, 30)]), [true, false]);
+        // Nothing stored: not even the call's own first declaration vouches (its `complete_from` is not known yet).
+        let first = ZeroCoverage { integration: Default::default(), ..declared };
+        assert_eq!(vouched(&first, &[at(10, 0), at(11, 0)]), [false, false]);
+        let undeclared = ZeroCoverage { declared: None, ..first };
+        assert_eq!(vouched(&undeclared, &[at(10, 0)]), [false]);
     }
 
     #[test]

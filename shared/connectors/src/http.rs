@@ -147,12 +147,28 @@ impl HttpClient {
         deadline: Deadline,
         calls: &CallCounter,
     ) -> Result<reqwest::Response, ConnectorError> {
+        self.send_with(request, deadline, calls, RequestTimeout::default()).await
+    }
+
+    /// [`HttpClient::send`], the request bounded by `timeout` (and the deadline) instead of
+    /// [`crate::REQUEST_TIMEOUT`]: read its body with [`read_chunk`] and the same `timeout`.
+    pub async fn send_with(
+        &self,
+        request: reqwest::RequestBuilder,
+        deadline: Deadline,
+        calls: &CallCounter,
+        timeout: RequestTimeout,
+    ) -> Result<reqwest::Response, ConnectorError> {
         let remaining = deadline.remaining();
         if remaining.is_zero() {
             return Err(ConnectorError::DeadlineExceeded);
         }
-        let request = request.timeout(remaining.min(crate::REQUEST_TIMEOUT)).build().map_err(|e| {
-            ConnectorError::Configuration { message: format!("invalid ACD request: {}", without_url(&e)) }
+        let total = match timeout {
+            RequestTimeout::Total(total) => remaining.min(total),
+            RequestTimeout::Idle(_) => remaining,
+        };
+        let request = request.timeout(total).build().map_err(|e| ConnectorError::Configuration {
+            message: format!("invalid ACD request: {}", without_url(&e)),
         })?;
         check_transport(request.url())?;
         calls.increment();
@@ -169,12 +185,20 @@ impl HttpClient {
             http.status = tracing::field::Empty,
             xray.fault = tracing::field::Empty,
         );
-        let response = tracing::Instrument::instrument(self.inner.execute(request), span.clone()).await;
+        let exchange = tracing::Instrument::instrument(self.inner.execute(request), span.clone());
+        // A download's headers come within its idle time (`None` when they did not), like each read of its body.
+        let response = match timeout {
+            RequestTimeout::Total(_) => Some(exchange.await),
+            RequestTimeout::Idle(idle) => tokio::time::timeout(idle, exchange).await.ok(),
+        };
         match &response {
-            Ok(r) => span.record("http.status", u64::from(r.status().as_u16())),
-            Err(_) => span.record("xray.fault", true),
+            Some(Ok(r)) => span.record("http.status", u64::from(r.status().as_u16())),
+            Some(Err(_)) | None => span.record("xray.fault", true),
         };
         drop(span);
+        let Some(response) = response else {
+            return Err(ConnectorError::unavailable("the ACD did not answer in time"));
+        };
         let response = response.map_err(|e| {
             // reqwest's Display of an error may carry the URL, never headers or bodies: safe to keep.
             if e.is_timeout() {
@@ -199,6 +223,49 @@ impl HttpClient {
             });
         }
         Ok(response)
+    }
+}
+
+/// How long one request sent by [`HttpClient::send_with`] may take; the deadline bounds it whatever this says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestTimeout {
+    /// The whole exchange, its response body read whole included ([`HttpClient::send`]'s:
+    /// [`crate::REQUEST_TIMEOUT`]).
+    Total(Duration),
+    /// A download that may be large (a Five9 report result: tens of MB): bounded in all by the deadline alone, but
+    /// its response's headers must come within this, and each read of its body ([`read_chunk`]) within this of the
+    /// one before. A transfer that keeps receiving bytes goes on however long it takes; one that stalls fails.
+    Idle(Duration),
+}
+
+impl Default for RequestTimeout {
+    fn default() -> Self {
+        Self::Total(crate::REQUEST_TIMEOUT)
+    }
+}
+
+/// Appends the next chunk of `response`'s body to `buf`; `false` at its end. `timeout`: the one it was sent with
+/// ([`HttpClient::send_with`]) — for [`RequestTimeout::Idle`], no byte within that time fails the read. Failures and
+/// timeouts are [`ConnectorError::Unavailable`].
+pub async fn read_chunk(
+    response: &mut reqwest::Response,
+    buf: &mut Vec<u8>,
+    timeout: RequestTimeout,
+) -> Result<bool, ConnectorError> {
+    let chunk = match timeout {
+        RequestTimeout::Total(_) => response.chunk().await,
+        RequestTimeout::Idle(idle) => tokio::time::timeout(idle, response.chunk())
+            .await
+            .map_err(|_| ConnectorError::unavailable(format!("the ACD sent no byte for {} ms", idle.as_millis())))?,
+    };
+    match chunk {
+        Ok(Some(chunk)) => {
+            buf.extend_from_slice(&chunk);
+            Ok(true)
+        }
+        Ok(None) => Ok(false),
+        Err(e) if e.is_timeout() => Err(ConnectorError::unavailable("the ACD did not answer in time")),
+        Err(e) => Err(ConnectorError::unavailable(format!("reading the answer failed: {}", without_url(&e)))),
     }
 }
 
@@ -417,6 +484,76 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains(&status[..3]), "{err}");
         }
+    }
+
+    /// A local server that answers every request with `head`, then `parts` of the body each after `pause`.
+    async fn trickling(head: &'static str, parts: &'static [&'static str], pause: Duration) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let _ = socket.read(&mut buf).await;
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    for part in parts {
+                        tokio::time::sleep(pause).await;
+                        let _ = socket.write_all(part.as_bytes()).await;
+                    }
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                });
+            }
+        });
+        base
+    }
+
+    #[tokio::test]
+    async fn a_download_is_bounded_by_the_time_without_a_byte_not_by_its_whole_time() {
+        let http = HttpClient::new().unwrap();
+        let calls = CallCounter::default();
+        let deadline = Deadline::after(Duration::from_secs(10));
+        let head = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\nConnection: close\r\n\r\n";
+        // Ten bytes over ≈ 1 s, a part every 100 ms.
+        const PARTS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+        let base = trickling(head, &PARTS, Duration::from_millis(100)).await;
+        let read = |base: String, timeout: RequestTimeout| {
+            let (http, calls) = (&http, &calls);
+            async move {
+                let mut response = http.send_with(http.reqwest().get(base), deadline, calls, timeout).await?;
+                let mut buf = Vec::new();
+                while read_chunk(&mut response, &mut buf, timeout).await? {}
+                Ok::<_, ConnectorError>(buf)
+            }
+        };
+        let idle = RequestTimeout::Idle(Duration::from_millis(400));
+        assert_eq!(read(base.clone(), idle).await.unwrap(), b"0123456789");
+        // Bounded in all by 400 ms, it fails (as before, and as every other request).
+        let err = read(base.clone(), RequestTimeout::Total(Duration::from_millis(400))).await.unwrap_err();
+        assert_eq!(err, ConnectorError::unavailable("the ACD did not answer in time"));
+        // Bounded by the deadline in all.
+        let short = Deadline::after(Duration::from_millis(500));
+        let mut response = http.send_with(http.reqwest().get(&base), short, &calls, idle).await.unwrap();
+        let mut buf = Vec::new();
+        let err = async {
+            while read_chunk(&mut response, &mut buf, idle).await? {}
+            Ok(())
+        };
+        assert_eq!(err.await, Err(ConnectorError::unavailable("the ACD did not answer in time")));
+        assert_eq!(calls.get(), 3);
+
+        // Stalled: half the body, then nothing for longer than the idle time; or no answer at all.
+        let base = trickling(head, &["01234", "56789"], Duration::from_millis(1_000)).await;
+        let started = Instant::now();
+        let err = read(base, idle).await.unwrap_err();
+        assert_eq!(err, ConnectorError::unavailable("the ACD sent no byte for 400 ms"));
+        assert!(err.is_transient());
+        assert!(started.elapsed() < Duration::from_millis(1_400), "{:?}", started.elapsed());
+        let base = trickling("", &[], Duration::ZERO).await;
+        let started = Instant::now();
+        let err = http.send_with(http.reqwest().get(base), deadline, &calls, idle).await.unwrap_err();
+        assert_eq!(err, ConnectorError::unavailable("the ACD did not answer in time"));
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     }
 
     #[tokio::test]

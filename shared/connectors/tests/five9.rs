@@ -1204,6 +1204,108 @@ async fn slow_vendors_and_unfinished_reports_hit_the_deadline_not_no_data() {
 }
 
 #[tokio::test]
+async fn a_report_result_sent_slowly_but_steadily_is_read_whole_and_one_that_stalls_fails_transient() {
+    // A report result can be tens of MB (`report_row_limit` up to 1,000,000 rows). Its download was bounded by the
+    // per-request timeout in all (30 s): a result Five9 sends slower than its size / 30 s timed out every time, and
+    // every run failed the same way. Here the timeouts are 1 s (in all for a request, without a byte for a download)
+    // and the simulator sends the result over ≈ 3 s, a part every 200 ms.
+    let sim = default_sim().await;
+    let second = Duration::from_secs(1);
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        request_timeout: second,
+        report_idle_timeout: second,
+        ..test_options()
+    });
+    let w = window("2024-11-05T16:00:00Z", "2024-11-05T17:00:00Z");
+    let retrievals = || sim.stats().operations.get("getReportResultCsv").copied().unwrap_or(0);
+    let slow = FaultRule::new(FaultKind::SlowBody { chunks: 15, pause_ms: 200 });
+    sim.set_faults(vec![slow.clone().on("getReportResultCsv")]);
+    let started = std::time::Instant::now();
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+    assert!(started.elapsed() >= Duration::from_millis(2_500), "sent in {:?}", started.elapsed());
+    assert_eq!(retrievals(), 1, "read whole the first time");
+    // The whole download is bounded by the deadline still: it goes on past 1 s, and ends at the deadline.
+    let started = std::time::Instant::now();
+    let err = expect_err(c.interval_stats(&[], w, Deadline::after(Duration::from_millis(2_500)))).await;
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
+    assert!(started.elapsed() >= Duration::from_millis(2_400), "ended after {:?}", started.elapsed());
+    // Other requests keep their bound in all: an answer as slow fails them (retried, then unavailable).
+    sim.set_faults(vec![slow.on("getCampaigns")]);
+    let err = expect_err(c.list_queues(deadline())).await;
+    assert!(matches!(&err, ConnectorError::Unavailable { .. }), "{err:?}");
+
+    // A result that stops coming (half of it, then nothing for 2.5 s) fails after 1 s without a byte, as the
+    // transient failure it is: retried, then unavailable.
+    sim.set_faults(vec![FaultRule::new(FaultKind::StalledBody { ms: 2_500 }).on("getReportResultCsv")]);
+    let before = retrievals();
+    let started = std::time::Instant::now();
+    let err = expect_err(c.interval_stats(&[], w, deadline())).await;
+    assert!(err.is_transient(), "{err:?}");
+    let ConnectorError::Unavailable { message } = &err else { panic!("{err:?}") };
+    assert!(message.contains("getReportResultCsv") && message.contains("sent no byte for 1000 ms"), "{message}");
+    assert_eq!(retrievals() - before, u64::from(test_options().retry.max_attempts));
+    assert!(
+        started.elapsed() < Duration::from_secs(4 * 2),
+        "{:?}: each try ended 1 s into the stall",
+        started.elapsed()
+    );
+    sim.clear_faults();
+    assert_eq!(c.interval_stats(&[], w, deadline()).await.unwrap(), sim.truth_intervals(w, Five9Grouping::Campaign));
+}
+
+#[tokio::test]
+async fn a_run_report_sent_again_after_its_answer_was_lost_takes_another_report_of_the_paced_allowance() {
+    // runReport is retried when its answer does not come back; when Five9 had started the report (the answer lost,
+    // or later than the request timeout), Five9 counts both calls. The paced allowance counted the report once: the
+    // fetch ran one more report than the hour had room for — into the reserve kept for the domain's other API users,
+    // here (no reserve) past Five9's limit, which refused it (`RateLimited`; every other user of the domain refused
+    // too until the hour turned).
+    clear_of_an_hour_boundary(Duration::from_secs(60)).await;
+    let sim = default_sim().await;
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        request_timeout: Duration::from_secs(1),
+        budget_reserve_percent: 0,
+        ..test_options()
+    });
+    let day = window(DAY.0, DAY.1);
+    let next = next_fetch(day, 0);
+    // Room for the fetch's two reports (its Call Log and its Agent State Details), no more.
+    let cost = c.fetch_cost(&next).report_request;
+    assert_eq!(cost, 2);
+    sim.set_limits(Limits { report_request: [16, cost, 800], ..Limits::default() });
+    assert_eq!(c.pace_next_day(&next, deadline()).await.unwrap(), Pace::Go);
+    // The Call Log's runReport is carried out, its answer held back past the 1 s timeout: sent again.
+    sim.set_faults(vec![FaultRule::new(FaultKind::DelayAnswer { ms: 1_500 }).on("runReport").times(1)]);
+    assert_eq!(
+        c.interval_stats(&[], day, deadline()).await.unwrap(),
+        sim.truth_intervals(day, Five9Grouping::Campaign)
+    );
+    assert_eq!(sim.stats().operations.get("runReport"), Some(&2), "sent again");
+    // Both count: the hour has no room left for the Agent State Details report, which the connector does not run.
+    let err = expect_err(c.agent_segments(&[], day, deadline())).await;
+    assert_eq!(
+        err,
+        ConnectorError::BudgetSpent {
+            reason: "ReportRequest: 2 of 2 per hour used, 0 stay free for other API users".into()
+        }
+    );
+    assert_eq!((sim.stats().operations.get("runReport"), sim.stats().rate_limited), (Some(&2), 0), "none refused");
+
+    // The per-minute pacing likewise: with one runReport a minute, the send after a lost answer waits for the next
+    // minute (here past a 5 s deadline: the run ends `partial`) instead of going out at once.
+    sim.set_limits(ample_limits());
+    let c = connector(&sim, Five9Grouping::Campaign).with_options(Five9Options {
+        request_timeout: Duration::from_secs(1),
+        run_reports_per_minute: 1,
+        ..test_options()
+    });
+    sim.set_faults(vec![FaultRule::new(FaultKind::DelayAnswer { ms: 1_500 }).on("runReport").times(1)]);
+    let err = expect_err(c.interval_stats(&[], day, Deadline::after(Duration::from_secs(5)))).await;
+    assert_eq!(err, ConnectorError::DeadlineExceeded);
+    assert_eq!(sim.stats().operations.get("runReport"), Some(&3), "not sent again within the minute");
+}
+
+#[tokio::test]
 async fn a_report_still_running_at_once_despite_the_long_poll_is_polled_no_faster_than_its_timeout() {
     // isReportRunning was sent again as soon as it answered `true` (unless its timeout rounded to 0 s): a server that
     // answers at once, whatever the timeout asked for, was polled as fast as round trips allow, spending the

@@ -1,6 +1,7 @@
 //! The SOAP transport: one operation sent, retried within the deadline, its fault mapped to a typed error.
 
 use super::*;
+use crate::http::RequestTimeout;
 
 /// A response element and the server's `Date` header.
 type Answer = (Element, Option<DateTime<Utc>>);
@@ -79,7 +80,8 @@ impl Five9Connector {
         body: String,
         deadline: Deadline,
     ) -> Result<Result<Answer, Fault>, ConnectorError> {
-        let (status, date, text) = self.exchange(operation, body, deadline).await?;
+        let timeout = RequestTimeout::Total(self.opts.request_timeout);
+        let (status, date, text) = self.exchange(operation, body, deadline, timeout).await?;
         match soap::parse_reply(&text, operation) {
             Ok(Reply::Response(el)) if status.is_success() => Ok(Ok((el, date))),
             Ok(Reply::Response(_)) => Err(ConnectorError::unavailable(format!("{operation}: HTTP {status}"))),
@@ -90,7 +92,9 @@ impl Five9Connector {
     }
 
     /// `getReportResultCsv` once: the whole body (one buffer, read in place later by [`soap::open_report_csv`]), or
-    /// the fault. Only the start of the body is looked at here (to tell a fault from a result).
+    /// the fault. Only the start of the body is looked at here (to tell a fault from a result). A download that
+    /// keeps receiving bytes is bounded by the deadline alone, one that stalls by
+    /// [`Five9Options::report_idle_timeout`] ([`RequestTimeout::Idle`]).
     pub(super) async fn fetch_report_once(
         &self,
         identifier: &str,
@@ -98,7 +102,8 @@ impl Five9Connector {
     ) -> Result<Result<String, Fault>, ConnectorError> {
         const OPERATION: &str = "getReportResultCsv";
         let body = soap::envelope(OPERATION, &[Node::text("identifier", identifier)]);
-        let (status, _, text) = self.exchange(OPERATION, body, deadline).await?;
+        let timeout = RequestTimeout::Idle(self.opts.report_idle_timeout);
+        let (status, _, text) = self.exchange(OPERATION, body, deadline, timeout).await?;
         if !status.is_success() {
             return match soap::parse_reply(&text, OPERATION) {
                 Ok(Reply::Fault(f)) => Ok(Err(f)),
@@ -112,14 +117,15 @@ impl Five9Connector {
         }
     }
 
-    /// One HTTP exchange under the connector's lock: the status, the `Date` header and the body (read into one
-    /// buffer; strictly UTF-8 for a 2xx, else malformed). Statuses that carry no SOAP answer (401, 403, 429, other
-    /// non-2xx but 500) are mapped to errors here.
+    /// One HTTP exchange under the connector's lock, bounded by `timeout` and the deadline: the status, the `Date`
+    /// header and the body (read into one buffer; strictly UTF-8 for a 2xx, else malformed). Statuses that carry no
+    /// SOAP answer (401, 403, 429, other non-2xx but 500) are mapped to errors here.
     pub(super) async fn exchange(
         &self,
         operation: &str,
         body: String,
         deadline: Deadline,
+        timeout: RequestTimeout,
     ) -> Result<(reqwest::StatusCode, Option<DateTime<Utc>>, String), ConnectorError> {
         let guard = tokio::time::timeout(deadline.remaining(), self.lock.lock())
             .await
@@ -133,7 +139,7 @@ impl Five9Connector {
             .basic_auth(&self.username, Some(self.password.expose_secret()))
             .body(body);
         let past_deadline = |e: ConnectorError| if deadline.is_past() { ConnectorError::DeadlineExceeded } else { e };
-        let response = self.http.send(request, deadline, &self.calls).await.map_err(past_deadline)?;
+        let response = self.http.send_with(request, deadline, &self.calls, timeout).await.map_err(past_deadline)?;
         let status = response.status();
         let date = response
             .headers()
@@ -142,14 +148,17 @@ impl Five9Connector {
             .and_then(|d| DateTime::parse_from_rfc2822(d).ok())
             .map(|d| d.with_timezone(&Utc));
         let retry_after = crate::http::retry_after(response.headers());
-        let read_failed =
-            |_| past_deadline(ConnectorError::unavailable(format!("reading the {operation} response failed")));
+        let read_failed = |e: ConnectorError| {
+            let why = match e {
+                ConnectorError::Unavailable { message } => message,
+                other => other.to_string(),
+            };
+            past_deadline(ConnectorError::unavailable(format!("reading the {operation} response failed: {why}")))
+        };
         // One buffer, sized by Content-Length when given (a report result can be tens of MB: no second copy).
         let mut response = response;
         let mut buf = Vec::with_capacity(response.content_length().unwrap_or(0).min(256 << 20) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(read_failed)? {
-            buf.extend_from_slice(&chunk);
-        }
+        while crate::http::read_chunk(&mut response, &mut buf, timeout).await.map_err(read_failed)? {}
         drop(guard);
         if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
             return Err(ConnectorError::CredentialsRejected);

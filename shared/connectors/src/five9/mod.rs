@@ -23,7 +23,12 @@
 //! - Five9 refuses concurrent requests of one user: every request holds the connector's `tokio::sync::Mutex`.
 //! - Transient failures (5xx, transport errors, `ServiceUnavailableFault`, `ServerFault`, session faults) are
 //!   retried with [`with_retry`] inside the deadline. `OperationsLimitExceededFault` is *not* retried: it ends the
-//!   call with `RateLimited` (the domain's budget is shared with other tools; the next run resumes).
+//!   call with `RateLimited` (the domain's budget is shared with other tools; the next run resumes). A `runReport`
+//!   sent again (its answer lost or late: Five9 may have started the report, and counts it) takes another report of
+//!   a paced fetch's allowance and another slot of the per-minute pacing below.
+//! - A request is bounded in all by [`Five9Options::request_timeout`] (30 s) and the deadline — but for a report
+//!   result (`getReportResultCsv`, tens of MB for a large report), bounded by the deadline alone, which fails only
+//!   after [`Five9Options::report_idle_timeout`] (30 s) without a byte (transient: retried).
 //! - `isReportRunning` asks for a long poll of [`Five9Options::poll_timeout`] (capped by the deadline); a poll
 //!   answered `true` before that timeout passed is followed by the next only once it has (at least 500 ms after it
 //!   started): a server that does not hold the long poll is not polled as fast as round trips allow, spending the

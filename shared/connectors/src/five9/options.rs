@@ -14,6 +14,15 @@ pub struct Five9Options {
     /// time between the starts of two polls of a report: one answered `true` sooner waits out the rest (at least
     /// 500 ms), so a server that does not hold the long poll is not polled as fast as round trips allow.
     pub poll_timeout: StdDuration,
+    /// Total time of one request, its answer read whole, capped by the deadline: [`crate::REQUEST_TIMEOUT`]. Longer
+    /// than `poll_timeout`, for which an `isReportRunning` long poll is held. Not the report results'
+    /// ([`Five9Options::report_idle_timeout`]).
+    pub request_timeout: StdDuration,
+    /// How long a `getReportResultCsv` answer may send nothing (before its headers, and between two reads of its
+    /// body) before it fails (transient: retried). The download as a whole is bounded by the deadline alone: a
+    /// report result can be tens of MB (`report_row_limit` up to 1,000,000 rows), which a slow line sends in more
+    /// than `request_timeout`, and a download bounded so would fail every run.
+    pub report_idle_timeout: StdDuration,
     /// The domain's report row limit: a report returning this many rows is taken as cut off and split. Five9 cuts
     /// a report at its limit without a word, so this must not exceed it: [`super::Five9Connector::new`] reads it
     /// from the integration's `report_row_limit` setting ([`super::Five9Settings::report_row_limit()`]; Five9's
@@ -72,6 +81,8 @@ impl Default for Five9Options {
         Self {
             retry: RetryPolicy::default(),
             poll_timeout: StdDuration::from_secs(10),
+            request_timeout: crate::REQUEST_TIMEOUT,
+            report_idle_timeout: StdDuration::from_secs(30),
             row_limit: super::settings::DEFAULT_REPORT_ROW_LIMIT as usize,
             run_reports_per_minute: 12,
             retrievals_per_minute: 15,

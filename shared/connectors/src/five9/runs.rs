@@ -17,9 +17,6 @@ impl Five9Connector {
         window: TimeWindow,
         deadline: Deadline,
     ) -> Result<(String, DateTime<Utc>), ConnectorError> {
-        // One report of a paced fetch's allowance, outstanding until its result came back (see `spend_allowance`).
-        let mut pending = self.spend_allowance(deadline).await?;
-        pace(&self.run_pacer, deadline).await?;
         let criteria = Node::Elem(
             "criteria",
             vec![Node::Elem(
@@ -33,8 +30,8 @@ impl Five9Connector {
             )],
         );
         let children = [Node::text("folderName", folder), Node::text("reportName", name), criteria];
-        let (resp, date) = self.call("runReport", &children, deadline).await?;
-        pending.sent();
+        // Its report of the allowance, outstanding until the result came back (held to the end of this function).
+        let ((resp, date), _pending) = self.start_report(&children, deadline).await?;
         let generated_at = date.unwrap_or_else(Utc::now);
         let id = resp
             .child_text("return")
@@ -82,6 +79,39 @@ impl Five9Connector {
                 Err(f) => return Err(map_fault(&f)),
             }
         }
+    }
+
+    /// `runReport` of `children`, retried like [`Self::call`], each time it is sent with one report taken from a
+    /// paced fetch's allowance ([`Self::spend_allowance`]) and a slot of the per-minute pacing: a send whose answer
+    /// did not come back (lost, or later than the request timeout) may have started a report all the same, and Five9
+    /// counts it. Until 2026-12-07 the retries took neither: a fetch then ran, for each, one report more than the
+    /// counters had room for above the reserve (with no reserve, past Five9's limit: refused, `RateLimited`). The
+    /// report a send before took is given back once the next has its own (the counters, read again, show the
+    /// earlier send if Five9 counted it; until then it is taken off twice, on the safe side). Returns the answer and
+    /// the report taken, marked sent ([`budget::PendingReport::sent`]).
+    async fn start_report(
+        &self,
+        children: &[Node],
+        deadline: Deadline,
+    ) -> Result<((Element, Option<DateTime<Utc>>), budget::PendingReport<'_>), ConnectorError> {
+        let pending = StdMutex::new(self.spend_allowance(deadline).await?);
+        pace(&self.run_pacer, deadline).await?;
+        let body = soap::envelope("runReport", children);
+        let sends = std::sync::atomic::AtomicU32::new(0);
+        let answer = self
+            .retried(deadline, || async {
+                if sends.fetch_add(1, std::sync::atomic::Ordering::Relaxed) > 0 {
+                    let again = self.spend_allowance(deadline).await?;
+                    *pending.lock().unwrap_or_else(|p| p.into_inner()) = again;
+                    pace(&self.run_pacer, deadline).await?;
+                }
+                self.send_once("runReport", body.clone(), deadline).await
+            })
+            .await?
+            .map_err(|f| map_fault(&f))?;
+        let mut pending = pending.into_inner().unwrap_or_else(|p| p.into_inner());
+        pending.sent();
+        Ok((answer, pending))
     }
 
     /// Report windows for `window`: at most `span` each, split at backward DST transitions.

@@ -25,8 +25,11 @@
 //! - Renamed campaigns/skills appear under their new name in reports, also for past calls (reports join on the
 //!   object); deleted ones vanish from the lists, their past calls keep the last name.
 //! - The `Date` response header carries the simulator's clock (the connector uses it as the report time).
+//! - Faults on how an answer is sent ([`FaultKind::SlowBody`], [`FaultKind::StalledBody`]) pace the bytes written to
+//!   its connection, as a slow or stalled line would deliver them (`line`).
 
 pub mod data;
+mod line;
 mod server;
 pub mod wire;
 
@@ -134,6 +137,21 @@ pub enum FaultKind {
     Http503,
     /// Answer normally after a delay (a delay beyond the client's timeout is a hang).
     Delay {
+        ms: u64,
+    },
+    /// Carry the request out (counted, a report started), then hold its answer back `ms`: beyond the client's
+    /// timeout, an answer lost after Five9 acted on the request. The user's next request is not refused meanwhile.
+    DelayAnswer {
+        ms: u64,
+    },
+    /// The normal answer sent slowly but steadily, as over a slow line: its bytes in `chunks` parts, `pause_ms`
+    /// apart (the whole takes about `chunks × pause_ms`).
+    SlowBody {
+        chunks: u32,
+        pause_ms: u64,
+    },
+    /// The normal answer's first half, then nothing for `ms` (a stalled transfer), then the rest.
+    StalledBody {
         ms: u64,
     },
     /// HTTP 200 with ill-formed XML.
@@ -282,6 +300,8 @@ pub(crate) struct Shared {
     state: Mutex<SimState>,
     in_flight: AtomicUsize,
     base_url: String,
+    /// How the answers being sent are paced, by connection ([`FaultKind::SlowBody`], [`FaultKind::StalledBody`]).
+    trickles: line::Trickles,
 }
 
 impl Shared {
@@ -327,9 +347,11 @@ impl Five9Simulator {
             }),
             in_flight: AtomicUsize::new(0),
             base_url: format!("http://{addr}"),
+            trickles: line::Trickles::default(),
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let app = server::router(shared.clone());
+        let app = server::router(shared.clone()).into_make_service_with_connect_info::<line::Peer>();
+        let listener = line::Line { listener, trickles: shared.trickles.clone() };
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -1,5 +1,6 @@
 //! HTTP side of the simulator: the SOAP endpoint and the `/__sim/` control routes.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use acd_connectors::five9::Five9Grouping;
 use acd_domain::TimeWindow;
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::body::{Bytes, HttpBody};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -17,6 +18,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::line::{Peer, Trickle};
 use super::wire::{self, Out, ReqElement, StateRowOut};
 use super::{FaultKind, FaultRule, InFlight, ReportRun, Shared, SimState, StoredReport, truth_agents};
 
@@ -128,13 +130,52 @@ fn limits_fault(ty: &str, limit: u64) -> String {
     )
 }
 
-async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn soap(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut delivery = None;
+    let response = answer(&shared, &headers, &body, &mut delivery).await;
+    deliver(&shared, peer, response, delivery).await
+}
+
+/// Sends `response` as the fault `delivery` says: held back ([`FaultKind::DelayAnswer`]; the request was carried
+/// out, and the user's next request is no longer refused), or its bytes paced on its connection
+/// ([`FaultKind::SlowBody`], [`FaultKind::StalledBody`]).
+async fn deliver(shared: &Shared, peer: SocketAddr, response: Response, delivery: Option<FaultKind>) -> Response {
+    let len = usize::try_from(HttpBody::size_hint(response.body()).exact().unwrap_or(0)).unwrap_or(usize::MAX);
+    let trickle = match delivery {
+        Some(FaultKind::DelayAnswer { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        Some(FaultKind::SlowBody { chunks, pause_ms }) => Some(Trickle {
+            left: len,
+            chunk: len.div_ceil(chunks.max(1) as usize),
+            pause: Duration::from_millis(pause_ms),
+        }),
+        Some(FaultKind::StalledBody { ms }) => {
+            Some(Trickle { left: len, chunk: len.div_ceil(2), pause: Duration::from_millis(ms) })
+        }
+        _ => None,
+    };
+    if let Some(trickle) = trickle.filter(|t| t.left > 0) {
+        shared.trickles.lock().unwrap_or_else(|p| p.into_inner()).insert(peer, trickle);
+    }
+    response
+}
+
+/// The answer to a SOAP request; a fault on how it is sent is left in `delivery` ([`deliver`]). The request counts as
+/// in flight until this returns.
+async fn answer(shared: &Arc<Shared>, headers: &HeaderMap, body: &Bytes, delivery: &mut Option<FaultKind>) -> Response {
     let (now, user, password) = {
         let mut st = shared.lock();
         st.stats.requests += 1;
         (st.now(), st.config.username.clone(), st.config.password.clone())
     };
-    if !authorized(&headers, &user, &password) {
+    if !authorized(headers, &user, &password) {
         return html(StatusCode::UNAUTHORIZED, now);
     }
     let Some(_guard) = InFlight::enter(&shared.in_flight) else {
@@ -142,7 +183,7 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
         let msg = format!("User {user} is already processing a request: concurrent requests are not allowed");
         return fault_response(wire::simple_fault("UserAlreadyLoggedInFault", &msg), now);
     };
-    let Ok(text) = std::str::from_utf8(&body) else {
+    let Ok(text) = std::str::from_utf8(body) else {
         return fault_response(wire::client_fault("Unmarshalling Error: invalid UTF-8"), now);
     };
     let op = match wire::parse_request(text) {
@@ -158,6 +199,10 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     if let Some(FaultKind::Delay { ms }) = fault {
         tokio::time::sleep(Duration::from_millis(ms)).await;
         fault = None;
+    }
+    if matches!(fault, Some(FaultKind::DelayAnswer { .. } | FaultKind::SlowBody { .. } | FaultKind::StalledBody { .. }))
+    {
+        *delivery = fault.take();
     }
     let now = shared.lock().now();
     match &fault {
@@ -225,7 +270,7 @@ async fn soap(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes
     if let Some(body) = limited {
         return fault_response(body, now);
     }
-    let result = dispatch(&shared, &op, fault.as_ref()).await;
+    let result = dispatch(shared, &op, fault.as_ref()).await;
     match result {
         Ok(body) => {
             let body = match fault {

@@ -27,10 +27,47 @@ use serde_json::Value;
 pub const APIGW_V2_FIXTURE: &str = include_str!("../fixtures/apigw-v2-request.json");
 
 /// Builds a request as API Gateway would deliver it: the fixture with method, path, query, body and the tenant
-/// claim replaced (`tenant: None` removes the claim).
+/// claim replaced (`tenant: None` removes the claim). Panics for a request API Gateway answers itself (no route has
+/// its method and path, or the path does not decode): no function ever gets one; [`through_api_gateway`] answers it.
 pub fn api_request(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Request {
     lambda_http::request::from_str(&api_event(method, path_and_query, tenant, body).to_string())
         .expect("valid API Gateway v2 event")
+}
+
+/// API Gateway's own answer to a request it passes to no function (`acd_localdev::gateway::http_api_path`):
+/// `404 {"message":"Not Found"}` when no route has its method and its (once decoded) path (the API has no
+/// `$default` route), `400 {"message":"Bad Request"}` when its path does not decode; `None` when a route takes it.
+pub fn api_gateway_answer(method: &str, path_and_query: &str) -> Option<Response<Body>> {
+    let path = path_and_query.split_once('?').map_or(path_and_query, |(path, _)| path);
+    let rejected = acd_localdev::gateway::http_api_path(method, path).err()?;
+    let (status, body) = rejected.answer();
+    Some(
+        Response::builder()
+            .status(status.as_u16())
+            .header("content-type", "application/json")
+            .body(Body::Text(body.to_string()))
+            .expect("a static response"),
+    )
+}
+
+/// A request through API Gateway's HTTP API: its own answer ([`api_gateway_answer`]) when no route takes the
+/// request, without calling `function`; otherwise `function`'s answer to the event of the route
+/// ([`api_request`]).
+pub async fn through_api_gateway<F, Fut>(
+    method: &str,
+    path_and_query: &str,
+    tenant: Option<&str>,
+    body: Option<&Value>,
+    function: F,
+) -> Response<Body>
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: std::future::Future<Output = Response<Body>>,
+{
+    match api_gateway_answer(method, path_and_query) {
+        Some(answer) => answer,
+        None => function(api_request(method, path_and_query, tenant, body)).await,
+    }
 }
 
 /// [`api_request`] with the token's `scope` claim replaced (`None` removes it; the fixture has
@@ -54,15 +91,16 @@ pub fn api_request_scoped(
 fn api_event(method: &str, path_and_query: &str, tenant: Option<&str>, body: Option<&Value>) -> Value {
     let mut event: Value = serde_json::from_str(APIGW_V2_FIXTURE).expect("fixture is JSON");
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
-    // The route, path and path variables as API Gateway passes them on (the local gateway's reading of the path);
-    // a path of no route gets the `$default` route's event.
-    let (route_key, raw_path) = match acd_localdev::gateway::http_api_path(path) {
+    // The route, path and path variables as API Gateway passes them on (the local gateway's reading of the method
+    // and path). The API has no `$default` route: a request of no route never reaches a function.
+    let (route_key, raw_path) = match acd_localdev::gateway::http_api_path(method, path) {
         Ok(routed) => {
             event["pathParameters"] = Value::Object(routed.parameters);
             (format!("{method} {}", routed.route), routed.raw_path)
         }
-        Err(acd_localdev::gateway::PathRejected::NotFound) => ("$default".to_owned(), path.to_owned()),
-        Err(rejected) => panic!("API Gateway answers {path} itself ({rejected:?}): the function never sees it"),
+        Err(rejected) => panic!(
+            "API Gateway answers {method} {path} itself ({rejected:?}): no function gets it (`through_api_gateway`)"
+        ),
     };
     event["routeKey"] = route_key.clone().into();
     event["requestContext"]["routeKey"] = route_key.into();
@@ -244,10 +282,11 @@ impl ImportEnv {
         ConnectEnv { env: ImportEnv { stack, api, factory, tenant }, sim, kinesis, stream_arn }
     }
 
-    /// One API request as the environment's tenant: status and JSON body, checked against the spec.
+    /// One API request as the environment's tenant, through API Gateway: status and JSON body, checked against the
+    /// spec.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
-        let (status, content_type, body) =
-            decode(self.api.handle(api_request(method, path, Some(self.tenant), body)).await);
+        let answer = through_api_gateway(method, path, Some(self.tenant), body, |r| self.api.handle(r)).await;
+        let (status, content_type, body) = decode(answer);
         openapi::spec().check(method, path, status, &content_type, &body);
         (status, body)
     }
@@ -535,5 +574,52 @@ impl IntegrationRepo for RacingRepo {
     }
     async fn deactivate_queues(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.inner.deactivate_queues(tenant, id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_http::RequestExt;
+    use std::sync::Mutex;
+
+    /// A request no route takes gets API Gateway's own 404 and the function is not called; the id it carries,
+    /// encoded twice, reaches the function whole under its route.
+    #[tokio::test]
+    async fn a_request_of_no_route_is_api_gateways_404_and_never_reaches_the_function() {
+        let called = Mutex::new(Vec::new());
+        let function = |request: Request| {
+            let id = request.path_parameters().first("id").map(str::to_owned);
+            called.lock().unwrap().push((request.method().to_string(), id));
+            async { Response::builder().status(200).body(Body::Empty).unwrap() }
+        };
+        for (method, path) in [
+            // Decoded once to be routed, `/integrations/abc/def/external-agents`: no route has that shape.
+            ("GET", "/integrations/abc%2Fdef/external-agents"),
+            ("PUT", "/integrations/i/external-statuses/Break%2FLunch"),
+            ("GET", "/nothing-here?x=1"),
+            // A path of a route, with a method no route of it has.
+            ("PUT", "/integrations"),
+            ("POST", "/health"),
+        ] {
+            let answer = through_api_gateway(method, path, Some("t"), None, function).await;
+            assert_eq!(
+                decode(answer),
+                (404, "application/json".to_owned(), serde_json::json!({"message": "Not Found"})),
+                "{method} {path}"
+            );
+        }
+        assert_eq!(called.lock().unwrap().len(), 0, "no function called: {:?}", called.lock().unwrap());
+        let answer =
+            through_api_gateway("GET", "/integrations/abc%252Fdef/external-agents", None, None, function).await;
+        assert_eq!(answer.status(), 200);
+        assert_eq!(*called.lock().unwrap(), [("GET".to_owned(), Some("abc/def".to_owned()))]);
+        assert!(api_gateway_answer("GET", "/integrations/50%25").is_some_and(|a| a.status() == 400));
+    }
+
+    #[test]
+    #[should_panic(expected = "API Gateway answers GET /integrations/abc%2Fdef/external-agents itself (NotFound)")]
+    fn no_event_is_built_for_a_request_of_no_route() {
+        let _ = api_request("GET", "/integrations/abc%2Fdef/external-agents", Some("t"), None);
     }
 }

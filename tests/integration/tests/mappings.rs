@@ -544,6 +544,37 @@ async fn ids_with_slashes_question_marks_and_percents_are_mapped_as_themselves()
     assert_eq!(unmapped["items"].as_array().unwrap().len(), ids.len(), "{unmapped}");
 }
 
+/// An id with a `/` percent-encoded once is split by API Gateway's first decoding: no route has the path, so API
+/// Gateway answers 404 `{"message":"Not Found"}` itself and the function maps nothing (in AWS as in the tests and
+/// the local gateway). Encoded twice, the same id is mapped as itself.
+#[tokio::test]
+async fn an_id_with_a_slash_encoded_once_is_api_gateways_404_and_maps_nothing() {
+    let env = Env::start().await;
+    let integration = env.create_integration(T, "Five9").await;
+    let id = "Break/Lunch";
+    env.put_items(vec![item(status(T, integration, id, id)), item(agent(T, integration, id, None))]).await;
+    let once = "Break%2FLunch";
+    let statuses = format!("/integrations/{integration}/external-statuses");
+    for (method, path, body) in [
+        ("PUT", format!("{statuses}/{once}"), Some(json!({"activity_id": "lunch"}))),
+        ("PUT", format!("{}/{once}", agents_path(integration)), Some(json!({"employee_id": "emp-1"}))),
+        ("DELETE", format!("{statuses}/{once}"), None),
+        ("GET", format!("/integrations/{}/external-agents", "abc%2Fdef"), None),
+    ] {
+        // `call` checks the answer against the spec: for a request of no route, API Gateway's own body.
+        let (status, answer) = env.call(method, &path, Some(T), body.as_ref()).await;
+        assert_eq!((status, answer), (404, json!({"message": "Not Found"})), "{method} {path}");
+    }
+    let unmapped = env.get(&format!("{statuses}?unmapped=true"), T).await;
+    assert_eq!(unmapped["items"][0]["status_id"], id, "nothing mapped: {unmapped}");
+    assert_eq!(env.get(&agents_path(integration), T).await["items"][0]["employee_id"], Value::Null);
+
+    let (status, body) =
+        env.call("PUT", &format!("{statuses}/Break%252FLunch"), Some(T), Some(&json!({"activity_id": "lunch"}))).await;
+    assert_eq!((status, body["status_id"].as_str()), (200, Some(id)), "{body}");
+    assert_eq!(map(&env, integration, id, "emp-1").await["external_id"], id);
+}
+
 #[tokio::test]
 async fn bad_mapping_requests_are_400_naming_each_field() {
     let env = Env::start().await;
@@ -577,11 +608,11 @@ async fn bad_mapping_requests_are_400_naming_each_field() {
     assert_eq!(list["items"][0]["employee_id"], Value::Null);
     let mapped = map(&env, integration, "alice", &"e".repeat(255)).await;
     assert_eq!(mapped["employee_id"].as_str().unwrap().len(), 255);
-    // Methods.
+    // Methods without a route: API Gateway's 404, the function never called (the spec check holds the body to it).
     let (code, _) = env.call("POST", &agent, Some(T), None).await;
-    assert_eq!(code, 405);
+    assert_eq!(code, 404);
     let (code, _) = env.call("DELETE", &agents_path(integration), Some(T), None).await;
-    assert_eq!(code, 405);
+    assert_eq!(code, 404);
 }
 
 #[tokio::test]

@@ -10,12 +10,13 @@
 //! base64-encoded), and it parses the function's answer itself. Here a body that is not UTF-8 is passed
 //! base64-encoded with `isBase64Encoded: true`, as API Gateway does, and the function answers it (400).
 //!
-//! Routing follows the template's routes and `infra/openapi.yaml`'s tags: `queues-query` serves `/queues…`,
-//! `/agent-states` and the external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves
-//! `/health` and every other path under `/integration-types` and `/integrations`; `ingest` serves `/ingest/…` (push
-//! integrations; the ingest key is the credential, passed through untouched). Anything else is answered like
-//! API Gateway answers an unknown route (`404 {"message":"Not Found"}`). Methods are not routed here: the function
-//! answers a wrong method (405 with `Allow`), where API Gateway would answer 404.
+//! Routing follows the template's routes: each operation of `infra/openapi.yaml` (method and path) is one route,
+//! and there is no `$default` route and no `ANY` method. `queues-query` serves `/queues…`, `/agent-states` and the
+//! external agent/status mappings under `/integrations/{id}/`; `integrations-api` serves `/health` and every other
+//! route under `/integration-types` and `/integrations`; `ingest` serves `/ingest/…` (push integrations; the ingest
+//! key is the credential, passed through untouched). A request that no route takes — no route has its (once
+//! decoded) path with its method: an unknown path, a path split by a `%2F` encoded once, or a wrong method — is
+//! answered as API Gateway answers it (`404 {"message":"Not Found"}`) without invoking a function.
 //!
 //! Paths are decoded as API Gateway's HTTP API decodes them ([`http_api_path`]): once to match the routes of
 //! `infra/openapi.yaml`, and each path variable a second time; the event names the route (`routeKey`) and carries
@@ -57,7 +58,8 @@ pub const INGEST: &str = "ingest";
 /// The largest request body API Gateway accepts (HTTP APIs: 10 MB).
 const MAX_BODY: usize = 10 * 1024 * 1024;
 
-/// The function that serves `path` (no query string), or `None` for an unknown route.
+/// The function that serves `path` (no query string; a route's path such as `/integrations/{id}/external-agents`
+/// or a request's), or `None` for a path under none of the functions.
 pub fn route(path: &str) -> Option<&'static str> {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     match segments.as_slice() {
@@ -70,24 +72,36 @@ pub fn route(path: &str) -> Option<&'static str> {
     }
 }
 
-/// The paths of `infra/openapi.yaml` (the template's routes: `tests/integration/tests/template.rs` keeps the two
-/// equal), as API Gateway matches them.
+/// The operations of `infra/openapi.yaml` (the template's routes: `tests/integration/tests/template.rs` keeps the
+/// two equal), as API Gateway matches them.
 const OPENAPI: &str = include_str!("../../../infra/openapi.yaml");
 
-/// Why API Gateway's HTTP API does not pass a request path on.
+/// Why API Gateway's HTTP API does not pass a request on to a function.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PathRejected {
     /// Its percent-encoding does not decode, the first or the second time (API Gateway: `400 Bad Request`).
     BadRequest,
-    /// No route has its shape.
+    /// No route has its method and the shape of its (once decoded) path (API Gateway: `404 Not Found`).
     NotFound,
 }
 
-/// The route a request path took through API Gateway's HTTP API, and what the function's event gets of it.
+impl PathRejected {
+    /// API Gateway's own answer: its status and its `application/json` body.
+    pub fn answer(&self) -> (StatusCode, Value) {
+        match self {
+            PathRejected::BadRequest => (StatusCode::BAD_REQUEST, json!({"message": "Bad Request"})),
+            PathRejected::NotFound => (StatusCode::NOT_FOUND, json!({"message": "Not Found"})),
+        }
+    }
+}
+
+/// The route a request took through API Gateway's HTTP API, and what the function's event gets of its path.
 #[derive(Debug, PartialEq, Eq)]
 pub struct RoutedPath {
     /// The route's path (`/integrations/{id}`), for the event's `routeKey` after the method.
     pub route: &'static str,
+    /// The function that serves the route.
+    pub function: &'static str,
     /// The event's `rawPath`: the path decoded twice (despite its name).
     pub raw_path: String,
     /// The event's `pathParameters`: each path variable decoded twice (as a Stack Exchange answer describes it; the
@@ -95,19 +109,24 @@ pub struct RoutedPath {
     pub parameters: Map<String, Value>,
 }
 
-/// What API Gateway's HTTP API makes of a request path, as live captures published by others show it for `rawPath`
-/// (hotsock/voker `vokerhttp/testdata/ingress-paths.json`, payload 2.0, a `$default` route; not checked in an AWS
-/// account of ours) and a Stack Exchange answer for path variables: it percent-decodes the path once and cuts it at
-/// a decoded `?`, matches that against the routes (a literal segment before a variable), then decodes each path
-/// variable — and the `rawPath` it passes on — a second time. A path
+/// What API Gateway's HTTP API makes of a request's method and path, as live captures published by others show it
+/// for `rawPath` (hotsock/voker `vokerhttp/testdata/ingress-paths.json`, payload 2.0, a `$default` route; not
+/// checked in an AWS account of ours) and a Stack Exchange answer for path variables: it percent-decodes the path
+/// once and cuts it at a decoded `?`, matches that against the routes of the request's method (a literal segment
+/// before a variable), then decodes each path variable — and the `rawPath` it passes on — a second time. A path
 /// that does not decode either time is `400` (`%25` alone: its second decoding fails). So `%2F` in an id splits it
 /// (another route, or none), `%3F` cuts it, and only an id encoded twice (`%252F`, `%253F`, `%2525`) arrives whole.
-pub fn http_api_path(path: &str) -> Result<RoutedPath, PathRejected> {
+/// Routes are a method and a path (AWS's "Routing API requests": a full match of route and method, else the
+/// `$default` route, which this API does not have): a path with no route of its method is `404` like an unknown one.
+pub fn http_api_path(method: &str, path: &str) -> Result<RoutedPath, PathRejected> {
     let once = strict_decode(path).ok_or(PathRejected::BadRequest)?;
     let once = once.split_once('?').map_or(once.as_str(), |(before, _)| before);
     let segments: Vec<&str> = once.split('/').filter(|s| !s.is_empty()).collect();
     let variable = |s: &str| s.starts_with('{') && s.ends_with('}');
-    let route = route_templates()
+    let route = routes()
+        .iter()
+        .filter(|(route_method, _)| route_method.eq_ignore_ascii_case(method))
+        .map(|(_, route)| *route)
         .filter(|route| {
             let parts: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
             parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| variable(p) || p == s)
@@ -115,6 +134,8 @@ pub fn http_api_path(path: &str) -> Result<RoutedPath, PathRejected> {
         // The most specific: literal segments win over variables, the first difference decides.
         .max_by_key(|route| route.split('/').filter(|s| !s.is_empty()).map(|p| !variable(p)).collect::<Vec<_>>())
         .ok_or(PathRejected::NotFound)?;
+    // Every route of the spec is under a function (`every_route_of_the_spec_has_a_function`).
+    let function = self::route(route).ok_or(PathRejected::NotFound)?;
     let mut parameters = Map::new();
     for (part, segment) in route.split('/').filter(|s| !s.is_empty()).zip(&segments) {
         if variable(part) {
@@ -123,14 +144,31 @@ pub fn http_api_path(path: &str) -> Result<RoutedPath, PathRejected> {
         }
     }
     let raw_path = strict_decode(once).ok_or(PathRejected::BadRequest)?;
-    Ok(RoutedPath { route, raw_path, parameters })
+    Ok(RoutedPath { route, function, raw_path, parameters })
 }
 
-/// The path keys of `infra/openapi.yaml` (two-space indented lines `  /…:`).
-fn route_templates() -> impl Iterator<Item = &'static str> {
-    OPENAPI
-        .lines()
-        .filter_map(|line| line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')).map(|l| &line[2..3 + l.len()]))
+/// The routes of `infra/openapi.yaml`: each operation's method (lower case, as the spec writes it) and path.
+pub fn routes() -> &'static [(&'static str, &'static str)] {
+    const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+    static ROUTES: std::sync::LazyLock<Vec<(&'static str, &'static str)>> = std::sync::LazyLock::new(|| {
+        let mut routes = Vec::new();
+        let mut path = None;
+        for line in OPENAPI.lines() {
+            // A path key is indented by two spaces (`  /integrations/{id}:`), its operations by four (`    get:`).
+            if let Some(key) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
+                path = Some(&line[2..3 + key.len()]);
+            } else if !line.starts_with("  ") && !line.trim().is_empty() {
+                path = None;
+            } else if let (Some(path), Some(method)) =
+                (path, line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')))
+                && METHODS.contains(&method)
+            {
+                routes.push((method, path));
+            }
+        }
+        routes
+    });
+    &ROUTES
 }
 
 /// Percent-decoding that refuses what does not decode: a `%` without two hex digits after it, or bytes that are not
@@ -225,10 +263,12 @@ pub struct Gateway {
     in_flight: std::sync::Arc<[(&'static str, std::sync::Arc<tokio::sync::Semaphore>); 2]>,
 }
 
-/// The API Gateway HTTP API payload 2.0 event of one request.
+/// The API Gateway HTTP API payload 2.0 event of one request that took `routed` ([`http_api_path`] of its method and
+/// path: API Gateway passes no other request on).
 pub fn http_api_event(
     method: &Method,
     uri: &http::Uri,
+    routed: &RoutedPath,
     headers: &HeaderMap,
     body: &[u8],
     request_id: &str,
@@ -271,13 +311,9 @@ pub fn http_api_event(
         }
     }
 
-    // A path of one of the routes gets the route's key and the path as API Gateway passes it on (decoded twice,
-    // the variables in `pathParameters`); any other path (one the gateway forwards all the same, `/integrations/`)
-    // the `$default` route's event with the path as sent.
-    let (route_key, path, parameters) = match http_api_path(uri.path()) {
-        Ok(routed) => (format!("{method} {}", routed.route), routed.raw_path, routed.parameters),
-        Err(_) => ("$default".to_owned(), uri.path().to_owned(), Map::new()),
-    };
+    // The route's key and the path as API Gateway passes it on (decoded twice, the variables in `pathParameters`).
+    let route_key = format!("{method} {}", routed.route);
+    let path = &routed.raw_path;
     let user_agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let mut event = json!({
         "version": "2.0",
@@ -311,8 +347,8 @@ pub fn http_api_event(
     if !query.is_empty() {
         event["queryStringParameters"] = Value::Object(query);
     }
-    if !parameters.is_empty() {
-        event["pathParameters"] = Value::Object(parameters);
+    if !routed.parameters.is_empty() {
+        event["pathParameters"] = Value::Object(routed.parameters.clone());
     }
     if !body.is_empty() {
         // API Gateway passes text as text and anything else base64-encoded.
@@ -552,7 +588,8 @@ impl Gateway {
         }
     }
 
-    async fn forward(&self, function: &str, request: Request) -> Result<Response, Failure> {
+    /// Invokes the function of the route `routed` (the request's, [`http_api_path`]) with the request's event.
+    async fn forward(&self, routed: &RoutedPath, request: Request) -> Result<Response, Failure> {
         let (parts, body) = request.into_parts();
         let body: Bytes = axum::body::to_bytes(body, MAX_BODY)
             .await
@@ -560,13 +597,14 @@ impl Gateway {
         let event = http_api_event(
             &parts.method,
             &parts.uri,
+            routed,
             &parts.headers,
             &body,
             &uuid::Uuid::new_v4().to_string(),
             chrono::Utc::now(),
         );
-        let answer = self.invoke(function, &event).await?;
-        function_response(function, &answer)
+        let answer = self.invoke(routed.function, &event).await?;
+        function_response(routed.function, &answer)
     }
 }
 
@@ -595,18 +633,21 @@ async fn proxy(State(gateway): State<Gateway>, request: Request) -> Response {
     let mut response = if let Some(response) = docs {
         tracing::info!(%method, %path, status = response.status().as_u16(), "docs");
         response
-    } else if http_api_path(&path) == Err(PathRejected::BadRequest) {
-        tracing::info!(%method, %path, "400: the path does not percent-decode twice");
-        json_response(StatusCode::BAD_REQUEST, "application/json", json!({"message": "Bad Request"}))
     } else {
-        match route(&path) {
-            None => {
-                tracing::info!(%method, %path, "404: no route");
-                json_response(StatusCode::NOT_FOUND, "application/json", json!({"message": "Not Found"}))
+        // The path is decoded here once for the whole request: the event is built from this reading.
+        match http_api_path(method.as_str(), &path) {
+            Err(rejected) => {
+                match rejected {
+                    PathRejected::BadRequest => tracing::info!(%method, %path, "400: the path does not decode twice"),
+                    PathRejected::NotFound => tracing::info!(%method, %path, "404: no route has this method and path"),
+                }
+                let (status, body) = rejected.answer();
+                json_response(status, "application/json", body)
             }
-            Some(function) => {
+            Ok(routed) => {
+                let function = routed.function;
                 let started = std::time::Instant::now();
-                match gateway.forward(function, request).await {
+                match gateway.forward(&routed, request).await {
                     Ok(response) => {
                         let status = response.status().as_u16();
                         let ms = started.elapsed().as_millis() as u64;
@@ -668,7 +709,9 @@ mod tests {
             map.append(HeaderName::from_bytes(n.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap());
         }
         let now = chrono::DateTime::parse_from_rfc3339("2026-11-30T10:11:12.345Z").unwrap().to_utc();
-        http_api_event(&method.parse().unwrap(), &uri.parse().unwrap(), &map, body, "req-1", now)
+        let uri: http::Uri = uri.parse().unwrap();
+        let routed = http_api_path(method, uri.path()).expect("a route");
+        http_api_event(&method.parse().unwrap(), &uri, &routed, &map, body, "req-1", now)
     }
 
     #[test]
@@ -705,7 +748,8 @@ mod tests {
     /// path, `rawPath` or a 400), here under this API's routes, and what the path variables get.
     #[test]
     fn paths_are_decoded_as_api_gateways_http_api_decodes_them() {
-        let routed = |path: &str| http_api_path(path).map(|r| (r.route, r.raw_path, Value::Object(r.parameters)));
+        let routed =
+            |path: &str| http_api_path("PUT", path).map(|r| (r.route, r.raw_path, Value::Object(r.parameters)));
         let status = "/integrations/{id}/external-statuses/{status_id}";
         for (sent, raw, value) in [
             ("/integrations/i/external-statuses/plain", "/integrations/i/external-statuses/plain", "plain"),
@@ -724,19 +768,162 @@ mod tests {
         }
         // `%2F` once: a `/` of the path, so no route (or another one).
         assert_eq!(routed("/integrations/i/external-statuses/a%2Fb"), Err(PathRejected::NotFound));
-        assert_eq!(http_api_path("/queues/a%2Fintervals").unwrap().route, "/queues/{id}/intervals");
+        assert_eq!(http_api_path("GET", "/queues/a%2Fintervals").unwrap().route, "/queues/{id}/intervals");
         // `%25` once: the second decoding fails (the captures' `percent%25done`: 400).
         assert_eq!(routed("/integrations/i/external-statuses/50%25done"), Err(PathRejected::BadRequest));
         assert_eq!(routed("/integrations/i/external-statuses/50%"), Err(PathRejected::BadRequest));
         assert_eq!(routed("/integrations/i/external-statuses/%FF"), Err(PathRejected::BadRequest));
         // A literal segment wins over a variable; unknown shapes are no route.
-        assert_eq!(http_api_path("/integrations/test-connection").unwrap().route, "/integrations/test-connection");
-        let connect = http_api_path("/integrations/amazon-connect/external-id").unwrap();
+        let test_connection = http_api_path("POST", "/integrations/test-connection").unwrap();
+        assert_eq!(test_connection.route, "/integrations/test-connection");
+        let connect = http_api_path("GET", "/integrations/amazon-connect/external-id").unwrap();
         assert_eq!((connect.route, connect.parameters.len()), ("/integrations/amazon-connect/external-id", 0));
-        assert_eq!(http_api_path("/integrations/x").unwrap().route, "/integrations/{id}");
-        assert_eq!(http_api_path("/integrations/x/ingest-keys/%2e%2e").unwrap().parameters["key_id"], "..");
+        assert_eq!(http_api_path("GET", "/integrations/x").unwrap().route, "/integrations/{id}");
+        assert_eq!(http_api_path("DELETE", "/integrations/x/ingest-keys/%2e%2e").unwrap().parameters["key_id"], "..");
         assert_eq!(routed("/integrations/x/nothing"), Err(PathRejected::NotFound));
         assert_eq!(routed("/"), Err(PathRejected::NotFound));
+    }
+
+    /// Routes are a method and a path, as in the template: a path with no route of the request's method is no route
+    /// (API Gateway's 404), and among the routes of that method the most specific path wins.
+    #[test]
+    fn routes_are_a_method_and_a_path() {
+        let routed = |method: &str, path: &str| http_api_path(method, path).map(|r| (r.route, r.function));
+        assert_eq!(routed("GET", "/integrations"), Ok(("/integrations", INTEGRATIONS_API)));
+        assert_eq!(routed("post", "/integrations"), Ok(("/integrations", INTEGRATIONS_API)), "any case, as HTTP");
+        for (method, path) in [
+            ("PUT", "/integrations"),
+            ("POST", "/queues"),
+            ("POST", "/health"),
+            ("HEAD", "/health"),
+            ("OPTIONS", "/integrations"),
+            ("GET", "/integrations/x/external-agents/a"),
+            ("DELETE", "/integrations/x/ingest-keys"),
+            ("GET", "/ingest/queues"),
+            ("PATCH", "/integrations/x/pause"),
+        ] {
+            assert_eq!(routed(method, path), Err(PathRejected::NotFound), "{method} {path}");
+        }
+        // `GET /integrations/test-connection` is the route `GET /integrations/{id}`: the only GET route of that
+        // shape (`/integrations/test-connection` has a POST route only).
+        assert_eq!(routed("GET", "/integrations/test-connection"), Ok(("/integrations/{id}", INTEGRATIONS_API)));
+        assert_eq!(
+            routed("PUT", "/integrations/x/external-agents/a"),
+            Ok(("/integrations/{id}/external-agents/{external_id}", QUEUES_QUERY))
+        );
+        assert_eq!(routed("POST", "/ingest/queues"), Ok(("/ingest/queues", INGEST)));
+    }
+
+    /// The spec's operations are the routes, each under the function its tag names (`integrations`:
+    /// `integrations-api`, `queries`: `queues-query`, `ingest`: `ingest`).
+    #[test]
+    fn every_route_of_the_spec_has_a_function() {
+        let routes = routes();
+        assert_eq!(routes.len(), 30, "the spec's 30 operations: {routes:?}");
+        // Each operation's `tags:` line (six spaces in) follows its method key (four), in the order of `routes()`.
+        let mut operations = routes.iter();
+        let (mut current, mut checked) = (None, 0);
+        for line in OPENAPI.lines() {
+            let key = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':'));
+            if key.is_some_and(|key| routes.iter().any(|(method, _)| *method == key)) {
+                current = operations.next();
+            } else if let (Some((method, path)), Some(tag)) = (current, line.strip_prefix("      tags: [")) {
+                let function = match tag.trim_end_matches(']') {
+                    "integrations" => INTEGRATIONS_API,
+                    "queries" => QUEUES_QUERY,
+                    "ingest" => INGEST,
+                    other => panic!("{method} {path}: tag {other}"),
+                };
+                assert_eq!(route(path), Some(function), "{method} {path}");
+                let routed = http_api_path(method, path).unwrap();
+                assert_eq!((routed.route, routed.function), (*path, function), "{method} {path}");
+                (current, checked) = (None, checked + 1);
+            }
+        }
+        assert_eq!(checked, routes.len(), "every operation has a tag");
+        for expected in [("get", "/health"), ("post", "/integrations/{id}/pause"), ("post", "/ingest/agent-events")] {
+            assert!(routes.contains(&expected), "{expected:?}");
+        }
+        let agents = "/integrations/{id}/external-agents/{external_id}";
+        assert!(routes.contains(&("put", agents)) && routes.contains(&("delete", agents)));
+        assert!(!routes.contains(&("get", agents)));
+    }
+
+    /// A fake Lambda invoke API: every event it receives (function, event), each answered 200 `{}`.
+    async fn recording_functions() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        let app = axum::Router::new().route(
+            "/2015-03-31/functions/{function}/invocations",
+            axum::routing::post(move |axum::extract::Path(function): axum::extract::Path<String>, body: String| {
+                let record = record.clone();
+                async move {
+                    record.lock().unwrap().push((function, serde_json::from_str::<Value>(&body).unwrap()));
+                    json!({"statusCode": 200, "headers": {"content-type": "application/json"}, "body": "{}"})
+                        .to_string()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (url, seen)
+    }
+
+    /// A request that no route takes gets API Gateway's own 404 and reaches no function: a path split by a `%2F`
+    /// encoded once, an unknown path, a wrong method. The same id encoded twice reaches the function whole.
+    #[tokio::test]
+    async fn a_request_of_no_route_is_api_gateways_404_and_reaches_no_function() {
+        let (lambda, seen) = recording_functions().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, Gateway::new(&lambda).router()).await.unwrap() });
+        let client = reqwest::Client::new();
+        let call = |method: &str, path: &str| {
+            let request = client.request(method.parse().unwrap(), format!("{base}{path}")).header("x-tenant-id", "t");
+            async move {
+                let answer = request.send().await.unwrap();
+                let status = answer.status().as_u16();
+                let content_type = answer.headers()[header::CONTENT_TYPE].to_str().unwrap().to_owned();
+                (status, content_type, answer.json::<Value>().await.unwrap())
+            }
+        };
+
+        let not_found = (404, "application/json".to_owned(), json!({"message": "Not Found"}));
+        for (method, path) in [
+            // Decoded once to be routed: `/integrations/abc/def/external-agents`, no route.
+            ("GET", "/integrations/abc%2Fdef/external-agents"),
+            ("PUT", "/integrations/i/external-statuses/Break%2FLunch"),
+            ("DELETE", "/integrations/abc%2Fdef"),
+            ("GET", "/integrations/i/nothing"),
+            ("GET", "/nothing-here"),
+            // Wrong methods: no route of that method has the path.
+            ("PUT", "/integrations"),
+            ("POST", "/queues"),
+            ("GET", "/integrations/i/external-agents/a"),
+        ] {
+            assert_eq!(call(method, path).await, not_found, "{method} {path}");
+        }
+        assert_eq!(seen.lock().unwrap().len(), 0, "no function invoked: {:?}", seen.lock().unwrap());
+
+        // Encoded twice, the id reaches the function whole, under its route.
+        let (status, _, _) = call("PUT", "/integrations/i/external-statuses/Break%252FLunch").await;
+        assert_eq!(status, 200);
+        let (status, _, _) = call("GET", "/integrations/abc%252Fdef/external-agents").await;
+        assert_eq!(status, 200);
+        let seen = seen.lock().unwrap();
+        let (function, event) = &seen[0];
+        assert_eq!(function, QUEUES_QUERY);
+        assert_eq!(event["routeKey"], "PUT /integrations/{id}/external-statuses/{status_id}");
+        assert_eq!(event["pathParameters"], json!({"id": "i", "status_id": "Break/Lunch"}));
+        assert_eq!(event["rawPath"], "/integrations/i/external-statuses/Break/Lunch");
+        let (function, event) = &seen[1];
+        assert_eq!(
+            (function.as_str(), &event["routeKey"]),
+            (QUEUES_QUERY, &json!("GET /integrations/{id}/external-agents"))
+        );
+        assert_eq!(event["pathParameters"], json!({"id": "abc/def"}));
+        assert_eq!(seen.len(), 2);
     }
 
     #[test]

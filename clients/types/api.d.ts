@@ -205,12 +205,16 @@ export interface paths {
         };
         /**
          * The mappable queues of all the tenant's integrations, by name, cursor-paginated.
-         * @description Sorted by lower-cased name, then queue id (the order of the index the listing reads; no Scan). Filters
-         *     combine with AND. `integration_name` is the integration's current name, or for a deleted integration the
-         *     name it had when the queue was last imported. Pages continue after the last queue returned, so a page never
-         *     skips or repeats a queue while imports add others; a queue renamed between two page requests moves in the
-         *     order and may be seen twice or not at all. A page may hold fewer than `limit` queues only when
-         *     `next_cursor` is null, or after an unusually long read (follow `next_cursor` until it is null).
+         * @description Sorted by the UTF-8 bytes of `{lower-cased name}#{queue id}` (the order of the index the listing reads; no
+         *     Scan): by lower-cased name, except that a name sorts after the names that continue it with a character below
+         *     `#` (a space, `!`, `"` or a control character) and before those that continue it with any other (`Sales 2`,
+         *     `Sales`, `Sales-EU`); queues of the same lower-cased name by queue id. A name too long for the key (1,024 bytes
+         *     with the queue id) sorts by the part that fits. Filters combine with AND. `integration_name` is the
+         *     integration's current name, or for a deleted integration the name it had when the queue was last imported.
+         *     Pages continue after the last queue returned, so a page never skips or repeats a queue while imports add
+         *     others; a queue renamed between two page requests moves in the order and may be seen twice or not at all. A
+         *     page may hold fewer than `limit` queues only when `next_cursor` is null, or after an unusually long read
+         *     (follow `next_cursor` until it is null).
          *     A channel the ACD lists for every queue whether or not the queue serves it (Genesys Cloud chats and emails)
          *     is listed once traffic has been imported for it, and from then on; `GET /queues/{id}` finds it before.
          */
@@ -266,7 +270,8 @@ export interface paths {
          *       re-read of the run that listed it again). A queue no longer in the ACD's listing is complete only up to
          *       where it left, and one listed again only as far as the import has written its data since: the answer's
          *       `complete_through` is then that point. An interval without contacts reads as zeros (intervals without
-         *       contacts are not stored).
+         *       contacts are not stored). So `complete` is true exactly for the intervals starting at or after the
+         *       answer's `complete_from` and ending at or before its `complete_through`.
          *     - `complete: false` with numbers — imported, but the import has not finished the window yet: preliminary.
          *     - `complete: false` with null numbers — not imported yet ("not fetched", never "no contacts").
          *
@@ -298,10 +303,14 @@ export interface paths {
          *     import stores segments split at UTC midnights, and the pieces are joined back when read (followed up to 7
          *     days beyond the range on either side; a longer segment starts or ends at the midnight where that stops).
          *     Two segments that merely touch, with the same status, stay two when the ACD reported two. `end` is null
-         *     while the segment is open. Sorted by employee, integration and external agent id (the index order), then start.
-         *     `from < to`, at most 31 days apart (any instants in the UTC years 0000–9999; not restricted to quarter hours). A page reads at most
-         *     about 20,000 items (mapped agents and segments) or 1,000 agents' segments: it may hold fewer than `limit`
-         *     segments, or none, with a non-null `next_cursor` after a long read (follow `next_cursor` until it is null).
+         *     while the segment is open. Sorted by the UTF-8 bytes of
+         *     `{employee_id}#{integration_id}#{external_agent_id}` (the index order), then start: by employee id
+         *     (case-sensitive), except that an employee id sorts after those that continue it with a character below `#`
+         *     (`emp 2` before `emp`, `emp-2` after), then integration id and external agent id.
+         *     `from < to`, at most 31 days apart (any instants in the UTC years 0000–9999; not restricted to quarter hours).
+         *     A page reads at most about 20,000 items (mapped agents, including those of employees whose ids begin
+         *     `{employee_id}#`, which the index prefix also holds, and segments), 1,000 agents' segments or 2,000 DynamoDB
+         *     Queries: it may hold fewer than `limit` segments, or none, with a non-null `next_cursor` after a long read (follow `next_cursor` until it is null).
          *
          *     `gaps` lists the periods overlapping `[from, to)` whose agent states were lost in the ACD's feed before the
          *     import could read them (Amazon Connect: an agent event stream checkpoint or shard older than the stream's
@@ -1044,7 +1053,12 @@ export interface components {
             to: string;
             /**
              * Format: date-time
-             * @description Intervals ending at or before this instant are complete (the integration's point, or the queue's own for a queue not read as far: no longer listed, or listed again and not read up to it yet); null before the first completed import.
+             * @description Where this queue's complete intervals start. An interval starting before it is not complete, even where it ends before `complete_through`: it was never fetched for this queue (before the integration's first back-fill, or, for a queue first listed after the integration's data was complete or listed again after it had left the listing, before the import first read it then). When it is not before `complete_through`, no interval is complete. Null when `complete_through` is null (nothing is complete), and for an integration whose import state was written before the import recorded where its first back-fill started (complete from the beginning up to `complete_through`).
+             */
+            complete_from: string | null;
+            /**
+             * Format: date-time
+             * @description Intervals ending at or before this instant and starting at or after `complete_from` are complete (the integration's point, or the queue's own for a queue not read as far: no longer listed, or listed again and not read up to it yet); null before the first completed import. Intervals before `complete_from` are not complete, whatever their end.
              */
             complete_through: string | null;
             items: components["schemas"]["Interval"][];

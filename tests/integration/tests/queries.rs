@@ -19,14 +19,17 @@ fn names(items: &[Value]) -> Vec<String> {
     items.iter().map(|q| q["name"].as_str().unwrap().to_owned()).collect()
 }
 
-/// The listing's order: lower-cased name, then queue id (the index's sort key).
+/// The listing's order as the spec documents it: by the UTF-8 bytes of `{lower-cased name}#{queue id}` (the index's
+/// sort key), strictly increasing. Not "by name, then id": `Sales 2` comes before `Sales` (a space is below `#`),
+/// `Sales-EU` after it (`queues_are_listed_by_the_bytes_of_lower_cased_name_hash_id`).
 fn assert_sorted(items: &[Value]) {
-    let keys: Vec<String> = items
+    let keys: Vec<Vec<u8>> = items
         .iter()
-        .map(|q| format!("{}#{}", q["name"].as_str().unwrap().to_lowercase(), q["id"].as_str().unwrap()))
+        .map(|q| format!("{}#{}", q["name"].as_str().unwrap().to_lowercase(), q["id"].as_str().unwrap()).into_bytes())
         .collect();
     for pair in keys.windows(2) {
-        assert!(pair[0] < pair[1], "out of order: {} then {}", pair[0], pair[1]);
+        let shown = |k: &[u8]| String::from_utf8_lossy(k).into_owned();
+        assert!(pair[0] < pair[1], "out of order: {} then {}", shown(&pair[0]), shown(&pair[1]));
     }
 }
 
@@ -286,6 +289,157 @@ async fn intervals_in_form(form: Form) {
         .get(&format!("/queues/{q}/intervals?from=2024-02-01T00:00:00Z&to=2024-03-03T01:00:00+01:00"), "tenant-a")
         .await;
     assert_eq!(body["items"].as_array().unwrap().len(), 31 * 96);
+}
+
+/// The documented order where it differs from "by name, then id": names that another name starts with. A character
+/// below `#` after the common part (a space, `!`) sorts a name before the shorter one, any other after it.
+#[tokio::test]
+async fn queues_are_listed_by_the_bytes_of_lower_cased_name_hash_id() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let q =
+        |ext: &str, name: &str| item(spec_queue("tenant-a", integration, "Genesys", ext, name, Channel::Calls, true));
+    env.put_items(vec![
+        q("q-a", "Sales"),
+        q("q-b", "sales"),
+        q("q-c", "Sales 2"),
+        q("q-d", "SALES 10"),
+        q("q-e", "Sales-EU"),
+        q("q-f", "Salés"),
+        q("q-g", "Sales!"),
+    ])
+    .await;
+    // `Sales` and `sales` share a lower-cased name: by queue id (`q-a` before `q-b`).
+    let want = ["SALES 10", "Sales 2", "Sales!", "Sales", "sales", "Sales-EU", "Salés"];
+    for limit in [100, 2, 1] {
+        let (all, _) = all_pages(&env, &format!("/queues?limit={limit}"), "tenant-a").await;
+        assert_eq!(names(&all), want, "limit {limit}");
+        assert_sorted(&all);
+    }
+    let page = env.get("/queues?q=sales", "tenant-a").await;
+    assert_eq!(names(page["items"].as_array().unwrap()), want[..6], "the text filter lists in the same order");
+}
+
+/// `GET /queues` without filters still has DynamoDB leave out inactive queues (and those awaiting traffic): after a
+/// first Query of the page's size, each Query grows with the share the filter let through, instead of asking for
+/// the items still wanted: until 2026-12-07 the pages below took 107 and 22 calls (ever smaller Queries as a page
+/// filled), now 4 and 5.
+#[tokio::test]
+async fn an_unfiltered_listing_reads_past_many_inactive_queues_in_few_calls() {
+    let env = Env::start().await;
+    // tenant-a: 100 active queues spread among 2,000 inactive ones (one in 21); tenant-b: the inactive ones first.
+    for (t, spread, max_calls) in [("tenant-a", true, 4), ("tenant-b", false, 5)] {
+        let active_name = |i: usize| if spread { format!("Queue {:05} live", 20 * i) } else { format!("Zone {i:05}") };
+        let gone = env.create_integration(t, "Removed campaigns").await;
+        let live = env.create_integration(t, "Live").await;
+        let mut all = Vec::new();
+        for i in 0..2_000 {
+            let (ext, name) = (format!("old-{i:05}"), format!("Queue {i:05}"));
+            all.push(spec_queue(t, gone, "Removed campaigns", &ext, &name, Channel::ALL[i % 6], false));
+        }
+        for i in 0..100 {
+            let ext = format!("q-{i:05}");
+            all.push(spec_queue(t, live, "Live", &ext, &active_name(i), Channel::ALL[i % 6], true));
+        }
+        let mut want: Vec<(String, String)> =
+            all.iter().filter(|q| q.active).map(|q| (q.gsi1sk.clone(), q.queue_id.to_string())).collect();
+        want.sort();
+        let want: Vec<String> = want.into_iter().map(|(_, id)| id).collect();
+        env.put_items(all.into_iter().map(item).collect()).await;
+
+        let (status, body, cost) = env.measured("/queues?limit=100", t).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(ids(body["items"].as_array().unwrap()), want, "{t}: every active queue, in order");
+        assert_eq!(body["next_cursor"], Value::Null, "{t}");
+        println!("{t}: {cost:?}");
+        // The integration names, and the listing's Queries: 101 items, then the rest at the share seen (tenant-a:
+        // one in 20, so the rest at once, in two Queries of DynamoDB's 1 MB), or twice what was read while nothing
+        // was kept (tenant-b: 202, 606, then the rest).
+        assert!(cost.calls <= max_calls, "{t}: {cost:?}");
+        assert!(cost.scanned_items <= 2 + 2_100, "{t}: each item once: {cost:?}");
+        // The same pages with a smaller limit: no skip, no repeat.
+        let (paged, _) = all_pages(&env, "/queues?limit=30", t).await;
+        assert_eq!(ids(&paged), want, "{t}");
+    }
+}
+
+/// The answer's `complete_from`: an interval before it is not complete although it ends before
+/// `complete_through` — before the integration's first back-fill, or before a queue first listed after it was read
+/// from then only. Until 2026-12-07 the answer had no `complete_from`, and `complete_through` claimed every interval
+/// ending by it complete.
+#[tokio::test]
+async fn intervals_answer_where_the_queues_completeness_starts() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let legacy = env.create_integration("tenant-a", "State from before complete_from").await;
+    let fresh = env.create_integration("tenant-a", "Not imported yet").await;
+    let early = QueueId::new(integration, "early:call");
+    let late = QueueId::new(integration, "late:call");
+    let old = QueueId::new(legacy, "old:call");
+    let new = QueueId::new(fresh, "new:call");
+    let mut late_queue = spec_queue("tenant-a", integration, "Genesys", "late:call", "Late", Channel::Calls, true);
+    late_queue.complete_from = Some(at(1, 10, 0)); // first listed when the integration was complete up to 10:00
+    // The first back-fill started at 08:00; complete up to 12:00.
+    let mut integration_state = state("tenant-a", integration, at(1, 12, 0));
+    integration_state.insert(
+        "complete_from".to_owned(),
+        aws_sdk_dynamodb::types::AttributeValue::S("2024-03-01T08:00:00Z".to_owned()),
+    );
+    env.put_items(vec![
+        item(spec_queue("tenant-a", integration, "Genesys", "early:call", "Early", Channel::Calls, true)),
+        item(late_queue),
+        item(spec_queue("tenant-a", legacy, "Old", "old:call", "Old", Channel::Calls, true)),
+        item(spec_queue("tenant-a", fresh, "Not imported yet", "new:call", "New", Channel::Calls, true)),
+        integration_state,
+        state("tenant-a", legacy, at(1, 12, 0)),
+        item(interval("tenant-a", &early, at(1, 8, 15), 2, 2, 2_000, None)),
+        item(interval("tenant-a", &late, at(1, 10, 15), 3, 3, 3_000, None)),
+    ])
+    .await;
+
+    let time = |v: &Value| v.as_str().map(|s| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    // (queue, from, to, complete_from, complete_through)
+    let cases = [
+        (early.clone(), "08:00", Some("2024-03-01T08:00:00Z"), Some("2024-03-01T12:00:00Z")),
+        (late.clone(), "10:00", Some("2024-03-01T10:00:00Z"), Some("2024-03-01T12:00:00Z")),
+        // An import state written before `complete_from` was recorded: complete from the beginning.
+        (old, "-", None, Some("2024-03-01T12:00:00Z")),
+        (new, "-", None, None),
+    ];
+    for (queue, first, complete_from, complete_through) in cases {
+        let path = format!("/queues/{queue}/intervals?from=2024-03-01T07:00:00Z&to=2024-03-01T12:30:00Z");
+        let body = env.get(&path, "tenant-a").await;
+        assert_eq!(body["complete_from"], json!(complete_from), "{queue}");
+        assert_eq!(body["complete_through"], json!(complete_through), "{queue}");
+        let (from, through) = (time(&body["complete_from"]), time(&body["complete_through"]));
+        let items = body["items"].as_array().unwrap();
+        assert_eq!(items.len(), 22);
+        for i in items {
+            let start = time(&i["start"]).unwrap();
+            let complete =
+                through.is_some_and(|t| start + chrono::Duration::minutes(15) <= t) && from.is_none_or(|f| start >= f);
+            assert_eq!(i["complete"], complete, "{queue} (complete from {first}): {i}");
+            if from.is_some_and(|f| start < f) {
+                assert_eq!(i["offered"], Value::Null, "never fetched before {first}: {i}");
+            }
+        }
+        let complete = items.iter().filter(|i| i["complete"] == true).count();
+        assert_eq!(
+            complete,
+            match first {
+                "08:00" => 16,
+                "10:00" => 8,
+                _ if through.is_some() => 20,
+                _ => 0,
+            },
+            "{queue}"
+        );
+    }
+    let late_body = env
+        .get(&format!("/queues/{late}/intervals?from=2024-03-01T09:45:00Z&to=2024-03-01T10:30:00Z"), "tenant-a")
+        .await;
+    let offered: Vec<Value> = late_body["items"].as_array().unwrap().iter().map(|i| i["offered"].clone()).collect();
+    assert_eq!(offered, [Value::Null, json!(0), json!(3)], "not fetched, then complete: zero and stored");
 }
 
 #[tokio::test]
@@ -966,4 +1120,258 @@ async fn agent_state_pages_read_a_bounded_amount() {
     assert!(pages > 1, "the pages ended early");
     assert_eq!(got.len(), expected.len(), "no repeats");
     assert_eq!(got.into_iter().collect::<HashSet<_>>(), expected, "no skips");
+}
+
+/// A mapped agent as the mapping routes store it (the employees index keys set).
+fn mapped_agent(
+    t: &str,
+    integration: acd_domain::IntegrationId,
+    id: &str,
+    employee: &str,
+) -> acd_aws::items::AgentItem {
+    let mut mapped = agent(t, integration, id, None);
+    mapped.gsi1pk = Some(acd_aws::items::employees_gsi_pk(&tenant(t)));
+    mapped.gsi1sk = Some(acd_aws::items::employees_gsi_sk(employee, integration, id));
+    mapped.employee_id = Some(employee.to_owned());
+    mapped
+}
+
+/// Follows `first` (an agent-states path) to its last page with `api`; returns every segment (agent, start, end) and
+/// the cost of each page.
+async fn states_pages(
+    api: &acd_app::http::queries::QueriesApi,
+    first: &str,
+) -> (Vec<(String, String, String)>, Vec<acd_app::query::cost::ReadCost>) {
+    let (mut got, mut costs, mut cursor) = (Vec::new(), Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("{first}&cursor={c}"),
+            None => first.to_owned(),
+        };
+        let (status, page, cost) = measured_call(api, "GET", &path, None).await;
+        assert_eq!(status, 200, "{page}");
+        costs.push(cost);
+        for s in page["items"].as_array().unwrap() {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_owned();
+            got.push((text("external_agent_id"), text("start"), text("end")));
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return (got, costs),
+        }
+    }
+}
+
+/// `GET /agent-states?employee_id=E` reads the employees index from the prefix `E#`, which also holds the mappings
+/// of every employee whose id begins `E#` (ids may contain `#`): those are dropped, but counted in the page's read
+/// bound, and a page that has read enough of them ends with a cursor at the last one read, which the next page
+/// accepts. Until 2026-12-07 the bound was checked only after one of `E`'s own agents, so `site7` read all of
+/// `site7#0000` … `site7#0599` in one request (sequential Queries of 51 mappings each: ~20,000 of them at 10,000
+/// such employees, a bound a page promises never to pass, and more than the function's 15 s could hold).
+#[tokio::test]
+async fn an_employee_filter_page_ends_after_enough_mappings_of_other_employees() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let mut items = vec![item(status("tenant-a", integration, "ON_QUEUE", "On Queue"))];
+    for e in 0..600 {
+        let (id, employee) = (format!("agent-{e:04}"), format!("site7#{e:04}"));
+        items.push(item(mapped_agent("tenant-a", integration, &id, &employee)));
+    }
+    items.push(item(mapped_agent("tenant-a", integration, "mine", "site7")));
+    let mut expected = Vec::new();
+    for s in 0..2 {
+        let start = at(5, 1, 0) + chrono::Duration::minutes(30 * s);
+        let end = start + chrono::Duration::minutes(30);
+        items.push(item(segment("tenant-a", integration, "mine", start, Some(end), "ON_QUEUE")));
+        let iso = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        expected.push(("mine".to_owned(), iso(start), iso(end)));
+    }
+    env.put_items(items).await;
+    let first = "/agent-states?from=2024-03-05T00:00:00Z&to=2024-03-06T00:00:00Z&employee_id=site7&limit=1000";
+
+    let budget = 60;
+    let mut api = env.api.clone();
+    api.queries.max_state_items_read = budget;
+    let (got, costs) = states_pages(&api, first).await;
+    assert_eq!(got, expected, "site7's segments, once");
+    for (page, cost) in costs.iter().enumerate() {
+        // The budget, one more round of mappings (51), site7's agent (2 segments) and status (1).
+        assert!(cost.scanned_items <= budget + 51 + 2 + 1, "page {page}: {cost:?}");
+    }
+    assert!(costs.len() > 600 / (budget + 51) as usize, "{} pages", costs.len());
+}
+
+/// Wraps the DynamoDB store: counts the reads that join a segment's pieces (`segments` of one instant, `from ==
+/// to`), and how many of them were in flight at once (each held 20 ms, so that reads sent together overlap).
+struct JoinReads {
+    inner: std::sync::Arc<dyn acd_app::query::QueryStore>,
+    joins: std::sync::atomic::AtomicU64,
+    in_flight: std::sync::atomic::AtomicU64,
+    most_in_flight: std::sync::atomic::AtomicU64,
+}
+
+#[async_trait::async_trait]
+impl acd_app::query::QueryStore for JoinReads {
+    async fn integration_names(
+        &self,
+        t: &acd_domain::TenantId,
+    ) -> Result<std::collections::HashMap<acd_domain::IntegrationId, String>, acd_app::ports::StoreError> {
+        self.inner.integration_names(t).await
+    }
+    async fn integration_name(
+        &self,
+        t: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+    ) -> Result<Option<String>, acd_app::ports::StoreError> {
+        self.inner.integration_name(t, id).await
+    }
+    async fn list_queues(
+        &self,
+        t: &acd_domain::TenantId,
+        query: &acd_app::query::QueueQuery,
+        limit: usize,
+        after: Option<&str>,
+    ) -> Result<acd_app::query::QueuePage, acd_app::ports::StoreError> {
+        self.inner.list_queues(t, query, limit, after).await
+    }
+    async fn get_queue(
+        &self,
+        t: &acd_domain::TenantId,
+        id: &QueueId,
+    ) -> Result<Option<acd_app::query::QueueRecord>, acd_app::ports::StoreError> {
+        self.inner.get_queue(t, id).await
+    }
+    async fn intervals(
+        &self,
+        t: &acd_domain::TenantId,
+        id: &QueueId,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<acd_app::query::IntervalRecord>, acd_app::ports::StoreError> {
+        self.inner.intervals(t, id, from, to).await
+    }
+    async fn completeness(
+        &self,
+        t: &acd_domain::TenantId,
+        integration: acd_domain::IntegrationId,
+    ) -> Result<acd_app::query::Completeness, acd_app::ports::StoreError> {
+        self.inner.completeness(t, integration).await
+    }
+    async fn mapped_agents(
+        &self,
+        t: &acd_domain::TenantId,
+        employee: Option<&str>,
+        from: Option<&acd_app::query::AgentsFrom>,
+        limit: usize,
+    ) -> Result<acd_app::ports::Page<acd_app::query::MappedAgent>, acd_app::ports::StoreError> {
+        self.inner.mapped_agents(t, employee, from, limit).await
+    }
+    async fn segments(
+        &self,
+        t: &acd_domain::TenantId,
+        integration: acd_domain::IntegrationId,
+        agent: &str,
+        from: chrono::DateTime<chrono::Utc>,
+        to: chrono::DateTime<chrono::Utc>,
+        not_before: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Vec<acd_app::query::SegmentRecord>, acd_app::ports::StoreError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if from != to {
+            return self.inner.segments(t, integration, agent, from, to, not_before).await;
+        }
+        self.joins.fetch_add(1, SeqCst);
+        let now = self.in_flight.fetch_add(1, SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, SeqCst);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let out = self.inner.segments(t, integration, agent, from, to, not_before).await;
+        self.in_flight.fetch_sub(1, SeqCst);
+        out
+    }
+    async fn statuses(
+        &self,
+        t: &acd_domain::TenantId,
+        integration: acd_domain::IntegrationId,
+    ) -> Result<Vec<acd_app::mappings::ExternalStatusRecord>, acd_app::ports::StoreError> {
+        self.inner.statuses(t, integration).await
+    }
+    async fn agent_state_gaps(
+        &self,
+        t: &acd_domain::TenantId,
+    ) -> Result<Vec<acd_app::query::IntegrationGap>, acd_app::ports::StoreError> {
+        self.inner.agent_state_gaps(t).await
+    }
+}
+
+/// `agents` mapped agents (`agent-00` …, employees `emp-00` …), each offline from March 1 to March 25, stored as
+/// the import stores it (a piece a day): a range on March 12 sees one segment of each, followed 7 days back and 7
+/// forward (one Query a day), from March 5 to March 20.
+async fn long_offline_agents(env: &Env, agents: usize) -> acd_domain::IntegrationId {
+    let integration = env.create_integration("tenant-a", "Genesys").await;
+    let mut items = vec![item(status("tenant-a", integration, "OFFLINE", "Offline"))];
+    for a in 0..agents {
+        let id = format!("agent-{a:02}");
+        items.push(item(mapped_agent("tenant-a", integration, &id, &format!("emp-{a:02}"))));
+        for day in 1..25 {
+            items.push(item(segment("tenant-a", integration, &id, at(day, 0, 0), Some(at(day + 1, 0, 0)), "OFFLINE")));
+        }
+    }
+    env.put_items(items).await;
+    integration
+}
+
+const LONG_OFFLINE_RANGE: &str = "/agent-states?from=2024-03-12T06:00:00Z&to=2024-03-12T07:00:00Z&limit=1000";
+
+/// The reads that join a long segment's pieces (here 7 days back and 7 forward, a Query a day, for each of 8
+/// agents) go out as the agents' segment reads do, several agents at a time, each agent's two directions together,
+/// and the answer is the same. Until 2026-12-07 they were awaited inside the loop over agents, one after another:
+/// 15 sequential Queries an agent, for up to 1,000 agents a page.
+#[tokio::test]
+async fn the_reads_that_join_a_segments_pieces_go_out_together() {
+    let env = Env::start().await;
+    long_offline_agents(&env, 8).await;
+    let (expected, _) = states_pages(&env.api, LONG_OFFLINE_RANGE).await;
+    let whole = ("2024-03-05T00:00:00Z".to_owned(), "2024-03-20T00:00:00Z".to_owned());
+    assert_eq!(expected.len(), 8);
+    assert!(expected.iter().all(|(_, start, end)| (start, end) == (&whole.0, &whole.1)), "{expected:?}");
+
+    let watched = std::sync::Arc::new(JoinReads {
+        inner: env.api.queries.store.clone(),
+        joins: Default::default(),
+        in_flight: Default::default(),
+        most_in_flight: Default::default(),
+    });
+    let mut api = env.api.clone();
+    api.queries.store = watched.clone();
+    let (got, costs) = states_pages(&api, LONG_OFFLINE_RANGE).await;
+    assert_eq!(got, expected, "the same answer");
+    use std::sync::atomic::Ordering::SeqCst;
+    assert_eq!(watched.joins.load(SeqCst), 8 * 14);
+    // A mapped-agents page, the statuses, the gaps, and per agent its segments and 14 joining reads.
+    assert_eq!(costs.iter().map(|c| c.calls).collect::<Vec<_>>(), [3 + 8 * 15]);
+    let most = watched.most_in_flight.load(SeqCst);
+    assert!(most >= 4, "at most {most} joining read(s) in flight at once");
+}
+
+/// A page also ends, with a cursor after a whole agent, once it has sent its bound of Queries (2,000; 60 here):
+/// 20 agents whose segments are followed 14 days beyond the range cost 15 Queries each, and the pages together
+/// answer what one unbounded page does. Until 2026-12-07 only items (each Query counting one) and agents were
+/// bounded: 1,000 such agents made 15,000 Queries in one request.
+#[tokio::test]
+async fn an_agent_states_page_ends_after_its_queries() {
+    let env = Env::start().await;
+    long_offline_agents(&env, 20).await;
+    let (expected, costs) = states_pages(&env.api, LONG_OFFLINE_RANGE).await;
+    assert_eq!((expected.len(), costs.len()), (20, 1), "the default bound is far above this data");
+    assert_eq!(costs[0].calls, 3 + 20 * 15);
+
+    let budget = 60;
+    let mut api = env.api.clone();
+    api.queries.max_state_queries = budget;
+    let (got, costs) = states_pages(&api, LONG_OFFLINE_RANGE).await;
+    assert_eq!(got, expected, "every segment once, in order");
+    for (page, cost) in costs.iter().enumerate() {
+        // The bound, the gaps' Query, and the agents read ahead (8, 15 Queries each).
+        assert!(cost.calls <= budget + 1 + 8 * 15, "page {page}: {cost:?}");
+    }
+    assert_eq!(costs.len(), 5, "4 agents a page");
 }

@@ -258,6 +258,7 @@ fn intervals_view(r: &QueueIntervals) -> Value {
         "interval_minutes": r.queue.interval_minutes,
         "from": r.from,
         "to": r.to,
+        "complete_from": r.complete_from,
         "complete_through": r.complete_through,
         "items": items,
     })

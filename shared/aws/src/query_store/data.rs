@@ -78,6 +78,10 @@ pub(super) async fn completeness(
     Ok(Completeness { from: time("complete_from")?, through: time("complete_through")? })
 }
 
+/// Up to `limit` mapped agents in index order from `from`. With `employee`, the index prefix `{employee}#`: it also
+/// holds the mappings of employees whose ids begin `{employee}#` (ids may contain `#`, and no key range of the
+/// stored layout `{employee}#{integration}#{external id}` separates them), returned too; the service drops them
+/// and counts them in its page's read bound (`acd_app::query::MAX_STATE_ITEMS_READ_PER_PAGE`).
 pub(super) async fn mapped_agents(
     store: &DynamoStore,
     tenant: &TenantId,

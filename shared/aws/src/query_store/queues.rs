@@ -355,6 +355,18 @@ impl DynamoStore {
     }
 }
 
+/// The `Limit` of the listing's next Query, `wanted` items still to find after `evaluated` items read, `matched` of
+/// them kept. DynamoDB always filters the listing ([`queue_filter`]: queues awaiting traffic, and inactive ones unless
+/// asked for), so the `Limit` follows the share kept so far ([`next_limit`]): a `Limit` of the items still wanted
+/// would read a tenant's thousands of inactive queues a page's size at a time, and ever fewer items per Query as the
+/// page fills (until 2026-12-07: 106 Queries for a page of 100 spread among 2,000 inactive, now 3). Without a
+/// channel, integration or text filter most queues are usually kept: the first Query asks for the page alone (one
+/// item more), what the common page reads anyway; only then does the `Limit` grow.
+fn listing_limit(query: &QueueQuery, wanted: usize, evaluated: u64, matched: u64) -> usize {
+    let narrowed = query.channel.is_some() || query.integration_id.is_some() || query.text.is_some();
+    if evaluated == 0 && !narrowed { wanted } else { next_limit(wanted, evaluated, matched, true) }
+}
+
 pub(super) async fn list_queues(
     store: &DynamoStore,
     tenant: &TenantId,
@@ -366,8 +378,6 @@ pub(super) async fn list_queues(
         return store.list_queues_by_name_index(tenant, query_filter, &gram, limit, after).await;
     }
     let filter = queue_filter(query_filter);
-    let filtered =
-        query_filter.channel.is_some() || query_filter.integration_id.is_some() || query_filter.text.is_some();
     let pk = items::queues_gsi_pk(tenant);
     let (mut out, mut start, mut evaluated) = (Vec::<QueueRecord>::new(), None::<Item>, 0u64);
     loop {
@@ -378,7 +388,7 @@ pub(super) async fn list_queues(
             .table_name(&store.table)
             .index_name(GSI1)
             .expression_attribute_values(":pk", s(pk.clone()))
-            .limit(i32::try_from(next_limit(wanted, evaluated, out.len() as u64, filtered)).unwrap_or(i32::MAX))
+            .limit(i32::try_from(listing_limit(query_filter, wanted, evaluated, out.len() as u64)).unwrap_or(i32::MAX))
             .set_exclusive_start_key(start.take());
         builder = match after {
             Some(after) => builder
@@ -496,6 +506,19 @@ mod tests {
         for name in f.names.keys() {
             assert!(expression.contains(name.as_str()), "{name} unused in {expression:?}");
         }
+    }
+
+    #[test]
+    fn listing_queries_grow_with_the_share_the_filter_keeps_even_without_a_filter_asked_for() {
+        let all = QueueQuery::default();
+        assert_eq!(listing_limit(&all, 101, 0, 0), 101, "first Query: the page and one more");
+        assert_eq!(listing_limit(&all, 96, 101, 5), 2_000, "one in 20 kept: the rest of the page at that share");
+        assert_eq!(listing_limit(&all, 101, 101, 0), 202, "none kept: twice what was read");
+        assert_eq!(listing_limit(&all, 2, 200, 99), 14, "almost full: a margin, not 2 items at a time");
+        let inactive_too = QueueQuery { include_inactive: true, ..Default::default() };
+        assert_eq!(listing_limit(&inactive_too, 6, 100, 95), 17, "awaiting traffic is filtered out too");
+        let chats = QueueQuery { channel: Some(acd_domain::Channel::Chats), ..Default::default() };
+        assert_eq!(listing_limit(&chats, 101, 0, 0), 404, "a channel: a wider first Query");
     }
 
     #[test]

@@ -21,7 +21,8 @@ pub fn status_change(previous: &IntegrationStatus, next: &IntegrationStatus) -> 
     }
 }
 
-/// The end of a recorded run: its metrics (EMF) and, when the status changed, its event. `failing_since`: the
+/// The end of a recorded run: its metrics (EMF) and, when the status changed, its event (`written`: the status as
+/// stored; `None` when its write was refused, the record deleted or paused meanwhile: no event). `failing_since`: the
 /// integration's after the run ([`crate::import::failing_since_after_run`]); `data_now`: the import's clock (a fixed
 /// one in tests), against which the data lag is measured.
 pub async fn after_run(
@@ -29,10 +30,12 @@ pub async fn after_run(
     integration: &Integration,
     run: &RunRecord,
     status: &IntegrationStatus,
+    written: Option<&IntegrationStatus>,
     failing_since: Option<chrono::DateTime<Utc>>,
     data_now: chrono::DateTime<Utc>,
 ) {
     crate::metrics::emit_run(integration, run, status, failing_since, data_now);
+    let Some(status) = written else { return };
     let Some(kind) = status_change(&integration.status, status) else { return };
     let reason = match kind {
         StatusEventKind::Recovered => integration.status.reason,

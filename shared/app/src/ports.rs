@@ -570,17 +570,35 @@ pub trait ImportStore: Send + Sync {
         id: IntegrationId,
         status: &acd_domain::IntegrationStatus,
         failing_since: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>;
+    ) -> Result<StatusWrite, StoreError>;
 
     /// [`Self::save_status`] leaving the record's `failing_since` as it is with a failing status (a status that does
     /// not fail removes it): for a writer that knows nothing of failures (the ingest function's `operational`).
+    /// `true` when it was written.
     async fn set_status(
         &self,
         tenant: &TenantId,
         id: IntegrationId,
         status: &acd_domain::IntegrationStatus,
-    ) -> Result<(), StoreError> {
-        self.save_status(tenant, id, status, None).await.map(|_| ())
+    ) -> Result<bool, StoreError> {
+        Ok(self.save_status(tenant, id, status, None).await?.applied())
+    }
+}
+
+/// What [`ImportStore::save_status`] did. A status-change event is published only for a status that was written:
+/// one refused (the record deleted or paused meanwhile) changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusWrite {
+    /// Written; the record's `failing_since` after the write (none with a status that does not fail, or a failing
+    /// one written without it).
+    Applied { failing_since: Option<chrono::DateTime<chrono::Utc>> },
+    /// Refused by the write's conditions: the record is gone, being deleted, or paused.
+    Refused,
+}
+
+impl StatusWrite {
+    pub fn applied(self) -> bool {
+        matches!(self, Self::Applied { .. })
     }
 }
 

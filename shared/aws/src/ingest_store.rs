@@ -809,7 +809,7 @@ impl IngestStore for DynamoIngestStore {
         Ok(counts)
     }
 
-    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError> {
+    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<bool, StoreError> {
         self.imports.set_status(&integration.tenant_id, integration.id, status).await
     }
 }

@@ -1406,7 +1406,7 @@ impl acd_app::ingest::IngestStore for GaugedStore {
         &self,
         integration: &acd_domain::Integration,
         status: &acd_domain::IntegrationStatus,
-    ) -> Result<(), acd_app::ports::StoreError> {
+    ) -> Result<bool, acd_app::ports::StoreError> {
         self.inner.set_status(integration, status).await
     }
 }

@@ -447,8 +447,13 @@ impl ImportService {
                 .await
         }
         .await;
-        // The stored one: the record's own unless a pause and resume removed it while the run went on.
-        let failing_since = recorded.as_ref().ok().copied().flatten().or(failing_since);
+        // The stored one: the record's own unless a pause and resume removed it while the run went on. A status
+        // refused (deleted or paused meanwhile) changed nothing: no status-change event for it.
+        let (failing_since, status_written) = match &recorded {
+            Ok(crate::ports::StatusWrite::Applied { failing_since: stored }) => (stored.or(failing_since), true),
+            Ok(crate::ports::StatusWrite::Refused) => (failing_since, false),
+            Err(_) => (failing_since, true),
+        };
         let recorded = recorded.map(|_| ());
         let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {
             self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
@@ -470,7 +475,17 @@ impl ImportService {
         );
         // Metrics (EMF line) and the status-change event, if any.
         let data_now = self.config.now.unwrap_or(record.ended_at);
-        crate::events::after_run(self.events.as_deref(), integration, &record, &status, failing_since, data_now).await;
+        let change = status_written.then_some(&status);
+        crate::events::after_run(
+            self.events.as_deref(),
+            integration,
+            &record,
+            &status,
+            change,
+            failing_since,
+            data_now,
+        )
+        .await;
         if let Some(e) = store_failure {
             return Err(e);
         }

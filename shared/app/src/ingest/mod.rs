@@ -156,8 +156,8 @@ pub trait IngestStore: Send + Sync {
         statuses: &[ExternalStatus],
         now: DateTime<Utc>,
     ) -> Result<WriteCounts, StoreError>;
-    /// Sets the integration's status (unless deleted or paused meanwhile).
-    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<(), StoreError>;
+    /// Sets the integration's status (unless deleted or paused meanwhile); `true` when it was written.
+    async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<bool, StoreError>;
 }
 
 /// Where a push integration's completeness vouches for an absent interval of a queue as a zero, as the queries read
@@ -506,8 +506,10 @@ impl IngestService {
                 last_success_at: Some(now),
                 last_run_at: Some(now),
             };
-            self.store.set_status(integration, &status).await?;
-            if integration.status.state == IntegrationState::Failing {
+            // Refused (deleted or paused since the key was checked): nothing recovered, no event (until 2026-12-07 a
+            // push overlapping a DELETE published `integration.recovered` after `integration.deleted`).
+            let written = self.store.set_status(integration, &status).await?;
+            if written && integration.status.state == IntegrationState::Failing {
                 let event = crate::ports::StatusEvent {
                     kind: crate::ports::StatusEventKind::Recovered,
                     tenant_id: integration.tenant_id.clone(),

@@ -47,7 +47,10 @@ impl ImportService {
             );
             return Ok(RunSummary::skipped("no_data: still silent"));
         }
-        self.store.save_status(tenant, id, &shown, Some(failing_since)).await?;
+        if !self.store.save_status(tenant, id, &shown, Some(failing_since)).await?.applied() {
+            // Deleted or paused since the record was read: nothing changed, nothing to announce.
+            return Ok(RunSummary::skipped("no_data: the integration was deleted or paused meanwhile"));
+        }
         tracing::warn!(tenant = %tenant, integration = %id, silent_seconds = silent_for, "push integration silent: failing (no_data)");
         let event = StatusEvent {
             kind: StatusEventKind::Failing,

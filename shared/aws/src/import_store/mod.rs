@@ -397,7 +397,7 @@ impl ImportStore for DynamoImportStore {
         id: IntegrationId,
         status: &IntegrationStatus,
         failing_since: Option<chrono::DateTime<chrono::Utc>>,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+    ) -> Result<acd_app::ports::StatusWrite, StoreError> {
         runs::set_status(self, tenant, id, status, failing_since).await
     }
 }

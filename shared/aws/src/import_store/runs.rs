@@ -1,7 +1,7 @@
 //! What a run leaves behind: its run record (listed by `GET …/runs`) and the integration's status.
 
 use acd_app::import::RunRecord;
-use acd_app::ports::{RunPage, StoreError};
+use acd_app::ports::{RunPage, StatusWrite, StoreError};
 use acd_domain::{IntegrationId, IntegrationState, IntegrationStatus, TenantId};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Duration, Utc};
@@ -52,7 +52,7 @@ pub(super) async fn set_status(
     id: IntegrationId,
     status: &IntegrationStatus,
     failing_since: Option<DateTime<Utc>>,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
+) -> Result<StatusWrite, StoreError> {
     let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut update = store
         .client
@@ -88,12 +88,12 @@ pub(super) async fn set_status(
     match update.send().await {
         Ok(out) => match out.attributes.as_ref().and_then(|a| a.get(FAILING_SINCE)) {
             Some(stored) if failing => serde_dynamo::from_attribute_value(stored.clone())
-                .map(Some)
+                .map(|since| StatusWrite::Applied { failing_since: Some(since) })
                 .map_err(|e| StoreError::Corrupt(format!("failing_since: {e}"))),
-            _ => Ok(None),
+            _ => Ok(StatusWrite::Applied { failing_since: None }),
         },
         // Deleted (or deleting) or paused while the run was going: the record stays as the admin made it.
-        Err(e) if is_conditional_failure(&e) => Ok(None),
+        Err(e) if is_conditional_failure(&e) => Ok(StatusWrite::Refused),
         Err(e) => Err(sdk_error("UpdateItem(status)", e)),
     }
 }

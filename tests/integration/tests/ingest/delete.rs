@@ -273,3 +273,35 @@ async fn a_push_overlapping_a_delete_leaves_what_a_push_just_before_it_would_hav
     assert_eq!(key_items(&env, &id).await, Vec::<String>::new());
     assert_eq!(push(&ingest, Some(&key), "intervals", &before).await.0, 401);
 }
+
+/// A push to an integration stored `failing` / `no_data` that overlaps a DELETE announces no recovery: its status
+/// write is refused (the record is gone), so nothing recovered. Until 2026-12-07 it published
+/// `integration.recovered` after `integration.deleted`.
+#[tokio::test]
+async fn a_push_overlapping_a_delete_announces_no_recovery() {
+    let env = Env::start().await;
+    let queue = crate::event_support::event_queue(&env.stack).await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (id, key) = push_integration_with_keys(&env, &ingest, "Silent, then deleted").await;
+    let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let stored = repo.get(&tenant(T), id.parse().unwrap()).await.unwrap().unwrap();
+    let mut failing = stored.clone();
+    failing.status.state = acd_domain::IntegrationState::Failing;
+    failing.status.reason = Some(acd_domain::FailureReason::NoData);
+    failing.failing_since = Some(Utc::now() - Duration::hours(1));
+    failing.version += 1;
+    repo.update(&stored, &failing).await.unwrap();
+
+    // The call's key check and record read (failing), then the whole DELETE, then its writes and status.
+    let now = Utc::now();
+    let integration = ingest.service.authenticate(Some(secrecy::SecretString::from(key.clone())), now).await.unwrap();
+    assert_eq!(integration.status.state, acd_domain::IntegrationState::Failing);
+    assert_eq!(env.admin("DELETE", &format!("/integrations/{id}"), T, None).await.0, 204);
+    let at = iso(now - Duration::minutes(1));
+    let events = json!({"events": [{"event_id": "e1", "agent": "agent-1", "status": "Ready", "at": at}]});
+    assert_eq!(ingest.service.events(&integration, &events, now).await.expect("applied").accepted, 1);
+
+    let published = crate::event_support::received(&env.stack, &queue).await;
+    let kinds: Vec<&str> = published.iter().map(|e| e["detail-type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["integration.deleted"], "{published:?}");
+}

@@ -11,7 +11,7 @@
 //! ([`crate::items`]), so the query API reads pushed data exactly like pulled data; one shape only a push writes: an
 //! interval item of zeros, for an all-zero interval where the completeness does not vouch for absent as zero.
 //!
-//! Deleting a push integration removes its key items ([`delete_keys`]) and keeps its data, as for every type; the
+//! Deleting a push integration removes its key items (`delete_keys`) and keeps its data, as for every type; the
 //! call counters and events expire by their TTL.
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -307,8 +307,9 @@ pub struct QueueItem {
     pub search_indexed: bool,
 }
 
-/// Statistics of one queue and 15-minute interval. Intervals without contacts are not stored: within the range
-/// the integration has completed, an absent interval is zero.
+/// Statistics of one queue and 15-minute interval. The import stores no interval without contacts: within the range
+/// the integration has completed, an absent interval is zero. A push stores one of zeros outside that range
+/// (`acd_app::ingest::ZeroCoverage`), where absent reads as not fetched.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IntervalItem {
     #[serde(rename = "PK")]

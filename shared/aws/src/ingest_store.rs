@@ -109,28 +109,38 @@ impl DynamoIngestStore {
     }
 
     async fn query_all(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let mut q = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .consistent_read(true)
-                .expression_attribute_values(":pk", s(pk.clone()))
-                .expression_attribute_values(":from", s(from.clone()));
-            q = match &to {
-                Some(to) => q
-                    .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
-                    .expression_attribute_values(":to", s(to.clone())),
-                None => q.key_condition_expression("PK = :pk AND begins_with(SK, :from)"),
-            };
-            let page = q.set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error("Query", e))?;
-            out.extend(page.items.unwrap_or_default());
-            match page.last_evaluated_key {
-                Some(k) if !k.is_empty() => start = Some(k),
-                _ => return Ok(out),
-            }
+        let q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":from", s(from));
+        let q = match to {
+            Some(to) => q
+                .key_condition_expression("PK = :pk AND SK BETWEEN :from AND :to")
+                .expression_attribute_values(":to", s(to)),
+            None => q.key_condition_expression("PK = :pk AND begins_with(SK, :from)"),
+        };
+        all_pages(q, "Query").await
+    }
+
+    /// The integration's completeness as stored (its `STATE` item, read strongly consistent; none before the first
+    /// declaration).
+    async fn stored_completeness(&self, integration: &Integration) -> Result<Completeness, StoreError> {
+        #[derive(Deserialize)]
+        struct State {
+            #[serde(default)]
+            complete_from: Option<DateTime<Utc>>,
+            #[serde(default)]
+            complete_through: Option<DateTime<Utc>>,
+        }
+        let state_key = key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into());
+        match self.imports.get(state_key, "GetItem(push completeness)").await? {
+            None => Ok(Completeness::default()),
+            Some(item) => from_item::<State>(item)
+                .map(|s| Completeness { from: s.complete_from, through: s.complete_through })
+                .map_err(|e| StoreError::Corrupt(format!("state: {e}"))),
         }
     }
 
@@ -164,18 +174,7 @@ impl DynamoIngestStore {
 
     /// The integration's `complete_through` now (its `STATE` item; none before the first declaration).
     async fn complete_through(&self, integration: &Integration) -> Result<Option<DateTime<Utc>>, StoreError> {
-        #[derive(Deserialize)]
-        struct State {
-            #[serde(default)]
-            complete_through: Option<DateTime<Utc>>,
-        }
-        let state_key = key(integration_pk(&integration.tenant_id, integration.id), items::STATE_SK.into());
-        match self.imports.get(state_key, "GetItem(push completeness)").await? {
-            None => Ok(None),
-            Some(item) => from_item::<State>(item)
-                .map(|s| s.complete_through)
-                .map_err(|e| StoreError::Corrupt(format!("state: {e}"))),
-        }
+        Ok(self.stored_completeness(integration).await?.through)
     }
 
     /// Where the stored completeness vouches for a pushed zero as absent ([`ZeroCoverage`]): the `STATE` item and
@@ -186,13 +185,6 @@ impl DynamoIngestStore {
         declared: Option<DateTime<Utc>>,
     ) -> Result<ZeroCoverage, StoreError> {
         #[derive(Deserialize)]
-        struct State {
-            #[serde(default)]
-            complete_from: Option<DateTime<Utc>>,
-            #[serde(default)]
-            complete_through: Option<DateTime<Utc>>,
-        }
-        #[derive(Deserialize)]
         struct Queue {
             external_id: String,
             #[serde(default)]
@@ -201,18 +193,10 @@ impl DynamoIngestStore {
             listed_through: Option<DateTime<Utc>>,
         }
         let pk = integration_pk(&integration.tenant_id, integration.id);
-        let state_key = key(pk.clone(), items::STATE_SK.into());
-        let (state, queues) = futures::try_join!(
-            self.imports.get(state_key, "GetItem(push coverage)"),
+        let (integration, queues) = futures::try_join!(
+            self.stored_completeness(integration),
             self.query_all(pk, keys::QUEUE_SK_PREFIX.into(), None),
         )?;
-        let integration = match state {
-            None => Completeness::default(),
-            Some(item) => {
-                let state: State = from_item(item).map_err(|e| StoreError::Corrupt(format!("state: {e}")))?;
-                Completeness { from: state.complete_from, through: state.complete_through }
-            }
-        };
         let queues: Vec<Queue> = from_items(queues).map_err(|e| StoreError::Corrupt(format!("queue: {e}")))?;
         let queues = queues
             .into_iter()
@@ -293,6 +277,23 @@ async fn put_key_of_live_integration(
     }
 }
 
+/// Every page of `query`'s items (`what` names the query in an error).
+async fn all_pages(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    what: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    let mut start: Option<Item> = None;
+    loop {
+        let page = query.clone().set_exclusive_start_key(start.take()).send().await.map_err(|e| sdk_error(what, e))?;
+        out.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(k) if !k.is_empty() => start = Some(k),
+            _ => return Ok(out),
+        }
+    }
+}
+
 /// Removes every ingest key of an integration (its `IKEY#…` items): a step of a push integration's delete, run by
 /// [`acd_app::ports::IntegrationRepo::delete`] before the record goes, so a delete that fails here keeps its
 /// tombstone and its retry (or the import that finishes it) removes the rest. Idempotent. Until 2026-12-07 the keys
@@ -307,23 +308,10 @@ pub(crate) async fn delete_keys(
     tenant: &TenantId,
     integration: IntegrationId,
 ) -> Result<u64, StoreError> {
-    let pk = integration_pk(tenant, integration);
-    let mut keys = Vec::new();
-    let mut start: Option<Item> = None;
-    loop {
-        let page = crate::dynamo::prefix_query(client, table, pk.clone(), KEY_SK_PREFIX)
-            .consistent_read(true)
-            .projection_expression("PK, SK")
-            .set_exclusive_start_key(start.take())
-            .send()
-            .await
-            .map_err(|e| sdk_error("Query(ingest keys to delete)", e))?;
-        keys.extend(page.items.unwrap_or_default());
-        match page.last_evaluated_key {
-            Some(k) if !k.is_empty() => start = Some(k),
-            _ => break,
-        }
-    }
+    let query = crate::dynamo::prefix_query(client, table, integration_pk(tenant, integration), KEY_SK_PREFIX)
+        .consistent_read(true)
+        .projection_expression("PK, SK");
+    let keys = all_pages(query, "Query(ingest keys to delete)").await?;
     let removed = keys.len() as u64;
     // Every delete is attempted and awaited whatever the others do (none is left in flight behind an error).
     let results: Vec<Result<(), StoreError>> = stream::iter(keys.into_iter().map(|key| async move {

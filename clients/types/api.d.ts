@@ -715,6 +715,10 @@ export interface components {
                 reason: components["schemas"]["AgentStateGapReason"];
             }[];
         };
+        /** @description API Gateway's own answer (no route, a path it cannot decode), not the functions' problem format. */
+        GatewayMessage: {
+            message: string;
+        };
         Problem: {
             type: string;
             title: string;
@@ -1173,6 +1177,25 @@ export interface components {
             };
             content: {
                 "application/problem+json": components["schemas"]["Problem"];
+            };
+        };
+        /** @description Answered by API Gateway itself, without reaching the function (`{"message":"Bad Request"}`), for a path that does not percent-decode twice (a path id holding a `%` without two hex digits after it, or escapes that are not UTF-8, once the parameter is decoded). Only path ids of any text can cause it. */
+        PathUndecodable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["GatewayMessage"];
+            };
+        };
+        /** @description Invalid body or parameters (`application/problem+json`; `errors` names each bad field), or, answered by API Gateway itself, a path that does not percent-decode twice (`application/json` `{"message":"Bad Request"}`, as `PathUndecodable`). */
+        InvalidOrPathUndecodable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["Problem"];
+                "application/json": components["schemas"]["GatewayMessage"];
             };
         };
         /** @description The request's token carries no (valid) tenant claim. */
@@ -1742,6 +1765,7 @@ export interface operations {
                     "application/json": components["schemas"]["Queue"];
                 };
             };
+            400: components["responses"]["PathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1774,7 +1798,7 @@ export interface operations {
                     "application/json": components["schemas"]["QueueIntervals"];
                 };
             };
-            400: components["responses"]["Invalid"];
+            400: components["responses"]["InvalidOrPathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1874,7 +1898,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalAgent"];
                 };
             };
-            400: components["responses"]["Invalid"];
+            400: components["responses"]["InvalidOrPathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1903,6 +1927,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalAgent"];
                 };
             };
+            400: components["responses"]["PathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1969,7 +1994,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalStatus"];
                 };
             };
-            400: components["responses"]["Invalid"];
+            400: components["responses"]["InvalidOrPathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -1998,6 +2023,7 @@ export interface operations {
                     "application/json": components["schemas"]["ExternalStatus"];
                 };
             };
+            400: components["responses"]["PathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
@@ -2150,6 +2176,7 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["PathUndecodable"];
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];

@@ -1115,3 +1115,30 @@ fn the_dead_letter_queue_alarms_on_each_arrival_not_only_on_its_depth() {
     assert_eq!(arrivals["EvaluationPeriods"].as_u64(), Some(1));
     assert_eq!(arrivals["AlarmActions"], depth["AlarmActions"], "notifies as the depth alarm does");
 }
+
+/// Imports that stop entirely (the schedules deleted or disabled, the schedule group replaced) report no metric, and
+/// every other alarm reads a missing point as not breaching. The heartbeat alarm reads the import function's
+/// `Invocations`, which Lambda publishes only for periods with some, so a missing hour must breach; it exists only
+/// when `ImportHeartbeatHours` is set (a stage without an active integration would stay in ALARM), and that many
+/// hours, each without an invocation, fire it.
+#[test]
+fn the_heartbeat_alarm_fires_on_hours_without_an_import_invocation_and_only_when_asked_for() {
+    let template = Template::load();
+    let parameter = &template.root["Parameters"]["ImportHeartbeatHours"];
+    assert_eq!(parameter["Default"].as_u64(), Some(0), "off unless the operator asks for it");
+    let condition = &template.root["Conditions"]["HasImportHeartbeat"];
+    assert_eq!(condition, &serde_json::json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "ImportHeartbeatHours"}, "0"]}]}));
+    let alarm = &template.resources()["ImportHeartbeatAlarm"];
+    assert_eq!(alarm["Condition"], "HasImportHeartbeat");
+    let p = &alarm["Properties"];
+    assert_eq!((p["Namespace"].as_str(), p["MetricName"].as_str()), (Some("AWS/Lambda"), Some("Invocations")));
+    assert_eq!(ref_target(&p["Dimensions"][0]["Value"]), Some("ImportFunction"));
+    assert_eq!(p["Statistic"], "Sum");
+    assert_eq!(p["Period"].as_u64(), Some(3600));
+    let hours = serde_json::json!({"Ref": "ImportHeartbeatHours"});
+    assert_eq!((&p["EvaluationPeriods"], &p["DatapointsToAlarm"]), (&hours, &hours), "every hour of the window");
+    assert_eq!((p["ComparisonOperator"].as_str(), p["Threshold"].as_u64()), (Some("LessThanThreshold"), Some(1)));
+    assert_eq!(p["TreatMissingData"], "breaching", "an hour without an invocation has no point at all");
+    let any_alarm = &template.resources()["ImportErrorsAlarm"]["Properties"];
+    assert_eq!(p["AlarmActions"], any_alarm["AlarmActions"], "notifies as the other alarms do");
+}

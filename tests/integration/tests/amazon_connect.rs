@@ -484,6 +484,17 @@ async fn settings_are_checked() {
     s.instance_id = sim::INSTANCE_ID.into();
     s.service_level_seconds = 20;
     assert!(s.problems().is_empty());
+    // The SDK takes the Kinesis host from the ARN's account: a 12-digit account of the commercial partition only.
+    for arn in [
+        "arn:aws:kinesis:us-east-1:evil-label:stream/x",
+        "arn:aws:kinesis:us-east-1:12345678901:stream/x",
+        "arn:aws-cn:kinesis:us-east-1:123456789012:stream/x",
+        "arn:aws:kinesis:us-east-1::stream/x",
+    ] {
+        s.agent_event_stream_arn = arn.into();
+        let fields: Vec<_> = s.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["agent_event_stream_arn"], "{arn}");
+    }
     assert!(AmazonConnectCredentials::role_arn_problem(ROLE).is_none());
     assert!(AmazonConnectCredentials::role_arn_problem("arn:aws:iam::1:user/x").is_some());
     let (a, b) = (AmazonConnectCredentials::new_external_id(), AmazonConnectCredentials::new_external_id());

@@ -78,8 +78,10 @@ pub struct MetricRows {
 }
 
 impl MetricRows {
-    /// Adds one page of results. Rows of queues or channels not asked for are ignored; a row without its
-    /// dimensions or interval, or an interval not on a quarter hour inside `window`, is malformed.
+    /// Adds one page of results. Rows of channels not asked for are ignored; a row without its dimensions or
+    /// interval, of a queue none of whose channels is asked for (until 2026-12-07 ignored: a QUEUE dimension in
+    /// another form would have read every queue as zero), or of an interval not on a quarter hour inside `window`,
+    /// is malformed.
     pub fn add(
         &mut self,
         results: &[MetricResultV2],
@@ -96,6 +98,13 @@ impl MetricRows {
                 ));
             };
             let queue_id = super::events::last_path_element(queue).unwrap_or(queue);
+            // The request names its queues: a row of none of them means the QUEUE dimension is not what this
+            // reads (another id form), and dropping it would read the queues' statistics as zero.
+            if !super::CHANNELS.iter().any(|&c| wanted.contains(&external_queue_id(queue_id, c))) {
+                return Err(ConnectorError::malformed(format!(
+                    "GetMetricDataV2: a result of queue {queue:?}, which the request did not ask for"
+                )));
+            }
             let Some(channel) = channel_of(channel) else { continue };
             let id = external_queue_id(queue_id, channel);
             if !wanted.contains(&id) {
@@ -243,9 +252,16 @@ mod tests {
             window(),
         )
         .unwrap();
-        // Unknown queue and unknown channel: ignored.
-        rows.add(&[row("q9", "VOICE", t(9, 15), &values), row("q1", "VIDEO", t(9, 15), &values)], &wanted(), window())
+        // A channel not asked for: ignored.
+        rows.add(&[row("q1", "VIDEO", t(9, 15), &values), row("q1", "EMAIL", t(9, 15), &values)], &wanted(), window())
             .unwrap();
+        // A queue not asked for (no channel of it wanted; say the QUEUE dimension came in another form): malformed,
+        // not dropped, which would read the asked queues as zero.
+        for queue in ["q9", "Billing", "arn:aws:connect:us-east-1:1:instance/i/queue/q9"] {
+            let mut other = MetricRows::default();
+            let answer = other.add(&[row(queue, "VOICE", t(9, 15), &values)], &wanted(), window());
+            assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{queue}: {answer:?}");
+        }
         let stats = rows.into_stats().unwrap();
         assert_eq!(stats.len(), 1);
         let s = &stats[0];

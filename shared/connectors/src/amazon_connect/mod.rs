@@ -94,8 +94,20 @@ impl AmazonConnectSettings {
             out.push(("instance_id", "must be the instance id (a UUID, the last part of the instance ARN)".into()));
         }
         let arn: Vec<&str> = self.agent_event_stream_arn.splitn(6, ':').collect();
-        if arn.len() != 6 || arn[0] != "arn" || arn[2] != "kinesis" || !arn[5].starts_with("stream/") {
-            out.push(("agent_event_stream_arn", "must be a Kinesis stream ARN (arn:aws:kinesis:…:stream/…)".into()));
+        // The SDK builds the Kinesis host from the stream ARN's account (`{account}.control-kinesis.{region}…`):
+        // only a 12-digit account in the commercial partition, so no setting names another host label.
+        let account_ok = |a: &str| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit());
+        if arn.len() != 6
+            || arn[0] != "arn"
+            || arn[1] != "aws"
+            || arn[2] != "kinesis"
+            || !account_ok(arn[4])
+            || !arn[5].starts_with("stream/")
+        {
+            out.push((
+                "agent_event_stream_arn",
+                "must be a Kinesis stream ARN (arn:aws:kinesis:{region}:{12-digit account}:stream/…)".into(),
+            ));
         } else if arn[3] != self.region {
             out.push(("agent_event_stream_arn", "must be in the instance's region".into()));
         }
@@ -237,7 +249,7 @@ struct StreamState {
     restored: Option<StreamCursor>,
     /// After the first `agent_segments` call of this instance: what was read.
     read: Option<(SegmentBook, StreamCursor)>,
-    /// Where the read stops ([`Connector::read_feed_until`]; `None`: the stream's tip).
+    /// Where the read stops ([`Connector::read_feed_until`]; `None`: where the read starts).
     until: Option<chrono::DateTime<Utc>>,
     warnings: Vec<String>,
     /// The periods the read found lost ([`stream::StreamRead::lost`]).
@@ -686,13 +698,18 @@ impl Connector for AmazonConnectConnector {
         if state.read.is_none() {
             let s = self.session(deadline, false).await?;
             let mut book = SegmentBook::default();
+            // Without a bound set (the agent-states pass), the read ends at its own start: at the first record
+            // stamped from then on. Until 2026-12-07 it read to the tip, which on a shard that gets a record every
+            // moment (heartbeats of thousands of agents) moves on as fast as it is read: every page brought records,
+            // so the read went on, call after call, until its deadline.
+            let now = Utc::now();
             let read = stream::read_stream(
                 &s.kinesis,
                 &self.calls,
                 &self.settings.agent_event_stream_arn,
                 state.restored.clone(),
                 &mut book,
-                (Utc::now(), state.until),
+                (now, Some(state.until.unwrap_or(now))),
                 self.tuning.stream_records_per_call.clamp(1, 10_000),
                 deadline,
             )

@@ -17,10 +17,11 @@
 //!   records are still there) is a warning only. Bounds err wide: a gap says states *may* be missing.
 //! - `ExpiredIteratorException` (an iterator older than 5 minutes) is not a gap: a new iterator is asked for after
 //!   the last sequence number applied.
-//! - A shard whose read stops before its end (the deadline near, or `MAX_EMPTY_PAGES_BEHIND` empty pages behind
-//!   its tip) keeps its checkpoint on the last record applied, and the agents of the records it applied are bounded
-//!   at that record ([`SegmentBook::read_stopped`]: the earlier of its `EventTimestamp` and its
-//!   `ApproximateArrivalTimestamp`): their states still open are known no further.
+//! - A shard whose read stops before its end (the deadline near, or `MAX_EMPTY_PAGES_BEHIND` empty pages in a row
+//!   behind its tip that bring it no nearer, by `MillisBehindLatest`) keeps its checkpoint on the last record
+//!   applied, and the agents of the records it applied are bounded at that record ([`SegmentBook::read_stopped`]:
+//!   the earlier of its `EventTimestamp` and its `ApproximateArrivalTimestamp`): their states still open are known
+//!   no further.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -244,6 +245,7 @@ fn check_cursor(
     (gaps, checkpoints)
 }
 
+#[derive(Debug)]
 struct ShardOutcome {
     records: u64,
     caught_up: bool,
@@ -299,7 +301,8 @@ async fn read_shard(
     let ShardRead { stream_arn, shard_id, closed, records_per_call } = shard;
     let mut iterator = shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?;
     let mut records = 0;
-    let mut empty_behind = 0;
+    // Empty pages in a row that brought the read no nearer the tip (`MillisBehindLatest` not lower than before).
+    let (mut empty_behind, mut last_behind) = (0, None);
     let mut applying = Applying::default();
     loop {
         let Some(it) = iterator.take() else {
@@ -345,12 +348,17 @@ async fn read_shard(
             cp.sequence = Some(record.sequence_number().to_owned());
             records += 1;
         }
-        let behind = page.millis_behind_latest().unwrap_or(0);
+        let behind = page.millis_behind_latest();
         iterator = page.next_shard_iterator().map(str::to_owned);
         if page.records().is_empty() {
             if iterator.is_none() {
                 continue; // the end of a closed shard: handled at the top
             }
+            // An empty page that offers more: only `MillisBehindLatest` says whether it is the tip (until
+            // 2026-12-07 a missing one read as 0, the tip: a shard's rest skipped, a closed one marked done).
+            let behind = behind.ok_or_else(|| {
+                ConnectorError::malformed(format!("GetRecords of shard {shard_id}: no MillisBehindLatest"))
+            })?;
             if closed && behind == 0 {
                 // A closed shard whose last page is empty but still offers an iterator (emulators do): its end.
                 cp.done = true;
@@ -361,12 +369,22 @@ async fn read_shard(
                 cp.read_through = Some(now);
                 return Ok(applying.caught_up(records));
             }
-            empty_behind += 1;
+            // Kinesis may answer many empty pages before a stretch with records ("it might take multiple calls
+            // to get to a portion of the shard that contains records"); each one nearer the tip is progress. Until
+            // 2026-12-07 any 20 in a row stopped the read, and as the checkpoint only moves with a record applied,
+            // every later run stopped at the same place: the shard stalled until its records expired.
+            if last_behind.is_some_and(|last| behind < last) {
+                empty_behind = 0;
+            } else {
+                empty_behind += 1;
+            }
+            last_behind = Some(behind);
             if empty_behind >= MAX_EMPTY_PAGES_BEHIND {
                 return Ok(applying.stopped(book, records));
             }
         } else {
             empty_behind = 0;
+            last_behind = behind.or(last_behind);
         }
     }
 }
@@ -621,5 +639,74 @@ mod tests {
         assert!(gaps.lost.is_empty() && gaps.text.is_empty() && kept.is_empty());
         let (gaps, _) = check_cursor(None, ARN, Some(t(1, 0)), &BTreeSet::from(["a"]), now, DAY);
         assert!(gaps.lost.is_empty() && gaps.text.is_empty());
+    }
+
+    /// `read_shard` against a mocked Kinesis (the cases moto does not make: empty pages behind the tip, answers
+    /// without `MillisBehindLatest`).
+    mod reading {
+        use super::*;
+        use aws_sdk_kinesis::operation::get_records::GetRecordsOutput;
+        use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorOutput;
+        use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+        fn iterator() -> Rule {
+            mock!(Client::get_shard_iterator)
+                .then_output(|| GetShardIteratorOutput::builder().shard_iterator("first").build())
+        }
+        /// An empty page that offers a next iterator, `behind` ms from the tip.
+        fn empty(behind: Option<i64>) -> Rule {
+            mock!(Client::get_records).then_output(move || {
+                GetRecordsOutput::builder()
+                    .set_records(Some(vec![]))
+                    .next_shard_iterator("next")
+                    .set_millis_behind_latest(behind)
+                    .build()
+                    .expect("records are set")
+            })
+        }
+
+        async fn read(pages: Vec<Rule>, closed: bool) -> (Result<ShardOutcome, ConnectorError>, ShardCheckpoint) {
+            let rules: Vec<Rule> = std::iter::once(iterator()).chain(pages).collect();
+            let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, &rules);
+            let mut cp = ShardCheckpoint::default();
+            let mut book = SegmentBook::default();
+            let mut gaps = Gaps::default();
+            let shard = ShardRead { stream_arn: ARN, shard_id: "shardId-000000000000", closed, records_per_call: 100 };
+            let deadline = Deadline::after(std::time::Duration::from_secs(60));
+            let now = t(10, 12);
+            let outcome =
+                read_shard(&client, &Call::default(), shard, &mut cp, &mut book, (now, None), deadline, &mut gaps)
+                    .await;
+            (outcome, cp)
+        }
+
+        #[tokio::test]
+        async fn empty_pages_that_near_the_tip_are_read_on_past_the_guard() {
+            // 30 empty pages, each nearer the tip, then the tip: read to it (until 2026-12-07 the 20th empty page
+            // stopped the read, and every later run stopped at the same place).
+            let mut pages: Vec<Rule> = (1..=30).rev().map(|i| empty(Some(i * 60_000))).collect();
+            pages.push(empty(Some(0)));
+            let (outcome, cp) = read(pages, false).await;
+            let outcome = outcome.expect("read");
+            assert!(outcome.caught_up, "read to the tip");
+            assert_eq!(cp.read_through, Some(t(10, 12)));
+        }
+
+        #[tokio::test]
+        async fn empty_pages_that_come_no_nearer_stop_the_read_at_the_guard() {
+            let pages: Vec<Rule> = (0..MAX_EMPTY_PAGES_BEHIND + 5).map(|_| empty(Some(5_000))).collect();
+            let (outcome, cp) = read(pages, false).await;
+            assert!(!outcome.expect("read").caught_up, "stopped behind the tip");
+            assert_eq!(cp.read_through, None, "not claimed read");
+        }
+
+        #[tokio::test]
+        async fn an_empty_page_without_millis_behind_latest_is_malformed_not_the_tip() {
+            for closed in [false, true] {
+                let (outcome, cp) = read(vec![empty(None)], closed).await;
+                assert!(matches!(outcome, Err(ConnectorError::Malformed { .. })), "closed {closed}: {outcome:?}");
+                assert!(!cp.done && cp.read_through.is_none(), "closed {closed}: {cp:?}");
+            }
+        }
     }
 }

@@ -105,7 +105,7 @@ impl IntegrationService {
     }
 
     /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
-    /// schedules, each within its [`CreateBudgets`]. A failure or timeout after the first write removes everything
+    /// agent-states schedule → import schedules and the first import, each within its [`CreateBudgets`]. A failure or timeout after the first write removes everything
     /// created so far (within the rollback budget), so a create that answers with an error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let mut new = parse_new_integration_with(body, self.default_history_days)?;
@@ -146,16 +146,19 @@ impl IntegrationService {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
-        if let Err(e) = within(step(), "creating the schedules", self.schedules.create(tenant, integration.id)).await {
-            self.undo_create(&integration).await;
-            return Err(e.into());
-        }
+        // The agent-states schedule first: `schedules.create` starts the first import, which writes the
+        // integration's queues, and a rollback after it would leave them active for good (the rollback deletes the
+        // record; only an import that finds a tombstone deactivates queues). Until 2026-12-07 it came second.
         if let Some(cadence) = integration.settings.agent_state_cadence.filter(|_| pulls(&integration)) {
             let states = self.schedules.set_states_schedule(tenant, integration.id, Some(cadence), true);
             if let Err(e) = within(step(), "creating the agent-states schedule", states).await {
                 self.undo_create(&integration).await;
                 return Err(e.into());
             }
+        }
+        if let Err(e) = within(step(), "creating the schedules", self.schedules.create(tenant, integration.id)).await {
+            self.undo_create(&integration).await;
+            return Err(e.into());
         }
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)

@@ -422,6 +422,8 @@ pub struct FailingSchedules {
     pub fail_delete: AtomicBool,
     pub watch: Option<Arc<dyn IntegrationRepo>>,
     pub states_at_run_now: std::sync::Mutex<Vec<acd_domain::IntegrationState>>,
+    /// Calls of `create` (each writes the recurring schedule and starts the first import).
+    pub creates: std::sync::atomic::AtomicUsize,
 }
 
 impl FailingSchedules {
@@ -434,6 +436,7 @@ impl FailingSchedules {
             fail_delete: false.into(),
             watch: None,
             states_at_run_now: Vec::new().into(),
+            creates: 0.into(),
         }
     }
 }
@@ -441,6 +444,7 @@ impl FailingSchedules {
 #[async_trait]
 impl ScheduleStore for FailingSchedules {
     async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        self.creates.fetch_add(1, Ordering::SeqCst);
         self.inner.create(tenant, id).await?;
         if self.fail_create.load(Ordering::SeqCst) {
             return Err(StoreError::Backend("injected: scheduler unavailable".into()));

@@ -144,6 +144,9 @@ async fn a_states_schedule_that_cannot_be_written_rolls_back_the_create_and_the_
     assert!(schedule_names(&env).await.is_empty(), "the create left no schedule behind");
     let (_, list) = env.call("GET", "/integrations", None).await;
     assert_eq!(list["items"], json!([]));
+    // Nor did it start an import: one started before the step that failed would have written the integration's
+    // queues, which the rollback (a record never imported has none) leaves active for good (a review, 2026-12-07).
+    assert_eq!(schedules.creates.load(std::sync::atomic::Ordering::SeqCst), 0, "the first import was never started");
 
     schedules.fail_states.store(false, std::sync::atomic::Ordering::SeqCst);
     let id = create(&env, &genesys_body(&sim, "off")).await;

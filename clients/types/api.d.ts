@@ -922,6 +922,11 @@ export interface components {
             last_success_at?: string;
             /** Format: date-time */
             last_run_at?: string;
+            /**
+             * Format: date-time
+             * @description When the integration was last resumed. A push integration's silence (`no_data_after_minutes`) counts from the later of this and its last data, as no push is accepted while it is paused.
+             */
+            resumed_at?: string;
         };
         Integration: {
             /** Format: uuid */

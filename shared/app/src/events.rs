@@ -88,7 +88,7 @@ mod tests {
     use acd_domain::FailureReason;
 
     fn status(state: IntegrationState, reason: Option<FailureReason>) -> IntegrationStatus {
-        IntegrationStatus { state, reason, message: None, last_success_at: None, last_run_at: None }
+        IntegrationStatus { state, reason, message: None, last_success_at: None, last_run_at: None, resumed_at: None }
     }
 
     #[test]

@@ -463,6 +463,7 @@ impl IntegrationService {
                 state: if pause { IntegrationState::Paused } else { IntegrationState::Importing },
                 reason: None,
                 message: None,
+                resumed_at: if pause { current.status.resumed_at } else { Some(Utc::now()) },
                 ..current.status.clone()
             };
             // Paused or resumed, it is not failing: a failure after the resume counts from its first failed run, not

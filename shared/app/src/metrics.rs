@@ -271,6 +271,7 @@ mod tests {
             message: None,
             last_success_at: Some(now),
             last_run_at: Some(now),
+            resumed_at: None,
         };
         let doc = run_metrics(&integration, &record, &status, None, now, now);
         assert_valid_emf(&doc);
@@ -302,6 +303,7 @@ mod tests {
             message: None,
             last_success_at: Some(now - chrono::Duration::minutes(90)),
             last_run_at: Some(now),
+            resumed_at: None,
         };
         // Failing since a run 20 minutes ago.
         let doc = run_metrics(&integration, &record, &status, Some(now - chrono::Duration::minutes(20)), now, now);
@@ -339,6 +341,7 @@ mod tests {
             message: None,
             last_success_at,
             last_run_at: Some(now),
+            resumed_at: None,
         };
         let failing_for = |status: &IntegrationStatus, failing_since, at: DateTime<Utc>| {
             let record = run(&integration, RunOutcome::Failed, at);

@@ -57,6 +57,10 @@ pub struct IntegrationStatus {
     pub last_success_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run_at: Option<DateTime<Utc>>,
+    /// When the integration was last resumed (`POST …/resume`): a push integration's silence counts from the later
+    /// of this and its last data, as no push is accepted while it is paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_at: Option<DateTime<Utc>>,
 }
 
 impl IntegrationStatus {
@@ -68,6 +72,7 @@ impl IntegrationStatus {
             message: None,
             last_success_at: None,
             last_run_at: None,
+            resumed_at: None,
         }
     }
 }

@@ -562,6 +562,7 @@ async fn a_second_scheduled_run_in_a_quarter_hour_already_imported_asks_the_acd_
         message: Some("storage failure; the run will be retried".into()),
         last_success_at: None,
         last_run_at: None,
+        resumed_at: None,
     };
     acd_app::ports::ImportStore::set_status(&store, &tenant, integration, &failing).await.unwrap();
     let again = import(at(10, 25), scheduled(&id)).await;

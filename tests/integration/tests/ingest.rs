@@ -1579,3 +1579,52 @@ async fn the_data_ranges_of_many_queues_each_cover_their_own_intervals() {
         .collect();
     assert_eq!(got, expected);
 }
+
+/// A push integration's silence counts from its resume when that is later than its last data: no push is accepted
+/// while it is paused, so the sender gets the whole `no_data_after_minutes` after a resume to push again. Until
+/// 2026-12-07 a resume after a pause longer than the limit answered `failing` / `no_data`, and the next watch stored
+/// it and published `integration.failing` (a review of the integrations API found it).
+#[tokio::test]
+async fn a_resumed_push_integration_gets_its_whole_silence_limit_from_the_resume() {
+    use acd_app::import::{ImportConfig, ImportEvent};
+    use acd_connectors::{ConnectorFactory, Deadline, Endpoints, HttpClient};
+
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let body = json!({"name": "Resumed dialer", "type": "push", "settings": {"no_data_after_minutes": 10}});
+    let (_, id, key) = create_push(&env, &body).await;
+    let event = json!({"events": [{"event_id": "e1", "agent": "a1", "status": "Ready", "at": iso(Utc::now())}]});
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &event).await.0, 200);
+    let path = format!("/integrations/{id}");
+    // Its last data two hours old (a status write refuses a paused record, so before the pause), then paused.
+    let store = wiring::import_store(&env.stack.settings, &env.stack.clients);
+    let (_, read) = env.admin("GET", &path, T, None).await;
+    let mut status: acd_domain::IntegrationStatus = serde_json::from_value(read["status"].clone()).unwrap();
+    status.last_success_at = Some(Utc::now() - Duration::hours(2));
+    acd_app::ports::ImportStore::set_status(&store, &tenant(T), id.parse().unwrap(), &status).await.unwrap();
+    let (_, read) = env.admin("GET", &path, T, None).await;
+    assert_eq!(read["status"]["reason"], "no_data", "silent for two hours: {read}");
+    assert_eq!(env.admin("POST", &format!("{path}/pause"), T, None).await.0, 200);
+
+    let (code, resumed) = env.admin("POST", &format!("{path}/resume"), T, None).await;
+    let resumed_at = Utc::now();
+    assert_eq!((code, resumed["status"]["state"].as_str()), (200, Some("importing")), "{resumed}");
+    assert!(resumed["status"]["resumed_at"].is_string(), "{resumed}");
+    let (_, read) = env.admin("GET", &path, T, None).await;
+    assert_eq!(read["status"]["state"], "importing", "not failing at once: {read}");
+    let watch = |at: DateTime<Utc>| {
+        let import = wiring::import_service(
+            &env.stack.settings,
+            &env.stack.clients,
+            ConnectorFactory::new(HttpClient::new().unwrap(), Endpoints::default()),
+            ImportConfig { now: Some(at), ..ImportConfig::default() },
+        );
+        let event = ImportEvent { tenant_id: T.into(), integration_id: id.clone(), at_once: false };
+        async move { import.run(&event, Deadline::after(std::time::Duration::from_secs(60))).await.unwrap() }
+    };
+    let quiet = watch(resumed_at + Duration::minutes(5)).await;
+    assert!(quiet.detail.contains("data arrives"), "within the limit after the resume: {quiet:?}");
+    // Still silent 10 minutes after the resume: failing.
+    let silent = watch(resumed_at + Duration::minutes(11)).await;
+    assert_eq!(silent.detail, "no_data: the integration is failing", "{silent:?}");
+}

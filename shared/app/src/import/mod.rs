@@ -1595,7 +1595,14 @@ pub fn derive_status(previous: &IntegrationStatus, run: &RunRecord) -> Integrati
         RunOutcome::Partial | RunOutcome::Skipped => (IntegrationState::Importing, None, None),
         RunOutcome::Failed => (IntegrationState::Failing, run.reason, run.message.clone()),
     };
-    IntegrationStatus { state, reason, message, last_success_at, last_run_at: Some(run.ended_at) }
+    IntegrationStatus {
+        state,
+        reason,
+        message,
+        last_success_at,
+        last_run_at: Some(run.ended_at),
+        resumed_at: previous.resumed_at,
+    }
 }
 
 /// The integration's [`Integration::failing_since`] after a run that left it `status`: the run's end when the run
@@ -1825,6 +1832,7 @@ mod failing_since_tests {
             message: None,
             last_success_at: Some(t0 - Duration::days(2)),
             last_run_at: Some(t0 - Duration::minutes(15)),
+            resumed_at: None,
         };
         let next = after(&integration, &run(&integration, RunOutcome::Failed, t0));
         assert_eq!(next.failing_since, Some(t0 - Duration::minutes(15)));

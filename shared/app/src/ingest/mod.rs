@@ -505,6 +505,7 @@ impl IngestService {
                 message: None,
                 last_success_at: Some(now),
                 last_run_at: Some(now),
+                resumed_at: integration.status.resumed_at,
             };
             // Refused (deleted or paused since the key was checked): nothing recovered, no event (until 2026-12-07 a
             // push overlapping a DELETE published `integration.recovered` after `integration.deleted`).
@@ -553,11 +554,15 @@ pub fn effective_status(integration: &Integration, now: DateTime<Utc>) -> Integr
     }
 }
 
-/// Since when a push integration is silent (its last push of data, or its creation) and for how long it may be
+/// Since when a push integration is silent (its last push of data, or its creation, or its last resume if later:
+/// no push is accepted while paused, so until 2026-12-07 a resume after a pause longer than the limit was `failing`
+/// at once, with a `FailingFor` of the whole pause that fired the one-hour alarm) and for how long it may be
 /// (`no_data_after_minutes`) before it is failing with reason `no_data`.
 pub fn silence_limit(integration: &Integration) -> (DateTime<Utc>, Duration) {
     let limit = no_data_after_minutes(&integration.settings);
-    (integration.status.last_success_at.unwrap_or(integration.created_at), Duration::minutes(i64::from(limit)))
+    let status = &integration.status;
+    let since = status.last_success_at.unwrap_or(integration.created_at).max(status.resumed_at.unwrap_or_default());
+    (since, Duration::minutes(i64::from(limit)))
 }
 
 /// A newly issued key as the API shows it, once.
@@ -613,6 +618,7 @@ impl IngestAdmin {
                 message: Some("waiting for the first push".into()),
                 last_success_at: None,
                 last_run_at: None,
+                resumed_at: None,
             },
             failing_since: None,
             created_at: now,
@@ -703,7 +709,14 @@ mod tests {
             settings: new.settings,
             credential_hints: new.credentials.hints(),
             secret_version: None,
-            status: IntegrationStatus { state, reason: None, message: None, last_success_at: last, last_run_at: last },
+            status: IntegrationStatus {
+                state,
+                reason: None,
+                message: None,
+                last_success_at: last,
+                last_run_at: last,
+                resumed_at: None,
+            },
             failing_since: None,
             created_at: t0,
             updated_at: t0,

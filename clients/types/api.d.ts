@@ -141,7 +141,8 @@ export interface paths {
          *     queues any more) while its name stays reserved; the last step releases the name. A DELETE that failed
          *     half-way (503) is finished by repeating it: the repeat answers 204 until the delete is done, 404 after. One
          *     that is not repeated is finished by the integration's next import at least 5 minutes after the first import
-         *     that found it half-done (within about 20 minutes).
+         *     that found it half-done (within about 20 minutes) — unless no import is left to do it: a paused integration,
+         *     or a delete that failed after its schedules were deleted. Repeat a DELETE that answered 503.
          */
         delete: operations["deleteIntegration"];
         options?: never;
@@ -1239,7 +1240,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `name-taken`: another integration of the tenant has this name; `concurrent-modification`: changed at the same time, retry; `idempotency-request-in-progress` (create only): the first request with this `Idempotency-Key` is still running, retry in a few seconds; `integration-quota-exceeded` (create): the tenant has as many integrations as its quota allows (default 25). */
+        /** @description `name-taken`: another integration of the tenant has this name; `concurrent-modification`: changed at the same time, retry; `idempotency-request-in-progress` (create only): the first request with this `Idempotency-Key` is still running, retry in a few seconds; `integration-quota-exceeded` (create): the tenant has as many integrations as its quota allows (default 25); `tenant-token-missing` (create, test-connection, PATCH of a type with a server-issued value such as Amazon Connect's external id): the tenant has not fetched that value yet, `detail` names the endpoint that issues it. */
         Conflict: {
             headers: {
                 [name: string]: unknown;

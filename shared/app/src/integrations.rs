@@ -160,8 +160,44 @@ impl IntegrationService {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
+        self.after_create(&integration).await;
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
+    }
+
+    /// The record was visible (listed, pausable, deletable) before the secret and the schedules were written; read
+    /// again (one consistent GetItem), it decides what they should be. Paused meanwhile: the pause found no schedule
+    /// to disable and the create wrote them enabled, so they are disabled now (until 2026-12-07 they stayed enabled
+    /// under a paused record; a review found it). Deleted meanwhile: its DELETE ran before the secret and schedules
+    /// existed, so they are removed here (before, the import they started removed them, when it ran). The create is
+    /// answered 201 either way: it took effect before the pause or the DELETE.
+    async fn after_create(&self, integration: &Integration) {
+        let (tenant, id) = (&integration.tenant_id, integration.id);
+        match self.repo.get(tenant, id).await {
+            Ok(Some(record)) => {
+                if record.status.state == IntegrationState::Paused
+                    && pulls(&record)
+                    && let Err(e) = self.switch_schedules(&record, false).await
+                {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "disabling the schedules of an integration paused while it was created failed");
+                }
+            }
+            Ok(None) => {
+                let limit = self.budgets.rollback;
+                let (schedules, secret) = futures::join!(
+                    within(limit, "deleting the schedules", self.schedules.delete(tenant, id)),
+                    within(limit, "deleting the secret", self.secrets.delete(tenant, id)),
+                );
+                for (what, result) in [("schedules", schedules), ("secret", secret)] {
+                    if let Err(e) = result {
+                        tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the {what} of an integration deleted while it was created failed (its import removes them)");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "could not check whether the integration was paused or deleted while it was created");
+            }
+        }
     }
 
     /// Removes what a failed create made, within the rollback budget. The three removals are idempotent and run

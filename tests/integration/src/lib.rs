@@ -424,6 +424,9 @@ pub struct FailingSchedules {
     pub states_at_run_now: std::sync::Mutex<Vec<acd_domain::IntegrationState>>,
     /// Calls of `create` (each writes the recurring schedule and starts the first import).
     pub creates: std::sync::atomic::AtomicUsize,
+    /// With `watch`: saves the record `paused` right before the next `create` writes the schedules (a pause that
+    /// landed between a create's record and its schedules).
+    pub pause_before_create: AtomicBool,
 }
 
 impl FailingSchedules {
@@ -437,6 +440,7 @@ impl FailingSchedules {
             watch: None,
             states_at_run_now: Vec::new().into(),
             creates: 0.into(),
+            pause_before_create: false.into(),
         }
     }
 }
@@ -445,6 +449,15 @@ impl FailingSchedules {
 impl ScheduleStore for FailingSchedules {
     async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.creates.fetch_add(1, Ordering::SeqCst);
+        if self.pause_before_create.swap(false, Ordering::SeqCst)
+            && let Some(repo) = &self.watch
+        {
+            let record = repo.get(tenant, id).await?.expect("the create wrote the record first");
+            let mut paused = record.clone();
+            paused.status.state = acd_domain::IntegrationState::Paused;
+            paused.version += 1;
+            repo.update(&record, &paused).await?;
+        }
         self.inner.create(tenant, id).await?;
         if self.fail_create.load(Ordering::SeqCst) {
             return Err(StoreError::Backend("injected: scheduler unavailable".into()));

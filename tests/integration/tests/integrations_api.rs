@@ -343,6 +343,30 @@ async fn a_resume_starts_its_catch_up_import_after_the_record_says_importing() {
     assert_eq!(*schedules.states_at_run_now.lock().unwrap(), [acd_domain::IntegrationState::Importing]);
 }
 
+/// A pause that lands between a create's record and its schedules (the record is listed and pausable at once) finds
+/// no schedule to disable; the create then writes them enabled. Until 2026-12-07 they stayed so under a paused record
+/// (Lambda invoked every quarter hour for runs that skip); the create now makes them follow the record.
+#[tokio::test]
+async fn a_pause_between_a_creates_record_and_its_schedules_leaves_them_disabled() {
+    let env = Env::start().await;
+    let schedules = Arc::new(FailingSchedules {
+        watch: Some(env.api.service.repo.clone()),
+        pause_before_create: AtomicBool::new(true),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
+    });
+    let mut api = env.api.clone();
+    api.service.schedules = schedules.clone();
+    let (status, _, created) = decode(
+        api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Paused early")))).await,
+    );
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, _, read) = env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await;
+    assert_eq!(read["status"]["state"], "paused", "{read}");
+    let schedule = env.stack.schedule(&format!("imp-{id}")).await.expect("the schedule");
+    assert_eq!(schedule.state().unwrap().as_str(), "DISABLED", "as the record says");
+}
+
 #[tokio::test]
 async fn a_scheduler_failure_after_the_secret_was_created_leaves_nothing_behind() {
     let env = Env::start().await;
@@ -1511,10 +1535,11 @@ async fn a_delete_that_failed_half_way_is_finished_by_an_import_once_the_grace_i
 }
 
 /// A DELETE that runs between a create's record write and its secret and schedule writes removes the record; the
-/// create then writes the secret and the schedules and answers 201 for an id that is gone. The import its schedule
-/// invokes finds no record (an import is only ever started after its record was written: it was deleted) and removes
-/// both. Until 2026-12-07 they stayed for ever: a schedule invoking the import every quarter hour, and credentials
-/// in Secrets Manager that no API could remove.
+/// create then writes the secret and the schedules and answers 201 for an id that is gone. It reads the record again
+/// and removes both (since 2026-12-07; before, only the import they started did, when it ran). Should that fail, the
+/// import its schedule invokes finds no record (an import is only ever started after its record was written: it was
+/// deleted) and removes both. Until 2026-12-07 (earlier) they stayed for ever: a schedule invoking the import every
+/// quarter hour, and credentials in Secrets Manager that no API could remove.
 #[tokio::test]
 async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_and_secret() {
     let env = Env::start().await;
@@ -1534,9 +1559,18 @@ async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_
     let (status, _, created) = create.await.unwrap();
     assert_eq!((status, created["id"].as_str()), (201, Some(id.as_str())), "{created}");
     assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
-    let left = env.leftovers(&id).await;
-    assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "the create's leftovers: {left:?}");
+    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "the create removed what it wrote after the DELETE");
 
+    // Had that removal failed: the schedules and the secret of the gone record, which the import removes.
+    let (tenant, integration) = (acd_domain::TenantId::parse("tenant-a").unwrap(), id.parse().unwrap());
+    env.api.service.schedules.create(&tenant, integration).await.unwrap();
+    let credentials = acd_domain::Credentials::new(acd_domain::IntegrationType::new("genesys_cloud"))
+        .with_field("client_id", "c")
+        .with_secret("client_secret", "s".to_owned());
+    let version = acd_domain::SecretVersion::random();
+    env.api.service.secrets.create(&tenant, integration, &credentials, &version).await.unwrap();
+    let left = env.leftovers(&id).await;
+    assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "the leftovers: {left:?}");
     assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
     assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "schedules and secret removed");
 }

@@ -1313,7 +1313,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `rate-limited`: more calls with this key in this minute than allowed; retry after `Retry-After` seconds. */
+        /** @description `rate-limited`: more calls with this key in this minute than allowed (default 600), or with all the tenant's keys together (default 1,200); retry after `Retry-After` seconds. */
         IngestRateLimited: {
             headers: {
                 "Retry-After"?: number;

@@ -1,6 +1,7 @@
 //! `ingest`: API Gateway HTTP API (payload 2.0) → the ingest routes of `push` integrations (`/ingest/...`). The
 //! ingest key is the credential (no JWT authorizer). Composition root only. Configuration: `TABLE_NAME`;
-//! `INGEST_CALLS_PER_MINUTE`, `INGEST_KEY_GRACE_HOURS` (see `acd_app::ingest::IngestConfig`).
+//! `INGEST_CALLS_PER_MINUTE`, `INGEST_TENANT_CALLS_PER_MINUTE`, `INGEST_KEY_GRACE_HOURS` (see
+//! `acd_app::ingest::IngestConfig`).
 
 use std::convert::Infallible;
 

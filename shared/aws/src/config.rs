@@ -69,7 +69,8 @@ pub struct Settings {
     pub event_bus_name: String,
     /// `SCOPE_CLAIM`, `ADMIN_SCOPE`, `READ_SCOPE`: the scopes of the API functions.
     pub scopes: ScopePolicy,
-    /// `INGEST_CALLS_PER_MINUTE`, `INGEST_KEY_GRACE_HOURS`: ingest keys (ingest and integrations-api).
+    /// `INGEST_CALLS_PER_MINUTE`, `INGEST_TENANT_CALLS_PER_MINUTE`, `INGEST_KEY_GRACE_HOURS`: ingest keys (ingest
+    /// and integrations-api).
     pub ingest: IngestConfig,
 }
 
@@ -200,6 +201,9 @@ impl Settings {
                 calls_per_minute: vars
                     .number("INGEST_CALLS_PER_MINUTE", IngestConfig::CALLS_PER_MINUTE)?
                     .unwrap_or(ingest_default.calls_per_minute),
+                tenant_calls_per_minute: vars
+                    .number("INGEST_TENANT_CALLS_PER_MINUTE", IngestConfig::CALLS_PER_MINUTE)?
+                    .unwrap_or(ingest_default.tenant_calls_per_minute),
                 grace: vars
                     .number("INGEST_KEY_GRACE_HOURS", IngestConfig::GRACE_HOURS)?
                     .map_or(ingest_default.grace, chrono::Duration::hours),
@@ -709,6 +713,7 @@ mod tests {
         assert_eq!(s.event_bus_name, "default");
         assert_eq!(s.scopes, ScopePolicy::default());
         assert_eq!(s.ingest.calls_per_minute, 600);
+        assert_eq!(s.ingest.tenant_calls_per_minute, 1_200);
         assert_eq!(s.ingest.grace, chrono::Duration::hours(24));
         assert_eq!(config.auth, TenantAuth::JwtClaim("tenant_id".into()));
         assert_eq!(config.endpoints, Endpoints::default());
@@ -726,6 +731,7 @@ mod tests {
             ("SCOPE_CLAIM", "scp"),
             ("ADMIN_SCOPE", "wfm/admin"),
             ("INGEST_CALLS_PER_MINUTE", "5"),
+            ("INGEST_TENANT_CALLS_PER_MINUTE", "7"),
             ("INGEST_KEY_GRACE_HOURS", "0"),
             ("SCHEDULE_FLEXIBLE_WINDOW_MINUTES", "0"),
             ("AWS_LAMBDA_FUNCTION_NAME", "acd-import"),
@@ -741,6 +747,7 @@ mod tests {
         assert_eq!(api.settings.scopes.admin, "wfm/admin");
         assert_eq!(api.settings.scopes.read, "acd:read");
         assert_eq!(api.settings.ingest.calls_per_minute, 5);
+        assert_eq!(api.settings.ingest.tenant_calls_per_minute, 7);
         assert_eq!(api.settings.ingest.grace, chrono::Duration::zero());
         assert_eq!(api.settings.flexible_window_minutes, 0);
         assert_eq!((api.settings.account_closed_to_roles(), import.settings.account_closed_to_roles()), (None, None));

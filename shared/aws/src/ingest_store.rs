@@ -5,6 +5,7 @@
 //! | --- | --- | --- | --- |
 //! | ingest key | `T#{t}#I#{int}` | `IKEY#{key id}` | SHA-256 of the secret, created, expires (grace) |
 //! | call counter | `T#{t}#I#{int}` | `IRATE#{key id}#{minute}` | calls in that minute (TTL 1 h) |
+//! | tenant call counter | `T#{t}` | `TRATE#{minute}` | calls of all the tenant's keys in that minute (TTL 1 h) |
 //! | agent event | `T#{t}#I#{int}#EV#{agent}#{YYYY-MM-DD}` | `E#{at, RFC 3339 µs}#{event id}` | the event (TTL: day + 11 days; until 2026-12-07 the sort key was `E#{event id}`) |
 //!
 //! Queues, intervals, agents, statuses, segments and the import state are the import's items
@@ -41,6 +42,7 @@ use crate::sdk_error;
 
 const KEY_SK_PREFIX: &str = "IKEY#";
 const RATE_SK_PREFIX: &str = "IRATE#";
+const TENANT_RATE_SK_PREFIX: &str = "TRATE#";
 const EVENT_SK_PREFIX: &str = "E#";
 
 /// An event's sort key: `E#{at}#{event id}` (the instant with microseconds, fixed width: one id may name events at
@@ -106,6 +108,32 @@ pub struct DynamoIngestStore {
 impl DynamoIngestStore {
     pub fn new(client: Client, table: String) -> Self {
         Self { imports: DynamoImportStore::new(client.clone(), table.clone()), client, table }
+    }
+
+    /// Adds one call to the counter item `pk`/`sk` of the minute starting at `window` unless it holds `limit`
+    /// already (then false; a refused call is not counted). The item expires an hour after the minute.
+    async fn count_call(&self, pk: String, sk: String, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("ADD calls :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(calls) OR calls < :limit")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(
+                ":ttl",
+                AttributeValue::N((window + Duration::hours(1)).timestamp().to_string()),
+            )
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_conditional_failure(&e) => Ok(false),
+            Err(e) => Err(sdk_error("UpdateItem(ingest rate)", e)),
+        }
     }
 
     async fn query_all(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
@@ -420,27 +448,12 @@ impl IngestStore for DynamoIngestStore {
 
     async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
         let sk = format!("{RATE_SK_PREFIX}{}#{}", locator.key_id, window.format("%Y-%m-%dT%H:%MZ"));
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(integration_pk(&locator.tenant, locator.integration), sk)))
-            .update_expression("ADD calls :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(calls) OR calls < :limit")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", AttributeValue::N("1".into()))
-            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
-            .expression_attribute_values(
-                ":ttl",
-                AttributeValue::N((window + Duration::hours(1)).timestamp().to_string()),
-            )
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_conditional_failure(&e) => Ok(false),
-            Err(e) => Err(sdk_error("UpdateItem(ingest rate)", e)),
-        }
+        self.count_call(integration_pk(&locator.tenant, locator.integration), sk, window, limit).await
+    }
+
+    async fn take_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+        let sk = format!("{TENANT_RATE_SK_PREFIX}{}", window.format("%Y-%m-%dT%H:%MZ"));
+        self.count_call(keys::tenant_pk(tenant), sk, window, limit).await
     }
 
     async fn upsert_queues(

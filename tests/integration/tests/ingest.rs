@@ -1336,6 +1336,14 @@ impl acd_app::ingest::IngestStore for GaugedStore {
     ) -> Result<bool, acd_app::ports::StoreError> {
         self.inner.take_call(locator, window, limit).await
     }
+    async fn take_tenant_call(
+        &self,
+        tenant: &acd_domain::TenantId,
+        window: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<bool, acd_app::ports::StoreError> {
+        self.inner.take_tenant_call(tenant, window, limit).await
+    }
     async fn upsert_queues(
         &self,
         integration: &acd_domain::Integration,
@@ -1627,4 +1635,37 @@ async fn a_resumed_push_integration_gets_its_whole_silence_limit_from_the_resume
     // Still silent 10 minutes after the resume: failing.
     let silent = watch(resumed_at + Duration::minutes(11)).await;
     assert_eq!(silent.detail, "no_data: the integration is failing", "{silent:?}");
+}
+
+/// The calls of one tenant are counted over all its keys and integrations (`INGEST_TENANT_CALLS_PER_MINUTE`) as well
+/// as per key: until 2026-12-07 only per key, so a tenant with several keys could use the whole stage's throttle,
+/// which every tenant and route share. Another tenant's calls are not counted with them.
+#[tokio::test]
+async fn a_tenants_calls_are_limited_over_all_its_keys_and_other_tenants_are_not() {
+    let env = Env::start().await;
+    let mut ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    ingest.service.config =
+        IngestConfig { calls_per_minute: 100, tenant_calls_per_minute: 3, ..IngestConfig::default() };
+    let (_, _, first) = create_push(&env, &json!({"name": "Dialer one", "type": "push"})).await;
+    let (_, _, second) = create_push(&env, &json!({"name": "Dialer two", "type": "push"})).await;
+    let (status, other) =
+        env.admin("POST", "/integrations", "t-other", Some(&json!({"name": "Dialer", "type": "push"}))).await;
+    assert_eq!(status, 201, "{other}");
+    let other = other["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+
+    let minute = Utc::now().duration_trunc(Duration::minutes(1)).unwrap() + Duration::minutes(5);
+    let call = |key: &str, at: DateTime<Utc>| {
+        let mut request = api_request("POST", "/ingest/queues", None, Some(&json!({"queues": []})));
+        request.headers_mut().insert("x-ingest-key", key.parse().unwrap());
+        let api = ingest.clone();
+        async move { decode(api.handle_at(request, at).await) }
+    };
+    let at = minute + Duration::seconds(10);
+    assert_eq!(call(&first, at).await.0, 200);
+    assert_eq!(call(&first, at).await.0, 200);
+    assert_eq!(call(&second, at).await.0, 200, "the tenant's third call, with its other key");
+    let (status, _, problem) = call(&second, at).await;
+    assert_eq!((status, problem["code"].as_str()), (429, Some("rate-limited")), "the fourth, whatever the key");
+    assert_eq!(call(&other, at).await.0, 200, "another tenant's calls are its own");
+    assert_eq!(call(&first, minute + Duration::minutes(1)).await.0, 200, "the next minute counts anew");
 }

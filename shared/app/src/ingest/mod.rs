@@ -36,6 +36,10 @@ use records::{AgentEvent, BatchError, QueueRecord, RecordError};
 pub const DEFAULT_GRACE_HOURS: i64 = 24;
 /// Calls per key and minute (`INGEST_CALLS_PER_MINUTE`).
 pub const DEFAULT_CALLS_PER_MINUTE: u32 = 600;
+/// Calls per tenant and minute, over all its push integrations and keys (`INGEST_TENANT_CALLS_PER_MINUTE`): 20 a
+/// second, two fifths of the HTTP API's default stage limit (50 a second, shared by every tenant and route), so one
+/// tenant's senders cannot take the whole stage from the others (with per-key counters alone, five keys could).
+pub const DEFAULT_TENANT_CALLS_PER_MINUTE: u32 = 1_200;
 /// The integration's `last_success_at` is moved at most this often (a push does not rewrite the record each time).
 pub const STATUS_REFRESH_SECONDS: i64 = 60;
 /// Agents whose segments one agent-event call rebuilds at the same time. An agent's rebuild is ~6-7 sequential
@@ -94,6 +98,9 @@ pub trait IngestStore: Send + Sync {
     async fn delete_key(&self, locator: &KeyLocator) -> Result<bool, StoreError>;
     /// Counts one call of the key in the minute starting at `window`; false when `limit` calls were counted.
     async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
+    /// Counts one call of the tenant (any of its keys) in the minute starting at `window`; false when `limit` calls
+    /// were counted.
+    async fn take_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
     /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept). A new queue is
     /// complete from the integration's `complete_through` now (its `complete_from`; none before a declaration).
     /// `NotFound` when the integration record is gone or being deleted (a tombstone): no queue of a deleted
@@ -257,17 +264,23 @@ pub struct IngestOutcome {
 #[derive(Debug, Clone)]
 pub struct IngestConfig {
     pub calls_per_minute: u32,
+    pub tenant_calls_per_minute: u32,
     pub grace: Duration,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        Self { calls_per_minute: DEFAULT_CALLS_PER_MINUTE, grace: Duration::hours(DEFAULT_GRACE_HOURS) }
+        Self {
+            calls_per_minute: DEFAULT_CALLS_PER_MINUTE,
+            tenant_calls_per_minute: DEFAULT_TENANT_CALLS_PER_MINUTE,
+            grace: Duration::hours(DEFAULT_GRACE_HOURS),
+        }
     }
 }
 
 impl IngestConfig {
-    /// The accepted `INGEST_CALLS_PER_MINUTE` (read at start-up by `acd_aws::config`).
+    /// The accepted `INGEST_CALLS_PER_MINUTE` and `INGEST_TENANT_CALLS_PER_MINUTE` (read at start-up by
+    /// `acd_aws::config`).
     pub const CALLS_PER_MINUTE: std::ops::RangeInclusive<u32> = 1..=100_000;
     /// The accepted `INGEST_KEY_GRACE_HOURS`.
     pub const GRACE_HOURS: std::ops::RangeInclusive<i64> = 0..=720;
@@ -310,7 +323,13 @@ impl IngestService {
             return Err(IngestError::Paused);
         }
         let window = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
-        if !self.store.take_call(locator, window, self.config.calls_per_minute).await? {
+        // Both counters at once (one round trip of latency): the key's, and the tenant's over all its keys. A call
+        // refused by one is still counted by the other (at most one call too many in that minute).
+        let (key, tenant) = futures::join!(
+            self.store.take_call(locator, window, self.config.calls_per_minute),
+            self.store.take_tenant_call(&locator.tenant, window, self.config.tenant_calls_per_minute),
+        );
+        if !(key? && tenant?) {
             let retry = (window + Duration::minutes(1) - now).num_seconds().max(1);
             return Err(IngestError::RateLimited { retry_after_seconds: retry });
         }

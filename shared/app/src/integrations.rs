@@ -397,19 +397,41 @@ impl IntegrationService {
         }
     }
 
-    /// Puts the record back as it was before a PATCH whose `what` could not be changed, and the agent-states
-    /// schedule with it (both best effort: failures are logged for an operator).
+    /// Puts back what a PATCH whose `what` could not be changed wrote (`current` → `updated`: name, settings,
+    /// credential hints, secret version), on a fresh read when an import's status write came in between (until
+    /// 2026-12-07 that refused the restore, and the record kept the PATCH while its agent-states schedule was set
+    /// back; a review found it), unless another PATCH has changed them since. Then the agent-states schedule follows
+    /// the record as stored. Both best effort: failures are logged for an operator.
     async fn restore_record(&self, current: &Integration, updated: &Integration, what: &str) {
         let (tenant, id) = (&current.tenant_id, current.id);
-        let mut restored = current.clone();
-        restored.version = updated.version + 1;
-        restored.updated_at = Utc::now();
-        if let Err(undo) = self.repo.update(updated, &restored).await {
+        let restore = |stored: &Integration| {
+            let ours = stored.name == updated.name
+                && stored.settings == updated.settings
+                && stored.credential_hints == updated.credential_hints
+                && stored.secret_version == updated.secret_version;
+            ours.then(|| Integration {
+                name: current.name.clone(),
+                settings: current.settings.clone(),
+                credential_hints: current.credential_hints.clone(),
+                secret_version: current.secret_version.clone(),
+                updated_at: Utc::now(),
+                ..stored.clone()
+            })
+        };
+        if let Err(undo) = self.update_on_fresh_read(updated.clone(), restore).await {
             tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the record after a failed {what} update failed");
         }
         if current.settings.agent_state_cadence != updated.settings.agent_state_cadence && pulls(current) {
-            let enabled = current.status.state != IntegrationState::Paused;
-            let cadence = current.settings.agent_state_cadence;
+            let stored = match self.repo.get(tenant, id).await {
+                Ok(Some(record)) => record,
+                Ok(None) => current.clone(), // deleted meanwhile: `schedules_follow_record` removes the schedules
+                Err(e) => {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "reading the record to restore the agent-states schedule after a failed {what} update failed");
+                    current.clone()
+                }
+            };
+            let enabled = stored.status.state != IntegrationState::Paused;
+            let cadence = stored.settings.agent_state_cadence;
             if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
                 tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
             }

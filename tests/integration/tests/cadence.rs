@@ -159,6 +159,34 @@ async fn a_states_schedule_that_cannot_be_written_rolls_back_the_create_and_the_
     assert!(states_schedule(&env, &id).await.is_none(), "and the schedule too");
 }
 
+/// A PATCH whose agent-states schedule cannot be written puts the record back even when an import's status write
+/// came between its record update and the restore (the restore is applied on a fresh read). Until 2026-12-07 the
+/// restore was refused, the record kept the PATCH's cadence, and the schedule had been set back: the two disagreed.
+#[tokio::test]
+async fn a_failed_patch_is_put_back_even_after_an_import_wrote_the_record_meanwhile() {
+    let sim = GenesysSimulator::start(GenesysSimConfig::default()).await.unwrap();
+    let mut env = genesys_env(&sim).await;
+    let schedules =
+        Arc::new(FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients))));
+    env.api.service.schedules = schedules.clone();
+    let id = create(&env, &genesys_body(&sim, "off")).await;
+    let racing = Arc::new(RacingRepo::new(env.api.service.repo.clone()));
+    // Right after the PATCH's own record update: the next update (the restore) meets an import's status write.
+    let arm = racing.clone();
+    *racing.after_next_update.lock().unwrap() = Some(Box::pin(async move {
+        arm.updates_to_race.store(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    env.api.service.repo = racing.clone();
+    schedules.fail_states.store(true, std::sync::atomic::Ordering::SeqCst);
+    let path = format!("/integrations/{id}");
+    let (status, _) = env.call("PATCH", &path, Some(&json!({"settings": {"agent_state_cadence": "1m"}}))).await;
+    assert_eq!(status, 503);
+    assert_eq!(racing.updates_to_race.load(std::sync::atomic::Ordering::SeqCst), 0, "the restore was raced");
+    let (_, shown) = env.call("GET", &path, None).await;
+    assert!(shown["settings"].get("agent_state_cadence").is_none(), "the record is back as it was: {shown}");
+    assert!(states_schedule(&env, &id).await.is_none(), "and the schedule agrees");
+}
+
 fn event(id: &str) -> ImportEvent {
     ImportEvent { tenant_id: TENANT.into(), integration_id: id.into(), at_once: false }
 }

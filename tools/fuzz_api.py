@@ -83,6 +83,10 @@ def audit(endpoint, tenant, created_ids, table, group, issued_tokens=()):
             continue
         if pk == prefix and sk.startswith("TOKEN#") and sk.split("#")[1] in issued_tokens:
             continue
+        if pk == prefix and sk.startswith("TRATE#") and created_ids:
+            # The tenant's ingest call counter of a minute: it counts every call an issued key authenticates,
+            # accepted or not, as the key's own counter (IRATE#…, in the integration's partition) does.
+            continue
         if not any(i in pk or i in sk or i in json.dumps(item) for i in created_ids):
             stray.append(f"item {pk} {sk}")
     secrets = session.client("secretsmanager", endpoint_url=endpoint)

@@ -168,20 +168,27 @@ impl IntegrationService {
     /// The record was visible (listed, pausable, deletable) before the secret and the schedules were written; read
     /// again (one consistent GetItem), it decides what they should be. Paused meanwhile: the pause found no schedule
     /// to disable and the create wrote them enabled, so they are disabled now (until 2026-12-07 they stayed enabled
-    /// under a paused record; a review found it). Deleted meanwhile: its DELETE ran before the secret and schedules
+    /// under a paused record; a review found it); its agent-states cadence PATCHed meanwhile: that schedule is set to
+    /// the record's cadence. Deleted meanwhile: its DELETE ran before the secret and schedules
     /// existed, so they are removed here (before, the import they started removed them, when it ran). The create is
     /// answered 201 either way: it took effect before the pause or the DELETE.
     async fn after_create(&self, integration: &Integration) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         match self.repo.get(tenant, id).await {
-            Ok(Some(record)) => {
-                if record.status.state == IntegrationState::Paused
-                    && pulls(&record)
-                    && let Err(e) = self.switch_schedules(&record, false).await
-                {
+            Ok(Some(record)) if pulls(&record) => {
+                let paused = record.status.state == IntegrationState::Paused;
+                if paused && let Err(e) = self.switch_schedules(&record, false).await {
                     tracing::error!(tenant = %tenant, integration = %id, error = %e, "disabling the schedules of an integration paused while it was created failed");
                 }
+                // A PATCH of the cadence in the same gap wrote its schedule before the create wrote its own.
+                let cadence = record.settings.agent_state_cadence;
+                if cadence != integration.settings.agent_state_cadence
+                    && let Err(e) = self.schedules.set_states_schedule(tenant, id, cadence, !paused).await
+                {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the agent-states schedule of an integration patched while it was created failed");
+                }
             }
+            Ok(Some(_)) => {}
             Ok(None) => {
                 let limit = self.budgets.rollback;
                 let (schedules, secret) = futures::join!(

@@ -427,6 +427,9 @@ pub struct FailingSchedules {
     /// With `watch`: saves the record `paused` right before the next `create` writes the schedules (a pause that
     /// landed between a create's record and its schedules).
     pub pause_before_create: AtomicBool,
+    /// With `watch`: saves this agent-states cadence in the record right before the next `create` writes the
+    /// schedules (a PATCH whose record write landed in that gap, its schedule write overwritten by the create's).
+    pub cadence_before_create: std::sync::Mutex<Option<Option<acd_domain::AgentStateCadence>>>,
 }
 
 impl FailingSchedules {
@@ -441,6 +444,7 @@ impl FailingSchedules {
             states_at_run_now: Vec::new().into(),
             creates: 0.into(),
             pause_before_create: false.into(),
+            cadence_before_create: None.into(),
         }
     }
 }
@@ -457,6 +461,14 @@ impl ScheduleStore for FailingSchedules {
             paused.status.state = acd_domain::IntegrationState::Paused;
             paused.version += 1;
             repo.update(&record, &paused).await?;
+        }
+        let cadence = self.cadence_before_create.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (Some(cadence), Some(repo)) = (cadence, &self.watch) {
+            let record = repo.get(tenant, id).await?.expect("the create wrote the record first");
+            let mut patched = record.clone();
+            patched.settings.agent_state_cadence = cadence;
+            patched.version += 1;
+            repo.update(&record, &patched).await?;
         }
         self.inner.create(tenant, id).await?;
         if self.fail_create.load(Ordering::SeqCst) {

@@ -159,6 +159,29 @@ async fn a_states_schedule_that_cannot_be_written_rolls_back_the_create_and_the_
     assert!(states_schedule(&env, &id).await.is_none(), "and the schedule too");
 }
 
+/// A PATCH of the cadence whose record write lands between a create's record and its schedules had its schedule
+/// overwritten by the create's: the create now sets the agent-states schedule to the record's cadence (until
+/// 2026-12-07 the schedule kept the create's, the record the PATCH's).
+#[tokio::test]
+async fn a_cadence_patched_while_the_integration_is_created_is_the_schedules() {
+    let sim = GenesysSimulator::start(GenesysSimConfig::default()).await.unwrap();
+    let mut env = genesys_env(&sim).await;
+    let schedules = Arc::new(FailingSchedules {
+        watch: Some(env.api.service.repo.clone()),
+        cadence_before_create: std::sync::Mutex::new(Some(acd_domain::AgentStateCadence::parse("2m").unwrap())),
+        ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
+    });
+    env.api.service.schedules = schedules.clone();
+    let id = create(&env, &genesys_body(&sim, "1m")).await;
+    let (_, shown) = env.call("GET", &format!("/integrations/{id}"), None).await;
+    assert_eq!(shown["settings"]["agent_state_cadence"], "2m", "{shown}");
+    assert_eq!(
+        states_schedule(&env, &id).await.unwrap().0,
+        "rate(2 minutes)",
+        "the schedule says what the record says"
+    );
+}
+
 /// A PATCH whose agent-states schedule cannot be written puts the record back even when an import's status write
 /// came between its record update and the restore (the restore is applied on a fresh read). Until 2026-12-07 the
 /// restore was refused, the record kept the PATCH's cadence, and the schedule had been set back: the two disagreed.

@@ -105,7 +105,8 @@ impl IntegrationService {
     }
 
     /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
-    /// agent-states schedule → import schedules and the first import, each within its [`CreateBudgets`]. A failure or timeout after the first write removes everything
+    /// agent-states schedule → import schedules and the first import, each within its [`CreateBudgets`]; then the
+    /// record is read again (`after_create`). A failure or timeout after the first write removes everything
     /// created so far (within the rollback budget), so a create that answers with an error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let mut new = parse_new_integration_with(body, self.default_history_days)?;
@@ -169,9 +170,9 @@ impl IntegrationService {
     /// again (one consistent GetItem), it decides what they should be. Paused meanwhile: the pause found no schedule
     /// to disable and the create wrote them enabled, so they are disabled now (until 2026-12-07 they stayed enabled
     /// under a paused record; a review found it); its agent-states cadence PATCHed meanwhile: that schedule is set to
-    /// the record's cadence. Deleted meanwhile: its DELETE ran before the secret and schedules
-    /// existed, so they are removed here (before, the import they started removed them, when it ran). The create is
-    /// answered 201 either way: it took effect before the pause or the DELETE.
+    /// the record's cadence. Deleted meanwhile: its DELETE ran before the secret and schedules existed, so they are
+    /// removed here (before, the import they started removed them, when it ran). The create is answered 201 either
+    /// way: it took effect before the pause or the DELETE.
     async fn after_create(&self, integration: &Integration) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         match self.repo.get(tenant, id).await {

@@ -299,7 +299,15 @@ async fn read_shard(
     gaps: &mut Gaps,
 ) -> Result<ShardOutcome, ConnectorError> {
     let ShardRead { stream_arn, shard_id, closed, records_per_call } = shard;
-    let mut iterator = shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?;
+    // An open shard always has a position to read from: an answer without one is malformed, not "read to the end"
+    // (until 2026-12-07 it was, and the shard counted as read to its tip).
+    let open_needs_one = |iterator: Option<String>| match iterator {
+        None if !closed => {
+            Err(ConnectorError::malformed(format!("GetShardIterator of open shard {shard_id}: no ShardIterator")))
+        }
+        other => Ok(other),
+    };
+    let mut iterator = open_needs_one(shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?)?;
     let mut records = 0;
     // Empty pages in a row that brought the read no nearer the tip (`MillisBehindLatest` not lower than before).
     let (mut empty_behind, mut last_behind) = (0, None);
@@ -321,7 +329,8 @@ async fn read_shard(
         {
             Ok(page) => page,
             Err(ConnectorError::Configuration { message }) if message.contains("ExpiredIteratorException") => {
-                iterator = shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?;
+                iterator =
+                    open_needs_one(shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?)?;
                 continue;
             }
             Err(e) => return Err(e),
@@ -698,6 +707,21 @@ mod tests {
             let (outcome, cp) = read(pages, false).await;
             assert!(!outcome.expect("read").caught_up, "stopped behind the tip");
             assert_eq!(cp.read_through, None, "not claimed read");
+        }
+
+        #[tokio::test]
+        async fn an_open_shard_without_a_shard_iterator_is_malformed_not_read_to_its_end() {
+            let none = mock!(Client::get_shard_iterator).then_output(|| GetShardIteratorOutput::builder().build());
+            let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, [&none]);
+            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
+            let shard =
+                ShardRead { stream_arn: ARN, shard_id: "shardId-000000000000", closed: false, records_per_call: 1 };
+            let deadline = Deadline::after(std::time::Duration::from_secs(60));
+            let calls = Call::default();
+            let outcome =
+                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            assert!(matches!(outcome, Err(ConnectorError::Malformed { .. })), "{outcome:?}");
+            assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
         }
 
         #[tokio::test]

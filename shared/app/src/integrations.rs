@@ -426,17 +426,23 @@ impl IntegrationService {
                 ..stored.clone()
             })
         };
-        if let Err(undo) = self.update_on_fresh_read(updated.clone(), restore).await {
+        // The record as stored: the one the restore wrote or found (another PATCH since); read again only when the
+        // restore failed (the PATCH's record may still be there).
+        let restored = self.update_on_fresh_read(updated.clone(), restore).await;
+        if let Err(undo) = &restored {
             tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the record after a failed {what} update failed");
         }
         if current.settings.agent_state_cadence != updated.settings.agent_state_cadence && pulls(current) {
-            let stored = match self.repo.get(tenant, id).await {
-                Ok(Some(record)) => record,
-                Ok(None) => current.clone(), // deleted meanwhile: `schedules_follow_record` removes the schedules
-                Err(e) => {
-                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "reading the record to restore the agent-states schedule after a failed {what} update failed");
-                    current.clone()
-                }
+            let stored = match restored {
+                Ok((_, stored)) => stored,
+                Err(_) => match self.repo.get(tenant, id).await {
+                    Ok(Some(record)) => record,
+                    Ok(None) => current.clone(), // deleted meanwhile: `schedules_follow_record` removes the schedules
+                    Err(e) => {
+                        tracing::error!(tenant = %tenant, integration = %id, error = %e, "reading the record to restore the agent-states schedule after a failed {what} update failed");
+                        current.clone()
+                    }
+                },
             };
             let enabled = stored.status.state != IntegrationState::Paused;
             let cadence = stored.settings.agent_state_cadence;

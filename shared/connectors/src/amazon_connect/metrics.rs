@@ -98,18 +98,18 @@ impl MetricRows {
                 ));
             };
             let queue_id = super::events::last_path_element(queue).unwrap_or(queue);
-            // The request names its queues: a row of none of them means the QUEUE dimension is not what this
-            // reads (another id form), and dropping it would read the queues' statistics as zero.
-            if !super::CHANNELS.iter().any(|&c| wanted.contains(&external_queue_id(queue_id, c))) {
-                return Err(ConnectorError::malformed(format!(
-                    "GetMetricDataV2: a result of queue {queue:?}, which the request did not ask for"
-                )));
-            }
-            let Some(channel) = channel_of(channel) else { continue };
-            let id = external_queue_id(queue_id, channel);
-            if !wanted.contains(&id) {
-                continue;
-            }
+            let Some(id) = channel_of(channel).map(|c| external_queue_id(queue_id, c)).filter(|id| wanted.contains(id))
+            else {
+                // The request names its queues: a row of none of them means the QUEUE dimension is not what this
+                // reads (another id form), and dropping it would read the queues' statistics as zero. (Checked only
+                // off the common path: a row of a wanted queue and channel needs no more lookups.)
+                if !super::CHANNELS.iter().any(|&c| wanted.contains(&external_queue_id(queue_id, c))) {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: a result of queue {queue:?}, which the request did not ask for"
+                    )));
+                }
+                continue; // a channel not asked for
+            };
             let start = r
                 .metric_interval()
                 .and_then(|i| i.start_time())

@@ -8,7 +8,8 @@ use std::time::Duration;
 use acd_connectors::ConnectorError;
 use acd_connectors::registry::{parse_new_integration_with, parse_patch};
 use acd_domain::{
-    Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, SecretVersion, Settings, TenantId,
+    AgentStateCadence, Credentials, Integration, IntegrationId, IntegrationState, IntegrationStatus, SecretVersion,
+    Settings, TenantId,
 };
 use chrono::Utc;
 use serde_json::Value;
@@ -55,6 +56,25 @@ impl CreateBudgets {
     /// The longest a create can take, idempotency calls included.
     pub fn total(&self) -> Duration {
         self.check + self.writes + self.rollback + 2 * crate::http::idempotency::STORE_TIMEOUT
+    }
+}
+
+/// What a call wrote before it read the record again (`IntegrationService::schedules_follow_record`).
+#[derive(Clone, Copy)]
+struct Written {
+    /// The schedules' state as written; `None` when unknown (after a failure).
+    enabled: Option<bool>,
+    /// The agent-states cadence this call wrote its schedule with (a create); `None`: not written from a record of its
+    /// own.
+    cadence: Option<Option<AgentStateCadence>>,
+    /// This call wrote the integration's secret too (a create): a record gone meanwhile takes it along.
+    secret: bool,
+}
+
+impl Written {
+    /// The schedules switched on or off (`None`: unknown), nothing else.
+    fn state(enabled: Option<bool>) -> Self {
+        Self { enabled, cadence: None, secret: false }
     }
 }
 
@@ -106,8 +126,9 @@ impl IntegrationService {
 
     /// Creates an integration: validate → verify credentials → record + name (atomic, unique) → secret →
     /// agent-states schedule → import schedules and the first import, each within its [`CreateBudgets`]; then the
-    /// record is read again (`after_create`). A failure or timeout after the first write removes everything
-    /// created so far (within the rollback budget), so a create that answers with an error leaves nothing behind.
+    /// record is read again and the schedules follow it (`schedules_follow_record`). A failure or timeout after the
+    /// first write removes everything created so far (within the rollback budget), so a create that answers with an
+    /// error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let mut new = parse_new_integration_with(body, self.default_history_days)?;
         new.credentials = self.with_tenant_token(tenant, new.credentials).await?;
@@ -161,51 +182,19 @@ impl IntegrationService {
             self.undo_create(&integration).await;
             return Err(e.into());
         }
-        self.after_create(&integration).await;
+        // The record was visible (listed, pausable, deletable) before the secret and the schedules were written: a
+        // pause, a cadence PATCH or a DELETE in that gap is what they follow now (until 2026-12-07 they kept the
+        // create's: enabled under a paused record, the create's cadence, or left behind a deleted record until the
+        // import they started removed them). The create is answered 201 either way: it took effect first.
+        let cadence = integration.settings.agent_state_cadence;
+        self.schedules_follow_record(
+            tenant,
+            integration.id,
+            Written { enabled: Some(true), cadence: Some(cadence), secret: true },
+        )
+        .await;
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
-    }
-
-    /// The record was visible (listed, pausable, deletable) before the secret and the schedules were written; read
-    /// again (one consistent GetItem), it decides what they should be. Paused meanwhile: the pause found no schedule
-    /// to disable and the create wrote them enabled, so they are disabled now (until 2026-12-07 they stayed enabled
-    /// under a paused record; a review found it); its agent-states cadence PATCHed meanwhile: that schedule is set to
-    /// the record's cadence. Deleted meanwhile: its DELETE ran before the secret and schedules existed, so they are
-    /// removed here (before, the import they started removed them, when it ran). The create is answered 201 either
-    /// way: it took effect before the pause or the DELETE.
-    async fn after_create(&self, integration: &Integration) {
-        let (tenant, id) = (&integration.tenant_id, integration.id);
-        match self.repo.get(tenant, id).await {
-            Ok(Some(record)) if pulls(&record) => {
-                let paused = record.status.state == IntegrationState::Paused;
-                if paused && let Err(e) = self.switch_schedules(&record, false).await {
-                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "disabling the schedules of an integration paused while it was created failed");
-                }
-                // A PATCH of the cadence in the same gap wrote its schedule before the create wrote its own.
-                let cadence = record.settings.agent_state_cadence;
-                if cadence != integration.settings.agent_state_cadence
-                    && let Err(e) = self.schedules.set_states_schedule(tenant, id, cadence, !paused).await
-                {
-                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the agent-states schedule of an integration patched while it was created failed");
-                }
-            }
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                let limit = self.budgets.rollback;
-                let (schedules, secret) = futures::join!(
-                    within(limit, "deleting the schedules", self.schedules.delete(tenant, id)),
-                    within(limit, "deleting the secret", self.secrets.delete(tenant, id)),
-                );
-                for (what, result) in [("schedules", schedules), ("secret", secret)] {
-                    if let Err(e) = result {
-                        tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the {what} of an integration deleted while it was created failed (its import removes them)");
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "could not check whether the integration was paused or deleted while it was created");
-            }
-        }
     }
 
     /// Removes what a failed create made, within the rollback budget. The three removals are idempotent and run
@@ -325,7 +314,7 @@ impl IntegrationService {
             return Err(e.into());
         }
         if (cadence_changed || cadence_sent) && pulls(&updated) {
-            self.schedules_follow_record(tenant, current.id, Some(enabled)).await;
+            self.schedules_follow_record(tenant, current.id, Written::state(Some(enabled))).await;
         }
         // The record names the new version: now it becomes the secret's current one too, the one the import falls
         // back to after a rejection and the one a person sees in Secrets Manager (not before: a PATCH that fails
@@ -449,7 +438,7 @@ impl IntegrationService {
             if let Err(undo) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await {
                 tracing::error!(tenant = %tenant, integration = %id, error = %undo, "restoring the agent-states schedule after a failed {what} update failed");
             }
-            self.schedules_follow_record(tenant, id, Some(enabled)).await;
+            self.schedules_follow_record(tenant, id, Written::state(Some(enabled))).await;
         }
     }
 
@@ -507,7 +496,7 @@ impl IntegrationService {
         if result.is_err()
             && let Some(record) = switched
         {
-            self.schedules_follow_record(tenant, record.id, None).await;
+            self.schedules_follow_record(tenant, record.id, Written::state(None)).await;
         }
         result
     }
@@ -546,7 +535,7 @@ impl IntegrationService {
                 Ok(saved) => {
                     // Deleted meanwhile (its DELETE may have removed the schedules before they were switched here), or
                     // paused or resumed again by another call.
-                    self.schedules_follow_record(tenant, current.id, Some(!pause)).await;
+                    self.schedules_follow_record(tenant, current.id, Written::state(Some(!pause))).await;
                     // The catch-up import starts once the record says `importing`: started before (until
                     // 2026-12-06), it could read the record still paused and skip, leaving the catch-up to the
                     // schedule's next run. Should the start fail, the schedule is enabled and its next run catches
@@ -576,32 +565,53 @@ impl IntegrationService {
         Ok(())
     }
 
-    /// Called after writing an integration's schedules (`written`: enabled or not; `None` when unknown, after a
-    /// failure): the record is read again (strongly consistent) and the schedules made to say what it says now.
-    /// Deleted meanwhile, its DELETE may have removed the schedules before this write, which then created one again
-    /// (the agent-states schedule is created when missing) that nothing would ever remove — a Lambda invoked every
-    /// few minutes for an integration that is gone: gone or being deleted, the schedules are removed (a DELETE that
-    /// marks the record after this read removes them itself, after this write). Paused or resumed by another call
-    /// meanwhile, they are switched to its state. (Two such calls can still cross: each set of writes follows the
-    /// record it read.)
-    async fn schedules_follow_record(&self, tenant: &TenantId, id: IntegrationId, written: Option<bool>) {
+    /// Called after writing an integration's schedules ([`Written`]: what this call wrote): the record is read again
+    /// (one strongly consistent GetItem) and the schedules made to say what it says now.
+    /// - Gone or being deleted (a tombstone reads as gone): its DELETE may have removed the schedules before this
+    ///   write, which then created one again (the agent-states schedule is created when missing) that nothing would
+    ///   ever remove — a Lambda invoked every few minutes for an integration that is gone. They are removed, and the
+    ///   secret with them when this call wrote it (a create). A DELETE that marks the record after this read removes
+    ///   them itself, after this write.
+    /// - Paused or resumed by another call meanwhile: the schedules are switched to its state.
+    /// - Its agent-states cadence PATCHed meanwhile (a create: the PATCH wrote its schedule before the create wrote
+    ///   its own): that schedule is set to the record's cadence.
+    ///
+    /// (Two such calls can still cross: each set of writes follows the record it read.)
+    async fn schedules_follow_record(&self, tenant: &TenantId, id: IntegrationId, written: Written) {
         match self.repo.get(tenant, id).await {
-            Ok(Some(record)) => {
+            Ok(Some(record)) if pulls(&record) => {
                 let enabled = record.status.state != IntegrationState::Paused;
-                if pulls(&record)
-                    && written != Some(enabled)
+                if written.enabled != Some(enabled)
                     && let Err(e) = self.switch_schedules(&record, enabled).await
                 {
                     tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the schedules to the record's state failed");
                 }
+                let cadence = record.settings.agent_state_cadence;
+                if written.cadence.is_some_and(|written| written != cadence)
+                    && let Err(e) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await
+                {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the agent-states schedule to the record's cadence failed");
+                }
             }
+            Ok(Some(_)) => {}
             Ok(None) => {
-                if let Err(e) = self.schedules.delete(tenant, id).await {
-                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the schedules of an integration deleted while they were written failed");
+                let limit = self.budgets.rollback;
+                let secret = async {
+                    if !written.secret {
+                        return Ok(());
+                    }
+                    within(limit, "deleting the secret", self.secrets.delete(tenant, id)).await
+                };
+                let schedules = within(limit, "deleting the schedules", self.schedules.delete(tenant, id));
+                let (schedules, secret) = futures::join!(schedules, secret);
+                for (what, result) in [("schedules", schedules), ("secret", secret)] {
+                    if let Err(e) = result {
+                        tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the {what} of an integration deleted while they were written failed (its import removes them)");
+                    }
                 }
             }
             Err(e) => {
-                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "could not check whether the integration was deleted while its schedules were written");
+                tracing::warn!(tenant = %tenant, integration = %id, error = %e, "could not read the record again after writing its schedules (paused, patched or deleted meanwhile?)");
             }
         }
     }

@@ -424,13 +424,13 @@ pub struct FailingSchedules {
     pub states_at_run_now: std::sync::Mutex<Vec<acd_domain::IntegrationState>>,
     /// Calls of `create` (each writes the recurring schedule and starts the first import).
     pub creates: std::sync::atomic::AtomicUsize,
-    /// With `watch`: saves the record `paused` right before the next `create` writes the schedules (a pause that
-    /// landed between a create's record and its schedules).
-    pub pause_before_create: AtomicBool,
-    /// With `watch`: saves this agent-states cadence in the record right before the next `create` writes the
-    /// schedules (a PATCH whose record write landed in that gap, its schedule write overwritten by the create's).
-    pub cadence_before_create: std::sync::Mutex<Option<Option<acd_domain::AgentStateCadence>>>,
+    /// With `watch`: changes the record so and saves it right before the next `create` writes the schedules (a
+    /// pause or a PATCH whose record write landed between a create's record and its schedules).
+    pub before_create: std::sync::Mutex<Option<RecordChange>>,
 }
+
+/// A change another call saves in an integration's record (see [`FailingSchedules::before_create`]).
+pub type RecordChange = Box<dyn FnOnce(&mut Integration) + Send>;
 
 impl FailingSchedules {
     /// Wraps `inner`, nothing armed, nothing watched.
@@ -443,8 +443,7 @@ impl FailingSchedules {
             watch: None,
             states_at_run_now: Vec::new().into(),
             creates: 0.into(),
-            pause_before_create: false.into(),
-            cadence_before_create: None.into(),
+            before_create: None.into(),
         }
     }
 }
@@ -453,22 +452,13 @@ impl FailingSchedules {
 impl ScheduleStore for FailingSchedules {
     async fn create(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
         self.creates.fetch_add(1, Ordering::SeqCst);
-        if self.pause_before_create.swap(false, Ordering::SeqCst)
-            && let Some(repo) = &self.watch
-        {
+        let change = self.before_create.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let (Some(change), Some(repo)) = (change, &self.watch) {
             let record = repo.get(tenant, id).await?.expect("the create wrote the record first");
-            let mut paused = record.clone();
-            paused.status.state = acd_domain::IntegrationState::Paused;
-            paused.version += 1;
-            repo.update(&record, &paused).await?;
-        }
-        let cadence = self.cadence_before_create.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let (Some(cadence), Some(repo)) = (cadence, &self.watch) {
-            let record = repo.get(tenant, id).await?.expect("the create wrote the record first");
-            let mut patched = record.clone();
-            patched.settings.agent_state_cadence = cadence;
-            patched.version += 1;
-            repo.update(&record, &patched).await?;
+            let mut changed = record.clone();
+            change(&mut changed);
+            changed.version += 1;
+            repo.update(&record, &changed).await?;
         }
         self.inner.create(tenant, id).await?;
         if self.fail_create.load(Ordering::SeqCst) {

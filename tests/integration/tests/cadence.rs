@@ -168,7 +168,9 @@ async fn a_cadence_patched_while_the_integration_is_created_is_the_schedules() {
     let mut env = genesys_env(&sim).await;
     let schedules = Arc::new(FailingSchedules {
         watch: Some(env.api.service.repo.clone()),
-        cadence_before_create: std::sync::Mutex::new(Some(acd_domain::AgentStateCadence::parse("2m").unwrap())),
+        before_create: std::sync::Mutex::new(Some(Box::new(|record| {
+            record.settings.agent_state_cadence = acd_domain::AgentStateCadence::parse("2m").unwrap();
+        }))),
         ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
     });
     env.api.service.schedules = schedules.clone();

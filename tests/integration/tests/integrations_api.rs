@@ -351,7 +351,9 @@ async fn a_pause_between_a_creates_record_and_its_schedules_leaves_them_disabled
     let env = Env::start().await;
     let schedules = Arc::new(FailingSchedules {
         watch: Some(env.api.service.repo.clone()),
-        pause_before_create: AtomicBool::new(true),
+        before_create: std::sync::Mutex::new(Some(Box::new(|record| {
+            record.status.state = acd_domain::IntegrationState::Paused;
+        }))),
         ..FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients)))
     });
     let mut api = env.api.clone();

@@ -363,7 +363,10 @@ impl IntegrationRepo for DynamoStore {
             "version = :v AND attribute_not_exists(deleting_at)",
             Some(version),
         )?];
-        let renamed = previous.name.uniqueness_key() != updated.name.uniqueness_key();
+        // A rename moves the reservation when the name's keys change: its NFKC key, or only its pre-NFKC key (an old
+        // record renamed to a spelling with the same NFKC key, "Ｂilling" → "Billing", holds the old key, which its
+        // delete would no longer release; until 2026-12-07 that key stayed reserved for good).
+        let renamed = reservation_keys(&previous.name) != reservation_keys(&updated.name);
         if renamed {
             let owner = HashMap::from([(":id".to_owned(), s(previous.id.to_string()))]);
             let new_key = updated.name.uniqueness_key();

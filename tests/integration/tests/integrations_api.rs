@@ -780,6 +780,26 @@ async fn records_reserved_under_the_pre_nfkc_key_keep_working() {
     let left = reservations().await;
     assert!(left.iter().any(|(k, _)| k == "NAME#support"), "the other integration keeps its name: {left:?}");
     assert!(!left.iter().any(|(k, _)| k.contains('\u{FF53}')), "the old key is released: {left:?}");
+
+    // An old record renamed to a spelling with the same NFKC key ("Ｂilling" → "Billing") moves its reservation to
+    // the NFKC key: until 2026-12-07 the rename kept the old key, which the delete then left behind for good (the
+    // name "Ｂilling" could never be created again).
+    let (_, _, third) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("\u{FF22}illing"))).await;
+    let third_id = third["id"].as_str().unwrap().to_owned();
+    dynamodb.delete_item().table_name(table).set_key(Some(name_key("billing"))).send().await.unwrap();
+    let mut old = name_key("\u{FF42}illing");
+    old.insert("integration_id".into(), aws_sdk_dynamodb::types::AttributeValue::S(third_id.clone()));
+    dynamodb.put_item().table_name(table).set_item(Some(old)).send().await.unwrap();
+    let third_path = format!("/integrations/{third_id}");
+    let (status, _, renamed) =
+        env.call("PATCH", &third_path, Some("tenant-a"), Some(&json!({"name": "Billing"}))).await;
+    assert_eq!(status, 200, "{renamed}");
+    let held: Vec<String> =
+        reservations().await.into_iter().filter(|(_, id)| *id == third_id).map(|(k, _)| k).collect();
+    assert_eq!(held, vec!["NAME#billing".to_owned()], "the reservation moved to the NFKC key");
+    assert_eq!(env.call("DELETE", &third_path, Some("tenant-a"), None).await.0, 204);
+    let (status, _, again) = env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("\u{FF22}illing"))).await;
+    assert_eq!(status, 201, "no reservation is left behind: {again}");
 }
 
 /// The ACD stand-in that never answers the credentials check while `hang` is set (like a vendor endpoint that

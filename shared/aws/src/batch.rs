@@ -67,7 +67,7 @@ fn key_of(item: &Item) -> (&str, &str) {
 }
 
 /// Puts and deletes as write requests, one per key: a later operation on a key replaces an earlier one
-/// (deletes come before puts).
+/// (deletes come before puts). A delete may be given a whole item: only its key is sent.
 fn unique_requests(puts: Vec<Item>, deletes: Vec<Item>) -> Result<Vec<WriteRequest>, StoreError> {
     let deletes_len = deletes.len();
     let ops: Vec<Item> = deletes.into_iter().chain(puts).collect();
@@ -82,11 +82,15 @@ fn unique_requests(puts: Vec<Item>, deletes: Vec<Item>) -> Result<Vec<WriteReque
     }
     let backend = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Backend(e.to_string());
     let mut requests = Vec::with_capacity(ops.len());
-    for (i, (item, keep)) in ops.into_iter().zip(keep).enumerate() {
+    for (i, (mut item, keep)) in ops.into_iter().zip(keep).enumerate() {
         if !keep {
             continue;
         }
         let request = if i < deletes_len {
+            // A delete names the key only: DynamoDB refuses the whole call ("The provided key element does not match
+            // the schema") for a key with any other attribute, and callers may hand whole items (until 2026-12-07 a
+            // queue rename's name-index deletes carried their channel, and failed every import of the integration).
+            item.retain(|name, _| name == PK || name == SK);
             WriteRequest::builder()
                 .delete_request(DeleteRequest::builder().set_key(Some(item)).build().map_err(backend)?)
         } else {
@@ -220,6 +224,27 @@ mod tests {
         let counts = write_all(&client, "t", puts, vec![], 1, &AbortAfter::default()).await.unwrap();
         assert_eq!(counts, BatchCounts { requests: 60, calls: 3 });
         assert_eq!(*sizes.lock().unwrap(), vec![25, 25, 10]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_delete_given_a_whole_item_sends_only_its_key() {
+        let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sent.clone();
+        let rule = mock!(aws_sdk_dynamodb::Client::batch_write_item)
+            .match_requests(move |r| {
+                for w in &r.request_items().unwrap()["t"] {
+                    let mut names: Vec<String> = w.delete_request().unwrap().key().keys().cloned().collect();
+                    names.sort();
+                    seen.lock().unwrap().push(names);
+                }
+                true
+            })
+            .then_output(|| BatchWriteItemOutput::builder().build());
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let deletes = vec![item("p", "a", "with a value"), item("p", "b", "too")];
+        write_all(&client, "t", vec![], deletes, 1, &AbortAfter::default()).await.unwrap();
+        let key = vec![PK.to_owned(), SK.to_owned()];
+        assert_eq!(*sent.lock().unwrap(), vec![key.clone(), key], "DynamoDB refuses a key with other attributes");
     }
 
     #[tokio::test(start_paused = true)]

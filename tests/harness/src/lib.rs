@@ -12,6 +12,8 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod strict;
+
 use acd_aws::{AwsClients, Settings};
 use aws_sdk_scheduler::operation::get_schedule::GetScheduleOutput;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -134,8 +136,12 @@ impl Moto {
         moto_sdk_config(&self.endpoint).await
     }
 
+    /// The stack's clients; the DynamoDB one refuses keys that DynamoDB refuses and moto does not ([`strict`]).
     pub async fn clients(&self) -> AwsClients {
-        AwsClients::from_config(&self.sdk_config().await)
+        let mut clients = AwsClients::from_config(&self.sdk_config().await);
+        let strict = strict::dynamodb_client(clients.dynamodb());
+        clients.set_dynamodb(strict);
+        clients
     }
 }
 

@@ -114,6 +114,17 @@ async fn pushed_queues_intervals_and_events_read_back_through_the_query_api() {
     let found = env.get("/queues?q=web%20ch", T).await;
     let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
     assert_eq!(names, ["Web chat"], "{found}");
+    // A rename moves the queue in the index (the old name's entries are deleted by key: a delete carrying more
+    // than the key is refused by DynamoDB, and until 2026-12-07 every push renaming a queue failed so).
+    let renamed = json!({"queues": [{"external_id": "q-chat", "name": "Live chat", "channel": "chats"}]});
+    let (status, done) = push(&ingest, Some(&key), "queues", &renamed).await;
+    assert_eq!((status, done["accepted"].as_u64()), (200, Some(1)), "{done}");
+    let found = env.get("/queues?q=live%20ch", T).await;
+    let names: Vec<&str> = found["items"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Live chat"], "{found}");
+    assert_eq!(env.get("/queues?q=web%20ch", T).await["items"], json!([]), "the old name is out of the index");
+    let back = json!({"queues": [{"external_id": "q-chat", "name": "Web chat", "channel": "chats"}]});
+    assert_eq!(push(&ingest, Some(&key), "queues", &back).await.0, 200);
 
     // Intervals, a correction, and completeness.
     let now = Utc::now();

@@ -1223,6 +1223,7 @@ impl ImportService {
                 run.now,
                 pass.final_after,
                 pass.reconciliation_start,
+                state.young_from,
             );
             if through != state.segments_final_through {
                 state.segments_final_through = through;

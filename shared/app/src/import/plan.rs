@@ -231,18 +231,24 @@ pub fn reconciliation_start(window_end: DateTime<Utc>, reconciliation: Duration)
 /// of `chunk`'s agent segments: `chunk`'s end when the chunk is a whole UTC day, `final_after` (the vendor's
 /// [`acd_connectors::Vendor::agent_states_final_after`]; `None`: never) has passed since that end, and the days
 /// before it are final too (the mark is at `chunk.start`) or are never read again by a caught-up run (`chunk`
-/// starts at or before `reconciliation_start`). Otherwise the mark stays where it is.
+/// starts at or before `reconciliation_start`, and no earlier stretch is left to read again: `young_from`, the state's
+/// [`young_after_read`] mark, is not before it). Otherwise the mark stays where it is. (Until 2026-12-07 the mark
+/// jumped over days the young re-read still had to read: a pass stopped at 01:00 after writing yesterday, resumed 30
+/// hours later, marked that day final with the next, so the re-read that read it again took only its statistics,
+/// and the agent states read an hour after the day ended were never read again; a review found it.)
 pub fn segments_final_through(
     through: Option<DateTime<Utc>>,
     chunk: TimeWindow,
     now: DateTime<Utc>,
     final_after: Option<Duration>,
     reconciliation_start: DateTime<Utc>,
+    young_from: Option<DateTime<Utc>>,
 ) -> Option<DateTime<Utc>> {
     let Some(final_after) = final_after else { return through };
     let whole_day = chunk.start == day_start(chunk.start) && chunk.end == chunk.start + Duration::days(1);
     let final_now = whole_day && now >= chunk.end + final_after;
-    let follows = through.is_some_and(|t| t >= chunk.start) || chunk.start <= reconciliation_start;
+    let never_read_again = chunk.start <= reconciliation_start && young_from.is_none_or(|young| young >= chunk.start);
+    let follows = through.is_some_and(|t| t >= chunk.start) || never_read_again;
     if final_now && follows { through.max(Some(chunk.end)) } else { through }
 }
 
@@ -469,26 +475,35 @@ mod tests {
         // A caught-up run on the 5th re-reads from the 4th (its reconciliation start).
         let recon = t(4, 0, 0);
         // The 4th, read whole at 03:00 on the 5th: final; at 02:59, not yet.
-        assert_eq!(segments_final_through(None, day(4), t(5, 3, 0), after, recon), Some(t(5, 0, 0)));
-        assert_eq!(segments_final_through(None, day(4), t(5, 2, 59), after, recon), None);
+        assert_eq!(segments_final_through(None, day(4), t(5, 3, 0), after, recon, None), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(None, day(4), t(5, 2, 59), after, recon, None), None);
         // Today's part of a day is never final, however late.
         let today = TimeWindow { start: t(5, 0, 0), end: t(5, 12, 0) };
-        assert_eq!(segments_final_through(Some(t(5, 0, 0)), today, t(5, 23, 0), after, recon), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), today, t(5, 23, 0), after, recon, None), Some(t(5, 0, 0)));
         // A vendor without the figure: never.
-        assert_eq!(segments_final_through(None, day(4), t(9, 0, 0), None, recon), None);
+        assert_eq!(segments_final_through(None, day(4), t(9, 0, 0), None, recon, None), None);
         // The mark only moves from day to day: with the 4th not final (mark at its start), a final 5th (a run on
         // the 6th whose pass resumed at the 5th) leaves it while a caught-up run still re-reads the 4th (a 48-hour
         // re-read); a final 4th moves it, and the 5th after it.
         let recon6 = t(5, 0, 0);
         let mark = Some(t(4, 0, 0));
-        assert_eq!(segments_final_through(mark, day(5), t(6, 4, 0), after, t(4, 0, 0)), mark);
-        assert_eq!(segments_final_through(mark, day(4), t(6, 4, 0), after, recon6), Some(t(5, 0, 0)));
-        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(5), t(6, 4, 0), after, recon6), Some(t(6, 0, 0)));
+        assert_eq!(segments_final_through(mark, day(5), t(6, 4, 0), after, t(4, 0, 0), None), mark);
+        assert_eq!(segments_final_through(mark, day(4), t(6, 4, 0), after, recon6, None), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(5), t(6, 4, 0), after, recon6, None), Some(t(6, 0, 0)));
         // Days no caught-up run reads again (at or before the reconciliation start) may start the mark.
-        assert_eq!(segments_final_through(None, day(1), t(5, 4, 0), after, recon), Some(t(2, 0, 0)));
-        assert_eq!(segments_final_through(Some(t(1, 0, 0)), day(3), t(5, 4, 0), after, recon), Some(t(4, 0, 0)));
+        assert_eq!(segments_final_through(None, day(1), t(5, 4, 0), after, recon, None), Some(t(2, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(1, 0, 0)), day(3), t(5, 4, 0), after, recon, None), Some(t(4, 0, 0)));
+        // Not over a day a later re-read still reads: the 4th written at 01:00 on the 5th (not final), the pass
+        // stopped and resumed at the 5th on the 6th, its young mark still on the 4th.
+        let young = Some(t(4, 1, 15));
+        assert_eq!(segments_final_through(mark, day(5), t(6, 10, 0), after, recon6, young), mark);
+        assert_eq!(segments_final_through(mark, day(4), t(6, 10, 30), after, recon6, young), Some(t(5, 0, 0)));
+        assert_eq!(
+            segments_final_through(None, day(5), t(6, 10, 0), after, recon6, Some(t(5, 0, 0))),
+            Some(t(6, 0, 0))
+        );
         // It never moves back.
-        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(2), t(5, 4, 0), after, recon), Some(t(5, 0, 0)));
+        assert_eq!(segments_final_through(Some(t(5, 0, 0)), day(2), t(5, 4, 0), after, recon, None), Some(t(5, 0, 0)));
     }
 
     #[test]

@@ -117,9 +117,48 @@ pub(super) async fn list_runs(
         q = q.exclusive_start_key(PK, s(pk)).exclusive_start_key(SK, s(before));
     }
     let out = q.send().await.map_err(|e| sdk_error("Query(runs)", e))?;
+    // A page also ends at DynamoDB's 1 MB with fewer items than asked for (large warnings or gaps): the listing
+    // goes on after the last run returned (until 2026-12-07 such a page was taken for the last one).
+    let cut = out.last_evaluated_key.as_ref().is_some_and(|k| !k.is_empty());
     let mut runs: Vec<RunItem> = de(out.items.unwrap_or_default(), "run")?;
-    let more = runs.len() > limit;
+    let more = runs.len() > limit || cut;
     runs.truncate(limit);
     let next = if more { runs.last().map(|r| items::run_sk(&r.run)) } else { None };
     Ok(RunPage { runs: runs.into_iter().map(|r| r.run).collect(), next })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::operation::query::QueryOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_page_cut_at_one_megabyte_lists_on_after_its_last_run() {
+        let (tenant, id) = (TenantId::parse("acme").unwrap(), IntegrationId::new());
+        let run = |minute: i64| {
+            let started = DateTime::<Utc>::UNIX_EPOCH + Duration::days(20_000) - Duration::minutes(minute);
+            let record = RunRecord::started(acd_domain::RunId::new(), tenant.clone(), id, started);
+            let sk = items::run_sk(&record);
+            let item = RunItem { pk: integration_pk(&tenant, id), sk, entity: "run".into(), ttl: 0, run: record };
+            ser(item).unwrap()
+        };
+        let (newer, older) = (run(0), run(15));
+        let last_sk = older[SK].clone();
+        let page = move || {
+            QueryOutput::builder()
+                .items(newer.clone())
+                .items(older.clone())
+                .last_evaluated_key(PK, s(integration_pk(&tenant, id)))
+                .last_evaluated_key(SK, last_sk.clone())
+                .build()
+        };
+        let rule = mock!(aws_sdk_dynamodb::Client::query).then_output(page);
+        let client = mock_client!(aws_sdk_dynamodb, RuleMode::MatchAny, [&rule]);
+        let store = DynamoImportStore::new(client, "t".into());
+        let listed = list_runs(&store, &TenantId::parse("acme").unwrap(), id, 5, None).await.unwrap();
+        assert_eq!(listed.runs.len(), 2);
+        assert_eq!(listed.next, Some(items::run_sk(&listed.runs[1])), "the listing goes on after the cut");
+    }
 }

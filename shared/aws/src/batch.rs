@@ -147,6 +147,15 @@ pub async fn write_all(
     Ok(BatchCounts { requests: total, calls })
 }
 
+/// How long to wait before the `attempt`th retry of unprocessed items: exponential up to [`MAX_BACKOFF`], half of it
+/// fixed and half random ("equal jitter"), so that the calls in flight that met the same throttled partitions do not
+/// retry in step and meet again (until 2026-12-07 every call waited the same; the import-store review found it).
+fn retry_wait(attempt: u32) -> Duration {
+    use rand::RngExt as _;
+    let backoff = BASE_BACKOFF.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
+    backoff / 2 + (backoff / 2).mul_f64(rand::rng().random::<f64>())
+}
+
 /// One chunk of at most 25 requests, its unprocessed items retried until written; returns the calls it took.
 async fn write_chunk(
     client: &Client,
@@ -176,7 +185,7 @@ async fn write_chunk(
                 pending.len()
             )));
         }
-        let backoff = BASE_BACKOFF.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
+        let backoff = retry_wait(attempt);
         tracing::debug!(
             unprocessed = pending.len(),
             attempt,
@@ -224,6 +233,17 @@ mod tests {
         let counts = write_all(&client, "t", puts, vec![], 1, &AbortAfter::default()).await.unwrap();
         assert_eq!(counts, BatchCounts { requests: 60, calls: 3 });
         assert_eq!(*sizes.lock().unwrap(), vec![25, 25, 10]);
+    }
+
+    #[test]
+    fn retries_wait_exponentially_with_half_of_it_random() {
+        for attempt in 1..MAX_ATTEMPTS {
+            let backoff = BASE_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
+            let waits: Vec<Duration> = (0..50).map(|_| retry_wait(attempt)).collect();
+            assert!(waits.iter().all(|w| *w >= backoff / 2 && *w <= backoff), "attempt {attempt}: {waits:?}");
+            let distinct: std::collections::HashSet<&Duration> = waits.iter().collect();
+            assert!(distinct.len() > 40, "calls in flight must not retry in step: {waits:?}");
+        }
     }
 
     #[tokio::test(start_paused = true)]

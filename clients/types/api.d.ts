@@ -57,10 +57,12 @@ export interface paths {
          *     `sales` and ` SALES ` are one name); names with invisible format characters (Unicode category Cf: zero-width
          *     space or joiner, word joiner, byte-order mark, bidi controls, soft hyphen) are refused.
          *
-         *     Time budget (API Gateway answers 504 after 29 s): the credentials check gets 10 s — an ACD that does not
-         *     answer in time is 503 `vendor-unavailable` with nothing saved; the record, the secret and the schedules get
-         *     8 s (each step at most 4 s) and a failure or timeout among them is rolled back within 4 s; the idempotency
-         *     key's two calls 2 s each. The whole request ends within 26 s.
+         *     Time budget (API Gateway answers 504 after 29 s): the credentials check gets 10 s, a tenant token's read
+         *     included — an ACD that does not answer in time is 503 `vendor-unavailable` with nothing saved (a token read
+         *     that does not, 503 `service-unavailable`); the record, the secret and the schedules get 8 s (each step at
+         *     most 4 s) and a failure or timeout among them is rolled back within 4 s (after a success, those 4 s bound
+         *     the read of the record that the schedules follow); the idempotency key's two calls 2 s each. The whole
+         *     request ends within 26 s.
          *
          *     Send an `Idempotency-Key` to retry safely after a timeout or a lost answer: the same key with the same body
          *     returns the first 201 (same id and body, header `Idempotent-Replayed: true`) instead of a 409 or a second
@@ -1231,9 +1233,11 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description The path exists but not with this method. */
+        /** @description `method-not-allowed`: the path exists but not with this method (`Allow` names its methods); behind API Gateway only for `/integrations/test-connection`, whose other methods match the `/integrations/{id}` routes. */
         MethodNotAllowed: {
             headers: {
+                /** @description The methods of the path, e.g. `POST`. */
+                Allow?: string;
                 [name: string]: unknown;
             };
             content: {
@@ -1597,6 +1601,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             503: components["responses"]["Unavailable"];
         };
     };
@@ -1621,6 +1626,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
             503: components["responses"]["Unavailable"];
         };
@@ -1653,6 +1659,7 @@ export interface operations {
             401: components["responses"]["Unauthenticated"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            405: components["responses"]["MethodNotAllowed"];
             409: components["responses"]["Conflict"];
             422: components["responses"]["CredentialsRefused"];
             502: components["responses"]["VendorMalformed"];

@@ -37,7 +37,9 @@ pub struct CreateBudgets {
     /// Record + name transaction, secret, schedules together; each step also at most `step`.
     pub writes: Duration,
     pub step: Duration,
-    /// Removing what a failed or timed-out create made (schedules, secret, record and name, concurrently).
+    /// Removing what a failed or timed-out create made (schedules, secret, record and name, concurrently); a create
+    /// that succeeded spends it on reading its record again (the schedules follow a pause, PATCH or DELETE that came
+    /// in between).
     pub rollback: Duration,
 }
 
@@ -114,8 +116,9 @@ impl IntegrationService {
     /// Checks a create body and the credentials against the ACD, storing nothing.
     pub async fn test_connection(&self, tenant: &TenantId, body: &Value) -> Result<(), ApiError> {
         let new = parse_new_integration_with(body, self.default_history_days)?;
-        let credentials = self.with_tenant_token(tenant, new.credentials).await?;
-        self.verify(&new.settings, &credentials).await
+        let deadline = Instant::now() + self.budgets.check;
+        let credentials = self.with_tenant_token(tenant, new.credentials, deadline).await?;
+        self.verify(&new.settings, &credentials, deadline).await
     }
 
     /// Checks a create body without doing anything.
@@ -131,8 +134,10 @@ impl IntegrationService {
     /// error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let mut new = parse_new_integration_with(body, self.default_history_days)?;
-        new.credentials = self.with_tenant_token(tenant, new.credentials).await?;
-        self.verify(&new.settings, &new.credentials).await?;
+        // The tenant token's read and the credentials check share the check's budget.
+        let check_deadline = Instant::now() + self.budgets.check;
+        new.credentials = self.with_tenant_token(tenant, new.credentials, check_deadline).await?;
+        self.verify(&new.settings, &new.credentials, check_deadline).await?;
         let deadline = Instant::now() + self.budgets.writes;
         let step = || self.budgets.step.min(deadline.saturating_duration_since(Instant::now()));
         let now = Utc::now();
@@ -186,13 +191,15 @@ impl IntegrationService {
         // pause, a cadence PATCH or a DELETE in that gap is what they follow now (until 2026-12-07 they kept the
         // create's: enabled under a paused record, the create's cadence, or left behind a deleted record until the
         // import they started removed them). The create is answered 201 either way: it took effect first.
+        // Within the rollback's budget, which a create that got here no longer needs (so the whole create stays
+        // within `CreateBudgets::total`); cut short, what is left is the import's (it removes the schedules and
+        // secret of a record that is gone, and skips a paused one).
         let cadence = integration.settings.agent_state_cadence;
-        self.schedules_follow_record(
-            tenant,
-            integration.id,
-            Written { enabled: Some(true), cadence: Some(cadence), secret: true },
-        )
-        .await;
+        let written = Written { enabled: Some(true), cadence: Some(cadence), secret: true };
+        let follow = self.schedules_follow_record(tenant, integration.id, written);
+        if tokio::time::timeout(self.budgets.rollback, follow).await.is_err() {
+            tracing::warn!(tenant = %tenant, integration = %integration.id, budget = ?self.budgets.rollback, "the read after the create's schedules did not finish in time");
+        }
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
     }
@@ -239,8 +246,9 @@ impl IntegrationService {
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
         let mut first = self.get(tenant, id).await?;
         let mut patch = parse_patch(body, &first.kind, &first.settings)?;
+        let check_deadline = Instant::now() + self.budgets.check;
         if let Some(credentials) = patch.credentials.take() {
-            patch.credentials = Some(self.with_tenant_token(tenant, credentials).await?);
+            patch.credentials = Some(self.with_tenant_token(tenant, credentials, check_deadline).await?);
         }
         // New credentials go into a new version of the secret first (labelled pending, not current); they are in
         // force once the record names that version (below), and then become the current one. If the record's update
@@ -251,7 +259,7 @@ impl IntegrationService {
         let mut secret_version = None;
         if let Some(credentials) = &patch.credentials {
             let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
-            self.verify(&settings, credentials).await?;
+            self.verify(&settings, credentials, check_deadline).await?;
             if first.secret_version.is_none() && pulls(&first) {
                 first = self.name_current_secret_version(first).await?;
             }
@@ -692,15 +700,21 @@ impl IntegrationService {
 
     /// Writes the tenant's token into credentials of a vendor that has one ([`Vendor::tenant_token`]); a body
     /// cannot set it (the registry's credential fields leave it out). 409 `tenant-token-missing` naming the path
-    /// to call when none was issued yet.
+    /// to call when none was issued yet; 503 when the read does not answer by `deadline`.
     ///
     /// [`Vendor::tenant_token`]: acd_connectors::Vendor::tenant_token
-    async fn with_tenant_token(&self, tenant: &TenantId, credentials: Credentials) -> Result<Credentials, ApiError> {
+    async fn with_tenant_token(
+        &self,
+        tenant: &TenantId,
+        credentials: Credentials,
+        deadline: Instant,
+    ) -> Result<Credentials, ApiError> {
         let kind = credentials.integration_type().clone();
         let Some(token) = acd_connectors::registry::vendor(kind.as_str()).and_then(|v| v.tenant_token()) else {
             return Ok(credentials);
         };
-        match self.tokens.get_token(tenant, &kind, token.field).await? {
+        let limit = deadline.saturating_duration_since(Instant::now());
+        match within(limit, "reading the tenant token", self.tokens.get_token(tenant, &kind, token.field)).await? {
             Some(value) => Ok(credentials.with_field(token.field, value)),
             None => {
                 Err(ApiError::TenantTokenMissing { field: token.field, path: format!("/integrations/{}", token.path) })
@@ -708,9 +722,10 @@ impl IntegrationService {
         }
     }
 
-    /// The credentials check, within its budget: an ACD that does not answer in time is `vendor-unavailable`.
-    async fn verify(&self, settings: &Settings, credentials: &Credentials) -> Result<(), ApiError> {
-        match tokio::time::timeout(self.budgets.check, self.verifier.verify(settings, credentials)).await {
+    /// The credentials check, by `deadline` (the check's budget from its start): an ACD that does not answer in time
+    /// is `vendor-unavailable`.
+    async fn verify(&self, settings: &Settings, credentials: &Credentials, deadline: Instant) -> Result<(), ApiError> {
+        match tokio::time::timeout_at(deadline, self.verifier.verify(settings, credentials)).await {
             Ok(result) => result.map_err(ApiError::CredentialsCheck),
             Err(_) => {
                 tracing::warn!(budget = ?self.budgets.check, "the credentials check did not finish in time");

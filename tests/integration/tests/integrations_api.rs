@@ -1232,6 +1232,49 @@ async fn a_write_step_that_stalls_is_rolled_back_within_the_budget() {
     assert_eq!(env.call("POST", "/integrations", Some("tenant-a"), Some(&five9("Stuck"))).await.0, 201);
 }
 
+/// A tenant-token store whose reads never answer (a DynamoDB that accepts the connection and stalls).
+struct StallingTokens;
+
+#[async_trait::async_trait]
+impl acd_app::ports::TenantTokenStore for StallingTokens {
+    async fn get_token(
+        &self,
+        _tenant: &acd_domain::TenantId,
+        _kind: &acd_domain::IntegrationType,
+        _field: &str,
+    ) -> Result<Option<String>, acd_app::ports::StoreError> {
+        futures::future::pending().await
+    }
+    async fn issue_token(
+        &self,
+        _tenant: &acd_domain::TenantId,
+        _kind: &acd_domain::IntegrationType,
+        _field: &str,
+        _candidate: &str,
+    ) -> Result<(String, bool), acd_app::ports::StoreError> {
+        futures::future::pending().await
+    }
+}
+
+/// The tenant token's read shares the credentials check's budget: one that stalls is 503 within it, nothing saved
+/// (until 2026-12-07 it had no bound of its own but the SDK's, past API Gateway's 29 s).
+#[tokio::test]
+async fn a_tenant_token_read_that_stalls_is_503_within_the_check_budget() {
+    let env = Env::start().await;
+    let mut api = env.api.clone();
+    api.service.tokens = Arc::new(StallingTokens);
+    api.service.budgets.check = Duration::from_millis(800);
+    let role = json!({"role_arn": "arn:aws:iam::111122223333:role/acd-connect-read"});
+    for path in ["/integrations", "/integrations/test-connection"] {
+        let started = Instant::now();
+        let (status, _, problem) =
+            decode(api.handle(api_request("POST", path, Some("tenant-a"), Some(&connect("AC", role.clone())))).await);
+        assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{path}: {problem}");
+        assert!(started.elapsed() < Duration::from_secs(3), "{path}: {:?}", started.elapsed());
+    }
+    assert!(env.table_items().await.is_empty() && env.secret_names().await.is_empty());
+}
+
 /// The same against the Five9 simulator through the real connector: the ACD accepts the connection and answers
 /// after a minute. The create answers 503 within the check budget and saves nothing; the keyed retry once the ACD
 /// answers again creates the integration once.

@@ -307,6 +307,105 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
 // ---------------------------------------------------------------------------------------------------------------
 
 /// A Five9 integration against the simulator, its import and API, and the EMF lines of its runs.
+/// Fails the import's writes as a DynamoDB outage would: its data (`BatchWriteItem`), the run's record (`PutItem` of
+/// a `RUN#` item) and/or its status (`UpdateItem` that sets `status`).
+#[derive(Debug)]
+struct FailWrites {
+    data: bool,
+    run_record: bool,
+    status: bool,
+}
+
+impl aws_sdk_dynamodb::config::Intercept for FailWrites {
+    fn name(&self) -> &'static str {
+        "FailWrites"
+    }
+
+    fn read_before_execution(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
+        use aws_sdk_dynamodb::operation::{put_item::PutItemInput, update_item::UpdateItemInput};
+        let input = context.input();
+        let data = input.downcast_ref::<BatchWriteItemInput>().is_some();
+        let run_record = input.downcast_ref::<PutItemInput>().is_some_and(|p| {
+            p.item
+                .as_ref()
+                .and_then(|i| i.get("SK"))
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|sk| sk.starts_with("RUN#"))
+        });
+        let status = input
+            .downcast_ref::<UpdateItemInput>()
+            .is_some_and(|u| u.update_expression.as_deref().is_some_and(|e| e.starts_with("SET #status = :status")));
+        if (data && self.data) || (run_record && self.run_record) || (status && self.status) {
+            return Err("injected: DynamoDB unavailable".into());
+        }
+        Ok(())
+    }
+}
+
+/// A status-change event is sent for a status that was saved, and only then (the import review, 2026-12-07):
+/// - a run whose data, record and status writes all failed sent `integration.failing` for a status the API never
+///   showed (the record's failure skipped the status write, and a failed write counted as written);
+/// - a run whose record failed did not write its status at all; written now, its event is sent before the
+///   invocation fails (the retry finds the status already saved, and would announce nothing).
+#[tokio::test]
+async fn a_status_change_event_is_sent_only_for_a_status_that_was_saved() {
+    use acd_app::import::RunOutcome;
+    use acd_simulators::five9::{FaultKind, FaultRule};
+
+    let env = Failing::start().await;
+    let queue = event_queue(&env.stack).await;
+    assert_eq!(env.run().await, RunOutcome::Succeeded);
+    let failing_writes = |fail: FailWrites| {
+        let dynamodb = env.stack.clients.dynamodb().config().to_builder().interceptor(fail);
+        let mut clients = env.stack.clients.clone();
+        clients.set_dynamodb(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()));
+        let factory = acd_connectors::ConnectorFactory::new(
+            acd_connectors::HttpClient::new().unwrap(),
+            acd_connectors::Endpoints::default().with_var("FIVE9_BASE_URL", env.sim.base_url()),
+        );
+        // No lease hold after a failed write: the next run follows at once.
+        let config = acd_app::import::ImportConfig {
+            now: Some(env.sim.now()),
+            in_flight_hold: std::time::Duration::ZERO,
+            ..Default::default()
+        };
+        wiring::import_service(&env.stack.settings, &clients, factory, config)
+    };
+    let event =
+        acd_app::import::ImportEvent { tenant_id: "tenant-a".into(), integration_id: env.id.clone(), at_once: true };
+    let deadline = || acd_connectors::Deadline::after(std::time::Duration::from_secs(600));
+    let shown = || async {
+        let path = format!("/integrations/{}", env.id);
+        let (_, _, shown) = decode(env.api.handle(api_request("GET", &path, Some("tenant-a"), None)).await);
+        shown["status"]["state"].as_str().unwrap().to_owned()
+    };
+
+    // A storage failure, and neither the record nor the status written: the status stays, no event.
+    let all = FailWrites { data: true, run_record: true, status: true };
+    let run = failing_writes(all).run(&event, deadline()).await;
+    assert!(run.is_err(), "the invocation fails, for Lambda's retry: {run:?}");
+    assert_eq!(shown().await, "operational");
+    assert_eq!(received(&env.stack, &queue).await, Vec::<Value>::new(), "no event for a status never saved");
+
+    // The ACD refuses the credentials, the run's record fails, its status is written: shown failing, announced.
+    env.sim.set_faults(vec![FaultRule::new(FaultKind::Unauthorized)]);
+    let record_only = FailWrites { data: false, run_record: true, status: false };
+    let run = failing_writes(record_only).run(&event, deadline()).await;
+    assert!(run.is_err(), "{run:?}");
+    assert_eq!(shown().await, "failing");
+    let events = received(&env.stack, &queue).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        (events[0]["detail-type"].as_str(), events[0]["detail"]["reason"].as_str()),
+        (Some("integration.failing"), Some("credentials_rejected"))
+    );
+}
+
 struct Failing {
     logs: acd_test_harness::LogCapture,
     sim: acd_simulators::five9::Five9Simulator,

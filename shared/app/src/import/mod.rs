@@ -440,32 +440,30 @@ impl ImportService {
         let failing_since = failing_since_after_run(integration, &status, &record);
         // Best effort: a store that just failed may fail again. After a store failure (the run's, one it only logged,
         // or of this bookkeeping) other writes of the run may still be in flight: the lease is kept until they have
-        // landed, and no longer.
-        let recorded = async {
-            self.store.record_run(&record).await?;
-            (self.store.save_status(tenant, id, &status, failing_since_where_none(integration, failing_since, &record)))
-                .await
-        }
-        .await;
+        // landed, and no longer. The status is written even when the run's record could not be: it is what the
+        // admin sees.
+        let run_recorded = self.store.record_run(&record).await;
+        let stored_since = failing_since_where_none(integration, failing_since, &record);
+        let saved = self.store.save_status(tenant, id, &status, stored_since).await;
         // The stored one: the record's own unless a pause and resume removed it while the run went on. A status
-        // refused (deleted or paused meanwhile) changed nothing: no status-change event for it.
-        let (failing_since, status_written) = match &recorded {
+        // refused (deleted or paused meanwhile) changed nothing, and one whose write failed may not have changed
+        // anything: no status-change event for either (until 2026-12-07 a failed write, or a status never written
+        // because the run's record failed first, still sent one; the import review found it).
+        let (failing_since, status_written) = match &saved {
             Ok(crate::ports::StatusWrite::Applied { failing_since: stored }) => (stored.or(failing_since), true),
-            Ok(crate::ports::StatusWrite::Refused) => (failing_since, false),
-            Err(_) => (failing_since, true),
+            Ok(crate::ports::StatusWrite::Refused) | Err(_) => (failing_since, false),
         };
-        let recorded = recorded.map(|_| ());
+        let recorded = run_recorded.and(saved.map(|_| ()));
         let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {
             self.store.release_lease(LeaseKind::Import, tenant, id, run_id).await
         } else {
             self.hold_lease(LeaseKind::Import, tenant, id, run_id).await
         };
-        if let Err(e) = recorded.and(lease) {
+        // A bookkeeping failure fails the invocation (for Lambda's retry), after the metrics and the event of what
+        // was written: a status saved here is the stored one, and the retry would see no change to announce.
+        let bookkeeping_failure = recorded.and(lease).err().inspect(|e| {
             tracing::error!(tenant = %tenant, integration = %id, run = %run_id, error = %e, "recording the run failed");
-            if store_failure.is_none() {
-                return Err(e);
-            }
-        }
+        });
         tracing::info!(
             tenant = %tenant, integration = %id, run = %run_id,
             outcome = ?record.outcome, reason = record.reason.map(|r| r.as_str()),
@@ -486,7 +484,7 @@ impl ImportService {
             data_now,
         )
         .await;
-        if let Some(e) = store_failure {
+        if let Some(e) = store_failure.or(bookkeeping_failure) {
             return Err(e);
         }
         Ok(RunSummary {

@@ -53,6 +53,8 @@ pub(super) async fn set_status(
     status: &IntegrationStatus,
     failing_since: Option<DateTime<Utc>>,
 ) -> Result<StatusWrite, StoreError> {
+    // A simulated crash falls on the status write too (since 2026-12-07 it is made when the run's record failed).
+    store.crash_point()?;
     let value = to_attribute_value(status).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut update = store
         .client

@@ -53,10 +53,22 @@ pub fn states_name(id: IntegrationId) -> String {
     format!("imp-{id}-states")
 }
 
-/// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`.
+/// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`, and the time the pass was
+/// scheduled for (Scheduler's context attribute, replaced when it invokes the target), by which the import skips a
+/// pass that Lambda's queue held back too long ([`acd_app::import::scheduled_at_of`]).
 pub fn states_input(tenant: &TenantId, id: IntegrationId) -> String {
-    serde_json::json!({"tenant_id": tenant, "integration_id": id, "pass": acd_app::import::STATES_PASS}).to_string()
+    serde_json::json!({
+        "tenant_id": tenant,
+        "integration_id": id,
+        "pass": acd_app::import::STATES_PASS,
+        acd_app::import::SCHEDULED_AT: SCHEDULED_TIME,
+    })
+    .to_string()
 }
+
+/// EventBridge Scheduler's context attribute for the time a schedule invokes its target for, e.g.
+/// `2022-03-22T18:59:43Z` (Scheduler User Guide, "Adding context attributes").
+pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
 
 /// `IMPORT_SCHEDULE_EXPRESSION`'s default (`Settings::DEFAULT_SCHEDULE_EXPRESSION`): every quarter hour, at a minute
 /// of each integration's own ([`recurring_expression`]).

@@ -98,7 +98,11 @@ async fn the_setting_drives_a_second_schedule_that_follows_patch_pause_resume_an
     assert_eq!(schedule_names(&env).await, vec![format!("imp-{id}"), format!("imp-{id}-states")]);
     let (expression, state, input) = states_schedule(&env, &id).await.unwrap();
     assert_eq!((expression.as_str(), state.as_str()), ("rate(1 minute)", "ENABLED"));
-    assert_eq!(input, json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states"}));
+    let scheduled_at = "<aws.scheduler.scheduled-time>";
+    assert_eq!(
+        input,
+        json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states", "scheduled_at": scheduled_at})
+    );
 
     // PATCH changes the rate; pause and resume disable and enable it with the main schedule.
     let path = format!("/integrations/{id}");
@@ -210,6 +214,34 @@ async fn a_failed_patch_is_put_back_even_after_an_import_wrote_the_record_meanwh
     let (_, shown) = env.call("GET", &path, None).await;
     assert!(shown["settings"].get("agent_state_cadence").is_none(), "the record is back as it was: {shown}");
     assert!(states_schedule(&env, &id).await.is_none(), "and the schedule agrees");
+}
+
+/// A pass that Lambda delivers long after Scheduler invoked it for (held back by throttling) is skipped before it
+/// reads anything: later passes and the import read the same states (until 2026-12-07 it ran, taking a slot the
+/// imports need). One on time runs; one whose time is missing or was never replaced runs too.
+#[tokio::test]
+async fn a_pass_delivered_too_late_is_skipped_and_one_on_time_runs() {
+    let sim = GenesysSimulator::start(GenesysSimConfig::default()).await.unwrap();
+    let env = genesys_env(&sim).await;
+    let id = create(&env, &genesys_body(&sim, "1m")).await;
+    let importer = env.importer(at(sim.now()));
+    assert_eq!(importer.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let calls = sim.requests().user_details;
+    let late = Utc::now() - acd_app::import::STALE_PASS_AFTER - chrono::TimeDelta::seconds(30);
+    let skipped = importer.run_states_event(&event(&id), deadline(), Some(late)).await;
+    assert_eq!(skipped.outcome, RunOutcome::Skipped, "{skipped:?}");
+    assert!(skipped.detail.contains("stale"), "{skipped:?}");
+    assert_eq!(sim.requests().user_details, calls, "nothing asked of the ACD");
+    let payload =
+        |at: &str| json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states", "scheduled_at": at});
+    assert_eq!(acd_app::import::scheduled_at_of(&payload(&late.to_rfc3339())), Some(late));
+    for unknown in ["<aws.scheduler.scheduled-time>", ""] {
+        assert_eq!(acd_app::import::scheduled_at_of(&payload(unknown)), None, "{unknown}");
+    }
+    let on_time = Some(Utc::now() - chrono::TimeDelta::seconds(50));
+    let ran = importer.run_states_event(&event(&id), deadline(), on_time).await;
+    assert_eq!(ran.outcome, RunOutcome::Succeeded, "{ran:?}");
+    assert!(sim.requests().user_details > calls, "the pass on time asked the ACD");
 }
 
 fn event(id: &str) -> ImportEvent {
@@ -1080,7 +1112,8 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
     assert!(lease_items().await.is_empty(), "the pass's lease let go");
     // The Lambda handler's entry answers it as a failed pass: the invocation succeeds, so Lambda neither retries
     // the stale pass nor dead-letters it.
-    let answered = importer_through(&env, &faults, at(t1)).await.run_states_event(&event(&id), deadline()).await;
+    let importer = importer_through(&env, &faults, at(t1)).await;
+    let answered = importer.run_states_event(&event(&id), deadline(), Some(Utc::now())).await;
     assert_eq!(answered.outcome, RunOutcome::Failed, "{answered:?}");
     assert!(answered.detail.contains("store failure"), "{answered:?}");
     assert!(lease_items().await.is_empty(), "its lease let go too");

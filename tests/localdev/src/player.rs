@@ -341,7 +341,9 @@ impl Player {
             seen.insert((name.clone(), created));
             let enabled = schedule.state() != Some(&ScheduleState::Disabled);
             let Some(target) = schedule.target() else { continue };
-            let input = target.input().unwrap_or("{}").to_owned();
+            // Scheduler replaces its context attribute with the time it invokes the target for.
+            let scheduled_time = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            let input = target.input().unwrap_or("{}").replace(acd_aws::scheduler::SCHEDULED_TIME, &scheduled_time);
             let key = serde_json::from_str::<serde_json::Value>(&input)
                 .ok()
                 .and_then(|v| v.get("integration_id").and_then(|i| i.as_str()).map(str::to_owned))

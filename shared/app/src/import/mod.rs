@@ -13,7 +13,7 @@ mod busy;
 pub mod plan;
 pub mod states;
 
-pub use states::STATES_PASS;
+pub use states::{SCHEDULED_AT, STALE_PASS_AFTER, STATES_PASS, scheduled_at_of};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

@@ -42,6 +42,23 @@ use crate::ports::{LeaseKind, StoreError};
 /// The `pass` of an import event that runs the agent-states pass.
 pub const STATES_PASS: &str = "agent_states";
 
+/// The member of a pass's event that says when Scheduler invoked it for (`shared/aws` `scheduler::states_input`).
+pub const SCHEDULED_AT: &str = "scheduled_at";
+
+/// How late a pass may be delivered and still run ([`ImportService::run_states_event`]): Scheduler fires within its
+/// minute of precision (the states schedule has no flexible window) and Lambda's queue hands the event on within
+/// seconds unless the function is throttled; a pass held back longer (Lambda keeps an asynchronous event up to the
+/// function's maximum event age, 30 minutes in the template) would only read what the next pass reads, taking a
+/// slot the imports need (until 2026-12-07 every such pass ran; the config review found it).
+pub const STALE_PASS_AFTER: Duration = Duration::minutes(3);
+
+/// When the pass of `payload` was scheduled for (its [`SCHEDULED_AT`] member); `None` when absent or not a time
+/// (an event written by hand, or a context attribute that nothing replaced: the pass then runs).
+pub fn scheduled_at_of(payload: &serde_json::Value) -> Option<DateTime<Utc>> {
+    let raw = payload.get(SCHEDULED_AT)?.as_str()?;
+    DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&Utc))
+}
+
 /// How far before the checkpoint each pass reads again: a state change the vendor reported late is not missed.
 pub const OVERLAP: Duration = Duration::minutes(2);
 
@@ -84,7 +101,21 @@ impl ImportService {
     /// next one within minutes and whose import reads the same states anyway, gains nothing from a stale retry, and
     /// with a one-minute cadence a store outage would fill the dead-letter queue with pass events. The 15-minute
     /// import fails (and is retried, and alarms) on the same store.
-    pub async fn run_states_event(&self, event: &ImportEvent, deadline: Deadline) -> RunSummary {
+    ///
+    /// A pass scheduled for more than [`STALE_PASS_AFTER`] ago (`scheduled_at`, [`scheduled_at_of`] its event) is
+    /// skipped: Lambda's queue held it back (throttling), and later passes and the import read the same states.
+    pub async fn run_states_event(
+        &self,
+        event: &ImportEvent,
+        deadline: Deadline,
+        scheduled_at: Option<DateTime<Utc>>,
+    ) -> RunSummary {
+        if let Some(at) = scheduled_at
+            && Utc::now() - at > STALE_PASS_AFTER
+        {
+            tracing::info!(tenant = %event.tenant_id, integration = %event.integration_id, scheduled_at = %at, "agent-states pass skipped: delivered too late");
+            return RunSummary::skipped("stale: scheduled too long ago");
+        }
         match self.run_states(event, deadline).await {
             Ok(summary) => summary,
             Err(e) => {

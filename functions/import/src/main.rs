@@ -7,7 +7,7 @@
 //! storage failure fails the invocation. Scheduler invokes the function asynchronously, so Lambda's own retries
 //! (two, set in the template) and then its dead-letter queue handle those.
 
-use acd_app::import::{ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of, scheduled_at_of};
+use acd_app::import::{ImportEvent, ImportPass, deadline_from_epoch_ms, pass_of, pass_timing};
 use acd_aws::config::ImportFunctionConfig;
 use acd_aws::{AwsClients, wiring};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = deadline_from_epoch_ms(event.context.deadline);
         let pass = pass_of(&event.payload);
-        let scheduled_at = scheduled_at_of(&event.payload);
+        let timing = pass_timing(&event.payload);
         let payload: ImportEvent = match serde_json::from_value(event.payload) {
             Ok(p) => p,
             Err(e) => {
@@ -40,7 +40,7 @@ async fn main() -> Result<(), Error> {
         };
         let summary = match pass {
             Some(ImportPass::Import) => service.run(&payload, deadline).await?,
-            Some(ImportPass::AgentStates) => service.run_states_event(&payload, deadline, scheduled_at).await,
+            Some(ImportPass::AgentStates) => service.run_states_event(&payload, deadline, timing).await,
             None => {
                 tracing::warn!("an import event with an unknown pass: ignored");
                 return Ok(serde_json::json!({"outcome": "skipped", "detail": "unknown pass"}));

@@ -192,14 +192,10 @@ impl IntegrationService {
         // create's: enabled under a paused record, the create's cadence, or left behind a deleted record until the
         // import they started removed them). The create is answered 201 either way: it took effect first.
         // Within the rollback's budget, which a create that got here no longer needs (so the whole create stays
-        // within `CreateBudgets::total`); cut short, what is left is the import's (it removes the schedules and
-        // secret of a record that is gone, and skips a paused one).
+        // within `CreateBudgets::total`).
         let cadence = integration.settings.agent_state_cadence;
         let written = Written { enabled: Some(true), cadence: Some(cadence), secret: true };
-        let follow = self.schedules_follow_record(tenant, integration.id, written);
-        if tokio::time::timeout(self.budgets.rollback, follow).await.is_err() {
-            tracing::warn!(tenant = %tenant, integration = %integration.id, budget = ?self.budgets.rollback, "the read after the create's schedules did not finish in time");
-        }
+        self.schedules_follow_record(tenant, integration.id, written).await;
         tracing::info!(tenant = %tenant, integration = %integration.id, kind = integration.kind.as_str(), "integration created");
         Ok(integration)
     }
@@ -577,45 +573,47 @@ impl IntegrationService {
     /// (one strongly consistent GetItem) and the schedules made to say what it says now.
     /// - Gone or being deleted (a tombstone reads as gone): its DELETE may have removed the schedules before this
     ///   write, which then created one again (the agent-states schedule is created when missing) that nothing would
-    ///   ever remove — a Lambda invoked every few minutes for an integration that is gone. They are removed, and the
-    ///   secret with them when this call wrote it (a create). A DELETE that marks the record after this read removes
+    ///   ever remove — a Lambda invoked every few minutes for an integration that is gone. They are removed, and
+    ///   first the secret when this call wrote it (a create). A DELETE that marks the record after this read removes
     ///   them itself, after this write.
     /// - Paused or resumed by another call meanwhile: the schedules are switched to its state.
     /// - Its agent-states cadence PATCHed meanwhile (a create: the PATCH wrote its schedule before the create wrote
     ///   its own): that schedule is set to the record's cadence.
     ///
-    /// (Two such calls can still cross: each set of writes follows the record it read.)
+    /// (Two such calls can still cross: each set of writes follows the record it read.) All of it within the
+    /// rollback's budget ([`CreateBudgets::rollback`]), so that the call still answers within API Gateway's 29 s.
     async fn schedules_follow_record(&self, tenant: &TenantId, id: IntegrationId, written: Written) {
-        match self.repo.get(tenant, id).await {
+        let deadline = Instant::now() + self.budgets.rollback;
+        let left = || deadline.saturating_duration_since(Instant::now());
+        match within(left(), "reading the record again", self.repo.get(tenant, id)).await {
             Ok(Some(record)) if pulls(&record) => {
                 let enabled = record.status.state != IntegrationState::Paused;
                 if written.enabled != Some(enabled)
-                    && let Err(e) = self.switch_schedules(&record, enabled).await
+                    && let Err(e) =
+                        within(left(), "switching the schedules", self.switch_schedules(&record, enabled)).await
                 {
                     tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the schedules to the record's state failed");
                 }
                 let cadence = record.settings.agent_state_cadence;
+                let states = self.schedules.set_states_schedule(tenant, id, cadence, enabled);
                 if written.cadence.is_some_and(|written| written != cadence)
-                    && let Err(e) = self.schedules.set_states_schedule(tenant, id, cadence, enabled).await
+                    && let Err(e) = within(left(), "setting the agent-states schedule", states).await
                 {
                     tracing::error!(tenant = %tenant, integration = %id, error = %e, "setting the agent-states schedule to the record's cadence failed");
                 }
             }
             Ok(Some(_)) => {}
             Ok(None) => {
-                let limit = self.budgets.rollback;
-                let secret = async {
-                    if !written.secret {
-                        return Ok(());
-                    }
-                    within(limit, "deleting the secret", self.secrets.delete(tenant, id)).await
-                };
-                let schedules = within(limit, "deleting the schedules", self.schedules.delete(tenant, id));
-                let (schedules, secret) = futures::join!(schedules, secret);
-                for (what, result) in [("schedules", schedules), ("secret", secret)] {
-                    if let Err(e) = result {
-                        tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the {what} of an integration deleted while they were written failed (its import removes them)");
-                    }
+                // The secret first: should its removal fail, the schedules stay, and the import they start finds no
+                // record and removes both (schedules removed first would leave the secret with nothing to remove it).
+                if written.secret
+                    && let Err(e) = within(left(), "deleting the secret", self.secrets.delete(tenant, id)).await
+                {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the secret of an integration deleted while it was created failed; its schedules are kept, and the import they start removes both");
+                    return;
+                }
+                if let Err(e) = within(left(), "deleting the schedules", self.schedules.delete(tenant, id)).await {
+                    tracing::error!(tenant = %tenant, integration = %id, error = %e, "removing the schedules of an integration deleted while they were written failed (the import they start removes them)");
                 }
             }
             Err(e) => {

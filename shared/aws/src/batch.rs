@@ -147,13 +147,14 @@ pub async fn write_all(
     Ok(BatchCounts { requests: total, calls })
 }
 
-/// How long to wait before the `attempt`th retry of unprocessed items: exponential up to [`MAX_BACKOFF`], half of it
-/// fixed and half random ("equal jitter"), so that the calls in flight that met the same throttled partitions do not
-/// retry in step and meet again (until 2026-12-07 every call waited the same; the import-store review found it).
+/// How long to wait before the `attempt`th retry of unprocessed items: exponential up to [`MAX_BACKOFF`], plus up to
+/// half of that again at random, so that the calls in flight that met the same throttled partitions do not retry in
+/// step and meet again (until 2026-12-07 every call waited the same; the import-store review found it). The jitter
+/// is added, not taken out of the wait: a write keeps retrying at least as long as before.
 fn retry_wait(attempt: u32) -> Duration {
     use rand::RngExt as _;
     let backoff = BASE_BACKOFF.saturating_mul(1 << attempt.min(10)).min(MAX_BACKOFF);
-    backoff / 2 + (backoff / 2).mul_f64(rand::rng().random::<f64>())
+    backoff + (backoff / 2).mul_f64(rand::rng().random::<f64>())
 }
 
 /// One chunk of at most 25 requests, its unprocessed items retried until written; returns the calls it took.
@@ -236,11 +237,11 @@ mod tests {
     }
 
     #[test]
-    fn retries_wait_exponentially_with_half_of_it_random() {
+    fn retries_wait_exponentially_plus_up_to_half_at_random() {
         for attempt in 1..MAX_ATTEMPTS {
             let backoff = BASE_BACKOFF.saturating_mul(1 << attempt).min(MAX_BACKOFF);
             let waits: Vec<Duration> = (0..50).map(|_| retry_wait(attempt)).collect();
-            assert!(waits.iter().all(|w| *w >= backoff / 2 && *w <= backoff), "attempt {attempt}: {waits:?}");
+            assert!(waits.iter().all(|w| *w >= backoff && *w <= backoff * 3 / 2), "attempt {attempt}: {waits:?}");
             let distinct: std::collections::HashSet<&Duration> = waits.iter().collect();
             assert!(distinct.len() > 40, "calls in flight must not retry in step: {waits:?}");
         }

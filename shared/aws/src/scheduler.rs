@@ -53,15 +53,16 @@ pub fn states_name(id: IntegrationId) -> String {
     format!("imp-{id}-states")
 }
 
-/// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`, and the time the pass was
-/// scheduled for (Scheduler's context attribute, replaced when it invokes the target), by which the import skips a
-/// pass that Lambda's queue held back too long ([`acd_app::import::scheduled_at_of`]).
-pub fn states_input(tenant: &TenantId, id: IntegrationId) -> String {
+/// The agent-states pass's input: the import's, marked with `"pass": "agent_states"`, with the time the pass was
+/// scheduled for (Scheduler's context attribute, replaced when it invokes the target) and the schedule's cadence, by
+/// which the import skips a pass that Lambda's queue held back too long ([`acd_app::import::pass_timing`]).
+pub fn states_input(tenant: &TenantId, id: IntegrationId, cadence: AgentStateCadence) -> String {
     serde_json::json!({
         "tenant_id": tenant,
         "integration_id": id,
         "pass": acd_app::import::STATES_PASS,
         acd_app::import::SCHEDULED_AT: SCHEDULED_TIME,
+        acd_app::import::CADENCE_MINUTES: cadence.minutes(),
     })
     .to_string()
 }
@@ -146,9 +147,14 @@ impl EventBridgeSchedules {
 
     /// The states pass's target: no retries and a short event age (the next pass, a minute or so later, reads the
     /// same states again; a retried old one would only repeat it).
-    fn states_target(&self, tenant: &TenantId, id: IntegrationId) -> Result<Target, StoreError> {
+    fn states_target(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        cadence: AgentStateCadence,
+    ) -> Result<Target, StoreError> {
         self.target_with(
-            states_input(tenant, id),
+            states_input(tenant, id, cadence),
             RetryPolicy::builder().maximum_retry_attempts(0).maximum_event_age_in_seconds(60).build(),
         )
     }
@@ -301,7 +307,7 @@ impl EventBridgeSchedules {
             .mode(FlexibleTimeWindowMode::Off)
             .build()
             .map_err(|e| StoreError::Backend(e.to_string()))?;
-        let target = self.states_target(tenant, id)?;
+        let target = self.states_target(tenant, id, cadence)?;
         macro_rules! states {
             ($builder:expr) => {
                 $builder

@@ -99,10 +99,9 @@ async fn the_setting_drives_a_second_schedule_that_follows_patch_pause_resume_an
     let (expression, state, input) = states_schedule(&env, &id).await.unwrap();
     assert_eq!((expression.as_str(), state.as_str()), ("rate(1 minute)", "ENABLED"));
     let scheduled_at = "<aws.scheduler.scheduled-time>";
-    assert_eq!(
-        input,
-        json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states", "scheduled_at": scheduled_at})
-    );
+    let expected = json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states",
+                          "scheduled_at": scheduled_at, "cadence_minutes": 1});
+    assert_eq!(input, expected);
 
     // PATCH changes the rate; pause and resume disable and enable it with the main schedule.
     let path = format!("/integrations/{id}");
@@ -218,27 +217,34 @@ async fn a_failed_patch_is_put_back_even_after_an_import_wrote_the_record_meanwh
 
 /// A pass that Lambda delivers long after Scheduler invoked it for (held back by throttling) is skipped before it
 /// reads anything: later passes and the import read the same states (until 2026-12-07 it ran, taking a slot the
-/// imports need). One on time runs; one whose time is missing or was never replaced runs too.
+/// imports need). How late is too late follows the cadence (at least 3 minutes). One on time runs; one whose time is
+/// missing or was never replaced runs too.
 #[tokio::test]
 async fn a_pass_delivered_too_late_is_skipped_and_one_on_time_runs() {
+    use acd_app::import::pass_timing;
     let sim = GenesysSimulator::start(GenesysSimConfig::default()).await.unwrap();
     let env = genesys_env(&sim).await;
     let id = create(&env, &genesys_body(&sim, "1m")).await;
     let importer = env.importer(at(sim.now()));
     assert_eq!(importer.run(&event(&id), deadline()).await.unwrap().outcome, RunOutcome::Succeeded);
+    let payload = |at: &str, cadence: u32| {
+        json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states", "scheduled_at": at,
+               "cadence_minutes": cadence})
+    };
+    let minutes_ago = |m: i64| (Utc::now() - chrono::TimeDelta::minutes(m)).to_rfc3339();
     let calls = sim.requests().user_details;
-    let late = Utc::now() - acd_app::import::STALE_PASS_AFTER - chrono::TimeDelta::seconds(30);
-    let skipped = importer.run_states_event(&event(&id), deadline(), Some(late)).await;
+    let late = pass_timing(&payload(&minutes_ago(4), 1));
+    let skipped = importer.run_states_event(&event(&id), deadline(), late).await;
     assert_eq!(skipped.outcome, RunOutcome::Skipped, "{skipped:?}");
     assert!(skipped.detail.contains("stale"), "{skipped:?}");
     assert_eq!(sim.requests().user_details, calls, "nothing asked of the ACD");
-    let payload =
-        |at: &str| json!({"tenant_id": TENANT, "integration_id": id, "pass": "agent_states", "scheduled_at": at});
-    assert_eq!(acd_app::import::scheduled_at_of(&payload(&late.to_rfc3339())), Some(late));
+    // 4 minutes late is on time for a 15-minute cadence; 16 is not. No time, or one never replaced: it runs.
+    assert!(!pass_timing(&payload(&minutes_ago(4), 15)).unwrap().stale(Utc::now()));
+    assert!(pass_timing(&payload(&minutes_ago(16), 15)).unwrap().stale(Utc::now()));
     for unknown in ["<aws.scheduler.scheduled-time>", ""] {
-        assert_eq!(acd_app::import::scheduled_at_of(&payload(unknown)), None, "{unknown}");
+        assert_eq!(pass_timing(&payload(unknown, 1)), None, "{unknown}");
     }
-    let on_time = Some(Utc::now() - chrono::TimeDelta::seconds(50));
+    let on_time = pass_timing(&payload(&minutes_ago(1), 1));
     let ran = importer.run_states_event(&event(&id), deadline(), on_time).await;
     assert_eq!(ran.outcome, RunOutcome::Succeeded, "{ran:?}");
     assert!(sim.requests().user_details > calls, "the pass on time asked the ACD");
@@ -1113,7 +1119,7 @@ async fn a_store_failure_once_the_lease_is_held_lets_the_lease_go() {
     // The Lambda handler's entry answers it as a failed pass: the invocation succeeds, so Lambda neither retries
     // the stale pass nor dead-letters it.
     let importer = importer_through(&env, &faults, at(t1)).await;
-    let answered = importer.run_states_event(&event(&id), deadline(), Some(Utc::now())).await;
+    let answered = importer.run_states_event(&event(&id), deadline(), None).await;
     assert_eq!(answered.outcome, RunOutcome::Failed, "{answered:?}");
     assert!(answered.detail.contains("store failure"), "{answered:?}");
     assert!(lease_items().await.is_empty(), "its lease let go too");

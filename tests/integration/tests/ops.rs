@@ -306,14 +306,29 @@ async fn failing_recovered_and_deleted_reach_the_bus_once_per_change_with_tenant
 // record's times back (the real repository, as an import or the API writes it).
 // ---------------------------------------------------------------------------------------------------------------
 
-/// A Five9 integration against the simulator, its import and API, and the EMF lines of its runs.
 /// Fails the import's writes as a DynamoDB outage would: its data (`BatchWriteItem`), the run's record (`PutItem` of
-/// a `RUN#` item) and/or its status (`UpdateItem` that sets `status`).
-#[derive(Debug)]
+/// a `RUN#` item) and/or its status (`UpdateItem` that sets `status`) before they are sent; or (`status_answer_lost`)
+/// the status write's answer after DynamoDB applied it (a timeout on the way back).
+#[derive(Debug, Default)]
 struct FailWrites {
     data: bool,
     run_record: bool,
     status: bool,
+    status_answer_lost: bool,
+}
+
+/// The mark a status write whose answer is to be lost carries from the request's hook to the answer's.
+const LOSE_ANSWER: &str = "fail-writes-lose-answer";
+
+/// Whether `context`'s call is the status write (`UpdateItem` that sets `status`).
+fn is_status_write(
+    context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+) -> bool {
+    use aws_sdk_dynamodb::operation::update_item::UpdateItemInput;
+    context
+        .input()
+        .downcast_ref::<UpdateItemInput>()
+        .is_some_and(|u| u.update_expression.as_deref().is_some_and(|e| e.starts_with("SET #status = :status")))
 }
 
 impl aws_sdk_dynamodb::config::Intercept for FailWrites {
@@ -324,10 +339,10 @@ impl aws_sdk_dynamodb::config::Intercept for FailWrites {
     fn read_before_execution(
         &self,
         context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
-        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
         use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemInput;
-        use aws_sdk_dynamodb::operation::{put_item::PutItemInput, update_item::UpdateItemInput};
+        use aws_sdk_dynamodb::operation::put_item::PutItemInput;
         let input = context.input();
         let data = input.downcast_ref::<BatchWriteItemInput>().is_some();
         let run_record = input.downcast_ref::<PutItemInput>().is_some_and(|p| {
@@ -337,11 +352,25 @@ impl aws_sdk_dynamodb::config::Intercept for FailWrites {
                 .and_then(|v| v.as_s().ok())
                 .is_some_and(|sk| sk.starts_with("RUN#"))
         });
-        let status = input
-            .downcast_ref::<UpdateItemInput>()
-            .is_some_and(|u| u.update_expression.as_deref().is_some_and(|e| e.starts_with("SET #status = :status")));
+        let status = is_status_write(context);
         if (data && self.data) || (run_record && self.run_record) || (status && self.status) {
             return Err("injected: DynamoDB unavailable".into());
+        }
+        if status && self.status_answer_lost {
+            cfg.interceptor_state()
+                .store_append(aws_sdk_dynamodb::config::FrameworkMetadata::new(LOSE_ANSWER, None::<&str>)?);
+        }
+        Ok(())
+    }
+
+    fn read_before_deserialization(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        if cfg.load::<aws_sdk_dynamodb::config::FrameworkMetadata>().any(|m| m.name() == LOSE_ANSWER) {
+            return Err("injected: the answer was lost".into());
         }
         Ok(())
     }
@@ -386,7 +415,7 @@ async fn a_status_change_event_is_sent_only_for_a_status_that_was_saved() {
     };
 
     // A storage failure, and neither the record nor the status written: the status stays, no event.
-    let all = FailWrites { data: true, run_record: true, status: true };
+    let all = FailWrites { data: true, run_record: true, status: true, ..FailWrites::default() };
     let run = failing_writes(all).run(&event, deadline()).await;
     assert!(run.is_err(), "the invocation fails, for Lambda's retry: {run:?}");
     assert_eq!(shown().await, "operational");
@@ -394,7 +423,7 @@ async fn a_status_change_event_is_sent_only_for_a_status_that_was_saved() {
 
     // The ACD refuses the credentials, the run's record fails, its status is written: shown failing, announced.
     env.sim.set_faults(vec![FaultRule::new(FaultKind::Unauthorized)]);
-    let record_only = FailWrites { data: false, run_record: true, status: false };
+    let record_only = FailWrites { run_record: true, ..FailWrites::default() };
     let run = failing_writes(record_only).run(&event, deadline()).await;
     assert!(run.is_err(), "{run:?}");
     assert_eq!(shown().await, "failing");
@@ -404,8 +433,20 @@ async fn a_status_change_event_is_sent_only_for_a_status_that_was_saved() {
         (events[0]["detail-type"].as_str(), events[0]["detail"]["reason"].as_str()),
         (Some("integration.failing"), Some("credentials_rejected"))
     );
+
+    // The ACD answers again; the status write is applied but its answer lost: the record says the run's status, so
+    // the recovery is announced (the retry would see no change).
+    env.sim.clear_faults();
+    let lost = FailWrites { status_answer_lost: true, ..FailWrites::default() };
+    let run = failing_writes(lost).run(&event, deadline()).await;
+    assert!(run.is_err(), "{run:?}");
+    assert_eq!(shown().await, "operational");
+    let events = received(&env.stack, &queue).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail-type"], "integration.recovered");
 }
 
+/// A Five9 integration against the simulator, its import and API, and the EMF lines of its runs.
 struct Failing {
     logs: acd_test_harness::LogCapture,
     sim: acd_simulators::five9::Five9Simulator,

@@ -13,7 +13,7 @@ mod busy;
 pub mod plan;
 pub mod states;
 
-pub use states::{SCHEDULED_AT, STALE_PASS_AFTER, STATES_PASS, scheduled_at_of};
+pub use states::{CADENCE_MINUTES, PassTiming, SCHEDULED_AT, STALE_PASS_AFTER, STATES_PASS, pass_timing};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -85,7 +85,7 @@ pub struct ImportConfig {
     /// still land, and an import or a pass that took the lease could be rewriting the same agent-hours.
     pub in_flight_hold: StdDuration,
     /// Test hook: make the store fail every write request after this many (BatchWriteItem calls, queue
-    /// transactions, catalog updates, digest, state and run-record writes): a run killed mid-way.
+    /// transactions, catalog updates, digest, state, run-record and status writes): a run killed mid-way.
     pub abort_after_batches: Option<u64>,
     /// A fixed clock (tests and benchmarks against simulators with a fixed clock); `None` is the real clock.
     pub now: Option<DateTime<Utc>>,
@@ -446,12 +446,17 @@ impl ImportService {
         let stored_since = failing_since_where_none(integration, failing_since, &record);
         let saved = self.store.save_status(tenant, id, &status, stored_since).await;
         // The stored one: the record's own unless a pause and resume removed it while the run went on. A status
-        // refused (deleted or paused meanwhile) changed nothing, and one whose write failed may not have changed
-        // anything: no status-change event for either (until 2026-12-07 a failed write, or a status never written
-        // because the run's record failed first, still sent one; the import review found it).
+        // refused (deleted or paused meanwhile) changed nothing: no status-change event for it. A write that failed
+        // may still have been applied (its answer lost): the record, read again, says whether the status is the
+        // run's (until 2026-12-07 a failed write, or a status never written because the run's record failed first,
+        // still sent an event; the import review found it).
         let (failing_since, status_written) = match &saved {
             Ok(crate::ports::StatusWrite::Applied { failing_since: stored }) => (stored.or(failing_since), true),
-            Ok(crate::ports::StatusWrite::Refused) | Err(_) => (failing_since, false),
+            Ok(crate::ports::StatusWrite::Refused) => (failing_since, false),
+            Err(_) => match self.repo.get(tenant, id).await {
+                Ok(Some(stored)) if stored.status == status => (stored.failing_since.or(failing_since), true),
+                _ => (failing_since, false),
+            },
         };
         let recorded = run_recorded.and(saved.map(|_| ()));
         let lease = if store_failure.is_none() && recorded.is_ok() && !record.store_error_logged {

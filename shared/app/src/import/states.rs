@@ -45,18 +45,39 @@ pub const STATES_PASS: &str = "agent_states";
 /// The member of a pass's event that says when Scheduler invoked it for (`shared/aws` `scheduler::states_input`).
 pub const SCHEDULED_AT: &str = "scheduled_at";
 
-/// How late a pass may be delivered and still run ([`ImportService::run_states_event`]): Scheduler fires within its
-/// minute of precision (the states schedule has no flexible window) and Lambda's queue hands the event on within
-/// seconds unless the function is throttled; a pass held back longer (Lambda keeps an asynchronous event up to the
-/// function's maximum event age, 30 minutes in the template) would only read what the next pass reads, taking a
-/// slot the imports need (until 2026-12-07 every such pass ran; the config review found it).
+/// The member of a pass's event that holds its schedule's cadence, in minutes.
+pub const CADENCE_MINUTES: &str = "cadence_minutes";
+
+/// How late a pass may be delivered and still run, at least ([`PassTiming`]): Scheduler fires within its minute of
+/// precision (the states schedule has no flexible window) and Lambda's queue hands the event on within seconds unless
+/// the function is throttled. A pass held back longer (Lambda keeps an asynchronous event up to the function's
+/// maximum event age, 30 minutes in the template) and past its schedule's next pass would only read what that one
+/// reads, taking a slot the imports need (until 2026-12-07 every such pass ran; the config review found it).
 pub const STALE_PASS_AFTER: Duration = Duration::minutes(3);
 
-/// When the pass of `payload` was scheduled for (its [`SCHEDULED_AT`] member); `None` when absent or not a time
-/// (an event written by hand, or a context attribute that nothing replaced: the pass then runs).
-pub fn scheduled_at_of(payload: &serde_json::Value) -> Option<DateTime<Utc>> {
+/// When a pass's event was scheduled for, and how late it may still run: its cadence, at least
+/// [`STALE_PASS_AFTER`] (a 15-minute pass 4 minutes late is still the freshest for 11 minutes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PassTiming {
+    pub scheduled_at: DateTime<Utc>,
+    pub runs_until: Duration,
+}
+
+impl PassTiming {
+    /// Whether the pass comes too late at `now`.
+    pub fn stale(&self, now: DateTime<Utc>) -> bool {
+        now - self.scheduled_at > self.runs_until
+    }
+}
+
+/// The timing of the pass of `payload` (its [`SCHEDULED_AT`] and [`CADENCE_MINUTES`] members); `None` when the time is
+/// absent or not a time (a schedule written before 2026-12-07, an event written by hand, or a context attribute that
+/// nothing replaced: the pass then runs).
+pub fn pass_timing(payload: &serde_json::Value) -> Option<PassTiming> {
     let raw = payload.get(SCHEDULED_AT)?.as_str()?;
-    DateTime::parse_from_rfc3339(raw).ok().map(|t| t.with_timezone(&Utc))
+    let scheduled_at = DateTime::parse_from_rfc3339(raw).ok()?.with_timezone(&Utc);
+    let cadence = payload.get(CADENCE_MINUTES).and_then(serde_json::Value::as_i64).unwrap_or(0);
+    Some(PassTiming { scheduled_at, runs_until: STALE_PASS_AFTER.max(Duration::minutes(cadence.clamp(0, 60))) })
 }
 
 /// How far before the checkpoint each pass reads again: a state change the vendor reported late is not missed.
@@ -102,18 +123,18 @@ impl ImportService {
     /// with a one-minute cadence a store outage would fill the dead-letter queue with pass events. The 15-minute
     /// import fails (and is retried, and alarms) on the same store.
     ///
-    /// A pass scheduled for more than [`STALE_PASS_AFTER`] ago (`scheduled_at`, [`scheduled_at_of`] its event) is
-    /// skipped: Lambda's queue held it back (throttling), and later passes and the import read the same states.
+    /// A pass delivered later than its [`PassTiming`] allows ([`pass_timing`] of its event) is skipped: Lambda's
+    /// queue held it back (throttling), and later passes and the import read the same states.
     pub async fn run_states_event(
         &self,
         event: &ImportEvent,
         deadline: Deadline,
-        scheduled_at: Option<DateTime<Utc>>,
+        timing: Option<PassTiming>,
     ) -> RunSummary {
-        if let Some(at) = scheduled_at
-            && Utc::now() - at > STALE_PASS_AFTER
+        if let Some(timing) = timing
+            && timing.stale(Utc::now())
         {
-            tracing::info!(tenant = %event.tenant_id, integration = %event.integration_id, scheduled_at = %at, "agent-states pass skipped: delivered too late");
+            tracing::info!(tenant = %event.tenant_id, integration = %event.integration_id, scheduled_at = %timing.scheduled_at, "agent-states pass skipped: delivered too late");
             return RunSummary::skipped("stale: scheduled too long ago");
         }
         match self.run_states(event, deadline).await {

@@ -116,9 +116,8 @@ impl IntegrationService {
     /// Checks a create body and the credentials against the ACD, storing nothing.
     pub async fn test_connection(&self, tenant: &TenantId, body: &Value) -> Result<(), ApiError> {
         let new = parse_new_integration_with(body, self.default_history_days)?;
-        let deadline = Instant::now() + self.budgets.check;
-        let credentials = self.with_tenant_token(tenant, new.credentials, deadline).await?;
-        self.verify(&new.settings, &credentials, deadline).await
+        self.checked_credentials(tenant, &new.settings, new.credentials).await?;
+        Ok(())
     }
 
     /// Checks a create body without doing anything.
@@ -134,10 +133,7 @@ impl IntegrationService {
     /// error leaves nothing behind.
     pub async fn create(&self, tenant: &TenantId, body: &Value) -> Result<Integration, ApiError> {
         let mut new = parse_new_integration_with(body, self.default_history_days)?;
-        // The tenant token's read and the credentials check share the check's budget.
-        let check_deadline = Instant::now() + self.budgets.check;
-        new.credentials = self.with_tenant_token(tenant, new.credentials, check_deadline).await?;
-        self.verify(&new.settings, &new.credentials, check_deadline).await?;
+        new.credentials = self.checked_credentials(tenant, &new.settings, new.credentials).await?;
         let deadline = Instant::now() + self.budgets.writes;
         let step = || self.budgets.step.min(deadline.saturating_duration_since(Instant::now()));
         let now = Utc::now();
@@ -190,9 +186,8 @@ impl IntegrationService {
         // The record was visible (listed, pausable, deletable) before the secret and the schedules were written: a
         // pause, a cadence PATCH or a DELETE in that gap is what they follow now (until 2026-12-07 they kept the
         // create's: enabled under a paused record, the create's cadence, or left behind a deleted record until the
-        // import they started removed them). The create is answered 201 either way: it took effect first.
-        // Within the rollback's budget, which a create that got here no longer needs (so the whole create stays
-        // within `CreateBudgets::total`).
+        // import they started removed them), within the rollback's budget, which a create that got here no longer
+        // needs. The create is answered 201 either way: it took effect first.
         let cadence = integration.settings.agent_state_cadence;
         let written = Written { enabled: Some(true), cadence: Some(cadence), secret: true };
         self.schedules_follow_record(tenant, integration.id, written).await;
@@ -242,9 +237,9 @@ impl IntegrationService {
     pub async fn patch(&self, tenant: &TenantId, id: &str, body: &Value) -> Result<Integration, ApiError> {
         let mut first = self.get(tenant, id).await?;
         let mut patch = parse_patch(body, &first.kind, &first.settings)?;
-        let check_deadline = Instant::now() + self.budgets.check;
         if let Some(credentials) = patch.credentials.take() {
-            patch.credentials = Some(self.with_tenant_token(tenant, credentials, check_deadline).await?);
+            let settings = patch.settings.as_ref().unwrap_or(&first.settings);
+            patch.credentials = Some(self.checked_credentials(tenant, settings, credentials).await?);
         }
         // New credentials go into a new version of the secret first (labelled pending, not current); they are in
         // force once the record names that version (below), and then become the current one. If the record's update
@@ -254,8 +249,6 @@ impl IntegrationService {
         // in force, hints and secret alike.
         let mut secret_version = None;
         if let Some(credentials) = &patch.credentials {
-            let settings = patch.settings.clone().unwrap_or_else(|| first.settings.clone());
-            self.verify(&settings, credentials, check_deadline).await?;
             if first.secret_version.is_none() && pulls(&first) {
                 first = self.name_current_secret_version(first).await?;
             }
@@ -694,6 +687,20 @@ impl IntegrationService {
         let (vendor, token) = acd_connectors::registry::tenant_token_at(path).ok_or(ApiError::NotFound)?;
         let value = self.tokens.get_token(tenant, &vendor.id(), token.field).await?.ok_or(ApiError::NotFound)?;
         Ok((vendor.id(), token.field, value))
+    }
+
+    /// The credentials of a create, PATCH or test-connection with the tenant's token written in, checked against the
+    /// ACD: the token's read and the check share the check's budget ([`CreateBudgets::check`]).
+    async fn checked_credentials(
+        &self,
+        tenant: &TenantId,
+        settings: &Settings,
+        credentials: Credentials,
+    ) -> Result<Credentials, ApiError> {
+        let deadline = Instant::now() + self.budgets.check;
+        let credentials = self.with_tenant_token(tenant, credentials, deadline).await?;
+        self.verify(settings, &credentials, deadline).await?;
+        Ok(credentials)
     }
 
     /// Writes the tenant's token into credentials of a vendor that has one ([`Vendor::tenant_token`]); a body

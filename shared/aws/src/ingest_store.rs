@@ -110,9 +110,17 @@ impl DynamoIngestStore {
         Self { imports: DynamoImportStore::new(client.clone(), table.clone()), client, table }
     }
 
-    /// Adds one call to the counter item `pk`/`sk` of the minute starting at `window` unless it holds `limit`
-    /// already (then false; a refused call is not counted). The item expires an hour after the minute.
-    async fn count_call(&self, pk: String, sk: String, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
+    /// Adds one call to the counter item of the minute starting at `window` (in partition `pk`, sort key
+    /// `{sk_prefix}{minute}`) unless it holds `limit` already (then false; a refused call is not counted). The item
+    /// expires an hour after the minute.
+    async fn count_call(
+        &self,
+        pk: String,
+        sk_prefix: &str,
+        window: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let sk = format!("{sk_prefix}{}", window.format("%Y-%m-%dT%H:%MZ"));
         let result = self
             .client
             .update_item()
@@ -447,13 +455,12 @@ impl IngestStore for DynamoIngestStore {
     }
 
     async fn take_call(&self, locator: &KeyLocator, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
-        let sk = format!("{RATE_SK_PREFIX}{}#{}", locator.key_id, window.format("%Y-%m-%dT%H:%MZ"));
-        self.count_call(integration_pk(&locator.tenant, locator.integration), sk, window, limit).await
+        let prefix = format!("{RATE_SK_PREFIX}{}#", locator.key_id);
+        self.count_call(integration_pk(&locator.tenant, locator.integration), &prefix, window, limit).await
     }
 
     async fn take_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
-        let sk = format!("{TENANT_RATE_SK_PREFIX}{}", window.format("%Y-%m-%dT%H:%MZ"));
-        self.count_call(keys::tenant_pk(tenant), sk, window, limit).await
+        self.count_call(keys::tenant_pk(tenant), TENANT_RATE_SK_PREFIX, window, limit).await
     }
 
     async fn upsert_queues(

@@ -393,20 +393,15 @@ async fn a_status_change_event_is_sent_only_for_a_status_that_was_saved() {
         let dynamodb = env.stack.clients.dynamodb().config().to_builder().interceptor(fail);
         let mut clients = env.stack.clients.clone();
         clients.set_dynamodb(aws_sdk_dynamodb::Client::from_conf(dynamodb.build()));
-        let factory = acd_connectors::ConnectorFactory::new(
-            acd_connectors::HttpClient::new().unwrap(),
-            acd_connectors::Endpoints::default().with_var("FIVE9_BASE_URL", env.sim.base_url()),
-        );
         // No lease hold after a failed write: the next run follows at once.
         let config = acd_app::import::ImportConfig {
             now: Some(env.sim.now()),
             in_flight_hold: std::time::Duration::ZERO,
             ..Default::default()
         };
-        wiring::import_service(&env.stack.settings, &clients, factory, config)
+        wiring::import_service(&env.stack.settings, &clients, env.factory.clone(), config)
     };
-    let event =
-        acd_app::import::ImportEvent { tenant_id: "tenant-a".into(), integration_id: env.id.clone(), at_once: true };
+    let event = env.event();
     let deadline = || acd_connectors::Deadline::after(std::time::Duration::from_secs(600));
     let shown = || async {
         let path = format!("/integrations/{}", env.id);
@@ -453,6 +448,8 @@ struct Failing {
     stack: AwsStack,
     api: IntegrationsApi,
     import: acd_app::import::ImportService,
+    /// The connectors the import was built with (pointing at the simulator).
+    factory: acd_connectors::ConnectorFactory,
     id: String,
 }
 
@@ -472,7 +469,7 @@ impl Failing {
         let auth = TenantAuth::JwtClaim(TenantAuth::DEFAULT_CLAIM.into());
         let api = wiring::integrations_api(&stack.settings, &stack.clients, verifier, auth);
         let config = acd_app::import::ImportConfig { now: Some(sim.now()), ..Default::default() };
-        let import = wiring::import_service(&stack.settings, &stack.clients, factory, config);
+        let import = wiring::import_service(&stack.settings, &stack.clients, factory.clone(), config);
         let body = json!({"name": "Failing", "type": "five9",
             "credentials": {"username": sim.username(), "password": sim.password()},
             "settings": {"region": "us", "grouping": "campaign", "history_days": 1}});
@@ -480,18 +477,18 @@ impl Failing {
             decode(api.handle(api_request("POST", "/integrations", Some("tenant-a"), Some(&body))).await);
         assert_eq!(status, 201, "{created}");
         let id = created["id"].as_str().unwrap().to_owned();
-        Failing { logs, sim, stack, api, import, id }
+        Failing { logs, sim, stack, api, import, factory, id }
+    }
+
+    /// The event of a run started at once (as sync now).
+    fn event(&self) -> acd_app::import::ImportEvent {
+        acd_app::import::ImportEvent { tenant_id: "tenant-a".into(), integration_id: self.id.clone(), at_once: true }
     }
 
     /// One run started at once (as sync now), at the simulator's clock.
     async fn run(&self) -> acd_app::import::RunOutcome {
-        let event = acd_app::import::ImportEvent {
-            tenant_id: "tenant-a".into(),
-            integration_id: self.id.clone(),
-            at_once: true,
-        };
         let deadline = acd_connectors::Deadline::after(std::time::Duration::from_secs(600));
-        self.import.run(&event, deadline).await.unwrap().outcome
+        self.import.run(&self.event(), deadline).await.unwrap().outcome
     }
 
     /// A failed run (the simulator refusing the credentials): its `FailingFor`.

@@ -330,6 +330,8 @@ impl Player {
             names.extend(page.schedules().iter().filter_map(|s| s.name().map(str::to_owned)));
         }
         let mut seen = HashSet::new();
+        // Scheduler replaces its context attribute with the time it invokes the target for.
+        let scheduled_time = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         for name in names {
             let schedule = match self.scheduler.get_schedule().group_name(&self.group).name(&name).send().await {
                 Ok(s) => s,
@@ -341,8 +343,6 @@ impl Player {
             seen.insert((name.clone(), created));
             let enabled = schedule.state() != Some(&ScheduleState::Disabled);
             let Some(target) = schedule.target() else { continue };
-            // Scheduler replaces its context attribute with the time it invokes the target for.
-            let scheduled_time = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             let input = target.input().unwrap_or("{}").replace(acd_aws::scheduler::SCHEDULED_TIME, &scheduled_time);
             let key = serde_json::from_str::<serde_json::Value>(&input)
                 .ok()

@@ -244,6 +244,23 @@ async fn a_null_metric_in_a_row_with_contacts_is_malformed_not_zero() {
     assert!(matches!(err, ConnectorError::Malformed { .. }), "{err:?}");
 }
 
+#[tokio::test]
+async fn outbound_calls_are_handled_and_a_quarter_hour_of_them_only_has_no_answer_time() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    env.sim.add_fault(Fault::OutboundCalls);
+    let c = env.connector(Tuning::default());
+    let queues = c.list_queues(deadline()).await.unwrap();
+    let window = TimeWindow::new(day(), day() + Days::days(1)).unwrap();
+    // Until 2026-12-08 a quarter hour of outbound calls only (handled contacts, a null average queue answer time)
+    // was malformed, and the day could never be imported; and the answer time was the average × every handled
+    // contact, outbound ones included.
+    env.statistics_match_the_truth(&c, &queues, window).await;
+    let truth = env.sim.truth(window.start, window.end);
+    let outbound_only = truth.iter().filter(|s| s.offered == 0 && s.handled > 0).count();
+    let mixed = truth.iter().filter(|s| s.handled > s.offered - s.abandoned && s.offered > 0).count();
+    assert!(outbound_only > 0 && mixed > 0, "the day should have both: {outbound_only}, {mixed}");
+}
+
 /// Upserts segments by (agent, start) as the table does.
 fn store(table: &mut BTreeMap<(String, DateTime<Utc>), AgentSegment>, segments: Vec<AgentSegment>) {
     for s in segments {

@@ -21,15 +21,36 @@ pub const HANDLED: &str = "CONTACTS_HANDLED";
 pub const ABANDONED: &str = "CONTACTS_ABANDONED";
 /// handle_time_ms ← "Contact handle time", Seconds (total; talk + hold + after-contact work).
 pub const HANDLE_TIME: &str = "SUM_HANDLE_TIME";
-/// answer_time_ms ← "Average queue answer time", Seconds, × handled. The model offers no sum of queue answer time;
-/// *assumption:* the average is over the same contacts `CONTACTS_HANDLED` counts (answered from the queue), so the
-/// product is the total to within rounding.
+/// answer_time_ms ← "Average queue answer time", Seconds, × the contacts answered from the queue ([`ANSWERED`]). The
+/// model offers no sum of queue answer time, and the average is not over the contacts `CONTACTS_HANDLED` counts:
+/// those include outbound contacts, which are never queued (an interval of a queue with only outbound calls has
+/// handled contacts and a null average, "cannot be computed").
 pub const AVG_ANSWER_TIME: &str = "AVG_QUEUE_ANSWER_TIME";
 /// answered_within_sl ← "Contacts answered in X seconds", Count, with `Threshold {Comparison: LTE, ThresholdValue:
 /// settings.service_level_seconds}`.
 pub const ANSWERED_IN_X: &str = "SUM_CONTACTS_ANSWERED_IN_X";
+/// The contacts answered from the queue (what [`AVG_ANSWER_TIME`] averages over): [`ANSWERED_IN_X`] with `Threshold
+/// {Comparison: LT, ThresholdValue: ANSWERED_ALL_SECONDS}`, the largest the model takes (7 days; a contact answered
+/// later would be left out, and its wait with it).
+pub const ANSWERED: &str = ANSWERED_IN_X;
+/// The threshold of [`ANSWERED`], seconds.
+pub const ANSWERED_ALL_SECONDS: f64 = 604_800.0;
 
-pub const ALL: [&str; 6] = [OFFERED, HANDLED, ABANDONED, HANDLE_TIME, AVG_ANSWER_TIME, ANSWERED_IN_X];
+/// The metrics asked for, in this order; [`ANSWERED_IN_X`] twice, told apart by their threshold's comparison
+/// ([`SERVICE_LEVEL_SLOT`] `LTE`, [`ANSWERED_SLOT`] `LT`).
+pub const ALL: [&str; 7] = [OFFERED, HANDLED, ABANDONED, HANDLE_TIME, AVG_ANSWER_TIME, ANSWERED_IN_X, ANSWERED];
+/// The place of the service level's [`ANSWERED_IN_X`] in [`ALL`].
+pub const SERVICE_LEVEL_SLOT: usize = 5;
+/// The place of [`ANSWERED`] in [`ALL`].
+pub const ANSWERED_SLOT: usize = 6;
+
+/// The place in [`ALL`] of a returned metric, by its name and its threshold's comparison.
+fn slot(name: &str, comparison: Option<&str>) -> Option<usize> {
+    if name == ANSWERED_IN_X {
+        return Some(if comparison == Some("LT") { ANSWERED_SLOT } else { SERVICE_LEVEL_SLOT });
+    }
+    ALL.iter().position(|n| *n == name)
+}
 
 /// Connect's `Channel` enum (VOICE | CHAT | TASK | EMAIL) → the WFM channel. TASK is a work item routed like a case.
 pub fn channel_of(raw: &str) -> Option<Channel> {
@@ -53,14 +74,24 @@ pub fn external_queue_id(queue_id: &str, channel: Channel) -> String {
 #[derive(Debug, Default, Clone)]
 struct Row {
     values: [Option<f64>; ALL.len()],
+    /// Bit `i`: the metric at `i` was given (a value or a null).
+    given: u8,
 }
 
+const _: () = assert!(ALL.len() <= 8, "Row::given has a bit per metric");
+
 impl Row {
-    /// Sets the metric at `known` (its place in [`ALL`]); a value given twice differently is malformed.
+    /// Sets the metric at `known` (its place in [`ALL`]); a metric given twice differently (two values, or a value
+    /// and a null: until 2026-12-08 a null given after a value replaced it) is malformed.
     fn set(&mut self, known: usize, value: Option<f64>) -> Result<(), ConnectorError> {
-        if let Some(before) = self.values[known]
-            && value.is_some_and(|v| (v - before).abs() > 1e-9)
-        {
+        let before = self.values[known];
+        let differs = match (before, value) {
+            (Some(before), Some(v)) => (v - before).abs() > 1e-9,
+            (None, None) => false,
+            _ => self.given & (1 << known) != 0,
+        };
+        self.given |= 1 << known;
+        if differs {
             return Err(ConnectorError::malformed(format!(
                 "GetMetricDataV2: {} given twice with different values for one queue and interval",
                 ALL[known]
@@ -125,7 +156,8 @@ impl MetricRows {
             let row = self.rows.entry((id, start)).or_default();
             for c in r.collections() {
                 let Some(name) = c.metric().and_then(|m| m.name()) else { continue };
-                let Some(known) = ALL.iter().position(|n| *n == name) else { continue };
+                let comparison = c.metric().and_then(|m| m.threshold().first()).and_then(|t| t.comparison());
+                let Some(known) = slot(name, comparison) else { continue };
                 let value = c.value();
                 if let Some(v) = value
                     && (!v.is_finite() || v < 0.0)
@@ -141,7 +173,7 @@ impl MetricRows {
     }
 
     /// Adds the rows another request sequence read (of other queues or another span, so normally none in
-    /// common; a row in both gets the check of a metric given twice, and a value is never replaced by a null).
+    /// common; a row in both gets the check of a metric given twice).
     pub fn merge(&mut self, other: MetricRows) -> Result<(), ConnectorError> {
         if self.rows.is_empty() {
             self.rows = other.rows;
@@ -154,7 +186,7 @@ impl MetricRows {
                 }
                 std::collections::btree_map::Entry::Occupied(mut o) => {
                     for (known, value) in row.values.into_iter().enumerate() {
-                        if value.is_some() {
+                        if row.given & (1 << known) != 0 {
                             o.get_mut().set(known, value)?;
                         }
                     }
@@ -183,21 +215,42 @@ impl MetricRows {
             };
             let handled = count(HANDLED)?;
             // Times are "cannot be computed" (null) when nothing was handled; with handled contacts they must exist.
-            let seconds_ms = |name: &str, factor: f64| -> Result<u64, ConnectorError> {
-                match get(name) {
-                    Some(v) => Ok((v * factor * 1000.0).round() as u64),
-                    None if handled == 0 => Ok(0),
-                    None => Err(ConnectorError::malformed(format!(
-                        "GetMetricDataV2: {name} is null for {queue} at {start} although {handled} contacts were handled"
-                    ))),
+            let handle_time_ms = match get(HANDLE_TIME) {
+                Some(v) => (v * 1000.0).round() as u64,
+                None if handled == 0 => 0,
+                None => {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {HANDLE_TIME} is null for {queue} at {start} although {handled} contacts \
+                         were handled"
+                    )));
+                }
+            };
+            // The average queue answer time is null when no contact was answered from the queue (outbound contacts
+            // are handled, never answered from it); with answered contacts it must exist, and with an average the
+            // count must too.
+            let answered = row.values[ANSWERED_SLOT].map(|v| v.round() as u64);
+            let answer_time_ms = match (get(AVG_ANSWER_TIME), answered) {
+                (Some(avg), Some(answered)) => (avg * answered as f64 * 1000.0).round() as u64,
+                (None, None | Some(0)) => 0,
+                (None, Some(answered)) => {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {AVG_ANSWER_TIME} is null for {queue} at {start} although {answered} \
+                         contacts were answered from the queue"
+                    )));
+                }
+                (Some(_), None) => {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {AVG_ANSWER_TIME} without the count of contacts answered for {queue} at \
+                         {start}"
+                    )));
                 }
             };
             out.push(IntervalStats {
                 offered: count(OFFERED)?,
                 handled,
                 abandoned: count(ABANDONED)?,
-                handle_time_ms: seconds_ms(HANDLE_TIME, 1.0)?,
-                answer_time_ms: seconds_ms(AVG_ANSWER_TIME, handled as f64)?,
+                handle_time_ms,
+                answer_time_ms,
                 answered_within_sl: get(ANSWERED_IN_X).map(|v| v.round() as u64),
                 queue_external_id: queue,
                 interval_start: start,
@@ -210,7 +263,7 @@ impl MetricRows {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_connect::types::{MetricDataV2, MetricInterval, MetricV2};
+    use aws_sdk_connect::types::{MetricDataV2, MetricInterval, MetricV2, ThresholdV2};
     use chrono::TimeZone;
 
     fn t(h: u32, m: u32) -> DateTime<Utc> {
@@ -222,12 +275,18 @@ mod tests {
                 MetricInterval::builder().start_time(aws_smithy_types::DateTime::from_secs(start.timestamp())).build(),
             );
         for (name, value) in values {
-            b = b.collections(
-                MetricDataV2::builder().metric(MetricV2::builder().name(*name).build()).set_value(*value).build(),
-            );
+            // [`ANSWERED_ALL`] stands for the count of every answered contact (its threshold's comparison `LT`).
+            let metric = if *name == ANSWERED_ALL {
+                let threshold = ThresholdV2::builder().comparison("LT").threshold_value(ANSWERED_ALL_SECONDS).build();
+                MetricV2::builder().name(ANSWERED).threshold(threshold).build()
+            } else {
+                MetricV2::builder().name(*name).build()
+            };
+            b = b.collections(MetricDataV2::builder().metric(metric).set_value(*value).build());
         }
         b.build()
     }
+    const ANSWERED_ALL: &str = "(answered from the queue)";
     fn wanted() -> std::collections::HashSet<String> {
         ["q1:calls".to_owned(), "q1:chats".to_owned()].into()
     }
@@ -245,6 +304,7 @@ mod tests {
             (HANDLE_TIME, Some(1600.0)),
             (AVG_ANSWER_TIME, Some(12.5)),
             (ANSWERED_IN_X, Some(6.0)),
+            (ANSWERED_ALL, Some(7.0)),
         ];
         rows.add(
             &[row("arn:aws:connect:us-east-1:1:instance/i/queue/q1", "VOICE", t(9, 15), &values)],
@@ -267,12 +327,48 @@ mod tests {
         let s = &stats[0];
         assert_eq!((s.queue_external_id.as_str(), s.interval_start), ("q1:calls", t(9, 15)));
         assert_eq!((s.offered, s.handled, s.abandoned), (10, 8, 2));
-        assert_eq!((s.handle_time_ms, s.answer_time_ms, s.answered_within_sl), (1_600_000, 100_000, Some(6)));
+        // The average answer time × the 7 contacts answered from the queue (8 handled: one was outbound).
+        assert_eq!((s.handle_time_ms, s.answer_time_ms, s.answered_within_sl), (1_600_000, 87_500, Some(6)));
+    }
+
+    #[test]
+    fn outbound_contacts_are_handled_never_answered_from_the_queue() {
+        // A quarter hour of outbound calls only: handled, with handle time, and no average queue answer time (no
+        // contact answered from the queue): no answer time, not a malformed row.
+        let outbound_only = [
+            (OFFERED, Some(0.0)),
+            (HANDLED, Some(2.0)),
+            (ABANDONED, Some(0.0)),
+            (HANDLE_TIME, Some(300.0)),
+            (AVG_ANSWER_TIME, None),
+            (ANSWERED_IN_X, Some(0.0)),
+            (ANSWERED_ALL, Some(0.0)),
+        ];
+        let mut rows = MetricRows::default();
+        rows.add(&[row("q1", "VOICE", t(9, 0), &outbound_only)], &wanted(), window()).unwrap();
+        let s = rows.into_stats().unwrap();
+        assert_eq!((s[0].offered, s[0].handled, s[0].handle_time_ms, s[0].answer_time_ms), (0, 2, 300_000, 0));
+
+        // An average without the count it averages over, or answered contacts without an average: malformed.
+        for (avg, answered) in [(Some(10.0), None), (None, Some(1.0))] {
+            let values = [
+                (OFFERED, Some(1.0)),
+                (HANDLED, Some(1.0)),
+                (ABANDONED, Some(0.0)),
+                (HANDLE_TIME, Some(60.0)),
+                (AVG_ANSWER_TIME, avg),
+                (ANSWERED_ALL, answered),
+            ];
+            let mut rows = MetricRows::default();
+            rows.add(&[row("q1", "VOICE", t(9, 0), &values)], &wanted(), window()).unwrap();
+            let answer = rows.into_stats();
+            assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{avg:?} {answered:?}: {answer:?}");
+        }
     }
 
     #[test]
     fn null_means_cannot_be_computed_not_zero() {
-        // A null average with nothing handled is zero time; with handled contacts it is malformed.
+        // Null times with nothing handled are zero; a null handle time with handled contacts is malformed.
         let ok = [
             (OFFERED, Some(3.0)),
             (HANDLED, Some(0.0)),
@@ -289,8 +385,9 @@ mod tests {
             (OFFERED, Some(3.0)),
             (HANDLED, Some(2.0)),
             (ABANDONED, Some(1.0)),
-            (HANDLE_TIME, Some(60.0)),
-            (AVG_ANSWER_TIME, None),
+            (HANDLE_TIME, None),
+            (AVG_ANSWER_TIME, Some(5.0)),
+            (ANSWERED_ALL, Some(2.0)),
         ];
         let mut rows = MetricRows::default();
         rows.add(&[row("q1", "CHAT", t(9, 0), &bad)], &wanted(), window()).unwrap();
@@ -325,6 +422,26 @@ mod tests {
         let mut rows = MetricRows::default();
         rows.merge(part("q1", 3.0)).unwrap();
         assert!(matches!(rows.merge(part("q1", 4.0)), Err(ConnectorError::Malformed { .. })));
+
+        // A metric given as a value and as a null, in either order, in one sequence or two: malformed, never the
+        // value replaced by the null (the handle time would read as none).
+        let with = |time: Option<f64>| {
+            [(OFFERED, Some(1.0)), (HANDLED, Some(1.0)), (ABANDONED, Some(0.0)), (HANDLE_TIME, time)]
+        };
+        for (first, then) in [(Some(60.0), None), (None, Some(60.0))] {
+            let mut rows = MetricRows::default();
+            let one = [row("q1", "VOICE", t(9, 0), &with(first)), row("q1", "VOICE", t(9, 0), &with(then))];
+            let answer = rows.add(&one, &wanted(), window());
+            assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{first:?} {then:?}: {answer:?}");
+            let part = |time| {
+                let mut rows = MetricRows::default();
+                rows.add(&[row("q1", "VOICE", t(9, 0), &with(time))], &wanted(), window()).unwrap();
+                rows
+            };
+            let mut rows = part(first);
+            let answer = rows.merge(part(then));
+            assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{first:?} {then:?}: {answer:?}");
+        }
     }
 
     fn wanted_of(ids: &[&str]) -> std::collections::HashSet<String> {

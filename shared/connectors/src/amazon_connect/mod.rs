@@ -442,18 +442,18 @@ impl AmazonConnectConnector {
         let to_smithy = |t: chrono::DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
         let metrics: Vec<MetricV2> = metrics::ALL
             .iter()
-            .map(|name| {
+            .enumerate()
+            .map(|(slot, name)| {
                 let m = MetricV2::builder().name(*name);
-                if *name == metrics::ANSWERED_IN_X {
-                    m.threshold(
-                        ThresholdV2::builder()
-                            .comparison("LTE")
-                            .threshold_value(f64::from(self.settings.service_level_seconds))
-                            .build(),
-                    )
-                    .build()
-                } else {
-                    m.build()
+                let threshold = |comparison: &str, seconds: f64| {
+                    ThresholdV2::builder().comparison(comparison).threshold_value(seconds).build()
+                };
+                match slot {
+                    metrics::SERVICE_LEVEL_SLOT => {
+                        m.threshold(threshold("LTE", f64::from(self.settings.service_level_seconds))).build()
+                    }
+                    metrics::ANSWERED_SLOT => m.threshold(threshold("LT", metrics::ANSWERED_ALL_SECONDS)).build(),
+                    _ => m.build(),
                 }
             })
             .collect();

@@ -50,8 +50,13 @@ pub enum Fault {
     Throttle { n: u32 },
     /// The operation (e.g. `"ListUsers"`) answers 403 `AccessDeniedException`.
     Deny { operation: String },
-    /// `AVG_QUEUE_ANSWER_TIME` is null in every row with handled contacts.
+    /// `AVG_QUEUE_ANSWER_TIME` is null in every row with contacts answered from the queue.
     NullAnswerTime,
+    /// Not a fault: agents also place outbound calls from the queue's channel VOICE until the faults are cleared.
+    /// `CONTACTS_HANDLED` counts them, nothing else does (never queued, never answered from the queue), and some
+    /// quarter hours without inbound contacts have outbound ones only (`AVG_QUEUE_ANSWER_TIME` null: no contact
+    /// answered from the queue). [`ConnectSimulator::truth`] follows.
+    OutboundCalls,
     /// The next `n` calls (any operation) answer 500 `InternalServiceException`.
     ServerError { n: u32 },
     /// After `skip` more `ListQueues` calls (a credentials check's probe), the next `n` answers are an empty
@@ -74,6 +79,8 @@ pub(crate) struct State {
     pub throttle: u32,
     pub denied: HashSet<String>,
     pub null_answer_time: bool,
+    /// [`Fault::OutboundCalls`].
+    pub outbound_calls: bool,
     pub server_errors: u32,
     pub empty_queues: u32,
     pub empty_queues_skip: u32,
@@ -173,6 +180,7 @@ impl ConnectSimulator {
                 s.denied.insert(operation);
             }
             Fault::NullAnswerTime => s.null_answer_time = true,
+            Fault::OutboundCalls => s.outbound_calls = true,
             Fault::ServerError { n } => s.server_errors = s.server_errors.saturating_add(n),
             Fault::EmptyQueues { skip, n } => {
                 s.empty_queues_skip = skip;
@@ -228,6 +236,7 @@ impl ConnectSimulator {
         s.throttle = 0;
         s.denied.clear();
         s.null_answer_time = false;
+        s.outbound_calls = false;
         s.server_errors = 0;
         s.empty_queues = 0;
         s.metrics_fail = None;
@@ -242,12 +251,15 @@ impl ConnectSimulator {
     /// The expected statistics of `[start, end)` (quarter hours with contacts; VOICE → `:calls`, CHAT → `:chats`).
     pub fn truth(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Vec<IntervalStats> {
         let mut out = Vec::new();
-        let revised = self.shared.lock().revised;
+        let (revised, outbound) = {
+            let s = self.shared.lock();
+            (s.revised, s.outbound_calls)
+        };
         for q in 0..self.shared.config.queues {
             for channel in ["VOICE", "CHAT"] {
                 let mut t = start;
                 while t < end {
-                    if let Some(row) = row(seed_at(revised, self.shared.config.seed, t), q, channel, t) {
+                    if let Some(row) = row(seed_at(revised, self.shared.config.seed, t), q, channel, t, outbound) {
                         out.push(IntervalStats {
                             queue_external_id: format!(
                                 "{}:{}",
@@ -259,7 +271,7 @@ impl ConnectSimulator {
                             handled: row.handled,
                             abandoned: row.abandoned,
                             handle_time_ms: row.handle_s * 1000,
-                            answer_time_ms: row.handled * row.avg_answer_ms,
+                            answer_time_ms: row.answered * row.avg_answer_ms,
                             answered_within_sl: Some(row.within_sl),
                         });
                     }
@@ -402,7 +414,10 @@ pub const STATUSES: [(&str, &str, &str); 3] = [
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Row {
     pub offered: u64,
+    /// Answered from the queue and outbound.
     pub handled: u64,
+    /// Answered from the queue (what the average queue answer time averages over).
+    pub answered: u64,
     pub abandoned: u64,
     pub handle_s: u64,
     pub avg_answer_ms: u64,
@@ -416,24 +431,28 @@ fn mix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// The deterministic row of (queue, channel, quarter hour), or `None` when it had no contacts.
-pub(crate) fn row(seed: u64, queue: usize, channel: &str, t: DateTime<Utc>) -> Option<Row> {
+/// The deterministic row of (queue, channel, quarter hour), or `None` when it had no contacts; with `outbound`
+/// ([`Fault::OutboundCalls`]), VOICE rows also have outbound calls in one quarter hour of three, some of them only
+/// those.
+pub(crate) fn row(seed: u64, queue: usize, channel: &str, t: DateTime<Utc>, outbound: bool) -> Option<Row> {
     let h = mix(seed ^ mix(queue as u64) ^ mix(t.timestamp() as u64) ^ if channel == "VOICE" { 7 } else { 13 });
+    let outbound = if outbound && channel == "VOICE" && (h >> 40).is_multiple_of(3) { 1 + (h >> 44) % 2 } else { 0 };
     let offered = h % 6;
-    if offered == 0 {
+    if offered == 0 && outbound == 0 {
         return None;
     }
     let abandoned = (h >> 8) % (offered.min(2) + 1);
-    let handled = offered - abandoned;
-    // Whole seconds for the average (×handled is then exact in ms).
+    let answered = offered - abandoned;
+    // Whole seconds for the average (×answered is then exact in ms).
     let avg_answer_ms = ((h >> 16) % 40 + 1) * 1000;
     Some(Row {
         offered,
-        handled,
+        handled: answered + outbound,
+        answered,
         abandoned,
-        handle_s: handled * (120 + (h >> 24) % 300),
-        avg_answer_ms: if handled == 0 { 0 } else { avg_answer_ms },
-        within_sl: if avg_answer_ms <= 20_000 { handled } else { handled / 2 },
+        handle_s: (answered + outbound) * (120 + (h >> 24) % 300),
+        avg_answer_ms: if answered == 0 { 0 } else { avg_answer_ms },
+        within_sl: if avg_answer_ms <= 20_000 { answered } else { answered / 2 },
     })
 }
 

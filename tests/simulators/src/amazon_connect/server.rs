@@ -274,6 +274,14 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
         }
     }
     let metrics: Vec<Value> = body["Metrics"].as_array().cloned().unwrap_or_default();
+    // As the model documents the metric's threshold: `LT` or `LTE`, a whole number of seconds from 1 to 604800.
+    for m in metrics.iter().filter(|m| m["Name"] == "SUM_CONTACTS_ANSWERED_IN_X") {
+        let t = &m["Threshold"][0];
+        let seconds = t["ThresholdValue"].as_f64().unwrap_or(0.0);
+        if !matches!(t["Comparison"].as_str(), Some("LT" | "LTE")) || !(1.0..=604_800.0).contains(&seconds) {
+            return bad("SUM_CONTACTS_ANSWERED_IN_X needs a Threshold: Comparison LT or LTE, 1 to 604800 seconds");
+        }
+    }
     let max: usize = body["MaxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
     let offset: usize = match body["NextToken"].as_str() {
         None => 0,
@@ -282,13 +290,13 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
             Err(_) => return bad("bad NextToken"),
         },
     };
-    let (null_answer, latency, revised) = {
+    let (null_answer, latency, revised, outbound) = {
         let mut s = shared.lock();
         if s.metrics_fail.is_some_and(|(from, to)| from <= start && start < to) {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceException", "Internal service error");
         }
         s.metric_requests.push((start, end));
-        (s.null_answer_time, s.metric_latency, s.revised)
+        (s.null_answer_time, s.metric_latency, s.revised, s.outbound_calls)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -303,7 +311,7 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
         for channel in ["VOICE", "CHAT"] {
             let mut t = start;
             while t < end {
-                if let Some(r) = row(super::seed_at(revised, shared.config.seed, t), q, channel, t) {
+                if let Some(r) = row(super::seed_at(revised, shared.config.seed, t), q, channel, t, outbound) {
                     rows.push((q, channel, t, r));
                 }
                 t += Duration::minutes(15);
@@ -326,8 +334,11 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
                         "CONTACTS_ABANDONED" => json!(r.abandoned),
                         "SUM_HANDLE_TIME" if r.handled == 0 => Value::Null,
                         "SUM_HANDLE_TIME" => json!(r.handle_s),
-                        "AVG_QUEUE_ANSWER_TIME" if r.handled == 0 || null_answer => Value::Null,
+                        "AVG_QUEUE_ANSWER_TIME" if r.answered == 0 || null_answer => Value::Null,
                         "AVG_QUEUE_ANSWER_TIME" => json!(r.avg_answer_ms as f64 / 1000.0),
+                        // Every contact answered from the queue (a threshold `LT` the largest there is), else the
+                        // service level's count.
+                        "SUM_CONTACTS_ANSWERED_IN_X" if m["Threshold"][0]["Comparison"] == "LT" => json!(r.answered),
                         "SUM_CONTACTS_ANSWERED_IN_X" => json!(r.within_sl),
                         _ => Value::Null,
                     };

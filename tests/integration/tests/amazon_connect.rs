@@ -269,6 +269,32 @@ fn store(table: &mut BTreeMap<(String, DateTime<Utc>), AgentSegment>, segments: 
 }
 
 #[tokio::test]
+async fn contact_records_on_the_agent_event_stream_are_passed_over() {
+    let env = env(ConnectSimConfig::default(), 1).await;
+    let (events, truth) = sim::agent_events(2, day());
+    // An instance may stream its contact records to the same stream: one after every third agent event.
+    let mut records = Vec::new();
+    for (i, e) in events.iter().enumerate() {
+        records.push(e.clone());
+        if i % 3 == 0 {
+            records.push(serde_json::json!({"AWSAccountId": "123456789012",
+                "AWSContactTraceRecordFormatVersion": "2017-03-10", "ContactId": format!("c-{i}"),
+                "Channel": "VOICE", "InitiationMethod": "INBOUND", "Agent": {"ARN": e["AgentARN"]}}));
+        }
+    }
+    ConnectSimulator::publish_agent_events(&env.kinesis, STREAM, &records).await.unwrap();
+    let c = env.connector(Tuning::default());
+    c.restore_vendor_cursor(None).unwrap();
+    let window = TimeWindow::new(day(), day() + Days::days(2)).unwrap();
+    // Until 2026-12-08 the first contact record was malformed, and the stream was held at it for good.
+    let mut table = BTreeMap::new();
+    store(&mut table, c.agent_segments(&[], window, deadline()).await.unwrap());
+    let mut expected = truth;
+    expected.sort_by_key(|s| (s.agent_external_id.clone(), s.start));
+    assert_eq!(table.into_values().collect::<Vec<_>>(), expected);
+}
+
+#[tokio::test]
 async fn agent_states_are_read_once_across_runs_and_resharding_and_gaps_are_reported() {
     let env = env(ConnectSimConfig::default(), 2).await;
     let (events, truth) = sim::agent_events(3, day());

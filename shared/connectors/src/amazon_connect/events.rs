@@ -37,7 +37,12 @@ use crate::ConnectorError;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 struct WireEvent {
-    event_type: String,
+    /// Absent from a contact record (a stream may carry contact records beside the agent events).
+    event_type: Option<String>,
+    /// Present in a contact record (`AWSContactTraceRecordFormatVersion`, `ContactId`), never in an agent event.
+    #[serde(rename = "AWSContactTraceRecordFormatVersion")]
+    contact_record_version: Option<serde::de::IgnoredAny>,
+    contact_id: Option<serde::de::IgnoredAny>,
     event_timestamp: Option<String>,
     #[serde(rename = "AgentARN")]
     agent_arn: Option<String>,
@@ -112,7 +117,18 @@ impl SegmentBook {
         let event: WireEvent = serde_json::from_slice(data).map_err(|e| {
             ConnectorError::malformed(format!("agent event stream: a record is not an agent event: {e}"))
         })?;
-        if !matches!(event.event_type.as_str(), "STATE_CHANGE" | "LOGIN" | "LOGOUT" | "HEART_BEAT") {
+        let Some(event_type) = event.event_type.as_deref() else {
+            // Connect streams contact records to a Kinesis stream too, and an instance may send both kinds to one
+            // stream: a contact record is not an agent event (until 2026-12-08 it was malformed, and the stream held
+            // at it for good). A record that is neither is malformed.
+            if event.contact_record_version.is_some() || event.contact_id.is_some() {
+                return Ok(Applied::Ignored);
+            }
+            return Err(ConnectorError::malformed(
+                "agent event stream: a record has no EventType and is not a contact record",
+            ));
+        };
+        if !matches!(event_type, "STATE_CHANGE" | "LOGIN" | "LOGOUT" | "HEART_BEAT") {
             return Ok(Applied::Ignored);
         }
         let at = match until {
@@ -157,7 +173,7 @@ impl SegmentBook {
         let previous = snapshot_status(event.previous_agent_snapshot.as_ref())?;
         match (&previous, &current) {
             (Some(prev), Some(cur)) if prev != cur => self.close(&agent, prev, cur.start),
-            (Some(prev), None) if event.event_type == "LOGOUT" => {
+            (Some(prev), None) if event.event_type.as_deref() == Some("LOGOUT") => {
                 let at = parse_time(event.event_timestamp.as_deref(), "EventTimestamp")?;
                 self.close(&agent, prev, at.max(prev.start));
             }
@@ -429,6 +445,14 @@ mod tests {
         .unwrap();
         assert!(matches!(book.apply(&no_start), Err(ConnectorError::Malformed { .. })));
         book.apply(br#"{"EventType":"CONTACT_EVENT"}"#).unwrap();
+        // A contact record (an instance may stream them to the same stream): ignored. A record that is neither an
+        // agent event nor a contact record: malformed.
+        let contact_record = serde_json::to_vec(&json!({"AWSAccountId": "123456789012",
+            "AWSContactTraceRecordFormatVersion": "2017-03-10", "ContactId": "c-1", "Channel": "VOICE",
+            "InitiationMethod": "INBOUND", "Agent": {"ARN": AGENT}}))
+        .unwrap();
+        assert_eq!(book.apply_before(&contact_record, Some(t(10, 0)), Utc::now()).unwrap(), Applied::Ignored);
+        assert!(matches!(book.apply(br#"{"AgentARN":"x"}"#), Err(ConnectorError::Malformed { .. })));
         assert!(book.is_empty());
     }
 }

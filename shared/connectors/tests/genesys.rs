@@ -882,6 +882,45 @@ fn a_queue_whose_media_settings_name_no_channel_keeps_every_channel() {
 }
 
 #[test]
+fn a_queue_without_a_name_a_group_without_data_and_rows_that_cannot_be_right_are_malformed() {
+    // Until 2026-12-08: a queue without a name was named by its id (the WFM queue renamed to it), a result group
+    // without `data` read as zeros, a user-details row without presence records as a user without states, and a
+    // record ending before its start was dropped (each emptying stored data).
+    let entities: Vec<WireQueue> =
+        serde_json::from_value(serde_json::json!([{"id": "q1", "name": "Support"}, {"id": "q2"}])).unwrap();
+    let err = queues_from_entities(entities).unwrap_err();
+    assert!(matches!(&err, ConnectorError::Malformed { context } if context.contains("q2")), "{err:?}");
+
+    let window = TimeWindow::new(t(1, 0, 0, 0), t(2, 0, 0, 0)).unwrap();
+    let body = serde_json::json!({"results": [{"group": {"queueId": "q1", "mediaType": "voice"}}]});
+    let err = AggregateAccumulator::new(window, None).add_response(body.to_string().as_bytes()).unwrap_err();
+    assert!(matches!(err, ConnectorError::Malformed { .. }), "{err:?}");
+
+    let presence = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "endTime": "2026-03-01T09:00:00Z",
+        "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
+    let routing = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "routingStatus": "IDLE"});
+    let backwards = serde_json::json!({"startTime": "2026-03-01T09:00:00Z", "endTime": "2026-03-01T08:00:00Z",
+        "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
+    for (what, row) in [
+        ("no presence", serde_json::json!({"userId": "u1", "routingStatus": [routing]})),
+        ("no records", serde_json::json!({"userId": "u1"})),
+        ("ends before it starts", serde_json::json!({"userId": "u1", "primaryPresence": [presence, backwards]})),
+    ] {
+        let body = serde_json::json!({"userDetails": [row], "totalHits": 1}).to_string();
+        let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
+        let answer = Records::default().add(page.user_details);
+        assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{what}: {answer:?}");
+    }
+    // An empty record (ending as it starts) is only skipped.
+    let empty = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "endTime": "2026-03-01T08:00:00Z",
+        "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
+    let body = serde_json::json!({"userDetails": [{"userId": "u1", "primaryPresence": [empty]}], "totalHits": 1});
+    let body = body.to_string();
+    let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
+    Records::default().add(page.user_details).unwrap();
+}
+
+#[test]
 fn a_listing_page_without_total_is_malformed() {
     // `total` is documented on every page of a listing: without it, a page short of an entity goes unnoticed (that
     // queue or agent read as removed). Before, such a listing was read without the count check.

@@ -100,7 +100,8 @@ impl Default for Tuning {
 }
 
 /// WFM queues of listed Genesys queues: one per (queue, channel), de-duplicated, in listing order. An entity
-/// without an id makes the listing malformed; a missing name falls back to the id. `mediaSettings` without a key of
+/// without an id or a name makes the listing malformed (until 2026-12-08 a missing name fell back to the id, and
+/// renamed the WFM queue to it). `mediaSettings` without a key of
 /// a WFM channel (`{}`, only `workitem`) counts as missing: every channel. A queue yielding none would read as
 /// removed (its WFM queues inactive, their statistics stopped).
 pub fn queues_from_entities(entities: Vec<WireQueue>) -> Result<Vec<Queue>, ConnectorError> {
@@ -110,7 +111,9 @@ pub fn queues_from_entities(entities: Vec<WireQueue>) -> Result<Vec<Queue>, Conn
         let Some(id) = q.id.map(|id| id.trim().to_owned()).filter(|id| !id.is_empty()) else {
             return Err(ConnectorError::malformed("queue listing: a queue has no id"));
         };
-        let name = q.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone());
+        let Some(name) = q.name.filter(|n| !n.trim().is_empty()) else {
+            return Err(ConnectorError::malformed(format!("queue listing: queue {id} has no name")));
+        };
         let listed: BTreeSet<Channel> =
             q.media_settings.iter().flat_map(|s| s.keys().filter_map(|k| stats::channel_of_media_setting(k))).collect();
         let channels =

@@ -171,6 +171,17 @@ fn time(raw: Option<&str>, what: &str) -> Result<Option<DateTime<Utc>>, Connecto
     }
 }
 
+/// A record ending before it starts cannot be right (dropped, the user's stored state would be deleted with the
+/// day's replacement); one ending as it starts is empty, and skipped.
+fn ends_after_start(start: DateTime<Utc>, end: Option<DateTime<Utc>>) -> Result<(), ConnectorError> {
+    match end {
+        Some(end) if end < start => Err(ConnectorError::malformed(format!(
+            "user details: a record ends at {end}, before its startTime {start}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 impl Records {
     /// Adds one page of user details.
     pub fn add(&mut self, details: Vec<UserDetail<'_>>) -> Result<(), ConnectorError> {
@@ -179,11 +190,20 @@ impl Records {
             let Some(user_id) = d.user_id.as_deref().filter(|u| !u.is_empty()) else {
                 return Err(ConnectorError::malformed("user details: a row has no userId"));
             };
+            // A user is a hit for records in the interval, and a user always has a presence (Offline included),
+            // so its row holds a presence record: a row without one lost its records (read as "no states", the
+            // user's stored day would be emptied).
+            if d.primary_presence.is_empty() {
+                return Err(ConnectorError::malformed(format!(
+                    "user details: the row of user {user_id} has no primaryPresence"
+                )));
+            }
             let records = self.users.entry(user_id.to_owned()).or_default();
             for p in d.primary_presence {
                 let start = time(p.start_time.as_deref(), "startTime")?
                     .ok_or_else(|| ConnectorError::malformed("user details: a presence record has no startTime"))?;
                 let end = time(p.end_time.as_deref(), "endTime")?;
+                ends_after_start(start, end)?;
                 let definition = p.organization_presence_id.as_deref().filter(|id| !id.trim().is_empty());
                 let system = p.system_presence.as_deref().map(str::trim).unwrap_or_default();
                 if definition.is_none() && system.is_empty() {
@@ -196,6 +216,7 @@ impl Records {
                 let start = time(r.start_time.as_deref(), "startTime")?
                     .ok_or_else(|| ConnectorError::malformed("user details: a routing record has no startTime"))?;
                 let end = time(r.end_time.as_deref(), "endTime")?;
+                ends_after_start(start, end)?;
                 let status =
                     r.routing_status.as_deref().map(str::trim).filter(|s| !s.is_empty()).ok_or_else(|| {
                         ConnectorError::malformed("user details: a routing record has no routingStatus")
@@ -521,7 +542,7 @@ mod tests {
         };
         let routing = |end: &str| {
             format!(
-                r#"{{"userDetails":[{{"userId":"u","routingStatus":[{{"startTime":"2024-05-01T08:00:00Z",{end}"routingStatus":"IDLE"}}]}}]}}"#
+                r#"{{"userDetails":[{{"userId":"u","primaryPresence":[{{"startTime":"2024-05-01T08:00:00Z","systemPresence":"BREAK","organizationPresenceId":"{BRK}"}}],"routingStatus":[{{"startTime":"2024-05-01T08:00:00Z",{end}"routingStatus":"IDLE"}}]}}]}}"#
             )
         };
         let add = |json: String| {

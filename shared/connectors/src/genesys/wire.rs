@@ -203,7 +203,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for AggregateResponse<'a> {
 pub struct AggregateResult<'a> {
     #[serde(default, borrow)]
     pub group: Group<'a>,
-    #[serde(default, borrow)]
+    /// Required: a result group holds its buckets (a group without `data` would read as zeros).
+    #[serde(borrow)]
     pub data: Vec<AggregateData<'a>>,
 }
 

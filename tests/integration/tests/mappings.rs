@@ -313,6 +313,37 @@ async fn agent_states_appear_for_past_data_once_mapped_with_their_activities() {
 }
 
 #[tokio::test]
+async fn an_unreadable_status_or_mapped_agent_is_a_503_never_a_default_activity_or_a_shorter_answer() {
+    let env = Env::start().await;
+    let five9 = env.create_integration(T, "Five9").await;
+    env.put_items(vec![
+        item(agent(T, five9, "jane", None)),
+        item(status(T, five9, "Lunch", "Lunch")),
+        item(segment(T, five9, "jane", at(5, 12, 0), Some(at(5, 12, 30)), "Lunch")),
+    ])
+    .await;
+    map(&env, five9, "jane", "emp-jane").await;
+    let (status, _) =
+        env.call("PUT", &status_path(five9, "Lunch"), Some(T), Some(&json!({"activity_id": "lunch"}))).await;
+    assert_eq!(status, 200);
+    let path = "/agent-states?from=2024-03-05T06:00:00Z&to=2024-03-05T18:00:00Z";
+    assert_eq!(states_of(&env.get(path, T).await)[0].3, "lunch");
+
+    // Until 2026-12-08 an unreadable status item was left out, and its mapped segments answered `present`; an
+    // unreadable mapped agent was left out with its states (a round of only such items ended the listing).
+    let n = |v: &str| aws_sdk_dynamodb::types::AttributeValue::N(v.to_owned());
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_owned());
+    env.set_attribute(T, five9, &acd_aws::items::status_sk("Lunch"), "first_seen", n("1")).await;
+    let (status, problem) = env.call("GET", path, Some(T), None).await;
+    assert_eq!(status, 503, "{problem}");
+    env.set_attribute(T, five9, &acd_aws::items::status_sk("Lunch"), "first_seen", s("2024-03-01T00:00:00Z")).await;
+    assert_eq!(states_of(&env.get(path, T).await)[0].3, "lunch");
+    env.set_attribute(T, five9, &acd_aws::items::agent_sk("jane"), "first_seen", n("1")).await;
+    let (status, problem) = env.call("GET", path, Some(T), None).await;
+    assert_eq!(status, 503, "{problem}");
+}
+
+#[tokio::test]
 async fn agent_state_pages_never_skip_or_repeat() {
     // The same pages whether segments are stored one item each, as hour buckets, or both (acd_aws::buckets).
     for form in FORMS {

@@ -8,11 +8,12 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Duration, Utc};
 
 use super::mappings::status_record;
-use super::reads::{TYPICAL_AGENT_BYTES, get, key, more, query, readable};
+use super::reads::{TYPICAL_AGENT_BYTES, get, key, more, query};
 use crate::buckets::{self, IntervalEntry, SegmentEntry};
 use crate::dynamo::{DynamoStore, s};
 use crate::items::{self, AgentItem, MAX_SEGMENT_HOURS, STATE_SK, STATUS_SK_PREFIX, StatusItem};
 use crate::keys::{self, GSI1};
+use serde_dynamo::aws_sdk_dynamodb_1::from_item;
 
 pub(super) async fn intervals(
     store: &DynamoStore,
@@ -125,7 +126,9 @@ pub(super) async fn mapped_agents(
     let has_more = more(&page).is_some();
     let mut agents = Vec::new();
     for item in page.items.unwrap_or_default() {
-        let Some(agent) = readable::<AgentItem>(item, "agent") else { continue };
+        // Strict, as the mapping routes read them: an agent left out would lose its states from the answer without a
+        // word, and a round of only such items would end the listing (`more` with nothing to resume after).
+        let agent: AgentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("mapped agent item: {e}")))?;
         if exclusive.is_some() && agent.gsi1sk.as_ref() == exclusive.as_ref() {
             continue;
         }
@@ -185,10 +188,15 @@ pub(super) async fn statuses(
         keys::integration_pk(tenant, integration),
         STATUS_SK_PREFIX,
     );
-    Ok(store
+    // Strict: a status left out would answer its mapped segments as the default activity (a lunch as `present`).
+    store
         .query_all(builder, "statuses")
         .await?
         .into_iter()
-        .filter_map(|item| readable::<StatusItem>(item, "status").map(status_record))
-        .collect())
+        .map(|item| {
+            from_item::<StatusItem>(item)
+                .map(status_record)
+                .map_err(|e| StoreError::Corrupt(format!("status item: {e}")))
+        })
+        .collect()
 }

@@ -122,6 +122,34 @@ impl Env {
         }
     }
 
+    /// Sets one attribute of an item of the integration's partition (`sk`), e.g. to make it unreadable.
+    pub async fn set_attribute(
+        &self,
+        t: &str,
+        integration: IntegrationId,
+        sk: &str,
+        name: &str,
+        value: AttributeValue,
+    ) {
+        let key = HashMap::from([
+            ("PK".to_owned(), AttributeValue::S(keys::integration_pk(&tenant(t), integration))),
+            ("SK".to_owned(), AttributeValue::S(sk.to_owned())),
+        ]);
+        self.stack
+            .clients
+            .dynamodb()
+            .update_item()
+            .table_name(&self.stack.settings.table_name)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(PK)")
+            .update_expression("SET #n = :v")
+            .expression_attribute_names("#n", name)
+            .expression_attribute_values(":v", value)
+            .send()
+            .await
+            .expect("attribute set");
+    }
+
     /// Marks the integration's record as being deleted (`deleting_at`), as a DELETE whose later steps failed leaves it.
     pub async fn set_deleting(&self, t: &str, integration: IntegrationId) {
         let key = HashMap::from([

@@ -577,6 +577,23 @@ async fn a_queue_matched_by_its_old_and_new_name_entries_is_listed_once() {
     }
 }
 
+/// The queues of an integration being deleted (its record tombstoned, its queues not deactivated yet) match `q` by
+/// the integration name stored on them, whatever the needle: until 2026-12-08 a needle long enough for the name
+/// index (which holds queue names only) missed them, where a shorter one, read in full, found them.
+#[tokio::test]
+async fn queues_of_an_integration_being_deleted_match_every_needle_alike() {
+    let env = Env::start().await;
+    let integration = env.create_integration("tenant-a", "Acme Five9").await;
+    let mut sales = queues("tenant-a", integration, "Acme Five9", "Sales", 1);
+    sales[0].channel = Channel::Calls;
+    env.put_indexed_queues(sales).await;
+    env.set_deleting("tenant-a", integration).await;
+    for needle in ["ac", "acme", "acme five9", "sales"] {
+        let page = env.get(&format!("/queues?q={}", needle.replace(' ', "%20")), "tenant-a").await;
+        assert_eq!(names(page["items"].as_array().unwrap()), ["Sales 00000"], "q={needle}");
+    }
+}
+
 /// `q` through the queue name index: the same pages as the full read of the listing, but reading about what it
 /// returns (issue 14: a 2 % match used to read every queue of the tenant). Prints both read costs.
 #[tokio::test]

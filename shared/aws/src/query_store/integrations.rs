@@ -36,10 +36,13 @@ pub(super) async fn integration_names_indexed(
         .expression_attribute_names("#indexed", items::SEARCH_INDEXED);
     let (mut names, mut indexed) = (HashMap::new(), true);
     for item in store.query_all(builder, "integration names").await? {
-        // A record being deleted is no current integration (its queues read as a deleted integration's), but its
-        // queues may still be active and unindexed: it still decides whether the name index covers the tenant.
+        // A record being deleted is no current integration: its queues read as a deleted integration's, matched by
+        // the integration name stored on them, which the name index does not hold. They stay active until the
+        // delete deactivates them (a failed DELETE retried, or an import's tombstone grace, may take a while), so
+        // until the record is gone the tenant's `q` reads the full listing (until 2026-12-08 only a needle shorter
+        // than the index's pieces found them by that name).
         if being_deleted(&item) {
-            indexed &= matches!(item.get(items::SEARCH_INDEXED), Some(AttributeValue::Bool(true)));
+            indexed = false;
             continue;
         }
         let id = item.get("id").and_then(|v| v.as_s().ok()).and_then(|v| v.parse().ok());

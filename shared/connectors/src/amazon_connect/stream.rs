@@ -333,6 +333,15 @@ async fn read_shard(
                     open_needs_one(shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?)?;
                 continue;
             }
+            Err(ConnectorError::RateLimited { .. }) => {
+                // A shard's read limits (5 calls and 2 MB a second) are shared with the stream's other consumers, and
+                // a page of 1,000 agent events of a few KB each uses a second's bytes: throttling that outlasts the
+                // retries stops the read here, as the deadline does (the checkpoint stays on the last record
+                // applied, the next run reads on). Until 2026-12-08 it failed the run, statistics included, and a
+                // large backlog could fail every run the same way.
+                tracing::warn!(shard = shard_id, records, "GetRecords throttled past its retries: the read stops here");
+                return Ok(applying.stopped(book, records));
+            }
             Err(e) => return Err(e),
         };
         for record in page.records() {
@@ -721,6 +730,30 @@ mod tests {
             let outcome =
                 read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
             assert!(matches!(outcome, Err(ConnectorError::Malformed { .. })), "{outcome:?}");
+            assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_read_throttled_past_its_retries_stops_there_and_fails_nothing() {
+            use aws_sdk_kinesis::error::ErrorMetadata;
+            use aws_sdk_kinesis::operation::get_records::GetRecordsError;
+            use aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException;
+            let throttled = mock!(Client::get_records).then_error(|| {
+                let code = ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build();
+                GetRecordsError::ProvisionedThroughputExceededException(
+                    ProvisionedThroughputExceededException::builder().message("Rate exceeded").meta(code).build(),
+                )
+            });
+            let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&iterator(), &throttled]);
+            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
+            let shard =
+                ShardRead { stream_arn: ARN, shard_id: "shardId-000000000000", closed: false, records_per_call: 1 };
+            let deadline = Deadline::after(std::time::Duration::from_secs(60));
+            let calls = Call::default();
+            let outcome =
+                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            let outcome = outcome.expect("a stop, not a failed run");
+            assert!(!outcome.caught_up, "stopped behind the tip");
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
         }
 

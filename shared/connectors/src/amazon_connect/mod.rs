@@ -550,12 +550,16 @@ impl Connector for AmazonConnectConnector {
         })
         .await?;
         if let Some(shard) = shards.shards().first() {
+            // From the trim horizon, not the tip: Kinesis decrypts (`kms:Decrypt` on a stream with a customer key)
+            // only when it returns a record, and a read from the tip almost never does, so a role without the
+            // key's grant passed the check and failed the first import (until 2026-12-08; not tested against KMS,
+            // which moto does not enforce).
             let it = call(&self.calls, "kinesis:GetShardIterator", deadline, || {
                 s.kinesis
                     .get_shard_iterator()
                     .stream_arn(arn)
                     .shard_id(shard.shard_id())
-                    .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::Latest)
+                    .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
                     .send()
             })
             .await?;

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use acd_domain::{Channel, IntervalStats, Queue, Settings};
-use chrono::{DateTime, Duration, DurationRound as _, FixedOffset, LocalResult, NaiveDateTime, TimeZone as _, Utc};
+use chrono::{
+    DateTime, Duration, DurationRound as _, FixedOffset, LocalResult, NaiveDateTime, TimeZone as _, Timelike as _, Utc,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -154,14 +156,24 @@ impl Sender {
     /// (`2026-03-29T01:45:00`) is placed in the integration's time zone. A local time the zone skips (the hour a
     /// daylight-saving change jumps over) does not exist and is refused; one it repeats is ambiguous and needs an
     /// offset.
+    ///
+    /// Seconds run from 00 to 59: chrono reads `:60` as a leap second, a time no key or day of the store can hold
+    /// (`23:59:60Z` truncated to its day is not a midnight: its day's rebuild deleted the next day's segments).
     pub fn instant(&self, field: &str, raw: &Value) -> Result<DateTime<Utc>, String> {
         let text = raw.as_str().ok_or_else(|| format!("{field} must be a date-time string"))?;
+        let leap = || format!("{field} {text}: seconds must be 00 to 59");
         if let Ok(t) = text.parse::<DateTime<FixedOffset>>() {
+            if t.nanosecond() >= 1_000_000_000 {
+                return Err(leap());
+            }
             return Ok(t.with_timezone(&Utc));
         }
         let local = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| {
             format!("{field} must be an RFC 3339 date-time (with an offset, or a local time of {})", self.time_zone)
         })?;
+        if local.nanosecond() >= 1_000_000_000 {
+            return Err(leap());
+        }
         match self.time_zone.from_local_datetime(&local) {
             LocalResult::Single(t) => Ok(t.with_timezone(&Utc)),
             LocalResult::None => Err(format!(
@@ -480,6 +492,26 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 30, 12, 7, 0).unwrap()
+    }
+
+    #[test]
+    fn a_leap_second_is_refused_with_its_field() {
+        // Until 2026-12-08 `23:59:60Z` was taken (chrono reads it as a leap second): an agent event so stamped
+        // rebuilt a "day" starting then, which deleted the next day's segments.
+        let sender = Sender::default();
+        for raw in
+            ["2026-11-30T23:59:60Z", "2026-12-01T00:59:60+01:00", "2026-11-30T11:59:60.5Z", "2026-11-30T23:59:60"]
+        {
+            let answer = sender.instant("at", &json!(raw));
+            assert!(
+                answer.as_ref().is_err_and(|e| e.starts_with("at ") && e.contains("00 to 59")),
+                "{raw}: {answer:?}"
+            );
+        }
+        assert!(sender.instant("at", &json!("2026-11-30T23:59:59.999Z")).is_ok());
+        let body = json!({"intervals": [{"queue_external_id": "q1", "start": "2026-11-30T11:59:60Z", "offered": 1,
+            "handled": 1, "abandoned": 0, "handle_time_seconds": 60, "answer_time_seconds": 5}]});
+        assert!(parse_intervals(&body, now(), &sender).is_err());
     }
 
     #[test]

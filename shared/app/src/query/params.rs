@@ -2,7 +2,7 @@
 
 use acd_domain::validation::MAX_EMPLOYEE_ID_BYTES;
 use acd_domain::{Channel, FieldErrors, INTERVAL_MINUTES, IntegrationId};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Timelike as _, Utc};
 
 use crate::error::ApiError;
 
@@ -28,6 +28,9 @@ fn instant(raw: &str) -> Result<DateTime<Utc>, &'static str> {
     let candidates = [raw.trim().to_owned(), raw.trim().replace(' ', "+")];
     for candidate in &candidates {
         if let Ok(t) = DateTime::parse_from_rfc3339(candidate) {
+            if t.nanosecond() >= 1_000_000_000 {
+                return Err("seconds must be 00 to 59 (no leap second)");
+            }
             let t = t.with_timezone(&Utc);
             if !(0..=9999).contains(&t.year()) {
                 return Err("must lie within the years 0000 to 9999 in UTC");
@@ -166,6 +169,8 @@ mod tests {
             assert_eq!(fields(parse_instant(raw, "to").unwrap_err()), ["to"], "{raw}");
         }
         assert!(parse_instant("9999-12-31T18:00:00-05:00", "to").is_ok());
+        // A leap second (chrono reads `:60` as one): refused as the spec's pattern does.
+        assert_eq!(fields(parse_instant("2024-03-01T23:59:60Z", "from").unwrap_err()), ["from"]);
         // The ranges of `/agent-states` and `/queues/{id}/intervals` too (a 503 before: DynamoDB refused the Query).
         let range = parse_range(Some("9999-12-31T00:00:00Z"), Some("9999-12-31T20:00:00-05:00"), false);
         assert_eq!(fields(range.unwrap_err()), ["to"]);

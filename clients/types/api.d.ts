@@ -1317,7 +1317,7 @@ export interface components {
                 "application/problem+json": components["schemas"]["Problem"];
             };
         };
-        /** @description `rate-limited`: more calls with this key in this minute than allowed (default 600), or with all the tenant's keys together (default 1,200); retry after `Retry-After` seconds. */
+        /** @description `rate-limited`: more calls with this key in this minute than allowed (default 600), or with all the tenant's keys together (default 1,200), as `detail` says; retry after `Retry-After` seconds. A call one limit refuses does not count against the other. */
         IngestRateLimited: {
             headers: {
                 "Retry-After"?: number;

@@ -144,6 +144,27 @@ impl DynamoIngestStore {
         }
     }
 
+    /// Takes one call back from the counter `count_call` keeps (never below zero; an absent counter stays absent).
+    async fn uncount_call(&self, pk: String, sk_prefix: &str, window: DateTime<Utc>) -> Result<(), StoreError> {
+        let sk = format!("{sk_prefix}{}", window.format("%Y-%m-%dT%H:%MZ"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .update_expression("ADD calls :minus_one")
+            .condition_expression("calls > :zero")
+            .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_conditional_failure(&e) => Ok(()),
+            Err(e) => Err(sdk_error("UpdateItem(ingest rate)", e)),
+        }
+    }
+
     async fn query_all(&self, pk: String, from: String, to: Option<String>) -> Result<Vec<Item>, StoreError> {
         let q = self
             .client
@@ -461,6 +482,15 @@ impl IngestStore for DynamoIngestStore {
 
     async fn take_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError> {
         self.count_call(keys::tenant_pk(tenant), TENANT_RATE_SK_PREFIX, window, limit).await
+    }
+
+    async fn give_back_call(&self, locator: &KeyLocator, window: DateTime<Utc>) -> Result<(), StoreError> {
+        let prefix = format!("{RATE_SK_PREFIX}{}#", locator.key_id);
+        self.uncount_call(integration_pk(&locator.tenant, locator.integration), &prefix, window).await
+    }
+
+    async fn give_back_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>) -> Result<(), StoreError> {
+        self.uncount_call(keys::tenant_pk(tenant), TENANT_RATE_SK_PREFIX, window).await
     }
 
     async fn upsert_queues(

@@ -1210,7 +1210,8 @@ fn the_spec_describes_every_problem_of_the_ingest_routes() {
     let errors = [
         IngestError::Unauthorized,
         IngestError::Paused,
-        IngestError::RateLimited { retry_after_seconds: 3 },
+        IngestError::RateLimited { retry_after_seconds: 3, tenant_wide: false },
+        IngestError::RateLimited { retry_after_seconds: 3, tenant_wide: true },
         IngestError::TooLarge,
         IngestError::InvalidJson("eof".into()),
         IngestError::Batch(BatchError::Shape("x".into())),
@@ -1354,6 +1355,20 @@ impl acd_app::ingest::IngestStore for GaugedStore {
         limit: u32,
     ) -> Result<bool, acd_app::ports::StoreError> {
         self.inner.take_tenant_call(tenant, window, limit).await
+    }
+    async fn give_back_call(
+        &self,
+        locator: &acd_app::ingest::key::KeyLocator,
+        window: DateTime<Utc>,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.give_back_call(locator, window).await
+    }
+    async fn give_back_tenant_call(
+        &self,
+        tenant: &acd_domain::TenantId,
+        window: DateTime<Utc>,
+    ) -> Result<(), acd_app::ports::StoreError> {
+        self.inner.give_back_tenant_call(tenant, window).await
     }
     async fn upsert_queues(
         &self,
@@ -1679,4 +1694,42 @@ async fn a_tenants_calls_are_limited_over_all_its_keys_and_other_tenants_are_not
     assert_eq!((status, problem["code"].as_str()), (429, Some("rate-limited")), "the fourth, whatever the key");
     assert_eq!(call(&other, at).await.0, 200, "another tenant's calls are its own");
     assert_eq!(call(&first, minute + Duration::minutes(1)).await.0, 200, "the next minute counts anew");
+}
+
+/// A call one limit refuses is not counted by the other: until 2026-12-08 a sender retrying its key's refused calls
+/// at once spent its tenant's allowance with them, and every other integration of the tenant got 429s.
+#[tokio::test]
+async fn calls_refused_by_one_limit_do_not_spend_the_other() {
+    let env = Env::start().await;
+    let mut ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    ingest.service.config = IngestConfig { calls_per_minute: 2, tenant_calls_per_minute: 4, ..IngestConfig::default() };
+    let (_, _, first) = create_push(&env, &json!({"name": "Dialer one", "type": "push"})).await;
+    let (_, _, second) = create_push(&env, &json!({"name": "Dialer two", "type": "push"})).await;
+    let minute = Utc::now().duration_trunc(Duration::minutes(1)).unwrap() + Duration::minutes(5);
+    let call_with = |api: &acd_app::ingest::http::IngestApi, key: &str, at: DateTime<Utc>| {
+        let mut request = api_request("POST", "/ingest/queues", None, Some(&json!({"queues": []})));
+        request.headers_mut().insert("x-ingest-key", key.parse().unwrap());
+        let api = api.clone();
+        async move { decode(api.handle_at(request, at).await) }
+    };
+    let call = |key: &str, at: DateTime<Utc>| call_with(&ingest, key, at);
+    let at = minute + Duration::seconds(10);
+    let mut answers = Vec::new();
+    for _ in 0..5 {
+        answers.push(call(&first, at).await.0);
+    }
+    assert_eq!(answers, [200, 200, 429, 429, 429], "the key's limit");
+    let (_, _, problem) = call(&first, at).await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("this key's calls"), "{problem}");
+    // The tenant counted 2 of the 6: the other key has the 2 left.
+    assert_eq!(call(&second, at).await.0, 200);
+    assert_eq!(call(&second, at).await.0, 200);
+    let (status, _, problem) = call(&second, at).await;
+    assert_eq!(status, 429, "both limits reached: {problem}");
+    // With room on the key and none on the tenant: the tenant's limit names itself, and the key keeps its room.
+    let mut roomier = ingest.clone();
+    roomier.service.config =
+        IngestConfig { calls_per_minute: 10, tenant_calls_per_minute: 4, ..IngestConfig::default() };
+    let (_, _, problem) = call_with(&roomier, &first, at).await;
+    assert!(problem["detail"].as_str().unwrap().starts_with("the tenant's calls"), "{problem}");
 }

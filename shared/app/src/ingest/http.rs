@@ -109,11 +109,17 @@ pub fn ingest_problem(error: &IngestError, request_id: Option<&str>) -> Response
             None,
         ),
         IngestError::Paused => (409, "integration-paused", "The integration is paused; resume it first", None, None),
-        IngestError::RateLimited { retry_after_seconds } => (
+        IngestError::RateLimited { retry_after_seconds, tenant_wide } => (
             429,
             "rate-limited",
-            "Too many calls with this key; retry later",
-            Some(format!("retry after {retry_after_seconds} s")),
+            "Too many calls; retry later",
+            Some(if *tenant_wide {
+                format!(
+                    "the tenant's calls over all its keys reached their limit this minute; retry after {retry_after_seconds} s"
+                )
+            } else {
+                format!("this key's calls reached their limit this minute; retry after {retry_after_seconds} s")
+            }),
             None,
         ),
         IngestError::TooLarge => (
@@ -172,7 +178,7 @@ pub fn ingest_problem(error: &IngestError, request_id: Option<&str>) -> Response
         IngestError::Unauthorized => {
             headers.insert("www-authenticate", "Bearer realm=\"ingest\"".parse().expect("valid header"));
         }
-        IngestError::RateLimited { retry_after_seconds } => {
+        IngestError::RateLimited { retry_after_seconds, .. } => {
             headers.insert("retry-after", retry_after_seconds.to_string().parse().expect("digits"));
         }
         _ => {}

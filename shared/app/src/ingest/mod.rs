@@ -101,6 +101,10 @@ pub trait IngestStore: Send + Sync {
     /// Counts one call of the tenant (any of its keys) in the minute starting at `window`; false when `limit` calls
     /// were counted.
     async fn take_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>, limit: u32) -> Result<bool, StoreError>;
+    /// Takes back a call [`Self::take_call`] counted (the tenant's limit refused it).
+    async fn give_back_call(&self, locator: &KeyLocator, window: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Takes back a call [`Self::take_tenant_call`] counted (the key's limit refused it).
+    async fn give_back_tenant_call(&self, tenant: &TenantId, window: DateTime<Utc>) -> Result<(), StoreError>;
     /// Upserts queues (renames keep the queue id; `active: false` deactivates; data ranges are kept). A new queue is
     /// complete from the integration's `complete_through` now (its `complete_from`; none before a declaration).
     /// `NotFound` when the integration record is gone or being deleted (a tombstone): no queue of a deleted
@@ -228,6 +232,8 @@ pub enum IngestError {
     Paused,
     RateLimited {
         retry_after_seconds: i64,
+        /// The tenant's limit over all its keys refused the call (else the key's own).
+        tenant_wide: bool,
     },
     TooLarge,
     InvalidJson(String),
@@ -324,14 +330,26 @@ impl IngestService {
         }
         let window = now.duration_trunc(Duration::minutes(1)).unwrap_or(now);
         // Both counters at once (one round trip of latency): the key's, and the tenant's over all its keys. A call
-        // refused by one is still counted by the other (at most one call too many in that minute).
+        // refused by one is taken back from the other, which counted it: a sender retrying its refused calls at
+        // once must not spend its tenant's allowance (the other integrations' calls), nor the other way round
+        // (until 2026-12-08 it did, up to the whole limit). Until it is taken back it counts (a call of another key
+        // may be refused in between); one that cannot be taken back is logged and counts for that minute.
         let (key, tenant) = futures::join!(
             self.store.take_call(locator, window, self.config.calls_per_minute),
             self.store.take_tenant_call(&locator.tenant, window, self.config.tenant_calls_per_minute),
         );
-        if !(key? && tenant?) {
+        let (key, tenant) = (key?, tenant?);
+        if !(key && tenant) {
+            let given_back = match (key, tenant) {
+                (true, false) => self.store.give_back_call(locator, window).await,
+                (false, true) => self.store.give_back_tenant_call(&locator.tenant, window).await,
+                _ => Ok(()),
+            };
+            if let Err(e) = given_back {
+                tracing::warn!(tenant = %locator.tenant, error = %e, "a refused call's count was not taken back");
+            }
             let retry = (window + Duration::minutes(1) - now).num_seconds().max(1);
-            return Err(IngestError::RateLimited { retry_after_seconds: retry });
+            return Err(IngestError::RateLimited { retry_after_seconds: retry, tenant_wide: !tenant });
         }
         Ok(integration)
     }

@@ -230,10 +230,17 @@ fn text(field: &str, value: &str, max_bytes: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// A name shown or mapped (a queue's, an agent's, a status and its reason): [`text`], at most [`MAX_NAME_CHARS`]
+/// characters, and no invisible format characters (zero-width spaces and joiners, bidi overrides: `Ready\u{200B}`
+/// would be a second status that looks like `Ready`, a right-to-left override turns a name around), as integration
+/// names (until 2026-12-08 they were taken).
 fn name(field: &str, value: &str) -> Result<(), String> {
     text(field, value, MAX_NAME_CHARS * 4)?;
     if value.chars().count() > MAX_NAME_CHARS {
         return Err(format!("{field} must be at most {MAX_NAME_CHARS} characters"));
+    }
+    if value.chars().any(acd_domain::integration::is_format_char) {
+        return Err(format!("{field} must not contain invisible format characters (zero-width, bidi controls)"));
     }
     Ok(())
 }
@@ -492,6 +499,20 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 30, 12, 7, 0).unwrap()
+    }
+
+    #[test]
+    fn names_and_statuses_with_invisible_format_characters_are_refused() {
+        let queues = json!({"queues": [
+            {"external_id": "q1", "name": "Sa\u{200B}les", "channel": "calls"},
+            {"external_id": "q2", "name": "\u{202E}selaS", "channel": "calls"},
+            {"external_id": "q3", "name": "Sales", "channel": "calls"},
+        ]});
+        let Err(BatchError::Records(errors)) = parse_queues(&queues, &Sender::default()) else { panic!("refused") };
+        let refused: Vec<(usize, bool)> = errors.iter().map(|e| (e.index, e.reason.starts_with("name "))).collect();
+        assert_eq!(refused, [(0, true), (1, true)]);
+        assert!(name("status", "Ready\u{200B}").is_err());
+        assert!(name("status", "Not Ready: Lunch").is_ok());
     }
 
     #[test]

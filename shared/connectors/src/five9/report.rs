@@ -82,10 +82,12 @@ impl Columns {
     }
 }
 
-/// Where a row's time comes from: `TIMESTAMP`, or `DATE` + `TIME`.
+/// Where a row's time comes from: `TIMESTAMP`, `DATE` + `TIME`, or `TIME` alone holding the whole timestamp (the
+/// Agent State Details layout the reference lists: AGENT, STATE, TIME, …).
 enum TimeColumns {
     Timestamp(usize),
     DateTime(usize, usize),
+    Time(usize),
 }
 
 impl TimeColumns {
@@ -95,9 +97,12 @@ impl TimeColumns {
         }
         match (cols.get("DATE"), cols.get("TIME")) {
             (Some(d), Some(t)) => Ok(Self::DateTime(d, t)),
+            // Until 2026-12-08 refused as "no header line"; a TIME of a time of day only makes each row's
+            // timestamp unreadable (malformed), never a guessed day.
+            (None, Some(t)) => Ok(Self::Time(t)),
             // Every Five9 report has a time: a first line without one is no header (data where the header
             // should be).
-            _ => Err(err(format!("the {report} report has no header line (no TIMESTAMP or DATE and TIME column)"))),
+            _ => Err(err(format!("the {report} report has no header line (no TIMESTAMP or TIME column)"))),
         }
     }
     fn read(&self, rec: &csv::StringRecord, line: u64) -> Result<NaiveDateTime, ReportError> {
@@ -107,6 +112,7 @@ impl TimeColumns {
                 // Some reports put the whole timestamp into TIME; accept both.
                 parse_date_and_time(field(rec, d), field(rec, t)).or_else(|| parse_timestamp(field(rec, t)))
             }
+            Self::Time(t) => parse_timestamp(field(rec, t)),
         };
         parsed.ok_or_else(|| err(format!("row {line}: unreadable timestamp")))
     }
@@ -968,6 +974,22 @@ pub(super) mod tests {
         let missing = aggregate_call_log(&full, "SKILL", Los_Angeles, w, w).unwrap_err();
         assert!(missing.0.contains("SKILL") && missing.1 == ReportErrorKind::MissingColumn, "{missing:?}");
         assert_eq!(aggregate_call_log(HEADER, "CAMPAIGN", Los_Angeles, w, w).unwrap().rows, 0);
+    }
+
+    #[test]
+    fn agent_states_with_their_timestamp_in_time_alone_are_read() {
+        // The reference's Agent State Details layout (AGENT, STATE, TIME, …): no DATE column. Until 2026-12-08 it
+        // was "no header line", every read of the integration failing. A TIME of a time of day only stays
+        // unreadable.
+        let w = win("2024-11-25T13:00:00Z", "2024-11-25T14:00:00Z");
+        let header = "AGENT,STATE,TIME,REASON CODE,AGENT STATE TIME\n";
+        let rows =
+            parse_agent_states(&format!("{header}a,Ready,\"Mon, 25 Nov 2024 05:00:00\",,00:01:00\n"), Los_Angeles, w)
+                .unwrap();
+        assert_eq!(rows.rows.len(), 1);
+        assert_eq!(rows.rows[0].start, "2024-11-25T13:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        let e = parse_agent_states(&format!("{header}a,Ready,05:00:00,,00:01:00\n"), Los_Angeles, w).unwrap_err();
+        assert!(e.0.contains("unreadable timestamp"), "{e:?}");
     }
 
     #[test]

@@ -2209,7 +2209,7 @@ export interface operations {
                     queues: {
                         /** @description The sender's stable id of the queue (at most 512 bytes). */
                         external_id: string;
-                        /** @description At most 300 bytes lower-cased; no control or invisible format characters (zero-width, bidi controls). */
+                        /** @description At most 300 bytes lower-cased; no control characters, zero-width spaces, word joiners, byte-order marks or bidi embedding, override and isolate controls. */
                         name: string;
                         channel: components["schemas"]["Channel"];
                         /** @default true */
@@ -2296,11 +2296,11 @@ export interface operations {
                         event_id: string;
                         /** @description The sender's agent id (at most 512 bytes). */
                         agent: string;
-                        /** @description No control or invisible format characters (zero-width, bidi controls). */
+                        /** @description No control characters, zero-width spaces, word joiners, byte-order marks or bidi embedding, override and isolate controls. */
                         agent_name?: string;
-                        /** @description With `reason`, at most 500 bytes; no control or invisible format characters (zero-width, bidi controls). */
+                        /** @description With `reason`, at most 500 bytes; no control characters, zero-width spaces, word joiners, byte-order marks or bidi embedding, override and isolate controls. */
                         status: string;
-                        /** @description No control or invisible format characters (zero-width, bidi controls). */
+                        /** @description No control characters, zero-width spaces, word joiners, byte-order marks or bidi embedding, override and isolate controls. */
                         reason?: string;
                         at: components["schemas"]["PushedTime"];
                     }[];

@@ -231,18 +231,30 @@ fn text(field: &str, value: &str, max_bytes: usize) -> Result<(), String> {
 }
 
 /// A name shown or mapped (a queue's, an agent's, a status and its reason): [`text`], at most [`MAX_NAME_CHARS`]
-/// characters, and no invisible format characters (zero-width spaces and joiners, bidi overrides: `Ready\u{200B}`
-/// would be a second status that looks like `Ready`, a right-to-left override turns a name around), as integration
-/// names (until 2026-12-08 they were taken).
+/// characters, and none of the invisible characters that only disguise text ([`is_disguising`]: `Ready\u{200B}`
+/// would be a second status that looks like `Ready`, a right-to-left override turns a name around; until 2026-12-08
+/// they were taken).
 fn name(field: &str, value: &str) -> Result<(), String> {
     text(field, value, MAX_NAME_CHARS * 4)?;
     if value.chars().count() > MAX_NAME_CHARS {
         return Err(format!("{field} must be at most {MAX_NAME_CHARS} characters"));
     }
-    if value.chars().any(acd_domain::integration::is_format_char) {
-        return Err(format!("{field} must not contain invisible format characters (zero-width, bidi controls)"));
+    if value.chars().any(is_disguising) {
+        return Err(format!(
+            "{field} must not contain zero-width spaces, word joiners, byte-order marks or bidi embedding, override \
+             and isolate controls"
+        ));
     }
     Ok(())
+}
+
+/// The invisible characters a pushed name may not hold: zero-width space (U+200B), word joiner and invisible
+/// operators (U+2060–U+2064), byte-order mark (U+FEFF), bidi embeddings, overrides and isolates (U+202A–U+202E,
+/// U+2066–U+2069). Not the rest of Unicode's format category, which real text holds: zero-width (non-)joiners in
+/// Persian, Urdu and Indic scripts and joined emoji, direction marks in Hebrew and Arabic (U+200C–U+200F, U+061C),
+/// the soft hyphen.
+fn is_disguising(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
@@ -512,7 +524,15 @@ mod tests {
         let refused: Vec<(usize, bool)> = errors.iter().map(|e| (e.index, e.reason.starts_with("name "))).collect();
         assert_eq!(refused, [(0, true), (1, true)]);
         assert!(name("status", "Ready\u{200B}").is_err());
+        assert!(name("status", "Ready\u{2067}x\u{2069}").is_err());
+        assert!(name("status", "\u{FEFF}Ready").is_err());
         assert!(name("status", "Not Ready: Lunch").is_ok());
+        // Real text keeps its joiners and marks: Persian (zero-width non-joiner), a joined emoji (zero-width joiner),
+        // Hebrew with a direction mark, a soft hyphen.
+        for ok in ["می\u{200C}خواهم", "🧑\u{200D}💻 Training", "\u{200F}שירות", "Kunden\u{00AD}dienst"]
+        {
+            assert!(name("name", ok).is_ok(), "{ok:?}");
+        }
     }
 
     #[test]

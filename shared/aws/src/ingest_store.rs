@@ -62,6 +62,11 @@ pub fn event_pk(tenant: &TenantId, integration: IntegrationId, agent: &str, day:
     format!("{}#EV#{agent}#{}", integration_pk(tenant, integration), day.format("%Y-%m-%d"))
 }
 
+/// The sort key of a per-minute call counter (`count_call`): its prefix and the minute.
+fn rate_sk(prefix: &str, window: DateTime<Utc>) -> String {
+    format!("{prefix}{}", window.format("%Y-%m-%dT%H:%MZ"))
+}
+
 fn day_of(t: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::DurationRound as _;
     t.duration_trunc(Duration::days(1)).unwrap_or(t)
@@ -120,12 +125,11 @@ impl DynamoIngestStore {
         window: DateTime<Utc>,
         limit: u32,
     ) -> Result<bool, StoreError> {
-        let sk = format!("{sk_prefix}{}", window.format("%Y-%m-%dT%H:%MZ"));
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
+            .set_key(Some(key(pk, rate_sk(sk_prefix, window))))
             .update_expression("ADD calls :one SET #ttl = :ttl")
             .condition_expression("attribute_not_exists(calls) OR calls < :limit")
             .expression_attribute_names("#ttl", "ttl")
@@ -146,12 +150,11 @@ impl DynamoIngestStore {
 
     /// Takes one call back from the counter `count_call` keeps (never below zero; an absent counter stays absent).
     async fn uncount_call(&self, pk: String, sk_prefix: &str, window: DateTime<Utc>) -> Result<(), StoreError> {
-        let sk = format!("{sk_prefix}{}", window.format("%Y-%m-%dT%H:%MZ"));
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
-            .set_key(Some(key(pk, sk)))
+            .set_key(Some(key(pk, rate_sk(sk_prefix, window))))
             .update_expression("ADD calls :minus_one")
             .condition_expression("calls > :zero")
             .expression_attribute_values(":minus_one", AttributeValue::N("-1".into()))

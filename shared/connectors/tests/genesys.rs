@@ -884,8 +884,8 @@ fn a_queue_whose_media_settings_name_no_channel_keeps_every_channel() {
 #[test]
 fn a_queue_without_a_name_a_group_without_data_and_rows_that_cannot_be_right_are_malformed() {
     // Until 2026-12-08: a queue without a name was named by its id (the WFM queue renamed to it), a result group
-    // without `data` read as zeros, a user-details row without presence records as a user without states, and a
-    // record ending before its start was dropped (each emptying stored data).
+    // without `data` read as zeros, a user-details row without records as a user without states, and a record
+    // ending before its start was dropped (each emptying stored data).
     let entities: Vec<WireQueue> =
         serde_json::from_value(serde_json::json!([{"id": "q1", "name": "Support"}, {"id": "q2"}])).unwrap();
     let err = queues_from_entities(entities).unwrap_err();
@@ -901,8 +901,12 @@ fn a_queue_without_a_name_a_group_without_data_and_rows_that_cannot_be_right_are
     let routing = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "routingStatus": "IDLE"});
     let backwards = serde_json::json!({"startTime": "2026-03-01T09:00:00Z", "endTime": "2026-03-01T08:00:00Z",
         "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
+    // A row of routing records only is taken (a presence spanning days may not come with every day's query).
+    let body = serde_json::json!({"userDetails": [{"userId": "u1", "routingStatus": [routing]}], "totalHits": 1});
+    let body = body.to_string();
+    let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
+    Records::default().add(page.user_details).unwrap();
     for (what, row) in [
-        ("no presence", serde_json::json!({"userId": "u1", "routingStatus": [routing]})),
         ("no records", serde_json::json!({"userId": "u1"})),
         ("ends before it starts", serde_json::json!({"userId": "u1", "primaryPresence": [presence, backwards]})),
     ] {

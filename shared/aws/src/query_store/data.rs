@@ -126,7 +126,7 @@ pub(super) async fn mapped_agents(
     let has_more = more(&page).is_some();
     let mut agents = Vec::new();
     for item in page.items.unwrap_or_default() {
-        // Strict, as the mapping routes read them: an agent left out would lose its states from the answer without a
+        // Strict, as the mapping routes' writes and the gaps read them: an agent left out would lose its states from the answer without a
         // word, and a round of only such items would end the listing (`more` with nothing to resume after).
         let agent: AgentItem = from_item(item).map_err(|e| StoreError::Corrupt(format!("mapped agent item: {e}")))?;
         if exclusive.is_some() && agent.gsi1sk.as_ref() == exclusive.as_ref() {

@@ -228,7 +228,14 @@ impl MetricRows {
             // The average queue answer time is null when no contact was answered from the queue (outbound contacts
             // are handled, never answered from it); with answered contacts it must exist, and with an average the
             // count must too.
-            let answered = row.values[ANSWERED_SLOT].map(|v| v.round() as u64);
+            let answered = match row.values[ANSWERED_SLOT] {
+                Some(v) if (v - v.round()).abs() > 1e-6 => {
+                    return Err(ConnectorError::malformed(format!(
+                        "GetMetricDataV2: {ANSWERED} = {v} (contacts answered) is not a count"
+                    )));
+                }
+                v => v.map(|v| v.round() as u64),
+            };
             let answer_time_ms = match (get(AVG_ANSWER_TIME), answered) {
                 (Some(avg), Some(answered)) => (avg * answered as f64 * 1000.0).round() as u64,
                 (None, None | Some(0)) => 0,
@@ -349,8 +356,9 @@ mod tests {
         let s = rows.into_stats().unwrap();
         assert_eq!((s[0].offered, s[0].handled, s[0].handle_time_ms, s[0].answer_time_ms), (0, 2, 300_000, 0));
 
-        // An average without the count it averages over, or answered contacts without an average: malformed.
-        for (avg, answered) in [(Some(10.0), None), (None, Some(1.0))] {
+        // An average without the count it averages over, answered contacts without an average, a count that is
+        // not whole: malformed.
+        for (avg, answered) in [(Some(10.0), None), (None, Some(1.0)), (Some(10.0), Some(1.5))] {
             let values = [
                 (OFFERED, Some(1.0)),
                 (HANDLED, Some(1.0)),

@@ -553,7 +553,8 @@ impl Connector for AmazonConnectConnector {
             // From the trim horizon, not the tip: Kinesis decrypts (`kms:Decrypt` on a stream with a customer key)
             // only when it returns a record, and a read from the tip almost never does, so a role without the
             // key's grant passed the check and failed the first import (until 2026-12-08; not tested against KMS,
-            // which moto does not enforce).
+            // which moto does not enforce). Still a probe, not a proof: one page of the first shard may hold no
+            // record although the stream has some (an emptied parent shard, a page Kinesis leaves empty).
             let it = call(&self.calls, "kinesis:GetShardIterator", deadline, || {
                 s.kinesis
                     .get_shard_iterator()
@@ -725,8 +726,9 @@ impl Connector for AmazonConnectConnector {
                 // The states still open of the agents of a shard not read to its end are returned only up to where
                 // it was read ([`events::SegmentBook::read_stopped`]); the next run reads on from the checkpoints.
                 self.warn(
-                    "agent event stream: not read to its tip before the deadline; states still open are known only \
-                     up to where their shard was read, the next run continues"
+                    "agent event stream: not read to its tip (the deadline near, Kinesis throttling past the \
+                     retries, or empty pages that came no nearer); states still open are known only up to where \
+                     their shard was read, the next run continues"
                         .into(),
                 );
             }

@@ -307,11 +307,19 @@ async fn read_shard(
         }
         other => Ok(other),
     };
-    let mut iterator = open_needs_one(shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?)?;
     let mut records = 0;
     // Empty pages in a row that brought the read no nearer the tip (`MillisBehindLatest` not lower than before).
     let (mut empty_behind, mut last_behind) = (0, None);
     let mut applying = Applying::default();
+    // `GetShardIterator` has its own limit per shard (5 a second), shared too: throttled past its retries, the read
+    // stops as below.
+    let mut iterator = match shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await {
+        Err(ConnectorError::RateLimited { .. }) => {
+            tracing::warn!(shard = shard_id, "GetShardIterator throttled past its retries: the read stops here");
+            return Ok(applying.stopped(book, records));
+        }
+        answer => open_needs_one(answer?)?,
+    };
     loop {
         let Some(it) = iterator.take() else {
             // No next iterator: a closed shard read to its end.
@@ -329,8 +337,17 @@ async fn read_shard(
         {
             Ok(page) => page,
             Err(ConnectorError::Configuration { message }) if message.contains("ExpiredIteratorException") => {
-                iterator =
-                    open_needs_one(shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await?)?;
+                iterator = match shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await {
+                    Err(ConnectorError::RateLimited { .. }) => {
+                        tracing::warn!(
+                            shard = shard_id,
+                            records,
+                            "GetShardIterator throttled past its retries: the read stops here"
+                        );
+                        return Ok(applying.stopped(book, records));
+                    }
+                    answer => open_needs_one(answer?)?,
+                };
                 continue;
             }
             Err(ConnectorError::RateLimited { .. }) => {
@@ -754,6 +771,21 @@ mod tests {
                 read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
             let outcome = outcome.expect("a stop, not a failed run");
             assert!(!outcome.caught_up, "stopped behind the tip");
+            assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
+
+            // The shard iterator throttled the same way: the same stop.
+            use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
+            let throttled = mock!(Client::get_shard_iterator).then_error(|| {
+                let code = ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build();
+                GetShardIteratorError::ProvisionedThroughputExceededException(
+                    ProvisionedThroughputExceededException::builder().message("Rate exceeded").meta(code).build(),
+                )
+            });
+            let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&throttled]);
+            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
+            let outcome =
+                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            assert!(!outcome.expect("a stop, not a failed run").caught_up);
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
         }
 

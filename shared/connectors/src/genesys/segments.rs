@@ -190,12 +190,12 @@ impl Records {
             let Some(user_id) = d.user_id.as_deref().filter(|u| !u.is_empty()) else {
                 return Err(ConnectorError::malformed("user details: a row has no userId"));
             };
-            // A user is a hit for records in the interval, and a user always has a presence (Offline included),
-            // so its row holds a presence record: a row without one lost its records (read as "no states", the
-            // user's stored day would be emptied).
-            if d.primary_presence.is_empty() {
+            // A user is a hit for records in the interval: a row without any lost them (read as "no states", the
+            // user's stored day would be emptied). (A row of routing records only is taken, as before: a presence
+            // spanning days may not come with every day's query, which the reference does not settle.)
+            if d.primary_presence.is_empty() && d.routing_status.is_empty() {
                 return Err(ConnectorError::malformed(format!(
-                    "user details: the row of user {user_id} has no primaryPresence"
+                    "user details: the row of user {user_id} has no records"
                 )));
             }
             let records = self.users.entry(user_id.to_owned()).or_default();

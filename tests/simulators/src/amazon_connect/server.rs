@@ -281,6 +281,11 @@ async fn get_metric_data_v2(State(shared): State<Arc<Shared>>, Json(body): Json<
         if !matches!(t["Comparison"].as_str(), Some("LT" | "LTE")) || !(1.0..=604_800.0).contains(&seconds) {
             return bad("SUM_CONTACTS_ANSWERED_IN_X needs a Threshold: Comparison LT or LTE, 1 to 604800 seconds");
         }
+        // The simulator's rows know every answered contact (`LT` the largest threshold) and the service level's
+        // (`LTE`), no other count: a request for another is refused, not answered with one of those.
+        if t["Comparison"] == "LT" && seconds != 604_800.0 {
+            return bad("the simulator serves SUM_CONTACTS_ANSWERED_IN_X with LT only at 604800 seconds");
+        }
     }
     let max: usize = body["MaxResults"].as_u64().unwrap_or(100).clamp(1, 100) as usize;
     let offset: usize = match body["NextToken"].as_str() {

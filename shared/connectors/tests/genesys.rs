@@ -901,27 +901,25 @@ fn a_queue_without_a_name_a_group_without_data_and_rows_that_cannot_be_right_are
     let routing = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "routingStatus": "IDLE"});
     let backwards = serde_json::json!({"startTime": "2026-03-01T09:00:00Z", "endTime": "2026-03-01T08:00:00Z",
         "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
+    // One page of user details holding `row`, added to new records.
+    let add = |row: serde_json::Value| {
+        let body = serde_json::json!({"userDetails": [row], "totalHits": 1}).to_string();
+        let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
+        Records::default().add(page.user_details)
+    };
     // A row of routing records only is taken (a presence spanning days may not come with every day's query).
-    let body = serde_json::json!({"userDetails": [{"userId": "u1", "routingStatus": [routing]}], "totalHits": 1});
-    let body = body.to_string();
-    let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
-    Records::default().add(page.user_details).unwrap();
+    add(serde_json::json!({"userId": "u1", "routingStatus": [routing]})).unwrap();
     for (what, row) in [
         ("no records", serde_json::json!({"userId": "u1"})),
         ("ends before it starts", serde_json::json!({"userId": "u1", "primaryPresence": [presence, backwards]})),
     ] {
-        let body = serde_json::json!({"userDetails": [row], "totalHits": 1}).to_string();
-        let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
-        let answer = Records::default().add(page.user_details);
+        let answer = add(row);
         assert!(matches!(answer, Err(ConnectorError::Malformed { .. })), "{what}: {answer:?}");
     }
     // An empty record (ending as it starts) is only skipped.
     let empty = serde_json::json!({"startTime": "2026-03-01T08:00:00Z", "endTime": "2026-03-01T08:00:00Z",
         "systemPresence": "AVAILABLE", "organizationPresenceId": "p1"});
-    let body = serde_json::json!({"userDetails": [{"userId": "u1", "primaryPresence": [empty]}], "totalHits": 1});
-    let body = body.to_string();
-    let page: UserDetailsResponse = serde_json::from_str(&body).unwrap();
-    Records::default().add(page.user_details).unwrap();
+    add(serde_json::json!({"userId": "u1", "primaryPresence": [empty]})).unwrap();
 }
 
 #[test]

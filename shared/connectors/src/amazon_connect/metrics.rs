@@ -258,7 +258,7 @@ impl MetricRows {
                 abandoned: count(ABANDONED)?,
                 handle_time_ms,
                 answer_time_ms,
-                answered_within_sl: get(ANSWERED_IN_X).map(|v| v.round() as u64),
+                answered_within_sl: row.values[SERVICE_LEVEL_SLOT].map(|v| v.round() as u64),
                 queue_external_id: queue,
                 interval_start: start,
             });

@@ -299,26 +299,12 @@ async fn read_shard(
     gaps: &mut Gaps,
 ) -> Result<ShardOutcome, ConnectorError> {
     let ShardRead { stream_arn, shard_id, closed, records_per_call } = shard;
-    // An open shard always has a position to read from: an answer without one is malformed, not "read to the end"
-    // (until 2026-12-07 it was, and the shard counted as read to its tip).
-    let open_needs_one = |iterator: Option<String>| match iterator {
-        None if !closed => {
-            Err(ConnectorError::malformed(format!("GetShardIterator of open shard {shard_id}: no ShardIterator")))
-        }
-        other => Ok(other),
-    };
     let mut records = 0;
     // Empty pages in a row that brought the read no nearer the tip (`MillisBehindLatest` not lower than before).
     let (mut empty_behind, mut last_behind) = (0, None);
     let mut applying = Applying::default();
-    // `GetShardIterator` has its own limit per shard (5 a second), shared too: throttled past its retries, the read
-    // stops as below.
-    let mut iterator = match shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await {
-        Err(ConnectorError::RateLimited { .. }) => {
-            tracing::warn!(shard = shard_id, "GetShardIterator throttled past its retries: the read stops here");
-            return Ok(applying.stopped(book, records));
-        }
-        answer => open_needs_one(answer?)?,
+    let NextIterator::Got(mut iterator) = next_iterator(client, calls, shard, cp, deadline, gaps).await? else {
+        return Ok(applying.stopped(book, records));
     };
     loop {
         let Some(it) = iterator.take() else {
@@ -337,17 +323,10 @@ async fn read_shard(
         {
             Ok(page) => page,
             Err(ConnectorError::Configuration { message }) if message.contains("ExpiredIteratorException") => {
-                iterator = match shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await {
-                    Err(ConnectorError::RateLimited { .. }) => {
-                        tracing::warn!(
-                            shard = shard_id,
-                            records,
-                            "GetShardIterator throttled past its retries: the read stops here"
-                        );
-                        return Ok(applying.stopped(book, records));
-                    }
-                    answer => open_needs_one(answer?)?,
-                };
+                match next_iterator(client, calls, shard, cp, deadline, gaps).await? {
+                    NextIterator::Got(next) => iterator = next,
+                    NextIterator::Throttled => return Ok(applying.stopped(book, records)),
+                }
                 continue;
             }
             Err(ConnectorError::RateLimited { .. }) => {
@@ -421,6 +400,40 @@ async fn read_shard(
             empty_behind = 0;
             last_behind = behind.or(last_behind);
         }
+    }
+}
+
+/// What [`next_iterator`] got.
+enum NextIterator {
+    /// The shard's iterator (`None`: a closed shard read to its end).
+    Got(Option<String>),
+    /// `GetShardIterator` throttled past its retries: it has its own limit per shard (5 a second), shared with the
+    /// stream's other consumers, and the read stops there, as at the deadline.
+    Throttled,
+}
+
+/// The iterator [`read_shard`] reads `shard` on with ([`shard_iterator`]). An open shard always has a position to
+/// read from: an answer without one is malformed, not "read to the end" (until 2026-12-07 it was, and the shard
+/// counted as read to its tip).
+async fn next_iterator(
+    client: &Client,
+    calls: &Call,
+    shard: ShardRead<'_>,
+    cp: &mut ShardCheckpoint,
+    deadline: Deadline,
+    gaps: &mut Gaps,
+) -> Result<NextIterator, ConnectorError> {
+    let ShardRead { stream_arn, shard_id, closed, .. } = shard;
+    match shard_iterator(client, calls, stream_arn, shard_id, cp, deadline, gaps).await {
+        Ok(None) if !closed => {
+            Err(ConnectorError::malformed(format!("GetShardIterator of open shard {shard_id}: no ShardIterator")))
+        }
+        Ok(iterator) => Ok(NextIterator::Got(iterator)),
+        Err(ConnectorError::RateLimited { .. }) => {
+            tracing::warn!(shard = shard_id, "GetShardIterator throttled past its retries: the read stops here");
+            Ok(NextIterator::Throttled)
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -754,13 +767,14 @@ mod tests {
         async fn a_read_throttled_past_its_retries_stops_there_and_fails_nothing() {
             use aws_sdk_kinesis::error::ErrorMetadata;
             use aws_sdk_kinesis::operation::get_records::GetRecordsError;
+            use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
             use aws_sdk_kinesis::types::error::ProvisionedThroughputExceededException;
-            let throttled = mock!(Client::get_records).then_error(|| {
+            let exceeded = || {
                 let code = ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build();
-                GetRecordsError::ProvisionedThroughputExceededException(
-                    ProvisionedThroughputExceededException::builder().message("Rate exceeded").meta(code).build(),
-                )
-            });
+                ProvisionedThroughputExceededException::builder().message("Rate exceeded").meta(code).build()
+            };
+            let throttled = mock!(Client::get_records)
+                .then_error(move || GetRecordsError::ProvisionedThroughputExceededException(exceeded()));
             let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&iterator(), &throttled]);
             let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
             let shard =
@@ -774,13 +788,8 @@ mod tests {
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
 
             // The shard iterator throttled the same way: the same stop.
-            use aws_sdk_kinesis::operation::get_shard_iterator::GetShardIteratorError;
-            let throttled = mock!(Client::get_shard_iterator).then_error(|| {
-                let code = ErrorMetadata::builder().code("ProvisionedThroughputExceededException").build();
-                GetShardIteratorError::ProvisionedThroughputExceededException(
-                    ProvisionedThroughputExceededException::builder().message("Rate exceeded").meta(code).build(),
-                )
-            });
+            let throttled = mock!(Client::get_shard_iterator)
+                .then_error(move || GetShardIteratorError::ProvisionedThroughputExceededException(exceeded()));
             let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&throttled]);
             let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
             let outcome =

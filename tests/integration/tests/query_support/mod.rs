@@ -122,6 +122,16 @@ impl Env {
         }
     }
 
+    /// An UpdateItem of the item at (`pk`, `sk`).
+    fn update(
+        &self,
+        pk: String,
+        sk: String,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let key = HashMap::from([("PK".to_owned(), AttributeValue::S(pk)), ("SK".to_owned(), AttributeValue::S(sk))]);
+        self.stack.clients.dynamodb().update_item().table_name(&self.stack.settings.table_name).set_key(Some(key))
+    }
+
     /// Sets one attribute of an item of the integration's partition (`sk`), e.g. to make it unreadable.
     pub async fn set_attribute(
         &self,
@@ -131,16 +141,7 @@ impl Env {
         name: &str,
         value: AttributeValue,
     ) {
-        let key = HashMap::from([
-            ("PK".to_owned(), AttributeValue::S(keys::integration_pk(&tenant(t), integration))),
-            ("SK".to_owned(), AttributeValue::S(sk.to_owned())),
-        ]);
-        self.stack
-            .clients
-            .dynamodb()
-            .update_item()
-            .table_name(&self.stack.settings.table_name)
-            .set_key(Some(key))
+        self.update(keys::integration_pk(&tenant(t), integration), sk.to_owned())
             .condition_expression("attribute_exists(PK)")
             .update_expression("SET #n = :v")
             .expression_attribute_names("#n", name)
@@ -152,16 +153,7 @@ impl Env {
 
     /// Marks the integration's record as being deleted (`deleting_at`), as a DELETE whose later steps failed leaves it.
     pub async fn set_deleting(&self, t: &str, integration: IntegrationId) {
-        let key = HashMap::from([
-            ("PK".to_owned(), AttributeValue::S(keys::tenant_pk(&tenant(t)))),
-            ("SK".to_owned(), AttributeValue::S(keys::integration_sk(integration))),
-        ]);
-        self.stack
-            .clients
-            .dynamodb()
-            .update_item()
-            .table_name(&self.stack.settings.table_name)
-            .set_key(Some(key))
+        self.update(keys::tenant_pk(&tenant(t)), keys::integration_sk(integration))
             .update_expression("SET deleting_at = :now")
             .expression_attribute_values(":now", AttributeValue::S(chrono::Utc::now().to_rfc3339()))
             .send()
@@ -171,12 +163,7 @@ impl Env {
 
     /// Sets or removes the mark "every queue of this integration is in the name index" on its record.
     pub async fn set_search_mark(&self, t: &str, integration: IntegrationId, on: bool) {
-        let key = HashMap::from([
-            ("PK".to_owned(), AttributeValue::S(keys::tenant_pk(&tenant(t)))),
-            ("SK".to_owned(), AttributeValue::S(keys::integration_sk(integration))),
-        ]);
-        let update =
-            self.stack.clients.dynamodb().update_item().table_name(&self.stack.settings.table_name).set_key(Some(key));
+        let update = self.update(keys::tenant_pk(&tenant(t)), keys::integration_sk(integration));
         let update = if on {
             update.update_expression("SET #m = :yes").expression_attribute_values(":yes", AttributeValue::Bool(true))
         } else {

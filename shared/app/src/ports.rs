@@ -139,6 +139,11 @@ pub trait SecretStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Deletes the secret at once (no recovery window). Deleting a missing secret is not an error.
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
+    /// Schedules the secret's deletion after a recovery window (Secrets Manager's longest, 30 days), during which
+    /// `RestoreSecret` brings it back: for a secret found without its integration's record, where the record may be
+    /// missing because the table was replaced or restored, not because the integration was deleted. A missing
+    /// secret, or one already scheduled for deletion (its date is kept), is not an error.
+    async fn delete_recoverable(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError>;
 }
 
 /// The schedules that run an integration's imports (EventBridge Scheduler).

@@ -37,6 +37,9 @@ pub const PENDING_STAGE: &str = "ACD_PENDING";
 
 const CURRENT_STAGE: &str = "AWSCURRENT";
 
+/// The recovery window of [`SecretStore::delete_recoverable`]: Secrets Manager's longest (7 to 30 days).
+pub const RECOVERY_WINDOW_DAYS: i64 = 30;
+
 fn tag(key: &str, value: String) -> Tag {
     Tag::builder().key(key).value(value).build()
 }
@@ -189,6 +192,28 @@ impl SecretStore for SecretsManagerStore {
         {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(sdk_error("DeleteSecret", e)),
+        }
+    }
+
+    async fn delete_recoverable(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
+        let deleted = self
+            .client
+            .delete_secret()
+            .secret_id(self.secret_name(tenant, id))
+            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            // Already scheduled for deletion (a retried run), the one cause of `InvalidRequestException` a secret of
+            // this store can have (the others: rotation, a secret managed by another service): left as it is, which
+            // is the side to err on.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_request_exception()) => {
+                tracing::info!(tenant = %tenant, integration = %id, "the credentials secret is already scheduled for deletion");
+                Ok(())
+            }
             Err(e) => Err(sdk_error("DeleteSecret", e)),
         }
     }

@@ -924,6 +924,13 @@ impl SecretStore for HeldSecrets {
     async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
         self.inner.delete(tenant, id).await
     }
+    async fn delete_recoverable(
+        &self,
+        tenant: &acd_domain::TenantId,
+        id: acd_domain::IntegrationId,
+    ) -> Result<(), StoreError> {
+        self.inner.delete_recoverable(tenant, id).await
+    }
 }
 
 impl Env {
@@ -1637,7 +1644,23 @@ async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_
     let left = env.leftovers(&id).await;
     assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "the leftovers: {left:?}");
     assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
-    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "schedules and secret removed");
+    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "schedules removed, secret no longer listed");
+
+    // The record may be missing because the table was replaced, not the integration deleted: the secret is only
+    // scheduled for deletion (30 days), so it can be restored with the table (until 2026-12-08 it was deleted at once).
+    let secrets = env.stack.clients.secrets();
+    let name = wiring::secrets_store(&env.stack.settings, &env.stack.clients).secret_name(&tenant, integration);
+    let described = secrets.describe_secret().secret_id(&name).send().await.expect("the secret still exists");
+    let deletion = described.deleted_date().expect("scheduled for deletion").secs();
+    let in_days = (deletion - chrono::Utc::now().timestamp()) as f64 / 86_400.0;
+    assert!((29.9..=30.1).contains(&in_days), "deleted in {in_days} days");
+    // A run retried after that (a repeated delivery) finds it scheduled already and keeps its date.
+    assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
+    let again = secrets.describe_secret().secret_id(&name).send().await.unwrap();
+    assert_eq!(again.deleted_date().map(|d| d.secs()), Some(deletion));
+    secrets.restore_secret().secret_id(&name).send().await.expect("restorable");
+    let restored = env.api.service.secrets.get(&tenant, integration, None).await.expect("the credentials are back");
+    assert_eq!(restored.field("client_id"), Some("c"));
 }
 
 /// Pause and resume write the recurring schedule anew when it is missing (e.g. a create whose record transaction

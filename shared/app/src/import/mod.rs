@@ -520,10 +520,13 @@ impl ImportService {
     /// A deleted integration has nothing to import. What its delete may have left is removed here, as nothing else
     /// would once the record is invisible (with the schedule store, [`Self::with_schedules`]; without it, only the
     /// queues of a tombstone are made inactive):
-    /// - No record at all: its schedules and its secret are deleted (idempotent; usually there are none). An import
-    ///   is only ever started after its record was written, so a missing record was deleted — e.g. by a DELETE that
-    ///   ran between a create's record write and its secret and schedule writes, after which that create answers
-    ///   201 for an id that is gone, and its schedule would invoke this function for ever.
+    /// - No record at all: its schedules are deleted and its secret is scheduled for deletion after a recovery window
+    ///   ([`SecretStore::delete_recoverable`]; idempotent; usually there are none). An import is only ever started
+    ///   after its record was written, so a missing record was deleted — e.g. by a DELETE that ran between a create's
+    ///   record write and its secret and schedule writes, after which that create answers 201 for an id that is
+    ///   gone, and its schedule would invoke this function for ever — or the table itself was replaced (every
+    ///   integration's import comes here then): until 2026-12-08 the secret was deleted at once, so credentials
+    ///   could not be restored with the table; now they can for 30 days (infra/README.md, "If the table is replaced").
     /// - A tombstone (a delete that started and did not finish, e.g. a DELETE that answered 503 after it): its queues
     ///   are made inactive at once; once the grace ([`ImportConfig::tombstone_grace`]) is over, the delete is
     ///   finished as the DELETE route does it ([`crate::integrations::finish_delete`]: schedules, secret, then the
@@ -541,8 +544,8 @@ impl ImportService {
             match &self.schedules {
                 Some(schedules) => {
                     schedules.delete_orphaned(tenant, id).await?;
-                    self.secrets.delete(tenant, id).await?;
-                    tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import; any schedule or secret it left removed");
+                    self.secrets.delete_recoverable(tenant, id).await?;
+                    tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import; any schedule it left removed, any secret scheduled for deletion");
                 }
                 None => tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import"),
             }

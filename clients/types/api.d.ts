@@ -619,6 +619,7 @@ export interface components {
         RecordError: {
             /** @description Index of the record in the call's array. */
             index: number;
+            /** @description Why the record was refused; a value of the wrong type is named by its field (`offered: invalid type: …`). */
             reason: string;
         };
         PushSettings: {
@@ -2252,8 +2253,11 @@ export interface operations {
                         queue_external_id: string;
                         channel: components["schemas"]["Channel"];
                         start: components["schemas"]["PushedQuarterHour"];
+                        /** @description A whole float (`5.0`) is taken too. */
                         offered: number;
+                        /** @description A whole float (`5.0`) is taken too. */
                         handled: number;
+                        /** @description A whole float (`5.0`) is taken too. */
                         abandoned: number;
                         handle_time_seconds: number;
                         answer_time_seconds: number;

@@ -7,7 +7,7 @@ use acd_domain::{Channel, IntervalStats, Queue, Settings};
 use chrono::{
     DateTime, Duration, DurationRound as _, FixedOffset, LocalResult, NaiveDateTime, TimeZone as _, Timelike as _, Utc,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 /// At most this many records in one call (queues, intervals or events).
@@ -257,8 +257,31 @@ fn is_disguising(c: char) -> bool {
     matches!(c, '\u{200B}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-fn typed<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, String> {
-    serde_json::from_value(value.clone()).map_err(|e| e.to_string())
+/// `value` as a `T`; an error names the field it is about (`offered: invalid type: string "5", expected …`; until
+/// 2026-12-08 a value of the wrong type was refused without its field's name).
+fn typed<'v, T: Deserialize<'v>>(value: &'v Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| match e.path().iter().next() {
+        Some(_) => format!("{}: {}", e.path(), e.inner()),
+        None => e.inner().to_string(),
+    })
+}
+
+/// A count: a whole number of 0 or more, written `5` or `5.0` (writers that hold every number as a float, Python's
+/// pandas among them, send the latter; until 2026-12-08 it was refused).
+fn count<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = serde_json::Number::deserialize(d)?;
+    // Below 2^53 every whole number is exact as an f64: larger ones are far beyond any count anyway.
+    let whole = |f: f64| (f.fract() == 0.0 && (0.0..9_007_199_254_740_992.0).contains(&f)).then_some(f as u64);
+    n.as_u64()
+        .or_else(|| n.as_f64().and_then(whole))
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number of 0 or more")))
+}
+
+/// [`count`], or `null` / absent (`None`).
+fn optional_count<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Count(#[serde(deserialize_with = "count")] u64);
+    Ok(Option::<Count>::deserialize(d)?.map(|Count(n)| n))
 }
 
 /// Adds `record` to `out`, or puts it in the place of the earlier record of its `key` (`latest`: each key's place).
@@ -332,12 +355,15 @@ pub fn parse_intervals(body: &Value, now: DateTime<Utc>, sender: &Sender) -> Res
         queue_external_id: String,
         channel: String,
         start: Value,
+        #[serde(deserialize_with = "count")]
         offered: u64,
+        #[serde(deserialize_with = "count")]
         handled: u64,
+        #[serde(deserialize_with = "count")]
         abandoned: u64,
         handle_time_seconds: f64,
         answer_time_seconds: f64,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "optional_count")]
         answered_within_sl: Option<u64>,
     }
     let step = Duration::minutes(acd_domain::INTERVAL_MINUTES);
@@ -588,6 +614,56 @@ mod tests {
                 }
                 other => panic!("{field}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn counts_may_be_whole_floats_and_a_value_of_the_wrong_type_is_refused_naming_its_field() {
+        let record = |field: &str, value: Value| {
+            let mut r = json!({"queue_external_id": "q1", "channel": "calls", "start": "2026-11-30T11:45:00Z",
+                "offered": 5, "handled": 4, "abandoned": 1, "handle_time_seconds": 60.0,
+                "answer_time_seconds": 10.0, "answered_within_sl": 3});
+            r[field] = value;
+            json!({"intervals": [r]})
+        };
+        let whole = json!({"intervals": [{"queue_external_id": "q1", "channel": "calls",
+            "start": "2026-11-30T11:45:00Z", "offered": 5.0, "handled": 4.0, "abandoned": 1e0,
+            "handle_time_seconds": 60, "answer_time_seconds": 10, "answered_within_sl": 3.0}]});
+        let parsed = parse_intervals(&whole, now(), &Sender::default()).expect("whole floats are counts");
+        let s = &parsed.intervals[0].1;
+        assert_eq!((s.offered, s.handled, s.abandoned, s.answered_within_sl), (5, 4, 1, Some(3)));
+        let no_sl = parse_intervals(&record("answered_within_sl", Value::Null), now(), &Sender::default());
+        assert_eq!(no_sl.expect("null: no service level").intervals[0].1.answered_within_sl, None);
+        for (field, value, says) in [
+            ("offered", json!(5.5), "not a whole number"),
+            ("handled", json!(-1), "not a whole number"),
+            ("abandoned", json!(-1.0), "not a whole number"),
+            ("answered_within_sl", json!(2.5), "not a whole number"),
+            ("offered", json!("5"), "invalid type: string"),
+            ("handle_time_seconds", json!("60"), "invalid type: string"),
+            ("queue_external_id", json!(7), "invalid type: integer"),
+        ] {
+            match parse_intervals(&record(field, value.clone()), now(), &Sender::default()) {
+                Err(BatchError::Records(errors)) => {
+                    assert_eq!(errors.len(), 1, "{errors:?}");
+                    let reason = &errors[0].reason;
+                    assert!(
+                        reason.starts_with(&format!("{field}: ")) && reason.contains(says),
+                        "{field} {value}: {reason}"
+                    );
+                }
+                other => panic!("{field} {value}: {other:?}"),
+            }
+        }
+        let queue = json!({"queues": [{"external_id": "q1", "name": "Sales", "channel": "calls", "active": "yes"}]});
+        match parse_queues(&queue, &Sender::default()) {
+            Err(BatchError::Records(errors)) => assert!(errors[0].reason.starts_with("active: "), "{errors:?}"),
+            other => panic!("{other:?}"),
+        }
+        // A missing field is named by serde itself, without a path in front.
+        match parse_queues(&json!({"queues": [{"external_id": "q1", "channel": "calls"}]}), &Sender::default()) {
+            Err(BatchError::Records(errors)) => assert_eq!(errors[0].reason, "missing field `name`"),
+            other => panic!("{other:?}"),
         }
     }
 

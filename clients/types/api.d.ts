@@ -577,8 +577,10 @@ export interface paths {
          *     changes). Events may arrive out of order up to 7 days late: the segments of
          *     the days they touch are rebuilt, so the result does not depend on arrival order, and a retry of a call that
          *     failed after storing its events builds what that call did not. The last segment stays open (`end: null`) until the
-         *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own). Agents and
-         *     statuses are discovered and mapped exactly as for the other integration types.
+         *     next event. A `reason` makes its own external status `{status}: {reason}` (mappable on its own): a reason
+         *     code, not free text. An integration has at most 2,000 external statuses; a call whose events would add more
+         *     is refused (422 `invalid-records`, each record of a new status that does not fit with its index, nothing
+         *     applied). Agents and statuses are discovered and mapped exactly as for the other integration types.
          */
         post: operations["ingestAgentEvents"];
         delete?: never;

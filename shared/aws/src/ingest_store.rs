@@ -15,7 +15,7 @@
 //! Deleting a push integration removes its key items (`delete_keys`) and keeps its data, as for every type; the
 //! call counters and events expire by their TTL.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use acd_app::ingest::key::KeyLocator;
 use acd_app::ingest::records::{AgentEvent, EventKey, QueueRecord};
@@ -852,5 +852,16 @@ impl IngestStore for DynamoIngestStore {
 
     async fn set_status(&self, integration: &Integration, status: &IntegrationStatus) -> Result<bool, StoreError> {
         self.imports.set_status(&integration.tenant_id, integration.id, status).await
+    }
+
+    async fn status_ids(&self, integration: &Integration) -> Result<BTreeSet<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Status {
+            status_id: String,
+        }
+        let pk = integration_pk(&integration.tenant_id, integration.id);
+        let stored = self.query_all(pk, items::STATUS_SK_PREFIX.into(), None).await?;
+        let stored: Vec<Status> = from_items(stored).map_err(|e| StoreError::Corrupt(format!("status: {e}")))?;
+        Ok(stored.into_iter().map(|s| s.status_id).collect())
     }
 }

@@ -58,8 +58,11 @@ async fn create_push(env: &Env, body: &Value) -> (Value, String, String) {
 
 async fn item_count(env: &Env) -> usize {
     let out = env.stack.clients.dynamodb().scan().table_name(&env.stack.settings.table_name).send().await.unwrap();
-    // The per-minute call counters of the rate limit aside (a call is counted before its body is read).
-    let rate = |i: &Item| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("IRATE#"));
+    // The per-minute call counters of the rate limits (the key's, the tenant's) aside: a call is counted before its
+    // body is read.
+    let rate = |i: &Item| {
+        i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk.starts_with("IRATE#") || sk.starts_with("TRATE#"))
+    };
     out.items.unwrap_or_default().iter().filter(|i| !rate(i)).count()
 }
 
@@ -1051,6 +1054,72 @@ async fn a_reused_event_id_is_another_event_at_another_instant_and_a_resend_is_a
     );
 }
 
+/// Each `status` and `reason` pair is an external status of its own, listed, mapped and read with every
+/// `GET /agent-states` page: a sender writing free text into `reason` made them grow without end until 2026-12-08.
+/// A call that would take the integration past `MAX_STATUSES` is refused (422, nothing applied), naming each record
+/// of a new status that does not fit; the new ones that fit may be sent again alone, and known ones always.
+#[tokio::test]
+async fn statuses_beyond_the_integrations_limit_are_refused_and_nothing_of_the_call_is_applied() {
+    use acd_app::ingest::records::MAX_STATUSES;
+    let env = Env::start().await;
+    let ingest = wiring::ingest_api(&env.stack.settings, &env.stack.clients);
+    let (_, id, key) = create_push(&env, &json!({"name": "Free-text reasons", "type": "push"})).await;
+    let integration: acd_domain::IntegrationId = id.parse().unwrap();
+    // The integration already has all its statuses but one (stored as the import stores them).
+    let pk = acd_aws::keys::integration_pk(&acd_domain::TenantId::parse(T).unwrap(), integration);
+    let now = Utc::now();
+    let stored: Vec<Item> = (1..MAX_STATUSES)
+        .map(|n| {
+            let status_id = format!("Not Ready: ticket {n}");
+            let item = acd_aws::items::StatusItem {
+                pk: pk.clone(),
+                sk: acd_aws::items::status_sk(&status_id),
+                entity: "status".into(),
+                integration_id: integration,
+                name: status_id.clone(),
+                status_id,
+                activity_id: "present".into(),
+                mapped: false,
+                first_seen: now,
+                last_seen: now,
+            };
+            serde_dynamo::aws_sdk_dynamodb_1::to_item(item).unwrap()
+        })
+        .collect();
+    env.put_items(stored).await;
+    let t0 = (now - Duration::hours(1)).duration_trunc(Duration::minutes(1)).unwrap();
+    let ev = |n: i64, status: &str, reason: &str| {
+        let at = iso(t0 + Duration::minutes(n));
+        json!({"event_id": n.to_string(), "agent": "agent-1", "status": status, "reason": reason, "at": at})
+    };
+    let before = item_count(&env).await;
+    let call = json!({"events": [ev(1, "Not Ready", "ticket 7"), ev(2, "Not Ready", "ticket 9001"),
+        ev(3, "Not Ready", "ticket 9002"), ev(4, "Not Ready", "ticket 9001"), ev(5, "Not Ready", "ticket 9003")]});
+    let (status, problem) = push(&ingest, Some(&key), "agent-events", &call).await;
+    assert_eq!((status, problem["code"].as_str()), (422, Some("invalid-records")), "{problem}");
+    let errors = indexes(&problem);
+    assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), [2, 4], "9001 fits, 9002 and 9003 do not: {errors:?}");
+    assert!(
+        errors[0].1.contains("`Not Ready: ticket 9002`") && errors[0].1.contains(&format!("at most {MAX_STATUSES}")),
+        "{errors:?}"
+    );
+    assert_eq!(item_count(&env).await, before, "nothing of the call applied (no event, status or segment)");
+
+    // Without the records that do not fit: applied, the integration at its limit.
+    let fitting = json!({"events": [ev(1, "Not Ready", "ticket 7"), ev(2, "Not Ready", "ticket 9001"),
+        ev(4, "Not Ready", "ticket 9001")]});
+    let (status, done) = push(&ingest, Some(&key), "agent-events", &fitting).await;
+    assert_eq!((status, done["accepted"].as_u64()), (200, Some(3)), "{done}");
+    // Known statuses still go in; any new one is refused.
+    let known = json!({"events": [ev(6, "Not Ready", "ticket 3")]});
+    assert_eq!(push(&ingest, Some(&key), "agent-events", &known).await.0, 200);
+    let ready = json!({"events": [{"event_id": "7", "agent": "agent-1", "status": "Ready", "at": iso(t0 + Duration::minutes(7))}]});
+    let (status, problem) = push(&ingest, Some(&key), "agent-events", &ready).await;
+    assert_eq!((status, indexes(&problem).len()), (422, 1), "{problem}");
+    let listed = env.get(&format!("/integrations/{id}/external-statuses?limit=1"), T).await;
+    assert!(listed["items"].as_array().is_some_and(|i| i.len() == 1), "{listed}");
+}
+
 /// A queue push that overlaps a DELETE (the key checked, then the integration deleted, then the queue write)
 /// made the deleted integration's queues active again until 2026-12-07: the writes were unconditional. They are
 /// now checked against the integration record like the import's, and the call is answered as the next call
@@ -1306,6 +1375,12 @@ impl GaugedStore {
 
 #[async_trait::async_trait]
 impl acd_app::ingest::IngestStore for GaugedStore {
+    async fn status_ids(
+        &self,
+        integration: &acd_domain::Integration,
+    ) -> Result<std::collections::BTreeSet<String>, acd_app::ports::StoreError> {
+        self.inner.status_ids(integration).await
+    }
     async fn put_key(
         &self,
         locator: &acd_app::ingest::key::KeyLocator,

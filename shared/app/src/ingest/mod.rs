@@ -159,6 +159,8 @@ pub trait IngestStore: Send + Sync {
         day: DateTime<Utc>,
         segments: &[acd_domain::AgentSegment],
     ) -> Result<WriteCounts, StoreError>;
+    /// The ids of the integration's stored external statuses (`ST#…` items).
+    async fn status_ids(&self, integration: &Integration) -> Result<BTreeSet<String>, StoreError>;
     /// Records agents and statuses seen in events (never marks any inactive, never touches mappings).
     async fn discover(
         &self,
@@ -409,6 +411,51 @@ impl IngestService {
         Ok(IngestOutcome { accepted: stats.len(), duplicates: None, write_requests: counts.write_requests })
     }
 
+    /// Refuses the call (422, nothing applied) when its events would take the integration past
+    /// [`records::MAX_STATUSES`] external statuses: each `status` and `reason` pair is a status of its own, listed,
+    /// mapped and read with every `GET /agent-states` page, so a sender writing free text into `reason` (a ticket
+    /// number, a time) would make them grow without end. The new statuses that fit, in the order the call first
+    /// names them, are allowed; each record naming one of the others is refused with its index.
+    async fn check_status_budget(
+        &self,
+        integration: &Integration,
+        indexes: &[usize],
+        events: &[AgentEvent],
+    ) -> Result<(), IngestError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let known = self.store.status_ids(integration).await?;
+        let mut new: Vec<String> = Vec::new();
+        for e in events {
+            let id = e.status_id();
+            if !known.contains(&id) && !new.contains(&id) {
+                new.push(id);
+            }
+        }
+        let room = records::MAX_STATUSES.saturating_sub(known.len());
+        if new.len() <= room {
+            return Ok(());
+        }
+        let refused: BTreeSet<&str> = new[room..].iter().map(String::as_str).collect();
+        let errors = indexes
+            .iter()
+            .zip(events)
+            .filter(|(_, e)| refused.contains(e.status_id().as_str()))
+            .map(|(index, e)| RecordError {
+                index: *index,
+                reason: format!(
+                    "status `{}` would be a new status of the integration, which has {} of at most {} (each \
+                     status and reason pair is one): a reason names a reason code, not free text",
+                    e.status_id(),
+                    known.len(),
+                    records::MAX_STATUSES
+                ),
+            })
+            .collect();
+        Err(BatchError::Records(errors).into())
+    }
+
     /// Stores new events and rebuilds the segments of every agent and day the call's events touch: the day of each
     /// event, and the day before when one is the first of its day (the previous day's last segment ends there).
     /// Events already stored count too: a call that failed after storing its events (a throttled segment write, a
@@ -422,6 +469,7 @@ impl IngestService {
     ) -> Result<IngestOutcome, IngestError> {
         let parsed = records::parse_events(body, now, &records::Sender::of(&integration.settings))?;
         let (indexes, events): (Vec<usize>, Vec<AgentEvent>) = parsed.into_iter().unzip();
+        self.check_status_budget(integration, &indexes, &events).await?;
         // Every record of the call (a repeat within it is a duplicate too).
         let sent = body.get("events").and_then(Value::as_array).map_or(events.len(), Vec::len);
         let InsertedEvents { inserted, conflicts, mut counts } = self.store.insert_events(integration, &events).await?;

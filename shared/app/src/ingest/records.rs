@@ -30,6 +30,9 @@ pub const MAX_QUEUE_EXTERNAL_ID_BYTES: usize = 512;
 pub const MAX_QUEUE_NAME_CHARS: usize = 200;
 pub const MAX_QUEUE_NAME_BYTES: usize = 300;
 pub const MAX_AGENT_ID_BYTES: usize = 512;
+/// External statuses (`status` and `reason` pairs) a push integration may have: far more than the reason codes of any
+/// contact center, few enough for every `GET /agent-states` page to read them all.
+pub const MAX_STATUSES: usize = 2_000;
 pub const MAX_STATUS_ID_BYTES: usize = 500;
 pub const MAX_EVENT_ID_BYTES: usize = 255;
 pub const MAX_NAME_CHARS: usize = 200;

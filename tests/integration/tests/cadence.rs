@@ -994,6 +994,37 @@ async fn a_pass_whose_writes_are_throttled_past_its_deadline_stops_there_and_the
     catch_up(&env, &faults, &sim, t0, t1 + chrono::Duration::minutes(1), &id, &agents).await;
 }
 
+/// The ACD's answer took most of the pass's time (a large Genesys Cloud organization's user details): the writes the
+/// pass would make, and its run record, do not fit before its deadline by the import's estimate (10 s an item here).
+/// It stops `partial` before its first write — nothing written or deleted, what the last pass left stored (its seen
+/// states) kept, its lease let go — where until 2026-12-08 it started them and was cut off half-way, every pass,
+/// holding its lease longer and having deleted the seen states. A pass with time enough catches up.
+#[tokio::test]
+async fn a_pass_whose_writes_do_not_fit_before_its_deadline_stops_before_its_first_write() {
+    let (t0, sim, env, id, agents) = imported().await;
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let t1 = t0 + chrono::Duration::minutes(1);
+    sim.set_now(t1);
+    pass_run(importer_through(&env, &faults, at(t1)).await.run_states(&event(&id), deadline()).await.unwrap());
+    assert!(seen_states_stored(&env, &id).await, "the first pass saved its seen states");
+    let before = env.segments(&id, &agents).await;
+    // A quarter hour later: the window moved on, so every agent's states are written (and read back) again.
+    let t2 = t0 + chrono::Duration::minutes(15);
+    sim.set_now(t2);
+    let slow = ImportConfig { write_time_per_item: Duration::from_secs(10), ..at(t2) };
+    let writes_before = faults.requests(SEGMENT_WRITES, "#A#").len();
+    let stopped = importer_through(&env, &faults, slow).await.run_states(&event(&id), deadline()).await.unwrap();
+    assert_eq!(stopped.outcome, RunOutcome::Partial, "{stopped:?}");
+    let message = stopped.run.as_ref().and_then(|r| r.message.clone()).unwrap_or_default();
+    assert!(message.starts_with("stopped before writing"), "{message}");
+    assert_eq!(faults.requests(SEGMENT_WRITES, "#A#").len(), writes_before, "no segment write sent");
+    assert_eq!(env.segments(&id, &agents).await, before, "nothing written or deleted");
+    assert!(seen_states_stored(&env, &id).await, "the seen states kept: they still say what is stored");
+    assert!(states_lease(&env, &id).await.is_none_or(|(_, expires)| expires <= Utc::now()), "its lease let go");
+
+    catch_up(&env, &faults, &sim, t0, t2 + chrono::Duration::minutes(1), &id, &agents).await;
+}
+
 /// DynamoDB answers slowly: the pass's first segment writes are received and applied 8 s later, after the pass was
 /// cut off at its deadline (6 s). The pass keeps its lease while they may land (the hold: 12 s here), so they land
 /// under it, never beside an import or another pass that took it (before, it let its lease go as it stopped). Then

@@ -362,6 +362,10 @@ impl ImportService {
             // A feed (Amazon Connect's agent event stream) hands each record over once: a pass with nothing new
             // for an agent must not delete what an earlier pass stored, so its segments are merged (upserted by
             // start, nothing deleted), as the 15-minute import does with them.
+            if let Some(message) = self.writes_do_not_fit(deadline, self.store.items_to_write(&[], &pieces)) {
+                record.message = Some(message);
+                return Ok(RunOutcome::Partial);
+            }
             let mut counts = crate::ports::WriteCounts::default();
             if let Ok(span) = TimeWindow::new(plan::day_start(window.start), window.end) {
                 for chunk in plan::day_chunks(span) {
@@ -397,6 +401,12 @@ impl ImportService {
                 pieces.into_iter().partition(|p| unchanged.contains(&*p.agent_external_id));
             let mut counts = crate::ports::WriteCounts { unchanged: skipped.len() as u64, ..Default::default() };
             if !changed_agents.is_empty() || !changed.is_empty() {
+                // Each changed agent's hours are read back, then its items written.
+                let items = self.store.items_to_write(&[], &changed) + changed_agents.len() as u64;
+                if let Some(message) = self.writes_do_not_fit(deadline, items) {
+                    record.message = Some(message);
+                    return Ok(RunOutcome::Partial);
+                }
                 if seen.is_some() || unread {
                     // From the first write on, it no longer says what is stored (this pass may fail half-way).
                     self.store.forget_seen_states(tenant, id).await?;
@@ -420,6 +430,27 @@ impl ImportService {
         }
         record.warnings.extend(connector.warnings());
         Ok(RunOutcome::Succeeded)
+    }
+
+    /// Why the pass stops before its first write, if `items` writes and the run record do not fit before `deadline`
+    /// (estimated as the import's are: [`super::ImportConfig::write_time_per_item`] each, plus the record reserve).
+    /// The ACD's answer may take most of the pass's time (a large Genesys Cloud organization's user details, a
+    /// hundred agents a query): a pass that then started its writes was cut off half-way, every pass, holding its
+    /// lease longer each time and having deleted the seen states, so the next one read every agent back (found in a
+    /// review on 2026-12-08). Stopped before them, it changes nothing; the 15-minute import writes these states.
+    fn writes_do_not_fit(&self, deadline: Deadline, items: u64) -> Option<String> {
+        let per_item = self.config.write_time_per_item;
+        let needed = self.config.record_reserve + per_item.saturating_mul(u32::try_from(items).unwrap_or(u32::MAX));
+        let left = deadline.remaining();
+        (left < needed).then(|| {
+            format!(
+                "stopped before writing: {} ms left, {} ms needed for its {items} items and the run record; the \
+                 15-minute import writes these states (a pass at this cadence has too little time for this many \
+                 agents' changes)",
+                left.as_millis(),
+                needed.as_millis()
+            )
+        })
     }
 
     /// Saves what the pass left stored, in one transaction with a check that it still holds its lease for

@@ -280,6 +280,18 @@ impl MappingService {
             }
             match page.items.last() {
                 Some(last) if page.more && compared < MAX_COMPARED_AGENTS => after = Some(last.external_id.clone()),
+                Some(_) if page.more => {
+                    // (Until 2026-12-08 the check stopped here silently, as if it had compared every id.)
+                    similar.push(Warning {
+                        field: "external_id",
+                        code: "similar_identifier_unchecked",
+                        message: format!(
+                            "the mapping is stored, but only the integration's first {MAX_COMPARED_AGENTS} seen ids \
+                             (in id order) were compared with this one"
+                        ),
+                    });
+                    return Ok(similar);
+                }
                 _ => return Ok(similar),
             }
         }
@@ -397,23 +409,40 @@ mod tests {
         assert_eq!(cursor(vec!["a".into()], false, None), None);
     }
 
-    /// A store whose writes succeed and whose agent listing fails (the look-alike check after a mapping).
-    struct ListingFails;
+    /// A store whose writes succeed and whose agent listing (the look-alike check after a mapping) fails, or never
+    /// ends (full pages of other ids, `agent-000000` on).
+    enum AgentListing {
+        Fails,
+        Endless,
+    }
 
     #[async_trait::async_trait]
-    impl MappingStore for ListingFails {
+    impl MappingStore for AgentListing {
         async fn integration_exists(&self, _: &TenantId, _: IntegrationId) -> Result<bool, StoreError> {
             Ok(true)
         }
         async fn list_agents(
             &self,
             _: &TenantId,
-            _: IntegrationId,
+            id: IntegrationId,
             _: bool,
-            _: usize,
-            _: Option<&str>,
+            limit: usize,
+            after: Option<&str>,
         ) -> Result<Page<ExternalAgentRecord>, StoreError> {
-            Err(StoreError::Backend("Query: throttled".into()))
+            if matches!(self, AgentListing::Fails) {
+                return Err(StoreError::Backend("Query: throttled".into()));
+            }
+            let from = after.map_or(0, |a| a.trim_start_matches("agent-").parse::<usize>().unwrap() + 1);
+            let at = chrono::Utc::now();
+            let agent = |n: usize| ExternalAgentRecord {
+                integration_id: id,
+                external_id: format!("agent-{n:06}"),
+                display_name: None,
+                first_seen: at,
+                last_seen: at,
+                employee_id: None,
+            };
+            Ok(Page { items: (from..from + limit).map(agent).collect(), more: true, resume_after: None })
         }
         async fn set_agent_employee(
             &self,
@@ -455,7 +484,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stored_mapping_whose_look_alike_check_fails_is_a_200_with_a_warning() {
-        let service = MappingService { store: Arc::new(ListingFails) };
+        let service = MappingService { store: Arc::new(AgentListing::Fails) };
         let tenant = TenantId::parse("tenant-a").unwrap();
         let id = IntegrationId::new().to_string();
         let body = json!({"employee_id": "emp-1"});
@@ -465,11 +494,26 @@ mod tests {
         assert_eq!(codes, ["similar_identifier_unchecked"]);
     }
 
+    /// An integration with more seen agents than the look-alike check compares: the answer says the check was
+    /// partial (until 2026-12-08 it stopped silently, as if it had compared them all).
+    #[tokio::test]
+    async fn a_look_alike_check_that_stops_at_its_limit_says_so() {
+        let service = MappingService { store: Arc::new(AgentListing::Endless) };
+        let tenant = TenantId::parse("tenant-a").unwrap();
+        let id = IntegrationId::new().to_string();
+        let body = json!({"employee_id": "emp-1"});
+        let view = service.set_agent(&tenant, &id, "jane", Some(&body)).await.expect("the mapping was stored");
+        let unchecked: Vec<&Warning> =
+            view.warnings.iter().filter(|w| w.code == "similar_identifier_unchecked").collect();
+        assert_eq!(unchecked.len(), 1, "{:?}", view.warnings);
+        assert!(unchecked[0].message.contains("first 20000"), "{}", unchecked[0].message);
+    }
+
     #[tokio::test]
     async fn an_external_id_too_long_for_any_mapping_is_a_400_naming_the_limit() {
         // (A review, 2026-12-07: ids of 987–1,022 bytes made the room left for the employee id wrap below zero, a
         // panic in debug builds.)
-        let service = MappingService { store: Arc::new(ListingFails) };
+        let service = MappingService { store: Arc::new(AgentListing::Fails) };
         let tenant = TenantId::parse("tenant-a").unwrap();
         let id = IntegrationId::new().to_string();
         let too_long = "too long to be mapped: an id of at most 985 bytes";

@@ -1392,3 +1392,52 @@ async fn an_agent_states_page_ends_after_its_queries() {
     }
     assert_eq!(costs.len(), 5, "4 agents a page");
 }
+
+/// DynamoDB answers too slowly for the invocation (every request of the API functions delayed 30 s): the queries and
+/// ingest functions answer 503 `service-unavailable` (problem+json, which a client retries) a second before their
+/// Lambda deadline. Until 2026-12-08 they ran into their Lambda timeout, and API Gateway answered a bare 500.
+#[tokio::test]
+async fn a_request_still_running_at_its_functions_deadline_is_answered_503() {
+    use crate::dynamo_faults::{Answer, DynamoFaults, Fault};
+    use acd_integration_tests::openapi::spec;
+    use acd_integration_tests::{api_request, decode};
+    use lambda_http::RequestExt;
+    let env = Env::start().await;
+    let (status, created) =
+        env.admin("POST", "/integrations", "tenant-a", Some(&json!({"name": "Slow", "type": "push"}))).await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["ingest_key"]["ingest_key"].as_str().unwrap().to_owned();
+    let faults = DynamoFaults::start(&env.stack.moto.endpoint).await;
+    let clients = faults.clients().await;
+    let auth = acd_app::http::TenantAuth::JwtClaim("tenant_id".into());
+    let queries = acd_aws::wiring::queues_query_api(&env.stack.settings, &clients, auth);
+    let ingest = acd_aws::wiring::ingest_api(&env.stack.settings, &clients);
+    // The invocation's deadline, as Lambda hands it over: an instant in milliseconds since the epoch.
+    let in_three_seconds = || {
+        let mut context = lambda_http::Context::default();
+        context.deadline = (chrono::Utc::now() + chrono::Duration::seconds(3)).timestamp_millis() as u64;
+        context
+    };
+    let queues = || api_request("GET", "/queues", Some("tenant-a"), None).with_lambda_context(in_three_seconds());
+    assert_eq!(decode(queries.handle(queues()).await).0, 200, "answered in time while DynamoDB is quick");
+
+    let operations = &["GetItem", "Query", "UpdateItem", "BatchWriteItem", "TransactWriteItems", "BatchGetItem"];
+    let slow = Answer::Delayed(Duration::from_secs(30));
+    faults.arm(Fault { operations, body_contains: "", answer: slow, until: None, times: None });
+    let started = std::time::Instant::now();
+    let (status, content_type, problem) = decode(queries.handle(queues()).await);
+    let took = started.elapsed();
+    spec().check("GET", "/queues", status, &content_type, &problem);
+    assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
+    assert!(took < Duration::from_millis(2_900), "answered before the deadline: {took:?}");
+
+    let mut push = api_request("POST", "/ingest/queues", None, None).with_lambda_context(in_three_seconds());
+    *push.body_mut() = lambda_http::Body::Text(json!({"queues": []}).to_string());
+    push.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
+    let started = std::time::Instant::now();
+    let (status, content_type, problem) = decode(ingest.handle(push).await);
+    let took = started.elapsed();
+    spec().check("POST", "/ingest/queues", status, &content_type, &problem);
+    assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
+    assert!(took < Duration::from_millis(2_900), "answered before the deadline: {took:?}");
+}

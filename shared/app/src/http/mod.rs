@@ -261,6 +261,31 @@ pub fn empty_response(status: u16) -> Response<Body> {
 /// Problem type URIs: `urn:acd-integrations:problem:{code}`; the code is also a member of its own.
 pub const PROBLEM_TYPE_PREFIX: &str = "urn:acd-integrations:problem:";
 
+/// Kept free at the end of an API function's invocation to answer (the problem, the log line): a request still
+/// running then is answered 503 ([`within_invocation`]).
+pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Runs `work` until the request's Lambda invocation deadline minus [`ANSWER_MARGIN`]. A request slowed down past it
+/// (DynamoDB throttling retried with backoff, a slow network) is answered with `timeout()`'s error, a 503
+/// `service-unavailable` that a client retries: until 2026-12-08 the function ran into its Lambda timeout and API
+/// Gateway answered a bare 500, which says neither what happened nor whether to retry. Without a Lambda context, or
+/// with a context without a deadline (tests), there is no limit.
+pub async fn within_invocation<T, E>(
+    request: &Request,
+    timeout: impl FnOnce() -> E,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let deadline = request.lambda_context_ref().filter(|c| c.deadline != 0);
+    let Some(deadline) = deadline.map(|c| crate::import::deadline_from_epoch_ms(c.deadline)) else {
+        return work.await;
+    };
+    let left = deadline.remaining().saturating_sub(ANSWER_MARGIN);
+    tokio::time::timeout(left, work).await.unwrap_or_else(|_| Err(timeout()))
+}
+
+/// What [`within_invocation`] logs and answers for a request cut off at its function's deadline.
+pub const CUT_OFF: &str = "the request did not finish before its function's deadline";
+
 /// An `application/problem+json` response. Backend details are logged, never returned.
 pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
     let (status, code, title) = error.describe();

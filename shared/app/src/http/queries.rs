@@ -52,7 +52,9 @@ impl QueriesApi {
     /// [`Self::handle`], also returning the DynamoDB reads of the request (for benchmarks and tests).
     pub async fn handle_measured(&self, request: Request) -> (Response<Body>, ReadCost) {
         let id = request_id(&request);
-        let (result, cost) = cost::measure(self.route(&request)).await;
+        let routed =
+            super::within_invocation(&request, || ApiError::Backend(super::CUT_OFF.into()), self.route(&request));
+        let (result, cost) = cost::measure(routed).await;
         let response = match result {
             Ok(response) => response,
             Err(error) => problem_response(&error, id.as_deref()),

@@ -48,7 +48,8 @@ impl IngestApi {
 
     pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let id = request_id(&request);
-        match self.route(&request, now).await {
+        let cut_off = || IngestError::Backend(crate::http::CUT_OFF.into());
+        match crate::http::within_invocation(&request, cut_off, self.route(&request, now)).await {
             Ok(response) => response,
             Err(error) => {
                 let mut response = ingest_problem(&error, id.as_deref());

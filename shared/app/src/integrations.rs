@@ -37,7 +37,7 @@ pub struct CreateBudgets {
     /// Record + name transaction, secret, schedules together; each step also at most `step`.
     pub writes: Duration,
     pub step: Duration,
-    /// Removing what a failed or timed-out create made (schedules, secret, record and name, concurrently); a create
+    /// Removing what a failed or timed-out create made (secret, record and name, then schedules); a create
     /// that succeeded spends it on reading its record again (the schedules follow a pause, PATCH or DELETE that came
     /// in between).
     pub rollback: Duration,
@@ -195,18 +195,28 @@ impl IntegrationService {
         Ok(integration)
     }
 
-    /// Removes what a failed create made, within the rollback budget. The three removals are idempotent and run
-    /// concurrently, each attempted whatever the others do, so nothing is left behind unless the backend itself
-    /// fails or stalls for the whole budget (then the failure is logged with the ids for an operator).
+    /// Removes what a failed create made, within the rollback budget. The removals are idempotent: the secret and
+    /// the record (with its name) at the same time, then the schedules, with the time left. Should the secret's
+    /// removal fail, the schedules stay: the import they start finds no record and removes the secret and them
+    /// (`ImportService::stop_deleted`), where nothing would ever remove a secret left alone (until 2026-12-08 all
+    /// three ran at once, so a failed secret removal beside removed schedules left the secret for good). Other
+    /// failures are logged with the ids for an operator.
     async fn undo_create(&self, integration: &Integration) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
-        let limit = self.budgets.rollback;
+        let deadline = Instant::now() + self.budgets.rollback;
+        let left = || deadline.saturating_duration_since(Instant::now());
         // The secret is deleted even when its creation seemed to fail: the call may have succeeded server-side.
-        let (schedules, secret, record) = futures::join!(
-            within(limit, "deleting the schedules", self.schedules.delete(tenant, id)),
-            within(limit, "deleting the secret", self.secrets.delete(tenant, id)),
-            within(limit, "deleting the record", self.repo.delete(integration)),
+        let (secret, record) = futures::join!(
+            within(left(), "deleting the secret", self.secrets.delete(tenant, id)),
+            within(left(), "deleting the record", self.repo.delete(integration)),
         );
+        let schedules = match &secret {
+            Ok(()) => within(left(), "deleting the schedules", self.schedules.delete(tenant, id)).await,
+            Err(_) => {
+                tracing::warn!(tenant = %tenant, integration = %id, "rollback of a failed create: the schedules are kept for the import that removes the secret");
+                Ok(())
+            }
+        };
         for (what, result) in [("schedules", schedules), ("secret", secret), ("record and name", record)] {
             if let Err(e) = result {
                 tracing::error!(tenant = %tenant, integration = %id, error = %e, "rollback of a failed create: deleting the {what} failed");

@@ -419,7 +419,11 @@ impl IntegrationRepo for DynamoStore {
             )?,
             crate::quota::give_place(&self.table, &integration.tenant_id)?,
         ];
-        for name_key in self.held_reservations(integration).await? {
+        // The names the stored record holds: a rename may have come since the caller read it (a create rolled back
+        // after a PATCH renamed the record deleted only the create's name, and the new one stayed reserved for good
+        // until 2026-12-08). The caller's copy when no record is stored.
+        let stored = self.record(&integration.tenant_id, integration.id).await?.map(|(stored, _)| stored);
+        for name_key in self.held_reservations(stored.as_ref().unwrap_or(integration)).await? {
             items.push(delete(
                 &self.table,
                 key(tenant_pk.clone(), keys::name_sk(&name_key)),

@@ -834,6 +834,8 @@ struct HeldSecrets {
     hold_replace: AtomicBool,
     hold_before_replace: AtomicBool,
     hold_before_make_current: AtomicBool,
+    /// `delete` fails (nothing deleted) while set.
+    fail_delete: AtomicBool,
     written: tokio::sync::Notify,
     release: tokio::sync::Notify,
 }
@@ -850,6 +852,7 @@ impl HeldSecrets {
             hold_replace,
             hold_before_replace,
             hold_before_make_current,
+            fail_delete: AtomicBool::new(false),
             written,
             release,
         }
@@ -922,6 +925,9 @@ impl SecretStore for HeldSecrets {
         self.inner.make_current(tenant, id, version, from).await
     }
     async fn delete(&self, tenant: &acd_domain::TenantId, id: acd_domain::IntegrationId) -> Result<(), StoreError> {
+        if self.fail_delete.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: Secrets Manager unavailable".into()));
+        }
         self.inner.delete(tenant, id).await
     }
     async fn delete_recoverable(
@@ -1661,6 +1667,58 @@ async fn an_import_of_an_integration_whose_record_is_gone_removes_its_schedules_
     secrets.restore_secret().secret_id(&name).send().await.expect("restorable");
     let restored = env.api.service.secrets.get(&tenant, integration, None).await.expect("the credentials are back");
     assert_eq!(restored.field("client_id"), Some("c"));
+}
+
+/// A create fails at its last step (its schedules written, the answer lost) and is rolled back, and removing the
+/// secret fails too: the schedules are kept, and the import they start finds no record and removes the secret and
+/// them. Until 2026-12-08 the three removals ran at once: the schedules went, and the secret stayed for good.
+#[tokio::test]
+async fn a_rollback_whose_secret_removal_fails_keeps_the_schedules_for_the_import_that_removes_both() {
+    let env = Env::start().await;
+    let schedules =
+        Arc::new(FailingSchedules::new(Arc::new(wiring::schedules(&env.stack.settings, &env.stack.clients))));
+    schedules.fail_create.store(true, Ordering::SeqCst);
+    let secrets = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, false));
+    secrets.fail_delete.store(true, Ordering::SeqCst);
+    let mut api = env.api.clone();
+    (api.service.schedules, api.service.secrets) = (schedules, secrets);
+    let request = api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Rolled back")));
+    let (status, _, problem) = decode(api.handle(request).await);
+    assert_eq!(status, 503, "{problem}");
+    assert_eq!(env.call("GET", "/integrations", Some("tenant-a"), None).await.2["items"], json!([]), "no record");
+    let names = env.schedule_names().await;
+    let id =
+        names.iter().find_map(|n| n.strip_prefix("imp-").filter(|id| id.parse::<acd_domain::IntegrationId>().is_ok()));
+    let id = id.unwrap_or_else(|| panic!("the recurring schedule was kept: {names:?}")).to_owned();
+    let left = env.leftovers(&id).await;
+    assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "schedule and secret left: {left:?}");
+
+    assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
+    assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "the import removed both (the secret after 30 days)");
+}
+
+/// A create rolled back after a PATCH renamed its (already visible) record deletes the record with the create's copy,
+/// which still has the old name: the delete frees the names the stored record holds. Until 2026-12-08 it freed the
+/// copy's name only, and the new name stayed reserved by an id that no longer exists, for good.
+#[tokio::test]
+async fn deleting_with_a_copy_read_before_a_rename_frees_the_new_name() {
+    use acd_app::ports::IntegrationRepo;
+    let env = Env::start().await;
+    let (status, _, created) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys("Before"))).await;
+    assert_eq!(status, 201, "{created}");
+    let id: acd_domain::IntegrationId = created["id"].as_str().unwrap().parse().unwrap();
+    let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+    let repo = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let stale = repo.get(&tenant, id).await.unwrap().expect("the record");
+    let (status, _, renamed) =
+        env.call("PATCH", &format!("/integrations/{id}"), Some("tenant-a"), Some(&json!({"name": "After"}))).await;
+    assert_eq!(status, 200, "{renamed}");
+    repo.delete(&stale).await.expect("deleted with the copy named Before");
+    assert_eq!(env.call("GET", &format!("/integrations/{id}"), Some("tenant-a"), None).await.0, 404);
+    for name in ["After", "Before"] {
+        let (status, _, again) = env.call("POST", "/integrations", Some("tenant-a"), Some(&genesys(name))).await;
+        assert_eq!(status, 201, "{name} is free again: {again}");
+    }
 }
 
 /// Pause and resume write the recurring schedule anew when it is missing (e.g. a create whose record transaction

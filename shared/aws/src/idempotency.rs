@@ -77,18 +77,23 @@ impl IdempotencyStore for DynamoStore {
         item.insert("lease_until".into(), n(record.lease_until.timestamp()));
         item.insert("ttl".into(), n(record.expires_at.timestamp()));
         // Free: absent, expired (TTL deletes lazily), or claimed by a request that neither finished nor released
-        // it within its lease (its Lambda was stopped).
+        // it within its lease (its Lambda was stopped). Or claimed with this very token: the SDK's retry of this put
+        // after DynamoDB applied it (its answer lost), which until 2026-12-08 read its own claim as another request's
+        // and answered 409 `idempotency-request-in-progress` to the only request there was.
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item))
             .condition_expression(
-                "attribute_not_exists(PK) OR #ttl < :now OR (attribute_not_exists(#status) AND lease_until < :now)",
+                "attribute_not_exists(PK) OR #ttl < :now OR (attribute_not_exists(#status) AND lease_until < :now) \
+                 OR #token = :token",
             )
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#token", "token")
             .expression_attribute_values(":now", n(now.timestamp()))
+            .expression_attribute_values(":token", s(record.token.clone()))
             .send()
             .await;
         match put {

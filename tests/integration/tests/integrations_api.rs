@@ -1782,3 +1782,30 @@ async fn an_import_event_with_another_tenant_leaves_a_live_integrations_schedule
     assert_eq!(summary.detail, "integration deleted", "{summary:?}");
     assert_eq!(env.leftovers(&id).await, before, "tenant-a's schedules and secret stay");
 }
+
+/// The SDK sends a claim of an idempotency key again when DynamoDB applied it but its answer was lost (a 500, a
+/// timeout): the same put, with the same token. It is the same claim, not another request's. Until 2026-12-08 the
+/// retry failed its condition, read the claim back as held, and the only request there was got 409
+/// `idempotency-request-in-progress` for the key's lease.
+#[tokio::test]
+async fn an_idempotency_claim_sent_again_with_its_token_is_the_same_claim() {
+    use acd_app::ports::{Claim, IdempotencyRecord, IdempotencyStore};
+    let env = Env::start().await;
+    let store = wiring::dynamo_store(&env.stack.settings, &env.stack.clients);
+    let tenant = acd_domain::TenantId::parse("tenant-a").unwrap();
+    let now = chrono::Utc::now();
+    let claim = |token: &str| IdempotencyRecord {
+        operation: "POST /integrations".into(),
+        fingerprint: "f".into(),
+        token: token.into(),
+        response: None,
+        lease_until: now + chrono::Duration::seconds(60),
+        expires_at: now + chrono::Duration::hours(24),
+    };
+    assert!(matches!(store.claim(&tenant, "key-1", &claim("t1"), now).await.unwrap(), Claim::Claimed));
+    assert!(matches!(store.claim(&tenant, "key-1", &claim("t1"), now).await.unwrap(), Claim::Claimed), "a retry");
+    match store.claim(&tenant, "key-1", &claim("t2"), now).await.unwrap() {
+        Claim::Held(held) => assert_eq!(held.token, "t1", "another request's claim finds the first one held"),
+        Claim::Claimed => panic!("a second request claimed a held key"),
+    }
+}

@@ -2264,6 +2264,7 @@ export interface operations {
                         abandoned: number;
                         handle_time_seconds: number;
                         answer_time_seconds: number;
+                        /** @description A whole float (`5.0`) is taken too. */
                         answered_within_sl?: number | null;
                     }[];
                 };

@@ -197,10 +197,10 @@ impl IntegrationService {
 
     /// Removes what a failed create made, within the rollback budget. The removals are idempotent: the secret and
     /// the record (with its name) at the same time, then the schedules, with the time left. Should the secret's
-    /// removal fail, the schedules stay: the import they start finds no record and removes the secret and them
-    /// (`ImportService::stop_deleted`), where nothing would ever remove a secret left alone (until 2026-12-08 all
-    /// three ran at once, so a failed secret removal beside removed schedules left the secret for good). Other
-    /// failures are logged with the ids for an operator.
+    /// removal fail where the record's succeeded, the schedules stay: the import they start finds no record and
+    /// removes the secret, then them (`ImportService::stop_deleted`), where nothing would ever remove a secret left
+    /// alone (until 2026-12-08 all three ran at once, so a failed secret removal beside removed schedules left the
+    /// secret for good). Other failures are logged with the ids for an operator.
     async fn undo_create(&self, integration: &Integration) {
         let (tenant, id) = (&integration.tenant_id, integration.id);
         let deadline = Instant::now() + self.budgets.rollback;
@@ -210,12 +210,13 @@ impl IntegrationService {
             within(left(), "deleting the secret", self.secrets.delete(tenant, id)),
             within(left(), "deleting the record", self.repo.delete(integration)),
         );
-        let schedules = match &secret {
-            Ok(()) => within(left(), "deleting the schedules", self.schedules.delete(tenant, id)).await,
-            Err(_) => {
-                tracing::warn!(tenant = %tenant, integration = %id, "rollback of a failed create: the schedules are kept for the import that removes the secret");
-                Ok(())
-            }
+        // (Kept only beside a removed record: with the record still there, they would import for an integration
+        // whose create answered an error; it is left inactive instead, as before.)
+        let schedules = if secret.is_err() && record.is_ok() {
+            tracing::warn!(tenant = %tenant, integration = %id, "rollback of a failed create: the schedules are kept for the import that removes the secret");
+            Ok(())
+        } else {
+            within(left(), "deleting the schedules", self.schedules.delete(tenant, id)).await
         };
         for (what, result) in [("schedules", schedules), ("secret", secret), ("record and name", record)] {
             if let Err(e) = result {

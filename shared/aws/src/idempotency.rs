@@ -77,9 +77,10 @@ impl IdempotencyStore for DynamoStore {
         item.insert("lease_until".into(), n(record.lease_until.timestamp()));
         item.insert("ttl".into(), n(record.expires_at.timestamp()));
         // Free: absent, expired (TTL deletes lazily), or claimed by a request that neither finished nor released
-        // it within its lease (its Lambda was stopped). Or claimed with this very token: the SDK's retry of this put
-        // after DynamoDB applied it (its answer lost), which until 2026-12-08 read its own claim as another request's
-        // and answered 409 `idempotency-request-in-progress` to the only request there was.
+        // it within its lease (its Lambda was stopped). Or claimed with this very token and not completed: the SDK's
+        // retry of this put after DynamoDB applied it (its answer lost), which until 2026-12-08 read its own claim as
+        // another request's and answered 409 `idempotency-request-in-progress` to the only request there was. (Never
+        // over its completed answer: an attempt applied late must not wipe the 201 that retries replay.)
         let put = self
             .client
             .put_item()
@@ -87,7 +88,7 @@ impl IdempotencyStore for DynamoStore {
             .set_item(Some(item))
             .condition_expression(
                 "attribute_not_exists(PK) OR #ttl < :now OR (attribute_not_exists(#status) AND lease_until < :now) \
-                 OR #token = :token",
+                 OR (#token = :token AND attribute_not_exists(#status))",
             )
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_names("#status", "status")

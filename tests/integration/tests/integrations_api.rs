@@ -935,6 +935,9 @@ impl SecretStore for HeldSecrets {
         tenant: &acd_domain::TenantId,
         id: acd_domain::IntegrationId,
     ) -> Result<(), StoreError> {
+        if self.fail_delete.load(Ordering::SeqCst) {
+            return Err(StoreError::Backend("injected: Secrets Manager unavailable".into()));
+        }
         self.inner.delete_recoverable(tenant, id).await
     }
 }
@@ -1681,7 +1684,7 @@ async fn a_rollback_whose_secret_removal_fails_keeps_the_schedules_for_the_impor
     let secrets = Arc::new(HeldSecrets::over(env.api.service.secrets.clone(), false, false));
     secrets.fail_delete.store(true, Ordering::SeqCst);
     let mut api = env.api.clone();
-    (api.service.schedules, api.service.secrets) = (schedules, secrets);
+    (api.service.schedules, api.service.secrets) = (schedules, secrets.clone());
     let request = api_request("POST", "/integrations", Some("tenant-a"), Some(&genesys("Rolled back")));
     let (status, _, problem) = decode(api.handle(request).await);
     assert_eq!(status, 503, "{problem}");
@@ -1693,6 +1696,15 @@ async fn a_rollback_whose_secret_removal_fails_keeps_the_schedules_for_the_impor
     let left = env.leftovers(&id).await;
     assert!(left.0.contains(&format!("imp-{id}")) && left.1.len() == 1, "schedule and secret left: {left:?}");
 
+    // Secrets Manager still failing when the schedule's import runs: it fails, and the schedules stay for the next.
+    let mut failing = env.importer(Duration::from_secs(300));
+    failing.secrets = secrets.clone();
+    let event =
+        acd_app::import::ImportEvent { tenant_id: "tenant-a".into(), integration_id: id.clone(), at_once: false };
+    let deadline = acd_connectors::Deadline::after(Duration::from_secs(300));
+    assert!(failing.run(&event, deadline).await.is_err(), "the import fails on the secret");
+    assert_eq!(env.leftovers(&id).await, left, "nothing removed: the schedules invoke the import again");
+    secrets.fail_delete.store(false, Ordering::SeqCst);
     assert_eq!(env.import(&env.importer(Duration::from_secs(300)), &id).await, "integration deleted");
     assert_eq!(env.leftovers(&id).await, (vec![], vec![]), "the import removed both (the secret after 30 days)");
 }
@@ -1807,5 +1819,12 @@ async fn an_idempotency_claim_sent_again_with_its_token_is_the_same_claim() {
     match store.claim(&tenant, "key-1", &claim("t2"), now).await.unwrap() {
         Claim::Held(held) => assert_eq!(held.token, "t1", "another request's claim finds the first one held"),
         Claim::Claimed => panic!("a second request claimed a held key"),
+    }
+    // Once answered, an attempt of the claim that DynamoDB applies late does not wipe the answer retries replay.
+    let answer = acd_app::ports::StoredResponse { status: 201, body: "{}".into(), location: None };
+    store.complete(&tenant, "key-1", "t1", &answer).await.unwrap();
+    match store.claim(&tenant, "key-1", &claim("t1"), now).await.unwrap() {
+        Claim::Held(held) => assert_eq!(held.response, Some(answer)),
+        Claim::Claimed => panic!("a late attempt of the claim wiped its answer"),
     }
 }

@@ -543,8 +543,10 @@ impl ImportService {
         let Some(tombstone) = self.repo.get_deleting(tenant, id).await? else {
             match &self.schedules {
                 Some(schedules) => {
-                    schedules.delete_orphaned(tenant, id).await?;
+                    // The secret first: should its removal fail, the schedules stay and invoke this again (a rolled
+                    // back create keeps them for this when its own removal of the secret failed).
                     self.secrets.delete_recoverable(tenant, id).await?;
+                    schedules.delete_orphaned(tenant, id).await?;
                     tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import; any schedule it left removed, any secret scheduled for deletion");
                 }
                 None => tracing::info!(tenant = %tenant, integration = %id, "integration deleted: nothing to import"),

@@ -437,7 +437,8 @@ impl ImportService {
     /// The ACD's answer may take most of the pass's time (a large Genesys Cloud organization's user details, a
     /// hundred agents a query): a pass that then started its writes was cut off half-way, every pass, holding its
     /// lease longer each time and having deleted the seen states, so the next one read every agent back (found in a
-    /// review on 2026-12-08). Stopped before them, it changes nothing; the 15-minute import writes these states.
+    /// review on 2026-12-08). Stopped before them, it writes no segment (only the mark of the day it reads, which
+    /// makes the import read that day back); the 15-minute import writes these states.
     fn writes_do_not_fit(&self, deadline: Deadline, items: u64) -> Option<String> {
         let per_item = self.config.write_time_per_item;
         let needed = self.config.record_reserve + per_item.saturating_mul(u32::try_from(items).unwrap_or(u32::MAX));

@@ -376,9 +376,9 @@ export interface paths {
          *     the import has seen can be mapped: an unknown id is 404 (no pre-mapping), so a mistyped id is refused
          *     instead of becoming a mapping that silently matches nothing. The answer echoes the id verbatim with
          *     `warnings` (surrounding or doubled white space, invisible or non-ASCII characters, other seen ids that
-         *     differ only in case or white space; `similar_identifier_unchecked` when that comparison failed after the
-         *     mapping was stored — sending it again checks — or, in an integration of more than 20,000 seen ids, compared
-         *     only the first 20,000). Agent states of the agent — imported before or after — are listed for
+         *     differ only in case or white space; `similar_identifier_unchecked` when that comparison failed or took more
+         *     than 5 s after the mapping was stored — sending it again checks — or, in an integration of more than 20,000
+         *     seen ids, compared only the first 20,000). Agent states of the agent — imported before or after — are listed for
          *     the employee from now on.
          */
         put: operations["mapExternalAgent"];

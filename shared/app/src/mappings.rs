@@ -28,6 +28,8 @@ pub const DEFAULT_ACTIVITY: &str = "present";
 pub const MAX_ID_CHARS: usize = 255;
 /// How many of an integration's agent ids a mapping change compares against for look-alikes.
 const MAX_COMPARED_AGENTS: usize = 20_000;
+/// How long that comparison may take (the queries function has 15 s in all).
+const LOOK_ALIKE_TIME: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub use crate::ports::mappings::{ExternalAgentRecord, ExternalStatusRecord, MappingStore};
 
@@ -232,8 +234,10 @@ impl MappingService {
         let mut warnings = agent_warnings(&agent);
         if employee.is_some() {
             // The mapping is stored: a failure of the look-alike check after it is a warning, never a 503 that
-            // would tell the client nothing was done.
-            match self.similar_agents(tenant, id, external_id).await {
+            // would tell the client nothing was done — nor is a check slower than its time (DynamoDB throttled), which
+            // the function's deadline would otherwise cut off with a 503 (`http::within_invocation`).
+            let check = tokio::time::timeout(LOOK_ALIKE_TIME, self.similar_agents(tenant, id, external_id)).await;
+            match check.unwrap_or_else(|_| Err(ApiError::Backend(format!("no answer within {LOOK_ALIKE_TIME:?}")))) {
                 Ok(similar) => warnings.extend(similar),
                 Err(e) => {
                     tracing::warn!(tenant = %tenant, integration = %id, error = %e, "look-alike check failed");
@@ -414,6 +418,8 @@ mod tests {
     enum AgentListing {
         Fails,
         Endless,
+        /// Answers after a minute.
+        Slow,
     }
 
     #[async_trait::async_trait]
@@ -429,8 +435,10 @@ mod tests {
             limit: usize,
             after: Option<&str>,
         ) -> Result<Page<ExternalAgentRecord>, StoreError> {
-            if matches!(self, AgentListing::Fails) {
-                return Err(StoreError::Backend("Query: throttled".into()));
+            match self {
+                AgentListing::Fails => return Err(StoreError::Backend("Query: throttled".into())),
+                AgentListing::Slow => tokio::time::sleep(std::time::Duration::from_secs(60)).await,
+                AgentListing::Endless => {}
             }
             let from = after.map_or(0, |a| a.trim_start_matches("agent-").parse::<usize>().unwrap() + 1);
             let at = chrono::Utc::now();
@@ -507,6 +515,20 @@ mod tests {
             view.warnings.iter().filter(|w| w.code == "similar_identifier_unchecked").collect();
         assert_eq!(unchecked.len(), 1, "{:?}", view.warnings);
         assert!(unchecked[0].message.contains("first 20000"), "{}", unchecked[0].message);
+    }
+
+    /// A look-alike check slower than its time (DynamoDB throttled) ends with the warning: the mapping is stored.
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_look_alike_check_is_a_200_with_a_warning() {
+        let service = MappingService { store: Arc::new(AgentListing::Slow) };
+        let tenant = TenantId::parse("tenant-a").unwrap();
+        let id = IntegrationId::new().to_string();
+        let body = json!({"employee_id": "emp-1"});
+        let started = tokio::time::Instant::now();
+        let view = service.set_agent(&tenant, &id, "jane", Some(&body)).await.expect("the mapping was stored");
+        assert_eq!(started.elapsed(), LOOK_ALIKE_TIME, "given up after its time");
+        let codes: Vec<&str> = view.warnings.iter().map(|w| w.code).collect();
+        assert_eq!(codes, ["similar_identifier_unchecked"]);
     }
 
     #[tokio::test]

@@ -1425,8 +1425,10 @@ async fn a_request_still_running_at_its_functions_deadline_is_answered_503() {
     let slow = Answer::Delayed(Duration::from_secs(30));
     faults.arm(Fault { operations, body_contains: "", answer: slow, until: None, times: None });
     let started = std::time::Instant::now();
-    let (status, content_type, problem) = decode(queries.handle(queues()).await);
+    let answer = queries.handle(queues()).await;
     let took = started.elapsed();
+    assert_eq!(answer.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+    let (status, content_type, problem) = decode(answer);
     spec().check("GET", "/queues", status, &content_type, &problem);
     assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
     assert!(took < Duration::from_millis(2_900), "answered before the deadline: {took:?}");
@@ -1435,8 +1437,10 @@ async fn a_request_still_running_at_its_functions_deadline_is_answered_503() {
     *push.body_mut() = lambda_http::Body::Text(json!({"queues": []}).to_string());
     push.headers_mut().insert("authorization", format!("Bearer {key}").parse().unwrap());
     let started = std::time::Instant::now();
-    let (status, content_type, problem) = decode(ingest.handle(push).await);
+    let answer = ingest.handle(push).await;
     let took = started.elapsed();
+    assert_eq!(answer.headers().get("retry-after").map(|v| v.to_str().unwrap()), Some("5"));
+    let (status, content_type, problem) = decode(answer);
     spec().check("POST", "/ingest/queues", status, &content_type, &problem);
     assert_eq!((status, problem["code"].as_str()), (503, Some("service-unavailable")), "{problem}");
     assert!(took < Duration::from_millis(2_900), "answered before the deadline: {took:?}");

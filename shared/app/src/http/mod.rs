@@ -286,6 +286,19 @@ pub async fn within_invocation<T, E>(
 /// What [`within_invocation`] logs and answers for a request cut off at its function's deadline.
 pub const CUT_OFF: &str = "the request did not finish before its function's deadline";
 
+/// The `Retry-After` of a request cut off at its function's deadline ([`with_cut_off_retry`]): seconds.
+pub const CUT_OFF_RETRY_AFTER_SECONDS: u32 = 5;
+
+/// `response` with `Retry-After` when `backend_message` says the request was cut off at its function's deadline:
+/// DynamoDB was slow, and a client retrying at once would only add to it (and spend an ingest key's calls).
+pub fn with_cut_off_retry(mut response: Response<Body>, backend_message: Option<&str>) -> Response<Body> {
+    if backend_message == Some(CUT_OFF) {
+        let seconds = CUT_OFF_RETRY_AFTER_SECONDS.to_string().parse().expect("digits");
+        response.headers_mut().insert("retry-after", seconds);
+    }
+    response
+}
+
 /// An `application/problem+json` response. Backend details are logged, never returned.
 pub fn problem_response(error: &ApiError, request_id: Option<&str>) -> Response<Body> {
     let (status, code, title) = error.describe();

@@ -57,7 +57,10 @@ impl QueriesApi {
         let (result, cost) = cost::measure(routed).await;
         let response = match result {
             Ok(response) => response,
-            Err(error) => problem_response(&error, id.as_deref()),
+            Err(error) => {
+                let cut_off = if let ApiError::Backend(why) = &error { Some(why.as_str()) } else { None };
+                super::with_cut_off_retry(problem_response(&error, id.as_deref()), cut_off)
+            }
         };
         let response = with_allow(response, &request, allowed_methods);
         tracing::info!(

@@ -52,7 +52,8 @@ impl IngestApi {
         match crate::http::within_invocation(&request, cut_off, self.route(&request, now)).await {
             Ok(response) => response,
             Err(error) => {
-                let mut response = ingest_problem(&error, id.as_deref());
+                let cut_off = if let IngestError::Backend(why) = &error { Some(why.as_str()) } else { None };
+                let mut response = crate::http::with_cut_off_retry(ingest_problem(&error, id.as_deref()), cut_off);
                 if matches!(error, IngestError::MethodNotAllowed) {
                     let segments = path_segments(&request);
                     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();

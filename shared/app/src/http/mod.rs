@@ -265,37 +265,31 @@ pub const PROBLEM_TYPE_PREFIX: &str = "urn:acd-integrations:problem:";
 /// running then is answered 503 ([`within_invocation`]).
 pub const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Runs `work` until the request's Lambda invocation deadline minus [`ANSWER_MARGIN`]. A request slowed down past it
-/// (DynamoDB throttling retried with backoff, a slow network) is answered with `timeout()`'s error, a 503
-/// `service-unavailable` that a client retries: until 2026-12-08 the function ran into its Lambda timeout and API
-/// Gateway answered a bare 500, which says neither what happened nor whether to retry. Without a Lambda context, or
-/// with a context without a deadline (tests), there is no limit.
-pub async fn within_invocation<T, E>(
-    request: &Request,
-    timeout: impl FnOnce() -> E,
-    work: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
+/// Runs `work` until the request's Lambda invocation deadline minus [`ANSWER_MARGIN`]; `None` when it was cut off
+/// there (answer [`cut_off_response`]). A request slowed down past it (DynamoDB throttling retried with backoff, a
+/// slow network) is so answered 503 `service-unavailable`, which a client retries: until 2026-12-08 the function ran
+/// into its Lambda timeout and API Gateway answered a bare 500, which says neither what happened nor whether to
+/// retry. Without a Lambda context, or with a context without a deadline (tests), there is no limit.
+pub async fn within_invocation<T>(request: &Request, work: impl std::future::Future<Output = T>) -> Option<T> {
     let deadline = request.lambda_context_ref().filter(|c| c.deadline != 0);
     let Some(deadline) = deadline.map(|c| crate::import::deadline_from_epoch_ms(c.deadline)) else {
-        return work.await;
+        return Some(work.await);
     };
     let left = deadline.remaining().saturating_sub(ANSWER_MARGIN);
-    tokio::time::timeout(left, work).await.unwrap_or_else(|_| Err(timeout()))
+    tokio::time::timeout(left, work).await.ok()
 }
 
-/// What [`within_invocation`] logs and answers for a request cut off at its function's deadline.
-pub const CUT_OFF: &str = "the request did not finish before its function's deadline";
-
-/// The `Retry-After` of a request cut off at its function's deadline ([`with_cut_off_retry`]): seconds.
+/// The `Retry-After` of a request cut off at its function's deadline ([`cut_off_response`]): seconds.
 pub const CUT_OFF_RETRY_AFTER_SECONDS: u32 = 5;
 
-/// `response` with `Retry-After` when `backend_message` says the request was cut off at its function's deadline:
-/// DynamoDB was slow, and a client retrying at once would only add to it (and spend an ingest key's calls).
-pub fn with_cut_off_retry(mut response: Response<Body>, backend_message: Option<&str>) -> Response<Body> {
-    if backend_message == Some(CUT_OFF) {
-        let seconds = CUT_OFF_RETRY_AFTER_SECONDS.to_string().parse().expect("digits");
-        response.headers_mut().insert("retry-after", seconds);
-    }
+/// The answer to a request cut off at its function's deadline ([`within_invocation`]): 503 `service-unavailable`
+/// (the cause logged as a backend failure), with `Retry-After`: DynamoDB was slow, and a client retrying at once
+/// would only add to it (and spend an ingest key's calls).
+pub fn cut_off_response(request_id: Option<&str>) -> Response<Body> {
+    let cause = "the request did not finish before its function's deadline";
+    let mut response = problem_response(&ApiError::Backend(cause.into()), request_id);
+    let seconds = CUT_OFF_RETRY_AFTER_SECONDS.to_string().parse().expect("digits");
+    response.headers_mut().insert("retry-after", seconds);
     response
 }
 

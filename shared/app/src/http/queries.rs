@@ -52,15 +52,11 @@ impl QueriesApi {
     /// [`Self::handle`], also returning the DynamoDB reads of the request (for benchmarks and tests).
     pub async fn handle_measured(&self, request: Request) -> (Response<Body>, ReadCost) {
         let id = request_id(&request);
-        let routed =
-            super::within_invocation(&request, || ApiError::Backend(super::CUT_OFF.into()), self.route(&request));
-        let (result, cost) = cost::measure(routed).await;
+        let (result, cost) = cost::measure(super::within_invocation(&request, self.route(&request))).await;
         let response = match result {
-            Ok(response) => response,
-            Err(error) => {
-                let cut_off = if let ApiError::Backend(why) = &error { Some(why.as_str()) } else { None };
-                super::with_cut_off_retry(problem_response(&error, id.as_deref()), cut_off)
-            }
+            Some(Ok(response)) => response,
+            Some(Err(error)) => problem_response(&error, id.as_deref()),
+            None => super::cut_off_response(id.as_deref()),
         };
         let response = with_allow(response, &request, allowed_methods);
         tracing::info!(

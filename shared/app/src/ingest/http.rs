@@ -48,12 +48,13 @@ impl IngestApi {
 
     pub async fn handle_at(&self, request: Request, now: DateTime<Utc>) -> Response<Body> {
         let id = request_id(&request);
-        let cut_off = || IngestError::Backend(crate::http::CUT_OFF.into());
-        match crate::http::within_invocation(&request, cut_off, self.route(&request, now)).await {
+        let Some(routed) = crate::http::within_invocation(&request, self.route(&request, now)).await else {
+            return crate::http::cut_off_response(id.as_deref());
+        };
+        match routed {
             Ok(response) => response,
             Err(error) => {
-                let cut_off = if let IngestError::Backend(why) = &error { Some(why.as_str()) } else { None };
-                let mut response = crate::http::with_cut_off_retry(ingest_problem(&error, id.as_deref()), cut_off);
+                let mut response = ingest_problem(&error, id.as_deref());
                 if matches!(error, IngestError::MethodNotAllowed) {
                     let segments = path_segments(&request);
                     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();

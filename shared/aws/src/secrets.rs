@@ -45,6 +45,36 @@ fn tag(key: &str, value: String) -> Tag {
 }
 
 impl SecretsManagerStore {
+    /// `DeleteSecret`: at once (`recovery_days` `None`), or after that recovery window. A missing secret is not an
+    /// error, nor, with a window, one already scheduled for deletion (its date is kept).
+    async fn delete_secret(
+        &self,
+        tenant: &TenantId,
+        id: IntegrationId,
+        recovery_days: Option<i64>,
+    ) -> Result<(), StoreError> {
+        let request = self.client.delete_secret().secret_id(self.secret_name(tenant, id));
+        let request = match recovery_days {
+            Some(days) => request.recovery_window_in_days(days),
+            None => request.force_delete_without_recovery(true),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
+            // Already scheduled for deletion (a retried run), the one cause of `InvalidRequestException` a secret of
+            // this store can have (the others: rotation, a secret managed by another service): left as it is, which
+            // is the side to err on.
+            Err(e)
+                if recovery_days.is_some()
+                    && e.as_service_error().is_some_and(|s| s.is_invalid_request_exception()) =>
+            {
+                tracing::info!(tenant = %tenant, integration = %id, "the credentials secret is already scheduled for deletion");
+                Ok(())
+            }
+            Err(e) => Err(sdk_error("DeleteSecret", e)),
+        }
+    }
+
     /// Cancels the deletion of the secret if it is scheduled for deletion (`RestoreSecret`); `false` if it is not.
     async fn restore_if_deleted(&self, tenant: &TenantId, id: IntegrationId) -> Result<bool, StoreError> {
         let name = self.secret_name(tenant, id);
@@ -182,39 +212,10 @@ impl SecretStore for SecretsManagerStore {
     }
 
     async fn delete(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
-        match self
-            .client
-            .delete_secret()
-            .secret_id(self.secret_name(tenant, id))
-            .force_delete_without_recovery(true)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
-            Err(e) => Err(sdk_error("DeleteSecret", e)),
-        }
+        self.delete_secret(tenant, id, None).await
     }
 
     async fn delete_recoverable(&self, tenant: &TenantId, id: IntegrationId) -> Result<(), StoreError> {
-        let deleted = self
-            .client
-            .delete_secret()
-            .secret_id(self.secret_name(tenant, id))
-            .recovery_window_in_days(RECOVERY_WINDOW_DAYS)
-            .send()
-            .await;
-        match deleted {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_not_found_exception()) => Ok(()),
-            // Already scheduled for deletion (a retried run), the one cause of `InvalidRequestException` a secret of
-            // this store can have (the others: rotation, a secret managed by another service): left as it is, which
-            // is the side to err on.
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_invalid_request_exception()) => {
-                tracing::info!(tenant = %tenant, integration = %id, "the credentials secret is already scheduled for deletion");
-                Ok(())
-            }
-            Err(e) => Err(sdk_error("DeleteSecret", e)),
-        }
+        self.delete_secret(tenant, id, Some(RECOVERY_WINDOW_DAYS)).await
     }
 }

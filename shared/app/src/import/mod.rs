@@ -122,6 +122,12 @@ impl ImportConfig {
     fn reconciliation_for(&self, vendor: &dyn acd_connectors::Vendor) -> Duration {
         self.reconciliation.max(vendor.min_reconciliation())
     }
+
+    /// The time writing `items` at `per_item` each and the run's bookkeeping ([`Self::record_reserve`]) need: what a
+    /// day's writes (and an agent-states pass's) must find left before they start.
+    fn write_time(&self, per_item: StdDuration, items: u32) -> StdDuration {
+        self.record_reserve + per_item.saturating_mul(items)
+    }
 }
 
 pub use self::busy::BUSY_TOLERANCE;
@@ -1167,7 +1173,7 @@ impl ImportService {
         let items = self.store.items_to_write(&stats, pieces.as_deref().unwrap_or_default()) + partitions as u64;
         let items = u32::try_from(items).unwrap_or(u32::MAX);
         let per_item = self.config.write_time_per_item.max(progress.measured_per_item.mul_f64(1.5));
-        let needed = self.config.record_reserve + per_item * items;
+        let needed = self.config.write_time(per_item, items);
         let left = deadline.remaining();
         if left < needed {
             let (needed_ms, left_ms) = (needed.as_millis() as u64, left.as_millis() as u64);

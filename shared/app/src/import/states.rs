@@ -440,8 +440,8 @@ impl ImportService {
     /// review on 2026-12-08). Stopped before them, it writes no segment (only the mark of the day it reads, which
     /// makes the import read that day back); the 15-minute import writes these states.
     fn writes_do_not_fit(&self, deadline: Deadline, items: u64) -> Option<String> {
-        let per_item = self.config.write_time_per_item;
-        let needed = self.config.record_reserve + per_item.saturating_mul(u32::try_from(items).unwrap_or(u32::MAX));
+        let items_u32 = u32::try_from(items).unwrap_or(u32::MAX);
+        let needed = self.config.write_time(self.config.write_time_per_item, items_u32);
         let left = deadline.remaining();
         (left < needed).then(|| {
             format!(

@@ -426,10 +426,11 @@ impl IngestService {
             return Ok(());
         }
         let known = self.store.status_ids(integration).await?;
-        let mut new: Vec<String> = Vec::new();
+        // The new ones in the order the call first names them.
+        let (mut new, mut named): (Vec<String>, BTreeSet<String>) = (Vec::new(), BTreeSet::new());
         for e in events {
             let id = e.status_id();
-            if !known.contains(&id) && !new.contains(&id) {
+            if !known.contains(&id) && named.insert(id.clone()) {
                 new.push(id);
             }
         }

@@ -715,7 +715,11 @@ mod tests {
 
         async fn read(pages: Vec<Rule>, closed: bool) -> (Result<ShardOutcome, ConnectorError>, ShardCheckpoint) {
             let rules: Vec<Rule> = std::iter::once(iterator()).chain(pages).collect();
-            let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, &rules);
+            read_on(&mock_client!(aws_sdk_kinesis, RuleMode::Sequential, &rules), closed).await
+        }
+
+        /// One shard read through `client` from a fresh checkpoint, at 10:12 with a minute to go.
+        async fn read_on(client: &Client, closed: bool) -> (Result<ShardOutcome, ConnectorError>, ShardCheckpoint) {
             let mut cp = ShardCheckpoint::default();
             let mut book = SegmentBook::default();
             let mut gaps = Gaps::default();
@@ -723,8 +727,7 @@ mod tests {
             let deadline = Deadline::after(std::time::Duration::from_secs(60));
             let now = t(10, 12);
             let outcome =
-                read_shard(&client, &Call::default(), shard, &mut cp, &mut book, (now, None), deadline, &mut gaps)
-                    .await;
+                read_shard(client, &Call::default(), shard, &mut cp, &mut book, (now, None), deadline, &mut gaps).await;
             (outcome, cp)
         }
 
@@ -751,14 +754,7 @@ mod tests {
         #[tokio::test]
         async fn an_open_shard_without_a_shard_iterator_is_malformed_not_read_to_its_end() {
             let none = mock!(Client::get_shard_iterator).then_output(|| GetShardIteratorOutput::builder().build());
-            let client = mock_client!(aws_sdk_kinesis, RuleMode::Sequential, [&none]);
-            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
-            let shard =
-                ShardRead { stream_arn: ARN, shard_id: "shardId-000000000000", closed: false, records_per_call: 1 };
-            let deadline = Deadline::after(std::time::Duration::from_secs(60));
-            let calls = Call::default();
-            let outcome =
-                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            let (outcome, cp) = read_on(&mock_client!(aws_sdk_kinesis, RuleMode::Sequential, [&none]), false).await;
             assert!(matches!(outcome, Err(ConnectorError::Malformed { .. })), "{outcome:?}");
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
         }
@@ -776,13 +772,7 @@ mod tests {
             let throttled = mock!(Client::get_records)
                 .then_error(move || GetRecordsError::ProvisionedThroughputExceededException(exceeded()));
             let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&iterator(), &throttled]);
-            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
-            let shard =
-                ShardRead { stream_arn: ARN, shard_id: "shardId-000000000000", closed: false, records_per_call: 1 };
-            let deadline = Deadline::after(std::time::Duration::from_secs(60));
-            let calls = Call::default();
-            let outcome =
-                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            let (outcome, cp) = read_on(&client, false).await;
             let outcome = outcome.expect("a stop, not a failed run");
             assert!(!outcome.caught_up, "stopped behind the tip");
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
@@ -790,10 +780,7 @@ mod tests {
             // The shard iterator throttled the same way: the same stop.
             let throttled = mock!(Client::get_shard_iterator)
                 .then_error(move || GetShardIteratorError::ProvisionedThroughputExceededException(exceeded()));
-            let client = mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&throttled]);
-            let (mut cp, mut book, mut gaps) = (ShardCheckpoint::default(), SegmentBook::default(), Gaps::default());
-            let outcome =
-                read_shard(&client, &calls, shard, &mut cp, &mut book, (t(10, 12), None), deadline, &mut gaps).await;
+            let (outcome, cp) = read_on(&mock_client!(aws_sdk_kinesis, RuleMode::MatchAny, [&throttled]), false).await;
             assert!(!outcome.expect("a stop, not a failed run").caught_up);
             assert!(cp.read_through.is_none() && !cp.done, "not claimed read: {cp:?}");
         }
